@@ -1,0 +1,153 @@
+package data
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// dtypeSizes maps every dtype the reference implementation writes (except
+// the sub-byte float formats) to its element size in bytes.
+var dtypeSizes = map[string]int{
+	"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
+	"I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+	"I32": 4, "U32": 4, "F32": 4,
+	"I64": 8, "U64": 8, "F64": 8,
+}
+
+// F32Tensor packs data as an F32 tensor. WriteSafetensors rejects it if
+// len(data) does not match shape.
+func F32Tensor(name string, shape []int, data []float32) Tensor {
+	b := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	return Tensor{Name: name, DType: "F32", Shape: append([]int{}, shape...), Data: b}
+}
+
+// I64Tensor packs data as an I64 tensor (token ids, targets).
+func I64Tensor(name string, shape []int, data []int64) Tensor {
+	b := make([]byte, 8*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint64(b[8*i:], uint64(v))
+	}
+	return Tensor{Name: name, DType: "I64", Shape: append([]int{}, shape...), Data: b}
+}
+
+// NumElements is the product of Shape (1 for a scalar).
+func (t Tensor) NumElements() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// check verifies that Data holds exactly Shape elements of DType and
+// returns the element size.
+func (t Tensor) check() (int, error) {
+	size, ok := dtypeSizes[t.DType]
+	if !ok {
+		return 0, fmt.Errorf("tensor %q: unknown dtype %q", t.Name, t.DType)
+	}
+	n, ok := tensorBytes(t.Shape, size)
+	if !ok {
+		return 0, fmt.Errorf("tensor %q: shape %v %s overflows or has a negative dimension", t.Name, t.Shape, t.DType)
+	}
+	if int64(len(t.Data)) != n {
+		return 0, fmt.Errorf("tensor %q: %d data bytes, shape %v %s needs %d", t.Name, len(t.Data), t.Shape, t.DType, n)
+	}
+	return size, nil
+}
+
+// Float32 converts F32, F16, BF16 and F64 data to float32 (F64 rounds to
+// nearest). Integer and 8-bit float dtypes are an error.
+func (t Tensor) Float32() ([]float32, error) {
+	size, err := t.check()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(t.Data)/size)
+	le := binary.LittleEndian
+	switch t.DType {
+	case "F32":
+		for i := range out {
+			out[i] = math.Float32frombits(le.Uint32(t.Data[4*i:]))
+		}
+	case "F16":
+		for i := range out {
+			out[i] = f16ToF32(le.Uint16(t.Data[2*i:]))
+		}
+	case "BF16":
+		for i := range out {
+			out[i] = math.Float32frombits(uint32(le.Uint16(t.Data[2*i:])) << 16)
+		}
+	case "F64":
+		for i := range out {
+			out[i] = float32(math.Float64frombits(le.Uint64(t.Data[8*i:])))
+		}
+	default:
+		return nil, fmt.Errorf("tensor %q: dtype %s is not a float type (want F32, F16, BF16 or F64)", t.Name, t.DType)
+	}
+	return out, nil
+}
+
+// Int64 converts I64, I32, I16, I8, U64, U32, U16, U8 and BOOL data to
+// int64. A U64 value above math.MaxInt64 and float dtypes are an error.
+func (t Tensor) Int64() ([]int64, error) {
+	size, err := t.check()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(t.Data)/size)
+	le := binary.LittleEndian
+	for i := range out {
+		p := t.Data[size*i:]
+		switch t.DType {
+		case "I64":
+			out[i] = int64(le.Uint64(p))
+		case "U64":
+			v := le.Uint64(p)
+			if v > math.MaxInt64 {
+				return nil, fmt.Errorf("tensor %q: U64 value %d at index %d does not fit int64", t.Name, v, i)
+			}
+			out[i] = int64(v)
+		case "I32":
+			out[i] = int64(int32(le.Uint32(p)))
+		case "U32":
+			out[i] = int64(le.Uint32(p))
+		case "I16":
+			out[i] = int64(int16(le.Uint16(p)))
+		case "U16":
+			out[i] = int64(le.Uint16(p))
+		case "I8":
+			out[i] = int64(int8(p[0]))
+		case "U8", "BOOL":
+			out[i] = int64(p[0])
+		default:
+			return nil, fmt.Errorf("tensor %q: dtype %s is not an integer type (want I64, I32, I16, I8, U64, U32, U16, U8 or BOOL)", t.Name, t.DType)
+		}
+	}
+	return out, nil
+}
+
+// f16ToF32 widens an IEEE 754 half, including subnormals, infinities and NaN.
+func f16ToF32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // inf or NaN
+		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
+	case exp != 0: // normal
+		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+	case mant == 0: // signed zero
+		return math.Float32frombits(sign)
+	}
+	// subnormal: mant * 2^-24, exact in float32
+	v := float32(mant) / (1 << 24)
+	if sign != 0 {
+		v = -v
+	}
+	return v
+}

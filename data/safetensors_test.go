@@ -1,0 +1,317 @@
+package data
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// referenceDir is where the PyTorch reference vectors live.
+func referenceDir(t testing.TB) string {
+	dir := os.Getenv("GPTCTL_REFERENCE_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared", "reference")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("reference vectors not found at %s (set GPTCTL_REFERENCE_DIR): %v", dir, err)
+	}
+	return dir
+}
+
+// rawSafetensors assembles a file from a header string and a data buffer.
+func rawSafetensors(hdr string, data []byte) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))
+	return append(append(b, hdr...), data...)
+}
+
+func encodeForTest(t testing.TB, tensors []Tensor, meta map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := encodeSafetensors(&buf, tensors, meta); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestSafetensorsRoundTrip(t *testing.T) {
+	f16 := Tensor{Name: "half", DType: "F16", Shape: []int{3}, Data: []byte{0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00}}
+	in := []Tensor{
+		F32Tensor("h.0.attn.c_attn.weight", []int{2, 3}, []float32{1, -2, 3.5, 0, 1e-30, float32(math.Inf(1))}),
+		f16,
+		I64Tensor("inputs", []int{2, 2}, []int64{1, -7, 1 << 40, 0}),
+		F32Tensor("loss", nil, []float32{4.25}),
+		F32Tensor("empty", []int{0, 5}, nil),
+	}
+	meta := map[string]string{"format": "pt", "step": "100"}
+	path := filepath.Join(t.TempDir(), "model.safetensors")
+	if err := WriteSafetensors(path, in, meta); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(st.Metadata, meta) {
+		t.Errorf("metadata = %v, want %v", st.Metadata, meta)
+	}
+	// 8-byte types first, then the order given; F16 last.
+	wantOrder := []string{"inputs", "h.0.attn.c_attn.weight", "loss", "empty", "half"}
+	if !reflect.DeepEqual(st.Order, wantOrder) {
+		t.Errorf("order = %v, want %v", st.Order, wantOrder)
+	}
+	raw, _ := os.ReadFile(path)
+	n := binary.LittleEndian.Uint64(raw)
+	if n%8 != 0 {
+		t.Errorf("header length %d is not a multiple of 8", n)
+	}
+	for _, want := range in {
+		got := st.Tensors[want.Name]
+		if got.DType != want.DType || len(got.Shape) != len(want.Shape) || !bytes.Equal(got.Data, want.Data) {
+			t.Errorf("%s: got %s %v %x, want %s %v %x", want.Name, got.DType, got.Shape, got.Data, want.DType, want.Shape, want.Data)
+		}
+	}
+	entries, _, err := parseSafetensorsHeader(raw[8 : 8+n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.begin%int64(dtypeSizes[e.dtype]) != 0 {
+			t.Errorf("%s %s starts at data offset %d: not aligned", e.name, e.dtype, e.begin)
+		}
+	}
+	f, err := st.Tensors["half"].Float32()
+	if err != nil || !reflect.DeepEqual(f, []float32{1, -2, 1.0 / (1 << 24)}) {
+		t.Errorf("F16 Float32() = %v, %v", f, err)
+	}
+	ids, err := st.Tensors["inputs"].Int64()
+	if err != nil || !reflect.DeepEqual(ids, []int64{1, -7, 1 << 40, 0}) {
+		t.Errorf("I64 Int64() = %v, %v", ids, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*tmp*")); len(left) > 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+func TestSafetensorsEmptyMatchesReference(t *testing.T) {
+	// The reference implementation's test_empty vectors.
+	got := encodeForTest(t, nil, nil)
+	if want := []byte{8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' '}; !bytes.Equal(got, want) {
+		t.Errorf("empty file = %q, want %q", got, want)
+	}
+	got = encodeForTest(t, nil, map[string]string{"framework": "pt"})
+	if want := rawSafetensors(`{"__metadata__":{"framework":"pt"}}     `, nil); !bytes.Equal(got, want) {
+		t.Errorf("metadata-only file = %q, want %q", got, want)
+	}
+}
+
+func TestSafetensorsReference(t *testing.T) {
+	dir := filepath.Join(referenceDir(t), "gpt1-tiny")
+	model, err := ReadSafetensors(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes := map[string][]int{
+		"tokens_embed.weight":    {64, 32},
+		"positions_embed.weight": {16, 32},
+		"h.0.attn.c_attn.weight": {32, 96},
+		"h.1.mlp.c_fc.bias":      {128},
+		"h.1.mlp.c_proj.weight":  {128, 32},
+	}
+	for name, want := range shapes {
+		got, ok := model.Tensors[name]
+		if !ok || !reflect.DeepEqual(got.Shape, want) || got.DType != "F32" {
+			t.Errorf("%s: got %s %v (present %v), want F32 %v", name, got.DType, got.Shape, ok, want)
+		}
+	}
+	if len(model.Order) != 26 || model.Order[0] != "tokens_embed.weight" {
+		t.Errorf("order = %v", model.Order)
+	}
+	// Our writer reproduces the reference file byte for byte.
+	var ts []Tensor
+	for _, name := range model.Order {
+		ts = append(ts, model.Tensors[name])
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	if got := encodeForTest(t, ts, nil); !bytes.Equal(got, raw) {
+		t.Errorf("re-encoded model.safetensors differs from the reference file (%d vs %d bytes)", len(got), len(raw))
+	}
+
+	batch, err := ReadSafetensors(filepath.Join(dir, "batch.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err1 := batch.Tensors["inputs"].Int64()
+	tg, err2 := batch.Tensors["targets"].Int64()
+	if err1 != nil || err2 != nil || len(in) != 32 || in[1] != tg[0] || in[17] != tg[16] {
+		t.Errorf("batch: inputs %v targets %v (%v, %v): want targets = inputs shifted by one", in, tg, err1, err2)
+	}
+	exp, err := ReadSafetensors(filepath.Join(dir, "expected.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, err := exp.Tensors["loss"].Float32()
+	if err != nil || len(loss) != 1 || math.Abs(float64(loss[0])-math.Log(64)) > 1 {
+		t.Errorf("loss = %v, %v; want about ln(64)", loss, err)
+	}
+	if got := exp.Tensors["logits"].Shape; !reflect.DeepEqual(got, []int{2, 16, 64}) {
+		t.Errorf("logits shape = %v", got)
+	}
+}
+
+func TestSafetensorsCorrupt(t *testing.T) {
+	f32x2 := make([]byte, 8)
+	valid := `{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`
+	cases := []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"short", []byte{1, 2, 3}, "too short"},
+		{"header past end", append(binary.LittleEndian.AppendUint64(nil, 1000), "{}"...), "exceeds the file"},
+		{"header over limit", binary.LittleEndian.AppendUint64(nil, 1<<62), "exceeds the 100000000-byte limit"},
+		{"header max uint64", binary.LittleEndian.AppendUint64(nil, math.MaxUint64), "limit"},
+		{"invalid json", rawSafetensors(`{"w":{"dtype":`, nil), "invalid header json"},
+		{"not an object", rawSafetensors(`[1,2]`, nil), "invalid header json"},
+		{"trailing garbage", rawSafetensors(`{} x`, nil), "invalid header json"},
+		{"not utf8", rawSafetensors("{\"\xff\":1}", nil), "not valid utf-8"},
+		{"unknown dtype", rawSafetensors(`{"w":{"dtype":"F12","shape":[2],"data_offsets":[0,8]}}`, f32x2), `tensor "w": unknown dtype "F12"`},
+		{"missing field", rawSafetensors(`{"w":{"dtype":"F32","data_offsets":[0,8]}}`, f32x2), "needs dtype, shape and data_offsets"},
+		{"negative dim", rawSafetensors(`{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}`, f32x2), "negative dimension -2"},
+		{"shape overflow", rawSafetensors(`{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}`, f32x2), "overflows"},
+		{"shape too big for int64", rawSafetensors(`{"w":{"dtype":"F32","shape":[1e30],"data_offsets":[0,8]}}`, f32x2), "invalid header json"},
+		{"size mismatch", rawSafetensors(`{"h.0.attn.c_attn.weight":{"dtype":"F32","shape":[4,8],"data_offsets":[0,100]}}`, make([]byte, 100)),
+			`tensor "h.0.attn.c_attn.weight": data_offsets [0,100] hold 100 bytes, shape [4 8] F32 needs 128`},
+		{"offsets not a pair", rawSafetensors(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]}}`, f32x2), "must be [begin, end]"},
+		{"offsets reversed", rawSafetensors(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}`, f32x2), "are not a range"},
+		{"truncated data", rawSafetensors(valid, f32x2[:6]), "run past the end"},
+		{"trailing data", rawSafetensors(valid, make([]byte, 12)), "trailing bytes"},
+		{"hole", rawSafetensors(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}`, make([]byte, 12)), "leave a hole at bytes [0,4]"},
+		{"overlap", rawSafetensors(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, f32x2), `tensor "b": data_offsets [4,8] overlap`},
+		{"duplicate", rawSafetensors(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, f32x2), `duplicate tensor "w"`},
+		{"bad metadata", rawSafetensors(`{"__metadata__":{"a":1}}`, nil), "__metadata__ must map strings to strings"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := ParseSafetensors(c.file, "model.safetensors")
+			if err == nil {
+				t.Fatalf("no error, got %d tensors", len(st.Tensors))
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "safetensors model.safetensors: ") {
+				t.Errorf("error %q\nwant it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestSafetensorsAcceptsAnyOffsetOrder(t *testing.T) {
+	hdr := `{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"z":{"dtype":"U8","shape":[0],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":null}`
+	st, err := ParseSafetensors(rawSafetensors(hdr, make([]byte, 8)), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "z", "b"}; !reflect.DeepEqual(st.Order, want) {
+		t.Errorf("order = %v, want %v", st.Order, want)
+	}
+}
+
+func TestTensorConversions(t *testing.T) {
+	bf16 := Tensor{Name: "b", DType: "BF16", Shape: []int{2}, Data: []byte{0x80, 0x3f, 0x00, 0xc0}}
+	if got, err := bf16.Float32(); err != nil || !reflect.DeepEqual(got, []float32{1, -2}) {
+		t.Errorf("BF16 = %v, %v", got, err)
+	}
+	f16 := Tensor{Name: "h", DType: "F16", Shape: []int{3}, Data: []byte{0xff, 0x7b, 0x00, 0x7c, 0x00, 0x80}}
+	if got, err := f16.Float32(); err != nil || got[0] != 65504 || !math.IsInf(float64(got[1]), 1) || math.Signbit(float64(got[2])) != true {
+		t.Errorf("F16 = %v, %v", got, err)
+	}
+	f64 := Tensor{Name: "d", DType: "F64", Shape: []int{1}, Data: binary.LittleEndian.AppendUint64(nil, math.Float64bits(0.5))}
+	if got, err := f64.Float32(); err != nil || got[0] != 0.5 {
+		t.Errorf("F64 = %v, %v", got, err)
+	}
+	i32 := Tensor{Name: "i", DType: "I32", Shape: []int{2}, Data: []byte{0xff, 0xff, 0xff, 0xff, 5, 0, 0, 0}}
+	if got, err := i32.Int64(); err != nil || !reflect.DeepEqual(got, []int64{-1, 5}) {
+		t.Errorf("I32 = %v, %v", got, err)
+	}
+	u8 := Tensor{Name: "u", DType: "U8", Shape: []int{2}, Data: []byte{255, 1}}
+	if got, err := u8.Int64(); err != nil || !reflect.DeepEqual(got, []int64{255, 1}) {
+		t.Errorf("U8 = %v, %v", got, err)
+	}
+	u64 := Tensor{Name: "big", DType: "U64", Shape: []int{1}, Data: binary.LittleEndian.AppendUint64(nil, math.MaxUint64)}
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{second(i32.Float32()), "not a float type"},
+		{second(f64.Int64()), "not an integer type"},
+		{second(u64.Int64()), "does not fit int64"},
+		{second(Tensor{Name: "s", DType: "F32", Shape: []int{3}, Data: make([]byte, 8)}.Float32()), `tensor "s": 8 data bytes, shape [3] F32 needs 12`},
+		{second(Tensor{Name: "q", DType: "Q4", Data: nil}.Int64()), "unknown dtype"},
+	} {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+			t.Errorf("error %v, want %q", c.err, c.want)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestWriteSafetensorsErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := F32Tensor("w", []int{1}, []float32{1})
+	cases := []struct {
+		tensors []Tensor
+		want    string
+	}{
+		{[]Tensor{F32Tensor("w", []int{2, 2}, []float32{1})}, `tensor "w": 4 data bytes, shape [2 2] F32 needs 16`},
+		{[]Tensor{good, good}, `duplicate tensor "w"`},
+		{[]Tensor{{Name: "x", DType: "F7"}}, "unknown dtype"},
+		{[]Tensor{F32Tensor("", nil, []float32{1})}, "empty name"},
+		{[]Tensor{F32Tensor("__metadata__", nil, []float32{1})}, "reserved"},
+	}
+	for _, c := range cases {
+		err := WriteSafetensors(filepath.Join(dir, "m.safetensors"), c.tensors, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want %q", err, c.want)
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("failed writes left files: %v", left)
+	}
+	if err := WriteSafetensors(filepath.Join(dir, "missing", "m.safetensors"), []Tensor{good}, nil); err == nil {
+		t.Error("writing into a missing directory succeeded")
+	}
+}
+
+func FuzzSafetensors(f *testing.F) {
+	f.Add(encodeForTest(f, []Tensor{
+		F32Tensor("a", []int{2, 2}, []float32{1, 2, 3, 4}),
+		I64Tensor("b", []int{1}, []int64{7}),
+	}, map[string]string{"k": "v"}))
+	f.Add(rawSafetensors(`{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, make([]byte, 4)))
+	f.Add(rawSafetensors(`{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}`, nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		st, err := ParseSafetensors(b, "fuzz")
+		if err == nil {
+			for _, name := range st.Order {
+				tt := st.Tensors[name]
+				if _, err := tt.check(); err != nil {
+					t.Fatalf("parsed tensor fails its own check: %v", err)
+				}
+				tt.Float32()
+				tt.Int64()
+			}
+		}
+		runtime.ReadMemStats(&after)
+		// Conversions may allocate 8 bytes per input byte; parsing far less.
+		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(64*len(b)+1<<20); got > limit {
+			t.Fatalf("allocated %d bytes for a %d-byte input", got, len(b))
+		}
+	})
+}

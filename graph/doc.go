@@ -1,0 +1,4 @@
+// Package graph builds the GPT model as a Gorgonia expression graph over the
+// fused ops in kernels, differentiates it with Gorgonia, and runs it with a
+// Machine that plans every buffer once and reuses it each step.
+package graph

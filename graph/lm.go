@@ -1,0 +1,103 @@
+package graph
+
+// The language-modelling objective and the training step program over a
+// Model: a loss node, its gradients with respect to every weight, and the
+// compiled programs that evaluate them.
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+
+	"gptctl/kernels"
+)
+
+// LMLoss adds the mean next-token cross-entropy of the logits against a new
+// targets input (B, T); a negative target excludes its position.
+func (m *Model) LMLoss() (loss, targets *G.Node, err error) {
+	targets = m.NewInt32Input("targets", m.B, m.T)
+	loss, err = kernels.CrossEntropy(m.Logits, targets)
+	return loss, targets, err
+}
+
+// Trainer holds a loss, the gradient of every weight and the programs that
+// compute them.
+type Trainer struct {
+	Model *Model
+	Loss  *G.Node
+	Grads []*G.Node // one per Params.List entry; nil for a weight the loss does not use
+
+	step *Program // forward and backward
+	eval *Program // forward only
+}
+
+// Differentiate builds the gradient graph of loss with respect to all weights.
+func (m *Model) Differentiate(loss *G.Node, extra ...*G.Node) (*Trainer, error) {
+	var wrt []*G.Node
+	var idx []int
+	for i, w := range m.Params.List {
+		wrt = append(wrt, m.nodes[w.Name])
+		idx = append(idx, i)
+	}
+	grads, err := G.Grad(loss, wrt...)
+	if err != nil {
+		return nil, fmt.Errorf("graph: differentiating the loss: %w", err)
+	}
+	t := &Trainer{Model: m, Loss: loss, Grads: make([]*G.Node, len(m.Params.List))}
+	for j, i := range idx {
+		t.Grads[i] = grads[j]
+	}
+	outs := append([]*G.Node{loss}, extra...)
+	if t.step, err = m.m.Compile(append(outs, grads...)...); err != nil {
+		return nil, err
+	}
+	if t.eval, err = m.m.Compile(outs...); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Step runs forward and backward in training mode and returns the loss.
+func (t *Trainer) Step() (float32, error) {
+	t.Model.Mode.Training = true
+	if err := t.step.Run(); err != nil {
+		return 0, err
+	}
+	return t.LossValue(), nil
+}
+
+// Eval runs the forward pass in evaluation mode and returns the loss.
+func (t *Trainer) Eval() (float32, error) {
+	t.Model.Mode.Training = false
+	if err := t.eval.Run(); err != nil {
+		return 0, err
+	}
+	return t.LossValue(), nil
+}
+
+// LossValue is the loss of the last run.
+func (t *Trainer) LossValue() float32 { return kernels.Floats(t.Model.m.Value(t.Loss))[0] }
+
+// Grad returns the gradient of weight i after Step, or nil if it has none.
+func (t *Trainer) Grad(i int) []float32 {
+	if t.Grads[i] == nil {
+		return nil
+	}
+	return kernels.Floats(t.Model.m.Value(t.Grads[i]))
+}
+
+// Value returns the current value of any node the programs compute.
+func (t *Trainer) Value(n *G.Node) []float32 { return kernels.Floats(t.Model.m.Value(n)) }
+
+// Forward compiles a forward-only program for the given outputs.
+func (m *Model) Forward(outputs ...*G.Node) (*Program, error) { return m.m.Compile(outputs...) }
+
+// Run executes a program in evaluation mode.
+func (m *Model) Run(p *Program) error {
+	m.Mode.Training = false
+	return p.Run()
+}
+
+// LossRows is the number of positions the last evaluation of a
+// cross-entropy loss averaged over.
+func LossRows(loss *G.Node) int { return kernels.LossCount(loss) }

@@ -1,0 +1,137 @@
+package graph
+
+// The GPT model as one Gorgonia graph for a fixed batch shape (B, T):
+// token ids in, final hidden states and logits out, every block built from
+// the fused ops of package kernels.
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"gptctl/kernels"
+)
+
+// Model is a graph of the GPT over Params for batches of shape (B, T).
+type Model struct {
+	Params *Params
+	Graph  *G.ExprGraph
+	B, T   int
+	Mode   *kernels.Mode
+
+	Idx    *G.Node // (B, T) int32 token ids, filled by the caller
+	Hidden *G.Node // (B*T, C) final hidden states
+	Logits *G.Node // (B*T, V), the LM head tied to the token embedding
+
+	nodes map[string]*G.Node // parameter nodes by name
+	rng   *kernels.RNG
+	m     *Machine
+}
+
+// New builds the forward graph. mode switches dropout; rng draws its masks.
+func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG) (m *Model, err error) {
+	cfg := p.Config
+	if T > cfg.NCtx {
+		return nil, fmt.Errorf("graph: sequence length %d exceeds the context %d", T, cfg.NCtx)
+	}
+	defer func() { // G.Must panics on a shape bug; report it with the layer
+		if r := recover(); r != nil {
+			err = fmt.Errorf("graph: building the model: %v", r)
+		}
+	}()
+	g := G.NewGraph()
+	m = &Model{Params: p, Graph: g, B: B, T: T, Mode: mode, nodes: map[string]*G.Node{}, rng: rng}
+	for _, w := range p.List {
+		t := tensor.New(tensor.WithShape(w.Shape...), tensor.WithBacking(w.Data))
+		m.nodes[w.Name] = G.NewTensor(g, tensor.Float32, len(w.Shape), G.WithShape(w.Shape...), G.WithName(w.Name), G.WithValue(t))
+	}
+	m.Idx = G.NewMatrix(g, tensor.Int32, G.WithShape(B, T), G.WithName("idx"),
+		G.WithValue(tensor.New(tensor.WithShape(B, T), tensor.WithBacking(make([]int32, B*T)))))
+	m.Hidden = m.forward()
+	wte, _ := EmbeddingNames(cfg.Arch)
+	m.Logits = G.Must(kernels.LinearT(m.Hidden, m.nodes[wte], nil)) // (B*T, V), tied to wte
+	m.m = NewMachine(g)
+	return m, nil
+}
+
+// forward returns the final hidden states (B*T, C) for m.Idx.
+func (m *Model) forward() *G.Node {
+	cfg := m.Params.Config
+	wte, wpe := EmbeddingNames(cfg.Arch)
+	x := G.Must(kernels.Embedding(m.nodes[wte], m.nodes[wpe], m.Idx)) // (B*T, C)
+	x = m.dropout(x)
+	for i := 0; i < cfg.NLayer; i++ {
+		x = m.block(fmt.Sprintf("h.%d.", i), x)
+	}
+	if cfg.Arch == "gpt2" {
+		x = m.layerNorm("ln_f.", x)
+	}
+	return x
+}
+
+// block is post-LN for GPT-1 (normalise after the residual add) and pre-LN
+// for GPT-2 (normalise the branch input).
+func (m *Model) block(h string, x *G.Node) *G.Node {
+	if m.Params.Config.Arch == "gpt1" {
+		x = m.layerNorm(h+"ln_1.", add(x, m.attn(h, x)))
+		return m.layerNorm(h+"ln_2.", add(x, m.mlp(h, x)))
+	}
+	x = add(x, m.attn(h, m.layerNorm(h+"ln_1.", x)))
+	return add(x, m.mlp(h, m.layerNorm(h+"ln_2.", x)))
+}
+
+func (m *Model) attn(h string, x *G.Node) *G.Node {
+	cfg := m.Params.Config
+	qkv := m.linear(h+"attn.c_attn.", x) // (B*T, 3C)
+	y := G.Must(kernels.Attention(qkv, m.B, m.T, cfg.NHead, cfg.Dropout, m.Mode, m.rng)) // (B*T, C)
+	return m.dropout(m.linear(h+"attn.c_proj.", y))
+}
+
+func (m *Model) mlp(h string, x *G.Node) *G.Node {
+	u := G.Must(kernels.GELU(m.linear(h+"mlp.c_fc.", x))) // (B*T, 4C)
+	return m.dropout(m.linear(h+"mlp.c_proj.", u))         // (B*T, C)
+}
+
+func (m *Model) linear(prefix string, x *G.Node) *G.Node {
+	return G.Must(kernels.Linear(x, m.nodes[prefix+"weight"], m.nodes[prefix+"bias"]))
+}
+
+func (m *Model) layerNorm(prefix string, x *G.Node) *G.Node {
+	return G.Must(kernels.LayerNorm(x, m.nodes[prefix+"weight"], m.nodes[prefix+"bias"], m.Params.Config.LNEps))
+}
+
+func (m *Model) dropout(x *G.Node) *G.Node {
+	if m.Params.Config.Dropout == 0 {
+		return x
+	}
+	return G.Must(kernels.Dropout(x, m.Params.Config.Dropout, m.Mode, m.rng))
+}
+
+func add(a, b *G.Node) *G.Node { return G.Must(kernels.Add(a, b)) }
+
+// Node returns the graph node of the weight called name.
+func (m *Model) Node(name string) *G.Node { return m.nodes[name] }
+
+// Machine is the executor of this model's graph.
+func (m *Model) Machine() *Machine { return m.m }
+
+// NewInt32Input adds an int32 input node of the given shape (targets, labels,
+// positions) whose storage the caller fills before each run.
+func (m *Model) NewInt32Input(name string, shape ...int) *G.Node {
+	n := tensor.Shape(shape).TotalSize()
+	return G.NewTensor(m.Graph, tensor.Int32, len(shape), G.WithShape(shape...), G.WithName(name),
+		G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(make([]int32, n)))))
+}
+
+// NewFloat32Input adds a float32 input node the caller fills before each run.
+func (m *Model) NewFloat32Input(name string, shape ...int) *G.Node {
+	return G.NewTensor(m.Graph, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name),
+		G.WithValue(kernels.NewDense(tensor.Shape(shape))))
+}
+
+// Int32Data returns the storage of an int32 input node.
+func Int32Data(n *G.Node) []int32 { return kernels.Int32s(n.Value()) }
+
+// Float32Data returns the storage of a float32 input node.
+func Float32Data(n *G.Node) []float32 { return kernels.Floats(n.Value()) }

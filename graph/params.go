@@ -1,0 +1,137 @@
+package graph
+
+// Params are the weights of a model, held in Go memory under their Hugging
+// Face checkpoint names. Graphs of any batch shape are built over the same
+// Params, so training, evaluation and sampling share one set of weights.
+
+import (
+	"fmt"
+	"math"
+
+	"gptctl/kernels"
+)
+
+// Param is one named weight tensor.
+type Param struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// Decay says whether AdamW applies weight decay: to matrices and embeddings,
+// not to biases and LayerNorm weights.
+func (p *Param) Decay() bool { return len(p.Shape) == 2 }
+
+// Params is the ordered set of a model's weights.
+type Params struct {
+	Config Config
+	List   []*Param
+	byName map[string]*Param
+}
+
+// EmbeddingNames returns the token and position embedding names of an arch.
+func EmbeddingNames(arch string) (wte, wpe string) {
+	if arch == "gpt1" {
+		return "tokens_embed.weight", "positions_embed.weight"
+	}
+	return "wte.weight", "wpe.weight"
+}
+
+// NewParams allocates the weights of cfg, initialised as GPT-2 does: normal
+// (0, 0.02), residual projections scaled by 1/sqrt(2L), biases 0, LayerNorm
+// weights 1. The draw is fixed by rng.
+func NewParams(cfg Config, rng *kernels.RNG) (*Params, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.VocabSize <= 0 {
+		return nil, fmt.Errorf("vocab_size %d must be positive", cfg.VocabSize)
+	}
+	p := &Params{Config: cfg, byName: map[string]*Param{}}
+	C := cfg.NEmbd
+	std := 0.02
+	resid := std / math.Sqrt(2*float64(cfg.NLayer))
+	wte, wpe := EmbeddingNames(cfg.Arch)
+	p.add(wte, rng, std, cfg.VocabSize, C)
+	p.add(wpe, rng, std, cfg.NCtx, C)
+	for i := 0; i < cfg.NLayer; i++ {
+		h := fmt.Sprintf("h.%d.", i)
+		p.ones(h+"ln_1.weight", C)
+		p.add(h+"ln_1.bias", nil, 0, C)
+		p.add(h+"attn.c_attn.weight", rng, std, C, 3*C)
+		p.add(h+"attn.c_attn.bias", nil, 0, 3*C)
+		p.add(h+"attn.c_proj.weight", rng, resid, C, C)
+		p.add(h+"attn.c_proj.bias", nil, 0, C)
+		p.ones(h+"ln_2.weight", C)
+		p.add(h+"ln_2.bias", nil, 0, C)
+		p.add(h+"mlp.c_fc.weight", rng, std, C, 4*C)
+		p.add(h+"mlp.c_fc.bias", nil, 0, 4*C)
+		p.add(h+"mlp.c_proj.weight", rng, resid, 4*C, C)
+		p.add(h+"mlp.c_proj.bias", nil, 0, C)
+	}
+	if cfg.Arch == "gpt2" {
+		p.ones("ln_f.weight", C)
+		p.add("ln_f.bias", nil, 0, C)
+	}
+	return p, nil
+}
+
+func (p *Params) add(name string, rng *kernels.RNG, std float64, shape ...int) *Param {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	w := &Param{Name: name, Shape: shape, Data: make([]float32, n)}
+	if rng != nil {
+		for i := range w.Data {
+			w.Data[i] = float32(rng.NormFloat64() * std)
+		}
+	}
+	p.List = append(p.List, w)
+	p.byName[name] = w
+	return w
+}
+
+func (p *Params) ones(name string, n int) {
+	w := p.add(name, nil, 0, n)
+	for i := range w.Data {
+		w.Data[i] = 1
+	}
+}
+
+// Get returns the weight called name, or nil.
+func (p *Params) Get(name string) *Param { return p.byName[name] }
+
+// Count is the total number of weights.
+func (p *Params) Count() int {
+	n := 0
+	for _, w := range p.List {
+		n += len(w.Data)
+	}
+	return n
+}
+
+// Set copies data into the weight called name, checking its shape.
+func (p *Params) Set(name string, shape []int, data []float32) error {
+	w := p.byName[name]
+	if w == nil {
+		return fmt.Errorf("unexpected weight %q", name)
+	}
+	if !sameShape(w.Shape, shape) || len(data) != len(w.Data) {
+		return fmt.Errorf("weight %q has shape %v, the model needs %v", name, shape, w.Shape)
+	}
+	copy(w.Data, data)
+	return nil
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

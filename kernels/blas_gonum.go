@@ -1,0 +1,33 @@
+//go:build !openblas
+
+// The default BLAS backend: gonum's pure-Go float32 BLAS, no cgo needed.
+// gonum parallelises large products over GOMAXPROCS goroutines by itself.
+
+package kernels
+
+import (
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+var gonumThreads atomic.Int64
+
+// BLASName names the BLAS backend this binary was built with.
+func BLASName() string { return "gonum" }
+
+// SetThreads records n; gonum sizes its own goroutine pool from GOMAXPROCS, so
+// the value has no effect on this backend.
+func SetThreads(n int) { gonumThreads.Store(int64(max(n, 1))) }
+
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gonum.Implementation{}.Sgemm(trans(transA), trans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func trans(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
+	}
+	return blas.NoTrans
+}

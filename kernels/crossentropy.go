@@ -1,0 +1,93 @@
+package kernels
+
+// Softmax cross-entropy of logits (n, v) against int32 targets (n), the mean
+// over rows whose target is not negative. The forward op keeps the softmax
+// probabilities for its gradient op.
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+type crossEntropyOp struct {
+	base
+	n, v  int
+	probs []float32
+	count int // rows that counted in the last forward pass
+}
+
+// CrossEntropy returns the mean softmax cross-entropy (a scalar); rows whose
+// target is negative are ignored.
+func CrossEntropy(logits, targets *G.Node) (*G.Node, error) {
+	ls, ts := logits.Shape(), targets.Shape()
+	if ls.Dims() != 2 || ts.TotalSize() != ls[0] {
+		return nil, fmt.Errorf("cross-entropy: logits %v and targets %v do not fit", ls, ts)
+	}
+	op := &crossEntropyOp{n: ls[0], v: ls[1], probs: make([]float32, ls.TotalSize())}
+	op.base = newBase("cross_entropy", tensor.ScalarShape(), logits, targets)
+	return G.ApplyOp(op, logits, targets)
+}
+
+func (op *crossEntropyOp) Forward(y []float32, in []G.Value) error {
+	targets := Int32s(in[1])
+	for i, t := range targets {
+		if int(t) >= op.v {
+			return fmt.Errorf("cross-entropy: target %d at row %d is outside %d classes", t, i, op.v)
+		}
+	}
+	sum, count := CrossEntropyForward(op.probs, Floats(in[0]), targets, op.n, op.v)
+	op.count = count
+	y[0] = 0
+	if count > 0 {
+		y[0] = float32(sum / float64(count))
+	}
+	return nil
+}
+
+// Count is the number of rows the last forward pass averaged over.
+func (op *crossEntropyOp) Count() int { return op.count }
+
+func (op *crossEntropyOp) Do(in ...G.Value) (G.Value, error) { return doKernel(op, op.shape, in) }
+func (op *crossEntropyOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+	return preallocKernel(op, p, in)
+}
+func (op *crossEntropyOp) DiffWRT(int) []bool { return []bool{true, false} }
+
+func (op *crossEntropyOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	children := []*G.Node{inputs[1], grad}
+	g := &crossEntropyGradOp{base: newBase("cross_entropy_grad", inputs[0].Shape(), children...), fwd: op}
+	n, err := G.ApplyOp(g, children...)
+	return G.Nodes{n, nil}, err
+}
+
+type crossEntropyGradOp struct {
+	base
+	noDiff
+	fwd *crossEntropyOp
+}
+
+func (op *crossEntropyGradOp) Forward(dlogits []float32, in []G.Value) error {
+	f := op.fwd
+	scale := float32(0)
+	if f.count > 0 {
+		scale = scalarOf(in[1]) / float32(f.count)
+	}
+	CrossEntropyBackward(dlogits, f.probs, Int32s(in[0]), f.n, f.v, scale)
+	return nil
+}
+
+func (op *crossEntropyGradOp) Do(in ...G.Value) (G.Value, error) { return doKernel(op, op.shape, in) }
+func (op *crossEntropyGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+	return preallocKernel(op, p, in)
+}
+
+// LossCount reports how many rows a cross-entropy node averaged over in its
+// last forward pass (0 for other nodes).
+func LossCount(n *G.Node) int {
+	if op, ok := n.Op().(*crossEntropyOp); ok {
+		return op.count
+	}
+	return 0
+}

@@ -1,0 +1,110 @@
+// Tests for the CPU softmax cross-entropy: probabilities and loss against a
+// float64 log-sum-exp reference with ignored rows and large logits, dlogits
+// against central differences of that reference.
+
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// crossEntropyRef returns softmax(logits) and the summed loss over rows with a
+// target >= 0, in float64.
+func crossEntropyRef(logits []float64, targets []int32, n, v int) (probs []float64, sum float64, count int) {
+	probs = make([]float64, n*v)
+	for i := range n {
+		x := logits[i*v : (i+1)*v]
+		m := math.Inf(-1)
+		for _, xv := range x {
+			m = max(m, xv)
+		}
+		z := 0.0
+		for _, xv := range x {
+			z += math.Exp(xv - m)
+		}
+		for j, xv := range x {
+			probs[i*v+j] = math.Exp(xv-m) / z
+		}
+		if targets[i] >= 0 {
+			sum += m + math.Log(z) - x[targets[i]]
+			count++
+		}
+	}
+	return probs, sum, count
+}
+
+func TestCrossEntropy(t *testing.T) {
+	cases := []struct {
+		name     string
+		n, v     int
+		maxprocs int
+	}{
+		{"n6_v7", 6, 7, 1},
+		{"n64_v2053_parallel", 64, 2053, 4}, // enough work to split over goroutines
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.maxprocs))
+			n, v := tc.n, tc.v
+			rng := rand.New(rand.NewPCG(9, uint64(v)))
+			logits := testRand(rng, n*v, 3)
+			for j := range v { // row 1 would overflow a naive exp
+				logits[v+j] += 500
+			}
+			targets := make([]int32, n)
+			for i := range targets {
+				targets[i] = int32(rng.IntN(v))
+			}
+			targets[2], targets[n-1] = -1, -100 // ignored rows
+			probs := testNaN(n * v)
+			sum, count := CrossEntropyForward(probs, logits, targets, n, v)
+			logits64 := test64(logits)
+			probs64, sum64, count64 := crossEntropyRef(logits64, targets, n, v)
+			testCheck(t, "probs", probs, probs64, 1e-6)
+			t.Logf("%-24s diff %.3g (loss %.6f over %d rows)", "loss", math.Abs(sum-sum64), sum, count)
+			if count != count64 || math.Abs(sum-sum64) > 1e-5*float64(count) {
+				t.Errorf("loss %v over %d rows, want %v over %d", sum, count, sum64, count64)
+			}
+			if v > 100 {
+				return // finite differences over every logit would be slow
+			}
+			scale := 1 / float32(count)
+			dlogits := testNaN(n * v)
+			CrossEntropyBackward(dlogits, probs, targets, n, v, scale)
+			loss := func() float64 {
+				_, s, _ := crossEntropyRef(logits64, targets, n, v)
+				return float64(scale) * s
+			}
+			testCheck(t, "dlogits vs finite diff", dlogits, testNumGrad(logits64, loss), 1e-6)
+		})
+	}
+}
+
+// GPT-1's vocabulary over 512 rows (one sequence); metric: rows per second.
+func BenchmarkCrossEntropy(b *testing.B) {
+	n, v := 512, 40478
+	r := rand.New(rand.NewPCG(1, 2))
+	logits := testRand(r, n*v, 1)
+	targets := make([]int32, n)
+	for i := range targets {
+		targets[i] = int32(r.IntN(v))
+	}
+	probs, dlogits := make([]float32, n*v), make([]float32, n*v)
+	b.Run("forward", func(b *testing.B) {
+		b.SetBytes(int64(2 * n * v * 4))
+		for b.Loop() {
+			CrossEntropyForward(probs, logits, targets, n, v)
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("backward", func(b *testing.B) {
+		b.SetBytes(int64(2 * n * v * 4))
+		for b.Loop() {
+			CrossEntropyBackward(dlogits, probs, targets, n, v, 1/float32(n))
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+}

@@ -1,0 +1,38 @@
+// Token plus position embedding on the CPU: out = wte[idx] + wpe[position],
+// and its backward, a scatter-add into dwte and dwpe.
+
+package kernels
+
+// EmbeddingForward writes out (b*t, c): row bi*t+ti is wte[idx[bi*t+ti]] + wpe[ti].
+// An id outside wte panics (callers validate ids).
+func EmbeddingForward(out, wte, wpe []float32, idx []int32, b, t, c int) {
+	for bi := range b {
+		for ti := range t {
+			r := bi*t + ti
+			id := int(idx[r])
+			o := out[r*c : (r+1)*c]
+			e := wte[id*c : (id+1)*c]
+			p := wpe[ti*c : (ti+1)*c]
+			for j := range o {
+				o[j] = e[j] + p[j]
+			}
+		}
+	}
+}
+
+// EmbeddingBackward overwrites dwte and dwpe (all of both slices) with the
+// gradients given dout (b*t, c): zero, then dwte[idx[r]] += dout[r] and
+// dwpe[ti] += dout[r] for every row r = bi*t+ti.
+func EmbeddingBackward(dwte, dwpe, dout []float32, idx []int32, b, t, c int) {
+	clear(dwte)
+	clear(dwpe)
+	for bi := range b {
+		for ti := range t {
+			r := bi*t + ti
+			id := int(idx[r])
+			d := dout[r*c : (r+1)*c]
+			axpy32(1, d, dwte[id*c:(id+1)*c])
+			axpy32(1, d, dwpe[ti*c:(ti+1)*c])
+		}
+	}
+}

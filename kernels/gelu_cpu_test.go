@@ -1,0 +1,53 @@
+// Tests for the CPU GELU: the forward against float64 math, the backward
+// against central differences of the float64 forward.
+
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func geluRef(x []float64) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
+	}
+	return y
+}
+
+func TestGELU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	x := testRand(rng, 61, 2)
+	x = append(x, 0, -6, 6, -12, 12, 0.3, -0.3) // zero, tails, tanh's small-argument branch
+	r := testRand(rng, len(x), 1)
+	y := testNaN(len(x))
+	GELUForward(y, x)
+	x64, r64 := test64(x), test64(r)
+	testCheck(t, "y", y, geluRef(x64), 1e-6)
+
+	dx := testNaN(len(x))
+	GELUBackward(dx, r, x)
+	loss := func() float64 { return testDot64(geluRef(x64), r64) }
+	testCheck(t, "dx vs finite diff", dx, testNumGrad(x64, loss), 1e-5)
+}
+
+func BenchmarkGELU(b *testing.B) {
+	n := 8 * 512 * 4 * 768 // the MLP hidden layer, B*T×4C
+	r := rand.New(rand.NewPCG(1, 2))
+	x, dy := testRand(r, n, 1), testRand(r, n, 1)
+	y := make([]float32, n)
+	b.Run("forward", func(b *testing.B) {
+		b.SetBytes(int64(2 * n * 4))
+		for b.Loop() {
+			GELUForward(y, x)
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		b.SetBytes(int64(3 * n * 4))
+		for b.Loop() {
+			GELUBackward(y, dy, x)
+		}
+	})
+}

@@ -1,0 +1,81 @@
+// Tests for the CPU LayerNorm: the forward against a float64 reference, the
+// backward against central differences of that reference.
+
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// layerNormRef is the float64 reference forward: y = (x-mean)/sqrt(var+eps)*w + b.
+func layerNormRef(x, w, b []float64, n, c int, eps float64) (y, mean, rstd []float64) {
+	y, mean, rstd = make([]float64, n*c), make([]float64, n), make([]float64, n)
+	for i := range n {
+		xi := x[i*c : (i+1)*c]
+		m, v := 0.0, 0.0
+		for _, xv := range xi {
+			m += xv
+		}
+		m /= float64(c)
+		for _, xv := range xi {
+			v += (xv - m) * (xv - m)
+		}
+		s := 1 / math.Sqrt(v/float64(c)+eps)
+		for j, xv := range xi {
+			y[i*c+j] = (xv-m)*s*w[j] + b[j]
+		}
+		mean[i], rstd[i] = m, s
+	}
+	return y, mean, rstd
+}
+
+func TestLayerNorm(t *testing.T) {
+	for _, sz := range []struct{ n, c int }{{5, 7}, {3, 33}} {
+		n, c, eps := sz.n, sz.c, float32(1e-5)
+		rng := rand.New(rand.NewPCG(3, uint64(c)))
+		x := testRand(rng, n*c, 2)
+		for j := range c { // an offset row mean, to exercise the two-pass variance
+			x[j] += 10
+		}
+		w, b, r := testRand(rng, c, 1), testRand(rng, c, 1), testRand(rng, n*c, 1)
+		y, mean, rstd := testNaN(n*c), testNaN(n), testNaN(n)
+		LayerNormForward(y, mean, rstd, x, w, b, n, c, eps)
+		x64, w64, b64, r64 := test64(x), test64(w), test64(b), test64(r)
+		y64, mean64, rstd64 := layerNormRef(x64, w64, b64, n, c, float64(eps))
+		testCheck(t, "y", y, y64, 1e-5)
+		testCheck(t, "mean", mean, mean64, 1e-5)
+		testCheck(t, "rstd", rstd, rstd64, 1e-5)
+
+		dx, dw, db := testNaN(n*c), testNaN(c), testNaN(c)
+		LayerNormBackward(dx, dw, db, r, x, w, mean, rstd, n, c)
+		loss := func() float64 {
+			y, _, _ := layerNormRef(x64, w64, b64, n, c, float64(eps))
+			return testDot64(y, r64)
+		}
+		testCheck(t, "dx vs finite diff", dx, testNumGrad(x64, loss), 1e-4)
+		testCheck(t, "dw vs finite diff", dw, testNumGrad(w64, loss), 1e-4)
+		testCheck(t, "db vs finite diff", db, testNumGrad(b64, loss), 1e-4)
+	}
+}
+
+func BenchmarkLayerNorm(b *testing.B) {
+	n, c := 8*512, 768 // B*T rows of GPT-1's C
+	r := rand.New(rand.NewPCG(1, 2))
+	x, w, bias, dy := testRand(r, n*c, 1), testRand(r, c, 1), testRand(r, c, 1), testRand(r, n*c, 1)
+	y, mean, rstd := make([]float32, n*c), make([]float32, n), make([]float32, n)
+	dx, dw, db := make([]float32, n*c), make([]float32, c), make([]float32, c)
+	b.Run("forward", func(b *testing.B) {
+		b.SetBytes(int64(2 * n * c * 4)) // read x, write y
+		for b.Loop() {
+			LayerNormForward(y, mean, rstd, x, w, bias, n, c, 1e-5)
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		b.SetBytes(int64(3 * n * c * 4)) // read x and dy, write dx
+		for b.Loop() {
+			LayerNormBackward(dx, dw, db, dy, x, w, mean, rstd, n, c)
+		}
+	})
+}

@@ -1,0 +1,137 @@
+package kernels
+
+// Linear: y = x @ W + b with W in the Conv1D layout (in, out) of GPT
+// checkpoints, or y = x @ W^T (+ b) with W stored (out, in) as the tied LM head
+// uses the token embedding. Its backward is one packed op (dx | dW | db).
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// linearOp computes (n, out) from x (n, in), w and an optional bias (out).
+type linearOp struct {
+	base
+	n, in, out int
+	transW     bool // w is (out, in)
+	bias       bool
+}
+
+// Linear returns x @ w + b for x (n, in), w (in, out), b (out); b may be nil.
+func Linear(x, w, b *G.Node) (*G.Node, error) { return linear(x, w, b, false) }
+
+// LinearT returns x @ w^T + b for x (n, in) and w (out, in); b may be nil.
+func LinearT(x, w, b *G.Node) (*G.Node, error) { return linear(x, w, b, true) }
+
+func linear(x, w, b *G.Node, transW bool) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if xs.Dims() != 2 || ws.Dims() != 2 {
+		return nil, fmt.Errorf("linear: want 2-D x and w, have %v and %v", xs, ws)
+	}
+	in, out := ws[0], ws[1]
+	if transW {
+		in, out = ws[1], ws[0]
+	}
+	if xs[1] != in {
+		return nil, fmt.Errorf("linear: x %v does not fit weight %v", xs, ws)
+	}
+	children := []*G.Node{x, w}
+	if b != nil {
+		if bs := b.Shape(); bs.TotalSize() != out {
+			return nil, fmt.Errorf("linear: bias %v does not fit %d outputs", bs, out)
+		}
+		children = append(children, b)
+	}
+	op := &linearOp{n: xs[0], in: in, out: out, transW: transW, bias: b != nil}
+	op.base = newBase("linear", tensor.Shape{xs[0], out}, children...)
+	return G.ApplyOp(op, children...)
+}
+
+func (op *linearOp) Forward(y []float32, in []G.Value) error {
+	x, w := Floats(in[0]), Floats(in[1])
+	ldw := op.out
+	if op.transW {
+		ldw = op.in
+	}
+	beta := float32(0)
+	if op.bias {
+		b := Floats(in[2])
+		for r := 0; r < op.n; r++ {
+			copy(y[r*op.out:(r+1)*op.out], b)
+		}
+		beta = 1
+	}
+	Sgemm(false, op.transW, op.n, op.out, op.in, 1, x, op.in, w, ldw, beta, y, op.out)
+	return nil
+}
+
+func (op *linearOp) Do(in ...G.Value) (G.Value, error) { return doKernel(op, op.shape, in) }
+func (op *linearOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+	return preallocKernel(op, p, in)
+}
+
+func (op *linearOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+func (op *linearOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	g := &linearGradOp{fwd: op}
+	shapes := []tensor.Shape{inputs[0].Shape(), inputs[1].Shape()}
+	if op.bias {
+		shapes = append(shapes, inputs[2].Shape())
+	}
+	children := []*G.Node{inputs[0], inputs[1], grad}
+	g.base = newBase("linear_grad", packedSize(shapes...), children...)
+	want := make([]bool, len(shapes))
+	for i := range want {
+		want[i] = true
+	}
+	return unpack(g, children, shapes, want)
+}
+
+// linearGradOp packs dx (n, in), dW (w's shape) and db (out) into one buffer.
+type linearGradOp struct {
+	base
+	noDiff
+	fwd *linearOp
+}
+
+func (op *linearGradOp) Forward(out []float32, in []G.Value) error {
+	f := op.fwd
+	x, w, dy := Floats(in[0]), Floats(in[1]), Floats(in[2])
+	dx := out[:f.n*f.in]
+	dw := out[f.n*f.in : f.n*f.in+f.in*f.out]
+	if f.transW { // w (out, in): dx = dy @ w, dw = dy^T @ x
+		Sgemm(false, false, f.n, f.in, f.out, 1, dy, f.out, w, f.in, 0, dx, f.in)
+		Sgemm(true, false, f.out, f.in, f.n, 1, dy, f.out, x, f.in, 0, dw, f.in)
+	} else { // w (in, out): dx = dy @ w^T, dw = x^T @ dy
+		Sgemm(false, true, f.n, f.in, f.out, 1, dy, f.out, w, f.out, 0, dx, f.in)
+		Sgemm(true, false, f.in, f.out, f.n, 1, x, f.in, dy, f.out, 0, dw, f.out)
+	}
+	if f.bias {
+		sumRows(out[f.n*f.in+f.in*f.out:], dy, f.n, f.out)
+	}
+	return nil
+}
+
+func (op *linearGradOp) Do(in ...G.Value) (G.Value, error) { return doKernel(op, op.shape, in) }
+func (op *linearGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+	return preallocKernel(op, p, in)
+}
+
+// sumRows sets db[j] = sum over rows r of dy[r, j].
+func sumRows(db, dy []float32, n, c int) {
+	clear(db[:c])
+	for r := 0; r < n; r++ {
+		row := dy[r*c : (r+1)*c]
+		for j, v := range row {
+			db[j] += v
+		}
+	}
+}

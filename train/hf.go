@@ -1,0 +1,159 @@
+package train
+
+// Hugging Face model directories: config.json with model_type gpt2 or
+// openai-gpt, and model.safetensors with the Conv1D weight layout.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gptctl/data"
+	"gptctl/graph"
+)
+
+// hfConfig is the subset of a Hugging Face GPT config gptctl reads.
+type hfConfig struct {
+	ModelType  string   `json:"model_type"`
+	VocabSize  int      `json:"vocab_size"`
+	NPositions int      `json:"n_positions"`
+	NCtx       int      `json:"n_ctx"`
+	NEmbd      int      `json:"n_embd"`
+	NLayer     int      `json:"n_layer"`
+	NHead      int      `json:"n_head"`
+	LNEps      *float64 `json:"layer_norm_epsilon"`
+	Afn        string   `json:"afn"`
+	Activation string   `json:"activation_function"`
+	EmbdPdrop  *float64 `json:"embd_pdrop"`
+}
+
+// ReadHFConfig reads a Hugging Face config.json into a model config.
+func ReadHFConfig(path string) (graph.Config, error) {
+	var c graph.Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("model config: %w", err)
+	}
+	var h hfConfig
+	if err := json.Unmarshal(b, &h); err != nil {
+		return c, fmt.Errorf("model config %s: %w", path, err)
+	}
+	switch h.ModelType {
+	case "openai-gpt":
+		c.Arch = "gpt1"
+	case "gpt2":
+		c.Arch = "gpt2"
+	default:
+		return c, fmt.Errorf("model config %s: model_type %q is not gpt2 or openai-gpt", path, h.ModelType)
+	}
+	act := h.Afn + h.Activation
+	if act != "" && act != "gelu" && act != "gelu_new" && act != "gelu_pytorch_tanh" {
+		return c, fmt.Errorf("model config %s: activation %q is not supported (gptctl uses the tanh GELU)", path, act)
+	}
+	c.VocabSize, c.NCtx, c.NEmbd, c.NLayer, c.NHead = h.VocabSize, h.NPositions, h.NEmbd, h.NLayer, h.NHead
+	if c.NCtx == 0 {
+		c.NCtx = h.NCtx
+	}
+	c.LNEps = 1e-5
+	if h.LNEps != nil {
+		c.LNEps = float32(*h.LNEps)
+	}
+	if h.EmbdPdrop != nil {
+		c.Dropout = float32(*h.EmbdPdrop)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("model config %s: %w", path, err)
+	}
+	if c.VocabSize <= 0 {
+		return c, fmt.Errorf("model config %s: vocab_size %d must be positive", path, c.VocabSize)
+	}
+	return c, nil
+}
+
+// WriteHFConfig writes config.json for cfg, readable by Hugging Face tools.
+func WriteHFConfig(path string, cfg graph.Config) error {
+	m := map[string]any{
+		"vocab_size": cfg.VocabSize, "n_positions": cfg.NCtx, "n_ctx": cfg.NCtx, "n_embd": cfg.NEmbd,
+		"n_layer": cfg.NLayer, "n_head": cfg.NHead, "layer_norm_epsilon": cfg.LNEps,
+		"embd_pdrop": cfg.Dropout, "attn_pdrop": cfg.Dropout, "resid_pdrop": cfg.Dropout,
+		"tie_word_embeddings": true,
+	}
+	if cfg.Arch == "gpt1" {
+		m["model_type"], m["afn"], m["architectures"] = "openai-gpt", "gelu", []string{"OpenAIGPTLMHeadModel"}
+	} else {
+		m["model_type"], m["activation_function"], m["architectures"] = "gpt2", "gelu_new", []string{"GPT2LMHeadModel"}
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// LoadWeights copies the tensors of a safetensors file into p. Names may
+// carry the "transformer." prefix; causal-mask buffers and an lm_head copy of
+// the tied embedding are ignored. Every weight of p must be present.
+func LoadWeights(p *graph.Params, path string) error {
+	st, err := data.ReadSafetensors(path)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	names := append([]string(nil), st.Order...)
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		key := strings.TrimPrefix(name, "transformer.")
+		if ignoredTensor(key) {
+			continue
+		}
+		t := st.Tensors[name]
+		if p.Get(key) == nil {
+			errs = append(errs, fmt.Errorf("unexpected tensor %q", name))
+			continue
+		}
+		f, err := t.Float32()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tensor %q: %w", name, err))
+			continue
+		}
+		if err := p.Set(key, t.Shape, f); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		seen[key] = true
+	}
+	for _, w := range p.List {
+		if !seen[w.Name] {
+			errs = append(errs, fmt.Errorf("missing tensor %q %v", w.Name, w.Shape))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("weights %s: %w", path, err)
+	}
+	return nil
+}
+
+func ignoredTensor(name string) bool {
+	return name == "lm_head.weight" || strings.HasSuffix(name, ".attn.bias") && !strings.Contains(name, "c_attn") ||
+		strings.HasSuffix(name, ".attn.masked_bias")
+}
+
+// SaveWeights writes p as model.safetensors under the Hugging Face names.
+func SaveWeights(p *graph.Params, path string, meta map[string]string) error {
+	ts := make([]data.Tensor, len(p.List))
+	for i, w := range p.List {
+		ts[i] = data.F32Tensor(w.Name, w.Shape, w.Data)
+	}
+	return data.WriteSafetensors(path, ts, meta)
+}
+
+// isHFDir reports whether dir looks like a Hugging Face model directory.
+func isHFDir(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "config.json"))
+	return err == nil
+}

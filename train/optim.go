@@ -1,0 +1,89 @@
+package train
+
+// AdamW with decoupled weight decay on matrices and embeddings only, global
+// gradient-norm clipping, and the learning-rate schedule.
+
+import (
+	"math"
+
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// AdamW keeps the first and second moments of every weight.
+type AdamW struct {
+	Beta1, Beta2, Eps, WeightDecay float32
+	Step                           int
+	M, V                           [][]float32
+}
+
+// NewAdamW allocates zeroed moments for params.
+func NewAdamW(p *graph.Params, beta1, beta2, eps, weightDecay float32) *AdamW {
+	o := &AdamW{Beta1: beta1, Beta2: beta2, Eps: eps, WeightDecay: weightDecay}
+	for _, w := range p.List {
+		o.M = append(o.M, make([]float32, len(w.Data)))
+		o.V = append(o.V, make([]float32, len(w.Data)))
+	}
+	return o
+}
+
+// Update applies one step with learning rate lr; grads[i] belongs to
+// p.List[i]. A weight without a gradient is left alone, as PyTorch does.
+func (o *AdamW) Update(p *graph.Params, grads [][]float32, lr float32) {
+	o.Step++
+	for i, w := range p.List {
+		if grads[i] == nil {
+			continue
+		}
+		wd := float32(0)
+		if w.Decay() {
+			wd = o.WeightDecay
+		}
+		kernels.AdamW(w.Data, grads[i], o.M[i], o.V[i], lr, o.Beta1, o.Beta2, o.Eps, wd, o.Step)
+	}
+}
+
+// GradNorm is the global L2 norm of all gradients.
+func GradNorm(grads [][]float32) float64 {
+	var s float64
+	for _, g := range grads {
+		for _, v := range g {
+			s += float64(v) * float64(v)
+		}
+	}
+	return math.Sqrt(s)
+}
+
+// ClipGrads scales all gradients so their global norm is at most maxNorm and
+// returns the norm before clipping. maxNorm <= 0 disables clipping.
+func ClipGrads(grads [][]float32, maxNorm float64) float64 {
+	norm := GradNorm(grads)
+	if maxNorm > 0 && norm > maxNorm {
+		scale := float32(maxNorm / (norm + 1e-6))
+		for _, g := range grads {
+			for j := range g {
+				g[j] *= scale
+			}
+		}
+	}
+	return norm
+}
+
+// LR is the learning rate at step (0-based): linear warmup over warmup steps,
+// then cosine decay from peak to floor at step total (constant after).
+func LR(step, warmup, total int, peak, floor float64, decay string) float64 {
+	if step < warmup {
+		return peak * float64(step+1) / float64(warmup)
+	}
+	if step >= total || total <= warmup {
+		return floor
+	}
+	frac := float64(step-warmup) / float64(total-warmup)
+	switch decay {
+	case "constant":
+		return peak
+	case "linear":
+		return floor + (peak-floor)*(1-frac)
+	}
+	return floor + (peak-floor)*0.5*(1+math.Cos(math.Pi*frac))
+}
