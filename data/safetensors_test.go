@@ -12,8 +12,8 @@ import (
 	"testing"
 )
 
-// referenceDir is where the PyTorch reference vectors live.
-func referenceDir(t testing.TB) string {
+// stReferenceDir is where the PyTorch reference vectors live.
+func stReferenceDir(t testing.TB) string {
 	dir := os.Getenv("GPTCTL_REFERENCE_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "shared", "reference")
@@ -111,7 +111,7 @@ func TestSafetensorsEmptyMatchesReference(t *testing.T) {
 }
 
 func TestSafetensorsReference(t *testing.T) {
-	dir := filepath.Join(referenceDir(t), "gpt1-tiny")
+	dir := filepath.Join(stReferenceDir(t), "gpt1-tiny")
 	model, err := ReadSafetensors(filepath.Join(dir, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
@@ -246,11 +246,11 @@ func TestTensorConversions(t *testing.T) {
 		err  error
 		want string
 	}{
-		{second(i32.Float32()), "not a float type"},
-		{second(f64.Int64()), "not an integer type"},
-		{second(u64.Int64()), "does not fit int64"},
-		{second(Tensor{Name: "s", DType: "F32", Shape: []int{3}, Data: make([]byte, 8)}.Float32()), `tensor "s": 8 data bytes, shape [3] F32 needs 12`},
-		{second(Tensor{Name: "q", DType: "Q4", Data: nil}.Int64()), "unknown dtype"},
+		{stErrOf(i32.Float32()), "not a float type"},
+		{stErrOf(f64.Int64()), "not an integer type"},
+		{stErrOf(u64.Int64()), "does not fit int64"},
+		{stErrOf(Tensor{Name: "s", DType: "F32", Shape: []int{3}, Data: make([]byte, 8)}.Float32()), `tensor "s": 8 data bytes, shape [3] F32 needs 12`},
+		{stErrOf(Tensor{Name: "q", DType: "Q4", Data: nil}.Int64()), "unknown dtype"},
 	} {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("error %v, want %q", c.err, c.want)
@@ -258,7 +258,7 @@ func TestTensorConversions(t *testing.T) {
 	}
 }
 
-func second[T any](_ T, err error) error { return err }
+func stErrOf[T any](_ T, err error) error { return err }
 
 func TestWriteSafetensorsErrors(t *testing.T) {
 	dir := t.TempDir()

@@ -1,5 +1,10 @@
 package data
 
+import (
+	"os"
+	"path/filepath"
+)
+
 // Tokenizer turns text into token ids and back.
 //
 // Every tokenizer gptctl ships is saved into and loaded from a directory, so a
@@ -19,4 +24,22 @@ type Tokenizer interface {
 	// Save writes the tokenizer into dir (which exists) so that LoadTokenizer
 	// restores it.
 	Save(dir string) error
+}
+
+// LoadTokenizer loads the tokenizer saved in a model directory: a char or
+// byte tokenizer (tokenizer.json), a GPT-2 style BPE (encoder.json and
+// vocab.bpe, or Hugging Face's vocab.json and merges.txt) or the GPT-1 BPE.
+// It returns nil and no error when dir holds no tokenizer files.
+func LoadTokenizer(dir string) (Tokenizer, error) {
+	has := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+	switch {
+	case has(CharTokenizerFile):
+		return loadCharFile(dir)
+	case has("encoder.json") && has("vocab.bpe"), has("encoder_bpe_40000.json"):
+		return ResolveTokenizer(dir)
+	}
+	return nil, nil
 }

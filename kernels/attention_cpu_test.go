@@ -108,7 +108,7 @@ func TestAttention(t *testing.T) {
 				out, _ := attentionRef(qkv64, b, T, c, nHead, drop)
 				return testDot64(out, r64)
 			}
-			testCheck(t, "dqkv vs finite diff", dqkv, testNumGrad(qkv64, loss), 1e-4)
+			testCheck(t, "dqkv vs finite diff", dqkv, testNumGrad(qkv64, loss), 1e-5)
 		})
 	}
 }

@@ -54,9 +54,9 @@ func TestLayerNorm(t *testing.T) {
 			y, _, _ := layerNormRef(x64, w64, b64, n, c, float64(eps))
 			return testDot64(y, r64)
 		}
-		testCheck(t, "dx vs finite diff", dx, testNumGrad(x64, loss), 1e-4)
-		testCheck(t, "dw vs finite diff", dw, testNumGrad(w64, loss), 1e-4)
-		testCheck(t, "db vs finite diff", db, testNumGrad(b64, loss), 1e-4)
+		testCheck(t, "dx vs finite diff", dx, testNumGrad(x64, loss), 1e-5)
+		testCheck(t, "dw vs finite diff", dw, testNumGrad(w64, loss), 1e-5)
+		testCheck(t, "db vs finite diff", db, testNumGrad(b64, loss), 1e-5)
 	}
 }
 

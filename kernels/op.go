@@ -53,11 +53,11 @@ func (b *base) Type() hm.Type {
 }
 
 func (b *base) InferShape(...G.DimSizer) (tensor.Shape, error) { return b.shape.Clone(), nil }
-func (b *base) ReturnsPtr() bool                                 { return false }
-func (b *base) CallsExtern() bool                                { return false }
-func (b *base) OverwritesInput() int                             { return -1 }
-func (b *base) WriteHash(h hash.Hash)                            { fmt.Fprintf(h, "%s#%d", b.name, b.id) }
-func (b *base) String() string                                   { return b.name }
+func (b *base) ReturnsPtr() bool                               { return false }
+func (b *base) CallsExtern() bool                              { return false }
+func (b *base) OverwritesInput() int                           { return -1 }
+func (b *base) WriteHash(h hash.Hash)                          { fmt.Fprintf(h, "%s#%d", b.name, b.id) }
+func (b *base) String() string                                 { return b.name }
 
 func (b *base) Hashcode() uint32 {
 	h := fnv.New32a()

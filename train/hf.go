@@ -91,7 +91,7 @@ func WriteHFConfig(path string, cfg graph.Config) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return data.WriteFile(path, append(b, '\n'))
 }
 
 // LoadWeights copies the tensors of a safetensors file into p. Names may

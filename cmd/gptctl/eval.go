@@ -1,0 +1,55 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"gptctl/train"
+)
+
+// EvalOptions are the flags of gptctl eval.
+type EvalOptions struct {
+	ModelDir string
+	DataPath string
+	Batch    int
+	Out      io.Writer
+}
+
+// NewCmdEval builds gptctl eval; runF replaces the run in tests.
+func NewCmdEval(runF func(*EvalOptions) error) *cobra.Command {
+	opts := &EvalOptions{}
+	cmd := &cobra.Command{
+		Use:   "eval --model DIR --data FILE",
+		Short: "Evaluate a model on a file and print the result as JSON",
+		Long: `eval prints one JSON object. For a language model: the mean next-token loss
+and the perplexity over every token of FILE, read in windows of the model's
+context.`,
+		Example: `  gptctl eval --model runs/shk --data heldout.txt`,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Out = cmd.OutOrStdout()
+			if runF != nil {
+				return runF(opts)
+			}
+			return evalRun(opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.ModelDir, "model", "m", "", "gptctl run directory or Hugging Face model directory")
+	cmd.Flags().StringVarP(&opts.DataPath, "data", "d", "", "text file to evaluate on")
+	cmd.Flags().IntVar(&opts.Batch, "batch-size", 8, "windows per forward pass")
+	cmd.MarkFlagRequired("model")
+	cmd.MarkFlagRequired("data")
+	return cmd
+}
+
+func evalRun(opts *EvalOptions) error {
+	if opts.Batch <= 0 {
+		return &usageError{errBatch(opts.Batch)}
+	}
+	res, err := train.EvalLM(opts.ModelDir, opts.DataPath, opts.Batch)
+	if err != nil {
+		return err
+	}
+	return printJSON(opts.Out, res)
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"gptctl/train"
+)
+
+// GenerateOptions are the flags of gptctl generate.
+type GenerateOptions struct {
+	ModelDir string
+	train.GenerateOptions
+	Out io.Writer
+}
+
+// NewCmdGenerate builds gptctl generate; runF replaces the run in tests.
+func NewCmdGenerate(runF func(*GenerateOptions) error) *cobra.Command {
+	opts := &GenerateOptions{}
+	cmd := &cobra.Command{
+		Use:   "generate --model DIR [--prompt TEXT]",
+		Short: "Sample text from a model",
+		Long: `generate continues a prompt token by token, printing as it goes. Temperature 0
+is greedy decoding; top-k and top-p (nucleus) limit the candidates.`,
+		Example: `  gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-k 40 --seed 7`,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Out = cmd.OutOrStdout()
+			if runF != nil {
+				return runF(opts)
+			}
+			return train.Generate(opts.ModelDir, opts.GenerateOptions, opts.Out)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.ModelDir, "model", "m", "", "gptctl run directory or Hugging Face model directory")
+	f.StringVarP(&opts.Prompt, "prompt", "p", "", "text to continue (default: start of a document)")
+	f.IntVarP(&opts.MaxNewTokens, "max-new-tokens", "n", 200, "tokens to generate")
+	f.Float64VarP(&opts.Temperature, "temperature", "t", 0.8, "sampling temperature; 0 = greedy")
+	f.IntVar(&opts.TopK, "top-k", 0, "sample from the k most likely tokens; 0 = all")
+	f.Float64Var(&opts.TopP, "top-p", 1, "sample from the smallest set with this probability mass")
+	f.Uint64Var(&opts.Seed, "seed", 1, "random seed")
+	cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+func errBatch(n int) error { return fmt.Errorf("--batch-size %d must be positive", n) }

@@ -1,0 +1,51 @@
+// Command gptctl pretrains GPT models on text corpora and finetunes them on
+// labeled tasks, on the CPU or a CUDA GPU.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"gptctl/data"
+	"gptctl/train"
+)
+
+// Exit statuses, documented in the README.
+const (
+	exitOK    = 0
+	exitError = 1 // a runtime failure: I/O, a non-finite loss, a bug
+	exitUsage = 2 // bad flags, config, input data or model directory
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := NewCmdRoot()
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintf(stderr, "gptctl: %v\n", err)
+		return exitCode(err)
+	}
+	return exitOK
+}
+
+// usageError is a bad command line.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var ue *usageError
+	var ce *train.ConfigError
+	var ie *train.InputError
+	var re *data.RowError
+	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ie) || errors.As(err, &re) {
+		return exitUsage
+	}
+	return exitError
+}

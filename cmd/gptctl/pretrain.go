@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"gptctl/train"
+)
+
+// PretrainOptions are the flags of gptctl pretrain.
+type PretrainOptions struct {
+	ConfigPath string
+	Sets       []string
+	Data       string
+	OutDir     string
+	Resume     bool
+	Device     string
+	Out, Log   io.Writer
+}
+
+// NewCmdPretrain builds gptctl pretrain; runF replaces the run in tests.
+func NewCmdPretrain(runF func(*PretrainOptions) error) *cobra.Command {
+	opts := &PretrainOptions{}
+	cmd := &cobra.Command{
+		Use:   "pretrain [--config FILE] [--set key=value]... [--data FILE] [--out DIR]",
+		Short: "Train a GPT language model on a text corpus",
+		Long: `pretrain trains a GPT language model by maximum likelihood on a corpus. With no
+flags it trains a small char-level model on the built-in corpus. The run
+directory (--out) receives train.yaml, metrics.jsonl, summary.json and the
+checkpoint/ directory, a Hugging Face model directory. SIGTERM, SIGINT or
+SIGUSR1 write a checkpoint and stop; --resume continues the run.`,
+		Example: `  gptctl pretrain
+  gptctl pretrain -c configs/shakespeare-char.yaml --data ../shared/data/pretrain/tinyshakespeare.txt --out runs/shk
+  gptctl pretrain -c configs/shakespeare-char.yaml --set arch=gpt2 --set max_steps=500 --out runs/shk2
+  gptctl pretrain --resume --out runs/shk`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if runF != nil {
+				return runF(opts)
+			}
+			return pretrainRun(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.ConfigPath, "config", "c", "", "YAML config (default: the built-in small model)")
+	f.StringArrayVar(&opts.Sets, "set", nil, "override a config key, key=value (repeatable)")
+	f.StringVar(&opts.Data, "data", "", "corpus file or shard directory (overrides data:)")
+	f.StringVarP(&opts.OutDir, "out", "o", "", "run directory (default runs/pretrain-TIME)")
+	f.BoolVar(&opts.Resume, "resume", false, "continue the run in --out from its checkpoint")
+	f.StringVar(&opts.Device, "device", "", "auto, cpu or cuda (overrides device:)")
+	return cmd
+}
+
+func pretrainRun(opts *PretrainOptions) error {
+	cfg, err := loadJobConfig(opts.ConfigPath, opts.Sets, opts.Data, opts.Device, opts.OutDir, opts.Resume)
+	if err != nil {
+		return err
+	}
+	if opts.OutDir == "" {
+		opts.OutDir = filepath.Join("runs", "pretrain-"+time.Now().Format("20060102-150405"))
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	sum, err := train.Pretrain(ctx, cfg, train.Options{OutDir: opts.OutDir, Resume: opts.Resume, Log: opts.Log, Terminal: isTerminal(opts.Log)})
+	if err != nil {
+		return err
+	}
+	return printJSON(opts.Out, sum)
+}
+
+// loadJobConfig reads the config of a new run, or of the run being resumed,
+// and applies the command-line overrides.
+func loadJobConfig(path string, sets []string, data, device, outDir string, resume bool) (train.Config, error) {
+	if resume {
+		if outDir == "" {
+			return train.Config{}, &usageError{fmt.Errorf("--resume needs --out, the run directory to continue")}
+		}
+		if path != "" {
+			return train.Config{}, &usageError{fmt.Errorf("--resume takes the config saved in %s; use --set to change it, not --config", outDir)}
+		}
+		path = filepath.Join(outDir, "train.yaml")
+		if _, err := os.Stat(path); err != nil {
+			return train.Config{}, &usageError{fmt.Errorf("--resume: %s is not a gptctl run directory (no train.yaml)", outDir)}
+		}
+	}
+	if data != "" {
+		sets = append(sets, "data="+quote(data))
+	}
+	if device != "" {
+		sets = append(sets, "device="+quote(device))
+	}
+	return train.Load(path, sets)
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// signalContext is cancelled by SIGTERM, SIGINT or SIGUSR1 (the warning a
+// batch scheduler sends before a kill), with the signal as its cause.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	go func() {
+		if s, ok := <-ch; ok {
+			cancel(fmt.Errorf("received %v", s))
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); close(ch); cancel(nil) }
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"gptctl/report"
+)
+
+// ReportOptions are the inputs of gptctl report.
+type ReportOptions struct {
+	Dirs    []string // run directories, each with a metrics.jsonl
+	OutDir  string
+	Formats []string  // png, svg, html
+	Out     io.Writer // the written paths
+	ErrOut  io.Writer // warnings
+}
+
+// NewCmdReport returns `gptctl report DIR...`, which plots runs' metrics.
+func NewCmdReport() *cobra.Command { return newCmdReport(nil) }
+
+// newCmdReport lets tests replace the run function to check flag parsing.
+func newCmdReport(runF func(*ReportOptions) error) *cobra.Command {
+	opts := &ReportOptions{}
+	cmd := &cobra.Command{
+		Use:   "report DIR...",
+		Short: "Plot the metrics of one or more runs and write an HTML report",
+		Long: `Report reads DIR/metrics.jsonl for each run directory and writes, into
+--out, loss, lr and one chart per other metric (one colour per run) as PNG
+and SVG, and report.html: one self-contained page with the charts and a
+table of the final and best values of each run.`,
+		Example: "  gptctl report runs/shakespeare runs/builtin --out report --format png,html",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Dirs = args
+			opts.Out, opts.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if runF != nil {
+				return runF(opts)
+			}
+			return reportRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.OutDir, "out", "report", "directory to write the report into")
+	cmd.Flags().StringSliceVar(&opts.Formats, "format", []string{"png", "svg", "html"}, "outputs to write: png, svg, html")
+	return cmd
+}
+
+func reportRun(opts *ReportOptions) error {
+	runs := make([]*report.Run, 0, len(opts.Dirs))
+	for _, dir := range opts.Dirs {
+		run, err := report.LoadRun(dir)
+		if err != nil {
+			return err
+		}
+		if run.Truncated {
+			fmt.Fprintf(opts.ErrOut, "report: %s: ignored a truncated last line\n", dir)
+		}
+		runs = append(runs, run)
+	}
+	paths, err := report.Render(runs, opts.OutDir, opts.Formats)
+	for _, p := range paths {
+		fmt.Fprintln(opts.Out, p)
+	}
+	return err
+}

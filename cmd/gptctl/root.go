@@ -1,0 +1,46 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// NewCmdRoot builds the gptctl command tree.
+func NewCmdRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gptctl",
+		Short: "Pretrain and finetune GPT models, on the CPU or a CUDA GPU",
+		Long: `gptctl pretrains GPT models (GPT-1 post-LN or GPT-2 pre-LN) on text corpora and
+finetunes them on labeled tasks. It is one binary, driven by YAML configs, made
+for batch jobs: clear exit statuses (0 done, 1 runtime failure, 2 bad usage,
+config or input), machine-readable metrics, checkpoints that resume.`,
+		Example: `  gptctl pretrain                                  # a small model on the built-in corpus
+  gptctl pretrain -c configs/shakespeare-char.yaml --data tinyshakespeare.txt --out runs/shk
+  gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 200
+  gptctl eval --model runs/shk --data heldout.txt`,
+		Args:          usageArgs(cobra.NoArgs),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{err}
+	})
+	root.AddCommand(
+		NewCmdPretrain(nil),
+		NewCmdEval(nil),
+		NewCmdGenerate(nil),
+		NewCmdVersion(),
+		NewCmdReport(),
+	)
+	root.CompletionOptions.HiddenDefaultCmd = false
+	return root
+}
+
+// usageArgs marks argument-count errors as usage errors (exit status 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,160 @@
+package data
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// GPT-1 pre-tokenisation.
+//
+// OpenAI's GPT-1 encoder (finetune-transformer-lm, text_utils.py) runs
+// ftfy.fix_text, then text_standardize, then spaCy's English tokenizer, and
+// lower-cases every spaCy token before BPE. gpt1Words reproduces
+// text_standardize exactly and approximates the rest:
+//
+//   - ftfy: only curly quotes are straightened, "\r\n" and "\r" become "\n",
+//     full-width ASCII becomes ASCII and the ligatures ﬀ ﬁ ﬂ ﬃ ﬄ are spelt
+//     out. No mojibake repair and no NFC normalisation.
+//   - spaCy: text is split on whitespace ("\n" is a token of its own); from
+//     each chunk the prefixes " ' ( [ { < $ £ € ¥ # & * ~ ` and the suffixes
+//     ... ' " ) ] } > % , ; : ! ? 's 'm 'd 're 've 'll n't are split off
+//     repeatedly, and a final "." unless the chunk holds another "." (u.s.)
+//     or is a common abbreviation (mr. dr. st. ...). spaCy's infix rules
+//     (e.g. "hello...world") and its other exceptions are not reproduced.
+
+// gpt1Fix is the part of ftfy.fix_text that gpt1Words reproduces.
+var gpt1Fix = strings.NewReplacer(
+	"\r\n", "\n", "\r", "\n",
+	"\u2018", "'", "\u2019", "'", "\u201a", "'", "\u201b", "'",
+	"\u201c", `"`, "\u201d", `"`, "\u201e", `"`, "\u201f", `"`,
+	"ﬀ", "ff", "ﬁ", "fi", "ﬂ", "fl", "ﬃ", "ffi", "ﬄ", "ffl",
+)
+
+// gpt1Dashes is the replacement step of text_standardize.
+var gpt1Dashes = strings.NewReplacer("—", "-", "–", "-", "―", "-", "…", "...", "´", "'")
+
+// gpt1Spaced holds the characters text_standardize surrounds with spaces
+// (runs of one of them stay together).
+const gpt1Spaced = `-~!";?+,)(\/*[]}{|_`
+
+// isPySpace is Python's str.isspace, which \s matches in text_standardize.
+func isPySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
+
+// gpt1Standardize is ftfy (approximated, see above) then text_standardize.
+func gpt1Standardize(s string) string {
+	s = gpt1Dashes.Replace(gpt1Fix.Replace(s))
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/4)
+	for _, r := range s {
+		if r >= 0xFF01 && r <= 0xFF5E { // full-width ASCII
+			r -= 0xFF01 - '!'
+		}
+		b.WriteRune(r)
+	}
+	s = b.String()
+	b.Reset()
+	// re.sub(r'(-+|~+|...)', r' \1 ', text)
+	for i := 0; i < len(s); {
+		c := s[i]
+		if strings.IndexByte(gpt1Spaced, c) < 0 {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(s) && s[j] == c {
+			j++
+		}
+		b.WriteByte(' ')
+		b.WriteString(s[i:j])
+		b.WriteByte(' ')
+		i = j
+	}
+	// re.sub(r'\s*\n\s*', ' \n ', text); re.sub(r'[^\S\n]+', ' ', text); strip
+	s = b.String()
+	b.Reset()
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if !isPySpace(r) {
+			b.WriteString(s[i : i+w])
+			i += w
+			continue
+		}
+		newline := false
+		for ; i < len(s) && isPySpace(r); r, w = utf8.DecodeRuneInString(s[i:]) {
+			newline = newline || r == '\n'
+			i += w
+		}
+		if newline {
+			b.WriteString(" \n ")
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	return strings.TrimFunc(b.String(), isPySpace)
+}
+
+const (
+	gpt1Prefixes = `"'([{<$£€¥#&*~` + "`"
+	gpt1Suffixes = `'")]}>%,;:!?`
+)
+
+var gpt1Contractions = []string{"'s", "'m", "'d", "n't", "'re", "'ve", "'ll"}
+
+var gpt1Abbrev = map[string]bool{
+	"mr.": true, "mrs.": true, "ms.": true, "dr.": true, "st.": true, "jr.": true,
+	"sr.": true, "vs.": true, "etc.": true, "prof.": true, "inc.": true, "ltd.": true,
+	"co.": true, "corp.": true, "mt.": true, "gen.": true, "col.": true, "lt.": true,
+}
+
+// gpt1Words returns the lower-cased words GPT-1 runs BPE on.
+func gpt1Words(text string) []string {
+	var words []string
+	for _, chunk := range strings.Split(gpt1Standardize(text), " ") {
+		if chunk != "" {
+			words = gpt1Affixes(strings.ToLower(chunk), words)
+		}
+	}
+	return words
+}
+
+// gpt1Affixes splits prefixes and suffixes off w as spaCy roughly does and
+// appends the parts to out.
+func gpt1Affixes(w string, out []string) []string {
+	var suffixes []string
+	for len(w) > 1 {
+		if r, n := utf8.DecodeRuneInString(w); strings.ContainsRune(gpt1Prefixes, r) {
+			out, w = append(out, w[:n]), w[n:]
+			continue
+		}
+		if n := gpt1SuffixLen(w); n > 0 && n < len(w) {
+			suffixes, w = append(suffixes, w[len(w)-n:]), w[:len(w)-n]
+			continue
+		}
+		break
+	}
+	out = append(out, w)
+	for i := len(suffixes) - 1; i >= 0; i-- {
+		out = append(out, suffixes[i])
+	}
+	return out
+}
+
+func gpt1SuffixLen(w string) int {
+	if strings.HasSuffix(w, "...") {
+		return 3
+	}
+	for _, c := range gpt1Contractions {
+		if strings.HasSuffix(w, c) && len(w) > len(c) {
+			return len(c)
+		}
+	}
+	if strings.IndexByte(gpt1Suffixes, w[len(w)-1]) >= 0 {
+		return 1
+	}
+	if strings.HasSuffix(w, ".") && !strings.Contains(w[:len(w)-1], ".") && !gpt1Abbrev[w] {
+		return 1
+	}
+	return 0
+}

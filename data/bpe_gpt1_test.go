@@ -1,0 +1,92 @@
+package data
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func gpt1Vocab(t *testing.T) *GPT1BPE {
+	t.Helper()
+	dir := sharedPath("GPTCTL_GPT1_VOCAB", "../../shared/data/tokenizer/gpt1")
+	if _, err := os.Stat(filepath.Join(dir, GPT1EncoderFile)); err != nil {
+		t.Skipf("no GPT-1 vocabulary at %s (set GPTCTL_GPT1_VOCAB to a directory holding %s and %s)", dir, GPT1EncoderFile, GPT1MergesFile)
+	}
+	tok, err := LoadGPT1BPE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestGPT1Words(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Hello World", "hello world"},
+		{"Don't stop—it's \u201cfine\u201d...", `do n't stop - it 's " fine " ...`},
+		{"Mr. Smith went to the U.S. today.", "mr. smith went to the u.s. today ."},
+		{"a  b\r\n\n\tc", "a b \n c"},
+		{"(x+y)*2=z; ok?!", "( x + y ) * 2=z ; ok ? !"},
+		{"  ", ""},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(gpt1Words(tt.in), " "); got != tt.want {
+			t.Errorf("gpt1Words(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// Ids checked by hand against encoder_bpe_40000.json.
+func TestGPT1BPEEncode(t *testing.T) {
+	tok := gpt1Vocab(t)
+	if tok.VocabSize() != 40478 || tok.EOT() != -1 || tok.Name() != "gpt1-bpe" {
+		t.Fatalf("vocab %d eot %d name %q", tok.VocabSize(), tok.EOT(), tok.Name())
+	}
+	tests := []struct {
+		in   string
+		want []int
+	}{
+		{"hello world", []int{3570, 1276}},       // hello</w> world</w>
+		{"Hello World!", []int{3570, 1276, 267}}, // !</w>
+		{"don't.", []int{587, 538, 239}},         // do</w> n't</w> .</w>
+		{"I'm", []int{249, 719}},                 // i</w> 'm</w>
+		{"a\nb", []int{246, 40477, 259}},         // a</w> \n</w> b</w>
+		{"transformer", []int{2973, 5353}},       // trans former</w>
+		{"\u2603", []int{0}},                     // no snowman: <unk>
+		{"mr. smith, the u.s.", []int{1682, 4920, 240, 481, 9901}},
+	}
+	for _, tt := range tests {
+		if got := tok.Encode(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("Encode(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestGPT1BPERoundTrip(t *testing.T) {
+	tok := gpt1Vocab(t)
+	texts := []string{
+		"The quick brown fox jumps over the lazy dog.",
+		"\u201cWell,\u201d she said\u2014quietly\u2026 \u201cI can't; won't.\u201d\n\nTHE END",
+		"Numbers: 3.14, 1,000 and 42% (approx.) -- ok?",
+	}
+	for _, s := range texts {
+		if got, want := tok.Decode(tok.Encode(s)), tok.Normalize(s); got != want {
+			t.Errorf("round trip of %q:\n got %q\nwant %q", s, got, want)
+		}
+	}
+	for _, s := range []string{"\xff\xfe", "a\x00b", strings.Repeat("x", 300)} {
+		tok.Decode(tok.Encode(s)) // must not panic
+	}
+	dir := t.TempDir()
+	if err := tok.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadGPT1BPE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := tok.Encode(texts[1]), back.Encode(texts[1]); !slices.Equal(a, b) {
+		t.Fatalf("after save/load: %v, want %v", b, a)
+	}
+}

@@ -1,0 +1,232 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+)
+
+// File names of a GPT-2 style vocabulary.
+const (
+	GPT2EncoderFile = "encoder.json"
+	GPT2MergesFile  = "vocab.bpe"
+
+	hfVocabFile  = "vocab.json" // Hugging Face's names for the same files
+	hfMergesFile = "merges.txt"
+)
+
+// byteRune maps every byte to the printable character GPT-2 writes it as in
+// encoder.json and vocab.bpe (bytes_to_unicode in OpenAI's encoder.py), and
+// runeByte is its inverse.
+var byteRune, runeByte = func() (br [256]rune, rb map[rune]byte) {
+	rb = make(map[rune]byte, 256)
+	n := 0
+	for b := 0; b < 256; b++ {
+		r := rune(b)
+		printable := b >= '!' && b <= '~' || b >= 0xA1 && b <= 0xAC || b >= 0xAE
+		if !printable {
+			r = rune(256 + n)
+			n++
+		}
+		br[b], rb[r] = r, byte(b)
+	}
+	return br, rb
+}()
+
+// bytesToVisible writes raw token bytes in the GPT-2 file alphabet.
+func bytesToVisible(raw string) string {
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		b.WriteRune(byteRune[raw[i]])
+	}
+	return b.String()
+}
+
+// visibleToBytes is the inverse of bytesToVisible; ok is false when s holds a
+// character outside the alphabet.
+func visibleToBytes(s string) (string, bool) {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		c, ok := runeByte[r]
+		if !ok {
+			return "", false
+		}
+		b = append(b, c)
+	}
+	return string(b), true
+}
+
+// LoadGPT2BPE reads a byte-level BPE vocabulary from dir/encoder.json and
+// dir/vocab.bpe (or Hugging Face's dir/vocab.json and dir/merges.txt), such
+// as OpenAI's GPT-2 files or those TrainBPE writes. A token of encoder.json
+// that is neither a byte nor made by a merge is a special token, written as
+// its literal text (GPT-2 has "<|endoftext|>").
+func LoadGPT2BPE(dir string) (*BPE, error) {
+	encPath := filepath.Join(dir, GPT2EncoderFile)
+	mergesPath := filepath.Join(dir, GPT2MergesFile)
+	if _, err := os.Stat(encPath); err != nil {
+		if _, errHF := os.Stat(filepath.Join(dir, hfVocabFile)); errHF == nil {
+			encPath, mergesPath = filepath.Join(dir, hfVocabFile), filepath.Join(dir, hfMergesFile)
+		}
+	}
+	visible, err := readEncoderJSON(encPath)
+	if err != nil {
+		return nil, err
+	}
+	pairs, err := readMerges(mergesPath)
+	if err != nil {
+		return nil, err
+	}
+	made := make(map[string]bool, len(pairs))
+	for _, p := range pairs {
+		made[p[0]+p[1]] = true
+	}
+	tokens := make([]string, len(visible))
+	specials := map[string]int{}
+	for id, v := range visible {
+		raw, ok := visibleToBytes(v)
+		switch {
+		case ok && (utf8.RuneCountInString(v) == 1 || made[v]):
+			tokens[id] = raw
+		case made[v]:
+			return nil, fmt.Errorf("%s: token %d %q has a character outside the GPT-2 byte alphabet", encPath, id, v)
+		default:
+			tokens[id], specials[v] = v, id
+		}
+	}
+	ranked, err := rankMerges(pairs, visible, mergesPath, encPath)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newBPE(tokens, ranked, specials)
+	if err != nil {
+		return nil, fmt.Errorf("load bpe from %s: %w", dir, err)
+	}
+	return t, nil
+}
+
+// rankMerges turns merge lines into pairs of ids.
+func rankMerges(pairs [][2]string, visible []string, mergesPath, encPath string) ([][2]int32, error) {
+	ids := make(map[string]int32, len(visible))
+	for id, v := range visible {
+		ids[v] = int32(id)
+	}
+	ranked := make([][2]int32, len(pairs))
+	for i, p := range pairs {
+		for k, s := range []string{p[0], p[1], p[0] + p[1]} {
+			id, ok := ids[s]
+			if !ok {
+				return nil, fmt.Errorf("%s: merge %d %q: token %q is not in %s (the two files do not belong together)", mergesPath, i+1, p[0]+" "+p[1], s, encPath)
+			}
+			if k < 2 {
+				ranked[i][k] = id
+			}
+		}
+	}
+	return ranked, nil
+}
+
+// readEncoderJSON reads a token -> id JSON object and returns the tokens by
+// id, which must run from 0 without gaps.
+func readEncoderJSON(path string) ([]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read vocabulary: %w", err)
+	}
+	var enc map[string]int
+	if err := json.Unmarshal(raw, &enc); err != nil {
+		return nil, fmt.Errorf("%s: not a JSON object of token ids: %w", path, err)
+	}
+	if len(enc) == 0 {
+		return nil, fmt.Errorf("%s: empty vocabulary", path)
+	}
+	tokens := make([]string, len(enc))
+	seen := make([]bool, len(enc))
+	for tok, id := range enc {
+		if id < 0 || id >= len(enc) || seen[id] {
+			return nil, fmt.Errorf("%s: token %q has id %d: ids must be 0..%d, each once", path, tok, id, len(enc)-1)
+		}
+		tokens[id], seen[id] = tok, true
+	}
+	return tokens, nil
+}
+
+// readMerges reads a vocab.bpe file: an optional "#version" line, then one
+// merge "left right" per line, in rank order.
+func readMerges(path string) ([][2]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read merges: %w", err)
+	}
+	defer f.Close()
+	var pairs [][2]string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimRight(sc.Text(), "\r")
+		if text == "" || line == 1 && strings.HasPrefix(text, "#version") {
+			continue
+		}
+		l, r, ok := strings.Cut(text, " ")
+		if !ok || l == "" || r == "" || strings.Contains(r, " ") {
+			return nil, fmt.Errorf("%s:%d: %q is not a merge \"left right\"", path, line, text)
+		}
+		pairs = append(pairs, [2]string{l, r})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return pairs, nil
+}
+
+// Save writes dir/encoder.json and dir/vocab.bpe so that LoadGPT2BPE
+// restores the tokenizer.
+func (t *BPE) Save(dir string) error {
+	visible := make([]string, len(t.tokens))
+	for id, tok := range t.tokens {
+		visible[id] = bytesToVisible(tok)
+	}
+	for lit, id := range t.specials {
+		visible[id] = lit
+	}
+	if err := writeEncoderJSON(filepath.Join(dir, GPT2EncoderFile), visible); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.WriteString("#version: 0.2\n")
+	for _, m := range t.ranked {
+		fmt.Fprintf(&b, "%s %s\n", visible[m[0]], visible[m[1]])
+	}
+	if err := WriteFile(filepath.Join(dir, GPT2MergesFile), b.Bytes()); err != nil {
+		return fmt.Errorf("save bpe merges: %w", err)
+	}
+	return nil
+}
+
+// writeEncoderJSON writes tokens as a JSON object token -> id, in id order.
+func writeEncoderJSON(path string, tokens []string) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	b.WriteByte('{')
+	for id, tok := range tokens {
+		if id > 0 {
+			b.WriteString(", ")
+		}
+		if err := enc.Encode(tok); err != nil {
+			return fmt.Errorf("save vocabulary %s: %w", path, err)
+		}
+		b.Truncate(b.Len() - 1) // Encode ends with a newline
+		fmt.Fprintf(&b, ": %d", id)
+	}
+	b.WriteString("}\n")
+	if err := WriteFile(path, b.Bytes()); err != nil {
+		return fmt.Errorf("save vocabulary: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package data
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// trainTiny trains a BPE of vocabSize on text written to a temp file.
+func trainTiny(tb testing.TB, text string, vocabSize int) *BPE {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "train.txt")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	tok, err := TrainBPE([]string{path}, vocabSize, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+func smallText() string { return BuiltinCorpus()[:100_000] }
+
+func TestTrainBPE(t *testing.T) {
+	text := smallText()
+	tok := trainTiny(t, text, 600)
+	if tok.VocabSize() != 600 || tok.EOT() != 599 || tok.Decode([]int{599}) != EndOfText {
+		t.Fatalf("vocab %d, eot %d", tok.VocabSize(), tok.EOT())
+	}
+	ids := tok.Encode(text)
+	if got := tok.Decode(ids); got != text {
+		t.Fatal("round trip of the training text failed")
+	}
+	if ratio := float64(len(text)) / float64(len(ids)); ratio < 2 {
+		t.Fatalf("%.2f bytes per token: the vocab barely compresses", ratio)
+	} else {
+		t.Logf("%d bytes -> %d tokens (%.2f bytes/token)", len(text), len(ids), ratio)
+	}
+	again := trainTiny(t, text, 600)
+	if !slices.Equal(again.ranked, tok.ranked) || !slices.Equal(again.tokens, tok.tokens) {
+		t.Fatal("training is not deterministic")
+	}
+	dir := t.TempDir()
+	if err := tok.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadGPT2BPE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.EncodeWithSpecial(text[:5000] + EndOfText); !slices.Equal(got, append(tok.Encode(text[:5000]), 599)) {
+		t.Fatal("saved and loaded vocab encodes differently")
+	}
+}
+
+func TestTrainBPEErrors(t *testing.T) {
+	if _, err := TrainBPE([]string{"x"}, 100, nil); err == nil || !strings.Contains(err.Error(), "at least 257") {
+		t.Fatalf("small vocab: %v", err)
+	}
+	if _, err := TrainBPE([]string{"/nonexistent/corpus.txt"}, 300, nil); err == nil || !strings.Contains(err.Error(), "/nonexistent/corpus.txt") {
+		t.Fatalf("missing file: %v", err)
+	}
+	// A text with few pairs stops early with a smaller vocab.
+	tok := trainTiny(t, "ab ab ab", 1000)
+	if tok.VocabSize() >= 1000 || tok.Decode(tok.Encode("ab ab")) != "ab ab" {
+		t.Fatalf("vocab %d", tok.VocabSize())
+	}
+}
+
+// Tinyshakespeare to a vocabulary of 2,000 must take seconds.
+func TestTrainBPEShakespeare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	path := sharedPath("GPTCTL_SHAKESPEARE", "../../shared/data/pretrain/tinyshakespeare.txt")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("no corpus at %s (set GPTCTL_SHAKESPEARE)", path)
+	}
+	start := time.Now()
+	tok, err := TrainBPE([]string{path}, 2000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	ids := tok.Encode(string(raw))
+	t.Logf("trained in %v; %d bytes -> %d tokens", time.Since(start), len(raw), len(ids))
+	if time.Since(start) > 30*time.Second {
+		t.Fatal("training took too long")
+	}
+}

@@ -1,0 +1,159 @@
+package data
+
+// Character- and byte-level tokenizers. The char tokenizer's vocabulary is
+// the sorted set of characters of the corpus it was built from; the byte
+// tokenizer maps each byte to itself.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// CharTokenizerFile is the file a char or byte tokenizer is saved in.
+const CharTokenizerFile = "tokenizer.json"
+
+// CharTokenizer maps each distinct character of its corpus to an id.
+type CharTokenizer struct {
+	chars []rune
+	ids   map[rune]int
+}
+
+// NewCharTokenizer builds the vocabulary of text: its distinct characters,
+// sorted. Invalid UTF-8 bytes become U+FFFD.
+func NewCharTokenizer(text string) *CharTokenizer {
+	set := map[rune]bool{}
+	for _, r := range text {
+		set[r] = true
+	}
+	chars := make([]rune, 0, len(set))
+	for r := range set {
+		chars = append(chars, r)
+	}
+	slices.Sort(chars)
+	return newCharTokenizer(chars)
+}
+
+func newCharTokenizer(chars []rune) *CharTokenizer {
+	t := &CharTokenizer{chars: chars, ids: make(map[rune]int, len(chars))}
+	for i, r := range chars {
+		t.ids[r] = i
+	}
+	return t
+}
+
+func (t *CharTokenizer) Name() string   { return "char" }
+func (t *CharTokenizer) VocabSize() int { return len(t.chars) }
+func (t *CharTokenizer) EOT() int       { return -1 }
+
+// Encode returns the ids of text; characters outside the vocabulary are
+// dropped (see Unknown to find them first).
+func (t *CharTokenizer) Encode(text string) []int {
+	ids := make([]int, 0, len(text))
+	for _, r := range text {
+		if id, ok := t.ids[r]; ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// Unknown returns the distinct characters of text outside the vocabulary.
+func (t *CharTokenizer) Unknown(text string) []rune {
+	var out []rune
+	seen := map[rune]bool{}
+	for _, r := range text {
+		if _, ok := t.ids[r]; !ok && !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (t *CharTokenizer) Decode(ids []int) string {
+	var b strings.Builder
+	for _, id := range ids {
+		if id >= 0 && id < len(t.chars) {
+			b.WriteRune(t.chars[id])
+		}
+	}
+	return b.String()
+}
+
+type charFile struct {
+	Type  string `json:"type"`
+	Chars string `json:"chars,omitempty"`
+}
+
+func (t *CharTokenizer) Save(dir string) error {
+	return saveJSON(filepath.Join(dir, CharTokenizerFile), charFile{Type: "char", Chars: string(t.chars)})
+}
+
+// ByteTokenizer maps each byte to its value: 256 ids.
+type ByteTokenizer struct{}
+
+func (ByteTokenizer) Name() string   { return "byte" }
+func (ByteTokenizer) VocabSize() int { return 256 }
+func (ByteTokenizer) EOT() int       { return -1 }
+
+func (ByteTokenizer) Encode(text string) []int {
+	ids := make([]int, len(text))
+	for i := 0; i < len(text); i++ {
+		ids[i] = int(text[i])
+	}
+	return ids
+}
+
+func (ByteTokenizer) Decode(ids []int) string {
+	b := make([]byte, 0, len(ids))
+	for _, id := range ids {
+		if id >= 0 && id < 256 {
+			b = append(b, byte(id))
+		}
+	}
+	return string(b)
+}
+
+func (ByteTokenizer) Save(dir string) error {
+	return saveJSON(filepath.Join(dir, CharTokenizerFile), charFile{Type: "byte"})
+}
+
+// loadCharFile loads a tokenizer saved by CharTokenizer.Save or ByteTokenizer.Save.
+func loadCharFile(dir string) (Tokenizer, error) {
+	path := filepath.Join(dir, CharTokenizerFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	var f charFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
+	}
+	switch f.Type {
+	case "byte":
+		return ByteTokenizer{}, nil
+	case "char":
+		if f.Chars == "" || !utf8.ValidString(f.Chars) {
+			return nil, fmt.Errorf("tokenizer %s: chars is empty or not UTF-8", path)
+		}
+		chars := []rune(f.Chars)
+		if !slices.IsSorted(chars) || len(slices.Compact(slices.Clone(chars))) != len(chars) {
+			return nil, fmt.Errorf("tokenizer %s: chars must be sorted and distinct", path)
+		}
+		return newCharTokenizer(chars), nil
+	}
+	return nil, fmt.Errorf("tokenizer %s: type %q is not char or byte", path, f.Type)
+}
+
+func saveJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return WriteFile(path, append(b, '\n'))
+}

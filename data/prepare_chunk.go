@@ -1,0 +1,51 @@
+package data
+
+import (
+	"errors"
+	"io"
+	"unicode/utf8"
+)
+
+// forEachChunk reads r to the end and calls fn with consecutive chunks of
+// about size bytes (at most size) that together are the whole input. Chunks
+// end at a SafeCut point where there is one in the second half of the
+// buffer, so tokenizing chunk by chunk gives the same ids as tokenizing the
+// whole text; otherwise (a long run without a space between ASCII
+// characters) at a UTF-8 character boundary. fn owns the chunk it is given.
+func forEachChunk(r io.Reader, size int, fn func(chunk string) error) error {
+	size = max(size, 16)
+	buf := make([]byte, 0, size)
+	for {
+		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if len(buf) == 0 {
+				return nil
+			}
+			return fn(string(buf))
+		}
+		if err != nil {
+			return err
+		}
+		s := string(buf)
+		p := SafeCut(s, len(s)-1)
+		if p < len(s)/2 {
+			p = runeCut(s)
+		}
+		if err := fn(s[:p]); err != nil {
+			return err
+		}
+		buf = buf[:copy(buf, buf[p:])]
+	}
+}
+
+// runeCut returns the start of the last UTF-8 character of s, or len(s)-1
+// when s does not end in valid UTF-8; the result is > 0 for len(s) >= 8.
+func runeCut(s string) int {
+	for i := len(s) - 1; i > 0 && i >= len(s)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			return i
+		}
+	}
+	return len(s) - 1
+}

@@ -1,0 +1,136 @@
+package data
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+)
+
+// Shard is an open token shard, memory-mapped where the system allows, so
+// opening a shard of any size costs no reading and the pages are shared
+// with other processes. A Shard is safe for concurrent reads.
+type Shard struct {
+	path   string
+	data   []byte // the tokens, after the header
+	dtype  int
+	n      int
+	vocab  int
+	unmap  func() error
+	closed bool
+}
+
+// OpenShard opens and validates the shard at path.
+func OpenShard(path string) (*Shard, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open shard: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("open shard: %w", err)
+	}
+	size := fi.Size()
+	if size < ShardHeaderSize {
+		return nil, fmt.Errorf("shard %s: truncated: %d bytes, shorter than the %d-byte header", path, size, ShardHeaderSize)
+	}
+	h := make([]byte, ShardHeaderSize)
+	if _, err := f.ReadAt(h, 0); err != nil {
+		return nil, fmt.Errorf("shard %s: read header: %w", path, err)
+	}
+	s, err := parseShardHeader(path, h, size)
+	if err != nil {
+		return nil, err
+	}
+	all, unmap, err := mapFile(f, size)
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: map: %w", path, err)
+	}
+	s.data, s.unmap = all[ShardHeaderSize:], unmap
+	return s, nil
+}
+
+func parseShardHeader(path string, h []byte, size int64) (*Shard, error) {
+	if string(h[:8]) != ShardMagic {
+		return nil, fmt.Errorf("shard %s: not a gptctl token shard (magic %q, want %q)", path, h[:8], ShardMagic)
+	}
+	if v := binary.LittleEndian.Uint32(h[8:]); v != ShardVersion {
+		return nil, fmt.Errorf("shard %s: version %d, but this gptctl reads version %d", path, v, ShardVersion)
+	}
+	dtype := int(binary.LittleEndian.Uint32(h[12:]))
+	n := binary.LittleEndian.Uint64(h[16:])
+	vocab := int(binary.LittleEndian.Uint32(h[24:]))
+	if err := checkDType(dtype, vocab); err != nil {
+		return nil, fmt.Errorf("shard %s: %w", path, err)
+	}
+	body := uint64(size - ShardHeaderSize)
+	switch {
+	case n > body/uint64(dtype):
+		return nil, fmt.Errorf("shard %s: truncated: header says %d tokens, file holds %d", path, n, body/uint64(dtype))
+	case n*uint64(dtype) < body:
+		return nil, fmt.Errorf("shard %s: header says %d tokens, but %d bytes follow them (a file cut short while writing, or not a shard)", path, n, body-n*uint64(dtype))
+	}
+	return &Shard{path: path, dtype: dtype, n: int(n), vocab: vocab}, nil
+}
+
+// Path returns the file the shard was opened from.
+func (s *Shard) Path() string { return s.path }
+
+// Len returns the number of tokens.
+func (s *Shard) Len() int { return s.n }
+
+// VocabSize returns the vocabulary size recorded in the header.
+func (s *Shard) VocabSize() int { return s.vocab }
+
+// DType returns the bytes per token, 2 or 4.
+func (s *Shard) DType() int { return s.dtype }
+
+// Get returns token i, which must be in [0, Len()).
+func (s *Shard) Get(i int) int {
+	if s.dtype == 2 {
+		return int(binary.LittleEndian.Uint16(s.data[2*i:]))
+	}
+	return int(binary.LittleEndian.Uint32(s.data[4*i:]))
+}
+
+// Window copies the len(dst) tokens that start at start into dst.
+func (s *Shard) Window(dst []int32, start int) error {
+	if start < 0 || start > s.n-len(dst) {
+		return fmt.Errorf("shard %s: window [%d, %d) is outside its %d tokens", s.path, start, start+len(dst), s.n)
+	}
+	if s.dtype == 2 {
+		src := s.data[2*start : 2*(start+len(dst))]
+		for i := range dst {
+			dst[i] = int32(binary.LittleEndian.Uint16(src[2*i:]))
+		}
+		return nil
+	}
+	src := s.data[4*start : 4*(start+len(dst))]
+	for i := range dst {
+		dst[i] = int32(binary.LittleEndian.Uint32(src[4*i:]))
+	}
+	return nil
+}
+
+// Check reads every token and returns an error naming the first one that is
+// not below the vocabulary size.
+func (s *Shard) Check() error {
+	for i := 0; i < s.n; i++ {
+		if id := s.Get(i); id >= s.vocab {
+			return fmt.Errorf("shard %s: token %d at position %d is outside the vocabulary of %d", s.path, id, i, s.vocab)
+		}
+	}
+	return nil
+}
+
+// Close unmaps the shard. Using it afterwards is an error.
+func (s *Shard) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed, s.data = true, nil
+	if err := s.unmap(); err != nil {
+		return fmt.Errorf("shard %s: unmap: %w", s.path, err)
+	}
+	return nil
+}

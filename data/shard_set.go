@@ -1,0 +1,181 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+)
+
+// ShardSet is the shards DIR/PREFIX_000.bin, DIR/PREFIX_001.bin, ... of one
+// split, in order, read as one sequence of tokens.
+type ShardSet struct {
+	shards []*Shard
+	total  int64
+	vocab  int
+}
+
+// ShardPath returns DIR/PREFIX_NNN.bin, the name Prepare gives shard i.
+func ShardPath(dir, prefix string, i int) string {
+	return filepath.Join(dir, fmt.Sprintf("%s_%03d.bin", prefix, i))
+}
+
+// shardFiles lists DIR/PREFIX_<digits>.bin in numeric order.
+func shardFiles(dir, prefix string) ([]string, error) {
+	all, err := filepath.Glob(filepath.Join(dir, prefix+"_*.bin"))
+	if err != nil {
+		return nil, fmt.Errorf("list shards in %s: %w", dir, err)
+	}
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `_([0-9]+)\.bin$`)
+	var files []string
+	for _, f := range all {
+		if re.MatchString(filepath.Base(f)) {
+			files = append(files, f)
+		}
+	}
+	sort.Slice(files, func(i, j int) bool {
+		a, b := filepath.Base(files[i]), filepath.Base(files[j])
+		return len(a) < len(b) || len(a) == len(b) && a < b
+	})
+	return files, nil
+}
+
+// OpenShardSet opens every shard DIR/PREFIX_NNN.bin (prefix "train" or
+// "val" for the output of Prepare). The shards must share a vocabulary size.
+func OpenShardSet(dir, prefix string) (*ShardSet, error) {
+	files, err := shardFiles(dir, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no shards %s in %s (run gptctl data prepare --out %s)", prefix+"_*.bin", dir, dir)
+	}
+	set := &ShardSet{}
+	for _, f := range files {
+		s, err := OpenShard(f)
+		if err != nil {
+			set.Close()
+			return nil, err
+		}
+		if set.vocab != 0 && s.VocabSize() != set.vocab {
+			set.Close()
+			s.Close()
+			return nil, fmt.Errorf("shard %s: vocab size %d, but %s has %d (shards from different tokenizers)", f, s.VocabSize(), files[0], set.vocab)
+		}
+		set.vocab = s.VocabSize()
+		set.shards = append(set.shards, s)
+		set.total += int64(s.Len())
+	}
+	return set, nil
+}
+
+// Shards returns the open shards in order.
+func (s *ShardSet) Shards() []*Shard { return s.shards }
+
+// Len returns the number of tokens in all shards.
+func (s *ShardSet) Len() int64 { return s.total }
+
+// VocabSize returns the vocabulary size of the shards.
+func (s *ShardSet) VocabSize() int { return s.vocab }
+
+// Close closes every shard.
+func (s *ShardSet) Close() error {
+	var errs []error
+	for _, sh := range s.shards {
+		errs = append(errs, sh.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Sampler draws windows of seqLen+1 consecutive tokens at random positions
+// of a ShardSet (a window never spans two shards). Window k depends only on
+// the seed and k, so State and Restore resume a run on the same windows.
+type Sampler struct {
+	set    *ShardSet
+	seqLen int
+	seed   uint64
+	step   uint64
+	cum    []int64 // cum[i]: window starts in shards before i+1
+	buf    []int32
+}
+
+// SamplerState is the position of a Sampler, for checkpoints.
+type SamplerState struct {
+	Seed   uint64 `json:"seed"`
+	Step   uint64 `json:"step"` // windows drawn so far
+	SeqLen int    `json:"seq_len"`
+	Tokens int64  `json:"tokens"` // tokens in the shard set, to catch a changed dataset
+}
+
+// NewSampler returns a sampler of windows of seqLen inputs and targets.
+func NewSampler(set *ShardSet, seqLen int, seed uint64) (*Sampler, error) {
+	if seqLen < 1 {
+		return nil, fmt.Errorf("sampler: sequence length %d must be at least 1", seqLen)
+	}
+	s := &Sampler{set: set, seqLen: seqLen, seed: seed, buf: make([]int32, seqLen+1)}
+	var n int64
+	for _, sh := range set.shards {
+		n += int64(max(sh.Len()-seqLen, 0))
+		s.cum = append(s.cum, n)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("sampler: no shard holds %d tokens, the window of sequence length %d plus one target (dataset has %d tokens)", seqLen+1, seqLen, set.Len())
+	}
+	return s, nil
+}
+
+// Next fills inputs with len(inputs)/seqLen windows and targets with the
+// same windows shifted by one token. Both must have the same length, a
+// multiple of the sequence length.
+func (s *Sampler) Next(inputs, targets []int32) error {
+	if len(inputs) != len(targets) || len(inputs)%s.seqLen != 0 || len(inputs) == 0 {
+		return fmt.Errorf("sampler: inputs (%d) and targets (%d) must have the same length, a multiple of the sequence length %d", len(inputs), len(targets), s.seqLen)
+	}
+	for off := 0; off < len(inputs); off += s.seqLen {
+		shard, start := s.pick(s.step)
+		if err := s.set.shards[shard].Window(s.buf, start); err != nil {
+			return fmt.Errorf("sampler: %w", err)
+		}
+		copy(inputs[off:off+s.seqLen], s.buf[:s.seqLen])
+		copy(targets[off:off+s.seqLen], s.buf[1:])
+		s.step++
+	}
+	return nil
+}
+
+// pick returns the shard and start of window k.
+func (s *Sampler) pick(k uint64) (shard, start int) {
+	total := uint64(s.cum[len(s.cum)-1])
+	r, _ := bits.Mul64(mix64(s.seed^mix64(k+0x9E3779B97F4A7C15)), total) // uniform in [0, total)
+	shard, _ = slices.BinarySearch(s.cum, int64(r)+1)
+	prev := int64(0)
+	if shard > 0 {
+		prev = s.cum[shard-1]
+	}
+	return shard, int(int64(r) - prev)
+}
+
+// mix64 is the SplitMix64 finaliser.
+func mix64(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xBF58476D1CE4E5B9
+	x = (x ^ x>>27) * 0x94D049BB133111EB
+	return x ^ x>>31
+}
+
+// State returns the sampler's position.
+func (s *Sampler) State() SamplerState {
+	return SamplerState{Seed: s.seed, Step: s.step, SeqLen: s.seqLen, Tokens: s.set.Len()}
+}
+
+// Restore moves the sampler to a saved position. The state must come from
+// a sampler of the same sequence length over the same shards.
+func (s *Sampler) Restore(st SamplerState) error {
+	if st.SeqLen != s.seqLen || st.Tokens != s.set.Len() {
+		return fmt.Errorf("sampler: saved state is for sequence length %d over %d tokens, this sampler has %d over %d (the dataset or config changed)", st.SeqLen, st.Tokens, s.seqLen, s.set.Len())
+	}
+	s.seed, s.step = st.Seed, st.Step
+	return nil
+}

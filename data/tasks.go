@@ -1,0 +1,268 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Task files hold labeled examples for finetuning: GLUE-style TSV, CSV
+// (RFC 4180, quoted fields) or JSON Lines. A TaskFormat says how to read
+// one; every column of the file that matters is mapped to a role:
+//
+//	text, premise, hypothesis, a, b, context, question   inputs, kept in Example.Fields
+//	option0 .. optionN                                    multiple-choice candidates, Example.Options
+//	label                                                 a class, or the right option
+//	score                                                 a regression target (a number)
+//
+// The task kind follows from the roles: score means regression, options mean
+// multiple choice, label alone means classification. Example configs:
+//
+//	sst2:       {header: true, columns: {text: sentence, label: label}, labels: ["0", "1"]}
+//	rte:        {header: true, columns: {premise: sentence1, hypothesis: sentence2, label: label}, labels: ["0", "1"]}
+//	stsb:       {header: true, columns: {a: sentence1, b: sentence2, score: score}}
+//	storycloze: {header: true, label_base: 1, columns: {context: "InputSentence1+InputSentence2+InputSentence3+InputSentence4",
+//	             option0: RandomFifthSentenceQuiz1, option1: RandomFifthSentenceQuiz2, label: AnswerRightEnding}}
+//
+// A column is a header name (header: true), a 0-based index (header: false)
+// or, in JSONL, a key. "x+y" names several columns whose values are joined
+// with one space (a header name containing "+" is matched whole first).
+//
+// Reading is forgiving about layout and strict about content: a UTF-8 BOM,
+// CRLF line ends and blank lines are accepted; a row with the wrong number of
+// columns, a missing field, a label outside labels or a score that is not a
+// number is an error naming path:line and the column, unless skip_bad_rows
+// is set, in which case the row is counted in TaskData.Skipped.
+
+// TaskFormat says how to read a task file. It is meant to sit in a YAML
+// config under the keys shown.
+type TaskFormat struct {
+	// Format is "tsv", "csv" or "jsonl"; "" picks it from the extension
+	// (.tsv, .csv, .jsonl or .json).
+	Format string `yaml:"format" json:"format"`
+	// Header: the first row of a tsv/csv file names the columns.
+	Header bool `yaml:"header" json:"header"`
+	// Columns maps each role to a column; see above.
+	Columns map[string]string `yaml:"columns" json:"columns"`
+	// Labels lists the label values as written in the file, in class order:
+	// the value Labels[i] becomes class (or option) i. When empty, the label
+	// must be an integer n and becomes n - LabelBase.
+	Labels []string `yaml:"labels" json:"labels"`
+	// LabelBase is the integer label of class (or option) 0 when Labels is
+	// empty, e.g. 1 for Story Cloze's AnswerRightEnding in {1, 2}.
+	LabelBase int `yaml:"label_base" json:"label_base"`
+	// SkipBadRows counts bad rows in TaskData.Skipped instead of failing.
+	SkipBadRows bool `yaml:"skip_bad_rows" json:"skip_bad_rows"`
+}
+
+// Example is one row of a task file.
+type Example struct {
+	Fields   map[string]string // input role ("text", "premise", ...) -> text
+	Options  []string          // option0..optionN; nil unless multiple choice
+	Label    int               // class index, or index into Options
+	Score    float64           // regression target
+	HasLabel bool              // Label (or Score, for regression) was read
+	Line     int               // 1-based line where the row starts
+}
+
+// TaskData is the content of one task file.
+type TaskData struct {
+	Path     string
+	Examples []Example
+	Skipped  int         // bad rows skipped because of SkipBadRows
+	Skips    []*RowError // the first maxTaskSkips of them, for a log line
+}
+
+// maxTaskSkips bounds TaskData.Skips.
+const maxTaskSkips = 10
+
+// RowError is a problem with the content of a task file, at Line (0 when
+// it is about the whole file). Callers treat it as a user error.
+type RowError struct {
+	Path   string
+	Line   int
+	Column string // the column or field involved, "" if none
+	Msg    string
+}
+
+func (e *RowError) Error() string {
+	if e.Line == 0 {
+		return e.Path + ": " + e.Msg
+	}
+	return e.Path + ":" + strconv.Itoa(e.Line) + ": " + e.Msg
+}
+
+// ReadTaskFile reads the task file at path. needLabel=false (prediction on
+// unlabeled data) accepts rows, or a whole file, without the label or score:
+// such examples have HasLabel false. A label that is present is still
+// checked. Content problems are *RowError; a file that cannot be read or a
+// bad TaskFormat give a plain error.
+func ReadTaskFile(path string, f TaskFormat, needLabel bool) (*TaskData, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("task file: %w", err)
+	}
+	return ParseTaskFile(b, path, f, needLabel)
+}
+
+// ParseTaskFile is ReadTaskFile on the bytes of a file; path is used to pick
+// the format (when f.Format is "") and in errors.
+func ParseTaskFile(b []byte, path string, f TaskFormat, needLabel bool) (*TaskData, error) {
+	format, err := f.resolveFormat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.validate(format); err != nil {
+		return nil, fmt.Errorf("task %s: %w", path, err)
+	}
+	p := newTaskParser(path, f, format, needLabel)
+	b = trimBOM(b)
+	switch format {
+	case "tsv":
+		err = p.readTSV(b)
+	case "csv":
+		err = p.readCSV(b)
+	default:
+		err = p.readJSONL(b)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(p.data.Examples) == 0 {
+		msg := "no examples"
+		if len(p.data.Skips) > 0 {
+			msg = fmt.Sprintf("no examples: all %d rows were bad, the first: %v", p.data.Skipped, p.data.Skips[0])
+		}
+		return nil, &RowError{Path: path, Msg: msg}
+	}
+	return p.data, nil
+}
+
+// Validate checks the format on its own, before any file is read, and
+// reports every problem at once.
+func (f TaskFormat) Validate() error { return f.validate(f.Format) }
+
+var optionRole = regexp.MustCompile(`^option(0|[1-9][0-9]{0,3})$`)
+
+// inputRoles are the roles that end up in Example.Fields.
+var inputRoles = []string{"text", "premise", "hypothesis", "a", "b", "context", "question"}
+
+func (f TaskFormat) validate(format string) error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch format {
+	case "", "tsv", "csv", "jsonl":
+	default:
+		add("format %q is not tsv, csv or jsonl", format)
+	}
+	inputs := 0
+	for _, role := range slices.Sorted(maps.Keys(f.Columns)) {
+		col := f.Columns[role]
+		switch {
+		case slices.Contains(inputRoles, role):
+			inputs++
+		case optionRole.MatchString(role), role == "label", role == "score":
+		default:
+			add("columns: unknown role %q (want one of %s, option0..optionN, label, score)", role, strings.Join(inputRoles, ", "))
+		}
+		if strings.TrimSpace(col) == "" {
+			add("columns: %s has an empty column name", role)
+		} else if (format == "tsv" || format == "csv") && !f.Header {
+			if _, err := columnIndexes(col); err != nil {
+				add("columns: %s: %v (header is false)", role, err)
+			}
+		}
+	}
+	nOpt := f.numOptions()
+	if countOptions(f.Columns) != nOpt {
+		add("columns: options must be option0..optionN with no gap")
+	}
+	if inputs+nOpt == 0 {
+		add("columns: no input role (text, premise, hypothesis, a, b, context, question or option0..)")
+	}
+	if nOpt == 1 {
+		add("columns: multiple choice needs at least option0 and option1")
+	}
+	_, hasLabel := f.Columns["label"]
+	_, hasScore := f.Columns["score"]
+	switch {
+	case hasLabel && hasScore:
+		add("columns: set label (classification, multiple choice) or score (regression), not both")
+	case hasScore && nOpt > 0:
+		add("columns: score (regression) does not go with options")
+	case len(f.Labels) > 0 && !hasLabel:
+		add("labels: given but columns has no label")
+	case len(f.Labels) > 0 && nOpt > 0 && len(f.Labels) != nOpt:
+		add("labels: %d values for %d options", len(f.Labels), nOpt)
+	}
+	seen := map[string]bool{}
+	for _, l := range f.Labels {
+		if seen[l] {
+			add("labels: %q appears twice", l)
+		}
+		seen[l] = true
+	}
+	return errors.Join(errs...)
+}
+
+// numOptions is the number of contiguous option roles from option0.
+func (f TaskFormat) numOptions() int {
+	n := 0
+	for {
+		if _, ok := f.Columns["option"+strconv.Itoa(n)]; !ok {
+			return n
+		}
+		n++
+	}
+}
+
+func countOptions(cols map[string]string) int {
+	n := 0
+	for role := range cols {
+		if optionRole.MatchString(role) {
+			n++
+		}
+	}
+	return n
+}
+
+func (f TaskFormat) resolveFormat(path string) (string, error) {
+	if f.Format != "" {
+		return f.Format, nil
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".tsv":
+		return "tsv", nil
+	case ".csv":
+		return "csv", nil
+	case ".jsonl", ".json":
+		return "jsonl", nil
+	}
+	return "", fmt.Errorf("task %s: cannot tell the format from the extension (set format: tsv, csv or jsonl)", path)
+}
+
+// columnIndexes parses "3" or "0+1+2" as 0-based column indexes.
+func columnIndexes(col string) ([]int, error) {
+	var idx []int
+	for _, part := range strings.Split(col, "+") {
+		i, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || i < 0 || i > 1<<20 {
+			return nil, fmt.Errorf("column %q is not a 0-based index", col)
+		}
+		idx = append(idx, i)
+	}
+	return idx, nil
+}
+
+func trimBOM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		return b[3:]
+	}
+	return b
+}

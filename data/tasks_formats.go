@@ -1,0 +1,141 @@
+package data
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// readTSV reads tab-separated rows, GLUE style: no quoting at all, a
+// trailing \r is dropped, blank lines are skipped.
+func (p *taskParser) readTSV(b []byte) error {
+	needHeader := p.f.Header
+	if !needHeader {
+		p.bindIndexes()
+	}
+	s, line := string(b), 0
+	for len(s) > 0 {
+		var ln string
+		ln, s, _ = strings.Cut(s, "\n")
+		line++
+		cells := strings.Split(strings.TrimSuffix(ln, "\r"), "\t")
+		if blankRow(cells) {
+			continue
+		}
+		if needHeader {
+			if err := p.bindHeader(cells, line); err != nil {
+				return err
+			}
+			needHeader = false
+			continue
+		}
+		if err := p.add(line, cells, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readCSV reads RFC 4180 CSV: quoted fields may hold commas, newlines and
+// doubled quotes. A syntax error (such as a stray quote) is always fatal:
+// past it, the reader cannot tell where rows start.
+func (p *taskParser) readCSV(b []byte) error {
+	needHeader := p.f.Header
+	if !needHeader {
+		p.bindIndexes()
+	}
+	r := csv.NewReader(bytes.NewReader(b))
+	r.FieldsPerRecord = -1 // counted by example, with a clearer message
+	for {
+		cells, err := r.Read()
+		if err == io.EOF {
+			return nil
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return &RowError{Path: p.path, Line: pe.Line,
+				Msg: fmt.Sprintf("csv syntax error at column %d: %v (quote fields that hold quotes, and double the quotes inside)", pe.Column, pe.Err)}
+		}
+		if err != nil {
+			return fmt.Errorf("task %s: %w", p.path, err)
+		}
+		line, _ := r.FieldPos(0)
+		if blankRow(cells) {
+			continue
+		}
+		if needHeader {
+			if err := p.bindHeader(cells, line); err != nil {
+				return err
+			}
+			needHeader = false
+			continue
+		}
+		if err := p.add(line, cells, nil); err != nil {
+			return err
+		}
+	}
+}
+
+// readJSONL reads one JSON object per line; the columns are keys whose
+// values are strings, numbers or booleans (null counts as missing).
+func (p *taskParser) readJSONL(b []byte) error {
+	p.bindKeys()
+	s, line := string(b), 0
+	for len(s) > 0 {
+		var ln string
+		ln, s, _ = strings.Cut(s, "\n")
+		line++
+		if strings.TrimSpace(ln) == "" {
+			continue
+		}
+		cells, have, err := p.jsonCells(ln)
+		if err != "" {
+			if err := p.bad(&RowError{Path: p.path, Line: line, Msg: err}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.add(line, cells, have); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonCells decodes one JSONL line into the cells of the bound keys, or
+// returns a message saying what is wrong with it.
+func (p *taskParser) jsonCells(ln string) (cells []string, have []bool, msg string) {
+	dec := json.NewDecoder(strings.NewReader(ln))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, nil, fmt.Sprintf("invalid json line: %v (want one object per line)", err)
+	}
+	if obj == nil {
+		return nil, nil, "invalid json line: null (want one object per line)"
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, "invalid json line: more after the object (one object per line)"
+	}
+	cells, have = make([]string, len(p.names)), make([]bool, len(p.names))
+	for i, key := range p.names {
+		switch v := obj[key].(type) {
+		case nil: // absent or null
+		case string:
+			cells[i], have[i] = v, true
+		case json.Number:
+			cells[i], have[i] = v.String(), true
+		case bool:
+			cells[i], have[i] = fmt.Sprint(v), true
+		case []any:
+			return nil, nil, fmt.Sprintf("field %q is a list, want a string or number", key)
+		default:
+			return nil, nil, fmt.Sprintf("field %q is an object, want a string or number", key)
+		}
+	}
+	return cells, have, ""
+}

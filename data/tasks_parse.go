@@ -1,0 +1,247 @@
+package data
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// taskParser turns rows of cells into Examples. Every format is reduced to
+// rows of cells: tsv/csv rows as they are, JSONL objects as the values of
+// the keys the columns name.
+type taskParser struct {
+	path      string
+	f         TaskFormat
+	format    string
+	needLabel bool
+	target    string           // "label", "score" or "" (no target column)
+	roles     []string         // input roles in use, in inputRoles order
+	nOpt      int              // number of options (0: not multiple choice)
+	cols      map[string][]int // role -> cell indexes; a missing target is absent
+	names     []string         // cell index -> column name, where known
+	width     int              // cells in every tsv/csv row; 0 until known
+	data      *TaskData
+}
+
+func newTaskParser(path string, f TaskFormat, format string, needLabel bool) *taskParser {
+	p := &taskParser{path: path, f: f, format: format, needLabel: needLabel,
+		nOpt: f.numOptions(), cols: map[string][]int{}, data: &TaskData{Path: path}}
+	if _, ok := f.Columns["score"]; ok {
+		p.target = "score"
+	} else if _, ok := f.Columns["label"]; ok {
+		p.target = "label"
+	}
+	for _, r := range inputRoles {
+		if _, ok := f.Columns[r]; ok {
+			p.roles = append(p.roles, r)
+		}
+	}
+	return p
+}
+
+// bindIndexes binds columns given as 0-based indexes (tsv/csv, no header).
+func (p *taskParser) bindIndexes() {
+	for role, col := range p.f.Columns {
+		p.cols[role], _ = columnIndexes(col) // validated already
+	}
+}
+
+// bindKeys binds columns given as JSON keys; "a+b" names two keys.
+func (p *taskParser) bindKeys() {
+	for _, role := range slices.Sorted(maps.Keys(p.f.Columns)) {
+		for _, key := range strings.Split(p.f.Columns[role], "+") {
+			key = strings.TrimSpace(key)
+			i := slices.Index(p.names, key)
+			if i < 0 {
+				i = len(p.names)
+				p.names = append(p.names, key)
+			}
+			p.cols[role] = append(p.cols[role], i)
+		}
+	}
+}
+
+// bindHeader binds columns by name to the header row found at line.
+func (p *taskParser) bindHeader(header []string, line int) error {
+	for i := range header {
+		header[i] = strings.TrimSpace(header[i])
+	}
+	p.names, p.width = header, len(header)
+	for _, role := range slices.Sorted(maps.Keys(p.f.Columns)) {
+		col := p.f.Columns[role]
+		parts := []string{col}
+		if !slices.Contains(header, col) {
+			parts = strings.Split(col, "+")
+		}
+		for _, name := range parts {
+			name = strings.TrimSpace(name)
+			i := slices.Index(header, name)
+			if i < 0 && role == p.target && !p.needLabel {
+				delete(p.cols, role) // an unlabeled file
+				break
+			}
+			if i < 0 {
+				return &RowError{Path: p.path, Line: line, Column: name,
+					Msg: fmt.Sprintf("no column %q (%s) in the header %q", name, role, header)}
+			}
+			if slices.Contains(header[i+1:], name) {
+				return &RowError{Path: p.path, Line: line, Column: name,
+					Msg: fmt.Sprintf("column %q (%s) appears twice in the header", name, role)}
+			}
+			p.cols[role] = append(p.cols[role], i)
+		}
+	}
+	return nil
+}
+
+// add turns one row into an Example, or records why it cannot.
+func (p *taskParser) add(line int, cells []string, have []bool) error {
+	ex, err := p.example(line, cells, have)
+	if err != nil {
+		return p.bad(err)
+	}
+	p.data.Examples = append(p.data.Examples, ex)
+	return nil
+}
+
+// bad fails on a bad row, or counts it when SkipBadRows is set.
+func (p *taskParser) bad(e *RowError) error {
+	if !p.f.SkipBadRows {
+		return e
+	}
+	p.data.Skipped++
+	if len(p.data.Skips) < maxTaskSkips {
+		p.data.Skips = append(p.data.Skips, e)
+	}
+	return nil
+}
+
+func (p *taskParser) example(line int, cells []string, have []bool) (Example, *RowError) {
+	ex := Example{Line: line, Fields: make(map[string]string, len(p.roles))}
+	rowErr := func(role, format string, args ...any) (Example, *RowError) {
+		return Example{}, &RowError{Path: p.path, Line: line, Column: p.f.Columns[role], Msg: fmt.Sprintf(format, args...)}
+	}
+	if p.format != "jsonl" {
+		if p.width == 0 {
+			p.width = len(cells)
+		}
+		if len(cells) != p.width {
+			if p.f.Header {
+				return rowErr("", "has %d columns, the header has %d (a stray tab or separator?)", len(cells), p.width)
+			}
+			return rowErr("", "has %d columns, the first row has %d (a stray tab or separator?)", len(cells), p.width)
+		}
+	}
+	for _, role := range p.roles {
+		v, ok := p.value(role, cells, have)
+		if !ok {
+			return rowErr(role, "missing %s (%s)", p.colDesc(role), role)
+		}
+		ex.Fields[role] = v
+	}
+	for i := 0; i < p.nOpt; i++ {
+		role := "option" + strconv.Itoa(i)
+		v, ok := p.value(role, cells, have)
+		if !ok {
+			return rowErr(role, "missing %s (%s)", p.colDesc(role), role)
+		}
+		ex.Options = append(ex.Options, v)
+	}
+	if p.target == "" {
+		return ex, nil
+	}
+	v, ok := p.value(p.target, cells, have)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" {
+		if p.needLabel {
+			return rowErr(p.target, "missing %s in %s", p.target, p.colDesc(p.target))
+		}
+		return ex, nil
+	}
+	var msg string
+	if p.target == "score" {
+		ex.Score, msg = parseScore(v, p.colDesc("score"))
+	} else {
+		ex.Label, msg = p.parseLabel(v)
+	}
+	if msg != "" {
+		return rowErr(p.target, "%s", msg)
+	}
+	ex.HasLabel = true
+	return ex, nil
+}
+
+// value is the text of role in a row; ok is false when a cell is missing.
+func (p *taskParser) value(role string, cells []string, have []bool) (v string, ok bool) {
+	idx, ok := p.cols[role]
+	if !ok {
+		return "", false
+	}
+	for _, i := range idx {
+		if i >= len(cells) || have != nil && !have[i] {
+			return "", false
+		}
+	}
+	if len(idx) == 1 {
+		return cells[idx[0]], true
+	}
+	parts := make([]string, len(idx))
+	for k, i := range idx {
+		parts[k] = strings.TrimSpace(cells[i])
+	}
+	return strings.Join(parts, " "), true
+}
+
+// colDesc names the column of role for a message.
+func (p *taskParser) colDesc(role string) string {
+	col := p.f.Columns[role]
+	switch {
+	case p.format == "jsonl":
+		return fmt.Sprintf("field %q", col)
+	case p.f.Header:
+		return fmt.Sprintf("column %q", col)
+	}
+	return "column " + col
+}
+
+func (p *taskParser) parseLabel(v string) (int, string) {
+	if len(p.f.Labels) > 0 {
+		if i := slices.Index(p.f.Labels, v); i >= 0 {
+			return i, ""
+		}
+		return 0, fmt.Sprintf("label %q is not one of %v (set labels: in the task config)", v, p.f.Labels)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Sprintf("label %q is not an integer (set labels: in the task config)", v)
+	}
+	k := n - p.f.LabelBase
+	switch {
+	case k < 0:
+		return 0, fmt.Sprintf("label %d is below label_base %d", n, p.f.LabelBase)
+	case p.nOpt > 0 && k >= p.nOpt:
+		return 0, fmt.Sprintf("label %d names option %d, but there are %d options (label_base %d)", n, k, p.nOpt, p.f.LabelBase)
+	}
+	return k, ""
+}
+
+func parseScore(v, col string) (float64, string) {
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, fmt.Sprintf("score %q in %s is not a number", v, col)
+	}
+	return x, ""
+}
+
+// blankRow reports whether every cell is blank: such rows are skipped.
+func blankRow(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}

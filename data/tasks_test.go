@@ -1,0 +1,271 @@
+package data
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// taskDataPath is a file under shared/data (GPTCTL_DATA_DIR overrides).
+func taskDataPath(t *testing.T, rel string) string {
+	dir := os.Getenv("GPTCTL_DATA_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared", "data")
+	}
+	path := filepath.Join(dir, rel)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("%s not found (set GPTCTL_DATA_DIR): %v", path, err)
+	}
+	return path
+}
+
+var (
+	sst2Format  = TaskFormat{Header: true, Columns: map[string]string{"text": "sentence", "label": "label"}, Labels: []string{"0", "1"}}
+	rteFormat   = TaskFormat{Header: true, Columns: map[string]string{"premise": "sentence1", "hypothesis": "sentence2", "label": "label"}, Labels: []string{"0", "1"}}
+	stsbFormat  = TaskFormat{Header: true, Columns: map[string]string{"a": "sentence1", "b": "sentence2", "score": "score"}}
+	clozeFormat = TaskFormat{Header: true, LabelBase: 1, Columns: map[string]string{
+		"context": "InputSentence1+InputSentence2+InputSentence3+InputSentence4",
+		"option0": "RandomFifthSentenceQuiz1", "option1": "RandomFifthSentenceQuiz2", "label": "AnswerRightEnding"}}
+)
+
+func TestReadTaskFileShipped(t *testing.T) {
+	cases := []struct {
+		file  string
+		f     TaskFormat
+		n     int
+		check func(t *testing.T, e Example)
+	}{
+		{"tasks/sst2/train.tsv", sst2Format, 60614, func(t *testing.T, e Example) {
+			if e.Fields["text"] != "when are bears bears and " || e.Label != 1 || e.Line != 2 {
+				t.Errorf("first sst2 example = %+v", e)
+			}
+		}},
+		{"tasks/rte/train.tsv", rteFormat, 2490, func(t *testing.T, e Example) {
+			if e.Fields["hypothesis"] != "Weapons of Mass Destruction Found in Iraq." || e.Label != 1 {
+				t.Errorf("first rte example = %+v", e)
+			}
+		}},
+		{"tasks/stsb/train.tsv", stsbFormat, 5749, func(t *testing.T, e Example) {
+			if e.Fields["a"] != "A plane is taking off." || e.Score != 5 || !e.HasLabel {
+				t.Errorf("first stsb example = %+v", e)
+			}
+		}},
+		{"tasks/storycloze/train.csv", clozeFormat, 1571, func(t *testing.T, e Example) {
+			if !strings.HasPrefix(e.Fields["context"], "Rick grew up in a troubled household. He never found good support in family, and turned to gangs. It") ||
+				!reflect.DeepEqual(e.Options, []string{"He is happy now.", "He joined a gang."}) || e.Label != 0 {
+				t.Errorf("first storycloze example = %+v", e)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			d, err := ReadTaskFile(taskDataPath(t, c.file), c.f, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Examples) != c.n || d.Skipped != 0 {
+				t.Fatalf("%d examples, %d skipped; want %d, 0", len(d.Examples), d.Skipped, c.n)
+			}
+			c.check(t, d.Examples[0])
+			classes := map[int]int{}
+			for _, e := range d.Examples {
+				if !e.HasLabel || e.Score < 0 || e.Score > 5 {
+					t.Fatalf("line %d: bad target %+v", e.Line, e)
+				}
+				classes[e.Label]++
+			}
+			t.Logf("%d examples, class counts %v", len(d.Examples), classes)
+		})
+	}
+}
+
+func TestReadTaskFileLayout(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	cases := []struct {
+		name, content string
+		f             TaskFormat
+		need          bool
+		want          []Example
+	}{
+		{"bom_crlf.tsv", "\ufeffsentence\tlabel\r\n\r\nfine film\tpos\r\n\t \r\nbad\tneg\r\n", TaskFormat{Header: true,
+			Columns: map[string]string{"text": "sentence", "label": "label"}, Labels: []string{"neg", "pos"}}, true,
+			[]Example{{Fields: map[string]string{"text": "fine film"}, Label: 1, HasLabel: true, Line: 3},
+				{Fields: map[string]string{"text": "bad"}, Label: 0, HasLabel: true, Line: 5}}},
+		{"quoted.csv", "\ufeffq,\"a,b\",s\r\n\"say \"\"hi\"\", ok\",\"two\r\nlines\",1.5\r\n\r\nplain,x,\n", TaskFormat{Header: true,
+			Columns: map[string]string{"question": "q", "text": "a,b", "score": "s"}}, false,
+			[]Example{{Fields: map[string]string{"question": "say \"hi\", ok", "text": "two\nlines"}, Score: 1.5, HasLabel: true, Line: 2},
+				{Fields: map[string]string{"question": "plain", "text": "x"}, Line: 5}}},
+		{"noheader.tsv", "x\ty\t2\n\nu\tv\t1\n", TaskFormat{LabelBase: 1,
+			Columns: map[string]string{"context": "0", "option0": "0", "option1": "1", "label": "2"}}, true,
+			[]Example{{Fields: map[string]string{"context": "x"}, Options: []string{"x", "y"}, Label: 1, HasLabel: true, Line: 1},
+				{Fields: map[string]string{"context": "u"}, Options: []string{"u", "v"}, Label: 0, HasLabel: true, Line: 3}}},
+		{"join.tsv", "p1\tp2\th\n", TaskFormat{Columns: map[string]string{"premise": "0+1", "hypothesis": "2"}}, true,
+			[]Example{{Fields: map[string]string{"premise": "p1 p2", "hypothesis": "h"}, Line: 1}}},
+		{"unlabeled.tsv", "sentence\nno label column\n", sst2Format, false,
+			[]Example{{Fields: map[string]string{"text": "no label column"}, Line: 2}}},
+		{"emptylabel.tsv", "sentence\tlabel\nblank label\t \n", sst2Format, false,
+			[]Example{{Fields: map[string]string{"text": "blank label"}, Line: 2}}},
+		{"data.jsonl", "{\"t\": \"a\", \"y\": 1}\r\n\n  \n{\"t\": \"b\", \"y\": \"0\", \"extra\": [1]}\n{\"t\": 3, \"y\": null}\n",
+			TaskFormat{Columns: map[string]string{"text": "t", "label": "y"}, Labels: []string{"0", "1"}}, false,
+			[]Example{{Fields: map[string]string{"text": "a"}, Label: 1, HasLabel: true, Line: 1},
+				{Fields: map[string]string{"text": "b"}, Label: 0, HasLabel: true, Line: 4},
+				{Fields: map[string]string{"text": "3"}, Line: 5}}},
+		{"bool.json", "{\"q\":\"is it?\",\"answer\":true}\n", TaskFormat{Columns: map[string]string{"question": "q", "label": "answer"},
+			Labels: []string{"false", "true"}}, true,
+			[]Example{{Fields: map[string]string{"question": "is it?"}, Label: 1, HasLabel: true, Line: 1}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := ReadTaskFile(write(c.name, c.content), c.f, c.need)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(d.Examples, c.want) {
+				t.Errorf("got  %+v\nwant %+v", d.Examples, c.want)
+			}
+		})
+	}
+}
+
+func TestReadTaskFileErrors(t *testing.T) {
+	labels01 := []string{"0", "1"}
+	cases := []struct {
+		name, path, content string
+		f                   TaskFormat
+		need                bool
+		line                int
+		want                string
+	}{
+		{"unknown label", "rte/train.tsv", "sentence1\tsentence2\tlabel\na\tb\t0\nc\td\tmaybe\n", rteFormat, true, 3,
+			`rte/train.tsv:3: label "maybe" is not one of [0 1] (set labels: in the task config)`},
+		{"unknown label unlabeled", "t.tsv", "sentence\tlabel\na\t2\n", sst2Format, false, 2, `label "2" is not one of [0 1]`},
+		{"stray tab", "t.tsv", "sentence\tlabel\na\tb\t1\n", sst2Format, true, 2, "has 3 columns, the header has 2"},
+		{"short row", "t.tsv", "sentence\tlabel\nab\n", sst2Format, true, 2, "has 1 columns, the header has 2"},
+		{"no header column", "t.tsv", "text\tlabel\na\t1\n", sst2Format, true, 1, `no column "sentence" (text) in the header ["text" "label"]`},
+		{"no label column", "t.tsv", "sentence\ty\na\t1\n", sst2Format, true, 1, `no column "label" (label)`},
+		{"duplicate column", "t.tsv", "sentence\tsentence\tlabel\na\tb\t1\n", sst2Format, true, 1, "appears twice"},
+		{"score not a number", "s.tsv", "sentence1\tsentence2\tscore\na\tb\thigh\n", stsbFormat, true, 2, `score "high" in column "score" is not a number`},
+		{"score nan", "s.tsv", "sentence1\tsentence2\tscore\na\tb\tNaN\n", stsbFormat, true, 2, `score "NaN" in column "score" is not a number`},
+		{"missing label", "t.tsv", "sentence\tlabel\na\t\n", sst2Format, true, 2, `missing label in column "label"`},
+		{"label not integer", "t.tsv", "a\tb\n", TaskFormat{Columns: map[string]string{"text": "0", "label": "1"}}, true, 1,
+			`label "b" is not an integer (set labels: in the task config)`},
+		{"label below base", "c.csv", "s,x,y,0\n", TaskFormat{LabelBase: 1, Columns: map[string]string{"context": "0", "option0": "1", "option1": "2", "label": "3"}}, true, 1,
+			"label 0 is below label_base 1"},
+		{"label past options", "c.csv", "s,x,y,3\n", TaskFormat{LabelBase: 1, Columns: map[string]string{"context": "0", "option0": "1", "option1": "2", "label": "3"}}, true, 1,
+			"label 3 names option 2, but there are 2 options"},
+		{"headerless short row", "n.tsv", "a\tb\t1\nc\t1\n", TaskFormat{Columns: map[string]string{"premise": "0", "hypothesis": "1", "label": "2"}, Labels: labels01}, true, 2,
+			"has 2 columns, the first row has 3"},
+		{"missing index column", "n.tsv", "a\n", TaskFormat{Columns: map[string]string{"premise": "0", "hypothesis": "1"}}, true, 1, "missing column 1 (hypothesis)"},
+		{"csv bare quote", "q.csv", "q,label\nsay \"hi\",1\n", TaskFormat{Header: true, SkipBadRows: true, Columns: map[string]string{"text": "q", "label": "label"}, Labels: labels01}, true, 2,
+			"csv syntax error"},
+		{"csv unterminated quote", "q.csv", "q,label\n\"open,1\n", TaskFormat{Header: true, Columns: map[string]string{"text": "q"}}, true, 2, "csv syntax error"},
+		{"jsonl missing field", "d.jsonl", "{\"t\":\"a\",\"y\":1}\n{\"y\":1}\n", TaskFormat{Columns: map[string]string{"text": "t", "label": "y"}}, true, 2, `missing field "t" (text)`},
+		{"jsonl bad json", "d.jsonl", "{\"t\":\"a\"\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 1, "invalid json line"},
+		{"jsonl two objects", "d.jsonl", "{\"t\":\"a\"} {\"t\":\"b\"}\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 1, "more after the object"},
+		{"jsonl array field", "d.jsonl", "{\"t\":[\"a\"]}\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 1, `field "t" is a list`},
+		{"jsonl missing label", "d.jsonl", "{\"t\":\"a\"}\n", TaskFormat{Columns: map[string]string{"text": "t", "label": "y"}}, true, 1, `missing label in field "y"`},
+		{"header only", "t.tsv", "sentence\tlabel\n\n", sst2Format, true, 0, "t.tsv: no examples"},
+		{"all rows bad", "t.tsv", "sentence\tlabel\na\tx\n", TaskFormat{Header: true, SkipBadRows: true, Columns: sst2Format.Columns, Labels: labels01}, true, 0,
+			"no examples: all 1 rows were bad, the first: t.tsv:2: label"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := ParseTaskFile([]byte(c.content), c.path, c.f, c.need)
+			var re *RowError
+			if !errors.As(err, &re) {
+				t.Fatalf("got %v (%T), %+v; want a *RowError", err, err, d)
+			}
+			if re.Line != c.line || re.Path != c.path || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q (line %d)\nwant it at line %d to contain %q", err, re.Line, c.line, c.want)
+			}
+		})
+	}
+}
+
+func TestTaskFormatValidate(t *testing.T) {
+	cases := []struct {
+		f    TaskFormat
+		want string
+	}{
+		{TaskFormat{Format: "xlsx", Columns: map[string]string{"text": "a"}}, `format "xlsx" is not tsv, csv or jsonl`},
+		{TaskFormat{Columns: map[string]string{"txt": "a"}}, `unknown role "txt"`},
+		{TaskFormat{Columns: map[string]string{"label": "a"}}, "no input role"},
+		{TaskFormat{Columns: map[string]string{"text": "a", "label": "b", "score": "c"}}, "not both"},
+		{TaskFormat{Columns: map[string]string{"option0": "a", "option2": "b"}}, "no gap"},
+		{TaskFormat{Columns: map[string]string{"option0": "a"}}, "at least option0 and option1"},
+		{TaskFormat{Columns: map[string]string{"option0": "a", "option1": "b", "score": "c"}}, "does not go with options"},
+		{TaskFormat{Columns: map[string]string{"text": "a"}, Labels: []string{"0"}}, "labels: given but columns has no label"},
+		{TaskFormat{Columns: map[string]string{"option0": "a", "option1": "b", "label": "c"}, Labels: []string{"a", "b", "c"}}, "3 values for 2 options"},
+		{TaskFormat{Columns: map[string]string{"text": "a", "label": "b"}, Labels: []string{"x", "x"}}, `"x" appears twice`},
+		{TaskFormat{Format: "tsv", Columns: map[string]string{"text": "sentence"}}, `column "sentence" is not a 0-based index (header is false)`},
+		{TaskFormat{Columns: map[string]string{"text": " "}}, "empty column name"},
+	}
+	for _, c := range cases {
+		err := c.f.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.f, err, c.want)
+		}
+	}
+	for _, f := range []TaskFormat{sst2Format, rteFormat, stsbFormat, clozeFormat} {
+		if err := f.Validate(); err != nil {
+			t.Errorf("%+v: %v", f, err)
+		}
+	}
+	if _, err := ParseTaskFile([]byte("a\n"), "data.txt", TaskFormat{Columns: map[string]string{"text": "0"}}, true); err == nil ||
+		!strings.Contains(err.Error(), "cannot tell the format") {
+		t.Errorf("unknown extension: %v", err)
+	}
+	if _, err := ReadTaskFile(filepath.Join(t.TempDir(), "none.tsv"), sst2Format, true); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestReadTaskFileSkipBadRows(t *testing.T) {
+	f := sst2Format
+	f.SkipBadRows = true
+	d, err := ParseTaskFile([]byte("sentence\tlabel\ngood\t1\nbad\tx\ntab\tbed\t0\nfine\t0\n"), "t.tsv", f, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := exampleLines(d.Examples); !reflect.DeepEqual(got, []int{2, 5}) || d.Skipped != 2 || len(d.Skips) != 2 || d.Skips[1].Line != 4 {
+		t.Errorf("lines %v, skipped %d, skips %v", got, d.Skipped, d.Skips)
+	}
+}
+
+func FuzzReadTaskFile(f *testing.F) {
+	f.Add([]byte("sentence\tlabel\nfine\t1\n\"q\"\t0\r\n"), uint8(0), true, false, true)
+	f.Add([]byte("a,b,c,1\n\"x,\"\"y\"\"\",b,c,2\n"), uint8(1), false, false, true)
+	f.Add([]byte("{\"t\":\"a\",\"o0\":\"x\",\"o1\":2,\"y\":1}\n{\"t\":null}\n"), uint8(2), false, true, false)
+	f.Add([]byte("\ufeffs\tx\n\n\t\n"), uint8(3), true, true, true)
+	formats := []TaskFormat{
+		{Format: "tsv", Columns: map[string]string{"text": "sentence", "label": "label"}, Labels: []string{"0", "1"}},
+		{Format: "csv", LabelBase: 1, Columns: map[string]string{"context": "0+1", "option0": "1", "option1": "2", "label": "3"}},
+		{Format: "jsonl", Columns: map[string]string{"text": "t", "option0": "o0", "option1": "o1", "label": "y"}},
+		{Format: "tsv", Columns: map[string]string{"a": "s", "b": "x+s", "score": "1"}},
+	}
+	f.Fuzz(func(t *testing.T, b []byte, kind uint8, header, skip, need bool) {
+		tf := formats[int(kind)%len(formats)]
+		tf.Header, tf.SkipBadRows = header, skip
+		d, err := ParseTaskFile(b, "fuzz", tf, need)
+		if err != nil {
+			return
+		}
+		nOpt := tf.numOptions()
+		for k, e := range d.Examples {
+			if e.Line < 1 || k > 0 && e.Line <= d.Examples[k-1].Line || len(e.Options) != nOpt ||
+				e.Label < 0 || nOpt > 0 && e.Label >= nOpt || need && !e.HasLabel {
+				t.Fatalf("bad example %d: %+v", k, e)
+			}
+		}
+	})
+}

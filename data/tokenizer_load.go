@@ -1,0 +1,105 @@
+package data
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Environment variables that name the directories of the OpenAI vocabularies
+// for the tokenizer specs "gpt2" and "gpt1".
+const (
+	EnvGPT2Vocab = "GPTCTL_GPT2_VOCAB"
+	EnvGPT1Vocab = "GPTCTL_GPT1_VOCAB"
+)
+
+type tokenizerLoader struct {
+	detect func(dir string) bool
+	load   func(dir string) (Tokenizer, error)
+}
+
+var (
+	loadersMu sync.Mutex
+	loaders   []tokenizerLoader
+)
+
+// RegisterTokenizerLoader adds a kind of tokenizer directory to
+// ResolveTokenizer: detect reports whether dir holds one, load loads it.
+// Loaders registered here are tried in order, before the built-in BPE ones.
+func RegisterTokenizerLoader(detect func(dir string) bool, load func(dir string) (Tokenizer, error)) {
+	loadersMu.Lock()
+	defer loadersMu.Unlock()
+	loaders = append(loaders, tokenizerLoader{detect, load})
+}
+
+// ResolveTokenizer returns the tokenizer a command-line spec names:
+//
+//	gpt2  the GPT-2 BPE in the directory $GPTCTL_GPT2_VOCAB
+//	gpt1  the GPT-1 BPE in the directory $GPTCTL_GPT1_VOCAB
+//	DIR   a directory, recognised by its files: encoder.json + vocab.bpe
+//	      (or Hugging Face's vocab.json + merges.txt) is a GPT-2 style BPE,
+//	      encoder_bpe_40000.json + vocab_40000.bpe is GPT-1, and the kinds
+//	      added with RegisterTokenizerLoader.
+func ResolveTokenizer(spec string) (Tokenizer, error) {
+	switch spec {
+	case "":
+		return nil, errors.New("tokenizer: empty spec (use gpt2, gpt1 or a directory)")
+	case "gpt2", "gpt1":
+		env := map[string]string{"gpt2": EnvGPT2Vocab, "gpt1": EnvGPT1Vocab}[spec]
+		dir := os.Getenv(env)
+		if dir == "" {
+			files := map[string]string{"gpt2": "encoder.json and vocab.bpe", "gpt1": GPT1EncoderFile + " and " + GPT1MergesFile}[spec]
+			return nil, fmt.Errorf("tokenizer %s: set %s or pass a directory holding %s", spec, env, files)
+		}
+		tok, err := resolveDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("tokenizer %s (%s=%s): %w", spec, env, dir, err)
+		}
+		return tok, nil
+	}
+	tok, err := resolveDir(spec)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer %s: %w", spec, err)
+	}
+	return tok, nil
+}
+
+func resolveDir(dir string) (Tokenizer, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("not gpt2, gpt1 or a tokenizer directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is a file; pass its directory, or gpt2 or gpt1", dir)
+	}
+	loadersMu.Lock()
+	registered := append([]tokenizerLoader(nil), loaders...)
+	loadersMu.Unlock()
+	for _, l := range registered {
+		if l.detect(dir) {
+			return l.load(dir)
+		}
+	}
+	has := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+	switch {
+	case has(GPT2EncoderFile) && has(GPT2MergesFile), has(hfVocabFile) && has(hfMergesFile):
+		return LoadGPT2BPE(dir)
+	case has(GPT1EncoderFile):
+		return LoadGPT1BPE(dir)
+	case has("tokenizer.json"):
+		var head struct {
+			Type string `json:"type"`
+		}
+		if raw, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil && json.Unmarshal(raw, &head) == nil && (head.Type == "char" || head.Type == "byte") {
+			return nil, fmt.Errorf("%s holds a %s tokenizer: char and byte tokenizers are loaded by LoadTokenizer", dir, head.Type)
+		}
+		return nil, fmt.Errorf("%s/tokenizer.json is not a tokenizer gptctl knows", dir)
+	}
+	return nil, fmt.Errorf("directory %s holds no tokenizer (want encoder.json and vocab.bpe, or %s and %s)", dir, GPT1EncoderFile, GPT1MergesFile)
+}

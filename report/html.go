@@ -1,0 +1,182 @@
+package report
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// Formats are the outputs Render can write.
+var Formats = []string{"png", "svg", "html"}
+
+// Render writes into outDir, for each chart (loss, lr, then one per other
+// metric), <chart>.png and/or <chart>.svg, and report.html: one page with the
+// charts inlined as base64 PNG and a table of final and best values per run.
+// formats is a subset of Formats; nil means all. It returns the paths written.
+func Render(runs []*Run, outDir string, formats []string) ([]string, error) {
+	if len(runs) == 0 {
+		return nil, errors.New("report: no runs to render")
+	}
+	want, err := checkFormats(formats)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	labels := runLabels(runs)
+	page := htmlPage{Runs: summaries(runs, labels)}
+	var written []string
+	for _, c := range charts(runs) {
+		p, err := c.plot(runs, labels)
+		if err != nil {
+			return written, err
+		}
+		sec := htmlSection{Title: c.title, Rows: values(runs, labels, c.metrics)}
+		for _, f := range []string{"png", "svg"} {
+			if !want[f] && (f != "png" || !want["html"]) {
+				continue
+			}
+			img, err := encode(p, f)
+			if err != nil {
+				return written, err
+			}
+			if f == "png" && want["html"] {
+				sec.Image = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(img))
+			}
+			if want[f] {
+				path := filepath.Join(outDir, c.file+"."+f)
+				if err := os.WriteFile(path, img, 0o644); err != nil {
+					return written, fmt.Errorf("report: %w", err)
+				}
+				written = append(written, path)
+			}
+		}
+		page.Sections = append(page.Sections, sec)
+	}
+	if want["html"] {
+		path := filepath.Join(outDir, "report.html")
+		var buf bytes.Buffer
+		if err := pageTemplate.Execute(&buf, page); err != nil {
+			return written, fmt.Errorf("report: html: %w", err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			return written, fmt.Errorf("report: %w", err)
+		}
+		written = append(written, path)
+	}
+	return written, nil
+}
+
+func checkFormats(formats []string) (map[string]bool, error) {
+	if len(formats) == 0 {
+		formats = Formats
+	}
+	want := map[string]bool{}
+	for _, f := range formats {
+		switch f {
+		case "png", "svg", "html":
+			want[f] = true
+		default:
+			return nil, fmt.Errorf("report: unknown format %q (want png, svg or html)", f)
+		}
+	}
+	return want, nil
+}
+
+type htmlPage struct {
+	Runs     []htmlRun
+	Sections []htmlSection
+}
+
+type htmlRun struct {
+	Label, Dir, Records, LastStep, TrainLoss, ValLoss, Note string
+}
+
+type htmlSection struct {
+	Title string
+	Image template.URL
+	Rows  []htmlValue
+}
+
+type htmlValue struct {
+	Label, Metric, Final, Best string
+}
+
+func summaries(runs []*Run, labels []string) []htmlRun {
+	out := make([]htmlRun, len(runs))
+	for i, r := range runs {
+		h := htmlRun{Label: labels[i], Dir: r.Dir, Records: strconv.Itoa(r.Records), LastStep: "-"}
+		var last int64 = -1
+		for _, s := range r.Series {
+			last = max(last, s[len(s)-1].Step)
+		}
+		if last >= 0 {
+			h.LastStep = strconv.FormatInt(last, 10)
+		}
+		h.TrainLoss = fmtPoint(r.Final("train_loss"))
+		h.ValLoss = fmtPoint(r.Best("val_loss"))
+		if r.Truncated {
+			h.Note = "last line truncated"
+		}
+		out[i] = h
+	}
+	return out
+}
+
+func values(runs []*Run, labels []string, metrics []string) []htmlValue {
+	var out []htmlValue
+	for i, r := range runs {
+		for _, m := range metrics {
+			if len(r.Series[m]) == 0 {
+				continue
+			}
+			out = append(out, htmlValue{labels[i], m, fmtPoint(r.Final(m)), fmtPoint(r.Best(m))})
+		}
+	}
+	return out
+}
+
+func fmtPoint(p Point, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return strconv.FormatFloat(p.Value, 'g', 5, 64) + " @ " + strconv.FormatInt(p.Step, 10)
+}
+
+var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>gptctl report</title>
+<style>
+body { font-family: sans-serif; margin: 2em auto; max-width: 1040px; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: left; }
+th { background: #f2f2f2; }
+td.num { text-align: right; font-family: monospace; }
+img { max-width: 100%; }
+</style>
+</head>
+<body>
+<h1>gptctl report</h1>
+<table>
+<tr><th>run</th><th>directory</th><th>records</th><th>last step</th><th>final train loss</th><th>best val loss</th><th></th></tr>
+{{range .Runs}}<tr><td>{{.Label}}</td><td>{{.Dir}}</td><td class="num">{{.Records}}</td><td class="num">{{.LastStep}}</td><td class="num">{{.TrainLoss}}</td><td class="num">{{.ValLoss}}</td><td>{{.Note}}</td></tr>
+{{end}}</table>
+{{range .Sections}}
+<h2>{{.Title}}</h2>
+{{if .Image}}<img src="{{.Image}}" alt="{{.Title}} against step">{{end}}
+<table>
+<tr><th>run</th><th>metric</th><th>final @ step</th><th>best @ step</th></tr>
+{{range .Rows}}<tr><td>{{.Label}}</td><td>{{.Metric}}</td><td class="num">{{.Final}}</td><td class="num">{{.Best}}</td></tr>
+{{end}}</table>
+{{end}}
+</body>
+</html>
+`))

@@ -1,0 +1,65 @@
+package train
+
+// Batches of random windows from a token stream. The sampler's position is
+// its RNG state, saved in checkpoints, so a resumed run draws the windows an
+// uninterrupted run would have drawn.
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// TokenSource is a stream of token ids: a corpus in memory or token shards.
+type TokenSource interface {
+	Len() int
+	// Window copies the ids at [start, start+len(dst)) into dst.
+	Window(dst []int32, start int)
+}
+
+// Tokens is a TokenSource held in memory.
+type Tokens []int32
+
+func (t Tokens) Len() int                      { return len(t) }
+func (t Tokens) Window(dst []int32, start int) { copy(dst, t[start:start+len(dst)]) }
+
+// Sampler draws batches of windows (inputs, and targets shifted by one).
+type Sampler struct {
+	src  TokenSource
+	t    int
+	pcg  *rand.PCG
+	rng  *rand.Rand
+	win  []int32
+	seed uint64
+}
+
+// NewSampler returns a sampler of windows of t tokens from src.
+func NewSampler(src TokenSource, t int, seed uint64) (*Sampler, error) {
+	if src.Len() < t+2 {
+		return nil, fmt.Errorf("data: %d tokens are too few for windows of %d (need at least %d)", src.Len(), t, t+2)
+	}
+	s := &Sampler{src: src, t: t, win: make([]int32, t+1), seed: seed}
+	s.Reset()
+	return s, nil
+}
+
+// Reset restarts the sampler at its seed.
+func (s *Sampler) Reset() {
+	s.pcg = rand.NewPCG(s.seed, 0x5eed)
+	s.rng = rand.New(s.pcg)
+}
+
+// Fill writes b windows into inputs and targets, both (b, t) row-major.
+func (s *Sampler) Fill(inputs, targets []int32, b int) {
+	for i := 0; i < b; i++ {
+		start := s.rng.IntN(s.src.Len() - s.t - 1)
+		s.src.Window(s.win, start)
+		copy(inputs[i*s.t:(i+1)*s.t], s.win[:s.t])
+		copy(targets[i*s.t:(i+1)*s.t], s.win[1:])
+	}
+}
+
+// State is the sampler position.
+func (s *Sampler) State() ([]byte, error) { return s.pcg.MarshalBinary() }
+
+// Restore sets a position saved by State.
+func (s *Sampler) Restore(b []byte) error { return s.pcg.UnmarshalBinary(b) }

@@ -1,0 +1,184 @@
+package train
+
+// Checkpoints. A run directory holds:
+//
+//	train.yaml      the job config
+//	metrics.jsonl   one JSON object per logged step
+//	summary.json    written when the run ends
+//	checkpoint/     the latest checkpoint, a Hugging Face model directory:
+//	                config.json, model.safetensors, the tokenizer files,
+//	                plus optimizer.safetensors and state.json for resuming
+//	checkpoint.prev/ the checkpoint before it
+//
+// A checkpoint is written whole into a temporary directory, every file
+// fsynced, then renamed into place, so a crash at any instant leaves a
+// complete latest or previous checkpoint.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gptctl/data"
+	"gptctl/graph"
+)
+
+const (
+	checkpointDir = "checkpoint"
+	prevDir       = "checkpoint.prev"
+	stateFile     = "state.json"
+	optimFile     = "optimizer.safetensors"
+	modelFile     = "model.safetensors"
+	jobFile       = "train.yaml"
+)
+
+// State is what a resumed run needs beyond weights and optimizer moments.
+type State struct {
+	Step       int     `json:"step"` // optimizer steps done
+	AdamStep   int     `json:"adam_step"`
+	TokensSeen int64   `json:"tokens_seen"`
+	ModelRNG   []byte  `json:"model_rng"`   // dropout masks
+	SamplerRNG []byte  `json:"sampler_rng"` // data position
+	BestVal    float64 `json:"best_val_loss"`
+	Elapsed    float64 `json:"elapsed_seconds"`
+}
+
+// checkpoint is everything saved at one step.
+type checkpoint struct {
+	Config    Config
+	Params    *graph.Params
+	Tokenizer data.Tokenizer
+	Optim     *AdamW
+	State     State
+}
+
+// saveCheckpoint writes ck into runDir/checkpoint atomically.
+func saveCheckpoint(runDir string, ck *checkpoint) error {
+	tmp := filepath.Join(runDir, ".checkpoint.tmp")
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := writeModelDir(tmp, ck.Params, ck.Tokenizer); err != nil {
+		return err
+	}
+	var ts []data.Tensor
+	for i, w := range ck.Params.List {
+		ts = append(ts, data.F32Tensor("m."+w.Name, w.Shape, ck.Optim.M[i]), data.F32Tensor("v."+w.Name, w.Shape, ck.Optim.V[i]))
+	}
+	if err := data.WriteSafetensors(filepath.Join(tmp, optimFile), ts, nil); err != nil {
+		return err
+	}
+	st, err := json.MarshalIndent(ck.State, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := data.WriteFile(filepath.Join(tmp, stateFile), st); err != nil {
+		return err
+	}
+	job, err := ck.Config.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := data.WriteFile(filepath.Join(tmp, jobFile), job); err != nil {
+		return err
+	}
+	cur, prev := filepath.Join(runDir, checkpointDir), filepath.Join(runDir, prevDir)
+	if _, err := os.Stat(cur); err == nil {
+		if err := os.RemoveAll(prev); err != nil {
+			return err
+		}
+		if err := os.Rename(cur, prev); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, cur); err != nil {
+		return err
+	}
+	return syncDir(runDir)
+}
+
+// writeModelDir writes a Hugging Face style model directory.
+func writeModelDir(dir string, p *graph.Params, tok data.Tokenizer) error {
+	if err := WriteHFConfig(filepath.Join(dir, "config.json"), p.Config); err != nil {
+		return err
+	}
+	if err := SaveWeights(p, filepath.Join(dir, modelFile), map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	if tok != nil {
+		return tok.Save(dir)
+	}
+	return nil
+}
+
+// loadCheckpoint reads the latest good checkpoint of a run directory,
+// falling back to the previous one when the latest is missing or damaged.
+func loadCheckpoint(runDir string) (*checkpoint, string, error) {
+	var errs []error
+	for _, name := range []string{checkpointDir, prevDir} {
+		dir := filepath.Join(runDir, name)
+		ck, err := readCheckpoint(dir)
+		if err == nil {
+			return ck, dir, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, "", fmt.Errorf("resume %s: no usable checkpoint: %w", runDir, errors.Join(errs...))
+}
+
+func readCheckpoint(dir string) (*checkpoint, error) {
+	cfg, err := Load(filepath.Join(dir, jobFile), nil)
+	if err != nil {
+		return nil, err
+	}
+	p, tok, err := LoadModel(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Config = p.Config
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	ck := &checkpoint{Config: cfg, Params: p, Tokenizer: tok}
+	if err := json.Unmarshal(b, &ck.State); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	ck.Optim = NewAdamW(p, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay))
+	ck.Optim.Step = ck.State.AdamStep
+	st, err := data.ReadSafetensors(filepath.Join(dir, optimFile))
+	if err != nil {
+		return nil, err
+	}
+	for i, w := range p.List {
+		for _, mv := range []struct {
+			key string
+			dst []float32
+		}{{"m." + w.Name, ck.Optim.M[i]}, {"v." + w.Name, ck.Optim.V[i]}} {
+			t, ok := st.Tensors[mv.key]
+			if !ok {
+				return nil, fmt.Errorf("checkpoint %s: optimizer state %q is missing", dir, mv.key)
+			}
+			f, err := t.Float32()
+			if err != nil || len(f) != len(mv.dst) {
+				return nil, fmt.Errorf("checkpoint %s: optimizer state %q does not fit the model", dir, mv.key)
+			}
+			copy(mv.dst, f)
+		}
+	}
+	return ck, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

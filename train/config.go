@@ -1,0 +1,185 @@
+package train
+
+// Config: defaults, then the YAML file, then --set overrides, then Validate.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"gptctl/graph"
+)
+
+// Config is one gptctl job: the model, the data and the optimisation.
+type Config struct {
+	graph.Config `yaml:",inline"`
+
+	// Data.
+	Data        string  `yaml:"data"`         // corpus file or token-shard directory; "builtin" = the embedded corpus
+	ValData     string  `yaml:"val_data"`     // separate validation file; "" = split off val_fraction
+	ValFraction float64 `yaml:"val_fraction"` // tail of the corpus held out for validation
+	Tokenizer   string  `yaml:"tokenizer"`    // char | byte | gpt2 | gpt1 | DIR
+
+	// Optimisation.
+	BatchSize   int     `yaml:"batch_size"`
+	SeqLen      int     `yaml:"seq_len"` // 0 = n_ctx
+	GradAccum   int     `yaml:"grad_accum"`
+	MaxSteps    int     `yaml:"max_steps"`
+	LR          float64 `yaml:"lr"`
+	MinLR       float64 `yaml:"min_lr"`
+	WarmupSteps int     `yaml:"warmup_steps"`
+	LRDecay     string  `yaml:"lr_decay"` // cosine | linear | constant
+	Beta1       float64 `yaml:"beta1"`
+	Beta2       float64 `yaml:"beta2"`
+	Eps         float64 `yaml:"eps"`
+	WeightDecay float64 `yaml:"weight_decay"`
+	GradClip    float64 `yaml:"grad_clip"` // 0 = no clipping
+
+	// Evaluation, logging and checkpoints.
+	EvalInterval       int `yaml:"eval_interval"`
+	EvalBatches        int `yaml:"eval_batches"`
+	LogInterval        int `yaml:"log_interval"`
+	CheckpointInterval int `yaml:"checkpoint_interval"`
+
+	Seed    uint64 `yaml:"seed"`
+	Device  string `yaml:"device"`  // auto | cpu | cuda
+	Threads int    `yaml:"threads"` // 0 = all cores
+}
+
+// Default is a small char-level GPT-1 on the built-in corpus: it trains in
+// a few minutes on two cores.
+func Default() Config {
+	return Config{
+		Config: graph.Config{Arch: "gpt1", NCtx: 64, NEmbd: 128, NHead: 4, NLayer: 4, LNEps: 1e-5},
+		Data:   "builtin", ValFraction: 0.1, Tokenizer: "char",
+		BatchSize: 12, GradAccum: 1, MaxSteps: 600,
+		LR: 1e-3, MinLR: 1e-4, WarmupSteps: 50, LRDecay: "cosine",
+		Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0.1, GradClip: 1.0,
+		EvalInterval: 200, EvalBatches: 50, LogInterval: 10, CheckpointInterval: 200,
+		Seed: 1337, Device: "auto",
+	}
+}
+
+// ConfigError is a problem with a config file or an override; the CLI exits
+// with status 2 on it.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Load reads a config file over the defaults (path "" keeps the defaults),
+// applies key=value overrides and validates the result.
+func Load(path string, overrides []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, &ConfigError{fmt.Errorf("config: %w", err)}
+		}
+		if err := decodeStrict(bytes.NewReader(b), &c); err != nil {
+			return c, &ConfigError{fmt.Errorf("config %s: %w", path, err)}
+		}
+	}
+	if err := c.Apply(overrides); err != nil {
+		return c, err
+	}
+	if err := c.Validate(); err != nil {
+		where := "config"
+		if path != "" {
+			where = "config " + path
+		}
+		return c, &ConfigError{fmt.Errorf("%s: %w", where, err)}
+	}
+	return c, nil
+}
+
+// Apply sets key=value overrides, each decoded as YAML into the named key.
+func (c *Config) Apply(overrides []string) error {
+	for _, kv := range overrides {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return &ConfigError{fmt.Errorf("--set %q: want key=value", kv)}
+		}
+		doc := fmt.Sprintf("%s: %s\n", k, v)
+		if v == "" {
+			doc = fmt.Sprintf("%s: \"\"\n", k)
+		}
+		if err := decodeStrict(strings.NewReader(doc), c); err != nil {
+			return &ConfigError{fmt.Errorf("--set %s: %w", kv, err)}
+		}
+	}
+	return nil
+}
+
+func decodeStrict(r io.Reader, c *Config) error {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true) // a mistyped key is an error, not a silent default
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s (see configs/ for the known keys)", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	errs := []error{c.Config.Validate()}
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.Data == "" {
+		bad("data is empty: name a corpus file, a shard directory or builtin")
+	}
+	if c.ValData == "" && (c.ValFraction <= 0 || c.ValFraction >= 1) {
+		bad("val_fraction %v is not in (0, 1) and no val_data is given", c.ValFraction)
+	}
+	if c.Tokenizer == "" {
+		bad("tokenizer is empty: use char, byte, gpt2, gpt1 or a directory")
+	}
+	positive := []struct {
+		name string
+		v    int
+	}{{"batch_size", c.BatchSize}, {"grad_accum", c.GradAccum}, {"max_steps", c.MaxSteps},
+		{"eval_batches", c.EvalBatches}, {"log_interval", c.LogInterval}}
+	for _, f := range positive {
+		if f.v <= 0 {
+			bad("%s %d must be positive", f.name, f.v)
+		}
+	}
+	if c.SeqLen < 0 || c.SeqLen > c.NCtx {
+		bad("seq_len %d is not in [0, n_ctx %d]", c.SeqLen, c.NCtx)
+	}
+	if c.EvalInterval < 0 || c.CheckpointInterval < 0 || c.WarmupSteps < 0 || c.Threads < 0 {
+		bad("eval_interval, checkpoint_interval, warmup_steps and threads must not be negative")
+	}
+	if c.LR <= 0 || c.MinLR < 0 || c.MinLR > c.LR {
+		bad("lr %v and min_lr %v must satisfy 0 <= min_lr <= lr, lr > 0", c.LR, c.MinLR)
+	}
+	if c.LRDecay != "cosine" && c.LRDecay != "linear" && c.LRDecay != "constant" {
+		bad("lr_decay %q is not cosine, linear or constant", c.LRDecay)
+	}
+	if c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 {
+		bad("beta1 %v and beta2 %v must be in [0, 1)", c.Beta1, c.Beta2)
+	}
+	if c.Eps <= 0 || c.WeightDecay < 0 || c.GradClip < 0 {
+		bad("eps must be positive, weight_decay and grad_clip not negative")
+	}
+	if c.Device != "auto" && c.Device != "cpu" && c.Device != "cuda" {
+		bad("device %q is not auto, cpu or cuda", c.Device)
+	}
+	return errors.Join(errs...)
+}
+
+// T is the sequence length trained on.
+func (c Config) T() int {
+	if c.SeqLen > 0 {
+		return c.SeqLen
+	}
+	return c.NCtx
+}
+
+// Marshal returns the config as YAML.
+func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }

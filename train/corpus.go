@@ -1,0 +1,106 @@
+package train
+
+// The pretraining corpus: a text file (or the built-in corpus) tokenized in
+// memory and split into training and validation streams.
+
+import (
+	"fmt"
+	"os"
+	"unicode/utf8"
+
+	"gptctl/data"
+)
+
+// InputError is bad input data (a missing or empty corpus, a model directory
+// that does not fit); the CLI exits with status 2 on it.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+func inputErrorf(format string, a ...any) error { return &InputError{fmt.Errorf(format, a...)} }
+
+// readText returns the text of a corpus file, or of the built-in corpus.
+func readText(path string) (string, error) {
+	if path == data.BuiltinCorpusName {
+		return data.BuiltinCorpus(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", inputErrorf("data: %w", err)
+	}
+	if len(b) == 0 {
+		return "", inputErrorf("data %s: the file is empty", path)
+	}
+	return string(b), nil
+}
+
+// corpus is the tokenized training and validation text.
+type corpus struct {
+	tok        data.Tokenizer
+	train, val Tokens
+}
+
+// loadCorpus reads and tokenizes cfg.Data (and cfg.ValData). tok is the
+// tokenizer of a resumed run, or nil to build one from cfg.Tokenizer.
+func loadCorpus(cfg Config, tok data.Tokenizer) (*corpus, error) {
+	text, err := readText(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	var valText string
+	if cfg.ValData != "" {
+		if valText, err = readText(cfg.ValData); err != nil {
+			return nil, err
+		}
+	}
+	if tok == nil {
+		if tok, err = newTokenizer(cfg.Tokenizer, text+valText); err != nil {
+			return nil, err
+		}
+	}
+	if ct, ok := tok.(*data.CharTokenizer); ok {
+		if unk := ct.Unknown(text + valText); len(unk) > 0 {
+			return nil, inputErrorf("data %s: characters %q are not in the tokenizer's vocabulary", cfg.Data, string(unk))
+		}
+	}
+	c := &corpus{tok: tok, train: encode(tok, text)}
+	if cfg.ValData != "" {
+		c.val = encode(tok, valText)
+	} else {
+		n := int(float64(len(c.train)) * (1 - cfg.ValFraction))
+		c.train, c.val = c.train[:n], c.train[n:]
+	}
+	need := cfg.T() + 2
+	if len(c.train) < need || len(c.val) < need {
+		return nil, inputErrorf("data %s: %d training and %d validation tokens; windows of %d need at least %d each (use a longer corpus or a smaller seq_len)",
+			cfg.Data, len(c.train), len(c.val), cfg.T(), need)
+	}
+	return c, nil
+}
+
+func newTokenizer(spec, text string) (data.Tokenizer, error) {
+	switch spec {
+	case "char":
+		if !utf8.ValidString(text) {
+			return nil, inputErrorf("data: the corpus is not valid UTF-8 (use tokenizer: byte)")
+		}
+		return data.NewCharTokenizer(text), nil
+	case "byte":
+		return data.ByteTokenizer{}, nil
+	}
+	tok, err := data.ResolveTokenizer(spec)
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	return tok, nil
+}
+
+func encode(tok data.Tokenizer, text string) Tokens {
+	ids := tok.Encode(text)
+	out := make(Tokens, len(ids))
+	for i, id := range ids {
+		out[i] = int32(id)
+	}
+	return out
+}

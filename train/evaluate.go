@@ -1,0 +1,87 @@
+package train
+
+// gptctl eval for language models: the mean next-token loss over a whole
+// text file, in consecutive windows of the model's context.
+
+import (
+	"math"
+
+	"gptctl/data"
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// LMEval is the result of evaluating a language model on a file.
+type LMEval struct {
+	Loss       float64 `json:"loss"`
+	Perplexity float64 `json:"perplexity"`
+	Tokens     int     `json:"tokens"`
+	File       string  `json:"file"`
+}
+
+// EvalLM computes the loss of the model in modelDir on every token of file
+// (each predicted from up to n_ctx tokens before it, window by window).
+func EvalLM(modelDir, file string, batch int) (*LMEval, error) {
+	p, tok, err := LoadModel(modelDir)
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	if tok == nil {
+		return nil, inputErrorf("model %s has no tokenizer files, so text cannot be encoded for it", modelDir)
+	}
+	text, err := readText(file)
+	if err != nil {
+		return nil, err
+	}
+	ids := encode(tok, text)
+	if ct, ok := tok.(*data.CharTokenizer); ok {
+		if unk := ct.Unknown(text); len(unk) > 0 {
+			return nil, inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
+		}
+	}
+	if len(ids) < 2 {
+		return nil, inputErrorf("data %s: %d tokens; at least 2 are needed", file, len(ids))
+	}
+	T := p.Config.NCtx
+	if len(ids)-1 < T {
+		T = len(ids) - 1
+	}
+	m, err := graph.New(p, batch, T, &kernels.Mode{}, kernels.NewRNG(0))
+	if err != nil {
+		return nil, err
+	}
+	loss, targets, err := m.LMLoss()
+	if err != nil {
+		return nil, err
+	}
+	prog, err := m.Forward(loss)
+	if err != nil {
+		return nil, err
+	}
+	var nll float64
+	var count int
+	in, tg := graph.Int32Data(m.Idx), graph.Int32Data(targets)
+	n := len(ids) - 1 // positions with a next token
+	for pos := 0; pos < n; {
+		for b := 0; b < batch; b++ {
+			for t := 0; t < T; t++ {
+				i := b*T + t
+				if pos+t < n {
+					in[i], tg[i] = ids[pos+t], ids[pos+t+1]
+				} else {
+					in[i], tg[i] = 0, -1 // padding, not counted
+				}
+			}
+			pos += T
+		}
+		if err := m.Run(prog); err != nil {
+			return nil, err
+		}
+		rows := graph.LossRows(loss)
+		nll += float64(kernels.Floats(m.Machine().Value(loss))[0]) * float64(rows)
+		count += rows
+	}
+	l := nll / float64(count)
+	return &LMEval{Loss: l, Perplexity: math.Exp(l), Tokens: count, File: file}, nil
+}
+

@@ -1,0 +1,72 @@
+package train
+
+// metrics.jsonl: one JSON object per logged step, appended and synced. On
+// resume the lines past the checkpoint's step are dropped, so the file has no
+// duplicated or missing steps.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+type metrics map[string]any
+
+type metricsFile struct {
+	f *os.File
+}
+
+// openMetrics opens path for appending, keeping only lines with step <= keep.
+func openMetrics(path string, keep int) (*metricsFile, error) {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	var kept bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(old))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m struct {
+			Step *int `json:"step"`
+		}
+		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Step == nil || *m.Step > keep {
+			continue // a torn last line, or a step past the checkpoint
+		}
+		kept.Write(sc.Bytes())
+		kept.WriteByte('\n')
+	}
+	if keep == 0 {
+		kept.Reset()
+	}
+	if err := os.WriteFile(path, kept.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return &metricsFile{f: f}, nil
+}
+
+func (m *metricsFile) write(v metrics) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := m.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}
+
+func (m *metricsFile) close() {
+	m.f.Sync()
+	m.f.Close()
+}
+
+func jsonIndent(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	return append(b, '\n'), err
+}

@@ -1,0 +1,88 @@
+package train
+
+import (
+	"math"
+	"testing"
+)
+
+func TestClassificationMetrics(t *testing.T) {
+	cases := []struct {
+		name      string
+		got, want float64
+	}{
+		{"accuracy", Accuracy([]int{0, 1, 1, 0}, []int{0, 1, 0, 0}), 0.75},
+		{"accuracy empty", Accuracy(nil, nil), 0},
+		{"accuracy length mismatch", Accuracy([]int{1}, []int{1, 1}), 0},
+		// tp=2 fp=1 fn=1: 2*2/(2*2+1+1); sklearn f1_score gives 0.6667.
+		{"f1", F1([]int{1, 1, 0, 1, 0, 0}, []int{1, 0, 0, 1, 1, 0}, 1), 2.0 / 3},
+		{"f1 of class 0", F1([]int{1, 1, 0, 1, 0, 0}, []int{1, 0, 0, 1, 1, 0}, 0), 2.0 / 3},
+		{"f1 no positives", F1([]int{0, 0}, []int{0, 0}, 1), 0},
+		{"f1 empty", F1(nil, nil, 1), 0},
+		// The scikit-learn f1_score docs example: macro 0.2667
+		// (class F1s 0.8, 0, 0).
+		{"macro f1", MacroF1([]int{0, 2, 1, 0, 0, 1}, []int{0, 1, 2, 0, 1, 2}, 3), 0.8 / 3},
+		// Class 2 occurs nowhere: averaged over classes 0 and 1 only, as
+		// sklearn does without labels=.
+		{"macro f1 absent class", MacroF1([]int{1, 1, 0, 1, 0, 0}, []int{1, 0, 0, 1, 1, 0}, 3), 2.0 / 3},
+		{"macro f1 empty", MacroF1(nil, nil, 2), 0},
+		// The scikit-learn matthews_corrcoef docs example: -0.33
+		// (tp=2 fn=1 fp=1 tn=0: (0-1)/sqrt(3*3*1*1)).
+		{"matthews binary", Matthews([]int{1, -1, 1, 1}, []int{1, 1, 1, -1}), -1.0 / 3},
+		{"matthews perfect", Matthews([]int{0, 1, 1, 0}, []int{0, 1, 1, 0}), 1},
+		{"matthews inverted", Matthews([]int{1, 0, 0, 1}, []int{0, 1, 1, 0}), -1},
+		// s=6 c=5 t=(2,2,2) p=(2,1,3): (30-12)/sqrt((36-14)*(36-12)) = 0.78335
+		// (sklearn: 0.7833494518006403).
+		{"matthews 3 classes", Matthews([]int{0, 0, 1, 2, 2, 2}, []int{0, 0, 1, 1, 2, 2}), 0.7833494518006403},
+		{"matthews constant pred", Matthews([]int{1, 1, 1}, []int{0, 1, 0}), 0},
+		{"matthews empty", Matthews(nil, nil), 0},
+	}
+	for _, c := range cases {
+		if math.Abs(c.got-c.want) > 1e-12 || math.IsNaN(c.got) {
+			t.Errorf("%s = %.10f, want %.10f", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestCorrelations(t *testing.T) {
+	x := []float64{1, 2, 3, 4, 5}
+	y := []float64{2, 4, 5, 4, 5}
+	nan := math.NaN()
+	cases := []struct {
+		name      string
+		got, want float64
+	}{
+		// sxy=6 sxx=10 syy=6: 6/sqrt(60); scipy.stats.pearsonr 0.7745966692414834.
+		{"pearson", Pearson(x, y), 0.7745966692414834},
+		{"pearson negative", Pearson(x, []float64{10, 8, 6, 4, 2}), -1},
+		// y ranks (1, 2.5, 4.5, 2.5, 4.5): 7/sqrt(90); scipy.stats.spearmanr
+		// 0.7378647873726218.
+		{"spearman ties", Spearman(x, y), 0.7378647873726218},
+		{"spearman monotone", Spearman([]float64{1, 2, 3, 4}, []float64{1, 8, 27, 64}), 1},
+		{"spearman reversed", Spearman([]float64{3, 1, 2}, []float64{-3, -1, -2}), -1},
+		{"pearson constant", Pearson(x, []float64{3, 3, 3, 3, 3}), 0},
+		{"pearson constant non-representable", Pearson([]float64{0.1, 0.1, 0.1}, []float64{1, 2, 3}), 0},
+		{"spearman constant", Spearman([]float64{7, 7, 7}, []float64{1, 2, 3}), 0},
+		{"pearson empty", Pearson(nil, nil), 0},
+		{"pearson one point", Pearson([]float64{1}, []float64{2}), 0},
+		{"pearson length mismatch", Pearson(x, y[:4]), 0},
+		{"pearson nan", Pearson([]float64{1, nan, 3}, []float64{1, 2, 3}), 0},
+		{"spearman nan", Spearman([]float64{1, nan, 3}, []float64{1, 2, 3}), 0},
+		{"pearson inf", Pearson([]float64{1, math.Inf(1), 3}, []float64{1, 2, 3}), 0},
+		{"pearson huge", Pearson([]float64{1e200, 2e200, 3e200}, []float64{1, 2, 3}), 1},
+	}
+	for _, c := range cases {
+		if math.Abs(c.got-c.want) > 1e-12 || math.IsNaN(c.got) {
+			t.Errorf("%s = %.16f, want %.16f", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestRanksAverageTies(t *testing.T) {
+	r, ok := ranks([]float64{10, 20, 10, 30, 20, 10})
+	want := []float64{2, 4.5, 2, 6, 4.5, 2}
+	for i := range want {
+		if !ok || r[i] != want[i] {
+			t.Fatalf("ranks = %v, want %v", r, want)
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package train
+
+// Loading a model for eval, generate and finetune: a gptctl run directory
+// (its checkpoint/), a checkpoint directory, or a Hugging Face model
+// directory (config.json + model.safetensors, model_type gpt2 or openai-gpt).
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gptctl/data"
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// ModelDir returns the directory holding config.json and model.safetensors
+// for a run directory or model directory.
+func ModelDir(dir string) (string, error) {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("model %s: not a directory (pass a gptctl run directory or a Hugging Face model directory)", dir)
+	}
+	for _, d := range []string{filepath.Join(dir, checkpointDir), dir, filepath.Join(dir, prevDir)} {
+		if _, err := os.Stat(filepath.Join(d, "config.json")); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("model %s: no config.json (pass a gptctl run directory or a Hugging Face model directory)", dir)
+}
+
+// LoadModel loads the weights and the tokenizer of a model directory. The
+// tokenizer is nil when the directory has none (a bare Hugging Face
+// checkpoint); callers that need text then say so.
+func LoadModel(dir string) (*graph.Params, data.Tokenizer, error) {
+	md, err := ModelDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := ReadHFConfig(filepath.Join(md, "config.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := graph.NewParams(cfg, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s: %w", md, err)
+	}
+	if err := LoadWeights(p, filepath.Join(md, modelFile)); err != nil {
+		return nil, nil, fmt.Errorf("model %s: %w", md, err)
+	}
+	tok, err := data.LoadTokenizer(md)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s: %w", md, err)
+	}
+	if tok != nil && tok.VocabSize() > cfg.VocabSize {
+		return nil, nil, fmt.Errorf("model %s: the tokenizer has %d tokens, the model only %d", md, tok.VocabSize(), cfg.VocabSize)
+	}
+	return p, tok, nil
+}
+
+// newRNG returns the model RNG for a seed.
+func newRNG(seed uint64) *kernels.RNG { return kernels.NewRNG(seed) }

@@ -1,0 +1,50 @@
+package train
+
+// Progress output: a live line redrawn in place on a terminal, plain log
+// lines in a batch job.
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+type progress struct {
+	w        io.Writer
+	terminal bool
+	start    time.Time
+	drawn    bool
+}
+
+func newProgress(w io.Writer, terminal bool) *progress {
+	return &progress{w: w, terminal: terminal, start: time.Now()}
+}
+
+func (p *progress) log(m metrics, maxSteps int) {
+	step := m["step"].(int)
+	line := fmt.Sprintf("step %d/%d  train_loss %.4f  lr %.2e  %.0f tok/s", step, maxSteps,
+		m["train_loss"], m["lr"], m["tokens_per_s"])
+	if v, ok := m["val_loss"]; ok {
+		line += fmt.Sprintf("  val_loss %.4f", v)
+	}
+	if !p.terminal {
+		fmt.Fprintln(p.w, line)
+		return
+	}
+	if el := time.Since(p.start); step > 0 {
+		line += fmt.Sprintf("  elapsed %s", el.Round(time.Second))
+	}
+	if _, ok := m["val_loss"]; ok {
+		fmt.Fprintf(p.w, "\r\033[K%s\n", line) // keep evaluation lines
+		p.drawn = false
+		return
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
+	p.drawn = true
+}
+
+func (p *progress) done() {
+	if p.terminal && p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,219 @@
+package train
+
+// Pretrain: the training loop of gptctl pretrain.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// Options are the parts of a run that are not in its config.
+type Options struct {
+	OutDir   string
+	Resume   bool
+	Log      io.Writer // progress and log lines
+	Terminal bool      // Log is a terminal: draw a live progress line
+}
+
+// Summary is the outcome of a run, also written to DIR/summary.json.
+type Summary struct {
+	Status       string  `json:"status"` // completed | interrupted
+	Step         int     `json:"step"`
+	MaxSteps     int     `json:"max_steps"`
+	TrainLoss    float64 `json:"train_loss"`
+	ValLoss      float64 `json:"val_loss"`
+	BestValLoss  float64 `json:"best_val_loss"`
+	TokensSeen   int64   `json:"tokens_seen"`
+	TokensPerS   float64 `json:"tokens_per_s"`
+	WallSeconds  float64 `json:"wall_seconds"`
+	Params       int     `json:"params"`
+	Checkpoint   string  `json:"checkpoint"`
+	OutDir       string  `json:"out_dir"`
+	Device       string  `json:"device"`
+	Interruption string  `json:"interruption,omitempty"`
+}
+
+// SetupDevice checks the device setting against this build and returns the
+// device the run uses.
+func SetupDevice(cfg Config, log io.Writer) (string, error) {
+	switch {
+	case cfg.Device == "cuda" && !kernels.CUDA:
+		return "", &ConfigError{errors.New("device cuda: this gptctl was built without CUDA (build it with make build-cuda, or use device: cpu)")}
+	case cfg.Device == "auto" && !kernels.CUDA:
+		fmt.Fprintln(log, "device: cpu (this build has no CUDA support)")
+	}
+	if cfg.Threads > 0 {
+		runtime.GOMAXPROCS(cfg.Threads)
+	}
+	kernels.SetThreads(1) // BLAS runs single-threaded; our kernels split work across goroutines
+	return "cpu", nil
+}
+
+// Pretrain trains a language model as cfg says and writes the run into
+// opt.OutDir. A cancelled ctx (SIGTERM, SIGINT) checkpoints and returns a
+// Summary with status "interrupted".
+func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
+	device, err := SetupDevice(cfg, opt.Log)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	r, err := newRun(cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	r.sum.Device = device
+	return r.loop(ctx)
+}
+
+// evaluate returns the mean validation loss over cfg.EvalBatches batches,
+// the same batches at every evaluation.
+func (r *run) evaluate() (float64, error) {
+	r.val.Reset()
+	var sum float64
+	for i := 0; i < r.cfg.EvalBatches; i++ {
+		r.val.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B)
+		l, err := r.tr.Eval()
+		if err != nil {
+			return 0, err
+		}
+		sum += float64(l)
+	}
+	return sum / float64(r.cfg.EvalBatches), nil
+}
+
+func (r *run) loop(ctx context.Context) (*Summary, error) {
+	cfg := r.cfg
+	B, T := r.model.B, r.model.T
+	start := time.Now()
+	var trainTime time.Duration
+	lastLoss := math.NaN()
+	for r.state.Step < cfg.MaxSteps {
+		if ctx.Err() != nil {
+			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
+			break
+		}
+		step := r.state.Step
+		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay)
+		t0 := time.Now()
+		loss, err := r.trainStep(float32(lr))
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", step+1, err)
+		}
+		trainTime += time.Since(t0)
+		r.state.Step++
+		r.state.TokensSeen += int64(B * T * cfg.GradAccum)
+		lastLoss = loss
+		tps := float64(int64(B*T*cfg.GradAccum)*int64(r.state.Step-r.startStep)) / trainTime.Seconds()
+		last := r.state.Step == cfg.MaxSteps
+		m := metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm, "tokens_per_s": tps,
+			"elapsed_s": r.state.Elapsed + time.Since(start).Seconds()}
+		if cfg.EvalInterval > 0 && r.state.Step%cfg.EvalInterval == 0 || last {
+			v, err := r.evaluate()
+			if err != nil {
+				return nil, fmt.Errorf("evaluation at step %d: %w", r.state.Step, err)
+			}
+			m["val_loss"] = v
+			r.sum.ValLoss = v
+			if r.state.BestVal == 0 || v < r.state.BestVal {
+				r.state.BestVal = v
+			}
+		}
+		if r.state.Step%cfg.LogInterval == 0 || last || m["val_loss"] != nil {
+			if err := r.metrics.write(m); err != nil {
+				return nil, err
+			}
+			r.progress.log(m, cfg.MaxSteps)
+		}
+		r.sum.TokensPerS = tps
+		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
+			if err := r.save(time.Since(start)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := r.save(time.Since(start)); err != nil {
+		return nil, err
+	}
+	r.progress.done()
+	r.sum.Step, r.sum.TrainLoss, r.sum.BestValLoss = r.state.Step, lastLoss, r.state.BestVal
+	r.sum.TokensSeen, r.sum.WallSeconds = r.state.TokensSeen, r.state.Elapsed
+	if r.sum.Status == "" {
+		r.sum.Status = "completed"
+	}
+	if err := writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum); err != nil {
+		return nil, err
+	}
+	return r.sum, nil
+}
+
+// trainStep runs GradAccum micro-batches, clips and applies AdamW.
+func (r *run) trainStep(lr float32) (float64, error) {
+	var sum float64
+	for micro := 0; micro < r.cfg.GradAccum; micro++ {
+		r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B)
+		l, err := r.tr.Step()
+		if err != nil {
+			return 0, err
+		}
+		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+			return 0, fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)
+		}
+		sum += float64(l)
+		r.accumulate(micro)
+	}
+	r.gradNorm = ClipGrads(r.grads, r.cfg.GradClip)
+	if math.IsNaN(r.gradNorm) || math.IsInf(r.gradNorm, 0) {
+		return 0, fmt.Errorf("the gradient norm is %v: %s", r.gradNorm, r.firstNonFinite())
+	}
+	r.optim.Update(r.params, r.grads, lr)
+	return sum / float64(r.cfg.GradAccum), nil
+}
+
+// accumulate adds this micro-batch's gradients, scaled by 1/GradAccum.
+func (r *run) accumulate(micro int) {
+	if r.cfg.GradAccum == 1 {
+		return
+	}
+	scale := 1 / float32(r.cfg.GradAccum)
+	for i := range r.grads {
+		g := r.tr.Grad(i)
+		if g == nil {
+			continue
+		}
+		acc := r.grads[i]
+		if micro == 0 {
+			for j, v := range g {
+				acc[j] = v * scale
+			}
+		} else {
+			for j, v := range g {
+				acc[j] += v * scale
+			}
+		}
+	}
+}
+
+func (r *run) firstNonFinite() string {
+	for i, g := range r.grads {
+		for _, v := range g {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return "first in the gradient of " + r.params.List[i].Name
+			}
+		}
+	}
+	return "no single tensor"
+}

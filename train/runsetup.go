@@ -1,0 +1,164 @@
+package train
+
+// Setting up a run: fresh or resumed from its checkpoint.
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	G "gorgonia.org/gorgonia"
+
+	"gptctl/data"
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// run is one pretraining job in progress.
+type run struct {
+	cfg       Config
+	opt       Options
+	tok       data.Tokenizer
+	params    *graph.Params
+	model     *graph.Model
+	targets   *G.Node
+	tr        *graph.Trainer
+	rng       *kernels.RNG
+	train     *Sampler
+	val       *Sampler
+	optim     *AdamW
+	grads     [][]float32
+	gradNorm  float64
+	state     State
+	startStep int
+	metrics   *metricsFile
+	progress  *progress
+	sum       *Summary
+}
+
+func newRun(cfg Config, opt Options) (*run, error) {
+	r := &run{cfg: cfg, opt: opt, sum: &Summary{MaxSteps: cfg.MaxSteps, OutDir: opt.OutDir}}
+	var ck *checkpoint
+	if opt.Resume {
+		var dir string
+		var err error
+		if ck, dir, err = loadCheckpoint(opt.OutDir); err != nil {
+			return nil, &InputError{err}
+		}
+		fmt.Fprintf(opt.Log, "resuming from %s at step %d\n", dir, ck.State.Step)
+		r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
+	}
+	c, err := loadCorpus(r.cfg, r.tok)
+	if err != nil {
+		return nil, err
+	}
+	r.tok = c.tok
+	if r.params == nil {
+		if r.cfg.VocabSize == 0 {
+			r.cfg.VocabSize = r.tok.VocabSize()
+		}
+		if r.tok.VocabSize() > r.cfg.VocabSize {
+			return nil, &ConfigError{fmt.Errorf("vocab_size %d is smaller than the tokenizer's %d tokens", r.cfg.VocabSize, r.tok.VocabSize())}
+		}
+		if r.params, err = graph.NewParams(r.cfg.Config, kernels.NewRNG(r.cfg.Seed)); err != nil {
+			return nil, &ConfigError{err}
+		}
+		r.optim = NewAdamW(r.params, float32(r.cfg.Beta1), float32(r.cfg.Beta2), float32(r.cfg.Eps), float32(r.cfg.WeightDecay))
+	}
+	if err := r.build(c); err != nil {
+		return nil, err
+	}
+	if ck != nil {
+		if err := r.rng.UnmarshalBinary(ck.State.ModelRNG); err != nil {
+			return nil, fmt.Errorf("resume: model rng: %w", err)
+		}
+		if err := r.train.Restore(ck.State.SamplerRNG); err != nil {
+			return nil, fmt.Errorf("resume: data position: %w", err)
+		}
+	}
+	r.startStep = r.state.Step
+	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, "metrics.jsonl"), r.state.Step); err != nil {
+		return nil, err
+	}
+	job, err := r.cfg.Marshal()
+	if err == nil {
+		err = data.WriteFile(filepath.Join(opt.OutDir, jobFile), job)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	r.sum.Params = r.params.Count()
+	r.progress = newProgress(opt.Log, opt.Terminal)
+	fmt.Fprintf(opt.Log, "model: %s, %d layers, %d heads, C=%d, T=%d, vocab %d (%s), %.2fM parameters\n",
+		r.cfg.Arch, r.cfg.NLayer, r.cfg.NHead, r.cfg.NEmbd, r.model.T, r.cfg.VocabSize, r.tok.Name(), float64(r.sum.Params)/1e6)
+	fmt.Fprintf(opt.Log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
+		len(c.train), len(c.val), r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
+	return r, nil
+}
+
+// build makes the training graph, the samplers and the gradient buffers.
+func (r *run) build(c *corpus) error {
+	var err error
+	r.rng = kernels.NewRNG(r.cfg.Seed + 1)
+	if r.model, err = graph.New(r.params, r.cfg.BatchSize, r.cfg.T(), &kernels.Mode{}, r.rng); err != nil {
+		return err
+	}
+	var loss *G.Node
+	if loss, r.targets, err = r.model.LMLoss(); err != nil {
+		return err
+	}
+	if r.tr, err = r.model.Differentiate(loss); err != nil {
+		return err
+	}
+	if r.train, err = NewSampler(c.train, r.cfg.T(), r.cfg.Seed+2); err != nil {
+		return &InputError{err}
+	}
+	if r.val, err = NewSampler(c.val, r.cfg.T(), r.cfg.Seed+3); err != nil {
+		return &InputError{err}
+	}
+	r.grads = make([][]float32, len(r.params.List))
+	for i, w := range r.params.List {
+		if r.cfg.GradAccum > 1 {
+			r.grads[i] = make([]float32, len(w.Data))
+		} else {
+			r.grads[i] = r.tr.Grad(i)
+		}
+	}
+	return nil
+}
+
+// save writes a checkpoint of the current step.
+func (r *run) save(elapsed time.Duration) error {
+	st := r.state
+	st.AdamStep = r.optim.Step
+	st.Elapsed += elapsed.Seconds()
+	var err error
+	if st.ModelRNG, err = r.rng.MarshalBinary(); err != nil {
+		return err
+	}
+	if st.SamplerRNG, err = r.train.State(); err != nil {
+		return err
+	}
+	ck := &checkpoint{Config: r.cfg, Params: r.params, Tokenizer: r.tok, Optim: r.optim, State: st}
+	if err := saveCheckpoint(r.opt.OutDir, ck); err != nil {
+		return fmt.Errorf("checkpoint at step %d: %w (the previous checkpoint is kept)", st.Step, err)
+	}
+	r.sum.Checkpoint = filepath.Join(r.opt.OutDir, checkpointDir)
+	r.state.Elapsed = st.Elapsed
+	return nil
+}
+
+func (r *run) close() {
+	if r.metrics != nil {
+		r.metrics.close()
+	}
+}
+
+func writeJSON(path string, v any) error {
+	b, err := jsonIndent(v)
+	if err != nil {
+		return err
+	}
+	return data.WriteFile(path, b)
+}
+
