@@ -1,14 +1,12 @@
 package data
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -24,52 +22,26 @@ import (
 // implementation does. Data follows in the order given, except that tensors
 // are stably grouped by element size, largest first, which keeps every
 // tensor aligned to its element size (a no-op when all share one dtype).
-func WriteSafetensors(path string, tensors []Tensor, metadata map[string]string) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+func WriteSafetensors(path string, tensors []Tensor, metadata map[string]string) error {
+	err := WriteFileAtomic(path, func(w io.Writer) error {
+		return encodeSafetensors(w, tensors, metadata)
+	})
 	if err != nil {
 		return fmt.Errorf("safetensors %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := encodeSafetensors(w, tensors, metadata); err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
-// syncDir fsyncs a directory so that a rename in it is durable.
+// syncDir fsyncs a directory so that a rename in it is durable (also used
+// by WriteFileAtomic).
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("safetensors: sync dir: %w", err)
+		return fmt.Errorf("sync dir: %w", err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("safetensors: sync dir %s: %w", dir, err)
+		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
 }

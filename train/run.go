@@ -23,6 +23,9 @@ type Options struct {
 	Resume   bool
 	Log      io.Writer // progress and log lines
 	Terminal bool      // Log is a terminal: draw a live progress line
+	// AfterStep, if set, is called after each optimizer step with the number
+	// of steps done (tests use it to interrupt a run at a known step).
+	AfterStep func(step int)
 }
 
 // Summary is the outcome of a run, also written to DIR/summary.json.
@@ -143,6 +146,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			if err := r.save(time.Since(start)); err != nil {
 				return nil, err
 			}
+		}
+		if r.opt.AfterStep != nil {
+			r.opt.AfterStep(r.state.Step)
 		}
 	}
 	if err := r.save(time.Since(start)); err != nil {

@@ -1,0 +1,254 @@
+package data
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// PrepareOptions says what Prepare tokenizes and where the shards go.
+type PrepareOptions struct {
+	Tokenizer Tokenizer
+	// Inputs are files or glob patterns. A .jsonl file holds one document
+	// per line, {"text": "..."}; any other file is one document of text.
+	Inputs []string
+	// OutDir receives train_000.bin, train_001.bin, ..., val_000.bin, ...
+	// and the tokenizer in OutDir/tokenizer.
+	OutDir string
+	// ShardTokens is the most tokens a shard holds (0: DefaultShardTokens).
+	ShardTokens int
+	// ValFraction is the share of the text that goes to the validation
+	// split, 0 for none. See Prepare for how it is chosen.
+	ValFraction float64
+	// Workers is the number of encoding goroutines (0: one per CPU).
+	Workers int
+	// Progress, when set, is called about twice a second and at the end.
+	Progress func(PrepareStats)
+}
+
+// Defaults of PrepareOptions.
+const (
+	DefaultShardTokens = 100_000_000
+	DefaultValFraction = 0.005
+)
+
+// DefaultPrepareOptions returns the options with their defaults set.
+func DefaultPrepareOptions() PrepareOptions {
+	return PrepareOptions{ShardTokens: DefaultShardTokens, ValFraction: DefaultValFraction}
+}
+
+// PrepareStats is how far Prepare has got.
+type PrepareStats struct {
+	Files       int     `json:"files"`
+	InputBytes  int64   `json:"input_bytes"` // size of all inputs
+	Bytes       int64   `json:"bytes"`       // bytes tokenized so far
+	Docs        int64   `json:"docs"`
+	TrainTokens int64   `json:"train_tokens"`
+	ValTokens   int64   `json:"val_tokens"`
+	TrainShards int     `json:"train_shards"`
+	ValShards   int     `json:"val_shards"`
+	Seconds     float64 `json:"seconds"`
+}
+
+// Tokens returns the tokens written to both splits.
+func (s PrepareStats) Tokens() int64 { return s.TrainTokens + s.ValTokens }
+
+// Prepare tokenizes the inputs into token shards, streaming: memory stays
+// bounded whatever the input size. A reader cuts the inputs into units (a
+// .jsonl line, or a chunk of a text file cut where tokenization does not
+// change, about InputBytes·ValFraction/8 bytes, 4 KiB to 1 MiB), workers
+// encode batches of units on every core, and the results are written in
+// input order. The tokenizer's EOT id follows every document (nothing when
+// it has none). Unit u goes to the validation split when round(u·f) >
+// round((u-1)·f) for f = ValFraction: an evenly spread, deterministic share
+// f of the units. Shards hold at most ShardTokens tokens; shards of an
+// earlier run beyond the ones written are removed.
+func Prepare(opts PrepareOptions) (PrepareStats, error) {
+	start := time.Now()
+	var stats PrepareStats
+	if err := opts.check(); err != nil {
+		return stats, err
+	}
+	files, total, err := expandInputs(opts.Inputs)
+	if err != nil {
+		return stats, fmt.Errorf("prepare: %w", err)
+	}
+	stats.Files, stats.InputBytes = len(files), total
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		return stats, fmt.Errorf("prepare: %w", err)
+	}
+	tokDir := filepath.Join(opts.OutDir, "tokenizer")
+	if err := os.MkdirAll(tokDir, 0o755); err != nil {
+		return stats, fmt.Errorf("prepare: %w", err)
+	}
+	if err := opts.Tokenizer.Save(tokDir); err != nil {
+		return stats, fmt.Errorf("prepare: save tokenizer: %w", err)
+	}
+	w := newPrepWriter(opts)
+	err = runPipeline(opts, files, total, w, &stats, start)
+	if cerr := w.close(err == nil); err == nil {
+		err = cerr
+	}
+	stats.TrainShards, stats.ValShards = w.train.shards, w.val.shards
+	stats.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		return stats, fmt.Errorf("prepare: %w", err)
+	}
+	if opts.Progress != nil {
+		opts.Progress(stats)
+	}
+	return stats, nil
+}
+
+func (o *PrepareOptions) check() error {
+	var errs []error
+	if o.Tokenizer == nil {
+		errs = append(errs, errors.New("no tokenizer"))
+	}
+	if o.OutDir == "" {
+		errs = append(errs, errors.New("no output directory"))
+	}
+	if o.ShardTokens == 0 {
+		o.ShardTokens = DefaultShardTokens
+	}
+	if o.ShardTokens < 0 {
+		errs = append(errs, fmt.Errorf("shard tokens %d must be positive", o.ShardTokens))
+	}
+	if o.ValFraction < 0 || o.ValFraction >= 1 {
+		errs = append(errs, fmt.Errorf("val fraction %g must be in [0, 1)", o.ValFraction))
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	return nil
+}
+
+// prepResult is the encoded output of one job.
+type prepResult struct {
+	seq        int64
+	train, val []int
+	docs       int64
+	bytes      int64
+	err        error
+}
+
+// runPipeline runs reader -> workers -> ordered writer. At most 2·workers+2
+// jobs are in flight, which bounds memory.
+func runPipeline(opts PrepareOptions, files []string, total int64, w *prepWriter, stats *PrepareStats, start time.Time) error {
+	jobs := make(chan prepJob, opts.Workers)
+	results := make(chan prepResult, opts.Workers)
+	slots := make(chan struct{}, 2*opts.Workers+2)
+	done := make(chan struct{})
+	var stop sync.Once
+	abort := func() { stop.Do(func() { close(done) }) }
+	defer abort()
+
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(jobs)
+		r := &prepReader{valFraction: opts.ValFraction, unitSize: unitBytes(total, opts.ValFraction)}
+		r.send = func(j prepJob) error {
+			select {
+			case slots <- struct{}{}:
+			case <-done:
+				return errors.New("stopped")
+			}
+			jobs <- j
+			return nil
+		}
+		var err error
+		for _, f := range files {
+			if err = r.readFile(f); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = r.flush()
+		}
+		readErr <- err
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < opts.Workers; i++ {
+		wg.Go(func() {
+			for j := range jobs {
+				results <- encodeJob(opts.Tokenizer, j)
+			}
+		})
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	pending := map[int64]prepResult{}
+	next, last := int64(0), time.Now()
+	var err error
+	for res := range results {
+		if err != nil {
+			continue // drain
+		}
+		pending[res.seq] = res
+		for r, ok := pending[next]; ok && err == nil; r, ok = pending[next] {
+			delete(pending, next)
+			next++
+			<-slots
+			if err = r.err; err == nil {
+				err = w.write(r)
+			}
+			stats.Bytes += r.bytes
+			stats.Docs += r.docs
+			stats.TrainTokens, stats.ValTokens = w.train.tokens, w.val.tokens
+		}
+		if err != nil {
+			abort()
+		} else if opts.Progress != nil && time.Since(last) > 500*time.Millisecond {
+			last = time.Now()
+			stats.Seconds = time.Since(start).Seconds()
+			opts.Progress(*stats)
+		}
+	}
+	if rerr := <-readErr; err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// encodeJob encodes the units of a job into train and val tokens.
+func encodeJob(tok Tokenizer, j prepJob) prepResult {
+	res := prepResult{seq: j.seq, bytes: j.bytes}
+	eot := tok.EOT()
+	for _, u := range j.units {
+		text := u.text
+		if u.json {
+			var doc struct {
+				Text *string `json:"text"`
+			}
+			if err := json.Unmarshal([]byte(text), &doc); err != nil || doc.Text == nil {
+				msg := "no \"text\" field"
+				if err != nil {
+					msg = err.Error()
+				}
+				res.err = fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: %s", u.file, u.line, msg)
+				return res
+			}
+			text = *doc.Text
+		}
+		dst := &res.train
+		if u.val {
+			dst = &res.val
+		}
+		*dst = append(*dst, tok.Encode(text)...)
+		if u.eot {
+			res.docs++
+			if eot >= 0 {
+				*dst = append(*dst, eot)
+			}
+		}
+	}
+	return res
+}

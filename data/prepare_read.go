@@ -1,0 +1,171 @@
+package data
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// prepUnit is one piece of text for Prepare: a chunk of a text file or one
+// document (line) of a .jsonl file. Units are numbered in input order; that
+// number alone decides whether a unit goes to the validation split.
+type prepUnit struct {
+	text string // the text, or the raw JSON line when jsonl is set
+	val  bool
+	eot  bool // a document ends after this unit
+	json bool
+	file string
+	line int
+}
+
+// prepJob is a batch of units for one worker.
+type prepJob struct {
+	seq   int64
+	units []prepUnit
+	bytes int64
+}
+
+const prepJobBytes = 1 << 20
+
+// expandInputs resolves globs and returns the files and their total size.
+func expandInputs(inputs []string) ([]string, int64, error) {
+	var files []string
+	var total int64
+	for _, in := range inputs {
+		matches := []string{in}
+		if strings.ContainsAny(in, "*?[") {
+			m, err := filepath.Glob(in)
+			if err != nil {
+				return nil, 0, fmt.Errorf("input %q: bad pattern: %w", in, err)
+			}
+			if len(m) == 0 {
+				return nil, 0, fmt.Errorf("input %q: no files match", in)
+			}
+			matches = m
+		}
+		for _, f := range matches {
+			fi, err := os.Stat(f)
+			if err != nil {
+				return nil, 0, fmt.Errorf("input: %w", err)
+			}
+			if fi.IsDir() {
+				return nil, 0, fmt.Errorf("input %s is a directory (pass its files, e.g. %s)", f, filepath.Join(f, "*.txt"))
+			}
+			files = append(files, f)
+			total += fi.Size()
+		}
+	}
+	if len(files) == 0 {
+		return nil, 0, errors.New("no input files")
+	}
+	return files, total, nil
+}
+
+// unitBytes is the size of the text-file units: small enough that a corpus
+// gets about eight validation units, between 4 KiB and 1 MiB.
+func unitBytes(total int64, valFraction float64) int {
+	if valFraction <= 0 {
+		return 1 << 20
+	}
+	return int(min(max(float64(total)*valFraction/8, 4<<10), 1<<20))
+}
+
+// prepReader cuts the input files into units and batches them into jobs.
+type prepReader struct {
+	valFraction float64
+	unitSize    int
+	unit        int64 // units so far
+	seq         int64
+	job         prepJob
+	send        func(prepJob) error
+}
+
+// isVal reports whether unit u is a validation unit: the units where
+// round(u·f) steps up, an evenly spread share f of them.
+func (r *prepReader) isVal(u int64) bool {
+	f := r.valFraction
+	return f > 0 && math.Floor(float64(u+1)*f+0.5) > math.Floor(float64(u)*f+0.5)
+}
+
+func (r *prepReader) add(u prepUnit) error {
+	u.val = r.isVal(r.unit)
+	r.unit++
+	r.job.units = append(r.job.units, u)
+	r.job.bytes += int64(len(u.text))
+	if r.job.bytes >= prepJobBytes {
+		return r.flush()
+	}
+	return nil
+}
+
+func (r *prepReader) flush() error {
+	if len(r.job.units) == 0 {
+		return nil
+	}
+	r.job.seq = r.seq
+	r.seq++
+	job := r.job
+	r.job = prepJob{}
+	return r.send(job)
+}
+
+// readFile adds the units of one input file.
+func (r *prepReader) readFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("input: %w", err)
+	}
+	defer f.Close()
+	if strings.HasSuffix(path, ".jsonl") {
+		err = r.readJSONL(f, path)
+	} else {
+		err = r.readText(f, path)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}
+
+// readText adds a text file, one document, as units of about unitSize.
+func (r *prepReader) readText(f io.Reader, path string) error {
+	var prev *prepUnit
+	err := forEachChunk(f, r.unitSize, func(chunk string) error {
+		if prev != nil {
+			if err := r.add(*prev); err != nil {
+				return err
+			}
+		}
+		prev = &prepUnit{text: chunk, file: path}
+		return nil
+	})
+	if err != nil || prev == nil {
+		return err
+	}
+	prev.eot = true
+	return r.add(*prev)
+}
+
+// readJSONL adds every non-blank line of a .jsonl file as a document.
+func (r *prepReader) readJSONL(f io.Reader, path string) error {
+	br := bufio.NewReaderSize(f, 1<<20)
+	for line := 1; ; line++ {
+		s, err := br.ReadString('\n')
+		if strings.TrimSpace(s) != "" {
+			if err := r.add(prepUnit{text: s, json: true, eot: true, file: path, line: line}); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

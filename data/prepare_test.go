@@ -1,0 +1,182 @@
+package data
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// byteEOTTokenizer is a test tokenizer: one id per byte, 256 is EOT.
+type byteEOTTokenizer struct{}
+
+func (byteEOTTokenizer) Name() string      { return "test-bytes" }
+func (byteEOTTokenizer) VocabSize() int    { return 257 }
+func (byteEOTTokenizer) EOT() int          { return 256 }
+func (byteEOTTokenizer) Save(string) error { return nil }
+func (byteEOTTokenizer) Encode(s string) []int {
+	ids := make([]int, len(s))
+	for i := range ids {
+		ids[i] = int(s[i])
+	}
+	return ids
+}
+func (byteEOTTokenizer) Decode(ids []int) string {
+	b := make([]byte, 0, len(ids))
+	for _, id := range ids {
+		if id < 256 {
+			b = append(b, byte(id))
+		}
+	}
+	return string(b)
+}
+
+// genCorpus writes two text files and a .jsonl file of about n bytes in
+// all and returns their documents.
+func genCorpus(t *testing.T, dir string, n int) (files, docs []string) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := strings.Fields("the river runs past town and a goose hides in the shade, while Owen's dogs sit under tables; 42 ships.")
+	text := func(size int) string {
+		var b strings.Builder
+		for b.Len() < size {
+			b.WriteString(words[rng.IntN(len(words))])
+			b.WriteString([]string{" ", " ", " ", "\n", "\n\n"}[rng.IntN(5)])
+		}
+		return b.String()
+	}
+	for i := 0; i < 2; i++ {
+		f := filepath.Join(dir, fmt.Sprintf("part%d.txt", i))
+		doc := text(n * 2 / 5)
+		os.WriteFile(f, []byte(doc), 0o644)
+		files, docs = append(files, f), append(docs, doc)
+	}
+	var jl bytes.Buffer
+	for jl.Len() < n/5 {
+		doc := text(rng.IntN(3000))
+		fmt.Fprintf(&jl, "{\"text\": %q, \"id\": 1}\n\n", doc)
+		docs = append(docs, doc)
+	}
+	f := filepath.Join(dir, "docs.jsonl")
+	os.WriteFile(f, jl.Bytes(), 0o644)
+	return append(files, f), docs
+}
+
+func readSplit(t *testing.T, dir, prefix string) []int {
+	set, err := OpenShardSet(dir, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	var ids []int
+	for _, s := range set.Shards() {
+		if err := s.Check(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < s.Len(); i++ {
+			ids = append(ids, s.Get(i))
+		}
+	}
+	return ids
+}
+
+func TestPrepareBytes(t *testing.T) {
+	in := t.TempDir()
+	files, docs := genCorpus(t, in, 3<<20)
+	var want []int
+	var total int
+	for _, d := range docs {
+		want = append(want, byteEOTTokenizer{}.Encode(d)...)
+		want = append(want, 256)
+		total += len(d)
+	}
+	// No validation split: the shards are the documents in order.
+	out := t.TempDir()
+	opts := PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: []string{filepath.Join(in, "*.txt"), files[2]}, OutDir: out, ShardTokens: 1 << 20, Workers: 3}
+	stats, err := Prepare(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readSplit(t, out, "train"); !slices.Equal(got, want) {
+		t.Fatalf("train shards hold %d tokens, want the %d of the documents", len(got), len(want))
+	}
+	if stats.Docs != int64(len(docs)) || stats.TrainShards != (len(want)+(1<<20)-1)>>20 || stats.ValTokens != 0 || stats.Bytes < int64(total) {
+		t.Fatalf("stats %+v", stats)
+	}
+	// With a validation split: every token lands in one split, about the
+	// right share in val, and the result does not depend on the workers.
+	opts.ValFraction, opts.ShardTokens = 0.05, 1<<21
+	outs := []string{t.TempDir(), t.TempDir()}
+	for i, workers := range []int{1, 4} {
+		opts.OutDir, opts.Workers = outs[i], workers
+		stats, err = Prepare(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	train, val := readSplit(t, outs[0], "train"), readSplit(t, outs[0], "val")
+	if len(train)+len(val) != len(want) || !slices.Equal(readSplit(t, outs[1], "val"), val) || !slices.Equal(readSplit(t, outs[1], "train"), train) {
+		t.Fatalf("train %d + val %d tokens, want %d, same with 1 and 4 workers", len(train), len(val), len(want))
+	}
+	if share := float64(len(val)) / float64(len(want)); share < 0.03 || share > 0.07 {
+		t.Fatalf("val share %.3f, want about 0.05", share)
+	}
+	// A rerun with bigger shards removes the shards it no longer writes.
+	opts.OutDir, opts.ShardTokens, opts.ValFraction = out, 1<<30, 0
+	if _, err := Prepare(opts); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := shardFiles(out, "train"); len(f) != 1 {
+		t.Fatalf("stale shards left: %v", f)
+	}
+}
+
+func TestPrepareErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"text\": \"ok\"}\n{\"title\": 1}\n"), 0o644)
+	tests := []struct {
+		inputs []string
+		want   string
+	}{
+		{[]string{bad}, "bad.jsonl:2: want a JSON object"},
+		{[]string{filepath.Join(dir, "none.txt")}, "none.txt"},
+		{[]string{filepath.Join(dir, "*.md")}, "no files match"},
+		{[]string{dir}, "is a directory"},
+	}
+	for _, tt := range tests {
+		_, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: tt.inputs, OutDir: filepath.Join(dir, "out")})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: got %v, want %q", tt.inputs, err, tt.want)
+		}
+	}
+	if _, err := Prepare(PrepareOptions{Inputs: []string{bad}, ValFraction: 2}); err == nil || !strings.Contains(err.Error(), "no tokenizer") || !strings.Contains(err.Error(), "val fraction 2") {
+		t.Errorf("options: %v", err)
+	}
+}
+
+// With GPT-2, preparing in chunks gives exactly the ids of the whole text.
+func TestPrepareGPT2(t *testing.T) {
+	tok := gpt2Vocab(t)
+	path := sharedPath("GPTCTL_SHAKESPEARE", "../../shared/data/pretrain/tinyshakespeare.txt")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("no corpus (set GPTCTL_SHAKESPEARE): %v", err)
+	}
+	out := t.TempDir()
+	stats, err := Prepare(PrepareOptions{Tokenizer: tok, Inputs: []string{path}, OutDir: out, ValFraction: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(tok.Encode(string(raw)), tok.EOT())
+	if got := readSplit(t, out, "train"); !slices.Equal(got, want) {
+		t.Fatalf("shards hold %d tokens, whole-text encoding %d", len(got), len(want))
+	}
+	t.Logf("%d bytes -> %d tokens in %.2fs", stats.Bytes, stats.Tokens(), stats.Seconds)
+	if _, err := LoadGPT2BPE(filepath.Join(out, "tokenizer")); err != nil {
+		t.Fatalf("saved tokenizer: %v", err)
+	}
+}

@@ -1,0 +1,175 @@
+package data
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestShardRoundTrip(t *testing.T) {
+	for _, vocab := range []int{300, 1 << 16, 1<<16 + 1} {
+		path := filepath.Join(t.TempDir(), "train_000.bin")
+		ids := make([]int, 10_000)
+		for i := range ids {
+			ids[i] = (i * 7919) % vocab
+		}
+		sw, err := NewShardWriter(path, vocab, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(ids); i += 999 { // streaming, uneven pieces
+			if err := sw.Write(ids[i:min(i+999, len(ids))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenShard(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Len() != len(ids) || s.VocabSize() != vocab || s.DType() != ShardDType(vocab) {
+			t.Fatalf("len %d vocab %d dtype %d", s.Len(), s.VocabSize(), s.DType())
+		}
+		for _, i := range []int{0, 1, 5000, len(ids) - 1} {
+			if s.Get(i) != ids[i] {
+				t.Fatalf("Get(%d) = %d, want %d", i, s.Get(i), ids[i])
+			}
+		}
+		win := make([]int32, 100)
+		if err := s.Window(win, 9900); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range win {
+			if int(v) != ids[9900+i] {
+				t.Fatalf("window[%d] = %d, want %d", i, v, ids[9900+i])
+			}
+		}
+		if err := s.Window(win, 9901); err == nil {
+			t.Fatal("window past the end: no error")
+		}
+		if err := s.Check(); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+}
+
+func TestShardErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "train_000.bin")
+	if err := WriteShard(path, []int{1, 2, 3, 4}, 10); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(path)
+	mutate := func(f func(b []byte) []byte) string {
+		p := filepath.Join(dir, "bad.bin")
+		os.WriteFile(p, f(slices.Clone(good)), 0o644)
+		return p
+	}
+	tests := []struct {
+		name string
+		f    func(b []byte) []byte
+		want string
+	}{
+		{"truncated", func(b []byte) []byte { return b[:len(b)-2] }, "truncated: header says 4 tokens, file holds 3"},
+		{"short header", func(b []byte) []byte { return b[:100] }, "shorter than the 256-byte header"},
+		{"extra bytes", func(b []byte) []byte { return append(b, 0, 0, 0) }, "3 bytes follow them"},
+		{"magic", func(b []byte) []byte { copy(b, "NOTASHRD"); return b }, "not a gptctl token shard"},
+		{"version", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 9); return b }, "version 9"},
+		{"dtype", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[12:], 3); return b }, "unknown dtype 3"},
+		{"vocab", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[24:], 1<<17); return b }, "does not fit dtype 2"},
+	}
+	for _, tt := range tests {
+		_, err := OpenShard(mutate(tt.f))
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "bad.bin") {
+			t.Errorf("%s: got %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	if _, err := NewShardWriter(filepath.Join(dir, "x.bin"), 1<<17, 2); err == nil || !strings.Contains(err.Error(), "use dtype 4") {
+		t.Errorf("vocab too big for uint16: %v", err)
+	}
+	if err := WriteShard(filepath.Join(dir, "y.bin"), []int{5, 10}, 10); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
+		t.Errorf("token out of range: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "y.bin")); err == nil {
+		t.Error("a failed shard was left behind")
+	}
+}
+
+func writeTestShards(t *testing.T, dir, prefix string, sizes ...int) []int {
+	var all []int
+	for i, n := range sizes {
+		ids := make([]int, n)
+		for k := range ids {
+			ids[k] = (len(all) + k) % 1000
+		}
+		all = append(all, ids...)
+		if err := WriteShard(ShardPath(dir, prefix, i), ids, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return all
+}
+
+func TestSampler(t *testing.T) {
+	dir := t.TempDir()
+	writeTestShards(t, dir, "train", 500, 3, 800) // the middle shard is too short for a window
+	set, err := OpenShardSet(dir, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	if set.Len() != 1303 || len(set.Shards()) != 3 {
+		t.Fatalf("len %d shards %d", set.Len(), len(set.Shards()))
+	}
+	const T = 16
+	draw := func(s *Sampler, n int) [][]int32 {
+		var out [][]int32
+		for i := 0; i < n; i++ {
+			x, y := make([]int32, 2*T), make([]int32, 2*T)
+			if err := s.Next(x, y); err != nil {
+				t.Fatal(err)
+			}
+			for k := 0; k < 2*T; k++ {
+				if k%T != T-1 && y[k] != x[k+1] {
+					t.Fatalf("targets are not inputs shifted by one: %v %v", x, y)
+				}
+			}
+			out = append(out, x, y)
+		}
+		return out
+	}
+	a, _ := NewSampler(set, T, 42)
+	b, _ := NewSampler(set, T, 42)
+	first := draw(a, 10)
+	if !slices.EqualFunc(first, draw(b, 10), slices.Equal) {
+		t.Fatal("same seed, different windows")
+	}
+	raw, _ := json.Marshal(a.State())
+	rest := draw(a, 10)
+	var st SamplerState
+	json.Unmarshal(raw, &st)
+	c, _ := NewSampler(set, T, 7)
+	if err := c.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(rest, draw(c, 10), slices.Equal) {
+		t.Fatal("restored sampler draws different windows")
+	}
+	d, _ := NewSampler(set, T+1, 42)
+	if err := d.Restore(st); err == nil {
+		t.Fatal("restore with another sequence length: no error")
+	}
+	if _, err := NewSampler(set, 900, 1); err == nil || !strings.Contains(err.Error(), "no shard holds 901 tokens") {
+		t.Fatalf("window too long: %v", err)
+	}
+	if _, err := OpenShardSet(dir, "val"); err == nil || !strings.Contains(err.Error(), "no shards val_*.bin") {
+		t.Fatalf("missing split: %v", err)
+	}
+}

@@ -1,0 +1,110 @@
+package graph
+
+import (
+	"math"
+	"testing"
+
+	"gptctl/kernels"
+)
+
+func tinyModel(t *testing.T, arch string, B, T int, dropout float32) (*Model, *Trainer, []int32) {
+	t.Helper()
+	cfg := Config{Arch: arch, VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5, Dropout: dropout}
+	p, err := NewParams(cfg, kernels.NewRNG(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(p, B, T, &kernels.Mode{}, kernels.NewRNG(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, tg, err := m.LMLoss()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := m.Differentiate(loss, m.Logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, tgt := Int32Data(m.Idx), Int32Data(tg)
+	for i := range in {
+		in[i] = int32((i*7 + 3) % cfg.VocabSize)
+		tgt[i] = int32((i*5 + 1) % cfg.VocabSize)
+	}
+	return m, tr, in
+}
+
+// At initialisation every token is about equally likely: loss ≈ ln V.
+func TestInitialLossIsLogV(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		_, tr, _ := tinyModel(t, arch, 2, 10, 0)
+		l, err := tr.Eval()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := math.Log(29); math.Abs(float64(l)-want) > 0.1 {
+			t.Errorf("%s: initial loss %.4f, want about ln(29) = %.4f", arch, l, want)
+		}
+	}
+}
+
+// Changing token t+1 must leave the logits at positions <= t unchanged.
+func TestCausality(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		m, tr, in := tinyModel(t, arch, 1, 10, 0)
+		if _, err := tr.Eval(); err != nil {
+			t.Fatal(err)
+		}
+		before := append([]float32(nil), tr.Value(m.Logits)...)
+		const pos = 6
+		in[pos] = (in[pos] + 1) % 29
+		if _, err := tr.Eval(); err != nil {
+			t.Fatal(err)
+		}
+		after := tr.Value(m.Logits)
+		V := 29
+		for i := 0; i < 10*V; i++ {
+			changed := before[i] != after[i]
+			if i/V < pos && changed {
+				t.Fatalf("%s: logit %d at position %d changed when token %d did", arch, i%V, i/V, pos)
+			}
+			if i/V == pos && !changed && i%V == 0 {
+				t.Errorf("%s: logits at position %d did not change with its own token", arch, pos)
+			}
+		}
+	}
+}
+
+// A model must be able to memorise one batch.
+func TestOverfitOneBatch(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		m, tr, _ := tinyModel(t, arch, 2, 10, 0.1)
+		p := m.Params
+		mo := make([][]float32, len(p.List))
+		vo := make([][]float32, len(p.List))
+		for i, w := range p.List {
+			mo[i], vo[i] = make([]float32, len(w.Data)), make([]float32, len(w.Data))
+		}
+		var first, last float32
+		for step := 1; step <= 150; step++ {
+			l, err := tr.Step()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if step == 1 {
+				first = l
+			}
+			last = l
+			for i, w := range p.List {
+				kernels.AdamW(w.Data, tr.Grad(i), mo[i], vo[i], 1e-2, 0.9, 0.99, 1e-8, 0, step)
+			}
+		}
+		eval, err := tr.Eval()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eval > 0.1 {
+			t.Errorf("%s: after 150 steps on one batch the loss is %.4f (from %.4f, last train %.4f), want < 0.1", arch, eval, first, last)
+		}
+	}
+}

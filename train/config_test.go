@@ -1,0 +1,94 @@
+package train
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "n_layer: 2\nlr: 3e-4\narch: gpt2\n")
+	cases := []struct {
+		name string
+		path string
+		sets []string
+		want []string // substrings of the error; none = success
+		check func(Config) bool
+	}{
+		{"defaults", "", nil, nil, func(c Config) bool { return c.NLayer == 4 && c.Data == "builtin" }},
+		{"file", good, nil, nil, func(c Config) bool { return c.NLayer == 2 && c.LR == 3e-4 && c.Arch == "gpt2" && c.NEmbd == 128 }},
+		{"set wins over file", good, []string{"n_layer=6", "data=x.txt"}, nil, func(c Config) bool { return c.NLayer == 6 && c.Data == "x.txt" }},
+		{"unknown key in file", write("typo.yaml", "n_layers: 2\n"), nil, []string{"typo.yaml", "n_layers", "not found"}, nil},
+		{"unknown key in --set", "", []string{"lrate=1"}, []string{"--set lrate=1", "lrate"}, nil},
+		{"bad value type", write("type.yaml", "n_layer: many\n"), nil, []string{"type.yaml", "line 1"}, nil},
+		{"set without =", "", []string{"n_layer"}, []string{"want key=value"}, nil},
+		{"every problem at once", write("bad.yaml", "n_embd: 100\nn_head: 3\nlr: -1\narch: gpt3\nbatch_size: 0\n"), nil,
+			[]string{"bad.yaml", "n_embd 100 is not divisible by n_head 3", "lr -1", `arch "gpt3"`, "batch_size 0"}, nil},
+		{"missing file", filepath.Join(dir, "none.yaml"), nil, []string{"none.yaml", "no such file"}, nil},
+		{"seq_len beyond context", "", []string{"seq_len=65"}, []string{"seq_len 65"}, nil},
+		{"bad device", "", []string{"device=tpu"}, []string{`device "tpu"`}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Load(c.path, c.sets)
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !c.check(cfg) {
+					t.Errorf("unexpected config %+v", cfg)
+				}
+				return
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v is not a ConfigError", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestShippedConfigsLoad(t *testing.T) {
+	paths, _ := filepath.Glob("../configs/*.yaml")
+	if len(paths) == 0 {
+		t.Fatal("no configs found")
+	}
+	for _, p := range paths {
+		if _, err := Load(p, nil); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+func TestLRSchedule(t *testing.T) {
+	for _, c := range []struct {
+		step int
+		want float64
+	}{{0, 1e-3 / 100}, {99, 1e-3}, {100, 1e-3}, {1050, 5.5e-4}, {2000, 1e-4}, {5000, 1e-4}} {
+		if got := LR(c.step, 100, 2000, 1e-3, 1e-4, "cosine"); abs(got-c.want) > 1e-12 {
+			t.Errorf("LR(%d) = %g, want %g", c.step, got, c.want)
+		}
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
