@@ -75,6 +75,15 @@ func TestGPT1BPERoundTrip(t *testing.T) {
 			t.Errorf("round trip of %q:\n got %q\nwant %q", s, got, want)
 		}
 	}
+	// Encoding in pieces cut at SafeCut gives the ids of the whole text.
+	whole := strings.Repeat(texts[1]+"\n"+texts[2]+" ", 20)
+	var parts []int
+	for _, c := range chunks(whole, 100) {
+		parts = append(parts, tok.Encode(c)...)
+	}
+	if !slices.Equal(parts, tok.Encode(whole)) {
+		t.Error("encoding in SafeCut chunks differs from the whole text")
+	}
 	for _, s := range []string{"\xff\xfe", "a\x00b", strings.Repeat("x", 300)} {
 		tok.Decode(tok.Encode(s)) // must not panic
 	}

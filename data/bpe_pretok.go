@@ -146,30 +146,16 @@ func splitGPT2(s string, fn func(piece string)) {
 func isCutByte(b byte) bool { return b > ' ' && b < utf8.RuneSelf }
 
 // SafeCut returns the largest p in (0, limit] at which s can be cut into
-// s[:p] and s[p:] so that pre-tokenisation of the two parts gives the same
-// pieces as that of s, preferring a point just after a newline; it returns 0
-// when there is none. A cut point is next to a ' ' or '\n' between two ASCII
-// characters that are not whitespace: every piece ends before such a space,
-// and the piece that starts there does not depend on what came before. This
-// holds for the GPT-2 and GPT-1 splitters and for character tokenizers.
+// s[:p] and s[p:] so that tokenizing the two parts gives the same ids as
+// tokenizing s, or 0 when there is none. A cut point is a ' ' between two
+// ASCII characters that are not whitespace: for GPT-2 every piece ends before
+// such a space and the piece that starts at it does not depend on what came
+// before; GPT-1 splits words at it; character tokenizers may be cut anywhere.
 func SafeCut(s string, limit int) int {
-	if limit > len(s)-1 {
-		limit = len(s) - 1
-	}
-	spaceCut := 0
-	for p := limit; p >= 1; p-- {
-		b := s[p]
-		if (b == '\n' || b == ' ') && isCutByte(s[p-1]) && p+1 < len(s) && isCutByte(s[p+1]) {
-			if b == '\n' && p+1 <= limit {
-				return p + 1 // just after the newline, a piece of its own
-			}
-			if spaceCut == 0 {
-				spaceCut = p
-			}
-		}
-		if spaceCut > 0 && limit-p >= 1<<16 {
-			break // no newline near the end: settle for the space
+	for p := min(limit, len(s)-2); p >= 1; p-- {
+		if s[p] == ' ' && isCutByte(s[p-1]) && isCutByte(s[p+1]) {
+			return p
 		}
 	}
-	return spaceCut
+	return 0
 }

@@ -83,8 +83,8 @@ func TestSafeCut(t *testing.T) {
 			t.Fatalf("cut %q at %d: %q, want %q", s, p, got, want)
 		}
 	}
-	if p := SafeCut("ab cd\nef gh", 10); p != 6 {
-		t.Fatalf("SafeCut prefers the newline: got %d, want 6", p)
+	if p := SafeCut("ab cd\nef gh", 10); p != 8 {
+		t.Fatalf("SafeCut: got %d, want 8", p)
 	}
 	if p := SafeCut("abcdef", 6); p != 0 {
 		t.Fatalf("no cut point: got %d", p)

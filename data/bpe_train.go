@@ -64,7 +64,7 @@ func countPieces(path string, counts map[string]int64) (int64, error) {
 	}
 	defer f.Close()
 	var n int64
-	err = forEachChunk(f, 1<<20, func(chunk string) error {
+	err = ReadChunks(f, 1<<20, func(chunk string) error {
 		n += int64(len(chunk))
 		splitGPT2(chunk, func(p string) {
 			if c, ok := counts[p]; ok {

@@ -6,13 +6,13 @@ import (
 	"unicode/utf8"
 )
 
-// forEachChunk reads r to the end and calls fn with consecutive chunks of
+// ReadChunks reads r to the end and calls fn with consecutive chunks of
 // about size bytes (at most size) that together are the whole input. Chunks
 // end at a SafeCut point where there is one in the second half of the
 // buffer, so tokenizing chunk by chunk gives the same ids as tokenizing the
 // whole text; otherwise (a long run without a space between ASCII
 // characters) at a UTF-8 character boundary. fn owns the chunk it is given.
-func forEachChunk(r io.Reader, size int, fn func(chunk string) error) error {
+func ReadChunks(r io.Reader, size int, fn func(chunk string) error) error {
 	size = max(size, 16)
 	buf := make([]byte, 0, size)
 	for {

@@ -135,7 +135,7 @@ func (r *prepReader) readFile(path string) error {
 // readText adds a text file, one document, as units of about unitSize.
 func (r *prepReader) readText(f io.Reader, path string) error {
 	var prev *prepUnit
-	err := forEachChunk(f, r.unitSize, func(chunk string) error {
+	err := ReadChunks(f, r.unitSize, func(chunk string) error {
 		if prev != nil {
 			if err := r.add(*prev); err != nil {
 				return err

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -28,20 +27,6 @@ func WriteSafetensors(path string, tensors []Tensor, metadata map[string]string)
 	})
 	if err != nil {
 		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	return nil
-}
-
-// syncDir fsyncs a directory so that a rename in it is durable (also used
-// by WriteFileAtomic).
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
 }

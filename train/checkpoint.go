@@ -99,7 +99,7 @@ func saveCheckpoint(runDir string, ck *checkpoint) error {
 	if err := os.Rename(tmp, cur); err != nil {
 		return err
 	}
-	return syncDir(runDir)
+	return data.SyncDir(runDir)
 }
 
 // writeModelDir writes a Hugging Face style model directory.
@@ -172,13 +172,4 @@ func readCheckpoint(dir string) (*checkpoint, error) {
 		}
 	}
 	return ck, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -121,7 +121,9 @@ func decodeStrict(r io.Reader, c *Config) error {
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true) // a mistyped key is an error, not a silent default
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s (see configs/ for the known keys)", strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.ReplaceAll(strings.ReplaceAll(msg, "unmarshal errors:\n  ", ""), "\n  ", "; ")
+		return fmt.Errorf("%s (see configs/ for the known keys)", msg)
 	}
 	return nil
 }

@@ -19,10 +19,10 @@ func TestLoadConfig(t *testing.T) {
 	}
 	good := write("good.yaml", "n_layer: 2\nlr: 3e-4\narch: gpt2\n")
 	cases := []struct {
-		name string
-		path string
-		sets []string
-		want []string // substrings of the error; none = success
+		name  string
+		path  string
+		sets  []string
+		want  []string // substrings of the error; none = success
 		check func(Config) bool
 	}{
 		{"defaults", "", nil, nil, func(c Config) bool { return c.NLayer == 4 && c.Data == "builtin" }},

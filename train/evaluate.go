@@ -84,4 +84,3 @@ func EvalLM(modelDir, file string, batch int) (*LMEval, error) {
 	l := nll / float64(count)
 	return &LMEval{Loss: l, Perplexity: math.Exp(l), Tokens: count, File: file}, nil
 }
-

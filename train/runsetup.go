@@ -161,4 +161,3 @@ func writeJSON(path string, v any) error {
 	}
 	return data.WriteFile(path, b)
 }
-

@@ -29,6 +29,9 @@ context.`,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out = cmd.OutOrStdout()
+			if err := requireFlags("model", opts.ModelDir, "data", opts.DataPath); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -38,8 +41,6 @@ context.`,
 	cmd.Flags().StringVarP(&opts.ModelDir, "model", "m", "", "gptctl run directory or Hugging Face model directory")
 	cmd.Flags().StringVarP(&opts.DataPath, "data", "d", "", "text file to evaluate on")
 	cmd.Flags().IntVar(&opts.Batch, "batch-size", 8, "windows per forward pass")
-	cmd.MarkFlagRequired("model")
-	cmd.MarkFlagRequired("data")
 	return cmd
 }
 

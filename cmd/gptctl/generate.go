@@ -28,6 +28,9 @@ is greedy decoding; top-k and top-p (nucleus) limit the candidates.`,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out = cmd.OutOrStdout()
+			if err := requireFlags("model", opts.ModelDir); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -42,7 +45,6 @@ is greedy decoding; top-k and top-p (nucleus) limit the candidates.`,
 	f.IntVar(&opts.TopK, "top-k", 0, "sample from the k most likely tokens; 0 = all")
 	f.Float64Var(&opts.TopP, "top-p", 1, "sample from the smallest set with this probability mass")
 	f.Uint64Var(&opts.Seed, "seed", 1, "random seed")
-	cmd.MarkFlagRequired("model")
 	return cmd
 }
 

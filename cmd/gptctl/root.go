@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 )
 
@@ -18,6 +20,7 @@ config or input), machine-readable metrics, checkpoints that resume.`,
   gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 200
   gptctl eval --model runs/shk --data heldout.txt`,
 		Args:          usageArgs(cobra.NoArgs),
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -33,6 +36,16 @@ config or input), machine-readable metrics, checkpoints that resume.`,
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
+}
+
+// requireFlags returns a usage error naming the first empty required flag.
+func requireFlags(flags ...string) error {
+	for i := 0; i+1 < len(flags); i += 2 {
+		if flags[i+1] == "" {
+			return &usageError{fmt.Errorf("required flag --%s is not set", flags[i])}
+		}
+	}
+	return nil
 }
 
 // usageArgs marks argument-count errors as usage errors (exit status 2).

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gptctl/data"
+)
+
+// DataPrepareOptions are the flags of gptctl data prepare.
+type DataPrepareOptions struct {
+	Spec        string
+	Data        []string
+	OutDir      string
+	ValFraction float64
+	ShardTokens int
+	Workers     int
+	Out, ErrOut io.Writer
+}
+
+// NewCmdData builds gptctl data and its subcommands.
+func NewCmdData() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Prepare corpora as token shards",
+		Args:  usageArgs(cobra.NoArgs),
+	}
+	cmd.AddCommand(newCmdDataPrepare(nil))
+	return cmd
+}
+
+func newCmdDataPrepare(runF func(*DataPrepareOptions) error) *cobra.Command {
+	opts := &DataPrepareOptions{}
+	def := data.DefaultPrepareOptions()
+	cmd := &cobra.Command{
+		Use:   "prepare --tokenizer SPEC --data FILE_OR_GLOB... --out DIR",
+		Short: "Tokenize text files of any size into train and val token shards",
+		Long: `prepare tokenizes the corpus on every core, streaming, and writes DIR/train_000.bin,
+DIR/train_001.bin, ... and DIR/val_000.bin, ..., token shards that training
+memory-maps, plus the tokenizer in DIR/tokenizer. A .jsonl file holds one
+document per line, {"text": "..."}; any other file is one document. The
+end-of-text token follows every document. --val-fraction of the text, in
+evenly spread chunks or documents chosen deterministically, goes to val.`,
+		Example: `  gptctl data prepare --tokenizer gpt2 --data 'corpus/*.txt' --out data/corpus-gpt2
+  gptctl data prepare --tokenizer tok/shk2k --data tinyshakespeare.txt --val-fraction 0.1 --out data/shk`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Out, opts.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if runF != nil {
+				return runF(opts)
+			}
+			return dataPrepareRun(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Spec, "tokenizer", "t", "", specHelp)
+	f.StringSliceVar(&opts.Data, "data", nil, "input files or globs (repeatable, comma-separated); .jsonl is one document per line")
+	f.StringVarP(&opts.OutDir, "out", "o", "", "directory to write the shards into")
+	f.Float64Var(&opts.ValFraction, "val-fraction", def.ValFraction, "share of the text for the validation split, 0 for none")
+	f.IntVar(&opts.ShardTokens, "shard-tokens", def.ShardTokens, "most tokens per shard")
+	f.IntVar(&opts.Workers, "workers", 0, "encoding goroutines (default: one per CPU)")
+	return cmd
+}
+
+func dataPrepareRun(opts *DataPrepareOptions) error {
+	switch {
+	case len(opts.Data) == 0:
+		return &usageError{errors.New("data prepare: --data is required")}
+	case opts.OutDir == "":
+		return &usageError{errors.New("data prepare: --out is required")}
+	case opts.ValFraction < 0 || opts.ValFraction >= 1:
+		return &usageError{fmt.Errorf("data prepare: --val-fraction %g must be in [0, 1)", opts.ValFraction)}
+	case opts.ShardTokens <= 0:
+		return &usageError{fmt.Errorf("data prepare: --shard-tokens %d must be positive", opts.ShardTokens)}
+	}
+	tok, err := resolveSpec("data prepare", opts.Spec)
+	if err != nil {
+		return err
+	}
+	tty := isTerminal(opts.ErrOut)
+	var lastLine time.Time
+	progress := func(s data.PrepareStats) {
+		if !tty && time.Since(lastLine) < 10*time.Second {
+			return // a log file gets a line every 10 s
+		}
+		lastLine = time.Now()
+		end := "\n"
+		if tty {
+			end = "\x1b[K\r"
+		}
+		fmt.Fprintf(opts.ErrOut, "prepare: %s / %s (%.0f%%), %d tokens, %.1f MB/s%s",
+			humanBytes(s.Bytes), humanBytes(s.InputBytes), 100*float64(s.Bytes)/float64(max(s.InputBytes, 1)),
+			s.Tokens(), float64(s.Bytes)/1e6/max(s.Seconds, 1e-9), end)
+	}
+	stats, err := data.Prepare(data.PrepareOptions{
+		Tokenizer:   tok,
+		Inputs:      opts.Data,
+		OutDir:      opts.OutDir,
+		ShardTokens: opts.ShardTokens,
+		ValFraction: opts.ValFraction,
+		Workers:     opts.Workers,
+		Progress:    progress,
+	})
+	if tty {
+		fmt.Fprint(opts.ErrOut, "\x1b[K")
+	}
+	if err != nil {
+		return err
+	}
+	if opts.ValFraction > 0 && stats.ValTokens == 0 {
+		fmt.Fprintf(opts.ErrOut, "prepare: warning: the corpus is too small for --val-fraction %g to select any text; raise it for a val split\n", opts.ValFraction)
+	}
+	_, err = fmt.Fprintf(opts.Out, "prepared %s: %d docs, %s -> %d train tokens (%d shards), %d val tokens (%d shards) in %.1fs: %.1f MB/s, %.0f tokens/s\n",
+		opts.OutDir, stats.Docs, humanBytes(stats.Bytes), stats.TrainTokens, stats.TrainShards, stats.ValTokens, stats.ValShards,
+		stats.Seconds, float64(stats.Bytes)/1e6/max(stats.Seconds, 1e-9), float64(stats.Tokens())/max(stats.Seconds, 1e-9))
+	return err
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}

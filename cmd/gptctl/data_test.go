@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gptctl/data"
+)
+
+func TestDataPrepareCommand(t *testing.T) {
+	dir, corpus := trainedTokenizer(t)
+	out := filepath.Join(t.TempDir(), "shards")
+	msg, err := runCmd(NewCmdData(), "", "prepare", "--tokenizer", dir, "--data", corpus, "--out", out, "--val-fraction", "0.1", "--shard-tokens", "5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "prepared "+out) || !strings.Contains(msg, "tokens/s") {
+		t.Fatalf("summary %q", msg)
+	}
+	for _, split := range []string{"train", "val"} {
+		set, err := data.OpenShardSet(out, split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set.Len() == 0 || set.VocabSize() != 400 {
+			t.Fatalf("%s: %d tokens, vocab %d", split, set.Len(), set.VocabSize())
+		}
+		set.Close()
+	}
+}
+
+func TestDataPrepareCommandErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"prepare", "--tokenizer", "x", "--out", "o"}, "--data is required"},
+		{[]string{"prepare", "--tokenizer", "x", "--data", "a", "--out", "o", "--val-fraction", "1.5"}, "--val-fraction 1.5"},
+		{[]string{"prepare", "--tokenizer", "x", "--data", "a", "--out", "o", "--shard-tokens", "0"}, "--shard-tokens 0"},
+		{[]string{"prepare", "--data", "a", "--out", "o"}, "--tokenizer is required"},
+	}
+	for _, tt := range tests {
+		_, err := runCmd(NewCmdData(), "", tt.args...)
+		var ue *usageError
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.As(err, &ue) {
+			t.Errorf("%v: got %v, want a usage error with %q", tt.args, err, tt.want)
+		}
+	}
+}

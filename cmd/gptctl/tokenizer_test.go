@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"gptctl/data"
+)
+
+// runCmd executes cmd with args and stdin and returns its stdout.
+func runCmd(cmd *cobra.Command, stdin string, args ...string) (string, error) {
+	var out, errOut bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// trainedTokenizer trains a small BPE with gptctl tokenizer train.
+func trainedTokenizer(t *testing.T) (dir, corpus string) {
+	t.Helper()
+	tmp := t.TempDir()
+	corpus = filepath.Join(tmp, "corpus.txt")
+	if err := os.WriteFile(corpus, []byte(data.BuiltinCorpus()[:50_000]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(tmp, "tok")
+	out, err := runCmd(NewCmdTokenizer(), "", "train", "--data", filepath.Join(tmp, "*.txt"), "--vocab-size", "400", "--out", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "vocab 400") {
+		t.Fatalf("train printed %q", out)
+	}
+	return dir, corpus
+}
+
+func TestTokenizerCommands(t *testing.T) {
+	dir, _ := trainedTokenizer(t)
+	text := "The river runs past the town.\n\tÜnïcödé \xff<|endoftext|>"
+	for _, binary := range []bool{false, true} {
+		flags := []string{"--tokenizer", dir}
+		if binary {
+			flags = append(flags, "--binary")
+		}
+		ids, err := runCmd(NewCmdTokenizer(), text, append([]string{"encode"}, flags...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := runCmd(NewCmdTokenizer(), ids, append([]string{"decode"}, flags...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back != text {
+			t.Fatalf("binary=%v: decode(encode(text)) = %q", binary, back)
+		}
+	}
+	ids, _ := runCmd(NewCmdTokenizer(), "a<|endoftext|>", "encode", "-t", dir, "--special")
+	if !strings.HasSuffix(ids, " 399\n") {
+		t.Fatalf("--special: %q, want the EOT id 399 last", ids)
+	}
+}
+
+func TestTokenizerCommandErrors(t *testing.T) {
+	dir, _ := trainedTokenizer(t)
+	t.Setenv(data.EnvGPT2Vocab, "")
+	tests := []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"", []string{"train", "--vocab-size", "300", "--out", "x"}, "--data is required"},
+		{"", []string{"train", "--data", "a.txt", "--vocab-size", "10", "--out", "x"}, "at least 257"},
+		{"", []string{"train", "--data", "/nonexistent/*.txt", "--vocab-size", "300", "--out", "x"}, "no files match"},
+		{"hi", []string{"encode"}, "--tokenizer is required"},
+		{"hi", []string{"encode", "-t", "gpt2"}, "set GPTCTL_GPT2_VOCAB"},
+		{"hi", []string{"encode", "-t", "/nonexistent"}, "not gpt2, gpt1 or a tokenizer directory"},
+		{"1 2 x", []string{"decode", "-t", dir}, `word 3 "x" is not a token id`},
+		{"1 400", []string{"decode", "-t", dir}, "id 400 (number 2 of the input) is outside the vocabulary"},
+		{"\x01\x00\x00\x00\x05", []string{"decode", "-t", dir, "--binary"}, "ends 1 bytes into id 2"},
+	}
+	for _, tt := range tests {
+		_, err := runCmd(NewCmdTokenizer(), tt.stdin, tt.args...)
+		var ue *usageError
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.As(err, &ue) {
+			t.Errorf("%v: got %v, want a usage error with %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestTokenizerGPT2(t *testing.T) {
+	dir := "../../../shared/data/tokenizer/gpt2"
+	if _, err := os.Stat(filepath.Join(dir, "encoder.json")); err != nil {
+		t.Skipf("no GPT-2 vocabulary at %s", dir)
+	}
+	t.Setenv(data.EnvGPT2Vocab, dir)
+	out, err := runCmd(NewCmdTokenizer(), "Hello world", "encode", "--tokenizer", "gpt2")
+	if err != nil || out != "15496 995\n" {
+		t.Fatalf("encode: %q, %v", out, err)
+	}
+}

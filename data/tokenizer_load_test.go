@@ -1,0 +1,67 @@
+package data
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestResolveTokenizer(t *testing.T) {
+	t.Setenv(EnvGPT2Vocab, "")
+	t.Setenv(EnvGPT1Vocab, "")
+	for spec, want := range map[string]string{
+		"gpt2":         "tokenizer gpt2: set GPTCTL_GPT2_VOCAB or pass a directory holding encoder.json and vocab.bpe",
+		"gpt1":         "tokenizer gpt1: set GPTCTL_GPT1_VOCAB",
+		"":             "empty spec",
+		"/nonexistent": "not gpt2, gpt1 or a tokenizer directory",
+		t.TempDir():    "holds no tokenizer",
+	} {
+		if _, err := ResolveTokenizer(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ResolveTokenizer(%q) = %v, want %q", spec, err, want)
+		}
+	}
+
+	// A trained BPE saved in a directory is found by its files.
+	tok := trainTiny(t, smallText()[:20_000], 300)
+	dir := t.TempDir()
+	if err := tok.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ResolveTokenizer(dir)
+	if err != nil || got.VocabSize() != 300 || got.Name() != "gpt2-bpe" {
+		t.Fatalf("ResolveTokenizer(dir) = %v, %v", got, err)
+	}
+	// So is one under Hugging Face's file names.
+	hf := t.TempDir()
+	os.Rename(filepath.Join(dir, GPT2EncoderFile), filepath.Join(hf, hfVocabFile))
+	os.Rename(filepath.Join(dir, GPT2MergesFile), filepath.Join(hf, hfMergesFile))
+	if got, err := ResolveTokenizer(hf); err != nil || got.VocabSize() != 300 {
+		t.Fatalf("Hugging Face names: %v, %v", got, err)
+	}
+	t.Setenv(EnvGPT2Vocab, hf)
+	if got, err := ResolveTokenizer("gpt2"); err != nil || got.VocabSize() != 300 {
+		t.Fatalf("gpt2 from the environment: %v, %v", got, err)
+	}
+
+	// A char tokenizer directory, until a registered loader takes it.
+	char := t.TempDir()
+	os.WriteFile(filepath.Join(char, "tokenizer.json"), []byte(`{"type": "char", "chars": "ab"}`), 0o644)
+	if _, err := ResolveTokenizer(char); err != nil && !strings.Contains(err.Error(), "LoadTokenizer") {
+		t.Fatalf("char dir: %v", err)
+	}
+}
+
+func TestRegisterTokenizerLoader(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "custom.tok"), nil, 0o644)
+	saved := loaders
+	defer func() { loaders = saved }()
+	RegisterTokenizerLoader(
+		func(d string) bool { _, err := os.Stat(filepath.Join(d, "custom.tok")); return err == nil },
+		func(d string) (Tokenizer, error) { return byteEOTTokenizer{}, nil },
+	)
+	if tok, err := ResolveTokenizer(dir); err != nil || tok.Name() != "test-bytes" {
+		t.Fatalf("registered loader: %v, %v", tok, err)
+	}
+}
