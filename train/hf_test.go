@@ -1,0 +1,89 @@
+package train
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gptctl/data"
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+func hfModelDir(t *testing.T, arch string, rename func(string) string, extra ...data.Tensor) (string, *graph.Params) {
+	t.Helper()
+	cfg := graph.Config{Arch: arch, VocabSize: 11, NCtx: 8, NEmbd: 12, NHead: 3, NLayer: 2, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := WriteHFConfig(filepath.Join(dir, "config.json"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	var ts []data.Tensor
+	for _, w := range p.List {
+		ts = append(ts, data.F32Tensor(rename(w.Name), w.Shape, w.Data))
+	}
+	if err := data.WriteSafetensors(filepath.Join(dir, "model.safetensors"), append(ts, extra...), nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir, p
+}
+
+// Hugging Face files carry a transformer. prefix, causal-mask buffers and
+// sometimes an lm_head copy of the embedding; all must load.
+func TestLoadHuggingFaceDirectory(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		extra := []data.Tensor{
+			data.F32Tensor("transformer.h.0.attn.bias", []int{1, 1, 8, 8}, make([]float32, 64)),
+			data.F32Tensor("transformer.h.1.attn.masked_bias", nil, []float32{-1e4}),
+			data.F32Tensor("lm_head.weight", []int{11, 12}, make([]float32, 132)),
+		}
+		dir, want := hfModelDir(t, arch, func(n string) string { return "transformer." + n }, extra...)
+		got, tok, err := LoadModel(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", arch, err)
+		}
+		if tok != nil {
+			t.Errorf("%s: a directory without tokenizer files gave tokenizer %s", arch, tok.Name())
+		}
+		for i, w := range want.List {
+			for j, v := range w.Data {
+				if got.List[i].Data[j] != v {
+					t.Fatalf("%s: %s[%d] = %v, want %v", arch, w.Name, j, got.List[i].Data[j], v)
+				}
+			}
+		}
+	}
+}
+
+func TestLoadModelErrors(t *testing.T) {
+	missing, _ := hfModelDir(t, "gpt2", func(n string) string {
+		if n == "ln_f.bias" {
+			return "unrelated"
+		}
+		return n
+	})
+	noWeights := t.TempDir()
+	os.WriteFile(filepath.Join(noWeights, "config.json"), []byte(`{"model_type":"gpt2","vocab_size":5,"n_positions":4,"n_embd":4,"n_layer":1,"n_head":2}`), 0o644)
+	badType := t.TempDir()
+	os.WriteFile(filepath.Join(badType, "config.json"), []byte(`{"model_type":"llama"}`), 0o644)
+	shape, _ := hfModelDir(t, "gpt1", func(n string) string { return n })
+	os.WriteFile(filepath.Join(shape, "config.json"), []byte(`{"model_type":"openai-gpt","vocab_size":11,"n_positions":8,"n_embd":12,"n_layer":2,"n_head":3,"afn":"gelu"}`), 0o644)
+	os.WriteFile(filepath.Join(shape, "config.json"), []byte(`{"model_type":"openai-gpt","vocab_size":12,"n_positions":8,"n_embd":12,"n_layer":2,"n_head":3,"afn":"gelu"}`), 0o644)
+	for _, c := range []struct{ dir, want string }{
+		{missing, `missing tensor "ln_f.bias"`},
+		{missing, `unexpected tensor "unrelated"`},
+		{noWeights, "model.safetensors"},
+		{badType, `model_type "llama"`},
+		{shape, `"tokens_embed.weight" has shape [11 12], the model needs [12 12]`},
+		{t.TempDir(), "no config.json"},
+	} {
+		_, _, err := LoadModel(c.dir)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("LoadModel(%s): %v, want an error containing %q", c.dir, err, c.want)
+		}
+	}
+}
