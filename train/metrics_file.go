@@ -10,12 +10,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"time"
+
+	"gptctl/report"
 )
 
 type metrics map[string]any
 
 type metricsFile struct {
-	f *os.File
+	f  *os.File
+	tb *report.EventWriter // TensorBoard events beside metrics.jsonl
 }
 
 // openMetrics opens path for appending, keeping only lines with step <= keep.
@@ -47,7 +52,12 @@ func openMetrics(path string, keep int) (*metricsFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	return &metricsFile{f: f}, nil
+	tb, err := report.NewEventWriter(filepath.Dir(path))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return &metricsFile{f: f, tb: tb}, nil
 }
 
 func (m *metricsFile) write(v metrics) error {
@@ -58,12 +68,22 @@ func (m *metricsFile) write(v metrics) error {
 	if _, err := m.f.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	return nil
+	scalars := map[string]float64{}
+	for k, x := range v {
+		if f, ok := x.(float64); ok && k != "step" {
+			scalars[k] = f
+		}
+	}
+	if err := m.tb.WriteScalars(int64(v["step"].(int)), time.Now(), scalars); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return m.tb.Flush()
 }
 
 func (m *metricsFile) close() {
 	m.f.Sync()
 	m.f.Close()
+	m.tb.Close()
 }
 
 func jsonIndent(v any) ([]byte, error) {

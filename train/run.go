@@ -73,6 +73,11 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
+	unlock, err := lockRunDir(opt.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	r, err := newRun(cfg, opt)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gptctl/report"
 )
 
 func tinyConfig(t *testing.T, sets ...string) Config {
@@ -135,5 +137,41 @@ func TestPretrainBadInput(t *testing.T) {
 				t.Fatalf("error %v, want an InputError containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestRunDirectoryLockAndEvents(t *testing.T) {
+	dir := t.TempDir()
+	release, err := lockRunDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Pretrain(context.Background(), tinyConfig(t, "max_steps=2"), Options{OutDir: dir, Log: io.Discard})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "in use by another gptctl") {
+		t.Fatalf("second writer: %v, want a lock error", err)
+	}
+	release()
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=10"), Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
+	if len(files) != 1 {
+		t.Fatalf("want one TensorBoard event file, have %v", files)
+	}
+	events, err := report.ReadEvents(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, e := range events {
+		for _, s := range e.Scalars {
+			tags = append(tags, s.Tag)
+		}
+	}
+	for _, want := range []string{"train_loss", "val_loss", "lr"} {
+		if !strings.Contains(strings.Join(tags, " "), want) {
+			t.Errorf("event file lacks %s (tags %v)", want, tags)
+		}
 	}
 }
