@@ -12,8 +12,9 @@ var (
 )
 
 // FuzzBPERoundTrip checks Decode(Encode(s)) == s on arbitrary bytes for a
-// small trained BPE (always) and GPT-2 (when its vocabulary is present), and
-// that the heap merge agrees with the short merge.
+// small trained BPE (always) and GPT-2 (when its vocabulary is present), that
+// the heap merge agrees with the short merge, and that GPT-1 (when present)
+// does not panic.
 func FuzzBPERoundTrip(f *testing.F) {
 	for _, s := range []string{"", "hello world", "I'm  \t\n\n x", "\xff\xfe\x00", "中文 テキスト 123", "<|endoftext|>"} {
 		f.Add(s)
@@ -23,7 +24,11 @@ func FuzzBPERoundTrip(f *testing.F) {
 	if gpt2 := tryGPT2(f); gpt2 != nil {
 		toks = append(toks, gpt2)
 	}
+	gpt1, _ := LoadGPT1BPE(sharedPath("GPTCTL_GPT1_VOCAB", "../../shared/data/tokenizer/gpt1"))
 	f.Fuzz(func(t *testing.T, s string) {
+		if gpt1 != nil {
+			gpt1.Decode(gpt1.Encode(s))
+		}
 		for _, tok := range toks {
 			ids := tok.Encode(s)
 			if got := tok.Decode(ids); got != s {

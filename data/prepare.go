@@ -66,8 +66,9 @@ func (s PrepareStats) Tokens() int64 { return s.TrainTokens + s.ValTokens }
 // input order. The tokenizer's EOT id follows every document (nothing when
 // it has none). Unit u goes to the validation split when round(u·f) >
 // round((u-1)·f) for f = ValFraction: an evenly spread, deterministic share
-// f of the units. Shards hold at most ShardTokens tokens; shards of an
-// earlier run beyond the ones written are removed.
+// f of the units (a text chunk taken for val leaves the train text around it
+// joined, with no end-of-text token). Shards hold at most ShardTokens tokens;
+// shards of an earlier run beyond the ones written are removed.
 func Prepare(opts PrepareOptions) (PrepareStats, error) {
 	start := time.Now()
 	var stats PrepareStats

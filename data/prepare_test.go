@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // byteEOTTokenizer is a test tokenizer: one id per byte, 256 is EOT.
@@ -178,5 +179,31 @@ func TestPrepareGPT2(t *testing.T) {
 	t.Logf("%d bytes -> %d tokens in %.2fs", stats.Bytes, stats.Tokens(), stats.Seconds)
 	if _, err := LoadGPT2BPE(filepath.Join(out, "tokenizer")); err != nil {
 		t.Fatalf("saved tokenizer: %v", err)
+	}
+}
+
+func TestReadChunks(t *testing.T) {
+	for _, text := range []string{
+		strings.Repeat("word, and more words\n", 500),
+		strings.Repeat("\u3042\u3044", 3000), // no spaces: cut at characters
+		"short",
+		"",
+	} {
+		var parts []string
+		err := ReadChunks(strings.NewReader(text), 1000, func(c string) error {
+			if len(c) > 1000 {
+				t.Fatalf("chunk of %d bytes", len(c))
+			}
+			parts = append(parts, c)
+			return nil
+		})
+		if err != nil || strings.Join(parts, "") != text {
+			t.Fatalf("chunks of %q... do not join to the text (err %v)", trunc(text), err)
+		}
+		for _, p := range parts {
+			if !utf8.ValidString(p) {
+				t.Fatalf("chunk cuts a character: %q", trunc(p))
+			}
+		}
 	}
 }

@@ -35,11 +35,8 @@ func LoadTokenizer(dir string) (Tokenizer, error) {
 		_, err := os.Stat(filepath.Join(dir, name))
 		return err == nil
 	}
-	switch {
-	case has(CharTokenizerFile):
-		return loadCharFile(dir)
-	case has("encoder.json") && has("vocab.bpe"), has("encoder_bpe_40000.json"):
-		return ResolveTokenizer(dir)
+	if has(CharTokenizerFile) || has(GPT2EncoderFile) || has(hfVocabFile) || has(GPT1EncoderFile) {
+		return resolveDir(dir)
 	}
 	return nil, nil
 }

@@ -1,12 +1,10 @@
 package data
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 )
 
 // Environment variables that name the directories of the OpenAI vocabularies
@@ -16,33 +14,14 @@ const (
 	EnvGPT1Vocab = "GPTCTL_GPT1_VOCAB"
 )
 
-type tokenizerLoader struct {
-	detect func(dir string) bool
-	load   func(dir string) (Tokenizer, error)
-}
-
-var (
-	loadersMu sync.Mutex
-	loaders   []tokenizerLoader
-)
-
-// RegisterTokenizerLoader adds a kind of tokenizer directory to
-// ResolveTokenizer: detect reports whether dir holds one, load loads it.
-// Loaders registered here are tried in order, before the built-in BPE ones.
-func RegisterTokenizerLoader(detect func(dir string) bool, load func(dir string) (Tokenizer, error)) {
-	loadersMu.Lock()
-	defer loadersMu.Unlock()
-	loaders = append(loaders, tokenizerLoader{detect, load})
-}
-
 // ResolveTokenizer returns the tokenizer a command-line spec names:
 //
 //	gpt2  the GPT-2 BPE in the directory $GPTCTL_GPT2_VOCAB
 //	gpt1  the GPT-1 BPE in the directory $GPTCTL_GPT1_VOCAB
 //	DIR   a directory, recognised by its files: encoder.json + vocab.bpe
 //	      (or Hugging Face's vocab.json + merges.txt) is a GPT-2 style BPE,
-//	      encoder_bpe_40000.json + vocab_40000.bpe is GPT-1, and the kinds
-//	      added with RegisterTokenizerLoader.
+//	      encoder_bpe_40000.json + vocab_40000.bpe is GPT-1, and
+//	      tokenizer.json a char or byte tokenizer saved by gptctl.
 func ResolveTokenizer(spec string) (Tokenizer, error) {
 	switch spec {
 	case "":
@@ -75,14 +54,6 @@ func resolveDir(dir string) (Tokenizer, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s is a file; pass its directory, or gpt2 or gpt1", dir)
 	}
-	loadersMu.Lock()
-	registered := append([]tokenizerLoader(nil), loaders...)
-	loadersMu.Unlock()
-	for _, l := range registered {
-		if l.detect(dir) {
-			return l.load(dir)
-		}
-	}
 	has := func(name string) bool {
 		_, err := os.Stat(filepath.Join(dir, name))
 		return err == nil
@@ -92,14 +63,8 @@ func resolveDir(dir string) (Tokenizer, error) {
 		return LoadGPT2BPE(dir)
 	case has(GPT1EncoderFile):
 		return LoadGPT1BPE(dir)
-	case has("tokenizer.json"):
-		var head struct {
-			Type string `json:"type"`
-		}
-		if raw, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil && json.Unmarshal(raw, &head) == nil && (head.Type == "char" || head.Type == "byte") {
-			return nil, fmt.Errorf("%s holds a %s tokenizer: char and byte tokenizers are loaded by LoadTokenizer", dir, head.Type)
-		}
-		return nil, fmt.Errorf("%s/tokenizer.json is not a tokenizer gptctl knows", dir)
+	case has(CharTokenizerFile):
+		return loadCharFile(dir)
 	}
 	return nil, fmt.Errorf("directory %s holds no tokenizer (want encoder.json and vocab.bpe, or %s and %s)", dir, GPT1EncoderFile, GPT1MergesFile)
 }

@@ -44,24 +44,10 @@ func TestResolveTokenizer(t *testing.T) {
 		t.Fatalf("gpt2 from the environment: %v, %v", got, err)
 	}
 
-	// A char tokenizer directory, until a registered loader takes it.
+	// A char tokenizer directory saved by gptctl.
 	char := t.TempDir()
 	os.WriteFile(filepath.Join(char, "tokenizer.json"), []byte(`{"type": "char", "chars": "ab"}`), 0o644)
-	if _, err := ResolveTokenizer(char); err != nil && !strings.Contains(err.Error(), "LoadTokenizer") {
-		t.Fatalf("char dir: %v", err)
-	}
-}
-
-func TestRegisterTokenizerLoader(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "custom.tok"), nil, 0o644)
-	saved := loaders
-	defer func() { loaders = saved }()
-	RegisterTokenizerLoader(
-		func(d string) bool { _, err := os.Stat(filepath.Join(d, "custom.tok")); return err == nil },
-		func(d string) (Tokenizer, error) { return byteEOTTokenizer{}, nil },
-	)
-	if tok, err := ResolveTokenizer(dir); err != nil || tok.Name() != "test-bytes" {
-		t.Fatalf("registered loader: %v, %v", tok, err)
+	if tok, err := ResolveTokenizer(char); err != nil || tok.Name() != "char" || tok.VocabSize() != 2 {
+		t.Fatalf("char dir: %v, %v", tok, err)
 	}
 }

@@ -5,8 +5,11 @@ package train
 // uninterrupted run would have drawn.
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+
+	"gptctl/data"
 )
 
 // TokenSource is a stream of token ids: a corpus in memory or token shards.
@@ -21,6 +24,15 @@ type Tokens []int32
 
 func (t Tokens) Len() int                      { return len(t) }
 func (t Tokens) Window(dst []int32, start int) { copy(dst, t[start:start+len(dst)]) }
+
+// batchSource draws training or validation batches and can save, restore and
+// restart its position.
+type batchSource interface {
+	Fill(inputs, targets []int32, b int) error
+	Reset()
+	State() ([]byte, error)
+	Restore([]byte) error
+}
 
 // Sampler draws batches of windows (inputs, and targets shifted by one).
 type Sampler struct {
@@ -49,13 +61,14 @@ func (s *Sampler) Reset() {
 }
 
 // Fill writes b windows into inputs and targets, both (b, t) row-major.
-func (s *Sampler) Fill(inputs, targets []int32, b int) {
+func (s *Sampler) Fill(inputs, targets []int32, b int) error {
 	for i := 0; i < b; i++ {
 		start := s.rng.IntN(s.src.Len() - s.t - 1)
 		s.src.Window(s.win, start)
 		copy(inputs[i*s.t:(i+1)*s.t], s.win[:s.t])
 		copy(targets[i*s.t:(i+1)*s.t], s.win[1:])
 	}
+	return nil
 }
 
 // State is the sampler position.
@@ -63,3 +76,34 @@ func (s *Sampler) State() ([]byte, error) { return s.pcg.MarshalBinary() }
 
 // Restore sets a position saved by State.
 func (s *Sampler) Restore(b []byte) error { return s.pcg.UnmarshalBinary(b) }
+
+// shardSampler draws batches from token shards on disk (gptctl data prepare).
+type shardSampler struct {
+	s     *data.Sampler
+	start data.SamplerState
+	t     int
+}
+
+func newShardSampler(set *data.ShardSet, t int, seed uint64) (*shardSampler, error) {
+	s, err := data.NewSampler(set, t, seed)
+	if err != nil {
+		return nil, err
+	}
+	return &shardSampler{s: s, start: s.State(), t: t}, nil
+}
+
+func (s *shardSampler) Fill(inputs, targets []int32, b int) error {
+	return s.s.Next(inputs[:b*s.t], targets[:b*s.t])
+}
+
+func (s *shardSampler) Reset() { s.s.Restore(s.start) }
+
+func (s *shardSampler) State() ([]byte, error) { return json.Marshal(s.s.State()) }
+
+func (s *shardSampler) Restore(b []byte) error {
+	var st data.SamplerState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	return s.s.Restore(st)
+}

@@ -15,9 +15,12 @@ package train
 // complete latest or previous checkpoint.
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -43,6 +46,11 @@ type State struct {
 	SamplerRNG []byte  `json:"sampler_rng"` // data position
 	BestVal    float64 `json:"best_val_loss"`
 	Elapsed    float64 `json:"elapsed_seconds"`
+	LRScale    float64 `json:"lr_scale,omitempty"` // lowered by skipped non-finite steps; 0 means 1
+	Skipped    int     `json:"skipped_steps,omitempty"`
+	// Files maps every other file of the checkpoint to its SHA-256, checked
+	// before the checkpoint is used.
+	Files map[string]string `json:"files"`
 }
 
 // checkpoint is everything saved at one step.
@@ -73,18 +81,22 @@ func saveCheckpoint(runDir string, ck *checkpoint) error {
 	if err := data.WriteSafetensors(filepath.Join(tmp, optimFile), ts, nil); err != nil {
 		return err
 	}
-	st, err := json.MarshalIndent(ck.State, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := data.WriteFile(filepath.Join(tmp, stateFile), st); err != nil {
-		return err
-	}
 	job, err := ck.Config.Marshal()
 	if err != nil {
 		return err
 	}
 	if err := data.WriteFile(filepath.Join(tmp, jobFile), job); err != nil {
+		return err
+	}
+	state := ck.State
+	if state.Files, err = hashFiles(tmp); err != nil {
+		return err
+	}
+	st, err := json.MarshalIndent(state, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := data.WriteFile(filepath.Join(tmp, stateFile), st); err != nil {
 		return err
 	}
 	cur, prev := filepath.Join(runDir, checkpointDir), filepath.Join(runDir, prevDir)
@@ -132,6 +144,17 @@ func loadCheckpoint(runDir string) (*checkpoint, string, error) {
 }
 
 func readCheckpoint(dir string) (*checkpoint, error) {
+	var state State
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := json.Unmarshal(b, &state); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	if err := verifyFiles(dir, state.Files); err != nil {
+		return nil, err
+	}
 	cfg, err := Load(filepath.Join(dir, jobFile), nil)
 	if err != nil {
 		return nil, err
@@ -141,14 +164,7 @@ func readCheckpoint(dir string) (*checkpoint, error) {
 		return nil, err
 	}
 	cfg.Config = p.Config
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	ck := &checkpoint{Config: cfg, Params: p, Tokenizer: tok}
-	if err := json.Unmarshal(b, &ck.State); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, stateFile), err)
-	}
+	ck := &checkpoint{Config: cfg, Params: p, Tokenizer: tok, State: state}
 	ck.Optim = NewAdamW(p, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay))
 	ck.Optim.Step = ck.State.AdamStep
 	st, err := data.ReadSafetensors(filepath.Join(dir, optimFile))
@@ -172,4 +188,54 @@ func readCheckpoint(dir string) (*checkpoint, error) {
 		}
 	}
 	return ck, nil
+}
+
+// hashFiles returns the SHA-256 of every regular file in dir.
+func hashFiles(dir string) (map[string]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || e.Name() == stateFile {
+			continue
+		}
+		h, err := hashFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out[e.Name()] = h
+	}
+	return out, nil
+}
+
+// verifyFiles checks the files of a checkpoint against their recorded hashes.
+func verifyFiles(dir string, files map[string]string) error {
+	if len(files) == 0 {
+		return fmt.Errorf("checkpoint %s: state.json lists no file checksums", dir)
+	}
+	for name, want := range files {
+		got, err := hashFile(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("checkpoint %s: %w", dir, err)
+		}
+		if got != want {
+			return fmt.Errorf("checkpoint %s: %s is damaged (checksum mismatch)", dir, name)
+		}
+	}
+	return nil
+}
+
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

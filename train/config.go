@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -46,6 +47,10 @@ type Config struct {
 	LogInterval        int `yaml:"log_interval"`
 	CheckpointInterval int `yaml:"checkpoint_interval"`
 
+	// Batch-job behaviour.
+	MaxTime     string `yaml:"max_time"`     // stop cleanly (checkpoint, exit 0) before this wall time, e.g. "3h50m"; "" = no limit
+	OnNonFinite string `yaml:"on_nonfinite"` // stop (default): fail naming the step and tensor; skip: skip the step and halve the learning rate
+
 	Seed    uint64 `yaml:"seed"`
 	Device  string `yaml:"device"`  // auto | cpu | cuda
 	Threads int    `yaml:"threads"` // 0 = all cores
@@ -61,7 +66,7 @@ func Default() Config {
 		LR: 1e-3, MinLR: 1e-4, WarmupSteps: 50, LRDecay: "cosine",
 		Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0.1, GradClip: 1.0,
 		EvalInterval: 200, EvalBatches: 50, LogInterval: 10, CheckpointInterval: 200,
-		Seed: 1337, Device: "auto",
+		OnNonFinite: "stop", Seed: 1337, Device: "auto",
 	}
 }
 
@@ -117,7 +122,7 @@ func (c *Config) Apply(overrides []string) error {
 	return nil
 }
 
-func decodeStrict(r io.Reader, c *Config) error {
+func decodeStrict(r io.Reader, c any) error {
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true) // a mistyped key is an error, not a silent default
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
@@ -169,6 +174,14 @@ func (c Config) Validate() error {
 	if c.Eps <= 0 || c.WeightDecay < 0 || c.GradClip < 0 {
 		bad("eps must be positive, weight_decay and grad_clip not negative")
 	}
+	if c.MaxTime != "" {
+		if d, err := time.ParseDuration(c.MaxTime); err != nil || d <= 0 {
+			bad("max_time %q is not a positive duration such as 3h50m", c.MaxTime)
+		}
+	}
+	if c.OnNonFinite != "stop" && c.OnNonFinite != "skip" {
+		bad("on_nonfinite %q is not stop or skip", c.OnNonFinite)
+	}
 	if c.Device != "auto" && c.Device != "cpu" && c.Device != "cuda" {
 		bad("device %q is not auto, cpu or cuda", c.Device)
 	}
@@ -181,6 +194,12 @@ func (c Config) T() int {
 		return c.SeqLen
 	}
 	return c.NCtx
+}
+
+// MaxDuration is max_time as a duration (0 = no limit).
+func (c Config) MaxDuration() time.Duration {
+	d, _ := time.ParseDuration(c.MaxTime)
+	return d
 }
 
 // Marshal returns the config as YAML.

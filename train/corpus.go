@@ -6,6 +6,7 @@ package train
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"unicode/utf8"
 
 	"gptctl/data"
@@ -35,15 +36,44 @@ func readText(path string) (string, error) {
 	return string(b), nil
 }
 
-// corpus is the tokenized training and validation text.
+// corpus is the training and validation data: text tokenized in memory, or
+// token shards read through memory maps.
 type corpus struct {
-	tok        data.Tokenizer
-	train, val Tokens
+	tok              data.Tokenizer
+	train, val       Tokens
+	trainSh, valSh   *data.ShardSet
+	trainLen, valLen int64
 }
 
-// loadCorpus reads and tokenizes cfg.Data (and cfg.ValData). tok is the
-// tokenizer of a resumed run, or nil to build one from cfg.Tokenizer.
+// samplers returns the training and validation batch sources.
+func (c *corpus) samplers(t int, seed uint64) (train, val batchSource, err error) {
+	if c.trainSh != nil {
+		if train, err = newShardSampler(c.trainSh, t, seed+2); err == nil {
+			val, err = newShardSampler(c.valSh, t, seed+3)
+		}
+	} else if train, err = NewSampler(c.train, t, seed+2); err == nil {
+		val, err = NewSampler(c.val, t, seed+3)
+	}
+	if err != nil {
+		return nil, nil, &InputError{err}
+	}
+	return train, val, nil
+}
+
+func (c *corpus) close() {
+	if c.trainSh != nil {
+		c.trainSh.Close()
+		c.valSh.Close()
+	}
+}
+
+// loadCorpus reads and tokenizes cfg.Data (and cfg.ValData), or opens the
+// shards of a directory made by gptctl data prepare. tok is the tokenizer
+// of a resumed run, or nil to build one from cfg.Tokenizer.
 func loadCorpus(cfg Config, tok data.Tokenizer) (*corpus, error) {
+	if fi, err := os.Stat(cfg.Data); err == nil && fi.IsDir() {
+		return loadShards(cfg, tok)
+	}
 	text, err := readText(cfg.Data)
 	if err != nil {
 		return nil, err
@@ -71,6 +101,7 @@ func loadCorpus(cfg Config, tok data.Tokenizer) (*corpus, error) {
 		n := int(float64(len(c.train)) * (1 - cfg.ValFraction))
 		c.train, c.val = c.train[:n], c.train[n:]
 	}
+	c.trainLen, c.valLen = int64(len(c.train)), int64(len(c.val))
 	need := cfg.T() + 2
 	if len(c.train) < need || len(c.val) < need {
 		return nil, inputErrorf("data %s: %d training and %d validation tokens; windows of %d need at least %d each (use a longer corpus or a smaller seq_len)",
@@ -103,4 +134,33 @@ func encode(tok data.Tokenizer, text string) Tokens {
 		out[i] = int32(id)
 	}
 	return out
+}
+
+// loadShards opens DIR/train_*.bin and DIR/val_*.bin. The tokenizer is the
+// one prepare saved in DIR/tokenizer unless the config names another.
+func loadShards(cfg Config, tok data.Tokenizer) (*corpus, error) {
+	var err error
+	if tok == nil {
+		spec := cfg.Tokenizer
+		if spec == "char" || spec == "byte" || spec == "" {
+			spec = filepath.Join(cfg.Data, "tokenizer")
+		}
+		if tok, err = data.ResolveTokenizer(spec); err != nil {
+			return nil, &InputError{fmt.Errorf("data %s: %w", cfg.Data, err)}
+		}
+	}
+	c := &corpus{tok: tok}
+	if c.trainSh, err = data.OpenShardSet(cfg.Data, "train"); err != nil {
+		return nil, &InputError{err}
+	}
+	if c.valSh, err = data.OpenShardSet(cfg.Data, "val"); err != nil {
+		c.trainSh.Close()
+		return nil, &InputError{err}
+	}
+	if v := c.trainSh.VocabSize(); v > tok.VocabSize() {
+		c.close()
+		return nil, inputErrorf("data %s: the shards hold ids up to %d, the tokenizer %s has %d", cfg.Data, v, tok.Name(), tok.VocabSize())
+	}
+	c.trainLen, c.valLen = c.trainSh.Len(), c.valSh.Len()
+	return c, nil
 }

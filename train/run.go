@@ -93,7 +93,9 @@ func (r *run) evaluate() (float64, error) {
 	r.val.Reset()
 	var sum float64
 	for i := 0; i < r.cfg.EvalBatches; i++ {
-		r.val.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B)
+		if err := r.val.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B); err != nil {
+			return 0, err
+		}
 		l, err := r.tr.Eval()
 		if err != nil {
 			return 0, err
@@ -109,18 +111,34 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	start := time.Now()
 	var trainTime time.Duration
 	lastLoss := math.NaN()
+	var slowest time.Duration // the longest step or checkpoint so far
 	for r.state.Step < cfg.MaxSteps {
 		if ctx.Err() != nil {
 			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
 			break
 		}
+		if limit := cfg.MaxDuration(); limit > 0 && time.Since(start)+3*slowest > limit {
+			r.sum.Status, r.sum.Interruption = "interrupted", "max_time "+cfg.MaxTime+" reached"
+			break
+		}
 		step := r.state.Step
-		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay)
+		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
 		t0 := time.Now()
 		loss, err := r.trainStep(float32(lr))
+		if errors.Is(err, errSkipped) {
+			r.state.Step++
+			r.state.Skipped++
+			r.state.LRScale = r.lrScale() / 2
+			fmt.Fprintf(r.opt.Log, "step %d: %v; skipped, learning rate scale now %g\n", step+1, err, r.state.LRScale)
+			if r.state.Skipped >= maxSkipped {
+				return nil, fmt.Errorf("step %d: %d steps skipped for non-finite values; giving up", step+1, r.state.Skipped)
+			}
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		}
+		slowest = max(slowest, time.Since(t0))
 		trainTime += time.Since(t0)
 		r.state.Step++
 		r.state.TokensSeen += int64(B * T * cfg.GradAccum)
@@ -148,9 +166,11 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		}
 		r.sum.TokensPerS = tps
 		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
+			t1 := time.Now()
 			if err := r.save(time.Since(start)); err != nil {
 				return nil, err
 			}
+			slowest = max(slowest, time.Since(t1))
 		}
 		if r.opt.AfterStep != nil {
 			r.opt.AfterStep(r.state.Step)
@@ -175,20 +195,22 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 func (r *run) trainStep(lr float32) (float64, error) {
 	var sum float64
 	for micro := 0; micro < r.cfg.GradAccum; micro++ {
-		r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B)
+		if err := r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B); err != nil {
+			return 0, err
+		}
 		l, err := r.tr.Step()
 		if err != nil {
 			return 0, err
 		}
 		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
-			return 0, fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)
+			return 0, r.nonFinite(fmt.Errorf("the training loss is %v (lower lr, or check the data)", l))
 		}
 		sum += float64(l)
 		r.accumulate(micro)
 	}
 	r.gradNorm = ClipGrads(r.grads, r.cfg.GradClip)
 	if math.IsNaN(r.gradNorm) || math.IsInf(r.gradNorm, 0) {
-		return 0, fmt.Errorf("the gradient norm is %v: %s", r.gradNorm, r.firstNonFinite())
+		return 0, r.nonFinite(fmt.Errorf("the gradient norm is %v: %s", r.gradNorm, r.firstNonFinite()))
 	}
 	r.optim.Update(r.params, r.grads, lr)
 	return sum / float64(r.cfg.GradAccum), nil
@@ -227,4 +249,24 @@ func (r *run) firstNonFinite() string {
 		}
 	}
 	return "no single tensor"
+}
+
+// errSkipped marks a step skipped under on_nonfinite: skip.
+var errSkipped = errors.New("non-finite values")
+
+// maxSkipped is how many non-finite steps on_nonfinite: skip tolerates.
+const maxSkipped = 10
+
+func (r *run) nonFinite(err error) error {
+	if r.cfg.OnNonFinite == "skip" {
+		return fmt.Errorf("%w: %v", errSkipped, err)
+	}
+	return err
+}
+
+func (r *run) lrScale() float64 {
+	if r.state.LRScale == 0 {
+		return 1
+	}
+	return r.state.LRScale
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,6 +173,70 @@ func TestRunDirectoryLockAndEvents(t *testing.T) {
 	for _, want := range []string{"train_loss", "val_loss", "lr"} {
 		if !strings.Contains(strings.Join(tags, " "), want) {
 			t.Errorf("event file lacks %s (tags %v)", want, tags)
+		}
+	}
+}
+
+// A damaged latest checkpoint is detected by its checksums and the run
+// resumes from the previous one.
+func TestResumeFallsBackToPreviousCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "max_steps=20", "checkpoint_interval=10")
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "checkpoint", "model.safetensors")
+	b, _ := os.ReadFile(model)
+	b[len(b)-3] ^= 0xff
+	os.WriteFile(model, b, 0o644)
+	var log bytes.Buffer
+	cfg.MaxSteps = 25
+	sum, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "checkpoint.prev at step 10") || sum.Step != 25 {
+		t.Errorf("resume log %q, summary %+v: want a resume from checkpoint.prev at step 10", log.String(), sum)
+	}
+	for _, d := range []string{"checkpoint", "checkpoint.prev"} {
+		p := filepath.Join(dir, d, "state.json")
+		os.WriteFile(p, []byte("{torn"), 0o644)
+	}
+	_, err = Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: io.Discard})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no usable checkpoint") {
+		t.Errorf("with both checkpoints damaged: %v, want an InputError", err)
+	}
+}
+
+func TestMaxTimeStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	sum, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=100000", "max_time=300ms"), Options{OutDir: dir, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != "interrupted" || !strings.Contains(sum.Interruption, "max_time") || sum.Step == 0 || sum.Step >= 100000 {
+		t.Errorf("summary %+v", sum)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "checkpoint", "state.json")); err != nil {
+		t.Error("no checkpoint after max_time")
+	}
+}
+
+func TestNonFiniteLoss(t *testing.T) {
+	for _, policy := range []string{"stop", "skip"} {
+		cfg := tinyConfig(t, "on_nonfinite="+policy)
+		opt := Options{OutDir: t.TempDir(), Log: io.Discard}
+		r, err := newRun(cfg, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.params.Get("h.0.mlp.c_fc.weight").Data[0] = float32(math.NaN())
+		_, err = r.loop(context.Background())
+		r.close()
+		want := map[string]string{"stop": "step 1: the training loss is NaN", "skip": "10 steps skipped"}[policy]
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("on_nonfinite %s: %v, want an error containing %q", policy, err, want)
 		}
 	}
 }

@@ -24,8 +24,9 @@ type run struct {
 	targets   *G.Node
 	tr        *graph.Trainer
 	rng       *kernels.RNG
-	train     *Sampler
-	val       *Sampler
+	corpus    *corpus
+	train     batchSource
+	val       batchSource
 	optim     *AdamW
 	grads     [][]float32
 	gradNorm  float64
@@ -92,7 +93,7 @@ func newRun(cfg Config, opt Options) (*run, error) {
 	fmt.Fprintf(opt.Log, "model: %s, %d layers, %d heads, C=%d, T=%d, vocab %d (%s), %.2fM parameters\n",
 		r.cfg.Arch, r.cfg.NLayer, r.cfg.NHead, r.cfg.NEmbd, r.model.T, r.cfg.VocabSize, r.tok.Name(), float64(r.sum.Params)/1e6)
 	fmt.Fprintf(opt.Log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
-		len(c.train), len(c.val), r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
+		c.trainLen, c.valLen, r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
 	return r, nil
 }
 
@@ -110,11 +111,9 @@ func (r *run) build(c *corpus) error {
 	if r.tr, err = r.model.Differentiate(loss); err != nil {
 		return err
 	}
-	if r.train, err = NewSampler(c.train, r.cfg.T(), r.cfg.Seed+2); err != nil {
-		return &InputError{err}
-	}
-	if r.val, err = NewSampler(c.val, r.cfg.T(), r.cfg.Seed+3); err != nil {
-		return &InputError{err}
+	r.corpus = c
+	if r.train, r.val, err = c.samplers(r.cfg.T(), r.cfg.Seed); err != nil {
+		return err
 	}
 	r.grads = make([][]float32, len(r.params.List))
 	for i, w := range r.params.List {
@@ -149,6 +148,9 @@ func (r *run) save(elapsed time.Duration) error {
 }
 
 func (r *run) close() {
+	if r.corpus != nil {
+		r.corpus.close()
+	}
 	if r.metrics != nil {
 		r.metrics.close()
 	}

@@ -31,8 +31,10 @@ config or input), machine-readable metrics, checkpoints that resume.`,
 		NewCmdPretrain(nil),
 		NewCmdEval(nil),
 		NewCmdGenerate(nil),
-		NewCmdVersion(),
+		NewCmdTokenizer(),
+		NewCmdData(),
 		NewCmdReport(),
+		NewCmdVersion(),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
