@@ -1,0 +1,32 @@
+package train
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzConfig feeds arbitrary bytes to the config loader: it must return a
+// config or an error, never panic.
+func FuzzConfig(f *testing.F) {
+	seeds, _ := filepath.Glob("../configs/*.yaml")
+	for _, p := range seeds {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b, "n_layer=3")
+		}
+	}
+	f.Add([]byte("n_embd: 100\nn_head: 3\n"), "lr=")
+	f.Add([]byte("arch: [1, 2]\nmax_time: -5s\n"), "=x")
+	f.Fuzz(func(t *testing.T, body []byte, set string) {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path, []string{set})
+		if err == nil {
+			if cfg.NEmbd%cfg.NHead != 0 || cfg.BatchSize <= 0 {
+				t.Fatalf("Load accepted an invalid config: %+v", cfg)
+			}
+		}
+	})
+}
