@@ -108,7 +108,8 @@ func (r *run) evaluate() (float64, error) {
 func (r *run) loop(ctx context.Context) (*Summary, error) {
 	cfg := r.cfg
 	B, T := r.model.B, r.model.T
-	start := time.Now()
+	start, base := time.Now(), r.state.Elapsed
+	elapsed := func() float64 { return base + time.Since(start).Seconds() }
 	var trainTime time.Duration
 	lastLoss := math.NaN()
 	var slowest time.Duration // the longest step or checkpoint so far
@@ -146,7 +147,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		tps := float64(int64(B*T*cfg.GradAccum)*int64(r.state.Step-r.startStep)) / trainTime.Seconds()
 		last := r.state.Step == cfg.MaxSteps
 		m := metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm, "tokens_per_s": tps,
-			"elapsed_s": r.state.Elapsed + time.Since(start).Seconds()}
+			"elapsed_s": elapsed()}
 		if cfg.EvalInterval > 0 && r.state.Step%cfg.EvalInterval == 0 || last {
 			v, err := r.evaluate()
 			if err != nil {
@@ -167,7 +168,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		r.sum.TokensPerS = tps
 		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
 			t1 := time.Now()
-			if err := r.save(time.Since(start)); err != nil {
+			if err := r.save(elapsed()); err != nil {
 				return nil, err
 			}
 			slowest = max(slowest, time.Since(t1))
@@ -176,7 +177,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			r.opt.AfterStep(r.state.Step)
 		}
 	}
-	if err := r.save(time.Since(start)); err != nil {
+	if err := r.save(elapsed()); err != nil {
 		return nil, err
 	}
 	r.progress.done()

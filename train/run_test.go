@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gptctl/report"
 )
@@ -27,9 +28,13 @@ func tinyConfig(t *testing.T, sets ...string) Config {
 
 func TestPretrainWritesRun(t *testing.T) {
 	dir := t.TempDir()
+	t0 := time.Now()
 	sum, err := Pretrain(context.Background(), tinyConfig(t), Options{OutDir: dir, Log: io.Discard})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wall := time.Since(t0).Seconds(); sum.WallSeconds <= 0 || sum.WallSeconds > wall {
+		t.Errorf("summary wall_seconds %.3f, but the run took %.3f s", sum.WallSeconds, wall)
 	}
 	if sum.Status != "completed" || sum.Step != 20 || !(sum.ValLoss > 0) {
 		t.Fatalf("summary %+v", sum)

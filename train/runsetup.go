@@ -5,7 +5,6 @@ package train
 import (
 	"fmt"
 	"path/filepath"
-	"time"
 
 	G "gorgonia.org/gorgonia"
 
@@ -126,11 +125,12 @@ func (r *run) build(c *corpus) error {
 	return nil
 }
 
-// save writes a checkpoint of the current step.
-func (r *run) save(elapsed time.Duration) error {
+// save writes a checkpoint of the current step; elapsed is the wall time of
+// the whole run so far, earlier sessions included.
+func (r *run) save(elapsed float64) error {
 	st := r.state
 	st.AdamStep = r.optim.Step
-	st.Elapsed += elapsed.Seconds()
+	st.Elapsed = elapsed
 	var err error
 	if st.ModelRNG, err = r.rng.MarshalBinary(); err != nil {
 		return err
