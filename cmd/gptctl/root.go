@@ -29,14 +29,16 @@ config or input), machine-readable metrics, checkpoints that resume.`,
 	})
 	root.AddCommand(
 		NewCmdPretrain(nil),
+		NewCmdFinetune(nil),
 		NewCmdEval(nil),
+		NewCmdPredict(nil),
 		NewCmdGenerate(nil),
 		NewCmdTokenizer(),
 		NewCmdData(),
 		NewCmdReport(),
 		NewCmdVersion(),
 	)
-	root.CompletionOptions.HiddenDefaultCmd = false
+	addProfiling(root)
 	return root
 }
 
