@@ -37,9 +37,15 @@ func NewCmdVersion() *cobra.Command {
 	}
 }
 
+// cudaStatus names the GPU, driver and cuBLAS a CUDA build finds, or says
+// why none is usable.
 func cudaStatus() string {
-	if !kernels.CUDA {
+	desc, err := kernels.ProbeCUDA()
+	switch {
+	case !kernels.CUDA:
 		return "not built in (make build-cuda)"
+	case err != nil:
+		return "built in, no usable GPU: " + err.Error()
 	}
-	return "built in"
+	return "built in, " + desc
 }

@@ -1,0 +1,23 @@
+// AdamW on the GPU, in place, one thread per parameter. The host computes the
+// bias corrections once per step, as kernels.AdamW does.
+//
+// CPU twin: kernels.AdamW.
+
+// adamw_f32 updates p, m, v from g:
+//   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²
+//   p = p*decay - stepSize * m / (sqrt(v)/sqrtBC2 + eps)
+// with decay = 1 - lr*wd, stepSize = lr/(1-b1^step), sqrtBC2 = sqrt(1-b2^step).
+extern "C" __global__ void adamw_f32(float *p, const float *g, float *m, float *v, long long n,
+                                     float beta1, float beta2, float eps, float decay,
+                                     float stepSize, float sqrtBC2)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float gi = g[i];
+        float mi = beta1 * m[i] + (1.f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = p[i] * decay - stepSize * mi / (sqrtf(vi) / sqrtBC2 + eps);
+    }
+}

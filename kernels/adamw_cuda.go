@@ -1,0 +1,26 @@
+//go:build gpu
+
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// AdamW updates p, m and v (n) in place from g on the device (adamw.cu),
+// the twin of AdamW: the bias corrections are computed here, as AdamW does.
+func (d *Device) AdamW(p, g, m, v Buffer, n int, lr, beta1, beta2, eps, weightDecay float32, step int) error {
+	if step < 1 {
+		return fmt.Errorf("cuda: adamw: step %d, want 1 or more", step)
+	}
+	if err := need("adamw", want{"p", p, n}, want{"g", g, n}, want{"m", m, n}, want{"v", v, n}); err != nil {
+		return err
+	}
+	bc1 := 1 - math.Pow(float64(beta1), float64(step))
+	bc2 := 1 - math.Pow(float64(beta2), float64(step))
+	stepSize := float32(float64(lr) / bc1)
+	sqrtBC2 := float32(math.Sqrt(bc2))
+	decay := 1 - lr*weightDecay
+	return d.launch("adamw_f32", d.grid1(n, 256), dim3{256, 1, 1}, 0, p, g, m, v, int64(n),
+		beta1, beta2, eps, decay, stepSize, sqrtBC2)
+}

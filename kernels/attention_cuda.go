@@ -1,0 +1,114 @@
+//go:build gpu
+
+package kernels
+
+import "github.com/chewxy/math32"
+
+// Causal self-attention on the device: gemm.cu's batched causal products
+// (blockIdx.z = batch*nHead + head, shared-memory tiles) and attention.cu's
+// row kernels, in the order of AttentionForward and AttentionBackward.
+// Head h of sequence bi reads columns h*hs.. of the Q, K and V parts of
+// qkv's rows bi*t.. (stride 3c) and P's block (bi, h) of t×t.
+
+// attnLayout returns the batch strides of qkv, att and the (b*t, c) output.
+func attnLayout(b, t, c, nHead int) (qkv, att, out gemmBatch) {
+	hs := c / nHead
+	qkv = gemmBatch{count: b * nHead, nInner: nHead, aOuter: t * 3 * c, aInner: hs}
+	att = gemmBatch{aOuter: nHead * t * t, aInner: t * t}
+	out = gemmBatch{aOuter: t * c, aInner: hs}
+	return
+}
+
+// batch combines the layouts of A, B and C into one gemmBatch.
+func batch(count, nInner int, a, b, c gemmBatch) gemmBatch {
+	return gemmBatch{count: count, nInner: nInner, aOuter: a.aOuter, aInner: a.aInner,
+		bOuter: b.aOuter, bInner: b.aInner, cOuter: c.aOuter, cInner: c.aInner}
+}
+
+// AttentionForward writes out (b*t, c) and the probabilities att (b, nHead,
+// t, t) from qkv (b*t, 3c); drop (same shape as att) is the zero Buffer or
+// dropout multipliers applied to att before att@V.
+func (d *Device) AttentionForward(out, att, qkv Buffer, b, t, c, nHead int, drop Buffer) error {
+	hs := headSize(c, nHead)
+	if err := need("attention", want{"out", out, b * t * c}, want{"att", att, b * nHead * t * t},
+		want{"qkv", qkv, b * t * 3 * c}); err != nil {
+		return err
+	}
+	if err := needDrop("attention", drop, b*nHead*t*t); err != nil {
+		return err
+	}
+	lq, la, lo := attnLayout(b, t, c, nHead)
+	pairs := b * nHead
+	scale := 1 / math32.Sqrt(float32(hs))
+	q, k, v := qkv.Slice(0, qkv.n), qkv.Slice(c, qkv.n-c), qkv.Slice(2*c, qkv.n-2*c)
+	// S = scale Q Kᵀ, lower tiles only.
+	if err := d.gemmOwn(gemmLowerC, false, true, t, t, hs, scale, q, 3*c, Buffer{}, k, 3*c, 0, att, t,
+		batch(pairs, nHead, lq, lq, la)); err != nil {
+		return err
+	}
+	rows := b * nHead * t
+	if err := d.launch("attn_softmax_f32", dim3{(rows + 7) / 8, 1, 1}, dim3{256, 1, 1}, 0, att, t, int64(rows)); err != nil {
+		return err
+	}
+	// out = (P*drop) V, summing keys up to each row.
+	return d.gemmOwn(gemmLowerA, false, false, t, hs, t, 1, att, t, drop, v, 3*c, 0, out, c,
+		batch(pairs, nHead, la, lq, lo))
+}
+
+// AttentionBackward overwrites dqkv (b*t, 3c) given dout (b*t, c), the
+// forward's qkv and att, and its drop (or the zero Buffer). dS takes a
+// scratch buffer the size of att.
+func (d *Device) AttentionBackward(dqkv, dout, qkv, att Buffer, b, t, c, nHead int, drop Buffer) error {
+	hs := headSize(c, nHead)
+	if err := need("attention backward", want{"dqkv", dqkv, b * t * 3 * c}, want{"dout", dout, b * t * c},
+		want{"qkv", qkv, b * t * 3 * c}, want{"att", att, b * nHead * t * t}); err != nil {
+		return err
+	}
+	if err := needDrop("attention backward", drop, b*nHead*t*t); err != nil {
+		return err
+	}
+	lq, la, lo := attnLayout(b, t, c, nHead)
+	pairs, rows := b*nHead, b*nHead*t
+	ds, err := d.scratchBuf(rows * t)
+	if err != nil {
+		return err
+	}
+	q, k, v := qkv.Slice(0, qkv.n), qkv.Slice(c, qkv.n-c), qkv.Slice(2*c, qkv.n-2*c)
+	dq, dk, dv := dqkv.Slice(0, dqkv.n), dqkv.Slice(c, dqkv.n-c), dqkv.Slice(2*c, dqkv.n-2*c)
+	steps := []func() error{
+		func() error { // dA = dout Vᵀ, lower tiles
+			return d.gemmOwn(gemmLowerC, false, true, t, t, hs, 1, dout, c, Buffer{}, v, 3*c, 0, ds, t,
+				batch(pairs, nHead, lo, lq, la))
+		},
+		func() error { // dS = scale P (dP - rowsum(P dP)), dP = dA*drop
+			return d.launch("attn_dsoftmax_f32", dim3{(rows + 7) / 8, 1, 1}, dim3{256, 1, 1}, 0,
+				ds, att, drop, t, 1/math32.Sqrt(float32(hs)), int64(rows))
+		},
+		func() error { // dQ = dS K
+			return d.gemmOwn(gemmLowerA, false, false, t, hs, t, 1, ds, t, Buffer{}, k, 3*c, 0, dq, 3*c,
+				batch(pairs, nHead, la, lq, lq))
+		},
+		func() error { // dK = dSᵀ Q
+			return d.gemmOwn(gemmUpperA, true, false, t, hs, t, 1, ds, t, Buffer{}, q, 3*c, 0, dk, 3*c,
+				batch(pairs, nHead, la, lq, lq))
+		},
+		func() error { // dV = (P*drop)ᵀ dout
+			return d.gemmOwn(gemmUpperA, true, false, t, hs, t, 1, att, t, drop, dout, c, 0, dv, 3*c,
+				batch(pairs, nHead, la, lo, lq))
+		},
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// needDrop checks an optional dropout mask.
+func needDrop(op string, drop Buffer, n int) error {
+	if drop.IsNil() {
+		return nil
+	}
+	return need(op, want{"drop", drop, n})
+}

@@ -1,0 +1,115 @@
+// Softmax cross-entropy on the GPU: one block per row for the softmax and
+// the row's loss, one block for the mean, elementwise for the backward.
+// Rows whose target is negative (or not below v) are ignored. The mean and
+// the count stay on the device (stats), so the backward needs no host value.
+//
+// CPU twins: kernels.CrossEntropyForward (sum and count; the op divides) and
+// kernels.CrossEntropyBackward.
+
+__device__ __forceinline__ float block_reduce(float v, bool isMax, float *sh)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        float u = __shfl_xor_sync(0xffffffffu, v, o);
+        v = isMax ? fmaxf(v, u) : v + u;
+    }
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+    __syncthreads(); // sh may still be read from the previous reduction
+    if (lane == 0) {
+        sh[warp] = v;
+    }
+    __syncthreads();
+    v = sh[0];
+    for (int k = 1; k < warps; k++) {
+        v = isMax ? fmaxf(v, sh[k]) : v + sh[k];
+    }
+    return v;
+}
+
+// crossentropy_fwd_f32 writes probs (n×v) = softmax(logits) and losses (n):
+// log(sum exp(x - max)) - (x[target] - max), 0 for an ignored row.
+// One block (a multiple of 32 threads, at most 1024) per row.
+extern "C" __global__ void crossentropy_fwd_f32(float *probs, float *losses, const float *logits,
+                                                const int *targets, int n, int v)
+{
+    __shared__ float sh[32];
+    const int row = blockIdx.x;
+    if (row >= n) {
+        return;
+    }
+    const float *x = logits + (long long)row * v;
+    float *p = probs + (long long)row * v;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < v; j += blockDim.x) {
+        m = fmaxf(m, x[j]);
+    }
+    m = block_reduce(m, true, sh);
+    float s = 0.f;
+    for (int j = threadIdx.x; j < v; j += blockDim.x) {
+        s += expf(x[j] - m);
+    }
+    s = block_reduce(s, false, sh);
+    const float inv = 1.f / s;
+    for (int j = threadIdx.x; j < v; j += blockDim.x) {
+        p[j] = expf(x[j] - m) * inv;
+    }
+    if (threadIdx.x == 0) {
+        const int tg = targets[row];
+        losses[row] = (tg >= 0 && tg < v) ? logf(s) - (x[tg] - m) : 0.f;
+    }
+}
+
+// crossentropy_mean_f32 writes stats[0] = mean of losses over the counted
+// rows (0 when none) and stats[1] = their count. One block of 1024 threads.
+extern "C" __global__ void crossentropy_mean_f32(float *stats, const float *losses, const int *targets,
+                                                 int n, int v)
+{
+    __shared__ double ssum[1024];
+    __shared__ int scount[1024];
+    double s = 0;
+    int k = 0;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        const int tg = targets[i];
+        if (tg >= 0 && tg < v) {
+            s += losses[i];
+            k++;
+        }
+    }
+    ssum[threadIdx.x] = s;
+    scount[threadIdx.x] = k;
+    __syncthreads();
+    for (int h = blockDim.x / 2; h > 0; h >>= 1) {
+        if (threadIdx.x < h) {
+            ssum[threadIdx.x] += ssum[threadIdx.x + h];
+            scount[threadIdx.x] += scount[threadIdx.x + h];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        stats[0] = scount[0] > 0 ? (float)(ssum[0] / scount[0]) : 0.f;
+        stats[1] = (float)scount[0];
+    }
+}
+
+// crossentropy_bwd_f32 writes dlogits = scale*(probs - onehot(target)) on
+// counted rows and 0 on ignored ones, scale = dloss[0]/stats[1] (dloss may
+// be null: 1), 0 when no row counted.
+extern "C" __global__ void crossentropy_bwd_f32(float *dlogits, const float *probs, const int *targets,
+                                                const float *dloss, const float *stats, int n, int v)
+{
+    const float count = stats[1];
+    const float scale = count > 0.f ? (dloss != nullptr ? dloss[0] : 1.f) / count : 0.f;
+    const long long total = (long long)n * v;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+         e += (long long)gridDim.x * blockDim.x) {
+        const int row = (int)(e / v), j = (int)(e % v), tg = targets[row];
+        float d = 0.f;
+        if (tg >= 0 && tg < v) {
+            d = scale * probs[e];
+            if (j == tg) {
+                d -= scale;
+            }
+        }
+        dlogits[e] = d;
+    }
+}

@@ -1,0 +1,280 @@
+//go:build gpu
+
+// The twin cases: each kernel's launcher and its CPU twin on the same
+// random inputs (see cuda_test.go for the harness).
+
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// all runs every kernel once at these sizes.
+func (g *gpuHarness) all(b, t, c, nHead, v int) {
+	g.rng = rand.New(rand.NewPCG(uint64(b*t), uint64(c)))
+	g.layerNorm(b*t, c)
+	g.gelu(b * t * 4 * c)
+	g.attention(b, t, c, nHead, 0)
+	g.attention(b, t, c, nHead, 0.1)
+	g.crossEntropy(b*t, v)
+	g.embedding(b, t, c, v)
+	g.elementwise(b * t * c)
+	g.adamW(3*c*c + 7)
+	g.gemm(b*t, 3*c, c)
+	g.linear(b*t, c, 4*c, v)
+}
+
+func (g *gpuHarness) layerNorm(n, c int) {
+	const eps = 1e-5
+	x, w, bb, dy := g.randn(n*c, 2), g.randn(c, 1), g.randn(c, 1), g.randn(n*c, 1)
+	for j := range c {
+		x[j] += 10 // an offset row, as in TestLayerNorm
+	}
+	y, mean, rstd := make([]float32, n*c), make([]float32, n), make([]float32, n)
+	dx, dw, db := make([]float32, n*c), make([]float32, c), make([]float32, c)
+	g.cpu(func() {
+		LayerNormForward(y, mean, rstd, x, w, bb, n, c, eps)
+		LayerNormBackward(dx, dw, db, dy, x, w, mean, rstd, n, c)
+	})
+
+	gx, gw, gb, gdy := g.up(x), g.up(w), g.up(bb), g.up(dy)
+	gy, gm, gr := g.alloc(n*c), g.alloc(n), g.alloc(n)
+	ms := g.timed(func() error { return g.d.LayerNormForward(gy, gm, gr, gx, gw, gb, n, c, eps) })
+	g.compare("layernorm_fwd y", ms, g.down(gy, n*c), y, 1e-5, 1e-5)
+	g.compare("layernorm_fwd mean", ms, g.down(gm, n), mean, 1e-5, 1e-6)
+	g.compare("layernorm_fwd rstd", ms, g.down(gr, n), rstd, 1e-5, 1e-5)
+	gdx, gdw, gdb := g.alloc(n*c), g.alloc(c), g.alloc(c)
+	ms = g.timed(func() error { return g.d.LayerNormBackward(gdx, gdw, gdb, gdy, gx, gw, gm, gr, n, c) })
+	g.compare("layernorm_bwd dx", ms, g.down(gdx, n*c), dx, 1e-4, 1e-4)
+	g.compare("layernorm_bwd dw", ms, g.down(gdw, c), dw, 1e-3, 1e-4)
+	g.compare("layernorm_bwd db", ms, g.down(gdb, c), db, 1e-3, 1e-4)
+}
+
+func (g *gpuHarness) gelu(n int) {
+	x, dy := g.randn(n, 4), g.randn(n, 1)
+	y, dx := make([]float32, n), make([]float32, n)
+	g.cpu(func() {
+		GELUForward(y, x)
+		GELUBackward(dx, dy, x)
+	})
+	gx, gdy, gy, gdx := g.up(x), g.up(dy), g.alloc(n), g.alloc(n)
+	ms := g.timed(func() error { return g.d.GELUForward(gy, gx, n) })
+	g.compare("gelu_fwd", ms, g.down(gy, n), y, 2e-6, 1e-5)
+	ms = g.timed(func() error { return g.d.GELUBackward(gdx, gdy, gx, n) })
+	g.compare("gelu_bwd", ms, g.down(gdx, n), dx, 2e-6, 1e-5)
+}
+
+func (g *gpuHarness) attention(b, t, c, nHead int, p float32) {
+	na := b * nHead * t * t
+	qkv, dout := g.randn(b*t*3*c, 1), g.randn(b*t*c, 1)
+	var drop []float32
+	var gdrop Buffer
+	name := "attention"
+	if p > 0 {
+		drop = make([]float32, na)
+		g.cpu(func() { dropoutMaskHash(drop, p, 7, 0) })
+		gdrop = g.up(drop)
+		name = "attention+dropout"
+	}
+	out, att, dqkv := make([]float32, b*t*c), make([]float32, na), make([]float32, b*t*3*c)
+	g.cpu(func() {
+		AttentionForward(out, att, qkv, b, t, c, nHead, drop)
+		AttentionBackward(dqkv, dout, qkv, att, b, t, c, nHead, drop)
+	})
+
+	gqkv, gdout := g.up(qkv), g.up(dout)
+	gout, gatt, gdqkv := g.alloc(b*t*c), g.alloc(na), g.alloc(b*t*3*c)
+	ms := g.timed(func() error { return g.d.AttentionForward(gout, gatt, gqkv, b, t, c, nHead, gdrop) })
+	g.compare(name+"_fwd out", ms, g.down(gout, b*t*c), out, 1e-4, 1e-4)
+	g.compare(name+"_fwd att", ms, g.down(gatt, na), att, 1e-5, 1e-4)
+	ms = g.timed(func() error { return g.d.AttentionBackward(gdqkv, gdout, gqkv, gatt, b, t, c, nHead, gdrop) })
+	g.compare(name+"_bwd dqkv", ms, g.down(gdqkv, b*t*3*c), dqkv, 1e-4, 1e-3)
+}
+
+func (g *gpuHarness) crossEntropy(n, v int) {
+	logits := g.randn(n*v, 4)
+	targets := make([]int32, n)
+	for i := range targets {
+		targets[i] = int32(g.rng.IntN(v))
+		if i%5 == 3 {
+			targets[i] = -1 // ignored rows
+		}
+	}
+	probs, dlogits := make([]float32, n*v), make([]float32, n*v)
+	var sum float64
+	count := 1
+	const dloss = 0.7
+	g.cpu(func() {
+		sum, count = CrossEntropyForward(probs, logits, targets, n, v)
+		CrossEntropyBackward(dlogits, probs, targets, n, v, dloss/float32(count))
+	})
+
+	gl, gt := g.up(logits), g.upInt(targets)
+	gp, gloss, gstats := g.alloc(n*v), g.alloc(n), g.alloc(2)
+	ms := g.timed(func() error { return g.d.CrossEntropyForward(gp, gloss, gstats, gl, gt, n, v) })
+	g.compare("crossentropy_fwd probs", ms, g.down(gp, n*v), probs, 1e-7, 1e-5)
+	g.compare("crossentropy_fwd mean,count", ms, g.down(gstats, 2), []float32{float32(sum / float64(count)), float32(count)}, 1e-6, 1e-5)
+	gd, gdl := g.alloc(n*v), g.up([]float32{dloss})
+	ms = g.timed(func() error { return g.d.CrossEntropyBackward(gd, gp, gt, gdl, gstats, n, v) })
+	g.compare("crossentropy_bwd", ms, g.down(gd, n*v), dlogits, 1e-8, 1e-5)
+}
+
+func (g *gpuHarness) embedding(b, t, c, v int) {
+	wte, wpe, dout := g.randn(v*c, 1), g.randn((t+3)*c, 1), g.randn(b*t*c, 1)
+	idx := make([]int32, b*t)
+	for i := range idx {
+		idx[i] = int32(g.rng.IntN(min(v, 50))) // repeated ids: the scatter-add collides
+	}
+	out, dwte, dwpe := make([]float32, b*t*c), make([]float32, v*c), make([]float32, t*c)
+	g.cpu(func() {
+		EmbeddingForward(out, wte, wpe, idx, b, t, c)
+		EmbeddingBackward(dwte, dwpe, dout, idx, b, t, c)
+	})
+
+	gwte, gwpe, gdout, gidx := g.up(wte), g.up(wpe), g.up(dout), g.upInt(idx)
+	gout, gdwte, gdwpe := g.alloc(b*t*c), g.alloc(v*c), g.alloc(t*c)
+	ms := g.timed(func() error { return g.d.EmbeddingForward(gout, gwte, gwpe, gidx, b, t, c, v) })
+	g.compare("embedding_fwd", ms, g.down(gout, b*t*c), out, 0, 0)
+	ms = g.timed(func() error { return g.d.EmbeddingBackward(gdwte, gdwpe, gdout, gidx, b, t, c, v) })
+	g.compare("embedding_bwd dwte", ms, g.down(gdwte, v*c), dwte, 1e-5, 1e-5)
+	g.compare("embedding_bwd dwpe", ms, g.down(gdwpe, t*c), dwpe, 1e-5, 1e-5)
+}
+
+// elementwise covers the residual add, the gradient accumulation, the
+// dropout mask and its application.
+func (g *gpuHarness) elementwise(n int) {
+	a, b := g.randn(n, 1), g.randn(n, 1)
+	sum := make([]float32, n)
+	g.cpu(func() { AddInto(sum, a, b) })
+	ga, gb, gy := g.up(a), g.up(b), g.alloc(n)
+	ms := g.timed(func() error { return g.d.Add(gy, ga, gb, n) })
+	g.compare("add", ms, g.down(gy, n), sum, 0, 0)
+	ms = g.timed(func() error { return g.d.AddInPlace(ga, gb, n) })
+	g.compare("add_inplace", ms, g.down(ga, n), sum, 0, 0)
+
+	const p, seed, offset = 0.1, 1234, 99
+	mask := make([]float32, n)
+	g.cpu(func() { dropoutMaskHash(mask, p, seed, offset) })
+	gmask := g.alloc(n)
+	ms = g.timed(func() error { return g.d.DropoutMask(gmask, n, p, seed, offset) })
+	g.compare("dropout_mask", ms, g.down(gmask, n), mask, 0, 0)
+	y := make([]float32, n)
+	for i, v := range b { // dropoutOp.Forward's loop
+		y[i] = v * mask[i]
+	}
+	ms = g.timed(func() error { return g.d.Mul(gy, gb, gmask, n) })
+	g.compare("dropout_apply (mul)", ms, g.down(gy, n), y, 0, 0)
+	if g.real() {
+		kept := 0
+		for _, m := range mask {
+			if m != 0 {
+				kept++
+			}
+		}
+		if f := float64(kept) / float64(n); math.Abs(f-(1-p)) > 0.01 {
+			g.t.Errorf("dropout mask keeps %.4f of the elements, want %.2f", f, 1-p)
+		}
+	}
+}
+
+func (g *gpuHarness) adamW(n int) {
+	p, m, v := g.randn(n, 1), make([]float32, n), make([]float32, n)
+	gp, gm, gv := g.up(p), g.up(m), g.up(v)
+	var ms float64
+	for step := 1; step <= 3; step++ {
+		grad := g.randn(n, 1)
+		g.cpu(func() { AdamW(p, grad, m, v, 6e-4, 0.9, 0.95, 1e-8, 0.1, step) })
+		gg := g.up(grad)
+		ms = g.timed(func() error { return g.d.AdamW(gp, gg, gm, gv, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, step) })
+	}
+	g.compare("adamw p (3 steps)", ms, g.down(gp, n), p, 1e-6, 1e-5)
+	g.compare("adamw m", ms, g.down(gm, n), m, 1e-7, 1e-5)
+	g.compare("adamw v", ms, g.down(gv, n), v, 1e-8, 1e-5)
+}
+
+// gemm runs every transpose combination through gemm.cu's kernel and,
+// when it is loaded, cuBLAS, with strides wider than the rows.
+func (g *gpuHarness) gemm(m, n, k int) {
+	for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+		ta, tb := tr[0], tr[1]
+		ar, ac, br, bc := m, k, k, n
+		if ta {
+			ar, ac = k, m
+		}
+		if tb {
+			br, bc = n, k
+		}
+		lda, ldb, ldc := ac+3, bc+1, n+5
+		a, b, c0 := g.randn(ar*lda, 1), g.randn(br*ldb, 1), g.randn(m*ldc, 1)
+		want := append([]float32(nil), c0...)
+		g.cpu(func() { Sgemm(ta, tb, m, n, k, 0.5, a, lda, b, ldb, 0.25, want, ldc) })
+		ga, gb := g.up(a), g.up(b)
+		name := fmt.Sprintf("sgemm %c%c %dx%dx%d", "nt"[b2i(ta)], "nt"[b2i(tb)], m, n, k)
+		gc := g.up(c0)
+		ms := g.timed(func() error { return g.d.SgemmOwn(ta, tb, m, n, k, 0.5, ga, lda, gb, ldb, 0.25, gc, ldc) })
+		g.compare(name+" own", ms, g.down(gc, m*ldc), want, 1e-4, 1e-4)
+		if g.d.UsesCublas() {
+			gc := g.up(c0)
+			ms := g.timed(func() error { return g.d.Sgemm(ta, tb, m, n, k, 0.5, ga, lda, gb, ldb, 0.25, gc, ldc) })
+			g.compare(name+" cuBLAS", ms, g.down(gc, m*ldc), want, 1e-4, 1e-4)
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// linear runs LinearForward/Backward against linearOp's CPU steps, with a
+// bias and w (in, out), and without a bias and w (out, in) as the tied head.
+func (g *gpuHarness) linear(n, in, out, v int) {
+	for _, transW := range []bool{false, true} {
+		o := out
+		if transW {
+			o = min(v, 4096)
+		}
+		x, w, bias, dy := g.randn(n*in, 1), g.randn(in*o, 0.1), g.randn(o, 1), g.randn(n*o, 1)
+		y := make([]float32, n*o)
+		ldw := o
+		if transW {
+			ldw = in
+			bias = nil
+		} else {
+			for r := range n {
+				copy(y[r*o:], bias)
+			}
+		}
+		dx, dw, db := make([]float32, n*in), make([]float32, in*o), make([]float32, o)
+		g.cpu(func() {
+			Sgemm(false, transW, n, o, in, 1, x, in, w, ldw, float32(b2i(bias != nil)), y, o)
+			if transW {
+				Sgemm(false, false, n, in, o, 1, dy, o, w, in, 0, dx, in)
+				Sgemm(true, false, o, in, n, 1, dy, o, x, in, 0, dw, in)
+			} else {
+				Sgemm(false, true, n, in, o, 1, dy, o, w, o, 0, dx, in)
+				Sgemm(true, false, in, o, n, 1, x, in, dy, o, 0, dw, o)
+				sumRows(db, dy, n, o)
+			}
+		})
+		gx, gw, gdy := g.up(x), g.up(w), g.up(dy)
+		var gbias, gdb Buffer
+		if bias != nil {
+			gbias, gdb = g.up(bias), g.alloc(o)
+		}
+		gy, gdx, gdw := g.alloc(n*o), g.alloc(n*in), g.alloc(in*o)
+		name := fmt.Sprintf("linear transW=%v", transW)
+		ms := g.timed(func() error { return g.d.LinearForward(gy, gx, gw, gbias, n, in, o, transW) })
+		g.compare(name+" fwd", ms, g.down(gy, n*o), y, 1e-4, 1e-4)
+		ms = g.timed(func() error { return g.d.LinearBackward(gdx, gdw, gdb, gdy, gx, gw, n, in, o, transW) })
+		g.compare(name+" bwd dx", ms, g.down(gdx, n*in), dx, 1e-4, 1e-4)
+		g.compare(name+" bwd dw", ms, g.down(gdw, in*o), dw, 1e-3, 1e-4)
+		if bias != nil {
+			g.compare(name+" bwd db (sum rows)", ms, g.down(gdb, o), db, 1e-3, 1e-4)
+		}
+	}
+}

@@ -1,0 +1,28 @@
+// GELU, tanh approximation, elementwise on the GPU.
+//
+// CPU twins: kernels.GELUForward and kernels.GELUBackward.
+
+#define SQRT_2_OVER_PI 0.7978845608028654f
+#define GELU_COEF 0.044715f
+
+// gelu_fwd_f32 writes y[i] = 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
+extern "C" __global__ void gelu_fwd_f32(float *y, const float *x, long long n)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float v = x[i];
+        y[i] = 0.5f * v * (1.f + tanhf(SQRT_2_OVER_PI * v * (1.f + GELU_COEF * v * v)));
+    }
+}
+
+// gelu_bwd_f32 writes dx[i] = dy[i] * gelu'(x[i]).
+extern "C" __global__ void gelu_bwd_f32(float *dx, const float *dy, const float *x, long long n)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float v = x[i], v2 = v * v;
+        float th = tanhf(SQRT_2_OVER_PI * v * (1.f + GELU_COEF * v2));
+        float du = SQRT_2_OVER_PI * (1.f + 3.f * GELU_COEF * v2);
+        dx[i] = dy[i] * (0.5f * (1.f + th) + 0.5f * v * (1.f - th * th) * du);
+    }
+}

@@ -1,0 +1,21 @@
+//go:build gpu
+
+package kernels
+
+// GELU on the device (gelu.cu), the twins of GELUForward and GELUBackward.
+
+// GELUForward writes y[i] = gelu(x[i]) for i < n.
+func (d *Device) GELUForward(y, x Buffer, n int) error {
+	if err := need("gelu", want{"y", y, n}, want{"x", x, n}); err != nil {
+		return err
+	}
+	return d.launch("gelu_fwd_f32", d.grid1(n, 256), dim3{256, 1, 1}, 0, y, x, int64(n))
+}
+
+// GELUBackward writes dx[i] = dy[i] * gelu'(x[i]) for i < n.
+func (d *Device) GELUBackward(dx, dy, x Buffer, n int) error {
+	if err := need("gelu backward", want{"dx", dx, n}, want{"dy", dy, n}, want{"x", x, n}); err != nil {
+		return err
+	}
+	return d.launch("gelu_bwd_f32", d.grid1(n, 256), dim3{256, 1, 1}, 0, dx, dy, x, int64(n))
+}

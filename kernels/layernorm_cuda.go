@@ -1,0 +1,46 @@
+//go:build gpu
+
+package kernels
+
+import "fmt"
+
+// LayerNorm on the device (layernorm.cu), the twins of LayerNormForward and
+// LayerNormBackward.
+
+const lnWarps = 8 // rows per block of the forward, warps per block of both
+
+// LayerNormForward writes y (n×c), mean (n) and rstd (n) from x (n×c), w (c), b (c).
+func (d *Device) LayerNormForward(y, mean, rstd, x, w, b Buffer, n, c int, eps float32) error {
+	if err := need("layernorm", want{"y", y, n * c}, want{"mean", mean, n}, want{"rstd", rstd, n},
+		want{"x", x, n * c}, want{"w", w, c}, want{"b", b, c}); err != nil {
+		return err
+	}
+	grid := dim3{(n + lnWarps - 1) / lnWarps, 1, 1}
+	return d.launch("layernorm_fwd_f32", grid, dim3{32 * lnWarps, 1, 1}, 0, y, mean, rstd, x, w, b, n, c, eps)
+}
+
+// LayerNormBackward overwrites dx (n×c), dw (c) and db (c) given dy (n×c)
+// and the forward's x, w, mean and rstd. Each block sums dw and db over its
+// rows in shared memory (2c floats, so c <= 6144); a second kernel adds the
+// blocks' partials in order.
+func (d *Device) LayerNormBackward(dx, dw, db, dy, x, w, mean, rstd Buffer, n, c int) error {
+	if err := need("layernorm backward", want{"dx", dx, n * c}, want{"dw", dw, c}, want{"db", db, c},
+		want{"dy", dy, n * c}, want{"x", x, n * c}, want{"w", w, c}, want{"mean", mean, n},
+		want{"rstd", rstd, n}); err != nil {
+		return err
+	}
+	if 2*c*4 > 48<<10 {
+		return fmt.Errorf("cuda: layernorm backward: c=%d is over 6144 features", c)
+	}
+	nblk := max(1, min((n+lnWarps-1)/lnWarps, 4*max(d.SMs, 1)))
+	part, err := d.scratchBuf(nblk * 2 * c)
+	if err != nil {
+		return err
+	}
+	if err := d.launch("layernorm_bwd_f32", dim3{nblk, 1, 1}, dim3{32 * lnWarps, 1, 1}, 2*c*4,
+		dx, part, dy, x, w, mean, rstd, n, c); err != nil {
+		return err
+	}
+	return d.launch("layernorm_bwd_reduce_f32", dim3{(2*c + 255) / 256, 1, 1}, dim3{256, 1, 1}, 0,
+		dw, db, part, nblk, c)
+}

@@ -1,0 +1,196 @@
+// driver.cpp: a CPU stand-in for libcuda.so.1 with the entry points
+// kernels/cuda_driver.go loads. Memory is host memory (filled with NaN when
+// allocated, so a kernel that reads what nobody wrote shows it); launches
+// run the kernels compiled from kernels/*.cu with emu.h, synchronously.
+#include "emu.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+thread_local dim3 threadIdx, blockIdx;
+dim3 blockDim, gridDim;
+EmuBlock *emu_block;
+
+namespace {
+struct Kernel {
+    void *fn;
+    EmuTramp tramp;
+};
+std::map<std::string, Kernel> &kernels()
+{
+    static std::map<std::string, Kernel> k;
+    return k;
+}
+std::vector<unsigned char> dynsmem;
+} // namespace
+
+void emu_register(const char *name, void *fn, EmuTramp tramp) { kernels()[name] = Kernel{fn, tramp}; }
+
+typedef int CUresult;
+typedef unsigned long long CUdeviceptr;
+enum {
+    OK = 0,
+    INVALID_VALUE = 1,
+    NOT_FOUND = 500,
+};
+
+static void run_block(const Kernel &k, void **params, dim3 b)
+{
+    const int nt = blockDim.x * blockDim.y * blockDim.z, nw = (nt + 31) / 32;
+    std::barrier<> bar(nt);
+    std::vector<std::barrier<> *> wb;
+    std::vector<EmuWarp> warps(nw);
+    for (int w = 0; w < nw; w++) {
+        wb.push_back(new std::barrier<>(std::min(32, nt - 32 * w)));
+        warps[w].bar = wb.back();
+    }
+    std::fill(dynsmem.begin(), dynsmem.end(), 0xff);
+    EmuBlock blk{&bar, warps.data(), dynsmem.data()};
+    emu_block = &blk;
+    std::vector<std::thread> th;
+    th.reserve(nt);
+    for (int t = 0; t < nt; t++) {
+        th.emplace_back([&, t] {
+            threadIdx = dim3{unsigned(t % blockDim.x), unsigned(t / blockDim.x % blockDim.y),
+                             unsigned(t / (blockDim.x * blockDim.y))};
+            blockIdx = b;
+            k.tramp(k.fn, params);
+            warps[t / 32].bar->arrive_and_drop(); // an exited thread no longer holds up barriers
+            bar.arrive_and_drop();
+        });
+    }
+    for (auto &x : th) {
+        x.join();
+    }
+    for (auto *w : wb) {
+        delete w;
+    }
+}
+
+extern "C" {
+CUresult cuInit(unsigned) { return OK; }
+CUresult cuDriverGetVersion(int *v)
+{
+    *v = 11080;
+    return OK;
+}
+CUresult cuDeviceGetCount(int *n)
+{
+    *n = 1;
+    return OK;
+}
+CUresult cuDeviceGet(int *d, int) { return *d = 0, OK; }
+CUresult cuDeviceGetName(char *s, int n, int)
+{
+    snprintf(s, n, "CPU emulator of kernels/*.cu");
+    return OK;
+}
+CUresult cuDeviceGetAttribute(int *v, int attr, int)
+{
+    switch (attr) {
+    case 16: *v = 2; break;  // multiprocessors: short grid-stride grids
+    case 38: *v = 0; break;  // L2
+    case 75: *v = 9; break;  // compute capability 9.0
+    case 76: *v = 0; break;
+    default: *v = 0;
+    }
+    return OK;
+}
+CUresult cuDeviceTotalMem_v2(size_t *b, int) { return *b = size_t(8) << 30, OK; }
+CUresult cuDevicePrimaryCtxRetain(void **c, int) { return *c = (void *)1, OK; }
+CUresult cuCtxSetCurrent(void *) { return OK; }
+CUresult cuModuleLoadDataEx(void **m, const void *, unsigned, int *, void **) { return *m = (void *)1, OK; }
+CUresult cuModuleGetFunction(void **f, void *, const char *name)
+{
+    auto it = kernels().find(name);
+    if (it == kernels().end()) {
+        return NOT_FOUND;
+    }
+    *f = &it->second;
+    return OK;
+}
+CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                        unsigned shmem, void *, void **params, void **)
+{
+    const Kernel &k = *static_cast<Kernel *>(f);
+    if (bx * by * bz > 1024 || shmem > 48 * 1024) {
+        return INVALID_VALUE;
+    }
+    gridDim = dim3{gx, gy, gz};
+    blockDim = dim3{bx, by, bz};
+    dynsmem.assign(shmem, 0xff);
+    for (unsigned z = 0; z < gz; z++) {
+        for (unsigned y = 0; y < gy; y++) {
+            for (unsigned x = 0; x < gx; x++) {
+                run_block(k, params, dim3{x, y, z});
+            }
+        }
+    }
+    return OK;
+}
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n)
+{
+    void *m = aligned_alloc(256, (n + 255) / 256 * 256);
+    if (m == nullptr) {
+        return 2; // CUDA_ERROR_OUT_OF_MEMORY
+    }
+    memset(m, 0xff, n); // NaN
+    *p = (CUdeviceptr)m;
+    return OK;
+}
+CUresult cuMemFree_v2(CUdeviceptr p)
+{
+    free((void *)p);
+    return OK;
+}
+CUresult cuMemGetInfo_v2(size_t *f, size_t *t)
+{
+    *f = *t = size_t(8) << 30;
+    return OK;
+}
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n, void *) { return memcpy((void *)d, s, n), OK; }
+CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n, void *) { return memcpy(d, (void *)s, n), OK; }
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, void *)
+{
+    return memmove((void *)d, (void *)s, n), OK;
+}
+CUresult cuMemsetD32Async(CUdeviceptr d, unsigned v, size_t n, void *)
+{
+    std::fill((unsigned *)d, (unsigned *)d + n, v);
+    return OK;
+}
+CUresult cuStreamCreate(void **s, unsigned) { return *s = (void *)1, OK; }
+CUresult cuStreamSynchronize(void *) { return OK; }
+CUresult cuEventCreate(void **e, unsigned)
+{
+    *e = new double(0);
+    return OK;
+}
+CUresult cuEventRecord(void *e, void *)
+{
+    *(double *)e = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return OK;
+}
+CUresult cuEventSynchronize(void *) { return OK; }
+CUresult cuEventElapsedTime(float *ms, void *a, void *b) { return *ms = float(*(double *)b - *(double *)a), OK; }
+CUresult cuEventDestroy_v2(void *e)
+{
+    delete (double *)e;
+    return OK;
+}
+CUresult cuGetErrorName(CUresult r, const char **s)
+{
+    *s = r == NOT_FOUND ? "CUDA_ERROR_NOT_FOUND" : r == INVALID_VALUE ? "CUDA_ERROR_INVALID_VALUE" : "CUDA_ERROR";
+    return OK;
+}
+CUresult cuGetErrorString(CUresult, const char **s)
+{
+    *s = "(CPU emulator)";
+    return OK;
+}
+}

@@ -1,0 +1,82 @@
+// emu.h: enough of CUDA C++ to compile kernels/*.cu as plain C++ and run
+// them on the CPU, one OS thread per CUDA thread, one block at a time.
+// Used by build.sh for the CPU emulator of the driver (driver.cpp), which
+// lets the GPU twin tests run on a machine without a GPU. Not fast, and not
+// a memory model: it checks indexing, barriers, reductions and launch
+// arithmetic, not races.
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+#define __shared__ static
+
+struct dim3 {
+    unsigned x = 1, y = 1, z = 1;
+};
+extern thread_local dim3 threadIdx, blockIdx;
+extern dim3 blockDim, gridDim;
+
+using std::max;
+using std::min;
+
+inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
+
+// emu_block is the block being run: its barrier, one barrier and exchange
+// slots per warp, and its dynamic shared memory.
+struct EmuWarp {
+    std::barrier<> *bar;
+    float slot[32];
+};
+struct EmuBlock {
+    std::barrier<> *bar;
+    EmuWarp *warps;
+    unsigned char *dynsmem;
+};
+extern EmuBlock *emu_block;
+
+inline int emu_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
+
+inline void __syncthreads() { emu_block->bar->arrive_and_wait(); }
+
+inline float __shfl_xor_sync(unsigned, float v, int lanes)
+{
+    const int t = emu_tid(), lane = t % 32;
+    EmuWarp &w = emu_block->warps[t / 32];
+    w.slot[lane] = v;
+    w.bar->arrive_and_wait();
+    float r = w.slot[lane ^ lanes];
+    w.bar->arrive_and_wait();
+    return r;
+}
+
+inline float atomicAdd(float *p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
+
+template <typename T>
+inline T *emu_dynamic_shared() { return reinterpret_cast<T *>(emu_block->dynsmem); }
+
+// Kernel registration: emu_tramp calls a kernel with its parameters read
+// from cuLaunchKernel's array of pointers, one per parameter.
+typedef void (*EmuTramp)(void *fn, void **params);
+template <typename... A, size_t... I>
+void emu_call(void (*f)(A...), void **p, std::index_sequence<I...>) { f(*static_cast<A *>(p[I])...); }
+template <typename... A>
+void emu_tramp(void *fn, void **p) { emu_call(reinterpret_cast<void (*)(A...)>(fn), p, std::index_sequence_for<A...>{}); }
+template <typename... A>
+EmuTramp emu_tramp_for(void (*)(A...)) { return &emu_tramp<A...>; }
+
+void emu_register(const char *name, void *fn, EmuTramp tramp);
+struct EmuReg {
+    EmuReg(const char *name, void *fn, EmuTramp tramp) { emu_register(name, fn, tramp); }
+};
+#define EMU_KERNEL(name) static EmuReg emu_reg_##name(#name, (void *)&name, emu_tramp_for(&name));
