@@ -119,6 +119,9 @@ func (sw *ShardWriter) Close() error {
 		_, err = sw.f.WriteAt(shardHeader(sw.dtype, sw.n, sw.vocab), 0)
 	}
 	if err == nil {
+		err = sw.f.Chmod(0o644) // CreateTemp makes it 0600
+	}
+	if err == nil {
 		err = sw.f.Sync()
 	}
 	if err == nil {
