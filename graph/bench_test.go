@@ -1,7 +1,10 @@
 package graph
 
 import (
+	"slices"
 	"testing"
+
+	G "gorgonia.org/gorgonia"
 
 	"gptctl/kernels"
 )
@@ -10,7 +13,7 @@ import (
 // optimizer) and reports tokens per second.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, s := range []struct {
-		name              string
+		name             string
 		L, C, H, T, B, V int
 	}{
 		{"L4-C128-T64-B12-V65", 4, 128, 4, 64, 12, 65},
@@ -46,5 +49,103 @@ func BenchmarkTrainStep(b *testing.B) {
 			}
 			b.ReportMetric(float64(s.B*s.T*b.N)/b.Elapsed().Seconds(), "tok/s")
 		})
+	}
+}
+
+// The machine's shared arena must not change any result: the loss and every
+// gradient match a machine that gives each node its own buffer, over several
+// steps, and the arena is smaller than the buffers it replaces.
+func TestMachineSharing(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		var results [2][][]float32
+		var floats [2][2]int
+		for i, noShare := range []bool{false, true} {
+			cfg := Config{Arch: arch, VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5}
+			p, err := NewParams(cfg, kernels.NewRNG(5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := New(p, 2, 10, &kernels.Mode{}, kernels.NewRNG(6))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.m.noShare = noShare
+			loss, tg, err := m.LMLoss()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := m.Differentiate(loss, m.Logits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, tgt := Int32Data(m.Idx), Int32Data(tg)
+			for step := range 3 {
+				for j := range in {
+					in[j], tgt[j] = int32((j*7+step)%29), int32((j*5+1+step)%29)
+				}
+				l, err := tr.Step()
+				if err != nil {
+					t.Fatal(err)
+				}
+				results[i] = append(results[i], []float32{l}, slices.Clone(tr.Value(m.Logits)))
+				for k := range p.List {
+					results[i] = append(results[i], slices.Clone(tr.Grad(k)))
+				}
+				if _, err := tr.Eval(); err != nil { // the eval program runs in between
+					t.Fatal(err)
+				}
+			}
+			floats[i][0], floats[i][1] = m.m.Floats()
+			if !noShare {
+				checkUnshare(t, m, tr, results[i][len(results[i])-len(p.List):])
+			}
+		}
+		for j := range results[0] {
+			for k := range results[0][j] {
+				if results[0][j][k] != results[1][j][k] {
+					t.Fatalf("%s: result %d element %d: shared %v, own buffers %v", arch, j, k, results[0][j][k], results[1][j][k])
+				}
+			}
+		}
+		t.Logf("%s: buffers %d floats own + %d shared, against %d without sharing", arch, floats[0][0], floats[0][1], floats[1][0])
+		if floats[0][1] == 0 || floats[0][0]+floats[0][1] >= floats[1][0] {
+			t.Errorf("%s: sharing saved nothing: %v against %v", arch, floats[0], floats[1])
+		}
+	}
+}
+
+// checkUnshare compiles a second program over the shared gradient
+// intermediates: they move to buffers of their own, and both programs still
+// give the last step's gradients. A program over a shared output fails.
+func checkUnshare(t *testing.T, m *Model, tr *Trainer, last [][]float32) {
+	t.Helper()
+	var inner []*G.Node
+	var out *G.Node
+	for _, st := range m.m.plan {
+		if st.shared != nil && st.stays {
+			out = st.node
+		} else if st.shared != nil {
+			inner = append(inner, st.node)
+		}
+	}
+	if out == nil || len(inner) == 0 {
+		t.Fatalf("no shared nodes to check (outputs %v, intermediates %d)", out, len(inner))
+	}
+	if _, err := m.m.Compile(out); err == nil {
+		t.Errorf("a program over the shared output %s compiled", out.Name())
+	}
+	q, err := m.m.Compile(inner...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []func() error{q.Run, func() error { _, err := tr.Step(); return err }} {
+		if err := run(); err != nil {
+			t.Fatal(err)
+		}
+		for k := range last {
+			if !slices.Equal(tr.Grad(k), last[k]) {
+				t.Fatalf("after a second program, the gradient of %s changed", m.Params.List[k].Name)
+			}
+		}
 	}
 }

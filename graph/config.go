@@ -13,7 +13,7 @@ type Config struct {
 	NEmbd     int     `yaml:"n_embd" json:"n_embd"`         // model width C
 	NHead     int     `yaml:"n_head" json:"n_head"`
 	NLayer    int     `yaml:"n_layer" json:"n_layer"`
-	Dropout   float32 `yaml:"dropout" json:"dropout"`                 // embedding, attention and residual dropout
+	Dropout   float32 `yaml:"dropout" json:"dropout"` // embedding, attention and residual dropout
 	LNEps     float32 `yaml:"layer_norm_epsilon" json:"layer_norm_epsilon"`
 }
 

@@ -5,9 +5,25 @@ package graph
 // is compiled and reused on every run, so a training step allocates (close to)
 // nothing. Programs compiled on one Machine share the buffers of the nodes
 // they have in common.
+//
+// Gradient intermediates share memory. Within one Compile, a gradient node
+// (the output of a gradient op, a Part of one, or a Gorgonia "+" summing
+// gradients) that is not an output of the program gets a place in the
+// program's arena that it shares with gradient nodes whose lifetimes (first
+// write to last read, in this program's order) do not overlap, and a "+"
+// whose input dies there writes in place over it (the tied embedding's two
+// gradients are summed into the LM head's). Forward nodes, outputs and the
+// packed gradients that hold them keep their own buffers, and a shared node
+// lives until the end of the run if it is an output, so anything a caller
+// reads after a run (loss, gradients, logits) is intact. A node is shared
+// only for the order of the program that planned it: when another program
+// reaches it, it gets a buffer of its own first (unshare), or, for an output
+// (whose slices callers keep), Compile fails.
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	G "gorgonia.org/gorgonia"
@@ -22,7 +38,14 @@ type Machine struct {
 	slots map[*G.Node]int
 	vals  []G.Value
 	plan  []*step // every planned node, in slot order
+
+	noShare     bool // give every node its own buffer (tests compare the two)
+	own, shared int  // floats in buffers of their own, and in arenas
 }
+
+// Floats reports the float32s the machine has allocated: in buffers of their
+// own, and in the arenas shared by gradient intermediates.
+func (m *Machine) Floats() (own, shared int) { return m.own, m.shared }
 
 // Program runs the nodes needed for a set of outputs, in dependency order.
 type Program struct {
@@ -30,11 +53,29 @@ type Program struct {
 	steps []*step
 }
 
+type stepKind int
+
+const (
+	kindInput    stepKind = iota // a parameter, input or constant: its own value
+	kindPart                     // a window of its parent's buffer
+	kindKernel                   // a kernels.Kernel writing into out
+	kindAdd                      // a same-shape Gorgonia "+": out = a + b
+	kindFallback                 // any other Gorgonia op: a new value per run
+)
+
 type step struct {
-	node *G.Node
-	in   []int      // slots of the inputs
-	args []G.Value  // reused argument slice
-	run  func() error
+	node    *G.Node
+	kind    stepKind
+	in      []int     // slots of the inputs
+	args    []G.Value // reused argument slice
+	slot    int
+	out     []float32 // the output buffer (kindKernel, kindAdd)
+	grad    bool      // a gradient node (see the file comment)
+	shared  *Program  // non-nil: out overlaps other nodes' buffers in this program's order
+	aliasOf *step     // kindAdd writing in place over this input
+	stays   bool      // shared, and read after its program runs: it must not move
+	parts   []*step   // Part views of this node
+	run     func() error
 }
 
 // NewMachine returns a Machine for graph g.
@@ -50,34 +91,51 @@ func (m *Machine) Value(n *G.Node) G.Value {
 	return n.Value()
 }
 
-// Compile plans the nodes the outputs depend on.
+// Compile plans the nodes the outputs depend on. On an error the nodes it
+// planned are still complete, so the Machine stays usable.
 func (m *Machine) Compile(outputs ...*G.Node) (*Program, error) {
 	p := &Program{m: m}
 	seen := map[*G.Node]bool{}
-	var visit func(n *G.Node) error
-	visit = func(n *G.Node) error {
+	var order []*step // every node of the program, children first
+	var fresh []*step // the nodes this Compile planned
+	var firstErr error
+	var visit func(n *G.Node)
+	visit = func(n *G.Node) {
 		if seen[n] {
-			return nil
+			return
 		}
 		seen[n] = true
 		children := m.children(n)
 		for _, c := range children {
-			if err := visit(c); err != nil {
-				return err
-			}
+			visit(c)
 		}
-		st, err := m.planNode(n, children)
-		if err != nil {
-			return err
+		st, isNew, err := m.planNode(n, children)
+		switch {
+		case err != nil:
+			firstErr = cmp.Or(firstErr, err)
+		case st.shared != nil && st.shared != p && st.stays:
+			firstErr = cmp.Or(firstErr, fmt.Errorf("graph: %s is an output of another program that shares its memory (compile this program first)", n.Name()))
+		case st.shared != nil && st.shared != p:
+			m.unshare(st)
 		}
-		if st.run != nil {
-			p.steps = append(p.steps, st)
+		if isNew {
+			fresh = append(fresh, st)
 		}
-		return nil
+		order = append(order, st)
 	}
 	for _, o := range outputs {
-		if err := visit(o); err != nil {
-			return nil, err
+		visit(o)
+	}
+	m.allocate(p, order, fresh, outputs)
+	for _, st := range fresh {
+		m.finish(st)
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	for _, st := range order {
+		if st.run != nil {
+			p.steps = append(p.steps, st)
 		}
 	}
 	return p, nil
@@ -105,72 +163,238 @@ func (m *Machine) children(n *G.Node) []*G.Node {
 	return out
 }
 
-func (m *Machine) planNode(n *G.Node, children []*G.Node) (*step, error) {
+// planNode gives a new node a slot and a step; buffers come later (allocate).
+func (m *Machine) planNode(n *G.Node, children []*G.Node) (*step, bool, error) {
 	if s, ok := m.slots[n]; ok {
-		st := m.plan[s]
-		return st, nil
+		return m.plan[s], false, nil
 	}
-	st := &step{node: n, in: make([]int, len(children)), args: make([]G.Value, len(children))}
+	st := &step{node: n, slot: len(m.vals), in: make([]int, len(children)), args: make([]G.Value, len(children))}
 	for i, c := range children {
 		st.in[i] = m.slots[c]
 	}
-	slot := len(m.vals)
-	m.slots[n] = slot
+	m.slots[n] = st.slot
 	m.plan = append(m.plan, st)
+	m.vals = append(m.vals, nil)
 	op := n.Op()
-	switch {
-	case op == nil || len(children) == 0: // parameter, input or constant
-		v := n.Value()
-		if v == nil {
-			return nil, fmt.Errorf("graph: input %s has no value", n.Name())
-		}
-		m.vals = append(m.vals, v)
-		return st, nil
-	}
-	m.gather(st)
 	switch k := op.(type) {
+	case nil:
+		st.kind = kindInput
 	case *kernels.Part:
-		m.vals = append(m.vals, k.View(st.args[0]))
-		return st, nil
+		st.kind = kindPart
+		parent := m.plan[st.in[0]]
+		parent.parts = append(parent.parts, st)
+		st.grad = parent.grad
 	case kernels.Kernel:
-		out := kernels.NewDense(n.Shape())
-		m.vals = append(m.vals, out)
-		buf := kernels.Floats(out)
+		st.kind = kindKernel
+		if d, ok := k.(G.SDOp); ok { // a gradient op differentiates nothing
+			st.grad = !anyTrue(d.DiffWRT(len(children)))
+		}
+	default:
+		st.kind = kindFallback
+		if isSameShapeAdd(op, children) {
+			// Gorgonia sums the gradients of a node used twice with its own Add;
+			// do that without allocating a new tensor each step.
+			st.kind = kindAdd
+			st.grad = m.plan[st.in[0]].grad || m.plan[st.in[1]].grad
+		}
+	}
+	if len(children) == 0 {
+		st.kind = kindInput
+	}
+	if st.kind == kindInput {
+		if m.vals[st.slot] = n.Value(); m.vals[st.slot] == nil {
+			return st, true, fmt.Errorf("graph: input %s has no value", n.Name())
+		}
+	}
+	return st, true, nil
+}
+
+// finish creates the value and the run function of a planned node whose
+// buffer allocate has placed (or that needs none).
+func (m *Machine) finish(st *step) {
+	switch st.kind {
+	case kindPart:
+		m.gather(st)
+		m.vals[st.slot] = st.node.Op().(*kernels.Part).View(st.args[0])
+	case kindKernel:
+		k := st.node.Op().(kernels.Kernel)
+		m.setOut(st)
 		st.run = func() error {
 			m.gather(st)
-			return k.Forward(buf, st.args)
+			return k.Forward(st.out, st.args)
 		}
-		return st, nil
-	}
-	if isSameShapeAdd(op, children) {
-		// Gorgonia sums the gradients of a node used twice with its own Add;
-		// do that in place instead of allocating a new tensor each step.
-		out := kernels.NewDense(n.Shape())
-		m.vals = append(m.vals, out)
-		buf := kernels.Floats(out)
+	case kindAdd:
+		m.setOut(st)
 		st.run = func() error {
-			kernels.AddInto(buf, kernels.Floats(m.vals[st.in[0]]), kernels.Floats(m.vals[st.in[1]]))
+			kernels.AddInto(st.out, floats(m.vals[st.in[0]]), floats(m.vals[st.in[1]]))
 			return nil
 		}
-		return st, nil
-	}
-	m.vals = append(m.vals, nil)
-	st.run = func() error { // any other Gorgonia op: correct, not fast
-		m.gather(st)
-		v, err := op.Do(st.args...)
-		if err != nil {
-			return err
+	case kindFallback:
+		op := st.node.Op()
+		st.run = func() error { // any other Gorgonia op: correct, not fast
+			m.gather(st)
+			v, err := op.Do(st.args...)
+			if err != nil {
+				return err
+			}
+			m.vals[st.slot] = v
+			return nil
 		}
-		m.vals[slot] = v
-		return nil
 	}
-	return st, nil
+}
+
+// setOut gives a kernel or add node its value: its own buffer, or the
+// window allocate chose.
+func (m *Machine) setOut(st *step) {
+	if st.out == nil {
+		v := kernels.NewDense(st.node.Shape())
+		m.vals[st.slot], st.out = v, kernels.Floats(v)
+		m.own += len(st.out)
+		return
+	}
+	m.vals[st.slot] = tensor.New(tensor.WithShape(st.node.Shape().Clone()...), tensor.WithBacking(st.out))
+}
+
+// arenaAlign is the alignment, in floats, of windows in an arena (64 bytes).
+const arenaAlign = 16
+
+// allocate places the gradient intermediates of a Compile in one arena by
+// lifetime (see the file comment); every other node gets its own buffer in
+// finish. A node's lifetime runs from its position in order to the last
+// read of it or of its Part views; outputs, and nodes a Gorgonia op reads
+// (its result may alias its input), live past the end.
+func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) {
+	end := len(order)
+	pos := make(map[*step]int, end)
+	last := map[*step]int{} // last read, by buffer owner
+	for i, st := range order {
+		pos[st] = i
+		for _, s := range st.in {
+			r := m.owner(m.plan[s])
+			last[r] = max(last[r], i)
+			if st.kind == kindFallback {
+				last[r] = end
+			}
+		}
+	}
+	for _, o := range outputs {
+		last[m.owner(m.plan[m.slots[o]])] = end
+	}
+	home := map[*step]*step{} // the arena node whose window holds a node's buffer
+	for _, st := range fresh {
+		if (st.kind == kindKernel || st.kind == kindAdd) && st.grad && last[st] < end && !st.node.IsScalar() && !m.noShare {
+			home[st] = st
+		}
+	}
+	var aliases []*step
+	for _, st := range fresh { // a "+" writes over an input that dies there
+		if st.kind != kindAdd {
+			continue
+		}
+		for _, s := range st.in {
+			c := m.plan[s]
+			if h := home[m.owner(c)]; h != nil && last[m.owner(c)] == pos[st] {
+				delete(home, st)
+				home[st], st.aliasOf = h, c
+				last[h] = max(last[h], last[st])
+				st.stays = last[st] == end
+				aliases = append(aliases, st)
+				break
+			}
+		}
+	}
+	offs, size := packArena(order, home, pos, last)
+	arena := make([]float32, size)
+	m.shared += size
+	for st, off := range offs {
+		st.out, st.shared = arena[off:off+st.node.Shape().TotalSize()], p
+	}
+	for _, st := range aliases { // in order: a chain's earlier link is placed first
+		c := st.aliasOf
+		if c.kind == kindPart {
+			parent := m.owner(c)
+			view := c.node.Op().(*kernels.Part).View(tensor.New(tensor.WithShape(len(parent.out)), tensor.WithBacking(parent.out)))
+			st.out = floats(view)
+		} else {
+			st.out = c.out
+		}
+		st.shared = p
+	}
+}
+
+// owner is the node whose buffer st's value lives in: st, or the packed
+// node of a Part.
+func (m *Machine) owner(st *step) *step {
+	for st.kind == kindPart {
+		st = m.plan[st.in[0]]
+	}
+	return st
+}
+
+// packArena gives each arena node (home[st] == st) an offset, first fit
+// among the nodes alive at its birth, and returns the arena size.
+func packArena(order []*step, home map[*step]*step, pos, last map[*step]int) (map[*step]int, int) {
+	type placed struct{ off, end, death int }
+	var live []placed
+	offs := map[*step]int{}
+	size := 0
+	for _, st := range order {
+		if home[st] != st {
+			continue
+		}
+		birth, n := pos[st], (st.node.Shape().TotalSize()+arenaAlign-1)/arenaAlign*arenaAlign
+		kept := live[:0]
+		for _, pl := range live {
+			if pl.death >= birth {
+				kept = append(kept, pl)
+			}
+		}
+		live = kept
+		slices.SortFunc(live, func(a, b placed) int { return a.off - b.off })
+		off := 0
+		for _, pl := range live {
+			if off+n <= pl.off {
+				break
+			}
+			off = max(off, pl.end)
+		}
+		live = append(live, placed{off, off + n, max(last[st], birth)})
+		offs[st], size = off, max(size, off+n)
+	}
+	return offs, size
+}
+
+// unshare gives a node that shares memory in another program's plan a
+// buffer of its own, and re-points its Part views at it.
+func (m *Machine) unshare(st *step) {
+	st.shared, st.out = nil, nil
+	m.setOut(st)
+	for _, p := range st.parts {
+		m.vals[p.slot] = p.node.Op().(*kernels.Part).View(m.vals[st.slot])
+	}
 }
 
 func (m *Machine) gather(st *step) {
 	for i, s := range st.in {
 		st.args[i] = m.vals[s]
 	}
+}
+
+// floats is kernels.Floats without the allocation of tensor's Data().
+func floats(v G.Value) []float32 {
+	if d, ok := v.(*tensor.Dense); ok {
+		return d.Float32s()
+	}
+	return kernels.Floats(v)
+}
+
+func anyTrue(b []bool) bool {
+	for _, v := range b {
+		if v {
+			return true
+		}
+	}
+	return false
 }
 
 func isSameShapeAdd(op G.Op, children []*G.Node) bool {

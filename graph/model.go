@@ -83,14 +83,14 @@ func (m *Model) block(h string, x *G.Node) *G.Node {
 
 func (m *Model) attn(h string, x *G.Node) *G.Node {
 	cfg := m.Params.Config
-	qkv := m.linear(h+"attn.c_attn.", x) // (B*T, 3C)
+	qkv := m.linear(h+"attn.c_attn.", x)                                                 // (B*T, 3C)
 	y := G.Must(kernels.Attention(qkv, m.B, m.T, cfg.NHead, cfg.Dropout, m.Mode, m.rng)) // (B*T, C)
 	return m.dropout(m.linear(h+"attn.c_proj.", y))
 }
 
 func (m *Model) mlp(h string, x *G.Node) *G.Node {
 	u := G.Must(kernels.GELU(m.linear(h+"mlp.c_fc.", x))) // (B*T, 4C)
-	return m.dropout(m.linear(h+"mlp.c_proj.", u))         // (B*T, C)
+	return m.dropout(m.linear(h+"mlp.c_proj.", u))        // (B*T, C)
 }
 
 func (m *Model) linear(prefix string, x *G.Node) *G.Node {

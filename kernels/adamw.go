@@ -1,5 +1,7 @@
 // The AdamW update on the CPU, in place, with PyTorch's torch.optim.AdamW
 // semantics: decoupled weight decay first, then the bias-corrected Adam step.
+// Large tensors are split over the worker pool; the loop body runs eight
+// elements at a time in AVX2 where the CPU has it.
 
 package kernels
 
@@ -8,7 +10,12 @@ import (
 	"math"
 
 	"github.com/chewxy/math32"
+
+	"gptctl/kernels/internal/simd"
 )
+
+// adamBlock is the number of elements one worker updates at a time.
+const adamBlock = 1 << 16
 
 // AdamW updates parameters p, first moments m and second moments v in place
 // from gradients g, for step = 1, 2, ... (the bias corrections use it):
@@ -25,13 +32,23 @@ func AdamW(p, g, m, v []float32, lr, beta1, beta2, eps, weightDecay float32, ste
 	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
 	bc1 := 1 - math.Pow(float64(beta1), float64(step))
 	bc2 := 1 - math.Pow(float64(beta2), float64(step))
-	stepSize := float32(float64(lr) / bc1)
-	sqrtBC2 := float32(math.Sqrt(bc2))
-	decay := 1 - lr*weightDecay
+	k := &simd.AdamConsts{Beta1: beta1, OneMinusBeta1: 1 - beta1, Beta2: beta2, OneMinusBeta2: 1 - beta2, Eps: eps,
+		Decay: 1 - lr*weightDecay, StepSize: float32(float64(lr) / bc1), SqrtBC2: float32(math.Sqrt(bc2))}
+	parallelRanges(len(p), blocks(len(p), adamBlock), func(lo, hi int) {
+		adamw(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], k)
+	})
+}
+
+func adamw(p, g, m, v []float32, k *simd.AdamConsts) {
+	if n := len(p) &^ 7; hasAVX2 && n > 0 {
+		simd.AdamW(&p[0], &g[0], &m[0], &v[0], n, k)
+		p, g, m, v = p[n:], g[n:], m[n:], v[n:]
+	}
+	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
 	for i, gi := range g {
-		mi := beta1*m[i] + (1-beta1)*gi
-		vi := beta2*v[i] + (1-beta2)*gi*gi
+		mi := k.Beta1*m[i] + k.OneMinusBeta1*gi
+		vi := k.Beta2*v[i] + k.OneMinusBeta2*gi*gi
 		m[i], v[i] = mi, vi
-		p[i] = p[i]*decay - stepSize*mi/(math32.Sqrt(vi)/sqrtBC2+eps)
+		p[i] = p[i]*k.Decay - k.StepSize*mi/(math32.Sqrt(vi)/k.SqrtBC2+k.Eps)
 	}
 }

@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -39,6 +40,32 @@ func TestAdamW(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAdamWLarge checks a tensor long enough to split over workers, with a
+// tail for the Go loop, against float64 arithmetic, on both paths.
+func TestAdamWLarge(t *testing.T) {
+	testBothPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		n := 2*adamBlock + 5
+		p, g := testRand(rng, n, 1), testRand(rng, n, 0.1)
+		m, v := testRand(rng, n, 0.01), testRand(rng, n, 0.001)
+		for i := range v {
+			v[i] = v[i] * v[i]
+		}
+		lr, b1, b2, eps, wd, step := 1e-3, 0.9, 0.95, 1e-8, 0.1, 7
+		wantP, wantM, wantV := make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range p {
+			wantM[i] = b1*float64(m[i]) + (1-b1)*float64(g[i])
+			wantV[i] = b2*float64(v[i]) + (1-b2)*float64(g[i])*float64(g[i])
+			mhat, vhat := wantM[i]/(1-math.Pow(b1, float64(step))), wantV[i]/(1-math.Pow(b2, float64(step)))
+			wantP[i] = float64(p[i])*(1-lr*wd) - lr*mhat/(math.Sqrt(vhat)+eps)
+		}
+		AdamW(p, g, m, v, float32(lr), float32(b1), float32(b2), float32(eps), float32(wd), step)
+		testCheck(t, "p", p, wantP, 1e-6)
+		testCheck(t, "m", m, wantM, 5e-8)
+		testCheck(t, "v", v, wantV, 1e-8)
+	})
 }
 
 func BenchmarkAdamW(b *testing.B) {

@@ -77,6 +77,9 @@ func TestAttention(t *testing.T) {
 		{"b2_t5_hs2_drop", 2, 5, 6, 3, 25, 4},
 		{"b1_t9_hs11_drop", 1, 9, 22, 2, 30, 2},
 		{"b2_t7_hs5_parallel", 2, 7, 15, 3, 0, 4},
+		// Longer than attnTile and not a multiple of it: two tiles, the last partial.
+		{"b1_t70_hs4_tiles", 1, 70, 8, 2, 0, 2},
+		{"b1_t67_hs3_tiles_drop", 1, 67, 6, 2, 20, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,11 +1,18 @@
-// Sgemm: the single-precision matrix multiply every CPU op calls, plus the small
-// vector helpers (dot32, axpy32) the fused kernels share. The backend is gonum's
-// pure-Go BLAS by default (blas_gonum.go) or OpenBLAS with -tags openblas
-// (blas_openblas.go).
+// Sgemm: the single-precision matrix multiply every CPU op calls, plus the
+// vector helpers the fused kernels share (dot32, axpy32, in AVX2 where the CPU
+// has it) and the gradient-norm helpers (SumSquares, Scale). The backend is
+// gonum's pure-Go BLAS by default (blas_gonum.go) or OpenBLAS with -tags
+// openblas (blas_openblas.go), which runs single-threaded: sgemm splits large
+// products over the worker pool (parallel_cpu.go) itself.
 
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+
+	"gptctl/kernels/internal/simd"
+)
 
 // Sgemm computes C = alpha*op(A)@op(B) + beta*C on row-major matrices, where
 // op(A) is m×k (A is m×k, or k×m when transA) and op(B) is k×n (B is k×n, or
@@ -37,6 +44,70 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// sgemmMinChunk is the fewest rows (or columns) of C one block computes:
+// every block repacks the whole of the other operand, so thinner blocks cost
+// more in packing than they gain in balance.
+const sgemmMinChunk = 128
+
+// sgemmChunksPerThread is how many blocks each goroutine gets on average: with
+// a core busy elsewhere, the other goroutine takes the blocks it leaves.
+const sgemmChunksPerThread = 4
+
+// sgemmParallelWork is the m*n*k above which a product is split at all
+// (about 100 µs on one core).
+const sgemmParallelWork = 1 << 21
+
+// sgemm splits C into blocks of rows, or of columns when C is wider than it
+// is tall, and runs one single-threaded BLAS call per block on the worker
+// pool. Splitting along the longer side repacks the smaller operand once per
+// block. On one thread it makes one call.
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	chunks := min(sgemmChunksPerThread*Threads(), max(m, n)/sgemmMinChunk)
+	if !blasSplits || Threads() < 2 || chunks < 2 || m*n*k < sgemmParallelWork {
+		sgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	t := gemmPool.Get().(*gemmTask)
+	*t = gemmTask{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, chunks}
+	parallelDo(chunks, t)
+	*t = gemmTask{}
+	gemmPool.Put(t)
+}
+
+// gemmTask is one split product; run(i) computes block i of C.
+type gemmTask struct {
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	beta           float32
+	c              []float32
+	ldc, chunks    int
+}
+
+var gemmPool = sync.Pool{New: func() any { return new(gemmTask) }}
+
+func (t *gemmTask) run(i int) {
+	if t.m >= t.n { // blocks of rows: op(A) rows lo..hi are A's rows, or its columns when transA
+		lo, hi := i*t.m/t.chunks, (i+1)*t.m/t.chunks
+		aOff := lo * t.lda
+		if t.transA {
+			aOff = lo
+		}
+		sgemmSerial(t.transA, t.transB, hi-lo, t.n, t.k, t.alpha, t.a[aOff:], t.lda, t.b, t.ldb, t.beta, t.c[lo*t.ldc:], t.ldc)
+		return
+	}
+	lo, hi := i*t.n/t.chunks, (i+1)*t.n/t.chunks // blocks of columns: op(B) columns lo..hi
+	bOff := lo
+	if t.transB {
+		bOff = lo * t.ldb
+	}
+	sgemmSerial(t.transA, t.transB, t.m, hi-lo, t.k, t.alpha, t.a, t.lda, t.b[bOff:], t.ldb, t.beta, t.c[lo:], t.ldc)
+}
+
 // checkMatrix panics unless s holds a rows×cols row-major matrix with row stride ld.
 func checkMatrix(name string, s []float32, rows, cols, ld int) {
 	if ld < max(1, cols) {
@@ -65,11 +136,15 @@ func scaleMatrix(c []float32, m, n, ldc int, beta float32) {
 	}
 }
 
-// dot32 returns the dot product of a and b[:len(a)], with four partial sums so the
+// dot32 returns the dot product of a and b[:len(a)], with partial sums so the
 // additions do not wait on each other.
 func dot32(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
+	if n := len(a) &^ 7; hasAVX2 && n > 0 {
+		s0 = simd.Dot(&a[0], &b[0], n)
+		a, b = a[n:], b[n:]
+	}
 	for len(a) >= 4 && len(b) >= 4 {
 		s0 += a[0] * b[0]
 		s1 += a[1] * b[1]
@@ -86,7 +161,47 @@ func dot32(a, b []float32) float32 {
 // axpy32 computes y[i] += alpha*x[i] for i < len(x).
 func axpy32(alpha float32, x, y []float32) {
 	y = y[:len(x)]
+	if n := len(x) &^ 7; hasAVX2 && n > 0 {
+		simd.Axpy(alpha, &x[0], &y[0], n)
+		x, y = x[n:], y[n:]
+	}
 	for i, xi := range x {
 		y[i] += alpha * xi
 	}
+}
+
+// sumSqBlock is the run of elements whose squares are summed in float32
+// before going into the float64 total.
+const sumSqBlock = 1024
+
+// SumSquares returns the sum of x[i]² in float64 (float32 partial sums over
+// runs of 1024), split over the worker pool for long x; the blocks are added
+// in order, so the result does not depend on the thread count.
+func SumSquares(x []float32) float64 {
+	var part [64]float64
+	nb := min(len(part), blocks(len(x), 1<<16))
+	if nb <= 1 {
+		return sumSquares(x)
+	}
+	parallelFor(nb, func(i int) { part[i] = sumSquares(x[i*len(x)/nb : (i+1)*len(x)/nb]) })
+	s := 0.0
+	for _, p := range part[:nb] {
+		s += p
+	}
+	return s
+}
+
+func sumSquares(x []float32) float64 {
+	s := 0.0
+	for len(x) > 0 {
+		r := x[:min(len(x), sumSqBlock)]
+		s += float64(dot32(r, r))
+		x = x[len(r):]
+	}
+	return s
+}
+
+// Scale multiplies x by a in place, split over the worker pool for long x.
+func Scale(x []float32, a float32) {
+	parallelRanges(len(x), blocks(len(x), 1<<16), func(lo, hi int) { scal32(a, x[lo:hi]) })
 }

@@ -1,7 +1,8 @@
 //go:build !openblas
 
 // The default BLAS backend: gonum's pure-Go float32 BLAS, no cgo needed.
-// gonum parallelises large products over GOMAXPROCS goroutines by itself.
+// gonum parallelises large products over GOMAXPROCS goroutines by itself, so
+// sgemm does not split them (blasSplits is false).
 
 package kernels
 
@@ -14,6 +15,9 @@ import (
 
 var gonumThreads atomic.Int64
 
+// blasSplits says whether sgemm splits large products over the worker pool.
+const blasSplits = false
+
 // BLASName names the BLAS backend this binary was built with.
 func BLASName() string { return "gonum" }
 
@@ -21,7 +25,8 @@ func BLASName() string { return "gonum" }
 // the value has no effect on this backend.
 func SetThreads(n int) { gonumThreads.Store(int64(max(n, 1))) }
 
-func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// sgemmSerial is one gonum call (gonum may still split a large product).
+func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gonum.Implementation{}.Sgemm(trans(transA), trans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -124,7 +126,10 @@ func TestSgemm(t *testing.T) {
 	cases := []tc{
 		{5, 7, 3, 0.7, -0.3}, {37, 29, 41, 1, 0}, {64, 65, 130, -1.5, 1},
 		{3, 4, 0, 1, 0.5}, {0, 4, 3, 1, 0.5}, {4, 0, 3, 1, 0.5}, {3, 4, 5, 0, 2},
+		// Large enough for sgemm to split C: by rows (m >= n), by columns (n > m).
+		{300, 130, 70, 0.5, 1}, {131, 517, 40, 1, 0},
 	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3)) // three workers: uneven blocks
 	for _, c := range cases {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			name := fmt.Sprintf("m%d_n%d_k%d_a%g_b%g_tA%v_tB%v", c.m, c.n, c.k, c.alpha, c.beta, tr[0], tr[1])
@@ -173,14 +178,16 @@ func TestSgemmPanicsOnShortSlice(t *testing.T) {
 func TestSetThreads(t *testing.T) {
 	SetThreads(2)
 	SetThreads(1)
-	if n := BLASName(); n != "gonum" && n != "openblas" {
+	if n := BLASName(); n != "gonum" && !strings.HasPrefix(n, "openblas/") {
 		t.Errorf("BLASName() = %q", n)
 	}
 }
 
 func BenchmarkSgemm(b *testing.B) {
 	// GPT-1 shapes at B=8, T=512 (M = 4096 rows): the QKV projection forward,
-	// its weight gradient (xᵀ @ dy) and the MLP down-projection input gradient.
+	// its weight gradient (xᵀ @ dy) and the MLP down-projection input gradient;
+	// then the bench configs' shapes: the small model's QKV (768 rows, C=128),
+	// the medium one's MLP (1024 rows, C=384) and GPT-1's LM head at B*T=512.
 	shapes := []struct {
 		name    string
 		tA, tB  bool
@@ -189,25 +196,31 @@ func BenchmarkSgemm(b *testing.B) {
 		{"qkv_fwd_4096x2304x768", false, false, 4096, 2304, 768},
 		{"qkv_dW_768x2304x4096_tA", true, false, 768, 2304, 4096},
 		{"mlp_dx_4096x3072x768_tB", false, true, 4096, 768, 3072},
+		{"small_qkv_768x384x128", false, false, 768, 384, 128},
+		{"medium_fc_1024x1536x384", false, false, 1024, 1536, 384},
+		{"gpt1_head_512x40478x768_tB", false, true, 512, 40478, 768},
 	}
 	for _, s := range shapes {
-		b.Run(BLASName()+"/"+s.name, func(b *testing.B) {
-			r := rand.New(rand.NewPCG(1, 2))
-			a := testRand(r, s.m*s.k, 1)
-			bm := testRand(r, s.k*s.n, 1)
-			c := make([]float32, s.m*s.n)
-			lda, ldb := s.k, s.n
-			if s.tA {
-				lda = s.m
-			}
-			if s.tB {
-				ldb = s.k
-			}
-			b.ResetTimer()
-			for b.Loop() {
-				Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
-			}
-			b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/%s/threads=%d", BLASName(), s.name, threads), func(b *testing.B) {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+				r := rand.New(rand.NewPCG(1, 2))
+				a := testRand(r, s.m*s.k, 1)
+				bm := testRand(r, s.k*s.n, 1)
+				c := make([]float32, s.m*s.n)
+				lda, ldb := s.k, s.n
+				if s.tA {
+					lda = s.m
+				}
+				if s.tB {
+					ldb = s.k
+				}
+				b.ResetTimer()
+				for b.Loop() {
+					Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+				}
+				b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }

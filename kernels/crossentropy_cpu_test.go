@@ -44,6 +44,7 @@ func TestCrossEntropy(t *testing.T) {
 	}{
 		{"n6_v7", 6, 7, 1},
 		{"n64_v2053_parallel", 64, 2053, 4}, // enough work to split over goroutines
+		{"n37_v3001_uneven_blocks", 37, 3001, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,17 +22,22 @@ func EmbeddingForward(out, wte, wpe []float32, idx []int32, b, t, c int) {
 
 // EmbeddingBackward overwrites dwte and dwpe (all of both slices) with the
 // gradients given dout (b*t, c): zero, then dwte[idx[r]] += dout[r] and
-// dwpe[ti] += dout[r] for every row r = bi*t+ti.
+// dwpe[ti] += dout[r] for every row r = bi*t+ti. A large dwte (a BPE
+// vocabulary) is cleared on the worker pool; the scatter is split by
+// columns, so workers never add into the same element and the sums keep
+// their order.
 func EmbeddingBackward(dwte, dwpe, dout []float32, idx []int32, b, t, c int) {
-	clear(dwte)
+	parallelRanges(len(dwte), blocks(len(dwte), 1<<18), func(lo, hi int) { clear(dwte[lo:hi]) })
 	clear(dwpe)
-	for bi := range b {
-		for ti := range t {
-			r := bi*t + ti
-			id := int(idx[r])
-			d := dout[r*c : (r+1)*c]
-			axpy32(1, d, dwte[id*c:(id+1)*c])
-			axpy32(1, d, dwpe[ti*c:(ti+1)*c])
+	parallelRanges(c, min(c/64, blocks(b*t*c, 1<<16)), func(lo, hi int) {
+		for bi := range b {
+			for ti := range t {
+				r := bi*t + ti
+				id := int(idx[r])
+				d := dout[r*c+lo : r*c+hi]
+				axpy32(1, d, dwte[id*c+lo:id*c+hi])
+				axpy32(1, d, dwpe[ti*c+lo:ti*c+hi])
+			}
 		}
-	}
+	})
 }

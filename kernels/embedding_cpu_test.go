@@ -6,6 +6,7 @@ package kernels
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -34,6 +35,30 @@ func TestEmbedding(t *testing.T) {
 	loss := func() float64 { return testDot64(embeddingRef(wte64, wpe64, idx, b, T, c), r64) }
 	testCheck(t, "dwte vs finite diff", dwte, testNumGrad(wte64, loss), 1e-6)
 	testCheck(t, "dwpe vs finite diff", dwpe, testNumGrad(wpe64, loss), 1e-6)
+}
+
+// TestEmbeddingBackwardBlocks splits the scatter by columns and the clear by
+// blocks, with repeated ids, against a plain float64 scatter.
+func TestEmbeddingBackwardBlocks(t *testing.T) {
+	b, T, c, vocab := 4, 64, 300, 2000
+	rng := rand.New(rand.NewPCG(19, 20))
+	idx := make([]int32, b*T)
+	for i := range idx {
+		idx[i] = int32(rng.IntN(50)) // many repeats
+	}
+	dout := testRand(rng, b*T*c, 1)
+	want, wantPos := make([]float64, vocab*c), make([]float64, T*c)
+	for r, id := range idx {
+		for j := range c {
+			want[int(id)*c+j] += float64(dout[r*c+j])
+			wantPos[(r%T)*c+j] += float64(dout[r*c+j])
+		}
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	dwte, dwpe := testNaN(vocab*c), testNaN(T*c)
+	EmbeddingBackward(dwte, dwpe, dout, idx, b, T, c)
+	testCheck(t, "dwte", dwte, want, 1e-5)
+	testCheck(t, "dwpe", dwpe, wantPos, 1e-5)
 }
 
 func TestEmbeddingPanicsOnBadID(t *testing.T) {

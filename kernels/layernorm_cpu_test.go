@@ -6,6 +6,8 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -31,8 +33,10 @@ func layerNormRef(x, w, b []float64, n, c int, eps float64) (y, mean, rstd []flo
 	return y, mean, rstd
 }
 
-func TestLayerNorm(t *testing.T) {
-	for _, sz := range []struct{ n, c int }{{5, 7}, {3, 33}} {
+func TestLayerNorm(t *testing.T) { testBothPaths(t, testLayerNorm) }
+
+func testLayerNorm(t *testing.T) {
+	for _, sz := range []struct{ n, c int }{{5, 7}, {3, 33}, {2, 64}} {
 		n, c, eps := sz.n, sz.c, float32(1e-5)
 		rng := rand.New(rand.NewPCG(3, uint64(c)))
 		x := testRand(rng, n*c, 2)
@@ -57,6 +61,54 @@ func TestLayerNorm(t *testing.T) {
 		testCheck(t, "dx vs finite diff", dx, testNumGrad(x64, loss), 1e-5)
 		testCheck(t, "dw vs finite diff", dw, testNumGrad(w64, loss), 1e-5)
 		testCheck(t, "db vs finite diff", db, testNumGrad(b64, loss), 1e-5)
+	}
+}
+
+// TestLayerNormBlocks runs enough rows to split into blocks and checks the
+// backward against the float64 formulas, on one worker and several: the
+// result must be the same bits.
+func TestLayerNormBlocks(t *testing.T) { testBothPaths(t, testLayerNormBlocks) }
+
+func testLayerNormBlocks(t *testing.T) {
+	n, c := 301, 250
+	rng := rand.New(rand.NewPCG(17, 18))
+	x, w, b, dy := testRand(rng, n*c, 2), testRand(rng, c, 1), testRand(rng, c, 1), testRand(rng, n*c, 1)
+	x64, w64, dy64 := test64(x), test64(w), test64(dy)
+	y64, mean64, rstd64 := layerNormRef(x64, w64, test64(b), n, c, 1e-5)
+	dx64, dw64, db64 := make([]float64, n*c), make([]float64, c), make([]float64, c)
+	for i := range n {
+		var g, gx float64
+		for j := range c {
+			xhat := (x64[i*c+j] - mean64[i]) * rstd64[i]
+			g += dy64[i*c+j] * w64[j]
+			gx += dy64[i*c+j] * w64[j] * xhat
+			dw64[j] += dy64[i*c+j] * xhat
+			db64[j] += dy64[i*c+j]
+		}
+		for j := range c {
+			xhat := (x64[i*c+j] - mean64[i]) * rstd64[i]
+			dx64[i*c+j] = rstd64[i] * (dy64[i*c+j]*w64[j] - g/float64(c) - xhat*gx/float64(c))
+		}
+	}
+	var first []float32
+	for _, procs := range []int{1, 3} {
+		func() {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			y, mean, rstd := testNaN(n*c), testNaN(n), testNaN(n)
+			LayerNormForward(y, mean, rstd, x, w, b, n, c, 1e-5)
+			testCheck(t, "y", y, y64, 1e-5)
+			dx, dw, db := testNaN(n*c), testNaN(c), testNaN(c)
+			LayerNormBackward(dx, dw, db, dy, x, w, mean, rstd, n, c)
+			testCheck(t, "dx", dx, dx64, 1e-4)
+			testCheck(t, "dw", dw, dw64, 1e-3)
+			testCheck(t, "db", db, db64, 1e-4)
+			all := append(append(dx, dw...), db...)
+			if first == nil {
+				first = all
+			} else if !slices.Equal(first, all) {
+				t.Errorf("GOMAXPROCS %d changed the gradients", procs)
+			}
+		}()
 	}
 }
 

@@ -47,9 +47,7 @@ func (o *AdamW) Update(p *graph.Params, grads [][]float32, lr float32) {
 func GradNorm(grads [][]float32) float64 {
 	var s float64
 	for _, g := range grads {
-		for _, v := range g {
-			s += float64(v) * float64(v)
-		}
+		s += kernels.SumSquares(g)
 	}
 	return math.Sqrt(s)
 }
@@ -61,9 +59,7 @@ func ClipGrads(grads [][]float32, maxNorm float64) float64 {
 	if maxNorm > 0 && norm > maxNorm {
 		scale := float32(maxNorm / (norm + 1e-6))
 		for _, g := range grads {
-			for j := range g {
-				g[j] *= scale
-			}
+			kernels.Scale(g, scale)
 		}
 	}
 	return norm

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"gptctl/train"
+)
+
+// BenchOptions are the flags of gptctl bench.
+type BenchOptions struct {
+	ConfigPath string
+	Sets       []string
+	Steps      int
+	Warmup     int
+	Threads    int
+	Out, Log   io.Writer
+}
+
+// NewCmdBench builds gptctl bench; runF replaces the run in tests.
+func NewCmdBench(runF func(*BenchOptions) error) *cobra.Command {
+	opts := &BenchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench --config FILE [--steps N] [--threads N] [--set key=value]...",
+		Short: "Measure training speed on synthetic tokens and print it as JSON",
+		Long: `bench trains the config's model on random tokens (forward, backward, gradient
+clipping and AdamW: the real training step) and prints one JSON line:
+tokens_per_s and step_ms (the median of the timed steps), mfu (achieved
+GFLOP/s over the sgemm rate measured on this machine at the same thread count,
+printed as sgemm_gflops), flops_per_token (6N + 12*L*T*d), params and
+peak_rss_mb. Compare with ../shared/bench/torch_ref.py on the same shape.`,
+		Example: `  gptctl bench -c configs/bench-small.yaml
+  gptctl bench -c configs/bench-gpt1.yaml --steps 4 --warmup 2 --threads 1
+  gptctl bench -c configs/bench-medium.yaml --set batch_size=16`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if err := requireFlags("config", opts.ConfigPath); err != nil {
+				return err
+			}
+			if opts.Steps < 1 || opts.Warmup < 0 || opts.Threads < 0 {
+				return &usageError{fmt.Errorf("--steps %d must be positive, --warmup %d and --threads %d not negative",
+					opts.Steps, opts.Warmup, opts.Threads)}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return benchRun(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.ConfigPath, "config", "c", "", "YAML config (configs/bench-*.yaml)")
+	f.StringArrayVar(&opts.Sets, "set", nil, "override a config key, key=value (repeatable)")
+	f.IntVar(&opts.Steps, "steps", 20, "timed training steps")
+	f.IntVar(&opts.Warmup, "warmup", 3, "untimed steps first")
+	f.IntVar(&opts.Threads, "threads", 0, "goroutines the kernels use (0: all cores)")
+	return cmd
+}
+
+func benchRun(opts *BenchOptions) error {
+	cfg, err := train.Load(opts.ConfigPath, opts.Sets)
+	if err != nil {
+		return err
+	}
+	res, err := train.Bench(cfg, opts.Steps, opts.Warmup, opts.Threads, opts.Log)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(opts.Out, string(b))
+	return err
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestBenchFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		want BenchOptions
+		err  string
+	}{
+		{[]string{"-c", "b.yaml"}, BenchOptions{ConfigPath: "b.yaml", Steps: 20, Warmup: 3}, ""},
+		{[]string{"--config", "b.yaml", "--steps", "4", "--warmup", "0", "--threads", "2", "--set", "batch_size=2", "--set", "n_layer=1"},
+			BenchOptions{ConfigPath: "b.yaml", Steps: 4, Threads: 2, Sets: []string{"batch_size=2", "n_layer=1"}}, ""},
+		{nil, BenchOptions{}, "required flag --config"},
+		{[]string{"-c", "b.yaml", "--steps", "0"}, BenchOptions{}, "--steps 0"},
+		{[]string{"-c", "b.yaml", "--threads", "-1"}, BenchOptions{}, "--threads -1"},
+	}
+	for _, c := range cases {
+		var got *BenchOptions
+		cmd := NewCmdBench(func(o *BenchOptions) error { got = o; return nil })
+		cmd.SetArgs(c.args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		err := cmd.Execute()
+		if c.err != "" {
+			var ue *usageError
+			if err == nil || !strings.Contains(err.Error(), c.err) || !errors.As(err, &ue) {
+				t.Errorf("args %v: error %v, want a usage error with %q", c.args, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ConfigPath != c.want.ConfigPath || got.Steps != c.want.Steps || got.Warmup != c.want.Warmup ||
+			got.Threads != c.want.Threads || strings.Join(got.Sets, ",") != strings.Join(c.want.Sets, ",") {
+			t.Errorf("args %v parsed to %+v", c.args, got)
+		}
+	}
+}
+
+// benchRun on a shrunken bench-small prints one JSON line with the fields
+// the README's comparison table uses.
+func TestBenchRun(t *testing.T) {
+	var out, log bytes.Buffer
+	opts := &BenchOptions{ConfigPath: "../../configs/bench-small.yaml", Steps: 2, Warmup: 1, Threads: 1,
+		Sets: []string{"n_layer=1", "n_embd=32", "n_head=2", "batch_size=2"}, Out: &out, Log: &log}
+	if err := benchRun(opts); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 1 {
+		t.Fatalf("%d lines of output, want one: %q", n, out.String())
+	}
+	var res map[string]any
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"tokens_per_s", "step_ms", "mfu", "sgemm_gflops", "flops_per_token", "params", "peak_rss_mb"} {
+		if v, ok := res[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v, want a positive number", k, res[k])
+		}
+	}
+	if res["shape"] != "1/32/2/64/2/256" {
+		t.Errorf("shape %v", res["shape"])
+	}
+	opts.ConfigPath = "../../configs/none.yaml"
+	if err := benchRun(opts); err == nil || exitCode(err) != exitUsage {
+		t.Errorf("missing config: error %v, exit code %d", err, exitCode(err))
+	}
+}

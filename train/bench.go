@@ -1,0 +1,197 @@
+package train
+
+// Bench: the speed of the real training step (forward, backward, gradient
+// clipping, AdamW) on synthetic tokens, for gptctl bench and for comparing
+// against PyTorch (../shared/bench/torch_ref.py) on the same shapes.
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// BenchResult is the one JSON line gptctl bench prints.
+type BenchResult struct {
+	TokensPerS     float64 `json:"tokens_per_s"`    // B*T / median step time
+	StepMS         float64 `json:"step_ms"`         // median
+	MinStepMS      float64 `json:"min_step_ms"`     //
+	MFU            float64 `json:"mfu"`             // achieved_gflops / sgemm_gflops
+	AchievedGFLOPS float64 `json:"achieved_gflops"` // flops_per_token * tokens_per_s
+	SgemmGFLOPS    float64 `json:"sgemm_gflops"`    // measured sgemm peak at this thread count
+	FlopsPerToken  int64   `json:"flops_per_token"` // 6N + 12*L*T*d
+	Params         int     `json:"params"`
+	PeakRSSMB      float64 `json:"peak_rss_mb"`     // VmHWM after the timed steps
+	AllocsPerStep  float64 `json:"allocs_per_step"` // heap allocations per timed step
+	BytesPerStep   float64 `json:"alloc_bytes_per_step"`
+	Loss           float64 `json:"loss"` // of the last step
+	Steps          int     `json:"steps"`
+	Warmup         int     `json:"warmup"`
+	Threads        int     `json:"threads"`
+	BLAS           string  `json:"blas"`
+	Shape          string  `json:"shape"` // L/d/heads/T/B/V
+}
+
+// Bench trains warmup untimed and then steps timed steps of cfg's model on
+// uniformly random tokens, with threads goroutines (0: all cores), and
+// measures the sgemm peak afterwards (so that its buffers do not count in the
+// peak RSS). cfg.VocabSize must be set.
+func Bench(cfg Config, steps, warmup, threads int, log io.Writer) (*BenchResult, error) {
+	if steps < 1 || warmup < 0 || threads < 0 {
+		return nil, &ConfigError{fmt.Errorf("bench: steps %d must be positive, warmup %d and threads %d not negative", steps, warmup, threads)}
+	}
+	if cfg.VocabSize <= 0 {
+		return nil, &ConfigError{fmt.Errorf("bench: vocab_size must be set (synthetic tokens have no tokenizer)")}
+	}
+	cfg.Threads = threads
+	if _, err := SetupDevice(cfg, log); err != nil {
+		return nil, err
+	}
+	b, err := newBenchRun(cfg)
+	if err != nil {
+		return nil, err
+	}
+	B, T := cfg.BatchSize, cfg.T()
+	fmt.Fprintf(log, "bench: %s, %d layers, C=%d, %d heads, T=%d, B=%d, vocab %d, %.2fM parameters, %d threads, BLAS %s\n",
+		cfg.Arch, cfg.NLayer, cfg.NEmbd, cfg.NHead, T, B, cfg.VocabSize, float64(b.params.Count())/1e6, runtime.GOMAXPROCS(0), kernels.BLASName())
+	for range warmup {
+		if _, err := b.step(); err != nil {
+			return nil, err
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	times := make([]float64, steps)
+	var loss float32
+	for i := range times {
+		t0 := time.Now()
+		if loss, err = b.step(); err != nil {
+			return nil, err
+		}
+		times[i] = time.Since(t0).Seconds()
+	}
+	runtime.ReadMemStats(&after)
+	r := &BenchResult{
+		Params: b.params.Count(), Loss: float64(loss), Steps: steps, Warmup: warmup,
+		Threads: runtime.GOMAXPROCS(0), BLAS: kernels.BLASName(), PeakRSSMB: peakRSSMB(),
+		AllocsPerStep: float64(after.Mallocs-before.Mallocs) / float64(steps),
+		BytesPerStep:  float64(after.TotalAlloc-before.TotalAlloc) / float64(steps),
+		Shape:         fmt.Sprintf("%d/%d/%d/%d/%d/%d", cfg.NLayer, cfg.NEmbd, cfg.NHead, T, B, cfg.VocabSize),
+	}
+	r.FlopsPerToken = int64(6*r.Params + 12*cfg.NLayer*T*cfg.NEmbd)
+	slices.Sort(times)
+	med := times[len(times)/2]
+	if len(times)%2 == 0 {
+		med = (times[len(times)/2-1] + med) / 2
+	}
+	r.StepMS, r.MinStepMS = med*1e3, times[0]*1e3
+	r.TokensPerS = float64(B*T) / med
+	r.AchievedGFLOPS = float64(r.FlopsPerToken) * r.TokensPerS / 1e9
+	r.SgemmGFLOPS = SgemmPeak()
+	r.MFU = r.AchievedGFLOPS / r.SgemmGFLOPS
+	return r, nil
+}
+
+// benchRun is one model with its trainer, optimizer and token source.
+type benchRun struct {
+	cfg    Config
+	params *graph.Params
+	model  *graph.Model
+	tr     *graph.Trainer
+	idx    []int32
+	tgt    []int32
+	grads  [][]float32
+	optim  *AdamW
+	rng    *rand.Rand
+}
+
+func newBenchRun(cfg Config) (*benchRun, error) {
+	params, err := graph.NewParams(cfg.Config, kernels.NewRNG(cfg.Seed))
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	model, err := graph.New(params, cfg.BatchSize, cfg.T(), &kernels.Mode{}, kernels.NewRNG(cfg.Seed+1))
+	if err != nil {
+		return nil, err
+	}
+	loss, targets, err := model.LMLoss()
+	if err != nil {
+		return nil, err
+	}
+	tr, err := model.Differentiate(loss)
+	if err != nil {
+		return nil, err
+	}
+	b := &benchRun{cfg: cfg, params: params, model: model, tr: tr,
+		idx: graph.Int32Data(model.Idx), tgt: graph.Int32Data(targets),
+		optim: NewAdamW(params, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay)),
+		rng:   rand.New(rand.NewPCG(cfg.Seed, 2))}
+	b.grads = make([][]float32, len(params.List))
+	for i := range b.grads {
+		b.grads[i] = tr.Grad(i)
+	}
+	return b, nil
+}
+
+// step is one training step on a fresh batch of random tokens, as pretrain's
+// trainStep does it with grad_accum 1: forward, backward, clip, AdamW.
+func (b *benchRun) step() (float32, error) {
+	v := uint32(b.cfg.VocabSize)
+	for i := range b.idx {
+		b.idx[i], b.tgt[i] = int32(b.rng.Uint32N(v)), int32(b.rng.Uint32N(v))
+	}
+	loss, err := b.tr.Step()
+	if err != nil {
+		return 0, err
+	}
+	ClipGrads(b.grads, b.cfg.GradClip)
+	b.optim.Update(b.params, b.grads, float32(b.cfg.LR))
+	return loss, nil
+}
+
+// SgemmPeak measures the sgemm rate in GFLOP/s of this machine at the current
+// thread count: the best of up to eight 768×768×768 products (after one
+// warm-up), stopping after half a second.
+func SgemmPeak() float64 {
+	const n = 768
+	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+	for i := range a {
+		a[i], b[i] = float32(i%7)-3, float32(i%5)-2
+	}
+	best := 0.0
+	start := time.Now()
+	for i := 0; i < 9 && (i < 3 || time.Since(start) < 500*time.Millisecond); i++ {
+		t0 := time.Now()
+		kernels.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+		if s := time.Since(t0).Seconds(); i > 0 {
+			best = max(best, 2*n*n*n/s/1e9)
+		}
+	}
+	return best
+}
+
+// peakRSSMB is the process's peak resident set (VmHWM) in MiB, or 0 where
+// /proc is not available.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			if err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}

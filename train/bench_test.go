@@ -1,0 +1,87 @@
+package train
+
+import (
+	"io"
+	"runtime"
+	"testing"
+)
+
+// tinyBenchConfig is a model small enough for a unit test.
+func tinyBenchConfig() Config {
+	c := Default()
+	c.NLayer, c.NHead, c.NEmbd, c.NCtx, c.VocabSize, c.BatchSize = 2, 2, 32, 16, 50, 3
+	return c
+}
+
+func TestBench(t *testing.T) {
+	r, err := Bench(tinyBenchConfig(), 3, 1, 1, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", *r)
+	c := tinyBenchConfig()
+	if r.Params != c.NumParams() || r.FlopsPerToken != int64(6*c.NumParams()+12*2*16*32) {
+		t.Errorf("params %d, flops/token %d: want %d and %d", r.Params, r.FlopsPerToken, c.NumParams(), 6*c.NumParams()+12*2*16*32)
+	}
+	if r.Threads != 1 || r.Steps != 3 || r.Shape != "2/32/2/16/3/50" {
+		t.Errorf("threads %d, steps %d, shape %s", r.Threads, r.Steps, r.Shape)
+	}
+	for name, v := range map[string]float64{"tokens_per_s": r.TokensPerS, "step_ms": r.StepMS, "mfu": r.MFU,
+		"sgemm_gflops": r.SgemmGFLOPS, "peak_rss_mb": r.PeakRSSMB, "loss": r.Loss} {
+		if !(v > 0) {
+			t.Errorf("%s = %v, want > 0", name, v)
+		}
+	}
+	if _, err := Bench(c, 0, 0, 0, io.Discard); err == nil {
+		t.Error("no error for 0 steps")
+	}
+	c.VocabSize = 0
+	if _, err := Bench(c, 1, 0, 0, io.Discard); err == nil {
+		t.Error("no error for vocab_size 0")
+	}
+}
+
+// A steady training step (forward, backward, clip, AdamW) allocates little
+// and the heap does not grow from step to step.
+func TestTrainStepAllocations(t *testing.T) {
+	b, err := newBenchRun(tinyBenchConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func() {
+		if _, err := b.step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	allocs := testing.AllocsPerRun(20, step)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("%.0f allocations per step; heap %d -> %d bytes", allocs, before.HeapAlloc, after.HeapAlloc)
+	// Most of what is left is tensor's Data() in kernels.Floats (two per kernel input).
+	if allocs > 1000 || growth > 1<<20 {
+		t.Errorf("%.0f allocations per step and %d bytes of heap growth over 21 steps", allocs, growth)
+	}
+}
+
+// BenchmarkTrainLoop measures the whole training step of the bench-small
+// shape, optimizer included.
+func BenchmarkTrainLoop(b *testing.B) {
+	c := Default()
+	c.VocabSize = 256
+	r, err := newBenchRun(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(c.BatchSize*c.T()*b.N)/b.Elapsed().Seconds(), "tok/s")
+}
