@@ -54,6 +54,34 @@ func TestGradCheck(t *testing.T) {
 		{"weighted_sum", [][]int{{3, 3}, {3, 3}}, func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 			return kernels.WeightedSum(in[0], in[1])
 		}},
+		{"gather_rows", [][]int{{6, 4}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			return kernels.GatherRows(in[0], intInput(g, "rows", []int32{5, 0, 5, 2}, 4))
+		}},
+		{"gather_rows_pairs", [][]int{{6, 4}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			return kernels.GatherRows(in[0], intInput(g, "rows", []int32{1, 4, 3, 3, 0, -1}, 3, 2))
+		}},
+		{"mse", [][]int{{5, 1}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			nan := float32(math.NaN())
+			return kernels.MSE(in[0], floatInput(g, "target", []float32{0.5, nan, -1, 2, 0}, 5))
+		}},
+		{"add_scaled", [][]int{{2, 3}, {3, 2}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			a, err := kernels.WeightedSum(in[0], floatInput(g, "wa", []float32{1, -2, 3, 0.5, 1, -1}, 2, 3))
+			if err != nil {
+				return nil, err
+			}
+			b, err := kernels.WeightedSum(in[1], floatInput(g, "wb", []float32{-1, 2, 0.25, 1, 2, 1}, 3, 2))
+			if err != nil {
+				return nil, err
+			}
+			return kernels.AddScaled(a, b, 0.3)
+		}},
+		{"reshape", [][]int{{6, 1}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			scores, err := kernels.Reshape(in[0], 2, 3)
+			if err != nil {
+				return nil, err
+			}
+			return kernels.CrossEntropy(scores, intInput(g, "answer", []int32{2, 0}, 2))
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { gradCheck(t, c) })
@@ -62,6 +90,11 @@ func TestGradCheck(t *testing.T) {
 
 func intInput(g *G.ExprGraph, name string, v []int32, shape ...int) *G.Node {
 	return G.NewTensor(g, tensor.Int32, len(shape), G.WithShape(shape...), G.WithName(name),
+		G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))))
+}
+
+func floatInput(g *G.ExprGraph, name string, v []float32, shape ...int) *G.Node {
+	return G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name),
 		G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))))
 }
 

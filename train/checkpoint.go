@@ -64,54 +64,95 @@ type checkpoint struct {
 
 // saveCheckpoint writes ck into runDir/checkpoint atomically.
 func saveCheckpoint(runDir string, ck *checkpoint) error {
-	tmp := filepath.Join(runDir, ".checkpoint.tmp")
+	return commitDir(runDir, checkpointDir, prevDir, func(tmp string) error {
+		if err := writeModelDir(tmp, ck.Params, ck.Tokenizer); err != nil {
+			return err
+		}
+		if err := writeOptimizer(filepath.Join(tmp, optimFile), ck.Params, ck.Optim); err != nil {
+			return err
+		}
+		job, err := ck.Config.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := data.WriteFile(filepath.Join(tmp, jobFile), job); err != nil {
+			return err
+		}
+		state := ck.State
+		if state.Files, err = hashFiles(tmp); err != nil {
+			return err
+		}
+		return writeJSON(filepath.Join(tmp, stateFile), state)
+	})
+}
+
+// commitDir atomically replaces runDir/name with the directory fill writes
+// into a temporary path. The replaced directory becomes runDir/prev, or is
+// removed when prev is "".
+func commitDir(runDir, name, prev string, fill func(tmp string) error) error {
+	tmp := filepath.Join(runDir, "."+name+".tmp")
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
-	if err := writeModelDir(tmp, ck.Params, ck.Tokenizer); err != nil {
+	if err := fill(tmp); err != nil {
 		return err
 	}
-	var ts []data.Tensor
-	for i, w := range ck.Params.List {
-		ts = append(ts, data.F32Tensor("m."+w.Name, w.Shape, ck.Optim.M[i]), data.F32Tensor("v."+w.Name, w.Shape, ck.Optim.V[i]))
+	cur, old := filepath.Join(runDir, name), filepath.Join(runDir, "."+name+".old")
+	if prev != "" {
+		old = filepath.Join(runDir, prev)
 	}
-	if err := data.WriteSafetensors(filepath.Join(tmp, optimFile), ts, nil); err != nil {
-		return err
-	}
-	job, err := ck.Config.Marshal()
-	if err != nil {
-		return err
-	}
-	if err := data.WriteFile(filepath.Join(tmp, jobFile), job); err != nil {
-		return err
-	}
-	state := ck.State
-	if state.Files, err = hashFiles(tmp); err != nil {
-		return err
-	}
-	st, err := json.MarshalIndent(state, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := data.WriteFile(filepath.Join(tmp, stateFile), st); err != nil {
-		return err
-	}
-	cur, prev := filepath.Join(runDir, checkpointDir), filepath.Join(runDir, prevDir)
 	if _, err := os.Stat(cur); err == nil {
-		if err := os.RemoveAll(prev); err != nil {
+		if err := os.RemoveAll(old); err != nil {
 			return err
 		}
-		if err := os.Rename(cur, prev); err != nil {
+		if err := os.Rename(cur, old); err != nil {
 			return err
 		}
 	}
 	if err := os.Rename(tmp, cur); err != nil {
 		return err
 	}
+	if prev == "" {
+		os.RemoveAll(old)
+	}
 	return data.SyncDir(runDir)
+}
+
+// writeOptimizer saves the AdamW moments of p as m.NAME and v.NAME.
+func writeOptimizer(path string, p *graph.Params, o *AdamW) error {
+	var ts []data.Tensor
+	for i, w := range p.List {
+		ts = append(ts, data.F32Tensor("m."+w.Name, w.Shape, o.M[i]), data.F32Tensor("v."+w.Name, w.Shape, o.V[i]))
+	}
+	return data.WriteSafetensors(path, ts, nil)
+}
+
+// readOptimizer loads moments saved by writeOptimizer into o.
+func readOptimizer(path string, p *graph.Params, o *AdamW) error {
+	st, err := data.ReadSafetensors(path)
+	if err != nil {
+		return err
+	}
+	for i, w := range p.List {
+		for _, mv := range []struct {
+			key string
+			dst []float32
+		}{{"m." + w.Name, o.M[i]}, {"v." + w.Name, o.V[i]}} {
+			t, ok := st.Tensors[mv.key]
+			if !ok {
+				return fmt.Errorf("%s: optimizer state %q is missing", path, mv.key)
+			}
+			f, err := t.Float32()
+			if err != nil || len(f) != len(mv.dst) {
+				return fmt.Errorf("%s: optimizer state %q does not fit the model", path, mv.key)
+			}
+			copy(mv.dst, f)
+		}
+	}
+	return nil
 }
 
 // writeModelDir writes a Hugging Face style model directory.
@@ -167,25 +208,8 @@ func readCheckpoint(dir string) (*checkpoint, error) {
 	ck := &checkpoint{Config: cfg, Params: p, Tokenizer: tok, State: state}
 	ck.Optim = NewAdamW(p, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay))
 	ck.Optim.Step = ck.State.AdamStep
-	st, err := data.ReadSafetensors(filepath.Join(dir, optimFile))
-	if err != nil {
-		return nil, err
-	}
-	for i, w := range p.List {
-		for _, mv := range []struct {
-			key string
-			dst []float32
-		}{{"m." + w.Name, ck.Optim.M[i]}, {"v." + w.Name, ck.Optim.V[i]}} {
-			t, ok := st.Tensors[mv.key]
-			if !ok {
-				return nil, fmt.Errorf("checkpoint %s: optimizer state %q is missing", dir, mv.key)
-			}
-			f, err := t.Float32()
-			if err != nil || len(f) != len(mv.dst) {
-				return nil, fmt.Errorf("checkpoint %s: optimizer state %q does not fit the model", dir, mv.key)
-			}
-			copy(mv.dst, f)
-		}
+	if err := readOptimizer(filepath.Join(dir, optimFile), p, ck.Optim); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
 	return ck, nil
 }

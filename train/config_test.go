@@ -69,6 +69,9 @@ func TestShippedConfigsLoad(t *testing.T) {
 		t.Fatal("no configs found")
 	}
 	for _, p := range paths {
+		if strings.HasPrefix(filepath.Base(p), "finetune-") {
+			continue // finetune configs: TestShippedFinetuneConfigsLoad
+		}
 		if _, err := Load(p, nil); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}

@@ -24,9 +24,12 @@ func NewCmdEval(runF func(*EvalOptions) error) *cobra.Command {
 		Short: "Evaluate a model on a file and print the result as JSON",
 		Long: `eval prints one JSON object. For a language model: the mean next-token loss
 and the perplexity over every token of FILE, read in windows of the model's
-context.`,
-		Example: `  gptctl eval --model runs/shk --data heldout.txt`,
-		Args:    usageArgs(cobra.NoArgs),
+context. For a finetuned model (one with task.json): the task metrics on a
+labeled task file with the columns it was finetuned on (accuracy, F1 and
+Matthews correlation, or Pearson and Spearman correlation).`,
+		Example: `  gptctl eval --model runs/shk --data heldout.txt
+  gptctl eval --model runs/ft-sst2/best --data ../shared/data/tasks/sst2/dev.tsv`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out = cmd.OutOrStdout()
 			if err := requireFlags("model", opts.ModelDir, "data", opts.DataPath); err != nil {
@@ -47,6 +50,13 @@ context.`,
 func evalRun(opts *EvalOptions) error {
 	if opts.Batch <= 0 {
 		return &usageError{errBatch(opts.Batch)}
+	}
+	if train.IsTaskModel(opts.ModelDir) { // a finetuned model: task metrics
+		res, err := train.EvalTask(opts.ModelDir, opts.DataPath, opts.Batch, nil)
+		if err != nil {
+			return err
+		}
+		return printJSON(opts.Out, res)
 	}
 	res, err := train.EvalLM(opts.ModelDir, opts.DataPath, opts.Batch)
 	if err != nil {

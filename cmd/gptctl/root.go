@@ -35,6 +35,7 @@ config or input), machine-readable metrics, checkpoints that resume.`,
 		NewCmdGenerate(nil),
 		NewCmdTokenizer(),
 		NewCmdData(),
+		NewCmdBench(nil),
 		NewCmdReport(),
 		NewCmdVersion(),
 	)

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFinetuneFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		want FinetuneOptions
+	}{
+		{nil, FinetuneOptions{}},
+		{[]string{"-c", "f.yaml", "--init", "runs/pre", "-o", "runs/ft", "--set", "lambda=0", "--set", "task.max_len=64", "--device", "cpu"},
+			FinetuneOptions{ConfigPath: "f.yaml", InitDir: "runs/pre", OutDir: "runs/ft", Sets: []string{"lambda=0", "task.max_len=64"}, Device: "cpu"}},
+		{[]string{"--resume", "--out", "runs/ft"}, FinetuneOptions{OutDir: "runs/ft", Resume: true}},
+	}
+	for _, c := range cases {
+		var got *FinetuneOptions
+		cmd := NewCmdFinetune(func(o *FinetuneOptions) error { got = o; return nil })
+		cmd.SetArgs(c.args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if got.ConfigPath != c.want.ConfigPath || got.InitDir != c.want.InitDir || got.OutDir != c.want.OutDir ||
+			strings.Join(got.Sets, ",") != strings.Join(c.want.Sets, ",") || got.Resume != c.want.Resume || got.Device != c.want.Device {
+			t.Errorf("args %v parsed to %+v", c.args, got)
+		}
+	}
+}
+
+func TestPredictFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		want PredictOptions
+		err  string
+	}{
+		{[]string{"--model", "m", "--data", "d.tsv"}, PredictOptions{ModelDir: "m", DataPath: "d.tsv", Batch: 32}, ""},
+		{[]string{"-m", "m", "-d", "d.csv", "-o", "p.jsonl", "--batch-size", "8"}, PredictOptions{ModelDir: "m", DataPath: "d.csv", OutPath: "p.jsonl", Batch: 8}, ""},
+		{[]string{"--data", "d.tsv"}, PredictOptions{}, "--model is not set"},
+		{[]string{"--model", "m"}, PredictOptions{}, "--data is not set"},
+		{[]string{"--model", "m", "--data", "d", "--batch-size", "0"}, PredictOptions{}, "--batch-size 0"},
+	}
+	for _, c := range cases {
+		var got *PredictOptions
+		_, err := runCmd(NewCmdPredict(func(o *PredictOptions) error { got = o; return nil }), "", c.args...)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) || exitCode(err) != exitUsage {
+				t.Errorf("args %v: error %v, want a usage error with %q", c.args, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got.ModelDir != c.want.ModelDir || got.DataPath != c.want.DataPath || got.OutPath != c.want.OutPath || got.Batch != c.want.Batch {
+			t.Errorf("args %v parsed to %+v (%v)", c.args, got, err)
+		}
+	}
+}
+
+// gptctl pretrain, finetune, eval and predict end to end, in process, on a
+// tiny model and a made-up TSV task; and the exit statuses of their misuse.
+func TestFinetuneCLI(t *testing.T) {
+	dir := t.TempDir()
+	pre, ft := filepath.Join(dir, "pre"), filepath.Join(dir, "ft")
+	if code, _, stderr := runCLI(t, "pretrain", "--out", pre, "--set", "n_layer=1", "--set", "n_embd=32", "--set", "n_head=2",
+		"--set", "n_ctx=32", "--set", "max_steps=5", "--set", "eval_batches=1"); code != 0 {
+		t.Fatalf("pretrain: %s", stderr)
+	}
+	var rows strings.Builder
+	rows.WriteString("text\tlabel\n")
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&rows, "The %s was here.\t%d\n", []string{"cat", "dog"}[i%2], i%2)
+	}
+	task := writeTemp(t, dir, "task.tsv", rows.String())
+	cfg := writeTemp(t, dir, "ft.yaml", fmt.Sprintf("task: {type: classification, train: %s, val_fraction: 0.25, header: true, columns: {text: text, label: label}, labels: [\"0\", \"1\"]}\nmax_steps: 3\nbatch_size: 8\n", task))
+	code, out, stderr := runCLI(t, "finetune", "-c", cfg, "--init", pre, "--out", ft, "--set", "lr=1e-3")
+	var sum map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &sum) != nil || sum["status"] != "completed" {
+		t.Fatalf("finetune: status %d, stdout %q, stderr %s", code, out, stderr)
+	}
+	code, out, _ = runCLI(t, "eval", "--model", ft, "--data", task)
+	var res map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res["examples"] != 40.0 || res["accuracy"] == nil || res["mcc"] == nil {
+		t.Fatalf("eval: status %d, %q", code, out)
+	}
+	preds := filepath.Join(dir, "preds.jsonl")
+	if code, _, stderr := runCLI(t, "predict", "--model", filepath.Join(ft, "best"), "--data", task, "--out", preds); code != 0 || !strings.Contains(stderr, "wrote 40 predictions") {
+		t.Fatalf("predict: status %d, %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(preds); strings.Count(string(b), "\n") != 40 || !strings.HasPrefix(string(b), `{"line":2,"label":`) {
+		t.Errorf("predictions:\n%s", b)
+	}
+	bad := writeTemp(t, dir, "bad.tsv", "text\tlabel\nfine\t0\nnot fine\t2\n")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"finetune", "--init", pre}, "--config is required"},
+		{[]string{"finetune", "--resume"}, "--resume needs --out"},
+		{[]string{"finetune", "--resume", "--out", pre}, "not a gptctl finetune run directory"},
+		{[]string{"finetune", "-c", cfg, "--out", filepath.Join(dir, "x")}, "init_from is empty"},
+		{[]string{"finetune", "-c", cfg, "--init", pre, "--set", "task.labels=[a, b]", "--out", filepath.Join(dir, "y")}, `label "0" is not one of [a b]`},
+		{[]string{"finetune", "-c", cfg, "--init", pre, "--set", "task.max_len=99", "--out", filepath.Join(dir, "z")}, "exceeds the model's n_ctx 32"},
+		{[]string{"eval", "--model", ft, "--data", bad}, "bad.tsv:3"},
+		{[]string{"predict", "--model", pre, "--data", task}, "predict needs a finetuned model"},
+	} {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("gptctl %s: status %d, stderr %q; want 2 and %q", strings.Join(c.args, " "), code, stderr, c.want)
+		}
+	}
+}
+
+func writeTemp(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

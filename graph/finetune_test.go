@@ -1,0 +1,203 @@
+package graph
+
+// Reference test of the finetuning graph in the style of llm.c's test_gpt2:
+// for a tiny model the task losses (classification, similarity as
+// regression and as classification, multiple choice) and every gradient
+// are checked against an independent composition. The head (gather, sum of
+// the two orders, Linear, softmax or squared error) is recomputed in float64
+// from the plain model's hidden states; the body's gradients come from a
+// plain model whose loss is sum(Hidden * dL2/dHidden) + lambda*L1, built
+// without any of the new ops.
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+
+	"gptctl/kernels"
+)
+
+type headCase struct {
+	name   string
+	head   HeadConfig
+	E      int
+	labels []int32   // Classify, Choose (-1 = padding example)
+	scores []float32 // Regress (NaN = padding example)
+}
+
+func TestTaskLossMatchesReference(t *testing.T) {
+	nan := float32(math.NaN())
+	cases := []headCase{
+		{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1}, 3, []int32{2, 0, -1}, nil},
+		{"similarity_regression", HeadConfig{Objective: Regress, Rows: 2}, 3, nil, []float32{4.5, nan, 0.5}},
+		{"similarity_classification", HeadConfig{Objective: Classify, Classes: 2, Rows: 2}, 2, []int32{1, 0}, nil},
+		{"multiple_choice", HeadConfig{Objective: Choose, Rows: 3}, 2, []int32{2, 1}, nil},
+	}
+	for _, c := range cases {
+		for _, lambda := range []float32{0, 0.5, 1} {
+			c := c
+			c.head.Lambda = lambda
+			t.Run(fmt.Sprintf("%s/lambda=%g", c.name, lambda), func(t *testing.T) { checkTaskCase(t, c) })
+		}
+	}
+}
+
+const refT = 9
+
+func tinyTaskParams(t *testing.T, outputs int) (*Params, int) {
+	t.Helper()
+	cfg := Config{Arch: "gpt1", VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5}
+	p, err := NewParams(cfg, kernels.NewRNG(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := p.AddTokens(3, kernels.NewRNG(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddHead(outputs, kernels.NewRNG(7)); err != nil {
+		t.Fatal(err)
+	}
+	return p, first
+}
+
+// fillTask writes sequences <s> tokens.. [$ tokens..] <e> of varied length,
+// right-padded, their next-token targets and the <e> positions.
+func fillTask(task *Task, first int, c headCase) {
+	R, T := task.B, task.T
+	idx := Int32Data(task.Idx)
+	extract := Int32Data(task.Extract)
+	for r := 0; r < R; r++ {
+		n := 4 + (r*3)%(T-4) // tokens before padding, <e> included
+		for i := 0; i < T; i++ {
+			switch {
+			case i == 0:
+				idx[r*T] = int32(first)
+			case i == n-1:
+				idx[r*T+i] = int32(first + 2)
+			case i == 2 && c.head.Rows == 2:
+				idx[r*T+i] = int32(first + 1)
+			case i < n:
+				idx[r*T+i] = int32((r*11 + i*7) % 29)
+			default:
+				idx[r*T+i] = 0
+			}
+		}
+		extract[r] = int32(r*T + n - 1)
+		if task.LMTargets != nil {
+			tg := Int32Data(task.LMTargets)
+			for i := 0; i < T; i++ {
+				tg[r*T+i] = -1
+				if i+1 < n {
+					tg[r*T+i] = idx[r*T+i+1]
+				}
+			}
+		}
+	}
+	if c.head.Objective == Regress {
+		copy(Float32Data(task.Labels), c.scores)
+		return
+	}
+	copy(Int32Data(task.Labels), c.labels)
+	for e, l := range c.labels { // a padding example has no rows to read
+		if l < 0 && c.head.Objective != Choose {
+			for j := 0; j < c.head.Rows; j++ {
+				extract[e*c.head.Rows+j] = -1
+			}
+		}
+	}
+}
+
+func checkTaskCase(t *testing.T, c headCase) {
+	p, first := tinyTaskParams(t, c.head.Outputs())
+	task, err := NewTask(p, c.head, c.E, refT, &kernels.Mode{}, kernels.NewRNG(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := []*G.Node{task.TaskLoss, task.Hidden}
+	if task.LMLoss != nil {
+		extra = append(extra, task.LMLoss)
+	}
+	tr, err := task.Differentiate(task.Loss, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillTask(task, first, c)
+	loss, err := tr.Step()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := referenceHead(c, task, tr.Value(task.Hidden))
+	l2 := float64(tr.Value(task.TaskLoss)[0])
+	checkClose(t, "L2", []float32{float32(l2)}, []float64{ref.loss}, 1e-5)
+	if c.head.Lambda == 0 {
+		if task.LMLoss != nil || loss != float32(l2) {
+			t.Fatalf("lambda 0: loss %v, L2 %v, LM loss node %v; want the loss to be L2 alone", loss, l2, task.LMLoss)
+		}
+	} else {
+		l1 := float64(tr.Value(task.LMLoss)[0])
+		checkClose(t, "L3", []float32{loss}, []float64{l2 + float64(c.head.Lambda)*l1}, 1e-5)
+	}
+	body := referenceBody(t, p, task, ref.dHidden, c.head.Lambda)
+	for i, w := range p.List {
+		want := body[w.Name]
+		switch w.Name {
+		case HeadWeight:
+			want = ref.dW
+		case HeadBias:
+			want = ref.db
+		}
+		checkClose(t, "d"+w.Name, tr.Grad(i), want, 2e-4)
+	}
+}
+
+func checkClose(t *testing.T, name string, got []float32, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+	}
+	maxDiff, maxRef := 0.0, 0.0
+	for i := range got {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(got[i])-want[i]))
+		maxRef = math.Max(maxRef, math.Abs(want[i]))
+	}
+	if maxDiff > tol*math.Max(1, maxRef) {
+		t.Errorf("%s: maxdiff %.3g (largest reference value %.3g)", name, maxDiff, maxRef)
+	} else if testing.Verbose() {
+		t.Logf("%-28s maxdiff %.2e (largest reference value %.2e)", name, maxDiff, maxRef)
+	}
+}
+
+func TestAddTokensAndHead(t *testing.T) {
+	cfg := Config{Arch: "gpt2", VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 1, LNEps: 1e-5}
+	p, err := NewParams(cfg, kernels.NewRNG(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wte, wpe := p.Get("wte.weight"), p.Get("wpe.weight")
+	old := append([]float32(nil), wte.Data...)
+	first, err := p.AddTokens(3, kernels.NewRNG(6))
+	if err != nil || first != 29 || p.Config.VocabSize != 32 || wte.Shape[0] != 32 || wpe.Shape[0] != 12 {
+		t.Fatalf("AddTokens: first %d, vocab %d, wte %v, wpe %v, %v", first, p.Config.VocabSize, wte.Shape, wpe.Shape, err)
+	}
+	var sq float64
+	for i, v := range wte.Data {
+		if i < len(old) && v != old[i] {
+			t.Fatalf("pretrained embedding %d changed", i)
+		}
+		if i >= len(old) {
+			sq += float64(v) * float64(v)
+		}
+	}
+	if std := math.Sqrt(sq / float64(3*24)); std < 0.01 || std > 0.03 {
+		t.Errorf("new rows have std %.4f, want about 0.02", std)
+	}
+	if err := p.AddHead(2, kernels.NewRNG(7)); err != nil || p.HeadOutputs() != 2 || p.AddHead(2, nil) == nil {
+		t.Fatalf("AddHead: outputs %d, %v", p.HeadOutputs(), err)
+	}
+	if _, err := NewTask(p, HeadConfig{Objective: Regress, Rows: 2}, 2, 8, &kernels.Mode{}, kernels.NewRNG(8)); err == nil {
+		t.Error("a 2-output head built a regression task")
+	}
+}

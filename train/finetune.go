@@ -1,0 +1,251 @@
+package train
+
+// Finetune: gptctl finetune. A pretrained model gets the task tokens and a
+// head, then trains on L3 = L2 + lambda*L1 over a labeled task file.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gptctl/data"
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// FinetuneSummary is the outcome of a finetune, also DIR/summary.json.
+type FinetuneSummary struct {
+	Status        string             `json:"status"` // completed | interrupted
+	Task          string             `json:"task"`
+	Step          int                `json:"step"`
+	MaxSteps      int                `json:"max_steps"`
+	Epoch         float64            `json:"epoch"`
+	TrainLoss     float64            `json:"train_loss"`
+	Val           map[string]float64 `json:"val"`      // the last evaluation
+	Baseline      map[string]float64 `json:"baseline"` // majority class or mean score, on the same val data
+	BestMetric    string             `json:"best_metric"`
+	BestValue     float64            `json:"best_value"`
+	BestStep      int                `json:"best_step"`
+	Best          string             `json:"best"` // DIR/best
+	TrainExamples int                `json:"train_examples"`
+	ValExamples   int                `json:"val_examples"`
+	Truncated     int                `json:"truncated"` // examples shortened to max_len
+	Skipped       int                `json:"skipped"`   // bad rows skipped (skip_bad_rows)
+	TokensPerS    float64            `json:"tokens_per_s"`
+	WallSeconds   float64            `json:"wall_seconds"`
+	Params        int                `json:"params"`
+	Checkpoint    string             `json:"checkpoint"`
+	OutDir        string             `json:"out_dir"`
+	Device        string             `json:"device"`
+	Interruption  string             `json:"interruption,omitempty"`
+}
+
+// ftRun is one finetune in progress.
+type ftRun struct {
+	cfg        FinetuneConfig
+	opt        Options
+	model      *taskModel
+	train, val []taskExample
+	graphs     *graphSet
+	optim      *AdamW
+	rng        *kernels.RNG
+	grads      [][]float32
+	state      finetuneState
+	perEpoch   int // steps per epoch
+	total      int // steps of the run
+	warmup     int
+	metrics    *metricsFile
+	progress   *progress
+	sum        *FinetuneSummary
+	trainTime  time.Duration // spent in training steps by this process
+	tokens     int64         // trained on by this process, padding excluded
+}
+
+// Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into
+// opt.OutDir; opt.Resume continues the run there. A cancelled ctx
+// checkpoints and returns a summary with status "interrupted".
+func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSummary, error) {
+	device, err := SetupDevice(Config{Device: cfg.Device, Threads: cfg.Threads}, opt.Log)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	unlock, err := lockRunDir(opt.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	r, err := newFinetuneRun(cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer r.metrics.close()
+	r.sum.Device = device
+	return r.loop(ctx)
+}
+
+func newFinetuneRun(cfg FinetuneConfig, opt Options) (*ftRun, error) {
+	r := &ftRun{cfg: cfg, opt: opt, rng: kernels.NewRNG(cfg.Seed + 1),
+		sum: &FinetuneSummary{Task: cfg.Task.Type, OutDir: opt.OutDir}}
+	start := r.initModel
+	if opt.Resume {
+		start = r.resume
+	}
+	if err := start(); err != nil {
+		return nil, err
+	}
+	if err := r.loadData(); err != nil {
+		return nil, err
+	}
+	r.plan()
+	var err error
+	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, "metrics.jsonl"), r.state.Step); err != nil {
+		return nil, err
+	}
+	job, err := cfg.Marshal()
+	if err == nil {
+		err = data.WriteFile(filepath.Join(opt.OutDir, finetuneJobFile), job)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	r.describe()
+	return r, nil
+}
+
+// plan builds the graphs over the model and counts the steps.
+func (r *ftRun) plan() {
+	cfg, p, info := r.cfg, r.model.params, r.model.info
+	p.Config.Dropout = float32(cfg.Dropout)
+	head := info.head()
+	head.Lambda, head.Dropout = float32(cfg.Lambda), float32(cfg.HeadDropout)
+	r.graphs = newGraphSet(p, head, cfg.BatchSize, info.MaxLen, r.rng)
+	r.grads = make([][]float32, len(p.List))
+	r.perEpoch = (len(r.train) + cfg.BatchSize - 1) / cfg.BatchSize
+	r.total = cfg.Epochs * r.perEpoch
+	if cfg.MaxSteps > 0 {
+		r.total = cfg.MaxSteps
+	}
+	r.warmup = int(math.Ceil(cfg.WarmupFraction * float64(r.total)))
+	r.sum.BestMetric = info.Metric
+}
+
+// resume restores the model, optimizer and state of the run's checkpoint.
+func (r *ftRun) resume() error {
+	m, o, st, err := resumeFinetune(r.opt.OutDir, r.cfg)
+	if err != nil {
+		return err
+	}
+	r.model, r.optim, r.state = m, o, st
+	fmt.Fprintf(r.opt.Log, "resuming %s at step %d\n", r.opt.OutDir, st.Step)
+	if err := r.rng.UnmarshalBinary(st.ModelRNG); err != nil {
+		return fmt.Errorf("resume: model rng: %w", err)
+	}
+	return nil
+}
+
+// initModel loads the pretrained model and adds the task tokens and head.
+func (r *ftRun) initModel() error {
+	cfg := r.cfg
+	if cfg.InitFrom == "" {
+		return &ConfigError{fmt.Errorf("init_from is empty: pass --init MODEL_DIR, a pretrained gptctl run or Hugging Face model directory")}
+	}
+	p, tok, err := LoadModel(cfg.InitFrom)
+	if err != nil {
+		return &InputError{err}
+	}
+	if tok == nil {
+		return inputErrorf("model %s has no tokenizer files, so task text cannot be encoded for it", cfg.InitFrom)
+	}
+	if cfg.RandomInit {
+		if p, err = graph.NewParams(p.Config, kernels.NewRNG(cfg.Seed+3)); err != nil {
+			return err
+		}
+	}
+	maxLen := cfg.Task.MaxLen
+	if maxLen == 0 {
+		maxLen = p.Config.NCtx
+	}
+	if maxLen > p.Config.NCtx {
+		return &ConfigError{fmt.Errorf("task.max_len %d exceeds the model's n_ctx %d (the position embeddings)", maxLen, p.Config.NCtx)}
+	}
+	first, err := p.AddTokens(3, kernels.NewRNG(cfg.Seed))
+	if err != nil {
+		return err
+	}
+	info := newTaskInfo(cfg.Task, first, maxLen)
+	if err := p.AddHead(info.head().Outputs(), kernels.NewRNG(cfg.Seed+2)); err != nil {
+		return err
+	}
+	r.model = &taskModel{info: info, params: p, tok: tok}
+	r.optim = NewAdamW(p, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay))
+	return nil
+}
+
+// loadData reads, splits and encodes the task files.
+func (r *ftRun) loadData() error {
+	t := r.cfg.Task
+	train, err := readLabeled(t.Train, t.TaskFormat, r.opt.Log)
+	if err != nil {
+		return err
+	}
+	r.sum.Skipped = train.Skipped
+	var valEx []data.Example
+	trainEx := train.Examples
+	if t.Val != "" {
+		val, err := readLabeled(t.Val, t.TaskFormat, r.opt.Log)
+		if err != nil {
+			return err
+		}
+		valEx, r.sum.Skipped = val.Examples, r.sum.Skipped+val.Skipped
+	} else {
+		trainEx, valEx = data.SplitExamples(train.Examples, t.ValFraction, t.SplitSeed)
+	}
+	if len(trainEx) == 0 || len(valEx) == 0 {
+		return inputErrorf("task %s: %d training and %d validation examples; both need at least one", t.Train, len(trainEx), len(valEx))
+	}
+	codec := &taskCodec{info: r.model.info, tok: r.model.tok}
+	r.train, r.val = codec.encodeAll(trainEx), codec.encodeAll(valEx)
+	r.sum.TrainExamples, r.sum.ValExamples, r.sum.Truncated = len(r.train), len(r.val), codec.truncated
+	r.sum.Baseline = baselineMetrics(r.model.info, r.train, r.val)
+	return nil
+}
+
+func readLabeled(path string, f data.TaskFormat, log io.Writer) (*data.TaskData, error) {
+	td, err := data.ReadTaskFile(path, f, true)
+	if err != nil {
+		return nil, asInputError(err)
+	}
+	if td.Skipped > 0 {
+		fmt.Fprintf(log, "%s: skipped %d bad rows (skip_bad_rows), the first: %v\n", path, td.Skipped, td.Skips[0])
+	}
+	return td, nil
+}
+
+// describe logs the model, the data and the plan.
+func (r *ftRun) describe() {
+	p, info, cfg := r.model.params, r.model.info, r.cfg
+	r.sum.Params, r.sum.MaxSteps = p.Count(), r.total
+	r.progress = newProgress(r.opt.Log, r.opt.Terminal)
+	fmt.Fprintf(r.opt.Log, "model: %s, %d layers, %d heads, C=%d, vocab %d (%s + <s> $ <e>), %.2fM parameters; head %s with %d outputs\n",
+		p.Config.Arch, p.Config.NLayer, p.Config.NHead, p.Config.NEmbd, p.Config.VocabSize, r.model.tok.Name(),
+		float64(p.Count())/1e6, info.Objective, info.head().Outputs())
+	fmt.Fprintf(r.opt.Log, "task: %s, %d training and %d validation examples, max_len %d (%d truncated); baseline %s\n",
+		info.Type, len(r.train), len(r.val), info.MaxLen, r.sum.Truncated, formatMetrics(r.sum.Baseline))
+	fmt.Fprintf(r.opt.Log, "plan: %d steps (%d per epoch) of %d examples, lr %g, warmup %d, lambda %g; BLAS %s\n",
+		r.total, r.perEpoch, cfg.BatchSize, cfg.LR, r.warmup, cfg.Lambda, kernels.BLASName())
+}
+
+// isBetter compares a metric value with the best so far.
+func isBetter(metric string, v, best float64) bool {
+	if metric == "loss" {
+		return v < best
+	}
+	return v > best
+}

@@ -1,0 +1,123 @@
+package train
+
+// Finetuning checkpoints. A finetune run directory holds:
+//
+//	finetune.yaml     the job config
+//	metrics.jsonl     one JSON object per logged step
+//	summary.json      written when the run ends
+//	checkpoint/       the latest finetuned model directory (see
+//	                  finetune_model.go) plus optimizer.safetensors,
+//	                  state.json and finetune.yaml for resuming
+//	checkpoint.prev/  the checkpoint before it
+//	best/             the finetuned model with the best validation metric
+//
+// Directories are written whole under a temporary name, then renamed into
+// place (commitDir), and checkpoints carry checksums, as in pretraining.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gptctl/data"
+)
+
+const (
+	finetuneJobFile = "finetune.yaml"
+	bestDir         = "best"
+)
+
+// finetuneState is what a resumed finetune needs beyond weights and moments.
+// The data position follows from Step: every epoch's order is fixed by the
+// seed.
+type finetuneState struct {
+	Step       int     `json:"step"`
+	AdamStep   int     `json:"adam_step"`
+	TokensSeen int64   `json:"tokens_seen"`
+	ModelRNG   []byte  `json:"model_rng"`
+	BestMetric float64 `json:"best_metric"`
+	BestStep   int     `json:"best_step"` // 0 = no evaluation yet
+	Elapsed    float64 `json:"elapsed_seconds"`
+	// Files maps every other file of the checkpoint to its SHA-256.
+	Files map[string]string `json:"files"`
+}
+
+// save writes the checkpoint of the current step.
+func (r *ftRun) save() error {
+	st := r.state
+	st.AdamStep = r.optim.Step
+	var err error
+	if st.ModelRNG, err = r.rng.MarshalBinary(); err != nil {
+		return err
+	}
+	job, err := r.cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	err = commitDir(r.opt.OutDir, checkpointDir, prevDir, func(tmp string) error {
+		if err := writeTaskModel(tmp, r.model); err != nil {
+			return err
+		}
+		if err := writeOptimizer(filepath.Join(tmp, optimFile), r.model.params, r.optim); err != nil {
+			return err
+		}
+		if err := data.WriteFile(filepath.Join(tmp, finetuneJobFile), job); err != nil {
+			return err
+		}
+		if st.Files, err = hashFiles(tmp); err != nil {
+			return err
+		}
+		return writeJSON(filepath.Join(tmp, stateFile), st)
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint at step %d: %w (the previous checkpoint is kept)", st.Step, err)
+	}
+	return nil
+}
+
+// saveBest writes the current model as DIR/best.
+func (r *ftRun) saveBest() error {
+	if err := commitDir(r.opt.OutDir, bestDir, "", func(tmp string) error { return writeTaskModel(tmp, r.model) }); err != nil {
+		return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
+	}
+	return nil
+}
+
+// resumeFinetune loads the latest usable checkpoint of a finetune run.
+func resumeFinetune(runDir string, cfg FinetuneConfig) (*taskModel, *AdamW, finetuneState, error) {
+	var errs []error
+	for _, name := range []string{checkpointDir, prevDir} {
+		m, o, st, err := readFinetuneCheckpoint(filepath.Join(runDir, name), cfg)
+		if err == nil {
+			return m, o, st, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, nil, finetuneState{}, inputErrorf("resume %s: no usable checkpoint: %w", runDir, errors.Join(errs...))
+}
+
+func readFinetuneCheckpoint(dir string, cfg FinetuneConfig) (*taskModel, *AdamW, finetuneState, error) {
+	var st finetuneState
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, nil, st, fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, nil, st, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	if err := verifyFiles(dir, st.Files); err != nil {
+		return nil, nil, st, err
+	}
+	m, err := loadTaskModel(dir)
+	if err != nil {
+		return nil, nil, st, err
+	}
+	o := NewAdamW(m.params, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay))
+	o.Step = st.AdamStep
+	if err := readOptimizer(filepath.Join(dir, optimFile), m.params, o); err != nil {
+		return nil, nil, st, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	return m, o, st, nil
+}

@@ -1,0 +1,288 @@
+package train
+
+// FinetuneConfig: the GPT-1 finetuning recipe as defaults, then the YAML
+// file (which sets only what differs, plus init_from and the task), then
+// --set overrides (dotted keys reach into task:), then Validate.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"gptctl/data"
+)
+
+// Task types: the input transformations of the GPT-1 paper (figure 1).
+const (
+	TaskClassification = "classification"  // <s> text <e>
+	TaskEntailment     = "entailment"      // <s> premise $ hypothesis <e>
+	TaskSimilarity     = "similarity"      // <s> a $ b <e> and <s> b $ a <e>, states added
+	TaskMultipleChoice = "multiple_choice" // <s> context question $ option_i <e> for each option
+)
+
+// TaskConfig is the task: of a finetune config: its type, where the data is
+// and how to read it (data.TaskFormat, inline: format, header, columns,
+// labels, label_base, skip_bad_rows).
+type TaskConfig struct {
+	Type            string `yaml:"type" json:"type"`
+	data.TaskFormat `yaml:",inline"`
+
+	Train       string  `yaml:"train" json:"-"`        // training file
+	Val         string  `yaml:"val" json:"-"`          // validation file; "" = split val_fraction off train
+	ValFraction float64 `yaml:"val_fraction" json:"-"` // share of train held out when val is ""
+	SplitSeed   uint64  `yaml:"split_seed" json:"-"`
+
+	// MaxLen is the most tokens of one sequence, <s>, $ and <e> included;
+	// 0 = the model's n_ctx. Longer inputs lose tokens from the end of their
+	// longest segment first (see truncate).
+	MaxLen int    `yaml:"max_len" json:"max_len"`
+	Metric string `yaml:"metric" json:"metric"` // best checkpoint by: accuracy, f1, mcc, pearson, spearman or loss
+}
+
+// FinetuneConfig is one gptctl finetune job.
+type FinetuneConfig struct {
+	InitFrom string `yaml:"init_from"` // a gptctl run or Hugging Face model directory
+	// RandomInit keeps the architecture and tokenizer of init_from but draws
+	// fresh weights: the from-scratch baseline of a finetune.
+	RandomInit bool       `yaml:"random_init"`
+	Task       TaskConfig `yaml:"task"`
+
+	Lambda      float64 `yaml:"lambda"`       // weight of the LM loss: L3 = L2 + lambda*L1; 0 disables it
+	Dropout     float64 `yaml:"dropout"`      // the model's embedding, attention and residual dropout
+	HeadDropout float64 `yaml:"head_dropout"` // on the <e> states before the head
+
+	BatchSize      int     `yaml:"batch_size"` // examples per step
+	Epochs         int     `yaml:"epochs"`
+	MaxSteps       int     `yaml:"max_steps"` // 0 = epochs over the training data
+	LR             float64 `yaml:"lr"`
+	MinLR          float64 `yaml:"min_lr"`
+	WarmupFraction float64 `yaml:"warmup_fraction"` // of all steps
+	LRDecay        string  `yaml:"lr_decay"`        // linear | cosine | constant
+	Beta1          float64 `yaml:"beta1"`
+	Beta2          float64 `yaml:"beta2"`
+	Eps            float64 `yaml:"eps"`
+	WeightDecay    float64 `yaml:"weight_decay"`
+	GradClip       float64 `yaml:"grad_clip"`
+
+	EvalInterval       int `yaml:"eval_interval"` // steps; 0 = at the end of every epoch
+	LogInterval        int `yaml:"log_interval"`
+	CheckpointInterval int `yaml:"checkpoint_interval"` // steps; 0 = only at the end
+
+	Seed    uint64 `yaml:"seed"`
+	Device  string `yaml:"device"`
+	Threads int    `yaml:"threads"`
+}
+
+// DefaultFinetune is the finetuning recipe of the GPT-1 paper: Adam with lr
+// 6.25e-5, batch 32, 3 epochs, linear warmup over 0.2% of training then
+// linear decay to 0, dropout 0.1 (model and head), weight decay 0.01,
+// lambda 0.5.
+func DefaultFinetune() FinetuneConfig {
+	return FinetuneConfig{
+		Task:   TaskConfig{ValFraction: 0.1, SplitSeed: 1},
+		Lambda: 0.5, Dropout: 0.1, HeadDropout: 0.1,
+		BatchSize: 32, Epochs: 3, LR: 6.25e-5, WarmupFraction: 0.002, LRDecay: "linear",
+		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01, GradClip: 1,
+		LogInterval: 10, Seed: 42, Device: "auto",
+	}
+}
+
+// LoadFinetune reads a finetune config over the defaults, applies the
+// overrides and validates the result.
+func LoadFinetune(path string, overrides []string) (FinetuneConfig, error) {
+	c := DefaultFinetune()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, &ConfigError{fmt.Errorf("finetune config: %w", err)}
+		}
+		if err := decodeStrict(bytes.NewReader(b), &c); err != nil {
+			return c, &ConfigError{fmt.Errorf("finetune config %s: %w", path, err)}
+		}
+	}
+	if err := c.Apply(overrides); err != nil {
+		return c, err
+	}
+	if err := c.Validate(); err != nil {
+		where := "finetune config"
+		if path != "" {
+			where += " " + path
+		}
+		return c, &ConfigError{fmt.Errorf("%s: %w", where, err)}
+	}
+	return c, nil
+}
+
+// Apply sets key=value overrides; a dotted key such as task.max_len=64 or
+// task.columns.text=sentence sets a nested key.
+func (c *FinetuneConfig) Apply(overrides []string) error {
+	for _, kv := range overrides {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.Contains(k, "..") || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") {
+			return &ConfigError{fmt.Errorf("--set %q: want key=value (task.key=value for a task key)", kv)}
+		}
+		if v == "" {
+			v = `""`
+		}
+		var doc strings.Builder
+		parts := strings.Split(k, ".")
+		for i, p := range parts {
+			doc.WriteString(strings.Repeat("  ", i) + p + ":")
+			if i < len(parts)-1 {
+				doc.WriteString("\n")
+			}
+		}
+		doc.WriteString(" " + v + "\n")
+		if err := decodeStrict(strings.NewReader(doc.String()), c); err != nil {
+			return &ConfigError{fmt.Errorf("--set %s: %w", kv, err)}
+		}
+	}
+	return nil
+}
+
+// Marshal returns the config as YAML.
+func (c FinetuneConfig) Marshal() ([]byte, error) { return yaml.Marshal(c) }
+
+// Validate reports every problem at once.
+func (c FinetuneConfig) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	errs = append(errs, c.Task.validate())
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"batch_size", c.BatchSize}, {"epochs", c.Epochs}, {"log_interval", c.LogInterval}} {
+		if f.v <= 0 {
+			bad("%s %d must be positive", f.name, f.v)
+		}
+	}
+	if c.MaxSteps < 0 || c.EvalInterval < 0 || c.CheckpointInterval < 0 || c.Threads < 0 {
+		bad("max_steps, eval_interval, checkpoint_interval and threads must not be negative")
+	}
+	if c.Lambda < 0 {
+		bad("lambda %v must not be negative (0 disables the LM loss)", c.Lambda)
+	}
+	if c.Dropout < 0 || c.Dropout >= 1 || c.HeadDropout < 0 || c.HeadDropout >= 1 {
+		bad("dropout %v and head_dropout %v must be in [0, 1)", c.Dropout, c.HeadDropout)
+	}
+	if c.LR <= 0 || c.MinLR < 0 || c.MinLR > c.LR {
+		bad("lr %v and min_lr %v must satisfy 0 <= min_lr <= lr, lr > 0", c.LR, c.MinLR)
+	}
+	if c.WarmupFraction < 0 || c.WarmupFraction >= 1 {
+		bad("warmup_fraction %v is not in [0, 1)", c.WarmupFraction)
+	}
+	if !slices.Contains([]string{"linear", "cosine", "constant"}, c.LRDecay) {
+		bad("lr_decay %q is not linear, cosine or constant", c.LRDecay)
+	}
+	if c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || c.Eps <= 0 || c.WeightDecay < 0 || c.GradClip < 0 {
+		bad("beta1 and beta2 must be in [0, 1), eps positive, weight_decay and grad_clip not negative")
+	}
+	if c.Device != "auto" && c.Device != "cpu" && c.Device != "cuda" {
+		bad("device %q is not auto, cpu or cuda", c.Device)
+	}
+	return errors.Join(errs...)
+}
+
+// inputRoles lists the columns each task type reads, required first.
+var taskRoles = map[string]struct{ need, may []string }{
+	TaskClassification: {need: []string{"text"}},
+	TaskEntailment:     {need: []string{"premise", "hypothesis"}},
+	TaskSimilarity:     {need: []string{"a", "b"}},
+	TaskMultipleChoice: {may: []string{"context", "question"}},
+}
+
+func (t TaskConfig) validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("task."+format, a...)) }
+	roles, ok := taskRoles[t.Type]
+	if !ok {
+		bad("type %q is not classification, entailment, similarity or multiple_choice", t.Type)
+	}
+	if err := t.TaskFormat.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("task: %w", err))
+	}
+	for _, r := range roles.need {
+		if _, has := t.Columns[r]; !has {
+			bad("columns: %s needs a %q column", t.Type, r)
+		}
+	}
+	for r := range t.Columns {
+		if ok && isInputRole(r) && !slices.Contains(roles.need, r) && !slices.Contains(roles.may, r) {
+			bad("columns: %s does not read %q (it reads %s)", t.Type, r, strings.Join(append(roles.need, roles.may...), ", "))
+		}
+	}
+	t.validateTarget(bad)
+	if t.Train == "" {
+		bad("train is empty: name the training file")
+	}
+	if t.Val == "" && (t.ValFraction <= 0 || t.ValFraction >= 1) {
+		bad("val_fraction %v is not in (0, 1) and no task.val file is given", t.ValFraction)
+	}
+	if t.MaxLen < 0 || t.MaxLen > 0 && t.MaxLen < 4 {
+		bad("max_len %d is too small: <s>, $ and <e> need room (0 = n_ctx)", t.MaxLen)
+	}
+	if t.Metric != "" && !slices.Contains(t.metrics(), t.Metric) {
+		bad("metric %q is not one of %s for this task", t.Metric, strings.Join(t.metrics(), ", "))
+	}
+	return errors.Join(errs...)
+}
+
+func (t TaskConfig) validateTarget(bad func(string, ...any)) {
+	nOpt := t.numOptions()
+	switch {
+	case t.Type == TaskMultipleChoice && nOpt < 2:
+		bad("columns: multiple_choice needs option0, option1, ... (at least two)")
+	case t.Type != TaskMultipleChoice && nOpt > 0:
+		bad("columns: options belong to multiple_choice, not %s", t.Type)
+	case t.Type == TaskMultipleChoice && t.Columns["context"] == "" && t.Columns["question"] == "":
+		bad("columns: multiple_choice needs a context or question column")
+	}
+	_, hasLabel := t.Columns["label"]
+	_, hasScore := t.Columns["score"]
+	switch {
+	case !hasLabel && !hasScore:
+		bad("columns: map the label (or, for regression, the score) column")
+	case hasLabel && t.Type != TaskMultipleChoice && len(t.Labels) < 2:
+		bad("labels: list the label values as written in the file, in class order (at least two), e.g. [\"0\", \"1\"]")
+	}
+}
+
+// regression reports whether the task predicts a score.
+func (t TaskConfig) regression() bool {
+	_, ok := t.Columns["score"]
+	return ok
+}
+
+// metrics are the validation metrics of the task, the default first.
+func (t TaskConfig) metrics() []string {
+	if t.regression() {
+		return []string{"pearson", "spearman", "loss"}
+	}
+	return []string{"accuracy", "f1", "mcc", "loss"}
+}
+
+// metric is the best-checkpoint metric.
+func (t TaskConfig) metric() string {
+	if t.Metric != "" {
+		return t.Metric
+	}
+	return t.metrics()[0]
+}
+
+func (t TaskConfig) numOptions() int {
+	n := 0
+	for t.Columns[fmt.Sprintf("option%d", n)] != "" {
+		n++
+	}
+	return n
+}
+
+func isInputRole(r string) bool {
+	return slices.Contains([]string{"text", "premise", "hypothesis", "a", "b", "context", "question"}, r)
+}

@@ -1,0 +1,92 @@
+package train
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const sst2Task = `task:
+  type: classification
+  train: train.tsv
+  val: dev.tsv
+  header: true
+  columns: {text: sentence, label: label}
+  labels: ["0", "1"]
+`
+
+func TestLoadFinetune(t *testing.T) {
+	cases := []struct {
+		name  string
+		yaml  string
+		sets  []string
+		want  string // error substring; "" = valid
+		check func(t *testing.T, c FinetuneConfig)
+	}{
+		{"defaults are GPT-1's", sst2Task, nil, "", func(t *testing.T, c FinetuneConfig) {
+			if c.LR != 6.25e-5 || c.BatchSize != 32 || c.Epochs != 3 || c.WarmupFraction != 0.002 || c.LRDecay != "linear" ||
+				c.HeadDropout != 0.1 || c.Lambda != 0.5 || c.Task.metric() != "accuracy" {
+				t.Errorf("defaults %+v", c)
+			}
+		}},
+		{"nested --set", sst2Task, []string{"task.max_len=64", "task.columns.text=review", "lambda=0", "task.metric=mcc"}, "", func(t *testing.T, c FinetuneConfig) {
+			if c.Task.MaxLen != 64 || c.Task.Columns["text"] != "review" || c.Task.Columns["label"] != "label" || c.Lambda != 0 || c.Task.metric() != "mcc" {
+				t.Errorf("after --set: %+v", c.Task)
+			}
+		}},
+		{"regression metric default", "task: {type: similarity, train: x.tsv, columns: {a: s1, b: s2, score: y}}\n", nil, "", func(t *testing.T, c FinetuneConfig) {
+			if !c.Task.regression() || c.Task.metric() != "pearson" {
+				t.Errorf("task %+v", c.Task)
+			}
+		}},
+		{"unknown key", sst2Task + "learning_rate: 1\n", nil, "learning_rate", nil},
+		{"unknown task key", sst2Task, []string{"task.colums.text=x"}, "colums", nil},
+		{"bad --set", sst2Task, []string{"task.=1"}, "want key=value", nil},
+		{"bad type", strings.Replace(sst2Task, "classification", "sentiment", 1), nil, `task.type "sentiment"`, nil},
+		{"missing role", strings.Replace(sst2Task, "classification", "entailment", 1), nil, `entailment needs a "premise" column`, nil},
+		{"role the type does not read", strings.Replace(sst2Task, "{text: sentence,", "{text: sentence, a: other,", 1), nil, `classification does not read "a"`, nil},
+		{"no labels", strings.Replace(sst2Task, `labels: ["0", "1"]`, "", 1), nil, "task.labels: list the label values", nil},
+		{"metric for regression only", sst2Task, []string{"task.metric=pearson"}, `metric "pearson" is not one of accuracy`, nil},
+		{"no options", "task: {type: multiple_choice, train: x.csv, columns: {context: c, label: l}}\n", nil, "needs option0, option1", nil},
+		{"several problems at once", sst2Task, []string{"lr=0", "batch_size=0", "task.train=", "lambda=-1"}, "batch_size 0", func(t *testing.T, c FinetuneConfig) {}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "f.yaml")
+			os.WriteFile(path, []byte(c.yaml), 0o644)
+			cfg, err := LoadFinetune(path, c.sets)
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.check(t, cfg)
+				return
+			}
+			var ce *ConfigError
+			if err == nil || !strings.Contains(err.Error(), c.want) || !errors.As(err, &ce) {
+				t.Fatalf("error %v, want a ConfigError with %q", err, c.want)
+			}
+			if c.check != nil { // all problems reported together
+				for _, w := range []string{"lr 0", "task.train is empty", "lambda -1"} {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q lacks %q", err, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestShippedFinetuneConfigsLoad(t *testing.T) {
+	paths, _ := filepath.Glob("../configs/finetune-*.yaml")
+	if len(paths) < 4 {
+		t.Fatalf("%d finetune configs, want one per shipped task", len(paths))
+	}
+	for _, p := range paths {
+		if _, err := LoadFinetune(p, nil); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}

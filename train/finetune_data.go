@@ -1,0 +1,131 @@
+package train
+
+// The input transformations of GPT-1 (figure 1 of the paper): every example
+// becomes one token sequence per row of its head,
+//
+//	classification   <s> text <e>
+//	entailment       <s> premise $ hypothesis <e>
+//	similarity       <s> a $ b <e>  and  <s> b $ a <e>
+//	multiple choice  <s> context question $ option_i <e>, one per option
+//
+// Truncation policy: a sequence longer than max_len (specials included)
+// loses tokens from the end of its longest segment, one at a time, until it
+// fits; a tie goes to the later segment. A short hypothesis or option thus
+// survives a long premise or story, and a single text keeps its start.
+
+import (
+	"math"
+	"strings"
+
+	"gptctl/data"
+)
+
+// taskExample is one example as token sequences and its target.
+type taskExample struct {
+	rows  [][]int32 // each <s> ... <e>
+	label int32     // class or right option; -1 when unlabeled
+	score float32   // regression target; NaN when unlabeled
+	line  int       // where the row starts in its file
+	width int       // the longest row
+}
+
+// taskCodec encodes examples for one model and task.
+type taskCodec struct {
+	info      *TaskInfo
+	tok       data.Tokenizer
+	truncated int // examples that lost tokens
+}
+
+func (c *taskCodec) encodeAll(exs []data.Example) []taskExample {
+	out := make([]taskExample, len(exs))
+	for i, ex := range exs {
+		out[i] = c.encode(ex)
+	}
+	return out
+}
+
+func (c *taskCodec) encode(ex data.Example) taskExample {
+	e := taskExample{label: -1, score: float32(math.NaN()), line: ex.Line}
+	if ex.HasLabel {
+		if c.info.Objective == "regress" {
+			e.score = float32(ex.Score)
+		} else {
+			e.label = int32(ex.Label)
+		}
+	}
+	cut := false
+	for _, segs := range c.segments(ex) {
+		row, t := c.sequence(segs)
+		cut = cut || t
+		e.rows = append(e.rows, row)
+		e.width = max(e.width, len(row))
+	}
+	if cut {
+		c.truncated++
+	}
+	return e
+}
+
+// segments returns the segments of each row of an example.
+func (c *taskCodec) segments(ex data.Example) [][][]int32 {
+	f := ex.Fields
+	switch c.info.Type {
+	case TaskEntailment:
+		return [][][]int32{{c.text(f["premise"]), c.text(f["hypothesis"])}}
+	case TaskSimilarity:
+		a, b := c.text(f["a"]), c.text(f["b"])
+		return [][][]int32{{a, b}, {b, a}}
+	case TaskMultipleChoice:
+		ctx := c.text(strings.TrimSpace(strings.TrimSpace(f["context"]) + " " + strings.TrimSpace(f["question"])))
+		rows := make([][][]int32, len(ex.Options))
+		for i, o := range ex.Options {
+			rows[i] = [][]int32{ctx, c.text(o)}
+		}
+		return rows
+	}
+	return [][][]int32{{c.text(f["text"])}}
+}
+
+func (c *taskCodec) text(s string) []int32 {
+	ids := c.tok.Encode(strings.TrimSpace(s))
+	out := make([]int32, len(ids))
+	for i, id := range ids {
+		out[i] = int32(id)
+	}
+	return out
+}
+
+// sequence joins segments as <s> s0 $ s1 ... <e>, truncated to max_len;
+// cut reports whether tokens were dropped.
+func (c *taskCodec) sequence(segs [][]int32) (row []int32, cut bool) {
+	sp := c.info.Special
+	cut = truncate(segs, c.info.MaxLen-len(segs)-1)
+	row = append(row, int32(sp.Start))
+	for i, s := range segs {
+		if i > 0 {
+			row = append(row, int32(sp.Delim))
+		}
+		row = append(row, s...)
+	}
+	return append(row, int32(sp.Extract)), cut
+}
+
+// truncate shortens the segments (in place) to at most budget tokens in
+// all, taking from the end of the longest first (the later one on a tie).
+func truncate(segs [][]int32, budget int) bool {
+	total := 0
+	for _, s := range segs {
+		total += len(s)
+	}
+	cut := total > budget
+	for ; total > budget && total > 0; total-- {
+		longest := 0
+		for i, s := range segs {
+			if len(s) >= len(segs[longest]) {
+				longest = i
+			}
+		}
+		segs[longest] = segs[longest][:len(segs[longest])-1]
+	}
+	return cut
+}

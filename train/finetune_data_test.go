@@ -1,0 +1,96 @@
+package train
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"gptctl/data"
+)
+
+func TestTruncateLongestFirst(t *testing.T) {
+	seg := func(n int) []int32 { return make([]int32, n) }
+	cases := []struct {
+		lens   []int
+		budget int
+		want   []int
+	}{
+		{[]int{3, 4}, 10, []int{3, 4}}, // fits
+		{[]int{10, 3}, 8, []int{5, 3}}, // the long premise gives way
+		{[]int{4, 4}, 6, []int{3, 3}},  // a tie takes from the later segment first
+		{[]int{5, 4}, 6, []int{3, 3}},  //
+		{[]int{20}, 7, []int{7}},       // one text keeps its start
+		{[]int{2, 9, 3}, 9, []int{2, 4, 3}},
+	}
+	for _, c := range cases {
+		segs := make([][]int32, len(c.lens))
+		for i, n := range c.lens {
+			segs[i] = seg(n)
+		}
+		cut := truncate(segs, c.budget)
+		var got []int
+		for _, s := range segs {
+			got = append(got, len(s))
+		}
+		if !slices.Equal(got, c.want) || cut != !slices.Equal(c.lens, c.want) {
+			t.Errorf("truncate(%v, %d) = %v (cut %v), want %v", c.lens, c.budget, got, cut, c.want)
+		}
+	}
+}
+
+func TestInputTransformations(t *testing.T) {
+	tok := data.NewCharTokenizer("abcdxyz ") // " " 0, a 1, b 2, c 3, d 4, x 5, y 6, z 7
+	const S, D, E = 100, 101, 102
+	cases := []struct {
+		typ  string
+		ex   data.Example
+		want string
+	}{
+		{TaskClassification, data.Example{Fields: map[string]string{"text": " abc "}}, "[[100 1 2 3 102]]"},
+		{TaskEntailment, data.Example{Fields: map[string]string{"premise": "ab", "hypothesis": "x"}}, "[[100 1 2 101 5 102]]"},
+		{TaskSimilarity, data.Example{Fields: map[string]string{"a": "ab", "b": "x"}}, "[[100 1 2 101 5 102] [100 5 101 1 2 102]]"},
+		{TaskMultipleChoice, data.Example{Fields: map[string]string{"context": "a", "question": "b"}, Options: []string{"x", "yz"}},
+			"[[100 1 0 2 101 5 102] [100 1 0 2 101 6 7 102]]"},
+	}
+	for _, c := range cases {
+		codec := &taskCodec{info: &TaskInfo{Type: c.typ, MaxLen: 16, Special: SpecialTokens{S, D, E}}, tok: tok}
+		if got := fmt.Sprint(codec.encode(c.ex).rows); got != c.want {
+			t.Errorf("%s: %s, want %s", c.typ, got, c.want)
+		}
+	}
+}
+
+func TestEpochBatches(t *testing.T) {
+	exs := make([]taskExample, 1000)
+	for i := range exs {
+		exs[i].width = (i * 37) % 50
+	}
+	a, b := epochBatches(exs, 32, 7, 0), epochBatches(exs, 32, 7, 1)
+	if fmt.Sprint(a) != fmt.Sprint(epochBatches(exs, 32, 7, 0)) || fmt.Sprint(a) == fmt.Sprint(b) {
+		t.Fatal("an epoch's batches must depend on the seed and epoch only")
+	}
+	seen := map[int]bool{}
+	spread := 0
+	for _, batch := range a {
+		lo, hi := 99, 0
+		for _, i := range batch {
+			seen[i] = true
+			lo, hi = min(lo, exs[i].width), max(hi, exs[i].width)
+		}
+		spread += hi - lo
+	}
+	if len(a) != 32 || len(seen) != 1000 {
+		t.Errorf("%d batches over %d examples, want 32 over 1000", len(a), len(seen))
+	}
+	if avg := float64(spread) / float64(len(a)); avg > 5 {
+		t.Errorf("batches mix lengths: mean width spread %.1f", avg)
+	}
+}
+
+func TestPaddedLen(t *testing.T) {
+	for _, c := range [][3]int{{1, 64, 8}, {8, 64, 8}, {9, 64, 16}, {17, 64, 24}, {25, 64, 32}, {33, 64, 48}, {49, 64, 64}, {100, 128, 128}, {130, 512, 192}} {
+		if got := paddedLen(c[0], c[1]); got != c[2] {
+			t.Errorf("paddedLen(%d, %d) = %d, want %d", c[0], c[1], got, c[2])
+		}
+	}
+}

@@ -1,0 +1,182 @@
+package train
+
+// Task metrics, and gptctl eval and predict for finetuned models.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"gptctl/data"
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// taskMetrics scores head outputs against the labeled examples: accuracy,
+// F1 (of class 1 for two classes, macro otherwise), Matthews correlation and
+// the cross-entropy; or Pearson, Spearman and the mean squared error.
+func taskMetrics(info *TaskInfo, exs []taskExample, outs [][]float64) map[string]float64 {
+	if info.Objective == graph.Regress {
+		var pred, gold []float64
+		for i, e := range exs {
+			if !math.IsNaN(float64(e.score)) {
+				pred, gold = append(pred, outs[i][0]), append(gold, float64(e.score))
+			}
+		}
+		mse := meanSquaredError(pred, gold)
+		return map[string]float64{"pearson": Pearson(pred, gold), "spearman": Spearman(pred, gold), "mse": mse, "loss": mse}
+	}
+	var pred, gold []int
+	var nll float64
+	for i, e := range exs {
+		if e.label >= 0 {
+			pred, gold = append(pred, argmax(outs[i])), append(gold, int(e.label))
+			nll -= math.Log(math.Max(outs[i][e.label], 1e-30))
+		}
+	}
+	k := len(outs[0])
+	f1 := MacroF1(pred, gold, k)
+	if k == 2 {
+		f1 = F1(pred, gold, 1)
+	}
+	return map[string]float64{"accuracy": Accuracy(pred, gold), "f1": f1, "mcc": Matthews(pred, gold),
+		"loss": nll / math.Max(1, float64(len(pred)))}
+}
+
+// baselineMetrics are the metrics of the trivial predictor fitted on train:
+// the majority class (or option), or the mean score.
+func baselineMetrics(info *TaskInfo, train, val []taskExample) map[string]float64 {
+	k := max(len(info.Labels), info.NumOptions, 1)
+	counts := make([]float64, k)
+	var sum, n float64
+	for _, e := range train {
+		if e.label >= 0 && int(e.label) < k {
+			counts[e.label]++
+		}
+		if !math.IsNaN(float64(e.score)) {
+			sum, n = sum+float64(e.score), n+1
+		}
+	}
+	out := make([]float64, k)
+	out[argmax(counts)] = 1
+	if info.Objective == graph.Regress {
+		out = []float64{sum / math.Max(n, 1)}
+	}
+	outs := make([][]float64, len(val))
+	for i := range outs {
+		outs[i] = out
+	}
+	m := taskMetrics(info, val, outs)
+	delete(m, "loss") // a one-hot prediction has no meaningful cross-entropy
+	return m
+}
+
+func meanSquaredError(pred, gold []float64) float64 {
+	var s float64
+	for i := range pred {
+		s += (pred[i] - gold[i]) * (pred[i] - gold[i])
+	}
+	return s / math.Max(1, float64(len(pred)))
+}
+
+func argmax(v []float64) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// readTaskExamples reads and encodes a data file for a finetuned model.
+func readTaskExamples(m *taskModel, file string, needLabel bool, log io.Writer) ([]taskExample, *data.TaskData, error) {
+	td, err := data.ReadTaskFile(file, m.info.Format, needLabel)
+	if err != nil {
+		return nil, nil, asInputError(err)
+	}
+	if td.Skipped > 0 && log != nil {
+		fmt.Fprintf(log, "%s: skipped %d bad rows, the first: %v\n", file, td.Skipped, td.Skips[0])
+	}
+	codec := &taskCodec{info: m.info, tok: m.tok}
+	return codec.encodeAll(td.Examples), td, nil
+}
+
+// asInputError marks a task-file problem that is not already a RowError
+// as bad input.
+func asInputError(err error) error {
+	var re *data.RowError
+	if errors.As(err, &re) {
+		return err
+	}
+	return &InputError{err}
+}
+
+// EvalTask computes the task metrics of a finetuned model on a labeled file.
+func EvalTask(modelDir, file string, batch int, log io.Writer) (map[string]any, error) {
+	m, err := loadTaskModel(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	exs, td, err := readTaskExamples(m, file, true, log)
+	if err != nil {
+		return nil, err
+	}
+	outs, err := m.predictor(batch).predict(exs)
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]any{"task": m.info.Type, "file": file, "examples": len(exs), "skipped": td.Skipped}
+	for k, v := range taskMetrics(m.info, exs, outs) {
+		res[k] = v
+	}
+	return res, nil
+}
+
+// Prediction is one line of gptctl predict's output.
+type Prediction struct {
+	Line          int                `json:"line"`
+	Label         string             `json:"label,omitempty"`
+	Probabilities map[string]float64 `json:"probabilities,omitempty"`
+	Score         *float64           `json:"score,omitempty"`
+}
+
+// PredictTask writes one JSON prediction per example of file (labels are
+// not needed) to w and returns how many it wrote.
+func PredictTask(modelDir, file string, batch int, w io.Writer, log io.Writer) (int, error) {
+	m, err := loadTaskModel(modelDir)
+	if err != nil {
+		return 0, err
+	}
+	exs, _, err := readTaskExamples(m, file, false, log)
+	if err != nil {
+		return 0, err
+	}
+	outs, err := m.predictor(batch).predict(exs)
+	if err != nil {
+		return 0, err
+	}
+	enc := json.NewEncoder(w)
+	for i, o := range outs {
+		p := Prediction{Line: exs[i].line}
+		if m.info.Objective == graph.Regress {
+			p.Score = &o[0]
+		} else {
+			p.Label, p.Probabilities = m.info.labelName(argmax(o)), map[string]float64{}
+			for c, v := range o {
+				p.Probabilities[m.info.labelName(c)] = v
+			}
+		}
+		if err := enc.Encode(p); err != nil {
+			return i, err
+		}
+	}
+	return len(outs), nil
+}
+
+// predictor is a graph set for inference with batches of E examples.
+func (m *taskModel) predictor(E int) *graphSet {
+	return newGraphSet(m.params, m.info.head(), E, m.info.MaxLen, kernels.NewRNG(0))
+}

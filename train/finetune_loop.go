@@ -1,0 +1,206 @@
+package train
+
+// The finetuning loop: one AdamW step per batch of examples, evaluation on
+// the validation examples every eval_interval steps (or every epoch) and at
+// the end, the best model kept in DIR/best, checkpoints as in pretraining.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// stepResult is what one training step reports.
+type stepResult struct {
+	loss, l2, l1, gradNorm float64
+	tokens                 int
+}
+
+// logWindow averages the step results since the last metrics line.
+type logWindow struct {
+	n            int
+	loss, l2, l1 float64
+}
+
+func (w *logWindow) add(s stepResult) {
+	w.n++
+	w.loss, w.l2, w.l1 = w.loss+s.loss, w.l2+s.l2, w.l1+s.l1
+}
+
+func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
+	start, elapsed0 := time.Now(), r.state.Elapsed
+	var win logWindow
+	var batches [][]int
+	epoch := -1
+	for r.state.Step < r.total {
+		if ctx.Err() != nil {
+			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
+			break
+		}
+		step := r.state.Step
+		if e := step / r.perEpoch; e != epoch {
+			epoch, batches = e, epochBatches(r.train, r.cfg.BatchSize, r.cfg.Seed, e)
+		}
+		lr := LR(step, r.warmup, r.total, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay)
+		t0 := time.Now()
+		res, err := r.trainStep(batches[step%r.perEpoch], lr)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", step+1, err)
+		}
+		r.trainTime += time.Since(t0)
+		r.tokens += int64(res.tokens)
+		r.state.Step++
+		r.state.TokensSeen += int64(res.tokens)
+		win.add(res)
+		r.state.Elapsed = elapsed0 + time.Since(start).Seconds()
+		m := metrics{"step": r.state.Step, "epoch": float64(r.state.Step) / float64(r.perEpoch), "lr": lr,
+			"grad_norm": res.gradNorm, "elapsed_s": r.state.Elapsed}
+		r.sum.TokensPerS = float64(r.tokens) / r.trainTime.Seconds()
+		if err := r.afterStep(m, &win); err != nil {
+			return nil, err
+		}
+	}
+	return r.finish()
+}
+
+// afterStep evaluates, logs and checkpoints as the step calls for.
+func (r *ftRun) afterStep(m metrics, win *logWindow) error {
+	step, cfg := r.state.Step, r.cfg
+	last := step == r.total
+	evalNow := last || cfg.EvalInterval > 0 && step%cfg.EvalInterval == 0 || cfg.EvalInterval == 0 && step%r.perEpoch == 0
+	var val map[string]float64
+	if evalNow {
+		var err error
+		if val, err = r.evaluate(m); err != nil {
+			return fmt.Errorf("evaluation at step %d: %w", step, err)
+		}
+	}
+	if step%cfg.LogInterval == 0 || last || evalNow {
+		n := float64(win.n)
+		m["train_loss"], m["l2_loss"] = win.loss/n, win.l2/n
+		if cfg.Lambda > 0 {
+			m["l1_loss"] = win.l1 / n
+		}
+		m["tokens_per_s"] = r.sum.TokensPerS
+		r.sum.TrainLoss = win.loss / n
+		if err := r.metrics.write(m); err != nil {
+			return err
+		}
+		r.progress.log(m, r.total)
+		*win = logWindow{}
+	}
+	if val != nil {
+		fmt.Fprintf(r.opt.Log, "eval at step %d: %s (best %s %.4f at step %d)\n", step, formatMetrics(val),
+			r.model.info.Metric, r.state.BestMetric, r.state.BestStep)
+	}
+	if cfg.CheckpointInterval > 0 && step%cfg.CheckpointInterval == 0 && !last {
+		if err := r.save(); err != nil {
+			return err
+		}
+	}
+	if r.opt.AfterStep != nil {
+		r.opt.AfterStep(step)
+	}
+	return nil
+}
+
+// trainStep runs forward and backward on one batch, clips and applies AdamW.
+func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
+	var res stepResult
+	g, err := r.graphs.get(batchWidth(r.train, batch))
+	if err != nil {
+		return res, err
+	}
+	tr, err := g.trainer()
+	if err != nil {
+		return res, err
+	}
+	res.tokens = g.fill(r.train, batch)
+	l, err := tr.Step()
+	if err != nil {
+		return res, err
+	}
+	if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+		return res, fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)
+	}
+	for i := range r.grads {
+		r.grads[i] = tr.Grad(i)
+	}
+	res.gradNorm = ClipGrads(r.grads, r.cfg.GradClip)
+	if math.IsNaN(res.gradNorm) || math.IsInf(res.gradNorm, 0) {
+		return res, fmt.Errorf("the gradient norm is %v (lower lr)", res.gradNorm)
+	}
+	r.optim.Update(r.model.params, r.grads, float32(lr))
+	res.loss, res.l2 = float64(l), float64(tr.Value(g.task.TaskLoss)[0])
+	if g.task.LMLoss != nil {
+		res.l1 = float64(tr.Value(g.task.LMLoss)[0])
+	}
+	return res, nil
+}
+
+func batchWidth(exs []taskExample, batch []int) int {
+	w := 0
+	for _, i := range batch {
+		w = max(w, exs[i].width)
+	}
+	return w
+}
+
+// evaluate adds the validation metrics to m, keeps the best model and
+// returns the metrics.
+func (r *ftRun) evaluate(m metrics) (map[string]float64, error) {
+	outs, err := r.graphs.predict(r.val)
+	if err != nil {
+		return nil, err
+	}
+	val := taskMetrics(r.model.info, r.val, outs)
+	for k, v := range val {
+		m["val_"+k] = v
+	}
+	r.sum.Val = val
+	metric := r.model.info.Metric
+	if v := val[metric]; r.state.BestStep == 0 || isBetter(metric, v, r.state.BestMetric) {
+		r.state.BestMetric, r.state.BestStep = v, r.state.Step
+		if err := r.saveBest(); err != nil {
+			return nil, err
+		}
+	}
+	return val, nil
+}
+
+// finish writes the last checkpoint and the summary.
+func (r *ftRun) finish() (*FinetuneSummary, error) {
+	if err := r.save(); err != nil {
+		return nil, err
+	}
+	r.progress.done()
+	s := r.sum
+	if s.Status == "" {
+		s.Status = "completed"
+	}
+	s.Step, s.Epoch = r.state.Step, float64(r.state.Step)/float64(r.perEpoch)
+	s.BestValue, s.BestStep, s.WallSeconds = r.state.BestMetric, r.state.BestStep, r.state.Elapsed
+	s.Checkpoint, s.Best = filepath.Join(r.opt.OutDir, checkpointDir), filepath.Join(r.opt.OutDir, bestDir)
+	if err := writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// formatMetrics prints metrics as "name value" pairs in name order.
+func formatMetrics(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %.4f", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,197 @@
+package train
+
+// A finetuned model directory is a Hugging Face model directory whose
+// vocabulary has grown by the task tokens, plus the task head:
+//
+//	config.json        vocab_size includes <s>, $ and <e>
+//	model.safetensors  the language model (eval, generate and finetune
+//	                   load it like any other)
+//	head.safetensors   clf.weight (C, k) and clf.bias (k)
+//	task.json          what the head computes and how to read data for it
+//	tokenizer files
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"gptctl/data"
+	"gptctl/graph"
+)
+
+const (
+	taskFile = "task.json"
+	headFile = "head.safetensors"
+)
+
+// TaskInfo is task.json: everything eval and predict need besides weights.
+type TaskInfo struct {
+	Type       string          `json:"type"`      // classification | entailment | similarity | multiple_choice
+	Objective  string          `json:"objective"` // classify | regress | choose
+	Labels     []string        `json:"labels,omitempty"`
+	NumOptions int             `json:"num_options,omitempty"`
+	Special    SpecialTokens   `json:"special_tokens"`
+	MaxLen     int             `json:"max_len"`
+	Metric     string          `json:"metric"`
+	Format     data.TaskFormat `json:"format"` // how to read a data file for this model
+}
+
+// SpecialTokens are the ids of the task tokens added to the vocabulary.
+type SpecialTokens struct {
+	Start   int `json:"<s>"`
+	Delim   int `json:"$"`
+	Extract int `json:"<e>"`
+}
+
+// newTaskInfo describes the task of a config; first is the id of <s>.
+func newTaskInfo(t TaskConfig, first, maxLen int) *TaskInfo {
+	info := &TaskInfo{Type: t.Type, Objective: graph.Classify, Labels: t.Labels, MaxLen: maxLen, Metric: t.metric(),
+		Special: SpecialTokens{Start: first, Delim: first + 1, Extract: first + 2}, Format: t.TaskFormat}
+	switch {
+	case t.Type == TaskMultipleChoice:
+		info.Objective, info.NumOptions = graph.Choose, t.numOptions()
+	case t.regression():
+		info.Objective = graph.Regress
+	}
+	return info
+}
+
+// head is the graph head of the task, without lambda and dropout.
+func (t *TaskInfo) head() graph.HeadConfig {
+	h := graph.HeadConfig{Objective: t.Objective, Classes: len(t.Labels), Rows: 1}
+	switch {
+	case t.Objective == graph.Choose:
+		h.Rows = t.NumOptions
+	case t.Type == TaskSimilarity:
+		h.Rows = 2
+	}
+	return h
+}
+
+// labelName is how class (or option) i is written in data files.
+func (t *TaskInfo) labelName(i int) string {
+	if i < len(t.Labels) {
+		return t.Labels[i]
+	}
+	return strconv.Itoa(i + t.Format.LabelBase)
+}
+
+// IsTaskModel reports whether dir (a run or model directory) holds a
+// finetuned model.
+func IsTaskModel(dir string) bool {
+	md, err := ModelDir(dir)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(md, taskFile))
+	return err == nil
+}
+
+// taskModel is a finetuned model loaded for eval, predict or resume.
+type taskModel struct {
+	info   *TaskInfo
+	params *graph.Params
+	tok    data.Tokenizer
+}
+
+// loadTaskModel loads a finetuned model directory (or the run holding it).
+func loadTaskModel(dir string) (*taskModel, error) {
+	md, err := ModelDir(dir)
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	info, err := readTaskInfo(filepath.Join(md, taskFile))
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	p, tok, err := LoadModel(md)
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	if tok == nil {
+		return nil, inputErrorf("model %s has no tokenizer files, so text cannot be encoded for it", md)
+	}
+	if info.Special.Extract >= p.Config.VocabSize {
+		return nil, inputErrorf("model %s: task token <e> = %d is outside the vocabulary of %d", md, info.Special.Extract, p.Config.VocabSize)
+	}
+	if err := p.AddHead(info.head().Outputs(), nil); err != nil {
+		return nil, &InputError{err}
+	}
+	if err := loadHead(p, filepath.Join(md, headFile)); err != nil {
+		return nil, inputErrorf("model %s: %w", md, err)
+	}
+	return &taskModel{info: info, params: p, tok: tok}, nil
+}
+
+func readTaskInfo(path string) (*TaskInfo, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("task model: %w", err)
+	}
+	var info TaskInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, fmt.Errorf("task model %s: %w", path, err)
+	}
+	if err := info.head().Validate(); err != nil {
+		return nil, fmt.Errorf("task model %s: %w", path, err)
+	}
+	return &info, nil
+}
+
+func loadHead(p *graph.Params, path string) error {
+	st, err := data.ReadSafetensors(path)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{graph.HeadWeight, graph.HeadBias} {
+		t, ok := st.Tensors[name]
+		if !ok {
+			return fmt.Errorf("%s: tensor %q is missing", path, name)
+		}
+		f, err := t.Float32()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := p.Set(name, t.Shape, f); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// writeTaskModel writes a finetuned model directory into dir (which exists).
+func writeTaskModel(dir string, m *taskModel) error {
+	if err := WriteHFConfig(filepath.Join(dir, "config.json"), m.params.Config); err != nil {
+		return err
+	}
+	var lm, head []data.Tensor
+	for _, w := range m.params.List {
+		t := data.F32Tensor(w.Name, w.Shape, w.Data)
+		if graph.IsHead(w.Name) {
+			head = append(head, t)
+		} else {
+			lm = append(lm, t)
+		}
+	}
+	meta := map[string]string{"format": "pt"}
+	if err := data.WriteSafetensors(filepath.Join(dir, modelFile), lm, meta); err != nil {
+		return err
+	}
+	if err := data.WriteSafetensors(filepath.Join(dir, headFile), head, meta); err != nil {
+		return err
+	}
+	var info bytes.Buffer
+	enc := json.NewEncoder(&info)
+	enc.SetEscapeHTML(false) // "<s>", not "\u003cs\u003e"
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m.info); err != nil {
+		return err
+	}
+	if err := data.WriteFile(filepath.Join(dir, taskFile), info.Bytes()); err != nil {
+		return err
+	}
+	return m.tok.Save(dir)
+}

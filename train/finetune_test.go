@@ -1,0 +1,291 @@
+package train
+
+// The finetuning pipeline on small synthetic datasets that the code has
+// never seen, each described by a YAML alone: TSV classification, JSONL
+// similarity regression, CSV multiple choice. A tiny random "pretrained"
+// model stands in for a real one.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gptctl/data"
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+const synthChars = "abcdefghijklmnopqrstuvwxyz .,'"
+
+// tinyModelDir writes a random 1-layer char-level model directory.
+func tinyModelDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := graph.Config{Arch: "gpt1", VocabSize: len(synthChars), NCtx: 32, NEmbd: 32, NHead: 2, NLayer: 1, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeModelDir(dir, p, data.NewCharTokenizer(synthChars)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func writeFile(t *testing.T, path, body string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// randWord is a word of 2-6 letters.
+func randWord(r *rand.Rand) string {
+	b := make([]byte, 2+r.IntN(5))
+	for i := range b {
+		b[i] = byte('a' + r.IntN(26))
+	}
+	return string(b)
+}
+
+// synthTSV is a sentiment-like TSV: the label is "pos" when the text
+// starts with "yes", "neg" when it starts with "no".
+func synthTSV(n int) string {
+	r := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	b.WriteString("id\tlabel\tsentence\r\n") // CRLF, columns in another order
+	for i := 0; i < n; i++ {
+		word, label := "no", "neg"
+		if r.IntN(2) == 1 {
+			word, label = "yes", "pos"
+		}
+		fmt.Fprintf(&b, "%d\t%s\t%s %s %s\r\n", i, label, word, randWord(r), randWord(r))
+		if i == 5 {
+			b.WriteString("\r\n") // a blank line
+		}
+	}
+	return b.String()
+}
+
+func runFinetune(t *testing.T, yaml string, sets ...string) (*FinetuneSummary, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := LoadFinetune(writeFile(t, filepath.Join(dir, "task.yaml"), yaml), sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum, out
+}
+
+func TestFinetuneClassificationTSV(t *testing.T) {
+	dir := t.TempDir()
+	train := writeFile(t, filepath.Join(dir, "reviews.tsv"), "\ufeff"+synthTSV(400))
+	yaml := fmt.Sprintf(`init_from: %s
+task:
+  type: classification
+  train: %s
+  val_fraction: 0.2
+  header: true
+  columns: {text: sentence, label: label}
+  labels: [neg, pos]
+lr: 3.0e-3
+batch_size: 16
+epochs: 4
+eval_interval: 10
+`, tinyModelDir(t), train)
+	sum, out := runFinetune(t, yaml)
+	if sum.Status != "completed" || sum.Step != 80 || sum.TrainExamples != 320 || sum.ValExamples != 80 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if sum.Val["accuracy"] < 0.95 || sum.BestValue < sum.Val["accuracy"] || sum.Baseline["accuracy"] > 0.65 {
+		t.Errorf("val %v, best %v, baseline %v: want the rule learned", sum.Val, sum.BestValue, sum.Baseline)
+	}
+	metrics := readFile(t, filepath.Join(out, "metrics.jsonl"))
+	for _, key := range []string{`"l1_loss"`, `"l2_loss"`, `"train_loss"`, `"tokens_per_s"`, `"val_accuracy"`, `"val_f1"`, `"val_mcc"`} {
+		if !strings.Contains(metrics, key) {
+			t.Errorf("metrics.jsonl lacks %s:\n%s", key, metrics)
+		}
+	}
+	for _, f := range []string{"finetune.yaml", "summary.json", "best/task.json", "best/head.safetensors", "best/model.safetensors",
+		"checkpoint/optimizer.safetensors", "checkpoint/state.json", "checkpoint/tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("run directory lacks %s", f)
+		}
+	}
+	res, err := EvalTask(filepath.Join(out, "best"), train, 8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res["accuracy"].(float64) < 0.95 || res["examples"] != 400 {
+		t.Errorf("eval %v", res)
+	}
+	unlabeled := writeFile(t, filepath.Join(dir, "new.tsv"), "id\tsentence\n1\tyes it is\n2\tno way\n")
+	var preds strings.Builder
+	if n, err := PredictTask(out, unlabeled, 4, &preds, nil); err != nil || n != 2 {
+		t.Fatalf("predict: %d, %v", n, err)
+	}
+	lines := strings.Split(strings.TrimSpace(preds.String()), "\n")
+	if !strings.HasPrefix(lines[0], `{"line":2,"label":"pos","probabilities":{"neg":`) || !strings.Contains(lines[1], `"label":"neg"`) {
+		t.Errorf("predictions:\n%s", preds.String())
+	}
+}
+
+// A JSONL similarity task with a score: both orders, regression.
+func TestFinetuneSimilarityJSONL(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(3, 4))
+	var b strings.Builder
+	for i := 0; i < 60; i++ {
+		x, y := randWord(r), randWord(r)
+		score := 0.0
+		if i%2 == 0 {
+			y, score = x, 5
+		}
+		fmt.Fprintf(&b, `{"s1": %q, "s2": %q, "sim": %g, "extra": [1, 2]}`+"\n", x, y, score)
+	}
+	yaml := fmt.Sprintf(`init_from: %s
+task: {type: similarity, train: %s, columns: {a: s1, b: s2, score: sim}, val_fraction: 0.25}
+batch_size: 8
+max_steps: 6
+eval_interval: 3
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "pairs.jsonl"), b.String()))
+	sum, out := runFinetune(t, yaml, "lambda=0")
+	if sum.Step != 6 || sum.BestMetric != "pearson" || sum.Val["mse"] <= 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if m := readFile(t, filepath.Join(out, "metrics.jsonl")); strings.Contains(m, "l1_loss") || !strings.Contains(m, "val_spearman") {
+		t.Errorf("lambda 0 should log no l1_loss, and regression val_spearman:\n%s", m)
+	}
+	var preds strings.Builder
+	if _, err := PredictTask(out, filepath.Join(dir, "pairs.jsonl"), 16, &preds, nil); err != nil || !strings.Contains(preds.String(), `"score":`) {
+		t.Fatalf("predict: %v\n%s", err, preds.String())
+	}
+}
+
+// A CSV multiple-choice task with three options, quoted fields and label
+// values named in the config.
+func TestFinetuneMultipleChoiceCSV(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("story,q,o1,o2,o3,answer\n")
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&b, "\"once, a cat sat.\",\"what, then?\",it left,\"it said \"\"hi\"\"\",it slept,%c\n", "ABC"[i%3])
+	}
+	yaml := fmt.Sprintf(`init_from: %s
+task:
+  type: multiple_choice
+  train: %s
+  header: true
+  columns: {context: story, question: q, option0: o1, option1: o2, option2: o3, label: answer}
+  labels: [A, B, C]
+  max_len: 24
+batch_size: 4
+max_steps: 4
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "mc.csv"), b.String()))
+	sum, out := runFinetune(t, yaml)
+	if sum.Step != 4 || sum.BestMetric != "accuracy" || sum.Truncated != 40 { // the context alone exceeds max_len
+		t.Fatalf("summary %+v", sum)
+	}
+	info, err := readTaskInfo(filepath.Join(out, "best", taskFile))
+	if err != nil || info.Objective != graph.Choose || info.NumOptions != 3 || info.Special.Extract != len(synthChars)+2 {
+		t.Fatalf("task.json %+v, %v", info, err)
+	}
+}
+
+func TestFinetuneBadRows(t *testing.T) {
+	dir := t.TempDir()
+	train := writeFile(t, filepath.Join(dir, "bad.tsv"), "sentence\tlabel\nfine\t0\nalso fine\t1\nhmm\tmaybe\nok\t0\nyes\t1\n")
+	yaml := fmt.Sprintf("init_from: %s\ntask: {type: classification, train: %s, val_fraction: 0.5, header: true, columns: {text: sentence, label: label}, labels: [\"0\", \"1\"]}\nmax_steps: 1\n",
+		tinyModelDir(t), train)
+	cfg, err := LoadFinetune(writeFile(t, filepath.Join(dir, "f.yaml"), yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "run"), Log: io.Discard})
+	var re *data.RowError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "bad.tsv:4") || !strings.Contains(err.Error(), `"maybe"`) {
+		t.Fatalf("error %v, want a RowError at bad.tsv:4 naming the label", err)
+	}
+	cfg.Task.SkipBadRows = true
+	sum, err := Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "run2"), Log: io.Discard})
+	if err != nil || sum.Skipped != 1 || sum.TrainExamples+sum.ValExamples != 4 {
+		t.Fatalf("with skip_bad_rows: %+v, %v", sum, err)
+	}
+}
+
+// A run interrupted and resumed ends with the same weights, moments and
+// best model as a straight run (dropout on, so the model RNG must resume).
+func TestFinetuneResumeIsExact(t *testing.T) {
+	dir := t.TempDir()
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
+batch_size: 8
+epochs: 2
+eval_interval: 5
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(60))))
+	cfg, err := LoadFinetune(yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	straight, split := filepath.Join(dir, "straight"), filepath.Join(dir, "split")
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := func(step int) {
+		if step == 7 {
+			cancel(errors.New("test interruption"))
+		}
+	}
+	if sum, err := Finetune(ctx, cfg, Options{OutDir: split, Log: io.Discard, AfterStep: stop}); err != nil || sum.Status != "interrupted" {
+		t.Fatalf("interrupted run: %+v, %v", sum, err)
+	}
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: split, Log: io.Discard, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"checkpoint/model.safetensors", "checkpoint/head.safetensors", "checkpoint/optimizer.safetensors", "best/head.safetensors"} {
+		if readFile(t, filepath.Join(straight, f)) != readFile(t, filepath.Join(split, f)) {
+			t.Errorf("%s differs between the straight and the resumed run", f)
+		}
+	}
+	if a, b := stepsOf(readFile(t, filepath.Join(straight, "metrics.jsonl"))), stepsOf(readFile(t, filepath.Join(split, "metrics.jsonl"))); a != b {
+		t.Errorf("metrics steps differ: %s vs %s", a, b)
+	}
+}
+
+// random_init keeps the architecture and tokenizer but not the weights.
+func TestFinetuneRandomInit(t *testing.T) {
+	init := tinyModelDir(t)
+	pre, _, err := LoadModel(init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, random := range []bool{false, true} {
+		cfg := DefaultFinetune()
+		cfg.InitFrom, cfg.RandomInit, cfg.Task.Type = init, random, TaskClassification
+		cfg.Task.Labels = []string{"a", "b"}
+		r := &ftRun{cfg: cfg, opt: Options{Log: io.Discard}}
+		if err := r.initModel(); err != nil {
+			t.Fatal(err)
+		}
+		w, p := r.model.params.Get("h.0.mlp.c_fc.weight").Data, pre.Get("h.0.mlp.c_fc.weight").Data
+		if same := w[0] == p[0] && w[len(w)-1] == p[len(p)-1]; same == random {
+			t.Errorf("random_init %v: weights taken from %s: %v", random, init, same)
+		}
+		if r.model.params.Config.NEmbd != 32 || r.model.tok.VocabSize() != len(synthChars) || r.model.info.Special.Start != len(synthChars) {
+			t.Errorf("random_init %v: config %+v, special %+v", random, r.model.params.Config, r.model.info.Special)
+		}
+	}
+}
