@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"gptctl/graph"
@@ -24,6 +25,7 @@ type BenchResult struct {
 	TokensPerS     float64 `json:"tokens_per_s"`    // B*T / median step time
 	StepMS         float64 `json:"step_ms"`         // median
 	MinStepMS      float64 `json:"min_step_ms"`     //
+	CPUMSPerStep   float64 `json:"cpu_ms_per_step"` // user+system CPU of the process per timed step
 	MFU            float64 `json:"mfu"`             // achieved_gflops / sgemm_gflops
 	AchievedGFLOPS float64 `json:"achieved_gflops"` // flops_per_token * tokens_per_s
 	SgemmGFLOPS    float64 `json:"sgemm_gflops"`    // measured sgemm peak at this thread count
@@ -69,6 +71,7 @@ func Bench(cfg Config, steps, warmup, threads int, log io.Writer) (*BenchResult,
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu0 := cpuSeconds()
 	times := make([]float64, steps)
 	var loss float32
 	for i := range times {
@@ -78,9 +81,11 @@ func Bench(cfg Config, steps, warmup, threads int, log io.Writer) (*BenchResult,
 		}
 		times[i] = time.Since(t0).Seconds()
 	}
+	cpu := cpuSeconds() - cpu0
 	runtime.ReadMemStats(&after)
 	r := &BenchResult{
-		Params: b.params.Count(), Loss: float64(loss), Steps: steps, Warmup: warmup,
+		CPUMSPerStep: cpu * 1e3 / float64(steps),
+		Params:       b.params.Count(), Loss: float64(loss), Steps: steps, Warmup: warmup,
 		Threads: runtime.GOMAXPROCS(0), BLAS: kernels.BLASName(), PeakRSSMB: peakRSSMB(),
 		AllocsPerStep: float64(after.Mallocs-before.Mallocs) / float64(steps),
 		BytesPerStep:  float64(after.TotalAlloc-before.TotalAlloc) / float64(steps),
@@ -176,6 +181,16 @@ func SgemmPeak() float64 {
 		}
 	}
 	return best
+}
+
+// cpuSeconds is the user and system CPU time the process has used: unlike
+// the step times, it hardly changes when other processes share the cores.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // peakRSSMB is the process's peak resident set (VmHWM) in MiB, or 0 where
