@@ -114,10 +114,7 @@ func NewDense(shape tensor.Shape) *tensor.Dense {
 func Floats(v G.Value) []float32 {
 	switch v := v.(type) {
 	case *tensor.Dense:
-		if v.IsScalar() {
-			return v.Float32s()
-		}
-		return v.Data().([]float32)
+		return v.Float32s() // Data() would box the slice in an interface: an allocation per call
 	case *G.F32:
 		return []float32{float32(*v)}
 	}
