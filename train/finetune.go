@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -72,9 +71,6 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 	device, err := SetupDevice(Config{Device: cfg.Device, Threads: cfg.Threads}, opt.Log)
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
 	}
 	unlock, err := lockRunDir(opt.OutDir)
 	if err != nil {

@@ -11,9 +11,13 @@ import (
 	"syscall"
 )
 
-// lockRunDir takes an exclusive lock on dir/.lock, held until release is
-// called or the process ends (the kernel drops it even after SIGKILL).
+// lockRunDir creates dir if needed and takes an exclusive lock on
+// dir/.lock, held until release is called or the process ends (the kernel
+// drops it even after SIGKILL).
 func lockRunDir(dir string) (release func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
 	path := filepath.Join(dir, ".lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -79,9 +78,6 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	device, err := SetupDevice(cfg, opt.Log)
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
 	}
 	unlock, err := lockRunDir(opt.OutDir)
 	if err != nil {
