@@ -98,7 +98,10 @@ func commitDir(runDir, name, prev string, fill func(tmp string) error) error {
 		return err
 	}
 	if err := fill(tmp); err != nil {
-		return err
+		// Free the space a half-written checkpoint holds (a full disk is
+		// the usual cause); the current one stays as it was.
+		os.RemoveAll(tmp)
+		return fmt.Errorf("%w; %s is kept as it was", err, filepath.Join(runDir, name))
 	}
 	cur, old := filepath.Join(runDir, name), filepath.Join(runDir, "."+name+".old")
 	if prev != "" {
@@ -182,6 +185,17 @@ func loadCheckpoint(runDir string) (*checkpoint, string, error) {
 		errs = append(errs, err)
 	}
 	return nil, "", fmt.Errorf("resume %s: no usable checkpoint: %w", runDir, errors.Join(errs...))
+}
+
+// hasCheckpoint reports whether runDir holds a checkpoint, good or damaged.
+// A run killed before its first checkpoint holds only its job config.
+func hasCheckpoint(runDir string) bool {
+	for _, name := range []string{checkpointDir, prevDir} {
+		if _, err := os.Stat(filepath.Join(runDir, name)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func readCheckpoint(dir string) (*checkpoint, error) {

@@ -90,6 +90,11 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options) (*ftRun, error) {
 	r := &ftRun{cfg: cfg, opt: opt, rng: kernels.NewRNG(cfg.Seed + 1),
 		sum: &FinetuneSummary{Task: cfg.Task.Type, OutDir: opt.OutDir}}
 	start := r.initModel
+	if opt.Resume && !hasCheckpoint(opt.OutDir) {
+		fmt.Fprintf(opt.Log, "%s has no checkpoint yet: starting from step 0\n", opt.OutDir)
+		opt.Resume = false
+		r.opt = opt
+	}
 	if opt.Resume {
 		start = r.resume
 	}

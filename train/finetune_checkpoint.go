@@ -72,7 +72,7 @@ func (r *ftRun) save() error {
 		return writeJSON(filepath.Join(tmp, stateFile), st)
 	})
 	if err != nil {
-		return fmt.Errorf("checkpoint at step %d: %w (the previous checkpoint is kept)", st.Step, err)
+		return fmt.Errorf("checkpoint at step %d: %w", st.Step, err)
 	}
 	return nil
 }

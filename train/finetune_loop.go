@@ -125,14 +125,14 @@ func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 		return res, err
 	}
 	if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
-		return res, fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)
+		return res, &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)}
 	}
 	for i := range r.grads {
 		r.grads[i] = tr.Grad(i)
 	}
 	res.gradNorm = ClipGrads(r.grads, r.cfg.GradClip)
 	if math.IsNaN(res.gradNorm) || math.IsInf(res.gradNorm, 0) {
-		return res, fmt.Errorf("the gradient norm is %v (lower lr)", res.gradNorm)
+		return res, &NonFiniteError{fmt.Errorf("the gradient norm is %v (lower lr)", res.gradNorm)}
 	}
 	r.optim.Update(r.model.params, r.grads, float32(lr))
 	res.loss, res.l2 = float64(l), float64(tr.Value(g.task.TaskLoss)[0])

@@ -138,7 +138,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			r.state.LRScale = r.lrScale() / 2
 			fmt.Fprintf(r.opt.Log, "step %d: %v; skipped, learning rate scale now %g\n", step+1, err, r.state.LRScale)
 			if r.state.Skipped >= maxSkipped {
-				return nil, fmt.Errorf("step %d: %d steps skipped for non-finite values; giving up", step+1, r.state.Skipped)
+				return nil, &NonFiniteError{fmt.Errorf("step %d: %d steps skipped for non-finite values; giving up", step+1, r.state.Skipped)}
 			}
 			continue
 		}
@@ -268,8 +268,16 @@ func (r *run) nonFinite(err error) error {
 	if r.cfg.OnNonFinite == "skip" {
 		return fmt.Errorf("%w: %v", errSkipped, err)
 	}
-	return err
+	return &NonFiniteError{err}
 }
+
+// NonFiniteError stops a run whose loss or gradients are not finite: the
+// model diverged, and resuming it as it is would diverge again. gptctl exits
+// with status 3 on it, so a job script can tell it from an I/O failure.
+type NonFiniteError struct{ err error }
+
+func (e *NonFiniteError) Error() string { return e.err.Error() }
+func (e *NonFiniteError) Unwrap() error { return e.err }
 
 func (r *run) lrScale() float64 {
 	if r.state.LRScale == 0 {

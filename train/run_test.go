@@ -240,8 +240,54 @@ func TestNonFiniteLoss(t *testing.T) {
 		_, err = r.loop(context.Background())
 		r.close()
 		want := map[string]string{"stop": "step 1: the training loss is NaN", "skip": "10 steps skipped"}[policy]
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("on_nonfinite %s: %v, want an error containing %q", policy, err, want)
+		var ne *NonFiniteError
+		if !errors.As(err, &ne) || !strings.Contains(err.Error(), want) {
+			t.Errorf("on_nonfinite %s: %v, want a NonFiniteError containing %q", policy, err, want)
+		}
+	}
+}
+
+// The states a kill can leave between the steps of a checkpoint commit:
+// a half-written temporary directory beside the latest checkpoint, and the
+// instant between the two renames, when only checkpoint.prev is in place.
+// And a run killed before its first checkpoint starts again from step 0.
+func TestResumeAfterKillInCommit(t *testing.T) {
+	cfg := tinyConfig(t, "max_steps=20", "checkpoint_interval=10")
+	base := t.TempDir()
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: base, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		setup func(dir string)
+		want  string
+	}{
+		{"half-written tmp", func(dir string) {
+			os.MkdirAll(filepath.Join(dir, ".checkpoint.tmp"), 0o755)
+			os.WriteFile(filepath.Join(dir, ".checkpoint.tmp", "model.safetensors"), []byte("torn"), 0o644)
+		}, "checkpoint at step 20"},
+		{"between renames", func(dir string) {
+			os.RemoveAll(filepath.Join(dir, "checkpoint.prev"))
+			os.Rename(filepath.Join(dir, "checkpoint"), filepath.Join(dir, "checkpoint.prev"))
+		}, "checkpoint.prev at step 20"},
+		{"before the first checkpoint", func(dir string) {
+			os.RemoveAll(filepath.Join(dir, "checkpoint.prev"))
+			os.RemoveAll(filepath.Join(dir, "checkpoint"))
+			os.Remove(filepath.Join(dir, "metrics.jsonl"))
+		}, "no checkpoint yet: starting from step 0"},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
+			t.Fatal(err)
+		}
+		c.setup(dir)
+		var log bytes.Buffer
+		cfg := cfg
+		cfg.MaxSteps = 25
+		sum, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: &log})
+		if err != nil || sum.Step != 25 || !strings.Contains(log.String(), c.want) {
+			t.Errorf("%s: %v, summary %+v, log %q; want a finished run and %q", c.name, err, sum, log.String(), c.want)
 		}
 	}
 }

@@ -39,6 +39,13 @@ type run struct {
 func newRun(cfg Config, opt Options) (*run, error) {
 	r := &run{cfg: cfg, opt: opt, sum: &Summary{MaxSteps: cfg.MaxSteps, OutDir: opt.OutDir}}
 	var ck *checkpoint
+	if opt.Resume && !hasCheckpoint(opt.OutDir) {
+		// Killed before its first checkpoint: nothing was kept, so the
+		// run starts again from its job config.
+		fmt.Fprintf(opt.Log, "%s has no checkpoint yet: starting from step 0\n", opt.OutDir)
+		opt.Resume = false
+		r.opt = opt
+	}
 	if opt.Resume {
 		var dir string
 		var err error
@@ -140,7 +147,7 @@ func (r *run) save(elapsed float64) error {
 	}
 	ck := &checkpoint{Config: r.cfg, Params: r.params, Tokenizer: r.tok, Optim: r.optim, State: st}
 	if err := saveCheckpoint(r.opt.OutDir, ck); err != nil {
-		return fmt.Errorf("checkpoint at step %d: %w (the previous checkpoint is kept)", st.Step, err)
+		return fmt.Errorf("checkpoint at step %d: %w", st.Step, err)
 	}
 	r.sum.Checkpoint = filepath.Join(r.opt.OutDir, checkpointDir)
 	r.state.Elapsed = st.Elapsed

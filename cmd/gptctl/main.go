@@ -15,8 +15,9 @@ import (
 // Exit statuses, documented in the README.
 const (
 	exitOK    = 0
-	exitError = 1 // a runtime failure: I/O, a non-finite loss, a bug
+	exitError = 1 // a runtime failure: I/O (a full disk), a bug
 	exitUsage = 2 // bad flags, config, input data or model directory
+	exitNaN   = 3 // the loss or the gradients stopped being finite
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -46,6 +47,10 @@ func exitCode(err error) int {
 	var re *data.RowError
 	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ie) || errors.As(err, &re) {
 		return exitUsage
+	}
+	var ne *train.NonFiniteError
+	if errors.As(err, &ne) {
+		return exitNaN
 	}
 	return exitError
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,4 +110,104 @@ func waitForSteps(t *testing.T, metrics string, n int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("%s did not reach %d steps in time", metrics, n)
+}
+
+// SIGINT and SIGUSR1 (a scheduler's warning) stop a run as SIGTERM does:
+// a checkpoint, status 0, "interrupted" in summary.json.
+func TestStopSignals(t *testing.T) {
+	bin := buildBinary(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGUSR1} {
+		dir := filepath.Join(t.TempDir(), "run")
+		cmd := exec.Command(bin, append(tinyRun, "--set", "max_steps=100000", "--out", dir)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitForSteps(t, filepath.Join(dir, "metrics.jsonl"), 5)
+		cmd.Process.Signal(sig)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("after %v gptctl exited with %v, want status 0", sig, err)
+			continue
+		}
+		if s := readSummary(t, dir); s.Status != "interrupted" {
+			t.Errorf("after %v: summary %+v", sig, s)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "checkpoint", "state.json")); err != nil {
+			t.Errorf("after %v: no checkpoint", sig)
+		}
+	}
+}
+
+var resumedFrom = regexp.MustCompile(`resuming from \S+ at step \d+`)
+
+// SIGKILL at random instants, most of them inside a checkpoint write (one
+// is written every step), never leaves a run that cannot resume: each
+// resume finds a good checkpoint, and the run ends bit for bit where an
+// uninterrupted run ends, with one metrics line per step.
+func TestSIGKILLAnywhere(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	args := append(append([]string{}, tinyRun...), "--set", "max_steps=120", "--set", "checkpoint_interval=1")
+	straight, killed := filepath.Join(dir, "straight"), filepath.Join(dir, "killed")
+	if out, err := exec.Command(bin, append(args, "--out", straight)...).CombinedOutput(); err != nil {
+		t.Fatalf("straight run: %v\n%s", err, out)
+	}
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 7))
+	t.Logf("kill delays from seed %d", seed)
+
+	cmd := exec.Command(bin, append(args, "--out", killed)...)
+	for kills := 0; ; kills++ {
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if kills == 0 {
+			waitForSteps(t, filepath.Join(killed, "metrics.jsonl"), 3) // train.yaml exists
+		} else if m := resumedFrom.FindString(stderr.String()); m != "" {
+			t.Log(m)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var err error
+		if kills < 8 {
+			select {
+			case err = <-done:
+			case <-time.After(time.Duration(rng.IntN(150)) * time.Millisecond):
+				cmd.Process.Kill()
+				<-done
+				if m := resumedFrom.FindString(stderr.String()); m != "" {
+					t.Logf("killed after %s", m)
+				}
+				cmd = exec.Command(bin, "pretrain", "--resume", "--out", killed)
+				continue
+			}
+		} else {
+			err = <-done
+		}
+		if err != nil {
+			t.Fatalf("after %d kills, gptctl pretrain --resume: %v\n%s", kills, err, stderr.String())
+		}
+		t.Logf("finished after %d kills", kills)
+		break
+	}
+	if s := readSummary(t, killed); s.Status != "completed" || s.Step != 120 {
+		t.Fatalf("summary %+v", s)
+	}
+	wa, _ := os.ReadFile(filepath.Join(straight, "checkpoint", "model.safetensors"))
+	wb, _ := os.ReadFile(filepath.Join(killed, "checkpoint", "model.safetensors"))
+	if len(wa) == 0 || !bytes.Equal(wa, wb) {
+		t.Error("the killed and resumed run's weights differ from the uninterrupted run's")
+	}
+	b, _ := os.ReadFile(filepath.Join(killed, "metrics.jsonl"))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i, l := range lines {
+		var m struct{ Step int }
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m.Step != i+1 {
+			t.Fatalf("metrics.jsonl line %d is %q, want step %d", i+1, l, i+1)
+		}
+	}
+	if len(lines) != 120 {
+		t.Errorf("metrics.jsonl has %d lines, want 120", len(lines))
+	}
 }

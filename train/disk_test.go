@@ -1,0 +1,93 @@
+//go:build linux
+
+package train
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// smallDisk mounts a tmpfs of size bytes at a temporary directory. It needs
+// root (CI runs as root); elsewhere the test is skipped.
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if os.Geteuid() != 0 {
+		t.Skip("a full-disk test mounts a small tmpfs, which needs root")
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("cannot mount a tmpfs for the full-disk test: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	return dir
+}
+
+// fillDisk writes a file that leaves about free bytes on dir's filesystem.
+func fillDisk(t *testing.T, dir string, free int64) string {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	n := int64(st.Bavail)*st.Bsize - free
+	path := filepath.Join(dir, "filler")
+	if err := os.WriteFile(path, make([]byte, max(n, 0)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A disk that fills up during a run fails the next checkpoint with a clear
+// error, keeps the previous checkpoint whole, leaves no half-written one
+// behind, and once space is freed the run resumes and ends exactly where an
+// undisturbed run ends.
+func TestFullDiskKeepsCheckpoint(t *testing.T) {
+	disk := smallDisk(t, "8m")
+	cfg := tinyConfig(t, "max_steps=30", "checkpoint_interval=10", "log_interval=5")
+	straight := t.TempDir()
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+
+	run := filepath.Join(disk, "run")
+	var filler string
+	fill := func(step int) {
+		if step == 10 {
+			// Room for metrics lines, not for a checkpoint (~250 KB).
+			filler = fillDisk(t, disk, 64<<10)
+		}
+	}
+	_, err := Pretrain(context.Background(), cfg, Options{OutDir: run, Log: io.Discard, AfterStep: fill})
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") ||
+		!strings.Contains(err.Error(), "kept as it was") {
+		t.Fatalf("on a full disk: %v, want an error saying the disk is full and the checkpoint is kept", err)
+	}
+	t.Logf("error: %v", err)
+	if _, err := os.Stat(filepath.Join(run, ".checkpoint.tmp")); !os.IsNotExist(err) {
+		t.Error("the half-written checkpoint was left behind")
+	}
+	ck, dir, err := loadCheckpoint(run)
+	if err != nil || ck.State.Step != 10 || filepath.Base(dir) != "checkpoint" {
+		t.Fatalf("after the failed write: checkpoint %v at step %v, %v; want checkpoint/ at step 10", dir, ck, err)
+	}
+
+	os.Remove(filler)
+	sum, err := Pretrain(context.Background(), cfg, Options{OutDir: run, Resume: true, Log: io.Discard})
+	if err != nil || sum.Step != 30 {
+		t.Fatalf("resume after freeing space: %+v, %v", sum, err)
+	}
+	a := readFile(t, filepath.Join(straight, "checkpoint", "model.safetensors"))
+	b := readFile(t, filepath.Join(run, "checkpoint", "model.safetensors"))
+	if a != b {
+		t.Error("the resumed run's weights differ from an undisturbed run's")
+	}
+	lines := strings.Split(strings.TrimSpace(readFile(t, filepath.Join(run, "metrics.jsonl"))), "\n")
+	if len(lines) != 6 {
+		t.Errorf("metrics.jsonl has %d lines, want 6 (every 5 steps, no duplicates)", len(lines))
+	}
+}
