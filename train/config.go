@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -116,11 +117,17 @@ func (c *Config) Apply(overrides []string) error {
 			doc = fmt.Sprintf("%s: \"\"\n", k)
 		}
 		if err := decodeStrict(strings.NewReader(doc), c); err != nil {
-			return &ConfigError{fmt.Errorf("--set %s: %w", kv, err)}
+			return &ConfigError{fmt.Errorf("--set %s: %s", kv, strings.TrimPrefix(err.Error(), "line 1: "))}
 		}
 	}
 	return nil
 }
+
+// unknownField is how the YAML decoder reports a key the struct lacks.
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
+// wrongType is how it reports a value of the wrong type.
+var wrongType = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (\\w+)")
 
 func decodeStrict(r io.Reader, c any) error {
 	dec := yaml.NewDecoder(r)
@@ -128,7 +135,18 @@ func decodeStrict(r io.Reader, c any) error {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		msg = strings.ReplaceAll(strings.ReplaceAll(msg, "unmarshal errors:\n  ", ""), "\n  ", "; ")
-		return fmt.Errorf("%s (see configs/ for the known keys)", msg)
+		msg = wrongType.ReplaceAllStringFunc(msg, func(m string) string {
+			sub := wrongType.FindStringSubmatch(m)
+			want := map[string]string{"float64": "a number", "int": "an integer", "bool": "true or false", "string": "a string"}[sub[2]]
+			if want == "" {
+				return m
+			}
+			return fmt.Sprintf("`%s` is not %s", sub[1], want)
+		})
+		if !unknownField.MatchString(msg) {
+			return errors.New(msg)
+		}
+		return fmt.Errorf("%s (see configs/ for the known keys)", unknownField.ReplaceAllString(msg, "unknown key $1"))
 	}
 	return nil
 }

@@ -139,17 +139,8 @@ func encode(tok data.Tokenizer, text string) Tokens {
 // loadShards opens DIR/train_*.bin and DIR/val_*.bin. The tokenizer is the
 // one prepare saved in DIR/tokenizer unless the config names another.
 func loadShards(cfg Config, tok data.Tokenizer) (*corpus, error) {
+	c := &corpus{}
 	var err error
-	if tok == nil {
-		spec := cfg.Tokenizer
-		if spec == "char" || spec == "byte" || spec == "" {
-			spec = filepath.Join(cfg.Data, "tokenizer")
-		}
-		if tok, err = data.ResolveTokenizer(spec); err != nil {
-			return nil, &InputError{fmt.Errorf("data %s: %w", cfg.Data, err)}
-		}
-	}
-	c := &corpus{tok: tok}
 	if c.trainSh, err = data.OpenShardSet(cfg.Data, "train"); err != nil {
 		return nil, &InputError{err}
 	}
@@ -157,6 +148,18 @@ func loadShards(cfg Config, tok data.Tokenizer) (*corpus, error) {
 		c.trainSh.Close()
 		return nil, &InputError{err}
 	}
+	if tok == nil {
+		spec := cfg.Tokenizer
+		if spec == "char" || spec == "byte" || spec == "" {
+			spec = filepath.Join(cfg.Data, "tokenizer")
+		}
+		if tok, err = data.ResolveTokenizer(spec); err != nil {
+			c.trainSh.Close()
+			c.valSh.Close()
+			return nil, &InputError{fmt.Errorf("data %s: %w", cfg.Data, err)}
+		}
+	}
+	c.tok = tok
 	if v := c.trainSh.VocabSize(); v > tok.VocabSize() {
 		c.close()
 		return nil, inputErrorf("data %s: the shards hold ids up to %d, the tokenizer %s has %d", cfg.Data, v, tok.Name(), tok.VocabSize())

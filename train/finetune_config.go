@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -120,6 +122,10 @@ func LoadFinetune(path string, overrides []string) (FinetuneConfig, error) {
 
 // Apply sets key=value overrides; a dotted key such as task.max_len=64 or
 // task.columns.text=sentence sets a nested key.
+// setLine is the line number in the YAML a --set becomes, which means
+// nothing to the user.
+var setLine = regexp.MustCompile(`^line \d+: `)
+
 func (c *FinetuneConfig) Apply(overrides []string) error {
 	for _, kv := range overrides {
 		k, v, ok := strings.Cut(kv, "=")
@@ -140,7 +146,7 @@ func (c *FinetuneConfig) Apply(overrides []string) error {
 		}
 		doc.WriteString(" " + v + "\n")
 		if err := decodeStrict(strings.NewReader(doc.String()), c); err != nil {
-			return &ConfigError{fmt.Errorf("--set %s: %w", kv, err)}
+			return &ConfigError{fmt.Errorf("--set %s: %s", kv, setLine.ReplaceAllString(err.Error(), ""))}
 		}
 	}
 	return nil
@@ -165,8 +171,8 @@ func (c FinetuneConfig) Validate() error {
 	if c.MaxSteps < 0 || c.EvalInterval < 0 || c.CheckpointInterval < 0 || c.Threads < 0 {
 		bad("max_steps, eval_interval, checkpoint_interval and threads must not be negative")
 	}
-	if c.Lambda < 0 {
-		bad("lambda %v must not be negative (0 disables the LM loss)", c.Lambda)
+	if c.Lambda < 0 || c.Lambda > 1 || math.IsNaN(c.Lambda) {
+		bad("lambda %v is not in [0, 1] (the weight of the LM loss; 0 disables it)", c.Lambda)
 	}
 	if c.Dropout < 0 || c.Dropout >= 1 || c.HeadDropout < 0 || c.HeadDropout >= 1 {
 		bad("dropout %v and head_dropout %v must be in [0, 1)", c.Dropout, c.HeadDropout)

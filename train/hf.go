@@ -102,7 +102,7 @@ func LoadWeights(p *graph.Params, path string) error {
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
+	seen := map[string]bool{} // present in the file, whether usable or not
 	names := append([]string(nil), st.Order...)
 	sort.Strings(names)
 	var errs []error
@@ -116,6 +116,7 @@ func LoadWeights(p *graph.Params, path string) error {
 			errs = append(errs, fmt.Errorf("unexpected tensor %q", name))
 			continue
 		}
+		seen[key] = true
 		f, err := t.Float32()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("tensor %q: %w", name, err))
@@ -123,19 +124,33 @@ func LoadWeights(p *graph.Params, path string) error {
 		}
 		if err := p.Set(key, t.Shape, f); err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		seen[key] = true
 	}
 	for _, w := range p.List {
 		if !seen[w.Name] {
 			errs = append(errs, fmt.Errorf("missing tensor %q %v", w.Name, w.Shape))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("weights %s: %w", path, err)
+	if len(errs) > 0 {
+		return fmt.Errorf("weights %s: %w", path, summarize(errs, 3))
 	}
 	return nil
+}
+
+// summarize joins the first n of errs on one line and counts the rest.
+func summarize(errs []error, n int) error {
+	if len(errs) <= n {
+		return joinLine(errs)
+	}
+	return fmt.Errorf("%w; and %d more", joinLine(errs[:n]), len(errs)-n)
+}
+
+func joinLine(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 func ignoredTensor(name string) bool {

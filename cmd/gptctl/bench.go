@@ -41,9 +41,13 @@ peak_rss_mb. Compare with ../shared/bench/torch_ref.py on the same shape.`,
 			if err := requireFlags("config", opts.ConfigPath); err != nil {
 				return err
 			}
-			if opts.Steps < 1 || opts.Warmup < 0 || opts.Threads < 0 {
-				return &usageError{fmt.Errorf("--steps %d must be positive, --warmup %d and --threads %d not negative",
-					opts.Steps, opts.Warmup, opts.Threads)}
+			switch {
+			case opts.Steps < 1:
+				return &usageError{fmt.Errorf("--steps %d must be at least 1", opts.Steps)}
+			case opts.Warmup < 0:
+				return &usageError{fmt.Errorf("--warmup %d must not be negative", opts.Warmup)}
+			case opts.Threads < 0:
+				return &usageError{fmt.Errorf("--threads %d must not be negative (0: all cores)", opts.Threads)}
 			}
 			if runF != nil {
 				return runF(opts)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"gptctl/data"
 	"gptctl/train"
@@ -28,7 +29,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	if err := cmd.Execute(); err != nil {
-		fmt.Fprintf(stderr, "gptctl: %v\n", err)
+		// One line, whatever the error holds, so batch logs stay greppable.
+		fmt.Fprintf(stderr, "gptctl: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
 		return exitCode(err)
 	}
 	return exitOK

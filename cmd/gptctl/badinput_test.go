@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Bad input of every kind, through the whole command line: configs,
+// corpora, task files, model directories and flags. Each case asserts the
+// exit status and that the one-line message names what to fix: the file,
+// the line, the key or the flag.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	out := func(name string) string { return filepath.Join(dir, "runs", name) }
+
+	// A tiny pretrained model, the base of the model-directory and task cases.
+	pre := out("pre")
+	if code, _, stderr := runCLI(t, "pretrain", "--out", pre, "--set", "n_layer=1", "--set", "n_embd=16", "--set", "n_head=2",
+		"--set", "n_ctx=32", "--set", "max_steps=2", "--set", "eval_batches=1"); code != 0 {
+		t.Fatalf("pretrain: %s", stderr)
+	}
+	ck := filepath.Join(pre, "checkpoint")
+	model := func(name string, edit func(dir string)) string {
+		d := filepath.Join(dir, "models", name)
+		if err := os.CopyFS(d, os.DirFS(ck)); err != nil {
+			t.Fatal(err)
+		}
+		edit(d)
+		return d
+	}
+	noConfig := model("noconfig", func(d string) { os.Remove(filepath.Join(d, "config.json")) })
+	noWeights := model("noweights", func(d string) { os.Remove(filepath.Join(d, "model.safetensors")) })
+	badJSON := model("badjson", func(d string) { os.WriteFile(filepath.Join(d, "config.json"), []byte("{\"n_embd\": 16,"), 0o644) })
+	bert := model("bert", func(d string) {
+		b, _ := os.ReadFile(filepath.Join(d, "config.json"))
+		os.WriteFile(filepath.Join(d, "config.json"), []byte(strings.NewReplacer(`"openai-gpt"`, `"bert"`, `"gpt2"`, `"bert"`).Replace(string(b))), 0o644)
+	})
+	wider := model("wider", func(d string) {
+		b, _ := os.ReadFile(filepath.Join(d, "config.json"))
+		os.WriteFile(filepath.Join(d, "config.json"), []byte(strings.Replace(string(b), `"n_embd": 16`, `"n_embd": 32`, 1)), 0o644)
+	})
+	truncated := model("truncated", func(d string) {
+		p := filepath.Join(d, "model.safetensors")
+		b, _ := os.ReadFile(p)
+		os.WriteFile(p, b[:len(b)/2], 0o644)
+	})
+	garbage := model("garbage", func(d string) { os.WriteFile(filepath.Join(d, "model.safetensors"), []byte("not a tensor file at all"), 0o644) })
+
+	// Configs.
+	typo := write("typo.yaml", "n_layers: 3\n")
+	invalid := write("invalid.yaml", "n_embd: 100\nn_head: 3\n")
+	syntax := write("syntax.yaml", "lr: 1e-3\nbatch_size: [12\n")
+	wrongType := write("wrongtype.yaml", "seed: 1\nlr: fast\n")
+	arch := write("arch.yaml", "arch: gpt3\n")
+	// Corpora.
+	empty := write("empty.txt", "")
+	short := write("short.txt", "To be.")
+	noShards := filepath.Join(dir, "noshards")
+	os.Mkdir(noShards, 0o755)
+	// Task files and finetune configs.
+	task := func(name, rows string) string {
+		f := write(name, rows)
+		return write(name+".yaml", fmt.Sprintf("init_from: %s\ntask: {type: classification, train: %s, val_fraction: 0.25, header: true, columns: {text: text, label: label}, labels: [neg, pos]}\nmax_steps: 1\n", pre, f))
+	}
+	var good strings.Builder
+	good.WriteString("text\tlabel\n")
+	for i := range 12 {
+		fmt.Fprintf(&good, "row %d\t%s\n", i, []string{"neg", "pos"}[i%2])
+	}
+	goodTask := task("good.tsv", good.String())
+	missingField := task("missing.tsv", "text\tlabel\nfine\tpos\nonly text\n")
+	unknownLabel := task("label.tsv", "text\tlabel\nfine\tpos\nmeh\tneutral\n")
+	noColumn := write("nocol.yaml", strings.Replace(readFileT(t, goodTask), "label: label}", "label: sentiment}", 1))
+	scores := write("scores.tsv", "a\tb\tscore\nx\ty\t3.5\nx\tz\thigh\n")
+	regression := write("scores.yaml", fmt.Sprintf("init_from: %s\ntask: {type: similarity, train: %s, val_fraction: 0.25, header: true, columns: {a: a, b: b, score: score}}\nmax_steps: 1\n", pre, scores))
+	quoted := write("quoted.csv", "text,label\n\"unterminated, quote,pos\n")
+	csvTask := write("quoted.yaml", fmt.Sprintf("init_from: %s\ntask: {type: classification, train: %s, val_fraction: 0.25, format: csv, header: true, columns: {text: text, label: label}, labels: [neg, pos]}\nmax_steps: 1\n", pre, quoted))
+	badJSONL := write("rows.jsonl", "{\"text\": \"ok\", \"label\": \"pos\"}\n{\"text\": \"broken\n")
+	jsonlTask := write("rows.yaml", fmt.Sprintf("init_from: %s\ntask: {type: classification, train: %s, val_fraction: 0.25, columns: {text: text, label: label}, labels: [neg, pos]}\nmax_steps: 1\n", pre, badJSONL))
+	taskType := write("tasktype.yaml", strings.Replace(readFileT(t, goodTask), "type: classification", "type: translation", 1))
+	lambda := write("lambda.yaml", readFileT(t, goodTask)+"lambda: 2\n")
+
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want []string // all in the message
+	}{
+		// Flags and commands.
+		{"unknown command", []string{"pretrian"}, 2, []string{`unknown command "pretrian"`}},
+		{"unknown flag", []string{"pretrain", "--lr", "1"}, 2, []string{"unknown flag: --lr"}},
+		{"extra argument", []string{"version", "x"}, 2, []string{"unknown command"}},
+		{"required flag", []string{"eval"}, 2, []string{"required flag", "model"}},
+		{"--set without =", []string{"pretrain", "--set", "lr"}, 2, []string{"--set", "lr", "key=value"}},
+		{"--set unknown key", []string{"pretrain", "--set", "n_layerz=2"}, 2, []string{"n_layerz"}},
+		{"--set wrong type", []string{"pretrain", "--set", "max_steps=many"}, 2, []string{"max_steps", "many"}},
+		{"--set invalid value", []string{"pretrain", "--set", "max_steps=-1"}, 2, []string{"max_steps -1"}},
+		{"--device unknown", []string{"pretrain", "--device", "tpu", "--out", out("d")}, 2, []string{"device", "tpu"}},
+		{"--device cuda in a cpu build", []string{"pretrain", "--device", "cuda", "--out", out("c")}, 2, []string{"built without CUDA"}},
+		{"--resume without --out", []string{"pretrain", "--resume"}, 2, []string{"--resume needs --out"}},
+		{"--resume of a non-run", []string{"pretrain", "--resume", "--out", noShards}, 2, []string{noShards, "not a gptctl run directory"}},
+		{"generate --top-p 0", []string{"generate", "--model", pre, "--top-p", "0"}, 2, []string{"--top-p"}},
+		{"generate --temperature -1", []string{"generate", "--model", pre, "--temperature", "-1"}, 2, []string{"--temperature"}},
+		{"bench --steps 0", []string{"bench", "-c", "../../configs/bench-small.yaml", "--steps", "0"}, 2, []string{"steps 0"}},
+		{"run directory in use", []string{"pretrain", "--resume", "--out", pre}, 2, []string{pre, "in use"}},
+		// Configs.
+		{"missing config file", []string{"pretrain", "-c", filepath.Join(dir, "none.yaml")}, 2, []string{"none.yaml"}},
+		{"unknown config key", []string{"pretrain", "-c", typo}, 2, []string{typo, "line 1", "n_layers"}},
+		{"invalid values, all at once", []string{"pretrain", "-c", invalid}, 2, []string{invalid, "n_embd 100 is not divisible by n_head 3"}},
+		{"YAML syntax error", []string{"pretrain", "-c", syntax}, 2, []string{syntax, "line"}},
+		{"wrong type in config", []string{"pretrain", "-c", wrongType}, 2, []string{wrongType, "line 2", "fast"}},
+		{"unknown arch", []string{"pretrain", "-c", arch}, 2, []string{arch, "arch", "gpt3"}},
+		// Corpora.
+		{"missing corpus", []string{"pretrain", "--data", filepath.Join(dir, "none.txt"), "--out", out("r1")}, 2, []string{"none.txt"}},
+		{"empty corpus", []string{"pretrain", "--data", empty, "--out", out("r2")}, 2, []string{empty, "empty"}},
+		{"corpus shorter than the context", []string{"pretrain", "--data", short, "--out", out("r3")}, 2, []string{short}},
+		{"directory without shards", []string{"pretrain", "--data", noShards, "--out", out("r4")}, 2, []string{noShards}},
+		{"eval on an empty file", []string{"eval", "--model", pre, "--data", empty}, 2, []string{empty}},
+		// Model directories.
+		{"model dir missing", []string{"generate", "--model", filepath.Join(dir, "nope")}, 2, []string{"nope", "not a directory"}},
+		{"model dir without config.json", []string{"generate", "--model", noConfig}, 2, []string{noConfig, "config.json"}},
+		{"model dir without weights", []string{"generate", "--model", noWeights}, 2, []string{noWeights, "model.safetensors"}},
+		{"config.json not JSON", []string{"generate", "--model", badJSON}, 2, []string{"config.json"}},
+		{"unknown model_type", []string{"generate", "--model", bert}, 2, []string{"model_type", "bert"}},
+		{"weights of another shape", []string{"generate", "--model", wider}, 2, []string{"shape"}},
+		{"truncated weights", []string{"generate", "--model", truncated}, 2, []string{"model.safetensors"}},
+		{"weights not safetensors", []string{"generate", "--model", garbage}, 2, []string{"model.safetensors"}},
+		{"finetune from a missing model", []string{"finetune", "-c", goodTask, "--init", filepath.Join(dir, "nope"), "--out", out("f0")}, 2, []string{"nope"}},
+		// Task files and finetune configs.
+		{"task row missing a field", []string{"finetune", "-c", missingField, "--out", out("f1")}, 2, []string{"missing.tsv:3"}},
+		{"task row with an unknown label", []string{"finetune", "-c", unknownLabel, "--out", out("f2")}, 2, []string{"label.tsv:3", "neutral"}},
+		{"task column not in the header", []string{"finetune", "-c", noColumn, "--out", out("f3")}, 2, []string{"sentiment"}},
+		{"non-numeric score", []string{"finetune", "-c", regression, "--out", out("f4")}, 2, []string{"scores.tsv:3", "high"}},
+		{"unterminated CSV quote", []string{"finetune", "-c", csvTask, "--out", out("f5")}, 2, []string{"quoted.csv:2"}},
+		{"broken JSONL row", []string{"finetune", "-c", jsonlTask, "--out", out("f6")}, 2, []string{"rows.jsonl:2"}},
+		{"unknown task type", []string{"finetune", "-c", taskType, "--out", out("f7")}, 2, []string{taskType, "translation"}},
+		{"lambda out of range", []string{"finetune", "-c", lambda, "--out", out("f8")}, 2, []string{"lambda"}},
+		{"predict with a pretrained model", []string{"predict", "--model", pre, "--data", filepath.Join(dir, "good.tsv")}, 2, []string{"finetuned model"}},
+	}
+	if len(cases) < 30 {
+		t.Fatalf("only %d cases", len(cases))
+	}
+	// "run directory in use" needs the lock held, as a running job holds it.
+	release := holdLock(t, pre)
+	defer release()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, c.args...)
+			t.Logf("status %d: %s", code, strings.TrimSpace(stderr))
+			ok := code == c.code
+			for _, w := range c.want {
+				ok = ok && strings.Contains(stderr, w)
+			}
+			if !ok {
+				t.Errorf("gptctl %s:\nstatus %d, stderr %q\nwant status %d and %q", strings.Join(c.args, " "), code, stderr, c.code, c.want)
+			}
+			if strings.Count(stderr, "gptctl: ") != 1 || !strings.HasSuffix(stderr, "\n") || strings.Count(stderr[strings.Index(stderr, "gptctl: "):], "\n") != 1 {
+				t.Errorf("want a one-line error, got %q", stderr)
+			}
+		})
+	}
+}
+
+func readFileT(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// holdLock takes the lock of run directory dir as a running job would.
+func holdLock(t *testing.T, dir string) func() {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	return func() { f.Close() }
+}
