@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// FuzzConfig feeds arbitrary bytes to the config loader: it must return a
-// config or an error, never panic.
+// FuzzConfig feeds arbitrary bytes to the config loaders, pretraining's and
+// finetuning's: each must return a valid config or an error, never panic.
 func FuzzConfig(f *testing.F) {
 	seeds, _ := filepath.Glob("../configs/*.yaml")
 	for _, p := range seeds {
@@ -26,6 +26,12 @@ func FuzzConfig(f *testing.F) {
 		if err == nil {
 			if cfg.NEmbd%cfg.NHead != 0 || cfg.BatchSize <= 0 {
 				t.Fatalf("Load accepted an invalid config: %+v", cfg)
+			}
+		}
+		ft, err := LoadFinetune(path, []string{set})
+		if err == nil {
+			if ft.Lambda < 0 || ft.Lambda > 1 || ft.BatchSize <= 0 || ft.Task.Type == "" {
+				t.Fatalf("LoadFinetune accepted an invalid config: %+v", ft)
 			}
 		}
 	})
