@@ -9,6 +9,7 @@ package train
 //	                config.json, model.safetensors, the tokenizer files,
 //	                plus optimizer.safetensors and state.json for resuming
 //	checkpoint.prev/ the checkpoint before it
+//	best/           the model with the lowest validation loss so far
 //
 // A checkpoint is written whole into a temporary directory, every file
 // fsynced, then renamed into place, so a crash at any instant leaves a
@@ -31,6 +32,7 @@ import (
 const (
 	checkpointDir = "checkpoint"
 	prevDir       = "checkpoint.prev"
+	bestDir       = "best"
 	stateFile     = "state.json"
 	optimFile     = "optimizer.safetensors"
 	modelFile     = "model.safetensors"
@@ -45,6 +47,7 @@ type State struct {
 	ModelRNG   []byte  `json:"model_rng"`   // dropout masks
 	SamplerRNG []byte  `json:"sampler_rng"` // data position
 	BestVal    float64 `json:"best_val_loss"`
+	BestStep   int     `json:"best_step,omitempty"` // when BestVal was reached (DIR/best)
 	Elapsed    float64 `json:"elapsed_seconds"`
 	LRScale    float64 `json:"lr_scale,omitempty"` // lowered by skipped non-finite steps; 0 means 1
 	Skipped    int     `json:"skipped_steps,omitempty"`

@@ -68,6 +68,9 @@ func TestFullDiskKeepsCheckpoint(t *testing.T) {
 		t.Fatalf("on a full disk: %v, want an error saying the disk is full and the checkpoint is kept", err)
 	}
 	t.Logf("error: %v", err)
+	if sum := readFile(t, filepath.Join(run, "summary.json")); !strings.Contains(sum, `"status": "failed"`) || !strings.Contains(sum, "no space left") {
+		t.Errorf("summary.json of the failed run:\n%s", sum)
+	}
 	if _, err := os.Stat(filepath.Join(run, ".checkpoint.tmp")); !os.IsNotExist(err) {
 		t.Error("the half-written checkpoint was left behind")
 	}

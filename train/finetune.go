@@ -41,6 +41,7 @@ type FinetuneSummary struct {
 	OutDir        string             `json:"out_dir"`
 	Device        string             `json:"device"`
 	Interruption  string             `json:"interruption,omitempty"`
+	Error         string             `json:"error,omitempty"` // why a failed run stopped
 }
 
 // ftRun is one finetune in progress.
@@ -83,7 +84,14 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 	}
 	defer r.metrics.close()
 	r.sum.Device = device
-	return r.loop(ctx)
+	sum, err := r.loop(ctx)
+	if err != nil {
+		s := r.sum
+		s.Status, s.Error, s.Step = "failed", err.Error(), r.state.Step
+		s.BestValue, s.BestStep, s.WallSeconds = r.state.BestMetric, r.state.BestStep, r.state.Elapsed
+		writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), s) // best effort: the disk may be full
+	}
+	return sum, err
 }
 
 func newFinetuneRun(cfg FinetuneConfig, opt Options) (*ftRun, error) {

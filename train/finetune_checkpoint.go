@@ -24,10 +24,7 @@ import (
 	"gptctl/data"
 )
 
-const (
-	finetuneJobFile = "finetune.yaml"
-	bestDir         = "best"
-)
+const finetuneJobFile = "finetune.yaml"
 
 // finetuneState is what a resumed finetune needs beyond weights and moments.
 // The data position follows from Step: every epoch's order is fixed by the

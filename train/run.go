@@ -35,6 +35,8 @@ type Summary struct {
 	TrainLoss    float64 `json:"train_loss"`
 	ValLoss      float64 `json:"val_loss"`
 	BestValLoss  float64 `json:"best_val_loss"`
+	BestStep     int     `json:"best_step,omitempty"` // the evaluation step of best_val_loss
+	Best         string  `json:"best,omitempty"`      // DIR/best: the model at best_step`
 	TokensSeen   int64   `json:"tokens_seen"`
 	TokensPerS   float64 `json:"tokens_per_s"`
 	WallSeconds  float64 `json:"wall_seconds"`
@@ -43,6 +45,7 @@ type Summary struct {
 	OutDir       string  `json:"out_dir"`
 	Device       string  `json:"device"`
 	Interruption string  `json:"interruption,omitempty"`
+	Error        string  `json:"error,omitempty"` // why a failed run stopped
 }
 
 // SetupDevice checks the device setting against this build and returns the
@@ -90,7 +93,25 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	}
 	defer r.close()
 	r.sum.Device = device
-	return r.loop(ctx)
+	sum, err := r.loop(ctx)
+	if err != nil {
+		r.fillSummary("failed")
+		r.sum.Error = err.Error()
+		writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum) // best effort: the disk may be full
+	}
+	return sum, err
+}
+
+// fillSummary copies the run's state into its summary.
+func (r *run) fillSummary(status string) {
+	r.sum.Step, r.sum.BestValLoss, r.sum.BestStep = r.state.Step, r.state.BestVal, r.state.BestStep
+	r.sum.TokensSeen, r.sum.WallSeconds = r.state.TokensSeen, r.state.Elapsed
+	if r.state.BestStep > 0 {
+		r.sum.Best = filepath.Join(r.opt.OutDir, bestDir)
+	}
+	if r.sum.Status == "" {
+		r.sum.Status = status
+	}
 }
 
 // evaluate returns the mean validation loss over cfg.EvalBatches batches,
@@ -162,7 +183,12 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			m["val_loss"] = v
 			r.sum.ValLoss = v
 			if r.state.BestVal == 0 || v < r.state.BestVal {
-				r.state.BestVal = v
+				r.state.BestVal, r.state.BestStep = v, r.state.Step
+				if err := commitDir(r.opt.OutDir, bestDir, "", func(tmp string) error {
+					return writeModelDir(tmp, r.params, r.tok)
+				}); err != nil {
+					return nil, fmt.Errorf("best model at step %d: %w", r.state.Step, err)
+				}
 			}
 		}
 		if r.state.Step%cfg.LogInterval == 0 || last || m["val_loss"] != nil {
@@ -187,11 +213,8 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	r.progress.done()
-	r.sum.Step, r.sum.TrainLoss, r.sum.BestValLoss = r.state.Step, lastLoss, r.state.BestVal
-	r.sum.TokensSeen, r.sum.WallSeconds = r.state.TokensSeen, r.state.Elapsed
-	if r.sum.Status == "" {
-		r.sum.Status = "completed"
-	}
+	r.sum.TrainLoss = lastLoss
+	r.fillSummary("completed")
 	if err := writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum); err != nil {
 		return nil, err
 	}

@@ -36,11 +36,11 @@ func TestPretrainWritesRun(t *testing.T) {
 	if wall := time.Since(t0).Seconds(); sum.WallSeconds <= 0 || sum.WallSeconds > wall {
 		t.Errorf("summary wall_seconds %.3f, but the run took %.3f s", sum.WallSeconds, wall)
 	}
-	if sum.Status != "completed" || sum.Step != 20 || !(sum.ValLoss > 0) {
+	if sum.Status != "completed" || sum.Step != 20 || !(sum.ValLoss > 0) || sum.BestStep == 0 || sum.Best != filepath.Join(dir, "best") {
 		t.Fatalf("summary %+v", sum)
 	}
 	for _, f := range []string{"train.yaml", "metrics.jsonl", "summary.json", "checkpoint/model.safetensors",
-		"checkpoint/config.json", "checkpoint/tokenizer.json", "checkpoint/optimizer.safetensors", "checkpoint/state.json", "checkpoint.prev/state.json"} {
+		"checkpoint/config.json", "checkpoint/tokenizer.json", "checkpoint/optimizer.safetensors", "checkpoint/state.json", "checkpoint.prev/state.json", "best/model.safetensors", "best/config.json"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("run directory lacks %s", f)
 		}

@@ -194,10 +194,12 @@ func TestSIGKILLAnywhere(t *testing.T) {
 	if s := readSummary(t, killed); s.Status != "completed" || s.Step != 120 {
 		t.Fatalf("summary %+v", s)
 	}
-	wa, _ := os.ReadFile(filepath.Join(straight, "checkpoint", "model.safetensors"))
-	wb, _ := os.ReadFile(filepath.Join(killed, "checkpoint", "model.safetensors"))
-	if len(wa) == 0 || !bytes.Equal(wa, wb) {
-		t.Error("the killed and resumed run's weights differ from the uninterrupted run's")
+	for _, f := range []string{"model.safetensors", "optimizer.safetensors"} {
+		wa, _ := os.ReadFile(filepath.Join(straight, "checkpoint", f))
+		wb, _ := os.ReadFile(filepath.Join(killed, "checkpoint", f))
+		if len(wa) == 0 || !bytes.Equal(wa, wb) {
+			t.Errorf("the killed and resumed run's %s differs from the uninterrupted run's", f)
+		}
 	}
 	b, _ := os.ReadFile(filepath.Join(killed, "metrics.jsonl"))
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
