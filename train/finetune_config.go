@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -71,9 +72,10 @@ type FinetuneConfig struct {
 	WeightDecay    float64 `yaml:"weight_decay"`
 	GradClip       float64 `yaml:"grad_clip"`
 
-	EvalInterval       int `yaml:"eval_interval"` // steps; 0 = at the end of every epoch
-	LogInterval        int `yaml:"log_interval"`
-	CheckpointInterval int `yaml:"checkpoint_interval"` // steps; 0 = only at the end
+	EvalInterval       int    `yaml:"eval_interval"` // steps; 0 = at the end of every epoch
+	LogInterval        int    `yaml:"log_interval"`
+	CheckpointInterval int    `yaml:"checkpoint_interval"` // steps; 0 = only at the end
+	MaxTime            string `yaml:"max_time"`            // stop cleanly (checkpoint, exit 0) before this wall time, e.g. "3h50m"
 
 	Seed    uint64 `yaml:"seed"`
 	Device  string `yaml:"device"`
@@ -192,7 +194,18 @@ func (c FinetuneConfig) Validate() error {
 	if c.Device != "auto" && c.Device != "cpu" && c.Device != "cuda" {
 		bad("device %q is not auto, cpu or cuda", c.Device)
 	}
+	if c.MaxTime != "" {
+		if d, err := time.ParseDuration(c.MaxTime); err != nil || d <= 0 {
+			bad("max_time %q is not a positive duration such as 3h50m", c.MaxTime)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// MaxDuration is max_time as a duration (0 = no limit).
+func (c FinetuneConfig) MaxDuration() time.Duration {
+	d, _ := time.ParseDuration(c.MaxTime)
+	return d
 }
 
 // inputRoles lists the columns each task type reads, required first.

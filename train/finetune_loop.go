@@ -36,9 +36,14 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	var win logWindow
 	var batches [][]int
 	epoch := -1
+	var slowest time.Duration // the longest step with its evaluation and checkpoint
 	for r.state.Step < r.total {
 		if ctx.Err() != nil {
 			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
+			break
+		}
+		if limit := r.cfg.MaxDuration(); limit > 0 && time.Since(start)+3*slowest > limit {
+			r.sum.Status, r.sum.Interruption = "interrupted", "max_time "+r.cfg.MaxTime+" reached"
 			break
 		}
 		step := r.state.Step
@@ -63,6 +68,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		if err := r.afterStep(m, &win); err != nil {
 			return nil, err
 		}
+		slowest = max(slowest, time.Since(t0))
 	}
 	return r.finish()
 }

@@ -289,3 +289,26 @@ func TestFinetuneRandomInit(t *testing.T) {
 		}
 	}
 }
+
+// max_time stops a finetune cleanly before the limit, with a checkpoint.
+func TestFinetuneMaxTime(t *testing.T) {
+	dir := t.TempDir()
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
+batch_size: 8
+epochs: 100000
+max_time: 400ms
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(60))))
+	cfg, err := LoadFinetune(yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard})
+	if err != nil || sum.Status != "interrupted" || !strings.Contains(sum.Interruption, "max_time 400ms") || sum.Step == 0 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "checkpoint", "state.json")); err != nil {
+		t.Error("no checkpoint after max_time")
+	}
+}

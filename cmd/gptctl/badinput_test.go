@@ -56,7 +56,9 @@ func TestBadInput(t *testing.T) {
 		b, _ := os.ReadFile(p)
 		os.WriteFile(p, b[:len(b)/2], 0o644)
 	})
-	garbage := model("garbage", func(d string) { os.WriteFile(filepath.Join(d, "model.safetensors"), []byte("not a tensor file at all"), 0o644) })
+	garbage := model("garbage", func(d string) {
+		os.WriteFile(filepath.Join(d, "model.safetensors"), []byte("not a tensor file at all"), 0o644)
+	})
 
 	// Configs.
 	typo := write("typo.yaml", "n_layers: 3\n")
@@ -109,6 +111,8 @@ func TestBadInput(t *testing.T) {
 		{"--set invalid value", []string{"pretrain", "--set", "max_steps=-1"}, 2, []string{"max_steps -1"}},
 		{"--device unknown", []string{"pretrain", "--device", "tpu", "--out", out("d")}, 2, []string{"device", "tpu"}},
 		{"--device cuda in a cpu build", []string{"pretrain", "--device", "cuda", "--out", out("c")}, 2, []string{"built without CUDA"}},
+		{"--max-time not a duration", []string{"pretrain", "--max-time", "soon", "--out", out("m")}, 2, []string{"max_time", "soon"}},
+		{"--max-time on finetune", []string{"finetune", "-c", goodTask, "--max-time", "-1h", "--out", out("m2")}, 2, []string{"max_time", "-1h"}},
 		{"--resume without --out", []string{"pretrain", "--resume"}, 2, []string{"--resume needs --out"}},
 		{"--resume of a non-run", []string{"pretrain", "--resume", "--out", noShards}, 2, []string{noShards, "not a gptctl run directory"}},
 		{"generate --top-p 0", []string{"generate", "--model", pre, "--top-p", "0"}, 2, []string{"--top-p"}},

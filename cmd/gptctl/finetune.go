@@ -21,6 +21,7 @@ type FinetuneOptions struct {
 	Sets       []string
 	Resume     bool
 	Device     string
+	MaxTime    string
 	Out, Log   io.Writer
 }
 
@@ -46,6 +47,9 @@ checkpoint and stop; --resume continues.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if opts.MaxTime != "" {
+				opts.Sets = append(opts.Sets, "max_time="+quote(opts.MaxTime))
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -59,6 +63,7 @@ checkpoint and stop; --resume continues.`,
 	f.StringArrayVar(&opts.Sets, "set", nil, "override a config key, key=value or task.key=value (repeatable)")
 	f.BoolVar(&opts.Resume, "resume", false, "continue the run in --out from its checkpoint")
 	f.StringVar(&opts.Device, "device", "", "auto, cpu or cuda (overrides device:)")
+	f.StringVar(&opts.MaxTime, "max-time", "", "stop cleanly, with a checkpoint, before this wall time, e.g. 3h50m (overrides max_time:)")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,5 +49,16 @@ func TestCompletion(t *testing.T) {
 	code, out, _ := runCLI(t, "completion", "bash")
 	if code != 0 || !strings.Contains(out, "gptctl") {
 		t.Errorf("completion bash: status %d", code)
+	}
+}
+
+// --max-time stops a run cleanly, with a checkpoint and status 0, before
+// the wall-time limit of a batch job.
+func TestMaxTimeFlag(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, stderr := runCLI(t, "pretrain", "--max-time", "500ms", "--set", "max_steps=1000000", "--set", "n_layer=1",
+		"--set", "n_embd=16", "--set", "n_head=2", "--set", "n_ctx=16", "--out", dir)
+	if code != 0 || !strings.Contains(out, `"status": "interrupted"`) || !strings.Contains(out, "max_time 500ms reached") {
+		t.Fatalf("status %d, stdout %s, stderr %s", code, out, stderr)
 	}
 }
