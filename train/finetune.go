@@ -184,7 +184,7 @@ func (r *ftRun) initModel() error {
 	if maxLen > p.Config.NCtx {
 		return &ConfigError{fmt.Errorf("task.max_len %d exceeds the model's n_ctx %d (the position embeddings)", maxLen, p.Config.NCtx)}
 	}
-	first, err := p.AddTokens(3, kernels.NewRNG(cfg.Seed))
+	first, err := r.taskTokens(p)
 	if err != nil {
 		return err
 	}
@@ -195,6 +195,26 @@ func (r *ftRun) initModel() error {
 	r.model = &taskModel{info: info, params: p, tok: tok}
 	r.optim = NewAdamW(p, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay))
 	return nil
+}
+
+// taskTokens returns the id of <s> (then $ and <e>). A model finetuned
+// before already has the three tokens, trained: they are reused (its task
+// head is not). Any other model gets three new embeddings.
+func (r *ftRun) taskTokens(p *graph.Params) (int, error) {
+	md, err := ModelDir(r.cfg.InitFrom)
+	if err != nil || !IsTaskModel(md) {
+		return p.AddTokens(3, kernels.NewRNG(r.cfg.Seed))
+	}
+	info, err := readTaskInfo(filepath.Join(md, taskFile))
+	if err != nil {
+		return 0, &InputError{err}
+	}
+	sp := info.Special
+	if sp.Delim != sp.Start+1 || sp.Extract != sp.Start+2 || sp.Extract >= p.Config.VocabSize {
+		return 0, inputErrorf("model %s: task tokens %+v are not three consecutive ids in its vocabulary of %d", md, sp, p.Config.VocabSize)
+	}
+	fmt.Fprintf(r.opt.Log, "init: %s is a finetuned model; reusing its task tokens <s> $ <e> (ids %d-%d), not its head\n", md, sp.Start, sp.Extract)
+	return sp.Start, nil
 }
 
 // loadData reads, splits and encodes the task files.

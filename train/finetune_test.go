@@ -312,3 +312,42 @@ max_time: 400ms
 		t.Error("no checkpoint after max_time")
 	}
 }
+
+// Finetuning a finetuned model reuses its task tokens instead of adding
+// three more, and keeps their trained embeddings.
+func TestFinetuneAFinetunedModel(t *testing.T) {
+	dir := t.TempDir()
+	tsv := writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(40))
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
+batch_size: 8
+max_steps: 3
+`, tinyModelDir(t), tsv))
+	cfg, err := LoadFinetune(yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(dir, "first")
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: first, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	m1, err := loadTaskModel(filepath.Join(first, "best"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.InitFrom = filepath.Join(first, "best")
+	r := &ftRun{cfg: cfg, opt: Options{Log: io.Discard}}
+	if err := r.initModel(); err != nil {
+		t.Fatal(err)
+	}
+	p1, p2 := m1.params, r.model.params
+	if p2.Config.VocabSize != p1.Config.VocabSize || r.model.info.Special != m1.info.Special {
+		t.Fatalf("second finetune: vocab %d, special %+v; the finetuned model has %d, %+v",
+			p2.Config.VocabSize, r.model.info.Special, p1.Config.VocabSize, m1.info.Special)
+	}
+	wte, _ := graph.EmbeddingNames(p1.Config.Arch)
+	a, b := p1.Get(wte).Data, p2.Get(wte).Data
+	if a[len(a)-1] != b[len(b)-1] {
+		t.Error("the trained <e> embedding was not kept")
+	}
+}
