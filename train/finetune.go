@@ -69,11 +69,7 @@ type ftRun struct {
 // opt.OutDir; opt.Resume continues the run there. A cancelled ctx
 // checkpoints and returns a summary with status "interrupted".
 func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSummary, error) {
-	device, err := SetupDevice(Config{Device: cfg.Device, Threads: cfg.Threads}, opt.Log)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := lockRunDir(opt.OutDir)
+	device, unlock, err := claim(Config{Device: cfg.Device, Threads: cfg.Threads}, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -78,11 +78,7 @@ func SetupDevice(cfg Config, log io.Writer) (string, error) {
 // opt.OutDir. A cancelled ctx (SIGTERM, SIGINT) checkpoints and returns a
 // Summary with status "interrupted".
 func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
-	device, err := SetupDevice(cfg, opt.Log)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := lockRunDir(opt.OutDir)
+	device, unlock, err := claim(cfg, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +96,15 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 		writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum) // best effort: the disk may be full
 	}
 	return sum, err
+}
+
+// claim picks the device of a run and locks its directory.
+func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
+	if device, err = SetupDevice(cfg, opt.Log); err != nil {
+		return "", nil, err
+	}
+	unlock, err = lockRunDir(opt.OutDir)
+	return device, unlock, err
 }
 
 // fillSummary copies the run's state into its summary.

@@ -47,9 +47,7 @@ checkpoint and stop; --resume continues.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if opts.MaxTime != "" {
-				opts.Sets = append(opts.Sets, "max_time="+quote(opts.MaxTime))
-			}
+			opts.Sets = withMaxTime(opts.Sets, opts.MaxTime)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -61,9 +59,7 @@ checkpoint and stop; --resume continues.`,
 	f.StringVar(&opts.InitDir, "init", "", "pretrained model: a gptctl run or Hugging Face model directory (overrides init_from:)")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "run directory (default runs/finetune-TIME)")
 	f.StringArrayVar(&opts.Sets, "set", nil, "override a config key, key=value or task.key=value (repeatable)")
-	f.BoolVar(&opts.Resume, "resume", false, "continue the run in --out from its checkpoint")
-	f.StringVar(&opts.Device, "device", "", "auto, cpu or cuda (overrides device:)")
-	f.StringVar(&opts.MaxTime, "max-time", "", "stop cleanly, with a checkpoint, before this wall time, e.g. 3h50m (overrides max_time:)")
+	addJobFlags(f, &opts.Resume, &opts.Device, &opts.MaxTime)
 	return cmd
 }
 

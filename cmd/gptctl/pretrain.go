@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"gptctl/train"
@@ -47,9 +48,7 @@ SIGUSR1 write a checkpoint and stop; --resume continues the run.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if opts.MaxTime != "" {
-				opts.Sets = append(opts.Sets, "max_time="+quote(opts.MaxTime))
-			}
+			opts.Sets = withMaxTime(opts.Sets, opts.MaxTime)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -61,10 +60,23 @@ SIGUSR1 write a checkpoint and stop; --resume continues the run.`,
 	f.StringArrayVar(&opts.Sets, "set", nil, "override a config key, key=value (repeatable)")
 	f.StringVar(&opts.Data, "data", "", "corpus file or shard directory (overrides data:)")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "run directory (default runs/pretrain-TIME)")
-	f.BoolVar(&opts.Resume, "resume", false, "continue the run in --out from its checkpoint")
-	f.StringVar(&opts.Device, "device", "", "auto, cpu or cuda (overrides device:)")
-	f.StringVar(&opts.MaxTime, "max-time", "", "stop cleanly, with a checkpoint, before this wall time, e.g. 3h50m (overrides max_time:)")
+	addJobFlags(f, &opts.Resume, &opts.Device, &opts.MaxTime)
 	return cmd
+}
+
+// addJobFlags adds the flags pretrain and finetune share.
+func addJobFlags(f *pflag.FlagSet, resume *bool, device, maxTime *string) {
+	f.BoolVar(resume, "resume", false, "continue the run in --out from its checkpoint")
+	f.StringVar(device, "device", "", "auto, cpu or cuda (overrides device:)")
+	f.StringVar(maxTime, "max-time", "", "stop cleanly, with a checkpoint, before this wall time, e.g. 3h50m (overrides max_time:)")
+}
+
+// withMaxTime adds --max-time to the --set overrides.
+func withMaxTime(sets []string, maxTime string) []string {
+	if maxTime == "" {
+		return sets
+	}
+	return append(sets, "max_time="+quote(maxTime))
 }
 
 func pretrainRun(opts *PretrainOptions) error {
