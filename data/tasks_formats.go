@@ -23,21 +23,24 @@ func (p *taskParser) readTSV(b []byte) error {
 		ln, s, _ = strings.Cut(s, "\n")
 		line++
 		cells := strings.Split(strings.TrimSuffix(ln, "\r"), "\t")
-		if blankRow(cells) {
-			continue
-		}
-		if needHeader {
-			if err := p.bindHeader(cells, line); err != nil {
-				return err
-			}
-			needHeader = false
-			continue
-		}
-		if err := p.add(line, cells, nil); err != nil {
+		if err := p.row(line, cells, &needHeader); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// row takes one row of a TSV or CSV file: blank rows are skipped, and the
+// first other row is the header when one is still needed.
+func (p *taskParser) row(line int, cells []string, needHeader *bool) error {
+	switch {
+	case blankRow(cells):
+		return nil
+	case *needHeader:
+		*needHeader = false
+		return p.bindHeader(cells, line)
+	}
+	return p.add(line, cells, nil)
 }
 
 // readCSV reads RFC 4180 CSV: quoted fields may hold commas, newlines and
@@ -64,17 +67,7 @@ func (p *taskParser) readCSV(b []byte) error {
 			return fmt.Errorf("task %s: %w", p.path, err)
 		}
 		line, _ := r.FieldPos(0)
-		if blankRow(cells) {
-			continue
-		}
-		if needHeader {
-			if err := p.bindHeader(cells, line); err != nil {
-				return err
-			}
-			needHeader = false
-			continue
-		}
-		if err := p.add(line, cells, nil); err != nil {
+		if err := p.row(line, cells, &needHeader); err != nil {
 			return err
 		}
 	}
