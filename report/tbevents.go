@@ -23,17 +23,22 @@ import (
 // little-endian, where data is a serialized tensorflow.Event protobuf. The
 // few fields gptctl writes are encoded by hand with protowire:
 //
-//	Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
-//	Summary { repeated Value value = 1; }
-//	Value   { string tag = 1; float simple_value = 2; }
+//	Event      { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5;
+//	             SessionLog session_log = 6; }
+//	Summary    { repeated Value value = 1; }
+//	Value      { string tag = 1; float simple_value = 2; }
+//	SessionLog { SessionStatus status = 1; }   START = 1
 const (
 	eventWallTime    = 1
 	eventStep        = 2
 	eventFileVersion = 3
 	eventSummary     = 5
+	eventSessionLog  = 6
 	summaryValue     = 1
 	valueTag         = 1
 	valueSimpleValue = 2
+	sessionStatus    = 1
+	sessionStart     = 1
 
 	fileVersion = "brain.Event:2"
 )
@@ -111,6 +116,20 @@ func (ew *EventWriter) WriteScalars(step int64, wall time.Time, values map[strin
 	ev := eventHeader(nil, wall, step)
 	ev = protowire.AppendTag(ev, eventSummary, protowire.BytesType)
 	ev = protowire.AppendBytes(ev, summary)
+	return ew.writeRecord(ev)
+}
+
+// WriteSessionStart records that a resumed run starts again at step: TensorBoard
+// then drops the events of earlier sessions with that step or later (the
+// steps a killed run did after its last checkpoint), as it does for
+// TensorFlow's own restarts.
+func (ew *EventWriter) WriteSessionStart(step int64, wall time.Time) error {
+	var sl []byte
+	sl = protowire.AppendTag(sl, sessionStatus, protowire.VarintType)
+	sl = protowire.AppendVarint(sl, sessionStart)
+	ev := eventHeader(nil, wall, step)
+	ev = protowire.AppendTag(ev, eventSessionLog, protowire.BytesType)
+	ev = protowire.AppendBytes(ev, sl)
 	return ew.writeRecord(ev)
 }
 

@@ -18,6 +18,7 @@ type Event struct {
 	Step        int64
 	FileVersion string
 	Scalars     []Scalar // in file order
+	Start       bool     // a SessionLog START: a run resumed at Step
 }
 
 // Scalar is one summary value.
@@ -125,6 +126,13 @@ func parseEvent(b []byte) (Event, error) {
 			ev.Step = int64(num)
 		case field == eventFileVersion && typ == protowire.BytesType:
 			ev.FileVersion = string(val)
+		case field == eventSessionLog && typ == protowire.BytesType:
+			return fields(val, func(field protowire.Number, typ protowire.Type, _ []byte, num uint64) error {
+				if field == sessionStatus && typ == protowire.VarintType && num == sessionStart {
+					ev.Start = true
+				}
+				return nil
+			})
 		case field == eventSummary && typ == protowire.BytesType:
 			return fields(val, func(field protowire.Number, typ protowire.Type, val []byte, _ uint64) error {
 				if field != summaryValue || typ != protowire.BytesType {

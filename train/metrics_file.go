@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"gptctl/data"
 	"gptctl/report"
 )
 
@@ -45,7 +46,7 @@ func openMetrics(path string, keep int) (*metricsFile, error) {
 	if keep == 0 {
 		kept.Reset()
 	}
-	if err := os.WriteFile(path, kept.Bytes(), 0o644); err != nil {
+	if err := data.WriteFile(path, kept.Bytes()); err != nil { // atomic: a kill here loses no line
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
@@ -53,6 +54,9 @@ func openMetrics(path string, keep int) (*metricsFile, error) {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	tb, err := report.NewEventWriter(filepath.Dir(path))
+	if err == nil && keep > 0 {
+		err = tb.WriteSessionStart(int64(keep+1), time.Now())
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("metrics: %w", err)

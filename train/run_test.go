@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +106,33 @@ func TestResumeIsExact(t *testing.T) {
 	if stepsOf(a) != stepsOf(b) {
 		t.Errorf("metrics steps differ:\n%s\nvs\n%s", stepsOf(a), stepsOf(b))
 	}
+}
+
+// tensorboardSteps reads the event files of a run in order, as TensorBoard
+// does: a session-start event at step s drops the earlier events at s or
+// later. It returns the steps left with a train_loss.
+func tensorboardSteps(t *testing.T, dir string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
+	sort.Strings(files)
+	var steps []int64
+	for _, f := range files {
+		events, err := report.ReadEvents(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events {
+			if ev.Start {
+				steps = slices.DeleteFunc(steps, func(s int64) bool { return s >= ev.Step })
+			}
+			for _, sc := range ev.Scalars {
+				if sc.Tag == "train_loss" {
+					steps = append(steps, ev.Step)
+				}
+			}
+		}
+	}
+	return strings.Trim(fmt.Sprint(steps), "[]")
 }
 
 func stepsOf(metrics string) string {
@@ -202,6 +232,15 @@ func TestResumeFallsBackToPreviousCheckpoint(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "checkpoint.prev at step 10") || sum.Step != 25 {
 		t.Errorf("resume log %q, summary %+v: want a resume from checkpoint.prev at step 10", log.String(), sum)
+	}
+	// Steps 11-20 were done twice; metrics.jsonl and TensorBoard (which
+	// drops what a session-start event supersedes) show each once.
+	want := "5 10 15 20 25"
+	if got := stepsOf(readFile(t, filepath.Join(dir, "metrics.jsonl"))); got != want {
+		t.Errorf("metrics.jsonl steps %s, want %s", got, want)
+	}
+	if got := tensorboardSteps(t, dir); got != want {
+		t.Errorf("TensorBoard steps %s, want %s", got, want)
 	}
 	for _, d := range []string{"checkpoint", "checkpoint.prev"} {
 		p := filepath.Join(dir, d, "state.json")
