@@ -303,7 +303,7 @@ func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) 
 			}
 		}
 	}
-	offs, size := packArena(order, home, pos, last)
+	offs, size := packArena(order, home, pos, last, func(st *step) int { return st.node.Shape().TotalSize() })
 	arena := make([]float32, size)
 	m.shared += size
 	for st, off := range offs {
@@ -332,17 +332,18 @@ func (m *Machine) owner(st *step) *step {
 }
 
 // packArena gives each arena node (home[st] == st) an offset, first fit
-// among the nodes alive at its birth, and returns the arena size.
-func packArena(order []*step, home map[*step]*step, pos, last map[*step]int) (map[*step]int, int) {
+// among the nodes alive at its birth, and returns the arena size. It plans
+// the host arena of a Machine and the device arena of a DeviceMachine.
+func packArena[S comparable](order []S, home map[S]S, pos, last map[S]int, floats func(S) int) (map[S]int, int) {
 	type placed struct{ off, end, death int }
 	var live []placed
-	offs := map[*step]int{}
+	offs := map[S]int{}
 	size := 0
 	for _, st := range order {
 		if home[st] != st {
 			continue
 		}
-		birth, n := pos[st], (st.node.Shape().TotalSize()+arenaAlign-1)/arenaAlign*arenaAlign
+		birth, n := pos[st], (floats(st)+arenaAlign-1)/arenaAlign*arenaAlign
 		kept := live[:0]
 		for _, pl := range live {
 			if pl.death >= birth {

@@ -178,7 +178,7 @@ func (d *Device) Kernels() []string {
 
 // launch checks args against the kernel's PTX parameters and queues it.
 // Arguments: Buffer (a pointer; the zero Buffer is NULL), int, int64,
-// uint64, float32.
+// uint64, float32, float64.
 func (d *Device) launch(name string, grid, block dim3, shmem int, args ...any) error {
 	k := d.kernels[name]
 	if k == nil {
@@ -219,6 +219,8 @@ func argSlot(a any, ptx string) (uint64, bool) {
 		return v, ptx == "u64"
 	case float32:
 		return uint64(math.Float32bits(v)), ptx == "f32"
+	case float64:
+		return math.Float64bits(v), ptx == "f64"
 	}
 	return 0, false
 }
@@ -273,6 +275,13 @@ type dryRun struct {
 	next     uint64
 	launches []string
 }
+
+// NewDryRunDevice returns a Device that runs nothing: it checks every
+// launch against the signatures of the compute_<ptx> kernels (80 or 90)
+// and hands out fake memory (downloads leave their destination alone), so
+// that a caller's launches (the device executor's) are checked on a
+// machine without a GPU.
+func NewDryRunDevice(ptx int) (*Device, error) { return newDryDevice(ptx) }
 
 // newDryDevice returns a Device that loads the PTX signatures for ptx (80
 // or 90) and checks launches without running them.

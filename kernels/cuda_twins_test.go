@@ -24,6 +24,8 @@ func (g *gpuHarness) all(b, t, c, nHead, v int) {
 	g.adamW(3*c*c + 7)
 	g.gemm(b*t, 3*c, c)
 	g.linear(b*t, c, 4*c, v)
+	g.head(b*t, c)
+	g.gradNorm(c)
 }
 
 func (g *gpuHarness) layerNorm(n, c int) {

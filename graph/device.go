@@ -1,0 +1,503 @@
+//go:build gpu
+
+package graph
+
+// DeviceMachine is the device twin of Machine: it compiles the same
+// programs, in the same order, over the same steps (inputs, Part views,
+// kernels, Gorgonia's "+" of two gradients), with every node's value in
+// device memory allocated once, and runs them by queuing the ops'
+// ForwardCUDA on the device's stream.
+//
+// Inputs are of two kinds. Weights and constants (every float32 input not
+// marked with Feed) are uploaded when a program first reaches them and stay
+// on the device: the device copy is then the current one (an optimizer
+// updates it in place, Download reads it back, Upload replaces it). Int32
+// inputs (token ids, targets, labels, row indexes) and the float32 inputs
+// marked with Feed are uploaded from their host values before every run,
+// one copy each. Nothing else crosses to the host during a run: values are
+// read back only by Download, Value and LossCount.
+//
+// Gradient intermediates share memory as on the Machine (see machine.go):
+// a gradient node that is not an output of the program gets a window of
+// the program's device arena by lifetime, and a "+" whose input dies there
+// adds in place over it. A shared node's value is only valid during the
+// run; outputs keep theirs. Ops that are not kernels.CUDAKernel, and
+// Gorgonia ops other than that "+", have no device path: Compile fails on
+// them rather than copying to the host and back.
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"gptctl/kernels"
+)
+
+// DeviceMachine owns the device values of the nodes of one graph.
+type DeviceMachine struct {
+	d     *kernels.Device
+	g     *G.ExprGraph
+	ops   *kernels.CUDAState
+	nodes map[*G.Node]*dstep
+	feed  map[*G.Node]bool
+	bufs  []kernels.Buffer // every allocation, for Close
+
+	noShare     bool // give every node its own buffer (tests compare the two)
+	own, shared int  // floats in buffers of their own, and in arenas
+}
+
+// DeviceProgram runs the nodes needed for a set of outputs on the device.
+type DeviceProgram struct {
+	m      *DeviceMachine
+	feed   []*dstep // inputs uploaded before every run
+	checks []*dstep // steps whose op checks its int32 inputs on the host
+	steps  []*dstep
+}
+
+// dstep is one node on the device (see step for the fields they share).
+type dstep struct {
+	node    *G.Node
+	kind    stepKind
+	err     error // why the node cannot run on the device
+	in      []*dstep
+	args    []kernels.Buffer // reused argument slice
+	n       int              // elements of the value (1 for a scalar)
+	buf     kernels.Buffer
+	host    G.Value // an input's host value
+	fed     bool    // an input uploaded before every run
+	grad    bool
+	shared  *DeviceProgram
+	aliasOf *dstep
+	stays   bool
+	parts   []*dstep
+	check   []G.Value // host values of the inputs an InputChecker op reads
+	run     func() error
+}
+
+// NewDeviceMachine returns a DeviceMachine for graph g on device d.
+func NewDeviceMachine(d *kernels.Device, g *G.ExprGraph) *DeviceMachine {
+	return &DeviceMachine{d: d, g: g, ops: kernels.NewCUDAState(d), nodes: map[*G.Node]*dstep{}, feed: map[*G.Node]bool{}}
+}
+
+// Device is the device the machine runs on.
+func (m *DeviceMachine) Device() *kernels.Device { return m.d }
+
+// Ops is the device state the machine's ops keep (HostMasks is set there).
+func (m *DeviceMachine) Ops() *kernels.CUDAState { return m.ops }
+
+// Floats reports the float32s the machine has allocated on the device: in
+// buffers of their own (with the ops' saved state), and in shared arenas.
+func (m *DeviceMachine) Floats() (own, shared int) { return m.own + m.ops.Floats(), m.shared }
+
+// Feed marks float32 input nodes as inputs that change between runs (a
+// batch's regression targets), uploaded before every run like the int32
+// inputs. It must come before the first Compile that reaches them.
+func (m *DeviceMachine) Feed(nodes ...*G.Node) error {
+	for _, n := range nodes {
+		if _, ok := m.nodes[n]; ok {
+			return fmt.Errorf("graph: %s is already planned as a weight (feed it before compiling)", n.Name())
+		}
+		m.feed[n] = true
+	}
+	return nil
+}
+
+// Compile plans the nodes the outputs depend on and allocates their device
+// memory. On an error the nodes it planned are still complete, so the
+// machine stays usable for other programs.
+func (m *DeviceMachine) Compile(outputs ...*G.Node) (*DeviceProgram, error) {
+	p := &DeviceProgram{m: m}
+	seen := map[*G.Node]bool{}
+	var order []*dstep // every node of the program, children first
+	var fresh []*dstep // the nodes this Compile planned
+	var firstErr error
+	var visit func(n *G.Node)
+	visit = func(n *G.Node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		children := childrenOf(m.g, n)
+		for _, c := range children {
+			visit(c)
+		}
+		st, isNew := m.planNode(n, children)
+		switch {
+		case st.err != nil:
+			firstErr = cmp.Or(firstErr, st.err)
+		case st.shared != nil && st.shared != p && st.stays:
+			firstErr = cmp.Or(firstErr, fmt.Errorf("graph: %s is an output of another program that shares its memory (compile this program first)", n.Name()))
+		case st.shared != nil && st.shared != p:
+			firstErr = cmp.Or(firstErr, m.unshare(st))
+		}
+		if isNew {
+			fresh = append(fresh, st)
+		}
+		order = append(order, st)
+	}
+	for _, o := range outputs {
+		visit(o)
+	}
+	firstErr = cmp.Or(firstErr, m.allocate(p, order, fresh, outputs))
+	for _, st := range fresh {
+		firstErr = cmp.Or(firstErr, m.finish(st))
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	for _, st := range order {
+		switch {
+		case st.fed:
+			p.feed = append(p.feed, st)
+		case st.run != nil:
+			p.steps = append(p.steps, st)
+		}
+		if st.check != nil {
+			p.checks = append(p.checks, st)
+		}
+	}
+	return p, nil
+}
+
+// Run checks and uploads the program's fed inputs and queues its steps; it
+// returns without waiting for the device (Download waits).
+func (p *DeviceProgram) Run() error {
+	m := p.m
+	for _, st := range p.checks {
+		if err := st.node.Op().(kernels.InputChecker).CheckInputs(st.check); err != nil {
+			return fmt.Errorf("graph: node %s: %w", st.node.Name(), err)
+		}
+	}
+	for _, st := range p.feed {
+		if err := m.upload(st); err != nil {
+			return fmt.Errorf("graph: input %s: %w", st.node.Name(), err)
+		}
+	}
+	for _, st := range p.steps {
+		if err := st.run(); err != nil {
+			return fmt.Errorf("graph: node %s: %w", st.node.Name(), err)
+		}
+	}
+	return nil
+}
+
+func childrenOf(g *G.ExprGraph, n *G.Node) []*G.Node {
+	if n.Graph() == nil {
+		return nil // a global constant
+	}
+	from := g.From(n.ID())
+	var out []*G.Node
+	for from.Next() {
+		out = append(out, from.Node().(*G.Node))
+	}
+	return out
+}
+
+// planNode gives a new node its step; buffers come later (allocate, finish).
+func (m *DeviceMachine) planNode(n *G.Node, children []*G.Node) (*dstep, bool) {
+	if st, ok := m.nodes[n]; ok {
+		return st, false
+	}
+	st := &dstep{node: n, n: max(1, n.Shape().TotalSize()), in: make([]*dstep, len(children)),
+		args: make([]kernels.Buffer, len(children))}
+	for i, c := range children {
+		st.in[i] = m.nodes[c]
+	}
+	m.nodes[n] = st
+	op := n.Op()
+	switch k := op.(type) {
+	case nil:
+		st.kind = kindInput
+	case *kernels.Part:
+		st.kind = kindPart
+		parent := st.in[0]
+		parent.parts = append(parent.parts, st)
+		st.grad = parent.grad
+	case kernels.CUDAKernel:
+		st.kind = kindKernel
+		if d, ok := k.(G.SDOp); ok { // a gradient op differentiates nothing
+			st.grad = !anyTrue(d.DiffWRT(len(children)))
+		}
+	default:
+		st.kind = kindFallback
+		if isSameShapeAdd(op, children) {
+			st.kind = kindAdd
+			st.grad = st.in[0].grad || st.in[1].grad
+		} else {
+			st.err = fmt.Errorf("graph: node %s: op %s (%T) has no device kernel", n.Name(), op, op)
+		}
+	}
+	if len(children) == 0 {
+		st.kind, st.err = kindInput, nil
+	}
+	for _, c := range st.in {
+		if c.err != nil && st.err == nil {
+			st.err = fmt.Errorf("graph: node %s depends on %s, which cannot run on the device", n.Name(), c.node.Name())
+		}
+	}
+	if st.kind == kindInput {
+		st.host = n.Value()
+		switch {
+		case st.host == nil:
+			st.err = fmt.Errorf("graph: input %s has no value", n.Name())
+		case n.Dtype() == tensor.Int32:
+			st.fed = true
+		case n.Dtype() == tensor.Float32:
+			st.fed = m.feed[n]
+		default:
+			st.err = fmt.Errorf("graph: input %s is %v; the device takes float32 and int32", n.Name(), n.Dtype())
+		}
+	}
+	return st, true
+}
+
+// finish allocates the buffer of a planned node that allocate did not
+// place, uploads a weight, and makes the run function.
+func (m *DeviceMachine) finish(st *dstep) error {
+	if st.err != nil {
+		return nil
+	}
+	switch st.kind {
+	case kindInput:
+		if err := m.own1(st); err != nil {
+			return err
+		}
+		if !st.fed {
+			return m.upload(st)
+		}
+	case kindPart:
+		st.buf = st.node.Op().(*kernels.Part).ViewCUDA(st.in[0].buf)
+	case kindKernel:
+		if err := m.own1(st); err != nil {
+			return err
+		}
+		k := st.node.Op().(kernels.CUDAKernel)
+		st.run = func() error {
+			for i, c := range st.in {
+				st.args[i] = c.buf
+			}
+			return k.ForwardCUDA(m.ops, st.buf, st.args)
+		}
+		if _, ok := k.(kernels.InputChecker); ok {
+			st.check = make([]G.Value, len(st.in))
+			for i, c := range st.in {
+				if c.kind == kindInput {
+					st.check[i] = c.host
+				}
+			}
+		}
+	case kindAdd:
+		if err := m.own1(st); err != nil {
+			return err
+		}
+		// In place when allocate aliased st to an input: add_f32 reads
+		// a[i] and b[i] before it writes y[i].
+		st.run = func() error { return m.d.Add(st.buf, st.in[0].buf, st.in[1].buf, st.n) }
+	}
+	return nil
+}
+
+// own1 gives st a buffer of its own unless allocate placed it.
+func (m *DeviceMachine) own1(st *dstep) error {
+	if !st.buf.IsNil() {
+		return nil
+	}
+	b, err := m.alloc(st.n)
+	if err != nil {
+		return fmt.Errorf("graph: node %s: %w", st.node.Name(), err)
+	}
+	st.buf = b
+	m.own += st.n
+	return nil
+}
+
+func (m *DeviceMachine) alloc(n int) (kernels.Buffer, error) {
+	b, err := m.d.Alloc(n)
+	if err != nil {
+		return kernels.Buffer{}, fmt.Errorf("device memory for %d floats: %w", n, err)
+	}
+	m.bufs = append(m.bufs, b)
+	return b, nil
+}
+
+// upload copies an input's host value to its device buffer.
+func (m *DeviceMachine) upload(st *dstep) error {
+	if st.node.Dtype() == tensor.Int32 {
+		return m.d.UploadInt32(st.buf, kernels.Int32s(st.host))
+	}
+	return m.d.Upload(st.buf, kernels.Floats(st.host))
+}
+
+// allocate places the gradient intermediates of a Compile in one device
+// arena by lifetime, as Machine.allocate does on the host.
+func (m *DeviceMachine) allocate(p *DeviceProgram, order, fresh []*dstep, outputs []*G.Node) error {
+	end := len(order)
+	pos := make(map[*dstep]int, end)
+	last := map[*dstep]int{} // last read, by buffer owner
+	for i, st := range order {
+		pos[st] = i
+		for _, c := range st.in {
+			r := owner(c)
+			last[r] = max(last[r], i)
+		}
+	}
+	for _, o := range outputs {
+		if st := m.nodes[o]; st != nil {
+			last[owner(st)] = end
+		}
+	}
+	home := map[*dstep]*dstep{} // the arena node whose window holds a node's buffer
+	for _, st := range fresh {
+		if (st.kind == kindKernel || st.kind == kindAdd) && st.err == nil && st.grad && last[st] < end &&
+			!st.node.IsScalar() && !m.noShare {
+			home[st] = st
+		}
+	}
+	var aliases []*dstep
+	for _, st := range fresh { // a "+" writes over an input that dies there
+		if st.kind != kindAdd || st.err != nil {
+			continue
+		}
+		for _, c := range st.in {
+			if h := home[owner(c)]; h != nil && last[owner(c)] == pos[st] {
+				delete(home, st)
+				home[st], st.aliasOf = h, c
+				last[h] = max(last[h], last[st])
+				st.stays = last[st] == end
+				aliases = append(aliases, st)
+				break
+			}
+		}
+	}
+	offs, size := packArena(order, home, pos, last, func(st *dstep) int { return st.n })
+	if size == 0 {
+		return nil
+	}
+	arena, err := m.alloc(size)
+	if err != nil {
+		return fmt.Errorf("graph: the gradient arena: %w", err)
+	}
+	m.shared += size
+	for st, off := range offs {
+		st.buf, st.shared = arena.Slice(off, st.n), p
+	}
+	for _, st := range aliases { // in order: a chain's earlier link is placed first
+		c := st.aliasOf
+		if c.kind == kindPart {
+			st.buf = c.node.Op().(*kernels.Part).ViewCUDA(owner(c).buf)
+		} else {
+			st.buf = c.buf
+		}
+		st.shared = p
+	}
+	return nil
+}
+
+// owner is the node whose buffer st's value lives in: st, or the packed
+// node of a Part.
+func owner(st *dstep) *dstep {
+	for st.kind == kindPart {
+		st = st.in[0]
+	}
+	return st
+}
+
+// unshare gives a node that shares memory in another program's plan a
+// buffer of its own, and re-points its Part views at it.
+func (m *DeviceMachine) unshare(st *dstep) error {
+	st.shared, st.buf = nil, kernels.Buffer{}
+	if err := m.own1(st); err != nil {
+		return err
+	}
+	for _, p := range st.parts {
+		p.buf = p.node.Op().(*kernels.Part).ViewCUDA(st.buf)
+	}
+	return nil
+}
+
+// step returns the planned step of n.
+func (m *DeviceMachine) step(n *G.Node) (*dstep, error) {
+	st := m.nodes[n]
+	if st == nil || st.buf.IsNil() {
+		return nil, fmt.Errorf("graph: node %s is not in a compiled device program", n.Name())
+	}
+	return st, nil
+}
+
+// planned reports whether a compiled program reaches n.
+func (m *DeviceMachine) planned(n *G.Node) bool {
+	st := m.nodes[n]
+	return st != nil && !st.buf.IsNil()
+}
+
+// Buffer returns the device memory holding n's value (a weight's, to
+// update it in place; a gradient's, to read it on the device).
+func (m *DeviceMachine) Buffer(n *G.Node) (kernels.Buffer, error) {
+	st, err := m.step(n)
+	if err != nil {
+		return kernels.Buffer{}, err
+	}
+	return st.buf, nil
+}
+
+// Download waits for the device and copies n's value into dst, which must
+// have its size. A gradient intermediate that shares memory holds its
+// value only during the run: read outputs.
+func (m *DeviceMachine) Download(dst []float32, n *G.Node) error {
+	st, err := m.step(n)
+	if err != nil {
+		return err
+	}
+	if n.Dtype() != tensor.Float32 || len(dst) != st.n {
+		return fmt.Errorf("graph: downloading %s (%v, %d values) into %d float32s", n.Name(), n.Dtype(), st.n, len(dst))
+	}
+	if err := m.d.Download(dst, st.buf); err != nil {
+		return fmt.Errorf("graph: downloading %s: %w", n.Name(), err)
+	}
+	return nil
+}
+
+// Value downloads n's value into a new slice.
+func (m *DeviceMachine) Value(n *G.Node) ([]float32, error) {
+	st, err := m.step(n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, st.n)
+	return out, m.Download(out, n)
+}
+
+// Upload copies the host value of a weight or constant to the device,
+// replacing the device copy (after a checkpoint was loaded on the host).
+func (m *DeviceMachine) Upload(n *G.Node) error {
+	st, err := m.step(n)
+	if err != nil {
+		return err
+	}
+	if st.kind != kindInput {
+		return fmt.Errorf("graph: %s is computed, not an input", n.Name())
+	}
+	return m.upload(st)
+}
+
+// LossCount reports how many rows a cross-entropy or mean-squared-error
+// node averaged over in its last run (the device twin of LossRows).
+func (m *DeviceMachine) LossCount(loss *G.Node) (int, error) { return m.ops.LossCount(loss.Op()) }
+
+// Sync waits for the queued work and returns the first device error.
+func (m *DeviceMachine) Sync() error { return m.d.Sync() }
+
+// Close waits for the device and frees the machine's device memory; its
+// programs must not run again.
+func (m *DeviceMachine) Close() error {
+	errs := []error{m.d.Sync()}
+	for _, b := range m.bufs {
+		errs = append(errs, m.d.Free(b))
+	}
+	errs = append(errs, m.ops.Free())
+	m.bufs, m.nodes, m.own, m.shared = nil, map[*G.Node]*dstep{}, 0, 0
+	return errors.Join(errs...)
+}

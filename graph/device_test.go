@@ -1,0 +1,346 @@
+//go:build gpu
+
+// The device executor against the CPU one: the same tiny GPT-1 and GPT-2
+// graphs, with and without dropout (the device drawing the CPU's masks),
+// trained a few steps on both, comparing the loss, every gradient, the
+// gradient norm and every weight after clipping and AdamW. Without a GPU
+// these run on the CPU emulator of the driver (scripts/cuda-emu):
+//
+//	scripts/cuda-emu/build.sh bin/cuda-emu
+//	LD_LIBRARY_PATH=$PWD/bin/cuda-emu GPTCTL_CUBLAS=off go test -tags gpu -run Device ./graph
+
+package graph
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+
+	"gptctl/kernels"
+)
+
+// openDevice returns the GPU (or the emulator), or skips the test.
+func openDevice(t *testing.T) *kernels.Device {
+	t.Helper()
+	d, err := kernels.OpenCUDA()
+	if err != nil {
+		t.Skipf("no usable GPU (%v): the device executor is not run; without a GPU, build the driver emulator "+
+			"(scripts/cuda-emu/build.sh bin/cuda-emu) and run with LD_LIBRARY_PATH=$PWD/bin/cuda-emu GPTCTL_CUBLAS=off", err)
+	}
+	if err := d.SetTF32(false); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// devConfig is the tiny model the device tests train (the emulator is slow).
+func devConfig(arch string, dropout float32) Config {
+	return Config{Arch: arch, VocabSize: 50, NCtx: 16, NEmbd: 32, NHead: 4, NLayer: 2, LNEps: 1e-5, Dropout: dropout}
+}
+
+const devB, devT = 3, 16
+
+// lmModel builds the model of cfg over weights drawn from seed 5, with its
+// LM loss; dropout masks come from seed 6.
+func lmModel(t *testing.T, cfg Config) (*Model, *G.Node, *G.Node) {
+	t.Helper()
+	p, err := NewParams(cfg, kernels.NewRNG(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(p, devB, devT, &kernels.Mode{}, kernels.NewRNG(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, tg, err := m.LMLoss()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, loss, tg
+}
+
+// fillBatch writes batch s of token ids and targets, some ignored (-1).
+func fillBatch(m *Model, tg *G.Node, s int) {
+	v := m.Params.Config.VocabSize
+	in, tgt := Int32Data(m.Idx), Int32Data(tg)
+	for i := range in {
+		in[i] = int32((i*7 + 3 + 13*s) % v)
+		tgt[i] = int32((i*5 + 1 + s) % v)
+		if (i+s)%11 == 4 {
+			tgt[i] = -1
+		}
+	}
+}
+
+// diffs tracks the largest differences of a comparison, by kind.
+type diffs map[string]float64
+
+// near checks |got-want| <= floor + rtol*(|want| + max|want|/10)
+// elementwise (a relative bound, loosened for values far below the
+// tensor's scale, whose summation order differs) and records the largest
+// relative difference among those over floor. floor is 0 but where a
+// value is 0 in exact arithmetic and float32 rounding of terms of order 1
+// in both (the gradient of a bias every option of a softmax shares).
+func (dd diffs) near(t *testing.T, kind, name string, got, want []float32, rtol, floor float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+	}
+	var scale float64
+	for _, w := range want {
+		scale = max(scale, math.Abs(float64(w)))
+	}
+	worst, bad := 0.0, -1
+	for i := range want {
+		w, g := float64(want[i]), float64(got[i])
+		den := math.Abs(w) + scale/10
+		d := math.Abs(g - w)
+		if math.IsNaN(g) != math.IsNaN(w) {
+			d = math.Inf(1)
+		}
+		if d > floor {
+			worst = max(worst, d/den)
+		}
+		if bad < 0 && d > floor+rtol*den {
+			bad = i
+		}
+	}
+	dd[kind] = max(dd[kind], worst)
+	if bad >= 0 {
+		t.Errorf("%s: device %g, cpu %g at %d (relative difference %.3g, bound %g)", name, got[bad], want[bad], bad, worst, rtol)
+	}
+}
+
+func (dd diffs) log(t *testing.T) {
+	t.Helper()
+	keys := make([]string, 0, len(dd))
+	for k := range dd {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		t.Logf("max relative difference, %-8s %.3g", k, dd[k])
+	}
+}
+
+// cpuClip is train.ClipGrads: the global norm, and the scaling over maxNorm.
+func cpuClip(grads [][]float32, maxNorm float64) float64 {
+	var s float64
+	for _, g := range grads {
+		s += kernels.SumSquares(g)
+	}
+	norm := math.Sqrt(s)
+	if maxNorm > 0 && norm > maxNorm {
+		for _, g := range grads {
+			kernels.Scale(g, float32(maxNorm/(norm+1e-6)))
+		}
+	}
+	return norm
+}
+
+// cpuAdamW is train.AdamW.Update for moments m, v.
+func cpuAdamW(p *Params, grads, m, v [][]float32, lr, wd float32, step int) {
+	for i, w := range p.List {
+		if grads[i] == nil {
+			continue
+		}
+		decay := float32(0)
+		if w.Decay() {
+			decay = wd
+		}
+		kernels.AdamW(w.Data, grads[i], m[i], v[i], lr, 0.9, 0.95, 1e-8, decay, step)
+	}
+}
+
+// TestDeviceTrainsAsCPU trains the same model three steps on the CPU
+// Machine and on the DeviceMachine (dropout masks drawn on the host from
+// the same RNG) and compares the loss, the logits, every gradient, the
+// gradient norm, and every weight after clipping and AdamW.
+func TestDeviceTrainsAsCPU(t *testing.T) {
+	d := openDevice(t)
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		for _, dropout := range []float32{0, 0.1} {
+			t.Run(fmt.Sprintf("%s/dropout=%g", arch, dropout), func(t *testing.T) {
+				trainBoth(t, d, devConfig(arch, dropout), 2)
+			})
+		}
+	}
+}
+
+func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int) {
+	const lr, wd, clip = 1e-3, 0.1, 0.5
+	cm, closs, ctg := lmModel(t, cfg)
+	ct, err := cm.Differentiate(closs, cm.Logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm, dloss, dtg := lmModel(t, cfg)
+	dt, err := dm.DifferentiateOn(d, dloss, dm.Logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dt.Close()
+	dt.Machine.Ops().HostMasks = true
+	opt, err := dt.NewAdamW(0.9, 0.95, 1e-8, wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := cm.Params.List
+	m, v := make([][]float32, len(list)), make([][]float32, len(list))
+	for i, w := range list {
+		m[i], v[i] = make([]float32, len(w.Data)), make([]float32, len(w.Data))
+	}
+	dd := diffs{}
+	for s := range steps {
+		fillBatch(cm, ctg, s)
+		fillBatch(dm, dtg, s)
+		want, err := ct.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dt.Step(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := dt.LossValue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dd.near(t, "loss", fmt.Sprintf("step %d loss", s), []float32{got}, []float32{want}, 1e-5, 0)
+		rows, err := dt.LossRows()
+		if err != nil || rows != LossRows(closs) {
+			t.Errorf("step %d: the loss averaged %d rows on the device (%v), %d on the CPU", s, rows, err, LossRows(closs))
+		}
+		logits, err := dt.Value(dm.Logits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dd.near(t, "logits", fmt.Sprintf("step %d logits", s), logits, ct.Value(cm.Logits), 1e-4, 0)
+		grads := make([][]float32, len(list))
+		for i, w := range list {
+			grads[i] = ct.Grad(i)
+			g, err := dt.Grad(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dd.near(t, "grads", fmt.Sprintf("step %d grad %s", s, w.Name), g, grads[i], 1e-4, 0)
+		}
+		norm := cpuClip(grads, clip)
+		if err := dt.ClipGrads(clip); err != nil {
+			t.Fatal(err)
+		}
+		gotNorm, err := dt.GradNorm()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dd.near(t, "norm", fmt.Sprintf("step %d grad norm", s), []float32{float32(gotNorm)}, []float32{float32(norm)}, 1e-5, 0)
+		if s == 0 && norm <= clip {
+			t.Errorf("grad norm %.3g is under the clip %g: the clipping is not exercised", norm, clip)
+		}
+		for i, w := range list {
+			g, err := dt.Grad(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dd.near(t, "clipped", fmt.Sprintf("step %d clipped grad %s", s, w.Name), g, grads[i], 1e-4, 0)
+			// AdamW turns a gradient at the level of rounding noise (the key
+			// bias's, zero in exact arithmetic) into a step of about lr
+			// either way: both optimizers get the CPU's gradients.
+			b, err := dt.Machine.Buffer(dt.Grads[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Upload(b, grads[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cpuAdamW(cm.Params, grads, m, v, lr, wd, s+1)
+		if err := opt.Update(lr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dt.DownloadWeights(); err != nil {
+		t.Fatal(err)
+	}
+	dm2, dv2 := make([][]float32, len(list)), make([][]float32, len(list))
+	for i, w := range list {
+		dm2[i], dv2[i] = make([]float32, len(w.Data)), make([]float32, len(w.Data))
+	}
+	if err := opt.Download(dm2, dv2); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range list {
+		dd.near(t, "weights", "weight "+w.Name, dm.Params.List[i].Data, w.Data, 1e-4, 0)
+		dd.near(t, "moments", "AdamW m of "+w.Name, dm2[i], m[i], 1e-4, 0)
+		dd.near(t, "moments", "AdamW v of "+w.Name, dv2[i], v[i], 1e-4, 0)
+	}
+	dd.log(t)
+}
+
+// TestDeviceDryRun compiles and runs training steps (with dropout, clipping
+// and AdamW), evaluation and a finetuning head on a device that runs
+// nothing: every launch of the executor is checked against the kernels'
+// PTX signatures and launch limits, at sizes with partial tiles, on any
+// machine.
+func TestDeviceDryRun(t *testing.T) {
+	for _, ptx := range []int{80, 90} {
+		d, err := kernels.NewDryRunDevice(ptx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, arch := range []string{"gpt1", "gpt2"} {
+			cfg := Config{Arch: arch, VocabSize: 1001, NCtx: 70, NEmbd: 96, NHead: 3, NLayer: 2, LNEps: 1e-5, Dropout: 0.1}
+			p, err := NewParams(cfg, kernels.NewRNG(5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := New(p, 2, 70, &kernels.Mode{}, kernels.NewRNG(6))
+			if err != nil {
+				t.Fatal(err)
+			}
+			loss, _, err := m.LMLoss()
+			if err != nil {
+				t.Fatal(err)
+			}
+			dt, err := m.DifferentiateOn(d, loss, m.Logits)
+			if err != nil {
+				t.Fatalf("compute_%d %s: %v", ptx, arch, err)
+			}
+			opt, err := dt.NewAdamW(0.9, 0.95, 1e-8, 0.1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []func() error{dt.Step, func() error { return dt.ClipGrads(1) },
+				func() error { return opt.Update(1e-3) }, dt.Eval, dt.DownloadWeights} {
+				if err := f(); err != nil {
+					t.Errorf("compute_%d %s: %v", ptx, arch, err)
+				}
+			}
+			if err := dt.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, head := range []HeadConfig{
+			{Objective: Regress, Rows: 2, Lambda: 0.5, Dropout: 0.1},
+			{Objective: Choose, Rows: 3},
+		} {
+			p, _ := tinyTaskParams(t, head.Outputs())
+			task, err := NewTask(p, head, 2, refT, &kernels.Mode{}, kernels.NewRNG(8))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dt, err := task.DifferentiateOn(d, task.Loss)
+			if err != nil {
+				t.Fatalf("compute_%d %s head: %v", ptx, head.Objective, err)
+			}
+			if err := dt.Step(); err != nil {
+				t.Errorf("compute_%d %s head: %v", ptx, head.Objective, err)
+			}
+			if err := dt.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

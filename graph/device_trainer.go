@@ -1,0 +1,198 @@
+//go:build gpu
+
+package graph
+
+// The training step on the device: the twin of Trainer over a
+// DeviceMachine, with the gradient clipping and the AdamW update on the
+// device too, so that a step (upload the batch, forward, backward, clip,
+// update) makes no host round trip. The loss, the gradient norm, the
+// gradients and the weights are downloaded only when asked for.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"gptctl/kernels"
+)
+
+// DeviceTrainer holds a loss, the gradient of every weight and the device
+// programs that compute them.
+type DeviceTrainer struct {
+	Model   *Model
+	Loss    *G.Node
+	Grads   []*G.Node // one per Params.List entry; nil for a weight the loss does not use
+	Machine *DeviceMachine
+
+	step  *DeviceProgram // forward and backward
+	eval  *DeviceProgram // forward only
+	sumsq kernels.Buffer // the squared gradient norm of the last ClipGrads (one float64)
+}
+
+// DifferentiateOn builds the gradient graph of loss with respect to all
+// weights, as Differentiate does, and compiles it for device d: the
+// weights are uploaded now and stay there. Every float32 input that is not
+// a weight (a regression head's targets) is fed before each run, like the
+// int32 ones.
+func (m *Model) DifferentiateOn(d *kernels.Device, loss *G.Node, extra ...*G.Node) (*DeviceTrainer, error) {
+	return m.differentiateOn(NewDeviceMachine(d, m.Graph), loss, extra...)
+}
+
+func (m *Model) differentiateOn(dm *DeviceMachine, loss *G.Node, extra ...*G.Node) (*DeviceTrainer, error) {
+	wrt := make([]*G.Node, len(m.Params.List))
+	weights := map[*G.Node]bool{}
+	for i, w := range m.Params.List {
+		wrt[i] = m.nodes[w.Name]
+		weights[wrt[i]] = true
+	}
+	grads, err := G.Grad(loss, wrt...)
+	if err != nil {
+		return nil, fmt.Errorf("graph: differentiating the loss: %w", err)
+	}
+	for _, n := range m.Graph.AllNodes() {
+		if n.Op() == nil && n.IsVar() && n.Dtype() == tensor.Float32 && !weights[n] {
+			if err := dm.Feed(n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	t := &DeviceTrainer{Model: m, Loss: loss, Grads: grads, Machine: dm}
+	outs := append([]*G.Node{loss}, extra...)
+	if t.step, err = dm.Compile(append(outs, grads...)...); err == nil {
+		t.eval, err = dm.Compile(outs...)
+	}
+	if err == nil {
+		if t.sumsq, err = dm.alloc(2); err == nil {
+			err = dm.d.Zero(t.sumsq)
+		}
+	}
+	if err != nil {
+		return nil, errors.Join(err, dm.Close())
+	}
+	return t, nil
+}
+
+// Step queues forward and backward in training mode with the inputs'
+// current host values; the loss stays on the device (LossValue).
+func (t *DeviceTrainer) Step() error {
+	t.Model.Mode.Training = true
+	return t.step.Run()
+}
+
+// Eval queues the forward pass in evaluation mode.
+func (t *DeviceTrainer) Eval() error {
+	t.Model.Mode.Training = false
+	return t.eval.Run()
+}
+
+// LossValue waits for the device and returns the loss of the last run.
+func (t *DeviceTrainer) LossValue() (float32, error) {
+	var l [1]float32
+	err := t.Machine.Download(l[:], t.Loss)
+	return l[0], err
+}
+
+// LossRows is the number of positions the last run's loss averaged over
+// (the device twin of LossRows).
+func (t *DeviceTrainer) LossRows() (int, error) { return t.Machine.LossCount(t.Loss) }
+
+// Grad downloads the gradient of weight i after Step, or nil if it has none.
+func (t *DeviceTrainer) Grad(i int) ([]float32, error) {
+	if t.Grads[i] == nil {
+		return nil, nil
+	}
+	return t.Machine.Value(t.Grads[i])
+}
+
+// Value downloads the value of a node the programs compute (an output).
+func (t *DeviceTrainer) Value(n *G.Node) ([]float32, error) { return t.Machine.Value(n) }
+
+// gradBuffers returns the device buffers of the gradients (nil entries
+// where a weight has none).
+func (t *DeviceTrainer) gradBuffers() ([]kernels.Buffer, error) {
+	bufs := make([]kernels.Buffer, len(t.Grads))
+	for i, g := range t.Grads {
+		if g == nil {
+			continue
+		}
+		b, err := t.Machine.Buffer(g)
+		if err != nil {
+			return nil, err
+		}
+		bufs[i] = b
+	}
+	return bufs, nil
+}
+
+// ClipGrads scales all gradients on the device so that their global L2
+// norm is at most maxNorm (maxNorm <= 0: no scaling), the twin of
+// train.ClipGrads; the norm before clipping stays on the device (GradNorm).
+func (t *DeviceTrainer) ClipGrads(maxNorm float64) error {
+	bufs, err := t.gradBuffers()
+	if err != nil {
+		return err
+	}
+	var present []kernels.Buffer
+	for _, b := range bufs {
+		if !b.IsNil() {
+			present = append(present, b)
+		}
+	}
+	d := t.Machine.d
+	if err := d.SumSquares(t.sumsq, present); err != nil {
+		return fmt.Errorf("graph: gradient norm: %w", err)
+	}
+	if maxNorm <= 0 {
+		return nil
+	}
+	for _, b := range present {
+		if err := d.ClipScale(b, b.Len(), t.sumsq, maxNorm); err != nil {
+			return fmt.Errorf("graph: clipping the gradients: %w", err)
+		}
+	}
+	return nil
+}
+
+// GradNorm waits for the device and returns the global gradient norm the
+// last ClipGrads measured (before clipping).
+func (t *DeviceTrainer) GradNorm() (float64, error) {
+	s, err := t.Machine.d.DownloadFloat64(t.sumsq)
+	if err != nil {
+		return 0, err
+	}
+	return math.Sqrt(s), nil
+}
+
+// DownloadWeights waits for the device and copies every weight into
+// Params (before a checkpoint is written, or to evaluate on the host). A
+// weight no program reads has only its host copy.
+func (t *DeviceTrainer) DownloadWeights() error {
+	for _, w := range t.Model.Params.List {
+		if n := t.Model.nodes[w.Name]; t.Machine.planned(n) {
+			if err := t.Machine.Download(w.Data, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// UploadWeights replaces the device weights with Params (after a
+// checkpoint was loaded into them).
+func (t *DeviceTrainer) UploadWeights() error {
+	for _, w := range t.Model.Params.List {
+		if n := t.Model.nodes[w.Name]; t.Machine.planned(n) {
+			if err := t.Machine.Upload(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Close frees the trainer's device memory, its optimizers' moments
+// included; it must not be used again.
+func (t *DeviceTrainer) Close() error { return t.Machine.Close() }
