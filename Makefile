@@ -30,15 +30,20 @@ test-short:
 	$(GO) test -tags '$(TAGS)' -short -count=1 ./...
 
 # The CUDA build's tests. Without a GPU the kernels are checked against their
-# PTX signatures, and (where g++ has C++20) run against their CPU twins on a
-# CPU emulator of the driver (scripts/cuda-emu) at the small test shape.
+# PTX signatures, and (where g++ has C++20) run on a CPU emulator of the
+# driver (scripts/cuda-emu): every kernel against its CPU twin at the small
+# test shape, the device executor against the CPU Machine, the reference
+# vectors, and pretraining runs on the "GPU" against the CPU's.
 test-cuda:
 	$(GO) vet -tags '$(TAGS) gpu' ./kernels ./cmd/gptctl
 	$(GO) test -tags '$(TAGS) gpu' -count=1 ./kernels ./graph ./train
 	@if scripts/cuda-emu/build.sh bin/cuda-emu >/dev/null; then \
 	  LD_LIBRARY_PATH=$(CURDIR)/bin/cuda-emu GPTCTL_CUBLAS=off \
 	    $(GO) test -tags '$(TAGS) gpu' -count=1 -run 'CUDATwins/odd' -v ./kernels >bin/cuda-emu/twins.log 2>&1; \
-	  rc=$$?; grep -E 'maxdiff|FAIL|^ok|device' bin/cuda-emu/twins.log; exit $$rc; \
+	  rc=$$?; grep -E 'maxdiff|FAIL|^ok|device' bin/cuda-emu/twins.log; [ $$rc -eq 0 ] || exit $$rc; \
+	  LD_LIBRARY_PATH=$(CURDIR)/bin/cuda-emu GPTCTL_CUBLAS=off \
+	    $(GO) test -tags '$(TAGS) gpu' -count=1 -run 'Device|OnGPU' -v ./graph ./train >bin/cuda-emu/executor.log 2>&1; \
+	  rc=$$?; grep -E '^(--- |ok|FAIL)|val loss|max weight' bin/cuda-emu/executor.log; exit $$rc; \
 	else echo "test-cuda: no C++20 compiler, the emulated twin run is skipped"; fi
 
 # Prebuilt binaries for a GPU machine without Go: carry $(GPU_CHECK_DIR) there
@@ -49,7 +54,12 @@ gpu-check-build:
 	rm -rf $(GPU_CHECK_DIR) && mkdir -p $(GPU_CHECK_DIR)
 	$(GO) build -tags gpu -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(GPU_CHECK_DIR)/gptctl ./cmd/gptctl
 	$(GO) test -c -tags gpu -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/kernels.test ./kernels
+	$(GO) test -c -tags gpu -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/graph.test ./graph
+	$(GO) test -c -tags gpu -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/train.test ./train
 	cp scripts/gpu-check $(GPU_CHECK_DIR)/
+	cp configs/bench-gpt2-124m.yaml configs/bench-gpt1.yaml $(GPU_CHECK_DIR)/
+	@if [ -d ../shared/reference ]; then mkdir -p $(GPU_CHECK_DIR)/reference && \
+	  cp -r ../shared/reference/gpt1-tiny ../shared/reference/gpt2-tiny ../shared/reference/README.md $(GPU_CHECK_DIR)/reference/; fi
 	@du -sh $(GPU_CHECK_DIR)
 
 vet:

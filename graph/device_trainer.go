@@ -27,9 +27,10 @@ type DeviceTrainer struct {
 	Grads   []*G.Node // one per Params.List entry; nil for a weight the loss does not use
 	Machine *DeviceMachine
 
-	step  *DeviceProgram // forward and backward
-	eval  *DeviceProgram // forward only
-	sumsq kernels.Buffer // the squared gradient norm of the last ClipGrads (one float64)
+	step  *DeviceProgram   // forward and backward
+	eval  *DeviceProgram   // forward only
+	sumsq kernels.Buffer   // the squared gradient norm of the last ClipGrads (one float64)
+	acc   []kernels.Buffer // gradient accumulators (AccumulateGrads), allocated on first use
 }
 
 // DifferentiateOn builds the gradient graph of loss with respect to all
@@ -125,6 +126,51 @@ func (t *DeviceTrainer) gradBuffers() ([]kernels.Buffer, error) {
 		bufs[i] = b
 	}
 	return bufs, nil
+}
+
+// AccumulateGrads folds the gradients of micro-batch micro (0-based) of
+// count into a running mean, as train's CPU loop does: after the last one
+// the gradient buffers hold the mean over the micro-batches, ready for
+// ClipGrads and AdamW. With count 1 it does nothing.
+func (t *DeviceTrainer) AccumulateGrads(micro, count int) error {
+	if count == 1 {
+		return nil
+	}
+	bufs, err := t.gradBuffers()
+	if err != nil {
+		return err
+	}
+	dm, scale := t.Machine, 1/float32(count)
+	if t.acc == nil {
+		t.acc = make([]kernels.Buffer, len(bufs))
+		for i, g := range bufs {
+			if g.IsNil() {
+				continue
+			}
+			if t.acc[i], err = dm.alloc(g.Len()); err != nil {
+				return fmt.Errorf("graph: gradient accumulator: %w", err)
+			}
+			dm.own += g.Len()
+		}
+	}
+	for i, g := range bufs {
+		if g.IsNil() {
+			continue
+		}
+		acc, n := t.acc[i], g.Len()
+		if micro == 0 {
+			err = dm.d.ScaleConst(acc, g, scale, n)
+		} else {
+			err = dm.d.AddScaled(acc, acc, g, scale, n)
+		}
+		if err == nil && micro == count-1 {
+			err = dm.d.Copy(g, acc)
+		}
+		if err != nil {
+			return fmt.Errorf("graph: accumulating gradients: %w", err)
+		}
+	}
+	return nil
 }
 
 // ClipGrads scales all gradients on the device so that their global L2

@@ -39,7 +39,8 @@ type BenchResult struct {
 	Warmup         int     `json:"warmup"`
 	Threads        int     `json:"threads"`
 	BLAS           string  `json:"blas"`
-	Shape          string  `json:"shape"` // L/d/heads/T/B/V
+	Device         string  `json:"device"` // cpu | cuda
+	Shape          string  `json:"shape"`  // L/d/heads/T/B/V
 }
 
 // Bench trains warmup untimed and then steps timed steps of cfg's model on
@@ -54,13 +55,15 @@ func Bench(cfg Config, steps, warmup, threads int, log io.Writer) (*BenchResult,
 		return nil, &ConfigError{fmt.Errorf("bench: vocab_size must be set (synthetic tokens have no tokenizer)")}
 	}
 	cfg.Threads = threads
-	if _, err := SetupDevice(cfg, log); err != nil {
-		return nil, err
-	}
-	b, err := newBenchRun(cfg)
+	device, err := SetupDevice(cfg, log, true)
 	if err != nil {
 		return nil, err
 	}
+	b, err := newBenchRun(cfg, device)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close()
 	B, T := cfg.BatchSize, cfg.T()
 	fmt.Fprintf(log, "bench: %s, %d layers, C=%d, %d heads, T=%d, B=%d, vocab %d, %.2fM parameters, %d threads, BLAS %s\n",
 		cfg.Arch, cfg.NLayer, cfg.NEmbd, cfg.NHead, T, B, cfg.VocabSize, float64(b.params.Count())/1e6, runtime.GOMAXPROCS(0), kernels.BLASName())
@@ -100,7 +103,15 @@ func Bench(cfg Config, steps, warmup, threads int, log io.Writer) (*BenchResult,
 	r.StepMS, r.MinStepMS = med*1e3, times[0]*1e3
 	r.TokensPerS = float64(B*T) / med
 	r.AchievedGFLOPS = float64(r.FlopsPerToken) * r.TokensPerS / 1e9
-	r.SgemmGFLOPS = SgemmPeak()
+	r.Device = device
+	if device == "cuda" {
+		r.BLAS = "cuda"
+		if r.SgemmGFLOPS, err = gpuSgemmPeak(cfg.TF32); err != nil {
+			return nil, err
+		}
+	} else {
+		r.SgemmGFLOPS = SgemmPeak()
+	}
 	r.MFU = r.AchievedGFLOPS / r.SgemmGFLOPS
 	return r, nil
 }
@@ -111,6 +122,7 @@ type benchRun struct {
 	params *graph.Params
 	model  *graph.Model
 	tr     *graph.Trainer
+	gpu    gpuTrainer // device cuda, instead of tr, grads and optim
 	idx    []int32
 	tgt    []int32
 	grads  [][]float32
@@ -118,7 +130,7 @@ type benchRun struct {
 	rng    *rand.Rand
 }
 
-func newBenchRun(cfg Config) (*benchRun, error) {
+func newBenchRun(cfg Config, device string) (*benchRun, error) {
 	params, err := graph.NewParams(cfg.Config, kernels.NewRNG(cfg.Seed))
 	if err != nil {
 		return nil, &ConfigError{err}
@@ -131,28 +143,45 @@ func newBenchRun(cfg Config) (*benchRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := model.Differentiate(loss)
-	if err != nil {
-		return nil, err
-	}
-	b := &benchRun{cfg: cfg, params: params, model: model, tr: tr,
+	b := &benchRun{cfg: cfg, params: params, model: model,
 		idx: graph.Int32Data(model.Idx), tgt: graph.Int32Data(targets),
 		optim: NewAdamW(params, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay)),
 		rng:   rand.New(rand.NewPCG(cfg.Seed, 2))}
+	if device == "cuda" {
+		b.gpu, err = newGPUTrainer(model, loss, b.optim, cfg.TF32)
+		return b, err
+	}
+	if b.tr, err = model.Differentiate(loss); err != nil {
+		return nil, err
+	}
 	b.grads = make([][]float32, len(params.List))
 	for i := range b.grads {
-		b.grads[i] = tr.Grad(i)
+		b.grads[i] = b.tr.Grad(i)
 	}
 	return b, nil
+}
+
+func (b *benchRun) close() {
+	if b.gpu != nil {
+		b.gpu.close()
+	}
 }
 
 // step is one training step on a fresh batch of random tokens, as pretrain's
 // trainStep does it with grad_accum 1: forward, backward, clip, AdamW.
 func (b *benchRun) step() (float32, error) {
 	v := uint32(b.cfg.VocabSize)
-	for i := range b.idx {
-		b.idx[i], b.tgt[i] = int32(b.rng.Uint32N(v)), int32(b.rng.Uint32N(v))
+	fill := func() error {
+		for i := range b.idx {
+			b.idx[i], b.tgt[i] = int32(b.rng.Uint32N(v)), int32(b.rng.Uint32N(v))
+		}
+		return nil
 	}
+	if b.gpu != nil { // the step waits for the gradient norm, so its time is the device's
+		loss, _, err := b.gpu.step(fill, 1, b.cfg.GradClip, float32(b.cfg.LR), true)
+		return float32(loss), err
+	}
+	fill()
 	loss, err := b.tr.Step()
 	if err != nil {
 		return 0, err

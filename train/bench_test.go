@@ -44,7 +44,7 @@ func TestBench(t *testing.T) {
 // A steady training step (forward, backward, clip, AdamW) allocates little
 // and the heap does not grow from step to step.
 func TestTrainStepAllocations(t *testing.T) {
-	b, err := newBenchRun(tinyBenchConfig())
+	b, err := newBenchRun(tinyBenchConfig(), "cpu")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestTrainStepAllocations(t *testing.T) {
 func BenchmarkTrainLoop(b *testing.B) {
 	c := Default()
 	c.VocabSize = 256
-	r, err := newBenchRun(c)
+	r, err := newBenchRun(c, "cpu")
 	if err != nil {
 		b.Fatal(err)
 	}

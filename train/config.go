@@ -55,6 +55,7 @@ type Config struct {
 	Seed    uint64 `yaml:"seed"`
 	Device  string `yaml:"device"`  // auto | cpu | cuda
 	Threads int    `yaml:"threads"` // 0 = all cores
+	TF32    bool   `yaml:"tf32"`    // on a GPU: float32 products on TF32 tensor cores (weights stay float32)
 }
 
 // Default is a small char-level GPT-1 on the built-in corpus: it trains in
@@ -67,7 +68,7 @@ func Default() Config {
 		LR: 1e-3, MinLR: 1e-4, WarmupSteps: 50, LRDecay: "cosine",
 		Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0.1, GradClip: 1.0,
 		EvalInterval: 200, EvalBatches: 50, LogInterval: 10, CheckpointInterval: 200,
-		OnNonFinite: "stop", Seed: 1337, Device: "auto",
+		OnNonFinite: "stop", Seed: 1337, Device: "auto", TF32: true,
 	}
 }
 

@@ -69,7 +69,7 @@ type ftRun struct {
 // opt.OutDir; opt.Resume continues the run there. A cancelled ctx
 // checkpoints and returns a summary with status "interrupted".
 func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSummary, error) {
-	device, unlock, err := claim(Config{Device: cfg.Device, Threads: cfg.Threads}, opt)
+	device, unlock, err := claim(Config{Device: cfg.Device, Threads: cfg.Threads}, opt, false)
 	if err != nil {
 		return nil, err
 	}

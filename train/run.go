@@ -48,47 +48,60 @@ type Summary struct {
 	Error        string  `json:"error,omitempty"` // why a failed run stopped
 }
 
-// SetupDevice checks the device setting against this build and returns the
-// device the run uses. The CUDA kernels are built and tested against their
-// CPU twins, but the GPU executor that trains a whole graph is not written
-// yet, so every run trains on the CPU and says why.
-func SetupDevice(cfg Config, log io.Writer) (string, error) {
+// SetupDevice checks the device setting against this build and the
+// machine and returns the device the run uses: "cuda" when the config asks
+// for it (an error if no GPU is usable) or says auto and a GPU is usable,
+// else "cpu", with a one-line notice of why. gpuOK is false for the jobs
+// that have no GPU path yet (finetuning), which then run on the CPU.
+func SetupDevice(cfg Config, log io.Writer, gpuOK bool) (string, error) {
+	device := "cpu"
 	switch {
 	case cfg.Device == "cuda" && !kernels.CUDA:
 		return "", &ConfigError{errors.New("device cuda: this gptctl was built without CUDA (build it with make build-cuda, or use device: cpu)")}
+	case cfg.Device == "cuda" && !gpuOK:
+		return "", &ConfigError{errors.New("device cuda: finetuning runs on the CPU in this version (pretraining runs on the GPU); use device: cpu or auto")}
 	case cfg.Device == "cuda":
-		return "", &ConfigError{errors.New("device cuda: training on the GPU is not available yet in this version (its kernels are built and tested, the executor is not); use device: cpu or auto")}
+		desc, err := kernels.ProbeCUDA()
+		if err != nil {
+			return "", &ConfigError{fmt.Errorf("device cuda: no usable GPU (%v); use device: auto or cpu", err)}
+		}
+		fmt.Fprintf(log, "device: cuda (%s)\n", desc)
+		device = "cuda"
 	case cfg.Device == "auto" && !kernels.CUDA:
 		fmt.Fprintln(log, "device: cpu (this build has no CUDA support)")
 	case cfg.Device == "auto":
-		if desc, err := kernels.ProbeCUDA(); err != nil {
+		desc, err := kernels.ProbeCUDA()
+		switch {
+		case err != nil:
 			fmt.Fprintf(log, "device: cpu (no usable GPU: %v)\n", err)
-		} else {
-			fmt.Fprintf(log, "device: cpu (found %s, but GPU training is not available yet)\n", desc)
+		case !gpuOK:
+			fmt.Fprintf(log, "device: cpu (found %s, but finetuning runs on the CPU in this version)\n", desc)
+		default:
+			fmt.Fprintf(log, "device: cuda (%s)\n", desc)
+			device = "cuda"
 		}
 	}
 	if cfg.Threads > 0 {
 		runtime.GOMAXPROCS(cfg.Threads)
 	}
 	kernels.SetThreads(1) // BLAS runs single-threaded; our kernels split work across goroutines
-	return "cpu", nil
+	return device, nil
 }
 
 // Pretrain trains a language model as cfg says and writes the run into
 // opt.OutDir. A cancelled ctx (SIGTERM, SIGINT) checkpoints and returns a
 // Summary with status "interrupted".
 func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
-	device, unlock, err := claim(cfg, opt)
+	device, unlock, err := claim(cfg, opt, true)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	r, err := newRun(cfg, opt)
+	r, err := newRun(cfg, opt, device)
 	if err != nil {
 		return nil, err
 	}
 	defer r.close()
-	r.sum.Device = device
 	sum, err := r.loop(ctx)
 	if err != nil {
 		r.fillSummary("failed")
@@ -99,8 +112,8 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 }
 
 // claim picks the device of a run and locks its directory.
-func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
-	if device, err = SetupDevice(cfg, opt.Log); err != nil {
+func claim(cfg Config, opt Options, gpuOK bool) (device string, unlock func(), err error) {
+	if device, err = SetupDevice(cfg, opt.Log, gpuOK); err != nil {
 		return "", nil, err
 	}
 	unlock, err = lockRunDir(opt.OutDir)
@@ -128,13 +141,21 @@ func (r *run) evaluate() (float64, error) {
 		if err := r.val.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B); err != nil {
 			return 0, err
 		}
-		l, err := r.tr.Eval()
+		l, err := r.evalBatch()
 		if err != nil {
 			return 0, err
 		}
-		sum += float64(l)
+		sum += l
 	}
 	return sum / float64(r.cfg.EvalBatches), nil
+}
+
+func (r *run) evalBatch() (float64, error) {
+	if r.gpu != nil {
+		return r.gpu.eval()
+	}
+	l, err := r.tr.Eval()
+	return float64(l), err
 }
 
 func (r *run) loop(ctx context.Context) (*Summary, error) {
@@ -157,7 +178,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		step := r.state.Step
 		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
 		t0 := time.Now()
-		loss, err := r.trainStep(float32(lr))
+		done := step + 1
+		logged := done%cfg.LogInterval == 0 || done == cfg.MaxSteps || cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0
+		loss, err := r.trainStep(float32(lr), logged)
 		if errors.Is(err, errSkipped) {
 			r.state.Step++
 			r.state.Skipped++
@@ -189,6 +212,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			r.sum.ValLoss = v
 			if r.state.BestVal == 0 || v < r.state.BestVal {
 				r.state.BestVal, r.state.BestStep = v, r.state.Step
+				if err := r.syncGPU(); err != nil {
+					return nil, err
+				}
 				if err := commitDir(r.opt.OutDir, bestDir, "", func(tmp string) error {
 					return writeModelDir(tmp, r.params, r.tok)
 				}); err != nil {
@@ -226,8 +252,20 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	return r.sum, nil
 }
 
-// trainStep runs GradAccum micro-batches, clips and applies AdamW.
-func (r *run) trainStep(lr float32) (float64, error) {
+// trainStep runs GradAccum micro-batches, clips and applies AdamW. On a GPU
+// the loss is downloaded only when logged (NaN otherwise).
+func (r *run) trainStep(lr float32, logged bool) (float64, error) {
+	if r.gpu != nil {
+		fill := func() error {
+			return r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B)
+		}
+		loss, norm, err := r.gpu.step(fill, r.cfg.GradAccum, r.cfg.GradClip, lr, logged)
+		r.gradNorm = norm
+		if err == nil && (math.IsNaN(norm) || math.IsInf(norm, 0)) {
+			err = r.nonFinite(fmt.Errorf("the gradient norm is %v: %s", norm, r.firstNonFinite()))
+		}
+		return loss, err
+	}
 	var sum float64
 	for micro := 0; micro < r.cfg.GradAccum; micro++ {
 		if err := r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B); err != nil {
@@ -276,7 +314,16 @@ func (r *run) accumulate(micro int) {
 }
 
 func (r *run) firstNonFinite() string {
-	for i, g := range r.grads {
+	for i := range r.params.List {
+		var g []float32
+		if r.gpu == nil {
+			g = r.grads[i]
+		} else {
+			var err error
+			if g, err = r.gpu.grad(i); err != nil {
+				return "the gradients could not be read back: " + err.Error()
+			}
+		}
 		for _, v := range g {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				return "first in the gradient of " + r.params.List[i].Name

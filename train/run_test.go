@@ -271,7 +271,7 @@ func TestNonFiniteLoss(t *testing.T) {
 	for _, policy := range []string{"stop", "skip"} {
 		cfg := tinyConfig(t, "on_nonfinite="+policy)
 		opt := Options{OutDir: t.TempDir(), Log: io.Discard}
-		r, err := newRun(cfg, opt)
+		r, err := newRun(cfg, opt, "cpu")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,9 @@ type run struct {
 	params    *graph.Params
 	model     *graph.Model
 	targets   *G.Node
-	tr        *graph.Trainer
+	tr        *graph.Trainer // the CPU's step, or
+	gpu       gpuTrainer     // the GPU's (device cuda)
+	device    string         // cpu | cuda
 	rng       *kernels.RNG
 	corpus    *corpus
 	train     batchSource
@@ -36,8 +38,8 @@ type run struct {
 	sum       *Summary
 }
 
-func newRun(cfg Config, opt Options) (*run, error) {
-	r := &run{cfg: cfg, opt: opt, sum: &Summary{MaxSteps: cfg.MaxSteps, OutDir: opt.OutDir}}
+func newRun(cfg Config, opt Options, device string) (*run, error) {
+	r := &run{cfg: cfg, opt: opt, device: device, sum: &Summary{MaxSteps: cfg.MaxSteps, OutDir: opt.OutDir, Device: device}}
 	var ck *checkpoint
 	if opt.Resume && !hasCheckpoint(opt.OutDir) {
 		// Killed before its first checkpoint: nothing was kept, so the
@@ -114,11 +116,15 @@ func (r *run) build(c *corpus) error {
 	if loss, r.targets, err = r.model.LMLoss(); err != nil {
 		return err
 	}
-	if r.tr, err = r.model.Differentiate(loss); err != nil {
-		return err
-	}
 	r.corpus = c
 	if r.train, r.val, err = c.samplers(r.cfg.T(), r.cfg.Seed); err != nil {
+		return err
+	}
+	if r.device == "cuda" {
+		r.gpu, err = newGPUTrainer(r.model, loss, r.optim, r.cfg.TF32)
+		return err
+	}
+	if r.tr, err = r.model.Differentiate(loss); err != nil {
 		return err
 	}
 	r.grads = make([][]float32, len(r.params.List))
@@ -135,6 +141,9 @@ func (r *run) build(c *corpus) error {
 // save writes a checkpoint of the current step; elapsed is the wall time of
 // the whole run so far, earlier sessions included.
 func (r *run) save(elapsed float64) error {
+	if err := r.syncGPU(); err != nil {
+		return err
+	}
 	st := r.state
 	st.AdamStep = r.optim.Step
 	st.Elapsed = elapsed
@@ -154,7 +163,21 @@ func (r *run) save(elapsed float64) error {
 	return nil
 }
 
+// syncGPU brings the weights and AdamW moments of a GPU run to the host.
+func (r *run) syncGPU() error {
+	if r.gpu == nil {
+		return nil
+	}
+	if err := r.gpu.sync(r.optim); err != nil {
+		return fmt.Errorf("device cuda: downloading the weights: %w", err)
+	}
+	return nil
+}
+
 func (r *run) close() {
+	if r.gpu != nil {
+		r.gpu.close()
+	}
 	if r.corpus != nil {
 		r.corpus.close()
 	}

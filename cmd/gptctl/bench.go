@@ -17,6 +17,7 @@ type BenchOptions struct {
 	Steps      int
 	Warmup     int
 	Threads    int
+	Device     string
 	Out, Log   io.Writer
 }
 
@@ -61,11 +62,16 @@ peak_rss_mb. Compare with ../shared/bench/torch_ref.py on the same shape.`,
 	f.IntVar(&opts.Steps, "steps", 20, "timed training steps")
 	f.IntVar(&opts.Warmup, "warmup", 3, "untimed steps first")
 	f.IntVar(&opts.Threads, "threads", 0, "goroutines the kernels use (0: all cores)")
+	f.StringVar(&opts.Device, "device", "", "auto, cpu or cuda (overrides device:); on a GPU mfu is against a measured cuBLAS GEMM rate")
 	return cmd
 }
 
 func benchRun(opts *BenchOptions) error {
-	cfg, err := train.Load(opts.ConfigPath, opts.Sets)
+	sets := opts.Sets
+	if opts.Device != "" {
+		sets = append(sets, "device="+quote(opts.Device))
+	}
+	cfg, err := train.Load(opts.ConfigPath, sets)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,27 @@
+package train
+
+// Where a pretraining run's steps execute. On the CPU, run keeps a
+// graph.Trainer, host gradients, ClipGrads and AdamW. On a GPU (a build with
+// the gpu tag, device: cuda or auto with a usable GPU) a gpuTrainer does the
+// same on the device: weights, gradients and AdamW moments stay there, a
+// step uploads its batch and makes no other round trip than the gradient
+// norm it needs to refuse a non-finite step, and the loss comes back only
+// on the steps that log it.
+
+// gpuTrainer is a run's training step on a GPU (device_gpu.go).
+type gpuTrainer interface {
+	// step runs one optimizer step: accum micro-batches, each put into the
+	// model's input nodes by fill, their mean gradient clipped to clip and
+	// applied by AdamW at lr. The loss, the mean over the micro-batches, is
+	// downloaded only when wantLoss (NaN otherwise). When the gradient norm
+	// is not finite the weights are left alone and the norm is returned.
+	step(fill func() error, accum int, clip float64, lr float32, wantLoss bool) (loss, gradNorm float64, err error)
+	// eval returns the loss of the batch in the input nodes, in evaluation mode.
+	eval() (float64, error)
+	// grad downloads the gradient of weight i (nil if it has none).
+	grad(i int) ([]float32, error)
+	// sync copies the device weights into the model's Params and the AdamW
+	// moments into o, for a checkpoint or the best model.
+	sync(o *AdamW) error
+	close()
+}

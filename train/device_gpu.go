@@ -1,0 +1,156 @@
+//go:build gpu
+
+package train
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	G "gorgonia.org/gorgonia"
+
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// The one GPU of the process, opened on first use.
+var gpu struct {
+	once sync.Once
+	dev  *kernels.Device
+	err  error
+}
+
+func openGPU() (*kernels.Device, error) {
+	gpu.once.Do(func() { gpu.dev, gpu.err = kernels.OpenCUDA() })
+	return gpu.dev, gpu.err
+}
+
+// deviceRun is gpuTrainer over a graph.DeviceTrainer and its AdamW.
+type deviceRun struct {
+	dt  *graph.DeviceTrainer
+	opt *graph.DeviceAdamW
+}
+
+// newGPUTrainer compiles the gradient graph of loss for the GPU, uploads the
+// weights and o's moments (a resumed run's), and takes over o's updates.
+func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, tf32 bool) (gpuTrainer, error) {
+	dev, err := openGPU()
+	if err != nil {
+		return nil, fmt.Errorf("device cuda: %w", err)
+	}
+	if err := dev.SetTF32(tf32); err != nil {
+		return nil, fmt.Errorf("device cuda: %w", err)
+	}
+	dt, err := m.DifferentiateOn(dev, loss)
+	if err != nil {
+		return nil, err
+	}
+	opt, err := dt.NewAdamW(o.Beta1, o.Beta2, o.Eps, o.WeightDecay)
+	if err == nil && o.Step > 0 {
+		opt.Step = o.Step
+		err = opt.Upload(o.M, o.V)
+	}
+	if err != nil {
+		dt.Close()
+		return nil, err
+	}
+	return &deviceRun{dt: dt, opt: opt}, nil
+}
+
+func (g *deviceRun) step(fill func() error, accum int, clip float64, lr float32, wantLoss bool) (float64, float64, error) {
+	var sum float64
+	for micro := range accum {
+		if err := fill(); err != nil {
+			return 0, 0, err
+		}
+		if err := g.dt.Step(); err != nil {
+			return 0, 0, err
+		}
+		if wantLoss {
+			l, err := g.dt.LossValue()
+			if err != nil {
+				return 0, 0, err
+			}
+			sum += float64(l)
+		}
+		if err := g.dt.AccumulateGrads(micro, accum); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := g.dt.ClipGrads(clip); err != nil {
+		return 0, 0, err
+	}
+	norm, err := g.dt.GradNorm() // the one wait of a step: no update from a non-finite gradient
+	if err != nil || math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return math.NaN(), norm, err
+	}
+	if err := g.opt.Update(lr); err != nil {
+		return 0, 0, err
+	}
+	if !wantLoss {
+		return math.NaN(), norm, nil
+	}
+	return sum / float64(accum), norm, nil
+}
+
+func (g *deviceRun) eval() (float64, error) {
+	if err := g.dt.Eval(); err != nil {
+		return 0, err
+	}
+	l, err := g.dt.LossValue()
+	return float64(l), err
+}
+
+func (g *deviceRun) grad(i int) ([]float32, error) { return g.dt.Grad(i) }
+
+func (g *deviceRun) sync(o *AdamW) error {
+	if err := g.dt.DownloadWeights(); err != nil {
+		return err
+	}
+	o.Step = g.opt.Step
+	return g.opt.Download(o.M, o.V)
+}
+
+func (g *deviceRun) close() { g.dt.Close() }
+
+// gpuSgemmPeak measures the GPU's float32 GEMM rate in GFLOP/s (TF32 when
+// tf32): the best of several 4096³ products after a warm-up, the yardstick
+// of a GPU bench's MFU as SgemmPeak is of a CPU one.
+func gpuSgemmPeak(tf32 bool) (float64, error) {
+	dev, err := openGPU()
+	if err != nil {
+		return 0, err
+	}
+	if err := dev.SetTF32(tf32); err != nil {
+		return 0, err
+	}
+	const n = 4096
+	var bufs [3]kernels.Buffer
+	for i := range bufs {
+		if bufs[i], err = dev.Alloc(n * n); err != nil {
+			return 0, err
+		}
+		defer dev.Free(bufs[i])
+		if err := dev.Zero(bufs[i]); err != nil {
+			return 0, err
+		}
+	}
+	best := 0.0
+	for i := range 6 {
+		stop, err := dev.Timer()
+		if err != nil {
+			return 0, err
+		}
+		if err := dev.Sgemm(false, false, n, n, n, 1, bufs[0], n, bufs[1], n, 0, bufs[2], n); err != nil {
+			return 0, err
+		}
+		ms, err := stop()
+		if err != nil {
+			return 0, err
+		}
+		if i > 0 && ms > 0 {
+			best = max(best, 2*n*n*n/(ms/1e3)/1e9)
+		}
+	}
+	return best, nil
+}

@@ -1,0 +1,21 @@
+//go:build !gpu
+
+package train
+
+import (
+	"errors"
+
+	G "gorgonia.org/gorgonia"
+
+	"gptctl/graph"
+)
+
+// newGPUTrainer is not reached in a build without CUDA: SetupDevice never
+// picks the GPU there.
+func newGPUTrainer(*graph.Model, *G.Node, *AdamW, bool) (gpuTrainer, error) {
+	return nil, errNoCUDA
+}
+
+func gpuSgemmPeak(bool) (float64, error) { return 0, errNoCUDA }
+
+var errNoCUDA = errors.New("this gptctl was built without CUDA (make build-cuda)")
