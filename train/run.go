@@ -32,7 +32,7 @@ type Summary struct {
 	Status       string  `json:"status"` // completed | interrupted
 	Step         int     `json:"step"`
 	MaxSteps     int     `json:"max_steps"`
-	TrainLoss    float64 `json:"train_loss"`
+	TrainLoss    float64 `json:"train_loss,omitempty"` // the last logged step's; absent before any
 	ValLoss      float64 `json:"val_loss"`
 	BestValLoss  float64 `json:"best_val_loss"`
 	BestStep     int     `json:"best_step,omitempty"` // the evaluation step of best_val_loss
@@ -198,7 +198,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		trainTime += time.Since(t0)
 		r.state.Step++
 		r.state.TokensSeen += int64(B * T * cfg.GradAccum)
-		lastLoss = loss
+		if !math.IsNaN(loss) { // on a GPU the loss comes back on logged steps only
+			lastLoss = loss
+		}
 		tps := float64(int64(B*T*cfg.GradAccum)*int64(r.state.Step-r.startStep)) / trainTime.Seconds()
 		last := r.state.Step == cfg.MaxSteps
 		m := metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm, "tokens_per_s": tps,
@@ -244,7 +246,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	r.progress.done()
-	r.sum.TrainLoss = lastLoss
+	if !math.IsNaN(lastLoss) {
+		r.sum.TrainLoss = lastLoss
+	}
 	r.fillSummary("completed")
 	if err := writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum); err != nil {
 		return nil, err

@@ -330,3 +330,18 @@ func TestResumeAfterKillInCommit(t *testing.T) {
 		}
 	}
 }
+
+// A run stopped before its first step still checkpoints and writes a valid
+// summary (no NaN loss in it).
+func TestInterruptedBeforeFirstStep(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("stopped at once"))
+	dir := t.TempDir()
+	sum, err := Pretrain(ctx, tinyConfig(t), Options{OutDir: dir, Log: io.Discard})
+	if err != nil || sum.Status != "interrupted" || sum.Step != 0 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	if s := readFile(t, filepath.Join(dir, "summary.json")); !strings.Contains(s, `"status": "interrupted"`) {
+		t.Errorf("summary.json:\n%s", s)
+	}
+}

@@ -53,7 +53,7 @@ func main() {
 	must(os.MkdirAll(*out, 0o755))
 	cfg, err := train.Load(*cfgPath, []string{"data=" + *dataPath, fmt.Sprintf("seed=%d", *seed)})
 	must(err)
-	train.SetupDevice(cfg, os.Stderr)
+	train.SetupDevice(cfg, os.Stderr, false)
 
 	b, err := os.ReadFile(*dataPath)
 	must(err)
