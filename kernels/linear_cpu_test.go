@@ -1,0 +1,47 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// BenchmarkLinear times the Linear op and its gradient op at the GPT-1 MLP
+// input size (B*T = 4*128 rows, 768 -> 3072): the products plus what the op
+// adds around them (the bias broadcast and the bias gradient's row sums).
+func BenchmarkLinear(b *testing.B) {
+	const n, in, out = 4 * 128, 768, 3072
+	r := rand.New(rand.NewPCG(1, 2))
+	x, w, bias, dy := testRand(r, n*in, 1), testRand(r, in*out, 0.02), testRand(r, out, 0.1), testRand(r, n*out, 1)
+	op := &linearOp{n: n, in: in, out: out, bias: true}
+	grad := &linearGradOp{fwd: op}
+	vals := func(fs ...[]float32) []G.Value {
+		v := make([]G.Value, len(fs))
+		for i, f := range fs {
+			v[i] = tensor.New(tensor.WithBacking(f))
+		}
+		return v
+	}
+	y, packed := make([]float32, n*out), make([]float32, n*in+in*out+out)
+	flops := int64(2 * n * in * out)
+	b.Run("forward", func(b *testing.B) {
+		in := vals(x, w, bias)
+		for b.Loop() {
+			if err := op.Forward(y, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+	b.Run("backward", func(b *testing.B) {
+		in := vals(x, w, dy)
+		for b.Loop() {
+			if err := grad.Forward(packed, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(2*flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+}
