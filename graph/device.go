@@ -110,37 +110,19 @@ func (m *DeviceMachine) Feed(nodes ...*G.Node) error {
 // machine stays usable for other programs.
 func (m *DeviceMachine) Compile(outputs ...*G.Node) (*DeviceProgram, error) {
 	p := &DeviceProgram{m: m}
-	seen := map[*G.Node]bool{}
-	var order []*dstep // every node of the program, children first
-	var fresh []*dstep // the nodes this Compile planned
-	var firstErr error
-	var visit func(n *G.Node)
-	visit = func(n *G.Node) {
-		if seen[n] {
-			return
-		}
-		seen[n] = true
-		children := childrenOf(m.g, n)
-		for _, c := range children {
-			visit(c)
-		}
+	order, fresh, firstErr := walk(m.g, outputs, func(n *G.Node, children []*G.Node) (*dstep, bool, error) {
 		st, isNew := m.planNode(n, children)
+		var err error
 		switch {
 		case st.err != nil:
-			firstErr = cmp.Or(firstErr, st.err)
+			err = st.err
 		case st.shared != nil && st.shared != p && st.stays:
-			firstErr = cmp.Or(firstErr, fmt.Errorf("graph: %s is an output of another program that shares its memory (compile this program first)", n.Name()))
+			err = fmt.Errorf("graph: %s is an output of another program that shares its memory (compile this program first)", n.Name())
 		case st.shared != nil && st.shared != p:
-			firstErr = cmp.Or(firstErr, m.unshare(st))
+			err = m.unshare(st)
 		}
-		if isNew {
-			fresh = append(fresh, st)
-		}
-		order = append(order, st)
-	}
-	for _, o := range outputs {
-		visit(o)
-	}
+		return st, isNew, err
+	})
 	firstErr = cmp.Or(firstErr, m.allocate(p, order, fresh, outputs))
 	for _, st := range fresh {
 		firstErr = cmp.Or(firstErr, m.finish(st))
@@ -182,18 +164,6 @@ func (p *DeviceProgram) Run() error {
 		}
 	}
 	return nil
-}
-
-func childrenOf(g *G.ExprGraph, n *G.Node) []*G.Node {
-	if n.Graph() == nil {
-		return nil // a global constant
-	}
-	from := g.From(n.ID())
-	var out []*G.Node
-	for from.Next() {
-		out = append(out, from.Node().(*G.Node))
-	}
-	return out
 }
 
 // planNode gives a new node its step; buffers come later (allocate, finish).

@@ -54,8 +54,10 @@ func TestDeviceSharing(t *testing.T) {
 	dd := diffs{}
 	dd.near(t, "loss", "loss", []float32{losses[0]}, []float32{losses[1]}, 0, 0)
 	for i := range grads[0] {
-		// The embedding's scatter-add (atomicAdd) may sum in another order.
-		dd.near(t, "grads", fmt.Sprintf("grad %d", i), grads[0][i], grads[1][i], 1e-6, 0)
+		// The embedding's scatter-add (atomicAdd) sums in whatever order
+		// the threads run, on the emulator as on a GPU: a float32 sum of a
+		// batch's rows reordered moves by some tens of ulps (1e-6 was hit).
+		dd.near(t, "grads", fmt.Sprintf("grad %d", i), grads[0][i], grads[1][i], 1e-5, 0)
 	}
 	dd.log(t)
 	own, shared := floats[0][0], floats[0][1]

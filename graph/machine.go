@@ -95,37 +95,17 @@ func (m *Machine) Value(n *G.Node) G.Value {
 // planned are still complete, so the Machine stays usable.
 func (m *Machine) Compile(outputs ...*G.Node) (*Program, error) {
 	p := &Program{m: m}
-	seen := map[*G.Node]bool{}
-	var order []*step // every node of the program, children first
-	var fresh []*step // the nodes this Compile planned
-	var firstErr error
-	var visit func(n *G.Node)
-	visit = func(n *G.Node) {
-		if seen[n] {
-			return
-		}
-		seen[n] = true
-		children := m.children(n)
-		for _, c := range children {
-			visit(c)
-		}
+	order, fresh, firstErr := walk(m.g, outputs, func(n *G.Node, children []*G.Node) (*step, bool, error) {
 		st, isNew, err := m.planNode(n, children)
 		switch {
 		case err != nil:
-			firstErr = cmp.Or(firstErr, err)
 		case st.shared != nil && st.shared != p && st.stays:
-			firstErr = cmp.Or(firstErr, fmt.Errorf("graph: %s is an output of another program that shares its memory (compile this program first)", n.Name()))
+			err = fmt.Errorf("graph: %s is an output of another program that shares its memory (compile this program first)", n.Name())
 		case st.shared != nil && st.shared != p:
 			m.unshare(st)
 		}
-		if isNew {
-			fresh = append(fresh, st)
-		}
-		order = append(order, st)
-	}
-	for _, o := range outputs {
-		visit(o)
-	}
+		return st, isNew, err
+	})
 	m.allocate(p, order, fresh, outputs)
 	for _, st := range fresh {
 		m.finish(st)
@@ -141,6 +121,34 @@ func (m *Machine) Compile(outputs ...*G.Node) (*Program, error) {
 	return p, nil
 }
 
+// walk plans the nodes outputs depend on, each once, children first: it
+// returns them in that order, the ones plan saw for the first time (fresh),
+// and the first error plan returned. Both executors compile through it.
+func walk[S any](g *G.ExprGraph, outputs []*G.Node, plan func(n *G.Node, children []*G.Node) (S, bool, error)) (order, fresh []S, firstErr error) {
+	seen := map[*G.Node]bool{}
+	var visit func(n *G.Node)
+	visit = func(n *G.Node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		children := childrenOf(g, n)
+		for _, c := range children {
+			visit(c)
+		}
+		st, isNew, err := plan(n, children)
+		firstErr = cmp.Or(firstErr, err)
+		if isNew {
+			fresh = append(fresh, st)
+		}
+		order = append(order, st)
+	}
+	for _, o := range outputs {
+		visit(o)
+	}
+	return order, fresh, firstErr
+}
+
 // Run executes the program once.
 func (p *Program) Run() error {
 	for _, st := range p.steps {
@@ -151,11 +159,12 @@ func (p *Program) Run() error {
 	return nil
 }
 
-func (m *Machine) children(n *G.Node) []*G.Node {
+// childrenOf returns n's inputs in g, in argument order.
+func childrenOf(g *G.ExprGraph, n *G.Node) []*G.Node {
 	if n.Graph() == nil {
 		return nil // a global constant
 	}
-	from := m.g.From(n.ID())
+	from := g.From(n.ID())
 	var out []*G.Node
 	for from.Next() {
 		out = append(out, from.Node().(*G.Node))

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gptctl/graph"
 	"gptctl/kernels"
 )
 
@@ -35,35 +34,13 @@ func TestDeviceReferenceVectors(t *testing.T) {
 }
 
 func deviceReferenceCase(t *testing.T, d *kernels.Device, dir string) {
-	cfg, err := ReadHFConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Dropout = 0
-	p, err := graph.NewParams(cfg, kernels.NewRNG(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := LoadWeights(p, filepath.Join(dir, "model.safetensors")); err != nil {
-		t.Fatal(err)
-	}
-	batch, want := mustRead(t, filepath.Join(dir, "batch.safetensors")), mustRead(t, filepath.Join(dir, "expected.safetensors"))
-	inputs, targets := batch.Tensors["inputs"], batch.Tensors["targets"]
-	m, err := graph.New(p, inputs.Shape[0], inputs.Shape[1], &kernels.Mode{}, kernels.NewRNG(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	loss, tg, err := m.LMLoss()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := loadReferenceCase(t, dir)
+	p, m, loss, want := rc.p, rc.m, rc.loss, rc.want
 	dt, err := m.DifferentiateOn(d, loss, m.Logits)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dt.Close()
-	copyInt32(t, graph.Int32Data(m.Idx), inputs)
-	copyInt32(t, graph.Int32Data(tg), targets)
 	if err := dt.Step(); err != nil {
 		t.Fatal(err)
 	}

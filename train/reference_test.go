@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
+
 	"gptctl/data"
 	"gptctl/graph"
 	"gptctl/kernels"
@@ -40,7 +42,16 @@ func TestReferenceVectors(t *testing.T) {
 	}
 }
 
-func checkReferenceCase(t *testing.T, dir string) {
+// referenceCase is one case folder loaded: the model with its LM loss, the
+// batch already in the input nodes, and what PyTorch computed.
+type referenceCase struct {
+	p    *graph.Params
+	m    *graph.Model
+	loss *G.Node
+	want *data.SafeTensors
+}
+
+func loadReferenceCase(t *testing.T, dir string) referenceCase {
 	cfg, err := ReadHFConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -54,10 +65,8 @@ func checkReferenceCase(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	batch := mustRead(t, filepath.Join(dir, "batch.safetensors"))
-	want := mustRead(t, filepath.Join(dir, "expected.safetensors"))
 	inputs, targets := batch.Tensors["inputs"], batch.Tensors["targets"]
-	B, T := inputs.Shape[0], inputs.Shape[1]
-	m, err := graph.New(p, B, T, &kernels.Mode{}, kernels.NewRNG(1))
+	m, err := graph.New(p, inputs.Shape[0], inputs.Shape[1], &kernels.Mode{}, kernels.NewRNG(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +74,18 @@ func checkReferenceCase(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	copyInt32(t, graph.Int32Data(m.Idx), inputs)
+	copyInt32(t, graph.Int32Data(tgt), targets)
+	return referenceCase{p: p, m: m, loss: loss, want: mustRead(t, filepath.Join(dir, "expected.safetensors"))}
+}
+
+func checkReferenceCase(t *testing.T, dir string) {
+	rc := loadReferenceCase(t, dir)
+	p, m, loss, want := rc.p, rc.m, rc.loss, rc.want
 	tr, err := m.Differentiate(loss, m.Logits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	copyInt32(t, graph.Int32Data(m.Idx), inputs)
-	copyInt32(t, graph.Int32Data(tgt), targets)
 	got, err := tr.Step()
 	if err != nil {
 		t.Fatal(err)
