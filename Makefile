@@ -64,7 +64,7 @@ gpu-check-build:
 
 vet:
 	$(GO) vet -tags '$(TAGS)' ./...
-	$(GO) vet -tags '$(TAGS) gpu' ./kernels ./cmd/gptctl ./train
+	$(GO) vet -tags '$(TAGS) gpu' ./kernels ./graph ./cmd/gptctl ./train
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: the files above need formatting'; exit 1; }
 
 bench:
