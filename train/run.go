@@ -36,7 +36,7 @@ type Summary struct {
 	ValLoss      float64 `json:"val_loss"`
 	BestValLoss  float64 `json:"best_val_loss"`
 	BestStep     int     `json:"best_step,omitempty"` // the evaluation step of best_val_loss
-	Best         string  `json:"best,omitempty"`      // DIR/best: the model at best_step`
+	Best         string  `json:"best,omitempty"`      // DIR/best: the model at best_step
 	TokensSeen   int64   `json:"tokens_seen"`
 	TokensPerS   float64 `json:"tokens_per_s"`
 	WallSeconds  float64 `json:"wall_seconds"`
@@ -178,8 +178,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		step := r.state.Step
 		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
 		t0 := time.Now()
-		done := step + 1
-		logged := done%cfg.LogInterval == 0 || done == cfg.MaxSteps || cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0
+		done := step + 1 // the step count after this step
+		evaluated := cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0 || done == cfg.MaxSteps
+		logged := done%cfg.LogInterval == 0 || evaluated
 		loss, err := r.trainStep(float32(lr), logged)
 		if errors.Is(err, errSkipped) {
 			r.state.Step++
@@ -205,7 +206,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		last := r.state.Step == cfg.MaxSteps
 		m := metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm, "tokens_per_s": tps,
 			"elapsed_s": elapsed()}
-		if cfg.EvalInterval > 0 && r.state.Step%cfg.EvalInterval == 0 || last {
+		if evaluated {
 			v, err := r.evaluate()
 			if err != nil {
 				return nil, fmt.Errorf("evaluation at step %d: %w", r.state.Step, err)
@@ -224,7 +225,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 				}
 			}
 		}
-		if r.state.Step%cfg.LogInterval == 0 || last || m["val_loss"] != nil {
+		if logged {
 			if err := r.metrics.write(m); err != nil {
 				return nil, err
 			}
