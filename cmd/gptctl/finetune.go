@@ -1,12 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,16 +68,9 @@ func finetuneRun(opts *FinetuneOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.OutDir == "" {
-		opts.OutDir = filepath.Join("runs", "finetune-"+time.Now().Format("20060102-150405"))
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	sum, err := train.Finetune(ctx, cfg, train.Options{OutDir: opts.OutDir, Resume: opts.Resume, Log: opts.Log, Terminal: isTerminal(opts.Log)})
-	if err != nil {
-		return err
-	}
-	return printJSON(opts.Out, sum)
+	return runJob("finetune", opts.OutDir, opts.Resume, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (any, error) {
+		return train.Finetune(ctx, cfg, o)
+	})
 }
 
 // loadFinetuneConfig reads the config of a new finetune, or the one saved in

@@ -84,16 +84,25 @@ func pretrainRun(opts *PretrainOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.OutDir == "" {
-		opts.OutDir = filepath.Join("runs", "pretrain-"+time.Now().Format("20060102-150405"))
+	return runJob("pretrain", opts.OutDir, opts.Resume, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (any, error) {
+		return train.Pretrain(ctx, cfg, o)
+	})
+}
+
+// runJob runs a pretrain or finetune job under the stop signals (SIGTERM,
+// SIGINT, SIGUSR1), in outDir or a new runs/KIND-TIME, and prints its
+// summary as JSON.
+func runJob(kind, outDir string, resume bool, out, log io.Writer, job func(context.Context, train.Options) (any, error)) error {
+	if outDir == "" {
+		outDir = filepath.Join("runs", kind+"-"+time.Now().Format("20060102-150405"))
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	sum, err := train.Pretrain(ctx, cfg, train.Options{OutDir: opts.OutDir, Resume: opts.Resume, Log: opts.Log, Terminal: isTerminal(opts.Log)})
+	sum, err := job(ctx, train.Options{OutDir: outDir, Resume: resume, Log: log, Terminal: isTerminal(log)})
 	if err != nil {
 		return err
 	}
-	return printJSON(opts.Out, sum)
+	return printJSON(out, sum)
 }
 
 // loadJobConfig reads the config of a new run, or of the run being resumed,
