@@ -18,7 +18,7 @@ import (
 
 // FinetuneSummary is the outcome of a finetune, also DIR/summary.json.
 type FinetuneSummary struct {
-	Status        string             `json:"status"` // completed | interrupted
+	Status        string             `json:"status"` // completed | interrupted | failed
 	Task          string             `json:"task"`
 	Step          int                `json:"step"`
 	MaxSteps      int                `json:"max_steps"`
@@ -34,14 +34,7 @@ type FinetuneSummary struct {
 	ValExamples   int                `json:"val_examples"`
 	Truncated     int                `json:"truncated"` // examples shortened to max_len
 	Skipped       int                `json:"skipped"`   // bad rows skipped (skip_bad_rows)
-	TokensPerS    float64            `json:"tokens_per_s"`
-	WallSeconds   float64            `json:"wall_seconds"`
-	Params        int                `json:"params"`
-	Checkpoint    string             `json:"checkpoint"`
-	OutDir        string             `json:"out_dir"`
-	Device        string             `json:"device"`
-	Interruption  string             `json:"interruption,omitempty"`
-	Error         string             `json:"error,omitempty"` // why a failed run stopped
+	RunInfo
 }
 
 // ftRun is one finetune in progress.
@@ -92,7 +85,7 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 
 func newFinetuneRun(cfg FinetuneConfig, opt Options) (*ftRun, error) {
 	r := &ftRun{cfg: cfg, opt: opt, rng: kernels.NewRNG(cfg.Seed + 1),
-		sum: &FinetuneSummary{Task: cfg.Task.Type, OutDir: opt.OutDir}}
+		sum: &FinetuneSummary{Task: cfg.Task.Type, RunInfo: RunInfo{OutDir: opt.OutDir}}}
 	start := r.initModel
 	if opt.Resume && !hasCheckpoint(opt.OutDir) {
 		fmt.Fprintf(opt.Log, "%s has no checkpoint yet: starting from step 0\n", opt.OutDir)

@@ -29,23 +29,28 @@ type Options struct {
 
 // Summary is the outcome of a run, also written to DIR/summary.json.
 type Summary struct {
-	Status       string  `json:"status"` // completed | interrupted
-	Step         int     `json:"step"`
-	MaxSteps     int     `json:"max_steps"`
-	TrainLoss    float64 `json:"train_loss,omitempty"` // the last logged step's; absent before any
-	ValLoss      float64 `json:"val_loss"`
-	BestValLoss  float64 `json:"best_val_loss"`
-	BestStep     int     `json:"best_step,omitempty"` // the evaluation step of best_val_loss
-	Best         string  `json:"best,omitempty"`      // DIR/best: the model at best_step
-	TokensSeen   int64   `json:"tokens_seen"`
+	Status      string  `json:"status"` // completed | interrupted | failed
+	Step        int     `json:"step"`
+	MaxSteps    int     `json:"max_steps"`
+	TrainLoss   float64 `json:"train_loss,omitempty"` // the last logged step's; absent before any
+	ValLoss     float64 `json:"val_loss"`
+	BestValLoss float64 `json:"best_val_loss"`
+	BestStep    int     `json:"best_step,omitempty"` // the evaluation step of best_val_loss
+	Best        string  `json:"best,omitempty"`      // DIR/best: the model at best_step
+	TokensSeen  int64   `json:"tokens_seen"`
+	RunInfo
+}
+
+// RunInfo ends the summary of every run, pretraining or finetuning.
+type RunInfo struct {
 	TokensPerS   float64 `json:"tokens_per_s"`
 	WallSeconds  float64 `json:"wall_seconds"`
 	Params       int     `json:"params"`
 	Checkpoint   string  `json:"checkpoint"`
 	OutDir       string  `json:"out_dir"`
 	Device       string  `json:"device"`
-	Interruption string  `json:"interruption,omitempty"`
-	Error        string  `json:"error,omitempty"` // why a failed run stopped
+	Interruption string  `json:"interruption,omitempty"` // why an interrupted run stopped
+	Error        string  `json:"error,omitempty"`        // why a failed run stopped
 }
 
 // SetupDevice checks the device setting against this build and the

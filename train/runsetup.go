@@ -39,7 +39,7 @@ type run struct {
 }
 
 func newRun(cfg Config, opt Options, device string) (*run, error) {
-	r := &run{cfg: cfg, opt: opt, device: device, sum: &Summary{MaxSteps: cfg.MaxSteps, OutDir: opt.OutDir, Device: device}}
+	r := &run{cfg: cfg, opt: opt, device: device, sum: &Summary{MaxSteps: cfg.MaxSteps, RunInfo: RunInfo{OutDir: opt.OutDir, Device: device}}}
 	var ck *checkpoint
 	if opt.Resume && !hasCheckpoint(opt.OutDir) {
 		// Killed before its first checkpoint: nothing was kept, so the
