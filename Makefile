@@ -46,8 +46,9 @@ test-cuda:
 	  rc=$$?; grep -E '^(--- |ok|FAIL)|val loss|max weight' bin/cuda-emu/executor.log; exit $$rc; \
 	else echo "test-cuda: no C++20 compiler, the emulated twin run is skipped"; fi
 
-# Prebuilt binaries for a GPU machine without Go: carry $(GPU_CHECK_DIR) there
-# and run its gpu-check script (scripts/gpu-check). No openblas tag: that
+# Prebuilt binaries for a GPU machine without Go: carry $(GPU_CHECK_DIR) (or,
+# where a copy is size-limited, $(GPU_CHECK_DIR).tgz) there and run its
+# gpu-check script (scripts/gpu-check). No openblas tag: that
 # machine may not have libopenblas.
 GPU_CHECK_DIR ?= bin/gpu-check
 gpu-check-build:
@@ -56,11 +57,13 @@ gpu-check-build:
 	$(GO) test -c -tags gpu -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/kernels.test ./kernels
 	$(GO) test -c -tags gpu -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/graph.test ./graph
 	$(GO) test -c -tags gpu -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/train.test ./train
-	cp scripts/gpu-check $(GPU_CHECK_DIR)/
+	cp scripts/gpu-check scripts/gpu-torch-bench.py $(GPU_CHECK_DIR)/
+	@if [ -f ../shared/bench/torch_ref.py ]; then cp ../shared/bench/torch_ref.py $(GPU_CHECK_DIR)/; fi
 	cp configs/bench-gpt2-124m.yaml configs/bench-gpt1.yaml $(GPU_CHECK_DIR)/
 	@if [ -d ../shared/reference ]; then mkdir -p $(GPU_CHECK_DIR)/reference && \
 	  cp -r ../shared/reference/gpt1-tiny ../shared/reference/gpt2-tiny ../shared/reference/README.md $(GPU_CHECK_DIR)/reference/; fi
-	@du -sh $(GPU_CHECK_DIR)
+	tar -C $(dir $(GPU_CHECK_DIR)) -czf $(GPU_CHECK_DIR).tgz $(notdir $(GPU_CHECK_DIR))
+	@du -sh $(GPU_CHECK_DIR) $(GPU_CHECK_DIR).tgz
 
 vet:
 	$(GO) vet -tags '$(TAGS)' ./...
