@@ -56,7 +56,10 @@ type Device struct {
 	kernels map[string]*kernel
 	blas    *cublas
 	scratch Buffer
-	dry     *dryRun // not nil: record launches and touch no device (tests)
+	// ownAttention sends attention's products to gemm.cu even when cuBLAS
+	// is loaded (the twin tests check both paths).
+	ownAttention bool
+	dry          *dryRun // not nil: record launches and touch no device (tests)
 }
 
 // kernel is one __global__ function: its parameter types from the PTX and,

@@ -28,6 +28,9 @@ static int (*p_cublasSetMathMode)(cublasHandle_t, int);
 static int (*p_cublasGetVersion)(cublasHandle_t, int *);
 static int (*p_cublasSgemm)(cublasHandle_t, int, int, int, int, int, const float *, const float *, int,
                             const float *, int, const float *, float *, int);
+static int (*p_cublasSgemmStridedBatched)(cublasHandle_t, int, int, int, int, int, const float *, const float *,
+                                          int, long long, const float *, int, long long, const float *, float *,
+                                          int, long long, int);
 static void *gb_lib;
 
 #define GB_SYM(p, name) if ((*(void **)&(p) = dlsym(h, name)) == NULL) { dlclose(h); return "no " name " in it"; }
@@ -43,6 +46,7 @@ static const char *gb_open(const char *path, const char *lt) {
 	GB_SYM(p_cublasSetMathMode, "cublasSetMathMode")
 	GB_SYM(p_cublasGetVersion, "cublasGetVersion_v2")
 	GB_SYM(p_cublasSgemm, "cublasSgemm_v2")
+	GB_SYM(p_cublasSgemmStridedBatched, "cublasSgemmStridedBatched")
 	gb_lib = h;
 	return NULL;
 }
@@ -71,6 +75,17 @@ static int gb_sgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, float
 	if (r != 0) return r;
 	return p_cublasSgemm(h, ta, tb, m, n, k, &alpha, (const float *)a, lda, (const float *)b, ldb, &beta,
 	                     (float *)c, ldc);
+}
+
+// gb_sgemm_strided is column-major cublasSgemmStridedBatched with host alpha
+// and beta.
+static int gb_sgemm_strided(cublasHandle_t h, int ta, int tb, int m, int n, int k, float alpha, uint64_t a,
+                            int lda, long long sa, uint64_t b, int ldb, long long sb, float beta, uint64_t c,
+                            int ldc, long long sc, int count) {
+	int r = gc_bind();
+	if (r != 0) return r;
+	return p_cublasSgemmStridedBatched(h, ta, tb, m, n, k, &alpha, (const float *)a, lda, sa, (const float *)b,
+	                                   ldb, sb, &beta, (float *)c, ldc, sc, count);
 }
 */
 import "C"
@@ -232,16 +247,32 @@ func (b *cublas) setTF32(on bool) error {
 // Cᵀ = op(B)ᵀ op(A)ᵀ, so B goes first and m and n swap.
 func (b *cublas) sgemm(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda int, bb Buffer, ldb int,
 	beta float32, c Buffer, ldc int) error {
-	op := func(t bool) C.int {
-		if t {
-			return 1 // CUBLAS_OP_T
-		}
-		return 0
-	}
-	r := C.gb_sgemm(b.h, op(transB), op(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
+	r := C.gb_sgemm(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
 		C.uint64_t(bb.ptr), C.int(ldb), C.uint64_t(a.ptr), C.int(lda), C.float(beta), C.uint64_t(c.ptr), C.int(ldc))
 	if r != 0 {
 		return fmt.Errorf("cuda: cublasSgemm m=%d n=%d k=%d: status %d", m, n, k, int(r))
 	}
 	return nil
+}
+
+// sgemmStrided is count row-major products C_i = alpha op(A_i) op(B_i) +
+// beta C_i, where X_i starts sX elements after X_{i-1}, in one call of
+// cublasSgemmStridedBatched (operands swapped as in sgemm).
+func (b *cublas) sgemmStrided(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda, sa int,
+	bb Buffer, ldb, sb int, beta float32, c Buffer, ldc, sc, count int) error {
+	r := C.gb_sgemm_strided(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
+		C.uint64_t(bb.ptr), C.int(ldb), C.longlong(sb), C.uint64_t(a.ptr), C.int(lda), C.longlong(sa),
+		C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))
+	if r != 0 {
+		return fmt.Errorf("cuda: cublasSgemmStridedBatched m=%d n=%d k=%d count=%d: status %d", m, n, k, count, int(r))
+	}
+	return nil
+}
+
+// cublasOp is CUBLAS_OP_T for a transposed operand, else CUBLAS_OP_N.
+func cublasOp(t bool) C.int {
+	if t {
+		return 1
+	}
+	return 0
 }

@@ -88,11 +88,25 @@ func (g *gpuHarness) attention(b, t, c, nHead int, p float32) {
 
 	gqkv, gdout := g.up(qkv), g.up(dout)
 	gout, gatt, gdqkv := g.alloc(b*t*c), g.alloc(na), g.alloc(b*t*3*c)
-	ms := g.timed(func() error { return g.d.AttentionForward(gout, gatt, gqkv, b, t, c, nHead, gdrop) })
-	g.compare(name+"_fwd out", ms, g.down(gout, b*t*c), out, 1e-4, 1e-4)
-	g.compare(name+"_fwd att", ms, g.down(gatt, na), att, 1e-5, 1e-4)
-	ms = g.timed(func() error { return g.d.AttentionBackward(gdqkv, gdout, gqkv, gatt, b, t, c, nHead, gdrop) })
-	g.compare(name+"_bwd dqkv", ms, g.down(gdqkv, b*t*3*c), dqkv, 1e-4, 1e-3)
+	paths := []bool{true} // gemm.cu's products; and cuBLAS's when it is loaded
+	if g.d.UsesCublas() {
+		paths = append(paths, false)
+	}
+	defer func(own bool) { g.d.ownAttention = own }(g.d.ownAttention)
+	for _, own := range paths {
+		g.d.ownAttention = own
+		label := name
+		if g.d.UsesCublas() {
+			label += map[bool]string{true: " own", false: " cuBLAS"}[own]
+		}
+		g.must(g.d.Zero(gatt)) // the cuBLAS path must write every element, not reuse the last run's
+		ms := g.timed(func() error { return g.d.AttentionForward(gout, gatt, gqkv, b, t, c, nHead, gdrop) })
+		g.compare(label+"_fwd out", ms, g.down(gout, b*t*c), out, 1e-4, 1e-4)
+		g.compare(label+"_fwd att", ms, g.down(gatt, na), att, 1e-5, 1e-4)
+		g.must(g.d.Zero(gdqkv))
+		ms = g.timed(func() error { return g.d.AttentionBackward(gdqkv, gdout, gqkv, gatt, b, t, c, nHead, gdrop) })
+		g.compare(label+"_bwd dqkv", ms, g.down(gdqkv, b*t*3*c), dqkv, 1e-4, 1e-3)
+	}
 }
 
 func (g *gpuHarness) crossEntropy(n, v int) {

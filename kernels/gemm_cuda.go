@@ -102,3 +102,30 @@ func (d *Device) gemmOwn(mode int, transA, transB bool, m, n, k int, alpha float
 		b, ldb, int64(bt.bOuter), int64(bt.bInner),
 		beta, c, ldc, int64(bt.cOuter), int64(bt.cInner), nInner)
 }
+
+// gemmCublasBatch runs the products of bt through cuBLAS's strided batched
+// GEMM: one call per outer index, the inner ones a stride apart (or the
+// other way round when that makes fewer calls), since the attention
+// layouts have two strides and cuBLAS takes one.
+func (d *Device) gemmCublasBatch(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda int,
+	b Buffer, ldb int, beta float32, c Buffer, ldc int, bt gemmBatch) error {
+	nInner := max(bt.nInner, 1)
+	nOuter := max(bt.count, 1) / nInner
+	at := func(x Buffer, off int) Buffer { return x.Slice(off, x.n-off) }
+	if nOuter <= nInner {
+		for o := range nOuter {
+			if err := d.blas.sgemmStrided(transA, transB, m, n, k, alpha, at(a, o*bt.aOuter), lda, bt.aInner,
+				at(b, o*bt.bOuter), ldb, bt.bInner, beta, at(c, o*bt.cOuter), ldc, bt.cInner, nInner); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := range nInner {
+		if err := d.blas.sgemmStrided(transA, transB, m, n, k, alpha, at(a, i*bt.aInner), lda, bt.aOuter,
+			at(b, i*bt.bInner), ldb, bt.bOuter, beta, at(c, i*bt.cInner), ldc, bt.cOuter, nOuter); err != nil {
+			return err
+		}
+	}
+	return nil
+}
