@@ -44,6 +44,7 @@ static CUresult (*p_cuDeviceGetName)(char *, int, CUdevice);
 static CUresult (*p_cuDeviceGetAttribute)(int *, int, CUdevice);
 static CUresult (*p_cuDeviceTotalMem)(size_t *, CUdevice);
 static CUresult (*p_cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+static CUresult (*p_cuDevicePrimaryCtxSetFlags)(CUdevice, unsigned); // optional
 static CUresult (*p_cuCtxSetCurrent)(CUcontext);
 static CUresult (*p_cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *, void **);
 static CUresult (*p_cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
@@ -90,6 +91,7 @@ static const char *gc_open(void) {
 	GC_SYM(p_cuDeviceGetAttribute, "cuDeviceGetAttribute")
 	GC_SYM(p_cuDeviceTotalMem, "cuDeviceTotalMem_v2")
 	GC_SYM(p_cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain")
+	*(void **)&p_cuDevicePrimaryCtxSetFlags = dlsym(gc_lib, "cuDevicePrimaryCtxSetFlags_v2");
 	GC_SYM(p_cuCtxSetCurrent, "cuCtxSetCurrent")
 	GC_SYM(p_cuModuleLoadDataEx, "cuModuleLoadDataEx")
 	GC_SYM(p_cuModuleGetFunction, "cuModuleGetFunction")
@@ -133,7 +135,11 @@ static CUresult gc_device_name(char *s, int n, CUdevice d) { return p_cuDeviceGe
 static CUresult gc_device_attr(int *v, int attr, CUdevice d) { return p_cuDeviceGetAttribute(v, attr, d); }
 static CUresult gc_device_mem(size_t *v, CUdevice d) { return p_cuDeviceTotalMem(v, d); }
 
+// gc_ctx_open makes the device's primary context current. Threads waiting
+// on the device sleep (CU_CTX_SCHED_BLOCKING_SYNC) rather than spin: the
+// host stays free on a shared machine, for the cost of a wake-up per wait.
 static CUresult gc_ctx_open(CUdevice d) {
+	if (p_cuDevicePrimaryCtxSetFlags != NULL) p_cuDevicePrimaryCtxSetFlags(d, 0x04); // best effort
 	CUresult r = p_cuDevicePrimaryCtxRetain(&gc_ctx, d);
 	if (r != 0) return r;
 	gc_bound = 0;
