@@ -158,9 +158,24 @@ func (p *DeviceProgram) Run() error {
 			return fmt.Errorf("graph: input %s: %w", st.node.Name(), err)
 		}
 	}
+	prof := deviceProfile.Load()
 	for _, st := range p.steps {
+		var stop func() (float64, error)
+		if prof != nil {
+			var err error
+			if stop, err = m.d.Timer(); err != nil {
+				return err
+			}
+		}
 		if err := st.run(); err != nil {
 			return fmt.Errorf("graph: node %s: %w", st.node.Name(), err)
+		}
+		if stop != nil {
+			ms, err := stop()
+			if err != nil {
+				return err
+			}
+			prof.add(st.node.Op().String(), ms)
 		}
 	}
 	return nil

@@ -41,13 +41,25 @@ type BenchResult struct {
 	BLAS           string  `json:"blas"`
 	Device         string  `json:"device"` // cpu | cuda
 	Shape          string  `json:"shape"`  // L/d/heads/T/B/V
+	// Profile is the device time of each kind of op over one more step,
+	// each op timed alone (BenchSpec.Profile, device cuda only).
+	Profile []graph.OpTime `json:"profile,omitempty"`
+}
+
+// BenchSpec is what Bench measures: steps timed steps after warmup untimed
+// ones, with threads goroutines (0: all cores); Profile adds one step with
+// every device op timed.
+type BenchSpec struct {
+	Steps, Warmup, Threads int
+	Profile                bool
 }
 
 // Bench trains warmup untimed and then steps timed steps of cfg's model on
 // uniformly random tokens, with threads goroutines (0: all cores), and
 // measures the sgemm peak afterwards (so that its buffers do not count in the
 // peak RSS). cfg.VocabSize must be set.
-func Bench(cfg Config, steps, warmup, threads int, log io.Writer) (*BenchResult, error) {
+func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
+	steps, warmup, threads := spec.Steps, spec.Warmup, spec.Threads
 	if steps < 1 || warmup < 0 || threads < 0 {
 		return nil, &ConfigError{fmt.Errorf("bench: steps %d must be positive, warmup %d and threads %d not negative", steps, warmup, threads)}
 	}
@@ -55,7 +67,7 @@ func Bench(cfg Config, steps, warmup, threads int, log io.Writer) (*BenchResult,
 		return nil, &ConfigError{fmt.Errorf("bench: vocab_size must be set (synthetic tokens have no tokenizer)")}
 	}
 	cfg.Threads = threads
-	device, err := SetupDevice(cfg, log, true)
+	device, err := SetupDevice(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +116,18 @@ func Bench(cfg Config, steps, warmup, threads int, log io.Writer) (*BenchResult,
 	r.TokensPerS = float64(B*T) / med
 	r.AchievedGFLOPS = float64(r.FlopsPerToken) * r.TokensPerS / 1e9
 	r.Device = device
+	if spec.Profile {
+		if device != "cuda" {
+			return nil, &ConfigError{fmt.Errorf("bench: the op profile times device ops; device is %s (on the CPU: go test -bench ./kernels)", device)}
+		}
+		graph.StartDeviceProfile()
+		_, err := b.step()
+		r.Profile = graph.StopDeviceProfile()
+		if err != nil {
+			return nil, err
+		}
+		writeProfile(log, r.Profile, r.StepMS)
+	}
 	if device == "cuda" {
 		r.BLAS = "cuda"
 		if r.SgemmGFLOPS, err = gpuSgemmPeak(cfg.TF32); err != nil {
@@ -238,4 +262,16 @@ func peakRSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// writeProfile prints the op profile as a table, beside the median step.
+func writeProfile(w io.Writer, ops []graph.OpTime, stepMS float64) {
+	var total float64
+	for _, o := range ops {
+		total += o.MS
+	}
+	fmt.Fprintf(w, "profile: %.1f ms in graph ops (each timed alone), median step %.1f ms\n", total, stepMS)
+	for _, o := range ops {
+		fmt.Fprintf(w, "  %-28s %5d calls %9.2f ms %5.1f%%\n", o.Op, o.Calls, o.MS, 100*o.MS/max(total, 1e-9))
+	}
 }

@@ -1,8 +1,10 @@
 package train
 
 import (
+	"errors"
 	"io"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -14,7 +16,7 @@ func tinyBenchConfig() Config {
 }
 
 func TestBench(t *testing.T) {
-	r, err := Bench(tinyBenchConfig(), 3, 1, 1, io.Discard)
+	r, err := Bench(tinyBenchConfig(), BenchSpec{Steps: 3, Warmup: 1, Threads: 1}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,11 +34,11 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", name, v)
 		}
 	}
-	if _, err := Bench(c, 0, 0, 0, io.Discard); err == nil {
+	if _, err := Bench(c, BenchSpec{}, io.Discard); err == nil {
 		t.Error("no error for 0 steps")
 	}
 	c.VocabSize = 0
-	if _, err := Bench(c, 1, 0, 0, io.Discard); err == nil {
+	if _, err := Bench(c, BenchSpec{Steps: 1}, io.Discard); err == nil {
 		t.Error("no error for vocab_size 0")
 	}
 }
@@ -84,4 +86,14 @@ func BenchmarkTrainLoop(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(c.BatchSize*c.T()*b.N)/b.Elapsed().Seconds(), "tok/s")
+}
+
+func TestBenchProfileNeedsGPU(t *testing.T) {
+	c := tinyBenchConfig()
+	c.Device = "cpu"
+	_, err := Bench(c, BenchSpec{Steps: 1, Profile: true}, io.Discard)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "device is cpu") {
+		t.Fatalf("bench --profile on the CPU: %v, want a config error naming the device", err)
+	}
 }

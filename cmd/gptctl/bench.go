@@ -18,6 +18,7 @@ type BenchOptions struct {
 	Warmup     int
 	Threads    int
 	Device     string
+	Profile    bool
 	Out, Log   io.Writer
 }
 
@@ -35,7 +36,8 @@ printed as sgemm_gflops), flops_per_token (6N + 12*L*T*d), params and
 peak_rss_mb. Compare with ../shared/bench/torch_ref.py on the same shape.`,
 		Example: `  gptctl bench -c configs/bench-small.yaml
   gptctl bench -c configs/bench-gpt1.yaml --steps 4 --warmup 2 --threads 1
-  gptctl bench -c configs/bench-medium.yaml --set batch_size=16`,
+  gptctl bench -c configs/bench-medium.yaml --set batch_size=16
+  gptctl bench -c configs/bench-gpt2-124m.yaml --device cuda --profile`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -63,6 +65,7 @@ peak_rss_mb. Compare with ../shared/bench/torch_ref.py on the same shape.`,
 	f.IntVar(&opts.Warmup, "warmup", 3, "untimed steps first")
 	f.IntVar(&opts.Threads, "threads", 0, "goroutines the kernels use (0: all cores)")
 	f.StringVar(&opts.Device, "device", "", "auto, cpu or cuda (overrides device:); on a GPU mfu is against a measured cuBLAS GEMM rate")
+	f.BoolVar(&opts.Profile, "profile", false, "device cuda: time each kind of op over one more step (a table on stderr, \"profile\" in the JSON)")
 	return cmd
 }
 
@@ -75,7 +78,8 @@ func benchRun(opts *BenchOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := train.Bench(cfg, opts.Steps, opts.Warmup, opts.Threads, opts.Log)
+	res, err := train.Bench(cfg, train.BenchSpec{Steps: opts.Steps, Warmup: opts.Warmup, Threads: opts.Threads,
+		Profile: opts.Profile}, opts.Log)
 	if err != nil {
 		return err
 	}
