@@ -42,7 +42,7 @@ test-cuda:
 	    $(GO) test -tags '$(TAGS) gpu' -count=1 -run 'CUDATwins/odd' -v ./kernels >bin/cuda-emu/twins.log 2>&1; \
 	  rc=$$?; grep -E 'maxdiff|FAIL|^ok|device' bin/cuda-emu/twins.log; [ $$rc -eq 0 ] || exit $$rc; \
 	  LD_LIBRARY_PATH=$(CURDIR)/bin/cuda-emu GPTCTL_CUBLAS=off \
-	    $(GO) test -tags '$(TAGS) gpu' -count=1 -run 'Device|OnGPU' -v ./graph ./train >bin/cuda-emu/executor.log 2>&1; \
+	    $(GO) test -tags '$(TAGS) gpu' -count=1 -short -run 'Device|OnGPU' -v ./graph ./train >bin/cuda-emu/executor.log 2>&1; \
 	  rc=$$?; grep -E '^(--- |ok|FAIL)|val loss|max weight' bin/cuda-emu/executor.log; exit $$rc; \
 	else echo "test-cuda: no C++20 compiler, the emulated twin run is skipped"; fi
 
@@ -59,7 +59,8 @@ gpu-check-build:
 	$(GO) test -c -tags gpu -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/train.test ./train
 	cp scripts/gpu-check scripts/gpu-torch-bench.py $(GPU_CHECK_DIR)/
 	@if [ -f ../shared/bench/torch_ref.py ]; then cp ../shared/bench/torch_ref.py $(GPU_CHECK_DIR)/; fi
-	cp configs/bench-gpt2-124m.yaml configs/bench-gpt1.yaml $(GPU_CHECK_DIR)/
+	cp configs/bench-gpt2-124m.yaml configs/bench-gpt1.yaml configs/shakespeare-char.yaml configs/shakespeare-char-gpu.yaml $(GPU_CHECK_DIR)/
+	@if [ -f ../shared/data/pretrain/tinyshakespeare.txt ]; then cp ../shared/data/pretrain/tinyshakespeare.txt $(GPU_CHECK_DIR)/; fi
 	@if [ -d ../shared/reference ]; then mkdir -p $(GPU_CHECK_DIR)/reference && \
 	  cp -r ../shared/reference/gpt1-tiny ../shared/reference/gpt2-tiny ../shared/reference/README.md $(GPU_CHECK_DIR)/reference/; fi
 	tar -C $(dir $(GPU_CHECK_DIR)) -czf $(GPU_CHECK_DIR).tgz $(notdir $(GPU_CHECK_DIR))

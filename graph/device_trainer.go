@@ -89,6 +89,18 @@ func (t *DeviceTrainer) Eval() error {
 	return t.eval.Run()
 }
 
+// Forward compiles a program computing outputs (a task head's logits, say)
+// on the trainer's machine, over the same device weights.
+func (t *DeviceTrainer) Forward(outputs ...*G.Node) (*DeviceProgram, error) {
+	return t.Machine.Compile(outputs...)
+}
+
+// RunEval queues p in evaluation mode (no dropout); Value or Download wait.
+func (t *DeviceTrainer) RunEval(p *DeviceProgram) error {
+	t.Model.Mode.Training = false
+	return p.Run()
+}
+
 // LossValue waits for the device and returns the loss of the last run.
 func (t *DeviceTrainer) LossValue() (float32, error) {
 	var l [1]float32

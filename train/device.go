@@ -8,6 +8,8 @@ package train
 // norm it needs to refuse a non-finite step, and the loss comes back only
 // on the steps that log it.
 
+import G "gorgonia.org/gorgonia"
+
 // gpuTrainer is a run's training step on a GPU (device_gpu.go).
 type gpuTrainer interface {
 	// step runs one optimizer step: accum micro-batches, each put into the
@@ -20,6 +22,12 @@ type gpuTrainer interface {
 	eval() (float64, error)
 	// grad downloads the gradient of weight i (nil if it has none).
 	grad(i int) ([]float32, error)
+	// value downloads the first element of an extra output of the last
+	// step (a finetune's L2 or L1).
+	value(n *G.Node) (float64, error)
+	// predict computes out over the batch in the input nodes, in evaluation
+	// mode, and downloads it.
+	predict(out *G.Node) ([]float32, error)
 	// sync copies the device weights into the model's Params and the AdamW
 	// moments into o, for a checkpoint or the best model.
 	sync(o *AdamW) error

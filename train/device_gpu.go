@@ -27,13 +27,15 @@ func openGPU() (*kernels.Device, error) {
 
 // deviceRun is gpuTrainer over a graph.DeviceTrainer and its AdamW.
 type deviceRun struct {
-	dt  *graph.DeviceTrainer
-	opt *graph.DeviceAdamW
+	dt    *graph.DeviceTrainer
+	opt   *graph.DeviceAdamW
+	progs map[*G.Node]*graph.DeviceProgram // predict's, by output
 }
 
-// newGPUTrainer compiles the gradient graph of loss for the GPU, uploads the
-// weights and o's moments (a resumed run's), and takes over o's updates.
-func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, tf32 bool) (gpuTrainer, error) {
+// newGPUTrainer compiles the gradient graph of loss (and the extra outputs
+// value reads) for the GPU, uploads the weights and o's moments (a resumed
+// run's), and takes over o's updates.
+func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, tf32 bool, extra ...*G.Node) (gpuTrainer, error) {
 	dev, err := openGPU()
 	if err != nil {
 		return nil, fmt.Errorf("device cuda: %w", err)
@@ -41,7 +43,7 @@ func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, tf32 bool) (gpuTraine
 	if err := dev.SetTF32(tf32); err != nil {
 		return nil, fmt.Errorf("device cuda: %w", err)
 	}
-	dt, err := m.DifferentiateOn(dev, loss)
+	dt, err := m.DifferentiateOn(dev, loss, extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +56,7 @@ func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, tf32 bool) (gpuTraine
 		dt.Close()
 		return nil, err
 	}
-	return &deviceRun{dt: dt, opt: opt}, nil
+	return &deviceRun{dt: dt, opt: opt, progs: map[*G.Node]*graph.DeviceProgram{}}, nil
 }
 
 func (g *deviceRun) step(fill func() error, accum int, clip float64, lr float32, wantLoss bool) (float64, float64, error) {
@@ -102,6 +104,27 @@ func (g *deviceRun) eval() (float64, error) {
 }
 
 func (g *deviceRun) grad(i int) ([]float32, error) { return g.dt.Grad(i) }
+
+func (g *deviceRun) value(n *G.Node) (float64, error) {
+	var v [1]float32
+	err := g.dt.Machine.Download(v[:], n)
+	return float64(v[0]), err
+}
+
+func (g *deviceRun) predict(out *G.Node) ([]float32, error) {
+	p := g.progs[out]
+	if p == nil {
+		var err error
+		if p, err = g.dt.Forward(out); err != nil {
+			return nil, err
+		}
+		g.progs[out] = p
+	}
+	if err := g.dt.RunEval(p); err != nil {
+		return nil, err
+	}
+	return g.dt.Value(out)
+}
 
 func (g *deviceRun) sync(o *AdamW) error {
 	if err := g.dt.DownloadWeights(); err != nil {

@@ -5,12 +5,17 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"gptctl/data"
+	"gptctl/graph"
 )
 
 // needGPU skips a test where no GPU (or driver emulator, see the Makefile's
@@ -73,16 +78,26 @@ func TestPretrainOnGPU(t *testing.T) {
 // weightsClose compares the model.safetensors of two model directories.
 func weightsClose(t *testing.T, what, dirA, dirB string, tol float64) {
 	t.Helper()
-	a, err := data.ReadSafetensors(filepath.Join(dirA, "model.safetensors"))
+	tensorsClose(t, what, filepath.Join(dirA, "model.safetensors"), filepath.Join(dirB, "model.safetensors"), tol, nil)
+}
+
+// tensorsClose compares two safetensors files tensor by tensor, but for
+// the tensors named in skip.
+func tensorsClose(t *testing.T, what, fileA, fileB string, tol float64, skip []string) {
+	t.Helper()
+	a, err := data.ReadSafetensors(fileA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := data.ReadSafetensors(filepath.Join(dirB, "model.safetensors"))
+	b, err := data.ReadSafetensors(fileB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	worst, where := 0.0, ""
 	for name, ta := range a.Tensors {
+		if slices.Contains(skip, name) || slices.Contains(skip, strings.TrimPrefix(name, "m.")) || slices.Contains(skip, strings.TrimPrefix(name, "v.")) {
+			continue
+		}
 		fa, _ := ta.Float32()
 		fb, err := b.Tensors[name].Float32()
 		if err != nil || len(fa) != len(fb) {
@@ -97,5 +112,139 @@ func weightsClose(t *testing.T, what, dirA, dirB string, tol float64) {
 	t.Logf("%s: max weight difference %.3g (%s)", what, worst, where)
 	if worst > tol {
 		t.Errorf("%s: weights differ by up to %.3g in %s, want <= %g", what, worst, where, tol)
+	}
+}
+
+// bench --profile on the GPU times every op of one step: each kind of op the
+// model has, counted once per layer where it is per layer. (Bench itself
+// also measures a 4096³ GEMM, hours on the driver emulator: the test runs
+// the profiled step as Bench does.)
+func TestBenchProfileOnGPU(t *testing.T) {
+	needGPU(t)
+	c := tinyBenchConfig()
+	c.Device = "cuda"
+	b, err := newBenchRun(c, "cuda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	if _, err := b.step(); err != nil {
+		t.Fatal(err)
+	}
+	graph.StartDeviceProfile()
+	_, err = b.step()
+	prof := graph.StopDeviceProfile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for _, o := range prof {
+		if o.Calls < 1 || o.MS < 0 || math.IsNaN(o.MS) {
+			t.Errorf("profile entry %+v", o)
+		}
+		calls[o.Op] = o.Calls
+	}
+	for _, op := range []string{"attention", "attention_grad", "layernorm", "gelu", "cross_entropy"} {
+		if n, ok := calls[op]; !ok || (op != "cross_entropy" && n < c.NLayer) {
+			t.Errorf("op %s: %d calls in the profile, want one per layer (profile %v)", op, n, prof)
+		}
+	}
+	if graph.StopDeviceProfile() != nil {
+		t.Error("a second StopDeviceProfile returned a profile")
+	}
+}
+
+// Finetuning on the GPU follows the CPU run for each kind of head (dropout
+// off, TF32 off): the same validation metrics and, to float32 rounding, the
+// same model and head weights, though the GPU pads every batch to max_len
+// where the CPU pads each to its own length; and a run interrupted and
+// resumed on the GPU ends where an uninterrupted one does.
+func TestFinetuneOnGPU(t *testing.T) {
+	needGPU(t)
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(3, 4))
+	var pairs strings.Builder
+	for i := 0; i < 40; i++ {
+		x, y := randWord(r), randWord(r)
+		score := 0.0
+		if i%2 == 0 {
+			y, score = x, 5
+		}
+		fmt.Fprintf(&pairs, `{"s1": %q, "s2": %q, "sim": %g}`+"\n", x, y, score)
+	}
+	var mc strings.Builder
+	mc.WriteString("story,q,o1,o2,o3,answer\n")
+	for i := 0; i < 24; i++ {
+		fmt.Fprintf(&mc, "%s %s,why?,%s,%s,%s,%c\n", randWord(r), randWord(r), randWord(r), randWord(r), randWord(r), "ABC"[i%3])
+	}
+	model := tinyModelDir(t)
+	tasks := map[string]string{
+		"classification": fmt.Sprintf(`task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}`,
+			writeFile(t, filepath.Join(dir, "c.tsv"), synthTSV(60))),
+		"similarity": fmt.Sprintf(`task: {type: similarity, train: %s, columns: {a: s1, b: s2, score: sim}, val_fraction: 0.25}`,
+			writeFile(t, filepath.Join(dir, "s.jsonl"), pairs.String())),
+		"multiple_choice": fmt.Sprintf(`task: {type: multiple_choice, train: %s, header: true, val_fraction: 0.25, labels: [A, B, C],
+  columns: {context: story, question: q, option0: o1, option1: o2, option2: o3, label: answer}}`,
+			writeFile(t, filepath.Join(dir, "m.csv"), mc.String())),
+	}
+	for name, task := range tasks {
+		if testing.Short() && name != "classification" { // the driver emulator takes minutes per task
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			yaml := writeFile(t, filepath.Join(t.TempDir(), "f.yaml"), fmt.Sprintf("init_from: %s\n%s\n", model, task)+
+				"batch_size: 4\nmax_steps: 6\neval_interval: 3\nlr: 1.0e-3\ndropout: 0\nhead_dropout: 0\ntf32: false\n")
+			run := func(ctx context.Context, device, out string, opt Options) *FinetuneSummary {
+				t.Helper()
+				cfg, err := LoadFinetune(yaml, []string{"device=" + device})
+				if err != nil {
+					t.Fatal(err)
+				}
+				opt.OutDir, opt.Log = out, io.Discard
+				sum, err := Finetune(ctx, cfg, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sum
+			}
+			// A multiple-choice head's bias adds the same to every option's
+			// score: the softmax ignores it, its gradient is zero up to
+			// rounding, and AdamW turns whatever rounding noise the device's
+			// summation order leaves into lr-sized steps. It does not change
+			// a prediction, so it is not compared.
+			var skip []string
+			if name == "multiple_choice" {
+				skip = []string{"clf.bias"}
+			}
+			cpuDir, gpuDir, splitDir := t.TempDir(), t.TempDir(), t.TempDir()
+			bg := context.Background()
+			a, b := run(bg, "cpu", cpuDir, Options{}), run(bg, "cuda", gpuDir, Options{})
+			if b.Device != "cuda" || b.Step != 6 || math.Abs(a.TrainLoss-b.TrainLoss) > 1e-4*math.Abs(a.TrainLoss) {
+				t.Fatalf("GPU %+v\nCPU %+v: want the same run", b, a)
+			}
+			for k, v := range a.Val {
+				if math.Abs(v-b.Val[k]) > 1e-4*max(1, math.Abs(v)) {
+					t.Errorf("val %s: cpu %.6f, gpu %.6f", k, v, b.Val[k])
+				}
+			}
+			t.Logf("train loss: cpu %.6f, gpu %.6f; val %v", a.TrainLoss, b.TrainLoss, b.Val)
+			for _, f := range []string{"model.safetensors", "head.safetensors"} {
+				tensorsClose(t, "gpu vs cpu "+f, filepath.Join(gpuDir, "checkpoint", f), filepath.Join(cpuDir, "checkpoint", f), 1e-4, skip)
+			}
+
+			ctx, cancel := context.WithCancelCause(context.Background())
+			stop := func(step int) {
+				if step == 4 {
+					cancel(errors.New("test interruption"))
+				}
+			}
+			if s := run(ctx, "cuda", splitDir, Options{AfterStep: stop}); s.Status != "interrupted" {
+				t.Fatalf("interrupted GPU run: %+v", s)
+			}
+			run(bg, "cuda", splitDir, Options{Resume: true})
+			for _, f := range []string{"model.safetensors", "head.safetensors", "optimizer.safetensors"} {
+				tensorsClose(t, "resumed vs uninterrupted "+f, filepath.Join(splitDir, "checkpoint", f), filepath.Join(gpuDir, "checkpoint", f), 1e-5, skip)
+			}
+		})
 	}
 }

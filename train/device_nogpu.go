@@ -12,7 +12,7 @@ import (
 
 // newGPUTrainer is not reached in a build without CUDA: SetupDevice never
 // picks the GPU there.
-func newGPUTrainer(*graph.Model, *G.Node, *AdamW, bool) (gpuTrainer, error) {
+func newGPUTrainer(*graph.Model, *G.Node, *AdamW, bool, ...*G.Node) (gpuTrainer, error) {
 	return nil, errNoCUDA
 }
 

@@ -44,6 +44,8 @@ type ftRun struct {
 	model      *taskModel
 	train, val []taskExample
 	graphs     *graphSet
+	device     string     // cpu or cuda
+	gpu        gpuTrainer // device cuda: the step, weights and moments on the GPU (built on the first step)
 	optim      *AdamW
 	rng        *kernels.RNG
 	grads      [][]float32
@@ -62,16 +64,21 @@ type ftRun struct {
 // opt.OutDir; opt.Resume continues the run there. A cancelled ctx
 // checkpoints and returns a summary with status "interrupted".
 func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSummary, error) {
-	device, unlock, err := claim(Config{Device: cfg.Device, Threads: cfg.Threads}, opt, false)
+	device, unlock, err := claim(Config{Device: cfg.Device, Threads: cfg.Threads}, opt)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	r, err := newFinetuneRun(cfg, opt)
+	r, err := newFinetuneRun(cfg, opt, device)
 	if err != nil {
 		return nil, err
 	}
 	defer r.metrics.close()
+	defer func() {
+		if r.gpu != nil {
+			r.gpu.close()
+		}
+	}()
 	r.sum.Device = device
 	sum, err := r.loop(ctx)
 	if err != nil {
@@ -83,8 +90,8 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 	return sum, err
 }
 
-func newFinetuneRun(cfg FinetuneConfig, opt Options) (*ftRun, error) {
-	r := &ftRun{cfg: cfg, opt: opt, rng: kernels.NewRNG(cfg.Seed + 1),
+func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, error) {
+	r := &ftRun{cfg: cfg, opt: opt, device: device, rng: kernels.NewRNG(cfg.Seed + 1),
 		sum: &FinetuneSummary{Task: cfg.Task.Type, RunInfo: RunInfo{OutDir: opt.OutDir}}}
 	start := r.initModel
 	if opt.Resume && !hasCheckpoint(opt.OutDir) {
@@ -124,6 +131,11 @@ func (r *ftRun) plan() {
 	head := info.head()
 	head.Lambda, head.Dropout = float32(cfg.Lambda), float32(cfg.HeadDropout)
 	r.graphs = newGraphSet(p, head, cfg.BatchSize, info.MaxLen, r.rng)
+	if r.device == "cuda" {
+		// One graph, every batch padded to max_len: a GPU has the throughput
+		// to spare, and one device copy of the weights serves every step.
+		r.graphs.fixedT = info.MaxLen
+	}
 	r.grads = make([][]float32, len(p.List))
 	r.perEpoch = (len(r.train) + cfg.BatchSize - 1) / cfg.BatchSize
 	r.total = cfg.Epochs * r.perEpoch

@@ -10,6 +10,7 @@ package train
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -62,13 +63,15 @@ type graphSet struct {
 	mode   *kernels.Mode
 	rng    *kernels.RNG
 	byT    map[int]*taskGraph
+	fixedT int        // > 0: every batch padded to this length (on a GPU)
+	gpu    gpuTrainer // set: predictions run on the GPU, over its weights
 }
 
 type taskGraph struct {
 	task  *graph.Task
 	tr    *graph.Trainer // built on the first training step
 	extra []*G.Node      // L2 and L1, read after a step
-	pred  *graph.Program // the head's outputs, forward only
+	pred  *graph.Program // the head's outputs, forward only (on the CPU)
 }
 
 func newGraphSet(p *graph.Params, head graph.HeadConfig, E, maxLen int, rng *kernels.RNG) *graphSet {
@@ -93,6 +96,9 @@ func paddedLen(width, maxLen int) int {
 // get returns the graph for a batch whose longest sequence has width tokens.
 func (s *graphSet) get(width int) (*taskGraph, error) {
 	T := paddedLen(width, s.maxLen)
+	if s.fixedT > 0 {
+		T = s.fixedT
+	}
 	if g := s.byT[T]; g != nil {
 		return g, nil
 	}
@@ -100,9 +106,11 @@ func (s *graphSet) get(width int) (*taskGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	pred, err := task.Forward(task.Out)
-	if err != nil {
-		return nil, err
+	var pred *graph.Program
+	if s.fixedT == 0 {
+		if pred, err = task.Forward(task.Out); err != nil {
+			return nil, err
+		}
 	}
 	g := &taskGraph{task: task, pred: pred, extra: []*G.Node{task.TaskLoss}}
 	if task.LMLoss != nil {
@@ -168,10 +176,9 @@ func fillInt32(s []int32, v int32) {
 	}
 }
 
-// outputs reads the head's output for the first n examples of the last
-// run: class or option probabilities, or a one-element score.
-func (g *taskGraph) outputs(n int) [][]float64 {
-	out := kernels.Floats(g.task.Machine().Value(g.task.Out))
+// outputs turns the head's output out of a run into the first n examples'
+// class or option probabilities, or one-element scores.
+func (g *taskGraph) outputs(out []float32, n int) [][]float64 {
 	k := len(out) / g.task.E
 	res := make([][]float64, n)
 	for e := range res {
@@ -216,10 +223,21 @@ func (s *graphSet) predict(exs []taskExample) ([][]float64, error) {
 			return nil, err
 		}
 		g.fill(exs, batch)
-		if err := g.task.Run(g.pred); err != nil {
-			return nil, err
+		var raw []float32
+		if s.gpu != nil {
+			if raw, err = s.gpu.predict(g.task.Out); err != nil {
+				return nil, err
+			}
+		} else {
+			if g.pred == nil {
+				return nil, fmt.Errorf("finetune: no forward program for the %d-token graph", g.task.T)
+			}
+			if err := g.task.Run(g.pred); err != nil {
+				return nil, err
+			}
+			raw = kernels.Floats(g.task.Machine().Value(g.task.Out))
 		}
-		for j, o := range g.outputs(len(batch)) {
+		for j, o := range g.outputs(raw, len(batch)) {
 			out[batch[j]] = o
 		}
 	}

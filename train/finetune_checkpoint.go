@@ -43,6 +43,9 @@ type finetuneState struct {
 
 // save writes the checkpoint of the current step.
 func (r *ftRun) save() error {
+	if err := r.syncGPU(); err != nil {
+		return err
+	}
 	st := r.state
 	st.AdamStep = r.optim.Step
 	var err error
@@ -76,6 +79,9 @@ func (r *ftRun) save() error {
 
 // saveBest writes the current model as DIR/best.
 func (r *ftRun) saveBest() error {
+	if err := r.syncGPU(); err != nil {
+		return err
+	}
 	if err := commitDir(r.opt.OutDir, bestDir, "", func(tmp string) error { return writeTaskModel(tmp, r.model) }); err != nil {
 		return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
 	}

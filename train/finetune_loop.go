@@ -121,6 +121,9 @@ func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 	if err != nil {
 		return res, err
 	}
+	if r.device == "cuda" {
+		return r.trainStepGPU(g, batch, lr)
+	}
 	tr, err := g.trainer()
 	if err != nil {
 		return res, err
@@ -146,6 +149,47 @@ func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 		res.l1 = float64(tr.Value(g.task.LMLoss)[0])
 	}
 	return res, nil
+}
+
+// trainStepGPU is trainStep on the GPU: the trainer is built on the first
+// step (the graph exists from then on) over the host weights and moments.
+func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult, error) {
+	var res stepResult
+	if r.gpu == nil {
+		gt, err := newGPUTrainer(g.task.Model, g.task.Loss, r.optim, r.cfg.TF32, g.extra...)
+		if err != nil {
+			return res, err
+		}
+		r.gpu, r.graphs.gpu = gt, gt
+	}
+	fill := func() error {
+		res.tokens = g.fill(r.train, batch)
+		return nil
+	}
+	loss, norm, err := r.gpu.step(fill, 1, r.cfg.GradClip, float32(lr), true)
+	if err != nil {
+		return res, err
+	}
+	res.loss, res.gradNorm = loss, norm
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return res, &NonFiniteError{fmt.Errorf("the gradient norm is %v (lower lr)", norm)}
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return res, &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", loss)}
+	}
+	if res.l2, err = r.gpu.value(g.task.TaskLoss); err == nil && g.task.LMLoss != nil {
+		res.l1, err = r.gpu.value(g.task.LMLoss)
+	}
+	return res, err
+}
+
+// syncGPU brings the GPU's weights and moments back to the host, before a
+// checkpoint or the best model is written.
+func (r *ftRun) syncGPU() error {
+	if r.gpu == nil {
+		return nil
+	}
+	return r.gpu.sync(r.optim)
 }
 
 func batchWidth(exs []taskExample, batch []int) int {

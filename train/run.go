@@ -56,15 +56,12 @@ type RunInfo struct {
 // SetupDevice checks the device setting against this build and the
 // machine and returns the device the run uses: "cuda" when the config asks
 // for it (an error if no GPU is usable) or says auto and a GPU is usable,
-// else "cpu", with a one-line notice of why. gpuOK is false for the jobs
-// that have no GPU path yet (finetuning), which then run on the CPU.
-func SetupDevice(cfg Config, log io.Writer, gpuOK bool) (string, error) {
+// else "cpu", with a one-line notice of why.
+func SetupDevice(cfg Config, log io.Writer) (string, error) {
 	device := "cpu"
 	switch {
 	case cfg.Device == "cuda" && !kernels.CUDA:
 		return "", &ConfigError{errors.New("device cuda: this gptctl was built without CUDA (build it with make build-cuda, or use device: cpu)")}
-	case cfg.Device == "cuda" && !gpuOK:
-		return "", &ConfigError{errors.New("device cuda: finetuning runs on the CPU in this version (pretraining runs on the GPU); use device: cpu or auto")}
 	case cfg.Device == "cuda":
 		desc, err := kernels.ProbeCUDA()
 		if err != nil {
@@ -79,8 +76,6 @@ func SetupDevice(cfg Config, log io.Writer, gpuOK bool) (string, error) {
 		switch {
 		case err != nil:
 			fmt.Fprintf(log, "device: cpu (no usable GPU: %v)\n", err)
-		case !gpuOK:
-			fmt.Fprintf(log, "device: cpu (found %s, but finetuning runs on the CPU in this version)\n", desc)
 		default:
 			fmt.Fprintf(log, "device: cuda (%s)\n", desc)
 			device = "cuda"
@@ -97,7 +92,7 @@ func SetupDevice(cfg Config, log io.Writer, gpuOK bool) (string, error) {
 // opt.OutDir. A cancelled ctx (SIGTERM, SIGINT) checkpoints and returns a
 // Summary with status "interrupted".
 func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
-	device, unlock, err := claim(cfg, opt, true)
+	device, unlock, err := claim(cfg, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +112,8 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 }
 
 // claim picks the device of a run and locks its directory.
-func claim(cfg Config, opt Options, gpuOK bool) (device string, unlock func(), err error) {
-	if device, err = SetupDevice(cfg, opt.Log, gpuOK); err != nil {
+func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
+	if device, err = SetupDevice(cfg, opt.Log); err != nil {
 		return "", nil, err
 	}
 	unlock, err = lockRunDir(opt.OutDir)

@@ -51,9 +51,10 @@ func main() {
 	evalAt := flag.Int("evalat", 0, "also print the validation loss at this step (0: only at the end)")
 	flag.Parse()
 	must(os.MkdirAll(*out, 0o755))
-	cfg, err := train.Load(*cfgPath, []string{"data=" + *dataPath, fmt.Sprintf("seed=%d", *seed)})
+	cfg, err := train.Load(*cfgPath, []string{"data=" + *dataPath, fmt.Sprintf("seed=%d", *seed), "device=cpu"})
 	must(err)
-	train.SetupDevice(cfg, os.Stderr, false)
+	_, err = train.SetupDevice(cfg, os.Stderr)
+	must(err)
 
 	b, err := os.ReadFile(*dataPath)
 	must(err)
