@@ -3,7 +3,11 @@
 // The reference vectors of reference_test.go (PyTorch, float32; see
 // the README in their folder) through the device executor: logits, loss,
 // every gradient, the gradient norm and every weight after one AdamW step
-// on the device, with the same tolerances.
+// on the device: in float32 with the same tolerances, and with TF32 tensor
+// cores (training's default on a GPU) within 1e-3. One AdamW step moves a
+// weight by about lr whatever its gradient's size, so a gradient near zero
+// whose sign TF32 flips moves it by 2*lr: TF32's step1 bound is 2e-3 and
+// some rounding (2.1e-3).
 
 package train
 
@@ -24,16 +28,31 @@ func TestDeviceReferenceVectors(t *testing.T) {
 	if err != nil {
 		t.Skipf("no usable GPU (%v): see device_test.go for the driver emulator", err)
 	}
-	if err := d.SetTF32(false); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		c := filepath.Dir(c)
-		t.Run(filepath.Base(c), func(t *testing.T) { deviceReferenceCase(t, d, c) })
+	defer d.SetTF32(false)
+	for _, tol := range []refTol{{"fp32", false, 1e-4, 1e-5, 1e-3, 1e-5}, {"tf32", true, 1e-3, 1e-3, 1e-2, 2.1e-3}} {
+		if err := d.SetTF32(tol.tf32); err != nil {
+			t.Fatal(err)
+		}
+		if tol.tf32 && !d.UsesCublas() {
+			continue // TF32 is cuBLAS's; gemm.cu computes in float32
+		}
+		for _, c := range cases {
+			c := filepath.Dir(c)
+			t.Run(filepath.Base(c)+"/"+tol.name, func(t *testing.T) { deviceReferenceCase(t, d, c, tol) })
+		}
 	}
 }
 
-func deviceReferenceCase(t *testing.T, d *kernels.Device, dir string) {
+// refTol are the tolerances of one precision: absolute for the logits and
+// loss, absolute and relative for gradients and the norm, absolute (with
+// relative 1e-3) for the weights after one step.
+type refTol struct {
+	name                  string
+	tf32                  bool
+	out, grad, rel, step1 float64
+}
+
+func deviceReferenceCase(t *testing.T, d *kernels.Device, dir string, tol refTol) {
 	rc := loadReferenceCase(t, dir)
 	p, m, loss, want := rc.p, rc.m, rc.loss, rc.want
 	dt, err := m.DifferentiateOn(d, loss, m.Logits)
@@ -52,14 +71,14 @@ func deviceReferenceCase(t *testing.T, d *kernels.Device, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkClose(t, "logits", logits, floats(t, want, "logits"), 1e-4, 0)
-	checkClose(t, "loss", []float32{l}, floats(t, want, "loss"), 1e-4, 0)
+	checkClose(t, "logits", logits, floats(t, want, "logits"), tol.out, 0)
+	checkClose(t, "loss", []float32{l}, floats(t, want, "loss"), tol.out, 0)
 	for i, w := range p.List {
 		g, err := dt.Grad(i)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkClose(t, "grad."+w.Name, g, floats(t, want, "grad."+w.Name), 1e-5, 1e-3)
+		checkClose(t, "grad."+w.Name, g, floats(t, want, "grad."+w.Name), tol.grad, tol.rel)
 	}
 	if err := dt.ClipGrads(0); err != nil { // measures the norm, scales nothing
 		t.Fatal(err)
@@ -68,7 +87,7 @@ func deviceReferenceCase(t *testing.T, d *kernels.Device, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkClose(t, "grad_norm", []float32{float32(norm)}, floats(t, want, "grad_norm"), 1e-5, 1e-3)
+	checkClose(t, "grad_norm", []float32{float32(norm)}, floats(t, want, "grad_norm"), tol.grad, tol.rel)
 	opt, err := dt.NewAdamW(0.9, 0.999, 1e-8, 0.1)
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +99,6 @@ func deviceReferenceCase(t *testing.T, d *kernels.Device, dir string) {
 		t.Fatal(err)
 	}
 	for _, w := range p.List {
-		checkClose(t, "step1."+w.Name, w.Data, floats(t, want, "step1."+w.Name), 1e-5, 1e-3)
+		checkClose(t, "step1."+w.Name, w.Data, floats(t, want, "step1."+w.Name), tol.step1, 1e-3)
 	}
 }
