@@ -162,16 +162,7 @@ func TestBenchProfileOnGPU(t *testing.T) {
 func TestFinetuneOnGPU(t *testing.T) {
 	needGPU(t)
 	dir := t.TempDir()
-	r := rand.New(rand.NewPCG(3, 4))
-	var pairs strings.Builder
-	for i := 0; i < 40; i++ {
-		x, y := randWord(r), randWord(r)
-		score := 0.0
-		if i%2 == 0 {
-			y, score = x, 5
-		}
-		fmt.Fprintf(&pairs, `{"s1": %q, "s2": %q, "sim": %g}`+"\n", x, y, score)
-	}
+	r := rand.New(rand.NewPCG(5, 6))
 	var mc strings.Builder
 	mc.WriteString("story,q,o1,o2,o3,answer\n")
 	for i := 0; i < 24; i++ {
@@ -182,7 +173,7 @@ func TestFinetuneOnGPU(t *testing.T) {
 		"classification": fmt.Sprintf(`task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}`,
 			writeFile(t, filepath.Join(dir, "c.tsv"), synthTSV(60))),
 		"similarity": fmt.Sprintf(`task: {type: similarity, train: %s, columns: {a: s1, b: s2, score: sim}, val_fraction: 0.25}`,
-			writeFile(t, filepath.Join(dir, "s.jsonl"), pairs.String())),
+			writeFile(t, filepath.Join(dir, "s.jsonl"), synthPairs(40))),
 		"multiple_choice": fmt.Sprintf(`task: {type: multiple_choice, train: %s, header: true, val_fraction: 0.25, labels: [A, B, C],
   columns: {context: story, question: q, option0: o1, option1: o2, option2: o3, label: answer}}`,
 			writeFile(t, filepath.Join(dir, "m.csv"), mc.String())),

@@ -74,6 +74,22 @@ func synthTSV(n int) string {
 	return b.String()
 }
 
+// synthPairs is a similarity JSONL: every other pair is a word twice, score
+// 5, the others two random words, score 0; each row has a field no role uses.
+func synthPairs(n int) string {
+	r := rand.New(rand.NewPCG(3, 4))
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		x, y := randWord(r), randWord(r)
+		score := 0.0
+		if i%2 == 0 {
+			y, score = x, 5
+		}
+		fmt.Fprintf(&b, `{"s1": %q, "s2": %q, "sim": %g, "extra": [1, 2]}`+"\n", x, y, score)
+	}
+	return b.String()
+}
+
 func runFinetune(t *testing.T, yaml string, sets ...string) (*FinetuneSummary, string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -145,22 +161,12 @@ eval_interval: 10
 // A JSONL similarity task with a score: both orders, regression.
 func TestFinetuneSimilarityJSONL(t *testing.T) {
 	dir := t.TempDir()
-	r := rand.New(rand.NewPCG(3, 4))
-	var b strings.Builder
-	for i := 0; i < 60; i++ {
-		x, y := randWord(r), randWord(r)
-		score := 0.0
-		if i%2 == 0 {
-			y, score = x, 5
-		}
-		fmt.Fprintf(&b, `{"s1": %q, "s2": %q, "sim": %g, "extra": [1, 2]}`+"\n", x, y, score)
-	}
 	yaml := fmt.Sprintf(`init_from: %s
 task: {type: similarity, train: %s, columns: {a: s1, b: s2, score: sim}, val_fraction: 0.25}
 batch_size: 8
 max_steps: 6
 eval_interval: 3
-`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "pairs.jsonl"), b.String()))
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "pairs.jsonl"), synthPairs(60)))
 	sum, out := runFinetune(t, yaml, "lambda=0")
 	if sum.Step != 6 || sum.BestMetric != "pearson" || sum.Val["mse"] <= 0 {
 		t.Fatalf("summary %+v", sum)
