@@ -59,7 +59,9 @@ type Device struct {
 	// ownAttention sends attention's products to gemm.cu even when cuBLAS
 	// is loaded (the twin tests check both paths).
 	ownAttention bool
-	dry          *dryRun // not nil: record launches and touch no device (tests)
+	bf16         bool      // cuBLAS products on bfloat16 copies (SetBF16)
+	bfScratch    [2]Buffer // those copies: A's, B's
+	dry          *dryRun   // not nil: record launches and touch no device (tests)
 }
 
 // kernel is one __global__ function: its parameter types from the PTX and,

@@ -31,6 +31,11 @@ static int (*p_cublasSgemm)(cublasHandle_t, int, int, int, int, int, const float
 static int (*p_cublasSgemmStridedBatched)(cublasHandle_t, int, int, int, int, int, const float *, const float *,
                                           int, long long, const float *, int, long long, const float *, float *,
                                           int, long long, int);
+static int (*p_cublasGemmEx)(cublasHandle_t, int, int, int, int, int, const void *, const void *, int, int,
+                             const void *, int, int, const void *, void *, int, int, int, int);
+static int (*p_cublasGemmStridedBatchedEx)(cublasHandle_t, int, int, int, int, int, const void *, const void *,
+                                           int, int, long long, const void *, int, int, long long, const void *,
+                                           void *, int, int, long long, int, int, int);
 static void *gb_lib;
 
 #define GB_SYM(p, name) if ((*(void **)&(p) = dlsym(h, name)) == NULL) { dlclose(h); return "no " name " in it"; }
@@ -47,6 +52,8 @@ static const char *gb_open(const char *path, const char *lt) {
 	GB_SYM(p_cublasGetVersion, "cublasGetVersion_v2")
 	GB_SYM(p_cublasSgemm, "cublasSgemm_v2")
 	GB_SYM(p_cublasSgemmStridedBatched, "cublasSgemmStridedBatched")
+	GB_SYM(p_cublasGemmEx, "cublasGemmEx")
+	GB_SYM(p_cublasGemmStridedBatchedEx, "cublasGemmStridedBatchedEx")
 	gb_lib = h;
 	return NULL;
 }
@@ -86,6 +93,21 @@ static int gb_sgemm_strided(cublasHandle_t h, int ta, int tb, int m, int n, int 
 	if (r != 0) return r;
 	return p_cublasSgemmStridedBatched(h, ta, tb, m, n, k, &alpha, (const float *)a, lda, sa, (const float *)b,
 	                                   ldb, sb, &beta, (float *)c, ldc, sc, count);
+}
+
+// gb_gemm_bf16 is column-major cublasGemmEx of bfloat16 A and B (CUDA_R_16BF)
+// into float32 C (CUDA_R_32F), accumulating in float32 (CUBLAS_COMPUTE_32F),
+// with count > 1 the strided batched form.
+static int gb_gemm_bf16(cublasHandle_t h, int ta, int tb, int m, int n, int k, float alpha, uint64_t a, int lda,
+                        long long sa, uint64_t b, int ldb, long long sb, float beta, uint64_t c, int ldc,
+                        long long sc, int count) {
+	int r = gc_bind();
+	if (r != 0) return r;
+	if (count <= 1)
+		return p_cublasGemmEx(h, ta, tb, m, n, k, &alpha, (const void *)a, 14, lda, (const void *)b, 14, ldb, &beta,
+		                      (void *)c, 0, ldc, 68, -1);
+	return p_cublasGemmStridedBatchedEx(h, ta, tb, m, n, k, &alpha, (const void *)a, 14, lda, sa, (const void *)b,
+	                                    14, ldb, sb, &beta, (void *)c, 0, ldc, sc, count, 68, -1);
 }
 */
 import "C"
@@ -265,6 +287,20 @@ func (b *cublas) sgemmStrided(transA, transB bool, m, n, k int, alpha float32, a
 		C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))
 	if r != 0 {
 		return fmt.Errorf("cuda: cublasSgemmStridedBatched m=%d n=%d k=%d count=%d: status %d", m, n, k, count, int(r))
+	}
+	return nil
+}
+
+// gemmBF16 is sgemmStrided (count 1: one product) over bfloat16 copies of
+// A and B: a and bb are device addresses of 16-bit values, strides and
+// leading dimensions in elements; C is float32.
+func (b *cublas) gemmBF16(transA, transB bool, m, n, k int, alpha float32, a uint64, lda, sa int,
+	bb uint64, ldb, sb int, beta float32, c Buffer, ldc, sc, count int) error {
+	r := C.gb_gemm_bf16(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
+		C.uint64_t(bb), C.int(ldb), C.longlong(sb), C.uint64_t(a), C.int(lda), C.longlong(sa),
+		C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))
+	if r != 0 {
+		return fmt.Errorf("cuda: cublasGemmEx (bf16) m=%d n=%d k=%d count=%d: status %d", m, n, k, count, int(r))
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ func (g *gpuHarness) all(b, t, c, nHead, v int) {
 	g.elementwise(b * t * c)
 	g.adamW(3*c*c + 7)
 	g.gemm(b*t, 3*c, c)
+	g.toBF16(b*t*c + 1)
 	g.linear(b*t, c, 4*c, v)
 	g.head(b*t, c)
 	g.gradNorm(c)
@@ -88,25 +89,33 @@ func (g *gpuHarness) attention(b, t, c, nHead int, p float32) {
 
 	gqkv, gdout := g.up(qkv), g.up(dout)
 	gout, gatt, gdqkv := g.alloc(b*t*c), g.alloc(na), g.alloc(b*t*3*c)
-	paths := []bool{true} // gemm.cu's products; and cuBLAS's when it is loaded
+	// gemm.cu's products; and cuBLAS's when it is loaded, in float32 and
+	// on bfloat16 operands (within 5e-2: P and the scores are rounded to
+	// 8 bits of mantissa before their products).
+	type path struct {
+		label     string
+		own, bf16 bool
+		tol       float64
+	}
+	paths := []path{{"", true, false, 0}}
 	if g.d.UsesCublas() {
-		paths = append(paths, false)
+		paths = []path{{" own", true, false, 0}, {" cuBLAS", false, false, 0}, {" cuBLAS bf16", false, true, 5e-2}}
 	}
 	defer func(own bool) { g.d.ownAttention = own }(g.d.ownAttention)
-	for _, own := range paths {
-		g.d.ownAttention = own
-		label := name
-		if g.d.UsesCublas() {
-			label += map[bool]string{true: " own", false: " cuBLAS"}[own]
-		}
+	for _, pa := range paths {
+		g.d.ownAttention = pa.own
+		g.must(g.d.SetBF16(pa.bf16))
+		label := name + pa.label
+		tol := func(t float64) float64 { return max(t, pa.tol) }
 		g.must(g.d.Zero(gatt)) // the cuBLAS path must write every element, not reuse the last run's
 		ms := g.timed(func() error { return g.d.AttentionForward(gout, gatt, gqkv, b, t, c, nHead, gdrop) })
-		g.compare(label+"_fwd out", ms, g.down(gout, b*t*c), out, 1e-4, 1e-4)
-		g.compare(label+"_fwd att", ms, g.down(gatt, na), att, 1e-5, 1e-4)
+		g.compare(label+"_fwd out", ms, g.down(gout, b*t*c), out, tol(1e-4), tol(1e-4))
+		g.compare(label+"_fwd att", ms, g.down(gatt, na), att, tol(1e-5), tol(1e-4))
 		g.must(g.d.Zero(gdqkv))
 		ms = g.timed(func() error { return g.d.AttentionBackward(gdqkv, gdout, gqkv, gatt, b, t, c, nHead, gdrop) })
-		g.compare(label+"_bwd dqkv", ms, g.down(gdqkv, b*t*3*c), dqkv, 1e-4, 1e-3)
+		g.compare(label+"_bwd dqkv", ms, g.down(gdqkv, b*t*3*c), dqkv, tol(1e-4), tol(1e-3))
 	}
+	g.must(g.d.SetBF16(false))
 }
 
 func (g *gpuHarness) crossEntropy(n, v int) {
@@ -235,8 +244,49 @@ func (g *gpuHarness) gemm(m, n, k int) {
 			gc := g.up(c0)
 			ms := g.timed(func() error { return g.d.Sgemm(ta, tb, m, n, k, 0.5, ga, lda, gb, ldb, 0.25, gc, ldc) })
 			g.compare(name+" cuBLAS", ms, g.down(gc, m*ldc), want, 1e-4, 1e-4)
+
+			// bf16: the product of the operands rounded to bfloat16,
+			// accumulated in float32 like the CPU's.
+			ra, rb, wantBF := roundBF16(a), roundBF16(b), append([]float32(nil), c0...)
+			g.cpu(func() { Sgemm(ta, tb, m, n, k, 0.5, ra, lda, rb, ldb, 0.25, wantBF, ldc) })
+			g.must(g.d.SetBF16(true))
+			gc = g.up(c0)
+			ms = g.timed(func() error { return g.d.Sgemm(ta, tb, m, n, k, 0.5, ga, lda, gb, ldb, 0.25, gc, ldc) })
+			g.must(g.d.SetBF16(false))
+			g.compare(name+" cuBLAS bf16", ms, g.down(gc, m*ldc), wantBF, 1e-4, 1e-4)
 		}
 	}
+}
+
+// roundBF16 returns x with every element rounded to bfloat16.
+func roundBF16(x []float32) []float32 {
+	r := make([]float32, len(x))
+	for i, v := range x {
+		r[i] = FromBF16(BF16(v))
+	}
+	return r
+}
+
+// toBF16 checks the float32-to-bfloat16 kernel bit for bit, on an odd count
+// (the last 16-bit value shares a slot) and values that round each way.
+func (g *gpuHarness) toBF16(n int) {
+	x := g.randn(n, 3)
+	x[0], x[1], x[2] = float32(math.Inf(1)), math.Float32frombits(0x3f808000), math.Float32frombits(0x3f818000)
+	want := make([]float32, n)
+	g.cpu(func() {
+		for i, v := range x {
+			want[i] = float32(BF16(v))
+		}
+	})
+	gx, gy := g.up(x), g.alloc((n+1)/2)
+	ms := g.timed(func() error { return g.d.ToBF16(gy, gx, n) })
+	raw := g.down(gy, (n+1)/2)
+	got := make([]float32, n)
+	for i := range got {
+		w := math.Float32bits(raw[i/2])
+		got[i] = float32(uint16(w >> (16 * (i % 2)))) // little-endian: element 2j in the low half
+	}
+	g.compare("to_bf16 (bits)", ms, got, want, 0, 0)
 }
 
 func b2i(b bool) int {

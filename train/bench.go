@@ -39,8 +39,9 @@ type BenchResult struct {
 	Warmup         int     `json:"warmup"`
 	Threads        int     `json:"threads"`
 	BLAS           string  `json:"blas"`
-	Device         string  `json:"device"` // cpu | cuda
-	Shape          string  `json:"shape"`  // L/d/heads/T/B/V
+	Device         string  `json:"device"`    // cpu | cuda
+	Precision      string  `json:"precision"` // of the products: fp32, or on a GPU tf32 or bf16
+	Shape          string  `json:"shape"`     // L/d/heads/T/B/V
 	// Profile is the device time of each kind of op over one more step,
 	// each op timed alone (BenchSpec.Profile, device cuda only).
 	Profile []graph.OpTime `json:"profile,omitempty"`
@@ -128,9 +129,16 @@ func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 		}
 		writeProfile(log, r.Profile, r.StepMS)
 	}
+	r.Precision = "fp32"
 	if device == "cuda" {
 		r.BLAS = "cuda"
-		if r.SgemmGFLOPS, err = gpuSgemmPeak(cfg.TF32); err != nil {
+		switch {
+		case cfg.BF16:
+			r.Precision = "bf16"
+		case cfg.TF32:
+			r.Precision = "tf32"
+		}
+		if r.SgemmGFLOPS, err = gpuSgemmPeak(cfg.TF32, cfg.BF16); err != nil {
 			return nil, err
 		}
 	} else {
@@ -172,7 +180,7 @@ func newBenchRun(cfg Config, device string) (*benchRun, error) {
 		optim: NewAdamW(params, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay)),
 		rng:   rand.New(rand.NewPCG(cfg.Seed, 2))}
 	if device == "cuda" {
-		b.gpu, err = newGPUTrainer(model, loss, b.optim, cfg.TF32)
+		b.gpu, err = newGPUTrainer(model, loss, b.optim, cfg.TF32, cfg.BF16)
 		return b, err
 	}
 	if b.tr, err = model.Differentiate(loss); err != nil {

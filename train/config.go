@@ -56,6 +56,7 @@ type Config struct {
 	Device  string `yaml:"device"`  // auto | cpu | cuda
 	Threads int    `yaml:"threads"` // 0 = all cores
 	TF32    bool   `yaml:"tf32"`    // on a GPU: float32 products on TF32 tensor cores (weights stay float32)
+	BF16    bool   `yaml:"bf16"`    // on a GPU: products on bfloat16 copies of their operands, float32 accumulation (weights stay float32); overrides tf32
 }
 
 // Default is a small char-level GPT-1 on the built-in corpus: it trains in

@@ -35,13 +35,16 @@ type deviceRun struct {
 // newGPUTrainer compiles the gradient graph of loss (and the extra outputs
 // value reads) for the GPU, uploads the weights and o's moments (a resumed
 // run's), and takes over o's updates.
-func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, tf32 bool, extra ...*G.Node) (gpuTrainer, error) {
+func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, tf32, bf16 bool, extra ...*G.Node) (gpuTrainer, error) {
 	dev, err := openGPU()
 	if err != nil {
 		return nil, fmt.Errorf("device cuda: %w", err)
 	}
 	if err := dev.SetTF32(tf32); err != nil {
 		return nil, fmt.Errorf("device cuda: %w", err)
+	}
+	if err := dev.SetBF16(bf16); err != nil {
+		return nil, &ConfigError{fmt.Errorf("bf16: %w (set bf16: false)", err)}
 	}
 	dt, err := m.DifferentiateOn(dev, loss, extra...)
 	if err != nil {
@@ -136,12 +139,14 @@ func (g *deviceRun) sync(o *AdamW) error {
 
 func (g *deviceRun) close() { g.dt.Close() }
 
-// gpuSgemmPeak measures the GPU's float32 GEMM rate in GFLOP/s (TF32 when
-// tf32): the best of several 4096³ products of random matrices after a
-// warm-up, the yardstick of a GPU bench's MFU as SgemmPeak is of a CPU one.
+// gpuSgemmPeak measures the GPU's GEMM rate in GFLOP/s for the products
+// training uses: float32 (TF32 when tf32), or bfloat16 operands with float32
+// accumulation when bf16. The best of several 4096³ products of random
+// matrices after a warm-up (bf16 operands converted beforehand), the
+// yardstick of a GPU bench's MFU as SgemmPeak is of a CPU one.
 // (Products of zeros run faster: the tensor cores draw less power and the
 // clocks stay higher; training's operands are not zeros.)
-func gpuSgemmPeak(tf32 bool) (float64, error) {
+func gpuSgemmPeak(tf32, bf16 bool) (float64, error) {
 	dev, err := openGPU()
 	if err != nil {
 		return 0, err
@@ -167,13 +172,27 @@ func gpuSgemmPeak(tf32 bool) (float64, error) {
 			return 0, err
 		}
 	}
+	product := func() error { return dev.Sgemm(false, false, n, n, n, 1, bufs[0], n, bufs[1], n, 0, bufs[2], n) }
+	if bf16 {
+		var ab [2]kernels.Buffer // bfloat16 copies of the operands
+		for i := range ab {
+			if ab[i], err = dev.Alloc(n * n / 2); err != nil {
+				return 0, err
+			}
+			defer dev.Free(ab[i])
+			if err := dev.ToBF16(ab[i], bufs[i], n*n); err != nil {
+				return 0, err
+			}
+		}
+		product = func() error { return dev.GemmBF16(false, false, n, n, n, 1, ab[0], n, ab[1], n, 0, bufs[2], n) }
+	}
 	best := 0.0
 	for i := range 6 {
 		stop, err := dev.Timer()
 		if err != nil {
 			return 0, err
 		}
-		if err := dev.Sgemm(false, false, n, n, n, 1, bufs[0], n, bufs[1], n, 0, bufs[2], n); err != nil {
+		if err := product(); err != nil {
 			return 0, err
 		}
 		ms, err := stop()

@@ -239,3 +239,29 @@ func TestFinetuneOnGPU(t *testing.T) {
 		})
 	}
 }
+
+// With bf16 the GPU's products take bfloat16 operands: training still
+// follows the float32 CPU run, to bfloat16's precision.
+func TestPretrainBF16OnGPU(t *testing.T) {
+	needGPU(t)
+	dev, _ := openGPU()
+	if !dev.UsesCublas() {
+		t.Skip("bf16 products need cuBLAS (the driver emulator has none)")
+	}
+	t.Cleanup(func() { dev.SetBF16(false) }) // the device is the process's: leave it as found
+	cfg := tinyConfig(t, "dropout=0", "max_steps=8", "eval_interval=4", "eval_batches=2", "log_interval=2", "checkpoint_interval=0")
+	cpuCfg, gpuCfg := cfg, cfg
+	cpuCfg.Device, gpuCfg.Device, gpuCfg.BF16 = "cpu", "cuda", true
+	a, err := Pretrain(context.Background(), cpuCfg, Options{OutDir: t.TempDir(), Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Pretrain(context.Background(), gpuCfg, Options{OutDir: t.TempDir(), Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("val loss: cpu %.6f, gpu bf16 %.6f", a.ValLoss, b.ValLoss)
+	if math.Abs(a.ValLoss-b.ValLoss) > 2e-2*a.ValLoss {
+		t.Errorf("bf16 GPU val loss %.5f, CPU %.5f: want within 2%%", b.ValLoss, a.ValLoss)
+	}
+}

@@ -12,10 +12,10 @@ import (
 
 // newGPUTrainer is not reached in a build without CUDA: SetupDevice never
 // picks the GPU there.
-func newGPUTrainer(*graph.Model, *G.Node, *AdamW, bool, ...*G.Node) (gpuTrainer, error) {
+func newGPUTrainer(*graph.Model, *G.Node, *AdamW, bool, bool, ...*G.Node) (gpuTrainer, error) {
 	return nil, errNoCUDA
 }
 
-func gpuSgemmPeak(bool) (float64, error) { return 0, errNoCUDA }
+func gpuSgemmPeak(bool, bool) (float64, error) { return 0, errNoCUDA }
 
 var errNoCUDA = errors.New("this gptctl was built without CUDA (make build-cuda)")

@@ -81,6 +81,7 @@ type FinetuneConfig struct {
 	Device  string `yaml:"device"`
 	Threads int    `yaml:"threads"`
 	TF32    bool   `yaml:"tf32"` // on a GPU: float32 products on TF32 tensor cores (weights stay float32)
+	BF16    bool   `yaml:"bf16"` // on a GPU: products on bfloat16 copies of their operands, float32 accumulation (weights stay float32); overrides tf32
 }
 
 // DefaultFinetune is the finetuning recipe of the GPT-1 paper: Adam with lr

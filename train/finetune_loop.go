@@ -156,7 +156,7 @@ func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult, error) {
 	var res stepResult
 	if r.gpu == nil {
-		gt, err := newGPUTrainer(g.task.Model, g.task.Loss, r.optim, r.cfg.TF32, g.extra...)
+		gt, err := newGPUTrainer(g.task.Model, g.task.Loss, r.optim, r.cfg.TF32, r.cfg.BF16, g.extra...)
 		if err != nil {
 			return res, err
 		}

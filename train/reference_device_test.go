@@ -29,6 +29,9 @@ func TestDeviceReferenceVectors(t *testing.T) {
 		t.Skipf("no usable GPU (%v): see device_test.go for the driver emulator", err)
 	}
 	defer d.SetTF32(false)
+	if err := d.SetBF16(false); err != nil {
+		t.Fatal(err)
+	}
 	for _, tol := range []refTol{{"fp32", false, 1e-4, 1e-5, 1e-3, 1e-5}, {"tf32", true, 1e-3, 1e-3, 1e-2, 2.1e-3}} {
 		if err := d.SetTF32(tol.tf32); err != nil {
 			t.Fatal(err)
