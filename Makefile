@@ -33,7 +33,9 @@ test-short:
 # PTX signatures, and (where g++ has C++20) run on a CPU emulator of the
 # driver (scripts/cuda-emu): every kernel against its CPU twin at the small
 # test shape, the device executor against the CPU Machine, the reference
-# vectors, and pretraining runs on the "GPU" against the CPU's.
+# vectors, and pretraining runs on the "GPU" against the CPU's. The emulator
+# is slow (the train package takes 5-10 minutes on 2 cores), hence the
+# longer -timeout.
 test-cuda:
 	$(GO) vet -tags '$(TAGS) gpu' ./kernels ./cmd/gptctl
 	$(GO) test -tags '$(TAGS) gpu' -count=1 ./kernels ./graph ./train
@@ -42,7 +44,7 @@ test-cuda:
 	    $(GO) test -tags '$(TAGS) gpu' -count=1 -run 'CUDATwins/odd' -v ./kernels >bin/cuda-emu/twins.log 2>&1; \
 	  rc=$$?; grep -E 'maxdiff|FAIL|^ok|device' bin/cuda-emu/twins.log; [ $$rc -eq 0 ] || exit $$rc; \
 	  LD_LIBRARY_PATH=$(CURDIR)/bin/cuda-emu GPTCTL_CUBLAS=off \
-	    $(GO) test -tags '$(TAGS) gpu' -count=1 -short -run 'Device|OnGPU' -v ./graph ./train >bin/cuda-emu/executor.log 2>&1; \
+	    $(GO) test -tags '$(TAGS) gpu' -count=1 -short -timeout 25m -run 'Device|OnGPU' -v ./graph ./train >bin/cuda-emu/executor.log 2>&1; \
 	  rc=$$?; grep -E '^(--- |ok|FAIL)|val loss|max weight' bin/cuda-emu/executor.log; exit $$rc; \
 	else echo "test-cuda: no C++20 compiler, the emulated twin run is skipped"; fi
 
