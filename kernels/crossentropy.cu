@@ -6,6 +6,8 @@
 // CPU twins: kernels.CrossEntropyForward (sum and count; the op divides) and
 // kernels.CrossEntropyBackward.
 
+#include "reduce.cuh"
+
 __device__ __forceinline__ float block_reduce(float v, bool isMax, float *sh)
 {
 #pragma unroll
@@ -75,19 +77,11 @@ extern "C" __global__ void crossentropy_mean_f32(float *stats, const float *loss
             k++;
         }
     }
-    ssum[threadIdx.x] = s;
-    scount[threadIdx.x] = k;
-    __syncthreads();
-    for (int h = blockDim.x / 2; h > 0; h >>= 1) {
-        if (threadIdx.x < h) {
-            ssum[threadIdx.x] += ssum[threadIdx.x + h];
-            scount[threadIdx.x] += scount[threadIdx.x + h];
-        }
-        __syncthreads();
-    }
+    s = block_sum(s, ssum);
+    k = block_sum(k, scount);
     if (threadIdx.x == 0) {
-        stats[0] = scount[0] > 0 ? (float)(ssum[0] / scount[0]) : 0.f;
-        stats[1] = (float)scount[0];
+        stats[0] = k > 0 ? (float)(s / k) : 0.f;
+        stats[1] = (float)k;
     }
 }
 

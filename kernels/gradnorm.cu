@@ -6,6 +6,8 @@
 // CPU twins: kernels.SumSquares and the scaling of train.ClipGrads (scale =
 // maxNorm/(norm + 1e-6) when norm > maxNorm, in double, then x *= float(scale)).
 
+#include "reduce.cuh"
+
 // sumsq_partial_f32 writes part[blockIdx.x] = the sum of x[i]^2 in double
 // over the block's grid-stride elements. Blocks of 256 threads.
 extern "C" __global__ void sumsq_partial_f32(double *part, const float *x, long long n)
@@ -16,16 +18,9 @@ extern "C" __global__ void sumsq_partial_f32(double *part, const float *x, long 
          i += (long long)gridDim.x * blockDim.x) {
         acc += (double)x[i] * (double)x[i];
     }
-    s[threadIdx.x] = acc;
-    __syncthreads();
-    for (int h = blockDim.x / 2; h > 0; h >>= 1) {
-        if (threadIdx.x < h) {
-            s[threadIdx.x] += s[threadIdx.x + h];
-        }
-        __syncthreads();
-    }
+    acc = block_sum(acc, s);
     if (threadIdx.x == 0) {
-        part[blockIdx.x] = s[0];
+        part[blockIdx.x] = acc;
     }
 }
 
@@ -38,16 +33,9 @@ extern "C" __global__ void sumsq_total_f64(double *sum, const double *part, int 
     for (int i = threadIdx.x; i < m; i += blockDim.x) {
         acc += part[i];
     }
-    s[threadIdx.x] = acc;
-    __syncthreads();
-    for (int h = blockDim.x / 2; h > 0; h >>= 1) {
-        if (threadIdx.x < h) {
-            s[threadIdx.x] += s[threadIdx.x + h];
-        }
-        __syncthreads();
-    }
+    acc = block_sum(acc, s);
     if (threadIdx.x == 0) {
-        sum[0] = s[0];
+        sum[0] = acc;
     }
 }
 

@@ -8,6 +8,8 @@
 // MSEBackward, and the loops of addScaledOp, scaleConstOp, scaleByOp and
 // weightedSumOp.
 
+#include "reduce.cuh"
+
 #ifndef __CUDA_ARCH__ // the CPU emulator (scripts/cuda-emu) compiles this as C++
 #define __fmul_rn(a, b) ((a) * (b))
 #endif
@@ -68,19 +70,11 @@ extern "C" __global__ void mse_fwd_f32(float *stats, const float *pred, const fl
             k++;
         }
     }
-    ssum[threadIdx.x] = s;
-    scount[threadIdx.x] = k;
-    __syncthreads();
-    for (int h = blockDim.x / 2; h > 0; h >>= 1) {
-        if (threadIdx.x < h) {
-            ssum[threadIdx.x] += ssum[threadIdx.x + h];
-            scount[threadIdx.x] += scount[threadIdx.x + h];
-        }
-        __syncthreads();
-    }
+    s = block_sum(s, ssum);
+    k = block_sum(k, scount);
     if (threadIdx.x == 0) {
-        stats[0] = scount[0] > 0 ? (float)(ssum[0] / scount[0]) : 0.f;
-        stats[1] = (float)scount[0];
+        stats[0] = k > 0 ? (float)(s / k) : 0.f;
+        stats[1] = (float)k;
     }
 }
 
@@ -127,15 +121,8 @@ extern "C" __global__ void weighted_sum_f32(float *y, const float *x, const floa
     for (long long i = threadIdx.x; i < n; i += blockDim.x) {
         s += (double)x[i] * (double)w[i];
     }
-    ssum[threadIdx.x] = s;
-    __syncthreads();
-    for (int h = blockDim.x / 2; h > 0; h >>= 1) {
-        if (threadIdx.x < h) {
-            ssum[threadIdx.x] += ssum[threadIdx.x + h];
-        }
-        __syncthreads();
-    }
+    s = block_sum(s, ssum);
     if (threadIdx.x == 0) {
-        y[0] = (float)ssum[0];
+        y[0] = (float)s;
     }
 }

@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/bin/cuda-emu}
 mkdir -p "$out/src"
 cxx=${CXX:-g++}
-flags=(-std=c++20 -O1 -g -fPIC -pthread -Wno-unknown-pragmas -I "$root/scripts/cuda-emu")
+flags=(-std=c++20 -O1 -g -fPIC -pthread -Wno-unknown-pragmas -I "$root/scripts/cuda-emu" -I "$root/kernels")
 if [ "${ASAN:-}" = 1 ]; then
 	flags+=(-fsanitize=address -fno-omit-frame-pointer)
 fi
