@@ -193,30 +193,13 @@ func (m *DeviceMachine) planNode(n *G.Node, children []*G.Node) (*dstep, bool) {
 	}
 	m.nodes[n] = st
 	op := n.Op()
-	switch k := op.(type) {
-	case nil:
-		st.kind = kindInput
-	case *kernels.Part:
-		st.kind = kindPart
-		parent := st.in[0]
-		parent.parts = append(parent.parts, st)
-		st.grad = parent.grad
-	case kernels.CUDAKernel:
-		st.kind = kindKernel
-		if d, ok := k.(G.SDOp); ok { // a gradient op differentiates nothing
-			st.grad = !anyTrue(d.DiffWRT(len(children)))
-		}
-	default:
-		st.kind = kindFallback
-		if isSameShapeAdd(op, children) {
-			st.kind = kindAdd
-			st.grad = st.in[0].grad || st.in[1].grad
-		} else {
-			st.err = fmt.Errorf("graph: node %s: op %s (%T) has no device kernel", n.Name(), op, op)
-		}
-	}
-	if len(children) == 0 {
-		st.kind, st.err = kindInput, nil
+	_, isKernel := op.(kernels.CUDAKernel)
+	st.kind, st.grad = classify(op, children, isKernel, func(i int) bool { return st.in[i].grad })
+	switch st.kind {
+	case kindPart:
+		st.in[0].parts = append(st.in[0].parts, st)
+	case kindFallback:
+		st.err = fmt.Errorf("graph: node %s: op %s (%T) has no device kernel", n.Name(), op, op)
 	}
 	for _, c := range st.in {
 		if c.err != nil && st.err == nil {

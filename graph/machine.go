@@ -184,31 +184,11 @@ func (m *Machine) planNode(n *G.Node, children []*G.Node) (*step, bool, error) {
 	m.slots[n] = st.slot
 	m.plan = append(m.plan, st)
 	m.vals = append(m.vals, nil)
-	op := n.Op()
-	switch k := op.(type) {
-	case nil:
-		st.kind = kindInput
-	case *kernels.Part:
-		st.kind = kindPart
+	_, isKernel := n.Op().(kernels.Kernel)
+	st.kind, st.grad = classify(n.Op(), children, isKernel, func(i int) bool { return m.plan[st.in[i]].grad })
+	if st.kind == kindPart {
 		parent := m.plan[st.in[0]]
 		parent.parts = append(parent.parts, st)
-		st.grad = parent.grad
-	case kernels.Kernel:
-		st.kind = kindKernel
-		if d, ok := k.(G.SDOp); ok { // a gradient op differentiates nothing
-			st.grad = !anyTrue(d.DiffWRT(len(children)))
-		}
-	default:
-		st.kind = kindFallback
-		if isSameShapeAdd(op, children) {
-			// Gorgonia sums the gradients of a node used twice with its own Add;
-			// do that without allocating a new tensor each step.
-			st.kind = kindAdd
-			st.grad = m.plan[st.in[0]].grad || m.plan[st.in[1]].grad
-		}
-	}
-	if len(children) == 0 {
-		st.kind = kindInput
 	}
 	if st.kind == kindInput {
 		if m.vals[st.slot] = n.Value(); m.vals[st.slot] == nil {
@@ -216,6 +196,37 @@ func (m *Machine) planNode(n *G.Node, children []*G.Node) (*step, bool, error) {
 		}
 	}
 	return st, true, nil
+}
+
+// classify returns the kind of a node being planned, with op over children,
+// and whether it belongs to the gradient computation (a Part as its parent
+// does; a "+" of two gradients, Gorgonia's sum of the gradients of a node
+// used twice, which the executors add in place). isKernel says whether op
+// has the executor's implementation; inGrad(i) is child i's grad flag.
+// Shared by the CPU Machine and the DeviceMachine.
+func classify(op G.Op, children []*G.Node, isKernel bool, inGrad func(i int) bool) (kind stepKind, grad bool) {
+	switch op.(type) {
+	case nil:
+		kind = kindInput
+	case *kernels.Part:
+		kind, grad = kindPart, inGrad(0)
+	default:
+		switch {
+		case isKernel:
+			kind = kindKernel
+			if d, ok := op.(G.SDOp); ok { // a gradient op differentiates nothing
+				grad = !anyTrue(d.DiffWRT(len(children)))
+			}
+		case isSameShapeAdd(op, children):
+			kind, grad = kindAdd, inGrad(0) || inGrad(1)
+		default:
+			kind = kindFallback
+		}
+	}
+	if len(children) == 0 {
+		kind = kindInput
+	}
+	return kind, grad
 }
 
 // finish creates the value and the run function of a planned node whose
