@@ -9,6 +9,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -137,36 +138,24 @@ func TestDeviceDropoutMasks(t *testing.T) {
 	if f := float64(kept) / float64(total); math.Abs(f-(1-p)) > 0.03 {
 		t.Errorf("the device masks keep %.4f of %d values, want %.2f", f, total, 1-p)
 	}
-	if _, y2 := run(dt.Step); slicesEqual(y1, y2) {
+	if _, y2 := run(dt.Step); slices.Equal(y1, y2) {
 		t.Error("the second step drew the same mask as the first")
 	}
 	if err := m.rng.UnmarshalBinary(state); err != nil {
 		t.Fatal(err)
 	}
-	if loss3, y3 := run(dt.Step); loss3 != loss1 || !slicesEqual(y1, y3) {
-		t.Errorf("from the same RNG state: loss %v and %v, same mask %v", loss1, loss3, slicesEqual(y1, y3))
+	if loss3, y3 := run(dt.Step); loss3 != loss1 || !slices.Equal(y1, y3) {
+		t.Errorf("from the same RNG state: loss %v and %v, same mask %v", loss1, loss3, slices.Equal(y1, y3))
 	}
 	_, y4 := run(dt.Eval)
 	x4, err := dt.Value(childrenOf(m.Graph, drops[0])[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slicesEqual(x4, y4) {
+	if !slices.Equal(x4, y4) {
 		t.Error("evaluation applied a dropout mask")
 	}
 	t.Logf("device masks kept %d of %d values (%.4f); training loss %.5f", kept, total, float64(kept)/float64(total), loss1)
-}
-
-func slicesEqual(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestDeviceTaskHeads runs the finetuning heads (row gather, dropout on the

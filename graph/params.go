@@ -7,6 +7,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gptctl/kernels"
 )
@@ -117,21 +118,9 @@ func (p *Params) Set(name string, shape []int, data []float32) error {
 	if w == nil {
 		return fmt.Errorf("unexpected weight %q", name)
 	}
-	if !sameShape(w.Shape, shape) || len(data) != len(w.Data) {
+	if !slices.Equal(w.Shape, shape) || len(data) != len(w.Data) {
 		return fmt.Errorf("weight %q has shape %v, the model needs %v", name, shape, w.Shape)
 	}
 	copy(w.Data, data)
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
