@@ -117,15 +117,21 @@ func checkGemm(transA, transB bool, m, n, k int, a Buffer, lda int, b Buffer, ld
 	if m < 0 || n < 0 || k < 0 {
 		return fmt.Errorf("cuda: sgemm: negative size m=%d n=%d k=%d", m, n, k)
 	}
-	ar, ac := m, k
+	ar, ac, br, bc := operandShapes(transA, transB, m, n, k)
+	return need("sgemm", matrix("A", a, ar, ac, lda), matrix("B", b, br, bc, ldb), matrix("C", c, m, n, ldc))
+}
+
+// operandShapes returns the stored rows and columns of A and B in the
+// product op(A) (m×k) times op(B) (k×n).
+func operandShapes(transA, transB bool, m, n, k int) (ar, ac, br, bc int) {
+	ar, ac, br, bc = m, k, k, n
 	if transA {
 		ar, ac = k, m
 	}
-	br, bc := k, n
 	if transB {
 		br, bc = n, k
 	}
-	return need("sgemm", matrix("A", a, ar, ac, lda), matrix("B", b, br, bc, ldb), matrix("C", c, m, n, ldc))
+	return ar, ac, br, bc
 }
 
 // matrix is the want of a rows×cols row-major matrix with row stride ld
@@ -183,13 +189,7 @@ func (d *Device) gemmCublasBatch(transA, transB bool, m, n, k int, alpha float32
 	at := func(x Buffer, off int) Buffer { return x.Slice(off, x.n-off) }
 	var pa, pb uint64
 	if d.bf16 {
-		ar, ac, br, bc := m, k, k, n
-		if transA {
-			ar, ac = k, m
-		}
-		if transB {
-			br, bc = n, k
-		}
+		ar, ac, br, bc := operandShapes(transA, transB, m, n, k)
 		var err error
 		if pa, err = d.bf16Operand(0, a, (nOuter-1)*bt.aOuter+(nInner-1)*bt.aInner+(ar-1)*lda+ac); err != nil {
 			return err
