@@ -44,8 +44,7 @@ type ftRun struct {
 	model      *taskModel
 	train, val []taskExample
 	graphs     *graphSet
-	device     string     // cpu or cuda
-	gpu        gpuTrainer // device cuda: the step, weights and moments on the GPU (built on the first step)
+	device     string // cpu or cuda (then graphs.gpu trains, from the first step on)
 	optim      *AdamW
 	rng        *kernels.RNG
 	grads      [][]float32
@@ -75,8 +74,8 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 	}
 	defer r.metrics.close()
 	defer func() {
-		if r.gpu != nil {
-			r.gpu.close()
+		if r.graphs.gpu != nil {
+			r.graphs.gpu.close()
 		}
 	}()
 	r.sum.Device = device

@@ -155,18 +155,19 @@ func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 // step (the graph exists from then on) over the host weights and moments.
 func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult, error) {
 	var res stepResult
-	if r.gpu == nil {
+	if r.graphs.gpu == nil {
 		gt, err := newGPUTrainer(g.task.Model, g.task.Loss, r.optim, r.cfg.TF32, r.cfg.BF16, g.extra...)
 		if err != nil {
 			return res, err
 		}
-		r.gpu, r.graphs.gpu = gt, gt
+		r.graphs.gpu = gt
 	}
+	gpu := r.graphs.gpu
 	fill := func() error {
 		res.tokens = g.fill(r.train, batch)
 		return nil
 	}
-	loss, norm, err := r.gpu.step(fill, 1, r.cfg.GradClip, float32(lr), true)
+	loss, norm, err := gpu.step(fill, 1, r.cfg.GradClip, float32(lr), true)
 	if err != nil {
 		return res, err
 	}
@@ -177,8 +178,8 @@ func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult,
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return res, &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", loss)}
 	}
-	if res.l2, err = r.gpu.value(g.task.TaskLoss); err == nil && g.task.LMLoss != nil {
-		res.l1, err = r.gpu.value(g.task.LMLoss)
+	if res.l2, err = gpu.value(g.task.TaskLoss); err == nil && g.task.LMLoss != nil {
+		res.l1, err = gpu.value(g.task.LMLoss)
 	}
 	return res, err
 }
@@ -186,10 +187,10 @@ func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult,
 // syncGPU brings the GPU's weights and moments back to the host, before a
 // checkpoint or the best model is written.
 func (r *ftRun) syncGPU() error {
-	if r.gpu == nil {
+	if r.graphs.gpu == nil {
 		return nil
 	}
-	return r.gpu.sync(r.optim)
+	return r.graphs.gpu.sync(r.optim)
 }
 
 func batchWidth(exs []taskExample, batch []int) int {
