@@ -10,17 +10,27 @@ TAGS    ?= $(if $(HAVE_OPENBLAS),openblas,)
 LDFLAGS := -X main.Version=$(VERSION)
 NVCC    ?= nvcc
 
-.PHONY: build build-cuda test test-short test-cuda bench fuzz kernels vet fmt data clean gpu-check-build
+.PHONY: build build-cuda cuda-deps test test-short test-cuda bench fuzz kernels vet fmt data clean gpu-check-build
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gptctl
 
-# The CUDA build. Its tag is gpu, not cuda: with -tags cuda gorgonia builds
-# its own CUDA engine, which needs cuDNN and links gorgonia.org/cu (whose
-# init exits without a GPU). The gpu build loads the driver and cuBLAS at
-# run time and needs neither nvcc nor CUDA headers (the PTX is committed).
-build-cuda:
-	$(GO) build -tags '$(TAGS) gpu' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gptctl
+# The CUDA build: -tags cuda, the driver through gorgonia.org/cu, built
+# against patched copies of cu and gorgonia (patches/, applied by
+# scripts/patch-deps into $(CUDA_DEPS), used through -modfile): cu's init
+# no longer exits without a GPU, and gorgonia's own CUDA engine (cuDNN
+# bindings, which gptctl does not use) stays off under -tags cuda. It needs
+# the CUDA headers (cuda.h) and libcuda.so to link, not nvcc: the PTX is
+# committed. cuBLAS is loaded at run time.
+CUDA_DEPS ?= build/cuda
+CUDAFLAGS  = -modfile=$(CUDA_DEPS)/go.mod -tags '$(TAGS) cuda'
+
+cuda-deps: $(CUDA_DEPS)/go.mod
+$(CUDA_DEPS)/go.mod: go.mod go.sum scripts/patch-deps $(wildcard patches/*/*.patch)
+	GO=$(GO) scripts/patch-deps $(CUDA_DEPS)
+
+build-cuda: cuda-deps
+	$(GO) build $(CUDAFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gptctl
 
 # The full suite, as CI runs it.
 test: vet
@@ -36,15 +46,15 @@ test-short:
 # vectors, and pretraining runs on the "GPU" against the CPU's. The emulator
 # is slow (the train package takes 5-10 minutes on 2 cores), hence the
 # longer -timeout.
-test-cuda:
-	$(GO) vet -tags '$(TAGS) gpu' ./kernels ./cmd/gptctl
-	$(GO) test -tags '$(TAGS) gpu' -count=1 ./kernels ./graph ./train
+test-cuda: cuda-deps
+	$(GO) vet $(CUDAFLAGS) ./kernels ./graph ./cmd/gptctl ./train
+	$(GO) test $(CUDAFLAGS) -count=1 ./kernels ./graph ./train
 	@if scripts/cuda-emu/build.sh bin/cuda-emu >/dev/null; then \
 	  LD_LIBRARY_PATH=$(CURDIR)/bin/cuda-emu GPTCTL_CUBLAS=off \
-	    $(GO) test -tags '$(TAGS) gpu' -count=1 -run 'CUDATwins/odd' -v ./kernels >bin/cuda-emu/twins.log 2>&1; \
+	    $(GO) test $(CUDAFLAGS) -count=1 -run 'CUDATwins/odd' -v ./kernels >bin/cuda-emu/twins.log 2>&1; \
 	  rc=$$?; grep -E 'maxdiff|FAIL|^ok|device' bin/cuda-emu/twins.log; [ $$rc -eq 0 ] || exit $$rc; \
 	  LD_LIBRARY_PATH=$(CURDIR)/bin/cuda-emu GPTCTL_CUBLAS=off \
-	    $(GO) test -tags '$(TAGS) gpu' -count=1 -short -timeout 25m -run 'Device|OnGPU' -v ./graph ./train >bin/cuda-emu/executor.log 2>&1; \
+	    $(GO) test $(CUDAFLAGS) -count=1 -short -timeout 25m -run 'Device|OnGPU' -v ./graph ./train >bin/cuda-emu/executor.log 2>&1; \
 	  rc=$$?; grep -E '^(--- |ok|FAIL)|val loss|max weight' bin/cuda-emu/executor.log; exit $$rc; \
 	else echo "test-cuda: no C++20 compiler, the emulated twin run is skipped"; fi
 
@@ -53,12 +63,12 @@ test-cuda:
 # gpu-check script (scripts/gpu-check). No openblas tag: that
 # machine may not have libopenblas.
 GPU_CHECK_DIR ?= bin/gpu-check
-gpu-check-build:
+gpu-check-build: cuda-deps
 	rm -rf $(GPU_CHECK_DIR) && mkdir -p $(GPU_CHECK_DIR)
-	$(GO) build -tags gpu -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(GPU_CHECK_DIR)/gptctl ./cmd/gptctl
-	$(GO) test -c -tags gpu -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/kernels.test ./kernels
-	$(GO) test -c -tags gpu -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/graph.test ./graph
-	$(GO) test -c -tags gpu -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/train.test ./train
+	$(GO) build -modfile=$(CUDA_DEPS)/go.mod -tags cuda -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(GPU_CHECK_DIR)/gptctl ./cmd/gptctl
+	$(GO) test -c -modfile=$(CUDA_DEPS)/go.mod -tags cuda -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/kernels.test ./kernels
+	$(GO) test -c -modfile=$(CUDA_DEPS)/go.mod -tags cuda -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/graph.test ./graph
+	$(GO) test -c -modfile=$(CUDA_DEPS)/go.mod -tags cuda -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/train.test ./train
 	cp scripts/gpu-check scripts/gpu-torch-bench.py $(GPU_CHECK_DIR)/
 	@if [ -f ../shared/bench/torch_ref.py ]; then cp ../shared/bench/torch_ref.py $(GPU_CHECK_DIR)/; fi
 	cp configs/bench-gpt2-124m.yaml configs/bench-gpt1.yaml configs/shakespeare-char.yaml configs/shakespeare-char-gpu.yaml $(GPU_CHECK_DIR)/
@@ -70,7 +80,6 @@ gpu-check-build:
 
 vet:
 	$(GO) vet -tags '$(TAGS)' ./...
-	$(GO) vet -tags '$(TAGS) gpu' ./kernels ./graph ./cmd/gptctl ./train
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: the files above need formatting'; exit 1; }
 
 bench:
@@ -112,4 +121,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin
+	rm -rf bin build

@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // More of the device executor: its arena against buffers of their own,
 // dropout masks made on the device, the finetuning heads, and the weighted

@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // The device executor against the CPU one: the same tiny GPT-1 and GPT-2
 // graphs, with and without dropout (the device drawing the CPU's masks),
@@ -6,8 +6,9 @@
 // gradient norm and every weight after clipping and AdamW. Without a GPU
 // these run on the CPU emulator of the driver (scripts/cuda-emu):
 //
-//	scripts/cuda-emu/build.sh bin/cuda-emu
-//	LD_LIBRARY_PATH=$PWD/bin/cuda-emu GPTCTL_CUBLAS=off go test -tags gpu -run Device ./graph
+//	scripts/cuda-emu/build.sh bin/cuda-emu && make cuda-deps
+//	LD_LIBRARY_PATH=$PWD/bin/cuda-emu GPTCTL_CUBLAS=off \
+//	  go test -modfile=build/cuda/go.mod -tags cuda -run Device ./graph
 
 package graph
 

@@ -1,20 +1,13 @@
-//go:build gpu
+//go:build cuda
 
 // The device layer of the cuda build: one GPU, its primary context and one
 // stream, the kernels of kernels/*.cu loaded from PTX embedded in the binary,
 // device buffers, and a launcher per kernel (the *_cuda.go files), each the
 // twin of a CPU function in this package.
 //
-// The build tag is gpu, not cuda: with -tags cuda gorgonia compiles its own
-// CUDA engine, which needs cuDNN headers and imports gorgonia.org/cu.
-//
-// gorgonia.org/cu is not imported. It links libcuda and calls cuInit in its
-// package init, exiting with status 1 when that fails, so a binary that
-// imports it cannot start without the driver library and cannot fall back to
-// the CPU without a GPU; a patch to its init would fix the second and not the
-// first. cuda_driver.go loads the few driver entry points we use with dlopen
-// instead, and reports any failure as an error of OpenCUDA. The binary needs
-// neither CUDA headers nor nvcc to build (the PTX is committed).
+// The driver is reached through gorgonia.org/cu (cuda_driver.go), cuBLAS is
+// loaded at run time (cuda_cublas.go), and the PTX is embedded, so the
+// build needs the CUDA headers cu compiles against but not nvcc.
 
 package kernels
 
@@ -27,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"gorgonia.org/cu"
 )
 
 // CUDA reports whether this build can run kernels on an NVIDIA GPU.
@@ -52,7 +47,7 @@ type Device struct {
 	JIT          time.Duration
 	BLAS         string // which GEMM the Linear launchers use
 
-	stream  uintptr // CUstream
+	stream  cu.Stream
 	kernels map[string]*kernel
 	blas    *cublas
 	scratch Buffer
@@ -70,7 +65,7 @@ type kernel struct {
 	name   string
 	file   string   // the .ptx it is in
 	params []string // PTX types: u32, u64, f32
-	fn     uintptr  // CUfunction
+	fn     cu.Function
 }
 
 var (
@@ -117,7 +112,7 @@ func openDevice(ordinal int) (*Device, error) {
 		return nil, err
 	}
 	d.JIT = time.Since(start)
-	d.blas, d.BLAS = openCublas(d.stream)
+	d.blas, d.BLAS = openCublas(streamHandle(d.stream))
 	return d, nil
 }
 
@@ -146,7 +141,7 @@ func (d *Device) loadKernels(load bool) error {
 		if err != nil {
 			return err
 		}
-		var mod uintptr // CUmodule
+		var mod cu.Module
 		if load {
 			if mod, err = moduleLoad(string(text)); err != nil {
 				return fmt.Errorf("load %s: %w", e.Name(), err)

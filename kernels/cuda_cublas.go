@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // cuBLAS, loaded at run time: the newest of libcublas.so.13, .12 and .11
 // that the machine has, from the library path, a CUDA toolkit folder or a
@@ -20,7 +20,6 @@ package kernels
 #include <stdint.h>
 
 typedef uintptr_t cublasHandle_t; // a pointer to cuBLAS, an integer to Go
-extern int gc_bind(void);
 
 static int (*p_cublasCreate)(cublasHandle_t *);
 static int (*p_cublasSetStream)(cublasHandle_t, uintptr_t);
@@ -66,8 +65,7 @@ static const char *gb_path(void) {
 }
 
 static int gb_create(cublasHandle_t *h, uintptr_t stream, int *version) {
-	int r = gc_bind();
-	if (r == 0) r = p_cublasCreate(h);
+	int r = p_cublasCreate(h);
 	if (r == 0) r = p_cublasSetStream(*h, stream);
 	if (r == 0) r = p_cublasGetVersion(*h, version);
 	return r;
@@ -78,8 +76,6 @@ static int gb_math(cublasHandle_t h, int mode) { return p_cublasSetMathMode(h, m
 // gb_sgemm is column-major cublasSgemm with host alpha and beta.
 static int gb_sgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, float alpha, uint64_t a, int lda,
                     uint64_t b, int ldb, float beta, uint64_t c, int ldc) {
-	int r = gc_bind();
-	if (r != 0) return r;
 	return p_cublasSgemm(h, ta, tb, m, n, k, &alpha, (const float *)a, lda, (const float *)b, ldb, &beta,
 	                     (float *)c, ldc);
 }
@@ -89,8 +85,6 @@ static int gb_sgemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, float
 static int gb_sgemm_strided(cublasHandle_t h, int ta, int tb, int m, int n, int k, float alpha, uint64_t a,
                             int lda, long long sa, uint64_t b, int ldb, long long sb, float beta, uint64_t c,
                             int ldc, long long sc, int count) {
-	int r = gc_bind();
-	if (r != 0) return r;
 	return p_cublasSgemmStridedBatched(h, ta, tb, m, n, k, &alpha, (const float *)a, lda, sa, (const float *)b,
 	                                   ldb, sb, &beta, (float *)c, ldc, sc, count);
 }
@@ -101,8 +95,6 @@ static int gb_sgemm_strided(cublasHandle_t h, int ta, int tb, int m, int n, int 
 static int gb_gemm_bf16(cublasHandle_t h, int ta, int tb, int m, int n, int k, float alpha, uint64_t a, int lda,
                         long long sa, uint64_t b, int ldb, long long sb, float beta, uint64_t c, int ldc,
                         long long sc, int count) {
-	int r = gc_bind();
-	if (r != 0) return r;
 	if (count <= 1)
 		return p_cublasGemmEx(h, ta, tb, m, n, k, &alpha, (const void *)a, 14, lda, (const void *)b, 14, ldb, &beta,
 		                      (void *)c, 0, ldc, 68, -1);
@@ -116,6 +108,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"unsafe"
 )
@@ -146,7 +139,12 @@ func openCublas(stream uintptr) (*cublas, string) {
 		}
 		b := &cublas{path: C.GoString(C.gb_path())}
 		var v C.int
-		if r := C.gb_create(&b.h, C.uintptr_t(stream), &v); r != 0 {
+		if err := bind(); err != nil {
+			return nil, fmt.Sprintf("own GEMM kernel (%v)", err)
+		}
+		r := C.gb_create(&b.h, C.uintptr_t(stream), &v)
+		runtime.UnlockOSThread()
+		if r != 0 {
 			return nil, fmt.Sprintf("own GEMM kernel (cublasCreate failed with status %d: %s)", int(r), b.path)
 		}
 		b.version = int(v)
@@ -269,6 +267,10 @@ func (b *cublas) setTF32(on bool) error {
 // Cᵀ = op(B)ᵀ op(A)ᵀ, so B goes first and m and n swap.
 func (b *cublas) sgemm(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda int, bb Buffer, ldb int,
 	beta float32, c Buffer, ldc int) error {
+	if err := bind(); err != nil {
+		return err
+	}
+	defer runtime.UnlockOSThread()
 	r := C.gb_sgemm(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
 		C.uint64_t(bb.ptr), C.int(ldb), C.uint64_t(a.ptr), C.int(lda), C.float(beta), C.uint64_t(c.ptr), C.int(ldc))
 	if r != 0 {
@@ -282,6 +284,10 @@ func (b *cublas) sgemm(transA, transB bool, m, n, k int, alpha float32, a Buffer
 // cublasSgemmStridedBatched (operands swapped as in sgemm).
 func (b *cublas) sgemmStrided(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda, sa int,
 	bb Buffer, ldb, sb int, beta float32, c Buffer, ldc, sc, count int) error {
+	if err := bind(); err != nil {
+		return err
+	}
+	defer runtime.UnlockOSThread()
 	r := C.gb_sgemm_strided(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
 		C.uint64_t(bb.ptr), C.int(ldb), C.longlong(sb), C.uint64_t(a.ptr), C.int(lda), C.longlong(sa),
 		C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))
@@ -296,6 +302,10 @@ func (b *cublas) sgemmStrided(transA, transB bool, m, n, k int, alpha float32, a
 // leading dimensions in elements; C is float32.
 func (b *cublas) gemmBF16(transA, transB bool, m, n, k int, alpha float32, a uint64, lda, sa int,
 	bb uint64, ldb, sb int, beta float32, c Buffer, ldc, sc, count int) error {
+	if err := bind(); err != nil {
+		return err
+	}
+	defer runtime.UnlockOSThread()
 	r := C.gb_gemm_bf16(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
 		C.uint64_t(bb), C.int(ldb), C.longlong(sb), C.uint64_t(a), C.int(lda), C.longlong(sa),
 		C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))

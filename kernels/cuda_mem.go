@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // Device memory: buffers of 4-byte elements (float32, or int32 token ids
 // and targets), copies to and from Go slices, and a scratch buffer the

@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // A whole GPT-2 (pre-LN) training step strung from the launchers, with no
 // graph: the embedding, every layer forward and backward, the tied head,

@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // Every CUDA kernel against its CPU twin on the same random inputs, with
 // the largest difference printed. The same cases run twice: on a dry-run

@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // The twin cases of the finetuning heads' kernels (head.cu) and of the
 // gradient-norm clipping (gradnorm.cu); see cuda_test.go for the harness.

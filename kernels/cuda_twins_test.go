@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // The twin cases: each kernel's launcher and its CPU twin on the same
 // random inputs (see cuda_test.go for the harness).

@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // Matrix products on the device: Sgemm (cuBLAS when loaded, else gemm.cu's
 // kernel; bfloat16 operands with SetBF16) and the batched products of

@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // The fused ops on a device. Every op that graph builds implements
 // CUDAKernel, the device twin of Kernel: the device executor

@@ -1,4 +1,4 @@
-//go:build gpu
+//go:build cuda
 
 // The reference vectors of reference_test.go (PyTorch, float32; see
 // the README in their folder) through the device executor: logits, loss,

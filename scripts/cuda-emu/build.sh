@@ -3,8 +3,9 @@
 # GPU twin tests on a machine without a GPU:
 #
 #   scripts/cuda-emu/build.sh [OUTDIR]        (default bin/cuda-emu)
+#   make cuda-deps
 #   LD_LIBRARY_PATH=bin/cuda-emu GPTCTL_CUBLAS=off \
-#     go test -tags gpu -run CUDATwins/odd -v ./kernels
+#     go test -modfile=build/cuda/go.mod -tags cuda -run CUDATwins/odd -v ./kernels
 #
 # OUTDIR/libcuda.so.1 stands in for the driver library. With ASAN=1 it is
 # built with AddressSanitizer (run the test binary with

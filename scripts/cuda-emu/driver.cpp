@@ -72,6 +72,16 @@ static void run_block(const Kernel &k, void **params, dim3 b)
     }
 }
 
+// The context current on the calling thread: calls that work on the device
+// fail without one, as the driver's do (CUDA_ERROR_INVALID_CONTEXT), so a
+// caller that loses its binding when the Go runtime moves it to another
+// thread is caught here.
+thread_local void *current;
+#define NEED_CONTEXT                                                                                                  \
+    if (current == nullptr) {                                                                                         \
+        return 201;                                                                                                   \
+    }
+
 extern "C" {
 CUresult cuInit(unsigned) { return OK; }
 CUresult cuDriverGetVersion(int *v)
@@ -103,8 +113,13 @@ CUresult cuDeviceGetAttribute(int *v, int attr, int)
 }
 CUresult cuDeviceTotalMem_v2(size_t *b, int) { return *b = size_t(8) << 30, OK; }
 CUresult cuDevicePrimaryCtxRetain(void **c, int) { return *c = (void *)1, OK; }
-CUresult cuCtxSetCurrent(void *) { return OK; }
-CUresult cuModuleLoadDataEx(void **m, const void *, unsigned, int *, void **) { return *m = (void *)1, OK; }
+CUresult cuDevicePrimaryCtxSetFlags_v2(int, unsigned) { return OK; }
+CUresult cuCtxSetCurrent(void *c) { return current = c, OK; }
+CUresult cuModuleLoadDataEx(void **m, const void *, unsigned, int *, void **)
+{
+    NEED_CONTEXT
+    return *m = (void *)1, OK;
+}
 CUresult cuModuleGetFunction(void **f, void *, const char *name)
 {
     auto it = kernels().find(name);
@@ -117,6 +132,7 @@ CUresult cuModuleGetFunction(void **f, void *, const char *name)
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned shmem, void *, void **params, void **)
 {
+    NEED_CONTEXT
     const Kernel &k = *static_cast<Kernel *>(f);
     if (bx * by * bz > 1024 || shmem > 48 * 1024) {
         return INVALID_VALUE;
@@ -135,6 +151,7 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
 }
 CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n)
 {
+    NEED_CONTEXT
     void *m = aligned_alloc(256, (n + 255) / 256 * 256);
     if (m == nullptr) {
         return 2; // CUDA_ERROR_OUT_OF_MEMORY
@@ -145,29 +162,50 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n)
 }
 CUresult cuMemFree_v2(CUdeviceptr p)
 {
+    NEED_CONTEXT
     free((void *)p);
     return OK;
 }
 CUresult cuMemGetInfo_v2(size_t *f, size_t *t)
 {
+    NEED_CONTEXT
     *f = *t = size_t(8) << 30;
     return OK;
 }
-CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n, void *) { return memcpy((void *)d, s, n), OK; }
-CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n, void *) { return memcpy(d, (void *)s, n), OK; }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n, void *)
+{
+    NEED_CONTEXT
+    return memcpy((void *)d, s, n), OK;
+}
+CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n, void *)
+{
+    NEED_CONTEXT
+    return memcpy(d, (void *)s, n), OK;
+}
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, void *)
 {
+    NEED_CONTEXT
     return memmove((void *)d, (void *)s, n), OK;
 }
 CUresult cuMemsetD32Async(CUdeviceptr d, unsigned v, size_t n, void *)
 {
+    NEED_CONTEXT
     std::fill((unsigned *)d, (unsigned *)d + n, v);
     return OK;
 }
-CUresult cuStreamCreate(void **s, unsigned) { return *s = (void *)1, OK; }
-CUresult cuStreamSynchronize(void *) { return OK; }
+CUresult cuStreamCreate(void **s, unsigned)
+{
+    NEED_CONTEXT
+    return *s = (void *)1, OK;
+}
+CUresult cuStreamSynchronize(void *)
+{
+    NEED_CONTEXT
+    return OK;
+}
 CUresult cuEventCreate(void **e, unsigned)
 {
+    NEED_CONTEXT
     *e = new double(0);
     return OK;
 }
