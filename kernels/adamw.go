@@ -52,3 +52,18 @@ func adamw(p, g, m, v []float32, k *simd.AdamConsts) {
 		p[i] = p[i]*k.Decay - k.StepSize*mi/(math32.Sqrt(vi)/k.SqrtBC2+k.Eps)
 	}
 }
+
+// StepGuard is the CPU twin of gradnorm.cu's step_guard, which lets a
+// device trainer refuse a step without waiting for its gradient norm:
+// when sumsq, the global sum of squares of the step's gradients, is not
+// finite, the step is refused: refused[0] counts it and refused[1] records
+// the first refused step. A device AdamW leaves the weights alone while
+// refused[0] is not 0.
+func StepGuard(sumsq float64, refused *[2]int32, step int) {
+	if math.IsNaN(sumsq) || math.IsInf(sumsq, 0) {
+		if refused[0] == 0 {
+			refused[1] = int32(step)
+		}
+		refused[0]++
+	}
+}

@@ -9,7 +9,10 @@ import (
 
 // AdamW updates p, m and v (n) in place from g on the device (adamw.cu),
 // the twin of AdamW: the bias corrections are computed here, as AdamW does.
-func (d *Device) AdamW(p, g, m, v Buffer, n int, lr, beta1, beta2, eps, weightDecay float32, step int) error {
+// Unless refused is the zero Buffer, the update happens only when its
+// first element, read on the device, is 0 (the refused-step count of a
+// StepGuard state: state.Slice(2, 1)).
+func (d *Device) AdamW(p, g, m, v Buffer, n int, lr, beta1, beta2, eps, weightDecay float32, step int, refused Buffer) error {
 	if step < 1 {
 		return fmt.Errorf("cuda: adamw: step %d, want 1 or more", step)
 	}
@@ -22,5 +25,5 @@ func (d *Device) AdamW(p, g, m, v Buffer, n int, lr, beta1, beta2, eps, weightDe
 	sqrtBC2 := float32(math.Sqrt(bc2))
 	decay := 1 - lr*weightDecay
 	return d.launch("adamw_f32", d.grid1(n, 256), dim3{256, 1, 1}, 0, p, g, m, v, int64(n),
-		beta1, beta2, eps, decay, stepSize, sqrtBC2)
+		beta1, beta2, eps, decay, stepSize, sqrtBC2, refused)
 }

@@ -205,7 +205,7 @@ func (g *gptStep) run() error {
 	do(d.EmbeddingBackward(g.dwte, g.dwpe, g.dx, g.idx, b, t, c, s.v))
 	do(d.AddInPlace(g.dwte, g.dwteHead, s.v*c))
 	g.step++
-	do(d.AdamW(g.p, g.grad, g.m, g.v, g.p.Len(), 3e-4, 0.9, 0.95, 1e-8, 0, g.step))
+	do(d.AdamW(g.p, g.grad, g.m, g.v, g.p.Len(), 3e-4, 0.9, 0.95, 1e-8, 0, g.step, Buffer{}))
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -84,9 +84,9 @@ func (g *gpuHarness) gradNorm(c int) {
 		host, bufs = append(host, x), append(bufs, g.up(x))
 		g.cpu(func() { sum += SumSquares(x) })
 	}
-	gsum := g.alloc(2)
+	gsum := g.alloc(4) // a StepGuard state: the sum, then the refused steps
 	ms := g.timed(func() error { return g.d.SumSquares(gsum, bufs) })
-	got, err := g.d.DownloadFloat64(gsum)
+	got, _, _, err := g.d.DownloadStepState(gsum)
 	g.must(err)
 	g.compare("sum of squares", ms, []float32{float32(got)}, []float32{float32(sum)}, 0, 1e-12)
 	norm := math.Sqrt(sum)

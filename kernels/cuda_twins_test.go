@@ -212,11 +212,42 @@ func (g *gpuHarness) adamW(n int) {
 		grad := g.randn(n, 1)
 		g.cpu(func() { AdamW(p, grad, m, v, 6e-4, 0.9, 0.95, 1e-8, 0.1, step) })
 		gg := g.up(grad)
-		ms = g.timed(func() error { return g.d.AdamW(gp, gg, gm, gv, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, step) })
+		ms = g.timed(func() error { return g.d.AdamW(gp, gg, gm, gv, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, step, Buffer{}) })
 	}
 	g.compare("adamw p (3 steps)", ms, g.down(gp, n), p, 1e-6, 1e-5)
 	g.compare("adamw m", ms, g.down(gm, n), m, 1e-7, 1e-5)
 	g.compare("adamw v", ms, g.down(gv, n), v, 1e-8, 1e-5)
+
+	// The step guard, then AdamW reading its verdict: a finite sum of
+	// squares lets the update through, a NaN or an infinity refuses it and
+	// every later step, and the state records the first refused step.
+	state := g.alloc(4)
+	g.must(g.d.Zero(state))
+	var refused [2]int32
+	for step, sumsq := range []float64{2.5, 0, math.NaN(), 3, math.Inf(1)} {
+		g.must(g.d.Upload(state.Slice(0, 2), float64Words(sumsq)))
+		g.cpu(func() { StepGuard(sumsq, &refused, 10+step) })
+		ms = g.timed(func() error { return g.d.StepGuard(state, 10+step) })
+		_, gotN, gotFirst, err := g.d.DownloadStepState(state)
+		g.must(err)
+		g.compare(fmt.Sprintf("step guard, sum of squares %v", sumsq), ms, []float32{float32(gotN), float32(gotFirst)},
+			[]float32{float32(refused[0]), float32(refused[1])}, 0, 0)
+		grad := g.randn(n, 1)
+		if refused[0] == 0 {
+			g.cpu(func() { AdamW(p, grad, m, v, 6e-4, 0.9, 0.95, 1e-8, 0.1, 4+step) })
+		}
+		gg := g.up(grad)
+		ms = g.timed(func() error {
+			return g.d.AdamW(gp, gg, gm, gv, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, 4+step, state.Slice(2, 1))
+		})
+		g.compare(fmt.Sprintf("adamw p after a guard on %v", sumsq), ms, g.down(gp, n), p, 1e-6, 1e-5)
+	}
+}
+
+// float64Words is x as the two 4-byte words a device float64 occupies.
+func float64Words(x float64) []float32 {
+	b := math.Float64bits(x)
+	return []float32{math.Float32frombits(uint32(b)), math.Float32frombits(uint32(b >> 32))}
 }
 
 // gemm runs every transpose combination through gemm.cu's kernel and,

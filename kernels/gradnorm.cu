@@ -53,3 +53,22 @@ extern "C" __global__ void clip_scale_f32(float *x, long long n, const double *s
         x[i] *= f;
     }
 }
+
+// step_guard decides on the device whether a training step may update the
+// weights, so that the host need not wait for the gradient norm: state is
+// the sum of squares (a double) followed by two ints, the number of steps
+// refused so far and the first of them. A step whose sum of squares is not
+// finite is refused and recorded; once one is, every later step is refused
+// too (AdamW reads state's count and leaves the weights alone), so the
+// weights stay as they were before the first bad step until the host looks.
+// One thread.
+extern "C" __global__ void step_guard(double *state, int step)
+{
+    int *refused = (int *)(state + 1);
+    if (!isfinite(state[0])) {
+        if (refused[0] == 0) {
+            refused[1] = step;
+        }
+        refused[0]++;
+    }
+}

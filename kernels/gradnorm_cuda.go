@@ -60,12 +60,27 @@ func (d *Device) ClipScale(x Buffer, n int, sumsq Buffer, maxNorm float64) error
 	return d.launch("clip_scale_f32", d.grid1(n, 256), dim3{256, 1, 1}, 0, x, int64(n), sumsq, maxNorm)
 }
 
-// DownloadFloat64 waits for the stream and reads the float64 at the start
-// of b (a sum of squares).
-func (d *Device) DownloadFloat64(b Buffer) (float64, error) {
-	var w [2]float32
-	if err := d.Download(w[:], b); err != nil {
-		return 0, err
+// StepGuard refuses this training step on the device when the sum of
+// squares in state is not finite, the twin of StepGuard: state has 4
+// elements, a SumSquares result (a float64) then the refused-step count and
+// the first refused step (int32s); step is recorded as the first. AdamW
+// with refused = state.Slice(2, 1) then leaves the weights alone, for this
+// step and every later one, so the host learns of it when it next reads
+// state (DownloadStepState), not by waiting on every step.
+func (d *Device) StepGuard(state Buffer, step int) error {
+	if err := need("step guard", want{"state", state, 4}); err != nil {
+		return err
 	}
-	return math.Float64frombits(uint64(math.Float32bits(w[0])) | uint64(math.Float32bits(w[1]))<<32), nil
+	return d.launch("step_guard", dim3{1, 1, 1}, dim3{1, 1, 1}, 0, state, step)
+}
+
+// DownloadStepState waits for the stream and reads a StepGuard state: the
+// sum of squares, the number of refused steps and the first of them.
+func (d *Device) DownloadStepState(state Buffer) (sumsq float64, refused, first int, err error) {
+	var w [4]float32
+	if err := d.Download(w[:], state.Slice(0, 4)); err != nil {
+		return 0, 0, 0, err
+	}
+	sumsq = math.Float64frombits(uint64(math.Float32bits(w[0])) | uint64(math.Float32bits(w[1]))<<32)
+	return sumsq, int(int32(math.Float32bits(w[2]))), int(int32(math.Float32bits(w[3]))), nil
 }

@@ -29,6 +29,7 @@ extern dim3 blockDim, gridDim;
 
 using std::max;
 using std::min;
+using std::isfinite;
 
 inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
 
