@@ -47,7 +47,9 @@ func (t *DeviceTrainer) NewAdamW(beta1, beta2, eps, weightDecay float32) (*Devic
 // Update applies one step with learning rate lr to the device weights from
 // the device gradients of the last Step (clipped or not), as
 // train.AdamW.Update does: weight decay on matrices and embeddings only,
-// and a weight without a gradient left alone.
+// and a weight without a gradient left alone. A step GuardStep refused
+// changes nothing on the device (Step still counts it: the run that
+// finds it stops).
 func (o *DeviceAdamW) Update(lr float32) error {
 	o.Step++
 	t := o.t
@@ -67,7 +69,7 @@ func (o *DeviceAdamW) Update(lr float32) error {
 		if w.Decay() {
 			wd = o.WeightDecay
 		}
-		if err := t.Machine.d.AdamW(p, g, o.m[i], o.v[i], len(w.Data), lr, o.Beta1, o.Beta2, o.Eps, wd, o.Step); err != nil {
+		if err := t.Machine.d.AdamW(p, g, o.m[i], o.v[i], len(w.Data), lr, o.Beta1, o.Beta2, o.Eps, wd, o.Step, t.state.Slice(2, 1)); err != nil {
 			return fmt.Errorf("graph: AdamW on %s: %w", w.Name, err)
 		}
 	}

@@ -232,7 +232,7 @@ func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int) {
 		if err := dt.ClipGrads(clip); err != nil {
 			t.Fatal(err)
 		}
-		gotNorm, err := dt.GradNorm()
+		gotNorm, _, _, err := dt.StepState()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,5 +343,97 @@ func TestDeviceDryRun(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// A step whose gradient norm is not finite is refused on the device
+// without the host waiting for it: GuardStep marks it, AdamW leaves every
+// weight alone, and every later step is refused too, finite or not, until
+// the host reads StepState. A finite step with no refusal before it does
+// update.
+func TestDeviceRefusesNonFiniteStep(t *testing.T) {
+	d := openDevice(t)
+	m, loss, tg := lmModel(t, devConfig("gpt1", 0))
+	dt, err := m.DifferentiateOn(d, loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dt.Close()
+	opt, err := dt.NewAdamW(0.9, 0.95, 1e-8, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func() [][]float32 {
+		if err := dt.DownloadWeights(); err != nil {
+			t.Fatal(err)
+		}
+		var ws [][]float32
+		for _, w := range m.Params.List {
+			ws = append(ws, slices.Clone(w.Data))
+		}
+		return ws
+	}
+	same := func(a, b [][]float32) bool {
+		for i := range a {
+			for j := range a[i] {
+				if math.Float32bits(a[i][j]) != math.Float32bits(b[i][j]) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	step := func(n int, guard bool) {
+		fillBatch(m, tg, n)
+		if err := dt.Step(); err != nil {
+			t.Fatal(err)
+		}
+		if err := dt.ClipGrads(1); err != nil {
+			t.Fatal(err)
+		}
+		if guard {
+			if err := dt.GuardStep(n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := opt.Update(1e-3); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	before := snapshot()
+	step(1, true)
+	after := snapshot()
+	if same(before, after) {
+		t.Fatal("a finite guarded step left the weights alone")
+	}
+	if norm, refused, first, err := dt.StepState(); err != nil || refused != 0 || first != 0 || !(norm > 0) {
+		t.Fatalf("after a finite step: norm %v, %d refused (first %d), %v", norm, refused, first, err)
+	}
+
+	fc := m.Params.Get("h.0.mlp.c_fc.weight")
+	keep := fc.Data[0]
+	fc.Data[0] = float32(math.NaN())
+	if err := dt.UploadWeights(); err != nil {
+		t.Fatal(err)
+	}
+	before = snapshot()
+	step(2, true)
+	if !same(before, snapshot()) {
+		t.Error("a step with a NaN gradient norm changed the weights")
+	}
+	fc.Data[0] = keep
+	if err := dt.UploadWeights(); err != nil {
+		t.Fatal(err)
+	}
+	before = snapshot()
+	step(3, true)
+	if !same(before, snapshot()) {
+		t.Error("a finite step after a refused one changed the weights")
+	}
+	norm, refused, first, err := dt.StepState()
+	if err != nil || refused != 1 || first != 2 || math.IsNaN(norm) {
+		t.Errorf("after a refused step and a finite one: norm %v, %d refused (first %d), %v; want a finite norm, 1 refused, first 2",
+			norm, refused, first, err)
 	}
 }

@@ -29,7 +29,7 @@ type DeviceTrainer struct {
 
 	step  *DeviceProgram   // forward and backward
 	eval  *DeviceProgram   // forward only
-	sumsq kernels.Buffer   // the squared gradient norm of the last ClipGrads (one float64)
+	state kernels.Buffer   // the squared gradient norm of the last ClipGrads (a float64), then GuardStep's refused-step count and first refused step
 	acc   []kernels.Buffer // gradient accumulators (AccumulateGrads), allocated on first use
 }
 
@@ -66,8 +66,8 @@ func (m *Model) differentiateOn(dm *DeviceMachine, loss *G.Node, extra ...*G.Nod
 		t.eval, err = dm.Compile(outs...)
 	}
 	if err == nil {
-		if t.sumsq, err = dm.alloc(2); err == nil {
-			err = dm.d.Zero(t.sumsq)
+		if t.state, err = dm.alloc(4); err == nil {
+			err = dm.d.Zero(t.state)
 		}
 	}
 	if err != nil {
@@ -200,28 +200,33 @@ func (t *DeviceTrainer) ClipGrads(maxNorm float64) error {
 		}
 	}
 	d := t.Machine.d
-	if err := d.SumSquares(t.sumsq, present); err != nil {
+	if err := d.SumSquares(t.state, present); err != nil {
 		return fmt.Errorf("graph: gradient norm: %w", err)
 	}
 	if maxNorm <= 0 {
 		return nil
 	}
 	for _, b := range present {
-		if err := d.ClipScale(b, b.Len(), t.sumsq, maxNorm); err != nil {
+		if err := d.ClipScale(b, b.Len(), t.state, maxNorm); err != nil {
 			return fmt.Errorf("graph: clipping the gradients: %w", err)
 		}
 	}
 	return nil
 }
 
-// GradNorm waits for the device and returns the global gradient norm the
-// last ClipGrads measured (before clipping).
-func (t *DeviceTrainer) GradNorm() (float64, error) {
-	s, err := t.Machine.d.DownloadFloat64(t.sumsq)
-	if err != nil {
-		return 0, err
-	}
-	return math.Sqrt(s), nil
+// GuardStep decides on the device, without a wait, whether this step's
+// update may happen: when the gradient norm the last ClipGrads measured
+// is not finite, the step (numbered step) is refused, and so is every
+// later one: DeviceAdamW.Update then leaves the weights and moments alone.
+// StepState tells the host.
+func (t *DeviceTrainer) GuardStep(step int) error { return t.Machine.d.StepGuard(t.state, step) }
+
+// StepState waits for the device and returns the global gradient norm the
+// last ClipGrads measured (before clipping), how many steps GuardStep has refused and the first
+// of them (0 when none).
+func (t *DeviceTrainer) StepState() (norm float64, refused, first int, err error) {
+	s, refused, first, err := t.Machine.d.DownloadStepState(t.state)
+	return math.Sqrt(s), refused, first, err
 }
 
 // DownloadWeights waits for the device and copies every weight into

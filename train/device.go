@@ -8,16 +8,23 @@ package train
 // norm it needs to refuse a non-finite step, and the loss comes back only
 // on the steps that log it.
 
-import G "gorgonia.org/gorgonia"
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+)
 
 // gpuTrainer is a run's training step on a GPU (device_gpu.go).
 type gpuTrainer interface {
 	// step runs one optimizer step: accum micro-batches, each put into the
 	// model's input nodes by fill, their mean gradient clipped to clip and
-	// applied by AdamW at lr. The loss, the mean over the micro-batches, is
-	// downloaded only when wantLoss (NaN otherwise). When the gradient norm
-	// is not finite the weights are left alone and the norm is returned.
-	step(fill func() error, accum int, clip float64, lr float32, wantLoss bool) (loss, gradNorm float64, err error)
+	// applied by AdamW at lr. When look, it waits for the device and
+	// returns the loss (the mean over the micro-batches) and the gradient
+	// norm; when that norm is not finite the weights are left alone. When
+	// not, it returns NaN for both without waiting, and a step whose norm
+	// is not finite is refused on the device, with every step after it,
+	// until a step that looks (or sync) reports it as a *lateNonFinite.
+	step(fill func() error, accum int, clip float64, lr float32, look bool) (loss, gradNorm float64, err error)
 	// eval returns the loss of the batch in the input nodes, in evaluation mode.
 	eval() (float64, error)
 	// grad downloads the gradient of weight i (nil if it has none).
@@ -29,7 +36,25 @@ type gpuTrainer interface {
 	// mode, and downloads it.
 	predict(out *G.Node) ([]float32, error)
 	// sync copies the device weights into the model's Params and the AdamW
-	// moments into o, for a checkpoint or the best model.
+	// moments into o, for a checkpoint or the best model; it returns a
+	// *lateNonFinite instead when the device has refused a step.
 	sync(o *AdamW) error
 	close()
+}
+
+// lateNonFinite is a GPU step's news that an earlier step, back steps
+// before the last one run, had a non-finite gradient norm: the device
+// refused its update and every later one, so the weights and moments are
+// as they were before it.
+type lateNonFinite struct{ back int }
+
+func (e *lateNonFinite) Error() string {
+	return fmt.Sprintf("the gradient norm of a step %d steps ago was not finite", e.back)
+}
+
+// at says which step it was, given the number of the last step run, for
+// NonFiniteError's message.
+func (e *lateNonFinite) at(last int) error {
+	return fmt.Errorf("the gradient norm of step %d was not finite; the weights are as they were before it (lower lr)",
+		last-e.back)
 }

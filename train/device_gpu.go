@@ -30,6 +30,7 @@ type deviceRun struct {
 	dt    *graph.DeviceTrainer
 	opt   *graph.DeviceAdamW
 	progs map[*G.Node]*graph.DeviceProgram // predict's, by output
+	steps int                              // steps run, the numbers GuardStep records
 }
 
 // newGPUTrainer compiles the gradient graph of loss (and the extra outputs
@@ -62,7 +63,8 @@ func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, tf32, bf16 bool, extr
 	return &deviceRun{dt: dt, opt: opt, progs: map[*G.Node]*graph.DeviceProgram{}}, nil
 }
 
-func (g *deviceRun) step(fill func() error, accum int, clip float64, lr float32, wantLoss bool) (float64, float64, error) {
+func (g *deviceRun) step(fill func() error, accum int, clip float64, lr float32, look bool) (float64, float64, error) {
+	g.steps++
 	var sum float64
 	for micro := range accum {
 		if err := fill(); err != nil {
@@ -71,7 +73,7 @@ func (g *deviceRun) step(fill func() error, accum int, clip float64, lr float32,
 		if err := g.dt.Step(); err != nil {
 			return 0, 0, err
 		}
-		if wantLoss {
+		if look {
 			l, err := g.dt.LossValue()
 			if err != nil {
 				return 0, 0, err
@@ -85,15 +87,23 @@ func (g *deviceRun) step(fill func() error, accum int, clip float64, lr float32,
 	if err := g.dt.ClipGrads(clip); err != nil {
 		return 0, 0, err
 	}
-	norm, err := g.dt.GradNorm() // the one wait of a step: no update from a non-finite gradient
-	if err != nil || math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return math.NaN(), norm, err
+	if !look { // the device refuses a non-finite step itself; no wait
+		if err := g.dt.GuardStep(g.steps); err != nil {
+			return 0, 0, err
+		}
+		return math.NaN(), math.NaN(), g.opt.Update(lr)
+	}
+	norm, refused, first, err := g.dt.StepState() // the step's one wait
+	switch {
+	case err != nil:
+		return 0, 0, err
+	case refused > 0:
+		return math.NaN(), norm, &lateNonFinite{back: g.steps - first}
+	case math.IsNaN(norm) || math.IsInf(norm, 0):
+		return math.NaN(), norm, nil
 	}
 	if err := g.opt.Update(lr); err != nil {
 		return 0, 0, err
-	}
-	if !wantLoss {
-		return math.NaN(), norm, nil
 	}
 	return sum / float64(accum), norm, nil
 }
@@ -130,6 +140,12 @@ func (g *deviceRun) predict(out *G.Node) ([]float32, error) {
 }
 
 func (g *deviceRun) sync(o *AdamW) error {
+	if _, refused, first, err := g.dt.StepState(); err != nil || refused > 0 {
+		if err == nil {
+			err = &lateNonFinite{back: g.steps - first}
+		}
+		return err
+	}
 	if err := g.dt.DownloadWeights(); err != nil {
 		return err
 	}

@@ -265,3 +265,43 @@ func TestPretrainBF16OnGPU(t *testing.T) {
 		t.Errorf("bf16 GPU val loss %.5f, CPU %.5f: want within 2%%", b.ValLoss, a.ValLoss)
 	}
 }
+
+// A non-finite gradient on the GPU stops the run as on the CPU: under
+// on_nonfinite: stop the steps between logs do not wait for the gradient
+// norm, so the device refuses the bad step (and every later one) and the
+// next logged step reports it, naming it; under skip every step waits, and
+// the run gives up after ten skipped steps.
+func TestNonFiniteOnGPU(t *testing.T) {
+	needGPU(t)
+	policies := []string{"stop", "skip"}
+	if testing.Short() { // skip waits on every step, as it did before the device guard
+		policies = policies[:1]
+	}
+	for _, policy := range policies {
+		cfg := tinyConfig(t, "on_nonfinite="+policy, "device=cuda", "log_interval=4", "eval_interval=0",
+			"checkpoint_interval=0")
+		r, err := newRun(cfg, Options{OutDir: t.TempDir(), Log: io.Discard}, "cuda")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc := r.params.Get("h.0.mlp.c_fc.weight")
+		keep := fc.Data[0]
+		fc.Data[0] = float32(math.NaN())
+		dev := r.gpu.(*deviceRun)
+		if err := dev.dt.UploadWeights(); err != nil {
+			t.Fatal(err)
+		}
+		fc.Data[0] = keep // the host copy stays finite: only the device's is poisoned
+		_, err = r.loop(context.Background())
+		steps := dev.steps
+		r.close()
+		want := map[string]string{"stop": "step 4: the gradient norm of step 1 was not finite", "skip": "10 steps skipped"}[policy]
+		var ne *NonFiniteError
+		if !errors.As(err, &ne) || !strings.Contains(err.Error(), want) {
+			t.Errorf("on_nonfinite %s: %v, want a NonFiniteError containing %q", policy, err, want)
+		}
+		if policy == "stop" && steps != 4 {
+			t.Errorf("on_nonfinite stop: %d steps run, want 4 (up to the first logged step)", steps)
+		}
+	}
+}

@@ -264,9 +264,19 @@ func (r *run) trainStep(lr float32, logged bool) (float64, error) {
 		fill := func() error {
 			return r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B)
 		}
-		loss, norm, err := r.gpu.step(fill, r.cfg.GradAccum, r.cfg.GradClip, lr, logged)
+		// A logged step waits for the loss and the gradient norm; so does
+		// every step under on_nonfinite: skip, which must know at once to
+		// halve the next step's learning rate. Other steps do not wait: the
+		// device refuses a non-finite step itself, and the next step that
+		// looks reports it.
+		look := logged || r.cfg.OnNonFinite == "skip"
+		loss, norm, err := r.gpu.step(fill, r.cfg.GradAccum, r.cfg.GradClip, lr, look)
 		r.gradNorm = norm
-		if err == nil && (math.IsNaN(norm) || math.IsInf(norm, 0)) {
+		var late *lateNonFinite
+		switch {
+		case errors.As(err, &late):
+			err = r.nonFinite(late.at(r.state.Step + 1))
+		case err == nil && look && (math.IsNaN(norm) || math.IsInf(norm, 0)):
 			err = r.nonFinite(fmt.Errorf("the gradient norm is %v: %s", norm, r.firstNonFinite()))
 		}
 		return loss, err

@@ -3,6 +3,7 @@ package train
 // Setting up a run: fresh or resumed from its checkpoint.
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -168,7 +169,12 @@ func (r *run) syncGPU() error {
 	if r.gpu == nil {
 		return nil
 	}
-	if err := r.gpu.sync(r.optim); err != nil {
+	err := r.gpu.sync(r.optim)
+	var late *lateNonFinite
+	switch {
+	case errors.As(err, &late):
+		return fmt.Errorf("step %d: %w", r.state.Step, r.nonFinite(late.at(r.state.Step)))
+	case err != nil:
 		return fmt.Errorf("device cuda: downloading the weights: %w", err)
 	}
 	return nil
