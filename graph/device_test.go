@@ -383,7 +383,7 @@ func TestDeviceRefusesNonFiniteStep(t *testing.T) {
 		}
 		return true
 	}
-	step := func(n int, guard bool) {
+	step := func(n int) {
 		fillBatch(m, tg, n)
 		if err := dt.Step(); err != nil {
 			t.Fatal(err)
@@ -391,44 +391,37 @@ func TestDeviceRefusesNonFiniteStep(t *testing.T) {
 		if err := dt.ClipGrads(1); err != nil {
 			t.Fatal(err)
 		}
-		if guard {
-			if err := dt.GuardStep(n); err != nil {
-				t.Fatal(err)
-			}
+		if err := dt.GuardStep(n); err != nil {
+			t.Fatal(err)
 		}
 		if err := opt.Update(1e-3); err != nil {
 			t.Fatal(err)
 		}
 	}
+	fc := m.Params.Get("h.0.mlp.c_fc.weight")
+	keep := fc.Data[0]
+	// stepWith sets the first weight of fc on the device to v, runs step n
+	// and reports whether the weights changed.
+	stepWith := func(v float32, n int) bool {
+		fc.Data[0] = v
+		if err := dt.UploadWeights(); err != nil {
+			t.Fatal(err)
+		}
+		before := snapshot()
+		step(n)
+		return !same(before, snapshot())
+	}
 
-	before := snapshot()
-	step(1, true)
-	after := snapshot()
-	if same(before, after) {
+	if !stepWith(keep, 1) {
 		t.Fatal("a finite guarded step left the weights alone")
 	}
 	if norm, refused, first, err := dt.StepState(); err != nil || refused != 0 || first != 0 || !(norm > 0) {
 		t.Fatalf("after a finite step: norm %v, %d refused (first %d), %v", norm, refused, first, err)
 	}
-
-	fc := m.Params.Get("h.0.mlp.c_fc.weight")
-	keep := fc.Data[0]
-	fc.Data[0] = float32(math.NaN())
-	if err := dt.UploadWeights(); err != nil {
-		t.Fatal(err)
-	}
-	before = snapshot()
-	step(2, true)
-	if !same(before, snapshot()) {
+	if stepWith(float32(math.NaN()), 2) {
 		t.Error("a step with a NaN gradient norm changed the weights")
 	}
-	fc.Data[0] = keep
-	if err := dt.UploadWeights(); err != nil {
-		t.Fatal(err)
-	}
-	before = snapshot()
-	step(3, true)
-	if !same(before, snapshot()) {
+	if stepWith(keep, 3) {
 		t.Error("a finite step after a refused one changed the weights")
 	}
 	norm, refused, first, err := dt.StepState()
