@@ -14,6 +14,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sort"
 	"testing"
 )
@@ -204,5 +205,46 @@ func TestCUDALayout(t *testing.T) {
 	}
 	if fmt.Sprint(names[0]) != fmt.Sprint(names[1]) {
 		t.Fatalf("compute_80 and compute_90 PTX differ:\n%v\n%v", names[0], names[1])
+	}
+}
+
+// BenchmarkCUDALaunch is the host's cost of queueing one small kernel:
+// the launcher's checks, the goroutine locked to its thread with the
+// context made current (bind), and cuLaunchKernel through cu. When it is
+// below a kernel's device time the host keeps ahead of the GPU.
+func BenchmarkCUDALaunch(b *testing.B) {
+	d, err := OpenCUDA()
+	if err != nil {
+		b.Skipf("no usable GPU: %v", err)
+	}
+	x, err := d.Alloc(256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Free(x)
+	if err := d.Zero(x); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := d.ScaleConst(x, x, 1, 256); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := d.Sync(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkCUDABind is bind's share of that: the thread lock and
+// cuCtxSetCurrent every driver call pays.
+func BenchmarkCUDABind(b *testing.B) {
+	if _, err := OpenCUDA(); err != nil {
+		b.Skipf("no usable GPU: %v", err)
+	}
+	for b.Loop() {
+		if err := bind(); err != nil {
+			b.Fatal(err)
+		}
+		runtime.UnlockOSThread()
 	}
 }
