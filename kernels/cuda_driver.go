@@ -60,7 +60,7 @@ func bind() error {
 // the program starts).
 func driverOpen() error {
 	if err := cu.InitError(); err != nil {
-		return fmt.Errorf("cuda: no usable NVIDIA driver: %w", err)
+		return check("cuInit", err)
 	}
 	return nil
 }
