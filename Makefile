@@ -26,7 +26,7 @@ CUDA_DEPS ?= build/cuda
 CUDAFLAGS  = -modfile=$(CUDA_DEPS)/go.mod -tags '$(TAGS) cuda'
 
 cuda-deps: $(CUDA_DEPS)/go.mod
-$(CUDA_DEPS)/go.mod: go.mod go.sum scripts/patch-deps $(wildcard patches/*/*.patch)
+$(CUDA_DEPS)/go.mod: go.mod go.sum scripts/patch-deps $(shell find patches -name '*.patch')
 	GO=$(GO) scripts/patch-deps $(CUDA_DEPS)
 
 build-cuda: cuda-deps
