@@ -29,12 +29,14 @@ type gpuTrainer interface {
 	eval() (float64, error)
 	// grad downloads the gradient of weight i (nil if it has none).
 	grad(i int) ([]float32, error)
-	// value downloads the first element of an extra output of the last
-	// step (a finetune's L2 or L1).
-	value(n *G.Node) (float64, error)
 	// predict computes out over the batch in the input nodes, in evaluation
 	// mode, and downloads it.
 	predict(out *G.Node) ([]float32, error)
+	// window adds the first value of each of outs, outputs of the step just
+	// run (the loss, a finetune's L2 and L1), to a device sum per output,
+	// without waiting; when take it waits and returns the sums since the
+	// last take, and starts them again from zero.
+	window(take bool, outs ...*G.Node) ([]float64, error)
 	// sync copies the device weights into the model's Params and the AdamW
 	// moments into o, for a checkpoint or the best model; it returns a
 	// *lateNonFinite instead when the device has refused a step.

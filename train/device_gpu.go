@@ -31,10 +31,11 @@ type deviceRun struct {
 	opt   *graph.DeviceAdamW
 	progs map[*G.Node]*graph.DeviceProgram // predict's, by output
 	steps int                              // steps run, the numbers GuardStep records
+	win   kernels.Buffer                   // window's sums, allocated on first use
 }
 
 // newGPUTrainer compiles the gradient graph of loss (and the extra outputs
-// value reads) for the GPU, uploads the weights and o's moments (a resumed
+// window sums) for the GPU, uploads the weights and o's moments (a resumed
 // run's), and takes over o's updates.
 func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, tf32, bf16 bool, extra ...*G.Node) (gpuTrainer, error) {
 	dev, err := openGPU()
@@ -118,12 +119,6 @@ func (g *deviceRun) eval() (float64, error) {
 
 func (g *deviceRun) grad(i int) ([]float32, error) { return g.dt.Grad(i) }
 
-func (g *deviceRun) value(n *G.Node) (float64, error) {
-	var v [1]float32
-	err := g.dt.Machine.Download(v[:], n)
-	return float64(v[0]), err
-}
-
 func (g *deviceRun) predict(out *G.Node) ([]float32, error) {
 	p := g.progs[out]
 	if p == nil {
@@ -137,6 +132,46 @@ func (g *deviceRun) predict(out *G.Node) ([]float32, error) {
 		return nil, err
 	}
 	return g.dt.Value(out)
+}
+
+// windowSlots is how many outputs window can sum.
+const windowSlots = 4
+
+func (g *deviceRun) window(take bool, outs ...*G.Node) ([]float64, error) {
+	if len(outs) > windowSlots {
+		return nil, fmt.Errorf("device cuda: %d outputs to sum, at most %d", len(outs), windowSlots)
+	}
+	d := g.dt.Machine.Device()
+	if g.win.IsNil() {
+		var err error
+		if g.win, err = d.Alloc(windowSlots); err == nil {
+			err = d.Zero(g.win)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i, n := range outs {
+		b, err := g.dt.Machine.Buffer(n)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.AddScaled(g.win.Slice(i, 1), g.win.Slice(i, 1), b.Slice(0, 1), 1, 1); err != nil {
+			return nil, err
+		}
+	}
+	if !take {
+		return nil, nil
+	}
+	var sums [windowSlots]float32
+	if err := d.Download(sums[:], g.win); err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(outs))
+	for i := range out {
+		out[i] = float64(sums[i])
+	}
+	return out, d.Zero(g.win)
 }
 
 func (g *deviceRun) sync(o *AdamW) error {
@@ -153,7 +188,12 @@ func (g *deviceRun) sync(o *AdamW) error {
 	return g.opt.Download(o.M, o.V)
 }
 
-func (g *deviceRun) close() { g.dt.Close() }
+func (g *deviceRun) close() {
+	if !g.win.IsNil() {
+		g.dt.Machine.Device().Free(g.win)
+	}
+	g.dt.Close()
+}
 
 // gpuSgemmPeak measures the GPU's GEMM rate in GFLOP/s for the products
 // training uses: float32 (TF32 when tf32), or bfloat16 operands with float32

@@ -16,6 +16,7 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
+	"gptctl/kernels"
 )
 
 // needGPU skips a test where no GPU (or driver emulator, see the Makefile's
@@ -303,5 +304,36 @@ func TestNonFiniteOnGPU(t *testing.T) {
 		if policy == "stop" && steps != 4 {
 			t.Errorf("on_nonfinite stop: %d steps run, want 4 (up to the first logged step)", steps)
 		}
+	}
+}
+
+// A finetune on the GPU waits for the device only on the steps that log:
+// a non-finite gradient before then is refused on the device and reported
+// by the next logging step, naming the step it happened at.
+func TestFinetuneNonFiniteOnGPU(t *testing.T) {
+	needGPU(t)
+	dir := t.TempDir()
+	cfg := graph.Config{Arch: "gpt1", VocabSize: len(synthChars), NCtx: 32, NEmbd: 32, NHead: 2, NLayer: 1, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Get("h.0.mlp.c_fc.weight").Data[0] = float32(math.NaN())
+	model := t.TempDir()
+	if err := writeModelDir(model, p, data.NewCharTokenizer(synthChars)); err != nil {
+		t.Fatal(err)
+	}
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf("init_from: %s\n", model)+
+		fmt.Sprintf("task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}\n",
+			writeFile(t, filepath.Join(dir, "c.tsv"), synthTSV(60)))+
+		"batch_size: 4\nmax_steps: 6\neval_interval: 3\nlog_interval: 3\ndropout: 0\nhead_dropout: 0\ndevice: cuda\n")
+	c, err := LoadFinetune(yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Finetune(context.Background(), c, Options{OutDir: filepath.Join(dir, "run"), Log: io.Discard})
+	var ne *NonFiniteError
+	if want := "step 3: the gradient norm of step 1 was not finite"; !errors.As(err, &ne) || !strings.Contains(err.Error(), want) {
+		t.Errorf("finetune from a model with a NaN weight: %v, want a NonFiniteError containing %q", err, want)
 	}
 }

@@ -6,12 +6,15 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	G "gorgonia.org/gorgonia"
 )
 
 // stepResult is what one training step reports.
@@ -73,11 +76,20 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	return r.finish()
 }
 
+// evalsAt reports whether the run evaluates after step (counted from 1),
+// and logsAt whether it writes a metrics line then.
+func (r *ftRun) evalsAt(step int) bool {
+	cfg := r.cfg
+	return step == r.total || cfg.EvalInterval > 0 && step%cfg.EvalInterval == 0 || cfg.EvalInterval == 0 && step%r.perEpoch == 0
+}
+
+func (r *ftRun) logsAt(step int) bool { return step%r.cfg.LogInterval == 0 || r.evalsAt(step) }
+
 // afterStep evaluates, logs and checkpoints as the step calls for.
 func (r *ftRun) afterStep(m metrics, win *logWindow) error {
 	step, cfg := r.state.Step, r.cfg
 	last := step == r.total
-	evalNow := last || cfg.EvalInterval > 0 && step%cfg.EvalInterval == 0 || cfg.EvalInterval == 0 && step%r.perEpoch == 0
+	evalNow := r.evalsAt(step)
 	var val map[string]float64
 	if evalNow {
 		var err error
@@ -85,7 +97,7 @@ func (r *ftRun) afterStep(m metrics, win *logWindow) error {
 			return fmt.Errorf("evaluation at step %d: %w", step, err)
 		}
 	}
-	if step%cfg.LogInterval == 0 || last || evalNow {
+	if r.logsAt(step) {
 		n := float64(win.n)
 		m["train_loss"], m["l2_loss"] = win.loss/n, win.l2/n
 		if cfg.Lambda > 0 {
@@ -167,21 +179,36 @@ func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult,
 		res.tokens = g.fill(r.train, batch)
 		return nil
 	}
-	loss, norm, err := gpu.step(fill, 1, r.cfg.GradClip, float32(lr), true)
+	// Only a step that logs waits for the device: the others leave their
+	// loss, L2 and L1 in device sums (reported as 0 here, so that the log
+	// window's totals come out right) and a non-finite step to the device's
+	// guard, which the next step that logs reports.
+	look := r.logsAt(r.state.Step + 1)
+	_, norm, err := gpu.step(fill, 1, r.cfg.GradClip, float32(lr), look)
+	var late *lateNonFinite
+	if errors.As(err, &late) {
+		return res, &NonFiniteError{late.at(r.state.Step + 1)}
+	}
 	if err != nil {
 		return res, err
 	}
-	res.loss, res.gradNorm = loss, norm
+	outs := append([]*G.Node{g.task.Loss}, g.extra...) // the loss, L2 and (with lambda > 0) L1
+	sums, err := gpu.window(look, outs...)
+	if err != nil || !look {
+		res.gradNorm = math.NaN()
+		return res, err
+	}
+	res.loss, res.l2, res.gradNorm = sums[0], sums[1], norm
+	if len(sums) > 2 {
+		res.l1 = sums[2]
+	}
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return res, &NonFiniteError{fmt.Errorf("the gradient norm is %v (lower lr)", norm)}
 	}
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return res, &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", loss)}
+	if math.IsNaN(res.loss) || math.IsInf(res.loss, 0) {
+		return res, &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", res.loss)}
 	}
-	if res.l2, err = gpu.value(g.task.TaskLoss); err == nil && g.task.LMLoss != nil {
-		res.l1, err = gpu.value(g.task.LMLoss)
-	}
-	return res, err
+	return res, nil
 }
 
 // syncGPU brings the GPU's weights and moments back to the host, before a
@@ -190,7 +217,12 @@ func (r *ftRun) syncGPU() error {
 	if r.graphs.gpu == nil {
 		return nil
 	}
-	return r.graphs.gpu.sync(r.optim)
+	err := r.graphs.gpu.sync(r.optim)
+	var late *lateNonFinite
+	if errors.As(err, &late) {
+		return fmt.Errorf("step %d: %w", r.state.Step, &NonFiniteError{late.at(r.state.Step)})
+	}
+	return err
 }
 
 func batchWidth(exs []taskExample, batch []int) int {
