@@ -108,7 +108,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"unsafe"
 )
@@ -139,13 +138,14 @@ func openCublas(stream uintptr) (*cublas, string) {
 		}
 		b := &cublas{path: C.GoString(C.gb_path())}
 		var v C.int
-		if err := bind(); err != nil {
+		err := onDevice(func() error {
+			if r := C.gb_create(&b.h, C.uintptr_t(stream), &v); r != 0 {
+				return fmt.Errorf("cublasCreate failed with status %d: %s", int(r), b.path)
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, fmt.Sprintf("own GEMM kernel (%v)", err)
-		}
-		r := C.gb_create(&b.h, C.uintptr_t(stream), &v)
-		runtime.UnlockOSThread()
-		if r != 0 {
-			return nil, fmt.Sprintf("own GEMM kernel (cublasCreate failed with status %d: %s)", int(r), b.path)
 		}
 		b.version = int(v)
 		return b, fmt.Sprintf("cuBLAS %d.%d.%d (%s)", b.version/10000, b.version/100%100, b.version%100, b.path)
@@ -267,16 +267,14 @@ func (b *cublas) setTF32(on bool) error {
 // Cᵀ = op(B)ᵀ op(A)ᵀ, so B goes first and m and n swap.
 func (b *cublas) sgemm(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda int, bb Buffer, ldb int,
 	beta float32, c Buffer, ldc int) error {
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	r := C.gb_sgemm(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
-		C.uint64_t(bb.ptr), C.int(ldb), C.uint64_t(a.ptr), C.int(lda), C.float(beta), C.uint64_t(c.ptr), C.int(ldc))
-	if r != 0 {
-		return fmt.Errorf("cuda: cublasSgemm m=%d n=%d k=%d: status %d", m, n, k, int(r))
-	}
-	return nil
+	return onDevice(func() error {
+		r := C.gb_sgemm(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
+			C.uint64_t(bb.ptr), C.int(ldb), C.uint64_t(a.ptr), C.int(lda), C.float(beta), C.uint64_t(c.ptr), C.int(ldc))
+		if r != 0 {
+			return fmt.Errorf("cuda: cublasSgemm m=%d n=%d k=%d: status %d", m, n, k, int(r))
+		}
+		return nil
+	})
 }
 
 // sgemmStrided is count row-major products C_i = alpha op(A_i) op(B_i) +
@@ -284,17 +282,15 @@ func (b *cublas) sgemm(transA, transB bool, m, n, k int, alpha float32, a Buffer
 // cublasSgemmStridedBatched (operands swapped as in sgemm).
 func (b *cublas) sgemmStrided(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda, sa int,
 	bb Buffer, ldb, sb int, beta float32, c Buffer, ldc, sc, count int) error {
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	r := C.gb_sgemm_strided(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
-		C.uint64_t(bb.ptr), C.int(ldb), C.longlong(sb), C.uint64_t(a.ptr), C.int(lda), C.longlong(sa),
-		C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))
-	if r != 0 {
-		return fmt.Errorf("cuda: cublasSgemmStridedBatched m=%d n=%d k=%d count=%d: status %d", m, n, k, count, int(r))
-	}
-	return nil
+	return onDevice(func() error {
+		r := C.gb_sgemm_strided(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
+			C.uint64_t(bb.ptr), C.int(ldb), C.longlong(sb), C.uint64_t(a.ptr), C.int(lda), C.longlong(sa),
+			C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))
+		if r != 0 {
+			return fmt.Errorf("cuda: cublasSgemmStridedBatched m=%d n=%d k=%d count=%d: status %d", m, n, k, count, int(r))
+		}
+		return nil
+	})
 }
 
 // gemmBF16 is sgemmStrided (count 1: one product) over bfloat16 copies of
@@ -302,17 +298,15 @@ func (b *cublas) sgemmStrided(transA, transB bool, m, n, k int, alpha float32, a
 // leading dimensions in elements; C is float32.
 func (b *cublas) gemmBF16(transA, transB bool, m, n, k int, alpha float32, a uint64, lda, sa int,
 	bb uint64, ldb, sb int, beta float32, c Buffer, ldc, sc, count int) error {
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	r := C.gb_gemm_bf16(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
-		C.uint64_t(bb), C.int(ldb), C.longlong(sb), C.uint64_t(a), C.int(lda), C.longlong(sa),
-		C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))
-	if r != 0 {
-		return fmt.Errorf("cuda: cublasGemmEx (bf16) m=%d n=%d k=%d count=%d: status %d", m, n, k, count, int(r))
-	}
-	return nil
+	return onDevice(func() error {
+		r := C.gb_gemm_bf16(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
+			C.uint64_t(bb), C.int(ldb), C.longlong(sb), C.uint64_t(a), C.int(lda), C.longlong(sa),
+			C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))
+		if r != 0 {
+			return fmt.Errorf("cuda: cublasGemmEx (bf16) m=%d n=%d k=%d count=%d: status %d", m, n, k, count, int(r))
+		}
+		return nil
+	})
 }
 
 // cublasOp is CUBLAS_OP_T for a transposed operand, else CUBLAS_OP_N.

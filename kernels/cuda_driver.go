@@ -8,9 +8,9 @@
 // driverOpen reports it so that the caller falls back to the CPU.
 //
 // Contexts are per OS thread and goroutines move between threads: every
-// call that works on the device runs between bind, which pins the calling
-// goroutine to its thread and makes the device's primary context current
-// there, and runtime.UnlockOSThread. cuBLAS (cuda_cublas.go) does the same.
+// call that works on the device runs inside onDevice, which pins the
+// calling goroutine to its thread and makes the device's primary context
+// current there. cuBLAS (cuda_cublas.go) does the same.
 
 package kernels
 
@@ -41,19 +41,19 @@ func check(op string, err error) error {
 }
 
 // primary is the device's primary context, current on every thread that
-// calls the driver (see bind).
+// calls the driver (see onDevice).
 var primary cu.CUContext
 
-// bind pins the calling goroutine to its OS thread and makes the device's
-// context current there. On success the caller must call
-// runtime.UnlockOSThread when its driver calls are done.
-func bind() error {
+// onDevice runs f with the calling goroutine pinned to its OS thread and
+// the device's context current there, so that every driver call f makes
+// finds it.
+func onDevice(f func() error) error {
 	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cu.SetCurrentContext(primary); err != nil {
-		runtime.UnlockOSThread()
 		return check("cuCtxSetCurrent", err)
 	}
-	return nil
+	return f()
 }
 
 // driverOpen reports whether the driver initialised (cu calls cuInit when
@@ -103,12 +103,10 @@ func driverDevice(d *Device, ordinal int) error {
 	if primary, err = dev.RetainPrimaryCtx(); err != nil {
 		return check("cuDevicePrimaryCtxRetain", err)
 	}
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	d.stream, err = cu.MakeStream(cu.NonBlocking)
-	return check("cuStreamCreate", err)
+	return onDevice(func() error {
+		d.stream, err = cu.MakeStream(cu.NonBlocking)
+		return check("cuStreamCreate", err)
+	})
 }
 
 // streamHandle is s as the driver's CUstream, for cuBLAS.
@@ -116,18 +114,14 @@ func streamHandle(s cu.Stream) uintptr { return uintptr(unsafe.Pointer(s.C())) }
 
 // moduleLoad JIT-compiles one PTX module; a failure carries the
 // compiler's log.
-func moduleLoad(ptx string) (cu.Module, error) {
-	if err := bind(); err != nil {
-		return cu.Module{}, err
-	}
-	defer runtime.UnlockOSThread()
+func moduleLoad(ptx string) (m cu.Module, err error) {
 	log := &cu.JITErrorLogBuffer{Buffer: make([]byte, 8192)}
-	m, err := cu.LoadDataEx(ptx, log)
-	if err != nil {
-		err = check("cuModuleLoadDataEx", err)
-		if n := clen(log.Buffer); n > 0 {
-			err = fmt.Errorf("%w: %s", err, log.Buffer[:n])
-		}
+	err = onDevice(func() (err error) {
+		m, err = cu.LoadDataEx(ptx, log)
+		return check("cuModuleLoadDataEx", err)
+	})
+	if n := clen(log.Buffer); err != nil && n > 0 {
+		err = fmt.Errorf("%w: %s", err, log.Buffer[:n])
 	}
 	return m, err
 }
@@ -156,120 +150,102 @@ func driverLaunch(f cu.Function, grid, block dim3, shmem int, s cu.Stream, args 
 	for i := range args {
 		params[i] = unsafe.Pointer(&args[i])
 	}
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	return check("cuLaunchKernel", f.Launch(grid.x, grid.y, grid.z, block.x, block.y, block.z, shmem, s, params))
+	return onDevice(func() error {
+		return check("cuLaunchKernel", f.Launch(grid.x, grid.y, grid.z, block.x, block.y, block.z, shmem, s, params))
+	})
 }
 
 func driverAlloc(bytes int) (uint64, error) {
-	if err := bind(); err != nil {
-		return 0, err
-	}
-	defer runtime.UnlockOSThread()
-	p, err := cu.MemAlloc(int64(bytes))
-	return uint64(p), check(fmt.Sprintf("cuMemAlloc %d bytes", bytes), err)
+	var p cu.DevicePtr
+	err := onDevice(func() (err error) {
+		p, err = cu.MemAlloc(int64(bytes))
+		return check(fmt.Sprintf("cuMemAlloc %d bytes", bytes), err)
+	})
+	return uint64(p), err
 }
 
 func driverFree(p uint64) error {
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	return check("cuMemFree", cu.MemFree(cu.DevicePtr(p)))
+	return onDevice(func() error { return check("cuMemFree", cu.MemFree(cu.DevicePtr(p))) })
 }
 
 func driverMemInfo() (free, total int64, err error) {
-	if err := bind(); err != nil {
-		return 0, 0, err
-	}
-	defer runtime.UnlockOSThread()
-	free, total, err = cu.MemInfo()
-	return free, total, check("cuMemGetInfo", err)
+	err = onDevice(func() (err error) {
+		free, total, err = cu.MemInfo()
+		return check("cuMemGetInfo", err)
+	})
+	return free, total, err
 }
 
 // driverHtoD copies bytes from host memory; it returns once src may be
 // reused (a copy from pageable memory is staged before the call returns).
 func driverHtoD(dst uint64, src unsafe.Pointer, bytes int, s cu.Stream) error {
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	return check("cuMemcpyHtoDAsync", cu.MemcpyHtoDAsync(cu.DevicePtr(dst), src, int64(bytes), s))
+	return onDevice(func() error {
+		return check("cuMemcpyHtoDAsync", cu.MemcpyHtoDAsync(cu.DevicePtr(dst), src, int64(bytes), s))
+	})
 }
 
 // driverDtoH copies bytes to host memory and waits for the stream: dst is
 // Go memory, written before the call returns.
 func driverDtoH(dst unsafe.Pointer, src uint64, bytes int, s cu.Stream) error {
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	if err := cu.MemcpyDtoHAsync(dst, cu.DevicePtr(src), int64(bytes), s); err != nil {
-		return check("cuMemcpyDtoHAsync", err)
-	}
-	return check("cuStreamSynchronize", s.Synchronize())
+	return onDevice(func() error {
+		if err := cu.MemcpyDtoHAsync(dst, cu.DevicePtr(src), int64(bytes), s); err != nil {
+			return check("cuMemcpyDtoHAsync", err)
+		}
+		return check("cuStreamSynchronize", s.Synchronize())
+	})
 }
 
 func driverDtoD(dst, src uint64, bytes int, s cu.Stream) error {
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	return check("cuMemcpyDtoDAsync", cu.MemcpyDtoDAsync(cu.DevicePtr(dst), cu.DevicePtr(src), int64(bytes), s))
+	return onDevice(func() error {
+		return check("cuMemcpyDtoDAsync", cu.MemcpyDtoDAsync(cu.DevicePtr(dst), cu.DevicePtr(src), int64(bytes), s))
+	})
 }
 
 func driverMemset32(dst uint64, v uint32, n int, s cu.Stream) error {
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	return check("cuMemsetD32Async", cu.MemsetD32Async(cu.DevicePtr(dst), uint(v), int64(n), s))
+	return onDevice(func() error {
+		return check("cuMemsetD32Async", cu.MemsetD32Async(cu.DevicePtr(dst), uint(v), int64(n), s))
+	})
 }
 
 func driverSync(s cu.Stream) error {
-	if err := bind(); err != nil {
-		return err
-	}
-	defer runtime.UnlockOSThread()
-	return check("cuStreamSynchronize", s.Synchronize())
+	return onDevice(func() error { return check("cuStreamSynchronize", s.Synchronize()) })
 }
 
 // driverTimer records a start event; its stop function returns the ms
 // between.
 func driverTimer(s cu.Stream) (func() (float64, error), error) {
-	if err := bind(); err != nil {
+	var a, b cu.Event
+	err := onDevice(func() (err error) {
+		if a, err = cu.MakeEvent(cu.DefaultEvent); err != nil {
+			return check("cuEventCreate", err)
+		}
+		b, err = cu.MakeEvent(cu.DefaultEvent)
+		if err == nil {
+			err = a.Record(s)
+		}
+		if err != nil {
+			cu.DestroyEvent(&a)
+			cu.DestroyEvent(&b)
+			return check("cuEventRecord", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	defer runtime.UnlockOSThread()
-	a, err := cu.MakeEvent(cu.DefaultEvent)
-	if err != nil {
-		return nil, check("cuEventCreate", err)
-	}
-	b, err := cu.MakeEvent(cu.DefaultEvent)
-	if err == nil {
-		err = a.Record(s)
-	}
-	if err != nil {
-		cu.DestroyEvent(&a)
-		cu.DestroyEvent(&b)
-		return nil, check("cuEventRecord", err)
-	}
-	return func() (float64, error) {
-		if err := bind(); err != nil {
-			return 0, err
-		}
-		defer runtime.UnlockOSThread()
-		defer cu.DestroyEvent(&a)
-		defer cu.DestroyEvent(&b)
-		if err := b.Record(s); err != nil {
-			return 0, check("cuEventRecord", err)
-		}
-		if err := b.Synchronize(); err != nil {
-			return 0, check("cuEventSynchronize", err)
-		}
-		ms, err := a.Elapsed(b)
-		return ms, check("cuEventElapsedTime", err)
+	return func() (ms float64, err error) {
+		err = onDevice(func() (err error) {
+			defer cu.DestroyEvent(&a)
+			defer cu.DestroyEvent(&b)
+			if err := b.Record(s); err != nil {
+				return check("cuEventRecord", err)
+			}
+			if err := b.Synchronize(); err != nil {
+				return check("cuEventSynchronize", err)
+			}
+			ms, err = a.Elapsed(b)
+			return check("cuEventElapsedTime", err)
+		})
+		return ms, err
 	}, nil
 }

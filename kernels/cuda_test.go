@@ -14,7 +14,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"sort"
 	"testing"
 )
@@ -210,7 +209,7 @@ func TestCUDALayout(t *testing.T) {
 
 // BenchmarkCUDALaunch is the host's cost of queueing one small kernel:
 // the launcher's checks, the goroutine locked to its thread with the
-// context made current (bind), and cuLaunchKernel through cu. When it is
+// context made current (onDevice), and cuLaunchKernel through cu. When it is
 // below a kernel's device time the host keeps ahead of the GPU.
 func BenchmarkCUDALaunch(b *testing.B) {
 	d, err := OpenCUDA()
@@ -235,16 +234,15 @@ func BenchmarkCUDALaunch(b *testing.B) {
 	}
 }
 
-// BenchmarkCUDABind is bind's share of that: the thread lock and
+// BenchmarkCUDABind is onDevice's share of that: the thread lock and
 // cuCtxSetCurrent every driver call pays.
 func BenchmarkCUDABind(b *testing.B) {
 	if _, err := OpenCUDA(); err != nil {
 		b.Skipf("no usable GPU: %v", err)
 	}
 	for b.Loop() {
-		if err := bind(); err != nil {
+		if err := onDevice(func() error { return nil }); err != nil {
 			b.Fatal(err)
 		}
-		runtime.UnlockOSThread()
 	}
 }
