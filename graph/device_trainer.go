@@ -29,7 +29,7 @@ type DeviceTrainer struct {
 
 	step  *DeviceProgram   // forward and backward
 	eval  *DeviceProgram   // forward only
-	state kernels.Buffer   // the squared gradient norm of the last ClipGrads (a float64), then GuardStep's refused-step count and first refused step
+	state kernels.Buffer   // ClipGrads' squared gradient norm (a float64), GuardStep's refused count and first refused step
 	acc   []kernels.Buffer // gradient accumulators (AccumulateGrads), allocated on first use
 }
 
@@ -222,8 +222,8 @@ func (t *DeviceTrainer) ClipGrads(maxNorm float64) error {
 func (t *DeviceTrainer) GuardStep(step int) error { return t.Machine.d.StepGuard(t.state, step) }
 
 // StepState waits for the device and returns the global gradient norm the
-// last ClipGrads measured (before clipping), how many steps GuardStep has refused and the first
-// of them (0 when none).
+// last ClipGrads measured (before clipping), how many steps GuardStep has
+// refused and the first of them (0 when none).
 func (t *DeviceTrainer) StepState() (norm float64, refused, first int, err error) {
 	s, refused, first, err := t.Machine.d.DownloadStepState(t.state)
 	return math.Sqrt(s), refused, first, err

@@ -94,14 +94,9 @@ func (g *deviceRun) step(fill func() error, accum int, clip float64, lr float32,
 		}
 		return math.NaN(), math.NaN(), g.opt.Update(lr)
 	}
-	norm, refused, first, err := g.dt.StepState() // the step's one wait
-	switch {
-	case err != nil:
-		return 0, 0, err
-	case refused > 0:
-		return math.NaN(), norm, &lateNonFinite{back: g.steps - first}
-	case math.IsNaN(norm) || math.IsInf(norm, 0):
-		return math.NaN(), norm, nil
+	norm, err := g.stepState() // the step's one wait
+	if err != nil || math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return math.NaN(), norm, err
 	}
 	if err := g.opt.Update(lr); err != nil {
 		return 0, 0, err
@@ -174,11 +169,18 @@ func (g *deviceRun) window(take bool, outs ...*G.Node) ([]float64, error) {
 	return out, d.Zero(g.win)
 }
 
+// stepState waits for the device and returns the last step's gradient
+// norm, or a *lateNonFinite when the device has refused a step.
+func (g *deviceRun) stepState() (float64, error) {
+	norm, refused, first, err := g.dt.StepState()
+	if err == nil && refused > 0 {
+		err = &lateNonFinite{back: g.steps - first}
+	}
+	return norm, err
+}
+
 func (g *deviceRun) sync(o *AdamW) error {
-	if _, refused, first, err := g.dt.StepState(); err != nil || refused > 0 {
-		if err == nil {
-			err = &lateNonFinite{back: g.steps - first}
-		}
+	if _, err := g.stepState(); err != nil {
 		return err
 	}
 	if err := g.dt.DownloadWeights(); err != nil {
