@@ -23,7 +23,8 @@ build:
 # the CUDA headers (cuda.h) and libcuda.so to link, not nvcc: the PTX is
 # committed. cuBLAS is loaded at run time.
 CUDA_DEPS ?= build/cuda
-CUDAFLAGS  = -modfile=$(CUDA_DEPS)/go.mod -tags '$(TAGS) cuda'
+CUDAMOD    = -modfile=$(CUDA_DEPS)/go.mod
+CUDAFLAGS  = $(CUDAMOD) -tags '$(TAGS) cuda'
 
 cuda-deps: $(CUDA_DEPS)/go.mod
 $(CUDA_DEPS)/go.mod: go.mod go.sum scripts/patch-deps $(shell find patches -name '*.patch')
@@ -65,10 +66,10 @@ test-cuda: cuda-deps
 GPU_CHECK_DIR ?= bin/gpu-check
 gpu-check-build: cuda-deps
 	rm -rf $(GPU_CHECK_DIR) && mkdir -p $(GPU_CHECK_DIR)
-	$(GO) build -modfile=$(CUDA_DEPS)/go.mod -tags cuda -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(GPU_CHECK_DIR)/gptctl ./cmd/gptctl
-	$(GO) test -c -modfile=$(CUDA_DEPS)/go.mod -tags cuda -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/kernels.test ./kernels
-	$(GO) test -c -modfile=$(CUDA_DEPS)/go.mod -tags cuda -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/graph.test ./graph
-	$(GO) test -c -modfile=$(CUDA_DEPS)/go.mod -tags cuda -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/train.test ./train
+	$(GO) build $(CUDAMOD) -tags cuda -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(GPU_CHECK_DIR)/gptctl ./cmd/gptctl
+	$(GO) test -c $(CUDAMOD) -tags cuda -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/kernels.test ./kernels
+	$(GO) test -c $(CUDAMOD) -tags cuda -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/graph.test ./graph
+	$(GO) test -c $(CUDAMOD) -tags cuda -trimpath -ldflags '-s -w' -o $(GPU_CHECK_DIR)/train.test ./train
 	cp scripts/gpu-check scripts/gpu-torch-bench.py $(GPU_CHECK_DIR)/
 	@if [ -f ../shared/bench/torch_ref.py ]; then cp ../shared/bench/torch_ref.py $(GPU_CHECK_DIR)/; fi
 	cp configs/bench-gpt2-124m.yaml configs/bench-gpt1.yaml configs/shakespeare-char.yaml configs/shakespeare-char-gpu.yaml $(GPU_CHECK_DIR)/
