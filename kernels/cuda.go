@@ -55,6 +55,8 @@ type Device struct {
 	// is loaded (the twin tests check both paths).
 	ownAttention bool
 	bf16         bool      // cuBLAS products on bfloat16 copies (SetBF16)
+	tf32         bool      // products may round to TF32 (SetTF32)
+	flash        bool      // attention through flash.cu where it can (SetFlash)
 	bfScratch    [2]Buffer // those copies: A's, B's
 	dry          *dryRun   // not nil: record launches and touch no device (tests)
 }

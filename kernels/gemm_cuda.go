@@ -104,6 +104,7 @@ func (d *Device) SgemmOwn(transA, transB bool, m, n, k int, alpha float32, a Buf
 // SetTF32 lets cuBLAS products use TF32 tensor cores (about 1e-3 relative
 // error); off by default, so products match the CPU to float32 rounding.
 func (d *Device) SetTF32(on bool) error {
+	d.tf32 = on
 	if d.blas == nil || d.dry != nil {
 		return nil
 	}

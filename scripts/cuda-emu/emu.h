@@ -20,6 +20,7 @@
 #define __restrict__ __restrict
 #define __launch_bounds__(...)
 #define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
 
 struct dim3 {
     unsigned x = 1, y = 1, z = 1;
@@ -32,6 +33,8 @@ using std::min;
 using std::isfinite;
 
 inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
+inline float __expf(float x) { return std::exp(x); }
+inline float __logf(float x) { return std::log(x); }
 
 // emu_block is the block being run: its barrier, one barrier and exchange
 // slots per warp, and its dynamic shared memory.
@@ -49,6 +52,12 @@ extern EmuBlock *emu_block;
 inline int emu_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
 
 inline void __syncthreads() { emu_block->bar->arrive_and_wait(); }
+
+inline void __syncwarp(unsigned = 0xffffffffu) { emu_block->warps[emu_tid() / 32].bar->arrive_and_wait(); }
+
+namespace nvcuda::wmma {
+inline int emu_lane() { return emu_tid() % 32; }
+}
 
 inline float __shfl_xor_sync(unsigned, float v, int lanes)
 {
