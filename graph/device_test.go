@@ -165,14 +165,41 @@ func TestDeviceTrainsAsCPU(t *testing.T) {
 	for _, arch := range []string{"gpt1", "gpt2"} {
 		for _, dropout := range []float32{0, 0.1} {
 			t.Run(fmt.Sprintf("%s/dropout=%g", arch, dropout), func(t *testing.T) {
-				trainBoth(t, d, devConfig(arch, dropout), 2)
+				trainBoth(t, d, devConfig(arch, dropout), 2, false)
 			})
 		}
 	}
 }
 
-func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int) {
+// With flash attention (head size 16; TF32 products in the attention, so
+// within 1e-3 rather than float32 rounding), every layer's attention goes
+// through flash.cu and training still follows the CPU.
+func TestDeviceFlashTrainsAsCPU(t *testing.T) {
+	d := openDevice(t)
+	if err := d.SetTF32(true); err != nil {
+		t.Fatal(err)
+	}
+	defer d.SetTF32(false)
+	d.SetFlash(true)
+	defer d.SetFlash(false)
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		t.Run(arch, func(t *testing.T) {
+			cfg := devConfig(arch, 0)
+			cfg.NHead = 2
+			trainBoth(t, d, cfg, 2, true)
+		})
+	}
+}
+
+// trainBoth trains cfg's model on the CPU and on d for steps steps and
+// compares them; flash says that d runs attention through flash.cu.
+func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int, flash bool) {
 	const lr, wd, clip = 1e-3, 0.1, 0.5
+	// float32 rounding; or TF32's 10-bit mantissa in the attention.
+	lossTol, tol := 1e-5, 1e-4
+	if flash {
+		lossTol, tol = 1e-3, 5e-3
+	}
 	cm, closs, ctg := lmModel(t, cfg)
 	ct, err := cm.Differentiate(closs, cm.Logits)
 	if err != nil {
@@ -209,7 +236,7 @@ func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dd.near(t, "loss", fmt.Sprintf("step %d loss", s), []float32{got}, []float32{want}, 1e-5, 0)
+		dd.near(t, "loss", fmt.Sprintf("step %d loss", s), []float32{got}, []float32{want}, lossTol, 0)
 		rows, err := dt.LossRows()
 		if err != nil || rows != LossRows(closs) {
 			t.Errorf("step %d: the loss averaged %d rows on the device (%v), %d on the CPU", s, rows, err, LossRows(closs))
@@ -218,7 +245,7 @@ func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dd.near(t, "logits", fmt.Sprintf("step %d logits", s), logits, ct.Value(cm.Logits), 1e-4, 0)
+		dd.near(t, "logits", fmt.Sprintf("step %d logits", s), logits, ct.Value(cm.Logits), tol, 0)
 		grads := make([][]float32, len(list))
 		for i, w := range list {
 			grads[i] = ct.Grad(i)
@@ -226,7 +253,7 @@ func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dd.near(t, "grads", fmt.Sprintf("step %d grad %s", s, w.Name), g, grads[i], 1e-4, 0)
+			dd.near(t, "grads", fmt.Sprintf("step %d grad %s", s, w.Name), g, grads[i], tol, 0)
 		}
 		norm := cpuClip(grads, clip)
 		if err := dt.ClipGrads(clip); err != nil {
@@ -236,7 +263,7 @@ func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dd.near(t, "norm", fmt.Sprintf("step %d grad norm", s), []float32{float32(gotNorm)}, []float32{float32(norm)}, 1e-5, 0)
+		dd.near(t, "norm", fmt.Sprintf("step %d grad norm", s), []float32{float32(gotNorm)}, []float32{float32(norm)}, lossTol, 0)
 		if s == 0 && norm <= clip {
 			t.Errorf("grad norm %.3g is under the clip %g: the clipping is not exercised", norm, clip)
 		}
@@ -245,7 +272,7 @@ func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dd.near(t, "clipped", fmt.Sprintf("step %d clipped grad %s", s, w.Name), g, grads[i], 1e-4, 0)
+			dd.near(t, "clipped", fmt.Sprintf("step %d clipped grad %s", s, w.Name), g, grads[i], tol, 0)
 			// AdamW turns a gradient at the level of rounding noise (the key
 			// bias's, zero in exact arithmetic) into a step of about lr
 			// either way: both optimizers get the CPU's gradients.
@@ -276,6 +303,9 @@ func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int) {
 		dd.near(t, "weights", "weight "+w.Name, dm.Params.List[i].Data, w.Data, 1e-4, 0)
 		dd.near(t, "moments", "AdamW m of "+w.Name, dm2[i], m[i], 1e-4, 0)
 		dd.near(t, "moments", "AdamW v of "+w.Name, dv2[i], v[i], 1e-4, 0)
+	}
+	if got, all := dt.Machine.Ops().FlashAttentions(); all != cfg.NLayer || (got == all) != flash {
+		t.Errorf("%d of %d attention ops ran flash.cu, want flash %v in all %d layers", got, all, flash, cfg.NLayer)
 	}
 	dd.log(t)
 }

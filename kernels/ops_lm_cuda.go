@@ -87,19 +87,42 @@ func (op *geluGradOp) ForwardCUDA(s *CUDAState, dx Buffer, in []Buffer) error {
 	return s.Device.GELUBackward(dx, in[1], in[0], op.shape.TotalSize())
 }
 
-// attnSaved is an attention's probabilities and dropout multipliers.
+// attnSaved is what an attention keeps for its gradient: the probabilities
+// and dropout multipliers, or, through flash.cu, each row's lse and a copy
+// of the output.
 type attnSaved struct {
 	att, drop Buffer
 	active    bool // the last forward pass applied drop
+	flash     bool // the last forward pass ran flash.cu: lse and out hold its state
+	lse, out  Buffer
 }
 
+// flash reports whether the attention runs through flash.cu: the device
+// allows it for this head size and the op has no dropout on its
+// probabilities (flash.cu has none).
+func (op *attentionOp) flash(d *Device) bool { return op.p == 0 && d.FlashAttention(op.c/op.nHead) }
+
 func (op *attentionOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
-	st, err := saved(s, op, func(t *attnSaved) (err error) {
-		t.att, err = s.alloc(len(op.att))
-		return err
-	})
+	st, err := saved(s, op, func(*attnSaved) error { return nil })
 	if err != nil {
 		return err
+	}
+	if st.flash = op.flash(s.Device); st.flash {
+		if st.lse.IsNil() {
+			if st.lse, err = s.alloc(op.b * op.nHead * op.t); err != nil {
+				return err
+			}
+			if st.out, err = s.alloc(op.b * op.t * op.c); err != nil {
+				return err
+			}
+		}
+		st.active = false
+		return s.Device.FlashAttentionForward(y, st.out, st.lse, in[0], op.b, op.t, op.c, op.nHead)
+	}
+	if st.att.IsNil() {
+		if st.att, err = s.alloc(len(op.att)); err != nil {
+			return err
+		}
 	}
 	st.active = op.mode.Training && op.p > 0
 	var drop Buffer
@@ -117,11 +140,28 @@ func (op *attentionOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 	return s.Device.AttentionForward(y, st.att, in[0], op.b, op.t, op.c, op.nHead, drop)
 }
 
+// FlashAttentions counts the attention ops that have run on s, and those
+// of them whose last forward pass went through flash.cu.
+func (s *CUDAState) FlashAttentions() (flash, all int) {
+	for _, v := range s.saved {
+		if a, ok := v.(*attnSaved); ok {
+			all++
+			if a.flash {
+				flash++
+			}
+		}
+	}
+	return flash, all
+}
+
 func (op *attentionGradOp) ForwardCUDA(s *CUDAState, dqkv Buffer, in []Buffer) error {
 	f := op.fwd
 	st, err := savedBy[attnSaved](s, f)
 	if err != nil {
 		return err
+	}
+	if st.flash {
+		return s.Device.FlashAttentionBackward(dqkv, in[1], in[0], st.out, st.lse, f.b, f.t, f.c, f.nHead)
 	}
 	var drop Buffer
 	if st.active {

@@ -42,6 +42,7 @@ type BenchResult struct {
 	Device         string  `json:"device"`    // cpu | cuda
 	Precision      string  `json:"precision"` // of the products: fp32, or on a GPU tf32 or bf16
 	Shape          string  `json:"shape"`     // L/d/heads/T/B/V
+	Attention      string  `json:"attention"` // fused (CPU), or on a GPU flash (flash.cu) or batched (products and row kernels)
 	// Profile is the device time of each kind of op over one more step,
 	// each op timed alone (BenchSpec.Profile, device cuda only).
 	Profile []graph.OpTime `json:"profile,omitempty"`
@@ -129,9 +130,9 @@ func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 		}
 		writeProfile(log, r.Profile, r.StepMS)
 	}
-	r.Precision = "fp32"
+	r.Precision, r.Attention = "fp32", "fused"
 	if device == "cuda" {
-		r.BLAS = "cuda"
+		r.BLAS, r.Attention = "cuda", b.gpu.attention()
 		switch {
 		case cfg.BF16:
 			r.Precision = "bf16"
@@ -180,7 +181,7 @@ func newBenchRun(cfg Config, device string) (*benchRun, error) {
 		optim: NewAdamW(params, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay)),
 		rng:   rand.New(rand.NewPCG(cfg.Seed, 2))}
 	if device == "cuda" {
-		b.gpu, err = newGPUTrainer(model, loss, b.optim, cfg.TF32, cfg.BF16)
+		b.gpu, err = newGPUTrainer(model, loss, b.optim, cfg.GPUMath)
 		return b, err
 	}
 	if b.tr, err = model.Differentiate(loss); err != nil {

@@ -55,8 +55,14 @@ type Config struct {
 	Seed    uint64 `yaml:"seed"`
 	Device  string `yaml:"device"`  // auto | cpu | cuda
 	Threads int    `yaml:"threads"` // 0 = all cores
-	TF32    bool   `yaml:"tf32"`    // on a GPU: float32 products on TF32 tensor cores (weights stay float32)
-	BF16    bool   `yaml:"bf16"`    // on a GPU: products on bfloat16 copies of their operands, float32 accumulation (weights stay float32); overrides tf32
+	GPUMath `yaml:",inline"`
+}
+
+// GPUMath is how a run on a GPU computes; the CPU ignores it.
+type GPUMath struct {
+	TF32  bool `yaml:"tf32"`            // float32 products on TF32 tensor cores (weights stay float32)
+	BF16  bool `yaml:"bf16"`            // products on bfloat16 copies of their operands, float32 accumulation (weights stay float32); overrides tf32
+	Flash bool `yaml:"flash_attention"` // attention in tiles without the t×t probabilities (flash.cu; TF32, head size 16, 32 or 64, no attention dropout)
 }
 
 // Default is a small char-level GPT-1 on the built-in corpus: it trains in
@@ -69,7 +75,7 @@ func Default() Config {
 		LR: 1e-3, MinLR: 1e-4, WarmupSteps: 50, LRDecay: "cosine",
 		Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0.1, GradClip: 1.0,
 		EvalInterval: 200, EvalBatches: 50, LogInterval: 10, CheckpointInterval: 200,
-		OnNonFinite: "stop", Seed: 1337, Device: "auto", TF32: true,
+		OnNonFinite: "stop", Seed: 1337, Device: "auto", GPUMath: GPUMath{TF32: true},
 	}
 }
 

@@ -41,6 +41,9 @@ type gpuTrainer interface {
 	// moments into o, for a checkpoint or the best model; it returns a
 	// *lateNonFinite instead when the device has refused a step.
 	sync(o *AdamW) error
+	// attention names the path the model's attention took in its last
+	// run: flash (flash.cu) or batched (products and row kernels).
+	attention() string
 	close()
 }
 

@@ -37,15 +37,16 @@ type deviceRun struct {
 // newGPUTrainer compiles the gradient graph of loss (and the extra outputs
 // window sums) for the GPU, uploads the weights and o's moments (a resumed
 // run's), and takes over o's updates.
-func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, tf32, bf16 bool, extra ...*G.Node) (gpuTrainer, error) {
+func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, gm GPUMath, extra ...*G.Node) (gpuTrainer, error) {
 	dev, err := openGPU()
 	if err != nil {
 		return nil, fmt.Errorf("device cuda: %w", err)
 	}
-	if err := dev.SetTF32(tf32); err != nil {
+	if err := dev.SetTF32(gm.TF32); err != nil {
 		return nil, fmt.Errorf("device cuda: %w", err)
 	}
-	if err := dev.SetBF16(bf16); err != nil {
+	dev.SetFlash(gm.Flash)
+	if err := dev.SetBF16(gm.BF16); err != nil {
 		return nil, &ConfigError{fmt.Errorf("bf16: %w (set bf16: false)", err)}
 	}
 	dt, err := m.DifferentiateOn(dev, loss, extra...)
@@ -188,6 +189,17 @@ func (g *deviceRun) sync(o *AdamW) error {
 	}
 	o.Step = g.opt.Step
 	return g.opt.Download(o.M, o.V)
+}
+
+func (g *deviceRun) attention() string {
+	switch flash, all := g.dt.Machine.Ops().FlashAttentions(); {
+	case flash == 0:
+		return "batched"
+	case flash == all:
+		return "flash"
+	default:
+		return fmt.Sprintf("flash in %d of %d layers", flash, all)
+	}
 }
 
 func (g *deviceRun) close() {

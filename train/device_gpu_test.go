@@ -155,6 +155,38 @@ func TestBenchProfileOnGPU(t *testing.T) {
 	}
 }
 
+// flash_attention reaches the device: on, every layer's attention runs
+// through flash.cu; off, the batched path; and the two give the same loss
+// on the second step to TF32's rounding.
+func TestFlashAttentionOnGPU(t *testing.T) {
+	needGPU(t)
+	var losses []float64
+	for _, flash := range []bool{false, true} {
+		c := tinyBenchConfig() // head size 16
+		c.Device, c.Dropout, c.TF32, c.Flash = "cuda", 0, true, flash
+		b, err := newBenchRun(c, "cuda")
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss, err := b.step()
+		if err == nil {
+			loss, err = b.step() // after the first step's backward and update
+		}
+		got := b.gpu.attention()
+		b.close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]string{false: "batched", true: "flash"}[flash]; got != want {
+			t.Errorf("flash_attention %v: attention ran %q, want %q", flash, got, want)
+		}
+		losses = append(losses, float64(loss))
+	}
+	if math.Abs(losses[0]-losses[1]) > 1e-3*losses[0] {
+		t.Errorf("loss with batched attention %.6f, with flash %.6f: want them within 1e-3", losses[0], losses[1])
+	}
+}
+
 // Finetuning on the GPU follows the CPU run for each kind of head (dropout
 // off, TF32 off): the same validation metrics and, to float32 rounding, the
 // same model and head weights, though the GPU pads every batch to max_len

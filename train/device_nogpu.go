@@ -12,7 +12,7 @@ import (
 
 // newGPUTrainer is not reached in a build without CUDA: SetupDevice never
 // picks the GPU there.
-func newGPUTrainer(*graph.Model, *G.Node, *AdamW, bool, bool, ...*G.Node) (gpuTrainer, error) {
+func newGPUTrainer(*graph.Model, *G.Node, *AdamW, GPUMath, ...*G.Node) (gpuTrainer, error) {
 	return nil, errNoCUDA
 }
 

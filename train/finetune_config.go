@@ -80,8 +80,7 @@ type FinetuneConfig struct {
 	Seed    uint64 `yaml:"seed"`
 	Device  string `yaml:"device"`
 	Threads int    `yaml:"threads"`
-	TF32    bool   `yaml:"tf32"` // on a GPU: float32 products on TF32 tensor cores (weights stay float32)
-	BF16    bool   `yaml:"bf16"` // on a GPU: products on bfloat16 copies of their operands, float32 accumulation (weights stay float32); overrides tf32
+	GPUMath `yaml:",inline"`
 }
 
 // DefaultFinetune is the finetuning recipe of the GPT-1 paper: Adam with lr
@@ -94,7 +93,7 @@ func DefaultFinetune() FinetuneConfig {
 		Lambda: 0.5, Dropout: 0.1, HeadDropout: 0.1,
 		BatchSize: 32, Epochs: 3, LR: 6.25e-5, WarmupFraction: 0.002, LRDecay: "linear",
 		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01, GradClip: 1,
-		LogInterval: 10, Seed: 42, Device: "auto", TF32: true,
+		LogInterval: 10, Seed: 42, Device: "auto", GPUMath: GPUMath{TF32: true},
 	}
 }
 

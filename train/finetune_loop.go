@@ -168,7 +168,7 @@ func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult, error) {
 	var res stepResult
 	if r.graphs.gpu == nil {
-		gt, err := newGPUTrainer(g.task.Model, g.task.Loss, r.optim, r.cfg.TF32, r.cfg.BF16, g.extra...)
+		gt, err := newGPUTrainer(g.task.Model, g.task.Loss, r.optim, r.cfg.GPUMath, g.extra...)
 		if err != nil {
 			return res, err
 		}

@@ -7,7 +7,8 @@
 // cores (training's default on a GPU) within 1e-3. One AdamW step moves a
 // weight by about lr whatever its gradient's size, so a gradient near zero
 // whose sign TF32 flips moves it by 2*lr: TF32's step1 bound is 2e-3 and
-// some rounding (2.1e-3).
+// some rounding (2.1e-3). With flash attention (flash.cu, TF32 products)
+// on the cases whose head size it takes, within the same TF32 bounds.
 
 package train
 
@@ -29,14 +30,17 @@ func TestDeviceReferenceVectors(t *testing.T) {
 		t.Skipf("no usable GPU (%v): see device_test.go for the driver emulator", err)
 	}
 	defer d.SetTF32(false)
+	defer d.SetFlash(false)
 	if err := d.SetBF16(false); err != nil {
 		t.Fatal(err)
 	}
-	for _, tol := range []refTol{{"fp32", false, 1e-4, 1e-5, 1e-3, 1e-5}, {"tf32", true, 1e-3, 1e-3, 1e-2, 2.1e-3}} {
+	for _, tol := range []refTol{{"fp32", false, false, 1e-4, 1e-5, 1e-3, 1e-5},
+		{"tf32", true, false, 1e-3, 1e-3, 1e-2, 2.1e-3}, {"tf32+flash", true, true, 1e-3, 1e-3, 1e-2, 2.1e-3}} {
 		if err := d.SetTF32(tol.tf32); err != nil {
 			t.Fatal(err)
 		}
-		if tol.tf32 && !d.UsesCublas() {
+		d.SetFlash(tol.flash)
+		if tol.tf32 && !tol.flash && !d.UsesCublas() {
 			continue // TF32 is cuBLAS's; gemm.cu computes in float32
 		}
 		for _, c := range cases {
@@ -51,12 +55,15 @@ func TestDeviceReferenceVectors(t *testing.T) {
 // relative 1e-3) for the weights after one step.
 type refTol struct {
 	name                  string
-	tf32                  bool
+	tf32, flash           bool
 	out, grad, rel, step1 float64
 }
 
 func deviceReferenceCase(t *testing.T, d *kernels.Device, dir string, tol refTol) {
 	rc := loadReferenceCase(t, dir)
+	if cfg := rc.p.Config; tol.flash && !d.FlashAttention(cfg.NEmbd/cfg.NHead) {
+		t.Skipf("head size %d: flash.cu does not take it", cfg.NEmbd/cfg.NHead)
+	}
 	p, m, loss, want := rc.p, rc.m, rc.loss, rc.want
 	dt, err := m.DifferentiateOn(d, loss, m.Logits)
 	if err != nil {

@@ -122,7 +122,7 @@ func (r *run) build(c *corpus) error {
 		return err
 	}
 	if r.device == "cuda" {
-		r.gpu, err = newGPUTrainer(r.model, loss, r.optim, r.cfg.TF32, r.cfg.BF16)
+		r.gpu, err = newGPUTrainer(r.model, loss, r.optim, r.cfg.GPUMath)
 		return err
 	}
 	if r.tr, err = r.model.Differentiate(loss); err != nil {
