@@ -191,6 +191,70 @@ func TestDeviceFlashTrainsAsCPU(t *testing.T) {
 	}
 }
 
+// With dropout, flash.cu recomputes the masks the batched path draws on
+// the device from the same seeds: the two paths give the same training
+// step, to TF32's rounding in the attention.
+func TestDeviceFlashDropout(t *testing.T) {
+	d := openDevice(t)
+	if err := d.SetTF32(true); err != nil {
+		t.Fatal(err)
+	}
+	defer d.SetTF32(false)
+	defer d.SetFlash(false)
+	cfg := devConfig("gpt1", 0.1)
+	cfg.NHead = 2
+	var losses []float32
+	var grads [][][]float32
+	for _, flash := range []bool{false, true} {
+		m, loss, tg := lmModel(t, cfg)
+		dt, err := m.DifferentiateOn(d, loss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dt.Close()
+		d.SetFlash(flash)
+		fillBatch(m, tg, 0)
+		if err := dt.Step(); err != nil {
+			t.Fatal(err)
+		}
+		l, err := dt.LossValue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, all := dt.Machine.Ops().FlashAttentions(); (got == all) != flash || all != cfg.NLayer {
+			t.Fatalf("flash %v: %d of %d attention ops ran flash.cu", flash, got, all)
+		}
+		var gs [][]float32
+		for i := range m.Params.List {
+			g, err := dt.Grad(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gs = append(gs, g)
+		}
+		losses, grads = append(losses, l), append(grads, gs)
+	}
+	dd := diffs{}
+	dd.near(t, "loss", "loss", losses[1:], losses[:1], 1e-3, 0)
+	for i, w := range devParamsOf(t, cfg) {
+		dd.near(t, "grads", "grad "+w, grads[1][i], grads[0][i], 5e-3, 0)
+	}
+	dd.log(t)
+}
+
+// devParamsOf lists the weight names of cfg's model, in Params order.
+func devParamsOf(t *testing.T, cfg Config) []string {
+	p, err := NewParams(cfg, kernels.NewRNG(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, w := range p.List {
+		names = append(names, w.Name)
+	}
+	return names
+}
+
 // trainBoth trains cfg's model on the CPU and on d for steps steps and
 // compares them; flash says that d runs attention through flash.cu.
 func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int, flash bool) {

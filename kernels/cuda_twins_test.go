@@ -18,8 +18,9 @@ func (g *gpuHarness) all(b, t, c, nHead, v int) {
 	g.gelu(b * t * 4 * c)
 	g.attention(b, t, c, nHead, 0)
 	g.attention(b, t, c, nHead, 0.1)
-	g.flash(b, t, c, nHead)
-	g.flash(1, 40, 32, 2) // head size 16
+	g.flash(b, t, c, nHead, 0)
+	g.flash(b, t, c, nHead, 0.1)
+	g.flash(1, 40, 32, 2, 0) // head size 16
 	g.crossEntropy(b*t, v)
 	g.embedding(b, t, c, v)
 	g.elementwise(b * t * c)
@@ -120,20 +121,25 @@ func (g *gpuHarness) attention(b, t, c, nHead int, p float32) {
 	g.must(g.d.SetBF16(false))
 }
 
-// flash compares flash.cu with its CPU twins. Its products are TF32 (10
-// bits of mantissa), the CPU's float32: hence the wider tolerances. dqkv
-// starts as NaN, so an element the kernels do not write fails.
-func (g *gpuHarness) flash(b, t, c, nHead int) {
+// flash compares flash.cu with its CPU twins, with dropout p on the
+// probabilities. Its products are TF32 (10 bits of mantissa), the CPU's
+// float32: hence the wider tolerances. dqkv starts as NaN, so an element
+// the kernels do not write fails.
+func (g *gpuHarness) flash(b, t, c, nHead int, p float32) {
+	const seed = 99
 	qkv, dout := g.randn(b*t*3*c, 1), g.randn(b*t*c, 1)
 	out, lse, dqkv := make([]float32, b*t*c), make([]float32, b*nHead*t), make([]float32, b*t*3*c)
 	g.cpu(func() {
-		FlashAttentionForward(out, lse, qkv, b, t, c, nHead)
-		FlashAttentionBackward(dqkv, dout, qkv, out, lse, b, t, c, nHead)
+		FlashAttentionForward(out, lse, qkv, b, t, c, nHead, p, seed)
+		FlashAttentionBackward(dqkv, dout, qkv, out, lse, b, t, c, nHead, p, seed)
 	})
 	gqkv, gdout := g.up(qkv), g.up(dout)
 	gout, gsave, glse := g.alloc(b*t*c), g.alloc(b*t*c), g.alloc(b*nHead*t)
 	label := fmt.Sprintf("flash hs%d", c/nHead)
-	ms := g.timed(func() error { return g.d.FlashAttentionForward(gout, gsave, glse, gqkv, b, t, c, nHead) })
+	if p > 0 {
+		label += "+dropout"
+	}
+	ms := g.timed(func() error { return g.d.FlashAttentionForward(gout, gsave, glse, gqkv, b, t, c, nHead, p, seed) })
 	g.compare(label+"_fwd out", ms, g.down(gout, b*t*c), out, 3e-3, 3e-3)
 	g.compare(label+"_fwd saved out", ms, g.down(gsave, b*t*c), out, 3e-3, 3e-3)
 	g.compare(label+"_fwd lse", ms, g.down(glse, b*nHead*t), lse, 2e-3, 2e-3)
@@ -142,7 +148,9 @@ func (g *gpuHarness) flash(b, t, c, nHead int) {
 		nan[i] = float32(math.NaN())
 	}
 	gdqkv := g.up(nan)
-	ms = g.timed(func() error { return g.d.FlashAttentionBackward(gdqkv, gdout, gqkv, gsave, glse, b, t, c, nHead) })
+	ms = g.timed(func() error {
+		return g.d.FlashAttentionBackward(gdqkv, gdout, gqkv, gsave, glse, b, t, c, nHead, p, seed)
+	})
 	g.compare(label+"_bwd dqkv", ms, g.down(gdqkv, b*t*3*c), dqkv, 5e-3, 5e-3)
 }
 

@@ -1,9 +1,11 @@
 // Causal self-attention in tiles, without the t×t probabilities (the flash
 // attention algorithm): the products on TF32 tensor cores (WMMA, m16n16k8,
 // float32 accumulation), the softmax online in float32, one (batch, head)
-// pair per blockIdx.y. Used when TF32 is allowed, the head size is 16, 32
-// or 64 and there is no dropout on the probabilities; otherwise
-// attention.cu with the batched products.
+// pair per blockIdx.y. Used when TF32 is allowed and the head size is 16,
+// 32 or 64; otherwise attention.cu with the batched products. Dropout on
+// the probabilities (drop > 0) multiplies P_ij by drop_keep(seed,
+// (pair*t + i)*t + j), the mask dropout_mask_f32 draws for the batched
+// path from the same seed, recomputed in each kernel that needs it.
 //
 //   flash_fwd_dD:    out and lse (b, nHead, t), the log of each row's softmax
 //                    denominator; blocks of 64 query rows (16 per warp), key
@@ -20,6 +22,8 @@
 // (and, without lse, kernels.AttentionForward and AttentionBackward).
 
 #include <mma.h>
+
+#include "dropout_hash.cuh"
 
 using namespace nvcuda;
 
@@ -83,7 +87,8 @@ __device__ __forceinline__ void store_rows(float *g, long long ld, const float *
 }
 
 template <int D>
-__device__ void flash_fwd(float *out, float *osave, float *lse, const float *qkv, int t, int c, int nHead, float scale)
+__device__ void flash_fwd(float *out, float *osave, float *lse, const float *qkv, int t, int c, int nHead, float scale,
+                          float drop, unsigned long long seed)
 {
     __shared__ __align__(32) float Ks[FLASH_TILE * D];
     __shared__ __align__(32) float Vs[FLASH_TILE * D];
@@ -97,6 +102,8 @@ __device__ void flash_fwd(float *out, float *osave, float *lse, const float *qkv
     const float *Q = qkv + (long long)bi * t * ld + h * D, *K = Q + c, *V = Q + 2 * c;
     float *S = Sw[warp], *O = Ow[warp];
     const int r = lane / 2, half = lane % 2, qi = w0 + r; // the lane's row, and its half of the columns
+    const float keep = 1.f / (1.f - drop);
+    const unsigned long long mrow = ((unsigned long long)pair * t + qi) * t; // the row's first mask index
 
     FragA qa[D / 8];
     warp_rows<D>(O, Q, ld, w0, t, lane);
@@ -148,8 +155,9 @@ __device__ void flash_fwd(float *out, float *osave, float *lse, const float *qkv
         float sum = 0.f;
 #pragma unroll
         for (int j = 0; j < 16; j++) {
-            row[j] = __expf(row[j] - mn);
-            sum += row[j];
+            const float p = __expf(row[j] - mn);
+            sum += p;
+            row[j] = drop > 0.f ? p * drop_keep(seed, mrow + k0 + half * 16 + j, drop, keep) : p;
         }
         sum += __shfl_xor_sync(0xffffffffu, sum, 1);
         l = l * alpha + sum;
@@ -224,7 +232,7 @@ extern "C" __global__ void flash_dot(float *dsum, const float *dout, const float
 
 template <int D>
 __device__ void flash_bwd_kv(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,
-                             int t, int c, int nHead, float scale)
+                             int t, int c, int nHead, float scale, float drop, unsigned long long seed)
 {
     static_assert(16 * D <= 2 * 16 * FLASH_TILE, "a warp's 16×D tile is staged in its P and dP space");
     __shared__ __align__(32) float Qs[FLASH_TILE * D];
@@ -239,6 +247,7 @@ __device__ void flash_bwd_kv(float *dqkv, const float *dout, const float *qkv, c
     const float *dO = dout + (long long)bi * t * c + h * D;
     float *P = Ww[warp], *dP = Ww[warp] + 16 * FLASH_TILE;
     const int r = lane / 2, half = lane % 2, kj = w0 + r;
+    const float keep = 1.f / (1.f - drop);
 
     FragA ka[D / 8], va[D / 8];
     warp_rows<D>(P, K, ld, w0, t, lane);
@@ -292,16 +301,20 @@ __device__ void flash_bwd_kv(float *dqkv, const float *dout, const float *qkv, c
             wmma::store_matrix_sync(dP + n * 16, dp, FLASH_TILE, wmma::mem_row_major);
         }
         __syncwarp();
-        // Pᵀ and dSᵀ = scale Pᵀ (dPᵀ - D): a pair of lanes per key row.
+        // (P M)ᵀ and dSᵀ = scale Pᵀ (M dPᵀ - D), M the dropout multipliers:
+        // a pair of lanes per key row.
 #pragma unroll
         for (int j = 0; j < 16; j++) {
             const int col = half * 16 + j, qi = i0 + col;
             const float p = qi >= kj && qi < t ? __expf(P[r * FLASH_TILE + col] * scale - Ls[col]) : 0.f;
-            P[r * FLASH_TILE + col] = p;
-            dP[r * FLASH_TILE + col] = scale * p * (dP[r * FLASH_TILE + col] - Ds[col]);
+            const float m = drop > 0.f && p != 0.f
+                                ? drop_keep(seed, ((unsigned long long)pair * t + qi) * t + kj, drop, keep)
+                                : 1.f;
+            P[r * FLASH_TILE + col] = p * m;
+            dP[r * FLASH_TILE + col] = scale * p * (m * dP[r * FLASH_TILE + col] - Ds[col]);
         }
         __syncwarp();
-        // dV += Pᵀ dO, dK += dSᵀ Q
+        // dV += (P M)ᵀ dO, dK += dSᵀ Q
 #pragma unroll 1
         for (int k = 0; k < FLASH_TILE / 8; k++) {
             FragA pa, sa;
@@ -339,7 +352,7 @@ __device__ void flash_bwd_kv(float *dqkv, const float *dout, const float *qkv, c
 
 template <int D>
 __device__ void flash_bwd_q(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,
-                            int t, int c, int nHead, float scale)
+                            int t, int c, int nHead, float scale, float drop, unsigned long long seed)
 {
     __shared__ __align__(32) float Ks[FLASH_TILE * D];
     __shared__ __align__(32) float Vs[FLASH_TILE * D];
@@ -354,6 +367,8 @@ __device__ void flash_bwd_q(float *dqkv, const float *dout, const float *qkv, co
     const int r = lane / 2, half = lane % 2, qi = w0 + r;
     const float li = qi < t ? lse[(long long)pair * t + qi] : 0.f;
     const float di = qi < t ? dsum[(long long)pair * t + qi] : 0.f;
+    const float keep = 1.f / (1.f - drop);
+    const unsigned long long mrow = ((unsigned long long)pair * t + qi) * t;
 
     FragA qa[D / 8], oa[D / 8];
     warp_rows<D>(S, Q, ld, w0, t, lane);
@@ -402,12 +417,13 @@ __device__ void flash_bwd_q(float *dqkv, const float *dout, const float *qkv, co
             wmma::store_matrix_sync(dP + n * 16, dp, FLASH_TILE, wmma::mem_row_major);
         }
         __syncwarp();
-        // dS = scale P (dP - D), into S
+        // dS = scale P (M dP - D), into S
 #pragma unroll
         for (int j = 0; j < 16; j++) {
             const int col = half * 16 + j, kj = k0 + col;
             const float p = kj <= qi && kj < t ? __expf(S[r * FLASH_TILE + col] * scale - li) : 0.f;
-            S[r * FLASH_TILE + col] = scale * p * (dP[r * FLASH_TILE + col] - di);
+            const float m = drop > 0.f && p != 0.f ? drop_keep(seed, mrow + kj, drop, keep) : 1.f;
+            S[r * FLASH_TILE + col] = scale * p * (m * dP[r * FLASH_TILE + col] - di);
         }
         __syncwarp();
         // dQ += dS K
@@ -436,64 +452,48 @@ __device__ void flash_bwd_q(float *dqkv, const float *dout, const float *qkv, co
 }
 
 // The entry points, one per head size. out and osave get the same values
-// (osave is the forward's output kept for the backward's D).
-extern "C" __global__ void __launch_bounds__(128) flash_fwd_d16(float *out, float *osave, float *lse,
-                                                                          const float *qkv, int t, int c, int nHead,
-                                                                          float scale)
+// (osave is the forward's output kept for the backward's D); drop is the
+// dropout probability on P (0: none), seed the mask's.
+#define FLASH_FWD_ARGS                                                                                                \
+    float *out, float *osave, float *lse, const float *qkv, int t, int c, int nHead, float scale, float drop,         \
+        unsigned long long seed
+#define FLASH_BWD_ARGS                                                                                                \
+    float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, int t, int c, int nHead,   \
+        float scale, float drop, unsigned long long seed
+
+extern "C" __global__ void __launch_bounds__(128) flash_fwd_d16(FLASH_FWD_ARGS)
 {
-    flash_fwd<16>(out, osave, lse, qkv, t, c, nHead, scale);
+    flash_fwd<16>(out, osave, lse, qkv, t, c, nHead, scale, drop, seed);
 }
-extern "C" __global__ void __launch_bounds__(128) flash_fwd_d32(float *out, float *osave, float *lse,
-                                                                          const float *qkv, int t, int c, int nHead,
-                                                                          float scale)
+extern "C" __global__ void __launch_bounds__(128) flash_fwd_d32(FLASH_FWD_ARGS)
 {
-    flash_fwd<32>(out, osave, lse, qkv, t, c, nHead, scale);
+    flash_fwd<32>(out, osave, lse, qkv, t, c, nHead, scale, drop, seed);
 }
-extern "C" __global__ void __launch_bounds__(128) flash_fwd_d64(float *out, float *osave, float *lse,
-                                                                          const float *qkv, int t, int c, int nHead,
-                                                                          float scale)
+extern "C" __global__ void __launch_bounds__(128) flash_fwd_d64(FLASH_FWD_ARGS)
 {
-    flash_fwd<64>(out, osave, lse, qkv, t, c, nHead, scale);
+    flash_fwd<64>(out, osave, lse, qkv, t, c, nHead, scale, drop, seed);
 }
-extern "C" __global__ void __launch_bounds__(128) flash_bwd_kv_d16(float *dqkv, const float *dout,
-                                                                             const float *qkv, const float *lse,
-                                                                             const float *dsum, int t, int c,
-                                                                             int nHead, float scale)
+extern "C" __global__ void __launch_bounds__(128) flash_bwd_kv_d16(FLASH_BWD_ARGS)
 {
-    flash_bwd_kv<16>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale);
+    flash_bwd_kv<16>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale, drop, seed);
 }
-extern "C" __global__ void __launch_bounds__(128) flash_bwd_kv_d32(float *dqkv, const float *dout,
-                                                                             const float *qkv, const float *lse,
-                                                                             const float *dsum, int t, int c,
-                                                                             int nHead, float scale)
+extern "C" __global__ void __launch_bounds__(128) flash_bwd_kv_d32(FLASH_BWD_ARGS)
 {
-    flash_bwd_kv<32>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale);
+    flash_bwd_kv<32>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale, drop, seed);
 }
-extern "C" __global__ void __launch_bounds__(128) flash_bwd_kv_d64(float *dqkv, const float *dout,
-                                                                             const float *qkv, const float *lse,
-                                                                             const float *dsum, int t, int c,
-                                                                             int nHead, float scale)
+extern "C" __global__ void __launch_bounds__(128) flash_bwd_kv_d64(FLASH_BWD_ARGS)
 {
-    flash_bwd_kv<64>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale);
+    flash_bwd_kv<64>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale, drop, seed);
 }
-extern "C" __global__ void __launch_bounds__(128) flash_bwd_q_d16(float *dqkv, const float *dout,
-                                                                            const float *qkv, const float *lse,
-                                                                            const float *dsum, int t, int c,
-                                                                            int nHead, float scale)
+extern "C" __global__ void __launch_bounds__(128) flash_bwd_q_d16(FLASH_BWD_ARGS)
 {
-    flash_bwd_q<16>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale);
+    flash_bwd_q<16>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale, drop, seed);
 }
-extern "C" __global__ void __launch_bounds__(128) flash_bwd_q_d32(float *dqkv, const float *dout,
-                                                                            const float *qkv, const float *lse,
-                                                                            const float *dsum, int t, int c,
-                                                                            int nHead, float scale)
+extern "C" __global__ void __launch_bounds__(128) flash_bwd_q_d32(FLASH_BWD_ARGS)
 {
-    flash_bwd_q<32>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale);
+    flash_bwd_q<32>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale, drop, seed);
 }
-extern "C" __global__ void __launch_bounds__(128) flash_bwd_q_d64(float *dqkv, const float *dout,
-                                                                            const float *qkv, const float *lse,
-                                                                            const float *dsum, int t, int c,
-                                                                            int nHead, float scale)
+extern "C" __global__ void __launch_bounds__(128) flash_bwd_q_d64(FLASH_BWD_ARGS)
 {
-    flash_bwd_q<64>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale);
+    flash_bwd_q<64>(dqkv, dout, qkv, lse, dsum, t, c, nHead, scale, drop, seed);
 }

@@ -14,23 +14,31 @@ func TestFlashAttentionCPU(t *testing.T) {
 	cases := []struct {
 		name           string
 		b, t, c, nHead int
+		p              float32
 	}{
-		{"b2_t5_hs2", 2, 5, 6, 3},
-		{"b1_t70_hs16", 1, 70, 32, 2},
-		{"b2_t33_hs64", 2, 33, 128, 2},
+		{"b2_t5_hs2", 2, 5, 6, 3, 0},
+		{"b1_t70_hs16", 1, 70, 32, 2, 0},
+		{"b2_t33_hs64", 2, 33, 128, 2, 0},
+		{"b2_t33_hs16_drop", 2, 33, 64, 4, 0.2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b, T, c, nHead := tc.b, tc.t, tc.c, tc.nHead
 			rng := rand.New(rand.NewPCG(9, uint64(c)))
 			qkv, dout := testRand(rng, b*T*3*c, 1), testRand(rng, b*T*c, 1)
+			const seed = 11
+			var drop []float32 // the mask flash recomputes, for the fused attention
+			if tc.p > 0 {
+				drop = make([]float32, b*nHead*T*T)
+				dropoutMaskHash(drop, tc.p, seed, 0)
+			}
 			want, att := make([]float32, b*T*c), make([]float32, b*nHead*T*T)
-			AttentionForward(want, att, qkv, b, T, c, nHead, nil)
+			AttentionForward(want, att, qkv, b, T, c, nHead, drop)
 			wantGrad := make([]float32, b*T*3*c)
-			AttentionBackward(wantGrad, dout, qkv, att, b, T, c, nHead, nil)
+			AttentionBackward(wantGrad, dout, qkv, att, b, T, c, nHead, drop)
 
 			out, lse := testNaN(b*T*c), testNaN(b*nHead*T)
-			FlashAttentionForward(out, lse, qkv, b, T, c, nHead)
+			FlashAttentionForward(out, lse, qkv, b, T, c, nHead, tc.p, seed)
 			testCheck(t, "out", out, test64(want), 1e-5)
 
 			// lse_i = log sum_j exp(s_ij): from the reference's scores.
@@ -53,7 +61,7 @@ func TestFlashAttentionCPU(t *testing.T) {
 			testCheck(t, "lse", lse, lseRef, 1e-5)
 
 			dqkv := testNaN(b * T * 3 * c)
-			FlashAttentionBackward(dqkv, dout, qkv, out, lse, b, T, c, nHead)
+			FlashAttentionBackward(dqkv, dout, qkv, out, lse, b, T, c, nHead, tc.p, seed)
 			testCheck(t, "dqkv", dqkv, test64(wantGrad), 1e-5)
 		})
 	}

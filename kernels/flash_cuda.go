@@ -19,20 +19,23 @@ const (
 // SetFlash lets attention use flash.cu where it can (FlashAttention).
 func (d *Device) SetFlash(on bool) { d.flash = on }
 
-// FlashAttention reports whether attention with heads of size hs and no
-// dropout on the probabilities runs through flash.cu: SetFlash(true), TF32
-// allowed (its products are TF32) and hs 16, 32 or 64.
+// FlashAttention reports whether attention with heads of size hs runs
+// through flash.cu: SetFlash(true), TF32 allowed (its products are TF32)
+// and hs 16, 32 or 64.
 func (d *Device) FlashAttention(hs int) bool {
 	return d.flash && d.tf32 && (hs == 16 || hs == 32 || hs == 64)
 }
 
 // FlashAttentionForward writes out (b*t, c), the same values into osave,
-// and lse (b, nHead, t) from qkv (b*t, 3c): the twin of
-// kernels.FlashAttentionForward.
-func (d *Device) FlashAttentionForward(out, osave, lse, qkv Buffer, b, t, c, nHead int) error {
+// and lse (b, nHead, t) from qkv (b*t, 3c), with dropout p (0: none) on
+// the probabilities from seed: the twin of kernels.FlashAttentionForward.
+func (d *Device) FlashAttentionForward(out, osave, lse, qkv Buffer, b, t, c, nHead int, p float32, seed uint64) error {
 	hs := headSize(c, nHead)
 	if err := flashShape(hs); err != nil {
 		return err
+	}
+	if p < 0 || p >= 1 {
+		return fmt.Errorf("cuda: flash attention: dropout %g outside [0, 1)", p)
 	}
 	if err := need("flash attention", want{"out", out, b * t * c}, want{"osave", osave, b * t * c},
 		want{"lse", lse, b * nHead * t}, want{"qkv", qkv, b * t * 3 * c}); err != nil {
@@ -42,17 +45,20 @@ func (d *Device) FlashAttentionForward(out, osave, lse, qkv Buffer, b, t, c, nHe
 		return nil
 	}
 	return d.launch(fmt.Sprintf("flash_fwd_d%d", hs), flashGrid(b, t, nHead), dim3{flashThreads, 1, 1}, 0,
-		out, osave, lse, qkv, t, c, nHead, 1/math32.Sqrt(float32(hs)))
+		out, osave, lse, qkv, t, c, nHead, 1/math32.Sqrt(float32(hs)), p, seed)
 }
 
 // FlashAttentionBackward overwrites dqkv (b*t, 3c) given dout (b*t, c) and
-// the forward's qkv, output and lse: the twin of
+// the forward's qkv, output, lse, dropout p and seed: the twin of
 // kernels.FlashAttentionBackward. The rows' D = dout·out take the scratch
 // buffer.
-func (d *Device) FlashAttentionBackward(dqkv, dout, qkv, out, lse Buffer, b, t, c, nHead int) error {
+func (d *Device) FlashAttentionBackward(dqkv, dout, qkv, out, lse Buffer, b, t, c, nHead int, p float32, seed uint64) error {
 	hs := headSize(c, nHead)
 	if err := flashShape(hs); err != nil {
 		return err
+	}
+	if p < 0 || p >= 1 {
+		return fmt.Errorf("cuda: flash attention backward: dropout %g outside [0, 1)", p)
 	}
 	rows := b * nHead * t
 	if err := need("flash attention backward", want{"dqkv", dqkv, b * t * 3 * c}, want{"dout", dout, b * t * c},
@@ -74,7 +80,7 @@ func (d *Device) FlashAttentionBackward(dqkv, dout, qkv, out, lse Buffer, b, t, 
 	grid := flashGrid(b, t, nHead)
 	for _, k := range []string{"flash_bwd_kv_d%d", "flash_bwd_q_d%d"} {
 		if err := d.launch(fmt.Sprintf(k, hs), grid, dim3{flashThreads, 1, 1}, 0,
-			dqkv, dout, qkv, lse, dsum, t, c, nHead, scale); err != nil {
+			dqkv, dout, qkv, lse, dsum, t, c, nHead, scale, p, seed); err != nil {
 			return err
 		}
 	}

@@ -88,26 +88,31 @@ func (op *geluGradOp) ForwardCUDA(s *CUDAState, dx Buffer, in []Buffer) error {
 }
 
 // attnSaved is what an attention keeps for its gradient: the probabilities
-// and dropout multipliers, or, through flash.cu, each row's lse and a copy
-// of the output.
+// and dropout multipliers, or, through flash.cu, each row's lse, a copy of
+// the output and the dropout mask's seed.
 type attnSaved struct {
 	att, drop Buffer
-	active    bool // the last forward pass applied drop
-	flash     bool // the last forward pass ran flash.cu: lse and out hold its state
+	active    bool // the last forward pass applied dropout
+	flash     bool // the last forward pass ran flash.cu: lse, out and seed hold its state
 	lse, out  Buffer
+	seed      uint64
 }
 
 // flash reports whether the attention runs through flash.cu: the device
-// allows it for this head size and the op has no dropout on its
-// probabilities (flash.cu has none).
-func (op *attentionOp) flash(d *Device) bool { return op.p == 0 && d.FlashAttention(op.c/op.nHead) }
+// allows it for this head size, and its dropout masks (if any) may come
+// from the device (flash.cu recomputes them from a seed; host-drawn masks,
+// for comparisons with the CPU, take the batched path).
+func (op *attentionOp) flash(s *CUDAState) bool {
+	return s.Device.FlashAttention(op.c/op.nHead) && (op.p == 0 || !s.HostMasks)
+}
 
 func (op *attentionOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 	st, err := saved(s, op, func(*attnSaved) error { return nil })
 	if err != nil {
 		return err
 	}
-	if st.flash = op.flash(s.Device); st.flash {
+	st.active = op.mode.Training && op.p > 0
+	if st.flash = op.flash(s); st.flash {
 		if st.lse.IsNil() {
 			if st.lse, err = s.alloc(op.b * op.nHead * op.t); err != nil {
 				return err
@@ -116,15 +121,17 @@ func (op *attentionOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 				return err
 			}
 		}
-		st.active = false
-		return s.Device.FlashAttentionForward(y, st.out, st.lse, in[0], op.b, op.t, op.c, op.nHead)
+		var p float32
+		if st.active { // one Uint64 per training step, as dropoutMask draws
+			p, st.seed = op.p, op.rng.Uint64()
+		}
+		return s.Device.FlashAttentionForward(y, st.out, st.lse, in[0], op.b, op.t, op.c, op.nHead, p, st.seed)
 	}
 	if st.att.IsNil() {
 		if st.att, err = s.alloc(len(op.att)); err != nil {
 			return err
 		}
 	}
-	st.active = op.mode.Training && op.p > 0
 	var drop Buffer
 	if st.active {
 		if st.drop.IsNil() {
@@ -161,7 +168,11 @@ func (op *attentionGradOp) ForwardCUDA(s *CUDAState, dqkv Buffer, in []Buffer) e
 		return err
 	}
 	if st.flash {
-		return s.Device.FlashAttentionBackward(dqkv, in[1], in[0], st.out, st.lse, f.b, f.t, f.c, f.nHead)
+		var p float32
+		if st.active {
+			p = f.p
+		}
+		return s.Device.FlashAttentionBackward(dqkv, in[1], in[0], st.out, st.lse, f.b, f.t, f.c, f.nHead, p, st.seed)
 	}
 	var drop Buffer
 	if st.active {

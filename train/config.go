@@ -62,7 +62,7 @@ type Config struct {
 type GPUMath struct {
 	TF32  bool `yaml:"tf32"`            // float32 products on TF32 tensor cores (weights stay float32)
 	BF16  bool `yaml:"bf16"`            // products on bfloat16 copies of their operands, float32 accumulation (weights stay float32); overrides tf32
-	Flash bool `yaml:"flash_attention"` // attention in tiles without the t×t probabilities (flash.cu; TF32, head size 16, 32 or 64, no attention dropout)
+	Flash bool `yaml:"flash_attention"` // attention in tiles without the t×t probabilities (flash.cu; with TF32, head size 16, 32 or 64)
 }
 
 // Default is a small char-level GPT-1 on the built-in corpus: it trains in
