@@ -1,7 +1,8 @@
 // Causal self-attention in tiles, without the t×t probabilities (the flash
 // attention algorithm): the products on TF32 tensor cores (WMMA, m16n16k8,
 // float32 accumulation), the softmax online in float32, one (batch, head)
-// pair per blockIdx.y. Used when TF32 is allowed and the head size is 16,
+// pair per blockIdx.x (the tiles of rows on blockIdx.y, so that a grid
+// dispatches every pair's longest tile first). Used when TF32 is allowed and the head size is 16,
 // 32 or 64; otherwise attention.cu with the batched products. Dropout on
 // the probabilities (drop > 0) multiplies P_ij by drop_keep(seed,
 // (pair*t + i)*t + j), the mask dropout_mask_f32 draws for the batched
@@ -95,8 +96,8 @@ __device__ void flash_fwd(float *out, float *osave, float *lse, const float *qkv
     __shared__ __align__(32) float Sw[FLASH_WARPS][16 * FLASH_TILE];
     __shared__ __align__(32) float Ow[FLASH_WARPS][16 * D];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int pair = blockIdx.y, bi = pair / nHead, h = pair % nHead;
-    const int q0 = (gridDim.x - 1 - blockIdx.x) * FLASH_ROWS; // the blocks with the most keys first
+    const int pair = blockIdx.x, bi = pair / nHead, h = pair % nHead;
+    const int q0 = (gridDim.y - 1 - blockIdx.y) * FLASH_ROWS; // the blocks with the most keys first
     const int w0 = q0 + 16 * warp;                             // the warp's first query
     const long long ld = 3LL * c;
     const float *Q = qkv + (long long)bi * t * ld + h * D, *K = Q + c, *V = Q + 2 * c;
@@ -240,8 +241,8 @@ __device__ void flash_bwd_kv(float *dqkv, const float *dout, const float *qkv, c
     __shared__ __align__(32) float Ww[FLASH_WARPS][2 * 16 * FLASH_TILE];
     __shared__ float Ls[FLASH_TILE], Ds[FLASH_TILE];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int pair = blockIdx.y, bi = pair / nHead, h = pair % nHead;
-    const int kb0 = blockIdx.x * FLASH_ROWS, w0 = kb0 + 16 * warp; // the block's and the warp's first key
+    const int pair = blockIdx.x, bi = pair / nHead, h = pair % nHead;
+    const int kb0 = blockIdx.y * FLASH_ROWS, w0 = kb0 + 16 * warp; // the block's and the warp's first key
     const long long ld = 3LL * c;
     const float *Q = qkv + (long long)bi * t * ld + h * D, *K = Q + c, *V = Q + 2 * c;
     const float *dO = dout + (long long)bi * t * c + h * D;
@@ -358,8 +359,8 @@ __device__ void flash_bwd_q(float *dqkv, const float *dout, const float *qkv, co
     __shared__ __align__(32) float Vs[FLASH_TILE * D];
     __shared__ __align__(32) float Ww[FLASH_WARPS][2 * 16 * FLASH_TILE];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int pair = blockIdx.y, bi = pair / nHead, h = pair % nHead;
-    const int q0 = (gridDim.x - 1 - blockIdx.x) * FLASH_ROWS, w0 = q0 + 16 * warp;
+    const int pair = blockIdx.x, bi = pair / nHead, h = pair % nHead;
+    const int q0 = (gridDim.y - 1 - blockIdx.y) * FLASH_ROWS, w0 = q0 + 16 * warp;
     const long long ld = 3LL * c;
     const float *Q = qkv + (long long)bi * t * ld + h * D, *K = Q + c, *V = Q + 2 * c;
     const float *dO = dout + (long long)bi * t * c + h * D;

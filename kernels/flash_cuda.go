@@ -87,7 +87,9 @@ func (d *Device) FlashAttentionBackward(dqkv, dout, qkv, out, lse Buffer, b, t, 
 	return nil
 }
 
-func flashGrid(b, t, nHead int) dim3 { return dim3{(t + flashRows - 1) / flashRows, b * nHead, 1} }
+// flashGrid is one block per (batch, head) pair on x (up to 2³¹-1 of them)
+// and per tile of flashRows rows on y.
+func flashGrid(b, t, nHead int) dim3 { return dim3{b * nHead, (t + flashRows - 1) / flashRows, 1} }
 
 func flashShape(hs int) error {
 	if hs != 16 && hs != 32 && hs != 64 {
