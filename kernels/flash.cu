@@ -75,6 +75,23 @@ __device__ __forceinline__ void warp_rows(float *s, const float *g, long long ld
     }
 }
 
+// warp_fragments loads the warp's 16 rows (r0..r0+16, zeros at or past t)
+// of D columns as D/8 TF32 A fragments, staged through the warp's 16×D
+// shared tile stage.
+template <int D>
+__device__ __forceinline__ void warp_fragments(FragA *f, float *stage, const float *g, long long ld, int r0, int t,
+                                               int lane)
+{
+    __syncwarp();
+    warp_rows<D>(stage, g, ld, r0, t, lane);
+    __syncwarp();
+#pragma unroll
+    for (int k = 0; k < D / 8; k++) {
+        load_tf32(f[k], stage + k * 8, D);
+    }
+    __syncwarp();
+}
+
 // store_rows writes the warp's 16×D tile s to rows r0.. (below t) of g.
 template <int D>
 __device__ __forceinline__ void store_rows(float *g, long long ld, const float *s, int r0, int t, int lane)
@@ -84,6 +101,32 @@ __device__ __forceinline__ void store_rows(float *g, long long ld, const float *
         if (r0 + r < t) {
             g[(long long)(r0 + r) * ld + d] = s[e];
         }
+    }
+}
+
+// two_products writes S = A Xᵀ and dP = B Yᵀ (16 × FLASH_TILE each,
+// row-major), A and B a warp's 16 rows as D/8 fragments each, X and Y tiles
+// of FLASH_TILE rows × D in shared memory. One 16-column block at a time:
+// the backward kernels hold many fragments already.
+template <int D>
+__device__ __forceinline__ void two_products(float *S, float *dP, const FragA *a, const float *X, const FragA *b,
+                                             const float *Y)
+{
+#pragma unroll 1
+    for (int n = 0; n < FLASH_TILE / 16; n++) {
+        FragC s, dp;
+        wmma::fill_fragment(s, 0.f);
+        wmma::fill_fragment(dp, 0.f);
+#pragma unroll
+        for (int k = 0; k < D / 8; k++) {
+            FragBt f;
+            load_tf32(f, X + n * 16 * D + k * 8, D);
+            wmma::mma_sync(s, a[k], f, s);
+            load_tf32(f, Y + n * 16 * D + k * 8, D);
+            wmma::mma_sync(dp, b[k], f, dp);
+        }
+        wmma::store_matrix_sync(S + n * 16, s, FLASH_TILE, wmma::mem_row_major);
+        wmma::store_matrix_sync(dP + n * 16, dp, FLASH_TILE, wmma::mem_row_major);
     }
 }
 
@@ -107,13 +150,7 @@ __device__ void flash_fwd(float *out, float *osave, float *lse, const float *qkv
     const unsigned long long mrow = ((unsigned long long)pair * t + qi) * t; // the row's first mask index
 
     FragA qa[D / 8];
-    warp_rows<D>(O, Q, ld, w0, t, lane);
-    __syncwarp();
-#pragma unroll
-    for (int k = 0; k < D / 8; k++) {
-        load_tf32(qa[k], O + k * 8, D);
-    }
-    __syncwarp();
+    warp_fragments<D>(qa, O, Q, ld, w0, t, lane);
     for (int e = lane; e < 16 * D; e += 32) {
         O[e] = 0.f;
     }
@@ -251,19 +288,8 @@ __device__ void flash_bwd_kv(float *dqkv, const float *dout, const float *qkv, c
     const float keep = 1.f / (1.f - drop);
 
     FragA ka[D / 8], va[D / 8];
-    warp_rows<D>(P, K, ld, w0, t, lane);
-    __syncwarp();
-#pragma unroll
-    for (int k = 0; k < D / 8; k++) {
-        load_tf32(ka[k], P + k * 8, D);
-    }
-    __syncwarp();
-    warp_rows<D>(P, V, ld, w0, t, lane);
-    __syncwarp();
-#pragma unroll
-    for (int k = 0; k < D / 8; k++) {
-        load_tf32(va[k], P + k * 8, D);
-    }
+    warp_fragments<D>(ka, P, K, ld, w0, t, lane);
+    warp_fragments<D>(va, P, V, ld, w0, t, lane);
     FragC dk[D / 16], dv[D / 16];
 #pragma unroll
     for (int n = 0; n < D / 16; n++) {
@@ -285,22 +311,7 @@ __device__ void flash_bwd_kv(float *dqkv, const float *dout, const float *qkv, c
         }
         // Sᵀ = K Qᵀ and dPᵀ = V dOᵀ (16 keys × FLASH_TILE queries)
         __syncwarp();
-#pragma unroll 1
-        for (int n = 0; n < FLASH_TILE / 16; n++) {
-            FragC s, dp;
-            wmma::fill_fragment(s, 0.f);
-            wmma::fill_fragment(dp, 0.f);
-#pragma unroll
-            for (int k = 0; k < D / 8; k++) {
-                FragBt b;
-                load_tf32(b, Qs + n * 16 * D + k * 8, D);
-                wmma::mma_sync(s, ka[k], b, s);
-                load_tf32(b, dOs + n * 16 * D + k * 8, D);
-                wmma::mma_sync(dp, va[k], b, dp);
-            }
-            wmma::store_matrix_sync(P + n * 16, s, FLASH_TILE, wmma::mem_row_major);
-            wmma::store_matrix_sync(dP + n * 16, dp, FLASH_TILE, wmma::mem_row_major);
-        }
+        two_products<D>(P, dP, ka, Qs, va, dOs);
         __syncwarp();
         // (P M)ᵀ and dSᵀ = scale Pᵀ (M dPᵀ - D), M the dropout multipliers:
         // a pair of lanes per key row.
@@ -372,19 +383,8 @@ __device__ void flash_bwd_q(float *dqkv, const float *dout, const float *qkv, co
     const unsigned long long mrow = ((unsigned long long)pair * t + qi) * t;
 
     FragA qa[D / 8], oa[D / 8];
-    warp_rows<D>(S, Q, ld, w0, t, lane);
-    __syncwarp();
-#pragma unroll
-    for (int k = 0; k < D / 8; k++) {
-        load_tf32(qa[k], S + k * 8, D);
-    }
-    __syncwarp();
-    warp_rows<D>(S, dO, c, w0, t, lane);
-    __syncwarp();
-#pragma unroll
-    for (int k = 0; k < D / 8; k++) {
-        load_tf32(oa[k], S + k * 8, D);
-    }
+    warp_fragments<D>(qa, S, Q, ld, w0, t, lane);
+    warp_fragments<D>(oa, S, dO, c, w0, t, lane);
     FragC dq[D / 16];
 #pragma unroll
     for (int n = 0; n < D / 16; n++) {
@@ -401,22 +401,7 @@ __device__ void flash_bwd_q(float *dqkv, const float *dout, const float *qkv, co
         }
         // S = Q Kᵀ and dP = dO Vᵀ (16 queries × FLASH_TILE keys)
         __syncwarp();
-#pragma unroll
-        for (int n = 0; n < FLASH_TILE / 16; n++) {
-            FragC s, dp;
-            wmma::fill_fragment(s, 0.f);
-            wmma::fill_fragment(dp, 0.f);
-#pragma unroll
-            for (int k = 0; k < D / 8; k++) {
-                FragBt b;
-                load_tf32(b, Ks + n * 16 * D + k * 8, D);
-                wmma::mma_sync(s, qa[k], b, s);
-                load_tf32(b, Vs + n * 16 * D + k * 8, D);
-                wmma::mma_sync(dp, oa[k], b, dp);
-            }
-            wmma::store_matrix_sync(S + n * 16, s, FLASH_TILE, wmma::mem_row_major);
-            wmma::store_matrix_sync(dP + n * 16, dp, FLASH_TILE, wmma::mem_row_major);
-        }
+        two_products<D>(S, dP, qa, Ks, oa, Vs);
         __syncwarp();
         // dS = scale P (M dP - D), into S
 #pragma unroll
