@@ -28,19 +28,20 @@ __device__ __forceinline__ float block_reduce(float v, bool isMax, float *sh)
     return v;
 }
 
-// crossentropy_fwd_f32 writes probs (n×v) = softmax(logits) and losses (n):
+// crossentropy_fwd_f32 writes probs = softmax(logits) over the first v
+// columns of rows w apart (the rest padding, not touched) and losses (n):
 // log(sum exp(x - max)) - (x[target] - max), 0 for an ignored row.
 // One block (a multiple of 32 threads, at most 1024) per row.
 extern "C" __global__ void crossentropy_fwd_f32(float *probs, float *losses, const float *logits,
-                                                const int *targets, int n, int v)
+                                                const int *targets, int n, int v, int w)
 {
     __shared__ float sh[32];
     const int row = blockIdx.x;
     if (row >= n) {
         return;
     }
-    const float *x = logits + (long long)row * v;
-    float *p = probs + (long long)row * v;
+    const float *x = logits + (long long)row * w;
+    float *p = probs + (long long)row * w;
     float m = -INFINITY;
     for (int j = threadIdx.x; j < v; j += blockDim.x) {
         m = fmaxf(m, x[j]);
@@ -85,20 +86,21 @@ extern "C" __global__ void crossentropy_mean_f32(float *stats, const float *loss
     }
 }
 
-// crossentropy_bwd_f32 writes dlogits = scale*(probs - onehot(target)) on
-// counted rows and 0 on ignored ones, scale = dloss[0]/stats[1] (dloss may
-// be null: 1), 0 when no row counted.
+// crossentropy_bwd_f32 writes dlogits = scale*(probs - onehot(target)) over
+// the first v columns of counted rows (w apart), 0 on ignored rows and in
+// the padding columns, scale = dloss[0]/stats[1] (dloss may be null: 1), 0
+// when no row counted.
 extern "C" __global__ void crossentropy_bwd_f32(float *dlogits, const float *probs, const int *targets,
-                                                const float *dloss, const float *stats, int n, int v)
+                                                const float *dloss, const float *stats, int n, int v, int w)
 {
     const float count = stats[1];
     const float scale = count > 0.f ? (dloss != nullptr ? dloss[0] : 1.f) / count : 0.f;
-    const long long total = (long long)n * v;
+    const long long total = (long long)n * w;
     for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
          e += (long long)gridDim.x * blockDim.x) {
-        const int row = (int)(e / v), j = (int)(e % v), tg = targets[row];
+        const int row = (int)(e / w), j = (int)(e % w), tg = targets[row];
         float d = 0.f;
-        if (tg >= 0 && tg < v) {
+        if (tg >= 0 && tg < v && j < v) {
             d = scale * probs[e];
             if (j == tg) {
                 d -= scale;

@@ -1,7 +1,9 @@
 package kernels
 
 // Softmax cross-entropy of logits (n, v) against int32 targets (n), the mean
-// over rows whose target is not negative. The forward op keeps the softmax
+// over rows whose target is not negative; or of the first v columns of
+// logits (n, w), whose columns v..w pad the rows (a vocabulary padded for
+// aligned products) and get zero gradient. The forward op keeps the softmax
 // probabilities for its gradient op.
 
 import (
@@ -13,7 +15,8 @@ import (
 
 type crossEntropyOp struct {
 	base
-	n, v  int
+	n, v  int // rows, classes
+	w     int // row width: v, or more for padded rows
 	probs []float32
 	count int // rows that counted in the last forward pass
 }
@@ -21,11 +24,17 @@ type crossEntropyOp struct {
 // CrossEntropy returns the mean softmax cross-entropy (a scalar); rows whose
 // target is negative are ignored.
 func CrossEntropy(logits, targets *G.Node) (*G.Node, error) {
+	return CrossEntropyClasses(logits, targets, logits.Shape()[1])
+}
+
+// CrossEntropyClasses is CrossEntropy over the first classes columns of
+// logits, the rest padding.
+func CrossEntropyClasses(logits, targets *G.Node, classes int) (*G.Node, error) {
 	ls, ts := logits.Shape(), targets.Shape()
-	if ls.Dims() != 2 || ts.TotalSize() != ls[0] {
-		return nil, fmt.Errorf("cross-entropy: logits %v and targets %v do not fit", ls, ts)
+	if ls.Dims() != 2 || ts.TotalSize() != ls[0] || classes < 1 || classes > ls[1] {
+		return nil, fmt.Errorf("cross-entropy: logits %v, targets %v and %d classes do not fit", ls, ts, classes)
 	}
-	op := &crossEntropyOp{n: ls[0], v: ls[1], probs: make([]float32, ls.TotalSize())}
+	op := &crossEntropyOp{n: ls[0], v: classes, w: ls[1], probs: make([]float32, ls.TotalSize())}
 	op.base = newBase("cross_entropy", tensor.ScalarShape(), logits, targets)
 	return G.ApplyOp(op, logits, targets)
 }
@@ -37,7 +46,7 @@ func (op *crossEntropyOp) Forward(y []float32, in []G.Value) error {
 			return fmt.Errorf("cross-entropy: target %d at row %d is outside %d classes", t, i, op.v)
 		}
 	}
-	sum, count := CrossEntropyForward(op.probs, Floats(in[0]), targets, op.n, op.v)
+	sum, count := CrossEntropyForward(op.probs, Floats(in[0]), targets, op.n, op.v, op.w)
 	op.count = count
 	y[0] = 0
 	if count > 0 {
@@ -74,7 +83,7 @@ func (op *crossEntropyGradOp) Forward(dlogits []float32, in []G.Value) error {
 	if f.count > 0 {
 		scale = scalarOf(in[1]) / float32(f.count)
 	}
-	CrossEntropyBackward(dlogits, f.probs, Int32s(in[0]), f.n, f.v, scale)
+	CrossEntropyBackward(dlogits, f.probs, Int32s(in[0]), f.n, f.v, f.w, scale)
 	return nil
 }
 

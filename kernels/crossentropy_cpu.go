@@ -15,11 +15,13 @@ import (
 // ceBlocks is the number of row blocks (at most) the rows are cut into.
 const ceBlocks = 32
 
-// CrossEntropyForward writes probs (n×v) = softmax(logits) row by row and
-// returns the sum over rows with targets[i] >= 0 of -log softmax(logits_i)[targets[i]],
-// computed as max + log(sum exp(x - max)) - x[target] with the sum in float64,
-// and the number of such rows. It panics on a target >= v.
-func CrossEntropyForward(probs, logits []float32, targets []int32, n, v int) (sum float64, count int) {
+// CrossEntropyForward writes probs = softmax(logits) row by row over the
+// first v columns of rows w apart (w >= v: a padded row's columns v..w are
+// not classes and are not read or written) and returns the sum over rows
+// with targets[i] >= 0 of -log softmax(logits_i)[targets[i]], computed as
+// max + log(sum exp(x - max)) - x[target] with the sum in float64, and the
+// number of such rows. It panics on a target >= v.
+func CrossEntropyForward(probs, logits []float32, targets []int32, n, v, w int) (sum float64, count int) {
 	var part [ceBlocks]float64
 	var parts [ceBlocks]int
 	nb := min(ceBlocks, n, max(1, n*v/(1<<14)))
@@ -28,8 +30,8 @@ func CrossEntropyForward(probs, logits []float32, targets []int32, n, v int) (su
 		var s float64
 		var k int
 		for i := lo; i < hi; i++ {
-			x := logits[i*v : (i+1)*v]
-			p := probs[i*v : (i+1)*v]
+			x := logits[i*w : i*w+v]
+			p := probs[i*w : i*w+v]
 			copy(p, x)
 			maxv := max32(x)
 			z := expSubSum64(p, maxv)
@@ -61,19 +63,22 @@ func expSubSum64(x []float32, m float32) float64 {
 	return z
 }
 
-// CrossEntropyBackward overwrites dlogits (n×v) with scale*(probs - onehot(target))
-// on rows with targets[i] >= 0 and with 0 on ignored rows.
-func CrossEntropyBackward(dlogits, probs []float32, targets []int32, n, v int, scale float32) {
+// CrossEntropyBackward overwrites dlogits (n rows, w apart) with
+// scale*(probs - onehot(target)) over the first v columns of rows with
+// targets[i] >= 0, 0 on ignored rows and 0 in the padding columns v..w.
+func CrossEntropyBackward(dlogits, probs []float32, targets []int32, n, v, w int, scale float32) {
 	parallelRanges(n, min(ceBlocks, n, max(1, n*v/(1<<14))), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			d := dlogits[i*v : (i+1)*v]
+			d := dlogits[i*w : (i+1)*w]
+			clear(d[v:])
+			d = d[:v]
 			tg := targets[i]
 			if tg < 0 {
 				clear(d)
 				continue
 			}
 			checkTarget(tg, v)
-			for j, pv := range probs[i*v : (i+1)*v] {
+			for j, pv := range probs[i*w : i*w+v] {
 				d[j] = scale * pv
 			}
 			d[tg] -= scale

@@ -1,6 +1,7 @@
 // Tests for the CPU softmax cross-entropy: probabilities and loss against a
 // float64 log-sum-exp reference with ignored rows and large logits, dlogits
-// against central differences of that reference.
+// against central differences of that reference; and over padded rows,
+// whose padding is neither read nor given a gradient.
 
 package kernels
 
@@ -46,6 +47,7 @@ func TestCrossEntropy(t *testing.T) {
 		{"n64_v2053_parallel", 64, 2053, 4}, // enough work to split over goroutines
 		{"n37_v3001_uneven_blocks", 37, 3001, 2},
 	}
+	t.Run("padded_rows", testCrossEntropyPadded)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.maxprocs))
@@ -61,7 +63,7 @@ func TestCrossEntropy(t *testing.T) {
 			}
 			targets[2], targets[n-1] = -1, -100 // ignored rows
 			probs := testNaN(n * v)
-			sum, count := CrossEntropyForward(probs, logits, targets, n, v)
+			sum, count := CrossEntropyForward(probs, logits, targets, n, v, v)
 			logits64 := test64(logits)
 			probs64, sum64, count64 := crossEntropyRef(logits64, targets, n, v)
 			testCheck(t, "probs", probs, probs64, 1e-6)
@@ -74,13 +76,54 @@ func TestCrossEntropy(t *testing.T) {
 			}
 			scale := 1 / float32(count)
 			dlogits := testNaN(n * v)
-			CrossEntropyBackward(dlogits, probs, targets, n, v, scale)
+			CrossEntropyBackward(dlogits, probs, targets, n, v, v, scale)
 			loss := func() float64 {
 				_, s, _ := crossEntropyRef(logits64, targets, n, v)
 				return float64(scale) * s
 			}
 			testCheck(t, "dlogits vs finite diff", dlogits, testNumGrad(logits64, loss), 1e-6)
 		})
+	}
+}
+
+// testCrossEntropyPadded runs rows of w = v+5 columns whose padding holds
+// 1e30 (which would swamp the softmax if read): the same probabilities,
+// loss and dlogits as unpadded rows, the padding of probs left alone and
+// that of dlogits zero.
+func testCrossEntropyPadded(t *testing.T) {
+	n, v, w := 9, 11, 16
+	rng := rand.New(rand.NewPCG(4, 5))
+	logits, targets := testRand(rng, n*v, 3), make([]int32, n)
+	for i := range targets {
+		targets[i] = int32(rng.IntN(v))
+	}
+	targets[3] = -1
+	padded := make([]float32, n*w)
+	for i := range n {
+		copy(padded[i*w:], logits[i*v:(i+1)*v])
+		for j := v; j < w; j++ {
+			padded[i*w+j] = 1e30
+		}
+	}
+	probs, dlogits := make([]float32, n*v), make([]float32, n*v)
+	sum, count := CrossEntropyForward(probs, logits, targets, n, v, v)
+	CrossEntropyBackward(dlogits, probs, targets, n, v, v, 0.5)
+	pprobs, pdlogits := testNaN(n*w), testNaN(n*w)
+	psum, pcount := CrossEntropyForward(pprobs, padded, targets, n, v, w)
+	CrossEntropyBackward(pdlogits, pprobs, targets, n, v, w, 0.5)
+	if psum != sum || pcount != count {
+		t.Errorf("padded rows: loss %v over %d rows, unpadded %v over %d", psum, pcount, sum, count)
+	}
+	for i := range n {
+		for j := range w {
+			p, d := pprobs[i*w+j], pdlogits[i*w+j]
+			switch {
+			case j < v && (p != probs[i*v+j] || d != dlogits[i*v+j]):
+				t.Fatalf("row %d column %d: probs %v dlogits %v, unpadded %v %v", i, j, p, d, probs[i*v+j], dlogits[i*v+j])
+			case j >= v && (!math.IsNaN(float64(p)) || d != 0):
+				t.Fatalf("row %d padding column %d: probs %v (want untouched), dlogits %v (want 0)", i, j, p, d)
+			}
+		}
 	}
 }
 
@@ -97,14 +140,14 @@ func BenchmarkCrossEntropy(b *testing.B) {
 	b.Run("forward", func(b *testing.B) {
 		b.SetBytes(int64(2 * n * v * 4))
 		for b.Loop() {
-			CrossEntropyForward(probs, logits, targets, n, v)
+			CrossEntropyForward(probs, logits, targets, n, v, v)
 		}
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
 	})
 	b.Run("backward", func(b *testing.B) {
 		b.SetBytes(int64(2 * n * v * 4))
 		for b.Loop() {
-			CrossEntropyBackward(dlogits, probs, targets, n, v, 1/float32(n))
+			CrossEntropyBackward(dlogits, probs, targets, n, v, v, 1/float32(n))
 		}
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
 	})

@@ -183,10 +183,10 @@ func (g *gptStep) run() error {
 	}
 	do(d.LayerNormForward(g.hf, g.meanf, g.rstdf, g.xf, g.lnfw, g.lnfb, n, c, 1e-5))
 	do(d.LinearForward(g.logits, g.hf, g.wte, Buffer{}, n, c, s.v, true))
-	do(d.CrossEntropyForward(g.probs, g.losses, g.stats, g.logits, g.targets, n, s.v))
+	do(d.CrossEntropyForward(g.probs, g.losses, g.stats, g.logits, g.targets, n, s.v, s.v))
 	// Backward: g.dx is the gradient of the residual stream.
 	dlogits := g.dbig.Slice(0, n*s.v)
-	do(d.CrossEntropyBackward(dlogits, g.probs, g.targets, Buffer{}, g.stats, n, s.v))
+	do(d.CrossEntropyBackward(dlogits, g.probs, g.targets, Buffer{}, g.stats, n, s.v, s.v))
 	do(d.LinearBackward(g.dh, g.dwteHead, Buffer{}, dlogits, g.hf, g.wte, n, c, s.v, true))
 	do(d.LayerNormBackward(g.dx, g.dlnfw, g.dlnfb, g.dh, g.xf, g.lnfw, g.meanf, g.rstdf, n, c))
 	for l := len(g.layers) - 1; l >= 0; l-- {

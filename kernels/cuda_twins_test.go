@@ -169,18 +169,42 @@ func (g *gpuHarness) crossEntropy(n, v int) {
 	count := 1
 	const dloss = 0.7
 	g.cpu(func() {
-		sum, count = CrossEntropyForward(probs, logits, targets, n, v)
-		CrossEntropyBackward(dlogits, probs, targets, n, v, dloss/float32(count))
+		sum, count = CrossEntropyForward(probs, logits, targets, n, v, v)
+		CrossEntropyBackward(dlogits, probs, targets, n, v, v, dloss/float32(count))
 	})
 
 	gl, gt := g.up(logits), g.upInt(targets)
 	gp, gloss, gstats := g.alloc(n*v), g.alloc(n), g.alloc(2)
-	ms := g.timed(func() error { return g.d.CrossEntropyForward(gp, gloss, gstats, gl, gt, n, v) })
+	ms := g.timed(func() error { return g.d.CrossEntropyForward(gp, gloss, gstats, gl, gt, n, v, v) })
 	g.compare("crossentropy_fwd probs", ms, g.down(gp, n*v), probs, 1e-7, 1e-5)
 	g.compare("crossentropy_fwd mean,count", ms, g.down(gstats, 2), []float32{float32(sum / float64(count)), float32(count)}, 1e-6, 1e-5)
 	gd, gdl := g.alloc(n*v), g.up([]float32{dloss})
-	ms = g.timed(func() error { return g.d.CrossEntropyBackward(gd, gp, gt, gdl, gstats, n, v) })
+	ms = g.timed(func() error { return g.d.CrossEntropyBackward(gd, gp, gt, gdl, gstats, n, v, v) })
 	g.compare("crossentropy_bwd", ms, g.down(gd, n*v), dlogits, 1e-8, 1e-5)
+
+	// Rows padded to a multiple of 64 columns (the padding 1e30, which would
+	// swamp the softmax if read): probs over the classes, dlogits 0 in the padding.
+	w := (v + 63) / 64 * 64
+	if w == v {
+		w += 64
+	}
+	padded := make([]float32, n*w)
+	for i := range n {
+		copy(padded[i*w:], logits[i*v:(i+1)*v])
+		for j := v; j < w; j++ {
+			padded[i*w+j] = 1e30
+		}
+	}
+	pprobs, pdlogits := make([]float32, n*w), make([]float32, n*w)
+	g.cpu(func() {
+		CrossEntropyForward(pprobs, padded, targets, n, v, w)
+		CrossEntropyBackward(pdlogits, pprobs, targets, n, v, w, dloss/float32(count))
+	})
+	gpl, gpp, gpd := g.up(padded), g.alloc(n*w), g.alloc(n*w)
+	ms = g.timed(func() error { return g.d.CrossEntropyForward(gpp, gloss, gstats, gpl, gt, n, v, w) })
+	g.compare("crossentropy_fwd padded mean", ms, g.down(gstats, 2), []float32{float32(sum / float64(count)), float32(count)}, 1e-6, 1e-5)
+	ms = g.timed(func() error { return g.d.CrossEntropyBackward(gpd, gpp, gt, gdl, gstats, n, v, w) })
+	g.compare("crossentropy_bwd padded", ms, g.down(gpd, n*w), pdlogits, 1e-8, 1e-5)
 }
 
 func (g *gpuHarness) embedding(b, t, c, v int) {

@@ -48,6 +48,20 @@ func TestGradCheck(t *testing.T) {
 			tg := intInput(g, "targets", []int32{1, -1, 5, 0, 2}, 5)
 			return kernels.CrossEntropy(in[0], tg)
 		}},
+		{"pad_rows", [][]int{{3, 4}}, func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) { return kernels.PadRows(in[0], 5) }},
+		{"slice_rows", [][]int{{5, 3}}, func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) { return kernels.SliceRows(in[0], 2) }},
+		// The padded LM head: logits over a padded embedding, a softmax over the real classes.
+		{"cross_entropy_padded_head", [][]int{{5, 4}, {6, 4}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			w, err := kernels.PadRows(in[1], 8)
+			if err != nil {
+				return nil, err
+			}
+			logits, err := kernels.LinearT(in[0], w, nil)
+			if err != nil {
+				return nil, err
+			}
+			return kernels.CrossEntropyClasses(logits, intInput(g, "targets", []int32{1, -1, 5, 0, 2}, 5), 6)
+		}},
 		{"dropout_eval", [][]int{{4, 4}}, func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 			return kernels.Dropout(in[0], 0.5, mode, kernels.NewRNG(2))
 		}},

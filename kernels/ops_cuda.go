@@ -175,6 +175,8 @@ var (
 	_ CUDAKernel = (*addScaledOp)(nil)
 	_ CUDAKernel = (*scaleConstOp)(nil)
 	_ CUDAKernel = (*reshapeOp)(nil)
+	_ CUDAKernel = (*padRowsOp)(nil)
+	_ CUDAKernel = (*sliceRowsOp)(nil)
 	_ CUDAKernel = (*weightedSumOp)(nil)
 	_ CUDAKernel = (*scaleByOp)(nil)
 

@@ -75,3 +75,15 @@ func (op *weightedSumOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error 
 func (op *scaleByOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 	return s.Device.ScaleBy(y, in[0], in[1], size(op.shape))
 }
+
+func (op *padRowsOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
+	n := op.r * op.c
+	if err := copyInto(s.Device, y, in[0], n); err != nil {
+		return err
+	}
+	return s.Device.Zero(y.Slice(n, y.Len()-n))
+}
+
+func (op *sliceRowsOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
+	return copyInto(s.Device, y, in[0], op.r*op.c)
+}

@@ -233,7 +233,7 @@ type ceSaved struct {
 
 func (op *crossEntropyOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 	st, err := saved(s, op, func(t *ceSaved) (err error) {
-		if t.probs, err = s.alloc(op.n * op.v); err != nil {
+		if t.probs, err = s.alloc(op.n * op.w); err != nil {
 			return err
 		}
 		if t.losses, err = s.alloc(op.n); err != nil {
@@ -245,7 +245,7 @@ func (op *crossEntropyOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error
 	if err != nil {
 		return err
 	}
-	if err := s.Device.CrossEntropyForward(st.probs, st.losses, st.stats, in[0], in[1], op.n, op.v); err != nil {
+	if err := s.Device.CrossEntropyForward(st.probs, st.losses, st.stats, in[0], in[1], op.n, op.v, op.w); err != nil {
 		return err
 	}
 	return copyInto(s.Device, y, st.stats, 1)
@@ -271,5 +271,5 @@ func (op *crossEntropyGradOp) ForwardCUDA(s *CUDAState, dlogits Buffer, in []Buf
 	if err != nil {
 		return err
 	}
-	return s.Device.CrossEntropyBackward(dlogits, st.probs, in[0], in[1], st.stats, f.n, f.v)
+	return s.Device.CrossEntropyBackward(dlogits, st.probs, in[0], in[1], st.stats, f.n, f.v, f.w)
 }
