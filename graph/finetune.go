@@ -72,14 +72,14 @@ type Task struct {
 
 // NewTask builds the model and its head over p, which must hold the head's
 // weights (Params.AddHead with head.Outputs()).
-func NewTask(p *Params, head HeadConfig, E, T int, mode *kernels.Mode, rng *kernels.RNG) (t *Task, err error) {
+func NewTask(p *Params, head HeadConfig, E, T int, mode *kernels.Mode, rng *kernels.RNG, opts ...Option) (t *Task, err error) {
 	if err := head.Validate(); err != nil {
 		return nil, err
 	}
 	if p.HeadOutputs() != head.Outputs() {
 		return nil, fmt.Errorf("graph: the task head has %d outputs, the task needs %d", p.HeadOutputs(), head.Outputs())
 	}
-	m, err := New(p, E*head.Rows, T, mode, rng)
+	m, err := New(p, E*head.Rows, T, mode, rng, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -12,11 +12,12 @@ import (
 	"gptctl/kernels"
 )
 
-// LMLoss adds the mean next-token cross-entropy of the logits against a new
-// targets input (B, T); a negative target excludes its position.
+// LMLoss adds the mean next-token cross-entropy of the logits (over the
+// first m.Vocab columns) against a new targets input (B, T); a negative
+// target excludes its position.
 func (m *Model) LMLoss() (loss, targets *G.Node, err error) {
 	targets = m.NewInt32Input("targets", m.B, m.T)
-	loss, err = kernels.CrossEntropy(m.Logits, targets)
+	loss, err = kernels.CrossEntropyClasses(m.Logits, targets, m.Vocab)
 	return loss, targets, err
 }
 

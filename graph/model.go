@@ -22,15 +22,33 @@ type Model struct {
 
 	Idx    *G.Node // (B, T) int32 token ids, filled by the caller
 	Hidden *G.Node // (B*T, C) final hidden states
-	Logits *G.Node // (B*T, V), the LM head tied to the token embedding
+	Logits *G.Node // (B*T, V), the LM head tied to the token embedding; (B*T, Vp) with PadVocab
+	Vocab  int     // V: the classes, the first V columns of Logits
 
 	nodes map[string]*G.Node // parameter nodes by name
 	rng   *kernels.RNG
 	m     *Machine
 }
 
+// Option changes how New builds a model.
+type Option func(*options)
+
+type options struct{ vocabMultiple int }
+
+// PadVocab makes the LM head multiply by the token embedding padded with
+// zero rows to a multiple of k, so that the logits' rows (B*T, Vp) start
+// at aligned addresses, as tensor-core products want (GPT-2's 50,257
+// becomes 50,304 for k = 64). The padding columns are not classes: LMLoss
+// leaves them out of the softmax and gives them no gradient, and the
+// weights keep V rows. For the device, where it pays; k <= 1 is no padding.
+func PadVocab(k int) Option { return func(o *options) { o.vocabMultiple = k } }
+
 // New builds the forward graph. mode switches dropout; rng draws its masks.
-func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG) (m *Model, err error) {
+func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG, opts ...Option) (m *Model, err error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	cfg := p.Config
 	if T > cfg.NCtx {
 		return nil, fmt.Errorf("graph: sequence length %d exceeds the context %d", T, cfg.NCtx)
@@ -50,7 +68,12 @@ func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG) (m *Model, e
 		G.WithValue(tensor.New(tensor.WithShape(B, T), tensor.WithBacking(make([]int32, B*T)))))
 	m.Hidden = m.forward()
 	wte, _ := EmbeddingNames(cfg.Arch)
-	m.Logits = G.Must(kernels.LinearT(m.Hidden, m.nodes[wte], nil)) // (B*T, V), tied to wte
+	head := m.nodes[wte]
+	m.Vocab = head.Shape()[0]
+	if k := o.vocabMultiple; k > 1 && m.Vocab%k != 0 {
+		head = G.Must(kernels.PadRows(head, (m.Vocab+k-1)/k*k))
+	}
+	m.Logits = G.Must(kernels.LinearT(m.Hidden, head, nil)) // (B*T, V or Vp), tied to wte
 	m.m = NewMachine(g)
 	return m, nil
 }

@@ -7,14 +7,14 @@ import (
 	"gptctl/kernels"
 )
 
-func tinyModel(t *testing.T, arch string, B, T int, dropout float32) (*Model, *Trainer, []int32) {
+func tinyModel(t *testing.T, arch string, B, T int, dropout float32, opts ...Option) (*Model, *Trainer, []int32) {
 	t.Helper()
 	cfg := Config{Arch: arch, VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5, Dropout: dropout}
 	p, err := NewParams(cfg, kernels.NewRNG(5))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(p, B, T, &kernels.Mode{}, kernels.NewRNG(6))
+	m, err := New(p, B, T, &kernels.Mode{}, kernels.NewRNG(6), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +32,46 @@ func tinyModel(t *testing.T, arch string, B, T int, dropout float32) (*Model, *T
 		tgt[i] = int32((i*5 + 1) % cfg.VocabSize)
 	}
 	return m, tr, in
+}
+
+// A padded LM head (PadVocab) computes the same model: the same loss, the
+// same logits in the first V of its Vp columns, the same gradient of every
+// weight (the embedding's V rows), bit for bit.
+func TestPadVocab(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		m, tr, _ := tinyModel(t, arch, 2, 10, 0)
+		pm, ptr, _ := tinyModel(t, arch, 2, 10, 0, PadVocab(16))
+		if got := pm.Logits.Shape(); got[1] != 32 || pm.Vocab != 29 || m.Vocab != 29 {
+			t.Fatalf("%s: padded logits %v, vocab %d; want 32 columns, 29 classes", arch, got, pm.Vocab)
+		}
+		l, err := tr.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl, err := ptr.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l != pl {
+			t.Errorf("%s: loss %v, padded %v", arch, l, pl)
+		}
+		logits, plogits := tr.Value(m.Logits), ptr.Value(pm.Logits)
+		for r := range 2 * 10 {
+			for j := range 32 {
+				if j < 29 && plogits[r*32+j] != logits[r*29+j] || j >= 29 && plogits[r*32+j] != 0 {
+					t.Fatalf("%s: padded logits row %d column %d: %v", arch, r, j, plogits[r*32+j])
+				}
+			}
+		}
+		for i, w := range m.Params.List {
+			g, pg := tr.Grad(i), ptr.Grad(i)
+			for k := range g {
+				if g[k] != pg[k] {
+					t.Fatalf("%s: grad %s[%d] %v, padded %v", arch, w.Name, k, g[k], pg[k])
+				}
+			}
+		}
+	}
 }
 
 // At initialisation every token is about equally likely: loss ≈ ln V.

@@ -168,7 +168,11 @@ func newBenchRun(cfg Config, device string) (*benchRun, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	model, err := graph.New(params, cfg.BatchSize, cfg.T(), &kernels.Mode{}, kernels.NewRNG(cfg.Seed+1))
+	var opts []graph.Option
+	if device == "cuda" {
+		opts = gpuModel
+	}
+	model, err := graph.New(params, cfg.BatchSize, cfg.T(), &kernels.Mode{}, kernels.NewRNG(cfg.Seed+1), opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -133,7 +133,7 @@ func (r *ftRun) plan() {
 	if r.device == "cuda" {
 		// One graph, every batch padded to max_len: a GPU has the throughput
 		// to spare, and one device copy of the weights serves every step.
-		r.graphs.fixedT = info.MaxLen
+		r.graphs.fixedT, r.graphs.opts = info.MaxLen, gpuModel
 	}
 	r.grads = make([][]float32, len(p.List))
 	r.perEpoch = (len(r.train) + cfg.BatchSize - 1) / cfg.BatchSize

@@ -63,8 +63,9 @@ type graphSet struct {
 	mode   *kernels.Mode
 	rng    *kernels.RNG
 	byT    map[int]*taskGraph
-	fixedT int        // > 0: every batch padded to this length (on a GPU)
-	gpu    gpuTrainer // device cuda: trains the fixedT graph and runs its predictions, from the first step on
+	fixedT int            // > 0: every batch padded to this length (on a GPU)
+	opts   []graph.Option // how the graphs are built (gpuModel on a GPU)
+	gpu    gpuTrainer     // device cuda: trains the fixedT graph and runs its predictions, from the first step on
 }
 
 type taskGraph struct {
@@ -102,7 +103,7 @@ func (s *graphSet) get(width int) (*taskGraph, error) {
 	if g := s.byT[T]; g != nil {
 		return g, nil
 	}
-	task, err := graph.NewTask(s.params, s.head, s.E, T, s.mode, s.rng)
+	task, err := graph.NewTask(s.params, s.head, s.E, T, s.mode, s.rng, s.opts...)
 	if err != nil {
 		return nil, err
 	}
