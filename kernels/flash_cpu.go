@@ -13,6 +13,9 @@ package kernels
 
 import "github.com/chewxy/math32"
 
+// FlashHeadSize reports whether flash.cu has kernels for heads of size hs.
+func FlashHeadSize(hs int) bool { return hs == 16 || hs == 32 || hs == 64 }
+
 // FlashAttentionForward writes out (b*t, c) and lse (b, nHead, t) from qkv
 // (b*t, 3c), as AttentionForward does (with the same layouts), with
 // dropout p (0: none) on the probabilities from seed.

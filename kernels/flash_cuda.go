@@ -23,7 +23,7 @@ func (d *Device) SetFlash(on bool) { d.flash = on }
 // through flash.cu: SetFlash(true), TF32 allowed (its products are TF32)
 // and hs 16, 32 or 64.
 func (d *Device) FlashAttention(hs int) bool {
-	return d.flash && d.tf32 && (hs == 16 || hs == 32 || hs == 64)
+	return d.flash && d.tf32 && FlashHeadSize(hs)
 }
 
 // FlashAttentionForward writes out (b*t, c), the same values into osave,
@@ -92,7 +92,7 @@ func (d *Device) FlashAttentionBackward(dqkv, dout, qkv, out, lse Buffer, b, t, 
 func flashGrid(b, t, nHead int) dim3 { return dim3{b * nHead, (t + flashRows - 1) / flashRows, 1} }
 
 func flashShape(hs int) error {
-	if hs != 16 && hs != 32 && hs != 64 {
+	if !FlashHeadSize(hs) {
 		return fmt.Errorf("cuda: flash attention: head size %d (flash.cu has 16, 32 and 64)", hs)
 	}
 	return nil

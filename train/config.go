@@ -15,6 +15,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"gptctl/graph"
+	"gptctl/kernels"
 )
 
 // Config is one gptctl job: the model, the data and the optimisation.
@@ -63,6 +64,22 @@ type GPUMath struct {
 	TF32  bool `yaml:"tf32"`            // float32 products on TF32 tensor cores (weights stay float32)
 	BF16  bool `yaml:"bf16"`            // products on bfloat16 copies of their operands, float32 accumulation (weights stay float32); overrides tf32
 	Flash bool `yaml:"flash_attention"` // attention in tiles without the t×t probabilities (flash.cu; with TF32, head size 16, 32 or 64)
+}
+
+// validate reports settings that contradict each other.
+func (g GPUMath) validate() error {
+	if g.Flash && !g.TF32 {
+		return errors.New("flash_attention: true needs tf32: true (flash.cu multiplies on TF32 tensor cores); set one of them")
+	}
+	return nil
+}
+
+// flashNotice says when flash_attention cannot apply to a model whose heads
+// have hs dimensions: its attention stays on the batched path.
+func (g GPUMath) flashNotice(log io.Writer, hs int) {
+	if g.Flash && !kernels.FlashHeadSize(hs) {
+		fmt.Fprintf(log, "flash_attention: head size %d (n_embd/n_head) is not 16, 32 or 64: attention stays on the batched path\n", hs)
+	}
 }
 
 // Default is a small char-level GPT-1 on the built-in corpus: it trains in
@@ -161,7 +178,7 @@ func decodeStrict(r io.Reader, c any) error {
 
 // Validate reports every problem at once.
 func (c Config) Validate() error {
-	errs := []error{c.Config.Validate()}
+	errs := []error{c.Config.Validate(), c.GPUMath.validate()}
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.Data == "" {
 		bad("data is empty: name a corpus file, a shard directory or builtin")

@@ -37,6 +37,8 @@ func TestLoadConfig(t *testing.T) {
 		{"missing file", filepath.Join(dir, "none.yaml"), nil, []string{"none.yaml", "no such file"}, nil},
 		{"seq_len beyond context", "", []string{"seq_len=65"}, []string{"seq_len 65"}, nil},
 		{"bad device", "", []string{"device=tpu"}, []string{`device "tpu"`}, nil},
+		{"flash without tf32", "", []string{"flash_attention=true", "tf32=false"}, []string{"flash_attention: true needs tf32: true"}, nil},
+		{"flash with tf32", "", []string{"flash_attention=true"}, nil, func(c Config) bool { return c.Flash && c.TF32 }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -94,4 +96,21 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// flash_attention on a model whose head size flash.cu lacks says so once
+// at the start instead of silently running the batched path.
+func TestFlashNotice(t *testing.T) {
+	on := GPUMath{TF32: true, Flash: true}
+	for _, c := range []struct {
+		g    GPUMath
+		hs   int
+		want string
+	}{{on, 8, "head size 8 (n_embd/n_head) is not 16, 32 or 64"}, {on, 64, ""}, {GPUMath{TF32: true}, 8, ""}} {
+		var b strings.Builder
+		c.g.flashNotice(&b, c.hs)
+		if c.want == "" && b.Len() > 0 || !strings.Contains(b.String(), c.want) {
+			t.Errorf("%+v, head size %d: notice %q, want %q", c.g, c.hs, b.String(), c.want)
+		}
+	}
 }

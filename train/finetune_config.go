@@ -162,7 +162,7 @@ func (c FinetuneConfig) Marshal() ([]byte, error) { return yaml.Marshal(c) }
 func (c FinetuneConfig) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	errs = append(errs, c.Task.validate())
+	errs = append(errs, c.Task.validate(), c.GPUMath.validate())
 	for _, f := range []struct {
 		name string
 		v    int

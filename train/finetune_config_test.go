@@ -44,6 +44,7 @@ func TestLoadFinetune(t *testing.T) {
 		{"unknown key", sst2Task + "learning_rate: 1\n", nil, "learning_rate", nil},
 		{"unknown task key", sst2Task, []string{"task.colums.text=x"}, "colums", nil},
 		{"bad --set", sst2Task, []string{"task.=1"}, "want key=value", nil},
+		{"flash without tf32", sst2Task, []string{"flash_attention=true", "tf32=false"}, "flash_attention: true needs tf32: true", nil},
 		{"bad type", strings.Replace(sst2Task, "classification", "sentiment", 1), nil, `task.type "sentiment"`, nil},
 		{"missing role", strings.Replace(sst2Task, "classification", "entailment", 1), nil, `entailment needs a "premise" column`, nil},
 		{"role the type does not read", strings.Replace(sst2Task, "{text: sentence,", "{text: sentence, a: other,", 1), nil, `classification does not read "a"`, nil},

@@ -168,6 +168,8 @@ func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult, error) {
 	var res stepResult
 	if r.graphs.gpu == nil {
+		mc := g.task.Model.Params.Config
+		r.cfg.GPUMath.flashNotice(r.opt.Log, mc.NEmbd/mc.NHead)
 		gt, err := newGPUTrainer(g.task.Model, g.task.Loss, r.optim, r.cfg.GPUMath, g.extra...)
 		if err != nil {
 			return res, err

@@ -126,6 +126,7 @@ func (r *run) build(c *corpus) error {
 		return err
 	}
 	if r.device == "cuda" {
+		r.cfg.GPUMath.flashNotice(r.opt.Log, r.cfg.NEmbd/r.cfg.NHead)
 		r.gpu, err = newGPUTrainer(r.model, loss, r.optim, r.cfg.GPUMath)
 		return err
 	}
