@@ -168,11 +168,7 @@ func newBenchRun(cfg Config, device string) (*benchRun, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	var opts []graph.Option
-	if device == "cuda" {
-		opts = gpuModel
-	}
-	model, err := graph.New(params, cfg.BatchSize, cfg.T(), &kernels.Mode{}, kernels.NewRNG(cfg.Seed+1), opts...)
+	model, err := graph.New(params, cfg.BatchSize, cfg.T(), &kernels.Mode{}, kernels.NewRNG(cfg.Seed+1), modelOptions(device)...)
 	if err != nil {
 		return nil, err
 	}

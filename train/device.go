@@ -16,12 +16,17 @@ import (
 	"gptctl/graph"
 )
 
-// gpuTrainer is a run's training step on a GPU (device_gpu.go).
-// gpuModel is how a model is built for training on the GPU: the LM head's
-// rows padded to a multiple of 64, so that the logits' rows are aligned for
-// cuBLAS's tensor-core kernels (graph.PadVocab).
-var gpuModel = []graph.Option{graph.PadVocab(64)}
+// modelOptions is how a model is built for training on device: on the GPU
+// the LM head's rows padded to a multiple of 64, so that the logits' rows
+// are aligned for cuBLAS's tensor-core kernels (graph.PadVocab).
+func modelOptions(device string) []graph.Option {
+	if device == "cuda" {
+		return []graph.Option{graph.PadVocab(64)}
+	}
+	return nil
+}
 
+// gpuTrainer is a run's training step on a GPU (device_gpu.go).
 type gpuTrainer interface {
 	// step runs one optimizer step: accum micro-batches, each put into the
 	// model's input nodes by fill, their mean gradient clipped to clip and

@@ -130,10 +130,11 @@ func (r *ftRun) plan() {
 	head := info.head()
 	head.Lambda, head.Dropout = float32(cfg.Lambda), float32(cfg.HeadDropout)
 	r.graphs = newGraphSet(p, head, cfg.BatchSize, info.MaxLen, r.rng)
+	r.graphs.opts = modelOptions(r.device)
 	if r.device == "cuda" {
 		// One graph, every batch padded to max_len: a GPU has the throughput
 		// to spare, and one device copy of the weights serves every step.
-		r.graphs.fixedT, r.graphs.opts = info.MaxLen, gpuModel
+		r.graphs.fixedT = info.MaxLen
 	}
 	r.grads = make([][]float32, len(p.List))
 	r.perEpoch = (len(r.train) + cfg.BatchSize - 1) / cfg.BatchSize

@@ -64,7 +64,7 @@ type graphSet struct {
 	rng    *kernels.RNG
 	byT    map[int]*taskGraph
 	fixedT int            // > 0: every batch padded to this length (on a GPU)
-	opts   []graph.Option // how the graphs are built (gpuModel on a GPU)
+	opts   []graph.Option // how the graphs are built (modelOptions)
 	gpu    gpuTrainer     // device cuda: trains the fixedT graph and runs its predictions, from the first step on
 }
 

@@ -110,11 +110,7 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 func (r *run) build(c *corpus) error {
 	var err error
 	r.rng = kernels.NewRNG(r.cfg.Seed + 1)
-	var opts []graph.Option
-	if r.device == "cuda" {
-		opts = gpuModel
-	}
-	if r.model, err = graph.New(r.params, r.cfg.BatchSize, r.cfg.T(), &kernels.Mode{}, r.rng, opts...); err != nil {
+	if r.model, err = graph.New(r.params, r.cfg.BatchSize, r.cfg.T(), &kernels.Mode{}, r.rng, modelOptions(r.device)...); err != nil {
 		return err
 	}
 	var loss *G.Node
