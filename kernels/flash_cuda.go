@@ -31,11 +31,8 @@ func (d *Device) FlashAttention(hs int) bool {
 // the probabilities from seed: the twin of kernels.FlashAttentionForward.
 func (d *Device) FlashAttentionForward(out, osave, lse, qkv Buffer, b, t, c, nHead int, p float32, seed uint64) error {
 	hs := headSize(c, nHead)
-	if err := flashShape(hs); err != nil {
+	if err := flashArgs("flash attention", hs, p); err != nil {
 		return err
-	}
-	if p < 0 || p >= 1 {
-		return fmt.Errorf("cuda: flash attention: dropout %g outside [0, 1)", p)
 	}
 	if err := need("flash attention", want{"out", out, b * t * c}, want{"osave", osave, b * t * c},
 		want{"lse", lse, b * nHead * t}, want{"qkv", qkv, b * t * 3 * c}); err != nil {
@@ -54,11 +51,8 @@ func (d *Device) FlashAttentionForward(out, osave, lse, qkv Buffer, b, t, c, nHe
 // buffer.
 func (d *Device) FlashAttentionBackward(dqkv, dout, qkv, out, lse Buffer, b, t, c, nHead int, p float32, seed uint64) error {
 	hs := headSize(c, nHead)
-	if err := flashShape(hs); err != nil {
+	if err := flashArgs("flash attention backward", hs, p); err != nil {
 		return err
-	}
-	if p < 0 || p >= 1 {
-		return fmt.Errorf("cuda: flash attention backward: dropout %g outside [0, 1)", p)
 	}
 	rows := b * nHead * t
 	if err := need("flash attention backward", want{"dqkv", dqkv, b * t * 3 * c}, want{"dout", dout, b * t * c},
@@ -91,9 +85,14 @@ func (d *Device) FlashAttentionBackward(dqkv, dout, qkv, out, lse Buffer, b, t, 
 // and per tile of flashRows rows on y.
 func flashGrid(b, t, nHead int) dim3 { return dim3{b * nHead, (t + flashRows - 1) / flashRows, 1} }
 
-func flashShape(hs int) error {
+// flashArgs checks what flash.cu takes: a head size it has kernels for and
+// a dropout probability in [0, 1).
+func flashArgs(op string, hs int, p float32) error {
 	if !FlashHeadSize(hs) {
-		return fmt.Errorf("cuda: flash attention: head size %d (flash.cu has 16, 32 and 64)", hs)
+		return fmt.Errorf("cuda: %s: head size %d (flash.cu has 16, 32 and 64)", op, hs)
+	}
+	if p < 0 || p >= 1 {
+		return fmt.Errorf("cuda: %s: dropout %g outside [0, 1)", op, p)
 	}
 	return nil
 }

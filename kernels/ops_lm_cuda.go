@@ -89,12 +89,13 @@ func (op *geluGradOp) ForwardCUDA(s *CUDAState, dx Buffer, in []Buffer) error {
 
 // attnSaved is what an attention keeps for its gradient: the probabilities
 // and dropout multipliers, or, through flash.cu, each row's lse, a copy of
-// the output and the dropout mask's seed.
+// the output and the dropout probability and mask seed it applied.
 type attnSaved struct {
 	att, drop Buffer
 	active    bool // the last forward pass applied dropout
-	flash     bool // the last forward pass ran flash.cu: lse, out and seed hold its state
+	flash     bool // the last forward pass ran flash.cu: lse, out, p and seed hold its state
 	lse, out  Buffer
+	p         float32 // flash.cu's dropout: 0 when inactive
 	seed      uint64
 }
 
@@ -121,11 +122,11 @@ func (op *attentionOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 				return err
 			}
 		}
-		var p float32
+		st.p = 0
 		if st.active { // one Uint64 per training step, as dropoutMask draws
-			p, st.seed = op.p, op.rng.Uint64()
+			st.p, st.seed = op.p, op.rng.Uint64()
 		}
-		return s.Device.FlashAttentionForward(y, st.out, st.lse, in[0], op.b, op.t, op.c, op.nHead, p, st.seed)
+		return s.Device.FlashAttentionForward(y, st.out, st.lse, in[0], op.b, op.t, op.c, op.nHead, st.p, st.seed)
 	}
 	if st.att.IsNil() {
 		if st.att, err = s.alloc(len(op.att)); err != nil {
@@ -168,11 +169,7 @@ func (op *attentionGradOp) ForwardCUDA(s *CUDAState, dqkv Buffer, in []Buffer) e
 		return err
 	}
 	if st.flash {
-		var p float32
-		if st.active {
-			p = f.p
-		}
-		return s.Device.FlashAttentionBackward(dqkv, in[1], in[0], st.out, st.lse, f.b, f.t, f.c, f.nHead, p, st.seed)
+		return s.Device.FlashAttentionBackward(dqkv, in[1], in[0], st.out, st.lse, f.b, f.t, f.c, f.nHead, st.p, st.seed)
 	}
 	var drop Buffer
 	if st.active {
