@@ -98,13 +98,7 @@ func testCrossEntropyPadded(t *testing.T) {
 		targets[i] = int32(rng.IntN(v))
 	}
 	targets[3] = -1
-	padded := make([]float32, n*w)
-	for i := range n {
-		copy(padded[i*w:], logits[i*v:(i+1)*v])
-		for j := v; j < w; j++ {
-			padded[i*w+j] = 1e30
-		}
-	}
+	padded := padRows(logits, n, v, w, 1e30)
 	probs, dlogits := make([]float32, n*v), make([]float32, n*v)
 	sum, count := CrossEntropyForward(probs, logits, targets, n, v, v)
 	CrossEntropyBackward(dlogits, probs, targets, n, v, v, 0.5)
@@ -125,6 +119,19 @@ func testCrossEntropyPadded(t *testing.T) {
 			}
 		}
 	}
+}
+
+// padRows returns the n rows of v columns of x as rows of w columns, the
+// padding columns set to fill.
+func padRows(x []float32, n, v, w int, fill float32) []float32 {
+	out := make([]float32, n*w)
+	for i := range n {
+		copy(out[i*w:], x[i*v:(i+1)*v])
+		for j := v; j < w; j++ {
+			out[i*w+j] = fill
+		}
+	}
+	return out
 }
 
 // GPT-1's vocabulary over 512 rows (one sequence); metric: rows per second.

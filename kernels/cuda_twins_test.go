@@ -188,13 +188,7 @@ func (g *gpuHarness) crossEntropy(n, v int) {
 	if w == v {
 		w += 64
 	}
-	padded := make([]float32, n*w)
-	for i := range n {
-		copy(padded[i*w:], logits[i*v:(i+1)*v])
-		for j := v; j < w; j++ {
-			padded[i*w+j] = 1e30
-		}
-	}
+	padded := padRows(logits, n, v, w, 1e30)
 	pprobs, pdlogits := make([]float32, n*w), make([]float32, n*w)
 	g.cpu(func() {
 		CrossEntropyForward(pprobs, padded, targets, n, v, w)
