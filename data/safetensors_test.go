@@ -110,57 +110,108 @@ func TestSafetensorsEmptyMatchesReference(t *testing.T) {
 	}
 }
 
+// TestSafetensorsReference reads every reference case folder: each file
+// parses, every tensor survives a round trip through our writer, the batch's
+// targets are its inputs shifted by one, and the expected logits have the
+// batch's shape over the embedding's vocabulary.
 func TestSafetensorsReference(t *testing.T) {
-	dir := filepath.Join(stReferenceDir(t), "gpt1-tiny")
-	model, err := ReadSafetensors(filepath.Join(dir, "model.safetensors"))
+	cases, _ := filepath.Glob(filepath.Join(stReferenceDir(t), "*", "expected.safetensors"))
+	if len(cases) == 0 {
+		t.Skip("no case folders under the reference directory")
+	}
+	for _, c := range cases {
+		dir := filepath.Dir(c)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			model := readRoundTrip(t, filepath.Join(dir, "model.safetensors"))
+			vocab := -1
+			for _, name := range []string{"tokens_embed.weight", "wte.weight"} {
+				for _, prefix := range []string{"", "transformer."} {
+					if e, ok := model.Tensors[prefix+name]; ok && len(e.Shape) == 2 {
+						vocab = e.Shape[0]
+					}
+				}
+			}
+			if vocab < 0 {
+				t.Fatalf("model.safetensors has no token embedding (tokens_embed.weight or wte.weight): %v", model.Order)
+			}
+
+			batch := readRoundTrip(t, filepath.Join(dir, "batch.safetensors"))
+			in, err1 := batch.Tensors["inputs"].Int64()
+			tg, err2 := batch.Tensors["targets"].Int64()
+			shape := batch.Tensors["inputs"].Shape
+			if err1 != nil || err2 != nil || len(shape) != 2 || !reflect.DeepEqual(batch.Tensors["targets"].Shape, shape) {
+				t.Fatalf("batch: inputs %v targets %v (%v, %v): want two int64 tensors of one (batch, seq) shape",
+					shape, batch.Tensors["targets"].Shape, err1, err2)
+			}
+			B, T := shape[0], shape[1]
+			for b := range B {
+				for i := range T - 1 {
+					if tg[b*T+i] != in[b*T+i+1] {
+						t.Fatalf("batch row %d: targets[%d] = %d, inputs[%d] = %d: want targets = inputs shifted by one",
+							b, i, tg[b*T+i], i+1, in[b*T+i+1])
+					}
+				}
+			}
+
+			exp := readRoundTrip(t, filepath.Join(dir, "expected.safetensors"))
+			loss, err := exp.Tensors["loss"].Float32()
+			if err != nil || len(loss) != 1 || math.IsNaN(float64(loss[0])) || loss[0] <= 0 {
+				t.Errorf("loss = %v, %v; want one positive value", loss, err)
+			}
+			if got := exp.Tensors["logits"].Shape; !reflect.DeepEqual(got, []int{B, T, vocab}) {
+				t.Errorf("logits shape = %v, want %v", got, []int{B, T, vocab})
+			}
+		})
+	}
+}
+
+// readRoundTrip reads a safetensors file, writes it back with our writer and
+// reads that: every tensor must come back with its dtype, shape and bytes.
+func readRoundTrip(t *testing.T, path string) *SafeTensors {
+	t.Helper()
+	st, err := ReadSafetensors(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shapes := map[string][]int{
-		"tokens_embed.weight":    {64, 32},
-		"positions_embed.weight": {16, 32},
-		"h.0.attn.c_attn.weight": {32, 96},
-		"h.1.mlp.c_fc.bias":      {128},
-		"h.1.mlp.c_proj.weight":  {128, 32},
+	var ts []Tensor
+	for _, name := range st.Order {
+		ts = append(ts, st.Tensors[name])
 	}
-	for name, want := range shapes {
-		got, ok := model.Tensors[name]
-		if !ok || !reflect.DeepEqual(got.Shape, want) || got.DType != "F32" {
-			t.Errorf("%s: got %s %v (present %v), want F32 %v", name, got.DType, got.Shape, ok, want)
+	again, err := ParseSafetensors(encodeForTest(t, ts, st.Metadata), path+" (re-encoded)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range st.Order {
+		a, b := st.Tensors[name], again.Tensors[name]
+		if a.DType != b.DType || !reflect.DeepEqual(a.Shape, b.Shape) || !bytes.Equal(a.Data, b.Data) {
+			t.Errorf("%s: tensor %s changed in a round trip through our writer", path, name)
 		}
+	}
+	return st
+}
+
+// TestSafetensorsWriterMatchesReferenceFile: our writer reproduces the
+// shipped gpt1-tiny model file byte for byte (the safetensors library's own
+// layout: header spacing, padding, tensor order).
+func TestSafetensorsWriterMatchesReferenceFile(t *testing.T) {
+	path := filepath.Join(stReferenceDir(t), "gpt1-tiny", "model.safetensors")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("the shipped case gpt1-tiny is not here (%v); this test compares our writer with that file", err)
+	}
+	model, err := ReadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(model.Order) != 26 || model.Order[0] != "tokens_embed.weight" {
 		t.Errorf("order = %v", model.Order)
 	}
-	// Our writer reproduces the reference file byte for byte.
 	var ts []Tensor
 	for _, name := range model.Order {
 		ts = append(ts, model.Tensors[name])
 	}
-	raw, _ := os.ReadFile(filepath.Join(dir, "model.safetensors"))
 	if got := encodeForTest(t, ts, nil); !bytes.Equal(got, raw) {
 		t.Errorf("re-encoded model.safetensors differs from the reference file (%d vs %d bytes)", len(got), len(raw))
-	}
-
-	batch, err := ReadSafetensors(filepath.Join(dir, "batch.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err1 := batch.Tensors["inputs"].Int64()
-	tg, err2 := batch.Tensors["targets"].Int64()
-	if err1 != nil || err2 != nil || len(in) != 32 || in[1] != tg[0] || in[17] != tg[16] {
-		t.Errorf("batch: inputs %v targets %v (%v, %v): want targets = inputs shifted by one", in, tg, err1, err2)
-	}
-	exp, err := ReadSafetensors(filepath.Join(dir, "expected.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	loss, err := exp.Tensors["loss"].Float32()
-	if err != nil || len(loss) != 1 || math.Abs(float64(loss[0])-math.Log(64)) > 1 {
-		t.Errorf("loss = %v, %v; want about ln(64)", loss, err)
-	}
-	if got := exp.Tensors["logits"].Shape; !reflect.DeepEqual(got, []int{2, 16, 64}) {
-		t.Errorf("logits shape = %v", got)
 	}
 }
 
