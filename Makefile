@@ -76,6 +76,7 @@ gpu-check-build: cuda-deps
 	@if [ -f ../shared/data/pretrain/tinyshakespeare.txt ]; then cp ../shared/data/pretrain/tinyshakespeare.txt $(GPU_CHECK_DIR)/; fi
 	@if [ -d ../shared/reference ]; then mkdir -p $(GPU_CHECK_DIR)/reference && \
 	  cp -r ../shared/reference/gpt1-tiny ../shared/reference/gpt2-tiny ../shared/reference/README.md $(GPU_CHECK_DIR)/reference/; fi
+	mkdir -p $(GPU_CHECK_DIR)/testdata && cp -r train/testdata/reference $(GPU_CHECK_DIR)/testdata/   # train.test's generated cases
 	tar -C $(dir $(GPU_CHECK_DIR)) -czf $(GPU_CHECK_DIR).tgz $(notdir $(GPU_CHECK_DIR))
 	@du -sh $(GPU_CHECK_DIR) $(GPU_CHECK_DIR).tgz
 
