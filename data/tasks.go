@@ -31,8 +31,13 @@ import (
 //	             option0: RandomFifthSentenceQuiz1, option1: RandomFifthSentenceQuiz2, label: AnswerRightEnding}}
 //
 // A column is a header name (header: true), a 0-based index (header: false)
-// or, in JSONL, a key. "x+y" names several columns whose values are joined
-// with one space (a header name containing "+" is matched whole first).
+// or, in JSONL, a key, or a dotted path into nested objects and lists
+// ("question.stem", "endings.0"; a key containing a dot is matched whole
+// first). "x+y" names several columns whose values are joined with one
+// space (a header name containing "+" is matched whole first). E.g.
+//
+//	hellaswag:  {columns: {context: ctx, option0: endings.0, option1: endings.1,
+//	             option2: endings.2, option3: endings.3, label: label}}
 //
 // Reading is forgiving about layout and strict about content: a UTF-8 BOM,
 // CRLF line ends and blank lines are accepted; a row with the wrong number of

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -116,7 +117,7 @@ func (p *taskParser) jsonCells(ln string) (cells []string, have []bool, msg stri
 	}
 	cells, have = make([]string, len(p.names)), make([]bool, len(p.names))
 	for i, key := range p.names {
-		switch v := obj[key].(type) {
+		switch v := jsonPath(obj, key).(type) {
 		case nil: // absent or null
 		case string:
 			cells[i], have[i] = v, true
@@ -125,10 +126,35 @@ func (p *taskParser) jsonCells(ln string) (cells []string, have []bool, msg stri
 		case bool:
 			cells[i], have[i] = fmt.Sprint(v), true
 		case []any:
-			return nil, nil, fmt.Sprintf("field %q is a list, want a string or number", key)
+			return nil, nil, fmt.Sprintf("field %q is a list of %d, want a string or number (name one element: %s.0)", key, len(v), key)
 		default:
-			return nil, nil, fmt.Sprintf("field %q is an object, want a string or number", key)
+			return nil, nil, fmt.Sprintf("field %q is an object, want a string or number (name one of its fields: %s.NAME)", key, key)
 		}
 	}
 	return cells, have, ""
+}
+
+// jsonPath looks key up in obj: a key of obj itself, or else a dotted path
+// through nested objects and lists, "question.stem" or "endings.2"
+// (0-based). Whatever does not resolve is nil, as an absent field is.
+func jsonPath(obj map[string]any, key string) any {
+	if v, ok := obj[key]; ok || !strings.Contains(key, ".") {
+		return v
+	}
+	var cur any = obj
+	for part := range strings.SplitSeq(key, ".") {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[part]
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
+			return nil
+		}
+	}
+	return cur
 }
