@@ -177,7 +177,7 @@ func (g *gptStep) run() error {
 		do(d.Add(L.x2, L.x, g.dtmp, n*c))
 		do(d.LayerNormForward(L.h2, L.mean2, L.rstd2, L.x2, L.w[6], L.w[7], n, c, 1e-5))
 		do(d.LinearForward(L.f, L.h2, L.w[8], L.w[9], n, c, 4*c, false))
-		do(d.GELUForward(L.g, L.f, 4*n*c))
+		do(d.GELUForward(L.g, L.f, 4*n*c, false))
 		do(d.LinearForward(g.dtmp, L.g, L.w[10], L.w[11], n, 4*c, c, false))
 		do(d.Add(next, L.x2, g.dtmp, n*c))
 	}
@@ -192,7 +192,7 @@ func (g *gptStep) run() error {
 	for l := len(g.layers) - 1; l >= 0; l-- {
 		L := &g.layers[l]
 		do(d.LinearBackward(g.dg, L.dw[10], L.dw[11], g.dx, L.g, L.w[10], n, 4*c, c, false))
-		do(d.GELUBackward(g.dbig.Slice(0, 4*n*c), g.dg, L.f, 4*n*c))
+		do(d.GELUBackward(g.dbig.Slice(0, 4*n*c), g.dg, L.f, 4*n*c, false))
 		do(d.LinearBackward(g.dh, L.dw[8], L.dw[9], g.dbig.Slice(0, 4*n*c), L.h2, L.w[8], n, c, 4*c, false))
 		do(d.LayerNormBackward(g.dx2, L.dw[6], L.dw[7], g.dh, L.x2, L.w[6], L.mean2, L.rstd2, n, c))
 		do(d.AddInPlace(g.dx2, g.dx, n*c))

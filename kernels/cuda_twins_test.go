@@ -61,16 +61,25 @@ func (g *gpuHarness) layerNorm(n, c int) {
 
 func (g *gpuHarness) gelu(n int) {
 	x, dy := g.randn(n, 4), g.randn(n, 1)
-	y, dx := make([]float32, n), make([]float32, n)
-	g.cpu(func() {
-		GELUForward(y, x)
-		GELUBackward(dx, dy, x)
-	})
-	gx, gdy, gy, gdx := g.up(x), g.up(dy), g.alloc(n), g.alloc(n)
-	ms := g.timed(func() error { return g.d.GELUForward(gy, gx, n) })
-	g.compare("gelu_fwd", ms, g.down(gy, n), y, 2e-6, 1e-5)
-	ms = g.timed(func() error { return g.d.GELUBackward(gdx, gdy, gx, n) })
-	g.compare("gelu_bwd", ms, g.down(gdx, n), dx, 2e-6, 1e-5)
+	for _, erf := range []bool{false, true} {
+		name := "gelu"
+		y, dx := make([]float32, n), make([]float32, n)
+		g.cpu(func() {
+			if erf {
+				name = "gelu_erf"
+				GELUErfForward(y, x)
+				GELUErfBackward(dx, dy, x)
+			} else {
+				GELUForward(y, x)
+				GELUBackward(dx, dy, x)
+			}
+		})
+		gx, gdy, gy, gdx := g.up(x), g.up(dy), g.alloc(n), g.alloc(n)
+		ms := g.timed(func() error { return g.d.GELUForward(gy, gx, n, erf) })
+		g.compare(name+"_fwd", ms, g.down(gy, n), y, 2e-6, 1e-5)
+		ms = g.timed(func() error { return g.d.GELUBackward(gdx, gdy, gx, n, erf) })
+		g.compare(name+"_bwd", ms, g.down(gdx, n), dx, 2e-6, 1e-5)
+	}
 }
 
 func (g *gpuHarness) attention(b, t, c, nHead int, p float32) {

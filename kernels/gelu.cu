@@ -26,3 +26,27 @@ extern "C" __global__ void gelu_bwd_f32(float *dx, const float *dy, const float 
         dx[i] = dy[i] * (0.5f * (1.f + th) + 0.5f * v * (1.f - th * th) * du);
     }
 }
+
+// gelu_erf_fwd_f32 writes y[i] = x*Phi(x) = 0.5x(1 + erf(x/sqrt 2)), the exact GELU.
+// CPU twin: kernels.GELUErfForward.
+extern "C" __global__ void gelu_erf_fwd_f32(float *y, const float *x, long long n)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float v = x[i];
+        y[i] = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+    }
+}
+
+// gelu_erf_bwd_f32 writes dx[i] = dy[i] * (Phi(x) + x*phi(x)).
+// CPU twin: kernels.GELUErfBackward.
+extern "C" __global__ void gelu_erf_bwd_f32(float *dx, const float *dy, const float *x, long long n)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float v = x[i];
+        float cdf = 0.5f * (1.f + erff(v * 0.70710678118654752f));
+        float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
+        dx[i] = dy[i] * (cdf + v * pdf);
+    }
+}

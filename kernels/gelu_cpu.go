@@ -6,7 +6,11 @@
 
 package kernels
 
-import "gptctl/kernels/internal/simd"
+import (
+	"math"
+
+	"gptctl/kernels/internal/simd"
+)
 
 const (
 	sqrt2OverPi = 0.7978845608028654 // sqrt(2/pi)
@@ -46,6 +50,33 @@ func GELUBackward(dx, dy, x []float32) {
 			th := tanh32(sqrt2OverPi * v * (1 + geluCoef*v2))
 			du := sqrt2OverPi * (1 + 3*geluCoef*v2)
 			dxb[i] = dyb[i] * (0.5*(1+th) + 0.5*v*(1-th*th)*du)
+		}
+	})
+}
+
+// GELUErfForward writes y[i] = x[i]*Phi(x[i]) for i < len(x): the exact
+// GELU, Phi the standard normal CDF 0.5(1+erf(x/sqrt 2)), computed in
+// float64 (Hugging Face's activation_function "gelu", used by some GPT-2
+// checkpoints). It differs from the tanh form by up to about 5e-4.
+func GELUErfForward(y, x []float32) {
+	y = y[:len(x)]
+	parallelRanges(len(x), blocks(len(x), geluBlock), func(lo, hi int) {
+		for i, v := range x[lo:hi] {
+			u := float64(v)
+			y[lo+i] = float32(0.5 * u * (1 + math.Erf(u/math.Sqrt2)))
+		}
+	})
+}
+
+// GELUErfBackward overwrites dx[i] = dy[i] * (Phi(x) + x*phi(x)), phi the
+// standard normal density.
+func GELUErfBackward(dx, dy, x []float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
+	parallelRanges(len(x), blocks(len(x), geluBlock), func(lo, hi int) {
+		for i, v := range x[lo:hi] {
+			u := float64(v)
+			d := 0.5*(1+math.Erf(u/math.Sqrt2)) + u*math.Exp(-0.5*u*u)/math.Sqrt(2*math.Pi)
+			dx[lo+i] = float32(float64(dy[lo+i]) * d)
 		}
 	})
 }

@@ -33,6 +33,37 @@ func TestGELU(t *testing.T) {
 	testCheck(t, "dx vs finite diff", dx, testNumGrad(x64, loss), 1e-5)
 }
 
+func TestGELUErf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 7))
+	x := append(testRand(rng, 61, 2), 0, -6, 6, -12, 12, 0.3, -0.3)
+	r := testRand(rng, len(x), 1)
+	ref := func(x []float64) []float64 {
+		y := make([]float64, len(x))
+		for i, v := range x {
+			y[i] = v * 0.5 * math.Erfc(-v/math.Sqrt2) // x*Phi(x), written another way
+		}
+		return y
+	}
+	y := testNaN(len(x))
+	GELUErfForward(y, x)
+	x64, r64 := test64(x), test64(r)
+	testCheck(t, "y", y, ref(x64), 1e-6)
+	dx := testNaN(len(x))
+	GELUErfBackward(dx, r, x)
+	testCheck(t, "dx vs finite diff", dx, testNumGrad(x64, func() float64 { return testDot64(ref(x64), r64) }), 1e-5)
+
+	// It is not the tanh form: the two differ by up to about 5e-4 (near |x| = 2.2).
+	tanh := make([]float32, len(x))
+	GELUForward(tanh, x)
+	most := 0.0
+	for i := range x {
+		most = math.Max(most, math.Abs(float64(y[i]-tanh[i])))
+	}
+	if most < 1e-4 || most > 1e-3 {
+		t.Errorf("exact and tanh GELU differ by at most %.3g, want about 5e-4", most)
+	}
+}
+
 func BenchmarkGELU(b *testing.B) {
 	n := 8 * 512 * 4 * 768 // the MLP hidden layer, B*T×4C
 	r := rand.New(rand.NewPCG(1, 2))

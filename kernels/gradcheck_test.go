@@ -36,6 +36,7 @@ func TestGradCheck(t *testing.T) {
 			return kernels.LayerNorm(in[0], in[1], in[2], 1e-5)
 		}},
 		{"gelu", [][]int{{3, 8}}, func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) { return kernels.GELU(in[0]) }},
+		{"gelu_erf", [][]int{{3, 8}}, func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) { return kernels.GELUErf(in[0]) }},
 		{"add", [][]int{{3, 4}, {3, 4}}, func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) { return kernels.Add(in[0], in[1]) }},
 		{"attention", [][]int{{2 * 5, 3 * 6}}, func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 			return kernels.Attention(in[0], 2, 5, 3, 0, mode, kernels.NewRNG(1))

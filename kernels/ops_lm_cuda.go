@@ -80,11 +80,11 @@ func (op *layerNormGradOp) ForwardCUDA(s *CUDAState, out Buffer, in []Buffer) er
 }
 
 func (op *geluOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
-	return s.Device.GELUForward(y, in[0], op.shape.TotalSize())
+	return s.Device.GELUForward(y, in[0], op.shape.TotalSize(), op.erf)
 }
 
 func (op *geluGradOp) ForwardCUDA(s *CUDAState, dx Buffer, in []Buffer) error {
-	return s.Device.GELUBackward(dx, in[1], in[0], op.shape.TotalSize())
+	return s.Device.GELUBackward(dx, in[1], in[0], op.shape.TotalSize(), op.erf)
 }
 
 // attnSaved is what an attention keeps for its gradient: the probabilities
