@@ -15,6 +15,10 @@ type Config struct {
 	NLayer    int     `yaml:"n_layer" json:"n_layer"`
 	Dropout   float32 `yaml:"dropout" json:"dropout"` // embedding, attention and residual dropout
 	LNEps     float32 `yaml:"layer_norm_epsilon" json:"layer_norm_epsilon"`
+	// GELU is the MLP's activation: "tanh" (or "", the default; GPT-1 and
+	// GPT-2's gelu_new) or "erf", the exact x*Phi(x) of Hugging Face's
+	// activation_function "gelu", which some GPT-2 checkpoints use.
+	GELU string `yaml:"gelu" json:"gelu,omitempty"`
 }
 
 // GPT1 is the architecture of the GPT-1 paper: 12 layers, 12 heads, C=768, T=512.
@@ -47,6 +51,12 @@ func (c Config) Validate() error {
 	}
 	if c.LNEps <= 0 {
 		errs = append(errs, fmt.Errorf("layer_norm_epsilon %v must be positive", c.LNEps))
+	}
+	switch {
+	case c.GELU != "" && c.GELU != "tanh" && c.GELU != "erf":
+		errs = append(errs, fmt.Errorf("gelu %q is not tanh or erf", c.GELU))
+	case c.GELU == "erf" && c.Arch == "gpt1":
+		errs = append(errs, fmt.Errorf("gelu erf needs arch gpt2 (an openai-gpt checkpoint has only the tanh GELU)"))
 	}
 	return errors.Join(errs...)
 }

@@ -112,8 +112,12 @@ func (m *Model) attn(h string, x *G.Node) *G.Node {
 }
 
 func (m *Model) mlp(h string, x *G.Node) *G.Node {
-	u := G.Must(kernels.GELU(m.linear(h+"mlp.c_fc.", x))) // (B*T, 4C)
-	return m.dropout(m.linear(h+"mlp.c_proj.", u))        // (B*T, C)
+	gelu := kernels.GELU
+	if m.Params.Config.GELU == "erf" {
+		gelu = kernels.GELUErf
+	}
+	u := G.Must(gelu(m.linear(h+"mlp.c_fc.", x)))  // (B*T, 4C)
+	return m.dropout(m.linear(h+"mlp.c_proj.", u)) // (B*T, C)
 }
 
 func (m *Model) linear(prefix string, x *G.Node) *G.Node {

@@ -4,7 +4,10 @@ for any shape, so the reference test runs on models beyond the shipped two.
 
 usage: /usr/bin/python3 scripts/reference-case.py OUT_DIR [--arch gpt1|gpt2]
            [--vocab V] [--ctx N] [--d C] [--heads H] [--layers L] [--batch B]
-           [--seq T] [--eps E] [--seed S] [--hf-names]
+           [--seq T] [--eps E] [--seed S] [--gelu tanh|erf] [--hf-names]
+
+--gelu erf (gpt2 only) uses the exact GELU, x*Phi(x), and writes
+activation_function "gelu", as some GPT-2 checkpoints do.
 
 --hf-names writes model.safetensors as save_pretrained does: a "transformer."
 prefix on every name, the causal-mask buffers h.{i}.attn.bias (and
@@ -24,9 +27,11 @@ ap.add_argument("--arch", choices=["gpt1", "gpt2"], default="gpt1")
 for k, v in (("vocab", 50), ("ctx", 20), ("d", 24), ("heads", 2), ("layers", 3), ("batch", 2), ("seq", 13), ("seed", 7)):
     ap.add_argument("--" + k, type=int, default=v)
 ap.add_argument("--eps", type=float, default=1e-5)
+ap.add_argument("--gelu", choices=["tanh", "erf"], default="tanh")
 ap.add_argument("--hf-names", action="store_true")
 a = ap.parse_args()
 assert a.d % a.heads == 0 and a.seq <= a.ctx, "d must divide by heads, seq must fit ctx"
+assert a.gelu == "tanh" or a.arch == "gpt2", "openai-gpt has only the tanh GELU"
 torch.manual_seed(a.seed)
 D, L, H = a.d, a.layers, a.heads
 post = a.arch == "gpt1"
@@ -53,6 +58,8 @@ inputs = inputs[:, :-1].contiguous()
 
 
 def gelu(x):
+    if a.gelu == "erf":
+        return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
@@ -132,7 +139,7 @@ save(os.path.join(a.out, "expected.safetensors"), exp)
 cfg = {"model_type": "openai-gpt" if post else "gpt2", "vocab_size": a.vocab, "n_positions": a.ctx, "n_embd": D,
        "n_layer": L, "n_head": H, "layer_norm_epsilon": a.eps, "tie_word_embeddings": True,
        "batch": a.batch, "seq_len": a.seq, "seed": a.seed}
-cfg["afn" if post else "activation_function"] = "gelu" if post else "gelu_new"
+cfg["afn" if post else "activation_function"] = "gelu" if post else ("gelu" if a.gelu == "erf" else "gelu_new")
 with open(os.path.join(a.out, "config.json"), "w") as f:
     json.dump(cfg, f, indent=1)
 print(f"{a.out}: {a.arch} V={a.vocab} ctx={a.ctx} d={D} heads={H} layers={L} batch={a.batch} seq={a.seq} loss={loss.item():.6f}")

@@ -39,6 +39,9 @@ func TestLoadConfig(t *testing.T) {
 		{"bad device", "", []string{"device=tpu"}, []string{`device "tpu"`}, nil},
 		{"flash without tf32", "", []string{"flash_attention=true", "tf32=false"}, []string{"flash_attention: true needs tf32: true"}, nil},
 		{"flash with tf32", "", []string{"flash_attention=true"}, nil, func(c Config) bool { return c.Flash && c.TF32 }},
+		{"exact gelu on gpt2", "", []string{"arch=gpt2", "gelu=erf"}, nil, func(c Config) bool { return c.GELU == "erf" }},
+		{"exact gelu on gpt1", "", []string{"gelu=erf"}, []string{"gelu erf needs arch gpt2"}, nil},
+		{"unknown gelu", "", []string{"gelu=exact"}, []string{`gelu "exact" is not tanh or erf`}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -50,9 +50,15 @@ func ReadHFConfig(path string) (graph.Config, error) {
 	default:
 		return c, fmt.Errorf("model config %s: model_type %q is not gpt2 or openai-gpt", path, h.ModelType)
 	}
-	act := h.Afn + h.Activation
-	if act != "" && act != "gelu" && act != "gelu_new" && act != "gelu_pytorch_tanh" {
-		return c, fmt.Errorf("model config %s: activation %q is not supported (gptctl uses the tanh GELU)", path, act)
+	// openai-gpt's afn "gelu" is the tanh form; gpt2's activation_function
+	// "gelu" is the exact one (x*Phi(x)), its "gelu_new" the tanh form.
+	switch act := h.Afn + h.Activation; {
+	case act == "" || act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast" || act == "gelu" && c.Arch == "gpt1":
+		c.GELU = "" // tanh, the default
+	case act == "gelu":
+		c.GELU = "erf"
+	default:
+		return c, fmt.Errorf("model config %s: activation %q is not supported (gptctl has the tanh GELU, gelu_new, and the exact one, gelu)", path, act)
 	}
 	c.VocabSize, c.NCtx, c.NEmbd, c.NLayer, c.NHead = h.VocabSize, h.NPositions, h.NEmbd, h.NLayer, h.NHead
 	if c.NCtx == 0 {
@@ -85,7 +91,11 @@ func WriteHFConfig(path string, cfg graph.Config) error {
 	if cfg.Arch == "gpt1" {
 		m["model_type"], m["afn"], m["architectures"] = "openai-gpt", "gelu", []string{"OpenAIGPTLMHeadModel"}
 	} else {
-		m["model_type"], m["activation_function"], m["architectures"] = "gpt2", "gelu_new", []string{"GPT2LMHeadModel"}
+		act := "gelu_new"
+		if cfg.GELU == "erf" {
+			act = "gelu"
+		}
+		m["model_type"], m["activation_function"], m["architectures"] = "gpt2", act, []string{"GPT2LMHeadModel"}
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -87,3 +87,38 @@ func TestLoadModelErrors(t *testing.T) {
 		}
 	}
 }
+
+// The activation: openai-gpt's afn "gelu" and gpt2's "gelu_new" are the tanh
+// GELU, gpt2's "gelu" the exact one, which WriteHFConfig writes back as such.
+func TestHFActivation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	for _, c := range []struct{ json, gelu, err string }{
+		{`"model_type":"openai-gpt","afn":"gelu"`, "", ""},
+		{`"model_type":"gpt2"`, "", ""},
+		{`"model_type":"gpt2","activation_function":"gelu_new"`, "", ""},
+		{`"model_type":"gpt2","activation_function":"gelu_pytorch_tanh"`, "", ""},
+		{`"model_type":"gpt2","activation_function":"gelu"`, "erf", ""},
+		{`"model_type":"gpt2","activation_function":"relu"`, "", `activation "relu" is not supported`},
+		{`"model_type":"openai-gpt","afn":"swish"`, "", `activation "swish" is not supported`},
+	} {
+		os.WriteFile(path, []byte(`{"vocab_size":11,"n_positions":8,"n_embd":12,"n_layer":2,"n_head":3,`+c.json+`}`), 0o644)
+		cfg, err := ReadHFConfig(path)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: %v, want an error containing %q", c.json, err, c.err)
+			}
+			continue
+		}
+		if err != nil || cfg.GELU != c.gelu {
+			t.Errorf("%s: gelu %q (%v), want %q", c.json, cfg.GELU, err, c.gelu)
+			continue
+		}
+		if err := WriteHFConfig(path, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if again, err := ReadHFConfig(path); err != nil || again != cfg {
+			t.Errorf("%s: written and read back as %+v (%v), want %+v", c.json, again, err, cfg)
+		}
+	}
+}
