@@ -29,6 +29,14 @@ type hfConfig struct {
 	Afn        string   `json:"afn"`
 	Activation string   `json:"activation_function"`
 	EmbdPdrop  *float64 `json:"embd_pdrop"`
+
+	// GPT-2 options that change the function; gptctl computes only their
+	// defaults and refuses the rest by name rather than run another model.
+	NInner              *int  `json:"n_inner"`
+	ScaleAttnWeights    *bool `json:"scale_attn_weights"`
+	ScaleAttnByLayerIdx bool  `json:"scale_attn_by_inverse_layer_idx"`
+	TieWordEmbeddings   *bool `json:"tie_word_embeddings"`
+	AddCrossAttention   bool  `json:"add_cross_attention"`
 }
 
 // ReadHFConfig reads a Hugging Face config.json into a model config.
@@ -59,6 +67,25 @@ func ReadHFConfig(path string) (graph.Config, error) {
 		c.GELU = "erf"
 	default:
 		return c, fmt.Errorf("model config %s: activation %q is not supported (gptctl has the tanh GELU, gelu_new, and the exact one, gelu)", path, act)
+	}
+	var unsupported []string
+	if h.NInner != nil && *h.NInner != 4*h.NEmbd {
+		unsupported = append(unsupported, fmt.Sprintf("n_inner %d (gptctl's MLP is 4*n_embd = %d wide)", *h.NInner, 4*h.NEmbd))
+	}
+	if h.ScaleAttnWeights != nil && !*h.ScaleAttnWeights {
+		unsupported = append(unsupported, "scale_attn_weights false (gptctl scales scores by 1/sqrt(head size))")
+	}
+	if h.ScaleAttnByLayerIdx {
+		unsupported = append(unsupported, "scale_attn_by_inverse_layer_idx true")
+	}
+	if h.TieWordEmbeddings != nil && !*h.TieWordEmbeddings {
+		unsupported = append(unsupported, "tie_word_embeddings false (gptctl's LM head is the token embedding)")
+	}
+	if h.AddCrossAttention {
+		unsupported = append(unsupported, "add_cross_attention true")
+	}
+	if len(unsupported) > 0 {
+		return c, fmt.Errorf("model config %s: not supported: %s", path, strings.Join(unsupported, "; "))
 	}
 	c.VocabSize, c.NCtx, c.NEmbd, c.NLayer, c.NHead = h.VocabSize, h.NPositions, h.NEmbd, h.NLayer, h.NHead
 	if c.NCtx == 0 {

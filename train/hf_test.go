@@ -122,3 +122,24 @@ func TestHFActivation(t *testing.T) {
 		}
 	}
 }
+
+// GPT-2 options that would make another function are refused by name; their
+// defaults, written out, load.
+func TestHFUnsupportedOptions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	base := `{"model_type":"gpt2","vocab_size":11,"n_positions":8,"n_embd":12,"n_layer":2,"n_head":3`
+	for _, c := range []struct{ json, err string }{
+		{`,"n_inner":null,"scale_attn_weights":true,"tie_word_embeddings":true,"add_cross_attention":false,"scale_attn_by_inverse_layer_idx":false}`, ""},
+		{`,"n_inner":48}`, ""},
+		{`,"n_inner":32}`, "n_inner 32 (gptctl's MLP is 4*n_embd = 48 wide)"},
+		{`,"scale_attn_weights":false}`, "scale_attn_weights false"},
+		{`,"scale_attn_by_inverse_layer_idx":true}`, "scale_attn_by_inverse_layer_idx true"},
+		{`,"tie_word_embeddings":false,"add_cross_attention":true}`, "tie_word_embeddings false (gptctl's LM head is the token embedding); add_cross_attention true"},
+	} {
+		os.WriteFile(path, []byte(base+c.json), 0o644)
+		_, err := ReadHFConfig(path)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s: %v, want %q", c.json, err, c.err)
+		}
+	}
+}
