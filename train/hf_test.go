@@ -68,6 +68,9 @@ func TestLoadModelErrors(t *testing.T) {
 	})
 	noWeights := t.TempDir()
 	os.WriteFile(filepath.Join(noWeights, "config.json"), []byte(`{"model_type":"gpt2","vocab_size":5,"n_positions":4,"n_embd":4,"n_layer":1,"n_head":2}`), 0o644)
+	pickle := t.TempDir()
+	os.WriteFile(filepath.Join(pickle, "config.json"), []byte(`{"model_type":"gpt2","vocab_size":5,"n_positions":4,"n_embd":4,"n_layer":1,"n_head":2}`), 0o644)
+	os.WriteFile(filepath.Join(pickle, "pytorch_model.bin"), []byte("PK"), 0o644)
 	badType := t.TempDir()
 	os.WriteFile(filepath.Join(badType, "config.json"), []byte(`{"model_type":"llama"}`), 0o644)
 	shape, _ := hfModelDir(t, "gpt1", func(n string) string { return n })
@@ -77,6 +80,7 @@ func TestLoadModelErrors(t *testing.T) {
 		{missing, `missing tensor "ln_f.bias"`},
 		{missing, `unexpected tensor "unrelated"`},
 		{noWeights, "model.safetensors"},
+		{pickle, "no model.safetensors: pytorch_model.bin is PyTorch's pickle format"},
 		{badType, `model_type "llama"`},
 		{shape, `"tokens_embed.weight" has shape [11 12], the model needs [12 12]`},
 		{t.TempDir(), "no config.json"},

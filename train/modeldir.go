@@ -44,6 +44,9 @@ func LoadModel(dir string) (*graph.Params, data.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", md, err)
 	}
+	if err := missingWeights(md); err != nil {
+		return nil, nil, err
+	}
 	if err := LoadWeights(p, filepath.Join(md, modelFile)); err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", md, err)
 	}
@@ -59,3 +62,20 @@ func LoadModel(dir string) (*graph.Params, data.Tokenizer, error) {
 
 // newRNG returns the model RNG for a seed.
 func newRNG(seed uint64) *kernels.RNG { return kernels.NewRNG(seed) }
+
+// missingWeights explains a model directory without model.safetensors when
+// it holds the weights in a form gptctl does not read.
+func missingWeights(md string) error {
+	if _, err := os.Stat(filepath.Join(md, modelFile)); err == nil {
+		return nil
+	}
+	for _, f := range []struct{ name, why string }{
+		{"model.safetensors.index.json", "the weights are split over several safetensors files; gptctl reads one model.safetensors (save the model again with a max_shard_size above its size)"},
+		{"pytorch_model.bin", "pytorch_model.bin is PyTorch's pickle format, which gptctl does not read; save the model as safetensors (save_pretrained with safe_serialization=True)"},
+	} {
+		if _, err := os.Stat(filepath.Join(md, f.name)); err == nil {
+			return fmt.Errorf("model %s: no %s: %s", md, modelFile, f.why)
+		}
+	}
+	return nil // LoadWeights says the file is missing
+}
