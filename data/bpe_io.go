@@ -82,6 +82,17 @@ func LoadGPT2BPE(dir string) (*BPE, error) {
 	if err != nil {
 		return nil, err
 	}
+	t, err := gpt2BPE(visible, pairs, encPath, mergesPath)
+	if err != nil {
+		return nil, fmt.Errorf("load bpe from %s: %w", dir, err)
+	}
+	return t, nil
+}
+
+// gpt2BPE builds a byte-level BPE from its tokens by id, written in the
+// GPT-2 file alphabet, and its merges in rank order; encName and mergesName
+// say where they came from, for errors.
+func gpt2BPE(visible []string, pairs [][2]string, encName, mergesName string) (*BPE, error) {
 	made := make(map[string]bool, len(pairs))
 	for _, p := range pairs {
 		made[p[0]+p[1]] = true
@@ -94,20 +105,16 @@ func LoadGPT2BPE(dir string) (*BPE, error) {
 		case ok && (utf8.RuneCountInString(v) == 1 || made[v]):
 			tokens[id] = raw
 		case made[v]:
-			return nil, fmt.Errorf("%s: token %d %q has a character outside the GPT-2 byte alphabet", encPath, id, v)
+			return nil, fmt.Errorf("%s: token %d %q has a character outside the GPT-2 byte alphabet", encName, id, v)
 		default:
 			tokens[id], specials[v] = v, id
 		}
 	}
-	ranked, err := rankMerges(pairs, visible, mergesPath, encPath)
+	ranked, err := rankMerges(pairs, visible, mergesName, encName)
 	if err != nil {
 		return nil, err
 	}
-	t, err := newBPE(tokens, ranked, specials)
-	if err != nil {
-		return nil, fmt.Errorf("load bpe from %s: %w", dir, err)
-	}
-	return t, nil
+	return newBPE(tokens, ranked, specials)
 }
 
 // rankMerges turns merge lines into pairs of ids.
@@ -142,6 +149,12 @@ func readEncoderJSON(path string) ([]string, error) {
 	if err := json.Unmarshal(raw, &enc); err != nil {
 		return nil, fmt.Errorf("%s: not a JSON object of token ids: %w", path, err)
 	}
+	return encoderTokens(enc, path)
+}
+
+// encoderTokens returns the tokens of a token -> id map by id; path names
+// the map's source in errors.
+func encoderTokens(enc map[string]int, path string) ([]string, error) {
 	if len(enc) == 0 {
 		return nil, fmt.Errorf("%s: empty vocabulary", path)
 	}

@@ -21,7 +21,8 @@ const (
 //	DIR   a directory, recognised by its files: encoder.json + vocab.bpe
 //	      (or Hugging Face's vocab.json + merges.txt) is a GPT-2 style BPE,
 //	      encoder_bpe_40000.json + vocab_40000.bpe is GPT-1, and
-//	      tokenizer.json a char or byte tokenizer saved by gptctl.
+//	      tokenizer.json a char or byte tokenizer saved by gptctl, or
+//	      Hugging Face's one-file form of a byte-level BPE.
 func ResolveTokenizer(spec string) (Tokenizer, error) {
 	switch spec {
 	case "":
@@ -64,7 +65,7 @@ func resolveDir(dir string) (Tokenizer, error) {
 	case has(GPT1EncoderFile):
 		return LoadGPT1BPE(dir)
 	case has(CharTokenizerFile):
-		return loadCharFile(dir)
+		return loadTokenizerJSON(dir, filepath.Join(dir, CharTokenizerFile))
 	}
 	return nil, fmt.Errorf("directory %s holds no tokenizer (want encoder.json and vocab.bpe, or %s and %s)", dir, GPT1EncoderFile, GPT1MergesFile)
 }

@@ -1,0 +1,116 @@
+package data
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// hfTokenizerFromDir writes dir's encoder.json and vocab.bpe as a Hugging
+// Face tokenizer.json in out, its merges as strings or as pairs.
+func hfTokenizerFromDir(t *testing.T, dir, out string, pairs bool) {
+	t.Helper()
+	var vocab map[string]int
+	raw, err := os.ReadFile(filepath.Join(dir, GPT2EncoderFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &vocab); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := readMerges(filepath.Join(dir, GPT2MergesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var merges any
+	if pairs {
+		merges = ms
+	} else {
+		lines := make([]string, len(ms))
+		for i, m := range ms {
+			lines[i] = m[0] + " " + m[1]
+		}
+		merges = lines
+	}
+	eot, hasEOT := vocab["<|endoftext|>"]
+	added := []map[string]any{}
+	if hasEOT {
+		added = append(added, map[string]any{"id": eot, "content": "<|endoftext|>", "special": true})
+	}
+	f := map[string]any{
+		"version":       "1.0",
+		"added_tokens":  added,
+		"normalizer":    nil,
+		"pre_tokenizer": map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+		"decoder":       map[string]any{"type": "ByteLevel"},
+		"model":         map[string]any{"type": "BPE", "dropout": nil, "vocab": vocab, "merges": merges},
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(out, 0o755)
+	if err := os.WriteFile(filepath.Join(out, CharTokenizerFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A directory with only Hugging Face's tokenizer.json encodes as the same
+// BPE given as encoder.json and vocab.bpe, with both forms of merges.
+func TestHFTokenizerJSON(t *testing.T) {
+	text := smallText()
+	dirs := map[string]string{}
+	tiny := t.TempDir()
+	if err := trainTiny(t, text, 400).Save(tiny); err != nil {
+		t.Fatal(err)
+	}
+	dirs["trained"] = tiny
+	if shared := filepath.Join("..", "..", "shared", "data", "tokenizer", "gpt2"); func() bool { _, err := os.Stat(filepath.Join(shared, GPT2EncoderFile)); return err == nil }() {
+		dirs["gpt2"] = shared
+	} else {
+		t.Logf("no GPT-2 vocabulary at %s: checking a trained BPE only", shared)
+	}
+	sample := text[:20_000] + " <|endoftext|> Ünïcödé, 日本語 and\ttabs\r\n  spaces"
+	for name, dir := range dirs {
+		want, err := LoadGPT2BPE(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pairs := range []bool{false, true} {
+			out := t.TempDir()
+			hfTokenizerFromDir(t, dir, out, pairs)
+			tok, err := LoadTokenizer(out)
+			if err != nil {
+				t.Fatalf("%s (pairs %v): %v", name, pairs, err)
+			}
+			got, exp := tok.Encode(sample), want.Encode(sample)
+			if !slices.Equal(got, exp) || tok.VocabSize() != want.VocabSize() {
+				t.Errorf("%s (pairs %v): %d tokens (vocab %d), want %d (vocab %d)", name, pairs, len(got), tok.VocabSize(), len(exp), want.VocabSize())
+			}
+			if back := tok.Decode(got); back != sample {
+				t.Errorf("%s (pairs %v): the round trip changed the text", name, pairs)
+			}
+		}
+	}
+}
+
+func TestHFTokenizerJSONErrors(t *testing.T) {
+	for _, c := range []struct{ file, want string }{
+		{`{"model":{"type":"WordPiece","vocab":{"a":0}}}`, `model type "WordPiece": gptctl reads byte-level BPE`},
+		{`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"Metaspace"}}`, "not byte-level"},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b c"]},"pre_tokenizer":{"type":"ByteLevel"}}`, `merge 1 "a b c" is not "left right"`},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":{"x":1}},"pre_tokenizer":{"type":"ByteLevel"}}`, "neither a list"},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":2},"merges":[]},"pre_tokenizer":{"type":"ByteLevel"}}`, "ids must be 0..1"},
+		{`{"type":"char","chars":"ba"}`, "chars must be sorted"}, // gptctl's own file still goes its way
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, CharTokenizerFile), []byte(c.file), 0o644)
+		_, err := LoadTokenizer(dir)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", c.file, err, c.want)
+		}
+	}
+}
