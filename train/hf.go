@@ -1,14 +1,17 @@
 package train
 
 // Hugging Face model directories: config.json with model_type gpt2 or
-// openai-gpt, and model.safetensors with the Conv1D weight layout.
+// openai-gpt, and model.safetensors (or shards listed in
+// model.safetensors.index.json) with the Conv1D weight layout.
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -139,6 +142,49 @@ func LoadWeights(p *graph.Params, path string) error {
 	if err != nil {
 		return err
 	}
+	return setWeights(p, st, path)
+}
+
+// LoadShardedWeights is LoadWeights for a model saved in several files:
+// index is a model.safetensors.index.json, whose weight_map names the file
+// (beside it) of every tensor.
+func LoadShardedWeights(p *graph.Params, index string) error {
+	raw, err := os.ReadFile(index)
+	if err != nil {
+		return err
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.WeightMap) == 0 {
+		return fmt.Errorf("weights %s: not a safetensors index (want a weight_map of tensor names to files): %v", index, err)
+	}
+	all := &data.SafeTensors{Tensors: map[string]data.Tensor{}}
+	files := map[string]*data.SafeTensors{}
+	for _, name := range slices.Sorted(maps.Keys(idx.WeightMap)) {
+		file := idx.WeightMap[name]
+		if file == "" || filepath.Base(file) != file {
+			return fmt.Errorf("weights %s: tensor %q is in %q, not a file beside the index", index, name, file)
+		}
+		st := files[file]
+		if st == nil {
+			if st, err = data.ReadSafetensors(filepath.Join(filepath.Dir(index), file)); err != nil {
+				return fmt.Errorf("weights %s: %w", index, err)
+			}
+			files[file] = st
+		}
+		t, ok := st.Tensors[name]
+		if !ok {
+			return fmt.Errorf("weights %s: tensor %q is not in %s, where the index puts it", index, name, file)
+		}
+		all.Tensors[name] = t
+		all.Order = append(all.Order, name)
+	}
+	return setWeights(p, all, index)
+}
+
+// setWeights copies the tensors of st (read from path) into p.
+func setWeights(p *graph.Params, st *data.SafeTensors, path string) error {
 	seen := map[string]bool{} // present in the file, whether usable or not
 	names := append([]string(nil), st.Order...)
 	sort.Strings(names)

@@ -1,8 +1,11 @@
 package train
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,5 +148,57 @@ func TestHFUnsupportedOptions(t *testing.T) {
 		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("%s: %v, want %q", c.json, err, c.err)
 		}
+	}
+}
+
+// A model saved in several safetensors files with an index loads as the
+// one-file model does; an index that points wrong says where.
+func TestLoadShardedModel(t *testing.T) {
+	one, want := hfModelDir(t, "gpt2", func(n string) string { return "transformer." + n })
+	st, err := data.ReadSafetensors(filepath.Join(one, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg, _ := os.ReadFile(filepath.Join(one, "config.json"))
+	os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644)
+	shards := [2][]data.Tensor{}
+	weightMap := map[string]string{}
+	for i, name := range st.Order {
+		file := fmt.Sprintf("model-%05d-of-00002.safetensors", i%2+1)
+		shards[i%2] = append(shards[i%2], st.Tensors[name])
+		weightMap[name] = file
+	}
+	for i, ts := range shards {
+		if err := data.WriteSafetensors(filepath.Join(dir, fmt.Sprintf("model-%05d-of-00002.safetensors", i+1)), ts, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeIndex := func(m map[string]string) {
+		b, _ := json.Marshal(map[string]any{"metadata": map[string]any{"total_size": 1}, "weight_map": m})
+		os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), b, 0o644)
+	}
+	writeIndex(weightMap)
+	got, _, err := LoadModel(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want.List {
+		if !slices.Equal(got.List[i].Data, w.Data) {
+			t.Fatalf("%s differs after loading the shards", w.Name)
+		}
+	}
+
+	name := st.Order[0]
+	weightMap[name] = "model-00002-of-00002.safetensors"
+	// st.Order[0] went to shard 1 above; the index now says shard 2.
+	writeIndex(weightMap)
+	if _, _, err := LoadModel(dir); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("tensor %q is not in model-00002-of-00002.safetensors", name)) {
+		t.Errorf("index pointing to the wrong shard: %v", err)
+	}
+	weightMap[name] = "../elsewhere.safetensors"
+	writeIndex(weightMap)
+	if _, _, err := LoadModel(dir); err == nil || !strings.Contains(err.Error(), "not a file beside the index") {
+		t.Errorf("index pointing outside the directory: %v", err)
 	}
 }

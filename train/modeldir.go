@@ -44,10 +44,13 @@ func LoadModel(dir string) (*graph.Params, data.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", md, err)
 	}
-	if err := missingWeights(md); err != nil {
+	load := func() error { return LoadWeights(p, filepath.Join(md, modelFile)) }
+	if index := filepath.Join(md, shardIndexFile); !fileExists(filepath.Join(md, modelFile)) && fileExists(index) {
+		load = func() error { return LoadShardedWeights(p, index) }
+	} else if err := missingWeights(md); err != nil {
 		return nil, nil, err
 	}
-	if err := LoadWeights(p, filepath.Join(md, modelFile)); err != nil {
+	if err := load(); err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", md, err)
 	}
 	tok, err := data.LoadTokenizer(md)
@@ -66,16 +69,21 @@ func newRNG(seed uint64) *kernels.RNG { return kernels.NewRNG(seed) }
 // missingWeights explains a model directory without model.safetensors when
 // it holds the weights in a form gptctl does not read.
 func missingWeights(md string) error {
-	if _, err := os.Stat(filepath.Join(md, modelFile)); err == nil {
+	if fileExists(filepath.Join(md, modelFile)) {
 		return nil
 	}
-	for _, f := range []struct{ name, why string }{
-		{"model.safetensors.index.json", "the weights are split over several safetensors files; gptctl reads one model.safetensors (save the model again with a max_shard_size above its size)"},
-		{"pytorch_model.bin", "pytorch_model.bin is PyTorch's pickle format, which gptctl does not read; save the model as safetensors (save_pretrained with safe_serialization=True)"},
-	} {
-		if _, err := os.Stat(filepath.Join(md, f.name)); err == nil {
-			return fmt.Errorf("model %s: no %s: %s", md, modelFile, f.why)
+	for _, name := range []string{"pytorch_model.bin", "pytorch_model.bin.index.json"} {
+		if fileExists(filepath.Join(md, name)) {
+			return fmt.Errorf("model %s: no %s: %s is PyTorch's pickle format, which gptctl does not read; save the model as safetensors (save_pretrained with safe_serialization=True)", md, modelFile, name)
 		}
 	}
 	return nil // LoadWeights says the file is missing
+}
+
+// shardIndexFile lists the files of a model saved in several safetensors.
+const shardIndexFile = "model.safetensors.index.json"
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
