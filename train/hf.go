@@ -156,8 +156,11 @@ func LoadShardedWeights(p *graph.Params, index string) error {
 	var idx struct {
 		WeightMap map[string]string `json:"weight_map"`
 	}
-	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.WeightMap) == 0 {
-		return fmt.Errorf("weights %s: not a safetensors index (want a weight_map of tensor names to files): %v", index, err)
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return fmt.Errorf("weights %s: not a safetensors index: %w", index, err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return fmt.Errorf("weights %s: no weight_map of tensor names to files", index)
 	}
 	all := &data.SafeTensors{Tensors: map[string]data.Tensor{}}
 	files := map[string]*data.SafeTensors{}
