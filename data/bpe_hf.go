@@ -97,9 +97,9 @@ func hfMerges(raw json.RawMessage, path string) ([][2]string, error) {
 	return out, nil
 }
 
-// loadTokenizerJSON loads dir/tokenizer.json: gptctl's char or byte file, or
+// loadTokenizerJSON loads a tokenizer.json: gptctl's char or byte file, or
 // a Hugging Face byte-level BPE.
-func loadTokenizerJSON(dir, path string) (Tokenizer, error) {
+func loadTokenizerJSON(path string) (Tokenizer, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
@@ -107,5 +107,5 @@ func loadTokenizerJSON(dir, path string) (Tokenizer, error) {
 	if isHFTokenizerJSON(raw) {
 		return loadHFTokenizerJSON(raw, path)
 	}
-	return loadCharFile(dir)
+	return parseCharFile(raw, path)
 }

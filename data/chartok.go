@@ -7,7 +7,6 @@ package data
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -123,13 +122,9 @@ func (ByteTokenizer) Save(dir string) error {
 	return saveJSON(filepath.Join(dir, CharTokenizerFile), charFile{Type: "byte"})
 }
 
-// loadCharFile loads a tokenizer saved by CharTokenizer.Save or ByteTokenizer.Save.
-func loadCharFile(dir string) (Tokenizer, error) {
-	path := filepath.Join(dir, CharTokenizerFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("tokenizer: %w", err)
-	}
+// parseCharFile reads a tokenizer saved by CharTokenizer.Save or
+// ByteTokenizer.Save, held in b (read from path).
+func parseCharFile(b []byte, path string) (Tokenizer, error) {
 	var f charFile
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", path, err)

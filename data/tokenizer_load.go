@@ -65,7 +65,7 @@ func resolveDir(dir string) (Tokenizer, error) {
 	case has(GPT1EncoderFile):
 		return LoadGPT1BPE(dir)
 	case has(CharTokenizerFile):
-		return loadTokenizerJSON(dir, filepath.Join(dir, CharTokenizerFile))
+		return loadTokenizerJSON(filepath.Join(dir, CharTokenizerFile))
 	}
 	return nil, fmt.Errorf("directory %s holds no tokenizer (want encoder.json and vocab.bpe, or %s and %s)", dir, GPT1EncoderFile, GPT1MergesFile)
 }
