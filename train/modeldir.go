@@ -44,13 +44,19 @@ func LoadModel(dir string) (*graph.Params, data.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", md, err)
 	}
-	load := func() error { return LoadWeights(p, filepath.Join(md, modelFile)) }
-	if index := filepath.Join(md, shardIndexFile); !fileExists(filepath.Join(md, modelFile)) && fileExists(index) {
-		load = func() error { return LoadShardedWeights(p, index) }
-	} else if err := missingWeights(md); err != nil {
-		return nil, nil, err
+	single, index := filepath.Join(md, modelFile), filepath.Join(md, shardIndexFile)
+	switch {
+	case fileExists(single):
+		err = LoadWeights(p, single)
+	case fileExists(index):
+		err = LoadShardedWeights(p, index)
+	default:
+		if err := pickledWeights(md); err != nil {
+			return nil, nil, err
+		}
+		err = LoadWeights(p, single) // says the file is missing
 	}
-	if err := load(); err != nil {
+	if err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", md, err)
 	}
 	tok, err := data.LoadTokenizer(md)
@@ -66,18 +72,15 @@ func LoadModel(dir string) (*graph.Params, data.Tokenizer, error) {
 // newRNG returns the model RNG for a seed.
 func newRNG(seed uint64) *kernels.RNG { return kernels.NewRNG(seed) }
 
-// missingWeights explains a model directory without model.safetensors when
-// it holds the weights in a form gptctl does not read.
-func missingWeights(md string) error {
-	if fileExists(filepath.Join(md, modelFile)) {
-		return nil
-	}
+// pickledWeights explains a model directory without safetensors weights
+// that holds them in PyTorch's pickle format instead.
+func pickledWeights(md string) error {
 	for _, name := range []string{"pytorch_model.bin", "pytorch_model.bin.index.json"} {
 		if fileExists(filepath.Join(md, name)) {
 			return fmt.Errorf("model %s: no %s: %s is PyTorch's pickle format, which gptctl does not read; save the model as safetensors (save_pretrained with safe_serialization=True)", md, modelFile, name)
 		}
 	}
-	return nil // LoadWeights says the file is missing
+	return nil
 }
 
 // shardIndexFile lists the files of a model saved in several safetensors.
