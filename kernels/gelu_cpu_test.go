@@ -17,41 +17,34 @@ func geluRef(x []float64) []float64 {
 	return y
 }
 
-func TestGELU(t *testing.T) {
-	rng := rand.New(rand.NewPCG(4, 5))
-	x := testRand(rng, 61, 2)
-	x = append(x, 0, -6, 6, -12, 12, 0.3, -0.3) // zero, tails, tanh's small-argument branch
+// checkGELU runs fwd and bwd on random inputs plus zero, the tails and
+// tanh's small-argument branch: y against ref in float64, dx against central
+// differences of ref. It returns x and y.
+func checkGELU(t *testing.T, seed uint64, fwd func(y, x []float32), bwd func(dx, dy, x []float32), ref func([]float64) []float64) (x, y []float32) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	x = append(testRand(rng, 61, 2), 0, -6, 6, -12, 12, 0.3, -0.3)
 	r := testRand(rng, len(x), 1)
-	y := testNaN(len(x))
-	GELUForward(y, x)
+	y = testNaN(len(x))
+	fwd(y, x)
 	x64, r64 := test64(x), test64(r)
-	testCheck(t, "y", y, geluRef(x64), 1e-6)
-
+	testCheck(t, "y", y, ref(x64), 1e-6)
 	dx := testNaN(len(x))
-	GELUBackward(dx, r, x)
-	loss := func() float64 { return testDot64(geluRef(x64), r64) }
-	testCheck(t, "dx vs finite diff", dx, testNumGrad(x64, loss), 1e-5)
+	bwd(dx, r, x)
+	testCheck(t, "dx vs finite diff", dx, testNumGrad(x64, func() float64 { return testDot64(ref(x64), r64) }), 1e-5)
+	return x, y
 }
 
+func TestGELU(t *testing.T) { checkGELU(t, 4, GELUForward, GELUBackward, geluRef) }
+
 func TestGELUErf(t *testing.T) {
-	rng := rand.New(rand.NewPCG(6, 7))
-	x := append(testRand(rng, 61, 2), 0, -6, 6, -12, 12, 0.3, -0.3)
-	r := testRand(rng, len(x), 1)
-	ref := func(x []float64) []float64 {
+	x, y := checkGELU(t, 6, GELUErfForward, GELUErfBackward, func(x []float64) []float64 {
 		y := make([]float64, len(x))
 		for i, v := range x {
 			y[i] = v * 0.5 * math.Erfc(-v/math.Sqrt2) // x*Phi(x), written another way
 		}
 		return y
-	}
-	y := testNaN(len(x))
-	GELUErfForward(y, x)
-	x64, r64 := test64(x), test64(r)
-	testCheck(t, "y", y, ref(x64), 1e-6)
-	dx := testNaN(len(x))
-	GELUErfBackward(dx, r, x)
-	testCheck(t, "dx vs finite diff", dx, testNumGrad(x64, func() float64 { return testDot64(ref(x64), r64) }), 1e-5)
-
+	})
 	// It is not the tanh form: the two differ by up to about 5e-4 (near |x| = 2.2).
 	tanh := make([]float32, len(x))
 	GELUForward(tanh, x)
