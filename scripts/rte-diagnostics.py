@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""The RTE diagnostics of the README (Results, finetuning): why RTE stays at
+chance with the small pretrained model. Standard library only.
+
+usage: python3 scripts/rte-diagnostics.py [TASKS_DIR] [OUT_DIR]
+       (defaults runs/tasks, from configs/prepare-tasks.sh, and runs/rte-diag)
+
+It prints the word-overlap baseline on the held-out RTE rows, writes the
+probe files to OUT_DIR and prints the gptctl commands that use them:
+  rep.txt / rnd.txt       lines of 25 random words said twice / 50 random words
+                          (gptctl eval: equal losses mean no copy heads)
+  copy-{train,val}.tsv    synthetic entailment: is the hypothesis a 3-6 word
+                          span of the premise (label 0) or of another sentence
+  copychar.txt            lines of 15 random letters written twice
+"""
+import math
+import os
+import random
+import re
+import sys
+
+tasks = sys.argv[1] if len(sys.argv) > 1 else "runs/tasks"
+out = sys.argv[2] if len(sys.argv) > 2 else "runs/rte-diag"
+os.makedirs(out, exist_ok=True)
+
+
+def load(path):
+    with open(path) as f:
+        rows = [line.rstrip("\n").split("\t") for line in f][1:]
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def words(s):
+    return re.findall(r"[a-z0-9]+", s.lower())
+
+
+# 1. A logistic regression on word overlap (and lengths, negations).
+NEG = {"not", "no", "never", "nobody", "none"}
+
+
+def features(p, h):
+    P, H = set(words(p)), words(h)
+    ov = sum(w in P for w in H) / max(1, len(H))
+    return [1.0, ov, ov * ov, len(H) / 20, len(P) / 50, float(any(w in NEG for w in H)),
+            float(any(w in NEG for w in words(p))), float(all(w in P for w in H))]
+
+
+train, val = load(f"{tasks}/rte-train.tsv"), load(f"{tasks}/rte-val.tsv")
+X, Y = [features(p, h) for p, h, _ in train], [y for *_, y in train]
+w = [0.0] * len(X[0])
+for _ in range(300):  # full-batch gradient descent
+    g = [0.0] * len(w)
+    for x, y in zip(X, Y):
+        pr = 1 / (1 + math.exp(-sum(a * b for a, b in zip(w, x))))
+        for j in range(len(w)):
+            g[j] += (pr - y) * x[j]
+    w = [a - 0.5 * b / len(X) for a, b in zip(w, g)]
+
+
+def accuracy(rows):
+    return sum((sum(a * b for a, b in zip(w, features(p, h))) > 0) == (y == 1) for p, h, y in rows) / len(rows)
+
+
+print(f"word-overlap logistic regression: train {accuracy(train):.3f}, held-out {accuracy(val):.3f}")
+
+# 2. Copy probes for the pretrained language model.
+rng = random.Random(3)
+with open(f"{tasks}/text.txt") as f:
+    vocab = sorted(set(re.findall(r"[a-z]+", f.read().lower())))
+with open(f"{out}/rep.txt", "w") as rep, open(f"{out}/rnd.txt", "w") as rnd:
+    for _ in range(300):
+        a = [rng.choice(vocab) for _ in range(25)]
+        b = [rng.choice(vocab) for _ in range(25)]
+        rep.write(" ".join(a + a) + "\n")
+        rnd.write(" ".join(a + b) + "\n")
+
+# 3. Synthetic entailment from SST-2 sentences of 8 words or more.
+rng = random.Random(1)
+sst2 = sys.argv[3] if len(sys.argv) > 3 else "../shared/data/tasks/sst2/train.tsv"
+with open(sst2) as f:
+    sents = [line.split("\t")[0] for line in list(f)[1:]]
+sents = [s for s in sents if len(s.split()) >= 8]
+rng.shuffle(sents)
+for name, n, pool in (("copy-train", 20000, sents[:20000]), ("copy-val", 500, sents[20000:])):
+    with open(f"{out}/{name}.tsv", "w") as f:
+        f.write("sentence1\tsentence2\tlabel\tidx\n")
+        for i in range(n):
+            a = pool[rng.randrange(len(pool))]
+            src = a if rng.random() < 0.5 else pool[rng.randrange(len(pool))]
+            ws = src.split()
+            k = rng.randint(3, min(6, len(ws)))
+            j = rng.randint(0, len(ws) - k)
+            f.write(f"{a}\t{' '.join(ws[j:j + k])}\t{0 if src is a else 1}\t{i}\n")
+
+# 4. Letters written twice, for the plateau before copy heads form.
+rng = random.Random(5)
+with open(f"{out}/copychar.txt", "w") as f:
+    for _ in range(40000):
+        s = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(15))
+        f.write(s + "|" + s + "\n")
+
+print(f"""wrote {out}/rep.txt, rnd.txt, copy-train.tsv, copy-val.tsv, copychar.txt; then:
+  bin/gptctl eval --model runs/pre-tasks/best --data {out}/rep.txt
+  bin/gptctl eval --model runs/pre-tasks/best --data {out}/rnd.txt
+  bin/gptctl finetune -c configs/finetune-rte.yaml --set task.train={out}/copy-train.tsv --set task.val={out}/copy-val.tsv --set epochs=1 --out runs/ft-copy
+  bin/gptctl pretrain -c configs/shakespeare-char.yaml --data {out}/copychar.txt --out runs/copychar
+  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 ../shared/bench/shakespeare_anchor.py {out}/copychar.txt --post-ln""")
