@@ -149,3 +149,54 @@ func checkUnshare(t *testing.T, m *Model, tr *Trainer, last [][]float32) {
 		}
 	}
 }
+
+// BenchmarkSampling measures the cost of one sampled token with a full
+// window behind it: the decoder's single-token step against the cache (what
+// gptctl generate does) beside a forward of the whole window through the
+// graph (what it would cost without the cache). Metric: tokens per second.
+func BenchmarkSampling(b *testing.B) {
+	cfg := Config{Arch: "gpt2", VocabSize: 8192, NCtx: 512, NEmbd: 384, NHead: 6, NLayer: 6, LNEps: 1e-5}
+	p, err := NewParams(cfg, kernels.NewRNG(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]int, cfg.NCtx)
+	for i := range ids {
+		ids[i] = i * 7 % cfg.VocabSize
+	}
+	b.Run("decoder", func(b *testing.B) {
+		d, err := NewDecoder(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Append(ids[:cfg.NCtx-1]); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			d.n = cfg.NCtx - 1 // the last position, again and again
+			if _, err := d.Append(ids[cfg.NCtx-1:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	})
+	b.Run("graph-window", func(b *testing.B) {
+		m, err := New(p, 1, cfg.NCtx, &kernels.Mode{}, kernels.NewRNG(0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		prog, err := m.Forward(m.Logits)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, id := range ids {
+			Int32Data(m.Idx)[i] = int32(id)
+		}
+		for b.Loop() {
+			if err := m.Run(prog); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	})
+}
