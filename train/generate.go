@@ -9,8 +9,8 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // GenerateOptions controls sampling.
@@ -51,40 +51,53 @@ func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
 	if tok == nil {
 		return inputErrorf("model %s has no tokenizer files, so text cannot be generated", modelDir)
 	}
+	return generate(p, tok, o, w)
+}
+
+// generate samples from p, the prompt and the text coded by tok.
+func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Writer) error {
+	if ct, ok := tok.(interface{ Unknown(string) []rune }); ok {
+		if unk := ct.Unknown(o.Prompt); len(unk) > 0 {
+			return inputErrorf("--prompt: characters %q are not in the model's vocabulary", string(unk))
+		}
+	}
 	ids := tok.Encode(o.Prompt)
 	if len(ids) == 0 {
 		ids = []int{startToken(tok)}
 	}
+	// The decoder keeps the keys and values of the window, so each token
+	// costs one pass over the weights. The window is the last n_ctx tokens:
+	// once the text outgrows it, each new token reruns the window that ends
+	// with it (positions are absolute, so the cache cannot slide).
 	T := p.Config.NCtx
-	m, err := graph.New(p, 1, T, &kernels.Mode{}, kernels.NewRNG(0))
+	dec, err := graph.NewDecoder(p)
 	if err != nil {
 		return err
 	}
-	prog, err := m.Forward(m.Logits)
+	logits, err := dec.Append(ids[max(0, len(ids)-T):])
 	if err != nil {
 		return err
 	}
 	fmt.Fprint(w, o.Prompt)
 	rng := rand.New(rand.NewPCG(o.Seed, 0x6e6))
-	V := p.Config.VocabSize
+	V := tok.VocabSize()
 	probs := make([]float64, V)
-	in := graph.Int32Data(m.Idx)
 	for n := 0; n < o.MaxNewTokens; n++ {
-		window := ids
-		if len(window) > T {
-			window = window[len(window)-T:]
-		}
-		clear(in)
-		for i, id := range window {
-			in[i] = int32(id)
-		}
-		if err := m.Run(prog); err != nil {
-			return err
-		}
-		logits := kernels.Floats(m.Machine().Value(m.Logits))[(len(window)-1)*V : len(window)*V]
-		next := sample(logits[:tok.VocabSize()], probs[:tok.VocabSize()], o, rng)
+		next := sample(logits[:V], probs, o, rng)
 		ids = append(ids, next)
 		fmt.Fprint(w, tok.Decode([]int{next}))
+		if n == o.MaxNewTokens-1 {
+			break
+		}
+		if dec.Len() == T {
+			dec.Reset()
+			logits, err = dec.Append(ids[len(ids)-T:])
+		} else {
+			logits, err = dec.Append(ids[len(ids)-1:])
+		}
+		if err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(w)
 	return nil
