@@ -44,21 +44,15 @@ func (m *Model) DifferentiateOn(d *kernels.Device, loss *G.Node, extra ...*G.Nod
 
 func (m *Model) differentiateOn(dm *DeviceMachine, loss *G.Node, extra ...*G.Node) (*DeviceTrainer, error) {
 	wrt := make([]*G.Node, len(m.Params.List))
-	weights := map[*G.Node]bool{}
 	for i, w := range m.Params.List {
 		wrt[i] = m.nodes[w.Name]
-		weights[wrt[i]] = true
 	}
 	grads, err := G.Grad(loss, wrt...)
 	if err != nil {
 		return nil, fmt.Errorf("graph: differentiating the loss: %w", err)
 	}
-	for _, n := range m.Graph.AllNodes() {
-		if n.Op() == nil && n.IsVar() && n.Dtype() == tensor.Float32 && !weights[n] {
-			if err := dm.Feed(n); err != nil {
-				return nil, err
-			}
-		}
+	if err := m.feedInputs(dm); err != nil {
+		return nil, err
 	}
 	t := &DeviceTrainer{Model: m, Loss: loss, Grads: grads, Machine: dm}
 	outs := append([]*G.Node{loss}, extra...)
@@ -74,6 +68,39 @@ func (m *Model) differentiateOn(dm *DeviceMachine, loss *G.Node, extra ...*G.Nod
 		return nil, errors.Join(err, dm.Close())
 	}
 	return t, nil
+}
+
+// feedInputs marks every float32 input of m's graph that is not a weight
+// (a regression head's targets) as fed before each run, like the int32 ones.
+func (m *Model) feedInputs(dm *DeviceMachine) error {
+	weights := map[*G.Node]bool{}
+	for _, w := range m.Params.List {
+		weights[m.nodes[w.Name]] = true
+	}
+	for _, n := range m.Graph.AllNodes() {
+		if n.Op() == nil && n.IsVar() && n.Dtype() == tensor.Float32 && !weights[n] {
+			if err := dm.Feed(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ForwardOn compiles the forward pass to outputs for device d, for
+// inference: the weights are uploaded now and stay there, the inputs are
+// uploaded by every run of the program (in m.Mode, evaluation unless the
+// caller says otherwise). Close the machine to free the device memory.
+func (m *Model) ForwardOn(d *kernels.Device, outputs ...*G.Node) (*DeviceMachine, *DeviceProgram, error) {
+	dm := NewDeviceMachine(d, m.Graph)
+	if err := m.feedInputs(dm); err != nil {
+		return nil, nil, err
+	}
+	p, err := dm.Compile(outputs...)
+	if err != nil {
+		return nil, nil, errors.Join(err, dm.Close())
+	}
+	return dm, p, nil
 }
 
 // Step queues forward and backward in training mode with the inputs'
