@@ -59,6 +59,19 @@ type gpuTrainer interface {
 	close()
 }
 
+// gpuForward is a model's forward pass on a GPU for inference (eval,
+// predict): the weights are uploaded once, the inputs by every run.
+type gpuForward interface {
+	// run computes the outputs over the inputs' current host values
+	// without waiting; value downloads one of them, waiting for the device.
+	run() error
+	value(out *G.Node) ([]float32, error)
+	// lossRows is the number of positions a loss output averaged over in
+	// the last run.
+	lossRows(loss *G.Node) (int, error)
+	close()
+}
+
 // lateNonFinite is a GPU step's news that an earlier step, back steps
 // before the last one run, had a non-finite gradient norm: the device
 // refused its update and every later one, so the weights and moments are

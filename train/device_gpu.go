@@ -3,6 +3,7 @@
 package train
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"sync"
@@ -64,6 +65,36 @@ func newGPUTrainer(m *graph.Model, loss *G.Node, o *AdamW, gm GPUMath, extra ...
 	}
 	return &deviceRun{dt: dt, opt: opt, progs: map[*G.Node]*graph.DeviceProgram{}}, nil
 }
+
+// deviceForward is gpuForward over a graph.DeviceMachine.
+type deviceForward struct {
+	dm   *graph.DeviceMachine
+	prog *graph.DeviceProgram
+}
+
+// newGPUForward compiles m's forward pass to outs for the GPU. Products run
+// in float32 (no TF32, no bfloat16): eval and predict give the CPU's
+// numbers on either device.
+func newGPUForward(m *graph.Model, outs ...*G.Node) (gpuForward, error) {
+	dev, err := openGPU()
+	if err != nil {
+		return nil, fmt.Errorf("device cuda: %w", err)
+	}
+	dev.SetFlash(false)
+	if err := cmp.Or(dev.SetTF32(false), dev.SetBF16(false)); err != nil {
+		return nil, fmt.Errorf("device cuda: %w", err)
+	}
+	dm, prog, err := m.ForwardOn(dev, outs...)
+	if err != nil {
+		return nil, err
+	}
+	return &deviceForward{dm: dm, prog: prog}, nil
+}
+
+func (f *deviceForward) run() error                         { return f.prog.Run() }
+func (f *deviceForward) value(n *G.Node) ([]float32, error) { return f.dm.Value(n) }
+func (f *deviceForward) lossRows(loss *G.Node) (int, error) { return f.dm.LossCount(loss) }
+func (f *deviceForward) close()                             { f.dm.Close() }
 
 func (g *deviceRun) step(fill func() error, accum int, clip float64, lr float32, look bool) (float64, float64, error) {
 	g.steps++

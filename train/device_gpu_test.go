@@ -3,7 +3,9 @@
 package train
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -367,5 +369,98 @@ func TestFinetuneNonFiniteOnGPU(t *testing.T) {
 	var ne *NonFiniteError
 	if want := "step 3: the gradient norm of step 1 was not finite"; !errors.As(err, &ne) || !strings.Contains(err.Error(), want) {
 		t.Errorf("finetune from a model with a NaN weight: %v, want a NonFiniteError containing %q", err, want)
+	}
+}
+
+// gptctl eval and predict on the GPU give the CPU's numbers: the loss of a
+// language model over a file longer than a batch of windows, and the task
+// metrics and every prediction of a finetuned classifier and regressor
+// (products in float32 on both devices).
+func TestEvalPredictOnGPU(t *testing.T) {
+	needGPU(t)
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(8, 9))
+	var text strings.Builder
+	for range 120 { // 120 words: a few batches of 4 windows of 32 characters
+		text.WriteString(randWord(r) + " ")
+	}
+	model := tinyModelDir(t)
+	txt := writeFile(t, filepath.Join(dir, "text.txt"), text.String())
+	cpu, err := EvalLM(model, txt, InferOptions{Batch: 4, Device: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpu, err := EvalLM(model, txt, InferOptions{Batch: 4, Device: "cuda"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gpu.Tokens != cpu.Tokens || math.Abs(gpu.Loss-cpu.Loss) > 1e-5*cpu.Loss {
+		t.Errorf("eval: gpu %+v, cpu %+v", gpu, cpu)
+	}
+
+	tasks := map[string]string{
+		"classification": fmt.Sprintf(`task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}`,
+			writeFile(t, filepath.Join(dir, "c.tsv"), synthTSV(40))),
+		"similarity": fmt.Sprintf(`task: {type: similarity, train: %s, columns: {a: s1, b: s2, score: sim}, val_fraction: 0.25}`,
+			writeFile(t, filepath.Join(dir, "s.jsonl"), synthPairs(40))),
+	}
+	for name, task := range tasks {
+		if testing.Short() && name != "classification" { // the driver emulator takes minutes per task
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			yaml := writeFile(t, filepath.Join(t.TempDir(), "f.yaml"), fmt.Sprintf("init_from: %s\n%s\n", model, task)+
+				"batch_size: 4\nmax_steps: 6\neval_interval: 0\nlr: 1.0e-3\ndevice: cpu\n")
+			cfg, err := LoadFinetune(yaml, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			if _, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard}); err != nil {
+				t.Fatal(err)
+			}
+			file := cfg.Task.Train
+			metrics := map[string]map[string]any{}
+			preds := map[string][]Prediction{}
+			for _, device := range []string{"cpu", "cuda"} {
+				o := InferOptions{Batch: 16, Device: device} // the last batch is part padding
+				if metrics[device], err = EvalTask(out, file, o); err != nil {
+					t.Fatal(err)
+				}
+				var buf bytes.Buffer
+				if _, err := PredictTask(out, file, &buf, o); err != nil {
+					t.Fatal(err)
+				}
+				for dec := json.NewDecoder(&buf); dec.More(); {
+					var p Prediction
+					if err := dec.Decode(&p); err != nil {
+						t.Fatal(err)
+					}
+					preds[device] = append(preds[device], p)
+				}
+			}
+			for k, v := range metrics["cpu"] {
+				if f, ok := v.(float64); ok && math.Abs(f-metrics["cuda"][k].(float64)) > 1e-5*max(1, math.Abs(f)) {
+					t.Errorf("eval %s: cpu %v, gpu %v", k, f, metrics["cuda"][k])
+				}
+			}
+			if len(preds["cuda"]) != len(preds["cpu"]) || len(preds["cpu"]) < 40 {
+				t.Fatalf("%d predictions on the GPU, %d on the CPU", len(preds["cuda"]), len(preds["cpu"]))
+			}
+			for i, c := range preds["cpu"] {
+				g := preds["cuda"][i]
+				if g.Line != c.Line || g.Label != c.Label {
+					t.Fatalf("prediction %d: gpu %+v, cpu %+v", i, g, c)
+				}
+				if c.Score != nil && math.Abs(*g.Score-*c.Score) > 1e-5*max(1, math.Abs(*c.Score)) {
+					t.Errorf("line %d: score gpu %v, cpu %v", c.Line, *g.Score, *c.Score)
+				}
+				for l, p := range c.Probabilities {
+					if math.Abs(g.Probabilities[l]-p) > 1e-5 {
+						t.Errorf("line %d: P(%s) gpu %v, cpu %v", c.Line, l, g.Probabilities[l], p)
+					}
+				}
+			}
+		})
 	}
 }

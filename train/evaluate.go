@@ -4,7 +4,10 @@ package train
 // text file, in consecutive windows of the model's context.
 
 import (
+	"io"
 	"math"
+
+	G "gorgonia.org/gorgonia"
 
 	"gptctl/data"
 	"gptctl/graph"
@@ -19,9 +22,34 @@ type LMEval struct {
 	File       string  `json:"file"`
 }
 
+// InferOptions are how eval and predict run.
+type InferOptions struct {
+	Batch   int       // windows or examples per forward pass
+	Device  string    // auto, cpu or cuda, as in a config; "" = cpu, silently
+	Threads int       // CPU threads; 0 = all cores
+	Log     io.Writer // the device notice and skipped rows; nil = none
+}
+
+// setup picks the device (SetupDevice) and returns it.
+func (o InferOptions) setup() (string, error) {
+	if o.Device == "" {
+		o.Device = "cpu"
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	return SetupDevice(Config{Device: o.Device, Threads: o.Threads}, log)
+}
+
 // EvalLM computes the loss of the model in modelDir on every token of file
 // (each predicted from up to n_ctx tokens before it, window by window).
-func EvalLM(modelDir, file string, batch int) (*LMEval, error) {
+func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
+	device, err := o.setup()
+	if err != nil {
+		return nil, err
+	}
+	batch := o.Batch
 	p, tok, err := LoadModel(modelDir)
 	if err != nil {
 		return nil, &InputError{err}
@@ -46,7 +74,7 @@ func EvalLM(modelDir, file string, batch int) (*LMEval, error) {
 	if len(ids)-1 < T {
 		T = len(ids) - 1
 	}
-	m, err := graph.New(p, batch, T, &kernels.Mode{}, kernels.NewRNG(0))
+	m, err := graph.New(p, batch, T, &kernels.Mode{}, kernels.NewRNG(0), modelOptions(device)...)
 	if err != nil {
 		return nil, err
 	}
@@ -54,10 +82,11 @@ func EvalLM(modelDir, file string, batch int) (*LMEval, error) {
 	if err != nil {
 		return nil, err
 	}
-	prog, err := m.Forward(loss)
+	run, err := lossRunner(m, loss, device)
 	if err != nil {
 		return nil, err
 	}
+	defer run.close()
 	var nll float64
 	var count int
 	in, tg := graph.Int32Data(m.Idx), graph.Int32Data(targets)
@@ -74,13 +103,50 @@ func EvalLM(modelDir, file string, batch int) (*LMEval, error) {
 			}
 			pos += T
 		}
-		if err := m.Run(prog); err != nil {
+		l, rows, err := run.loss()
+		if err != nil {
 			return nil, err
 		}
-		rows := graph.LossRows(loss)
-		nll += float64(kernels.Floats(m.Machine().Value(loss))[0]) * float64(rows)
+		nll += l * float64(rows)
 		count += rows
 	}
 	l := nll / float64(count)
 	return &LMEval{Loss: l, Perplexity: math.Exp(l), Tokens: count, File: file}, nil
+}
+
+// lossRun computes a model's loss over the batch in its inputs, on the CPU
+// or the GPU, and the number of positions it averaged over.
+type lossRun struct {
+	loss  func() (float64, int, error)
+	close func()
+}
+
+func lossRunner(m *graph.Model, loss *G.Node, device string) (*lossRun, error) {
+	if device == "cuda" {
+		f, err := newGPUForward(m, loss)
+		if err != nil {
+			return nil, err
+		}
+		return &lossRun{close: f.close, loss: func() (float64, int, error) {
+			if err := f.run(); err != nil {
+				return 0, 0, err
+			}
+			v, err := f.value(loss)
+			if err != nil {
+				return 0, 0, err
+			}
+			rows, err := f.lossRows(loss)
+			return float64(v[0]), rows, err
+		}}, nil
+	}
+	prog, err := m.Forward(loss)
+	if err != nil {
+		return nil, err
+	}
+	return &lossRun{close: func() {}, loss: func() (float64, int, error) {
+		if err := m.Run(prog); err != nil {
+			return 0, 0, err
+		}
+		return float64(kernels.Floats(m.Machine().Value(loss))[0]), graph.LossRows(loss), nil
+	}}, nil
 }

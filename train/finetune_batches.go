@@ -66,6 +66,9 @@ type graphSet struct {
 	fixedT int            // > 0: every batch padded to this length (on a GPU)
 	opts   []graph.Option // how the graphs are built (modelOptions)
 	gpu    gpuTrainer     // device cuda: trains the fixedT graph and runs its predictions, from the first step on
+
+	forwardOnGPU bool       // inference on the GPU (eval, predict): fwd runs the fixedT graph's predictions
+	fwd          gpuForward // compiled on the first prediction
 }
 
 type taskGraph struct {
@@ -108,7 +111,12 @@ func (s *graphSet) get(width int) (*taskGraph, error) {
 		return nil, err
 	}
 	var pred *graph.Program
-	if s.fixedT == 0 {
+	switch {
+	case s.forwardOnGPU:
+		if s.fwd, err = newGPUForward(task.Model, task.Out); err != nil {
+			return nil, err
+		}
+	case s.fixedT == 0:
 		if pred, err = task.Forward(task.Out); err != nil {
 			return nil, err
 		}
@@ -225,11 +233,19 @@ func (s *graphSet) predict(exs []taskExample) ([][]float64, error) {
 		}
 		g.fill(exs, batch)
 		var raw []float32
-		if s.gpu != nil {
+		switch {
+		case s.gpu != nil:
 			if raw, err = s.gpu.predict(g.task.Out); err != nil {
 				return nil, err
 			}
-		} else {
+		case s.fwd != nil:
+			if err := s.fwd.run(); err != nil {
+				return nil, err
+			}
+			if raw, err = s.fwd.value(g.task.Out); err != nil {
+				return nil, err
+			}
+		default:
 			if g.pred == nil {
 				return nil, fmt.Errorf("finetune: no forward program for the %d-token graph", g.task.T)
 			}

@@ -115,16 +115,20 @@ func asInputError(err error) error {
 }
 
 // EvalTask computes the task metrics of a finetuned model on a labeled file.
-func EvalTask(modelDir, file string, batch int, log io.Writer) (map[string]any, error) {
+func EvalTask(modelDir, file string, o InferOptions) (map[string]any, error) {
+	device, err := o.setup()
+	if err != nil {
+		return nil, err
+	}
 	m, err := loadTaskModel(modelDir)
 	if err != nil {
 		return nil, err
 	}
-	exs, td, err := readTaskExamples(m, file, true, log)
+	exs, td, err := readTaskExamples(m, file, true, o.Log)
 	if err != nil {
 		return nil, err
 	}
-	outs, err := m.predictor(batch).predict(exs)
+	outs, err := m.predict(exs, o.Batch, device)
 	if err != nil {
 		return nil, err
 	}
@@ -145,16 +149,20 @@ type Prediction struct {
 
 // PredictTask writes one JSON prediction per example of file (labels are
 // not needed) to w and returns how many it wrote.
-func PredictTask(modelDir, file string, batch int, w io.Writer, log io.Writer) (int, error) {
+func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (int, error) {
+	device, err := o.setup()
+	if err != nil {
+		return 0, err
+	}
 	m, err := loadTaskModel(modelDir)
 	if err != nil {
 		return 0, err
 	}
-	exs, _, err := readTaskExamples(m, file, false, log)
+	exs, _, err := readTaskExamples(m, file, false, o.Log)
 	if err != nil {
 		return 0, err
 	}
-	outs, err := m.predictor(batch).predict(exs)
+	outs, err := m.predict(exs, o.Batch, device)
 	if err != nil {
 		return 0, err
 	}
@@ -176,7 +184,18 @@ func PredictTask(modelDir, file string, batch int, w io.Writer, log io.Writer) (
 	return len(outs), nil
 }
 
-// predictor is a graph set for inference with batches of E examples.
-func (m *taskModel) predictor(E int) *graphSet {
-	return newGraphSet(m.params, m.info.head(), E, m.info.MaxLen, kernels.NewRNG(0))
+// predict returns the head's outputs for exs, in batches of E examples, on
+// device. On the GPU every batch is padded to max_len: one graph, compiled
+// once.
+func (m *taskModel) predict(exs []taskExample, E int, device string) ([][]float64, error) {
+	s := newGraphSet(m.params, m.info.head(), E, m.info.MaxLen, kernels.NewRNG(0))
+	if device == "cuda" {
+		s.fixedT, s.opts, s.forwardOnGPU = m.info.MaxLen, modelOptions(device), true
+		defer func() {
+			if s.fwd != nil {
+				s.fwd.close()
+			}
+		}()
+	}
+	return s.predict(exs)
 }

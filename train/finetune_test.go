@@ -140,7 +140,7 @@ eval_interval: 10
 			t.Errorf("run directory lacks %s", f)
 		}
 	}
-	res, err := EvalTask(filepath.Join(out, "best"), train, 8, nil)
+	res, err := EvalTask(filepath.Join(out, "best"), train, InferOptions{Batch: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ eval_interval: 10
 	}
 	unlabeled := writeFile(t, filepath.Join(dir, "new.tsv"), "id\tsentence\n1\tyes it is\n2\tno way\n")
 	var preds strings.Builder
-	if n, err := PredictTask(out, unlabeled, 4, &preds, nil); err != nil || n != 2 {
+	if n, err := PredictTask(out, unlabeled, &preds, InferOptions{Batch: 4}); err != nil || n != 2 {
 		t.Fatalf("predict: %d, %v", n, err)
 	}
 	lines := strings.Split(strings.TrimSpace(preds.String()), "\n")
@@ -175,7 +175,7 @@ eval_interval: 3
 		t.Errorf("lambda 0 should log no l1_loss, and regression val_spearman:\n%s", m)
 	}
 	var preds strings.Builder
-	if _, err := PredictTask(out, filepath.Join(dir, "pairs.jsonl"), 16, &preds, nil); err != nil || !strings.Contains(preds.String(), `"score":`) {
+	if _, err := PredictTask(out, filepath.Join(dir, "pairs.jsonl"), &preds, InferOptions{Batch: 16}); err != nil || !strings.Contains(preds.String(), `"score":`) {
 		t.Fatalf("predict: %v\n%s", err, preds.String())
 	}
 }

@@ -52,7 +52,7 @@ func TestPretrainWritesRun(t *testing.T) {
 	if len(lines) != 4 || !strings.Contains(lines[1], `"val_loss"`) || !strings.Contains(lines[0], `"tokens_per_s"`) {
 		t.Errorf("metrics.jsonl:\n%s", strings.Join(lines, "\n"))
 	}
-	res, err := EvalLM(dir, "builtin", 4)
+	res, err := EvalLM(dir, "builtin", InferOptions{Batch: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

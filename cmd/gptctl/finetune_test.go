@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gptctl/train"
 )
 
 func TestFinetuneFlags(t *testing.T) {
@@ -39,11 +41,14 @@ func TestPredictFlags(t *testing.T) {
 		want PredictOptions
 		err  string
 	}{
-		{[]string{"--model", "m", "--data", "d.tsv"}, PredictOptions{ModelDir: "m", DataPath: "d.tsv", Batch: 32}, ""},
-		{[]string{"-m", "m", "-d", "d.csv", "-o", "p.jsonl", "--batch-size", "8"}, PredictOptions{ModelDir: "m", DataPath: "d.csv", OutPath: "p.jsonl", Batch: 8}, ""},
+		{[]string{"--model", "m", "--data", "d.tsv"}, PredictOptions{ModelDir: "m", DataPath: "d.tsv", InferOptions: train.InferOptions{Batch: 32, Device: "auto"}}, ""},
+		{[]string{"-m", "m", "-d", "d.csv", "-o", "p.jsonl", "--batch-size", "8", "--device", "cpu", "--threads", "1"}, PredictOptions{ModelDir: "m", DataPath: "d.csv", OutPath: "p.jsonl",
+			InferOptions: train.InferOptions{Batch: 8, Device: "cpu", Threads: 1}}, ""},
 		{[]string{"--data", "d.tsv"}, PredictOptions{}, "--model is not set"},
 		{[]string{"--model", "m"}, PredictOptions{}, "--data is not set"},
 		{[]string{"--model", "m", "--data", "d", "--batch-size", "0"}, PredictOptions{}, "--batch-size 0"},
+		{[]string{"--model", "m", "--data", "d", "--device", "gpu"}, PredictOptions{}, `--device "gpu" is not auto, cpu or cuda`},
+		{[]string{"--model", "m", "--data", "d", "--threads", "-2"}, PredictOptions{}, "--threads -2 must not be negative"},
 	}
 	for _, c := range cases {
 		var got *PredictOptions
@@ -54,7 +59,8 @@ func TestPredictFlags(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || got.ModelDir != c.want.ModelDir || got.DataPath != c.want.DataPath || got.OutPath != c.want.OutPath || got.Batch != c.want.Batch {
+		if err != nil || got.ModelDir != c.want.ModelDir || got.DataPath != c.want.DataPath || got.OutPath != c.want.OutPath ||
+			got.Batch != c.want.Batch || got.Device != c.want.Device || got.Threads != c.want.Threads {
 			t.Errorf("args %v parsed to %+v (%v)", c.args, got, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"gptctl/data"
 	"gptctl/train"
@@ -15,8 +16,8 @@ type PredictOptions struct {
 	ModelDir string
 	DataPath string
 	OutPath  string
-	Batch    int
-	Out, Log io.Writer
+	train.InferOptions
+	Out io.Writer
 }
 
 // NewCmdPredict builds gptctl predict; runF replaces the run in tests.
@@ -29,7 +30,9 @@ func NewCmdPredict(runF func(*PredictOptions) error) *cobra.Command {
 column may be absent or empty) and writes one JSON object per row, in file
 order: {"line": N, "label": L, "probabilities": {...}} for classification and
 multiple choice, {"line": N, "score": S} for regression. LINE is the row's line
-in FILE. --out is written atomically; without it the predictions go to stdout.`,
+in FILE. --out is written atomically; without it the predictions go to stdout.
+On a GPU (--device auto finds a usable one) the products run in float32, so
+both devices give the same predictions.`,
 		Example: `  gptctl predict --model runs/ft-sst2/best --data new-reviews.tsv --out preds.jsonl
   gptctl predict --model runs/ft-stsb --data pairs.tsv | jq .score`,
 		Args: usageArgs(cobra.NoArgs),
@@ -38,8 +41,8 @@ in FILE. --out is written atomically; without it the predictions go to stdout.`,
 			if err := requireFlags("model", opts.ModelDir, "data", opts.DataPath); err != nil {
 				return err
 			}
-			if opts.Batch <= 0 {
-				return &usageError{errBatch(opts.Batch)}
+			if err := checkInferFlags(&opts.InferOptions); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -52,6 +55,7 @@ in FILE. --out is written atomically; without it the predictions go to stdout.`,
 	f.StringVarP(&opts.DataPath, "data", "d", "", "task file (TSV, CSV or JSONL) with the model's columns")
 	f.StringVarP(&opts.OutPath, "out", "o", "", "output JSONL file (default stdout)")
 	f.IntVar(&opts.Batch, "batch-size", 32, "examples per forward pass")
+	addInferFlags(f, &opts.InferOptions)
 	return cmd
 }
 
@@ -60,13 +64,13 @@ func predictRun(opts *PredictOptions) error {
 		return &train.InputError{Err: fmt.Errorf("model %s has no task.json: predict needs a finetuned model (gptctl finetune)", opts.ModelDir)}
 	}
 	if opts.OutPath == "" || opts.OutPath == "-" {
-		_, err := train.PredictTask(opts.ModelDir, opts.DataPath, opts.Batch, opts.Out, opts.Log)
+		_, err := train.PredictTask(opts.ModelDir, opts.DataPath, opts.Out, opts.InferOptions)
 		return err
 	}
 	var n int
 	err := data.WriteFileAtomic(opts.OutPath, func(w io.Writer) error {
 		var err error
-		n, err = train.PredictTask(opts.ModelDir, opts.DataPath, opts.Batch, w, opts.Log)
+		n, err = train.PredictTask(opts.ModelDir, opts.DataPath, w, opts.InferOptions)
 		return err
 	})
 	if err != nil {
@@ -74,4 +78,23 @@ func predictRun(opts *PredictOptions) error {
 	}
 	_, err = fmt.Fprintf(opts.Log, "wrote %d predictions to %s\n", n, opts.OutPath)
 	return err
+}
+
+// addInferFlags adds the flags eval and predict share besides --batch-size.
+func addInferFlags(f *pflag.FlagSet, o *train.InferOptions) {
+	f.StringVar(&o.Device, "device", "auto", "auto, cpu or cuda")
+	f.IntVar(&o.Threads, "threads", 0, "CPU threads (0: all cores)")
+}
+
+// checkInferFlags refuses bad values of the inference flags.
+func checkInferFlags(o *train.InferOptions) error {
+	switch {
+	case o.Batch <= 0:
+		return &usageError{errBatch(o.Batch)}
+	case o.Device != "auto" && o.Device != "cpu" && o.Device != "cuda":
+		return &usageError{fmt.Errorf("--device %q is not auto, cpu or cuda", o.Device)}
+	case o.Threads < 0:
+		return &usageError{fmt.Errorf("--threads %d must not be negative (0: all cores)", o.Threads)}
+	}
+	return nil
 }
