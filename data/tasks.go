@@ -38,6 +38,8 @@ import (
 //
 //	hellaswag:  {columns: {context: ctx, option0: endings.0, option1: endings.1,
 //	             option2: endings.2, option3: endings.3, label: label}}
+//	arc:        {columns: {question: question.stem, option0: question.choices.0.text, ...,
+//	             option4: question.choices.4.text, label: answerKey}, labels: [A, B, C, D, E], min_options: 3}
 //
 // Reading is forgiving about layout and strict about content: a UTF-8 BOM,
 // CRLF line ends and blank lines are accepted; a row with the wrong number of
@@ -62,6 +64,12 @@ type TaskFormat struct {
 	// LabelBase is the integer label of class (or option) 0 when Labels is
 	// empty, e.g. 1 for Story Cloze's AnswerRightEnding in {1, 2}.
 	LabelBase int `yaml:"label_base" json:"label_base"`
+	// MinOptions lets a multiple-choice row have fewer options than there
+	// are option columns (ARC's 3 to 5 choices, say): options from
+	// option<MinOptions> on may be missing or empty, the row's options are
+	// those before the first missing one, and its label must name one of
+	// them. 0: every option is required.
+	MinOptions int `yaml:"min_options" json:"min_options,omitempty"`
 	// SkipBadRows counts bad rows in TaskData.Skipped instead of failing.
 	SkipBadRows bool `yaml:"skip_bad_rows" json:"skip_bad_rows"`
 }
@@ -69,7 +77,7 @@ type TaskFormat struct {
 // Example is one row of a task file.
 type Example struct {
 	Fields   map[string]string // input role ("text", "premise", ...) -> text
-	Options  []string          // option0..optionN; nil unless multiple choice
+	Options  []string          // option0..optionN (fewer where MinOptions allows); nil unless multiple choice
 	Label    int               // class index, or index into Options
 	Score    float64           // regression target
 	HasLabel bool              // Label (or Score, for regression) was read
@@ -193,6 +201,9 @@ func (f TaskFormat) validate(format string) error {
 	}
 	if nOpt == 1 {
 		add("columns: multiple choice needs at least option0 and option1")
+	}
+	if f.MinOptions != 0 && (f.MinOptions < 2 || f.MinOptions > nOpt) {
+		add("min_options %d is not in [2, %d] (the option columns), or 0 for all", f.MinOptions, nOpt)
 	}
 	_, hasLabel := f.Columns["label"]
 	_, hasScore := f.Columns["score"]

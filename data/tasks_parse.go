@@ -142,13 +142,23 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 		}
 		ex.Fields[role] = v
 	}
+	missing := -1 // the first optional option the row lacks
 	for i := 0; i < p.nOpt; i++ {
 		role := "option" + strconv.Itoa(i)
 		v, ok := p.value(role, cells, have)
-		if !ok {
+		optional := p.f.MinOptions > 0 && i >= p.f.MinOptions
+		switch {
+		case optional && (!ok || strings.TrimSpace(v) == ""):
+			if missing < 0 {
+				missing = i
+			}
+		case !ok:
 			return rowErr(role, "missing %s (%s)", p.colDesc(role), role)
+		case missing >= 0:
+			return rowErr(role, "has %s but not option%d before it (options must come first, gaps after them)", role, missing)
+		default:
+			ex.Options = append(ex.Options, v)
 		}
-		ex.Options = append(ex.Options, v)
 	}
 	if p.target == "" {
 		return ex, nil
@@ -166,6 +176,9 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 		ex.Score, msg = parseScore(v, p.colDesc("score"))
 	} else {
 		ex.Label, msg = p.parseLabel(v)
+	}
+	if msg == "" && p.nOpt > 0 && ex.Label >= len(ex.Options) {
+		msg = fmt.Sprintf("label %q names option%d, but the row has %d options", v, ex.Label, len(ex.Options))
 	}
 	if msg != "" {
 		return rowErr(p.target, "%s", msg)

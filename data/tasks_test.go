@@ -147,6 +147,55 @@ func TestReadTaskFileLayout(t *testing.T) {
 	}
 }
 
+// ARC-style multiple choice: 2 to 4 options per row, letters for labels.
+var (
+	arcTSV = TaskFormat{MinOptions: 2, Labels: []string{"A", "B", "C", "D"},
+		Columns: map[string]string{"question": "0", "option0": "1", "option1": "2", "option2": "3", "option3": "4", "label": "5"}}
+	arcJSONL = TaskFormat{MinOptions: 2, Labels: []string{"A", "B", "C", "D"},
+		Columns: map[string]string{"question": "q", "option0": "c.0.t", "option1": "c.1.t", "option2": "c.2.t", "option3": "c.3.t", "label": "k"}}
+)
+
+// TestReadTaskFileMinOptions: with min_options, rows may stop after any
+// option from that one on (a missing JSONL field or an empty cell); the
+// row keeps the options before the gap.
+func TestReadTaskFileMinOptions(t *testing.T) {
+	for _, c := range []struct {
+		path, content string
+		f             TaskFormat
+	}{
+		{"arc.tsv", "why\tx\ty\t\t\tB\nhow\tx\ty\tz\t\tC\nwho\tx\ty\tz\tw\tD\n", arcTSV},
+		{"arc.jsonl", `{"q": "why", "c": [{"t": "x"}, {"t": "y"}], "k": "B"}` + "\n" +
+			`{"q": "how", "c": [{"t": "x"}, {"t": "y"}, {"t": "z"}], "k": "C"}` + "\n" +
+			`{"q": "who", "c": [{"t": "x"}, {"t": "y"}, {"t": "z"}, {"t": "w"}], "k": "D"}` + "\n", arcJSONL},
+	} {
+		d, err := ParseTaskFile([]byte(c.content), c.path, c.f, true)
+		if err != nil {
+			t.Fatalf("%s: %v", c.path, err)
+		}
+		var got [][]string
+		var labels []int
+		for _, ex := range d.Examples {
+			got, labels = append(got, ex.Options), append(labels, ex.Label)
+		}
+		want := [][]string{{"x", "y"}, {"x", "y", "z"}, {"x", "y", "z", "w"}}
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(labels, []int{1, 2, 3}) {
+			t.Errorf("%s: options %q, labels %v; want %q, [1 2 3]", c.path, got, labels, want)
+		}
+	}
+	// Without min_options every option is required.
+	f := arcTSV
+	f.MinOptions = 0
+	if _, err := ParseTaskFile([]byte("why\tx\ty\t\t\tB\n"), "arc.tsv", f, true); err != nil {
+		t.Errorf("empty options are text without min_options: %v", err)
+	}
+	f = arcJSONL
+	f.MinOptions = 0
+	if _, err := ParseTaskFile([]byte(`{"q": "why", "c": [{"t": "x"}, {"t": "y"}], "k": "B"}`+"\n"), "arc.jsonl", f, true); err == nil ||
+		!strings.Contains(err.Error(), `missing field "c.2.t" (option2)`) {
+		t.Errorf("a missing option without min_options: %v", err)
+	}
+}
+
 func TestReadTaskFileErrors(t *testing.T) {
 	labels01 := []string{"0", "1"}
 	cases := []struct {
@@ -188,6 +237,9 @@ func TestReadTaskFileErrors(t *testing.T) {
 			`missing field "o.2" (option1)`},
 		{"jsonl path through a string", "d.jsonl", "{\"t\":\"c\"}\n", TaskFormat{Columns: map[string]string{"text": "t.0"}}, true, 1, `missing field "t.0" (text)`},
 		{"jsonl missing label", "d.jsonl", "{\"t\":\"a\"}\n", TaskFormat{Columns: map[string]string{"text": "t", "label": "y"}}, true, 1, `missing label in field "y"`},
+		{"option gap", "arc.tsv", "q\ta\tb\t\td\tA\n", arcTSV, true, 1, "has option3 but not option2 before it"},
+		{"label past the row's options", "arc.tsv", "q\ta\tb\tc\t\tD\n", arcTSV, true, 1, `label "D" names option3, but the row has 3 options`},
+		{"required option empty", "arc.jsonl", `{"q": "why", "c": [{"t": "a"}], "k": "A"}` + "\n", arcJSONL, true, 1, `missing field "c.1.t" (option1)`},
 		{"header only", "t.tsv", "sentence\tlabel\n\n", sst2Format, true, 0, "t.tsv: no examples"},
 		{"all rows bad", "t.tsv", "sentence\tlabel\na\tx\n", TaskFormat{Header: true, SkipBadRows: true, Columns: sst2Format.Columns, Labels: labels01}, true, 0,
 			"no examples: all 1 rows were bad, the first: t.tsv:2: label"},
@@ -223,6 +275,8 @@ func TestTaskFormatValidate(t *testing.T) {
 		{TaskFormat{Columns: map[string]string{"text": "a", "label": "b"}, Labels: []string{"x", "x"}}, `"x" appears twice`},
 		{TaskFormat{Format: "tsv", Columns: map[string]string{"text": "sentence"}}, `column "sentence" is not a 0-based index (header is false)`},
 		{TaskFormat{Columns: map[string]string{"text": " "}}, "empty column name"},
+		{TaskFormat{MinOptions: 1, Columns: map[string]string{"option0": "a", "option1": "b"}}, "min_options 1 is not in [2, 2]"},
+		{TaskFormat{MinOptions: 2, Columns: map[string]string{"text": "a"}}, "min_options 2 is not in [2, 0]"},
 	}
 	for _, c := range cases {
 		err := c.f.Validate()
@@ -230,7 +284,7 @@ func TestTaskFormatValidate(t *testing.T) {
 			t.Errorf("%+v: error %v, want %q", c.f, err, c.want)
 		}
 	}
-	for _, f := range []TaskFormat{sst2Format, rteFormat, stsbFormat, clozeFormat} {
+	for _, f := range []TaskFormat{sst2Format, rteFormat, stsbFormat, clozeFormat, arcTSV, arcJSONL} {
 		if err := f.Validate(); err != nil {
 			t.Errorf("%+v: %v", f, err)
 		}
