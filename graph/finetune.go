@@ -64,11 +64,21 @@ type Task struct {
 	Labels    *G.Node // int32 (E) class or right option, -1 = padding; float32 (E) score, NaN = padding
 	LMTargets *G.Node // int32 (E*Rows, T) next tokens, -1 where none; nil when Lambda is 0
 
+	// OptionMask (Choose only) is float32 (E, Rows), added to the option
+	// scores: 0 for the options of an example, AbsentOption for the slots
+	// of an example with fewer options than Rows, whose softmax
+	// probability and gradient are then exactly 0.
+	OptionMask *G.Node
+
 	Out      *G.Node // logits (E, Classes) or (E, Rows) for Choose; scores (E, 1) for Regress
 	TaskLoss *G.Node // L2
 	LMLoss   *G.Node // L1; nil when Lambda is 0
 	Loss     *G.Node // L3 = L2 + Lambda*L1
 }
+
+// AbsentOption is the OptionMask entry of an option slot an example does
+// not fill: far below any score, yet finite, so that no inf-inf appears.
+const AbsentOption = -1e9
 
 // NewTask builds the model and its head over p, which must hold the head's
 // weights (Params.AddHead with head.Outputs()).
@@ -120,6 +130,8 @@ func (t *Task) buildHead() {
 		t.TaskLoss = G.Must(kernels.MSE(out, t.Labels))
 	case Choose:
 		out = G.Must(kernels.Reshape(out, E, h.Rows)) // (E, N)
+		t.OptionMask = t.NewFloat32Input("option_mask", E, h.Rows)
+		out = G.Must(kernels.Add(out, t.OptionMask))
 		fallthrough
 	default:
 		t.Labels = t.NewInt32Input("labels", E)

@@ -97,7 +97,11 @@ func referenceLoss(c headCase, out [][]float64) (float64, [][]float64) {
 		logits, rows := out[e], []int{e}
 		if c.head.Objective == Choose {
 			logits, rows = nil, nil
-			for o := 0; o < N; o++ {
+			n := N
+			if c.opts != nil {
+				n = c.opts[e]
+			}
+			for o := 0; o < n; o++ {
 				logits, rows = append(logits, out[e*N+o][0]), append(rows, e*N+o)
 			}
 		}

@@ -25,15 +25,17 @@ type headCase struct {
 	E      int
 	labels []int32   // Classify, Choose (-1 = padding example)
 	scores []float32 // Regress (NaN = padding example)
+	opts   []int     // Choose: options of each example, fewer than Rows where the mask drops the rest; nil = Rows each
 }
 
 func TestTaskLossMatchesReference(t *testing.T) {
 	nan := float32(math.NaN())
 	cases := []headCase{
-		{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1}, 3, []int32{2, 0, -1}, nil},
-		{"similarity_regression", HeadConfig{Objective: Regress, Rows: 2}, 3, nil, []float32{4.5, nan, 0.5}},
-		{"similarity_classification", HeadConfig{Objective: Classify, Classes: 2, Rows: 2}, 2, []int32{1, 0}, nil},
-		{"multiple_choice", HeadConfig{Objective: Choose, Rows: 3}, 2, []int32{2, 1}, nil},
+		{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1}, 3, []int32{2, 0, -1}, nil, nil},
+		{"similarity_regression", HeadConfig{Objective: Regress, Rows: 2}, 3, nil, []float32{4.5, nan, 0.5}, nil},
+		{"similarity_classification", HeadConfig{Objective: Classify, Classes: 2, Rows: 2}, 2, []int32{1, 0}, nil, nil},
+		{"multiple_choice", HeadConfig{Objective: Choose, Rows: 3}, 2, []int32{2, 1}, nil, nil},
+		{"multiple_choice_fewer_options", HeadConfig{Objective: Choose, Rows: 4}, 4, []int32{1, 2, 0, -1}, nil, []int{2, 4, 3, 4}},
 	}
 	for _, c := range cases {
 		for _, lambda := range []float32{0, 0.5, 1} {
@@ -101,6 +103,18 @@ func fillTask(task *Task, first int, c headCase) {
 		return
 	}
 	copy(Int32Data(task.Labels), c.labels)
+	for e, n := range c.opts { // slots past an example's options: nothing to read, masked scores
+		for j := n; j < c.head.Rows; j++ {
+			r := e*c.head.Rows + j
+			extract[r] = -1
+			Float32Data(task.OptionMask)[r] = AbsentOption
+			if task.LMTargets != nil {
+				for i := range T {
+					Int32Data(task.LMTargets)[r*T+i] = -1
+				}
+			}
+		}
+	}
 	for e, l := range c.labels { // a padding example has no rows to read
 		if l < 0 && c.head.Objective != Choose {
 			for j := 0; j < c.head.Rows; j++ {

@@ -201,7 +201,11 @@ func TestFinetuneOnGPU(t *testing.T) {
 	var mc strings.Builder
 	mc.WriteString("story,q,o1,o2,o3,answer\n")
 	for i := 0; i < 24; i++ {
-		fmt.Fprintf(&mc, "%s %s,why?,%s,%s,%s,%c\n", randWord(r), randWord(r), randWord(r), randWord(r), randWord(r), "ABC"[i%3])
+		third := randWord(r)
+		if i%4 == 1 && i%3 != 2 { // two options only (min_options): the third's score is masked on the device too
+			third = ""
+		}
+		fmt.Fprintf(&mc, "%s %s,why?,%s,%s,%s,%c\n", randWord(r), randWord(r), randWord(r), randWord(r), third, "ABC"[i%3])
 	}
 	model := tinyModelDir(t)
 	tasks := map[string]string{
@@ -210,7 +214,7 @@ func TestFinetuneOnGPU(t *testing.T) {
 		"similarity": fmt.Sprintf(`task: {type: similarity, train: %s, columns: {a: s1, b: s2, score: sim}, val_fraction: 0.25}`,
 			writeFile(t, filepath.Join(dir, "s.jsonl"), synthPairs(40))),
 		"multiple_choice": fmt.Sprintf(`task: {type: multiple_choice, train: %s, header: true, val_fraction: 0.25, labels: [A, B, C],
-  columns: {context: story, question: q, option0: o1, option1: o2, option2: o3, label: answer}}`,
+  columns: {context: story, question: q, option0: o1, option1: o2, option2: o3, label: answer}, min_options: 2}`,
 			writeFile(t, filepath.Join(dir, "m.csv"), mc.String())),
 	}
 	for name, task := range tasks {

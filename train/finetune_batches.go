@@ -152,6 +152,11 @@ func (g *taskGraph) fill(exs []taskExample, batch []int) int {
 		lmt = graph.Int32Data(t.LMTargets)
 		fillInt32(lmt, -1)
 	}
+	var mask []float32
+	if t.OptionMask != nil {
+		mask = graph.Float32Data(t.OptionMask)
+		clear(mask)
+	}
 	clear(idx)
 	fillInt32(ext, -1)
 	tokens := 0
@@ -168,6 +173,9 @@ func (g *taskGraph) fill(exs []taskExample, batch []int) int {
 					copy(lmt[r*T:], row[1:])
 				}
 				tokens += len(row)
+			}
+			for j := len(ex.rows); mask != nil && j < rows; j++ {
+				mask[e*rows+j] = graph.AbsentOption // fewer options than the head's slots
 			}
 		}
 		if t.Head.Objective == graph.Regress {

@@ -30,7 +30,7 @@ const (
 
 // TaskConfig is the task: of a finetune config: its type, where the data is
 // and how to read it (data.TaskFormat, inline: format, header, columns,
-// labels, label_base, skip_bad_rows).
+// labels, label_base, min_options, skip_bad_rows).
 type TaskConfig struct {
 	Type            string `yaml:"type" json:"type"`
 	data.TaskFormat `yaml:",inline"`

@@ -6,10 +6,13 @@ package train
 // model stands in for a real one.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -207,6 +210,80 @@ max_steps: 4
 	info, err := readTaskInfo(filepath.Join(out, "best", taskFile))
 	if err != nil || info.Objective != graph.Choose || info.NumOptions != 3 || info.Special.Extract != len(synthChars)+2 {
 		t.Fatalf("task.json %+v, %v", info, err)
+	}
+}
+
+// ARC-style multiple choice with 2 to 4 options per row (min_options): the
+// head learns to pick "yes" wherever it sits, and a row's missing options
+// get probability 0, in eval and predict too.
+func TestFinetuneMultipleChoiceFewerOptions(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(11, 12))
+	var b strings.Builder
+	for range 300 {
+		n := 2 + r.IntN(3)
+		right := r.IntN(n)
+		var choices []string
+		for j := range n {
+			word := randWord(r)
+			if j == right {
+				word = "yes"
+			}
+			choices = append(choices, fmt.Sprintf(`{"text": %q, "label": "%c"}`, word, 'A'+j))
+		}
+		fmt.Fprintf(&b, `{"question": {"stem": "which one", "choices": [%s]}, "answerKey": "%c"}`+"\n", strings.Join(choices, ", "), 'A'+right)
+	}
+	file := writeFile(t, filepath.Join(dir, "arc.jsonl"), b.String())
+	yaml := fmt.Sprintf(`init_from: %s
+task:
+  type: multiple_choice
+  train: %s
+  val_fraction: 0.2
+  columns: {question: question.stem, option0: question.choices.0.text, option1: question.choices.1.text,
+            option2: question.choices.2.text, option3: question.choices.3.text, label: answerKey}
+  labels: [A, B, C, D]
+  min_options: 2
+lr: 3.0e-3
+batch_size: 16
+epochs: 4
+eval_interval: 10
+`, tinyModelDir(t), file)
+	sum, out := runFinetune(t, yaml)
+	if sum.TrainExamples != 240 || sum.Val["accuracy"] < 0.9 || sum.Baseline["accuracy"] > 0.5 {
+		t.Fatalf("summary %+v: want the rule learned across 2 to 4 options", sum)
+	}
+	res, err := EvalTask(out, file, InferOptions{Batch: 7})
+	if err != nil || res["examples"] != 300 || res["accuracy"].(float64) < 0.9 {
+		t.Fatalf("eval %v, %v", res, err)
+	}
+	var preds bytes.Buffer
+	if _, err := PredictTask(out, file, &preds, InferOptions{Batch: 7}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := readTaskInfo(filepath.Join(out, "best", taskFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := data.ReadTaskFile(file, info.Format, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(&preds)
+	for _, ex := range d.Examples {
+		var p Prediction
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		var total float64
+		for j, l := range []string{"A", "B", "C", "D"} {
+			if j >= len(ex.Options) && p.Probabilities[l] != 0 {
+				t.Fatalf("line %d has %d options, yet P(%s) = %v", ex.Line, len(ex.Options), l, p.Probabilities[l])
+			}
+			total += p.Probabilities[l]
+		}
+		if math.Abs(total-1) > 1e-6 || p.Label[0]-'A' >= byte(len(ex.Options)) {
+			t.Fatalf("line %d (%d options): %+v", ex.Line, len(ex.Options), p)
+		}
 	}
 }
 
