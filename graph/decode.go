@@ -19,13 +19,12 @@ import (
 // Decoder is an incremental forward pass over p with a key/value cache of
 // up to n_ctx tokens. It is not safe for concurrent use.
 type Decoder struct {
-	p      *Params
 	cfg    Config
 	layers []decoderLayer
-	wte    []float32 // (V, C): the embedding and the tied LM head
-	wpe    []float32 // (n_ctx, C)
-	lnf    [2][]float32
-	n      int // tokens in the cache
+	wte    []float32    // (V, C): the embedding and the tied LM head
+	wpe    []float32    // (n_ctx, C)
+	lnf    [2][]float32 // gpt2's final LayerNorm
+	n      int          // tokens in the cache
 
 	rows               int // tokens the scratch below holds
 	x, h, qkv, y, u, g []float32
@@ -58,7 +57,7 @@ func NewDecoder(p *Params) (*Decoder, error) {
 		wb[1], err = get(prefix + "bias")
 		return wb, err
 	}
-	d := &Decoder{p: p, cfg: cfg}
+	d := &Decoder{cfg: cfg}
 	var err error
 	wte, wpe := EmbeddingNames(cfg.Arch)
 	if d.wte, err = get(wte); err != nil {
