@@ -41,7 +41,61 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	} else {
 		checkMatrix("B", b, k, n, ldb)
 	}
+	if m == 1 && !transA {
+		gemvRow(transB, n, k, alpha, a, b, ldb, beta, c)
+		return
+	}
 	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemvMinCols is the fewest columns of C one block of gemvRow computes, and
+// gemvParallelWork the n*k above which it splits at all (tens of µs).
+const (
+	gemvMinCols      = 256
+	gemvParallelWork = 1 << 17
+)
+
+// gemvRow computes a one-row product, c[:n] = alpha*a[:k]@op(B) + beta*c[:n]
+// (sampling one token), in blocks of columns over the worker pool when it is
+// large: such products are bound by reading B, which one core does not do
+// at the memory's speed. With B transposed each column is a dot product
+// (AVX2 helper; OpenBLAS's GEMM takes twice as long on a single row of
+// that shape); otherwise a block is a sum of rows of B (axpy, AVX2 helper,
+// twice gonum's speed) or, with OpenBLAS, one call of its own kernels
+// (AVX-512 where the CPU has it).
+func gemvRow(transB bool, n, k int, alpha float32, a, b []float32, ldb int, beta float32, c []float32) {
+	a, c = a[:k], c[:n]
+	work := func(lo, hi int) {
+		switch {
+		case transB: // B is n×k: column j of op(B) is row j of B
+			for j := lo; j < hi; j++ {
+				v := alpha * dot32(a, b[j*ldb:j*ldb+k])
+				if beta != 0 {
+					v += beta * c[j]
+				}
+				c[j] = v
+			}
+		case !vectorRows:
+			sgemmSerial(false, false, 1, hi-lo, k, alpha, a, k, b[lo:], ldb, beta, c[lo:], n)
+		default:
+			cs := c[lo:hi]
+			switch beta {
+			case 0:
+				clear(cs)
+			case 1:
+			default:
+				scal32(beta, cs)
+			}
+			for l, al := range a {
+				axpy32(alpha*al, b[l*ldb+lo:l*ldb+hi], cs)
+			}
+		}
+	}
+	if chunks := min(Threads(), n/gemvMinCols); chunks >= 2 && n*k >= gemvParallelWork {
+		parallelRanges(n, chunks, work)
+		return
+	}
+	work(0, n)
 }
 
 // sgemmMinChunk is the fewest rows (or columns) of C one block computes:

@@ -69,6 +69,10 @@ import (
 // blasSplits says whether sgemm splits large products over the worker pool.
 const blasSplits = true
 
+// vectorRows: one-row products without a transposed B stay with OpenBLAS's
+// kernels (AVX-512 where the CPU has it), split by columns (gemvRow).
+const vectorRows = false
+
 func init() {
 	if os.Getenv("OPENBLAS_CORETYPE") == "" && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL &&
 		cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ {

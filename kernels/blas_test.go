@@ -128,6 +128,8 @@ func TestSgemm(t *testing.T) {
 		{3, 4, 0, 1, 0.5}, {0, 4, 3, 1, 0.5}, {4, 0, 3, 1, 0.5}, {3, 4, 5, 0, 2},
 		// Large enough for sgemm to split C: by rows (m >= n), by columns (n > m).
 		{300, 130, 70, 0.5, 1}, {131, 517, 40, 1, 0},
+		// One row (sampling a token): gemvRow, serial and split by columns.
+		{1, 37, 29, 0.7, -0.3}, {1, 9, 5, 1, 0}, {1, 1100, 130, 1, 0}, {1, 1025, 300, -0.5, 1},
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3)) // three workers: uneven blocks
 	for _, c := range cases {
@@ -187,7 +189,7 @@ func BenchmarkSgemm(b *testing.B) {
 	// GPT-1 shapes at B=8, T=512 (M = 4096 rows): the QKV projection forward,
 	// its weight gradient (xᵀ @ dy) and the MLP down-projection input gradient;
 	// then the bench configs' shapes: the small model's QKV (768 rows, C=128),
-	// the medium one's MLP (1024 rows, C=384) and GPT-1's LM head at B*T=512.
+	// the medium one's MLP (1024 rows, C=384) and GPT-1's LM head at B*T=512;
 	shapes := []struct {
 		name    string
 		tA, tB  bool
@@ -199,6 +201,9 @@ func BenchmarkSgemm(b *testing.B) {
 		{"small_qkv_768x384x128", false, false, 768, 384, 128},
 		{"medium_fc_1024x1536x384", false, false, 1024, 1536, 384},
 		{"gpt1_head_512x40478x768_tB", false, true, 512, 40478, 768},
+		// One row: GPT-2 124M sampling a token, its QKV projection and LM head.
+		{"row_qkv_1x2304x768", false, false, 1, 2304, 768},
+		{"row_head_1x50257x768_tB", false, true, 1, 50257, 768},
 	}
 	for _, s := range shapes {
 		for _, threads := range []int{1, 2} {
