@@ -90,6 +90,9 @@ func NewDecoder(p *Params) (*Decoder, error) {
 	return d, nil
 }
 
+// Context is the most tokens the cache holds: the model's n_ctx.
+func (d *Decoder) Context() int { return d.cfg.NCtx }
+
 // Len is the number of tokens in the cache.
 func (d *Decoder) Len() int { return d.n }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"gptctl/data"
@@ -21,7 +22,11 @@ type GenerateOptions struct {
 	TopK         int     // 0 = no limit
 	TopP         float64 // 1 = no limit
 	Seed         uint64
+	NumSamples   int // 0 or 1: one; more are separated by a line of dashes
 }
+
+// sampleSeparator ends each sample but the last when there are several.
+const sampleSeparator = "---------------"
 
 // Validate checks the sampling options.
 func (o GenerateOptions) Validate() error {
@@ -34,6 +39,8 @@ func (o GenerateOptions) Validate() error {
 		return &ConfigError{fmt.Errorf("--top-k %d must not be negative", o.TopK)}
 	case o.TopP <= 0 || o.TopP > 1:
 		return &ConfigError{fmt.Errorf("--top-p %v is not in (0, 1]", o.TopP)}
+	case o.NumSamples < 0:
+		return &ConfigError{fmt.Errorf("--num-samples %d must not be negative", o.NumSamples)}
 	}
 	return nil
 }
@@ -61,27 +68,41 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 			return inputErrorf("--prompt: characters %q are not in the model's vocabulary", string(unk))
 		}
 	}
-	ids := tok.Encode(o.Prompt)
-	if len(ids) == 0 {
-		ids = []int{startToken(tok)}
+	prompt := tok.Encode(o.Prompt)
+	if len(prompt) == 0 {
+		prompt = []int{startToken(tok)}
 	}
-	// The decoder keeps the keys and values of the window, so each token
-	// costs one pass over the weights. The window is the last n_ctx tokens:
-	// once the text outgrows it, each new token reruns the window that ends
-	// with it (positions are absolute, so the cache cannot slide).
-	T := p.Config.NCtx
 	dec, err := graph.NewDecoder(p)
 	if err != nil {
 		return err
 	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x6e6))
+	probs := make([]float64, tok.VocabSize())
+	for i := range max(o.NumSamples, 1) {
+		if i > 0 {
+			fmt.Fprintln(w, sampleSeparator)
+		}
+		if err := sampleOne(dec, slices.Clone(prompt), tok, o, rng, probs, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sampleOne writes the prompt and o.MaxNewTokens sampled tokens after it,
+// then a newline. The decoder keeps the keys and values of the window, so
+// each token costs one pass over the weights. The window is the last n_ctx
+// tokens: once the text outgrows it, each new token reruns the window that
+// ends with it (positions are absolute, so the cache cannot slide).
+func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOptions, rng *rand.Rand, probs []float64, w io.Writer) error {
+	T := dec.Context()
+	dec.Reset()
 	logits, err := dec.Append(ids[max(0, len(ids)-T):])
 	if err != nil {
 		return err
 	}
 	fmt.Fprint(w, o.Prompt)
-	rng := rand.New(rand.NewPCG(o.Seed, 0x6e6))
-	V := tok.VocabSize()
-	probs := make([]float64, V)
+	V := len(probs)
 	for n := 0; n < o.MaxNewTokens; n++ {
 		next := sample(logits[:V], probs, o, rng)
 		ids = append(ids, next)

@@ -89,3 +89,36 @@ func TestGenerateUnknownPromptCharacters(t *testing.T) {
 		t.Errorf("got %v, want an input error naming Z and Q", err)
 	}
 }
+
+// --num-samples draws its samples one after another from one seeded stream:
+// the first equals a single sample, the others differ, each starts with the
+// prompt and runs MaxNewTokens tokens, and a line of dashes sits between them.
+func TestGenerateNumSamples(t *testing.T) {
+	tok := data.NewCharTokenizer("abcdefghij klmnop.")
+	cfg := graph.Config{Arch: "gpt2", VocabSize: tok.VocabSize(), NCtx: 16, NEmbd: 16, NHead: 2, NLayer: 1, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := GenerateOptions{Prompt: "ab", MaxNewTokens: 12, Temperature: 1, TopP: 1, Seed: 5}
+	var one, three bytes.Buffer
+	if err := generate(p, tok, o, &one); err != nil {
+		t.Fatal(err)
+	}
+	o.NumSamples = 3
+	if err := generate(p, tok, o, &three); err != nil {
+		t.Fatal(err)
+	}
+	samples := strings.Split(three.String(), sampleSeparator+"\n")
+	if len(samples) != 3 || samples[0] != one.String() {
+		t.Fatalf("3 samples: %q; one sample: %q", three.String(), one.String())
+	}
+	for _, s := range samples {
+		if !strings.HasPrefix(s, "ab") || len([]rune(s)) != 2+12+1 {
+			t.Errorf("sample %q: want the prompt, 12 characters and a newline", s)
+		}
+	}
+	if samples[1] == samples[0] && samples[2] == samples[0] {
+		t.Errorf("three equal samples %q", samples[0])
+	}
+}

@@ -117,6 +117,9 @@ func TestBadInput(t *testing.T) {
 		{"--resume of a non-run", []string{"pretrain", "--resume", "--out", noShards}, 2, []string{noShards, "not a gptctl run directory"}},
 		{"generate --top-p 0", []string{"generate", "--model", pre, "--top-p", "0"}, 2, []string{"--top-p"}},
 		{"generate --temperature -1", []string{"generate", "--model", pre, "--temperature", "-1"}, 2, []string{"--temperature"}},
+		{"generate --num-samples -1", []string{"generate", "--model", pre, "--num-samples", "-1"}, 2, []string{"--num-samples -1"}},
+		{"generate --prompt and --prompt-file", []string{"generate", "--model", pre, "--prompt", "a", "--prompt-file", typo}, 2, []string{"give one of them"}},
+		{"generate --prompt-file missing", []string{"generate", "--model", pre, "--prompt-file", filepath.Join(dir, "none.txt")}, 2, []string{"--prompt-file", "none.txt"}},
 		{"bench --steps 0", []string{"bench", "-c", "../../configs/bench-small.yaml", "--steps", "0"}, 2, []string{"steps 0"}},
 		{"run directory in use", []string{"pretrain", "--resume", "--out", pre}, 2, []string{pre, "in use"}},
 		// Configs.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -11,7 +13,8 @@ import (
 
 // GenerateOptions are the flags of gptctl generate.
 type GenerateOptions struct {
-	ModelDir string
+	ModelDir   string
+	PromptFile string
 	train.GenerateOptions
 	Out io.Writer
 }
@@ -23,13 +26,27 @@ func NewCmdGenerate(runF func(*GenerateOptions) error) *cobra.Command {
 		Use:   "generate --model DIR [--prompt TEXT]",
 		Short: "Sample text from a model",
 		Long: `generate continues a prompt token by token, printing as it goes. Temperature 0
-is greedy decoding; top-k and top-p (nucleus) limit the candidates.`,
-		Example: `  gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-k 40 --seed 7`,
-		Args:    usageArgs(cobra.NoArgs),
+is greedy decoding; top-k and top-p (nucleus) limit the candidates. Each token
+costs one pass over the weights (a key/value cache holds the window); past the
+model's context the window slides. With --num-samples N the samples follow one
+another, separated by a line of dashes; one seed draws them all.`,
+		Example: `  gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-k 40 --seed 7
+  gptctl generate --model runs/gpt2 --prompt-file intro.txt --num-samples 5 --top-p 0.9`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out = cmd.OutOrStdout()
 			if err := requireFlags("model", opts.ModelDir); err != nil {
 				return err
+			}
+			if opts.PromptFile != "" {
+				if cmd.Flags().Changed("prompt") {
+					return &usageError{errors.New("--prompt and --prompt-file: give one of them")}
+				}
+				b, err := os.ReadFile(opts.PromptFile)
+				if err != nil {
+					return &train.InputError{Err: fmt.Errorf("--prompt-file: %w", err)}
+				}
+				opts.Prompt = string(b)
 			}
 			if runF != nil {
 				return runF(opts)
@@ -45,6 +62,8 @@ is greedy decoding; top-k and top-p (nucleus) limit the candidates.`,
 	f.IntVar(&opts.TopK, "top-k", 0, "sample from the k most likely tokens; 0 = all")
 	f.Float64Var(&opts.TopP, "top-p", 1, "sample from the smallest set with this probability mass")
 	f.Uint64Var(&opts.Seed, "seed", 1, "random seed")
+	f.IntVar(&opts.NumSamples, "num-samples", 1, "samples to draw from the prompt")
+	f.StringVar(&opts.PromptFile, "prompt-file", "", "read the prompt from this file")
 	return cmd
 }
 
