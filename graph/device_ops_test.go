@@ -160,14 +160,16 @@ func TestDeviceDropoutMasks(t *testing.T) {
 
 // TestDeviceTaskHeads runs the finetuning heads (row gather, dropout on the
 // head input, Linear, cross-entropy or mean squared error, the reshape of
-// multiple choice, L2 + lambda*L1) on both executors.
+// multiple choice and its option mask, L2 + lambda*L1) on both executors.
 func TestDeviceTaskHeads(t *testing.T) {
 	d := openDevice(t)
 	nan := float32(math.NaN())
 	cases := []headCase{
-		{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1, Lambda: 0.5, Dropout: 0.1}, 3, []int32{2, 0, -1}, nil},
-		{"similarity_regression", HeadConfig{Objective: Regress, Rows: 2}, 3, nil, []float32{4.5, nan, 0.5}},
-		{"multiple_choice", HeadConfig{Objective: Choose, Rows: 3, Lambda: 0.5}, 2, []int32{2, 1}, nil},
+		{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1, Lambda: 0.5, Dropout: 0.1}, 3, []int32{2, 0, -1}, nil, nil},
+		{"similarity_regression", HeadConfig{Objective: Regress, Rows: 2}, 3, nil, []float32{4.5, nan, 0.5}, nil},
+		{"multiple_choice", HeadConfig{Objective: Choose, Rows: 3, Lambda: 0.5}, 2, []int32{2, 1}, nil, nil},
+		// Slots past an example's options: the option mask, an input fed to the device.
+		{"multiple_choice_fewer_options", HeadConfig{Objective: Choose, Rows: 4, Lambda: 0.5}, 3, []int32{1, 2, 0}, nil, []int{2, 4, 3}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
