@@ -8,7 +8,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 
 	"gptctl/data"
 	"gptctl/graph"
@@ -139,7 +138,10 @@ func startToken(tok interface {
 	return 0
 }
 
-// sample draws an id from logits under temperature, top-k and top-p.
+// sample draws an id from logits under temperature, top-k and top-p. The
+// candidates are all ids in order when neither limits them; otherwise the
+// most probable ones, most probable first, found by a heap (a full sort of
+// GPT-2's 50,257 ids took 20 ms a token).
 func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand) int {
 	best := 0
 	for i, v := range logits {
@@ -151,38 +153,99 @@ func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand
 		return best
 	}
 	mx := float64(logits[best])
-	order := make([]int, len(logits))
 	var sum float64
 	for i, v := range logits {
 		probs[i] = math.Exp((float64(v) - mx) / o.Temperature)
 		sum += probs[i]
-		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return probs[order[a]] > probs[order[b]] })
-	keep := len(order)
-	if o.TopK > 0 && o.TopK < keep {
-		keep = o.TopK
+	V := len(logits)
+	if (o.TopK <= 0 || o.TopK >= V) && o.TopP >= 1 {
+		u := rng.Float64() * sum
+		for id, p := range probs {
+			if u -= p; u <= 0 {
+				return id
+			}
+		}
+		return best
 	}
-	if o.TopP < 1 {
-		var c float64
-		for i := 0; i < keep; i++ {
-			c += probs[order[i]] / sum
-			if c >= o.TopP {
-				keep = i + 1
+	k := V
+	if o.TopK > 0 {
+		k = min(k, o.TopK)
+	}
+	var cand []int
+	if o.TopP >= 1 {
+		cand = topIDs(probs, k)
+	} else { // the nucleus: the fewest top ids whose mass reaches top_p
+		for n := min(k, 256); ; n = min(k, n*8) {
+			cand = topIDs(probs, n)
+			var c float64
+			keep := 0
+			for keep < len(cand) && c < o.TopP {
+				c += probs[cand[keep]] / sum
+				keep++
+			}
+			if c >= o.TopP || n == k {
+				cand = cand[:keep]
 				break
 			}
 		}
 	}
 	var total float64
-	for _, id := range order[:keep] {
+	for _, id := range cand {
 		total += probs[id]
 	}
 	u := rng.Float64() * total
-	for _, id := range order[:keep] {
-		u -= probs[id]
-		if u <= 0 {
+	for _, id := range cand {
+		if u -= probs[id]; u <= 0 {
 			return id
 		}
 	}
-	return order[keep-1]
+	return cand[len(cand)-1]
+}
+
+// topIDs returns the ids of the k largest probs, the largest first (equal
+// probabilities: the lower id first), through a min-heap of k ids.
+func topIDs(probs []float64, k int) []int {
+	below := func(a, b int) bool { // a ranks below b
+		if probs[a] != probs[b] {
+			return probs[a] < probs[b]
+		}
+		return a > b
+	}
+	h := make([]int, 0, k)
+	down := func(i int) {
+		for {
+			m, l, r := i, 2*i+1, 2*i+2
+			if l < len(h) && below(h[l], h[m]) {
+				m = l
+			}
+			if r < len(h) && below(h[r], h[m]) {
+				m = r
+			}
+			if m == i {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+	}
+	for id := range probs {
+		switch {
+		case len(h) < k:
+			h = append(h, id)
+			for i := len(h) - 1; i > 0 && below(h[i], h[(i-1)/2]); i = (i - 1) / 2 {
+				h[i], h[(i-1)/2] = h[(i-1)/2], h[i]
+			}
+		case below(h[0], id):
+			h[0] = id
+			down(0)
+		}
+	}
+	slices.SortFunc(h, func(a, b int) int {
+		if below(b, a) {
+			return -1
+		}
+		return 1
+	})
+	return h
 }
