@@ -28,6 +28,15 @@ type InferOptions struct {
 	Device  string    // auto, cpu or cuda, as in a config; "" = cpu, silently
 	Threads int       // CPU threads; 0 = all cores
 	Log     io.Writer // the device notice and skipped rows; nil = none
+	// Progress, when set, is called after each batch with the windows (or
+	// examples) done and their total.
+	Progress func(done, total int)
+}
+
+func (o InferOptions) progress(done, total int) {
+	if o.Progress != nil {
+		o.Progress(min(done, total), total)
+	}
 }
 
 // setup picks the device (SetupDevice) and returns it.
@@ -91,7 +100,8 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 	var count int
 	in, tg := graph.Int32Data(m.Idx), graph.Int32Data(targets)
 	n := len(ids) - 1 // positions with a next token
-	for pos := 0; pos < n; {
+	windows := (n + T - 1) / T
+	for pos, done := 0, 0; pos < n; {
 		for b := 0; b < batch; b++ {
 			for t := 0; t < T; t++ {
 				i := b*T + t
@@ -109,6 +119,8 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 		}
 		nll += l * float64(rows)
 		count += rows
+		done += batch
+		o.progress(done, windows)
 	}
 	l := nll / float64(count)
 	return &LMEval{Loss: l, Perplexity: math.Exp(l), Tokens: count, File: file}, nil

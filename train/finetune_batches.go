@@ -69,6 +69,8 @@ type graphSet struct {
 
 	forwardOnGPU bool       // inference on the GPU (eval, predict): fwd runs the fixedT graph's predictions
 	fwd          gpuForward // compiled on the first prediction
+
+	progress func(done, total int) // predict's, after each batch; nil = none
 }
 
 type taskGraph struct {
@@ -230,6 +232,7 @@ func softmax64(x []float32) []float64 {
 // order of exs.
 func (s *graphSet) predict(exs []taskExample) ([][]float64, error) {
 	out := make([][]float64, len(exs))
+	done := 0
 	for _, batch := range evalBatches(exs, s.E) {
 		width := 0
 		for _, i := range batch {
@@ -264,6 +267,9 @@ func (s *graphSet) predict(exs []taskExample) ([][]float64, error) {
 		}
 		for j, o := range g.outputs(raw, len(batch)) {
 			out[batch[j]] = o
+		}
+		if done += len(batch); s.progress != nil {
+			s.progress(done, len(exs))
 		}
 	}
 	return out, nil

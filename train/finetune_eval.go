@@ -128,7 +128,7 @@ func EvalTask(modelDir, file string, o InferOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	outs, err := m.predict(exs, o.Batch, device)
+	outs, err := m.predict(exs, o, device)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (int, error
 	if err != nil {
 		return 0, err
 	}
-	outs, err := m.predict(exs, o.Batch, device)
+	outs, err := m.predict(exs, o, device)
 	if err != nil {
 		return 0, err
 	}
@@ -184,11 +184,12 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (int, error
 	return len(outs), nil
 }
 
-// predict returns the head's outputs for exs, in batches of E examples, on
-// device. On the GPU every batch is padded to max_len: one graph, compiled
+// predict returns the head's outputs for exs, in batches of o.Batch
+// examples, on device. On the GPU every batch is padded to max_len: one graph, compiled
 // once.
-func (m *taskModel) predict(exs []taskExample, E int, device string) ([][]float64, error) {
-	s := newGraphSet(m.params, m.info.head(), E, m.info.MaxLen, kernels.NewRNG(0))
+func (m *taskModel) predict(exs []taskExample, o InferOptions, device string) ([][]float64, error) {
+	s := newGraphSet(m.params, m.info.head(), o.Batch, m.info.MaxLen, kernels.NewRNG(0))
+	s.progress = o.progress
 	if device == "cuda" {
 		s.fixedT, s.opts, s.forwardOnGPU = m.info.MaxLen, modelOptions(device), true
 		defer func() {

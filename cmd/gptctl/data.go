@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -81,20 +80,11 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 	if err != nil {
 		return err
 	}
-	tty := isTerminal(opts.ErrOut)
-	var lastLine time.Time
+	line := newProgressLine(opts.ErrOut)
 	progress := func(s data.PrepareStats) {
-		if !tty && time.Since(lastLine) < 10*time.Second {
-			return // a log file gets a line every 10 s
-		}
-		lastLine = time.Now()
-		end := "\n"
-		if tty {
-			end = "\x1b[K\r"
-		}
-		fmt.Fprintf(opts.ErrOut, "prepare: %s / %s (%.0f%%), %d tokens, %.1f MB/s%s",
+		line.print("prepare: %s / %s (%.0f%%), %d tokens, %.1f MB/s",
 			humanBytes(s.Bytes), humanBytes(s.InputBytes), 100*float64(s.Bytes)/float64(max(s.InputBytes, 1)),
-			s.Tokens(), float64(s.Bytes)/1e6/max(s.Seconds, 1e-9), end)
+			s.Tokens(), float64(s.Bytes)/1e6/max(s.Seconds, 1e-9))
 	}
 	stats, err := data.Prepare(data.PrepareOptions{
 		Tokenizer:   tok,
@@ -105,9 +95,7 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		Workers:     opts.Workers,
 		Progress:    progress,
 	})
-	if tty {
-		fmt.Fprint(opts.ErrOut, "\x1b[K")
-	}
+	line.done()
 	if err != nil {
 		return err
 	}

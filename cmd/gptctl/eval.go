@@ -54,13 +54,17 @@ the same numbers.`,
 }
 
 func evalRun(opts *EvalOptions) error {
+	line := newProgressLine(opts.Log)
+	defer line.done()
 	if train.IsTaskModel(opts.ModelDir) { // a finetuned model: task metrics
+		opts.Progress = line.counter("eval", "examples")
 		res, err := train.EvalTask(opts.ModelDir, opts.DataPath, opts.InferOptions)
 		if err != nil {
 			return err
 		}
 		return printJSON(opts.Out, res)
 	}
+	opts.Progress = line.counter("eval", "windows")
 	res, err := train.EvalLM(opts.ModelDir, opts.DataPath, opts.InferOptions)
 	if err != nil {
 		return err

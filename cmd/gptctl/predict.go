@@ -63,6 +63,9 @@ func predictRun(opts *PredictOptions) error {
 	if !train.IsTaskModel(opts.ModelDir) {
 		return &train.InputError{Err: fmt.Errorf("model %s has no task.json: predict needs a finetuned model (gptctl finetune)", opts.ModelDir)}
 	}
+	line := newProgressLine(opts.Log)
+	defer line.done()
+	opts.Progress = line.counter("predict", "examples")
 	if opts.OutPath == "" || opts.OutPath == "-" {
 		_, err := train.PredictTask(opts.ModelDir, opts.DataPath, opts.Out, opts.InferOptions)
 		return err
