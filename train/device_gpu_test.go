@@ -377,7 +377,8 @@ func TestFinetuneNonFiniteOnGPU(t *testing.T) {
 }
 
 // gptctl eval and predict on the GPU give the CPU's numbers: the loss of a
-// language model over a file longer than a batch of windows, and the task
+// language model over a file longer than a batch of windows, its zero-shot
+// option scores, and the task
 // metrics and every prediction of a finetuned classifier and regressor
 // (products in float32 on both devices).
 func TestEvalPredictOnGPU(t *testing.T) {
@@ -400,6 +401,32 @@ func TestEvalPredictOnGPU(t *testing.T) {
 	}
 	if gpu.Tokens != cpu.Tokens || math.Abs(gpu.Loss-cpu.Loss) > 1e-5*cpu.Loss {
 		t.Errorf("eval: gpu %+v, cpu %+v", gpu, cpu)
+	}
+	// Zero-shot option scores read the logits (the GPU's padded to 64 columns).
+	p, _, err := LoadModel(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []choiceRow
+	for i := range 5 {
+		row := choiceRow{first: 1 + i}
+		for j := range 8 + i {
+			row.ids = append(row.ids, int32((i*7+j*3)%len(synthChars)))
+		}
+		rows = append(rows, row)
+	}
+	sc, err := scoreRows(p, rows, 12, InferOptions{Batch: 2}, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := scoreRows(p, rows, 12, InferOptions{Batch: 2}, "cuda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range sc {
+		if math.Abs(sc[i]-sg[i]) > 1e-5*max(1, math.Abs(sc[i])) {
+			t.Errorf("zero-shot score of row %d: gpu %v, cpu %v", i, sg[i], sc[i])
+		}
 	}
 
 	tasks := map[string]string{

@@ -91,7 +91,7 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 	if err != nil {
 		return nil, err
 	}
-	run, err := lossRunner(m, loss, device)
+	run, err := newForwardRun(m, loss, device)
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +113,15 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 			}
 			pos += T
 		}
-		l, rows, err := run.loss()
+		l, err := run.values()
 		if err != nil {
 			return nil, err
 		}
-		nll += l * float64(rows)
+		rows, err := run.lossRows()
+		if err != nil {
+			return nil, err
+		}
+		nll += float64(l[0]) * float64(rows)
 		count += rows
 		done += batch
 		o.progress(done, windows)
@@ -126,39 +130,51 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 	return &LMEval{Loss: l, Perplexity: math.Exp(l), Tokens: count, File: file}, nil
 }
 
-// lossRun computes a model's loss over the batch in its inputs, on the CPU
-// or the GPU, and the number of positions it averaged over.
-type lossRun struct {
-	loss  func() (float64, int, error)
-	close func()
+// forwardRun runs a model's forward pass to one output over the batch in
+// its inputs, on the CPU or the GPU.
+type forwardRun struct {
+	m    *graph.Model
+	out  *G.Node
+	prog *graph.Program // on the CPU
+	gpu  gpuForward     // on the GPU
 }
 
-func lossRunner(m *graph.Model, loss *G.Node, device string) (*lossRun, error) {
+func newForwardRun(m *graph.Model, out *G.Node, device string) (*forwardRun, error) {
+	f := &forwardRun{m: m, out: out}
+	var err error
 	if device == "cuda" {
-		f, err := newGPUForward(m, loss)
-		if err != nil {
+		f.gpu, err = newGPUForward(m, out)
+	} else {
+		f.prog, err = m.Forward(out)
+	}
+	return f, err
+}
+
+// values runs the pass and returns the output's values.
+func (f *forwardRun) values() ([]float32, error) {
+	if f.gpu != nil {
+		if err := f.gpu.run(); err != nil {
 			return nil, err
 		}
-		return &lossRun{close: f.close, loss: func() (float64, int, error) {
-			if err := f.run(); err != nil {
-				return 0, 0, err
-			}
-			v, err := f.value(loss)
-			if err != nil {
-				return 0, 0, err
-			}
-			rows, err := f.lossRows(loss)
-			return float64(v[0]), rows, err
-		}}, nil
+		return f.gpu.value(f.out)
 	}
-	prog, err := m.Forward(loss)
-	if err != nil {
+	if err := f.m.Run(f.prog); err != nil {
 		return nil, err
 	}
-	return &lossRun{close: func() {}, loss: func() (float64, int, error) {
-		if err := m.Run(prog); err != nil {
-			return 0, 0, err
-		}
-		return float64(kernels.Floats(m.Machine().Value(loss))[0]), graph.LossRows(loss), nil
-	}}, nil
+	return kernels.Floats(f.m.Machine().Value(f.out)), nil
+}
+
+// lossRows is the number of positions the output, a loss, averaged over
+// in the last run.
+func (f *forwardRun) lossRows() (int, error) {
+	if f.gpu != nil {
+		return f.gpu.lossRows(f.out)
+	}
+	return graph.LossRows(f.out), nil
+}
+
+func (f *forwardRun) close() {
+	if f.gpu != nil {
+		f.gpu.close()
+	}
 }

@@ -117,6 +117,8 @@ func TestBadInput(t *testing.T) {
 		{"--resume of a non-run", []string{"pretrain", "--resume", "--out", noShards}, 2, []string{noShards, "not a gptctl run directory"}},
 		{"generate --top-p 0", []string{"generate", "--model", pre, "--top-p", "0"}, 2, []string{"--top-p"}},
 		{"generate --temperature -1", []string{"generate", "--model", pre, "--temperature", "-1"}, 2, []string{"--temperature"}},
+		{"eval --task not multiple choice", []string{"eval", "--model", pre, "--data", typo, "--task", goodTask}, 2, []string{"--task", "multiple_choice", "classification"}},
+		{"eval --task bad config", []string{"eval", "--model", pre, "--data", typo, "--task", taskType}, 2, []string{taskType, "translation"}},
 		{"generate --num-samples -1", []string{"generate", "--model", pre, "--num-samples", "-1"}, 2, []string{"--num-samples -1"}},
 		{"generate --prompt and --prompt-file", []string{"generate", "--model", pre, "--prompt", "a", "--prompt-file", typo}, 2, []string{"give one of them"}},
 		{"generate --prompt-file missing", []string{"generate", "--model", pre, "--prompt-file", filepath.Join(dir, "none.txt")}, 2, []string{"--prompt-file", "none.txt"}},

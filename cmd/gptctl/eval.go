@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 type EvalOptions struct {
 	ModelDir string
 	DataPath string
+	TaskPath string // --task: score a multiple-choice file zero-shot
 	train.InferOptions
 	Out io.Writer
 }
@@ -26,11 +28,14 @@ func NewCmdEval(runF func(*EvalOptions) error) *cobra.Command {
 and the perplexity over every token of FILE, read in windows of the model's
 context. For a finetuned model (one with task.json): the task metrics on a
 labeled task file with the columns it was finetuned on (accuracy, F1 and
-Matthews correlation, or Pearson and Spearman correlation). On a GPU (--device
-auto finds a usable one) the products run in float32, so both devices give
-the same numbers.`,
+Matthews correlation, or Pearson and Spearman correlation). For a language
+model with --task (a finetune config whose task: is multiple_choice): zero-shot
+accuracy on FILE, each option scored by the mean log-probability of its tokens
+after the context and question, no finetuning. On a GPU (--device auto finds a
+usable one) the products run in float32, so both devices give the same numbers.`,
 		Example: `  gptctl eval --model runs/shk --data heldout.txt
-  gptctl eval --model runs/ft-sst2/best --data ../shared/data/tasks/sst2/dev.tsv`,
+  gptctl eval --model runs/ft-sst2/best --data ../shared/data/tasks/sst2/dev.tsv
+  gptctl eval --model runs/pre-tasks --task configs/finetune-storycloze.yaml --data runs/tasks/storycloze-val.csv`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -48,7 +53,8 @@ the same numbers.`,
 	}
 	cmd.Flags().StringVarP(&opts.ModelDir, "model", "m", "", "gptctl run directory or Hugging Face model directory")
 	cmd.Flags().StringVarP(&opts.DataPath, "data", "d", "", "text file to evaluate on")
-	cmd.Flags().IntVar(&opts.Batch, "batch-size", 8, "windows per forward pass")
+	cmd.Flags().IntVar(&opts.Batch, "batch-size", 8, "windows (with --task: option rows) per forward pass")
+	cmd.Flags().StringVar(&opts.TaskPath, "task", "", "finetune config whose multiple_choice task: says how to read FILE; scores a language model zero-shot")
 	addInferFlags(cmd.Flags(), &opts.InferOptions)
 	return cmd
 }
@@ -56,6 +62,21 @@ the same numbers.`,
 func evalRun(opts *EvalOptions) error {
 	line := newProgressLine(opts.Log)
 	defer line.done()
+	if opts.TaskPath != "" { // a language model, zero-shot on a multiple-choice file
+		if train.IsTaskModel(opts.ModelDir) {
+			return &usageError{fmt.Errorf("--task: %s is a finetuned model, which brings its own task (leave --task out)", opts.ModelDir)}
+		}
+		cfg, err := train.LoadFinetune(opts.TaskPath, nil)
+		if err != nil {
+			return err
+		}
+		opts.Progress = line.counter("eval", "option rows")
+		res, err := train.ZeroShotChoice(opts.ModelDir, opts.DataPath, cfg.Task, opts.InferOptions)
+		if err != nil {
+			return err
+		}
+		return printJSON(opts.Out, res)
+	}
 	if train.IsTaskModel(opts.ModelDir) { // a finetuned model: task metrics
 		opts.Progress = line.counter("eval", "examples")
 		res, err := train.EvalTask(opts.ModelDir, opts.DataPath, opts.InferOptions)

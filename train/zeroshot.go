@@ -1,0 +1,170 @@
+package train
+
+// Zero-shot multiple choice: a pretrained language model, no head, no
+// finetuning. Each option is scored by the mean log-probability the model
+// gives its tokens after the context and question, and the highest score is
+// the answer: the heuristic of the GPT-1 paper's zero-shot analysis (its
+// Figure 2), and the usual way to read HellaSwag-style tasks off a language
+// model. It tells pretraining runs apart before any finetune.
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"gptctl/data"
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// choiceRow is one option of one example as the model reads it: the
+// context and question, then the option, whose tokens from first on are
+// scored.
+type choiceRow struct {
+	ids   []int32
+	first int // index in ids of the option's first token
+}
+
+// ZeroShotChoice scores every option of the labeled multiple-choice file
+// with the language model in modelDir and returns the accuracy of taking
+// the best-scored one, beside the accuracy of always taking option 0.
+func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map[string]any, error) {
+	if task.Type != TaskMultipleChoice {
+		return nil, &ConfigError{fmt.Errorf("--task: zero-shot scoring takes a multiple_choice task, not %s", task.Type)}
+	}
+	device, err := o.setup()
+	if err != nil {
+		return nil, err
+	}
+	p, tok, err := LoadModel(modelDir)
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	if tok == nil {
+		return nil, inputErrorf("model %s has no tokenizer files, so text cannot be encoded for it", modelDir)
+	}
+	td, err := data.ReadTaskFile(file, task.TaskFormat, true)
+	if err != nil {
+		return nil, asInputError(err)
+	}
+	if td.Skipped > 0 && o.Log != nil {
+		fmt.Fprintf(o.Log, "%s: skipped %d bad rows, the first: %v\n", file, td.Skipped, td.Skips[0])
+	}
+	T := p.Config.NCtx
+	var rows []choiceRow
+	truncated := 0
+	for _, ex := range td.Examples {
+		prefix := strings.TrimSpace(strings.TrimSpace(ex.Fields["context"]) + " " + strings.TrimSpace(ex.Fields["question"]))
+		for _, opt := range ex.Options {
+			r, cut := choiceSequence(tok.Encode(prefix), tok.Encode(" "+strings.TrimSpace(opt)), T)
+			rows = append(rows, r)
+			if cut {
+				truncated++
+			}
+		}
+	}
+	width := 0
+	for _, r := range rows {
+		width = max(width, len(r.ids))
+	}
+	scores, err := scoreRows(p, rows, min(width, T), o, device)
+	if err != nil {
+		return nil, err
+	}
+	right, first, k := 0, 0, 0
+	for _, ex := range td.Examples {
+		best := 0
+		for j := range ex.Options {
+			if scores[k+j] > scores[k+best] {
+				best = j
+			}
+		}
+		k += len(ex.Options)
+		if best == ex.Label {
+			right++
+		}
+		if ex.Label == 0 {
+			first++
+		}
+	}
+	n := float64(len(td.Examples))
+	return map[string]any{
+		"task": task.Type, "zero_shot": true, "file": file, "examples": len(td.Examples), "skipped": td.Skipped,
+		"accuracy": float64(right) / n, "option0_accuracy": float64(first) / n, "truncated": truncated,
+		"score": "mean log-probability of the option's tokens",
+	}, nil
+}
+
+// choiceSequence joins prefix and option ids within T tokens, dropping the
+// start of the prefix (and, for an option longer than T, of the option)
+// when they do not fit; cut says whether anything was dropped.
+func choiceSequence(prefix, option []int, T int) (choiceRow, bool) {
+	cut := false
+	if len(option) > T {
+		option, cut = option[len(option)-T:], true
+	}
+	if keep := T - len(option); len(prefix) > keep {
+		prefix, cut = prefix[len(prefix)-keep:], true
+	}
+	ids := make([]int32, 0, len(prefix)+len(option))
+	for _, id := range prefix {
+		ids = append(ids, int32(id))
+	}
+	for _, id := range option {
+		ids = append(ids, int32(id))
+	}
+	return choiceRow{ids: ids, first: max(len(prefix), 1)}, cut
+}
+
+// scoreRows returns, for each row, the mean log-probability of its tokens
+// from first on, each given the tokens before it (an option that is the
+// whole row loses its first token, which has nothing before it).
+func scoreRows(p *graph.Params, rows []choiceRow, T int, o InferOptions, device string) ([]float64, error) {
+	B := max(1, o.Batch)
+	m, err := graph.New(p, B, T, &kernels.Mode{}, kernels.NewRNG(0), modelOptions(device)...)
+	if err != nil {
+		return nil, err
+	}
+	fwd, err := newForwardRun(m, m.Logits, device)
+	if err != nil {
+		return nil, err
+	}
+	defer fwd.close()
+	V, stride := m.Vocab, m.Logits.Shape()[1]
+	scores := make([]float64, len(rows))
+	in := graph.Int32Data(m.Idx)
+	for b0 := 0; b0 < len(rows); b0 += B {
+		batch := rows[b0:min(b0+B, len(rows))]
+		clear(in)
+		for i, r := range batch {
+			copy(in[i*T:], r.ids)
+		}
+		out, err := fwd.values()
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range batch {
+			var sum float64
+			for pos := r.first; pos < len(r.ids); pos++ {
+				row := out[(i*T+pos-1)*stride:][:V]
+				sum += logSoftmaxAt(row, int(r.ids[pos]))
+			}
+			scores[b0+i] = sum / float64(max(1, len(r.ids)-r.first))
+		}
+		o.progress(b0+len(batch), len(rows))
+	}
+	return scores, nil
+}
+
+// logSoftmaxAt is log softmax(row)[id], in float64.
+func logSoftmaxAt(row []float32, id int) float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var z float64
+	for _, v := range row {
+		z += math.Exp(float64(v) - mx)
+	}
+	return float64(row[id]) - mx - math.Log(z)
+}

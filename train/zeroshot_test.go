@@ -1,0 +1,134 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gptctl/data"
+	"gptctl/graph"
+	"gptctl/kernels"
+)
+
+// scoreRows gives each row the mean log-probability of its option tokens:
+// minus the LM cross-entropy over exactly those positions, computed by the
+// graph's own loss one row at a time; batches with padding rows, options at
+// the start of a row and rows shorter than the graph included.
+func TestScoreRowsIsOptionLogProb(t *testing.T) {
+	cfg := graph.Config{Arch: "gpt2", VocabSize: 23, NCtx: 12, NEmbd: 16, NHead: 2, NLayer: 2, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	var rows []choiceRow
+	for i := range 7 {
+		n := 2 + r.IntN(cfg.NCtx-1)
+		row := choiceRow{first: 1 + r.IntN(n-1)}
+		if i == 3 {
+			row.first = 1 // the whole row is the option: its first token has nothing before it
+		}
+		for range n {
+			row.ids = append(row.ids, int32(r.IntN(cfg.VocabSize)))
+		}
+		rows = append(rows, row)
+	}
+	got, err := scoreRows(p, rows, cfg.NCtx, InferOptions{Batch: 3}, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	m, err := graph.New(p, 1, cfg.NCtx, &kernels.Mode{}, kernels.NewRNG(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, targets, err := m.LMLoss()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := m.Forward(loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range rows {
+		in, tg := graph.Int32Data(m.Idx), graph.Int32Data(targets)
+		clear(in)
+		copy(in, row.ids)
+		for j := range tg {
+			tg[j] = -1
+			if j+1 >= row.first && j+1 < len(row.ids) {
+				tg[j] = row.ids[j+1]
+			}
+		}
+		if err := m.Run(prog); err != nil {
+			t.Fatal(err)
+		}
+		want := -float64(kernels.Floats(m.Machine().Value(loss))[0])
+		if math.Abs(got[i]-want) > 1e-5 {
+			t.Errorf("row %d (%d tokens, option from %d): score %.6f, the graph's loss gives %.6f", i, len(row.ids), row.first, got[i], want)
+		}
+	}
+}
+
+func TestChoiceSequence(t *testing.T) {
+	for _, c := range []struct {
+		prefix, option []int
+		T              int
+		want           []int32
+		first          int
+		cut            bool
+	}{
+		{[]int{1, 2, 3}, []int{4, 5}, 8, []int32{1, 2, 3, 4, 5}, 3, false},
+		{[]int{1, 2, 3}, []int{4, 5}, 4, []int32{2, 3, 4, 5}, 2, true}, // the prefix loses its start
+		{[]int{1, 2, 3}, []int{4, 5, 6}, 2, []int32{5, 6}, 1, true},    // so does an option longer than T
+		{nil, []int{4, 5}, 8, []int32{4, 5}, 1, false},                 // no prefix: the option's first token is not scored
+	} {
+		r, cut := choiceSequence(c.prefix, c.option, c.T)
+		if fmt.Sprint(r.ids) != fmt.Sprint(c.want) || r.first != c.first || cut != c.cut {
+			t.Errorf("choiceSequence(%v, %v, %d) = %v from %d (cut %v), want %v from %d (cut %v)",
+				c.prefix, c.option, c.T, r.ids, r.first, cut, c.want, c.first, c.cut)
+		}
+	}
+}
+
+// A language model pretrained on "NAME is red." lines picks " red." among
+// three endings zero-shot, where the first option is right a third of the
+// time; a finetuned-style task of another kind is refused.
+func TestZeroShotChoice(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(7, 8))
+	var corpus, task strings.Builder
+	for range 3000 {
+		fmt.Fprintf(&corpus, "%s is red.\n", randWord(r))
+	}
+	for i := range 60 {
+		opts := []string{randWord(r) + ".", randWord(r) + ".", randWord(r) + "."}
+		opts[i%3] = "red."
+		fmt.Fprintf(&task, `{"ctx": "%s is", "endings": [%q, %q, %q], "label": %d}`+"\n", randWord(r), opts[0], opts[1], opts[2], i%3)
+	}
+	cfg := tinyConfig(t, "data="+writeFile(t, filepath.Join(dir, "corpus.txt"), corpus.String()), "max_steps=150", "dropout=0",
+		"lr=3e-3", "batch_size=16", "checkpoint_interval=0", "eval_interval=0")
+	out := filepath.Join(dir, "lm")
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: out, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	mc := TaskConfig{Type: TaskMultipleChoice, TaskFormat: data.TaskFormat{Columns: map[string]string{
+		"context": "ctx", "option0": "endings.0", "option1": "endings.1", "option2": "endings.2", "label": "label"}}}
+	file := writeFile(t, filepath.Join(dir, "task.jsonl"), task.String())
+	res, err := ZeroShotChoice(out, file, mc, InferOptions{Batch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res["examples"] != 60 || res["accuracy"].(float64) < 0.9 || math.Abs(res["option0_accuracy"].(float64)-1.0/3) > 1e-9 {
+		t.Errorf("zero-shot %v: want the ending the corpus taught", res)
+	}
+	mc.Type = TaskClassification
+	if _, err := ZeroShotChoice(out, file, mc, InferOptions{Batch: 16}); err == nil || !strings.Contains(err.Error(), "multiple_choice") {
+		t.Errorf("a classification task: %v", err)
+	}
+}
