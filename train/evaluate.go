@@ -19,6 +19,7 @@ type LMEval struct {
 	Loss       float64 `json:"loss"`
 	Perplexity float64 `json:"perplexity"`
 	Tokens     int     `json:"tokens"`
+	Stride     int     `json:"stride"` // new tokens per window: each token after the first window sees at least n_ctx - stride before it
 	File       string  `json:"file"`
 }
 
@@ -28,6 +29,13 @@ type InferOptions struct {
 	Device  string    // auto, cpu or cuda, as in a config; "" = cpu, silently
 	Threads int       // CPU threads; 0 = all cores
 	Log     io.Writer // the device notice and skipped rows; nil = none
+	// Stride (EvalLM) is how far each window of the text moves on: 0 or
+	// n_ctx, windows side by side (a token sees only the tokens before it in
+	// its window); less, overlapping windows whose last Stride tokens are
+	// scored, so that every token after the first window sees at least
+	// n_ctx - Stride tokens before it (1: each sees a full context, one
+	// window per token).
+	Stride int
 	// Progress, when set, is called after each batch with the windows (or
 	// examples) done and their total.
 	Progress func(done, total int)
@@ -96,22 +104,32 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 		return nil, err
 	}
 	defer run.close()
+	S := T
+	if o.Stride > 0 {
+		S = min(o.Stride, T)
+	}
 	var nll float64
 	var count int
 	in, tg := graph.Int32Data(m.Idx), graph.Int32Data(targets)
 	n := len(ids) - 1 // positions with a next token
-	windows := (n + T - 1) / T
-	for pos, done := 0, 0; pos < n; {
+	windows := 1 + (max(0, n-T)+S-1)/S
+	// Window k covers positions k*S .. k*S+T-1 and scores those the window
+	// before it did not reach: all of the first, then the last S.
+	for start, scored, done := 0, 0, 0; scored < n; {
 		for b := 0; b < batch; b++ {
 			for t := 0; t < T; t++ {
-				i := b*T + t
-				if pos+t < n {
-					in[i], tg[i] = ids[pos+t], ids[pos+t+1]
-				} else {
+				i, pos := b*T+t, start+t
+				switch {
+				case pos >= n:
 					in[i], tg[i] = 0, -1 // padding, not counted
+				case pos < scored:
+					in[i], tg[i] = ids[pos], -1 // context only
+				default:
+					in[i], tg[i] = ids[pos], ids[pos+1]
 				}
 			}
-			pos += T
+			scored = max(scored, min(start+T, n))
+			start += S
 		}
 		l, err := run.values()
 		if err != nil {
@@ -127,7 +145,7 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 		o.progress(done, windows)
 	}
 	l := nll / float64(count)
-	return &LMEval{Loss: l, Perplexity: math.Exp(l), Tokens: count, File: file}, nil
+	return &LMEval{Loss: l, Perplexity: math.Exp(l), Tokens: count, Stride: S, File: file}, nil
 }
 
 // forwardRun runs a model's forward pass to one output over the batch in

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -26,7 +27,8 @@ func NewCmdEval(runF func(*EvalOptions) error) *cobra.Command {
 		Short: "Evaluate a model on a file and print the result as JSON",
 		Long: `eval prints one JSON object. For a language model: the mean next-token loss
 and the perplexity over every token of FILE, read in windows of the model's
-context. For a finetuned model (one with task.json): the task metrics on a
+context, side by side, or overlapping with --stride (each window scores its
+last STRIDE tokens, so that every token sees at least n_ctx-STRIDE before it). For a finetuned model (one with task.json): the task metrics on a
 labeled task file with the columns it was finetuned on (accuracy, F1 and
 Matthews correlation, or Pearson and Spearman correlation). For a language
 model with --task (a finetune config whose task: is multiple_choice): zero-shot
@@ -45,6 +47,9 @@ usable one) the products run in float32, so both devices give the same numbers.`
 			if err := checkInferFlags(&opts.InferOptions); err != nil {
 				return err
 			}
+			if opts.Stride < 0 {
+				return &usageError{fmt.Errorf("--stride %d must not be negative (0: n_ctx)", opts.Stride)}
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -54,6 +59,7 @@ usable one) the products run in float32, so both devices give the same numbers.`
 	cmd.Flags().StringVarP(&opts.ModelDir, "model", "m", "", "gptctl run directory or Hugging Face model directory")
 	cmd.Flags().StringVarP(&opts.DataPath, "data", "d", "", "text file to evaluate on")
 	cmd.Flags().IntVar(&opts.Batch, "batch-size", 8, "windows (with --task: option rows) per forward pass")
+	cmd.Flags().IntVar(&opts.Stride, "stride", 0, "language model: tokens each window moves on; below n_ctx, windows overlap and every token sees at least n_ctx-stride before it (0: n_ctx)")
 	cmd.Flags().StringVar(&opts.TaskPath, "task", "", "finetune config whose multiple_choice task: says how to read FILE; scores a language model zero-shot")
 	addInferFlags(cmd.Flags(), &opts.InferOptions)
 	return cmd
@@ -62,6 +68,9 @@ usable one) the products run in float32, so both devices give the same numbers.`
 func evalRun(opts *EvalOptions) error {
 	line := newProgressLine(opts.Log)
 	defer line.done()
+	if opts.Stride > 0 && (opts.TaskPath != "" || train.IsTaskModel(opts.ModelDir)) {
+		return &usageError{errors.New("--stride is for a language model's loss over a text file, not for task files")}
+	}
 	if opts.TaskPath != "" { // a language model, zero-shot on a multiple-choice file
 		if train.IsTaskModel(opts.ModelDir) {
 			return &usageError{fmt.Errorf("--task: %s is a finetuned model, which brings its own task (leave --task out)", opts.ModelDir)}
