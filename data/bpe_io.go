@@ -199,7 +199,32 @@ func readMerges(path string) ([][2]string, error) {
 
 // Save writes dir/encoder.json and dir/vocab.bpe so that LoadGPT2BPE
 // restores the tokenizer.
-func (t *BPE) Save(dir string) error {
+func (t *BPE) Save(dir string) error { return t.save(dir, GPT2EncoderFile, GPT2MergesFile) }
+
+// SaveHF writes the vocabulary under Hugging Face's names, dir/vocab.json
+// and dir/merges.txt (the same contents as Save's files), and a
+// dir/tokenizer_config.json that names GPT2Tokenizer, so that
+// AutoTokenizer.from_pretrained(dir) reads it whatever model_type the
+// config says (a GPT-1 model with a byte-level BPE too). maxLen is the
+// model's context, Hugging Face's model_max_length.
+func (t *BPE) SaveHF(dir string, maxLen int) error {
+	if err := t.save(dir, hfVocabFile, hfMergesFile); err != nil {
+		return err
+	}
+	cfg := map[string]any{"tokenizer_class": "GPT2Tokenizer", "model_max_length": maxLen, "add_prefix_space": false}
+	for lit := range t.specials {
+		if lit == "<|endoftext|>" {
+			cfg["bos_token"], cfg["eos_token"], cfg["unk_token"] = lit, lit, lit
+		}
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFile(filepath.Join(dir, "tokenizer_config.json"), append(b, '\n'))
+}
+
+func (t *BPE) save(dir, encName, mergesName string) error {
 	visible := make([]string, len(t.tokens))
 	for id, tok := range t.tokens {
 		visible[id] = bytesToVisible(tok)
@@ -207,7 +232,7 @@ func (t *BPE) Save(dir string) error {
 	for lit, id := range t.specials {
 		visible[id] = lit
 	}
-	if err := writeEncoderJSON(filepath.Join(dir, GPT2EncoderFile), visible); err != nil {
+	if err := writeEncoderJSON(filepath.Join(dir, encName), visible); err != nil {
 		return err
 	}
 	var b bytes.Buffer
@@ -215,7 +240,7 @@ func (t *BPE) Save(dir string) error {
 	for _, m := range t.ranked {
 		fmt.Fprintf(&b, "%s %s\n", visible[m[0]], visible[m[1]])
 	}
-	if err := WriteFile(filepath.Join(dir, GPT2MergesFile), b.Bytes()); err != nil {
+	if err := WriteFile(filepath.Join(dir, mergesName), b.Bytes()); err != nil {
 		return fmt.Errorf("save bpe merges: %w", err)
 	}
 	return nil

@@ -161,7 +161,9 @@ func readOptimizer(path string, p *graph.Params, o *AdamW) error {
 	return nil
 }
 
-// writeModelDir writes a Hugging Face style model directory.
+// writeModelDir writes a Hugging Face style model directory: config.json,
+// model.safetensors and the tokenizer (a byte-level BPE under both OpenAI's
+// and Hugging Face's file names).
 func writeModelDir(dir string, p *graph.Params, tok data.Tokenizer) error {
 	if err := WriteHFConfig(filepath.Join(dir, "config.json"), p.Config); err != nil {
 		return err
@@ -169,8 +171,14 @@ func writeModelDir(dir string, p *graph.Params, tok data.Tokenizer) error {
 	if err := SaveWeights(p, filepath.Join(dir, modelFile), map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	if tok != nil {
-		return tok.Save(dir)
+	if tok == nil {
+		return nil
+	}
+	if err := tok.Save(dir); err != nil {
+		return err
+	}
+	if bpe, ok := tok.(*data.BPE); ok { // Hugging Face's file names too, for AutoTokenizer
+		return bpe.SaveHF(dir, p.Config.NCtx)
 	}
 	return nil
 }

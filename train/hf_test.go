@@ -202,3 +202,55 @@ func TestLoadShardedModel(t *testing.T) {
 		t.Errorf("index pointing outside the directory: %v", err)
 	}
 }
+
+// A model directory with a byte-level BPE carries it under Hugging Face's
+// names as well: vocab.json and merges.txt with the bytes of encoder.json and
+// vocab.bpe, and a tokenizer_config.json naming GPT2Tokenizer, so that
+// AutoTokenizer reads it even for a GPT-1 model; gptctl loads the directory
+// from the Hugging Face files alone, encoding as before.
+func TestModelDirHFTokenizerFiles(t *testing.T) {
+	dir := t.TempDir()
+	corpus := writeFile(t, filepath.Join(dir, "c.txt"), strings.Repeat("the quick brown fox jumps over the lazy dog. ", 200))
+	bpe, err := data.TrainBPE([]string{corpus}, 300, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := graph.Config{Arch: "gpt1", VocabSize: bpe.VocabSize(), NCtx: 24, NEmbd: 8, NHead: 2, NLayer: 1, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := filepath.Join(dir, "model")
+	if err := os.MkdirAll(md, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeModelDir(md, p, bpe); err != nil {
+		t.Fatal(err)
+	}
+	for hf, ours := range map[string]string{"vocab.json": "encoder.json", "merges.txt": "vocab.bpe"} {
+		a, b := readFile(t, filepath.Join(md, hf)), readFile(t, filepath.Join(md, ours))
+		if a != b || len(a) == 0 {
+			t.Errorf("%s differs from %s", hf, ours)
+		}
+	}
+	var tc map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(md, "tokenizer_config.json"))), &tc); err != nil {
+		t.Fatal(err)
+	}
+	if tc["tokenizer_class"] != "GPT2Tokenizer" || tc["eos_token"] != "<|endoftext|>" || tc["model_max_length"] != 24.0 {
+		t.Errorf("tokenizer_config.json: %v", tc)
+	}
+	for _, f := range []string{"encoder.json", "vocab.bpe"} {
+		if err := os.Remove(filepath.Join(md, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, tok, err := LoadModel(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "the lazy fox jumps."
+	if got, want := tok.Encode(text), bpe.Encode(text); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("from vocab.json + merges.txt: %v, want %v", got, want)
+	}
+}
