@@ -234,7 +234,7 @@ func encodeJob(tok Tokenizer, j prepJob) prepResult {
 				if err != nil {
 					msg = err.Error()
 				}
-				res.err = fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: %s", u.file, u.line, msg)
+				res.err = &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: %s", u.file, u.line, msg)}
 				return res
 			}
 			text = *doc.Text

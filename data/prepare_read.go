@@ -32,8 +32,32 @@ type prepJob struct {
 
 const prepJobBytes = 1 << 20
 
-// expandInputs resolves globs and returns the files and their total size.
+// InputError is a problem with the files a job was given (a path that does
+// not exist, a pattern that matches nothing, a directory, a JSONL line that
+// is not a document): the user's to fix, not a failure of the run.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// ExpandInputs resolves the glob patterns among inputs (a pattern that
+// matches nothing is an error) and checks that every file exists and is not
+// a directory. Its errors are *InputError.
+func ExpandInputs(inputs []string) ([]string, error) {
+	files, _, err := expandInputs(inputs)
+	return files, err
+}
+
+// expandInputs is ExpandInputs, with the files' total size.
 func expandInputs(inputs []string) ([]string, int64, error) {
+	files, total, err := expandInputFiles(inputs)
+	if err != nil {
+		return nil, 0, &InputError{err}
+	}
+	return files, total, nil
+}
+
+func expandInputFiles(inputs []string) ([]string, int64, error) {
 	var files []string
 	var total int64
 	for _, in := range inputs {
@@ -118,7 +142,7 @@ func (r *prepReader) flush() error {
 func (r *prepReader) readFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("input: %w", err)
+		return &InputError{fmt.Errorf("input: %w", err)}
 	}
 	defer f.Close()
 	if strings.HasSuffix(path, ".jsonl") {

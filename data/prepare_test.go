@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -150,8 +151,9 @@ func TestPrepareErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: tt.inputs, OutDir: filepath.Join(dir, "out")})
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%v: got %v, want %q", tt.inputs, err, tt.want)
+		var ie *InputError
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.As(err, &ie) {
+			t.Errorf("%v: got %v (%T), want an *InputError with %q", tt.inputs, err, err, tt.want)
 		}
 	}
 	if _, err := Prepare(PrepareOptions{Inputs: []string{bad}, ValFraction: 2}); err == nil || !strings.Contains(err.Error(), "no tokenizer") || !strings.Contains(err.Error(), "val fraction 2") {

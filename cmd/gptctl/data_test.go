@@ -48,4 +48,15 @@ func TestDataPrepareCommandErrors(t *testing.T) {
 			t.Errorf("%v: got %v, want a usage error with %q", tt.args, err, tt.want)
 		}
 	}
+	// Inputs that are not there are bad input too: exit status 2, naming them.
+	dir, tok := t.TempDir(), t.TempDir()
+	if err := data.NewCharTokenizer("ab").Save(tok); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{filepath.Join(dir, "none.txt"), filepath.Join(dir, "*.md"), dir} {
+		_, err := runCmd(NewCmdData(), "", "prepare", "--tokenizer", tok, "--data", in, "--out", filepath.Join(dir, "out"))
+		if err == nil || !strings.Contains(err.Error(), in) || exitCode(err) != exitUsage {
+			t.Errorf("--data %s: got %v (exit %d), want exit %d naming it", in, err, exitCode(err), exitUsage)
+		}
+	}
 }

@@ -47,7 +47,8 @@ func exitCode(err error) int {
 	var ce *train.ConfigError
 	var ie *train.InputError
 	var re *data.RowError
-	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ie) || errors.As(err, &re) {
+	var de *data.InputError
+	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ie) || errors.As(err, &re) || errors.As(err, &de) {
 		return exitUsage
 	}
 	var ne *train.NonFiniteError

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -80,9 +78,9 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 	case opts.VocabSize < 257:
 		return &usageError{fmt.Errorf("tokenizer train: --vocab-size %d: need at least 257 (256 bytes and <|endoftext|>)", opts.VocabSize)}
 	}
-	files, err := expandGlobs(opts.Data)
+	files, err := data.ExpandInputs(opts.Data)
 	if err != nil {
-		return &usageError{fmt.Errorf("tokenizer train: %w", err)}
+		return fmt.Errorf("tokenizer train: %w", err)
 	}
 	tok, err := data.TrainBPE(files, opts.VocabSize, opts.ErrOut)
 	if err != nil {
@@ -96,23 +94,6 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 	}
 	_, err = fmt.Fprintf(opts.Out, "wrote %s: vocab %d, %d merges\n", opts.OutDir, tok.VocabSize(), tok.NumMerges())
 	return err
-}
-
-// expandGlobs resolves patterns; a pattern that matches nothing is an error.
-func expandGlobs(patterns []string) ([]string, error) {
-	var files []string
-	for _, p := range patterns {
-		if !strings.ContainsAny(p, "*?[") {
-			files = append(files, p)
-			continue
-		}
-		m, err := filepath.Glob(p)
-		if err != nil || len(m) == 0 {
-			return nil, fmt.Errorf("no files match %q", p)
-		}
-		files = append(files, m...)
-	}
-	return files, nil
 }
 
 func newCmdTokenizerCodec(decode bool, runF func(*TokenizerCodecOptions) error) *cobra.Command {

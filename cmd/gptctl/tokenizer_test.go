@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,6 +80,8 @@ func TestTokenizerCommandErrors(t *testing.T) {
 		{"", []string{"train", "--vocab-size", "300", "--out", "x"}, "--data is required"},
 		{"", []string{"train", "--data", "a.txt", "--vocab-size", "10", "--out", "x"}, "at least 257"},
 		{"", []string{"train", "--data", "/nonexistent/*.txt", "--vocab-size", "300", "--out", "x"}, "no files match"},
+		{"", []string{"train", "--data", "/nonexistent.txt", "--vocab-size", "300", "--out", "x"}, "/nonexistent.txt"},
+		{"", []string{"train", "--data", dir, "--vocab-size", "300", "--out", "x"}, "is a directory"},
 		{"hi", []string{"encode"}, "--tokenizer is required"},
 		{"hi", []string{"encode", "-t", "gpt2"}, "set GPTCTL_GPT2_VOCAB"},
 		{"hi", []string{"encode", "-t", "/nonexistent"}, "not gpt2, gpt1 or a tokenizer directory"},
@@ -90,9 +91,8 @@ func TestTokenizerCommandErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := runCmd(NewCmdTokenizer(), tt.stdin, tt.args...)
-		var ue *usageError
-		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.As(err, &ue) {
-			t.Errorf("%v: got %v, want a usage error with %q", tt.args, err, tt.want)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || exitCode(err) != exitUsage {
+			t.Errorf("%v: got %v (exit %d), want exit %d with %q", tt.args, err, exitCode(err), exitUsage, tt.want)
 		}
 	}
 }
