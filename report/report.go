@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -39,6 +40,9 @@ func LoadRun(dir string) (*Run, error) {
 		path, dir = dir, filepath.Dir(dir)
 	}
 	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("report: %s has no %s (pass a run directory or its metrics file)", dir, MetricsFile)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}

@@ -117,6 +117,7 @@ func TestBadInput(t *testing.T) {
 		{"--resume of a non-run", []string{"pretrain", "--resume", "--out", noShards}, 2, []string{noShards, "not a gptctl run directory"}},
 		{"generate --top-p 0", []string{"generate", "--model", pre, "--top-p", "0"}, 2, []string{"--top-p"}},
 		{"generate --temperature -1", []string{"generate", "--model", pre, "--temperature", "-1"}, 2, []string{"--temperature"}},
+		{"report of a directory that is not a run", []string{"report", dir, "--out", out("rp")}, 2, []string{dir, "has no metrics.jsonl"}},
 		{"eval --stride -1", []string{"eval", "--model", pre, "--data", typo, "--stride", "-1"}, 2, []string{"--stride -1"}},
 		{"eval --stride with --task", []string{"eval", "--model", pre, "--data", typo, "--task", goodTask, "--stride", "4"}, 2, []string{"--stride", "not for task files"}},
 		{"eval --task not multiple choice", []string{"eval", "--model", pre, "--data", typo, "--task", goodTask}, 2, []string{"--task", "multiple_choice", "classification"}},

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"gptctl/report"
+	"gptctl/train"
 )
 
 // ReportOptions are the inputs of gptctl report.
@@ -52,7 +53,7 @@ func reportRun(opts *ReportOptions) error {
 	for _, dir := range opts.Dirs {
 		run, err := report.LoadRun(dir)
 		if err != nil {
-			return err
+			return &train.InputError{Err: err} // not a run, or a metrics file that is not one
 		}
 		if run.Truncated {
 			fmt.Fprintf(opts.ErrOut, "report: %s: ignored a truncated last line\n", dir)
