@@ -243,6 +243,9 @@ func (r *ftRun) loadData() error {
 	codec := &taskCodec{info: r.model.info, tok: r.model.tok}
 	r.train, r.val = codec.encodeAll(trainEx), codec.encodeAll(valEx)
 	r.sum.TrainExamples, r.sum.ValExamples, r.sum.Truncated = len(r.train), len(r.val), codec.truncated
+	if note := codec.unknownNote(); note != "" {
+		fmt.Fprintf(r.opt.Log, "task: %s\n", note)
+	}
 	r.sum.Baseline = baselineMetrics(r.model.info, r.train, r.val)
 	return nil
 }

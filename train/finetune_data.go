@@ -14,7 +14,9 @@ package train
 // survives a long premise or story, and a single text keeps its start.
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"gptctl/data"
@@ -34,6 +36,26 @@ type taskCodec struct {
 	info      *TaskInfo
 	tok       data.Tokenizer
 	truncated int // examples that lost tokens
+
+	// A char-level tokenizer drops characters outside its vocabulary:
+	// unknown collects them and lossy counts the examples that lost any.
+	unknown map[rune]bool
+	lossy   int
+	lost    bool // the example being encoded lost some
+}
+
+// unknownNote says what a char-level model could not read, for a log; ""
+// when nothing was dropped.
+func (c *taskCodec) unknownNote() string {
+	if c.lossy == 0 {
+		return ""
+	}
+	chars := make([]rune, 0, len(c.unknown))
+	for r := range c.unknown {
+		chars = append(chars, r)
+	}
+	slices.Sort(chars)
+	return fmt.Sprintf("%d examples have characters outside the model's vocabulary, which are dropped: %q", c.lossy, string(chars))
 }
 
 func (c *taskCodec) encodeAll(exs []data.Example) []taskExample {
@@ -54,6 +76,12 @@ func (c *taskCodec) encode(ex data.Example) taskExample {
 		}
 	}
 	cut := false
+	c.lost = false
+	defer func() {
+		if c.lost {
+			c.lossy++
+		}
+	}()
 	for _, segs := range c.segments(ex) {
 		row, t := c.sequence(segs)
 		cut = cut || t
@@ -87,7 +115,16 @@ func (c *taskCodec) segments(ex data.Example) [][][]int32 {
 }
 
 func (c *taskCodec) text(s string) []int32 {
-	ids := c.tok.Encode(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if ct, ok := c.tok.(interface{ Unknown(string) []rune }); ok {
+		for _, r := range ct.Unknown(s) {
+			if c.unknown == nil {
+				c.unknown = map[rune]bool{}
+			}
+			c.unknown[r], c.lost = true, true
+		}
+	}
+	ids := c.tok.Encode(s)
 	out := make([]int32, len(ids))
 	for i, id := range ids {
 		out[i] = int32(id)

@@ -94,3 +94,26 @@ func TestPaddedLen(t *testing.T) {
 		}
 	}
 }
+
+// A char-level model drops the characters it has never seen; the codec
+// counts the examples that lost some and names the characters, once.
+func TestTaskCodecUnknownCharacters(t *testing.T) {
+	info := newTaskInfo(TaskConfig{Type: TaskEntailment, TaskFormat: data.TaskFormat{Labels: []string{"0", "1"}}}, len(synthChars), 64)
+	c := &taskCodec{info: info, tok: data.NewCharTokenizer(synthChars)}
+	exs := c.encodeAll([]data.Example{
+		{Fields: map[string]string{"premise": "all fine here", "hypothesis": "fine"}},
+		{Fields: map[string]string{"premise": "Zebras at 9", "hypothesis": "no 9s. ok"}},
+		{Fields: map[string]string{"premise": "plain", "hypothesis": "Quiet!"}},
+	})
+	if len(exs) != 3 || c.lossy != 2 {
+		t.Fatalf("%d examples, %d lossy; want 3 and 2", len(exs), c.lossy)
+	}
+	if got, want := c.unknownNote(), `2 examples have characters outside the model's vocabulary, which are dropped: "!9QZ"`; got != want {
+		t.Errorf("note %q, want %q", got, want)
+	}
+	clean := &taskCodec{info: info, tok: data.NewCharTokenizer(synthChars)}
+	clean.encodeAll([]data.Example{{Fields: map[string]string{"premise": "a", "hypothesis": "b"}}})
+	if note := clean.unknownNote(); note != "" {
+		t.Errorf("no unknown characters, yet %q", note)
+	}
+}

@@ -101,7 +101,11 @@ func readTaskExamples(m *taskModel, file string, needLabel bool, log io.Writer) 
 		fmt.Fprintf(log, "%s: skipped %d bad rows, the first: %v\n", file, td.Skipped, td.Skips[0])
 	}
 	codec := &taskCodec{info: m.info, tok: m.tok}
-	return codec.encodeAll(td.Examples), td, nil
+	exs := codec.encodeAll(td.Examples)
+	if note := codec.unknownNote(); note != "" && log != nil {
+		fmt.Fprintf(log, "%s: %s\n", file, note)
+	}
+	return exs, td, nil
 }
 
 // asInputError marks a task-file problem that is not already a RowError
