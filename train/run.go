@@ -111,13 +111,20 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	return sum, err
 }
 
-// claim picks the device of a run and locks its directory.
+// claim picks the device of a run and locks its directory; a new run (not
+// opt.Resume) is refused a directory that holds a checkpoint.
 func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	if device, err = SetupDevice(cfg, opt.Log); err != nil {
 		return "", nil, err
 	}
-	unlock, err = lockRunDir(opt.OutDir)
-	return device, unlock, err
+	if unlock, err = lockRunDir(opt.OutDir); err != nil {
+		return "", nil, err
+	}
+	if !opt.Resume && hasCheckpoint(opt.OutDir) { // a new run would write over it
+		unlock()
+		return "", nil, inputErrorf("run directory %s already holds a run with a checkpoint: --resume continues it; to start again, remove it or choose another --out", opt.OutDir)
+	}
+	return device, unlock, nil
 }
 
 // fillSummary copies the run's state into its summary.

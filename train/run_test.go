@@ -345,3 +345,43 @@ func TestInterruptedBeforeFirstStep(t *testing.T) {
 		t.Errorf("summary.json:\n%s", s)
 	}
 }
+
+// A run directory that holds a checkpoint is not written over by a new run
+// (only --resume continues it), and a resume keeps the run's model: an
+// override of an architecture key is an error naming it, while a training
+// setting such as dropout may change.
+func TestRunDirectoryIsNotOverwritten(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "max_steps=10")
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, filepath.Join(dir, "checkpoint", "model.safetensors"))
+	_, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "already holds a run") || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("a new run over a finished one: %v", err)
+	}
+	if readFile(t, filepath.Join(dir, "checkpoint", "model.safetensors")) != before {
+		t.Fatal("the refused run changed the checkpoint")
+	}
+
+	resume := func(sets ...string) error {
+		c, err := Load(filepath.Join(dir, "train.yaml"), append([]string{"max_steps=12"}, sets...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Pretrain(context.Background(), c, Options{OutDir: dir, Resume: true, Log: io.Discard})
+		return err
+	}
+	var ce *ConfigError
+	if err := resume("n_layer=2"); !errors.As(err, &ce) || !strings.Contains(err.Error(), "n_layer 2, but the run's model has 1") {
+		t.Errorf("resume with another n_layer: %v", err)
+	}
+	if err := resume("dropout=0.2"); err != nil {
+		t.Fatalf("resume with another dropout: %v", err)
+	}
+	if job := readFile(t, filepath.Join(dir, "train.yaml")); !strings.Contains(job, "dropout: 0.2") {
+		t.Errorf("train.yaml after a resume with dropout 0.2:\n%s", job)
+	}
+}

@@ -3,6 +3,7 @@ package train
 // Setting up a run: fresh or resumed from its checkpoint.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -55,8 +56,13 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 		if ck, dir, err = loadCheckpoint(opt.OutDir); err != nil {
 			return nil, &InputError{err}
 		}
+		if key, want, have := modelChange(r.cfg.Config, ck.Params.Config); key != "" {
+			return nil, &ConfigError{fmt.Errorf("--resume: %s %v, but the run's model has %v: a run keeps its model (start a new run to change it)", key, want, have)}
+		}
 		fmt.Fprintf(opt.Log, "resuming from %s at step %d\n", dir, ck.State.Step)
+		dropout := r.cfg.Dropout // a training setting, which a resume may change
 		r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
+		r.cfg.Dropout, r.params.Config.Dropout = dropout, dropout
 	}
 	c, err := loadCorpus(r.cfg, r.tok)
 	if err != nil {
@@ -199,4 +205,27 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return data.WriteFile(path, b)
+}
+
+// modelChange returns the first architecture key whose value in want (the
+// job config with its overrides) differs from the run's model, have, with
+// both values; "" when they agree. vocab_size 0 means the tokenizer's.
+func modelChange(want, have graph.Config) (key string, w, h any) {
+	gelu := func(g string) string { return cmp.Or(g, "tanh") }
+	for _, f := range []struct {
+		key        string
+		want, have any
+	}{
+		{"arch", want.Arch, have.Arch}, {"n_layer", want.NLayer, have.NLayer}, {"n_head", want.NHead, have.NHead},
+		{"n_embd", want.NEmbd, have.NEmbd}, {"n_ctx", want.NCtx, have.NCtx},
+		{"layer_norm_epsilon", want.LNEps, have.LNEps}, {"gelu", gelu(want.GELU), gelu(have.GELU)},
+	} {
+		if f.want != f.have {
+			return f.key, f.want, f.have
+		}
+	}
+	if want.VocabSize != 0 && want.VocabSize != have.VocabSize {
+		return "vocab_size", want.VocabSize, have.VocabSize
+	}
+	return "", nil, nil
 }
