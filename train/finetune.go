@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"gptctl/data"
@@ -152,12 +153,41 @@ func (r *ftRun) resume() error {
 	if err != nil {
 		return err
 	}
+	if key, want, have := taskChange(r.cfg.Task, m.info, m.params.Config.NCtx); key != "" {
+		return &ConfigError{fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", key, want, have)}
+	}
 	r.model, r.optim, r.state = m, o, st
 	fmt.Fprintf(r.opt.Log, "resuming %s at step %d\n", r.opt.OutDir, st.Step)
 	if err := r.rng.UnmarshalBinary(st.ModelRNG); err != nil {
 		return fmt.Errorf("resume: model rng: %w", err)
 	}
 	return nil
+}
+
+// taskChange returns the first key of the task config t that differs from
+// what the finetuned model's task.json says (the head's meaning: type,
+// labels and their order, label_base, the number of options, max_len), with
+// both values; "" when they agree. Files and column names may change.
+func taskChange(t TaskConfig, info *TaskInfo, nCtx int) (key string, want, have any) {
+	maxLen := t.MaxLen
+	if maxLen == 0 {
+		maxLen = nCtx
+	}
+	switch {
+	case t.Type != info.Type:
+		return "type", t.Type, info.Type
+	case !slices.Equal(t.Labels, info.Labels):
+		return "labels", t.Labels, info.Labels
+	case t.LabelBase != info.Format.LabelBase:
+		return "label_base", t.LabelBase, info.Format.LabelBase
+	case t.Type == TaskMultipleChoice && t.numOptions() != info.NumOptions:
+		return "columns", fmt.Sprintf("%d options", t.numOptions()), fmt.Sprintf("%d", info.NumOptions)
+	case t.regression() != (info.Objective == graph.Regress):
+		return "columns", map[bool]string{true: "a score", false: "a label"}[t.regression()], info.Objective
+	case maxLen != info.MaxLen:
+		return "max_len", maxLen, info.MaxLen
+	}
+	return "", nil, nil
 }
 
 // initModel loads the pretrained model and adds the task tokens and head.

@@ -434,3 +434,43 @@ max_steps: 3
 		t.Error("the trained <e> embedding was not kept")
 	}
 }
+
+// A finetune resumes with its task: labels in another order, another type
+// or max_len would change what the head means, and are refused by name;
+// a training setting may change.
+func TestFinetuneResumeKeepsTask(t *testing.T) {
+	dir := t.TempDir()
+	train := writeFile(t, filepath.Join(dir, "reviews.tsv"), synthTSV(40))
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos], max_len: 24}
+batch_size: 8
+max_steps: 2
+`, tinyModelDir(t), train))
+	out := filepath.Join(dir, "run")
+	run := func(resume bool, sets ...string) error {
+		cfg, err := LoadFinetune(yaml, sets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Finetune(context.Background(), cfg, Options{OutDir: out, Resume: resume, Log: io.Discard})
+		return err
+	}
+	if err := run(false); err != nil {
+		t.Fatal(err)
+	}
+	for sets, want := range map[string]string{
+		"task.labels=[pos, neg]": "task.labels [pos neg], but the run's model was finetuned with [neg pos]",
+		"task.max_len=16":        "task.max_len 16, but the run's model was finetuned with 24",
+	} {
+		var ce *ConfigError
+		if err := run(true, sets, "max_steps=3"); !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Errorf("resume with %s: %v, want a config error with %q", sets, err, want)
+		}
+	}
+	if err := run(true, "max_steps=3", "lr=1e-4", "task.columns.text=sentence"); err != nil {
+		t.Errorf("resume with another lr: %v", err)
+	}
+	if err := run(false); err == nil || !strings.Contains(err.Error(), "already holds a run") {
+		t.Errorf("a new finetune over the run: %v", err)
+	}
+}
