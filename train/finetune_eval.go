@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"gptctl/data"
 	"gptctl/graph"
@@ -93,6 +97,10 @@ func argmax(v []float64) int {
 
 // readTaskExamples reads and encodes a data file for a finetuned model.
 func readTaskExamples(m *taskModel, file string, needLabel bool, log io.Writer) ([]taskExample, *data.TaskData, error) {
+	if ext := strings.ToLower(filepath.Ext(file)); m.info.Format.Format == "" && !slices.Contains([]string{".tsv", ".csv", ".jsonl", ".json"}, ext) {
+		return nil, nil, inputErrorf("%s: a finetuned model reads task files (.tsv, .csv or .jsonl) with the columns it was finetuned on (%s)",
+			file, columnList(m.info.Format.Columns))
+	}
 	td, err := data.ReadTaskFile(file, m.info.Format, needLabel)
 	if err != nil {
 		return nil, nil, asInputError(err)
@@ -203,4 +211,13 @@ func (m *taskModel) predict(exs []taskExample, o InferOptions, device string) ([
 		}()
 	}
 	return s.predict(exs)
+}
+
+// columnList writes a task's column mapping as role: column, sorted.
+func columnList(cols map[string]string) string {
+	parts := make([]string, 0, len(cols))
+	for _, role := range slices.Sorted(maps.Keys(cols)) {
+		parts = append(parts, role+": "+cols[role])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -150,6 +150,11 @@ eval_interval: 10
 	if res["accuracy"].(float64) < 0.95 || res["examples"] != 400 {
 		t.Errorf("eval %v", res)
 	}
+	text := writeFile(t, filepath.Join(dir, "notes.txt"), "yes it is\n")
+	if _, err := EvalTask(out, text, InferOptions{Batch: 8}); err == nil ||
+		!strings.Contains(err.Error(), "a finetuned model reads task files") || !strings.Contains(err.Error(), "text: sentence") {
+		t.Errorf("eval of a finetuned model on a text file: %v", err)
+	}
 	unlabeled := writeFile(t, filepath.Join(dir, "new.tsv"), "id\tsentence\n1\tyes it is\n2\tno way\n")
 	var preds strings.Builder
 	if n, err := PredictTask(out, unlabeled, &preds, InferOptions{Batch: 4}); err != nil || n != 2 {
