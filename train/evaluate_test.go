@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
+
 	"gptctl/data"
 	"gptctl/graph"
 	"gptctl/kernels"
@@ -37,18 +39,7 @@ func TestEvalLMStride(t *testing.T) {
 	ids := tok.Encode(text)
 	n, T := len(ids)-1, cfg.NCtx
 
-	m, err := graph.New(p, 1, T, &kernels.Mode{}, kernels.NewRNG(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	loss, targets, err := m.LMLoss()
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := m.Forward(loss)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, loss, targets, prog := oneRowLM(t, p, T)
 	nll := func(c, i int) float64 { // -log p(ids[i+1] | ids[c..i])
 		in, tg := graph.Int32Data(m.Idx), graph.Int32Data(targets)
 		clear(in)
@@ -91,4 +82,21 @@ func TestEvalLMStride(t *testing.T) {
 	if same.Stride != T {
 		t.Errorf("no stride: %+v, want stride %d", same, T)
 	}
+}
+
+// oneRowLM builds a one-sequence model of T tokens over p with its LM loss
+// (targets -1 where not scored) and the program computing it.
+func oneRowLM(t *testing.T, p *graph.Params, T int) (m *graph.Model, loss, targets *G.Node, prog *graph.Program) {
+	t.Helper()
+	m, err := graph.New(p, 1, T, &kernels.Mode{}, kernels.NewRNG(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loss, targets, err = m.LMLoss(); err != nil {
+		t.Fatal(err)
+	}
+	if prog, err = m.Forward(loss); err != nil {
+		t.Fatal(err)
+	}
+	return m, loss, targets, prog
 }

@@ -43,18 +43,7 @@ func TestScoreRowsIsOptionLogProb(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m, err := graph.New(p, 1, cfg.NCtx, &kernels.Mode{}, kernels.NewRNG(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	loss, targets, err := m.LMLoss()
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := m.Forward(loss)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, loss, targets, prog := oneRowLM(t, p, cfg.NCtx)
 	for i, row := range rows {
 		in, tg := graph.Int32Data(m.Idx), graph.Int32Data(targets)
 		clear(in)
