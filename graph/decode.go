@@ -128,18 +128,18 @@ func (d *Decoder) Append(ids []int) ([]float32, error) {
 		l := &d.layers[li]
 		if cfg.Arch == "gpt1" { // post-LN: x = LN1(x + attn(x)); x = LN2(x + mlp(x))
 			d.attention(l, h, x, n, pos)
-			addTo(x, h)
+			kernels.AddInto(x, x, h)
 			d.layerNorm(x, x, l.ln1, n)
 			d.mlp(l, h, x, n)
-			addTo(x, h)
+			kernels.AddInto(x, x, h)
 			d.layerNorm(x, x, l.ln2, n)
 		} else { // pre-LN: x += attn(LN1(x)); x += mlp(LN2(x))
 			d.layerNorm(h, x, l.ln1, n)
 			d.attention(l, h, h, n, pos)
-			addTo(x, h)
+			kernels.AddInto(x, x, h)
 			d.layerNorm(h, x, l.ln2, n)
 			d.mlp(l, h, h, n)
-			addTo(x, h)
+			kernels.AddInto(x, x, h)
 		}
 	}
 	d.n += n
@@ -156,26 +156,26 @@ func (d *Decoder) Append(ids []int) ([]float32, error) {
 func (d *Decoder) attention(l *decoderLayer, out, in []float32, n, pos int) {
 	C := d.cfg.NEmbd
 	qkv, y := d.qkv[:n*3*C], d.y[:n*C]
-	linear(qkv, in, l.attn, n, C, 3*C)
+	kernels.LinearForward(qkv, in, l.attn[0], l.attn[1], n, C, 3*C, false)
 	for i := range n {
 		copy(l.k[(pos+i)*C:(pos+i+1)*C], qkv[i*3*C+C:i*3*C+2*C])
 		copy(l.v[(pos+i)*C:(pos+i+1)*C], qkv[i*3*C+2*C:(i+1)*3*C])
 	}
 	kernels.AttentionCached(y, qkv, 3*C, l.k, l.v, C, n, pos, C, d.cfg.NHead)
-	linear(out, y, l.attnProj, n, C, C)
+	kernels.LinearForward(out, y, l.attnProj[0], l.attnProj[1], n, C, C, false)
 }
 
 // mlp writes to out (n, C) the MLP sublayer of l on in (n, C). out may be in.
 func (d *Decoder) mlp(l *decoderLayer, out, in []float32, n int) {
 	C := d.cfg.NEmbd
 	u, g := d.u[:n*4*C], d.g[:n*4*C]
-	linear(u, in, l.fc, n, C, 4*C)
+	kernels.LinearForward(u, in, l.fc[0], l.fc[1], n, C, 4*C, false)
 	if d.cfg.GELU == "erf" {
 		kernels.GELUErfForward(g, u)
 	} else {
 		kernels.GELUForward(g, u)
 	}
-	linear(out, g, l.mlpProj, n, 4*C, C)
+	kernels.LinearForward(out, g, l.mlpProj[0], l.mlpProj[1], n, 4*C, C, false)
 }
 
 func (d *Decoder) layerNorm(y, x []float32, wb [2][]float32, n int) {
@@ -193,19 +193,4 @@ func (d *Decoder) grow(n int) {
 	d.qkv = make([]float32, n*3*C)
 	d.u, d.g = make([]float32, n*4*C), make([]float32, n*4*C)
 	d.mean, d.rstd = make([]float32, n), make([]float32, n)
-}
-
-// linear writes y (n, out) = x (n, in) @ w (in, out) + b, the Conv1D layout
-// of the checkpoints.
-func linear(y, x []float32, wb [2][]float32, n, in, out int) {
-	kernels.Sgemm(false, false, n, out, in, 1, x, in, wb[0], out, 0, y, out)
-	for i := range n {
-		addTo(y[i*out:(i+1)*out], wb[1])
-	}
-}
-
-func addTo(y, x []float32) {
-	for i := range y {
-		y[i] += x[i]
-	}
 }

@@ -50,21 +50,29 @@ func linear(x, w, b *G.Node, transW bool) (*G.Node, error) {
 }
 
 func (op *linearOp) Forward(y []float32, in []G.Value) error {
-	x, w := Floats(in[0]), Floats(in[1])
-	ldw := op.out
-	if op.transW {
-		ldw = op.in
+	var b []float32
+	if op.bias {
+		b = Floats(in[2])
+	}
+	LinearForward(y, Floats(in[0]), Floats(in[1]), b, op.n, op.in, op.out, op.transW)
+	return nil
+}
+
+// LinearForward writes y (n, out) = x (n, in) @ W + b, W being (in, out),
+// or (out, in) used transposed when transW; b (out) may be nil.
+func LinearForward(y, x, w, b []float32, n, in, out int, transW bool) {
+	ldw := out
+	if transW {
+		ldw = in
 	}
 	beta := float32(0)
-	if op.bias {
-		b := Floats(in[2])
-		for r := 0; r < op.n; r++ {
-			copy(y[r*op.out:(r+1)*op.out], b)
+	if b != nil {
+		for r := 0; r < n; r++ {
+			copy(y[r*out:(r+1)*out], b)
 		}
 		beta = 1
 	}
-	Sgemm(false, op.transW, op.n, op.out, op.in, 1, x, op.in, w, ldw, beta, y, op.out)
-	return nil
+	Sgemm(false, transW, n, out, in, 1, x, in, w, ldw, beta, y, out)
 }
 
 func (op *linearOp) Do(in ...G.Value) (G.Value, error) { return doKernel(op, op.shape, in) }
