@@ -127,7 +127,7 @@ func ReadTaskFile(path string, f TaskFormat, needLabel bool) (*TaskData, error) 
 // ParseTaskFile is ReadTaskFile on the bytes of a file; path is used to pick
 // the format (when f.Format is "") and in errors.
 func ParseTaskFile(b []byte, path string, f TaskFormat, needLabel bool) (*TaskData, error) {
-	format, err := f.resolveFormat(path)
+	format, err := f.FileFormat(path)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,9 @@ func countOptions(cols map[string]string) int {
 	return n
 }
 
-func (f TaskFormat) resolveFormat(path string) (string, error) {
+// FileFormat is the format the file at path is read in: Format when set,
+// else the one its extension names (.tsv, .csv, .jsonl or .json).
+func (f TaskFormat) FileFormat(path string) (string, error) {
 	if f.Format != "" {
 		return f.Format, nil
 	}

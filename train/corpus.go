@@ -89,10 +89,8 @@ func loadCorpus(cfg Config, tok data.Tokenizer) (*corpus, error) {
 			return nil, err
 		}
 	}
-	if ct, ok := tok.(*data.CharTokenizer); ok {
-		if unk := ct.Unknown(text + valText); len(unk) > 0 {
-			return nil, inputErrorf("data %s: characters %q are not in the tokenizer's vocabulary", cfg.Data, string(unk))
-		}
+	if unk := unknownChars(tok, text+valText); len(unk) > 0 {
+		return nil, inputErrorf("data %s: characters %q are not in the tokenizer's vocabulary", cfg.Data, string(unk))
 	}
 	c := &corpus{tok: tok, train: encode(tok, text)}
 	if cfg.ValData != "" {
@@ -125,6 +123,15 @@ func newTokenizer(spec, text string) (data.Tokenizer, error) {
 		return nil, &InputError{err}
 	}
 	return tok, nil
+}
+
+// unknownChars returns the distinct characters of text that tok, when it
+// is char-level, would drop; nil for other tokenizers, which encode any text.
+func unknownChars(tok data.Tokenizer, text string) []rune {
+	if ct, ok := tok.(*data.CharTokenizer); ok {
+		return ct.Unknown(text)
+	}
+	return nil
 }
 
 func encode(tok data.Tokenizer, text string) Tokens {

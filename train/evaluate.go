@@ -9,7 +9,6 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
-	"gptctl/data"
 	"gptctl/graph"
 	"gptctl/kernels"
 )
@@ -78,12 +77,10 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := encode(tok, text)
-	if ct, ok := tok.(*data.CharTokenizer); ok {
-		if unk := ct.Unknown(text); len(unk) > 0 {
-			return nil, inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
-		}
+	if unk := unknownChars(tok, text); len(unk) > 0 {
+		return nil, inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
 	}
+	ids := encode(tok, text)
 	if len(ids) < 2 {
 		return nil, inputErrorf("data %s: %d tokens; at least 2 are needed", file, len(ids))
 	}

@@ -251,7 +251,7 @@ func (r *ftRun) taskTokens(p *graph.Params) (int, error) {
 // loadData reads, splits and encodes the task files.
 func (r *ftRun) loadData() error {
 	t := r.cfg.Task
-	train, err := readLabeled(t.Train, t.TaskFormat, r.opt.Log)
+	train, err := readTaskData(t.Train, t.TaskFormat, true, r.opt.Log)
 	if err != nil {
 		return err
 	}
@@ -259,7 +259,7 @@ func (r *ftRun) loadData() error {
 	var valEx []data.Example
 	trainEx := train.Examples
 	if t.Val != "" {
-		val, err := readLabeled(t.Val, t.TaskFormat, r.opt.Log)
+		val, err := readTaskData(t.Val, t.TaskFormat, true, r.opt.Log)
 		if err != nil {
 			return err
 		}
@@ -280,12 +280,14 @@ func (r *ftRun) loadData() error {
 	return nil
 }
 
-func readLabeled(path string, f data.TaskFormat, log io.Writer) (*data.TaskData, error) {
-	td, err := data.ReadTaskFile(path, f, true)
+// readTaskData reads a task file (its problems are input errors) and logs
+// the rows skip_bad_rows skipped, when log is not nil.
+func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer) (*data.TaskData, error) {
+	td, err := data.ReadTaskFile(path, f, needLabel)
 	if err != nil {
 		return nil, asInputError(err)
 	}
-	if td.Skipped > 0 {
+	if td.Skipped > 0 && log != nil {
 		fmt.Fprintf(log, "%s: skipped %d bad rows (skip_bad_rows), the first: %v\n", path, td.Skipped, td.Skips[0])
 	}
 	return td, nil

@@ -104,7 +104,7 @@ func (c *taskCodec) segments(ex data.Example) [][][]int32 {
 		a, b := c.text(f["a"]), c.text(f["b"])
 		return [][][]int32{{a, b}, {b, a}}
 	case TaskMultipleChoice:
-		ctx := c.text(strings.TrimSpace(strings.TrimSpace(f["context"]) + " " + strings.TrimSpace(f["question"])))
+		ctx := c.text(choiceContext(f))
 		rows := make([][][]int32, len(ex.Options))
 		for i, o := range ex.Options {
 			rows[i] = [][]int32{ctx, c.text(o)}
@@ -114,15 +114,19 @@ func (c *taskCodec) segments(ex data.Example) [][][]int32 {
 	return [][][]int32{{c.text(f["text"])}}
 }
 
+// choiceContext is what a multiple-choice option follows: the context and
+// the question, joined by a space.
+func choiceContext(f map[string]string) string {
+	return strings.TrimSpace(strings.TrimSpace(f["context"]) + " " + strings.TrimSpace(f["question"]))
+}
+
 func (c *taskCodec) text(s string) []int32 {
 	s = strings.TrimSpace(s)
-	if ct, ok := c.tok.(interface{ Unknown(string) []rune }); ok {
-		for _, r := range ct.Unknown(s) {
-			if c.unknown == nil {
-				c.unknown = map[rune]bool{}
-			}
-			c.unknown[r], c.lost = true, true
+	for _, r := range unknownChars(c.tok, s) {
+		if c.unknown == nil {
+			c.unknown = map[rune]bool{}
 		}
+		c.unknown[r], c.lost = true, true
 	}
 	ids := c.tok.Encode(s)
 	out := make([]int32, len(ids))

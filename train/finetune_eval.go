@@ -9,7 +9,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -97,16 +96,13 @@ func argmax(v []float64) int {
 
 // readTaskExamples reads and encodes a data file for a finetuned model.
 func readTaskExamples(m *taskModel, file string, needLabel bool, log io.Writer) ([]taskExample, *data.TaskData, error) {
-	if ext := strings.ToLower(filepath.Ext(file)); m.info.Format.Format == "" && !slices.Contains([]string{".tsv", ".csv", ".jsonl", ".json"}, ext) {
+	if _, err := m.info.Format.FileFormat(file); err != nil {
 		return nil, nil, inputErrorf("%s: a finetuned model reads task files (.tsv, .csv or .jsonl) with the columns it was finetuned on (%s)",
 			file, columnList(m.info.Format.Columns))
 	}
-	td, err := data.ReadTaskFile(file, m.info.Format, needLabel)
+	td, err := readTaskData(file, m.info.Format, needLabel, log)
 	if err != nil {
-		return nil, nil, asInputError(err)
-	}
-	if td.Skipped > 0 && log != nil {
-		fmt.Fprintf(log, "%s: skipped %d bad rows, the first: %v\n", file, td.Skipped, td.Skips[0])
+		return nil, nil, err
 	}
 	codec := &taskCodec{info: m.info, tok: m.tok}
 	exs := codec.encodeAll(td.Examples)

@@ -12,7 +12,6 @@ import (
 	"math"
 	"strings"
 
-	"gptctl/data"
 	"gptctl/graph"
 	"gptctl/kernels"
 )
@@ -43,18 +42,15 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map
 	if tok == nil {
 		return nil, inputErrorf("model %s has no tokenizer files, so text cannot be encoded for it", modelDir)
 	}
-	td, err := data.ReadTaskFile(file, task.TaskFormat, true)
+	td, err := readTaskData(file, task.TaskFormat, true, o.Log)
 	if err != nil {
-		return nil, asInputError(err)
-	}
-	if td.Skipped > 0 && o.Log != nil {
-		fmt.Fprintf(o.Log, "%s: skipped %d bad rows, the first: %v\n", file, td.Skipped, td.Skips[0])
+		return nil, err
 	}
 	T := p.Config.NCtx
 	var rows []choiceRow
 	truncated := 0
 	for _, ex := range td.Examples {
-		prefix := strings.TrimSpace(strings.TrimSpace(ex.Fields["context"]) + " " + strings.TrimSpace(ex.Fields["question"]))
+		prefix := choiceContext(ex.Fields)
 		for _, opt := range ex.Options {
 			r, cut := choiceSequence(tok.Encode(prefix), tok.Encode(" "+strings.TrimSpace(opt)), T)
 			rows = append(rows, r)
