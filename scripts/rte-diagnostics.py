@@ -11,6 +11,7 @@ probe files to OUT_DIR and prints the gptctl commands that use them:
                           (gptctl eval: equal losses mean no copy heads)
   copy-{train,val}.tsv    synthetic entailment: is the hypothesis a 3-6 word
                           span of the premise (label 0) or of another sentence
+  member-{train,val}.tsv  is the hypothesis, one word, among the premise's 12
   copychar.txt            lines of 15 random letters written twice
 """
 import math
@@ -92,16 +93,43 @@ for name, n, pool in (("copy-train", 20000, sents[:20000]), ("copy-val", 500, se
             j = rng.randint(0, len(ws) - k)
             f.write(f"{a}\t{' '.join(ws[j:j + k])}\t{0 if src is a else 1}\t{i}\n")
 
-# 4. Letters written twice, for the plateau before copy heads form.
+# 4. Membership: is the hypothesis, one word, among the 12 random words of the
+# premise? The smallest comparison of two segments (the overlap signal in
+# one word), for a model trained from random init, and for the PyTorch twin
+# scripts/entailment-torch.py.
+rng = random.Random(0)
+with open(f"{tasks}/text.txt") as f:
+    counts = {}
+    for w in re.findall(r"[a-z]+", f.read().lower()):
+        counts[w] = counts.get(w, 0) + 1
+common = sorted(counts, key=lambda w: (-counts[w], w))[100:600]
+for name, n in (("member-train", 20000), ("member-val", 2000)):
+    with open(f"{out}/{name}.tsv", "w") as f:
+        f.write("sentence1\tsentence2\tlabel\n")
+        for _ in range(n):
+            p = rng.sample(common, 12)
+            if rng.random() < 0.5:
+                h, y = rng.choice(p), 0
+            else:
+                h, y = rng.choice([w for w in common if w not in p]), 1
+            f.write(f"{' '.join(p)}\t{h}\t{y}\n")
+
+# 5. Letters written twice, for the plateau before copy heads form.
 rng = random.Random(5)
 with open(f"{out}/copychar.txt", "w") as f:
     for _ in range(40000):
         s = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(15))
         f.write(s + "|" + s + "\n")
 
-print(f"""wrote {out}/rep.txt, rnd.txt, copy-train.tsv, copy-val.tsv, copychar.txt; then:
+print(f"""wrote {out}/rep.txt, rnd.txt, copy-*.tsv, member-*.tsv, copychar.txt; then:
   bin/gptctl eval --model runs/pre-tasks/best --data {out}/rep.txt
   bin/gptctl eval --model runs/pre-tasks/best --data {out}/rnd.txt
   bin/gptctl finetune -c configs/finetune-rte.yaml --set task.train={out}/copy-train.tsv --set task.val={out}/copy-val.tsv --set epochs=1 --out runs/ft-copy
+  bin/gptctl finetune -c configs/finetune-rte.yaml --set task.train={out}/copy-train.tsv --set task.val={out}/copy-val.tsv --set epochs=4 --set lr=5e-4 --init runs/pre-tasks/best --out runs/ft-copy4
+  bin/gptctl finetune -c configs/finetune-rte.yaml --init runs/ft-copy4/best --out runs/ft-rte-copy4
+  bin/gptctl finetune -c configs/finetune-rte.yaml --init runs/ft-copy4/best --set lr=6.25e-5 --out runs/ft-rte-copy4-lr
+  bin/gptctl eval --model runs/ft-copy4/best --data {tasks}/rte-val.tsv
+  bin/gptctl finetune -c configs/finetune-rte.yaml --set task.train={out}/member-train.tsv --set task.val={out}/member-val.tsv --set task.max_len=64 --set random_init=true --set lambda=0 --set lr=1e-3 --set epochs=4 --out runs/ft-member
+  /usr/bin/python3 scripts/entailment-torch.py {out}/member-train.tsv {out}/member-val.tsv --lr 1e-3 --epochs 4
   bin/gptctl pretrain -c configs/shakespeare-char.yaml --data {out}/copychar.txt --out runs/copychar
   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 ../shared/bench/shakespeare_anchor.py {out}/copychar.txt --post-ln""")
