@@ -10,7 +10,7 @@ TAGS    ?= $(if $(HAVE_OPENBLAS),openblas,)
 LDFLAGS := -X main.Version=$(VERSION)
 NVCC    ?= nvcc
 
-.PHONY: build build-cuda cuda-deps test test-short test-cuda bench fuzz kernels vet fmt data clean gpu-check-build
+.PHONY: build build-cuda cuda-deps test test-short race test-cuda bench fuzz kernels vet fmt data clean gpu-check-build
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gptctl
@@ -39,6 +39,11 @@ test: vet
 
 test-short:
 	$(GO) test -tags '$(TAGS)' -short -count=1 ./...
+
+# The suite under the race detector (CI runs this): the kernels' worker
+# goroutines, the data pipeline's readers and the signal handling.
+race:
+	$(GO) test -race -tags '$(TAGS)' -count=1 ./...
 
 # The CUDA build's tests. Without a GPU the kernels are checked against their
 # PTX signatures, and (where g++ has C++20) run on a CPU emulator of the

@@ -164,9 +164,9 @@ func TestSIGKILLAnywhere(t *testing.T) {
 		}
 		if kills == 0 {
 			waitForSteps(t, filepath.Join(killed, "metrics.jsonl"), 3) // train.yaml exists
-		} else if m := resumedFrom.FindString(stderr.String()); m != "" {
-			t.Log(m)
 		}
+		// stderr is read only once the process has exited: until then the
+		// copying goroutine of os/exec writes to it.
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		var err error
@@ -188,7 +188,7 @@ func TestSIGKILLAnywhere(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after %d kills, gptctl pretrain --resume: %v\n%s", kills, err, stderr.String())
 		}
-		t.Logf("finished after %d kills", kills)
+		t.Logf("finished after %d kills (%s)", kills, resumedFrom.FindString(stderr.String()))
 		break
 	}
 	if s := readSummary(t, killed); s.Status != "completed" || s.Step != 120 {
