@@ -130,6 +130,7 @@ print(f"""wrote {out}/rep.txt, rnd.txt, copy-*.tsv, member-*.tsv, copychar.txt; 
   bin/gptctl finetune -c configs/finetune-rte.yaml --init runs/ft-copy4/best --set lr=6.25e-5 --out runs/ft-rte-copy4-lr
   bin/gptctl eval --model runs/ft-copy4/best --data {tasks}/rte-val.tsv
   bin/gptctl finetune -c configs/finetune-rte.yaml --set task.train={out}/member-train.tsv --set task.val={out}/member-val.tsv --set task.max_len=64 --set random_init=true --set lambda=0 --set lr=1e-3 --set epochs=4 --out runs/ft-member
+  bin/gptctl finetune -c configs/finetune-rte.yaml --set task.train={out}/member-train.tsv --set task.val={out}/member-val.tsv --set task.max_len=64 --init runs/pre-tasks/best --set lambda=0 --set lr=1e-3 --set max_steps=10000 --set eval_interval=1000 --out runs/ft-member-pre
   /usr/bin/python3 scripts/entailment-torch.py {out}/member-train.tsv {out}/member-val.tsv --lr 1e-3 --epochs 4
   bin/gptctl pretrain -c configs/shakespeare-char.yaml --data {out}/copychar.txt --out runs/copychar
   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 ../shared/bench/shakespeare_anchor.py {out}/copychar.txt --post-ln""")
