@@ -32,9 +32,10 @@ type prepJob struct {
 
 const prepJobBytes = 1 << 20
 
-// InputError is a problem with the files a job was given (a path that does
+// InputError is a problem with the input a job was given (a path that does
 // not exist, a pattern that matches nothing, a directory, a JSONL line that
-// is not a document): the user's to fix, not a failure of the run.
+// is not a document; in package train also a corpus or model directory that
+// does not fit): the user's to fix, not a failure of the run.
 type InputError struct{ Err error }
 
 func (e *InputError) Error() string { return e.Err.Error() }

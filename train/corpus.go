@@ -13,13 +13,11 @@ import (
 )
 
 // InputError is bad input data (a missing or empty corpus, a model directory
-// that does not fit); the CLI exits with status 2 on it.
-type InputError struct{ Err error }
+// that does not fit): data's, so that one type covers the input errors of
+// both packages; the CLI exits with status 2 on it.
+type InputError = data.InputError
 
-func (e *InputError) Error() string { return e.Err.Error() }
-func (e *InputError) Unwrap() error { return e.Err }
-
-func inputErrorf(format string, a ...any) error { return &InputError{fmt.Errorf(format, a...)} }
+func inputErrorf(format string, a ...any) error { return &InputError{Err: fmt.Errorf(format, a...)} }
 
 // readText returns the text of a corpus file, or of the built-in corpus.
 func readText(path string) (string, error) {
@@ -55,7 +53,7 @@ func (c *corpus) samplers(t int, seed uint64) (train, val batchSource, err error
 		val, err = NewSampler(c.val, t, seed+3)
 	}
 	if err != nil {
-		return nil, nil, &InputError{err}
+		return nil, nil, &InputError{Err: err}
 	}
 	return train, val, nil
 }
@@ -120,7 +118,7 @@ func newTokenizer(spec, text string) (data.Tokenizer, error) {
 	}
 	tok, err := data.ResolveTokenizer(spec)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	return tok, nil
 }
@@ -149,11 +147,11 @@ func loadShards(cfg Config, tok data.Tokenizer) (*corpus, error) {
 	c := &corpus{}
 	var err error
 	if c.trainSh, err = data.OpenShardSet(cfg.Data, "train"); err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	if c.valSh, err = data.OpenShardSet(cfg.Data, "val"); err != nil {
 		c.trainSh.Close()
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	if tok == nil {
 		spec := cfg.Tokenizer
@@ -163,7 +161,7 @@ func loadShards(cfg Config, tok data.Tokenizer) (*corpus, error) {
 		if tok, err = data.ResolveTokenizer(spec); err != nil {
 			c.trainSh.Close()
 			c.valSh.Close()
-			return nil, &InputError{fmt.Errorf("data %s: %w", cfg.Data, err)}
+			return nil, &InputError{Err: fmt.Errorf("data %s: %w", cfg.Data, err)}
 		}
 	}
 	c.tok = tok

@@ -68,7 +68,7 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 	batch := o.Batch
 	p, tok, err := LoadModel(modelDir)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	if tok == nil {
 		return nil, inputErrorf("model %s has no tokenizer files, so text cannot be encoded for it", modelDir)

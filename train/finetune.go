@@ -198,7 +198,7 @@ func (r *ftRun) initModel() error {
 	}
 	p, tok, err := LoadModel(cfg.InitFrom)
 	if err != nil {
-		return &InputError{err}
+		return &InputError{Err: err}
 	}
 	if tok == nil {
 		return inputErrorf("model %s has no tokenizer files, so task text cannot be encoded for it", cfg.InitFrom)
@@ -238,7 +238,7 @@ func (r *ftRun) taskTokens(p *graph.Params) (int, error) {
 	}
 	info, err := readTaskInfo(filepath.Join(md, taskFile))
 	if err != nil {
-		return 0, &InputError{err}
+		return 0, &InputError{Err: err}
 	}
 	sp := info.Special
 	if sp.Delim != sp.Start+1 || sp.Extract != sp.Start+2 || sp.Extract >= p.Config.VocabSize {

@@ -119,7 +119,7 @@ func asInputError(err error) error {
 	if errors.As(err, &re) {
 		return err
 	}
-	return &InputError{err}
+	return &InputError{Err: err}
 }
 
 // EvalTask computes the task metrics of a finetuned model on a labeled file.

@@ -101,15 +101,15 @@ type taskModel struct {
 func loadTaskModel(dir string) (*taskModel, error) {
 	md, err := ModelDir(dir)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	info, err := readTaskInfo(filepath.Join(md, taskFile))
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	p, tok, err := LoadModel(md)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	if tok == nil {
 		return nil, inputErrorf("model %s has no tokenizer files, so text cannot be encoded for it", md)
@@ -118,7 +118,7 @@ func loadTaskModel(dir string) (*taskModel, error) {
 		return nil, inputErrorf("model %s: task token <e> = %d is outside the vocabulary of %d", md, info.Special.Extract, p.Config.VocabSize)
 	}
 	if err := p.AddHead(info.head().Outputs(), nil); err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	if err := loadHead(p, filepath.Join(md, headFile)); err != nil {
 		return nil, inputErrorf("model %s: %w", md, err)

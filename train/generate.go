@@ -52,7 +52,7 @@ func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
 	}
 	p, tok, err := LoadModel(modelDir)
 	if err != nil {
-		return &InputError{err}
+		return &InputError{Err: err}
 	}
 	if tok == nil {
 		return inputErrorf("model %s has no tokenizer files, so text cannot be generated", modelDir)

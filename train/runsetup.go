@@ -54,7 +54,7 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 		var dir string
 		var err error
 		if ck, dir, err = loadCheckpoint(opt.OutDir); err != nil {
-			return nil, &InputError{err}
+			return nil, &InputError{Err: err}
 		}
 		if key, want, have := modelChange(r.cfg.Config, ck.Params.Config); key != "" {
 			return nil, &ConfigError{fmt.Errorf("--resume: %s %v, but the run's model has %v: a run keeps its model (start a new run to change it)", key, want, have)}

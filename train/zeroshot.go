@@ -37,7 +37,7 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map
 	}
 	p, tok, err := LoadModel(modelDir)
 	if err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	if tok == nil {
 		return nil, inputErrorf("model %s has no tokenizer files, so text cannot be encoded for it", modelDir)

@@ -45,10 +45,9 @@ func (e *usageError) Unwrap() error { return e.err }
 func exitCode(err error) int {
 	var ue *usageError
 	var ce *train.ConfigError
-	var ie *train.InputError
+	var ie *data.InputError // train.InputError too
 	var re *data.RowError
-	var de *data.InputError
-	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ie) || errors.As(err, &re) || errors.As(err, &de) {
+	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ie) || errors.As(err, &re) {
 		return exitUsage
 	}
 	var ne *train.NonFiniteError
