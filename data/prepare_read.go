@@ -51,14 +51,6 @@ func ExpandInputs(inputs []string) ([]string, error) {
 
 // expandInputs is ExpandInputs, with the files' total size.
 func expandInputs(inputs []string) ([]string, int64, error) {
-	files, total, err := expandInputFiles(inputs)
-	if err != nil {
-		return nil, 0, &InputError{err}
-	}
-	return files, total, nil
-}
-
-func expandInputFiles(inputs []string) ([]string, int64, error) {
 	var files []string
 	var total int64
 	for _, in := range inputs {
@@ -66,27 +58,27 @@ func expandInputFiles(inputs []string) ([]string, int64, error) {
 		if strings.ContainsAny(in, "*?[") {
 			m, err := filepath.Glob(in)
 			if err != nil {
-				return nil, 0, fmt.Errorf("input %q: bad pattern: %w", in, err)
+				return nil, 0, &InputError{fmt.Errorf("input %q: bad pattern: %w", in, err)}
 			}
 			if len(m) == 0 {
-				return nil, 0, fmt.Errorf("input %q: no files match", in)
+				return nil, 0, &InputError{fmt.Errorf("input %q: no files match", in)}
 			}
 			matches = m
 		}
 		for _, f := range matches {
 			fi, err := os.Stat(f)
 			if err != nil {
-				return nil, 0, fmt.Errorf("input: %w", err)
+				return nil, 0, &InputError{fmt.Errorf("input: %w", err)}
 			}
 			if fi.IsDir() {
-				return nil, 0, fmt.Errorf("input %s is a directory (pass its files, e.g. %s)", f, filepath.Join(f, "*.txt"))
+				return nil, 0, &InputError{fmt.Errorf("input %s is a directory (pass its files, e.g. %s)", f, filepath.Join(f, "*.txt"))}
 			}
 			files = append(files, f)
 			total += fi.Size()
 		}
 	}
 	if len(files) == 0 {
-		return nil, 0, errors.New("no input files")
+		return nil, 0, &InputError{errors.New("no input files")}
 	}
 	return files, total, nil
 }
