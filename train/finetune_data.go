@@ -77,11 +77,6 @@ func (c *taskCodec) encode(ex data.Example) taskExample {
 	}
 	cut := false
 	c.lost = false
-	defer func() {
-		if c.lost {
-			c.lossy++
-		}
-	}()
 	for _, segs := range c.segments(ex) {
 		row, t := c.sequence(segs)
 		cut = cut || t
@@ -90,6 +85,9 @@ func (c *taskCodec) encode(ex data.Example) taskExample {
 	}
 	if cut {
 		c.truncated++
+	}
+	if c.lost {
+		c.lossy++
 	}
 	return e
 }
