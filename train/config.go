@@ -28,6 +28,12 @@ type Config struct {
 	ValFraction float64 `yaml:"val_fraction"` // tail of the corpus held out for validation
 	Tokenizer   string  `yaml:"tokenizer"`    // char | byte | gpt2 | gpt1 | DIR
 
+	// InitFrom continues pretraining from a model (a gptctl run or Hugging
+	// Face model directory): its architecture, weights and tokenizer take the
+	// place of the model keys above and tokenizer; the optimizer starts
+	// fresh. "" = a new model drawn from seed.
+	InitFrom string `yaml:"init_from"`
+
 	// Optimisation.
 	BatchSize   int     `yaml:"batch_size"`
 	SeqLen      int     `yaml:"seq_len"` // 0 = n_ctx
@@ -199,7 +205,7 @@ func (c Config) Validate() error {
 			bad("%s %d must be positive", f.name, f.v)
 		}
 	}
-	if c.SeqLen < 0 || c.SeqLen > c.NCtx {
+	if c.SeqLen < 0 || (c.SeqLen > c.NCtx && c.InitFrom == "") { // init_from's n_ctx is checked when it loads
 		bad("seq_len %d is not in [0, n_ctx %d]", c.SeqLen, c.NCtx)
 	}
 	if c.EvalInterval < 0 || c.CheckpointInterval < 0 || c.WarmupSteps < 0 || c.Threads < 0 {

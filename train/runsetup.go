@@ -63,6 +63,10 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 		dropout := r.cfg.Dropout // a training setting, which a resume may change
 		r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
 		r.cfg.Dropout, r.params.Config.Dropout = dropout, dropout
+	} else if cfg.InitFrom != "" {
+		if err := r.initFrom(); err != nil {
+			return nil, err
+		}
 	}
 	c, err := loadCorpus(r.cfg, r.tok)
 	if err != nil {
@@ -110,6 +114,32 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 	fmt.Fprintf(opt.Log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
 		c.trainLen, c.valLen, r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
 	return r, nil
+}
+
+// initFrom loads the model a run continues from: its architecture, weights
+// and tokenizer replace the job config's, which train.yaml then records;
+// dropout stays the config's, a training setting.
+func (r *run) initFrom() error {
+	md, err := ModelDir(r.cfg.InitFrom)
+	if err != nil {
+		return &InputError{Err: fmt.Errorf("init_from: %w", err)}
+	}
+	p, tok, err := LoadModel(md)
+	if err != nil {
+		return &InputError{Err: fmt.Errorf("init_from: %w", err)}
+	}
+	if r.cfg.SeqLen > p.Config.NCtx {
+		return &ConfigError{fmt.Errorf("seq_len %d exceeds n_ctx %d of init_from %s (its position embeddings)", r.cfg.SeqLen, p.Config.NCtx, md)}
+	}
+	if tok == nil {
+		return inputErrorf("init_from %s: the model has no tokenizer files, so the corpus cannot be encoded for it", md)
+	}
+	p.Config.Dropout = r.cfg.Dropout
+	r.cfg.Config, r.cfg.Tokenizer = p.Config, md
+	r.params, r.tok = p, tok
+	r.optim = NewAdamW(p, float32(r.cfg.Beta1), float32(r.cfg.Beta2), float32(r.cfg.Eps), float32(r.cfg.WeightDecay))
+	fmt.Fprintf(r.opt.Log, "init_from %s: its weights, architecture and tokenizer; a fresh optimizer\n", md)
+	return nil
 }
 
 // build makes the training graph, the samplers and the gradient buffers.

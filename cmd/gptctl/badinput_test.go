@@ -150,6 +150,9 @@ func TestBadInput(t *testing.T) {
 		{"truncated weights", []string{"generate", "--model", truncated}, 2, []string{"model.safetensors"}},
 		{"weights not safetensors", []string{"generate", "--model", garbage}, 2, []string{"model.safetensors"}},
 		{"finetune from a missing model", []string{"finetune", "-c", goodTask, "--init", filepath.Join(dir, "nope"), "--out", out("f0")}, 2, []string{"nope"}},
+		{"pretrain from a missing model", []string{"pretrain", "--init", filepath.Join(dir, "nope"), "--out", out("p0")}, 2, []string{"init_from", "nope"}},
+		{"pretrain from a model without weights", []string{"pretrain", "--init", noWeights, "--out", out("p1")}, 2, []string{noWeights, "model.safetensors"}},
+		{"--init with --resume", []string{"pretrain", "--init", pre, "--resume", "--out", out("p2")}, 2, []string{"--init", "--resume"}},
 		// Task files and finetune configs.
 		{"task row missing a field", []string{"finetune", "-c", missingField, "--out", out("f1")}, 2, []string{"missing.tsv:3"}},
 		{"task row with an unknown label", []string{"finetune", "-c", unknownLabel, "--out", out("f2")}, 2, []string{"label.tsv:3", "neutral"}},

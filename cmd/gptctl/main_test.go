@@ -23,6 +23,7 @@ func TestPretrainFlags(t *testing.T) {
 		{nil, PretrainOptions{}},
 		{[]string{"-c", "x.yaml", "--set", "a=1", "--set", "b=2", "--data", "d.txt", "-o", "out", "--resume", "--device", "cpu"},
 			PretrainOptions{ConfigPath: "x.yaml", Sets: []string{"a=1", "b=2"}, Data: "d.txt", OutDir: "out", Resume: true, Device: "cpu"}},
+		{[]string{"--init", "runs/pre", "--out", "runs/more"}, PretrainOptions{InitDir: "runs/pre", OutDir: "runs/more"}},
 	}
 	for _, c := range cases {
 		var got *PretrainOptions
@@ -32,7 +33,7 @@ func TestPretrainFlags(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.ConfigPath != c.want.ConfigPath || strings.Join(got.Sets, ",") != strings.Join(c.want.Sets, ",") ||
-			got.Data != c.want.Data || got.OutDir != c.want.OutDir || got.Resume != c.want.Resume || got.Device != c.want.Device {
+			got.Data != c.want.Data || got.InitDir != c.want.InitDir || got.OutDir != c.want.OutDir || got.Resume != c.want.Resume || got.Device != c.want.Device {
 			t.Errorf("args %v parsed to %+v", c.args, got)
 		}
 	}

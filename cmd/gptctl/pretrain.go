@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ type PretrainOptions struct {
 	ConfigPath string
 	Sets       []string
 	Data       string
+	InitDir    string
 	OutDir     string
 	Resume     bool
 	Device     string
@@ -39,11 +41,14 @@ func NewCmdPretrain(runF func(*PretrainOptions) error) *cobra.Command {
 		Long: `pretrain trains a GPT language model by maximum likelihood on a corpus. With no
 flags it trains a small char-level model on the built-in corpus. The run
 directory (--out) receives train.yaml, metrics.jsonl, summary.json and the
-checkpoint/ directory, a Hugging Face model directory. SIGTERM, SIGINT or
+checkpoint/ directory, a Hugging Face model directory. --init continues
+pretraining from a model (a gptctl run or a Hugging Face gpt2 / openai-gpt
+directory) with its architecture, weights and tokenizer. SIGTERM, SIGINT or
 SIGUSR1 write a checkpoint and stop; --resume continues the run.`,
 		Example: `  gptctl pretrain
   gptctl pretrain -c configs/shakespeare-char.yaml --data ../shared/data/pretrain/tinyshakespeare.txt --out runs/shk
   gptctl pretrain -c configs/shakespeare-char.yaml --set arch=gpt2 --set max_steps=500 --out runs/shk2
+  gptctl pretrain --init runs/shk --data more.txt --set lr=3e-4 --set warmup_steps=0 --out runs/shk-more
   gptctl pretrain --resume --out runs/shk`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -59,6 +64,7 @@ SIGUSR1 write a checkpoint and stop; --resume continues the run.`,
 	f.StringVarP(&opts.ConfigPath, "config", "c", "", "YAML config (default: the built-in small model)")
 	f.StringArrayVar(&opts.Sets, "set", nil, "override a config key, key=value (repeatable)")
 	f.StringVar(&opts.Data, "data", "", "corpus file or shard directory (overrides data:)")
+	f.StringVar(&opts.InitDir, "init", "", "continue from this model: a gptctl run or Hugging Face model directory (overrides init_from:)")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "run directory (default runs/pretrain-TIME)")
 	addJobFlags(f, &opts.Resume, &opts.Device, &opts.MaxTime)
 	return cmd
@@ -80,7 +86,14 @@ func withMaxTime(sets []string, maxTime string) []string {
 }
 
 func pretrainRun(opts *PretrainOptions) error {
-	cfg, err := loadJobConfig(opts.ConfigPath, opts.Sets, opts.Data, opts.Device, opts.OutDir, opts.Resume)
+	sets := opts.Sets
+	if opts.InitDir != "" {
+		if opts.Resume {
+			return &usageError{fmt.Errorf("--resume continues the model saved in %s; --init starts a new run from another model: pass one of them", opts.OutDir)}
+		}
+		sets = append(slices.Clip(sets), "init_from="+quote(opts.InitDir))
+	}
+	cfg, err := loadJobConfig(opts.ConfigPath, sets, opts.Data, opts.Device, opts.OutDir, opts.Resume)
 	if err != nil {
 		return err
 	}
