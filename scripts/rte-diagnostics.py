@@ -13,6 +13,12 @@ probe files to OUT_DIR and prints the gptctl commands that use them:
                           span of the premise (label 0) or of another sentence
   member-{train,val}.tsv  is the hypothesis, one word, among the premise's 12
   copychar.txt            lines of 15 random letters written twice
+  copywords.txt           lines of 12 random words written twice (a copy
+                          curriculum: pre-LN forms copy heads on it, post-LN not)
+  text-exact.txt, text-mix.txt
+                          the pretraining corpus with half its lines followed
+                          by a copy: exact / exact, 70% of its words, or those
+                          shuffled
 """
 import math
 import os
@@ -121,7 +127,29 @@ with open(f"{out}/copychar.txt", "w") as f:
         s = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(15))
         f.write(s + "|" + s + "\n")
 
-print(f"""wrote {out}/rep.txt, rnd.txt, copy-*.tsv, member-*.tsv, copychar.txt; then:
+# 6. Copies to learn from in pretraining: words said twice, and the task
+# corpus with copies of its lines.
+rng = random.Random(11)
+with open(f"{out}/copywords.txt", "w") as f:
+    for _ in range(100000):
+        a = [rng.choice(vocab) for _ in range(12)]
+        f.write(" ".join(a + a) + "\n")
+for mode in ("exact", "mix"):
+    rng = random.Random(7)
+    with open(f"{tasks}/text.txt") as f, open(f"{out}/text-{mode}.txt", "w") as o:
+        for line in f:
+            line = line.rstrip("\n")
+            o.write(line + "\n")
+            w = line.split()
+            if len(w) < 4 or rng.random() >= 0.5:
+                continue
+            m = mode if mode != "mix" else rng.choice(["exact", "drop", "shuf"])
+            c = w if m == "exact" else [x for x in w if rng.random() < 0.7] or w[:1]
+            if m == "shuf":
+                rng.shuffle(c)
+            o.write(" ".join(c) + "\n")
+
+print(f"""wrote {out}/rep.txt, rnd.txt, copy-*.tsv, member-*.tsv, copychar.txt, copywords.txt, text-*.txt; then:
   bin/gptctl eval --model runs/pre-tasks/best --data {out}/rep.txt
   bin/gptctl eval --model runs/pre-tasks/best --data {out}/rnd.txt
   bin/gptctl finetune -c configs/finetune-rte.yaml --set task.train={out}/copy-train.tsv --set task.val={out}/copy-val.tsv --set epochs=1 --out runs/ft-copy
@@ -133,4 +161,18 @@ print(f"""wrote {out}/rep.txt, rnd.txt, copy-*.tsv, member-*.tsv, copychar.txt; 
   bin/gptctl finetune -c configs/finetune-rte.yaml --set task.train={out}/member-train.tsv --set task.val={out}/member-val.tsv --set task.max_len=64 --init runs/pre-tasks/best --set lambda=0 --set lr=1e-3 --set max_steps=10000 --set eval_interval=1000 --out runs/ft-member-pre
   /usr/bin/python3 scripts/entailment-torch.py {out}/member-train.tsv {out}/member-val.tsv --lr 1e-3 --epochs 4
   bin/gptctl pretrain -c configs/shakespeare-char.yaml --data {out}/copychar.txt --out runs/copychar
-  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 ../shared/bench/shakespeare_anchor.py {out}/copychar.txt --post-ln""")
+  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 ../shared/bench/shakespeare_anchor.py {out}/copychar.txt --post-ln
+  bin/gptctl pretrain -c configs/shakespeare-char.yaml --data {out}/copychar.txt --set arch=gpt2 --out runs/copychar-gpt2
+  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 ../shared/bench/shakespeare_anchor.py {out}/copychar.txt
+  bin/gptctl pretrain -c configs/pretrain-tasks.yaml --set data={out}/text-mix.txt --out runs/pre-mix   (and text-exact)
+  bin/gptctl finetune -c configs/finetune-rte.yaml --init runs/pre-mix/best --out runs/ft-rte-mix
+  bin/gptctl pretrain -c configs/pretrain-tasks.yaml --set arch=gpt2 --out runs/pre-tasks-gpt2
+  C="--set data={out}/copywords.txt --set dropout=0 --set lr_decay=constant --set max_steps=8000 --set eval_interval=500"
+  bin/gptctl pretrain -c configs/pretrain-tasks.yaml $C --set arch=gpt1 --out runs/copy-gpt1   (stopped at 2,500)
+  bin/gptctl pretrain -c configs/pretrain-tasks.yaml $C --set arch=gpt2 --out runs/copy-gpt2   (stopped at 5,044)
+  bin/gptctl pretrain -c configs/pretrain-tasks.yaml --init runs/copy-gpt2 --out runs/pre-tasks-cur
+  bin/gptctl eval --model runs/pre-tasks-cur/best --data {out}/rep.txt   (and rnd.txt)
+  bin/gptctl finetune -c configs/finetune-rte.yaml --init runs/pre-tasks-cur/best --out runs/ft-rte-cur
+  bin/gptctl finetune -c configs/finetune-rte.yaml --init runs/pre-tasks-cur/best --set lr=1e-4 --set epochs=10 --out runs/ft-rte-cur-b
+  bin/gptctl finetune -c configs/finetune-stsb.yaml --init runs/pre-tasks-cur/best --out runs/ft-stsb-cur
+  bin/gptctl finetune -c configs/finetune-rte.yaml --set task.train={out}/member-train.tsv --set task.val={out}/member-val.tsv --set task.max_len=64 --init runs/pre-tasks-cur/best --set lambda=0 --set lr=1e-3 --set epochs=4 --out runs/ft-member-cur""")
