@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -56,14 +57,35 @@ type BenchSpec struct {
 	Profile                bool
 }
 
+// initShape returns the architecture of the init_from model.
+func initShape(dir string) (graph.Config, error) {
+	md, err := ModelDir(dir)
+	if err == nil {
+		var c graph.Config
+		if c, err = ReadHFConfig(filepath.Join(md, "config.json")); err == nil {
+			return c, nil
+		}
+	}
+	return graph.Config{}, &InputError{Err: fmt.Errorf("init_from: %w", err)}
+}
+
 // Bench trains warmup untimed and then steps timed steps of cfg's model on
 // uniformly random tokens, with threads goroutines (0: all cores), and
 // measures the sgemm peak afterwards (so that its buffers do not count in the
-// peak RSS). cfg.VocabSize must be set.
+// peak RSS). cfg.VocabSize must be set, or cfg.InitFrom name a model, whose
+// shape is then the one measured.
 func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	steps, warmup, threads := spec.Steps, spec.Warmup, spec.Threads
 	if steps < 1 || warmup < 0 || threads < 0 {
 		return nil, &ConfigError{fmt.Errorf("bench: steps %d must be positive, warmup %d and threads %d not negative", steps, warmup, threads)}
+	}
+	if cfg.InitFrom != "" { // the shape of the model a pretrain would continue
+		mc, err := initShape(cfg.InitFrom)
+		if err != nil {
+			return nil, err
+		}
+		mc.Dropout = cfg.Dropout
+		cfg.Config = mc
 	}
 	if cfg.VocabSize <= 0 {
 		return nil, &ConfigError{fmt.Errorf("bench: vocab_size must be set (synthetic tokens have no tokenizer)")}

@@ -43,6 +43,25 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// With init_from, bench measures the model a pretrain would continue.
+func TestBenchInitFrom(t *testing.T) {
+	dir, p := hfModelDir(t, "gpt2", func(s string) string { return s })
+	c := tinyBenchConfig()
+	c.InitFrom = dir
+	r, err := Bench(c, BenchSpec{Steps: 1, Threads: 1}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Params != p.Count() || r.Shape != "2/12/3/8/3/11" {
+		t.Errorf("params %d, shape %s: want the model's %d and 2/12/3/8/3/11", r.Params, r.Shape, p.Count())
+	}
+	c.InitFrom = t.TempDir()
+	var ie *InputError
+	if _, err := Bench(c, BenchSpec{Steps: 1}, io.Discard); !errors.As(err, &ie) || !strings.Contains(err.Error(), "init_from") {
+		t.Errorf("error %v, want an InputError naming init_from", err)
+	}
+}
+
 // A steady training step (forward, backward, clip, AdamW) allocates little
 // and the heap does not grow from step to step.
 func TestTrainStepAllocations(t *testing.T) {
