@@ -76,6 +76,20 @@ func TestPretrainOnGPU(t *testing.T) {
 	if got, want := stepsOf(readFile(t, filepath.Join(splitDir, "metrics.jsonl"))), stepsOf(readFile(t, filepath.Join(gpuDir, "metrics.jsonl"))); got != want {
 		t.Errorf("metrics steps %s, want %s", got, want)
 	}
+
+	// init_from: the GPU continues the loaded model as the CPU does.
+	var cont [2]*Summary
+	contDirs := [2]string{t.TempDir(), t.TempDir()}
+	for i, dev := range []string{"cpu", "cuda"} {
+		c := tinyConfig(t, "init_from="+cpuDir, "dropout=0", "tf32=false", "max_steps=4", "eval_batches=2", "checkpoint_interval=0", "device="+dev)
+		if cont[i], err = Pretrain(context.Background(), c, Options{OutDir: contDirs[i], Log: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if math.Abs(cont[0].ValLoss-cont[1].ValLoss) > 1e-4*cont[0].ValLoss {
+		t.Errorf("init_from: GPU val_loss %.6f, CPU %.6f", cont[1].ValLoss, cont[0].ValLoss)
+	}
+	weightsClose(t, "init_from gpu vs cpu", filepath.Join(contDirs[1], "checkpoint"), filepath.Join(contDirs[0], "checkpoint"), 1e-4)
 }
 
 // weightsClose compares the model.safetensors of two model directories.
