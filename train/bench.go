@@ -60,13 +60,14 @@ type BenchSpec struct {
 // initShape returns the architecture of the init_from model.
 func initShape(dir string) (graph.Config, error) {
 	md, err := ModelDir(dir)
-	if err == nil {
-		var c graph.Config
-		if c, err = ReadHFConfig(filepath.Join(md, "config.json")); err == nil {
-			return c, nil
-		}
+	if err != nil {
+		return graph.Config{}, &InputError{Err: fmt.Errorf("init_from: %w", err)}
 	}
-	return graph.Config{}, &InputError{Err: fmt.Errorf("init_from: %w", err)}
+	c, err := ReadHFConfig(filepath.Join(md, "config.json"))
+	if err != nil {
+		return graph.Config{}, &InputError{Err: fmt.Errorf("init_from: %w", err)}
+	}
+	return c, nil
 }
 
 // Bench trains warmup untimed and then steps timed steps of cfg's model on

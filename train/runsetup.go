@@ -83,6 +83,8 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 		if r.params, err = graph.NewParams(r.cfg.Config, kernels.NewRNG(r.cfg.Seed)); err != nil {
 			return nil, &ConfigError{err}
 		}
+	}
+	if r.optim == nil { // a new model, or one from init_from; a resume has its own
 		r.optim = NewAdamW(r.params, float32(r.cfg.Beta1), float32(r.cfg.Beta2), float32(r.cfg.Eps), float32(r.cfg.WeightDecay))
 	}
 	if err := r.build(c); err != nil {
@@ -137,7 +139,6 @@ func (r *run) initFrom() error {
 	p.Config.Dropout = r.cfg.Dropout
 	r.cfg.Config, r.cfg.Tokenizer = p.Config, md
 	r.params, r.tok = p, tok
-	r.optim = NewAdamW(p, float32(r.cfg.Beta1), float32(r.cfg.Beta2), float32(r.cfg.Eps), float32(r.cfg.WeightDecay))
 	fmt.Fprintf(r.opt.Log, "init_from %s: its weights, architecture and tokenizer; a fresh optimizer\n", md)
 	return nil
 }
