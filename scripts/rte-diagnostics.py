@@ -169,6 +169,7 @@ print(f"""wrote {out}/rep.txt, rnd.txt, copy-*.tsv, member-*.tsv, copychar.txt, 
   bin/gptctl pretrain -c configs/pretrain-tasks.yaml --set arch=gpt2 --out runs/pre-tasks-gpt2
   C="--set data={out}/copywords.txt --set dropout=0 --set lr_decay=constant --set max_steps=8000 --set eval_interval=500"
   bin/gptctl pretrain -c configs/pretrain-tasks.yaml $C --set arch=gpt1 --out runs/copy-gpt1   (stopped at 2,500)
+  bin/gptctl pretrain -c configs/pretrain-tasks.yaml --set data={out}/copywords.txt --set dropout=0 --set max_steps=4000 --set eval_interval=500 --out runs/pre-copy   (post-LN, cosine)
   bin/gptctl pretrain -c configs/pretrain-tasks.yaml $C --set arch=gpt2 --out runs/copy-gpt2   (stopped at 5,044)
   bin/gptctl pretrain -c configs/pretrain-tasks.yaml --init runs/copy-gpt2 --out runs/pre-tasks-cur
   bin/gptctl eval --model runs/pre-tasks-cur/best --data {out}/rep.txt   (and rnd.txt)
