@@ -1,23 +1,35 @@
 package data
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"unicode/utf8"
 )
+
+// bom is the UTF-8 byte order mark some editors put at the start of a file.
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// TrimBOM returns b without a leading UTF-8 byte order mark: it marks the
+// file's encoding and is not part of its text.
+func TrimBOM(b []byte) []byte { return bytes.TrimPrefix(b, bom) }
 
 // ReadChunks reads r to the end and calls fn with consecutive chunks of
 // about size bytes (at most size) that together are the whole input. Chunks
 // end at a SafeCut point where there is one in the second half of the
 // buffer, so tokenizing chunk by chunk gives the same ids as tokenizing the
 // whole text; otherwise (a long run without a space between ASCII
-// characters) at a UTF-8 character boundary. fn owns the chunk it is given.
+// characters) at a UTF-8 character boundary. A leading byte order mark is
+// dropped. fn owns the chunk it is given.
 func ReadChunks(r io.Reader, size int, fn func(chunk string) error) error {
 	size = max(size, 16)
 	buf := make([]byte, 0, size)
-	for {
+	for first := true; ; first = false {
 		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		if first && bytes.HasPrefix(buf, bom) {
+			buf = buf[:copy(buf, buf[len(bom):])]
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			if len(buf) == 0 {
 				return nil

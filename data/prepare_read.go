@@ -173,6 +173,9 @@ func (r *prepReader) readJSONL(f io.Reader, path string) error {
 	br := bufio.NewReaderSize(f, 1<<20)
 	for line := 1; ; line++ {
 		s, err := br.ReadString('\n')
+		if line == 1 {
+			s = string(TrimBOM([]byte(s)))
+		}
 		if strings.TrimSpace(s) != "" {
 			if err := r.add(prepUnit{text: s, json: true, eot: true, file: path, line: line}); err != nil {
 				return err

@@ -136,6 +136,26 @@ func TestPrepareBytes(t *testing.T) {
 	}
 }
 
+// Files saved with a byte order mark, text or JSONL, prepare as the same
+// documents without it.
+func TestPrepareBOM(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("\ufeffplain text"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.jsonl"), []byte("\ufeff{\"text\": \"first\"}\r\n{\"text\": \"second\"}\r\n"), 0o644)
+	out := t.TempDir()
+	_, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: []string{filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.jsonl")}, OutDir: out, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int
+	for _, d := range []string{"plain text", "first", "second"} {
+		want = append(append(want, byteEOTTokenizer{}.Encode(d)...), 256)
+	}
+	if got := readSplit(t, out, "train"); !slices.Equal(got, want) {
+		t.Fatalf("shards hold %v, want %v", got, want)
+	}
+}
+
 func TestPrepareErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.jsonl")
@@ -207,5 +227,24 @@ func TestReadChunks(t *testing.T) {
 				t.Fatalf("chunk cuts a character: %q", trunc(p))
 			}
 		}
+	}
+}
+
+// A byte order mark at the start of a file is not text: the chunks leave it
+// out, and a BOM later in the text is kept as it is.
+func TestReadChunksBOM(t *testing.T) {
+	text := strings.Repeat("word, and more words\n", 100) + "\ufeff end"
+	for _, size := range []int{16, 1000, 1 << 20} {
+		var b strings.Builder
+		err := ReadChunks(strings.NewReader("\ufeff"+text), size, func(c string) error {
+			b.WriteString(c)
+			return nil
+		})
+		if err != nil || b.String() != text {
+			t.Fatalf("size %d: chunks of a file with a BOM join to %q... (err %v), want the text without the BOM", size, trunc(b.String()), err)
+		}
+	}
+	if got := string(TrimBOM([]byte("\ufeffabc"))); got != "abc" {
+		t.Errorf("TrimBOM = %q, want abc", got)
 	}
 }

@@ -135,7 +135,7 @@ func ParseTaskFile(b []byte, path string, f TaskFormat, needLabel bool) (*TaskDa
 		return nil, fmt.Errorf("task %s: %w", path, err)
 	}
 	p := newTaskParser(path, f, format, needLabel)
-	b = trimBOM(b)
+	b = TrimBOM(b)
 	switch format {
 	case "tsv":
 		err = p.readTSV(b)
@@ -276,11 +276,4 @@ func columnIndexes(col string) ([]int, error) {
 		idx = append(idx, i)
 	}
 	return idx, nil
-}
-
-func trimBOM(b []byte) []byte {
-	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
-		return b[3:]
-	}
-	return b
 }

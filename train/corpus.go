@@ -28,7 +28,7 @@ func readText(path string) (string, error) {
 	if err != nil {
 		return "", inputErrorf("data: %w", err)
 	}
-	if len(b) == 0 {
+	if b = data.TrimBOM(b); len(b) == 0 {
 		return "", inputErrorf("data %s: the file is empty", path)
 	}
 	return string(b), nil

@@ -385,3 +385,29 @@ func TestRunDirectoryIsNotOverwritten(t *testing.T) {
 		t.Errorf("train.yaml after a resume with dropout 0.2:\n%s", job)
 	}
 }
+
+// A corpus saved with a byte order mark reads as the same text: the mark is
+// not a character of the vocabulary or of the training tokens.
+func TestCorpusBOM(t *testing.T) {
+	dir := t.TempDir()
+	text := strings.Repeat("to be, or not to be: that is the question.\n", 20)
+	plain, marked, only := filepath.Join(dir, "plain.txt"), filepath.Join(dir, "bom.txt"), filepath.Join(dir, "only.txt")
+	os.WriteFile(plain, []byte(text), 0o644)
+	os.WriteFile(marked, []byte("\ufeff"+text), 0o644)
+	os.WriteFile(only, []byte("\ufeff"), 0o644)
+	a, err := loadCorpus(tinyConfig(t, "data="+plain), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := loadCorpus(tinyConfig(t, "data="+marked), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.tok.VocabSize() != b.tok.VocabSize() || !slices.Equal(a.train, b.train) || !slices.Equal(a.val, b.val) {
+		t.Fatalf("with a BOM: vocab %d, %d training tokens; without: vocab %d, %d tokens",
+			b.tok.VocabSize(), len(b.train), a.tok.VocabSize(), len(a.train))
+	}
+	if _, err := loadCorpus(tinyConfig(t, "data="+only), nil); err == nil || !strings.Contains(err.Error(), "the file is empty") {
+		t.Fatalf("a file holding only a BOM: %v, want \"the file is empty\"", err)
+	}
+}

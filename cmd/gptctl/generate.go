@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gptctl/data"
 	"gptctl/train"
 )
 
@@ -46,7 +47,7 @@ another, separated by a line of dashes; one seed draws them all.`,
 				if err != nil {
 					return &train.InputError{Err: fmt.Errorf("--prompt-file: %w", err)}
 				}
-				opts.Prompt = string(b)
+				opts.Prompt = string(data.TrimBOM(b))
 			}
 			if runF != nil {
 				return runF(opts)
