@@ -25,16 +25,17 @@ func NewCmdEval(runF func(*EvalOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval --model DIR --data FILE",
 		Short: "Evaluate a model on a file and print the result as JSON",
-		Long: `eval prints one JSON object. For a language model: the mean next-token loss
-and the perplexity over every token of FILE, read in windows of the model's
-context, side by side, or overlapping with --stride (each window scores its
-last STRIDE tokens, so that every token sees at least n_ctx-STRIDE before it). For a finetuned model (one with task.json): the task metrics on a
-labeled task file with the columns it was finetuned on (accuracy, F1 and
-Matthews correlation, or Pearson and Spearman correlation). For a language
-model with --task (a finetune config whose task: is multiple_choice): zero-shot
-accuracy on FILE, each option scored by the mean log-probability of its tokens
-after the context and question, no finetuning. On a GPU (--device auto finds a
-usable one) the products run in float32, so both devices give the same numbers.`,
+		Long: `eval prints one JSON object. For a language model: the mean next-token loss and
+the perplexity over every token of FILE, read in windows of the model's context,
+side by side, or overlapping with --stride (each window scores its last STRIDE
+tokens, so that every token sees at least n_ctx-STRIDE before it). For a
+finetuned model (one with task.json): the task metrics on a labeled task file
+with the columns it was finetuned on (accuracy, F1 and Matthews correlation, or
+Pearson and Spearman correlation). For a language model with --task (a finetune
+config whose task: is multiple_choice): zero-shot accuracy on FILE, each option
+scored by the mean log-probability of its tokens after the context and question,
+no finetuning. On a GPU (--device auto finds a usable one) the products run in
+float32, so both devices give the same numbers.`,
 		Example: `  gptctl eval --model runs/shk --data heldout.txt
   gptctl eval --model runs/ft-sst2/best --data ../shared/data/tasks/sst2/dev.tsv
   gptctl eval --model runs/pre-tasks --task configs/finetune-storycloze.yaml --data runs/tasks/storycloze-val.csv`,
