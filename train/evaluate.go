@@ -66,12 +66,9 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 		return nil, err
 	}
 	batch := o.Batch
-	p, tok, err := LoadModel(modelDir)
+	p, tok, err := LoadModelForText(modelDir, "text cannot be encoded for it")
 	if err != nil {
-		return nil, &InputError{Err: err}
-	}
-	if tok == nil {
-		return nil, inputErrorf("model %s has no tokenizer files, so text cannot be encoded for it", modelDir)
+		return nil, err
 	}
 	text, err := readText(file)
 	if err != nil {

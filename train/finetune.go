@@ -196,12 +196,9 @@ func (r *ftRun) initModel() error {
 	if cfg.InitFrom == "" {
 		return &ConfigError{fmt.Errorf("init_from is empty: pass --init MODEL_DIR, a pretrained gptctl run or Hugging Face model directory")}
 	}
-	p, tok, err := LoadModel(cfg.InitFrom)
+	p, tok, err := LoadModelForText(cfg.InitFrom, "task text cannot be encoded for it")
 	if err != nil {
-		return &InputError{Err: err}
-	}
-	if tok == nil {
-		return inputErrorf("model %s has no tokenizer files, so task text cannot be encoded for it", cfg.InitFrom)
+		return err
 	}
 	if cfg.RandomInit {
 		if p, err = graph.NewParams(p.Config, kernels.NewRNG(cfg.Seed+3)); err != nil {

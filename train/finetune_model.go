@@ -107,12 +107,9 @@ func loadTaskModel(dir string) (*taskModel, error) {
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}
-	p, tok, err := LoadModel(md)
+	p, tok, err := LoadModelForText(md, "task text cannot be encoded for it")
 	if err != nil {
-		return nil, &InputError{Err: err}
-	}
-	if tok == nil {
-		return nil, inputErrorf("model %s has no tokenizer files, so text cannot be encoded for it", md)
+		return nil, err
 	}
 	if info.Special.Extract >= p.Config.VocabSize {
 		return nil, inputErrorf("model %s: task token <e> = %d is outside the vocabulary of %d", md, info.Special.Extract, p.Config.VocabSize)

@@ -50,12 +50,9 @@ func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	p, tok, err := LoadModel(modelDir)
+	p, tok, err := LoadModelForText(modelDir, "text cannot be generated")
 	if err != nil {
-		return &InputError{Err: err}
-	}
-	if tok == nil {
-		return inputErrorf("model %s has no tokenizer files, so text cannot be generated", modelDir)
+		return err
 	}
 	return generate(p, tok, o, w)
 }

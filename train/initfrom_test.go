@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gptctl/data"
 )
 
 // init_from continues pretraining from a model: its architecture, weights
@@ -78,7 +80,11 @@ func TestPretrainInitFrom(t *testing.T) {
 }
 
 func TestPretrainInitFromErrors(t *testing.T) {
-	bare, _ := hfModelDir(t, "gpt2", func(s string) string { return s }) // weights, no tokenizer
+	bare, _ := hfModelDir(t, "gpt2", func(s string) string { return s })  // weights, no tokenizer
+	short, _ := hfModelDir(t, "gpt2", func(s string) string { return s }) // n_ctx 8, a tokenizer of 11 chars
+	if err := data.NewCharTokenizer("abcdefghijk").Save(short); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name   string
 		sets   []string
@@ -86,8 +92,8 @@ func TestPretrainInitFromErrors(t *testing.T) {
 		want   string
 	}{
 		{"missing", []string{"init_from=/nonexistent/model"}, false, "init_from: model /nonexistent/model: not a directory"},
-		{"no tokenizer", []string{"init_from=" + bare}, false, "the model has no tokenizer files"},
-		{"seq_len", []string{"init_from=" + bare, "seq_len=12"}, true, "seq_len 12 exceeds n_ctx 8 of init_from"},
+		{"no tokenizer", []string{"init_from=" + bare}, false, "has no tokenizer (tokenizer.json"},
+		{"seq_len", []string{"init_from=" + short, "seq_len=12"}, true, "seq_len 12 exceeds n_ctx 8 of init_from"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Pretrain(context.Background(), tinyConfig(t, c.sets...), Options{OutDir: t.TempDir(), Log: io.Discard})

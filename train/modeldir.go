@@ -69,6 +69,21 @@ func LoadModel(dir string) (*graph.Params, data.Tokenizer, error) {
 	return p, tok, nil
 }
 
+// LoadModelForText is LoadModel for the commands that encode or decode
+// text: a model directory without a tokenizer is an input error saying
+// which files were looked for and what they were needed for (purpose, e.g.
+// "text cannot be generated"). Every error is an *InputError.
+func LoadModelForText(dir, purpose string) (*graph.Params, data.Tokenizer, error) {
+	p, tok, err := LoadModel(dir)
+	if err != nil {
+		return nil, nil, &InputError{Err: err}
+	}
+	if tok == nil {
+		return nil, nil, inputErrorf("model %s has no tokenizer (tokenizer.json, encoder.json and vocab.bpe, or vocab.json and merges.txt), so %s; copy the tokenizer files of the model it came from into it", dir, purpose)
+	}
+	return p, tok, nil
+}
+
 // newRNG returns the model RNG for a seed.
 func newRNG(seed uint64) *kernels.RNG { return kernels.NewRNG(seed) }
 

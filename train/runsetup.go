@@ -126,15 +126,12 @@ func (r *run) initFrom() error {
 	if err != nil {
 		return &InputError{Err: fmt.Errorf("init_from: %w", err)}
 	}
-	p, tok, err := LoadModel(md)
+	p, tok, err := LoadModelForText(md, "the corpus cannot be encoded for it")
 	if err != nil {
-		return &InputError{Err: fmt.Errorf("init_from: %w", err)}
+		return fmt.Errorf("init_from: %w", err)
 	}
 	if r.cfg.SeqLen > p.Config.NCtx {
 		return &ConfigError{fmt.Errorf("seq_len %d exceeds n_ctx %d of init_from %s (its position embeddings)", r.cfg.SeqLen, p.Config.NCtx, md)}
-	}
-	if tok == nil {
-		return inputErrorf("init_from %s: the model has no tokenizer files, so the corpus cannot be encoded for it", md)
 	}
 	p.Config.Dropout = r.cfg.Dropout
 	r.cfg.Config, r.cfg.Tokenizer = p.Config, md

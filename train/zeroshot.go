@@ -35,12 +35,9 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map
 	if err != nil {
 		return nil, err
 	}
-	p, tok, err := LoadModel(modelDir)
+	p, tok, err := LoadModelForText(modelDir, "the options cannot be encoded for it")
 	if err != nil {
-		return nil, &InputError{Err: err}
-	}
-	if tok == nil {
-		return nil, inputErrorf("model %s has no tokenizer files, so text cannot be encoded for it", modelDir)
+		return nil, err
 	}
 	td, err := readTaskData(file, task.TaskFormat, true, o.Log)
 	if err != nil {

@@ -56,6 +56,7 @@ func TestBadInput(t *testing.T) {
 		b, _ := os.ReadFile(p)
 		os.WriteFile(p, b[:len(b)/2], 0o644)
 	})
+	noTok := model("notok", func(d string) { os.Remove(filepath.Join(d, "tokenizer.json")) })
 	garbage := model("garbage", func(d string) {
 		os.WriteFile(filepath.Join(d, "model.safetensors"), []byte("not a tensor file at all"), 0o644)
 	})
@@ -149,6 +150,10 @@ func TestBadInput(t *testing.T) {
 		{"weights of another shape", []string{"generate", "--model", wider}, 2, []string{"shape"}},
 		{"truncated weights", []string{"generate", "--model", truncated}, 2, []string{"model.safetensors"}},
 		{"weights not safetensors", []string{"generate", "--model", garbage}, 2, []string{"model.safetensors"}},
+		{"generate from a model without a tokenizer", []string{"generate", "--model", noTok}, 2, []string{noTok, "has no tokenizer", "text cannot be generated"}},
+		{"eval of a model without a tokenizer", []string{"eval", "--model", noTok, "--data", typo}, 2, []string{noTok, "has no tokenizer", "cannot be encoded"}},
+		{"finetune from a model without a tokenizer", []string{"finetune", "-c", goodTask, "--init", noTok, "--out", out("f9")}, 2, []string{noTok, "has no tokenizer", "task text"}},
+		{"pretrain from a model without a tokenizer", []string{"pretrain", "--init", noTok, "--out", out("p3")}, 2, []string{"init_from", noTok, "has no tokenizer", "corpus"}},
 		{"finetune from a missing model", []string{"finetune", "-c", goodTask, "--init", filepath.Join(dir, "nope"), "--out", out("f0")}, 2, []string{"nope"}},
 		{"pretrain from a missing model", []string{"pretrain", "--init", filepath.Join(dir, "nope"), "--out", out("p0")}, 2, []string{"init_from", "nope"}},
 		{"pretrain from a model without weights", []string{"pretrain", "--init", noWeights, "--out", out("p1")}, 2, []string{noWeights, "model.safetensors"}},
