@@ -18,6 +18,7 @@ const (
 //
 //	gpt2  the GPT-2 BPE in the directory $GPTCTL_GPT2_VOCAB
 //	gpt1  the GPT-1 BPE in the directory $GPTCTL_GPT1_VOCAB
+//	byte  the 256 byte values, no end-of-text token
 //	DIR   a directory, recognised by its files: encoder.json + vocab.bpe
 //	      (or Hugging Face's vocab.json + merges.txt) is a GPT-2 style BPE,
 //	      encoder_bpe_40000.json + vocab_40000.bpe is GPT-1, and
@@ -26,7 +27,9 @@ const (
 func ResolveTokenizer(spec string) (Tokenizer, error) {
 	switch spec {
 	case "":
-		return nil, errors.New("tokenizer: empty spec (use gpt2, gpt1 or a directory)")
+		return nil, errors.New("tokenizer: empty spec (use gpt2, gpt1, byte or a directory)")
+	case "byte":
+		return ByteTokenizer{}, nil
 	case "gpt2", "gpt1":
 		env := map[string]string{"gpt2": EnvGPT2Vocab, "gpt1": EnvGPT1Vocab}[spec]
 		dir := os.Getenv(env)
@@ -50,10 +53,10 @@ func ResolveTokenizer(spec string) (Tokenizer, error) {
 func resolveDir(dir string) (Tokenizer, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("not gpt2, gpt1 or a tokenizer directory: %w", err)
+		return nil, fmt.Errorf("not gpt2, gpt1, byte or a tokenizer directory: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("%s is a file; pass its directory, or gpt2 or gpt1", dir)
+		return nil, fmt.Errorf("%s is a file; pass its directory, or gpt2, gpt1 or byte", dir)
 	}
 	has := func(name string) bool {
 		_, err := os.Stat(filepath.Join(dir, name))

@@ -14,12 +14,16 @@ func TestResolveTokenizer(t *testing.T) {
 		"gpt2":         "tokenizer gpt2: set GPTCTL_GPT2_VOCAB or pass a directory holding encoder.json and vocab.bpe",
 		"gpt1":         "tokenizer gpt1: set GPTCTL_GPT1_VOCAB",
 		"":             "empty spec",
-		"/nonexistent": "not gpt2, gpt1 or a tokenizer directory",
+		"/nonexistent": "not gpt2, gpt1, byte or a tokenizer directory",
 		t.TempDir():    "holds no tokenizer",
 	} {
 		if _, err := ResolveTokenizer(spec); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ResolveTokenizer(%q) = %v, want %q", spec, err, want)
 		}
+	}
+
+	if got, err := ResolveTokenizer("byte"); err != nil || got.VocabSize() != 256 || got.Decode(got.Encode("h\u00e9")) != "h\u00e9" {
+		t.Fatalf("ResolveTokenizer(byte) = %v, %v", got, err)
 	}
 
 	// A trained BPE saved in a directory is found by its files.

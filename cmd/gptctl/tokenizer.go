@@ -31,7 +31,7 @@ type TokenizerCodecOptions struct {
 	Out     io.Writer
 }
 
-const specHelp = "gpt2, gpt1 (vocabulary directory from $GPTCTL_GPT2_VOCAB / $GPTCTL_GPT1_VOCAB) or a tokenizer directory"
+const specHelp = "gpt2, gpt1 (vocabulary directory from $GPTCTL_GPT2_VOCAB / $GPTCTL_GPT1_VOCAB), byte or a tokenizer directory"
 
 // NewCmdTokenizer builds gptctl tokenizer and its subcommands.
 func NewCmdTokenizer() *cobra.Command {
