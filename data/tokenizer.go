@@ -40,3 +40,18 @@ func LoadTokenizer(dir string) (Tokenizer, error) {
 	}
 	return nil, nil
 }
+
+// SameVocabulary reports whether a and b give every id the same text, so
+// that ids one of them made mean the same to the other.
+func SameVocabulary(a, b Tokenizer) bool {
+	if a.VocabSize() != b.VocabSize() || a.EOT() != b.EOT() {
+		return false
+	}
+	id := []int{0}
+	for id[0] = range a.VocabSize() {
+		if a.Decode(id) != b.Decode(id) {
+			return false
+		}
+	}
+	return true
+}

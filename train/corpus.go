@@ -165,10 +165,28 @@ func loadShards(cfg Config, tok data.Tokenizer) (*corpus, error) {
 		}
 	}
 	c.tok = tok
-	if v := c.trainSh.VocabSize(); v > tok.VocabSize() {
+	if err := checkShardTokenizer(cfg.Data, c.trainSh, tok); err != nil {
 		c.close()
-		return nil, inputErrorf("data %s: the shards hold ids up to %d, the tokenizer %s has %d", cfg.Data, v, tok.Name(), tok.VocabSize())
+		return nil, err
 	}
 	c.trainLen, c.valLen = c.trainSh.Len(), c.valSh.Len()
 	return c, nil
+}
+
+// checkShardTokenizer refuses shards that tok did not make: ids beyond its
+// vocabulary, or a tokenizer saved beside them (DIR/tokenizer, as gptctl
+// data prepare writes it) with another vocabulary.
+func checkShardTokenizer(dir string, set *data.ShardSet, tok data.Tokenizer) error {
+	if v := set.VocabSize(); v > tok.VocabSize() {
+		return inputErrorf("data %s: the shards hold ids up to %d, the tokenizer %s has %d", dir, v, tok.Name(), tok.VocabSize())
+	}
+	saved, err := data.LoadTokenizer(filepath.Join(dir, "tokenizer"))
+	if err != nil {
+		return &InputError{Err: fmt.Errorf("data %s: %w", dir, err)}
+	}
+	if saved != nil && !data.SameVocabulary(saved, tok) {
+		return inputErrorf("data %s: the shards were made with another tokenizer (%s, %d tokens in %s) than this run's (%s, %d tokens); prepare them again with --tokenizer set to the model's directory",
+			dir, saved.Name(), saved.VocabSize(), filepath.Join(dir, "tokenizer"), tok.Name(), tok.VocabSize())
+	}
+	return nil
 }

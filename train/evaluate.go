@@ -4,11 +4,16 @@ package train
 // text file, in consecutive windows of the model's context.
 
 import (
+	"cmp"
+	"errors"
+	"fmt"
 	"io"
 	"math"
+	"os"
 
 	G "gorgonia.org/gorgonia"
 
+	"gptctl/data"
 	"gptctl/graph"
 	"gptctl/kernels"
 )
@@ -20,6 +25,8 @@ type LMEval struct {
 	Tokens     int     `json:"tokens"`
 	Stride     int     `json:"stride"` // new tokens per window: each token after the first window sees at least n_ctx - stride before it
 	File       string  `json:"file"`
+	Split      string  `json:"split,omitempty"`  // shards: the split scored
+	Shards     int     `json:"shards,omitempty"` // shards: how many (a window never spans two)
 }
 
 // InferOptions are how eval and predict run.
@@ -35,6 +42,9 @@ type InferOptions struct {
 	// n_ctx - Stride tokens before it (1: each sees a full context, one
 	// window per token).
 	Stride int
+	// Split (EvalLM on a directory of shards) is the split scored: "val"
+	// (the default) or "train".
+	Split string
 	// Progress, when set, is called after each batch with the windows (or
 	// examples) done and their total.
 	Progress func(done, total int)
@@ -58,34 +68,51 @@ func (o InferOptions) setup() (string, error) {
 	return SetupDevice(Config{Device: o.Device, Threads: o.Threads}, log)
 }
 
-// EvalLM computes the loss of the model in modelDir on every token of file
-// (each predicted from up to n_ctx tokens before it, window by window).
-func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
+// EvalLM computes the loss of the model in modelDir on every token of path
+// (each predicted from up to n_ctx tokens before it, window by window): a
+// text file, encoded as it is read, or a directory of token shards made by
+// gptctl data prepare, whose o.Split shards ("val" unless set) are read
+// through their memory maps, so a corpus of any size can be scored.
+func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 	device, err := o.setup()
 	if err != nil {
 		return nil, err
 	}
-	batch := o.Batch
 	p, tok, err := LoadModelForText(modelDir, "text cannot be encoded for it")
 	if err != nil {
 		return nil, err
 	}
-	text, err := readText(file)
-	if err != nil {
-		return nil, err
+	res := &LMEval{File: path}
+	var srcs []windowReader
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		set, err := openEvalShards(path, o.Split, tok)
+		if err != nil {
+			return nil, err
+		}
+		defer set.Close()
+		for _, sh := range set.Shards() {
+			srcs = append(srcs, sh)
+		}
+		res.Split, res.Shards = cmp.Or(o.Split, "val"), len(srcs)
+	} else {
+		if o.Split != "" {
+			return nil, inputErrorf("data %s: a split (%s) is chosen only in a directory of shards made by gptctl data prepare", path, o.Split)
+		}
+		ids, err := encodeFile(tok, path)
+		if err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, memWindows(ids))
 	}
-	if unk := unknownChars(tok, text); len(unk) > 0 {
-		return nil, inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
+	longest := 0
+	for _, src := range srcs {
+		longest = max(longest, src.Len())
 	}
-	ids := encode(tok, text)
-	if len(ids) < 2 {
-		return nil, inputErrorf("data %s: %d tokens; at least 2 are needed", file, len(ids))
+	if longest < 2 {
+		return nil, inputErrorf("data %s: %d tokens; at least 2 are needed", path, longest)
 	}
-	T := p.Config.NCtx
-	if len(ids)-1 < T {
-		T = len(ids) - 1
-	}
-	m, err := graph.New(p, batch, T, &kernels.Mode{}, kernels.NewRNG(0), modelOptions(device)...)
+	T := min(p.Config.NCtx, longest-1)
+	m, err := graph.New(p, o.Batch, T, &kernels.Mode{}, kernels.NewRNG(0), modelOptions(device)...)
 	if err != nil {
 		return nil, err
 	}
@@ -98,48 +125,163 @@ func EvalLM(modelDir, file string, o InferOptions) (*LMEval, error) {
 		return nil, err
 	}
 	defer run.close()
-	S := T
+	w := &lmWindows{run: run, in: graph.Int32Data(m.Idx), tg: graph.Int32Data(targets), batch: o.Batch, T: T, S: T,
+		buf: make([]int32, T+1), o: o}
 	if o.Stride > 0 {
-		S = min(o.Stride, T)
+		w.S = min(o.Stride, T)
 	}
-	var nll float64
-	var count int
-	in, tg := graph.Int32Data(m.Idx), graph.Int32Data(targets)
-	n := len(ids) - 1 // positions with a next token
-	windows := 1 + (max(0, n-T)+S-1)/S
-	// Window k covers positions k*S .. k*S+T-1 and scores those the window
-	// before it did not reach: all of the first, then the last S.
-	for start, scored, done := 0, 0, 0; scored < n; {
-		for b := 0; b < batch; b++ {
-			for t := 0; t < T; t++ {
-				i, pos := b*T+t, start+t
+	for _, src := range srcs {
+		w.total += w.windows(src.Len() - 1)
+	}
+	for _, src := range srcs {
+		if err := w.score(src); err != nil {
+			return nil, err
+		}
+	}
+	res.Loss = w.nll / float64(w.count)
+	res.Perplexity, res.Tokens, res.Stride = math.Exp(res.Loss), w.count, w.S
+	return res, nil
+}
+
+// windowReader is a token stream scored window by window: a text's ids in
+// memory, or one memory-mapped shard.
+type windowReader interface {
+	Len() int
+	// Window copies the ids at [start, start+len(dst)) into dst.
+	Window(dst []int32, start int) error
+}
+
+type memWindows Tokens
+
+func (t memWindows) Len() int { return len(t) }
+func (t memWindows) Window(dst []int32, start int) error {
+	copy(dst, t[start:start+len(dst)])
+	return nil
+}
+
+// lmWindows scores token streams in windows of T tokens that move on S at
+// a time, batch windows per forward pass, and sums their losses.
+type lmWindows struct {
+	run         *forwardRun
+	in, tg, buf []int32
+	batch, T, S int
+	nll         float64
+	count       int
+	done, total int // windows, for progress
+	o           InferOptions
+}
+
+// windows is the number of windows that score n positions.
+func (w *lmWindows) windows(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	return 1 + (max(0, n-w.T)+w.S-1)/w.S
+}
+
+// score adds the loss of every token of src after its first. Window k
+// covers positions k*S .. k*S+T-1 and scores those the window before it did
+// not reach: all of the first, then the last S.
+func (w *lmWindows) score(src windowReader) error {
+	n := src.Len() - 1 // positions with a next token
+	for start, scored := 0, 0; scored < n; {
+		for b := 0; b < w.batch; b++ {
+			ids := w.buf[:max(0, min(w.T+1, n+1-start))]
+			if err := src.Window(ids, min(start, n)); err != nil {
+				return err
+			}
+			for t := 0; t < w.T; t++ {
+				i, pos := b*w.T+t, start+t
 				switch {
 				case pos >= n:
-					in[i], tg[i] = 0, -1 // padding, not counted
+					w.in[i], w.tg[i] = 0, -1 // padding, not counted
 				case pos < scored:
-					in[i], tg[i] = ids[pos], -1 // context only
+					w.in[i], w.tg[i] = ids[t], -1 // context only
 				default:
-					in[i], tg[i] = ids[pos], ids[pos+1]
+					w.in[i], w.tg[i] = ids[t], ids[t+1]
 				}
 			}
-			scored = max(scored, min(start+T, n))
-			start += S
+			scored = max(scored, min(start+w.T, n))
+			start += w.S
 		}
-		l, err := run.values()
+		l, err := w.run.values()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		rows, err := run.lossRows()
+		rows, err := w.run.lossRows()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		nll += float64(l[0]) * float64(rows)
-		count += rows
-		done += batch
-		o.progress(done, windows)
+		if rows > 0 {
+			w.nll += float64(l[0]) * float64(rows)
+			w.count += rows
+		}
+		w.done += w.batch
+		w.o.progress(w.done, w.total)
 	}
-	l := nll / float64(count)
-	return &LMEval{Loss: l, Perplexity: math.Exp(l), Tokens: count, Stride: S, File: file}, nil
+	return nil
+}
+
+// encodeFile encodes a text file chunk by chunk (or the built-in corpus),
+// so that only its ids are held, 4 bytes a token.
+func encodeFile(tok data.Tokenizer, path string) (Tokens, error) {
+	if path == data.BuiltinCorpusName {
+		return checkedEncode(tok, path, data.BuiltinCorpus())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, inputErrorf("data: %w", err)
+	}
+	defer f.Close()
+	var ids Tokens
+	var bytes int
+	err = data.ReadChunks(f, 4<<20, func(chunk string) error {
+		bytes += len(chunk)
+		part, err := checkedEncode(tok, path, chunk)
+		ids = append(ids, part...)
+		return err
+	})
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie):
+		return nil, err
+	case err != nil:
+		return nil, inputErrorf("data %s: %w", path, err)
+	case bytes == 0:
+		return nil, inputErrorf("data %s: the file is empty", path)
+	}
+	return ids, nil
+}
+
+// checkedEncode encodes text from file, refusing characters a char
+// tokenizer does not have.
+func checkedEncode(tok data.Tokenizer, file, text string) (Tokens, error) {
+	if unk := unknownChars(tok, text); len(unk) > 0 {
+		return nil, inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
+	}
+	return encode(tok, text), nil
+}
+
+// openEvalShards opens the split shards of a prepared directory, which
+// must have been tokenized as the model's text is.
+func openEvalShards(dir, split string, tok data.Tokenizer) (*data.ShardSet, error) {
+	split = cmp.Or(split, "val")
+	if split != "val" && split != "train" {
+		return nil, inputErrorf("split %q: want val or train", split)
+	}
+	set, err := data.OpenShardSet(dir, split)
+	if err != nil {
+		if train, e := data.OpenShardSet(dir, "train"); e == nil && split == "val" {
+			train.Close()
+			return nil, inputErrorf("data %s: no validation shards (prepared with --val-fraction 0); --split train scores its training shards", dir)
+		}
+		return nil, &InputError{Err: fmt.Errorf("data %s: %w", dir, err)}
+	}
+	if err := checkShardTokenizer(dir, set, tok); err != nil {
+		set.Close()
+		return nil, err
+	}
+	return set, nil
 }
 
 // forwardRun runs a model's forward pass to one output over the batch in

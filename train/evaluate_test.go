@@ -1,8 +1,11 @@
 package train
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -18,22 +21,8 @@ import (
 // it. Checked against one forward per token with exactly that context, for
 // strides 1 (full context everywhere), 3 and n_ctx (= no stride).
 func TestEvalLMStride(t *testing.T) {
-	dir := t.TempDir()
-	tok := data.NewCharTokenizer(synthChars)
-	cfg := graph.Config{Arch: "gpt1", VocabSize: tok.VocabSize(), NCtx: 8, NEmbd: 16, NHead: 2, NLayer: 2, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(9))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := kernels.NewRNG(10)
-	for _, w := range p.List {
-		for i := range w.Data {
-			w.Data[i] += float32(rng.NormFloat64() * 0.3)
-		}
-	}
-	if err := writeModelDir(dir, p, tok); err != nil {
-		t.Fatal(err)
-	}
+	dir, tok, p := evalModel(t)
+	cfg := p.Config
 	text := "the cat sat on the mat, and it was glad."
 	file := writeFile(t, filepath.Join(t.TempDir(), "t.txt"), text)
 	ids := tok.Encode(text)
@@ -99,4 +88,118 @@ func oneRowLM(t *testing.T, p *graph.Params, T int) (m *graph.Model, loss, targe
 		t.Fatal(err)
 	}
 	return m, loss, targets, prog
+}
+
+// evalModel writes a small char model with weights far enough from their
+// initial values to predict something, and returns its directory.
+func evalModel(t *testing.T) (string, *data.CharTokenizer, *graph.Params) {
+	t.Helper()
+	dir := t.TempDir()
+	tok := data.NewCharTokenizer(synthChars)
+	cfg := graph.Config{Arch: "gpt1", VocabSize: tok.VocabSize(), NCtx: 8, NEmbd: 16, NHead: 2, NLayer: 2, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := kernels.NewRNG(10)
+	for _, w := range p.List {
+		for i := range w.Data {
+			w.Data[i] += float32(rng.NormFloat64() * 0.3)
+		}
+	}
+	if err := writeModelDir(dir, p, tok); err != nil {
+		t.Fatal(err)
+	}
+	return dir, tok, p
+}
+
+// EvalLM on a directory of shards scores each shard of the split as its
+// own stream: one shard gives exactly the loss of the same text as a file;
+// several give the token-weighted mean of their texts' losses, each shard
+// read as a file of its own.
+func TestEvalLMShards(t *testing.T) {
+	model, tok, _ := evalModel(t)
+	in := t.TempDir()
+	text := strings.Repeat("the cat sat on the mat, and it was glad. ", 1000)
+	file := writeFile(t, filepath.Join(in, "t.txt"), text)
+	prepare := func(shardTokens int, val float64) string {
+		out := t.TempDir()
+		if _, err := data.Prepare(data.PrepareOptions{Tokenizer: tok, Inputs: []string{file}, OutDir: out, ShardTokens: shardTokens, ValFraction: val, Workers: 1}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	one := prepare(0, 0)
+	for _, stride := range []int{0, 3} {
+		o := InferOptions{Batch: 3, Stride: stride}
+		want, err := EvalLM(model, file, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Split = "train"
+		got, err := EvalLM(model, one, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Loss != want.Loss || got.Tokens != want.Tokens || got.Split != "train" || got.Shards != 1 {
+			t.Errorf("stride %d: one shard %+v, the text file %+v", stride, got, want)
+		}
+	}
+
+	// Several shards, in train and val: each scored as a file of its text.
+	for _, split := range []string{"train", "val"} {
+		many := prepare(6000, 0.3)
+		set, err := data.OpenShardSet(many, split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nll float64
+		var count int
+		for i, sh := range set.Shards() {
+			ids := make([]int, sh.Len())
+			for j := range ids {
+				ids[j] = sh.Get(j)
+			}
+			r, err := EvalLM(model, writeFile(t, filepath.Join(in, fmt.Sprintf("%s%d.txt", split, i)), tok.Decode(ids)), InferOptions{Batch: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nll += r.Loss * float64(r.Tokens)
+			count += r.Tokens
+		}
+		shards := len(set.Shards())
+		set.Close()
+		o := InferOptions{Batch: 2}
+		if split == "train" {
+			o.Split = split
+		}
+		got, err := EvalLM(model, many, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shards < 2 || got.Shards != shards || got.Split != split || got.Tokens != count || math.Abs(got.Loss-nll/float64(count)) > 1e-6 {
+			t.Errorf("%s: %+v; want %d shards, %d tokens, loss %.6f", split, got, shards, count, nll/float64(count))
+		}
+	}
+
+	// Errors: no val split, shards of another tokenizer, a split of a file.
+	other := t.TempDir()
+	alien := data.NewCharTokenizer(strings.Replace(synthChars, "z", "Q", 1))
+	if _, err := data.Prepare(data.PrepareOptions{Tokenizer: alien, Inputs: []string{file}, OutDir: other, Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		data, split, want string
+	}{
+		{one, "", "no validation shards"},
+		{other, "train", "the shards were made with another tokenizer"},
+		{file, "train", "is chosen only in a directory of shards"},
+		{t.TempDir(), "", "no shards val_*.bin"},
+	} {
+		_, err := EvalLM(model, c.data, InferOptions{Batch: 2, Split: c.split})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("EvalLM(%s, split %q): %v, want an InputError containing %q", c.data, c.split, err, c.want)
+		}
+	}
 }

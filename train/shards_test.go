@@ -3,9 +3,11 @@ package train
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gptctl/data"
@@ -51,5 +53,34 @@ func TestPretrainOnShards(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(split, "checkpoint", "model.safetensors"))
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Error("resumed shard run differs from the uninterrupted one")
+	}
+}
+
+// Shards made with one tokenizer are refused by a run with another, even of
+// the same size, where the ids would silently mean other text.
+func TestPretrainOnShardsOfAnotherTokenizer(t *testing.T) {
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "corpus.txt")
+	text := strings.Repeat("to be, or not to be: that is the question. ", 400)
+	if err := os.WriteFile(corpus, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	made, other := data.NewCharTokenizer(text), data.NewCharTokenizer(strings.Replace(text, "q", "z", -1))
+	otherDir := filepath.Join(dir, "other")
+	os.Mkdir(otherDir, 0o755)
+	if err := other.Save(otherDir); err != nil {
+		t.Fatal(err)
+	}
+	shards := filepath.Join(dir, "shards")
+	if _, err := data.Prepare(data.PrepareOptions{Tokenizer: made, Inputs: []string{corpus}, OutDir: shards, ValFraction: 0.2, Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "data="+shards, "max_steps=2"), Options{OutDir: t.TempDir(), Log: io.Discard}); err != nil {
+		t.Fatalf("with the shards' own tokenizer: %v", err)
+	}
+	_, err := Pretrain(context.Background(), tinyConfig(t, "data="+shards, "tokenizer="+otherDir, "max_steps=2"), Options{OutDir: t.TempDir(), Log: io.Discard})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the shards were made with another tokenizer") {
+		t.Fatalf("another tokenizer of %d tokens (the shards': %d): %v, want an InputError", other.VocabSize(), made.VocabSize(), err)
 	}
 }

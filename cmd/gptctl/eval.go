@@ -28,15 +28,19 @@ func NewCmdEval(runF func(*EvalOptions) error) *cobra.Command {
 		Long: `eval prints one JSON object. For a language model: the mean next-token loss and
 the perplexity over every token of FILE, read in windows of the model's context,
 side by side, or overlapping with --stride (each window scores its last STRIDE
-tokens, so that every token sees at least n_ctx-STRIDE before it). For a
-finetuned model (one with task.json): the task metrics on a labeled task file
-with the columns it was finetuned on (accuracy, F1 and Matthews correlation, or
-Pearson and Spearman correlation). For a language model with --task (a finetune
-config whose task: is multiple_choice): zero-shot accuracy on FILE, each option
-scored by the mean log-probability of its tokens after the context and question,
-no finetuning. On a GPU (--device auto finds a usable one) the products run in
-float32, so both devices give the same numbers.`,
+tokens, so that every token sees at least n_ctx-STRIDE before it). FILE may be a
+directory of token shards made by gptctl data prepare with the model's
+tokenizer: its val shards (--split train: its training shards) are read through
+memory maps, so a corpus of any size can be scored. For a finetuned model (one
+with task.json): the task metrics on a labeled task file with the columns it was
+finetuned on (accuracy, F1 and Matthews correlation, or Pearson and Spearman
+correlation). For a language model with --task (a finetune config whose task: is
+multiple_choice): zero-shot accuracy on FILE, each option scored by the mean
+log-probability of its tokens after the context and question, no finetuning. On
+a GPU (--device auto finds a usable one) the products run in float32, so both
+devices give the same numbers.`,
 		Example: `  gptctl eval --model runs/shk --data heldout.txt
+  gptctl eval --model runs/big --data data/corpus-gpt2 --stride 512
   gptctl eval --model runs/ft-sst2/best --data ../shared/data/tasks/sst2/dev.tsv
   gptctl eval --model runs/pre-tasks --task configs/finetune-storycloze.yaml --data runs/tasks/storycloze-val.csv`,
 		Args: usageArgs(cobra.NoArgs),
@@ -51,6 +55,9 @@ float32, so both devices give the same numbers.`,
 			if opts.Stride < 0 {
 				return &usageError{fmt.Errorf("--stride %d must not be negative (0: n_ctx)", opts.Stride)}
 			}
+			if opts.Split != "" && opts.Split != "val" && opts.Split != "train" {
+				return &usageError{fmt.Errorf("--split %q: want val or train", opts.Split)}
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -58,7 +65,8 @@ float32, so both devices give the same numbers.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.ModelDir, "model", "m", "", "gptctl run directory or Hugging Face model directory")
-	cmd.Flags().StringVarP(&opts.DataPath, "data", "d", "", "text file to evaluate on")
+	cmd.Flags().StringVarP(&opts.DataPath, "data", "d", "", "text or task file to evaluate on, or a directory of token shards")
+	cmd.Flags().StringVar(&opts.Split, "split", "", "shards: the split to score, val or train (default val)")
 	cmd.Flags().IntVar(&opts.Batch, "batch-size", 8, "windows (with --task: option rows) per forward pass")
 	cmd.Flags().IntVar(&opts.Stride, "stride", 0, "language model: tokens each window moves on; below n_ctx, windows overlap and every token sees at least n_ctx-stride before it (0: n_ctx)")
 	cmd.Flags().StringVar(&opts.TaskPath, "task", "", "finetune config whose multiple_choice task: says how to read FILE; scores a language model zero-shot")
@@ -71,6 +79,9 @@ func evalRun(opts *EvalOptions) error {
 	defer line.done()
 	if opts.Stride > 0 && (opts.TaskPath != "" || train.IsTaskModel(opts.ModelDir)) {
 		return &usageError{errors.New("--stride is for a language model's loss over a text file, not for task files")}
+	}
+	if opts.Split != "" && (opts.TaskPath != "" || train.IsTaskModel(opts.ModelDir)) {
+		return &usageError{errors.New("--split is for a language model's loss over token shards, not for task files")}
 	}
 	if opts.TaskPath != "" { // a language model, zero-shot on a multiple-choice file
 		if train.IsTaskModel(opts.ModelDir) {
