@@ -1,7 +1,6 @@
 package data
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -226,18 +225,11 @@ func encodeJob(tok Tokenizer, j prepJob) prepResult {
 	for _, u := range j.units {
 		text := u.text
 		if u.json {
-			var doc struct {
-				Text *string `json:"text"`
-			}
-			if err := json.Unmarshal([]byte(text), &doc); err != nil || doc.Text == nil {
-				msg := "no \"text\" field"
-				if err != nil {
-					msg = err.Error()
-				}
-				res.err = &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: %s", u.file, u.line, msg)}
+			var err error
+			if text, err = JSONLText(text, u.file, u.line); err != nil {
+				res.err = err
 				return res
 			}
-			text = *doc.Text
 		}
 		dst := &res.train
 		if u.val {

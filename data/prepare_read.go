@@ -2,6 +2,7 @@ package data
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -186,6 +187,64 @@ func (r *prepReader) readJSONL(f io.Reader, path string) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// JSONLText returns the document of one line of a .jsonl corpus, the
+// string in {"text": ...}; other fields are ignored. A line that is not such
+// an object is an *InputError naming file and line.
+func JSONLText(line, file string, n int) (string, error) {
+	var doc struct {
+		Text *string `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(line), &doc); err != nil || doc.Text == nil {
+		msg := "no \"text\" field"
+		if err != nil {
+			msg = err.Error()
+		}
+		return "", &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: %s", file, n, msg)}
+	}
+	return *doc.Text, nil
+}
+
+// ReadDocuments calls fn with each document of a corpus file, in order:
+// every non-blank line of a .jsonl file ({"text": ...}), or the whole of
+// any other file (without a leading byte order mark). It is how the corpora
+// read into memory take .jsonl files, as Prepare does.
+func ReadDocuments(path string, fn func(doc string) error) error {
+	if !strings.HasSuffix(path, ".jsonl") {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return fn(string(TrimBOM(b)))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	for line := 1; ; line++ {
+		s, err := br.ReadString('\n')
+		if line == 1 {
+			s = string(TrimBOM([]byte(s)))
+		}
+		if strings.TrimSpace(s) != "" {
+			doc, jerr := JSONLText(s, path, line)
+			if jerr != nil {
+				return jerr
+			}
+			if ferr := fn(doc); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
 		}
 	}
 }

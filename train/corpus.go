@@ -1,12 +1,15 @@
 package train
 
-// The pretraining corpus: a text file (or the built-in corpus) tokenized in
-// memory and split into training and validation streams.
+// The pretraining corpus: a text or .jsonl file (or the built-in corpus)
+// tokenized in memory and split into training and validation streams, or
+// the token shards of gptctl data prepare.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
 
 	"gptctl/data"
@@ -19,19 +22,62 @@ type InputError = data.InputError
 
 func inputErrorf(format string, a ...any) error { return &InputError{Err: fmt.Errorf(format, a...)} }
 
-// readText returns the text of a corpus file, or of the built-in corpus.
-func readText(path string) (string, error) {
+// corpusText is a corpus file read into memory: its documents, the lines
+// of a .jsonl file ({"text": ...}) or the whole text of any other file.
+type corpusText struct {
+	path string
+	docs []string
+}
+
+// readCorpus reads a corpus file (data.ReadDocuments), or the built-in
+// corpus.
+func readCorpus(path string) (*corpusText, error) {
+	c := &corpusText{path: path}
 	if path == data.BuiltinCorpusName {
-		return data.BuiltinCorpus(), nil
+		c.docs = []string{data.BuiltinCorpus()}
+		return c, nil
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", inputErrorf("data: %w", err)
+	n := 0
+	err := data.ReadDocuments(path, func(doc string) error {
+		c.docs = append(c.docs, doc)
+		n += len(doc)
+		return nil
+	})
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie):
+		return nil, err
+	case err != nil:
+		return nil, inputErrorf("data: %w", err)
+	case n == 0:
+		return nil, inputErrorf("data %s: the file is empty", path)
 	}
-	if b = data.TrimBOM(b); len(b) == 0 {
-		return "", inputErrorf("data %s: the file is empty", path)
+	return c, nil
+}
+
+// jsonl reports whether the documents are the lines of a .jsonl file: each
+// is then followed by the tokenizer's end-of-text token, as data prepare
+// writes them (a text file is one document with none after it).
+func (c *corpusText) jsonl() bool { return strings.HasSuffix(c.path, ".jsonl") }
+
+// text is the documents joined, for building a char vocabulary.
+func (c *corpusText) text() string { return strings.Join(c.docs, "") }
+
+// encode returns the ids of the documents, refusing characters a char
+// tokenizer does not have.
+func (c *corpusText) encode(tok data.Tokenizer) (Tokens, error) {
+	var ids Tokens
+	for _, doc := range c.docs {
+		part, err := checkedEncode(tok, c.path, doc)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, part...)
+		if eot := tok.EOT(); eot >= 0 && c.jsonl() {
+			ids = append(ids, int32(eot))
+		}
 	}
-	return string(b), nil
+	return ids, nil
 }
 
 // corpus is the training and validation data: text tokenized in memory, or
@@ -72,27 +118,29 @@ func loadCorpus(cfg Config, tok data.Tokenizer) (*corpus, error) {
 	if fi, err := os.Stat(cfg.Data); err == nil && fi.IsDir() {
 		return loadShards(cfg, tok)
 	}
-	text, err := readText(cfg.Data)
+	text, err := readCorpus(cfg.Data)
 	if err != nil {
 		return nil, err
 	}
-	var valText string
+	val := &corpusText{}
 	if cfg.ValData != "" {
-		if valText, err = readText(cfg.ValData); err != nil {
+		if val, err = readCorpus(cfg.ValData); err != nil {
 			return nil, err
 		}
 	}
 	if tok == nil {
-		if tok, err = newTokenizer(cfg.Tokenizer, text+valText); err != nil {
+		if tok, err = newTokenizer(cfg.Tokenizer, text.text()+val.text()); err != nil {
 			return nil, err
 		}
 	}
-	if unk := unknownChars(tok, text+valText); len(unk) > 0 {
-		return nil, inputErrorf("data %s: characters %q are not in the tokenizer's vocabulary", cfg.Data, string(unk))
+	c := &corpus{tok: tok}
+	if c.train, err = text.encode(tok); err != nil {
+		return nil, err
 	}
-	c := &corpus{tok: tok, train: encode(tok, text)}
 	if cfg.ValData != "" {
-		c.val = encode(tok, valText)
+		if c.val, err = val.encode(tok); err != nil {
+			return nil, err
+		}
 	} else {
 		n := int(float64(len(c.train)) * (1 - cfg.ValFraction))
 		c.train, c.val = c.train[:n], c.train[n:]
@@ -130,6 +178,15 @@ func unknownChars(tok data.Tokenizer, text string) []rune {
 		return ct.Unknown(text)
 	}
 	return nil
+}
+
+// checkedEncode encodes text from file, refusing characters a char
+// tokenizer does not have.
+func checkedEncode(tok data.Tokenizer, file, text string) (Tokens, error) {
+	if unk := unknownChars(tok, text); len(unk) > 0 {
+		return nil, inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
+	}
+	return encode(tok, text), nil
 }
 
 func encode(tok data.Tokenizer, text string) Tokens {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 
@@ -222,11 +223,16 @@ func (w *lmWindows) score(src windowReader) error {
 	return nil
 }
 
-// encodeFile encodes a text file chunk by chunk (or the built-in corpus),
-// so that only its ids are held, 4 bytes a token.
+// encodeFile encodes a text file chunk by chunk, so that only its ids are
+// held, 4 bytes a token; a .jsonl file, or the built-in corpus, as
+// pretraining reads it.
 func encodeFile(tok data.Tokenizer, path string) (Tokens, error) {
-	if path == data.BuiltinCorpusName {
-		return checkedEncode(tok, path, data.BuiltinCorpus())
+	if path == data.BuiltinCorpusName || strings.HasSuffix(path, ".jsonl") {
+		c, err := readCorpus(path)
+		if err != nil {
+			return nil, err
+		}
+		return c.encode(tok)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -251,15 +257,6 @@ func encodeFile(tok data.Tokenizer, path string) (Tokens, error) {
 		return nil, inputErrorf("data %s: the file is empty", path)
 	}
 	return ids, nil
-}
-
-// checkedEncode encodes text from file, refusing characters a char
-// tokenizer does not have.
-func checkedEncode(tok data.Tokenizer, file, text string) (Tokens, error) {
-	if unk := unknownChars(tok, text); len(unk) > 0 {
-		return nil, inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
-	}
-	return encode(tok, text), nil
 }
 
 // openEvalShards opens the split shards of a prepared directory, which

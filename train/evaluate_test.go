@@ -130,6 +130,16 @@ func TestEvalLMShards(t *testing.T) {
 		return out
 	}
 	one := prepare(0, 0)
+
+	// A .jsonl file is its documents (a char tokenizer has no end-of-text
+	// token between them): the same as the text they make.
+	half := len(text) / 2
+	jl := writeFile(t, filepath.Join(in, "t.jsonl"), fmt.Sprintf("{\"text\": %q}\n{\"text\": %q}\n", text[:half], text[half:]))
+	a, errA := EvalLM(model, jl, InferOptions{Batch: 3})
+	b, errB := EvalLM(model, file, InferOptions{Batch: 3})
+	if errA != nil || errB != nil || a.Loss != b.Loss || a.Tokens != b.Tokens {
+		t.Errorf("JSONL %+v (%v), its text %+v (%v)", a, errA, b, errB)
+	}
 	for _, stride := range []int{0, 3} {
 		o := InferOptions{Batch: 3, Stride: stride}
 		want, err := EvalLM(model, file, o)

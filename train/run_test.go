@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"gptctl/data"
 	"gptctl/report"
 )
 
@@ -410,4 +412,74 @@ func TestCorpusBOM(t *testing.T) {
 	if _, err := loadCorpus(tinyConfig(t, "data="+only), nil); err == nil || !strings.Contains(err.Error(), "the file is empty") {
 		t.Fatalf("a file holding only a BOM: %v, want \"the file is empty\"", err)
 	}
+}
+
+// A .jsonl corpus is read as data prepare reads it: the "text" of each line
+// is a document, followed by the end-of-text token where the tokenizer has
+// one; the JSON around it is not text. eval reads it the same way.
+func TestCorpusJSONL(t *testing.T) {
+	dir := t.TempDir()
+	docs := []string{"to be, or not to be: that is the question.\n", "whether 'tis nobler in the mind to suffer", "the slings and arrows of outrageous fortune"}
+	var jl strings.Builder
+	jl.WriteString("\ufeff")
+	for _, d := range docs {
+		b, _ := json.Marshal(map[string]any{"text": strings.Repeat(d, 8), "id": 7})
+		jl.Write(b)
+		jl.WriteString("\r\n\n")
+	}
+	path := filepath.Join(dir, "docs.jsonl")
+	os.WriteFile(path, []byte(jl.String()), 0o644)
+
+	c, err := loadCorpus(tinyConfig(t, "data="+path, "val_fraction=0.2"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	for _, d := range docs {
+		text += strings.Repeat(d, 8)
+	}
+	want := data.NewCharTokenizer(text)
+	if c.tok.VocabSize() != want.VocabSize() || c.tok.Decode(toInts(append(slices.Clone(c.train), c.val...))) != text {
+		t.Fatalf("char corpus from JSONL: vocab %d (want %d), the tokens do not decode to the documents", c.tok.VocabSize(), want.VocabSize())
+	}
+
+	bpeDir := filepath.Join(dir, "bpe")
+	text1 := filepath.Join(dir, "plain.txt")
+	os.WriteFile(text1, []byte(strings.Repeat(text, 4)), 0o644)
+	bpe, err := data.TrainBPE([]string{text1}, 300, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(bpeDir, 0o755)
+	if err := bpe.Save(bpeDir); err != nil {
+		t.Fatal(err)
+	}
+	c, err = loadCorpus(tinyConfig(t, "data="+path, "tokenizer="+bpeDir, "val_fraction=0.2", "n_ctx=8"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids Tokens
+	for _, d := range docs {
+		for _, id := range bpe.Encode(strings.Repeat(d, 8)) {
+			ids = append(ids, int32(id))
+		}
+		ids = append(ids, int32(bpe.EOT()))
+	}
+	if got := append(slices.Clone(c.train), c.val...); !slices.Equal(got, ids) {
+		t.Fatalf("BPE corpus from JSONL: %d tokens, want %d (each document and its end-of-text token)", len(got), len(ids))
+	}
+
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"text\": \"fine\"}\n\n{\"body\": \"no text\"}\n"), 0o644)
+	if _, err := loadCorpus(tinyConfig(t, "data="+bad), nil); err == nil || !strings.Contains(err.Error(), "bad.jsonl:3: want a JSON object") {
+		t.Fatalf("a line without text: %v, want its file and line", err)
+	}
+}
+
+func toInts(ids Tokens) []int {
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		out[i] = int(id)
+	}
+	return out
 }
