@@ -285,7 +285,11 @@ func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer)
 		return nil, asInputError(err)
 	}
 	if td.Skipped > 0 && log != nil {
-		fmt.Fprintf(log, "%s: skipped %d bad rows (skip_bad_rows), the first: %v\n", path, td.Skipped, td.Skips[0])
+		rows := "rows"
+		if td.Skipped == 1 {
+			rows = "row"
+		}
+		fmt.Fprintf(log, "%s: skipped %d bad %s (skip_bad_rows), the first: %v\n", path, td.Skipped, rows, td.Skips[0])
 	}
 	return td, nil
 }
