@@ -22,6 +22,9 @@ type GenerateOptions struct {
 	TopP         float64 // 1 = no limit
 	Seed         uint64
 	NumSamples   int // 0 or 1: one; more are separated by a line of dashes
+	// IgnoreEOT keeps sampling past the end-of-text token, which otherwise
+	// ends a sample (as the end of its document) and is not printed.
+	IgnoreEOT bool
 }
 
 // sampleSeparator ends each sample but the last when there are several.
@@ -84,7 +87,8 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 }
 
 // sampleOne writes the prompt and o.MaxNewTokens sampled tokens after it,
-// then a newline. The decoder keeps the keys and values of the window, so
+// then a newline; a sampled end-of-text token ends the sample early unless
+// o.IgnoreEOT. The decoder keeps the keys and values of the window, so
 // each token costs one pass over the weights. The window is the last n_ctx
 // tokens: once the text outgrows it, each new token reruns the window that
 // ends with it (positions are absolute, so the cache cannot slide).
@@ -96,9 +100,12 @@ func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOpti
 		return err
 	}
 	fmt.Fprint(w, o.Prompt)
-	V := len(probs)
+	V, eot := len(probs), tok.EOT()
 	for n := 0; n < o.MaxNewTokens; n++ {
 		next := sample(logits[:V], probs, o, rng)
+		if next == eot && !o.IgnoreEOT {
+			break
+		}
 		ids = append(ids, next)
 		fmt.Fprint(w, tok.Decode([]int{next}))
 		if n == o.MaxNewTokens-1 {

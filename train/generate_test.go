@@ -220,3 +220,46 @@ func BenchmarkSample(b *testing.B) {
 		})
 	}
 }
+
+// eotChars is a char tokenizer whose '.' is the end-of-text token.
+type eotChars struct{ *data.CharTokenizer }
+
+func (t eotChars) EOT() int { return t.Encode(".")[0] }
+
+// A sampled end-of-text token ends the sample, unprinted: the output is the
+// --ignore-eot output cut where the token was drawn (the same draws up to
+// there), and each of several samples ends at its own.
+func TestGenerateStopsAtEOT(t *testing.T) {
+	tok := eotChars{data.NewCharTokenizer("abcdefghij klmnop.")}
+	cfg := graph.Config{Arch: "gpt2", VocabSize: tok.VocabSize(), NCtx: 16, NEmbd: 16, NHead: 2, NLayer: 1, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := GenerateOptions{Prompt: "ab", MaxNewTokens: 200, Temperature: 1, TopP: 1, Seed: 5, IgnoreEOT: true}
+	var all, stopped bytes.Buffer
+	if err := generate(p, tok, o, &all); err != nil {
+		t.Fatal(err)
+	}
+	o.IgnoreEOT = false
+	if err := generate(p, tok, o, &stopped); err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(all.String(), ".")
+	if i < 0 {
+		t.Fatalf("200 tokens without the end-of-text token: %q", all.String())
+	}
+	if want := all.String()[:i] + "\n"; stopped.String() != want {
+		t.Errorf("generate printed %q, want %q (the output up to the end-of-text token)", stopped.String(), want)
+	}
+	o.NumSamples = 3
+	var three bytes.Buffer
+	if err := generate(p, tok, o, &three); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range strings.Split(three.String(), sampleSeparator+"\n") {
+		if strings.Contains(s, ".") || len(s) >= 2+200+1 {
+			t.Errorf("sample %q: want it to end before the end-of-text token", s)
+		}
+	}
+}

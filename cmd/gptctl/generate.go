@@ -29,8 +29,10 @@ func NewCmdGenerate(runF func(*GenerateOptions) error) *cobra.Command {
 		Long: `generate continues a prompt token by token, printing as it goes. Temperature 0
 is greedy decoding; top-k and top-p (nucleus) limit the candidates. Each token
 costs one pass over the weights (a key/value cache holds the window); past the
-model's context the window slides. With --num-samples N the samples follow one
-another, separated by a line of dashes; one seed draws them all.`,
+model's context the window slides. A sample ends after --max-new-tokens, or
+earlier where the model ends its document with the end-of-text token (not
+printed; --ignore-eot samples on past it). With --num-samples N the samples
+follow one another, separated by a line of dashes; one seed draws them all.`,
 		Example: `  gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-k 40 --seed 7
   gptctl generate --model runs/gpt2 --prompt-file intro.txt --num-samples 5 --top-p 0.9`,
 		Args: usageArgs(cobra.NoArgs),
@@ -64,6 +66,7 @@ another, separated by a line of dashes; one seed draws them all.`,
 	f.Float64Var(&opts.TopP, "top-p", 1, "sample from the smallest set with this probability mass")
 	f.Uint64Var(&opts.Seed, "seed", 1, "random seed")
 	f.IntVar(&opts.NumSamples, "num-samples", 1, "samples to draw from the prompt")
+	f.BoolVar(&opts.IgnoreEOT, "ignore-eot", false, "keep sampling past the end-of-text token (printed as it decodes) instead of ending the sample there")
 	f.StringVar(&opts.PromptFile, "prompt-file", "", "read the prompt from this file")
 	return cmd
 }
