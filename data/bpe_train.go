@@ -56,17 +56,14 @@ func logf(w io.Writer, format string, args ...any) {
 	}
 }
 
-// countPieces adds the GPT-2 pre-tokenisation pieces of a file to counts.
+// countPieces adds the GPT-2 pre-tokenisation pieces of a file to counts:
+// of its text, read in chunks, or of the documents of a .jsonl file, as
+// Prepare reads them.
 func countPieces(path string, counts map[string]int64) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
 	var n int64
-	err = ReadChunks(f, 1<<20, func(chunk string) error {
-		n += int64(len(chunk))
-		splitGPT2(chunk, func(p string) {
+	count := func(text string) error {
+		n += int64(len(text))
+		splitGPT2(text, func(p string) {
 			if c, ok := counts[p]; ok {
 				counts[p] = c + 1
 			} else {
@@ -74,7 +71,16 @@ func countPieces(path string, counts map[string]int64) (int64, error) {
 			}
 		})
 		return nil
-	})
+	}
+	if strings.HasSuffix(path, ".jsonl") {
+		return n, ReadDocuments(path, count)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	err = ReadChunks(f, 1<<20, count)
 	if err != nil {
 		return n, fmt.Errorf("read %s: %w", path, err)
 	}

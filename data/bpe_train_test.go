@@ -1,6 +1,8 @@
 package data
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,6 +56,41 @@ func TestTrainBPE(t *testing.T) {
 	}
 	if got := back.EncodeWithSpecial(text[:5000] + EndOfText); !slices.Equal(got, append(tok.Encode(text[:5000]), 599)) {
 		t.Fatal("saved and loaded vocab encodes differently")
+	}
+}
+
+// A .jsonl file trains on its documents, not on the JSON around them: the
+// same vocabulary as the documents in text files of their own.
+func TestTrainBPEJSONL(t *testing.T) {
+	dir := t.TempDir()
+	text := smallText()
+	docs := []string{text[:30_000], text[30_000:70_000], text[70_000:]}
+	var jl strings.Builder
+	var files []string
+	for i, d := range docs {
+		b, _ := json.Marshal(map[string]string{"text": d, "source": "corpus"})
+		jl.Write(b)
+		jl.WriteString("\n")
+		files = append(files, filepath.Join(dir, fmt.Sprintf("doc%d.txt", i)))
+		os.WriteFile(files[i], []byte(d), 0o644)
+	}
+	path := filepath.Join(dir, "docs.jsonl")
+	os.WriteFile(path, []byte(jl.String()), 0o644)
+	fromJSONL, err := TrainBPE([]string{path}, 400, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromText, err := TrainBPE(files, 400, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(fromJSONL.ranked, fromText.ranked) || !slices.Equal(fromJSONL.tokens, fromText.tokens) {
+		t.Fatal("the BPE trained on the .jsonl file differs from the one trained on its documents")
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"text\": \"ok\"}\n{\"txt\": \"typo\"}\n"), 0o644)
+	if _, err := TrainBPE([]string{bad}, 300, nil); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
+		t.Fatalf("a line without text: %v", err)
 	}
 }
 

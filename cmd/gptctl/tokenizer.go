@@ -51,7 +51,8 @@ func newCmdTokenizerTrain(runF func(*TokenizerTrainOptions) error) *cobra.Comman
 		Short: "Train a byte-level BPE vocabulary (GPT-2 format) on text files",
 		Long: `train learns a byte-level BPE vocabulary with GPT-2's pre-tokenisation and
 writes DIR/encoder.json and DIR/vocab.bpe: 256 byte tokens, the merges, and
-<|endoftext|> as the last id. Training is deterministic.`,
+<|endoftext|> as the last id. Training is deterministic. A .jsonl file trains on
+its documents, one {"text": ...} per line, as data prepare reads them.`,
 		Example: "  gptctl tokenizer train --data tinyshakespeare.txt --vocab-size 2000 --out tok/shk2k",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,7 +64,7 @@ writes DIR/encoder.json and DIR/vocab.bpe: 256 byte tokens, the merges, and
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&opts.Data, "data", nil, "training text files or globs (repeatable, comma-separated)")
+	f.StringSliceVar(&opts.Data, "data", nil, "training text or .jsonl files or globs (repeatable, comma-separated)")
 	f.IntVar(&opts.VocabSize, "vocab-size", 0, "vocabulary size, at least 257")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "directory to write encoder.json and vocab.bpe into")
 	return cmd
