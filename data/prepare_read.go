@@ -169,8 +169,17 @@ func (r *prepReader) readText(f io.Reader, path string) error {
 	return r.add(*prev)
 }
 
-// readJSONL adds every non-blank line of a .jsonl file as a document.
+// readJSONL adds every non-blank line of a .jsonl file as a document,
+// decoded later by the encoding workers.
 func (r *prepReader) readJSONL(f io.Reader, path string) error {
+	return jsonlLines(f, func(s string, line int) error {
+		return r.add(prepUnit{text: s, json: true, eot: true, file: path, line: line})
+	})
+}
+
+// jsonlLines calls fn with every non-blank line of a .jsonl stream and its
+// 1-based number; a byte order mark before the first is dropped.
+func jsonlLines(f io.Reader, fn func(s string, line int) error) error {
 	br := bufio.NewReaderSize(f, 1<<20)
 	for line := 1; ; line++ {
 		s, err := br.ReadString('\n')
@@ -178,7 +187,7 @@ func (r *prepReader) readJSONL(f io.Reader, path string) error {
 			s = string(TrimBOM([]byte(s)))
 		}
 		if strings.TrimSpace(s) != "" {
-			if err := r.add(prepUnit{text: s, json: true, eot: true, file: path, line: line}); err != nil {
+			if err := fn(s, line); err != nil {
 				return err
 			}
 		}
@@ -225,26 +234,17 @@ func ReadDocuments(path string, fn func(doc string) error) error {
 		return err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
-	for line := 1; ; line++ {
-		s, err := br.ReadString('\n')
-		if line == 1 {
-			s = string(TrimBOM([]byte(s)))
+	var docErr error // the last error of a line or of fn, returned as it is
+	err = jsonlLines(f, func(s string, line int) error {
+		doc, err := JSONLText(s, path, line)
+		if err == nil {
+			err = fn(doc)
 		}
-		if strings.TrimSpace(s) != "" {
-			doc, jerr := JSONLText(s, path, line)
-			if jerr != nil {
-				return jerr
-			}
-			if ferr := fn(doc); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", path, err)
-		}
+		docErr = err
+		return err
+	})
+	if err != nil && err != docErr {
+		return fmt.Errorf("read %s: %w", path, err)
 	}
+	return err
 }

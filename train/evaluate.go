@@ -1,7 +1,8 @@
 package train
 
 // gptctl eval for language models: the mean next-token loss over a whole
-// text file, in consecutive windows of the model's context.
+// text file, or over the token shards of a split, in consecutive (or
+// overlapping) windows of the model's context.
 
 import (
 	"cmp"
