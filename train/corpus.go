@@ -43,16 +43,26 @@ func readCorpus(path string) (*corpusText, error) {
 		n += len(doc)
 		return nil
 	})
+	if err := readError(path, err, n); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// readError is the outcome of reading n bytes of text from corpus file path:
+// its input errors as they are, other errors (the file's) as input errors,
+// and nothing read as an empty file; nil when there is text.
+func readError(path string, err error, n int) error {
 	var ie *InputError
 	switch {
 	case errors.As(err, &ie):
-		return nil, err
+		return err
 	case err != nil:
-		return nil, inputErrorf("data: %w", err)
+		return inputErrorf("data: %w", err)
 	case n == 0:
-		return nil, inputErrorf("data %s: the file is empty", path)
+		return inputErrorf("data %s: the file is empty", path)
 	}
-	return c, nil
+	return nil
 }
 
 // jsonl reports whether the documents are the lines of a .jsonl file: each

@@ -6,7 +6,6 @@ package train
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -248,14 +247,8 @@ func encodeFile(tok data.Tokenizer, path string) (Tokens, error) {
 		ids = append(ids, part...)
 		return err
 	})
-	var ie *InputError
-	switch {
-	case errors.As(err, &ie):
+	if err := readError(path, err, bytes); err != nil {
 		return nil, err
-	case err != nil:
-		return nil, inputErrorf("data %s: %w", path, err)
-	case bytes == 0:
-		return nil, inputErrorf("data %s: the file is empty", path)
 	}
 	return ids, nil
 }
