@@ -24,7 +24,7 @@ type Config struct {
 
 	// Data.
 	Data        string  `yaml:"data"`         // corpus file or token-shard directory; "builtin" = the embedded corpus
-	ValData     string  `yaml:"val_data"`     // separate validation file; "" = split off val_fraction
+	ValData     string  `yaml:"val_data"`     // separate validation file or shard directory; "" = split off val_fraction
 	ValFraction float64 `yaml:"val_fraction"` // tail of the corpus held out for validation
 	Tokenizer   string  `yaml:"tokenizer"`    // char | byte | gpt2 | gpt1 | DIR
 

@@ -90,23 +90,37 @@ func (c *corpusText) encode(tok data.Tokenizer) (Tokens, error) {
 	return ids, nil
 }
 
-// corpus is the training and validation data: text tokenized in memory, or
-// token shards read through memory maps.
+// corpus is the tokenizer with the training and validation data.
 type corpus struct {
-	tok              data.Tokenizer
-	train, val       Tokens
-	trainSh, valSh   *data.ShardSet
-	trainLen, valLen int64
+	tok        data.Tokenizer
+	train, val split
+}
+
+// split is the training or the validation data: tokens in memory, or token
+// shards read through memory maps.
+type split struct {
+	mem Tokens
+	sh  *data.ShardSet
+}
+
+func (s split) len() int64 {
+	if s.sh != nil {
+		return s.sh.Len()
+	}
+	return int64(len(s.mem))
+}
+
+func (s split) sampler(t int, seed uint64) (batchSource, error) {
+	if s.sh != nil {
+		return newShardSampler(s.sh, t, seed)
+	}
+	return NewSampler(s.mem, t, seed)
 }
 
 // samplers returns the training and validation batch sources.
 func (c *corpus) samplers(t int, seed uint64) (train, val batchSource, err error) {
-	if c.trainSh != nil {
-		if train, err = newShardSampler(c.trainSh, t, seed+2); err == nil {
-			val, err = newShardSampler(c.valSh, t, seed+3)
-		}
-	} else if train, err = NewSampler(c.train, t, seed+2); err == nil {
-		val, err = NewSampler(c.val, t, seed+3)
+	if train, err = c.train.sampler(t, seed+2); err == nil {
+		val, err = c.val.sampler(t, seed+3)
 	}
 	if err != nil {
 		return nil, nil, &InputError{Err: err}
@@ -115,53 +129,129 @@ func (c *corpus) samplers(t int, seed uint64) (train, val batchSource, err error
 }
 
 func (c *corpus) close() {
-	if c.trainSh != nil {
-		c.trainSh.Close()
-		c.valSh.Close()
+	for _, s := range []split{c.train, c.val} {
+		if s.sh != nil {
+			s.sh.Close()
+		}
 	}
 }
 
-// loadCorpus reads and tokenizes cfg.Data (and cfg.ValData), or opens the
-// shards of a directory made by gptctl data prepare. tok is the tokenizer
-// of a resumed run, or nil to build one from cfg.Tokenizer.
+// loadCorpus reads and tokenizes cfg.Data, or opens the training shards of
+// a directory made by gptctl data prepare, and the validation data: the
+// file or the shards of cfg.ValData, else the tail of a text corpus or the
+// val shards of a directory. tok is the tokenizer of a resumed run, or nil
+// to build one from cfg.Tokenizer (a directory's own by default).
 func loadCorpus(cfg Config, tok data.Tokenizer) (*corpus, error) {
-	if fi, err := os.Stat(cfg.Data); err == nil && fi.IsDir() {
-		return loadShards(cfg, tok)
-	}
-	text, err := readCorpus(cfg.Data)
-	if err != nil {
+	c := &corpus{}
+	if err := c.load(cfg, tok); err != nil {
+		c.close()
 		return nil, err
 	}
-	val := &corpusText{}
-	if cfg.ValData != "" {
+	return c, nil
+}
+
+func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
+	dataDir, valDir := isDir(cfg.Data), cfg.ValData != "" && isDir(cfg.ValData)
+	var text, val *corpusText
+	var err error
+	if !dataDir {
+		if text, err = readCorpus(cfg.Data); err != nil {
+			return err
+		}
+	}
+	if cfg.ValData != "" && !valDir {
 		if val, err = readCorpus(cfg.ValData); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if tok == nil {
-		if tok, err = newTokenizer(cfg.Tokenizer, text.text()+val.text()); err != nil {
-			return nil, err
+		if tok, err = corpusTokenizer(cfg, dataDir, text, val); err != nil {
+			return err
 		}
 	}
-	c := &corpus{tok: tok}
-	if c.train, err = text.encode(tok); err != nil {
-		return nil, err
-	}
-	if cfg.ValData != "" {
-		if c.val, err = val.encode(tok); err != nil {
-			return nil, err
-		}
+	c.tok = tok
+	if dataDir {
+		err = c.train.openShards(cfg.Data, "train", tok)
 	} else {
-		n := int(float64(len(c.train)) * (1 - cfg.ValFraction))
-		c.train, c.val = c.train[:n], c.train[n:]
+		c.train.mem, err = text.encode(tok)
 	}
-	c.trainLen, c.valLen = int64(len(c.train)), int64(len(c.val))
+	if err != nil {
+		return err
+	}
+	switch {
+	case valDir: // a held-out set prepared alone has only training shards
+		prefix := "val"
+		if shardsIn(cfg.ValData, "val") == 0 && shardsIn(cfg.ValData, "train") > 0 {
+			prefix = "train"
+		}
+		err = c.val.openShards(cfg.ValData, prefix, tok)
+	case val != nil:
+		c.val.mem, err = val.encode(tok)
+	case dataDir:
+		if shardsIn(cfg.Data, "val") == 0 && shardsIn(cfg.Data, "train") > 0 {
+			return inputErrorf("data %s: no validation shards; prepare it with --val-fraction above 0, or set val_data to a held-out file or shard directory", cfg.Data)
+		}
+		err = c.val.openShards(cfg.Data, "val", tok)
+	default:
+		n := int(float64(len(c.train.mem)) * (1 - cfg.ValFraction))
+		c.train.mem, c.val.mem = c.train.mem[:n], c.train.mem[n:]
+	}
+	if err != nil {
+		return err
+	}
 	need := cfg.T() + 2
-	if len(c.train) < need || len(c.val) < need {
-		return nil, inputErrorf("data %s: %d training and %d validation tokens; windows of %d need at least %d each (use a longer corpus or a smaller seq_len)",
-			cfg.Data, len(c.train), len(c.val), cfg.T(), need)
+	if (c.train.sh == nil && len(c.train.mem) < need) || (c.val.sh == nil && len(c.val.mem) < need) {
+		return inputErrorf("data %s: %d training and %d validation tokens; windows of %d need at least %d each (use a longer corpus or a smaller seq_len)",
+			cfg.Data, c.train.len(), c.val.len(), cfg.T(), need)
 	}
-	return c, nil
+	return nil
+}
+
+// corpusTokenizer is the tokenizer cfg.Tokenizer names; for a directory of
+// shards, unless the config names a vocabulary or a tokenizer directory,
+// the one prepare saved in DIR/tokenizer.
+func corpusTokenizer(cfg Config, dataDir bool, text, val *corpusText) (data.Tokenizer, error) {
+	if !dataDir {
+		all := text.text()
+		if val != nil {
+			all += val.text()
+		}
+		return newTokenizer(cfg.Tokenizer, all)
+	}
+	spec := cfg.Tokenizer
+	if spec == "char" || spec == "byte" || spec == "" {
+		spec = filepath.Join(cfg.Data, "tokenizer")
+	}
+	tok, err := data.ResolveTokenizer(spec)
+	if err != nil {
+		return nil, &InputError{Err: fmt.Errorf("data %s: %w", cfg.Data, err)}
+	}
+	return tok, nil
+}
+
+// openShards opens the prefix shards of dir, which tok must have made.
+func (s *split) openShards(dir, prefix string, tok data.Tokenizer) error {
+	set, err := data.OpenShardSet(dir, prefix)
+	if err != nil {
+		return &InputError{Err: err}
+	}
+	if err := checkShardTokenizer(dir, set, tok); err != nil {
+		set.Close()
+		return err
+	}
+	s.sh = set
+	return nil
+}
+
+// shardsIn counts the prefix shards in dir.
+func shardsIn(dir, prefix string) int {
+	n, _ := filepath.Glob(filepath.Join(dir, prefix+"_*.bin"))
+	return len(n)
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 func newTokenizer(spec, text string) (data.Tokenizer, error) {
@@ -206,38 +296,6 @@ func encode(tok data.Tokenizer, text string) Tokens {
 		out[i] = int32(id)
 	}
 	return out
-}
-
-// loadShards opens DIR/train_*.bin and DIR/val_*.bin. The tokenizer is the
-// one prepare saved in DIR/tokenizer unless the config names another.
-func loadShards(cfg Config, tok data.Tokenizer) (*corpus, error) {
-	c := &corpus{}
-	var err error
-	if c.trainSh, err = data.OpenShardSet(cfg.Data, "train"); err != nil {
-		return nil, &InputError{Err: err}
-	}
-	if c.valSh, err = data.OpenShardSet(cfg.Data, "val"); err != nil {
-		c.trainSh.Close()
-		return nil, &InputError{Err: err}
-	}
-	if tok == nil {
-		spec := cfg.Tokenizer
-		if spec == "char" || spec == "byte" || spec == "" {
-			spec = filepath.Join(cfg.Data, "tokenizer")
-		}
-		if tok, err = data.ResolveTokenizer(spec); err != nil {
-			c.trainSh.Close()
-			c.valSh.Close()
-			return nil, &InputError{Err: fmt.Errorf("data %s: %w", cfg.Data, err)}
-		}
-	}
-	c.tok = tok
-	if err := checkShardTokenizer(cfg.Data, c.trainSh, tok); err != nil {
-		c.close()
-		return nil, err
-	}
-	c.trainLen, c.valLen = c.trainSh.Len(), c.valSh.Len()
-	return c, nil
 }
 
 // checkShardTokenizer refuses shards that tok did not make: ids beyond its

@@ -6,7 +6,6 @@ package train
 
 import (
 	"cmp"
-	"fmt"
 	"io"
 	"math"
 	"os"
@@ -253,26 +252,21 @@ func encodeFile(tok data.Tokenizer, path string) (Tokens, error) {
 	return ids, nil
 }
 
-// openEvalShards opens the split shards of a prepared directory, which
-// must have been tokenized as the model's text is.
-func openEvalShards(dir, split string, tok data.Tokenizer) (*data.ShardSet, error) {
-	split = cmp.Or(split, "val")
-	if split != "val" && split != "train" {
-		return nil, inputErrorf("split %q: want val or train", split)
+// openEvalShards opens the prefix ("val" unless set) shards of a prepared
+// directory, which the model's tokenizer must have made.
+func openEvalShards(dir, prefix string, tok data.Tokenizer) (*data.ShardSet, error) {
+	prefix = cmp.Or(prefix, "val")
+	if prefix != "val" && prefix != "train" {
+		return nil, inputErrorf("split %q: want val or train", prefix)
 	}
-	set, err := data.OpenShardSet(dir, split)
-	if err != nil {
-		if train, e := data.OpenShardSet(dir, "train"); e == nil && split == "val" {
-			train.Close()
-			return nil, inputErrorf("data %s: no validation shards (prepared with --val-fraction 0); --split train scores its training shards", dir)
-		}
-		return nil, &InputError{Err: fmt.Errorf("data %s: %w", dir, err)}
+	if prefix == "val" && shardsIn(dir, "val") == 0 && shardsIn(dir, "train") > 0 {
+		return nil, inputErrorf("data %s: no validation shards (prepared with --val-fraction 0); --split train scores its training shards", dir)
 	}
-	if err := checkShardTokenizer(dir, set, tok); err != nil {
-		set.Close()
+	var s split
+	if err := s.openShards(dir, prefix, tok); err != nil {
 		return nil, err
 	}
-	return set, nil
+	return s.sh, nil
 }
 
 // forwardRun runs a model's forward pass to one output over the batch in

@@ -405,9 +405,9 @@ func TestCorpusBOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.tok.VocabSize() != b.tok.VocabSize() || !slices.Equal(a.train, b.train) || !slices.Equal(a.val, b.val) {
+	if a.tok.VocabSize() != b.tok.VocabSize() || !slices.Equal(a.train.mem, b.train.mem) || !slices.Equal(a.val.mem, b.val.mem) {
 		t.Fatalf("with a BOM: vocab %d, %d training tokens; without: vocab %d, %d tokens",
-			b.tok.VocabSize(), len(b.train), a.tok.VocabSize(), len(a.train))
+			b.tok.VocabSize(), len(b.train.mem), a.tok.VocabSize(), len(a.train.mem))
 	}
 	if _, err := loadCorpus(tinyConfig(t, "data="+only), nil); err == nil || !strings.Contains(err.Error(), "the file is empty") {
 		t.Fatalf("a file holding only a BOM: %v, want \"the file is empty\"", err)
@@ -439,7 +439,7 @@ func TestCorpusJSONL(t *testing.T) {
 		text += strings.Repeat(d, 8)
 	}
 	want := data.NewCharTokenizer(text)
-	if c.tok.VocabSize() != want.VocabSize() || c.tok.Decode(toInts(append(slices.Clone(c.train), c.val...))) != text {
+	if c.tok.VocabSize() != want.VocabSize() || c.tok.Decode(toInts(append(slices.Clone(c.train.mem), c.val.mem...))) != text {
 		t.Fatalf("char corpus from JSONL: vocab %d (want %d), the tokens do not decode to the documents", c.tok.VocabSize(), want.VocabSize())
 	}
 
@@ -465,7 +465,7 @@ func TestCorpusJSONL(t *testing.T) {
 		}
 		ids = append(ids, int32(bpe.EOT()))
 	}
-	if got := append(slices.Clone(c.train), c.val...); !slices.Equal(got, ids) {
+	if got := append(slices.Clone(c.train.mem), c.val.mem...); !slices.Equal(got, ids) {
 		t.Fatalf("BPE corpus from JSONL: %d tokens, want %d (each document and its end-of-text token)", len(got), len(ids))
 	}
 

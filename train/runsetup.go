@@ -114,7 +114,7 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 	fmt.Fprintf(opt.Log, "model: %s, %d layers, %d heads, C=%d, T=%d, vocab %d (%s), %.2fM parameters\n",
 		r.cfg.Arch, r.cfg.NLayer, r.cfg.NHead, r.cfg.NEmbd, r.model.T, r.cfg.VocabSize, r.tok.Name(), float64(r.sum.Params)/1e6)
 	fmt.Fprintf(opt.Log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
-		c.trainLen, c.valLen, r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
+		c.train.len(), c.val.len(), r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
 	return r, nil
 }
 

@@ -84,3 +84,61 @@ func TestPretrainOnShardsOfAnotherTokenizer(t *testing.T) {
 		t.Fatalf("another tokenizer of %d tokens (the shards': %d): %v, want an InputError", other.VocabSize(), made.VocabSize(), err)
 	}
 }
+
+// val_data takes a held-out text file or shard directory beside a corpus of
+// either kind: a directory prepared alone (only training shards) gives its
+// training shards, one with a val split its val shards.
+func TestValDataWithShards(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	text := strings.Repeat("to be, or not to be: that is the question. ", 300)
+	held := "whether 'tis nobler in the mind to suffer the slings and arrows of outrageous fortune. "
+	corpus, heldFile := write("corpus.txt", text), write("held.txt", strings.Repeat(held, 20))
+	tok := data.NewCharTokenizer(text + held)
+	prepare := func(name, input string, val float64) string {
+		out := filepath.Join(dir, name)
+		if _, err := data.Prepare(data.PrepareOptions{Tokenizer: tok, Inputs: []string{input}, OutDir: out, ValFraction: val, Workers: 1}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	shards, heldShards, noVal := prepare("shards", corpus, 0.2), prepare("held", heldFile, 0), prepare("noval", corpus, 0)
+	heldIDs := int64(len(tok.Encode(strings.Repeat(held, 20))))
+	tokDir := filepath.Join(dir, "tok")
+	os.Mkdir(tokDir, 0o755)
+	tok.Save(tokDir)
+
+	for _, c := range []struct {
+		name       string
+		sets       []string
+		train, val int64 // tokens; 0: not checked
+	}{
+		{"shards, val shards alone", []string{"data=" + shards, "val_data=" + heldShards}, 0, heldIDs},
+		{"shards, val text", []string{"data=" + shards, "val_data=" + heldFile}, 0, heldIDs},
+		{"shards without a val split, val text", []string{"data=" + noVal, "val_data=" + heldFile}, int64(len(tok.Encode(text))), heldIDs},
+		{"text, val shards", []string{"data=" + corpus, "tokenizer=" + tokDir, "val_data=" + heldShards}, int64(len(tok.Encode(text))), heldIDs},
+		{"shards with their val split", []string{"data=" + shards}, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			co, err := loadCorpus(tinyConfig(t, c.sets...), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer co.close()
+			if (c.val != 0 && co.val.len() != c.val) || (c.train != 0 && co.train.len() != c.train) || co.val.len() == 0 {
+				t.Errorf("%d training and %d validation tokens; want %d and %d", co.train.len(), co.val.len(), c.train, c.val)
+			}
+		})
+	}
+	_, err := loadCorpus(tinyConfig(t, "data="+noVal), nil)
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no validation shards") || !strings.Contains(err.Error(), "val_data") {
+		t.Errorf("shards without a val split and no val_data: %v", err)
+	}
+}
