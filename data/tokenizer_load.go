@@ -23,7 +23,8 @@ const (
 //	      (or Hugging Face's vocab.json + merges.txt) is a GPT-2 style BPE,
 //	      encoder_bpe_40000.json + vocab_40000.bpe is GPT-1, and
 //	      tokenizer.json a char or byte tokenizer saved by gptctl, or
-//	      Hugging Face's one-file form of a byte-level BPE.
+//	      Hugging Face's one-file form of a byte-level BPE; a gptctl run
+//	      directory gives the tokenizer in its checkpoint/.
 func ResolveTokenizer(spec string) (Tokenizer, error) {
 	switch spec {
 	case "":
@@ -69,6 +70,13 @@ func resolveDir(dir string) (Tokenizer, error) {
 		return LoadGPT1BPE(dir)
 	case has(CharTokenizerFile):
 		return loadTokenizerJSON(filepath.Join(dir, CharTokenizerFile))
+	case has(RunCheckpointDir): // a gptctl run directory: its model's tokenizer
+		return resolveDir(filepath.Join(dir, RunCheckpointDir))
 	}
-	return nil, fmt.Errorf("directory %s holds no tokenizer (want encoder.json and vocab.bpe, or %s and %s)", dir, GPT1EncoderFile, GPT1MergesFile)
+	return nil, fmt.Errorf("directory %s holds no tokenizer (want %s, %s and %s, %s and %s, or %s and %s)",
+		dir, CharTokenizerFile, GPT2EncoderFile, GPT2MergesFile, hfVocabFile, hfMergesFile, GPT1EncoderFile, GPT1MergesFile)
 }
+
+// RunCheckpointDir is where a gptctl run directory keeps its latest model
+// and that model's tokenizer.
+const RunCheckpointDir = "checkpoint"

@@ -55,3 +55,22 @@ func TestResolveTokenizer(t *testing.T) {
 		t.Fatalf("char dir: %v, %v", tok, err)
 	}
 }
+
+// A gptctl run directory names its model's tokenizer, in checkpoint/.
+func TestResolveTokenizerRunDirectory(t *testing.T) {
+	run := t.TempDir()
+	ck := filepath.Join(run, RunCheckpointDir)
+	os.Mkdir(ck, 0o755)
+	if err := NewCharTokenizer("abc").Save(ck); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ResolveTokenizer(run)
+	if err != nil || tok.VocabSize() != 3 {
+		t.Fatalf("ResolveTokenizer(run dir) = %v, %v; want the checkpoint's 3 chars", tok, err)
+	}
+	empty := t.TempDir()
+	os.Mkdir(filepath.Join(empty, RunCheckpointDir), 0o755)
+	if _, err := ResolveTokenizer(empty); err == nil || !strings.Contains(err.Error(), "tokenizer.json") {
+		t.Fatalf("a run without a tokenizer: %v", err)
+	}
+}

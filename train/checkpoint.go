@@ -30,7 +30,7 @@ import (
 )
 
 const (
-	checkpointDir = "checkpoint"
+	checkpointDir = data.RunCheckpointDir
 	prevDir       = "checkpoint.prev"
 	bestDir       = "best"
 	stateFile     = "state.json"
