@@ -50,8 +50,8 @@ race:
 # driver (scripts/cuda-emu): every kernel against its CPU twin at the small
 # test shape, the device executor against the CPU Machine, the reference
 # vectors, and pretraining runs on the "GPU" against the CPU's. The emulator
-# is slow (the train package takes 5-10 minutes on 2 cores), hence the
-# longer -timeout.
+# is slow (graph and train together take about 5 minutes on 2 cores, a
+# loaded machine several times that), hence the longer -timeout.
 test-cuda: cuda-deps
 	$(GO) vet $(CUDAFLAGS) ./kernels ./graph ./cmd/gptctl ./train
 	$(GO) test $(CUDAFLAGS) -count=1 ./kernels ./graph ./train

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,9 +40,49 @@ enum {
     NOT_FOUND = 500,
 };
 
+// The threads of a block come from a pool that lives as long as the
+// process: thread t of every block is pool worker t, woken by its own
+// semaphore. Creating the block's threads anew for every block made the
+// emulator spend most of its time in clone and exit.
+namespace {
+struct Worker {
+    std::binary_semaphore go{0};
+};
+std::vector<Worker *> pool;
+struct {
+    const Kernel *k;
+    void **params;
+    dim3 b;
+    std::barrier<> *bar;
+    EmuWarp *warps;
+    std::atomic<int> left;
+    std::binary_semaphore done{0};
+} cur;
+
+void work(int t, Worker *w)
+{
+    for (;;) {
+        w->go.acquire();
+        threadIdx = dim3{unsigned(t % blockDim.x), unsigned(t / blockDim.x % blockDim.y),
+                         unsigned(t / (blockDim.x * blockDim.y))};
+        blockIdx = cur.b;
+        cur.k->tramp(cur.k->fn, cur.params);
+        cur.warps[t / 32].bar->arrive_and_drop(); // an exited thread no longer holds up barriers
+        cur.bar->arrive_and_drop();
+        if (cur.left.fetch_sub(1) == 1) {
+            cur.done.release();
+        }
+    }
+}
+} // namespace
+
 static void run_block(const Kernel &k, void **params, dim3 b)
 {
     const int nt = blockDim.x * blockDim.y * blockDim.z, nw = (nt + 31) / 32;
+    while (int(pool.size()) < nt) {
+        pool.push_back(new Worker);
+        std::thread(work, int(pool.size()) - 1, pool.back()).detach();
+    }
     std::barrier<> bar(nt);
     std::vector<std::barrier<> *> wb;
     std::vector<EmuWarp> warps(nw);
@@ -52,21 +93,16 @@ static void run_block(const Kernel &k, void **params, dim3 b)
     std::fill(dynsmem.begin(), dynsmem.end(), 0xff);
     EmuBlock blk{&bar, warps.data(), dynsmem.data()};
     emu_block = &blk;
-    std::vector<std::thread> th;
-    th.reserve(nt);
+    cur.k = &k;
+    cur.params = params;
+    cur.b = b;
+    cur.bar = &bar;
+    cur.warps = warps.data();
+    cur.left.store(nt);
     for (int t = 0; t < nt; t++) {
-        th.emplace_back([&, t] {
-            threadIdx = dim3{unsigned(t % blockDim.x), unsigned(t / blockDim.x % blockDim.y),
-                             unsigned(t / (blockDim.x * blockDim.y))};
-            blockIdx = b;
-            k.tramp(k.fn, params);
-            warps[t / 32].bar->arrive_and_drop(); // an exited thread no longer holds up barriers
-            bar.arrive_and_drop();
-        });
+        pool[t]->go.release();
     }
-    for (auto &x : th) {
-        x.join();
-    }
+    cur.done.acquire();
     for (auto *w : wb) {
         delete w;
     }

@@ -1,5 +1,6 @@
 // emu.h: enough of CUDA C++ to compile kernels/*.cu as plain C++ and run
-// them on the CPU, one OS thread per CUDA thread, one block at a time.
+// them on the CPU, one OS thread per CUDA thread (a pool kept between
+// blocks), one block at a time.
 // Used by build.sh for the CPU emulator of the driver (driver.cpp), which
 // lets the GPU twin tests run on a machine without a GPU. Not fast, and not
 // a memory model: it checks indexing, barriers, reductions and launch
