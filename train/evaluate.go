@@ -42,6 +42,9 @@ type InferOptions struct {
 	// n_ctx - Stride tokens before it (1: each sees a full context, one
 	// window per token).
 	Stride int
+	// Format (a finetuned model's task files) is tsv, csv or jsonl; "" =
+	// the one the file's extension names, else the model's own.
+	Format string
 	// Split (EvalLM on a directory of shards) is the split scored: "val"
 	// (the default) or "train".
 	Split string

@@ -94,20 +94,29 @@ func argmax(v []float64) int {
 	return best
 }
 
-// readTaskExamples reads and encodes a data file for a finetuned model.
-func readTaskExamples(m *taskModel, file string, needLabel bool, log io.Writer) ([]taskExample, *data.TaskData, error) {
-	if _, err := m.info.Format.FileFormat(file); err != nil {
-		return nil, nil, inputErrorf("%s: a finetuned model reads task files (.tsv, .csv or .jsonl) with the columns it was finetuned on (%s)",
+// readTaskExamples reads and encodes a data file for a finetuned model. Its
+// format is o.Format when set, else the one its extension names, else the
+// one the model was finetuned with.
+func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions) ([]taskExample, *data.TaskData, error) {
+	f := m.info.Format
+	if _, err := (data.TaskFormat{}).FileFormat(file); err == nil {
+		f.Format = ""
+	}
+	if o.Format != "" {
+		f.Format = o.Format
+	}
+	if _, err := f.FileFormat(file); err != nil {
+		return nil, nil, inputErrorf("%s: a finetuned model reads task files (.tsv, .csv or .jsonl, or another name with --format) with the columns it was finetuned on (%s)",
 			file, columnList(m.info.Format.Columns))
 	}
-	td, err := readTaskData(file, m.info.Format, needLabel, log)
+	td, err := readTaskData(file, f, needLabel, o.Log)
 	if err != nil {
 		return nil, nil, err
 	}
 	codec := &taskCodec{info: m.info, tok: m.tok}
 	exs := codec.encodeAll(td.Examples)
-	if note := codec.unknownNote(); note != "" && log != nil {
-		fmt.Fprintf(log, "%s: %s\n", file, note)
+	if note := codec.unknownNote(); note != "" && o.Log != nil {
+		fmt.Fprintf(o.Log, "%s: %s\n", file, note)
 	}
 	return exs, td, nil
 }
@@ -132,7 +141,7 @@ func EvalTask(modelDir, file string, o InferOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	exs, td, err := readTaskExamples(m, file, true, o.Log)
+	exs, td, err := readTaskExamples(m, file, true, o)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +175,7 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (int, error
 	if err != nil {
 		return 0, err
 	}
-	exs, _, err := readTaskExamples(m, file, false, o.Log)
+	exs, _, err := readTaskExamples(m, file, false, o)
 	if err != nil {
 		return 0, err
 	}

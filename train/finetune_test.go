@@ -164,6 +164,24 @@ eval_interval: 10
 	if !strings.HasPrefix(lines[0], `{"line":2,"label":"pos","probabilities":{"neg":`) || !strings.Contains(lines[1], `"label":"neg"`) {
 		t.Errorf("predictions:\n%s", preds.String())
 	}
+	// A file of another format: by its extension, or by Format where its
+	// name does not say (the same rows as CSV, as .txt TSV).
+	for name, body := range map[string]string{
+		"new.csv": "id,sentence\n1,yes it is\n2,\"no way\"\n",
+		"new.txt": "id\tsentence\n1\tyes it is\n2\tno way\n",
+	} {
+		var got strings.Builder
+		o := InferOptions{Batch: 4}
+		if name == "new.txt" {
+			o.Format = "tsv"
+		}
+		if _, err := PredictTask(out, writeFile(t, filepath.Join(dir, name), body), &got, o); err != nil || got.String() != preds.String() {
+			t.Errorf("predict %s: %v\n%s\nwant the predictions of new.tsv", name, err, got.String())
+		}
+	}
+	if _, err := PredictTask(out, filepath.Join(dir, "notes.txt"), io.Discard, InferOptions{Batch: 4}); err == nil || !strings.Contains(err.Error(), "--format") {
+		t.Errorf("predict on a .txt file without a format: %v, want a pointer to --format", err)
+	}
 }
 
 // A JSONL similarity task with a score: both orders, regression.

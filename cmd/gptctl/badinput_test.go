@@ -120,6 +120,8 @@ func TestBadInput(t *testing.T) {
 		{"generate --temperature -1", []string{"generate", "--model", pre, "--temperature", "-1"}, 2, []string{"--temperature"}},
 		{"report of a directory that is not a run", []string{"report", dir, "--out", out("rp")}, 2, []string{dir, "has no metrics.jsonl"}},
 		{"eval --stride -1", []string{"eval", "--model", pre, "--data", typo, "--stride", "-1"}, 2, []string{"--stride -1"}},
+		{"predict --format unknown", []string{"predict", "--model", pre, "--data", typo, "--format", "xml"}, 2, []string{"--format", "xml", "tsv, csv or jsonl"}},
+		{"eval --format of a language model", []string{"eval", "--model", pre, "--data", short, "--format", "tsv"}, 2, []string{"--format", "task files"}},
 		{"eval --split unknown", []string{"eval", "--model", pre, "--data", noShards, "--split", "test"}, 2, []string{"--split", "test", "val or train"}},
 		{"eval of a directory without shards", []string{"eval", "--model", pre, "--data", noShards}, 2, []string{noShards, "no shards val_*.bin", "data prepare"}},
 		{"eval --split of a text file", []string{"eval", "--model", pre, "--data", short, "--split", "train"}, 2, []string{short, "directory of shards"}},

@@ -70,6 +70,7 @@ devices give the same numbers.`,
 	cmd.Flags().IntVar(&opts.Batch, "batch-size", 8, "windows (with --task: option rows) per forward pass")
 	cmd.Flags().IntVar(&opts.Stride, "stride", 0, "language model: tokens each window moves on; below n_ctx, windows overlap and every token sees at least n_ctx-stride before it (0: n_ctx)")
 	cmd.Flags().StringVar(&opts.TaskPath, "task", "", "finetune config whose multiple_choice task: says how to read FILE; scores a language model zero-shot")
+	addFormatFlag(cmd.Flags(), &opts.InferOptions)
 	addInferFlags(cmd.Flags(), &opts.InferOptions)
 	return cmd
 }
@@ -83,6 +84,9 @@ func evalRun(opts *EvalOptions) error {
 	if opts.Split != "" && (opts.TaskPath != "" || train.IsTaskModel(opts.ModelDir)) {
 		return &usageError{errors.New("--split is for a language model's loss over token shards, not for task files")}
 	}
+	if opts.Format != "" && opts.TaskPath == "" && !train.IsTaskModel(opts.ModelDir) {
+		return &usageError{errors.New("--format is for task files (a finetuned model, or --task); a language model reads text, .jsonl or shards")}
+	}
 	if opts.TaskPath != "" { // a language model, zero-shot on a multiple-choice file
 		if train.IsTaskModel(opts.ModelDir) {
 			return &usageError{fmt.Errorf("--task: %s is a finetuned model, which brings its own task (leave --task out)", opts.ModelDir)}
@@ -90,6 +94,9 @@ func evalRun(opts *EvalOptions) error {
 		cfg, err := train.LoadFinetune(opts.TaskPath, nil)
 		if err != nil {
 			return err
+		}
+		if opts.Format != "" {
+			cfg.Task.Format = opts.Format
 		}
 		opts.Progress = line.counter("eval", "option rows")
 		res, err := train.ZeroShotChoice(opts.ModelDir, opts.DataPath, cfg.Task, opts.InferOptions)

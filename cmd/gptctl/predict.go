@@ -55,6 +55,7 @@ both devices give the same predictions.`,
 	f.StringVarP(&opts.DataPath, "data", "d", "", "task file (TSV, CSV or JSONL) with the model's columns")
 	f.StringVarP(&opts.OutPath, "out", "o", "", "output JSONL file (default stdout)")
 	f.IntVar(&opts.Batch, "batch-size", 32, "examples per forward pass")
+	addFormatFlag(f, &opts.InferOptions)
 	addInferFlags(f, &opts.InferOptions)
 	return cmd
 }
@@ -89,6 +90,11 @@ func addInferFlags(f *pflag.FlagSet, o *train.InferOptions) {
 	f.IntVar(&o.Threads, "threads", 0, "CPU threads (0: all cores)")
 }
 
+// addFormatFlag adds --format, for task files whose name does not say it.
+func addFormatFlag(f *pflag.FlagSet, o *train.InferOptions) {
+	f.StringVar(&o.Format, "format", "", "task file format, tsv, csv or jsonl (default: from the extension, else the model's)")
+}
+
 // checkInferFlags refuses bad values of the inference flags.
 func checkInferFlags(o *train.InferOptions) error {
 	switch {
@@ -98,6 +104,8 @@ func checkInferFlags(o *train.InferOptions) error {
 		return &usageError{fmt.Errorf("--device %q is not auto, cpu or cuda", o.Device)}
 	case o.Threads < 0:
 		return &usageError{fmt.Errorf("--threads %d must not be negative (0: all cores)", o.Threads)}
+	case o.Format != "" && o.Format != "tsv" && o.Format != "csv" && o.Format != "jsonl":
+		return &usageError{fmt.Errorf("--format %q is not tsv, csv or jsonl", o.Format)}
 	}
 	return nil
 }
