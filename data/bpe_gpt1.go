@@ -37,12 +37,16 @@ type GPT1BPE struct {
 
 // LoadGPT1BPE reads dir/encoder_bpe_40000.json and dir/vocab_40000.bpe.
 func LoadGPT1BPE(dir string) (*GPT1BPE, error) {
-	encPath := filepath.Join(dir, GPT1EncoderFile)
+	return loadGPT1BPE(filepath.Join(dir, GPT1EncoderFile), filepath.Join(dir, GPT1MergesFile))
+}
+
+// loadGPT1BPE reads the GPT-1 BPE from its vocabulary and merges files:
+// OpenAI's, or the same under Hugging Face's names (vocab.json, merges.txt).
+func loadGPT1BPE(encPath, mergesPath string) (*GPT1BPE, error) {
 	tokens, err := readEncoderJSON(encPath)
 	if err != nil {
 		return nil, err
 	}
-	mergesPath := filepath.Join(dir, GPT1MergesFile)
 	pairs, err := readMerges(mergesPath)
 	if err != nil {
 		return nil, err

@@ -99,3 +99,29 @@ func TestGPT1BPERoundTrip(t *testing.T) {
 		t.Fatalf("after save/load: %v, want %v", b, a)
 	}
 }
+
+// A Hugging Face openai-gpt directory holds the GPT-1 vocabulary as
+// vocab.json and merges.txt, GPT-2's file names: it loads as GPT-1's BPE,
+// not as a byte-level one.
+func TestGPT1BPEHuggingFaceNames(t *testing.T) {
+	want := gpt1Vocab(t)
+	src := sharedPath("GPTCTL_GPT1_VOCAB", "../../shared/data/tokenizer/gpt1")
+	dir := t.TempDir()
+	for from, to := range map[string]string{GPT1EncoderFile: hfVocabFile, GPT1MergesFile: hfMergesFile} {
+		b, err := os.ReadFile(filepath.Join(src, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, to), b, 0o644)
+	}
+	for _, load := range []func(string) (Tokenizer, error){ResolveTokenizer, LoadTokenizer} {
+		got, err := load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := "Mr. Smith didn't go to the U.S. today, did he?"
+		if got.Name() != "gpt1-bpe" || !slices.Equal(got.Encode(text), want.Encode(text)) {
+			t.Fatalf("%s tokenizer from vocab.json + merges.txt: %v, want GPT-1's %v", got.Name(), got.Encode(text), want.Encode(text))
+		}
+	}
+}

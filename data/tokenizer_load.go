@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Environment variables that name the directories of the OpenAI vocabularies
@@ -64,8 +65,10 @@ func resolveDir(dir string) (Tokenizer, error) {
 		return err == nil
 	}
 	switch {
-	case has(GPT2EncoderFile) && has(GPT2MergesFile), has(hfVocabFile) && has(hfMergesFile):
+	case has(GPT2EncoderFile) && has(GPT2MergesFile):
 		return LoadGPT2BPE(dir)
+	case has(hfVocabFile) && has(hfMergesFile):
+		return loadHFVocab(dir)
 	case has(GPT1EncoderFile):
 		return LoadGPT1BPE(dir)
 	case has(CharTokenizerFile):
@@ -80,3 +83,24 @@ func resolveDir(dir string) (Tokenizer, error) {
 // RunCheckpointDir is where a gptctl run directory keeps its latest model
 // and that model's tokenizer.
 const RunCheckpointDir = "checkpoint"
+
+// loadHFVocab loads Hugging Face's vocab.json and merges.txt: GPT-2's
+// byte-level BPE, or GPT-1's (openai-gpt), whose tokens mark word ends with
+// </w> (32,581 of its 40,478 do; GPT-2's none).
+func loadHFVocab(dir string) (Tokenizer, error) {
+	vocab, merges := filepath.Join(dir, hfVocabFile), filepath.Join(dir, hfMergesFile)
+	tokens, err := readEncoderJSON(vocab)
+	if err != nil {
+		return nil, err
+	}
+	ends := 0
+	for _, t := range tokens {
+		if strings.HasSuffix(t, gpt1WordEnd) {
+			ends++
+		}
+	}
+	if ends > len(tokens)/4 {
+		return loadGPT1BPE(vocab, merges)
+	}
+	return LoadGPT2BPE(dir)
+}
