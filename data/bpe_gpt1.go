@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -162,8 +163,30 @@ func (t *GPT1BPE) Normalize(text string) string {
 }
 
 // Save writes dir/encoder_bpe_40000.json and dir/vocab_40000.bpe.
-func (t *GPT1BPE) Save(dir string) error {
-	if err := writeEncoderJSON(filepath.Join(dir, GPT1EncoderFile), t.tokens); err != nil {
+func (t *GPT1BPE) Save(dir string) error { return t.save(dir, GPT1EncoderFile, GPT1MergesFile) }
+
+// SaveHF writes the vocabulary under Hugging Face's names, dir/vocab.json
+// and dir/merges.txt (the same contents as Save's files), and a
+// dir/tokenizer_config.json that names OpenAIGPTTokenizer, so that
+// AutoTokenizer.from_pretrained(dir) reads it. maxLen is the model's
+// context, Hugging Face's model_max_length.
+func (t *GPT1BPE) SaveHF(dir string, maxLen int) error {
+	if err := t.save(dir, hfVocabFile, hfMergesFile); err != nil {
+		return err
+	}
+	cfg := map[string]any{"tokenizer_class": "OpenAIGPTTokenizer", "model_max_length": maxLen}
+	if t.unk >= 0 {
+		cfg["unk_token"] = t.tokens[t.unk]
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFile(filepath.Join(dir, "tokenizer_config.json"), append(b, '\n'))
+}
+
+func (t *GPT1BPE) save(dir, encName, mergesName string) error {
+	if err := writeEncoderJSON(filepath.Join(dir, encName), t.tokens); err != nil {
 		return err
 	}
 	var b bytes.Buffer
@@ -171,7 +194,7 @@ func (t *GPT1BPE) Save(dir string) error {
 	for _, m := range t.ranked {
 		fmt.Fprintf(&b, "%s %s\n", t.tokens[m[0]], t.tokens[m[1]])
 	}
-	if err := WriteFile(filepath.Join(dir, GPT1MergesFile), b.Bytes()); err != nil {
+	if err := WriteFile(filepath.Join(dir, mergesName), b.Bytes()); err != nil {
 		return fmt.Errorf("save gpt1 merges: %w", err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,5 +124,29 @@ func TestGPT1BPEHuggingFaceNames(t *testing.T) {
 		if got.Name() != "gpt1-bpe" || !slices.Equal(got.Encode(text), want.Encode(text)) {
 			t.Fatalf("%s tokenizer from vocab.json + merges.txt: %v, want GPT-1's %v", got.Name(), got.Encode(text), want.Encode(text))
 		}
+	}
+}
+
+// SaveHF writes the GPT-1 vocabulary as Hugging Face's openai-gpt does
+// (vocab.json, merges.txt and a tokenizer_config.json naming
+// OpenAIGPTTokenizer), and those files alone load as the same tokenizer.
+func TestGPT1BPESaveHF(t *testing.T) {
+	want := gpt1Vocab(t)
+	dir := t.TempDir()
+	if err := want.SaveHF(dir, 512); err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	b, _ := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err := json.Unmarshal(b, &cfg); err != nil || cfg["tokenizer_class"] != "OpenAIGPTTokenizer" || cfg["unk_token"] != "<unk>" || cfg["model_max_length"] != 512.0 {
+		t.Fatalf("tokenizer_config.json: %s (%v)", b, err)
+	}
+	got, err := ResolveTokenizer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "The U.S. didn't (quite) agree; \u2603 fine."
+	if got.Name() != "gpt1-bpe" || !slices.Equal(got.Encode(text), want.Encode(text)) || got.VocabSize() != want.VocabSize() {
+		t.Fatalf("reloaded %s: %v, want %v", got.Name(), got.Encode(text), want.Encode(text))
 	}
 }

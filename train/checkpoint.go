@@ -162,8 +162,8 @@ func readOptimizer(path string, p *graph.Params, o *AdamW) error {
 }
 
 // writeModelDir writes a Hugging Face style model directory: config.json,
-// model.safetensors and the tokenizer (a byte-level BPE under both OpenAI's
-// and Hugging Face's file names).
+// model.safetensors and the tokenizer (a BPE, GPT-2's or GPT-1's, under both
+// OpenAI's and Hugging Face's file names).
 func writeModelDir(dir string, p *graph.Params, tok data.Tokenizer) error {
 	if err := WriteHFConfig(filepath.Join(dir, "config.json"), p.Config); err != nil {
 		return err
@@ -177,10 +177,16 @@ func writeModelDir(dir string, p *graph.Params, tok data.Tokenizer) error {
 	if err := tok.Save(dir); err != nil {
 		return err
 	}
-	if bpe, ok := tok.(*data.BPE); ok { // Hugging Face's file names too, for AutoTokenizer
+	if bpe, ok := tok.(hfSaver); ok { // Hugging Face's file names too, for AutoTokenizer
 		return bpe.SaveHF(dir, p.Config.NCtx)
 	}
 	return nil
+}
+
+// hfSaver is a tokenizer (the BPEs) that also writes itself under Hugging
+// Face's file names, for a model's context of maxLen.
+type hfSaver interface {
+	SaveHF(dir string, maxLen int) error
 }
 
 // loadCheckpoint reads the latest good checkpoint of a run directory,

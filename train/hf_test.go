@@ -254,3 +254,6 @@ func TestModelDirHFTokenizerFiles(t *testing.T) {
 		t.Errorf("from vocab.json + merges.txt: %v, want %v", got, want)
 	}
 }
+
+// Both BPEs write themselves under Hugging Face's names in a model directory.
+var _, _ hfSaver = (*data.BPE)(nil), (*data.GPT1BPE)(nil)
