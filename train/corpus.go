@@ -22,32 +22,48 @@ type InputError = data.InputError
 
 func inputErrorf(format string, a ...any) error { return &InputError{Err: fmt.Errorf(format, a...)} }
 
-// corpusText is a corpus file read into memory: its documents, the lines
-// of a .jsonl file ({"text": ...}) or the whole text of any other file.
+// corpusText is a corpus read into memory: its documents, the lines of a
+// .jsonl file ({"text": ...}) or the whole text of any other file, from one
+// file or from every file a glob pattern matches, in name order.
 type corpusText struct {
 	path string
 	docs []string
 }
 
-// readCorpus reads a corpus file (data.ReadDocuments), or the built-in
-// corpus.
+// readCorpus reads a corpus file or the files of a glob pattern
+// (data.ReadDocuments each), or the built-in corpus.
 func readCorpus(path string) (*corpusText, error) {
 	c := &corpusText{path: path}
 	if path == data.BuiltinCorpusName {
 		c.docs = []string{data.BuiltinCorpus()}
 		return c, nil
 	}
+	files := []string{path}
+	if isGlob(path) {
+		var err error
+		if files, err = data.ExpandInputs(files); err != nil {
+			return nil, fmt.Errorf("data: %w", err)
+		}
+	}
 	n := 0
-	err := data.ReadDocuments(path, func(doc string) error {
-		c.docs = append(c.docs, doc)
-		n += len(doc)
-		return nil
-	})
-	if err := readError(path, err, n); err != nil {
+	for _, f := range files {
+		err := data.ReadDocuments(f, func(doc string) error {
+			c.docs = append(c.docs, doc)
+			n += len(doc)
+			return nil
+		})
+		if err != nil {
+			return nil, readError(f, err, n)
+		}
+	}
+	if err := readError(path, nil, n); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
+
+// isGlob reports whether a corpus path is a pattern of files.
+func isGlob(path string) bool { return strings.ContainsAny(path, "*?[") }
 
 // readError is the outcome of reading n bytes of text from corpus file path:
 // its input errors as they are, other errors (the file's) as input errors,
@@ -65,11 +81,6 @@ func readError(path string, err error, n int) error {
 	return nil
 }
 
-// jsonl reports whether the documents are the lines of a .jsonl file: each
-// is then followed by the tokenizer's end-of-text token, as data prepare
-// writes them (a text file is one document with none after it).
-func (c *corpusText) jsonl() bool { return strings.HasSuffix(c.path, ".jsonl") }
-
 // text is the documents joined, for building a char vocabulary.
 func (c *corpusText) text() string { return strings.Join(c.docs, "") }
 
@@ -83,7 +94,9 @@ func (c *corpusText) encode(tok data.Tokenizer) (Tokens, error) {
 			return nil, err
 		}
 		ids = append(ids, part...)
-		if eot := tok.EOT(); eot >= 0 && c.jsonl() {
+		// Several documents are kept apart by the tokenizer's end-of-text
+		// token, as data prepare writes them; one text file is as it is.
+		if eot := tok.EOT(); eot >= 0 && len(c.docs) > 1 {
 			ids = append(ids, int32(eot))
 		}
 	}

@@ -226,10 +226,10 @@ func (w *lmWindows) score(src windowReader) error {
 }
 
 // encodeFile encodes a text file chunk by chunk, so that only its ids are
-// held, 4 bytes a token; a .jsonl file, or the built-in corpus, as
-// pretraining reads it.
+// held, 4 bytes a token; a .jsonl file, a glob of files, or the built-in
+// corpus, as pretraining reads them.
 func encodeFile(tok data.Tokenizer, path string) (Tokens, error) {
-	if path == data.BuiltinCorpusName || strings.HasSuffix(path, ".jsonl") {
+	if path == data.BuiltinCorpusName || strings.HasSuffix(path, ".jsonl") || isGlob(path) {
 		c, err := readCorpus(path)
 		if err != nil {
 			return nil, err

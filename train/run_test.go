@@ -483,3 +483,52 @@ func toInts(ids Tokens) []int {
 	}
 	return out
 }
+
+// data: a glob pattern reads every file it matches, in name order, each a
+// document (a .jsonl file its lines), kept apart by the end-of-text token
+// where the tokenizer has one; a pattern that matches nothing is refused.
+func TestCorpusGlob(t *testing.T) {
+	dir := t.TempDir()
+	docs := []string{"first document, the longest of them all.\n", "second one\n", "and a third"}
+	for i, d := range docs {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("part%d.txt", i)), []byte(d), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "notes.md"), []byte("not matched"), 0o644)
+	text := filepath.Join(dir, "all.txt")
+	os.WriteFile(text, []byte(strings.Repeat(strings.Join(docs, ""), 30)), 0o644)
+	bpe, err := data.TrainBPE([]string{text}, 280, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bpeDir := filepath.Join(dir, "bpe")
+	os.Mkdir(bpeDir, 0o755)
+	if err := bpe.Save(bpeDir); err != nil {
+		t.Fatal(err)
+	}
+	c, err := readCorpus(filepath.Join(dir, "part*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.docs, docs) {
+		t.Fatalf("documents %q, want %q", c.docs, docs)
+	}
+	ids, err := c.encode(bpe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want Tokens
+	for _, d := range docs {
+		for _, id := range bpe.Encode(d) {
+			want = append(want, int32(id))
+		}
+		want = append(want, int32(bpe.EOT()))
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("%d ids, want %d: each document and its end-of-text token", len(ids), len(want))
+	}
+	_, err = readCorpus(filepath.Join(dir, "*.csv"))
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no files match") {
+		t.Errorf("a pattern that matches nothing: %v", err)
+	}
+}
