@@ -177,12 +177,24 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 			return err
 		}
 	}
+	ownTok := false // tok is the one saved beside the shards of cfg.Data
 	if tok == nil {
-		if tok, err = corpusTokenizer(cfg, dataDir, text, val); err != nil {
+		if tok, ownTok, err = corpusTokenizer(cfg, dataDir, text, val); err != nil {
 			return err
 		}
 	}
 	c.tok = tok
+	// Each shard directory's saved tokenizer is read and compared once.
+	if dataDir && !ownTok {
+		if err := checkSavedTokenizer(cfg.Data, tok); err != nil {
+			return err
+		}
+	}
+	if valDir && cfg.ValData != cfg.Data {
+		if err := checkSavedTokenizer(cfg.ValData, tok); err != nil {
+			return err
+		}
+	}
 	if dataDir {
 		err = c.train.openShards(cfg.Data, "train", tok)
 	} else {
@@ -222,35 +234,37 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 
 // corpusTokenizer is the tokenizer cfg.Tokenizer names; for a directory of
 // shards, unless the config names a vocabulary or a tokenizer directory,
-// the one prepare saved in DIR/tokenizer.
-func corpusTokenizer(cfg Config, dataDir bool, text, val *corpusText) (data.Tokenizer, error) {
+// the one prepare saved in DIR/tokenizer (own reports that case).
+func corpusTokenizer(cfg Config, dataDir bool, text, val *corpusText) (tok data.Tokenizer, own bool, err error) {
 	if !dataDir {
 		all := text.text()
 		if val != nil {
 			all += val.text()
 		}
-		return newTokenizer(cfg.Tokenizer, all)
+		tok, err = newTokenizer(cfg.Tokenizer, all)
+		return tok, false, err
 	}
 	spec := cfg.Tokenizer
 	if spec == "char" || spec == "byte" || spec == "" {
-		spec = filepath.Join(cfg.Data, "tokenizer")
+		spec, own = filepath.Join(cfg.Data, "tokenizer"), true
 	}
-	tok, err := data.ResolveTokenizer(spec)
-	if err != nil {
-		return nil, &InputError{Err: fmt.Errorf("data %s: %w", cfg.Data, err)}
+	if tok, err = data.ResolveTokenizer(spec); err != nil {
+		return nil, false, &InputError{Err: fmt.Errorf("data %s: %w", cfg.Data, err)}
 	}
-	return tok, nil
+	return tok, own, nil
 }
 
-// openShards opens the prefix shards of dir, which tok must have made.
+// openShards opens the prefix shards of dir, whose ids must fit tok's
+// vocabulary (checkSavedTokenizer compares the tokenizer saved beside
+// them, once per directory).
 func (s *split) openShards(dir, prefix string, tok data.Tokenizer) error {
 	set, err := data.OpenShardSet(dir, prefix)
 	if err != nil {
 		return &InputError{Err: err}
 	}
-	if err := checkShardTokenizer(dir, set, tok); err != nil {
+	if v := set.VocabSize(); v > tok.VocabSize() {
 		set.Close()
-		return err
+		return inputErrorf("data %s: the shards hold ids up to %d, the tokenizer %s has %d", dir, v, tok.Name(), tok.VocabSize())
 	}
 	s.sh = set
 	return nil
@@ -311,13 +325,10 @@ func encode(tok data.Tokenizer, text string) Tokens {
 	return out
 }
 
-// checkShardTokenizer refuses shards that tok did not make: ids beyond its
-// vocabulary, or a tokenizer saved beside them (DIR/tokenizer, as gptctl
-// data prepare writes it) with another vocabulary.
-func checkShardTokenizer(dir string, set *data.ShardSet, tok data.Tokenizer) error {
-	if v := set.VocabSize(); v > tok.VocabSize() {
-		return inputErrorf("data %s: the shards hold ids up to %d, the tokenizer %s has %d", dir, v, tok.Name(), tok.VocabSize())
-	}
+// checkSavedTokenizer refuses a shard directory whose saved tokenizer
+// (DIR/tokenizer, as gptctl data prepare writes it) has another vocabulary
+// than tok: its ids would mean other text.
+func checkSavedTokenizer(dir string, tok data.Tokenizer) error {
 	saved, err := data.LoadTokenizer(filepath.Join(dir, "tokenizer"))
 	if err != nil {
 		return &InputError{Err: fmt.Errorf("data %s: %w", dir, err)}

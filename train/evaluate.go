@@ -265,6 +265,9 @@ func openEvalShards(dir, prefix string, tok data.Tokenizer) (*data.ShardSet, err
 	if prefix == "val" && shardsIn(dir, "val") == 0 && shardsIn(dir, "train") > 0 {
 		return nil, inputErrorf("data %s: no validation shards (prepared with --val-fraction 0); --split train scores its training shards", dir)
 	}
+	if err := checkSavedTokenizer(dir, tok); err != nil {
+		return nil, err
+	}
 	var s split
 	if err := s.openShards(dir, prefix, tok); err != nil {
 		return nil, err
