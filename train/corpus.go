@@ -206,14 +206,14 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	switch {
 	case valDir: // a held-out set prepared alone has only training shards
 		prefix := "val"
-		if shardsIn(cfg.ValData, "val") == 0 && shardsIn(cfg.ValData, "train") > 0 {
+		if onlyTrainShards(cfg.ValData) {
 			prefix = "train"
 		}
 		err = c.val.openShards(cfg.ValData, prefix, tok)
 	case val != nil:
 		c.val.mem, err = val.encode(tok)
 	case dataDir:
-		if shardsIn(cfg.Data, "val") == 0 && shardsIn(cfg.Data, "train") > 0 {
+		if onlyTrainShards(cfg.Data) {
 			return inputErrorf("data %s: no validation shards; prepare it with --val-fraction above 0, or set val_data to a held-out file or shard directory", cfg.Data)
 		}
 		err = c.val.openShards(cfg.Data, "val", tok)
@@ -270,10 +270,14 @@ func (s *split) openShards(dir, prefix string, tok data.Tokenizer) error {
 	return nil
 }
 
-// shardsIn counts the prefix shards in dir.
-func shardsIn(dir, prefix string) int {
-	n, _ := filepath.Glob(filepath.Join(dir, prefix+"_*.bin"))
-	return len(n)
+// onlyTrainShards reports whether dir was prepared without a validation
+// split: training shards and no val shards.
+func onlyTrainShards(dir string) bool {
+	count := func(prefix string) int {
+		n, _ := filepath.Glob(filepath.Join(dir, prefix+"_*.bin"))
+		return len(n)
+	}
+	return count("val") == 0 && count("train") > 0
 }
 
 func isDir(path string) bool {

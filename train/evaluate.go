@@ -87,7 +87,7 @@ func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 	}
 	res := &LMEval{File: path}
 	var srcs []windowReader
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+	if isDir(path) {
 		set, err := openEvalShards(path, o.Split, tok)
 		if err != nil {
 			return nil, err
@@ -262,7 +262,7 @@ func openEvalShards(dir, prefix string, tok data.Tokenizer) (*data.ShardSet, err
 	if prefix != "val" && prefix != "train" {
 		return nil, inputErrorf("split %q: want val or train", prefix)
 	}
-	if prefix == "val" && shardsIn(dir, "val") == 0 && shardsIn(dir, "train") > 0 {
+	if prefix == "val" && onlyTrainShards(dir) {
 		return nil, inputErrorf("data %s: no validation shards (prepared with --val-fraction 0); --split train scores its training shards", dir)
 	}
 	if err := checkSavedTokenizer(dir, tok); err != nil {
