@@ -73,7 +73,8 @@ func countPieces(path string, counts map[string]int64) (int64, error) {
 		return nil
 	}
 	if strings.HasSuffix(path, ".jsonl") {
-		return n, ReadDocuments(path, count)
+		err := ReadDocuments(path, count) // before n is read for the return
+		return n, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
