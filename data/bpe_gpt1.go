@@ -38,12 +38,7 @@ type GPT1BPE struct {
 
 // LoadGPT1BPE reads dir/encoder_bpe_40000.json and dir/vocab_40000.bpe.
 func LoadGPT1BPE(dir string) (*GPT1BPE, error) {
-	return loadGPT1BPE(filepath.Join(dir, GPT1EncoderFile), filepath.Join(dir, GPT1MergesFile))
-}
-
-// loadGPT1BPE reads the GPT-1 BPE from its vocabulary and merges files:
-// OpenAI's, or the same under Hugging Face's names (vocab.json, merges.txt).
-func loadGPT1BPE(encPath, mergesPath string) (*GPT1BPE, error) {
+	encPath, mergesPath := filepath.Join(dir, GPT1EncoderFile), filepath.Join(dir, GPT1MergesFile)
 	tokens, err := readEncoderJSON(encPath)
 	if err != nil {
 		return nil, err
@@ -52,6 +47,13 @@ func loadGPT1BPE(encPath, mergesPath string) (*GPT1BPE, error) {
 	if err != nil {
 		return nil, err
 	}
+	return gpt1BPE(tokens, pairs, encPath, mergesPath)
+}
+
+// gpt1BPE builds the GPT-1 BPE from its tokens by id and its merges in rank
+// order, read from encPath and mergesPath (OpenAI's files, or the same under
+// Hugging Face's names, vocab.json and merges.txt), named in errors.
+func gpt1BPE(tokens []string, pairs [][2]string, encPath, mergesPath string) (*GPT1BPE, error) {
 	ranked, err := rankMerges(pairs, tokens, mergesPath, encPath)
 	if err != nil {
 		return nil, err

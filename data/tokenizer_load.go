@@ -93,6 +93,10 @@ func loadHFVocab(dir string) (Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
+	pairs, err := readMerges(merges)
+	if err != nil {
+		return nil, err
+	}
 	ends := 0
 	for _, t := range tokens {
 		if strings.HasSuffix(t, gpt1WordEnd) {
@@ -100,7 +104,11 @@ func loadHFVocab(dir string) (Tokenizer, error) {
 		}
 	}
 	if ends > len(tokens)/4 {
-		return loadGPT1BPE(vocab, merges)
+		return gpt1BPE(tokens, pairs, vocab, merges)
 	}
-	return LoadGPT2BPE(dir)
+	t, err := gpt2BPE(tokens, pairs, vocab, merges)
+	if err != nil {
+		return nil, fmt.Errorf("load bpe from %s: %w", dir, err)
+	}
+	return t, nil
 }
