@@ -78,17 +78,18 @@ devices give the same numbers.`,
 func evalRun(opts *EvalOptions) error {
 	line := newProgressLine(opts.Log)
 	defer line.done()
-	if opts.Stride > 0 && (opts.TaskPath != "" || train.IsTaskModel(opts.ModelDir)) {
+	taskModel := train.IsTaskModel(opts.ModelDir)
+	taskFile := opts.TaskPath != "" || taskModel // FILE is a task file, not text
+	switch {
+	case opts.Stride > 0 && taskFile:
 		return &usageError{errors.New("--stride is for a language model's loss over a text file, not for task files")}
-	}
-	if opts.Split != "" && (opts.TaskPath != "" || train.IsTaskModel(opts.ModelDir)) {
+	case opts.Split != "" && taskFile:
 		return &usageError{errors.New("--split is for a language model's loss over token shards, not for task files")}
-	}
-	if opts.Format != "" && opts.TaskPath == "" && !train.IsTaskModel(opts.ModelDir) {
+	case opts.Format != "" && !taskFile:
 		return &usageError{errors.New("--format is for task files (a finetuned model, or --task); a language model reads text, .jsonl or shards")}
 	}
 	if opts.TaskPath != "" { // a language model, zero-shot on a multiple-choice file
-		if train.IsTaskModel(opts.ModelDir) {
+		if taskModel {
 			return &usageError{fmt.Errorf("--task: %s is a finetuned model, which brings its own task (leave --task out)", opts.ModelDir)}
 		}
 		cfg, err := train.LoadFinetune(opts.TaskPath, nil)
@@ -105,7 +106,7 @@ func evalRun(opts *EvalOptions) error {
 		}
 		return printJSON(opts.Out, res)
 	}
-	if train.IsTaskModel(opts.ModelDir) { // a finetuned model: task metrics
+	if taskModel { // a finetuned model: task metrics
 		opts.Progress = line.counter("eval", "examples")
 		res, err := train.EvalTask(opts.ModelDir, opts.DataPath, opts.InferOptions)
 		if err != nil {
