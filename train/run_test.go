@@ -394,9 +394,9 @@ func TestCorpusBOM(t *testing.T) {
 	dir := t.TempDir()
 	text := strings.Repeat("to be, or not to be: that is the question.\n", 20)
 	plain, marked, only := filepath.Join(dir, "plain.txt"), filepath.Join(dir, "bom.txt"), filepath.Join(dir, "only.txt")
-	os.WriteFile(plain, []byte(text), 0o644)
-	os.WriteFile(marked, []byte("\ufeff"+text), 0o644)
-	os.WriteFile(only, []byte("\ufeff"), 0o644)
+	writeFile(t, plain, text)
+	writeFile(t, marked, "\ufeff"+text)
+	writeFile(t, only, "\ufeff")
 	a, err := loadCorpus(tinyConfig(t, "data="+plain), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -428,7 +428,7 @@ func TestCorpusJSONL(t *testing.T) {
 		jl.WriteString("\r\n\n")
 	}
 	path := filepath.Join(dir, "docs.jsonl")
-	os.WriteFile(path, []byte(jl.String()), 0o644)
+	writeFile(t, path, jl.String())
 
 	c, err := loadCorpus(tinyConfig(t, "data="+path, "val_fraction=0.2"), nil)
 	if err != nil {
@@ -445,7 +445,7 @@ func TestCorpusJSONL(t *testing.T) {
 
 	bpeDir := filepath.Join(dir, "bpe")
 	text1 := filepath.Join(dir, "plain.txt")
-	os.WriteFile(text1, []byte(strings.Repeat(text, 4)), 0o644)
+	writeFile(t, text1, strings.Repeat(text, 4))
 	bpe, err := data.TrainBPE([]string{text1}, 300, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -470,7 +470,7 @@ func TestCorpusJSONL(t *testing.T) {
 	}
 
 	bad := filepath.Join(dir, "bad.jsonl")
-	os.WriteFile(bad, []byte("{\"text\": \"fine\"}\n\n{\"body\": \"no text\"}\n"), 0o644)
+	writeFile(t, bad, "{\"text\": \"fine\"}\n\n{\"body\": \"no text\"}\n")
 	if _, err := loadCorpus(tinyConfig(t, "data="+bad), nil); err == nil || !strings.Contains(err.Error(), "bad.jsonl:3: want a JSON object") {
 		t.Fatalf("a line without text: %v, want its file and line", err)
 	}
@@ -491,11 +491,11 @@ func TestCorpusGlob(t *testing.T) {
 	dir := t.TempDir()
 	docs := []string{"first document, the longest of them all.\n", "second one\n", "and a third"}
 	for i, d := range docs {
-		os.WriteFile(filepath.Join(dir, fmt.Sprintf("part%d.txt", i)), []byte(d), 0o644)
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("part%d.txt", i)), d)
 	}
-	os.WriteFile(filepath.Join(dir, "notes.md"), []byte("not matched"), 0o644)
+	writeFile(t, filepath.Join(dir, "notes.md"), "not matched")
 	text := filepath.Join(dir, "all.txt")
-	os.WriteFile(text, []byte(strings.Repeat(strings.Join(docs, ""), 30)), 0o644)
+	writeFile(t, text, strings.Repeat(strings.Join(docs, ""), 30))
 	bpe, err := data.TrainBPE([]string{text}, 280, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -90,16 +90,10 @@ func TestPretrainOnShardsOfAnotherTokenizer(t *testing.T) {
 // training shards, one with a val split its val shards.
 func TestValDataWithShards(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	text := strings.Repeat("to be, or not to be: that is the question. ", 300)
 	held := "whether 'tis nobler in the mind to suffer the slings and arrows of outrageous fortune. "
-	corpus, heldFile := write("corpus.txt", text), write("held.txt", strings.Repeat(held, 20))
+	corpus := writeFile(t, filepath.Join(dir, "corpus.txt"), text)
+	heldFile := writeFile(t, filepath.Join(dir, "held.txt"), strings.Repeat(held, 20))
 	tok := data.NewCharTokenizer(text + held)
 	prepare := func(name, input string, val float64) string {
 		out := filepath.Join(dir, name)
