@@ -252,9 +252,3 @@ func SaveWeights(p *graph.Params, path string, meta map[string]string) error {
 	}
 	return data.WriteSafetensors(path, ts, meta)
 }
-
-// isHFDir reports whether dir looks like a Hugging Face model directory.
-func isHFDir(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "config.json"))
-	return err == nil
-}

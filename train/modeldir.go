@@ -11,7 +11,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // ModelDir returns the directory holding config.json and model.safetensors
@@ -83,9 +82,6 @@ func LoadModelForText(dir, purpose string) (*graph.Params, data.Tokenizer, error
 	}
 	return p, tok, nil
 }
-
-// newRNG returns the model RNG for a seed.
-func newRNG(seed uint64) *kernels.RNG { return kernels.NewRNG(seed) }
 
 // pickledWeights explains a model directory without safetensors weights
 // that holds them in PyTorch's pickle format instead.
