@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -168,7 +170,7 @@ func decodeStrict(r io.Reader, c any) error {
 		msg = strings.ReplaceAll(strings.ReplaceAll(msg, "unmarshal errors:\n  ", ""), "\n  ", "; ")
 		msg = wrongType.ReplaceAllStringFunc(msg, func(m string) string {
 			sub := wrongType.FindStringSubmatch(m)
-			want := map[string]string{"float64": "a number", "int": "an integer", "bool": "true or false", "string": "a string"}[sub[2]]
+			want := map[string]string{"float64": "a number", "float32": "a number", "int": "an integer", "bool": "true or false", "string": "a string"}[sub[2]]
 			if want == "" {
 				return m
 			}
@@ -182,9 +184,36 @@ func decodeStrict(r io.Reader, c any) error {
 	return nil
 }
 
+// nonFinite reports each number of a config (a struct, its nested and
+// inline structs included) that YAML's .nan or .inf made NaN or infinite: no
+// bound check would catch them, since every comparison with NaN is false.
+func nonFinite(c any) error {
+	var errs []error
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		for i := range v.NumField() {
+			f, sf := v.Field(i), v.Type().Field(i)
+			name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			if !sf.IsExported() || name == "-" {
+				continue
+			}
+			switch {
+			case f.Kind() == reflect.Struct && opts == "inline":
+				walk(f, prefix)
+			case f.Kind() == reflect.Struct:
+				walk(f, prefix+name+".")
+			case f.CanFloat() && (math.IsNaN(f.Float()) || math.IsInf(f.Float(), 0)):
+				errs = append(errs, fmt.Errorf("%s%s is %v: want a finite number", prefix, name, f.Float()))
+			}
+		}
+	}
+	walk(reflect.ValueOf(c), "")
+	return errors.Join(errs...)
+}
+
 // Validate reports every problem at once.
 func (c Config) Validate() error {
-	errs := []error{c.Config.Validate(), c.GPUMath.validate()}
+	errs := []error{nonFinite(c), c.Config.Validate(), c.GPUMath.validate()}
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.Data == "" {
 		bad("data is empty: name a corpus file, a shard directory or builtin")

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -162,7 +161,7 @@ func (c FinetuneConfig) Marshal() ([]byte, error) { return yaml.Marshal(c) }
 func (c FinetuneConfig) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	errs = append(errs, c.Task.validate(), c.GPUMath.validate())
+	errs = append(errs, nonFinite(c), c.Task.validate(), c.GPUMath.validate())
 	for _, f := range []struct {
 		name string
 		v    int
@@ -174,7 +173,7 @@ func (c FinetuneConfig) Validate() error {
 	if c.MaxSteps < 0 || c.EvalInterval < 0 || c.CheckpointInterval < 0 || c.Threads < 0 {
 		bad("max_steps, eval_interval, checkpoint_interval and threads must not be negative")
 	}
-	if c.Lambda < 0 || c.Lambda > 1 || math.IsNaN(c.Lambda) {
+	if c.Lambda < 0 || c.Lambda > 1 {
 		bad("lambda %v is not in [0, 1] (the weight of the LM loss; 0 disables it)", c.Lambda)
 	}
 	if c.Dropout < 0 || c.Dropout >= 1 || c.HeadDropout < 0 || c.HeadDropout >= 1 {

@@ -51,6 +51,7 @@ func TestLoadFinetune(t *testing.T) {
 		{"no labels", strings.Replace(sst2Task, `labels: ["0", "1"]`, "", 1), nil, "task.labels: list the label values", nil},
 		{"metric for regression only", sst2Task, []string{"task.metric=pearson"}, `metric "pearson" is not one of accuracy`, nil},
 		{"no options", "task: {type: multiple_choice, train: x.csv, columns: {context: c, label: l}}\n", nil, "needs option0, option1", nil},
+		{"lambda NaN", sst2Task + "lambda: .nan\n", nil, "lambda is NaN: want a finite number", nil},
 		{"several problems at once", sst2Task, []string{"lr=0", "batch_size=0", "task.train=", "lambda=-1"}, "batch_size 0", func(t *testing.T, c FinetuneConfig) {}},
 	}
 	for _, c := range cases {

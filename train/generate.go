@@ -35,11 +35,11 @@ func (o GenerateOptions) Validate() error {
 	switch {
 	case o.MaxNewTokens < 0:
 		return &ConfigError{fmt.Errorf("--max-new-tokens %d must not be negative", o.MaxNewTokens)}
-	case o.Temperature < 0:
-		return &ConfigError{fmt.Errorf("--temperature %v must not be negative", o.Temperature)}
+	case !(o.Temperature >= 0) || math.IsInf(o.Temperature, 1): // NaN fails every comparison
+		return &ConfigError{fmt.Errorf("--temperature %v must be a finite number, not negative", o.Temperature)}
 	case o.TopK < 0:
 		return &ConfigError{fmt.Errorf("--top-k %d must not be negative", o.TopK)}
-	case o.TopP <= 0 || o.TopP > 1:
+	case !(o.TopP > 0 && o.TopP <= 1):
 		return &ConfigError{fmt.Errorf("--top-p %v is not in (0, 1]", o.TopP)}
 	case o.NumSamples < 0:
 		return &ConfigError{fmt.Errorf("--num-samples %d must not be negative", o.NumSamples)}
