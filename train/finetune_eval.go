@@ -99,10 +99,9 @@ func argmax(v []float64) int {
 // one the model was finetuned with.
 func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions) ([]taskExample, *data.TaskData, error) {
 	f := m.info.Format
-	if _, err := (data.TaskFormat{}).FileFormat(file); err == nil {
-		f.Format = ""
-	}
-	if o.Format != "" {
+	_, err := (data.TaskFormat{}).FileFormat(file)
+	modelFormat := err != nil && o.Format == "" // neither the flag nor the name says
+	if !modelFormat {
 		f.Format = o.Format
 	}
 	if _, err := f.FileFormat(file); err != nil {
@@ -111,6 +110,9 @@ func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions)
 	}
 	td, err := readTaskData(file, f, needLabel, o.Log)
 	if err != nil {
+		if modelFormat {
+			err = fmt.Errorf("%w (read as %s, the format the model was finetuned on; --format sets another)", err, f.Format)
+		}
 		return nil, nil, err
 	}
 	codec := &taskCodec{info: m.info, tok: m.tok}

@@ -50,6 +50,9 @@ type SpecialTokens struct {
 func newTaskInfo(t TaskConfig, first, maxLen int) *TaskInfo {
 	info := &TaskInfo{Type: t.Type, Objective: graph.Classify, Labels: t.Labels, MaxLen: maxLen, Metric: t.metric(),
 		Special: SpecialTokens{Start: first, Delim: first + 1, Extract: first + 2}, Format: t.TaskFormat}
+	if f, err := t.FileFormat(t.Train); err == nil {
+		info.Format.Format = f // the format read, for files whose name does not say it
+	}
 	switch {
 	case t.Type == TaskMultipleChoice:
 		info.Objective, info.NumOptions = graph.Choose, t.numOptions()

@@ -152,7 +152,7 @@ eval_interval: 10
 	}
 	text := writeFile(t, filepath.Join(dir, "notes.txt"), "yes it is\n")
 	if _, err := EvalTask(out, text, InferOptions{Batch: 8}); err == nil ||
-		!strings.Contains(err.Error(), "a finetuned model reads task files") || !strings.Contains(err.Error(), "text: sentence") {
+		!strings.Contains(err.Error(), `no column "label"`) || !strings.Contains(err.Error(), "read as tsv, the format the model was finetuned on") {
 		t.Errorf("eval of a finetuned model on a text file: %v", err)
 	}
 	unlabeled := writeFile(t, filepath.Join(dir, "new.tsv"), "id\tsentence\n1\tyes it is\n2\tno way\n")
@@ -164,19 +164,19 @@ eval_interval: 10
 	if !strings.HasPrefix(lines[0], `{"line":2,"label":"pos","probabilities":{"neg":`) || !strings.Contains(lines[1], `"label":"neg"`) {
 		t.Errorf("predictions:\n%s", preds.String())
 	}
-	// A file of another format: by its extension, or by Format where its
-	// name does not say (the same rows as CSV, as .txt TSV).
-	for name, body := range map[string]string{
-		"new.csv": "id,sentence\n1,yes it is\n2,\"no way\"\n",
-		"new.txt": "id\tsentence\n1\tyes it is\n2\tno way\n",
+	// A file of another format: by its extension, by Format where its name
+	// does not say, else in the model's (the same rows as CSV, as .txt TSV
+	// with and without --format, as .dat CSV with it).
+	for _, c := range []struct{ name, format, body string }{
+		{"new.csv", "", "id,sentence\n1,yes it is\n2,\"no way\"\n"},
+		{"new.txt", "tsv", "id\tsentence\n1\tyes it is\n2\tno way\n"},
+		{"new2.txt", "", "id\tsentence\n1\tyes it is\n2\tno way\n"},
+		{"new.dat", "csv", "id,sentence\n1,yes it is\n2,\"no way\"\n"},
 	} {
 		var got strings.Builder
-		o := InferOptions{Batch: 4}
-		if name == "new.txt" {
-			o.Format = "tsv"
-		}
-		if _, err := PredictTask(out, writeFile(t, filepath.Join(dir, name), body), &got, o); err != nil || got.String() != preds.String() {
-			t.Errorf("predict %s: %v\n%s\nwant the predictions of new.tsv", name, err, got.String())
+		o := InferOptions{Batch: 4, Format: c.format}
+		if _, err := PredictTask(out, writeFile(t, filepath.Join(dir, c.name), c.body), &got, o); err != nil || got.String() != preds.String() {
+			t.Errorf("predict %s: %v\n%s\nwant the predictions of new.tsv", c.name, err, got.String())
 		}
 	}
 	if _, err := PredictTask(out, filepath.Join(dir, "notes.txt"), io.Discard, InferOptions{Batch: 4}); err == nil || !strings.Contains(err.Error(), "--format") {
