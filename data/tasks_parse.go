@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -241,10 +242,20 @@ func (p *taskParser) parseLabel(v string) (int, string) {
 	return k, ""
 }
 
+// plainNumber is a decimal number as a spreadsheet writes it: a sign,
+// digits with at most one point, an exponent. Go's own syntax (1_000, 0x1p2,
+// Inf, NaN) is not a score.
+var plainNumber = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// parseScore reads a regression target. Scores are trained on as float32,
+// so one beyond its range is refused rather than becoming +Inf.
 func parseScore(v, col string) (float64, string) {
-	x, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+	if !plainNumber.MatchString(v) {
 		return 0, fmt.Sprintf("score %q in %s is not a number", v, col)
+	}
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsInf(float64(float32(x)), 0) {
+		return 0, fmt.Sprintf("score %q in %s is out of range (at most %.3g in size)", v, col, math.MaxFloat32)
 	}
 	return x, ""
 }

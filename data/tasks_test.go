@@ -337,3 +337,24 @@ func FuzzReadTaskFile(f *testing.F) {
 		}
 	})
 }
+
+// TestParseScore: a score is a plain decimal number that fits in float32,
+// the type it is trained on; anything else is a bad row.
+func TestParseScore(t *testing.T) {
+	for v, want := range map[string]float64{"5": 5, "-2.5": -2.5, "+.5": 0.5, "3.": 3, "1e3": 1000, "-2E-3": -0.002, "3.4e38": 3.4e38, "1e-50": 1e-50} {
+		if got, msg := parseScore(v, "column 2"); msg != "" || got != want {
+			t.Errorf("score %q = %v, %q; want %v", v, got, msg, want)
+		}
+	}
+	for v, want := range map[string]string{"1e39": "out of range", "-1e300": "out of range", "1e400": "out of range",
+		"1_000": "not a number", "0x1p2": "not a number", "Inf": "not a number", "nan": "not a number", "1e": "not a number", ".": "not a number", "1.2.3": "not a number"} {
+		if _, msg := parseScore(v, "column 2"); !strings.Contains(msg, want) {
+			t.Errorf("score %q: %q, want it %s", v, msg, want)
+		}
+	}
+	_, err := ParseTaskFile([]byte("sentence1\tsentence2\tscore\na\tb\t1\nc\td\t1e39\n"), "s.tsv", stsbFormat, true)
+	var re *RowError
+	if !errors.As(err, &re) || re.Line != 3 || re.Column != "score" || !strings.Contains(err.Error(), `s.tsv:3: score "1e39" in column "score" is out of range`) {
+		t.Errorf("a score beyond float32: %v (%+v)", err, re)
+	}
+}
