@@ -61,8 +61,7 @@ func (p *taskParser) readCSV(b []byte) error {
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return &RowError{Path: p.path, Line: pe.Line,
-				Msg: fmt.Sprintf("csv syntax error at column %d: %v (quote fields that hold quotes, and double the quotes inside)", pe.Column, pe.Err)}
+			return csvSyntaxError(p.path, pe)
 		}
 		if err != nil {
 			return fmt.Errorf("task %s: %w", p.path, err)
@@ -72,6 +71,20 @@ func (p *taskParser) readCSV(b []byte) error {
 			return err
 		}
 	}
+}
+
+// csvSyntaxError reports a CSV syntax error at the line where its row
+// starts: a quote left open swallows the lines after it, so the reader
+// notices only further down (at the end of the file, for one never closed).
+func csvSyntaxError(path string, pe *csv.ParseError) *RowError {
+	const hint = "quote fields that hold quotes, and double the quotes inside"
+	if pe.Line == pe.StartLine {
+		return &RowError{Path: path, Line: pe.Line,
+			Msg: fmt.Sprintf("csv syntax error at column %d: %v (%s)", pe.Column, pe.Err, hint)}
+	}
+	return &RowError{Path: path, Line: pe.StartLine,
+		Msg: fmt.Sprintf("csv syntax error in the row that starts here: %v, found at line %d, column %d (a quoted field runs on from this row; %s)",
+			pe.Err, pe.Line, pe.Column, hint)}
 }
 
 // readJSONL reads one JSON object per line; the columns are keys whose
