@@ -61,6 +61,15 @@ func (t *CharTokenizer) Encode(text string) []int {
 	return ids
 }
 
+// UnknownChars returns the distinct characters of text that tok, when it is
+// char-level, would drop; nil for other tokenizers, which encode any text.
+func UnknownChars(tok Tokenizer, text string) []rune {
+	if ct, ok := tok.(*CharTokenizer); ok {
+		return ct.Unknown(text)
+	}
+	return nil
+}
+
 // Unknown returns the distinct characters of text outside the vocabulary.
 func (t *CharTokenizer) Unknown(text string) []rune {
 	var out []rune

@@ -231,6 +231,15 @@ func encodeJob(tok Tokenizer, j prepJob) prepResult {
 				return res
 			}
 		}
+		if unk := UnknownChars(tok, text); len(unk) > 0 {
+			where := u.file
+			if u.json {
+				where = fmt.Sprintf("%s:%d", u.file, u.line)
+			}
+			res.err = &InputError{fmt.Errorf("%s: characters %q are not in the tokenizer's vocabulary (%s, %d tokens); use a tokenizer that has them",
+				where, string(unk), tok.Name(), tok.VocabSize())}
+			return res
+		}
 		dst := &res.train
 		if u.val {
 			dst = &res.val

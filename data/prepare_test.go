@@ -176,6 +176,18 @@ func TestPrepareErrors(t *testing.T) {
 			t.Errorf("%v: got %v (%T), want an *InputError with %q", tt.inputs, err, err, tt.want)
 		}
 	}
+	// A char vocabulary would drop the characters it lacks: refused, by file
+	// (and line of a .jsonl file).
+	chars := NewCharTokenizer("abc \n")
+	os.WriteFile(filepath.Join(dir, "x.txt"), []byte("abc cab\nab\u00e9c\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "x.jsonl"), []byte("{\"text\": \"abc\"}\n{\"text\": \"abd\"}\n"), 0o644)
+	for name, want := range map[string]string{"x.txt": `x.txt: characters "é" are not in the tokenizer's vocabulary (char, 5 tokens)`, "x.jsonl": `x.jsonl:2: characters "d"`} {
+		_, err := Prepare(PrepareOptions{Tokenizer: chars, Inputs: []string{filepath.Join(dir, name)}, OutDir: filepath.Join(dir, "out"), ValFraction: 0.5})
+		var ie *InputError
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.As(err, &ie) {
+			t.Errorf("%s: got %v, want an *InputError with %q", name, err, want)
+		}
+	}
 	if _, err := Prepare(PrepareOptions{Inputs: []string{bad}, ValFraction: 2}); err == nil || !strings.Contains(err.Error(), "no tokenizer") || !strings.Contains(err.Error(), "val fraction 2") {
 		t.Errorf("options: %v", err)
 	}

@@ -302,19 +302,10 @@ func newTokenizer(spec, text string) (data.Tokenizer, error) {
 	return tok, nil
 }
 
-// unknownChars returns the distinct characters of text that tok, when it
-// is char-level, would drop; nil for other tokenizers, which encode any text.
-func unknownChars(tok data.Tokenizer, text string) []rune {
-	if ct, ok := tok.(*data.CharTokenizer); ok {
-		return ct.Unknown(text)
-	}
-	return nil
-}
-
 // checkedEncode encodes text from file, refusing characters a char
 // tokenizer does not have.
 func checkedEncode(tok data.Tokenizer, file, text string) (Tokens, error) {
-	if unk := unknownChars(tok, text); len(unk) > 0 {
+	if unk := data.UnknownChars(tok, text); len(unk) > 0 {
 		return nil, inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
 	}
 	return encode(tok, text), nil

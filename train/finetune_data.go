@@ -120,7 +120,7 @@ func choiceContext(f map[string]string) string {
 
 func (c *taskCodec) text(s string) []int32 {
 	s = strings.TrimSpace(s)
-	for _, r := range unknownChars(c.tok, s) {
+	for _, r := range data.UnknownChars(c.tok, s) {
 		if c.unknown == nil {
 			c.unknown = map[rune]bool{}
 		}

@@ -62,7 +62,7 @@ func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
 
 // generate samples from p, the prompt and the text coded by tok.
 func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Writer) error {
-	if unk := unknownChars(tok, o.Prompt); len(unk) > 0 {
+	if unk := data.UnknownChars(tok, o.Prompt); len(unk) > 0 {
 		return inputErrorf("--prompt: characters %q are not in the model's vocabulary", string(unk))
 	}
 	prompt := tok.Encode(o.Prompt)

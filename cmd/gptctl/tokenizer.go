@@ -156,6 +156,9 @@ func tokenizerEncodeRun(opts *TokenizerCodecOptions) error {
 	var buf []byte
 	err = data.ReadChunks(opts.In, 1<<20, func(chunk string) error {
 		buf = buf[:0]
+		if unk := data.UnknownChars(tok, chunk); len(unk) > 0 {
+			return &usageError{fmt.Errorf("characters %q are not in the vocabulary of %s; a char tokenizer encodes only its own characters", string(unk), opts.Spec)}
+		}
 		for _, id := range encode(chunk) {
 			if opts.Binary {
 				buf = binary.LittleEndian.AppendUint32(buf, uint32(id))

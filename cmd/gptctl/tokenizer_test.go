@@ -89,6 +89,15 @@ func TestTokenizerCommandErrors(t *testing.T) {
 		{"1 400", []string{"decode", "-t", dir}, "id 400 (number 2 of the input) is outside the vocabulary"},
 		{"\x01\x00\x00\x00\x05", []string{"decode", "-t", dir, "--binary"}, "ends 1 bytes into id 2"},
 	}
+	chars := t.TempDir()
+	if err := data.NewCharTokenizer("abc \n").Save(chars); err != nil {
+		t.Fatal(err)
+	}
+	tests = append(tests, struct {
+		stdin string
+		args  []string
+		want  string
+	}{"abc\nabd", []string{"encode", "-t", chars}, `characters "d" are not in the vocabulary of ` + chars})
 	for _, tt := range tests {
 		_, err := runCmd(NewCmdTokenizer(), tt.stdin, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || exitCode(err) != exitUsage {
