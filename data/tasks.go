@@ -111,10 +111,10 @@ func (e *RowError) Error() string {
 	return e.Path + ":" + strconv.Itoa(e.Line) + ": " + e.Msg
 }
 
-// ReadTaskFile reads the task file at path. needLabel=false (prediction on
-// unlabeled data) accepts rows, or a whole file, without the label or score:
-// such examples have HasLabel false. A label that is present is still
-// checked. Content problems are *RowError; a file that cannot be read or a
+// ReadTaskFile reads the task file at path. needLabel=false (prediction)
+// does not read the label or score column at all: the file may lack it, a
+// row is read whatever it holds there, and every example has HasLabel
+// false. Content problems are *RowError; a file that cannot be read or a
 // bad TaskFormat give a plain error.
 func ReadTaskFile(path string, f TaskFormat, needLabel bool) (*TaskData, error) {
 	b, err := os.ReadFile(path)

@@ -14,25 +14,24 @@ import (
 // rows of cells: tsv/csv rows as they are, JSONL objects as the values of
 // the keys the columns name.
 type taskParser struct {
-	path      string
-	f         TaskFormat
-	format    string
-	needLabel bool
-	target    string           // "label", "score" or "" (no target column)
-	roles     []string         // input roles in use, in inputRoles order
-	nOpt      int              // number of options (0: not multiple choice)
-	cols      map[string][]int // role -> cell indexes; a missing target is absent
-	names     []string         // cell index -> column name, where known
-	width     int              // cells in every tsv/csv row; 0 until known
-	data      *TaskData
+	path   string
+	f      TaskFormat
+	format string
+	target string           // "label", "score" or "" (none, or not needed)
+	roles  []string         // input roles in use, in inputRoles order
+	nOpt   int              // number of options (0: not multiple choice)
+	cols   map[string][]int // role -> cell indexes of the roles read
+	names  []string         // cell index -> column name, where known
+	width  int              // cells in every tsv/csv row; 0 until known
+	data   *TaskData
 }
 
 func newTaskParser(path string, f TaskFormat, format string, needLabel bool) *taskParser {
-	p := &taskParser{path: path, f: f, format: format, needLabel: needLabel,
+	p := &taskParser{path: path, f: f, format: format,
 		nOpt: f.numOptions(), cols: map[string][]int{}, data: &TaskData{Path: path}}
-	if _, ok := f.Columns["score"]; ok {
+	if _, ok := f.Columns["score"]; ok && needLabel {
 		p.target = "score"
-	} else if _, ok := f.Columns["label"]; ok {
+	} else if _, ok := f.Columns["label"]; ok && needLabel {
 		p.target = "label"
 	}
 	for _, r := range inputRoles {
@@ -43,16 +42,28 @@ func newTaskParser(path string, f TaskFormat, format string, needLabel bool) *ta
 	return p
 }
 
+// reads reports whether the parser reads role: not the label or score
+// when it is not needed, so that predict reads every row whatever that
+// column holds.
+func (p *taskParser) reads(role string) bool {
+	return role != "label" && role != "score" || p.target != ""
+}
+
 // bindIndexes binds columns given as 0-based indexes (tsv/csv, no header).
 func (p *taskParser) bindIndexes() {
 	for role, col := range p.f.Columns {
-		p.cols[role], _ = columnIndexes(col) // validated already
+		if p.reads(role) {
+			p.cols[role], _ = columnIndexes(col) // validated already
+		}
 	}
 }
 
 // bindKeys binds columns given as JSON keys; "a+b" names two keys.
 func (p *taskParser) bindKeys() {
 	for _, role := range slices.Sorted(maps.Keys(p.f.Columns)) {
+		if !p.reads(role) {
+			continue
+		}
 		for _, key := range strings.Split(p.f.Columns[role], "+") {
 			key = strings.TrimSpace(key)
 			i := slices.Index(p.names, key)
@@ -72,6 +83,9 @@ func (p *taskParser) bindHeader(header []string, line int) error {
 	}
 	p.names, p.width = header, len(header)
 	for _, role := range slices.Sorted(maps.Keys(p.f.Columns)) {
+		if !p.reads(role) {
+			continue
+		}
 		col := p.f.Columns[role]
 		parts := []string{col}
 		if !slices.Contains(header, col) {
@@ -80,10 +94,6 @@ func (p *taskParser) bindHeader(header []string, line int) error {
 		for _, name := range parts {
 			name = strings.TrimSpace(name)
 			i := slices.Index(header, name)
-			if i < 0 && role == p.target && !p.needLabel {
-				delete(p.cols, role) // an unlabeled file
-				break
-			}
 			if i < 0 {
 				return &RowError{Path: p.path, Line: line, Column: name,
 					Msg: fmt.Sprintf("no column %q (%s) in the header %q", name, role, header)}
@@ -167,10 +177,7 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 	v, ok := p.value(p.target, cells, have)
 	v = strings.TrimSpace(v)
 	if !ok || v == "" {
-		if p.needLabel {
-			return rowErr(p.target, "missing %s in %s", p.target, p.colDesc(p.target))
-		}
-		return ex, nil
+		return rowErr(p.target, "missing %s in %s", p.target, p.colDesc(p.target))
 	}
 	var msg string
 	if p.target == "score" {

@@ -103,7 +103,7 @@ func TestReadTaskFileLayout(t *testing.T) {
 				{Fields: map[string]string{"text": "bad"}, Label: 0, HasLabel: true, Line: 5}}},
 		{"quoted.csv", "\ufeffq,\"a,b\",s\r\n\"say \"\"hi\"\", ok\",\"two\r\nlines\",1.5\r\n\r\nplain,x,\n", TaskFormat{Header: true,
 			Columns: map[string]string{"question": "q", "text": "a,b", "score": "s"}}, false,
-			[]Example{{Fields: map[string]string{"question": "say \"hi\", ok", "text": "two\nlines"}, Score: 1.5, HasLabel: true, Line: 2},
+			[]Example{{Fields: map[string]string{"question": "say \"hi\", ok", "text": "two\nlines"}, Line: 2}, // the score is not read unless needed
 				{Fields: map[string]string{"question": "plain", "text": "x"}, Line: 5}}},
 		{"noheader.tsv", "x\ty\t2\n\nu\tv\t1\n", TaskFormat{LabelBase: 1,
 			Columns: map[string]string{"context": "0", "option0": "0", "option1": "1", "label": "2"}}, true,
@@ -117,8 +117,8 @@ func TestReadTaskFileLayout(t *testing.T) {
 			[]Example{{Fields: map[string]string{"text": "blank label"}, Line: 2}}},
 		{"data.jsonl", "{\"t\": \"a\", \"y\": 1}\r\n\n  \n{\"t\": \"b\", \"y\": \"0\", \"extra\": [1]}\n{\"t\": 3, \"y\": null}\n",
 			TaskFormat{Columns: map[string]string{"text": "t", "label": "y"}, Labels: []string{"0", "1"}}, false,
-			[]Example{{Fields: map[string]string{"text": "a"}, Label: 1, HasLabel: true, Line: 1},
-				{Fields: map[string]string{"text": "b"}, Label: 0, HasLabel: true, Line: 4},
+			[]Example{{Fields: map[string]string{"text": "a"}, Line: 1},
+				{Fields: map[string]string{"text": "b"}, Line: 4},
 				{Fields: map[string]string{"text": "3"}, Line: 5}}},
 		{"hellaswag.jsonl", "{\"ctx\": \"He sat.\", \"endings\": [\"a\", \"b\", \"c\"], \"label\": 2, \"meta\": {\"src\": \"x\"}}\n" +
 			"{\"ctx\": \"She ran.\", \"endings\": [\"d\", \"e\", 7], \"label\": \"0\", \"meta\": {\"src\": \"y\"}, \"v.1\": \"dotted key\"}\n",
@@ -207,7 +207,6 @@ func TestReadTaskFileErrors(t *testing.T) {
 	}{
 		{"unknown label", "rte/train.tsv", "sentence1\tsentence2\tlabel\na\tb\t0\nc\td\tmaybe\n", rteFormat, true, 3,
 			`rte/train.tsv:3: label "maybe" is not one of [0 1] (set labels: in the task config)`},
-		{"unknown label unlabeled", "t.tsv", "sentence\tlabel\na\t2\n", sst2Format, false, 2, `label "2" is not one of [0 1]`},
 		{"stray tab", "t.tsv", "sentence\tlabel\na\tb\t1\n", sst2Format, true, 2, "has 3 columns, the header has 2"},
 		{"short row", "t.tsv", "sentence\tlabel\nab\n", sst2Format, true, 2, "has 1 columns, the header has 2"},
 		{"no header column", "t.tsv", "text\tlabel\na\t1\n", sst2Format, true, 1, `no column "sentence" (text) in the header ["text" "label"]`},
@@ -359,5 +358,36 @@ func TestParseScore(t *testing.T) {
 	var re *RowError
 	if !errors.As(err, &re) || re.Line != 3 || re.Column != "score" || !strings.Contains(err.Error(), `s.tsv:3: score "1e39" in column "score" is out of range`) {
 		t.Errorf("a score beyond float32: %v (%+v)", err, re)
+	}
+}
+
+// TestReadTaskFileUnlabeled: prediction (needLabel false) reads every row
+// whose inputs are fine, whatever its label or score column holds, and
+// without that column; eval (needLabel true) refuses the same rows.
+func TestReadTaskFileUnlabeled(t *testing.T) {
+	jsonl := TaskFormat{Columns: map[string]string{"text": "t", "label": "y"}, Labels: []string{"0", "1"}}
+	for _, c := range []struct {
+		path, content string
+		f             TaskFormat
+		rows          int
+	}{
+		{"d.jsonl", `{"t": "a", "y": 1.0}` + "\n" + `{"t": "b", "y": true}` + "\n" + `{"t": "c", "y": [1]}` + "\n" + `{"t": "d", "y": {"v": 1}}` + "\n", jsonl, 4},
+		{"s.tsv", "sentence1\tsentence2\tscore\na\tb\tnan\nc\td\t1e39\ne\tf\t0x1p2\n", stsbFormat, 3},
+		{"t.tsv", "sentence\tlabel\tlabel\na\t2\t0\n", sst2Format, 1},
+		{"n.csv", "a,maybe\nb,\n", TaskFormat{Columns: map[string]string{"text": "0", "label": "1"}, Labels: []string{"0", "1"}}, 2},
+	} {
+		d, err := ParseTaskFile([]byte(c.content), c.path, c.f, false)
+		if err != nil || len(d.Examples) != c.rows || d.Skipped != 0 {
+			t.Errorf("%s: %v, %+v; want %d examples", c.path, err, d, c.rows)
+			continue
+		}
+		for _, ex := range d.Examples {
+			if ex.HasLabel || ex.Label != 0 || ex.Score != 0 {
+				t.Errorf("%s: %+v has a target", c.path, ex)
+			}
+		}
+		if _, err := ParseTaskFile([]byte(c.content), c.path, c.f, true); err == nil {
+			t.Errorf("%s: read with labels needed, want an error", c.path)
+		}
 	}
 }
