@@ -58,8 +58,9 @@ type TaskFormat struct {
 	// Columns maps each role to a column; see above.
 	Columns map[string]string `yaml:"columns" json:"columns"`
 	// Labels lists the label values as written in the file, in class order:
-	// the value Labels[i] becomes class (or option) i. When empty, the label
-	// must be an integer n and becomes n - LabelBase.
+	// the value Labels[i] becomes class (or option) i. Cells are read without
+	// the spaces around them, so a label may not be blank or have any. When
+	// empty, the label must be an integer n and becomes n - LabelBase.
 	Labels []string `yaml:"labels" json:"labels"`
 	// LabelBase is the integer label of class (or option) 0 when Labels is
 	// empty, e.g. 1 for Story Cloze's AnswerRightEnding in {1, 2}.
@@ -219,7 +220,12 @@ func (f TaskFormat) validate(format string) error {
 	}
 	seen := map[string]bool{}
 	for _, l := range f.Labels {
-		if seen[l] {
+		switch t := strings.TrimSpace(l); {
+		case t == "":
+			add("labels: %q is blank, and a blank label cell is a missing label", l)
+		case t != l:
+			add("labels: %q has spaces around it, which cells are read without: write %q", l, t)
+		case seen[l]:
 			add("labels: %q appears twice", l)
 		}
 		seen[l] = true
