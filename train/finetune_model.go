@@ -193,5 +193,5 @@ func writeTaskModel(dir string, m *taskModel) error {
 	if err := data.WriteFile(filepath.Join(dir, taskFile), info.Bytes()); err != nil {
 		return err
 	}
-	return m.tok.Save(dir)
+	return saveTokenizer(dir, m.tok, m.params.Config.NCtx)
 }

@@ -134,6 +134,19 @@ func WriteHFConfig(path string, cfg graph.Config) error {
 	return data.WriteFile(path, append(b, '\n'))
 }
 
+// saveTokenizer writes tok into a model directory: its own files and, for
+// the BPEs, Hugging Face's file names too, for AutoTokenizer with a context
+// of nCtx.
+func saveTokenizer(dir string, tok data.Tokenizer, nCtx int) error {
+	if err := tok.Save(dir); err != nil {
+		return err
+	}
+	if bpe, ok := tok.(hfSaver); ok {
+		return bpe.SaveHF(dir, nCtx)
+	}
+	return nil
+}
+
 // LoadWeights copies the tensors of a safetensors file into p. Names may
 // carry the "transformer." prefix; causal-mask buffers and an lm_head copy of
 // the tied embedding are ignored. Every weight of p must be present.

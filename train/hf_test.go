@@ -209,6 +209,26 @@ func TestLoadShardedModel(t *testing.T) {
 // AutoTokenizer reads it even for a GPT-1 model; gptctl loads the directory
 // from the Hugging Face files alone, encoding as before.
 func TestModelDirHFTokenizerFiles(t *testing.T) {
+	md, bpe := bpeModelDir(t)
+	checkHFTokenizerFiles(t, md)
+	for _, f := range []string{"encoder.json", "vocab.bpe"} {
+		if err := os.Remove(filepath.Join(md, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, tok, err := LoadModel(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "the lazy fox jumps."
+	if got, want := tok.Encode(text), bpe.Encode(text); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("from vocab.json + merges.txt: %v, want %v", got, want)
+	}
+}
+
+// bpeModelDir is a tiny GPT-1 model directory with a 300-token byte-level BPE.
+func bpeModelDir(t *testing.T) (string, *data.BPE) {
+	t.Helper()
 	dir := t.TempDir()
 	corpus := writeFile(t, filepath.Join(dir, "c.txt"), strings.Repeat("the quick brown fox jumps over the lazy dog. ", 200))
 	bpe, err := data.TrainBPE([]string{corpus}, 300, nil)
@@ -227,10 +247,17 @@ func TestModelDirHFTokenizerFiles(t *testing.T) {
 	if err := writeModelDir(md, p, bpe); err != nil {
 		t.Fatal(err)
 	}
+	return md, bpe
+}
+
+// checkHFTokenizerFiles checks the Hugging Face tokenizer files of a model
+// directory with the BPE of bpeModelDir (a context of 24).
+func checkHFTokenizerFiles(t *testing.T, md string) {
+	t.Helper()
 	for hf, ours := range map[string]string{"vocab.json": "encoder.json", "merges.txt": "vocab.bpe"} {
 		a, b := readFile(t, filepath.Join(md, hf)), readFile(t, filepath.Join(md, ours))
 		if a != b || len(a) == 0 {
-			t.Errorf("%s differs from %s", hf, ours)
+			t.Errorf("%s: %s differs from %s", md, hf, ours)
 		}
 	}
 	var tc map[string]any
@@ -238,20 +265,22 @@ func TestModelDirHFTokenizerFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tc["tokenizer_class"] != "GPT2Tokenizer" || tc["eos_token"] != "<|endoftext|>" || tc["model_max_length"] != 24.0 {
-		t.Errorf("tokenizer_config.json: %v", tc)
+		t.Errorf("%s: tokenizer_config.json: %v", md, tc)
 	}
-	for _, f := range []string{"encoder.json", "vocab.bpe"} {
-		if err := os.Remove(filepath.Join(md, f)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, tok, err := LoadModel(md)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := "the lazy fox jumps."
-	if got, want := tok.Encode(text), bpe.Encode(text); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("from vocab.json + merges.txt: %v, want %v", got, want)
+}
+
+// A finetuned model directory (best/, checkpoint/) carries the tokenizer
+// under Hugging Face's names too, as a pretrained one does.
+func TestFinetunedModelHFTokenizerFiles(t *testing.T) {
+	md, _ := bpeModelDir(t)
+	train := writeFile(t, filepath.Join(t.TempDir(), "reviews.tsv"), synthTSV(40))
+	_, out := runFinetune(t, fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val_fraction: 0.25, columns: {text: sentence, label: label}, labels: [neg, pos], header: true}
+batch_size: 8
+max_steps: 2
+`, md, train))
+	for _, sub := range []string{"best", "checkpoint"} {
+		checkHFTokenizerFiles(t, filepath.Join(out, sub))
 	}
 }
 
