@@ -23,7 +23,7 @@ import (
 
 // BenchResult is the one JSON line gptctl bench prints.
 type BenchResult struct {
-	TokensPerS     float64 `json:"tokens_per_s"`    // B*T / median step time
+	TokensPerS     float64 `json:"tokens_per_s"`    // B*T*grad_accum / median step time
 	StepMS         float64 `json:"step_ms"`         // median
 	MinStepMS      float64 `json:"min_step_ms"`     //
 	CPUMSPerStep   float64 `json:"cpu_ms_per_step"` // user+system CPU of the process per timed step
@@ -38,6 +38,7 @@ type BenchResult struct {
 	Loss           float64 `json:"loss"` // of the last step
 	Steps          int     `json:"steps"`
 	Warmup         int     `json:"warmup"`
+	GradAccum      int     `json:"grad_accum"` // micro-batches per step
 	Threads        int     `json:"threads"`
 	BLAS           string  `json:"blas"`
 	Device         string  `json:"device"`    // cpu | cuda
@@ -102,8 +103,8 @@ func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	}
 	defer b.close()
 	B, T := cfg.BatchSize, cfg.T()
-	fmt.Fprintf(log, "bench: %s, %d layers, C=%d, %d heads, T=%d, B=%d, vocab %d, %.2fM parameters, %d threads, BLAS %s\n",
-		cfg.Arch, cfg.NLayer, cfg.NEmbd, cfg.NHead, T, B, cfg.VocabSize, float64(b.params.Count())/1e6, runtime.GOMAXPROCS(0), kernels.BLASName())
+	fmt.Fprintf(log, "bench: %s, %d layers, C=%d, %d heads, T=%d, B=%d, grad_accum %d, vocab %d, %.2fM parameters, %d threads, BLAS %s\n",
+		cfg.Arch, cfg.NLayer, cfg.NEmbd, cfg.NHead, T, B, cfg.GradAccum, cfg.VocabSize, float64(b.params.Count())/1e6, runtime.GOMAXPROCS(0), kernels.BLASName())
 	for range warmup {
 		if _, err := b.step(); err != nil {
 			return nil, err
@@ -125,7 +126,7 @@ func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	runtime.ReadMemStats(&after)
 	r := &BenchResult{
 		CPUMSPerStep: cpu * 1e3 / float64(steps),
-		Params:       b.params.Count(), Loss: float64(loss), Steps: steps, Warmup: warmup,
+		Params:       b.params.Count(), Loss: float64(loss), Steps: steps, Warmup: warmup, GradAccum: cfg.GradAccum,
 		Threads: runtime.GOMAXPROCS(0), BLAS: kernels.BLASName(), PeakRSSMB: peakRSSMB(),
 		AllocsPerStep: float64(after.Mallocs-before.Mallocs) / float64(steps),
 		BytesPerStep:  float64(after.TotalAlloc-before.TotalAlloc) / float64(steps),
@@ -138,7 +139,7 @@ func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 		med = (times[len(times)/2-1] + med) / 2
 	}
 	r.StepMS, r.MinStepMS = med*1e3, times[0]*1e3
-	r.TokensPerS = float64(B*T) / med
+	r.TokensPerS = float64(B*T*cfg.GradAccum) / med
 	r.AchievedGFLOPS = float64(r.FlopsPerToken) * r.TokensPerS / 1e9
 	r.Device = device
 	if spec.Profile {
@@ -211,8 +212,12 @@ func newBenchRun(cfg Config, device string) (*benchRun, error) {
 		return nil, err
 	}
 	b.grads = make([][]float32, len(params.List))
-	for i := range b.grads {
-		b.grads[i] = b.tr.Grad(i)
+	for i, w := range params.List {
+		if cfg.GradAccum > 1 {
+			b.grads[i] = make([]float32, len(w.Data))
+		} else {
+			b.grads[i] = b.tr.Grad(i)
+		}
 	}
 	return b, nil
 }
@@ -223,8 +228,8 @@ func (b *benchRun) close() {
 	}
 }
 
-// step is one training step on a fresh batch of random tokens, as pretrain's
-// trainStep does it with grad_accum 1: forward, backward, clip, AdamW.
+// step is one training step on fresh batches of random tokens, as pretrain's
+// trainStep does it: grad_accum forwards and backwards, clip, AdamW.
 func (b *benchRun) step() (float32, error) {
 	v := uint32(b.cfg.VocabSize)
 	fill := func() error {
@@ -234,17 +239,24 @@ func (b *benchRun) step() (float32, error) {
 		return nil
 	}
 	if b.gpu != nil { // the step waits for the gradient norm, so its time is the device's
-		loss, _, err := b.gpu.step(fill, 1, b.cfg.GradClip, float32(b.cfg.LR), true)
+		loss, _, err := b.gpu.step(fill, b.cfg.GradAccum, b.cfg.GradClip, float32(b.cfg.LR), true)
 		return float32(loss), err
 	}
-	fill()
-	loss, err := b.tr.Step()
-	if err != nil {
-		return 0, err
+	var sum float32
+	for micro := range b.cfg.GradAccum {
+		fill()
+		loss, err := b.tr.Step()
+		if err != nil {
+			return 0, err
+		}
+		sum += loss
+		if b.cfg.GradAccum > 1 {
+			accumulateGrads(b.grads, b.tr.Grad, micro, b.cfg.GradAccum)
+		}
 	}
 	ClipGrads(b.grads, b.cfg.GradClip)
 	b.optim.Update(b.params, b.grads, float32(b.cfg.LR))
-	return loss, nil
+	return sum / float32(b.cfg.GradAccum), nil
 }
 
 // SgemmPeak measures the sgemm rate in GFLOP/s of this machine at the current

@@ -3,6 +3,8 @@ package train
 import (
 	"errors"
 	"io"
+	"math"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -40,6 +42,46 @@ func TestBench(t *testing.T) {
 	c.VocabSize = 0
 	if _, err := Bench(c, BenchSpec{Steps: 1}, io.Discard); err == nil {
 		t.Error("no error for vocab_size 0")
+	}
+}
+
+// With grad_accum, a bench step runs that many micro-batches, each on fresh
+// tokens, and counts all their tokens.
+func TestBenchGradAccum(t *testing.T) {
+	c := tinyBenchConfig()
+	c.GradAccum = 3
+	b, err := newBenchRun(c, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.step(); err != nil {
+		t.Fatal(err)
+	}
+	ref := rand.New(rand.NewPCG(c.Seed, 2))
+	for range 2 * len(b.idx) * c.GradAccum { // a token and a target per position
+		ref.Uint32N(uint32(c.VocabSize))
+	}
+	if b.rng.Uint64() != ref.Uint64() {
+		t.Error("the step did not draw grad_accum batches")
+	}
+	r, err := Bench(c, BenchSpec{Steps: 2, Threads: 1}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tokens := r.TokensPerS * r.StepMS / 1e3; r.GradAccum != 3 || math.Abs(tokens-float64(3*16*3)) > 1e-6 {
+		t.Errorf("grad_accum %d, %v tokens a step: want 3 and %d", r.GradAccum, tokens, 3*16*3)
+	}
+}
+
+// accumulateGrads leaves the mean of the micro-batches' gradients.
+func TestAccumulateGrads(t *testing.T) {
+	acc := [][]float32{{9, 9}, {7}}
+	micro := [][][]float32{{{2, 4}, nil}, {{4, 8}, nil}}
+	for m, g := range micro {
+		accumulateGrads(acc, func(i int) []float32 { return g[i] }, m, len(micro))
+	}
+	if acc[0][0] != 3 || acc[0][1] != 6 || acc[1][0] != 7 {
+		t.Errorf("accumulated %v, want [[3 6] [7]]", acc)
 	}
 }
 

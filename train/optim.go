@@ -65,6 +65,28 @@ func ClipGrads(grads [][]float32, maxNorm float64) float64 {
 	return norm
 }
 
+// accumulateGrads adds the gradients of micro-batch micro of n (grad(i) for
+// weight i; nil for a weight without one) into acc, scaled by 1/n; the
+// first micro-batch overwrites what acc held.
+func accumulateGrads(acc [][]float32, grad func(i int) []float32, micro, n int) {
+	scale := 1 / float32(n)
+	for i, a := range acc {
+		g := grad(i)
+		if g == nil {
+			continue
+		}
+		if micro == 0 {
+			for j, v := range g {
+				a[j] = v * scale
+			}
+		} else {
+			for j, v := range g {
+				a[j] += v * scale
+			}
+		}
+	}
+}
+
 // LR is the learning rate at step (0-based): linear warmup over warmup steps,
 // then cosine decay from peak to floor at step total (constant after).
 func LR(step, warmup, total int, peak, floor float64, decay string) float64 {
