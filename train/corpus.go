@@ -214,7 +214,7 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 		c.val.mem, err = val.encode(tok)
 	case dataDir:
 		if onlyTrainShards(cfg.Data) {
-			return inputErrorf("data %s: no validation shards; prepare it with --val-fraction above 0, or set val_data to a held-out file or shard directory", cfg.Data)
+			return inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); prepare it with a larger --val-fraction, or set val_data to a held-out file or shard directory", cfg.Data)
 		}
 		err = c.val.openShards(cfg.Data, "val", tok)
 	default:

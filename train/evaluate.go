@@ -263,7 +263,7 @@ func openEvalShards(dir, prefix string, tok data.Tokenizer) (*data.ShardSet, err
 		return nil, inputErrorf("split %q: want val or train", prefix)
 	}
 	if prefix == "val" && onlyTrainShards(dir) {
-		return nil, inputErrorf("data %s: no validation shards (prepared with --val-fraction 0); --split train scores its training shards", dir)
+		return nil, inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); --split train scores its training shards", dir)
 	}
 	if err := checkSavedTokenizer(dir, tok); err != nil {
 		return nil, err
