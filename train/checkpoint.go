@@ -91,7 +91,8 @@ func saveCheckpoint(runDir string, ck *checkpoint) error {
 
 // commitDir atomically replaces runDir/name with the directory fill writes
 // into a temporary path. The replaced directory becomes runDir/prev, or is
-// removed when prev is "".
+// removed when prev is "" (it is runDir/.name.old between the two renames;
+// recoverDir puts it back if a kill comes in between).
 func commitDir(runDir, name, prev string, fill func(tmp string) error) error {
 	tmp := filepath.Join(runDir, "."+name+".tmp")
 	if err := os.RemoveAll(tmp); err != nil {
@@ -123,6 +124,24 @@ func commitDir(runDir, name, prev string, fill func(tmp string) error) error {
 	}
 	if prev == "" {
 		os.RemoveAll(old)
+	}
+	return data.SyncDir(runDir)
+}
+
+// recoverDir undoes a swap of runDir/name (best/) that a kill interrupted
+// between commitDir's two renames: the replaced copy, .name.old, becomes
+// name again (the new copy in .name.tmp may be incomplete). A .name.old left
+// beside name (a kill before commitDir removed it) is removed.
+func recoverDir(runDir, name string) error {
+	cur, old := filepath.Join(runDir, name), filepath.Join(runDir, "."+name+".old")
+	if _, err := os.Stat(old); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(cur); err == nil {
+		return os.RemoveAll(old)
+	}
+	if err := os.Rename(old, cur); err != nil {
+		return err
 	}
 	return data.SyncDir(runDir)
 }

@@ -120,6 +120,10 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	if unlock, err = lockRunDir(opt.OutDir); err != nil {
 		return "", nil, err
 	}
+	if err := recoverDir(opt.OutDir, bestDir); err != nil { // a kill in the middle of its swap
+		unlock()
+		return "", nil, fmt.Errorf("run directory: %w", err)
+	}
 	if !opt.Resume && hasCheckpoint(opt.OutDir) { // a new run would write over it
 		unlock()
 		return "", nil, inputErrorf("run directory %s already holds a run with a checkpoint: --resume continues it; to start again, remove it or choose another --out", opt.OutDir)
