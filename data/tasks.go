@@ -45,7 +45,8 @@ import (
 // CRLF line ends and blank lines are accepted; a row with the wrong number of
 // columns, a missing field, a label outside labels or a score that is not a
 // number is an error naming path:line and the column, unless skip_bad_rows
-// is set, in which case the row is counted in TaskData.Skipped.
+// is set, in which case the row is counted in TaskData.Skipped. A blank input
+// is a missing one, except that one of context and question is enough.
 
 // TaskFormat says how to read a task file. It is meant to sit in a YAML
 // config under the keys shown.
@@ -69,7 +70,8 @@ type TaskFormat struct {
 	// are option columns (ARC's 3 to 5 choices, say): options from
 	// option<MinOptions> on may be missing or empty, the row's options are
 	// those before the first missing one, and its label must name one of
-	// them. 0: every option is required.
+	// them; those before option<MinOptions> must not be blank. 0: every
+	// option is required, but may be blank.
 	MinOptions int `yaml:"min_options" json:"min_options,omitempty"`
 	// SkipBadRows counts bad rows in TaskData.Skipped instead of failing.
 	SkipBadRows bool `yaml:"skip_bad_rows" json:"skip_bad_rows"`

@@ -153,6 +153,9 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 		}
 		ex.Fields[role] = v
 	}
+	if role, msg := p.blankInput(ex.Fields); msg != "" {
+		return rowErr(role, "missing %s (%s): %s", p.colDesc(role), role, msg)
+	}
 	missing := -1 // the first optional option the row lacks
 	for i := 0; i < p.nOpt; i++ {
 		role := "option" + strconv.Itoa(i)
@@ -165,6 +168,8 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 			}
 		case !ok:
 			return rowErr(role, "missing %s (%s)", p.colDesc(role), role)
+		case p.f.MinOptions > 0 && strings.TrimSpace(v) == "":
+			return rowErr(role, "missing %s (%s): it is blank, and min_options is %d", p.colDesc(role), role, p.f.MinOptions)
 		case missing >= 0:
 			return rowErr(role, "has %s but not option%d before it (options must come first, gaps after them)", role, missing)
 		default:
@@ -193,6 +198,33 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 	}
 	ex.HasLabel = true
 	return ex, nil
+}
+
+// blankInput finds a blank input, which is as good as a missing one: any
+// role but context and question, or both of these (one is enough, as for a
+// question without a story). It returns the role and why.
+func (p *taskParser) blankInput(fields map[string]string) (role, msg string) {
+	var blank []string // context and question, where mapped and blank
+	story := false     // a context or question that is not blank
+	for _, r := range p.roles {
+		isBlank := strings.TrimSpace(fields[r]) == ""
+		switch {
+		case r == "context" || r == "question":
+			story = story || !isBlank
+			if isBlank {
+				blank = append(blank, r)
+			}
+		case isBlank:
+			return r, "it is blank"
+		}
+	}
+	switch {
+	case story || len(blank) == 0:
+		return "", ""
+	case len(blank) == 1:
+		return blank[0], "it is blank"
+	}
+	return "context", fmt.Sprintf("it is blank, and so is %s (question)", p.colDesc("question"))
 }
 
 // value is the text of role in a row; ok is false when a cell is missing.

@@ -394,3 +394,47 @@ func TestReadTaskFileUnlabeled(t *testing.T) {
 		}
 	}
 }
+
+// TestReadTaskFileBlankInput: a blank input is a missing one, except that a
+// multiple-choice row needs only one of context and question; and options
+// up to min_options must not be blank.
+func TestReadTaskFileBlankInput(t *testing.T) {
+	mc := TaskFormat{Header: true, Columns: map[string]string{"context": "c1+c2", "question": "q", "option0": "o0", "option1": "o1", "label": "y"}}
+	for _, c := range []struct {
+		name, path, content string
+		f                   TaskFormat
+		need                bool
+		line                int
+		want                string // "" : read fine
+	}{
+		{"blank text", "t.tsv", "sentence\tlabel\nok\t1\n \t1\n", sst2Format, true, 3, `t.tsv:3: missing column "sentence" (text): it is blank`},
+		{"blank text unlabeled", "t.tsv", "sentence\tlabel\n\t1\n", sst2Format, false, 2, `missing column "sentence" (text): it is blank`},
+		{"blank hypothesis", "r.csv", "sentence1,sentence2,label\na,\"\",0\n", rteFormat, true, 2, `missing column "sentence2" (hypothesis): it is blank`},
+		{"blank premise jsonl", "r.jsonl", `{"p": " ", "h": "b"}` + "\n", TaskFormat{Columns: map[string]string{"premise": "p", "hypothesis": "h"}}, false, 1,
+			`missing field "p" (premise): it is blank`},
+		{"blank a", "s.tsv", "sentence1\tsentence2\tscore\n\tb\t1\n", stsbFormat, true, 2, `missing column "sentence1" (a): it is blank`},
+		{"blank joined context, no question", "c.csv", "c1,c2,o0,o1,y\n, ,x,y,1\n", TaskFormat{Header: true, LabelBase: 1,
+			Columns: map[string]string{"context": "c1+c2", "option0": "o0", "option1": "o1", "label": "y"}}, true, 2, `missing column "c1+c2" (context): it is blank`},
+		{"blank context and question", "c.csv", "c1,c2,q,o0,o1,y\n,, ,x,y,1\n", mc, true, 2,
+			`missing column "c1+c2" (context): it is blank, and so is column "q" (question)`},
+		{"blank context, a question", "c.csv", "c1,c2,q,o0,o1,y\n,,why?,x,y,1\n", mc, true, 0, ""},
+		{"a context, blank question", "c.csv", "c1,c2,q,o0,o1,y\nonce,,,x,y,1\n", mc, true, 0, ""},
+		{"blank required option", "arc.tsv", "why\tx\t \tz\t\tB\n", arcTSV, true, 1, `missing column 2 (option1): it is blank, and min_options is 2`},
+		{"blank required option jsonl", "arc.jsonl", `{"q": "why", "c": [{"t": ""}, {"t": "y"}], "k": "B"}` + "\n", arcJSONL, false, 1,
+			`missing field "c.0.t" (option0): it is blank, and min_options is 2`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := ParseTaskFile([]byte(c.content), c.path, c.f, c.need)
+			if c.want == "" {
+				if err != nil || len(d.Examples) != 1 {
+					t.Errorf("%v, %+v; want one example", err, d)
+				}
+				return
+			}
+			var re *RowError
+			if !errors.As(err, &re) || re.Line != c.line || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, %+v; want a RowError at line %d with %q", err, d, c.line, c.want)
+			}
+		})
+	}
+}
