@@ -234,6 +234,22 @@ func hasCheckpoint(runDir string) bool {
 	return false
 }
 
+// heldRun names what makes runDir hold a run that a new run would write
+// over: a checkpoint, best/, summary.json or a metrics.jsonl with a line;
+// "" when there is none (an empty directory, or a job killed before its
+// first metrics line).
+func heldRun(runDir string) string {
+	for _, name := range []string{checkpointDir, prevDir, bestDir, "summary.json"} {
+		if _, err := os.Stat(filepath.Join(runDir, name)); err == nil {
+			return name
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(runDir, "metrics.jsonl")); err == nil && fi.Size() > 0 {
+		return "metrics.jsonl"
+	}
+	return ""
+}
+
 func readCheckpoint(dir string) (*checkpoint, error) {
 	var state State
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))

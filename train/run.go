@@ -112,7 +112,7 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 }
 
 // claim picks the device of a run and locks its directory; a new run (not
-// opt.Resume) is refused a directory that holds a checkpoint.
+// opt.Resume) is refused a directory that holds a run (heldRun).
 func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	if device, err = SetupDevice(cfg, opt.Log); err != nil {
 		return "", nil, err
@@ -124,9 +124,9 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 		unlock()
 		return "", nil, fmt.Errorf("run directory: %w", err)
 	}
-	if !opt.Resume && hasCheckpoint(opt.OutDir) { // a new run would write over it
+	if held := heldRun(opt.OutDir); !opt.Resume && held != "" { // a new run would write over it
 		unlock()
-		return "", nil, inputErrorf("run directory %s already holds a run with a checkpoint: --resume continues it; to start again, remove it or choose another --out", opt.OutDir)
+		return "", nil, inputErrorf("run directory %s already holds a run (it has %s): --resume continues it; to start again, remove it or choose another --out", opt.OutDir, held)
 	}
 	return device, unlock, nil
 }

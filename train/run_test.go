@@ -388,6 +388,54 @@ func TestRunDirectoryIsNotOverwritten(t *testing.T) {
 	}
 }
 
+// A run whose checkpoints were removed (the user kept best/, or only its
+// summary or metrics) is still a run: a new run is refused it, and the
+// message names what was found. A directory with only train.yaml and an
+// empty metrics.jsonl (a job killed at once) is not a run.
+func TestNewRunRefusesRunWithoutCheckpoint(t *testing.T) {
+	base := t.TempDir()
+	cfg := tinyConfig(t, "max_steps=10")
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: base, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	for _, keep := range []string{"best", "summary.json", "metrics.jsonl", ""} {
+		dir := t.TempDir()
+		if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"checkpoint", "checkpoint.prev", "best", "summary.json", "metrics.jsonl"} {
+			if f != keep {
+				os.RemoveAll(filepath.Join(dir, f))
+			}
+		}
+		if keep == "" {
+			writeFile(t, filepath.Join(dir, "metrics.jsonl"), "")
+		}
+		probe := filepath.Join(dir, keep) // what the refused run must leave alone
+		if keep == "best" {
+			probe = filepath.Join(probe, "model.safetensors")
+		}
+		var before string
+		if keep != "" {
+			before = readFile(t, probe)
+		}
+		_, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard})
+		if keep == "" {
+			if err != nil {
+				t.Errorf("a directory with only train.yaml: %v, want a new run", err)
+			}
+			continue
+		}
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "already holds a run") || !strings.Contains(err.Error(), keep) {
+			t.Errorf("a new run over a run with only %s: %v, want an InputError naming it", keep, err)
+		}
+		if readFile(t, probe) != before {
+			t.Errorf("the refused run changed %s", keep)
+		}
+	}
+}
+
 // A corpus saved with a byte order mark reads as the same text: the mark is
 // not a character of the vocabulary or of the training tokens.
 func TestCorpusBOM(t *testing.T) {
