@@ -3,6 +3,7 @@ package train
 // A lock file stops two jobs from writing one run directory.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,12 +17,12 @@ import (
 // drops it even after SIGKILL).
 func lockRunDir(dir string) (release func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
+		return nil, runDirError(dir, err)
 	}
 	path := filepath.Join(dir, ".lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
+		return nil, runDirError(dir, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		b, _ := os.ReadFile(path)
@@ -38,4 +39,18 @@ func lockRunDir(dir string) (release func(), err error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// runDirError classifies a failure to create the run directory dir or its
+// lock: a file in the way or a directory the user may not write is a usage
+// error naming dir (exit 2); anything else (a full disk, an I/O error)
+// stays a runtime failure.
+func runDirError(dir string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EEXIST):
+		return inputErrorf("run directory %s: %v: a file is in the way (choose another --out)", dir, err)
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EROFS):
+		return inputErrorf("run directory %s: %v (choose an --out you can write)", dir, err)
+	}
+	return fmt.Errorf("run directory: %w", err)
 }
