@@ -28,6 +28,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
+	finishTree(cmd)
 	if err := cmd.Execute(); err != nil {
 		// One line, whatever the error holds, so batch logs stay greppable.
 		fmt.Fprintf(stderr, "gptctl: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))

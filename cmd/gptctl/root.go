@@ -43,6 +43,28 @@ config or input), machine-readable metrics, checkpoints that resume.`,
 	return root
 }
 
+// finishTree adds cobra's completion command, which writes to the root's
+// output as set when it is added, and refuses unknown subcommands.
+func finishTree(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	refuseUnknownSubcommands(root)
+}
+
+// refuseUnknownSubcommands makes a command that only groups others (data,
+// tokenizer, completion) fail on a word that names none of them: cobra
+// would print its help and exit 0, so a batch job with a mistyped
+// subcommand would carry on. Without a word it still prints its help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if c == c.Root() || !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = usageArgs(cobra.NoArgs) // "unknown command" for any word
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
 // requireFlags returns a usage error naming the first empty required flag.
 func requireFlags(flags ...string) error {
 	for i := 0; i+1 < len(flags); i += 2 {
