@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"gptctl/data"
@@ -24,7 +25,8 @@ type metricsFile struct {
 	tb *report.EventWriter // TensorBoard events beside metrics.jsonl
 }
 
-// openMetrics opens path for appending, keeping only lines with step <= keep.
+// openMetrics opens path for appending, keeping only lines with step <= keep;
+// with keep 0 (a run from step 0) it also removes the directory's event files.
 func openMetrics(path string, keep int) (*metricsFile, error) {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
@@ -49,6 +51,11 @@ func openMetrics(path string, keep int) (*metricsFile, error) {
 	if err := data.WriteFile(path, kept.Bytes()); err != nil { // atomic: a kill here loses no line
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	if keep == 0 { // a run from step 0: the curves of a killed earlier start go too
+		if err := removeEventFiles(filepath.Dir(path)); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -62,6 +69,26 @@ func openMetrics(path string, keep int) (*metricsFile, error) {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	return &metricsFile{f: f, tb: tb}, nil
+}
+
+// eventFileName matches the TensorBoard event files gptctl writes
+// (report.NewEventWriter): events.out.tfevents.<unix time>.<host>[.<n>].
+var eventFileName = regexp.MustCompile(`^events\.out\.tfevents\.[0-9]+\..+$`)
+
+// removeEventFiles removes the TensorBoard event files of dir.
+func removeEventFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && eventFileName.MatchString(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (m *metricsFile) write(v metrics) error {

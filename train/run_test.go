@@ -330,6 +330,11 @@ func TestResumeAfterKillInCommit(t *testing.T) {
 		if err != nil || sum.Step != 25 || !strings.Contains(log.String(), c.want) {
 			t.Errorf("%s: %v, summary %+v, log %q; want a finished run and %q", c.name, err, sum, log.String(), c.want)
 		}
+		// TensorBoard shows each step once: a restart from step 0 leaves
+		// no event file of the killed session beside its own.
+		if tb, m := tensorboardSteps(t, dir), stepsOf(readFile(t, filepath.Join(dir, "metrics.jsonl"))); tb != m {
+			t.Errorf("%s: TensorBoard steps %s, metrics.jsonl steps %s", c.name, tb, m)
+		}
 	}
 }
 
