@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gptctl/data"
 	"gptctl/graph"
@@ -63,6 +64,9 @@ type checkpoint struct {
 	Tokenizer data.Tokenizer
 	Optim     *AdamW
 	State     State
+	// skipped says why the latest checkpoint was passed over for this one,
+	// checkpoint.prev; nil when this is the latest.
+	skipped error
 }
 
 // saveCheckpoint writes ck into runDir/checkpoint atomically.
@@ -216,6 +220,9 @@ func loadCheckpoint(runDir string) (*checkpoint, string, error) {
 		dir := filepath.Join(runDir, name)
 		ck, err := readCheckpoint(dir)
 		if err == nil {
+			if len(errs) > 0 {
+				ck.skipped = errs[0]
+			}
 			return ck, dir, nil
 		}
 		errs = append(errs, err)
@@ -248,6 +255,15 @@ func heldRun(runDir string) string {
 		return "metrics.jsonl"
 	}
 	return ""
+}
+
+// fallbackNote is the note on the resume line when the latest checkpoint
+// was rejected for checkpoint.prev: why, on one line.
+func fallbackNote(skipped error) string {
+	if skipped == nil {
+		return ""
+	}
+	return " (the latest checkpoint was rejected: " + strings.ReplaceAll(skipped.Error(), "\n", "; ") + ")"
 }
 
 func readCheckpoint(dir string) (*checkpoint, error) {

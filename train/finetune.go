@@ -149,16 +149,17 @@ func (r *ftRun) plan() {
 
 // resume restores the model, optimizer and state of the run's checkpoint.
 func (r *ftRun) resume() error {
-	m, o, st, err := resumeFinetune(r.opt.OutDir, r.cfg)
+	ck, err := resumeFinetune(r.opt.OutDir, r.cfg)
 	if err != nil {
 		return err
 	}
+	m := ck.model
 	if key, want, have := taskChange(r.cfg.Task, m.info, m.params.Config.NCtx); key != "" {
 		return &ConfigError{fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", key, want, have)}
 	}
-	r.model, r.optim, r.state = m, o, st
-	fmt.Fprintf(r.opt.Log, "resuming %s at step %d\n", r.opt.OutDir, st.Step)
-	if err := r.rng.UnmarshalBinary(st.ModelRNG); err != nil {
+	r.model, r.optim, r.state = m, ck.optim, ck.state
+	fmt.Fprintf(r.opt.Log, "resuming from %s at step %d%s\n", ck.dir, ck.state.Step, fallbackNote(ck.skipped))
+	if err := r.rng.UnmarshalBinary(ck.state.ModelRNG); err != nil {
 		return fmt.Errorf("resume: model rng: %w", err)
 	}
 	return nil

@@ -88,17 +88,33 @@ func (r *ftRun) saveBest() error {
 	return nil
 }
 
+// ftCheckpoint is a finetune checkpoint read back for a resume.
+type ftCheckpoint struct {
+	model *taskModel
+	optim *AdamW
+	state finetuneState
+	dir   string
+	// skipped says why the latest checkpoint was passed over for this one,
+	// checkpoint.prev; nil when this is the latest.
+	skipped error
+}
+
 // resumeFinetune loads the latest usable checkpoint of a finetune run.
-func resumeFinetune(runDir string, cfg FinetuneConfig) (*taskModel, *AdamW, finetuneState, error) {
+func resumeFinetune(runDir string, cfg FinetuneConfig) (*ftCheckpoint, error) {
 	var errs []error
 	for _, name := range []string{checkpointDir, prevDir} {
-		m, o, st, err := readFinetuneCheckpoint(filepath.Join(runDir, name), cfg)
+		dir := filepath.Join(runDir, name)
+		m, o, st, err := readFinetuneCheckpoint(dir, cfg)
 		if err == nil {
-			return m, o, st, nil
+			ck := &ftCheckpoint{model: m, optim: o, state: st, dir: dir}
+			if len(errs) > 0 {
+				ck.skipped = errs[0]
+			}
+			return ck, nil
 		}
 		errs = append(errs, err)
 	}
-	return nil, nil, finetuneState{}, inputErrorf("resume %s: no usable checkpoint: %w", runDir, errors.Join(errs...))
+	return nil, inputErrorf("resume %s: no usable checkpoint: %w", runDir, errors.Join(errs...))
 }
 
 func readFinetuneCheckpoint(dir string, cfg FinetuneConfig) (*taskModel, *AdamW, finetuneState, error) {

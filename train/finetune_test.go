@@ -361,6 +361,20 @@ eval_interval: 5
 	if _, err := Finetune(context.Background(), cfg, Options{OutDir: split, Log: io.Discard, Resume: true}); err != nil {
 		t.Fatal(err)
 	}
+	// A damaged latest checkpoint: the resume falls back to checkpoint.prev
+	// and says why, on the line that says where it resumes.
+	fallback := filepath.Join(dir, "fallback")
+	if err := os.CopyFS(fallback, os.DirFS(split)); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(fallback, "checkpoint", "state.json"), "{torn")
+	var log bytes.Buffer
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: fallback, Log: &log, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	if line := lineWith(log.String(), "resuming"); !strings.Contains(line, "checkpoint.prev") || !strings.Contains(line, "state.json") {
+		t.Errorf("resume line %q: want checkpoint.prev and why checkpoint/ was rejected", line)
+	}
 	for _, f := range []string{"checkpoint/model.safetensors", "checkpoint/head.safetensors", "checkpoint/optimizer.safetensors", "best/head.safetensors"} {
 		if readFile(t, filepath.Join(straight, f)) != readFile(t, filepath.Join(split, f)) {
 			t.Errorf("%s differs between the straight and the resumed run", f)

@@ -147,6 +147,16 @@ func stepsOf(metrics string) string {
 	return strings.Join(out, " ")
 }
 
+// lineWith returns the first line of log that contains s.
+func lineWith(log, s string) string {
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
 func readFile(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -234,6 +244,10 @@ func TestResumeFallsBackToPreviousCheckpoint(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "checkpoint.prev at step 10") || sum.Step != 25 {
 		t.Errorf("resume log %q, summary %+v: want a resume from checkpoint.prev at step 10", log.String(), sum)
+	}
+	// The same line says why the latest checkpoint was passed over.
+	if line := lineWith(log.String(), "resuming from"); !strings.Contains(line, "model.safetensors is damaged (checksum mismatch)") {
+		t.Errorf("resume line %q does not say why checkpoint/ was rejected", line)
 	}
 	// Steps 11-20 were done twice; metrics.jsonl and TensorBoard (which
 	// drops what a session-start event supersedes) show each once.

@@ -59,7 +59,7 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 		if key, want, have := modelChange(r.cfg.Config, ck.Params.Config); key != "" {
 			return nil, &ConfigError{fmt.Errorf("--resume: %s %v, but the run's model has %v: a run keeps its model (start a new run to change it)", key, want, have)}
 		}
-		fmt.Fprintf(opt.Log, "resuming from %s at step %d\n", dir, ck.State.Step)
+		fmt.Fprintf(opt.Log, "resuming from %s at step %d%s\n", dir, ck.State.Step, fallbackNote(ck.skipped))
 		dropout := r.cfg.Dropout // a training setting, which a resume may change
 		r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
 		r.cfg.Dropout, r.params.Config.Dropout = dropout, dropout
