@@ -11,6 +11,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,22 +139,56 @@ func Load(path string, overrides []string) (Config, error) {
 }
 
 // Apply sets key=value overrides, each decoded as YAML into the named key.
-func (c *Config) Apply(overrides []string) error {
+func (c *Config) Apply(overrides []string) error { return applyOverrides(c, overrides, "") }
+
+// applyOverrides sets key=value overrides on the config c points to. A
+// dotted key names a nested one (task.max_len); hint follows "want
+// key=value" in the error for a malformed override.
+func applyOverrides(c any, overrides []string, hint string) error {
 	for _, kv := range overrides {
-		k, v, ok := strings.Cut(kv, "=")
+		k, v, _ := strings.Cut(kv, "=")
 		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return &ConfigError{fmt.Errorf("--set %q: want key=value", kv)}
+		if !strings.Contains(kv, "=") || k == "" || slices.Contains(strings.Split(k, "."), "") {
+			return &ConfigError{fmt.Errorf("--set %q: want key=value%s", kv, hint)}
 		}
-		doc := fmt.Sprintf("%s: %s\n", k, v)
-		if v == "" {
-			doc = fmt.Sprintf("%s: \"\"\n", k)
+		doc, err := overrideDoc(k, v)
+		if err == nil {
+			err = decodeStrict(bytes.NewReader(doc), c)
 		}
-		if err := decodeStrict(strings.NewReader(doc), c); err != nil {
-			return &ConfigError{fmt.Errorf("--set %s: %s", kv, strings.TrimPrefix(err.Error(), "line 1: "))}
+		if err != nil {
+			return &ConfigError{fmt.Errorf("--set %s: %s", kv, setLine.ReplaceAllString(err.Error(), ""))}
 		}
 	}
 	return nil
+}
+
+// setLine is the line number in the YAML a --set becomes, which means
+// nothing to the user.
+var setLine = regexp.MustCompile(`^line \d+: `)
+
+// overrideDoc is the YAML document of one --set: the dotted key as nested
+// keys, the value read as YAML (a number, true, [a, b], {k: v}) unless
+// YAML would not read it as the text given (a comment after " #", a
+// character YAML reserves such as a leading @ or *): then it is that text.
+func overrideDoc(key, value string) ([]byte, error) {
+	val := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}
+	var doc yaml.Node
+	if value != "" && yaml.Unmarshal([]byte(value), &doc) == nil && len(doc.Content) == 1 && !hasComment(&doc) {
+		val = doc.Content[0]
+	}
+	parts := strings.Split(key, ".")
+	for i := len(parts) - 1; i >= 0; i-- {
+		val = &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: parts[i]}, val}}
+	}
+	return yaml.Marshal(val)
+}
+
+// hasComment reports whether a YAML node or any below it carries a comment.
+func hasComment(n *yaml.Node) bool {
+	if n.HeadComment != "" || n.LineComment != "" || n.FootComment != "" {
+		return true
+	}
+	return slices.ContainsFunc(n.Content, hasComment)
 }
 
 // unknownField is how the YAML decoder reports a key the struct lacks.

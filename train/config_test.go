@@ -42,6 +42,10 @@ func TestLoadConfig(t *testing.T) {
 		{"exact gelu on gpt2", "", []string{"arch=gpt2", "gelu=erf"}, nil, func(c Config) bool { return c.GELU == "erf" }},
 		{"exact gelu on gpt1", "", []string{"gelu=erf"}, []string{"gelu erf needs arch gpt2"}, nil},
 		{"unknown gelu", "", []string{"gelu=exact"}, []string{`gelu "exact" is not tanh or erf`}, nil},
+		{"--set values YAML would misread", "", []string{"data=my file #2.txt", "tokenizer=@tok", "val_data=*.txt", "n_layer=6"}, nil,
+			func(c Config) bool {
+				return c.Data == "my file #2.txt" && c.Tokenizer == "@tok" && c.ValData == "*.txt" && c.NLayer == 6
+			}},
 		{"NaN and infinity", write("nan.yaml", "lr: .nan\ndropout: -.inf\n"), []string{"grad_clip=.inf"},
 			[]string{"nan.yaml", "lr is NaN: want a finite number", "dropout is -Inf", "grad_clip is +Inf"}, nil},
 		{"float32 key not a number", "", []string{"dropout=abc"}, []string{"--set dropout=abc: `abc` is not a number"}, nil},

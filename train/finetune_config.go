@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -124,34 +123,8 @@ func LoadFinetune(path string, overrides []string) (FinetuneConfig, error) {
 
 // Apply sets key=value overrides; a dotted key such as task.max_len=64 or
 // task.columns.text=sentence sets a nested key.
-// setLine is the line number in the YAML a --set becomes, which means
-// nothing to the user.
-var setLine = regexp.MustCompile(`^line \d+: `)
-
 func (c *FinetuneConfig) Apply(overrides []string) error {
-	for _, kv := range overrides {
-		k, v, ok := strings.Cut(kv, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" || strings.Contains(k, "..") || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") {
-			return &ConfigError{fmt.Errorf("--set %q: want key=value (task.key=value for a task key)", kv)}
-		}
-		if v == "" {
-			v = `""`
-		}
-		var doc strings.Builder
-		parts := strings.Split(k, ".")
-		for i, p := range parts {
-			doc.WriteString(strings.Repeat("  ", i) + p + ":")
-			if i < len(parts)-1 {
-				doc.WriteString("\n")
-			}
-		}
-		doc.WriteString(" " + v + "\n")
-		if err := decodeStrict(strings.NewReader(doc.String()), c); err != nil {
-			return &ConfigError{fmt.Errorf("--set %s: %s", kv, setLine.ReplaceAllString(err.Error(), ""))}
-		}
-	}
-	return nil
+	return applyOverrides(c, overrides, " (task.key=value for a task key)")
 }
 
 // Marshal returns the config as YAML.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,6 +52,11 @@ func TestLoadFinetune(t *testing.T) {
 		{"no labels", strings.Replace(sst2Task, `labels: ["0", "1"]`, "", 1), nil, "task.labels: list the label values", nil},
 		{"metric for regression only", sst2Task, []string{"task.metric=pearson"}, `metric "pearson" is not one of accuracy`, nil},
 		{"no options", "task: {type: multiple_choice, train: x.csv, columns: {context: c, label: l}}\n", nil, "needs option0, option1", nil},
+		{"--set values YAML would misread", sst2Task, []string{"task.columns.text=review #1", "task.labels=[a, b]"}, "", func(t *testing.T, c FinetuneConfig) {
+			if c.Task.Columns["text"] != "review #1" || !slices.Equal(c.Task.Labels, []string{"a", "b"}) {
+				t.Errorf("task %+v", c.Task)
+			}
+		}},
 		{"lambda NaN", sst2Task + "lambda: .nan\n", nil, "lambda is NaN: want a finite number", nil},
 		{"several problems at once", sst2Task, []string{"lr=0", "batch_size=0", "task.train=", "lambda=-1"}, "batch_size 0", func(t *testing.T, c FinetuneConfig) {}},
 	}
