@@ -157,6 +157,10 @@ func (r *ftRun) resume() error {
 	if key, want, have := taskChange(r.cfg.Task, m.info, m.params.Config.NCtx); key != "" {
 		return &ConfigError{fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", key, want, have)}
 	}
+	if ck.job.InitFrom != r.cfg.InitFrom || ck.job.RandomInit != r.cfg.RandomInit {
+		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
+			r.cfg.InitFrom, r.cfg.RandomInit, ck.job.InitFrom, ck.job.RandomInit)}
+	}
 	r.model, r.optim, r.state = m, ck.optim, ck.state
 	fmt.Fprintf(r.opt.Log, "resuming from %s at step %d%s\n", ck.dir, ck.state.Step, fallbackNote(ck.skipped))
 	if err := r.rng.UnmarshalBinary(ck.state.ModelRNG); err != nil {

@@ -93,6 +93,7 @@ type ftCheckpoint struct {
 	model *taskModel
 	optim *AdamW
 	state finetuneState
+	job   FinetuneConfig // its finetune.yaml
 	dir   string
 	// skipped says why the latest checkpoint was passed over for this one,
 	// checkpoint.prev; nil when this is the latest.
@@ -105,8 +106,12 @@ func resumeFinetune(runDir string, cfg FinetuneConfig) (*ftCheckpoint, error) {
 	for _, name := range []string{checkpointDir, prevDir} {
 		dir := filepath.Join(runDir, name)
 		m, o, st, err := readFinetuneCheckpoint(dir, cfg)
+		var job FinetuneConfig
 		if err == nil {
-			ck := &ftCheckpoint{model: m, optim: o, state: st, dir: dir}
+			job, err = LoadFinetune(filepath.Join(dir, finetuneJobFile), nil)
+		}
+		if err == nil {
+			ck := &ftCheckpoint{model: m, optim: o, state: st, job: job, dir: dir}
 			if len(errs) > 0 {
 				ck.skipped = errs[0]
 			}

@@ -498,11 +498,16 @@ max_steps: 2
 	for sets, want := range map[string]string{
 		"task.labels=[pos, neg]": "task.labels [pos neg], but the run's model was finetuned with [neg pos]",
 		"task.max_len=16":        "task.max_len 16, but the run's model was finetuned with 24",
+		"init_from=" + dir:       "init_from \"" + dir + "\", random_init false, but the run began from",
+		"random_init=true":       "random_init true, but the run began from",
 	} {
 		var ce *ConfigError
 		if err := run(true, sets, "max_steps=3"); !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
 			t.Errorf("resume with %s: %v, want a config error with %q", sets, err, want)
 		}
+	}
+	if job := readFile(t, filepath.Join(out, "finetune.yaml")); strings.Contains(job, "init_from: "+dir+"\n") || strings.Contains(job, "random_init: true") {
+		t.Errorf("finetune.yaml after refused resumes:\n%s", job)
 	}
 	if err := run(true, "max_steps=3", "lr=1e-4", "task.columns.text=sentence"); err != nil {
 		t.Errorf("resume with another lr: %v", err)

@@ -399,6 +399,19 @@ func TestRunDirectoryIsNotOverwritten(t *testing.T) {
 	if err := resume("n_layer=2"); !errors.As(err, &ce) || !strings.Contains(err.Error(), "n_layer 2, but the run's model has 1") {
 		t.Errorf("resume with another n_layer: %v", err)
 	}
+	// The tokenizer and init_from make the model too: refused, and
+	// train.yaml keeps the run's.
+	for sets, want := range map[string]string{
+		"tokenizer=byte":           `tokenizer "byte", but the run's is "char"`,
+		"init_from=" + t.TempDir(): `init_from "/`,
+	} {
+		if err := resume(sets); !errors.As(err, &ce) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "a run keeps its model") {
+			t.Errorf("resume with %s: %v, want a config error with %q", sets, err, want)
+		}
+	}
+	if job := readFile(t, filepath.Join(dir, "train.yaml")); !strings.Contains(job, "tokenizer: char") || !strings.Contains(job, `init_from: ""`) {
+		t.Errorf("train.yaml after refused resumes:\n%s", job)
+	}
 	if err := resume("dropout=0.2"); err != nil {
 		t.Fatalf("resume with another dropout: %v", err)
 	}

@@ -51,18 +51,10 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 		r.opt = opt
 	}
 	if opt.Resume {
-		var dir string
 		var err error
-		if ck, dir, err = loadCheckpoint(opt.OutDir); err != nil {
-			return nil, &InputError{Err: err}
+		if ck, err = r.resume(); err != nil {
+			return nil, err
 		}
-		if key, want, have := modelChange(r.cfg.Config, ck.Params.Config); key != "" {
-			return nil, &ConfigError{fmt.Errorf("--resume: %s %v, but the run's model has %v: a run keeps its model (start a new run to change it)", key, want, have)}
-		}
-		fmt.Fprintf(opt.Log, "resuming from %s at step %d%s\n", dir, ck.State.Step, fallbackNote(ck.skipped))
-		dropout := r.cfg.Dropout // a training setting, which a resume may change
-		r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
-		r.cfg.Dropout, r.params.Config.Dropout = dropout, dropout
 	} else if cfg.InitFrom != "" {
 		if err := r.initFrom(); err != nil {
 			return nil, err
@@ -116,6 +108,41 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 	fmt.Fprintf(opt.Log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
 		c.train.len(), c.val.len(), r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
 	return r, nil
+}
+
+// resume loads the latest usable checkpoint of the run into r. The job
+// config keeps the run's model (keepsModel).
+func (r *run) resume() (*checkpoint, error) {
+	ck, dir, err := loadCheckpoint(r.opt.OutDir)
+	if err != nil {
+		return nil, &InputError{Err: err}
+	}
+	if err := keepsModel(r.cfg, ck.Config); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(r.opt.Log, "resuming from %s at step %d%s\n", dir, ck.State.Step, fallbackNote(ck.skipped))
+	dropout := r.cfg.Dropout // a training setting, which a resume may change
+	r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
+	r.cfg.Dropout, r.params.Config.Dropout = dropout, dropout
+	return ck, nil
+}
+
+// keepsModel checks the job config of a resumed run, want, against the
+// config of its checkpoint, have: the architecture keys (modelChange), the
+// tokenizer and init_from stay the run's, or the run would go on silently
+// with its own model while train.yaml said otherwise.
+func keepsModel(want, have Config) error {
+	if key, w, h := modelChange(want.Config, have.Config); key != "" {
+		return &ConfigError{fmt.Errorf("--resume: %s %v, but the run's model has %v: a run keeps its model (start a new run to change it)", key, w, h)}
+	}
+	for _, f := range []struct{ key, want, have string }{
+		{"tokenizer", want.Tokenizer, have.Tokenizer}, {"init_from", want.InitFrom, have.InitFrom},
+	} {
+		if f.want != f.have {
+			return &ConfigError{fmt.Errorf("--resume: %s %q, but the run's is %q: a run keeps its model and tokenizer (start a new run to change it)", f.key, f.want, f.have)}
+		}
+	}
+	return nil
 }
 
 // initFrom loads the model a run continues from: its architecture, weights
