@@ -468,6 +468,48 @@ func TestNewRunRefusesRunWithoutCheckpoint(t *testing.T) {
 	}
 }
 
+// A resume on token shards whose seq_len or data changed cannot restore
+// its data position: a config error (exit 2) naming the key and its value
+// in the run, not a runtime failure; shards changed on disk are bad input.
+func TestResumeOnShardsWithChangedData(t *testing.T) {
+	dir := t.TempDir()
+	text := strings.Repeat("to be, or not to be: that is the question. ", 400)
+	tok := data.NewCharTokenizer(text)
+	prepare := func(name, text string) string {
+		out := filepath.Join(dir, name)
+		corpus := writeFile(t, filepath.Join(dir, name+".txt"), text)
+		if _, err := data.Prepare(data.PrepareOptions{Tokenizer: tok, Inputs: []string{corpus}, OutDir: out, ValFraction: 0.2, Workers: 1}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	shards, other := prepare("shards", text), prepare("other", text[:len(text)/2])
+	run := filepath.Join(dir, "run")
+	cfg := tinyConfig(t, "data="+shards, "max_steps=4", "checkpoint_interval=0")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	if _, err := Pretrain(ctx, cfg, Options{OutDir: run, Log: io.Discard, AfterStep: func(int) { cancel(nil) }}); err != nil {
+		t.Fatal(err)
+	}
+	job := readFile(t, filepath.Join(run, "train.yaml"))
+	for _, c := range []struct{ set, want string }{
+		{"seq_len=8", "seq_len 8, but the run trains on sequences of 16"},
+		{"data=" + other, "data " + other + ", but the run trains on " + shards},
+	} {
+		rc, err := Load(filepath.Join(run, "train.yaml"), []string{c.set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Pretrain(context.Background(), rc, Options{OutDir: run, Resume: true, Log: io.Discard})
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("resume with %s: %v, want a config error with %q", c.set, err, c.want)
+		}
+	}
+	if readFile(t, filepath.Join(run, "train.yaml")) != job {
+		t.Error("a refused resume rewrote train.yaml")
+	}
+}
+
 // A corpus saved with a byte order mark reads as the same text: the mark is
 // not a character of the vocabulary or of the training tokens.
 func TestCorpusBOM(t *testing.T) {

@@ -87,7 +87,7 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 			return nil, fmt.Errorf("resume: model rng: %w", err)
 		}
 		if err := r.train.Restore(ck.State.SamplerRNG); err != nil {
-			return nil, fmt.Errorf("resume: data position: %w", err)
+			return nil, dataChange(r.cfg, ck.Config, err)
 		}
 	}
 	r.startStep = r.state.Step
@@ -125,6 +125,20 @@ func (r *run) resume() (*checkpoint, error) {
 	r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
 	r.cfg.Dropout, r.params.Config.Dropout = dropout, dropout
 	return ck, nil
+}
+
+// dataChange explains err, a saved data position that the samplers of a
+// resumed run cannot take: a changed seq_len or data is a config error
+// naming the run's value; token shards changed on disk are bad input.
+func dataChange(want, have Config, err error) error {
+	const fix = "its data position cannot be restored"
+	switch {
+	case want.T() != have.T():
+		return &ConfigError{fmt.Errorf("--resume: seq_len %d, but the run trains on sequences of %d: %s (resume with --set seq_len=%d, or start a new run)", want.T(), have.T(), fix, have.T())}
+	case want.Data != have.Data:
+		return &ConfigError{fmt.Errorf("--resume: data %s, but the run trains on %s: %s (resume with --set data=%s, or start a new run)", want.Data, have.Data, fix, have.Data)}
+	}
+	return inputErrorf("--resume: the data in %s changed since the checkpoint, and %s: %v (put back the data the run was trained on, or start a new run)", want.Data, fix, err)
 }
 
 // keepsModel checks the job config of a resumed run, want, against the
