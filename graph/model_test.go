@@ -2,6 +2,7 @@ package graph
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"gptctl/kernels"
@@ -149,5 +150,33 @@ func TestOverfitOneBatch(t *testing.T) {
 		if eval > 0.1 {
 			t.Errorf("%s: after 150 steps on one batch the loss is %.4f (from %.4f, last train %.4f), want < 0.1", arch, eval, first, last)
 		}
+	}
+}
+
+// Params.Set refuses a weight of another shape and one that holds NaN or
+// an infinity, naming the weight, and leaves the weight as it was.
+func TestParamsSet(t *testing.T) {
+	p, err := NewParams(Config{Arch: "gpt1", VocabSize: 5, NCtx: 4, NEmbd: 4, NHead: 2, NLayer: 1, LNEps: 1e-5}, kernels.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := p.Get("ln_f.weight")
+	if w == nil {
+		w = p.List[len(p.List)-1]
+	}
+	before := append([]float32(nil), w.Data...)
+	good := []float32{1, 2, 3, 4}
+	if err := p.Set(w.Name, []int{4}, good); err != nil || w.Data[3] != 4 {
+		t.Fatalf("set: %v, %v", err, w.Data)
+	}
+	copy(w.Data, before)
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		err := p.Set(w.Name, []int{4}, []float32{1, 2, bad, 4})
+		if err == nil || !strings.Contains(err.Error(), w.Name) || !strings.Contains(err.Error(), "element 2") || w.Data[0] != before[0] {
+			t.Errorf("set %v: %v", bad, err)
+		}
+	}
+	if err := p.Set(w.Name, []int{5}, []float32{1, 2, 3, 4, 5}); err == nil || !strings.Contains(err.Error(), "shape") {
+		t.Errorf("wrong shape: %v", err)
 	}
 }

@@ -112,7 +112,8 @@ func (p *Params) Count() int {
 	return n
 }
 
-// Set copies data into the weight called name, checking its shape.
+// Set copies data into the weight called name, checking its shape and that
+// every value is finite.
 func (p *Params) Set(name string, shape []int, data []float32) error {
 	w := p.byName[name]
 	if w == nil {
@@ -120,6 +121,11 @@ func (p *Params) Set(name string, shape []int, data []float32) error {
 	}
 	if !slices.Equal(w.Shape, shape) || len(data) != len(w.Data) {
 		return fmt.Errorf("weight %q has shape %v, the model needs %v", name, shape, w.Shape)
+	}
+	for i, v := range data {
+		if v-v != 0 { // NaN or ±Inf
+			return fmt.Errorf("weight %q holds %v (element %d): the weights are not finite (was the run that wrote them stopped by a non-finite loss?)", name, v, i)
+		}
 	}
 	copy(w.Data, data)
 	return nil

@@ -6,6 +6,7 @@ package train
 
 import (
 	"cmp"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -143,6 +144,9 @@ func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 	}
 	res.Loss = w.nll / float64(w.count)
 	res.Perplexity, res.Tokens, res.Stride = math.Exp(res.Loss), w.count, w.S
+	if math.IsNaN(res.Loss) || math.IsInf(res.Perplexity, 0) { // JSON cannot carry them
+		return nil, &NonFiniteError{fmt.Errorf("model %s: the loss over %s is %v (perplexity %v): the model's outputs are not finite", modelDir, path, res.Loss, res.Perplexity)}
+	}
 	return res, nil
 }
 

@@ -213,3 +213,23 @@ func TestEvalLMShards(t *testing.T) {
 		}
 	}
 }
+
+// A loss JSON cannot carry (weights so large the logits overflow) is a
+// NonFiniteError naming model and file, not a failure to print the result.
+func TestEvalLMNonFinite(t *testing.T) {
+	dir, _, p := evalModel(t)
+	for _, w := range p.List {
+		for i := range w.Data {
+			w.Data[i] *= 1e30
+		}
+	}
+	if err := writeModelDir(dir, p, data.NewCharTokenizer(synthChars)); err != nil {
+		t.Fatal(err)
+	}
+	text := writeFile(t, filepath.Join(t.TempDir(), "t.txt"), strings.Repeat(synthChars, 4))
+	_, err := EvalLM(dir, text, InferOptions{Batch: 2})
+	var ne *NonFiniteError
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "t.txt") || !strings.Contains(err.Error(), "not finite") {
+		t.Errorf("eval: %v, want a NonFiniteError naming the file", err)
+	}
+}

@@ -56,6 +56,12 @@ func TestBadInput(t *testing.T) {
 		b, _ := os.ReadFile(p)
 		os.WriteFile(p, b[:len(b)/2], 0o644)
 	})
+	nanWeights := model("nan", func(d string) {
+		p := filepath.Join(d, "model.safetensors")
+		b, _ := os.ReadFile(p)
+		copy(b[len(b)-4:], []byte{0, 0, 0xc0, 0x7f}) // the last weight's last value: a float32 NaN
+		os.WriteFile(p, b, 0o644)
+	})
 	noTok := model("notok", func(d string) { os.Remove(filepath.Join(d, "tokenizer.json")) })
 	garbage := model("garbage", func(d string) {
 		os.WriteFile(filepath.Join(d, "model.safetensors"), []byte("not a tensor file at all"), 0o644)
@@ -161,6 +167,7 @@ func TestBadInput(t *testing.T) {
 		{"weights of another shape", []string{"generate", "--model", wider}, 2, []string{"shape"}},
 		{"truncated weights", []string{"generate", "--model", truncated}, 2, []string{"model.safetensors"}},
 		{"weights not safetensors", []string{"generate", "--model", garbage}, 2, []string{"model.safetensors"}},
+		{"weights not finite", []string{"eval", "--model", nanWeights, "--data", typo}, 2, []string{"model.safetensors", "holds NaN", "not finite"}},
 		{"generate from a model without a tokenizer", []string{"generate", "--model", noTok}, 2, []string{noTok, "has no tokenizer", "text cannot be generated"}},
 		{"eval of a model without a tokenizer", []string{"eval", "--model", noTok, "--data", typo}, 2, []string{noTok, "has no tokenizer", "cannot be encoded"}},
 		{"finetune from a model without a tokenizer", []string{"finetune", "-c", goodTask, "--init", noTok, "--out", out("f9")}, 2, []string{noTok, "has no tokenizer", "task text"}},
