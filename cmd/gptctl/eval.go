@@ -92,7 +92,9 @@ func evalRun(opts *EvalOptions) error {
 		if taskModel {
 			return &usageError{fmt.Errorf("--task: %s is a finetuned model, which brings its own task (leave --task out)", opts.ModelDir)}
 		}
-		cfg, err := train.LoadFinetune(opts.TaskPath, nil)
+		// The task's train file is the one scored here: a config made for
+		// zero-shot needs none.
+		cfg, err := train.LoadFinetune(opts.TaskPath, []string{"task.train=" + opts.DataPath})
 		if err != nil {
 			return err
 		}

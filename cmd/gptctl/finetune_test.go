@@ -118,6 +118,14 @@ func TestFinetuneCLI(t *testing.T) {
 			t.Errorf("gptctl %s: status %d, stderr %q; want 2 and %q", strings.Join(c.args, " "), code, stderr, c.want)
 		}
 	}
+	// Zero-shot multiple choice with the language model: the task config
+	// needs no train file (the one scored is --data).
+	choices := writeTemp(t, dir, "choices.csv", "ctx,a,b,label\nThe cat was,here.,there.,0\nThe dog was,there.,here.,1\n")
+	mc := writeTemp(t, dir, "mc.yaml", "task: {type: multiple_choice, header: true, columns: {context: ctx, option0: a, option1: b, label: label}}\n")
+	code, out, stderr = runCLI(t, "eval", "--model", pre, "--task", mc, "--data", choices)
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res["zero_shot"] != true || res["examples"] != 2.0 {
+		t.Errorf("eval --task: status %d, %q, %s", code, out, stderr)
+	}
 }
 
 func writeTemp(t *testing.T, dir, name, body string) string {
