@@ -49,9 +49,15 @@ type State struct {
 	SamplerRNG []byte  `json:"sampler_rng"` // data position
 	BestVal    float64 `json:"best_val_loss"`
 	BestStep   int     `json:"best_step,omitempty"` // when BestVal was reached (DIR/best)
-	Elapsed    float64 `json:"elapsed_seconds"`
-	LRScale    float64 `json:"lr_scale,omitempty"` // lowered by skipped non-finite steps; 0 means 1
-	Skipped    int     `json:"skipped_steps,omitempty"`
+	// ValLoss is the last evaluation's and TrainLoss the last step's whose
+	// loss was read (every step on a CPU, logged steps on a GPU): the
+	// summary of a later session that stops before it measures them. 0 is
+	// not measured yet.
+	ValLoss   float64 `json:"val_loss,omitempty"`
+	TrainLoss float64 `json:"train_loss,omitempty"`
+	Elapsed   float64 `json:"elapsed_seconds"`
+	LRScale   float64 `json:"lr_scale,omitempty"` // lowered by skipped non-finite steps; 0 means 1
+	Skipped   int     `json:"skipped_steps,omitempty"`
 	// Files maps every other file of the checkpoint to its SHA-256, checked
 	// before the checkpoint is used.
 	Files map[string]string `json:"files"`

@@ -24,11 +24,11 @@ type FinetuneSummary struct {
 	Step          int                `json:"step"`
 	MaxSteps      int                `json:"max_steps"`
 	Epoch         float64            `json:"epoch"`
-	TrainLoss     float64            `json:"train_loss"`
-	Val           map[string]float64 `json:"val"`      // the last evaluation
-	Baseline      map[string]float64 `json:"baseline"` // majority class or mean score, on the same val data
+	TrainLoss     float64            `json:"train_loss,omitempty"` // the last metrics line's; absent before any
+	Val           map[string]float64 `json:"val"`                  // the last evaluation; null before any
+	Baseline      map[string]float64 `json:"baseline"`             // majority class or mean score, on the same val data
 	BestMetric    string             `json:"best_metric"`
-	BestValue     float64            `json:"best_value"`
+	BestValue     *float64           `json:"best_value,omitempty"` // absent before any evaluation
 	BestStep      int                `json:"best_step"`
 	Best          string             `json:"best"` // DIR/best
 	TrainExamples int                `json:"train_examples"`
@@ -82,10 +82,9 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 	r.sum.Device = device
 	sum, err := r.loop(ctx)
 	if err != nil {
-		s := r.sum
-		s.Status, s.Error, s.Step = "failed", err.Error(), r.state.Step
-		s.BestValue, s.BestStep, s.WallSeconds = r.state.BestMetric, r.state.BestStep, r.state.Elapsed
-		writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), s) // best effort: the disk may be full
+		r.sum.Status, r.sum.Error = "failed", err.Error()
+		r.fillSummary("failed")
+		writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum) // best effort: the disk may be full
 	}
 	return sum, err
 }

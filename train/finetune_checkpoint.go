@@ -37,6 +37,11 @@ type finetuneState struct {
 	BestMetric float64 `json:"best_metric"`
 	BestStep   int     `json:"best_step"` // 0 = no evaluation yet
 	Elapsed    float64 `json:"elapsed_seconds"`
+	// Val is the last evaluation's metrics and TrainLoss the last metrics
+	// line's: the summary of a later session that stops before it measures
+	// them.
+	Val       map[string]float64 `json:"val,omitempty"`
+	TrainLoss float64            `json:"train_loss,omitempty"`
 	// Files maps every other file of the checkpoint to its SHA-256.
 	Files map[string]string `json:"files"`
 }

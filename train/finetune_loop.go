@@ -104,7 +104,7 @@ func (r *ftRun) afterStep(m metrics, win *logWindow) error {
 			m["l1_loss"] = win.l1 / n
 		}
 		m["tokens_per_s"] = r.sum.TokensPerS
-		r.sum.TrainLoss = win.loss / n
+		r.state.TrainLoss = win.loss / n
 		if err := r.metrics.write(m); err != nil {
 			return err
 		}
@@ -246,7 +246,7 @@ func (r *ftRun) evaluate(m metrics) (map[string]float64, error) {
 	for k, v := range val {
 		m["val_"+k] = v
 	}
-	r.sum.Val = val
+	r.state.Val = val
 	metric := r.model.info.Metric
 	if v := val[metric]; r.state.BestStep == 0 || isBetter(metric, v, r.state.BestMetric) {
 		r.state.BestMetric, r.state.BestStep = v, r.state.Step
@@ -263,17 +263,27 @@ func (r *ftRun) finish() (*FinetuneSummary, error) {
 		return nil, err
 	}
 	r.progress.done()
-	s := r.sum
-	if s.Status == "" {
-		s.Status = "completed"
-	}
-	s.Step, s.Epoch = r.state.Step, float64(r.state.Step)/float64(r.perEpoch)
-	s.BestValue, s.BestStep, s.WallSeconds = r.state.BestMetric, r.state.BestStep, r.state.Elapsed
-	s.Checkpoint, s.Best = filepath.Join(r.opt.OutDir, checkpointDir), filepath.Join(r.opt.OutDir, bestDir)
-	if err := writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), s); err != nil {
+	r.fillSummary("completed")
+	if err := writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return r.sum, nil
+}
+
+// fillSummary copies the run's state into its summary; status is the
+// outcome unless one was set (interrupted, failed).
+func (r *ftRun) fillSummary(status string) {
+	s, st := r.sum, r.state
+	if s.Status == "" {
+		s.Status = status
+	}
+	s.Step, s.Epoch = st.Step, float64(st.Step)/float64(r.perEpoch)
+	s.TrainLoss, s.Val, s.BestValue = st.TrainLoss, st.Val, nil
+	if st.BestStep > 0 {
+		s.BestValue = &st.BestMetric
+	}
+	s.BestStep, s.WallSeconds = st.BestStep, st.Elapsed
+	s.Checkpoint, s.Best = filepath.Join(r.opt.OutDir, checkpointDir), filepath.Join(r.opt.OutDir, bestDir)
 }
 
 // formatMetrics prints metrics as "name value" pairs in name order.

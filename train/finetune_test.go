@@ -128,7 +128,7 @@ eval_interval: 10
 	if sum.Status != "completed" || sum.Step != 80 || sum.TrainExamples != 320 || sum.ValExamples != 80 {
 		t.Fatalf("summary %+v", sum)
 	}
-	if sum.Val["accuracy"] < 0.95 || sum.BestValue < sum.Val["accuracy"] || sum.Baseline["accuracy"] > 0.65 {
+	if sum.Val["accuracy"] < 0.95 || sum.BestValue == nil || *sum.BestValue < sum.Val["accuracy"] || sum.Baseline["accuracy"] > 0.65 {
 		t.Errorf("val %v, best %v, baseline %v: want the rule learned", sum.Val, sum.BestValue, sum.Baseline)
 	}
 	metrics := readFile(t, filepath.Join(out, "metrics.jsonl"))
@@ -382,6 +382,53 @@ eval_interval: 5
 	}
 	if a, b := stepsOf(readFile(t, filepath.Join(straight, "metrics.jsonl"))), stepsOf(readFile(t, filepath.Join(split, "metrics.jsonl"))); a != b {
 		t.Errorf("metrics steps differ: %s vs %s", a, b)
+	}
+}
+
+// The last evaluation, best value and train loss of a finetune go through
+// its checkpoint: a session stopped before it evaluates or logs reports the
+// run's, and a value never measured is absent or null, never 0.
+func TestFinetuneSummaryAcrossSessions(t *testing.T) {
+	dir := t.TempDir()
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
+batch_size: 8
+epochs: 2
+eval_interval: 5
+log_interval: 2
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(60))))
+	cfg, err := LoadFinetune(yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stopAt := func(at int) func(int) {
+		return func(step int) {
+			if step == at {
+				cancel(nil)
+			}
+		}
+	}
+	if _, err := Finetune(ctx, cfg, Options{OutDir: out, Log: io.Discard, AfterStep: stopAt(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if s := readFile(t, filepath.Join(out, "summary.json")); !strings.Contains(s, `"val": null`) || strings.Contains(s, "best_value") {
+		t.Errorf("before any evaluation, summary.json:\n%s", s)
+	}
+	ctx, cancel = context.WithCancelCause(context.Background())
+	first, err := Finetune(ctx, cfg, Options{OutDir: out, Resume: true, Log: io.Discard, AfterStep: stopAt(7)})
+	if err != nil || first.Step != 7 || first.Val == nil || first.BestValue == nil || first.TrainLoss == 0 {
+		t.Fatalf("session stopped at step 7: %+v, %v", first, err)
+	}
+	cancel(nil)
+	second, err := Finetune(ctx, cfg, Options{OutDir: out, Resume: true, Log: io.Discard})
+	if err != nil || second.Status != "interrupted" || second.Step != 7 {
+		t.Fatalf("second session: %+v, %v", second, err)
+	}
+	if fmt.Sprint(second.Val) != fmt.Sprint(first.Val) || second.BestValue == nil || *second.BestValue != *first.BestValue || second.TrainLoss != first.TrainLoss {
+		t.Errorf("after a session with no step: val %v, best %v, train loss %v; the run had %v, %v, %v",
+			second.Val, second.BestValue, second.TrainLoss, first.Val, *first.BestValue, first.TrainLoss)
 	}
 }
 

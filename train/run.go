@@ -33,8 +33,8 @@ type Summary struct {
 	Step        int     `json:"step"`
 	MaxSteps    int     `json:"max_steps"`
 	TrainLoss   float64 `json:"train_loss,omitempty"` // the last logged step's; absent before any
-	ValLoss     float64 `json:"val_loss"`
-	BestValLoss float64 `json:"best_val_loss"`
+	ValLoss     float64 `json:"val_loss,omitempty"`   // the last evaluation's; absent before any
+	BestValLoss float64 `json:"best_val_loss,omitempty"`
 	BestStep    int     `json:"best_step,omitempty"` // the evaluation step of best_val_loss
 	Best        string  `json:"best,omitempty"`      // DIR/best: the model at best_step
 	TokensSeen  int64   `json:"tokens_seen"`
@@ -134,6 +134,7 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 // fillSummary copies the run's state into its summary.
 func (r *run) fillSummary(status string) {
 	r.sum.Step, r.sum.BestValLoss, r.sum.BestStep = r.state.Step, r.state.BestVal, r.state.BestStep
+	r.sum.ValLoss, r.sum.TrainLoss = r.state.ValLoss, r.state.TrainLoss
 	r.sum.TokensSeen, r.sum.WallSeconds = r.state.TokensSeen, r.state.Elapsed
 	if r.state.BestStep > 0 {
 		r.sum.Best = filepath.Join(r.opt.OutDir, bestDir)
@@ -175,7 +176,6 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	start, base := time.Now(), r.state.Elapsed
 	elapsed := func() float64 { return base + time.Since(start).Seconds() }
 	var trainTime time.Duration
-	lastLoss := math.NaN()
 	var slowest time.Duration // the longest step or checkpoint so far
 	for r.state.Step < cfg.MaxSteps {
 		if ctx.Err() != nil {
@@ -211,7 +211,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		r.state.Step++
 		r.state.TokensSeen += int64(B * T * cfg.GradAccum)
 		if !math.IsNaN(loss) { // on a GPU the loss comes back on logged steps only
-			lastLoss = loss
+			r.state.TrainLoss = loss
 		}
 		tps := float64(int64(B*T*cfg.GradAccum)*int64(r.state.Step-r.startStep)) / trainTime.Seconds()
 		last := r.state.Step == cfg.MaxSteps
@@ -223,7 +223,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 				return nil, fmt.Errorf("evaluation at step %d: %w", r.state.Step, err)
 			}
 			m["val_loss"] = v
-			r.sum.ValLoss = v
+			r.state.ValLoss = v
 			if r.state.BestVal == 0 || v < r.state.BestVal {
 				r.state.BestVal, r.state.BestStep = v, r.state.Step
 				if err := r.syncGPU(); err != nil {
@@ -258,9 +258,6 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	r.progress.done()
-	if !math.IsNaN(lastLoss) {
-		r.sum.TrainLoss = lastLoss
-	}
 	r.fillSummary("completed")
 	if err := writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum); err != nil {
 		return nil, err

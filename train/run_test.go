@@ -367,6 +367,48 @@ func TestInterruptedBeforeFirstStep(t *testing.T) {
 	}
 }
 
+// A value not measured is absent from summary.json, never 0 (which a batch
+// script reads as a perfect loss); the last val loss, best val loss and
+// train loss go through the checkpoint, so a session that stops before it
+// evaluates or logs still reports the run's.
+func TestSummaryLossesAcrossSessions(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "checkpoint_interval=0")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stopAt := func(at int) func(int) {
+		return func(step int) {
+			if step == at {
+				cancel(nil)
+			}
+		}
+	}
+	sum, err := Pretrain(ctx, cfg, Options{OutDir: dir, Log: io.Discard, AfterStep: stopAt(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := readFile(t, filepath.Join(dir, "summary.json")); strings.Contains(s, "val_loss") || sum.TrainLoss == 0 {
+		t.Errorf("before any evaluation, summary.json:\n%s", s)
+	}
+	ctx, cancel = context.WithCancelCause(context.Background())
+	first, err := Pretrain(ctx, cfg, Options{OutDir: dir, Resume: true, Log: io.Discard, AfterStep: stopAt(12)})
+	if err != nil || first.Step != 12 || first.ValLoss == 0 || first.BestValLoss == 0 {
+		t.Fatalf("session stopped at step 12: %+v, %v", first, err)
+	}
+	// A session stopped before its first step: the run's losses still.
+	cancel(nil)
+	second, err := Pretrain(ctx, cfg, Options{OutDir: dir, Resume: true, Log: io.Discard})
+	if err != nil || second.Status != "interrupted" || second.Step != 12 {
+		t.Fatalf("second session: %+v, %v", second, err)
+	}
+	if second.ValLoss != first.ValLoss || second.BestValLoss != first.BestValLoss || second.TrainLoss != first.TrainLoss {
+		t.Errorf("after a session with no step: val %v, best %v, train %v; the run had %v, %v, %v",
+			second.ValLoss, second.BestValLoss, second.TrainLoss, first.ValLoss, first.BestValLoss, first.TrainLoss)
+	}
+	if s := readFile(t, filepath.Join(dir, "summary.json")); strings.Contains(s, `_loss": 0,`) {
+		t.Errorf("summary.json holds a loss of 0:\n%s", s)
+	}
+}
+
 // A run directory that holds a checkpoint is not written over by a new run
 // (only --resume continues it), and a resume keeps the run's model: an
 // override of an architecture key is an error naming it, while a training
