@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -18,7 +19,9 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 		dir = "."
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
+	if pe, ok := err.(*fs.PathError); ok { // name the file asked for, not the temp file
+		return &fs.PathError{Op: "write", Path: path, Err: pe.Err}
+	} else if err != nil {
 		return err
 	}
 	defer func() {

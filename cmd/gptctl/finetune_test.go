@@ -112,6 +112,7 @@ func TestFinetuneCLI(t *testing.T) {
 		{[]string{"finetune", "-c", cfg, "--init", pre, "--set", "task.max_len=99", "--out", filepath.Join(dir, "z")}, "exceeds the model's n_ctx 32"},
 		{[]string{"eval", "--model", ft, "--data", bad}, "bad.tsv:3"},
 		{[]string{"predict", "--model", pre, "--data", task}, "predict needs a finetuned model"},
+		{[]string{"predict", "--model", ft, "--data", task, "--out", filepath.Join(dir, "none", "p.jsonl")}, "none is not a directory (create it first)"},
 	} {
 		code, _, stderr := runCLI(t, c.args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) {

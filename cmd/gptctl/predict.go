@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -63,6 +65,11 @@ both devices give the same predictions.`,
 func predictRun(opts *PredictOptions) error {
 	if !train.IsTaskModel(opts.ModelDir) {
 		return &train.InputError{Err: fmt.Errorf("model %s has no task.json: predict needs a finetuned model (gptctl finetune)", opts.ModelDir)}
+	}
+	if opts.OutPath != "" && opts.OutPath != "-" { // before the work, not after
+		if fi, err := os.Stat(filepath.Dir(opts.OutPath)); err != nil || !fi.IsDir() {
+			return &usageError{fmt.Errorf("--out %s: %s is not a directory (create it first)", opts.OutPath, filepath.Dir(opts.OutPath))}
+		}
 	}
 	line := newProgressLine(opts.Log)
 	defer line.done()
