@@ -108,6 +108,13 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		return nil, err
 	}
 	r.plan()
+	if step := r.state.Step; step > r.total {
+		steps := fmt.Sprintf("max_steps %d", cfg.MaxSteps)
+		if cfg.MaxSteps == 0 {
+			steps = fmt.Sprintf("epochs %d (%d steps)", cfg.Epochs, r.total)
+		}
+		return nil, &ConfigError{fmt.Errorf("--resume: %s, but the run is at step %d: set max_steps to %d or more", steps, step, step)}
+	}
 	var err error
 	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, "metrics.jsonl"), r.state.Step); err != nil {
 		return nil, err

@@ -553,6 +553,10 @@ max_steps: 2
 			t.Errorf("resume with %s: %v, want a config error with %q", sets, err, want)
 		}
 	}
+	var ce *ConfigError
+	if err := run(true, "max_steps=1"); !errors.As(err, &ce) || !strings.Contains(err.Error(), "max_steps 1, but the run is at step 2") {
+		t.Errorf("resume with max_steps below the run's step: %v", err)
+	}
 	if job := readFile(t, filepath.Join(out, "finetune.yaml")); strings.Contains(job, "init_from: "+dir+"\n") || strings.Contains(job, "random_init: true") {
 		t.Errorf("finetune.yaml after refused resumes:\n%s", job)
 	}

@@ -441,6 +441,14 @@ func TestRunDirectoryIsNotOverwritten(t *testing.T) {
 	if err := resume("n_layer=2"); !errors.As(err, &ce) || !strings.Contains(err.Error(), "n_layer 2, but the run's model has 1") {
 		t.Errorf("resume with another n_layer: %v", err)
 	}
+	// max_steps below the run's step is refused, the run left as it was.
+	summary := readFile(t, filepath.Join(dir, "summary.json"))
+	if err := resume("max_steps=5"); !errors.As(err, &ce) || !strings.Contains(err.Error(), "max_steps 5, but the run is at step 10") {
+		t.Errorf("resume with max_steps below the run's step: %v", err)
+	}
+	if readFile(t, filepath.Join(dir, "summary.json")) != summary {
+		t.Error("the refused resume rewrote summary.json")
+	}
 	// The tokenizer and init_from make the model too: refused, and
 	// train.yaml keeps the run's.
 	for sets, want := range map[string]string{

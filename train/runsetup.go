@@ -120,6 +120,9 @@ func (r *run) resume() (*checkpoint, error) {
 	if err := keepsModel(r.cfg, ck.Config); err != nil {
 		return nil, err
 	}
+	if step := ck.State.Step; r.cfg.MaxSteps < step {
+		return nil, &ConfigError{fmt.Errorf("--resume: max_steps %d, but the run is at step %d: set max_steps to %d or more", r.cfg.MaxSteps, step, step)}
+	}
 	fmt.Fprintf(r.opt.Log, "resuming from %s at step %d%s\n", dir, ck.State.Step, fallbackNote(ck.skipped))
 	dropout := r.cfg.Dropout // a training setting, which a resume may change
 	r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
