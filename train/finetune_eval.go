@@ -97,7 +97,7 @@ func argmax(v []float64) int {
 // readTaskExamples reads and encodes a data file for a finetuned model. Its
 // format is o.Format when set, else the one its extension names, else the
 // one the model was finetuned with.
-func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions) ([]taskExample, *data.TaskData, error) {
+func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions) ([]taskExample, *data.TaskData, int, error) {
 	f := m.info.Format
 	_, err := (data.TaskFormat{}).FileFormat(file)
 	modelFormat := err != nil && o.Format == "" // neither the flag nor the name says
@@ -105,7 +105,7 @@ func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions)
 		f.Format = o.Format
 	}
 	if _, err := f.FileFormat(file); err != nil {
-		return nil, nil, inputErrorf("%s: a finetuned model reads task files (.tsv, .csv or .jsonl, or another name with --format) with the columns it was finetuned on (%s)",
+		return nil, nil, 0, inputErrorf("%s: a finetuned model reads task files (.tsv, .csv or .jsonl, or another name with --format) with the columns it was finetuned on (%s)",
 			file, columnList(m.info.Format.Columns))
 	}
 	td, err := readTaskData(file, f, needLabel, o.Log)
@@ -113,14 +113,17 @@ func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions)
 		if modelFormat {
 			err = fmt.Errorf("%w (read as %s, the format the model was finetuned on; --format sets another)", err, f.Format)
 		}
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	codec := &taskCodec{info: m.info, tok: m.tok}
 	exs := codec.encodeAll(td.Examples)
 	if note := codec.unknownNote(); note != "" && o.Log != nil {
 		fmt.Fprintf(o.Log, "%s: %s\n", file, note)
 	}
-	return exs, td, nil
+	if codec.truncated > 0 && o.Log != nil {
+		fmt.Fprintf(o.Log, "%s: %d of %d examples truncated to max_len %d (the longest segment first)\n", file, codec.truncated, len(exs), m.info.MaxLen)
+	}
+	return exs, td, codec.truncated, nil
 }
 
 // asInputError marks a task-file problem that is not already a RowError
@@ -143,7 +146,7 @@ func EvalTask(modelDir, file string, o InferOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	exs, td, err := readTaskExamples(m, file, true, o)
+	exs, td, truncated, err := readTaskExamples(m, file, true, o)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +154,7 @@ func EvalTask(modelDir, file string, o InferOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := map[string]any{"task": m.info.Type, "file": file, "examples": len(exs), "skipped": td.Skipped}
+	res := map[string]any{"task": m.info.Type, "file": file, "examples": len(exs), "skipped": td.Skipped, "truncated": truncated}
 	for k, v := range taskMetrics(m.info, exs, outs) {
 		res[k] = v
 	}
@@ -177,7 +180,7 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (int, error
 	if err != nil {
 		return 0, err
 	}
-	exs, _, err := readTaskExamples(m, file, false, o)
+	exs, _, _, err := readTaskExamples(m, file, false, o)
 	if err != nil {
 		return 0, err
 	}

@@ -147,8 +147,14 @@ eval_interval: 10
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res["accuracy"].(float64) < 0.95 || res["examples"] != 400 {
+	if res["accuracy"].(float64) < 0.95 || res["examples"] != 400 || res["truncated"] != 0 {
 		t.Errorf("eval %v", res)
+	}
+	long := writeFile(t, filepath.Join(dir, "long.tsv"), "id\tlabel\tsentence\n1\tpos\tyes "+strings.Repeat("ab ", 30)+"\n2\tneg\tno way\n")
+	var log strings.Builder
+	if res, err := EvalTask(out, long, InferOptions{Batch: 2, Log: &log}); err != nil || res["truncated"] != 1 ||
+		!strings.Contains(log.String(), "long.tsv: 1 of 2 examples truncated to max_len 32") {
+		t.Errorf("eval of a row longer than max_len: %v, %v, log %q", res, err, log.String())
 	}
 	text := writeFile(t, filepath.Join(dir, "notes.txt"), "yes it is\n")
 	if _, err := EvalTask(out, text, InferOptions{Batch: 8}); err == nil ||
