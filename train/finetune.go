@@ -58,6 +58,8 @@ type ftRun struct {
 	sum        *FinetuneSummary
 	trainTime  time.Duration // spent in training steps by this process
 	tokens     int64         // trained on by this process, padding excluded
+	resumed    string        // the checkpoint a resume started from, for the log
+	finished   bool          // resumed at its last step: nothing to train or write
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into
@@ -73,13 +75,18 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 	if err != nil {
 		return nil, err
 	}
-	defer r.metrics.close()
 	defer func() {
+		if r.metrics != nil {
+			r.metrics.close()
+		}
 		if r.graphs.gpu != nil {
 			r.graphs.gpu.close()
 		}
 	}()
 	r.sum.Device = device
+	if r.finished {
+		return r.finishedSummary()
+	}
 	sum, err := r.loop(ctx)
 	if err != nil {
 		r.sum.Status, r.sum.Error = "failed", err.Error()
@@ -94,7 +101,9 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		sum: &FinetuneSummary{Task: cfg.Task.Type, RunInfo: RunInfo{OutDir: opt.OutDir}}}
 	start := r.initModel
 	if opt.Resume && !hasCheckpoint(opt.OutDir) {
-		fmt.Fprintf(opt.Log, "%s has no checkpoint yet: starting from step 0\n", opt.OutDir)
+		if err := noCheckpoint(opt); err != nil {
+			return nil, err
+		}
 		opt.Resume = false
 		r.opt = opt
 	}
@@ -108,12 +117,13 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		return nil, err
 	}
 	r.plan()
-	if step := r.state.Step; step > r.total {
-		steps := fmt.Sprintf("max_steps %d", cfg.MaxSteps)
-		if cfg.MaxSteps == 0 {
-			steps = fmt.Sprintf("epochs %d (%d steps)", cfg.Epochs, r.total)
+	if opt.Resume {
+		if err := r.resumeAt(); err != nil {
+			return nil, err
 		}
-		return nil, &ConfigError{fmt.Errorf("--resume: %s, but the run is at step %d: set max_steps to %d or more", steps, step, step)}
+		if r.finished {
+			return r, nil
+		}
 	}
 	var err error
 	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, "metrics.jsonl"), r.state.Step); err != nil {
@@ -168,9 +178,30 @@ func (r *ftRun) resume() error {
 			r.cfg.InitFrom, r.cfg.RandomInit, ck.job.InitFrom, ck.job.RandomInit)}
 	}
 	r.model, r.optim, r.state = m, ck.optim, ck.state
-	fmt.Fprintf(r.opt.Log, "resuming from %s at step %d%s\n", ck.dir, ck.state.Step, fallbackNote(ck.skipped))
+	r.resumed = ck.dir + fallbackNote(ck.skipped)
 	if err := r.rng.UnmarshalBinary(ck.state.ModelRNG); err != nil {
 		return fmt.Errorf("resume: model rng: %w", err)
+	}
+	return nil
+}
+
+// resumeAt checks the step of a resumed run against its steps, counted
+// once the data is read: below them the run goes on, at them it is
+// finished, past them the config is refused.
+func (r *ftRun) resumeAt() error {
+	step, cfg := r.state.Step, r.cfg
+	switch {
+	case step > r.total:
+		steps := fmt.Sprintf("max_steps %d", cfg.MaxSteps)
+		if cfg.MaxSteps == 0 {
+			steps = fmt.Sprintf("epochs %d (%d steps)", cfg.Epochs, r.total)
+		}
+		return &ConfigError{fmt.Errorf("--resume: %s, but the run is at step %d: set max_steps to %d or more", steps, step, step)}
+	case step == r.total:
+		r.finished = true
+		fmt.Fprintf(r.opt.Log, "%s is complete at step %d (%d steps): nothing to do\n", r.opt.OutDir, step, r.total)
+	default:
+		fmt.Fprintf(r.opt.Log, "resuming from %s at step %d\n", r.resumed, step)
 	}
 	return nil
 }

@@ -270,6 +270,19 @@ func (r *ftRun) finish() (*FinetuneSummary, error) {
 	return r.sum, nil
 }
 
+// finishedSummary is the outcome of a resume at the last step, which trains
+// and writes nothing: the run's summary.json, or, when a kill came between
+// the last checkpoint and the summary, one written from the checkpoint.
+func (r *ftRun) finishedSummary() (*FinetuneSummary, error) {
+	var s FinetuneSummary
+	if status, step := readSummary(r.opt.OutDir, &s); status == "completed" && step == r.state.Step {
+		return &s, nil
+	}
+	r.sum.Params, r.sum.MaxSteps = r.model.params.Count(), r.total
+	r.fillSummary("completed")
+	return r.sum, writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum)
+}
+
 // fillSummary copies the run's state into its summary; status is the
 // outcome unless one was set (interrupted, failed).
 func (r *ftRun) fillSummary(status string) {

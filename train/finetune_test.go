@@ -438,6 +438,52 @@ log_interval: 2
 	}
 }
 
+// --resume of a finished finetune says so and leaves every file as it was.
+func TestFinetuneResumeFinishedRun(t *testing.T) {
+	dir := t.TempDir()
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
+batch_size: 8
+max_steps: 4
+eval_interval: 2
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(40))))
+	cfg, err := LoadFinetune(yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, out)
+	var log bytes.Buffer
+	sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: &log})
+	if err != nil || !strings.Contains(log.String(), "is complete at step 4 (4 steps): nothing to do") {
+		t.Fatalf("resume of a finished finetune: %v, log %q", err, log.String())
+	}
+	if diff := sameFiles(before, snapshot(t, out)); diff != "" {
+		t.Errorf("resume of a finished finetune: %s", diff)
+	}
+	if sum == nil || sum.Status != "completed" || sum.Val == nil || sum.BestValue == nil {
+		t.Errorf("summary %+v, want the run's", sum)
+	}
+	want := before["/summary.json"]
+	os.Remove(filepath.Join(out, "summary.json")) // a kill after the last checkpoint
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	var a, b FinetuneSummary
+	json.Unmarshal([]byte(want), &a)
+	json.Unmarshal([]byte(readFile(t, filepath.Join(out, "summary.json"))), &b)
+	if a.BestValue == nil || b.BestValue == nil || *a.BestValue != *b.BestValue {
+		t.Errorf("best_value written from the checkpoint %v, the run's %v", b.BestValue, a.BestValue)
+	}
+	a.BestValue, b.BestValue, a.TokensPerS = nil, nil, 0 // tokens/s was the finished session's throughput
+	if ja, jb := fmt.Sprintf("%+v", a), fmt.Sprintf("%+v", b); ja != jb {
+		t.Errorf("summary written from the checkpoint:\n%s\nthe run's:\n%s", jb, ja)
+	}
+}
+
 // random_init keeps the architecture and tokenizer but not the weights.
 func TestFinetuneRandomInit(t *testing.T) {
 	init := tinyModelDir(t)

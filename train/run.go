@@ -4,10 +4,12 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -43,7 +45,7 @@ type Summary struct {
 
 // RunInfo ends the summary of every run, pretraining or finetuning.
 type RunInfo struct {
-	TokensPerS   float64 `json:"tokens_per_s"`
+	TokensPerS   float64 `json:"tokens_per_s,omitempty"` // the last session's; absent when it trained no step
 	WallSeconds  float64 `json:"wall_seconds"`
 	Params       int     `json:"params"`
 	Checkpoint   string  `json:"checkpoint"`
@@ -102,6 +104,9 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 		return nil, err
 	}
 	defer r.close()
+	if r.finished {
+		return r.finishedSummary()
+	}
 	sum, err := r.loop(ctx)
 	if err != nil {
 		r.fillSummary("failed")
@@ -142,6 +147,36 @@ func (r *run) fillSummary(status string) {
 	if r.sum.Status == "" {
 		r.sum.Status = status
 	}
+}
+
+// finishedSummary is the outcome of a resume at max_steps, which trains
+// and writes nothing: the run's summary.json, or, when a kill came between
+// the last checkpoint and the summary, one written from the checkpoint.
+func (r *run) finishedSummary() (*Summary, error) {
+	var s Summary
+	if status, step := readSummary(r.opt.OutDir, &s); status == "completed" && step == r.state.Step {
+		return &s, nil
+	}
+	r.sum.Params = r.params.Count()
+	r.fillSummary("completed")
+	return r.sum, writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum)
+}
+
+// readSummary reads runDir/summary.json into sum (when not nil) and returns
+// its status and step; "" when there is none or it does not parse.
+func readSummary(runDir string, sum any) (status string, step int) {
+	b, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	if err != nil {
+		return "", 0
+	}
+	var head struct {
+		Status string `json:"status"`
+		Step   int    `json:"step"`
+	}
+	if json.Unmarshal(b, &head) != nil || sum != nil && json.Unmarshal(b, sum) != nil {
+		return "", 0
+	}
+	return head.Status, head.Step
 }
 
 // evaluate returns the mean validation loss over cfg.EvalBatches batches,

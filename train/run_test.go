@@ -326,9 +326,9 @@ func TestResumeAfterKillInCommit(t *testing.T) {
 			os.Rename(filepath.Join(dir, "checkpoint"), filepath.Join(dir, "checkpoint.prev"))
 		}, "checkpoint.prev at step 20"},
 		{"before the first checkpoint", func(dir string) {
-			os.RemoveAll(filepath.Join(dir, "checkpoint.prev"))
-			os.RemoveAll(filepath.Join(dir, "checkpoint"))
-			os.Remove(filepath.Join(dir, "metrics.jsonl"))
+			for _, f := range []string{"checkpoint.prev", "checkpoint", "metrics.jsonl", "summary.json"} {
+				os.RemoveAll(filepath.Join(dir, f))
+			}
 		}, "no checkpoint yet: starting from step 0"},
 	}
 	for _, c := range cases {
@@ -406,6 +406,95 @@ func TestSummaryLossesAcrossSessions(t *testing.T) {
 	}
 	if s := readFile(t, filepath.Join(dir, "summary.json")); strings.Contains(s, `_loss": 0,`) {
 		t.Errorf("summary.json holds a loss of 0:\n%s", s)
+	}
+}
+
+// snapshot maps every file of a run directory but its lock to its content.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == ".lock" {
+			return err
+		}
+		files[strings.TrimPrefix(path, dir)] = readFile(t, path)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// sameFiles reports the first difference between two snapshots.
+func sameFiles(a, b map[string]string) string {
+	for f := range a {
+		if _, ok := b[f]; !ok {
+			return f + " is gone"
+		}
+	}
+	for f, v := range b {
+		if w, ok := a[f]; !ok {
+			return f + " is new"
+		} else if v != w {
+			return f + " changed"
+		}
+	}
+	return ""
+}
+
+// --resume of a finished run says so and leaves every file as it was (no
+// new summary, checkpoint rotation or event file); killed between its last
+// checkpoint and its summary, it writes the summary from the checkpoint.
+// A finished run whose checkpoints were removed has nothing to resume.
+func TestResumeFinishedRun(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Pretrain(context.Background(), tinyConfig(t), Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	resume := func() (*Summary, string, error) {
+		cfg, err := Load(filepath.Join(dir, "train.yaml"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log bytes.Buffer
+		sum, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: &log})
+		return sum, log.String(), err
+	}
+	before := snapshot(t, dir)
+	var want Summary
+	json.Unmarshal([]byte(before["/summary.json"]), &want)
+	sum, log, err := resume()
+	if err != nil || !strings.Contains(log, "is complete at step 20 (max_steps 20): nothing to do") {
+		t.Fatalf("resume of a finished run: %v, log %q", err, log)
+	}
+	if diff := sameFiles(before, snapshot(t, dir)); diff != "" {
+		t.Errorf("resume of a finished run: %s", diff)
+	}
+	if sum == nil || fmt.Sprint(*sum) != fmt.Sprint(want) {
+		t.Errorf("summary %+v, want the run's %+v", sum, want)
+	}
+
+	os.Remove(filepath.Join(dir, "summary.json")) // a kill after the last checkpoint
+	if sum, _, err = resume(); err != nil || sum.Status != "completed" || sum.Step != 20 || sum.ValLoss != want.ValLoss ||
+		sum.BestValLoss != want.BestValLoss || sum.TrainLoss != want.TrainLoss || sum.Best != want.Best {
+		t.Errorf("resume of a finished run without summary.json: %+v, %v; want %+v", sum, err, want)
+	}
+	delete(before, "/summary.json")
+	after := snapshot(t, dir)
+	delete(after, "/summary.json")
+	if diff := sameFiles(before, after); diff != "" {
+		t.Errorf("resume of a finished run without summary.json: %s", diff)
+	}
+
+	os.RemoveAll(filepath.Join(dir, "checkpoint"))
+	os.RemoveAll(filepath.Join(dir, "checkpoint.prev"))
+	var ie *InputError
+	if _, _, err := resume(); !errors.As(err, &ie) || !strings.Contains(err.Error(), "nothing to continue from") {
+		t.Errorf("resume of a finished run without checkpoints: %v, want an InputError", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "best", "model.safetensors")); err != nil {
+		t.Errorf("best/ after a refused resume: %v", err)
 	}
 }
 

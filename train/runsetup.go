@@ -38,6 +38,7 @@ type run struct {
 	metrics   *metricsFile
 	progress  *progress
 	sum       *Summary
+	finished  bool // resumed at max_steps: nothing to train or write
 }
 
 func newRun(cfg Config, opt Options, device string) (*run, error) {
@@ -46,7 +47,9 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 	if opt.Resume && !hasCheckpoint(opt.OutDir) {
 		// Killed before its first checkpoint: nothing was kept, so the
 		// run starts again from its job config.
-		fmt.Fprintf(opt.Log, "%s has no checkpoint yet: starting from step 0\n", opt.OutDir)
+		if err := noCheckpoint(opt); err != nil {
+			return nil, err
+		}
 		opt.Resume = false
 		r.opt = opt
 	}
@@ -54,6 +57,9 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 		var err error
 		if ck, err = r.resume(); err != nil {
 			return nil, err
+		}
+		if r.finished {
+			return r, nil
 		}
 	} else if cfg.InitFrom != "" {
 		if err := r.initFrom(); err != nil {
@@ -120,10 +126,17 @@ func (r *run) resume() (*checkpoint, error) {
 	if err := keepsModel(r.cfg, ck.Config); err != nil {
 		return nil, err
 	}
-	if step := ck.State.Step; r.cfg.MaxSteps < step {
+	step := ck.State.Step
+	switch {
+	case r.cfg.MaxSteps < step:
 		return nil, &ConfigError{fmt.Errorf("--resume: max_steps %d, but the run is at step %d: set max_steps to %d or more", r.cfg.MaxSteps, step, step)}
+	case r.cfg.MaxSteps == step:
+		r.finished = true
+		fmt.Fprintf(r.opt.Log, "%s is complete at step %d (max_steps %d): nothing to do\n", r.opt.OutDir, step, r.cfg.MaxSteps)
+	default:
+		fmt.Fprintf(r.opt.Log, "resuming from %s at step %d%s\n", dir, step, fallbackNote(ck.skipped))
 	}
-	fmt.Fprintf(r.opt.Log, "resuming from %s at step %d%s\n", dir, ck.State.Step, fallbackNote(ck.skipped))
+	r.sum.Checkpoint = dir
 	dropout := r.cfg.Dropout // a training setting, which a resume may change
 	r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
 	r.cfg.Dropout, r.params.Config.Dropout = dropout, dropout
@@ -142,6 +155,18 @@ func dataChange(want, have Config, err error) error {
 		return &ConfigError{fmt.Errorf("--resume: data %s, but the run trains on %s: %s (resume with --set data=%s, or start a new run)", want.Data, have.Data, fix, have.Data)}
 	}
 	return inputErrorf("--resume: the data in %s changed since the checkpoint, and %s: %v (put back the data the run was trained on, or start a new run)", want.Data, fix, err)
+}
+
+// noCheckpoint checks a resume of a run directory without a checkpoint,
+// which then starts from step 0: fine for a job killed before its first
+// checkpoint, not for a completed run whose checkpoints were removed
+// (starting again would write over its best/ and metrics).
+func noCheckpoint(opt Options) error {
+	if status, _ := readSummary(opt.OutDir, nil); status == "completed" {
+		return inputErrorf("--resume: %s holds a completed run (summary.json) but no checkpoint: there is nothing to continue from (start a new run in another --out)", opt.OutDir)
+	}
+	fmt.Fprintf(opt.Log, "%s has no checkpoint yet: starting from step 0\n", opt.OutDir)
+	return nil
 }
 
 // keepsModel checks the job config of a resumed run, want, against the
