@@ -60,6 +60,7 @@ type ftRun struct {
 	tokens     int64         // trained on by this process, padding excluded
 	resumed    string        // the checkpoint a resume started from, for the log
 	finished   bool          // resumed at its last step: nothing to train or write
+	winOnGPU   bool          // the log window's sums of the last steps are still on the GPU
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into

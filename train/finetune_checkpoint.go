@@ -42,6 +42,9 @@ type finetuneState struct {
 	// them.
 	Val       map[string]float64 `json:"val,omitempty"`
 	TrainLoss float64            `json:"train_loss,omitempty"`
+	// Window holds the steps since the last metrics line, which the next
+	// line averages.
+	Window logWindow `json:"log_window"`
 	// Files maps every other file of the checkpoint to its SHA-256.
 	Files map[string]string `json:"files"`
 }
@@ -53,6 +56,12 @@ func (r *ftRun) save() error {
 	}
 	st := r.state
 	st.AdamStep = r.optim.Step
+	if r.winOnGPU {
+		// Stopped after a step that left its sums on the GPU (only steps
+		// that log or checkpoint take them): the first line after a resume
+		// averages the resumed steps alone.
+		st.Window = logWindow{}
+	}
 	var err error
 	if st.ModelRNG, err = r.rng.MarshalBinary(); err != nil {
 		return err

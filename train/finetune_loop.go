@@ -23,20 +23,23 @@ type stepResult struct {
 	tokens                 int
 }
 
-// logWindow averages the step results since the last metrics line.
+// logWindow sums the step results since the last metrics line, which
+// averages them. It is part of the checkpoint state, so that the first line
+// after a resume averages the same steps as in an uninterrupted run.
 type logWindow struct {
-	n            int
-	loss, l2, l1 float64
+	N    int     `json:"steps"`
+	Loss float64 `json:"loss"`
+	L2   float64 `json:"l2"`
+	L1   float64 `json:"l1"`
 }
 
 func (w *logWindow) add(s stepResult) {
-	w.n++
-	w.loss, w.l2, w.l1 = w.loss+s.loss, w.l2+s.l2, w.l1+s.l1
+	w.N++
+	w.Loss, w.L2, w.L1 = w.Loss+s.loss, w.L2+s.l2, w.L1+s.l1
 }
 
 func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	start, elapsed0 := time.Now(), r.state.Elapsed
-	var win logWindow
 	var batches [][]int
 	epoch := -1
 	var slowest time.Duration // the longest step with its evaluation and checkpoint
@@ -63,12 +66,12 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		r.tokens += int64(res.tokens)
 		r.state.Step++
 		r.state.TokensSeen += int64(res.tokens)
-		win.add(res)
+		r.state.Window.add(res)
 		r.state.Elapsed = elapsed0 + time.Since(start).Seconds()
 		m := metrics{"step": r.state.Step, "epoch": float64(r.state.Step) / float64(r.perEpoch), "lr": lr,
 			"grad_norm": res.gradNorm, "elapsed_s": r.state.Elapsed}
 		r.sum.TokensPerS = float64(r.tokens) / r.trainTime.Seconds()
-		if err := r.afterStep(m, &win); err != nil {
+		if err := r.afterStep(m); err != nil {
 			return nil, err
 		}
 		slowest = max(slowest, time.Since(t0))
@@ -85,10 +88,14 @@ func (r *ftRun) evalsAt(step int) bool {
 
 func (r *ftRun) logsAt(step int) bool { return step%r.cfg.LogInterval == 0 || r.evalsAt(step) }
 
+// savesAt reports whether the run checkpoints after step, before its end.
+func (r *ftRun) savesAt(step int) bool {
+	return r.cfg.CheckpointInterval > 0 && step%r.cfg.CheckpointInterval == 0 && step != r.total
+}
+
 // afterStep evaluates, logs and checkpoints as the step calls for.
-func (r *ftRun) afterStep(m metrics, win *logWindow) error {
-	step, cfg := r.state.Step, r.cfg
-	last := step == r.total
+func (r *ftRun) afterStep(m metrics) error {
+	step, cfg, win := r.state.Step, r.cfg, &r.state.Window
 	evalNow := r.evalsAt(step)
 	var val map[string]float64
 	if evalNow {
@@ -98,13 +105,13 @@ func (r *ftRun) afterStep(m metrics, win *logWindow) error {
 		}
 	}
 	if r.logsAt(step) {
-		n := float64(win.n)
-		m["train_loss"], m["l2_loss"] = win.loss/n, win.l2/n
+		n := float64(win.N)
+		m["train_loss"], m["l2_loss"] = win.Loss/n, win.L2/n
 		if cfg.Lambda > 0 {
-			m["l1_loss"] = win.l1 / n
+			m["l1_loss"] = win.L1 / n
 		}
 		m["tokens_per_s"] = r.sum.TokensPerS
-		r.state.TrainLoss = win.loss / n
+		r.state.TrainLoss = win.Loss / n
 		if err := r.metrics.write(m); err != nil {
 			return err
 		}
@@ -115,7 +122,7 @@ func (r *ftRun) afterStep(m metrics, win *logWindow) error {
 		fmt.Fprintf(r.opt.Log, "eval at step %d: %s (best %s %.4f at step %d)\n", step, formatMetrics(val),
 			r.model.info.Metric, r.state.BestMetric, r.state.BestStep)
 	}
-	if cfg.CheckpointInterval > 0 && step%cfg.CheckpointInterval == 0 && !last {
+	if r.savesAt(step) {
 		if err := r.save(); err != nil {
 			return err
 		}
@@ -181,11 +188,12 @@ func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult,
 		res.tokens = g.fill(r.train, batch)
 		return nil
 	}
-	// Only a step that logs waits for the device: the others leave their
-	// loss, L2 and L1 in device sums (reported as 0 here, so that the log
-	// window's totals come out right) and a non-finite step to the device's
-	// guard, which the next step that logs reports.
-	look := r.logsAt(r.state.Step + 1)
+	// Only a step that logs or checkpoints waits for the device: the others
+	// leave their loss, L2 and L1 in device sums (reported as 0 here, so
+	// that the log window's totals come out right) and a non-finite step to
+	// the device's guard, which the next step that looks reports. A
+	// checkpoint step takes the sums, so that the saved window holds them.
+	look := r.logsAt(r.state.Step+1) || r.savesAt(r.state.Step+1)
 	_, norm, err := gpu.step(fill, 1, r.cfg.GradClip, float32(lr), look)
 	var late *lateNonFinite
 	if errors.As(err, &late) {
@@ -196,6 +204,7 @@ func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult,
 	}
 	outs := append([]*G.Node{g.task.Loss}, g.extra...) // the loss, L2 and (with lambda > 0) L1
 	sums, err := gpu.window(look, outs...)
+	r.winOnGPU = !look
 	if err != nil || !look {
 		res.gradNorm = math.NaN()
 		return res, err
