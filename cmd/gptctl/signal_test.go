@@ -213,3 +213,41 @@ func TestSIGKILLAnywhere(t *testing.T) {
 		t.Errorf("metrics.jsonl has %d lines, want 120", len(lines))
 	}
 }
+
+// The exit statuses of a job script's resumes: a finished run exits 0 and
+// is left as it was; a max_steps below the run's step, a changed
+// tokenizer, or an --out that cannot be a directory exit 2 naming the
+// problem.
+func TestResumeExitStatuses(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	args := append(append([]string{}, tinyRun...), "--set", "max_steps=20", "--set", "eval_interval=10", "--set", "log_interval=5", "--out", run)
+	if code, _, stderr := runCLI(t, args...); code != 0 {
+		t.Fatalf("tiny run: exit %d\n%s", code, stderr)
+	}
+	summary, _ := os.ReadFile(filepath.Join(run, "summary.json"))
+	events, _ := filepath.Glob(filepath.Join(run, "events.out.tfevents.*"))
+	code, stdout, stderr := runCLI(t, "pretrain", "--resume", "--out", run)
+	if code != 0 || !strings.Contains(stderr, "is complete at step 20") || !strings.Contains(stdout, `"status": "completed"`) {
+		t.Errorf("--resume of a finished run: exit %d, stdout %s, stderr %s", code, stdout, stderr)
+	}
+	after, _ := os.ReadFile(filepath.Join(run, "summary.json"))
+	if events2, _ := filepath.Glob(filepath.Join(run, "events.out.tfevents.*")); !bytes.Equal(after, summary) || len(events2) != len(events) {
+		t.Errorf("--resume of a finished run changed summary.json or the event files:\n%s", after)
+	}
+	file := filepath.Join(dir, "notes.txt")
+	os.WriteFile(file, []byte("x"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pretrain", "--resume", "--out", run, "--set", "max_steps=5"}, "the run is at step 20"},
+		{[]string{"pretrain", "--resume", "--out", run, "--set", "tokenizer=byte"}, "tokenizer"},
+		{[]string{"pretrain", "--out", run}, "already holds a run"},
+		{[]string{"pretrain", "--set", "max_steps=1", "--out", filepath.Join(file, "run")}, file},
+	} {
+		if code, _, stderr := runCLI(t, c.args...); code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
