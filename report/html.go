@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Formats are the outputs Render can write.
@@ -37,7 +38,7 @@ func Render(runs []*Run, outDir string, formats []string) ([]string, error) {
 		if err != nil {
 			return written, err
 		}
-		sec := htmlSection{Title: c.title, Rows: values(runs, labels, c.metrics)}
+		sec := htmlSection{Title: c.title, Rows: values(runs, labels, c)}
 		for _, f := range []string{"png", "svg"} {
 			if !want[f] && (f != "png" || !want["html"]) {
 				continue
@@ -119,20 +120,26 @@ func summaries(runs []*Run, labels []string) []htmlRun {
 		if last >= 0 {
 			h.LastStep = strconv.FormatInt(last, 10)
 		}
-		h.TrainLoss = fmtPoint(r.Final("train_loss"))
+		train := lossChart.lines(r)[0] // a finetune run's task loss, like its val_loss
+		h.TrainLoss = fmtPoint(r.Final(train))
 		h.ValLoss = fmtPoint(r.Best("val_loss"))
-		if r.Truncated {
-			h.Note = "last line truncated"
+		var notes []string
+		if isFinetune(r) {
+			notes = append(notes, "finetune: train loss is the task loss L2 ("+train+"), not train_loss (L3)")
 		}
+		if r.Truncated {
+			notes = append(notes, "last line truncated")
+		}
+		h.Note = strings.Join(notes, "; ")
 		out[i] = h
 	}
 	return out
 }
 
-func values(runs []*Run, labels []string, metrics []string) []htmlValue {
+func values(runs []*Run, labels []string, c chart) []htmlValue {
 	var out []htmlValue
 	for i, r := range runs {
-		for _, m := range metrics {
+		for _, m := range c.lines(r) {
 			if len(r.Series[m]) == 0 {
 				continue
 			}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,10 +34,41 @@ var palette = []color.RGBA{
 
 // chart is one figure: the metrics it draws and the file name it gets.
 type chart struct {
-	file    string // base name without extension
-	title   string
-	ylabel  string
-	metrics []string // drawn solid, dashed, ... per run
+	file     string // base name without extension
+	title    string
+	ylabel   string
+	metrics  []string // drawn solid, dashed, ... per run
+	finetune []string // what a finetune run draws instead, if not nil
+}
+
+// A finetune run logs train_loss = L3 = L2 + lambda*L1, its parts l2_loss
+// (the task loss, which val_loss also is) and l1_loss (the LM loss, when
+// lambda > 0). Its loss chart compares l2_loss with val_loss, and L3 and L1
+// get a chart of their own.
+var (
+	lossChart      = chart{"loss", "Loss", "loss", []string{"train_loss", "val_loss"}, []string{"l2_loss", "val_loss"}}
+	objectiveChart = chart{"objective", "Finetune objective: L3 = L2 + lambda*L1", "loss", nil, []string{"train_loss", "l1_loss"}}
+	lossNames      = map[string]string{"train_loss": "train", "val_loss": "val"}
+	ftLossNames    = map[string]string{"l2_loss": "train L2", "val_loss": "val L2", "train_loss": "train L3", "l1_loss": "train L1"}
+)
+
+// isFinetune reports whether r is a finetune run: one that logs l2_loss.
+func isFinetune(r *Run) bool { return len(r.Series["l2_loss"]) > 0 }
+
+// lines returns the metrics c draws for r, in order: solid, dashed, ...
+func (c chart) lines(r *Run) []string {
+	if c.finetune != nil && isFinetune(r) {
+		return c.finetune
+	}
+	return c.metrics
+}
+
+// legendName names metric m of r in a chart of several metrics.
+func legendName(r *Run, m string) string {
+	if isFinetune(r) {
+		return ftLossNames[m]
+	}
+	return lossNames[m]
 }
 
 // charts lists the figures for runs: loss, lr, then every other metric.
@@ -47,16 +80,22 @@ func charts(runs []*Run) []chart {
 		}
 	}
 	var out []chart
-	if present["train_loss"] || present["val_loss"] {
-		out = append(out, chart{"loss", "Loss", "loss", []string{"train_loss", "val_loss"}})
+	if present["train_loss"] || present["val_loss"] || present["l2_loss"] {
+		out = append(out, lossChart)
+	}
+	if present["l1_loss"] {
+		out = append(out, objectiveChart)
 	}
 	if present["lr"] {
-		out = append(out, chart{"lr", "Learning rate", "lr", []string{"lr"}})
+		out = append(out, chart{"lr", "Learning rate", "lr", []string{"lr"}, nil})
+	}
+	for _, k := range []string{"train_loss", "val_loss", "l2_loss", "l1_loss", "lr"} {
+		present[k] = false // drawn above
 	}
 	for _, r := range runs {
 		for _, k := range r.Metrics() {
-			if k != "train_loss" && k != "val_loss" && k != "lr" && present[k] {
-				out = append(out, chart{fileName(k), k, k, []string{k}})
+			if present[k] {
+				out = append(out, chart{fileName(k), k, k, []string{k}, nil})
 				present[k] = false
 			}
 		}
@@ -73,7 +112,7 @@ func fileName(metric string) string {
 		return '_'
 	}, metric)
 	switch name {
-	case "loss", "lr", "report":
+	case "loss", "objective", "lr", "report":
 		name = "metric_" + name
 	}
 	return name
@@ -87,20 +126,18 @@ func (c chart) plot(runs []*Run, labels []string) (*plot.Plot, error) {
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = c.ylabel
 	p.X.Tick.Marker = plot.TickerFunc(stepTicks)
+	p.Y.Tick.Marker = plot.TickerFunc(valueTicks)
 	p.Add(plotter.NewGrid())
 	sans(&p.Title.TextStyle.Font, &p.X.Label.TextStyle.Font, &p.Y.Label.TextStyle.Font,
 		&p.X.Tick.Label.Font, &p.Y.Tick.Label.Font, &p.Legend.TextStyle.Font)
-	p.Legend.Top = !HigherIsBetter(c.metrics[0])
+	p.Legend.Top = !HigherIsBetter(slices.Concat(c.metrics, c.finetune)[0])
 	p.Legend.ThumbnailWidth = vg.Points(24)
 	for i, r := range runs {
-		for j, m := range c.metrics {
-			s := r.Series[m]
-			if len(s) == 0 {
+		metrics := c.lines(r)
+		for j, m := range metrics {
+			xys := finite(r.Series[m])
+			if len(xys) == 0 {
 				continue
-			}
-			xys := make(plotter.XYs, len(s))
-			for k, pt := range s {
-				xys[k] = plotter.XY{X: float64(pt.Step), Y: pt.Value}
 			}
 			line, points, err := plotter.NewLinePoints(xys)
 			if err != nil {
@@ -113,10 +150,10 @@ func (c chart) plot(runs []*Run, labels []string) (*plot.Plot, error) {
 			}
 			p.Add(line)
 			label := labels[i]
-			if len(c.metrics) > 1 {
-				label += " " + strings.TrimSuffix(m, "_loss")
+			if len(metrics) > 1 {
+				label += " " + legendName(r, m)
 			}
-			if len(s) <= 40 { // sparse series, such as evaluations: mark each point
+			if len(xys) <= 40 { // sparse series, such as evaluations: mark each point
 				points.Color, points.Shape, points.Radius = col, draw.CircleGlyph{}, vg.Points(2.5)
 				p.Add(points)
 				p.Legend.Add(label, line, points)
@@ -125,7 +162,43 @@ func (c chart) plot(runs []*Run, labels []string) (*plot.Plot, error) {
 			}
 		}
 	}
+	p.Y.Min, p.Y.Max = valueRange(p.Y.Min, p.Y.Max)
 	return p, nil
+}
+
+// finite returns the points of s that can be drawn: plotter refuses NaN and
+// infinities, which a Run built in memory may hold.
+func finite(s []Point) plotter.XYs {
+	xys := make(plotter.XYs, 0, len(s))
+	for _, pt := range s {
+		if !math.IsNaN(pt.Value) && !math.IsInf(pt.Value, 0) {
+			xys = append(xys, plotter.XY{X: float64(pt.Step), Y: pt.Value})
+		}
+	}
+	return xys
+}
+
+// valueRange returns the y axis for data in [min, max], with min < max and
+// max-min finite, as DefaultTicks needs: it panics on an empty range and
+// never returns on an infinite one. A constant series gets a margin of 5% of
+// its magnitude, where gonum's +-1 is lost to rounding above 2^53; a span
+// past MaxFloat64 (-1e308 to 1e308) is cut to the middle half of the floats.
+// Without data (min > max), the axis is gonum's -1 to 1.
+func valueRange(min, max float64) (float64, float64) {
+	if !(min <= max) {
+		return -1, 1
+	}
+	if min == max {
+		pad := math.Abs(min) / 20
+		if !(min-pad < max+pad) { // zero, or a subnormal too small for 5%
+			pad = 1
+		}
+		min, max = math.Max(min-pad, -math.MaxFloat64), math.Min(max+pad, math.MaxFloat64)
+	}
+	if math.IsInf(max-min, 0) {
+		min, max = math.Max(min, -math.MaxFloat64/2), math.Min(max, math.MaxFloat64/2)
+	}
+	return min, max
 }
 
 // sans switches fonts to Liberation Sans, easier to read on a screen.
@@ -137,13 +210,50 @@ func sans(fonts ...*font.Font) {
 
 // stepTicks labels steps as integers: "2500", not "2500.00".
 func stepTicks(min, max float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(min, max)
+	ticks := defaultTicks(min, max)
 	for i, t := range ticks {
 		if t.Label != "" {
 			ticks[i].Label = strconv.FormatFloat(t.Value, 'f', -1, 64)
 		}
 	}
 	return ticks
+}
+
+// valueTicks relabels gonum's ticks with as many significant digits as it
+// takes to tell them apart: gonum prints 0.95e17, 1e17 and 1.05e17 as 1e+17.
+func valueTicks(min, max float64) []plot.Tick {
+	ticks := defaultTicks(min, max)
+	for prec := 2; prec <= 17 && !distinct(ticks); prec++ {
+		for i, t := range ticks {
+			if t.Label != "" {
+				ticks[i].Label = strconv.FormatFloat(t.Value, 'g', prec, 64)
+			}
+		}
+	}
+	return ticks
+}
+
+// distinct reports whether no two labelled ticks read the same.
+func distinct(ticks []plot.Tick) bool {
+	seen := map[string]bool{}
+	for _, t := range ticks {
+		if t.Label != "" {
+			if seen[t.Label] {
+				return false
+			}
+			seen[t.Label] = true
+		}
+	}
+	return true
+}
+
+// defaultTicks are gonum's default ticks, or none for a range they cannot
+// mark (see valueRange): the last guard before DefaultTicks.
+func defaultTicks(min, max float64) []plot.Tick {
+	if !(min < max) || math.IsInf(max-min, 0) {
+		return nil
+	}
+	return plot.DefaultTicks{}.Ticks(min, max)
 }
 
 // encode renders p as "png" or "svg".

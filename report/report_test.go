@@ -2,12 +2,15 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeRun fabricates a run directory: a loss that decays, evaluations every
@@ -142,5 +145,206 @@ func TestRender(t *testing.T) {
 	paths, err = Render(runs[:1], filepath.Join(root, "svg"), []string{"svg"})
 	if err != nil || len(paths) != 3 { // loss, lr, tokens_per_s
 		t.Errorf("svg only: %v, %v", paths, err)
+	}
+}
+
+// render calls Render, turning a panic, or no answer in a minute, into an error.
+func render(runs []*Run, out string, formats []string) error {
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if e := recover(); e != nil {
+				done <- fmt.Errorf("panic: %v", e)
+			}
+		}()
+		_, err := Render(runs, out, formats)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute):
+		return errors.New("Render did not return in a minute")
+	}
+}
+
+// A diverged or degenerate run still renders: constant series at any
+// magnitude (gonum pads a constant with +-1, which vanishes past 2^53, and its
+// ticks then panic), one record, values near MaxFloat64, a span wider than
+// MaxFloat64 (DefaultTicks never returns), subnormals, and NaN and infinities
+// in a Run built in memory.
+func TestReportExtremeValues(t *testing.T) {
+	big := math.MaxFloat64
+	run := func(name string, values ...float64) *Run {
+		r := &Run{Name: name, Dir: name, Series: map[string][]Point{}, Records: len(values)}
+		for i, v := range values {
+			step := int64(i + 1)
+			r.Series["train_loss"] = append(r.Series["train_loss"], Point{step, 4 - float64(i)/10})
+			r.Series["lr"] = append(r.Series["lr"], Point{step, 1e30})
+			r.Series["grad_norm"] = append(r.Series["grad_norm"], Point{step, v})
+			r.Series["val_loss"] = append(r.Series["val_loss"], Point{step, -v})
+		}
+		return r
+	}
+	cases := []*Run{
+		run("constant-1e17", 1e17, 1e17),
+		run("constant-1e16", 1e16, 1e16, 1e16),
+		run("one-record", 1e17),
+		run("one-record-zero", 0),
+		run("constant-1e308", 1e308, 1e308),
+		run("maxfloat", big, big),
+		run("near-maxfloat", big, big*0.999),
+		run("span-past-maxfloat", 1e308, -1e308, big),
+		run("subnormal", 5e-324, 5e-324),
+		run("tiny-range", 1e17, 1e17+16),
+		run("non-finite", math.NaN(), math.Inf(1), math.Inf(-1)),
+		run("some-non-finite", 1, math.NaN(), 2, math.Inf(1)),
+	}
+	root := t.TempDir()
+	for _, r := range cases {
+		t.Run(r.Name, func(t *testing.T) {
+			if err := render([]*Run{r}, filepath.Join(root, r.Name), []string{"png", "svg", "html"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if err := render(cases, filepath.Join(root, "all"), nil); err != nil {
+		t.Errorf("all runs in one report: %v", err)
+	}
+}
+
+func TestReportValueRange(t *testing.T) {
+	big := math.MaxFloat64
+	cases := []struct{ min, max, wantMin, wantMax float64 }{
+		{1.5, 4, 1.5, 4}, // data with a range keeps it
+		{1e17, 1e17, 0.95e17, 1.05e17},
+		{-1e17, -1e17, -1.05e17, -0.95e17},
+		{1e-3, 1e-3, 0.95e-3, 1.05e-3},
+		{0, 0, -1, 1},
+		{5e-324, 5e-324, -1, 1},
+		{big, big, big * 0.95, big},
+		{-big, -big, -big, -big * 0.95},
+		{-1e308, 1e308, -big / 2, big / 2},
+		{math.Inf(1), math.Inf(-1), -1, 1}, // no data
+		{math.NaN(), math.NaN(), -1, 1},
+	}
+	for _, c := range cases {
+		lo, hi := valueRange(c.min, c.max)
+		if lo != c.wantMin || hi != c.wantMax {
+			t.Errorf("valueRange(%g, %g) = %g, %g, want %g, %g", c.min, c.max, lo, hi, c.wantMin, c.wantMax)
+		}
+		if !(lo < hi) || math.IsInf(hi-lo, 0) {
+			t.Errorf("valueRange(%g, %g) = %g, %g: not a range DefaultTicks can mark", c.min, c.max, lo, hi)
+		}
+	}
+}
+
+// Ticks never panic or hang, and their labels read differently.
+func TestReportValueTicks(t *testing.T) {
+	big := math.MaxFloat64
+	for _, r := range [][2]float64{{0.95e17, 1.05e17}, {0.95 * big, big}, {0.00095, 0.00105}, {1e17, 1e17 + 16},
+		{1, 1}, {2, 1}, {-big, big}, {math.NaN(), 1}} {
+		ticks := valueTicks(r[0], r[1])
+		if !distinct(ticks) {
+			t.Errorf("ticks of %g..%g: %v", r[0], r[1], ticks)
+		}
+		if !(r[0] < r[1]) || math.IsInf(r[1]-r[0], 0) || math.IsNaN(r[0]) {
+			if len(ticks) != 0 {
+				t.Errorf("ticks of %g..%g: %v, want none", r[0], r[1], ticks)
+			}
+		} else if len(ticks) == 0 {
+			t.Errorf("no ticks for %g..%g", r[0], r[1])
+		}
+	}
+	if ticks := stepTicks(5, 5); len(ticks) != 0 {
+		t.Errorf("step ticks of an empty range: %v", ticks)
+	}
+}
+
+// writeFinetune writes the metrics.jsonl of a finetune run as train/finetune_loop.go
+// does: train_loss is L3 = L2 + lambda*L1, beside l2_loss and, for lambda > 0,
+// l1_loss; evaluations add val_loss (a task loss, like L2) and val_accuracy.
+func writeFinetune(t *testing.T, root, name string, lambda float64) string {
+	t.Helper()
+	dir := filepath.Join(root, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for step := 10; step <= 100; step += 10 {
+		l2, l1 := 0.7-float64(step)/500, 3.5-float64(step)/200
+		fmt.Fprintf(&b, `{"step": %d, "epoch": %.2f, "lr": 6.25e-05, "grad_norm": 1.3, "train_loss": %.4f, "l2_loss": %.4f`,
+			step, float64(step)/50, l2+lambda*l1, l2)
+		if lambda > 0 {
+			fmt.Fprintf(&b, `, "l1_loss": %.4f`, l1)
+		}
+		if step%50 == 0 {
+			fmt.Fprintf(&b, `, "val_loss": %.4f, "val_accuracy": %.3f`, l2+0.05, 0.6+float64(step)/1000)
+		}
+		b.WriteString(`, "tokens_per_s": 1200}` + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, MetricsFile), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// A finetune run's loss chart and run table put the task loss L2 beside
+// val_loss, not train_loss (L3, which adds lambda times the LM loss); L3 and
+// L1 get a chart of their own. A pretrain run in the same report is drawn as
+// before.
+func TestReportFinetuneLosses(t *testing.T) {
+	root := t.TempDir()
+	var runs []*Run
+	for _, dir := range []string{writeRun(t, root, "pre", 1, false, ""), writeFinetune(t, root, "ft", 0.5), writeFinetune(t, root, "ft0", 0)} {
+		run, err := LoadRun(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, run)
+	}
+	var files []string
+	for _, c := range charts(runs) {
+		files = append(files, c.file)
+	}
+	if want := "[loss objective lr tokens_per_s epoch grad_norm val_accuracy]"; fmt.Sprint(files) != want {
+		t.Errorf("charts %v, want %s", files, want)
+	}
+	for i, want := range []string{"[train_loss val_loss]", "[l2_loss val_loss]", "[l2_loss val_loss]"} {
+		if got := fmt.Sprint(lossChart.lines(runs[i])); got != want {
+			t.Errorf("%s: loss chart draws %s, want %s", runs[i].Name, got, want)
+		}
+	}
+	if got := fmt.Sprint(objectiveChart.lines(runs[0])); got != "[]" {
+		t.Errorf("pre: objective chart draws %s", got)
+	}
+
+	out := filepath.Join(root, "report")
+	if _, err := Render(runs, out, []string{"svg", "html"}); err != nil {
+		t.Fatal(err)
+	}
+	svg, _ := os.ReadFile(filepath.Join(out, "loss.svg"))
+	for _, s := range []string{"pre train", "pre val", "ft train L2", "ft val L2", "ft0 train L2"} {
+		if !bytes.Contains(svg, []byte(s+"<")) {
+			t.Errorf("loss.svg lacks the legend %q", s)
+		}
+	}
+	svg, _ = os.ReadFile(filepath.Join(out, "objective.svg"))
+	for _, s := range []string{"ft train L3", "ft train L1"} {
+		if !bytes.Contains(svg, []byte(s+"<")) {
+			t.Errorf("objective.svg lacks the legend %q", s)
+		}
+	}
+	html, _ := os.ReadFile(filepath.Join(out, "report.html"))
+	l2 := `<td class="num">0.5 @ 100</td>` // ft's final l2_loss
+	l3 := `<td class="num">2 @ 100</td>`   // ft's final train_loss: 0.5 + 0.5*3
+	pre := `<td class="num">2 @ 500</td>`  // pre's final train_loss: 1.5 + 300/600
+	for _, s := range []string{l2, pre, "task loss L2 (l2_loss)"} {
+		if !bytes.Contains(html, []byte(s)) {
+			t.Errorf("report.html lacks %q", s)
+		}
+	}
+	if i := bytes.Index(html, []byte("<h2>")); i < 0 || bytes.Contains(html[:i], []byte(l3)) {
+		t.Errorf("the run table shows ft's train_loss L3 (%s) as its train loss", l3)
 	}
 }
