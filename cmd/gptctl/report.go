@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -33,10 +34,15 @@ func newCmdReport(runF func(*ReportOptions) error) *cobra.Command {
 and SVG, and report.html: one self-contained page with the charts and a
 table of the final and best values of each run.`,
 		Example: "  gptctl report runs/shakespeare runs/builtin --out report --format png,html",
-		Args:    cobra.MinimumNArgs(1),
+		Args:    usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dirs = args
 			opts.Out, opts.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			for _, f := range opts.Formats { // before loading the runs
+				if !slices.Contains(report.Formats, f) {
+					return &usageError{fmt.Errorf("--format %q is not png, svg or html", f)}
+				}
+			}
 			if runF != nil {
 				return runF(opts)
 			}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Usage errors exit 2: no run directory, and a --format that Render would
+// refuse, caught before any run is loaded.
+func TestReportUsage(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report"}, "requires at least 1 arg"},
+		{[]string{"report", missing, "--format", "pdf"}, `--format "pdf" is not png, svg or html`},
+		{[]string{"report", missing, "--format", "png,pdf"}, `--format "pdf"`},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "metrics.jsonl") {
+			t.Errorf("gptctl %s: status %d, stderr %q; want status %d and %q", strings.Join(c.args, " "), code, stderr, exitUsage, c.want)
+		}
+	}
+	called := false
+	cmd := newCmdReport(func(*ReportOptions) error { called = true; return nil })
+	cmd.SetArgs([]string{missing, "--format", "html,jpeg"})
+	cmd.SetOut(new(strings.Builder))
+	cmd.SetErr(new(strings.Builder))
+	if err := cmd.Execute(); exitCode(err) != exitUsage || called {
+		t.Errorf("--format jpeg: err %v (status %d), run called %v", err, exitCode(err), called)
+	}
+}
+
+func TestReportFlags(t *testing.T) {
+	var got *ReportOptions
+	cmd := newCmdReport(func(o *ReportOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"runs/a", "runs/b", "--out", "rep", "--format", "svg,html"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got.Dirs, " ") != "runs/a runs/b" || got.OutDir != "rep" || strings.Join(got.Formats, ",") != "svg,html" {
+		t.Errorf("options %+v", got)
+	}
+}
+
+// The tester's run: a grad_norm constant at 1e17 made gonum's ticks panic.
+func TestReportConstantHugeSeries(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "huge")
+	os.Mkdir(run, 0o755)
+	metrics := `{"step":1,"train_loss":4.1,"lr":0.001,"grad_norm":1e17}` + "\n" + `{"step":2,"train_loss":4.0,"lr":0.001,"grad_norm":1e17}` + "\n"
+	if err := os.WriteFile(filepath.Join(run, "metrics.jsonl"), []byte(metrics), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "rep")
+	code, stdout, stderr := runCLI(t, "report", run, "--out", out)
+	if code != exitOK || !strings.Contains(stdout, filepath.Join(out, "grad_norm.png")) {
+		t.Fatalf("status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
