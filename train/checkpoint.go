@@ -194,7 +194,11 @@ func readOptimizer(path string, p *graph.Params, o *AdamW) error {
 // model.safetensors and the tokenizer (a BPE, GPT-2's or GPT-1's, under both
 // OpenAI's and Hugging Face's file names).
 func writeModelDir(dir string, p *graph.Params, tok data.Tokenizer) error {
-	if err := WriteHFConfig(filepath.Join(dir, "config.json"), p.Config); err != nil {
+	eot := -1
+	if tok != nil {
+		eot = tok.EOT()
+	}
+	if err := WriteHFConfig(filepath.Join(dir, "config.json"), p.Config, eot); err != nil {
 		return err
 	}
 	if err := SaveWeights(p, filepath.Join(dir, modelFile), map[string]string{"format": "pt"}); err != nil {
@@ -203,13 +207,7 @@ func writeModelDir(dir string, p *graph.Params, tok data.Tokenizer) error {
 	if tok == nil {
 		return nil
 	}
-	if err := tok.Save(dir); err != nil {
-		return err
-	}
-	if bpe, ok := tok.(hfSaver); ok { // Hugging Face's file names too, for AutoTokenizer
-		return bpe.SaveHF(dir, p.Config.NCtx)
-	}
-	return nil
+	return saveTokenizer(dir, tok, p.Config.NCtx)
 }
 
 // hfSaver is a tokenizer (the BPEs) that also writes itself under Hugging

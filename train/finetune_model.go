@@ -164,7 +164,7 @@ func loadHead(p *graph.Params, path string) error {
 
 // writeTaskModel writes a finetuned model directory into dir (which exists).
 func writeTaskModel(dir string, m *taskModel) error {
-	if err := WriteHFConfig(filepath.Join(dir, "config.json"), m.params.Config); err != nil {
+	if err := WriteHFConfig(filepath.Join(dir, "config.json"), m.params.Config, m.tok.EOT()); err != nil {
 		return err
 	}
 	var lm, head []data.Tensor

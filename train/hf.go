@@ -111,12 +111,19 @@ func ReadHFConfig(path string) (graph.Config, error) {
 }
 
 // WriteHFConfig writes config.json for cfg, readable by Hugging Face tools.
-func WriteHFConfig(path string, cfg graph.Config) error {
+// eot is the tokenizer's end-of-text id, written as bos_token_id and
+// eos_token_id (null when it has none, -1): left out, GPT2Config would take
+// GPT-2's 50256 whatever the vocabulary.
+func WriteHFConfig(path string, cfg graph.Config, eot int) error {
+	var eotID any // null
+	if eot >= 0 {
+		eotID = eot
+	}
 	m := map[string]any{
 		"vocab_size": cfg.VocabSize, "n_positions": cfg.NCtx, "n_ctx": cfg.NCtx, "n_embd": cfg.NEmbd,
 		"n_layer": cfg.NLayer, "n_head": cfg.NHead, "layer_norm_epsilon": cfg.LNEps,
 		"embd_pdrop": cfg.Dropout, "attn_pdrop": cfg.Dropout, "resid_pdrop": cfg.Dropout,
-		"tie_word_embeddings": true,
+		"tie_word_embeddings": true, "bos_token_id": eotID, "eos_token_id": eotID,
 	}
 	if cfg.Arch == "gpt1" {
 		m["model_type"], m["afn"], m["architectures"] = "openai-gpt", "gelu", []string{"OpenAIGPTLMHeadModel"}

@@ -22,7 +22,7 @@ func hfModelDir(t *testing.T, arch string, rename func(string) string, extra ...
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := WriteHFConfig(filepath.Join(dir, "config.json"), cfg); err != nil {
+	if err := WriteHFConfig(filepath.Join(dir, "config.json"), cfg, -1); err != nil {
 		t.Fatal(err)
 	}
 	var ts []data.Tensor
@@ -121,7 +121,7 @@ func TestHFActivation(t *testing.T) {
 			t.Errorf("%s: gelu %q (%v), want %q", c.json, cfg.GELU, err, c.gelu)
 			continue
 		}
-		if err := WriteHFConfig(path, cfg); err != nil {
+		if err := WriteHFConfig(path, cfg, -1); err != nil {
 			t.Fatal(err)
 		}
 		if again, err := ReadHFConfig(path); err != nil || again != cfg {
@@ -269,10 +269,36 @@ func checkHFTokenizerFiles(t *testing.T, md string) {
 	}
 }
 
+// config.json names the tokenizer's end-of-text id as bos_token_id and
+// eos_token_id (Hugging Face's GPT2Config would take GPT-2's 50256), null
+// for a tokenizer without one.
+func checkHFTokenIDs(t *testing.T, md string, eot any) {
+	t.Helper()
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(md, "config.json"))), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"bos_token_id", "eos_token_id"} {
+		if v, ok := cfg[k]; !ok || v != eot {
+			t.Errorf("%s: config.json %s = %v (present: %v), want %v", md, k, v, ok, eot)
+		}
+	}
+}
+
+func TestHFConfigTokenIDs(t *testing.T) {
+	md, bpe := bpeModelDir(t)
+	if bpe.EOT() < 0 {
+		t.Fatal("the trained BPE has no end-of-text token")
+	}
+	checkHFTokenIDs(t, md, float64(bpe.EOT()))
+	checkHFTokenIDs(t, tinyModelDir(t), nil) // a char model
+}
+
 // A finetuned model directory (best/, checkpoint/) carries the tokenizer
-// under Hugging Face's names too, as a pretrained one does.
+// under Hugging Face's names too, as a pretrained one does, and the
+// end-of-text id in config.json.
 func TestFinetunedModelHFTokenizerFiles(t *testing.T) {
-	md, _ := bpeModelDir(t)
+	md, bpe := bpeModelDir(t)
 	train := writeFile(t, filepath.Join(t.TempDir(), "reviews.tsv"), synthTSV(40))
 	_, out := runFinetune(t, fmt.Sprintf(`init_from: %s
 task: {type: classification, train: %s, val_fraction: 0.25, columns: {text: sentence, label: label}, labels: [neg, pos], header: true}
@@ -281,6 +307,7 @@ max_steps: 2
 `, md, train))
 	for _, sub := range []string{"best", "checkpoint"} {
 		checkHFTokenizerFiles(t, filepath.Join(out, sub))
+		checkHFTokenIDs(t, filepath.Join(out, sub), float64(bpe.EOT()))
 	}
 }
 
