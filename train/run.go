@@ -349,25 +349,8 @@ func (r *run) trainStep(lr float32, logged bool) (float64, error) {
 
 // accumulate adds this micro-batch's gradients, scaled by 1/GradAccum.
 func (r *run) accumulate(micro int) {
-	if r.cfg.GradAccum == 1 {
-		return
-	}
-	scale := 1 / float32(r.cfg.GradAccum)
-	for i := range r.grads {
-		g := r.tr.Grad(i)
-		if g == nil {
-			continue
-		}
-		acc := r.grads[i]
-		if micro == 0 {
-			for j, v := range g {
-				acc[j] = v * scale
-			}
-		} else {
-			for j, v := range g {
-				acc[j] += v * scale
-			}
-		}
+	if r.cfg.GradAccum > 1 {
+		accumulateGrads(r.grads, r.tr.Grad, micro, r.cfg.GradAccum)
 	}
 }
 

@@ -793,3 +793,34 @@ func TestCorpusGlob(t *testing.T) {
 		t.Errorf("a pattern that matches nothing: %v", err)
 	}
 }
+
+// grad_accum N over batches of B takes the step one batch of N*B would:
+// the micro-batches are the big batch's rows in order, and the mean of
+// their mean gradients is its mean gradient (to float32 rounding).
+func TestGradAccumEqualsBigBatch(t *testing.T) {
+	run := func(sets ...string) string {
+		dir := t.TempDir()
+		if _, err := Pretrain(context.Background(), tinyConfig(t, append(sets, "dropout=0", "max_steps=6")...), Options{OutDir: dir, Log: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(dir, "checkpoint", "model.safetensors")
+	}
+	accum, big := run("batch_size=4", "grad_accum=2"), run("batch_size=8")
+	a, err := data.ReadSafetensors(accum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := data.ReadSafetensors(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ta := range a.Tensors {
+		x, _ := ta.Float32()
+		y, _ := b.Tensors[name].Float32()
+		for i := range x {
+			if d := math.Abs(float64(x[i] - y[i])); d > 1e-5 {
+				t.Fatalf("%s[%d]: %v with grad_accum 2, %v with one batch of 8", name, i, x[i], y[i])
+			}
+		}
+	}
+}
