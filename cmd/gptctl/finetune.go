@@ -87,6 +87,7 @@ func loadFinetuneConfig(opts *FinetuneOptions) (train.FinetuneConfig, error) {
 		if _, err := os.Stat(path); err != nil {
 			return train.FinetuneConfig{}, &usageError{fmt.Errorf("--resume: %s is not a gptctl finetune run directory (no finetune.yaml)", opts.OutDir)}
 		}
+		sets = append([]string{jobOnly}, sets...)
 	case path == "":
 		return train.FinetuneConfig{}, &usageError{errors.New("--config is required: a finetune YAML with a task: section (see configs/finetune-*.yaml)")}
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,5 +64,27 @@ func TestMaxTimeFlag(t *testing.T) {
 		"--set", "n_embd=16", "--set", "n_head=2", "--set", "n_ctx=16", "--out", dir)
 	if code != 0 || !strings.Contains(out, `"status": "interrupted"`) || !strings.Contains(out, "max_time 500ms reached") {
 		t.Fatalf("status %d, stdout %s, stderr %s", code, out, stderr)
+	}
+	// The limit was that job's: a --resume without --max-time has none, one
+	// with it has its own.
+	var sum struct{ Step int }
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, `max_time: ""`},
+		{[]string{"--max-time", "1h"}, "max_time: 1h"},
+	} {
+		sum.Step++
+		args := append([]string{"pretrain", "--resume", "--out", dir, "--set", fmt.Sprintf("max_steps=%d", sum.Step)}, c.flags...)
+		if code, _, stderr := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: status %d, %s", args, code, stderr)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "train.yaml")); !strings.Contains(string(b), c.want) {
+			t.Errorf("%v: train.yaml lacks %q:\n%s", args, c.want, b)
+		}
 	}
 }

@@ -132,6 +132,7 @@ func loadJobConfig(path string, sets []string, data, device, outDir string, resu
 		if _, err := os.Stat(path); err != nil {
 			return train.Config{}, &usageError{fmt.Errorf("--resume: %s is not a gptctl run directory (no train.yaml)", outDir)}
 		}
+		sets = append([]string{jobOnly}, sets...)
 	}
 	if data != "" {
 		sets = append(sets, "data="+quote(data))
@@ -141,6 +142,11 @@ func loadJobConfig(path string, sets []string, data, device, outDir string, resu
 	}
 	return train.Load(path, sets)
 }
+
+// jobOnly clears, on --resume, the settings that belong to the job that
+// made them rather than to the run: a wall-time limit is the batch job's,
+// and a later job sets its own (--max-time) or runs without one.
+const jobOnly = "max_time="
 
 func quote(s string) string {
 	b, _ := json.Marshal(s)
