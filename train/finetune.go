@@ -284,7 +284,11 @@ func (r *ftRun) taskTokens(p *graph.Params) (int, error) {
 	if sp.Delim != sp.Start+1 || sp.Extract != sp.Start+2 || sp.Extract >= p.Config.VocabSize {
 		return 0, inputErrorf("model %s: task tokens %+v are not three consecutive ids in its vocabulary of %d", md, sp, p.Config.VocabSize)
 	}
-	fmt.Fprintf(r.opt.Log, "init: %s is a finetuned model; reusing its task tokens <s> $ <e> (ids %d-%d), not its head\n", md, sp.Start, sp.Extract)
+	if r.cfg.RandomInit {
+		fmt.Fprintf(r.opt.Log, "init: %s is a finetuned model; its task tokens <s> $ <e> keep their ids %d-%d, and random_init draws every weight anew\n", md, sp.Start, sp.Extract)
+	} else {
+		fmt.Fprintf(r.opt.Log, "init: %s is a finetuned model; reusing its task tokens <s> $ <e> (ids %d-%d), not its head\n", md, sp.Start, sp.Extract)
+	}
 	return sp.Start, nil
 }
 

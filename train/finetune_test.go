@@ -576,9 +576,13 @@ max_steps: 3
 		t.Fatal(err)
 	}
 	cfg.InitFrom = filepath.Join(first, "best")
-	r := &ftRun{cfg: cfg, opt: Options{Log: io.Discard}}
+	var log strings.Builder
+	r := &ftRun{cfg: cfg, opt: Options{Log: &log}}
 	if err := r.initModel(); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "reusing its task tokens") {
+		t.Errorf("log %q", log.String())
 	}
 	p1, p2 := m1.params, r.model.params
 	if p2.Config.VocabSize != p1.Config.VocabSize || r.model.info.Special != m1.info.Special {
@@ -589,6 +593,18 @@ max_steps: 3
 	a, b := p1.Get(wte).Data, p2.Get(wte).Data
 	if a[len(a)-1] != b[len(b)-1] {
 		t.Error("the trained <e> embedding was not kept")
+	}
+	// random_init keeps the ids of the task tokens, not their embeddings,
+	// and says so.
+	log.Reset()
+	cfg.RandomInit = true
+	r = &ftRun{cfg: cfg, opt: Options{Log: &log}}
+	if err := r.initModel(); err != nil {
+		t.Fatal(err)
+	}
+	if c := r.model.params.Get(wte).Data; r.model.info.Special != m1.info.Special || c[len(c)-1] == a[len(a)-1] ||
+		!strings.Contains(log.String(), "keep their ids") || strings.Contains(log.String(), "reusing") {
+		t.Errorf("random_init from a finetuned model: special %+v, log %q", r.model.info.Special, log.String())
 	}
 }
 
