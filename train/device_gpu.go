@@ -195,6 +195,9 @@ func (g *deviceRun) window(take bool, outs ...*G.Node) ([]float64, error) {
 		return nil, err
 	}
 	out := make([]float64, len(outs))
+	if len(outs) == 0 { // take every slot
+		out = make([]float64, windowSlots)
+	}
 	for i := range out {
 		out[i] = float64(sums[i])
 	}

@@ -100,6 +100,33 @@ func weightsClose(t *testing.T, what, dirA, dirB string, tol float64) {
 
 // tensorsClose compares two safetensors files tensor by tensor, but for
 // the tensors named in skip.
+// metricsClose compares two metrics.jsonl files line by line: the same
+// keys, every number but the times within tol (relative).
+func metricsClose(t *testing.T, fileA, fileB string, tol float64) {
+	t.Helper()
+	la := strings.Split(strings.TrimSpace(readFile(t, fileA)), "\n")
+	lb := strings.Split(strings.TrimSpace(readFile(t, fileB)), "\n")
+	if len(la) != len(lb) {
+		t.Fatalf("%d metrics lines, want %d", len(la), len(lb))
+	}
+	for i := range la {
+		var a, b map[string]any
+		if json.Unmarshal([]byte(la[i]), &a) != nil || json.Unmarshal([]byte(lb[i]), &b) != nil || len(a) != len(b) {
+			t.Fatalf("line %d: %s\nwant %s", i+1, la[i], lb[i])
+		}
+		for k, v := range b {
+			if k == "elapsed_s" || k == "tokens_per_s" {
+				continue
+			}
+			x, xok := a[k].(float64)
+			y, yok := v.(float64)
+			if xok != yok || (xok && math.Abs(x-y) > tol*max(1, math.Abs(y))) || (!xok && fmt.Sprint(a[k]) != fmt.Sprint(v)) {
+				t.Errorf("line %d: %s = %v, want %v", i+1, k, a[k], v)
+			}
+		}
+	}
+}
+
 func tensorsClose(t *testing.T, what, fileA, fileB string, tol float64, skip []string) {
 	t.Helper()
 	a, err := data.ReadSafetensors(fileA)
@@ -289,6 +316,10 @@ func TestFinetuneOnGPU(t *testing.T) {
 			for _, f := range []string{"model.safetensors", "head.safetensors", "optimizer.safetensors"} {
 				tensorsClose(t, "resumed vs uninterrupted "+f, filepath.Join(splitDir, "checkpoint", f), filepath.Join(gpuDir, "checkpoint", f), 1e-5, skip)
 			}
+			// Stopped at step 4, which neither logs nor checkpoints: its
+			// loss sums were still on the device, and the line of step 6
+			// averages steps 1-6 all the same.
+			metricsClose(t, filepath.Join(splitDir, "metrics.jsonl"), filepath.Join(gpuDir, "metrics.jsonl"), 1e-5)
 		})
 	}
 }

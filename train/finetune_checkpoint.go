@@ -54,14 +54,20 @@ func (r *ftRun) save() error {
 	if err := r.syncGPU(); err != nil {
 		return err
 	}
-	st := r.state
-	st.AdamStep = r.optim.Step
 	if r.winOnGPU {
 		// Stopped after a step that left its sums on the GPU (only steps
-		// that log or checkpoint take them): the first line after a resume
-		// averages the resumed steps alone.
-		st.Window = logWindow{}
+		// that log or checkpoint take them): the window takes them, so that
+		// the first line after a resume averages every step since the last.
+		sums, err := r.graphs.gpu.window(true)
+		if err != nil {
+			return err
+		}
+		w := &r.state.Window
+		w.Loss, w.L2, w.L1 = w.Loss+sums[0], w.L2+sums[1], w.L1+sums[2]
+		r.winOnGPU = false
 	}
+	st := r.state
+	st.AdamStep = r.optim.Step
 	var err error
 	if st.ModelRNG, err = r.rng.MarshalBinary(); err != nil {
 		return err
