@@ -160,8 +160,15 @@ func (r *ftRun) plan() {
 	if cfg.MaxSteps > 0 {
 		r.total = cfg.MaxSteps
 	}
-	r.warmup = int(math.Ceil(cfg.WarmupFraction * float64(r.total)))
+	r.warmup = warmupSteps(cfg.WarmupFraction, r.total)
 	r.sum.BestMetric = info.Metric
+}
+
+// warmupSteps is the share fraction of total steps, rounded up: a part of
+// a step warms up a whole one. The product is rounded first, since 0.07 ×
+// 100 is 7.000000000000001 in floating point.
+func warmupSteps(fraction float64, total int) int {
+	return int(math.Ceil(math.Round(fraction*float64(total)*1e6) / 1e6))
 }
 
 // resume restores the model, optimizer and state of the run's checkpoint.
@@ -173,6 +180,10 @@ func (r *ftRun) resume() error {
 	m := ck.model
 	if key, want, have := taskChange(r.cfg.Task, m.info, m.params.Config.NCtx); key != "" {
 		return &ConfigError{fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", key, want, have)}
+	}
+	if was, now := ck.job.Task, r.cfg.Task; was.Val == "" && now.Val == "" && (was.ValFraction != now.ValFraction || was.SplitSeed != now.SplitSeed) {
+		return &ConfigError{fmt.Errorf("--resume: task.val_fraction %v, split_seed %d, but the run split its validation rows with %v, %d: a run keeps its validation set (rows it trained on would be scored, and best/ compared across two sets)",
+			now.ValFraction, now.SplitSeed, was.ValFraction, was.SplitSeed)}
 	}
 	if ck.job.InitFrom != r.cfg.InitFrom || ck.job.RandomInit != r.cfg.RandomInit {
 		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
@@ -229,6 +240,8 @@ func taskChange(t TaskConfig, info *TaskInfo, nCtx int) (key string, want, have 
 		return "columns", map[bool]string{true: "a score", false: "a label"}[t.regression()], info.Objective
 	case maxLen != info.MaxLen:
 		return "max_len", maxLen, info.MaxLen
+	case t.metric() != info.Metric: // best/ was chosen by it
+		return "metric", t.metric(), info.Metric
 	}
 	return "", nil, nil
 }

@@ -636,6 +636,9 @@ max_steps: 2
 		"task.max_len=16":        "task.max_len 16, but the run's model was finetuned with 24",
 		"init_from=" + dir:       "init_from \"" + dir + "\", random_init false, but the run began from",
 		"random_init=true":       "random_init true, but the run began from",
+		"task.metric=loss":       "task.metric loss, but the run's model was finetuned with accuracy",
+		"task.val_fraction=0.5":  "task.val_fraction 0.5, split_seed 1, but the run split its validation rows with 0.2, 1",
+		"task.split_seed=7":      "split_seed 7, but the run split its validation rows with 0.2, 1",
 	} {
 		var ce *ConfigError
 		if err := run(true, sets, "max_steps=3"); !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
@@ -654,5 +657,19 @@ max_steps: 2
 	}
 	if err := run(false); err == nil || !strings.Contains(err.Error(), "already holds a run") {
 		t.Errorf("a new finetune over the run: %v", err)
+	}
+}
+
+// Warmup is the fraction of the steps rounded up, without floating-point
+// noise adding a step: 7% of 100 steps is 7.
+func TestWarmupSteps(t *testing.T) {
+	for _, c := range []struct {
+		f     float64
+		total int
+		want  int
+	}{{0.07, 100, 7}, {0.002, 1000, 2}, {0.002, 100, 1}, {0.2, 3, 1}, {0, 50, 0}, {0.1, 10, 1}, {0.3, 10, 3}, {0.15, 10, 2}} {
+		if got := warmupSteps(c.f, c.total); got != c.want {
+			t.Errorf("warmupSteps(%v, %d) = %d, want %d", c.f, c.total, got, c.want)
+		}
 	}
 }
