@@ -66,8 +66,10 @@ func (s PrepareStats) Tokens() int64 { return s.TrainTokens + s.ValTokens }
 // it has none). Unit u goes to the validation split when round(u·f) >
 // round((u-1)·f) for f = ValFraction: an evenly spread, deterministic share
 // f of the units (a text chunk taken for val leaves the train text around it
-// joined, with no end-of-text token). Shards hold at most ShardTokens tokens;
-// shards of an earlier run beyond the ones written are removed.
+// joined, with no end-of-text token). Shards hold at most ShardTokens tokens.
+// Shards and tokenizer are written into a hidden directory in OutDir and
+// moved into place once all are written, replacing an earlier run's whole
+// set: a failed run leaves the earlier set as it was.
 func Prepare(opts PrepareOptions) (PrepareStats, error) {
 	start := time.Now()
 	var stats PrepareStats
@@ -79,20 +81,25 @@ func Prepare(opts PrepareOptions) (PrepareStats, error) {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}
 	stats.Files, stats.InputBytes = len(files), total
-	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+	stage, err := newStage(opts.OutDir)
+	if err != nil {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}
-	tokDir := filepath.Join(opts.OutDir, "tokenizer")
+	defer os.RemoveAll(stage)
+	tokDir := filepath.Join(stage, "tokenizer")
 	if err := os.MkdirAll(tokDir, 0o755); err != nil {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}
 	if err := opts.Tokenizer.Save(tokDir); err != nil {
 		return stats, fmt.Errorf("prepare: save tokenizer: %w", err)
 	}
-	w := newPrepWriter(opts)
+	w := newPrepWriter(opts, stage)
 	err = runPipeline(opts, files, total, w, &stats, start)
 	if cerr := w.close(err == nil); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = publish(stage, opts.OutDir)
 	}
 	stats.TrainShards, stats.ValShards = w.train.shards, w.val.shards
 	stats.Seconds = time.Since(start).Seconds()

@@ -51,9 +51,13 @@ func ExpandInputs(inputs []string) ([]string, error) {
 }
 
 // expandInputs is ExpandInputs, with the files' total size.
+// A file named twice (by two patterns, or a pattern and its name) is read
+// once: twice, its text would be trained on twice, and a share of it held
+// out for validation in one copy would be trained on in the other.
 func expandInputs(inputs []string) ([]string, int64, error) {
 	var files []string
 	var total int64
+	seen := map[string]bool{}
 	for _, in := range inputs {
 		matches := []string{in}
 		if strings.ContainsAny(in, "*?[") {
@@ -74,6 +78,14 @@ func expandInputs(inputs []string) ([]string, int64, error) {
 			if fi.IsDir() {
 				return nil, 0, &InputError{fmt.Errorf("input %s is a directory (pass its files, e.g. %s)", f, filepath.Join(f, "*.txt"))}
 			}
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				return nil, 0, &InputError{fmt.Errorf("input %s: %w", f, err)}
+			}
+			if seen[abs] {
+				continue
+			}
+			seen[abs] = true
 			files = append(files, f)
 			total += fi.Size()
 		}

@@ -260,3 +260,61 @@ func TestReadChunksBOM(t *testing.T) {
 		t.Errorf("TrimBOM = %q, want abc", got)
 	}
 }
+
+// A prepare into a directory of an earlier one replaces its whole set:
+// the tokenizer directory holds the new tokenizer's files alone (another
+// tokenizer's, left beside them, would be loaded first); a prepare that
+// fails leaves the earlier set as it was; nothing of the staging is left.
+func TestPrepareReplacesEarlierRun(t *testing.T) {
+	in := t.TempDir()
+	files, _ := genCorpus(t, in, 200_000)
+	bpe, err := TrainBPE(files[:1], 300, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	for _, tok := range []Tokenizer{bpe, ByteTokenizer{}} {
+		if _, err := Prepare(PrepareOptions{Tokenizer: tok, Inputs: files[:1], OutDir: out, ValFraction: 0.1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		tok, err := LoadTokenizer(filepath.Join(out, "tokenizer"))
+		if err != nil || tok == nil || tok.Name() != (ByteTokenizer{}).Name() {
+			t.Fatalf("%s: the directory's tokenizer is %v (%v), want the byte tokenizer of the last prepare", when, tok, err)
+		}
+		text, _ := os.ReadFile(files[0])
+		if got, want := len(readSplit(t, out, "train"))+len(readSplit(t, out, "val")), len(text); got != want {
+			t.Fatalf("%s: %d tokens in the shards, want the %d bytes of the text", when, got, want)
+		}
+		if left, _ := filepath.Glob(filepath.Join(out, ".prepare*")); len(left) > 0 {
+			t.Fatalf("%s: staging left: %v", when, left)
+		}
+	}
+	check("after the second prepare")
+	bad := filepath.Join(in, "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"text\": \"ok\"}\nnot json\n"), 0o644)
+	if _, err := Prepare(PrepareOptions{Tokenizer: bpe, Inputs: []string{files[1], bad}, OutDir: out}); err == nil {
+		t.Fatal("no error for a bad line")
+	}
+	check("after a failed prepare")
+}
+
+// A file named twice, by a pattern and by its name, is read once.
+func TestPrepareFileNamedTwice(t *testing.T) {
+	in := t.TempDir()
+	files, _ := genCorpus(t, in, 100_000)
+	once, twice := t.TempDir(), t.TempDir()
+	a, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: files[:1], OutDir: once, ValFraction: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: []string{files[0], filepath.Join(in, "part0.*"), in + "/./part0.txt"}, OutDir: twice, ValFraction: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Files != 1 || b.Tokens() != a.Tokens() || !slices.Equal(readSplit(t, once, "val"), readSplit(t, twice, "val")) {
+		t.Errorf("named three times: %d files, %d tokens; want 1 file, %d tokens and the same val shards", b.Files, b.Tokens(), a.Tokens())
+	}
+}

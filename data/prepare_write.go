@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // prepWriter writes the train and val splits of Prepare.
@@ -11,9 +12,9 @@ type prepWriter struct {
 	train, val splitWriter
 }
 
-func newPrepWriter(opts PrepareOptions) *prepWriter {
+func newPrepWriter(opts PrepareOptions, dir string) *prepWriter {
 	mk := func(prefix string) splitWriter {
-		return splitWriter{dir: opts.OutDir, prefix: prefix, vocab: opts.Tokenizer.VocabSize(), max: opts.ShardTokens}
+		return splitWriter{dir: dir, prefix: prefix, vocab: opts.Tokenizer.VocabSize(), max: opts.ShardTokens}
 	}
 	return &prepWriter{train: mk("train"), val: mk("val")}
 }
@@ -78,24 +79,59 @@ func (s *splitWriter) close(ok bool) error {
 		}
 		s.cur = nil
 	}
-	if !ok {
-		return nil
+	return nil
+}
+
+// stagePrefix names the hidden directories a prepare writes into.
+const stagePrefix = ".prepare.tmp-"
+
+// newStage makes the hidden directory a prepare writes into, in outDir,
+// after removing those an earlier prepare left when it was killed.
+func newStage(outDir string) (string, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", err
 	}
-	// Remove shards of an earlier, longer run so the set is only this one.
-	old, err := shardFiles(s.dir, s.prefix)
-	if err != nil {
-		return err
+	old, _ := filepath.Glob(filepath.Join(outDir, stagePrefix+"*"))
+	for _, d := range old {
+		if err := os.RemoveAll(d); err != nil {
+			return "", err
+		}
 	}
-	written := map[string]bool{}
-	for i := 0; i < s.shards; i++ {
-		written[ShardPath(s.dir, s.prefix, i)] = true
-	}
-	for _, f := range old {
-		if !written[f] {
-			if err := os.Remove(f); err != nil {
-				return fmt.Errorf("remove stale shard: %w", err)
+	return os.MkdirTemp(outDir, stagePrefix)
+}
+
+// publish moves the shards and tokenizer written into stage into outDir,
+// in place of an earlier run's: its shards beyond the new ones and its
+// tokenizer files (another tokenizer's would be loaded first) are removed.
+func publish(stage, outDir string) error {
+	for _, prefix := range []string{"train", "val"} {
+		old, err := shardFiles(outDir, prefix)
+		if err != nil {
+			return err
+		}
+		for _, f := range old {
+			if _, err := os.Stat(filepath.Join(stage, filepath.Base(f))); os.IsNotExist(err) {
+				if err := os.Remove(f); err != nil {
+					return fmt.Errorf("remove stale shard: %w", err)
+				}
+			}
+		}
+		written, err := shardFiles(stage, prefix)
+		if err != nil {
+			return err
+		}
+		for _, f := range written {
+			if err := os.Rename(f, filepath.Join(outDir, filepath.Base(f))); err != nil {
+				return err
 			}
 		}
 	}
-	return nil
+	tok := filepath.Join(outDir, "tokenizer")
+	if err := os.RemoveAll(tok); err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(stage, "tokenizer"), tok); err != nil {
+		return err
+	}
+	return SyncDir(outDir)
 }
