@@ -245,7 +245,7 @@ func corpusTokenizer(cfg Config, dataDir bool, text, val *corpusText) (tok data.
 		return tok, false, err
 	}
 	spec := cfg.Tokenizer
-	if spec == "char" || spec == "byte" || spec == "" {
+	if spec == "char" || spec == "" { // the default: the one the shards were made with
 		spec, own = filepath.Join(cfg.Data, "tokenizer"), true
 	}
 	if tok, err = data.ResolveTokenizer(spec); err != nil {

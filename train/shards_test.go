@@ -78,10 +78,12 @@ func TestPretrainOnShardsOfAnotherTokenizer(t *testing.T) {
 	if _, err := Pretrain(context.Background(), tinyConfig(t, "data="+shards, "max_steps=2"), Options{OutDir: t.TempDir(), Log: io.Discard}); err != nil {
 		t.Fatalf("with the shards' own tokenizer: %v", err)
 	}
-	_, err := Pretrain(context.Background(), tinyConfig(t, "data="+shards, "tokenizer="+otherDir, "max_steps=2"), Options{OutDir: t.TempDir(), Log: io.Discard})
-	var ie *InputError
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the shards were made with another tokenizer") {
-		t.Fatalf("another tokenizer of %d tokens (the shards': %d): %v, want an InputError", other.VocabSize(), made.VocabSize(), err)
+	for _, spec := range []string{otherDir, "byte"} { // byte is not the default: it names a tokenizer
+		_, err := Pretrain(context.Background(), tinyConfig(t, "data="+shards, "tokenizer="+spec, "max_steps=2"), Options{OutDir: t.TempDir(), Log: io.Discard})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the shards were made with another tokenizer") {
+			t.Fatalf("tokenizer %s (the shards': %s, %d tokens): %v, want an InputError", spec, made.Name(), made.VocabSize(), err)
+		}
 	}
 }
 
