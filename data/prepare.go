@@ -60,7 +60,7 @@ func (s PrepareStats) Tokens() int64 { return s.TrainTokens + s.ValTokens }
 // Prepare tokenizes the inputs into token shards, streaming: memory stays
 // bounded whatever the input size. A reader cuts the inputs into units (a
 // .jsonl line, or a chunk of a text file cut where tokenization does not
-// change, about InputBytes·ValFraction/8 bytes, 4 KiB to 1 MiB), workers
+// change, about InputBytes·ValFraction/8 bytes, 256 bytes to 1 MiB), workers
 // encode batches of units on every core, and the results are written in
 // input order. The tokenizer's EOT id follows every document (nothing when
 // it has none). Unit u goes to the validation split when round(u·f) >

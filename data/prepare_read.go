@@ -97,12 +97,13 @@ func expandInputs(inputs []string) ([]string, int64, error) {
 }
 
 // unitBytes is the size of the text-file units: small enough that a corpus
-// gets about eight validation units, between 4 KiB and 1 MiB.
+// gets about eight validation units, between 256 bytes and 1 MiB (so that
+// a small corpus gets near its share too).
 func unitBytes(total int64, valFraction float64) int {
 	if valFraction <= 0 {
 		return 1 << 20
 	}
-	return int(min(max(float64(total)*valFraction/8, 4<<10), 1<<20))
+	return int(min(max(float64(total)*valFraction/8, 256), 1<<20))
 }
 
 // prepReader cuts the input files into units and batches them into jobs.

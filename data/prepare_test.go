@@ -318,3 +318,23 @@ func TestPrepareFileNamedTwice(t *testing.T) {
 		t.Errorf("named three times: %d files, %d tokens; want 1 file, %d tokens and the same val shards", b.Files, b.Tokens(), a.Tokens())
 	}
 }
+
+// A small corpus gets near its validation share too (text units shrink
+// with it): 20 kB at 0.1, 60 kB at 0.03.
+func TestPrepareSmallCorpusValShare(t *testing.T) {
+	in := t.TempDir()
+	for _, c := range []struct {
+		size int
+		f    float64
+	}{{20_000, 0.1}, {60_000, 0.03}} {
+		files, _ := genCorpus(t, in, c.size*5/2) // part0 is 2/5 of it
+		out := t.TempDir()
+		s, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: files[:1], OutDir: out, ValFraction: c.f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if share := float64(s.ValTokens) / float64(s.Tokens()); share < c.f*0.6 || share > c.f*1.4 {
+			t.Errorf("%d bytes at %v: val share %.3f (%d of %d tokens)", s.InputBytes, c.f, share, s.ValTokens, s.Tokens())
+		}
+	}
+}
