@@ -153,9 +153,14 @@ func isCutByte(b byte) bool { return b > ' ' && b < utf8.RuneSelf }
 // before; GPT-1 splits words at it; character tokenizers may be cut anywhere.
 func SafeCut(s string, limit int) int {
 	for p := min(limit, len(s)-2); p >= 1; p-- {
-		if s[p] == ' ' && isCutByte(s[p-1]) && isCutByte(s[p+1]) {
+		if isSafeCut(s, p) {
 			return p
 		}
 	}
 	return 0
+}
+
+// isSafeCut reports whether p (0 < p < len(s)-1) is a SafeCut point of s.
+func isSafeCut(s string, p int) bool {
+	return s[p] == ' ' && isCutByte(s[p-1]) && isCutByte(s[p+1])
 }

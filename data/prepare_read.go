@@ -164,15 +164,20 @@ func (r *prepReader) readFile(path string) error {
 }
 
 // readText adds a text file, one document, as units of about unitSize.
+// It reads chunks of at least 4 KiB (ReadChunks cuts them where
+// tokenization does not change, where it can), and cuts chunks into smaller
+// units only at such points.
 func (r *prepReader) readText(f io.Reader, path string) error {
 	var prev *prepUnit
-	err := ReadChunks(f, r.unitSize, func(chunk string) error {
-		if prev != nil {
-			if err := r.add(*prev); err != nil {
-				return err
+	err := ReadChunks(f, max(r.unitSize, 4<<10), func(chunk string) error {
+		for _, u := range safeUnits(chunk, r.unitSize) {
+			if prev != nil {
+				if err := r.add(*prev); err != nil {
+					return err
+				}
 			}
+			prev = &prepUnit{text: u, file: path}
 		}
-		prev = &prepUnit{text: chunk, file: path}
 		return nil
 	})
 	if err != nil || prev == nil {
@@ -180,6 +185,29 @@ func (r *prepReader) readText(f io.Reader, path string) error {
 	}
 	prev.eot = true
 	return r.add(*prev)
+}
+
+// safeUnits cuts s into pieces of about size bytes, only at SafeCut
+// points: a piece with no such point before size runs on to the next one.
+func safeUnits(s string, size int) []string {
+	var out []string
+	for len(s) > size {
+		p := SafeCut(s, size)
+		if p < size/2 { // none near size: the first one after it
+			p = 0
+			for q := size + 1; q < len(s)-1; q++ {
+				if isSafeCut(s, q) {
+					p = q
+					break
+				}
+			}
+			if p == 0 {
+				break
+			}
+		}
+		out, s = append(out, s[:p]), s[p:]
+	}
+	return append(out, s)
 }
 
 // readJSONL adds every non-blank line of a .jsonl file as a document,

@@ -338,3 +338,54 @@ func TestPrepareSmallCorpusValShare(t *testing.T) {
 		}
 	}
 }
+
+// safeUnits cuts only where tokenization does not change: the pieces join
+// to the text, every cut is a SafeCut point, a piece is longer than size
+// only where the text has no cut point near it, and GPT-2 encodes the
+// pieces to the ids of the whole (a URL and a hash of 300 bytes without a
+// space among ordinary words).
+func TestSafeUnits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var b strings.Builder
+	for b.Len() < 20_000 {
+		switch rng.IntN(40) {
+		case 0:
+			b.WriteString("https://example.org/" + strings.Repeat("abc/", 70) + " ")
+		case 1:
+			b.WriteString(strings.Repeat("0f3a", 75) + "  \n")
+		default:
+			b.WriteString([]string{"the ", "river ", "runs, ", "past\n", "town. ", "Owen's "}[rng.IntN(6)])
+		}
+	}
+	s := b.String()
+	pieces := safeUnits(s, 256)
+	if strings.Join(pieces, "") != s || len(pieces) < 40 {
+		t.Fatalf("%d pieces that join to %d of %d bytes", len(pieces), len(strings.Join(pieces, "")), len(s))
+	}
+	at := 0
+	for i, p := range pieces[:len(pieces)-1] {
+		at += len(p)
+		if !isSafeCut(s, at) {
+			t.Fatalf("piece %d ends at %d, not a safe cut: %q|%q", i, at, s[at-3:at], s[at:at+3])
+		}
+	}
+	tok := gpt2Vocab(t)
+	var got []int
+	for _, p := range pieces {
+		got = append(got, tok.Encode(p)...)
+	}
+	if want := tok.Encode(s); !slices.Equal(got, want) {
+		t.Errorf("pieces encode to %d ids, the whole text to %d", len(got), len(want))
+	}
+	// In data prepare: a fraction that makes units of 256 bytes yet selects
+	// none of them leaves the shards the whole text's ids.
+	path := filepath.Join(t.TempDir(), "urls.txt")
+	os.WriteFile(path, []byte(s), 0o644)
+	out := t.TempDir()
+	if _, err := Prepare(PrepareOptions{Tokenizer: tok, Inputs: []string{path}, OutDir: out, ValFraction: 0.001}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readSplit(t, out, "train"), append(tok.Encode(s), tok.EOT()); !slices.Equal(got, want) {
+		t.Errorf("shards hold %d ids, the whole text %d", len(got), len(want))
+	}
+}
