@@ -299,6 +299,26 @@ func TestPrepareReplacesEarlierRun(t *testing.T) {
 		t.Fatal("no error for a bad line")
 	}
 	check("after a failed prepare")
+	// A prepare that fails while it moves the new set into place (here: a
+	// directory where a stale shard is to be removed) leaves the directory
+	// marked, and the shards are refused until a prepare completes.
+	obstacle := filepath.Join(out, "val_009.bin")
+	os.MkdirAll(filepath.Join(obstacle, "x"), 0o755)
+	if _, err := Prepare(PrepareOptions{Tokenizer: bpe, Inputs: files[:1], OutDir: out, ValFraction: 0.1}); err == nil {
+		t.Fatal("no error for a stale shard that cannot be removed")
+	}
+	var ie *InputError
+	if _, err := OpenShardSet(out, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), IncompleteFile) {
+		t.Fatalf("shards of an unfinished prepare: %v, want an InputError naming %s", err, IncompleteFile)
+	}
+	os.RemoveAll(obstacle)
+	if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: files[:1], OutDir: out, ValFraction: 0.1}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a prepare that completes again")
+	if err := CheckPrepared(out); err != nil {
+		t.Error(err)
+	}
 }
 
 // A file named twice, by a pattern and by its name, is read once.

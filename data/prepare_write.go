@@ -100,10 +100,29 @@ func newStage(outDir string) (string, error) {
 	return os.MkdirTemp(outDir, stagePrefix)
 }
 
+// IncompleteFile marks a shard directory while a data prepare moves its
+// shards and tokenizer into place: a directory that has it (the prepare was
+// killed or failed there) holds a mix of two sets and is refused.
+const IncompleteFile = "PREPARE_INCOMPLETE"
+
+// CheckPrepared refuses a shard directory that a data prepare left
+// unfinished.
+func CheckPrepared(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, IncompleteFile)); err == nil {
+		return &InputError{fmt.Errorf("data %s: a data prepare stopped while moving its shards into place (%s): run it again", dir, IncompleteFile)}
+	}
+	return nil
+}
+
 // publish moves the shards and tokenizer written into stage into outDir,
 // in place of an earlier run's: its shards beyond the new ones and its
 // tokenizer files (another tokenizer's would be loaded first) are removed.
+// IncompleteFile marks outDir until every move is done.
 func publish(stage, outDir string) error {
+	mark := filepath.Join(outDir, IncompleteFile)
+	if err := WriteFile(mark, []byte("a data prepare is moving its shards and tokenizer into this directory\n")); err != nil {
+		return err
+	}
 	for _, prefix := range []string{"train", "val"} {
 		old, err := shardFiles(outDir, prefix)
 		if err != nil {
@@ -131,6 +150,12 @@ func publish(stage, outDir string) error {
 		return err
 	}
 	if err := os.Rename(filepath.Join(stage, "tokenizer"), tok); err != nil {
+		return err
+	}
+	if err := SyncDir(outDir); err != nil { // the moves are durable before the mark goes
+		return err
+	}
+	if err := os.Remove(mark); err != nil {
 		return err
 	}
 	return SyncDir(outDir)

@@ -46,6 +46,9 @@ func shardFiles(dir, prefix string) ([]string, error) {
 // OpenShardSet opens every shard DIR/PREFIX_NNN.bin (prefix "train" or
 // "val" for the output of Prepare). The shards must share a vocabulary size.
 func OpenShardSet(dir, prefix string) (*ShardSet, error) {
+	if err := CheckPrepared(dir); err != nil {
+		return nil, err
+	}
 	files, err := shardFiles(dir, prefix)
 	if err != nil {
 		return nil, err

@@ -244,6 +244,9 @@ func corpusTokenizer(cfg Config, dataDir bool, text, val *corpusText) (tok data.
 		tok, err = newTokenizer(cfg.Tokenizer, all)
 		return tok, false, err
 	}
+	if err := data.CheckPrepared(cfg.Data); err != nil {
+		return nil, false, err
+	}
 	spec := cfg.Tokenizer
 	if spec == "char" || spec == "" { // the default: the one the shards were made with
 		spec, own = filepath.Join(cfg.Data, "tokenizer"), true
