@@ -48,8 +48,8 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
 			break
 		}
-		if limit := r.cfg.MaxDuration(); limit > 0 && time.Since(start)+3*slowest > limit {
-			r.sum.Status, r.sum.Interruption = "interrupted", "max_time "+r.cfg.MaxTime+" reached"
+		if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(start)+3*slowest > limit {
+			r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
 			break
 		}
 		step := r.state.Step

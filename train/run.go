@@ -24,9 +24,21 @@ type Options struct {
 	Resume   bool
 	Log      io.Writer // progress and log lines
 	Terminal bool      // Log is a terminal: draw a live progress line
+	// MaxTime, when above 0, is this job's wall-time limit (--max-time), in
+	// place of the config's max_time; it is not written into the run's
+	// config, so a later --resume takes the config's again.
+	MaxTime time.Duration
 	// AfterStep, if set, is called after each optimizer step with the number
 	// of steps done (tests use it to interrupt a run at a known step).
 	AfterStep func(step int)
+}
+
+// wallLimit is the job's wall-time limit: MaxTime, else the config's.
+func (o Options) wallLimit(config time.Duration) time.Duration {
+	if o.MaxTime > 0 {
+		return o.MaxTime
+	}
+	return config
 }
 
 // Summary is the outcome of a run, also written to DIR/summary.json.
@@ -217,8 +229,8 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
 			break
 		}
-		if limit := cfg.MaxDuration(); limit > 0 && time.Since(start)+3*slowest > limit {
-			r.sum.Status, r.sum.Interruption = "interrupted", "max_time "+cfg.MaxTime+" reached"
+		if limit := r.opt.wallLimit(cfg.MaxDuration()); limit > 0 && time.Since(start)+3*slowest > limit {
+			r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
 			break
 		}
 		step := r.state.Step

@@ -47,7 +47,6 @@ checkpoint and stop; --resume continues.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			opts.Sets = withMaxTime(opts.Sets, opts.MaxTime)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -68,7 +67,11 @@ func finetuneRun(opts *FinetuneOptions) error {
 	if err != nil {
 		return err
 	}
-	return runJob("finetune", opts.OutDir, opts.Resume, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (any, error) {
+	maxTime, err := parseMaxTime(opts.MaxTime)
+	if err != nil {
+		return err
+	}
+	return runJob("finetune", opts.OutDir, opts.Resume, maxTime, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (any, error) {
 		return train.Finetune(ctx, cfg, o)
 	})
 }
@@ -87,7 +90,6 @@ func loadFinetuneConfig(opts *FinetuneOptions) (train.FinetuneConfig, error) {
 		if _, err := os.Stat(path); err != nil {
 			return train.FinetuneConfig{}, &usageError{fmt.Errorf("--resume: %s is not a gptctl finetune run directory (no finetune.yaml)", opts.OutDir)}
 		}
-		sets = append([]string{jobOnly}, sets...)
 	case path == "":
 		return train.FinetuneConfig{}, &usageError{errors.New("--config is required: a finetune YAML with a task: section (see configs/finetune-*.yaml)")}
 	}

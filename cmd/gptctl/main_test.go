@@ -65,8 +65,9 @@ func TestMaxTimeFlag(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"status": "interrupted"`) || !strings.Contains(out, "max_time 500ms reached") {
 		t.Fatalf("status %d, stdout %s, stderr %s", code, out, stderr)
 	}
-	// The limit was that job's: a --resume without --max-time has none, one
-	// with it has its own.
+	// --max-time is that job's: it is not written into the run's config, so
+	// a --resume without it has the config's max_time (none here); a
+	// max_time set in the config stays the run's.
 	var sum struct{ Step int }
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatal(err)
@@ -76,7 +77,9 @@ func TestMaxTimeFlag(t *testing.T) {
 		want  string
 	}{
 		{nil, `max_time: ""`},
-		{[]string{"--max-time", "1h"}, "max_time: 1h"},
+		{[]string{"--max-time", "1h"}, `max_time: ""`},
+		{[]string{"--set", "max_time=1h"}, "max_time: 1h"},
+		{nil, "max_time: 1h"},
 	} {
 		sum.Step++
 		args := append([]string{"pretrain", "--resume", "--out", dir, "--set", fmt.Sprintf("max_steps=%d", sum.Step)}, c.flags...)

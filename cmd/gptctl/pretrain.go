@@ -53,7 +53,6 @@ SIGUSR1 write a checkpoint and stop; --resume continues the run.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			opts.Sets = withMaxTime(opts.Sets, opts.MaxTime)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -74,15 +73,18 @@ SIGUSR1 write a checkpoint and stop; --resume continues the run.`,
 func addJobFlags(f *pflag.FlagSet, resume *bool, device, maxTime *string) {
 	f.BoolVar(resume, "resume", false, "continue the run in --out from its checkpoint")
 	f.StringVar(device, "device", "", "auto, cpu or cuda (overrides device:)")
-	f.StringVar(maxTime, "max-time", "", "stop cleanly, with a checkpoint, before this wall time, e.g. 3h50m (overrides max_time:)")
+	f.StringVar(maxTime, "max-time", "", "stop cleanly, with a checkpoint, before this wall time, e.g. 3h50m (this job's, over max_time:)")
 }
 
-// withMaxTime adds --max-time to the --set overrides.
-func withMaxTime(sets []string, maxTime string) []string {
-	if maxTime == "" {
-		return sets
+// parseMaxTime reads --max-time: "" is none.
+func parseMaxTime(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
 	}
-	return append(sets, "max_time="+quote(maxTime))
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, &usageError{fmt.Errorf("--max-time %q is not a positive duration such as 3h50m (the job's max_time)", s)}
 }
 
 func pretrainRun(opts *PretrainOptions) error {
@@ -97,7 +99,11 @@ func pretrainRun(opts *PretrainOptions) error {
 	if err != nil {
 		return err
 	}
-	return runJob("pretrain", opts.OutDir, opts.Resume, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (any, error) {
+	maxTime, err := parseMaxTime(opts.MaxTime)
+	if err != nil {
+		return err
+	}
+	return runJob("pretrain", opts.OutDir, opts.Resume, maxTime, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (any, error) {
 		return train.Pretrain(ctx, cfg, o)
 	})
 }
@@ -105,13 +111,13 @@ func pretrainRun(opts *PretrainOptions) error {
 // runJob runs a pretrain or finetune job under the stop signals (SIGTERM,
 // SIGINT, SIGUSR1), in outDir or a new runs/KIND-TIME, and prints its
 // summary as JSON.
-func runJob(kind, outDir string, resume bool, out, log io.Writer, job func(context.Context, train.Options) (any, error)) error {
+func runJob(kind, outDir string, resume bool, maxTime time.Duration, out, log io.Writer, job func(context.Context, train.Options) (any, error)) error {
 	if outDir == "" {
 		outDir = filepath.Join("runs", kind+"-"+time.Now().Format("20060102-150405"))
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	sum, err := job(ctx, train.Options{OutDir: outDir, Resume: resume, Log: log, Terminal: isTerminal(log)})
+	sum, err := job(ctx, train.Options{OutDir: outDir, Resume: resume, MaxTime: maxTime, Log: log, Terminal: isTerminal(log)})
 	if err != nil {
 		return err
 	}
@@ -132,7 +138,6 @@ func loadJobConfig(path string, sets []string, data, device, outDir string, resu
 		if _, err := os.Stat(path); err != nil {
 			return train.Config{}, &usageError{fmt.Errorf("--resume: %s is not a gptctl run directory (no train.yaml)", outDir)}
 		}
-		sets = append([]string{jobOnly}, sets...)
 	}
 	if data != "" {
 		sets = append(sets, "data="+quote(data))
@@ -142,11 +147,6 @@ func loadJobConfig(path string, sets []string, data, device, outDir string, resu
 	}
 	return train.Load(path, sets)
 }
-
-// jobOnly clears, on --resume, the settings that belong to the job that
-// made them rather than to the run: a wall-time limit is the batch job's,
-// and a later job sets its own (--max-time) or runs without one.
-const jobOnly = "max_time="
 
 func quote(s string) string {
 	b, _ := json.Marshal(s)
