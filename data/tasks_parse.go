@@ -153,7 +153,9 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 		}
 		ex.Fields[role] = v
 	}
-	if role, msg := p.blankInput(ex.Fields); msg != "" {
+	// A blank input is a bad row in a file read to train on or to score;
+	// one read for predictions (no target) gets a prediction for every row.
+	if role, msg := p.blankInput(ex.Fields); msg != "" && p.target != "" {
 		return rowErr(role, "missing %s (%s): %s", p.colDesc(role), role, msg)
 	}
 	missing := -1 // the first optional option the row lacks
@@ -168,7 +170,7 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 			}
 		case !ok:
 			return rowErr(role, "missing %s (%s)", p.colDesc(role), role)
-		case p.f.MinOptions > 0 && strings.TrimSpace(v) == "":
+		case p.f.MinOptions > 0 && strings.TrimSpace(v) == "" && p.target != "": // as a blank input
 			return rowErr(role, "missing %s (%s): it is blank, and min_options is %d", p.colDesc(role), role, p.f.MinOptions)
 		case missing >= 0:
 			return rowErr(role, "has %s but not option%d before it (options must come first, gaps after them)", role, missing)

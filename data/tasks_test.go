@@ -408,10 +408,11 @@ func TestReadTaskFileBlankInput(t *testing.T) {
 		want                string // "" : read fine
 	}{
 		{"blank text", "t.tsv", "sentence\tlabel\nok\t1\n \t1\n", sst2Format, true, 3, `t.tsv:3: missing column "sentence" (text): it is blank`},
-		{"blank text unlabeled", "t.tsv", "sentence\tlabel\n\t1\n", sst2Format, false, 2, `missing column "sentence" (text): it is blank`},
+		{"blank text, read for predictions", "t.tsv", "sentence\tlabel\n\t1\n", sst2Format, false, 0, ""},
 		{"blank hypothesis", "r.csv", "sentence1,sentence2,label\na,\"\",0\n", rteFormat, true, 2, `missing column "sentence2" (hypothesis): it is blank`},
-		{"blank premise jsonl", "r.jsonl", `{"p": " ", "h": "b"}` + "\n", TaskFormat{Columns: map[string]string{"premise": "p", "hypothesis": "h"}}, false, 1,
+		{"blank premise jsonl", "r.jsonl", `{"p": " ", "h": "b", "y": 0}` + "\n", TaskFormat{Columns: map[string]string{"premise": "p", "hypothesis": "h", "label": "y"}, Labels: []string{"0", "1"}}, true, 1,
 			`missing field "p" (premise): it is blank`},
+		{"blank premise jsonl, read for predictions", "r.jsonl", `{"p": " ", "h": "b"}` + "\n", TaskFormat{Columns: map[string]string{"premise": "p", "hypothesis": "h", "label": "y"}, Labels: []string{"0", "1"}}, false, 0, ""},
 		{"blank a", "s.tsv", "sentence1\tsentence2\tscore\n\tb\t1\n", stsbFormat, true, 2, `missing column "sentence1" (a): it is blank`},
 		{"blank joined context, no question", "c.csv", "c1,c2,o0,o1,y\n, ,x,y,1\n", TaskFormat{Header: true, LabelBase: 1,
 			Columns: map[string]string{"context": "c1+c2", "option0": "o0", "option1": "o1", "label": "y"}}, true, 2, `missing column "c1+c2" (context): it is blank`},
@@ -420,8 +421,9 @@ func TestReadTaskFileBlankInput(t *testing.T) {
 		{"blank context, a question", "c.csv", "c1,c2,q,o0,o1,y\n,,why?,x,y,1\n", mc, true, 0, ""},
 		{"a context, blank question", "c.csv", "c1,c2,q,o0,o1,y\nonce,,,x,y,1\n", mc, true, 0, ""},
 		{"blank required option", "arc.tsv", "why\tx\t \tz\t\tB\n", arcTSV, true, 1, `missing column 2 (option1): it is blank, and min_options is 2`},
-		{"blank required option jsonl", "arc.jsonl", `{"q": "why", "c": [{"t": ""}, {"t": "y"}], "k": "B"}` + "\n", arcJSONL, false, 1,
+		{"blank required option jsonl", "arc.jsonl", `{"q": "why", "c": [{"t": ""}, {"t": "y"}], "k": "B"}` + "\n", arcJSONL, true, 1,
 			`missing field "c.0.t" (option0): it is blank, and min_options is 2`},
+		{"blank required option, read for predictions", "arc.jsonl", `{"q": "why", "c": [{"t": ""}, {"t": "y"}]}` + "\n", arcJSONL, false, 0, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := ParseTaskFile([]byte(c.content), c.path, c.f, c.need)
