@@ -181,9 +181,8 @@ func (r *ftRun) resume() error {
 	if key, want, have := taskChange(r.cfg.Task, m.info, m.params.Config.NCtx); key != "" {
 		return &ConfigError{fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", key, want, have)}
 	}
-	if was, now := ck.job.Task, r.cfg.Task; was.Val == "" && now.Val == "" && (was.ValFraction != now.ValFraction || was.SplitSeed != now.SplitSeed) {
-		return &ConfigError{fmt.Errorf("--resume: task.val_fraction %v, split_seed %d, but the run split its validation rows with %v, %d: a run keeps its validation set (rows it trained on would be scored, and best/ compared across two sets)",
-			now.ValFraction, now.SplitSeed, was.ValFraction, was.SplitSeed)}
+	if err := sameValidation(ck.job.Task, r.cfg.Task); err != nil {
+		return err
 	}
 	if ck.job.InitFrom != r.cfg.InitFrom || ck.job.RandomInit != r.cfg.RandomInit {
 		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
@@ -193,6 +192,29 @@ func (r *ftRun) resume() error {
 	r.resumed = ck.dir + fallbackNote(ck.skipped)
 	if err := r.rng.UnmarshalBinary(ck.state.ModelRNG); err != nil {
 		return fmt.Errorf("resume: model rng: %w", err)
+	}
+	return nil
+}
+
+// sameValidation refuses a resumed run another validation set: best/ would
+// compare values over two sets, and rows split off for validation before
+// would be trained on (or rows trained on scored). A val file may move (its
+// path change); a split must keep its val_fraction and split_seed, and
+// neither may become the other.
+func sameValidation(was, now TaskConfig) error {
+	const keep = "a run keeps its validation set (rows it trained on would be scored, and best/ compared across two sets)"
+	switch {
+	case (was.Val == "") != (now.Val == ""):
+		from := func(t TaskConfig) string {
+			if t.Val != "" {
+				return "the file " + t.Val
+			}
+			return fmt.Sprintf("val_fraction %v of the training file", t.ValFraction)
+		}
+		return &ConfigError{fmt.Errorf("--resume: task.val gives %s, but the run validated on %s: %s", from(now), from(was), keep)}
+	case was.Val == "" && (was.ValFraction != now.ValFraction || was.SplitSeed != now.SplitSeed):
+		return &ConfigError{fmt.Errorf("--resume: task.val_fraction %v, split_seed %d, but the run split its validation rows with %v, %d: %s",
+			now.ValFraction, now.SplitSeed, was.ValFraction, was.SplitSeed, keep)}
 	}
 	return nil
 }

@@ -639,6 +639,7 @@ max_steps: 2
 		"task.metric=loss":       "task.metric loss, but the run's model was finetuned with accuracy",
 		"task.val_fraction=0.5":  "task.val_fraction 0.5, split_seed 1, but the run split its validation rows with 0.2, 1",
 		"task.split_seed=7":      "split_seed 7, but the run split its validation rows with 0.2, 1",
+		"task.val=" + train:      "task.val gives the file " + train + ", but the run validated on val_fraction 0.2 of the training file",
 	} {
 		var ce *ConfigError
 		if err := run(true, sets, "max_steps=3"); !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
