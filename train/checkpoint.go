@@ -246,17 +246,18 @@ func hasCheckpoint(runDir string) bool {
 }
 
 // heldRun names what makes runDir hold a run that a new run would write
-// over: a checkpoint, best/, summary.json or a metrics.jsonl with a line;
-// "" when there is none (an empty directory, or a job killed before its
-// first metrics line).
+// over: a checkpoint, best/, or the summary of a run that did not fail; ""
+// when there is none: an empty directory, or one whose run left nothing to
+// continue from or keep (it failed, or was killed, before its first
+// checkpoint), which a new run, with a config fixed, may take.
 func heldRun(runDir string) string {
-	for _, name := range []string{checkpointDir, prevDir, bestDir, "summary.json"} {
+	for _, name := range []string{checkpointDir, prevDir, bestDir} {
 		if _, err := os.Stat(filepath.Join(runDir, name)); err == nil {
 			return name
 		}
 	}
-	if fi, err := os.Stat(filepath.Join(runDir, "metrics.jsonl")); err == nil && fi.Size() > 0 {
-		return "metrics.jsonl"
+	if status, _ := readSummary(runDir, nil); status != "" && status != "failed" {
+		return "summary.json"
 	}
 	return ""
 }

@@ -569,7 +569,7 @@ func TestNewRunRefusesRunWithoutCheckpoint(t *testing.T) {
 	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: base, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	for _, keep := range []string{"best", "summary.json", "metrics.jsonl", ""} {
+	for _, keep := range []string{"best", "summary.json", "metrics.jsonl", "failed", ""} {
 		dir := t.TempDir()
 		if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
 			t.Fatal(err)
@@ -582,18 +582,21 @@ func TestNewRunRefusesRunWithoutCheckpoint(t *testing.T) {
 		if keep == "" {
 			writeFile(t, filepath.Join(dir, "metrics.jsonl"), "")
 		}
+		if keep == "failed" { // a run that failed before its first checkpoint
+			writeFile(t, filepath.Join(dir, "summary.json"), `{"status": "failed", "step": 5}`)
+		}
 		probe := filepath.Join(dir, keep) // what the refused run must leave alone
 		if keep == "best" {
 			probe = filepath.Join(probe, "model.safetensors")
 		}
 		var before string
-		if keep != "" {
+		if keep == "best" || keep == "summary.json" {
 			before = readFile(t, probe)
 		}
 		_, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard})
-		if keep == "" {
+		if before == "" { // nothing to continue from or keep
 			if err != nil {
-				t.Errorf("a directory with only train.yaml: %v, want a new run", err)
+				t.Errorf("a directory with %q beside train.yaml: %v, want a new run", keep, err)
 			}
 			continue
 		}
