@@ -151,7 +151,7 @@ func applyOverrides(c any, overrides []string, hint string) error {
 		if !strings.Contains(kv, "=") || k == "" || slices.Contains(strings.Split(k, "."), "") {
 			return &ConfigError{fmt.Errorf("--set %q: want key=value%s", kv, hint)}
 		}
-		doc, err := overrideDoc(k, v)
+		doc, err := overrideDoc(k, v, keyType(reflect.TypeOf(c), strings.Split(k, ".")))
 		if err == nil {
 			err = decodeStrict(bytes.NewReader(doc), c)
 		}
@@ -167,13 +167,25 @@ func applyOverrides(c any, overrides []string, hint string) error {
 var setLine = regexp.MustCompile(`^line \d+: `)
 
 // overrideDoc is the YAML document of one --set: the dotted key as nested
-// keys, the value read as YAML (a number, true, [a, b], {k: v}) unless
-// YAML would not read it as the text given (a comment after " #", a
-// character YAML reserves such as a leading @ or *): then it is that text.
-func overrideDoc(key, value string) ([]byte, error) {
+// keys and the value. For a key that holds text (typ a string) the value is
+// that text, whatever YAML would make of it (a comment after " #", a tag,
+// a leading @, *, | or >, null), unless it is quoted ("..." or '...', as
+// the commands quote the paths they pass): then what the quotes hold.
+// Other values are read as YAML (a number, true, [a, b], {k: v}); one YAML
+// cannot read cleanly is passed as text, for the decoder to refuse with the
+// key's type, and null, which would leave the key as it was, is refused.
+func overrideDoc(key, value string, typ reflect.Type) ([]byte, error) {
 	val := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}
 	var doc yaml.Node
-	if value != "" && yaml.Unmarshal([]byte(value), &doc) == nil && len(doc.Content) == 1 && !hasComment(&doc) {
+	clean := value != "" && yaml.Unmarshal([]byte(value), &doc) == nil && len(doc.Content) == 1 && !hasComment(&doc)
+	switch {
+	case typ != nil && typ.Kind() == reflect.String:
+		if n := doc.Content; clean && n[0].Kind == yaml.ScalarNode && n[0].Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			val.Value = n[0].Value
+		}
+	case clean && doc.Content[0].Tag == "!!null":
+		return nil, fmt.Errorf("%s is %s: give it a value", key, value)
+	case clean:
 		val = doc.Content[0]
 	}
 	parts := strings.Split(key, ".")
@@ -181,6 +193,47 @@ func overrideDoc(key, value string) ([]byte, error) {
 		val = &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: parts[i]}, val}}
 	}
 	return yaml.Marshal(val)
+}
+
+// keyType is the type of the config key named by the dotted parts in the
+// struct type t (or a pointer to it): a field by its yaml name (inline
+// structs included), a map's value for its keys; nil when there is none
+// (the decoder reports the unknown key).
+func keyType(t reflect.Type, parts []string) reflect.Type {
+	for _, p := range parts {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			f, ok := yamlField(t, p)
+			if !ok {
+				return nil
+			}
+			t = f.Type
+		case reflect.Map:
+			t = t.Elem()
+		default:
+			return nil
+		}
+	}
+	return t
+}
+
+// yamlField is the field of struct type t that YAML calls name.
+func yamlField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			if g, ok := yamlField(f.Type, name); ok {
+				return g, true
+			}
+		} else if tag == name && f.IsExported() {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // hasComment reports whether a YAML node or any below it carries a comment.

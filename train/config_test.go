@@ -46,6 +46,11 @@ func TestLoadConfig(t *testing.T) {
 			func(c Config) bool {
 				return c.Data == "my file #2.txt" && c.Tokenizer == "@tok" && c.ValData == "*.txt" && c.NLayer == 6
 			}},
+		{"--set text keys take the text", "", []string{"data=!x.txt", "val_data=|", "tokenizer=null", "init_from=~", "max_time=\"1h\"", "lr_decay='linear'"}, nil,
+			func(c Config) bool {
+				return c.Data == "!x.txt" && c.ValData == "|" && c.Tokenizer == "null" && c.InitFrom == "~" && c.MaxTime == "1h" && c.LRDecay == "linear"
+			}},
+		{"--set null for a number", "", []string{"lr=null"}, []string{"--set lr=null", "give it a value"}, nil},
 		{"NaN and infinity", write("nan.yaml", "lr: .nan\ndropout: -.inf\n"), []string{"grad_clip=.inf"},
 			[]string{"nan.yaml", "lr is NaN: want a finite number", "dropout is -Inf", "grad_clip is +Inf"}, nil},
 		{"float32 key not a number", "", []string{"dropout=abc"}, []string{"--set dropout=abc: `abc` is not a number"}, nil},
