@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -33,7 +34,7 @@ func newCmdReport(runF func(*ReportOptions) error) *cobra.Command {
 --out, loss, lr and one chart per other metric (one colour per run) as PNG
 and SVG, and report.html: one self-contained page with the charts and a
 table of the final and best values of each run.`,
-		Example: "  gptctl report runs/shakespeare runs/builtin --out report --format png,html",
+		Example: "  gptctl report runs/shk runs/shk2                    # into runs/report\n  gptctl report runs/shk --out runs/shk/report --format png,html",
 		Args:    usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dirs = args
@@ -49,7 +50,7 @@ table of the final and best values of each run.`,
 			return reportRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.OutDir, "out", "report", "directory to write the report into")
+	cmd.Flags().StringVar(&opts.OutDir, "out", filepath.Join("runs", "report"), "directory to write the report into")
 	cmd.Flags().StringSliceVar(&opts.Formats, "format", []string{"png", "svg", "html"}, "outputs to write: png, svg, html")
 	return cmd
 }

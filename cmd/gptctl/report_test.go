@@ -45,6 +45,12 @@ func TestReportFlags(t *testing.T) {
 	if strings.Join(got.Dirs, " ") != "runs/a runs/b" || got.OutDir != "rep" || strings.Join(got.Formats, ",") != "svg,html" {
 		t.Errorf("options %+v", got)
 	}
+	// By default the report goes beside the runs (runs/ is not source).
+	cmd = newCmdReport(func(o *ReportOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"runs/a"})
+	if err := cmd.Execute(); err != nil || got.OutDir != filepath.Join("runs", "report") {
+		t.Errorf("default --out %q (%v), want runs/report", got.OutDir, err)
+	}
 }
 
 // The tester's run: a grad_norm constant at 1e17 made gonum's ticks panic.
