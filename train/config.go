@@ -95,7 +95,7 @@ func (g GPUMath) flashNotice(log io.Writer, hs int) {
 // a few minutes on two cores.
 func Default() Config {
 	return Config{
-		Config: graph.Config{Arch: "gpt1", NCtx: 64, NEmbd: 128, NHead: 4, NLayer: 4, LNEps: 1e-5},
+		Config: graph.Config{Arch: "gpt1", NCtx: 64, NEmbd: 128, NHead: 4, NLayer: 4, LNEps: 1e-5, GELU: "tanh"},
 		Data:   "builtin", ValFraction: 0.1, Tokenizer: "char",
 		BatchSize: 12, GradAccum: 1, MaxSteps: 600,
 		LR: 1e-3, MinLR: 1e-4, WarmupSteps: 50, LRDecay: "cosine",

@@ -65,7 +65,7 @@ func ReadHFConfig(path string) (graph.Config, error) {
 	// "gelu" is the exact one (x*Phi(x)), its "gelu_new" the tanh form.
 	switch act := h.Afn + h.Activation; {
 	case act == "" || act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast" || act == "gelu" && c.Arch == "gpt1":
-		c.GELU = "" // tanh, the default
+		c.GELU = "tanh"
 	case act == "gelu":
 		c.GELU = "erf"
 	default:

@@ -101,10 +101,10 @@ func TestHFActivation(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.json")
 	for _, c := range []struct{ json, gelu, err string }{
-		{`"model_type":"openai-gpt","afn":"gelu"`, "", ""},
-		{`"model_type":"gpt2"`, "", ""},
-		{`"model_type":"gpt2","activation_function":"gelu_new"`, "", ""},
-		{`"model_type":"gpt2","activation_function":"gelu_pytorch_tanh"`, "", ""},
+		{`"model_type":"openai-gpt","afn":"gelu"`, "tanh", ""},
+		{`"model_type":"gpt2"`, "tanh", ""},
+		{`"model_type":"gpt2","activation_function":"gelu_new"`, "tanh", ""},
+		{`"model_type":"gpt2","activation_function":"gelu_pytorch_tanh"`, "tanh", ""},
 		{`"model_type":"gpt2","activation_function":"gelu"`, "erf", ""},
 		{`"model_type":"gpt2","activation_function":"relu"`, "", `activation "relu" is not supported`},
 		{`"model_type":"openai-gpt","afn":"swish"`, "", `activation "swish" is not supported`},
