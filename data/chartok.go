@@ -7,6 +7,8 @@ package data
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -35,6 +37,46 @@ func NewCharTokenizer(text string) *CharTokenizer {
 	}
 	slices.Sort(chars)
 	return newCharTokenizer(chars)
+}
+
+// CharTokenizerOf builds the vocabulary of the documents of inputs (files
+// or glob patterns, as data prepare reads them: a text file whole, a .jsonl
+// file the text of each line), reading them as a stream: the vocabulary
+// pretrain builds from the same text, so the same ids.
+func CharTokenizerOf(inputs []string) (*CharTokenizer, error) {
+	files, _, err := expandInputs(inputs)
+	if err != nil {
+		return nil, err
+	}
+	set := map[rune]bool{}
+	add := func(s string) {
+		for _, r := range s {
+			set[r] = true
+		}
+	}
+	for _, path := range files {
+		if err := charsOf(path, add); err != nil {
+			return nil, err
+		}
+	}
+	return NewCharTokenizer(string(slices.Collect(maps.Keys(set)))), nil
+}
+
+// charsOf calls add with the text of the documents of one input file.
+func charsOf(path string, add func(string)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return &InputError{fmt.Errorf("input: %w", err)}
+	}
+	defer f.Close()
+	if !strings.HasSuffix(path, ".jsonl") {
+		return ReadChunks(f, 1<<20, func(chunk string) error { add(chunk); return nil })
+	}
+	return jsonlLines(f, func(s string, line int) error {
+		text, err := JSONLText(s, path, line)
+		add(text)
+		return err
+	})
 }
 
 func newCharTokenizer(chars []rune) *CharTokenizer {

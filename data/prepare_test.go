@@ -409,3 +409,25 @@ func TestSafeUnits(t *testing.T) {
 		t.Errorf("shards hold %d ids, the whole text %d", len(got), len(want))
 	}
 }
+
+// The char vocabulary of data prepare's inputs is the one pretrain builds
+// from the same documents: a text file (a byte order mark dropped), the
+// text of a .jsonl file's lines (not its JSON), each file once.
+func TestCharTokenizerOf(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.txt")
+	os.WriteFile(a, []byte("\ufeffhello, world\n"), 0o644)
+	j := filepath.Join(dir, "b.jsonl")
+	os.WriteFile(j, []byte(`{"text": "zoë"}`+"\n\n"+`{"text": "QQ"}`+"\n"), 0o644)
+	tok, err := CharTokenizerOf([]string{filepath.Join(dir, "*.txt"), j, a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := NewCharTokenizer("hello, world\nzoëQQ")
+	if tok.VocabSize() != want.VocabSize() || !slices.Equal(tok.Encode("hello zoë QQ"), want.Encode("hello zoë QQ")) || len(tok.Unknown("{}\":")) != 4 {
+		t.Errorf("vocabulary of %d, want %d: %q", tok.VocabSize(), want.VocabSize(), tok.Decode(tok.Encode("hello zoë QQ")))
+	}
+	if _, err := CharTokenizerOf([]string{filepath.Join(dir, "none.txt")}); err == nil {
+		t.Error("no error for a missing input")
+	}
+}

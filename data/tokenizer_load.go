@@ -32,6 +32,8 @@ func ResolveTokenizer(spec string) (Tokenizer, error) {
 		return nil, errors.New("tokenizer: empty spec (use gpt2, gpt1, byte or a directory)")
 	case "byte":
 		return ByteTokenizer{}, nil
+	case "char":
+		return nil, errors.New("tokenizer char is built from a corpus's characters (pretrain builds it from its corpus, data prepare from its inputs); here pass the run or shard directory that holds one")
 	case "gpt2", "gpt1":
 		env := map[string]string{"gpt2": EnvGPT2Vocab, "gpt1": EnvGPT1Vocab}[spec]
 		dir := os.Getenv(env)

@@ -43,9 +43,13 @@ DIR/train_001.bin, ... and DIR/val_000.bin, ..., token shards that training
 memory-maps, plus the tokenizer in DIR/tokenizer. A .jsonl file holds one
 document per line, {"text": "..."}; any other file is one document. The
 end-of-text token follows every document. --val-fraction of the text, in
-evenly spread chunks or documents chosen deterministically, goes to val.`,
-		Example: `  gptctl data prepare --tokenizer gpt2 --data 'corpus/*.txt' --out data/corpus-gpt2
-  gptctl data prepare --tokenizer tok/shk2k --data tinyshakespeare.txt --val-fraction 0.1 --out data/shk`,
+evenly spread chunks or documents chosen deterministically, goes to val.
+--tokenizer char builds the vocabulary of the inputs' characters, as
+pretrain does from its corpus. A file named twice is read once. The new
+set replaces an earlier one in DIR whole, once it is all written.`,
+		Example: `  gptctl data prepare --tokenizer gpt2 --data 'corpus/*.txt' --out runs/corpus-gpt2
+  gptctl data prepare --tokenizer char --data tinyshakespeare.txt --val-fraction 0.1 --out runs/shk-char
+  gptctl data prepare --tokenizer tok/shk2k --data tinyshakespeare.txt --val-fraction 0.1 --out runs/shk`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -56,7 +60,7 @@ evenly spread chunks or documents chosen deterministically, goes to val.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.Spec, "tokenizer", "t", "", specHelp)
+	f.StringVarP(&opts.Spec, "tokenizer", "t", "", "char (the inputs' characters), "+specHelp)
 	f.StringSliceVar(&opts.Data, "data", nil, "input files or globs (repeatable, comma-separated); .jsonl is one document per line")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "directory to write the shards into")
 	f.Float64Var(&opts.ValFraction, "val-fraction", def.ValFraction, "share of the text for the validation split, 0 for none")
@@ -76,7 +80,13 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 	case opts.ShardTokens <= 0:
 		return &usageError{fmt.Errorf("data prepare: --shard-tokens %d must be positive", opts.ShardTokens)}
 	}
-	tok, err := resolveSpec("data prepare", opts.Spec)
+	var tok data.Tokenizer
+	var err error
+	if opts.Spec == "char" { // the characters of the inputs, as pretrain builds it
+		tok, err = data.CharTokenizerOf(opts.Data)
+	} else {
+		tok, err = resolveSpec("data prepare", opts.Spec)
+	}
 	if err != nil {
 		return err
 	}

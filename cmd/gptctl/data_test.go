@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,6 +29,17 @@ func TestDataPrepareCommand(t *testing.T) {
 			t.Fatalf("%s: %d tokens, vocab %d", split, set.Len(), set.VocabSize())
 		}
 		set.Close()
+	}
+	// --tokenizer char: the inputs' characters, the vocabulary a pretrain
+	// on the text builds, saved beside the shards.
+	chars := filepath.Join(t.TempDir(), "chars")
+	if _, err := runCmd(NewCmdData(), "", "prepare", "--tokenizer", "char", "--data", corpus, "--out", chars); err != nil {
+		t.Fatal(err)
+	}
+	text, _ := os.ReadFile(corpus)
+	saved, err := data.LoadTokenizer(filepath.Join(chars, "tokenizer"))
+	if err != nil || saved == nil || !data.SameVocabulary(saved, data.NewCharTokenizer(string(text))) {
+		t.Errorf("char shards' tokenizer %v (%v), want the corpus's characters", saved, err)
 	}
 }
 
