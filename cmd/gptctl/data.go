@@ -24,9 +24,10 @@ type DataPrepareOptions struct {
 // NewCmdData builds gptctl data and its subcommands.
 func NewCmdData() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "data",
-		Short: "Prepare corpora as token shards",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "data",
+		Short:   "Prepare corpora as token shards",
+		Example: "  gptctl data prepare --tokenizer gpt2 --data 'corpus/*.txt' --out runs/corpus-gpt2",
+		Args:    usageArgs(cobra.NoArgs),
 	}
 	cmd.AddCommand(newCmdDataPrepare(nil))
 	return cmd

@@ -29,7 +29,7 @@ type FinetuneOptions struct {
 func NewCmdFinetune(runF func(*FinetuneOptions) error) *cobra.Command {
 	opts := &FinetuneOptions{}
 	cmd := &cobra.Command{
-		Use:   "finetune --config FILE --init MODEL_DIR --out DIR [--set key=value]...",
+		Use:   "finetune --config FILE [--init MODEL_DIR] [--out DIR] [--set key=value]...",
 		Short: "Finetune a pretrained model on a labeled task",
 		Long: `finetune adapts a pretrained model to a labeled task as GPT-1 does: the task
 tokens <s>, $ and <e> join the vocabulary, a linear head reads the final state

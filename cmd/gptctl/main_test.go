@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // runCLI runs gptctl in-process and returns its exit status and stderr.
@@ -90,4 +92,20 @@ func TestMaxTimeFlag(t *testing.T) {
 			t.Errorf("%v: train.yaml lacks %q:\n%s", args, c.want, b)
 		}
 	}
+}
+
+// Every command's --help has examples (the README promises it).
+func TestEveryCommandHasExamples(t *testing.T) {
+	root := NewCmdRoot()
+	finishTree(root)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if !c.Hidden && c.Name() != "help" && c.Example == "" {
+			t.Errorf("%s --help has no examples", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }

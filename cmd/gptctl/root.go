@@ -14,7 +14,8 @@ func NewCmdRoot() *cobra.Command {
 		Long: `gptctl pretrains GPT models (GPT-1 post-LN or GPT-2 pre-LN) on text corpora and
 finetunes them on labeled tasks. It is one binary, driven by YAML configs, made
 for batch jobs: clear exit statuses (0 done, 1 runtime failure, 2 bad usage,
-config or input), machine-readable metrics, checkpoints that resume.`,
+config or input, 3 the loss or gradients stopped being finite),
+machine-readable metrics, checkpoints that resume.`,
 		Example: `  gptctl pretrain                                  # a small model on the built-in corpus
   gptctl pretrain -c configs/shakespeare-char.yaml --data tinyshakespeare.txt --out runs/shk
   gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 200
@@ -47,6 +48,21 @@ config or input), machine-readable metrics, checkpoints that resume.`,
 // output as set when it is added, and refuses unknown subcommands.
 func finishTree(root *cobra.Command) {
 	root.InitDefaultCompletionCmd()
+	shells := map[string]string{
+		"bash":       "source <(gptctl completion bash)",
+		"zsh":        `gptctl completion zsh > "${fpath[1]}/_gptctl"`,
+		"fish":       "gptctl completion fish > ~/.config/fish/completions/gptctl.fish",
+		"powershell": "gptctl completion powershell | Out-String | Invoke-Expression",
+	}
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Example = "  gptctl completion bash > /etc/bash_completion.d/gptctl\n  " + shells["zsh"]
+		for _, sh := range c.Commands() {
+			sh.Example = "  " + shells[sh.Name()]
+		}
+	}
 	refuseUnknownSubcommands(root)
 }
 

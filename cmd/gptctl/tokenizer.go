@@ -38,7 +38,9 @@ func NewCmdTokenizer() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tokenizer",
 		Short: "Train a BPE vocabulary, or encode and decode text with a tokenizer",
-		Args:  usageArgs(cobra.NoArgs),
+		Example: `  gptctl tokenizer train --data tinyshakespeare.txt --vocab-size 2000 --out tok/shk2k
+  echo 'Hello world' | gptctl tokenizer encode --tokenizer tok/shk2k | gptctl tokenizer decode --tokenizer tok/shk2k`,
+		Args: usageArgs(cobra.NoArgs),
 	}
 	cmd.AddCommand(newCmdTokenizerTrain(nil), newCmdTokenizerCodec(false, nil), newCmdTokenizerCodec(true, nil))
 	return cmd

@@ -16,9 +16,10 @@ var Version = "dev"
 // NewCmdVersion builds gptctl version.
 func NewCmdVersion() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version, the build's BLAS and CUDA support",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "version",
+		Short:   "Print the version, the build's BLAS and CUDA support",
+		Example: "  gptctl version",
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rev := ""
 			if bi, ok := debug.ReadBuildInfo(); ok {
