@@ -98,8 +98,6 @@ func weightsClose(t *testing.T, what, dirA, dirB string, tol float64) {
 	tensorsClose(t, what, filepath.Join(dirA, "model.safetensors"), filepath.Join(dirB, "model.safetensors"), tol, nil)
 }
 
-// tensorsClose compares two safetensors files tensor by tensor, but for
-// the tensors named in skip.
 // metricsClose compares two metrics.jsonl files line by line: the same
 // keys, every number but the times within tol (relative).
 func metricsClose(t *testing.T, fileA, fileB string, tol float64) {
@@ -127,6 +125,8 @@ func metricsClose(t *testing.T, fileA, fileB string, tol float64) {
 	}
 }
 
+// tensorsClose compares two safetensors files tensor by tensor, but for
+// the tensors named in skip.
 func tensorsClose(t *testing.T, what, fileA, fileB string, tol float64, skip []string) {
 	t.Helper()
 	a, err := data.ReadSafetensors(fileA)
