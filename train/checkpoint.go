@@ -219,19 +219,31 @@ type hfSaver interface {
 // loadCheckpoint reads the latest good checkpoint of a run directory,
 // falling back to the previous one when the latest is missing or damaged.
 func loadCheckpoint(runDir string) (*checkpoint, string, error) {
+	ck, dir, skipped, err := latestCheckpoint(runDir, readCheckpoint)
+	if err != nil {
+		return nil, "", err
+	}
+	ck.skipped = skipped
+	return ck, dir, nil
+}
+
+// latestCheckpoint reads the latest good checkpoint of runDir with read:
+// checkpoint/, or checkpoint.prev/ when that is missing or damaged, with
+// skipped saying why; an error joining both reasons when neither reads.
+func latestCheckpoint[T any](runDir string, read func(dir string) (T, error)) (ck T, dir string, skipped, err error) {
 	var errs []error
 	for _, name := range []string{checkpointDir, prevDir} {
 		dir := filepath.Join(runDir, name)
-		ck, err := readCheckpoint(dir)
+		ck, err := read(dir)
 		if err == nil {
 			if len(errs) > 0 {
-				ck.skipped = errs[0]
+				skipped = errs[0]
 			}
-			return ck, dir, nil
+			return ck, dir, skipped, nil
 		}
 		errs = append(errs, err)
 	}
-	return nil, "", fmt.Errorf("resume %s: no usable checkpoint: %w", runDir, errors.Join(errs...))
+	return ck, "", nil, fmt.Errorf("resume %s: no usable checkpoint: %w", runDir, errors.Join(errs...))
 }
 
 // hasCheckpoint reports whether runDir holds a checkpoint, good or damaged.

@@ -16,7 +16,6 @@ package train
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,24 +121,22 @@ type ftCheckpoint struct {
 
 // resumeFinetune loads the latest usable checkpoint of a finetune run.
 func resumeFinetune(runDir string, cfg FinetuneConfig) (*ftCheckpoint, error) {
-	var errs []error
-	for _, name := range []string{checkpointDir, prevDir} {
-		dir := filepath.Join(runDir, name)
+	ck, _, skipped, err := latestCheckpoint(runDir, func(dir string) (*ftCheckpoint, error) {
 		m, o, st, err := readFinetuneCheckpoint(dir, cfg)
-		var job FinetuneConfig
-		if err == nil {
-			job, err = LoadFinetune(filepath.Join(dir, finetuneJobFile), nil)
+		if err != nil {
+			return nil, err
 		}
-		if err == nil {
-			ck := &ftCheckpoint{model: m, optim: o, state: st, job: job, dir: dir}
-			if len(errs) > 0 {
-				ck.skipped = errs[0]
-			}
-			return ck, nil
+		job, err := LoadFinetune(filepath.Join(dir, finetuneJobFile), nil)
+		if err != nil {
+			return nil, err
 		}
-		errs = append(errs, err)
+		return &ftCheckpoint{model: m, optim: o, state: st, job: job, dir: dir}, nil
+	})
+	if err != nil {
+		return nil, &InputError{Err: err}
 	}
-	return nil, inputErrorf("resume %s: no usable checkpoint: %w", runDir, errors.Join(errs...))
+	ck.skipped = skipped
+	return ck, nil
 }
 
 func readFinetuneCheckpoint(dir string, cfg FinetuneConfig) (*taskModel, *AdamW, finetuneState, error) {
