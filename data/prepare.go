@@ -86,7 +86,7 @@ func Prepare(opts PrepareOptions) (PrepareStats, error) {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	tokDir := filepath.Join(stage, "tokenizer")
+	tokDir := filepath.Join(stage, shardTokenizerDir)
 	if err := os.MkdirAll(tokDir, 0o755); err != nil {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}

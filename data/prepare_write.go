@@ -145,11 +145,11 @@ func publish(stage, outDir string) error {
 			}
 		}
 	}
-	tok := filepath.Join(outDir, "tokenizer")
+	tok := filepath.Join(outDir, shardTokenizerDir)
 	if err := os.RemoveAll(tok); err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(stage, "tokenizer"), tok); err != nil {
+	if err := os.Rename(filepath.Join(stage, shardTokenizerDir), tok); err != nil {
 		return err
 	}
 	if err := SyncDir(outDir); err != nil { // the moves are durable before the mark goes

@@ -77,14 +77,22 @@ func resolveDir(dir string) (Tokenizer, error) {
 		return loadTokenizerJSON(filepath.Join(dir, CharTokenizerFile))
 	case has(RunCheckpointDir): // a gptctl run directory: its model's tokenizer
 		return resolveDir(filepath.Join(dir, RunCheckpointDir))
+	case has(shardTokenizerDir): // a data prepare directory: its shards' tokenizer
+		if err := CheckPrepared(dir); err != nil {
+			return nil, err
+		}
+		return resolveDir(filepath.Join(dir, shardTokenizerDir))
 	}
-	return nil, fmt.Errorf("directory %s holds no tokenizer (want %s, %s and %s, %s and %s, or %s and %s)",
-		dir, CharTokenizerFile, GPT2EncoderFile, GPT2MergesFile, hfVocabFile, hfMergesFile, GPT1EncoderFile, GPT1MergesFile)
+	return nil, fmt.Errorf("directory %s holds no tokenizer (want %s, %s and %s, %s and %s, or %s and %s; or a run's %s/ or shards' %s/ directory)",
+		dir, CharTokenizerFile, GPT2EncoderFile, GPT2MergesFile, hfVocabFile, hfMergesFile, GPT1EncoderFile, GPT1MergesFile, RunCheckpointDir, shardTokenizerDir)
 }
 
 // RunCheckpointDir is where a gptctl run directory keeps its latest model
 // and that model's tokenizer.
 const RunCheckpointDir = "checkpoint"
+
+// shardTokenizerDir is where data prepare saves the tokenizer of its shards.
+const shardTokenizerDir = "tokenizer"
 
 // loadHFVocab loads Hugging Face's vocab.json and merges.txt: GPT-2's
 // byte-level BPE, or GPT-1's (openai-gpt), whose tokens mark word ends with

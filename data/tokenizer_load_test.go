@@ -54,6 +54,20 @@ func TestResolveTokenizer(t *testing.T) {
 	if tok, err := ResolveTokenizer(char); err != nil || tok.Name() != "char" || tok.VocabSize() != 2 {
 		t.Fatalf("char dir: %v, %v", tok, err)
 	}
+	// A data prepare directory names its shards' tokenizer, unless the
+	// prepare that wrote it did not finish.
+	shards := t.TempDir()
+	os.Rename(char, filepath.Join(shards, "tokenizer"))
+	if tok, err := ResolveTokenizer(shards); err != nil || tok.Name() != "char" || tok.VocabSize() != 2 {
+		t.Fatalf("shard dir: %v, %v", tok, err)
+	}
+	os.WriteFile(filepath.Join(shards, IncompleteFile), nil, 0o644)
+	if _, err := ResolveTokenizer(shards); err == nil || !strings.Contains(err.Error(), IncompleteFile) {
+		t.Errorf("shard dir of an unfinished prepare: %v", err)
+	}
+	if _, err := ResolveTokenizer("char"); err == nil || !strings.Contains(err.Error(), "built from a corpus") {
+		t.Errorf("char: %v", err)
+	}
 }
 
 // A gptctl run directory names its model's tokenizer, in checkpoint/.

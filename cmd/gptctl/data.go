@@ -50,7 +50,7 @@ pretrain does from its corpus. A file named twice is read once. The new
 set replaces an earlier one in DIR whole, once it is all written.`,
 		Example: `  gptctl data prepare --tokenizer gpt2 --data 'corpus/*.txt' --out runs/corpus-gpt2
   gptctl data prepare --tokenizer char --data tinyshakespeare.txt --val-fraction 0.1 --out runs/shk-char
-  gptctl data prepare --tokenizer tok/shk2k --data tinyshakespeare.txt --val-fraction 0.1 --out runs/shk`,
+  gptctl data prepare --tokenizer tok/shk2k --data tinyshakespeare.txt --val-fraction 0.1 --out runs/shk-shards`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
