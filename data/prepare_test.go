@@ -277,6 +277,10 @@ func TestPrepareReplacesEarlierRun(t *testing.T) {
 		if _, err := Prepare(PrepareOptions{Tokenizer: tok, Inputs: files[:1], OutDir: out, ValFraction: 0.1}); err != nil {
 			t.Fatal(err)
 		}
+		os.WriteFile(filepath.Join(out, "tokenizer", "NOTES.md"), []byte("mine"), 0o644) // not a tokenizer's file
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "tokenizer", "NOTES.md")); err != nil || string(b) != "mine" {
+		t.Errorf("a file of the user's in the tokenizer directory: %q, %v; want it kept", b, err)
 	}
 	check := func(when string) {
 		t.Helper()

@@ -145,11 +145,7 @@ func publish(stage, outDir string) error {
 			}
 		}
 	}
-	tok := filepath.Join(outDir, shardTokenizerDir)
-	if err := os.RemoveAll(tok); err != nil {
-		return err
-	}
-	if err := os.Rename(filepath.Join(stage, shardTokenizerDir), tok); err != nil {
+	if err := publishTokenizer(filepath.Join(stage, shardTokenizerDir), filepath.Join(outDir, shardTokenizerDir)); err != nil {
 		return err
 	}
 	if err := SyncDir(outDir); err != nil { // the moves are durable before the mark goes
@@ -159,4 +155,32 @@ func publish(stage, outDir string) error {
 		return err
 	}
 	return SyncDir(outDir)
+}
+
+// tokenizerFiles are the files a tokenizer saves itself in, whichever kind.
+var tokenizerFiles = []string{CharTokenizerFile, GPT2EncoderFile, GPT2MergesFile, GPT1EncoderFile, GPT1MergesFile,
+	hfVocabFile, hfMergesFile, "tokenizer_config.json"}
+
+// publishTokenizer moves the tokenizer files written into from into the
+// directory to, after removing the tokenizer files there (another
+// tokenizer's would be loaded first); other files in it are left alone.
+func publishTokenizer(from, to string) error {
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	for _, name := range tokenizerFiles {
+		if err := os.Remove(filepath.Join(to, name)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	written, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range written {
+		if err := os.Rename(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+			return err
+		}
+	}
+	return SyncDir(to)
 }
