@@ -184,7 +184,7 @@ func (r *ftRun) resume() error {
 	if err := sameValidation(ck.job.Task, r.cfg.Task); err != nil {
 		return err
 	}
-	if ck.job.InitFrom != r.cfg.InitFrom || ck.job.RandomInit != r.cfg.RandomInit {
+	if !samePath(ck.job.InitFrom, r.cfg.InitFrom) || ck.job.RandomInit != r.cfg.RandomInit {
 		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
 			r.cfg.InitFrom, r.cfg.RandomInit, ck.job.InitFrom, ck.job.RandomInit)}
 	}

@@ -551,6 +551,16 @@ func TestRunDirectoryIsNotOverwritten(t *testing.T) {
 	if job := readFile(t, filepath.Join(dir, "train.yaml")); !strings.Contains(job, "tokenizer: char") || !strings.Contains(job, `init_from: ""`) {
 		t.Errorf("train.yaml after refused resumes:\n%s", job)
 	}
+	// So is the validation set: another share, or another file.
+	for sets, want := range map[string]string{
+		"val_fraction=0.2": "val_fraction 0.2, but the run's is 0.1",
+		"val_data=" + writeFile(t, filepath.Join(t.TempDir(), "v.txt"), "abc"): "val_data",
+	} {
+		if err := resume(sets); !errors.As(err, &ce) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "a run keeps its validation set") {
+			t.Errorf("resume with %s: %v, want a config error with %q", sets, err, want)
+		}
+	}
+
 	if err := resume("dropout=0.2"); err != nil {
 		t.Fatalf("resume with another dropout: %v", err)
 	}

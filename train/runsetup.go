@@ -180,11 +180,30 @@ func keepsModel(want, have Config) error {
 	for _, f := range []struct{ key, want, have string }{
 		{"tokenizer", want.Tokenizer, have.Tokenizer}, {"init_from", want.InitFrom, have.InitFrom},
 	} {
-		if f.want != f.have {
+		if !samePath(f.want, f.have) {
 			return &ConfigError{fmt.Errorf("--resume: %s %q, but the run's is %q: a run keeps its model and tokenizer (start a new run to change it)", f.key, f.want, f.have)}
 		}
 	}
+	// The validation set: best/ compares values over it, and a split of
+	// another share would score text already trained on.
+	switch {
+	case !samePath(want.ValData, have.ValData):
+		return &ConfigError{fmt.Errorf("--resume: val_data %q, but the run's is %q: a run keeps its validation set (start a new run to change it)", want.ValData, have.ValData)}
+	case want.ValData == "" && want.ValFraction != have.ValFraction:
+		return &ConfigError{fmt.Errorf("--resume: val_fraction %v, but the run's is %v: a run keeps its validation set (text it trained on would be scored; start a new run to change it)", want.ValFraction, have.ValFraction)}
+	}
 	return nil
+}
+
+// samePath reports whether two paths (or names such as char) name the same
+// file: equal once made absolute and cleaned.
+func samePath(a, b string) bool {
+	if a == b {
+		return true
+	}
+	x, errA := filepath.Abs(a)
+	y, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && x == y
 }
 
 // initFrom loads the model a run continues from: its architecture, weights
