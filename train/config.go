@@ -128,6 +128,9 @@ func Load(path string, overrides []string) (Config, error) {
 	if err := c.Apply(overrides); err != nil {
 		return c, err
 	}
+	if c.GELU == "" { // an older train.yaml, or gelu: ""
+		c.GELU = "tanh"
+	}
 	if err := c.Validate(); err != nil {
 		where := "config"
 		if path != "" {

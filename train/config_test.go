@@ -51,6 +51,7 @@ func TestLoadConfig(t *testing.T) {
 				return c.Data == "!x.txt" && c.ValData == "|" && c.Tokenizer == "null" && c.InitFrom == "~" && c.MaxTime == "1h" && c.LRDecay == "linear"
 			}},
 		{"--set null for a number", "", []string{"lr=null"}, []string{"--set lr=null", "give it a value"}, nil},
+		{"an empty gelu is the default tanh", write("gelu.yaml", "gelu: \"\"\n"), nil, nil, func(c Config) bool { return c.GELU == "tanh" }},
 		{"NaN and infinity", write("nan.yaml", "lr: .nan\ndropout: -.inf\n"), []string{"grad_clip=.inf"},
 			[]string{"nan.yaml", "lr is NaN: want a finite number", "dropout is -Inf", "grad_clip is +Inf"}, nil},
 		{"float32 key not a number", "", []string{"dropout=abc"}, []string{"--set dropout=abc: `abc` is not a number"}, nil},

@@ -305,7 +305,13 @@ func (r *ftRun) fillSummary(status string) {
 		s.BestValue = &st.BestMetric
 	}
 	s.BestStep, s.WallSeconds = st.BestStep, st.Elapsed
-	s.Checkpoint, s.Best = filepath.Join(r.opt.OutDir, checkpointDir), filepath.Join(r.opt.OutDir, bestDir)
+	s.Checkpoint, s.Best = "", ""
+	if hasCheckpoint(r.opt.OutDir) {
+		s.Checkpoint = filepath.Join(r.opt.OutDir, checkpointDir)
+	}
+	if st.BestStep > 0 {
+		s.Best = filepath.Join(r.opt.OutDir, bestDir)
+	}
 }
 
 // formatMetrics prints metrics as "name value" pairs in name order.

@@ -60,7 +60,7 @@ type RunInfo struct {
 	TokensPerS   float64 `json:"tokens_per_s,omitempty"` // the last session's; absent when it trained no step
 	WallSeconds  float64 `json:"wall_seconds"`
 	Params       int     `json:"params"`
-	Checkpoint   string  `json:"checkpoint"`
+	Checkpoint   string  `json:"checkpoint,omitempty"` // absent when the run wrote none
 	OutDir       string  `json:"out_dir"`
 	Device       string  `json:"device"`
 	Interruption string  `json:"interruption,omitempty"` // why an interrupted run stopped
@@ -257,6 +257,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		trainTime += time.Since(t0)
 		r.state.Step++
 		r.state.TokensSeen += int64(B * T * cfg.GradAccum)
+		r.state.Elapsed = elapsed() // for the summary of a run that fails later
 		if !math.IsNaN(loss) { // on a GPU the loss comes back on logged steps only
 			r.state.TrainLoss = loss
 		}

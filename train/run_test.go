@@ -837,3 +837,25 @@ func TestGradAccumEqualsBigBatch(t *testing.T) {
 		}
 	}
 }
+
+// The summary of a run that fails names only what it wrote: no checkpoint
+// before its first, no best/ before its first evaluation; its wall time is
+// the time it trained.
+func TestFailedRunSummary(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "lr=1e30", "grad_clip=0", "warmup_steps=0", "max_steps=50", "checkpoint_interval=0", "eval_interval=0", "log_interval=1")
+	_, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard})
+	var ne *NonFiniteError
+	if !errors.As(err, &ne) {
+		t.Fatalf("lr 1e30: %v, want a NonFiniteError", err)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "summary.json"))), &sum); err != nil {
+		t.Fatal(err)
+	}
+	_, hasCk := sum["checkpoint"]
+	_, hasBest := sum["best"]
+	if sum["status"] != "failed" || hasCk || hasBest || !(sum["wall_seconds"].(float64) > 0) {
+		t.Errorf("summary of a run that failed at step %v: %v", sum["step"], sum)
+	}
+}
