@@ -29,8 +29,8 @@ type FinetuneSummary struct {
 	Baseline      map[string]float64 `json:"baseline"`             // majority class or mean score, on the same val data
 	BestMetric    string             `json:"best_metric"`
 	BestValue     *float64           `json:"best_value,omitempty"` // absent before any evaluation
-	BestStep      int                `json:"best_step,omitempty"` // absent before the first evaluation
-	Best          string             `json:"best,omitempty"`      // DIR/best, once it is written
+	BestStep      int                `json:"best_step,omitempty"`  // absent before the first evaluation
+	Best          string             `json:"best,omitempty"`       // DIR/best, once it is written
 	TrainExamples int                `json:"train_examples"`
 	ValExamples   int                `json:"val_examples"`
 	Truncated     int                `json:"truncated"` // examples shortened to max_len

@@ -258,7 +258,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		r.state.Step++
 		r.state.TokensSeen += int64(B * T * cfg.GradAccum)
 		r.state.Elapsed = elapsed() // for the summary of a run that fails later
-		if !math.IsNaN(loss) { // on a GPU the loss comes back on logged steps only
+		if !math.IsNaN(loss) {      // on a GPU the loss comes back on logged steps only
 			r.state.TrainLoss = loss
 		}
 		tps := float64(int64(B*T*cfg.GradAccum)*int64(r.state.Step-r.startStep)) / trainTime.Seconds()
