@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -198,6 +199,46 @@ func overrideDoc(key, value string, typ reflect.Type) ([]byte, error) {
 	return yaml.Marshal(val)
 }
 
+// fractionalInts refuses a number with a fraction given for an integer key
+// (n_layer: 2.5), which the YAML decoder would cut to its whole part: n the
+// document, t the type decoded into. Whole numbers written as floats (1e3)
+// are integers.
+func fractionalInts(n *yaml.Node, t reflect.Type) error {
+	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case n.Kind == yaml.MappingNode && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			vt := t
+			if t.Kind() == reflect.Map {
+				vt = t.Elem()
+			} else if f, ok := yamlField(t, n.Content[i].Value); ok {
+				vt = f.Type
+			} else {
+				continue // an unknown key: the decoder names it
+			}
+			if err := fractionalInts(n.Content[i+1], vt); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.SequenceNode && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+		for _, c := range n.Content {
+			if err := fractionalInts(c, t.Elem()); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!float" && (t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64):
+		if x, err := strconv.ParseFloat(n.Value, 64); err == nil && x != math.Trunc(x) {
+			return fmt.Errorf("line %d: `%s` is not an integer", n.Line, n.Value)
+		}
+	}
+	return nil
+}
+
 // keyType is the type of the config key named by the dotted parts in the
 // struct type t (or a pointer to it): a field by its yaml name (inline
 // structs included), a map's value for its keys; nil when there is none
@@ -254,14 +295,25 @@ var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
 var wrongType = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (\\w+)")
 
 func decodeStrict(r io.Reader, c any) error {
-	dec := yaml.NewDecoder(r)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) == nil { // a syntax error is the decoder's to report
+		if err := fractionalInts(&doc, reflect.TypeOf(c)); err != nil {
+			return err
+		}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true) // a mistyped key is an error, not a silent default
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		msg = strings.ReplaceAll(strings.ReplaceAll(msg, "unmarshal errors:\n  ", ""), "\n  ", "; ")
 		msg = wrongType.ReplaceAllStringFunc(msg, func(m string) string {
 			sub := wrongType.FindStringSubmatch(m)
-			want := map[string]string{"float64": "a number", "float32": "a number", "int": "an integer", "bool": "true or false", "string": "a string"}[sub[2]]
+			want := map[string]string{"float64": "a number", "float32": "a number", "int": "an integer", "uint64": "a whole number, not negative",
+				"bool": "true or false", "string": "a string"}[sub[2]]
 			if want == "" {
 				return m
 			}

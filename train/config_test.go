@@ -51,6 +51,10 @@ func TestLoadConfig(t *testing.T) {
 				return c.Data == "!x.txt" && c.ValData == "|" && c.Tokenizer == "null" && c.InitFrom == "~" && c.MaxTime == "1h" && c.LRDecay == "linear"
 			}},
 		{"--set null for a number", "", []string{"lr=null"}, []string{"--set lr=null", "give it a value"}, nil},
+		{"a fraction for an integer key", write("frac.yaml", "lr: 1e-3\nn_layer: 2.5\n"), nil, []string{"frac.yaml", "line 2", "`2.5` is not an integer"}, nil},
+		{"--set a fraction for an integer key", "", []string{"max_steps=5.9"}, []string{"--set max_steps=5.9: `5.9` is not an integer"}, nil},
+		{"a whole number written as a float", "", []string{"max_steps=1e3"}, nil, func(c Config) bool { return c.MaxSteps == 1000 }},
+		{"a negative seed", "", []string{"seed=-1"}, []string{"`-1` is not a whole number, not negative"}, nil},
 		{"an empty gelu is the default tanh", write("gelu.yaml", "gelu: \"\"\n"), nil, nil, func(c Config) bool { return c.GELU == "tanh" }},
 		{"NaN and infinity", write("nan.yaml", "lr: .nan\ndropout: -.inf\n"), []string{"grad_clip=.inf"},
 			[]string{"nan.yaml", "lr is NaN: want a finite number", "dropout is -Inf", "grad_clip is +Inf"}, nil},

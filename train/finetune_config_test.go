@@ -57,6 +57,7 @@ func TestLoadFinetune(t *testing.T) {
 				t.Errorf("task %+v", c.Task)
 			}
 		}},
+		{"a fraction for a task integer", sst2Task, []string{"task.split_seed=1.5"}, "`1.5` is not an integer", nil},
 		{"lambda NaN", sst2Task + "lambda: .nan\n", nil, "lambda is NaN: want a finite number", nil},
 		{"several problems at once", sst2Task, []string{"lr=0", "batch_size=0", "task.train=", "lambda=-1"}, "batch_size 0", func(t *testing.T, c FinetuneConfig) {}},
 	}
