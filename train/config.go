@@ -155,7 +155,12 @@ func applyOverrides(c any, overrides []string, hint string) error {
 		if !strings.Contains(kv, "=") || k == "" || slices.Contains(strings.Split(k, "."), "") {
 			return &ConfigError{fmt.Errorf("--set %q: want key=value%s", kv, hint)}
 		}
-		doc, err := overrideDoc(k, v, keyType(reflect.TypeOf(c), strings.Split(k, ".")))
+		parts := strings.Split(k, ".")
+		typ := keyType(reflect.TypeOf(c), parts)
+		doc, err := overrideDoc(k, v, typ)
+		if err == nil && typ != nil && typ.Kind() == reflect.Map && strings.HasPrefix(strings.TrimSpace(v), "{") {
+			clearKey(reflect.ValueOf(c), parts) // a map given whole replaces the map, as a list does
+		}
 		if err == nil {
 			err = decodeStrict(bytes.NewReader(doc), c)
 		}
@@ -262,6 +267,44 @@ func keyType(t reflect.Type, parts []string) reflect.Type {
 		}
 	}
 	return t
+}
+
+// clearKey sets the config key named by the dotted parts, in the struct v
+// points to, to its zero value: the decoder merges a map into the one it
+// finds there.
+func clearKey(v reflect.Value, parts []string) {
+	for _, p := range parts {
+		for v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
+			return
+		}
+		if v = fieldByYAMLName(v, p); !v.IsValid() {
+			return
+		}
+	}
+	if v.CanSet() {
+		v.Set(reflect.Zero(v.Type()))
+	}
+}
+
+// fieldByYAMLName is the field of struct v that YAML calls name (inline
+// structs included), or the zero Value.
+func fieldByYAMLName(v reflect.Value, name string) reflect.Value {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			if g := fieldByYAMLName(v.Field(i), name); g.IsValid() {
+				return g
+			}
+		} else if tag == name && f.IsExported() {
+			return v.Field(i)
+		}
+	}
+	return reflect.Value{}
 }
 
 // yamlField is the field of struct type t that YAML calls name.

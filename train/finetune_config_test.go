@@ -57,6 +57,11 @@ func TestLoadFinetune(t *testing.T) {
 				t.Errorf("task %+v", c.Task)
 			}
 		}},
+		{"--set a map whole replaces it", sst2Task, []string{"task.type=similarity", "task.columns={a: s1, b: s2, score: sim}", "task.labels=[]"}, "", func(t *testing.T, c FinetuneConfig) {
+			if len(c.Task.Columns) != 3 || c.Task.Columns["a"] != "s1" || c.Task.Columns["text"] != "" {
+				t.Errorf("columns %v, want a, b and score alone", c.Task.Columns)
+			}
+		}},
 		{"a fraction for a task integer", sst2Task, []string{"task.split_seed=1.5"}, "`1.5` is not an integer", nil},
 		{"lambda NaN", sst2Task + "lambda: .nan\n", nil, "lambda is NaN: want a finite number", nil},
 		{"several problems at once", sst2Task, []string{"lr=0", "batch_size=0", "task.train=", "lambda=-1"}, "batch_size 0", func(t *testing.T, c FinetuneConfig) {}},
