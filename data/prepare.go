@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -81,6 +82,11 @@ func Prepare(opts PrepareOptions) (PrepareStats, error) {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}
 	stats.Files, stats.InputBytes = len(files), total
+	unlock, err := lockOutDir(opts.OutDir)
+	if err != nil {
+		return stats, err
+	}
+	defer unlock()
 	stage, err := newStage(opts.OutDir)
 	if err != nil {
 		return stats, fmt.Errorf("prepare: %w", err)
@@ -98,7 +104,13 @@ func Prepare(opts PrepareOptions) (PrepareStats, error) {
 	if cerr := w.close(err == nil); err == nil {
 		err = cerr
 	}
-	if err == nil {
+	switch {
+	case err != nil:
+	case w.train.tokens == 0 && w.val.tokens == 0:
+		err = &InputError{fmt.Errorf("the inputs hold no text (%s)", strings.Join(opts.Inputs, ", "))}
+	case w.train.tokens == 0:
+		err = &InputError{fmt.Errorf("--val-fraction %g leaves no training text: lower it", opts.ValFraction)}
+	default:
 		err = publish(stage, opts.OutDir)
 	}
 	stats.TrainShards, stats.ValShards = w.train.shards, w.val.shards
@@ -126,7 +138,7 @@ func (o *PrepareOptions) check() error {
 	if o.ShardTokens < 0 {
 		errs = append(errs, fmt.Errorf("shard tokens %d must be positive", o.ShardTokens))
 	}
-	if o.ValFraction < 0 || o.ValFraction >= 1 {
+	if !(o.ValFraction >= 0 && o.ValFraction < 1) { // NaN fails both
 		errs = append(errs, fmt.Errorf("val fraction %g must be in [0, 1)", o.ValFraction))
 	}
 	if o.Workers <= 0 {

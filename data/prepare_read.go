@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // prepUnit is one piece of text for Prepare: a chunk of a text file or one
@@ -78,14 +79,14 @@ func expandInputs(inputs []string) ([]string, int64, error) {
 			if fi.IsDir() {
 				return nil, 0, &InputError{fmt.Errorf("input %s is a directory (pass its files, e.g. %s)", f, filepath.Join(f, "*.txt"))}
 			}
-			abs, err := filepath.Abs(f)
+			id, err := fileID(f, fi)
 			if err != nil {
 				return nil, 0, &InputError{fmt.Errorf("input %s: %w", f, err)}
 			}
-			if seen[abs] {
+			if seen[id] {
 				continue
 			}
-			seen[abs] = true
+			seen[id] = true
 			files = append(files, f)
 			total += fi.Size()
 		}
@@ -96,14 +97,25 @@ func expandInputs(inputs []string) ([]string, int64, error) {
 	return files, total, nil
 }
 
+// fileID names the file f (with its FileInfo fi) whatever path reaches it:
+// its device and inode, the same for a symbolic or hard link, or else its
+// absolute path.
+func fileID(f string, fi os.FileInfo) (string, error) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fmt.Sprintf("%d:%d", st.Dev, st.Ino), nil
+	}
+	return filepath.Abs(f)
+}
+
 // unitBytes is the size of the text-file units: small enough that a corpus
-// gets about eight validation units, between 256 bytes and 1 MiB (so that
-// a small corpus gets near its share too).
+// gets about eight units in its smaller split (val, or train at a fraction
+// above one half), between 256 bytes and 1 MiB (so that a small corpus gets
+// near its share too).
 func unitBytes(total int64, valFraction float64) int {
-	if valFraction <= 0 {
+	if !(valFraction > 0) {
 		return 1 << 20
 	}
-	return int(min(max(float64(total)*valFraction/8, 256), 1<<20))
+	return int(min(max(float64(total)*min(valFraction, 1-valFraction)/8, 256), 1<<20))
 }
 
 // prepReader cuts the input files into units and batches them into jobs.

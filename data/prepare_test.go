@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -292,7 +293,7 @@ func TestPrepareReplacesEarlierRun(t *testing.T) {
 		if got, want := len(readSplit(t, out, "train"))+len(readSplit(t, out, "val")), len(text); got != want {
 			t.Fatalf("%s: %d tokens in the shards, want the %d bytes of the text", when, got, want)
 		}
-		if left, _ := filepath.Glob(filepath.Join(out, ".prepare*")); len(left) > 0 {
+		if left, _ := filepath.Glob(filepath.Join(out, stagePrefix+"*")); len(left) > 0 {
 			t.Fatalf("%s: staging left: %v", when, left)
 		}
 	}
@@ -434,4 +435,81 @@ func TestCharTokenizerOf(t *testing.T) {
 	if _, err := CharTokenizerOf([]string{filepath.Join(dir, "none.txt")}); err == nil {
 		t.Error("no error for a missing input")
 	}
+}
+
+// Inputs and output directories data prepare must not mishandle: a NaN
+// fraction (it looped), a tokenizer directory that is a link (the files it
+// points to were replaced), a second prepare into a directory being
+// written, links to one file (read twice), inputs without text (they
+// replaced an earlier set with nothing), a fraction that left no training
+// text, and invalid UTF-8 for a char vocabulary.
+func TestPrepareHardening(t *testing.T) {
+	in := t.TempDir()
+	files, _ := genCorpus(t, in, 100_000)
+	opts := func(out string, inputs ...string) PrepareOptions {
+		return PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: inputs, OutDir: out, ValFraction: 0.1}
+	}
+	inputErr := func(what string, err error, want string) {
+		t.Helper()
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an InputError with %q", what, err, want)
+		}
+	}
+	o := opts(t.TempDir(), files[0])
+	o.ValFraction = math.NaN()
+	if _, err := Prepare(o); err == nil || !strings.Contains(err.Error(), "val fraction NaN") {
+		t.Errorf("NaN fraction: %v", err)
+	}
+
+	theirs := t.TempDir()
+	os.WriteFile(filepath.Join(theirs, GPT2EncoderFile), []byte("{}"), 0o644)
+	linked := t.TempDir()
+	os.Symlink(theirs, filepath.Join(linked, "tokenizer"))
+	_, err := Prepare(opts(linked, files[0]))
+	inputErr("a tokenizer directory that is a link", err, "not a directory (a file or a link)")
+	if _, err := os.Stat(filepath.Join(theirs, GPT2EncoderFile)); err != nil {
+		t.Errorf("the link's target lost its file: %v", err)
+	}
+
+	busy := t.TempDir()
+	unlock, err := lockOutDir(busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Prepare(opts(busy, files[0]))
+	inputErr("a directory another prepare is writing", err, "another data prepare is writing it")
+	unlock()
+
+	sym, hard := filepath.Join(in, "sym.txt"), filepath.Join(in, "hard.txt")
+	os.Symlink(files[0], sym)
+	os.Link(files[0], hard)
+	s, err := Prepare(opts(t.TempDir(), files[0], sym, hard))
+	if err != nil || s.Files != 1 || s.Docs != 1 {
+		t.Errorf("a file and two links to it: %+v, %v; want one file read", s, err)
+	}
+
+	out := t.TempDir()
+	if _, err := Prepare(opts(out, files[0])); err != nil {
+		t.Fatal(err)
+	}
+	before := readSplit(t, out, "train")
+	empty := filepath.Join(in, "empty.txt")
+	os.WriteFile(empty, []byte("\ufeff"), 0o644)
+	_, err = Prepare(opts(out, empty))
+	inputErr("inputs without text", err, "hold no text")
+	if !slices.Equal(readSplit(t, out, "train"), before) {
+		t.Error("inputs without text replaced the earlier set")
+	}
+
+	most := opts(t.TempDir(), files[0])
+	most.ValFraction = 0.9
+	if s, err := Prepare(most); err != nil || s.TrainTokens == 0 || float64(s.TrainTokens)/float64(s.Tokens()) > 0.2 {
+		t.Errorf("val fraction 0.9: %+v, %v; want about a tenth for training", s, err)
+	}
+
+	bad := filepath.Join(in, "bad.txt")
+	os.WriteFile(bad, []byte("abc \xff\xfe def"), 0o644)
+	_, err = CharTokenizerOf([]string{bad})
+	inputErr("invalid UTF-8 for a char vocabulary", err, "not valid UTF-8")
 }

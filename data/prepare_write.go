@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // prepWriter writes the train and val splits of Prepare.
@@ -85,12 +86,36 @@ func (s *splitWriter) close(ok bool) error {
 // stagePrefix names the hidden directories a prepare writes into.
 const stagePrefix = ".prepare.tmp-"
 
-// newStage makes the hidden directory a prepare writes into, in outDir,
-// after removing those an earlier prepare left when it was killed.
-func newStage(outDir string) (string, error) {
+// lockOutDir creates outDir and takes an exclusive lock on its
+// .prepare.lock for one data prepare at a time (the kernel drops it when the
+// process ends, even on SIGKILL); it also checks that the tokenizer can be
+// published there.
+func lockOutDir(outDir string) (release func(), err error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return "", err
+		return nil, &InputError{fmt.Errorf("--out %s: %w", outDir, err)}
 	}
+	if fi, err := os.Lstat(filepath.Join(outDir, shardTokenizerDir)); err == nil && !fi.IsDir() {
+		return nil, &InputError{fmt.Errorf("%s is not a directory (a file or a link): data prepare writes its tokenizer there; move it or choose another --out",
+			filepath.Join(outDir, shardTokenizerDir))}
+	}
+	f, err := os.OpenFile(filepath.Join(outDir, ".prepare.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, &InputError{fmt.Errorf("--out %s: %w", outDir, err)}
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, &InputError{fmt.Errorf("--out %s: another data prepare is writing it; wait for it or choose another --out", outDir)}
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// newStage makes the hidden directory a prepare writes into, in outDir,
+// after removing those an earlier prepare left when it was killed (the
+// caller holds outDir's lock, so no other prepare is writing one).
+func newStage(outDir string) (string, error) {
 	old, _ := filepath.Glob(filepath.Join(outDir, stagePrefix+"*"))
 	for _, d := range old {
 		if err := os.RemoveAll(d); err != nil {

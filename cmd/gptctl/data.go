@@ -76,7 +76,7 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		return &usageError{errors.New("data prepare: --data is required")}
 	case opts.OutDir == "":
 		return &usageError{errors.New("data prepare: --out is required")}
-	case opts.ValFraction < 0 || opts.ValFraction >= 1:
+	case !(opts.ValFraction >= 0 && opts.ValFraction < 1): // NaN fails both
 		return &usageError{fmt.Errorf("data prepare: --val-fraction %g must be in [0, 1)", opts.ValFraction)}
 	case opts.ShardTokens <= 0:
 		return &usageError{fmt.Errorf("data prepare: --shard-tokens %d must be positive", opts.ShardTokens)}
