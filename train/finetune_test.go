@@ -93,6 +93,21 @@ func synthPairs(n int) string {
 	return b.String()
 }
 
+// synthClassifier is the config of a finetune of tinyModelDir on rows rows
+// of synthTSV in dir (a fifth held out for validation), with the training
+// keys of rest (YAML lines).
+func synthClassifier(t *testing.T, dir string, rows int, rest string) FinetuneConfig {
+	t.Helper()
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
+%s`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(rows)), rest))
+	cfg, err := LoadFinetune(yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 func runFinetune(t *testing.T, yaml string, sets ...string) (*FinetuneSummary, string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -341,16 +356,7 @@ func TestFinetuneBadRows(t *testing.T) {
 // best model as a straight run (dropout on, so the model RNG must resume).
 func TestFinetuneResumeIsExact(t *testing.T) {
 	dir := t.TempDir()
-	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
-task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
-batch_size: 8
-epochs: 2
-eval_interval: 5
-`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(60))))
-	cfg, err := LoadFinetune(yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := synthClassifier(t, dir, 60, "batch_size: 8\nepochs: 2\neval_interval: 5\n")
 	straight, split := filepath.Join(dir, "straight"), filepath.Join(dir, "split")
 	if _, err := Finetune(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard}); err != nil {
 		t.Fatal(err)
@@ -399,17 +405,7 @@ eval_interval: 5
 // run's, and a value never measured is absent or null, never 0.
 func TestFinetuneSummaryAcrossSessions(t *testing.T) {
 	dir := t.TempDir()
-	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
-task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
-batch_size: 8
-epochs: 2
-eval_interval: 5
-log_interval: 2
-`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(60))))
-	cfg, err := LoadFinetune(yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := synthClassifier(t, dir, 60, "batch_size: 8\nepochs: 2\neval_interval: 5\nlog_interval: 2\n")
 	out := filepath.Join(dir, "run")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	stopAt := func(at int) func(int) {
@@ -445,16 +441,7 @@ log_interval: 2
 // --resume of a finished finetune says so and leaves every file as it was.
 func TestFinetuneResumeFinishedRun(t *testing.T) {
 	dir := t.TempDir()
-	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
-task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
-batch_size: 8
-max_steps: 4
-eval_interval: 2
-`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(40))))
-	cfg, err := LoadFinetune(yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := synthClassifier(t, dir, 40, "batch_size: 8\nmax_steps: 4\neval_interval: 2\n")
 	out := filepath.Join(dir, "run")
 	if _, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard}); err != nil {
 		t.Fatal(err)
@@ -534,16 +521,7 @@ func TestFinetuneRandomInit(t *testing.T) {
 // max_time stops a finetune cleanly before the limit, with a checkpoint.
 func TestFinetuneMaxTime(t *testing.T) {
 	dir := t.TempDir()
-	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
-task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
-batch_size: 8
-epochs: 100000
-max_time: 400ms
-`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(60))))
-	cfg, err := LoadFinetune(yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := synthClassifier(t, dir, 60, "batch_size: 8\nepochs: 100000\nmax_time: 400ms\n")
 	out := filepath.Join(dir, "run")
 	sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard})
 	if err != nil || sum.Status != "interrupted" || !strings.Contains(sum.Interruption, "max_time 400ms") || sum.Step == 0 {
