@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // prepWriter writes the train and val splits of Prepare.
@@ -98,18 +97,15 @@ func lockOutDir(outDir string) (release func(), err error) {
 		return nil, &InputError{fmt.Errorf("%s is not a directory (a file or a link): data prepare writes its tokenizer there; move it or choose another --out",
 			filepath.Join(outDir, shardTokenizerDir))}
 	}
-	f, err := os.OpenFile(filepath.Join(outDir, ".prepare.lock"), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
+	release, err = LockFile(filepath.Join(outDir, ".prepare.lock"))
+	var le *LockedError
+	switch {
+	case errors.As(err, &le):
+		return nil, &InputError{fmt.Errorf("--out %s: another data prepare is writing it; wait for it or choose another --out", outDir)}
+	case err != nil:
 		return nil, &InputError{fmt.Errorf("--out %s: %w", outDir, err)}
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, &InputError{fmt.Errorf("--out %s: another data prepare is writing it; wait for it or choose another --out", outDir)}
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return release, nil
 }
 
 // newStage makes the hidden directory a prepare writes into, in outDir,

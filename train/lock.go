@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
+
+	"gptctl/data"
 )
 
 // lockRunDir creates dir if needed and takes an exclusive lock on
@@ -19,26 +19,15 @@ func lockRunDir(dir string) (release func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, runDirError(dir, err)
 	}
-	path := filepath.Join(dir, ".lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
+	release, err = data.LockFile(filepath.Join(dir, ".lock"))
+	var le *data.LockedError
+	switch {
+	case errors.As(err, &le):
+		return nil, inputErrorf("run directory %s is in use by another gptctl (pid %s); wait for it or use another --out", dir, le.Holder)
+	case err != nil:
 		return nil, runDirError(dir, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		b, _ := os.ReadFile(path)
-		f.Close()
-		holder := strings.TrimSpace(string(b))
-		if holder == "" {
-			holder = "unknown"
-		}
-		return nil, inputErrorf("run directory %s is in use by another gptctl (pid %s); wait for it or use another --out", dir, holder)
-	}
-	f.Truncate(0)
-	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return release, nil
 }
 
 // runDirError classifies a failure to create the run directory dir or its

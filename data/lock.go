@@ -1,0 +1,44 @@
+package data
+
+// An exclusive lock on a file: one job at a time in a run or shard
+// directory.
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// LockedError is LockFile's error when another process holds the lock.
+type LockedError struct {
+	Holder string // its pid, as the lock file records it, or "unknown"
+}
+
+func (e *LockedError) Error() string { return "locked by pid " + e.Holder }
+
+// LockFile creates path if need be and takes an exclusive lock on it, held
+// until release is called or the process ends (the kernel drops it even
+// after SIGKILL); the file then records this process's pid. Another
+// holder's lock is a *LockedError.
+func LockFile(path string) (release func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		holder := strings.TrimSpace(string(b))
+		if holder == "" {
+			holder = "unknown"
+		}
+		return nil, &LockedError{Holder: holder}
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
