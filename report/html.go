@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -80,12 +81,10 @@ func checkFormats(formats []string) (map[string]bool, error) {
 	}
 	want := map[string]bool{}
 	for _, f := range formats {
-		switch f {
-		case "png", "svg", "html":
-			want[f] = true
-		default:
+		if !slices.Contains(Formats, f) {
 			return nil, fmt.Errorf("report: unknown format %q (want png, svg or html)", f)
 		}
+		want[f] = true
 	}
 	return want, nil
 }

@@ -51,7 +51,7 @@ table of the final and best values of each run.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.OutDir, "out", filepath.Join("runs", "report"), "directory to write the report into")
-	cmd.Flags().StringSliceVar(&opts.Formats, "format", []string{"png", "svg", "html"}, "outputs to write: png, svg, html")
+	cmd.Flags().StringSliceVar(&opts.Formats, "format", slices.Clone(report.Formats), "outputs to write: png, svg, html")
 	return cmd
 }
 
