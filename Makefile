@@ -10,7 +10,7 @@ TAGS    ?= $(if $(HAVE_OPENBLAS),openblas,)
 LDFLAGS := -X main.Version=$(VERSION)
 NVCC    ?= nvcc
 
-.PHONY: build build-cuda cuda-deps test test-short race test-cuda bench fuzz kernels vet fmt data clean gpu-check-build
+.PHONY: build build-cuda cuda-deps test test-short race test-hf hfjs test-cuda bench fuzz kernels vet fmt data clean gpu-check-build
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gptctl
@@ -44,6 +44,17 @@ test-short:
 # goroutines, the data pipeline's readers and the signal handling.
 race:
 	$(GO) test -race -tags '$(TAGS)' -count=1 ./...
+
+# Hugging Face's own tokenizer code reads the tokenizer.json files gptctl
+# writes and encodes as gptctl does (CI runs this): the tokenizers library
+# (Rust, through its Node binding) and tokenizers.js, its JavaScript port.
+# hfjs installs both with npm.
+HFJS ?= bin/hfjs
+hfjs:
+	mkdir -p $(HFJS)
+	npm install --prefix $(HFJS) --no-audit --no-fund --no-save --silent tokenizers@0.23.2 @huggingface/tokenizers@0.2.0
+test-hf:
+	GPTCTL_TOKENIZERS_JS=$(abspath $(HFJS)) $(GO) test -tags '$(TAGS)' -count=1 -run 'TokenizerJSONInHuggingFace' -v ./data
 
 # The CUDA build's tests. Without a GPU the kernels are checked against their
 # PTX signatures, and (where g++ has C++20) run on a CPU emulator of the

@@ -6,6 +6,7 @@ package data
 // "left right" strings or [left, right] pairs) and added tokens.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,6 +19,7 @@ type hfTokenizerFile struct {
 		Vocab  map[string]int  `json:"vocab"`
 		Merges json.RawMessage `json:"merges"`
 	} `json:"model"`
+	Normalizer   json.RawMessage `json:"normalizer"`
 	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
 	AddedTokens  []struct {
 		ID      int    `json:"id"`
@@ -26,7 +28,7 @@ type hfTokenizerFile struct {
 }
 
 // isHFTokenizerJSON reports whether raw is a Hugging Face tokenizer.json
-// (it has a "model" object) rather than gptctl's char or byte file.
+// (it has a "model" object) rather than gptctl's earlier char or byte file.
 func isHFTokenizerJSON(raw []byte) bool {
 	var probe struct {
 		Model json.RawMessage `json:"model"`
@@ -34,12 +36,19 @@ func isHFTokenizerJSON(raw []byte) bool {
 	return json.Unmarshal(raw, &probe) == nil && len(probe.Model) > 0 && probe.Model[0] == '{'
 }
 
-// loadHFTokenizerJSON reads a byte-level BPE from a Hugging Face
-// tokenizer.json held in raw (read from path).
-func loadHFTokenizerJSON(raw []byte, path string) (*BPE, error) {
+// loadHFTokenizerJSON reads a Hugging Face tokenizer.json held in raw
+// (read from path): a byte-level BPE, or the char or byte tokenizer gptctl
+// writes in that form.
+func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 	var f hfTokenizerFile
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
+	}
+	if n := string(bytes.TrimSpace(f.Normalizer)); n != "" && n != "null" {
+		return nil, fmt.Errorf("tokenizer %s: it has a normalizer (%.60s), which gptctl does not apply: remove it if the text needs none, or use a tokenizer without one", path, n)
+	}
+	if tok, err := charOrByteHF(&f, path); tok != nil || err != nil {
+		return tok, err
 	}
 	if f.Model == nil || f.Model.Type != "BPE" {
 		typ := ""
@@ -97,8 +106,8 @@ func hfMerges(raw json.RawMessage, path string) ([][2]string, error) {
 	return out, nil
 }
 
-// loadTokenizerJSON loads a tokenizer.json: gptctl's char or byte file, or
-// a Hugging Face byte-level BPE.
+// loadTokenizerJSON loads a tokenizer.json: a Hugging Face byte-level BPE,
+// or a char or byte tokenizer in Hugging Face's form or gptctl's earlier one.
 func loadTokenizerJSON(path string) (Tokenizer, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -202,16 +204,23 @@ func readMerges(path string) ([][2]string, error) {
 func (t *BPE) Save(dir string) error { return t.save(dir, GPT2EncoderFile, GPT2MergesFile) }
 
 // SaveHF writes the vocabulary under Hugging Face's names, dir/vocab.json
-// and dir/merges.txt (the same contents as Save's files), and a
+// and dir/merges.txt (the same contents as Save's files), its one-file
+// form dir/tokenizer.json (for the tokenizers library and its ports), and a
 // dir/tokenizer_config.json that names GPT2Tokenizer, so that
 // AutoTokenizer.from_pretrained(dir) reads it whatever model_type the
-// config says (a GPT-1 model with a byte-level BPE too). maxLen is the
-// model's context, Hugging Face's model_max_length.
+// config says (a GPT-1 model with a byte-level BPE too), decoding ids to
+// the text they came from as gptctl does (no clean-up of the spaces before
+// punctuation). maxLen is the model's context, Hugging Face's
+// model_max_length.
 func (t *BPE) SaveHF(dir string, maxLen int) error {
 	if err := t.save(dir, hfVocabFile, hfMergesFile); err != nil {
 		return err
 	}
-	cfg := map[string]any{"tokenizer_class": "GPT2Tokenizer", "model_max_length": maxLen, "add_prefix_space": false}
+	if err := t.saveTokenizerJSON(dir); err != nil {
+		return err
+	}
+	cfg := map[string]any{"tokenizer_class": "GPT2Tokenizer", "model_max_length": maxLen, "add_prefix_space": false,
+		"clean_up_tokenization_spaces": false}
 	for lit := range t.specials {
 		if lit == "<|endoftext|>" {
 			cfg["bos_token"], cfg["eos_token"], cfg["unk_token"] = lit, lit, lit
@@ -221,24 +230,19 @@ func (t *BPE) SaveHF(dir string, maxLen int) error {
 	if err != nil {
 		return err
 	}
-	return WriteFile(filepath.Join(dir, "tokenizer_config.json"), append(b, '\n'))
+	return WriteFile(filepath.Join(dir, hfTokenizerConfigFile), append(b, '\n'))
 }
 
 func (t *BPE) save(dir, encName, mergesName string) error {
-	visible := make([]string, len(t.tokens))
-	for id, tok := range t.tokens {
-		visible[id] = bytesToVisible(tok)
-	}
-	for lit, id := range t.specials {
-		visible[id] = lit
-	}
+	visible := t.visibleTokens()
 	if err := writeEncoderJSON(filepath.Join(dir, encName), visible); err != nil {
 		return err
 	}
 	var b bytes.Buffer
 	b.WriteString("#version: 0.2\n")
-	for _, m := range t.ranked {
-		fmt.Fprintf(&b, "%s %s\n", visible[m[0]], visible[m[1]])
+	for _, m := range t.mergeLines(visible) {
+		b.WriteString(m)
+		b.WriteByte('\n')
 	}
 	if err := WriteFile(filepath.Join(dir, mergesName), b.Bytes()); err != nil {
 		return fmt.Errorf("save bpe merges: %w", err)
@@ -246,8 +250,54 @@ func (t *BPE) save(dir, encName, mergesName string) error {
 	return nil
 }
 
+// visibleTokens is the vocabulary in id order as the files write it: GPT-2's
+// byte symbols, and special tokens as they are.
+func (t *BPE) visibleTokens() []string {
+	visible := make([]string, len(t.tokens))
+	for id, tok := range t.tokens {
+		visible[id] = bytesToVisible(tok)
+	}
+	for lit, id := range t.specials {
+		visible[id] = lit
+	}
+	return visible
+}
+
+// mergeLines is the merges by rank as "left right", in visible's symbols.
+func (t *BPE) mergeLines(visible []string) []string {
+	lines := make([]string, len(t.ranked))
+	for i, m := range t.ranked {
+		lines[i] = visible[m[0]] + " " + visible[m[1]]
+	}
+	return lines
+}
+
+// saveTokenizerJSON writes dir/tokenizer.json, Hugging Face's one-file
+// form of the BPE: GPT-2's ByteLevel pre-tokenizer and decoder, the
+// vocabulary and merges, and the special tokens as added tokens.
+func (t *BPE) saveTokenizerJSON(dir string) error {
+	visible := t.visibleTokens()
+	var added []hfAddedToken
+	for _, lit := range slices.Sorted(maps.Keys(t.specials)) {
+		added = append(added, hfAddedToken{ID: t.specials[lit], Content: lit, Normalized: true, Special: true})
+	}
+	return writeHFTokenizerJSON(dir, visible, t.mergeLines(visible), added, byteLevel(true), byteLevel(true))
+}
+
 // writeEncoderJSON writes tokens as a JSON object token -> id, in id order.
 func writeEncoderJSON(path string, tokens []string) error {
+	b, err := encoderJSON(tokens)
+	if err != nil {
+		return fmt.Errorf("save vocabulary %s: %w", path, err)
+	}
+	if err := WriteFile(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("save vocabulary: %w", err)
+	}
+	return nil
+}
+
+// encoderJSON is tokens as a JSON object token -> id, in id order.
+func encoderJSON(tokens []string) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -257,14 +307,11 @@ func writeEncoderJSON(path string, tokens []string) error {
 			b.WriteString(", ")
 		}
 		if err := enc.Encode(tok); err != nil {
-			return fmt.Errorf("save vocabulary %s: %w", path, err)
+			return nil, err
 		}
 		b.Truncate(b.Len() - 1) // Encode ends with a newline
 		fmt.Fprintf(&b, ": %d", id)
 	}
-	b.WriteString("}\n")
-	if err := WriteFile(path, b.Bytes()); err != nil {
-		return fmt.Errorf("save vocabulary: %w", err)
-	}
-	return nil
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }

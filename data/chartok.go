@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -141,15 +140,6 @@ func (t *CharTokenizer) Decode(ids []int) string {
 	return b.String()
 }
 
-type charFile struct {
-	Type  string `json:"type"`
-	Chars string `json:"chars,omitempty"`
-}
-
-func (t *CharTokenizer) Save(dir string) error {
-	return saveJSON(filepath.Join(dir, CharTokenizerFile), charFile{Type: "char", Chars: string(t.chars)})
-}
-
 // ByteTokenizer maps each byte to its value: 256 ids.
 type ByteTokenizer struct{}
 
@@ -175,12 +165,15 @@ func (ByteTokenizer) Decode(ids []int) string {
 	return string(b)
 }
 
-func (ByteTokenizer) Save(dir string) error {
-	return saveJSON(filepath.Join(dir, CharTokenizerFile), charFile{Type: "byte"})
+// charFile is the tokenizer.json gptctl wrote for char and byte tokenizers
+// before it wrote Hugging Face's form.
+type charFile struct {
+	Type  string `json:"type"`
+	Chars string `json:"chars,omitempty"`
 }
 
-// parseCharFile reads a tokenizer saved by CharTokenizer.Save or
-// ByteTokenizer.Save, held in b (read from path).
+// parseCharFile reads a char or byte tokenizer in gptctl's earlier form,
+// held in b (read from path).
 func parseCharFile(b []byte, path string) (Tokenizer, error) {
 	var f charFile
 	if err := json.Unmarshal(b, &f); err != nil {
@@ -200,12 +193,4 @@ func parseCharFile(b []byte, path string) (Tokenizer, error) {
 		return newCharTokenizer(chars), nil
 	}
 	return nil, fmt.Errorf("tokenizer %s: type %q is not char or byte", path, f.Type)
-}
-
-func saveJSON(path string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return WriteFile(path, append(b, '\n'))
 }

@@ -180,7 +180,7 @@ func publish(stage, outDir string) error {
 
 // tokenizerFiles are the files a tokenizer saves itself in, whichever kind.
 var tokenizerFiles = []string{CharTokenizerFile, GPT2EncoderFile, GPT2MergesFile, GPT1EncoderFile, GPT1MergesFile,
-	hfVocabFile, hfMergesFile, "tokenizer_config.json"}
+	hfVocabFile, hfMergesFile, hfTokenizerConfigFile}
 
 // publishTokenizer moves the tokenizer files written into from into the
 // directory to, after removing the tokenizer files there (another
