@@ -114,6 +114,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown subcommand", []string{"tokenizer", "encod"}, 2, []string{`unknown command "encod" for "gptctl tokenizer"`}},
 		{"unknown data subcommand", []string{"data", "prep"}, 2, []string{`unknown command "prep" for "gptctl data"`}},
 		{"unknown shell", []string{"completion", "tcsh"}, 2, []string{`unknown command "tcsh" for "gptctl completion"`}},
+		{"help on an unknown command", []string{"help", "pretrian"}, 2, []string{`unknown help topic "pretrian"`}},
+		{"help on an unknown subcommand", []string{"help", "data", "prep"}, 2, []string{`unknown help topic "data prep"`}},
 		{"generate --top-p NaN", []string{"generate", "--model", pre, "--top-p", "NaN"}, 2, []string{"--top-p NaN is not in (0, 1]"}},
 		{"generate --temperature NaN", []string{"generate", "--model", pre, "--temperature", "nan"}, 2, []string{"--temperature NaN"}},
 		{"--set NaN", []string{"pretrain", "--set", "lr=.nan", "--out", out("nan")}, 2, []string{"lr is NaN: want a finite number"}},

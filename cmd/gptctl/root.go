@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -40,8 +41,41 @@ machine-readable metrics, checkpoints that resume.`,
 		NewCmdReport(),
 		NewCmdVersion(),
 	)
+	root.SetHelpCommand(newCmdHelp())
 	addProfiling(root)
 	return root
+}
+
+// newCmdHelp is cobra's help command, except that a topic naming no command
+// is a usage error (cobra prints the root's help and exits 0).
+func newCmdHelp() *cobra.Command {
+	return &cobra.Command{
+		Use:     "help [command]",
+		Short:   "Help about any command",
+		Long:    "help prints the help of the command its words name.",
+		Example: "  gptctl help pretrain\n  gptctl help data prepare",
+		ValidArgsFunction: func(c *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cmd, _, err := c.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []cobra.Completion
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() || sub.Name() == "help" {
+					names = append(names, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return &usageError{fmt.Errorf("unknown help topic %q: gptctl help lists the commands", strings.Join(args, " "))}
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // finishTree adds cobra's completion command, which writes to the root's
