@@ -140,10 +140,12 @@ func startToken(tok interface {
 	return 0
 }
 
-// sample draws an id from logits under temperature, top-k and top-p. The
-// candidates are all ids in order when neither limits them; otherwise the
-// most probable ones, most probable first, found by a heap (a full sort of
-// GPT-2's 50,257 ids took 20 ms a token).
+// sample draws an id from logits under temperature, top-k and top-p, in
+// that order, as Hugging Face's generate applies them: top-p keeps the
+// fewest most probable of the top-k ids whose share of the top-k mass
+// reaches it. The candidates are all ids in order when neither limits them;
+// otherwise the most probable ones, most probable first, found by a heap (a
+// full sort of GPT-2's 50,257 ids took 20 ms a token).
 func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand) int {
 	best := 0
 	for i, v := range logits {
@@ -170,23 +172,20 @@ func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand
 		}
 		return best
 	}
-	k := V
-	if o.TopK > 0 {
-		k = min(k, o.TopK)
-	}
 	var cand []int
-	if o.TopP >= 1 {
-		cand = topIDs(probs, k)
-	} else { // the nucleus: the fewest top ids whose mass reaches top_p
-		for n := min(k, 256); ; n = min(k, n*8) {
+	switch {
+	case o.TopK > 0 && o.TopK < V: // the k most probable, then the nucleus of those, renormalised
+		cand = topIDs(probs, o.TopK)
+		var mass float64
+		for _, id := range cand {
+			mass += probs[id]
+		}
+		cand = cand[:nucleus(cand, probs, mass, o.TopP)]
+	case o.TopP < 1: // the nucleus: the fewest top ids whose mass reaches top_p
+		for n := min(V, 256); ; n = min(V, n*8) {
 			cand = topIDs(probs, n)
-			var c float64
-			keep := 0
-			for keep < len(cand) && c < o.TopP {
-				c += probs[cand[keep]] / sum
-				keep++
-			}
-			if c >= o.TopP || n == k {
+			keep := nucleus(cand, probs, sum, o.TopP)
+			if keep < len(cand) || n == V {
 				cand = cand[:keep]
 				break
 			}
@@ -203,6 +202,22 @@ func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand
 		}
 	}
 	return cand[len(cand)-1]
+}
+
+// nucleus returns how many of cand (ids, most probable first) it takes for
+// their share of mass to reach topP: all of them when topP >= 1 or their
+// whole share falls short.
+func nucleus(cand []int, probs []float64, mass, topP float64) int {
+	if topP >= 1 {
+		return len(cand)
+	}
+	var c float64
+	for keep, id := range cand {
+		if c += probs[id] / mass; c >= topP {
+			return keep + 1
+		}
+	}
+	return len(cand)
 }
 
 // topIDs returns the ids of the k largest probs, the largest first (equal

@@ -128,8 +128,9 @@ func TestGenerateNumSamples(t *testing.T) {
 }
 
 // sample draws each allowed id with its renormalised probability and never
-// an excluded one: plain temperature sampling, top-k, top-p, both, on 60
-// logits with ties; frequencies over 200,000 draws within 5 standard errors.
+// an excluded one: plain temperature sampling, top-k, top-p, both (top-p
+// taken on what top-k leaves, as Hugging Face does), on 60 logits with ties;
+// frequencies over 200,000 draws within 5 standard errors.
 func TestSampleDistribution(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	logits := make([]float32, 60)
@@ -142,9 +143,11 @@ func TestSampleDistribution(t *testing.T) {
 		{Temperature: 1, TopK: 5, TopP: 1},
 		{Temperature: 1.3, TopP: 0.6},
 		{Temperature: 1, TopK: 20, TopP: 0.9},
+		{Temperature: 1, TopK: 5, TopP: 0.7}, // the top 5 hold far less than 0.7 of all the mass
 		{Temperature: 1, TopK: 1, TopP: 1},
 	} {
-		// The reference: all ids sorted by probability, the filters applied in order.
+		// The reference: all ids sorted by probability, the filters applied
+		// in order, top-p on the distribution top-k leaves (renormalised).
 		p := make([]float64, len(logits))
 		var sum float64
 		for i, v := range logits {
@@ -161,9 +164,12 @@ func TestSampleDistribution(t *testing.T) {
 			keep = min(keep, o.TopK)
 		}
 		if o.TopP < 1 {
-			c := 0.0
+			var mass, c float64
+			for _, id := range order[:keep] {
+				mass += p[id]
+			}
 			for i := range keep {
-				if c += p[order[i]] / sum; c >= o.TopP {
+				if c += p[order[i]] / mass; c >= o.TopP {
 					keep = i + 1
 					break
 				}

@@ -27,7 +27,9 @@ func NewCmdGenerate(runF func(*GenerateOptions) error) *cobra.Command {
 		Use:   "generate --model DIR [--prompt TEXT]",
 		Short: "Sample text from a model",
 		Long: `generate continues a prompt token by token, printing as it goes. Temperature 0
-is greedy decoding; top-k and top-p (nucleus) limit the candidates. Each token
+is greedy decoding; top-k and top-p (nucleus) limit the candidates, in that
+order, as Hugging Face's generate does: top-p keeps the fewest most probable
+of the top-k tokens whose share of the top-k probability reaches it. Each token
 costs one pass over the weights (a key/value cache holds the window); past the
 model's context the window slides. A sample ends after --max-new-tokens, or
 earlier where the model ends its document with the end-of-text token (not
