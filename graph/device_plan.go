@@ -137,20 +137,7 @@ func (m *DeviceMachine) upload(st *dstep) error {
 // arena by lifetime, as Machine.allocate does on the host.
 func (m *DeviceMachine) allocate(p *DeviceProgram, order, fresh []*dstep, outputs []*G.Node) error {
 	end := len(order)
-	pos := make(map[*dstep]int, end)
-	last := map[*dstep]int{} // last read, by buffer owner
-	for i, st := range order {
-		pos[st] = i
-		for _, c := range st.in {
-			r := owner(c)
-			last[r] = max(last[r], i)
-		}
-	}
-	for _, o := range outputs {
-		if st := m.nodes[o]; st != nil {
-			last[owner(st)] = end
-		}
-	}
+	pos, last := m.lifetimes(order, outputs)
 	home := map[*dstep]*dstep{} // the arena node whose window holds a node's buffer
 	for _, st := range fresh {
 		if (st.kind == kindKernel || st.kind == kindAdd) && st.err == nil && st.grad && last[st] < end &&
@@ -158,22 +145,7 @@ func (m *DeviceMachine) allocate(p *DeviceProgram, order, fresh []*dstep, output
 			home[st] = st
 		}
 	}
-	var aliases []*dstep
-	for _, st := range fresh { // a "+" writes over an input that dies there
-		if st.kind != kindAdd || st.err != nil {
-			continue
-		}
-		for _, c := range st.in {
-			if h := home[owner(c)]; h != nil && last[owner(c)] == pos[st] {
-				delete(home, st)
-				home[st], st.aliasOf = h, c
-				last[h] = max(last[h], last[st])
-				st.stays = last[st] == end
-				aliases = append(aliases, st)
-				break
-			}
-		}
-	}
+	aliases := inPlaceAdds(fresh, home, pos, last, end)
 	offs, size := packArena(order, home, pos, last, func(st *dstep) int { return st.n })
 	if size == 0 {
 		return nil
@@ -196,6 +168,51 @@ func (m *DeviceMachine) allocate(p *DeviceProgram, order, fresh []*dstep, output
 		st.shared = p
 	}
 	return nil
+}
+
+// lifetimes returns the position of each step in order and the last
+// position that reads each buffer owner; the outputs' owners live to the
+// end, len(order).
+func (m *DeviceMachine) lifetimes(order []*dstep, outputs []*G.Node) (pos, last map[*dstep]int) {
+	end := len(order)
+	pos = make(map[*dstep]int, end)
+	last = map[*dstep]int{} // last read, by buffer owner
+	for i, st := range order {
+		pos[st] = i
+		for _, c := range st.in {
+			r := owner(c)
+			last[r] = max(last[r], i)
+		}
+	}
+	for _, o := range outputs {
+		if st := m.nodes[o]; st != nil {
+			last[owner(st)] = end
+		}
+	}
+	return pos, last
+}
+
+// inPlaceAdds makes each fresh "+" with an input that dies there write in
+// place over it: the "+" moves into the input's arena window (home), whose
+// life extends to its own. It returns them in order.
+func inPlaceAdds(fresh []*dstep, home map[*dstep]*dstep, pos, last map[*dstep]int, end int) []*dstep {
+	var aliases []*dstep
+	for _, st := range fresh {
+		if st.kind != kindAdd || st.err != nil {
+			continue
+		}
+		for _, c := range st.in {
+			if h := home[owner(c)]; h != nil && last[owner(c)] == pos[st] {
+				delete(home, st)
+				home[st], st.aliasOf = h, c
+				last[h] = max(last[h], last[st])
+				st.stays = last[st] == end
+				aliases = append(aliases, st)
+				break
+			}
+		}
+	}
+	return aliases
 }
 
 // owner is the node whose buffer st's value lives in: st, or the packed

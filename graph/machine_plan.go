@@ -128,44 +128,14 @@ const arenaAlign = 16
 // Gorgonia op reads (its result may alias its input), live past the end.
 func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) {
 	end := len(order)
-	pos := make(map[*step]int, end)
-	last := map[*step]int{} // last read, by buffer owner
-	for i, st := range order {
-		pos[st] = i
-		for _, s := range st.in {
-			r := m.owner(m.plan[s])
-			last[r] = max(last[r], i)
-			if st.kind == kindFallback {
-				last[r] = end
-			}
-		}
-	}
-	for _, o := range outputs {
-		last[m.owner(m.plan[m.slots[o]])] = end
-	}
+	pos, last := m.lifetimes(order, outputs)
 	home := map[*step]*step{} // the arena node whose window holds a node's buffer
 	for _, st := range fresh {
 		if (st.kind == kindKernel || st.kind == kindAdd) && st.grad && last[st] < end && !st.node.IsScalar() && !m.noShare {
 			home[st] = st
 		}
 	}
-	var aliases []*step
-	for _, st := range fresh { // a "+" writes over an input that dies there
-		if st.kind != kindAdd {
-			continue
-		}
-		for _, s := range st.in {
-			c := m.plan[s]
-			if h := home[m.owner(c)]; h != nil && last[m.owner(c)] == pos[st] {
-				delete(home, st)
-				home[st], st.aliasOf = h, c
-				last[h] = max(last[h], last[st])
-				st.stays = last[st] == end
-				aliases = append(aliases, st)
-				break
-			}
-		}
-	}
+	aliases := m.inPlaceAdds(fresh, home, pos, last, end)
 	offs, size := packArena(order, home, pos, last, func(st *step) int { return st.node.Shape().TotalSize() })
 	arena := make([]float32, size)
 	m.shared += size
@@ -183,6 +153,53 @@ func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) 
 		}
 		st.shared = p
 	}
+}
+
+// lifetimes returns the position of each step in order and the last
+// position that reads each buffer owner; the owners of the outputs, and of
+// the inputs of Gorgonia ops, live to the end, len(order).
+func (m *Machine) lifetimes(order []*step, outputs []*G.Node) (pos, last map[*step]int) {
+	end := len(order)
+	pos = make(map[*step]int, end)
+	last = map[*step]int{} // last read, by buffer owner
+	for i, st := range order {
+		pos[st] = i
+		for _, s := range st.in {
+			r := m.owner(m.plan[s])
+			last[r] = max(last[r], i)
+			if st.kind == kindFallback {
+				last[r] = end
+			}
+		}
+	}
+	for _, o := range outputs {
+		last[m.owner(m.plan[m.slots[o]])] = end
+	}
+	return pos, last
+}
+
+// inPlaceAdds makes each fresh "+" with an input that dies there write in
+// place over it: the "+" moves into the input's arena window (home), whose
+// life extends to its own. It returns them in order.
+func (m *Machine) inPlaceAdds(fresh []*step, home map[*step]*step, pos, last map[*step]int, end int) []*step {
+	var aliases []*step
+	for _, st := range fresh {
+		if st.kind != kindAdd {
+			continue
+		}
+		for _, s := range st.in {
+			c := m.plan[s]
+			if h := home[m.owner(c)]; h != nil && last[m.owner(c)] == pos[st] {
+				delete(home, st)
+				home[st], st.aliasOf = h, c
+				last[h] = max(last[h], last[st])
+				st.stays = last[st] == end
+				aliases = append(aliases, st)
+				break
+			}
+		}
+	}
+	return aliases
 }
 
 // owner is the node whose buffer st's value lives in: st, or the packed
