@@ -1,0 +1,241 @@
+package train
+
+// The pretraining loop: each step at its scheduled learning rate, an
+// evaluation (and DIR/best when it is the best so far) every eval_interval
+// steps, a checkpoint every checkpoint_interval, and the handling of a step
+// whose loss or gradients are not finite (on_nonfinite).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"time"
+
+	"gptctl/graph"
+)
+
+// evaluate returns the mean validation loss over cfg.EvalBatches batches,
+// the same batches at every evaluation.
+func (r *run) evaluate() (float64, error) {
+	r.val.Reset()
+	var sum float64
+	for i := 0; i < r.cfg.EvalBatches; i++ {
+		if err := r.val.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B); err != nil {
+			return 0, err
+		}
+		l, err := r.evalBatch()
+		if err != nil {
+			return 0, err
+		}
+		sum += l
+	}
+	return sum / float64(r.cfg.EvalBatches), nil
+}
+
+func (r *run) evalBatch() (float64, error) {
+	if r.gpu != nil {
+		return r.gpu.eval()
+	}
+	l, err := r.tr.Eval()
+	return float64(l), err
+}
+
+func (r *run) loop(ctx context.Context) (*Summary, error) {
+	cfg := r.cfg
+	B, T := r.model.B, r.model.T
+	start, base := time.Now(), r.state.Elapsed
+	elapsed := func() float64 { return base + time.Since(start).Seconds() }
+	var trainTime time.Duration
+	var slowest time.Duration // the longest step or checkpoint so far
+	for r.state.Step < cfg.MaxSteps {
+		if ctx.Err() != nil {
+			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
+			break
+		}
+		if limit := r.opt.wallLimit(cfg.MaxDuration()); limit > 0 && time.Since(start)+3*slowest > limit {
+			r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
+			break
+		}
+		step := r.state.Step
+		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
+		t0 := time.Now()
+		done := step + 1 // the step count after this step
+		evaluated := cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0 || done == cfg.MaxSteps
+		logged := done%cfg.LogInterval == 0 || evaluated
+		loss, err := r.trainStep(float32(lr), logged)
+		if errors.Is(err, errSkipped) {
+			r.state.Step++
+			r.state.Skipped++
+			r.state.LRScale = r.lrScale() / 2
+			fmt.Fprintf(r.opt.Log, "step %d: %v; skipped, learning rate scale now %g\n", step+1, err, r.state.LRScale)
+			if r.state.Skipped >= maxSkipped {
+				return nil, &NonFiniteError{fmt.Errorf("step %d: %d steps skipped for non-finite values; giving up", step+1, r.state.Skipped)}
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", step+1, err)
+		}
+		slowest = max(slowest, time.Since(t0))
+		trainTime += time.Since(t0)
+		r.state.Step++
+		r.state.TokensSeen += int64(B * T * cfg.GradAccum)
+		r.state.Elapsed = elapsed() // for the summary of a run that fails later
+		if !math.IsNaN(loss) {      // on a GPU the loss comes back on logged steps only
+			r.state.TrainLoss = loss
+		}
+		tps := float64(int64(B*T*cfg.GradAccum)*int64(r.state.Step-r.startStep)) / trainTime.Seconds()
+		last := r.state.Step == cfg.MaxSteps
+		m := metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm, "tokens_per_s": tps,
+			"elapsed_s": elapsed()}
+		if evaluated {
+			v, err := r.evaluate()
+			if err != nil {
+				return nil, fmt.Errorf("evaluation at step %d: %w", r.state.Step, err)
+			}
+			m["val_loss"] = v
+			r.state.ValLoss = v
+			if r.state.BestVal == 0 || v < r.state.BestVal {
+				r.state.BestVal, r.state.BestStep = v, r.state.Step
+				if err := r.syncGPU(); err != nil {
+					return nil, err
+				}
+				if err := commitDir(r.opt.OutDir, bestDir, "", func(tmp string) error {
+					return writeModelDir(tmp, r.params, r.tok)
+				}); err != nil {
+					return nil, fmt.Errorf("best model at step %d: %w", r.state.Step, err)
+				}
+			}
+		}
+		if logged {
+			if err := r.metrics.write(m); err != nil {
+				return nil, err
+			}
+			r.progress.log(m, cfg.MaxSteps)
+		}
+		r.sum.TokensPerS = tps
+		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
+			t1 := time.Now()
+			if err := r.save(elapsed()); err != nil {
+				return nil, err
+			}
+			slowest = max(slowest, time.Since(t1))
+		}
+		if r.opt.AfterStep != nil {
+			r.opt.AfterStep(r.state.Step)
+		}
+	}
+	if err := r.save(elapsed()); err != nil {
+		return nil, err
+	}
+	r.progress.done()
+	r.fillSummary("completed")
+	if err := writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum); err != nil {
+		return nil, err
+	}
+	return r.sum, nil
+}
+
+// trainStep runs GradAccum micro-batches, clips and applies AdamW. On a GPU
+// the loss is downloaded only when logged (NaN otherwise).
+func (r *run) trainStep(lr float32, logged bool) (float64, error) {
+	if r.gpu != nil {
+		fill := func() error {
+			return r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B)
+		}
+		// A logged step waits for the loss and the gradient norm; so does
+		// every step under on_nonfinite: skip, which must know at once to
+		// halve the next step's learning rate. Other steps do not wait: the
+		// device refuses a non-finite step itself, and the next step that
+		// looks reports it.
+		look := logged || r.cfg.OnNonFinite == "skip"
+		loss, norm, err := r.gpu.step(fill, r.cfg.GradAccum, r.cfg.GradClip, lr, look)
+		r.gradNorm = norm
+		var late *lateNonFinite
+		switch {
+		case errors.As(err, &late):
+			err = r.nonFinite(late.at(r.state.Step + 1))
+		case err == nil && look && (math.IsNaN(norm) || math.IsInf(norm, 0)):
+			err = r.nonFinite(fmt.Errorf("the gradient norm is %v: %s", norm, r.firstNonFinite()))
+		}
+		return loss, err
+	}
+	var sum float64
+	for micro := 0; micro < r.cfg.GradAccum; micro++ {
+		if err := r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B); err != nil {
+			return 0, err
+		}
+		l, err := r.tr.Step()
+		if err != nil {
+			return 0, err
+		}
+		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+			return 0, r.nonFinite(fmt.Errorf("the training loss is %v (lower lr, or check the data)", l))
+		}
+		sum += float64(l)
+		r.accumulate(micro)
+	}
+	r.gradNorm = ClipGrads(r.grads, r.cfg.GradClip)
+	if math.IsNaN(r.gradNorm) || math.IsInf(r.gradNorm, 0) {
+		return 0, r.nonFinite(fmt.Errorf("the gradient norm is %v: %s", r.gradNorm, r.firstNonFinite()))
+	}
+	r.optim.Update(r.params, r.grads, lr)
+	return sum / float64(r.cfg.GradAccum), nil
+}
+
+// accumulate adds this micro-batch's gradients, scaled by 1/GradAccum.
+func (r *run) accumulate(micro int) {
+	if r.cfg.GradAccum > 1 {
+		accumulateGrads(r.grads, r.tr.Grad, micro, r.cfg.GradAccum)
+	}
+}
+
+func (r *run) firstNonFinite() string {
+	for i := range r.params.List {
+		var g []float32
+		if r.gpu == nil {
+			g = r.grads[i]
+		} else {
+			var err error
+			if g, err = r.gpu.grad(i); err != nil {
+				return "the gradients could not be read back: " + err.Error()
+			}
+		}
+		for _, v := range g {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return "first in the gradient of " + r.params.List[i].Name
+			}
+		}
+	}
+	return "no single tensor"
+}
+
+// errSkipped marks a step skipped under on_nonfinite: skip.
+var errSkipped = errors.New("non-finite values")
+
+// maxSkipped is how many non-finite steps on_nonfinite: skip tolerates.
+const maxSkipped = 10
+
+func (r *run) nonFinite(err error) error {
+	if r.cfg.OnNonFinite == "skip" {
+		return fmt.Errorf("%w: %v", errSkipped, err)
+	}
+	return &NonFiniteError{err}
+}
+
+// NonFiniteError stops a run whose loss or gradients are not finite: the
+// model diverged, and resuming it as it is would diverge again. gptctl exits
+// with status 3 on it, so a job script can tell it from an I/O failure.
+type NonFiniteError struct{ err error }
+
+func (e *NonFiniteError) Error() string { return e.err.Error() }
+func (e *NonFiniteError) Unwrap() error { return e.err }
+
+func (r *run) lrScale() float64 {
+	if r.state.LRScale == 0 {
+		return 1
+	}
+	return r.state.LRScale
+}
