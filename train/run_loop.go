@@ -49,15 +49,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	elapsed := func() float64 { return base + time.Since(start).Seconds() }
 	var trainTime time.Duration
 	var slowest time.Duration // the longest step or checkpoint so far
-	for r.state.Step < cfg.MaxSteps {
-		if ctx.Err() != nil {
-			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
-			break
-		}
-		if limit := r.opt.wallLimit(cfg.MaxDuration()); limit > 0 && time.Since(start)+3*slowest > limit {
-			r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
-			break
-		}
+	for r.state.Step < cfg.MaxSteps && !r.interrupted(ctx, start, slowest) {
 		step := r.state.Step
 		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
 		t0 := time.Now()
@@ -66,12 +58,8 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		logged := done%cfg.LogInterval == 0 || evaluated
 		loss, err := r.trainStep(float32(lr), logged)
 		if errors.Is(err, errSkipped) {
-			r.state.Step++
-			r.state.Skipped++
-			r.state.LRScale = r.lrScale() / 2
-			fmt.Fprintf(r.opt.Log, "step %d: %v; skipped, learning rate scale now %g\n", step+1, err, r.state.LRScale)
-			if r.state.Skipped >= maxSkipped {
-				return nil, &NonFiniteError{fmt.Errorf("step %d: %d steps skipped for non-finite values; giving up", step+1, r.state.Skipped)}
+			if err := r.skip(step, err); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -80,40 +68,13 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		}
 		slowest = max(slowest, time.Since(t0))
 		trainTime += time.Since(t0)
-		r.state.Step++
-		r.state.TokensSeen += int64(B * T * cfg.GradAccum)
-		r.state.Elapsed = elapsed() // for the summary of a run that fails later
-		if !math.IsNaN(loss) {      // on a GPU the loss comes back on logged steps only
-			r.state.TrainLoss = loss
-		}
+		r.countStep(loss, elapsed())
 		tps := float64(int64(B*T*cfg.GradAccum)*int64(r.state.Step-r.startStep)) / trainTime.Seconds()
 		last := r.state.Step == cfg.MaxSteps
 		m := metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm, "tokens_per_s": tps,
 			"elapsed_s": elapsed()}
-		if evaluated {
-			v, err := r.evaluate()
-			if err != nil {
-				return nil, fmt.Errorf("evaluation at step %d: %w", r.state.Step, err)
-			}
-			m["val_loss"] = v
-			r.state.ValLoss = v
-			if r.state.BestVal == 0 || v < r.state.BestVal {
-				r.state.BestVal, r.state.BestStep = v, r.state.Step
-				if err := r.syncGPU(); err != nil {
-					return nil, err
-				}
-				if err := commitDir(r.opt.OutDir, bestDir, "", func(tmp string) error {
-					return writeModelDir(tmp, r.params, r.tok)
-				}); err != nil {
-					return nil, fmt.Errorf("best model at step %d: %w", r.state.Step, err)
-				}
-			}
-		}
-		if logged {
-			if err := r.metrics.write(m); err != nil {
-				return nil, err
-			}
-			r.progress.log(m, cfg.MaxSteps)
+		if err := r.evalAndLog(m, evaluated, logged); err != nil {
+			return nil, err
 		}
 		r.sum.TokensPerS = tps
 		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
@@ -127,7 +88,93 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			r.opt.AfterStep(r.state.Step)
 		}
 	}
-	if err := r.save(elapsed()); err != nil {
+	return r.end(elapsed())
+}
+
+// interrupted reports whether the run stops before its next step, and
+// records why in the summary: ctx was cancelled, or the next step (with
+// room for a checkpoint: three times the slowest so far) would pass the
+// wall-time limit of a run that started at start.
+func (r *run) interrupted(ctx context.Context, start time.Time, slowest time.Duration) bool {
+	if ctx.Err() != nil {
+		r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
+		return true
+	}
+	if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(start)+3*slowest > limit {
+		r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
+		return true
+	}
+	return false
+}
+
+// skip counts step as skipped under on_nonfinite: skip (err says why) and
+// halves the learning rate scale; it fails once maxSkipped steps were.
+func (r *run) skip(step int, err error) error {
+	r.state.Step++
+	r.state.Skipped++
+	r.state.LRScale = r.lrScale() / 2
+	fmt.Fprintf(r.opt.Log, "step %d: %v; skipped, learning rate scale now %g\n", step+1, err, r.state.LRScale)
+	if r.state.Skipped >= maxSkipped {
+		return &NonFiniteError{fmt.Errorf("step %d: %d steps skipped for non-finite values; giving up", step+1, r.state.Skipped)}
+	}
+	return nil
+}
+
+// countStep adds a trained step, with its training loss, to the run's state;
+// elapsed is the run's wall time so far.
+func (r *run) countStep(loss, elapsed float64) {
+	r.state.Step++
+	r.state.TokensSeen += int64(r.model.B * r.model.T * r.cfg.GradAccum)
+	r.state.Elapsed = elapsed // for the summary of a run that fails later
+	if !math.IsNaN(loss) {    // on a GPU the loss comes back on logged steps only
+		r.state.TrainLoss = loss
+	}
+}
+
+// evalAndLog evaluates the model on an evaluated step, adding val_loss to
+// the step's metrics m, and writes m on a logged one.
+func (r *run) evalAndLog(m metrics, evaluated, logged bool) error {
+	if evaluated {
+		if err := r.evalBest(m); err != nil {
+			return err
+		}
+	}
+	if logged {
+		if err := r.metrics.write(m); err != nil {
+			return err
+		}
+		r.progress.log(m, r.cfg.MaxSteps)
+	}
+	return nil
+}
+
+// evalBest evaluates the model into m and the run's state, and writes it to
+// DIR/best when its validation loss is the best so far.
+func (r *run) evalBest(m metrics) error {
+	v, err := r.evaluate()
+	if err != nil {
+		return fmt.Errorf("evaluation at step %d: %w", r.state.Step, err)
+	}
+	m["val_loss"] = v
+	r.state.ValLoss = v
+	if r.state.BestVal == 0 || v < r.state.BestVal {
+		r.state.BestVal, r.state.BestStep = v, r.state.Step
+		if err := r.syncGPU(); err != nil {
+			return err
+		}
+		if err := commitDir(r.opt.OutDir, bestDir, "", func(tmp string) error {
+			return writeModelDir(tmp, r.params, r.tok)
+		}); err != nil {
+			return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
+		}
+	}
+	return nil
+}
+
+// end checkpoints the run where the loop stopped and writes its summary:
+// completed, unless it was interrupted; elapsed is its wall time.
+func (r *run) end(elapsed float64) (*Summary, error) {
+	if err := r.save(elapsed); err != nil {
 		return nil, err
 	}
 	r.progress.done()
