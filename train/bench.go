@@ -77,22 +77,10 @@ func initShape(dir string) (graph.Config, error) {
 // peak RSS). cfg.VocabSize must be set, or cfg.InitFrom name a model, whose
 // shape is then the one measured.
 func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
-	steps, warmup, threads := spec.Steps, spec.Warmup, spec.Threads
-	if steps < 1 || warmup < 0 || threads < 0 {
-		return nil, &ConfigError{fmt.Errorf("bench: steps %d must be positive, warmup %d and threads %d not negative", steps, warmup, threads)}
+	cfg, err := benchConfig(cfg, spec)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.InitFrom != "" { // the shape of the model a pretrain would continue
-		mc, err := initShape(cfg.InitFrom)
-		if err != nil {
-			return nil, err
-		}
-		mc.Dropout = cfg.Dropout
-		cfg.Config = mc
-	}
-	if cfg.VocabSize <= 0 {
-		return nil, &ConfigError{fmt.Errorf("bench: vocab_size must be set (synthetic tokens have no tokenizer)")}
-	}
-	cfg.Threads = threads
 	device, err := SetupDevice(cfg, log)
 	if err != nil {
 		return nil, err
@@ -102,75 +90,44 @@ func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 		return nil, err
 	}
 	defer b.close()
-	B, T := cfg.BatchSize, cfg.T()
 	fmt.Fprintf(log, "bench: %s, %d layers, C=%d, %d heads, T=%d, B=%d, grad_accum %d, vocab %d, %.2fM parameters, %d threads, BLAS %s\n",
-		cfg.Arch, cfg.NLayer, cfg.NEmbd, cfg.NHead, T, B, cfg.GradAccum, cfg.VocabSize, float64(b.params.Count())/1e6, runtime.GOMAXPROCS(0), kernels.BLASName())
-	for range warmup {
-		if _, err := b.step(); err != nil {
-			return nil, err
-		}
+		cfg.Arch, cfg.NLayer, cfg.NEmbd, cfg.NHead, cfg.T(), cfg.BatchSize, cfg.GradAccum, cfg.VocabSize, float64(b.params.Count())/1e6, runtime.GOMAXPROCS(0), kernels.BLASName())
+	r, err := b.measure(spec.Warmup, spec.Steps)
+	if err != nil {
+		return nil, err
 	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	cpu0 := cpuSeconds()
-	times := make([]float64, steps)
-	var loss float32
-	for i := range times {
-		t0 := time.Now()
-		if loss, err = b.step(); err != nil {
-			return nil, err
-		}
-		times[i] = time.Since(t0).Seconds()
-	}
-	cpu := cpuSeconds() - cpu0
-	runtime.ReadMemStats(&after)
-	r := &BenchResult{
-		CPUMSPerStep: cpu * 1e3 / float64(steps),
-		Params:       b.params.Count(), Loss: float64(loss), Steps: steps, Warmup: warmup, GradAccum: cfg.GradAccum,
-		Threads: runtime.GOMAXPROCS(0), BLAS: kernels.BLASName(), PeakRSSMB: peakRSSMB(),
-		AllocsPerStep: float64(after.Mallocs-before.Mallocs) / float64(steps),
-		BytesPerStep:  float64(after.TotalAlloc-before.TotalAlloc) / float64(steps),
-		Shape:         fmt.Sprintf("%d/%d/%d/%d/%d/%d", cfg.NLayer, cfg.NEmbd, cfg.NHead, T, B, cfg.VocabSize),
-	}
-	r.FlopsPerToken = int64(6*r.Params + 12*cfg.NLayer*T*cfg.NEmbd)
-	slices.Sort(times)
-	med := times[len(times)/2]
-	if len(times)%2 == 0 {
-		med = (times[len(times)/2-1] + med) / 2
-	}
-	r.StepMS, r.MinStepMS = med*1e3, times[0]*1e3
-	r.TokensPerS = float64(B*T*cfg.GradAccum) / med
-	r.AchievedGFLOPS = float64(r.FlopsPerToken) * r.TokensPerS / 1e9
 	r.Device = device
 	if spec.Profile {
-		if device != "cuda" {
-			return nil, &ConfigError{fmt.Errorf("bench: the op profile times device ops; device is %s (on the CPU: go test -bench ./kernels)", device)}
-		}
-		graph.StartDeviceProfile()
-		_, err := b.step()
-		r.Profile = graph.StopDeviceProfile()
-		if err != nil {
+		if err := b.profile(r, device, log); err != nil {
 			return nil, err
 		}
-		writeProfile(log, r.Profile, r.StepMS)
 	}
-	r.Precision, r.Attention = "fp32", "fused"
-	if device == "cuda" {
-		r.BLAS, r.Attention = "cuda", b.gpu.attention()
-		switch {
-		case cfg.BF16:
-			r.Precision = "bf16"
-		case cfg.TF32:
-			r.Precision = "tf32"
-		}
-		if r.SgemmGFLOPS, err = gpuSgemmPeak(cfg.TF32, cfg.BF16); err != nil {
-			return nil, err
-		}
-	} else {
-		r.SgemmGFLOPS = SgemmPeak()
+	if err := b.peak(r, device); err != nil {
+		return nil, err
 	}
-	r.MFU = r.AchievedGFLOPS / r.SgemmGFLOPS
 	return r, nil
+}
+
+// benchConfig checks spec and returns cfg with the shape of the model to
+// measure (init_from's, when set) and spec's thread count.
+func benchConfig(cfg Config, spec BenchSpec) (Config, error) {
+	steps, warmup, threads := spec.Steps, spec.Warmup, spec.Threads
+	if steps < 1 || warmup < 0 || threads < 0 {
+		return cfg, &ConfigError{fmt.Errorf("bench: steps %d must be positive, warmup %d and threads %d not negative", steps, warmup, threads)}
+	}
+	if cfg.InitFrom != "" { // the shape of the model a pretrain would continue
+		mc, err := initShape(cfg.InitFrom)
+		if err != nil {
+			return cfg, err
+		}
+		mc.Dropout = cfg.Dropout
+		cfg.Config = mc
+	}
+	if cfg.VocabSize <= 0 {
+		return cfg, &ConfigError{fmt.Errorf("bench: vocab_size must be set (synthetic tokens have no tokenizer)")}
+	}
+	cfg.Threads = threads
+	return cfg, nil
 }
 
 // benchRun is one model with its trainer, optimizer and token source.
@@ -257,6 +214,96 @@ func (b *benchRun) step() (float32, error) {
 	ClipGrads(b.grads, b.cfg.GradClip)
 	b.optim.Update(b.params, b.grads, float32(b.cfg.LR))
 	return sum / float32(b.cfg.GradAccum), nil
+}
+
+// measure trains warmup untimed steps and then steps timed ones, and
+// returns what the timed steps measured: their times and the rates that
+// follow, CPU time, allocations, peak RSS and the last loss.
+func (b *benchRun) measure(warmup, steps int) (*BenchResult, error) {
+	for range warmup {
+		if _, err := b.step(); err != nil {
+			return nil, err
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu0 := cpuSeconds()
+	times := make([]float64, steps)
+	var loss float32
+	var err error
+	for i := range times {
+		t0 := time.Now()
+		if loss, err = b.step(); err != nil {
+			return nil, err
+		}
+		times[i] = time.Since(t0).Seconds()
+	}
+	cpu := cpuSeconds() - cpu0
+	runtime.ReadMemStats(&after)
+	cfg := b.cfg
+	r := &BenchResult{
+		CPUMSPerStep: cpu * 1e3 / float64(steps),
+		Params:       b.params.Count(), Loss: float64(loss), Steps: steps, Warmup: warmup, GradAccum: cfg.GradAccum,
+		Threads: runtime.GOMAXPROCS(0), BLAS: kernels.BLASName(), PeakRSSMB: peakRSSMB(),
+		AllocsPerStep: float64(after.Mallocs-before.Mallocs) / float64(steps),
+		BytesPerStep:  float64(after.TotalAlloc-before.TotalAlloc) / float64(steps),
+		Shape:         fmt.Sprintf("%d/%d/%d/%d/%d/%d", cfg.NLayer, cfg.NEmbd, cfg.NHead, cfg.T(), cfg.BatchSize, cfg.VocabSize),
+	}
+	r.FlopsPerToken = int64(6*r.Params + 12*cfg.NLayer*cfg.T()*cfg.NEmbd)
+	r.setRates(times, cfg.BatchSize*cfg.T()*cfg.GradAccum)
+	return r, nil
+}
+
+// setRates sets the median and fastest step of times (seconds, sorted in
+// place) and the token and FLOP rates of the median, tokens a step.
+func (r *BenchResult) setRates(times []float64, tokens int) {
+	slices.Sort(times)
+	med := times[len(times)/2]
+	if len(times)%2 == 0 {
+		med = (times[len(times)/2-1] + med) / 2
+	}
+	r.StepMS, r.MinStepMS = med*1e3, times[0]*1e3
+	r.TokensPerS = float64(tokens) / med
+	r.AchievedGFLOPS = float64(r.FlopsPerToken) * r.TokensPerS / 1e9
+}
+
+// profile times every device op over one more step into r.Profile and
+// writes the table to log.
+func (b *benchRun) profile(r *BenchResult, device string, log io.Writer) error {
+	if device != "cuda" {
+		return &ConfigError{fmt.Errorf("bench: the op profile times device ops; device is %s (on the CPU: go test -bench ./kernels)", device)}
+	}
+	graph.StartDeviceProfile()
+	_, err := b.step()
+	r.Profile = graph.StopDeviceProfile()
+	if err != nil {
+		return err
+	}
+	writeProfile(log, r.Profile, r.StepMS)
+	return nil
+}
+
+// peak sets how the products were computed (BLAS, precision, attention),
+// the sgemm peak they are measured against, and the MFU that follows.
+func (b *benchRun) peak(r *BenchResult, device string) error {
+	r.Precision, r.Attention = "fp32", "fused"
+	if device == "cuda" {
+		r.BLAS, r.Attention = "cuda", b.gpu.attention()
+		switch {
+		case b.cfg.BF16:
+			r.Precision = "bf16"
+		case b.cfg.TF32:
+			r.Precision = "tf32"
+		}
+		var err error
+		if r.SgemmGFLOPS, err = gpuSgemmPeak(b.cfg.TF32, b.cfg.BF16); err != nil {
+			return err
+		}
+	} else {
+		r.SgemmGFLOPS = SgemmPeak()
+	}
+	r.MFU = r.AchievedGFLOPS / r.SgemmGFLOPS
+	return nil
 }
 
 // SgemmPeak measures the sgemm rate in GFLOP/s of this machine at the current
