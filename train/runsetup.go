@@ -43,69 +43,32 @@ type run struct {
 
 func newRun(cfg Config, opt Options, device string) (*run, error) {
 	r := &run{cfg: cfg, opt: opt, device: device, sum: &Summary{MaxSteps: cfg.MaxSteps, RunInfo: RunInfo{OutDir: opt.OutDir, Device: device}}}
-	var ck *checkpoint
-	if opt.Resume && !hasCheckpoint(opt.OutDir) {
-		// Killed before its first checkpoint: nothing was kept, so the
-		// run starts again from its job config.
-		if err := noCheckpoint(opt); err != nil {
-			return nil, err
-		}
-		opt.Resume = false
-		r.opt = opt
+	ck, err := r.startFrom()
+	if err != nil {
+		return nil, err
 	}
-	if opt.Resume {
-		var err error
-		if ck, err = r.resume(); err != nil {
-			return nil, err
-		}
-		if r.finished {
-			return r, nil
-		}
-	} else if cfg.InitFrom != "" {
-		if err := r.initFrom(); err != nil {
-			return nil, err
-		}
+	if r.finished {
+		return r, nil
 	}
 	c, err := loadCorpus(r.cfg, r.tok)
 	if err != nil {
 		return nil, err
 	}
 	r.tok = c.tok
-	if r.params == nil {
-		if r.cfg.VocabSize == 0 {
-			r.cfg.VocabSize = r.tok.VocabSize()
-		}
-		if r.tok.VocabSize() > r.cfg.VocabSize {
-			return nil, &ConfigError{fmt.Errorf("vocab_size %d is smaller than the tokenizer's %d tokens", r.cfg.VocabSize, r.tok.VocabSize())}
-		}
-		if r.params, err = graph.NewParams(r.cfg.Config, kernels.NewRNG(r.cfg.Seed)); err != nil {
-			return nil, &ConfigError{err}
-		}
-	}
-	if r.optim == nil { // a new model, or one from init_from; a resume has its own
-		r.optim = NewAdamW(r.params, float32(r.cfg.Beta1), float32(r.cfg.Beta2), float32(r.cfg.Eps), float32(r.cfg.WeightDecay))
+	if err := r.newModel(); err != nil {
+		return nil, err
 	}
 	if err := r.build(c); err != nil {
 		return nil, err
 	}
 	if ck != nil {
-		if err := r.rng.UnmarshalBinary(ck.State.ModelRNG); err != nil {
-			return nil, fmt.Errorf("resume: model rng: %w", err)
-		}
-		if err := r.train.Restore(ck.State.SamplerRNG); err != nil {
-			return nil, dataChange(r.cfg, ck.Config, err)
+		if err := r.restore(ck); err != nil {
+			return nil, err
 		}
 	}
 	r.startStep = r.state.Step
-	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, "metrics.jsonl"), r.state.Step); err != nil {
+	if err := r.openOutputs(); err != nil {
 		return nil, err
-	}
-	job, err := r.cfg.Marshal()
-	if err == nil {
-		err = data.WriteFile(filepath.Join(opt.OutDir, jobFile), job)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
 	}
 	r.sum.Params = r.params.Count()
 	r.progress = newProgress(opt.Log, opt.Terminal)
@@ -114,6 +77,77 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 	fmt.Fprintf(opt.Log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
 		c.train.len(), c.val.len(), r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
 	return r, nil
+}
+
+// startFrom loads what the run starts from: on a resume, its checkpoint (nil
+// when it has none yet, and the run starts from step 0); else the model of
+// init_from, if set.
+func (r *run) startFrom() (*checkpoint, error) {
+	if r.opt.Resume && !hasCheckpoint(r.opt.OutDir) {
+		// Killed before its first checkpoint: nothing was kept, so the
+		// run starts again from its job config.
+		if err := noCheckpoint(r.opt); err != nil {
+			return nil, err
+		}
+		r.opt.Resume = false
+	}
+	if r.opt.Resume {
+		return r.resume()
+	}
+	if r.cfg.InitFrom != "" {
+		return nil, r.initFrom()
+	}
+	return nil, nil
+}
+
+// newModel draws a new model's weights from the seed, unless the run has
+// its model already (resumed, or init_from), and makes a fresh optimizer
+// unless a resume brought its own.
+func (r *run) newModel() error {
+	if r.params == nil {
+		if r.cfg.VocabSize == 0 {
+			r.cfg.VocabSize = r.tok.VocabSize()
+		}
+		if r.tok.VocabSize() > r.cfg.VocabSize {
+			return &ConfigError{fmt.Errorf("vocab_size %d is smaller than the tokenizer's %d tokens", r.cfg.VocabSize, r.tok.VocabSize())}
+		}
+		var err error
+		if r.params, err = graph.NewParams(r.cfg.Config, kernels.NewRNG(r.cfg.Seed)); err != nil {
+			return &ConfigError{err}
+		}
+	}
+	if r.optim == nil { // a new model, or one from init_from; a resume has its own
+		r.optim = NewAdamW(r.params, float32(r.cfg.Beta1), float32(r.cfg.Beta2), float32(r.cfg.Eps), float32(r.cfg.WeightDecay))
+	}
+	return nil
+}
+
+// restore sets the model's and the training sampler's random states to a
+// resumed run's checkpoint ck.
+func (r *run) restore(ck *checkpoint) error {
+	if err := r.rng.UnmarshalBinary(ck.State.ModelRNG); err != nil {
+		return fmt.Errorf("resume: model rng: %w", err)
+	}
+	if err := r.train.Restore(ck.State.SamplerRNG); err != nil {
+		return dataChange(r.cfg, ck.Config, err)
+	}
+	return nil
+}
+
+// openOutputs opens the run's metrics.jsonl and writes its job config.
+func (r *run) openOutputs() error {
+	var err error
+	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, "metrics.jsonl"), r.state.Step); err != nil {
+		return err
+	}
+	job, err := r.cfg.Marshal()
+	if err == nil {
+		err = data.WriteFile(filepath.Join(r.opt.OutDir, jobFile), job)
+	}
+	if err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	return nil
 }
 
 // resume loads the latest usable checkpoint of the run into r. The job
