@@ -87,27 +87,11 @@ func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 		return nil, err
 	}
 	res := &LMEval{File: path}
-	var srcs []windowReader
-	if isDir(path) {
-		set, err := openEvalShards(path, o.Split, tok)
-		if err != nil {
-			return nil, err
-		}
-		defer set.Close()
-		for _, sh := range set.Shards() {
-			srcs = append(srcs, sh)
-		}
-		res.Split, res.Shards = cmp.Or(o.Split, "val"), len(srcs)
-	} else {
-		if o.Split != "" {
-			return nil, inputErrorf("data %s: a split (%s) is chosen only in a directory of shards made by gptctl data prepare", path, o.Split)
-		}
-		ids, err := encodeFile(tok, path)
-		if err != nil {
-			return nil, err
-		}
-		srcs = append(srcs, memWindows(ids))
+	srcs, closeSrcs, err := evalSources(res, path, o.Split, tok)
+	if err != nil {
+		return nil, err
 	}
+	defer closeSrcs()
 	longest := 0
 	for _, src := range srcs {
 		longest = max(longest, src.Len())
@@ -115,25 +99,11 @@ func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 	if longest < 2 {
 		return nil, inputErrorf("data %s: %d tokens; at least 2 are needed", path, longest)
 	}
-	T := min(p.Config.NCtx, longest-1)
-	m, err := graph.New(p, o.Batch, T, &kernels.Mode{}, kernels.NewRNG(0), modelOptions(device)...)
+	w, err := newLMWindows(p, min(p.Config.NCtx, longest-1), device, o)
 	if err != nil {
 		return nil, err
 	}
-	loss, targets, err := m.LMLoss()
-	if err != nil {
-		return nil, err
-	}
-	run, err := newForwardRun(m, loss, device)
-	if err != nil {
-		return nil, err
-	}
-	defer run.close()
-	w := &lmWindows{run: run, in: graph.Int32Data(m.Idx), tg: graph.Int32Data(targets), batch: o.Batch, T: T, S: T,
-		buf: make([]int32, T+1), o: o}
-	if o.Stride > 0 {
-		w.S = min(o.Stride, T)
-	}
+	defer w.run.close()
 	for _, src := range srcs {
 		w.total += w.windows(src.Len() - 1)
 	}
@@ -148,6 +118,55 @@ func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 		return nil, &NonFiniteError{fmt.Errorf("model %s: the loss over %s is %v (perplexity %v): the model's outputs are not finite", modelDir, path, res.Loss, res.Perplexity)}
 	}
 	return res, nil
+}
+
+// evalSources opens the token streams EvalLM scores at path: the split
+// shards of a directory (recorded in res), or the ids of a text file. The
+// caller calls closeSrcs when done with them.
+func evalSources(res *LMEval, path, split string, tok data.Tokenizer) (srcs []windowReader, closeSrcs func(), err error) {
+	if !isDir(path) {
+		if split != "" {
+			return nil, nil, inputErrorf("data %s: a split (%s) is chosen only in a directory of shards made by gptctl data prepare", path, split)
+		}
+		ids, err := encodeFile(tok, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []windowReader{memWindows(ids)}, func() {}, nil
+	}
+	set, err := openEvalShards(path, split, tok)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, sh := range set.Shards() {
+		srcs = append(srcs, sh)
+	}
+	res.Split, res.Shards = cmp.Or(split, "val"), len(srcs)
+	return srcs, func() { set.Close() }, nil
+}
+
+// newLMWindows builds the model's loss over batches of o.Batch windows of T
+// tokens on device, and a scorer of windows that move on o.Stride tokens
+// (at most T; T unless o.Stride is positive).
+func newLMWindows(p *graph.Params, T int, device string, o InferOptions) (*lmWindows, error) {
+	m, err := graph.New(p, o.Batch, T, &kernels.Mode{}, kernels.NewRNG(0), modelOptions(device)...)
+	if err != nil {
+		return nil, err
+	}
+	loss, targets, err := m.LMLoss()
+	if err != nil {
+		return nil, err
+	}
+	run, err := newForwardRun(m, loss, device)
+	if err != nil {
+		return nil, err
+	}
+	w := &lmWindows{run: run, in: graph.Int32Data(m.Idx), tg: graph.Int32Data(targets), batch: o.Batch, T: T, S: T,
+		buf: make([]int32, T+1), o: o}
+	if o.Stride > 0 {
+		w.S = min(o.Stride, T)
+	}
+	return w, nil
 }
 
 // windowReader is a token stream scored window by window: a text's ids in
