@@ -165,17 +165,9 @@ func loadCorpus(cfg Config, tok data.Tokenizer) (*corpus, error) {
 
 func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	dataDir, valDir := isDir(cfg.Data), cfg.ValData != "" && isDir(cfg.ValData)
-	var text, val *corpusText
-	var err error
-	if !dataDir {
-		if text, err = readCorpus(cfg.Data); err != nil {
-			return err
-		}
-	}
-	if cfg.ValData != "" && !valDir {
-		if val, err = readCorpus(cfg.ValData); err != nil {
-			return err
-		}
+	text, val, err := readTexts(cfg, dataDir, valDir)
+	if err != nil {
+		return err
 	}
 	ownTok := false // tok is the one saved beside the shards of cfg.Data
 	if tok == nil {
@@ -184,16 +176,8 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 		}
 	}
 	c.tok = tok
-	// Each shard directory's saved tokenizer is read and compared once.
-	if dataDir && !ownTok {
-		if err := checkSavedTokenizer(cfg.Data, tok); err != nil {
-			return err
-		}
-	}
-	if valDir && cfg.ValData != cfg.Data {
-		if err := checkSavedTokenizer(cfg.ValData, tok); err != nil {
-			return err
-		}
+	if err := checkShardTokenizers(cfg, tok, dataDir && !ownTok, valDir); err != nil {
+		return err
 	}
 	if dataDir {
 		err = c.train.openShards(cfg.Data, "train", tok)
@@ -203,25 +187,7 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case valDir: // a held-out set prepared alone has only training shards
-		prefix := "val"
-		if onlyTrainShards(cfg.ValData) {
-			prefix = "train"
-		}
-		err = c.val.openShards(cfg.ValData, prefix, tok)
-	case val != nil:
-		c.val.mem, err = val.encode(tok)
-	case dataDir:
-		if onlyTrainShards(cfg.Data) {
-			return inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); prepare it with a larger --val-fraction, or set val_data to a held-out file or shard directory", cfg.Data)
-		}
-		err = c.val.openShards(cfg.Data, "val", tok)
-	default:
-		n := int(float64(len(c.train.mem)) * (1 - cfg.ValFraction))
-		c.train.mem, c.val.mem = c.train.mem[:n], c.train.mem[n:]
-	}
-	if err != nil {
+	if err := c.loadVal(cfg, val, dataDir, valDir); err != nil {
 		return err
 	}
 	need := cfg.T() + 2
@@ -230,6 +196,67 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 			cfg.Data, c.train.len(), c.val.len(), cfg.T(), need)
 	}
 	return nil
+}
+
+// readTexts reads the text corpora of a run: cfg.Data unless it is a
+// directory of shards (dataDir), and cfg.ValData when it is set and not
+// one (valDir); nil for those not read.
+func readTexts(cfg Config, dataDir, valDir bool) (text, val *corpusText, err error) {
+	if !dataDir {
+		if text, err = readCorpus(cfg.Data); err != nil {
+			return nil, nil, err
+		}
+	}
+	if cfg.ValData != "" && !valDir {
+		if val, err = readCorpus(cfg.ValData); err != nil {
+			return nil, nil, err
+		}
+	}
+	return text, val, nil
+}
+
+// checkShardTokenizers compares tok with the tokenizer saved beside the
+// shards of cfg.Data (when checkData) and of cfg.ValData (a directory of
+// shards, valDir, other than cfg.Data): each directory's saved tokenizer is
+// read and compared once.
+func checkShardTokenizers(cfg Config, tok data.Tokenizer, checkData, valDir bool) error {
+	if checkData {
+		if err := checkSavedTokenizer(cfg.Data, tok); err != nil {
+			return err
+		}
+	}
+	if valDir && cfg.ValData != cfg.Data {
+		if err := checkSavedTokenizer(cfg.ValData, tok); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadVal sets the validation data: the shards of cfg.ValData (valDir) or
+// its text val, else the val shards of cfg.Data (dataDir), else the tail
+// val_fraction of the training tokens, which it takes from them.
+func (c *corpus) loadVal(cfg Config, val *corpusText, dataDir, valDir bool) error {
+	var err error
+	switch {
+	case valDir: // a held-out set prepared alone has only training shards
+		prefix := "val"
+		if onlyTrainShards(cfg.ValData) {
+			prefix = "train"
+		}
+		err = c.val.openShards(cfg.ValData, prefix, c.tok)
+	case val != nil:
+		c.val.mem, err = val.encode(c.tok)
+	case dataDir:
+		if onlyTrainShards(cfg.Data) {
+			return inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); prepare it with a larger --val-fraction, or set val_data to a held-out file or shard directory", cfg.Data)
+		}
+		err = c.val.openShards(cfg.Data, "val", c.tok)
+	default:
+		n := int(float64(len(c.train.mem)) * (1 - cfg.ValFraction))
+		c.train.mem, c.val.mem = c.train.mem[:n], c.train.mem[n:]
+	}
+	return err
 }
 
 // corpusTokenizer is the tokenizer cfg.Tokenizer names; for a directory of
