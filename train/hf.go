@@ -53,24 +53,55 @@ func ReadHFConfig(path string) (graph.Config, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return c, fmt.Errorf("model config %s: %w", path, err)
 	}
+	if c.Arch, err = h.arch(path); err != nil {
+		return c, err
+	}
+	if c.GELU, err = h.gelu(c.Arch, path); err != nil {
+		return c, err
+	}
+	if unsupported := h.unsupported(); len(unsupported) > 0 {
+		return c, fmt.Errorf("model config %s: not supported: %s", path, strings.Join(unsupported, "; "))
+	}
+	h.setShape(&c)
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("model config %s: %w", path, err)
+	}
+	if c.VocabSize <= 0 {
+		return c, fmt.Errorf("model config %s: vocab_size %d must be positive", path, c.VocabSize)
+	}
+	return c, nil
+}
+
+// arch is the gptctl architecture of the config's model_type; path names
+// the file in the error.
+func (h hfConfig) arch(path string) (string, error) {
 	switch h.ModelType {
 	case "openai-gpt":
-		c.Arch = "gpt1"
+		return "gpt1", nil
 	case "gpt2":
-		c.Arch = "gpt2"
-	default:
-		return c, fmt.Errorf("model config %s: model_type %q is not gpt2 or openai-gpt", path, h.ModelType)
+		return "gpt2", nil
 	}
+	return "", fmt.Errorf("model config %s: model_type %q is not gpt2 or openai-gpt", path, h.ModelType)
+}
+
+// gelu is the form of the GELU the config's activation names in a model of
+// arch ("tanh" or "erf"); path names the file in the error.
+func (h hfConfig) gelu(arch, path string) (string, error) {
 	// openai-gpt's afn "gelu" is the tanh form; gpt2's activation_function
 	// "gelu" is the exact one (x*Phi(x)), its "gelu_new" the tanh form.
 	switch act := h.Afn + h.Activation; {
-	case act == "" || act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast" || act == "gelu" && c.Arch == "gpt1":
-		c.GELU = "tanh"
+	case act == "" || act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast" || act == "gelu" && arch == "gpt1":
+		return "tanh", nil
 	case act == "gelu":
-		c.GELU = "erf"
+		return "erf", nil
 	default:
-		return c, fmt.Errorf("model config %s: activation %q is not supported (gptctl has the tanh GELU, gelu_new, and the exact one, gelu)", path, act)
+		return "", fmt.Errorf("model config %s: activation %q is not supported (gptctl has the tanh GELU, gelu_new, and the exact one, gelu)", path, act)
 	}
+}
+
+// unsupported lists, as an error names them, the GPT-2 options the config
+// sets to values other than the defaults gptctl computes.
+func (h hfConfig) unsupported() []string {
 	var unsupported []string
 	if h.NInner != nil && *h.NInner != 4*h.NEmbd {
 		unsupported = append(unsupported, fmt.Sprintf("n_inner %d (gptctl's MLP is 4*n_embd = %d wide)", *h.NInner, 4*h.NEmbd))
@@ -87,9 +118,12 @@ func ReadHFConfig(path string) (graph.Config, error) {
 	if h.AddCrossAttention {
 		unsupported = append(unsupported, "add_cross_attention true")
 	}
-	if len(unsupported) > 0 {
-		return c, fmt.Errorf("model config %s: not supported: %s", path, strings.Join(unsupported, "; "))
-	}
+	return unsupported
+}
+
+// setShape copies the config's sizes, layer norm epsilon (1e-5 when
+// absent) and dropout into c.
+func (h hfConfig) setShape(c *graph.Config) {
 	c.VocabSize, c.NCtx, c.NEmbd, c.NLayer, c.NHead = h.VocabSize, h.NPositions, h.NEmbd, h.NLayer, h.NHead
 	if c.NCtx == 0 {
 		c.NCtx = h.NCtx
@@ -101,13 +135,6 @@ func ReadHFConfig(path string) (graph.Config, error) {
 	if h.EmbdPdrop != nil {
 		c.Dropout = float32(*h.EmbdPdrop)
 	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("model config %s: %w", path, err)
-	}
-	if c.VocabSize <= 0 {
-		return c, fmt.Errorf("model config %s: vocab_size %d must be positive", path, c.VocabSize)
-	}
-	return c, nil
 }
 
 // WriteHFConfig writes config.json for cfg, readable by Hugging Face tools.
