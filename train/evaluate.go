@@ -86,6 +86,9 @@ func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n := p.Config.NCtx; o.Stride > n {
+		return nil, &ConfigError{fmt.Errorf("--stride %d is more than the model's context (n_ctx %d): windows would skip tokens; use 1 to %d (0: %d)", o.Stride, n, n, n)}
+	}
 	res := &LMEval{File: path}
 	srcs, closeSrcs, err := evalSources(res, path, o.Split, tok)
 	if err != nil {
@@ -113,7 +116,7 @@ func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 		}
 	}
 	res.Loss = w.nll / float64(w.count)
-	res.Perplexity, res.Tokens, res.Stride = math.Exp(res.Loss), w.count, w.S
+	res.Perplexity, res.Tokens, res.Stride = math.Exp(res.Loss), w.count, cmp.Or(o.Stride, p.Config.NCtx)
 	if math.IsNaN(res.Loss) || math.IsInf(res.Perplexity, 0) { // JSON cannot carry them
 		return nil, &NonFiniteError{fmt.Errorf("model %s: the loss over %s is %v (perplexity %v): the model's outputs are not finite", modelDir, path, res.Loss, res.Perplexity)}
 	}

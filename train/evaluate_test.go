@@ -71,6 +71,16 @@ func TestEvalLMStride(t *testing.T) {
 	if same.Stride != T {
 		t.Errorf("no stride: %+v, want stride %d", same, T)
 	}
+	// A stride past the context would leave tokens unscored: refused.
+	var ce *ConfigError
+	if _, err := EvalLM(dir, file, InferOptions{Batch: 2, Stride: T + 1}); !errors.As(err, &ce) || !strings.Contains(err.Error(), fmt.Sprintf("--stride %d is more than the model's context (n_ctx %d)", T+1, T)) {
+		t.Errorf("stride n_ctx+1: %v, want a config error", err)
+	}
+	// On a text shorter than the context, the stride reported is the one asked.
+	short := writeFile(t, filepath.Join(t.TempDir(), "s.txt"), "the cat")
+	if got, err := EvalLM(dir, short, InferOptions{Batch: 1, Stride: 3}); err != nil || got.Stride != 3 {
+		t.Errorf("short text, stride 3: %+v, %v", got, err)
+	}
 }
 
 // oneRowLM builds a one-sequence model of T tokens over p with its LM loss
