@@ -171,28 +171,19 @@ func runPipeline(opts PrepareOptions, files []string, total int64, w *prepWriter
 	defer abort()
 
 	readErr := make(chan error, 1)
+	r := &prepReader{valFraction: opts.ValFraction, unitSize: unitBytes(total, opts.ValFraction)}
+	r.send = func(j prepJob) error {
+		select {
+		case slots <- struct{}{}:
+		case <-done:
+			return errors.New("stopped")
+		}
+		jobs <- j
+		return nil
+	}
 	go func() {
 		defer close(jobs)
-		r := &prepReader{valFraction: opts.ValFraction, unitSize: unitBytes(total, opts.ValFraction)}
-		r.send = func(j prepJob) error {
-			select {
-			case slots <- struct{}{}:
-			case <-done:
-				return errors.New("stopped")
-			}
-			jobs <- j
-			return nil
-		}
-		var err error
-		for _, f := range files {
-			if err = r.readFile(f); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = r.flush()
-		}
-		readErr <- err
+		readErr <- readInputs(r, files)
 	}()
 	var wg sync.WaitGroup
 	for i := 0; i < opts.Workers; i++ {
@@ -204,6 +195,31 @@ func runPipeline(opts PrepareOptions, files []string, total int64, w *prepWriter
 	}
 	go func() { wg.Wait(); close(results) }()
 
+	err := writeInOrder(opts, results, slots, abort, w, stats, start)
+	if rerr := <-readErr; err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// readInputs cuts the files, one after the other, into jobs for r.send.
+func readInputs(r *prepReader, files []string) error {
+	var err error
+	for _, f := range files {
+		if err = r.readFile(f); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = r.flush()
+	}
+	return err
+}
+
+// writeInOrder writes the results in job order as they arrive, freeing a
+// slot for each, and reports progress about twice a second. On the first
+// error it aborts the reader and drains the rest.
+func writeInOrder(opts PrepareOptions, results <-chan prepResult, slots <-chan struct{}, abort func(), w *prepWriter, stats *PrepareStats, start time.Time) error {
 	pending := map[int64]prepResult{}
 	next, last := int64(0), time.Now()
 	var err error
@@ -230,9 +246,6 @@ func runPipeline(opts PrepareOptions, files []string, total int64, w *prepWriter
 			stats.Seconds = time.Since(start).Seconds()
 			opts.Progress(*stats)
 		}
-	}
-	if rerr := <-readErr; err == nil {
-		err = rerr
 	}
 	return err
 }
