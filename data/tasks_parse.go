@@ -130,34 +130,66 @@ func (p *taskParser) bad(e *RowError) error {
 	return nil
 }
 
+// example reads the row at line as an Example: its cells, and for a JSONL
+// row which of them it has (have; nil: all).
 func (p *taskParser) example(line int, cells []string, have []bool) (Example, *RowError) {
+	if err := p.checkWidth(line, cells); err != nil {
+		return Example{}, err
+	}
 	ex := Example{Line: line, Fields: make(map[string]string, len(p.roles))}
-	rowErr := func(role, format string, args ...any) (Example, *RowError) {
-		return Example{}, &RowError{Path: p.path, Line: line, Column: p.f.Columns[role], Msg: fmt.Sprintf(format, args...)}
-	}
-	if p.format != "jsonl" {
-		if p.width == 0 {
-			p.width = len(cells)
-		}
-		if len(cells) != p.width {
-			if p.f.Header {
-				return rowErr("", "has %d columns, the header has %d (a stray tab or separator?)", len(cells), p.width)
-			}
-			return rowErr("", "has %d columns, the first row has %d (a stray tab or separator?)", len(cells), p.width)
-		}
-	}
 	for _, role := range p.roles {
 		v, ok := p.value(role, cells, have)
 		if !ok {
-			return rowErr(role, "missing %s (%s)", p.colDesc(role), role)
+			return Example{}, p.rowErr(line, role, "missing %s (%s)", p.colDesc(role), role)
 		}
 		ex.Fields[role] = v
 	}
 	// A blank input is a bad row in a file read to train on or to score;
 	// one read for predictions (no target) gets a prediction for every row.
 	if role, msg := p.blankInput(ex.Fields); msg != "" && p.target != "" {
-		return rowErr(role, "missing %s (%s): %s", p.colDesc(role), role, msg)
+		return Example{}, p.rowErr(line, role, "missing %s (%s): %s", p.colDesc(role), role, msg)
 	}
+	var err *RowError
+	if ex.Options, err = p.options(line, cells, have); err != nil {
+		return Example{}, err
+	}
+	if p.target == "" {
+		return ex, nil
+	}
+	if err := p.readTarget(&ex, cells, have); err != nil {
+		return Example{}, err
+	}
+	ex.HasLabel = true
+	return ex, nil
+}
+
+// rowErr is a RowError at line in the column of role.
+func (p *taskParser) rowErr(line int, role, format string, args ...any) *RowError {
+	return &RowError{Path: p.path, Line: line, Column: p.f.Columns[role], Msg: fmt.Sprintf(format, args...)}
+}
+
+// checkWidth refuses a tsv or csv row with another number of cells than
+// the header, or the first row, had.
+func (p *taskParser) checkWidth(line int, cells []string) *RowError {
+	if p.format == "jsonl" {
+		return nil
+	}
+	if p.width == 0 {
+		p.width = len(cells)
+	}
+	if len(cells) != p.width {
+		if p.f.Header {
+			return p.rowErr(line, "", "has %d columns, the header has %d (a stray tab or separator?)", len(cells), p.width)
+		}
+		return p.rowErr(line, "", "has %d columns, the first row has %d (a stray tab or separator?)", len(cells), p.width)
+	}
+	return nil
+}
+
+// options reads a multiple-choice row's options, those up to the first
+// missing optional one (min_options); nil when the task has none.
+func (p *taskParser) options(line int, cells []string, have []bool) ([]string, *RowError) {
+	var opts []string
 	missing := -1 // the first optional option the row lacks
 	for i := 0; i < p.nOpt; i++ {
 		role := "option" + strconv.Itoa(i)
@@ -169,22 +201,25 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 				missing = i
 			}
 		case !ok:
-			return rowErr(role, "missing %s (%s)", p.colDesc(role), role)
+			return nil, p.rowErr(line, role, "missing %s (%s)", p.colDesc(role), role)
 		case p.f.MinOptions > 0 && strings.TrimSpace(v) == "" && p.target != "": // as a blank input
-			return rowErr(role, "missing %s (%s): it is blank, and min_options is %d", p.colDesc(role), role, p.f.MinOptions)
+			return nil, p.rowErr(line, role, "missing %s (%s): it is blank, and min_options is %d", p.colDesc(role), role, p.f.MinOptions)
 		case missing >= 0:
-			return rowErr(role, "has %s but not option%d before it (options must come first, gaps after them)", role, missing)
+			return nil, p.rowErr(line, role, "has %s but not option%d before it (options must come first, gaps after them)", role, missing)
 		default:
-			ex.Options = append(ex.Options, v)
+			opts = append(opts, v)
 		}
 	}
-	if p.target == "" {
-		return ex, nil
-	}
+	return opts, nil
+}
+
+// readTarget reads the row's label or score into ex, whose options are
+// read: a label must name one of them.
+func (p *taskParser) readTarget(ex *Example, cells []string, have []bool) *RowError {
 	v, ok := p.value(p.target, cells, have)
 	v = strings.TrimSpace(v)
 	if !ok || v == "" {
-		return rowErr(p.target, "missing %s in %s", p.target, p.colDesc(p.target))
+		return p.rowErr(ex.Line, p.target, "missing %s in %s", p.target, p.colDesc(p.target))
 	}
 	var msg string
 	if p.target == "score" {
@@ -196,10 +231,9 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 		msg = fmt.Sprintf("label %q names option%d, but the row has %d options", v, ex.Label, len(ex.Options))
 	}
 	if msg != "" {
-		return rowErr(p.target, "%s", msg)
+		return p.rowErr(ex.Line, p.target, "%s", msg)
 	}
-	ex.HasLabel = true
-	return ex, nil
+	return nil
 }
 
 // blankInput finds a blank input, which is as good as a missing one: any
