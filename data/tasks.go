@@ -169,6 +169,8 @@ var optionRole = regexp.MustCompile(`^option(0|[1-9][0-9]{0,3})$`)
 // inputRoles are the roles that end up in Example.Fields.
 var inputRoles = []string{"text", "premise", "hypothesis", "a", "b", "context", "question"}
 
+// validate reports every problem of the format at once, for a file read
+// in format ("" when it is not known yet).
 func (f TaskFormat) validate(format string) error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -177,7 +179,15 @@ func (f TaskFormat) validate(format string) error {
 	default:
 		add("format %q is not tsv, csv or jsonl", format)
 	}
-	inputs := 0
+	inputs := f.validateColumns(format, add)
+	f.validateRoles(inputs, add)
+	f.validateLabels(add)
+	return errors.Join(errs...)
+}
+
+// validateColumns checks each role and its column, passing each problem to
+// add, and returns the number of input roles.
+func (f TaskFormat) validateColumns(format string, add func(format string, args ...any)) (inputs int) {
 	for _, role := range slices.Sorted(maps.Keys(f.Columns)) {
 		col := f.Columns[role]
 		switch {
@@ -195,6 +205,12 @@ func (f TaskFormat) validate(format string) error {
 			}
 		}
 	}
+	return inputs
+}
+
+// validateRoles checks that the roles make one kind of task: the inputs
+// and options, min_options, and label or score; each problem goes to add.
+func (f TaskFormat) validateRoles(inputs int, add func(format string, args ...any)) {
 	nOpt := f.numOptions()
 	if countOptions(f.Columns) != nOpt {
 		add("columns: options must be option0..optionN with no gap")
@@ -220,6 +236,11 @@ func (f TaskFormat) validate(format string) error {
 	case len(f.Labels) > 0 && nOpt > 0 && len(f.Labels) != nOpt:
 		add("labels: %d values for %d options", len(f.Labels), nOpt)
 	}
+}
+
+// validateLabels checks the label values as cells are read: not blank, no
+// spaces around them, no repeats; each problem goes to add.
+func (f TaskFormat) validateLabels(add func(format string, args ...any)) {
 	seen := map[string]bool{}
 	for _, l := range f.Labels {
 		switch t := strings.TrimSpace(l); {
@@ -232,7 +253,6 @@ func (f TaskFormat) validate(format string) error {
 		}
 		seen[l] = true
 	}
-	return errors.Join(errs...)
 }
 
 // numOptions is the number of contiguous option roles from option0.
