@@ -21,6 +21,7 @@ const CharTokenizerFile = "tokenizer.json"
 type CharTokenizer struct {
 	chars []rune
 	ids   map[rune]int
+	ascii [utf8.RuneSelf]int32 // the ids of ASCII characters, -1 for those outside the vocabulary
 }
 
 // NewCharTokenizer builds the vocabulary of text: its distinct characters,
@@ -86,8 +87,14 @@ func charsOf(path string, add func(string)) error {
 
 func newCharTokenizer(chars []rune) *CharTokenizer {
 	t := &CharTokenizer{chars: chars, ids: make(map[rune]int, len(chars))}
+	for i := range t.ascii {
+		t.ascii[i] = -1
+	}
 	for i, r := range chars {
 		t.ids[r] = i
+		if r < utf8.RuneSelf {
+			t.ascii[r] = int32(i)
+		}
 	}
 	return t
 }
@@ -100,10 +107,18 @@ func (t *CharTokenizer) EOT() int       { return -1 }
 // dropped (see Unknown to find them first).
 func (t *CharTokenizer) Encode(text string) []int {
 	ids := make([]int, 0, len(text))
-	for _, r := range text {
+	for i := 0; i < len(text); i++ {
+		if b := text[i]; b < utf8.RuneSelf {
+			if id := t.ascii[b]; id >= 0 {
+				ids = append(ids, int(id))
+			}
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(text[i:])
 		if id, ok := t.ids[r]; ok {
 			ids = append(ids, id)
 		}
+		i += n - 1
 	}
 	return ids
 }
@@ -121,7 +136,10 @@ func UnknownChars(tok Tokenizer, text string) []rune {
 func (t *CharTokenizer) Unknown(text string) []rune {
 	var out []rune
 	seen := map[rune]bool{}
-	for _, r := range text {
+	for i, r := range text {
+		if r < utf8.RuneSelf && t.ascii[text[i]] >= 0 {
+			continue
+		}
 		if _, ok := t.ids[r]; !ok && !seen[r] {
 			seen[r] = true
 			out = append(out, r)

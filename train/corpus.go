@@ -5,12 +5,10 @@ package train
 // the token shards of gptctl data prepare.
 
 import (
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"unicode/utf8"
 
 	"gptctl/data"
 )
@@ -22,87 +20,6 @@ type InputError = data.InputError
 
 func inputErrorf(format string, a ...any) error { return &InputError{Err: fmt.Errorf(format, a...)} }
 
-// corpusText is a corpus read into memory: its documents, the lines of a
-// .jsonl file ({"text": ...}) or the whole text of any other file, from one
-// file or from every file a glob pattern matches, in name order.
-type corpusText struct {
-	path string
-	docs []string
-}
-
-// readCorpus reads a corpus file or the files of a glob pattern
-// (data.ReadDocuments each), or the built-in corpus.
-func readCorpus(path string) (*corpusText, error) {
-	c := &corpusText{path: path}
-	if path == data.BuiltinCorpusName {
-		c.docs = []string{data.BuiltinCorpus()}
-		return c, nil
-	}
-	files := []string{path}
-	if isGlob(path) {
-		var err error
-		if files, err = data.ExpandInputs(files); err != nil {
-			return nil, fmt.Errorf("data: %w", err)
-		}
-	}
-	n := 0
-	for _, f := range files {
-		err := data.ReadDocuments(f, func(doc string) error {
-			c.docs = append(c.docs, doc)
-			n += len(doc)
-			return nil
-		})
-		if err != nil {
-			return nil, readError(f, err, n)
-		}
-	}
-	if err := readError(path, nil, n); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// isGlob reports whether a corpus path is a pattern of files.
-func isGlob(path string) bool { return strings.ContainsAny(path, "*?[") }
-
-// readError is the outcome of reading n bytes of text from corpus file path:
-// its input errors as they are, other errors (the file's) as input errors,
-// and nothing read as an empty file; nil when there is text.
-func readError(path string, err error, n int) error {
-	var ie *InputError
-	switch {
-	case errors.As(err, &ie):
-		return err
-	case err != nil:
-		return inputErrorf("data: %w", err)
-	case n == 0:
-		return inputErrorf("data %s: the file is empty", path)
-	}
-	return nil
-}
-
-// text is the documents joined, for building a char vocabulary.
-func (c *corpusText) text() string { return strings.Join(c.docs, "") }
-
-// encode returns the ids of the documents, refusing characters a char
-// tokenizer does not have.
-func (c *corpusText) encode(tok data.Tokenizer) (Tokens, error) {
-	var ids Tokens
-	for _, doc := range c.docs {
-		part, err := checkedEncode(tok, c.path, doc)
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, part...)
-		// Several documents are kept apart by the tokenizer's end-of-text
-		// token, as data prepare writes them; one text file is as it is.
-		if eot := tok.EOT(); eot >= 0 && len(c.docs) > 1 {
-			ids = append(ids, int32(eot))
-		}
-	}
-	return ids, nil
-}
-
 // corpus is the tokenizer with the training and validation data.
 type corpus struct {
 	tok        data.Tokenizer
@@ -112,15 +29,18 @@ type corpus struct {
 // split is the training or the validation data: tokens in memory, or token
 // shards read through memory maps.
 type split struct {
-	mem Tokens
+	mem memTokens
 	sh  *data.ShardSet
 }
 
 func (s split) len() int64 {
-	if s.sh != nil {
+	switch {
+	case s.sh != nil:
 		return s.sh.Len()
+	case s.mem != nil:
+		return int64(s.mem.Len())
 	}
-	return int64(len(s.mem))
+	return 0
 }
 
 func (s split) sampler(t int, seed uint64) (batchSource, error) {
@@ -149,13 +69,22 @@ func (c *corpus) close() {
 	}
 }
 
+// bigCorpus is the size of text corpus from which pretraining says that
+// it reads it into memory, which takes a while.
+const bigCorpus = 256 << 20
+
 // loadCorpus reads and tokenizes cfg.Data, or opens the training shards of
 // a directory made by gptctl data prepare, and the validation data: the
 // file or the shards of cfg.ValData, else the tail of a text corpus or the
 // val shards of a directory. tok is the tokenizer of a resumed run, or nil
 // to build one from cfg.Tokenizer (a directory's own by default).
-func loadCorpus(cfg Config, tok data.Tokenizer) (*corpus, error) {
+func loadCorpus(cfg Config, tok data.Tokenizer, log io.Writer) (*corpus, error) {
 	c := &corpus{}
+	if !isDir(cfg.Data) {
+		if n := corpusBytes(cfg.Data); n >= bigCorpus {
+			fmt.Fprintf(log, "data %s: reading %.1f GB of text into memory as token ids (gptctl data prepare writes token shards, which pretraining reads from disk)\n", cfg.Data, float64(n)/1e9)
+		}
+	}
 	if err := c.load(cfg, tok); err != nil {
 		c.close()
 		return nil, err
@@ -165,13 +94,14 @@ func loadCorpus(cfg Config, tok data.Tokenizer) (*corpus, error) {
 
 func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	dataDir, valDir := isDir(cfg.Data), cfg.ValData != "" && isDir(cfg.ValData)
-	text, val, err := readTexts(cfg, dataDir, valDir)
-	if err != nil {
-		return err
+	valText := ""
+	if cfg.ValData != "" && !valDir {
+		valText = cfg.ValData
 	}
 	ownTok := false // tok is the one saved beside the shards of cfg.Data
 	if tok == nil {
-		if tok, ownTok, err = corpusTokenizer(cfg, dataDir, text, val); err != nil {
+		var err error
+		if tok, ownTok, err = corpusTokenizer(cfg, dataDir, valText); err != nil {
 			return err
 		}
 	}
@@ -179,40 +109,24 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	if err := checkShardTokenizers(cfg, tok, dataDir && !ownTok, valDir); err != nil {
 		return err
 	}
+	var err error
 	if dataDir {
 		err = c.train.openShards(cfg.Data, "train", tok)
 	} else {
-		c.train.mem, err = text.encode(tok)
+		c.train.mem, err = encodeCorpus(cfg.Data, tok)
 	}
 	if err != nil {
 		return err
 	}
-	if err := c.loadVal(cfg, val, dataDir, valDir); err != nil {
+	if err := c.loadVal(cfg, valText, dataDir, valDir); err != nil {
 		return err
 	}
-	need := cfg.T() + 2
-	if (c.train.sh == nil && len(c.train.mem) < need) || (c.val.sh == nil && len(c.val.mem) < need) {
+	need := int64(cfg.T() + 2)
+	if (c.train.sh == nil && c.train.len() < need) || (c.val.sh == nil && c.val.len() < need) {
 		return inputErrorf("data %s: %d training and %d validation tokens; windows of %d need at least %d each (use a longer corpus or a smaller seq_len)",
 			cfg.Data, c.train.len(), c.val.len(), cfg.T(), need)
 	}
 	return nil
-}
-
-// readTexts reads the text corpora of a run: cfg.Data unless it is a
-// directory of shards (dataDir), and cfg.ValData when it is set and not
-// one (valDir); nil for those not read.
-func readTexts(cfg Config, dataDir, valDir bool) (text, val *corpusText, err error) {
-	if !dataDir {
-		if text, err = readCorpus(cfg.Data); err != nil {
-			return nil, nil, err
-		}
-	}
-	if cfg.ValData != "" && !valDir {
-		if val, err = readCorpus(cfg.ValData); err != nil {
-			return nil, nil, err
-		}
-	}
-	return text, val, nil
 }
 
 // checkShardTokenizers compares tok with the tokenizer saved beside the
@@ -234,9 +148,9 @@ func checkShardTokenizers(cfg Config, tok data.Tokenizer, checkData, valDir bool
 }
 
 // loadVal sets the validation data: the shards of cfg.ValData (valDir) or
-// its text val, else the val shards of cfg.Data (dataDir), else the tail
-// val_fraction of the training tokens, which it takes from them.
-func (c *corpus) loadVal(cfg Config, val *corpusText, dataDir, valDir bool) error {
+// the text corpus valText, else the val shards of cfg.Data (dataDir), else
+// the tail val_fraction of the training tokens, which it takes from them.
+func (c *corpus) loadVal(cfg Config, valText string, dataDir, valDir bool) error {
 	var err error
 	switch {
 	case valDir: // a held-out set prepared alone has only training shards
@@ -245,34 +159,35 @@ func (c *corpus) loadVal(cfg Config, val *corpusText, dataDir, valDir bool) erro
 			prefix = "train"
 		}
 		err = c.val.openShards(cfg.ValData, prefix, c.tok)
-	case val != nil:
-		c.val.mem, err = val.encode(c.tok)
+	case valText != "":
+		c.val.mem, err = encodeCorpus(valText, c.tok)
 	case dataDir:
 		if onlyTrainShards(cfg.Data) {
 			return inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); prepare it with a larger --val-fraction, or set val_data to a held-out file or shard directory", cfg.Data)
 		}
 		err = c.val.openShards(cfg.Data, "val", c.tok)
 	default:
-		n := int(float64(len(c.train.mem)) * (1 - cfg.ValFraction))
-		c.train.mem, c.val.mem = c.train.mem[:n], c.train.mem[n:]
+		all := c.train.mem
+		n := int(float64(all.Len()) * (1 - cfg.ValFraction))
+		c.train.mem, c.val.mem = all.slice(0, n), all.slice(n, all.Len())
 	}
 	return err
 }
 
-// corpusTokenizer is the tokenizer cfg.Tokenizer names; for a directory of
-// shards, unless the config names a vocabulary or a tokenizer directory,
+// corpusTokenizer is the tokenizer cfg.Tokenizer names (a char vocabulary
+// of the text corpora cfg.Data and valText); for a directory of shards, unless the config names a vocabulary or a tokenizer directory,
 // the one prepare saved in DIR/tokenizer (own reports that case).
-func corpusTokenizer(cfg Config, dataDir bool, text, val *corpusText) (tok data.Tokenizer, own bool, err error) {
+func corpusTokenizer(cfg Config, dataDir bool, valText string) (tok data.Tokenizer, own bool, err error) {
 	if !dataDir {
-		all := text.text()
-		if val != nil {
-			all += val.text()
-		}
-		tok, err = newTokenizer(cfg.Tokenizer, all)
+		tok, err = newTokenizer(cfg.Tokenizer, cfg.Data, valText)
 		return tok, false, err
 	}
 	if err := data.CheckPrepared(cfg.Data); err != nil {
 		return nil, false, err
+	}
+	if shards, _ := filepath.Glob(filepath.Join(cfg.Data, "train_*.bin")); len(shards) == 0 {
+		return nil, false, inputErrorf("data %s is a directory without token shards (train_*.bin): prepare it with gptctl data prepare --out %s (a prepare into it that did not finish left none), or name its text files (%s)",
+			cfg.Data, cfg.Data, filepath.Join(cfg.Data, "*.txt"))
 	}
 	spec := cfg.Tokenizer
 	if spec == "char" || spec == "" { // the default: the one the shards were made with
@@ -313,41 +228,6 @@ func onlyTrainShards(dir string) bool {
 func isDir(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
-}
-
-func newTokenizer(spec, text string) (data.Tokenizer, error) {
-	switch spec {
-	case "char":
-		if !utf8.ValidString(text) {
-			return nil, inputErrorf("data: the corpus is not valid UTF-8 (use tokenizer: byte)")
-		}
-		return data.NewCharTokenizer(text), nil
-	case "byte":
-		return data.ByteTokenizer{}, nil
-	}
-	tok, err := data.ResolveTokenizer(spec)
-	if err != nil {
-		return nil, &InputError{Err: err}
-	}
-	return tok, nil
-}
-
-// checkedEncode encodes text from file, refusing characters a char
-// tokenizer does not have.
-func checkedEncode(tok data.Tokenizer, file, text string) (Tokens, error) {
-	if unk := data.UnknownChars(tok, text); len(unk) > 0 {
-		return nil, inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
-	}
-	return encode(tok, text), nil
-}
-
-func encode(tok data.Tokenizer, text string) Tokens {
-	ids := tok.Encode(text)
-	out := make(Tokens, len(ids))
-	for i, id := range ids {
-		out[i] = int32(id)
-	}
-	return out
 }
 
 // checkSavedTokenizer refuses a shard directory whose saved tokenizer

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"strings"
 
 	G "gorgonia.org/gorgonia"
 
@@ -131,11 +129,11 @@ func evalSources(res *LMEval, path, split string, tok data.Tokenizer) (srcs []wi
 		if split != "" {
 			return nil, nil, inputErrorf("data %s: a split (%s) is chosen only in a directory of shards made by gptctl data prepare", path, split)
 		}
-		ids, err := encodeFile(tok, path)
+		ids, err := encodeCorpus(path, tok) // as pretraining reads it
 		if err != nil {
 			return nil, nil, err
 		}
-		return []windowReader{memWindows(ids)}, func() {}, nil
+		return []windowReader{memWindows{ids}}, func() {}, nil
 	}
 	set, err := openEvalShards(path, split, tok)
 	if err != nil {
@@ -180,11 +178,10 @@ type windowReader interface {
 	Window(dst []int32, start int) error
 }
 
-type memWindows Tokens
+type memWindows struct{ memTokens }
 
-func (t memWindows) Len() int { return len(t) }
 func (t memWindows) Window(dst []int32, start int) error {
-	copy(dst, t[start:start+len(dst)])
+	t.memTokens.Window(dst, start)
 	return nil
 }
 
@@ -249,36 +246,6 @@ func (w *lmWindows) score(src windowReader) error {
 		w.o.progress(w.done, w.total)
 	}
 	return nil
-}
-
-// encodeFile encodes a text file chunk by chunk, so that only its ids are
-// held, 4 bytes a token; a .jsonl file, a glob of files, or the built-in
-// corpus, as pretraining reads them.
-func encodeFile(tok data.Tokenizer, path string) (Tokens, error) {
-	if path == data.BuiltinCorpusName || strings.HasSuffix(path, ".jsonl") || isGlob(path) {
-		c, err := readCorpus(path)
-		if err != nil {
-			return nil, err
-		}
-		return c.encode(tok)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, inputErrorf("data: %w", err)
-	}
-	defer f.Close()
-	var ids Tokens
-	var bytes int
-	err = data.ReadChunks(f, 4<<20, func(chunk string) error {
-		bytes += len(chunk)
-		part, err := checkedEncode(tok, path, chunk)
-		ids = append(ids, part...)
-		return err
-	})
-	if err := readError(path, err, bytes); err != nil {
-		return nil, err
-	}
-	return ids, nil
 }
 
 // openEvalShards opens the prefix ("val" unless set) shards of a prepared

@@ -50,7 +50,7 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 	if r.finished {
 		return r, nil
 	}
-	c, err := loadCorpus(r.cfg, r.tok)
+	c, err := loadCorpus(r.cfg, r.tok, opt.Log)
 	if err != nil {
 		return nil, err
 	}

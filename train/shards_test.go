@@ -122,7 +122,7 @@ func TestValDataWithShards(t *testing.T) {
 		{"shards with their val split", []string{"data=" + shards}, 0, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			co, err := loadCorpus(tinyConfig(t, c.sets...), nil)
+			co, err := loadCorpus(tinyConfig(t, c.sets...), nil, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestValDataWithShards(t *testing.T) {
 			}
 		})
 	}
-	_, err := loadCorpus(tinyConfig(t, "data="+noVal), nil)
+	_, err := loadCorpus(tinyConfig(t, "data="+noVal), nil, io.Discard)
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no validation shards") || !strings.Contains(err.Error(), "val_data") {
 		t.Errorf("shards without a val split and no val_data: %v", err)

@@ -160,7 +160,7 @@ func TestBadInput(t *testing.T) {
 		{"missing corpus", []string{"pretrain", "--data", filepath.Join(dir, "none.txt"), "--out", out("r1")}, 2, []string{"none.txt"}},
 		{"empty corpus", []string{"pretrain", "--data", empty, "--out", out("r2")}, 2, []string{empty, "empty"}},
 		{"corpus shorter than the context", []string{"pretrain", "--data", short, "--out", out("r3")}, 2, []string{short}},
-		{"directory without shards", []string{"pretrain", "--data", noShards, "--out", out("r4")}, 2, []string{noShards}},
+		{"directory without shards", []string{"pretrain", "--data", noShards, "--out", out("r4")}, 2, []string{noShards, "without token shards (train_*.bin)", "data prepare --out"}},
 		{"eval on an empty file", []string{"eval", "--model", pre, "--data", empty}, 2, []string{empty}},
 		// Model directories.
 		{"model dir missing", []string{"generate", "--model", filepath.Join(dir, "nope")}, 2, []string{"nope", "not a directory"}},

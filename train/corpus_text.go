@@ -1,0 +1,228 @@
+package train
+
+// A text corpus held in memory as its ids: read as a stream (a text file a
+// chunk at a time, a .jsonl file a line at a time), so that only the ids
+// are kept, 2 bytes a token where the vocabulary fits in 16 bits.
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"gptctl/data"
+)
+
+// memTokens is a corpus's ids in memory.
+type memTokens interface {
+	TokenSource
+	// slice is the ids at [lo, hi), sharing their memory.
+	slice(lo, hi int) memTokens
+}
+
+func (t Tokens) slice(lo, hi int) memTokens { return t[lo:hi] }
+
+// tokens16 is Tokens in half the memory, for vocabularies of at most 65,536
+// ids.
+type tokens16 []uint16
+
+func (t tokens16) Len() int                   { return len(t) }
+func (t tokens16) slice(lo, hi int) memTokens { return t[lo:hi] }
+func (t tokens16) Window(dst []int32, start int) {
+	for i, id := range t[start : start+len(dst)] {
+		dst[i] = int32(id)
+	}
+}
+
+// readCorpus calls piece with the text of the corpus at path, in order, a
+// piece at a time: the built-in corpus whole; every file of path (a glob
+// pattern's in name order): a .jsonl file's documents ({"text": ...} lines)
+// one by one, any other file as one document in chunks of about 1 MiB, cut
+// where tokenizing the parts gives the ids of the whole (data.ReadChunks,
+// as data prepare reads it). doc says that a piece begins a document.
+func readCorpus(path string, piece func(file, s string, doc bool) error) error {
+	if path == data.BuiltinCorpusName {
+		return piece(path, data.BuiltinCorpus(), true)
+	}
+	files := []string{path}
+	if isGlob(path) {
+		var err error
+		if files, err = data.ExpandInputs(files); err != nil {
+			return fmt.Errorf("data: %w", err)
+		}
+	}
+	n := 0
+	for _, f := range files {
+		err := readCorpusFile(f, func(s string, doc bool) error {
+			n += len(s)
+			return piece(f, s, doc)
+		})
+		if err := readError(f, err, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readCorpusFile is readCorpus for one file.
+func readCorpusFile(path string, piece func(s string, doc bool) error) error {
+	if strings.HasSuffix(path, ".jsonl") {
+		return data.ReadDocuments(path, func(doc string) error { return piece(doc, true) })
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	first := true
+	return data.ReadChunks(f, 1<<20, func(chunk string) error {
+		doc := first
+		first = false
+		return piece(chunk, doc)
+	})
+}
+
+// isGlob reports whether a corpus path is a pattern of files.
+func isGlob(path string) bool { return strings.ContainsAny(path, "*?[") }
+
+// readError is the outcome of reading corpus file path, n bytes of text
+// so far: its input errors as they are, other errors (the file's) as input
+// errors, and nothing read as an empty file; nil when there is text.
+func readError(path string, err error, n int) error {
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie):
+		return err
+	case err != nil:
+		return inputErrorf("data: %w", err)
+	case n == 0:
+		return inputErrorf("data %s: the file is empty", path)
+	}
+	return nil
+}
+
+// encodeCorpus returns the ids of the corpus at path (readCorpus),
+// refusing characters a char tokenizer does not have. Several documents are
+// kept apart by the tokenizer's end-of-text token, one after each, as data
+// prepare writes them; one text file is as it is.
+func encodeCorpus(path string, tok data.Tokenizer) (memTokens, error) {
+	if tok.VocabSize() <= 1<<16 {
+		ids, err := encodeInto[uint16](path, tok)
+		return tokens16(ids), err
+	}
+	ids, err := encodeInto[int32](path, tok)
+	return Tokens(ids), err
+}
+
+func encodeInto[T uint16 | int32](path string, tok data.Tokenizer) ([]T, error) {
+	// Each piece's text and ids are garbage once appended: collect them
+	// early rather than let the heap grow to twice the corpus's ids.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	var ids []T
+	switch tok.(type) {
+	case data.ByteTokenizer, *data.CharTokenizer: // at most one id a byte
+		ids = make([]T, 0, corpusBytes(path))
+	}
+	docs, eot := 0, tok.EOT()
+	err := readCorpus(path, func(file, s string, doc bool) error {
+		if doc {
+			if docs++; docs > 1 && eot >= 0 {
+				ids = append(ids, T(eot))
+			}
+		}
+		if unk := data.UnknownChars(tok, s); len(unk) > 0 {
+			return inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
+		}
+		for _, id := range tok.Encode(s) {
+			ids = append(ids, T(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if docs > 1 && eot >= 0 {
+		ids = append(ids, T(eot))
+	}
+	if len(ids) < cap(ids)/4*3 { // characters of several bytes: give back what they did not use
+		ids = slices.Clone(ids)
+	}
+	return ids, nil
+}
+
+// corpusBytes is the size of the files of the corpus at path (0 where
+// unknown).
+func corpusBytes(path string) int {
+	if path == data.BuiltinCorpusName {
+		return len(data.BuiltinCorpus())
+	}
+	files := []string{path}
+	if isGlob(path) {
+		files, _ = data.ExpandInputs(files)
+	}
+	n := 0
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			n += int(fi.Size())
+		}
+	}
+	return n
+}
+
+// newTokenizer is the tokenizer spec names; "char" builds the vocabulary of
+// the text corpora at paths.
+func newTokenizer(spec string, paths ...string) (data.Tokenizer, error) {
+	switch spec {
+	case "char":
+		return charVocabulary(paths)
+	case "byte":
+		return data.ByteTokenizer{}, nil
+	}
+	tok, err := data.ResolveTokenizer(spec)
+	if err != nil {
+		return nil, &InputError{Err: err}
+	}
+	return tok, nil
+}
+
+// charVocabulary is the char tokenizer of the distinct characters of the
+// corpora at paths ("" skipped), read as a stream; they must be UTF-8.
+func charVocabulary(paths []string) (data.Tokenizer, error) {
+	var ascii [utf8.RuneSelf]bool
+	other := map[rune]bool{}
+	for _, path := range paths {
+		if path == "" {
+			continue
+		}
+		err := readCorpus(path, func(file, s string, _ bool) error {
+			if !utf8.ValidString(s) {
+				return inputErrorf("data %s: the corpus is not valid UTF-8 (use tokenizer: byte)", file)
+			}
+			for i := 0; i < len(s); i++ {
+				if b := s[i]; b < utf8.RuneSelf {
+					ascii[b] = true
+					continue
+				}
+				r, n := utf8.DecodeRuneInString(s[i:])
+				other[r] = true
+				i += n - 1
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var chars []rune
+	for b, seen := range ascii {
+		if seen {
+			chars = append(chars, rune(b))
+		}
+	}
+	chars = append(chars, slices.Collect(maps.Keys(other))...)
+	return data.NewCharTokenizer(string(chars)), nil
+}
