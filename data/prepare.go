@@ -1,6 +1,8 @@
 package data
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -29,6 +31,9 @@ type PrepareOptions struct {
 	Workers int
 	// Progress, when set, is called about twice a second and at the end.
 	Progress func(PrepareStats)
+	// Context, when set, stops Prepare when it is done (a signal): the
+	// shards written so far are removed and an earlier set stays as it was.
+	Context context.Context
 }
 
 // Defaults of PrepareOptions.
@@ -105,6 +110,8 @@ func Prepare(opts PrepareOptions) (PrepareStats, error) {
 		err = cerr
 	}
 	switch {
+	case opts.Context != nil && opts.Context.Err() != nil:
+		err = fmt.Errorf("stopped (%v) before the end: the shards written so far are removed and %s is as it was", context.Cause(opts.Context), opts.OutDir)
 	case err != nil:
 	case w.train.tokens == 0 && w.val.tokens == 0:
 		err = &InputError{fmt.Errorf("the inputs hold no text (%s)", strings.Join(opts.Inputs, ", "))}
@@ -172,11 +179,14 @@ func runPipeline(opts PrepareOptions, files []string, total int64, w *prepWriter
 
 	readErr := make(chan error, 1)
 	r := &prepReader{valFraction: opts.ValFraction, unitSize: unitBytes(total, opts.ValFraction)}
+	ctx := cmp.Or(opts.Context, context.Background())
 	r.send = func(j prepJob) error {
 		select {
 		case slots <- struct{}{}:
 		case <-done:
 			return errors.New("stopped")
+		case <-ctx.Done():
+			return fmt.Errorf("stopped: %w", context.Cause(ctx))
 		}
 		jobs <- j
 		return nil

@@ -164,15 +164,48 @@ func (r *prepReader) readFile(path string) error {
 		return &InputError{fmt.Errorf("input: %w", err)}
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return &InputError{fmt.Errorf("input: %w", err)}
+	}
+	size := int64(-1) // unknown: a pipe, or a file of the kernel's that says 0
+	if fi.Mode().IsRegular() && fi.Size() > 0 {
+		size = fi.Size()
+	}
+	return r.readFrom(f, size, path)
+}
+
+// readFrom adds the units of one input, read from f, which holds size bytes
+// (-1: unknown); an input that turns out to hold another number of bytes
+// changed while it was read (a file still being written, or truncated) and
+// is refused.
+func (r *prepReader) readFrom(f io.Reader, size int64, path string) error {
+	cr := &countingReader{r: f}
+	var err error
 	if strings.HasSuffix(path, ".jsonl") {
-		err = r.readJSONL(f, path)
+		err = r.readJSONL(cr, path)
 	} else {
-		err = r.readText(f, path)
+		err = r.readText(cr, path)
 	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
+	if size >= 0 && cr.n != size {
+		return &InputError{fmt.Errorf("input %s changed while it was read (%d bytes when opened, %d read): prepare it again once it is complete", path, size, cr.n)}
+	}
 	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // readText adds a text file, one document, as units of about unitSize.

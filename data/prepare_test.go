@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -304,6 +305,15 @@ func TestPrepareReplacesEarlierRun(t *testing.T) {
 		t.Fatal("no error for a bad line")
 	}
 	check("after a failed prepare")
+	// A prepare stopped by its context (a signal) fails, removes what it
+	// wrote and leaves the earlier set.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("received terminated"))
+	if _, err := Prepare(PrepareOptions{Tokenizer: bpe, Inputs: files[:1], OutDir: out, Context: ctx}); err == nil ||
+		!strings.Contains(err.Error(), "stopped (received terminated) before the end") || !strings.Contains(err.Error(), out+" is as it was") {
+		t.Fatalf("a stopped prepare: %v", err)
+	}
+	check("after a stopped prepare")
 	// A prepare that fails while it moves the new set into place (here: a
 	// directory where a stale shard is to be removed) leaves the directory
 	// marked, and the shards are refused until a prepare completes.
@@ -512,4 +522,24 @@ func TestPrepareHardening(t *testing.T) {
 	os.WriteFile(bad, []byte("abc \xff\xfe def"), 0o644)
 	_, err = CharTokenizerOf([]string{bad})
 	inputErr("invalid UTF-8 for a char vocabulary", err, "not valid UTF-8")
+}
+
+// An input whose size is not what it was when opened changed while it was
+// read (a file still being written, or truncated) and is refused.
+func TestPrepareInputChanged(t *testing.T) {
+	r := &prepReader{unitSize: 256, send: func(prepJob) error { return nil }}
+	text := strings.Repeat("to be or not to be. ", 100)
+	if err := r.readFrom(strings.NewReader(text), int64(len(text)), "whole.txt"); err != nil {
+		t.Fatalf("an input read whole: %v", err)
+	}
+	var ie *InputError
+	for _, name := range []string{"cut.txt", "cut.jsonl"} {
+		err := r.readFrom(strings.NewReader(`{"text": "a"}`+"\n"), 1000, name)
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "input "+name+" changed while it was read (1000 bytes when opened, 14 read)") {
+			t.Errorf("%s shorter than when opened: %v", name, err)
+		}
+	}
+	if err := r.readFrom(strings.NewReader(text), -1, "pipe.txt"); err != nil {
+		t.Errorf("an input of unknown size: %v", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -80,11 +81,19 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		return &usageError{fmt.Errorf("data prepare: --val-fraction %g must be in [0, 1)", opts.ValFraction)}
 	case opts.ShardTokens <= 0:
 		return &usageError{fmt.Errorf("data prepare: --shard-tokens %d must be positive", opts.ShardTokens)}
+	case opts.Workers < 0:
+		return &usageError{fmt.Errorf("data prepare: --workers %d must not be negative (0: one per CPU)", opts.Workers)}
 	}
+	ctx, stop := signalContext()
+	defer stop()
 	var tok data.Tokenizer
 	var err error
 	if opts.Spec == "char" { // the characters of the inputs, as pretrain builds it
-		tok, err = data.CharTokenizerOf(opts.Data)
+		start := time.Now()
+		fmt.Fprintln(opts.ErrOut, "prepare: reading the inputs' characters for the char vocabulary")
+		if tok, err = data.CharTokenizerOf(opts.Data); err == nil {
+			fmt.Fprintf(opts.ErrOut, "prepare: char vocabulary of %d characters in %.1fs\n", tok.VocabSize(), time.Since(start).Seconds())
+		}
 	} else {
 		tok, err = resolveSpec("data prepare", opts.Spec)
 	}
@@ -105,6 +114,7 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		ValFraction: opts.ValFraction,
 		Workers:     opts.Workers,
 		Progress:    progress,
+		Context:     ctx,
 	})
 	line.done()
 	if err != nil {
