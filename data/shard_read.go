@@ -11,6 +11,7 @@ import (
 // with other processes. A Shard is safe for concurrent reads.
 type Shard struct {
 	path   string
+	mapped []byte // the whole file
 	data   []byte // the tokens, after the header
 	dtype  int
 	n      int
@@ -46,7 +47,7 @@ func OpenShard(path string) (*Shard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shard %s: map: %w", path, err)
 	}
-	s.data, s.unmap = all[ShardHeaderSize:], unmap
+	s.mapped, s.data, s.unmap = all, all[ShardHeaderSize:], unmap
 	return s, nil
 }
 

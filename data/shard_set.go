@@ -113,7 +113,8 @@ type SamplerState struct {
 	Tokens int64  `json:"tokens"` // tokens in the shard set, to catch a changed dataset
 }
 
-// NewSampler returns a sampler of windows of seqLen inputs and targets.
+// NewSampler returns a sampler of windows of seqLen inputs and targets. It
+// tells the kernel that the shards are read at random places.
 func NewSampler(set *ShardSet, seqLen int, seed uint64) (*Sampler, error) {
 	if seqLen < 1 {
 		return nil, fmt.Errorf("sampler: sequence length %d must be at least 1", seqLen)
@@ -121,6 +122,7 @@ func NewSampler(set *ShardSet, seqLen int, seed uint64) (*Sampler, error) {
 	s := &Sampler{set: set, seqLen: seqLen, seed: seed, buf: make([]int32, seqLen+1)}
 	var n int64
 	for _, sh := range set.shards {
+		adviseRandom(sh.mapped)
 		n += int64(max(sh.Len()-seqLen, 0))
 		s.cum = append(s.cum, n)
 	}
