@@ -31,11 +31,11 @@ func (p *taskParser) readTSV(b []byte) error {
 	return nil
 }
 
-// row takes one row of a TSV or CSV file: blank rows are skipped, and the
+// row takes one row of a TSV or CSV file: blank lines are skipped, and the
 // first other row is the header when one is still needed.
 func (p *taskParser) row(line int, cells []string, needHeader *bool) error {
 	switch {
-	case blankRow(cells):
+	case blankLine(cells):
 		return nil
 	case *needHeader:
 		*needHeader = false

@@ -335,12 +335,9 @@ func parseScore(v, col string) (float64, string) {
 	return x, ""
 }
 
-// blankRow reports whether every cell is blank: such rows are skipped.
-func blankRow(cells []string) bool {
-	for _, c := range cells {
-		if strings.TrimSpace(c) != "" {
-			return false
-		}
-	}
-	return true
+// blankLine reports whether cells come from a blank line (nothing but
+// spaces, no separator): such lines are skipped. A row of blank cells is a
+// row: predict gives it a prediction, training and eval report it.
+func blankLine(cells []string) bool {
+	return len(cells) == 1 && strings.TrimSpace(cells[0]) == ""
 }

@@ -97,7 +97,7 @@ func TestReadTaskFileLayout(t *testing.T) {
 		need          bool
 		want          []Example
 	}{
-		{"bom_crlf.tsv", "\ufeffsentence\tlabel\r\n\r\nfine film\tpos\r\n\t \r\nbad\tneg\r\n", TaskFormat{Header: true,
+		{"bom_crlf.tsv", "\ufeffsentence\tlabel\r\n\r\nfine film\tpos\r\n \r\nbad\tneg\r\n", TaskFormat{Header: true,
 			Columns: map[string]string{"text": "sentence", "label": "label"}, Labels: []string{"neg", "pos"}}, true,
 			[]Example{{Fields: map[string]string{"text": "fine film"}, Label: 1, HasLabel: true, Line: 3},
 				{Fields: map[string]string{"text": "bad"}, Label: 0, HasLabel: true, Line: 5}}},
@@ -409,6 +409,11 @@ func TestReadTaskFileBlankInput(t *testing.T) {
 	}{
 		{"blank text", "t.tsv", "sentence\tlabel\nok\t1\n \t1\n", sst2Format, true, 3, `t.tsv:3: missing column "sentence" (text): it is blank`},
 		{"blank text, read for predictions", "t.tsv", "sentence\tlabel\n\t1\n", sst2Format, false, 0, ""},
+		// A row whose cells are all blank is a row, not a blank line.
+		{"blank row", "t.tsv", "sentence\tlabel\nok\t1\n\t\n", sst2Format, true, 3, `t.tsv:3: missing column "sentence" (text): it is blank`},
+		{"blank row, read for predictions", "t.tsv", "sentence\tlabel\n\t\n", sst2Format, false, 0, ""},
+		{"blank csv row, read for predictions", "r.csv", "sentence1,sentence2,label\n\"\",,\n", rteFormat, false, 0, ""},
+		{"whitespace line, read for predictions", "t.tsv", "sentence\tlabel\n  \nok\t\n", sst2Format, false, 0, ""},
 		{"blank hypothesis", "r.csv", "sentence1,sentence2,label\na,\"\",0\n", rteFormat, true, 2, `missing column "sentence2" (hypothesis): it is blank`},
 		{"blank premise jsonl", "r.jsonl", `{"p": " ", "h": "b", "y": 0}` + "\n", TaskFormat{Columns: map[string]string{"premise": "p", "hypothesis": "h", "label": "y"}, Labels: []string{"0", "1"}}, true, 1,
 			`missing field "p" (premise): it is blank`},
