@@ -216,7 +216,7 @@ func (t *BPE) SaveHF(dir string, maxLen int) error {
 	if err := t.save(dir, hfVocabFile, hfMergesFile); err != nil {
 		return err
 	}
-	if err := t.saveTokenizerJSON(dir); err != nil {
+	if err := t.SaveTokenizerJSON(dir); err != nil {
 		return err
 	}
 	cfg := map[string]any{"tokenizer_class": "GPT2Tokenizer", "model_max_length": maxLen, "add_prefix_space": false,
@@ -272,10 +272,10 @@ func (t *BPE) mergeLines(visible []string) []string {
 	return lines
 }
 
-// saveTokenizerJSON writes dir/tokenizer.json, Hugging Face's one-file
+// SaveTokenizerJSON writes dir/tokenizer.json, Hugging Face's one-file
 // form of the BPE: GPT-2's ByteLevel pre-tokenizer and decoder, the
 // vocabulary and merges, and the special tokens as added tokens.
-func (t *BPE) saveTokenizerJSON(dir string) error {
+func (t *BPE) SaveTokenizerJSON(dir string) error {
 	visible := t.visibleTokens()
 	var added []hfAddedToken
 	for _, lit := range slices.Sorted(maps.Keys(t.specials)) {

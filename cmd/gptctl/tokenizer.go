@@ -95,6 +95,9 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 	if err := tok.Save(opts.OutDir); err != nil {
 		return fmt.Errorf("tokenizer train: %w", err)
 	}
+	if err := tok.SaveTokenizerJSON(opts.OutDir); err != nil { // for Hugging Face's tokenizers
+		return fmt.Errorf("tokenizer train: %w", err)
+	}
 	_, err = fmt.Fprintf(opts.Out, "wrote %s: vocab %d, %d merges\n", opts.OutDir, tok.VocabSize(), tok.NumMerges())
 	return err
 }

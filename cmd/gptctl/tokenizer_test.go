@@ -67,6 +67,17 @@ func TestTokenizerCommands(t *testing.T) {
 	if !strings.HasSuffix(ids, " 399\n") {
 		t.Fatalf("--special: %q, want the EOT id 399 last", ids)
 	}
+	// The directory also holds Hugging Face's tokenizer.json, which
+	// encodes alike on its own.
+	hf := filepath.Join(t.TempDir(), "hf")
+	os.Mkdir(hf, 0o755)
+	if err := os.Rename(filepath.Join(dir, "tokenizer.json"), filepath.Join(hf, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := runCmd(NewCmdTokenizer(), text, "encode", "-t", dir)
+	if got, err := runCmd(NewCmdTokenizer(), text, "encode", "-t", hf); err != nil || got != want {
+		t.Errorf("from tokenizer.json alone: %q, %v; want %q", got, err, want)
+	}
 }
 
 func TestTokenizerCommandErrors(t *testing.T) {
