@@ -84,8 +84,6 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 	case opts.Workers < 0:
 		return &usageError{fmt.Errorf("data prepare: --workers %d must not be negative (0: one per CPU)", opts.Workers)}
 	}
-	ctx, stop := signalContext()
-	defer stop()
 	var tok data.Tokenizer
 	var err error
 	if opts.Spec == "char" { // the characters of the inputs, as pretrain builds it
@@ -100,6 +98,10 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 	if err != nil {
 		return err
 	}
+	// From here a signal stops the prepare, which removes what it wrote
+	// (before, nothing is written and the signal ends the process).
+	ctx, stop := signalContext()
+	defer stop()
 	line := newProgressLine(opts.ErrOut)
 	progress := func(s data.PrepareStats) {
 		line.print("prepare: %s / %s (%.0f%%), %d tokens, %.1f MB/s",
