@@ -48,18 +48,49 @@ func CharTokenizerOf(inputs []string) (*CharTokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := map[rune]bool{}
-	add := func(s string) {
-		for _, r := range s {
-			set[r] = true
-		}
-	}
+	var set CharSet
 	for _, path := range files {
-		if err := charsOf(path, add); err != nil {
+		if err := charsOf(path, set.Add); err != nil {
 			return nil, err
 		}
 	}
-	return NewCharTokenizer(string(slices.Collect(maps.Keys(set)))), nil
+	return set.Tokenizer(), nil
+}
+
+// CharSet collects the distinct characters of texts streamed through Add,
+// for a char vocabulary. The zero value is empty and ready to use.
+type CharSet struct {
+	ascii [utf8.RuneSelf]bool
+	other map[rune]bool
+}
+
+// Add adds the characters of s (an invalid UTF-8 byte as U+FFFD).
+func (c *CharSet) Add(s string) {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < utf8.RuneSelf {
+			c.ascii[b] = true
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if c.other == nil {
+			c.other = map[rune]bool{}
+		}
+		c.other[r] = true
+		i += n - 1
+	}
+}
+
+// Tokenizer is the char tokenizer of the characters added.
+func (c *CharSet) Tokenizer() *CharTokenizer {
+	var chars []rune
+	for b, seen := range c.ascii {
+		if seen {
+			chars = append(chars, rune(b))
+		}
+	}
+	chars = append(chars, slices.Collect(maps.Keys(c.other))...)
+	slices.Sort(chars)
+	return newCharTokenizer(chars)
 }
 
 // charsOf calls add with the text of the documents of one input file.

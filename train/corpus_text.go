@@ -7,7 +7,6 @@ package train
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -192,8 +191,7 @@ func newTokenizer(spec string, paths ...string) (data.Tokenizer, error) {
 // charVocabulary is the char tokenizer of the distinct characters of the
 // corpora at paths ("" skipped), read as a stream; they must be UTF-8.
 func charVocabulary(paths []string) (data.Tokenizer, error) {
-	var ascii [utf8.RuneSelf]bool
-	other := map[rune]bool{}
+	var set data.CharSet
 	for _, path := range paths {
 		if path == "" {
 			continue
@@ -202,27 +200,12 @@ func charVocabulary(paths []string) (data.Tokenizer, error) {
 			if !utf8.ValidString(s) {
 				return inputErrorf("data %s: the corpus is not valid UTF-8 (use tokenizer: byte)", file)
 			}
-			for i := 0; i < len(s); i++ {
-				if b := s[i]; b < utf8.RuneSelf {
-					ascii[b] = true
-					continue
-				}
-				r, n := utf8.DecodeRuneInString(s[i:])
-				other[r] = true
-				i += n - 1
-			}
+			set.Add(s)
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
-	var chars []rune
-	for b, seen := range ascii {
-		if seen {
-			chars = append(chars, rune(b))
-		}
-	}
-	chars = append(chars, slices.Collect(maps.Keys(other))...)
-	return data.NewCharTokenizer(string(chars)), nil
+	return set.Tokenizer(), nil
 }
