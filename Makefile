@@ -96,8 +96,12 @@ gpu-check-build: cuda-deps
 	tar -C $(dir $(GPU_CHECK_DIR)) -czf $(GPU_CHECK_DIR).tgz $(notdir $(GPU_CHECK_DIR))
 	@du -sh $(GPU_CHECK_DIR) $(GPU_CHECK_DIR).tgz
 
+# vet also checks the pure-Go CPU build for Windows and macOS, so the
+# binary keeps building there (the platform files: *_unix.go, *_windows.go).
 vet:
 	$(GO) vet -tags '$(TAGS)' ./...
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: the files above need formatting'; exit 1; }
 
 bench:

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // prepUnit is one piece of text for Prepare: a chunk of a text file or one
@@ -95,16 +94,6 @@ func expandInputs(inputs []string) ([]string, int64, error) {
 		return nil, 0, &InputError{errors.New("no input files")}
 	}
 	return files, total, nil
-}
-
-// fileID names the file f (with its FileInfo fi) whatever path reaches it:
-// its device and inode, the same for a symbolic or hard link, or else its
-// absolute path.
-func fileID(f string, fi os.FileInfo) (string, error) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return fmt.Sprintf("%d:%d", st.Dev, st.Ino), nil
-	}
-	return filepath.Abs(f)
 }
 
 // unitBytes is the size of the text-file units: small enough that a corpus

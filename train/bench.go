@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"gptctl/graph"
@@ -325,16 +324,6 @@ func SgemmPeak() float64 {
 		}
 	}
 	return best
-}
-
-// cpuSeconds is the user and system CPU time the process has used: unlike
-// the step times, it hardly changes when other processes share the cores.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // peakRSSMB is the process's peak resident set (VmHWM) in MiB, or 0 where

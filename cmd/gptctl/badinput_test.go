@@ -5,8 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"gptctl/data"
 )
 
 // Bad input of every kind, through the whole command line: configs,
@@ -227,12 +228,9 @@ func readFileT(t *testing.T, path string) string {
 // holdLock takes the lock of run directory dir as a running job would.
 func holdLock(t *testing.T, dir string) func() {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	release, err := data.LockFile(filepath.Join(dir, ".lock"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		t.Fatal(err)
-	}
-	return func() { f.Close() }
+	return release
 }

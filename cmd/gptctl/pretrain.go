@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -158,7 +157,7 @@ func quote(s string) string {
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	signal.Notify(ch, stopSignals...)
 	go func() {
 		if s, ok := <-ch; ok {
 			cancel(fmt.Errorf("received %v", s))
