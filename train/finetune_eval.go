@@ -154,6 +154,9 @@ func EvalTask(modelDir, file string, o InferOptions) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := finiteOutputs("model "+modelDir, exs, outs); err != nil {
+		return nil, err
+	}
 	res := map[string]any{"task": m.info.Type, "file": file, "examples": len(exs), "skipped": td.Skipped, "truncated": truncated}
 	for k, v := range taskMetrics(m.info, exs, outs) {
 		res[k] = v
@@ -188,6 +191,9 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (int, error
 	if err != nil {
 		return 0, err
 	}
+	if err := finiteOutputs("model "+modelDir, exs, outs); err != nil {
+		return 0, err
+	}
 	enc := json.NewEncoder(w)
 	for i, o := range outs {
 		p := Prediction{Line: exs[i].line}
@@ -204,6 +210,19 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (int, error
 		}
 	}
 	return len(outs), nil
+}
+
+// finiteOutputs is a *NonFiniteError naming the first example whose head
+// outputs are not finite: a model that diverged in training.
+func finiteOutputs(model string, exs []taskExample, outs [][]float64) error {
+	for i, o := range outs {
+		for _, v := range o {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return &NonFiniteError{fmt.Errorf("%s: its output for line %d is %v: the weights are not finite (lower lr)", model, exs[i].line, v)}
+			}
+		}
+	}
+	return nil
 }
 
 // predict returns the head's outputs for exs, in batches of o.Batch

@@ -251,6 +251,9 @@ func (r *ftRun) evaluate(m metrics) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := finiteOutputs("the model", r.val, outs); err != nil {
+		return nil, fmt.Errorf("validation at step %d: %w", r.state.Step, err)
+	}
 	val := taskMetrics(r.model.info, r.val, outs)
 	for k, v := range val {
 		m["val_"+k] = v

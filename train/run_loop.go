@@ -155,6 +155,9 @@ func (r *run) evalBest(m metrics) error {
 	if err != nil {
 		return fmt.Errorf("evaluation at step %d: %w", r.state.Step, err)
 	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return &NonFiniteError{fmt.Errorf("step %d: the validation loss is %v: the weights are no longer finite (lower lr)", r.state.Step, v)}
+	}
 	m["val_loss"] = v
 	r.state.ValLoss = v
 	if r.state.BestVal == 0 || v < r.state.BestVal {

@@ -1,0 +1,88 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gptctl/data"
+)
+
+// A validation loss that is not finite (the update overflowed the weights)
+// stops a pretraining run as non-finite: exit status 3, a failed summary,
+// and no best/ holding the broken model.
+func TestPretrainNonFiniteValidation(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "lr=1e30", "min_lr=0", "warmup_steps=0", "max_steps=3", "eval_interval=1",
+		"log_interval=1", "checkpoint_interval=0", "dropout=0")
+	_, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard})
+	var ne *NonFiniteError
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "validation loss") {
+		t.Fatalf("Pretrain: %T %v, want a NonFiniteError about the validation loss", err, err)
+	}
+	if s := readFile(t, filepath.Join(dir, "summary.json")); !strings.Contains(s, `"status": "failed"`) {
+		t.Errorf("summary.json:\n%s", s)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "best")); err == nil {
+		t.Error("best/ holds a model whose validation loss is not finite")
+	}
+}
+
+// The same for a finetune: its validation outputs are checked before the
+// metrics are taken from them.
+func TestFinetuneNonFiniteValidation(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 40, "lr: 1.0e+30\nwarmup_fraction: 0\nmax_steps: 2\neval_interval: 1\nlog_interval: 1\ncheckpoint_interval: 0\n")
+	out := filepath.Join(dir, "run")
+	_, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard})
+	var ne *NonFiniteError
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "validation at step 1") {
+		t.Fatalf("Finetune: %T %v, want a NonFiniteError at the first validation", err, err)
+	}
+	if s := readFile(t, filepath.Join(out, "summary.json")); !strings.Contains(s, `"status": "failed"`) {
+		t.Errorf("summary.json:\n%s", s)
+	}
+}
+
+// eval and predict of a finetuned model whose outputs overflow report a
+// NonFiniteError naming the row, not a failure to print JSON halfway.
+func TestTaskInferenceNonFinite(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 40, "max_steps: 2\neval_interval: 2\n")
+	out := filepath.Join(dir, "run")
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(out, "best", "model.safetensors")
+	st, err := data.ReadSafetensors(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scaled []data.Tensor
+	for _, name := range st.Order {
+		w, err := st.Tensors[name].Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range w {
+			w[i] *= 1e30
+		}
+		scaled = append(scaled, data.F32Tensor(name, st.Tensors[name].Shape, w))
+	}
+	if err := data.WriteSafetensors(model, scaled, st.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "d.tsv")
+	var ne *NonFiniteError
+	if _, err := EvalTask(filepath.Join(out, "best"), file, InferOptions{Batch: 4}); !errors.As(err, &ne) || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("eval: %T %v, want a NonFiniteError naming line 2", err, err)
+	}
+	var preds strings.Builder
+	if _, err := PredictTask(filepath.Join(out, "best"), file, &preds, InferOptions{Batch: 4}); !errors.As(err, &ne) || preds.Len() != 0 {
+		t.Errorf("predict: %T %v, wrote %q; want a NonFiniteError and no output", err, err, preds.String())
+	}
+}
