@@ -46,8 +46,8 @@ type Sampler struct {
 
 // NewSampler returns a sampler of windows of t tokens from src.
 func NewSampler(src TokenSource, t int, seed uint64) (*Sampler, error) {
-	if src.Len() < t+2 {
-		return nil, fmt.Errorf("data: %d tokens are too few for windows of %d (need at least %d)", src.Len(), t, t+2)
+	if src.Len() < t+1 {
+		return nil, fmt.Errorf("data: %d tokens are too few for windows of %d (need at least %d)", src.Len(), t, t+1)
 	}
 	s := &Sampler{src: src, t: t, win: make([]int32, t+1), seed: seed}
 	s.Reset()
@@ -63,7 +63,7 @@ func (s *Sampler) Reset() {
 // Fill writes b windows into inputs and targets, both (b, t) row-major.
 func (s *Sampler) Fill(inputs, targets []int32, b int) error {
 	for i := 0; i < b; i++ {
-		start := s.rng.IntN(s.src.Len() - s.t - 1)
+		start := s.rng.IntN(s.src.Len() - s.t) // every window of t+1 tokens, the last included
 		s.src.Window(s.win, start)
 		copy(inputs[i*s.t:(i+1)*s.t], s.win[:s.t])
 		copy(targets[i*s.t:(i+1)*s.t], s.win[1:])

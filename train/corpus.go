@@ -121,7 +121,7 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	if err := c.loadVal(cfg, valText, dataDir, valDir); err != nil {
 		return err
 	}
-	need := int64(cfg.T() + 2)
+	need := int64(cfg.T() + 1) // one window: t inputs and the target after them
 	if (c.train.sh == nil && c.train.len() < need) || (c.val.sh == nil && c.val.len() < need) {
 		return inputErrorf("data %s: %d training and %d validation tokens; windows of %d need at least %d each (use a longer corpus or a smaller seq_len)",
 			cfg.Data, c.train.len(), c.val.len(), cfg.T(), need)

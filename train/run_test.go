@@ -176,7 +176,7 @@ func TestPretrainBadInput(t *testing.T) {
 	}{
 		{"missing", "/nonexistent/corpus.txt", "no such file"},
 		{"empty", empty, "the file is empty"},
-		{"short", short, "windows of 16 need at least 18"},
+		{"short", short, "windows of 16 need at least 17"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Pretrain(context.Background(), tinyConfig(t, "data="+c.data), Options{OutDir: t.TempDir(), Log: io.Discard})
