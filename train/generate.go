@@ -75,15 +75,32 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x6e6))
 	probs := make([]float64, tok.VocabSize())
+	out := &stickyWriter{w: w}
 	for i := range max(o.NumSamples, 1) {
 		if i > 0 {
-			fmt.Fprintln(w, sampleSeparator)
+			fmt.Fprintln(out, sampleSeparator)
 		}
-		if err := sampleOne(dec, slices.Clone(prompt), tok, o, rng, probs, w); err != nil {
+		if err := sampleOne(dec, slices.Clone(prompt), tok, o, rng, probs, out); err != nil {
 			return err
 		}
 	}
-	return nil
+	return out.err
+}
+
+// stickyWriter keeps the first error of its writer and fails every write
+// after it, so that sampling stops at a full disk or a closed pipe.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
 }
 
 // sampleOne writes the prompt and o.MaxNewTokens sampled tokens after it,
@@ -92,7 +109,7 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 // each token costs one pass over the weights. The window is the last n_ctx
 // tokens: once the text outgrows it, each new token reruns the window that
 // ends with it (positions are absolute, so the cache cannot slide).
-func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOptions, rng *rand.Rand, probs []float64, w io.Writer) error {
+func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOptions, rng *rand.Rand, probs []float64, w *stickyWriter) error {
 	T := dec.Context()
 	dec.Reset()
 	logits, err := dec.Append(ids[max(0, len(ids)-T):])
@@ -108,6 +125,9 @@ func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOpti
 		}
 		ids = append(ids, next)
 		fmt.Fprint(w, tok.Decode([]int{next}))
+		if w.err != nil {
+			return fmt.Errorf("writing the sample: %w", w.err)
+		}
 		if n == o.MaxNewTokens-1 {
 			break
 		}
@@ -121,7 +141,9 @@ func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOpti
 			return err
 		}
 	}
-	fmt.Fprintln(w)
+	if _, err := fmt.Fprintln(w); err != nil {
+		return fmt.Errorf("writing the sample: %w", err)
+	}
 	return nil
 }
 

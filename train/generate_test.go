@@ -269,3 +269,33 @@ func TestGenerateStopsAtEOT(t *testing.T) {
 		}
 	}
 }
+
+// failAfter accepts n bytes and then fails every write, as a full disk does.
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		f.n = 0
+		return 0, errors.New("no space left on device")
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+// A write error (a full disk, a closed pipe) stops sampling and is returned,
+// so gptctl generate does not exit 0 having written nothing.
+func TestGenerateWriteError(t *testing.T) {
+	tok := data.NewCharTokenizer("abcdefghij klmnop.")
+	cfg := graph.Config{Arch: "gpt2", VocabSize: tok.VocabSize(), NCtx: 16, NEmbd: 16, NHead: 2, NLayer: 1, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 5, 30} {
+		w := &failAfter{n: n}
+		err := generate(p, tok, GenerateOptions{Prompt: "ab", MaxNewTokens: 40, Temperature: 1, TopP: 1, NumSamples: 3}, w)
+		if err == nil || !strings.Contains(err.Error(), "no space left") {
+			t.Errorf("writer failing after %d bytes: %v, want its error", n, err)
+		}
+	}
+}
