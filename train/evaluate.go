@@ -44,6 +44,10 @@ type InferOptions struct {
 	// Format (a finetuned model's task files) is tsv, csv or jsonl; "" =
 	// the one the file's extension names, else the model's own.
 	Format string
+	// SkipBadRows (a finetuned model's task files) skips the rows that
+	// cannot be read, reporting them to Log, instead of failing on the first;
+	// the finetune's skip_bad_rows does not carry over.
+	SkipBadRows bool
 	// Split (EvalLM on a directory of shards) is the split scored: "val"
 	// (the default) or "train".
 	Split string

@@ -330,7 +330,7 @@ func (r *ftRun) taskTokens(p *graph.Params) (int, error) {
 // loadData reads, splits and encodes the task files.
 func (r *ftRun) loadData() error {
 	t := r.cfg.Task
-	train, err := readTaskData(t.Train, t.TaskFormat, true, r.opt.Log)
+	train, err := readTaskData(t.Train, t.TaskFormat, true, r.opt.Log, "skip_bad_rows")
 	if err != nil {
 		return err
 	}
@@ -338,7 +338,7 @@ func (r *ftRun) loadData() error {
 	var valEx []data.Example
 	trainEx := train.Examples
 	if t.Val != "" {
-		val, err := readTaskData(t.Val, t.TaskFormat, true, r.opt.Log)
+		val, err := readTaskData(t.Val, t.TaskFormat, true, r.opt.Log, "skip_bad_rows")
 		if err != nil {
 			return err
 		}
@@ -360,8 +360,9 @@ func (r *ftRun) loadData() error {
 }
 
 // readTaskData reads a task file (its problems are input errors) and logs
-// the rows skip_bad_rows skipped, when log is not nil.
-func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer) (*data.TaskData, error) {
+// the rows skipped (f.SkipBadRows, set by the setting why names), when log
+// is not nil.
+func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer, why string) (*data.TaskData, error) {
 	td, err := data.ReadTaskFile(path, f, needLabel)
 	if err != nil {
 		return nil, asInputError(err)
@@ -371,7 +372,7 @@ func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer)
 		if td.Skipped == 1 {
 			rows = "row"
 		}
-		fmt.Fprintf(log, "%s: skipped %d bad %s (skip_bad_rows), the first: %v\n", path, td.Skipped, rows, td.Skips[0])
+		fmt.Fprintf(log, "%s: skipped %d bad %s (%s), the first: %v\n", path, td.Skipped, rows, why, td.Skips[0])
 	}
 	return td, nil
 }

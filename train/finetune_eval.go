@@ -108,7 +108,8 @@ func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions)
 		return nil, nil, 0, inputErrorf("%s: a finetuned model reads task files (.tsv, .csv or .jsonl, or another name with --format) with the columns it was finetuned on (%s)",
 			file, columnList(m.info.Format.Columns))
 	}
-	td, err := readTaskData(file, f, needLabel, o.Log)
+	f.SkipBadRows = o.SkipBadRows // the command's choice, not the finetune's
+	td, err := readTaskData(file, f, needLabel, o.Log, "--skip-bad-rows")
 	if err != nil {
 		if modelFormat {
 			err = fmt.Errorf("%w (read as %s, the format the model was finetuned on; --format sets another)", err, f.Format)

@@ -653,3 +653,36 @@ func TestWarmupSteps(t *testing.T) {
 		}
 	}
 }
+
+// predict and eval stop at a row they cannot read, naming file and line,
+// even for a model finetuned with skip_bad_rows; --skip-bad-rows skips it.
+func TestTaskInferenceBadRows(t *testing.T) {
+	dir := t.TempDir()
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val_fraction: 0.2, header: true, columns: {text: sentence, label: label}, labels: [neg, pos], skip_bad_rows: true}
+max_steps: 2
+eval_interval: 2
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(40))))
+	cfg, err := LoadFinetune(yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	file := writeFile(t, filepath.Join(dir, "new.tsv"), "id\tlabel\tsentence\n1\tpos\tyes a b\n2\tneg\n3\tneg\tno c d\n")
+	var re *data.RowError
+	if _, err := PredictTask(out, file, io.Discard, InferOptions{Batch: 4}); !errors.As(err, &re) || re.Line != 3 {
+		t.Errorf("predict: %v, want a row error at line 3", err)
+	}
+	if _, err := EvalTask(out, file, InferOptions{Batch: 4}); !errors.As(err, &re) || re.Line != 3 {
+		t.Errorf("eval: %v, want a row error at line 3", err)
+	}
+	var preds, log strings.Builder
+	n, err := PredictTask(out, file, &preds, InferOptions{Batch: 4, SkipBadRows: true, Log: &log})
+	if err != nil || n != 2 || !strings.Contains(preds.String(), `"line":2`) || !strings.Contains(preds.String(), `"line":4`) ||
+		!strings.Contains(log.String(), "skipped 1 bad row (--skip-bad-rows)") {
+		t.Errorf("predict --skip-bad-rows: %d predictions, %v\n%s\nlog: %s", n, err, preds.String(), log.String())
+	}
+}

@@ -32,7 +32,9 @@ func NewCmdPredict(runF func(*PredictOptions) error) *cobra.Command {
 column may be absent or empty) and writes one JSON object per row, in file
 order: {"line": N, "label": L, "probabilities": {...}} for classification and
 multiple choice, {"line": N, "score": S} for regression. LINE is the row's line
-in FILE. --out is written atomically; without it the predictions go to stdout.
+in FILE. A row that cannot be read (a missing column, bad JSON) stops predict
+with its file and line (exit 2); with --skip-bad-rows it gets no prediction
+and is reported on stderr. --out is written atomically; without it the predictions go to stdout.
 On a GPU (--device auto finds a usable one) the products run in float32, so
 both devices give the same predictions.`,
 		Example: `  gptctl predict --model runs/ft-sst2/best --data new-reviews.tsv --out preds.jsonl
@@ -100,6 +102,7 @@ func addInferFlags(f *pflag.FlagSet, o *train.InferOptions) {
 // addFormatFlag adds --format, for task files whose name does not say it.
 func addFormatFlag(f *pflag.FlagSet, o *train.InferOptions) {
 	f.StringVar(&o.Format, "format", "", "task file format, tsv, csv or jsonl (default: from the extension, else the model's)")
+	f.BoolVar(&o.SkipBadRows, "skip-bad-rows", false, "task file: skip rows that cannot be read, reporting them, instead of stopping at the first (the finetune's skip_bad_rows does not carry over)")
 }
 
 // checkInferFlags refuses bad values of the inference flags.
