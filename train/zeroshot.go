@@ -12,6 +12,7 @@ import (
 	"math"
 	"strings"
 
+	"gptctl/data"
 	"gptctl/graph"
 	"gptctl/kernels"
 )
@@ -39,23 +40,12 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map
 	if err != nil {
 		return nil, err
 	}
-	td, err := readTaskData(file, task.TaskFormat, true, o.Log)
+	td, err := readTaskData(file, task.TaskFormat, true, o.Log, "skip_bad_rows")
 	if err != nil {
 		return nil, err
 	}
 	T := p.Config.NCtx
-	var rows []choiceRow
-	truncated := 0
-	for _, ex := range td.Examples {
-		prefix := choiceContext(ex.Fields)
-		for _, opt := range ex.Options {
-			r, cut := choiceSequence(tok.Encode(prefix), tok.Encode(" "+strings.TrimSpace(opt)), T)
-			rows = append(rows, r)
-			if cut {
-				truncated++
-			}
-		}
-	}
+	rows, truncated := choiceRows(tok, td.Examples, T)
 	width := 0
 	for _, r := range rows {
 		width = max(width, len(r.ids))
@@ -91,6 +81,27 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map
 // choiceSequence joins prefix and option ids within T tokens, dropping the
 // start of the prefix (and, for an option longer than T, of the option)
 // when they do not fit; cut says whether anything was dropped.
+// choiceRows is every option of every example as the model reads it, and
+// how many were truncated. An example without context or question is read
+// after the start token (startToken), so that every token of its options is
+// scored, the first included.
+func choiceRows(tok data.Tokenizer, exs []data.Example, T int) (rows []choiceRow, truncated int) {
+	for _, ex := range exs {
+		prefix := tok.Encode(choiceContext(ex.Fields))
+		if len(prefix) == 0 {
+			prefix = []int{startToken(tok)}
+		}
+		for _, opt := range ex.Options {
+			r, cut := choiceSequence(prefix, tok.Encode(" "+strings.TrimSpace(opt)), T)
+			rows = append(rows, r)
+			if cut {
+				truncated++
+			}
+		}
+	}
+	return rows, truncated
+}
+
 func choiceSequence(prefix, option []int, T int) (choiceRow, bool) {
 	cut := false
 	if len(option) > T {

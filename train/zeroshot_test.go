@@ -121,3 +121,28 @@ func TestZeroShotChoice(t *testing.T) {
 		t.Errorf("a classification task: %v", err)
 	}
 }
+
+// An example without context or question is read after the start token, so
+// that every token of its options is scored: an option of one token used to
+// have none scored and win with a score of 0.
+func TestChoiceRowsWithoutContext(t *testing.T) {
+	tok := data.NewCharTokenizer("abc .\n")
+	exs := []data.Example{
+		{Fields: map[string]string{}, Options: []string{"", "abc."}},
+		{Fields: map[string]string{"context": "ab", "question": ""}, Options: []string{"c"}},
+	}
+	rows, truncated := choiceRows(tok, exs, 16)
+	if len(rows) != 3 || truncated != 0 {
+		t.Fatalf("rows %v, truncated %d", rows, truncated)
+	}
+	start := int32(tok.Encode("\n")[0]) // a char vocabulary has no end-of-text token: the newline
+	for i, want := range []string{" ", " abc."} {
+		ids := tok.Encode(want)
+		if r := rows[i]; r.first != 1 || r.ids[0] != start || len(r.ids) != 1+len(ids) {
+			t.Errorf("option %q without context: ids %v scored from %d, want the start token, then %v all scored", want, r.ids, r.first, ids)
+		}
+	}
+	if r := rows[2]; r.first != 2 || len(r.ids) != 4 {
+		t.Errorf("option after context \"ab\": ids %v scored from %d", r.ids, r.first)
+	}
+}
