@@ -3,7 +3,9 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,5 +86,48 @@ func TestTaskInferenceNonFinite(t *testing.T) {
 	var preds strings.Builder
 	if _, err := PredictTask(filepath.Join(out, "best"), file, &preds, InferOptions{Batch: 4}); !errors.As(err, &ne) || preds.Len() != 0 {
 		t.Errorf("predict: %T %v, wrote %q; want a NonFiniteError and no output", err, err, preds.String())
+	}
+}
+
+// hookSource calls before ahead of each Fill of its batch source.
+type hookSource struct {
+	batchSource
+	before func()
+}
+
+func (h hookSource) Fill(in, tg []int32, b int) error {
+	h.before()
+	return h.batchSource.Fill(in, tg, b)
+}
+
+// Under on_nonfinite: skip, a skipped step still gets the evaluation due
+// at it: when the last step is skipped, the run ends evaluated, its
+// summary's val_loss that step's.
+func TestSkippedLastStepIsEvaluated(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "on_nonfinite=skip", "max_steps=6", "eval_interval=100", "log_interval=1", "checkpoint_interval=0", "dropout=0")
+	r, err := newRun(cfg, Options{OutDir: dir, Log: io.Discard}, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.params.Get("h.0.mlp.c_fc.weight").Data
+	saved, fills := w[0], 0
+	r.train = hookSource{r.train, func() { // the last step sees a NaN weight
+		if fills++; fills == 6 {
+			w[0] = float32(math.NaN())
+		}
+	}}
+	r.val = hookSource{r.val, func() { w[0] = saved }} // which is gone by the evaluation
+	sum, err := r.loop(context.Background())
+	r.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := readFile(t, filepath.Join(dir, "metrics.jsonl"))
+	lines := strings.Split(strings.TrimSpace(metrics), "\n")
+	last := lines[len(lines)-1]
+	if sum.Status != "completed" || sum.Step != 6 || len(lines) != 6 || !strings.Contains(last, `"step":6`) ||
+		!strings.Contains(last, `"skipped":true`) || !strings.Contains(last, fmt.Sprintf(`"val_loss":%v`, sum.ValLoss)) {
+		t.Errorf("summary %+v\nmetrics.jsonl:\n%s", sum, metrics)
 	}
 }

@@ -24,6 +24,9 @@ func (p *progress) log(m metrics, maxSteps int) {
 	step := m["step"].(int)
 	line := fmt.Sprintf("step %d/%d  train_loss %.4f  lr %.2e  %.0f tok/s", step, maxSteps,
 		m["train_loss"], m["lr"], m["tokens_per_s"])
+	if _, ok := m["train_loss"]; !ok { // skipped (on_nonfinite: skip), evaluated all the same
+		line = fmt.Sprintf("step %d/%d  skipped  lr %.2e", step, maxSteps, m["lr"])
+	}
 	if v, ok := m["val_loss"]; ok {
 		line += fmt.Sprintf("  val_loss %.4f", v)
 	}

@@ -49,6 +49,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	elapsed := func() float64 { return base + time.Since(start).Seconds() }
 	var trainTime time.Duration
 	var slowest time.Duration // the longest step or checkpoint so far
+	trained := 0              // steps trained by this process, skipped ones not counted
 	for r.state.Step < cfg.MaxSteps && !r.interrupted(ctx, start, slowest) {
 		step := r.state.Step
 		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
@@ -57,26 +58,32 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		evaluated := cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0 || done == cfg.MaxSteps
 		logged := done%cfg.LogInterval == 0 || evaluated
 		loss, err := r.trainStep(float32(lr), logged)
-		if errors.Is(err, errSkipped) {
+		var m metrics
+		switch {
+		case errors.Is(err, errSkipped):
 			if err := r.skip(step, err); err != nil {
 				return nil, err
 			}
-			continue
-		}
-		if err != nil {
+			if !evaluated { // the evaluation and checkpoint due at this step still happen
+				logged = false
+			}
+			m = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": elapsed()}
+		case err != nil:
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
+		default:
+			slowest = max(slowest, time.Since(t0))
+			trainTime += time.Since(t0)
+			trained++
+			r.countStep(loss, elapsed())
+			tps := float64(int64(B*T*cfg.GradAccum)*int64(trained)) / trainTime.Seconds()
+			m = metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm, "tokens_per_s": tps,
+				"elapsed_s": elapsed()}
+			r.sum.TokensPerS = tps
 		}
-		slowest = max(slowest, time.Since(t0))
-		trainTime += time.Since(t0)
-		r.countStep(loss, elapsed())
-		tps := float64(int64(B*T*cfg.GradAccum)*int64(r.state.Step-r.startStep)) / trainTime.Seconds()
 		last := r.state.Step == cfg.MaxSteps
-		m := metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm, "tokens_per_s": tps,
-			"elapsed_s": elapsed()}
 		if err := r.evalAndLog(m, evaluated, logged); err != nil {
 			return nil, err
 		}
-		r.sum.TokensPerS = tps
 		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
 			t1 := time.Now()
 			if err := r.save(elapsed()); err != nil {

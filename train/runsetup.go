@@ -17,28 +17,27 @@ import (
 
 // run is one pretraining job in progress.
 type run struct {
-	cfg       Config
-	opt       Options
-	tok       data.Tokenizer
-	params    *graph.Params
-	model     *graph.Model
-	targets   *G.Node
-	tr        *graph.Trainer // the CPU's step, or
-	gpu       gpuTrainer     // the GPU's (device cuda)
-	device    string         // cpu | cuda
-	rng       *kernels.RNG
-	corpus    *corpus
-	train     batchSource
-	val       batchSource
-	optim     *AdamW
-	grads     [][]float32
-	gradNorm  float64
-	state     State
-	startStep int
-	metrics   *metricsFile
-	progress  *progress
-	sum       *Summary
-	finished  bool // resumed at max_steps: nothing to train or write
+	cfg      Config
+	opt      Options
+	tok      data.Tokenizer
+	params   *graph.Params
+	model    *graph.Model
+	targets  *G.Node
+	tr       *graph.Trainer // the CPU's step, or
+	gpu      gpuTrainer     // the GPU's (device cuda)
+	device   string         // cpu | cuda
+	rng      *kernels.RNG
+	corpus   *corpus
+	train    batchSource
+	val      batchSource
+	optim    *AdamW
+	grads    [][]float32
+	gradNorm float64
+	state    State
+	metrics  *metricsFile
+	progress *progress
+	sum      *Summary
+	finished bool // resumed at max_steps: nothing to train or write
 }
 
 func newRun(cfg Config, opt Options, device string) (*run, error) {
@@ -66,7 +65,6 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 			return nil, err
 		}
 	}
-	r.startStep = r.state.Step
 	if err := r.openOutputs(); err != nil {
 		return nil, err
 	}
