@@ -71,11 +71,38 @@ func (s *Sampler) Fill(inputs, targets []int32, b int) error {
 	return nil
 }
 
-// State is the sampler position.
-func (s *Sampler) State() ([]byte, error) { return s.pcg.MarshalBinary() }
+// samplerState is a Sampler's saved position: its generator, and the token
+// count and window it draws from, so that a resume over changed data is
+// caught, as the shard sampler's is.
+type samplerState struct {
+	PCG    []byte `json:"pcg"`
+	Tokens int64  `json:"tokens"`
+	SeqLen int    `json:"seq_len"`
+}
 
-// Restore sets a position saved by State.
-func (s *Sampler) Restore(b []byte) error { return s.pcg.UnmarshalBinary(b) }
+// State is the sampler position.
+func (s *Sampler) State() ([]byte, error) {
+	pcg, err := s.pcg.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(samplerState{PCG: pcg, Tokens: int64(s.src.Len()), SeqLen: s.t})
+}
+
+// Restore sets a position saved by State; it refuses one saved over
+// another number of tokens or window. A checkpoint written before the
+// state had them holds the generator alone.
+func (s *Sampler) Restore(b []byte) error {
+	var st samplerState
+	if json.Unmarshal(b, &st) != nil {
+		return s.pcg.UnmarshalBinary(b)
+	}
+	if st.Tokens != int64(s.src.Len()) || st.SeqLen != s.t {
+		return fmt.Errorf("sampler: saved state is for sequence length %d over %d tokens, this sampler has %d over %d (the data or config changed)",
+			st.SeqLen, st.Tokens, s.t, s.src.Len())
+	}
+	return s.pcg.UnmarshalBinary(st.PCG)
+}
 
 // shardSampler draws batches from token shards on disk (gptctl data prepare).
 type shardSampler struct {
