@@ -53,6 +53,9 @@ func (r *ftRun) save() error {
 	if err := r.syncGPU(); err != nil {
 		return err
 	}
+	if err := r.metrics.sync(); err != nil {
+		return err
+	}
 	if r.winOnGPU {
 		// Stopped after a step that left its sums on the GPU (only steps
 		// that log or checkpoint take them): the window takes them, so that

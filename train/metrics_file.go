@@ -1,8 +1,8 @@
 package train
 
-// metrics.jsonl: one JSON object per logged step, appended and synced. On
-// resume the lines past the checkpoint's step are dropped, so the file has no
-// duplicated or missing steps.
+// metrics.jsonl: one JSON object per logged step, appended, and synced
+// before every checkpoint. On resume the lines past the checkpoint's step
+// are dropped, so the file has no duplicated or missing steps.
 
 import (
 	"bufio"
@@ -109,6 +109,19 @@ func (m *metricsFile) write(v metrics) error {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return m.tb.Flush()
+}
+
+// sync makes the lines written so far durable: a checkpoint calls it
+// first, so that after a crash the file holds every step up to the
+// checkpoint a resume starts from (the later ones it drops anyway).
+func (m *metricsFile) sync() error {
+	if m == nil { // a run that failed before opening it
+		return nil
+	}
+	if err := m.f.Sync(); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
 }
 
 func (m *metricsFile) close() {

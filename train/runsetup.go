@@ -300,6 +300,9 @@ func (r *run) save(elapsed float64) error {
 	if err := r.syncGPU(); err != nil {
 		return err
 	}
+	if err := r.metrics.sync(); err != nil {
+		return err
+	}
 	st := r.state
 	st.AdamStep = r.optim.Step
 	st.Elapsed = elapsed
