@@ -16,11 +16,11 @@ func shakespeare(b *testing.B) string {
 	return string(raw)
 }
 
-// chunks cuts text into pieces of about size bytes at safe cut points.
-func chunks(text string, size int) []string {
+// chunks cuts text into pieces of about size bytes where cuts allows.
+func chunks(text string, size int, cuts Cuts) []string {
 	var out []string
 	for len(text) > size {
-		p := SafeCut(text, size)
+		p := cuts.Last(text, size)
 		if p == 0 {
 			p = size
 		}
@@ -49,7 +49,7 @@ func BenchmarkGPT2Encode(b *testing.B) {
 func BenchmarkGPT2EncodeParallel(b *testing.B) {
 	tok := gpt2Vocab(b)
 	text := shakespeare(b)
-	parts := chunks(text, 64<<10)
+	parts := chunks(text, 64<<10, WhitespaceCuts)
 	workers := runtime.GOMAXPROCS(0)
 	b.SetBytes(int64(len(text)))
 	for b.Loop() {

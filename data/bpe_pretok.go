@@ -141,26 +141,3 @@ func splitGPT2(s string, fn func(piece string)) {
 		i = j
 	}
 }
-
-// isCutByte reports whether b is an ASCII character that is not whitespace.
-func isCutByte(b byte) bool { return b > ' ' && b < utf8.RuneSelf }
-
-// SafeCut returns the largest p in (0, limit] at which s can be cut into
-// s[:p] and s[p:] so that tokenizing the two parts gives the same ids as
-// tokenizing s, or 0 when there is none. A cut point is a ' ' between two
-// ASCII characters that are not whitespace: for GPT-2 every piece ends before
-// such a space and the piece that starts at it does not depend on what came
-// before; GPT-1 splits words at it; character tokenizers may be cut anywhere.
-func SafeCut(s string, limit int) int {
-	for p := min(limit, len(s)-2); p >= 1; p-- {
-		if isSafeCut(s, p) {
-			return p
-		}
-	}
-	return 0
-}
-
-// isSafeCut reports whether p (0 < p < len(s)-1) is a SafeCut point of s.
-func isSafeCut(s string, p int) bool {
-	return s[p] == ' ' && isCutByte(s[p-1]) && isCutByte(s[p+1])
-}

@@ -65,28 +65,51 @@ func TestSplitGPT2Cases(t *testing.T) {
 	}
 }
 
-// Cutting at SafeCut must not change the pieces.
-func TestSafeCut(t *testing.T) {
+// Cutting where SpaceCuts or WhitespaceCuts allow does not change GPT-2's
+// pieces; CharCuts cut between characters.
+func TestCuts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	alpha := []string{"a", "B", " ", "  ", "\n", "\n\n", "'s", "1", ".", "é", "\t", "中", "\xff"}
-	for iter := 0; iter < 2000; iter++ {
+	alpha := []string{"a", "B", " ", "  ", "\n", "\n\n", "'s", "'", "1", ".", "é", "\t", "中", "\u3000", "\u0301", "\xff", "\xe4\xb8", "\r\n"}
+	cutAt := map[Cuts]int{}
+	for iter := 0; iter < 20000; iter++ {
 		var b strings.Builder
 		for n := rng.IntN(40); n > 0; n-- {
 			b.WriteString(alpha[rng.IntN(len(alpha))])
 		}
 		s := b.String()
-		p := SafeCut(s, rng.IntN(len(s)+1))
-		if p == 0 {
-			continue
-		}
-		if got, want := append(pieces(s[:p]), pieces(s[p:])...), pieces(s); !slices.Equal(got, want) {
-			t.Fatalf("cut %q at %d: %q, want %q", s, p, got, want)
+		for _, c := range []Cuts{SpaceCuts, WhitespaceCuts} {
+			p := c.Last(s, rng.IntN(len(s)+1))
+			if p == 0 {
+				continue
+			}
+			cutAt[c]++
+			if got, want := append(pieces(s[:p]), pieces(s[p:])...), pieces(s); !slices.Equal(got, want) {
+				t.Fatalf("cuts %d: cut %q at %d: %q, want %q", c, s, p, got, want)
+			}
 		}
 	}
-	if p := SafeCut("ab cd\nef gh", 10); p != 8 {
-		t.Fatalf("SafeCut: got %d, want 8", p)
+	if cutAt[WhitespaceCuts] < 2*cutAt[SpaceCuts] {
+		t.Errorf("cuts made: %v", cutAt)
 	}
-	if p := SafeCut("abcdef", 6); p != 0 {
-		t.Fatalf("no cut point: got %d", p)
+	for _, c := range []struct {
+		cuts  Cuts
+		s     string
+		limit int
+		want  int
+	}{
+		{SpaceCuts, "ab cd\nef gh", 10, 8},
+		{SpaceCuts, "abcdef", 6, 0},
+		{SpaceCuts, "ab\ncd", 5, 0},
+		{SpaceCuts, "中 文", 5, 0},
+		{WhitespaceCuts, "ab\ncd ", 6, 2},
+		{WhitespaceCuts, "中文\n文字", 12, 6},
+		{WhitespaceCuts, "ab \ncd", 6, 0},
+		{WhitespaceCuts, "ab\u3000\ncd", 8, 0},
+		{CharCuts, "ab中", 4, 2},
+		{CharCuts, "ab中", 1, 1},
+	} {
+		if p := c.cuts.Last(c.s, c.limit); p != c.want {
+			t.Errorf("cuts %d: Last(%q, %d) = %d, want %d", c.cuts, c.s, c.limit, p, c.want)
+		}
 	}
 }

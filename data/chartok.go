@@ -101,7 +101,7 @@ func charsOf(path string, add func(string)) error {
 	}
 	defer f.Close()
 	if !strings.HasSuffix(path, ".jsonl") {
-		return ReadChunks(f, 1<<20, func(chunk string) error {
+		return ReadChunks(f, 1<<20, CharCuts, func(chunk string) error {
 			if !utf8.ValidString(chunk) { // ReadChunks cuts between characters
 				return &InputError{fmt.Errorf("%s is not valid UTF-8: a char vocabulary holds characters (use --tokenizer byte)", path)}
 			}

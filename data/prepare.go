@@ -178,7 +178,7 @@ func runPipeline(opts PrepareOptions, files []string, total int64, w *prepWriter
 	defer abort()
 
 	readErr := make(chan error, 1)
-	r := &prepReader{valFraction: opts.ValFraction, unitSize: unitBytes(total, opts.ValFraction)}
+	r := &prepReader{valFraction: opts.ValFraction, unitSize: unitBytes(total, opts.ValFraction), cuts: CutsOf(opts.Tokenizer)}
 	ctx := cmp.Or(opts.Context, context.Background())
 	r.send = func(j prepJob) error {
 		select {

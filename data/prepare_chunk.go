@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -15,17 +16,18 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 func TrimBOM(b []byte) []byte { return bytes.TrimPrefix(b, bom) }
 
 // ReadChunks reads r to the end and calls fn with consecutive chunks of
-// about size bytes (at most size) that together are the whole input. Chunks
-// end at a SafeCut point where there is one in the second half of the
-// buffer, so tokenizing chunk by chunk gives the same ids as tokenizing the
-// whole text; otherwise (a long run without a space between ASCII
-// characters) at a UTF-8 character boundary. A leading byte order mark is
-// dropped. fn owns the chunk it is given.
-func ReadChunks(r io.Reader, size int, fn func(chunk string) error) error {
+// about size bytes that together are the whole input. Chunks end where cuts
+// allows, so that tokenizing chunk by chunk gives the same ids as
+// tokenizing the whole text; a run with no such point is read on, up to 64
+// times size, and only then cut at a UTF-8 character boundary. A leading
+// byte order mark is dropped. fn owns the chunk it is given.
+func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) error {
 	size = max(size, 16)
 	buf := make([]byte, 0, size)
+	want := size // bytes to hold before looking for a cut
 	for first := true; ; first = false {
-		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = slices.Grow(buf, want-len(buf))
+		n, err := io.ReadFull(r, buf[len(buf):want])
 		buf = buf[:len(buf)+n]
 		if first && bytes.HasPrefix(buf, bom) {
 			buf = buf[:copy(buf, buf[len(bom):])]
@@ -40,14 +42,18 @@ func ReadChunks(r io.Reader, size int, fn func(chunk string) error) error {
 			return err
 		}
 		s := string(buf)
-		p := SafeCut(s, len(s)-1)
-		if p < len(s)/2 {
+		p := cuts.Last(s, len(s)-1)
+		if p == 0 && want < 64*size { // no cut point yet: read on
+			want *= 2
+			continue
+		}
+		if p == 0 {
 			p = runeCut(s)
 		}
 		if err := fn(s[:p]); err != nil {
 			return err
 		}
-		buf = buf[:copy(buf, buf[p:])]
+		buf, want = buf[:copy(buf, buf[p:])], size
 	}
 }
 

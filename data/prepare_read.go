@@ -111,6 +111,7 @@ func unitBytes(total int64, valFraction float64) int {
 type prepReader struct {
 	valFraction float64
 	unitSize    int
+	cuts        Cuts  // where the tokenizer's text may be cut
 	unit        int64 // units so far
 	seq         int64
 	job         prepJob
@@ -203,8 +204,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // units only at such points.
 func (r *prepReader) readText(f io.Reader, path string) error {
 	var prev *prepUnit
-	err := ReadChunks(f, max(r.unitSize, 4<<10), func(chunk string) error {
-		for _, u := range safeUnits(chunk, r.unitSize) {
+	err := ReadChunks(f, max(r.unitSize, 4<<10), r.cuts, func(chunk string) error {
+		for _, u := range safeUnits(chunk, r.unitSize, r.cuts) {
 			if prev != nil {
 				if err := r.add(*prev); err != nil {
 					return err
@@ -221,16 +222,16 @@ func (r *prepReader) readText(f io.Reader, path string) error {
 	return r.add(*prev)
 }
 
-// safeUnits cuts s into pieces of about size bytes, only at SafeCut
-// points: a piece with no such point before size runs on to the next one.
-func safeUnits(s string, size int) []string {
+// safeUnits cuts s into pieces of about size bytes, only where cuts allows:
+// a piece with no such point before size runs on to the next one.
+func safeUnits(s string, size int, cuts Cuts) []string {
 	var out []string
 	for len(s) > size {
-		p := SafeCut(s, size)
+		p := cuts.Last(s, size)
 		if p < size/2 { // none near size: the first one after it
 			p = 0
 			for q := size + 1; q < len(s)-1; q++ {
-				if isSafeCut(s, q) {
+				if cuts.At(s, q) {
 					p = q
 					break
 				}

@@ -218,27 +218,43 @@ func TestPrepareGPT2(t *testing.T) {
 	}
 }
 
+// ReadChunks cuts where its Cuts allow, into chunks of at most size bytes
+// where there is a cut point; a run without one is read on, up to 64 times
+// size, before it is cut between characters.
 func TestReadChunks(t *testing.T) {
-	for _, text := range []string{
-		strings.Repeat("word, and more words\n", 500),
-		strings.Repeat("\u3042\u3044", 3000), // no spaces: cut at characters
-		"short",
-		"",
+	cjk := strings.Repeat("\u3042\u3044", 3000) // 18,000 bytes, no space
+	for _, c := range []struct {
+		text    string
+		cuts    Cuts
+		longest int // the longest chunk allowed
+	}{
+		{strings.Repeat("word, and more words\n", 500), SpaceCuts, 1000},
+		{cjk, SpaceCuts, len(cjk)},                                     // no cut point: one chunk
+		{strings.Repeat(cjk, 5), SpaceCuts, 64000},                     // past 64 x 1000: cut between characters
+		{strings.Repeat("\u3042\u3044\n", 2000), WhitespaceCuts, 1000}, // lines of Japanese
+		{strings.Repeat("word\n", 2000), WhitespaceCuts, 1000},
+		{cjk, CharCuts, 1000},
+		{"short", SpaceCuts, 5},
+		{"", SpaceCuts, 0},
 	} {
 		var parts []string
-		err := ReadChunks(strings.NewReader(text), 1000, func(c string) error {
-			if len(c) > 1000 {
-				t.Fatalf("chunk of %d bytes", len(c))
+		err := ReadChunks(strings.NewReader(c.text), 1000, c.cuts, func(s string) error {
+			if len(s) > c.longest {
+				t.Fatalf("%q...: chunk of %d bytes", trunc(c.text), len(s))
 			}
-			parts = append(parts, c)
+			parts = append(parts, s)
 			return nil
 		})
-		if err != nil || strings.Join(parts, "") != text {
-			t.Fatalf("chunks of %q... do not join to the text (err %v)", trunc(text), err)
+		if err != nil || strings.Join(parts, "") != c.text {
+			t.Fatalf("chunks of %q... do not join to the text (err %v)", trunc(c.text), err)
 		}
-		for _, p := range parts {
+		at := 0
+		for i, p := range parts {
 			if !utf8.ValidString(p) {
 				t.Fatalf("chunk cuts a character: %q", trunc(p))
+			}
+			if at += len(p); i < len(parts)-1 && c.longest < 64000 && !c.cuts.At(c.text, at) {
+				t.Fatalf("%q...: chunk %d ends at %d, not a cut point", trunc(c.text), i, at)
 			}
 		}
 	}
@@ -250,7 +266,7 @@ func TestReadChunksBOM(t *testing.T) {
 	text := strings.Repeat("word, and more words\n", 100) + "\ufeff end"
 	for _, size := range []int{16, 1000, 1 << 20} {
 		var b strings.Builder
-		err := ReadChunks(strings.NewReader("\ufeff"+text), size, func(c string) error {
+		err := ReadChunks(strings.NewReader("\ufeff"+text), size, SpaceCuts, func(c string) error {
 			b.WriteString(c)
 			return nil
 		})
@@ -374,8 +390,45 @@ func TestPrepareSmallCorpusValShare(t *testing.T) {
 	}
 }
 
+// A byte-level BPE's text without spaces between words (one word a line,
+// Japanese lines) is cut at its newlines: the shards hold as many ids as
+// the whole text's encoding, with the val share asked for.
+func TestPrepareCutsAtNewlines(t *testing.T) {
+	dir := t.TempDir()
+	var words, lines strings.Builder
+	for i := 0; words.Len() < 64<<10; i++ {
+		fmt.Fprintf(&words, "word%dalpha\n", i)
+	}
+	for i := 0; lines.Len() < 64<<10; i++ {
+		fmt.Fprintf(&lines, "\u65e5\u672c%d\u8a9e\u306e\u6587\n", i)
+	}
+	for name, text := range map[string]string{"words.txt": words.String(), "lines.txt": lines.String()} {
+		in := filepath.Join(dir, name)
+		if err := os.WriteFile(in, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := TrainBPE([]string{in}, 400, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int64(len(tok.Encode(text)))
+		for _, f := range []float64{0, 0.1} {
+			st, err := Prepare(PrepareOptions{Tokenizer: tok, Inputs: []string{in}, OutDir: filepath.Join(dir, fmt.Sprint(name, f)), ValFraction: f, Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := st.Tokens() - 1; got != want { // and one end-of-text token
+				t.Errorf("%s, val fraction %g: the shards hold %d ids, the text's encoding %d", name, f, got, want)
+			}
+			if share := float64(st.ValTokens) / float64(st.Tokens()); share < f*0.6 || share > f*1.4 {
+				t.Errorf("%s, val fraction %g: val share %.3f", name, f, share)
+			}
+		}
+	}
+}
+
 // safeUnits cuts only where tokenization does not change: the pieces join
-// to the text, every cut is a SafeCut point, a piece is longer than size
+// to the text, every cut is a cut point, a piece is longer than size
 // only where the text has no cut point near it, and GPT-2 encodes the
 // pieces to the ids of the whole (a URL and a hash of 300 bytes without a
 // space among ordinary words).
@@ -393,14 +446,14 @@ func TestSafeUnits(t *testing.T) {
 		}
 	}
 	s := b.String()
-	pieces := safeUnits(s, 256)
+	pieces := safeUnits(s, 256, WhitespaceCuts)
 	if strings.Join(pieces, "") != s || len(pieces) < 40 {
 		t.Fatalf("%d pieces that join to %d of %d bytes", len(pieces), len(strings.Join(pieces, "")), len(s))
 	}
 	at := 0
 	for i, p := range pieces[:len(pieces)-1] {
 		at += len(p)
-		if !isSafeCut(s, at) {
+		if !WhitespaceCuts.At(s, at) {
 			t.Fatalf("piece %d ends at %d, not a safe cut: %q|%q", i, at, s[at-3:at], s[at:at+3])
 		}
 	}

@@ -41,9 +41,10 @@ func (t tokens16) Window(dst []int32, start int) {
 // piece at a time: the built-in corpus whole; every file of path (a glob
 // pattern's in name order): a .jsonl file's documents ({"text": ...} lines)
 // one by one, any other file as one document in chunks of about 1 MiB, cut
-// where tokenizing the parts gives the ids of the whole (data.ReadChunks,
-// as data prepare reads it). doc says that a piece begins a document.
-func readCorpus(path string, piece func(file, s string, doc bool) error) error {
+// where tokenizing the parts gives the ids of the whole (data.ReadChunks
+// with cuts, as data prepare reads it). doc says that a piece begins a
+// document.
+func readCorpus(path string, cuts data.Cuts, piece func(file, s string, doc bool) error) error {
 	if path == data.BuiltinCorpusName {
 		return piece(path, data.BuiltinCorpus(), true)
 	}
@@ -56,7 +57,7 @@ func readCorpus(path string, piece func(file, s string, doc bool) error) error {
 	}
 	n := 0
 	for _, f := range files {
-		err := readCorpusFile(f, func(s string, doc bool) error {
+		err := readCorpusFile(f, cuts, func(s string, doc bool) error {
 			n += len(s)
 			return piece(f, s, doc)
 		})
@@ -68,7 +69,7 @@ func readCorpus(path string, piece func(file, s string, doc bool) error) error {
 }
 
 // readCorpusFile is readCorpus for one file.
-func readCorpusFile(path string, piece func(s string, doc bool) error) error {
+func readCorpusFile(path string, cuts data.Cuts, piece func(s string, doc bool) error) error {
 	if strings.HasSuffix(path, ".jsonl") {
 		return data.ReadDocuments(path, func(doc string) error { return piece(doc, true) })
 	}
@@ -78,7 +79,7 @@ func readCorpusFile(path string, piece func(s string, doc bool) error) error {
 	}
 	defer f.Close()
 	first := true
-	return data.ReadChunks(f, 1<<20, func(chunk string) error {
+	return data.ReadChunks(f, 1<<20, cuts, func(chunk string) error {
 		doc := first
 		first = false
 		return piece(chunk, doc)
@@ -127,7 +128,7 @@ func encodeInto[T uint16 | int32](path string, tok data.Tokenizer) ([]T, error) 
 		ids = make([]T, 0, corpusBytes(path))
 	}
 	docs, eot := 0, tok.EOT()
-	err := readCorpus(path, func(file, s string, doc bool) error {
+	err := readCorpus(path, data.CutsOf(tok), func(file, s string, doc bool) error {
 		if doc {
 			if docs++; docs > 1 && eot >= 0 {
 				ids = append(ids, T(eot))
@@ -196,7 +197,7 @@ func charVocabulary(paths []string) (data.Tokenizer, error) {
 		if path == "" {
 			continue
 		}
-		err := readCorpus(path, func(file, s string, _ bool) error {
+		err := readCorpus(path, data.CharCuts, func(file, s string, _ bool) error {
 			if !utf8.ValidString(s) {
 				return inputErrorf("data %s: the corpus is not valid UTF-8 (use tokenizer: byte)", file)
 			}

@@ -787,7 +787,7 @@ func TestCorpusGlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	err = readCorpus(filepath.Join(dir, "part*.txt"), func(_, s string, doc bool) error {
+	err = readCorpus(filepath.Join(dir, "part*.txt"), data.SpaceCuts, func(_, s string, doc bool) error {
 		if doc {
 			got = append(got, "")
 		}
@@ -814,7 +814,7 @@ func TestCorpusGlob(t *testing.T) {
 	if !slices.Equal(memIDs(ids), want) {
 		t.Errorf("%d ids, want %d: each document and its end-of-text token", ids.Len(), len(want))
 	}
-	err = readCorpus(filepath.Join(dir, "*.csv"), func(string, string, bool) error { return nil })
+	err = readCorpus(filepath.Join(dir, "*.csv"), data.SpaceCuts, func(string, string, bool) error { return nil })
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no files match") {
 		t.Errorf("a pattern that matches nothing: %v", err)

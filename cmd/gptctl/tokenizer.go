@@ -159,7 +159,7 @@ func tokenizerEncodeRun(opts *TokenizerCodecOptions) error {
 	w := bufio.NewWriterSize(opts.Out, 1<<16)
 	first := true
 	var buf []byte
-	err = data.ReadChunks(opts.In, 1<<20, func(chunk string) error {
+	err = data.ReadChunks(opts.In, 1<<20, data.CutsOf(tok), func(chunk string) error {
 		buf = buf[:0]
 		if unk := data.UnknownChars(tok, chunk); len(unk) > 0 {
 			return &usageError{fmt.Errorf("characters %q are not in the vocabulary of %s; a char tokenizer encodes only its own characters", string(unk), opts.Spec)}

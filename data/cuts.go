@@ -1,0 +1,78 @@
+package data
+
+import "unicode/utf8"
+
+// Cuts says where a text may be cut into parts that a tokenizer encodes,
+// one after the other, to the ids of the whole: where corpora are read in
+// chunks and data prepare splits them into units encoded apart.
+type Cuts uint8
+
+const (
+	// SpaceCuts are the ' ' between two ASCII characters that are not
+	// whitespace: GPT-2's pre-tokenizer ends a piece before such a space
+	// and starts one at it, and GPT-1's splits words there. GPT-1's takes
+	// no other: it drops the whitespace at either end of a text, so a part
+	// that began with a newline would lose that token.
+	SpaceCuts Cuts = iota
+	// WhitespaceCuts are a ' ', '\t' or '\n' between two characters of any
+	// script that are not whitespace: GPT-2's pre-tokenizer (the byte-level
+	// BPEs) ends a piece before it and starts one at it whatever surrounds
+	// it, so lines of single words and text without spaces between lines
+	// (Chinese, Japanese) can be cut too.
+	WhitespaceCuts
+	// CharCuts are every character boundary: char and byte tokenizers.
+	CharCuts
+)
+
+// CutsOf is where tok's text may be cut.
+func CutsOf(tok Tokenizer) Cuts {
+	switch tok.(type) {
+	case *CharTokenizer, ByteTokenizer, *ByteTokenizer:
+		return CharCuts
+	case *BPE:
+		return WhitespaceCuts
+	}
+	return SpaceCuts
+}
+
+// At reports whether s may be cut before s[p].
+func (c Cuts) At(s string, p int) bool {
+	if p <= 0 || p >= len(s) {
+		return false
+	}
+	switch c {
+	case CharCuts:
+		return utf8.RuneStart(s[p])
+	case WhitespaceCuts:
+		if b := s[p]; (b != ' ' && b != '\t' && b != '\n') || p+1 == len(s) {
+			return false
+		}
+		next, _ := classAt(s, p+1)
+		return next != clsSpace && classBefore(s, p) != clsSpace
+	}
+	return p+1 < len(s) && s[p] == ' ' && isCutByte(s[p-1]) && isCutByte(s[p+1])
+}
+
+// Last returns the largest p in (0, limit] at which s may be cut, or 0 when
+// there is none.
+func (c Cuts) Last(s string, limit int) int {
+	for p := min(limit, len(s)-1); p >= 1; p-- {
+		if c.At(s, p) {
+			return p
+		}
+	}
+	return 0
+}
+
+// isCutByte reports whether b is an ASCII character that is not whitespace.
+func isCutByte(b byte) bool { return b > ' ' && b < utf8.RuneSelf }
+
+// classBefore is the splitter's class of the character that ends at s[p-1]
+// (an invalid byte is clsOther, as classAt has it).
+func classBefore(s string, p int) uint8 {
+	r, w := utf8.DecodeLastRuneInString(s[:p])
+	if r == utf8.RuneError && w <= 1 {
+		return clsOther
+	}
+	return runeClass(r)
+}
