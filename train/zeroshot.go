@@ -40,7 +40,9 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map
 	if err != nil {
 		return nil, err
 	}
-	td, err := readTaskData(file, task.TaskFormat, true, o.Log, "skip_bad_rows")
+	f := task.TaskFormat
+	f.SkipBadRows = o.SkipBadRows // the command's choice, as for finetuned models
+	td, err := readTaskData(file, f, true, o.Log, "--skip-bad-rows")
 	if err != nil {
 		return nil, err
 	}

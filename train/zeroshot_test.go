@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -144,5 +145,24 @@ func TestChoiceRowsWithoutContext(t *testing.T) {
 	}
 	if r := rows[2]; r.first != 2 || len(r.ids) != 4 {
 		t.Errorf("option after context \"ab\": ids %v scored from %d", r.ids, r.first)
+	}
+}
+
+// Zero-shot eval stops at a bad row unless --skip-bad-rows, whatever the
+// task config's skip_bad_rows, as eval of a finetuned model does.
+func TestZeroShotSkipBadRows(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, filepath.Join(dir, "mc.tsv"), "ctx\to1\to2\tans\nthe cat\tsat\tran\t0\nthe dog\tbarked\t\tzz\nthe cow\tate\tslept\t1\n")
+	task := TaskConfig{Type: TaskMultipleChoice, Train: file}
+	task.Header, task.SkipBadRows = true, true
+	task.Columns = map[string]string{"context": "ctx", "option0": "o1", "option1": "o2", "label": "ans"}
+	var re *data.RowError
+	if _, err := ZeroShotChoice(tinyModelDir(t), file, task, InferOptions{Batch: 4}); !errors.As(err, &re) || re.Line != 3 {
+		t.Errorf("without --skip-bad-rows: %v, want a row error at line 3", err)
+	}
+	task.SkipBadRows = false
+	res, err := ZeroShotChoice(tinyModelDir(t), file, task, InferOptions{Batch: 4, SkipBadRows: true, Log: io.Discard})
+	if err != nil || res["examples"] != 2 {
+		t.Errorf("with --skip-bad-rows: %v, %v", res, err)
 	}
 }

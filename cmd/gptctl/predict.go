@@ -102,7 +102,7 @@ func addInferFlags(f *pflag.FlagSet, o *train.InferOptions) {
 // addFormatFlag adds --format, for task files whose name does not say it.
 func addFormatFlag(f *pflag.FlagSet, o *train.InferOptions) {
 	f.StringVar(&o.Format, "format", "", "task file format, tsv, csv or jsonl (default: from the extension, else the model's)")
-	f.BoolVar(&o.SkipBadRows, "skip-bad-rows", false, "task file: skip rows that cannot be read, reporting them, instead of stopping at the first (the finetune's skip_bad_rows does not carry over)")
+	f.BoolVar(&o.SkipBadRows, "skip-bad-rows", false, "task file: skip rows that cannot be read, reporting them, instead of stopping at the first (skip_bad_rows of the finetune or --task config does not carry over)")
 }
 
 // checkInferFlags refuses bad values of the inference flags.
