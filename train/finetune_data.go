@@ -75,9 +75,9 @@ func (c *taskCodec) encode(ex data.Example) taskExample {
 			e.label = int32(ex.Label)
 		}
 	}
-	cut := false
 	c.lost = false
-	for _, segs := range c.segments(ex) {
+	rows, cut := c.segments(ex)
+	for _, segs := range rows {
 		row, t := c.sequence(segs)
 		cut = cut || t
 		e.rows = append(e.rows, row)
@@ -92,24 +92,28 @@ func (c *taskCodec) encode(ex data.Example) taskExample {
 	return e
 }
 
-// segments returns the segments of each row of an example.
-func (c *taskCodec) segments(ex data.Example) [][][]int32 {
+// segments returns the segments of each row of an example. A similarity
+// pair is truncated here, once, so that both orders read the same text
+// (cut says it was); sequence truncates the other rows.
+func (c *taskCodec) segments(ex data.Example) (rows [][][]int32, cut bool) {
 	f := ex.Fields
 	switch c.info.Type {
 	case TaskEntailment:
-		return [][][]int32{{c.text(f["premise"]), c.text(f["hypothesis"])}}
+		return [][][]int32{{c.text(f["premise"]), c.text(f["hypothesis"])}}, false
 	case TaskSimilarity:
-		a, b := c.text(f["a"]), c.text(f["b"])
-		return [][][]int32{{a, b}, {b, a}}
+		pair := [][]int32{c.text(f["a"]), c.text(f["b"])}
+		cut = truncate(pair, c.info.MaxLen-len(pair)-1)
+		a, b := pair[0], pair[1]
+		return [][][]int32{{a, b}, {b, a}}, cut
 	case TaskMultipleChoice:
 		ctx := c.text(choiceContext(f))
 		rows := make([][][]int32, len(ex.Options))
 		for i, o := range ex.Options {
 			rows[i] = [][]int32{ctx, c.text(o)}
 		}
-		return rows
+		return rows, false
 	}
-	return [][][]int32{{c.text(f["text"])}}
+	return [][][]int32{{c.text(f["text"])}}, false
 }
 
 // choiceContext is what a multiple-choice option follows: the context and
