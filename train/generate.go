@@ -186,9 +186,9 @@ func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand
 	}
 	V := len(logits)
 	if (o.TopK <= 0 || o.TopK >= V) && o.TopP >= 1 {
-		u := rng.Float64() * sum
+		u := rng.Float64() * sum // may be 0: an id of probability 0 is never drawn
 		for id, p := range probs {
-			if u -= p; u <= 0 {
+			if u -= p; u <= 0 && p > 0 {
 				return id
 			}
 		}
@@ -219,7 +219,7 @@ func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand
 	}
 	u := rng.Float64() * total
 	for _, id := range cand {
-		if u -= probs[id]; u <= 0 {
+		if u -= probs[id]; u <= 0 && probs[id] > 0 {
 			return id
 		}
 	}

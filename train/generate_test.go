@@ -299,3 +299,19 @@ func TestGenerateWriteError(t *testing.T) {
 		}
 	}
 }
+
+// zeroSource makes rand.Float64 return 0, its smallest value.
+type zeroSource struct{}
+
+func (zeroSource) Uint64() uint64 { return 0 }
+
+// A token whose probability underflowed to 0 is never sampled, even when
+// the uniform draw is exactly 0.
+func TestSampleSkipsZeroProbability(t *testing.T) {
+	logits := []float32{-1e4, 0, 1}
+	for _, o := range []GenerateOptions{{Temperature: 1, TopP: 1}, {Temperature: 1, TopP: 0.99}, {Temperature: 1, TopK: 2, TopP: 1}} {
+		if id := sample(logits, make([]float64, 3), o, rand.New(zeroSource{})); id == 0 {
+			t.Errorf("%+v: drew id 0, of probability 0", o)
+		}
+	}
+}
