@@ -117,6 +117,9 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 	if err := r.loadData(); err != nil {
 		return nil, err
 	}
+	if err := r.sameData(); err != nil {
+		return nil, err
+	}
 	r.plan()
 	if opt.Resume {
 		if err := r.resumeAt(); err != nil {

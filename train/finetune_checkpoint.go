@@ -15,8 +15,12 @@ package train
 // place (commitDir), and checkpoints carry checksums, as in pretraining.
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -44,8 +48,55 @@ type finetuneState struct {
 	// Window holds the steps since the last metrics line, which the next
 	// line averages.
 	Window logWindow `json:"log_window"`
+	// Data is the task data the run trains and validates on, to catch a
+	// resume on changed data; absent in checkpoints written before it was.
+	Data *taskData `json:"data,omitempty"`
 	// Files maps every other file of the checkpoint to its SHA-256.
 	Files map[string]string `json:"files"`
+}
+
+// taskData identifies a run's encoded training and validation examples.
+type taskData struct {
+	Train  int    `json:"train_examples"`
+	Val    int    `json:"val_examples"`
+	SHA256 string `json:"sha256"` // of every example's rows and label or score, train then val
+}
+
+func taskDataOf(train, val []taskExample) taskData {
+	h := sha256.New()
+	var b []byte
+	for _, exs := range [][]taskExample{train, val} {
+		for _, e := range exs {
+			b = binary.LittleEndian.AppendUint32(b[:0], uint32(len(e.rows)))
+			for _, row := range e.rows {
+				b = binary.LittleEndian.AppendUint32(b, uint32(len(row)))
+				for _, id := range row {
+					b = binary.LittleEndian.AppendUint32(b, uint32(id))
+				}
+			}
+			b = binary.LittleEndian.AppendUint32(b, uint32(e.label))
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(e.score))
+			h.Write(b)
+		}
+	}
+	return taskData{Train: len(train), Val: len(val), SHA256: hex.EncodeToString(h.Sum(nil))}
+}
+
+// sameData records the run's task data in its state; on a resume it
+// refuses data that changed since the checkpoint (rows added, removed or
+// edited), whose epochs and validation set would not be the run's.
+func (r *ftRun) sameData() error {
+	now := taskDataOf(r.train, r.val)
+	if was := r.state.Data; r.opt.Resume && was != nil && *was != now {
+		what := fmt.Sprintf("%d training and %d validation examples, the run had %d and %d", now.Train, now.Val, was.Train, was.Val)
+		if now.Train == was.Train && now.Val == was.Val {
+			what = "other text or labels in the same number of examples"
+		}
+		return inputErrorf("--resume: the task data changed since the checkpoint (%s): the run's epochs and validation set would not be its own (put back the data it was trained on, or start a new run with --init %s)",
+			what, filepath.Join(r.opt.OutDir, checkpointDir))
+	}
+	r.state.Data = &now
+	return nil
 }
 
 // save writes the checkpoint of the current step.

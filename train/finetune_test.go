@@ -686,3 +686,33 @@ eval_interval: 2
 		t.Errorf("predict --skip-bad-rows: %d predictions, %v\n%s\nlog: %s", n, err, preds.String(), log.String())
 	}
 }
+
+// A finetune resumed on task data that changed since its checkpoint (a
+// label edited, a row added) is refused: its epochs and validation rows
+// would not be the run's. The same data resumes.
+func TestFinetuneResumeOnChangedData(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 60, "batch_size: 8\nepochs: 2\neval_interval: 5\n")
+	out := filepath.Join(dir, "run")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	if _, err := Finetune(ctx, cfg, Options{OutDir: out, Log: io.Discard, AfterStep: func(int) { cancel(nil) }}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "d.tsv")
+	orig := readFile(t, file)
+	for name, text := range map[string]string{
+		"a label edited": strings.Replace(orig, "\tneg\t", "\tpos\t", 1),
+		"a row added":    orig + "999\tpos\tyes a b\r\n",
+	} {
+		writeFile(t, file, text)
+		_, err := Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: io.Discard})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "task data changed since the checkpoint") {
+			t.Errorf("%s: %v, want an input error", name, err)
+		}
+	}
+	writeFile(t, file, orig)
+	if sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: io.Discard}); err != nil || sum.Status != "completed" {
+		t.Errorf("resume on the same data: %+v, %v", sum, err)
+	}
+}
