@@ -9,6 +9,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"gptctl/kernels/internal/simd"
@@ -249,7 +250,14 @@ func sumSquares(x []float32) float64 {
 	s := 0.0
 	for len(x) > 0 {
 		r := x[:min(len(x), sumSqBlock)]
-		s += float64(dot32(r, r))
+		b := float64(dot32(r, r))
+		if math.IsInf(b, 1) { // float32 squares overflowed: take the block in double, as the GPU twin does
+			b = 0
+			for _, v := range r {
+				b += float64(v) * float64(v)
+			}
+		}
+		s += b
 		x = x[len(r):]
 	}
 	return s
