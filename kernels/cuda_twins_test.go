@@ -38,6 +38,9 @@ func (g *gpuHarness) layerNorm(n, c int) {
 	x, w, bb, dy := g.randn(n*c, 2), g.randn(c, 1), g.randn(c, 1), g.randn(n*c, 1)
 	for j := range c {
 		x[j] += 10 // an offset row, as in TestLayerNorm
+		if n > 1 {
+			x[c+j] = 1000.1 // a row of equal values far from 0: y = b
+		}
 	}
 	y, mean, rstd := make([]float32, n*c), make([]float32, n), make([]float32, n)
 	dx, dw, db := make([]float32, n*c), make([]float32, c), make([]float32, c)
@@ -61,6 +64,9 @@ func (g *gpuHarness) layerNorm(n, c int) {
 
 func (g *gpuHarness) gelu(n int) {
 	x, dy := g.randn(n, 4), g.randn(n, 1)
+	if n > 4 {
+		x[0], x[1], x[2], x[3] = 3e19, -3e19, 1e30, -1e30 // x² overflows: gelu' is 1 or 0
+	}
 	for _, erf := range []bool{false, true} {
 		name := "gelu"
 		y, dx := make([]float32, n), make([]float32, n)

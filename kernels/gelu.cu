@@ -20,7 +20,9 @@ extern "C" __global__ void gelu_bwd_f32(float *dx, const float *dy, const float 
 {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
-        float v = x[i], v2 = v * v;
+        // v^2 capped where tanh is already ±1: du stays finite where
+        // 1 - th^2 is 0 (as in the CPU twin).
+        float v = x[i], v2 = fminf(v * v, 1e4f);
         float th = tanhf(SQRT_2_OVER_PI * v * (1.f + GELU_COEF * v2));
         float du = SQRT_2_OVER_PI * (1.f + 3.f * GELU_COEF * v2);
         dx[i] = dy[i] * (0.5f * (1.f + th) + 0.5f * v * (1.f - th * th) * du);

@@ -46,7 +46,9 @@ func GELUBackward(dx, dy, x []float32) {
 			dxb, dyb, xb = dxb[n:], dyb[n:], xb[n:]
 		}
 		for i, v := range xb {
-			v2 := v * v
+			// x² is capped where tanh is ±1 already, so that du stays
+			// finite where 1-th² is 0 (their product was NaN for |x| > 1.8e19).
+			v2 := min(v*v, 1e4)
 			th := tanh32(sqrt2OverPi * v * (1 + geluCoef*v2))
 			du := sqrt2OverPi * (1 + 3*geluCoef*v2)
 			dxb[i] = dyb[i] * (0.5*(1+th) + 0.5*v*(1-th*th)*du)

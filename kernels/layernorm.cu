@@ -1,7 +1,7 @@
 // LayerNorm over the last axis on the GPU, one warp per row of c features.
 //
 // CPU twins: kernels.LayerNormForward and kernels.LayerNormBackward (same
-// two-pass variance, same formulas).
+// shifted mean, two-pass variance, same formulas).
 
 __device__ __forceinline__ float ln_warp_sum(float v)
 {
@@ -23,11 +23,14 @@ extern "C" __global__ void layernorm_fwd_f32(float *y, float *mean, float *rstd,
     }
     const float *xr = x + (long long)row * c;
     float *yr = y + (long long)row * c;
+    // The mean is x[0] plus that of x - x[0]: exact for a row of equal
+    // values, as in the CPU twin.
+    const float shift = xr[0];
     float s = 0.f;
     for (int j = lane; j < c; j += 32) {
-        s += xr[j];
+        s += xr[j] - shift;
     }
-    const float m = ln_warp_sum(s) / c;
+    const float m = shift + ln_warp_sum(s) / c;
     float v = 0.f;
     for (int j = lane; j < c; j += 32) {
         float d = xr[j] - m;

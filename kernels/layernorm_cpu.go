@@ -29,14 +29,18 @@ func LayerNormForward(y, mean, rstd, x, w, b []float32, n, c int, eps float32) {
 }
 
 // layerNormRow normalises one row and returns its mean and rstd. Two passes:
-// the variance of x-mean loses nothing to cancellation.
+// the variance of x-mean loses nothing to cancellation. The mean is x[0]
+// plus that of x-x[0]: exact for a row of equal values, and without the
+// rounding of a large sum for a row far from 0 with a small spread (as the
+// GPU twin takes it).
 func layerNormRow(y, x, w, b []float32, eps float32) (m, s float32) {
 	c, v := len(x), n8(len(x))
+	shift := x[0]
 	var sum, dev float32
 	if v > 0 {
-		sum = simd.Sum(&x[0], v)
+		sum = simd.SumDev(&x[0], v, shift)
 	}
-	m = (sum + sum32(x[v:])) / float32(c)
+	m = shift + (sum+sumDev32(x[v:], shift))/float32(c)
 	if v > 0 {
 		dev = simd.SumSqDev(&x[0], v, m)
 	}
@@ -131,18 +135,18 @@ func layerNormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, lo, hi, c int
 	}
 }
 
-// sum32 returns the sum of x with four partial sums.
-func sum32(x []float32) float32 {
+// sumDev32 returns the sum of x[i]-m with four partial sums.
+func sumDev32(x []float32, m float32) float32 {
 	var s0, s1, s2, s3 float32
 	for len(x) >= 4 {
-		s0 += x[0]
-		s1 += x[1]
-		s2 += x[2]
-		s3 += x[3]
+		s0 += x[0] - m
+		s1 += x[1] - m
+		s2 += x[2] - m
+		s3 += x[3] - m
 		x = x[4:]
 	}
 	for _, v := range x {
-		s0 += v
+		s0 += v - m
 	}
 	return (s0 + s1) + (s2 + s3)
 }

@@ -131,3 +131,38 @@ func BenchmarkLayerNorm(b *testing.B) {
 		}
 	})
 }
+
+// A row of equal values far from 0 (or with a spread far below its mean)
+// normalises to b, with the backward of xhat = 0: the mean used to be the
+// rounded float32 sum over c, off by 1e-3 at 1000.1, which the variance
+// then took for the row's spread.
+func TestLayerNormConstantRow(t *testing.T) { testBothPaths(t, testLayerNormConstantRow) }
+
+func testLayerNormConstantRow(t *testing.T) {
+	const c = 768
+	eps := float32(1e-5)
+	x, w, b, dy := make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
+	for j := range x {
+		x[j], w[j], b[j], dy[j] = 1000.1, 1, 0.5, float32(j%7)-3
+	}
+	y, mean, rstd := make([]float32, c), make([]float32, 1), make([]float32, 1)
+	LayerNormForward(y, mean, rstd, x, w, b, 1, c, eps)
+	want, _, _ := layerNormRef(test64(x), test64(w), test64(b), 1, c, float64(eps))
+	if d := testMaxDiff(y, want); d > 1e-6 || mean[0] != x[0] {
+		t.Errorf("forward: max |y - ref| = %g, mean %v", d, mean[0])
+	}
+	dx, dw, db := make([]float32, c), make([]float32, c), make([]float32, c)
+	LayerNormBackward(dx, dw, db, dy, x, w, mean, rstd, 1, c)
+	s := 1 / math.Sqrt(float64(eps)) // xhat = 0: dx = s (dy - mean(dy))
+	g := 0.0
+	for _, v := range dy {
+		g += float64(v)
+	}
+	ref := make([]float64, c)
+	for j := range ref {
+		ref[j] = s * (float64(dy[j]) - g/c)
+	}
+	if d := testMaxDiff(dx, ref); d > 1e-4*s {
+		t.Errorf("backward: max |dx - ref| = %g on a scale of %g", d, s)
+	}
+}

@@ -57,8 +57,7 @@ func tanh32(x float32) float32 {
 
 // expSubSum overwrites x[j] with exp(x[j]-m) and returns the sum (in float32,
 // partial sums): the numerators and the denominator of a softmax. The AVX2
-// version saturates at e^88 instead of overflowing, and gives e^-87.3 rather
-// than 0 below that.
+// version saturates at e^88 instead of overflowing; below -87.3 both give 0.
 func expSubSum(x []float32, m float32) float32 {
 	var s0, s1, s2, s3 float32
 	j := 0

@@ -212,3 +212,75 @@ func TestSumSquaresAndScale(t *testing.T) {
 		}
 	})
 }
+
+// Squares that overflow float32 but whose sum float64 holds (a gradient
+// spike that clipping should absorb) give a finite sum, as on the GPU,
+// which sums in double; an infinite input still gives +Inf.
+func TestSumSquaresLargeValues(t *testing.T) {
+	testBothPaths(t, func(t *testing.T) {
+		x := make([]float32, 3000)
+		for i := range x {
+			x[i] = 1e18 * float32(1+i%3)
+		}
+		want := 0.0
+		for _, v := range x {
+			want += float64(v) * float64(v)
+		}
+		if got := SumSquares(x); math.IsInf(got, 0) || math.Abs(got-want) > 1e-6*want {
+			t.Errorf("SumSquares = %v, want %v", got, want)
+		}
+		x[7] = float32(math.Inf(-1))
+		if got := SumSquares(x); !math.IsInf(got, 1) {
+			t.Errorf("with an infinite value: %v, want +Inf", got)
+		}
+	})
+}
+
+// gelu'(x) is 1 for huge positive x and 0 for huge negative x, on both
+// paths (x² overflowed and 0·Inf made NaN past |x| = 1.8e19); NaN stays NaN.
+func TestGELUBackwardHuge(t *testing.T) {
+	testBothPaths(t, func(t *testing.T) {
+		x := []float32{2e19, -2e19, 1e30, -1e30, 3e38, -3e38, 150, -150, float32(math.NaN()), 1, -1, 0, 2, 3, 4, 5}
+		dy := make([]float32, len(x))
+		for i := range dy {
+			dy[i] = 1
+		}
+		dx := make([]float32, len(x))
+		GELUBackward(dx, dy, x)
+		for i, v := range x[:8] {
+			want := float32(0)
+			if v > 0 {
+				want = 1
+			}
+			if dx[i] != want {
+				t.Errorf("gelu'(%g) = %g, want %g", v, dx[i], want)
+			}
+		}
+		if !math.IsNaN(float64(dx[8])) {
+			t.Errorf("gelu'(NaN) = %g", dx[8])
+		}
+	})
+}
+
+// A softmax entry far below the row's maximum (a multiple-choice slot
+// masked with -1e9) is exactly 0 on both paths, probability and gradient.
+func TestCrossEntropyAbsentOptionIsZero(t *testing.T) {
+	testBothPaths(t, func(t *testing.T) {
+		const v = 16
+		logits := make([]float32, v)
+		logits[0], logits[1] = 0.3, -0.2
+		for j := 2; j < v; j++ {
+			logits[j] = -1e9
+		}
+		logits[9] = -100 // below e^-87.3 relative to the maximum too
+		probs := make([]float32, v)
+		CrossEntropyForward(probs, logits, []int32{1}, 1, v, v)
+		d := make([]float32, v)
+		CrossEntropyBackward(d, probs, []int32{1}, 1, v, v, 1)
+		for j := 2; j < v; j++ {
+			if probs[j] != 0 || d[j] != 0 {
+				t.Fatalf("slot %d: probability %g, gradient %g; want exactly 0", j, probs[j], d[j])
+			}
+		}
+	})
+}

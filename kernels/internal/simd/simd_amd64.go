@@ -47,10 +47,10 @@ func Scal(alpha float32, x *float32, n int)
 //go:noescape
 func AdamW(p, grad, m, v *float32, n int, k *AdamConsts)
 
-// Sum returns the sum of x[0..n).
+// SumDev returns the sum of x[i]-m for i < n.
 //
 //go:noescape
-func Sum(x *float32, n int) float32
+func SumDev(x *float32, n int, m float32) float32
 
 // SumSqDev returns the sum of (x[i]-m)² for i < n.
 //

@@ -32,6 +32,7 @@ CONST8(signmask, 0x80000000)
 CONST8(s2pi, 0x3f4c422a)    // sqrt(2/pi)
 CONST8(s2pic, 0x3d122279)   // sqrt(2/pi)*0.044715
 CONST8(s2pi3c, 0x3ddb33b6)  // sqrt(2/pi)*3*0.044715
+CONST8(x2cap, 0x461c4000)   // 1e4: x^2 in gelu' is capped here, where tanh is already ±1
 
 // EXP sets X = e^X (as exp32, clamped to [expmin, expmax]; NaN stays NaN).
 // N and T are scratch.
@@ -111,6 +112,7 @@ TEXT ·GeluBwd(SB), NOSPLIT, $0-32
 gbloop:
 	VMOVUPS (SI), Y0
 	VMULPS  Y0, Y0, Y1
+	VMINPS  x2cap<>(SB), Y1, Y1  // so that du stays finite where 1-th^2 is 0
 	GELU_U(Y0, Y1, Y2)
 	TANH(Y2, Y3, Y4, Y5)         // Y2 = th
 	VMOVUPS      s2pi3c<>(SB), Y3
@@ -145,7 +147,9 @@ TEXT ·ExpSubSum(SB), NOSPLIT, $0-28
 esloop:
 	VMOVUPS (SI), Y0
 	VSUBPS  Y6, Y0, Y0
+	VCMPPS  $5, expmin<>(SB), Y0, Y3 // not below expmin (or NaN): kept; below: 0, as exp32
 	EXP(Y0, Y1, Y2)
+	VANDPS  Y3, Y0, Y0
 	VMOVUPS Y0, (SI)
 	VADDPS  Y0, Y7, Y7
 	ADDQ $32, SI
@@ -316,20 +320,23 @@ addone:
 	VHADDPS      X, X, X
 
 // func Sum(x *float32, n int) float32
-TEXT ·Sum(SB), NOSPLIT, $0-20
-	MOVQ   x+0(FP), SI
-	MOVQ   n+8(FP), CX
-	VXORPS Y0, Y0, Y0
-	SHRQ   $3, CX
-	JZ     sumdone
+TEXT ·SumDev(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y2
+	VXORPS       Y0, Y0, Y0
+	SHRQ         $3, CX
+	JZ           sumdone
 sumloop:
-	VADDPS (SI), Y0, Y0
-	ADDQ   $32, SI
-	DECQ   CX
-	JNZ    sumloop
+	VMOVUPS (SI), Y1
+	VSUBPS  Y2, Y1, Y1
+	VADDPS  Y1, Y0, Y0
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     sumloop
 sumdone:
 	HSUM(Y0, X0, X1)
-	MOVSS X0, ret+16(FP)
+	MOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
 
