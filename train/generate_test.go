@@ -82,12 +82,8 @@ func TestGenerateSlidesPastTheContext(t *testing.T) {
 // name (it used to lose them silently).
 func TestGenerateUnknownPromptCharacters(t *testing.T) {
 	tok := data.NewCharTokenizer("abc ")
-	cfg := graph.Config{Arch: "gpt1", VocabSize: tok.VocabSize(), NCtx: 8, NEmbd: 8, NHead: 2, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = generate(p, tok, GenerateOptions{Prompt: "abZ cQ", MaxNewTokens: 3, TopP: 1}, new(bytes.Buffer))
+	p := tinyLM(t, "gpt1", tok.VocabSize(), 8, 8)
+	err := generate(p, tok, GenerateOptions{Prompt: "abZ cQ", MaxNewTokens: 3, TopP: 1}, new(bytes.Buffer))
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), `characters "ZQ" are not in the model's vocabulary`) {
 		t.Errorf("got %v, want an input error naming Z and Q", err)
@@ -99,11 +95,7 @@ func TestGenerateUnknownPromptCharacters(t *testing.T) {
 // prompt and runs MaxNewTokens tokens, and a line of dashes sits between them.
 func TestGenerateNumSamples(t *testing.T) {
 	tok := data.NewCharTokenizer("abcdefghij klmnop.")
-	cfg := graph.Config{Arch: "gpt2", VocabSize: tok.VocabSize(), NCtx: 16, NEmbd: 16, NHead: 2, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := tinyLM(t, "gpt2", tok.VocabSize(), 16, 16)
 	o := GenerateOptions{Prompt: "ab", MaxNewTokens: 12, Temperature: 1, TopP: 1, Seed: 5}
 	var one, three bytes.Buffer
 	if err := generate(p, tok, o, &one); err != nil {
@@ -237,11 +229,7 @@ func (t eotChars) EOT() int { return t.Encode(".")[0] }
 // there), and each of several samples ends at its own.
 func TestGenerateStopsAtEOT(t *testing.T) {
 	tok := eotChars{data.NewCharTokenizer("abcdefghij klmnop.")}
-	cfg := graph.Config{Arch: "gpt2", VocabSize: tok.VocabSize(), NCtx: 16, NEmbd: 16, NHead: 2, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := tinyLM(t, "gpt2", tok.VocabSize(), 16, 16)
 	o := GenerateOptions{Prompt: "ab", MaxNewTokens: 200, Temperature: 1, TopP: 1, Seed: 5, IgnoreEOT: true}
 	var all, stopped bytes.Buffer
 	if err := generate(p, tok, o, &all); err != nil {
@@ -286,11 +274,7 @@ func (f *failAfter) Write(p []byte) (int, error) {
 // so gptctl generate does not exit 0 having written nothing.
 func TestGenerateWriteError(t *testing.T) {
 	tok := data.NewCharTokenizer("abcdefghij klmnop.")
-	cfg := graph.Config{Arch: "gpt2", VocabSize: tok.VocabSize(), NCtx: 16, NEmbd: 16, NHead: 2, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := tinyLM(t, "gpt2", tok.VocabSize(), 16, 16)
 	for _, n := range []int{0, 5, 30} {
 		w := &failAfter{n: n}
 		err := generate(p, tok, GenerateOptions{Prompt: "ab", MaxNewTokens: 40, Temperature: 1, TopP: 1, NumSamples: 3}, w)
@@ -314,4 +298,15 @@ func TestSampleSkipsZeroProbability(t *testing.T) {
 			t.Errorf("%+v: drew id 0, of probability 0", o)
 		}
 	}
+}
+
+// tinyLM is a one-layer model of random weights for the sampling tests.
+func tinyLM(t *testing.T, arch string, vocab, nctx, nembd int) *graph.Params {
+	t.Helper()
+	cfg := graph.Config{Arch: arch, VocabSize: vocab, NCtx: nctx, NEmbd: nembd, NHead: 2, NLayer: 1, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
