@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 )
@@ -18,6 +19,12 @@ type hfTokenizerFile struct {
 		Type   string          `json:"type"`
 		Vocab  map[string]int  `json:"vocab"`
 		Merges json.RawMessage `json:"merges"`
+		// Settings that change the ids; gptctl reads their defaults only.
+		Dropout                 *float64 `json:"dropout"`
+		ContinuingSubwordPrefix *string  `json:"continuing_subword_prefix"`
+		EndOfWordSuffix         *string  `json:"end_of_word_suffix"`
+		ByteFallback            bool     `json:"byte_fallback"`
+		IgnoreMerges            bool     `json:"ignore_merges"`
 	} `json:"model"`
 	Normalizer   json.RawMessage `json:"normalizer"`
 	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
@@ -57,10 +64,13 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 		}
 		return nil, fmt.Errorf("tokenizer %s: model type %q: gptctl reads byte-level BPE (GPT-2's kind) only", path, typ)
 	}
-	if !strings.Contains(string(f.PreTokenizer), `"ByteLevel"`) {
-		return nil, fmt.Errorf("tokenizer %s: the BPE is not byte-level (no ByteLevel pre_tokenizer): gptctl reads GPT-2's kind only", path)
+	if err := gpt2Kind(&f, path); err != nil {
+		return nil, err
 	}
-	vocab := f.Model.Vocab
+	if f.Model.Vocab == nil {
+		return nil, fmt.Errorf("tokenizer %s: model.vocab is missing", path)
+	}
+	vocab := maps.Clone(f.Model.Vocab)
 	for _, a := range f.AddedTokens { // usually in vocab already (<|endoftext|>)
 		if id, ok := vocab[a.Content]; ok && id != a.ID {
 			return nil, fmt.Errorf("tokenizer %s: added token %q has id %d, the vocabulary says %d", path, a.Content, a.ID, id)
@@ -76,6 +86,53 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 		return nil, err
 	}
 	return gpt2BPE(visible, pairs, path+" (model.vocab)", path+" (model.merges)")
+}
+
+// gpt2Kind refuses a BPE tokenizer.json that would encode otherwise than
+// GPT-2's kind, which gptctl implements: its pre-tokenizer must be one
+// ByteLevel with GPT-2's word regex and no prefix space (a Sequence, such as
+// Llama 3's Split and ByteLevel, splits digits and words otherwise), and the
+// model's options that change the ids must have their defaults. (The
+// missing fields of a file that predates one read as its default, but
+// add_prefix_space, whose default is true, must say false.)
+func gpt2Kind(f *hfTokenizerFile, path string) error {
+	var pre struct {
+		Type           string `json:"type"`
+		AddPrefixSpace *bool  `json:"add_prefix_space"`
+		UseRegex       *bool  `json:"use_regex"`
+	}
+	if json.Unmarshal(f.PreTokenizer, &pre) != nil || pre.Type != "ByteLevel" {
+		return fmt.Errorf("tokenizer %s: pre_tokenizer %.80s: gptctl reads byte-level BPEs with GPT-2's pre-tokenizer, a single ByteLevel, only", path, bytes.TrimSpace(f.PreTokenizer))
+	}
+	m := f.Model
+	var bad []string
+	if pre.AddPrefixSpace == nil || *pre.AddPrefixSpace {
+		bad = append(bad, "pre_tokenizer.add_prefix_space is not false")
+	}
+	var merges []json.RawMessage
+	json.Unmarshal(m.Merges, &merges)
+	if pre.UseRegex != nil && !*pre.UseRegex && len(merges) > 0 { // without merges, every byte is its own token either way
+		bad = append(bad, "pre_tokenizer.use_regex is false")
+	}
+	if m.Dropout != nil && *m.Dropout != 0 {
+		bad = append(bad, "model.dropout is set")
+	}
+	if m.ContinuingSubwordPrefix != nil && *m.ContinuingSubwordPrefix != "" {
+		bad = append(bad, "model.continuing_subword_prefix is set")
+	}
+	if m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "" {
+		bad = append(bad, "model.end_of_word_suffix is set")
+	}
+	if m.ByteFallback {
+		bad = append(bad, "model.byte_fallback is true")
+	}
+	if m.IgnoreMerges {
+		bad = append(bad, "model.ignore_merges is true")
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("tokenizer %s: %s: gptctl encodes as GPT-2's tokenizer does, and would give other ids than this file's", path, strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // hfMerges reads model.merges in either of its forms.

@@ -98,13 +98,20 @@ func TestHFTokenizerJSON(t *testing.T) {
 }
 
 func TestHFTokenizerJSONErrors(t *testing.T) {
+	const bl = `"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false}`
 	for _, c := range []struct{ file, want string }{
 		{`{"model":{"type":"WordPiece","vocab":{"a":0}}}`, `model type "WordPiece": gptctl reads byte-level BPE`},
-		{`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"Metaspace"}}`, "not byte-level"},
-		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b c"]},"pre_tokenizer":{"type":"ByteLevel"}}`, `merge 1 "a b c" is not "left right"`},
-		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":{"x":1}},"pre_tokenizer":{"type":"ByteLevel"}}`, "neither a list"},
-		{`{"model":{"type":"BPE","vocab":{"a":0,"b":2},"merges":[]},"pre_tokenizer":{"type":"ByteLevel"}}`, "ids must be 0..1"},
+		{`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"Metaspace"}}`, "a single ByteLevel, only"},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b c"]},` + bl + `}`, `merge 1 "a b c" is not "left right"`},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":{"x":1}},` + bl + `}`, "neither a list"},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":2},"merges":[]},` + bl + `}`, "ids must be 0..1"},
 		{`{"type":"char","chars":"ba"}`, "chars must be sorted"}, // gptctl's own file still goes its way
+		// Files that encode otherwise than GPT-2's kind (Hugging Face's ids differ) and a broken one.
+		{`{"model":{"type":"BPE","merges":[]},` + bl + `,"added_tokens":[{"id":0,"content":"<|endoftext|>"}]}`, "model.vocab is missing"},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":true}}`, "add_prefix_space is not false"},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}}`, "use_regex is false"},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Split"},{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]}}`, `pre_tokenizer {"type":"Sequence"`},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"],"ignore_merges":true,"byte_fallback":true,"end_of_word_suffix":"</w>"},` + bl + `}`, "end_of_word_suffix is set, model.byte_fallback is true, model.ignore_merges is true"},
 	} {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, CharTokenizerFile), []byte(c.file), 0o644)
