@@ -115,6 +115,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown subcommand", []string{"tokenizer", "encod"}, 2, []string{`unknown command "encod" for "gptctl tokenizer"`}},
 		{"unknown data subcommand", []string{"data", "prep"}, 2, []string{`unknown command "prep" for "gptctl data"`}},
 		{"unknown shell", []string{"completion", "tcsh"}, 2, []string{`unknown command "tcsh" for "gptctl completion"`}},
+		{"a word after the shell", []string{"completion", "bash", "extra"}, 2, []string{`unknown command "extra" for "gptctl completion bash"`}},
 		{"help on an unknown command", []string{"help", "pretrian"}, 2, []string{`unknown help topic "pretrian"`}},
 		{"help on an unknown subcommand", []string{"help", "data", "prep"}, 2, []string{`unknown help topic "data prep"`}},
 		{"generate --top-p NaN", []string{"generate", "--model", pre, "--top-p", "NaN"}, 2, []string{"--top-p NaN is not in (0, 1]"}},

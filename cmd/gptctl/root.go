@@ -95,6 +95,9 @@ func finishTree(root *cobra.Command) {
 		c.Example = "  gptctl completion bash > /etc/bash_completion.d/gptctl\n  " + shells["zsh"]
 		for _, sh := range c.Commands() {
 			sh.Example = "  " + shells[sh.Name()]
+			if sh.Args != nil { // cobra's own check: a stray word is a usage error (exit 2)
+				sh.Args = usageArgs(sh.Args)
+			}
 		}
 	}
 	refuseUnknownSubcommands(root)
