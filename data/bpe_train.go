@@ -72,7 +72,7 @@ func countPieces(path string, counts map[string]int64) (int64, error) {
 		})
 		return nil
 	}
-	if strings.HasSuffix(path, ".jsonl") {
+	if IsJSONL(path) {
 		err := ReadDocuments(path, count) // before n is read for the return
 		return n, err
 	}

@@ -100,7 +100,7 @@ func charsOf(path string, add func(string)) error {
 		return &InputError{fmt.Errorf("input: %w", err)}
 	}
 	defer f.Close()
-	if !strings.HasSuffix(path, ".jsonl") {
+	if !IsJSONL(path) {
 		return ReadChunks(f, 1<<20, CharCuts, func(chunk string) error {
 			if !utf8.ValidString(chunk) { // ReadChunks cuts between characters
 				return &InputError{fmt.Errorf("%s is not valid UTF-8: a char vocabulary holds characters (use --tokenizer byte)", path)}

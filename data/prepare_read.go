@@ -172,7 +172,7 @@ func (r *prepReader) readFile(path string) error {
 func (r *prepReader) readFrom(f io.Reader, size int64, path string) error {
 	cr := &countingReader{r: f}
 	var err error
-	if strings.HasSuffix(path, ".jsonl") {
+	if IsJSONL(path) {
 		err = r.readJSONL(cr, path)
 	} else {
 		err = r.readText(cr, path)
@@ -293,12 +293,16 @@ func JSONLText(line, file string, n int) (string, error) {
 	return *doc.Text, nil
 }
 
+// IsJSONL reports whether a corpus file is read as JSON lines of documents:
+// its name ends in .jsonl, in any case.
+func IsJSONL(path string) bool { return strings.EqualFold(filepath.Ext(path), ".jsonl") }
+
 // ReadDocuments calls fn with each document of a corpus file, in order:
 // every non-blank line of a .jsonl file ({"text": ...}), or the whole of
 // any other file (without a leading byte order mark). It is how the corpora
 // read into memory take .jsonl files, as Prepare does.
 func ReadDocuments(path string, fn func(doc string) error) error {
-	if !strings.HasSuffix(path, ".jsonl") {
+	if !IsJSONL(path) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return err

@@ -596,3 +596,21 @@ func TestPrepareInputChanged(t *testing.T) {
 		t.Errorf("an input of unknown size: %v", err)
 	}
 }
+
+// A corpus file named .JSONL (any case) is read as JSON lines of documents,
+// not as raw text with the JSON around it.
+func TestJSONLInAnyCase(t *testing.T) {
+	for name, want := range map[string]bool{"a.jsonl": true, "b.JSONL": true, "c.JsonL": true, "d.json": false, "e.txt": false, "jsonl": false} {
+		if IsJSONL(name) != want {
+			t.Errorf("IsJSONL(%q) = %v", name, !want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "docs.JSONL")
+	if err := os.WriteFile(path, []byte(`{"text": "one"}`+"\n"+`{"text": "two"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var docs []string
+	if err := ReadDocuments(path, func(d string) error { docs = append(docs, d); return nil }); err != nil || strings.Join(docs, "|") != "one|two" {
+		t.Errorf("documents %q, %v", docs, err)
+	}
+}

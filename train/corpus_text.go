@@ -70,7 +70,7 @@ func readCorpus(path string, cuts data.Cuts, piece func(file, s string, doc bool
 
 // readCorpusFile is readCorpus for one file.
 func readCorpusFile(path string, cuts data.Cuts, piece func(s string, doc bool) error) error {
-	if strings.HasSuffix(path, ".jsonl") {
+	if data.IsJSONL(path) {
 		return data.ReadDocuments(path, func(doc string) error { return piece(doc, true) })
 	}
 	f, err := os.Open(path)
