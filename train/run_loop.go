@@ -47,10 +47,8 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	B, T := r.model.B, r.model.T
 	start, base := time.Now(), r.state.Elapsed
 	elapsed := func() float64 { return base + time.Since(start).Seconds() }
-	var trainTime time.Duration
-	var slowest time.Duration // the longest step or checkpoint so far
-	trained := 0              // steps trained by this process, skipped ones not counted
-	for r.state.Step < cfg.MaxSteps && !r.interrupted(ctx, start, slowest) {
+	var p pace
+	for r.state.Step < cfg.MaxSteps && !r.interrupted(ctx, start, p.slowest) {
 		step := r.state.Step
 		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
 		t0 := time.Now()
@@ -60,25 +58,19 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		loss, err := r.trainStep(float32(lr), logged)
 		var m metrics
 		switch {
-		case errors.Is(err, errSkipped):
+		case errors.Is(err, errSkipped): // the evaluation and checkpoint due at it still happen
 			if err := r.skip(step, err); err != nil {
 				return nil, err
 			}
-			if !evaluated { // the evaluation and checkpoint due at this step still happen
-				logged = false
-			}
-			m = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": elapsed()}
+			m, logged = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": elapsed()}, evaluated
 		case err != nil:
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		default:
-			slowest = max(slowest, time.Since(t0))
-			trainTime += time.Since(t0)
-			trained++
+			p.step(time.Since(t0))
 			r.countStep(loss, elapsed())
-			tps := float64(int64(B*T*cfg.GradAccum)*int64(trained)) / trainTime.Seconds()
-			m = metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm, "tokens_per_s": tps,
-				"elapsed_s": elapsed()}
-			r.sum.TokensPerS = tps
+			r.sum.TokensPerS = p.tokensPerS(B * T * cfg.GradAccum)
+			m = metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm,
+				"tokens_per_s": r.sum.TokensPerS, "elapsed_s": elapsed()}
 		}
 		last := r.state.Step == cfg.MaxSteps
 		if err := r.evalAndLog(m, evaluated, logged); err != nil {
@@ -89,13 +81,30 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			if err := r.save(elapsed()); err != nil {
 				return nil, err
 			}
-			slowest = max(slowest, time.Since(t1))
+			p.slowest = max(p.slowest, time.Since(t1))
 		}
 		if r.opt.AfterStep != nil {
 			r.opt.AfterStep(r.state.Step)
 		}
 	}
 	return r.end(elapsed())
+}
+
+// pace measures the steps this process trained (skipped ones not counted):
+// their time, the slowest step or checkpoint so far, and tokens/s.
+type pace struct {
+	train, slowest time.Duration
+	steps          int
+}
+
+func (p *pace) step(d time.Duration) {
+	p.train += d
+	p.slowest = max(p.slowest, d)
+	p.steps++
+}
+
+func (p *pace) tokensPerS(tokensPerStep int) float64 {
+	return float64(int64(tokensPerStep)*int64(p.steps)) / p.train.Seconds()
 }
 
 // interrupted reports whether the run stops before its next step, and
