@@ -54,6 +54,9 @@ func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) e
 			return err
 		}
 		buf, want = buf[:copy(buf, buf[p:])], size
+		for want <= len(buf) { // the rest has no cut point (p was the last): read on past it
+			want *= 2
+		}
 	}
 }
 

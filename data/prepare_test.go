@@ -229,9 +229,10 @@ func TestReadChunks(t *testing.T) {
 		longest int // the longest chunk allowed
 	}{
 		{strings.Repeat("word, and more words\n", 500), SpaceCuts, 1000},
-		{cjk, SpaceCuts, len(cjk)},                                     // no cut point: one chunk
-		{strings.Repeat(cjk, 5), SpaceCuts, 64000},                     // past 64 x 1000: cut between characters
-		{strings.Repeat("\u3042\u3044\n", 2000), WhitespaceCuts, 1000}, // lines of Japanese
+		{cjk, SpaceCuts, len(cjk)},                                                      // no cut point: one chunk
+		{strings.Repeat(cjk, 5), SpaceCuts, 64000},                                      // past 64 x 1000: cut between characters
+		{strings.Repeat("x", 2500) + " y" + strings.Repeat("z", 5000), SpaceCuts, 8000}, // a cut after the buffer grew, then none
+		{strings.Repeat("\u3042\u3044\n", 2000), WhitespaceCuts, 1000},                  // lines of Japanese
 		{strings.Repeat("word\n", 2000), WhitespaceCuts, 1000},
 		{cjk, CharCuts, 1000},
 		{"short", SpaceCuts, 5},
