@@ -64,7 +64,11 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 		}
 		return nil, fmt.Errorf("tokenizer %s: model type %q: gptctl reads byte-level BPE (GPT-2's kind) only", path, typ)
 	}
-	if err := gpt2Kind(&f, path); err != nil {
+	pairs, err := hfMerges(f.Model.Merges, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := gpt2Kind(&f, len(pairs) > 0, path); err != nil {
 		return nil, err
 	}
 	if f.Model.Vocab == nil {
@@ -81,10 +85,6 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	pairs, err := hfMerges(f.Model.Merges, path)
-	if err != nil {
-		return nil, err
-	}
 	return gpt2BPE(visible, pairs, path+" (model.vocab)", path+" (model.merges)")
 }
 
@@ -95,7 +95,7 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 // model's options that change the ids must have their defaults. (The
 // missing fields of a file that predates one read as its default, but
 // add_prefix_space, whose default is true, must say false.)
-func gpt2Kind(f *hfTokenizerFile, path string) error {
+func gpt2Kind(f *hfTokenizerFile, hasMerges bool, path string) error {
 	var pre struct {
 		Type           string `json:"type"`
 		AddPrefixSpace *bool  `json:"add_prefix_space"`
@@ -109,9 +109,7 @@ func gpt2Kind(f *hfTokenizerFile, path string) error {
 	if pre.AddPrefixSpace == nil || *pre.AddPrefixSpace {
 		bad = append(bad, "pre_tokenizer.add_prefix_space is not false")
 	}
-	var merges []json.RawMessage
-	json.Unmarshal(m.Merges, &merges)
-	if pre.UseRegex != nil && !*pre.UseRegex && len(merges) > 0 { // without merges, every byte is its own token either way
+	if pre.UseRegex != nil && !*pre.UseRegex && hasMerges { // without merges, every byte is its own token either way
 		bad = append(bad, "pre_tokenizer.use_regex is false")
 	}
 	if m.Dropout != nil && *m.Dropout != 0 {
