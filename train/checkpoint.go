@@ -33,6 +33,7 @@ import (
 const (
 	checkpointDir = data.RunCheckpointDir
 	prevDir       = "checkpoint.prev"
+	rejectedDir   = "checkpoint.rejected" // a damaged checkpoint a resume passed over
 	bestDir       = "best"
 	stateFile     = "state.json"
 	optimFile     = "optimizer.safetensors"
@@ -230,6 +231,10 @@ func loadCheckpoint(runDir string) (*checkpoint, string, error) {
 // latestCheckpoint reads the latest good checkpoint of runDir with read:
 // checkpoint/, or checkpoint.prev/ when that is missing or damaged, with
 // skipped saying why; an error joining both reasons when neither reads.
+//
+// A damaged checkpoint/ passed over is moved to checkpoint.rejected/: left
+// in place, the resumed run's next checkpoint would rotate it into
+// checkpoint.prev/ in place of the good one it resumed from.
 func latestCheckpoint[T any](runDir string, read func(dir string) (T, error)) (ck T, dir string, skipped, err error) {
 	var errs []error
 	for _, name := range []string{checkpointDir, prevDir} {
@@ -238,12 +243,32 @@ func latestCheckpoint[T any](runDir string, read func(dir string) (T, error)) (c
 		if err == nil {
 			if len(errs) > 0 {
 				skipped = errs[0]
+				if err := setAside(runDir); err != nil {
+					return ck, "", nil, fmt.Errorf("resume %s: %w", runDir, err)
+				}
 			}
 			return ck, dir, skipped, nil
 		}
 		errs = append(errs, err)
 	}
 	return ck, "", nil, fmt.Errorf("resume %s: no usable checkpoint: %w", runDir, errors.Join(errs...))
+}
+
+// setAside moves a damaged runDir/checkpoint to runDir/checkpoint.rejected
+// (replacing an earlier one), where it stays for a look; nothing when there
+// is none (a kill between a commit's renames leaves only checkpoint.prev).
+func setAside(runDir string) error {
+	cur, to := filepath.Join(runDir, checkpointDir), filepath.Join(runDir, rejectedDir)
+	if _, err := os.Lstat(cur); err != nil {
+		return nil
+	}
+	if err := os.RemoveAll(to); err != nil {
+		return err
+	}
+	if err := os.Rename(cur, to); err != nil {
+		return err
+	}
+	return data.SyncDir(runDir)
 }
 
 // hasCheckpoint reports whether runDir holds a checkpoint, good or damaged.
@@ -280,7 +305,7 @@ func fallbackNote(skipped error) string {
 	if skipped == nil {
 		return ""
 	}
-	return " (the latest checkpoint was rejected: " + strings.ReplaceAll(skipped.Error(), "\n", "; ") + ")"
+	return " (the latest checkpoint was rejected and moved to " + rejectedDir + ": " + strings.ReplaceAll(skipped.Error(), "\n", "; ") + ")"
 }
 
 func readCheckpoint(dir string) (*checkpoint, error) {

@@ -233,11 +233,14 @@ func TestResumeFallsBackToPreviousCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := filepath.Join(dir, "checkpoint", "model.safetensors")
-	b, _ := os.ReadFile(model)
-	b[len(b)-3] ^= 0xff
-	os.WriteFile(model, b, 0o644)
+	damage := func() {
+		b, _ := os.ReadFile(model)
+		b[len(b)-3] ^= 0xff
+		os.WriteFile(model, b, 0o644)
+	}
+	damage()
 	var log bytes.Buffer
-	cfg.MaxSteps = 25
+	cfg.MaxSteps, cfg.CheckpointInterval = 25, 100 // one checkpoint, at the end
 	sum, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: &log})
 	if err != nil {
 		t.Fatal(err)
@@ -245,13 +248,30 @@ func TestResumeFallsBackToPreviousCheckpoint(t *testing.T) {
 	if !strings.Contains(log.String(), "checkpoint.prev at step 10") || sum.Step != 25 {
 		t.Errorf("resume log %q, summary %+v: want a resume from checkpoint.prev at step 10", log.String(), sum)
 	}
-	// The same line says why the latest checkpoint was passed over.
-	if line := lineWith(log.String(), "resuming from"); !strings.Contains(line, "model.safetensors is damaged (checksum mismatch)") {
-		t.Errorf("resume line %q does not say why checkpoint/ was rejected", line)
+	// The same line says why the latest checkpoint was passed over, and
+	// where it went.
+	if line := lineWith(log.String(), "resuming from"); !strings.Contains(line, "model.safetensors is damaged (checksum mismatch)") ||
+		!strings.Contains(line, "moved to checkpoint.rejected") {
+		t.Errorf("resume line %q does not say why checkpoint/ was rejected and where it is", line)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "checkpoint.rejected", "model.safetensors")); err != nil {
+		t.Errorf("the rejected checkpoint was not kept: %v", err)
+	}
+	// The damaged checkpoint must not have been rotated into
+	// checkpoint.prev by the resumed run's checkpoint: with the latest
+	// damaged again, the run still resumes from the good step 10.
+	damage()
+	log.Reset()
+	cfg.MaxSteps = 30
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: &log}); err != nil {
+		t.Fatalf("second fallback: %v", err)
+	}
+	if !strings.Contains(log.String(), "checkpoint.prev at step 10") {
+		t.Errorf("second resume log %q: want a resume from checkpoint.prev at step 10", log.String())
 	}
 	// Steps 11-20 were done twice; metrics.jsonl and TensorBoard (which
 	// drops what a session-start event supersedes) show each once.
-	want := "5 10 15 20 25"
+	want := "5 10 15 20 25 30"
 	if got := stepsOf(readFile(t, filepath.Join(dir, "metrics.jsonl"))); got != want {
 		t.Errorf("metrics.jsonl steps %s, want %s", got, want)
 	}
