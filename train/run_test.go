@@ -893,3 +893,38 @@ func TestFailedRunSummary(t *testing.T) {
 		t.Errorf("summary of a run that failed at step %v: %v", sum["step"], sum)
 	}
 }
+
+// --resume --set changes the optimizer's settings as it changes train.yaml:
+// a resume with another weight_decay trains with it, and ends elsewhere
+// than a plain resume.
+func TestResumeTakesOptimizerSettings(t *testing.T) {
+	base := t.TempDir()
+	cfg := tinyConfig(t, "max_steps=10", "checkpoint_interval=0", "dropout=0")
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: base, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	model := map[string]string{}
+	for _, wd := range []string{"0.1", "0.9"} {
+		dir := filepath.Join(t.TempDir(), "run")
+		if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, ".lock"))
+		resumed := tinyConfig(t, "max_steps=20", "checkpoint_interval=0", "dropout=0", "weight_decay="+wd, "beta1=0.8", "eps=1e-6")
+		r, err := newRun(resumed, Options{OutDir: dir, Resume: true, Log: io.Discard}, "cpu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.close()
+		if o := r.optim; o.WeightDecay != float32(resumed.WeightDecay) || o.Beta1 != 0.8 || o.Eps != 1e-6 || o.Step != 10 {
+			t.Errorf("weight_decay %s: resumed optimizer %v %v %v at step %d, want the job's settings at step 10", wd, o.Beta1, o.Eps, o.WeightDecay, o.Step)
+		}
+		if _, err := Pretrain(context.Background(), resumed, Options{OutDir: dir, Resume: true, Log: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		model[wd] = readFile(t, filepath.Join(dir, "checkpoint", "model.safetensors"))
+	}
+	if model["0.1"] == model["0.9"] {
+		t.Error("resumes with weight_decay 0.1 and 0.9 ended with the same weights")
+	}
+}
