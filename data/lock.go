@@ -4,6 +4,7 @@ package data
 // directory.
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -28,6 +29,9 @@ func LockFile(path string) (release func(), err error) {
 	if err := lockFile(f); err != nil {
 		b, _ := os.ReadFile(path)
 		f.Close()
+		if !lockHeld(err) { // no holder: a file system without locks, say
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
 		holder := strings.TrimSpace(string(b))
 		if holder == "" {
 			holder = "unknown"
@@ -37,7 +41,11 @@ func LockFile(path string) (release func(), err error) {
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return func() {
+		f.Truncate(0) // no pid of a process that no longer holds it
 		unlockFile(f)
 		f.Close()
 	}, nil
 }
+
+// lockFile is lockOS; tests stand in for the file system.
+var lockFile = lockOS
