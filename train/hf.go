@@ -249,6 +249,10 @@ func setWeights(p *graph.Params, st *data.SafeTensors, path string) error {
 			errs = append(errs, fmt.Errorf("unexpected tensor %q", name))
 			continue
 		}
+		if seen[key] { // "transformer.X" beside "X": which one is the model?
+			errs = append(errs, fmt.Errorf("tensor %q is there twice, with and without the transformer. prefix", key))
+			continue
+		}
 		seen[key] = true
 		f, err := t.Float32()
 		if err != nil {

@@ -74,6 +74,8 @@ func TestLoadModelErrors(t *testing.T) {
 	pickle := t.TempDir()
 	os.WriteFile(filepath.Join(pickle, "config.json"), []byte(`{"model_type":"gpt2","vocab_size":5,"n_positions":4,"n_embd":4,"n_layer":1,"n_head":2}`), 0o644)
 	os.WriteFile(filepath.Join(pickle, "pytorch_model.bin"), []byte("PK"), 0o644)
+	twice, _ := hfModelDir(t, "gpt2", func(n string) string { return n },
+		data.F32Tensor("transformer.wte.weight", []int{11, 12}, make([]float32, 132)))
 	badType := t.TempDir()
 	os.WriteFile(filepath.Join(badType, "config.json"), []byte(`{"model_type":"llama"}`), 0o644)
 	shape, _ := hfModelDir(t, "gpt1", func(n string) string { return n })
@@ -83,6 +85,7 @@ func TestLoadModelErrors(t *testing.T) {
 		{missing, `missing tensor "ln_f.bias"`},
 		{missing, `unexpected tensor "unrelated"`},
 		{noWeights, "model.safetensors"},
+		{twice, `tensor "wte.weight" is there twice, with and without the transformer. prefix`},
 		{pickle, "no model.safetensors: pytorch_model.bin is PyTorch's pickle format"},
 		{badType, `model_type "llama"`},
 		{shape, `"tokens_embed.weight" has shape [11 12], the model needs [12 12]`},
