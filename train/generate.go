@@ -163,9 +163,9 @@ func startToken(tok interface {
 }
 
 // sample draws an id from logits under temperature, top-k and top-p, in
-// that order, as Hugging Face's generate applies them: top-p keeps the
-// fewest most probable of the top-k ids whose share of the top-k mass
-// reaches it. The candidates are all ids in order when neither limits them;
+// that order, as Hugging Face's generate applies them: top-k keeps the k
+// most probable ids and any tied with the k-th; top-p keeps the fewest most
+// probable of those whose share of their mass reaches it. The candidates are all ids in order when neither limits them;
 // otherwise the most probable ones, most probable first, found by a heap (a
 // full sort of GPT-2's 50,257 ids took 20 ms a token).
 func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand) int {
@@ -198,6 +198,15 @@ func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand
 	switch {
 	case o.TopK > 0 && o.TopK < V: // the k most probable, then the nucleus of those, renormalised
 		cand = topIDs(probs, o.TopK)
+		// Ids tied with the k-th stay, as Hugging Face's top-k keeps every
+		// id at least as probable as the k-th: those of them left out come
+		// after the last one in (the lower id first among equals).
+		last := cand[len(cand)-1]
+		for id := last + 1; id < V; id++ {
+			if probs[id] == probs[last] {
+				cand = append(cand, id)
+			}
+		}
 		var mass float64
 		for _, id := range cand {
 			mass += probs[id]

@@ -130,6 +130,12 @@ func TestSampleDistribution(t *testing.T) {
 		logits[i] = float32(r.NormFloat64())
 	}
 	logits[7], logits[40] = logits[3], logits[3] // ties
+	above := 0                                   // ids more probable than the three tied
+	for _, v := range logits {
+		if v > logits[3] {
+			above++
+		}
+	}
 	for _, o := range []GenerateOptions{
 		{Temperature: 0.7, TopP: 1},
 		{Temperature: 1, TopK: 5, TopP: 1},
@@ -137,6 +143,8 @@ func TestSampleDistribution(t *testing.T) {
 		{Temperature: 1, TopK: 20, TopP: 0.9},
 		{Temperature: 1, TopK: 5, TopP: 0.7}, // the top 5 hold far less than 0.7 of all the mass
 		{Temperature: 1, TopK: 1, TopP: 1},
+		{Temperature: 1, TopK: above + 1, TopP: 1}, // the k-th is one of three tied: all three stay
+		{Temperature: 1, TopK: above + 2, TopP: 0.95},
 	} {
 		// The reference: all ids sorted by probability, the filters applied
 		// in order, top-p on the distribution top-k leaves (renormalised).
@@ -152,8 +160,13 @@ func TestSampleDistribution(t *testing.T) {
 		}
 		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(p[b], p[a]) })
 		keep := len(order)
-		if o.TopK > 0 {
-			keep = min(keep, o.TopK)
+		if o.TopK > 0 { // every id at least as probable as the k-th, as Hugging Face's top-k
+			keep = 0
+			for _, id := range order {
+				if p[id] >= p[order[o.TopK-1]] {
+					keep++
+				}
+			}
 		}
 		if o.TopP < 1 {
 			var mass, c float64

@@ -64,7 +64,7 @@ follow one another, separated by a line of dashes; one seed draws them all.`,
 	f.StringVarP(&opts.Prompt, "prompt", "p", "", "text to continue (default: start of a document)")
 	f.IntVarP(&opts.MaxNewTokens, "max-new-tokens", "n", 200, "tokens to generate")
 	f.Float64VarP(&opts.Temperature, "temperature", "t", 0.8, "sampling temperature; 0 = greedy")
-	f.IntVar(&opts.TopK, "top-k", 0, "sample from the k most likely tokens; 0 = all")
+	f.IntVar(&opts.TopK, "top-k", 0, "sample from the k most likely tokens (and any tied with the k-th); 0 = all")
 	f.Float64Var(&opts.TopP, "top-p", 1, "sample from the smallest set with this probability mass")
 	f.Uint64Var(&opts.Seed, "seed", 1, "random seed")
 	f.IntVar(&opts.NumSamples, "num-samples", 1, "samples to draw from the prompt")
