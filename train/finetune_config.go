@@ -181,7 +181,10 @@ func (c FinetuneConfig) MaxDuration() time.Duration {
 	return d
 }
 
-// inputRoles lists the columns each task type reads, required first.
+// minMaxLen is the smallest max_len: <s>, $ and <e> and one token of text.
+const minMaxLen = 4
+
+// taskRoles lists the columns each task type reads, required first.
 var taskRoles = map[string]struct{ need, may []string }{
 	TaskClassification: {need: []string{"text"}},
 	TaskEntailment:     {need: []string{"premise", "hypothesis"}},
@@ -216,7 +219,7 @@ func (t TaskConfig) validate() error {
 	if t.Val == "" && (t.ValFraction <= 0 || t.ValFraction >= 1) {
 		bad("val_fraction %v is not in (0, 1) and no task.val file is given", t.ValFraction)
 	}
-	if t.MaxLen < 0 || t.MaxLen > 0 && t.MaxLen < 4 {
+	if t.MaxLen < 0 || t.MaxLen > 0 && t.MaxLen < minMaxLen {
 		bad("max_len %d is too small: <s>, $ and <e> need room (0 = n_ctx)", t.MaxLen)
 	}
 	if t.Metric != "" && !slices.Contains(t.metrics(), t.Metric) {

@@ -114,8 +114,8 @@ func loadTaskModel(dir string) (*taskModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if info.Special.Extract >= p.Config.VocabSize {
-		return nil, inputErrorf("model %s: task token <e> = %d is outside the vocabulary of %d", md, info.Special.Extract, p.Config.VocabSize)
+	if err := info.fits(p.Config); err != nil {
+		return nil, inputErrorf("model %s: %s: %w (finetune the model again, or mend the file)", md, taskFile, err)
 	}
 	if err := p.AddHead(info.head().Outputs(), nil); err != nil {
 		return nil, &InputError{Err: err}
@@ -124,6 +124,34 @@ func loadTaskModel(dir string) (*taskModel, error) {
 		return nil, inputErrorf("model %s: %w", md, err)
 	}
 	return &taskModel{info: info, params: p, tok: tok}, nil
+}
+
+// fits checks what task.json says against the model it describes: a task
+// type, special tokens inside the vocabulary and apart, and a max_len the
+// position embeddings cover with room for the special tokens.
+func (t *TaskInfo) fits(c graph.Config) error {
+	if _, ok := taskRoles[t.Type]; !ok {
+		return fmt.Errorf("type %q is not %s, %s, %s or %s", t.Type, TaskClassification, TaskEntailment, TaskSimilarity, TaskMultipleChoice)
+	}
+	if (t.Type == TaskMultipleChoice) != (t.Objective == graph.Choose) {
+		return fmt.Errorf("objective %q does not go with type %s", t.Objective, t.Type)
+	}
+	sp := t.Special
+	for _, tok := range []struct {
+		name string
+		id   int
+	}{{"<s>", sp.Start}, {"$", sp.Delim}, {"<e>", sp.Extract}} {
+		if tok.id < 0 || tok.id >= c.VocabSize {
+			return fmt.Errorf("task token %s = %d is outside the vocabulary of %d", tok.name, tok.id, c.VocabSize)
+		}
+	}
+	if sp.Start == sp.Delim || sp.Start == sp.Extract || sp.Delim == sp.Extract {
+		return fmt.Errorf("task tokens <s> = %d, $ = %d, <e> = %d are not three tokens", sp.Start, sp.Delim, sp.Extract)
+	}
+	if t.MaxLen < minMaxLen || t.MaxLen > c.NCtx {
+		return fmt.Errorf("max_len %d is not in [%d, %d] (n_ctx)", t.MaxLen, minMaxLen, c.NCtx)
+	}
+	return nil
 }
 
 func readTaskInfo(path string) (*TaskInfo, error) {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -714,5 +715,48 @@ func TestFinetuneResumeOnChangedData(t *testing.T) {
 	writeFile(t, file, orig)
 	if sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: io.Discard}); err != nil || sum.Status != "completed" {
 		t.Errorf("resume on the same data: %+v, %v", sum, err)
+	}
+}
+
+// A task.json that does not fit its model (edited by hand, or from another
+// model) is bad input naming the file and the key, never a panic.
+func TestTaskModelRefusesBadTaskJSON(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 40, "epochs: 1\nbatch_size: 8\n")
+	out := filepath.Join(dir, "run")
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	best := filepath.Join(out, "best")
+	good := readFile(t, filepath.Join(best, taskFile))
+	data := writeFile(t, filepath.Join(dir, "p.tsv"), "id\tlabel\tsentence\n1\tpos\tyes it is\n")
+	for _, c := range []struct{ edit, want string }{
+		{`"max_len": 0`, "max_len 0 is not in [4, 32]"},
+		{`"max_len": -3`, "max_len -3 is not in [4, 32]"},
+		{`"max_len": 100000`, "max_len 100000 is not in [4, 32]"},
+		{`"special_tokens": {"<s>": -1, "$": 1, "<e>": 2}`, "task token <s> = -1 is outside the vocabulary"},
+		{`"special_tokens": {"<s>": 1, "$": 1, "<e>": 2}`, "are not three tokens"},
+		{`"type": "ranking"`, `type "ranking" is not classification`},
+		{`"type": "multiple_choice"`, `objective "classify" does not go with type multiple_choice`},
+	} {
+		var info map[string]any
+		if err := json.Unmarshal([]byte(good), &info); err != nil {
+			t.Fatal(err)
+		}
+		var patch map[string]any
+		if err := json.Unmarshal([]byte("{"+c.edit+"}"), &patch); err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(info, patch)
+		b, _ := json.Marshal(info)
+		os.WriteFile(filepath.Join(best, taskFile), b, 0o644)
+		_, err := EvalTask(best, data, InferOptions{Batch: 2})
+		_, perr := PredictTask(best, data, io.Discard, InferOptions{Batch: 2})
+		for _, e := range []error{err, perr} {
+			var ie *InputError
+			if !errors.As(e, &ie) || !strings.Contains(e.Error(), "task.json: ") || !strings.Contains(e.Error(), c.want) {
+				t.Errorf("task.json with %s: %v, want an InputError containing %q", c.edit, e, c.want)
+			}
+		}
 	}
 }
