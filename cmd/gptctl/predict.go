@@ -34,8 +34,9 @@ order: {"line": N, "label": L, "probabilities": {...}} for classification and
 multiple choice, {"line": N, "score": S} for regression. LINE is the row's line
 in FILE. A row that cannot be read (a missing column, bad JSON) stops predict
 with its file and line (exit 2); with --skip-bad-rows it gets no prediction
-and is reported on stderr. --out is written atomically; without it the
-predictions go to stdout.
+and is reported on stderr (a CSV syntax error, such as a stray quote, always
+stops: past it, where rows start is unknown). --out is written atomically;
+without it the predictions go to stdout.
 On a GPU (--device auto finds a usable one) the products run in float32, so
 both devices give the same predictions.`,
 		Example: `  gptctl predict --model runs/ft-sst2/best --data new-reviews.tsv --out preds.jsonl
