@@ -29,6 +29,7 @@ func TestLoadConfig(t *testing.T) {
 		{"file", good, nil, nil, func(c Config) bool { return c.NLayer == 2 && c.LR == 3e-4 && c.Arch == "gpt2" && c.NEmbd == 128 }},
 		{"set wins over file", good, []string{"n_layer=6", "data=x.txt"}, nil, func(c Config) bool { return c.NLayer == 6 && c.Data == "x.txt" }},
 		{"unknown key in file", write("typo.yaml", "n_layers: 2\n"), nil, []string{"typo.yaml", "n_layers", "unknown key n_layers"}, nil},
+		{"two unknown keys", write("typos.yaml", "n_layers: 2\nlrate: 1\n"), nil, []string{"line 1: unknown key n_layers; line 2: unknown key lrate (see"}, nil},
 		{"unknown key in --set", "", []string{"lrate=1"}, []string{"--set lrate=1", "lrate"}, nil},
 		{"bad value type", write("type.yaml", "n_layer: many\n"), nil, []string{"type.yaml", "line 1"}, nil},
 		{"set without =", "", []string{"n_layer"}, []string{"want key=value"}, nil},

@@ -206,7 +206,7 @@ func hasComment(n *yaml.Node) bool {
 }
 
 // unknownField is how the YAML decoder reports a key the struct lacks.
-var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+var unknownField = regexp.MustCompile(`field (\S+) not found in type [\w.]+`)
 
 // wrongType is how it reports a value of the wrong type.
 var wrongType = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (\\w+)")
