@@ -533,9 +533,9 @@ func TestEvalPredictOnGPU(t *testing.T) {
 				if c.Score != nil && math.Abs(*g.Score-*c.Score) > 1e-5*max(1, math.Abs(*c.Score)) {
 					t.Errorf("line %d: score gpu %v, cpu %v", c.Line, *g.Score, *c.Score)
 				}
-				for l, p := range c.Probabilities {
-					if math.Abs(g.Probabilities[l]-p) > 1e-5 {
-						t.Errorf("line %d: P(%s) gpu %v, cpu %v", c.Line, l, g.Probabilities[l], p)
+				for _, lp := range c.Probabilities {
+					if l, p := lp.Label, lp.P; math.Abs(g.Probabilities.Of(l)-p) > 1e-5 {
+						t.Errorf("line %d: P(%s) gpu %v, cpu %v", c.Line, l, g.Probabilities.Of(l), p)
 					}
 				}
 			}

@@ -3,6 +3,7 @@ package train
 // Task metrics, and gptctl eval and predict for finetuned models.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,10 +168,69 @@ func EvalTask(modelDir, file string, o InferOptions) (map[string]any, error) {
 
 // Prediction is one line of gptctl predict's output.
 type Prediction struct {
-	Line          int                `json:"line"`
-	Label         string             `json:"label,omitempty"`
-	Probabilities map[string]float64 `json:"probabilities,omitempty"`
-	Score         *float64           `json:"score,omitempty"`
+	Line          int        `json:"line"`
+	Label         string     `json:"label,omitempty"`
+	Probabilities LabelProbs `json:"probabilities,omitempty"`
+	Score         *float64   `json:"score,omitempty"`
+}
+
+// LabelProbs are the probabilities of the labels (or options), written as
+// one JSON object in class order (a map would sort "10" before "2").
+type LabelProbs []LabelProb
+
+// LabelProb is the probability of one label.
+type LabelProb struct {
+	Label string
+	P     float64
+}
+
+// Of returns the probability of label, 0 for one not listed.
+func (l LabelProbs) Of(label string) float64 {
+	for _, lp := range l {
+		if lp.Label == label {
+			return lp.P
+		}
+	}
+	return 0
+}
+
+func (l LabelProbs) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, lp := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, err := json.Marshal(lp.Label)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(lp.P)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	return append(b, '}'), nil
+}
+
+func (l *LabelProbs) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return fmt.Errorf("probabilities: want a JSON object, got %s", b)
+	}
+	*l = (*l)[:0]
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		var p float64
+		if err := dec.Decode(&p); err != nil {
+			return err
+		}
+		*l = append(*l, LabelProb{Label: t.(string), P: p})
+	}
+	return nil
 }
 
 // PredictTask writes one JSON prediction per example of file (labels are
@@ -201,9 +261,9 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (int, error
 		if m.info.Objective == graph.Regress {
 			p.Score = &o[0]
 		} else {
-			p.Label, p.Probabilities = m.info.labelName(argmax(o)), map[string]float64{}
+			p.Label, p.Probabilities = m.info.labelName(argmax(o)), make(LabelProbs, len(o))
 			for c, v := range o {
-				p.Probabilities[m.info.labelName(c)] = v
+				p.Probabilities[c] = LabelProb{m.info.labelName(c), v}
 			}
 		}
 		if err := enc.Encode(p); err != nil {

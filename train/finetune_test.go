@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -321,10 +322,10 @@ eval_interval: 10
 		}
 		var total float64
 		for j, l := range []string{"A", "B", "C", "D"} {
-			if j >= len(ex.Options) && p.Probabilities[l] != 0 {
-				t.Fatalf("line %d has %d options, yet P(%s) = %v", ex.Line, len(ex.Options), l, p.Probabilities[l])
+			if j >= len(ex.Options) && p.Probabilities.Of(l) != 0 {
+				t.Fatalf("line %d has %d options, yet P(%s) = %v", ex.Line, len(ex.Options), l, p.Probabilities.Of(l))
 			}
-			total += p.Probabilities[l]
+			total += p.Probabilities.Of(l)
 		}
 		if math.Abs(total-1) > 1e-6 || p.Label[0]-'A' >= byte(len(ex.Options)) {
 			t.Fatalf("line %d (%d options): %+v", ex.Line, len(ex.Options), p)
@@ -758,5 +759,25 @@ func TestTaskModelRefusesBadTaskJSON(t *testing.T) {
 				t.Errorf("task.json with %s: %v, want an InputError containing %q", c.edit, e, c.want)
 			}
 		}
+	}
+}
+
+// predict writes the probabilities in class order, which a map would sort
+// as text ("10" before "2"), and reads them back the same.
+func TestLabelProbsKeepClassOrder(t *testing.T) {
+	p := Prediction{Line: 3, Label: "10", Probabilities: LabelProbs{{"2", 0.25}, {"10", 0.5}, {"a\"b", 0.25}}}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"line":3,"label":"10","probabilities":{"2":0.25,"10":0.5,"a\"b":0.25}}`; string(b) != want {
+		t.Errorf("marshalled %s, want %s", b, want)
+	}
+	var back Prediction
+	if err := json.Unmarshal(b, &back); err != nil || !slices.Equal(back.Probabilities, p.Probabilities) || back.Probabilities.Of("10") != 0.5 {
+		t.Errorf("read back %+v (%v), want %+v", back, err, p)
+	}
+	if b, _ := json.Marshal(Prediction{Line: 1, Score: new(float64)}); string(b) != `{"line":1,"score":0}` {
+		t.Errorf("a regression prediction marshalled %s", b)
 	}
 }

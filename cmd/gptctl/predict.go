@@ -30,13 +30,13 @@ func NewCmdPredict(runF func(*PredictOptions) error) *cobra.Command {
 		Short: "Score a task file with a finetuned model, one JSON line per row",
 		Long: `predict reads FILE with the columns the model was finetuned on (the label
 column may be absent or empty) and writes one JSON object per row, in file
-order: {"line": N, "label": L, "probabilities": {...}} for classification and
-multiple choice, {"line": N, "score": S} for regression. LINE is the row's line
-in FILE. A row that cannot be read (a missing column, bad JSON) stops predict
-with its file and line (exit 2); with --skip-bad-rows it gets no prediction
-and is reported on stderr (a CSV syntax error, such as a stray quote, always
-stops: past it, where rows start is unknown). --out is written atomically;
-without it the predictions go to stdout.
+order: {"line": N, "label": L, "probabilities": {...}} (in class order) for
+classification and multiple choice, {"line": N, "score": S} for regression.
+LINE is the row's line in FILE. A row that cannot be read (a missing column,
+bad JSON) stops predict with its file and line (exit 2); with --skip-bad-rows
+it gets no prediction and is reported on stderr (a CSV syntax error, such as
+a stray quote, always stops: past it, where rows start is unknown). --out is
+written atomically; without it the predictions go to stdout.
 On a GPU (--device auto finds a usable one) the products run in float32, so
 both devices give the same predictions.`,
 		Example: `  gptctl predict --model runs/ft-sst2/best --data new-reviews.tsv --out preds.jsonl
