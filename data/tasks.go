@@ -116,8 +116,8 @@ func (e *RowError) Error() string {
 
 // ReadTaskFile reads the task file at path. needLabel=false (prediction)
 // does not read the label or score column at all: the file may lack it, a
-// row is read whatever it holds there, and every example has HasLabel
-// false. Content problems are *RowError; a file that cannot be read or a
+// row is read whatever it holds there, every example has HasLabel false,
+// and a file without rows gives no examples rather than an error. Content problems are *RowError; a file that cannot be read or a
 // bad TaskFormat give a plain error.
 func ReadTaskFile(path string, f TaskFormat, needLabel bool) (*TaskData, error) {
 	b, err := os.ReadFile(path)
@@ -150,7 +150,9 @@ func ParseTaskFile(b []byte, path string, f TaskFormat, needLabel bool) (*TaskDa
 	if err != nil {
 		return nil, err
 	}
-	if len(p.data.Examples) == 0 {
+	// A file of no rows is nothing to predict (a batch job's empty day),
+	// but no data to train or evaluate on.
+	if len(p.data.Examples) == 0 && (needLabel || len(p.data.Skips) > 0) {
 		msg := "no examples"
 		if len(p.data.Skips) > 0 {
 			msg = fmt.Sprintf("no examples: all %d rows were bad, the first: %v", p.data.Skipped, p.data.Skips[0])

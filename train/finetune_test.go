@@ -205,6 +205,16 @@ eval_interval: 10
 	if _, err := PredictTask(out, filepath.Join(dir, "notes.txt"), io.Discard, InferOptions{Batch: 4}); err == nil || !strings.Contains(err.Error(), "--format") {
 		t.Errorf("predict on a .txt file without a format: %v, want a pointer to --format", err)
 	}
+	// A file with no rows is nothing to predict; eval has nothing to measure.
+	empty := writeFile(t, filepath.Join(dir, "empty.tsv"), "id\tsentence\n")
+	var none strings.Builder
+	if n, err := PredictTask(out, empty, &none, InferOptions{Batch: 4}); err != nil || n != 0 || none.Len() != 0 {
+		t.Errorf("predict on a header-only file: %d predictions %q, %v; want none and no error", n, none.String(), err)
+	}
+	empty = writeFile(t, filepath.Join(dir, "empty.tsv"), "id\tlabel\tsentence\n")
+	if _, err := EvalTask(out, empty, InferOptions{Batch: 4}); err == nil || !strings.Contains(err.Error(), "no examples") {
+		t.Errorf("eval on a header-only file: %v, want no examples", err)
+	}
 }
 
 // A JSONL similarity task with a score: both orders, regression.
