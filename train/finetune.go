@@ -390,8 +390,8 @@ func (r *ftRun) describe() {
 		float64(p.Count())/1e6, info.Objective, info.head().Outputs())
 	fmt.Fprintf(r.opt.Log, "task: %s, %d training and %d validation examples, max_len %d (%d truncated); baseline %s\n",
 		info.Type, len(r.train), len(r.val), info.MaxLen, r.sum.Truncated, formatMetrics(r.sum.Baseline))
-	fmt.Fprintf(r.opt.Log, "plan: %d steps (%d per epoch) of %d examples, lr %g, warmup %d, lambda %g; BLAS %s\n",
-		r.total, r.perEpoch, cfg.BatchSize, cfg.LR, r.warmup, cfg.Lambda, kernels.BLASName())
+	fmt.Fprintf(r.opt.Log, "plan: %d steps (%d per epoch) of up to %d examples, lr %g, warmup %d, lambda %g; BLAS %s\n",
+		r.total, r.perEpoch, min(cfg.BatchSize, len(r.train)), cfg.LR, r.warmup, cfg.Lambda, kernels.BLASName())
 }
 
 // isBetter compares a metric value with the best so far.
