@@ -34,7 +34,8 @@ import (
 // or, in JSONL, a key, or a dotted path into nested objects and lists
 // ("question.stem", "endings.0"; a key containing a dot is matched whole
 // first). "x+y" names several columns whose values are joined with one
-// space (a header name containing "+" is matched whole first). E.g.
+// space (a header name containing "+" is matched whole first; a JSON key
+// cannot contain one). E.g.
 //
 //	hellaswag:  {columns: {context: ctx, option0: endings.0, option1: endings.1,
 //	             option2: endings.2, option3: endings.3, label: label}}
