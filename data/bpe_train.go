@@ -117,7 +117,7 @@ func newBPETrainer(counts map[string]int64) *bpeTrainer {
 	}
 	for w, k := range keys {
 		sym := make([]int32, len(k))
-		for i := range k {
+		for i := range len(k) { // every byte: ranging over k would visit rune starts only
 			sym[i] = int32(k[i])
 		}
 		tr.words = append(tr.words, sym)

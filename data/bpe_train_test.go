@@ -59,6 +59,27 @@ func TestTrainBPE(t *testing.T) {
 	}
 }
 
+// Non-ASCII text trains on its bytes: every learned token is a piece of
+// the text, and frequent words of several-byte characters become one
+// token each.
+func TestTrainBPENonASCII(t *testing.T) {
+	text := strings.Repeat("café café naïve über 日本語 日本語 🙂🙂\n", 40)
+	tok := trainTiny(t, text, 300)
+	for id := 256; id < tok.VocabSize(); id++ {
+		if id == tok.EOT() {
+			continue
+		}
+		if piece := tok.Decode([]int{id}); !strings.Contains(text, piece) {
+			t.Errorf("token %d is %q, which the training text does not hold", id, piece)
+		}
+	}
+	for _, word := range []string{" café", " 日本語", " über"} {
+		if ids := tok.Encode(word); len(ids) != 1 {
+			t.Errorf("%q encodes to %v, want one token", word, ids)
+		}
+	}
+}
+
 // A .jsonl file trains on its documents, not on the JSON around them: the
 // same vocabulary as the documents in text files of their own.
 func TestTrainBPEJSONL(t *testing.T) {
