@@ -108,7 +108,7 @@ func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 }
 
 // benchConfig checks spec and returns cfg with the shape of the model to
-// measure (init_from's, when set) and spec's thread count.
+// measure (init_from's, when set) and spec's thread count (when set).
 func benchConfig(cfg Config, spec BenchSpec) (Config, error) {
 	steps, warmup, threads := spec.Steps, spec.Warmup, spec.Threads
 	if steps < 1 || warmup < 0 || threads < 0 {
@@ -125,7 +125,9 @@ func benchConfig(cfg Config, spec BenchSpec) (Config, error) {
 	if cfg.VocabSize <= 0 {
 		return cfg, &ConfigError{fmt.Errorf("bench: vocab_size must be set (synthetic tokens have no tokenizer)")}
 	}
-	cfg.Threads = threads
+	if threads > 0 { // the flag; else the config's threads
+		cfg.Threads = threads
+	}
 	return cfg, nil
 }
 

@@ -36,6 +36,11 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", name, v)
 		}
 	}
+	// Without the flag, the config's threads.
+	c.Threads = 1
+	if r, err := Bench(c, BenchSpec{Steps: 1}, io.Discard); err != nil || r.Threads != 1 {
+		t.Errorf("bench of a config with threads 1: %+v, %v; want 1 thread", r, err)
+	}
 	if _, err := Bench(c, BenchSpec{}, io.Discard); err == nil {
 		t.Error("no error for 0 steps")
 	}

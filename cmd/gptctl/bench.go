@@ -63,7 +63,7 @@ peak_rss_mb. Compare with ../shared/bench/torch_ref.py on the same shape.`,
 	f.StringArrayVar(&opts.Sets, "set", nil, "override a config key, key=value (repeatable)")
 	f.IntVar(&opts.Steps, "steps", 20, "timed training steps")
 	f.IntVar(&opts.Warmup, "warmup", 3, "untimed steps first")
-	f.IntVar(&opts.Threads, "threads", 0, "goroutines the kernels use (0: all cores)")
+	f.IntVar(&opts.Threads, "threads", 0, "goroutines the kernels use (0: the config's threads, where 0 is all cores)")
 	f.StringVar(&opts.Device, "device", "", "auto, cpu or cuda (overrides device:); on a GPU mfu is against a measured cuBLAS GEMM rate")
 	f.BoolVar(&opts.Profile, "profile", false, "device cuda: time each kind of op over one more step (a table on stderr, \"profile\" in the JSON)")
 	return cmd
