@@ -36,10 +36,12 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", name, v)
 		}
 	}
-	// Without the flag, the config's threads.
-	c.Threads = 1
-	if r, err := Bench(c, BenchSpec{Steps: 1}, io.Discard); err != nil || r.Threads != 1 {
-		t.Errorf("bench of a config with threads 1: %+v, %v; want 1 thread", r, err)
+	// Without the flag, the config's threads; with it, the flag's.
+	c.Threads = 3
+	for flag, want := range map[int]int{0: 3, 2: 2} {
+		if got, err := benchConfig(c, BenchSpec{Steps: 1, Threads: flag}); err != nil || got.Threads != want {
+			t.Errorf("threads 3 in the config, --threads %d: %d threads (%v), want %d", flag, got.Threads, err, want)
+		}
 	}
 	if _, err := Bench(c, BenchSpec{}, io.Discard); err == nil {
 		t.Error("no error for 0 steps")
