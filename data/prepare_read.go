@@ -43,7 +43,8 @@ func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
 // ExpandInputs resolves the glob patterns among inputs (a pattern that
-// matches nothing is an error) and checks that every file exists and is not
+// matches nothing is an error; a file of the pattern's own name is that
+// file) and checks that every file exists and is not
 // a directory. Its errors are *InputError.
 func ExpandInputs(inputs []string) ([]string, error) {
 	files, _, err := expandInputs(inputs)
@@ -60,7 +61,7 @@ func expandInputs(inputs []string) ([]string, int64, error) {
 	seen := map[string]bool{}
 	for _, in := range inputs {
 		matches := []string{in}
-		if strings.ContainsAny(in, "*?[") {
+		if _, err := os.Lstat(in); err != nil && strings.ContainsAny(in, "*?[") { // a name such as x[1].txt is itself first
 			m, err := filepath.Glob(in)
 			if err != nil {
 				return nil, 0, &InputError{fmt.Errorf("input %q: bad pattern: %w", in, err)}

@@ -615,3 +615,26 @@ func TestJSONLInAnyCase(t *testing.T) {
 		t.Errorf("documents %q, %v", docs, err)
 	}
 }
+
+// A file whose name holds glob characters is itself, before any pattern;
+// a pattern still matches the files it names.
+func TestExpandInputsLiteralFirst(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"x[1].txt", "x1.txt", "a*.txt"} {
+		os.WriteFile(filepath.Join(dir, name), []byte("text"), 0o644)
+	}
+	for in, want := range map[string][]string{
+		"x[1].txt":  {"x[1].txt"},
+		"x[12].txt": {"x1.txt"},
+		"a*.txt":    {"a*.txt"},
+		"x*.txt":    {"x1.txt", "x[1].txt"},
+	} {
+		got, err := ExpandInputs([]string{filepath.Join(dir, in)})
+		for i := range got {
+			got[i] = filepath.Base(got[i])
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ExpandInputs(%s) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}

@@ -63,7 +63,7 @@ set replaces an earlier one in DIR whole, once it is all written.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.Spec, "tokenizer", "t", "", "char (the inputs' characters), "+specHelp)
-	f.StringSliceVar(&opts.Data, "data", nil, "input files or globs (repeatable, comma-separated); .jsonl is one document per line")
+	inputsFlag(f, &opts.Data, "input files or globs (repeatable, comma-separated); .jsonl is one document per line")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "directory to write the shards into")
 	f.Float64Var(&opts.ValFraction, "val-fraction", def.ValFraction, "share of the text for the validation split, 0 for none")
 	f.IntVar(&opts.ShardTokens, "shard-tokens", def.ShardTokens, "most tokens per shard")

@@ -66,7 +66,7 @@ its documents, one {"text": ...} per line, as data prepare reads them.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&opts.Data, "data", nil, "training text or .jsonl files or globs (repeatable, comma-separated)")
+	inputsFlag(f, &opts.Data, "training text or .jsonl files or globs (repeatable, comma-separated)")
 	f.IntVar(&opts.VocabSize, "vocab-size", 0, "vocabulary size, at least 257")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "directory to write encoder.json and vocab.bpe into")
 	return cmd

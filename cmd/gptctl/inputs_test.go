@@ -1,0 +1,24 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// --data splits at commas, except a value naming a file that exists.
+func TestInputsFlag(t *testing.T) {
+	dir := t.TempDir()
+	comma := filepath.Join(dir, "shk,1.txt")
+	os.WriteFile(comma, []byte("text"), 0o644)
+	var got []string
+	cmd := newCmdDataPrepare(func(o *DataPrepareOptions) error { got = o.Data; return nil })
+	cmd.SetArgs([]string{"--tokenizer", "byte", "--out", dir, "--data", comma, "--data", "a.txt,b/*.txt", "--data", "c.txt"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{comma, "a.txt", "b/*.txt", "c.txt"}; !slices.Equal(got, want) {
+		t.Errorf("--data gave %q, want %q", got, want)
+	}
+}
