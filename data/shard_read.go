@@ -94,23 +94,38 @@ func (s *Shard) Get(i int) int {
 	return int(binary.LittleEndian.Uint32(s.data[4*i:]))
 }
 
-// Window copies the len(dst) tokens that start at start into dst.
+// Window copies the len(dst) tokens that start at start into dst. A token
+// not below the vocabulary size (a damaged shard) is an *InputError naming
+// it.
 func (s *Shard) Window(dst []int32, start int) error {
 	if start < 0 || start > s.n-len(dst) {
 		return fmt.Errorf("shard %s: window [%d, %d) is outside its %d tokens", s.path, start, start+len(dst), s.n)
 	}
+	vocab := uint32(s.vocab)
 	if s.dtype == 2 {
 		src := s.data[2*start : 2*(start+len(dst))]
 		for i := range dst {
-			dst[i] = int32(binary.LittleEndian.Uint16(src[2*i:]))
+			id := uint32(binary.LittleEndian.Uint16(src[2*i:]))
+			if id >= vocab {
+				return s.badToken(int(id), start+i)
+			}
+			dst[i] = int32(id)
 		}
 		return nil
 	}
 	src := s.data[4*start : 4*(start+len(dst))]
 	for i := range dst {
-		dst[i] = int32(binary.LittleEndian.Uint32(src[4*i:]))
+		id := binary.LittleEndian.Uint32(src[4*i:])
+		if id >= vocab {
+			return s.badToken(int(id), start+i)
+		}
+		dst[i] = int32(id)
 	}
 	return nil
+}
+
+func (s *Shard) badToken(id, pos int) error {
+	return &InputError{fmt.Errorf("shard %s: token %d at position %d is outside the vocabulary of %d: the shard is damaged (run gptctl data prepare again)", s.path, id, pos, s.vocab)}
 }
 
 // Check reads every token and returns an error naming the first one that is
@@ -118,7 +133,7 @@ func (s *Shard) Window(dst []int32, start int) error {
 func (s *Shard) Check() error {
 	for i := 0; i < s.n; i++ {
 		if id := s.Get(i); id >= s.vocab {
-			return fmt.Errorf("shard %s: token %d at position %d is outside the vocabulary of %d", s.path, id, i, s.vocab)
+			return s.badToken(id, i)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package data
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -171,5 +172,39 @@ func TestSampler(t *testing.T) {
 	}
 	if _, err := OpenShardSet(dir, "val"); err == nil || !strings.Contains(err.Error(), "no shards val_*.bin") {
 		t.Fatalf("missing split: %v", err)
+	}
+}
+
+// A damaged token (an id past the vocabulary) is bad input naming the
+// shard and position, for both token widths, wherever a window reads it.
+func TestShardWindowRefusesDamagedToken(t *testing.T) {
+	for _, vocab := range []int{300, 1<<16 + 1} {
+		path := filepath.Join(t.TempDir(), "train_000.bin")
+		if err := WriteShard(path, []int{1, 2, 3, 4, 5, 6}, vocab); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(path)
+		dt := ShardDType(vocab)
+		off := ShardHeaderSize + 4*dt // token 4
+		if dt == 2 {
+			binary.LittleEndian.PutUint16(b[off:], 300)
+		} else {
+			binary.LittleEndian.PutUint32(b[off:], 1<<31) // negative as an int32
+		}
+		os.WriteFile(path, b, 0o644)
+		s, err := OpenShard(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		win := make([]int32, 3)
+		if err := s.Window(win, 0); err != nil {
+			t.Errorf("vocab %d: a window before the damage: %v", vocab, err)
+		}
+		err = s.Window(win, 2)
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "at position 4 is outside the vocabulary") {
+			t.Errorf("vocab %d: window over a damaged token: %v, want an InputError naming %s and position 4", vocab, err, path)
+		}
+		s.Close()
 	}
 }
