@@ -16,6 +16,7 @@ type ShardSet struct {
 	shards []*Shard
 	total  int64
 	vocab  int
+	name   string // DIR/PREFIX_*.bin, for messages
 }
 
 // ShardPath returns DIR/PREFIX_NNN.bin, the name Prepare gives shard i.
@@ -56,7 +57,7 @@ func OpenShardSet(dir, prefix string) (*ShardSet, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no shards %s in %s (run gptctl data prepare --out %s)", prefix+"_*.bin", dir, dir)
 	}
-	set := &ShardSet{}
+	set := &ShardSet{name: filepath.Join(dir, prefix+"_*.bin")}
 	for _, f := range files {
 		s, err := OpenShard(f)
 		if err != nil {
@@ -121,13 +122,16 @@ func NewSampler(set *ShardSet, seqLen int, seed uint64) (*Sampler, error) {
 	}
 	s := &Sampler{set: set, seqLen: seqLen, seed: seed, buf: make([]int32, seqLen+1)}
 	var n int64
+	longest := 0
 	for _, sh := range set.shards {
 		adviseRandom(sh.mapped)
 		n += int64(max(sh.Len()-seqLen, 0))
 		s.cum = append(s.cum, n)
+		longest = max(longest, sh.Len())
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("sampler: no shard holds %d tokens, the window of sequence length %d plus one target (dataset has %d tokens)", seqLen+1, seqLen, set.Len())
+		return nil, fmt.Errorf("%s: no shard holds %d tokens, the window of sequence length %d plus one target (the longest holds %d; windows do not span shards): use a seq_len below %d, or prepare more text",
+			set.name, seqLen+1, seqLen, longest, max(longest, 1))
 	}
 	return s, nil
 }

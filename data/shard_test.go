@@ -167,8 +167,9 @@ func TestSampler(t *testing.T) {
 	if err := d.Restore(st); err == nil {
 		t.Fatal("restore with another sequence length: no error")
 	}
-	if _, err := NewSampler(set, 900, 1); err == nil || !strings.Contains(err.Error(), "no shard holds 901 tokens") {
-		t.Fatalf("window too long: %v", err)
+	if _, err := NewSampler(set, 900, 1); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "train_*.bin")+": no shard holds 901 tokens") ||
+		!strings.Contains(err.Error(), "use a seq_len below") {
+		t.Fatalf("window too long: %v, want the shards named and a fix", err)
 	}
 	if _, err := OpenShardSet(dir, "val"); err == nil || !strings.Contains(err.Error(), "no shards val_*.bin") {
 		t.Fatalf("missing split: %v", err)

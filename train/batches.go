@@ -47,7 +47,7 @@ type Sampler struct {
 // NewSampler returns a sampler of windows of t tokens from src.
 func NewSampler(src TokenSource, t int, seed uint64) (*Sampler, error) {
 	if src.Len() < t+1 {
-		return nil, fmt.Errorf("data: %d tokens are too few for windows of %d (need at least %d)", src.Len(), t, t+1)
+		return nil, fmt.Errorf("%d tokens are too few for windows of sequence length %d plus one target (need at least %d): use a shorter seq_len, or more text", src.Len(), t, t+1)
 	}
 	s := &Sampler{src: src, t: t, win: make([]int32, t+1), seed: seed}
 	s.Reset()

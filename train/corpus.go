@@ -52,11 +52,11 @@ func (s split) sampler(t int, seed uint64) (batchSource, error) {
 
 // samplers returns the training and validation batch sources.
 func (c *corpus) samplers(t int, seed uint64) (train, val batchSource, err error) {
-	if train, err = c.train.sampler(t, seed+2); err == nil {
-		val, err = c.val.sampler(t, seed+3)
+	if train, err = c.train.sampler(t, seed+2); err != nil {
+		return nil, nil, inputErrorf("training data: %w", err)
 	}
-	if err != nil {
-		return nil, nil, &InputError{Err: err}
+	if val, err = c.val.sampler(t, seed+3); err != nil {
+		return nil, nil, inputErrorf("validation data: %w", err)
 	}
 	return train, val, nil
 }
