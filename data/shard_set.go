@@ -1,6 +1,9 @@
 package data
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -17,6 +20,7 @@ type ShardSet struct {
 	total  int64
 	vocab  int
 	name   string // DIR/PREFIX_*.bin, for messages
+	sum    string // Fingerprint, once computed
 }
 
 // ShardPath returns DIR/PREFIX_NNN.bin, the name Prepare gives shard i.
@@ -111,7 +115,8 @@ type SamplerState struct {
 	Seed   uint64 `json:"seed"`
 	Step   uint64 `json:"step"` // windows drawn so far
 	SeqLen int    `json:"seq_len"`
-	Tokens int64  `json:"tokens"` // tokens in the shard set, to catch a changed dataset
+	Tokens int64  `json:"tokens"`        // tokens in the shard set, to catch a changed dataset
+	Sum    string `json:"sum,omitempty"` // the set's Fingerprint, to catch one prepared again
 }
 
 // NewSampler returns a sampler of windows of seqLen inputs and targets. It
@@ -176,15 +181,53 @@ func mix64(x uint64) uint64 {
 
 // State returns the sampler's position.
 func (s *Sampler) State() SamplerState {
-	return SamplerState{Seed: s.seed, Step: s.step, SeqLen: s.seqLen, Tokens: s.set.Len()}
+	return SamplerState{Seed: s.seed, Step: s.step, SeqLen: s.seqLen, Tokens: s.set.Len(), Sum: s.set.Fingerprint()}
 }
 
 // Restore moves the sampler to a saved position. The state must come from
-// a sampler of the same sequence length over the same shards.
+// a sampler of the same sequence length over the same shards (a state
+// without a fingerprint, from an older gptctl, is not checked for one).
 func (s *Sampler) Restore(st SamplerState) error {
 	if st.SeqLen != s.seqLen || st.Tokens != s.set.Len() {
 		return fmt.Errorf("sampler: saved state is for sequence length %d over %d tokens, this sampler has %d over %d (the dataset or config changed)", st.SeqLen, st.Tokens, s.seqLen, s.set.Len())
 	}
+	if st.Sum != "" && st.Sum != s.set.Fingerprint() {
+		return fmt.Errorf("sampler: the %d tokens of %s differ from those the run was trained on (the shards were prepared again)", st.Tokens, s.set.name)
+	}
 	s.seed, s.step = st.Seed, st.Step
 	return nil
+}
+
+// fingerprintBlocks is how many evenly spaced blocks of fingerprintBlock
+// bytes of each shard the fingerprint reads: all of a shard up to 256 KiB,
+// a sample of a larger one (a shard of a billion tokens costs no full
+// read at every resume, and data prepared again differs in nearly every
+// block).
+const fingerprintBlocks, fingerprintBlock = 64, 4096
+
+// Fingerprint returns a hash of the set: each shard's token count and
+// vocabulary, and its tokens, whole or sampled in blocks. Computed once.
+func (s *ShardSet) Fingerprint() string {
+	if s.sum != "" {
+		return s.sum
+	}
+	h := sha256.New()
+	var n [16]byte
+	for _, sh := range s.shards {
+		binary.LittleEndian.PutUint64(n[:], uint64(sh.Len()))
+		binary.LittleEndian.PutUint64(n[8:], uint64(sh.VocabSize()))
+		h.Write(n[:])
+		d := sh.data
+		if len(d) <= fingerprintBlocks*fingerprintBlock {
+			h.Write(d)
+			continue
+		}
+		span := len(d) - fingerprintBlock
+		for i := range fingerprintBlocks {
+			at := span * i / (fingerprintBlocks - 1)
+			h.Write(d[at : at+fingerprintBlock])
+		}
+	}
+	s.sum = hex.EncodeToString(h.Sum(nil)[:16])
+	return s.sum
 }

@@ -209,3 +209,38 @@ func TestShardWindowRefusesDamagedToken(t *testing.T) {
 		s.Close()
 	}
 }
+
+// The fingerprint of a set is stable across opens and changes with the
+// tokens: every token of a small shard, the sampled blocks of a large one.
+func TestShardSetFingerprint(t *testing.T) {
+	for _, n := range []int{1000, 300_000} { // whole; sampled (600 kB)
+		dir := t.TempDir()
+		ids := make([]int, n)
+		for i := range ids {
+			ids[i] = i % 300
+		}
+		path := ShardPath(dir, "train", 0)
+		if err := WriteShard(path, ids, 300); err != nil {
+			t.Fatal(err)
+		}
+		sum := func() string {
+			set, err := OpenShardSet(dir, "train")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer set.Close()
+			return set.Fingerprint()
+		}
+		a := sum()
+		if b := sum(); a != b || len(a) != 32 {
+			t.Fatalf("%d tokens: fingerprints %q and %q of the same shard", n, a, b)
+		}
+		ids[n-1] = 7 // the last token is in the last block
+		if err := WriteShard(path, ids, 300); err != nil {
+			t.Fatal(err)
+		}
+		if sum() == a {
+			t.Errorf("%d tokens: the fingerprint did not change with the last token", n)
+		}
+	}
+}

@@ -5,6 +5,9 @@ package train
 // uninterrupted run would have drawn.
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -42,6 +45,7 @@ type Sampler struct {
 	rng  *rand.Rand
 	win  []int32
 	seed uint64
+	sum  string // fingerprint of src, once computed
 }
 
 // NewSampler returns a sampler of windows of t tokens from src.
@@ -78,6 +82,7 @@ type samplerState struct {
 	PCG    []byte `json:"pcg"`
 	Tokens int64  `json:"tokens"`
 	SeqLen int    `json:"seq_len"`
+	Sum    string `json:"sum,omitempty"` // SHA-256 of the ids, to catch data edited to the same length
 }
 
 // State is the sampler position.
@@ -86,12 +91,32 @@ func (s *Sampler) State() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(samplerState{PCG: pcg, Tokens: int64(s.src.Len()), SeqLen: s.t})
+	return json.Marshal(samplerState{PCG: pcg, Tokens: int64(s.src.Len()), SeqLen: s.t, Sum: s.fingerprint()})
+}
+
+// fingerprint returns the SHA-256 of the source's ids (as little-endian
+// uint32, so the width they are held in does not count), computed once.
+func (s *Sampler) fingerprint() string {
+	if s.sum == "" {
+		h := sha256.New()
+		ids := make([]int32, 1<<16)
+		buf := make([]byte, 4*len(ids))
+		for lo, n := 0, s.src.Len(); lo < n; lo += len(ids) {
+			w := ids[:min(len(ids), n-lo)]
+			s.src.Window(w, lo)
+			for i, id := range w {
+				binary.LittleEndian.PutUint32(buf[4*i:], uint32(id))
+			}
+			h.Write(buf[:4*len(w)])
+		}
+		s.sum = hex.EncodeToString(h.Sum(nil)[:16])
+	}
+	return s.sum
 }
 
 // Restore sets a position saved by State; it refuses one saved over
-// another number of tokens or window. A checkpoint written before the
-// state had them holds the generator alone.
+// another number of tokens, other ids or another window. A checkpoint
+// written before the state had them holds the generator alone (or no sum).
 func (s *Sampler) Restore(b []byte) error {
 	var st samplerState
 	if json.Unmarshal(b, &st) != nil {
@@ -100,6 +125,9 @@ func (s *Sampler) Restore(b []byte) error {
 	if st.Tokens != int64(s.src.Len()) || st.SeqLen != s.t {
 		return fmt.Errorf("sampler: saved state is for sequence length %d over %d tokens, this sampler has %d over %d (the data or config changed)",
 			st.SeqLen, st.Tokens, s.t, s.src.Len())
+	}
+	if st.Sum != "" && st.Sum != s.fingerprint() {
+		return fmt.Errorf("sampler: the %d tokens differ from those the run was trained on (the data was edited)", st.Tokens)
 	}
 	return s.pcg.UnmarshalBinary(st.PCG)
 }

@@ -76,10 +76,24 @@ func TestResumeOnTextWithChangedData(t *testing.T) {
 			t.Errorf("resume with %s: %v, want a config error with %q", c.set, err, c.want)
 		}
 	}
-	writeFile(t, corpus, text+"to be. ")
 	var ie *InputError
+	// Edited to the same length: the same count of tokens, other ids; and
+	// another file of the same length.
+	same := strings.Replace(text, "question", "noitseuq", 1)
+	if err := resume("data=" + writeFile(t, filepath.Join(dir, "same.txt"), same)); !errors.As(err, &ce) || !strings.Contains(err.Error(), "but the run trains on "+corpus) {
+		t.Errorf("resume on another file of the same length: %v, want a config error naming the run's data", err)
+	}
+	writeFile(t, corpus, same)
+	if err := resume(); !errors.As(err, &ie) || !strings.Contains(err.Error(), "changed since the checkpoint") || !strings.Contains(err.Error(), "edited") {
+		t.Errorf("resume after the corpus was edited to the same length: %v, want an input error", err)
+	}
+	writeFile(t, corpus, text+"to be. ")
 	if err := resume(); !errors.As(err, &ie) || !strings.Contains(err.Error(), "changed since the checkpoint") {
 		t.Errorf("resume after the corpus grew: %v, want an input error", err)
+	}
+	writeFile(t, corpus, text)
+	if err := resume(); err != nil {
+		t.Errorf("resume on the corpus put back: %v", err)
 	}
 
 	s, err := NewSampler(Tokens{0, 1, 2, 3, 4, 5, 6, 7}, 4, 9)

@@ -680,6 +680,18 @@ func TestResumeOnShardsWithChangedData(t *testing.T) {
 	if readFile(t, filepath.Join(run, "train.yaml")) != job {
 		t.Error("a refused resume rewrote train.yaml")
 	}
+	// Prepared again from text edited to the same length: the same token
+	// count, other ids.
+	prepare("shards", strings.Replace(text, "question", "noitseuq", 1))
+	rc, err := Load(filepath.Join(run, "train.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Pretrain(context.Background(), rc, Options{OutDir: run, Resume: true, Log: io.Discard})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "prepared again") {
+		t.Errorf("resume on shards prepared again from edited text: %v, want an input error", err)
+	}
 }
 
 // A corpus saved with a byte order mark reads as the same text: the mark is
