@@ -133,6 +133,11 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	if device, err = SetupDevice(cfg, opt.Log); err != nil {
 		return "", nil, err
 	}
+	for _, f := range []string{modelFile, stateFile} { // checked before the lock file goes into it
+		if _, err := os.Stat(filepath.Join(opt.OutDir, f)); err == nil {
+			return "", nil, inputErrorf("--out %s is a model or checkpoint directory (it has %s), not a run directory: a run keeps its checkpoints in directories of its own; choose another --out", opt.OutDir, f)
+		}
+	}
 	if unlock, err = lockRunDir(opt.OutDir); err != nil {
 		return "", nil, err
 	}

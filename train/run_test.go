@@ -537,6 +537,20 @@ func TestRunDirectoryIsNotOverwritten(t *testing.T) {
 	if readFile(t, filepath.Join(dir, "checkpoint", "model.safetensors")) != before {
 		t.Fatal("the refused run changed the checkpoint")
 	}
+	// Nor is one of its model directories taken as a run directory, new or
+	// resumed: nothing is written into it.
+	for _, sub := range []string{"checkpoint", "best"} {
+		for _, resume := range []bool{false, true} {
+			out := filepath.Join(dir, sub)
+			_, err := Pretrain(context.Background(), cfg, Options{OutDir: out, Resume: resume, Log: io.Discard})
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "is a model or checkpoint directory") {
+				t.Errorf("--out %s (resume %v): %v, want an input error", sub, resume, err)
+			}
+			if _, err := os.Stat(filepath.Join(out, ".lock")); err == nil {
+				t.Errorf("--out %s (resume %v) left a lock file in it", sub, resume)
+			}
+		}
+	}
 
 	resume := func(sets ...string) error {
 		c, err := Load(filepath.Join(dir, "train.yaml"), append([]string{"max_steps=12"}, sets...))
