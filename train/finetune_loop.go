@@ -40,6 +40,10 @@ func (w *logWindow) add(s stepResult) {
 
 func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	start, elapsed0 := time.Now(), r.state.Elapsed
+	clock := r.opt.Started // max_time counts from the job's start
+	if clock.IsZero() {
+		clock = start
+	}
 	var batches [][]int
 	epoch := -1
 	var slowest time.Duration // the longest step with its evaluation and checkpoint
@@ -48,7 +52,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
 			break
 		}
-		if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(start)+3*slowest > limit {
+		if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(clock)+3*slowest > limit {
 			r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
 			break
 		}

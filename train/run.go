@@ -27,6 +27,10 @@ type Options struct {
 	// place of the config's max_time; it is not written into the run's
 	// config, so a later --resume takes the config's again.
 	MaxTime time.Duration
+	// Started is when the job started (the process, for the command line):
+	// the wall-time limit counts from it, setup included. Zero: from when
+	// training starts.
+	Started time.Time
 	// AfterStep, if set, is called after each optimizer step with the number
 	// of steps done (tests use it to interrupt a run at a known step).
 	AfterStep func(step int)

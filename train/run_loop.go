@@ -47,13 +47,20 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	B, T := r.model.B, r.model.T
 	start, base := time.Now(), r.state.Elapsed
 	elapsed := func() float64 { return base + time.Since(start).Seconds() }
+	clock := r.opt.Started // max_time counts from the job's start
+	if clock.IsZero() {
+		clock = start
+	}
 	var p pace
-	for r.state.Step < cfg.MaxSteps && !r.interrupted(ctx, start, p.slowest) {
+	for r.state.Step < cfg.MaxSteps {
 		step := r.state.Step
-		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
-		t0 := time.Now()
 		done := step + 1 // the step count after this step
 		evaluated := cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0 || done == cfg.MaxSteps
+		if r.interrupted(ctx, clock, p.budget(evaluated, cfg.EvalBatches, cfg.GradAccum)) {
+			break
+		}
+		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
+		t0 := time.Now()
 		logged := done%cfg.LogInterval == 0 || evaluated
 		loss, err := r.trainStep(float32(lr), logged)
 		var m metrics
@@ -73,16 +80,19 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 				"tokens_per_s": r.sum.TokensPerS, "elapsed_s": elapsed()}
 		}
 		last := r.state.Step == cfg.MaxSteps
+		t1 := time.Now()
 		if err := r.evalAndLog(m, evaluated, logged); err != nil {
 			return nil, err
 		}
+		if evaluated {
+			p.evaluated(time.Since(t1))
+		}
 		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
-			t1 := time.Now()
 			if err := r.save(elapsed()); err != nil {
 				return nil, err
 			}
-			p.slowest = max(p.slowest, time.Since(t1))
 		}
+		p.slowest = max(p.slowest, time.Since(t0)) // the step with its evaluation and checkpoint
 		if r.opt.AfterStep != nil {
 			r.opt.AfterStep(r.state.Step)
 		}
@@ -91,10 +101,12 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 }
 
 // pace measures the steps this process trained (skipped ones not counted):
-// their time, the slowest step or checkpoint so far, and tokens/s.
+// their time and tokens/s, the slowest step so far with its evaluation and
+// checkpoint, and whether an evaluation was timed.
 type pace struct {
 	train, slowest time.Duration
 	steps          int
+	evals          bool
 }
 
 func (p *pace) step(d time.Duration) {
@@ -103,20 +115,39 @@ func (p *pace) step(d time.Duration) {
 	p.steps++
 }
 
+func (p *pace) evaluated(d time.Duration) {
+	p.slowest, p.evals = max(p.slowest, d), true
+}
+
+// budget is the time to leave before a wall-time limit when the next step
+// begins: three times the slowest step so far (with its evaluation and
+// checkpoint), room for the step, its work and the last checkpoint; when
+// the next step evaluates and no evaluation was timed yet, also an
+// estimate of one: evalBatches forward passes, each taken as half a
+// training micro-batch (about what a small model's forward costs, where
+// fixed costs weigh; a larger one's is nearer a third).
+func (p *pace) budget(evaluates bool, evalBatches, gradAccum int) time.Duration {
+	b := 3 * p.slowest
+	if evaluates && !p.evals && p.steps > 0 {
+		b += p.train / time.Duration(p.steps) * time.Duration(evalBatches) / time.Duration(2*max(gradAccum, 1))
+	}
+	return b
+}
+
 func (p *pace) tokensPerS(tokensPerStep int) float64 {
 	return float64(int64(tokensPerStep)*int64(p.steps)) / p.train.Seconds()
 }
 
 // interrupted reports whether the run stops before its next step, and
-// records why in the summary: ctx was cancelled, or the next step (with
-// room for a checkpoint: three times the slowest so far) would pass the
-// wall-time limit of a run that started at start.
-func (r *run) interrupted(ctx context.Context, start time.Time, slowest time.Duration) bool {
+// records why in the summary: ctx was cancelled, or the next step, with
+// the room budget asks for, would pass the wall-time limit of a job that
+// started at start.
+func (r *run) interrupted(ctx context.Context, start time.Time, budget time.Duration) bool {
 	if ctx.Err() != nil {
 		r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
 		return true
 	}
-	if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(start)+3*slowest > limit {
+	if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(start)+budget > limit {
 		r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
 		return true
 	}

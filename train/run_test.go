@@ -954,3 +954,32 @@ func TestResumeTakesOptimizerSettings(t *testing.T) {
 		t.Error("resumes with weight_decay 0.1 and 0.9 ended with the same weights")
 	}
 }
+
+// max_time counts from the job's start (Options.Started), setup included,
+// and leaves room for an evaluation the next step makes: three times the
+// slowest step with its work, or, before any evaluation was timed, an
+// estimate from the mean step.
+func TestMaxTimeBudget(t *testing.T) {
+	dir := t.TempDir()
+	sum, err := Pretrain(context.Background(), tinyConfig(t, "max_time=30m"), Options{OutDir: dir, Log: io.Discard, Started: time.Now().Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != "interrupted" || sum.Step != 0 || !strings.Contains(sum.Interruption, "max_time") {
+		t.Errorf("a job started an hour before a 30m limit: %+v, want it stopped before its first step", sum)
+	}
+	var p pace
+	for range 4 {
+		p.step(10 * time.Millisecond)
+	}
+	if got := p.budget(false, 200, 1); got != 30*time.Millisecond {
+		t.Errorf("budget without an evaluation: %v, want 3 x 10ms", got)
+	}
+	if got := p.budget(true, 200, 2); got != 30*time.Millisecond+500*time.Millisecond {
+		t.Errorf("budget before the first evaluation: %v, want 30ms + 200 batches x 10ms/2/2", got)
+	}
+	p.evaluated(time.Second)
+	if got := p.budget(true, 200, 1); got != 3*time.Second {
+		t.Errorf("budget after an evaluation of 1s: %v, want 3s", got)
+	}
+}

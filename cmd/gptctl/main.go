@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"gptctl/data"
 	"gptctl/train"
@@ -21,7 +22,15 @@ const (
 	exitNaN   = 3 // the loss or the gradients stopped being finite
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+// processStart is when the process started, which a job's wall-time limit
+// (max_time, --max-time) counts from; zero where tests call run: from the
+// start of training.
+var processStart time.Time
+
+func main() {
+	processStart = time.Now()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := NewCmdRoot()

@@ -116,7 +116,7 @@ func runJob(kind, outDir string, resume bool, maxTime time.Duration, out, log io
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	sum, err := job(ctx, train.Options{OutDir: outDir, Resume: resume, MaxTime: maxTime, Log: log, Terminal: isTerminal(log)})
+	sum, err := job(ctx, train.Options{OutDir: outDir, Resume: resume, MaxTime: maxTime, Started: processStart, Log: log, Terminal: isTerminal(log)})
 	if err != nil {
 		return err
 	}
