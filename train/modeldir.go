@@ -5,26 +5,80 @@ package train
 // directory (config.json + model.safetensors, model_type gpt2 or openai-gpt).
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"gptctl/data"
 	"gptctl/graph"
 )
 
 // ModelDir returns the directory holding config.json and model.safetensors
-// for a run directory or model directory.
+// for a run directory or model directory. Of a run, that is its latest
+// checkpoint whose model files match the checksums of its state.json, as
+// --resume takes it: checkpoint/, else checkpoint.prev/.
 func ModelDir(dir string) (string, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return "", fmt.Errorf("model %s: not a directory (pass a gptctl run directory or a Hugging Face model directory)", dir)
 	}
+	var damaged []error
 	for _, d := range []string{filepath.Join(dir, checkpointDir), dir, filepath.Join(dir, prevDir)} {
-		if _, err := os.Stat(filepath.Join(d, "config.json")); err == nil {
-			return d, nil
+		if _, err := os.Stat(filepath.Join(d, "config.json")); err != nil {
+			continue
 		}
+		if err := intactModel(d); err != nil {
+			damaged = append(damaged, err)
+			continue
+		}
+		return d, nil
+	}
+	if len(damaged) > 0 {
+		return "", fmt.Errorf("model %s: %w", dir, errors.Join(damaged...))
 	}
 	return "", fmt.Errorf("model %s: no config.json (pass a gptctl run directory or a Hugging Face model directory)", dir)
+}
+
+// intactChecked remembers the checkpoints intactModel found intact, by
+// directory and the time of their state.json, so that a process reads a
+// model's files for their checksums once.
+var intactChecked sync.Map
+
+// intactModel checks the files a model is read from (all but the
+// optimizer's moments) against the checksums of the directory's
+// state.json; a directory without one (a model directory, best/) passes.
+func intactModel(dir string) error {
+	path := filepath.Join(dir, stateFile)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	key := dir + "\x00" + fi.ModTime().String()
+	if _, ok := intactChecked.Load(key); ok {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var st struct {
+		Files map[string]string `json:"files"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	files := maps.Clone(st.Files)
+	delete(files, optimFile)
+	if len(files) > 0 {
+		if err := verifyFiles(dir, files); err != nil {
+			return err
+		}
+	}
+	intactChecked.Store(key, true)
+	return nil
 }
 
 // LoadModel loads the weights and the tokenizer of a model directory. The

@@ -983,3 +983,30 @@ func TestMaxTimeBudget(t *testing.T) {
 		t.Errorf("budget after an evaluation of 1s: %v, want 3s", got)
 	}
 }
+
+// eval, generate and --init read a run's latest intact checkpoint, as
+// --resume does: a damaged checkpoint/ gives way to checkpoint.prev/, and
+// a checkpoint named directly that is damaged is an error.
+func TestModelDirSkipsDamagedCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=20", "checkpoint_interval=10"), Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	if md, err := ModelDir(dir); err != nil || md != filepath.Join(dir, "checkpoint") {
+		t.Fatalf("ModelDir of an intact run: %s, %v", md, err)
+	}
+	model := filepath.Join(dir, "checkpoint", "model.safetensors")
+	b, _ := os.ReadFile(model)
+	b[len(b)-3] ^= 0xff
+	os.WriteFile(model, b, 0o644)
+	os.Chtimes(filepath.Join(dir, "checkpoint", "state.json"), time.Now(), time.Now().Add(time.Second)) // past the remembered check
+	if md, err := ModelDir(dir); err != nil || md != filepath.Join(dir, "checkpoint.prev") {
+		t.Errorf("ModelDir of a run with a damaged checkpoint/: %s, %v; want checkpoint.prev", md, err)
+	}
+	if _, err := ModelDir(filepath.Join(dir, "checkpoint")); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("ModelDir of the damaged checkpoint itself: %v, want it named damaged", err)
+	}
+	if _, err := EvalLM(dir, "builtin", InferOptions{Batch: 4}); err != nil {
+		t.Errorf("eval of the run: %v", err)
+	}
+}
