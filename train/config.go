@@ -240,3 +240,15 @@ func (c Config) MaxDuration() time.Duration {
 
 // Marshal returns the config as YAML.
 func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
+
+// fitsTraining refuses a model and batch that cannot fit in the machine's
+// memory: 16 bytes a parameter (weights, gradients, AdamW's two moments)
+// and a rough count of a step's activations and their gradients, about
+// 40 C + 4 H T floats a token a layer and three of vocab_size for the
+// logits. Only the hopeless is refused; what passes may still not fit.
+func (c Config) fitsTraining() error {
+	m := c.Config
+	tokens := float64(c.BatchSize) * float64(c.T())
+	perToken := float64(m.NLayer)*(40*float64(m.NEmbd)+4*float64(m.NHead)*float64(c.T())) + 3*float64(m.VocabSize)
+	return m.FitsMemory(16, 4*tokens*perToken, fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()))
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"gptctl/data"
+	"gptctl/graph"
 	"gptctl/report"
 )
 
@@ -1008,5 +1009,18 @@ func TestModelDirSkipsDamagedCheckpoint(t *testing.T) {
 	}
 	if _, err := EvalLM(dir, "builtin", InferOptions{Batch: 4}); err != nil {
 		t.Errorf("eval of the run: %v", err)
+	}
+}
+
+// A batch no machine here could train is a config error naming it, not an
+// out-of-memory death after a long allocation.
+func TestPretrainRefusesHopelessBatch(t *testing.T) {
+	if graph.SystemMemory() <= 0 {
+		t.Skip("this system does not say how much memory it has (/proc/meminfo)")
+	}
+	_, err := Pretrain(context.Background(), tinyConfig(t, "batch_size=100000000"), Options{OutDir: t.TempDir(), Log: io.Discard})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "batch_size 100000000") {
+		t.Errorf("batch_size 1e8: %v, want a config error naming it", err)
 	}
 }
