@@ -20,7 +20,8 @@ import (
 // ModelDir returns the directory holding config.json and model.safetensors
 // for a run directory or model directory. Of a run, that is its latest
 // checkpoint whose model files match the checksums of its state.json, as
-// --resume takes it: checkpoint/, else checkpoint.prev/.
+// --resume takes it: checkpoint/, else checkpoint.prev/. A model or
+// checkpoint directory named itself is taken as it is.
 func ModelDir(dir string) (string, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return "", fmt.Errorf("model %s: not a directory (pass a gptctl run directory or a Hugging Face model directory)", dir)
@@ -30,9 +31,11 @@ func ModelDir(dir string) (string, error) {
 		if _, err := os.Stat(filepath.Join(d, "config.json")); err != nil {
 			continue
 		}
-		if err := intactModel(d); err != nil {
-			damaged = append(damaged, err)
-			continue
+		if d != dir { // a run's checkpoint; a directory named is taken as it is, edits and all
+			if err := intactModel(d); err != nil {
+				damaged = append(damaged, err)
+				continue
+			}
 		}
 		return d, nil
 	}

@@ -22,3 +22,20 @@ func TestInputsFlag(t *testing.T) {
 		t.Errorf("--data gave %q, want %q", got, want)
 	}
 }
+
+// Jobs started in the same second without --out get directories of their
+// own.
+func TestNewRunDir(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "runs", "pretrain-20261130-003810")
+	var got []string
+	for range 3 {
+		dir, err := newRunDir(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, dir)
+	}
+	if want := []string{base, base + "-2", base + "-3"}; !slices.Equal(got, want) {
+		t.Errorf("run directories %q, want %q", got, want)
+	}
+}

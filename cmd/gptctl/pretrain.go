@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -112,7 +114,10 @@ func pretrainRun(opts *PretrainOptions) error {
 // summary as JSON.
 func runJob(kind, outDir string, resume bool, maxTime time.Duration, out, log io.Writer, job func(context.Context, train.Options) (any, error)) error {
 	if outDir == "" {
-		outDir = filepath.Join("runs", kind+"-"+time.Now().Format("20060102-150405"))
+		var err error
+		if outDir, err = newRunDir(filepath.Join("runs", kind+"-"+time.Now().Format("20060102-150405"))); err != nil {
+			return err
+		}
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -178,4 +183,26 @@ func printJSON(w io.Writer, v any) error {
 	}
 	_, err = fmt.Fprintln(w, string(b))
 	return err
+}
+
+// newRunDir creates and returns the directory base, or base-2, base-3, ...
+// when another job took it (jobs started in the same second): os.Mkdir
+// makes one job the owner of each name.
+func newRunDir(base string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return "", fmt.Errorf("run directory: %w", err)
+	}
+	for i := 1; ; i++ {
+		dir := base
+		if i > 1 {
+			dir = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) || i >= 1000 {
+			return "", fmt.Errorf("run directory: %w", err)
+		}
+	}
 }
