@@ -241,5 +241,19 @@ func decodeStrict(r io.Reader, c any) error {
 		}
 		return fmt.Errorf("%s (see configs/ for the known keys)", unknownField.ReplaceAllString(msg, "unknown key $1"))
 	}
-	return nil
+	for { // more documents: refused unless empty (a trailing ---, comments)
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err == nil && (len(next.Content) == 0 || next.Content[0].Kind == yaml.ScalarNode && next.Content[0].Tag == "!!null") {
+			continue
+		}
+		line := next.Line
+		if len(next.Content) > 0 {
+			line = next.Content[0].Line
+		}
+		return fmt.Errorf("line %d: a second YAML document (after ---), which would be ignored: a config is one document", line)
+	}
 }
