@@ -466,16 +466,22 @@ func TestSafeUnits(t *testing.T) {
 	if want := tok.Encode(s); !slices.Equal(got, want) {
 		t.Errorf("pieces encode to %d ids, the whole text to %d", len(got), len(want))
 	}
-	// In data prepare: a fraction that makes units of 256 bytes yet selects
-	// none of them leaves the shards the whole text's ids.
+	// In data prepare: a fraction that makes units of 256 bytes; the two
+	// splits together hold the whole text's ids (end-of-text marks aside).
 	path := filepath.Join(t.TempDir(), "urls.txt")
 	os.WriteFile(path, []byte(s), 0o644)
 	out := t.TempDir()
 	if _, err := Prepare(PrepareOptions{Tokenizer: tok, Inputs: []string{path}, OutDir: out, ValFraction: 0.001}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := readSplit(t, out, "train"), append(tok.Encode(s), tok.EOT()); !slices.Equal(got, want) {
-		t.Errorf("shards hold %d ids, the whole text %d", len(got), len(want))
+	noEOT := func(ids []int) []int {
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id int) bool { return id == tok.EOT() })
+		slices.Sort(ids)
+		return ids
+	}
+	val := readSplit(t, out, "val")
+	if got, want := noEOT(append(readSplit(t, out, "train"), val...)), noEOT(tok.Encode(s)); !slices.Equal(got, want) || len(val) == 0 {
+		t.Errorf("the splits hold %d ids (%d in val), the whole text %d", len(got), len(val), len(want))
 	}
 }
 
@@ -636,5 +642,28 @@ func TestExpandInputsLiteralFirst(t *testing.T) {
 		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("ExpandInputs(%s) = %v, %v; want %v", in, got, err, want)
 		}
+	}
+}
+
+// The validation share is a share of the bytes, whatever the units' sizes:
+// units alternately long and short (a chunk cut into a unit and its rest)
+// gave 12.5% for 10% when units were counted.
+func TestValShareOfBytes(t *testing.T) {
+	for _, f := range []float64{0.005, 0.1, 0.5} {
+		r := &prepReader{valFraction: f}
+		var all, val int
+		for i := range 5000 {
+			n := []int{4000, 96}[i%2]
+			if r.isVal(n) {
+				val += n
+			}
+			all += n
+		}
+		if share := float64(val) / float64(all); math.Abs(share-f) > 0.002+f/20 {
+			t.Errorf("fraction %g: validation share %.4f of the bytes", f, share)
+		}
+	}
+	if (&prepReader{}).isVal(100) {
+		t.Error("fraction 0 selected a unit")
 	}
 }
