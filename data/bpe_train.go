@@ -38,6 +38,9 @@ func TrainBPE(files []string, vocabSize int, progress io.Writer) (*BPE, error) {
 		}
 		bytes += n
 	}
+	if len(counts) == 0 {
+		return nil, &InputError{fmt.Errorf("train bpe: %s: no text to learn merges from", strings.Join(files, ", "))}
+	}
 	logf(progress, "bpe: %d bytes, %d distinct pieces in %.1fs\n", bytes, len(counts), time.Since(start).Seconds())
 	tr := newBPETrainer(counts)
 	tr.run(vocabSize-1, progress)
@@ -47,6 +50,9 @@ func TrainBPE(files []string, vocabSize int, progress io.Writer) (*BPE, error) {
 		return nil, fmt.Errorf("train bpe: %w", err)
 	}
 	logf(progress, "bpe: %d merges, vocab %d, %.1fs\n", len(tr.ranked), tok.VocabSize(), time.Since(start).Seconds())
+	if tok.VocabSize() < vocabSize {
+		logf(progress, "bpe: warning: the text has no more pairs to merge: vocab %d, not the %d asked for\n", tok.VocabSize(), vocabSize)
+	}
 	return tok, nil
 }
 

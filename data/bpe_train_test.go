@@ -2,6 +2,7 @@ package data
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,10 +123,20 @@ func TestTrainBPEErrors(t *testing.T) {
 	if _, err := TrainBPE([]string{"/nonexistent/corpus.txt"}, 300, nil); err == nil || !strings.Contains(err.Error(), "/nonexistent/corpus.txt") {
 		t.Fatalf("missing file: %v", err)
 	}
-	// A text with few pairs stops early with a smaller vocab.
-	tok := trainTiny(t, "ab ab ab", 1000)
-	if tok.VocabSize() >= 1000 || tok.Decode(tok.Encode("ab ab")) != "ab ab" {
-		t.Fatalf("vocab %d", tok.VocabSize())
+	// An empty file has nothing to learn from.
+	empty := filepath.Join(t.TempDir(), "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	var ie *InputError
+	if _, err := TrainBPE([]string{empty}, 300, nil); !errors.As(err, &ie) || !strings.Contains(err.Error(), "empty.txt: no text") {
+		t.Fatalf("empty file: %v, want an input error naming it", err)
+	}
+	// A text with few pairs stops early with a smaller vocab, and says so.
+	path := filepath.Join(t.TempDir(), "ab.txt")
+	os.WriteFile(path, []byte("ab ab ab"), 0o644)
+	var log strings.Builder
+	tok, err := TrainBPE([]string{path}, 1000, &log)
+	if err != nil || tok.VocabSize() >= 1000 || tok.Decode(tok.Encode("ab ab")) != "ab ab" || !strings.Contains(log.String(), "not the 1000 asked for") {
+		t.Fatalf("vocab %d (%v), log %q", tok.VocabSize(), err, log.String())
 	}
 }
 

@@ -85,12 +85,15 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 	if err != nil {
 		return fmt.Errorf("tokenizer train: %w", err)
 	}
+	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() { // before the training, not after it
+		return &data.InputError{Err: fmt.Errorf("tokenizer train: --out %s is a file, not a directory (choose another --out)", opts.OutDir)}
+	}
 	tok, err := data.TrainBPE(files, opts.VocabSize, opts.ErrOut)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
-		return fmt.Errorf("tokenizer train: %w", err)
+		return &data.InputError{Err: fmt.Errorf("tokenizer train: --out %s: %w (choose a directory you can write)", opts.OutDir, err)}
 	}
 	if err := tok.Save(opts.OutDir); err != nil {
 		return fmt.Errorf("tokenizer train: %w", err)

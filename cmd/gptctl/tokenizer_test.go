@@ -105,6 +105,18 @@ func TestTokenizerCommandErrors(t *testing.T) {
 	if err := data.NewCharTokenizer("abc \n").Save(chars); err != nil {
 		t.Fatal(err)
 	}
+	text := filepath.Join(t.TempDir(), "text.txt")
+	os.WriteFile(text, []byte("ab ab ab"), 0o644)
+	empty := filepath.Join(t.TempDir(), "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	tests = append(tests, []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", text}, "is a file, not a directory"},
+		{"", []string{"train", "--data", empty, "--vocab-size", "300", "--out", t.TempDir()}, "empty.txt: no text to learn merges from"},
+	}...)
 	tests = append(tests, struct {
 		stdin string
 		args  []string
