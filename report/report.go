@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -127,11 +128,12 @@ func (r *Run) Final(metric string) (Point, bool) {
 	return s[len(s)-1], true
 }
 
-// Best returns the metric's best value: the highest for accuracies and
-// throughput, the lowest otherwise. It is false for the learning rate.
+// Best returns the metric's best value: the highest for accuracies,
+// correlations and throughput, the lowest otherwise. It is false for the
+// series that have no better (learning rate, time, gradient norm, epoch).
 func (r *Run) Best(metric string) (Point, bool) {
 	s := r.Series[metric]
-	if len(s) == 0 || metric == "lr" {
+	if len(s) == 0 || slices.Contains([]string{"lr", "elapsed_s", "grad_norm", "epoch", "skipped"}, metric) {
 		return Point{}, false
 	}
 	best := s[0]
@@ -146,7 +148,7 @@ func (r *Run) Best(metric string) (Point, bool) {
 // HigherIsBetter reports whether larger values of metric are better.
 func HigherIsBetter(metric string) bool {
 	m := strings.ToLower(metric)
-	for _, s := range []string{"acc", "tokens_per_s", "throughput", "f1", "score", "mfu"} {
+	for _, s := range []string{"acc", "tokens_per_s", "throughput", "f1", "score", "mfu", "mcc", "pearson", "spearman"} {
 		if strings.Contains(m, s) {
 			return true
 		}

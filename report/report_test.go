@@ -66,6 +66,17 @@ func TestLoadRun(t *testing.T) {
 	if _, ok := run.Best("lr"); ok {
 		t.Error("lr has a best value")
 	}
+	// Correlations are better higher; time and gradient norms have no best.
+	r := &Run{Series: map[string][]Point{}}
+	for _, m := range []string{"val_pearson", "val_spearman", "val_mcc", "elapsed_s", "grad_norm", "val_mse"} {
+		r.Series[m] = []Point{{10, 0.2}, {20, 0.8}, {30, 0.5}}
+	}
+	for m, want := range map[string]int64{"val_pearson": 20, "val_spearman": 20, "val_mcc": 20, "val_mse": 10, "elapsed_s": 0, "grad_norm": 0} {
+		p, ok := r.Best(m)
+		if want == 0 && ok || want != 0 && p.Step != want {
+			t.Errorf("best %s: step %d (%v), want %d (0: none)", m, p.Step, ok, want)
+		}
+	}
 }
 
 func TestLoadRunErrors(t *testing.T) {
