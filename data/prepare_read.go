@@ -290,14 +290,23 @@ func JSONLText(line, file string, n int) (string, error) {
 	var doc struct {
 		Text *string `json:"text"`
 	}
-	if err := json.Unmarshal([]byte(line), &doc); err != nil || doc.Text == nil {
-		msg := "no \"text\" field"
-		if err != nil {
-			msg = err.Error()
-		}
-		return "", &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: %s", file, n, msg)}
+	err := json.Unmarshal([]byte(line), &doc)
+	if err == nil && doc.Text != nil {
+		return *doc.Text, nil
 	}
-	return *doc.Text, nil
+	msg := "no \"text\" field"
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te) && te.Field == "text":
+		msg = fmt.Sprintf("\"text\" holds a %s, not a string", te.Value)
+	case errors.As(err, &te):
+		msg = fmt.Sprintf("the line is a JSON %s", te.Value)
+	case err != nil:
+		msg = strings.TrimPrefix(err.Error(), "json: ")
+	case strings.Contains(line, `"text"`):
+		msg = "\"text\" is null, not a string"
+	}
+	return "", &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: %s", file, n, msg)}
 }
 
 // IsJSONL reports whether a corpus file is read as JSON lines of documents:

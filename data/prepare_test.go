@@ -167,6 +167,9 @@ func TestPrepareErrors(t *testing.T) {
 		want   string
 	}{
 		{[]string{bad}, "bad.jsonl:2: want a JSON object"},
+		{[]string{writeTemp(t, dir, "num.jsonl", "{\"text\": 5}\n")}, `num.jsonl:1: want a JSON object {"text": ...}: "text" holds a number, not a string`},
+		{[]string{writeTemp(t, dir, "null.jsonl", "{\"text\": null}\n")}, `null.jsonl:1: want a JSON object {"text": ...}: "text" is null, not a string`},
+		{[]string{writeTemp(t, dir, "arr.jsonl", "[1]\n")}, `arr.jsonl:1: want a JSON object {"text": ...}: the line is a JSON array`},
 		{[]string{filepath.Join(dir, "none.txt")}, "none.txt"},
 		{[]string{filepath.Join(dir, "*.md")}, "no files match"},
 		{[]string{dir}, "is a directory"},
@@ -666,4 +669,13 @@ func TestValShareOfBytes(t *testing.T) {
 	if (&prepReader{}).isVal(100) {
 		t.Error("fraction 0 selected a unit")
 	}
+}
+
+func writeTemp(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
