@@ -130,13 +130,22 @@ func Load(path string, overrides []string) (Config, error) {
 		c.GELU = "tanh"
 	}
 	if err := c.Validate(); err != nil {
-		where := "config"
-		if path != "" {
-			where = "config " + path
-		}
-		return c, &ConfigError{fmt.Errorf("%s: %w", where, err)}
+		return c, &ConfigError{fmt.Errorf("%s: %w", configWhere(path, overrides), err)}
 	}
 	return c, nil
+}
+
+// configWhere names a config for its validation errors: the file, with
+// the --set overrides that changed it, which may be the values at fault.
+func configWhere(path string, overrides []string) string {
+	where := "config"
+	if path != "" {
+		where += " " + path
+	}
+	if len(overrides) > 0 {
+		where += " with --set " + strings.Join(overrides, " --set ")
+	}
+	return where
 }
 
 // Apply sets key=value overrides, each decoded as YAML into the named key.

@@ -29,6 +29,7 @@ func TestLoadConfig(t *testing.T) {
 		{"file", good, nil, nil, func(c Config) bool { return c.NLayer == 2 && c.LR == 3e-4 && c.Arch == "gpt2" && c.NEmbd == 128 }},
 		{"set wins over file", good, []string{"n_layer=6", "data=x.txt"}, nil, func(c Config) bool { return c.NLayer == 6 && c.Data == "x.txt" }},
 		{"unknown key in file", write("typo.yaml", "n_layers: 2\n"), nil, []string{"typo.yaml", "n_layers", "unknown key n_layers"}, nil},
+		{"a bad --set value is named", good, []string{"dropout=2"}, []string{"good.yaml with --set dropout=2: dropout 2 is not in [0, 1)"}, nil},
 		{"two documents", write("two.yaml", "n_layer: 2\n---\nn_layrs: 3\n"), nil, []string{"two.yaml", "line 3: a second YAML document"}, nil},
 		{"one document with its markers", write("one.yaml", "---\nn_layer: 2\n...\n"), nil, nil, func(c Config) bool { return c.NLayer == 2 }},
 		{"an empty second document", write("empty2.yaml", "n_layer: 2\n---\n# nothing\n---\n"), nil, nil, func(c Config) bool { return c.NLayer == 2 }},

@@ -112,11 +112,7 @@ func LoadFinetune(path string, overrides []string) (FinetuneConfig, error) {
 		return c, err
 	}
 	if err := c.Validate(); err != nil {
-		where := "finetune config"
-		if path != "" {
-			where += " " + path
-		}
-		return c, &ConfigError{fmt.Errorf("%s: %w", where, err)}
+		return c, &ConfigError{fmt.Errorf("finetune %s: %w", configWhere(path, overrides), err)}
 	}
 	return c, nil
 }
