@@ -149,6 +149,13 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 		unlock()
 		return "", nil, fmt.Errorf("run directory: %w", err)
 	}
+	// Files a killed job was writing atomically (data.WriteFile's
+	// .NAME.tmp-*): no other job writes here while the lock is held.
+	if stale, _ := filepath.Glob(filepath.Join(opt.OutDir, ".*.tmp-*")); len(stale) > 0 {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
 	if held := heldRun(opt.OutDir); !opt.Resume && held != "" { // a new run would write over it
 		unlock()
 		return "", nil, inputErrorf("run directory %s already holds a run (it has %s): --resume continues it; to start again, remove it or choose another --out", opt.OutDir, held)

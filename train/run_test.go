@@ -1024,3 +1024,17 @@ func TestPretrainRefusesHopelessBatch(t *testing.T) {
 		t.Errorf("batch_size 1e8: %v, want a config error naming it", err)
 	}
 }
+
+// A job killed while writing a file atomically leaves its temporary file;
+// the next job in the directory removes it.
+func TestStaleTemporaryFilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".metrics.jsonl.tmp-123456")
+	os.WriteFile(stale, []byte("half"), 0o644)
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=2"), Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("the stale temporary file is still there")
+	}
+}
