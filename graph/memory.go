@@ -47,6 +47,10 @@ func Bytes(n float64) string {
 	return fmt.Sprintf("%.0f MB", n/(1<<20))
 }
 
+// ParamBytes is the bytes of bytesPerParam for each parameter, in floating
+// point, which no shape overflows.
+func (c Config) ParamBytes(bytesPerParam int) float64 { return c.paramCount() * float64(bytesPerParam) }
+
 // paramCount is NumParams in floating point, which no shape overflows.
 func (c Config) paramCount() float64 {
 	C, L := float64(c.NEmbd), float64(c.NLayer)

@@ -114,8 +114,10 @@ func (r *run) newModel() error {
 			return &ConfigError{err}
 		}
 	}
-	if err := r.cfg.fitsTraining(); err != nil {
-		return &ConfigError{err}
+	if r.device == "cpu" {
+		if err := r.cfg.fitsTraining(); err != nil {
+			return &ConfigError{err}
+		}
 	}
 	if r.optim == nil { // a new model, or one from init_from; a resume has its own
 		r.optim = NewAdamW(r.params, float32(r.cfg.Beta1), float32(r.cfg.Beta2), float32(r.cfg.Eps), float32(r.cfg.WeightDecay))
