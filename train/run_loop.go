@@ -56,7 +56,8 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		step := r.state.Step
 		done := step + 1 // the step count after this step
 		evaluated := cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0 || done == cfg.MaxSteps
-		if r.interrupted(ctx, clock, p.budget(evaluated, cfg.EvalBatches, cfg.GradAccum)) {
+		saves := cfg.CheckpointInterval > 0 && done%cfg.CheckpointInterval == 0 && done < cfg.MaxSteps
+		if r.interrupted(ctx, clock, p.budget(evaluated, saves, cfg.EvalBatches, cfg.GradAccum)) {
 			break
 		}
 		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
@@ -88,11 +89,12 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			p.evaluated(time.Since(t1))
 		}
 		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
+			t2 := time.Now()
 			if err := r.save(elapsed()); err != nil {
 				return nil, err
 			}
+			p.save = max(p.save, time.Since(t2))
 		}
-		p.slowest = max(p.slowest, time.Since(t0)) // the step with its evaluation and checkpoint
 		if r.opt.AfterStep != nil {
 			r.opt.AfterStep(r.state.Step)
 		}
@@ -101,10 +103,11 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 }
 
 // pace measures the steps this process trained (skipped ones not counted):
-// their time and tokens/s, the slowest step so far with its evaluation and
-// checkpoint, and whether an evaluation was timed.
+// their time and tokens/s, and the slowest step, evaluation and checkpoint
+// so far.
 type pace struct {
-	train, slowest time.Duration
+	train, slowest time.Duration // slowest: the slowest training step
+	eval, save     time.Duration // the slowest evaluation and checkpoint
 	steps          int
 	evals          bool
 }
@@ -115,27 +118,33 @@ func (p *pace) step(d time.Duration) {
 	p.steps++
 }
 
+func (p *pace) tokensPerS(tokensPerStep int) float64 {
+	return float64(int64(tokensPerStep)*int64(p.steps)) / p.train.Seconds()
+}
+
 func (p *pace) evaluated(d time.Duration) {
-	p.slowest, p.evals = max(p.slowest, d), true
+	p.eval, p.evals = max(p.eval, d), true
 }
 
 // budget is the time to leave before a wall-time limit when the next step
-// begins: three times the slowest step so far (with its evaluation and
-// checkpoint), room for the step, its work and the last checkpoint; when
-// the next step evaluates and no evaluation was timed yet, also an
-// estimate of one: evalBatches forward passes, each taken as half a
-// training micro-batch (about what a small model's forward costs, where
-// fixed costs weigh; a larger one's is nearer a third).
-func (p *pace) budget(evaluates bool, evalBatches, gradAccum int) time.Duration {
-	b := 3 * p.slowest
-	if evaluates && !p.evals && p.steps > 0 {
+// begins: twice the slowest step, the slowest evaluation if the step makes
+// one, the slowest checkpoint if it writes one, and one for the last
+// checkpoint. Before any evaluation was timed, an estimate stands in:
+// evalBatches forward passes, each taken as half a training micro-batch
+// (about what a small model's forward costs, where fixed costs weigh; a
+// larger one's is nearer a third).
+func (p *pace) budget(evaluates, saves bool, evalBatches, gradAccum int) time.Duration {
+	b := 2*p.slowest + p.save
+	if saves {
+		b += p.save
+	}
+	switch {
+	case evaluates && p.evals:
+		b += p.eval
+	case evaluates && p.steps > 0:
 		b += p.train / time.Duration(p.steps) * time.Duration(evalBatches) / time.Duration(2*max(gradAccum, 1))
 	}
 	return b
-}
-
-func (p *pace) tokensPerS(tokensPerStep int) float64 {
-	return float64(int64(tokensPerStep)*int64(p.steps)) / p.train.Seconds()
 }
 
 // interrupted reports whether the run stops before its next step, and
