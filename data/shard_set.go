@@ -222,9 +222,9 @@ func (s *ShardSet) Fingerprint() string {
 			h.Write(d)
 			continue
 		}
-		span := len(d) - fingerprintBlock
-		for i := range fingerprintBlocks {
-			at := span * i / (fingerprintBlocks - 1)
+		span := int64(len(d) - fingerprintBlock)
+		for i := range int64(fingerprintBlocks) {
+			at := int(span * i / (fingerprintBlocks - 1)) // in int64: span*i overflows a 32-bit int
 			h.Write(d[at : at+fingerprintBlock])
 		}
 	}

@@ -243,8 +243,12 @@ func latestCheckpoint[T any](runDir string, read func(dir string) (T, error)) (c
 		if err == nil {
 			if len(errs) > 0 {
 				skipped = errs[0]
-				if err := setAside(runDir); err != nil {
+				moved, err := setAside(runDir)
+				if err != nil {
 					return ck, "", nil, fmt.Errorf("resume %s: %w", runDir, err)
+				}
+				if moved {
+					skipped = fmt.Errorf("%w; moved to %s", skipped, rejectedDir)
 				}
 			}
 			return ck, dir, skipped, nil
@@ -255,20 +259,21 @@ func latestCheckpoint[T any](runDir string, read func(dir string) (T, error)) (c
 }
 
 // setAside moves a damaged runDir/checkpoint to runDir/checkpoint.rejected
-// (replacing an earlier one), where it stays for a look; nothing when there
-// is none (a kill between a commit's renames leaves only checkpoint.prev).
-func setAside(runDir string) error {
+// (replacing an earlier one), where it stays for a look, and reports
+// whether it did; nothing when there is none (a kill between a commit's
+// renames leaves only checkpoint.prev).
+func setAside(runDir string) (bool, error) {
 	cur, to := filepath.Join(runDir, checkpointDir), filepath.Join(runDir, rejectedDir)
 	if _, err := os.Lstat(cur); err != nil {
-		return nil
+		return false, nil
 	}
 	if err := os.RemoveAll(to); err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Rename(cur, to); err != nil {
-		return err
+		return false, err
 	}
-	return data.SyncDir(runDir)
+	return true, data.SyncDir(runDir)
 }
 
 // hasCheckpoint reports whether runDir holds a checkpoint, good or damaged.
@@ -305,7 +310,7 @@ func fallbackNote(skipped error) string {
 	if skipped == nil {
 		return ""
 	}
-	return " (the latest checkpoint was rejected and moved to " + rejectedDir + ": " + strings.ReplaceAll(skipped.Error(), "\n", "; ") + ")"
+	return " (the latest checkpoint was rejected: " + strings.ReplaceAll(skipped.Error(), "\n", "; ") + ")"
 }
 
 func readCheckpoint(dir string) (*checkpoint, error) {

@@ -32,6 +32,7 @@ func TestLoadConfig(t *testing.T) {
 		{"a bad --set value is named", good, []string{"dropout=2"}, []string{"good.yaml with --set dropout=2: dropout 2 is not in [0, 1)"}, nil},
 		{"two documents", write("two.yaml", "n_layer: 2\n---\nn_layrs: 3\n"), nil, []string{"two.yaml", "line 3: a second YAML document"}, nil},
 		{"one document with its markers", write("one.yaml", "---\nn_layer: 2\n...\n"), nil, nil, func(c Config) bool { return c.NLayer == 2 }},
+		{"a syntax error in a second document", write("bad2.yaml", "n_layer: 2\n---\n: bad: [\n"), nil, []string{"bad2.yaml", "did not find expected key"}, nil},
 		{"an empty second document", write("empty2.yaml", "n_layer: 2\n---\n# nothing\n---\n"), nil, nil, func(c Config) bool { return c.NLayer == 2 }},
 		{"two unknown keys", write("typos.yaml", "n_layers: 2\nlrate: 1\n"), nil, []string{"line 1: unknown key n_layers; line 2: unknown key lrate (see"}, nil},
 		{"unknown key in --set", "", []string{"lrate=1"}, []string{"--set lrate=1", "lrate"}, nil},

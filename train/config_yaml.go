@@ -247,7 +247,10 @@ func decodeStrict(r io.Reader, c any) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		if err == nil && (len(next.Content) == 0 || next.Content[0].Kind == yaml.ScalarNode && next.Content[0].Tag == "!!null") {
+		if err != nil { // a syntax error past the first document
+			return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		if len(next.Content) == 0 || next.Content[0].Kind == yaml.ScalarNode && next.Content[0].Tag == "!!null" {
 			continue
 		}
 		line := next.Line

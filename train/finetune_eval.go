@@ -214,6 +214,9 @@ func (l LabelProbs) MarshalJSON() ([]byte, error) {
 }
 
 func (l *LabelProbs) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return fmt.Errorf("probabilities: want a JSON object, got %s", b)

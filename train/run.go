@@ -149,9 +149,12 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 		unlock()
 		return "", nil, fmt.Errorf("run directory: %w", err)
 	}
-	// Files a killed job was writing atomically (data.WriteFile's
-	// .NAME.tmp-*): no other job writes here while the lock is held.
-	if stale, _ := filepath.Glob(filepath.Join(opt.OutDir, ".*.tmp-*")); len(stale) > 0 {
+	// Files of the run's own that a killed job was writing atomically
+	// (data.WriteFile's .NAME.tmp-*): no other job writes them while the
+	// lock is held (a predict --out into the directory takes no lock, so
+	// only the run's names go).
+	for _, name := range []string{"metrics.jsonl", "summary.json", jobFile, finetuneJobFile} {
+		stale, _ := filepath.Glob(filepath.Join(opt.OutDir, "."+name+".tmp-*"))
 		for _, f := range stale {
 			os.Remove(f)
 		}
