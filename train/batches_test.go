@@ -91,6 +91,12 @@ func TestResumeOnTextWithChangedData(t *testing.T) {
 	if err := resume(); !errors.As(err, &ie) || !strings.Contains(err.Error(), "changed since the checkpoint") {
 		t.Errorf("resume after the corpus grew: %v, want an input error", err)
 	}
+	// The validation split (the corpus's end) edited to the same length.
+	i := strings.LastIndex(text, "question")
+	writeFile(t, corpus, text[:i]+"noitseuq"+text[i+len("question"):])
+	if err := resume(); !errors.As(err, &ie) || !strings.Contains(err.Error(), "the validation data ("+corpus+"'s validation split) changed") {
+		t.Errorf("resume after the validation split was edited: %v, want an input error", err)
+	}
 	writeFile(t, corpus, text)
 	if err := resume(); err != nil {
 		t.Errorf("resume on the corpus put back: %v", err)

@@ -43,11 +43,14 @@ const (
 
 // State is what a resumed run needs beyond weights and optimizer moments.
 type State struct {
-	Step       int     `json:"step"` // optimizer steps done
-	AdamStep   int     `json:"adam_step"`
-	TokensSeen int64   `json:"tokens_seen"`
-	ModelRNG   []byte  `json:"model_rng"`   // dropout masks
-	SamplerRNG []byte  `json:"sampler_rng"` // data position
+	Step       int    `json:"step"` // optimizer steps done
+	AdamStep   int    `json:"adam_step"`
+	TokensSeen int64  `json:"tokens_seen"`
+	ModelRNG   []byte `json:"model_rng"`   // dropout masks
+	SamplerRNG []byte `json:"sampler_rng"` // data position
+	// ValSampler is the validation sampler's state: what its fingerprint
+	// of the validation tokens catches is validation data edited since.
+	ValSampler []byte  `json:"val_sampler,omitempty"`
 	BestVal    float64 `json:"best_val_loss"`
 	BestStep   int     `json:"best_step,omitempty"` // when BestVal was reached (DIR/best)
 	// ValLoss is the last evaluation's and TrainLoss the last step's whose

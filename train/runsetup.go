@@ -139,6 +139,15 @@ func (r *run) restore(ck *checkpoint) error {
 	if err := r.train.Restore(ck.State.SamplerRNG); err != nil {
 		return dataChange(r.cfg, ck.Config, err)
 	}
+	if len(ck.State.ValSampler) > 0 { // not in checkpoints of older builds
+		if err := r.val.Restore(ck.State.ValSampler); err != nil {
+			val := r.cfg.ValData
+			if val == "" {
+				val = r.cfg.Data + "'s validation split"
+			}
+			return inputErrorf("--resume: the validation data (%s) changed since the checkpoint: %v (put back the data the run was evaluated on, or start a new run)", val, err)
+		}
+	}
 	return nil
 }
 
@@ -321,6 +330,9 @@ func (r *run) save(elapsed float64) error {
 		return err
 	}
 	if st.SamplerRNG, err = r.train.State(); err != nil {
+		return err
+	}
+	if st.ValSampler, err = r.val.State(); err != nil {
 		return err
 	}
 	ck := &checkpoint{Config: r.cfg, Params: r.params, Tokenizer: r.tok, Optim: r.optim, State: st}
