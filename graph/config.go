@@ -62,9 +62,13 @@ func (c Config) Validate() error {
 }
 
 // NumParams is the number of weights of the model.
-func (c Config) NumParams() int {
-	C, L := c.NEmbd, c.NLayer
-	n := c.VocabSize*C + c.NCtx*C + L*(2*C+C*3*C+3*C+C*C+C+2*C+C*4*C+4*C+4*C*C+C)
+func (c Config) NumParams() int { return int(c.paramCount()) }
+
+// paramCount is the number of weights in floating point, which no shape
+// overflows (memory checks take it for configs far too large to build).
+func (c Config) paramCount() float64 {
+	C, L := float64(c.NEmbd), float64(c.NLayer)
+	n := float64(c.VocabSize)*C + float64(c.NCtx)*C + L*(2*C+C*3*C+3*C+C*C+C+2*C+C*4*C+4*C+4*C*C+C)
 	if c.Arch == "gpt2" {
 		n += 2 * C
 	}

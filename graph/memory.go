@@ -51,29 +51,18 @@ func Bytes(n float64) string {
 // point, which no shape overflows.
 func (c Config) ParamBytes(bytesPerParam int) float64 { return c.paramCount() * float64(bytesPerParam) }
 
-// paramCount is NumParams in floating point, which no shape overflows.
-func (c Config) paramCount() float64 {
-	C, L := float64(c.NEmbd), float64(c.NLayer)
-	n := float64(c.VocabSize)*C + float64(c.NCtx)*C + L*(12*C*C+13*C)
-	if c.Arch == "gpt2" {
-		n += 2 * C
-	}
-	return n
-}
-
-// FitsMemory refuses a model whose weights, bytesPerParam bytes each
-// (4 to hold them; 16 to train them, with gradients and AdamW's moments),
-// and extra bytes more, need more memory than the machine has: it would
-// die out of memory after a long allocation, not say why.
-func (c Config) FitsMemory(bytesPerParam int, extra float64, what string) error {
+// FitsMemory refuses what needs more than times the machine's memory and
+// swap, need bytes for the model of c (what names the use): it would die
+// out of memory after a long allocation, not say why.
+func (c Config) FitsMemory(need, times float64, what string) error {
 	have := SystemMemory()
-	if have <= 0 {
+	if have <= 0 || need <= times*float64(have) {
 		return nil
 	}
-	need := c.paramCount()*float64(bytesPerParam) + extra
-	if need <= float64(have) {
-		return nil
+	than := "more than"
+	if times != 1 {
+		than = fmt.Sprintf("more than %g times", times)
 	}
-	return fmt.Errorf("%s needs about %s (%.3g parameters: n_layer %d, n_embd %d, n_ctx %d, vocab_size %d), more than this machine's %s of memory and swap",
-		what, Bytes(need), c.paramCount(), c.NLayer, c.NEmbd, c.NCtx, c.VocabSize, Bytes(float64(have)))
+	return fmt.Errorf("%s needs about %s (%.3g parameters: n_layer %d, n_embd %d, n_ctx %d, vocab_size %d), %s this machine's %s of memory and swap",
+		what, Bytes(need), c.paramCount(), c.NLayer, c.NEmbd, c.NCtx, c.VocabSize, than, Bytes(float64(have)))
 }

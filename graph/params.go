@@ -48,7 +48,7 @@ func NewParams(cfg Config, rng *kernels.RNG) (*Params, error) {
 	if cfg.VocabSize <= 0 {
 		return nil, fmt.Errorf("vocab_size %d must be positive", cfg.VocabSize)
 	}
-	if err := cfg.FitsMemory(4, 0, "holding the model"); err != nil {
+	if err := cfg.FitsMemory(cfg.ParamBytes(4), 1, "holding the model"); err != nil {
 		return nil, err
 	}
 	p := &Params{Config: cfg, byName: map[string]*Param{}}

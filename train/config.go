@@ -262,5 +262,5 @@ func (c Config) fitsTraining() error {
 	tokens := float64(c.BatchSize) * float64(c.T())
 	perToken := float64(m.NLayer)*(20*float64(m.NEmbd)+2*float64(m.NHead)*float64(c.T())) + 3*float64(m.VocabSize)
 	need := m.ParamBytes(16) + 4*tokens*perToken
-	return m.FitsMemory(0, need/2, fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()))
+	return m.FitsMemory(need, 2, fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()))
 }
