@@ -40,10 +40,7 @@ func (w *logWindow) add(s stepResult) {
 
 func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	start, elapsed0 := time.Now(), r.state.Elapsed
-	clock := r.opt.Started // max_time counts from the job's start
-	if clock.IsZero() {
-		clock = start
-	}
+	clock := r.opt.clock(start) // max_time counts from the job's start
 	var batches [][]int
 	epoch := -1
 	var slowest time.Duration // the longest step with its evaluation and checkpoint

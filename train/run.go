@@ -36,6 +36,15 @@ type Options struct {
 	AfterStep func(step int)
 }
 
+// clock is the time the wall-time limit counts from: Started, else start
+// (when training started).
+func (o Options) clock(start time.Time) time.Time {
+	if o.Started.IsZero() {
+		return start
+	}
+	return o.Started
+}
+
 // wallLimit is the job's wall-time limit: MaxTime, else the config's.
 func (o Options) wallLimit(config time.Duration) time.Duration {
 	if o.MaxTime > 0 {

@@ -47,10 +47,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	B, T := r.model.B, r.model.T
 	start, base := time.Now(), r.state.Elapsed
 	elapsed := func() float64 { return base + time.Since(start).Seconds() }
-	clock := r.opt.Started // max_time counts from the job's start
-	if clock.IsZero() {
-		clock = start
-	}
+	clock := r.opt.clock(start) // max_time counts from the job's start
 	var p pace
 	for r.state.Step < cfg.MaxSteps {
 		step := r.state.Step
