@@ -118,7 +118,8 @@ func (e *RowError) Error() string {
 // ReadTaskFile reads the task file at path. needLabel=false (prediction)
 // does not read the label or score column at all: the file may lack it, a
 // row is read whatever it holds there, every example has HasLabel false,
-// and a file without rows gives no examples rather than an error. Content problems are *RowError; a file that cannot be read or a
+// and a file without rows gives no examples rather than an error. Content
+// problems are *RowError; a file that cannot be read or a
 // bad TaskFormat give a plain error.
 func ReadTaskFile(path string, f TaskFormat, needLabel bool) (*TaskData, error) {
 	b, err := os.ReadFile(path)

@@ -165,9 +165,10 @@ func startToken(tok interface {
 // sample draws an id from logits under temperature, top-k and top-p, in
 // that order, as Hugging Face's generate applies them: top-k keeps the k
 // most probable ids and any tied with the k-th; top-p keeps the fewest most
-// probable of those whose share of their mass reaches it. The candidates are all ids in order when neither limits them;
-// otherwise the most probable ones, most probable first, found by a heap (a
-// full sort of GPT-2's 50,257 ids took 20 ms a token).
+// probable of those whose share of their mass reaches it. The candidates
+// are all ids in order when neither limits them; otherwise the most
+// probable ones, most probable first, found by a heap (a full sort of
+// GPT-2's 50,257 ids took 20 ms a token).
 func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand) int {
 	best := 0
 	for i, v := range logits {
