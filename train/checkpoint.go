@@ -62,6 +62,9 @@ type State struct {
 	Elapsed   float64 `json:"elapsed_seconds"`
 	LRScale   float64 `json:"lr_scale,omitempty"` // lowered by skipped non-finite steps; 0 means 1
 	Skipped   int     `json:"skipped_steps,omitempty"`
+	// EvalDue is the metrics line of the last step when a signal stopped
+	// its evaluation: a resume evaluates first and writes the line.
+	EvalDue metrics `json:"eval_due,omitempty"`
 	// Files maps every other file of the checkpoint to its SHA-256, checked
 	// before the checkpoint is used.
 	Files map[string]string `json:"files"`

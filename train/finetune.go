@@ -234,7 +234,7 @@ func (r *ftRun) resumeAt() error {
 			steps = fmt.Sprintf("epochs %d (%d steps)", cfg.Epochs, r.total)
 		}
 		return &ConfigError{fmt.Errorf("--resume: %s, but the run is at step %d: set max_steps to %d or more", steps, step, step)}
-	case step == r.total:
+	case step == r.total && r.state.EvalDue == nil:
 		r.finished = true
 		fmt.Fprintf(r.opt.Log, "%s is complete at step %d (%d steps): nothing to do\n", r.opt.OutDir, step, r.total)
 	default:

@@ -10,6 +10,7 @@ package train
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -229,11 +230,15 @@ func softmax64(x []float32) []float64 {
 }
 
 // predict runs the head over all examples and returns their outputs in the
-// order of exs.
-func (s *graphSet) predict(exs []taskExample) ([][]float64, error) {
+// order of exs. It stops between batches when ctx is cancelled
+// (errEvalStopped).
+func (s *graphSet) predict(ctx context.Context, exs []taskExample) ([][]float64, error) {
 	out := make([][]float64, len(exs))
 	done := 0
 	for _, batch := range evalBatches(exs, s.E) {
+		if ctx.Err() != nil {
+			return nil, errEvalStopped
+		}
 		width := 0
 		for _, i := range batch {
 			width = max(width, exs[i].width)

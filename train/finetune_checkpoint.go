@@ -48,6 +48,9 @@ type finetuneState struct {
 	// Window holds the steps since the last metrics line, which the next
 	// line averages.
 	Window logWindow `json:"log_window"`
+	// EvalDue is the metrics line of the last step when a signal stopped
+	// its evaluation: a resume evaluates first and writes the line.
+	EvalDue metrics `json:"eval_due,omitempty"`
 	// Data is the task data the run trains and validates on, to catch a
 	// resume on changed data; absent in checkpoints written before it was.
 	Data *taskData `json:"data,omitempty"`

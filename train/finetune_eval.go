@@ -4,6 +4,7 @@ package train
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -303,7 +304,7 @@ func (m *taskModel) predict(exs []taskExample, o InferOptions, device string) ([
 			}
 		}()
 	}
-	return s.predict(exs)
+	return s.predict(context.Background(), exs)
 }
 
 // columnList writes a task's column mapping as role: column, sorted.

@@ -44,6 +44,14 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	var batches [][]int
 	epoch := -1
 	var slowest time.Duration // the longest step with its evaluation and checkpoint
+
+	if due := r.state.EvalDue; due != nil { // a signal stopped it before the checkpoint
+		due["step"] = r.state.Step // an int again after JSON
+		if err := r.afterStep(ctx, due); err != nil {
+			return r.evalFailed(ctx, due, err)
+		}
+		r.state.EvalDue = nil
+	}
 	for r.state.Step < r.total {
 		if ctx.Err() != nil {
 			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
@@ -72,11 +80,24 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		m := metrics{"step": r.state.Step, "epoch": float64(r.state.Step) / float64(r.perEpoch), "lr": lr,
 			"grad_norm": res.gradNorm, "elapsed_s": r.state.Elapsed}
 		r.sum.TokensPerS = float64(r.tokens) / r.trainTime.Seconds()
-		if err := r.afterStep(m); err != nil {
-			return nil, err
+		if err := r.afterStep(ctx, m); err != nil {
+			return r.evalFailed(ctx, m, err)
 		}
 		slowest = max(slowest, time.Since(t0))
 	}
+	return r.finish()
+}
+
+// evalFailed ends the run after the step whose metrics are m failed with
+// err: a signal stopped its evaluation (the checkpoint keeps the evaluation
+// due, and the run ends interrupted), or it failed.
+func (r *ftRun) evalFailed(ctx context.Context, m metrics, err error) (*FinetuneSummary, error) {
+	if !errors.Is(err, errEvalStopped) {
+		return nil, err
+	}
+	r.state.EvalDue = m
+	r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
+	fmt.Fprintf(r.opt.Log, "step %d: the evaluation was stopped; --resume makes it first\n", r.state.Step)
 	return r.finish()
 }
 
@@ -95,13 +116,13 @@ func (r *ftRun) savesAt(step int) bool {
 }
 
 // afterStep evaluates, logs and checkpoints as the step calls for.
-func (r *ftRun) afterStep(m metrics) error {
+func (r *ftRun) afterStep(ctx context.Context, m metrics) error {
 	step, cfg, win := r.state.Step, r.cfg, &r.state.Window
 	evalNow := r.evalsAt(step)
 	var val map[string]float64
 	if evalNow {
 		var err error
-		if val, err = r.evaluate(m); err != nil {
+		if val, err = r.evaluate(ctx, m); err != nil {
 			return fmt.Errorf("evaluation at step %d: %w", step, err)
 		}
 	}
@@ -247,8 +268,8 @@ func batchWidth(exs []taskExample, batch []int) int {
 
 // evaluate adds the validation metrics to m, keeps the best model and
 // returns the metrics.
-func (r *ftRun) evaluate(m metrics) (map[string]float64, error) {
-	outs, err := r.graphs.predict(r.val)
+func (r *ftRun) evaluate(ctx context.Context, m metrics) (map[string]float64, error) {
+	outs, err := r.graphs.predict(ctx, r.val)
 	if err != nil {
 		return nil, err
 	}

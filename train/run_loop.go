@@ -16,12 +16,21 @@ import (
 	"gptctl/graph"
 )
 
+// errEvalStopped is an evaluation that a cancelled context (a signal) cut
+// short; the run checkpoints with the evaluation due (State.EvalDue).
+var errEvalStopped = errors.New("evaluation stopped")
+
 // evaluate returns the mean validation loss over cfg.EvalBatches batches,
-// the same batches at every evaluation.
-func (r *run) evaluate() (float64, error) {
+// the same batches at every evaluation. It stops between batches when ctx
+// is cancelled (errEvalStopped): an evaluation of a large model can take
+// longer than the grace a scheduler gives between its signal and a kill.
+func (r *run) evaluate(ctx context.Context) (float64, error) {
 	r.val.Reset()
 	var sum float64
 	for i := 0; i < r.cfg.EvalBatches; i++ {
+		if ctx.Err() != nil {
+			return 0, errEvalStopped
+		}
 		if err := r.val.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B); err != nil {
 			return 0, err
 		}
@@ -49,6 +58,13 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	elapsed := func() float64 { return base + time.Since(start).Seconds() }
 	clock := r.opt.clock(start) // max_time counts from the job's start
 	var p pace
+	if due := r.state.EvalDue; due != nil { // a signal stopped it before the checkpoint
+		due["step"] = r.state.Step // an int again after JSON
+		if err := r.evalAndLog(ctx, due, true, true); err != nil {
+			return r.evalFailed(ctx, due, err, elapsed())
+		}
+		r.state.EvalDue = nil
+	}
 	for r.state.Step < cfg.MaxSteps {
 		step := r.state.Step
 		done := step + 1 // the step count after this step
@@ -79,8 +95,8 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		}
 		last := r.state.Step == cfg.MaxSteps
 		t1 := time.Now()
-		if err := r.evalAndLog(m, evaluated, logged); err != nil {
-			return nil, err
+		if err := r.evalAndLog(ctx, m, evaluated, logged); err != nil {
+			return r.evalFailed(ctx, m, err, elapsed())
 		}
 		if evaluated {
 			p.evaluated(time.Since(t1))
@@ -97,6 +113,19 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		}
 	}
 	return r.end(elapsed())
+}
+
+// evalFailed ends the run after the evaluation of the step whose metrics
+// are m failed with err: a signal stopped it (the checkpoint keeps the
+// evaluation due, and the run ends interrupted), or it failed.
+func (r *run) evalFailed(ctx context.Context, m metrics, err error, elapsed float64) (*Summary, error) {
+	if !errors.Is(err, errEvalStopped) {
+		return nil, err
+	}
+	r.state.EvalDue = m
+	r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
+	fmt.Fprintf(r.opt.Log, "step %d: the evaluation was stopped; --resume makes it first\n", r.state.Step)
+	return r.end(elapsed)
 }
 
 // pace measures the steps this process trained (skipped ones not counted):
@@ -186,9 +215,9 @@ func (r *run) countStep(loss, elapsed float64) {
 
 // evalAndLog evaluates the model on an evaluated step, adding val_loss to
 // the step's metrics m, and writes m on a logged one.
-func (r *run) evalAndLog(m metrics, evaluated, logged bool) error {
+func (r *run) evalAndLog(ctx context.Context, m metrics, evaluated, logged bool) error {
 	if evaluated {
-		if err := r.evalBest(m); err != nil {
+		if err := r.evalBest(ctx, m); err != nil {
 			return err
 		}
 	}
@@ -203,8 +232,8 @@ func (r *run) evalAndLog(m metrics, evaluated, logged bool) error {
 
 // evalBest evaluates the model into m and the run's state, and writes it to
 // DIR/best when its validation loss is the best so far.
-func (r *run) evalBest(m metrics) error {
-	v, err := r.evaluate()
+func (r *run) evalBest(ctx context.Context, m metrics) error {
+	v, err := r.evaluate(ctx)
 	if err != nil {
 		return fmt.Errorf("evaluation at step %d: %w", r.state.Step, err)
 	}

@@ -181,7 +181,7 @@ func (r *run) resume() (*checkpoint, error) {
 	switch {
 	case r.cfg.MaxSteps < step:
 		return nil, &ConfigError{fmt.Errorf("--resume: max_steps %d, but the run is at step %d: set max_steps to %d or more", r.cfg.MaxSteps, step, step)}
-	case r.cfg.MaxSteps == step:
+	case r.cfg.MaxSteps == step && ck.State.EvalDue == nil:
 		r.finished = true
 		fmt.Fprintf(r.opt.Log, "%s is complete at step %d (max_steps %d): nothing to do\n", r.opt.OutDir, step, r.cfg.MaxSteps)
 	default:
