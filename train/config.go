@@ -258,9 +258,26 @@ func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
 // so that only the hopeless is refused (what passes may still not fit);
 // a GPU keeps all of it in its own memory.
 func (c Config) fitsTraining() error {
-	m := c.Config
-	tokens := float64(c.BatchSize) * float64(c.T())
-	perToken := float64(m.NLayer)*(20*float64(m.NEmbd)+2*float64(m.NHead)*float64(c.T())) + 3*float64(m.VocabSize)
-	need := m.ParamBytes(16) + 4*tokens*perToken
-	return m.FitsMemory(need, 2, fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()))
+	return fitsTraining(c.Config, c.BatchSize, c.T(), fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()))
+}
+
+// fitsTraining is Config.fitsTraining for a model m trained on batches of
+// seqs sequences of T tokens; what names the setting in the error.
+func fitsTraining(m graph.Config, seqs, T int, what string) error {
+	return m.FitsMemory(m.ParamBytes(16)+stepBytes(m, seqs, T), 2, what)
+}
+
+// fitsInference refuses, on the CPU, forward passes of m over seqs
+// sequences of T tokens that cannot fit in twice memory and swap: the
+// weights, and half a training step's activations (no gradients).
+func fitsInference(m graph.Config, seqs, T int, what string) error {
+	return m.FitsMemory(m.ParamBytes(4)+stepBytes(m, seqs, T)/2, 2, what)
+}
+
+// stepBytes is the memory of a training step's activations and their
+// gradients over seqs sequences of T tokens (see Config.fitsTraining).
+func stepBytes(m graph.Config, seqs, T int) float64 {
+	tokens := float64(seqs) * float64(T)
+	perToken := float64(m.NLayer)*(20*float64(m.NEmbd)+2*float64(m.NHead)*float64(T)) + 3*float64(m.VocabSize)
+	return 4 * tokens * perToken
 }

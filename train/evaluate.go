@@ -104,14 +104,27 @@ func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 	if longest < 2 {
 		return nil, inputErrorf("data %s: %d tokens; at least 2 are needed", path, longest)
 	}
-	w, err := newLMWindows(p, min(p.Config.NCtx, longest-1), device, o)
+	T := min(p.Config.NCtx, longest-1)
+	S := T
+	if o.Stride > 0 {
+		S = min(o.Stride, T)
+	}
+	total := 0
+	for _, src := range srcs {
+		total += windowCount(src.Len()-1, T, S)
+	}
+	o.Batch = min(o.Batch, total) // a batch beyond the windows there are builds no larger graph
+	if device == "cpu" {
+		if err := fitsInference(p.Config, o.Batch, T, fmt.Sprintf("evaluation with --batch-size %d (windows of %d tokens)", o.Batch, T)); err != nil {
+			return nil, &ConfigError{err}
+		}
+	}
+	w, err := newLMWindows(p, T, device, o)
 	if err != nil {
 		return nil, err
 	}
 	defer w.run.close()
-	for _, src := range srcs {
-		w.total += w.windows(src.Len() - 1)
-	}
+	w.total = total
 	for _, src := range srcs {
 		if err := w.score(src); err != nil {
 			return nil, err
@@ -201,12 +214,13 @@ type lmWindows struct {
 	o           InferOptions
 }
 
-// windows is the number of windows that score n positions.
-func (w *lmWindows) windows(n int) int {
+// windowCount is the windows of T tokens, each S on from the last, that
+// score n positions.
+func windowCount(n, T, S int) int {
 	if n <= 0 {
 		return 0
 	}
-	return 1 + (max(0, n-w.T)+w.S-1)/w.S
+	return 1 + (max(0, n-T)+S-1)/S
 }
 
 // score adds the loss of every token of src after its first. Window k

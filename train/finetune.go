@@ -121,6 +121,16 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		return nil, err
 	}
 	r.plan()
+	if r.device == "cpu" {
+		head := r.graphs.head
+		what := fmt.Sprintf("finetuning with batch_size %d and max_len %d", r.graphs.E, r.model.info.MaxLen)
+		if head.Rows > 1 {
+			what = fmt.Sprintf("finetuning with batch_size %d (%d sequences) and max_len %d", r.graphs.E, r.graphs.E*head.Rows, r.model.info.MaxLen)
+		}
+		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, r.model.info.MaxLen, what); err != nil {
+			return nil, &ConfigError{err}
+		}
+	}
 	if opt.Resume {
 		if err := r.resumeAt(); err != nil {
 			return nil, err
@@ -150,7 +160,9 @@ func (r *ftRun) plan() {
 	p.Config.Dropout = float32(cfg.Dropout)
 	head := info.head()
 	head.Lambda, head.Dropout = float32(cfg.Lambda), float32(cfg.HeadDropout)
-	r.graphs = newGraphSet(p, head, cfg.BatchSize, info.MaxLen, r.rng)
+	// A batch holds at most the examples there are: a batch_size beyond
+	// them builds no larger graph.
+	r.graphs = newGraphSet(p, head, min(cfg.BatchSize, max(len(r.train), len(r.val))), info.MaxLen, r.rng)
 	r.graphs.opts = modelOptions(r.device)
 	if r.device == "cuda" {
 		// One graph, every batch padded to max_len: a GPU has the throughput

@@ -294,7 +294,14 @@ func finiteOutputs(model string, exs []taskExample, outs [][]float64) error {
 // examples, on device. On the GPU every batch is padded to max_len: one graph, compiled
 // once.
 func (m *taskModel) predict(exs []taskExample, o InferOptions, device string) ([][]float64, error) {
-	s := newGraphSet(m.params, m.info.head(), o.Batch, m.info.MaxLen, kernels.NewRNG(0))
+	E, head := min(o.Batch, max(1, len(exs))), m.info.head() // a batch beyond the examples builds no larger graph
+	if device == "cpu" {
+		what := fmt.Sprintf("--batch-size %d (%d sequences of up to %d tokens)", E, E*head.Rows, m.info.MaxLen)
+		if err := fitsInference(m.params.Config, E*head.Rows, m.info.MaxLen, what); err != nil {
+			return nil, &ConfigError{err}
+		}
+	}
+	s := newGraphSet(m.params, head, E, m.info.MaxLen, kernels.NewRNG(0))
 	s.progress = o.progress
 	if device == "cuda" {
 		s.fixedT, s.opts, s.forwardOnGPU = m.info.MaxLen, modelOptions(device), true

@@ -791,3 +791,43 @@ func TestLabelProbsKeepClassOrder(t *testing.T) {
 		t.Errorf("a regression prediction marshalled %s", b)
 	}
 }
+
+// A batch_size beyond the examples builds a graph for the examples there
+// are (it used to allocate batch_size rows and die out of memory), and one
+// that could never fit in memory is refused before the run starts, naming
+// the settings: four options of GPT-2's 1,024 tokens, 32 examples a batch.
+func TestFinetuneBatchBeyondData(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 30, "batch_size: 100000000\nepochs: 1\n")
+	sum, err := Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "run"), Log: io.Discard})
+	if err != nil || sum.Status != "completed" || sum.Step != 1 {
+		t.Fatalf("batch_size 1e8 on 24 training rows: %+v, %v", sum, err)
+	}
+	// So do eval, predict and zero-shot scoring with a --batch-size beyond
+	// their examples, windows or option rows.
+	huge := InferOptions{Batch: 100000000}
+	if res, err := EvalTask(filepath.Join(dir, "run"), filepath.Join(dir, "d.tsv"), huge); err != nil || res["examples"] != 30 {
+		t.Errorf("eval --batch-size 1e8: %v, %v", res, err)
+	}
+	var preds strings.Builder
+	if n, err := PredictTask(filepath.Join(dir, "run"), filepath.Join(dir, "d.tsv"), &preds, huge); err != nil || n != 30 {
+		t.Errorf("predict --batch-size 1e8: %d, %v", n, err)
+	}
+	lm := tinyModelDir(t)
+	if res, err := EvalLM(lm, writeFile(t, filepath.Join(dir, "t.txt"), strings.Repeat("the cat sat. ", 20)), huge); err != nil || res.Tokens != 259 {
+		t.Errorf("eval of an LM with --batch-size 1e8: %+v, %v", res, err)
+	}
+	mc := TaskConfig{Type: TaskMultipleChoice, TaskFormat: data.TaskFormat{Columns: map[string]string{
+		"context": "ctx", "option0": "a", "option1": "b", "label": "label"}}}
+	mcFile := writeFile(t, filepath.Join(dir, "mc.jsonl"), `{"ctx": "the cat", "a": "sat", "b": "ran", "label": 0}`+"\n")
+	if res, err := ZeroShotChoice(lm, mcFile, mc, huge); err != nil || res["examples"] != 1 {
+		t.Errorf("zero-shot with --batch-size 1e8: %v, %v", res, err)
+	}
+	if graph.SystemMemory() <= 0 || graph.SystemMemory() > 1<<40 {
+		t.Skip("this system does not say how much memory it has, or has more than a TB")
+	}
+	gpt2 := graph.Config{Arch: "gpt2", NLayer: 12, NHead: 12, NEmbd: 768, NCtx: 1024, VocabSize: 50257}
+	if err := fitsTraining(gpt2, 32*4, 1024, "finetuning with batch_size 32 (128 sequences) and max_len 1024"); err == nil || !strings.Contains(err.Error(), "batch_size 32 (128 sequences)") {
+		t.Errorf("GPT-2 124M on 128 sequences of 1,024 tokens: %v, want it refused", err)
+	}
+}

@@ -126,7 +126,12 @@ func choiceSequence(prefix, option []int, T int) (choiceRow, bool) {
 // from first on, each given the tokens before it (an option that is the
 // whole row loses its first token, which has nothing before it).
 func scoreRows(p *graph.Params, rows []choiceRow, T int, o InferOptions, device string) ([]float64, error) {
-	B := max(1, o.Batch)
+	B := max(1, min(o.Batch, len(rows))) // a batch beyond the rows builds no larger graph
+	if device == "cpu" {
+		if err := fitsInference(p.Config, B, T, fmt.Sprintf("--batch-size %d (option rows of %d tokens)", B, T)); err != nil {
+			return nil, &ConfigError{err}
+		}
+	}
 	m, err := graph.New(p, B, T, &kernels.Mode{}, kernels.NewRNG(0), modelOptions(device)...)
 	if err != nil {
 		return nil, err
