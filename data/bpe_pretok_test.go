@@ -69,7 +69,7 @@ func TestSplitGPT2Cases(t *testing.T) {
 // pieces; CharCuts cut between characters.
 func TestCuts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	alpha := []string{"a", "B", " ", "  ", "\n", "\n\n", "'s", "'", "1", ".", "é", "\t", "中", "\u3000", "\u0301", "\xff", "\xe4\xb8", "\r\n"}
+	alpha := []string{"a", "B", " ", "  ", "\n", "\n\n", "'s", "'", "1", ".", "é", "\t", "中", "\u3000", "\u0301", "\xff", "\xe4\xb8", "\r\n", "\r", "\v", "\u00a0", "\u2028", "\x85"}
 	cutAt := map[Cuts]int{}
 	for iter := 0; iter < 20000; iter++ {
 		var b strings.Builder
@@ -101,10 +101,14 @@ func TestCuts(t *testing.T) {
 		{SpaceCuts, "abcdef", 6, 0},
 		{SpaceCuts, "ab\ncd", 5, 0},
 		{SpaceCuts, "中 文", 5, 0},
-		{WhitespaceCuts, "ab\ncd ", 6, 2},
+		{WhitespaceCuts, "ab\ncd ", 6, 5},
+		{WhitespaceCuts, "ab\ncd ", 4, 2},
 		{WhitespaceCuts, "中文\n文字", 12, 6},
-		{WhitespaceCuts, "ab \ncd", 6, 0},
-		{WhitespaceCuts, "ab\u3000\ncd", 8, 0},
+		{WhitespaceCuts, "ab \ncd", 6, 2},
+		{WhitespaceCuts, "ab\u3000\ncd", 8, 2},
+		{WhitespaceCuts, "中文\r\n文字\r\n", 13, 6}, // CRLF lines without spaces
+		{WhitespaceCuts, "ab\xe3\x80", 4, 0},    // U+3000 cut off by the end of a chunk
+		{WhitespaceCuts, "  ab", 4, 0},
 		{CharCuts, "ab中", 4, 2},
 		{CharCuts, "ab中", 1, 1},
 	} {

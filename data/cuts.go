@@ -14,11 +14,13 @@ const (
 	// no other: it drops the whitespace at either end of a text, so a part
 	// that began with a newline would lose that token.
 	SpaceCuts Cuts = iota
-	// WhitespaceCuts are a ' ', '\t' or '\n' between two characters of any
-	// script that are not whitespace: GPT-2's pre-tokenizer (the byte-level
-	// BPEs) ends a piece before it and starts one at it whatever surrounds
-	// it, so lines of single words and text without spaces between lines
-	// (Chinese, Japanese) can be cut too.
+	// WhitespaceCuts are the whitespace characters (any: '\r', U+3000 too)
+	// after a character that is not whitespace: GPT-2's pre-tokenizer (the
+	// byte-level BPEs) ends a piece there, since none but a whitespace run
+	// holds whitespace after its start, and the pieces from there on depend
+	// only on the text that follows (its pattern looks ahead, never back).
+	// So lines of single words and text without spaces (Chinese, Japanese),
+	// with LF or CRLF line ends, can be cut too.
 	WhitespaceCuts
 	// CharCuts are every character boundary: char and byte tokenizers.
 	CharCuts
@@ -44,11 +46,8 @@ func (c Cuts) At(s string, p int) bool {
 	case CharCuts:
 		return utf8.RuneStart(s[p])
 	case WhitespaceCuts:
-		if b := s[p]; (b != ' ' && b != '\t' && b != '\n') || p+1 == len(s) {
-			return false
-		}
-		next, _ := classAt(s, p+1)
-		return next != clsSpace && classBefore(s, p) != clsSpace
+		c, _ := classAt(s, p) // a character cut off by the end of s is not whitespace
+		return c == clsSpace && classBefore(s, p) != clsSpace
 	}
 	return p+1 < len(s) && s[p] == ' ' && isCutByte(s[p-1]) && isCutByte(s[p+1])
 }

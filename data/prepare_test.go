@@ -395,7 +395,7 @@ func TestPrepareSmallCorpusValShare(t *testing.T) {
 }
 
 // A byte-level BPE's text without spaces between words (one word a line,
-// Japanese lines) is cut at its newlines: the shards hold as many ids as
+// Japanese lines), with LF or CRLF line ends, is cut at its newlines: the shards hold as many ids as
 // the whole text's encoding, with the val share asked for.
 func TestPrepareCutsAtNewlines(t *testing.T) {
 	dir := t.TempDir()
@@ -406,7 +406,9 @@ func TestPrepareCutsAtNewlines(t *testing.T) {
 	for i := 0; lines.Len() < 64<<10; i++ {
 		fmt.Fprintf(&lines, "\u65e5\u672c%d\u8a9e\u306e\u6587\n", i)
 	}
-	for name, text := range map[string]string{"words.txt": words.String(), "lines.txt": lines.String()} {
+	texts := map[string]string{"words.txt": words.String(), "lines.txt": lines.String(),
+		"words-crlf.txt": strings.ReplaceAll(words.String(), "\n", "\r\n"), "lines-crlf.txt": strings.ReplaceAll(lines.String(), "\n", "\r\n")}
+	for name, text := range texts {
 		in := filepath.Join(dir, name)
 		if err := os.WriteFile(in, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
