@@ -395,8 +395,9 @@ func TestPrepareSmallCorpusValShare(t *testing.T) {
 }
 
 // A byte-level BPE's text without spaces between words (one word a line,
-// Japanese lines), with LF or CRLF line ends, is cut at its newlines: the shards hold as many ids as
-// the whole text's encoding, with the val share asked for.
+// Japanese lines), with LF or CRLF line ends, is cut at its newlines: the
+// shards hold as many ids as the whole text's encoding, with the val share
+// asked for.
 func TestPrepareCutsAtNewlines(t *testing.T) {
 	dir := t.TempDir()
 	var words, lines strings.Builder
