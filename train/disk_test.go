@@ -94,3 +94,27 @@ func TestFullDiskKeepsCheckpoint(t *testing.T) {
 		t.Errorf("metrics.jsonl has %d lines, want 6 (every 5 steps, no duplicates)", len(lines))
 	}
 }
+
+// A run stopped by a signal whose last checkpoint cannot be written has
+// failed: exit 1, and summary.json says "failed" with the error, not
+// "interrupted" (which says a checkpoint holds the run).
+func TestFullDiskOnInterruption(t *testing.T) {
+	disk := smallDisk(t, "8m")
+	cfg := tinyConfig(t, "max_steps=30", "checkpoint_interval=10", "log_interval=5")
+	run := filepath.Join(disk, "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := func(step int) {
+		if step == 12 {
+			fillDisk(t, disk, 64<<10)
+			cancel()
+		}
+	}
+	_, err := Pretrain(ctx, cfg, Options{OutDir: run, Log: io.Discard, AfterStep: stop})
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("interrupted on a full disk: %v, want the checkpoint's error", err)
+	}
+	if sum := readFile(t, filepath.Join(run, "summary.json")); !strings.Contains(sum, `"status": "failed"`) {
+		t.Errorf("summary.json of a run whose last checkpoint failed:\n%s", sum)
+	}
+}

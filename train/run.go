@@ -133,6 +133,7 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	}
 	sum, err := r.loop(ctx)
 	if err != nil {
+		r.sum.Status = "failed" // an interrupted run fails when its last checkpoint does
 		r.fillSummary("failed")
 		r.sum.Error = err.Error()
 		writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum) // best effort: the disk may be full
