@@ -169,6 +169,9 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 			os.Remove(f)
 		}
 	}
+	for _, name := range []string{bestDir, checkpointDir} { // commitDir's, half-written
+		os.RemoveAll(filepath.Join(opt.OutDir, "."+name+".tmp"))
+	}
 	if held := heldRun(opt.OutDir); !opt.Resume && held != "" { // a new run would write over it
 		unlock()
 		return "", nil, inputErrorf("run directory %s already holds a run (it has %s): --resume continues it; to start again, remove it or choose another --out", opt.OutDir, held)

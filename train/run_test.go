@@ -1056,4 +1056,18 @@ func TestStaleTemporaryFilesRemoved(t *testing.T) {
 	if _, err := os.Stat(stale); err == nil {
 		t.Error("the stale temporary file is still there")
 	}
+	// A half-written best/ or checkpoint/ of a killed job goes too, even
+	// when the next job writes neither (here a resume of the finished run).
+	for _, d := range []string{".best.tmp", ".checkpoint.tmp"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+		os.WriteFile(filepath.Join(dir, d, "model.safetensors"), []byte("half"), 0o644)
+	}
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=2"), Options{OutDir: dir, Resume: true, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{".best.tmp", ".checkpoint.tmp"} {
+		if _, err := os.Stat(filepath.Join(dir, d)); err == nil {
+			t.Errorf("the half-written %s is still there", d)
+		}
+	}
 }
