@@ -158,13 +158,19 @@ func quote(s string) string {
 }
 
 // signalContext is cancelled by SIGTERM, SIGINT or SIGUSR1 (the warning a
-// batch scheduler sends before a kill), with the signal as its cause.
+// batch scheduler sends before a kill), with the signal as its cause. The
+// first signal stops the job cleanly (after the step at hand, with a
+// checkpoint); a second takes its default action and ends the process at
+// once, for someone who will not wait: a job killed there resumes from
+// its last checkpoint, as after any kill.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, stopSignals...)
 	go func() {
 		if s, ok := <-ch; ok {
+			signal.Stop(ch)
+			fmt.Fprintf(os.Stderr, "gptctl: %v: stopping cleanly; a second signal stops at once\n", s)
 			cancel(fmt.Errorf("received %v", s))
 		}
 	}()

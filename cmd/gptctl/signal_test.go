@@ -139,6 +139,33 @@ func TestStopSignals(t *testing.T) {
 	}
 }
 
+// A second SIGINT does not wait for the clean stop the first began: it
+// ends the process at once, by the signal (steps here take long enough
+// that the first stop cannot have finished).
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	bin := buildBinary(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(bin, "pretrain", "--set", "n_layer=2", "--set", "n_embd=256", "--set", "n_head=4", "--set", "n_ctx=128",
+		"--set", "batch_size=16", "--set", "max_steps=1000", "--set", "log_interval=1", "--out", dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForSteps(t, filepath.Join(dir, "metrics.jsonl"), 1)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Errorf("after two SIGINTs gptctl exited with %v, want to be ended by the second\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "a second signal stops at once") {
+		t.Errorf("stderr does not say what a second signal does:\n%s", stderr.String())
+	}
+}
+
 var resumedFrom = regexp.MustCompile(`resuming from \S+ at step \d+`)
 
 // SIGKILL at random instants, most of them inside a checkpoint write (one
