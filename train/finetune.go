@@ -61,6 +61,7 @@ type ftRun struct {
 	resumed    string        // the checkpoint a resume started from, for the log
 	finished   bool          // resumed at its last step: nothing to train or write
 	winOnGPU   bool          // the log window's sums of the last steps are still on the GPU
+	pace       pace          // this process's step, evaluation and checkpoint times, for max_time
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into

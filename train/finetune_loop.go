@@ -43,8 +43,6 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	clock := r.opt.clock(start) // max_time counts from the job's start
 	var batches [][]int
 	epoch := -1
-	var slowest time.Duration // the longest step with its evaluation and checkpoint
-
 	if due := r.state.EvalDue; due != nil { // a signal stopped it before the checkpoint
 		due["step"] = r.state.Step // an int again after JSON
 		if err := r.afterStep(ctx, due); err != nil {
@@ -57,7 +55,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
 			break
 		}
-		if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(clock)+3*slowest > limit {
+		if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(clock)+r.budget(r.state.Step+1) > limit {
 			r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
 			break
 		}
@@ -72,6 +70,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		}
 		r.trainTime += time.Since(t0)
+		r.pace.step(time.Since(t0))
 		r.tokens += int64(res.tokens)
 		r.state.Step++
 		r.state.TokensSeen += int64(res.tokens)
@@ -83,7 +82,6 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		if err := r.afterStep(ctx, m); err != nil {
 			return r.evalFailed(ctx, m, err)
 		}
-		slowest = max(slowest, time.Since(t0))
 	}
 	return r.finish()
 }
@@ -99,6 +97,14 @@ func (r *ftRun) evalFailed(ctx context.Context, m metrics, err error) (*Finetune
 	r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
 	fmt.Fprintf(r.opt.Log, "step %d: the evaluation was stopped; --resume makes it first\n", r.state.Step)
 	return r.finish()
+}
+
+// budget is the time to leave before a wall-time limit when step (counted
+// from 1) begins: pace.budget, with an evaluation's forward batches over
+// the validation examples before the first evaluation was timed.
+func (r *ftRun) budget(step int) time.Duration {
+	batches := (len(r.val) + r.graphs.E - 1) / max(r.graphs.E, 1)
+	return r.pace.budget(r.evalsAt(step), r.savesAt(step), batches, 1)
 }
 
 // evalsAt reports whether the run evaluates after step (counted from 1),
@@ -122,9 +128,11 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics) error {
 	var val map[string]float64
 	if evalNow {
 		var err error
+		t := time.Now()
 		if val, err = r.evaluate(ctx, m); err != nil {
 			return fmt.Errorf("evaluation at step %d: %w", step, err)
 		}
+		r.pace.evaluated(time.Since(t))
 	}
 	if r.logsAt(step) {
 		n := float64(win.N)
@@ -145,9 +153,11 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics) error {
 			r.model.info.Metric, r.state.BestMetric, r.state.BestStep)
 	}
 	if r.savesAt(step) {
+		t := time.Now()
 		if err := r.save(); err != nil {
 			return err
 		}
+		r.pace.save = max(r.pace.save, time.Since(t))
 	}
 	if r.opt.AfterStep != nil {
 		r.opt.AfterStep(step)

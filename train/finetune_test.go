@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gptctl/data"
 	"gptctl/graph"
@@ -829,5 +830,28 @@ func TestFinetuneBatchBeyondData(t *testing.T) {
 	gpt2 := graph.Config{Arch: "gpt2", NLayer: 12, NHead: 12, NEmbd: 768, NCtx: 1024, VocabSize: 50257}
 	if err := fitsTraining(gpt2, 32*4, 1024, "finetuning with batch_size 32 (128 sequences) and max_len 1024"); err == nil || !strings.Contains(err.Error(), "batch_size 32 (128 sequences)") {
 		t.Errorf("GPT-2 124M on 128 sequences of 1,024 tokens: %v, want it refused", err)
+	}
+}
+
+// A finetune's wall-time margin holds its next evaluation before it was
+// ever timed (the validation examples' forward batches, each half a
+// training step), and its checkpoints, as pretraining's does.
+func TestFinetuneMaxTimeBudget(t *testing.T) {
+	r := &ftRun{cfg: FinetuneConfig{EvalInterval: 0, CheckpointInterval: 5, LogInterval: 1}, perEpoch: 10, total: 30,
+		val: make([]taskExample, 800), graphs: &graphSet{E: 8}}
+	for range 4 {
+		r.pace.step(10 * time.Millisecond)
+	}
+	ms := time.Millisecond
+	if got := r.budget(3); got != 20*ms {
+		t.Errorf("budget of a step that neither evaluates nor saves: %v, want 2 x 10ms", got)
+	}
+	if got := r.budget(10); got != 20*ms+100*10*ms/2 {
+		t.Errorf("budget of the step ending epoch 1, before any evaluation: %v, want 2 x 10ms + 100 batches x 10ms/2", got)
+	}
+	r.pace.evaluated(2 * time.Second)
+	r.pace.save = 300 * ms
+	if got := r.budget(10); got != 20*ms+2*time.Second+2*300*ms {
+		t.Errorf("budget of an evaluating, saving step after both were timed: %v", got)
 	}
 }
