@@ -200,6 +200,14 @@ func (r *ftRun) resume() error {
 	if err := sameValidation(ck.job.Task, r.cfg.Task); err != nil {
 		return err
 	}
+	for _, f := range []struct {
+		key        string
+		want, have uint64
+	}{{"batch_size", uint64(r.cfg.BatchSize), uint64(ck.job.BatchSize)}, {"seed", r.cfg.Seed, ck.job.Seed}} {
+		if f.want != f.have {
+			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: each epoch's batches follow from batch_size and seed, and a change within the run would train some rows twice and skip others (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
+		}
+	}
 	if !samePath(ck.job.InitFrom, r.cfg.InitFrom) || ck.job.RandomInit != r.cfg.RandomInit {
 		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
 			r.cfg.InitFrom, r.cfg.RandomInit, ck.job.InitFrom, ck.job.RandomInit)}

@@ -855,3 +855,24 @@ func TestFinetuneMaxTimeBudget(t *testing.T) {
 		t.Errorf("budget of an evaluating, saving step after both were timed: %v", got)
 	}
 }
+
+// A finetune's resume keeps batch_size and seed, from which each epoch's
+// batches follow: a change would train some rows twice and skip others.
+func TestFinetuneResumeKeepsBatches(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 60, "batch_size: 8\nmax_steps: 3\n")
+	out := filepath.Join(dir, "run")
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	for key, set := range map[string]func(*FinetuneConfig){"batch_size": func(c *FinetuneConfig) { c.BatchSize = 4 }, "seed": func(c *FinetuneConfig) { c.Seed++ }} {
+		c := cfg
+		c.MaxSteps = 6
+		set(&c)
+		_, err := Finetune(context.Background(), c, Options{OutDir: out, Resume: true, Log: io.Discard})
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "--resume: "+key) {
+			t.Errorf("--resume with another %s: %v, want a config error naming it", key, err)
+		}
+	}
+}

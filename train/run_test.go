@@ -1071,3 +1071,23 @@ func TestStaleTemporaryFilesRemoved(t *testing.T) {
 		}
 	}
 }
+
+// A resume keeps the keys that draw the validation batches, which best/
+// compares over: seed, batch_size and eval_batches changed are refused,
+// naming the key (the seed was written into train.yaml and did nothing).
+func TestResumeKeepsValidationDraw(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=4"), Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []string{"seed=7", "batch_size=8", "eval_batches=5"} {
+		_, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=8", set), Options{OutDir: dir, Resume: true, Log: io.Discard})
+		var ce *ConfigError
+		if key, _, _ := strings.Cut(set, "="); !errors.As(err, &ce) || !strings.Contains(err.Error(), "--resume: "+key) {
+			t.Errorf("--resume --set %s: %v, want a config error naming %s", set, err, key)
+		}
+	}
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=8", "grad_accum=2"), Options{OutDir: dir, Resume: true, Log: io.Discard}); err != nil {
+		t.Errorf("--resume --set grad_accum=2: %v", err)
+	}
+}

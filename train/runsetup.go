@@ -236,7 +236,17 @@ func keepsModel(want, have Config) error {
 		}
 	}
 	// The validation set: best/ compares values over it, and a split of
-	// another share would score text already trained on.
+	// another share would score text already trained on. Its batches are
+	// drawn from the seed, batch_size windows at a time, eval_batches of
+	// them.
+	for _, f := range []struct {
+		key        string
+		want, have uint64
+	}{{"seed", want.Seed, have.Seed}, {"batch_size", uint64(want.BatchSize), uint64(have.BatchSize)}, {"eval_batches", uint64(want.EvalBatches), uint64(have.EvalBatches)}} {
+		if f.want != f.have {
+			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: a run keeps its seed, batch_size and eval_batches, which draw the validation batches best/ compares over (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
+		}
+	}
 	switch {
 	case !samePath(want.ValData, have.ValData):
 		return &ConfigError{fmt.Errorf("--resume: val_data %q, but the run's is %q: a run keeps its validation set (start a new run to change it)", want.ValData, have.ValData)}
