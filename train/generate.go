@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"gptctl/data"
 	"gptctl/graph"
@@ -109,6 +110,20 @@ func (s *stickyWriter) Write(p []byte) (int, error) {
 // each token costs one pass over the weights. The window is the last n_ctx
 // tokens: once the text outgrows it, each new token reruns the window that
 // ends with it (positions are absolute, so the cache cannot slide).
+// promptTail is the spaces the prompt's ids decode to beyond those typed:
+// GPT-1 ends every word with one ("there</w>" decodes as "there "), and
+// the new tokens follow it. "" for an empty prompt.
+func promptTail(prompt, decoded string) string {
+	if prompt == "" {
+		return ""
+	}
+	typed := len(prompt) - len(strings.TrimRight(prompt, " "))
+	if got := decoded[len(strings.TrimRight(decoded, " ")):]; len(got) > typed {
+		return got[typed:]
+	}
+	return ""
+}
+
 func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOptions, rng *rand.Rand, probs []float64, w *stickyWriter) error {
 	T := dec.Context()
 	dec.Reset()
@@ -116,7 +131,7 @@ func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOpti
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(w, o.Prompt)
+	fmt.Fprint(w, o.Prompt, promptTail(o.Prompt, tok.Decode(ids)))
 	V, eot := len(probs), tok.EOT()
 	for n := 0; n < o.MaxNewTokens; n++ {
 		next := sample(logits[:V], probs, o, rng)

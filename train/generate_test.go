@@ -3,10 +3,12 @@ package train
 import (
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -322,4 +324,44 @@ func tinyLM(t *testing.T, arch string, vocab, nctx, nembd int) *graph.Params {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// GPT-1's tokens end a word with a space ("there</w>" decodes as "there "):
+// the sample continues after the space that ends the prompt's last word,
+// as decoding the prompt's ids and the new ones together gives, not glued
+// to it.
+func TestGenerateGPT1ContinuesAfterPromptWord(t *testing.T) {
+	dir := t.TempDir()
+	enc := map[string]int{}
+	for c := 'a'; c <= 'z'; c++ {
+		enc[string(c)], enc[string(c)+"</w>"] = len(enc), len(enc)+1
+	}
+	b, _ := json.Marshal(enc)
+	writeFile(t, filepath.Join(dir, data.GPT1EncoderFile), string(b))
+	writeFile(t, filepath.Join(dir, data.GPT1MergesFile), "#version: 0.2\n")
+	tok, err := data.LoadGPT1BPE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tinyLM(t, "gpt1", tok.VocabSize(), 32, 16)
+	var out bytes.Buffer
+	o := GenerateOptions{Prompt: "hello there", MaxNewTokens: 6, Temperature: 1, TopP: 1, Seed: 3}
+	if err := generate(p, tok, o, &out); err != nil {
+		t.Fatal(err)
+	}
+	ids := tok.Encode(o.Prompt)
+	got := strings.TrimSuffix(out.String(), "\n")
+	if !strings.HasPrefix(got, "hello there ") {
+		t.Errorf("sample %q: want the prompt, the space that ends its last word, then the new tokens (%q decodes as %q)", got, o.Prompt, tok.Decode(ids))
+	}
+	for _, prompt := range []string{"hello there ", ""} { // nothing added after a space, or to no prompt
+		out.Reset()
+		o.Prompt = prompt
+		if err := generate(p, tok, o, &out); err != nil {
+			t.Fatal(err)
+		}
+		if prompt != "" && strings.HasPrefix(out.String(), prompt+" ") {
+			t.Errorf("prompt %q: sample %q has a second space", prompt, out.String())
+		}
+	}
 }

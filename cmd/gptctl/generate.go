@@ -43,6 +43,9 @@ follow one another, separated by a line of dashes; one seed draws them all.`,
 			if err := requireFlags("model", opts.ModelDir); err != nil {
 				return err
 			}
+			if opts.NumSamples == 0 { // the library's zero value means one
+				return &usageError{errors.New("--num-samples 0: draw at least 1 sample")}
+			}
 			if opts.PromptFile != "" {
 				if cmd.Flags().Changed("prompt") {
 					return &usageError{errors.New("--prompt and --prompt-file: give one of them")}
