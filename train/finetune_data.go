@@ -37,25 +37,48 @@ type taskCodec struct {
 	tok       data.Tokenizer
 	truncated int // examples that lost tokens
 
-	// A char-level tokenizer drops characters outside its vocabulary:
-	// unknown collects them and lossy counts the examples that lost any.
+	dropped
+}
+
+// dropped collects the characters a char-level tokenizer drops from
+// examples (those outside its vocabulary) and counts the examples that
+// lost any.
+type dropped struct {
 	unknown map[rune]bool
 	lossy   int
 	lost    bool // the example being encoded lost some
 }
 
+// see notes the characters of s that tok drops, for the example at hand.
+func (d *dropped) see(tok data.Tokenizer, s string) {
+	for _, r := range data.UnknownChars(tok, s) {
+		if d.unknown == nil {
+			d.unknown = map[rune]bool{}
+		}
+		d.unknown[r], d.lost = true, true
+	}
+}
+
+// next ends an example: it counts if it lost characters.
+func (d *dropped) next() {
+	if d.lost {
+		d.lossy++
+	}
+	d.lost = false
+}
+
 // unknownNote says what a char-level model could not read, for a log; ""
 // when nothing was dropped.
-func (c *taskCodec) unknownNote() string {
-	if c.lossy == 0 {
+func (d *dropped) unknownNote() string {
+	if d.lossy == 0 {
 		return ""
 	}
-	chars := make([]rune, 0, len(c.unknown))
-	for r := range c.unknown {
+	chars := make([]rune, 0, len(d.unknown))
+	for r := range d.unknown {
 		chars = append(chars, r)
 	}
 	slices.Sort(chars)
-	return fmt.Sprintf("%d examples have characters outside the model's vocabulary, which are dropped: %q", c.lossy, string(chars))
+	return fmt.Sprintf("%d examples have characters outside the model's vocabulary, which are dropped: %q", d.lossy, string(chars))
 }
 
 func (c *taskCodec) encodeAll(exs []data.Example) []taskExample {
@@ -75,7 +98,6 @@ func (c *taskCodec) encode(ex data.Example) taskExample {
 			e.label = int32(ex.Label)
 		}
 	}
-	c.lost = false
 	rows, cut := c.segments(ex)
 	for _, segs := range rows {
 		row, t := c.sequence(segs)
@@ -86,9 +108,7 @@ func (c *taskCodec) encode(ex data.Example) taskExample {
 	if cut {
 		c.truncated++
 	}
-	if c.lost {
-		c.lossy++
-	}
+	c.next()
 	return e
 }
 
@@ -124,12 +144,7 @@ func choiceContext(f map[string]string) string {
 
 func (c *taskCodec) text(s string) []int32 {
 	s = strings.TrimSpace(s)
-	for _, r := range data.UnknownChars(c.tok, s) {
-		if c.unknown == nil {
-			c.unknown = map[rune]bool{}
-		}
-		c.unknown[r], c.lost = true, true
-	}
+	c.see(c.tok, s)
 	ids := c.tok.Encode(s)
 	out := make([]int32, len(ids))
 	for i, id := range ids {

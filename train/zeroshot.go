@@ -47,7 +47,13 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map
 		return nil, err
 	}
 	T := p.Config.NCtx
-	rows, truncated := choiceRows(tok, td.Examples, T)
+	rows, truncated, drops := choiceRows(tok, td.Examples, T)
+	if note := drops.unknownNote(); note != "" && o.Log != nil {
+		fmt.Fprintf(o.Log, "%s: %s\n", file, note)
+	}
+	if truncated > 0 && o.Log != nil {
+		fmt.Fprintf(o.Log, "%s: %d of %d examples lose the start of their context to fit n_ctx %d\n", file, truncated, len(td.Examples), T)
+	}
 	width := 0
 	for _, r := range rows {
 		width = max(width, len(r.ids))
@@ -80,30 +86,38 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map
 	}, nil
 }
 
-// choiceSequence joins prefix and option ids within T tokens, dropping the
-// start of the prefix (and, for an option longer than T, of the option)
-// when they do not fit; cut says whether anything was dropped.
-// choiceRows is every option of every example as the model reads it, and
-// how many were truncated. An example without context or question is read
-// after the start token (startToken), so that every token of its options is
-// scored, the first included.
-func choiceRows(tok data.Tokenizer, exs []data.Example, T int) (rows []choiceRow, truncated int) {
+// choiceRows is every option of every example as the model reads it, the
+// number of examples truncated, and the characters a char-level model
+// dropped. An example without context or question is read after the start
+// token (startToken), so that every token of its options is scored, the
+// first included.
+func choiceRows(tok data.Tokenizer, exs []data.Example, T int) (rows []choiceRow, truncated int, drops dropped) {
 	for _, ex := range exs {
-		prefix := tok.Encode(choiceContext(ex.Fields))
+		context := choiceContext(ex.Fields)
+		drops.see(tok, context)
+		prefix := tok.Encode(context)
 		if len(prefix) == 0 {
 			prefix = []int{startToken(tok)}
 		}
+		cutAny := false
 		for _, opt := range ex.Options {
-			r, cut := choiceSequence(prefix, tok.Encode(" "+strings.TrimSpace(opt)), T)
+			option := " " + strings.TrimSpace(opt)
+			drops.see(tok, option)
+			r, cut := choiceSequence(prefix, tok.Encode(option), T)
 			rows = append(rows, r)
-			if cut {
-				truncated++
-			}
+			cutAny = cutAny || cut
 		}
+		if cutAny {
+			truncated++
+		}
+		drops.next()
 	}
-	return rows, truncated
+	return rows, truncated, drops
 }
 
+// choiceSequence joins prefix and option ids within T tokens, dropping the
+// start of the prefix (and, for an option longer than T, of the option)
+// when they do not fit; cut says whether anything was dropped.
 func choiceSequence(prefix, option []int, T int) (choiceRow, bool) {
 	cut := false
 	if len(option) > T {

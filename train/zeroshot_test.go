@@ -132,9 +132,9 @@ func TestChoiceRowsWithoutContext(t *testing.T) {
 		{Fields: map[string]string{}, Options: []string{"", "abc."}},
 		{Fields: map[string]string{"context": "ab", "question": ""}, Options: []string{"c"}},
 	}
-	rows, truncated := choiceRows(tok, exs, 16)
-	if len(rows) != 3 || truncated != 0 {
-		t.Fatalf("rows %v, truncated %d", rows, truncated)
+	rows, truncated, drops := choiceRows(tok, exs, 16)
+	if len(rows) != 3 || truncated != 0 || drops.unknownNote() != "" {
+		t.Fatalf("rows %v, truncated %d, %q", rows, truncated, drops.unknownNote())
 	}
 	start := int32(tok.Encode("\n")[0]) // a char vocabulary has no end-of-text token: the newline
 	for i, want := range []string{" ", " abc."} {
@@ -164,5 +164,24 @@ func TestZeroShotSkipBadRows(t *testing.T) {
 	res, err := ZeroShotChoice(tinyModelDir(t), file, task, InferOptions{Batch: 4, SkipBadRows: true, Log: io.Discard})
 	if err != nil || res["examples"] != 2 {
 		t.Errorf("with --skip-bad-rows: %v, %v", res, err)
+	}
+}
+
+// Zero-shot scoring counts truncated examples, not options, and says which
+// characters a char-level model dropped (two options of unknown characters
+// used to score alike, the tie going to option 0, without a word).
+func TestChoiceRowsTruncatedAndUnknown(t *testing.T) {
+	tok := data.NewCharTokenizer("abc .\n")
+	exs := []data.Example{
+		{Fields: map[string]string{"context": "abcabcabcabc"}, Options: []string{"a", "b", "c"}},
+		{Fields: map[string]string{"context": "ab"}, Options: []string{"日本", "€€"}},
+		{Fields: map[string]string{"context": "aZ"}, Options: []string{"a", "b"}},
+	}
+	_, truncated, drops := choiceRows(tok, exs, 8)
+	if truncated != 1 {
+		t.Errorf("truncated %d, want 1 example (of its 3 options)", truncated)
+	}
+	if got, want := drops.unknownNote(), `2 examples have characters outside the model's vocabulary, which are dropped: "Z€日本"`; got != want {
+		t.Errorf("note %q, want %q", got, want)
 	}
 }
