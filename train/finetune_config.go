@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -236,6 +237,17 @@ func (t TaskConfig) validateTarget(bad func(string, ...any)) {
 	}
 	_, hasLabel := t.Columns["label"]
 	_, hasScore := t.Columns["score"]
+	for _, target := range []string{"label", "score"} {
+		col, has := t.Columns[target]
+		if !has {
+			continue
+		}
+		for _, role := range slices.Sorted(maps.Keys(t.Columns)) {
+			if in := t.Columns[role]; (isInputRole(role) || strings.HasPrefix(role, "option")) && (in == col || slices.Contains(strings.Split(in, "+"), col)) {
+				bad("columns: %s reads %q, the %s column: the model would be given the answer (map %s to the text)", role, col, target, role)
+			}
+		}
+	}
 	switch {
 	case !hasLabel && !hasScore:
 		bad("columns: map the label (or, for regression, the score) column")

@@ -51,6 +51,9 @@ func TestLoadFinetune(t *testing.T) {
 		{"role the type does not read", strings.Replace(sst2Task, "{text: sentence,", "{text: sentence, a: other,", 1), nil, `classification does not read "a"`, nil},
 		{"no labels", strings.Replace(sst2Task, `labels: ["0", "1"]`, "", 1), nil, "task.labels: list the label values", nil},
 		{"metric for regression only", sst2Task, []string{"task.metric=pearson"}, `metric "pearson" is not one of accuracy`, nil},
+		{"the label column as the text", sst2Task, []string{"task.columns={text: label, label: label}"}, `task.columns: text reads "label", the label column`, nil},
+		{"the score column in a join", "task: {type: similarity, train: x.tsv, columns: {a: s1+y, b: s2, score: y}}\n", nil, `task.columns: a reads "y", the score column`, nil},
+		{"the label column as an option", "task: {type: multiple_choice, train: x.csv, columns: {context: c, option0: o0, option1: l, label: l}}\n", nil, `option1 reads "l", the label column`, nil},
 		{"no options", "task: {type: multiple_choice, train: x.csv, columns: {context: c, label: l}}\n", nil, "needs option0, option1", nil},
 		{"--set values YAML would misread", sst2Task, []string{"task.columns.text=review #1", "task.labels=[a, b]"}, "", func(t *testing.T, c FinetuneConfig) {
 			if c.Task.Columns["text"] != "review #1" || !slices.Equal(c.Task.Labels, []string{"a", "b"}) {
