@@ -72,7 +72,8 @@ type TaskFormat struct {
 	// option<MinOptions> on may be missing or empty, the row's options are
 	// those before the first missing one, and its label must name one of
 	// them; those before option<MinOptions> must not be blank. 0: every
-	// option is required, but may be blank.
+	// option is required and, in a labeled file, not blank (read for
+	// predictions, a blank option is scored as it is).
 	MinOptions int `yaml:"min_options" json:"min_options,omitempty"`
 	// SkipBadRows counts bad rows in TaskData.Skipped instead of failing.
 	SkipBadRows bool `yaml:"skip_bad_rows" json:"skip_bad_rows"`

@@ -202,8 +202,12 @@ func (p *taskParser) options(line int, cells []string, have []bool) ([]string, *
 			}
 		case !ok:
 			return nil, p.rowErr(line, role, "missing %s (%s)", p.colDesc(role), role)
-		case p.f.MinOptions > 0 && strings.TrimSpace(v) == "" && p.target != "": // as a blank input
-			return nil, p.rowErr(line, role, "missing %s (%s): it is blank, and min_options is %d", p.colDesc(role), role, p.f.MinOptions)
+		case strings.TrimSpace(v) == "" && p.target != "": // as a blank input
+			why := " (for rows with fewer options, set min_options)"
+			if p.f.MinOptions > 0 {
+				why = fmt.Sprintf(", and min_options is %d", p.f.MinOptions)
+			}
+			return nil, p.rowErr(line, role, "missing %s (%s): it is blank%s", p.colDesc(role), role, why)
 		case missing >= 0:
 			return nil, p.rowErr(line, role, "has %s but not option%d before it (options must come first, gaps after them)", role, missing)
 		default:

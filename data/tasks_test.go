@@ -182,11 +182,12 @@ func TestReadTaskFileMinOptions(t *testing.T) {
 			t.Errorf("%s: options %q, labels %v; want %q, [1 2 3]", c.path, got, labels, want)
 		}
 	}
-	// Without min_options every option is required.
+	// Without min_options every option is required, and not blank.
 	f := arcTSV
 	f.MinOptions = 0
-	if _, err := ParseTaskFile([]byte("why\tx\ty\t\t\tB\n"), "arc.tsv", f, true); err != nil {
-		t.Errorf("empty options are text without min_options: %v", err)
+	if _, err := ParseTaskFile([]byte("why\tx\ty\t\t\tB\n"), "arc.tsv", f, true); err == nil ||
+		!strings.Contains(err.Error(), `missing column 3 (option2): it is blank (for rows with fewer options, set min_options)`) {
+		t.Errorf("empty options without min_options: %v", err)
 	}
 	f = arcJSONL
 	f.MinOptions = 0
@@ -397,7 +398,7 @@ func TestReadTaskFileUnlabeled(t *testing.T) {
 
 // TestReadTaskFileBlankInput: a blank input is a missing one, except that a
 // multiple-choice row needs only one of context and question; and options
-// up to min_options must not be blank.
+// (up to min_options, where it is set) must not be blank.
 func TestReadTaskFileBlankInput(t *testing.T) {
 	mc := TaskFormat{Header: true, Columns: map[string]string{"context": "c1+c2", "question": "q", "option0": "o0", "option1": "o1", "label": "y"}}
 	for _, c := range []struct {
@@ -428,6 +429,8 @@ func TestReadTaskFileBlankInput(t *testing.T) {
 		{"blank required option", "arc.tsv", "why\tx\t \tz\t\tB\n", arcTSV, true, 1, `missing column 2 (option1): it is blank, and min_options is 2`},
 		{"blank required option jsonl", "arc.jsonl", `{"q": "why", "c": [{"t": ""}, {"t": "y"}], "k": "B"}` + "\n", arcJSONL, true, 1,
 			`missing field "c.0.t" (option0): it is blank, and min_options is 2`},
+		{"blank option, min_options 0", "c.csv", "c1,c2,q,o0,o1,y\nonce,,,x, ,1\n", mc, true, 2, `missing column "o1" (option1): it is blank`},
+		{"blank option, min_options 0, read for predictions", "c.csv", "c1,c2,q,o0,o1\nonce,,,x, \n", mc, false, 0, ""},
 		{"blank required option, read for predictions", "arc.jsonl", `{"q": "why", "c": [{"t": ""}, {"t": "y"}]}` + "\n", arcJSONL, false, 0, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
