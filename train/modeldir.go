@@ -23,31 +23,46 @@ import (
 // --resume takes it: checkpoint/, else checkpoint.prev/. A model or
 // checkpoint directory named itself is taken as it is.
 func ModelDir(dir string) (string, error) {
+	md, _, err := ModelDirNote(dir)
+	return md, err
+}
+
+// ModelDirNote is ModelDir with a note for the log, "" when there is
+// nothing to say: that a run's latest checkpoint was passed over for
+// checkpoint.prev, and why, or that the files of a checkpoint directory
+// named directly differ from its state.json's checksums (it is read as it
+// is: an edit may be deliberate).
+func ModelDirNote(dir string) (md, note string, err error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return "", fmt.Errorf("model %s: not a directory (pass a gptctl run directory or a Hugging Face model directory)", dir)
+		return "", "", fmt.Errorf("model %s: not a directory (pass a gptctl run directory or a Hugging Face model directory)", dir)
 	}
 	var damaged []error
 	for _, d := range []string{filepath.Join(dir, checkpointDir), dir, filepath.Join(dir, prevDir)} {
 		if _, err := os.Stat(filepath.Join(d, "config.json")); err != nil {
 			continue
 		}
-		if d != dir { // a run's checkpoint; a directory named is taken as it is, edits and all
+		if d != dir { // a run's checkpoint
 			if err := intactModel(d); err != nil {
 				damaged = append(damaged, err)
 				continue
 			}
+		} else if err := intactModel(d); err != nil {
+			note = fmt.Sprintf("model %s: %v: its files are read as they are", dir, err)
 		}
-		return d, nil
+		if len(damaged) > 0 {
+			note = fmt.Sprintf("model %s: %v; reading %s instead", dir, errors.Join(damaged...), d)
+		}
+		return d, note, nil
 	}
 	if len(damaged) > 0 {
-		return "", fmt.Errorf("model %s: %w", dir, errors.Join(damaged...))
+		return "", "", fmt.Errorf("model %s: %w", dir, errors.Join(damaged...))
 	}
-	return "", fmt.Errorf("model %s: no config.json (pass a gptctl run directory or a Hugging Face model directory)", dir)
+	return "", "", fmt.Errorf("model %s: no config.json (pass a gptctl run directory or a Hugging Face model directory)", dir)
 }
 
-// intactChecked remembers the checkpoints intactModel found intact, by
-// directory and the time of their state.json, so that a process reads a
-// model's files for their checksums once.
+// intactChecked remembers what intactModel found of a checkpoint (nil
+// when intact), by directory and the time of its state.json, so that a
+// process reads a model's files for their checksums once.
 var intactChecked sync.Map
 
 // intactModel checks the files a model is read from (all but the
@@ -60,9 +75,18 @@ func intactModel(dir string) error {
 		return nil
 	}
 	key := dir + "\x00" + fi.ModTime().String()
-	if _, ok := intactChecked.Load(key); ok {
-		return nil
+	if found, ok := intactChecked.Load(key); ok {
+		err, _ := found.(error)
+		return err
 	}
+	err = checkModelFiles(dir, path)
+	intactChecked.Store(key, err)
+	return err
+}
+
+// checkModelFiles checks the files of dir but the optimizer's against the
+// checksums of its state.json, at path.
+func checkModelFiles(dir, path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -76,11 +100,8 @@ func intactModel(dir string) error {
 	files := maps.Clone(st.Files)
 	delete(files, optimFile)
 	if len(files) > 0 {
-		if err := verifyFiles(dir, files); err != nil {
-			return err
-		}
+		return verifyFiles(dir, files)
 	}
-	intactChecked.Store(key, true)
 	return nil
 }
 

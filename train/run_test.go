@@ -1015,6 +1015,17 @@ func TestModelDirSkipsDamagedCheckpoint(t *testing.T) {
 	if md, err := ModelDir(filepath.Join(dir, "checkpoint")); err != nil || md != filepath.Join(dir, "checkpoint") {
 		t.Errorf("ModelDir of the checkpoint itself: %s, %v; want it as it is (a copy a user edited is no run's)", md, err)
 	}
+	// The notes eval, generate and predict print: the fallback, and a
+	// checkpoint named directly whose files are not those state.json lists.
+	if _, note, _ := ModelDirNote(dir); !strings.Contains(note, "model.safetensors") || !strings.Contains(note, "reading "+filepath.Join(dir, "checkpoint.prev")) {
+		t.Errorf("note on the run: %q, want the damaged file and checkpoint.prev", note)
+	}
+	if _, note, _ := ModelDirNote(filepath.Join(dir, "checkpoint")); !strings.Contains(note, "model.safetensors") || !strings.Contains(note, "read as they are") {
+		t.Errorf("note on the checkpoint named: %q", note)
+	}
+	if _, note, _ := ModelDirNote(filepath.Join(dir, "checkpoint.prev")); note != "" {
+		t.Errorf("note on an intact checkpoint: %q", note)
+	}
 	if _, err := EvalLM(dir, "builtin", InferOptions{Batch: 4}); err != nil {
 		t.Errorf("eval of the run: %v", err)
 	}

@@ -192,6 +192,7 @@ func TestBadInput(t *testing.T) {
 		{"broken JSONL row", []string{"finetune", "-c", jsonlTask, "--out", out("f6")}, 2, []string{"rows.jsonl:2"}},
 		{"unknown task type", []string{"finetune", "-c", taskType, "--out", out("f7")}, 2, []string{taskType, "translation"}},
 		{"lambda out of range", []string{"finetune", "-c", lambda, "--out", out("f8")}, 2, []string{"lambda"}},
+		{"predict with no model there", []string{"predict", "--model", filepath.Join(dir, "nonexistent"), "--data", filepath.Join(dir, "good.tsv")}, 2, []string{"not a directory"}},
 		{"predict with a pretrained model", []string{"predict", "--model", pre, "--data", filepath.Join(dir, "good.tsv")}, 2, []string{"finetuned model"}},
 	}
 	if len(cases) < 30 {

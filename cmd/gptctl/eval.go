@@ -76,6 +76,9 @@ devices give the same numbers.`,
 }
 
 func evalRun(opts *EvalOptions) error {
+	if err := noteModel(opts.Log, opts.ModelDir); err != nil {
+		return err
+	}
 	line := newProgressLine(opts.Log)
 	defer line.done()
 	taskModel := train.IsTaskModel(opts.ModelDir)

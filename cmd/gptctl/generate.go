@@ -59,6 +59,9 @@ follow one another, separated by a line of dashes; one seed draws them all.`,
 			if runF != nil {
 				return runF(opts)
 			}
+			if err := noteModel(cmd.ErrOrStderr(), opts.ModelDir); err != nil {
+				return err
+			}
 			return train.Generate(opts.ModelDir, opts.GenerateOptions, opts.Out)
 		},
 	}

@@ -66,7 +66,24 @@ both devices give the same predictions.`,
 	return cmd
 }
 
+// noteModel writes what a reader of the model directory dir should know
+// (a damaged latest checkpoint passed over for the one before it) to log;
+// it fails where dir holds no model.
+func noteModel(log io.Writer, dir string) error {
+	_, note, err := train.ModelDirNote(dir)
+	if err != nil {
+		return &train.InputError{Err: err}
+	}
+	if note != "" {
+		fmt.Fprintln(log, "note:", note)
+	}
+	return nil
+}
+
 func predictRun(opts *PredictOptions) error {
+	if err := noteModel(opts.Log, opts.ModelDir); err != nil {
+		return err
+	}
 	if !train.IsTaskModel(opts.ModelDir) {
 		return &train.InputError{Err: fmt.Errorf("model %s has no task.json: predict needs a finetuned model (gptctl finetune)", opts.ModelDir)}
 	}
