@@ -113,7 +113,7 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	if dataDir {
 		err = c.train.openShards(cfg.Data, "train", tok)
 	} else {
-		c.train.mem, err = encodeCorpus(cfg.Data, tok)
+		c.train.mem, err = encodeCorpus("data", cfg.Data, tok)
 	}
 	if err != nil {
 		return err
@@ -122,7 +122,11 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 		return err
 	}
 	need := int64(cfg.T() + 1) // one window: t inputs and the target after them
-	if (c.train.sh == nil && c.train.len() < need) || (c.val.sh == nil && c.val.len() < need) {
+	switch {
+	case c.val.sh == nil && c.val.len() < need && valText != "":
+		return inputErrorf("val_data %s: %d tokens; windows of %d need at least %d (use a longer validation file or a smaller seq_len)",
+			valText, c.val.len(), cfg.T(), need)
+	case (c.train.sh == nil && c.train.len() < need) || (c.val.sh == nil && c.val.len() < need):
 		return inputErrorf("data %s: %d training and %d validation tokens; windows of %d need at least %d each (use a longer corpus or a smaller seq_len)",
 			cfg.Data, c.train.len(), c.val.len(), cfg.T(), need)
 	}
@@ -160,7 +164,7 @@ func (c *corpus) loadVal(cfg Config, valText string, dataDir, valDir bool) error
 		}
 		err = c.val.openShards(cfg.ValData, prefix, c.tok)
 	case valText != "":
-		c.val.mem, err = encodeCorpus(valText, c.tok)
+		c.val.mem, err = encodeCorpus("val_data", valText, c.tok)
 	case dataDir:
 		if onlyTrainShards(cfg.Data) {
 			return inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); prepare it with a larger --val-fraction, or set val_data to a held-out file or shard directory", cfg.Data)

@@ -6,7 +6,7 @@ package train
 
 import (
 	"errors"
-	"fmt"
+	"maps"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -43,8 +43,9 @@ func (t tokens16) Window(dst []int32, start int) {
 // one by one, any other file as one document in chunks of about 1 MiB, cut
 // where tokenizing the parts gives the ids of the whole (data.ReadChunks
 // with cuts, as data prepare reads it). doc says that a piece begins a
-// document.
-func readCorpus(path string, cuts data.Cuts, piece func(file, s string, doc bool) error) error {
+// document. key names the corpus in errors (data, val_data). A file of a
+// pattern may be empty; all of them may not.
+func readCorpus(key, path string, cuts data.Cuts, piece func(file, s string, doc bool) error) error {
 	if path == data.BuiltinCorpusName {
 		return piece(path, data.BuiltinCorpus(), true)
 	}
@@ -52,7 +53,7 @@ func readCorpus(path string, cuts data.Cuts, piece func(file, s string, doc bool
 	if isGlob(path) {
 		var err error
 		if files, err = data.ExpandInputs(files); err != nil {
-			return fmt.Errorf("data: %w", err)
+			return inputErrorf("%s: %w", key, err)
 		}
 	}
 	n := 0
@@ -61,11 +62,17 @@ func readCorpus(path string, cuts data.Cuts, piece func(file, s string, doc bool
 			n += len(s)
 			return piece(f, s, doc)
 		})
-		if err := readError(f, err, n); err != nil {
+		if err := readError(key, err); err != nil {
 			return err
 		}
 	}
-	return nil
+	switch {
+	case n > 0:
+		return nil
+	case len(files) > 1:
+		return inputErrorf("%s %s: the %d files are empty", key, path, len(files))
+	}
+	return inputErrorf("%s %s: the file is empty", key, path)
 }
 
 // readCorpusFile is readCorpus for one file.
@@ -89,18 +96,15 @@ func readCorpusFile(path string, cuts data.Cuts, piece func(s string, doc bool) 
 // isGlob reports whether a corpus path is a pattern of files.
 func isGlob(path string) bool { return strings.ContainsAny(path, "*?[") }
 
-// readError is the outcome of reading corpus file path, n bytes of text
-// so far: its input errors as they are, other errors (the file's) as input
-// errors, and nothing read as an empty file; nil when there is text.
-func readError(path string, err error, n int) error {
+// readError is the outcome of reading a file of the corpus key names: its
+// input errors as they are, other errors (the file's) as input errors.
+func readError(key string, err error) error {
 	var ie *InputError
 	switch {
 	case errors.As(err, &ie):
 		return err
 	case err != nil:
-		return inputErrorf("data: %w", err)
-	case n == 0:
-		return inputErrorf("data %s: the file is empty", path)
+		return inputErrorf("%s: %w", key, err)
 	}
 	return nil
 }
@@ -109,16 +113,16 @@ func readError(path string, err error, n int) error {
 // refusing characters a char tokenizer does not have. Several documents are
 // kept apart by the tokenizer's end-of-text token, one after each, as data
 // prepare writes them; one text file is as it is.
-func encodeCorpus(path string, tok data.Tokenizer) (memTokens, error) {
+func encodeCorpus(key, path string, tok data.Tokenizer) (memTokens, error) {
 	if tok.VocabSize() <= 1<<16 {
-		ids, err := encodeInto[uint16](path, tok)
+		ids, err := encodeInto[uint16](key, path, tok)
 		return tokens16(ids), err
 	}
-	ids, err := encodeInto[int32](path, tok)
+	ids, err := encodeInto[int32](key, path, tok)
 	return Tokens(ids), err
 }
 
-func encodeInto[T uint16 | int32](path string, tok data.Tokenizer) ([]T, error) {
+func encodeInto[T uint16 | int32](key, path string, tok data.Tokenizer) ([]T, error) {
 	// Each piece's text and ids are garbage once appended: collect them
 	// early rather than let the heap grow to twice the corpus's ids.
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
@@ -128,14 +132,14 @@ func encodeInto[T uint16 | int32](path string, tok data.Tokenizer) ([]T, error) 
 		ids = make([]T, 0, corpusBytes(path))
 	}
 	docs, eot := 0, tok.EOT()
-	err := readCorpus(path, data.CutsOf(tok), func(file, s string, doc bool) error {
+	err := readCorpus(key, path, data.CutsOf(tok), func(file, s string, doc bool) error {
 		if doc {
 			if docs++; docs > 1 && eot >= 0 {
 				ids = append(ids, T(eot))
 			}
 		}
 		if unk := data.UnknownChars(tok, s); len(unk) > 0 {
-			return inputErrorf("data %s: characters %q are not in the model's vocabulary", file, string(unk))
+			return inputErrorf("%s %s: characters %q are not in the model's vocabulary", key, file, string(unk))
 		}
 		for _, id := range tok.Encode(s) {
 			ids = append(ids, T(id))
@@ -174,11 +178,11 @@ func corpusBytes(path string) int {
 }
 
 // newTokenizer is the tokenizer spec names; "char" builds the vocabulary of
-// the text corpora at paths.
-func newTokenizer(spec string, paths ...string) (data.Tokenizer, error) {
+// the text corpora of data and val_data at dataPath and valPath ("": none).
+func newTokenizer(spec, dataPath, valPath string) (data.Tokenizer, error) {
 	switch spec {
 	case "char":
-		return charVocabulary(paths)
+		return charVocabulary(map[string]string{"data": dataPath, "val_data": valPath})
 	case "byte":
 		return data.ByteTokenizer{}, nil
 	}
@@ -190,16 +194,18 @@ func newTokenizer(spec string, paths ...string) (data.Tokenizer, error) {
 }
 
 // charVocabulary is the char tokenizer of the distinct characters of the
-// corpora at paths ("" skipped), read as a stream; they must be UTF-8.
-func charVocabulary(paths []string) (data.Tokenizer, error) {
+// corpora at paths, by the key that names each ("" skipped), read as a
+// stream; they must be UTF-8.
+func charVocabulary(paths map[string]string) (data.Tokenizer, error) {
 	var set data.CharSet
-	for _, path := range paths {
+	for _, key := range slices.Sorted(maps.Keys(paths)) {
+		path := paths[key]
 		if path == "" {
 			continue
 		}
-		err := readCorpus(path, data.CharCuts, func(file, s string, _ bool) error {
+		err := readCorpus(key, path, data.CharCuts, func(file, s string, _ bool) error {
 			if !utf8.ValidString(s) {
-				return inputErrorf("data %s: the corpus is not valid UTF-8 (use tokenizer: byte)", file)
+				return inputErrorf("%s %s: the corpus is not valid UTF-8 (use tokenizer: byte)", key, file)
 			}
 			set.Add(s)
 			return nil

@@ -26,7 +26,7 @@ func TestEncodeCorpusStreams(t *testing.T) {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	char, err := newTokenizer("char", path)
+	char, err := newTokenizer("char", path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestEncodeCorpusStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tok := range []data.Tokenizer{char, data.ByteTokenizer{}, bpe, wideVocab{}} {
-		got, err := encodeCorpus(path, tok)
+		got, err := encodeCorpus("data", path, tok)
 		if err != nil {
 			t.Fatal(err)
 		}

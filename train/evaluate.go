@@ -146,7 +146,7 @@ func evalSources(res *LMEval, path, split string, tok data.Tokenizer) (srcs []wi
 		if split != "" {
 			return nil, nil, inputErrorf("data %s: a split (%s) is chosen only in a directory of shards made by gptctl data prepare", path, split)
 		}
-		ids, err := encodeCorpus(path, tok) // as pretraining reads it
+		ids, err := encodeCorpus("data", path, tok) // as pretraining reads it
 		if err != nil {
 			return nil, nil, err
 		}

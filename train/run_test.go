@@ -834,7 +834,7 @@ func TestCorpusGlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	err = readCorpus(filepath.Join(dir, "part*.txt"), data.SpaceCuts, func(_, s string, doc bool) error {
+	err = readCorpus("data", filepath.Join(dir, "part*.txt"), data.SpaceCuts, func(_, s string, doc bool) error {
 		if doc {
 			got = append(got, "")
 		}
@@ -847,7 +847,7 @@ func TestCorpusGlob(t *testing.T) {
 	if !slices.Equal(got, docs) {
 		t.Fatalf("documents %q, want %q", got, docs)
 	}
-	ids, err := encodeCorpus(filepath.Join(dir, "part*.txt"), bpe)
+	ids, err := encodeCorpus("data", filepath.Join(dir, "part*.txt"), bpe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -861,10 +861,50 @@ func TestCorpusGlob(t *testing.T) {
 	if !slices.Equal(memIDs(ids), want) {
 		t.Errorf("%d ids, want %d: each document and its end-of-text token", ids.Len(), len(want))
 	}
-	err = readCorpus(filepath.Join(dir, "*.csv"), data.SpaceCuts, func(string, string, bool) error { return nil })
+	err = readCorpus("data", filepath.Join(dir, "*.csv"), data.SpaceCuts, func(string, string, bool) error { return nil })
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no files match") {
 		t.Errorf("a pattern that matches nothing: %v", err)
+	}
+	// An empty file among others is no document, whether it comes first
+	// or later (the first used to fail, a later one to pass); all empty is
+	// an error.
+	writeFile(t, filepath.Join(dir, "part.txt"), "")
+	writeFile(t, filepath.Join(dir, "part9.txt"), "")
+	got = nil
+	if err := readCorpus("data", filepath.Join(dir, "part*.txt"), data.SpaceCuts, func(_, s string, doc bool) error {
+		if doc {
+			got = append(got, "")
+		}
+		got[len(got)-1] += s
+		return nil
+	}); err != nil || !slices.Equal(got, docs) {
+		t.Errorf("a pattern with empty files first and last: %q, %v; want %q", got, err, docs)
+	}
+	writeFile(t, filepath.Join(dir, "empty1.txt"), "")
+	writeFile(t, filepath.Join(dir, "empty2.txt"), "")
+	err = readCorpus("val_data", filepath.Join(dir, "*9.txt"), data.SpaceCuts, func(string, string, bool) error { return nil })
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "val_data") || !strings.Contains(err.Error(), "the file is empty") {
+		t.Errorf("an empty validation file: %v", err)
+	}
+	err = readCorpus("data", filepath.Join(dir, "empty*.txt"), data.SpaceCuts, func(string, string, bool) error { return nil })
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the 2 files are empty") {
+		t.Errorf("a pattern of empty files: %v", err)
+	}
+}
+
+// Errors about the validation file name val_data, not data.
+func TestValDataErrorsNameIt(t *testing.T) {
+	dir := t.TempDir()
+	for set, want := range map[string]string{
+		"val_data=" + writeFile(t, filepath.Join(dir, "tiny.txt"), "To be"): "val_data " + filepath.Join(dir, "tiny.txt") + ": 5 tokens; windows of 16",
+		"val_data=" + filepath.Join(dir, "nomatch*"):                        "val_data: input",
+	} {
+		_, err := Pretrain(context.Background(), tinyConfig(t, set), Options{OutDir: filepath.Join(dir, "run"), Log: io.Discard})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), want) {
+			t.Errorf("--set %s: %v, want an input error with %q", set, err, want)
+		}
 	}
 }
 
