@@ -135,6 +135,7 @@ func TestBadInput(t *testing.T) {
 		{"generate --top-p 0", []string{"generate", "--model", pre, "--top-p", "0"}, 2, []string{"--top-p"}},
 		{"generate --temperature -1", []string{"generate", "--model", pre, "--temperature", "-1"}, 2, []string{"--temperature"}},
 		{"report of a directory that is not a run", []string{"report", dir, "--out", out("rp")}, 2, []string{dir, "has no metrics.jsonl"}},
+		{"report --out a file", []string{"report", pre, "--out", typo}, 2, []string{"--out " + typo + " is a file"}},
 		{"report without a run directory", []string{"report"}, 2, []string{"requires at least 1 arg"}},
 		{"report --format unknown", []string{"report", dir, "--format", "pdf", "--out", out("rp2")}, 2, []string{"--format", "pdf", "png, svg or html"}},
 		{"eval --stride -1", []string{"eval", "--model", pre, "--data", typo, "--stride", "-1"}, 2, []string{"--stride -1"}},

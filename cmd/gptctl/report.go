@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -56,6 +57,9 @@ table of the final and best values of each run.`,
 }
 
 func reportRun(opts *ReportOptions) error {
+	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() { // before the runs are read
+		return &usageError{fmt.Errorf("--out %s is a file, not a directory: name a directory for the report", opts.OutDir)}
+	}
 	runs := make([]*report.Run, 0, len(opts.Dirs))
 	for _, dir := range opts.Dirs {
 		run, err := report.LoadRun(dir)
