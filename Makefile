@@ -36,6 +36,7 @@ build-cuda: cuda-deps
 # The full suite, as CI runs it.
 test: vet
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
+	GOARCH=386 CGO_ENABLED=0 $(GO) test -count=1 -run 'Shard' ./data
 
 test-short:
 	$(GO) test -tags '$(TAGS)' -short -count=1 ./...

@@ -3,7 +3,9 @@ package data
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 )
 
 // Shard is an open token shard, memory-mapped where the system allows, so
@@ -34,6 +36,9 @@ func OpenShard(path string) (*Shard, error) {
 	size := fi.Size()
 	if size < ShardHeaderSize {
 		return nil, fmt.Errorf("shard %s: truncated: %d bytes, shorter than the %d-byte header", path, size, ShardHeaderSize)
+	}
+	if uint64(size) > math.MaxInt { // a 32-bit build maps at most 2 GiB
+		return nil, fmt.Errorf("shard %s: %d bytes is more than this %d-bit build can map: use a 64-bit build, or prepare with a smaller --shard-tokens", path, size, strconv.IntSize)
 	}
 	h := make([]byte, ShardHeaderSize)
 	if _, err := f.ReadAt(h, 0); err != nil {
