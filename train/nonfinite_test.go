@@ -131,3 +131,32 @@ func TestSkippedLastStepIsEvaluated(t *testing.T) {
 		t.Errorf("summary %+v\nmetrics.jsonl:\n%s", sum, metrics)
 	}
 }
+
+// Every skipped step has its metrics line, between log_interval's.
+func TestSkippedStepIsLogged(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "on_nonfinite=skip", "max_steps=6", "eval_interval=100", "log_interval=5", "checkpoint_interval=0", "dropout=0")
+	r, err := newRun(cfg, Options{OutDir: dir, Log: io.Discard}, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.params.Get("h.0.mlp.c_fc.weight").Data
+	saved, fills := w[0], 0
+	r.train = hookSource{r.train, func() { // step 3 sees a NaN weight
+		switch fills++; fills {
+		case 3:
+			w[0] = float32(math.NaN())
+		case 4:
+			w[0] = saved
+		}
+	}}
+	_, err = r.loop(context.Background())
+	r.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := readFile(t, filepath.Join(dir, "metrics.jsonl"))
+	if got := stepsOf(metrics); got != "3 5 6" || !strings.Contains(lineWith(metrics, `"step":3`), `"skipped":true`) {
+		t.Errorf("metrics.jsonl:\n%s\nwant lines for step 3 (skipped), 5 and 6", metrics)
+	}
+}

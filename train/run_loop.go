@@ -83,7 +83,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			if err := r.skip(step, err); err != nil {
 				return nil, err
 			}
-			m, logged = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": elapsed()}, evaluated
+			m, logged = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": elapsed()}, true // whatever log_interval says
 		case err != nil:
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		default:
