@@ -122,6 +122,7 @@ func TestBadInput(t *testing.T) {
 		{"generate --temperature NaN", []string{"generate", "--model", pre, "--temperature", "nan"}, 2, []string{"--temperature NaN"}},
 		{"--set NaN", []string{"pretrain", "--set", "lr=.nan", "--out", out("nan")}, 2, []string{"lr is NaN: want a finite number"}},
 		{"required flag", []string{"eval"}, 2, []string{"required flag", "model"}},
+		{"--init with a model --set", []string{"pretrain", "--init", pre, "--set", "n_layer=4", "--out", out("initset")}, 2, []string{"--set n_layer=4 with init_from", "replaces n_layer"}},
 		{"--set without =", []string{"pretrain", "--set", "lr"}, 2, []string{"--set", "lr", "key=value"}},
 		{"--set unknown key", []string{"pretrain", "--set", "n_layerz=2"}, 2, []string{"n_layerz"}},
 		{"--set wrong type", []string{"pretrain", "--set", "max_steps=many"}, 2, []string{"max_steps", "many"}},

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -77,6 +78,21 @@ func addJobFlags(f *pflag.FlagSet, resume *bool, device, maxTime *string) {
 	f.StringVar(maxTime, "max-time", "", "stop cleanly, with a checkpoint, before this wall time, e.g. 3h50m (this job's, over max_time:)")
 }
 
+// modelSetsWithInit refuses a --set of a key the model of init_from
+// replaces (its architecture and tokenizer), which would be dropped
+// without a word. A config file's keys may be there: a recipe serves runs
+// from scratch and from a model alike.
+func modelSetsWithInit(sets []string) error {
+	for _, set := range sets {
+		key, _, _ := strings.Cut(set, "=")
+		switch strings.TrimSpace(key) {
+		case "arch", "n_layer", "n_head", "n_embd", "n_ctx", "vocab_size", "layer_norm_epsilon", "gelu", "tokenizer":
+			return &usageError{fmt.Errorf("--set %s with init_from: the model's architecture and tokenizer come from init_from, which replaces %s; leave it out, or train a new model without init_from", set, strings.TrimSpace(key))}
+		}
+	}
+	return nil
+}
+
 // parseMaxTime reads --max-time: "" is none.
 func parseMaxTime(s string) (time.Duration, error) {
 	if s == "" {
@@ -99,6 +115,11 @@ func pretrainRun(opts *PretrainOptions) error {
 	cfg, err := loadJobConfig(opts.ConfigPath, sets, opts.Data, opts.Device, opts.OutDir, opts.Resume)
 	if err != nil {
 		return err
+	}
+	if cfg.InitFrom != "" && !opts.Resume {
+		if err := modelSetsWithInit(opts.Sets); err != nil {
+			return err
+		}
 	}
 	maxTime, err := parseMaxTime(opts.MaxTime)
 	if err != nil {
