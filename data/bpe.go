@@ -109,18 +109,30 @@ func (t *BPE) AppendEncode(dst []int, text string) []int {
 // (for GPT-2 only "<|endoftext|>") to its id.
 func (t *BPE) EncodeWithSpecial(text string) []int {
 	dst := make([]int, 0, len(text)/3+1)
-	for {
-		at, lit := -1, "" // the first special token in text, the longest on a tie
+	// next holds where each special token occurs first at or after the
+	// position it was looked for from (-1: nowhere), so that the text is
+	// searched again for a token only once the one found was passed: a
+	// token that never occurs is not looked for after every other.
+	next := make(map[string]int, len(t.specials))
+	for pos := 0; ; {
+		at, lit := -1, "" // the first special token from pos, the longest on a tie
 		for s := range t.specials {
-			if k := strings.Index(text, s); k >= 0 && (at < 0 || k < at || k == at && len(s) > len(lit)) {
+			k, seen := next[s]
+			if !seen || k >= 0 && k < pos {
+				if k = strings.Index(text[pos:], s); k >= 0 {
+					k += pos
+				}
+				next[s] = k
+			}
+			if k >= 0 && (at < 0 || k < at || k == at && len(s) > len(lit)) {
 				at, lit = k, s
 			}
 		}
 		if at < 0 {
-			return t.AppendEncode(dst, text)
+			return t.AppendEncode(dst, text[pos:])
 		}
-		dst = append(t.AppendEncode(dst, text[:at]), t.specials[lit])
-		text = text[at+len(lit):]
+		dst = append(t.AppendEncode(dst, text[pos:at]), t.specials[lit])
+		pos = at + len(lit)
 	}
 }
 

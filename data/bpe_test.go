@@ -3,6 +3,7 @@ package data
 import (
 	"bufio"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -166,5 +167,51 @@ func TestLoadGPT2BPEErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, GPT2MergesFile), []byte("#version: 0.2\n"), 0o644)
 	if _, err := LoadGPT2BPE(dir); err == nil || !strings.Contains(err.Error(), "no token for byte") {
 		t.Fatalf("missing bytes: %v", err)
+	}
+}
+
+// With several special tokens, EncodeWithSpecial takes at each point the
+// first of them in the text, the longest on a tie, as a scan of the text
+// for every token after every match does (the reference below), on random
+// texts of overlapping specials; it searches for each only after passing
+// the match it found (a token that never occurs used to be searched for
+// to the end after every other's match).
+func TestEncodeWithSeveralSpecials(t *testing.T) {
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "c.txt")
+	if err := os.WriteFile(corpus, []byte(strings.Repeat("abc <a> <ab> ba ", 50)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := TrainBPE([]string{corpus}, 280, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.specials = map[string]int{"<a>": 1000, "<ab>": 1001, "<a": 1002, "b>": 1003, "<never>": 1004}
+	reference := func(text string) []int {
+		var dst []int
+		for {
+			at, lit := -1, ""
+			for s := range tok.specials {
+				if k := strings.Index(text, s); k >= 0 && (at < 0 || k < at || k == at && len(s) > len(lit)) {
+					at, lit = k, s
+				}
+			}
+			if at < 0 {
+				return append(dst, tok.Encode(text)...)
+			}
+			dst = append(append(dst, tok.Encode(text[:at])...), tok.specials[lit])
+			text = text[at+len(lit):]
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	parts := []string{"a", "b", "<", ">", "<a>", "<ab>", " ", "c", "<a", "b>"}
+	for range 2000 {
+		var b strings.Builder
+		for n := r.IntN(20); n > 0; n-- {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		if got, want := tok.EncodeWithSpecial(b.String()), reference(b.String()); !slices.Equal(got, want) {
+			t.Fatalf("%q: %v, want %v", b.String(), got, want)
+		}
 	}
 }
