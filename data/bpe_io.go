@@ -101,6 +101,7 @@ func gpt2BPE(visible []string, pairs [][2]string, encName, mergesName string) (*
 	}
 	tokens := make([]string, len(visible))
 	specials := map[string]int{}
+	var unreachable []int // byte-level text no merge makes
 	for id, v := range visible {
 		raw, ok := visibleToBytes(v)
 		switch {
@@ -108,6 +109,13 @@ func gpt2BPE(visible []string, pairs [][2]string, encName, mergesName string) (*
 			tokens[id] = raw
 		case made[v]:
 			return nil, fmt.Errorf("%s: token %d %q has a character outside the GPT-2 byte alphabet", encName, id, v)
+		case ok && strings.ContainsFunc(v, func(r rune) bool { return r > 0xff }):
+			// A character the alphabet gives a byte it does not show (Ġ
+			// for a space): text in bytes, not a special token's literal,
+			// though a merges file that lacks its merge leaves it out of
+			// reach. It decodes to its bytes and is never encoded to.
+			tokens[id] = raw
+			unreachable = append(unreachable, id)
 		default:
 			tokens[id], specials[v] = v, id
 		}
@@ -116,7 +124,14 @@ func gpt2BPE(visible []string, pairs [][2]string, encName, mergesName string) (*
 	if err != nil {
 		return nil, err
 	}
-	return newBPE(tokens, ranked, specials)
+	t, err := newBPE(tokens, ranked, specials)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range unreachable { // a whole piece matching it is not taken for it either
+		delete(t.index, tokens[id])
+	}
+	return t, nil
 }
 
 // rankMerges turns merge lines into pairs of ids.

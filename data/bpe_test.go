@@ -215,3 +215,35 @@ func TestEncodeWithSeveralSpecials(t *testing.T) {
 		}
 	}
 }
+
+// A vocabulary entry of byte-level text that no merge makes (a merges file
+// cut short) is text: it decodes to its bytes and is never encoded to; it
+// used to be taken for a special token whose literal was its file text, so
+// that "Ġthe" decoded as "Ġthe" and encoding matched that literal.
+func TestUnreachableTokenIsText(t *testing.T) {
+	dir := t.TempDir()
+	enc := map[string]int{}
+	for b := range 256 {
+		enc[string(byteRune[b])] = b
+	}
+	enc["Ġt"], enc["Ġthe"], enc[EndOfText] = 256, 257, 258
+	js, _ := json.Marshal(enc)
+	os.WriteFile(filepath.Join(dir, GPT2EncoderFile), js, 0o644)
+	os.WriteFile(filepath.Join(dir, GPT2MergesFile), []byte("#version: 0.2\nĠ t\n"), 0o644)
+	tok, err := LoadGPT2BPE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tok.Decode([]int{257}); got != " the" {
+		t.Errorf("Decode(Ġthe) = %q, want \" the\"", got)
+	}
+	if _, special := tok.specials["Ġthe"]; special || tok.EOT() != 258 {
+		t.Errorf("specials %v, end of text %d", tok.specials, tok.EOT())
+	}
+	if got := tok.EncodeWithSpecial("Ġthe the"); slices.Contains(got, 257) {
+		t.Errorf("EncodeWithSpecial(%q) = %v: encoded to the unreachable token", "Ġthe the", got)
+	}
+	if got, want := tok.Encode(" the"), []int{256, int('h'), int('e')}; !slices.Equal(got, want) {
+		t.Errorf("Encode(\" the\") = %v, want %v (Ġt, then the bytes: no merge makes Ġthe)", got, want)
+	}
+}
