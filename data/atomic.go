@@ -12,8 +12,18 @@ import (
 	"path/filepath"
 )
 
-// WriteFileAtomic replaces path with what write produces, atomically.
+// WriteFileAtomic replaces path with what write produces, atomically. A
+// file that was there keeps its permissions (a new one is 0644), and a
+// symbolic link keeps pointing where it did: the file it names is
+// replaced.
 func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
+	mode := fs.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -37,7 +47,7 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	if err = w.Flush(); err != nil {
 		return err
 	}
-	if err = f.Chmod(0o644); err != nil {
+	if err = f.Chmod(mode); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {

@@ -31,3 +31,39 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("into a missing directory: %v", err)
 	}
 }
+
+// A file replaced keeps its permissions (a private one stays private), and
+// a symbolic link keeps pointing at the file it names, which is replaced.
+func TestWriteFileKeepsModeAndLinks(t *testing.T) {
+	dir := t.TempDir()
+	private := filepath.Join(dir, "preds.jsonl")
+	if err := os.WriteFile(private, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(private, []byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(private); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode after the write %v, want 0600", fi.Mode().Perm())
+	}
+	link := filepath.Join(dir, "latest.jsonl")
+	if err := os.Symlink("preds.jsonl", link); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	if err := WriteFile(link, []byte("newer\n")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("the link was replaced by a file: %v, %v", fi.Mode(), err)
+	}
+	if b, _ := os.ReadFile(private); string(b) != "newer\n" {
+		t.Errorf("the link's file holds %q", b)
+	}
+	fresh := filepath.Join(dir, "fresh")
+	if err := WriteFile(fresh, nil); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(fresh); fi.Mode().Perm() != 0o644 {
+		t.Errorf("a new file's mode %v, want 0644", fi.Mode().Perm())
+	}
+}
