@@ -163,7 +163,8 @@ func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOpti
 }
 
 // startToken is where an empty prompt starts: the end-of-text token, else a
-// newline, else id 0.
+// newline, else a full stop (GPT-1's ".</w>": the end of a sentence, where
+// its vocabulary has neither), else id 0.
 func startToken(tok interface {
 	EOT() int
 	Encode(string) []int
@@ -171,8 +172,10 @@ func startToken(tok interface {
 	if e := tok.EOT(); e >= 0 {
 		return e
 	}
-	if nl := tok.Encode("\n"); len(nl) == 1 {
-		return nl[0]
+	for _, s := range []string{"\n", "."} {
+		if ids := tok.Encode(s); len(ids) == 1 {
+			return ids[0]
+		}
 	}
 	return 0
 }

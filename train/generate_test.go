@@ -336,12 +336,16 @@ func TestGenerateGPT1ContinuesAfterPromptWord(t *testing.T) {
 	for c := 'a'; c <= 'z'; c++ {
 		enc[string(c)], enc[string(c)+"</w>"] = len(enc), len(enc)+1
 	}
+	enc[".</w>"] = len(enc)
 	b, _ := json.Marshal(enc)
 	writeFile(t, filepath.Join(dir, data.GPT1EncoderFile), string(b))
 	writeFile(t, filepath.Join(dir, data.GPT1MergesFile), "#version: 0.2\n")
 	tok, err := data.LoadGPT1BPE(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := startToken(tok); got != enc[".</w>"] {
+		t.Errorf("an empty prompt starts at id %d, want %d: GPT-1 has no end-of-text token or newline, and a full stop ends a sentence", got, enc[".</w>"])
 	}
 	p := tinyLM(t, "gpt1", tok.VocabSize(), 32, 16)
 	var out bytes.Buffer

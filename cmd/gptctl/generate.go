@@ -67,7 +67,7 @@ follow one another, separated by a line of dashes; one seed draws them all.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.ModelDir, "model", "m", "", "gptctl run directory or Hugging Face model directory")
-	f.StringVarP(&opts.Prompt, "prompt", "p", "", "text to continue (default: start of a document)")
+	f.StringVarP(&opts.Prompt, "prompt", "p", "", "text to continue (default: start of a document: after the end-of-text token, else a newline, else a full stop)")
 	f.IntVarP(&opts.MaxNewTokens, "max-new-tokens", "n", 200, "tokens to generate")
 	f.Float64VarP(&opts.Temperature, "temperature", "t", 0.8, "sampling temperature; 0 = greedy")
 	f.IntVar(&opts.TopK, "top-k", 0, "sample from the k most likely tokens (and any tied with the k-th); 0 = all")
