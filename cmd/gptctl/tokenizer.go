@@ -156,7 +156,11 @@ func tokenizerEncodeRun(opts *TokenizerCodecOptions) error {
 		return err
 	}
 	encode := tok.Encode
-	if sp, ok := tok.(interface{ EncodeWithSpecial(string) []int }); ok && opts.Special {
+	if opts.Special {
+		sp, ok := tok.(interface{ EncodeWithSpecial(string) []int })
+		if !ok {
+			return &usageError{fmt.Errorf("--special: tokenizer %s has no special tokens to read in text (byte-level BPEs have <|endoftext|>); leave --special out", opts.Spec)}
+		}
 		encode = sp.EncodeWithSpecial
 	}
 	w := bufio.NewWriterSize(opts.Out, 1<<16)

@@ -97,6 +97,7 @@ func TestTokenizerCommandErrors(t *testing.T) {
 		{"hi", []string{"encode", "-t", "gpt2"}, "set GPTCTL_GPT2_VOCAB"},
 		{"hi", []string{"encode", "-t", "/nonexistent"}, "not gpt2, gpt1, byte or a tokenizer directory"},
 		{"hi", []string{"encode", "-t", "char"}, "tokenizer char is built from a corpus's characters"},
+		{"hi", []string{"encode", "-t", "byte", "--special"}, "--special: tokenizer byte has no special tokens"},
 		{"1 2 x", []string{"decode", "-t", dir}, `word 3 "x" is not a token id`},
 		{"1 400", []string{"decode", "-t", dir}, "id 400 (number 2 of the input) is outside the vocabulary"},
 		{"\x01\x00\x00\x00\x05", []string{"decode", "-t", dir, "--binary"}, "ends 1 bytes into id 2"},
