@@ -24,18 +24,19 @@ func (p *taskParser) readTSV(b []byte) error {
 		ln, s, _ = strings.Cut(s, "\n")
 		line++
 		cells := strings.Split(strings.TrimSuffix(ln, "\r"), "\t")
-		if err := p.row(line, cells, &needHeader); err != nil {
+		if err := p.row(line, cells, false, &needHeader); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// row takes one row of a TSV or CSV file: blank lines are skipped, and the
-// first other row is the header when one is still needed.
-func (p *taskParser) row(line int, cells []string, needHeader *bool) error {
+// row takes one row of a TSV or CSV file: blank lines are skipped (quoted
+// says the line held a quoted field, "" in a one-column CSV: a row), and
+// the first other row is the header when one is still needed.
+func (p *taskParser) row(line int, cells []string, quoted bool, needHeader *bool) error {
 	switch {
-	case blankLine(cells):
+	case blankLine(cells) && !quoted:
 		return nil
 	case *needHeader:
 		*needHeader = false
@@ -55,6 +56,7 @@ func (p *taskParser) readCSV(b []byte) error {
 	r := csv.NewReader(bytes.NewReader(b))
 	r.FieldsPerRecord = -1 // counted by example, with a clearer message
 	for {
+		start := r.InputOffset()
 		cells, err := r.Read()
 		if err == io.EOF {
 			return nil
@@ -67,7 +69,8 @@ func (p *taskParser) readCSV(b []byte) error {
 			return fmt.Errorf("task %s: %w", p.path, err)
 		}
 		line, _ := r.FieldPos(0)
-		if err := p.row(line, cells, &needHeader); err != nil {
+		quoted := bytes.IndexByte(b[start:r.InputOffset()], '"') >= 0
+		if err := p.row(line, cells, quoted, &needHeader); err != nil {
 			return err
 		}
 	}

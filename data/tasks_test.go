@@ -413,6 +413,7 @@ func TestReadTaskFileBlankInput(t *testing.T) {
 		// A row whose cells are all blank is a row, not a blank line.
 		{"blank row", "t.tsv", "sentence\tlabel\nok\t1\n\t\n", sst2Format, true, 3, `t.tsv:3: missing column "sentence" (text): it is blank`},
 		{"blank row, read for predictions", "t.tsv", "sentence\tlabel\n\t\n", sst2Format, false, 0, ""},
+		{"quoted empty field of a one-column csv, read for predictions", "o.csv", "sentence\n\n\"\"\n", sst2Format, false, 0, ""},
 		{"blank csv row, read for predictions", "r.csv", "sentence1,sentence2,label\n\"\",,\n", rteFormat, false, 0, ""},
 		{"whitespace line, read for predictions", "t.tsv", "sentence\tlabel\n  \nok\t\n", sst2Format, false, 0, ""},
 		{"blank hypothesis", "r.csv", "sentence1,sentence2,label\na,\"\",0\n", rteFormat, true, 2, `missing column "sentence2" (hypothesis): it is blank`},
