@@ -361,13 +361,17 @@ func (r *ftRun) loadData() error {
 	r.sum.Skipped = train.Skipped
 	var valEx []data.Example
 	trainEx := train.Examples
-	if t.Val != "" {
+	switch {
+	case t.Val != "" && samePath(t.Val, t.Train):
+		fmt.Fprintf(r.opt.Log, "task: warning: val %s is the training file: the validation metrics and best/ score rows the model trains on (val_fraction splits some off instead)\n", t.Val)
+		valEx = train.Examples
+	case t.Val != "":
 		val, err := readTaskData(t.Val, t.TaskFormat, true, r.opt.Log, "skip_bad_rows")
 		if err != nil {
 			return err
 		}
 		valEx, r.sum.Skipped = val.Examples, r.sum.Skipped+val.Skipped
-	} else {
+	default:
 		trainEx, valEx = data.SplitExamples(train.Examples, t.ValFraction, t.SplitSeed)
 	}
 	if len(trainEx) == 0 || len(valEx) == 0 {

@@ -876,3 +876,19 @@ func TestFinetuneResumeKeepsBatches(t *testing.T) {
 		}
 	}
 }
+
+// A val file that is the training file is read once (its skipped rows
+// reported once) and warned about: the validation scores trained rows.
+func TestFinetuneValIsTrainFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 30, "batch_size: 8\nmax_steps: 1\n")
+	cfg.Task.Val = cfg.Task.Train
+	var log bytes.Buffer
+	sum, err := Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "run"), Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.TrainExamples != 30 || sum.ValExamples != 30 || !strings.Contains(log.String(), "is the training file") {
+		t.Errorf("summary %+v\nlog:\n%s", sum, log.String())
+	}
+}
