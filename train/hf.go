@@ -64,7 +64,12 @@ func ReadHFConfig(path string) (graph.Config, error) {
 	}
 	h.setShape(&c)
 	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("model config %s: %w", path, err)
+		msg := err.Error()
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(b, &keys) == nil && keys["n_positions"] != nil { // the file's name for the context
+			msg = strings.ReplaceAll(msg, "n_ctx", "n_positions")
+		}
+		return c, fmt.Errorf("model config %s: %s", path, msg)
 	}
 	if c.VocabSize <= 0 {
 		return c, fmt.Errorf("model config %s: vocab_size %d must be positive", path, c.VocabSize)

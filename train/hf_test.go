@@ -98,6 +98,18 @@ func TestLoadModelErrors(t *testing.T) {
 	}
 }
 
+// A bad context length is named as the file names it: n_positions, or
+// n_ctx in the older configs that write it so.
+func TestHFConfigNamesItsKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	for key, want := range map[string]string{"n_positions": "n_positions 0", "n_ctx": "n_ctx 0"} {
+		os.WriteFile(path, []byte(`{"model_type":"gpt2","vocab_size":11,"`+key+`":0,"n_embd":12,"n_layer":2,"n_head":3}`), 0o644)
+		if _, err := ReadHFConfig(path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s 0: %v, want an error naming %q", key, err, want)
+		}
+	}
+}
+
 // The activation: openai-gpt's afn "gelu" and gpt2's "gelu_new" are the tanh
 // GELU, gpt2's "gelu" the exact one, which WriteHFConfig writes back as such.
 func TestHFActivation(t *testing.T) {
