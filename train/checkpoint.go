@@ -39,6 +39,8 @@ const (
 	optimFile     = "optimizer.safetensors"
 	modelFile     = "model.safetensors"
 	jobFile       = "train.yaml"
+	summaryFile   = "summary.json"  // a run's outcome
+	metricsName   = "metrics.jsonl" // a run's curves, a line per logged step
 )
 
 // State is what a resumed run needs beyond weights and optimizer moments.
@@ -305,7 +307,7 @@ func heldRun(runDir string) string {
 		}
 	}
 	if status, _ := readSummary(runDir, nil); status != "" && status != "failed" {
-		return "summary.json"
+		return summaryFile
 	}
 	return ""
 }

@@ -93,7 +93,7 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 	if err != nil {
 		r.sum.Status, r.sum.Error = "failed", err.Error()
 		r.fillSummary("failed")
-		writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum) // best effort: the disk may be full
+		writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
 	}
 	return sum, err
 }
@@ -141,7 +141,7 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		}
 	}
 	var err error
-	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, "metrics.jsonl"), r.state.Step); err != nil {
+	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, metricsName), r.state.Step); err != nil {
 		return nil, err
 	}
 	job, err := cfg.Marshal()

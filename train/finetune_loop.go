@@ -308,7 +308,7 @@ func (r *ftRun) finish() (*FinetuneSummary, error) {
 	}
 	r.progress.done()
 	r.fillSummary("completed")
-	if err := writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum); err != nil {
+	if err := writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum); err != nil {
 		return nil, err
 	}
 	return r.sum, nil
@@ -324,7 +324,7 @@ func (r *ftRun) finishedSummary() (*FinetuneSummary, error) {
 	}
 	r.sum.Params, r.sum.MaxSteps = r.model.params.Count(), r.total
 	r.fillSummary("completed")
-	return r.sum, writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum)
+	return r.sum, writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum)
 }
 
 // fillSummary copies the run's state into its summary; status is the

@@ -136,7 +136,7 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 		r.sum.Status = "failed" // an interrupted run fails when its last checkpoint does
 		r.fillSummary("failed")
 		r.sum.Error = err.Error()
-		writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum) // best effort: the disk may be full
+		writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
 	}
 	return sum, err
 }
@@ -163,7 +163,7 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	// (data.WriteFile's .NAME.tmp-*): no other job writes them while the
 	// lock is held (a predict --out into the directory takes no lock, so
 	// only the run's names go).
-	for _, name := range []string{"metrics.jsonl", "summary.json", jobFile, finetuneJobFile} {
+	for _, name := range []string{metricsName, summaryFile, jobFile, finetuneJobFile} {
 		stale, _ := filepath.Glob(filepath.Join(opt.OutDir, "."+name+".tmp-*"))
 		for _, f := range stale {
 			os.Remove(f)
@@ -202,13 +202,13 @@ func (r *run) finishedSummary() (*Summary, error) {
 	}
 	r.sum.Params = r.params.Count()
 	r.fillSummary("completed")
-	return r.sum, writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum)
+	return r.sum, writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum)
 }
 
 // readSummary reads runDir/summary.json into sum (when not nil) and returns
 // its status and step; "" when there is none or it does not parse.
 func readSummary(runDir string, sum any) (status string, step int) {
-	b, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	b, err := os.ReadFile(filepath.Join(runDir, summaryFile))
 	if err != nil {
 		return "", 0
 	}

@@ -264,7 +264,7 @@ func (r *run) end(elapsed float64) (*Summary, error) {
 	}
 	r.progress.done()
 	r.fillSummary("completed")
-	if err := writeJSON(filepath.Join(r.opt.OutDir, "summary.json"), r.sum); err != nil {
+	if err := writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum); err != nil {
 		return nil, err
 	}
 	return r.sum, nil
