@@ -122,13 +122,13 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		return nil, err
 	}
 	r.plan()
-	if r.device == "cpu" {
-		head := r.graphs.head
-		what := fmt.Sprintf("finetuning with batch_size %d and max_len %d", r.graphs.E, r.model.info.MaxLen)
+	if r.device == "cpu" { // its graphs are as long as the longest example, padded
+		head, T := r.graphs.head, paddedLen(max(widest(r.train), widest(r.val)), r.model.info.MaxLen)
+		what := fmt.Sprintf("finetuning with batch_size %d on examples of up to %d tokens", r.graphs.E, T)
 		if head.Rows > 1 {
-			what = fmt.Sprintf("finetuning with batch_size %d (%d sequences) and max_len %d", r.graphs.E, r.graphs.E*head.Rows, r.model.info.MaxLen)
+			what = fmt.Sprintf("finetuning with batch_size %d (%d sequences) on examples of up to %d tokens", r.graphs.E, r.graphs.E*head.Rows, T)
 		}
-		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, r.model.info.MaxLen, what); err != nil {
+		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, T, what); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}

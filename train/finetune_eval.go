@@ -295,9 +295,10 @@ func finiteOutputs(model string, exs []taskExample, outs [][]float64) error {
 // once.
 func (m *taskModel) predict(exs []taskExample, o InferOptions, device string) ([][]float64, error) {
 	E, head := min(o.Batch, max(1, len(exs))), m.info.head() // a batch beyond the examples builds no larger graph
-	if device == "cpu" {
-		what := fmt.Sprintf("--batch-size %d (%d sequences of up to %d tokens)", E, E*head.Rows, m.info.MaxLen)
-		if err := fitsInference(m.params.Config, E*head.Rows, m.info.MaxLen, what); err != nil {
+	if device == "cpu" { // its graphs are as long as the longest example, padded
+		T := paddedLen(widest(exs), m.info.MaxLen)
+		what := fmt.Sprintf("--batch-size %d (%d sequences of up to %d tokens)", E, E*head.Rows, T)
+		if err := fitsInference(m.params.Config, E*head.Rows, T, what); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}

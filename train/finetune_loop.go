@@ -268,6 +268,15 @@ func (r *ftRun) syncGPU() error {
 	return err
 }
 
+// widest is the longest row of exs, in tokens.
+func widest(exs []taskExample) int {
+	w := 0
+	for _, e := range exs {
+		w = max(w, e.width)
+	}
+	return w
+}
+
 func batchWidth(exs []taskExample, batch []int) int {
 	w := 0
 	for _, i := range batch {

@@ -892,3 +892,33 @@ func TestFinetuneValIsTrainFile(t *testing.T) {
 		t.Errorf("summary %+v\nlog:\n%s", sum, log.String())
 	}
 }
+
+// On the CPU the memory check sizes the graphs the examples make (padded
+// to the longest), not max_len: a model of a long context, whose max_len
+// defaults to it, finetunes and predicts on short rows (it was refused as
+// needing some 70 GB for graphs of 8,192 tokens it never builds).
+func TestFinetuneMemoryCheckOnExamples(t *testing.T) {
+	if graph.SystemMemory() <= 0 || graph.SystemMemory() > 40<<30 {
+		t.Skip("needs a machine that says it has less than 40 GB, which 8,192-token graphs would exceed twice")
+	}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "long")
+	cfgModel := graph.Config{Arch: "gpt2", VocabSize: len(synthChars), NCtx: 8192, NEmbd: 32, NHead: 4, NLayer: 1, LNEps: 1e-5}
+	p, err := graph.NewParams(cfgModel, kernels.NewRNG(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(model, 0o755)
+	if err := writeModelDir(model, p, data.NewCharTokenizer(synthChars)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := synthClassifier(t, dir, 40, "max_steps: 1\n")
+	cfg.InitFrom = model
+	if sum, err := Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "run"), Log: io.Discard}); err != nil || sum.Step != 1 {
+		t.Fatalf("finetune of an 8,192-token model on short rows: %+v, %v", sum, err)
+	}
+	var preds strings.Builder
+	if n, err := PredictTask(filepath.Join(dir, "run"), filepath.Join(dir, "d.tsv"), &preds, InferOptions{Batch: 32}); err != nil || n != 40 {
+		t.Errorf("predict: %d, %v", n, err)
+	}
+}
