@@ -13,15 +13,13 @@ import (
 )
 
 // WriteFileAtomic replaces path with what write produces, atomically. A
-// file that was there keeps its permissions (a new one is 0644), and a
-// symbolic link keeps pointing where it did: the file it names is
-// replaced.
+// file that was there keeps its permissions (a new one is 0644). A
+// symbolic link at path is replaced by the file, as a rename does: the
+// file it named is left as it was (a run directory copied as links to
+// another's files must not write into that one's).
 func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
-	if target, err := filepath.EvalSymlinks(path); err == nil {
-		path = target
-	}
 	mode := fs.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
 		mode = fi.Mode().Perm()
 	}
 	dir, base := filepath.Split(path)
