@@ -181,9 +181,11 @@ func quote(s string) string {
 // signalContext is cancelled by SIGTERM, SIGINT or SIGUSR1 (the warning a
 // batch scheduler sends before a kill), with the signal as its cause. The
 // first signal stops the job cleanly (after the step at hand, with a
-// checkpoint); a second takes its default action and ends the process at
-// once, for someone who will not wait: a job killed there resumes from
-// its last checkpoint, as after any kill.
+// checkpoint); a second takes its default action: SIGINT and SIGTERM end
+// the process at once, for someone who will not wait (a job killed there
+// resumes from its last checkpoint, as after any kill), and Go ignores a
+// SIGUSR1 no one asked for, so a scheduler's repeated warning changes
+// nothing.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
@@ -191,7 +193,7 @@ func signalContext() (context.Context, func()) {
 	go func() {
 		if s, ok := <-ch; ok {
 			signal.Stop(ch)
-			fmt.Fprintf(os.Stderr, "gptctl: %v: stopping cleanly; a second signal stops at once\n", s)
+			fmt.Fprintf(os.Stderr, "gptctl: %v: stopping cleanly; a second SIGINT (Ctrl-C) or SIGTERM stops at once\n", s)
 			cancel(fmt.Errorf("received %v", s))
 		}
 	}()

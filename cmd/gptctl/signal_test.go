@@ -161,7 +161,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	if !ws.Signaled() || ws.Signal() != syscall.SIGINT {
 		t.Errorf("after two SIGINTs gptctl exited with %v, want to be ended by the second\n%s", err, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "a second signal stops at once") {
+	if !strings.Contains(stderr.String(), "a second SIGINT (Ctrl-C) or SIGTERM stops at once") {
 		t.Errorf("stderr does not say what a second signal does:\n%s", stderr.String())
 	}
 }
