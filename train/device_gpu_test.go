@@ -320,6 +320,20 @@ func TestFinetuneOnGPU(t *testing.T) {
 			// loss sums were still on the device, and the line of step 6
 			// averages steps 1-6 all the same.
 			metricsClose(t, filepath.Join(splitDir, "metrics.jsonl"), filepath.Join(gpuDir, "metrics.jsonl"), 1e-5)
+
+			// A signal in the step-3 evaluation (at its first batch): the
+			// resume makes that evaluation first, before any step, on the
+			// GPU trainer it builds for it.
+			evalDir := t.TempDir()
+			tctx, arm := newTripCtx(2, 2)
+			if s := run(tctx, "cuda", evalDir, Options{AfterStep: arm}); s.Status != "interrupted" || s.Step != 3 {
+				t.Fatalf("GPU run stopped in its evaluation: %+v", s)
+			}
+			run(bg, "cuda", evalDir, Options{Resume: true})
+			for _, f := range []string{"model.safetensors", "head.safetensors"} {
+				tensorsClose(t, "resumed after a stopped evaluation vs uninterrupted "+f, filepath.Join(evalDir, "checkpoint", f), filepath.Join(gpuDir, "checkpoint", f), 1e-5, skip)
+			}
+			metricsClose(t, filepath.Join(evalDir, "metrics.jsonl"), filepath.Join(gpuDir, "metrics.jsonl"), 1e-5)
 		})
 	}
 }

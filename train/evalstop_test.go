@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -123,5 +124,107 @@ func TestFinetuneSignalDuringEvaluation(t *testing.T) {
 	}
 	if a, b := untimed(t, filepath.Join(straight, "metrics.jsonl")), untimed(t, filepath.Join(split, "metrics.jsonl")); a != b {
 		t.Errorf("metrics.jsonl differs:\n%s\nvs, stopped in two evaluations:\n%s", a, b)
+	}
+}
+
+// copyRun copies a run directory as a kill would leave it on disk, without
+// its lock file.
+func copyRun(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dst, ".lock"))
+}
+
+// A kill after the resumed evaluation but before the next checkpoint: the
+// run resumes once more from the checkpoint that holds the evaluation due
+// (pretraining: its metrics line is written again, not twice) or from the
+// one the due step wrote (a finetune that checkpoints there: it must not
+// hold the evaluation due with the log window it emptied), and ends as an
+// uninterrupted run.
+func TestKillAfterResumedEvaluation(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("pretrain", func(t *testing.T) {
+		straight, split, killed := filepath.Join(dir, "p-straight"), filepath.Join(dir, "p-split"), filepath.Join(dir, "p-killed")
+		cfg := tinyConfig(t, "checkpoint_interval=0")
+		if _, err := Pretrain(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, arm := newTripCtx(9, 3)
+		if _, err := Pretrain(ctx, cfg, Options{OutDir: split, Log: io.Discard, AfterStep: arm}); err != nil {
+			t.Fatal(err)
+		}
+		snap := func(step int) {
+			if step == 12 {
+				copyRun(t, split, killed)
+			}
+		}
+		if _, err := Pretrain(context.Background(), cfg, Options{OutDir: split, Resume: true, Log: io.Discard, AfterStep: snap}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Pretrain(context.Background(), cfg, Options{OutDir: killed, Resume: true, Log: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := untimed(t, filepath.Join(straight, "metrics.jsonl")), untimed(t, filepath.Join(killed, "metrics.jsonl")); a != b {
+			t.Errorf("metrics.jsonl differs:\n%s\nvs, killed after the resumed evaluation:\n%s", a, b)
+		}
+		if readFile(t, filepath.Join(straight, "checkpoint/model.safetensors")) != readFile(t, filepath.Join(killed, "checkpoint/model.safetensors")) {
+			t.Error("the weights differ")
+		}
+	})
+	t.Run("finetune", func(t *testing.T) {
+		sub := filepath.Join(dir, "ft")
+		os.MkdirAll(sub, 0o755)
+		cfg := synthClassifier(t, sub, 60, "batch_size: 4\nepochs: 1\neval_interval: 5\ncheckpoint_interval: 5\n")
+		straight, split, killed := filepath.Join(sub, "straight"), filepath.Join(sub, "split"), filepath.Join(sub, "killed")
+		if _, err := Finetune(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, arm := newTripCtx(4, 3)
+		if _, err := Finetune(ctx, cfg, Options{OutDir: split, Log: io.Discard, AfterStep: arm}); err != nil {
+			t.Fatal(err)
+		}
+		snap := func(step int) {
+			if step == 6 {
+				copyRun(t, split, killed)
+			}
+		}
+		if _, err := Finetune(context.Background(), cfg, Options{OutDir: split, Resume: true, Log: io.Discard, AfterStep: snap}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Finetune(context.Background(), cfg, Options{OutDir: killed, Resume: true, Log: io.Discard}); err != nil {
+			t.Fatalf("resume after a kill that followed the resumed evaluation: %v", err)
+		}
+		if a, b := untimed(t, filepath.Join(straight, "metrics.jsonl")), untimed(t, filepath.Join(killed, "metrics.jsonl")); a != b {
+			t.Errorf("metrics.jsonl differs:\n%s\nvs, killed after the resumed evaluation:\n%s", a, b)
+		}
+		if readFile(t, filepath.Join(straight, "checkpoint/head.safetensors")) != readFile(t, filepath.Join(killed, "checkpoint/head.safetensors")) {
+			t.Error("the head differs")
+		}
+	})
+}
+
+// The line of the evaluation a resume makes first keeps the throughput of
+// the session that trained the step, and the evaluation happens though
+// the resume changed eval_interval so that the step no longer has one.
+func TestFinetuneDueEvaluationLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 60, "batch_size: 4\nepochs: 1\neval_interval: 5\n")
+	run := filepath.Join(dir, "run")
+	ctx, arm := newTripCtx(4, 3)
+	if _, err := Finetune(ctx, cfg, Options{OutDir: run, Log: io.Discard, AfterStep: arm}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.EvalInterval = 0
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: run, Resume: true, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lineWith(readFile(t, filepath.Join(run, "metrics.jsonl")), `"step":5,`)), &m); err != nil {
+		t.Fatal(err)
+	}
+	if tps, _ := m["tokens_per_s"].(float64); tps <= 0 || m["val_accuracy"] == nil {
+		t.Errorf("the line of step 5: %v; want its tokens_per_s and its evaluation", m)
 	}
 }

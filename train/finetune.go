@@ -141,7 +141,7 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		}
 	}
 	var err error
-	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, metricsName), r.state.Step); err != nil {
+	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue)); err != nil {
 		return nil, err
 	}
 	job, err := cfg.Marshal()

@@ -44,11 +44,15 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	var batches [][]int
 	epoch := -1
 	if due := r.state.EvalDue; due != nil { // a signal stopped it before the checkpoint
+		// Cleared first: a checkpoint the step writes holds its line.
+		r.state.EvalDue = nil
 		due["step"] = r.state.Step // an int again after JSON
-		if err := r.afterStep(ctx, due); err != nil {
+		if err := r.startGPU(); err != nil {
+			return nil, err
+		}
+		if err := r.afterStep(ctx, due, true); err != nil {
 			return r.evalFailed(ctx, due, err)
 		}
-		r.state.EvalDue = nil
 	}
 	for r.state.Step < r.total {
 		if ctx.Err() != nil {
@@ -79,7 +83,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		m := metrics{"step": r.state.Step, "epoch": float64(r.state.Step) / float64(r.perEpoch), "lr": lr,
 			"grad_norm": res.gradNorm, "elapsed_s": r.state.Elapsed}
 		r.sum.TokensPerS = float64(r.tokens) / r.trainTime.Seconds()
-		if err := r.afterStep(ctx, m); err != nil {
+		if err := r.afterStep(ctx, m, false); err != nil {
 			return r.evalFailed(ctx, m, err)
 		}
 	}
@@ -92,6 +96,9 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 func (r *ftRun) evalFailed(ctx context.Context, m metrics, err error) (*FinetuneSummary, error) {
 	if !errors.Is(err, errEvalStopped) {
 		return nil, err
+	}
+	if _, ok := m["tokens_per_s"]; !ok { // this process's, not the resumed one's (which trains nothing first)
+		m["tokens_per_s"] = r.sum.TokensPerS
 	}
 	r.state.EvalDue = m
 	r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
@@ -121,10 +128,13 @@ func (r *ftRun) savesAt(step int) bool {
 	return r.cfg.CheckpointInterval > 0 && step%r.cfg.CheckpointInterval == 0 && step != r.total
 }
 
-// afterStep evaluates, logs and checkpoints as the step calls for.
-func (r *ftRun) afterStep(ctx context.Context, m metrics) error {
+// afterStep evaluates, logs and checkpoints as the step calls for; due
+// says that it evaluates and logs whatever the intervals say (the step's
+// evaluation was due when a signal stopped it, before a resume that may
+// have changed them).
+func (r *ftRun) afterStep(ctx context.Context, m metrics, due bool) error {
 	step, cfg, win := r.state.Step, r.cfg, &r.state.Window
-	evalNow := r.evalsAt(step)
+	evalNow := due || r.evalsAt(step)
 	var val map[string]float64
 	if evalNow {
 		var err error
@@ -134,13 +144,15 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics) error {
 		}
 		r.pace.evaluated(time.Since(t))
 	}
-	if r.logsAt(step) {
+	if due || r.logsAt(step) {
 		n := float64(win.N)
 		m["train_loss"], m["l2_loss"] = win.Loss/n, win.L2/n
 		if cfg.Lambda > 0 {
 			m["l1_loss"] = win.L1 / n
 		}
-		m["tokens_per_s"] = r.sum.TokensPerS
+		if _, ok := m["tokens_per_s"]; !ok {
+			m["tokens_per_s"] = r.sum.TokensPerS
+		}
 		r.state.TrainLoss = win.Loss / n
 		if err := r.metrics.write(m); err != nil {
 			return err
@@ -204,16 +216,31 @@ func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 
 // trainStepGPU is trainStep on the GPU: the trainer is built on the first
 // step (the graph exists from then on) over the host weights and moments.
+// startGPU builds the GPU trainer of a run on the GPU, once, over the
+// max_len graph every batch is padded to: the first step does, or a resume
+// whose first act is the evaluation a signal stopped, which runs on it.
+func (r *ftRun) startGPU() error {
+	if r.device != "cuda" || r.graphs.gpu != nil {
+		return nil
+	}
+	g, err := r.graphs.get(r.graphs.fixedT)
+	if err != nil {
+		return err
+	}
+	mc := g.task.Model.Params.Config
+	r.cfg.GPUMath.flashNotice(r.opt.Log, mc.NEmbd/mc.NHead)
+	gt, err := newGPUTrainer(g.task.Model, g.task.Loss, r.optim, r.cfg.GPUMath, g.extra...)
+	if err != nil {
+		return err
+	}
+	r.graphs.gpu = gt
+	return nil
+}
+
 func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult, error) {
 	var res stepResult
-	if r.graphs.gpu == nil {
-		mc := g.task.Model.Params.Config
-		r.cfg.GPUMath.flashNotice(r.opt.Log, mc.NEmbd/mc.NHead)
-		gt, err := newGPUTrainer(g.task.Model, g.task.Loss, r.optim, r.cfg.GPUMath, g.extra...)
-		if err != nil {
-			return res, err
-		}
-		r.graphs.gpu = gt
+	if err := r.startGPU(); err != nil {
+		return res, err
 	}
 	gpu := r.graphs.gpu
 	fill := func() error {

@@ -25,6 +25,17 @@ type metricsFile struct {
 	tb *report.EventWriter // TensorBoard events beside metrics.jsonl
 }
 
+// keptSteps is the last step whose metrics line a run resumed at step keeps:
+// step, unless its evaluation is due (a signal stopped it), when the line
+// is written again, after it, even if a later session wrote it already
+// and was killed before a checkpoint recorded that.
+func keptSteps(step int, evalDue metrics) int {
+	if evalDue != nil {
+		return step - 1
+	}
+	return step
+}
+
 // openMetrics opens path for appending, keeping only lines with step <= keep;
 // with keep 0 (a run from step 0) it also removes the directory's event files.
 func openMetrics(path string, keep int) (*metricsFile, error) {

@@ -154,7 +154,7 @@ func (r *run) restore(ck *checkpoint) error {
 // openOutputs opens the run's metrics.jsonl and writes its job config.
 func (r *run) openOutputs() error {
 	var err error
-	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), r.state.Step); err != nil {
+	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue)); err != nil {
 		return err
 	}
 	job, err := r.cfg.Marshal()
