@@ -294,7 +294,8 @@ func finiteOutputs(model string, exs []taskExample, outs [][]float64) error {
 // examples, on device. On the GPU every batch is padded to max_len: one graph, compiled
 // once.
 func (m *taskModel) predict(exs []taskExample, o InferOptions, device string) ([][]float64, error) {
-	E, head := min(o.Batch, max(1, len(exs))), m.info.head() // a batch beyond the examples builds no larger graph
+	// A batch beyond the examples builds no larger graph.
+	E, head := min(o.Batch, max(1, len(exs))), m.info.head()
 	if device == "cpu" { // its graphs are as long as the longest example, padded
 		T := paddedLen(widest(exs), m.info.MaxLen)
 		what := fmt.Sprintf("--batch-size %d (%d sequences of up to %d tokens)", E, E*head.Rows, T)
