@@ -34,7 +34,7 @@ func fillDisk(t *testing.T, dir string, free int64) string {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		t.Fatal(err)
 	}
-	n := int64(st.Bavail)*st.Bsize - free
+	n := int64(st.Bavail)*int64(st.Bsize) - free
 	path := filepath.Join(dir, "filler")
 	if err := os.WriteFile(path, make([]byte, max(n, 0)), 0o644); err != nil {
 		t.Fatal(err)
