@@ -20,7 +20,7 @@ func TestNewParamsRefusesWhatCannotFit(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.NEmbd = 1 << 20 }, "n_embd 1048576"},
-		{func(c *Config) { c.NCtx = 100_000_000_000 }, "n_ctx 100000000000"},
+		{func(c *Config) { c.NCtx = 2_000_000_000 }, "n_ctx 2000000000"},
 		{func(c *Config) { c.NLayer = 100_000_000 }, "n_layer 100000000"},
 		{func(c *Config) { c.VocabSize = 2_000_000_000; c.NEmbd = 1024; c.NHead = 1 }, "vocab_size 2000000000"},
 	} {
