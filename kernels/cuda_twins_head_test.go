@@ -40,7 +40,11 @@ func (g *gpuHarness) head(n, c int) {
 	var stats []float32
 	g.cpu(func() {
 		sum, count := MSEForward(pred, target)
-		stats = []float32{float32(sum / float64(count)), float32(count)}
+		mean := 0.0 // no row counts (every target padding): the device's mean is 0
+		if count > 0 {
+			mean = sum / float64(count)
+		}
+		stats = []float32{float32(mean), float32(count)}
 		MSEBackward(dpred, pred, target, dloss/float32(count))
 	})
 	gp, gt, gstats, gd, gdl := g.up(pred), g.up(target), g.alloc(2), g.alloc(n), g.up([]float32{dloss})
