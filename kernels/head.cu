@@ -33,23 +33,37 @@ extern "C" __global__ void gather_rows_fwd_f32(float *y, const float *x, const i
     }
 }
 
-// gather_rows_bwd_f32 overwrites dx (n×c): row r is the sum of dy[e/g] over
-// the entries e < m of rows equal to r, in e order (no atomics: one thread
-// per element of dx scans the m indexes).
+// gather_rows_bwd_f32 writes the rows of dx (n×c) that entries of rows
+// name: row r is the sum of dy[e/g] over the entries e < m equal to r, in e
+// order; the launcher zeroes dx first (the other rows get nothing). One
+// thread per entry and column: the first entry naming a row sums all those
+// that do (no atomics; an entry repeating an earlier one's row does
+// nothing), so the work grows with the m entries, not the n rows.
 extern "C" __global__ void gather_rows_bwd_f32(float *dx, const float *dy, const int *rows, int n, int m, int g,
                                                int c)
 {
-    const long long total = (long long)n * c;
+    const long long total = (long long)m * c;
     for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
          e += (long long)gridDim.x * blockDim.x) {
-        const int r = (int)(e / c), col = (int)(e % c);
+        const int i = (int)(e / c), col = (int)(e % c);
+        const int r = rows[i];
+        if (r < 0 || r >= n) {
+            continue;
+        }
+        bool first = true;
+        for (int k = 0; k < i && first; k++) {
+            first = rows[k] != r;
+        }
+        if (!first) {
+            continue;
+        }
         float s = 0.f;
-        for (int i = 0; i < m; i++) {
-            if (rows[i] == r) {
-                s += dy[(long long)(i / g) * c + col];
+        for (int k = i; k < m; k++) {
+            if (rows[k] == r) {
+                s += dy[(long long)(k / g) * c + col];
             }
         }
-        dx[e] = s;
+        dx[(long long)r * c + col] = s;
     }
 }
 

@@ -24,7 +24,10 @@ func (d *Device) GatherRowsBackward(dx, dy, rows Buffer, n, m, g, c int) error {
 		want{"rows", rows, m}); err != nil {
 		return err
 	}
-	return d.launch("gather_rows_bwd_f32", d.grid1(n*c, 256), dim3{256, 1, 1}, 0, dx, dy, rows, n, m, g, c)
+	if err := d.Zero(dx.Slice(0, n*c)); err != nil { // the rows no entry names
+		return err
+	}
+	return d.launch("gather_rows_bwd_f32", d.grid1(m*c, 256), dim3{256, 1, 1}, 0, dx, dy, rows, n, m, g, c)
 }
 
 // MSEForward writes stats = [mean of (pred - target)^2 over the n rows
