@@ -160,3 +160,26 @@ func TestSkippedStepIsLogged(t *testing.T) {
 		t.Errorf("metrics.jsonl:\n%s\nwant lines for step 3 (skipped), 5 and 6", metrics)
 	}
 }
+
+// A run that gives up after maxSkipped skipped steps has a metrics line for
+// each of them, the last included.
+func TestGivingUpLogsEverySkippedStep(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "on_nonfinite=skip", "max_steps=30", "eval_interval=100", "log_interval=5", "checkpoint_interval=0", "dropout=0")
+	r, err := newRun(cfg, Options{OutDir: dir, Log: io.Discard}, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.params.Get("h.0.mlp.c_fc.weight").Data
+	r.train = hookSource{r.train, func() { w[0] = float32(math.NaN()) }}
+	_, err = r.loop(context.Background())
+	r.close()
+	var ne *NonFiniteError
+	if !errors.As(err, &ne) {
+		t.Fatalf("loop: %v, want it to give up", err)
+	}
+	metrics := readFile(t, filepath.Join(dir, "metrics.jsonl"))
+	if n := strings.Count(metrics, `"skipped":true`); n != maxSkipped {
+		t.Errorf("%d skipped lines, want %d:\n%s", n, maxSkipped, metrics)
+	}
+}

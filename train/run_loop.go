@@ -80,10 +80,14 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		var m metrics
 		switch {
 		case errors.Is(err, errSkipped): // the evaluation and checkpoint due at it still happen
-			if err := r.skip(step, err); err != nil {
-				return nil, err
-			}
+			giveUp := r.skip(step, err)
 			m, logged = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": elapsed()}, true // whatever log_interval says
+			if giveUp != nil { // the last skipped step has its line too
+				if err := r.metrics.write(m); err != nil {
+					return nil, err
+				}
+				return nil, giveUp
+			}
 		case err != nil:
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		default:

@@ -52,8 +52,9 @@ func newCmdTokenizerTrain(runF func(*TokenizerTrainOptions) error) *cobra.Comman
 		Use:   "train --data FILE... --vocab-size N --out DIR",
 		Short: "Train a byte-level BPE vocabulary (GPT-2 format) on text files",
 		Long: `train learns a byte-level BPE vocabulary with GPT-2's pre-tokenisation and
-writes DIR/encoder.json and DIR/vocab.bpe: 256 byte tokens, the merges, and
-<|endoftext|> as the last id. Training is deterministic. A .jsonl file trains on
+writes DIR/encoder.json and DIR/vocab.bpe (256 byte tokens, the merges, and
+<|endoftext|> as the last id) and the same as Hugging Face's DIR/tokenizer.json.
+Training is deterministic. A .jsonl file trains on
 its documents, one {"text": ...} per line, as data prepare reads them.`,
 		Example: "  gptctl tokenizer train --data tinyshakespeare.txt --vocab-size 2000 --out tok/shk2k",
 		Args:    usageArgs(cobra.NoArgs),
@@ -68,7 +69,7 @@ its documents, one {"text": ...} per line, as data prepare reads them.`,
 	f := cmd.Flags()
 	inputsFlag(f, &opts.Data, "training text or .jsonl files or globs (repeatable, comma-separated)")
 	f.IntVar(&opts.VocabSize, "vocab-size", 0, "vocabulary size, at least 257")
-	f.StringVarP(&opts.OutDir, "out", "o", "", "directory to write encoder.json and vocab.bpe into")
+	f.StringVarP(&opts.OutDir, "out", "o", "", "directory to write encoder.json, vocab.bpe and tokenizer.json into")
 	return cmd
 }
 
