@@ -61,6 +61,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		}
 		if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(clock)+r.budget(r.state.Step+1) > limit {
 			r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
+			fmt.Fprintf(r.opt.Log, "max_time %v reached (with room for the next step): stopping at step %d with a checkpoint\n", limit, r.state.Step)
 			break
 		}
 		step := r.state.Step

@@ -188,6 +188,7 @@ func (r *run) interrupted(ctx context.Context, start time.Time, budget time.Dura
 	}
 	if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(start)+budget > limit {
 		r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
+		fmt.Fprintf(r.opt.Log, "max_time %v reached (with room for the next step): stopping at step %d with a checkpoint\n", limit, r.state.Step)
 		return true
 	}
 	return false

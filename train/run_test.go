@@ -292,12 +292,16 @@ func TestResumeFallsBackToPreviousCheckpoint(t *testing.T) {
 
 func TestMaxTimeStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
-	sum, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=100000", "max_time=300ms"), Options{OutDir: dir, Log: io.Discard})
+	var log bytes.Buffer
+	sum, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=100000", "max_time=300ms"), Options{OutDir: dir, Log: &log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sum.Status != "interrupted" || !strings.Contains(sum.Interruption, "max_time") || sum.Step == 0 || sum.Step >= 100000 {
 		t.Errorf("summary %+v", sum)
+	}
+	if line := lineWith(log.String(), "max_time 300ms reached"); !strings.Contains(line, fmt.Sprintf("stopping at step %d", sum.Step)) {
+		t.Errorf("the log does not say why the run stopped where it did:\n%s", log.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "checkpoint", "state.json")); err != nil {
 		t.Error("no checkpoint after max_time")

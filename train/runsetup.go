@@ -145,7 +145,7 @@ func (r *run) restore(ck *checkpoint) error {
 			if val == "" {
 				val = r.cfg.Data + "'s validation split"
 			}
-			return inputErrorf("--resume: the validation data (%s) changed since the checkpoint: %v (put back the data the run was evaluated on, or start a new run)", val, err)
+			return inputErrorf("--resume: the validation data (%s) changed since the checkpoint: %v (put back the data the run was evaluated on, or start a new run, with --init DIR/checkpoint to keep its weights)", val, err)
 		}
 	}
 	return nil
@@ -203,9 +203,9 @@ func dataChange(want, have Config, err error) error {
 	case want.T() != have.T():
 		return &ConfigError{fmt.Errorf("--resume: seq_len %d, but the run trains on sequences of %d: %s (resume with --set seq_len=%d, or start a new run)", want.T(), have.T(), fix, have.T())}
 	case want.Data != have.Data:
-		return &ConfigError{fmt.Errorf("--resume: data %s, but the run trains on %s: %s (resume with --set data=%s, or start a new run)", want.Data, have.Data, fix, have.Data)}
+		return &ConfigError{fmt.Errorf("--resume: data %s, but the run trains on %s: %s (resume with --set data=%s, or start a new run, with --init DIR/checkpoint to keep its weights)", want.Data, have.Data, fix, have.Data)}
 	}
-	return inputErrorf("--resume: the data in %s changed since the checkpoint, and %s: %v (put back the data the run was trained on, or start a new run)", want.Data, fix, err)
+	return inputErrorf("--resume: the data in %s changed since the checkpoint, and %s: %v (put back the data the run was trained on, or start a new run, with --init DIR/checkpoint to keep its weights)", want.Data, fix, err)
 }
 
 // noCheckpoint checks a resume of a run directory without a checkpoint,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -36,7 +37,12 @@ func newCmdReport(runF func(*ReportOptions) error) *cobra.Command {
 and SVG, and report.html: one self-contained page with the charts and a
 table of the final and best values of each run.`,
 		Example: "  gptctl report runs/shk runs/shk2                    # into runs/report\n  gptctl report runs/shk --out runs/shk/report --format png,html",
-		Args:    usageArgs(cobra.MinimumNArgs(1)),
+		Args: usageArgs(func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("report needs one or more run directories (each with a metrics.jsonl), e.g. gptctl report runs/shk")
+			}
+			return nil
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dirs = args
 			opts.Out, opts.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()

@@ -15,7 +15,7 @@ func TestReportUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"report"}, "requires at least 1 arg"},
+		{[]string{"report"}, "report needs one or more run directories"},
 		{[]string{"report", missing, "--format", "pdf"}, `--format "pdf" is not png, svg or html`},
 		{[]string{"report", missing, "--format", "png,pdf"}, `--format "pdf"`},
 	}
