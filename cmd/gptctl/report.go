@@ -39,7 +39,7 @@ table of the final and best values of each run.`,
 		Example: "  gptctl report runs/shk runs/shk2                    # into runs/report\n  gptctl report runs/shk --out runs/shk/report --format png,html",
 		Args: usageArgs(func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return errors.New("report needs one or more run directories (each with a metrics.jsonl), e.g. gptctl report runs/shk")
+				return errors.New("report needs one or more run directories, e.g. gptctl report runs/shk")
 			}
 			return nil
 		}),
