@@ -81,8 +81,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		switch {
 		case errors.Is(err, errSkipped): // the evaluation and checkpoint due at it still happen
 			giveUp := r.skip(step, err)
-			m, logged = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": elapsed()}, true // whatever log_interval says
-			if giveUp != nil { // the last skipped step has its line too
+			// Logged whatever log_interval says, the last skipped step too.
+			m, logged = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": elapsed()}, true
+			if giveUp != nil {
 				if err := r.metrics.write(m); err != nil {
 					return nil, err
 				}
