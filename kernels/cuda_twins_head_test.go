@@ -25,7 +25,11 @@ func (g *gpuHarness) head(n, c int) {
 		GatherRowsForward(y, x, rows, group, c)
 		GatherRowsBackward(dx, dy, rows, group, c)
 	})
-	gx, grows, gdy, gy, gdx := g.up(x), g.upInt(rows), g.up(dy), g.alloc(k*c), g.alloc(n*c)
+	stale := make([]float32, n*c) // dx holds a previous step's values: the rows no entry names must be zeroed
+	for i := range stale {
+		stale[i] = float32(math.NaN())
+	}
+	gx, grows, gdy, gy, gdx := g.up(x), g.upInt(rows), g.up(dy), g.alloc(k*c), g.up(stale)
 	ms := g.timed(func() error { return g.d.GatherRowsForward(gy, gx, grows, n, m, group, c) })
 	g.compare("gather_rows_fwd", ms, g.down(gy, k*c), y, 0, 0)
 	ms = g.timed(func() error { return g.d.GatherRowsBackward(gdx, gdy, grows, n, m, group, c) })

@@ -258,20 +258,30 @@ func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
 // so that only the hopeless is refused (what passes may still not fit);
 // a GPU keeps all of it in its own memory.
 func (c Config) fitsTraining() error {
-	return fitsTraining(c.Config, c.BatchSize, c.T(), fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()))
+	return fitsTraining(c.Config, c.BatchSize, []int{c.T()}, fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()))
 }
 
 // fitsTraining is Config.fitsTraining for a model m trained on batches of
-// seqs sequences of T tokens; what names the setting in the error.
-func fitsTraining(m graph.Config, seqs, T int, what string) error {
-	return m.FitsMemory(m.ParamBytes(16)+stepBytes(m, seqs, T), 2, what)
+// seqs sequences in graphs of each of the lengths lens (a finetune keeps
+// one for each padded length); what names the setting in the error.
+func fitsTraining(m graph.Config, seqs int, lens []int, what string) error {
+	need := m.ParamBytes(16)
+	for _, T := range lens {
+		need += stepBytes(m, seqs, T)
+	}
+	return m.FitsMemory(need, 2, what)
 }
 
 // fitsInference refuses, on the CPU, forward passes of m over seqs
-// sequences of T tokens that cannot fit in twice memory and swap: the
-// weights, and half a training step's activations (no gradients).
-func fitsInference(m graph.Config, seqs, T int, what string) error {
-	return m.FitsMemory(m.ParamBytes(4)+stepBytes(m, seqs, T)/2, 2, what)
+// sequences, in graphs of each of the lengths lens, that cannot fit in
+// twice memory and swap: the weights, and half a training step's
+// activations (no gradients) for each graph.
+func fitsInference(m graph.Config, seqs int, lens []int, what string) error {
+	need := m.ParamBytes(4)
+	for _, T := range lens {
+		need += stepBytes(m, seqs, T) / 2
+	}
+	return m.FitsMemory(need, 2, what)
 }
 
 // stepBytes is the memory of a training step's activations and their

@@ -122,13 +122,13 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		return nil, err
 	}
 	r.plan()
-	if r.device == "cpu" { // its graphs are as long as the longest example, padded
-		head, T := r.graphs.head, paddedLen(max(widest(r.train), widest(r.val)), r.model.info.MaxLen)
-		what := fmt.Sprintf("finetuning with batch_size %d on examples of up to %d tokens", r.graphs.E, T)
+	if r.device == "cpu" { // a graph for each padded length of the examples, kept
+		head, lens := r.graphs.head, graphLens(r.model.info.MaxLen, r.train, r.val)
+		what := fmt.Sprintf("finetuning with batch_size %d in graphs of %v tokens", r.graphs.E, lens)
 		if head.Rows > 1 {
-			what = fmt.Sprintf("finetuning with batch_size %d (%d sequences) on examples of up to %d tokens", r.graphs.E, r.graphs.E*head.Rows, T)
+			what = fmt.Sprintf("finetuning with batch_size %d (%d sequences) in graphs of %v tokens", r.graphs.E, r.graphs.E*head.Rows, lens)
 		}
-		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, T, what); err != nil {
+		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, lens, what); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}

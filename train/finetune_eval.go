@@ -296,10 +296,10 @@ func finiteOutputs(model string, exs []taskExample, outs [][]float64) error {
 func (m *taskModel) predict(exs []taskExample, o InferOptions, device string) ([][]float64, error) {
 	// A batch beyond the examples builds no larger graph.
 	E, head := min(o.Batch, max(1, len(exs))), m.info.head()
-	if device == "cpu" { // its graphs are as long as the longest example, padded
-		T := paddedLen(widest(exs), m.info.MaxLen)
-		what := fmt.Sprintf("--batch-size %d (%d sequences of up to %d tokens)", E, E*head.Rows, T)
-		if err := fitsInference(m.params.Config, E*head.Rows, T, what); err != nil {
+	if device == "cpu" { // a graph for each padded length of the examples, kept
+		lens := graphLens(m.info.MaxLen, exs)
+		what := fmt.Sprintf("--batch-size %d (%d sequences, in graphs of %v tokens)", E, E*head.Rows, lens)
+		if err := fitsInference(m.params.Config, E*head.Rows, lens, what); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}

@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -215,11 +217,10 @@ func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 	return res, nil
 }
 
-// trainStepGPU is trainStep on the GPU: the trainer is built on the first
-// step (the graph exists from then on) over the host weights and moments.
 // startGPU builds the GPU trainer of a run on the GPU, once, over the
-// max_len graph every batch is padded to: the first step does, or a resume
-// whose first act is the evaluation a signal stopped, which runs on it.
+// max_len graph every batch is padded to and the host weights and moments:
+// the first step does, or a resume whose first act is the evaluation a
+// signal stopped, which runs on it.
 func (r *ftRun) startGPU() error {
 	if r.device != "cuda" || r.graphs.gpu != nil {
 		return nil
@@ -238,6 +239,7 @@ func (r *ftRun) startGPU() error {
 	return nil
 }
 
+// trainStepGPU is trainStep on the GPU.
 func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult, error) {
 	var res stepResult
 	if err := r.startGPU(); err != nil {
@@ -296,13 +298,17 @@ func (r *ftRun) syncGPU() error {
 	return err
 }
 
-// widest is the longest row of exs, in tokens.
-func widest(exs []taskExample) int {
-	w := 0
-	for _, e := range exs {
-		w = max(w, e.width)
+// graphLens is the lengths of the graphs a graphSet builds on the CPU for
+// the examples of sets (paddedLen of their widths, at most maxLen), in
+// increasing order: an upper bound, since a batch takes its longest row's.
+func graphLens(maxLen int, sets ...[]taskExample) []int {
+	seen := map[int]bool{}
+	for _, exs := range sets {
+		for _, e := range exs {
+			seen[paddedLen(e.width, maxLen)] = true
+		}
 	}
-	return w
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func batchWidth(exs []taskExample, batch []int) int {

@@ -83,11 +83,8 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			giveUp := r.skip(step, err)
 			// Logged whatever log_interval says, the last skipped step too.
 			m, logged = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": elapsed()}, true
-			if giveUp != nil {
-				if err := r.metrics.write(m); err != nil {
-					return nil, err
-				}
-				return nil, giveUp
+			if giveUp != nil { // exit status 3 even if the line cannot be written
+				return nil, errors.Join(giveUp, r.metrics.write(m))
 			}
 		case err != nil:
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
