@@ -400,7 +400,13 @@ func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer,
 		if td.Skipped == 1 {
 			rows = "row"
 		}
-		fmt.Fprintf(log, "%s: skipped %d bad %s (%s), the first: %v\n", path, td.Skipped, rows, why, td.Skips[0])
+		fmt.Fprintf(log, "%s: skipped %d bad %s (%s):\n", path, td.Skipped, rows, why)
+		for _, e := range td.Skips {
+			fmt.Fprintf(log, "  %v\n", e)
+		}
+		if td.Skipped > len(td.Skips) {
+			fmt.Fprintf(log, "  and %d more\n", td.Skipped-len(td.Skips))
+		}
 	}
 	return td, nil
 }

@@ -921,3 +921,27 @@ func TestFinetuneMemoryCheckOnExamples(t *testing.T) {
 		t.Errorf("predict: %d, %v", n, err)
 	}
 }
+
+// Rows skipped are listed in the log, each with its file and line, the
+// first ten of them, and the count of the others.
+func TestSkippedRowsListed(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("sentence\tlabel\n")
+	for i := range 14 {
+		label := "pos"
+		if i%7 != 0 {
+			label = "maybe" // 12 bad rows
+		}
+		fmt.Fprintf(&b, "row %d\t%s\n", i, label)
+	}
+	file := writeFile(t, filepath.Join(t.TempDir(), "t.tsv"), b.String())
+	f := data.TaskFormat{Header: true, Columns: map[string]string{"text": "sentence", "label": "label"}, Labels: []string{"neg", "pos"}, SkipBadRows: true}
+	var log strings.Builder
+	td, err := readTaskData(file, f, true, &log, "skip_bad_rows")
+	if err != nil || td.Skipped != 12 {
+		t.Fatalf("%v, %+v", err, td)
+	}
+	if s := log.String(); strings.Count(s, `label "maybe"`) != 10 || !strings.Contains(s, "t.tsv:3:") || !strings.Contains(s, "and 2 more") {
+		t.Errorf("log:\n%s", s)
+	}
+}
