@@ -95,19 +95,28 @@ func cgroupLimits() (mem, swap int64) {
 		if len(parts) != 3 {
 			continue
 		}
-		switch {
-		case parts[0] == "0" && parts[1] == "": // v2
+		// The group and its ancestors up to the mount's root (a
+		// container's own group, where the path is the host's).
+		walk := func(root string, limit func(dir string)) {
 			for dir := parts[2]; ; dir = path.Dir(dir) {
-				mem = lower(mem, limitFile(filepath.Join(cgroupRoot, dir, "memory.max")))
-				if v := limitFile(filepath.Join(cgroupRoot, dir, "memory.swap.max")); v >= 0 && (swap < 0 || v < swap) {
-					swap = v
-				}
+				limit(filepath.Join(root, dir))
 				if dir == "/" || dir == "." {
-					break
+					return
 				}
 			}
+		}
+		switch {
+		case parts[0] == "0" && parts[1] == "": // v2
+			walk(cgroupRoot, func(dir string) {
+				mem = lower(mem, limitFile(filepath.Join(dir, "memory.max")))
+				if v := limitFile(filepath.Join(dir, "memory.swap.max")); v >= 0 && (swap < 0 || v < swap) {
+					swap = v
+				}
+			})
 		case slices.Contains(strings.Split(parts[1], ","), "memory"): // v1
-			mem = lower(mem, limitFile(filepath.Join(cgroupRoot, "memory", parts[2], "memory.limit_in_bytes")))
+			walk(filepath.Join(cgroupRoot, "memory"), func(dir string) {
+				mem = lower(mem, limitFile(filepath.Join(dir, "memory.limit_in_bytes")))
+			})
 		}
 	}
 	return mem, swap

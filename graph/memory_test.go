@@ -61,6 +61,10 @@ func TestSystemMemoryCgroups(t *testing.T) {
 		{"v2 limit with swap", "0::/c\n", map[string]string{"c/memory.max": "4294967296\n", "c/memory.swap.max": "1073741824\n"}, 5 * gib},
 		{"v1 limit", "4:memory:/slurm/job\n0::/\n", map[string]string{"memory/slurm/job/memory.limit_in_bytes": "4294967296\n"}, 12 * gib},
 		{"v1 unlimited", "4:memory:/x\n", map[string]string{"memory/x/memory.limit_in_bytes": "9223372036854771712\n"}, 72 * gib},
+		{"v1 in a container: the host's path is not there, the mount's root holds the limit", "4:memory:/docker/abc\n",
+			map[string]string{"memory/memory.limit_in_bytes": "2147483648\n"}, 10 * gib},
+		{"v1 job limit above the step", "4:memory:/slurm/job_1/step_0\n",
+			map[string]string{"memory/slurm/job_1/memory.limit_in_bytes": "6442450944\n", "memory/slurm/job_1/step_0/memory.limit_in_bytes": "9223372036854771712\n"}, 14 * gib},
 		{"a limit above the machine", "0::/\n", map[string]string{"memory.max": "137438953472\n"}, 72 * gib},
 	} {
 		os.RemoveAll(cgroupRoot)
