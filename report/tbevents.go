@@ -24,7 +24,7 @@ import (
 // few fields gptctl writes are encoded by hand with protowire:
 //
 //	Event      { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5;
-//	             SessionLog session_log = 6; }
+//	             SessionLog session_log = 7; }   (6 is the deprecated log_message)
 //	Summary    { repeated Value value = 1; }
 //	Value      { string tag = 1; float simple_value = 2; }
 //	SessionLog { SessionStatus status = 1; }   START = 1
@@ -33,7 +33,7 @@ const (
 	eventStep        = 2
 	eventFileVersion = 3
 	eventSummary     = 5
-	eventSessionLog  = 6
+	eventSessionLog  = 7
 	summaryValue     = 1
 	valueTag         = 1
 	valueSimpleValue = 2

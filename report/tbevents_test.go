@@ -115,6 +115,35 @@ func TestEventBytes(t *testing.T) {
 	}
 }
 
+// TestSessionStartBytes pins a session start: SessionLog is the Event's
+// field 7 (6 is the deprecated log_message, which TensorBoard's loader
+// reads as a log line and so never drops the steps a killed run wrote).
+func TestSessionStartBytes(t *testing.T) {
+	dir := t.TempDir()
+	ew, err := NewEventWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.WriteSessionStart(201, time.Unix(2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	ew.Close()
+	raw, err := os.ReadFile(ew.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := binary.LittleEndian.Uint64(raw)
+	last := raw[12+n+4:]
+	want := []byte{
+		0x09, 0, 0, 0, 0, 0, 0, 0, 0x40, // wall_time = 2.0
+		0x10, 0xc9, 0x01, // step = 201
+		0x3a, 0x02, 0x08, 0x01, // session_log { status: START }
+	}
+	if got := last[12 : len(last)-4]; !bytes.Equal(got, want) {
+		t.Errorf("event bytes\n got % x\nwant % x", got, want)
+	}
+}
+
 func TestReadEventsDetectsCorruption(t *testing.T) {
 	ew, err := NewEventWriter(t.TempDir())
 	if err != nil {
