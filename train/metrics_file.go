@@ -5,7 +5,6 @@ package train
 // are dropped, so the file has no duplicated or missing steps.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -44,16 +43,15 @@ func openMetrics(path string, keep int) (*metricsFile, error) {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	var kept bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(old))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	for line := range bytes.Lines(old) { // of any length: a line past a scanner's limit must not end the copy
+		line = bytes.TrimRight(line, "\r\n")
 		var m struct {
 			Step *int `json:"step"`
 		}
-		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Step == nil || *m.Step > keep {
+		if json.Unmarshal(line, &m) != nil || m.Step == nil || *m.Step > keep {
 			continue // a torn last line, or a step past the checkpoint
 		}
-		kept.Write(sc.Bytes())
+		kept.Write(line)
 		kept.WriteByte('\n')
 	}
 	if keep == 0 {

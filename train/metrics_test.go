@@ -2,6 +2,8 @@ package train
 
 import (
 	"math"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -84,5 +86,23 @@ func TestRanksAverageTies(t *testing.T) {
 		if !ok || r[i] != want[i] {
 			t.Fatalf("ranks = %v, want %v", r, want)
 		}
+	}
+}
+
+// Trimming metrics.jsonl on resume keeps every line up to the checkpoint's
+// step, however long: a line of more than 1 MiB (a hand-edited file) used
+// to end the copy, and the lines after it were lost.
+func TestOpenMetricsKeepsLongLines(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "metrics.jsonl")
+	long := `{"step":2,"note":"` + strings.Repeat("x", 2<<20) + `"}`
+	writeFile(t, path, `{"step":1}`+"\n"+long+"\n"+`{"step":3}`+"\n"+`{"step":4}`+"\n")
+	m, err := openMetrics(path, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.close()
+	if got := stepsOf(readFile(t, path)); got != "1 2 3" {
+		t.Errorf("steps kept: %s, want 1 2 3", got)
 	}
 }
