@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"gptctl/data"
 )
 
 // Formats are the outputs Render can write.
@@ -53,7 +55,7 @@ func Render(runs []*Run, outDir string, formats []string) ([]string, error) {
 			}
 			if want[f] {
 				path := filepath.Join(outDir, c.file+"."+f)
-				if err := os.WriteFile(path, img, 0o644); err != nil {
+				if err := data.WriteFile(path, img); err != nil { // atomic: a viewer never reads half a chart
 					return written, fmt.Errorf("report: %w", err)
 				}
 				written = append(written, path)
@@ -67,7 +69,7 @@ func Render(runs []*Run, outDir string, formats []string) ([]string, error) {
 		if err := pageTemplate.Execute(&buf, page); err != nil {
 			return written, fmt.Errorf("report: html: %w", err)
 		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		if err := data.WriteFile(path, buf.Bytes()); err != nil {
 			return written, fmt.Errorf("report: %w", err)
 		}
 		written = append(written, path)

@@ -32,6 +32,14 @@ type Point struct {
 	Value float64
 }
 
+// NotRunError is a directory or file LoadRun cannot read as a run: no
+// metrics file, or one that is not one. Other errors are the file
+// system's.
+type NotRunError struct{ Err error }
+
+func (e *NotRunError) Error() string { return e.Err.Error() }
+func (e *NotRunError) Unwrap() error { return e.Err }
+
 // LoadRun reads dir/metrics.jsonl: one JSON object per line with an integer
 // "step" and any numeric metrics ("train_loss", "val_loss", "lr", ...).
 // Non-numeric values are ignored. dir may also name the file itself.
@@ -42,7 +50,7 @@ func LoadRun(dir string) (*Run, error) {
 	}
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("report: %s has no %s (pass a run directory or its metrics file)", dir, MetricsFile)
+		return nil, &NotRunError{fmt.Errorf("report: %s has no %s (pass a run directory or its metrics file)", dir, MetricsFile)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
@@ -63,11 +71,11 @@ func LoadRun(dir string) (*Run, error) {
 				run.Truncated = true
 				break
 			}
-			return nil, fmt.Errorf("report: %s line %d: %w", path, i+1, err)
+			return nil, &NotRunError{fmt.Errorf("report: %s line %d: %w", path, i+1, err)}
 		}
 	}
 	if run.Records == 0 {
-		return nil, fmt.Errorf("report: %s: no metrics records", path)
+		return nil, &NotRunError{fmt.Errorf("report: %s: no metrics records", path)}
 	}
 	for _, s := range run.Series {
 		sort.SliceStable(s, func(i, j int) bool { return s[i].Step < s[j].Step })

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -62,15 +63,36 @@ table of the final and best values of each run.`,
 	return cmd
 }
 
+// isFile reports whether path is a regular file.
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 func reportRun(opts *ReportOptions) error {
 	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() { // before the runs are read
 		return &usageError{fmt.Errorf("--out %s is a file, not a directory: name a directory for the report", opts.OutDir)}
 	}
 	runs := make([]*report.Run, 0, len(opts.Dirs))
+	seen := map[string]bool{}
+	out, _ := filepath.Abs(opts.OutDir)
 	for _, dir := range opts.Dirs {
+		abs, _ := filepath.Abs(strings.TrimSuffix(filepath.Clean(dir), string(filepath.Separator)+report.MetricsFile))
+		switch {
+		case seen[abs]: // named twice (runs/a, runs/a/, runs/a/metrics.jsonl): one legend entry
+			continue
+		case abs == out && !isFile(filepath.Join(dir, report.MetricsFile)):
+			fmt.Fprintf(opts.ErrOut, "report: %s is where the report goes, not a run: skipped\n", dir) // runs/* after a first report
+			continue
+		}
+		seen[abs] = true
 		run, err := report.LoadRun(dir)
-		if err != nil {
+		var notRun *report.NotRunError
+		if errors.As(err, &notRun) {
 			return &train.InputError{Err: err} // not a run, or a metrics file that is not one
+		}
+		if err != nil {
+			return err // the file system's
 		}
 		if run.Truncated {
 			fmt.Fprintf(opts.ErrOut, "report: %s: ignored a truncated last line\n", dir)

@@ -68,3 +68,27 @@ func TestReportConstantHugeSeries(t *testing.T) {
 		t.Fatalf("status %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
+
+// report runs/* a second time, when runs/report holds the first report,
+// skips that directory (it was refused as a run without metrics, exit 2),
+// and a run named twice is one run of the report.
+func TestReportRunsGlobTwice(t *testing.T) {
+	runs := filepath.Join(t.TempDir(), "runs")
+	for _, name := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(runs, name), 0o755)
+		os.WriteFile(filepath.Join(runs, name, "metrics.jsonl"), []byte(`{"step":1,"train_loss":4.1}`+"\n"+`{"step":2,"train_loss":4.0}`+"\n"), 0o644)
+	}
+	out := filepath.Join(runs, "report")
+	for i := range 2 {
+		dirs, _ := filepath.Glob(filepath.Join(runs, "*"))
+		args := append(append([]string{"report"}, dirs...), filepath.Join(runs, "a")+"/", filepath.Join(runs, "a", "metrics.jsonl"), "--out", out, "--format", "html")
+		code, _, stderr := runCLI(t, args...)
+		if code != exitOK || (i == 1) != strings.Contains(stderr, "is where the report goes") {
+			t.Fatalf("report %d: status %d, stderr %q", i+1, code, stderr)
+		}
+	}
+	page, _ := os.ReadFile(filepath.Join(out, "report.html"))
+	if n := strings.Count(string(page), "<td>"+filepath.Join(runs, "a")+"</td>"); n != 1 {
+		t.Errorf("run a is %d rows of the report's table, want 1", n)
+	}
+}
