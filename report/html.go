@@ -20,7 +20,9 @@ var Formats = []string{"png", "svg", "html"}
 
 // Render writes into outDir, for each chart (loss, lr, then one per other
 // metric), <chart>.png and/or <chart>.svg, and report.html: one page with the
-// charts inlined as base64 PNG and a table of final and best values per run.
+// charts inlined as base64 SVG (its text drawn by the browser, in any
+// script: a PNG's font lacks CJK, whose run names vanished from the
+// legends) and a table of final and best values per run.
 // formats is a subset of Formats; nil means all. It returns the paths written.
 func Render(runs []*Run, outDir string, formats []string) ([]string, error) {
 	if len(runs) == 0 {
@@ -43,15 +45,15 @@ func Render(runs []*Run, outDir string, formats []string) ([]string, error) {
 		}
 		sec := htmlSection{Title: c.title, Rows: values(runs, labels, c)}
 		for _, f := range []string{"png", "svg"} {
-			if !want[f] && (f != "png" || !want["html"]) {
+			if !want[f] && (f != "svg" || !want["html"]) {
 				continue
 			}
 			img, err := encode(p, f)
 			if err != nil {
 				return written, err
 			}
-			if f == "png" && want["html"] {
-				sec.Image = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(img))
+			if f == "svg" && want["html"] {
+				sec.Image = template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(img))
 			}
 			if want[f] {
 				path := filepath.Join(outDir, c.file+"."+f)

@@ -2,8 +2,10 @@ package report
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"html"
 	"image/png"
 	"math"
 	"os"
@@ -139,14 +141,15 @@ func TestRender(t *testing.T) {
 			}
 		}
 	}
-	html, _ := os.ReadFile(filepath.Join(out, "report.html"))
-	for _, s := range []string{"gpt-small", "gpt-wide", "data:image/png;base64,", "val_accuracy"} {
-		if !bytes.Contains(html, []byte(s)) {
+	raw, _ := os.ReadFile(filepath.Join(out, "report.html"))
+	page := html.UnescapeString(string(raw)) // as a browser reads the attributes
+	for _, s := range []string{"gpt-small", "gpt-wide", "data:image/svg+xml;base64,", "val_accuracy"} {
+		if !strings.Contains(page, s) {
 			t.Errorf("report.html lacks %q", s)
 		}
 	}
 	for _, s := range []string{"http://", "https://"} {
-		if bytes.Contains(html, []byte(s)) {
+		if strings.Contains(page, s) {
 			t.Errorf("report.html refers to %q", s)
 		}
 	}
@@ -357,5 +360,28 @@ func TestReportFinetuneLosses(t *testing.T) {
 	}
 	if i := bytes.Index(html, []byte("<h2>")); i < 0 || bytes.Contains(html[:i], []byte(l3)) {
 		t.Errorf("the run table shows ft's train_loss L3 (%s) as its train loss", l3)
+	}
+}
+
+// report.html draws its charts as SVG, whose text the browser renders in
+// any script: a run named in Chinese keeps its legend (the PNG's font has
+// no CJK glyphs, and such names vanished from it).
+func TestRenderHTMLKeepsNonLatinNames(t *testing.T) {
+	run := &Run{Name: "实验1", Dir: "runs/实验1", Series: map[string][]Point{"train_loss": {{1, 4.1}, {2, 4.0}}}, Records: 2}
+	out := t.TempDir()
+	if _, err := Render([]*Run{run}, out, []string{"html"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(out, "report.html"))
+	page := html.UnescapeString(string(raw))
+	i := strings.Index(page, "data:image/svg+xml;base64,")
+	if i < 0 {
+		t.Fatal("no SVG chart in report.html")
+	}
+	b64 := page[i+len("data:image/svg+xml;base64,"):]
+	b64 = b64[:strings.IndexByte(b64, '"')]
+	svg, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || !strings.Contains(string(svg), "实验1") {
+		t.Errorf("the chart does not name the run 实验1 (%v)", err)
 	}
 }
