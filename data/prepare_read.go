@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,25 +113,29 @@ type prepReader struct {
 	valFraction float64
 	unitSize    int
 	cuts        Cuts  // where the tokenizer's text may be cut
-	bytes, val  int64 // bytes of the units so far, and of those for validation
+	bytes       int64 // bytes of the units so far
 	seq         int64
 	job         prepJob
 	send        func(prepJob) error
 }
 
 // isVal reports whether the next unit, of n bytes, is a validation unit:
-// when the validation share of the bytes so far, with half of this unit
-// counted in, stays below f. An evenly spread share f of the bytes, the
-// same whatever the units' sizes (counting units instead gave a corpus cut
-// into alternately long and short ones 12.5% for 10%).
+// when its middle byte falls in the first f of a period of the input's
+// bytes (the unit size over the smaller share, about eight periods in a
+// corpus). Which units are taken does not depend on their sizes, so the
+// validation set is a share f of the bytes spread evenly over them, long
+// and short documents alike: a rule that kept the share so far just below
+// f took short .jsonl documents far more often (61% of those of 100 bytes
+// against 7% of those of 1,900), and counting units instead of bytes gave
+// a corpus cut into alternately long and short ones 12.5% for 10%.
 func (r *prepReader) isVal(n int) bool {
-	f, size := r.valFraction, int64(n)
-	val := f > 0 && float64(r.val)+float64(size)/2 < f*float64(r.bytes+size)
-	r.bytes += size
-	if val {
-		r.val += size
+	f, mid := r.valFraction, float64(r.bytes)+float64(n)/2
+	r.bytes += int64(n)
+	if !(f > 0) {
+		return false
 	}
-	return val
+	period := float64(max(r.unitSize, 1)) / min(f, 1-f)
+	return math.Mod(mid, period) < f*period
 }
 
 func (r *prepReader) add(u prepUnit) error {

@@ -656,7 +656,7 @@ func TestExpandInputsLiteralFirst(t *testing.T) {
 // gave 12.5% for 10% when units were counted.
 func TestValShareOfBytes(t *testing.T) {
 	for _, f := range []float64{0.005, 0.1, 0.5} {
-		r := &prepReader{valFraction: f}
+		r := &prepReader{valFraction: f, unitSize: 4000}
 		var all, val int
 		for i := range 5000 {
 			n := []int{4000, 96}[i%2]
@@ -671,6 +671,41 @@ func TestValShareOfBytes(t *testing.T) {
 	}
 	if (&prepReader{}).isVal(100) {
 		t.Error("fraction 0 selected a unit")
+	}
+}
+
+// Documents of any length are taken for validation alike: of .jsonl
+// documents randomly 100 or 1,900 bytes long, a share f of each kind (a
+// rule that kept the share so far just below f took 61% of the short
+// ones and 7% of the long for 10%).
+func TestValUnbiasedByLength(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, f := range []float64{0.05, 0.1, 0.3} {
+		sizes := make([]int, 20000)
+		var total int64
+		for i := range sizes {
+			sizes[i] = []int{100, 1900}[rng.IntN(2)]
+			total += int64(sizes[i])
+		}
+		r := &prepReader{valFraction: f, unitSize: unitBytes(total, f)}
+		var n, val [2]int
+		var valBytes int64
+		for _, size := range sizes {
+			k := size / 1000
+			n[k]++
+			if r.isVal(size) {
+				val[k]++
+				valBytes += int64(size)
+			}
+		}
+		for k, name := range []string{"short", "long"} {
+			if got := float64(val[k]) / float64(n[k]); math.Abs(got-f) > 0.1*f+0.005 {
+				t.Errorf("fraction %g: %.3f of the %s documents in validation", f, got, name)
+			}
+		}
+		if share := float64(valBytes) / float64(total); math.Abs(share-f) > 0.1*f {
+			t.Errorf("fraction %g: validation share %.4f of the bytes", f, share)
+		}
 	}
 }
 
