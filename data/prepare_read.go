@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // prepUnit is one piece of text for Prepare: a chunk of a text file or one
@@ -295,6 +296,9 @@ func JSONLText(line, file string, n int) (string, error) {
 	var doc struct {
 		Text *string `json:"text"`
 	}
+	if !utf8.ValidString(line) { // JSON is UTF-8: the decoder would put U+FFFD for the bytes
+		return "", &InputError{fmt.Errorf("%s:%d: the line is not valid UTF-8, as JSON must be (a text file of other bytes can be read with tokenizer byte)", file, n)}
+	}
 	err := json.Unmarshal([]byte(line), &doc)
 	if err == nil && doc.Text != nil {
 		return *doc.Text, nil
@@ -303,7 +307,7 @@ func JSONLText(line, file string, n int) (string, error) {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &te) && te.Field == "text":
-		msg = fmt.Sprintf("\"text\" holds a %s, not a string", te.Value)
+		msg = fmt.Sprintf("\"text\" holds %s, not a string", article(te.Value))
 	case errors.As(err, &te):
 		msg = fmt.Sprintf("the line is a JSON %s", te.Value)
 	case err != nil:
@@ -312,6 +316,14 @@ func JSONLText(line, file string, n int) (string, error) {
 		msg = "\"text\" is null, not a string"
 	}
 	return "", &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: %s", file, n, msg)}
+}
+
+// article puts "a" or "an" before a JSON type's name.
+func article(name string) string {
+	if name != "" && strings.ContainsRune("aeiou", rune(name[0])) {
+		return "an " + name
+	}
+	return "a " + name
 }
 
 // IsJSONL reports whether a corpus file is read as JSON lines of documents:

@@ -717,3 +717,18 @@ func writeTemp(t *testing.T, dir, name, body string) string {
 	}
 	return path
 }
+
+// A .jsonl line that is not UTF-8 is refused by line (the JSON decoder put
+// U+FFFD for its bytes, so a byte tokenizer trained on other bytes than
+// the file's), and a type error names its article right.
+func TestJSONLTextErrors(t *testing.T) {
+	for line, want := range map[string]string{
+		"{\"text\": \"caf\xe9\"}": "f.jsonl:3: the line is not valid UTF-8",
+		`{"text": ["a", "b"]}`:    `"text" holds an array, not a string`,
+		`{"text": 12}`:            `"text" holds a number, not a string`,
+	} {
+		if _, err := JSONLText(line, "f.jsonl", 3); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", line, err, want)
+		}
+	}
+}
