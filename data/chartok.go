@@ -100,6 +100,9 @@ func charsOf(path string, add func(string)) error {
 		return &InputError{fmt.Errorf("input: %w", err)}
 	}
 	defer f.Close()
+	if err := NotShard(f, path); err != nil {
+		return err
+	}
 	if !IsJSONL(path) {
 		return ReadChunks(f, 1<<20, CharCuts, func(chunk string) error {
 			if !utf8.ValidString(chunk) { // ReadChunks cuts between characters

@@ -167,6 +167,9 @@ func (r *prepReader) readFile(path string) error {
 		return &InputError{fmt.Errorf("input: %w", err)}
 	}
 	defer f.Close()
+	if err := NotShard(f, path); err != nil {
+		return err
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		return &InputError{fmt.Errorf("input: %w", err)}

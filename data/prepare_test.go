@@ -732,3 +732,21 @@ func TestJSONLTextErrors(t *testing.T) {
 		}
 	}
 }
+
+// A token shard named as a text input is refused: its header and ids read
+// as characters made a corpus of noise without a word.
+func TestShardIsNotText(t *testing.T) {
+	dir := t.TempDir()
+	in := writeTemp(t, dir, "t.txt", strings.Repeat("some text to shard. ", 200))
+	if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{in}, OutDir: filepath.Join(dir, "sh"), ValFraction: 0.1}); err != nil {
+		t.Fatal(err)
+	}
+	shard := filepath.Join(dir, "sh", "train_000.bin")
+	var ie *InputError
+	if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{shard}, OutDir: filepath.Join(dir, "again")}); !errors.As(err, &ie) || !strings.Contains(err.Error(), "is a token shard") {
+		t.Errorf("prepare of a shard: %v", err)
+	}
+	if _, err := TrainBPE([]string{shard}, 300, nil); !errors.As(err, &ie) || !strings.Contains(err.Error(), "is a token shard") {
+		t.Errorf("tokenizer train on a shard: %v", err)
+	}
+}

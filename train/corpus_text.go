@@ -85,6 +85,9 @@ func readCorpusFile(path string, cuts data.Cuts, piece func(s string, doc bool) 
 		return err
 	}
 	defer f.Close()
+	if err := data.NotShard(f, path); err != nil {
+		return err
+	}
 	first := true
 	return data.ReadChunks(f, 1<<20, cuts, func(chunk string) error {
 		doc := first

@@ -1143,3 +1143,18 @@ func TestResumeKeepsValidationDraw(t *testing.T) {
 		t.Errorf("--resume --set grad_accum=2: %v", err)
 	}
 }
+
+// A token shard given as the text corpus (data: DIR/train_000.bin rather
+// than data: DIR) is refused, naming the directory to give instead.
+func TestPretrainRefusesShardAsText(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, filepath.Join(dir, "t.txt"), strings.Repeat("some text to shard. ", 200))
+	if _, err := data.Prepare(data.PrepareOptions{Tokenizer: data.ByteTokenizer{}, Inputs: []string{in}, OutDir: filepath.Join(dir, "sh"), ValFraction: 0.1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Pretrain(context.Background(), tinyConfig(t, "tokenizer=byte", "data="+filepath.Join(dir, "sh", "train_000.bin")), Options{OutDir: filepath.Join(dir, "run"), Log: io.Discard})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "is a token shard") || !strings.Contains(err.Error(), filepath.Join(dir, "sh")+")") {
+		t.Errorf("pretrain on a shard file: %v", err)
+	}
+}
