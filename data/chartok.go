@@ -103,6 +103,9 @@ func charsOf(path string, add func(string)) error {
 	if err := NotShard(f, path); err != nil {
 		return err
 	}
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		return &InputError{fmt.Errorf("input %s: tokenizer char reads the inputs twice, for their characters and then their ids, and this is not a file that can be read again (a pipe): give a file, or use tokenizer byte", path)}
+	}
 	if !IsJSONL(path) {
 		return ReadChunks(f, 1<<20, CharCuts, func(chunk string) error {
 			if !utf8.ValidString(chunk) { // ReadChunks cuts between characters

@@ -206,6 +206,9 @@ func charVocabulary(paths map[string]string) (data.Tokenizer, error) {
 		if path == "" {
 			continue
 		}
+		if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+			return nil, inputErrorf("%s %s: tokenizer char reads the corpus twice, for its characters and then its ids, and this is not a file that can be read again (a pipe): give a file, or use tokenizer byte", key, path)
+		}
 		err := readCorpus(key, path, data.CharCuts, func(file, s string, _ bool) error {
 			if !utf8.ValidString(s) {
 				return inputErrorf("%s %s: the corpus is not valid UTF-8 (use tokenizer: byte)", key, file)
