@@ -69,12 +69,14 @@ func (s PrepareStats) Tokens() int64 { return s.TrainTokens + s.ValTokens }
 // change, about InputBytes·ValFraction/8 bytes, 256 bytes to 1 MiB), workers
 // encode batches of units on every core, and the results are written in
 // input order. The tokenizer's EOT id follows every document (nothing when
-// it has none). A unit goes to the validation split when its middle byte
-// falls in the first f = ValFraction of a period of the input's bytes (a
-// unit over the smaller of f and 1-f): an evenly spread, deterministic
-// share f of the bytes (of a .jsonl file's lines), whatever the units'
-// lengths (a text chunk taken for val leaves the train text around it
-// joined, with no end-of-text token). Shards hold at most ShardTokens tokens.
+// it has none). The validation split is an evenly spread, deterministic
+// share f = ValFraction of the bytes (of a .jsonl file's lines): a chunk
+// goes to it when the share so far, with half the chunk, stays below f,
+// and a document when its middle byte falls in the middle f of a period
+// of the input (a unit over the smaller of f and 1-f), whatever its
+// length (prepReader.isVal). A text chunk taken for val leaves the train
+// text around it joined, with no end-of-text token. Shards hold at most
+// ShardTokens tokens.
 // Shards and tokenizer are written into a hidden directory in OutDir and
 // moved into place once all are written, replacing an earlier run's whole
 // set: a failed run leaves the earlier set as it was.

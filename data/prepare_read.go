@@ -114,33 +114,52 @@ type prepReader struct {
 	valFraction float64
 	unitSize    int
 	cuts        Cuts  // where the tokenizer's text may be cut
-	bytes       int64 // bytes of the units so far
+	bytes, val  int64 // bytes of the units so far, and of those for validation
 	seq         int64
 	job         prepJob
 	send        func(prepJob) error
 }
 
-// isVal reports whether the next unit, of n bytes, is a validation unit:
-// when its middle byte falls in the first f of a period of the input's
-// bytes (the unit size over the smaller share, about eight periods in a
-// corpus). Which units are taken does not depend on their sizes, so the
-// validation set is a share f of the bytes spread evenly over them, long
-// and short documents alike: a rule that kept the share so far just below
-// f took short .jsonl documents far more often (61% of those of 100 bytes
-// against 7% of those of 1,900), and counting units instead of bytes gave
-// a corpus cut into alternately long and short ones 12.5% for 10%.
-func (r *prepReader) isVal(n int) bool {
-	f, mid := r.valFraction, float64(r.bytes)+float64(n)/2
-	r.bytes += int64(n)
+// isVal reports whether the next unit, of n bytes, is a validation unit;
+// doc says it is a whole document (a .jsonl line), which may be of any
+// length, rather than a chunk of a text file, whose chunks are of about
+// the unit size.
+//
+// A document is taken when its middle byte falls in the middle f of a
+// period of the input's bytes (the unit size over the smaller share, about
+// eight periods in a corpus): its length does not change its chance, so
+// the validation documents are a sample of the documents, long and short
+// alike, and a share f of the bytes on average. (The chunks' rule below
+// took short .jsonl documents far more readily than long ones: 61% of
+// those of 100 bytes against 7% of those of 1,900 at 0.1.)
+//
+// A chunk is taken when the validation share of the bytes so far, with
+// half of the chunk counted in, stays below f: a share f of the bytes to
+// within a chunk, evenly spread (counting units instead of bytes gave a
+// text cut into alternately long and short pieces 12.5% for 10%).
+func (r *prepReader) isVal(n int, doc bool) bool {
+	f, size := r.valFraction, int64(n)
+	mid := float64(r.bytes) + float64(size)/2
+	r.bytes += size
 	if !(f > 0) {
 		return false
 	}
-	period := float64(max(r.unitSize, 1)) / min(f, 1-f)
-	return math.Mod(mid, period) < f*period
+	var val bool
+	if doc {
+		period := float64(max(r.unitSize, 1)) / min(f, 1-f)
+		x := math.Mod(mid, period) // a window in the middle: a corpus of one document trains
+		val = x >= (1-f)*period/2 && x < (1+f)*period/2
+	} else {
+		val = float64(r.val)+float64(size)/2 < f*float64(r.bytes)
+	}
+	if val {
+		r.val += size
+	}
+	return val
 }
 
 func (r *prepReader) add(u prepUnit) error {
-	u.val = r.isVal(len(u.text))
+	u.val = r.isVal(len(u.text), u.json)
 	r.job.units = append(r.job.units, u)
 	r.job.bytes += int64(len(u.text))
 	if r.job.bytes >= prepJobBytes {

@@ -477,7 +477,7 @@ func TestSafeUnits(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "urls.txt")
 	os.WriteFile(path, []byte(s), 0o644)
 	out := t.TempDir()
-	if _, err := Prepare(PrepareOptions{Tokenizer: tok, Inputs: []string{path}, OutDir: out, ValFraction: 0.001}); err != nil {
+	if _, err := Prepare(PrepareOptions{Tokenizer: tok, Inputs: []string{path}, OutDir: out, ValFraction: 0.05}); err != nil {
 		t.Fatal(err)
 	}
 	noEOT := func(ids []int) []int {
@@ -660,7 +660,7 @@ func TestValShareOfBytes(t *testing.T) {
 		var all, val int
 		for i := range 5000 {
 			n := []int{4000, 96}[i%2]
-			if r.isVal(n) {
+			if r.isVal(n, false) {
 				val += n
 			}
 			all += n
@@ -669,7 +669,7 @@ func TestValShareOfBytes(t *testing.T) {
 			t.Errorf("fraction %g: validation share %.4f of the bytes", f, share)
 		}
 	}
-	if (&prepReader{}).isVal(100) {
+	if (&prepReader{}).isVal(100, false) || (&prepReader{}).isVal(100, true) {
 		t.Error("fraction 0 selected a unit")
 	}
 }
@@ -693,7 +693,7 @@ func TestValUnbiasedByLength(t *testing.T) {
 		for _, size := range sizes {
 			k := size / 1000
 			n[k]++
-			if r.isVal(size) {
+			if r.isVal(size, true) {
 				val[k]++
 				valBytes += int64(size)
 			}

@@ -102,6 +102,9 @@ func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 		longest = max(longest, src.Len())
 	}
 	if longest < 2 {
+		if len(srcs) > 1 { // windows do not span shards
+			return nil, inputErrorf("data %s: its shards hold at most %d token each, and a window does not span two; prepare it again with a larger --shard-tokens", path, longest)
+		}
 		return nil, inputErrorf("data %s: %d tokens; at least 2 are needed", path, longest)
 	}
 	T := min(p.Config.NCtx, longest-1)

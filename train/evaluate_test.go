@@ -243,3 +243,21 @@ func TestEvalLMNonFinite(t *testing.T) {
 		t.Errorf("eval: %v, want a NonFiniteError naming the file", err)
 	}
 }
+
+// Shards of one token each cannot be scored (a window does not span two
+// shards): the error says so and names the fix, where it said "1 tokens;
+// at least 2 are needed" of a split that held hundreds.
+func TestEvalLMShardsTooSmall(t *testing.T) {
+	dir := t.TempDir()
+	model := tinyModelDir(t)
+	in := writeFile(t, filepath.Join(dir, "t.txt"), strings.Repeat("the cat sat. ", 10))
+	out := filepath.Join(dir, "sh")
+	if _, err := data.Prepare(data.PrepareOptions{Tokenizer: data.NewCharTokenizer(synthChars), Inputs: []string{in}, OutDir: out, ShardTokens: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := EvalLM(model, out, InferOptions{Batch: 2, Split: "train"})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "larger --shard-tokens") {
+		t.Errorf("eval of one-token shards: %v", err)
+	}
+}
