@@ -85,21 +85,7 @@ func TestEventWriterRoundTrip(t *testing.T) {
 
 // TestEventBytes pins the wire encoding of one small event.
 func TestEventBytes(t *testing.T) {
-	dir := t.TempDir()
-	ew, err := NewEventWriter(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ew.WriteScalars(3, time.Unix(2, 0), map[string]float64{"a": 1}); err != nil {
-		t.Fatal(err)
-	}
-	ew.Close()
-	raw, err := os.ReadFile(ew.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := binary.LittleEndian.Uint64(raw)
-	last := raw[12+n+4:]
+	got := lastEvent(t, func(ew *EventWriter) error { return ew.WriteScalars(3, time.Unix(2, 0), map[string]float64{"a": 1}) })
 	want := []byte{
 		0x09, 0, 0, 0, 0, 0, 0, 0, 0x40, // wall_time = 2.0
 		0x10, 0x03, // step = 3
@@ -107,7 +93,7 @@ func TestEventBytes(t *testing.T) {
 		0x0a, 0x01, 'a', // tag = "a"
 		0x15, 0, 0, 0x80, 0x3f, // simple_value = 1.0
 	}
-	if got := last[12 : len(last)-4]; !bytes.Equal(got, want) {
+	if !bytes.Equal(got, want) {
 		t.Errorf("event bytes\n got % x\nwant % x", got, want)
 	}
 	if math.Float64frombits(binary.LittleEndian.Uint64(want[1:])) != 2 {
@@ -119,12 +105,26 @@ func TestEventBytes(t *testing.T) {
 // field 7 (6 is the deprecated log_message, which TensorBoard's loader
 // reads as a log line and so never drops the steps a killed run wrote).
 func TestSessionStartBytes(t *testing.T) {
-	dir := t.TempDir()
-	ew, err := NewEventWriter(dir)
+	got := lastEvent(t, func(ew *EventWriter) error { return ew.WriteSessionStart(201, time.Unix(2, 0)) })
+	want := []byte{
+		0x09, 0, 0, 0, 0, 0, 0, 0, 0x40, // wall_time = 2.0
+		0x10, 0xc9, 0x01, // step = 201
+		0x3a, 0x02, 0x08, 0x01, // session_log { status: START }
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("event bytes\n got % x\nwant % x", got, want)
+	}
+}
+
+// lastEvent writes one event with write into a new event file and returns
+// the serialized Event of its record (the one after file_version's).
+func lastEvent(t *testing.T, write func(*EventWriter) error) []byte {
+	t.Helper()
+	ew, err := NewEventWriter(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ew.WriteSessionStart(201, time.Unix(2, 0)); err != nil {
+	if err := write(ew); err != nil {
 		t.Fatal(err)
 	}
 	ew.Close()
@@ -134,14 +134,7 @@ func TestSessionStartBytes(t *testing.T) {
 	}
 	n := binary.LittleEndian.Uint64(raw)
 	last := raw[12+n+4:]
-	want := []byte{
-		0x09, 0, 0, 0, 0, 0, 0, 0, 0x40, // wall_time = 2.0
-		0x10, 0xc9, 0x01, // step = 201
-		0x3a, 0x02, 0x08, 0x01, // session_log { status: START }
-	}
-	if got := last[12 : len(last)-4]; !bytes.Equal(got, want) {
-		t.Errorf("event bytes\n got % x\nwant % x", got, want)
-	}
+	return last[12 : len(last)-4]
 }
 
 func TestReadEventsDetectsCorruption(t *testing.T) {
