@@ -122,7 +122,7 @@ func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
 			return nil, &ConfigError{err}
 		}
 	}
-	w, err := newLMWindows(p, T, device, o)
+	w, err := newLMWindows(p, T, S, device, o)
 	if err != nil {
 		return nil, err
 	}
@@ -167,9 +167,8 @@ func evalSources(res *LMEval, path, split string, tok data.Tokenizer) (srcs []wi
 }
 
 // newLMWindows builds the model's loss over batches of o.Batch windows of T
-// tokens on device, and a scorer of windows that move on o.Stride tokens
-// (at most T; T unless o.Stride is positive).
-func newLMWindows(p *graph.Params, T int, device string, o InferOptions) (*lmWindows, error) {
+// tokens on device, and a scorer of windows that move on S tokens (S <= T).
+func newLMWindows(p *graph.Params, T, S int, device string, o InferOptions) (*lmWindows, error) {
 	m, err := graph.New(p, o.Batch, T, &kernels.Mode{}, kernels.NewRNG(0), modelOptions(device)...)
 	if err != nil {
 		return nil, err
@@ -182,12 +181,8 @@ func newLMWindows(p *graph.Params, T int, device string, o InferOptions) (*lmWin
 	if err != nil {
 		return nil, err
 	}
-	w := &lmWindows{run: run, in: graph.Int32Data(m.Idx), tg: graph.Int32Data(targets), batch: o.Batch, T: T, S: T,
-		buf: make([]int32, T+1), o: o}
-	if o.Stride > 0 {
-		w.S = min(o.Stride, T)
-	}
-	return w, nil
+	return &lmWindows{run: run, in: graph.Int32Data(m.Idx), tg: graph.Int32Data(targets), batch: o.Batch, T: T, S: S,
+		buf: make([]int32, T+1), o: o}, nil
 }
 
 // windowReader is a token stream scored window by window: a text's ids in
