@@ -33,10 +33,12 @@ $(CUDA_DEPS)/go.mod: go.mod go.sum scripts/patch-deps $(shell find patches -name
 build-cuda: cuda-deps
 	$(GO) build $(CUDAFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gptctl
 
-# The full suite, as CI runs it.
+# The full suite, as CI runs it, then what depends on int's width under a
+# 32-bit build: token shards over 2 GiB, the kernels' splits of large tensors.
 test: vet
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
 	GOARCH=386 CGO_ENABLED=0 $(GO) test -count=1 -run 'Shard' ./data
+	GOARCH=386 CGO_ENABLED=0 $(GO) test -count=1 -run 'ParallelSplits' ./kernels
 
 test-short:
 	$(GO) test -tags '$(TAGS)' -short -count=1 ./...

@@ -92,7 +92,7 @@ func gemvRow(transB bool, n, k int, alpha float32, a, b []float32, ldb int, beta
 			}
 		}
 	}
-	if chunks := min(Threads(), n/gemvMinCols); chunks >= 2 && n*k >= gemvParallelWork {
+	if chunks := min(Threads(), n/gemvMinCols); chunks >= 2 && int64(n)*int64(k) >= gemvParallelWork {
 		parallelRanges(n, chunks, work)
 		return
 	}
@@ -118,7 +118,7 @@ const sgemmParallelWork = 1 << 21
 // block. On one thread it makes one call.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	chunks := min(sgemmChunksPerThread*Threads(), max(m, n)/sgemmMinChunk)
-	if !blasSplits || Threads() < 2 || chunks < 2 || m*n*k < sgemmParallelWork {
+	if !blasSplits || Threads() < 2 || chunks < 2 || int64(m)*int64(n)*int64(k) < sgemmParallelWork {
 		sgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -147,7 +147,7 @@ var gemmPool = sync.Pool{New: func() any { return new(gemmTask) }}
 
 func (t *gemmTask) run(i int) {
 	if t.m >= t.n { // blocks of rows: op(A) rows lo..hi are A's rows, or its columns when transA
-		lo, hi := i*t.m/t.chunks, (i+1)*t.m/t.chunks
+		lo, hi := split(i, t.m, t.chunks), split(i+1, t.m, t.chunks)
 		aOff := lo * t.lda
 		if t.transA {
 			aOff = lo
@@ -155,7 +155,7 @@ func (t *gemmTask) run(i int) {
 		sgemmSerial(t.transA, t.transB, hi-lo, t.n, t.k, t.alpha, t.a[aOff:], t.lda, t.b, t.ldb, t.beta, t.c[lo*t.ldc:], t.ldc)
 		return
 	}
-	lo, hi := i*t.n/t.chunks, (i+1)*t.n/t.chunks // blocks of columns: op(B) columns lo..hi
+	lo, hi := split(i, t.n, t.chunks), split(i+1, t.n, t.chunks) // blocks of columns: op(B) columns lo..hi
 	bOff := lo
 	if t.transB {
 		bOff = lo * t.ldb

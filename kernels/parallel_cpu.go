@@ -152,8 +152,14 @@ func parallelRanges(n, chunks int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	parallelFor(chunks, func(c int) { fn(c*n/chunks, (c+1)*n/chunks) })
+	parallelFor(chunks, func(c int) { fn(split(c, n, chunks), split(c+1, n, chunks)) })
 }
+
+// split is where part i of n items cut into parts begins, i*n/parts, with
+// the product in 64 bits: on a 32-bit build i*n passes 2^31 from about
+// 46,000^2 items (one GPT-2-vocabulary embedding of width 256 in a GELU's
+// or AdamW's chunks).
+func split(i, n, parts int) int { return int(int64(i) * int64(n) / int64(parts)) }
 
 // Threads is the number of goroutines the kernels split work over (GOMAXPROCS).
 func Threads() int { return runtime.GOMAXPROCS(0) }
