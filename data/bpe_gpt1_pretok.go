@@ -20,8 +20,12 @@ import (
 //     each chunk the prefixes " ' ( [ { < $ £ € ¥ # & * ~ ` and the suffixes
 //     ... ' " ) ] } > % , ; : ! ? 's 'm 'd 're 've 'll n't are split off
 //     repeatedly, and a final "." unless the chunk holds another "." (u.s.)
-//     or is a common abbreviation (mr. dr. st. ...). spaCy's infix rules
-//     (e.g. "hello...world") and its other exceptions are not reproduced.
+//     or is a common abbreviation (mr. dr. st. ...). What is left of a chunk
+//     that is one of spaCy's standalone contractions ('s 're 'd 'll 'em
+//     'cause ...) stays whole: the GLUE-style text "it 's" gives "'s", not
+//     "'" and "s". These are matched after lower-casing, so "'RE" stays whole
+//     too where spaCy splits it. spaCy's infix rules (e.g. "hello...world")
+//     and its other exceptions are not reproduced.
 
 // gpt1Fix is the part of ftfy.fix_text that gpt1Words reproduces.
 var gpt1Fix = strings.NewReplacer(
@@ -102,6 +106,14 @@ const (
 
 var gpt1Contractions = []string{"'s", "'m", "'d", "n't", "'re", "'ve", "'ll"}
 
+// gpt1Standalone holds spaCy's English exceptions that begin with an
+// apostrophe: a chunk, or what is left of one, equal to one of them is a
+// single word.
+var gpt1Standalone = map[string]bool{
+	"'s": true, "'re": true, "'d": true, "'ll": true, "'em": true, "'nuff": true,
+	"'cause": true, "'cos": true, "'coz": true, "'cuz": true, "'bout": true,
+}
+
 var gpt1Abbrev = map[string]bool{
 	"mr.": true, "mrs.": true, "ms.": true, "dr.": true, "st.": true, "jr.": true,
 	"sr.": true, "vs.": true, "etc.": true, "prof.": true, "inc.": true, "ltd.": true,
@@ -123,7 +135,7 @@ func gpt1Words(text string) []string {
 // appends the parts to out.
 func gpt1Affixes(w string, out []string) []string {
 	var suffixes []string
-	for len(w) > 1 {
+	for len(w) > 1 && !gpt1Standalone[w] {
 		if r, n := utf8.DecodeRuneInString(w); strings.ContainsRune(gpt1Prefixes, r) {
 			out, w = append(out, w[:n]), w[n:]
 			continue

@@ -30,6 +30,10 @@ func TestGPT1Words(t *testing.T) {
 		{"a  b\r\n\n\tc", "a b \n c"},
 		{"(x+y)*2=z; ok?!", "( x + y ) * 2=z ; ok ? !"},
 		{"  ", ""},
+		// spaCy keeps a standalone contraction whole (GLUE's pre-tokenised
+		// "it 's"), also inside quotes or brackets, but splits the others.
+		{"it 's , you 're , we 'll , i 'd , ('s) \"'em\"", `it 's , you 're , we 'll , i 'd , ( 's ) " 'em "`},
+		{"i 've 'm 'x n't", "i ' ve ' m ' x n't"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(gpt1Words(tt.in), " "); got != tt.want {
@@ -56,6 +60,7 @@ func TestGPT1BPEEncode(t *testing.T) {
 		{"transformer", []int{2973, 5353}},       // trans former</w>
 		{"\u2603", []int{0}},                     // no snowman: <unk>
 		{"mr. smith, the u.s.", []int{1682, 4920, 240, 481, 9901}},
+		{"it 's you 're we 'll", []int{507, 535, 512, 761, 606, 804}}, // it</w> 's</w> you</w> 're</w> we</w> 'll</w>
 	}
 	for _, tt := range tests {
 		if got := tok.Encode(tt.in); !slices.Equal(got, tt.want) {
