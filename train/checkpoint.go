@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,7 +112,9 @@ func saveCheckpoint(runDir string, ck *checkpoint) error {
 // commitDir atomically replaces runDir/name with the directory fill writes
 // into a temporary path. The replaced directory becomes runDir/prev, or is
 // removed when prev is "" (it is runDir/.name.old between the two renames;
-// recoverDir puts it back if a kill comes in between).
+// recoverDir puts it back if a kill comes in between). The prev it replaces
+// is renamed to .prev.old and removed last, so that a kill never leaves it
+// half-deleted (recoverDir puts it back if a kill leaves no prev).
 func commitDir(runDir, name, prev string, fill func(tmp string) error) error {
 	tmp := filepath.Join(runDir, "."+name+".tmp")
 	if err := os.RemoveAll(tmp); err != nil {
@@ -127,30 +130,35 @@ func commitDir(runDir, name, prev string, fill func(tmp string) error) error {
 		return fmt.Errorf("%w; %s is kept as it was", err, filepath.Join(runDir, name))
 	}
 	cur, old := filepath.Join(runDir, name), filepath.Join(runDir, "."+name+".old")
-	if prev != "" {
-		old = filepath.Join(runDir, prev)
-	}
 	if _, err := os.Stat(cur); err == nil {
-		if err := os.RemoveAll(old); err != nil {
-			return err
-		}
-		if err := os.Rename(cur, old); err != nil {
+		if prev != "" {
+			to := filepath.Join(runDir, prev)
+			old = filepath.Join(runDir, "."+prev+".old")
+			if err := os.RemoveAll(old); err != nil {
+				return err
+			}
+			if err := os.Rename(to, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			if err := os.Rename(cur, to); err != nil {
+				return err
+			}
+		} else if err := os.Rename(cur, old); err != nil {
 			return err
 		}
 	}
 	if err := os.Rename(tmp, cur); err != nil {
 		return err
 	}
-	if prev == "" {
-		os.RemoveAll(old)
-	}
+	os.RemoveAll(old)
 	return data.SyncDir(runDir)
 }
 
-// recoverDir undoes a swap of runDir/name (best/) that a kill interrupted
-// between commitDir's two renames: the replaced copy, .name.old, becomes
-// name again (the new copy in .name.tmp may be incomplete). A .name.old left
-// beside name (a kill before commitDir removed it) is removed.
+// recoverDir undoes a swap of runDir/name (best/, or checkpoint.prev/)
+// that a kill interrupted between commitDir's renames: the replaced copy,
+// .name.old, becomes name again (the new copy in .name.tmp may be
+// incomplete). A .name.old left beside name (a kill before commitDir
+// removed it) is removed.
 func recoverDir(runDir, name string) error {
 	cur, old := filepath.Join(runDir, name), filepath.Join(runDir, "."+name+".old")
 	if _, err := os.Stat(old); err != nil {

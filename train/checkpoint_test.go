@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -35,5 +36,33 @@ func TestBestSwapIsCrashSafe(t *testing.T) {
 	}
 	if _, err := os.Stat(old); !os.IsNotExist(err) {
 		t.Errorf("%s is still there", old)
+	}
+}
+
+// A checkpoint's commit renames checkpoint.prev aside and removes it last. A
+// kill before the rotation ends leaves checkpoint/ and the aside copy; the
+// next job puts it back as checkpoint.prev, which a resume falls back to
+// when checkpoint/ is damaged (removed in place, it could be half gone).
+func TestCheckpointPrevSurvivesKilledRotation(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "max_steps=4", "checkpoint_interval=2")
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	prev, aside := filepath.Join(dir, "checkpoint.prev"), filepath.Join(dir, ".checkpoint.prev.old")
+	if err := os.Rename(prev, aside); err != nil { // the rotation's first rename done
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "checkpoint", "model.safetensors"), "damaged")
+	var log strings.Builder
+	cfg = tinyConfig(t, "max_steps=5", "checkpoint_interval=2")
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: &log}); err != nil {
+		t.Fatalf("resume with checkpoint/ damaged and checkpoint.prev set aside: %v", err)
+	}
+	if !strings.Contains(log.String(), "checkpoint.prev at step 2") {
+		t.Errorf("the resume did not continue from checkpoint.prev at step 2:\n%s", log.String())
+	}
+	if _, err := os.Stat(aside); !os.IsNotExist(err) {
+		t.Errorf("%s is still there", aside)
 	}
 }

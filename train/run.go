@@ -155,9 +155,11 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	if unlock, err = lockRunDir(opt.OutDir); err != nil {
 		return "", nil, err
 	}
-	if err := recoverDir(opt.OutDir, bestDir); err != nil { // a kill in the middle of its swap
-		unlock()
-		return "", nil, fmt.Errorf("run directory: %w", err)
+	for _, name := range []string{bestDir, prevDir} { // a kill in the middle of their swaps
+		if err := recoverDir(opt.OutDir, name); err != nil {
+			unlock()
+			return "", nil, fmt.Errorf("run directory: %w", err)
+		}
 	}
 	// Files of the run's own that a killed job was writing atomically
 	// (data.WriteFile's .NAME.tmp-*): no other job writes them while the
