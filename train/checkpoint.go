@@ -16,6 +16,7 @@ package train
 // complete latest or previous checkpoint.
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -105,7 +106,7 @@ func saveCheckpoint(runDir string, ck *checkpoint) error {
 		if state.Files, err = hashFiles(tmp); err != nil {
 			return err
 		}
-		return writeJSON(filepath.Join(tmp, stateFile), state)
+		return writeState(filepath.Join(tmp, stateFile), state)
 	})
 }
 
@@ -331,12 +332,8 @@ func fallbackNote(skipped error) string {
 
 func readCheckpoint(dir string) (*checkpoint, error) {
 	var state State
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := json.Unmarshal(b, &state); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, stateFile), err)
+	if err := readState(dir, &state); err != nil {
+		return nil, err
 	}
 	if err := verifyFiles(dir, state.Files); err != nil {
 		return nil, err
@@ -407,4 +404,58 @@ func hashFile(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// sealKey begins a state.json that writeState sealed: its first key, the
+// checksum of the rest.
+const sealKey = "{\n  \"checksum\": \""
+
+// writeState writes a checkpoint's state as indented JSON whose first key,
+// "checksum", is the SHA-256 of the same JSON without that line: the state
+// holds the checksums of the checkpoint's other files, and a bit flipped in
+// it (a step of 100 for 120) would otherwise resume from the wrong place.
+func writeState(path string, v any) error {
+	b, err := jsonIndent(v)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	out := append([]byte(sealKey+hex.EncodeToString(sum[:])+"\",\n"), b[len("{\n"):]...)
+	return data.WriteFile(path, out)
+}
+
+// readState reads the state.json of the checkpoint in dir into v, checking
+// its checksum. One written before states were sealed has none; it is read
+// when it decodes with no unknown key (a damaged "checksum" key is one).
+func readState(dir string, v any) error {
+	b, sealed, err := stateJSON(dir)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if !sealed {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return nil
+}
+
+// stateJSON returns the JSON of the state.json in dir without its
+// checksum line, which it checks, and whether it had one.
+func stateJSON(dir string) (b []byte, sealed bool, err error) {
+	if b, err = os.ReadFile(filepath.Join(dir, stateFile)); err != nil {
+		return nil, false, fmt.Errorf("checkpoint: %w", err)
+	}
+	const hexLen, tail = 2 * sha256.Size, "\",\n"
+	rest, ok := bytes.CutPrefix(b, []byte(sealKey))
+	if !ok || len(rest) <= hexLen+len(tail) || string(rest[hexLen:hexLen+len(tail)]) != tail {
+		return b, false, nil
+	}
+	body := append([]byte("{\n"), rest[hexLen+len(tail):]...)
+	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != string(rest[:hexLen]) {
+		return nil, true, fmt.Errorf("checkpoint %s: %s is damaged (checksum mismatch)", dir, stateFile)
+	}
+	return body, true, nil
 }

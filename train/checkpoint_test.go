@@ -66,3 +66,59 @@ func TestCheckpointPrevSurvivesKilledRotation(t *testing.T) {
 		t.Errorf("%s is still there", aside)
 	}
 }
+
+// state.json is sealed by a checksum of its own: one digit changed (a step
+// of 120 read as 100 would resume on the wrong batches and rewrite steps
+// the run has) rejects the checkpoint for checkpoint.prev. A state written
+// before states were sealed (no checksum) still resumes.
+func TestStateJSONIsChecked(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "max_steps=6", "checkpoint_interval=3")
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "checkpoint", "state.json")
+	b := readFile(t, path)
+	if !strings.HasPrefix(b, "{\n  \"checksum\": \"") || !strings.Contains(b, `"step": 6,`) {
+		t.Fatalf("state.json is not sealed:\n%s", b)
+	}
+	writeFile(t, path, strings.Replace(b, `"step": 6,`, `"step": 4,`, 1))
+	var log strings.Builder
+	cfg = tinyConfig(t, "max_steps=7", "checkpoint_interval=3")
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if line := lineWith(log.String(), "resuming from"); !strings.Contains(line, "checkpoint.prev at step 3") || !strings.Contains(line, "state.json is damaged (checksum mismatch)") {
+		t.Errorf("resume line %q: want checkpoint.prev at step 3, state.json named as damaged", line)
+	}
+	if md, note, err := ModelDirNote(dir); err != nil || md != filepath.Join(dir, "checkpoint") || note != "" {
+		t.Errorf("eval's model of the resumed run: %s, %q, %v", md, note, err)
+	}
+
+	// The same checkpoint without its checksum line, as builds before the
+	// seal wrote it, is read; with the key itself damaged it is not.
+	b = readFile(t, path)
+	first, rest, _ := strings.Cut(strings.TrimPrefix(b, "{\n"), "\n")
+	writeFile(t, path, "{\n"+rest)
+	if _, err := readCheckpoint(filepath.Join(dir, "checkpoint")); err != nil {
+		t.Errorf("a state.json without a checksum: %v", err)
+	}
+	writeFile(t, path, "{\n"+strings.Replace(first, "checksum", "chacksum", 1)+"\n"+rest)
+	if _, err := readCheckpoint(filepath.Join(dir, "checkpoint")); err == nil || !strings.Contains(err.Error(), "chacksum") {
+		t.Errorf("a state.json with its checksum key damaged: %v, want the unknown key named", err)
+	}
+}
+
+// A run's checkpoint that lost its config.json gives way to checkpoint.prev
+// with a note that says so, as one with a damaged file does.
+func TestModelDirNotesMissingConfig(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=4", "checkpoint_interval=2"), Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "checkpoint", "config.json"))
+	md, note, err := ModelDirNote(dir)
+	if err != nil || md != filepath.Join(dir, "checkpoint.prev") || !strings.Contains(note, "no config.json") {
+		t.Errorf("ModelDirNote: %s, %q, %v; want checkpoint.prev and a note that checkpoint/ has no config.json", md, note, err)
+	}
+}

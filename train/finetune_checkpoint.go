@@ -18,10 +18,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 
 	"gptctl/data"
@@ -145,7 +143,7 @@ func (r *ftRun) save() error {
 		if st.Files, err = hashFiles(tmp); err != nil {
 			return err
 		}
-		return writeJSON(filepath.Join(tmp, stateFile), st)
+		return writeState(filepath.Join(tmp, stateFile), st)
 	})
 	if err != nil {
 		return fmt.Errorf("checkpoint at step %d: %w", st.Step, err)
@@ -198,12 +196,8 @@ func resumeFinetune(runDir string, cfg FinetuneConfig) (*ftCheckpoint, error) {
 
 func readFinetuneCheckpoint(dir string, cfg FinetuneConfig) (*taskModel, *AdamW, finetuneState, error) {
 	var st finetuneState
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if err != nil {
-		return nil, nil, st, fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, nil, st, fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, stateFile), err)
+	if err := readState(dir, &st); err != nil {
+		return nil, nil, st, err
 	}
 	if err := verifyFiles(dir, st.Files); err != nil {
 		return nil, nil, st, err

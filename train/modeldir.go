@@ -39,6 +39,9 @@ func ModelDirNote(dir string) (md, note string, err error) {
 	var damaged []error
 	for _, d := range []string{filepath.Join(dir, checkpointDir), dir, filepath.Join(dir, prevDir)} {
 		if _, err := os.Stat(filepath.Join(d, "config.json")); err != nil {
+			if _, errDir := os.Stat(d); errDir == nil && d != dir {
+				damaged = append(damaged, fmt.Errorf("checkpoint %s: no config.json", d))
+			}
 			continue
 		}
 		if d != dir { // a run's checkpoint
@@ -79,15 +82,15 @@ func intactModel(dir string) error {
 		err, _ := found.(error)
 		return err
 	}
-	err = checkModelFiles(dir, path)
+	err = checkModelFiles(dir)
 	intactChecked.Store(key, err)
 	return err
 }
 
 // checkModelFiles checks the files of dir but the optimizer's against the
-// checksums of its state.json, at path.
-func checkModelFiles(dir, path string) error {
-	b, err := os.ReadFile(path)
+// checksums of its state.json, and that against its own.
+func checkModelFiles(dir string) error {
+	b, _, err := stateJSON(dir)
 	if err != nil {
 		return err
 	}
@@ -95,7 +98,7 @@ func checkModelFiles(dir, path string) error {
 		Files map[string]string `json:"files"`
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+		return fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, stateFile), err)
 	}
 	files := maps.Clone(st.Files)
 	delete(files, optimFile)
