@@ -13,7 +13,9 @@ package train
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,14 +85,19 @@ func (t *TaskInfo) labelName(i int) string {
 }
 
 // IsTaskModel reports whether dir (a run or model directory) holds a
-// finetuned model.
+// finetuned model: a task.json, or a head without one (which reading the
+// model then reports, rather than taking it for a language model).
 func IsTaskModel(dir string) bool {
 	md, err := ModelDir(dir)
 	if err != nil {
 		return false
 	}
-	_, err = os.Stat(filepath.Join(md, taskFile))
-	return err == nil
+	for _, f := range []string{taskFile, headFile} {
+		if _, err := os.Stat(filepath.Join(md, f)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // taskModel is a finetuned model loaded for eval, predict or resume.
@@ -156,6 +163,9 @@ func (t *TaskInfo) fits(c graph.Config) error {
 
 func readTaskInfo(path string) (*TaskInfo, error) {
 	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("task model %s: no %s beside its %s: the task's labels and tokens are in it (copy the whole model directory)", filepath.Dir(path), taskFile, headFile)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("task model: %w", err)
 	}

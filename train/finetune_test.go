@@ -771,6 +771,18 @@ func TestTaskModelRefusesBadTaskJSON(t *testing.T) {
 			}
 		}
 	}
+	// Without task.json, the head beside the weights still makes it a
+	// task model: eval reads it as one and says what is missing, instead
+	// of scoring the task file as text for a language model.
+	os.Remove(filepath.Join(best, taskFile))
+	if !IsTaskModel(best) {
+		t.Error("a model with head.safetensors and no task.json is not taken for a task model")
+	}
+	_, err := EvalTask(best, data, InferOptions{Batch: 2})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no task.json beside its head.safetensors") {
+		t.Errorf("eval of a task model without task.json: %v, want an InputError naming task.json", err)
+	}
 }
 
 // predict writes the probabilities in class order, which a map would sort
