@@ -69,6 +69,9 @@ type State struct {
 	// EvalDue is the metrics line of the last step when a signal stopped
 	// its evaluation: a resume evaluates first and writes the line.
 	EvalDue metrics `json:"eval_due,omitempty"`
+	// Logged is the step of the last metrics line written before the
+	// checkpoint (0 in checkpoints written before it was recorded).
+	Logged int `json:"logged_step,omitempty"`
 	// Files maps every other file of the checkpoint to its SHA-256, checked
 	// before the checkpoint is used.
 	Files map[string]string `json:"files"`

@@ -141,7 +141,7 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		}
 	}
 	var err error
-	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue)); err != nil {
+	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, opt.Log); err != nil {
 		return nil, err
 	}
 	job, err := cfg.Marshal()

@@ -52,6 +52,9 @@ type finetuneState struct {
 	// Data is the task data the run trains and validates on, to catch a
 	// resume on changed data; absent in checkpoints written before it was.
 	Data *taskData `json:"data,omitempty"`
+	// Logged is the step of the last metrics line written before the
+	// checkpoint (0 in checkpoints written before it was recorded).
+	Logged int `json:"logged_step,omitempty"`
 	// Files maps every other file of the checkpoint to its SHA-256.
 	Files map[string]string `json:"files"`
 }
@@ -122,6 +125,7 @@ func (r *ftRun) save() error {
 	}
 	st := r.state
 	st.AdamStep = r.optim.Step
+	st.Logged = r.metrics.logged()
 	var err error
 	if st.ModelRNG, err = r.rng.MarshalBinary(); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,8 +21,9 @@ import (
 type metrics map[string]any
 
 type metricsFile struct {
-	f  *os.File
-	tb *report.EventWriter // TensorBoard events beside metrics.jsonl
+	f    *os.File
+	tb   *report.EventWriter // TensorBoard events beside metrics.jsonl
+	last int                 // the step of the file's last line
 }
 
 // keptSteps is the last step whose metrics line a run resumed at step keeps:
@@ -37,12 +39,16 @@ func keptSteps(step int, evalDue metrics) int {
 
 // openMetrics opens path for appending, keeping only lines with step <= keep;
 // with keep 0 (a run from step 0) it also removes the directory's event files.
-func openMetrics(path string, keep int) (*metricsFile, error) {
+// logged is the step of the last line the checkpoint resumed from had
+// synced (0 if it does not say): a file that ends before it was cut or
+// damaged, which log is told.
+func openMetrics(path string, keep, logged int, log io.Writer) (*metricsFile, error) {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	var kept bytes.Buffer
+	last := 0
 	for line := range bytes.Lines(old) { // of any length: a line past a scanner's limit must not end the copy
 		line = bytes.TrimRight(line, "\r\n")
 		var m struct {
@@ -53,9 +59,14 @@ func openMetrics(path string, keep int) (*metricsFile, error) {
 		}
 		kept.Write(line)
 		kept.WriteByte('\n')
+		last = max(last, *m.Step)
 	}
 	if keep == 0 {
 		kept.Reset()
+		last = 0
+	}
+	if want := min(logged, keep); last < want {
+		fmt.Fprintf(log, "warning: %s ends at step %d, but the run had logged up to step %d when it was checkpointed: the lines between were lost (the file was cut, emptied or damaged), and its curves have a gap there\n", path, last, want)
 	}
 	if err := data.WriteFile(path, kept.Bytes()); err != nil { // atomic: a kill here loses no line
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -77,7 +88,7 @@ func openMetrics(path string, keep int) (*metricsFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	return &metricsFile{f: f, tb: tb}, nil
+	return &metricsFile{f: f, tb: tb, last: last}, nil
 }
 
 // eventFileName matches the TensorBoard event files gptctl writes
@@ -108,6 +119,7 @@ func (m *metricsFile) write(v metrics) error {
 	if _, err := m.f.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	m.last = v["step"].(int)
 	scalars := map[string]float64{}
 	for k, x := range v {
 		if f, ok := x.(float64); ok && k != "step" {
@@ -131,6 +143,14 @@ func (m *metricsFile) sync() error {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
+}
+
+// logged is the step of the last line, 0 before any (or with no file).
+func (m *metricsFile) logged() int {
+	if m == nil {
+		return 0
+	}
+	return m.last
 }
 
 func (m *metricsFile) close() {

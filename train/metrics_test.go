@@ -1,6 +1,8 @@
 package train
 
 import (
+	"context"
+	"io"
 	"math"
 	"path/filepath"
 	"strings"
@@ -97,12 +99,46 @@ func TestOpenMetricsKeepsLongLines(t *testing.T) {
 	path := filepath.Join(dir, "metrics.jsonl")
 	long := `{"step":2,"note":"` + strings.Repeat("x", 2<<20) + `"}`
 	writeFile(t, path, `{"step":1}`+"\n"+long+"\n"+`{"step":3}`+"\n"+`{"step":4}`+"\n")
-	m, err := openMetrics(path, 3)
+	m, err := openMetrics(path, 3, 3, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.close()
 	if got := stepsOf(readFile(t, path)); got != "1 2 3" {
 		t.Errorf("steps kept: %s, want 1 2 3", got)
+	}
+}
+
+// A resume whose metrics.jsonl lost lines the checkpoint had synced (a file
+// cut short, emptied or damaged) says so, naming the file and the steps;
+// one that lost only lines past the checkpoint says nothing.
+func TestResumeWarnsOfLostMetricsLines(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=8", "log_interval=1", "checkpoint_interval=4"), Options{OutDir: dir, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "metrics.jsonl")
+	lines := strings.SplitAfter(readFile(t, path), "\n")
+	writeFile(t, path, strings.Join(lines[:3], "")+lines[3][:5]) // steps 1-3 and a torn line
+	var log strings.Builder
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=10", "log_interval=1", "checkpoint_interval=4"), Options{OutDir: dir, Resume: true, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if line := lineWith(log.String(), "warning"); !strings.Contains(line, path+" ends at step 3") || !strings.Contains(line, "up to step 8") {
+		t.Errorf("log after a resume on a cut metrics.jsonl:\n%s\nwant a warning naming the file, step 3 and step 8", log.String())
+	}
+	if got := stepsOf(readFile(t, path)); got != "1 2 3 9 10" {
+		t.Errorf("steps: %s, want 1 2 3 9 10", got)
+	}
+
+	// Lines past the checkpoint, as a kill leaves them, are no loss.
+	lines = strings.SplitAfter(readFile(t, path), "\n")
+	writeFile(t, path, strings.Join(lines, "")+`{"step":11,"train_loss":1}`+"\n"+`{"step":1`)
+	log.Reset()
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=12", "log_interval=1", "checkpoint_interval=4"), Options{OutDir: dir, Resume: true, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "warning") {
+		t.Errorf("a warning on a resume that lost nothing:\n%s", log.String())
 	}
 }

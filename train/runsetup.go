@@ -154,7 +154,7 @@ func (r *run) restore(ck *checkpoint) error {
 // openOutputs opens the run's metrics.jsonl and writes its job config.
 func (r *run) openOutputs() error {
 	var err error
-	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue)); err != nil {
+	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log); err != nil {
 		return err
 	}
 	job, err := r.cfg.Marshal()
@@ -335,6 +335,7 @@ func (r *run) save(elapsed float64) error {
 	st := r.state
 	st.AdamStep = r.optim.Step
 	st.Elapsed = elapsed
+	st.Logged = r.metrics.logged()
 	var err error
 	if st.ModelRNG, err = r.rng.MarshalBinary(); err != nil {
 		return err
