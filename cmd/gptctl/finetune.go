@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -86,9 +84,9 @@ func loadFinetuneConfig(opts *FinetuneOptions) (train.FinetuneConfig, error) {
 	case opts.Resume && (path != "" || opts.InitDir != ""):
 		return train.FinetuneConfig{}, &usageError{fmt.Errorf("--resume takes the config and model saved in %s; use --set to change it, not --config or --init", opts.OutDir)}
 	case opts.Resume:
-		path = filepath.Join(opts.OutDir, "finetune.yaml")
-		if _, err := os.Stat(path); err != nil {
-			return train.FinetuneConfig{}, &usageError{fmt.Errorf("--resume: %s is not a gptctl finetune run directory (no finetune.yaml)", opts.OutDir)}
+		var err error
+		if path, err = resumeConfig(opts.OutDir, "finetune.yaml", "finetune run"); err != nil {
+			return train.FinetuneConfig{}, err
 		}
 	case path == "":
 		return train.FinetuneConfig{}, &usageError{errors.New("--config is required: a finetune YAML with a task: section (see configs/finetune-*.yaml)")}

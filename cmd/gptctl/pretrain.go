@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,9 +160,9 @@ func loadJobConfig(path string, sets []string, data, device, outDir string, resu
 		if path != "" {
 			return train.Config{}, &usageError{fmt.Errorf("--resume takes the config saved in %s; use --set to change it, not --config", outDir)}
 		}
-		path = filepath.Join(outDir, "train.yaml")
-		if _, err := os.Stat(path); err != nil {
-			return train.Config{}, &usageError{fmt.Errorf("--resume: %s is not a gptctl run directory (no train.yaml)", outDir)}
+		var err error
+		if path, err = resumeConfig(outDir, "train.yaml", "run"); err != nil {
+			return train.Config{}, err
 		}
 	}
 	if data != "" {
@@ -171,6 +172,23 @@ func loadJobConfig(path string, sets []string, data, device, outDir string, resu
 		sets = append(sets, "device="+quote(device))
 	}
 	return train.Load(path, sets)
+}
+
+// resumeConfig returns the path of the job config, name, that the run in
+// outDir saved: an error when there is none (not a run of this kind) or it
+// is empty (damaged: read as it is, it would be every default, and the
+// resume would be refused for changes the user never asked for).
+func resumeConfig(outDir, name, kind string) (string, error) {
+	path := filepath.Join(outDir, name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", &usageError{fmt.Errorf("--resume: %s is not a gptctl %s directory (no %s)", outDir, kind, name)}
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return "", &usageError{fmt.Errorf("--resume: %s is empty (damaged); the run's checkpoint holds a copy: cp %s %s",
+			path, filepath.Join(outDir, "checkpoint", name), path)}
+	}
+	return path, nil
 }
 
 func quote(s string) string {

@@ -279,4 +279,11 @@ func TestResumeExitStatuses(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
 		}
 	}
+	// An emptied train.yaml is named, with the copy to restore, rather
+	// than read as every default (which refused changes no one made).
+	os.WriteFile(filepath.Join(run, "train.yaml"), nil, 0o644)
+	want := "train.yaml is empty (damaged); the run's checkpoint holds a copy: cp " + filepath.Join(run, "checkpoint", "train.yaml")
+	if code, _, stderr := runCLI(t, "pretrain", "--resume", "--out", run, "--set", "max_steps=25"); code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("--resume with an empty train.yaml: exit %d, %q; want 2 and %q", code, stderr, want)
+	}
 }
