@@ -38,6 +38,7 @@ const (
 	rejectedDir   = "checkpoint.rejected" // a damaged checkpoint a resume passed over
 	bestDir       = "best"
 	stateFile     = "state.json"
+	bestFile      = "best.json" // in best/: the evaluation it holds the model of (bestRecord)
 	optimFile     = "optimizer.safetensors"
 	modelFile     = "model.safetensors"
 	jobFile       = "train.yaml"
@@ -367,7 +368,7 @@ func hashFiles(dir string) (map[string]string, error) {
 	}
 	out := map[string]string{}
 	for _, e := range entries {
-		if !e.Type().IsRegular() || e.Name() == stateFile {
+		if !e.Type().IsRegular() || e.Name() == stateFile || e.Name() == bestFile {
 			continue
 		}
 		h, err := hashFile(filepath.Join(dir, e.Name()))
@@ -431,7 +432,8 @@ func writeState(path string, v any) error {
 // its checksum. One written before states were sealed has none; it is read
 // when it decodes with no unknown key (a damaged "checksum" key is one).
 func readState(dir string, v any) error {
-	b, sealed, err := stateJSON(dir)
+	path := filepath.Join(dir, stateFile)
+	b, sealed, err := sealedJSON(path)
 	if err != nil {
 		return err
 	}
@@ -440,15 +442,15 @@ func readState(dir string, v any) error {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, stateFile), err)
+		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	return nil
 }
 
-// stateJSON returns the JSON of the state.json in dir without its
+// sealedJSON returns the JSON of a file writeState wrote, without its
 // checksum line, which it checks, and whether it had one.
-func stateJSON(dir string) (b []byte, sealed bool, err error) {
-	if b, err = os.ReadFile(filepath.Join(dir, stateFile)); err != nil {
+func sealedJSON(path string) (b []byte, sealed bool, err error) {
+	if b, err = os.ReadFile(path); err != nil {
 		return nil, false, fmt.Errorf("checkpoint: %w", err)
 	}
 	const hexLen, tail = 2 * sha256.Size, "\",\n"
@@ -458,7 +460,75 @@ func stateJSON(dir string) (b []byte, sealed bool, err error) {
 	}
 	body := append([]byte("{\n"), rest[hexLen+len(tail):]...)
 	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != string(rest[:hexLen]) {
-		return nil, true, fmt.Errorf("checkpoint %s: %s is damaged (checksum mismatch)", dir, stateFile)
+		return nil, true, fmt.Errorf("checkpoint %s: %s is damaged (checksum mismatch)", filepath.Dir(path), filepath.Base(path))
 	}
 	return body, true, nil
+}
+
+// bestRecord is best/best.json: the evaluation best/ was kept for, and the
+// checksums of its files.
+type bestRecord struct {
+	Step   int               `json:"step"`
+	Metric string            `json:"metric"` // val_loss, or a finetune's metric
+	Value  float64           `json:"value"`
+	Files  map[string]string `json:"files"`
+}
+
+// sealBest writes best.json into dir, a best/ being written, once its
+// other files are there.
+func sealBest(dir string, step int, metric string, value float64) error {
+	files, err := hashFiles(dir)
+	if err != nil {
+		return err
+	}
+	return writeState(filepath.Join(dir, bestFile), bestRecord{Step: step, Metric: metric, Value: value, Files: files})
+}
+
+// readBest reads runDir/best/best.json and checks best/'s files against
+// it; nil and no error when best/ has no record (there is no best/ yet, or
+// a build before records wrote it).
+func readBest(runDir string) (*bestRecord, error) {
+	dir := filepath.Join(runDir, bestDir)
+	path := filepath.Join(dir, bestFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	b, sealed, err := sealedJSON(path)
+	if err != nil {
+		return nil, err
+	}
+	var rec bestRecord
+	if err := json.Unmarshal(b, &rec); err != nil || !sealed {
+		return nil, fmt.Errorf("checkpoint %s: %s is damaged (not the record gptctl writes)", dir, bestFile)
+	}
+	if err := verifyFiles(dir, rec.Files); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// reconcileBest makes a resumed run's best evaluation, step and value of
+// metric as its checkpoint recorded them, agree with what best/ holds,
+// and says what it changed ("" when nothing). best/ is written at each
+// evaluation that improves, not with the checkpoint, so a session stopped
+// past its checkpoint can have left a better model there than the
+// checkpoint knows (which a resume with other intervals would never
+// evaluate again): it stays the best. A damaged best/ is no best: the next
+// evaluation replaces it. step 0 is no best yet.
+func reconcileBest(runDir, metric string, step *int, value *float64) string {
+	rec, err := readBest(runDir)
+	switch {
+	case err != nil:
+		*step, *value = 0, 0
+		return fmt.Sprintf("%v: the next evaluation replaces it", err)
+	case rec == nil || rec.Metric != metric || rec.Step == *step:
+		return ""
+	}
+	was := "no best evaluation yet"
+	if *step > 0 {
+		was = fmt.Sprintf("step %d's", *step)
+	}
+	*step, *value = rec.Step, rec.Value
+	return fmt.Sprintf("%s holds the model of step %d (%s %.6g), kept by an evaluation after the checkpoint, which recorded %s: it stays the best until an evaluation beats it",
+		filepath.Join(runDir, bestDir), rec.Step, metric, rec.Value, was)
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -120,5 +121,64 @@ func TestModelDirNotesMissingConfig(t *testing.T) {
 	md, note, err := ModelDirNote(dir)
 	if err != nil || md != filepath.Join(dir, "checkpoint.prev") || !strings.Contains(note, "no config.json") {
 		t.Errorf("ModelDirNote: %s, %q, %v; want checkpoint.prev and a note that checkpoint/ has no config.json", md, note, err)
+	}
+}
+
+// best/ is kept at each evaluation that improves, not with the checkpoint:
+// a session stopped past its checkpoint can leave a better model there
+// than the checkpoint records. A resume takes best/'s own record
+// (best.json) as the run's best, so that the summary names the model
+// best/ holds and only a better evaluation replaces it (here the resumed
+// session evaluates too seldom to see that step again). A damaged best/ is
+// no best: the next evaluation replaces it.
+func TestResumeTakesBestFromBestDir(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, "max_steps=20", "eval_interval=5", "checkpoint_interval=10", "dropout=0", "lr=3e-3")
+	sum, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.BestStep <= 10 {
+		t.Fatalf("best step %d: the test needs a best evaluation after step 10", sum.BestStep)
+	}
+	rec, err := readBest(dir)
+	if err != nil || rec == nil || rec.Step != sum.BestStep || rec.Value != sum.BestValLoss || rec.Metric != "val_loss" {
+		t.Fatalf("best/best.json %+v, %v; want step %d, val_loss %v", rec, err, sum.BestStep, sum.BestValLoss)
+	}
+	// A kill after the evaluation and before the step-20 checkpoint.
+	os.RemoveAll(filepath.Join(dir, "checkpoint"))
+	os.Rename(filepath.Join(dir, "checkpoint.prev"), filepath.Join(dir, "checkpoint"))
+	model := readFile(t, filepath.Join(dir, "best", "model.safetensors"))
+	var log strings.Builder
+	cfg = tinyConfig(t, "max_steps=12", "eval_interval=100", "checkpoint_interval=10", "dropout=0", "lr=3e-3")
+	got, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.BestStep != sum.BestStep || got.BestValLoss != sum.BestValLoss || !strings.Contains(log.String(), fmt.Sprintf("holds the model of step %d", sum.BestStep)) {
+		t.Errorf("resumed summary best step %d, val %v; want best/'s %d, %v, and a note:\n%s", got.BestStep, got.BestValLoss, sum.BestStep, sum.BestValLoss, log.String())
+	}
+	if readFile(t, filepath.Join(dir, "best", "model.safetensors")) != model {
+		t.Error("best/ was replaced")
+	}
+
+	// best/ damaged: named directly it is read with a note; a resume drops
+	// it as the best, and its next evaluation writes a new one.
+	b := []byte(readFile(t, filepath.Join(dir, "best", "tokenizer.json")))
+	b[len(b)/2] ^= 1
+	writeFile(t, filepath.Join(dir, "best", "tokenizer.json"), string(b))
+	if _, note, err := ModelDirNote(filepath.Join(dir, "best")); err != nil || !strings.Contains(note, "tokenizer.json is damaged") {
+		t.Errorf("ModelDirNote of a damaged best/: %q, %v", note, err)
+	}
+	log.Reset()
+	cfg = tinyConfig(t, "max_steps=15", "eval_interval=15", "checkpoint_interval=10", "dropout=0", "lr=3e-3")
+	if got, err = Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "tokenizer.json is damaged (checksum mismatch): the next evaluation replaces it") || got.BestStep != 15 {
+		t.Errorf("resume with best/ damaged: best step %d, log:\n%s", got.BestStep, log.String())
+	}
+	if rec, err := readBest(dir); err != nil || rec.Step != 15 {
+		t.Errorf("best/ after the resumed evaluation: %+v, %v; want step 15", rec, err)
 	}
 }

@@ -139,6 +139,9 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		if r.finished {
 			return r, nil
 		}
+		if note := reconcileBest(opt.OutDir, r.model.info.Metric, &r.state.BestStep, &r.state.BestMetric); note != "" {
+			fmt.Fprintln(opt.Log, note)
+		}
 	}
 	var err error
 	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, opt.Log); err != nil {

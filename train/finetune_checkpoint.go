@@ -160,7 +160,12 @@ func (r *ftRun) saveBest() error {
 	if err := r.syncGPU(); err != nil {
 		return err
 	}
-	if err := commitDir(r.opt.OutDir, bestDir, "", func(tmp string) error { return writeTaskModel(tmp, r.model) }); err != nil {
+	if err := commitDir(r.opt.OutDir, bestDir, "", func(tmp string) error {
+		if err := writeTaskModel(tmp, r.model); err != nil {
+			return err
+		}
+		return sealBest(tmp, r.state.Step, r.model.info.Metric, r.state.BestMetric)
+	}); err != nil {
 		return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
 	}
 	return nil

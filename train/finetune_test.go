@@ -161,6 +161,9 @@ eval_interval: 10
 			t.Errorf("run directory lacks %s", f)
 		}
 	}
+	if rec, err := readBest(out); err != nil || rec == nil || rec.Step != sum.BestStep || rec.Metric != "accuracy" || rec.Value != *sum.BestValue {
+		t.Errorf("best/best.json %+v, %v; want step %d, accuracy %v", rec, err, sum.BestStep, *sum.BestValue)
+	}
 	res, err := EvalTask(filepath.Join(out, "best"), train, InferOptions{Batch: 8})
 	if err != nil {
 		t.Fatal(err)

@@ -70,27 +70,32 @@ var intactChecked sync.Map
 
 // intactModel checks the files a model is read from (all but the
 // optimizer's moments) against the checksums of the directory's
-// state.json; a directory without one (a model directory, best/) passes.
+// state.json (a checkpoint) or best.json (a run's best/); a directory with
+// neither (a model directory) passes.
 func intactModel(dir string) error {
-	path := filepath.Join(dir, stateFile)
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil
-	}
-	key := dir + "\x00" + fi.ModTime().String()
-	if found, ok := intactChecked.Load(key); ok {
-		err, _ := found.(error)
+	for _, name := range []string{stateFile, bestFile} {
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			continue
+		}
+		key := path + "\x00" + fi.ModTime().String()
+		if found, ok := intactChecked.Load(key); ok {
+			err, _ := found.(error)
+			return err
+		}
+		err = checkModelFiles(path)
+		intactChecked.Store(key, err)
 		return err
 	}
-	err = checkModelFiles(dir)
-	intactChecked.Store(key, err)
-	return err
+	return nil
 }
 
-// checkModelFiles checks the files of dir but the optimizer's against the
-// checksums of its state.json, and that against its own.
-func checkModelFiles(dir string) error {
-	b, _, err := stateJSON(dir)
+// checkModelFiles checks the files beside path, a state.json or best.json,
+// but the optimizer's against the checksums it lists, and it against its
+// own.
+func checkModelFiles(path string) error {
+	b, _, err := sealedJSON(path)
 	if err != nil {
 		return err
 	}
@@ -98,12 +103,12 @@ func checkModelFiles(dir string) error {
 		Files map[string]string `json:"files"`
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", filepath.Join(dir, stateFile), err)
+		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	files := maps.Clone(st.Files)
 	delete(files, optimFile)
 	if len(files) > 0 {
-		return verifyFiles(dir, files)
+		return verifyFiles(filepath.Dir(path), files)
 	}
 	return nil
 }

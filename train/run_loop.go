@@ -251,7 +251,10 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 			return err
 		}
 		if err := commitDir(r.opt.OutDir, bestDir, "", func(tmp string) error {
-			return writeModelDir(tmp, r.params, r.tok)
+			if err := writeModelDir(tmp, r.params, r.tok); err != nil {
+				return err
+			}
+			return sealBest(tmp, r.state.Step, "val_loss", v)
 		}); err != nil {
 			return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
 		}

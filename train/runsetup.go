@@ -191,6 +191,11 @@ func (r *run) resume() (*checkpoint, error) {
 	dropout := r.cfg.Dropout // a training setting, which a resume may change
 	r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
 	r.cfg.Dropout, r.params.Config.Dropout = dropout, dropout
+	if !r.finished {
+		if note := reconcileBest(r.opt.OutDir, "val_loss", &r.state.BestStep, &r.state.BestVal); note != "" {
+			fmt.Fprintln(r.opt.Log, note)
+		}
+	}
 	return ck, nil
 }
 
