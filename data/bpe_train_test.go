@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,4 +161,98 @@ func TestTrainBPEShakespeare(t *testing.T) {
 	if time.Since(start) > 30*time.Second {
 		t.Fatal("training took too long")
 	}
+}
+
+// The trainer updates pair counts at the merges alone; a trainer that
+// recounts every pair of every piece before each merge must learn the
+// same merges, in the same order, on pieces with runs of one symbol
+// ("aaaa"), alternations ("abab") and random text over small alphabets.
+func TestBPETrainerMatchesRecount(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := range 40 {
+		counts := map[string]int64{}
+		alphabet := "ab"[:1+trial%2] + "cdxyz"[:trial%5]
+		for range 1 + rng.IntN(12) {
+			var b strings.Builder
+			n := 1 + rng.IntN(60)
+			switch trial % 3 {
+			case 0: // random
+				for range n {
+					b.WriteByte(alphabet[rng.IntN(len(alphabet))])
+				}
+			case 1: // runs
+				for b.Len() < n {
+					b.WriteString(strings.Repeat(string(alphabet[rng.IntN(len(alphabet))]), 1+rng.IntN(9)))
+				}
+			default: // a repeated motif
+				motif := alphabet[:1+rng.IntN(len(alphabet))]
+				b.WriteString(strings.Repeat(motif, n/len(motif)+1))
+			}
+			counts[b.String()] += 1 + rng.Int64N(5)
+		}
+		size := 256 + 1 + rng.IntN(60)
+		tr := newBPETrainer(counts)
+		tr.run(size, nil)
+		if want := recountMerges(counts, size); !slices.Equal(tr.ranked, want) {
+			t.Fatalf("trial %d, pieces %v:\nmerges %v\nwant   %v", trial, counts, tr.ranked, want)
+		}
+	}
+}
+
+// recountMerges trains as bpeTrainer documents, counting every pair anew
+// before each merge: the most frequent pair (weighted by the pieces'
+// counts, at least 2), ties to the lowest left id, then right id.
+func recountMerges(counts map[string]int64, size int) [][2]int32 {
+	var words [][]int32
+	var freq []int64
+	for k, c := range counts {
+		w := make([]int32, len(k))
+		for i := range len(k) {
+			w[i] = int32(k[i])
+		}
+		words, freq = append(words, w), append(freq, c)
+	}
+	tokens := make([]string, 256)
+	for b := range tokens {
+		tokens[b] = string([]byte{byte(b)})
+	}
+	var ranked [][2]int32
+	for len(tokens) < size {
+		pairs := map[[2]int32]int64{}
+		for i, w := range words {
+			for j := 0; j+1 < len(w); j++ {
+				pairs[[2]int32{w[j], w[j+1]}] += freq[i]
+			}
+		}
+		var best [2]int32
+		var top int64
+		for p, c := range pairs {
+			if c > top || c == top && (p[0] < best[0] || p[0] == best[0] && p[1] < best[1]) {
+				best, top = p, c
+			}
+		}
+		if top < 2 {
+			break
+		}
+		ranked = append(ranked, best)
+		s := tokens[best[0]] + tokens[best[1]]
+		id := int32(slices.Index(tokens, s))
+		if id < 0 {
+			id = int32(len(tokens))
+			tokens = append(tokens, s)
+		}
+		for i, w := range words {
+			out := w[:0]
+			for j := 0; j < len(w); j++ {
+				if j+1 < len(w) && w[j] == best[0] && w[j+1] == best[1] {
+					out = append(out, id)
+					j++
+				} else {
+					out = append(out, w[j])
+				}
+			}
+			words[i] = out
+		}
+	}
+	return ranked
 }
