@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -180,5 +181,51 @@ func TestResumeTakesBestFromBestDir(t *testing.T) {
 	}
 	if rec, err := readBest(dir); err != nil || rec.Step != 15 {
 		t.Errorf("best/ after the resumed evaluation: %+v, %v; want step 15", rec, err)
+	}
+}
+
+// pretrain and finetune --init of a run whose latest checkpoint is damaged
+// read checkpoint.prev, as eval does, and say so and why.
+func TestInitNotesDamagedCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	lm := filepath.Join(dir, "lm")
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=4", "checkpoint_interval=2"), Options{OutDir: lm, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	b := []byte(readFile(t, filepath.Join(lm, "checkpoint", "model.safetensors")))
+	b[len(b)-3] ^= 0xff
+	writeFile(t, filepath.Join(lm, "checkpoint", "model.safetensors"), string(b))
+	want := "reading " + filepath.Join(lm, "checkpoint.prev")
+
+	var log strings.Builder
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=2", "init_from="+lm), Options{OutDir: filepath.Join(dir, "more"), Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "model.safetensors is damaged") || !strings.Contains(log.String(), want) {
+		t.Errorf("pretrain --init of a damaged run; log:\n%s\nwant the damage and %q", log.String(), want)
+	}
+	log.Reset()
+	cfg := synthClassifier(t, dir, 40, "epochs: 1\nbatch_size: 8\n")
+	cfg.InitFrom = lm
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "ft"), Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "model.safetensors is damaged") || !strings.Contains(log.String(), want) {
+		t.Errorf("finetune --init of a damaged run; log:\n%s\nwant the damage and %q", log.String(), want)
+	}
+}
+
+// A directory where the run writes one of its files is found before the
+// run trains, not when it writes its summary at the end.
+func TestClaimRefusesDirectoryForRunFile(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "summary.json"), 0o755)
+	_, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=2"), Options{OutDir: dir, Log: io.Discard})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "summary.json is a directory") {
+		t.Errorf("a run directory with summary.json a directory: %v, want an InputError naming it", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "checkpoint")); err == nil {
+		t.Error("the run trained before it found summary.json a directory")
 	}
 }

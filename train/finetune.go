@@ -301,6 +301,9 @@ func (r *ftRun) initModel() error {
 	if cfg.InitFrom == "" {
 		return &ConfigError{fmt.Errorf("init_from is empty: pass --init MODEL_DIR, a pretrained gptctl run or Hugging Face model directory")}
 	}
+	if _, note, err := ModelDirNote(cfg.InitFrom); err == nil && note != "" {
+		fmt.Fprintln(r.opt.Log, note)
+	}
 	p, tok, err := LoadModelForText(cfg.InitFrom, "task text cannot be encoded for it")
 	if err != nil {
 		return err

@@ -170,6 +170,11 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 		for _, f := range stale {
 			os.Remove(f)
 		}
+		// Found now, not when the run ends and writes its summary.
+		if fi, err := os.Stat(filepath.Join(opt.OutDir, name)); err == nil && fi.IsDir() {
+			unlock()
+			return "", nil, inputErrorf("run directory %s: %s is a directory, where the run writes a file of that name: remove or rename it", opt.OutDir, name)
+		}
 	}
 	for _, name := range []string{bestDir, checkpointDir} { // commitDir's, half-written
 		os.RemoveAll(filepath.Join(opt.OutDir, "."+name+".tmp"))

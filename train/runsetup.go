@@ -276,9 +276,12 @@ func samePath(a, b string) bool {
 // and tokenizer replace the job config's, which train.yaml then records;
 // dropout stays the config's, a training setting.
 func (r *run) initFrom() error {
-	md, err := ModelDir(r.cfg.InitFrom)
+	md, note, err := ModelDirNote(r.cfg.InitFrom)
 	if err != nil {
 		return &InputError{Err: fmt.Errorf("init_from: %w", err)}
+	}
+	if note != "" {
+		fmt.Fprintln(r.opt.Log, note)
 	}
 	p, tok, err := LoadModelForText(md, "the corpus cannot be encoded for it")
 	if err != nil {
