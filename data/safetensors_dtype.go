@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // dtypeSizes maps every dtype the reference implementation writes (except
@@ -15,9 +16,20 @@ var dtypeSizes = map[string]int{
 	"I64": 8, "U64": 8, "F64": 8,
 }
 
+// nativeLittle is whether float32s lie in memory in safetensors' byte
+// order, little-endian.
+var nativeLittle = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
 // F32Tensor packs data as an F32 tensor. WriteSafetensors rejects it if
-// len(data) does not match shape.
+// len(data) does not match shape. Where memory is little-endian the tensor
+// is a view of data, not a copy (a checkpoint would otherwise hold a second
+// model and a second pair of AdamW moments in memory while it writes), so
+// data must not change until the tensor is written.
 func F32Tensor(name string, shape []int, data []float32) Tensor {
+	if nativeLittle && len(data) > 0 {
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), 4*len(data))
+		return Tensor{Name: name, DType: "F32", Shape: append([]int{}, shape...), Data: b}
+	}
 	b := make([]byte, 4*len(data))
 	for i, v := range data {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))

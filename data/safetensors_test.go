@@ -366,3 +366,17 @@ func FuzzSafetensors(f *testing.F) {
 		}
 	})
 }
+
+// F32Tensor's bytes are the little-endian float32s safetensors stores,
+// whether they are a view of the data (little-endian memory) or a copy.
+func TestF32TensorBytes(t *testing.T) {
+	x := []float32{1, -2.5, float32(math.Inf(-1)), 3e-42}
+	got := F32Tensor("x", []int{4}, x).Data
+	want := make([]byte, 16)
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(want[4*i:], math.Float32bits(v))
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("F32Tensor bytes %x, want %x", got, want)
+	}
+}

@@ -73,6 +73,7 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 		return nil, err
 	}
 	defer unlock()
+	defer trainingGC()()
 	r, err := newFinetuneRun(cfg, opt, device)
 	if err != nil {
 		return nil, err

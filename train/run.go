@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"gptctl/kernels"
@@ -123,6 +124,7 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 		return nil, err
 	}
 	defer unlock()
+	defer trainingGC()()
 	r, err := newRun(cfg, opt, device)
 	if err != nil {
 		return nil, err
@@ -139,6 +141,24 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 		writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
 	}
 	return sum, err
+}
+
+// trainingGCPercent is the garbage collector's target in a training job,
+// unless GOGC is set: its heap is almost all weights, moments and
+// activations that live the whole run, and the default of 100 lets the
+// steps' garbage grow as large again before a collection (a 25M-parameter
+// model, 430 MB live, reached 800 MB). Marking pointer-free float buffers
+// costs little.
+const trainingGCPercent = 20
+
+// trainingGC sets the collector's target for a training job and returns
+// what restores it.
+func trainingGC() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(trainingGCPercent)
+	return func() { debug.SetGCPercent(old) }
 }
 
 // claim picks the device of a run and locks its directory; a new run (not
