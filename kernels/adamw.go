@@ -32,10 +32,16 @@ func AdamW(p, g, m, v []float32, lr, beta1, beta2, eps, weightDecay float32, ste
 	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
 	bc1 := 1 - math.Pow(float64(beta1), float64(step))
 	bc2 := 1 - math.Pow(float64(beta2), float64(step))
-	k := &simd.AdamConsts{Beta1: beta1, OneMinusBeta1: 1 - beta1, Beta2: beta2, OneMinusBeta2: 1 - beta2, Eps: eps,
+	k := simd.AdamConsts{Beta1: beta1, OneMinusBeta1: 1 - beta1, Beta2: beta2, OneMinusBeta2: 1 - beta2, Eps: eps,
 		Decay: 1 - lr*weightDecay, StepSize: float32(float64(lr) / bc1), SqrtBC2: float32(math.Sqrt(bc2))}
+	if blocks(len(p), adamBlock) <= 1 {
+		adamw(p, g, m, v, &k)
+		return
+	}
+	kp := new(simd.AdamConsts)
+	*kp = k
 	parallelRanges(len(p), blocks(len(p), adamBlock), func(lo, hi int) {
-		adamw(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], k)
+		adamw(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], kp)
 	})
 }
 

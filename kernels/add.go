@@ -29,8 +29,27 @@ func (op *addOp) Forward(y []float32, in []G.Value) error {
 func AddInto(y, a, b []float32) {
 	b = b[:len(a)]
 	y = y[:len(a)]
-	for i, v := range a {
-		y[i] = v + b[i]
+	if nb := blocks(len(a), 1<<16); nb > 1 {
+		parallelRanges(len(a), nb, func(lo, hi int) { addInto(y[lo:hi], a[lo:hi], b[lo:hi]) })
+		return
+	}
+	addInto(y, a, b)
+}
+
+// addInto is AddInto on one block: in place (y is a or b) an axpy, else a
+// copy and an axpy; a+1*b rounds as a+b, so the sums are unchanged.
+func addInto(y, a, b []float32) {
+	if len(y) == 0 {
+		return
+	}
+	switch {
+	case &y[0] == &a[0]:
+		axpy32(1, b, y)
+	case &y[0] == &b[0]:
+		axpy32(1, a, y)
+	default:
+		copy(y, a)
+		axpy32(1, b, y)
 	}
 }
 

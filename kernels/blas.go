@@ -233,12 +233,12 @@ const sumSqBlock = 1024
 // runs of 1024), split over the worker pool for long x; the blocks are added
 // in order, so the result does not depend on the thread count.
 func SumSquares(x []float32) float64 {
-	var part [64]float64
-	nb := min(len(part), blocks(len(x), 1<<16))
+	nb := min(64, blocks(len(x), 1<<16))
 	if nb <= 1 {
 		return sumSquares(x)
 	}
-	parallelFor(nb, func(i int) { part[i] = sumSquares(x[i*len(x)/nb : (i+1)*len(x)/nb]) })
+	var part [64]float64
+	parallelFor(nb, func(i int) { part[i] = sumSquares(x[split(i, len(x), nb):split(i+1, len(x), nb)]) })
 	s := 0.0
 	for _, p := range part[:nb] {
 		s += p
@@ -265,5 +265,33 @@ func sumSquares(x []float32) float64 {
 
 // Scale multiplies x by a in place, split over the worker pool for long x.
 func Scale(x []float32, a float32) {
+	if blocks(len(x), 1<<16) <= 1 {
+		scal32(a, x)
+		return
+	}
 	parallelRanges(len(x), blocks(len(x), 1<<16), func(lo, hi int) { scal32(a, x[lo:hi]) })
+}
+
+// ScaleInto sets y[i] = a*x[i], or with add y[i] += a*x[i], rounding each
+// product then each sum as a plain loop does (not fused), split over the
+// worker pool for long x.
+func ScaleInto(y, x []float32, a float32, add bool) {
+	y = y[:len(x)]
+	scale := func(lo, hi int) {
+		yb := y[lo:hi]
+		if add {
+			for i, v := range x[lo:hi] {
+				yb[i] += float32(a * v)
+			}
+			return
+		}
+		for i, v := range x[lo:hi] {
+			yb[i] = a * v
+		}
+	}
+	if nb := blocks(len(x), 1<<16); nb > 1 {
+		parallelRanges(len(x), nb, scale)
+		return
+	}
+	scale(0, len(x))
 }

@@ -149,9 +149,7 @@ func sumRows(db, dy []float32, n, c int) {
 			p := part[:hi-lo]
 			clear(p)
 			for r := r0; r < min(r0+rows, n); r++ {
-				for j, v := range dy[r*c+lo : r*c+hi] {
-					p[j] += v
-				}
+				axpy32(1, dy[r*c+lo:r*c+hi], p)
 			}
 			for j, v := range p {
 				out[j] += v

@@ -6,6 +6,8 @@ package kernels
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -47,6 +49,41 @@ func TestParallelSplitsCoverLargeTensors(t *testing.T) {
 			want := geluRef([]float64{float64(x[i])})[0]
 			if !(math.Abs(float64(y[i])-want) <= 1e-6) {
 				t.Fatalf("GELU over %d values: y[%d] = %g, want %g", len(x), i, y[i], want)
+			}
+		}
+	})
+}
+
+// AddInto and ScaleInto round every element as the plain loop does, split
+// over the pool or not, in place (y is a or b) or not.
+func TestAddIntoScaleIntoMatchLoops(t *testing.T) {
+	testBothPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for _, n := range []int{0, 1, 13, 1 << 16, 3<<16 + 5} {
+			a, b := testRand(rng, n, 1), testRand(rng, n, 1)
+			want := make([]float32, n)
+			for i := range want {
+				want[i] = a[i] + b[i]
+			}
+			y := make([]float32, n)
+			AddInto(y, a, b)
+			ya, yb := slices.Clone(a), slices.Clone(b)
+			AddInto(ya, ya, b)
+			AddInto(yb, a, yb)
+			for name, got := range map[string][]float32{"y": y, "y=a": ya, "y=b": yb} {
+				if !slices.Equal(got, want) {
+					t.Fatalf("AddInto %s, n %d: differs from a[i]+b[i]", name, n)
+				}
+			}
+			const s = float32(1) / 3
+			acc := slices.Clone(b)
+			ScaleInto(acc, a, s, true)
+			set := make([]float32, n)
+			ScaleInto(set, a, s, false)
+			for i := range n {
+				if acc[i] != b[i]+float32(s*a[i]) || set[i] != s*a[i] {
+					t.Fatalf("ScaleInto, n %d, element %d: %g, %g; want %g, %g", n, i, acc[i], set[i], b[i]+float32(s*a[i]), s*a[i])
+				}
 			}
 		}
 	})

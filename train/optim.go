@@ -75,15 +75,7 @@ func accumulateGrads(acc [][]float32, grad func(i int) []float32, micro, n int) 
 		if g == nil {
 			continue
 		}
-		if micro == 0 {
-			for j, v := range g {
-				a[j] = v * scale
-			}
-		} else {
-			for j, v := range g {
-				a[j] += v * scale
-			}
-		}
+		kernels.ScaleInto(a, g, scale, micro > 0)
 	}
 }
 
