@@ -263,9 +263,10 @@ func (c Config) fitsTraining() error {
 
 // fitsTraining is Config.fitsTraining for a model m trained on batches of
 // seqs sequences in graphs of each of the lengths lens (a finetune keeps
-// one for each padded length); what names the setting in the error.
+// one for each padded length, each with its own gradients of the weights);
+// what names the setting in the error.
 func fitsTraining(m graph.Config, seqs int, lens []int, what string) error {
-	need := m.ParamBytes(16)
+	need := m.ParamBytes(16) + float64(max(len(lens)-1, 0))*m.ParamBytes(4)
 	for _, T := range lens {
 		need += stepBytes(m, seqs, T)
 	}
