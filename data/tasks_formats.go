@@ -28,7 +28,7 @@ func (p *taskParser) readTSV(b []byte) error {
 			return err
 		}
 	}
-	return nil
+	return p.addHeaderless()
 }
 
 // row takes one row of a TSV or CSV file: blank lines are skipped (quoted
@@ -41,6 +41,9 @@ func (p *taskParser) row(line int, cells []string, quoted bool, needHeader *bool
 	case *needHeader:
 		*needHeader = false
 		return p.bindHeader(cells, line)
+	case !p.f.Header:
+		p.rows = append(p.rows, pendingRow{line, cells})
+		return nil
 	}
 	return p.add(line, cells, nil)
 }
@@ -59,7 +62,7 @@ func (p *taskParser) readCSV(b []byte) error {
 		start := r.InputOffset()
 		cells, err := r.Read()
 		if err == io.EOF {
-			return nil
+			return p.addHeaderless()
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {

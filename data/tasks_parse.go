@@ -24,6 +24,15 @@ type taskParser struct {
 	names  []string         // cell index -> column name, where known
 	width  int              // cells in every tsv/csv row; 0 until known
 	data   *TaskData
+	// rows holds a headerless tsv/csv file's rows until all are read: the
+	// width most of them have is the file's, not the first row's (a stray
+	// separator there would make every other row bad).
+	rows []pendingRow
+}
+
+type pendingRow struct {
+	line  int
+	cells []string
 }
 
 func newTaskParser(path string, f TaskFormat, format string, needLabel bool) *taskParser {
@@ -174,15 +183,36 @@ func (p *taskParser) checkWidth(line int, cells []string) *RowError {
 	if p.format == "jsonl" {
 		return nil
 	}
-	if p.width == 0 {
-		p.width = len(cells)
-	}
 	if len(cells) != p.width {
 		if p.f.Header {
 			return p.rowErr(line, "", "has %d columns, the header has %d (a stray tab or separator?)", len(cells), p.width)
 		}
-		return p.rowErr(line, "", "has %d columns, the first row has %d (a stray tab or separator?)", len(cells), p.width)
+		return p.rowErr(line, "", "has %d columns, where most rows have %d (a stray tab or separator?)", len(cells), p.width)
 	}
+	return nil
+}
+
+// addHeaderless adds the rows of a headerless tsv/csv file, held until all
+// were read, once the width most of them have (the first of those tied) is
+// the file's.
+func (p *taskParser) addHeaderless() error {
+	count, first := map[int]int{}, map[int]int{}
+	for i, r := range p.rows {
+		if count[len(r.cells)]++; count[len(r.cells)] == 1 {
+			first[len(r.cells)] = i
+		}
+	}
+	for w, n := range count {
+		if p.width == 0 || n > count[p.width] || n == count[p.width] && first[w] < first[p.width] {
+			p.width = w
+		}
+	}
+	for _, r := range p.rows {
+		if err := p.add(r.line, r.cells, nil); err != nil {
+			return err
+		}
+	}
+	p.rows = nil
 	return nil
 }
 

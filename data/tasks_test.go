@@ -223,7 +223,13 @@ func TestReadTaskFileErrors(t *testing.T) {
 		{"label past options", "c.csv", "s,x,y,3\n", TaskFormat{LabelBase: 1, Columns: map[string]string{"context": "0", "option0": "1", "option1": "2", "label": "3"}}, true, 1,
 			"label 3 names option 2, but there are 2 options"},
 		{"headerless short row", "n.tsv", "a\tb\t1\nc\t1\n", TaskFormat{Columns: map[string]string{"premise": "0", "hypothesis": "1", "label": "2"}, Labels: labels01}, true, 2,
-			"has 2 columns, the first row has 3"},
+			"has 2 columns, where most rows have 3"},
+		// The width most rows have is the file's: a stray tab in the first
+		// row makes that row bad, not every other one.
+		{"headerless stray tab first", "n.tsv", "a\tb\t1\t\nc\td\t1\ne\tf\t0\n", TaskFormat{Columns: map[string]string{"premise": "0", "hypothesis": "1", "label": "2"}, Labels: labels01}, true, 1,
+			"has 4 columns, where most rows have 3"},
+		{"headerless csv short first", "n.csv", "a,1\nc,d,1\ne,f,0\n", TaskFormat{Columns: map[string]string{"premise": "0", "hypothesis": "1", "label": "2"}, Labels: labels01}, true, 1,
+			"has 2 columns, where most rows have 3"},
 		{"missing index column", "n.tsv", "a\n", TaskFormat{Columns: map[string]string{"premise": "0", "hypothesis": "1"}}, true, 1, "missing column 1 (hypothesis)"},
 		{"csv bare quote", "q.csv", "q,label\nsay \"hi\",1\n", TaskFormat{Header: true, SkipBadRows: true, Columns: map[string]string{"text": "q", "label": "label"}, Labels: labels01}, true, 2,
 			"csv syntax error"},
@@ -447,5 +453,20 @@ func TestReadTaskFileBlankInput(t *testing.T) {
 				t.Errorf("got %v, %+v; want a RowError at line %d with %q", err, d, c.line, c.want)
 			}
 		})
+	}
+}
+
+// Skipping bad rows in a headerless file skips the row whose width is not
+// most rows', also when it is the first.
+func TestHeaderlessSkipsOddFirstRow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.tsv")
+	os.WriteFile(path, []byte("0\t1\tred cat\t\n1\t0\tblue dog\n2\t1\tgreen cow\n3\t0\tgrey owl\n"), 0o644)
+	f := TaskFormat{SkipBadRows: true, Columns: map[string]string{"text": "2", "label": "1"}, Labels: []string{"0", "1"}}
+	d, err := ReadTaskFile(path, f, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Examples) != 3 || d.Skipped != 1 || d.Skips[0].Line != 1 || d.Examples[0].Fields["text"] != "blue dog" {
+		t.Errorf("%d examples, %d skipped (%v); want 3, and line 1 skipped", len(d.Examples), d.Skipped, d.Skips)
 	}
 }
