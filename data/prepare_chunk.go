@@ -15,6 +15,16 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // file's encoding and is not part of its text.
 func TrimBOM(b []byte) []byte { return bytes.TrimPrefix(b, bom) }
 
+// utf16Note is why a text file that begins with b cannot be read: it is
+// UTF-16 or UTF-32 (its byte order mark says so), whose bytes read as UTF-8
+// are every character with NULs between; "" when it is not.
+func utf16Note(b []byte) string {
+	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) || bytes.HasPrefix(b, []byte{0, 0, 0xFE, 0xFF}) {
+		return "is UTF-16 or UTF-32 (it begins with that byte order mark); gptctl reads UTF-8: convert it, e.g. with iconv -f UTF-16 -t UTF-8"
+	}
+	return ""
+}
+
 // ReadChunks reads r to the end and calls fn with consecutive chunks of
 // about size bytes that together are the whole input. Chunks end where cuts
 // allows, so that tokenizing chunk by chunk gives the same ids as

@@ -318,6 +318,9 @@ func JSONLText(line, file string, n int) (string, error) {
 	var doc struct {
 		Text *string `json:"text"`
 	}
+	if note := utf16Note([]byte(line)); n == 1 && note != "" {
+		return "", &InputError{fmt.Errorf("%s %s", file, note)}
+	}
 	if !utf8.ValidString(line) { // JSON is UTF-8: the decoder would put U+FFFD for the bytes
 		return "", &InputError{fmt.Errorf("%s:%d: the line is not valid UTF-8, as JSON must be (a text file of other bytes can be read with tokenizer byte)", file, n)}
 	}

@@ -140,6 +140,9 @@ func ParseTaskFile(b []byte, path string, f TaskFormat, needLabel bool) (*TaskDa
 	if err := f.validate(format); err != nil {
 		return nil, fmt.Errorf("task %s: %w", path, err)
 	}
+	if note := utf16Note(b); note != "" {
+		return nil, &RowError{Path: path, Msg: note}
+	}
 	p := newTaskParser(path, f, format, needLabel)
 	b = TrimBOM(b)
 	switch format {

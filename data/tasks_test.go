@@ -470,3 +470,30 @@ func TestHeaderlessSkipsOddFirstRow(t *testing.T) {
 		t.Errorf("%d examples, %d skipped (%v); want 3, and line 1 skipped", len(d.Examples), d.Skipped, d.Skips)
 	}
 }
+
+// A UTF-16 task file (Windows tools write it) is refused with what it is
+// and how to convert it, not read as text with NULs between the letters.
+func TestTaskFileRefusesUTF16(t *testing.T) {
+	dir := t.TempDir()
+	utf16 := func(s string) []byte {
+		b := []byte{0xFF, 0xFE}
+		for _, r := range s {
+			b = append(b, byte(r), 0)
+		}
+		return b
+	}
+	f := TaskFormat{Columns: map[string]string{"text": "0", "label": "1"}, Labels: []string{"0", "1"}}
+	for _, name := range []string{"u.csv", "u.tsv"} {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, utf16("good film,1\r\nbad film,0\r\n"), 0o644)
+		for _, need := range []bool{true, false} {
+			_, err := ReadTaskFile(path, f, need)
+			if err == nil || !strings.Contains(err.Error(), path+": is UTF-16") || !strings.Contains(err.Error(), "iconv") {
+				t.Errorf("%s (labels needed %v): %v, want it refused as UTF-16", name, need, err)
+			}
+		}
+	}
+	if _, err := JSONLText(string(utf16(`{"text": "hi"}`)), "c.jsonl", 1); err == nil || !strings.Contains(err.Error(), "c.jsonl is UTF-16") {
+		t.Errorf("a UTF-16 .jsonl corpus: %v, want it refused as UTF-16", err)
+	}
+}
