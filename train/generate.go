@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -26,6 +27,7 @@ type GenerateOptions struct {
 	// IgnoreEOT keeps sampling past the end-of-text token, which otherwise
 	// ends a sample (as the end of its document) and is not printed.
 	IgnoreEOT bool
+	Threads   int // CPU threads; 0 = all cores
 }
 
 // sampleSeparator ends each sample but the last when there are several.
@@ -44,6 +46,8 @@ func (o GenerateOptions) Validate() error {
 		return &ConfigError{fmt.Errorf("--top-p %v is not in (0, 1]", o.TopP)}
 	case o.NumSamples < 0:
 		return &ConfigError{fmt.Errorf("--num-samples %d must not be negative", o.NumSamples)}
+	case o.Threads < 0:
+		return &ConfigError{fmt.Errorf("--threads %d must not be negative (0: all cores)", o.Threads)}
 	}
 	return nil
 }
@@ -53,6 +57,9 @@ func (o GenerateOptions) Validate() error {
 func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
 	if err := o.Validate(); err != nil {
 		return err
+	}
+	if o.Threads > 0 {
+		runtime.GOMAXPROCS(o.Threads)
 	}
 	p, tok, err := LoadModelForText(modelDir, "text cannot be generated")
 	if err != nil {

@@ -76,6 +76,7 @@ follow one another, separated by a line of dashes; one seed draws them all.`,
 	f.IntVar(&opts.NumSamples, "num-samples", 1, "samples to draw from the prompt")
 	f.BoolVar(&opts.IgnoreEOT, "ignore-eot", false, "keep sampling past the end-of-text token (printed as it decodes) instead of ending the sample there")
 	f.StringVar(&opts.PromptFile, "prompt-file", "", "read the prompt from this file")
+	f.IntVar(&opts.Threads, "threads", 0, "CPU threads (0: all cores)")
 	return cmd
 }
 
