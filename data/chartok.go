@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -167,6 +168,24 @@ func UnknownChars(tok Tokenizer, text string) []rune {
 		return ct.Unknown(text)
 	}
 	return nil
+}
+
+// NotCharText says whether tok is a char tokenizer and text is not valid
+// UTF-8 for it: read as UTF-8, each stray byte would be U+FFFD, silently one
+// character for another where the vocabulary has it.
+func NotCharText(tok Tokenizer, text string) bool {
+	_, ok := tok.(*CharTokenizer)
+	return ok && !utf8.ValidString(text)
+}
+
+// RuneList writes characters for an error message: quoted, the first 20
+// of them, and how many there are when there are more.
+func RuneList(rs []rune) string {
+	const most = 20
+	if len(rs) <= most {
+		return strconv.Quote(string(rs))
+	}
+	return fmt.Sprintf("%s... (%d in all)", strconv.Quote(string(rs[:most])), len(rs))
 }
 
 // Unknown returns the distinct characters of text outside the vocabulary.

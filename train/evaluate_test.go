@@ -1,8 +1,10 @@
 package train
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"strings"
@@ -259,5 +261,31 @@ func TestEvalLMShardsTooSmall(t *testing.T) {
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "larger --shard-tokens") {
 		t.Errorf("eval of one-token shards: %v", err)
+	}
+}
+
+// A char model reads UTF-8: a file with stray bytes is refused by eval as
+// pretraining refuses it, also when the vocabulary has U+FFFD (which each
+// stray byte would otherwise silently become), and characters outside the
+// vocabulary are listed, the first 20 of them and how many.
+func TestEvalLMCharNeedsUTF8(t *testing.T) {
+	dir := t.TempDir()
+	corpus := writeFile(t, filepath.Join(dir, "c.txt"), strings.Repeat("ab \uFFFD ba\n", 400))
+	run := filepath.Join(dir, "run")
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "data="+corpus, "max_steps=2", "n_ctx=8"), Options{OutDir: run, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	bad := writeFile(t, filepath.Join(dir, "bad.txt"), "ab \xff ba ab ba ab ba\n")
+	var ie *InputError
+	if _, err := EvalLM(run, bad, InferOptions{Batch: 2}); !errors.As(err, &ie) || !strings.Contains(err.Error(), "not valid UTF-8") {
+		t.Errorf("eval of a file with a stray byte: %v, want an InputError saying it is not UTF-8", err)
+	}
+	var many strings.Builder
+	for r := rune(0x4e00); r < 0x4e00+100; r++ {
+		many.WriteRune(r)
+	}
+	_, err := EvalLM(run, writeFile(t, filepath.Join(dir, "cjk.txt"), many.String()), InferOptions{Batch: 2})
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "... (100 in all) are not in the model's vocabulary") || len(err.Error()) > 300 {
+		t.Errorf("eval of 100 unknown characters: %v, want the first 20 and the count", err)
 	}
 }

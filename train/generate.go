@@ -28,6 +28,16 @@ type GenerateOptions struct {
 	// ends a sample (as the end of its document) and is not printed.
 	IgnoreEOT bool
 	Threads   int // CPU threads; 0 = all cores
+	// PromptFrom names where the prompt came from in errors ("" is
+	// --prompt).
+	PromptFrom string
+}
+
+func (o GenerateOptions) promptFlag() string {
+	if o.PromptFrom == "" {
+		return "--prompt"
+	}
+	return o.PromptFrom
 }
 
 // sampleSeparator ends each sample but the last when there are several.
@@ -70,8 +80,11 @@ func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
 
 // generate samples from p, the prompt and the text coded by tok.
 func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Writer) error {
+	if data.NotCharText(tok, o.Prompt) {
+		return inputErrorf("%s: the text is not valid UTF-8, as a char tokenizer reads it", o.promptFlag())
+	}
 	if unk := data.UnknownChars(tok, o.Prompt); len(unk) > 0 {
-		return inputErrorf("--prompt: characters %q are not in the model's vocabulary", string(unk))
+		return inputErrorf("%s: characters %s are not in the model's vocabulary", o.promptFlag(), data.RuneList(unk))
 	}
 	prompt := tok.Encode(o.Prompt)
 	if len(prompt) == 0 {

@@ -55,6 +55,7 @@ follow one another, separated by a line of dashes; one seed draws them all.`,
 					return &train.InputError{Err: fmt.Errorf("--prompt-file: %w", err)}
 				}
 				opts.Prompt = string(data.TrimBOM(b))
+				opts.PromptFrom = "--prompt-file " + opts.PromptFile
 			}
 			if runF != nil {
 				return runF(opts)
