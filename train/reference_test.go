@@ -28,15 +28,21 @@ import (
 // layer_norm_epsilon 1e-6, Hugging Face names with mask buffers), so the
 // test runs on a fresh clone too.
 func referenceCases(t *testing.T) map[string]string {
-	dir := os.Getenv("GPTCTL_REFERENCE_DIR")
+	dir, asked := os.LookupEnv("GPTCTL_REFERENCE_DIR")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "reference")
+		dir, asked = filepath.Join("..", "..", "shared", "reference"), false
 	}
 	cases := map[string]string{}
 	if _, err := os.Stat(dir); err != nil {
+		if asked { // a typo must not pass on the bundled cases alone
+			t.Fatalf("GPTCTL_REFERENCE_DIR=%s: %v", dir, err)
+		}
 		t.Logf("no reference vectors at %s (set GPTCTL_REFERENCE_DIR): %v; checking testdata/reference only", dir, err)
 	} else {
 		found, _ := filepath.Glob(filepath.Join(dir, "*", "expected.safetensors"))
+		if len(found) == 0 {
+			t.Fatalf("reference vectors %s: no case folders (*/expected.safetensors) in it; GPTCTL_REFERENCE_DIR names the directory that holds the case folders", dir)
+		}
 		for _, c := range found {
 			cases[filepath.Base(filepath.Dir(c))] = filepath.Dir(c)
 		}
