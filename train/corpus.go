@@ -111,7 +111,7 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	}
 	var err error
 	if dataDir {
-		err = c.train.openShards(cfg.Data, "train", tok)
+		err = c.train.openShards("data", cfg.Data, "train", tok)
 	} else {
 		c.train.mem, err = encodeCorpus("data", cfg.Data, tok)
 	}
@@ -139,12 +139,12 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 // read and compared once.
 func checkShardTokenizers(cfg Config, tok data.Tokenizer, checkData, valDir bool) error {
 	if checkData {
-		if err := checkSavedTokenizer(cfg.Data, tok); err != nil {
+		if err := checkSavedTokenizer("data", cfg.Data, tok); err != nil {
 			return err
 		}
 	}
 	if valDir && cfg.ValData != cfg.Data {
-		if err := checkSavedTokenizer(cfg.ValData, tok); err != nil {
+		if err := checkSavedTokenizer("val_data", cfg.ValData, tok); err != nil {
 			return err
 		}
 	}
@@ -162,14 +162,14 @@ func (c *corpus) loadVal(cfg Config, valText string, dataDir, valDir bool) error
 		if onlyTrainShards(cfg.ValData) {
 			prefix = "train"
 		}
-		err = c.val.openShards(cfg.ValData, prefix, c.tok)
+		err = c.val.openShards("val_data", cfg.ValData, prefix, c.tok)
 	case valText != "":
 		c.val.mem, err = encodeCorpus("val_data", valText, c.tok)
 	case dataDir:
 		if onlyTrainShards(cfg.Data) {
 			return inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); prepare it with a larger --val-fraction, or set val_data to a held-out file or shard directory", cfg.Data)
 		}
-		err = c.val.openShards(cfg.Data, "val", c.tok)
+		err = c.val.openShards("data", cfg.Data, "val", c.tok)
 	default:
 		all := c.train.mem
 		n := int(float64(all.Len()) * (1 - cfg.ValFraction))
@@ -206,14 +206,14 @@ func corpusTokenizer(cfg Config, dataDir bool, valText string) (tok data.Tokeniz
 // openShards opens the prefix shards of dir, whose ids must fit tok's
 // vocabulary (checkSavedTokenizer compares the tokenizer saved beside
 // them, once per directory).
-func (s *split) openShards(dir, prefix string, tok data.Tokenizer) error {
+func (s *split) openShards(key, dir, prefix string, tok data.Tokenizer) error {
 	set, err := data.OpenShardSet(dir, prefix)
 	if err != nil {
-		return &InputError{Err: err}
+		return &InputError{Err: fmt.Errorf("%s: %w", key, err)}
 	}
 	if v := set.VocabSize(); v > tok.VocabSize() {
 		set.Close()
-		return inputErrorf("data %s: the shards hold ids up to %d, the tokenizer %s has %d", dir, v, tok.Name(), tok.VocabSize())
+		return inputErrorf("%s %s: the shards hold ids up to %d, the tokenizer %s has %d", key, dir, v, tok.Name(), tok.VocabSize())
 	}
 	s.sh = set
 	return nil
@@ -237,14 +237,14 @@ func isDir(path string) bool {
 // checkSavedTokenizer refuses a shard directory whose saved tokenizer
 // (DIR/tokenizer, as gptctl data prepare writes it) has another vocabulary
 // than tok: its ids would mean other text.
-func checkSavedTokenizer(dir string, tok data.Tokenizer) error {
+func checkSavedTokenizer(key, dir string, tok data.Tokenizer) error {
 	saved, err := data.LoadTokenizer(filepath.Join(dir, "tokenizer"))
 	if err != nil {
-		return &InputError{Err: fmt.Errorf("data %s: %w", dir, err)}
+		return &InputError{Err: fmt.Errorf("%s %s: %w", key, dir, err)}
 	}
 	if saved != nil && !data.SameVocabulary(saved, tok) {
-		return inputErrorf("data %s: the shards were made with another tokenizer (%s, %d tokens in %s) than this run's (%s, %d tokens); prepare them again with --tokenizer set to the model's directory",
-			dir, saved.Name(), saved.VocabSize(), filepath.Join(dir, "tokenizer"), tok.Name(), tok.VocabSize())
+		return inputErrorf("%s %s: the shards were made with another tokenizer (%s, %d tokens in %s) than the model's (%s, %d tokens); prepare them again with data prepare --tokenizer set to the model's tokenizer (a model or run directory, or its tokenizer: value)",
+			key, dir, saved.Name(), saved.VocabSize(), filepath.Join(dir, "tokenizer"), tok.Name(), tok.VocabSize())
 	}
 	return nil
 }

@@ -274,11 +274,11 @@ func openEvalShards(dir, prefix string, tok data.Tokenizer) (*data.ShardSet, err
 	if prefix == "val" && onlyTrainShards(dir) {
 		return nil, inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); --split train scores its training shards", dir)
 	}
-	if err := checkSavedTokenizer(dir, tok); err != nil {
+	if err := checkSavedTokenizer("data", dir, tok); err != nil {
 		return nil, err
 	}
 	var s split
-	if err := s.openShards(dir, prefix, tok); err != nil {
+	if err := s.openShards("data", dir, prefix, tok); err != nil {
 		return nil, err
 	}
 	return s.sh, nil
