@@ -136,12 +136,30 @@ func gpt1Words(text string) []string {
 func gpt1Affixes(w string, out []string) []string {
 	var suffixes []string
 	for len(w) > 1 && !gpt1Standalone[w] {
+		pre := 0
 		if r, n := utf8.DecodeRuneInString(w); strings.ContainsRune(gpt1Prefixes, r) {
-			out, w = append(out, w[:n]), w[n:]
+			pre = n
+		}
+		suf := gpt1SuffixLen(w)
+		if suf >= len(w) {
+			suf = 0
+		}
+		// As spaCy does, a prefix or a suffix whose removal leaves a
+		// standalone contraction ends the splitting: "'s." is "'s" ".".
+		if pre > 0 && gpt1Standalone[w[pre:]] {
+			out, w = append(out, w[:pre]), w[pre:]
+			break
+		}
+		if suf > 0 && gpt1Standalone[w[:len(w)-suf]] {
+			suffixes, w = append(suffixes, w[len(w)-suf:]), w[:len(w)-suf]
+			break
+		}
+		if pre > 0 {
+			out, w = append(out, w[:pre]), w[pre:]
 			continue
 		}
-		if n := gpt1SuffixLen(w); n > 0 && n < len(w) {
-			suffixes, w = append(suffixes, w[len(w)-n:]), w[:len(w)-n]
+		if suf > 0 {
+			suffixes, w = append(suffixes, w[len(w)-suf:]), w[:len(w)-suf]
 			continue
 		}
 		break

@@ -34,6 +34,7 @@ func TestGPT1Words(t *testing.T) {
 		// "it 's"), also inside quotes or brackets, but splits the others.
 		{"it 's , you 're , we 'll , i 'd , ('s) \"'em\"", `it 's , you 're , we 'll , i 'd , ( 's ) " 'em "`},
 		{"i 've 'm 'x n't", "i ' ve ' m ' x n't"},
+		{"it 's. get 'em! you 're: (he 'd)", "it 's . get 'em ! you 're : ( he 'd )"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(gpt1Words(tt.in), " "); got != tt.want {
