@@ -129,7 +129,8 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		if head.Rows > 1 {
 			what = fmt.Sprintf("finetuning with batch_size %d (%d sequences) in graphs of %v tokens", r.graphs.E, r.graphs.E*head.Rows, lens)
 		}
-		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, lens, what); err != nil {
+		trained := len(graphLens(r.model.info.MaxLen, r.train)) // the lengths that may get a training graph
+		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, lens, trained, what); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}
