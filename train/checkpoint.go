@@ -383,7 +383,7 @@ func hashFiles(dir string) (map[string]string, error) {
 // verifyFiles checks the files of a checkpoint against their recorded hashes.
 func verifyFiles(dir string, files map[string]string) error {
 	if len(files) == 0 {
-		return fmt.Errorf("checkpoint %s: state.json lists no file checksums", dir)
+		return fmt.Errorf("checkpoint %s: no file checksums recorded (state.json, or best.json in best/)", dir)
 	}
 	for name, want := range files {
 		got, err := hashFile(filepath.Join(dir, name))

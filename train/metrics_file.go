@@ -48,18 +48,26 @@ func openMetrics(path string, keep, logged int, log io.Writer) (*metricsFile, er
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	var kept bytes.Buffer
-	last := 0
+	last, torn, damaged := 0, 0, 0
 	for line := range bytes.Lines(old) { // of any length: a line past a scanner's limit must not end the copy
 		line = bytes.TrimRight(line, "\r\n")
 		var m struct {
 			Step *int `json:"step"`
 		}
-		if json.Unmarshal(line, &m) != nil || m.Step == nil || *m.Step > keep {
-			continue // a torn last line, or a step past the checkpoint
+		if json.Unmarshal(line, &m) != nil || m.Step == nil {
+			torn++ // a kill's torn last line, unless a good one follows
+			continue
+		}
+		damaged, torn = damaged+torn, 0
+		if *m.Step > keep {
+			continue // a step past the checkpoint
 		}
 		kept.Write(line)
 		kept.WriteByte('\n')
 		last = max(last, *m.Step)
+	}
+	if damaged > 0 {
+		fmt.Fprintf(log, "warning: %s: damaged lines dropped (not metrics lines, before its end): %d\n", path, damaged)
 	}
 	if keep == 0 {
 		kept.Reset()

@@ -141,4 +141,16 @@ func TestResumeWarnsOfLostMetricsLines(t *testing.T) {
 	if strings.Contains(log.String(), "warning") {
 		t.Errorf("a warning on a resume that lost nothing:\n%s", log.String())
 	}
+
+	// A damaged line before good ones (NULs where a crash left a block
+	// unwritten) is dropped with a warning too.
+	lines = strings.SplitAfter(readFile(t, path), "\n")
+	writeFile(t, path, lines[0]+strings.Repeat("\x00", 40)+"\n"+strings.Join(lines[2:], ""))
+	log.Reset()
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=13", "log_interval=1", "checkpoint_interval=4"), Options{OutDir: dir, Resume: true, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if line := lineWith(log.String(), "warning"); !strings.Contains(line, path+": damaged lines dropped (not metrics lines, before its end): 1") {
+		t.Errorf("log after a resume on a metrics.jsonl damaged in the middle:\n%s", log.String())
+	}
 }
