@@ -185,8 +185,12 @@ func resumeConfig(outDir, name, kind string) (string, error) {
 		return "", &usageError{fmt.Errorf("--resume: %s is not a gptctl %s directory (no %s)", outDir, kind, name)}
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return "", &usageError{fmt.Errorf("--resume: %s is empty (damaged); the run's checkpoint holds a copy: cp %s %s",
-			path, filepath.Join(outDir, "checkpoint", name), path)}
+		for _, ck := range []string{"checkpoint", "checkpoint.prev"} {
+			if copy := filepath.Join(outDir, ck, name); fileExists(copy) {
+				return "", &usageError{fmt.Errorf("--resume: %s is empty (damaged); the run's checkpoint holds a copy: cp %s %s", path, copy, path)}
+			}
+		}
+		return "", &usageError{fmt.Errorf("--resume: %s is empty (damaged), and the run has no checkpoint holding a copy: start the run again", path)}
 	}
 	return path, nil
 }
@@ -252,4 +256,10 @@ func newRunDir(base string) (string, error) {
 			return "", fmt.Errorf("run directory: %w", err)
 		}
 	}
+}
+
+// fileExists reports whether path names a regular file.
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

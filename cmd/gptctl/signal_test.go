@@ -286,4 +286,10 @@ func TestResumeExitStatuses(t *testing.T) {
 	if code, _, stderr := runCLI(t, "pretrain", "--resume", "--out", run, "--set", "max_steps=25"); code != 2 || !strings.Contains(stderr, want) {
 		t.Errorf("--resume with an empty train.yaml: exit %d, %q; want 2 and %q", code, stderr, want)
 	}
+	os.RemoveAll(filepath.Join(run, "checkpoint.prev")) // only checkpoint.prev left
+	os.Rename(filepath.Join(run, "checkpoint"), filepath.Join(run, "checkpoint.prev"))
+	want = "cp " + filepath.Join(run, "checkpoint.prev", "train.yaml")
+	if code, _, stderr := runCLI(t, "pretrain", "--resume", "--out", run, "--set", "max_steps=25"); code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("--resume with an empty train.yaml and no checkpoint/: exit %d, %q; want 2 and %q", code, stderr, want)
+	}
 }
