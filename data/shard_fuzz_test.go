@@ -35,7 +35,9 @@ func FuzzOpenShard(f *testing.F) {
 		if s.Len()*s.DType()+ShardHeaderSize != len(b) {
 			t.Fatalf("shard of %d tokens x %d bytes opened from a %d-byte file", s.Len(), s.DType(), len(b))
 		}
-		s.Check()
+		if s.Check() != nil {
+			return // ids outside the vocabulary: reads of them say the shard is damaged
+		}
 		dst := make([]int32, min(s.Len(), 16))
 		if err := s.Window(dst, s.Len()-len(dst)); err != nil {
 			t.Fatal(err)
