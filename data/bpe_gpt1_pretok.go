@@ -14,8 +14,9 @@ import (
 // text_standardize exactly and approximates the rest:
 //
 //   - ftfy: only curly quotes are straightened, "\r\n" and "\r" become "\n",
-//     full-width ASCII becomes ASCII and the ligatures ﬀ ﬁ ﬂ ﬃ ﬄ are spelt
-//     out. No mojibake repair and no NFC normalisation.
+//     full-width ASCII becomes ASCII, the ligatures ﬀ ﬁ ﬂ ﬃ ﬄ are spelt out
+//     and the control characters ftfy removes are removed (gpt1Control). No
+//     mojibake repair and no NFC normalisation.
 //   - spaCy: text is split on whitespace ("\n" is a token of its own); from
 //     each chunk the prefixes " ' ( [ { < $ £ € ¥ # & * ~ ` and the suffixes
 //     ... ' " ) ] } > % , ; : ! ? 's 'm 'd 're 've 'll n't are split off
@@ -34,6 +35,16 @@ var gpt1Fix = strings.NewReplacer(
 	"\u201c", `"`, "\u201d", `"`, "\u201e", `"`, "\u201f", `"`,
 	"ﬀ", "ff", "ﬁ", "fi", "ﬂ", "fl", "ﬃ", "ffi", "ﬄ", "ffl",
 )
+
+// gpt1Control reports whether ftfy.fix_text removes r (remove_control_chars):
+// the ASCII controls but the whitespace ones (tab, newline, form feed,
+// carriage return), the deprecated Arabic format controls U+206A-U+206F,
+// the interlinear annotation marks and object replacement U+FFF9-U+FFFC,
+// and the byte order mark.
+func gpt1Control(r rune) bool {
+	return r <= 0x08 || r == 0x0B || r >= 0x0E && r <= 0x1F || r == 0x7F ||
+		r >= 0x206A && r <= 0x206F || r >= 0xFFF9 && r <= 0xFFFC || r == 0xFEFF
+}
 
 // gpt1Dashes is the replacement step of text_standardize.
 var gpt1Dashes = strings.NewReplacer("—", "-", "–", "-", "―", "-", "…", "...", "´", "'")
@@ -54,7 +65,9 @@ func gpt1Standardize(s string) string {
 		if r >= 0xFF01 && r <= 0xFF5E { // full-width ASCII
 			r -= 0xFF01 - '!'
 		}
-		b.WriteRune(r)
+		if !gpt1Control(r) {
+			b.WriteRune(r)
+		}
 	}
 	s = b.String()
 	b.Reset()

@@ -34,6 +34,8 @@ func TestGPT1Words(t *testing.T) {
 		// "it 's"), also inside quotes or brackets, but splits the others.
 		{"it 's , you 're , we 'll , i 'd , ('s) \"'em\"", `it 's , you 're , we 'll , i 'd , ( 's ) " 'em "`},
 		{"i 've 'm 'x n't", "i ' ve ' m ' x n't"},
+		// ftfy drops control characters but the whitespace ones.
+		{"x\x00y \x1fa\ufeffb\x7f c\td\x0ce", "xy ab c d e"},
 		{"it 's. get 'em! you 're: (he 'd)", "it 's . get 'em ! you 're : ( he 'd )"},
 	}
 	for _, tt := range tests {
