@@ -12,6 +12,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -213,5 +214,64 @@ func TestAddTokensAndHead(t *testing.T) {
 	}
 	if _, err := NewTask(p, HeadConfig{Objective: Regress, Rows: 2}, 2, 8, &kernels.Mode{}, kernels.NewRNG(8)); err == nil {
 		t.Error("a 2-output head built a regression task")
+	}
+}
+
+// Models of one Params built with SharedGrads keep the weights' gradients
+// (and the packed backward outputs that hold them) in one set of buffers
+// when the longest is built first, as a finetune builds its graph for each
+// padded length; each step's gradients are bit for bit those of a model
+// with buffers of its own, whichever model stepped before.
+func TestSharedGradsAcrossLengths(t *testing.T) {
+	c := headCase{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1, Lambda: 0.5}, 3, []int32{2, 0, 1}, nil, nil}
+	p, first := tinyTaskParams(t, c.head.Outputs())
+	shared := NewGradBuffers()
+	build := func(T int, opts ...Option) *Trainer {
+		task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(8), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := task.Differentiate(task.Loss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fillTask(task, first, c)
+		return tr
+	}
+	poolSize := func() (n int) {
+		for _, b := range shared.bufs {
+			n += len(b)
+		}
+		return n
+	}
+	long := build(9, SharedGrads(shared))
+	size := poolSize()
+	short := build(6, SharedGrads(shared))
+	if poolSize() != size {
+		t.Errorf("the shared buffers grew from %d to %d floats for the shorter model", size, poolSize())
+	}
+	longOwn, shortOwn := build(9), build(6)
+	for k, pair := range [][2]*Trainer{{short, shortOwn}, {long, longOwn}, {short, shortOwn}} {
+		for _, tr := range pair {
+			if _, err := tr.Step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, w := range p.List {
+			if !slices.Equal(pair[0].Grad(i), pair[1].Grad(i)) {
+				t.Fatalf("step %d: the gradient of %s in shared buffers differs from the model's own", k, w.Name)
+			}
+		}
+	}
+	// Machine.own counts no shared buffer: the short model's own floats go
+	// down by what it takes from them.
+	n := 0
+	for _, w := range p.List {
+		n += len(w.Data)
+	}
+	ownShared, _ := short.Model.m.Floats()
+	ownAlone, _ := shortOwn.Model.m.Floats()
+	if ownAlone-ownShared < n {
+		t.Errorf("the short model holds %d floats of its own with shared gradients, %d alone: want at least the %d of the weights' gradients fewer", ownShared, ownAlone, n)
 	}
 }

@@ -47,6 +47,9 @@ func (m *Model) Differentiate(loss *G.Node, extra ...*G.Node) (*Trainer, error) 
 	t := &Trainer{Model: m, Loss: loss, Grads: make([]*G.Node, len(m.Params.List))}
 	for j, i := range idx {
 		t.Grads[i] = grads[j]
+		if m.grads != nil {
+			m.m.shareGrad(grads[j], m.Params.List[i].Name, m.grads)
+		}
 	}
 	outs := append([]*G.Node{loss}, extra...)
 	if t.step, err = m.m.Compile(append(outs, grads...)...); err != nil {

@@ -23,6 +23,8 @@ package graph
 import (
 	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 )
@@ -36,6 +38,40 @@ type Machine struct {
 
 	noShare     bool // give every node its own buffer (tests compare the two)
 	own, shared int  // floats in buffers of their own, and in arenas
+
+	// gradOf names the weight whose gradient a node is (SharedGrads): the
+	// node, or the packed node its Part views, takes its own buffer from
+	// grads.
+	gradOf map[*G.Node]string
+	grads  *GradBuffers
+}
+
+// shareGrad records n as the gradient of weight name, whose buffer (its
+// own, or its packed node's) comes from b.
+func (m *Machine) shareGrad(n *G.Node, name string, b *GradBuffers) {
+	if m.gradOf == nil {
+		m.gradOf = map[*G.Node]string{}
+	}
+	m.gradOf[n], m.grads = name, b
+}
+
+// gradKey names the shared buffer of st, a node getting a buffer of its
+// own: the weights whose gradients it or its Part views are; "" if none.
+func (m *Machine) gradKey(st *step) string {
+	if m.grads == nil {
+		return ""
+	}
+	var names []string
+	if name, ok := m.gradOf[st.node]; ok {
+		names = append(names, name)
+	}
+	for _, p := range st.parts {
+		if name, ok := m.gradOf[p.node]; ok {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }
 
 // Floats reports the float32s the machine has allocated: in buffers of their

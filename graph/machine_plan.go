@@ -109,6 +109,9 @@ func (m *Machine) finish(st *step) {
 // setOut gives a kernel or add node its value: its own buffer, or the
 // window allocate chose.
 func (m *Machine) setOut(st *step) {
+	if key := m.gradKey(st); key != "" && st.out == nil {
+		st.out = m.grads.get(key, st.node.Shape().TotalSize())
+	}
 	if st.out == nil {
 		v := kernels.NewDense(st.node.Shape())
 		m.vals[st.slot], st.out = v, kernels.Floats(v)

@@ -28,12 +28,42 @@ type Model struct {
 	nodes map[string]*G.Node // parameter nodes by name
 	rng   *kernels.RNG
 	m     *Machine
+	grads *GradBuffers // SharedGrads; nil: the machine's own
 }
 
 // Option changes how New builds a model.
 type Option func(*options)
 
-type options struct{ vocabMultiple int }
+type options struct {
+	vocabMultiple int
+	grads         *GradBuffers
+}
+
+// SharedGrads makes the CPU models built with the same b keep the
+// gradients of the weights, and the packed backward outputs that hold
+// them, in b's buffers rather than buffers of their own: for models of one
+// Params that train one at a time (a finetune's graph for each padded
+// length), each step overwriting them. What a step leaves there is valid
+// until another of the models steps. A model built after a larger one
+// fits in its buffers; build the largest first to share them all.
+func SharedGrads(b *GradBuffers) Option { return func(o *options) { o.grads = b } }
+
+// GradBuffers holds the buffers models built with SharedGrads(b) share.
+type GradBuffers struct{ bufs map[string][]float32 }
+
+// NewGradBuffers returns an empty set.
+func NewGradBuffers() *GradBuffers { return &GradBuffers{bufs: map[string][]float32{}} }
+
+// get returns n floats of the buffer named key, a new one when it has
+// fewer (the models that hold the smaller one keep it).
+func (b *GradBuffers) get(key string, n int) []float32 {
+	if buf := b.bufs[key]; len(buf) >= n {
+		return buf[:n:n]
+	}
+	buf := make([]float32, n)
+	b.bufs[key] = buf
+	return buf
+}
 
 // PadVocab makes the LM head multiply by the token embedding padded with
 // zero rows to a multiple of k, so that the logits' rows (B*T, Vp) start
@@ -59,7 +89,7 @@ func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG, opts ...Opti
 		}
 	}()
 	g := G.NewGraph()
-	m = &Model{Params: p, Graph: g, B: B, T: T, Mode: mode, nodes: map[string]*G.Node{}, rng: rng}
+	m = &Model{Params: p, Graph: g, B: B, T: T, Mode: mode, nodes: map[string]*G.Node{}, rng: rng, grads: o.grads}
 	for _, w := range p.List {
 		t := tensor.New(tensor.WithShape(w.Shape...), tensor.WithBacking(w.Data))
 		m.nodes[w.Name] = G.NewTensor(g, tensor.Float32, len(w.Shape), G.WithShape(w.Shape...), G.WithName(w.Name), G.WithValue(t))

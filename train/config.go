@@ -258,15 +258,15 @@ func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
 // so that only the hopeless is refused (what passes may still not fit);
 // a GPU keeps all of it in its own memory.
 func (c Config) fitsTraining() error {
-	return fitsTraining(c.Config, c.BatchSize, []int{c.T()}, 1, fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()))
+	return fitsTraining(c.Config, c.BatchSize, []int{c.T()}, fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()))
 }
 
 // fitsTraining is Config.fitsTraining for a model m trained on batches of
 // seqs sequences in graphs of each of the lengths lens (a finetune keeps
-// one for each padded length), trained of them (their own gradients of the
-// weights each) at most; what names the setting in the error.
-func fitsTraining(m graph.Config, seqs int, lens []int, trained int, what string) error {
-	need := m.ParamBytes(16) + float64(max(trained-1, 0))*m.ParamBytes(4)
+// one for each padded length, their gradients of the weights in one set of
+// buffers, graph.SharedGrads); what names the setting in the error.
+func fitsTraining(m graph.Config, seqs int, lens []int, what string) error {
+	need := m.ParamBytes(16)
 	for _, T := range lens {
 		need += stepBytes(m, seqs, T)
 	}

@@ -40,28 +40,29 @@ type FinetuneSummary struct {
 
 // ftRun is one finetune in progress.
 type ftRun struct {
-	cfg        FinetuneConfig
-	opt        Options
-	model      *taskModel
-	train, val []taskExample
-	graphs     *graphSet
-	device     string // cpu or cuda (then graphs.gpu trains, from the first step on)
-	optim      *AdamW
-	rng        *kernels.RNG
-	grads      [][]float32
-	state      finetuneState
-	perEpoch   int // steps per epoch
-	total      int // steps of the run
-	warmup     int
-	metrics    *metricsFile
-	progress   *progress
-	sum        *FinetuneSummary
-	trainTime  time.Duration // spent in training steps by this process
-	tokens     int64         // trained on by this process, padding excluded
-	resumed    string        // the checkpoint a resume started from, for the log
-	finished   bool          // resumed at its last step: nothing to train or write
-	winOnGPU   bool          // the log window's sums of the last steps are still on the GPU
-	pace       pace          // this process's step, evaluation and checkpoint times, for max_time
+	longestBuilt bool // the training graph of the longest examples is built (its gradient buffers the others share)
+	cfg          FinetuneConfig
+	opt          Options
+	model        *taskModel
+	train, val   []taskExample
+	graphs       *graphSet
+	device       string // cpu or cuda (then graphs.gpu trains, from the first step on)
+	optim        *AdamW
+	rng          *kernels.RNG
+	grads        [][]float32
+	state        finetuneState
+	perEpoch     int // steps per epoch
+	total        int // steps of the run
+	warmup       int
+	metrics      *metricsFile
+	progress     *progress
+	sum          *FinetuneSummary
+	trainTime    time.Duration // spent in training steps by this process
+	tokens       int64         // trained on by this process, padding excluded
+	resumed      string        // the checkpoint a resume started from, for the log
+	finished     bool          // resumed at its last step: nothing to train or write
+	winOnGPU     bool          // the log window's sums of the last steps are still on the GPU
+	pace         pace          // this process's step, evaluation and checkpoint times, for max_time
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into
@@ -129,8 +130,7 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 		if head.Rows > 1 {
 			what = fmt.Sprintf("finetuning with batch_size %d (%d sequences) in graphs of %v tokens", r.graphs.E, r.graphs.E*head.Rows, lens)
 		}
-		trained := len(graphLens(r.model.info.MaxLen, r.train)) // the lengths that may get a training graph
-		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, lens, trained, what); err != nil {
+		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, lens, what); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}
@@ -170,6 +170,9 @@ func (r *ftRun) plan() {
 	// them builds no larger graph.
 	r.graphs = newGraphSet(p, head, min(cfg.BatchSize, max(len(r.train), len(r.val))), info.MaxLen, r.rng)
 	r.graphs.opts = modelOptions(r.device)
+	if r.device == "cpu" { // a step's gradients are read before the next step, of any graph
+		r.graphs.opts = append(r.graphs.opts, graph.SharedGrads(graph.NewGradBuffers()))
+	}
 	if r.device == "cuda" {
 		// One graph, every batch padded to max_len: a GPU has the throughput
 		// to spare, and one device copy of the weights serves every step.
