@@ -187,11 +187,11 @@ func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 		r.longestBuilt = true
 		// The longest training graph first: the others fit in the
 		// gradient buffers it makes (graph.SharedGrads).
-		all := make([]int, len(r.train))
-		for i := range all {
-			all[i] = i
+		longest := 0
+		for _, e := range r.train {
+			longest = max(longest, e.width)
 		}
-		g, err := r.graphs.get(batchWidth(r.train, all))
+		g, err := r.graphs.get(longest)
 		if err == nil {
 			_, err = g.trainer()
 		}
