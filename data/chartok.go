@@ -161,6 +161,25 @@ func (t *CharTokenizer) Encode(text string) []int {
 	return ids
 }
 
+// CharTextProblem says why tok, when it is a char tokenizer, cannot encode
+// text exactly; "" when it can, and for other tokenizers, which encode any
+// text. Read as UTF-8, a stray byte would be U+FFFD, silently one character
+// for another where the vocabulary has it; an unknown character would be
+// dropped.
+func CharTextProblem(tok Tokenizer, text string) string {
+	ct, ok := tok.(*CharTokenizer)
+	switch {
+	case !ok:
+		return ""
+	case !utf8.ValidString(text):
+		return "the text is not valid UTF-8, as a char tokenizer reads it (tokenizer byte reads any bytes)"
+	}
+	if unk := ct.Unknown(text); len(unk) > 0 {
+		return fmt.Sprintf("characters %s are not in the vocabulary (char, %d tokens)", RuneList(unk), ct.VocabSize())
+	}
+	return ""
+}
+
 // UnknownChars returns the distinct characters of text that tok, when it is
 // char-level, would drop; nil for other tokenizers, which encode any text.
 func UnknownChars(tok Tokenizer, text string) []rune {
@@ -168,14 +187,6 @@ func UnknownChars(tok Tokenizer, text string) []rune {
 		return ct.Unknown(text)
 	}
 	return nil
-}
-
-// NotCharText says whether tok is a char tokenizer and text is not valid
-// UTF-8 for it: read as UTF-8, each stray byte would be U+FFFD, silently one
-// character for another where the vocabulary has it.
-func NotCharText(tok Tokenizer, text string) bool {
-	_, ok := tok.(*CharTokenizer)
-	return ok && !utf8.ValidString(text)
 }
 
 // RuneList writes characters for an error message: quoted, the first 20

@@ -281,13 +281,8 @@ func encodeJob(tok Tokenizer, j prepJob) prepResult {
 		if u.json {
 			where = fmt.Sprintf("%s:%d", u.file, u.line)
 		}
-		if NotCharText(tok, text) {
-			res.err = &InputError{fmt.Errorf("%s: the text is not valid UTF-8, as a char tokenizer reads it; use tokenizer byte for other bytes", where)}
-			return res
-		}
-		if unk := UnknownChars(tok, text); len(unk) > 0 {
-			res.err = &InputError{fmt.Errorf("%s: characters %s are not in the tokenizer's vocabulary (%s, %d tokens); use a tokenizer that has them",
-				where, RuneList(unk), tok.Name(), tok.VocabSize())}
+		if why := CharTextProblem(tok, text); why != "" {
+			res.err = &InputError{fmt.Errorf("%s: %s; use a tokenizer that reads it", where, why)}
 			return res
 		}
 		dst := &res.train

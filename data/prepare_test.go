@@ -186,7 +186,7 @@ func TestPrepareErrors(t *testing.T) {
 	chars := NewCharTokenizer("abc \n")
 	os.WriteFile(filepath.Join(dir, "x.txt"), []byte("abc cab\nab\u00e9c\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "x.jsonl"), []byte("{\"text\": \"abc\"}\n{\"text\": \"abd\"}\n"), 0o644)
-	for name, want := range map[string]string{"x.txt": `x.txt: characters "é" are not in the tokenizer's vocabulary (char, 5 tokens)`, "x.jsonl": `x.jsonl:2: characters "d"`} {
+	for name, want := range map[string]string{"x.txt": `x.txt: characters "é" are not in the vocabulary (char, 5 tokens); use a tokenizer that reads it`, "x.jsonl": `x.jsonl:2: characters "d"`} {
 		_, err := Prepare(PrepareOptions{Tokenizer: chars, Inputs: []string{filepath.Join(dir, name)}, OutDir: filepath.Join(dir, "out"), ValFraction: 0.5})
 		var ie *InputError
 		if err == nil || !strings.Contains(err.Error(), want) || !errors.As(err, &ie) {

@@ -141,11 +141,8 @@ func encodeInto[T uint16 | int32](key, path string, tok data.Tokenizer) ([]T, er
 				ids = append(ids, T(eot))
 			}
 		}
-		if data.NotCharText(tok, s) {
-			return inputErrorf("%s %s: the text is not valid UTF-8, as a char tokenizer reads it (a model of tokenizer byte reads any bytes)", key, file)
-		}
-		if unk := data.UnknownChars(tok, s); len(unk) > 0 {
-			return inputErrorf("%s %s: characters %s are not in the model's vocabulary", key, file, data.RuneList(unk))
+		if why := data.CharTextProblem(tok, s); why != "" {
+			return inputErrorf("%s %s: %s", key, file, why)
 		}
 		for _, id := range tok.Encode(s) {
 			ids = append(ids, T(id))

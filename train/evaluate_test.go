@@ -285,7 +285,7 @@ func TestEvalLMCharNeedsUTF8(t *testing.T) {
 		many.WriteRune(r)
 	}
 	_, err := EvalLM(run, writeFile(t, filepath.Join(dir, "cjk.txt"), many.String()), InferOptions{Batch: 2})
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "... (100 in all) are not in the model's vocabulary") || len(err.Error()) > 300 {
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "... (100 in all) are not in the vocabulary (char, ") || len(err.Error()) > 300 {
 		t.Errorf("eval of 100 unknown characters: %v, want the first 20 and the count", err)
 	}
 }

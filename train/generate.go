@@ -80,11 +80,8 @@ func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
 
 // generate samples from p, the prompt and the text coded by tok.
 func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Writer) error {
-	if data.NotCharText(tok, o.Prompt) {
-		return inputErrorf("%s: the text is not valid UTF-8, as a char tokenizer reads it", o.promptFlag())
-	}
-	if unk := data.UnknownChars(tok, o.Prompt); len(unk) > 0 {
-		return inputErrorf("%s: characters %s are not in the model's vocabulary", o.promptFlag(), data.RuneList(unk))
+	if why := data.CharTextProblem(tok, o.Prompt); why != "" {
+		return inputErrorf("%s: %s", o.promptFlag(), why)
 	}
 	prompt := tok.Encode(o.Prompt)
 	if len(prompt) == 0 {

@@ -87,7 +87,7 @@ func TestGenerateUnknownPromptCharacters(t *testing.T) {
 	p := tinyLM(t, "gpt1", tok.VocabSize(), 8, 8)
 	err := generate(p, tok, GenerateOptions{Prompt: "abZ cQ", MaxNewTokens: 3, TopP: 1}, new(bytes.Buffer))
 	var ie *InputError
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), `characters "ZQ" are not in the model's vocabulary`) {
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), `characters "ZQ" are not in the vocabulary (char, `) {
 		t.Errorf("got %v, want an input error naming Z and Q", err)
 	}
 }

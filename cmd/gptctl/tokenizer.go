@@ -169,11 +169,8 @@ func tokenizerEncodeRun(opts *TokenizerCodecOptions) error {
 	var buf []byte
 	err = data.ReadChunks(opts.In, 1<<20, data.CutsOf(tok), func(chunk string) error {
 		buf = buf[:0]
-		if data.NotCharText(tok, chunk) {
-			return &usageError{fmt.Errorf("the input is not valid UTF-8, which a char tokenizer (%s) reads", opts.Spec)}
-		}
-		if unk := data.UnknownChars(tok, chunk); len(unk) > 0 {
-			return &usageError{fmt.Errorf("characters %s are not in the vocabulary of %s; a char tokenizer encodes only its own characters", data.RuneList(unk), opts.Spec)}
+		if why := data.CharTextProblem(tok, chunk); why != "" {
+			return &usageError{fmt.Errorf("%s: %s", opts.Spec, why)}
 		}
 		for _, id := range encode(chunk) {
 			if opts.Binary {

@@ -122,7 +122,7 @@ func TestTokenizerCommandErrors(t *testing.T) {
 		stdin string
 		args  []string
 		want  string
-	}{"abc\nabd", []string{"encode", "-t", chars}, `characters "d" are not in the vocabulary of ` + chars})
+	}{"abc\nabd", []string{"encode", "-t", chars}, chars + `: characters "d" are not in the vocabulary (char, `})
 	for _, tt := range tests {
 		_, err := runCmd(NewCmdTokenizer(), tt.stdin, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || exitCode(err) != exitUsage {
