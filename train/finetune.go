@@ -40,29 +40,28 @@ type FinetuneSummary struct {
 
 // ftRun is one finetune in progress.
 type ftRun struct {
-	longestBuilt bool // the training graph of the longest examples is built (its gradient buffers the others share)
-	cfg          FinetuneConfig
-	opt          Options
-	model        *taskModel
-	train, val   []taskExample
-	graphs       *graphSet
-	device       string // cpu or cuda (then graphs.gpu trains, from the first step on)
-	optim        *AdamW
-	rng          *kernels.RNG
-	grads        [][]float32
-	state        finetuneState
-	perEpoch     int // steps per epoch
-	total        int // steps of the run
-	warmup       int
-	metrics      *metricsFile
-	progress     *progress
-	sum          *FinetuneSummary
-	trainTime    time.Duration // spent in training steps by this process
-	tokens       int64         // trained on by this process, padding excluded
-	resumed      string        // the checkpoint a resume started from, for the log
-	finished     bool          // resumed at its last step: nothing to train or write
-	winOnGPU     bool          // the log window's sums of the last steps are still on the GPU
-	pace         pace          // this process's step, evaluation and checkpoint times, for max_time
+	cfg        FinetuneConfig
+	opt        Options
+	model      *taskModel
+	train, val []taskExample
+	graphs     *graphSet
+	device     string // cpu or cuda (then graphs.gpu trains, from the first step on)
+	optim      *AdamW
+	rng        *kernels.RNG
+	grads      [][]float32
+	state      finetuneState
+	perEpoch   int // steps per epoch
+	total      int // steps of the run
+	warmup     int
+	metrics    *metricsFile
+	progress   *progress
+	sum        *FinetuneSummary
+	trainTime  time.Duration // spent in training steps by this process
+	tokens     int64         // trained on by this process, padding excluded
+	resumed    string        // the checkpoint a resume started from, for the log
+	finished   bool          // resumed at its last step: nothing to train or write
+	winOnGPU   bool          // the log window's sums of the last steps are still on the GPU
+	pace       pace          // this process's step, evaluation and checkpoint times, for max_time
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into
@@ -145,6 +144,9 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 			fmt.Fprintln(opt.Log, note)
 		}
 	}
+	if err := r.buildLongest(); err != nil {
+		return nil, err
+	}
 	var err error
 	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, opt.Log); err != nil {
 		return nil, err
@@ -186,6 +188,24 @@ func (r *ftRun) plan() {
 	}
 	r.warmup = warmupSteps(cfg.WarmupFraction, r.total)
 	r.sum.BestMetric = info.Metric
+}
+
+// buildLongest builds the training graph of the longest examples, on the
+// CPU, before any other: the graphs built after it fit in the gradient
+// buffers it makes (graph.SharedGrads).
+func (r *ftRun) buildLongest() error {
+	if r.device != "cpu" || len(r.train) == 0 {
+		return nil
+	}
+	longest := 0
+	for _, e := range r.train {
+		longest = max(longest, e.width)
+	}
+	g, err := r.graphs.get(longest)
+	if err == nil {
+		_, err = g.trainer()
+	}
+	return err
 }
 
 // warmupSteps is the share fraction of total steps, rounded up: a part of

@@ -183,22 +183,6 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics, due bool) error {
 // trainStep runs forward and backward on one batch, clips and applies AdamW.
 func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
 	var res stepResult
-	if r.device == "cpu" && !r.longestBuilt && len(r.train) > 0 {
-		r.longestBuilt = true
-		// The longest training graph first: the others fit in the
-		// gradient buffers it makes (graph.SharedGrads).
-		longest := 0
-		for _, e := range r.train {
-			longest = max(longest, e.width)
-		}
-		g, err := r.graphs.get(longest)
-		if err == nil {
-			_, err = g.trainer()
-		}
-		if err != nil {
-			return res, err
-		}
-	}
 	g, err := r.graphs.get(batchWidth(r.train, batch))
 	if err != nil {
 		return res, err

@@ -967,3 +967,32 @@ func TestSkippedRowsListed(t *testing.T) {
 		t.Errorf("log:\n%s", s)
 	}
 }
+
+// A CPU finetune builds the training graph of its longest examples before
+// any other, in its setup: the graphs of the shorter padded lengths fit in
+// the gradient buffers that one makes.
+func TestFinetuneBuildsLongestGraphFirst(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 40, "batch_size: 4\nepochs: 1\n")
+	out := filepath.Join(dir, "run")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := newFinetuneRun(cfg, Options{OutDir: out, Log: io.Discard}, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.metrics.close()
+	longest, shortest := 0, math.MaxInt
+	for _, e := range r.train {
+		longest, shortest = max(longest, e.width), min(shortest, e.width)
+	}
+	T := paddedLen(longest, r.model.info.MaxLen)
+	if paddedLen(shortest, r.model.info.MaxLen) == T {
+		t.Fatalf("the examples' widths %d-%d pad to one length %d: the test needs two", shortest, longest, T)
+	}
+	g := r.graphs.byT[T]
+	if len(r.graphs.byT) != 1 || g == nil || g.tr == nil {
+		t.Fatalf("after setup: graphs for %v, want the trained graph of length %d alone", slices.Sorted(maps.Keys(r.graphs.byT)), T)
+	}
+}
