@@ -133,7 +133,7 @@ func TestPrepareBytes(t *testing.T) {
 	if _, err := Prepare(opts); err != nil {
 		t.Fatal(err)
 	}
-	if f, _ := shardFiles(out, "train"); len(f) != 1 {
+	if f, _ := ShardFiles(out, "train"); len(f) != 1 {
 		t.Fatalf("stale shards left: %v", f)
 	}
 }
@@ -748,5 +748,30 @@ func TestShardIsNotText(t *testing.T) {
 	}
 	if _, err := TrainBPE([]string{shard}, 300, nil); !errors.As(err, &ie) || !strings.Contains(err.Error(), "is a token shard") {
 		t.Errorf("tokenizer train on a shard: %v", err)
+	}
+}
+
+// A directory is a name, never a pattern: prepared into sh[1] (a pattern
+// that matches sh1), the shards of sh1 stay, and sh[1] gets its own.
+func TestPrepareDirNameWithPatternCharacters(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "a.txt")
+	if err := os.WriteFile(text, []byte(strings.Repeat("some text to shard. ", 200)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plain, pattern := filepath.Join(dir, "sh1"), filepath.Join(dir, "sh[1]")
+	opts := PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{text}, OutDir: plain, ShardTokens: 1000, Workers: 1}
+	if _, err := Prepare(opts); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := ShardFiles(plain, "train")
+	opts.OutDir, opts.ShardTokens = pattern, 1<<20
+	if _, err := Prepare(opts); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := ShardFiles(plain, "train")
+	own, _ := ShardFiles(pattern, "train")
+	if len(before) != 4 || !slices.Equal(after, before) || len(own) != 1 || filepath.Dir(own[0]) != pattern {
+		t.Fatalf("sh1's shards %v, then %v after a prepare into sh[1], which has %v", before, after, own)
 	}
 }

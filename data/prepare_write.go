@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // prepWriter writes the train and val splits of Prepare.
@@ -112,7 +113,10 @@ func lockOutDir(outDir string) (release func(), err error) {
 // after removing those an earlier prepare left when it was killed (the
 // caller holds outDir's lock, so no other prepare is writing one).
 func newStage(outDir string) (string, error) {
-	old, _ := filepath.Glob(filepath.Join(outDir, stagePrefix+"*"))
+	old, err := FilesIn(outDir, func(name string) bool { return strings.HasPrefix(name, stagePrefix) })
+	if err != nil {
+		return "", err
+	}
 	for _, d := range old {
 		if err := os.RemoveAll(d); err != nil {
 			return "", err
@@ -145,7 +149,7 @@ func publish(stage, outDir string) error {
 		return err
 	}
 	for _, prefix := range []string{"train", "val"} {
-		old, err := shardFiles(outDir, prefix)
+		old, err := ShardFiles(outDir, prefix)
 		if err != nil {
 			return err
 		}
@@ -156,7 +160,7 @@ func publish(stage, outDir string) error {
 				}
 			}
 		}
-		written, err := shardFiles(stage, prefix)
+		written, err := ShardFiles(stage, prefix)
 		if err != nil {
 			return err
 		}

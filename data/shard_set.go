@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/bits"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -23,23 +25,34 @@ type ShardSet struct {
 	sum    string // Fingerprint, once computed
 }
 
+// FilesIn lists the entries of dir whose names match, dir/NAME in name
+// order; none when dir does not exist. dir is a name, never a pattern: in
+// filepath.Glob a directory named sh[1] would be the pattern matching sh1.
+func FilesIn(dir string, match func(name string) bool) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var files []string
+	for _, e := range entries {
+		if match(e.Name()) {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	return files, err
+}
+
 // ShardPath returns DIR/PREFIX_NNN.bin, the name Prepare gives shard i.
 func ShardPath(dir, prefix string, i int) string {
 	return filepath.Join(dir, fmt.Sprintf("%s_%03d.bin", prefix, i))
 }
 
-// shardFiles lists DIR/PREFIX_<digits>.bin in numeric order.
-func shardFiles(dir, prefix string) ([]string, error) {
-	all, err := filepath.Glob(filepath.Join(dir, prefix+"_*.bin"))
+// ShardFiles lists DIR/PREFIX_<digits>.bin in numeric order.
+func ShardFiles(dir, prefix string) ([]string, error) {
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `_([0-9]+)\.bin$`)
+	files, err := FilesIn(dir, re.MatchString)
 	if err != nil {
 		return nil, fmt.Errorf("list shards in %s: %w", dir, err)
-	}
-	re := regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `_([0-9]+)\.bin$`)
-	var files []string
-	for _, f := range all {
-		if re.MatchString(filepath.Base(f)) {
-			files = append(files, f)
-		}
 	}
 	sort.Slice(files, func(i, j int) bool {
 		a, b := filepath.Base(files[i]), filepath.Base(files[j])
@@ -54,7 +67,7 @@ func OpenShardSet(dir, prefix string) (*ShardSet, error) {
 	if err := CheckPrepared(dir); err != nil {
 		return nil, err
 	}
-	files, err := shardFiles(dir, prefix)
+	files, err := ShardFiles(dir, prefix)
 	if err != nil {
 		return nil, err
 	}

@@ -189,7 +189,7 @@ func corpusTokenizer(cfg Config, dataDir bool, valText string) (tok data.Tokeniz
 	if err := data.CheckPrepared(cfg.Data); err != nil {
 		return nil, false, err
 	}
-	if shards, _ := filepath.Glob(filepath.Join(cfg.Data, "train_*.bin")); len(shards) == 0 {
+	if shards, _ := data.ShardFiles(cfg.Data, "train"); len(shards) == 0 {
 		return nil, false, inputErrorf("data %s is a directory without token shards (train_*.bin): prepare it with gptctl data prepare --out %s (a prepare into it that did not finish left none), or name its text files (%s)",
 			cfg.Data, cfg.Data, filepath.Join(cfg.Data, "*.txt"))
 	}
@@ -223,7 +223,7 @@ func (s *split) openShards(key, dir, prefix string, tok data.Tokenizer) error {
 // split: training shards and no val shards.
 func onlyTrainShards(dir string) bool {
 	count := func(prefix string) int {
-		n, _ := filepath.Glob(filepath.Join(dir, prefix+"_*.bin"))
+		n, _ := data.ShardFiles(dir, prefix)
 		return len(n)
 	}
 	return count("val") == 0 && count("train") > 0

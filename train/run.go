@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
+	"gptctl/data"
 	"gptctl/kernels"
 )
 
@@ -186,7 +188,7 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	// lock is held (a predict --out into the directory takes no lock, so
 	// only the run's names go).
 	for _, name := range []string{metricsName, summaryFile, jobFile, finetuneJobFile} {
-		stale, _ := filepath.Glob(filepath.Join(opt.OutDir, "."+name+".tmp-*"))
+		stale, _ := data.FilesIn(opt.OutDir, func(f string) bool { return strings.HasPrefix(f, "."+name+".tmp-") })
 		for _, f := range stale {
 			os.Remove(f)
 		}
