@@ -78,14 +78,7 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if r.metrics != nil {
-			r.metrics.close()
-		}
-		if r.graphs.gpu != nil {
-			r.graphs.gpu.close()
-		}
-	}()
+	defer r.close()
 	r.sum.Device = device
 	if r.finished {
 		return r.finishedSummary()
@@ -99,9 +92,15 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 	return sum, err
 }
 
-func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, error) {
+// newFinetuneRun sets up a finetune; on an error it closes what it opened.
+func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, err error) {
 	r := &ftRun{cfg: cfg, opt: opt, device: device, rng: kernels.NewRNG(cfg.Seed + 1),
 		sum: &FinetuneSummary{Task: cfg.Task.Type, RunInfo: RunInfo{OutDir: opt.OutDir}}}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
 	start := r.initModel
 	if opt.Resume && !hasCheckpoint(opt.OutDir) {
 		if err := noCheckpoint(opt); err != nil {
@@ -147,7 +146,6 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (*ftRun, err
 	if err := r.buildLongest(); err != nil {
 		return nil, err
 	}
-	var err error
 	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, opt.Log); err != nil {
 		return nil, err
 	}
@@ -188,6 +186,16 @@ func (r *ftRun) plan() {
 	}
 	r.warmup = warmupSteps(cfg.WarmupFraction, r.total)
 	r.sum.BestMetric = info.Metric
+}
+
+// close closes the metrics file and the GPU trainer, those opened.
+func (r *ftRun) close() {
+	if r.metrics != nil {
+		r.metrics.close()
+	}
+	if r.graphs != nil && r.graphs.gpu != nil {
+		r.graphs.gpu.close()
+	}
 }
 
 // buildLongest builds the training graph of the longest examples, on the

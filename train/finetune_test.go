@@ -982,7 +982,7 @@ func TestFinetuneBuildsLongestGraphFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.metrics.close()
+	defer r.close()
 	longest, shortest := 0, math.MaxInt
 	for _, e := range r.train {
 		longest, shortest = max(longest, e.width), min(shortest, e.width)

@@ -40,8 +40,15 @@ type run struct {
 	finished bool // resumed at max_steps: nothing to train or write
 }
 
-func newRun(cfg Config, opt Options, device string) (*run, error) {
+// newRun sets up a run; on an error it closes what it opened (the
+// corpus's mapped shards, the GPU trainer, the metrics file).
+func newRun(cfg Config, opt Options, device string) (_ *run, err error) {
 	r := &run{cfg: cfg, opt: opt, device: device, sum: &Summary{MaxSteps: cfg.MaxSteps, RunInfo: RunInfo{OutDir: opt.OutDir, Device: device}}}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
 	ck, err := r.startFrom()
 	if err != nil {
 		return nil, err
@@ -53,7 +60,7 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.tok = c.tok
+	r.tok, r.corpus = c.tok, c
 	if err := r.newModel(); err != nil {
 		return nil, err
 	}
@@ -308,7 +315,6 @@ func (r *run) build(c *corpus) error {
 	if loss, r.targets, err = r.model.LMLoss(); err != nil {
 		return err
 	}
-	r.corpus = c
 	if r.train, r.val, err = c.samplers(r.cfg.T(), r.cfg.Seed); err != nil {
 		return err
 	}

@@ -138,3 +138,35 @@ func TestValDataWithShards(t *testing.T) {
 		t.Errorf("shards without a val split and no val_data: %v", err)
 	}
 }
+
+// A pretrain whose setup fails after the corpus is open (here the memory
+// check of a batch_size far beyond the machine) unmaps its shards: a
+// process that goes on, a test binary or a library's caller, keeps no
+// mappings or descriptors of them (on Windows they would also keep the
+// directory from being removed).
+func TestPretrainSetupErrorUnmapsShards(t *testing.T) {
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skipf("no /proc/self/maps to count mappings in: %v", err)
+	}
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "corpus.txt")
+	if err := os.WriteFile(corpus, []byte(data.BuiltinCorpus()[:200000]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shards := filepath.Join(dir, "shards")
+	opts := data.DefaultPrepareOptions()
+	opts.Tokenizer, opts.Inputs, opts.OutDir, opts.ValFraction, opts.ShardTokens = data.ByteTokenizer{}, []string{corpus}, shards, 0.1, 60000
+	if _, err := data.Prepare(opts); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig(t, "data="+shards, "tokenizer=byte", "batch_size=100000000")
+	var ce *ConfigError
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "run"), Log: io.Discard}); !errors.As(err, &ce) {
+		t.Fatalf("batch_size 1e8: %v, want a config error", err)
+	}
+	maps, _ = os.ReadFile("/proc/self/maps")
+	if n := strings.Count(string(maps), shards); n > 0 {
+		t.Errorf("%d mappings of %s left after the failed setup", n, shards)
+	}
+}
