@@ -66,6 +66,9 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map
 	for _, ex := range td.Examples {
 		best := 0
 		for j := range ex.Options {
+			if v := scores[k+j]; math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, &NonFiniteError{fmt.Errorf("model %s: its score of option %d on line %d of %s is %v: the model's outputs are not finite", modelDir, j, ex.Line, file, v)}
+			}
 			if scores[k+j] > scores[k+best] {
 				best = j
 			}

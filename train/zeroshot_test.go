@@ -185,3 +185,28 @@ func TestChoiceRowsTruncatedAndUnknown(t *testing.T) {
 		t.Errorf("note %q, want %q", got, want)
 	}
 }
+
+// A diverged language model (weights finite, outputs not) gets no
+// zero-shot accuracy: every score NaN, option 0 would win every example.
+func TestZeroShotNonFiniteModel(t *testing.T) {
+	dir := t.TempDir()
+	cfg := graph.Config{Arch: "gpt1", VocabSize: len(synthChars), NCtx: 32, NEmbd: 32, NHead: 2, NLayer: 1, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.List[0].Data {
+		p.List[0].Data[i] = math.MaxFloat32
+	}
+	lm := t.TempDir()
+	if err := writeModelDir(lm, p, data.NewCharTokenizer(synthChars)); err != nil {
+		t.Fatal(err)
+	}
+	file := writeFile(t, filepath.Join(dir, "mc.jsonl"), `{"ctx": "the cat", "a": "sat", "b": "ran", "label": 1}`+"\n")
+	mc := TaskConfig{Type: TaskMultipleChoice, TaskFormat: data.TaskFormat{Columns: map[string]string{
+		"context": "ctx", "option0": "a", "option1": "b", "label": "label"}}}
+	var nf *NonFiniteError
+	if res, err := ZeroShotChoice(lm, file, mc, InferOptions{Batch: 2}); !errors.As(err, &nf) || !strings.Contains(err.Error(), "line 1 of") {
+		t.Errorf("NaN weights: %v, %v; want a non-finite error naming the line", res, err)
+	}
+}
