@@ -5,6 +5,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -17,7 +18,7 @@ import (
 // drops it even after SIGKILL).
 func lockRunDir(dir string) (release func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, runDirError(dir, err)
+		return nil, RunDirError(dir, err)
 	}
 	release, err = data.LockFile(filepath.Join(dir, ".lock"))
 	var le *data.LockedError
@@ -25,20 +26,20 @@ func lockRunDir(dir string) (release func(), err error) {
 	case errors.As(err, &le):
 		return nil, inputErrorf("run directory %s is in use by another gptctl (pid %s); wait for it or use another --out", dir, le.Holder)
 	case err != nil:
-		return nil, runDirError(dir, err)
+		return nil, RunDirError(dir, err)
 	}
 	return release, nil
 }
 
-// runDirError classifies a failure to create the run directory dir or its
+// RunDirError classifies a failure to create the run directory dir or its
 // lock: a file in the way or a directory the user may not write is a usage
 // error naming dir (exit 2); anything else (a full disk, an I/O error)
 // stays a runtime failure.
-func runDirError(dir string, err error) error {
+func RunDirError(dir string, err error) error {
 	switch {
-	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EEXIST):
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, fs.ErrExist):
 		return inputErrorf("run directory %s: %v: a file is in the way (choose another --out)", dir, err)
-	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EROFS):
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
 		return inputErrorf("run directory %s: %v (choose an --out you can write)", dir, err)
 	}
 	return fmt.Errorf("run directory: %w", err)

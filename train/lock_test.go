@@ -24,7 +24,7 @@ func TestRunDirectoryNotADirectory(t *testing.T) {
 	}
 	full := &fs.PathError{Op: "mkdir", Path: "/x/run", Err: syscall.ENOSPC}
 	var ie *InputError
-	if err := runDirError("/x/run", full); errors.As(err, &ie) || !errors.Is(err, syscall.ENOSPC) {
+	if err := RunDirError("/x/run", full); errors.As(err, &ie) || !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("a full disk: %v, want a runtime error", err)
 	}
 }

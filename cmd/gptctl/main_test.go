@@ -117,3 +117,25 @@ func TestEveryCommandHasExamples(t *testing.T) {
 	}
 	walk(root)
 }
+
+// Without --out a job names its run directory runs/KIND-TIME: a file named
+// runs in the way is a usage error as it is under --out, and a job that
+// fails before writing into the directory it named leaves none behind.
+func TestDefaultRunDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("runs", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "pretrain", "--set", "max_steps=1"); code != exitUsage || !strings.Contains(stderr, "runs") {
+		t.Errorf("a file named runs: exit %d, %s; want exit %d naming it", code, stderr, exitUsage)
+	}
+	if err := os.Remove("runs"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "pretrain", "--set", "batch_size=100000000"); code != exitUsage {
+		t.Fatalf("batch_size 1e8: exit %d, %s; want %d", code, stderr, exitUsage)
+	}
+	if left, _ := os.ReadDir("runs"); len(left) > 0 {
+		t.Errorf("a failed job left %s in runs/", left[0].Name())
+	}
+}

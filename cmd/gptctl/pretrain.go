@@ -135,7 +135,8 @@ func pretrainRun(opts *PretrainOptions) error {
 // SIGINT, SIGUSR1), in outDir or a new runs/KIND-TIME, and prints its
 // summary as JSON.
 func runJob(kind, outDir string, resume bool, maxTime time.Duration, out, log io.Writer, job func(context.Context, train.Options) (any, error)) error {
-	if outDir == "" {
+	made := outDir == ""
+	if made {
 		var err error
 		if outDir, err = newRunDir(filepath.Join("runs", kind+"-"+time.Now().Format("20060102-150405"))); err != nil {
 			return err
@@ -145,9 +146,28 @@ func runJob(kind, outDir string, resume bool, maxTime time.Duration, out, log io
 	defer stop()
 	sum, err := job(ctx, train.Options{OutDir: outDir, Resume: resume, MaxTime: maxTime, Started: processStart, Log: log, Terminal: isTerminal(log)})
 	if err != nil {
+		if made {
+			removeIfUnused(outDir)
+		}
 		return err
 	}
 	return printJSON(out, sum)
+}
+
+// removeIfUnused removes the run directory dir that gptctl named for a job
+// that failed before writing anything into it: it holds no file but the
+// lock, and no one would look for it.
+func removeIfUnused(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Name() != ".lock" {
+			return
+		}
+	}
+	os.RemoveAll(dir)
 }
 
 // loadJobConfig reads the config of a new run, or of the run being resumed,
@@ -241,7 +261,7 @@ func printJSON(w io.Writer, v any) error {
 // makes one job the owner of each name.
 func newRunDir(base string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-		return "", fmt.Errorf("run directory: %w", err)
+		return "", train.RunDirError(filepath.Dir(base), err)
 	}
 	for i := 1; ; i++ {
 		dir := base
@@ -253,7 +273,7 @@ func newRunDir(base string) (string, error) {
 			return dir, nil
 		}
 		if !errors.Is(err, fs.ErrExist) || i >= 1000 {
-			return "", fmt.Errorf("run directory: %w", err)
+			return "", train.RunDirError(dir, err)
 		}
 	}
 }
