@@ -38,7 +38,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	finishTree(cmd)
-	if err := cmd.Execute(); err != nil {
+	stopProfile := addProfiling(cmd)
+	err := cmd.Execute()
+	if perr := stopProfile(); err == nil && perr != nil {
+		err = fmt.Errorf("--cpuprofile: %w", perr)
+	}
+	if err != nil {
 		// One line, whatever the error holds, so batch logs stay greppable.
 		fmt.Fprintf(stderr, "gptctl: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
 		return exitCode(err)

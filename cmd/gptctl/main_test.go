@@ -139,3 +139,14 @@ func TestDefaultRunDir(t *testing.T) {
 		t.Errorf("a failed job left %s in runs/", left[0].Name())
 	}
 }
+
+// --cpuprofile writes its profile when the command fails too.
+func TestCPUProfileOnFailure(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	if code, _, _ := runCLI(t, "--cpuprofile", prof, "eval", "--model", filepath.Join(t.TempDir(), "none"), "--data", "x"); code != exitUsage {
+		t.Fatalf("eval of a missing model: exit %d", code)
+	}
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Errorf("the profile of a failed command: %v, %v; want it written", fi, err)
+	}
+}

@@ -8,8 +8,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// addProfiling adds the hidden --cpuprofile flag to every command.
-func addProfiling(root *cobra.Command) {
+// addProfiling adds the hidden --cpuprofile flag to every command of root.
+// The profile starts before the command runs; stop ends it and closes the
+// file, after the command, whether it succeeded or failed (cobra skips
+// post-run hooks after an error, and the failing runs are worth profiling
+// too).
+func addProfiling(root *cobra.Command) (stop func() error) {
 	var path string
 	var f *os.File
 	root.PersistentFlags().StringVar(&path, "cpuprofile", "", "write a CPU profile to this file")
@@ -24,11 +28,13 @@ func addProfiling(root *cobra.Command) {
 		}
 		return pprof.StartCPUProfile(f)
 	}
-	root.PersistentPostRunE = func(*cobra.Command, []string) error {
+	return func() error {
 		if f == nil {
 			return nil
 		}
 		pprof.StopCPUProfile()
-		return f.Close()
+		err := f.Close()
+		f = nil
+		return err
 	}
 }

@@ -42,7 +42,6 @@ machine-readable metrics, checkpoints that resume.`,
 		NewCmdVersion(),
 	)
 	root.SetHelpCommand(newCmdHelp())
-	addProfiling(root)
 	return root
 }
 
