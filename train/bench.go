@@ -84,6 +84,9 @@ func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if spec.Profile && device != "cuda" { // before the steps it would follow
+		return nil, &ConfigError{fmt.Errorf("bench: --profile times device ops; device is %s (on the CPU: go test -bench ./kernels)", device)}
+	}
 	b, err := newBenchRun(cfg, device)
 	if err != nil {
 		return nil, err
@@ -97,7 +100,7 @@ func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	}
 	r.Device = device
 	if spec.Profile {
-		if err := b.profile(r, device, log); err != nil {
+		if err := b.profile(r, log); err != nil {
 			return nil, err
 		}
 	}
@@ -270,10 +273,7 @@ func (r *BenchResult) setRates(times []float64, tokens int) {
 
 // profile times every device op over one more step into r.Profile and
 // writes the table to log.
-func (b *benchRun) profile(r *BenchResult, device string, log io.Writer) error {
-	if device != "cuda" {
-		return &ConfigError{fmt.Errorf("bench: the op profile times device ops; device is %s (on the CPU: go test -bench ./kernels)", device)}
-	}
+func (b *benchRun) profile(r *BenchResult, log io.Writer) error {
 	graph.StartDeviceProfile()
 	_, err := b.step()
 	r.Profile = graph.StopDeviceProfile()
