@@ -378,7 +378,7 @@ func (r *run) syncGPU() error {
 	var late *lateNonFinite
 	switch {
 	case errors.As(err, &late):
-		return fmt.Errorf("step %d: %w", r.state.Step, r.nonFinite(late.at(r.state.Step)))
+		return fmt.Errorf("step %d: %w", r.state.Step, &NonFiniteError{late.at(r.state.Step)}) // too late to skip: the steps after it were refused too
 	case err != nil:
 		return fmt.Errorf("device cuda: downloading the weights: %w", err)
 	}
