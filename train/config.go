@@ -4,6 +4,7 @@ package train
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -136,17 +137,37 @@ func Load(path string, overrides []string) (Config, error) {
 }
 
 // configWhere names a config for its validation errors: the file, with
-// the --set overrides that changed it, which may be the values at fault.
+// the overrides that changed it, which may be the values at fault. An
+// override of a key that a flag of its own sets is named as that flag
+// (--data corpus.txt), the others as --set key=value.
 func configWhere(path string, overrides []string) string {
 	where := "config"
 	if path != "" {
 		where += " " + path
 	}
-	if len(overrides) > 0 {
-		where += " with --set " + strings.Join(overrides, " --set ")
+	var named []string
+	for _, o := range overrides {
+		key, value, _ := strings.Cut(o, "=")
+		flag, ok := keyFlags[key]
+		if !ok {
+			named = append(named, "--set "+o)
+			continue
+		}
+		var s string
+		if json.Unmarshal([]byte(value), &s) == nil {
+			value = s
+		}
+		named = append(named, flag+" "+value)
+	}
+	if len(named) > 0 {
+		where += " with " + strings.Join(named, " ")
 	}
 	return where
 }
+
+// keyFlags are the config keys that pretrain and finetune also take as
+// flags of their own, which pass them on as overrides.
+var keyFlags = map[string]string{"data": "--data", "device": "--device", "init_from": "--init"}
 
 // Apply sets key=value overrides, each decoded as YAML into the named key.
 func (c *Config) Apply(overrides []string) error { return applyOverrides(c, overrides, "") }

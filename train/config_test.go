@@ -30,6 +30,7 @@ func TestLoadConfig(t *testing.T) {
 		{"set wins over file", good, []string{"n_layer=6", "data=x.txt"}, nil, func(c Config) bool { return c.NLayer == 6 && c.Data == "x.txt" }},
 		{"unknown key in file", write("typo.yaml", "n_layers: 2\n"), nil, []string{"typo.yaml", "n_layers", "unknown key n_layers"}, nil},
 		{"a bad --set value is named", good, []string{"dropout=2"}, []string{"good.yaml with --set dropout=2: dropout 2 is not in [0, 1)"}, nil},
+		{"the overrides of flags are named as the flags", good, []string{"dropout=2", `data="my corpus.txt"`, `device="cpu"`}, []string{"good.yaml with --set dropout=2 --data my corpus.txt --device cpu: dropout 2"}, nil},
 		{"two documents", write("two.yaml", "n_layer: 2\n---\nn_layrs: 3\n"), nil, []string{"two.yaml", "line 3: a second YAML document"}, nil},
 		{"one document with its markers", write("one.yaml", "---\nn_layer: 2\n...\n"), nil, nil, func(c Config) bool { return c.NLayer == 2 }},
 		{"a syntax error in a second document", write("bad2.yaml", "n_layer: 2\n---\n: bad: [\n"), nil, []string{"bad2.yaml", "did not find expected key"}, nil},

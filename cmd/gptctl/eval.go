@@ -97,7 +97,7 @@ func evalRun(opts *EvalOptions) error {
 		}
 		// The task's train file is the one scored here: a config made for
 		// zero-shot needs none.
-		cfg, err := train.LoadFinetune(opts.TaskPath, []string{"task.train=" + opts.DataPath})
+		cfg, err := train.LoadFinetune(opts.TaskPath, []string{"task.train=" + quote(opts.DataPath)})
 		if err != nil {
 			return err
 		}

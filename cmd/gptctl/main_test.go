@@ -150,3 +150,12 @@ func TestCPUProfileOnFailure(t *testing.T) {
 		t.Errorf("the profile of a failed command: %v, %v; want it written", fi, err)
 	}
 }
+
+// --init with --resume is one flag too many, said without naming an --out
+// that was not given.
+func TestInitWithResume(t *testing.T) {
+	code, _, stderr := runCLI(t, "pretrain", "--init", "runs/pre", "--resume")
+	if code != exitUsage || !strings.Contains(stderr, "pass one of them") || strings.Contains(stderr, "saved in ;") {
+		t.Errorf("--init with --resume: exit %d, %s", code, stderr)
+	}
+}

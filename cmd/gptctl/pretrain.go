@@ -109,7 +109,7 @@ func pretrainRun(opts *PretrainOptions) error {
 	sets := opts.Sets
 	if opts.InitDir != "" {
 		if opts.Resume {
-			return &usageError{fmt.Errorf("--resume continues the model saved in %s; --init starts a new run from another model: pass one of them", opts.OutDir)}
+			return &usageError{errors.New("--resume continues the run in --out; --init starts a new run from another model: pass one of them")}
 		}
 		sets = append(slices.Clip(sets), "init_from="+quote(opts.InitDir))
 	}
