@@ -253,14 +253,14 @@ func (b *benchRun) measure(warmup, steps int) (*BenchResult, error) {
 		BytesPerStep:  float64(after.TotalAlloc-before.TotalAlloc) / float64(steps),
 		Shape:         fmt.Sprintf("%d/%d/%d/%d/%d/%d", cfg.NLayer, cfg.NEmbd, cfg.NHead, cfg.T(), cfg.BatchSize, cfg.VocabSize),
 	}
-	r.FlopsPerToken = int64(6*r.Params + 12*cfg.NLayer*cfg.T()*cfg.NEmbd)
-	r.setRates(times, cfg.BatchSize*cfg.T()*cfg.GradAccum)
+	r.FlopsPerToken = 6*int64(r.Params) + 12*int64(cfg.NLayer)*int64(cfg.T())*int64(cfg.NEmbd)
+	r.setRates(times, int64(cfg.BatchSize)*int64(cfg.T())*int64(cfg.GradAccum))
 	return r, nil
 }
 
 // setRates sets the median and fastest step of times (seconds, sorted in
 // place) and the token and FLOP rates of the median, tokens a step.
-func (r *BenchResult) setRates(times []float64, tokens int) {
+func (r *BenchResult) setRates(times []float64, tokens int64) {
 	slices.Sort(times)
 	med := times[len(times)/2]
 	if len(times)%2 == 0 {

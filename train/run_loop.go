@@ -91,7 +91,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		default:
 			p.step(time.Since(t0))
 			r.countStep(loss, elapsed())
-			r.sum.TokensPerS = p.tokensPerS(B * T * cfg.GradAccum)
+			r.sum.TokensPerS = p.tokensPerS(int64(B) * int64(T) * int64(cfg.GradAccum))
 			m = metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm,
 				"tokens_per_s": r.sum.TokensPerS, "elapsed_s": elapsed()}
 		}
@@ -146,8 +146,8 @@ func (p *pace) step(d time.Duration) {
 	p.steps++
 }
 
-func (p *pace) tokensPerS(tokensPerStep int) float64 {
-	return float64(int64(tokensPerStep)*int64(p.steps)) / p.train.Seconds()
+func (p *pace) tokensPerS(tokensPerStep int64) float64 {
+	return float64(tokensPerStep*int64(p.steps)) / p.train.Seconds()
 }
 
 func (p *pace) evaluated(d time.Duration) {
@@ -209,7 +209,7 @@ func (r *run) skip(step int, err error) error {
 // elapsed is the run's wall time so far.
 func (r *run) countStep(loss, elapsed float64) {
 	r.state.Step++
-	r.state.TokensSeen += int64(r.model.B * r.model.T * r.cfg.GradAccum)
+	r.state.TokensSeen += int64(r.model.B) * int64(r.model.T) * int64(r.cfg.GradAccum)
 	r.state.Elapsed = elapsed // for the summary of a run that fails later
 	if !math.IsNaN(loss) {    // on a GPU the loss comes back on logged steps only
 		r.state.TrainLoss = loss
