@@ -239,11 +239,7 @@ func (s *graphSet) predict(ctx context.Context, exs []taskExample) ([][]float64,
 		if ctx.Err() != nil {
 			return nil, errEvalStopped
 		}
-		width := 0
-		for _, i := range batch {
-			width = max(width, exs[i].width)
-		}
-		g, err := s.get(width)
+		g, err := s.get(batchWidth(exs, batch))
 		if err != nil {
 			return nil, err
 		}

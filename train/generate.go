@@ -121,12 +121,6 @@ func (s *stickyWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// sampleOne writes the prompt and o.MaxNewTokens sampled tokens after it,
-// then a newline; a sampled end-of-text token ends the sample early unless
-// o.IgnoreEOT. The decoder keeps the keys and values of the window, so
-// each token costs one pass over the weights. The window is the last n_ctx
-// tokens: once the text outgrows it, each new token reruns the window that
-// ends with it (positions are absolute, so the cache cannot slide).
 // promptTail is the spaces the prompt's ids decode to beyond those typed:
 // GPT-1 ends every word with one ("there</w>" decodes as "there "), and
 // the new tokens follow it. "" for an empty prompt.
@@ -141,6 +135,12 @@ func promptTail(prompt, decoded string) string {
 	return ""
 }
 
+// sampleOne writes the prompt and o.MaxNewTokens sampled tokens after it,
+// then a newline; a sampled end-of-text token ends the sample early unless
+// o.IgnoreEOT. The decoder keeps the keys and values of the window, so
+// each token costs one pass over the weights. The window is the last n_ctx
+// tokens: once the text outgrows it, each new token reruns the window that
+// ends with it (positions are absolute, so the cache cannot slide).
 func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOptions, rng *rand.Rand, probs []float64, w *stickyWriter) error {
 	T := dec.Context()
 	dec.Reset()

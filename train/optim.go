@@ -80,7 +80,8 @@ func accumulateGrads(acc [][]float32, grad func(i int) []float32, micro, n int) 
 }
 
 // LR is the learning rate at step (0-based): linear warmup over warmup steps,
-// then cosine decay from peak to floor at step total (constant after).
+// then decay from peak to floor at step total, floor after: cosine, linear,
+// or none (decay constant stays at peak).
 func LR(step, warmup, total int, peak, floor float64, decay string) float64 {
 	if step < warmup {
 		return peak * float64(step+1) / float64(warmup)

@@ -64,11 +64,6 @@ table of the final and best values of each run.`,
 }
 
 // isFile reports whether path is a regular file.
-func isFile(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular()
-}
-
 func reportRun(opts *ReportOptions) error {
 	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() { // before the runs are read
 		return &usageError{fmt.Errorf("--out %s is a file, not a directory: name a directory for the report", opts.OutDir)}
@@ -81,7 +76,7 @@ func reportRun(opts *ReportOptions) error {
 		switch {
 		case seen[abs]: // named twice (runs/a, runs/a/, runs/a/metrics.jsonl): one legend entry
 			continue
-		case abs == out && !isFile(filepath.Join(dir, report.MetricsFile)):
+		case abs == out && !fileExists(filepath.Join(dir, report.MetricsFile)):
 			fmt.Fprintf(opts.ErrOut, "report: %s is where the report goes, not a run: skipped\n", dir) // runs/* after a first report
 			continue
 		}
