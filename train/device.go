@@ -44,12 +44,13 @@ type gpuTrainer interface {
 	// predict computes out over the batch in the input nodes, in evaluation
 	// mode, and downloads it.
 	predict(out *G.Node) ([]float32, error)
-	// window adds the first value of each of outs, outputs of the step just
-	// run (the loss, a finetune's L2 and L1), to a device sum per output,
-	// without waiting; when take it waits and returns the sums since the
-	// last take, and starts them again from zero. window(true) with no outs
-	// takes the sums of every slot, in the order the outputs were given.
-	window(take bool, outs ...*G.Node) ([]float64, error)
+	// window adds scale times the first value of each of outs, outputs of
+	// the (micro-)batch just run (the loss, a finetune's L2 and L1), to a
+	// device sum per output, without waiting; when take it waits and
+	// returns the sums since the last take, and starts them again from
+	// zero. window(true, 1) with no outs takes the sums of every slot, in
+	// the order the outputs were given.
+	window(take bool, scale float32, outs ...*G.Node) ([]float64, error)
 	// sync copies the device weights into the model's Params and the AdamW
 	// moments into o, for a checkpoint or the best model; it returns a
 	// *lateNonFinite instead when the device has refused a step.

@@ -164,7 +164,7 @@ func (g *deviceRun) predict(out *G.Node) ([]float32, error) {
 // windowSlots is how many outputs window can sum.
 const windowSlots = 4
 
-func (g *deviceRun) window(take bool, outs ...*G.Node) ([]float64, error) {
+func (g *deviceRun) window(take bool, scale float32, outs ...*G.Node) ([]float64, error) {
 	if len(outs) > windowSlots {
 		return nil, fmt.Errorf("device cuda: %d outputs to sum, at most %d", len(outs), windowSlots)
 	}
@@ -183,7 +183,7 @@ func (g *deviceRun) window(take bool, outs ...*G.Node) ([]float64, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := d.AddScaled(g.win.Slice(i, 1), g.win.Slice(i, 1), b.Slice(0, 1), 1, 1); err != nil {
+		if err := d.AddScaled(g.win.Slice(i, 1), g.win.Slice(i, 1), b.Slice(0, 1), scale, 1); err != nil {
 			return nil, err
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -96,67 +95,6 @@ func TestPretrainOnGPU(t *testing.T) {
 func weightsClose(t *testing.T, what, dirA, dirB string, tol float64) {
 	t.Helper()
 	tensorsClose(t, what, filepath.Join(dirA, "model.safetensors"), filepath.Join(dirB, "model.safetensors"), tol, nil)
-}
-
-// metricsClose compares two metrics.jsonl files line by line: the same
-// keys, every number but the times within tol (relative).
-func metricsClose(t *testing.T, fileA, fileB string, tol float64) {
-	t.Helper()
-	la := strings.Split(strings.TrimSpace(readFile(t, fileA)), "\n")
-	lb := strings.Split(strings.TrimSpace(readFile(t, fileB)), "\n")
-	if len(la) != len(lb) {
-		t.Fatalf("%d metrics lines, want %d", len(la), len(lb))
-	}
-	for i := range la {
-		var a, b map[string]any
-		if json.Unmarshal([]byte(la[i]), &a) != nil || json.Unmarshal([]byte(lb[i]), &b) != nil || len(a) != len(b) {
-			t.Fatalf("line %d: %s\nwant %s", i+1, la[i], lb[i])
-		}
-		for k, v := range b {
-			if k == "elapsed_s" || k == "tokens_per_s" {
-				continue
-			}
-			x, xok := a[k].(float64)
-			y, yok := v.(float64)
-			if xok != yok || (xok && math.Abs(x-y) > tol*max(1, math.Abs(y))) || (!xok && fmt.Sprint(a[k]) != fmt.Sprint(v)) {
-				t.Errorf("line %d: %s = %v, want %v", i+1, k, a[k], v)
-			}
-		}
-	}
-}
-
-// tensorsClose compares two safetensors files tensor by tensor, but for
-// the tensors named in skip.
-func tensorsClose(t *testing.T, what, fileA, fileB string, tol float64, skip []string) {
-	t.Helper()
-	a, err := data.ReadSafetensors(fileA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := data.ReadSafetensors(fileB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	worst, where := 0.0, ""
-	for name, ta := range a.Tensors {
-		if slices.Contains(skip, name) || slices.Contains(skip, strings.TrimPrefix(name, "m.")) || slices.Contains(skip, strings.TrimPrefix(name, "v.")) {
-			continue
-		}
-		fa, _ := ta.Float32()
-		fb, err := b.Tensors[name].Float32()
-		if err != nil || len(fa) != len(fb) {
-			t.Fatalf("%s: tensor %s differs in shape: %v", what, name, err)
-		}
-		for i := range fa {
-			if d := math.Abs(float64(fa[i] - fb[i])); d > worst {
-				worst, where = d, name
-			}
-		}
-	}
-	t.Logf("%s: max weight difference %.3g (%s)", what, worst, where)
-	if worst > tol {
-		t.Errorf("%s: weights differ by up to %.3g in %s, want <= %g", what, worst, where, tol)
-	}
 }
 
 // bench --profile on the GPU times every op of one step: each kind of op the
@@ -554,5 +492,39 @@ func TestEvalPredictOnGPU(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// grad_accum on the GPU: a step's micro-batches fill the one graph in
+// turn, and the log window sums their mean losses; the run follows the
+// CPU's, metrics lines and weights.
+func TestFinetuneGradAccumOnGPU(t *testing.T) {
+	needGPU(t)
+	dir := t.TempDir()
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val: %s, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
+batch_size: 3
+grad_accum: 2
+max_steps: 3
+log_interval: 2
+dropout: 0
+head_dropout: 0
+lr: 1.0e-3
+tf32: false
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "train.tsv"), sameWidthTSV(10, 1)), writeFile(t, filepath.Join(dir, "val.tsv"), sameWidthTSV(6, 2))))
+	outs := map[string]string{}
+	for _, device := range []string{"cpu", "cuda"} {
+		cfg, err := LoadFinetune(yaml, []string{"device=" + device})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[device] = filepath.Join(dir, device)
+		if _, err := Finetune(context.Background(), cfg, Options{OutDir: outs[device], Log: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	metricsClose(t, filepath.Join(outs["cuda"], metricsName), filepath.Join(outs["cpu"], metricsName), 1e-4)
+	for _, f := range []string{"model.safetensors", "head.safetensors"} {
+		tensorsClose(t, "gpu vs cpu with grad_accum 2: "+f, filepath.Join(outs["cuda"], "checkpoint", f), filepath.Join(outs["cpu"], "checkpoint", f), 1e-4, nil)
 	}
 }

@@ -49,6 +49,7 @@ type ftRun struct {
 	optim      *AdamW
 	rng        *kernels.RNG
 	grads      [][]float32
+	accGrads   [][]float32 // grad_accum > 1 on the CPU: the step's mean gradient
 	state      finetuneState
 	perEpoch   int // steps per epoch
 	total      int // steps of the run
@@ -179,7 +180,14 @@ func (r *ftRun) plan() {
 		r.graphs.fixedT = info.MaxLen
 	}
 	r.grads = make([][]float32, len(p.List))
-	r.perEpoch = (len(r.train) + cfg.BatchSize - 1) / cfg.BatchSize
+	batches := (len(r.train) + cfg.BatchSize - 1) / cfg.BatchSize
+	r.perEpoch = (batches + cfg.GradAccum - 1) / cfg.GradAccum
+	if cfg.GradAccum > 1 && r.device == "cpu" { // the sum of a step's micro-batches; one batch's are the graph's own
+		r.accGrads = make([][]float32, len(p.List))
+		for i, w := range p.List {
+			r.accGrads[i] = make([]float32, len(w.Data))
+		}
+	}
 	r.total = cfg.Epochs * r.perEpoch
 	if cfg.MaxSteps > 0 {
 		r.total = cfg.MaxSteps
@@ -239,9 +247,10 @@ func (r *ftRun) resume() error {
 	for _, f := range []struct {
 		key        string
 		want, have uint64
-	}{{"batch_size", uint64(r.cfg.BatchSize), uint64(ck.job.BatchSize)}, {"seed", r.cfg.Seed, ck.job.Seed}} {
+	}{{"batch_size", uint64(r.cfg.BatchSize), uint64(ck.job.BatchSize)}, {"grad_accum", uint64(r.cfg.GradAccum), uint64(max(ck.job.GradAccum, 1))},
+		{"seed", r.cfg.Seed, ck.job.Seed}} {
 		if f.want != f.have {
-			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: each epoch's batches follow from batch_size and seed, and a change within the run would train some rows twice and skip others (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
+			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: each epoch's batches and steps follow from batch_size, grad_accum and seed, and a change within the run would train some rows twice and skip others (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
 		}
 	}
 	if !samePath(ck.job.InitFrom, r.cfg.InitFrom) || ck.job.RandomInit != r.cfg.RandomInit {
@@ -460,8 +469,12 @@ func (r *ftRun) describe() {
 		float64(p.Count())/1e6, info.Objective, info.head().Outputs())
 	fmt.Fprintf(r.opt.Log, "task: %s, %d training and %d validation examples, max_len %d (%d truncated); baseline %s\n",
 		info.Type, len(r.train), len(r.val), info.MaxLen, r.sum.Truncated, formatMetrics(r.sum.Baseline))
-	fmt.Fprintf(r.opt.Log, "plan: %d steps (%d per epoch) of up to %d examples, lr %g, warmup %d, lambda %g; BLAS %s\n",
-		r.total, r.perEpoch, min(cfg.BatchSize, len(r.train)), cfg.LR, r.warmup, cfg.Lambda, kernels.BLASName())
+	batch := fmt.Sprint(min(cfg.BatchSize, len(r.train)))
+	if cfg.GradAccum > 1 {
+		batch = fmt.Sprintf("%d micro-batches of %s", cfg.GradAccum, batch)
+	}
+	fmt.Fprintf(r.opt.Log, "plan: %d steps (%d per epoch) of up to %s examples, lr %g, warmup %d, lambda %g; BLAS %s\n",
+		r.total, r.perEpoch, batch, cfg.LR, r.warmup, cfg.Lambda, kernels.BLASName())
 }
 
 // isBetter compares a metric value with the best so far.

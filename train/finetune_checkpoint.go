@@ -115,7 +115,7 @@ func (r *ftRun) save() error {
 		// Stopped after a step that left its sums on the GPU (only steps
 		// that log or checkpoint take them): the window takes them, so that
 		// the first line after a resume averages every step since the last.
-		sums, err := r.graphs.gpu.window(true)
+		sums, err := r.graphs.gpu.window(true, 1)
 		if err != nil {
 			return err
 		}

@@ -58,7 +58,8 @@ type FinetuneConfig struct {
 	Dropout     float64 `yaml:"dropout"`      // the model's embedding, attention and residual dropout
 	HeadDropout float64 `yaml:"head_dropout"` // on the <e> states before the head
 
-	BatchSize      int     `yaml:"batch_size"` // examples per step
+	BatchSize      int     `yaml:"batch_size"` // examples per micro-batch
+	GradAccum      int     `yaml:"grad_accum"` // micro-batches per step, their gradients averaged
 	Epochs         int     `yaml:"epochs"`
 	MaxSteps       int     `yaml:"max_steps"` // 0 = epochs over the training data
 	LR             float64 `yaml:"lr"`
@@ -90,7 +91,7 @@ func DefaultFinetune() FinetuneConfig {
 	return FinetuneConfig{
 		Task:   TaskConfig{ValFraction: 0.1, SplitSeed: 1},
 		Lambda: 0.5, Dropout: 0.1, HeadDropout: 0.1,
-		BatchSize: 32, Epochs: 3, LR: 6.25e-5, WarmupFraction: 0.002, LRDecay: "linear",
+		BatchSize: 32, GradAccum: 1, Epochs: 3, LR: 6.25e-5, WarmupFraction: 0.002, LRDecay: "linear",
 		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01, GradClip: 1,
 		LogInterval: 10, Seed: 42, Device: "auto", GPUMath: GPUMath{TF32: true},
 	}
@@ -135,7 +136,7 @@ func (c FinetuneConfig) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"batch_size", c.BatchSize}, {"epochs", c.Epochs}, {"log_interval", c.LogInterval}} {
+	}{{"batch_size", c.BatchSize}, {"grad_accum", c.GradAccum}, {"epochs", c.Epochs}, {"log_interval", c.LogInterval}} {
 		if f.v <= 0 {
 			bad("%s %d must be positive", f.name, f.v)
 		}

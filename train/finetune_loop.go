@@ -72,7 +72,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		}
 		lr := LR(step, r.warmup, r.total, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay)
 		t0 := time.Now()
-		res, err := r.trainStep(batches[step%r.perEpoch], lr)
+		res, err := r.trainStep(r.stepBatches(batches, step), lr)
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		}
@@ -180,40 +180,60 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics, due bool) error {
 	return nil
 }
 
-// trainStep runs forward and backward on one batch, clips and applies AdamW.
-func (r *ftRun) trainStep(batch []int, lr float64) (stepResult, error) {
-	var res stepResult
-	g, err := r.graphs.get(batchWidth(r.train, batch))
-	if err != nil {
-		return res, err
-	}
+// stepBatches returns the micro-batches of step (0-based) among its
+// epoch's batches: grad_accum of them, fewer at the end of an epoch.
+func (r *ftRun) stepBatches(batches [][]int, step int) [][]int {
+	lo := step % r.perEpoch * r.cfg.GradAccum
+	return batches[lo:min(lo+r.cfg.GradAccum, len(batches))]
+}
+
+// trainStep runs forward and backward on each micro-batch, averages their
+// gradients, clips them and applies AdamW. The step's losses are the
+// micro-batches' means.
+func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 	if r.device == "cuda" {
-		return r.trainStepGPU(g, batch, lr)
+		return r.trainStepGPU(micro, lr)
 	}
-	tr, err := g.trainer()
-	if err != nil {
-		return res, err
+	var res stepResult
+	n := len(micro)
+	for k, batch := range micro {
+		g, err := r.graphs.get(batchWidth(r.train, batch))
+		if err != nil {
+			return res, err
+		}
+		tr, err := g.trainer()
+		if err != nil {
+			return res, err
+		}
+		res.tokens += g.fill(r.train, batch)
+		l, err := tr.Step()
+		if err != nil {
+			return res, err
+		}
+		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+			return res, &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)}
+		}
+		res.loss += float64(l) / float64(n)
+		res.l2 += float64(tr.Value(g.task.TaskLoss)[0]) / float64(n)
+		if g.task.LMLoss != nil {
+			res.l1 += float64(tr.Value(g.task.LMLoss)[0]) / float64(n)
+		}
+		if n == 1 {
+			for i := range r.grads {
+				r.grads[i] = tr.Grad(i)
+			}
+			continue
+		}
+		accumulateGrads(r.accGrads, tr.Grad, k, n)
 	}
-	res.tokens = g.fill(r.train, batch)
-	l, err := tr.Step()
-	if err != nil {
-		return res, err
-	}
-	if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
-		return res, &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)}
-	}
-	for i := range r.grads {
-		r.grads[i] = tr.Grad(i)
+	if n > 1 {
+		copy(r.grads, r.accGrads)
 	}
 	res.gradNorm = ClipGrads(r.grads, r.cfg.GradClip)
 	if math.IsNaN(res.gradNorm) || math.IsInf(res.gradNorm, 0) {
 		return res, &NonFiniteError{fmt.Errorf("the gradient norm is %v (lower lr)", res.gradNorm)}
 	}
 	r.optim.Update(r.model.params, r.grads, float32(lr))
-	res.loss, res.l2 = float64(l), float64(tr.Value(g.task.TaskLoss)[0])
-	if g.task.LMLoss != nil {
-		res.l1 = float64(tr.Value(g.task.LMLoss)[0])
-	}
 	return res, nil
 }
 
@@ -239,15 +259,29 @@ func (r *ftRun) startGPU() error {
 	return nil
 }
 
-// trainStepGPU is trainStep on the GPU.
-func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult, error) {
+// trainStepGPU is trainStep on the GPU, where every batch is padded to
+// the one graph's length.
+func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
 	var res stepResult
 	if err := r.startGPU(); err != nil {
 		return res, err
 	}
+	g, err := r.graphs.get(r.graphs.fixedT)
+	if err != nil {
+		return res, err
+	}
 	gpu := r.graphs.gpu
+	outs := append([]*G.Node{g.task.Loss}, g.extra...) // the loss, L2 and (with lambda > 0) L1
+	scale := 1 / float32(len(micro))
+	k := 0
 	fill := func() error {
-		res.tokens = g.fill(r.train, batch)
+		if k > 0 { // the last micro-batch's losses into the log window, before this one's replace them
+			if _, err := gpu.window(false, scale, outs...); err != nil {
+				return err
+			}
+		}
+		res.tokens += g.fill(r.train, micro[k])
+		k++
 		return nil
 	}
 	// Only a step that logs or checkpoints waits for the device: the others
@@ -256,7 +290,7 @@ func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult,
 	// the device's guard, which the next step that looks reports. A
 	// checkpoint step takes the sums, so that the saved window holds them.
 	look := r.logsAt(r.state.Step+1) || r.savesAt(r.state.Step+1)
-	_, norm, err := gpu.step(fill, 1, r.cfg.GradClip, float32(lr), look)
+	_, norm, err := gpu.step(fill, len(micro), r.cfg.GradClip, float32(lr), look)
 	var late *lateNonFinite
 	if errors.As(err, &late) {
 		return res, &NonFiniteError{late.at(r.state.Step + 1)}
@@ -264,8 +298,7 @@ func (r *ftRun) trainStepGPU(g *taskGraph, batch []int, lr float64) (stepResult,
 	if err != nil {
 		return res, err
 	}
-	outs := append([]*G.Node{g.task.Loss}, g.extra...) // the loss, L2 and (with lambda > 0) L1
-	sums, err := gpu.window(look, outs...)
+	sums, err := gpu.window(look, scale, outs...)
 	r.winOnGPU = !look
 	if err != nil || !look {
 		res.gradNorm = math.NaN()

@@ -996,3 +996,89 @@ func TestFinetuneBuildsLongestGraphFirst(t *testing.T) {
 		t.Fatalf("after setup: graphs for %v, want the trained graph of length %d alone", slices.Sorted(maps.Keys(r.graphs.byT)), T)
 	}
 }
+
+// sameWidthTSV is a classification TSV whose rows all encode to one width:
+// "yes" or "not" and two 4-letter words, label pos for yes.
+func sameWidthTSV(n int, seed uint64) string {
+	r := rand.New(rand.NewPCG(seed, 9))
+	word := func() string {
+		b := make([]byte, 4)
+		for i := range b {
+			b[i] = byte('a' + r.IntN(26))
+		}
+		return string(b)
+	}
+	var b strings.Builder
+	b.WriteString("sentence\tlabel\n")
+	for range n {
+		lead, label := "not", "neg"
+		if r.IntN(2) == 1 {
+			lead, label = "yes", "pos"
+		}
+		fmt.Fprintf(&b, "%s %s %s\t%s\n", lead, word(), word(), label)
+	}
+	return b.String()
+}
+
+// grad_accum n of batch_size b makes the step one batch of n*b makes: on
+// eight rows of one width (so that every micro-batch's losses are means
+// over the same counts), one step of 2 x 4 gives the weights (to float32
+// rounding, which Adam's first step makes lr-sized where a gradient is near
+// zero: 1e-5 of lr 1e-3), losses and gradient norm of one step of 8, L1
+// included. Over epochs, a step takes
+// grad_accum batches and an epoch every row once; a resume keeps it.
+func TestFinetuneGradAccum(t *testing.T) {
+	dir := t.TempDir()
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val: %s, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
+dropout: 0
+head_dropout: 0
+lr: 1.0e-3
+log_interval: 1
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "train.tsv"), sameWidthTSV(8, 1)), writeFile(t, filepath.Join(dir, "val.tsv"), sameWidthTSV(6, 2))))
+	run := func(name string, sets ...string) (*FinetuneSummary, string) {
+		t.Helper()
+		cfg, err := LoadFinetune(yaml, sets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, name)
+		sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum, out
+	}
+	whole, wholeDir := run("whole", "batch_size=8", "max_steps=1")
+	accum, accumDir := run("accum", "batch_size=4", "grad_accum=2", "max_steps=1")
+	if math.Abs(whole.TrainLoss-accum.TrainLoss) > 1e-6 || accum.Step != 1 {
+		t.Errorf("one step of 2 x 4 rows: %+v\none of 8: %+v", accum, whole)
+	}
+	metricsClose(t, filepath.Join(accumDir, metricsName), filepath.Join(wholeDir, metricsName), 1e-5)
+	for _, f := range []string{"model.safetensors", "head.safetensors"} {
+		tensorsClose(t, "grad_accum 2 x 4 against batch 8: "+f, filepath.Join(accumDir, "checkpoint", f), filepath.Join(wholeDir, "checkpoint", f), 1e-5, nil)
+	}
+
+	// 8 rows in batches of 3 (3, 3, 2), two a step: 2 steps an epoch, the
+	// second of one batch; every row once an epoch.
+	tokens := func(out string) int64 {
+		var st finetuneState
+		if err := readState(filepath.Join(out, checkpointDir), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.TokensSeen
+	}
+	epochs, epochsDir := run("epochs", "batch_size=3", "grad_accum=2", "epochs=3")
+	if epochs.Step != 6 || epochs.Epoch != 3 || tokens(epochsDir) != 3*tokens(wholeDir) {
+		t.Errorf("3 epochs of 8 rows in micro-batches of 3, two a step: %d steps, epoch %v, %d tokens; want 6, 3 and 3 x %d",
+			epochs.Step, epochs.Epoch, tokens(epochsDir), tokens(wholeDir))
+	}
+	cfg, err := LoadFinetune(yaml, []string{"batch_size=3", "grad_accum=4", "epochs=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce *ConfigError
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "epochs"), Resume: true, Log: io.Discard}); !errors.As(err, &ce) || !strings.Contains(err.Error(), "grad_accum 4, but the run's is 2") {
+		t.Errorf("a resume with another grad_accum: %v", err)
+	}
+}
