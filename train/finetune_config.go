@@ -74,7 +74,7 @@ type FinetuneConfig struct {
 
 	EvalInterval       int    `yaml:"eval_interval"` // steps; 0 = at the end of every epoch
 	LogInterval        int    `yaml:"log_interval"`
-	CheckpointInterval int    `yaml:"checkpoint_interval"` // steps; 0 = only at the end
+	CheckpointInterval int    `yaml:"checkpoint_interval"` // steps; 0 = only at the end (and on a signal)
 	MaxTime            string `yaml:"max_time"`            // stop cleanly (checkpoint, exit 0) before this wall time, e.g. "3h50m"
 
 	Seed    uint64 `yaml:"seed"`
@@ -93,7 +93,7 @@ func DefaultFinetune() FinetuneConfig {
 		Lambda: 0.5, Dropout: 0.1, HeadDropout: 0.1,
 		BatchSize: 32, GradAccum: 1, Epochs: 3, LR: 6.25e-5, WarmupFraction: 0.002, LRDecay: "linear",
 		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01, GradClip: 1,
-		LogInterval: 10, Seed: 42, Device: "auto", GPUMath: GPUMath{TF32: true},
+		LogInterval: 10, CheckpointInterval: 500, Seed: 42, Device: "auto", GPUMath: GPUMath{TF32: true},
 	}
 }
 
