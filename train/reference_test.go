@@ -1,7 +1,7 @@
 package train
 
 // The reference test, in the style of llm.c's test_gpt2: every case folder
-// under GPTCTL_REFERENCE_DIR (default ../../shared/reference) holds a small
+// under GPTCTL_REFERENCE_DIR (default ../shared/reference) holds a small
 // model, one batch and what PyTorch computed from them. gptctl must
 // reproduce the logits, the loss, every gradient and every weight after one
 // AdamW step.
@@ -22,7 +22,8 @@ import (
 )
 
 // referenceCases returns the case folders to check, by name: the ones under
-// GPTCTL_REFERENCE_DIR (default ../../shared/reference), when it exists, and
+// GPTCTL_REFERENCE_DIR (default ../shared/reference; a relative path is
+// from the repository root), when it exists, and
 // those of testdata/reference, which scripts/reference-case.py made with
 // other shapes (one head, eight heads, three layers, seq shorter than ctx,
 // layer_norm_epsilon 1e-6, Hugging Face names with mask buffers), so the
@@ -30,7 +31,10 @@ import (
 func referenceCases(t *testing.T) map[string]string {
 	dir, asked := os.LookupEnv("GPTCTL_REFERENCE_DIR")
 	if dir == "" {
-		dir, asked = filepath.Join("..", "..", "shared", "reference"), false
+		dir, asked = filepath.Join("..", "shared", "reference"), false
+	}
+	if !filepath.IsAbs(dir) { // from the repository root, where make and go test ./... start
+		dir = filepath.Join("..", dir)
 	}
 	cases := map[string]string{}
 	if _, err := os.Stat(dir); err != nil {

@@ -137,6 +137,7 @@ func TestBadInput(t *testing.T) {
 		{"generate --temperature -1", []string{"generate", "--model", pre, "--temperature", "-1"}, 2, []string{"--temperature"}},
 		{"report of a directory that is not a run", []string{"report", dir, "--out", out("rp")}, 2, []string{dir, "has no metrics.jsonl"}},
 		{"report --out a file", []string{"report", pre, "--out", typo}, 2, []string{"--out " + typo + " is a file"}},
+		{"report --out under a file", []string{"report", pre, "--out", filepath.Join(typo, "rp")}, 2, []string{"--out " + filepath.Join(typo, "rp"), "not a directory"}},
 		{"report without a run directory", []string{"report"}, 2, []string{"report needs one or more run directories"}},
 		{"report --format unknown", []string{"report", dir, "--format", "pdf", "--out", out("rp2")}, 2, []string{"--format", "pdf", "png, svg or html"}},
 		{"eval --stride -1", []string{"eval", "--model", pre, "--data", typo, "--stride", "-1"}, 2, []string{"--stride -1"}},

@@ -40,7 +40,7 @@ log-probability of its tokens after the context and question, no finetuning. On
 a GPU (--device auto finds a usable one) the products run in float32, so both
 devices give the same numbers.`,
 		Example: `  gptctl eval --model runs/shk --data heldout.txt
-  gptctl eval --model runs/big --data runs/corpus-gpt2 --stride 512
+  gptctl eval --model runs/big --data runs/corpus-gpt2 --stride 32
   gptctl eval --model runs/ft-sst2/best --data ../shared/data/tasks/sst2/dev.tsv
   gptctl eval --model runs/pre-tasks --task configs/finetune-storycloze.yaml --data runs/tasks/storycloze-val.csv`,
 		Args: usageArgs(cobra.NoArgs),

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -63,7 +65,6 @@ table of the final and best values of each run.`,
 	return cmd
 }
 
-// isFile reports whether path is a regular file.
 func reportRun(opts *ReportOptions) error {
 	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() { // before the runs are read
 		return &usageError{fmt.Errorf("--out %s is a file, not a directory: name a directory for the report", opts.OutDir)}
@@ -93,6 +94,12 @@ func reportRun(opts *ReportOptions) error {
 			fmt.Fprintf(opts.ErrOut, "report: %s: ignored a truncated last line\n", dir)
 		}
 		runs = append(runs, run)
+	}
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) {
+			return &usageError{fmt.Errorf("--out %s: %w (name a directory you can write)", opts.OutDir, err)}
+		}
+		return fmt.Errorf("report: %w", err)
 	}
 	paths, err := report.Render(runs, opts.OutDir, opts.Formats)
 	for _, p := range paths {
