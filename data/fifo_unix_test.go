@@ -4,6 +4,7 @@ package data
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,5 +29,45 @@ func TestCharTokenizerOfPipe(t *testing.T) {
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "tokenizer char reads the inputs twice") {
 		t.Errorf("char vocabulary of a pipe: %v", err)
+	}
+}
+
+// A piped corpus (zcat's), whose size is unknown until read, gets units of
+// at least 64 KiB: its validation split is a few runs of text, not
+// thousands of 256-byte fragments spliced into train.
+func TestPrepareOfPipe(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "in")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	var text strings.Builder
+	for i := 0; text.Len() < 2<<20; i++ {
+		fmt.Fprintf(&text, "line %07d\n", i)
+	}
+	go func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.WriteString(text.String())
+			f.Close()
+		}
+	}()
+	out := filepath.Join(dir, "out")
+	if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{fifo}, OutDir: out, ValFraction: 0.1, Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var val strings.Builder
+	for _, id := range readSplit(t, out, "val") {
+		val.WriteByte(byte(id))
+	}
+	runs, last := 0, -2
+	for _, line := range strings.Split(val.String(), "\n") {
+		var n int
+		if _, err := fmt.Sscanf(line, "line %d", &n); err != nil || n != last+1 {
+			runs++
+		}
+		last = n
+	}
+	if share := float64(val.Len()) / float64(text.Len()); runs > 10 || share < 0.05 || share > 0.15 {
+		t.Errorf("2 MiB piped at 0.1: val share %.3f in %d runs of text", share, runs)
 	}
 }

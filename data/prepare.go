@@ -69,14 +69,14 @@ func (s PrepareStats) Tokens() int64 { return s.TrainTokens + s.ValTokens }
 // change, about InputBytes·ValFraction/8 bytes, 256 bytes to 1 MiB), workers
 // encode batches of units on every core, and the results are written in
 // input order. The tokenizer's EOT id follows every document (nothing when
-// it has none). The validation split is an evenly spread, deterministic
-// share f = ValFraction of the bytes (of a .jsonl file's lines): a chunk
-// goes to it when the share so far, with half the chunk, stays below f,
-// and a document when its middle byte falls in the middle f of a period
-// of the input (a unit over the smaller of f and 1-f), whatever its
-// length (prepReader.isVal). A text chunk taken for val leaves the train
-// text around it joined, with no end-of-text token. Shards hold at most
-// ShardTokens tokens.
+// it has none): in train too where a document's last chunk went to val.
+// The validation split is an evenly spread, deterministic share f =
+// ValFraction of the bytes: a unit (a text chunk, or a .jsonl line) goes
+// to it when its middle byte falls in the middle f of a period of the
+// input (a unit over the smaller of f and 1-f), whatever its length
+// (prepReader.isVal). A text chunk taken for val from within a document
+// leaves the train text around it joined, with no end-of-text token.
+// Shards hold at most ShardTokens tokens.
 // Shards and tokenizer are written into a hidden directory in OutDir and
 // moved into place once all are written, replacing an earlier run's whole
 // set: a failed run leaves the earlier set as it was.
@@ -182,7 +182,11 @@ func runPipeline(opts PrepareOptions, files []string, total int64, w *prepWriter
 	defer abort()
 
 	readErr := make(chan error, 1)
-	r := &prepReader{valFraction: opts.ValFraction, unitSize: unitBytes(total, opts.ValFraction), cuts: CutsOf(opts.Tokenizer)}
+	unit := unitBytes(total, opts.ValFraction)
+	if !sizesKnown(files) {
+		unit = max(unit, pipedUnitBytes)
+	}
+	r := &prepReader{valFraction: opts.ValFraction, unitSize: unit, cuts: CutsOf(opts.Tokenizer)}
 	ctx := cmp.Or(opts.Context, context.Background())
 	r.send = func(j prepJob) error {
 		select {
@@ -295,6 +299,9 @@ func encodeJob(tok Tokenizer, j prepJob) prepResult {
 			if eot >= 0 {
 				*dst = append(*dst, eot)
 			}
+		}
+		if u.trainEOT && eot >= 0 {
+			res.train = append(res.train, eot)
 		}
 	}
 	return res

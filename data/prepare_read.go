@@ -20,9 +20,12 @@ type prepUnit struct {
 	text string // the text, or the raw JSON line when jsonl is set
 	val  bool
 	eot  bool // a document ends after this unit
-	json bool
-	file string
-	line int
+	// trainEOT: the document ends in train too, after its train text
+	// before this unit (which, the last, went to val)
+	trainEOT bool
+	json     bool
+	file     string
+	line     int
 }
 
 // prepJob is a batch of units for one worker.
@@ -99,9 +102,9 @@ func expandInputs(inputs []string) ([]string, int64, error) {
 }
 
 // unitBytes is the size of the text-file units: small enough that a corpus
-// gets about eight units in its smaller split (val, or train at a fraction
-// above one half), between 256 bytes and 1 MiB (so that a small corpus gets
-// near its share too).
+// of total bytes gets about eight units in its smaller split (val, or
+// train at a fraction above one half), between 256 bytes and 1 MiB (so
+// that a small corpus gets near its share too).
 func unitBytes(total int64, valFraction float64) int {
 	if !(valFraction > 0) {
 		return 1 << 20
@@ -109,57 +112,72 @@ func unitBytes(total int64, valFraction float64) int {
 	return int(min(max(float64(total)*min(valFraction, 1-valFraction)/8, 256), 1<<20))
 }
 
+// pipedUnitBytes is the least unit size where an input's size is unknown
+// until it is read (a pipe, such as zcat's): a corpus counted as the
+// other inputs alone would get units of 256 bytes, a validation split of
+// thousands of fragments.
+const pipedUnitBytes = 64 << 10
+
+// sizesKnown reports whether every file's size is known before it is
+// read: a regular file's, not a pipe's or a device's.
+func sizesKnown(files []string) bool {
+	for _, f := range files {
+		if fi, err := os.Stat(f); err != nil || !fi.Mode().IsRegular() {
+			return false
+		}
+	}
+	return true
+}
+
 // prepReader cuts the input files into units and batches them into jobs.
 type prepReader struct {
 	valFraction float64
 	unitSize    int
 	cuts        Cuts  // where the tokenizer's text may be cut
-	bytes, val  int64 // bytes of the units so far, and of those for validation
+	bytes       int64 // bytes of the units so far
+	docTrains   bool  // a unit of the document being read went to train
 	seq         int64
 	job         prepJob
 	send        func(prepJob) error
 }
 
-// isVal reports whether the next unit, of n bytes, is a validation unit;
-// doc says it is a whole document (a .jsonl line), which may be of any
-// length, rather than a chunk of a text file, whose chunks are of about
-// the unit size.
+// isVal reports whether the next unit, of n bytes, is a validation unit:
+// a chunk of a text file (of about the unit size, shorter where a file
+// ends) or a whole document (a .jsonl line, of any length).
 //
-// A document is taken when its middle byte falls in the middle f of a
-// period of the input's bytes (the unit size over the smaller share, about
-// eight periods in a corpus): its length does not change its chance, so
-// the validation documents are a sample of the documents, long and short
-// alike, and a share f of the bytes on average. (The chunks' rule below
-// took short .jsonl documents far more readily than long ones: 61% of
-// those of 100 bytes against 7% of those of 1,900 at 0.1.)
-//
-// A chunk is taken when the validation share of the bytes so far, with
-// half of the chunk counted in, stays below f: a share f of the bytes to
-// within a chunk, evenly spread (counting units instead of bytes gave a
-// text cut into alternately long and short pieces 12.5% for 10%).
-func (r *prepReader) isVal(n int, doc bool) bool {
+// A unit is taken when its middle byte falls in the middle f of a period
+// of the input's bytes (the unit size over the smaller share, about eight
+// periods in a corpus): its length does not change its chance, so the
+// validation units are a sample of the units, long and short alike, and a
+// share f of the bytes on average. Two rules that did not hold: one that
+// kept the share so far just below f, with half the unit counted in, took
+// short units far more readily than long ones (61% of .jsonl documents of
+// 100 bytes against 7% of those of 1,900 at 0.1; in a corpus of books, the
+// short last chunks of the files made 75% of the validation bytes), and
+// counting units instead of bytes gave a text cut into alternately long
+// and short pieces 12.5% for 10%.
+func (r *prepReader) isVal(n int) bool {
 	f, size := r.valFraction, int64(n)
 	mid := float64(r.bytes) + float64(size)/2
 	r.bytes += size
 	if !(f > 0) {
 		return false
 	}
-	var val bool
-	if doc {
-		period := float64(max(r.unitSize, 1)) / min(f, 1-f)
-		x := math.Mod(mid, period) // a window in the middle: a corpus of one document trains
-		val = x >= (1-f)*period/2 && x < (1+f)*period/2
-	} else {
-		val = float64(r.val)+float64(size)/2 < f*float64(r.bytes)
-	}
-	if val {
-		r.val += size
-	}
-	return val
+	period := float64(max(r.unitSize, 1)) / min(f, 1-f)
+	x := math.Mod(mid, period) // a window in the middle: a corpus of one unit trains
+	return x >= (1-f)*period/2 && x < (1+f)*period/2
 }
 
 func (r *prepReader) add(u prepUnit) error {
-	u.val = r.isVal(len(u.text), u.json)
+	u.val = r.isVal(len(u.text))
+	if !u.val {
+		r.docTrains = true
+	}
+	if u.eot {
+		// A document whose last unit is val ends in train too, where its
+		// train text ends: the next document's does not run into it.
+		u.trainEOT, r.docTrains = u.val && r.docTrains, false
+	}
 	r.job.units = append(r.job.units, u)
 	r.job.bytes += int64(len(u.text))
 	if r.job.bytes >= prepJobBytes {

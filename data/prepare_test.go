@@ -222,8 +222,8 @@ func TestPrepareGPT2(t *testing.T) {
 }
 
 // ReadChunks cuts where its Cuts allow, into chunks of at most size bytes
-// where there is a cut point; a run without one is read on, up to 64 times
-// size, before it is cut between characters.
+// where there is a cut point; a run without one is read on, up to maxRun
+// bytes, before it is cut between characters.
 func TestReadChunks(t *testing.T) {
 	cjk := strings.Repeat("\u3042\u3044", 3000) // 18,000 bytes, no space
 	for _, c := range []struct {
@@ -233,7 +233,7 @@ func TestReadChunks(t *testing.T) {
 	}{
 		{strings.Repeat("word, and more words\n", 500), SpaceCuts, 1000},
 		{cjk, SpaceCuts, len(cjk)},                                                      // no cut point: one chunk
-		{strings.Repeat(cjk, 5), SpaceCuts, 64000},                                      // past 64 x 1000: cut between characters
+		{strings.Repeat(cjk, 60), SpaceCuts, maxRun},                                    // past maxRun: cut between characters
 		{strings.Repeat("x", 2500) + " y" + strings.Repeat("z", 5000), SpaceCuts, 8000}, // a cut after the buffer grew, then none
 		{strings.Repeat("\u3042\u3044\n", 2000), WhitespaceCuts, 1000},                  // lines of Japanese
 		{strings.Repeat("word\n", 2000), WhitespaceCuts, 1000},
@@ -257,7 +257,7 @@ func TestReadChunks(t *testing.T) {
 			if !utf8.ValidString(p) {
 				t.Fatalf("chunk cuts a character: %q", trunc(p))
 			}
-			if at += len(p); i < len(parts)-1 && c.longest < 64000 && !c.cuts.At(c.text, at) {
+			if at += len(p); i < len(parts)-1 && c.longest < maxRun && !c.cuts.At(c.text, at) {
 				t.Fatalf("%q...: chunk %d ends at %d, not a cut point", trunc(c.text), i, at)
 			}
 		}
@@ -660,7 +660,7 @@ func TestValShareOfBytes(t *testing.T) {
 		var all, val int
 		for i := range 5000 {
 			n := []int{4000, 96}[i%2]
-			if r.isVal(n, false) {
+			if r.isVal(n) {
 				val += n
 			}
 			all += n
@@ -669,7 +669,7 @@ func TestValShareOfBytes(t *testing.T) {
 			t.Errorf("fraction %g: validation share %.4f of the bytes", f, share)
 		}
 	}
-	if (&prepReader{}).isVal(100, false) || (&prepReader{}).isVal(100, true) {
+	if (&prepReader{}).isVal(100) {
 		t.Error("fraction 0 selected a unit")
 	}
 }
@@ -693,7 +693,7 @@ func TestValUnbiasedByLength(t *testing.T) {
 		for _, size := range sizes {
 			k := size / 1000
 			n[k]++
-			if r.isVal(size, true) {
+			if r.isVal(size) {
 				val[k]++
 				valBytes += int64(size)
 			}
@@ -773,5 +773,62 @@ func TestPrepareDirNameWithPatternCharacters(t *testing.T) {
 	own, _ := ShardFiles(pattern, "train")
 	if len(before) != 4 || !slices.Equal(after, before) || len(own) != 1 || filepath.Dir(own[0]) != pattern {
 		t.Fatalf("sh1's shards %v, then %v after a prepare into sh[1], which has %v", before, after, own)
+	}
+}
+
+// A corpus of books, files of 100-500 KB: the validation split is a sample
+// of the text, not the files' last chunks (short, they were taken first,
+// and made most of it), and every document ends with the end-of-text
+// token in train, also one whose last chunk went to val (its train text
+// ran into the next document's).
+func TestPrepareValOfManyDocuments(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 6))
+	var files []string
+	total := 0
+	for i := range 20 {
+		var b strings.Builder
+		for b.Len() < 100_000+rng.IntN(400_000) {
+			fmt.Fprintf(&b, "%s ", []string{"the", "cat", "sat", "on", "a", "mat"}[rng.IntN(6)])
+		}
+		total += b.Len()
+		files = append(files, writeTemp(t, dir, fmt.Sprintf("book%02d.txt", i), b.String()))
+	}
+	out := filepath.Join(dir, "out")
+	if _, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: files, OutDir: out, ValFraction: 0.1, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	train, val := readSplit(t, out, "train"), readSplit(t, out, "val")
+	count := func(ids []int) (n int) {
+		for _, id := range ids {
+			if id == 256 {
+				n++
+			}
+		}
+		return n
+	}
+	share := float64(len(val)-count(val)) / float64(total)
+	if count(train) != len(files) || count(val) > 6 || share < 0.07 || share > 0.13 {
+		t.Errorf("20 books at 0.1: %d end-of-text tokens in train (want 20), %d in val (want about 2: the books that end there), val share %.3f",
+			count(train), count(val), share)
+	}
+}
+
+// No chunk is longer than maxRun, however the runs without a cut point
+// fall: a run that starts late in a chunk is cut at maxRun after it too.
+func TestReadChunksRunLimit(t *testing.T) {
+	run := strings.Repeat("\u3042", maxRun) // 3 MiB, no space
+	for _, text := range []string{run, "a few words " + run, strings.Repeat("x ", 400_000) + run + " end"} {
+		var parts []string
+		err := ReadChunks(strings.NewReader(text), 1<<10, SpaceCuts, func(s string) error {
+			if len(s) > maxRun {
+				return fmt.Errorf("a chunk of %d bytes", len(s))
+			}
+			parts = append(parts, s)
+			return nil
+		})
+		if err != nil || strings.Join(parts, "") != text {
+			t.Errorf("%q...: %v", trunc(text), err)
+		}
 	}
 }

@@ -122,13 +122,15 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.ValFraction > 0 && stats.ValTokens == 0 {
+	// A share far below the one asked for: a few long pieces of text fell
+	// outside the validation windows (it is a share of the bytes on average).
+	if got := float64(stats.ValTokens) / float64(max(stats.Tokens(), 1)); opts.ValFraction > 0 && got < opts.ValFraction/2 {
 		why := "the corpus is too small for it" // char and byte cut anywhere
 		if data.CutsOf(tok) != data.CharCuts {
 			why = fmt.Sprintf("the corpus is too small for it, or its text, cut only where the tokenizer allows (%s: between words it keeps apart), came in too few pieces", tok.Name())
 		}
-		fmt.Fprintf(opts.ErrOut, "prepare: warning: --val-fraction %g selected no text: %s; raise the fraction, or give a validation file of its own to pretrain (val_data)\n",
-			opts.ValFraction, why)
+		fmt.Fprintf(opts.ErrOut, "prepare: warning: --val-fraction %g selected %d tokens (%.2g%%): %s; raise the fraction, or give a validation file of its own to pretrain (val_data)\n",
+			opts.ValFraction, stats.ValTokens, 100*got, why)
 	}
 	_, err = fmt.Fprintf(opts.Out, "prepared %s: %d docs, %s -> %d train tokens (%d shards), %d val tokens (%d shards) in %.1fs: %.1f MB/s, %.0f tokens/s\n",
 		opts.OutDir, stats.Docs, humanBytes(stats.Bytes), stats.TrainTokens, stats.TrainShards, stats.ValTokens, stats.ValShards,

@@ -30,6 +30,17 @@ func TestDataPrepareCommand(t *testing.T) {
 		}
 		set.Close()
 	}
+	// Text of few cut points (100 KB of words, then a 400 KB run without
+	// whitespace) comes in few pieces: a validation split far below its
+	// share, not empty, is named.
+	run := filepath.Join(t.TempDir(), "run.txt")
+	if err := os.WriteFile(run, []byte(strings.Repeat("a few words ", 8_000)+strings.Repeat("acgt", 100_000)+" end"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "data", "prepare", "--tokenizer", dir, "--data", run, "--out", filepath.Join(t.TempDir(), "few"), "--val-fraction", "0.1")
+	if code != 0 || !strings.Contains(stderr, "warning: --val-fraction 0.1 selected") || strings.Contains(stderr, "selected 0 tokens") || !strings.Contains(stderr, "too few pieces") {
+		t.Errorf("a corpus of few pieces: exit %d, %s", code, stderr)
+	}
 	// --tokenizer char: the inputs' characters, the vocabulary a pretrain
 	// on the text builds, saved beside the shards.
 	chars := filepath.Join(t.TempDir(), "chars")
