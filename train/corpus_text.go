@@ -12,8 +12,10 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"gptctl/data"
+	"gptctl/graph"
 )
 
 // memTokens is a corpus's ids in memory.
@@ -125,15 +127,28 @@ func encodeCorpus(key, path string, tok data.Tokenizer) (memTokens, error) {
 	return Tokens(ids), err
 }
 
+// expectedIDs is the number of ids to make room for, for a text of n
+// bytes: one a byte for char and byte tokenizers (an upper bound), a third
+// for the BPEs (English takes about a quarter; room a little beyond it
+// saves growing the ids, which takes them twice over while copying).
+func expectedIDs(tok data.Tokenizer, n int) int64 {
+	switch tok.(type) {
+	case data.ByteTokenizer, *data.CharTokenizer:
+		return int64(n)
+	}
+	return int64(n) / 3
+}
+
 func encodeInto[T uint16 | int32](key, path string, tok data.Tokenizer) ([]T, error) {
 	// Each piece's text and ids are garbage once appended: collect them
 	// early rather than let the heap grow to twice the corpus's ids.
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	var ids []T
-	switch tok.(type) {
-	case data.ByteTokenizer, *data.CharTokenizer: // at most one id a byte
-		ids = make([]T, 0, corpusBytes(path))
+	est := expectedIDs(tok, corpusBytes(path))
+	if need, have := est*int64(unsafe.Sizeof(T(0))), graph.SystemMemory(); have > 0 && need > have {
+		return nil, inputErrorf("%s %s: its token ids would take about %s, more than the %s of memory and swap this process may use; prepare it with gptctl data prepare, whose token shards pretraining reads from disk",
+			key, path, graph.Bytes(float64(need)), graph.Bytes(float64(have)))
 	}
+	ids := make([]T, 0, est) // appended to past est only where the text needs more
 	docs, eot := 0, tok.EOT()
 	err := readCorpus(key, path, data.CutsOf(tok), func(file, s string, doc bool) error {
 		if doc {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"gptctl/data"
+	"gptctl/graph"
 )
 
 // wideVocab is a tokenizer whose ids do not fit in 16 bits.
@@ -53,5 +55,25 @@ func TestEncodeCorpusStreams(t *testing.T) {
 		if narrow != (tok.VocabSize() <= 1<<16) {
 			t.Errorf("%s, vocabulary %d: held as %T", tok.Name(), tok.VocabSize(), got)
 		}
+	}
+}
+
+// A text corpus whose token ids cannot fit in memory is refused before it
+// is read, pointing to data prepare (it was read for minutes, then the
+// process was killed for memory).
+func TestEncodeCorpusBeyondMemory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.txt")
+	if err := os.WriteFile(path, []byte(strings.Repeat("some text. ", 200_000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	graph.MemoryLimit = 1 << 20
+	defer func() { graph.MemoryLimit = 0 }()
+	var ie *InputError
+	if _, err := encodeCorpus("data", path, data.ByteTokenizer{}); !errors.As(err, &ie) || !strings.Contains(err.Error(), "gptctl data prepare") {
+		t.Errorf("2.2 MB of ids with 1 MiB of memory: %v", err)
+	}
+	graph.MemoryLimit = 1 << 30
+	if ids, err := encodeCorpus("data", path, data.ByteTokenizer{}); err != nil || ids.Len() != 2_200_000 {
+		t.Errorf("with 1 GiB: %v", err)
 	}
 }
