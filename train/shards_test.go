@@ -13,10 +13,10 @@ import (
 	"gptctl/data"
 )
 
-// Pretraining on token shards from gptctl data prepare: a run works and a
-// resumed run sees the same data as an uninterrupted one.
-func TestPretrainOnShards(t *testing.T) {
-	dir := t.TempDir()
+// byteShards prepares 200 KB of the built-in corpus into dir/shards, byte
+// tokens, a tenth for validation, shards of 60,000 tokens.
+func byteShards(t *testing.T, dir string) string {
+	t.Helper()
 	corpus := filepath.Join(dir, "corpus.txt")
 	if err := os.WriteFile(corpus, []byte(data.BuiltinCorpus()[:200000]), 0o644); err != nil {
 		t.Fatal(err)
@@ -27,6 +27,14 @@ func TestPretrainOnShards(t *testing.T) {
 	if _, err := data.Prepare(opts); err != nil {
 		t.Fatal(err)
 	}
+	return shards
+}
+
+// Pretraining on token shards from gptctl data prepare: a run works and a
+// resumed run sees the same data as an uninterrupted one.
+func TestPretrainOnShards(t *testing.T) {
+	dir := t.TempDir()
+	shards := byteShards(t, dir)
 	cfg := tinyConfig(t, "data="+shards, "tokenizer=byte", "checkpoint_interval=0")
 	straight := filepath.Join(dir, "straight")
 	sum, err := Pretrain(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard})
@@ -149,16 +157,7 @@ func TestPretrainSetupErrorUnmapsShards(t *testing.T) {
 		t.Skipf("no /proc/self/maps to count mappings in: %v", err)
 	}
 	dir := t.TempDir()
-	corpus := filepath.Join(dir, "corpus.txt")
-	if err := os.WriteFile(corpus, []byte(data.BuiltinCorpus()[:200000]), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	shards := filepath.Join(dir, "shards")
-	opts := data.DefaultPrepareOptions()
-	opts.Tokenizer, opts.Inputs, opts.OutDir, opts.ValFraction, opts.ShardTokens = data.ByteTokenizer{}, []string{corpus}, shards, 0.1, 60000
-	if _, err := data.Prepare(opts); err != nil {
-		t.Fatal(err)
-	}
+	shards := byteShards(t, dir)
 	cfg := tinyConfig(t, "data="+shards, "tokenizer=byte", "batch_size=100000000")
 	var ce *ConfigError
 	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "run"), Log: io.Discard}); !errors.As(err, &ce) {
