@@ -373,6 +373,20 @@ func TestFinetuneNonFiniteOnGPU(t *testing.T) {
 	if want := "step 3: the gradient norm of step 1 was not finite"; !errors.As(err, &ne) || !strings.Contains(err.Error(), want) {
 		t.Errorf("finetune from a model with a NaN weight: %v, want a NonFiniteError containing %q", err, want)
 	}
+	// Under on_nonfinite: skip every step looks at its norm: each is
+	// skipped, logged, and the run gives up after maxSkipped of them (with
+	// no evaluation before: the outputs overflow there too, which stops
+	// any run).
+	c, err = LoadFinetune(yaml, []string{"on_nonfinite=skip", "max_steps=20", "eval_interval=100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "skip")
+	_, err = Finetune(context.Background(), c, Options{OutDir: out, Log: io.Discard})
+	metrics := readFile(t, filepath.Join(out, metricsName))
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "giving up") || strings.Count(metrics, `"skipped":true`) != maxSkipped {
+		t.Errorf("skip on the GPU: %v\nmetrics.jsonl:\n%s", err, metrics)
+	}
 }
 
 // gptctl eval and predict on the GPU give the CPU's numbers: the loss of a

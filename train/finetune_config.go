@@ -76,6 +76,7 @@ type FinetuneConfig struct {
 	LogInterval        int    `yaml:"log_interval"`
 	CheckpointInterval int    `yaml:"checkpoint_interval"` // steps; 0 = only at the end (and on a signal)
 	MaxTime            string `yaml:"max_time"`            // stop cleanly (checkpoint, exit 0) before this wall time, e.g. "3h50m"
+	OnNonFinite        string `yaml:"on_nonfinite"`        // stop (default): fail naming the step; skip: skip the step and halve the learning rate
 
 	Seed    uint64 `yaml:"seed"`
 	Device  string `yaml:"device"`
@@ -93,7 +94,7 @@ func DefaultFinetune() FinetuneConfig {
 		Lambda: 0.5, Dropout: 0.1, HeadDropout: 0.1,
 		BatchSize: 32, GradAccum: 1, Epochs: 3, LR: 6.25e-5, WarmupFraction: 0.002, LRDecay: "linear",
 		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01, GradClip: 1,
-		LogInterval: 10, CheckpointInterval: 500, Seed: 42, Device: "auto", GPUMath: GPUMath{TF32: true},
+		LogInterval: 10, CheckpointInterval: 500, OnNonFinite: "stop", Seed: 42, Device: "auto", GPUMath: GPUMath{TF32: true},
 	}
 }
 
@@ -140,6 +141,9 @@ func (c FinetuneConfig) Validate() error {
 		if f.v <= 0 {
 			bad("%s %d must be positive", f.name, f.v)
 		}
+	}
+	if c.OnNonFinite != "stop" && c.OnNonFinite != "skip" {
+		bad("on_nonfinite %q is not stop or skip", c.OnNonFinite)
 	}
 	if c.MaxSteps < 0 || c.EvalInterval < 0 || c.CheckpointInterval < 0 || c.Threads < 0 {
 		bad("max_steps, eval_interval, checkpoint_interval and threads must not be negative")

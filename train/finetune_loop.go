@@ -70,9 +70,20 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		if e := step / r.perEpoch; e != epoch {
 			epoch, batches = e, epochBatches(r.train, r.cfg.BatchSize, r.cfg.Seed, e)
 		}
-		lr := LR(step, r.warmup, r.total, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay)
+		lr := LR(step, r.warmup, r.total, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay) * r.lrScale()
 		t0 := time.Now()
 		res, err := r.trainStep(r.stepBatches(batches, step), lr)
+		var nf *NonFiniteError
+		if errors.As(err, &nf) && r.cfg.OnNonFinite == "skip" { // the weights are as before it
+			m := metrics{"step": step + 1, "lr": lr, "skipped": true, "elapsed_s": elapsed0 + time.Since(start).Seconds()}
+			if err := r.skip(step, err); err != nil { // exit status 3 even if the line cannot be written
+				return nil, errors.Join(err, r.metrics.write(m))
+			}
+			if err := r.afterStep(ctx, m, false); err != nil {
+				return r.evalFailed(ctx, m, err)
+			}
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		}
@@ -91,6 +102,26 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		}
 	}
 	return r.finish()
+}
+
+// skip counts step as skipped under on_nonfinite: skip (err says why) and
+// halves the learning rate scale; it fails once maxSkipped steps were.
+func (r *ftRun) skip(step int, err error) error {
+	r.state.Step++
+	r.state.Skipped++
+	r.state.LRScale = r.lrScale() / 2
+	fmt.Fprintf(r.opt.Log, "step %d: %v; skipped, learning rate scale now %g\n", step+1, err, r.state.LRScale)
+	if r.state.Skipped >= maxSkipped {
+		return &NonFiniteError{fmt.Errorf("step %d: %d steps skipped for non-finite values; giving up", step+1, r.state.Skipped)}
+	}
+	return nil
+}
+
+func (r *ftRun) lrScale() float64 {
+	if r.state.LRScale == 0 {
+		return 1
+	}
+	return r.state.LRScale
 }
 
 // evalFailed ends the run after the step whose metrics are m failed with
@@ -147,7 +178,11 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics, due bool) error {
 		}
 		r.pace.evaluated(time.Since(t))
 	}
-	if due || r.logsAt(step) {
+	if skipped, _ := m["skipped"].(bool); skipped { // logged whatever log_interval says; the window waits for the next line
+		if err := r.metrics.write(m); err != nil {
+			return err
+		}
+	} else if due || r.logsAt(step) {
 		n := float64(win.N)
 		m["train_loss"], m["l2_loss"] = win.Loss/n, win.L2/n
 		if cfg.Lambda > 0 {
@@ -289,7 +324,7 @@ func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
 	// that the log window's totals come out right) and a non-finite step to
 	// the device's guard, which the next step that looks reports. A
 	// checkpoint step takes the sums, so that the saved window holds them.
-	look := r.logsAt(r.state.Step+1) || r.savesAt(r.state.Step+1)
+	look := r.logsAt(r.state.Step+1) || r.savesAt(r.state.Step+1) || r.cfg.OnNonFinite == "skip" // skip: each step's norm decides
 	_, norm, err := gpu.step(fill, len(micro), r.cfg.GradClip, float32(lr), look)
 	var late *lateNonFinite
 	if errors.As(err, &late) {

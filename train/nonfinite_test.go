@@ -183,3 +183,47 @@ func TestGivingUpLogsEverySkippedStep(t *testing.T) {
 		t.Errorf("%d skipped lines, want %d:\n%s", n, maxSkipped, metrics)
 	}
 }
+
+// A finetune under on_nonfinite: skip skips a step whose loss is not
+// finite (here a weight made NaN for step 3 alone), logs it whatever
+// log_interval says, halves the learning rate and trains on; one that
+// stays non-finite gives up after maxSkipped steps, each logged.
+func TestFinetuneSkipsNonFiniteStep(t *testing.T) {
+	run := func(nanFrom, nanTo int) (*FinetuneSummary, string, *ftRun, error) {
+		t.Helper()
+		dir := t.TempDir()
+		cfg := synthClassifier(t, dir, 40, "on_nonfinite: skip\nmax_steps: 16\nbatch_size: 4\nlog_interval: 5\neval_interval: 100\ncheckpoint_interval: 0\ndropout: 0\nhead_dropout: 0\n")
+		out := filepath.Join(dir, "run")
+		if err := os.Mkdir(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var w []float32
+		var saved float32
+		opt := Options{OutDir: out, Log: io.Discard, AfterStep: func(step int) {
+			switch step {
+			case nanFrom - 1:
+				saved, w[0] = w[0], float32(math.NaN())
+			case nanTo:
+				w[0] = saved
+			}
+		}}
+		r, err := newFinetuneRun(cfg, opt, "cpu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.close()
+		w = r.model.params.Get("h.0.mlp.c_fc.weight").Data
+		sum, err := r.loop(context.Background())
+		return sum, readFile(t, filepath.Join(out, metricsName)), r, err
+	}
+	sum, metrics, r, err := run(3, 3)
+	if err != nil || sum.Status != "completed" || sum.Step != 16 || stepsOf(metrics) != "3 5 10 15 16" ||
+		!strings.Contains(lineWith(metrics, `"step":3`), `"skipped":true`) || r.state.Skipped != 1 || r.lrScale() != 0.5 {
+		t.Errorf("one non-finite step: %+v, %v, %d skipped, lr scale %v\nmetrics.jsonl:\n%s", sum, err, r.state.Skipped, r.lrScale(), metrics)
+	}
+	_, metrics, _, err = run(2, 1000)
+	var ne *NonFiniteError
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "giving up") || strings.Count(metrics, `"skipped":true`) != maxSkipped {
+		t.Errorf("every step non-finite from step 2: %v\nmetrics.jsonl:\n%s", err, metrics)
+	}
+}
