@@ -347,6 +347,20 @@ func TestPrepareReplacesEarlierRun(t *testing.T) {
 		t.Fatalf("shards of an unfinished prepare: %v, want an InputError naming %s", err, IncompleteFile)
 	}
 	os.RemoveAll(obstacle)
+	// A killed prepare's working directory holds shards of part of the
+	// input: named as data, it is refused.
+	stage, err := newStage(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: files[:1], OutDir: filepath.Join(stage, "x"), ValFraction: 0.1}); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(filepath.Join(stage, "x", "train_000.bin"), filepath.Join(stage, "train_000.bin"))
+	if _, err := OpenShardSet(stage, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "working directory of a data prepare") {
+		t.Fatalf("a prepare's working directory as data: %v", err)
+	}
+	os.RemoveAll(stage)
 	if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: files[:1], OutDir: out, ValFraction: 0.1}); err != nil {
 		t.Fatal(err)
 	}

@@ -133,6 +133,9 @@ const IncompleteFile = "PREPARE_INCOMPLETE"
 // CheckPrepared refuses a shard directory that a data prepare left
 // unfinished.
 func CheckPrepared(dir string) error {
+	if strings.HasPrefix(filepath.Base(filepath.Clean(dir)), stagePrefix) {
+		return &InputError{fmt.Errorf("data %s: the working directory of a data prepare, stopped or still running (its shards may be a part of the set): use the --out directory it writes into", dir)}
+	}
 	if _, err := os.Stat(filepath.Join(dir, IncompleteFile)); err == nil {
 		return &InputError{fmt.Errorf("data %s: a data prepare stopped while moving its shards into place (%s): run it again", dir, IncompleteFile)}
 	}
