@@ -190,7 +190,8 @@ func (b *benchRun) close() {
 }
 
 // step is one training step on fresh batches of random tokens, as pretrain's
-// trainStep does it: grad_accum forwards and backwards, clip, AdamW.
+// trainStep does it (cpuStep on the CPU): grad_accum forwards and
+// backwards, clip, AdamW.
 func (b *benchRun) step() (float32, error) {
 	v := uint32(b.cfg.VocabSize)
 	fill := func() error {
@@ -203,21 +204,8 @@ func (b *benchRun) step() (float32, error) {
 		loss, _, err := b.gpu.step(fill, b.cfg.GradAccum, b.cfg.GradClip, float32(b.cfg.LR), true)
 		return float32(loss), err
 	}
-	var sum float32
-	for micro := range b.cfg.GradAccum {
-		fill()
-		loss, err := b.tr.Step()
-		if err != nil {
-			return 0, err
-		}
-		sum += loss
-		if b.cfg.GradAccum > 1 {
-			accumulateGrads(b.grads, b.tr.Grad, micro, b.cfg.GradAccum)
-		}
-	}
-	ClipGrads(b.grads, b.cfg.GradClip)
-	b.optim.Update(b.params, b.grads, float32(b.cfg.LR))
-	return sum / float32(b.cfg.GradAccum), nil
+	loss, _, err := cpuStep(b.tr, b.params, b.optim, b.grads, b.cfg.GradAccum, b.cfg.GradClip, float32(b.cfg.LR), fill)
+	return float32(loss), err
 }
 
 // measure trains warmup untimed steps and then steps timed ones, and

@@ -4,6 +4,7 @@ package train
 // gradient-norm clipping, and the learning-rate schedule.
 
 import (
+	"fmt"
 	"math"
 
 	"gptctl/graph"
@@ -63,6 +64,53 @@ func ClipGrads(grads [][]float32, maxNorm float64) float64 {
 		}
 	}
 	return norm
+}
+
+// cpuStep is one optimizer step on the CPU: accum forward and backward
+// passes of tr, fill putting each micro-batch into the model's inputs,
+// their gradients averaged into grads (tr's own buffers when accum is 1),
+// clipped to clip and applied by o at lr. It returns the mean loss and the
+// gradient norm before clipping; a loss or a norm that is not finite stops
+// it before the update, with a *nonFiniteStep. pretrain and bench step
+// with it.
+func cpuStep(tr *graph.Trainer, p *graph.Params, o *AdamW, grads [][]float32, accum int, clip float64, lr float32, fill func() error) (loss, norm float64, err error) {
+	var sum float64
+	for micro := range accum {
+		if err := fill(); err != nil {
+			return 0, 0, err
+		}
+		l, err := tr.Step()
+		if err != nil {
+			return 0, 0, err
+		}
+		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+			return 0, 0, &nonFiniteStep{what: "training loss", v: float64(l)}
+		}
+		sum += float64(l)
+		if accum > 1 {
+			accumulateGrads(grads, tr.Grad, micro, accum)
+		}
+	}
+	norm = ClipGrads(grads, clip)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return 0, norm, &nonFiniteStep{what: "gradient norm", v: norm}
+	}
+	o.Update(p, grads, lr)
+	return sum / float64(accum), norm, nil
+}
+
+// nonFiniteStep is a step cpuStep stopped before its update: its training
+// loss or gradient norm is v.
+type nonFiniteStep struct {
+	what string
+	v    float64
+}
+
+func (e *nonFiniteStep) Error() string {
+	if e.what == "training loss" {
+		return fmt.Sprintf("the training loss is %v (lower lr, or check the data)", e.v)
+	}
+	return fmt.Sprintf("the %s is %v", e.what, e.v)
 }
 
 // accumulateGrads adds the gradients of micro-batch micro of n (grad(i) for

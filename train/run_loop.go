@@ -300,34 +300,19 @@ func (r *run) trainStep(lr float32, logged bool) (float64, error) {
 		}
 		return loss, err
 	}
-	var sum float64
-	for micro := 0; micro < r.cfg.GradAccum; micro++ {
-		if err := r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B); err != nil {
-			return 0, err
-		}
-		l, err := r.tr.Step()
-		if err != nil {
-			return 0, err
-		}
-		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
-			return 0, r.nonFinite(fmt.Errorf("the training loss is %v (lower lr, or check the data)", l))
-		}
-		sum += float64(l)
-		r.accumulate(micro)
+	fill := func() error {
+		return r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B)
 	}
-	r.gradNorm = ClipGrads(r.grads, r.cfg.GradClip)
-	if math.IsNaN(r.gradNorm) || math.IsInf(r.gradNorm, 0) {
-		return 0, r.nonFinite(fmt.Errorf("the gradient norm is %v: %s", r.gradNorm, r.firstNonFinite()))
+	loss, norm, err := cpuStep(r.tr, r.params, r.optim, r.grads, r.cfg.GradAccum, r.cfg.GradClip, lr, fill)
+	r.gradNorm = norm
+	var nf *nonFiniteStep
+	switch {
+	case errors.As(err, &nf) && nf.what == "gradient norm":
+		return 0, r.nonFinite(fmt.Errorf("%v: %s", nf, r.firstNonFinite()))
+	case errors.As(err, &nf):
+		return 0, r.nonFinite(nf)
 	}
-	r.optim.Update(r.params, r.grads, lr)
-	return sum / float64(r.cfg.GradAccum), nil
-}
-
-// accumulate adds this micro-batch's gradients, scaled by 1/GradAccum.
-func (r *run) accumulate(micro int) {
-	if r.cfg.GradAccum > 1 {
-		accumulateGrads(r.grads, r.tr.Grad, micro, r.cfg.GradAccum)
-	}
+	return loss, err
 }
 
 func (r *run) firstNonFinite() string {
