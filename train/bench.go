@@ -163,7 +163,7 @@ func newBenchRun(cfg Config, device string) (*benchRun, error) {
 	}
 	b := &benchRun{cfg: cfg, params: params, model: model,
 		idx: graph.Int32Data(model.Idx), tgt: graph.Int32Data(targets),
-		optim: NewAdamW(params, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay)),
+		optim: cfg.newAdamW(params),
 		rng:   rand.New(rand.NewPCG(cfg.Seed, 2))}
 	if device == "cuda" {
 		b.gpu, err = newGPUTrainer(model, loss, b.optim, cfg.GPUMath)

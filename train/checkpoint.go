@@ -282,7 +282,7 @@ func readCheckpoint(dir string) (*checkpoint, error) {
 	}
 	cfg.Config = p.Config
 	ck := &checkpoint{Config: cfg, Params: p, Tokenizer: tok, State: state}
-	ck.Optim = NewAdamW(p, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay))
+	ck.Optim = cfg.newAdamW(p)
 	ck.Optim.Step = ck.State.AdamStep
 	if err := readOptimizer(filepath.Join(dir, optimFile), p, ck.Optim); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)

@@ -45,10 +45,7 @@ type Config struct {
 	MinLR       float64 `yaml:"min_lr"`
 	WarmupSteps int     `yaml:"warmup_steps"`
 	LRDecay     string  `yaml:"lr_decay"` // cosine | linear | constant
-	Beta1       float64 `yaml:"beta1"`
-	Beta2       float64 `yaml:"beta2"`
-	Eps         float64 `yaml:"eps"`
-	WeightDecay float64 `yaml:"weight_decay"`
+	AdamWConfig `yaml:",inline"`
 	GradClip    float64 `yaml:"grad_clip"` // 0 = no clipping
 
 	// Evaluation, logging and checkpoints.
@@ -65,6 +62,19 @@ type Config struct {
 	Device  string `yaml:"device"`  // auto | cpu | cuda
 	Threads int    `yaml:"threads"` // 0 = all cores
 	GPUMath `yaml:",inline"`
+}
+
+// AdamWConfig is the optimizer's keys, pretraining's and a finetune's.
+type AdamWConfig struct {
+	Beta1       float64 `yaml:"beta1"`
+	Beta2       float64 `yaml:"beta2"`
+	Eps         float64 `yaml:"eps"`
+	WeightDecay float64 `yaml:"weight_decay"` // on matrices and embeddings only
+}
+
+// newAdamW is an AdamW over p's weights with these settings.
+func (a AdamWConfig) newAdamW(p *graph.Params) *AdamW {
+	return NewAdamW(p, float32(a.Beta1), float32(a.Beta2), float32(a.Eps), float32(a.WeightDecay))
 }
 
 // GPUMath is how a run on a GPU computes; the CPU ignores it.
@@ -98,7 +108,7 @@ func Default() Config {
 		Data:   "builtin", ValFraction: 0.1, Tokenizer: "char",
 		BatchSize: 12, GradAccum: 1, MaxSteps: 600,
 		LR: 1e-3, MinLR: 1e-4, WarmupSteps: 50, LRDecay: "cosine",
-		Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0.1, GradClip: 1.0,
+		AdamWConfig: AdamWConfig{Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0.1}, GradClip: 1.0,
 		EvalInterval: 200, EvalBatches: 50, LogInterval: 10, CheckpointInterval: 200,
 		OnNonFinite: "stop", Seed: 1337, Device: "auto", GPUMath: GPUMath{TF32: true},
 	}

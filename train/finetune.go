@@ -371,7 +371,7 @@ func (r *ftRun) initModel() error {
 		return err
 	}
 	r.model = &taskModel{info: info, params: p, tok: tok}
-	r.optim = NewAdamW(p, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay))
+	r.optim = cfg.newAdamW(p)
 	return nil
 }
 

@@ -217,7 +217,7 @@ func readFinetuneCheckpoint(dir string, cfg FinetuneConfig) (*taskModel, *AdamW,
 	if err != nil {
 		return nil, nil, st, err
 	}
-	o := NewAdamW(m.params, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay))
+	o := cfg.newAdamW(m.params)
 	o.Step = st.AdamStep
 	if err := readOptimizer(filepath.Join(dir, optimFile), m.params, o); err != nil {
 		return nil, nil, st, fmt.Errorf("checkpoint %s: %w", dir, err)

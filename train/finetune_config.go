@@ -66,10 +66,7 @@ type FinetuneConfig struct {
 	MinLR          float64 `yaml:"min_lr"`
 	WarmupFraction float64 `yaml:"warmup_fraction"` // of all steps
 	LRDecay        string  `yaml:"lr_decay"`        // linear | cosine | constant
-	Beta1          float64 `yaml:"beta1"`
-	Beta2          float64 `yaml:"beta2"`
-	Eps            float64 `yaml:"eps"`
-	WeightDecay    float64 `yaml:"weight_decay"`
+	AdamWConfig    `yaml:",inline"`
 	GradClip       float64 `yaml:"grad_clip"`
 
 	EvalInterval       int    `yaml:"eval_interval"` // steps; 0 = at the end of every epoch
@@ -93,7 +90,7 @@ func DefaultFinetune() FinetuneConfig {
 		Task:   TaskConfig{ValFraction: 0.1, SplitSeed: 1},
 		Lambda: 0.5, Dropout: 0.1, HeadDropout: 0.1,
 		BatchSize: 32, GradAccum: 1, Epochs: 3, LR: 6.25e-5, WarmupFraction: 0.002, LRDecay: "linear",
-		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01, GradClip: 1,
+		AdamWConfig: AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}, GradClip: 1,
 		LogInterval: 10, CheckpointInterval: 500, OnNonFinite: "stop", Seed: 42, Device: "auto", GPUMath: GPUMath{TF32: true},
 	}
 }

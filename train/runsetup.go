@@ -127,7 +127,7 @@ func (r *run) newModel() error {
 		}
 	}
 	if r.optim == nil { // a new model, or one from init_from; a resume has its own
-		r.optim = NewAdamW(r.params, float32(r.cfg.Beta1), float32(r.cfg.Beta2), float32(r.cfg.Eps), float32(r.cfg.WeightDecay))
+		r.optim = r.cfg.newAdamW(r.params)
 	}
 	// A resume keeps its moments but takes the job's settings, which
 	// --resume --set may change, as finetune does: the checkpoint's were
