@@ -32,9 +32,10 @@ func TestCharTokenizerOfPipe(t *testing.T) {
 	}
 }
 
-// A piped corpus (zcat's), whose size is unknown until read, gets units of
-// at least 64 KiB: its validation split is a few runs of text, not
-// thousands of 256-byte fragments spliced into train.
+// A piped corpus (zcat's), whose size is unknown until read, gets units
+// that grow with the bytes read: its validation split is a hundred or so
+// runs of text, not thousands of 256-byte fragments spliced into train,
+// and a small piped corpus gets one too.
 func TestPrepareOfPipe(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "in")
@@ -67,7 +68,21 @@ func TestPrepareOfPipe(t *testing.T) {
 		}
 		last = n
 	}
-	if share := float64(val.Len()) / float64(text.Len()); runs > 10 || share < 0.05 || share > 0.15 {
+	if share := float64(val.Len()) / float64(text.Len()); runs > 150 || share < 0.08 || share > 0.12 {
 		t.Errorf("2 MiB piped at 0.1: val share %.3f in %d runs of text", share, runs)
+	}
+	small := filepath.Join(dir, "small")
+	if err := syscall.Mkfifo(small, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if f, err := os.OpenFile(small, os.O_WRONLY, 0); err == nil {
+			f.WriteString(text.String()[:1<<20])
+			f.Close()
+		}
+	}()
+	st, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{small}, OutDir: filepath.Join(dir, "small-out"), ValFraction: 0.005, Workers: 1})
+	if err != nil || st.ValTokens < 2500 || st.ValTokens > 8000 {
+		t.Errorf("1 MiB piped at 0.005: %d val tokens (%v), want about 5,200", st.ValTokens, err)
 	}
 }

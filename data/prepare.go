@@ -182,11 +182,7 @@ func runPipeline(opts PrepareOptions, files []string, total int64, w *prepWriter
 	defer abort()
 
 	readErr := make(chan error, 1)
-	unit := unitBytes(total, opts.ValFraction)
-	if !sizesKnown(files) {
-		unit = max(unit, pipedUnitBytes)
-	}
-	r := &prepReader{valFraction: opts.ValFraction, unitSize: unit, cuts: CutsOf(opts.Tokenizer)}
+	r := &prepReader{valFraction: opts.ValFraction, unitSize: unitBytes(total, opts.ValFraction), growing: !sizesKnown(files), cuts: CutsOf(opts.Tokenizer)}
 	ctx := cmp.Or(opts.Context, context.Background())
 	r.send = func(j prepJob) error {
 		select {

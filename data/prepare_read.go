@@ -112,12 +112,6 @@ func unitBytes(total int64, valFraction float64) int {
 	return int(min(max(float64(total)*min(valFraction, 1-valFraction)/8, 256), 1<<20))
 }
 
-// pipedUnitBytes is the least unit size where an input's size is unknown
-// until it is read (a pipe, such as zcat's): a corpus counted as the
-// other inputs alone would get units of 256 bytes, a validation split of
-// thousands of fragments.
-const pipedUnitBytes = 64 << 10
-
 // sizesKnown reports whether every file's size is known before it is
 // read: a regular file's, not a pipe's or a device's.
 func sizesKnown(files []string) bool {
@@ -134,7 +128,8 @@ type prepReader struct {
 	valFraction float64
 	unitSize    int
 	cuts        Cuts  // where the tokenizer's text may be cut
-	bytes       int64 // bytes of the units so far
+	bytes, val  int64 // bytes of the units so far, and of those for validation
+	growing     bool  // the inputs' size is unknown: units grow with the bytes read (unit)
 	docTrains   bool  // a unit of the document being read went to train
 	seq         int64
 	job         prepJob
@@ -149,7 +144,9 @@ type prepReader struct {
 // of the input's bytes (the unit size over the smaller share, about eight
 // periods in a corpus): its length does not change its chance, so the
 // validation units are a sample of the units, long and short alike, and a
-// share f of the bytes on average. Two rules that did not hold: one that
+// share f of the bytes on average. Units more than twice the unit size
+// (runs without a cut point) and the units of an input of unknown size go
+// by the running share instead (below). Two rules that did not hold: one that
 // kept the share so far just below f, with half the unit counted in, took
 // short units far more readily than long ones (61% of .jsonl documents of
 // 100 bytes against 7% of those of 1,900 at 0.1; in a corpus of books, the
@@ -163,9 +160,33 @@ func (r *prepReader) isVal(n int) bool {
 	if !(f > 0) {
 		return false
 	}
-	period := float64(max(r.unitSize, 1)) / min(f, 1-f)
-	x := math.Mod(mid, period) // a window in the middle: a corpus of one unit trains
-	return x >= (1-f)*period/2 && x < (1+f)*period/2
+	var val bool
+	if r.growing || n > 2*r.unitSize {
+		// A unit far longer than the others (text without cut points), or
+		// any where the input's size is unknown: taken while the share so
+		// far, with half the unit counted in, stays below f. A long unit
+		// in a window would be most of the split (93% of it at 0.1).
+		val = float64(r.val)+float64(size)/2 < f*float64(r.bytes)
+	} else {
+		period := float64(max(r.unitSize, 1)) / min(f, 1-f)
+		x := math.Mod(mid, period) // a window in the middle: a corpus of one unit trains
+		val = x >= (1-f)*period/2 && x < (1+f)*period/2
+	}
+	if val {
+		r.val += size
+	}
+	return val
+}
+
+// unit is the size of the next text units: the unit size, or, where the
+// inputs' size is unknown (a pipe), the one unitBytes gives the bytes read
+// so far, growing with them: a small piped corpus gets small units and a
+// validation split, a large one large units.
+func (r *prepReader) unit() int {
+	if r.growing {
+		return unitBytes(r.bytes, r.valFraction)
+	}
+	return r.unitSize
 }
 
 func (r *prepReader) add(u prepUnit) error {
@@ -257,14 +278,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // units only at such points.
 func (r *prepReader) readText(f io.Reader, path string) error {
 	var prev *prepUnit
-	err := ReadChunks(f, max(r.unitSize, 4<<10), r.cuts, func(chunk string) error {
-		for _, u := range safeUnits(chunk, r.unitSize, r.cuts) {
+	read := max(r.unitSize, 4<<10)
+	if r.growing {
+		read = 1 << 20 // room for the largest unit
+	}
+	err := ReadChunks(f, read, r.cuts, func(chunk string) error {
+		for len(chunk) > 0 {
+			n := nextUnit(chunk, r.unit(), r.cuts) // a growing unit's size as of the bytes so far
 			if prev != nil {
 				if err := r.add(*prev); err != nil {
 					return err
 				}
 			}
-			prev = &prepUnit{text: u, file: path}
+			prev, chunk = &prepUnit{text: chunk[:n], file: path}, chunk[n:]
 		}
 		return nil
 	})
@@ -279,23 +305,32 @@ func (r *prepReader) readText(f io.Reader, path string) error {
 // a piece with no such point before size runs on to the next one.
 func safeUnits(s string, size int, cuts Cuts) []string {
 	var out []string
-	for len(s) > size {
-		p := cuts.Last(s, size)
-		if p < size/2 { // none near size: the first one after it
-			p = 0
-			for q := size + 1; q < len(s)-1; q++ {
-				if cuts.At(s, q) {
-					p = q
-					break
-				}
-			}
-			if p == 0 {
+	for len(s) > 0 {
+		n := nextUnit(s, size, cuts)
+		out, s = append(out, s[:n]), s[n:]
+	}
+	return out
+}
+
+// nextUnit is the length of the first of safeUnits' pieces of s.
+func nextUnit(s string, size int, cuts Cuts) int {
+	if len(s) <= size {
+		return len(s)
+	}
+	p := cuts.Last(s, size)
+	if p < size/2 { // none near size: the first one after it
+		p = 0
+		for q := size + 1; q < len(s)-1; q++ {
+			if cuts.At(s, q) {
+				p = q
 				break
 			}
 		}
-		out, s = append(out, s[:p]), s[p:]
+		if p == 0 {
+			return len(s)
+		}
 	}
-	return append(out, s)
+	return p
 }
 
 // readJSONL adds every non-blank line of a .jsonl file as a document,

@@ -846,3 +846,18 @@ func TestReadChunksRunLimit(t *testing.T) {
 		}
 	}
 }
+
+// A run without cut points, one unit far longer than the others, goes by
+// the running share: in a window it took 93% of the split at 0.1.
+func TestPrepareLongUnitNotValWhole(t *testing.T) {
+	dir := t.TempDir()
+	text := strings.Repeat("a few words ", 8_000) + strings.Repeat("acgt", 175_000) + " end"
+	in := writeTemp(t, dir, "runmid.txt", text)
+	st, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: []string{in}, OutDir: filepath.Join(dir, "out"), ValFraction: 0.1, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if share := float64(st.ValTokens) / float64(st.Tokens()); share > 0.2 {
+		t.Errorf("100 KB of words and a 700 KB run at 0.1: val share %.3f", share)
+	}
+}

@@ -168,10 +168,12 @@ func (t *DeviceTrainer) gradBuffers() ([]kernels.Buffer, error) {
 }
 
 // AccumulateGrads folds the gradients of micro-batch micro (0-based) of
-// count into a running mean, as train's CPU loop does: after the last one
-// the gradient buffers hold the mean over the micro-batches, ready for
-// ClipGrads and AdamW. With count 1 it does nothing.
-func (t *DeviceTrainer) AccumulateGrads(micro, count int) error {
+// count into a running weighted sum, as train's CPU loop does: weight is
+// the micro-batch's share (1/count for a plain mean; a finetune's by its
+// rows), and after the last one the gradient buffers hold the sum over the
+// micro-batches, ready for ClipGrads and AdamW. With count 1 it does
+// nothing: the gradients are the one batch's.
+func (t *DeviceTrainer) AccumulateGrads(micro, count int, weight float32) error {
 	if count == 1 {
 		return nil
 	}
@@ -179,7 +181,7 @@ func (t *DeviceTrainer) AccumulateGrads(micro, count int) error {
 	if err != nil {
 		return err
 	}
-	dm, scale := t.Machine, 1/float32(count)
+	dm, scale := t.Machine, weight
 	if t.acc == nil {
 		t.acc = make([]kernels.Buffer, len(bufs))
 		for i, g := range bufs {

@@ -201,7 +201,7 @@ func (b *benchRun) step() (float32, error) {
 		return nil
 	}
 	if b.gpu != nil { // the step waits for the gradient norm, so its time is the device's
-		loss, _, err := b.gpu.step(fill, b.cfg.GradAccum, b.cfg.GradClip, float32(b.cfg.LR), true)
+		loss, _, err := b.gpu.step(fill, b.cfg.GradAccum, nil, b.cfg.GradClip, float32(b.cfg.LR), true)
 		return float32(loss), err
 	}
 	loss, _, err := cpuStep(b.tr, b.params, b.optim, b.grads, b.cfg.GradAccum, b.cfg.GradClip, float32(b.cfg.LR), fill)

@@ -81,6 +81,13 @@ const bigCorpus = 256 << 20
 func loadCorpus(cfg Config, tok data.Tokenizer, log io.Writer) (*corpus, error) {
 	c := &corpus{}
 	if !isDir(cfg.Data) {
+		spec := cfg.Tokenizer
+		if tok != nil {
+			spec = tok.Name()
+		}
+		if err := fitsCorpus("data", cfg.Data, spec); err != nil {
+			return nil, err
+		}
 		if n := corpusBytes(cfg.Data); n >= bigCorpus {
 			fmt.Fprintf(log, "data %s: reading %.1f GB of text into memory as token ids (gptctl data prepare writes token shards, which pretraining reads from disk)\n", cfg.Data, float64(n)/1e9)
 		}

@@ -127,28 +127,41 @@ func encodeCorpus(key, path string, tok data.Tokenizer) (memTokens, error) {
 	return Tokens(ids), err
 }
 
-// expectedIDs is the number of ids to make room for, for a text of n
-// bytes: one a byte for char and byte tokenizers (an upper bound), a third
-// for the BPEs (English takes about a quarter; room a little beyond it
-// saves growing the ids, which takes them twice over while copying).
-func expectedIDs(tok data.Tokenizer, n int) int64 {
-	switch tok.(type) {
-	case data.ByteTokenizer, *data.CharTokenizer:
-		return int64(n)
+// idEstimate is, for a text of n bytes that tokenizer spec encodes, the
+// number of ids to make room for (more than most texts need: growing the
+// ids takes them twice over while copying) and the fewest ids the text can
+// encode to, which decides whether they fit in memory at all.
+func idEstimate(spec string, n int) (room, least int64) {
+	switch spec {
+	case "byte":
+		return int64(n), int64(n)
+	case "char": // a character is 1 to 4 bytes
+		return int64(n), int64(n) / 4
 	}
-	return int64(n) / 3
+	return int64(n) / 3, int64(n) / 8 // BPEs: a quarter of a token a byte in English; an eighth is rare
+}
+
+// fitsCorpus refuses a text corpus at path whose ids cannot fit in memory
+// (2 bytes an id at the least) before anything is read: encoding it would
+// take minutes and then the process.
+func fitsCorpus(key, path, spec string) error {
+	_, least := idEstimate(spec, corpusBytes(path))
+	if need, have := 2*least, graph.SystemMemory(); have > 0 && need > have {
+		return inputErrorf("%s %s: its token ids take at least %s, more than the %s of memory and swap this process may use; prepare it with gptctl data prepare, whose token shards pretraining reads from disk",
+			key, path, graph.Bytes(float64(need)), graph.Bytes(float64(have)))
+	}
+	return nil
 }
 
 func encodeInto[T uint16 | int32](key, path string, tok data.Tokenizer) ([]T, error) {
 	// Each piece's text and ids are garbage once appended: collect them
 	// early rather than let the heap grow to twice the corpus's ids.
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	est := expectedIDs(tok, corpusBytes(path))
-	if need, have := est*int64(unsafe.Sizeof(T(0))), graph.SystemMemory(); have > 0 && need > have {
-		return nil, inputErrorf("%s %s: its token ids would take about %s, more than the %s of memory and swap this process may use; prepare it with gptctl data prepare, whose token shards pretraining reads from disk",
-			key, path, graph.Bytes(float64(need)), graph.Bytes(float64(have)))
+	room, _ := idEstimate(tok.Name(), corpusBytes(path))
+	if have := graph.SystemMemory() / int64(unsafe.Sizeof(T(0))); have > 0 {
+		room = min(room, have) // what fits, where the estimate would not
 	}
-	ids := make([]T, 0, est) // appended to past est only where the text needs more
+	ids := make([]T, 0, room) // appended to past room only where the text needs more
 	docs, eot := 0, tok.EOT()
 	err := readCorpus(key, path, data.CutsOf(tok), func(file, s string, doc bool) error {
 		if doc {

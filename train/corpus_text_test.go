@@ -60,20 +60,32 @@ func TestEncodeCorpusStreams(t *testing.T) {
 
 // A text corpus whose token ids cannot fit in memory is refused before it
 // is read, pointing to data prepare (it was read for minutes, then the
-// process was killed for memory).
-func TestEncodeCorpusBeyondMemory(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "big.txt")
+// process was killed for memory); one whose ids fit is not, though its
+// bytes would not (a character of CJK text is 3 bytes, one id).
+func TestCorpusBeyondMemory(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.txt")
 	if err := os.WriteFile(path, []byte(strings.Repeat("some text. ", 200_000)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	graph.MemoryLimit = 1 << 20
-	defer func() { graph.MemoryLimit = 0 }()
-	var ie *InputError
-	if _, err := encodeCorpus("data", path, data.ByteTokenizer{}); !errors.As(err, &ie) || !strings.Contains(err.Error(), "gptctl data prepare") {
-		t.Errorf("2.2 MB of ids with 1 MiB of memory: %v", err)
+	cjk := filepath.Join(dir, "cjk.txt")
+	if err := os.WriteFile(cjk, []byte(strings.Repeat("\u3042\u3044", 500_000)), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	graph.MemoryLimit = 1 << 30
-	if ids, err := encodeCorpus("data", path, data.ByteTokenizer{}); err != nil || ids.Len() != 2_200_000 {
-		t.Errorf("with 1 GiB: %v", err)
+	defer func() { graph.MemoryLimit = 0 }()
+	graph.MemoryLimit = 1 << 20
+	var ie *InputError
+	if err := fitsCorpus("data", path, "byte"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "gptctl data prepare") {
+		t.Errorf("2.2 MB of byte ids with 1 MiB of memory: %v", err)
+	}
+	graph.MemoryLimit = 3 << 20
+	if err := fitsCorpus("data", cjk, "char"); err != nil {
+		t.Errorf("1M characters (2 MB of ids, 3 MB of text) with 3 MiB: %v", err)
+	}
+	if ids, err := encodeCorpus("data", cjk, data.NewCharTokenizer("\u3042\u3044")); err != nil || ids.Len() != 1_000_000 {
+		t.Errorf("encoding them with 3 MiB: %v", err)
+	}
+	if err := fitsCorpus("data", path, "gpt2"); err != nil {
+		t.Errorf("2.2 MB of text for a BPE with 3 MiB: %v", err)
 	}
 }

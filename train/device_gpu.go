@@ -96,7 +96,7 @@ func (f *deviceForward) value(n *G.Node) ([]float32, error) { return f.dm.Value(
 func (f *deviceForward) lossRows(loss *G.Node) (int, error) { return f.dm.LossCount(loss) }
 func (f *deviceForward) close()                             { f.dm.Close() }
 
-func (g *deviceRun) step(fill func() error, accum int, clip float64, lr float32, look bool) (float64, float64, error) {
+func (g *deviceRun) step(fill func() error, accum int, weights []float32, clip float64, lr float32, look bool) (float64, float64, error) {
 	g.steps++
 	var sum float64
 	for micro := range accum {
@@ -113,7 +113,11 @@ func (g *deviceRun) step(fill func() error, accum int, clip float64, lr float32,
 			}
 			sum += float64(l)
 		}
-		if err := g.dt.AccumulateGrads(micro, accum); err != nil {
+		w := 1 / float32(accum)
+		if weights != nil {
+			w = weights[micro]
+		}
+		if err := g.dt.AccumulateGrads(micro, accum, w); err != nil {
 			return 0, 0, err
 		}
 	}

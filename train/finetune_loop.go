@@ -145,7 +145,7 @@ func (r *ftRun) evalFailed(ctx context.Context, m metrics, err error) (*Finetune
 // the validation examples before the first evaluation was timed.
 func (r *ftRun) budget(step int) time.Duration {
 	batches := (len(r.val) + r.graphs.E - 1) / max(r.graphs.E, 1)
-	return r.pace.budget(r.evalsAt(step), r.savesAt(step), batches, 1)
+	return r.pace.budget(r.evalsAt(step), r.savesAt(step), batches, r.cfg.GradAccum) // a step is grad_accum batches
 }
 
 // evalsAt reports whether the run evaluates after step (counted from 1),
@@ -215,6 +215,21 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics, due bool) error {
 	return nil
 }
 
+// rowWeights is each micro-batch's share of the step's rows: its weight in
+// the step's mean gradient and losses, so that a short batch (an epoch's
+// last) counts for its rows, not as much as a full one.
+func rowWeights(micro [][]int) []float32 {
+	rows := 0
+	for _, b := range micro {
+		rows += len(b)
+	}
+	w := make([]float32, len(micro))
+	for k, b := range micro {
+		w[k] = float32(len(b)) / float32(rows)
+	}
+	return w
+}
+
 // stepBatches returns the micro-batches of step (0-based) among its
 // epoch's batches: grad_accum of them, fewer at the end of an epoch.
 func (r *ftRun) stepBatches(batches [][]int, step int) [][]int {
@@ -223,14 +238,15 @@ func (r *ftRun) stepBatches(batches [][]int, step int) [][]int {
 }
 
 // trainStep runs forward and backward on each micro-batch, averages their
-// gradients, clips them and applies AdamW. The step's losses are the
-// micro-batches' means.
+// gradients, each weighing by its rows (rowWeights), clips them and
+// applies AdamW. The step's losses are the micro-batches' means, weighed
+// alike: the task loss of the step's rows, as one batch of them has it.
 func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 	if r.device == "cuda" {
 		return r.trainStepGPU(micro, lr)
 	}
 	var res stepResult
-	n := len(micro)
+	n, weights := len(micro), rowWeights(micro)
 	for k, batch := range micro {
 		g, err := r.graphs.get(batchWidth(r.train, batch))
 		if err != nil {
@@ -248,10 +264,11 @@ func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
 			return res, &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)}
 		}
-		res.loss += float64(l) / float64(n)
-		res.l2 += float64(tr.Value(g.task.TaskLoss)[0]) / float64(n)
+		w := float64(weights[k])
+		res.loss += w * float64(l)
+		res.l2 += w * float64(tr.Value(g.task.TaskLoss)[0])
 		if g.task.LMLoss != nil {
-			res.l1 += float64(tr.Value(g.task.LMLoss)[0]) / float64(n)
+			res.l1 += w * float64(tr.Value(g.task.LMLoss)[0])
 		}
 		if n == 1 {
 			for i := range r.grads {
@@ -259,7 +276,7 @@ func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 			}
 			continue
 		}
-		accumulateGrads(r.accGrads, tr.Grad, k, n)
+		accumulateGrads(r.accGrads, tr.Grad, k, weights[k])
 	}
 	if n > 1 {
 		copy(r.grads, r.accGrads)
@@ -307,11 +324,11 @@ func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
 	}
 	gpu := r.graphs.gpu
 	outs := append([]*G.Node{g.task.Loss}, g.extra...) // the loss, L2 and (with lambda > 0) L1
-	scale := 1 / float32(len(micro))
+	weights := rowWeights(micro)
 	k := 0
 	fill := func() error {
 		if k > 0 { // the last micro-batch's losses into the log window, before this one's replace them
-			if _, err := gpu.window(false, scale, outs...); err != nil {
+			if _, err := gpu.window(false, weights[k-1], outs...); err != nil {
 				return err
 			}
 		}
@@ -325,7 +342,7 @@ func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
 	// the device's guard, which the next step that looks reports. A
 	// checkpoint step takes the sums, so that the saved window holds them.
 	look := r.logsAt(r.state.Step+1) || r.savesAt(r.state.Step+1) || r.cfg.OnNonFinite == "skip" // skip: each step's norm decides
-	_, norm, err := gpu.step(fill, len(micro), r.cfg.GradClip, float32(lr), look)
+	_, norm, err := gpu.step(fill, len(micro), weights, r.cfg.GradClip, float32(lr), look)
 	var late *lateNonFinite
 	if errors.As(err, &late) {
 		return res, &NonFiniteError{late.at(r.state.Step + 1)}
@@ -333,7 +350,7 @@ func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
 	if err != nil {
 		return res, err
 	}
-	sums, err := gpu.window(look, scale, outs...)
+	sums, err := gpu.window(look, weights[len(micro)-1], outs...)
 	r.winOnGPU = !look
 	if err != nil || !look {
 		res.gradNorm = math.NaN()

@@ -1021,8 +1021,8 @@ func sameWidthTSV(n int, seed uint64) string {
 }
 
 // grad_accum n of batch_size b makes the step one batch of n*b makes: on
-// eight rows of one width (so that every micro-batch's losses are means
-// over the same counts), one step of 2 x 4 gives the weights (to float32
+// eight rows of one width (so that a batch's rows weigh alike in its L1
+// too), one step of 2 x 4, or of 3 + 3 + 2, gives the weights (to float32
 // rounding, which Adam's first step makes lr-sized where a gradient is near
 // zero: 1e-5 of lr 1e-3), losses and gradient norm of one step of 8, L1
 // included. Over epochs, a step takes
@@ -1050,13 +1050,16 @@ log_interval: 1
 		return sum, out
 	}
 	whole, wholeDir := run("whole", "batch_size=8", "max_steps=1")
-	accum, accumDir := run("accum", "batch_size=4", "grad_accum=2", "max_steps=1")
-	if math.Abs(whole.TrainLoss-accum.TrainLoss) > 1e-6 || accum.Step != 1 {
-		t.Errorf("one step of 2 x 4 rows: %+v\none of 8: %+v", accum, whole)
-	}
-	metricsClose(t, filepath.Join(accumDir, metricsName), filepath.Join(wholeDir, metricsName), 1e-5)
-	for _, f := range []string{"model.safetensors", "head.safetensors"} {
-		tensorsClose(t, "grad_accum 2 x 4 against batch 8: "+f, filepath.Join(accumDir, "checkpoint", f), filepath.Join(wholeDir, "checkpoint", f), 1e-5, nil)
+	// 2 x 4 rows, and 3 + 3 + 2 (each batch weighing by its rows).
+	for _, c := range [][2]string{{"batch_size=4", "grad_accum=2"}, {"batch_size=3", "grad_accum=3"}} {
+		accum, accumDir := run(c[0]+c[1], c[0], c[1], "max_steps=1")
+		if math.Abs(whole.TrainLoss-accum.TrainLoss) > 1e-6 || accum.Step != 1 {
+			t.Errorf("one step of %s, %s: %+v\none of 8: %+v", c[0], c[1], accum, whole)
+		}
+		metricsClose(t, filepath.Join(accumDir, metricsName), filepath.Join(wholeDir, metricsName), 1e-5)
+		for _, f := range []string{"model.safetensors", "head.safetensors"} {
+			tensorsClose(t, c[0]+", "+c[1]+" against batch 8: "+f, filepath.Join(accumDir, "checkpoint", f), filepath.Join(wholeDir, "checkpoint", f), 1e-5, nil)
+		}
 	}
 
 	// 8 rows in batches of 3 (3, 3, 2), two a step: 2 steps an epoch, the

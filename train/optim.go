@@ -88,7 +88,7 @@ func cpuStep(tr *graph.Trainer, p *graph.Params, o *AdamW, grads [][]float32, ac
 		}
 		sum += float64(l)
 		if accum > 1 {
-			accumulateGrads(grads, tr.Grad, micro, accum)
+			accumulateGrads(grads, tr.Grad, micro, 1/float32(accum))
 		}
 	}
 	norm = ClipGrads(grads, clip)
@@ -113,11 +113,11 @@ func (e *nonFiniteStep) Error() string {
 	return fmt.Sprintf("the %s is %v", e.what, e.v)
 }
 
-// accumulateGrads adds the gradients of micro-batch micro of n (grad(i) for
-// weight i; nil for a weight without one) into acc, scaled by 1/n; the
-// first micro-batch overwrites what acc held.
-func accumulateGrads(acc [][]float32, grad func(i int) []float32, micro, n int) {
-	scale := 1 / float32(n)
+// accumulateGrads adds the gradients of micro-batch micro (grad(i) for
+// weight i; nil for a weight without one) into acc, scaled by its weight
+// (1/n of n for a plain mean); the first micro-batch overwrites what acc
+// held.
+func accumulateGrads(acc [][]float32, grad func(i int) []float32, micro int, scale float32) {
 	for i, a := range acc {
 		g := grad(i)
 		if g == nil {

@@ -289,7 +289,7 @@ func (r *run) trainStep(lr float32, logged bool) (float64, error) {
 		// device refuses a non-finite step itself, and the next step that
 		// looks reports it.
 		look := logged || r.cfg.OnNonFinite == "skip"
-		loss, norm, err := r.gpu.step(fill, r.cfg.GradAccum, r.cfg.GradClip, lr, look)
+		loss, norm, err := r.gpu.step(fill, r.cfg.GradAccum, nil, r.cfg.GradClip, lr, look)
 		r.gradNorm = norm
 		var late *lateNonFinite
 		switch {

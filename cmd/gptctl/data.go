@@ -122,9 +122,9 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 	if err != nil {
 		return err
 	}
-	// A share far below the one asked for: a few long pieces of text fell
-	// outside the validation windows (it is a share of the bytes on average).
-	if got := float64(stats.ValTokens) / float64(max(stats.Tokens(), 1)); opts.ValFraction > 0 && got < opts.ValFraction/2 {
+	// A share far from the one asked for: the text came in a few long
+	// pieces (it is a share of the bytes on average).
+	if got := float64(stats.ValTokens) / float64(max(stats.Tokens(), 1)); opts.ValFraction > 0 && (got < opts.ValFraction/2 || got > 2*opts.ValFraction) {
 		why := "the corpus is too small for it" // char and byte cut anywhere
 		if data.CutsOf(tok) != data.CharCuts {
 			why = fmt.Sprintf("the corpus is too small for it, or its text, cut only where the tokenizer allows (%s: between words it keeps apart), came in too few pieces", tok.Name())

@@ -167,7 +167,8 @@ func removeIfUnused(dir string) {
 			return
 		}
 	}
-	os.RemoveAll(dir)
+	os.Remove(filepath.Join(dir, ".lock"))
+	os.Remove(dir) // fails, and keeps it, if a file came in since
 }
 
 // loadJobConfig reads the config of a new run, or of the run being resumed,

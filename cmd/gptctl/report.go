@@ -96,7 +96,7 @@ func reportRun(opts *ReportOptions) error {
 		runs = append(runs, run)
 	}
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
-		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) {
+		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) { // as train.RunDirError classifies --out
 			return &usageError{fmt.Errorf("--out %s: %w (name a directory you can write)", opts.OutDir, err)}
 		}
 		return fmt.Errorf("report: %w", err)
