@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -61,8 +62,10 @@ type EventWriter struct {
 }
 
 // NewEventWriter creates dir if needed and an event file
-// events.out.tfevents.<unix>.<hostname> in it, starting with the
-// file_version record that TensorBoard expects.
+// events.out.tfevents.<unix>.<hostname>.gptctl in it (TensorBoard reads
+// any name holding "tfevents"; the suffix tells gptctl's files from other
+// writers', IsOwnEventFile), starting with the file_version record that
+// TensorBoard expects.
 func NewEventWriter(dir string) (*EventWriter, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("tensorboard: %w", err)
@@ -72,7 +75,7 @@ func NewEventWriter(dir string) (*EventWriter, error) {
 		host = "localhost"
 	}
 	now := time.Now()
-	name := fmt.Sprintf("events.out.tfevents.%d.%s", now.Unix(), host)
+	name := fmt.Sprintf("events.out.tfevents.%d.%s.gptctl", now.Unix(), host)
 	path := filepath.Join(dir, name)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	for i := 1; errors.Is(err, os.ErrExist) && i < 100; i++ {
@@ -92,6 +95,14 @@ func NewEventWriter(dir string) (*EventWriter, error) {
 	}
 	return ew, nil
 }
+
+// ownEventFile matches the names NewEventWriter gives, with the suffix of
+// a second file in the same second.
+var ownEventFile = regexp.MustCompile(`^events\.out\.tfevents\.[0-9]+\..+\.gptctl(\.[0-9]+)?$`)
+
+// IsOwnEventFile reports whether name is that of an event file
+// NewEventWriter wrote, not another writer's (TensorFlow's end in .v2).
+func IsOwnEventFile(name string) bool { return ownEventFile.MatchString(name) }
 
 // Path returns the event file's path.
 func (ew *EventWriter) Path() string { return ew.path }
@@ -144,22 +155,23 @@ func eventHeader(b []byte, wall time.Time, step int64) []byte {
 }
 
 func (ew *EventWriter) writeRecord(data []byte) error {
-	var head [12]byte
-	binary.LittleEndian.PutUint64(head[:8], uint64(len(data)))
-	binary.LittleEndian.PutUint32(head[8:], maskedCRC(head[:8]))
-	var tail [4]byte
-	binary.LittleEndian.PutUint32(tail[:], maskedCRC(data))
 	ew.mu.Lock()
 	defer ew.mu.Unlock()
 	if ew.w == nil {
 		return fmt.Errorf("tensorboard: write %s: writer is closed", ew.path)
 	}
-	for _, b := range [][]byte{head[:], data, tail[:]} {
-		if _, err := ew.w.Write(b); err != nil {
-			return fmt.Errorf("tensorboard: write %s: %w", ew.path, err)
-		}
+	if _, err := ew.w.Write(appendRecord(nil, data)); err != nil {
+		return fmt.Errorf("tensorboard: write %s: %w", ew.path, err)
 	}
 	return nil
+}
+
+// appendRecord appends data framed as a TFRecord to b.
+func appendRecord(b, data []byte) []byte {
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(data)))
+	b = binary.LittleEndian.AppendUint32(b, maskedCRC(b[len(b)-8:]))
+	b = append(b, data...)
+	return binary.LittleEndian.AppendUint32(b, maskedCRC(data))
 }
 
 // Flush writes buffered events to the file so TensorBoard can see them.

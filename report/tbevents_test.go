@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,44 @@ func TestReadEventsDetectsCorruption(t *testing.T) {
 	os.WriteFile(ew.Path(), raw, 0o644)
 	if _, err := ReadEvents(ew.Path()); err == nil || !strings.Contains(err.Error(), "CRC") {
 		t.Errorf("corrupted file: err = %v, want a CRC mismatch", err)
+	}
+}
+
+// TrimEvents drops the events past a step and a torn end, and leaves the
+// rest readable; a file with nothing to drop is not rewritten.
+func TestTrimEvents(t *testing.T) {
+	ew, err := NewEventWriter(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := int64(1); step <= 6; step++ {
+		if err := ew.WriteScalars(step, time.Now(), map[string]float64{"loss": float64(step)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ew.Close()
+	if !IsOwnEventFile(filepath.Base(ew.Path())) || IsOwnEventFile("events.out.tfevents.1600000000.host.12345.0.v2") {
+		t.Errorf("IsOwnEventFile: %s is ours, TensorFlow's .v2 not", filepath.Base(ew.Path()))
+	}
+	f, _ := os.OpenFile(ew.Path(), os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte{40, 0, 0, 0, 0, 0, 0, 0, 1, 2}) // a kill's torn record
+	f.Close()
+	if err := TrimEvents(ew.Path(), 4); err != nil {
+		t.Fatal(err)
+	}
+	events, err := ReadEvents(ew.Path())
+	var steps []int64
+	for _, ev := range events {
+		steps = append(steps, ev.Step)
+	}
+	if err != nil || !slices.Equal(steps, []int64{0, 1, 2, 3, 4}) || events[0].FileVersion == "" {
+		t.Errorf("after TrimEvents(4): steps %v, %v", steps, err)
+	}
+	before, _ := os.Stat(ew.Path())
+	if err := TrimEvents(ew.Path(), 10); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Stat(ew.Path()); !after.ModTime().Equal(before.ModTime()) {
+		t.Error("a file with nothing to drop was rewritten")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"gptctl/data"
 )
 
 // Event is the part of a tensorflow.Event that EventWriter writes.
@@ -160,4 +162,44 @@ func parseValue(b []byte) (Scalar, error) {
 		return nil
 	})
 	return s, err
+}
+
+// TrimEvents rewrites the event file at path without the events of steps
+// past keep and without a torn or damaged end: a resumed run's earlier
+// sessions, cut back to its checkpoint as metrics.jsonl is. TensorBoard's
+// Python loader drops them on the resumed session's SessionLog START, but
+// its Rust data server and plain record readers do not. A file with
+// nothing to drop is left as it is.
+func TrimEvents(path string, keep int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("tensorboard: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	var kept []byte
+	dropped := false
+	for {
+		rec, err := readRecord(r)
+		if err == io.EOF {
+			break
+		}
+		var ev Event
+		if err == nil {
+			ev, err = parseEvent(rec)
+		}
+		if err != nil { // a kill's torn end: nothing after it is read
+			dropped = true
+			break
+		}
+		if ev.Step > keep {
+			dropped = true
+			continue
+		}
+		kept = appendRecord(kept, rec)
+	}
+	if !dropped {
+		return nil
+	}
+	return data.WriteFile(path, kept)
 }

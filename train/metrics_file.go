@@ -7,11 +7,12 @@ package train
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"gptctl/data"
@@ -79,10 +80,8 @@ func openMetrics(path string, keep, logged int, log io.Writer) (*metricsFile, er
 	if err := data.WriteFile(path, kept.Bytes()); err != nil { // atomic: a kill here loses no line
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	if keep == 0 { // a run from step 0: the curves of a killed earlier start go too
-		if err := removeEventFiles(filepath.Dir(path)); err != nil {
-			return nil, fmt.Errorf("metrics: %w", err)
-		}
+	if err := trimEventFiles(filepath.Dir(path), keep); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -99,21 +98,23 @@ func openMetrics(path string, keep, logged int, log io.Writer) (*metricsFile, er
 	return &metricsFile{f: f, tb: tb, last: last}, nil
 }
 
-// eventFileName matches the TensorBoard event files gptctl writes
-// (report.NewEventWriter): events.out.tfevents.<unix time>.<host>[.<n>].
-var eventFileName = regexp.MustCompile(`^events\.out\.tfevents\.[0-9]+\..+$`)
-
-// removeEventFiles removes the TensorBoard event files of dir.
-func removeEventFiles(dir string) error {
-	entries, err := os.ReadDir(dir)
+// trimEventFiles cuts the TensorBoard event files gptctl wrote into dir
+// back to step keep, as metrics.jsonl is: a run from step 0 removes them
+// (the curves of a killed earlier start), a resume drops the events of a
+// killed session past its checkpoint. Other writers' files are left alone.
+func trimEventFiles(dir string, keep int) error {
+	files, err := data.FilesIn(dir, report.IsOwnEventFile)
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		if e.Type().IsRegular() && eventFileName.MatchString(e.Name()) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !os.IsNotExist(err) {
-				return err
-			}
+	for _, f := range files {
+		if keep == 0 {
+			err = os.Remove(f)
+		} else {
+			err = report.TrimEvents(f, int64(keep))
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return nil

@@ -114,7 +114,11 @@ func TestResumeIsExact(t *testing.T) {
 // tensorboardSteps reads the event files of a run in order, as TensorBoard
 // does: a session-start event at step s drops the earlier events at s or
 // later. It returns the steps left with a train_loss.
-func tensorboardSteps(t *testing.T, dir string) string {
+func tensorboardSteps(t *testing.T, dir string) string { return eventSteps(t, dir, true) }
+
+// eventSteps is tensorboardSteps, honouring session starts or not (as
+// TensorBoard's Rust data server and plain record readers do not).
+func eventSteps(t *testing.T, dir string, starts bool) string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
 	sort.Strings(files)
@@ -125,7 +129,7 @@ func tensorboardSteps(t *testing.T, dir string) string {
 			t.Fatal(err)
 		}
 		for _, ev := range events {
-			if ev.Start {
+			if ev.Start && starts {
 				steps = slices.DeleteFunc(steps, func(s int64) bool { return s >= ev.Step })
 			}
 			for _, sc := range ev.Scalars {
@@ -201,10 +205,18 @@ func TestRunDirectoryLockAndEvents(t *testing.T) {
 		t.Fatalf("second writer: %v, want a lock error", err)
 	}
 	release()
+	// Another writer's event file (TensorFlow's) is not the run's to remove.
+	foreign := filepath.Join(dir, "events.out.tfevents.1600000000.otherhost.12345.0.v2")
+	if err := os.WriteFile(foreign, []byte("not ours"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=10"), Options{OutDir: dir, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
+	if _, err := os.Stat(foreign); err != nil {
+		t.Errorf("a new run removed another writer's event file: %v", err)
+	}
+	files, _ := data.FilesIn(dir, report.IsOwnEventFile)
 	if len(files) != 1 {
 		t.Fatalf("want one TensorBoard event file, have %v", files)
 	}
@@ -278,6 +290,11 @@ func TestResumeFallsBackToPreviousCheckpoint(t *testing.T) {
 	}
 	if got := tensorboardSteps(t, dir); got != want {
 		t.Errorf("TensorBoard steps %s, want %s", got, want)
+	}
+	// The event files themselves hold them once: the resume cut them back
+	// to its checkpoint, as metrics.jsonl.
+	if got := eventSteps(t, dir, false); got != want {
+		t.Errorf("steps in the event files %s, want %s", got, want)
 	}
 	for _, d := range []string{"checkpoint", "checkpoint.prev"} {
 		p := filepath.Join(dir, d, "state.json")
