@@ -220,10 +220,13 @@ func stepTicks(min, max float64) []plot.Tick {
 }
 
 // valueTicks relabels gonum's ticks with as many significant digits as it
-// takes to tell them apart: gonum prints 0.95e17, 1e17 and 1.05e17 as 1e+17.
+// takes for each label to read its tick's value and to tell them apart:
+// gonum prints 0.95e17, 1e17 and 1.05e17 as 1e+17, and labels the ticks at
+// 1.075, 1.085 and 1.095 "1.07", "1.08" and "1.09".
 func valueTicks(min, max float64) []plot.Tick {
 	ticks := defaultTicks(min, max)
-	for prec := 2; prec <= 17 && !distinct(ticks); prec++ {
+	tol := (max - min) * 1e-6
+	for prec := 2; prec <= 17 && !(distinct(ticks) && exact(ticks, tol)); prec++ {
 		for i, t := range ticks {
 			if t.Label != "" {
 				ticks[i].Label = strconv.FormatFloat(t.Value, 'g', prec, 64)
@@ -231,6 +234,20 @@ func valueTicks(min, max float64) []plot.Tick {
 		}
 	}
 	return ticks
+}
+
+// exact reports whether every label reads its tick's value, to within tol.
+func exact(ticks []plot.Tick, tol float64) bool {
+	for _, t := range ticks {
+		if t.Label == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(t.Label, 64)
+		if err != nil || math.Abs(v-t.Value) > tol {
+			return false
+		}
+	}
+	return true
 }
 
 // distinct reports whether no two labelled ticks read the same.

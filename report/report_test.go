@@ -253,13 +253,15 @@ func TestReportValueRange(t *testing.T) {
 	}
 }
 
-// Ticks never panic or hang, and their labels read differently.
+// Ticks never panic or hang, and their labels read differently, each its
+// tick's value (the ticks of 1.07 to 1.1 at 1.075, 1.085, 1.095 were
+// labelled 1.07, 1.08, 1.09).
 func TestReportValueTicks(t *testing.T) {
 	big := math.MaxFloat64
 	for _, r := range [][2]float64{{0.95e17, 1.05e17}, {0.95 * big, big}, {0.00095, 0.00105}, {1e17, 1e17 + 16},
-		{1, 1}, {2, 1}, {-big, big}, {math.NaN(), 1}} {
+		{1.07132, 1.09996}, {3.01, 3.3}, {2.95, 3.35}, {1, 1}, {2, 1}, {-big, big}, {math.NaN(), 1}} {
 		ticks := valueTicks(r[0], r[1])
-		if !distinct(ticks) {
+		if !distinct(ticks) || !exact(ticks, (r[1]-r[0])*1e-6) {
 			t.Errorf("ticks of %g..%g: %v", r[0], r[1], ticks)
 		}
 		if !(r[0] < r[1]) || math.IsInf(r[1]-r[0], 0) || math.IsNaN(r[0]) {
