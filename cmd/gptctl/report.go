@@ -70,6 +70,7 @@ func reportRun(opts *ReportOptions) error {
 		return &usageError{fmt.Errorf("--out %s is a file, not a directory: name a directory for the report", opts.OutDir)}
 	}
 	runs := make([]*report.Run, 0, len(opts.Dirs))
+	var skipped []error
 	seen := map[string]bool{}
 	out, _ := filepath.Abs(opts.OutDir)
 	for _, dir := range opts.Dirs {
@@ -84,8 +85,10 @@ func reportRun(opts *ReportOptions) error {
 		seen[abs] = true
 		run, err := report.LoadRun(dir)
 		var notRun *report.NotRunError
-		if errors.As(err, &notRun) {
-			return &train.InputError{Err: err} // not a run, or a metrics file that is not one
+		if errors.As(err, &notRun) { // not a run (yet), or a metrics file that is not one: the others are reported
+			fmt.Fprintf(opts.ErrOut, "report: skipped: %v\n", err)
+			skipped = append(skipped, err)
+			continue
 		}
 		if err != nil {
 			return err // the file system's
@@ -94,6 +97,9 @@ func reportRun(opts *ReportOptions) error {
 			fmt.Fprintf(opts.ErrOut, "report: %s: ignored a truncated last line\n", dir)
 		}
 		runs = append(runs, run)
+	}
+	if len(runs) == 0 && len(skipped) > 0 {
+		return &train.InputError{Err: errors.Join(skipped...)}
 	}
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) { // as train.RunDirError classifies --out

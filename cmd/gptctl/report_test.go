@@ -92,3 +92,26 @@ func TestReportRunsGlobTwice(t *testing.T) {
 		t.Errorf("run a is %d rows of the report's table, want 1", n)
 	}
 }
+
+// A directory among the runs that is not one (yet: a run that has just
+// started has an empty metrics.jsonl; or shards beside the runs) is
+// skipped with a note, and the others are reported; with none left, the
+// report fails naming them.
+func TestReportSkipsWhatIsNotARun(t *testing.T) {
+	runs := filepath.Join(t.TempDir(), "runs")
+	for name, body := range map[string]string{"a": `{"step":1,"train_loss":4.1}` + "\n", "starting": "", "shards": ""} {
+		os.MkdirAll(filepath.Join(runs, name), 0o755)
+		if name != "shards" {
+			os.WriteFile(filepath.Join(runs, name, "metrics.jsonl"), []byte(body), 0o644)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	code, _, stderr := runCLI(t, "report", filepath.Join(runs, "a"), filepath.Join(runs, "starting"), filepath.Join(runs, "shards"), "--out", out, "--format", "html")
+	if _, err := os.Stat(filepath.Join(out, "report.html")); code != exitOK || err != nil || strings.Count(stderr, "report: skipped: ") != 2 {
+		t.Errorf("a run and two directories that are not: status %d, %v, stderr %q", code, err, stderr)
+	}
+	code, _, stderr = runCLI(t, "report", filepath.Join(runs, "starting"), filepath.Join(runs, "shards"), "--out", out)
+	if code != exitUsage || !strings.Contains(stderr, "starting") || !strings.Contains(stderr, "shards") {
+		t.Errorf("no run at all: status %d, stderr %q", code, stderr)
+	}
+}
