@@ -143,11 +143,8 @@ func (c chart) plot(runs []*Run, labels []string) (*plot.Plot, error) {
 			if err != nil {
 				return nil, fmt.Errorf("report: plot %s of run %s: %w", m, r.Name, err)
 			}
-			col := palette[i%len(palette)]
-			line.Color, line.Width = col, vg.Points(1.5)
-			if j > 0 {
-				line.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-			}
+			col, dash := lineStyle(i, j)
+			line.Color, line.Width, line.Dashes = col, vg.Points(1.5), dash
 			p.Add(line)
 			label := labels[i]
 			if len(metrics) > 1 {
@@ -164,6 +161,20 @@ func (c chart) plot(runs []*Run, labels []string) (*plot.Plot, error) {
 	}
 	p.Y.Min, p.Y.Max = valueRange(p.Y.Min, p.Y.Max)
 	return p, nil
+}
+
+// lineStyle is the colour and dashes of run i's metric j: one colour a
+// run, its first metric solid and its others dashed, and past the
+// palette's ten colours, dotted and dash-dotted: 20 runs are told apart.
+func lineStyle(i, j int) (color.Color, []vg.Length) {
+	return palette[i%len(palette)], dashes[(2*(i/len(palette))+min(j, 1))%len(dashes)]
+}
+
+var dashes = [][]vg.Length{
+	nil,
+	{vg.Points(6), vg.Points(3)},
+	{vg.Points(1.5), vg.Points(2.5)},
+	{vg.Points(6), vg.Points(2), vg.Points(1.5), vg.Points(2)},
 }
 
 // finite returns the points of s that can be drawn: plotter refuses NaN and

@@ -387,3 +387,21 @@ func TestRenderHTMLKeepsNonLatinNames(t *testing.T) {
 		t.Errorf("the chart does not name the run 实验1 (%v)", err)
 	}
 }
+
+// Twenty runs get twenty line styles, a run's metrics alike in colour.
+func TestLineStyles(t *testing.T) {
+	seen := map[string]int{}
+	for i := range 20 {
+		for j := range 2 {
+			col, dash := lineStyle(i, j)
+			key := fmt.Sprint(col, dash)
+			if prev, ok := seen[key]; ok {
+				t.Errorf("runs %d and %d share the style %s", prev, i, key)
+			}
+			seen[key] = i
+			if first, _ := lineStyle(i, 0); col != first {
+				t.Errorf("run %d's metrics in two colours", i)
+			}
+		}
+	}
+}
