@@ -75,7 +75,8 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		res, err := r.trainStep(r.stepBatches(batches, step), lr)
 		var nf *NonFiniteError
 		if errors.As(err, &nf) && r.cfg.OnNonFinite == "skip" { // the weights are as before it
-			m := metrics{"step": step + 1, "lr": lr, "skipped": true, "elapsed_s": elapsed0 + time.Since(start).Seconds()}
+			r.state.Elapsed = elapsed0 + time.Since(start).Seconds() // the summary's wall time counts skipped steps too
+			m := metrics{"step": step + 1, "lr": lr, "skipped": true, "elapsed_s": r.state.Elapsed}
 			if err := r.skip(step, err); err != nil { // exit status 3 even if the line cannot be written
 				return nil, errors.Join(err, r.metrics.write(m))
 			}
@@ -162,41 +163,56 @@ func (r *ftRun) savesAt(step int) bool {
 	return r.cfg.CheckpointInterval > 0 && step%r.cfg.CheckpointInterval == 0 && step != r.total
 }
 
+// writeLine writes the metrics line m of the step just done: a skipped
+// step's as it is (the log window waits for the next line), another's with
+// the mean losses of the steps since the last line.
+func (r *ftRun) writeLine(m metrics) error {
+	if skipped, _ := m["skipped"].(bool); skipped {
+		return r.metrics.write(m)
+	}
+	win := &r.state.Window
+	n := float64(win.N)
+	m["train_loss"], m["l2_loss"] = win.Loss/n, win.L2/n
+	if r.cfg.Lambda > 0 {
+		m["l1_loss"] = win.L1 / n
+	}
+	if _, ok := m["tokens_per_s"]; !ok {
+		m["tokens_per_s"] = r.sum.TokensPerS
+	}
+	r.state.TrainLoss = win.Loss / n
+	if err := r.metrics.write(m); err != nil {
+		return err
+	}
+	r.progress.log(m, r.total)
+	*win = logWindow{}
+	return nil
+}
+
 // afterStep evaluates, logs and checkpoints as the step calls for; due
 // says that it evaluates and logs whatever the intervals say (the step's
 // evaluation was due when a signal stopped it, before a resume that may
 // have changed them).
 func (r *ftRun) afterStep(ctx context.Context, m metrics, due bool) error {
-	step, cfg, win := r.state.Step, r.cfg, &r.state.Window
+	step := r.state.Step
 	evalNow := due || r.evalsAt(step)
 	var val map[string]float64
 	if evalNow {
 		var err error
 		t := time.Now()
 		if val, err = r.evaluate(ctx, m); err != nil {
-			return fmt.Errorf("evaluation at step %d: %w", step, err)
+			err = fmt.Errorf("evaluation at step %d: %w", step, err)
+			var nf *NonFiniteError
+			if errors.As(err, &nf) { // the step's line, without its metrics, before the run stops
+				return errors.Join(err, r.writeLine(m))
+			}
+			return err
 		}
 		r.pace.evaluated(time.Since(t))
 	}
-	if skipped, _ := m["skipped"].(bool); skipped { // logged whatever log_interval says; the window waits for the next line
-		if err := r.metrics.write(m); err != nil {
+	if skipped, _ := m["skipped"].(bool); skipped || due || r.logsAt(step) { // a skipped step whatever log_interval says
+		if err := r.writeLine(m); err != nil {
 			return err
 		}
-	} else if due || r.logsAt(step) {
-		n := float64(win.N)
-		m["train_loss"], m["l2_loss"] = win.Loss/n, win.L2/n
-		if cfg.Lambda > 0 {
-			m["l1_loss"] = win.L1 / n
-		}
-		if _, ok := m["tokens_per_s"]; !ok {
-			m["tokens_per_s"] = r.sum.TokensPerS
-		}
-		r.state.TrainLoss = win.Loss / n
-		if err := r.metrics.write(m); err != nil {
-			return err
-		}
-		r.progress.log(m, r.total)
-		*win = logWindow{}
 	}
 	if val != nil {
 		fmt.Fprintf(r.opt.Log, "eval at step %d: %s (best %s %.4f at step %d)\n", step, formatMetrics(val),

@@ -26,8 +26,13 @@ func TestPretrainNonFiniteValidation(t *testing.T) {
 	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "validation loss") {
 		t.Fatalf("Pretrain: %T %v, want a NonFiniteError about the validation loss", err, err)
 	}
-	if s := readFile(t, filepath.Join(dir, "summary.json")); !strings.Contains(s, `"status": "failed"`) {
+	if s := readFile(t, filepath.Join(dir, "summary.json")); !strings.Contains(s, `"status": "failed"`) || !strings.Contains(s, `"step": 1,`) {
 		t.Errorf("summary.json:\n%s", s)
+	}
+	// The step's line is written, without the validation loss, before the
+	// run stops: the curves end where the summary does.
+	if m := readFile(t, filepath.Join(dir, "metrics.jsonl")); stepsOf(m) != "1" || strings.Contains(m, "val_loss") {
+		t.Errorf("metrics.jsonl:\n%s", m)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "best")); err == nil {
 		t.Error("best/ holds a model whose validation loss is not finite")
@@ -47,6 +52,9 @@ func TestFinetuneNonFiniteValidation(t *testing.T) {
 	}
 	if s := readFile(t, filepath.Join(out, "summary.json")); !strings.Contains(s, `"status": "failed"`) {
 		t.Errorf("summary.json:\n%s", s)
+	}
+	if m := readFile(t, filepath.Join(out, "metrics.jsonl")); stepsOf(m) != "1" || strings.Contains(m, "val_") {
+		t.Errorf("metrics.jsonl:\n%s", m)
 	}
 }
 

@@ -81,8 +81,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		switch {
 		case errors.Is(err, errSkipped): // the evaluation and checkpoint due at it still happen
 			giveUp := r.skip(step, err)
+			r.state.Elapsed = elapsed() // the summary's wall time counts skipped steps too
 			// Logged whatever log_interval says, the last skipped step too.
-			m, logged = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": elapsed()}, true
+			m, logged = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": r.state.Elapsed}, true
 			if giveUp != nil { // exit status 3 even if the line cannot be written
 				return nil, errors.Join(giveUp, r.metrics.write(m))
 			}
@@ -221,6 +222,10 @@ func (r *run) countStep(loss, elapsed float64) {
 func (r *run) evalAndLog(ctx context.Context, m metrics, evaluated, logged bool) error {
 	if evaluated {
 		if err := r.evalBest(ctx, m); err != nil {
+			var nf *NonFiniteError
+			if errors.As(err, &nf) { // the step's line, without its validation loss, before the run stops
+				return errors.Join(err, r.metrics.write(m))
+			}
 			return err
 		}
 	}

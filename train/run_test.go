@@ -142,10 +142,18 @@ func eventSteps(t *testing.T, dir string, starts bool) string {
 	return strings.Trim(fmt.Sprint(steps), "[]")
 }
 
+// stepsOf lists the steps of the lines of a metrics.jsonl, "?" for a line
+// without one.
 func stepsOf(metrics string) string {
 	var out []string
 	for _, l := range strings.Split(strings.TrimSpace(metrics), "\n") {
 		i := strings.Index(l, `"step":`)
+		if i < 0 {
+			if l != "" {
+				out = append(out, "?")
+			}
+			continue
+		}
 		j := strings.IndexAny(l[i+7:], ",}")
 		out = append(out, l[i+7:i+7+j])
 	}
