@@ -76,7 +76,33 @@ func Render(runs []*Run, outDir string, formats []string) ([]string, error) {
 		}
 		written = append(written, path)
 	}
-	return written, nil
+	return written, replaceManifest(outDir, written)
+}
+
+// manifestFile lists, in a report's directory, the files the last report
+// wrote there.
+const manifestFile = ".report-files"
+
+// replaceManifest removes the files an earlier report wrote into outDir
+// that this one did not (the charts of metrics the runs now reported do not
+// have), and records the ones it wrote. Files gptctl did not write stay.
+func replaceManifest(outDir string, written []string) error {
+	path := filepath.Join(outDir, manifestFile)
+	names := make([]string, len(written))
+	for i, w := range written {
+		names[i] = filepath.Base(w)
+	}
+	if old, err := os.ReadFile(path); err == nil {
+		for _, name := range strings.Fields(string(old)) {
+			if !slices.Contains(names, name) && filepath.Base(name) == name {
+				os.Remove(filepath.Join(outDir, name))
+			}
+		}
+	}
+	if err := data.WriteFile(path, []byte(strings.Join(names, "\n")+"\n")); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
 }
 
 func checkFormats(formats []string) (map[string]bool, error) {

@@ -160,6 +160,19 @@ func TestRender(t *testing.T) {
 	if err != nil || len(paths) != 3 { // loss, lr, tokens_per_s
 		t.Errorf("svg only: %v, %v", paths, err)
 	}
+	// A report into the same directory of runs without val_accuracy
+	// removes that chart of the earlier report, and leaves a file of the
+	// user's.
+	mine := filepath.Join(out, "notes.png")
+	os.WriteFile(mine, []byte("mine"), 0o644)
+	if _, err := Render(runs[:1], out, nil); err != nil {
+		t.Fatal(err)
+	}
+	for name, kept := range map[string]bool{"val_accuracy.png": false, "val_accuracy.svg": false, "loss.png": true, "notes.png": true} {
+		if _, err := os.Stat(filepath.Join(out, name)); (err == nil) != kept {
+			t.Errorf("after a report without val_accuracy, %s: %v, want kept %v", name, err, kept)
+		}
+	}
 }
 
 // render calls Render, turning a panic, or no answer in a minute, into an error.
