@@ -59,8 +59,7 @@ type State struct {
 	ValLoss   float64 `json:"val_loss,omitempty"`
 	TrainLoss float64 `json:"train_loss,omitempty"`
 	Elapsed   float64 `json:"elapsed_seconds"`
-	LRScale   float64 `json:"lr_scale,omitempty"` // lowered by skipped non-finite steps; 0 means 1
-	Skipped   int     `json:"skipped_steps,omitempty"`
+	skipState
 	// EvalDue is the metrics line of the last step when a signal stopped
 	// its evaluation: a resume evaluates first and writes the line.
 	EvalDue metrics `json:"eval_due,omitempty"`

@@ -38,8 +38,7 @@ type finetuneState struct {
 	BestMetric float64 `json:"best_metric"`
 	BestStep   int     `json:"best_step"` // 0 = no evaluation yet
 	Elapsed    float64 `json:"elapsed_seconds"`
-	LRScale    float64 `json:"lr_scale,omitempty"` // lowered by skipped non-finite steps; 0 means 1
-	Skipped    int     `json:"skipped_steps,omitempty"`
+	skipState
 	// Val is the last evaluation's metrics and TrainLoss the last metrics
 	// line's: the summary of a later session that stops before it measures
 	// them.

@@ -70,7 +70,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		if e := step / r.perEpoch; e != epoch {
 			epoch, batches = e, epochBatches(r.train, r.cfg.BatchSize, r.cfg.Seed, e)
 		}
-		lr := LR(step, r.warmup, r.total, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay) * r.lrScale()
+		lr := LR(step, r.warmup, r.total, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay) * r.state.lrScale()
 		t0 := time.Now()
 		res, err := r.trainStep(r.stepBatches(batches, step), lr)
 		var nf *NonFiniteError
@@ -105,24 +105,11 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	return r.finish()
 }
 
-// skip counts step as skipped under on_nonfinite: skip (err says why) and
-// halves the learning rate scale; it fails once maxSkipped steps were.
+// skip counts step as skipped under on_nonfinite: skip (err says why);
+// see skipState.skip.
 func (r *ftRun) skip(step int, err error) error {
 	r.state.Step++
-	r.state.Skipped++
-	r.state.LRScale = r.lrScale() / 2
-	fmt.Fprintf(r.opt.Log, "step %d: %v; skipped, learning rate scale now %g\n", step+1, err, r.state.LRScale)
-	if r.state.Skipped >= maxSkipped {
-		return &NonFiniteError{fmt.Errorf("step %d: %d steps skipped for non-finite values; giving up", step+1, r.state.Skipped)}
-	}
-	return nil
-}
-
-func (r *ftRun) lrScale() float64 {
-	if r.state.LRScale == 0 {
-		return 1
-	}
-	return r.state.LRScale
+	return r.state.skip(r.opt.Log, step, err)
 }
 
 // evalFailed ends the run after the step whose metrics are m failed with

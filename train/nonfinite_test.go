@@ -226,8 +226,8 @@ func TestFinetuneSkipsNonFiniteStep(t *testing.T) {
 	}
 	sum, metrics, r, err := run(3, 3)
 	if err != nil || sum.Status != "completed" || sum.Step != 16 || stepsOf(metrics) != "3 5 10 15 16" ||
-		!strings.Contains(lineWith(metrics, `"step":3`), `"skipped":true`) || r.state.Skipped != 1 || r.lrScale() != 0.5 {
-		t.Errorf("one non-finite step: %+v, %v, %d skipped, lr scale %v\nmetrics.jsonl:\n%s", sum, err, r.state.Skipped, r.lrScale(), metrics)
+		!strings.Contains(lineWith(metrics, `"step":3`), `"skipped":true`) || r.state.Skipped != 1 || r.state.lrScale() != 0.5 {
+		t.Errorf("one non-finite step: %+v, %v, %d skipped, lr scale %v\nmetrics.jsonl:\n%s", sum, err, r.state.Skipped, r.state.lrScale(), metrics)
 	}
 	_, metrics, _, err = run(2, 1000)
 	var ne *NonFiniteError

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"time"
@@ -73,7 +74,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		if r.interrupted(ctx, clock, p.budget(evaluated, saves, cfg.EvalBatches, cfg.GradAccum)) {
 			break
 		}
-		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.lrScale()
+		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.state.lrScale()
 		t0 := time.Now()
 		logged := done%cfg.LogInterval == 0 || evaluated
 		loss, err := r.trainStep(float32(lr), logged)
@@ -193,17 +194,38 @@ func (r *run) interrupted(ctx context.Context, start time.Time, budget time.Dura
 	return false
 }
 
-// skip counts step as skipped under on_nonfinite: skip (err says why) and
-// halves the learning rate scale; it fails once maxSkipped steps were.
+// skip counts step as skipped under on_nonfinite: skip (err says why);
+// see skipState.skip.
 func (r *run) skip(step int, err error) error {
 	r.state.Step++
-	r.state.Skipped++
-	r.state.LRScale = r.lrScale() / 2
-	fmt.Fprintf(r.opt.Log, "step %d: %v; skipped, learning rate scale now %g\n", step+1, err, r.state.LRScale)
-	if r.state.Skipped >= maxSkipped {
-		return &NonFiniteError{fmt.Errorf("step %d: %d steps skipped for non-finite values; giving up", step+1, r.state.Skipped)}
+	return r.state.skip(r.opt.Log, step, err)
+}
+
+// skipState is what on_nonfinite: skip keeps in a run's checkpoint, a
+// pretrain's or a finetune's: the steps skipped and the learning rate
+// scale they lowered.
+type skipState struct {
+	LRScale float64 `json:"lr_scale,omitempty"` // 0 means 1
+	Skipped int     `json:"skipped_steps,omitempty"`
+}
+
+// skip counts step (0-based) as skipped (err says why) and halves the
+// learning rate scale; it fails once maxSkipped steps were.
+func (s *skipState) skip(log io.Writer, step int, err error) error {
+	s.Skipped++
+	s.LRScale = s.lrScale() / 2
+	fmt.Fprintf(log, "step %d: %v; skipped, learning rate scale now %g\n", step+1, err, s.LRScale)
+	if s.Skipped >= maxSkipped {
+		return &NonFiniteError{fmt.Errorf("step %d: %d steps skipped for non-finite values; giving up", step+1, s.Skipped)}
 	}
 	return nil
+}
+
+func (s skipState) lrScale() float64 {
+	if s.LRScale == 0 {
+		return 1
+	}
+	return s.LRScale
 }
 
 // countStep adds a trained step, with its training loss, to the run's state;
@@ -360,10 +382,3 @@ type NonFiniteError struct{ err error }
 
 func (e *NonFiniteError) Error() string { return e.err.Error() }
 func (e *NonFiniteError) Unwrap() error { return e.err }
-
-func (r *run) lrScale() float64 {
-	if r.state.LRScale == 0 {
-		return 1
-	}
-	return r.state.LRScale
-}
