@@ -172,14 +172,7 @@ func newBenchRun(cfg Config, device string) (*benchRun, error) {
 	if b.tr, err = model.Differentiate(loss); err != nil {
 		return nil, err
 	}
-	b.grads = make([][]float32, len(params.List))
-	for i, w := range params.List {
-		if cfg.GradAccum > 1 {
-			b.grads[i] = make([]float32, len(w.Data))
-		} else {
-			b.grads[i] = b.tr.Grad(i)
-		}
-	}
+	b.grads = stepGrads(b.tr, params, cfg.GradAccum)
 	return b, nil
 }
 

@@ -99,6 +99,20 @@ func cpuStep(tr *graph.Trainer, p *graph.Params, o *AdamW, grads [][]float32, ac
 	return sum / float64(accum), norm, nil
 }
 
+// stepGrads returns the gradient buffers cpuStep works in: tr's own for
+// one micro-batch, buffers of their own to accumulate into for more.
+func stepGrads(tr *graph.Trainer, p *graph.Params, accum int) [][]float32 {
+	grads := make([][]float32, len(p.List))
+	for i, w := range p.List {
+		if accum > 1 {
+			grads[i] = make([]float32, len(w.Data))
+		} else {
+			grads[i] = tr.Grad(i)
+		}
+	}
+	return grads
+}
+
 // nonFiniteStep is a step cpuStep stopped before its update: its training
 // loss or gradient norm is v.
 type nonFiniteStep struct {

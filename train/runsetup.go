@@ -326,14 +326,7 @@ func (r *run) build(c *corpus) error {
 	if r.tr, err = r.model.Differentiate(loss); err != nil {
 		return err
 	}
-	r.grads = make([][]float32, len(r.params.List))
-	for i, w := range r.params.List {
-		if r.cfg.GradAccum > 1 {
-			r.grads[i] = make([]float32, len(w.Data))
-		} else {
-			r.grads[i] = r.tr.Grad(i)
-		}
-	}
+	r.grads = stepGrads(r.tr, r.params, r.cfg.GradAccum)
 	return nil
 }
 
