@@ -19,7 +19,7 @@ import (
 
 // FinetuneSummary is the outcome of a finetune, also DIR/summary.json.
 type FinetuneSummary struct {
-	Status        string             `json:"status"` // completed | interrupted | failed
+	Outcome
 	Task          string             `json:"task"`
 	Step          int                `json:"step"`
 	MaxSteps      int                `json:"max_steps"`
@@ -86,7 +86,7 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 	}
 	sum, err := r.loop(ctx)
 	if err != nil {
-		r.sum.Status, r.sum.Error = "failed", err.Error()
+		r.sum.fail(err)
 		r.fillSummary("failed")
 		writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
 	}

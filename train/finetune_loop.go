@@ -57,13 +57,8 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		}
 	}
 	for r.state.Step < r.total {
-		if ctx.Err() != nil {
-			r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
-			break
-		}
-		if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(clock)+r.budget(r.state.Step+1) > limit {
-			r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
-			fmt.Fprintf(r.opt.Log, "max_time %v reached (with room for the next step): stopping at step %d with a checkpoint\n", limit, r.state.Step)
+		if why := stopBefore(ctx, r.opt, r.cfg.MaxDuration(), clock, r.budget(r.state.Step+1), r.state.Step); why != "" {
+			r.sum.interrupt(why)
 			break
 		}
 		step := r.state.Step
@@ -116,15 +111,13 @@ func (r *ftRun) skip(step int, err error) error {
 // err: a signal stopped its evaluation (the checkpoint keeps the evaluation
 // due, and the run ends interrupted), or it failed.
 func (r *ftRun) evalFailed(ctx context.Context, m metrics, err error) (*FinetuneSummary, error) {
-	if !errors.Is(err, errEvalStopped) {
+	if !evalStopped(ctx, err, &r.sum.Outcome, r.opt.Log, r.state.Step) {
 		return nil, err
 	}
 	if _, ok := m["tokens_per_s"]; !ok { // this process's, not the resumed one's (which trains nothing first)
 		m["tokens_per_s"] = r.sum.TokensPerS
 	}
 	r.state.EvalDue = m
-	r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
-	fmt.Fprintf(r.opt.Log, "step %d: the evaluation was stopped; --resume makes it first\n", r.state.Step)
 	return r.finish()
 }
 
@@ -462,9 +455,7 @@ func (r *ftRun) finishedSummary() (*FinetuneSummary, error) {
 // outcome unless one was set (interrupted, failed).
 func (r *ftRun) fillSummary(status string) {
 	s, st := r.sum, r.state
-	if s.Status == "" {
-		s.Status = status
-	}
+	s.settle(status)
 	s.Step, s.Epoch = st.Step, float64(st.Step)/float64(r.perEpoch)
 	s.TrainLoss, s.Val, s.BestValue = st.TrainLoss, st.Val, nil
 	if st.BestStep > 0 {

@@ -58,7 +58,7 @@ func (o Options) wallLimit(config time.Duration) time.Duration {
 
 // Summary is the outcome of a run, also written to DIR/summary.json.
 type Summary struct {
-	Status      string  `json:"status"` // completed | interrupted | failed
+	Outcome
 	Step        int     `json:"step"`
 	MaxSteps    int     `json:"max_steps"`
 	TrainLoss   float64 `json:"train_loss,omitempty"` // the last logged step's; absent before any
@@ -72,14 +72,34 @@ type Summary struct {
 
 // RunInfo ends the summary of every run, pretraining or finetuning.
 type RunInfo struct {
-	TokensPerS   float64 `json:"tokens_per_s,omitempty"` // the last session's; absent when it trained no step
-	WallSeconds  float64 `json:"wall_seconds"`
-	Params       int     `json:"params"`
-	Checkpoint   string  `json:"checkpoint,omitempty"` // absent when the run wrote none
-	OutDir       string  `json:"out_dir"`
-	Device       string  `json:"device"`
-	Interruption string  `json:"interruption,omitempty"` // why an interrupted run stopped
-	Error        string  `json:"error,omitempty"`        // why a failed run stopped
+	TokensPerS  float64 `json:"tokens_per_s,omitempty"` // the last session's; absent when it trained no step
+	WallSeconds float64 `json:"wall_seconds"`
+	Params      int     `json:"params"`
+	Checkpoint  string  `json:"checkpoint,omitempty"` // absent when the run wrote none
+	OutDir      string  `json:"out_dir"`
+	Device      string  `json:"device"`
+}
+
+// Outcome opens the summary of every run: how it ended, and why when it
+// did not complete.
+type Outcome struct {
+	Status       string `json:"status"`                 // completed | interrupted | failed
+	Interruption string `json:"interruption,omitempty"` // why an interrupted run stopped
+	Error        string `json:"error,omitempty"`        // why a failed run stopped
+}
+
+// interrupt records that the run stops before its end, and why.
+func (o *Outcome) interrupt(why string) { o.Status, o.Interruption = "interrupted", why }
+
+// fail records that the run failed with err; an interrupted run fails when
+// its last checkpoint does.
+func (o *Outcome) fail(err error) { o.Status, o.Error = "failed", err.Error() }
+
+// settle sets the status of a run that ended without one set.
+func (o *Outcome) settle(status string) {
+	if o.Status == "" {
+		o.Status = status
+	}
 }
 
 // SetupDevice checks the device setting against this build and the
@@ -137,9 +157,8 @@ func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	}
 	sum, err := r.loop(ctx)
 	if err != nil {
-		r.sum.Status = "failed" // an interrupted run fails when its last checkpoint does
+		r.sum.fail(err)
 		r.fillSummary("failed")
-		r.sum.Error = err.Error()
 		writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
 	}
 	return sum, err
@@ -216,9 +235,7 @@ func (r *run) fillSummary(status string) {
 	if r.state.BestStep > 0 {
 		r.sum.Best = filepath.Join(r.opt.OutDir, bestDir)
 	}
-	if r.sum.Status == "" {
-		r.sum.Status = status
-	}
+	r.sum.settle(status)
 }
 
 // finishedSummary is the outcome of a resume at max_steps, which trains

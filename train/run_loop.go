@@ -71,7 +71,8 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		done := step + 1 // the step count after this step
 		evaluated := cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0 || done == cfg.MaxSteps
 		saves := cfg.CheckpointInterval > 0 && done%cfg.CheckpointInterval == 0 && done < cfg.MaxSteps
-		if r.interrupted(ctx, clock, p.budget(evaluated, saves, cfg.EvalBatches, cfg.GradAccum)) {
+		if why := stopBefore(ctx, r.opt, cfg.MaxDuration(), clock, p.budget(evaluated, saves, cfg.EvalBatches, cfg.GradAccum), step); why != "" {
+			r.sum.interrupt(why)
 			break
 		}
 		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.state.lrScale()
@@ -123,13 +124,23 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 // are m failed with err: a signal stopped it (the checkpoint keeps the
 // evaluation due, and the run ends interrupted), or it failed.
 func (r *run) evalFailed(ctx context.Context, m metrics, err error, elapsed float64) (*Summary, error) {
-	if !errors.Is(err, errEvalStopped) {
+	if !evalStopped(ctx, err, &r.sum.Outcome, r.opt.Log, r.state.Step) {
 		return nil, err
 	}
 	r.state.EvalDue = m
-	r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
-	fmt.Fprintf(r.opt.Log, "step %d: the evaluation was stopped; --resume makes it first\n", r.state.Step)
 	return r.end(elapsed)
+}
+
+// evalStopped reports whether err is an evaluation that a signal stopped
+// (errEvalStopped) after step; then the run's outcome o is interrupted,
+// and the log says that a resume makes the evaluation first.
+func evalStopped(ctx context.Context, err error, o *Outcome, log io.Writer, step int) bool {
+	if !errors.Is(err, errEvalStopped) {
+		return false
+	}
+	o.interrupt(context.Cause(ctx).Error())
+	fmt.Fprintf(log, "step %d: the evaluation was stopped; --resume makes it first\n", step)
+	return true
 }
 
 // pace measures the steps this process trained (skipped ones not counted):
@@ -177,21 +188,19 @@ func (p *pace) budget(evaluates, saves bool, evalBatches, gradAccum int) time.Du
 	return b
 }
 
-// interrupted reports whether the run stops before its next step, and
-// records why in the summary: ctx was cancelled, or the next step, with
-// the room budget asks for, would pass the wall-time limit of a job that
-// started at start.
-func (r *run) interrupted(ctx context.Context, start time.Time, budget time.Duration) bool {
+// stopBefore says why a run stops before its next step, "" when it goes
+// on: ctx was cancelled, or the step, with the room budget asks for, would
+// pass the job's wall-time limit (opt's, else config, the run's max_time)
+// counted from clock; the latter is logged with the steps done.
+func stopBefore(ctx context.Context, opt Options, config time.Duration, clock time.Time, budget time.Duration, done int) string {
 	if ctx.Err() != nil {
-		r.sum.Status, r.sum.Interruption = "interrupted", context.Cause(ctx).Error()
-		return true
+		return context.Cause(ctx).Error()
 	}
-	if limit := r.opt.wallLimit(r.cfg.MaxDuration()); limit > 0 && time.Since(start)+budget > limit {
-		r.sum.Status, r.sum.Interruption = "interrupted", fmt.Sprintf("max_time %v reached", limit)
-		fmt.Fprintf(r.opt.Log, "max_time %v reached (with room for the next step): stopping at step %d with a checkpoint\n", limit, r.state.Step)
-		return true
+	if limit := opt.wallLimit(config); limit > 0 && time.Since(clock)+budget > limit {
+		fmt.Fprintf(opt.Log, "max_time %v reached (with room for the next step): stopping at step %d with a checkpoint\n", limit, done)
+		return fmt.Sprintf("max_time %v reached", limit)
 	}
-	return false
+	return ""
 }
 
 // skip counts step as skipped under on_nonfinite: skip (err says why);
