@@ -100,9 +100,10 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 	}
 	// From here a signal stops the prepare, which removes what it wrote
 	// (before, nothing is written and the signal ends the process).
-	ctx, stop := signalContext()
+	errOut := terminalLog(opts.ErrOut)
+	ctx, stop := signalContext(errOut)
 	defer stop()
-	line := newProgressLine(opts.ErrOut)
+	line := newProgressLine(errOut)
 	progress := func(s data.PrepareStats) {
 		line.print("prepare: %s / %s (%.0f%%), %d tokens, %.1f MB/s",
 			humanBytes(s.Bytes), humanBytes(s.InputBytes), 100*float64(s.Bytes)/float64(max(s.InputBytes, 1)),

@@ -142,7 +142,8 @@ func runJob(kind, outDir string, resume bool, maxTime time.Duration, out, log io
 			return err
 		}
 	}
-	ctx, stop := signalContext()
+	log = terminalLog(log)
+	ctx, stop := signalContext(log)
 	defer stop()
 	sum, err := job(ctx, train.Options{OutDir: outDir, Resume: resume, MaxTime: maxTime, Started: processStart, Log: log, Terminal: isTerminal(log)})
 	if err != nil {
@@ -228,15 +229,15 @@ func quote(s string) string {
 // the process at once, for someone who will not wait (a job killed there
 // resumes from its last checkpoint, as after any kill), and Go ignores a
 // SIGUSR1 no one asked for, so a scheduler's repeated warning changes
-// nothing.
-func signalContext() (context.Context, func()) {
+// nothing. The first signal is reported on log.
+func signalContext(log io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, stopSignals...)
 	go func() {
 		if s, ok := <-ch; ok {
 			signal.Stop(ch)
-			fmt.Fprintf(os.Stderr, "gptctl: %v: stopping cleanly; a second SIGINT (Ctrl-C) or SIGTERM stops at once\n", s)
+			fmt.Fprintf(log, "gptctl: %v: stopping cleanly; a second SIGINT (Ctrl-C) or SIGTERM stops at once\n", s)
 			cancel(fmt.Errorf("received %v", s))
 		}
 	}()
@@ -244,6 +245,9 @@ func signalContext() (context.Context, func()) {
 }
 
 func isTerminal(w io.Writer) bool {
+	if _, ok := w.(*termLog); ok {
+		return true
+	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -1,10 +1,53 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
+
+// eraseLine returns to the start of a terminal's line and erases it.
+const eraseLine = "\r\x1b[K"
+
+// termLog is a command's log on a terminal, where a live progress line is
+// redrawn in place (each drawing starts with '\r' and ends without a
+// newline): a line that someone else writes while one is drawn, a notice
+// of the run or the signal handler's, starts on a line of its own below it
+// instead of running on from its end. Safe for concurrent use.
+type termLog struct {
+	mu      sync.Mutex
+	w       io.Writer
+	partial bool // the last write left its line without a newline
+}
+
+// terminalLog returns w, as a termLog when it is a terminal.
+func terminalLog(w io.Writer) io.Writer {
+	if _, ok := w.(*termLog); ok || !isTerminal(w) {
+		return w
+	}
+	return &termLog{w: w}
+}
+
+func (t *termLog) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if t.partial && b[0] != '\r' && b[0] != '\n' {
+		if _, err := io.WriteString(t.w, "\n"); err != nil {
+			return 0, err
+		}
+		t.partial = false
+	}
+	n, err := t.w.Write(b)
+	if n > 0 { // a line erased ("\r\x1b[K") is as good as none
+		t.partial = b[n-1] != '\n' && !bytes.HasSuffix(b[:n], []byte(eraseLine))
+	}
+	return n, err
+}
 
 // progressLine reports a long job's progress on stderr: on a terminal one
 // line redrawn in place at most five times a second, in a log file a line
@@ -31,7 +74,7 @@ func (p *progressLine) print(format string, args ...any) {
 	}
 	p.last = time.Now()
 	if p.tty {
-		fmt.Fprintf(p.w, "\r\x1b[K"+format, args...)
+		fmt.Fprintf(p.w, eraseLine+format, args...)
 		p.drawn = true
 		return
 	}
@@ -41,7 +84,7 @@ func (p *progressLine) print(format string, args ...any) {
 // done erases a line drawn on a terminal.
 func (p *progressLine) done() {
 	if p.drawn {
-		fmt.Fprint(p.w, "\r\x1b[K")
+		fmt.Fprint(p.w, eraseLine)
 		p.drawn = false
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -29,5 +30,36 @@ func TestProgressLine(t *testing.T) {
 	count(10, 10)
 	if got := tty.String(); !strings.HasPrefix(got, "\r\x1b[Kpredict: 3/10 examples (30%)") || !strings.HasSuffix(got, "left\r\x1b[K") {
 		t.Errorf("terminal output %q", got)
+	}
+}
+
+// On a terminal, a log line written while the live progress line is drawn
+// (a notice of the run, the signal handler's) starts on a line of its own;
+// the progress line's redrawing, its evaluation lines and its end do not
+// gain blank lines.
+func TestTerminalLog(t *testing.T) {
+	var out strings.Builder
+	log := &termLog{w: &out}
+	for _, s := range []string{
+		"setup\n",
+		"\r\x1b[Kstep 1/9",
+		"\r\x1b[Kstep 2/9",
+		"max_time 1m0s reached: stopping at step 2\n",
+		"\r\x1b[Kstep 3/9  val_loss 1.5\n",
+		"\r\x1b[Kstep 4/9",
+		"\n",
+		"\r\x1b[Kprepare: 10%",
+		eraseLine,
+		"warning\n",
+	} {
+		io.WriteString(log, s)
+	}
+	want := "setup\n\r\x1b[Kstep 1/9\r\x1b[Kstep 2/9\nmax_time 1m0s reached: stopping at step 2\n" +
+		"\r\x1b[Kstep 3/9  val_loss 1.5\n\r\x1b[Kstep 4/9\n\r\x1b[Kprepare: 10%\r\x1b[Kwarning\n"
+	if got := out.String(); got != want {
+		t.Errorf("terminal shows\n%q\nwant\n%q", got, want)
+	}
+	if !isTerminal(log) || terminalLog(log) != io.Writer(log) {
+		t.Error("a termLog is not taken for the terminal it writes to")
 	}
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -292,4 +294,43 @@ func TestResumeExitStatuses(t *testing.T) {
 	if code, _, stderr := runCLI(t, "pretrain", "--resume", "--out", run, "--set", "max_steps=25"); code != 2 || !strings.Contains(stderr, want) {
 		t.Errorf("--resume with an empty train.yaml and no checkpoint/: exit %d, %q; want 2 and %q", code, stderr, want)
 	}
+}
+
+// The first signal's notice goes to the command's log (through termLog on
+// a terminal), and the context ends with the signal as its cause.
+func TestSignalContextNotice(t *testing.T) {
+	var out syncBuilder
+	ctx, stop := signalContext(&out)
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Skip(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGUSR1 did not cancel the context")
+	}
+	if got := context.Cause(ctx).Error(); !strings.Contains(got, "user defined signal 1") {
+		t.Errorf("cause %q", got)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "gptctl: user defined signal 1: stopping cleanly") {
+		t.Errorf("notice %q", got)
+	}
+}
+
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
