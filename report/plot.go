@@ -118,8 +118,22 @@ func fileName(metric string) string {
 	return name
 }
 
+// figure is a chart drawn: the plot, and, when its legend has more
+// entries than fit over the lines, the legend's columns beside it.
+type figure struct {
+	p    *plot.Plot
+	side []plot.Legend
+}
+
+// insideLegend is the most legend entries drawn over the plot; more go in
+// columns to its right, sideRows a column.
+const (
+	insideLegend = 8
+	sideRows     = 18
+)
+
 // plot draws the chart with one colour per run.
-func (c chart) plot(runs []*Run, labels []string) (*plot.Plot, error) {
+func (c chart) plot(runs []*Run, labels []string) (*figure, error) {
 	p := plot.New()
 	p.Title.Text = c.title
 	p.Title.TextStyle.Font.Size = vg.Points(14)
@@ -132,6 +146,11 @@ func (c chart) plot(runs []*Run, labels []string) (*plot.Plot, error) {
 		&p.X.Tick.Label.Font, &p.Y.Tick.Label.Font, &p.Legend.TextStyle.Font)
 	p.Legend.Top = !HigherIsBetter(slices.Concat(c.metrics, c.finetune)[0])
 	p.Legend.ThumbnailWidth = vg.Points(24)
+	type entry struct {
+		label  string
+		thumbs []plot.Thumbnailer
+	}
+	var entries []entry
 	for i, r := range runs {
 		metrics := c.lines(r)
 		for j, m := range metrics {
@@ -153,14 +172,55 @@ func (c chart) plot(runs []*Run, labels []string) (*plot.Plot, error) {
 			if len(xys) <= 40 { // sparse series, such as evaluations: mark each point
 				points.Color, points.Shape, points.Radius = col, draw.CircleGlyph{}, vg.Points(2.5)
 				p.Add(points)
-				p.Legend.Add(label, line, points)
+				entries = append(entries, entry{label, []plot.Thumbnailer{line, points}})
 			} else {
-				p.Legend.Add(label, line)
+				entries = append(entries, entry{label, []plot.Thumbnailer{line}})
 			}
 		}
 	}
 	p.Y.Min, p.Y.Max = valueRange(p.Y.Min, p.Y.Max)
-	return p, nil
+	f := &figure{p: p}
+	for i, e := range entries {
+		l := &p.Legend
+		if len(entries) > insideLegend {
+			if i%sideRows == 0 {
+				side := p.Legend
+				side.Top, side.Left = true, true
+				f.side = append(f.side, side)
+			}
+			l = &f.side[len(f.side)-1]
+		}
+		l.Add(e.label, e.thumbs...)
+	}
+	return f, nil
+}
+
+// draw draws the figure on c: the plot, its side legend's columns at the
+// right from the height of the plot's top.
+func (f *figure) draw(c draw.Canvas) {
+	w := f.sideWidth()
+	f.p.Draw(draw.Crop(c, 0, -w, 0, 0))
+	x := c.Max.X - w
+	top := f.p.Title.TextStyle.Height(f.p.Title.Text) + f.p.Title.Padding
+	for i := range f.side {
+		l := &f.side[i]
+		cw := l.Rectangle(c).Size().X + legendGap
+		l.Draw(draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: x, Y: c.Min.Y}, Max: vg.Point{X: x + cw, Y: c.Max.Y - top}}})
+		x += cw
+	}
+}
+
+// legendGap is the space before each side legend column.
+const legendGap = 10
+
+// sideWidth is the width the side legend takes, 0 without one.
+func (f *figure) sideWidth() vg.Length {
+	var w vg.Length
+	for i := range f.side {
+		w += f.side[i].Rectangle(draw.Canvas{}).Size().X + legendGap
+	}
+	return w
 }
 
 // lineStyle is the colour and dashes of run i's metric j: one colour a
@@ -284,18 +344,20 @@ func defaultTicks(min, max float64) []plot.Tick {
 	return plot.DefaultTicks{}.Ticks(min, max)
 }
 
-// encode renders p as "png" or "svg".
-func encode(p *plot.Plot, format string) ([]byte, error) {
+// encode renders f as "png" or "svg": plotW x plotH, wider by a side
+// legend.
+func encode(f *figure, format string) ([]byte, error) {
 	var buf bytes.Buffer
 	var err error
+	w := plotW + f.sideWidth()
 	switch format {
 	case "png":
-		c := vgimg.NewWith(vgimg.UseWH(plotW, plotH), vgimg.UseDPI(pngDPI), vgimg.UseBackgroundColor(color.White))
-		p.Draw(draw.New(c))
+		c := vgimg.NewWith(vgimg.UseWH(w, plotH), vgimg.UseDPI(pngDPI), vgimg.UseBackgroundColor(color.White))
+		f.draw(draw.New(c))
 		_, err = vgimg.PngCanvas{Canvas: c}.WriteTo(&buf)
 	case "svg":
-		c := vgsvg.New(plotW, plotH)
-		p.Draw(draw.New(c))
+		c := vgsvg.New(w, plotH)
+		f.draw(draw.New(c))
 		_, err = c.WriteTo(&buf)
 	default:
 		err = fmt.Errorf("unknown image format %q", format)

@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -417,4 +419,83 @@ func TestLineStyles(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A legend of more entries than fit over the lines (20 runs, train and val
+// each) goes in columns beside the plot, which keeps its own size: every
+// entry is drawn right of it, none over the lines; a few runs keep theirs
+// over the plot, at its size.
+func TestReportSideLegend(t *testing.T) {
+	root := t.TempDir()
+	var runs []*Run
+	for i := range 20 {
+		run, err := LoadRun(writeRun(t, root, fmt.Sprintf("sweep-lr-%02d", i), 1+float64(i)/10, false, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, run)
+	}
+	f, err := lossChart.plot(runs, runLabels(runs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.side) != 3 { // 40 entries, sideRows a column
+		t.Errorf("40 legend entries in %d side columns, want 3", len(f.side))
+	}
+	svg, err := encode(f, "svg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	width := svgWidth(t, svg)
+	if width <= float64(plotW) || width > 2.5*float64(plotW) {
+		t.Errorf("the chart with a side legend is %.0f pt wide, the plot %.0f", width, float64(plotW))
+	}
+	for i := range 20 {
+		for _, m := range []string{"train", "val"} {
+			label := fmt.Sprintf("sweep-lr-%02d %s", i, m)
+			x, ok := textX(svg, label)
+			if !ok {
+				t.Fatalf("the legend lacks %q", label)
+			}
+			if x < float64(plotW) {
+				t.Errorf("%q is drawn at x=%.0f, over the plot (%.0f pt wide)", label, x, float64(plotW))
+			}
+		}
+	}
+
+	few, err := lossChart.plot(runs[:3], runLabels(runs[:3]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, err = encode(few, "svg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(few.side) != 0 || svgWidth(t, svg) != float64(plotW) {
+		t.Errorf("3 runs: %d side columns, %.0f pt wide", len(few.side), svgWidth(t, svg))
+	}
+	if x, ok := textX(svg, "sweep-lr-00 train"); !ok || x >= float64(plotW) {
+		t.Errorf("3 runs: the legend entry is at x=%.0f (found %v), want over the plot", x, ok)
+	}
+}
+
+// svgWidth is the width attribute of an SVG's root element, in points.
+func svgWidth(t *testing.T, svg []byte) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`<svg[^>]* width="([0-9.]+)pt"`).FindSubmatch(svg)
+	if m == nil {
+		t.Fatalf("no width in %.200s", svg)
+	}
+	w, _ := strconv.ParseFloat(string(m[1]), 64)
+	return w
+}
+
+// textX is the x coordinate of the text element that reads label.
+func textX(svg []byte, label string) (float64, bool) {
+	m := regexp.MustCompile(`<text x="([-0-9.]+)"[^>]*>` + regexp.QuoteMeta(label) + `<`).FindSubmatch(svg)
+	if m == nil {
+		return 0, false
+	}
+	x, _ := strconv.ParseFloat(string(m[1]), 64)
+	return x, true
 }
