@@ -143,10 +143,20 @@ func AttentionBackward(dqkv, dout, qkv, att []float32, b, t, c, nHead int, drop 
 
 // headSize returns c/nHead, and panics unless nHead divides c.
 func headSize(c, nHead int) int {
-	if nHead <= 0 || c%nHead != 0 {
-		panic(fmt.Sprintf("kernels: attention: c=%d is not divisible by nHead=%d", c, nHead))
+	hs, err := headSizeOf("attention", c, nHead)
+	if err != nil {
+		panic("kernels: " + err.Error())
 	}
-	return c / nHead
+	return hs
+}
+
+// headSizeOf returns c/nHead, or an error for what when nHead does not
+// divide c.
+func headSizeOf(what string, c, nHead int) (int, error) {
+	if nHead <= 0 || c%nHead != 0 {
+		return 0, fmt.Errorf("%s: c=%d is not divisible by nHead=%d", what, c, nHead)
+	}
+	return c / nHead, nil
 }
 
 // attnScratch is one worker's scratch: dS and A of one tile.

@@ -33,7 +33,10 @@ func batch(count, nInner int, a, b, c gemmBatch) gemmBatch {
 // t, t) from qkv (b*t, 3c); drop (same shape as att) is the zero Buffer or
 // dropout multipliers applied to att before att@V.
 func (d *Device) AttentionForward(out, att, qkv Buffer, b, t, c, nHead int, drop Buffer) error {
-	hs := headSize(c, nHead)
+	hs, err := headSizeOf("cuda: attention", c, nHead)
+	if err != nil {
+		return err
+	}
 	if err := need("attention", want{"out", out, b * t * c}, want{"att", att, b * nHead * t * t},
 		want{"qkv", qkv, b * t * 3 * c}); err != nil {
 		return err
@@ -66,7 +69,10 @@ func (d *Device) AttentionForward(out, att, qkv Buffer, b, t, c, nHead int, drop
 // forward's qkv and att, and its drop (or the zero Buffer). dS takes a
 // scratch buffer the size of att.
 func (d *Device) AttentionBackward(dqkv, dout, qkv, att Buffer, b, t, c, nHead int, drop Buffer) error {
-	hs := headSize(c, nHead)
+	hs, err := headSizeOf("cuda: attention backward", c, nHead)
+	if err != nil {
+		return err
+	}
 	if err := need("attention backward", want{"dqkv", dqkv, b * t * 3 * c}, want{"dout", dout, b * t * c},
 		want{"qkv", qkv, b * t * 3 * c}, want{"att", att, b * nHead * t * t}); err != nil {
 		return err

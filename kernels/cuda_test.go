@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -243,6 +244,38 @@ func BenchmarkCUDABind(b *testing.B) {
 	for b.Loop() {
 		if err := onDevice(func() error { return nil }); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// The attention launchers refuse a width that the heads do not divide
+// with an error (the CPU graph refuses it first; a direct caller of the
+// device gets an error, not a panic).
+func TestCUDAAttentionHeadsRefused(t *testing.T) {
+	d, err := newDryDevice(90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := func(n int) Buffer {
+		b, err := d.Alloc(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b, tt, c, nHead := 1, 2, 100, 3
+	qkv, out, att := buf(b*tt*3*c), buf(b*tt*c), buf(b*nHead*tt*tt)
+	lse := buf(b * nHead * tt)
+	for name, call := range map[string]func() error{
+		"attention":          func() error { return d.AttentionForward(out, att, qkv, b, tt, c, nHead, Buffer{}) },
+		"attention backward": func() error { return d.AttentionBackward(qkv, out, qkv, att, b, tt, c, nHead, Buffer{}) },
+		"flash attention":    func() error { return d.FlashAttentionForward(out, out, lse, qkv, b, tt, c, nHead, 0, 1) },
+		"flash attention backward": func() error {
+			return d.FlashAttentionBackward(qkv, out, qkv, out, lse, b, tt, c, nHead, 0, 1)
+		},
+	} {
+		if err := call(); err == nil || !strings.Contains(err.Error(), "not divisible by nHead=3") {
+			t.Errorf("%s of c=100 in 3 heads: %v", name, err)
 		}
 	}
 }

@@ -30,7 +30,10 @@ func (d *Device) FlashAttention(hs int) bool {
 // and lse (b, nHead, t) from qkv (b*t, 3c), with dropout p (0: none) on
 // the probabilities from seed: the twin of kernels.FlashAttentionForward.
 func (d *Device) FlashAttentionForward(out, osave, lse, qkv Buffer, b, t, c, nHead int, p float32, seed uint64) error {
-	hs := headSize(c, nHead)
+	hs, err := headSizeOf("cuda: flash attention", c, nHead)
+	if err != nil {
+		return err
+	}
 	if err := flashArgs("flash attention", hs, p); err != nil {
 		return err
 	}
@@ -50,7 +53,10 @@ func (d *Device) FlashAttentionForward(out, osave, lse, qkv Buffer, b, t, c, nHe
 // kernels.FlashAttentionBackward. The rows' D = dout·out take the scratch
 // buffer.
 func (d *Device) FlashAttentionBackward(dqkv, dout, qkv, out, lse Buffer, b, t, c, nHead int, p float32, seed uint64) error {
-	hs := headSize(c, nHead)
+	hs, err := headSizeOf("cuda: flash attention backward", c, nHead)
+	if err != nil {
+		return err
+	}
 	if err := flashArgs("flash attention backward", hs, p); err != nil {
 		return err
 	}

@@ -19,18 +19,23 @@ func (d *Device) LayerNormForward(y, mean, rstd, x, w, b Buffer, n, c int, eps f
 	return d.launch("layernorm_fwd_f32", grid, dim3{32 * lnWarps, 1, 1}, 0, y, mean, rstd, x, w, b, n, c, eps)
 }
 
+// LayerNormMaxFeatures is the most features (C) LayerNormBackward takes:
+// its blocks sum dw and db in 2C floats of shared memory, at most the 48
+// KiB a kernel gets without opting in to more.
+const LayerNormMaxFeatures = 48 << 10 / 8
+
 // LayerNormBackward overwrites dx (n×c), dw (c) and db (c) given dy (n×c)
 // and the forward's x, w, mean and rstd. Each block sums dw and db over its
-// rows in shared memory (2c floats, so c <= 6144); a second kernel adds the
-// blocks' partials in order.
+// rows in shared memory (2c floats, so c <= LayerNormMaxFeatures); a second
+// kernel adds the blocks' partials in order.
 func (d *Device) LayerNormBackward(dx, dw, db, dy, x, w, mean, rstd Buffer, n, c int) error {
 	if err := need("layernorm backward", want{"dx", dx, n * c}, want{"dw", dw, c}, want{"db", db, c},
 		want{"dy", dy, n * c}, want{"x", x, n * c}, want{"w", w, c}, want{"mean", mean, n},
 		want{"rstd", rstd, n}); err != nil {
 		return err
 	}
-	if 2*c*4 > 48<<10 {
-		return fmt.Errorf("cuda: layernorm backward: c=%d is over 6144 features", c)
+	if c > LayerNormMaxFeatures {
+		return fmt.Errorf("cuda: layernorm backward: c=%d is over %d features", c, LayerNormMaxFeatures)
 	}
 	nblk := max(1, min((n+lnWarps-1)/lnWarps, 4*max(d.SMs, 1)))
 	part, err := d.scratchBuf(nblk * 2 * c)
