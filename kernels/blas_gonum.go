@@ -7,13 +7,9 @@
 package kernels
 
 import (
-	"sync/atomic"
-
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
-
-var gonumThreads atomic.Int64
 
 // blasSplits says whether sgemm splits large products over the worker pool.
 const blasSplits = false
@@ -25,9 +21,9 @@ const vectorRows = true
 // BLASName names the BLAS backend this binary was built with.
 func BLASName() string { return "gonum" }
 
-// SetThreads records n; gonum sizes its own goroutine pool from GOMAXPROCS, so
-// the value has no effect on this backend.
-func SetThreads(n int) { gonumThreads.Store(int64(max(n, 1))) }
+// SetThreads does nothing on this backend: gonum sizes its own goroutine
+// pool from GOMAXPROCS.
+func SetThreads(int) {}
 
 // sgemmSerial is one gonum call (gonum may still split a large product).
 func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

@@ -76,7 +76,10 @@ func expSubSum(x []float32, m float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// max32 returns the largest element of x (-Inf for an empty x).
+// max32 returns the largest element of x (-Inf for an empty x). A NaN in
+// x is not always returned (the AVX2 path's VMAXPS keeps the other
+// operand); its callers, the softmaxes, pass it on all the same, through
+// the exponentials of x minus this maximum.
 func max32(x []float32) float32 {
 	m0, m1 := float32(math.Inf(-1)), float32(math.Inf(-1))
 	j := 0

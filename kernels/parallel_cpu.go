@@ -100,6 +100,10 @@ func takeWorkers(n int, into []*worker) []*worker {
 // least): a handoff costs about one.
 func parallelFor(n int, fn func(i int)) { parallelDo(n, funcTask(fn)) }
 
+// stackWorkers is how many helpers parallelDo keeps track of without
+// allocating.
+const stackWorkers = 32
+
 // parallelDo is parallelFor for a task.
 //
 // The caller works through the items too. When it runs out, it takes the job
@@ -115,8 +119,14 @@ func parallelDo(n int, t task) {
 		}
 		return
 	}
-	var buf, back [16]*worker
-	helpers := takeWorkers(min(want, len(buf)), buf[:0])
+	// The helpers and those taken back, on the stack up to stackWorkers
+	// (a larger machine's allocate).
+	var sbuf, sback [stackWorkers]*worker
+	buf, back := sbuf[:0], sback[:0]
+	if want > stackWorkers {
+		buf, back = make([]*worker, 0, want), make([]*worker, 0, want)
+	}
+	helpers := takeWorkers(want, buf)
 	j := jobPool.Get().(*job)
 	j.t, j.n = t, int64(n)
 	j.next.Store(0)
@@ -129,7 +139,7 @@ func parallelDo(n int, t task) {
 		}
 	}
 	j.run()
-	unclaimed := back[:0]
+	unclaimed := back
 	for _, w := range helpers {
 		if w.slot.CompareAndSwap(j, nil) {
 			unclaimed = append(unclaimed, w)

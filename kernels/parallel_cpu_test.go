@@ -7,8 +7,12 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestParallelSplitsCoverLargeTensors steps AdamW over a GPT-2-vocabulary
@@ -87,4 +91,31 @@ func TestAddIntoScaleIntoMatchLoops(t *testing.T) {
 			}
 		}
 	})
+}
+
+// parallelFor runs its items on as many goroutines as GOMAXPROCS allows,
+// past the helpers it tracks on the stack too: 40 items that each wait
+// until 40 run at once finish only if they all do.
+func TestParallelForUsesAllThreads(t *testing.T) {
+	const n = 40
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
+	var running, peak atomic.Int32
+	all := make(chan struct{})
+	var once sync.Once
+	parallelFor(n, func(int) {
+		r := running.Add(1)
+		for p := peak.Load(); r > p && !peak.CompareAndSwap(p, r); p = peak.Load() {
+		}
+		if r == n {
+			once.Do(func() { close(all) })
+		}
+		select {
+		case <-all:
+		case <-time.After(2 * time.Second):
+		}
+		running.Add(-1)
+	})
+	if got := peak.Load(); got != n {
+		t.Errorf("GOMAXPROCS %d: at most %d items ran at once", n, got)
+	}
 }

@@ -130,10 +130,9 @@ func SetupDevice(cfg Config, log io.Writer) (string, error) {
 			device = "cuda"
 		}
 	}
-	if cfg.Threads > 0 {
+	if cfg.Threads > 0 { // the kernels split their work over GOMAXPROCS goroutines; BLAS runs single-threaded
 		runtime.GOMAXPROCS(cfg.Threads)
 	}
-	kernels.SetThreads(1) // BLAS runs single-threaded; our kernels split work across goroutines
 	return device, nil
 }
 

@@ -22,7 +22,8 @@ func GeluBwd(dx, dy, x *float32, n int)
 //go:noescape
 func ExpSubSum(x *float32, n int, m float32) float32
 
-// Max returns the largest of x[0..n) (n >= 8).
+// Max returns the largest of x[0..n) (n >= 8); a NaN in x is returned
+// only when it is in the last eight.
 //
 //go:noescape
 func Max(x *float32, n int) float32

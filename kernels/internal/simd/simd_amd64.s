@@ -160,7 +160,7 @@ esdone:
 	VADDPS       X1, X7, X7
 	VHADDPS      X7, X7, X7
 	VHADDPS      X7, X7, X7
-	MOVSS        X7, ret+24(FP)
+	VMOVSS       X7, ret+24(FP)
 	VZEROUPPER
 	RET
 
@@ -186,7 +186,7 @@ mxdone:
 	VMAXPS       X1, X0, X0
 	VPERMILPS    $0xb1, X0, X1
 	VMAXPS       X1, X0, X0
-	MOVSS        X0, ret+16(FP)
+	VMOVSS       X0, ret+16(FP)
 	VZEROUPPER
 	RET
 
@@ -224,7 +224,7 @@ dtdone:
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	MOVSS        X0, ret+24(FP)
+	VMOVSS       X0, ret+24(FP)
 	VZEROUPPER
 	RET
 
@@ -319,7 +319,7 @@ addone:
 	VHADDPS      X, X, X; \
 	VHADDPS      X, X, X
 
-// func Sum(x *float32, n int) float32
+// func SumDev(x *float32, n int, m float32) float32
 TEXT ·SumDev(SB), NOSPLIT, $0-28
 	MOVQ         x+0(FP), SI
 	MOVQ         n+8(FP), CX
@@ -336,7 +336,7 @@ sumloop:
 	JNZ     sumloop
 sumdone:
 	HSUM(Y0, X0, X1)
-	MOVSS X0, ret+24(FP)
+	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
 
@@ -357,7 +357,7 @@ ssloop:
 	JNZ         ssloop
 ssdone:
 	HSUM(Y0, X0, X1)
-	MOVSS X0, ret+24(FP)
+	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
 
@@ -426,9 +426,9 @@ lnsloop:
 	JNZ         lnsloop
 lnsdone:
 	HSUM(Y8, X8, X1)
-	MOVSS X8, gsum+56(FP)
+	VMOVSS X8, gsum+56(FP)
 	HSUM(Y9, X9, X1)
-	MOVSS X9, gxsum+60(FP)
+	VMOVSS X9, gxsum+60(FP)
 	VZEROUPPER
 	RET
 
