@@ -249,14 +249,7 @@ func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand
 		}
 		cand = cand[:nucleus(cand, probs, mass, o.TopP)]
 	case o.TopP < 1: // the nucleus: the fewest top ids whose mass reaches top_p
-		for n := min(V, 256); ; n = min(V, n*8) {
-			cand = topIDs(probs, n)
-			keep := nucleus(cand, probs, sum, o.TopP)
-			if keep < len(cand) || n == V {
-				cand = cand[:keep]
-				break
-			}
-		}
+		cand = nucleusIDs(probs, sum, o.TopP)
 	}
 	var total float64
 	for _, id := range cand {
@@ -285,6 +278,64 @@ func nucleus(cand []int, probs []float64, mass, topP float64) int {
 		}
 	}
 	return len(cand)
+}
+
+// nucleusIDs returns, in id order, the nucleus of probs (whose total is
+// sum): the fewest most probable ids whose mass reaches topP of sum, the
+// lower id first among equal probabilities; every id of positive
+// probability if rounding leaves the mass short. It selects the threshold
+// probability by partitioning, in expected linear time, rather than
+// sorting: a flat distribution's nucleus is most of the vocabulary.
+func nucleusIDs(probs []float64, sum, topP float64) []int {
+	target := topP * sum
+	vals := slices.Clone(probs)
+	thr, ties := 0.0, len(probs) // the threshold, and how many ids equal to it are in
+	above := 0.0                 // the mass of the ids above every value in vals
+	for len(vals) > 0 {
+		pivot := vals[len(vals)/2]
+		// vals[:lt] > pivot, vals[lt:gt] == pivot, vals[gt:] < pivot
+		lt, i, gt := 0, 0, len(vals)
+		for i < gt {
+			switch v := vals[i]; {
+			case v > pivot:
+				vals[lt], vals[i] = v, vals[lt]
+				lt, i = lt+1, i+1
+			case v < pivot:
+				gt--
+				vals[gt], vals[i] = v, vals[gt]
+			default:
+				i++
+			}
+		}
+		var hi float64
+		for _, v := range vals[:lt] {
+			hi += v
+		}
+		switch eq := pivot * float64(gt-lt); {
+		case above+hi >= target:
+			vals = vals[:lt]
+			continue
+		case above+hi+eq >= target && pivot > 0:
+			thr = pivot
+			ties = min(gt-lt, max(1, int(math.Ceil((target-above-hi)/pivot))))
+		default:
+			above += hi + eq
+			vals = vals[gt:]
+			continue
+		}
+		break
+	}
+	var cand []int
+	for id, p := range probs {
+		switch {
+		case p > thr:
+			cand = append(cand, id)
+		case p == thr && p > 0 && ties > 0:
+			cand = append(cand, id)
+			ties--
+		}
+	}
+	return cand
 }
 
 // topIDs returns the ids of the k largest probs, the largest first (equal

@@ -216,6 +216,58 @@ func TestTopIDs(t *testing.T) {
 	}
 }
 
+// nucleusIDs selects the set a sort gives: the fewest most probable ids
+// whose mass reaches top_p, the lower id first among ties at the cut; on
+// peaked, flat and tied distributions, with zeros, and top_p from tiny to
+// nearly 1.
+func TestNucleusIDs(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for trial := range 400 {
+		n := 1 + r.IntN(300)
+		probs := make([]float64, n)
+		for i := range probs {
+			switch trial % 4 {
+			case 0:
+				probs[i] = math.Exp(3 * r.NormFloat64())
+			case 1:
+				probs[i] = 1 // flat: every id tied
+			case 2:
+				probs[i] = float64(r.IntN(4)) // ties and zeros
+			default:
+				probs[i] = r.Float64()
+			}
+		}
+		if trial%4 == 2 {
+			probs[r.IntN(n)] = 3 // at least one id of positive probability
+		}
+		var sum float64
+		for _, p := range probs {
+			sum += p
+		}
+		topP := []float64{1e-9, 0.1, 0.5, 0.9, 0.99, 0.999999}[trial%6]
+		order := make([]int, n)
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(probs[b], probs[a]) })
+		want := order[:n]
+		var c float64
+		for i, id := range order {
+			if c += probs[id]; c >= topP*sum || probs[id] == 0 {
+				want = order[:i+1]
+				if probs[id] == 0 {
+					want = order[:i]
+				}
+				break
+			}
+		}
+		want = slices.Sorted(slices.Values(want))
+		if got := nucleusIDs(probs, sum, topP); !slices.Equal(got, want) {
+			t.Fatalf("trial %d, top_p %g over %v: %v, want %v", trial, topP, probs, got, want)
+		}
+	}
+}
+
 // BenchmarkSample: one draw over GPT-2's 50,257 logits, as generate makes per
 // token (a sort of every id took 20 ms a draw).
 func BenchmarkSample(b *testing.B) {
@@ -225,8 +277,9 @@ func BenchmarkSample(b *testing.B) {
 		logits[i] = float32(r.NormFloat64() * 3)
 	}
 	probs := make([]float64, len(logits))
-	for _, o := range []GenerateOptions{{Temperature: 0.8, TopP: 1}, {Temperature: 0.8, TopK: 40, TopP: 1}, {Temperature: 0.8, TopP: 0.9}} {
-		b.Run(fmt.Sprintf("top_k=%d/top_p=%g", o.TopK, o.TopP), func(b *testing.B) {
+	for _, o := range []GenerateOptions{{Temperature: 0.8, TopP: 1}, {Temperature: 0.8, TopK: 40, TopP: 1}, {Temperature: 0.8, TopP: 0.9},
+		{Temperature: 0.8, TopP: 0.99}, {Temperature: 100, TopP: 0.99}} { // the last nearly flat
+		b.Run(fmt.Sprintf("T=%g/top_k=%d/top_p=%g", o.Temperature, o.TopK, o.TopP), func(b *testing.B) {
 			for b.Loop() {
 				sample(logits, probs, o, r)
 			}

@@ -59,14 +59,15 @@ func ReadHFConfig(path string) (graph.Config, error) {
 	if c.GELU, err = h.gelu(c.Arch, path); err != nil {
 		return c, err
 	}
-	if unsupported := h.unsupported(); len(unsupported) > 0 {
+	var keys map[string]json.RawMessage // those the file has
+	json.Unmarshal(b, &keys)
+	h.setShape(&c, keys)
+	if unsupported := h.unsupported(c.NEmbd); len(unsupported) > 0 {
 		return c, fmt.Errorf("model config %s: not supported: %s", path, strings.Join(unsupported, "; "))
 	}
-	h.setShape(&c)
 	if err := c.Validate(); err != nil {
 		msg := err.Error()
-		var keys map[string]json.RawMessage
-		if json.Unmarshal(b, &keys) == nil && keys["n_positions"] != nil { // the file's name for the context
+		if keys["n_positions"] != nil { // the file's name for the context
 			msg = strings.ReplaceAll(msg, "n_ctx", "n_positions")
 		}
 		return c, fmt.Errorf("model config %s: %s", path, msg)
@@ -94,7 +95,11 @@ func (h hfConfig) arch(path string) (string, error) {
 func (h hfConfig) gelu(arch, path string) (string, error) {
 	// openai-gpt's afn "gelu" is the tanh form; gpt2's activation_function
 	// "gelu" is the exact one (x*Phi(x)), its "gelu_new" the tanh form.
-	switch act := h.Afn + h.Activation; {
+	act := h.Activation // gpt2's key; openai-gpt's is afn, and its models ignore activation_function
+	if arch == "gpt1" {
+		act = h.Afn
+	}
+	switch {
 	case act == "" || act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast" || act == "gelu" && arch == "gpt1":
 		return "tanh", nil
 	case act == "gelu":
@@ -105,11 +110,12 @@ func (h hfConfig) gelu(arch, path string) (string, error) {
 }
 
 // unsupported lists, as an error names them, the GPT-2 options the config
-// sets to values other than the defaults gptctl computes.
-func (h hfConfig) unsupported() []string {
+// sets to values other than the defaults gptctl computes for a model nEmbd
+// wide.
+func (h hfConfig) unsupported(nEmbd int) []string {
 	var unsupported []string
-	if h.NInner != nil && *h.NInner != 4*h.NEmbd {
-		unsupported = append(unsupported, fmt.Sprintf("n_inner %d (gptctl's MLP is 4*n_embd = %d wide)", *h.NInner, 4*h.NEmbd))
+	if h.NInner != nil && *h.NInner != 4*nEmbd {
+		unsupported = append(unsupported, fmt.Sprintf("n_inner %d (gptctl's MLP is 4*n_embd = %d wide)", *h.NInner, 4*nEmbd))
 	}
 	if h.ScaleAttnWeights != nil && !*h.ScaleAttnWeights {
 		unsupported = append(unsupported, "scale_attn_weights false (gptctl scales scores by 1/sqrt(head size))")
@@ -126,12 +132,32 @@ func (h hfConfig) unsupported() []string {
 	return unsupported
 }
 
-// setShape copies the config's sizes, layer norm epsilon (1e-5 when
-// absent) and dropout into c.
-func (h hfConfig) setShape(c *graph.Config) {
+// setShape copies the config's sizes, layer norm epsilon and dropout into
+// c. A size the file leaves out (keys are those it has) takes the default
+// of Hugging Face's config class for the model_type, as its loader does
+// (GPT2Config: 50,257 tokens, 1,024 positions; OpenAIGPTConfig: 40,478 and
+// 512; both 768 wide, 12 layers of 12 heads), and the epsilon 1e-5; the
+// weights' shapes are checked against them. Dropout stays 0 when absent.
+func (h hfConfig) setShape(c *graph.Config, keys map[string]json.RawMessage) {
 	c.VocabSize, c.NCtx, c.NEmbd, c.NLayer, c.NHead = h.VocabSize, h.NPositions, h.NEmbd, h.NLayer, h.NHead
-	if c.NCtx == 0 {
+	if keys["n_positions"] == nil {
 		c.NCtx = h.NCtx
+	}
+	vocab, ctx := 50257, 1024
+	if c.Arch == "gpt1" {
+		vocab, ctx = 40478, 512
+	}
+	for _, d := range []struct {
+		key string
+		v   *int
+		def int
+	}{{"vocab_size", &c.VocabSize, vocab}, {"n_embd", &c.NEmbd, 768}, {"n_layer", &c.NLayer, 12}, {"n_head", &c.NHead, 12}} {
+		if keys[d.key] == nil {
+			*d.v = d.def
+		}
+	}
+	if keys["n_positions"] == nil && keys["n_ctx"] == nil {
+		c.NCtx = ctx
 	}
 	c.LNEps = 1e-5
 	if h.LNEps != nil {
@@ -244,8 +270,12 @@ func setWeights(p *graph.Params, st *data.SafeTensors, path string) error {
 	names := append([]string(nil), st.Order...)
 	sort.Strings(names)
 	var errs []error
+	var head string // the file's lm_head.weight, if any
 	for _, name := range names {
 		key := strings.TrimPrefix(name, "transformer.")
+		if key == lmHeadName {
+			head = name
+		}
 		if ignoredTensor(key) {
 			continue
 		}
@@ -273,8 +303,30 @@ func setWeights(p *graph.Params, st *data.SafeTensors, path string) error {
 			errs = append(errs, fmt.Errorf("missing tensor %q %v", w.Name, w.Shape))
 		}
 	}
+	if len(errs) == 0 && head != "" {
+		errs = append(errs, tiedHead(p, st.Tensors[head], head)...)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("weights %s: %w", path, summarize(errs, 3))
+	}
+	return nil
+}
+
+// lmHeadName is the output layer's tensor in Hugging Face's LM-head models.
+const lmHeadName = "lm_head.weight"
+
+// tiedHead checks that the file's lm_head.weight (named name) is a copy of
+// the token embedding p holds, as a model whose head is tied has it: one
+// that differs is another model, which gptctl's tied head cannot compute.
+func tiedHead(p *graph.Params, t data.Tensor, name string) []error {
+	wte, _ := graph.EmbeddingNames(p.Config.Arch)
+	emb := p.Get(wte)
+	f, err := t.Float32()
+	if err != nil {
+		return []error{fmt.Errorf("tensor %q: %w", name, err)}
+	}
+	if !slices.Equal(t.Shape, emb.Shape) || !slices.Equal(f, emb.Data) {
+		return []error{fmt.Errorf("tensor %q %v is not the token embedding %s %v: the model's output layer is not tied to its embedding (tie_word_embeddings), and gptctl's LM head is the embedding", name, t.Shape, wte, emb.Shape)}
 	}
 	return nil
 }
@@ -296,7 +348,7 @@ func joinLine(errs []error) error {
 }
 
 func ignoredTensor(name string) bool {
-	return name == "lm_head.weight" || strings.HasSuffix(name, ".attn.bias") && !strings.Contains(name, "c_attn") ||
+	return name == lmHeadName || strings.HasSuffix(name, ".attn.bias") && !strings.Contains(name, "c_attn") ||
 		strings.HasSuffix(name, ".attn.masked_bias")
 }
 

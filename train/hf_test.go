@@ -42,9 +42,10 @@ func TestLoadHuggingFaceDirectory(t *testing.T) {
 		extra := []data.Tensor{
 			data.F32Tensor("transformer.h.0.attn.bias", []int{1, 1, 8, 8}, make([]float32, 64)),
 			data.F32Tensor("transformer.h.1.attn.masked_bias", nil, []float32{-1e4}),
-			data.F32Tensor("lm_head.weight", []int{11, 12}, make([]float32, 132)),
 		}
 		dir, want := hfModelDir(t, arch, func(n string) string { return "transformer." + n }, extra...)
+		wte, _ := graph.EmbeddingNames(arch)
+		addTensor(t, filepath.Join(dir, "model.safetensors"), data.F32Tensor("lm_head.weight", []int{11, 12}, want.Get(wte).Data))
 		got, tok, err := LoadModel(dir)
 		if err != nil {
 			t.Fatalf("%s: %v", arch, err)
@@ -59,6 +60,61 @@ func TestLoadHuggingFaceDirectory(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// addTensor adds t to the safetensors file at path.
+func addTensor(t *testing.T, path string, add data.Tensor) {
+	t.Helper()
+	st, err := data.ReadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []data.Tensor
+	for _, name := range st.Order {
+		ts = append(ts, st.Tensors[name])
+	}
+	if err := data.WriteSafetensors(path, append(ts, add), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An lm_head.weight that is not the token embedding is another model (its
+// output layer untied), refused by name; gptctl's head is the embedding.
+func TestLoadModelRefusesUntiedHead(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		dir, want := hfModelDir(t, arch, func(n string) string { return "transformer." + n })
+		wte, _ := graph.EmbeddingNames(arch)
+		head := slices.Clone(want.Get(wte).Data)
+		head[7] += 0.5
+		addTensor(t, filepath.Join(dir, "model.safetensors"), data.F32Tensor("lm_head.weight", []int{11, 12}, head))
+		_, _, err := LoadModel(dir)
+		if err == nil || !strings.Contains(err.Error(), `tensor "lm_head.weight" [11 12] is not the token embedding `+wte) {
+			t.Errorf("%s: %v, want the untied head refused", arch, err)
+		}
+	}
+}
+
+// A config.json that leaves sizes out gets those of Hugging Face's config
+// classes, as its loader gives them; one that sets a size to 0 is refused.
+func TestHFConfigDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	for _, c := range []struct {
+		json string
+		want graph.Config
+	}{
+		{`{"model_type":"gpt2"}`, graph.Config{Arch: "gpt2", VocabSize: 50257, NCtx: 1024, NEmbd: 768, NHead: 12, NLayer: 12, LNEps: 1e-5, GELU: "tanh"}},
+		{`{"model_type":"openai-gpt","n_embd":96}`, graph.Config{Arch: "gpt1", VocabSize: 40478, NCtx: 512, NEmbd: 96, NHead: 12, NLayer: 12, LNEps: 1e-5, GELU: "tanh"}},
+		{`{"model_type":"gpt2","n_ctx":64,"n_layer":2}`, graph.Config{Arch: "gpt2", VocabSize: 50257, NCtx: 64, NEmbd: 768, NHead: 12, NLayer: 2, LNEps: 1e-5, GELU: "tanh"}},
+	} {
+		os.WriteFile(path, []byte(c.json), 0o644)
+		if got, err := ReadHFConfig(path); err != nil || got != c.want {
+			t.Errorf("%s: %+v (%v), want %+v", c.json, got, err, c.want)
+		}
+	}
+	os.WriteFile(path, []byte(`{"model_type":"gpt2","n_head":0}`), 0o644)
+	if _, err := ReadHFConfig(path); err == nil || !strings.Contains(err.Error(), "n_head") {
+		t.Errorf("n_head 0: %v, want it refused", err)
 	}
 }
 
@@ -123,6 +179,9 @@ func TestHFActivation(t *testing.T) {
 		{`"model_type":"gpt2","activation_function":"gelu"`, "erf", ""},
 		{`"model_type":"gpt2","activation_function":"relu"`, "", `activation "relu" is not supported`},
 		{`"model_type":"openai-gpt","afn":"swish"`, "", `activation "swish" is not supported`},
+		// each model_type reads its own key; the other's is not its model's
+		{`"model_type":"openai-gpt","afn":"gelu","activation_function":"gelu_new"`, "tanh", ""},
+		{`"model_type":"gpt2","afn":"swish","activation_function":"gelu"`, "erf", ""},
 	} {
 		os.WriteFile(path, []byte(`{"vocab_size":11,"n_positions":8,"n_embd":12,"n_layer":2,"n_head":3,`+c.json+`}`), 0o644)
 		cfg, err := ReadHFConfig(path)

@@ -30,8 +30,10 @@ func NewCmdGenerate(runF func(*GenerateOptions) error) *cobra.Command {
 is greedy decoding; top-k and top-p (nucleus) limit the candidates, in that
 order, as Hugging Face's generate does: top-p keeps the fewest most probable
 of the top-k tokens whose share of the top-k probability reaches it. Each token
-costs one pass over the weights (a key/value cache holds the window); past the
-model's context the window slides. A sample ends after --max-new-tokens, or
+costs one pass over the weights (a key/value cache holds the window). Past the
+model's context the window slides, each token seeing the n_ctx before it: a
+token then reruns the whole window, several times the cost of one within the
+context. A sample ends after --max-new-tokens, or
 earlier where the model ends its document with the end-of-text token (not
 printed; --ignore-eot samples on past it). With --num-samples N the samples
 follow one another, separated by a line of dashes; one seed draws them all.`,
