@@ -15,17 +15,19 @@ func BenchmarkTrainStep(b *testing.B) {
 	for _, s := range []struct {
 		name             string
 		L, C, H, T, B, V int
+		dropout          float32
 	}{
-		{"L4-C128-T64-B12-V65", 4, 128, 4, 64, 12, 65},
-		{"L6-C384-T128-B8-V256", 6, 384, 6, 128, 8, 256},
+		{"L4-C128-T64-B12-V65", 4, 128, 4, 64, 12, 65, 0},
+		{"L6-C384-T128-B8-V256", 6, 384, 6, 128, 8, 256, 0},
+		{"L6-C384-T128-B8-V256-dropout0.1", 6, 384, 6, 128, 8, 256, 0.1},
 	} {
 		b.Run(s.name, func(b *testing.B) {
-			cfg := Config{Arch: "gpt1", VocabSize: s.V, NCtx: s.T, NEmbd: s.C, NHead: s.H, NLayer: s.L, LNEps: 1e-5}
+			cfg := Config{Arch: "gpt1", VocabSize: s.V, NCtx: s.T, NEmbd: s.C, NHead: s.H, NLayer: s.L, LNEps: 1e-5, Dropout: s.dropout}
 			p, err := NewParams(cfg, kernels.NewRNG(1))
 			if err != nil {
 				b.Fatal(err)
 			}
-			m, err := New(p, s.B, s.T, &kernels.Mode{}, kernels.NewRNG(2))
+			m, err := New(p, s.B, s.T, &kernels.Mode{Training: true}, kernels.NewRNG(2))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -85,7 +85,7 @@ func NewDeviceMachine(d *kernels.Device, g *G.ExprGraph) *DeviceMachine {
 // Device is the device the machine runs on.
 func (m *DeviceMachine) Device() *kernels.Device { return m.d }
 
-// Ops is the device state the machine's ops keep (HostMasks is set there).
+// Ops is the device state the machine's ops keep.
 func (m *DeviceMachine) Ops() *kernels.CUDAState { return m.ops }
 
 // Floats reports the float32s the machine has allocated on the device: in

@@ -199,7 +199,6 @@ func TestDeviceTaskHeads(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer dt.Close()
-			dt.Machine.Ops().HostMasks = true
 			want, err := ct.Step()
 			if err != nil {
 				t.Fatal(err)

@@ -281,7 +281,6 @@ func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int, flash boo
 		t.Fatal(err)
 	}
 	defer dt.Close()
-	dt.Machine.Ops().HostMasks = true
 	opt, err := dt.NewAdamW(0.9, 0.95, 1e-8, wd)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,7 @@ package kernels
 
 // Causal multi-head self-attention on a packed qkv (n, 3C) → (n, C), with
 // dropout on the attention probabilities. The forward op keeps the
-// probabilities (and the dropout mask) for its gradient op.
+// probabilities, and the seed of its dropout mask, for its gradient op.
 
 import (
 	"fmt"
@@ -18,8 +18,8 @@ type attentionOp struct {
 	mode           *Mode
 	rng            *RNG
 	att            []float32 // (b, nHead, t, t) probabilities
-	drop           []float32 // dropout multipliers, same shape; nil when p == 0
-	active         bool      // the last forward pass applied drop
+	seed           uint64    // the last training forward pass's dropout mask (see AttentionForward)
+	active         bool      // the last forward pass applied dropout
 }
 
 // Attention computes causal self-attention of qkv (b*t, 3c) with nHead heads.
@@ -31,21 +31,17 @@ func Attention(qkv *G.Node, b, t, nHead int, p float32, mode *Mode, rng *RNG) (*
 	c := s[1] / 3
 	op := &attentionOp{b: b, t: t, c: c, nHead: nHead, p: p, mode: mode, rng: rng,
 		att: make([]float32, b*nHead*t*t)}
-	if p > 0 {
-		op.drop = make([]float32, len(op.att))
-	}
 	op.base = newBase("attention", tensor.Shape{b * t, c}, qkv)
 	return G.ApplyOp(op, qkv)
 }
 
 func (op *attentionOp) Forward(y []float32, in []G.Value) error {
 	op.active = op.mode.Training && op.p > 0
-	var drop []float32
-	if op.active {
-		dropoutMask(op.drop, op.p, op.rng)
-		drop = op.drop
+	var p float32
+	if op.active { // one Uint64 a training step, as the device draws it
+		p, op.seed = op.p, op.rng.Uint64()
 	}
-	AttentionForward(y, op.att, Floats(in[0]), op.b, op.t, op.c, op.nHead, drop)
+	AttentionForward(y, op.att, Floats(in[0]), op.b, op.t, op.c, op.nHead, p, op.seed)
 	return nil
 }
 
@@ -69,11 +65,11 @@ type attentionGradOp struct {
 
 func (op *attentionGradOp) Forward(dqkv []float32, in []G.Value) error {
 	f := op.fwd
-	var drop []float32
+	var p float32
 	if f.active {
-		drop = f.drop
+		p = f.p
 	}
-	AttentionBackward(dqkv, Floats(in[1]), Floats(in[0]), f.att, f.b, f.t, f.c, f.nHead, drop)
+	AttentionBackward(dqkv, Floats(in[1]), Floats(in[0]), f.att, f.b, f.t, f.c, f.nHead, p, f.seed)
 	return nil
 }
 

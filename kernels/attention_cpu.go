@@ -1,5 +1,5 @@
 // Causal multi-head self-attention on the CPU, fused: softmax(QKᵀ/sqrt(hs)) V
-// with an optional dropout mask on the probabilities, and its backward.
+// with optional dropout on the probabilities, and its backward.
 //
 // Work is split over (batch, head) pairs on the worker pool; each pair touches
 // its own columns of out and dqkv, so workers never share writes. Within a
@@ -26,19 +26,22 @@ const attnTile = 64
 //
 //	qkv  (b*t, 3c)         each row is [q | k | v]; head h uses columns h*hs..(h+1)*hs of each part
 //	att  (b, nHead, t, t)  written: softmax probabilities, 0 above the diagonal
-//	drop (b, nHead, t, t)  nil, or dropout multipliers (0 or 1/(1-p)) applied to att before att@V
 //	out  (b*t, c)          written: head h in columns h*hs..(h+1)*hs
 //
-// where hs = c/nHead and the scores are scaled by 1/sqrt(hs).
-func AttentionForward(out, att, qkv []float32, b, t, c, nHead int, drop []float32) {
+// where hs = c/nHead and the scores are scaled by 1/sqrt(hs). With dropP >
+// 0, dropout multiplies att by hashKeep(dropP, seed, e) before att@V, e
+// the element's index in att (the mask dropout.cu draws into a tensor of
+// att's shape, and flash attention recomputes): nothing is stored.
+func AttentionForward(out, att, qkv []float32, b, t, c, nHead int, dropP float32, seed uint64) {
 	hs := headSize(c, nHead)
 	if t == 0 || hs == 0 {
 		return
 	}
 	scale := 1 / math32.Sqrt(float32(hs))
+	drops, keep := dropP > 0, newKeeper(dropP)
 	parallelFor(b*nHead, func(pair int) {
 		var s *attnScratch
-		if drop != nil {
+		if drops {
 			s = getScratch(attnTile * t)
 			defer scratchPool.Put(s)
 		}
@@ -57,14 +60,15 @@ func AttentionForward(out, att, qkv []float32, b, t, c, nHead int, drop []float3
 				softmaxRow(row[:i+1])
 				clear(row[i+1:])
 			}
-			// out rows i0..i1 = A V with A = P (or P*drop) over columns 0..i1.
+			// out rows i0..i1 = A V with A = P (or P*mask) over columns 0..i1.
 			a, lda := p, t
-			if drop != nil {
+			if drops {
 				a, lda = s.buf, i1
 				for i := i0; i < i1; i++ {
 					ar, pr := a[(i-i0)*i1:(i-i0+1)*i1], p[(i-i0)*t:(i-i0)*t+i1]
-					for j, d := range drop[pair*t*t+i*t : pair*t*t+i*t+i1] {
-						ar[j] = pr[j] * d
+					e := uint64(pair*t+i) * uint64(t)
+					for j := range ar {
+						ar[j] = pr[j] * keep.at(seed, e+uint64(j))
 					}
 				}
 			}
@@ -79,21 +83,22 @@ func softmaxRow(x []float32) {
 }
 
 // AttentionBackward overwrites dqkv (b*t, 3c) with the gradient of the loss given
-// dout (b*t, c), the forward's input qkv and its probabilities att. With
-// P = att, A = P*drop and dA = dout Vᵀ:
+// dout (b*t, c), the forward's input qkv and its probabilities att, and
+// its dropout. With P = att, A = P*mask and dA = dout Vᵀ:
 //
-//	dP = dA*drop, dS_ij = P_ij (dP_ij - sum_k P_ik dP_ik)
+//	dP = dA*mask, dS_ij = P_ij (dP_ij - sum_k P_ik dP_ik)
 //	dQ = scale dS K, dK = scale dSᵀ Q, dV = Aᵀ dout
 //
 // Tiles of rows go from the last to the first: the last tile sees every key,
 // so its dK and dV products overwrite those columns of dqkv (beta 0) and the
 // earlier tiles add to them.
-func AttentionBackward(dqkv, dout, qkv, att []float32, b, t, c, nHead int, drop []float32) {
+func AttentionBackward(dqkv, dout, qkv, att []float32, b, t, c, nHead int, dropP float32, seed uint64) {
 	hs := headSize(c, nHead)
 	if t == 0 || hs == 0 {
 		return
 	}
 	scale := 1 / math32.Sqrt(float32(hs))
+	drops, keep := dropP > 0, newKeeper(dropP)
 	parallelFor(b*nHead, func(pair int) {
 		s := getScratch(2 * attnTile * t)
 		defer scratchPool.Put(s)
@@ -110,17 +115,18 @@ func AttentionBackward(dqkv, dout, qkv, att []float32, b, t, c, nHead int, drop 
 			n := i1 - i0
 			p := P[i0*t:]                             // rows i0..i1 of P, stride t
 			ds, a := s.buf[:n*i1], s.buf[n*i1:2*n*i1] // (n, i1) each
-			// dA = dout Vᵀ over rows i0..i1 and keys 0..i1; A = P*drop.
+			// dA = dout Vᵀ over rows i0..i1 and keys 0..i1; A = P*mask.
 			sgemmSerial(false, true, n, i1, hs, 1, do[i0*c:], c, v, 3*c, 0, ds, i1)
 			aT, lda := p, t
-			if drop != nil {
+			if drops {
 				aT, lda = a, i1
 			}
 			for i := i0; i < i1; i++ {
 				pr, dr := p[(i-i0)*t:(i-i0)*t+i1], ds[(i-i0)*i1:(i-i0+1)*i1]
-				if drop != nil {
-					dm, ar := drop[pair*t*t+i*t:pair*t*t+i*t+i1], a[(i-i0)*i1:(i-i0+1)*i1]
-					for j, d := range dm {
+				if drops {
+					ar, e := a[(i-i0)*i1:(i-i0+1)*i1], uint64(pair*t+i)*uint64(t)
+					for j := range ar {
+						d := keep.at(seed, e+uint64(j))
 						dr[j] *= d
 						ar[j] = pr[j] * d
 					}

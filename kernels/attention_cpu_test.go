@@ -88,25 +88,21 @@ func TestAttention(t *testing.T) {
 			rng := rand.New(rand.NewPCG(6, uint64(c)))
 			qkv := testRand(rng, b*T*3*c, 1)
 			r := testRand(rng, b*T*c, 1)
-			var drop []float32
+			var drop []float32 // the multipliers the kernels compute, for the reference
+			p, seed := float32(tc.dropP)/100, uint64(c)
 			if tc.dropP > 0 {
-				p := float32(tc.dropP) / 100
 				drop = make([]float32, b*nHead*T*T)
-				for i := range drop {
-					if rng.Float32() >= p {
-						drop[i] = 1 / (1 - p)
-					}
-				}
+				dropoutMaskHash(drop, p, seed, 0)
 			}
 			out, att := testNaN(b*T*c), testNaN(b*nHead*T*T)
-			AttentionForward(out, att, qkv, b, T, c, nHead, drop)
+			AttentionForward(out, att, qkv, b, T, c, nHead, p, seed)
 			qkv64, r64 := test64(qkv), test64(r)
 			out64, att64 := attentionRef(qkv64, b, T, c, nHead, drop)
 			testCheck(t, "out", out, out64, 1e-5)
 			testCheck(t, "att", att, att64, 1e-6)
 
 			dqkv := testNaN(b * T * 3 * c)
-			AttentionBackward(dqkv, r, qkv, att, b, T, c, nHead, drop)
+			AttentionBackward(dqkv, r, qkv, att, b, T, c, nHead, p, seed)
 			loss := func() float64 {
 				out, _ := attentionRef(qkv64, b, T, c, nHead, drop)
 				return testDot64(out, r64)
@@ -123,16 +119,16 @@ func BenchmarkAttention(b *testing.B) {
 	qkv, dout := testRand(r, B*T*3*C, 1), testRand(r, B*T*C, 1)
 	out, att := make([]float32, B*T*C), make([]float32, B*nHead*T*T)
 	dqkv := make([]float32, B*T*3*C)
-	AttentionForward(out, att, qkv, B, T, C, nHead, nil)
+	AttentionForward(out, att, qkv, B, T, C, nHead, 0, 0)
 	b.Run("forward", func(b *testing.B) {
 		for b.Loop() {
-			AttentionForward(out, att, qkv, B, T, C, nHead, nil)
+			AttentionForward(out, att, qkv, B, T, C, nHead, 0, 0)
 		}
 		b.ReportMetric(float64(B*T*b.N)/b.Elapsed().Seconds(), "tok/s")
 	})
 	b.Run("backward", func(b *testing.B) {
 		for b.Loop() {
-			AttentionBackward(dqkv, dout, qkv, att, B, T, C, nHead, nil)
+			AttentionBackward(dqkv, dout, qkv, att, B, T, C, nHead, 0, 0)
 		}
 		b.ReportMetric(float64(B*T*b.N)/b.Elapsed().Seconds(), "tok/s")
 	})

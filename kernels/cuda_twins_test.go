@@ -102,8 +102,8 @@ func (g *gpuHarness) attention(b, t, c, nHead int, p float32) {
 	}
 	out, att, dqkv := make([]float32, b*t*c), make([]float32, na), make([]float32, b*t*3*c)
 	g.cpu(func() {
-		AttentionForward(out, att, qkv, b, t, c, nHead, drop)
-		AttentionBackward(dqkv, dout, qkv, att, b, t, c, nHead, drop)
+		AttentionForward(out, att, qkv, b, t, c, nHead, p, 7)
+		AttentionBackward(dqkv, dout, qkv, att, b, t, c, nHead, p, 7)
 	})
 
 	gqkv, gdout := g.up(qkv), g.up(dout)

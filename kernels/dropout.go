@@ -1,7 +1,10 @@
 package kernels
 
-// Dropout with inverted scaling. The mask lives in the op instance: drawn by
-// the forward pass while training, applied again by the gradient op.
+// Dropout with inverted scaling. A training forward pass draws one seed
+// from the model's RNG; element i's multiplier is hashKeep(p, seed, i),
+// computed again by the gradient op, so no mask is stored, the work splits
+// over threads, and the device (dropout.cu) draws the same masks from the
+// same RNG state.
 
 import (
 	"fmt"
@@ -14,8 +17,8 @@ type dropoutOp struct {
 	p      float32
 	mode   *Mode
 	rng    *RNG
-	mask   []float32
-	active bool // the last forward pass applied the mask
+	seed   uint64 // the last training forward pass's mask
+	active bool   // the last forward pass applied the mask
 }
 
 // Dropout zeroes each element of x with probability p while mode.Training
@@ -24,7 +27,7 @@ func Dropout(x *G.Node, p float32, mode *Mode, rng *RNG) (*G.Node, error) {
 	if p < 0 || p >= 1 {
 		return nil, fmt.Errorf("dropout: p %v is not in [0, 1)", p)
 	}
-	op := &dropoutOp{p: p, mode: mode, rng: rng, mask: make([]float32, x.Shape().TotalSize())}
+	op := &dropoutOp{p: p, mode: mode, rng: rng}
 	op.base = newBase("dropout", x.Shape(), x)
 	return G.ApplyOp(op, x)
 }
@@ -36,10 +39,8 @@ func (op *dropoutOp) Forward(y []float32, in []G.Value) error {
 		copy(y, x)
 		return nil
 	}
-	dropoutMask(op.mask, op.p, op.rng)
-	for i, v := range x {
-		y[i] = v * op.mask[i]
-	}
+	op.seed = op.rng.Uint64()
+	dropoutApply(y, x, op.p, op.seed)
 	return nil
 }
 
@@ -67,9 +68,7 @@ func (op *dropoutGradOp) Forward(dx []float32, in []G.Value) error {
 		copy(dx, dy)
 		return nil
 	}
-	for i, v := range dy {
-		dx[i] = v * op.fwd.mask[i]
-	}
+	dropoutApply(dx, dy, op.fwd.p, op.fwd.seed)
 	return nil
 }
 

@@ -52,13 +52,6 @@ type InputChecker interface {
 type CUDAState struct {
 	Device *Device
 
-	// HostMasks draws dropout masks on the host from the ops' RNG, exactly
-	// as the CPU ops do, and uploads them (a copy per dropout op per
-	// training step): for comparing the device with the CPU. Otherwise a
-	// mask is made on the device (dropout_mask_f32) from a seed the op
-	// draws from its RNG, one Uint64 per training step.
-	HostMasks bool
-
 	saved  map[G.Op]any
 	bufs   []Buffer
 	floats int
@@ -116,13 +109,9 @@ func savedBy[T any](s *CUDAState, fwd G.Op) (*T, error) {
 }
 
 // dropoutMask fills mask (on the device) with 0 (probability p) or
-// 1/(1-p): drawn on the host into host and uploaded when s.HostMasks, else
-// made on the device from a seed drawn from rng.
-func (s *CUDAState) dropoutMask(mask Buffer, host []float32, p float32, rng *RNG) error {
-	if s.HostMasks {
-		dropoutMask(host, p, rng)
-		return s.Device.Upload(mask, host)
-	}
+// 1/(1-p) from a seed drawn from rng: the mask the CPU op draws from the
+// same RNG state (one Uint64 a training step; see Dropout).
+func (s *CUDAState) dropoutMask(mask Buffer, p float32, rng *RNG) error {
 	return s.Device.DropoutMask(mask, mask.n, p, rng.Uint64(), 0)
 }
 

@@ -108,11 +108,10 @@ type attnSaved struct {
 }
 
 // flash reports whether the attention runs through flash.cu: the device
-// allows it for this head size, and its dropout masks (if any) may come
-// from the device (flash.cu recomputes them from a seed; host-drawn masks,
-// for comparisons with the CPU, take the batched path).
+// allows it for this head size. Its dropout masks are those of the batched
+// path and the CPU, recomputed from the same seed.
 func (op *attentionOp) flash(s *CUDAState) bool {
-	return s.Device.FlashAttention(op.c/op.nHead) && (op.p == 0 || !s.HostMasks)
+	return s.Device.FlashAttention(op.c / op.nHead)
 }
 
 func (op *attentionOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
@@ -131,7 +130,7 @@ func (op *attentionOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 			}
 		}
 		st.p = 0
-		if st.active { // one Uint64 per training step, as dropoutMask draws
+		if st.active { // one Uint64 per training step, as the CPU op draws
 			st.p, st.seed = op.p, op.rng.Uint64()
 		}
 		return s.Device.FlashAttentionForward(y, st.out, st.lse, in[0], op.b, op.t, op.c, op.nHead, st.p, st.seed)
@@ -148,7 +147,7 @@ func (op *attentionOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 				return err
 			}
 		}
-		if err := s.dropoutMask(st.drop, op.drop, op.p, op.rng); err != nil {
+		if err := s.dropoutMask(st.drop, op.p, op.rng); err != nil {
 			return err
 		}
 		drop = st.drop
@@ -201,7 +200,7 @@ func (op *dropoutOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 	if err != nil {
 		return err
 	}
-	n := len(op.mask)
+	n := op.shape.TotalSize()
 	st.active = op.mode.Training && op.p > 0
 	if !st.active {
 		return copyInto(s.Device, y, in[0], n)
@@ -211,7 +210,7 @@ func (op *dropoutOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 			return err
 		}
 	}
-	if err := s.dropoutMask(st.mask, op.mask, op.p, op.rng); err != nil {
+	if err := s.dropoutMask(st.mask, op.p, op.rng); err != nil {
 		return err
 	}
 	return s.Device.Mul(y, in[0], st.mask, n)
@@ -222,7 +221,7 @@ func (op *dropoutGradOp) ForwardCUDA(s *CUDAState, dx Buffer, in []Buffer) error
 	if err != nil {
 		return err
 	}
-	n := len(op.fwd.mask)
+	n := op.shape.TotalSize()
 	if !st.active {
 		return copyInto(s.Device, dx, in[0], n)
 	}

@@ -39,15 +39,3 @@ func (g *RNG) UnmarshalBinary(b []byte) error { return g.pcg.UnmarshalBinary(b) 
 type Mode struct {
 	Training bool
 }
-
-// dropoutMask fills mask with 0 (probability p) or 1/(1-p).
-func dropoutMask(mask []float32, p float32, rng *RNG) {
-	keep := 1 / (1 - p)
-	for i := range mask {
-		if rng.Float32() < p {
-			mask[i] = 0
-		} else {
-			mask[i] = keep
-		}
-	}
-}
