@@ -69,34 +69,23 @@ type ftRun struct {
 // opt.OutDir; opt.Resume continues the run there. A cancelled ctx
 // checkpoints and returns a summary with status "interrupted".
 func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSummary, error) {
-	device, unlock, err := claim(Config{Device: cfg.Device, Threads: cfg.Threads}, opt)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	defer trainingGC()()
-	r, err := newFinetuneRun(cfg, opt, device)
-	if err != nil {
-		return nil, err
-	}
-	defer r.close()
-	r.sum.Device = device
-	if r.finished {
-		return r.finishedSummary()
-	}
-	sum, err := r.loop(ctx)
-	if err != nil {
-		r.sum.fail(err)
-		r.fillSummary("failed")
-		writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
-	}
-	return sum, err
+	return runJob[FinetuneSummary](ctx, Config{Device: cfg.Device, Threads: cfg.Threads}, opt, func(device string) (*ftRun, error) {
+		return newFinetuneRun(cfg, opt, device)
+	})
+}
+
+func (r *ftRun) done() bool { return r.finished }
+
+func (r *ftRun) failed(err error) {
+	r.sum.fail(err)
+	r.fillSummary("failed")
+	writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
 }
 
 // newFinetuneRun sets up a finetune; on an error it closes what it opened.
 func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, err error) {
 	r := &ftRun{cfg: cfg, opt: opt, device: device, rng: kernels.NewRNG(cfg.Seed + 1),
-		sum: &FinetuneSummary{Task: cfg.Task.Type, RunInfo: RunInfo{OutDir: opt.OutDir}}}
+		sum: &FinetuneSummary{Task: cfg.Task.Type, RunInfo: RunInfo{OutDir: opt.OutDir, Device: device}}}
 	defer func() {
 		if err != nil {
 			r.close()

@@ -140,27 +140,51 @@ func SetupDevice(cfg Config, log io.Writer) (string, error) {
 // opt.OutDir. A cancelled ctx (SIGTERM, SIGINT) checkpoints and returns a
 // Summary with status "interrupted".
 func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
+	return runJob[Summary](ctx, cfg, opt, func(device string) (*run, error) { return newRun(cfg, opt, device) })
+}
+
+// job is a run that Pretrain or Finetune has set up (newRun,
+// newFinetuneRun), S its summary.
+type job[S any] interface {
+	loop(ctx context.Context) (*S, error)
+	// done reports a resume at the last step: nothing to train or write;
+	// finishedSummary is then the run's outcome.
+	done() bool
+	finishedSummary() (*S, error)
+	failed(err error) // writes the summary of a run that failed with err, best effort
+	close()
+}
+
+// runJob is the frame of a training job: it claims opt.OutDir for a run on
+// the device cfg names, sets the run up there with setup and trains it.
+func runJob[S any, J job[S]](ctx context.Context, cfg Config, opt Options, setup func(device string) (J, error)) (*S, error) {
 	device, unlock, err := claim(cfg, opt)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	defer trainingGC()()
-	r, err := newRun(cfg, opt, device)
+	r, err := setup(device)
 	if err != nil {
 		return nil, err
 	}
 	defer r.close()
-	if r.finished {
+	if r.done() {
 		return r.finishedSummary()
 	}
 	sum, err := r.loop(ctx)
 	if err != nil {
-		r.sum.fail(err)
-		r.fillSummary("failed")
-		writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
+		r.failed(err)
 	}
 	return sum, err
+}
+
+func (r *run) done() bool { return r.finished }
+
+func (r *run) failed(err error) {
+	r.sum.fail(err)
+	r.fillSummary("failed")
+	writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
 }
 
 // trainingGCPercent is the garbage collector's target in a training job,
