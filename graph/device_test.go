@@ -532,8 +532,7 @@ func TestDeviceRefusesNonFiniteStep(t *testing.T) {
 
 // A model whose LayerNorm backward the device cannot sum (more features
 // than its shared memory holds) is refused when its training program is
-// compiled, before any memory is allocated, naming the op and the limit;
-// its forward program, which has no such limit, compiles.
+// compiled, before any step runs, naming the op and the limit.
 func TestDeviceRefusesLayerNormWidth(t *testing.T) {
 	d, err := kernels.NewDryRunDevice(90)
 	if err != nil {

@@ -2,9 +2,9 @@
 // step's masks are a function of (seed, offset)) and its application, which
 // serves the forward (y = x*mask) and the backward (dx = dy*mask).
 //
-// CPU twins: dropoutMaskHash in dropout_hash.go (the same hash; the CPU ops draw
-// their masks from kernels.RNG instead) and the loops of dropoutOp.Forward and
-// dropoutGradOp.Forward (mul_f32).
+// CPU twins: dropoutMaskHash in dropout_hash.go (the same hash: the CPU ops
+// draw the same masks from the same seeds, one a step from kernels.RNG) and
+// dropoutApply, which multiplies by the mask as mul_f32 does.
 
 #include "dropout_hash.cuh"
 

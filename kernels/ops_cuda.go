@@ -32,7 +32,7 @@ type CUDAKernel interface {
 // DeviceShaper is implemented by the ops whose device kernels take fewer
 // shapes than their CPU code: DeviceShape says why the op's shape cannot
 // run on the device, nil when it can. The executor asks when it plans a
-// program, before it allocates or uploads anything.
+// program, so that compiling the program fails, before any step runs.
 type DeviceShaper interface {
 	DeviceShape() error
 }

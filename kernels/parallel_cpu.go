@@ -100,9 +100,11 @@ func takeWorkers(n int, into []*worker) []*worker {
 // least): a handoff costs about one.
 func parallelFor(n int, fn func(i int)) { parallelDo(n, funcTask(fn)) }
 
-// stackWorkers is how many helpers parallelDo keeps track of without
-// allocating.
+// stackWorkers is how many helpers parallelDo keeps track of on the
+// stack; workerLists holds the lists of a call that takes more.
 const stackWorkers = 32
+
+var workerLists = sync.Pool{New: func() any { return new([2][]*worker) }}
 
 // parallelDo is parallelFor for a task.
 //
@@ -120,11 +122,18 @@ func parallelDo(n int, t task) {
 		return
 	}
 	// The helpers and those taken back, on the stack up to stackWorkers
-	// (a larger machine's allocate).
+	// (a larger machine's from a pool).
 	var sbuf, sback [stackWorkers]*worker
 	buf, back := sbuf[:0], sback[:0]
 	if want > stackWorkers {
-		buf, back = make([]*worker, 0, want), make([]*worker, 0, want)
+		lists := workerLists.Get().(*[2][]*worker)
+		defer workerLists.Put(lists)
+		for i := range lists {
+			if cap(lists[i]) < want {
+				lists[i] = make([]*worker, 0, want)
+			}
+		}
+		buf, back = lists[0][:0], lists[1][:0]
 	}
 	helpers := takeWorkers(want, buf)
 	j := jobPool.Get().(*job)

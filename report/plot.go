@@ -119,18 +119,20 @@ func fileName(metric string) string {
 }
 
 // figure is a chart drawn: the plot, and, when its legend has more
-// entries than fit over the lines, the legend's columns beside it.
+// entries than fit over the lines, the legend in columns below it (beside
+// it, the chart would be shrunk to fit the report's page).
 type figure struct {
-	p    *plot.Plot
-	side []plot.Legend
+	p     *plot.Plot
+	below []plot.Legend // the columns, left to right
+	colW  vg.Length     // their pitch
 }
 
-// insideLegend is the most legend entries drawn over the plot; more go in
-// columns to its right, sideRows a column.
-const (
-	insideLegend = 8
-	sideRows     = 18
-)
+// insideLegend is the most legend entries drawn over the plot.
+const insideLegend = 8
+
+// legendGap is the space around the legend below a plot and between its
+// columns.
+const legendGap = 10
 
 // plot draws the chart with one colour per run.
 func (c chart) plot(runs []*Run, labels []string) (*figure, error) {
@@ -180,47 +182,50 @@ func (c chart) plot(runs []*Run, labels []string) (*figure, error) {
 	}
 	p.Y.Min, p.Y.Max = valueRange(p.Y.Min, p.Y.Max)
 	f := &figure{p: p}
-	for i, e := range entries {
-		l := &p.Legend
-		if len(entries) > insideLegend {
-			if i%sideRows == 0 {
-				side := p.Legend
-				side.Top, side.Left = true, true
-				f.side = append(f.side, side)
-			}
-			l = &f.side[len(f.side)-1]
+	if len(entries) <= insideLegend {
+		for _, e := range entries {
+			p.Legend.Add(e.label, e.thumbs...)
 		}
-		l.Add(e.label, e.thumbs...)
+		return f, nil
+	}
+	// Columns as wide as the widest entry, as many as fit across the plot,
+	// filled top to bottom.
+	all := p.Legend
+	all.Top, all.Left = true, true
+	for _, e := range entries {
+		all.Add(e.label, e.thumbs...)
+	}
+	f.colW = all.Rectangle(draw.Canvas{}).Size().X + legendGap
+	cols := max(1, min(len(entries), int((plotW-legendGap)/f.colW)))
+	rows := (len(entries) + cols - 1) / cols
+	for i, e := range entries {
+		if i%rows == 0 {
+			col := p.Legend
+			col.Top, col.Left = true, true
+			f.below = append(f.below, col)
+		}
+		f.below[len(f.below)-1].Add(e.label, e.thumbs...)
 	}
 	return f, nil
 }
 
-// draw draws the figure on c: the plot, its side legend's columns at the
-// right from the height of the plot's top.
-func (f *figure) draw(c draw.Canvas) {
-	w := f.sideWidth()
-	f.p.Draw(draw.Crop(c, 0, -w, 0, 0))
-	x := c.Max.X - w
-	top := f.p.Title.TextStyle.Height(f.p.Title.Text) + f.p.Title.Padding
-	for i := range f.side {
-		l := &f.side[i]
-		cw := l.Rectangle(c).Size().X + legendGap
-		l.Draw(draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
-			Min: vg.Point{X: x, Y: c.Min.Y}, Max: vg.Point{X: x + cw, Y: c.Max.Y - top}}})
-		x += cw
+// belowHeight is the height the legend below the plot takes, 0 without one.
+func (f *figure) belowHeight() vg.Length {
+	if len(f.below) == 0 {
+		return 0
 	}
+	return f.below[0].Rectangle(draw.Canvas{}).Size().Y + 2*legendGap // the first column is the longest
 }
 
-// legendGap is the space before each side legend column.
-const legendGap = 10
-
-// sideWidth is the width the side legend takes, 0 without one.
-func (f *figure) sideWidth() vg.Length {
-	var w vg.Length
-	for i := range f.side {
-		w += f.side[i].Rectangle(draw.Canvas{}).Size().X + legendGap
+// draw draws the figure on c: the plot, and under it the legend's columns.
+func (f *figure) draw(c draw.Canvas) {
+	h := f.belowHeight()
+	f.p.Draw(draw.Crop(c, 0, 0, h, 0))
+	for i := range f.below {
+		x := c.Min.X + legendGap + vg.Length(i)*f.colW
+		f.below[i].Draw(draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: x, Y: c.Min.Y}, Max: vg.Point{X: x + f.colW, Y: c.Min.Y + h - legendGap}}})
 	}
-	return w
 }
 
 // lineStyle is the colour and dashes of run i's metric j: one colour a
@@ -344,19 +349,19 @@ func defaultTicks(min, max float64) []plot.Tick {
 	return plot.DefaultTicks{}.Ticks(min, max)
 }
 
-// encode renders f as "png" or "svg": plotW x plotH, wider by a side
-// legend.
+// encode renders f as "png" or "svg": plotW x plotH, taller by a legend
+// below the plot.
 func encode(f *figure, format string) ([]byte, error) {
 	var buf bytes.Buffer
 	var err error
-	w := plotW + f.sideWidth()
+	h := plotH + f.belowHeight()
 	switch format {
 	case "png":
-		c := vgimg.NewWith(vgimg.UseWH(w, plotH), vgimg.UseDPI(pngDPI), vgimg.UseBackgroundColor(color.White))
+		c := vgimg.NewWith(vgimg.UseWH(plotW, h), vgimg.UseDPI(pngDPI), vgimg.UseBackgroundColor(color.White))
 		f.draw(draw.New(c))
 		_, err = vgimg.PngCanvas{Canvas: c}.WriteTo(&buf)
 	case "svg":
-		c := vgsvg.New(w, plotH)
+		c := vgsvg.New(plotW, h)
 		f.draw(draw.New(c))
 		_, err = c.WriteTo(&buf)
 	default:

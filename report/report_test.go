@@ -422,10 +422,11 @@ func TestLineStyles(t *testing.T) {
 }
 
 // A legend of more entries than fit over the lines (20 runs, train and val
-// each) goes in columns beside the plot, which keeps its own size: every
-// entry is drawn right of it, none over the lines; a few runs keep theirs
+// each) goes in columns below the plot: the chart keeps its width (the
+// report's page would shrink a wider one) and grows taller, every entry
+// drawn below the plot's area, none over the lines; a few runs keep theirs
 // over the plot, at its size.
-func TestReportSideLegend(t *testing.T) {
+func TestReportLegendBelow(t *testing.T) {
 	root := t.TempDir()
 	var runs []*Run
 	for i := range 20 {
@@ -439,26 +440,26 @@ func TestReportSideLegend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.side) != 3 { // 40 entries, sideRows a column
-		t.Errorf("40 legend entries in %d side columns, want 3", len(f.side))
+	if len(f.below) < 2 || len(f.below) > 8 {
+		t.Errorf("40 legend entries in %d columns", len(f.below))
 	}
 	svg, err := encode(f, "svg")
 	if err != nil {
 		t.Fatal(err)
 	}
-	width := svgWidth(t, svg)
-	if width <= float64(plotW) || width > 2.5*float64(plotW) {
-		t.Errorf("the chart with a side legend is %.0f pt wide, the plot %.0f", width, float64(plotW))
+	w, h := svgSize(t, svg)
+	if w != float64(plotW) || h <= float64(plotH) || h > 3*float64(plotH) {
+		t.Errorf("the chart with its legend below is %.0f x %.0f pt, the plot %.0f x %.0f", w, h, float64(plotW), float64(plotH))
 	}
 	for i := range 20 {
 		for _, m := range []string{"train", "val"} {
 			label := fmt.Sprintf("sweep-lr-%02d %s", i, m)
-			x, ok := textX(svg, label)
+			x, y, ok := textAt(t, svg, label)
 			if !ok {
 				t.Fatalf("the legend lacks %q", label)
 			}
-			if x < float64(plotW) {
-				t.Errorf("%q is drawn at x=%.0f, over the plot (%.0f pt wide)", label, x, float64(plotW))
+			if y < float64(plotH) || x < 0 || x > float64(plotW) { // SVG's y runs down the page
+				t.Errorf("%q is drawn at (%.0f, %.0f), not below the plot (%.0f pt tall)", label, x, y, float64(plotH))
 			}
 		}
 	}
@@ -471,31 +472,38 @@ func TestReportSideLegend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(few.side) != 0 || svgWidth(t, svg) != float64(plotW) {
-		t.Errorf("3 runs: %d side columns, %.0f pt wide", len(few.side), svgWidth(t, svg))
+	if w, h := svgSize(t, svg); len(few.below) != 0 || w != float64(plotW) || h != float64(plotH) {
+		t.Errorf("3 runs: %d columns below, %.0f x %.0f pt", len(few.below), w, h)
 	}
-	if x, ok := textX(svg, "sweep-lr-00 train"); !ok || x >= float64(plotW) {
-		t.Errorf("3 runs: the legend entry is at x=%.0f (found %v), want over the plot", x, ok)
+	if _, y, ok := textAt(t, svg, "sweep-lr-00 train"); !ok || y >= float64(plotH) {
+		t.Errorf("3 runs: the legend entry is at y=%.0f (found %v), want over the plot", y, ok)
 	}
 }
 
-// svgWidth is the width attribute of an SVG's root element, in points.
-func svgWidth(t *testing.T, svg []byte) float64 {
+// svgSize is the width and height attributes of an SVG's root element,
+// in points.
+func svgSize(t *testing.T, svg []byte) (w, h float64) {
 	t.Helper()
-	m := regexp.MustCompile(`<svg[^>]* width="([0-9.]+)pt"`).FindSubmatch(svg)
+	m := regexp.MustCompile(`<svg[^>]* width="([0-9.]+)pt" height="([0-9.]+)pt"`).FindSubmatch(svg)
 	if m == nil {
-		t.Fatalf("no width in %.200s", svg)
+		t.Fatalf("no width and height in %.200s", svg)
 	}
-	w, _ := strconv.ParseFloat(string(m[1]), 64)
-	return w
+	w, _ = strconv.ParseFloat(string(m[1]), 64)
+	h, _ = strconv.ParseFloat(string(m[2]), 64)
+	return w, h
 }
 
-// textX is the x coordinate of the text element that reads label.
-func textX(svg []byte, label string) (float64, bool) {
-	m := regexp.MustCompile(`<text x="([-0-9.]+)"[^>]*>` + regexp.QuoteMeta(label) + `<`).FindSubmatch(svg)
+// textAt is where on the page, y running down from the top, the text
+// element that reads label is drawn. The SVG draws in gonum's coordinates
+// (y up from the bottom) flipped by its root group, a text flipped back by
+// its own scale(1, -1): its y attribute is the page's y less the height.
+func textAt(t *testing.T, svg []byte, label string) (x, y float64, ok bool) {
+	m := regexp.MustCompile(`<text x="([-0-9.]+)" y="([-0-9.]+)" transform="scale\(1, -1\)"[^>]*>` + regexp.QuoteMeta(label) + `<`).FindSubmatch(svg)
 	if m == nil {
-		return 0, false
+		return 0, 0, false
 	}
-	x, _ := strconv.ParseFloat(string(m[1]), 64)
-	return x, true
+	_, h := svgSize(t, svg)
+	x, _ = strconv.ParseFloat(string(m[1]), 64)
+	y, _ = strconv.ParseFloat(string(m[2]), 64)
+	return x, h + y, true
 }

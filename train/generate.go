@@ -255,6 +255,9 @@ func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand
 	for _, id := range cand {
 		total += probs[id]
 	}
+	if len(cand) == 0 { // no probability to go by: logits that are not finite (a diverged model)
+		return best
+	}
 	u := rng.Float64() * total
 	for _, id := range cand {
 		if u -= probs[id]; u <= 0 && probs[id] > 0 {

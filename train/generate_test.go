@@ -268,6 +268,20 @@ func TestNucleusIDs(t *testing.T) {
 	}
 }
 
+// Logits that are not finite (a diverged model) draw a token under every
+// filter instead of crashing the sampler.
+func TestSampleNonFiniteLogits(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, logits := range [][]float32{{nan, 1, 2, 3}, {nan, nan, nan}, {1, inf, 2}, {inf, inf, 0}} {
+		for _, o := range []GenerateOptions{{Temperature: 1, TopP: 1}, {Temperature: 1, TopP: 0.9}, {Temperature: 1, TopK: 2, TopP: 0.9}} {
+			id := sample(logits, make([]float64, len(logits)), o, rand.New(rand.NewPCG(1, 2)))
+			if id < 0 || id >= len(logits) {
+				t.Errorf("%v %+v: id %d", logits, o, id)
+			}
+		}
+	}
+}
+
 // BenchmarkSample: one draw over GPT-2's 50,257 logits, as generate makes per
 // token (a sort of every id took 20 ms a draw).
 func BenchmarkSample(b *testing.B) {

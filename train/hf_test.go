@@ -112,6 +112,16 @@ func TestHFConfigDefaults(t *testing.T) {
 			t.Errorf("%s: %+v (%v), want %+v", c.json, got, err, c.want)
 		}
 	}
+	// the sizes' other names, as Hugging Face's config classes take them
+	os.WriteFile(path, []byte(`{"model_type":"gpt2","hidden_size":96,"num_attention_heads":6,"num_hidden_layers":3,"max_position_embeddings":64,"n_embd":96}`), 0o644)
+	want := graph.Config{Arch: "gpt2", VocabSize: 50257, NCtx: 64, NEmbd: 96, NHead: 6, NLayer: 3, LNEps: 1e-5, GELU: "tanh"}
+	if got, err := ReadHFConfig(path); err != nil || got != want {
+		t.Errorf("aliases: %+v (%v), want %+v", got, err, want)
+	}
+	os.WriteFile(path, []byte(`{"model_type":"gpt2","n_head":4,"num_attention_heads":6}`), 0o644)
+	if _, err := ReadHFConfig(path); err == nil || !strings.Contains(err.Error(), "n_head 4 and num_attention_heads 6 name the same size") {
+		t.Errorf("two head counts: %v, want them refused", err)
+	}
 	os.WriteFile(path, []byte(`{"model_type":"gpt2","n_head":0}`), 0o644)
 	if _, err := ReadHFConfig(path); err == nil || !strings.Contains(err.Error(), "n_head") {
 		t.Errorf("n_head 0: %v, want it refused", err)

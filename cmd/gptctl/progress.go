@@ -20,6 +20,7 @@ type termLog struct {
 	mu      sync.Mutex
 	w       io.Writer
 	partial bool // the last write left its line without a newline
+	ended   bool // a live line was ended here, for a line written after it, and none drawn since
 }
 
 // terminalLog returns w, as a termLog when it is a terminal.
@@ -33,14 +34,18 @@ func terminalLog(w io.Writer) io.Writer {
 func (t *termLog) Write(b []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(b) == 0 {
+	switch {
+	case len(b) == 0:
 		return 0, nil
-	}
-	if t.partial && b[0] != '\r' && b[0] != '\n' {
+	case b[0] == '\r':
+		t.ended = false
+	case string(b) == "\n" && t.ended && !t.partial:
+		return 1, nil // the progress's own end of the live line, ended here already
+	case t.partial && b[0] != '\n':
 		if _, err := io.WriteString(t.w, "\n"); err != nil {
 			return 0, err
 		}
-		t.partial = false
+		t.partial, t.ended = false, true
 	}
 	n, err := t.w.Write(b)
 	if n > 0 { // a line erased ("\r\x1b[K") is as good as none

@@ -45,6 +45,7 @@ func TestTerminalLog(t *testing.T) {
 		"\r\x1b[Kstep 1/9",
 		"\r\x1b[Kstep 2/9",
 		"max_time 1m0s reached: stopping at step 2\n",
+		"\n", // the progress ending the live line it still takes for drawn
 		"\r\x1b[Kstep 3/9  val_loss 1.5\n",
 		"\r\x1b[Kstep 4/9",
 		"\n",
