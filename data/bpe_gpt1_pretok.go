@@ -138,10 +138,70 @@ func gpt1Words(text string) []string {
 	var words []string
 	for _, chunk := range strings.Split(gpt1Standardize(text), " ") {
 		if chunk != "" {
-			words = gpt1Affixes(strings.ToLower(chunk), words)
+			words = gpt1Affixes(pyLower(chunk), words)
 		}
 	}
 	return words
+}
+
+// pyLower lower-cases s as Python's str.lower, which GPT-1's tokenizer
+// calls, does where it differs from strings.ToLower: a capital sigma that
+// ends a word is the final ς (Unicode's Final_Sigma condition), and İ
+// becomes i with a combining dot above.
+func pyLower(s string) string {
+	if !strings.ContainsAny(s, "Σİ") {
+		return strings.ToLower(s)
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch r {
+		case 'İ':
+			b.WriteString("i\u0307")
+		case 'Σ':
+			if finalSigma(s, i) {
+				b.WriteRune('ς')
+			} else {
+				b.WriteRune('σ')
+			}
+		default:
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// finalSigma reports whether the capital sigma at s[i] ends a word: a
+// cased letter comes before it and none after it, case-ignorable
+// characters (marks, apostrophes, full stops) skipped.
+func finalSigma(s string, i int) bool {
+	before, after := false, false
+	for j := i; j > 0; {
+		r, n := utf8.DecodeLastRuneInString(s[:j])
+		if !caseIgnorable(r) {
+			before = isCased(r)
+			break
+		}
+		j -= n
+	}
+	for j := i + len("Σ"); j < len(s); {
+		r, n := utf8.DecodeRuneInString(s[j:])
+		if !caseIgnorable(r) {
+			after = isCased(r)
+			break
+		}
+		j += n
+	}
+	return before && !after
+}
+
+func isCased(r rune) bool { return unicode.IsUpper(r) || unicode.IsLower(r) || unicode.IsTitle(r) }
+
+// caseIgnorable is Unicode's Case_Ignorable: marks, format characters,
+// modifier letters and symbols, and the word-internal punctuation
+// (apostrophes, full stops, colons, middle dots).
+func caseIgnorable(r rune) bool {
+	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk) ||
+		strings.ContainsRune("'.:\u00b7\u0387\u05f4\u2018\u2019\u2024\u2027\ufe13\ufe52\ufe55\uff07\uff0e\uff1a", r)
 }
 
 // gpt1Affixes splits prefixes and suffixes off w as spaCy roughly does and

@@ -166,3 +166,18 @@ func TestGPT1BPESaveHF(t *testing.T) {
 		t.Fatalf("reloaded %s: %v, want %v", got.Name(), got.Encode(text), want.Encode(text))
 	}
 }
+
+// GPT-1 lower-cases with Python's str.lower: a capital sigma ending a word
+// is the final ς (the vocabulary has "ς</w>"), and İ is i with a combining
+// dot; the cases are Python 3's own outputs.
+func TestPyLower(t *testing.T) {
+	for in, want := range map[string]string{
+		"ΟΔΟΣ": "οδος", "ΣΑΣ": "σας", "Σ": "σ", "ΑΣ.": "ας.", "ΑΣ'Β": "ασ'β", "ΑΣΑ": "ασα",
+		"İstanbul": "i\u0307stanbul", "ΟΔΟΣ.": "οδος.", "Α\u0301Σ": "α\u0301ς", "ΑΣ\u0301": "ας\u0301",
+		"Plain ASCII, Ünïcödé": "plain ascii, ünïcödé",
+	} {
+		if got := pyLower(in); got != want {
+			t.Errorf("pyLower(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

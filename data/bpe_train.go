@@ -87,7 +87,7 @@ func countPieces(path string, counts map[string]int64) (int64, error) {
 		return 0, err
 	}
 	defer f.Close()
-	if err := NotShard(f, path); err != nil {
+	if err := CheckText(f, path); err != nil {
 		return 0, err
 	}
 	err = ReadChunks(f, 1<<20, WhitespaceCuts, count) // words are GPT-2 pre-tokenizer pieces

@@ -101,7 +101,7 @@ func charsOf(path string, add func(string)) error {
 		return &InputError{fmt.Errorf("input: %w", err)}
 	}
 	defer f.Close()
-	if err := NotShard(f, path); err != nil {
+	if err := CheckText(f, path); err != nil {
 		return err
 	}
 	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {

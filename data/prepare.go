@@ -264,10 +264,13 @@ func writeInOrder(opts PrepareOptions, results <-chan prepResult, slots <-chan s
 	return err
 }
 
+// jsonPiece is the size of the pieces a .jsonl document is encoded in.
+const jsonPiece = 1 << 20
+
 // encodeJob encodes the units of a job into train and val tokens.
 func encodeJob(tok Tokenizer, j prepJob) prepResult {
 	res := prepResult{seq: j.seq, bytes: j.bytes}
-	eot := tok.EOT()
+	eot, cuts := tok.EOT(), CutsOf(tok)
 	for _, u := range j.units {
 		text := u.text
 		if u.json {
@@ -289,7 +292,11 @@ func encodeJob(tok Tokenizer, j prepJob) prepResult {
 		if u.val {
 			dst = &res.val
 		}
-		*dst = append(*dst, tok.Encode(text)...)
+		if u.json { // a text file's units are already cut
+			*dst = encodePieces(*dst, tok, cuts, text, jsonPiece)
+		} else {
+			*dst = append(*dst, tok.Encode(text)...)
+		}
 		if u.eot {
 			res.docs++
 			if eot >= 0 {

@@ -35,8 +35,8 @@ const maxRun = 1 << 20
 // allows, so that tokenizing chunk by chunk gives the same ids as
 // tokenizing the whole text; a run with no such point is read on, up to
 // maxRun bytes (or size, if more), and only then cut at a UTF-8 character
-// boundary. A leading byte order mark is dropped. fn owns the chunk it is
-// given.
+// boundary. A leading byte order mark is dropped; a UTF-16 or UTF-32 one is
+// an *InputError. fn owns the chunk it is given.
 func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) error {
 	size = max(size, 16)
 	buf := make([]byte, 0, size)
@@ -45,6 +45,9 @@ func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) e
 		buf = slices.Grow(buf, want-len(buf))
 		n, err := io.ReadFull(r, buf[len(buf):want])
 		buf = buf[:len(buf)+n]
+		if note := utf16Note(buf); first && note != "" {
+			return &InputError{errors.New("the text " + note)}
+		}
 		if first && bytes.HasPrefix(buf, bom) {
 			buf = buf[:copy(buf, buf[len(bom):])]
 		}
@@ -74,6 +77,30 @@ func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) e
 			want = min(2*want, max(size, maxRun)) // the rest is shorter than that: it was cut
 		}
 	}
+}
+
+// encodePieces appends the ids of text to dst, encoded in pieces of about
+// size bytes cut as ReadChunks cuts a text file: where cuts allows, a run
+// without such a point up to maxRun. A long .jsonl document then takes the
+// encoder's memory of a piece, not of the whole (about 20 times its bytes).
+func encodePieces(dst []int, tok Tokenizer, cuts Cuts, text string, size int) []int {
+	for len(text) > size {
+		end, p := size, 0
+		for {
+			if p = cuts.Last(text[:end], end-1); p > 0 || end == len(text) || end >= max(size, maxRun) {
+				break
+			}
+			end = min(2*end, max(size, maxRun), len(text))
+		}
+		if p == 0 && end == len(text) {
+			break // no cut point in the rest, which is under maxRun
+		}
+		if p == 0 {
+			p = runeCut(text[:end])
+		}
+		dst, text = append(dst, tok.Encode(text[:p])...), text[p:]
+	}
+	return append(dst, tok.Encode(text)...)
 }
 
 // runeCut returns the start of the last UTF-8 character of s, or len(s)-1

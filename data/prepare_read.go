@@ -225,7 +225,7 @@ func (r *prepReader) readFile(path string) error {
 		return &InputError{fmt.Errorf("input: %w", err)}
 	}
 	defer f.Close()
-	if err := NotShard(f, path); err != nil {
+	if err := CheckText(f, path); err != nil {
 		return err
 	}
 	fi, err := f.Stat()
@@ -368,30 +368,39 @@ func jsonlLines(f io.Reader, fn func(s string, line int) error) error {
 // string in {"text": ...}; other fields are ignored. A line that is not such
 // an object is an *InputError naming file and line.
 func JSONLText(line, file string, n int) (string, error) {
-	var doc struct {
-		Text *string `json:"text"`
-	}
 	if note := utf16Note([]byte(line)); n == 1 && note != "" {
 		return "", &InputError{fmt.Errorf("%s %s", file, note)}
 	}
 	if !utf8.ValidString(line) { // JSON is UTF-8: the decoder would put U+FFFD for the bytes
 		return "", &InputError{fmt.Errorf("%s:%d: the line is not valid UTF-8, as JSON must be (a text file of other bytes can be read with tokenizer byte)", file, n)}
 	}
-	err := json.Unmarshal([]byte(line), &doc)
-	if err == nil && doc.Text != nil {
-		return *doc.Text, nil
-	}
-	msg := "no \"text\" field"
+	// The key "text" exactly, as JSON readers elsewhere take it (a struct
+	// field would also match "Text" or "TEXT", the last of them winning).
+	var fields map[string]json.RawMessage
+	err := json.Unmarshal([]byte(line), &fields)
+	var msg string
 	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &te) && te.Field == "text":
-		msg = fmt.Sprintf("\"text\" holds %s, not a string", article(te.Value))
-	case errors.As(err, &te):
-		msg = fmt.Sprintf("the line is a JSON %s", te.Value)
+	switch raw, ok := fields["text"]; {
+	case errors.As(err, &te) || err == nil && fields == nil: // an array, a string, a number, null
+		msg = "the line is JSON null"
+		if te != nil {
+			msg = fmt.Sprintf("the line is a JSON %s", te.Value)
+		}
 	case err != nil:
 		msg = strings.TrimPrefix(err.Error(), "json: ")
-	case strings.Contains(line, `"text"`):
-		msg = "\"text\" is null, not a string"
+	case !ok:
+		msg = "no \"text\" field"
+	default:
+		var text *string
+		err := json.Unmarshal(raw, &text)
+		switch {
+		case err == nil && text != nil:
+			return *text, nil
+		case errors.As(err, &te):
+			msg = fmt.Sprintf("\"text\" holds %s, not a string", article(te.Value))
+		default:
+			msg = "\"text\" is null, not a string"
+		}
 	}
 	return "", &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: %s", file, n, msg)}
 }
@@ -417,6 +426,9 @@ func ReadDocuments(path string, fn func(doc string) error) error {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return err
+		}
+		if note := utf16Note(b); note != "" {
+			return &InputError{fmt.Errorf("%s %s", path, note)}
 		}
 		return fn(string(TrimBOM(b)))
 	}

@@ -861,3 +861,93 @@ func TestPrepareLongUnitNotValWhole(t *testing.T) {
 		t.Errorf("100 KB of words and a 700 KB run at 0.1: val share %.3f", share)
 	}
 }
+
+// A .jsonl line's document is the string under the key "text" exactly:
+// "Text" is another field (Go's struct decoding matched it, and a later
+// "TEXT" overrode "text"); null, non-objects and missing keys are named.
+func TestJSONLTextExactKey(t *testing.T) {
+	for line, want := range map[string]string{
+		`{"text":"real","TEXT":"shadow"}`:          "real",
+		`{"Text":"shadow","text":"real"}`:          "real",
+		`{"meta":{"text":"inner"},"text":"outer"}`: "outer",
+	} {
+		if got, err := JSONLText(line, "f.jsonl", 1); err != nil || got != want {
+			t.Errorf("%s: %q (%v), want %q", line, got, err, want)
+		}
+	}
+	for line, want := range map[string]string{
+		`{"Text":"upper only"}`:  `no "text" field`,
+		`null`:                   "the line is JSON null",
+		`["text"]`:               "the line is a JSON array",
+		`"text"`:                 "the line is a JSON string",
+		`{"text": null}`:         `"text" is null, not a string`,
+		`{"text": "unterminated`: "unexpected end of JSON input",
+	} {
+		if _, err := JSONLText(line, "f.jsonl", 2); err == nil || !strings.Contains(err.Error(), "f.jsonl:2: ") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", line, err, want)
+		}
+	}
+}
+
+// A long .jsonl document is encoded in pieces cut where tokenization does
+// not change: the same ids as the whole, for each kind of tokenizer; a run
+// past maxRun without a cut point is cut as ReadChunks cuts a text file.
+func TestEncodePieces(t *testing.T) {
+	text := strings.Repeat("Some words, and more of them; numbers 12345 too.\n\n  Indented  ", 3000) + "\u3042\u3044 end"
+	bpe, err := TrainBPE([]string{writeTemp(t, t.TempDir(), "c.txt", text)}, 300, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	char, err := CharTokenizerOf([]string{writeTemp(t, t.TempDir(), "c.txt", text)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []Tokenizer{bpe, char, ByteTokenizer{}} {
+		want := tok.Encode(text)
+		for _, size := range []int{16, 1000, 1 << 20} {
+			if got := encodePieces(nil, tok, CutsOf(tok), text, size); !slices.Equal(got, want) {
+				t.Errorf("%s, pieces of %d: %d ids differ from the whole's %d", tok.Name(), size, len(got), len(want))
+			}
+		}
+	}
+	run := strings.Repeat("x", maxRun+100) // no cut point
+	var fromChunks []int
+	ReadChunks(strings.NewReader(run), 1000, WhitespaceCuts, func(s string) error {
+		fromChunks = append(fromChunks, bpe.Encode(s)...)
+		return nil
+	})
+	if got := encodePieces(nil, bpe, WhitespaceCuts, run, 1000); !slices.Equal(got, fromChunks) {
+		t.Errorf("a run past maxRun: %d ids, a text file's chunks give %d", len(got), len(fromChunks))
+	}
+}
+
+// A UTF-16 text corpus is refused, as .jsonl corpora and task files are,
+// by data prepare, tokenizer training and the corpora read into memory:
+// its NULs were read as characters.
+func TestTextCorpusRefusesUTF16(t *testing.T) {
+	b := []byte{0xFF, 0xFE}
+	for _, r := range strings.Repeat("some text, in UTF-16. ", 50) {
+		b = append(b, byte(r), 0)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "u16.txt")
+	os.WriteFile(path, b, 0o644)
+	var ie *InputError
+	_, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{path}, OutDir: filepath.Join(dir, "sh")})
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "is UTF-16") {
+		t.Errorf("data prepare: %v, want it refused as UTF-16", err)
+	}
+	if _, err := TrainBPE([]string{path}, 300, nil); !errors.As(err, &ie) || !strings.Contains(err.Error(), "is UTF-16") {
+		t.Errorf("tokenizer train: %v, want it refused as UTF-16", err)
+	}
+	if err := ReadDocuments(path, func(string) error { return nil }); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is UTF-16") {
+		t.Errorf("ReadDocuments: %v, want it refused as UTF-16", err)
+	}
+	if _, err := CharTokenizerOf([]string{path}); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is UTF-16") {
+		t.Errorf("the char vocabulary: %v, want it refused as UTF-16", err)
+	}
+	err = ReadChunks(bytes.NewReader(b), 1<<10, CharCuts, func(string) error { return nil }) // a pipe: no name to give
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the text is UTF-16") {
+		t.Errorf("ReadChunks: %v, want it refused as UTF-16", err)
+	}
+}

@@ -171,14 +171,20 @@ func WriteShard(path string, ids []int, vocabSize int) error {
 	return sw.Close()
 }
 
-// NotShard refuses a token shard read as text: f, opened from path to be
-// read as a corpus (pretraining, eval, data prepare and tokenizer train
-// would take its header and ids for characters). It reads the first bytes
-// without moving f's offset; a pipe passes.
-func NotShard(f *os.File, path string) error {
+// CheckText refuses f, opened from path to be read as a text corpus, when
+// it is not UTF-8 text: a token shard (pretraining, eval, data prepare and
+// tokenizer train would take its header and ids for characters), or a
+// UTF-16 or UTF-32 file (its NULs read as characters). It reads the first
+// bytes without moving f's offset; a pipe passes (ReadChunks refuses the
+// latter from its first bytes).
+func CheckText(f *os.File, path string) error {
 	var head [len(ShardMagic)]byte
-	if n, _ := f.ReadAt(head[:], 0); n == len(head) && string(head[:]) == ShardMagic {
+	n, _ := f.ReadAt(head[:], 0)
+	if n == len(head) && string(head[:]) == ShardMagic {
 		return &InputError{fmt.Errorf("%s is a token shard of gptctl data prepare, not text (pretrain's data: and eval --data take its directory, %s)", path, filepath.Dir(path))}
+	}
+	if note := utf16Note(head[:n]); note != "" {
+		return &InputError{fmt.Errorf("%s %s", path, note)}
 	}
 	return nil
 }

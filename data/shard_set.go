@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // ShardSet is the shards DIR/PREFIX_000.bin, DIR/PREFIX_001.bin, ... of one
@@ -73,6 +75,11 @@ func OpenShardSet(dir, prefix string) (*ShardSet, error) {
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no shards %s in %s (run gptctl data prepare --out %s)", prefix+"_*.bin", dir, dir)
+	}
+	for i, f := range files { // numbered from 0 without a gap: a set copied in part trains on part
+		if n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix+"_"), ".bin")); n != i {
+			return nil, &InputError{fmt.Errorf("shard set %s: %s is missing (the set goes on with %s): copy the whole set, or run gptctl data prepare again", dir, filepath.Base(ShardPath(dir, prefix, i)), filepath.Base(f))}
+		}
 	}
 	set := &ShardSet{name: filepath.Join(dir, prefix+"_*.bin")}
 	for _, f := range files {

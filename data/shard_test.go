@@ -267,3 +267,24 @@ func TestOpenShardBeyond32Bits(t *testing.T) {
 		t.Errorf("a 3 GiB shard on a 32-bit build: %v", err)
 	}
 }
+
+// A shard set with a gap in its numbers (a copy that lost a file) is
+// refused by the missing shard's name, not read as a smaller corpus.
+func TestShardSetMissingShard(t *testing.T) {
+	dir := t.TempDir()
+	in := writeTemp(t, dir, "t.txt", strings.Repeat("some text to shard into several pieces. ", 400))
+	out := filepath.Join(dir, "sh")
+	if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{in}, OutDir: out, ShardTokens: 4000}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := OpenShardSet(out, "train"); err != nil {
+		t.Fatal(err)
+	} else if s.Close(); len(s.shards) < 3 {
+		t.Fatalf("%d shards, want 3 or more", len(s.shards))
+	}
+	os.Remove(ShardPath(out, "train", 1))
+	var ie *InputError
+	if _, err := OpenShardSet(out, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "train_001.bin is missing") {
+		t.Errorf("a set without shard 1: %v, want it refused by name", err)
+	}
+}

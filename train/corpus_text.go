@@ -87,7 +87,7 @@ func readCorpusFile(path string, cuts data.Cuts, piece func(s string, doc bool) 
 		return err
 	}
 	defer f.Close()
-	if err := data.NotShard(f, path); err != nil {
+	if err := data.CheckText(f, path); err != nil {
 		return err
 	}
 	first := true
