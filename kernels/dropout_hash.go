@@ -3,14 +3,13 @@ package kernels
 import "math"
 
 // dropoutMaskHash is the CPU twin of dropout_mask_f32 (dropout.cu): mask[i]
-// is hashKeep(p, seed, offset+i).
+// is hashKeep(p, seed, offset+i). The CPU ops need no mask (dropoutApply,
+// AttentionForward); the tests compare the device's with it.
 func dropoutMaskHash(mask []float32, p float32, seed, offset uint64) {
 	k := newKeeper(p)
-	parallelRanges(len(mask), blocks(len(mask), dropoutBlock), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			mask[i] = k.at(seed, offset+uint64(i))
-		}
-	})
+	for i := range mask {
+		mask[i] = k.at(seed, offset+uint64(i))
+	}
 }
 
 // dropoutApply writes y[i] = x[i] * hashKeep(p, seed, i): a dropout's
