@@ -45,11 +45,13 @@ func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) e
 		buf = slices.Grow(buf, want-len(buf))
 		n, err := io.ReadFull(r, buf[len(buf):want])
 		buf = buf[:len(buf)+n]
-		if note := utf16Note(buf); first && note != "" {
-			return &InputError{errors.New("the text " + note)}
-		}
-		if first && bytes.HasPrefix(buf, bom) {
-			buf = buf[:copy(buf, buf[len(bom):])]
+		if first {
+			if note := utf16Note(buf); note != "" {
+				return &InputError{errors.New("the text " + note)}
+			}
+			if bytes.HasPrefix(buf, bom) {
+				buf = buf[:copy(buf, buf[len(bom):])]
+			}
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			if len(buf) == 0 {
