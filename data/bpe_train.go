@@ -63,7 +63,7 @@ func logf(w io.Writer, format string, args ...any) {
 }
 
 // countPieces adds the GPT-2 pre-tokenisation pieces of a file to counts:
-// of its text, read in chunks, or of the documents of a .jsonl file, as
+// of its text, read in chunks, or of the documents of JSON lines, as
 // Prepare reads them.
 func countPieces(path string, counts map[string]int64) (int64, error) {
 	var n int64
@@ -78,17 +78,18 @@ func countPieces(path string, counts map[string]int64) (int64, error) {
 		})
 		return nil
 	}
-	if IsJSONL(path) {
-		err := ReadDocuments(path, count) // before n is read for the return
-		return n, err
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	if err := CheckText(f, path); err != nil {
+	jsonl, err := CorpusJSONL(f, path)
+	if err != nil {
 		return 0, err
+	}
+	if jsonl {
+		err := JSONLDocuments(f, path, count) // before n is read for the return
+		return n, err
 	}
 	err = ReadChunks(f, 1<<20, WhitespaceCuts, count) // words are GPT-2 pre-tokenizer pieces
 	if err != nil {

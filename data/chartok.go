@@ -101,13 +101,14 @@ func charsOf(path string, add func(string)) error {
 		return &InputError{fmt.Errorf("input: %w", err)}
 	}
 	defer f.Close()
-	if err := CheckText(f, path); err != nil {
+	jsonl, err := CorpusJSONL(f, path)
+	if err != nil {
 		return err
 	}
 	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
 		return &InputError{fmt.Errorf("input %s: tokenizer char reads the inputs twice, for their characters and then their ids, and this is not a file that can be read again (a pipe): give a file, or use tokenizer byte", path)}
 	}
-	if !IsJSONL(path) {
+	if !jsonl {
 		return ReadChunks(f, 1<<20, CharCuts, func(chunk string) error {
 			if !utf8.ValidString(chunk) { // ReadChunks cuts between characters
 				return &InputError{fmt.Errorf("%s is not valid UTF-8: a char vocabulary holds characters (use --tokenizer byte)", path)}

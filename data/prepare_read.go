@@ -2,6 +2,7 @@ package data
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -225,7 +226,8 @@ func (r *prepReader) readFile(path string) error {
 		return &InputError{fmt.Errorf("input: %w", err)}
 	}
 	defer f.Close()
-	if err := CheckText(f, path); err != nil {
+	jsonl, err := CorpusJSONL(f, path)
+	if err != nil {
 		return err
 	}
 	fi, err := f.Stat()
@@ -236,17 +238,17 @@ func (r *prepReader) readFile(path string) error {
 	if fi.Mode().IsRegular() && fi.Size() > 0 {
 		size = fi.Size()
 	}
-	return r.readFrom(f, size, path)
+	return r.readFrom(f, size, path, jsonl)
 }
 
 // readFrom adds the units of one input, read from f, which holds size bytes
-// (-1: unknown); an input that turns out to hold another number of bytes
+// (-1: unknown) of text or, if jsonl, JSON lines; an input that turns out to hold another number of bytes
 // changed while it was read (a file still being written, or truncated) and
 // is refused.
-func (r *prepReader) readFrom(f io.Reader, size int64, path string) error {
+func (r *prepReader) readFrom(f io.Reader, size int64, path string, jsonl bool) error {
 	cr := &countingReader{r: f}
 	var err error
-	if IsJSONL(path) {
+	if jsonl {
 		err = r.readJSONL(cr, path)
 	} else {
 		err = r.readText(cr, path)
@@ -413,32 +415,111 @@ func article(name string) string {
 	return "a " + name
 }
 
-// IsJSONL reports whether a corpus file is read as JSON lines of documents:
-// its name ends in .jsonl, in any case.
+// IsJSONL reports whether a corpus file is read as JSON lines of documents
+// by its name alone: it ends in .jsonl, in any case. A .json file may be
+// either; OpenCorpusFile looks inside.
 func IsJSONL(path string) bool { return strings.EqualFold(filepath.Ext(path), ".jsonl") }
 
-// ReadDocuments calls fn with each document of a corpus file, in order:
-// every non-blank line of a .jsonl file ({"text": ...}), or the whole of
-// any other file (without a leading byte order mark). It is how the corpora
-// read into memory take .jsonl files, as Prepare does.
-func ReadDocuments(path string, fn func(doc string) error) error {
-	if !IsJSONL(path) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if note := utf16Note(b); note != "" {
-			return &InputError{fmt.Errorf("%s %s", path, note)}
-		}
-		return fn(string(TrimBOM(b)))
+// jsonSniffMax bounds how much of a .json file is read to find its first
+// line.
+const jsonSniffMax = 64 << 20
+
+// CorpusJSONL checks that the open corpus file f at path holds text (see
+// CheckText) and reports whether it is read as JSON lines of documents, one
+// {"text": ...} a line: a .jsonl file, or a .json file whose first non-blank
+// line is such an object, as the JSON lines that dataset tools' to_json
+// writes under that name. Any other .json file is text (the files of a code
+// corpus), except a JSON array of {"text": ...} objects, which is refused
+// with the way to convert it. A .json stream that cannot be read twice (a
+// pipe) is text.
+func CorpusJSONL(f *os.File, path string) (bool, error) {
+	if err := CheckText(f, path); err != nil {
+		return false, err
 	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl":
+		return true, nil
+	case ".json":
+		return sniffJSON(f, path)
+	}
+	return false, nil
+}
+
+// sniffJSON is CorpusJSONL for a .json file.
+func sniffJSON(f *os.File, path string) (bool, error) {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false, nil
+	}
+	br := bufio.NewReader(io.LimitReader(io.NewSectionReader(f, 0, math.MaxInt64), jsonSniffMax))
+	var first []byte
+	for line := 1; ; line++ {
+		b, err := br.ReadBytes('\n')
+		if line == 1 {
+			b = TrimBOM(b)
+		}
+		if first = bytes.TrimSpace(b); len(first) > 0 || err != nil {
+			if err != nil && err != io.EOF { // past jsonSniffMax without a line's end: not JSON lines
+				return false, nil
+			}
+			break
+		}
+	}
+	switch {
+	case len(first) == 0:
+		return false, nil
+	case first[0] == '{':
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(first, &fields) != nil {
+			return false, nil // an object over several lines, or not JSON
+		}
+		text := fields["text"]
+		return len(text) > 0 && text[0] == '"', nil
+	case first[0] == '[':
+		var head [3]byte
+		n, _ := f.ReadAt(head[:], 0)
+		off := int64(len(head[:n]) - len(TrimBOM(head[:n])))
+		dec := json.NewDecoder(io.NewSectionReader(f, off, math.MaxInt64))
+		var elem map[string]json.RawMessage
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') || dec.Decode(&elem) != nil {
+			return false, nil
+		}
+		if text := elem["text"]; len(text) > 0 && text[0] == '"' {
+			return false, &InputError{fmt.Errorf("%s is a JSON array of {\"text\": ...} objects: a corpus takes them as JSON lines, one object a line, in a .jsonl file (to_json(..., lines=True) of a dataset library writes them)", path)}
+		}
+	}
+	return false, nil
+}
+
+// ReadDocuments calls fn with each document of a corpus file, in order:
+// every non-blank line of a JSON lines file ({"text": ...}, see
+// CorpusJSONL), or the whole of any other file (without a leading byte
+// order mark). It is how the corpora read into memory take JSON lines, as
+// Prepare does.
+func ReadDocuments(path string, fn func(doc string) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	jsonl, err := CorpusJSONL(f, path)
+	if err != nil {
+		return err
+	}
+	if !jsonl {
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return err
+		}
+		return fn(string(TrimBOM(b)))
+	}
+	return JSONLDocuments(f, path, fn)
+}
+
+// JSONLDocuments calls fn with each document of the JSON lines f holds
+// (path names it in errors).
+func JSONLDocuments(f io.Reader, path string, fn func(doc string) error) error {
 	var docErr error // the last error of a line or of fn, returned as it is
-	err = jsonlLines(f, func(s string, line int) error {
+	err := jsonlLines(f, func(s string, line int) error {
 		doc, err := JSONLText(s, path, line)
 		if err == nil {
 			err = fn(doc)

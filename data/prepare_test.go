@@ -609,17 +609,17 @@ func TestPrepareHardening(t *testing.T) {
 func TestPrepareInputChanged(t *testing.T) {
 	r := &prepReader{unitSize: 256, send: func(prepJob) error { return nil }}
 	text := strings.Repeat("to be or not to be. ", 100)
-	if err := r.readFrom(strings.NewReader(text), int64(len(text)), "whole.txt"); err != nil {
+	if err := r.readFrom(strings.NewReader(text), int64(len(text)), "whole.txt", false); err != nil {
 		t.Fatalf("an input read whole: %v", err)
 	}
 	var ie *InputError
 	for _, name := range []string{"cut.txt", "cut.jsonl"} {
-		err := r.readFrom(strings.NewReader(`{"text": "a"}`+"\n"), 1000, name)
+		err := r.readFrom(strings.NewReader(`{"text": "a"}`+"\n"), 1000, name, IsJSONL(name))
 		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "input "+name+" changed while it was read (1000 bytes when opened, 14 read)") {
 			t.Errorf("%s shorter than when opened: %v", name, err)
 		}
 	}
-	if err := r.readFrom(strings.NewReader(text), -1, "pipe.txt"); err != nil {
+	if err := r.readFrom(strings.NewReader(text), -1, "pipe.txt", false); err != nil {
 		t.Errorf("an input of unknown size: %v", err)
 	}
 }
@@ -639,6 +639,83 @@ func TestJSONLInAnyCase(t *testing.T) {
 	var docs []string
 	if err := ReadDocuments(path, func(d string) error { docs = append(docs, d); return nil }); err != nil || strings.Join(docs, "|") != "one|two" {
 		t.Errorf("documents %q, %v", docs, err)
+	}
+}
+
+// A .json corpus file is JSON lines when its first non-blank line is a
+// {"text": ...} object (dataset tools' to_json writes JSON lines under that
+// name), and text otherwise (a code corpus's .json files); a JSON array of
+// such objects is refused with the way to convert it. Every reader of
+// corpus files (prepare, the char vocabulary, BPE training, ReadDocuments)
+// takes the same view.
+func TestJSONCorpusFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, body string
+		docs       []string // nil: refused
+	}{
+		{"lines.json", "{\"id\": 1, \"text\": \"one\"}\n{\"text\": \"two\"}\n", []string{"one", "two"}},
+		{"bom.json", "\ufeff\r\n  \n{\"text\": \"a\"}\r\n", []string{"a"}},
+		{"pretty.json", "{\n  \"text\": \"x\"\n}\n", []string{"{\n  \"text\": \"x\"\n}\n"}},
+		{"package.json", `{"name": "pkg", "version": 1}`, []string{`{"name": "pkg", "version": 1}`}},
+		{"number.json", `{"text": 5}`, []string{`{"text": 5}`}},
+		{"list.json", "[1, 2]\n", []string{"[1, 2]\n"}},
+		{"records.json", "\ufeff[\n {\"text\": \"a\"},\n {\"text\": \"b\"}\n]\n", nil},
+	} {
+		path := writeTemp(t, dir, tt.name, tt.body)
+		var docs []string
+		err := ReadDocuments(path, func(d string) error { docs = append(docs, d); return nil })
+		if tt.docs == nil {
+			var ie *InputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.name+" is a JSON array of {\"text\": ...} objects") || !strings.Contains(err.Error(), "lines=True") {
+				t.Errorf("%s: got %v, want the JSON array refused", tt.name, err)
+			}
+			for _, err := range []error{
+				func() error { _, err := CharTokenizerOf([]string{path}); return err }(),
+				func() error { _, err := countPieces(path, map[string]int64{}); return err }(),
+				func() error {
+					_, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: []string{path}, OutDir: filepath.Join(dir, "out-"+tt.name)})
+					return err
+				}(),
+			} {
+				if err == nil || !strings.Contains(err.Error(), "JSON array") {
+					t.Errorf("%s: a reader took it: %v", tt.name, err)
+				}
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(docs, tt.docs) {
+			t.Errorf("%s: documents %q, %v; want %q", tt.name, docs, err, tt.docs)
+			continue
+		}
+		out := filepath.Join(dir, "out-"+tt.name)
+		if _, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: []string{path}, OutDir: out, Workers: 1}); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var want []int
+		chars := map[rune]bool{}
+		for _, d := range tt.docs {
+			want = append(append(want, byteEOTTokenizer{}.Encode(d)...), 256)
+			for _, r := range d {
+				chars[r] = true
+			}
+		}
+		if got := readSplit(t, out, "train"); !slices.Equal(got, want) {
+			t.Errorf("%s: shards hold %v, want %v", tt.name, got, want)
+		}
+		ct, err := CharTokenizerOf([]string{path})
+		if err != nil || ct.VocabSize() != len(chars) {
+			t.Errorf("%s: char vocabulary of %d (%v), want the %d characters of %q", tt.name, ct.VocabSize(), err, len(chars), tt.docs)
+		}
+		counts := map[string]int64{}
+		_, err = countPieces(path, counts)
+		braces := false
+		for p := range counts {
+			braces = braces || strings.ContainsAny(p, "{[")
+		}
+		if err != nil || braces != strings.ContainsAny(tt.docs[0], "{[") {
+			t.Errorf("%s: BPE training counted %v (%v)", tt.name, counts, err)
+		}
 	}
 }
 

@@ -79,16 +79,17 @@ func readCorpus(key, path string, cuts data.Cuts, piece func(file, s string, doc
 
 // readCorpusFile is readCorpus for one file.
 func readCorpusFile(path string, cuts data.Cuts, piece func(s string, doc bool) error) error {
-	if data.IsJSONL(path) {
-		return data.ReadDocuments(path, func(doc string) error { return piece(doc, true) })
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := data.CheckText(f, path); err != nil {
+	jsonl, err := data.CorpusJSONL(f, path)
+	if err != nil {
 		return err
+	}
+	if jsonl {
+		return data.JSONLDocuments(f, path, func(doc string) error { return piece(doc, true) })
 	}
 	first := true
 	return data.ReadChunks(f, 1<<20, cuts, func(chunk string) error {

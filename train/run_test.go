@@ -890,6 +890,24 @@ func TestCorpusGlob(t *testing.T) {
 	if !slices.Equal(memIDs(ids), want) {
 		t.Errorf("%d ids, want %d: each document and its end-of-text token", ids.Len(), len(want))
 	}
+	// The same documents as JSON lines in a .json file, as dataset tools'
+	// to_json writes them, are the same documents.
+	var lines strings.Builder
+	for _, d := range docs {
+		b, _ := json.Marshal(map[string]string{"text": d})
+		lines.Write(append(b, '\n'))
+	}
+	writeFile(t, filepath.Join(dir, "docs.json"), lines.String())
+	got = nil
+	if err := readCorpus("data", filepath.Join(dir, "docs.json"), data.SpaceCuts, func(_, s string, doc bool) error {
+		if doc {
+			got = append(got, "")
+		}
+		got[len(got)-1] += s
+		return nil
+	}); err != nil || !slices.Equal(got, docs) {
+		t.Errorf("JSON lines in a .json file: %q, %v; want %q", got, err, docs)
+	}
 	err = readCorpus("data", filepath.Join(dir, "*.csv"), data.SpaceCuts, func(string, string, bool) error { return nil })
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no files match") {

@@ -43,7 +43,8 @@ func newCmdDataPrepare(runF func(*DataPrepareOptions) error) *cobra.Command {
 		Long: `prepare tokenizes the corpus on every core, streaming, and writes DIR/train_000.bin,
 DIR/train_001.bin, ... and DIR/val_000.bin, ..., token shards that training
 memory-maps, plus the tokenizer in DIR/tokenizer. A .jsonl file holds one
-document per line, {"text": "..."}; any other file is one document. The
+document per line, {"text": "..."}, as does a .json file whose first line is
+such an object; any other file is one document. The
 end-of-text token follows every document. --val-fraction of the text, in
 evenly spread chunks or documents chosen deterministically, goes to val.
 --tokenizer char builds the vocabulary of the inputs' characters, as

@@ -54,8 +54,9 @@ func newCmdTokenizerTrain(runF func(*TokenizerTrainOptions) error) *cobra.Comman
 		Long: `train learns a byte-level BPE vocabulary with GPT-2's pre-tokenisation and
 writes DIR/encoder.json and DIR/vocab.bpe (256 byte tokens, the merges, and
 <|endoftext|> as the last id) and the same as Hugging Face's DIR/tokenizer.json.
-Training is deterministic. A .jsonl file trains on
-its documents, one {"text": ...} per line, as data prepare reads them.`,
+Training is deterministic. A .jsonl file (or a .json
+file of JSON lines) trains on its documents, one {"text": ...} per line, as
+data prepare reads them.`,
 		Example: "  gptctl tokenizer train --data tinyshakespeare.txt --vocab-size 2000 --out tok/shk2k",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
