@@ -242,6 +242,7 @@ func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 		return r.trainStepGPU(micro, lr)
 	}
 	var res stepResult
+	var bad error
 	n, weights := len(micro), rowWeights(micro)
 	for k, batch := range micro {
 		g, err := r.graphs.get(batchWidth(r.train, batch))
@@ -257,8 +258,13 @@ func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 		if err != nil {
 			return res, err
 		}
-		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
-			return res, &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)}
+		// A non-finite step still runs its other micro-batches, as the GPU
+		// trainer does, so that it draws as much dropout randomness.
+		if bad == nil && (math.IsNaN(float64(l)) || math.IsInf(float64(l), 0)) {
+			bad = &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)}
+		}
+		if bad != nil {
+			continue
 		}
 		w := float64(weights[k])
 		res.loss += w * float64(l)
@@ -273,6 +279,9 @@ func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 			continue
 		}
 		accumulateGrads(r.accGrads, tr.Grad, k, weights[k])
+	}
+	if bad != nil {
+		return res, bad
 	}
 	if n > 1 {
 		copy(r.grads, r.accGrads)

@@ -235,3 +235,33 @@ func TestFinetuneSkipsNonFiniteStep(t *testing.T) {
 		t.Errorf("every step non-finite from step 2: %v\nmetrics.jsonl:\n%s", err, metrics)
 	}
 }
+
+// A skipped step under grad_accum draws its grad_accum micro-batches like
+// any other step (as the GPU trainer does), so the data position after it
+// does not depend on which micro-batch went non-finite.
+func TestSkippedStepDrawsAllMicroBatches(t *testing.T) {
+	cfg := tinyConfig(t, "grad_accum=3", "max_steps=4", "on_nonfinite=skip", "checkpoint_interval=0", "eval_interval=0", "log_interval=1", "dropout=0")
+	r, err := newRun(cfg, Options{OutDir: t.TempDir(), Log: io.Discard}, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	w := r.params.Get("h.0.mlp.c_fc.weight").Data
+	var saved float32
+	fills, nan := 0, false
+	r.train = hookSource{r.train, func() {
+		fills++
+		switch {
+		case r.state.Step == 1 && !nan:
+			saved, w[0], nan = w[0], float32(math.NaN()), true
+		case r.state.Step != 1 && nan:
+			w[0], nan = saved, false
+		}
+	}}
+	if _, err := r.loop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r.state.Skipped != 1 || fills != 4*3 {
+		t.Errorf("%d skipped, %d micro-batches drawn over 4 steps of grad_accum 3; want 1 skipped and 12 drawn", r.state.Skipped, fills)
+	}
+}

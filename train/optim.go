@@ -75,21 +75,32 @@ func ClipGrads(grads [][]float32, maxNorm float64) float64 {
 // with it.
 func cpuStep(tr *graph.Trainer, p *graph.Params, o *AdamW, grads [][]float32, accum int, clip float64, lr float32, fill func() error) (loss, norm float64, err error) {
 	var sum float64
+	var bad *nonFiniteStep
 	for micro := range accum {
 		if err := fill(); err != nil {
 			return 0, 0, err
 		}
+		// A step whose loss went non-finite still runs all its
+		// micro-batches, as the GPU trainer does: every step draws
+		// grad_accum batches (and as much dropout randomness), skipped or
+		// not, so the data position after it is the same on either device.
 		l, err := tr.Step()
 		if err != nil {
 			return 0, 0, err
 		}
-		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
-			return 0, 0, &nonFiniteStep{what: "training loss", v: float64(l)}
+		if bad == nil && (math.IsNaN(float64(l)) || math.IsInf(float64(l), 0)) {
+			bad = &nonFiniteStep{what: "training loss", v: float64(l)}
+		}
+		if bad != nil {
+			continue
 		}
 		sum += float64(l)
 		if accum > 1 {
 			accumulateGrads(grads, tr.Grad, micro, 1/float32(accum))
 		}
+	}
+	if bad != nil {
+		return 0, 0, bad
 	}
 	norm = ClipGrads(grads, clip)
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
