@@ -113,6 +113,7 @@ func TestFinetuneCLI(t *testing.T) {
 		{[]string{"eval", "--model", ft, "--data", bad}, "bad.tsv:3"},
 		{[]string{"predict", "--model", pre, "--data", task}, "predict needs a finetuned model"},
 		{[]string{"predict", "--model", ft, "--data", task, "--out", filepath.Join(dir, "none", "p.jsonl")}, "none is not a directory (create it first)"},
+		{[]string{"predict", "--model", ft, "--data", task, "--out", dir}, "is a directory: name the file"},
 	} {
 		code, _, stderr := runCLI(t, c.args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) {

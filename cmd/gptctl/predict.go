@@ -91,6 +91,9 @@ func predictRun(opts *PredictOptions) error {
 		if fi, err := os.Stat(filepath.Dir(opts.OutPath)); err != nil || !fi.IsDir() {
 			return &usageError{fmt.Errorf("--out %s: %s is not a directory (create it first)", opts.OutPath, filepath.Dir(opts.OutPath))}
 		}
+		if fi, err := os.Stat(opts.OutPath); err == nil && fi.IsDir() {
+			return &usageError{fmt.Errorf("--out %s is a directory: name the file to write", opts.OutPath)}
+		}
 	}
 	line := newProgressLine(opts.Log)
 	defer line.done()
