@@ -862,14 +862,7 @@ func TestCorpusGlob(t *testing.T) {
 	if err := bpe.Save(bpeDir); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	err = readCorpus("data", filepath.Join(dir, "part*.txt"), data.SpaceCuts, func(_, s string, doc bool) error {
-		if doc {
-			got = append(got, "")
-		}
-		got[len(got)-1] += s
-		return nil
-	})
+	got, err := corpusDocs(filepath.Join(dir, "part*.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -898,14 +891,7 @@ func TestCorpusGlob(t *testing.T) {
 		lines.Write(append(b, '\n'))
 	}
 	writeFile(t, filepath.Join(dir, "docs.json"), lines.String())
-	got = nil
-	if err := readCorpus("data", filepath.Join(dir, "docs.json"), data.SpaceCuts, func(_, s string, doc bool) error {
-		if doc {
-			got = append(got, "")
-		}
-		got[len(got)-1] += s
-		return nil
-	}); err != nil || !slices.Equal(got, docs) {
+	if got, err := corpusDocs(filepath.Join(dir, "docs.json")); err != nil || !slices.Equal(got, docs) {
 		t.Errorf("JSON lines in a .json file: %q, %v; want %q", got, err, docs)
 	}
 	err = readCorpus("data", filepath.Join(dir, "*.csv"), data.SpaceCuts, func(string, string, bool) error { return nil })
@@ -918,14 +904,7 @@ func TestCorpusGlob(t *testing.T) {
 	// an error.
 	writeFile(t, filepath.Join(dir, "part.txt"), "")
 	writeFile(t, filepath.Join(dir, "part9.txt"), "")
-	got = nil
-	if err := readCorpus("data", filepath.Join(dir, "part*.txt"), data.SpaceCuts, func(_, s string, doc bool) error {
-		if doc {
-			got = append(got, "")
-		}
-		got[len(got)-1] += s
-		return nil
-	}); err != nil || !slices.Equal(got, docs) {
+	if got, err := corpusDocs(filepath.Join(dir, "part*.txt")); err != nil || !slices.Equal(got, docs) {
 		t.Errorf("a pattern with empty files first and last: %q, %v; want %q", got, err, docs)
 	}
 	writeFile(t, filepath.Join(dir, "empty1.txt"), "")
@@ -938,6 +917,19 @@ func TestCorpusGlob(t *testing.T) {
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the 2 files are empty") {
 		t.Errorf("a pattern of empty files: %v", err)
 	}
+}
+
+// corpusDocs is the documents readCorpus reads from path.
+func corpusDocs(path string) ([]string, error) {
+	var docs []string
+	err := readCorpus("data", path, data.SpaceCuts, func(_, s string, doc bool) error {
+		if doc {
+			docs = append(docs, "")
+		}
+		docs[len(docs)-1] += s
+		return nil
+	})
+	return docs, err
 }
 
 // Errors about the validation file name val_data, not data.
