@@ -11,7 +11,10 @@ package train
 // Truncation policy: a sequence longer than max_len (specials included)
 // loses tokens from the end of its longest segment, one at a time, until it
 // fits; a tie goes to the later segment. A short hypothesis or option thus
-// survives a long premise or story, and a single text keeps its start.
+// survives a long premise or story, and a single text keeps its start. The
+// context and question of a multiple-choice row are one segment of its
+// sequence but give way apart, so that a long story does not take the
+// question after it.
 
 import (
 	"fmt"
@@ -126,12 +129,22 @@ func (c *taskCodec) segments(ex data.Example) (rows [][][]int32, cut bool) {
 		a, b := pair[0], pair[1]
 		return [][][]int32{{a, b}, {b, a}}, cut
 	case TaskMultipleChoice:
+		// The context and the question are one segment of the row, but
+		// each gives way on its own: a long story loses its end, not the
+		// question after it.
 		ctx := c.text(choiceContext(f))
+		story := c.text(f["context"])
+		question := ctx[len(story):]
+		if len(story) == len(ctx) || !slices.Equal(ctx[:len(story)], story) {
+			story, question = ctx, nil // no question, or not encoded apart
+		}
 		rows := make([][][]int32, len(ex.Options))
 		for i, o := range ex.Options {
-			rows[i] = [][]int32{ctx, c.text(o)}
+			segs := [][]int32{slices.Clone(story), slices.Clone(question), c.text(o)}
+			cut = truncate(segs, c.info.MaxLen-3) || cut
+			rows[i] = [][]int32{append(segs[0], segs[1]...), segs[2]}
 		}
-		return rows, false
+		return rows, cut
 	}
 	return [][][]int32{{c.text(f["text"])}}, false
 }

@@ -130,3 +130,18 @@ func TestSimilarityTruncatesThePairOnce(t *testing.T) {
 		t.Errorf("rows %s (%d truncated), want %s", got, codec.truncated, want)
 	}
 }
+
+// A multiple-choice row whose context is too long keeps its question: the
+// context, the longest segment, gives way from its end, as a premise does,
+// and the question after it is not cut with it.
+func TestChoiceTruncationKeepsTheQuestion(t *testing.T) {
+	tok := data.NewCharTokenizer("abcdxyz ") // " " 0, a 1, b 2, c 3, d 4, x 5, y 6, z 7
+	const S, D, E = 100, 101, 102
+	codec := &taskCodec{info: &TaskInfo{Type: TaskMultipleChoice, MaxLen: 12, Special: SpecialTokens{S, D, E}}, tok: tok}
+	ex := data.Example{Fields: map[string]string{"context": "aaaaaaaaaaaa", "question": "bc"}, Options: []string{"x", "yz"}}
+	// <s> a a a a a " " b c $ x <e> and <s> a a a a " " b c $ y z <e>
+	want := "[[100 1 1 1 1 1 0 2 3 101 5 102] [100 1 1 1 1 0 2 3 101 6 7 102]]"
+	if got := fmt.Sprint(codec.encode(ex).rows); got != want || codec.truncated != 1 {
+		t.Errorf("rows %s (%d truncated), want %s", got, codec.truncated, want)
+	}
+}
