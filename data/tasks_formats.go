@@ -97,7 +97,7 @@ func csvSyntaxError(path string, pe *csv.ParseError) *RowError {
 // values are strings, numbers or booleans (null counts as missing).
 func (p *taskParser) readJSONL(b []byte) error {
 	p.bindKeys()
-	s, line := string(b), 0
+	s, line, seen := string(b), 0, false
 	for len(s) > 0 {
 		var ln string
 		ln, s, _ = strings.Cut(s, "\n")
@@ -105,6 +105,11 @@ func (p *taskParser) readJSONL(b []byte) error {
 		if strings.TrimSpace(ln) == "" {
 			continue
 		}
+		if !seen && strings.HasPrefix(strings.TrimSpace(ln), "[") {
+			// The whole file is wrong, not this row: no skip_bad_rows.
+			return &RowError{Path: p.path, Line: line, Msg: "the file is a JSON array; a task file in JSONL holds one JSON object per line (write each element on a line of its own, e.g. jq -c '.[]' FILE)"}
+		}
+		seen = true
 		cells, have, err := p.jsonCells(ln)
 		if err != "" {
 			if err := p.bad(&RowError{Path: p.path, Line: line, Msg: err}); err != nil {

@@ -148,6 +148,11 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 	ex := Example{Line: line, Fields: make(map[string]string, len(p.roles))}
 	for _, role := range p.roles {
 		v, ok := p.value(role, cells, have)
+		if !ok && have != nil && (role == "context" || role == "question") {
+			// A JSON field that is absent or null is as blank as "": one
+			// of context and question is enough (blankInput).
+			v, ok = "", true
+		}
 		if !ok {
 			return Example{}, p.rowErr(line, role, "missing %s (%s)", p.colDesc(role), role)
 		}

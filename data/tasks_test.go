@@ -245,6 +245,8 @@ func TestReadTaskFileErrors(t *testing.T) {
 		{"jsonl path past list", "d.jsonl", "{\"o\":[\"a\",\"b\"],\"t\":\"c\"}\n", TaskFormat{Columns: map[string]string{"context": "t", "option0": "o.0", "option1": "o.2"}}, true, 1,
 			`missing field "o.2" (option1)`},
 		{"jsonl path through a string", "d.jsonl", "{\"t\":\"c\"}\n", TaskFormat{Columns: map[string]string{"text": "t.0"}}, true, 1, `missing field "t.0" (text)`},
+		{"json array", "d.json", "\n[\n  {\"t\": \"a\"}\n]\n", TaskFormat{SkipBadRows: true, Columns: map[string]string{"text": "t"}}, true, 2, "the file is a JSON array; a task file in JSONL holds one JSON object per line"},
+		{"jsonl array on one line", "d.jsonl", `[{"t": "a"}, {"t": "b"}]` + "\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 1, "jq -c"},
 		{"jsonl missing label", "d.jsonl", "{\"t\":\"a\"}\n", TaskFormat{Columns: map[string]string{"text": "t", "label": "y"}}, true, 1, `missing label in field "y"`},
 		{"option gap", "arc.tsv", "q\ta\tb\t\td\tA\n", arcTSV, true, 1, "has option3 but not option2 before it"},
 		{"label past the row's options", "arc.tsv", "q\ta\tb\tc\t\tD\n", arcTSV, true, 1, `label "D" names option3, but the row has 3 options`},
@@ -495,5 +497,25 @@ func TestTaskFileRefusesUTF16(t *testing.T) {
 	}
 	if _, err := JSONLText(string(utf16(`{"text": "hi"}`)), "c.jsonl", 1); err == nil || !strings.Contains(err.Error(), "c.jsonl is UTF-16") {
 		t.Errorf("a UTF-16 .jsonl corpus: %v, want it refused as UTF-16", err)
+	}
+}
+
+// In JSONL an absent or null field is missing, and a missing input is as bad
+// as a blank one: a multiple-choice row with a question and a null (or
+// absent) context is as good as one whose context is "".
+func TestChoiceNullContextIsBlank(t *testing.T) {
+	f := TaskFormat{Columns: map[string]string{"context": "passage", "question": "q",
+		"option0": "o.0", "option1": "o.1", "label": "y"}}
+	b := []byte(`{"passage": "", "q": "why?", "o": ["a", "b"], "y": 1}
+{"passage": null, "q": "why?", "o": ["a", "b"], "y": 0}
+{"q": "why?", "o": ["a", "b"], "y": 0}
+`)
+	td, err := ParseTaskFile(b, "x.jsonl", f, true)
+	if err != nil || len(td.Examples) != 3 {
+		t.Fatalf("got %v, %v; want 3 examples", td, err)
+	}
+	// Both missing is still a bad row.
+	if _, err := ParseTaskFile([]byte(`{"o": ["a", "b"], "y": 0}`+"\n"), "x.jsonl", f, true); err == nil {
+		t.Error("a row with neither context nor question was read")
 	}
 }
