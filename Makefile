@@ -34,11 +34,11 @@ build-cuda: cuda-deps
 	$(GO) build $(CUDAFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gptctl
 
 # The full suite, as CI runs it, then what depends on int's width under a
-# 32-bit build: token shards over 2 GiB, the kernels' splits of large tensors.
+# 32-bit build: token shards over 2 GiB, the kernels' splits of large tensors
+# (scripts/test-386: natively, or under qemu-i386).
 test: vet
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
-	GOARCH=386 CGO_ENABLED=0 $(GO) test -count=1 -run 'Shard' ./data
-	GOARCH=386 CGO_ENABLED=0 $(GO) test -count=1 -run 'ParallelSplits' ./kernels
+	GO=$(GO) scripts/test-386
 
 test-short:
 	$(GO) test -tags '$(TAGS)' -short -count=1 ./...
