@@ -61,7 +61,7 @@ func TestLoadConfig(t *testing.T) {
 		{"a fraction for an integer key", write("frac.yaml", "lr: 1e-3\nn_layer: 2.5\n"), nil, []string{"frac.yaml", "line 2", "`2.5` is not an integer"}, nil},
 		{"--set a fraction for an integer key", "", []string{"max_steps=5.9"}, []string{"--set max_steps=5.9: `5.9` is not an integer"}, nil},
 		{"a whole number written as a float", "", []string{"max_steps=1e3"}, nil, func(c Config) bool { return c.MaxSteps == 1000 }},
-		{"a negative seed", "", []string{"seed=-1"}, []string{"`-1` is not a whole number, not negative"}, nil},
+		{"a negative seed", "", []string{"seed=-1"}, []string{"`-1` is negative: give a whole number, 0 or more"}, nil},
 		{"an empty gelu is the default tanh", write("gelu.yaml", "gelu: \"\"\n"), nil, nil, func(c Config) bool { return c.GELU == "tanh" }},
 		{"NaN and infinity", write("nan.yaml", "lr: .nan\ndropout: -.inf\n"), []string{"grad_clip=.inf"},
 			[]string{"nan.yaml", "lr is NaN: want a finite number", "dropout is -Inf", "grad_clip is +Inf"}, nil},
@@ -139,5 +139,40 @@ func TestFlashNotice(t *testing.T) {
 		if c.want == "" && b.Len() > 0 || !strings.Contains(b.String(), c.want) {
 			t.Errorf("%+v, head size %d: notice %q, want %q", c.g, c.hs, b.String(), c.want)
 		}
+	}
+}
+
+// A fraction reached through an alias or a merge key is refused like one
+// written in place (the decoder would cut it to its whole part), and a key
+// with no value is refused as --set refuses one (the decoder would keep the
+// default without a word), as is a null list entry (which it would drop,
+// moving the later labels to other classes).
+func TestConfigAliasesMergesNulls(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ name, body, want string }{
+		{"fraction through an alias", "lr: &x 2.5\nn_layer: *x\n", "`2.5` is not an integer"},
+		{"fraction through a merge key", "<<: {n_layer: 2.5}\n", "`2.5` is not an integer"},
+		{"a key with no value", "n_layer: 2\nlr:\n", "line 2: lr has no value"},
+		{"a key with null", "max_steps: ~\n", "line 1: max_steps has no value"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(dir, "c.yaml")
+			os.WriteFile(p, []byte(c.body), 0o644)
+			cfg, err := Load(p, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%q: Load gave n_layer %d, lr %v, max_steps %d, error %v; want an error with %q", c.body, cfg.NLayer, cfg.LR, cfg.MaxSteps, err, c.want)
+			}
+		})
+	}
+	p := filepath.Join(dir, "ft.yaml")
+	os.WriteFile(p, []byte("init_from: x\ntask:\n  type: classification\n  train: t.tsv\n  columns: {text: s, label: l}\n  labels: [a, ~, b]\n"), 0o644)
+	cfg, err := LoadFinetune(p, nil)
+	if err == nil || !strings.Contains(err.Error(), "line 6") {
+		t.Errorf("labels [a, ~, b]: got labels %q, error %v; want an error at line 6", cfg.Task.Labels, err)
+	}
+	// Merge keys of whole numbers still work.
+	os.WriteFile(p, []byte("<<: [{n_layer: 3}, {n_head: 2}]\n"), 0o644)
+	if c, err := Load(p, nil); err != nil || c.NLayer != 3 || c.NHead != 2 {
+		t.Errorf("merge keys: %v, n_layer %d, n_head %d", err, c.NLayer, c.NHead)
 	}
 }

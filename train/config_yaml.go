@@ -6,6 +6,7 @@ package train
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +40,8 @@ func applyOverrides(c any, overrides []string, hint string) error {
 			err = decodeStrict(bytes.NewReader(doc), c)
 		}
 		if err != nil {
-			return &ConfigError{fmt.Errorf("--set %s: %s", kv, setLine.ReplaceAllString(err.Error(), ""))}
+			msg := strings.TrimPrefix(setLine.ReplaceAllString(err.Error(), ""), k+": ")
+			return &ConfigError{fmt.Errorf("--set %s: %s", kv, msg)}
 		}
 	}
 	return nil
@@ -78,44 +80,153 @@ func overrideDoc(key, value string, typ reflect.Type) ([]byte, error) {
 	return yaml.Marshal(val)
 }
 
-// fractionalInts refuses a number with a fraction given for an integer key
-// (n_layer: 2.5), which the YAML decoder would cut to its whole part: n the
-// document, t the type decoded into. Whole numbers written as floats (1e3)
-// are integers.
-func fractionalInts(n *yaml.Node, t reflect.Type) error {
+// configWalk checks a config document against the type it decodes into
+// for what the YAML decoder would let pass: a number with a fraction given
+// for an integer key (n_layer: 2.5), which it would cut to its whole part,
+// and a null (a key with no value, "lr:" or "lr: ~"), which it would skip,
+// leaving the default in place without a word, or drop from a list, moving
+// the later entries up. Whole numbers written as floats (1e3) are integers.
+// Aliases (*x) and merge keys (<<: *x) are followed, as the decoder follows
+// them. It also records where each value is and which key it is for, to
+// name the key in the decoder's own errors (keyedErrors).
+type configWalk struct {
+	values []configValue
+}
+
+// configValue is one value of a config document and the key it is for.
+type configValue struct {
+	key  string // dotted (task.max_len)
+	node *yaml.Node
+	typ  reflect.Type
+}
+
+func (w *configWalk) walk(n *yaml.Node, t reflect.Type, key string) error {
 	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
+	}
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if key != "" {
+		w.values = append(w.values, configValue{key, n, t})
+	}
 	switch {
 	case n.Kind == yaml.MappingNode && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value == "<<" && k.Tag == "!!merge" { // the merged mapping(s) fill this one
+				for v.Kind == yaml.AliasNode && v.Alias != nil {
+					v = v.Alias
+				}
+				merged := []*yaml.Node{v}
+				if v.Kind == yaml.SequenceNode {
+					merged = v.Content
+				}
+				for _, m := range merged {
+					if err := w.walk(m, t, key); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			vt := t
 			if t.Kind() == reflect.Map {
 				vt = t.Elem()
-			} else if f, ok := yamlField(t, n.Content[i].Value); ok {
+			} else if f, ok := yamlField(t, k.Value); ok {
 				vt = f.Type
 			} else {
 				continue // an unknown key: the decoder names it
 			}
-			if err := fractionalInts(n.Content[i+1], vt); err != nil {
+			sub := k.Value
+			if key != "" {
+				sub = key + "." + k.Value
+			}
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && t.Kind() == reflect.Struct {
+				return fmt.Errorf("line %d: %s has no value: give it one, or leave the key out for its default", v.Line, sub)
+			}
+			if err := w.walk(v, vt, sub); err != nil {
 				return err
 			}
 		}
 	case n.Kind == yaml.SequenceNode && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
 		for _, c := range n.Content {
-			if err := fractionalInts(c, t.Elem()); err != nil {
+			if c.Kind == yaml.ScalarNode && c.Tag == "!!null" { // the decoder drops it, moving the rest up
+				return fmt.Errorf("line %d: %s: a list entry with no value (%s): give it one, quoted if it is text", c.Line, key, cmp.Or(c.Value, "empty"))
+			}
+			if err := w.walk(c, t.Elem(), key); err != nil {
 				return err
 			}
 		}
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!float" && (t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64):
 		if x, err := strconv.ParseFloat(n.Value, 64); err == nil && x != math.Trunc(x) {
-			return fmt.Errorf("line %d: `%s` is not an integer", n.Line, n.Value)
+			return fmt.Errorf("line %d: %s: `%s` is not an integer", n.Line, key, n.Value)
 		}
 	}
 	return nil
+}
+
+// wrongType is how the YAML decoder reports a value of the wrong type.
+var wrongType = regexp.MustCompile("line (\\d+): cannot unmarshal !!(\\w+)(?: `([^`]*)`)? into ([\\w.*\\[\\]]+)")
+
+// keyed rewrites one of the decoder's wrong-type errors (m, matched by
+// wrongType) to name the key and say what the key takes.
+func (w *configWalk) keyed(m string) string {
+	sub := wrongType.FindStringSubmatch(m)
+	line, _ := strconv.Atoi(sub[1])
+	tag, value := sub[2], sub[3]
+	var v *configValue
+	for i := range w.values {
+		c := &w.values[i]
+		if c.node.Line != line {
+			continue
+		}
+		if c.node.Kind == yaml.ScalarNode && c.node.Value == value && tag != "seq" && tag != "map" ||
+			c.node.Kind == yaml.SequenceNode && tag == "seq" || c.node.Kind == yaml.MappingNode && tag == "map" {
+			v = c // the last: a list's entry after the list, a nested key after its section
+		}
+	}
+	if v == nil {
+		return m
+	}
+	got := map[string]string{"seq": "a list", "map": "a mapping of keys"}[tag]
+	if got == "" {
+		got = "`" + value + "`"
+	}
+	prefix := fmt.Sprintf("line %d: %s: ", line, v.key)
+	t := v.typ
+	quoted := v.node.Kind == yaml.ScalarNode && v.node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+	_, numErr := strconv.ParseFloat(value, 64)
+	switch k := t.Kind(); {
+	case quoted && numErr == nil && (k >= reflect.Int && k <= reflect.Float64):
+		return prefix + got + " is quoted, which makes it text: write the number without quotes"
+	case k >= reflect.Int && k <= reflect.Int64 || k >= reflect.Uint && k <= reflect.Uint64:
+		if x, err := strconv.ParseFloat(value, 64); err == nil && x == math.Trunc(x) {
+			if k >= reflect.Uint && x < 0 {
+				return prefix + got + " is negative: give a whole number, 0 or more"
+			}
+			return prefix + got + " is too large for an integer key"
+		}
+		if k >= reflect.Uint {
+			return prefix + got + " is not a whole number, 0 or more"
+		}
+		return prefix + got + " is not an integer"
+	case k == reflect.Float32 || k == reflect.Float64:
+		return prefix + got + " is not a number"
+	case k == reflect.Bool:
+		return prefix + got + " is not true or false"
+	case k == reflect.String:
+		return prefix + got + " where text is wanted"
+	case k == reflect.Slice || k == reflect.Array:
+		return prefix + got + " where a list is wanted, e.g. [a, b]"
+	case k == reflect.Map:
+		return prefix + got + " where a mapping of names is wanted, e.g. {text: sentence}"
+	case k == reflect.Struct:
+		return prefix + got + " where a section of keys is wanted (" + v.key + ":, then its keys indented below it)"
+	}
+	return m
 }
 
 // keyType is the type of the config key named by the dotted parts in the
@@ -208,17 +319,15 @@ func hasComment(n *yaml.Node) bool {
 // unknownField is how the YAML decoder reports a key the struct lacks.
 var unknownField = regexp.MustCompile(`field (\S+) not found in type [\w.]+`)
 
-// wrongType is how it reports a value of the wrong type.
-var wrongType = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (\\w+)")
-
 func decodeStrict(r io.Reader, c any) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
 	var doc yaml.Node
+	var w configWalk
 	if yaml.Unmarshal(b, &doc) == nil { // a syntax error is the decoder's to report
-		if err := fractionalInts(&doc, reflect.TypeOf(c)); err != nil {
+		if err := w.walk(&doc, reflect.TypeOf(c), ""); err != nil {
 			return err
 		}
 	}
@@ -227,15 +336,7 @@ func decodeStrict(r io.Reader, c any) error {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		msg = strings.ReplaceAll(strings.ReplaceAll(msg, "unmarshal errors:\n  ", ""), "\n  ", "; ")
-		msg = wrongType.ReplaceAllStringFunc(msg, func(m string) string {
-			sub := wrongType.FindStringSubmatch(m)
-			want := map[string]string{"float64": "a number", "float32": "a number", "int": "an integer", "uint64": "a whole number, not negative",
-				"bool": "true or false", "string": "a string"}[sub[2]]
-			if want == "" {
-				return m
-			}
-			return fmt.Sprintf("`%s` is not %s", sub[1], want)
-		})
+		msg = wrongType.ReplaceAllStringFunc(msg, w.keyed)
 		if !unknownField.MatchString(msg) {
 			return errors.New(msg)
 		}
