@@ -158,22 +158,26 @@ func configWhere(path string, overrides []string) string {
 	var named []string
 	for _, o := range overrides {
 		key, value, _ := strings.Cut(o, "=")
+		// The commands pass their flags' values JSON-quoted; a --set of
+		// the same key is named as the user wrote it.
 		flag, ok := keyFlags[key]
-		if !ok {
+		var s string
+		if !ok || !strings.HasPrefix(value, `"`) || json.Unmarshal([]byte(value), &s) != nil {
 			named = append(named, "--set "+o)
 			continue
 		}
-		var s string
-		if json.Unmarshal([]byte(value), &s) == nil {
-			value = s
-		}
-		named = append(named, flag+" "+value)
+		named = append(named, flag+" "+s)
 	}
 	if len(named) > 0 {
 		where += " with " + strings.Join(named, " ")
 	}
 	return where
 }
+
+// MaxThreads is the most threads a run may ask for: far more than the
+// cores of the machines gptctl runs on, and well below Go's limit of 10,000
+// OS threads, past which it stops the program with a stack dump.
+const MaxThreads = 1024
 
 // keyFlags are the config keys that pretrain and finetune also take as
 // flags of their own, which pass them on as overrides.
@@ -237,6 +241,9 @@ func (c Config) Validate() error {
 	}
 	if c.EvalInterval < 0 || c.CheckpointInterval < 0 || c.WarmupSteps < 0 || c.Threads < 0 {
 		bad("eval_interval, checkpoint_interval, warmup_steps and threads must not be negative")
+	}
+	if c.Threads > MaxThreads {
+		bad("threads %d is more than %d (0: all cores)", c.Threads, MaxThreads)
 	}
 	if c.LR <= 0 || c.MinLR < 0 || c.MinLR > c.LR {
 		bad("lr %v and min_lr %v must satisfy 0 <= min_lr <= lr, lr > 0", c.LR, c.MinLR)

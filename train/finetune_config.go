@@ -145,6 +145,9 @@ func (c FinetuneConfig) Validate() error {
 	if c.MaxSteps < 0 || c.EvalInterval < 0 || c.CheckpointInterval < 0 || c.Threads < 0 {
 		bad("max_steps, eval_interval, checkpoint_interval and threads must not be negative")
 	}
+	if c.Threads > MaxThreads {
+		bad("threads %d is more than %d (0: all cores)", c.Threads, MaxThreads)
+	}
 	if c.Lambda < 0 || c.Lambda > 1 {
 		bad("lambda %v is not in [0, 1] (the weight of the LM loss; 0 disables it)", c.Lambda)
 	}

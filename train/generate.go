@@ -56,8 +56,8 @@ func (o GenerateOptions) Validate() error {
 		return &ConfigError{fmt.Errorf("--top-p %v is not in (0, 1]", o.TopP)}
 	case o.NumSamples < 0:
 		return &ConfigError{fmt.Errorf("--num-samples %d must not be negative", o.NumSamples)}
-	case o.Threads < 0:
-		return &ConfigError{fmt.Errorf("--threads %d must not be negative (0: all cores)", o.Threads)}
+	case o.Threads < 0 || o.Threads > MaxThreads:
+		return &ConfigError{fmt.Errorf("--threads %d is not in [0, %d] (0: all cores)", o.Threads, MaxThreads)}
 	}
 	return nil
 }

@@ -49,8 +49,8 @@ peak_rss_mb. Compare with ../shared/bench/torch_ref.py on the same shape.`,
 				return &usageError{fmt.Errorf("--steps %d must be at least 1", opts.Steps)}
 			case opts.Warmup < 0:
 				return &usageError{fmt.Errorf("--warmup %d must not be negative", opts.Warmup)}
-			case opts.Threads < 0:
-				return &usageError{fmt.Errorf("--threads %d must not be negative (0: all cores)", opts.Threads)}
+			case opts.Threads < 0 || opts.Threads > train.MaxThreads:
+				return &usageError{fmt.Errorf("--threads %d is not in [0, %d] (0: all cores)", opts.Threads, train.MaxThreads)}
 			}
 			if runF != nil {
 				return runF(opts)

@@ -48,7 +48,7 @@ func TestPredictFlags(t *testing.T) {
 		{[]string{"--model", "m"}, PredictOptions{}, "--data is not set"},
 		{[]string{"--model", "m", "--data", "d", "--batch-size", "0"}, PredictOptions{}, "--batch-size 0"},
 		{[]string{"--model", "m", "--data", "d", "--device", "gpu"}, PredictOptions{}, `--device "gpu" is not auto, cpu or cuda`},
-		{[]string{"--model", "m", "--data", "d", "--threads", "-2"}, PredictOptions{}, "--threads -2 must not be negative"},
+		{[]string{"--model", "m", "--data", "d", "--threads", "-2"}, PredictOptions{}, "--threads -2 is not in [0, 1024]"},
 	}
 	for _, c := range cases {
 		var got *PredictOptions

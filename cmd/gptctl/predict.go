@@ -134,8 +134,8 @@ func checkInferFlags(o *train.InferOptions) error {
 		return &usageError{errBatch(o.Batch)}
 	case o.Device != "auto" && o.Device != "cpu" && o.Device != "cuda":
 		return &usageError{fmt.Errorf("--device %q is not auto, cpu or cuda", o.Device)}
-	case o.Threads < 0:
-		return &usageError{fmt.Errorf("--threads %d must not be negative (0: all cores)", o.Threads)}
+	case o.Threads < 0 || o.Threads > train.MaxThreads:
+		return &usageError{fmt.Errorf("--threads %d is not in [0, %d] (0: all cores)", o.Threads, train.MaxThreads)}
 	case o.Format != "" && o.Format != "tsv" && o.Format != "csv" && o.Format != "jsonl":
 		return &usageError{fmt.Errorf("--format %q is not tsv, csv or jsonl", o.Format)}
 	}

@@ -18,7 +18,10 @@ func addProfiling(root *cobra.Command) (stop func() error) {
 	var f *os.File
 	root.PersistentFlags().StringVar(&path, "cpuprofile", "", "write a CPU profile to this file")
 	root.PersistentFlags().MarkHidden("cpuprofile")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkPathFlags(cmd); err != nil {
+			return err
+		}
 		if path == "" {
 			return nil
 		}

@@ -98,8 +98,11 @@ func reportRun(opts *ReportOptions) error {
 		}
 		runs = append(runs, run)
 	}
-	if len(runs) == 0 && len(skipped) > 0 {
+	switch {
+	case len(runs) == 0 && len(skipped) > 0:
 		return &train.InputError{Err: errors.Join(skipped...)}
+	case len(runs) == 0: // only the report's own directory was named
+		return &usageError{fmt.Errorf("no runs to report: name run directories (each with a %s), not only --out %s", report.MetricsFile, opts.OutDir)}
 	}
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) { // as train.RunDirError classifies --out

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 )
@@ -115,6 +116,29 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 	}
 	c.Args = usageArgs(cobra.NoArgs) // "unknown command" for any word
 	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
+// pathFlags are the flags that name a file, directory or device: given
+// empty (an unset variable in a script), or as bytes that are not UTF-8,
+// they are refused (empty would read as not given, and such a path cannot
+// pass through the YAML of a config).
+var pathFlags = []string{"config", "data", "init", "out", "model", "task", "prompt-file", "device", "cpuprofile"}
+
+// checkPathFlags refuses an empty or non-UTF-8 value of a path flag cmd has.
+func checkPathFlags(cmd *cobra.Command) error {
+	for _, name := range pathFlags {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || !f.Changed || f.Value.Type() != "string" {
+			continue
+		}
+		switch v := f.Value.String(); {
+		case v == "":
+			return &usageError{fmt.Errorf("--%s is empty: give it a value, or leave the flag out", name)}
+		case !utf8.ValidString(v):
+			return &usageError{fmt.Errorf("--%s %q is not valid UTF-8: give the file a UTF-8 name (or a link to it under one)", name, v)}
+		}
+	}
+	return nil
 }
 
 // requireFlags returns a usage error naming the first empty required flag.
