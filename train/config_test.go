@@ -2,6 +2,7 @@ package train
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,6 +170,20 @@ func TestConfigAliasesMergesNulls(t *testing.T) {
 	cfg, err := LoadFinetune(p, nil)
 	if err == nil || !strings.Contains(err.Error(), "line 6") {
 		t.Errorf("labels [a, ~, b]: got labels %q, error %v; want an error at line 6", cfg.Task.Labels, err)
+	}
+	// A merge key inside its own anchor, an alias in its own anchor, and
+	// aliases of aliases (a billion
+	// laughs), are the decoder's to refuse: the check before it follows
+	// each anchor once, not for ever or exponentially often.
+	laughs := "init_from: x\na0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+	for i := 1; i < 9; i++ {
+		laughs += fmt.Sprintf("a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	for _, body := range []string{"task: &x {type: classification, columns: *x}\n", "task: &x {type: classification, <<: *x}\n", laughs + "task: {type: classification, labels: *a8}\n"} {
+		os.WriteFile(p, []byte(body), 0o644)
+		if _, err := LoadFinetune(p, nil); err == nil {
+			t.Errorf("%.60q: loaded", body)
+		}
 	}
 	// Merge keys of whole numbers still work.
 	os.WriteFile(p, []byte("<<: [{n_layer: 3}, {n_head: 2}]\n"), 0o644)

@@ -91,6 +91,36 @@ func overrideDoc(key, value string, typ reflect.Type) ([]byte, error) {
 // name the key in the decoder's own errors (keyedErrors).
 type configWalk struct {
 	values []configValue
+	// aliased are the anchored values reached through an alias, each
+	// walked once for a type: an alias inside its own anchor would
+	// recurse for ever, and aliases of aliases grow the walk exponentially
+	// (the decoder refuses both, after this walk).
+	aliased map[aliasKey]bool
+}
+
+type aliasKey struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
+// follow resolves an alias to the value its anchor holds; ok is false when
+// that value was walked for t before.
+func (w *configWalk) follow(n *yaml.Node, t reflect.Type) (_ *yaml.Node, ok bool) {
+	if n.Kind != yaml.AliasNode {
+		return n, true
+	}
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	k := aliasKey{n, t}
+	if w.aliased[k] {
+		return n, false
+	}
+	if w.aliased == nil {
+		w.aliased = map[aliasKey]bool{}
+	}
+	w.aliased[k] = true
+	return n, true
 }
 
 // configValue is one value of a config document and the key it is for.
@@ -104,11 +134,12 @@ func (w *configWalk) walk(n *yaml.Node, t reflect.Type, key string) error {
 	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	n, ok := w.follow(n, t)
+	if !ok {
+		return nil
 	}
 	if key != "" {
 		w.values = append(w.values, configValue{key, n, t})
@@ -118,8 +149,9 @@ func (w *configWalk) walk(n *yaml.Node, t reflect.Type, key string) error {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Value == "<<" && k.Tag == "!!merge" { // the merged mapping(s) fill this one
-				for v.Kind == yaml.AliasNode && v.Alias != nil {
-					v = v.Alias
+				v, ok := w.follow(v, t)
+				if !ok {
+					continue
 				}
 				merged := []*yaml.Node{v}
 				if v.Kind == yaml.SequenceNode {
