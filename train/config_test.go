@@ -172,9 +172,9 @@ func TestConfigAliasesMergesNulls(t *testing.T) {
 		t.Errorf("labels [a, ~, b]: got labels %q, error %v; want an error at line 6", cfg.Task.Labels, err)
 	}
 	// A merge key inside its own anchor, an alias in its own anchor, and
-	// aliases of aliases (a billion
-	// laughs), are the decoder's to refuse: the check before it follows
-	// each anchor once, not for ever or exponentially often.
+	// aliases of aliases (a billion laughs) are the decoder's to refuse:
+	// the check before it follows each anchor once, not for ever or
+	// exponentially often.
 	laughs := "init_from: x\na0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
 	for i := 1; i < 9; i++ {
 		laughs += fmt.Sprintf("a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
