@@ -191,3 +191,29 @@ func TestConfigAliasesMergesNulls(t *testing.T) {
 		t.Errorf("merge keys: %v, n_layer %d, n_head %d", err, c.NLayer, c.NHead)
 	}
 }
+
+// A value of the wrong type is named by its key, nested keys dotted, also
+// in a flow mapping that puts several keys on one line, and every one of
+// them is reported at once.
+func TestConfigTypeErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "ft.yaml")
+	os.WriteFile(p, []byte("lr: fast\nmax_steps: [1]\ntask: {type: classification, max_len: big, labels: a, columns: [text]}\nseed: -3\nbatch_size: \"8\"\n"), 0o644)
+	_, err := LoadFinetune(p, nil)
+	for _, want := range []string{
+		"line 1: lr: `fast` is not a number",
+		"line 2: max_steps: a list is not an integer",
+		"line 3: task.max_len: `big` is not an integer",
+		"line 3: task.labels: `a` where a list is wanted",
+		"line 3: task.columns: a list where a mapping of names is wanted",
+		"line 5: batch_size: `8` is quoted, which makes it text",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v\nlacks %q", err, want)
+		}
+	}
+	os.WriteFile(p, []byte("seed: -3\n"), 0o644)
+	if _, err := Load(p, nil); err == nil || !strings.Contains(err.Error(), "line 1: seed: `-3` is negative") {
+		t.Errorf("a negative seed: %v", err)
+	}
+}

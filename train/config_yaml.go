@@ -88,13 +88,13 @@ func overrideDoc(key, value string, typ reflect.Type) ([]byte, error) {
 // the later entries up. Whole numbers written as floats (1e3) are integers.
 // Aliases (*x) and merge keys (<<: *x) are followed, as the decoder follows
 // them. It also records where each value is and which key it is for, to
-// name the key in the decoder's own errors (keyedErrors).
+// name the key in the decoder's own errors (keyed).
 type configWalk struct {
 	values []configValue
-	// aliased are the anchored values reached through an alias, each
-	// walked once for a type: an alias inside its own anchor would
-	// recurse for ever, and aliases of aliases grow the walk exponentially
-	// (the decoder refuses both, after this walk).
+	// aliased are the anchored values reached through an alias or a
+	// merge key, each walked once for a type: a merge key inside its own
+	// anchor would recurse for ever, and aliases of aliases could grow the
+	// walk exponentially (the decoder refuses both, after this walk).
 	aliased map[aliasKey]bool
 }
 
@@ -220,12 +220,17 @@ func (w *configWalk) keyed(m string) string {
 			v = c // the last: a list's entry after the list, a nested key after its section
 		}
 	}
-	if v == nil {
-		return m
-	}
 	got := map[string]string{"seq": "a list", "map": "a mapping of keys"}[tag]
 	if got == "" {
 		got = "`" + value + "`"
+	}
+	if v == nil { // not found (a value the message quotes otherwise): the type in words
+		want := map[string]string{"float64": "a number", "float32": "a number", "int": "an integer", "uint64": "a whole number, 0 or more",
+			"bool": "true or false", "string": "text"}[sub[4]]
+		if want == "" {
+			return m
+		}
+		return fmt.Sprintf("line %d: %s is not %s", line, got, want)
 	}
 	prefix := fmt.Sprintf("line %d: %s: ", line, v.key)
 	t := v.typ
