@@ -85,4 +85,7 @@ func TestPrepareOfPipe(t *testing.T) {
 	if err != nil || st.ValTokens < 2500 || st.ValTokens > 8000 {
 		t.Errorf("1 MiB piped at 0.005: %d val tokens (%v), want about 5,200", st.ValTokens, err)
 	}
+	if !st.SizeUnknown { // the progress line then shows no total (a pipe's size is 0)
+		t.Errorf("a piped input's size is known: %+v", st)
+	}
 }

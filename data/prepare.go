@@ -50,7 +50,8 @@ func DefaultPrepareOptions() PrepareOptions {
 // PrepareStats is how far Prepare has got.
 type PrepareStats struct {
 	Files       int     `json:"files"`
-	InputBytes  int64   `json:"input_bytes"` // size of all inputs
+	InputBytes  int64   `json:"input_bytes"` // size of all inputs (of the files among them, when SizeUnknown)
+	SizeUnknown bool    `json:"-"`           // an input is a pipe or device, of no size until read
 	Bytes       int64   `json:"bytes"`       // bytes tokenized so far
 	Docs        int64   `json:"docs"`
 	TrainTokens int64   `json:"train_tokens"`
@@ -90,7 +91,7 @@ func Prepare(opts PrepareOptions) (PrepareStats, error) {
 	if err != nil {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}
-	stats.Files, stats.InputBytes = len(files), total
+	stats.Files, stats.InputBytes, stats.SizeUnknown = len(files), total, !sizesKnown(files)
 	unlock, err := lockOutDir(opts.OutDir)
 	if err != nil {
 		return stats, err

@@ -147,6 +147,8 @@ func TestLoadModelErrors(t *testing.T) {
 	shape, _ := hfModelDir(t, "gpt1", func(n string) string { return n })
 	os.WriteFile(filepath.Join(shape, "config.json"), []byte(`{"model_type":"openai-gpt","vocab_size":11,"n_positions":8,"n_embd":12,"n_layer":2,"n_head":3,"afn":"gelu"}`), 0o644)
 	os.WriteFile(filepath.Join(shape, "config.json"), []byte(`{"model_type":"openai-gpt","vocab_size":12,"n_positions":8,"n_embd":12,"n_layer":2,"n_head":3,"afn":"gelu"}`), 0o644)
+	runNoCheckpoint := t.TempDir() // a run killed before its first checkpoint
+	os.WriteFile(filepath.Join(runNoCheckpoint, "train.yaml"), []byte("n_layer: 1\n"), 0o644)
 	for _, c := range []struct{ dir, want string }{
 		{missing, `missing tensor "ln_f.bias"`},
 		{missing, `unexpected tensor "unrelated"`},
@@ -156,6 +158,7 @@ func TestLoadModelErrors(t *testing.T) {
 		{badType, `model_type "llama"`},
 		{shape, `"tokens_embed.weight" has shape [11 12], the model needs [12 12]`},
 		{t.TempDir(), "no config.json"},
+		{runNoCheckpoint, "the run has no checkpoint yet"},
 	} {
 		_, _, err := LoadModel(c.dir)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

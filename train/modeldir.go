@@ -60,6 +60,11 @@ func ModelDirNote(dir string) (md, note string, err error) {
 	if len(damaged) > 0 {
 		return "", "", fmt.Errorf("model %s: %w", dir, errors.Join(damaged...))
 	}
+	for _, job := range []string{jobFile, finetuneJobFile} {
+		if _, err := os.Stat(filepath.Join(dir, job)); err == nil { // a run that has written no checkpoint yet
+			return "", "", fmt.Errorf("model %s: the run has no checkpoint yet (its first comes at checkpoint_interval, or at the end; --resume continues a run stopped before it from step 0)", dir)
+		}
+	}
 	return "", "", fmt.Errorf("model %s: no config.json (pass a gptctl run directory or a Hugging Face model directory)", dir)
 }
 

@@ -45,7 +45,8 @@ DIR/train_001.bin, ... and DIR/val_000.bin, ..., token shards that training
 memory-maps, plus the tokenizer in DIR/tokenizer. A .jsonl file holds one
 document per line, {"text": "..."}, as does a .json file whose first line is
 such an object; any other file is one document. The
-end-of-text token follows every document. --val-fraction of the text, in
+end-of-text token follows every document, where the tokenizer has one (char,
+byte and the GPT-1 BPE have none). --val-fraction of the text, in
 evenly spread chunks or documents chosen deterministically, goes to val.
 --tokenizer char builds the vocabulary of the inputs' characters, as
 pretrain does from its corpus. A file named twice is read once. The new
@@ -106,9 +107,13 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 	defer stop()
 	line := newProgressLine(errOut)
 	progress := func(s data.PrepareStats) {
+		rate := float64(s.Bytes) / 1e6 / max(s.Seconds, 1e-9)
+		if s.SizeUnknown { // a pipe: no total to go by
+			line.print("prepare: %s, %d tokens, %.1f MB/s", humanBytes(s.Bytes), s.Tokens(), rate)
+			return
+		}
 		line.print("prepare: %s / %s (%.0f%%), %d tokens, %.1f MB/s",
-			humanBytes(s.Bytes), humanBytes(s.InputBytes), 100*float64(s.Bytes)/float64(max(s.InputBytes, 1)),
-			s.Tokens(), float64(s.Bytes)/1e6/max(s.Seconds, 1e-9))
+			humanBytes(s.Bytes), humanBytes(s.InputBytes), 100*float64(s.Bytes)/float64(max(s.InputBytes, 1)), s.Tokens(), rate)
 	}
 	stats, err := data.Prepare(data.PrepareOptions{
 		Tokenizer:   tok,
