@@ -60,8 +60,9 @@ func ModelDirNote(dir string) (md, note string, err error) {
 	if len(damaged) > 0 {
 		return "", "", fmt.Errorf("model %s: %w", dir, errors.Join(damaged...))
 	}
+	_, noWeights := os.Stat(filepath.Join(dir, modelFile))
 	for _, job := range []string{jobFile, finetuneJobFile} {
-		if _, err := os.Stat(filepath.Join(dir, job)); err == nil { // a run that has written no checkpoint yet
+		if _, err := os.Stat(filepath.Join(dir, job)); err == nil && noWeights != nil { // a run that has written no checkpoint yet (a checkpoint holds the job file too)
 			return "", "", fmt.Errorf("model %s: the run has no checkpoint yet (its first comes at checkpoint_interval, or at the end; --resume continues a run stopped before it from step 0)", dir)
 		}
 	}
