@@ -427,8 +427,9 @@ const jsonSniffMax = 64 << 20
 // CorpusJSONL checks that the open corpus file f at path holds text (see
 // CheckText) and reports whether it is read as JSON lines of documents, one
 // {"text": ...} a line: a .jsonl file, or a .json file whose first non-blank
-// line is such an object, as the JSON lines that dataset tools' to_json
-// writes under that name. Any other .json file is text (the files of a code
+// line is an object with the key "text", as the JSON lines that dataset
+// tools' to_json write under that name (a "text" that is not a string is
+// then an error naming the line). Any other .json file is text (the files of a code
 // corpus), except a JSON array of {"text": ...} objects, which is refused
 // with the way to convert it. A .json stream that cannot be read twice (a
 // pipe) is text.
@@ -452,13 +453,20 @@ func sniffJSON(f *os.File, path string) (bool, error) {
 	}
 	br := bufio.NewReader(io.LimitReader(io.NewSectionReader(f, 0, math.MaxInt64), jsonSniffMax))
 	var first []byte
+	var read int
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
+		read += len(b)
 		if line == 1 {
 			b = TrimBOM(b)
 		}
 		if first = bytes.TrimSpace(b); len(first) > 0 || err != nil {
-			if err != nil && err != io.EOF { // past jsonSniffMax without a line's end: not JSON lines
+			if err == io.EOF && read >= jsonSniffMax && len(first) > 0 && first[0] == '{' {
+				// A first line longer than jsonSniffMax (a long document):
+				// JSON lines if its start is an object whose "text" is a string.
+				return textKeyFirst(first), nil
+			}
+			if err != nil && err != io.EOF {
 				return false, nil
 			}
 			break
@@ -472,8 +480,8 @@ func sniffJSON(f *os.File, path string) (bool, error) {
 		if json.Unmarshal(first, &fields) != nil {
 			return false, nil // an object over several lines, or not JSON
 		}
-		text := fields["text"]
-		return len(text) > 0 && text[0] == '"', nil
+		_, ok := fields["text"] // JSON lines; a "text" that is no string is named with its line
+		return ok, nil
 	case first[0] == '[':
 		var head [3]byte
 		n, _ := f.ReadAt(head[:], 0)
@@ -488,6 +496,29 @@ func sniffJSON(f *os.File, path string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// textKeyFirst reports whether b, the start of a JSON object, has the key
+// "text" before b ends.
+func textKeyFirst(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if key == "text" {
+			return true
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // ReadDocuments calls fn with each document of a corpus file, in order:

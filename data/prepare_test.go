@@ -652,23 +652,24 @@ func TestJSONCorpusFiles(t *testing.T) {
 	dir := t.TempDir()
 	for _, tt := range []struct {
 		name, body string
-		docs       []string // nil: refused
+		docs       []string // nil: refused with the error refused
+		refused    string
 	}{
-		{"lines.json", "{\"id\": 1, \"text\": \"one\"}\n{\"text\": \"two\"}\n", []string{"one", "two"}},
-		{"bom.json", "\ufeff\r\n  \n{\"text\": \"a\"}\r\n", []string{"a"}},
-		{"pretty.json", "{\n  \"text\": \"x\"\n}\n", []string{"{\n  \"text\": \"x\"\n}\n"}},
-		{"package.json", `{"name": "pkg", "version": 1}`, []string{`{"name": "pkg", "version": 1}`}},
-		{"number.json", `{"text": 5}`, []string{`{"text": 5}`}},
-		{"list.json", "[1, 2]\n", []string{"[1, 2]\n"}},
-		{"records.json", "\ufeff[\n {\"text\": \"a\"},\n {\"text\": \"b\"}\n]\n", nil},
+		{"lines.json", "{\"id\": 1, \"text\": \"one\"}\n{\"text\": \"two\"}\n", []string{"one", "two"}, ""},
+		{"bom.json", "\ufeff\r\n  \n{\"text\": \"a\"}\r\n", []string{"a"}, ""},
+		{"pretty.json", "{\n  \"text\": \"x\"\n}\n", []string{"{\n  \"text\": \"x\"\n}\n"}, ""},
+		{"package.json", `{"name": "pkg", "version": 1}`, []string{`{"name": "pkg", "version": 1}`}, ""},
+		{"number.json", `{"text": 5}`, nil, `number.json:1: want a JSON object {"text": ...}: "text" holds a number`},
+		{"list.json", "[1, 2]\n", []string{"[1, 2]\n"}, ""},
+		{"records.json", "\ufeff[\n {\"text\": \"a\"},\n {\"text\": \"b\"}\n]\n", nil, "records.json is a JSON array of {\"text\": ...} objects: a corpus takes them as JSON lines"},
 	} {
 		path := writeTemp(t, dir, tt.name, tt.body)
 		var docs []string
 		err := ReadDocuments(path, func(d string) error { docs = append(docs, d); return nil })
 		if tt.docs == nil {
 			var ie *InputError
-			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.name+" is a JSON array of {\"text\": ...} objects") || !strings.Contains(err.Error(), "lines=True") {
-				t.Errorf("%s: got %v, want the JSON array refused", tt.name, err)
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.refused) {
+				t.Errorf("%s: got %v, want %q", tt.name, err, tt.refused)
 			}
 			for _, err := range []error{
 				func() error { _, err := CharTokenizerOf([]string{path}); return err }(),
@@ -678,7 +679,7 @@ func TestJSONCorpusFiles(t *testing.T) {
 					return err
 				}(),
 			} {
-				if err == nil || !strings.Contains(err.Error(), "JSON array") {
+				if err == nil || !strings.Contains(err.Error(), tt.refused) {
 					t.Errorf("%s: a reader took it: %v", tt.name, err)
 				}
 			}
@@ -1026,5 +1027,23 @@ func TestTextCorpusRefusesUTF16(t *testing.T) {
 	err = ReadChunks(bytes.NewReader(b), 1<<10, CharCuts, func(string) error { return nil }) // a pipe: no name to give
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the text is UTF-16") {
 		t.Errorf("ReadChunks: %v, want it refused as UTF-16", err)
+	}
+}
+
+// A .json file of JSON lines whose first document is longer than what is
+// read to find the first line is still JSON lines.
+func TestJSONCorpusLongFirstLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 65 MiB")
+	}
+	dir := t.TempDir()
+	big := strings.Repeat("x", jsonSniffMax+1<<20)
+	for _, head := range []string{`{"text": "`, `{"id": 7, "text": "`} {
+		path := writeTemp(t, dir, "big.json", "\ufeff"+head+big+"\"}\n{\"text\": \"two\"}\n")
+		var docs []int
+		err := ReadDocuments(path, func(d string) error { docs = append(docs, len(d)); return nil })
+		if err != nil || len(docs) != 2 || docs[0] != len(big) {
+			t.Errorf("%s...: documents of %v bytes (%v), want 2, the first of %d", head, docs, err, len(big))
+		}
 	}
 }
