@@ -121,6 +121,11 @@ func (p *taskParser) readJSONL(b []byte) error {
 			return err
 		}
 	}
+	for _, role := range p.roles {
+		if (role == "context" || role == "question") && len(p.data.Examples) > 0 && !p.present[role] {
+			return &RowError{Path: p.path, Msg: fmt.Sprintf("no row has %s (%s), absent or null in all of them: is the column name right? (leave %s out of columns if the file has none)", p.colDesc(role), role, role)}
+		}
+	}
 	return nil
 }
 

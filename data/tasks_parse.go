@@ -28,6 +28,9 @@ type taskParser struct {
 	// width most of them have is the file's, not the first row's (a stray
 	// separator there would make every other row bad).
 	rows []pendingRow
+	// present records the context and question roles some JSONL row has
+	// (not absent, not null): one no row has is a misnamed column.
+	present map[string]bool
 }
 
 type pendingRow struct {
@@ -148,6 +151,12 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 	ex := Example{Line: line, Fields: make(map[string]string, len(p.roles))}
 	for _, role := range p.roles {
 		v, ok := p.value(role, cells, have)
+		if ok && have != nil && (role == "context" || role == "question") {
+			if p.present == nil {
+				p.present = map[string]bool{}
+			}
+			p.present[role] = true
+		}
 		if !ok && have != nil && (role == "context" || role == "question") {
 			// A JSON field that is absent or null is as blank as "": one
 			// of context and question is enough (blankInput).

@@ -519,3 +519,14 @@ func TestChoiceNullContextIsBlank(t *testing.T) {
 		t.Error("a row with neither context nor question was read")
 	}
 }
+
+// A context or question column that no row has is misnamed, not blank in
+// every row.
+func TestChoiceMisnamedContextColumn(t *testing.T) {
+	f := TaskFormat{Columns: map[string]string{"context": "pasage", "question": "q",
+		"option0": "o.0", "option1": "o.1", "label": "y"}}
+	b := []byte(`{"passage": "long story", "q": "why?", "o": ["a", "b"], "y": 1}` + "\n")
+	if _, err := ParseTaskFile(b, "x.jsonl", f, true); err == nil || !strings.Contains(err.Error(), `field "pasage" (context)`) {
+		t.Errorf("a misnamed context column: %v", err)
+	}
+}
