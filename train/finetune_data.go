@@ -140,9 +140,14 @@ func (c *taskCodec) segments(ex data.Example) (rows [][][]int32, cut bool) {
 		}
 		rows := make([][][]int32, len(ex.Options))
 		for i, o := range ex.Options {
-			segs := [][]int32{slices.Clone(story), slices.Clone(question), c.text(o)}
+			// The row is cut as two segments, context and option, as
+			// before; then what the context keeps is shared between the
+			// story and the question, the longer giving way.
+			segs := [][]int32{ctx, c.text(o)}
 			cut = truncate(segs, c.info.MaxLen-3) || cut
-			rows[i] = [][]int32{append(segs[0], segs[1]...), segs[2]}
+			parts := [][]int32{story, question}
+			truncate(parts, len(segs[0]))
+			rows[i] = [][]int32{append(slices.Clone(parts[0]), parts[1]...), segs[1]}
 		}
 		return rows, cut
 	}

@@ -145,3 +145,17 @@ func TestChoiceTruncationKeepsTheQuestion(t *testing.T) {
 		t.Errorf("rows %s (%d truncated), want %s", got, codec.truncated, want)
 	}
 }
+
+// Keeping the question does not cost the option: a row is cut between
+// context and option as before, and only the context's share is split
+// between story and question.
+func TestChoiceTruncationSparesTheOption(t *testing.T) {
+	tok := data.NewCharTokenizer("abcdxyz ")
+	codec := &taskCodec{info: &TaskInfo{Type: TaskMultipleChoice, MaxLen: 18, Special: SpecialTokens{100, 101, 102}}, tok: tok}
+	ex := data.Example{Fields: map[string]string{"context": "aaaaa", "question": "bbbb"}, Options: []string{"xxxxxxxxx"}}
+	// context "aaaaa bbbb" (10) and option (9) in 15: 8 and 7, as with one context segment
+	want := "[[100 1 1 1 1 0 2 2 2 101 5 5 5 5 5 5 5 102]]"
+	if got := fmt.Sprint(codec.encode(ex).rows); got != want {
+		t.Errorf("rows %s, want %s", got, want)
+	}
+}
