@@ -212,10 +212,12 @@ func (w *configWalk) keyed(m string) string {
 	var v *configValue
 	for i := range w.values {
 		c := &w.values[i]
-		if c.node.Line != line {
+		if c.node.Line != line || c.typ.String() != sub[4] { // the decoder names the Go type it decoded into
 			continue
 		}
-		if c.node.Kind == yaml.ScalarNode && c.node.Value == value && tag != "seq" && tag != "map" ||
+		// The decoder shortens a value of more than 10 bytes to its first 7 and "...".
+		same := c.node.Value == value || len(c.node.Value) > 10 && len(value) == 10 && strings.HasSuffix(value, "...") && strings.HasPrefix(c.node.Value, value[:7])
+		if c.node.Kind == yaml.ScalarNode && same && tag != "seq" && tag != "map" ||
 			c.node.Kind == yaml.SequenceNode && tag == "seq" || c.node.Kind == yaml.MappingNode && tag == "map" {
 			v = c // the last: a list's entry after the list, a nested key after its section
 		}
