@@ -12,9 +12,9 @@ package train
 // loses tokens from the end of its longest segment, one at a time, until it
 // fits; a tie goes to the later segment. A short hypothesis or option thus
 // survives a long premise or story, and a single text keeps its start. The
-// context and question of a multiple-choice row are one segment of its
-// sequence but give way apart, so that a long story does not take the
-// question after it.
+// context and question of a multiple-choice row are one segment, and its
+// cut falls on the longer of the two, so that a long story does not take
+// the question after it.
 
 import (
 	"fmt"
@@ -129,9 +129,9 @@ func (c *taskCodec) segments(ex data.Example) (rows [][][]int32, cut bool) {
 		a, b := pair[0], pair[1]
 		return [][][]int32{{a, b}, {b, a}}, cut
 	case TaskMultipleChoice:
-		// The context and the question are one segment of the row, but
-		// each gives way on its own: a long story loses its end, not the
-		// question after it.
+		// The context and the question are one segment of the row, whose
+		// cut falls on the longer of them: a long story loses its end, not
+		// the question after it.
 		ctx := c.text(choiceContext(f))
 		story := c.text(f["context"])
 		question := ctx[len(story):]
