@@ -212,6 +212,13 @@ func TestConfigTypeErrorsNameTheKey(t *testing.T) {
 			t.Errorf("error %v\nlacks %q", err, want)
 		}
 	}
+	os.WriteFile(p, []byte("max_steps: 99999999999999999999\nlr: \"0.000000001\"\n"), 0o644)
+	_, err = Load(p, nil)
+	for _, want := range []string{"line 1: max_steps: `99999999999999999999` is too large", "line 2: lr: `0.000000001` is quoted"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("values the decoder's message cuts: %v\nlacks %q", err, want)
+		}
+	}
 	os.WriteFile(p, []byte("seed: -3\n"), 0o644)
 	if _, err := Load(p, nil); err == nil || !strings.Contains(err.Error(), "line 1: seed: `-3` is negative") {
 		t.Errorf("a negative seed: %v", err)

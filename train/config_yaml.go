@@ -222,6 +222,9 @@ func (w *configWalk) keyed(m string) string {
 			v = c // the last: a list's entry after the list, a nested key after its section
 		}
 	}
+	if v != nil && v.node.Kind == yaml.ScalarNode {
+		value = v.node.Value // whole, where the message cuts it
+	}
 	got := map[string]string{"seq": "a list", "map": "a mapping of keys"}[tag]
 	if got == "" {
 		got = "`" + value + "`"
