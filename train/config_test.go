@@ -232,8 +232,8 @@ func TestConfigTypeErrorsNameTheRightKey(t *testing.T) {
 	for body, want := range map[string]string{
 		"init_from: x\ntask: {type: classification, labels: 2, max_len: 2}\n":        "line 2: task.labels: `2` where a list is wanted",
 		"init_from: x\ntask: {type: classification, columns: [text], labels: [a]}\n": "line 2: task.columns: a list where a mapping of names is wanted",
-		"init_from: x\ntask: {type: classification, labels: positive_label}\n":       "line 2: task.labels: `positiv...` where a list is wanted",
-		"init_from: x\nmax_steps: 99999999999999999999\n":                            "line 2: max_steps: `9999999...`",
+		"init_from: x\ntask: {type: classification, labels: positive_label}\n":       "line 2: task.labels: `positive_label` where a list is wanted",
+		"init_from: x\nmax_steps: 99999999999999999999\n":                            "line 2: max_steps: `99999999999999999999` is too large",
 	} {
 		os.WriteFile(p, []byte(body), 0o644)
 		if _, err := LoadFinetune(p, nil); err == nil || !strings.Contains(err.Error(), want) {
