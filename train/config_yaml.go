@@ -240,35 +240,35 @@ func (w *configWalk) keyed(m string) string {
 	prefix := fmt.Sprintf("line %d: %s: ", line, v.key)
 	t := v.typ
 	quoted := v.node.Kind == yaml.ScalarNode && v.node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
-	_, numErr := strconv.ParseFloat(value, 64)
+	x, numErr := strconv.ParseFloat(value, 64)
+	var why string
 	switch k := t.Kind(); {
 	case quoted && numErr == nil && (k >= reflect.Int && k <= reflect.Float64):
-		return prefix + got + " is quoted, which makes it text: write the number without quotes"
-	case k >= reflect.Int && k <= reflect.Int64 || k >= reflect.Uint && k <= reflect.Uint64:
-		if x, err := strconv.ParseFloat(value, 64); err == nil && x == math.Trunc(x) {
-			if k >= reflect.Uint && x < 0 {
-				return prefix + got + " is negative: give a whole number, 0 or more"
-			}
-			return prefix + got + " is too large for an integer key"
-		}
-		if k >= reflect.Uint {
-			return prefix + got + " is not a whole number, 0 or more"
-		}
-		return prefix + got + " is not an integer"
+		why = "is quoted, which makes it text: write the number without quotes"
+	case k >= reflect.Uint && k <= reflect.Uint64 && numErr == nil && x == math.Trunc(x) && x < 0:
+		why = "is negative: give a whole number, 0 or more"
+	case (k >= reflect.Int && k <= reflect.Int64 || k >= reflect.Uint && k <= reflect.Uint64) && numErr == nil && x == math.Trunc(x):
+		why = "is too large for an integer key"
+	case k >= reflect.Uint && k <= reflect.Uint64:
+		why = "is not a whole number, 0 or more"
+	case k >= reflect.Int && k <= reflect.Int64:
+		why = "is not an integer"
 	case k == reflect.Float32 || k == reflect.Float64:
-		return prefix + got + " is not a number"
+		why = "is not a number"
 	case k == reflect.Bool:
-		return prefix + got + " is not true or false"
+		why = "is not true or false"
 	case k == reflect.String:
-		return prefix + got + " where text is wanted"
+		why = "where text is wanted"
 	case k == reflect.Slice || k == reflect.Array:
-		return prefix + got + " where a list is wanted, e.g. [a, b]"
+		why = "where a list is wanted, e.g. [a, b]"
 	case k == reflect.Map:
-		return prefix + got + " where a mapping of names is wanted, e.g. {text: sentence}"
+		why = "where a mapping of names is wanted, e.g. {text: sentence}"
 	case k == reflect.Struct:
-		return prefix + got + " where a section of keys is wanted (" + v.key + ":, then its keys indented below it)"
+		why = "where a section of keys is wanted (" + v.key + ":, then its keys indented below it)"
+	default:
+		return m
 	}
-	return m
+	return prefix + got + " " + why
 }
 
 // keyType is the type of the config key named by the dotted parts in the
