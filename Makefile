@@ -96,6 +96,11 @@ gpu-check-build: cuda-deps
 	@if [ -d ../shared/reference ]; then mkdir -p $(GPU_CHECK_DIR)/reference && \
 	  cp -r ../shared/reference/gpt1-tiny ../shared/reference/gpt2-tiny ../shared/reference/README.md $(GPU_CHECK_DIR)/reference/; fi
 	mkdir -p $(GPU_CHECK_DIR)/testdata && cp -r train/testdata/reference $(GPU_CHECK_DIR)/testdata/   # train.test's generated cases
+	cp configs/finetune-sst2.yaml $(GPU_CHECK_DIR)/
+	@if [ -f runs/pre-tasks/best/model.safetensors ]; then cp -r runs/pre-tasks/best $(GPU_CHECK_DIR)/finetune-init; \
+	  else echo "gpu-check-build: no runs/pre-tasks/best, the SST-2 finetune will not run there"; fi
+	@if [ -d ../shared/data/tasks/sst2 ]; then mkdir -p $(GPU_CHECK_DIR)/sst2 && \
+	  cp ../shared/data/tasks/sst2/train.tsv ../shared/data/tasks/sst2/dev.tsv $(GPU_CHECK_DIR)/sst2/; fi
 	tar -C $(dir $(GPU_CHECK_DIR)) -czf $(GPU_CHECK_DIR).tgz $(notdir $(GPU_CHECK_DIR))
 	@du -sh $(GPU_CHECK_DIR) $(GPU_CHECK_DIR).tgz
 
