@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -67,7 +66,7 @@ func logf(w io.Writer, format string, args ...any) {
 // Prepare reads them.
 func countPieces(path string, counts map[string]int64) (int64, error) {
 	var n int64
-	count := func(text string) error {
+	err := ReadCorpusFile(path, WhitespaceCuts, func(text string, _ bool) error { // words are GPT-2 pre-tokenizer pieces
 		n += int64(len(text))
 		splitGPT2(text, func(p string) {
 			if c, ok := counts[p]; ok {
@@ -77,25 +76,8 @@ func countPieces(path string, counts map[string]int64) (int64, error) {
 			}
 		})
 		return nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	jsonl, err := CorpusJSONL(f, path)
-	if err != nil {
-		return 0, err
-	}
-	if jsonl {
-		err := JSONLDocuments(f, path, count) // before n is read for the return
-		return n, err
-	}
-	err = ReadChunks(f, 1<<20, WhitespaceCuts, count) // words are GPT-2 pre-tokenizer pieces
-	if err != nil {
-		return n, fmt.Errorf("read %s: %w", path, err)
-	}
-	return n, nil
+	})
+	return n, err
 }
 
 // bpeTrainer holds the state of BPE training.

@@ -417,7 +417,7 @@ func article(name string) string {
 
 // IsJSONL reports whether a corpus file is read as JSON lines of documents
 // by its name alone: it ends in .jsonl, in any case. A .json file may be
-// either; OpenCorpusFile looks inside.
+// either; CorpusJSONL looks inside.
 func IsJSONL(path string) bool { return strings.EqualFold(filepath.Ext(path), ".jsonl") }
 
 // jsonSniffMax bounds how much of a .json file is read to find its first
@@ -527,15 +527,11 @@ func textKeyFirst(b []byte) bool {
 // order mark). It is how the corpora read into memory take JSON lines, as
 // Prepare does.
 func ReadDocuments(path string, fn func(doc string) error) error {
-	f, err := os.Open(path)
+	f, jsonl, err := openCorpusFile(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	jsonl, err := CorpusJSONL(f, path)
-	if err != nil {
-		return err
-	}
 	if !jsonl {
 		b, err := io.ReadAll(f)
 		if err != nil {
@@ -544,6 +540,43 @@ func ReadDocuments(path string, fn func(doc string) error) error {
 		return fn(string(TrimBOM(b)))
 	}
 	return JSONLDocuments(f, path, fn)
+}
+
+// ReadCorpusFile is ReadDocuments a piece at a time, for files too large to
+// hold whole: fn gets every document of a JSON lines file whole, and any
+// other file in chunks of about 1 MiB cut where cuts allows (ReadChunks), so
+// that tokenizing the chunks one by one gives the ids of the whole. doc says
+// that a piece begins a document.
+func ReadCorpusFile(path string, cuts Cuts, fn func(text string, doc bool) error) error {
+	f, jsonl, err := openCorpusFile(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if jsonl {
+		return JSONLDocuments(f, path, func(doc string) error { return fn(doc, true) })
+	}
+	first := true
+	return ReadChunks(f, 1<<20, cuts, func(chunk string) error {
+		doc := first
+		first = false
+		return fn(chunk, doc)
+	})
+}
+
+// openCorpusFile opens the corpus file at path and reports whether it is
+// read as JSON lines (CorpusJSONL); the file is closed on error.
+func openCorpusFile(path string) (*os.File, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	jsonl, err := CorpusJSONL(f, path)
+	if err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	return f, jsonl, nil
 }
 
 // JSONLDocuments calls fn with each document of the JSON lines f holds

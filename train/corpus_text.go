@@ -43,7 +43,7 @@ func (t tokens16) Window(dst []int32, start int) {
 // piece at a time: the built-in corpus whole; every file of path (a glob
 // pattern's in name order): a .jsonl file's documents ({"text": ...} lines)
 // one by one, any other file as one document in chunks of about 1 MiB, cut
-// where tokenizing the parts gives the ids of the whole (data.ReadChunks
+// where tokenizing the parts gives the ids of the whole (data.ReadCorpusFile
 // with cuts, as data prepare reads it). doc says that a piece begins a
 // document. key names the corpus in errors (data, val_data). A file of a
 // pattern may be empty; all of them may not.
@@ -60,7 +60,7 @@ func readCorpus(key, path string, cuts data.Cuts, piece func(file, s string, doc
 	}
 	n := 0
 	for _, f := range files {
-		err := readCorpusFile(f, cuts, func(s string, doc bool) error {
+		err := data.ReadCorpusFile(f, cuts, func(s string, doc bool) error {
 			n += len(s)
 			return piece(f, s, doc)
 		})
@@ -75,28 +75,6 @@ func readCorpus(key, path string, cuts data.Cuts, piece func(file, s string, doc
 		return inputErrorf("%s %s: the %d files are empty", key, path, len(files))
 	}
 	return inputErrorf("%s %s: the file is empty", key, path)
-}
-
-// readCorpusFile is readCorpus for one file.
-func readCorpusFile(path string, cuts data.Cuts, piece func(s string, doc bool) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	jsonl, err := data.CorpusJSONL(f, path)
-	if err != nil {
-		return err
-	}
-	if jsonl {
-		return data.JSONLDocuments(f, path, func(doc string) error { return piece(doc, true) })
-	}
-	first := true
-	return data.ReadChunks(f, 1<<20, cuts, func(chunk string) error {
-		doc := first
-		first = false
-		return piece(chunk, doc)
-	})
 }
 
 // isGlob reports whether a corpus path is a pattern of files.
