@@ -26,7 +26,6 @@ package graph
 // them rather than copying to the host and back.
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 
@@ -123,9 +122,19 @@ func (m *DeviceMachine) Compile(outputs ...*G.Node) (*DeviceProgram, error) {
 		}
 		return st, isNew, err
 	})
-	firstErr = cmp.Or(firstErr, m.allocate(p, order, fresh, outputs))
-	for _, st := range fresh {
-		firstErr = cmp.Or(firstErr, m.finish(st))
+	if firstErr == nil {
+		firstErr = m.allocate(p, order, fresh, outputs)
+	}
+	for i, st := range fresh {
+		if firstErr == nil {
+			firstErr = m.finish(st)
+		}
+		if firstErr != nil && st.err == nil {
+			// A node left unfinished (no buffer, or no run function: a
+			// view of a buffer an earlier failure left unallocated) is not
+			// taken up by a later program of this machine either.
+			st.err = fmt.Errorf("graph: node %s was not compiled: %w", fresh[i].node.Name(), firstErr)
+		}
 	}
 	if firstErr != nil {
 		return nil, firstErr

@@ -140,7 +140,7 @@ func openCublas(stream uintptr) (*cublas, string) {
 		var v C.int
 		err := onDevice(func() error {
 			if r := C.gb_create(&b.h, C.uintptr_t(stream), &v); r != 0 {
-				return fmt.Errorf("cublasCreate failed with status %d: %s", int(r), b.path)
+				return fmt.Errorf("cublasCreate: %w: %s", cublasStatus(r), b.path)
 			}
 			return nil
 		})
@@ -258,7 +258,7 @@ func (b *cublas) setTF32(on bool) error {
 		mode = 3
 	}
 	if r := C.gb_math(b.h, mode); r != 0 {
-		return fmt.Errorf("cuda: cublasSetMathMode: status %d", int(r))
+		return fmt.Errorf("cuda: cublasSetMathMode: %w", cublasStatus(r))
 	}
 	return nil
 }
@@ -271,7 +271,7 @@ func (b *cublas) sgemm(transA, transB bool, m, n, k int, alpha float32, a Buffer
 		r := C.gb_sgemm(b.h, cublasOp(transB), cublasOp(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
 			C.uint64_t(bb.ptr), C.int(ldb), C.uint64_t(a.ptr), C.int(lda), C.float(beta), C.uint64_t(c.ptr), C.int(ldc))
 		if r != 0 {
-			return fmt.Errorf("cuda: cublasSgemm m=%d n=%d k=%d: status %d", m, n, k, int(r))
+			return fmt.Errorf("cuda: cublasSgemm m=%d n=%d k=%d: %w", m, n, k, cublasStatus(r))
 		}
 		return nil
 	})
@@ -287,7 +287,7 @@ func (b *cublas) sgemmStrided(transA, transB bool, m, n, k int, alpha float32, a
 			C.uint64_t(bb.ptr), C.int(ldb), C.longlong(sb), C.uint64_t(a.ptr), C.int(lda), C.longlong(sa),
 			C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))
 		if r != 0 {
-			return fmt.Errorf("cuda: cublasSgemmStridedBatched m=%d n=%d k=%d count=%d: status %d", m, n, k, count, int(r))
+			return fmt.Errorf("cuda: cublasSgemmStridedBatched m=%d n=%d k=%d count=%d: %w", m, n, k, count, cublasStatus(r))
 		}
 		return nil
 	})
@@ -303,11 +303,30 @@ func (b *cublas) gemmBF16(transA, transB bool, m, n, k int, alpha float32, a uin
 			C.uint64_t(bb), C.int(ldb), C.longlong(sb), C.uint64_t(a), C.int(lda), C.longlong(sa),
 			C.float(beta), C.uint64_t(c.ptr), C.int(ldc), C.longlong(sc), C.int(count))
 		if r != 0 {
-			return fmt.Errorf("cuda: cublasGemmEx (bf16) m=%d n=%d k=%d count=%d: status %d", m, n, k, count, int(r))
+			return fmt.Errorf("cuda: cublasGemmEx (bf16) m=%d n=%d k=%d count=%d: %w", m, n, k, count, cublasStatus(r))
 		}
 		return nil
 	})
 }
+
+// cublasStatus is a cublasStatus_t that is not CUBLAS_STATUS_SUCCESS, as an
+// error naming it; CUBLAS_STATUS_ALLOC_FAILED matches ErrDeviceMemory.
+type cublasStatus C.int
+
+var cublasStatusNames = map[cublasStatus]string{1: "CUBLAS_STATUS_NOT_INITIALIZED", 3: "CUBLAS_STATUS_ALLOC_FAILED",
+	7: "CUBLAS_STATUS_INVALID_VALUE", 8: "CUBLAS_STATUS_ARCH_MISMATCH", 11: "CUBLAS_STATUS_MAPPING_ERROR",
+	13: "CUBLAS_STATUS_EXECUTION_FAILED", 14: "CUBLAS_STATUS_INTERNAL_ERROR", 15: "CUBLAS_STATUS_NOT_SUPPORTED",
+	16: "CUBLAS_STATUS_LICENSE_ERROR"}
+
+func (s cublasStatus) Error() string {
+	if name, ok := cublasStatusNames[s]; ok {
+		return name
+	}
+	return fmt.Sprintf("cuBLAS status %d", int(s))
+}
+
+// Is makes CUBLAS_STATUS_ALLOC_FAILED match ErrDeviceMemory.
+func (s cublasStatus) Is(target error) bool { return target == ErrDeviceMemory && s == 3 }
 
 // cublasOp is CUBLAS_OP_T for a transposed operand, else CUBLAS_OP_N.
 func cublasOp(t bool) C.int {

@@ -15,6 +15,7 @@
 package kernels
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"unsafe"
@@ -31,6 +32,11 @@ type cuError struct {
 
 func (e *cuError) Error() string { return fmt.Sprintf("cuda: %s: %v", e.op, e.err) }
 func (e *cuError) Unwrap() error { return e.err }
+
+// Is makes a failed allocation match ErrDeviceMemory.
+func (e *cuError) Is(target error) bool {
+	return target == ErrDeviceMemory && errors.Is(e.err, cu.OutOfMemory)
+}
 
 // check turns a driver result into an error naming op.
 func check(op string, err error) error {
@@ -135,9 +141,12 @@ func clen(b []byte) int {
 	return len(b)
 }
 
-func moduleFunction(m cu.Module, name string) (cu.Function, error) {
-	f, err := m.Function(name)
-	return f, check("cuModuleGetFunction "+name, err)
+func moduleFunction(m cu.Module, name string) (f cu.Function, err error) {
+	err = onDevice(func() error {
+		f, err = m.Function(name)
+		return check("cuModuleGetFunction "+name, err)
+	})
+	return f, err
 }
 
 // dim3 is a grid or block size.

@@ -80,6 +80,12 @@ func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, err := benchOn(cfg, spec, log)
+	return r, deviceMemory(err, cfg.memoryFix())
+}
+
+// benchOn is Bench of the checked cfg.
+func benchOn(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	device, err := SetupDevice(cfg, log)
 	if err != nil {
 		return nil, err

@@ -545,3 +545,50 @@ tf32: false
 		tensorsClose(t, "gpu vs cpu with grad_accum 2: "+f, filepath.Join(outs["cuda"], "checkpoint", f), filepath.Join(outs["cpu"], "checkpoint", f), 1e-4, nil)
 	}
 }
+
+// A GPU that runs out of memory, at any allocation of a run's setup, first
+// step or evaluation, ends the job with one error that matches
+// kernels.ErrDeviceMemory, is a ConfigError (exit status 2) and names the
+// settings to lower; no panic. Only the driver emulator can be made to run
+// out (CUDA_EMU_ALLOCS, scripts/cuda-emu/driver.cpp): a real GPU skips.
+func TestOutOfMemoryOnGPU(t *testing.T) {
+	needGPU(t)
+	if desc, _ := kernels.ProbeCUDA(); !strings.Contains(desc, "emulator") {
+		t.Skipf("%s: only the driver emulator runs out of memory on demand", desc)
+	}
+	t.Cleanup(func() { t.Setenv("CUDA_EMU_ALLOCS", "") })
+	oom := func(t *testing.T, err error, want string) {
+		t.Helper()
+		var ce *ConfigError
+		if !errors.Is(err, kernels.ErrDeviceMemory) || !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v; want a ConfigError matching kernels.ErrDeviceMemory that names %s", err, want)
+		}
+	}
+	cfg := tinyConfig(t, "device=cuda", "max_steps=2", "eval_interval=2", "eval_batches=1", "checkpoint_interval=0")
+	failed, last := 0, ""
+	for i, n := range []int{0, 3, 10, 25, 45, 60, 70, 75, 80, 90, 120, 1 << 30} {
+		t.Setenv("CUDA_EMU_ALLOCS", fmt.Sprintf("%d:%d", n, i))
+		dir := t.TempDir()
+		_, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: io.Discard})
+		if err == nil {
+			last = dir
+			continue
+		}
+		failed++
+		oom(t, err, "batch_size")
+	}
+	if failed < 3 || last == "" {
+		t.Fatalf("%d runs failed, the last succeeded: %v; want several failures at different points and a run with memory to spare", failed, last != "")
+	}
+	text := filepath.Join(t.TempDir(), "text.txt")
+	writeFile(t, text, strings.Repeat("the cat sat on the mat. ", 8))
+	for i, n := range []int{0, 2, 5} {
+		t.Setenv("CUDA_EMU_ALLOCS", fmt.Sprintf("%d:eval%d", n, i))
+		_, err := EvalLM(filepath.Join(last, "checkpoint"), text, InferOptions{Device: "cuda", Batch: 2})
+		oom(t, err, "--batch-size")
+	}
+	t.Setenv("CUDA_EMU_ALLOCS", "")
+	if _, err := EvalLM(filepath.Join(last, "checkpoint"), text, InferOptions{Device: "cuda", Batch: 2}); err != nil {
+		t.Fatalf("eval with memory to spare: %v", err)
+	}
+}

@@ -62,6 +62,11 @@ func (o InferOptions) progress(done, total int) {
 	}
 }
 
+// memory is deviceMemory for an inference command.
+func (o InferOptions) memory(err error) error {
+	return deviceMemory(err, fmt.Sprintf("lower --batch-size (%d) or use --device cpu", o.Batch))
+}
+
 // setup picks the device (SetupDevice) and returns it.
 func (o InferOptions) setup() (string, error) {
 	if o.Device == "" {
@@ -79,7 +84,8 @@ func (o InferOptions) setup() (string, error) {
 // text file, encoded as it is read, or a directory of token shards made by
 // gptctl data prepare, whose o.Split shards ("val" unless set) are read
 // through their memory maps, so a corpus of any size can be scored.
-func EvalLM(modelDir, path string, o InferOptions) (*LMEval, error) {
+func EvalLM(modelDir, path string, o InferOptions) (_ *LMEval, err error) {
+	defer func() { err = o.memory(err) }()
 	device, err := o.setup()
 	if err != nil {
 		return nil, err

@@ -140,7 +140,8 @@ func asInputError(err error) error {
 }
 
 // EvalTask computes the task metrics of a finetuned model on a labeled file.
-func EvalTask(modelDir, file string, o InferOptions) (map[string]any, error) {
+func EvalTask(modelDir, file string, o InferOptions) (_ map[string]any, err error) {
+	defer func() { err = o.memory(err) }()
 	device, err := o.setup()
 	if err != nil {
 		return nil, err
@@ -239,7 +240,8 @@ func (l *LabelProbs) UnmarshalJSON(b []byte) error {
 
 // PredictTask writes one JSON prediction per example of file (labels are
 // not needed) to w and returns how many it wrote.
-func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (int, error) {
+func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err error) {
+	defer func() { err = o.memory(err) }()
 	device, err := o.setup()
 	if err != nil {
 		return 0, err

@@ -140,7 +140,14 @@ func SetupDevice(cfg Config, log io.Writer) (string, error) {
 // opt.OutDir. A cancelled ctx (SIGTERM, SIGINT) checkpoints and returns a
 // Summary with status "interrupted".
 func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
-	return runJob[Summary](ctx, cfg, opt, func(device string) (*run, error) { return newRun(cfg, opt, device) })
+	sum, err := runJob[Summary](ctx, cfg, opt, func(device string) (*run, error) { return newRun(cfg, opt, device) })
+	return sum, deviceMemory(err, cfg.memoryFix())
+}
+
+// memoryFix names the settings of a training job that take less memory.
+func (c Config) memoryFix() string {
+	return fmt.Sprintf("lower batch_size (%d; grad_accum keeps the tokens a step) or seq_len (%d), use a smaller model, or device: cpu",
+		c.BatchSize, c.T())
 }
 
 // job is a run that Pretrain or Finetune has set up (newRun,

@@ -28,7 +28,8 @@ type choiceRow struct {
 // ZeroShotChoice scores every option of the labeled multiple-choice file
 // with the language model in modelDir and returns the accuracy of taking
 // the best-scored one, beside the accuracy of always taking option 0.
-func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (map[string]any, error) {
+func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (_ map[string]any, err error) {
+	defer func() { err = o.memory(err) }()
 	if task.Type != TaskMultipleChoice {
 		return nil, &ConfigError{fmt.Errorf("--task: zero-shot scoring takes a multiple_choice task, not %s", task.Type)}
 	}

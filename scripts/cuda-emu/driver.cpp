@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <semaphore>
 #include <string>
 #include <thread>
@@ -185,9 +186,38 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
     }
     return OK;
 }
+// out_of_memory is the test hook CUDA_EMU_ALLOCS="N" (or "N:tag"): N more
+// allocations succeed, then every one fails with CUDA_ERROR_OUT_OF_MEMORY,
+// so that tests can run a GPU out of memory at any point; a new value (say
+// another tag) starts the count again; unset or empty: no limit.
+static bool out_of_memory()
+{
+    static std::mutex mu;
+    static std::string seen;
+    static long left;
+    std::lock_guard<std::mutex> lock(mu);
+    const char *v = getenv("CUDA_EMU_ALLOCS");
+    if (v == nullptr || *v == 0) {
+        seen.clear();
+        return false;
+    }
+    if (seen != v) {
+        seen = v;
+        left = atol(v);
+    }
+    if (left <= 0) {
+        return true;
+    }
+    left--;
+    return false;
+}
+
 CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n)
 {
     NEED_CONTEXT
+    if (out_of_memory()) {
+        return 2; // CUDA_ERROR_OUT_OF_MEMORY
+    }
     void *m = aligned_alloc(256, (n + 255) / 256 * 256);
     if (m == nullptr) {
         return 2; // CUDA_ERROR_OUT_OF_MEMORY
