@@ -10,6 +10,10 @@ TAGS    ?= $(if $(HAVE_OPENBLAS),openblas,)
 LDFLAGS := -X main.Version=$(VERSION)
 NVCC    ?= nvcc
 
+# A recipe that fails leaves no target behind (build/cuda/go.mod half
+# written by patch-deps would otherwise count as up to date).
+.DELETE_ON_ERROR:
+
 .PHONY: build build-cuda cuda-deps test test-short race test-hf hfjs test-cuda bench fuzz kernels vet fmt data clean gpu-check-build
 
 build:
@@ -69,7 +73,8 @@ test-hf:
 test-cuda: cuda-deps
 	$(GO) vet $(CUDAFLAGS) ./kernels ./graph ./cmd/gptctl ./train
 	$(GO) test $(CUDAFLAGS) -count=1 ./kernels ./graph ./train
-	@if scripts/cuda-emu/build.sh bin/cuda-emu >/dev/null; then \
+	@if echo 'int main() {}' | $${CXX:-g++} -std=c++20 -x c++ - -o /dev/null 2>/dev/null; then \
+	  scripts/cuda-emu/build.sh bin/cuda-emu >/dev/null || { echo "test-cuda: the driver emulator did not build"; exit 1; }; \
 	  LD_LIBRARY_PATH=$(CURDIR)/bin/cuda-emu GPTCTL_CUBLAS=off \
 	    $(GO) test $(CUDAFLAGS) -count=1 -run 'CUDATwins/odd' -v ./kernels >bin/cuda-emu/twins.log 2>&1; \
 	  rc=$$?; grep -E 'maxdiff|FAIL|^ok|device' bin/cuda-emu/twins.log; [ $$rc -eq 0 ] || exit $$rc; \
@@ -123,7 +128,8 @@ bench:
 FUZZTIME ?= 30000x
 fuzz:
 	@for pkg in ./data ./train; do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	  list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; exit 1; }; \
+	  for f in $$(echo "$$list" | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done

@@ -9,7 +9,8 @@ AutoModelForCausalLM as `gptctl eval`.
       each run's best/ into DIR with test texts, and writes DIR/expected.json:
       gptctl's ids and eval loss for each model and text. Needs the GPT-2 and
       GPT-1 vocabularies ($GPTCTL_GPT2_VOCAB, $GPTCTL_GPT1_VOCAB, default
-      ../shared/data/tokenizer/gpt2 and gpt1) and the built-in corpus only.
+      ../shared/data/tokenizer/gpt2 and gpt1 beside the repository) and the
+      built-in corpus only.
   python3 scripts/hf-transformers-check.py check DIR
       where transformers and torch are installed (DIR may be copied to another
       machine): loads every model and tokenizer of DIR with transformers and
@@ -58,8 +59,9 @@ def run(cmd, **kw):
 def prepare(out, gptctl):
     gptctl = os.path.abspath(gptctl)
     env = dict(os.environ)
-    env.setdefault("GPTCTL_GPT2_VOCAB", os.path.abspath("../shared/data/tokenizer/gpt2"))
-    env.setdefault("GPTCTL_GPT1_VOCAB", os.path.abspath("../shared/data/tokenizer/gpt1"))
+    shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "tokenizer")
+    env.setdefault("GPTCTL_GPT2_VOCAB", os.path.normpath(os.path.join(shared, "gpt2")))
+    env.setdefault("GPTCTL_GPT1_VOCAB", os.path.normpath(os.path.join(shared, "gpt1")))
     for key in ("GPTCTL_GPT2_VOCAB", "GPTCTL_GPT1_VOCAB"):
         if not os.path.isdir(env[key]):
             sys.exit(f"{key}={env[key]}: not a directory (the GPT-2 / GPT-1 vocabulary)")
@@ -143,7 +145,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare")
     p.add_argument("dir")
-    p.add_argument("--gptctl", default="bin/gptctl")
+    p.add_argument("--gptctl", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bin", "gptctl"))
     c = sub.add_parser("check")
     c.add_argument("dir")
     a = ap.parse_args()
