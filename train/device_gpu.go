@@ -241,10 +241,11 @@ func (g *deviceRun) attention() string {
 }
 
 func (g *deviceRun) close() {
+	dev := g.dt.Machine.Device()
+	g.dt.Close() // waits for the stream, whose last work may read the window
 	if !g.win.IsNil() {
-		g.dt.Machine.Device().Free(g.win)
+		dev.Free(g.win)
 	}
-	g.dt.Close()
 }
 
 // gpuSgemmPeak measures the GPU's GEMM rate in GFLOP/s for the products
