@@ -26,6 +26,7 @@ package graph
 // them rather than copying to the host and back.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -105,8 +106,11 @@ func (m *DeviceMachine) Feed(nodes ...*G.Node) error {
 }
 
 // Compile plans the nodes the outputs depend on and allocates their device
-// memory. On an error the nodes it planned are still complete, so the
-// machine stays usable for other programs.
+// memory. On an error of planning the nodes it planned are still complete,
+// so the machine stays usable for other programs; on a failed allocation
+// (the device out of memory, say) the nodes it could not finish keep that
+// error, and a later program that needs one of them fails to compile with
+// it, instead of running on a buffer that was never allocated.
 func (m *DeviceMachine) Compile(outputs ...*G.Node) (*DeviceProgram, error) {
 	p := &DeviceProgram{m: m}
 	order, fresh, firstErr := walk(m.g, outputs, func(n *G.Node, children []*G.Node) (*dstep, bool, error) {
@@ -122,21 +126,19 @@ func (m *DeviceMachine) Compile(outputs ...*G.Node) (*DeviceProgram, error) {
 		}
 		return st, isNew, err
 	})
-	if firstErr == nil {
-		firstErr = m.allocate(p, order, fresh, outputs)
-	}
-	for i, st := range fresh {
-		if firstErr == nil {
-			firstErr = m.finish(st)
+	stop := m.allocate(p, order, fresh, outputs)
+	for _, st := range fresh {
+		if stop == nil {
+			stop = m.finish(st)
 		}
-		if firstErr != nil && st.err == nil {
+		if stop != nil && st.err == nil {
 			// A node left unfinished (no buffer, or no run function: a
-			// view of a buffer an earlier failure left unallocated) is not
-			// taken up by a later program of this machine either.
-			st.err = fmt.Errorf("graph: node %s was not compiled: %w", fresh[i].node.Name(), firstErr)
+			// view of a buffer the failure left unallocated) is not taken
+			// up by a later program of this machine either.
+			st.err = fmt.Errorf("graph: node %s was not compiled: %w", st.node.Name(), stop)
 		}
 	}
-	if firstErr != nil {
+	if firstErr = cmp.Or(firstErr, stop); firstErr != nil {
 		return nil, firstErr
 	}
 	for _, st := range order {

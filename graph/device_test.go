@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"gptctl/kernels"
 )
@@ -555,5 +556,27 @@ func TestDeviceRefusesLayerNormWidth(t *testing.T) {
 	_, err = m.DifferentiateOn(d, loss)
 	if err == nil || !strings.Contains(err.Error(), "layernorm backward") || !strings.Contains(err.Error(), fmt.Sprint(kernels.LayerNormMaxFeatures)) {
 		t.Fatalf("compiling the training step of C=%d: %v, want the layernorm backward's limit", c, err)
+	}
+}
+
+// A program that fails to compile for want of a device kernel leaves the
+// nodes it planned complete: another program of the same machine that needs
+// only those compiles.
+func TestDeviceCompileAfterFailure(t *testing.T) {
+	d, err := kernels.NewDryRunDevice(90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := G.NewGraph()
+	w := G.NewMatrix(g, tensor.Float32, G.WithShape(2, 3), G.WithName("w"),
+		G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float32{1, 2, 3, 4, 5, 6}))))
+	y := G.Must(G.Exp(w)) // no device kernel
+	dm := NewDeviceMachine(d, g)
+	defer dm.Close()
+	if _, err := dm.Compile(y); err == nil || !strings.Contains(err.Error(), "exp") {
+		t.Fatalf("compile of exp(w): %v, want an error naming the op without a device kernel", err)
+	}
+	if _, err := dm.Compile(w); err != nil {
+		t.Fatalf("compile of w after the failure: %v", err)
 	}
 }
