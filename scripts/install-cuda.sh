@@ -9,7 +9,13 @@
 set -euo pipefail
 
 if command -v "${NVCC:-nvcc}" >/dev/null 2>&1; then
-	echo "install-cuda: $("${NVCC:-nvcc}" --version | tail -n 2 | head -n 1) already installed"
+	release=$("${NVCC:-nvcc}" --version | sed -n 's/^Cuda compilation tools, release \([0-9.]*\),.*/\1/p')
+	echo "install-cuda: CUDA ${release:-of unknown release} already installed (${NVCC:-nvcc})"
+	case "$release" in
+	11.8) ;;
+	"" | [0-9].* | 10.* | 11.[0-7]) echo "install-cuda: gptctl's kernels need CUDA 11.8 or later (sm_90 PTX); this nvcc is ${release:-of unknown release}" >&2; exit 1 ;;
+	*) echo "install-cuda: the committed PTX is of CUDA 11.8; make kernels with this nvcc writes other PTX text" ;;
+	esac
 	exit 0
 fi
 
