@@ -179,6 +179,9 @@ func (p *DeviceProgram) Run() error {
 			}
 		}
 		if err := st.run(); err != nil {
+			if stop != nil {
+				stop() // frees the timer's events; the step's error is the one to report
+			}
 			return fmt.Errorf("graph: node %s: %w", st.node.Name(), err)
 		}
 		if stop != nil {

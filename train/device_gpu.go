@@ -302,6 +302,7 @@ func gpuSgemmPeak(tf32, bf16 bool) (float64, error) {
 			return 0, err
 		}
 		if err := product(); err != nil {
+			stop() // frees the timer's events; the product's error is the one to report
 			return 0, err
 		}
 		ms, err := stop()

@@ -141,14 +141,17 @@ func TestStopSignals(t *testing.T) {
 	}
 }
 
+// slowRun's steps take long enough (about a second on 2 cores) that a
+// clean stop cannot finish within the tests' waits between signals.
+var slowRun = []string{"pretrain", "--set", "n_layer=3", "--set", "n_embd=256", "--set", "n_head=4", "--set", "n_ctx=256",
+	"--set", "batch_size=8", "--set", "max_steps=1000", "--set", "log_interval=1"}
+
 // A second SIGINT does not wait for the clean stop the first began: it
-// ends the process at once, by the signal (steps here take long enough
-// that the first stop cannot have finished).
+// ends the process at once, by the signal.
 func TestSecondSignalStopsAtOnce(t *testing.T) {
 	bin := buildBinary(t)
 	dir := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(bin, "pretrain", "--set", "n_layer=2", "--set", "n_embd=256", "--set", "n_head=4", "--set", "n_ctx=128",
-		"--set", "batch_size=16", "--set", "max_steps=1000", "--set", "log_interval=1", "--out", dir)
+	cmd := exec.Command(bin, append(slowRun, "--out", dir)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -156,7 +159,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	}
 	waitForSteps(t, filepath.Join(dir, "metrics.jsonl"), 1)
 	cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(repeatWindow + 200*time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
@@ -165,6 +168,33 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "a second SIGINT (Ctrl-C) or SIGTERM stops at once") {
 		t.Errorf("stderr does not say what a second signal does:\n%s", stderr.String())
+	}
+}
+
+// One stop delivered twice, as GNU timeout delivers it (to the process,
+// then to its group), stops the run once, cleanly: a checkpoint, status 0.
+// Taken as a second signal, the copy lost the checkpoint.
+func TestRepeatedSignalIsOneStop(t *testing.T) {
+	bin := buildBinary(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(bin, append(slowRun, "--out", dir)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForSteps(t, filepath.Join(dir, "metrics.jsonl"), 1)
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(20 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after a SIGTERM and its copy gptctl exited with %v, want status 0\n%s", err, stderr.String())
+	}
+	if s := readSummary(t, dir); s.Status != "interrupted" {
+		t.Errorf("summary %+v, want interrupted", s)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "checkpoint", "state.json")); err != nil {
+		t.Errorf("no checkpoint: %v", err)
 	}
 }
 
