@@ -106,9 +106,13 @@ func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions)
 	if !modelFormat {
 		f.Format = o.Format
 	}
-	if _, err := f.FileFormat(file); err != nil {
+	format, err := f.FileFormat(file)
+	if err != nil {
 		return nil, nil, 0, inputErrorf("%s: a finetuned model reads task files (.tsv, .csv or .jsonl, or another name with --format) with the columns it was finetuned on (%s)",
 			file, columnList(m.info.Format.Columns))
+	}
+	if m.info.Format.Format == "jsonl" && format != "jsonl" {
+		f.Header = true // the JSON fields are the names of a tsv/csv file's header
 	}
 	f.SkipBadRows = o.SkipBadRows // the command's choice, not the finetune's
 	td, err := readTaskData(file, f, needLabel, o.Log, "--skip-bad-rows")

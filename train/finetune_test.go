@@ -241,6 +241,38 @@ eval_interval: 3
 	if _, err := PredictTask(out, filepath.Join(dir, "pairs.jsonl"), &preds, InferOptions{Batch: 16}); err != nil || !strings.Contains(preds.String(), `"score":`) {
 		t.Fatalf("predict: %v\n%s", err, preds.String())
 	}
+	// The same rows in a TSV or CSV file whose header names the JSON
+	// fields: the same scores (a JSONL task sets no header: for a tsv/csv
+	// file, its field names are the header's).
+	var rows [][2]string
+	for _, line := range strings.Split(strings.TrimSpace(synthPairs(60)), "\n") {
+		var r struct{ S1, S2 string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, [2]string{r.S1, r.S2})
+	}
+	scores := func(preds string) (s []string) {
+		for _, line := range strings.Split(strings.TrimSpace(preds), "\n") {
+			s = append(s, line[strings.Index(line, `"score"`):])
+		}
+		return s
+	}
+	for _, sep := range []string{"\t", ","} {
+		b := strings.Builder{}
+		b.WriteString("s1" + sep + "s2\n")
+		for _, r := range rows {
+			b.WriteString(r[0] + sep + r[1] + "\n")
+		}
+		name := map[string]string{"\t": "pairs.tsv", ",": "pairs.csv"}[sep]
+		var got strings.Builder
+		if _, err := PredictTask(out, writeFile(t, filepath.Join(dir, name), b.String()), &got, InferOptions{Batch: 16}); err != nil {
+			t.Fatalf("predict on %s of a JSONL-finetuned model: %v", name, err)
+		}
+		if !slices.Equal(scores(got.String()), scores(preds.String())) {
+			t.Errorf("predict on %s:\n%s\nwant the scores of the JSONL file:\n%s", name, got.String(), preds.String())
+		}
+	}
 }
 
 // A CSV multiple-choice task with three options, quoted fields and label
