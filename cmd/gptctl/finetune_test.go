@@ -99,6 +99,12 @@ func TestFinetuneCLI(t *testing.T) {
 	if b, _ := os.ReadFile(preds); strings.Count(string(b), "\n") != 40 || !strings.HasPrefix(string(b), `{"line":2,"label":`) {
 		t.Errorf("predictions:\n%s", b)
 	}
+	inRun := filepath.Join(ft, "preds.jsonl") // earlier predictions beside the model may be replaced
+	for range 2 {
+		if code, _, stderr := runCLI(t, "predict", "--model", ft, "--data", task, "--out", inRun); code != 0 {
+			t.Fatalf("predict --out %s: status %d, %s", inRun, code, stderr)
+		}
+	}
 	bad := writeTemp(t, dir, "bad.tsv", "text\tlabel\nfine\t0\nnot fine\t2\n")
 	for _, c := range []struct {
 		args []string
@@ -114,6 +120,9 @@ func TestFinetuneCLI(t *testing.T) {
 		{[]string{"predict", "--model", pre, "--data", task}, "predict needs a finetuned model"},
 		{[]string{"predict", "--model", ft, "--data", task, "--out", filepath.Join(dir, "none", "p.jsonl")}, "none is not a directory (create it first)"},
 		{[]string{"predict", "--model", ft, "--data", task, "--out", dir}, "is a directory: name the file"},
+		{[]string{"predict", "--model", ft, "--data", task, "--out", task}, "is the --data file"},
+		{[]string{"predict", "--model", ft, "--data", task, "--out", filepath.Join(ft, "best", "model.safetensors")}, "would replace a file of the model directory"},
+		{[]string{"predict", "--model", ft, "--data", task, "--out", filepath.Join(ft, "metrics.jsonl")}, "would replace a file of the model directory"},
 	} {
 		code, _, stderr := runCLI(t, c.args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -36,7 +37,9 @@ LINE is the row's line in FILE. A row that cannot be read (a missing column,
 bad JSON) stops predict with its file and line (exit 2); with --skip-bad-rows
 it gets no prediction and is reported on stderr (a CSV syntax error, such as
 a stray quote, always stops: past it, where rows start is unknown). --out is
-written atomically; without it the predictions go to stdout.
+written atomically; it may not be the --data file, nor a file in the model
+directory other than a .jsonl of earlier predictions. Without --out the
+predictions go to stdout.
 On a GPU (--device auto finds a usable one) the products run in float32, so
 both devices give the same predictions.`,
 		Example: `  gptctl predict --model runs/ft-sst2/best --data new-reviews.tsv --out preds.jsonl
@@ -94,6 +97,9 @@ func predictRun(opts *PredictOptions) error {
 		if fi, err := os.Stat(opts.OutPath); err == nil && fi.IsDir() {
 			return &usageError{fmt.Errorf("--out %s is a directory: name the file to write", opts.OutPath)}
 		}
+		if err := checkPredictOut(opts.OutPath, opts.DataPath, opts.ModelDir); err != nil {
+			return &usageError{err}
+		}
 	}
 	line := newProgressLine(opts.Log)
 	defer line.done()
@@ -138,6 +144,37 @@ func checkInferFlags(o *train.InferOptions) error {
 		return &usageError{fmt.Errorf("--threads %d is not in [0, %d] (0: all cores)", o.Threads, train.MaxThreads)}
 	case o.Format != "" && o.Format != "tsv" && o.Format != "csv" && o.Format != "jsonl":
 		return &usageError{fmt.Errorf("--format %q is not tsv, csv or jsonl", o.Format)}
+	}
+	return nil
+}
+
+// checkPredictOut refuses an --out that would replace the data file being
+// read or a file of the model directory (its weights, configs, metrics):
+// a slip of tab completion that the atomic write would otherwise carry
+// out. Another .jsonl file there (earlier predictions) may be replaced.
+func checkPredictOut(out, dataPath, modelDir string) error {
+	fo, err := os.Stat(out)
+	if err != nil {
+		return nil // a new file
+	}
+	if fd, err := os.Stat(dataPath); err == nil && os.SameFile(fo, fd) {
+		return fmt.Errorf("--out %s is the --data file: the predictions would replace the data; name another file", out)
+	}
+	absOut, err1 := filepath.Abs(out)
+	absModel, err2 := filepath.Abs(modelDir)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	if real, err := filepath.EvalSymlinks(absOut); err == nil {
+		absOut = real
+	}
+	if real, err := filepath.EvalSymlinks(absModel); err == nil {
+		absModel = real
+	}
+	rel, err := filepath.Rel(absModel, absOut)
+	inside := err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	if inside && (filepath.Ext(out) != ".jsonl" || filepath.Base(out) == "metrics.jsonl") {
+		return fmt.Errorf("--out %s would replace a file of the model directory %s: name a new file, or one outside it", out, modelDir)
 	}
 	return nil
 }
