@@ -131,11 +131,23 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	need := int64(cfg.T() + 1) // one window: t inputs and the target after them
 	switch {
 	case c.val.sh == nil && c.val.len() < need && valText != "":
-		return inputErrorf("val_data %s: %d tokens; windows of %d need at least %d (use a longer validation file or a smaller seq_len)",
-			valText, c.val.len(), cfg.T(), need)
+		fix := "use a longer validation file"
+		if cfg.T() > 1 {
+			fix += " or a smaller seq_len"
+		}
+		return inputErrorf("val_data %s: %d tokens; windows of %d need at least %d (%s)",
+			valText, c.val.len(), cfg.T(), need, fix)
 	case (c.train.sh == nil && c.train.len() < need) || (c.val.sh == nil && c.val.len() < need):
-		return inputErrorf("data %s: %d training and %d validation tokens; windows of %d need at least %d each (use a longer corpus or a smaller seq_len)",
-			cfg.Data, c.train.len(), c.val.len(), cfg.T(), need)
+		fix := "use a longer corpus"
+		if c.train.sh == nil && c.train.len() >= need && c.val.sh == nil && valText == "" {
+			// Only the held-out tail is short.
+			fix = fmt.Sprintf("raise val_fraction (%g), name a val_data file, or use a longer corpus", cfg.ValFraction)
+		}
+		if cfg.T() > 1 {
+			fix += " or a smaller seq_len"
+		}
+		return inputErrorf("data %s: %d training and %d validation tokens; windows of %d need at least %d each (%s)",
+			cfg.Data, c.train.len(), c.val.len(), cfg.T(), need, fix)
 	}
 	return nil
 }

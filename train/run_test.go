@@ -184,15 +184,21 @@ func TestPretrainBadInput(t *testing.T) {
 	os.WriteFile(empty, nil, 0o644)
 	short := filepath.Join(t.TempDir(), "short.txt")
 	os.WriteFile(short, []byte("to be or not"), 0o644)
+	shortVal := filepath.Join(t.TempDir(), "short-val.txt") // 36 training characters, 4 held out
+	os.WriteFile(shortVal, []byte("to be or not to be, that is the quest"), 0o644)
 	for _, c := range []struct {
 		name, data, want string
+		sets             []string
 	}{
-		{"missing", "/nonexistent/corpus.txt", "no such file"},
-		{"empty", empty, "the file is empty"},
-		{"short", short, "windows of 16 need at least 17"},
+		{"missing", "/nonexistent/corpus.txt", "no such file", nil},
+		{"empty", empty, "the file is empty", nil},
+		{"short", short, "windows of 16 need at least 17 each (use a longer corpus or a smaller seq_len)", nil},
+		{"short val", shortVal, "(raise val_fraction (0.1), name a val_data file, or use a longer corpus or a smaller seq_len)", nil},
+		{"seq_len 1", shortVal, "windows of 1 need at least 2 each (raise val_fraction (0.01), name a val_data file, or use a longer corpus)",
+			[]string{"val_fraction=0.01", "seq_len=1"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Pretrain(context.Background(), tinyConfig(t, "data="+c.data), Options{OutDir: t.TempDir(), Log: io.Discard})
+			_, err := Pretrain(context.Background(), tinyConfig(t, append([]string{"data=" + c.data}, c.sets...)...), Options{OutDir: t.TempDir(), Log: io.Discard})
 			var ie *InputError
 			if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want an InputError containing %q", err, c.want)
