@@ -72,6 +72,34 @@ type AdamWConfig struct {
 	WeightDecay float64 `yaml:"weight_decay"` // on matrices and embeddings only
 }
 
+// validate passes each bad setting to bad.
+func (a AdamWConfig) validate(bad func(format string, args ...any)) {
+	if a.Beta1 < 0 || a.Beta1 >= 1 || a.Beta2 < 0 || a.Beta2 >= 1 {
+		bad("beta1 %v and beta2 %v must be in [0, 1)", a.Beta1, a.Beta2)
+	}
+	if a.Eps <= 0 {
+		bad("eps %v must be positive", a.Eps)
+	}
+	if a.WeightDecay < 0 {
+		bad("weight_decay %v must not be negative", a.WeightDecay)
+	}
+}
+
+// intKey is an integer setting and its key, for checks of many at once.
+type intKey struct {
+	name string
+	v    int
+}
+
+// nonNegative passes each negative setting of keys to bad.
+func nonNegative(bad func(format string, args ...any), keys ...intKey) {
+	for _, k := range keys {
+		if k.v < 0 {
+			bad("%s %d must not be negative", k.name, k.v)
+		}
+	}
+}
+
 // newAdamW is an AdamW over p's weights with these settings.
 func (a AdamWConfig) newAdamW(p *graph.Params) *AdamW {
 	return NewAdamW(p, float32(a.Beta1), float32(a.Beta2), float32(a.Eps), float32(a.WeightDecay))
@@ -239,9 +267,8 @@ func (c Config) Validate() error {
 	if c.SeqLen < 0 || (c.SeqLen > c.NCtx && c.InitFrom == "") { // init_from's n_ctx is checked when it loads
 		bad("seq_len %d is not in [0, n_ctx %d]", c.SeqLen, c.NCtx)
 	}
-	if c.EvalInterval < 0 || c.CheckpointInterval < 0 || c.WarmupSteps < 0 || c.Threads < 0 {
-		bad("eval_interval, checkpoint_interval, warmup_steps and threads must not be negative")
-	}
+	nonNegative(bad, intKey{"eval_interval", c.EvalInterval}, intKey{"checkpoint_interval", c.CheckpointInterval},
+		intKey{"warmup_steps", c.WarmupSteps}, intKey{"threads", c.Threads})
 	if c.Threads > MaxThreads {
 		bad("threads %d is more than %d (0: all cores)", c.Threads, MaxThreads)
 	}
@@ -251,11 +278,9 @@ func (c Config) Validate() error {
 	if c.LRDecay != "cosine" && c.LRDecay != "linear" && c.LRDecay != "constant" {
 		bad("lr_decay %q is not cosine, linear or constant", c.LRDecay)
 	}
-	if c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 {
-		bad("beta1 %v and beta2 %v must be in [0, 1)", c.Beta1, c.Beta2)
-	}
-	if c.Eps <= 0 || c.WeightDecay < 0 || c.GradClip < 0 {
-		bad("eps must be positive, weight_decay and grad_clip not negative")
+	c.AdamWConfig.validate(bad)
+	if c.GradClip < 0 {
+		bad("grad_clip %v must not be negative (0: no clipping)", c.GradClip)
 	}
 	if c.MaxTime != "" {
 		if d, err := time.ParseDuration(c.MaxTime); err != nil || d <= 0 {

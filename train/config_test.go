@@ -66,6 +66,10 @@ func TestLoadConfig(t *testing.T) {
 		{"an empty gelu is the default tanh", write("gelu.yaml", "gelu: \"\"\n"), nil, nil, func(c Config) bool { return c.GELU == "tanh" }},
 		{"NaN and infinity", write("nan.yaml", "lr: .nan\ndropout: -.inf\n"), []string{"grad_clip=.inf"},
 			[]string{"nan.yaml", "lr is NaN: want a finite number", "dropout is -Inf", "grad_clip is +Inf"}, nil},
+		{"each bad key named with its value", "", []string{"checkpoint_interval=-1", "grad_clip=-2", "eps=0", "weight_decay=-1"},
+			[]string{"checkpoint_interval -1 must not be negative", "grad_clip -2 must not be negative", "eps 0 must be positive", "weight_decay -1 must not be negative"}, nil},
+		{"a list for the config", write("list.yaml", "- n_layer: 2\n"), nil, []string{"list.yaml", "line 1: a list where the config's keys are wanted"}, nil},
+		{"a number out of range", "", []string{"lr=1e999"}, []string{"--set lr=1e999: `1e999` is out of range for a number"}, nil},
 		{"float32 key not a number", "", []string{"dropout=abc"}, []string{"--set dropout=abc: `abc` is not a number"}, nil},
 	}
 	for _, c := range cases {

@@ -232,6 +232,9 @@ func (w *configWalk) keyed(m string) string {
 	if v == nil { // not found (a value the message quotes otherwise): the type in words
 		want := map[string]string{"float64": "a number", "float32": "a number", "int": "an integer", "uint64": "a whole number, 0 or more",
 			"bool": "true or false", "string": "text"}[sub[4]]
+		if want == "" && strings.HasPrefix(sub[4], "train.") && strings.HasSuffix(sub[4], "Config") {
+			return fmt.Sprintf("line %d: %s where the config's keys are wanted (key: value, one per line)", line, got)
+		}
 		if want == "" {
 			return m
 		}
@@ -253,6 +256,8 @@ func (w *configWalk) keyed(m string) string {
 		why = "is not a whole number, 0 or more"
 	case k >= reflect.Int && k <= reflect.Int64:
 		why = "is not an integer"
+	case (k == reflect.Float32 || k == reflect.Float64) && errors.Is(numErr, strconv.ErrRange):
+		why = "is out of range for a number"
 	case k == reflect.Float32 || k == reflect.Float64:
 		why = "is not a number"
 	case k == reflect.Bool:

@@ -142,9 +142,8 @@ func (c FinetuneConfig) Validate() error {
 	if c.OnNonFinite != "stop" && c.OnNonFinite != "skip" {
 		bad("on_nonfinite %q is not stop or skip", c.OnNonFinite)
 	}
-	if c.MaxSteps < 0 || c.EvalInterval < 0 || c.CheckpointInterval < 0 || c.Threads < 0 {
-		bad("max_steps, eval_interval, checkpoint_interval and threads must not be negative")
-	}
+	nonNegative(bad, intKey{"max_steps", c.MaxSteps}, intKey{"eval_interval", c.EvalInterval},
+		intKey{"checkpoint_interval", c.CheckpointInterval}, intKey{"threads", c.Threads})
 	if c.Threads > MaxThreads {
 		bad("threads %d is more than %d (0: all cores)", c.Threads, MaxThreads)
 	}
@@ -163,8 +162,9 @@ func (c FinetuneConfig) Validate() error {
 	if !slices.Contains([]string{"linear", "cosine", "constant"}, c.LRDecay) {
 		bad("lr_decay %q is not linear, cosine or constant", c.LRDecay)
 	}
-	if c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || c.Eps <= 0 || c.WeightDecay < 0 || c.GradClip < 0 {
-		bad("beta1 and beta2 must be in [0, 1), eps positive, weight_decay and grad_clip not negative")
+	c.AdamWConfig.validate(bad)
+	if c.GradClip < 0 {
+		bad("grad_clip %v must not be negative (0: no clipping)", c.GradClip)
 	}
 	if c.Device != "auto" && c.Device != "cpu" && c.Device != "cuda" {
 		bad("device %q is not auto, cpu or cuda", c.Device)

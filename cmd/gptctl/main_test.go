@@ -159,3 +159,21 @@ func TestInitWithResume(t *testing.T) {
 		t.Errorf("--init with --resume: exit %d, %s", code, stderr)
 	}
 }
+
+// A flag's bad number or boolean is named with what it should be, not
+// with strconv's words; exit status 2.
+func TestFlagValueErrors(t *testing.T) {
+	for _, c := range []struct{ args, want string }{
+		{"generate --seed -1", "gptctl: --seed -1 is not a whole number, 0 or more\n"},
+		{"generate --seed 99999999999999999999999", "gptctl: --seed 99999999999999999999999 is out of range (want a whole number, 0 or more)\n"},
+		{"generate --top-k x", "gptctl: --top-k x is not an integer\n"},
+		{"generate --temperature abc", "gptctl: --temperature abc is not a number\n"},
+		{"generate --ignore-eot=maybe", "gptctl: --ignore-eot maybe is not true or false\n"},
+		{"pretrain --max-time 5x", `--max-time "5x" is not a positive duration such as 3h50m`},
+	} {
+		code, _, stderr := runCLI(t, strings.Fields(c.args)...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("gptctl %s: status %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}

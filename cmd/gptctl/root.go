@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // NewCmdRoot builds the gptctl command tree.
@@ -28,7 +31,7 @@ machine-readable metrics, checkpoints that resume.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{err}
+		return &usageError{flagValueError(err)}
 	})
 	root.AddCommand(
 		NewCmdPretrain(nil),
@@ -159,4 +162,24 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// flagValueError says in words what a flag's number or boolean should be,
+// where pflag quotes strconv ("strconv.ParseUint: parsing "-1": invalid
+// syntax"); other errors pass through.
+func flagValueError(err error) error {
+	var bad *pflag.InvalidValueError
+	var num *strconv.NumError
+	if !errors.As(err, &bad) || !errors.As(err, &num) {
+		return err
+	}
+	want := map[string]string{"int": "an integer", "int64": "an integer", "uint": "a whole number, 0 or more",
+		"uint64": "a whole number, 0 or more", "float32": "a number", "float64": "a number", "bool": "true or false"}[bad.GetFlag().Value.Type()]
+	switch {
+	case want == "":
+		return err
+	case errors.Is(num.Err, strconv.ErrRange):
+		return fmt.Errorf("--%s %s is out of range (want %s)", bad.GetFlag().Name, bad.GetValue(), want)
+	}
+	return fmt.Errorf("--%s %s is not %s", bad.GetFlag().Name, bad.GetValue(), want)
 }
