@@ -131,7 +131,7 @@ func parseSafetensorsHeader(hdr []byte) ([]stEntry, map[string]string, error) {
 		}
 		var info stInfo
 		if err := dec.Decode(&info); err != nil {
-			return nil, nil, fmt.Errorf("invalid header json: tensor %q: %v", key, err)
+			return nil, nil, fmt.Errorf("invalid header json: tensor %q: %v", key, JSONError(err))
 		}
 		e, err := checkSafetensorsEntry(key, info)
 		if err != nil {

@@ -136,7 +136,7 @@ func (p *taskParser) jsonCells(ln string) (cells []string, have []bool, msg stri
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
-		return nil, nil, fmt.Sprintf("invalid json line: %v (want one object per line)", err)
+		return nil, nil, fmt.Sprintf("invalid json line: %v (want one object per line)", JSONError(err))
 	}
 	if obj == nil {
 		return nil, nil, "invalid json line: null (want one object per line)"

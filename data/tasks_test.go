@@ -239,6 +239,8 @@ func TestReadTaskFileErrors(t *testing.T) {
 		{"csv quote closed rows later", "c.csv", "sentence,label\n\"two\nlines\"x,1\nok,0\n", sst2Format, true, 2, "found at line 3, column 6"},
 		{"jsonl missing field", "d.jsonl", "{\"t\":\"a\",\"y\":1}\n{\"y\":1}\n", TaskFormat{Columns: map[string]string{"text": "t", "label": "y"}}, true, 2, `missing field "t" (text)`},
 		{"jsonl bad json", "d.jsonl", "{\"t\":\"a\"\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 1, "invalid json line"},
+		{"jsonl line an array", "d.jsonl", "{\"t\":\"a\"}\n[\"b\"]\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 2,
+			"invalid json line: an array where an object is wanted (want one object per line)"},
 		{"jsonl two objects", "d.jsonl", "{\"t\":\"a\"} {\"t\":\"b\"}\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 1, "more after the object"},
 		{"jsonl array field", "d.jsonl", "{\"t\":[\"a\"]}\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 1, `field "t" is a list of 1, want a string or number (name one element: t.0)`},
 		{"jsonl object field", "d.jsonl", "{\"q\":{\"stem\":\"a\"}}\n", TaskFormat{Columns: map[string]string{"text": "q"}}, true, 1, `field "q" is an object, want a string or number (name one of its fields: q.NAME)`},

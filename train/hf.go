@@ -51,7 +51,7 @@ func ReadHFConfig(path string) (graph.Config, error) {
 	}
 	var h hfConfig
 	if err := json.Unmarshal(b, &h); err != nil {
-		return c, fmt.Errorf("model config %s: %w", path, err)
+		return c, fmt.Errorf("model config %s: %w", path, data.JSONError(err))
 	}
 	if c.Arch, err = h.arch(path); err != nil {
 		return c, err

@@ -147,6 +147,12 @@ func TestLoadModelErrors(t *testing.T) {
 	shape, _ := hfModelDir(t, "gpt1", func(n string) string { return n })
 	os.WriteFile(filepath.Join(shape, "config.json"), []byte(`{"model_type":"openai-gpt","vocab_size":11,"n_positions":8,"n_embd":12,"n_layer":2,"n_head":3,"afn":"gelu"}`), 0o644)
 	os.WriteFile(filepath.Join(shape, "config.json"), []byte(`{"model_type":"openai-gpt","vocab_size":12,"n_positions":8,"n_embd":12,"n_layer":2,"n_head":3,"afn":"gelu"}`), 0o644)
+	stringLayers := t.TempDir()
+	os.WriteFile(filepath.Join(stringLayers, "config.json"), []byte(`{"model_type":"gpt2","vocab_size":5,"n_positions":4,"n_embd":4,"n_layer":"1","n_head":2}`), 0o644)
+	runOnlyBest := t.TempDir() // a finished finetune whose checkpoints were deleted
+	os.WriteFile(filepath.Join(runOnlyBest, "finetune.yaml"), []byte("lambda: 0\n"), 0o644)
+	os.Mkdir(filepath.Join(runOnlyBest, "best"), 0o755)
+	os.WriteFile(filepath.Join(runOnlyBest, "best", "config.json"), []byte("{}"), 0o644)
 	runNoCheckpoint := t.TempDir() // a run killed before its first checkpoint
 	os.WriteFile(filepath.Join(runNoCheckpoint, "train.yaml"), []byte("n_layer: 1\n"), 0o644)
 	for _, c := range []struct{ dir, want string }{
@@ -158,6 +164,9 @@ func TestLoadModelErrors(t *testing.T) {
 		{badType, `model_type "llama"`},
 		{shape, `"tokens_embed.weight" has shape [11 12], the model needs [12 12]`},
 		{t.TempDir(), "no config.json"},
+		{stringLayers, `"n_layer": a string, want an integer`},
+		{runOnlyBest, "the run has no checkpoint/ or checkpoint.prev/; its best model is " + filepath.Join(runOnlyBest, "best") + " (pass that)"},
+		{filepath.Join(t.TempDir(), "none"), "none: no such directory"},
 		{runNoCheckpoint, "the run has no checkpoint yet"},
 	} {
 		_, _, err := LoadModel(c.dir)

@@ -91,7 +91,7 @@ func TestPretrainInitFromErrors(t *testing.T) {
 		config bool // a ConfigError, else an InputError
 		want   string
 	}{
-		{"missing", []string{"init_from=/nonexistent/model"}, false, "init_from: model /nonexistent/model: not a directory"},
+		{"missing", []string{"init_from=/nonexistent/model"}, false, "init_from: model /nonexistent/model: no such directory"},
 		{"no tokenizer", []string{"init_from=" + bare}, false, "has no tokenizer (tokenizer.json"},
 		{"seq_len", []string{"init_from=" + short, "seq_len=12"}, true, "seq_len 12 exceeds n_ctx 8 of init_from"},
 	} {

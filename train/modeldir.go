@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -34,7 +35,11 @@ func ModelDir(dir string) (string, error) {
 // is: an edit may be deliberate).
 func ModelDirNote(dir string) (md, note string, err error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return "", "", fmt.Errorf("model %s: not a directory (pass a gptctl run directory or a Hugging Face model directory)", dir)
+		what := "not a directory"
+		if errors.Is(err, fs.ErrNotExist) {
+			what = "no such directory"
+		}
+		return "", "", fmt.Errorf("model %s: %s (pass a gptctl run directory or a Hugging Face model directory)", dir, what)
 	}
 	var damaged []error
 	for _, d := range []string{filepath.Join(dir, checkpointDir), dir, filepath.Join(dir, prevDir)} {
@@ -63,6 +68,9 @@ func ModelDirNote(dir string) (md, note string, err error) {
 	_, noWeights := os.Stat(filepath.Join(dir, modelFile))
 	for _, job := range []string{jobFile, finetuneJobFile} {
 		if _, err := os.Stat(filepath.Join(dir, job)); err == nil && noWeights != nil { // a run that has written no checkpoint yet (a checkpoint holds the job file too)
+			if _, err := os.Stat(filepath.Join(dir, bestDir, "config.json")); err == nil {
+				return "", "", fmt.Errorf("model %s: the run has no checkpoint/ or checkpoint.prev/; its best model is %s (pass that)", dir, filepath.Join(dir, bestDir))
+			}
 			return "", "", fmt.Errorf("model %s: the run has no checkpoint yet (its first comes at checkpoint_interval, or at the end; --resume continues a run stopped before it from step 0)", dir)
 		}
 	}
@@ -109,7 +117,7 @@ func checkModelFiles(path string) error {
 		Files map[string]string `json:"files"`
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+		return fmt.Errorf("checkpoint %s: %w", path, data.JSONError(err))
 	}
 	files := maps.Clone(st.Files)
 	delete(files, optimFile)

@@ -180,7 +180,7 @@ func TestBadInput(t *testing.T) {
 		{"directory without shards", []string{"pretrain", "--data", noShards, "--out", out("r4")}, 2, []string{noShards, "without token shards (train_*.bin)", "data prepare --out"}},
 		{"eval on an empty file", []string{"eval", "--model", pre, "--data", empty}, 2, []string{empty}},
 		// Model directories.
-		{"model dir missing", []string{"generate", "--model", filepath.Join(dir, "nope")}, 2, []string{"nope", "not a directory"}},
+		{"model dir missing", []string{"generate", "--model", filepath.Join(dir, "nope")}, 2, []string{"nope", "no such directory"}},
 		{"model dir without config.json", []string{"generate", "--model", noConfig}, 2, []string{noConfig, "config.json"}},
 		{"model dir without weights", []string{"generate", "--model", noWeights}, 2, []string{noWeights, "model.safetensors"}},
 		{"config.json not JSON", []string{"generate", "--model", badJSON}, 2, []string{"config.json"}},
@@ -206,7 +206,7 @@ func TestBadInput(t *testing.T) {
 		{"broken JSONL row", []string{"finetune", "-c", jsonlTask, "--out", out("f6")}, 2, []string{"rows.jsonl:2"}},
 		{"unknown task type", []string{"finetune", "-c", taskType, "--out", out("f7")}, 2, []string{taskType, "translation"}},
 		{"lambda out of range", []string{"finetune", "-c", lambda, "--out", out("f8")}, 2, []string{"lambda"}},
-		{"predict with no model there", []string{"predict", "--model", filepath.Join(dir, "nonexistent"), "--data", filepath.Join(dir, "good.tsv")}, 2, []string{"not a directory"}},
+		{"predict with no model there", []string{"predict", "--model", filepath.Join(dir, "nonexistent"), "--data", filepath.Join(dir, "good.tsv")}, 2, []string{"no such directory"}},
 		{"predict with a pretrained model", []string{"predict", "--model", pre, "--data", filepath.Join(dir, "good.tsv")}, 2, []string{"finetuned model"}},
 	}
 	if len(cases) < 30 {
