@@ -50,7 +50,7 @@ func TrainBPE(files []string, vocabSize int, progress io.Writer) (*BPE, error) {
 	}
 	logf(progress, "bpe: %d merges, vocab %d, %.1fs\n", len(tr.ranked), tok.VocabSize(), time.Since(start).Seconds())
 	if tok.VocabSize() < vocabSize {
-		logf(progress, "bpe: warning: the text has no more pairs to merge: vocab %d, not the %d asked for\n", tok.VocabSize(), vocabSize)
+		logf(progress, "bpe: warning: no pair of tokens occurs twice in the text any more (one that occurs once is not merged): vocab %d, not the %d asked for\n", tok.VocabSize(), vocabSize)
 	}
 	return tok, nil
 }

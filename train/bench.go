@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"gptctl/data"
 	"gptctl/graph"
 	"gptctl/kernels"
 )
@@ -131,8 +132,13 @@ func benchConfig(cfg Config, spec BenchSpec) (Config, error) {
 		mc.Dropout = cfg.Dropout
 		cfg.Config = mc
 	}
+	if cfg.VocabSize <= 0 && cfg.Tokenizer != "char" { // the size of a tokenizer that needs no corpus
+		if tok, err := data.ResolveTokenizer(cfg.Tokenizer); err == nil {
+			cfg.VocabSize = tok.VocabSize()
+		}
+	}
 	if cfg.VocabSize <= 0 {
-		return cfg, &ConfigError{fmt.Errorf("bench: vocab_size must be set (synthetic tokens have no tokenizer)")}
+		return cfg, &ConfigError{fmt.Errorf("bench: vocab_size must be set, e.g. --set vocab_size=50257 (tokenizer %s: the synthetic tokens need the vocabulary's size)", cfg.Tokenizer)}
 	}
 	if threads > 0 { // the flag; else the config's threads
 		cfg.Threads = threads

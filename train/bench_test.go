@@ -46,9 +46,13 @@ func TestBench(t *testing.T) {
 	if _, err := Bench(c, BenchSpec{}, io.Discard); err == nil {
 		t.Error("no error for 0 steps")
 	}
-	c.VocabSize = 0
-	if _, err := Bench(c, BenchSpec{Steps: 1}, io.Discard); err == nil {
-		t.Error("no error for vocab_size 0")
+	c.VocabSize, c.Tokenizer = 0, "char"
+	if _, err := Bench(c, BenchSpec{Steps: 1}, io.Discard); err == nil || !strings.Contains(err.Error(), "--set vocab_size=") {
+		t.Errorf("vocab_size 0 with the char tokenizer: %v, want an error saying how to set it", err)
+	}
+	c.Tokenizer = "byte" // a tokenizer that needs no corpus gives its size
+	if got, err := benchConfig(c, BenchSpec{Steps: 1}); err != nil || got.VocabSize != 256 {
+		t.Errorf("tokenizer byte, no vocab_size: vocab %d (%v), want 256", got.VocabSize, err)
 	}
 }
 

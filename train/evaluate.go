@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 
 	G "gorgonia.org/gorgonia"
 
@@ -276,6 +277,12 @@ func openEvalShards(dir, prefix string, tok data.Tokenizer) (*data.ShardSet, err
 	prefix = cmp.Or(prefix, "val")
 	if prefix != "val" && prefix != "train" {
 		return nil, inputErrorf("split %q: want val or train", prefix)
+	}
+	if shards, _ := data.ShardFiles(dir, "train"); len(shards) == 0 {
+		if vals, _ := data.ShardFiles(dir, "val"); len(vals) == 0 {
+			return nil, inputErrorf("data %s is a directory without token shards: eval reads one text file, or the shards gptctl data prepare writes (gptctl data prepare --tokenizer MODEL_DIR --data '%s' --out SHARDS_DIR, then --data SHARDS_DIR)",
+				dir, filepath.Join(dir, "*.txt"))
+		}
 	}
 	if prefix == "val" && onlyTrainShards(dir) {
 		return nil, inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); --split train scores its training shards", dir)

@@ -216,7 +216,7 @@ func TestEvalLMShards(t *testing.T) {
 		{one, "", "no validation shards"},
 		{other, "train", "the shards were made with another tokenizer"},
 		{file, "train", "is chosen only in a directory of shards"},
-		{t.TempDir(), "", "no shards val_*.bin"},
+		{t.TempDir(), "", "is a directory without token shards: eval reads one text file"},
 	} {
 		_, err := EvalLM(model, c.data, InferOptions{Batch: 2, Split: c.split})
 		var ie *InputError

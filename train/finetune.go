@@ -394,7 +394,7 @@ func (r *ftRun) loadData() error {
 	t := r.cfg.Task
 	train, err := readTaskData(t.Train, t.TaskFormat, true, r.opt.Log, "skip_bad_rows")
 	if err != nil {
-		return err
+		return r.resumedPath(err)
 	}
 	r.sum.Skipped = train.Skipped
 	var valEx []data.Example
@@ -406,7 +406,7 @@ func (r *ftRun) loadData() error {
 	case t.Val != "":
 		val, err := readTaskData(t.Val, t.TaskFormat, true, r.opt.Log, "skip_bad_rows")
 		if err != nil {
-			return err
+			return r.resumedPath(err)
 		}
 		valEx, r.sum.Skipped = val.Examples, r.sum.Skipped+val.Skipped
 	default:
@@ -423,6 +423,14 @@ func (r *ftRun) loadData() error {
 	}
 	r.sum.Baseline = baselineMetrics(r.model.info, r.train, r.val)
 	return nil
+}
+
+// resumedPath is resumedPathError for a resumed finetune's task files.
+func (r *ftRun) resumedPath(err error) error {
+	if !r.opt.Resume {
+		return err
+	}
+	return resumedPathError(err, r.opt.OutDir, finetuneJobFile, r.cfg.Task.Train, r.cfg.Task.Val)
 }
 
 // readTaskData reads a task file (its problems are input errors) and logs

@@ -110,11 +110,11 @@ func SetupDevice(cfg Config, log io.Writer) (string, error) {
 	device := "cpu"
 	switch {
 	case cfg.Device == "cuda" && !kernels.CUDA:
-		return "", &ConfigError{errors.New("device cuda: this gptctl was built without CUDA (build it with make build-cuda, or use device: cpu)")}
+		return "", &ConfigError{errors.New("device cuda: this gptctl was built without CUDA (build it with make build-cuda, or use the CPU: device: cpu, --device cpu)")}
 	case cfg.Device == "cuda":
 		desc, err := kernels.ProbeCUDA()
 		if err != nil {
-			return "", &ConfigError{fmt.Errorf("device cuda: no usable GPU (%v); use device: auto or cpu", err)}
+			return "", &ConfigError{fmt.Errorf("device cuda: no usable GPU (%v); use device: auto or cpu (--device auto or cpu)", err)}
 		}
 		fmt.Fprintf(log, "device: cuda (%s)\n", desc)
 		device = "cuda"

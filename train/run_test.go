@@ -1199,3 +1199,32 @@ func TestPretrainRefusesShardAsText(t *testing.T) {
 		t.Errorf("pretrain on a shard file: %v", err)
 	}
 }
+
+// A warmup longer than the run is allowed (a short trial of a long
+// recipe) but said: the learning rate never reaches lr.
+func TestWarmupBeyondMaxStepsWarns(t *testing.T) {
+	var log strings.Builder
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=4", "warmup_steps=10", "lr=1e-3"), Options{OutDir: t.TempDir(), Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "warning: warmup_steps 10 exceeds max_steps 4: the learning rate peaks at 0.0004, not lr 0.001"; !strings.Contains(log.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, log.String())
+	}
+}
+
+// A run resumed from another working directory cannot find the corpus its
+// job file names by a relative path: the error says why and what to do.
+func TestResumeFromElsewhereNamesRelativePath(t *testing.T) {
+	start, out := t.TempDir(), filepath.Join(t.TempDir(), "run")
+	t.Chdir(start)
+	writeFile(t, "c.txt", strings.Repeat("to be or not to be, that is the question. ", 40))
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "data=c.txt", "max_steps=10"), Options{OutDir: out, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	_, err := Pretrain(context.Background(), tinyConfig(t, "data=c.txt", "max_steps=20"), Options{OutDir: out, Resume: true, Log: io.Discard})
+	var ie *InputError
+	if want := "c.txt is relative, as " + filepath.Join(out, "train.yaml") + " names it"; !errors.As(err, &ie) || !strings.Contains(err.Error(), want) {
+		t.Errorf("resume from elsewhere: %v, want an InputError containing %q", err, want)
+	}
+}

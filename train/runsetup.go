@@ -6,7 +6,9 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 
@@ -58,6 +60,9 @@ func newRun(cfg Config, opt Options, device string) (_ *run, err error) {
 	}
 	c, err := loadCorpus(r.cfg, r.tok, opt.Log)
 	if err != nil {
+		if opt.Resume {
+			err = resumedPathError(err, opt.OutDir, jobFile, r.cfg.Data, r.cfg.ValData)
+		}
 		return nil, err
 	}
 	r.tok, r.corpus = c.tok, c
@@ -81,6 +86,10 @@ func newRun(cfg Config, opt Options, device string) (_ *run, err error) {
 		r.cfg.Arch, r.cfg.NLayer, r.cfg.NHead, r.cfg.NEmbd, r.model.T, r.cfg.VocabSize, r.tok.Name(), float64(r.sum.Params)/1e6)
 	fmt.Fprintf(opt.Log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
 		c.train.len(), c.val.len(), r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
+	if w, n := r.cfg.WarmupSteps, r.cfg.MaxSteps; w > n {
+		fmt.Fprintf(opt.Log, "warning: warmup_steps %d exceeds max_steps %d: the learning rate peaks at %.3g, not lr %g\n",
+			w, n, LR(n-1, w, n, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay), r.cfg.LR)
+	}
 	return r, nil
 }
 
@@ -419,4 +428,21 @@ func modelChange(want, have graph.Config) (key string, w, h any) {
 		return "vocab_size", want.VocabSize, have.VocabSize
 	}
 	return "", nil, nil
+}
+
+// resumedPathError adds to err, a resumed run's failure to open one of the
+// data paths of its saved job file, that a relative path there is read from
+// the working directory: the job must resume from the directory it started
+// in (or the file name absolute paths).
+func resumedPathError(err error, outDir, job string, paths ...string) error {
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, p := range paths {
+		if p != "" && !filepath.IsAbs(p) && strings.Contains(err.Error(), p) {
+			return inputErrorf("%v (%s is relative, as %s names it, and read from the working directory: resume from the directory the run started in, or make the path absolute there)",
+				err, p, filepath.Join(outDir, job))
+		}
+	}
+	return err
 }

@@ -90,6 +90,8 @@ func evalRun(opts *EvalOptions) error {
 		return &usageError{errors.New("--split is for a language model's loss over token shards, not for task files")}
 	case opts.Format != "" && !taskFile:
 		return &usageError{errors.New("--format is for task files (a finetuned model, or --task); a language model reads text, .jsonl or shards")}
+	case opts.SkipBadRows && !taskFile:
+		return &usageError{errors.New("--skip-bad-rows is for task files (a finetuned model, or --task); a language model reads text, .jsonl or shards")}
 	}
 	if opts.TaskPath != "" { // a language model, zero-shot on a multiple-choice file
 		if taskModel {

@@ -86,7 +86,6 @@ func reportRun(opts *ReportOptions) error {
 		run, err := report.LoadRun(dir)
 		var notRun *report.NotRunError
 		if errors.As(err, &notRun) { // not a run (yet), or a metrics file that is not one: the others are reported
-			fmt.Fprintf(opts.ErrOut, "report: skipped: %v\n", err)
 			skipped = append(skipped, err)
 			continue
 		}
@@ -99,10 +98,13 @@ func reportRun(opts *ReportOptions) error {
 		runs = append(runs, run)
 	}
 	switch {
-	case len(runs) == 0 && len(skipped) > 0:
+	case len(runs) == 0 && len(skipped) > 0: // said once, as the error
 		return &train.InputError{Err: errors.Join(skipped...)}
 	case len(runs) == 0: // only the report's own directory was named
 		return &usageError{fmt.Errorf("no runs to report: name run directories (each with a %s), not only --out %s", report.MetricsFile, opts.OutDir)}
+	}
+	for _, err := range skipped {
+		fmt.Fprintf(opts.ErrOut, "report: skipped %s\n", strings.TrimPrefix(err.Error(), "report: "))
 	}
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) { // as train.RunDirError classifies --out

@@ -107,11 +107,11 @@ func TestReportSkipsWhatIsNotARun(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "report")
 	code, _, stderr := runCLI(t, "report", filepath.Join(runs, "a"), filepath.Join(runs, "starting"), filepath.Join(runs, "shards"), "--out", out, "--format", "html")
-	if _, err := os.Stat(filepath.Join(out, "report.html")); code != exitOK || err != nil || strings.Count(stderr, "report: skipped: ") != 2 {
+	if _, err := os.Stat(filepath.Join(out, "report.html")); code != exitOK || err != nil || strings.Count(stderr, "report: skipped ") != 2 || strings.Contains(stderr, "skipped report:") {
 		t.Errorf("a run and two directories that are not: status %d, %v, stderr %q", code, err, stderr)
 	}
 	code, _, stderr = runCLI(t, "report", filepath.Join(runs, "starting"), filepath.Join(runs, "shards"), "--out", out)
-	if code != exitUsage || !strings.Contains(stderr, "starting") || !strings.Contains(stderr, "shards") {
+	if code != exitUsage || strings.Count(stderr, "starting") != 1 || strings.Count(stderr, "shards") != 1 || strings.Contains(stderr, "skipped") {
 		t.Errorf("no run at all: status %d, stderr %q", code, stderr)
 	}
 }

@@ -54,6 +54,9 @@ func newCmdTokenizerTrain(runF func(*TokenizerTrainOptions) error) *cobra.Comman
 		Long: `train learns a byte-level BPE vocabulary with GPT-2's pre-tokenisation and
 writes DIR/encoder.json and DIR/vocab.bpe (256 byte tokens, the merges, and
 <|endoftext|> as the last id) and the same as Hugging Face's DIR/tokenizer.json.
+Each merge joins the most frequent pair of adjacent tokens (ties to the
+lowest ids); a pair that occurs only once is never merged, so a small text
+can stop short of --vocab-size (with a warning).
 Training is deterministic. A .jsonl file (or a .json
 file of JSON lines) trains on its documents, one {"text": ...} per line, as
 data prepare reads them.`,
