@@ -77,10 +77,11 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 
 func (r *ftRun) done() bool { return r.finished }
 
-func (r *ftRun) failed(err error) {
+func (r *ftRun) failed(err error) *FinetuneSummary {
 	r.sum.fail(err)
 	r.fillSummary("failed")
 	writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
+	return r.sum
 }
 
 // newFinetuneRun sets up a finetune; on an error it closes what it opened.

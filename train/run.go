@@ -158,7 +158,7 @@ type job[S any] interface {
 	// finishedSummary is then the run's outcome.
 	done() bool
 	finishedSummary() (*S, error)
-	failed(err error) // writes the summary of a run that failed with err, best effort
+	failed(err error) *S // writes the summary of a run that failed with err, best effort, and returns it
 	close()
 }
 
@@ -181,17 +181,18 @@ func runJob[S any, J job[S]](ctx context.Context, cfg Config, opt Options, setup
 	}
 	sum, err := r.loop(ctx)
 	if err != nil {
-		r.failed(err)
+		sum = r.failed(err)
 	}
 	return sum, err
 }
 
 func (r *run) done() bool { return r.finished }
 
-func (r *run) failed(err error) {
+func (r *run) failed(err error) *Summary {
 	r.sum.fail(err)
 	r.fillSummary("failed")
 	writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
+	return r.sum
 }
 
 // trainingGCPercent is the garbage collector's target in a training job,

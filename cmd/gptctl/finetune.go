@@ -70,7 +70,11 @@ func finetuneRun(opts *FinetuneOptions) error {
 		return err
 	}
 	return runJob("finetune", opts.OutDir, opts.Resume, maxTime, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (any, error) {
-		return train.Finetune(ctx, cfg, o)
+		sum, err := train.Finetune(ctx, cfg, o)
+		if sum == nil {
+			return nil, err
+		}
+		return sum, err
 	})
 }
 

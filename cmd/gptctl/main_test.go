@@ -177,3 +177,20 @@ func TestFlagValueErrors(t *testing.T) {
 		}
 	}
 }
+
+// A run that fails once started (here its loss stops being finite, exit
+// status 3) prints its summary on stdout as a completed one does: status
+// failed and the error, as in DIR/summary.json.
+func TestFailedRunPrintsSummary(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := runCLI(t, "pretrain", "--out", out, "--set", "n_layer=1", "--set", "n_embd=32", "--set", "n_head=2",
+		"--set", "n_ctx=16", "--set", "max_steps=20", "--set", "lr=1e30", "--set", "warmup_steps=0")
+	var sum struct{ Status, Error string }
+	if code != exitNaN || json.Unmarshal([]byte(stdout), &sum) != nil || sum.Status != "failed" || sum.Error == "" {
+		t.Fatalf("status %d, stdout %q, stderr %q; want 3 and a summary with status failed", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil || !strings.Contains(string(b), `"status": "failed"`) {
+		t.Errorf("summary.json: %v\n%s", err, b)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -127,13 +128,19 @@ func pretrainRun(opts *PretrainOptions) error {
 		return err
 	}
 	return runJob("pretrain", opts.OutDir, opts.Resume, maxTime, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (any, error) {
-		return train.Pretrain(ctx, cfg, o)
+		sum, err := train.Pretrain(ctx, cfg, o)
+		if sum == nil {
+			return nil, err
+		}
+		return sum, err
 	})
 }
 
 // runJob runs a pretrain or finetune job under the stop signals (SIGTERM,
-// SIGINT, SIGUSR1), in outDir or a new runs/KIND-TIME, and prints its
-// summary as JSON.
+// SIGINT, SIGUSR1, SIGHUP), in outDir or a new runs/KIND-TIME, and prints
+// its summary as JSON: a run that failed once it had started too (status
+// failed, with its error), so that a script reading stdout learns what
+// DIR/summary.json says.
 func runJob(kind, outDir string, resume bool, maxTime time.Duration, out, log io.Writer, job func(context.Context, train.Options) (any, error)) error {
 	made := outDir == ""
 	if made {
@@ -150,9 +157,16 @@ func runJob(kind, outDir string, resume bool, maxTime time.Duration, out, log io
 		if made {
 			removeIfUnused(outDir)
 		}
+		if sum != nil {
+			printJSON(out, sum) // best effort: the error is the one to report
+		}
 		return err
 	}
-	return printJSON(out, sum)
+	err = printJSON(out, sum)
+	if errors.Is(err, syscall.EPIPE) {
+		return nil // no reader left (| head): the summary is in DIR/summary.json
+	}
+	return err
 }
 
 // removeIfUnused removes the run directory dir that gptctl named for a job
@@ -222,8 +236,9 @@ func quote(s string) string {
 	return string(b)
 }
 
-// signalContext is cancelled by SIGTERM, SIGINT or SIGUSR1 (the warning a
-// batch scheduler sends before a kill), with the signal as its cause. The
+// signalContext is cancelled by SIGTERM, SIGINT, SIGUSR1 (the warning a
+// batch scheduler sends before a kill) or SIGHUP, with the signal as its
+// cause; a closed pipe no longer kills the process (survivePipes). The
 // first signal stops the job cleanly (after the step at hand, with a
 // checkpoint); a second takes its default action: SIGINT and SIGTERM end
 // the process at once, for someone who will not wait (a job killed there
@@ -241,6 +256,7 @@ func signalContext(log io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, stopSignals...)
+	survivePipes()
 	go func() {
 		s, ok := <-ch
 		if !ok {

@@ -116,11 +116,12 @@ func waitForSteps(t *testing.T, metrics string, n int) {
 	t.Fatalf("%s did not reach %d steps in time", metrics, n)
 }
 
-// SIGINT and SIGUSR1 (a scheduler's warning) stop a run as SIGTERM does:
-// a checkpoint, status 0, "interrupted" in summary.json.
+// SIGINT, SIGUSR1 (a scheduler's warning) and SIGHUP (the terminal
+// closed) stop a run as SIGTERM does: a checkpoint, status 0,
+// "interrupted" in summary.json.
 func TestStopSignals(t *testing.T) {
 	bin := buildBinary(t)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGUSR1} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP} {
 		dir := filepath.Join(t.TempDir(), "run")
 		cmd := exec.Command(bin, append(tinyRun, "--set", "max_steps=100000", "--out", dir)...)
 		if err := cmd.Start(); err != nil {
@@ -195,6 +196,29 @@ func TestRepeatedSignalIsOneStop(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "checkpoint", "state.json")); err != nil {
 		t.Errorf("no checkpoint: %v", err)
+	}
+}
+
+// A job whose log reader goes away (| tee, | head, a closed terminal)
+// trains on to the end: a write to the closed pipe is an error, not a kill.
+func TestClosedLogPipe(t *testing.T) {
+	bin := buildBinary(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(bin, append(tinyRun, "--set", "max_steps=200", "--out", dir)...)
+	logs, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForSteps(t, filepath.Join(dir, "metrics.jsonl"), 5)
+	logs.Close() // the reader is gone; gptctl logs a line every step
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("gptctl exited with %v after its log pipe closed, want status 0", err)
+	}
+	if s := readSummary(t, dir); s.Status != "completed" {
+		t.Errorf("summary %+v, want completed", s)
 	}
 }
 

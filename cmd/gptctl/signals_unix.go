@@ -4,9 +4,16 @@ package main
 
 import (
 	"os"
+	"os/signal"
 	"syscall"
 )
 
 // stopSignals end a run after a checkpoint: SIGUSR1 is the warning batch
-// schedulers send before a kill.
-var stopSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1}
+// schedulers send before a kill, SIGHUP the closing of the terminal a run
+// was started from.
+var stopSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP}
+
+// survivePipes makes a write to a closed pipe an error (EPIPE) instead of
+// a kill: a job whose log reader went away (| tee, | head, a closed
+// terminal) trains on and writes its checkpoints, its log lost.
+func survivePipes() { signal.Ignore(syscall.SIGPIPE) }
