@@ -45,6 +45,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	clock := r.opt.clock(start) // max_time counts from the job's start
 	var batches [][]int
 	epoch := -1
+	first, ranDue := r.state.Step, r.state.EvalDue != nil // what this job started from
 	if due := r.state.EvalDue; due != nil { // a signal stopped it before the checkpoint
 		// Cleared first: a checkpoint the step writes holds its line.
 		r.state.EvalDue = nil
@@ -57,7 +58,11 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		}
 	}
 	for r.state.Step < r.total {
-		if why := stopBefore(ctx, r.opt, r.cfg.MaxDuration(), clock, r.budget(r.state.Step+1), r.state.Step); why != "" {
+		why, err := stopBefore(ctx, r.opt, r.cfg.MaxDuration(), clock, r.budget(r.state.Step+1), r.state.Step, r.state.Step > first || ranDue)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
 			r.sum.interrupt(why)
 			break
 		}

@@ -59,19 +59,24 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	elapsed := func() float64 { return base + time.Since(start).Seconds() }
 	clock := r.opt.clock(start) // max_time counts from the job's start
 	var p pace
+	first, ranDue := r.state.Step, false // what this job started from
 	if due := r.state.EvalDue; due != nil { // a signal stopped it before the checkpoint
 		due["step"] = r.state.Step // an int again after JSON
 		if err := r.evalAndLog(ctx, due, true, true); err != nil {
 			return r.evalFailed(ctx, due, err, elapsed())
 		}
-		r.state.EvalDue = nil
+		r.state.EvalDue, ranDue = nil, true
 	}
 	for r.state.Step < cfg.MaxSteps {
 		step := r.state.Step
 		done := step + 1 // the step count after this step
 		evaluated := cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0 || done == cfg.MaxSteps
 		saves := cfg.CheckpointInterval > 0 && done%cfg.CheckpointInterval == 0 && done < cfg.MaxSteps
-		if why := stopBefore(ctx, r.opt, cfg.MaxDuration(), clock, p.budget(evaluated, saves, cfg.EvalBatches, cfg.GradAccum), step); why != "" {
+		why, err := stopBefore(ctx, r.opt, cfg.MaxDuration(), clock, p.budget(evaluated, saves, cfg.EvalBatches, cfg.GradAccum), step, step > first || ranDue)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
 			r.sum.interrupt(why)
 			break
 		}
@@ -191,16 +196,24 @@ func (p *pace) budget(evaluates, saves bool, evalBatches, gradAccum int) time.Du
 // stopBefore says why a run stops before its next step, "" when it goes
 // on: ctx was cancelled, or the step, with the room budget asks for, would
 // pass the job's wall-time limit (opt's, else config, the run's max_time)
-// counted from clock; the latter is logged with the steps done.
-func stopBefore(ctx context.Context, opt Options, config time.Duration, clock time.Time, budget time.Duration, done int) string {
+// counted from clock; the latter is logged with the steps done. A job
+// whose limit passes before it has made any progress (progressed false:
+// no step, no evaluation) fails with a ConfigError instead: stopped as
+// interrupted, it would be resumed to stop there again, for ever.
+func stopBefore(ctx context.Context, opt Options, config time.Duration, clock time.Time, budget time.Duration, done int, progressed bool) (string, error) {
 	if ctx.Err() != nil {
-		return context.Cause(ctx).Error()
+		return context.Cause(ctx).Error(), nil
 	}
-	if limit := opt.wallLimit(config); limit > 0 && time.Since(clock)+budget > limit {
-		fmt.Fprintf(opt.Log, "max_time %v reached (with room for the next step): stopping at step %d with a checkpoint\n", limit, done)
-		return fmt.Sprintf("max_time %v reached", limit)
+	limit := opt.wallLimit(config)
+	if limit <= 0 || time.Since(clock)+budget <= limit {
+		return "", nil
 	}
-	return ""
+	if !progressed {
+		return "", &ConfigError{fmt.Errorf("max_time %v was spent before this job's first step (setting up took %v): raise it (--max-time, or max_time), or no job of this run will ever train",
+			limit, time.Since(clock).Round(time.Millisecond))}
+	}
+	fmt.Fprintf(opt.Log, "max_time %v reached (with room for the next step): stopping at step %d with a checkpoint\n", limit, done)
+	return fmt.Sprintf("max_time %v reached", limit), nil
 }
 
 // skip counts step as skipped under on_nonfinite: skip (err says why);

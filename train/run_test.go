@@ -1046,13 +1046,17 @@ func TestResumeTakesOptimizerSettings(t *testing.T) {
 // slowest step with its work, or, before any evaluation was timed, an
 // estimate from the mean step.
 func TestMaxTimeBudget(t *testing.T) {
+	// A job that spent its time before its first step fails (exit status
+	// 2): stopped as interrupted, each resume would stop there again.
 	dir := t.TempDir()
 	sum, err := Pretrain(context.Background(), tinyConfig(t, "max_time=30m"), Options{OutDir: dir, Log: io.Discard, Started: time.Now().Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "max_time 30m0s was spent before this job's first step") || sum == nil || sum.Status != "failed" {
+		t.Errorf("a job started an hour before a 30m limit: %v, %+v; want a ConfigError and a failed summary", err, sum)
 	}
-	if sum.Status != "interrupted" || sum.Step != 0 || !strings.Contains(sum.Interruption, "max_time") {
-		t.Errorf("a job started an hour before a 30m limit: %+v, want it stopped before its first step", sum)
+	cfg := synthClassifier(t, t.TempDir(), 60, "max_time: 30m\n")
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: t.TempDir(), Log: io.Discard, Started: time.Now().Add(-time.Hour)}); !errors.As(err, &ce) {
+		t.Errorf("a finetune started an hour before a 30m limit: %v, want a ConfigError", err)
 	}
 	var p pace
 	for range 4 {
