@@ -100,6 +100,14 @@ func predictRun(opts *PredictOptions) error {
 		if err := checkPredictOut(opts.OutPath, opts.DataPath, opts.ModelDir); err != nil {
 			return &usageError{err}
 		}
+		// The predictions are written at the end: a directory that takes no
+		// file is found before the work, not after it.
+		probe, err := os.CreateTemp(filepath.Dir(opts.OutPath), ".gptctl-predict-*")
+		if err != nil {
+			return &usageError{fmt.Errorf("--out %s: %w (name a file in a directory you can write)", opts.OutPath, err)}
+		}
+		probe.Close()
+		os.Remove(probe.Name())
 	}
 	line := newProgressLine(opts.Log)
 	defer line.done()
