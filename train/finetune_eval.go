@@ -258,30 +258,36 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 	if err != nil {
 		return 0, err
 	}
-	outs, err := m.predict(exs, o, device)
-	if err != nil {
-		return 0, err
-	}
-	if err := finiteOutputs("model "+modelDir, exs, outs); err != nil {
-		return 0, err
-	}
-	enc := json.NewEncoder(w)
-	for i, o := range outs {
-		p := Prediction{Line: exs[i].line}
-		if m.info.Objective == graph.Regress {
-			p.Score = &o[0]
-		} else {
-			p.Label, p.Probabilities = m.info.labelName(argmax(o)), make(LabelProbs, len(o))
-			for c, v := range o {
-				p.Probabilities[c] = LabelProb{m.info.labelName(c), v}
+	enc, written := json.NewEncoder(w), 0
+	err = m.predictEach(exs, o, device, predictChunk, func(first int, outs [][]float64) error {
+		part := exs[first : first+len(outs)]
+		if err := finiteOutputs("model "+modelDir, part, outs); err != nil {
+			return err
+		}
+		for i, o := range outs {
+			p := Prediction{Line: part[i].line}
+			if m.info.Objective == graph.Regress {
+				p.Score = &o[0]
+			} else {
+				p.Label, p.Probabilities = m.info.labelName(argmax(o)), make(LabelProbs, len(o))
+				for c, v := range o {
+					p.Probabilities[c] = LabelProb{m.info.labelName(c), v}
+				}
 			}
+			if err := enc.Encode(p); err != nil {
+				return err
+			}
+			written++
 		}
-		if err := enc.Encode(p); err != nil {
-			return i, err
-		}
-	}
-	return len(outs), nil
+		return nil
+	})
+	return written, err
 }
+
+// predictChunk is how many rows predict scores before it writes their
+// predictions: the output grows as the work goes (a full disk is found
+// early), and only a chunk's outputs are held.
+var predictChunk = 4096
 
 // finiteOutputs is a *NonFiniteError naming the first example whose head
 // outputs are not finite: a model that diverged in training.
@@ -300,17 +306,28 @@ func finiteOutputs(model string, exs []taskExample, outs [][]float64) error {
 // examples, on device. On the GPU every batch is padded to max_len: one graph, compiled
 // once.
 func (m *taskModel) predict(exs []taskExample, o InferOptions, device string) ([][]float64, error) {
+	outs := make([][]float64, 0, len(exs))
+	err := m.predictEach(exs, o, device, len(exs), func(_ int, part [][]float64) error {
+		outs = append(outs, part...)
+		return nil
+	})
+	return outs, err
+}
+
+// predictEach is predict in chunks of chunk examples, in order, each
+// chunk's outputs passed to emit with the index of its first example; the
+// graphs are built once, for all of them.
+func (m *taskModel) predictEach(exs []taskExample, o InferOptions, device string, chunk int, emit func(first int, outs [][]float64) error) error {
 	// A batch beyond the examples builds no larger graph.
 	E, head := min(o.Batch, max(1, len(exs))), m.info.head()
 	if device == "cpu" { // a graph for each padded length of the examples, kept
 		lens := graphLens(m.info.MaxLen, exs)
 		what := fmt.Sprintf("--batch-size %d (%d sequences, in graphs of %v tokens)", E, E*head.Rows, lens)
 		if err := fitsInference(m.params.Config, E*head.Rows, lens, what); err != nil {
-			return nil, &ConfigError{err}
+			return &ConfigError{err}
 		}
 	}
 	s := newGraphSet(m.params, head, E, m.info.MaxLen, kernels.NewRNG(0))
-	s.progress = o.progress
 	if device == "cuda" {
 		s.fixedT, s.opts, s.forwardOnGPU = m.info.MaxLen, modelOptions(device), true
 		defer func() {
@@ -319,7 +336,18 @@ func (m *taskModel) predict(exs []taskExample, o InferOptions, device string) ([
 			}
 		}()
 	}
-	return s.predict(context.Background(), exs)
+	for first := 0; first < len(exs); first += max(chunk, 1) {
+		part := exs[first:min(first+max(chunk, 1), len(exs))]
+		s.progress = func(done, _ int) { o.progress(first+done, len(exs)) } // counted over all of exs
+		outs, err := s.predict(context.Background(), part)
+		if err != nil {
+			return err
+		}
+		if err := emit(first, outs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // columnList writes a task's column mapping as role: column, sorted.

@@ -191,6 +191,17 @@ eval_interval: 10
 	if !strings.HasPrefix(lines[0], `{"line":2,"label":"pos","probabilities":{"neg":`) || !strings.Contains(lines[1], `"label":"neg"`) {
 		t.Errorf("predictions:\n%s", preds.String())
 	}
+	// Written a chunk of rows at a time (here 3 of the 400, in batches of
+	// 2): the same predictions, in file order, as in one chunk.
+	var whole, chunked strings.Builder
+	if _, err := PredictTask(out, train, &whole, InferOptions{Batch: 2}); err != nil {
+		t.Fatal(err)
+	}
+	defer func(n int) { predictChunk = n }(predictChunk)
+	predictChunk = 3
+	if n, err := PredictTask(out, train, &chunked, InferOptions{Batch: 2}); err != nil || chunked.String() != whole.String() {
+		t.Errorf("predict in chunks of 3: %d, %v\n%s\nwant\n%s", n, err, chunked.String(), whole.String())
+	}
 	// A file of another format: by its extension, by Format where its name
 	// does not say, else in the model's (the same rows as CSV, as .txt TSV
 	// with and without --format, as .dat CSV with it).
