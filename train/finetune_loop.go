@@ -45,7 +45,9 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	clock := r.opt.clock(start) // max_time counts from the job's start
 	var batches [][]int
 	epoch := -1
-	first, ranDue := r.state.Step, r.state.EvalDue != nil // what this job started from
+	// What this job started from: progress is a step past it, or the
+	// evaluation a signal left due.
+	first, ranDue := r.state.Step, r.state.EvalDue != nil
 	if due := r.state.EvalDue; due != nil { // a signal stopped it before the checkpoint
 		// Cleared first: a checkpoint the step writes holds its line.
 		r.state.EvalDue = nil

@@ -59,7 +59,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	elapsed := func() float64 { return base + time.Since(start).Seconds() }
 	clock := r.opt.clock(start) // max_time counts from the job's start
 	var p pace
-	first, ranDue := r.state.Step, false // what this job started from
+	// What this job started from: progress is a step past it, or the
+	// evaluation a signal left due.
+	first, ranDue := r.state.Step, false
 	if due := r.state.EvalDue; due != nil { // a signal stopped it before the checkpoint
 		due["step"] = r.state.Step // an int again after JSON
 		if err := r.evalAndLog(ctx, due, true, true); err != nil {
