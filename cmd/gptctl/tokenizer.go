@@ -115,7 +115,7 @@ func newCmdTokenizerCodec(decode bool, runF func(*TokenizerCodecOptions) error) 
 	cmd := &cobra.Command{
 		Use:     "encode --tokenizer SPEC [--binary] < text > ids",
 		Short:   "Encode stdin to token ids on stdout",
-		Long:    "encode reads text on stdin and writes its token ids, separated by spaces, or\nas little-endian uint32 with --binary.",
+		Long:    "encode reads text on stdin and writes its token ids, separated by spaces, or\nas little-endian uint32 with --binary. Text is UTF-8: a leading UTF-8 byte order\nmark is dropped, a UTF-16 or UTF-32 one refused; --tokenizer byte encodes any\nbytes as they are.",
 		Example: "  echo 'Hello world' | gptctl tokenizer encode --tokenizer gpt2",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -171,7 +171,11 @@ func tokenizerEncodeRun(opts *TokenizerCodecOptions) error {
 	w := bufio.NewWriterSize(opts.Out, 1<<16)
 	first := true
 	var buf []byte
-	err = data.ReadChunks(opts.In, 1<<20, data.CutsOf(tok), func(chunk string) error {
+	readChunks := func(r io.Reader, fn func(string) error) error { return data.ReadChunks(r, 1<<20, data.CutsOf(tok), fn) }
+	if _, raw := tok.(data.ByteTokenizer); raw {
+		readChunks = readByteChunks // bytes, not text: no byte order mark to drop or refuse
+	}
+	err = readChunks(opts.In, func(chunk string) error {
 		buf = buf[:0]
 		if why := data.CharTextProblem(tok, chunk); why != "" {
 			return &usageError{fmt.Errorf("%s: %s", opts.Spec, why)}
@@ -271,4 +275,27 @@ func decodeText(r io.Reader, add func(int64, int) error) error {
 		return fmt.Errorf("tokenizer decode: %w", err)
 	}
 	return nil
+}
+
+// readByteChunks passes r's bytes to fn in chunks, as they are: what the
+// byte tokenizer encodes, whose decode may write any bytes (a leading
+// FF FE or EF BB BF included, which text readers take for a byte order
+// mark).
+func readByteChunks(r io.Reader, fn func(string) error) error {
+	b := make([]byte, 1<<20)
+	for {
+		n, err := io.ReadFull(r, b)
+		if n > 0 {
+			if err := fn(string(b[:n])); err != nil {
+				return err
+			}
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return nil
+		default:
+			return err
+		}
+	}
 }

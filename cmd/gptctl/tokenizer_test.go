@@ -63,6 +63,17 @@ func TestTokenizerCommands(t *testing.T) {
 			t.Fatalf("binary=%v: decode(encode(text)) = %q", binary, back)
 		}
 	}
+	// The byte tokenizer encodes bytes, whatever they are: any bytes its
+	// decode writes, those that begin as a byte order mark too.
+	for _, b := range []string{"\xff\xfeA", "\xef\xbb\xbfA", "\x00\x00\xfe\xff"} {
+		ids, err := runCmd(NewCmdTokenizer(), b, "encode", "-t", "byte")
+		if err != nil {
+			t.Fatalf("encode -t byte %q: %v", b, err)
+		}
+		if back, err := runCmd(NewCmdTokenizer(), ids, "decode", "-t", "byte"); err != nil || back != b {
+			t.Errorf("byte tokenizer: decode(encode(%q)) = %q, %v", b, back, err)
+		}
+	}
 	ids, _ := runCmd(NewCmdTokenizer(), "a<|endoftext|>", "encode", "-t", dir, "--special")
 	if !strings.HasSuffix(ids, " 399\n") {
 		t.Fatalf("--special: %q, want the EOT id 399 last", ids)
