@@ -26,9 +26,10 @@ type hfTokenizerFile struct {
 		ByteFallback            bool     `json:"byte_fallback"`
 		IgnoreMerges            bool     `json:"ignore_merges"`
 	} `json:"model"`
-	Normalizer   json.RawMessage `json:"normalizer"`
-	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
-	AddedTokens  []struct {
+	Normalizer    json.RawMessage `json:"normalizer"`
+	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
+	PostProcessor json.RawMessage `json:"post_processor"`
+	AddedTokens   []struct {
 		ID      int    `json:"id"`
 		Content string `json:"content"`
 	} `json:"added_tokens"`
@@ -53,6 +54,9 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 	}
 	if n := string(bytes.TrimSpace(f.Normalizer)); n != "" && n != "null" {
 		return nil, fmt.Errorf("tokenizer %s: it has a normalizer (%.60s), which gptctl does not apply: remove it if the text needs none, or use a tokenizer without one", path, n)
+	}
+	if err := offsetsOnly(f.PostProcessor, path); err != nil {
+		return nil, err
 	}
 	if tok, err := charOrByteHF(&f, path); tok != nil || err != nil {
 		return tok, err
@@ -86,6 +90,35 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 		return nil, err
 	}
 	return gpt2BPE(visible, pairs, path+" (model.vocab)", path+" (model.merges)")
+}
+
+// offsetsOnly refuses a post_processor that adds tokens to an encoding
+// (TemplateProcessing's start token, BERT's [CLS] and [SEP]), which
+// gptctl would not add: none, or GPT-2's ByteLevel (it only trims offsets),
+// alone or in a Sequence, passes.
+func offsetsOnly(raw json.RawMessage, path string) error {
+	if p := bytes.TrimSpace(raw); len(p) == 0 || string(p) == "null" {
+		return nil
+	}
+	var pp struct {
+		Type       string            `json:"type"`
+		Processors []json.RawMessage `json:"processors"`
+	}
+	if err := json.Unmarshal(raw, &pp); err != nil {
+		return fmt.Errorf("tokenizer %s: post_processor: %w", path, JSONError(err))
+	}
+	switch pp.Type {
+	case "ByteLevel":
+		return nil
+	case "Sequence":
+		for _, p := range pp.Processors {
+			if err := offsetsOnly(p, path); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("tokenizer %s: post_processor %.80s adds tokens to every encoding, which gptctl does not: remove it (gptctl adds the end-of-text token between documents itself), or use a tokenizer without one", path, bytes.TrimSpace(raw))
 }
 
 // gpt2Kind refuses a BPE tokenizer.json that would encode otherwise than

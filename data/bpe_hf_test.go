@@ -111,6 +111,10 @@ func TestHFTokenizerJSONErrors(t *testing.T) {
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":true}}`, "add_prefix_space is not false"},
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}}`, "use_regex is false"},
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Split"},{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]}}`, `pre_tokenizer {"type":"Sequence"`},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},` + bl + `,"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>"}}]}}`,
+			`post_processor {"type":"TemplateProcessing"`},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},` + bl + `,"post_processor":{"type":"Sequence","processors":[{"type":"ByteLevel"},{"type":"BertProcessing"}]}}`,
+			`post_processor {"type":"BertProcessing"} adds tokens to every encoding`},
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"],"ignore_merges":true,"byte_fallback":true,"end_of_word_suffix":"</w>"},` + bl + `}`, "end_of_word_suffix is set, model.byte_fallback is true, model.ignore_merges is true"},
 	} {
 		dir := t.TempDir()
