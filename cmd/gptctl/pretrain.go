@@ -255,14 +255,20 @@ func quote(s string) string {
 func signalContext(log io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, stopSignals...)
+	for _, s := range stopSignals {
+		// A signal the process started with ignored stays ignored: nohup's
+		// SIGHUP, a background job's SIGINT (Notify would catch it again).
+		if !signal.Ignored(s) {
+			signal.Notify(ch, s)
+		}
+	}
 	survivePipes()
 	go func() {
 		s, ok := <-ch
 		if !ok {
 			return
 		}
-		fmt.Fprintf(log, "gptctl: %v: stopping cleanly; a second SIGINT (Ctrl-C) or SIGTERM stops at once\n", s)
+		fmt.Fprintf(log, "gptctl: %v: stopping cleanly; a second SIGINT (Ctrl-C), SIGTERM or SIGHUP stops at once\n", s)
 		cancel(fmt.Errorf("received %v", s))
 		copies := time.NewTimer(repeatWindow)
 		defer copies.Stop()

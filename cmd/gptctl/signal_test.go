@@ -142,10 +142,10 @@ func TestStopSignals(t *testing.T) {
 	}
 }
 
-// slowRun's steps take long enough (about a second on 2 cores) that a
+// slowRun's steps take long enough (about three seconds on 2 cores) that a
 // clean stop cannot finish within the tests' waits between signals.
 var slowRun = []string{"pretrain", "--set", "n_layer=3", "--set", "n_embd=256", "--set", "n_head=4", "--set", "n_ctx=256",
-	"--set", "batch_size=8", "--set", "max_steps=1000", "--set", "log_interval=1"}
+	"--set", "batch_size=24", "--set", "max_steps=1000", "--set", "log_interval=1"}
 
 // A second SIGINT does not wait for the clean stop the first began: it
 // ends the process at once, by the signal.
@@ -167,7 +167,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	if !ws.Signaled() || ws.Signal() != syscall.SIGINT {
 		t.Errorf("after two SIGINTs gptctl exited with %v, want to be ended by the second\n%s", err, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "a second SIGINT (Ctrl-C) or SIGTERM stops at once") {
+	if !strings.Contains(stderr.String(), "a second SIGINT (Ctrl-C), SIGTERM or SIGHUP stops at once") {
 		t.Errorf("stderr does not say what a second signal does:\n%s", stderr.String())
 	}
 }
@@ -196,6 +196,28 @@ func TestRepeatedSignalIsOneStop(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "checkpoint", "state.json")); err != nil {
 		t.Errorf("no checkpoint: %v", err)
+	}
+}
+
+// A job started with SIGHUP ignored (nohup) keeps it ignored: a hangup
+// does not stop it.
+func TestNohupKeepsSIGHUPIgnored(t *testing.T) {
+	bin := buildBinary(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"-c", `trap "" HUP; exec "$@"`, "sh", bin}, append(tinyRun, "--out", dir)...)
+	cmd := exec.Command("sh", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForSteps(t, filepath.Join(dir, "metrics.jsonl"), 5)
+	cmd.Process.Signal(syscall.SIGHUP)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("gptctl under nohup exited with %v after SIGHUP, want status 0\n%s", err, stderr.String())
+	}
+	if s := readSummary(t, dir); s.Status != "completed" {
+		t.Errorf("summary %+v, want completed: SIGHUP is ignored under nohup", s)
 	}
 }
 
