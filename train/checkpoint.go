@@ -237,6 +237,17 @@ func hasCheckpoint(runDir string) bool {
 	return false
 }
 
+// IsRunDir reports whether dir is a gptctl run directory: it holds the job
+// file of a pretrain or a finetune.
+func IsRunDir(dir string) bool {
+	for _, name := range []string{jobFile, finetuneJobFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // heldRun names what makes runDir hold a run that a new run would write
 // over: a checkpoint, best/, or the summary of a run that did not fail; ""
 // when there is none: an empty directory, or one whose run left nothing to

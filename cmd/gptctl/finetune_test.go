@@ -123,6 +123,8 @@ func TestFinetuneCLI(t *testing.T) {
 		{[]string{"predict", "--model", ft, "--data", task, "--out", task}, "is the --data file"},
 		{[]string{"predict", "--model", ft, "--data", task, "--out", filepath.Join(ft, "best", "model.safetensors")}, "would replace a file of the model directory"},
 		{[]string{"predict", "--model", ft, "--data", task, "--out", filepath.Join(ft, "metrics.jsonl")}, "would replace a file of the model directory"},
+		{[]string{"predict", "--model", filepath.Join(ft, "best"), "--data", task, "--out", filepath.Join(ft, "checkpoint", "model.safetensors")}, "would replace a file of the model directory"},
+		{[]string{"predict", "--model", filepath.Join(ft, "best"), "--data", task, "--out", filepath.Join(ft, "summary.json")}, "would replace a file of the model directory"},
 		{[]string{"predict", "--model", ft, "--data", task, "--out", "/sys/p.jsonl"}, "name a file in a directory you can write"}, // Linux: no file can be made in /sys
 	} {
 		code, _, stderr := runCLI(t, c.args...)

@@ -161,7 +161,7 @@ func checkInferFlags(o *train.InferOptions) error {
 // a slip of tab completion that the atomic write would otherwise carry
 // out. Another .jsonl file there (earlier predictions) may be replaced.
 func checkPredictOut(out, dataPath, modelDir string) error {
-	fo, err := os.Stat(out)
+	fo, err := os.Lstat(out) // a link is replaced, not its target
 	if err != nil {
 		return nil // a new file
 	}
@@ -173,11 +173,20 @@ func checkPredictOut(out, dataPath, modelDir string) error {
 	if err1 != nil || err2 != nil {
 		return nil
 	}
-	if real, err := filepath.EvalSymlinks(absOut); err == nil {
-		absOut = real
+	// The directory the link or file --out names lives in, links resolved:
+	// an --out that is a link is replaced, not its target.
+	if real, err := filepath.EvalSymlinks(filepath.Dir(absOut)); err == nil {
+		absOut = filepath.Join(real, filepath.Base(absOut))
 	}
 	if real, err := filepath.EvalSymlinks(absModel); err == nil {
 		absModel = real
+	}
+	// A run's best/ or checkpoint/: the run around it is the model's too.
+	switch filepath.Base(absModel) {
+	case "best", "checkpoint", "checkpoint.prev":
+		if train.IsRunDir(filepath.Dir(absModel)) {
+			absModel = filepath.Dir(absModel)
+		}
 	}
 	rel, err := filepath.Rel(absModel, absOut)
 	inside := err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
