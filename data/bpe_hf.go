@@ -7,6 +7,7 @@ package data
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -94,8 +95,9 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 
 // offsetsOnly refuses a post_processor that adds tokens to an encoding
 // (TemplateProcessing's start token, BERT's [CLS] and [SEP]), which
-// gptctl would not add: none, or GPT-2's ByteLevel (it only trims offsets),
-// alone or in a Sequence, passes.
+// gptctl would not add. None passes, as do GPT-2's ByteLevel (it only
+// trims offsets), a TemplateProcessing whose single-sequence template is
+// the sequence alone ($A), and a Sequence of these.
 func offsetsOnly(raw json.RawMessage, path string) error {
 	if p := bytes.TrimSpace(raw); len(p) == 0 || string(p) == "null" {
 		return nil
@@ -103,22 +105,30 @@ func offsetsOnly(raw json.RawMessage, path string) error {
 	var pp struct {
 		Type       string            `json:"type"`
 		Processors []json.RawMessage `json:"processors"`
+		Single     []map[string]any  `json:"single"`
 	}
 	if err := json.Unmarshal(raw, &pp); err != nil {
 		return fmt.Errorf("tokenizer %s: post_processor: %w", path, JSONError(err))
 	}
-	switch pp.Type {
-	case "ByteLevel":
+	switch {
+	case pp.Type == "ByteLevel":
 		return nil
-	case "Sequence":
+	case pp.Type == "Sequence":
 		for _, p := range pp.Processors {
 			if err := offsetsOnly(p, path); err != nil {
 				return err
 			}
 		}
 		return nil
+	case pp.Type == "TemplateProcessing" || pp.Type == "" && pp.Single != nil:
+		for _, piece := range pp.Single {
+			if tok, ok := piece["SpecialToken"].(map[string]any); ok {
+				return fmt.Errorf("tokenizer %s: post_processor TemplateProcessing adds the token %v to every encoding, which gptctl does not: remove it (gptctl adds the end-of-text token between documents itself), or use a tokenizer without it", path, tok["id"])
+			}
+		}
+		return nil
 	}
-	return fmt.Errorf("tokenizer %s: post_processor %.80s adds tokens to every encoding, which gptctl does not: remove it (gptctl adds the end-of-text token between documents itself), or use a tokenizer without one", path, bytes.TrimSpace(raw))
+	return fmt.Errorf("tokenizer %s: post_processor %s adds tokens to every encoding, which gptctl does not: remove it (gptctl adds the end-of-text token between documents itself), or use a tokenizer without one", path, cmp.Or(pp.Type, "(untyped)"))
 }
 
 // gpt2Kind refuses a BPE tokenizer.json that would encode otherwise than

@@ -97,6 +97,37 @@ func TestHFTokenizerJSON(t *testing.T) {
 	}
 }
 
+// Post-processors that add no token pass: GPT-2's ByteLevel (as its
+// tokenizer.json writes it), a template of the sequence alone (with or
+// without its type), and a Sequence of them.
+func TestHFTokenizerJSONPostProcessors(t *testing.T) {
+	tiny, src := t.TempDir(), t.TempDir()
+	if err := trainTiny(t, smallText(), 300).Save(tiny); err != nil {
+		t.Fatal(err)
+	}
+	hfTokenizerFromDir(t, tiny, src, false)
+	var file map[string]json.RawMessage
+	b, err := os.ReadFile(filepath.Join(src, CharTokenizerFile))
+	if err != nil || json.Unmarshal(b, &file) != nil {
+		t.Fatalf("the trained BPE's tokenizer.json: %v", err)
+	}
+	for _, pp := range []string{
+		`null`,
+		`{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":false,"use_regex":true}`,
+		`{"type":"TemplateProcessing","single":[{"Sequence":{"id":"A","type_id":0}}],"pair":[],"special_tokens":{}}`,
+		`{"single":[{"Sequence":{"id":"A","type_id":0}}],"special_tokens":{}}`,
+		`{"type":"Sequence","processors":[{"type":"ByteLevel","trim_offsets":false},{"type":"TemplateProcessing","single":[{"Sequence":{"id":"A","type_id":0}}]}]}`,
+	} {
+		file["post_processor"] = json.RawMessage(pp)
+		b, _ := json.Marshal(file)
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, CharTokenizerFile), b, 0o644)
+		if _, err := LoadTokenizer(dir); err != nil {
+			t.Errorf("post_processor %s: %v, want it read", pp, err)
+		}
+	}
+}
+
 func TestHFTokenizerJSONErrors(t *testing.T) {
 	const bl = `"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false}`
 	for _, c := range []struct{ file, want string }{
@@ -111,10 +142,10 @@ func TestHFTokenizerJSONErrors(t *testing.T) {
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":true}}`, "add_prefix_space is not false"},
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}}`, "use_regex is false"},
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Split"},{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]}}`, `pre_tokenizer {"type":"Sequence"`},
-		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},` + bl + `,"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>"}}]}}`,
-			`post_processor {"type":"TemplateProcessing"`},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},` + bl + `,"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}]}}`,
+			`post_processor TemplateProcessing adds the token <s> to every encoding`},
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},` + bl + `,"post_processor":{"type":"Sequence","processors":[{"type":"ByteLevel"},{"type":"BertProcessing"}]}}`,
-			`post_processor {"type":"BertProcessing"} adds tokens to every encoding`},
+			`post_processor BertProcessing adds tokens to every encoding`},
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"],"ignore_merges":true,"byte_fallback":true,"end_of_word_suffix":"</w>"},` + bl + `}`, "end_of_word_suffix is set, model.byte_fallback is true, model.ignore_merges is true"},
 	} {
 		dir := t.TempDir()
