@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 )
 
 // JSONError says what a JSON decoding error means without Go's type
@@ -19,6 +20,9 @@ func JSONError(err error) error {
 	want := jsonKind(te.Type)
 	if want == "" {
 		return err
+	}
+	if want == "a number" && strings.HasPrefix(te.Value, "number ") { // a number too large for a float
+		return fmt.Errorf("%q: the %s is out of range", te.Field, te.Value)
 	}
 	if te.Field != "" {
 		return fmt.Errorf("%q: %s, want %s", te.Field, withArticle(te.Value), want)
@@ -54,6 +58,8 @@ func jsonKind(t reflect.Type) string {
 // ("string", "array", "number -1"): "a string", "an array", "the number -1".
 func withArticle(kind string) string {
 	switch {
+	case kind == "bool":
+		return "a boolean"
 	case kind == "array" || kind == "object":
 		return "an " + kind
 	case len(kind) > 7 && kind[:7] == "number ":

@@ -180,7 +180,11 @@ func runJob[S any, J job[S]](ctx context.Context, cfg Config, opt Options, setup
 		return r.finishedSummary()
 	}
 	sum, err := r.loop(ctx)
-	if err != nil {
+	var np *noProgressError
+	switch {
+	case errors.As(err, &np): // the run is as it was
+		return nil, err
+	case err != nil:
 		sum = r.failed(err)
 	}
 	return sum, err

@@ -195,6 +195,15 @@ func (p *pace) budget(evaluates, saves bool, evalBatches, gradAccum int) time.Du
 	return b
 }
 
+// noProgressError is a job stopped by its time limit before it made any
+// progress: a ConfigError (exit status 2) that leaves the run as it was,
+// its summary unwritten (the run did not fail; a resume with more time
+// goes on).
+type noProgressError struct{ err *ConfigError }
+
+func (e *noProgressError) Error() string { return e.err.Error() }
+func (e *noProgressError) Unwrap() error { return e.err }
+
 // stopBefore says why a run stops before its next step, "" when it goes
 // on: ctx was cancelled, or the step, with the room budget asks for, would
 // pass the job's wall-time limit (opt's, else config, the run's max_time)
@@ -211,8 +220,8 @@ func stopBefore(ctx context.Context, opt Options, config time.Duration, clock ti
 		return "", nil
 	}
 	if !progressed {
-		return "", &ConfigError{fmt.Errorf("max_time %v was spent before this job's first step (setting up took %v): raise it (--max-time, or max_time), or no job of this run will ever train",
-			limit, time.Since(clock).Round(time.Millisecond))}
+		return "", &noProgressError{&ConfigError{fmt.Errorf("max_time %v was spent before this job's first step (setting up took %v): raise it (--max-time, or max_time); resumed with the same limit, every job would stop there",
+			limit, time.Since(clock).Round(time.Millisecond))}}
 	}
 	fmt.Fprintf(opt.Log, "max_time %v reached (with room for the next step): stopping at step %d with a checkpoint\n", limit, done)
 	return fmt.Sprintf("max_time %v reached", limit), nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -142,6 +143,9 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 	_, err = fmt.Fprintf(opts.Out, "prepared %s: %d docs, %s -> %d train tokens (%d shards), %d val tokens (%d shards) in %.1fs: %.1f MB/s, %.0f tokens/s\n",
 		opts.OutDir, stats.Docs, humanBytes(stats.Bytes), stats.TrainTokens, stats.TrainShards, stats.ValTokens, stats.ValShards,
 		stats.Seconds, float64(stats.Bytes)/1e6/max(stats.Seconds, 1e-9), float64(stats.Tokens())/max(stats.Seconds, 1e-9))
+	if errors.Is(err, syscall.EPIPE) {
+		return nil // no reader left: the shards are written and kept
+	}
 	return err
 }
 
