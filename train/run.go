@@ -177,7 +177,11 @@ func runJob[S any, J job[S]](ctx context.Context, cfg Config, opt Options, setup
 	}
 	defer r.close()
 	if r.done() {
-		return r.finishedSummary()
+		sum, err := r.finishedSummary()
+		if err != nil { // a completed run whose summary could not be written: the error alone
+			return nil, err
+		}
+		return sum, nil
 	}
 	sum, err := r.loop(ctx)
 	var np *noProgressError

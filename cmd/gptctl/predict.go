@@ -39,7 +39,8 @@ it gets no prediction and is reported on stderr (a CSV syntax error, such as
 a stray quote, always stops: past it, where rows start is unknown). --out is
 written atomically; it may not be the --data file, nor a file in the model
 directory other than a .jsonl of earlier predictions. Without --out the
-predictions go to stdout.
+predictions go to stdout as they are made (4,096 rows at a time): after an
+error, those of the rows before it stay printed.
 On a GPU (--device auto finds a usable one) the products run in float32, so
 both devices give the same predictions.`,
 		Example: `  gptctl predict --model runs/ft-sst2/best --data new-reviews.tsv --out preds.jsonl
