@@ -147,18 +147,24 @@ func TestStopSignals(t *testing.T) {
 var slowRun = []string{"pretrain", "--set", "n_layer=3", "--set", "n_embd=256", "--set", "n_head=4", "--set", "n_ctx=256",
 	"--set", "batch_size=24", "--set", "max_steps=1000", "--set", "log_interval=1"}
 
-// A second SIGINT does not wait for the clean stop the first began: it
-// ends the process at once, by the signal.
-func TestSecondSignalStopsAtOnce(t *testing.T) {
-	bin := buildBinary(t)
-	dir := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(bin, append(slowRun, "--out", dir)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+// startRun starts the command name with args, --out a new run directory
+// (returned), its stderr kept, and waits for its first steps logged.
+func startRun(t *testing.T, steps int, name string, args ...string) (cmd *exec.Cmd, dir string, stderr *bytes.Buffer) {
+	t.Helper()
+	dir, stderr = filepath.Join(t.TempDir(), "run"), &bytes.Buffer{}
+	cmd = exec.Command(name, append(args, "--out", dir)...)
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitForSteps(t, filepath.Join(dir, "metrics.jsonl"), 1)
+	waitForSteps(t, filepath.Join(dir, "metrics.jsonl"), steps)
+	return cmd, dir, stderr
+}
+
+// A second SIGINT does not wait for the clean stop the first began: it
+// ends the process at once, by the signal.
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	cmd, _, stderr := startRun(t, 1, buildBinary(t), slowRun...)
 	cmd.Process.Signal(syscall.SIGINT)
 	time.Sleep(repeatWindow + 200*time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
@@ -176,15 +182,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 // then to its group), stops the run once, cleanly: a checkpoint, status 0.
 // Taken as a second signal, the copy lost the checkpoint.
 func TestRepeatedSignalIsOneStop(t *testing.T) {
-	bin := buildBinary(t)
-	dir := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(bin, append(slowRun, "--out", dir)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitForSteps(t, filepath.Join(dir, "metrics.jsonl"), 1)
+	cmd, dir, stderr := startRun(t, 1, buildBinary(t), slowRun...)
 	cmd.Process.Signal(syscall.SIGTERM)
 	time.Sleep(20 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -202,16 +200,7 @@ func TestRepeatedSignalIsOneStop(t *testing.T) {
 // A job started with SIGHUP ignored (nohup) keeps it ignored: a hangup
 // does not stop it.
 func TestNohupKeepsSIGHUPIgnored(t *testing.T) {
-	bin := buildBinary(t)
-	dir := filepath.Join(t.TempDir(), "run")
-	args := append([]string{"-c", `trap "" HUP; exec "$@"`, "sh", bin}, append(tinyRun, "--out", dir)...)
-	cmd := exec.Command("sh", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitForSteps(t, filepath.Join(dir, "metrics.jsonl"), 5)
+	cmd, dir, stderr := startRun(t, 5, "sh", append([]string{"-c", `trap "" HUP; exec "$@"`, "sh", buildBinary(t)}, tinyRun...)...)
 	cmd.Process.Signal(syscall.SIGHUP)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("gptctl under nohup exited with %v after SIGHUP, want status 0\n%s", err, stderr.String())
