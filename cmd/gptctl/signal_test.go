@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -30,6 +31,17 @@ func buildBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// defaultStopSignals makes the runs a test starts begin with SIGHUP and
+// SIGINT at their defaults: under nohup, or as a background job of a
+// script, the test process has them ignored, which a child inherits (and
+// gptctl keeps, as nohup asks); a signal the parent catches starts at its
+// default in a child.
+func defaultStopSignals(t *testing.T) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP, syscall.SIGINT)
+	t.Cleanup(func() { signal.Stop(ch) })
 }
 
 var tinyRun = []string{"pretrain", "--set", "n_layer=1", "--set", "n_embd=32", "--set", "n_head=2", "--set", "n_ctx=16",
@@ -121,6 +133,7 @@ func waitForSteps(t *testing.T, metrics string, n int) {
 // "interrupted" in summary.json.
 func TestStopSignals(t *testing.T) {
 	bin := buildBinary(t)
+	defaultStopSignals(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP} {
 		dir := filepath.Join(t.TempDir(), "run")
 		cmd := exec.Command(bin, append(tinyRun, "--set", "max_steps=100000", "--out", dir)...)
@@ -164,6 +177,7 @@ func startRun(t *testing.T, steps int, name string, args ...string) (cmd *exec.C
 // A second SIGINT does not wait for the clean stop the first began: it
 // ends the process at once, by the signal.
 func TestSecondSignalStopsAtOnce(t *testing.T) {
+	defaultStopSignals(t)
 	cmd, _, stderr := startRun(t, 1, buildBinary(t), slowRun...)
 	cmd.Process.Signal(syscall.SIGINT)
 	time.Sleep(repeatWindow + 200*time.Millisecond)
