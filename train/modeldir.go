@@ -65,14 +65,11 @@ func ModelDirNote(dir string) (md, note string, err error) {
 	if len(damaged) > 0 {
 		return "", "", fmt.Errorf("model %s: %w", dir, errors.Join(damaged...))
 	}
-	_, noWeights := os.Stat(filepath.Join(dir, modelFile))
-	for _, job := range []string{jobFile, finetuneJobFile} {
-		if _, err := os.Stat(filepath.Join(dir, job)); err == nil && noWeights != nil { // a run that has written no checkpoint yet (a checkpoint holds the job file too)
-			if _, err := os.Stat(filepath.Join(dir, bestDir, "config.json")); err == nil {
-				return "", "", fmt.Errorf("model %s: the run has no checkpoint/ or checkpoint.prev/; its best model is %s (pass that)", dir, filepath.Join(dir, bestDir))
-			}
-			return "", "", fmt.Errorf("model %s: the run has no checkpoint yet (its first comes at checkpoint_interval, or at the end; --resume continues a run stopped before it from step 0)", dir)
+	if _, noWeights := os.Stat(filepath.Join(dir, modelFile)); noWeights != nil && IsRunDir(dir) { // a run that has written no checkpoint yet (a checkpoint holds the job file too)
+		if _, err := os.Stat(filepath.Join(dir, bestDir, "config.json")); err == nil {
+			return "", "", fmt.Errorf("model %s: the run has no checkpoint/ or checkpoint.prev/; its best model is %s (pass that)", dir, filepath.Join(dir, bestDir))
 		}
+		return "", "", fmt.Errorf("model %s: the run has no checkpoint yet (its first comes at checkpoint_interval, or at the end; --resume continues a run stopped before it from step 0)", dir)
 	}
 	return "", "", fmt.Errorf("model %s: no config.json (pass a gptctl run directory or a Hugging Face model directory)", dir)
 }

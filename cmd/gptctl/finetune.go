@@ -69,12 +69,8 @@ func finetuneRun(opts *FinetuneOptions) error {
 	if err != nil {
 		return err
 	}
-	return runJob("finetune", opts.OutDir, opts.Resume, maxTime, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (any, error) {
-		sum, err := train.Finetune(ctx, cfg, o)
-		if sum == nil {
-			return nil, err
-		}
-		return sum, err
+	return runJob("finetune", opts.OutDir, opts.Resume, maxTime, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (*train.FinetuneSummary, error) {
+		return train.Finetune(ctx, cfg, o)
 	})
 }
 

@@ -101,8 +101,8 @@ func predictRun(opts *PredictOptions) error {
 		if err := checkPredictOut(opts.OutPath, opts.DataPath, opts.ModelDir); err != nil {
 			return &usageError{err}
 		}
-		// The predictions are written at the end: a directory that takes no
-		// file is found before the work, not after it.
+		// The first predictions are written after the first chunk's work: a
+		// directory that takes no file is found before any of it.
 		probe, err := os.CreateTemp(filepath.Dir(opts.OutPath), ".gptctl-predict-*")
 		if err != nil {
 			return &usageError{fmt.Errorf("--out %s: %w (name a file in a directory you can write)", opts.OutPath, err)}

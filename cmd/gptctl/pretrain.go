@@ -127,12 +127,8 @@ func pretrainRun(opts *PretrainOptions) error {
 	if err != nil {
 		return err
 	}
-	return runJob("pretrain", opts.OutDir, opts.Resume, maxTime, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (any, error) {
-		sum, err := train.Pretrain(ctx, cfg, o)
-		if sum == nil {
-			return nil, err
-		}
-		return sum, err
+	return runJob("pretrain", opts.OutDir, opts.Resume, maxTime, opts.Out, opts.Log, func(ctx context.Context, o train.Options) (*train.Summary, error) {
+		return train.Pretrain(ctx, cfg, o)
 	})
 }
 
@@ -141,7 +137,7 @@ func pretrainRun(opts *PretrainOptions) error {
 // its summary as JSON: a run that failed once it had started too (status
 // failed, with its error), so that a script reading stdout learns what
 // DIR/summary.json says.
-func runJob(kind, outDir string, resume bool, maxTime time.Duration, out, log io.Writer, job func(context.Context, train.Options) (any, error)) error {
+func runJob[S any](kind, outDir string, resume bool, maxTime time.Duration, out, log io.Writer, job func(context.Context, train.Options) (*S, error)) error {
 	made := outDir == ""
 	if made {
 		var err error
