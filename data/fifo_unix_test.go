@@ -89,3 +89,33 @@ func TestPrepareOfPipe(t *testing.T) {
 		t.Errorf("a piped input's size is known: %+v", st)
 	}
 }
+
+// A task file from a pipe is read into memory once and scanned from there:
+// a headerless one, read twice, gets all its rows.
+func TestTaskSourceOfPipe(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "in.tsv")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	go func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.WriteString("A\tyes\nB\tno\nC\tyes\n")
+			f.Close()
+		}
+	}()
+	src, err := OpenTaskSource(fifo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := TaskFormat{Columns: map[string]string{"text": "0", "label": "1"}, Labels: []string{"no", "yes"}}
+	for i := range 2 {
+		var texts []string
+		td, err := src.Scan(f, true, func(ex Example) error {
+			texts = append(texts, ex.Fields["text"])
+			return nil
+		})
+		if err != nil || td.Count != 3 || strings.Join(texts, "") != "ABC" {
+			t.Fatalf("scan %d of a pipe: %v, %v", i, err, texts)
+		}
+	}
+}

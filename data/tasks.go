@@ -1,8 +1,11 @@
 package data
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -92,7 +95,8 @@ type Example struct {
 // TaskData is the content of one task file.
 type TaskData struct {
 	Path     string
-	Examples []Example
+	Examples []Example   // nil where TaskSource.Scan passed them on
+	Count    int         // examples read
 	Skipped  int         // bad rows skipped because of SkipBadRows
 	Skips    []*RowError // the first maxTaskSkips of them, for a log line
 }
@@ -133,39 +137,106 @@ func ReadTaskFile(path string, f TaskFormat, needLabel bool) (*TaskData, error) 
 // ParseTaskFile is ReadTaskFile on the bytes of a file; path is used to pick
 // the format (when f.Format is "") and in errors.
 func ParseTaskFile(b []byte, path string, f TaskFormat, needLabel bool) (*TaskData, error) {
-	format, err := f.FileFormat(path)
+	var exs []Example
+	td, err := (&TaskSource{Path: path, b: b, inMemory: true}).Scan(f, needLabel, func(ex Example) error {
+		exs = append(exs, ex)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	td.Examples = exs
+	return td, nil
+}
+
+// TaskSource is a task file that can be read more than once, the first
+// time to check it and the second to use its examples a few at a time,
+// whatever its size: a regular file is opened again for each read;
+// anything else (a pipe, standard input) is read into memory once.
+type TaskSource struct {
+	Path     string
+	b        []byte
+	inMemory bool
+}
+
+// OpenTaskSource opens the task file at path.
+func OpenTaskSource(path string) (*TaskSource, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("task file: %w", err)
+	}
+	if fi.Mode().IsRegular() {
+		return &TaskSource{Path: path}, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("task file: %w", err)
+	}
+	return &TaskSource{Path: path, b: b, inMemory: true}, nil
+}
+
+// Scan reads the file as ReadTaskFile does, but passes each example to fn,
+// in file order, instead of keeping it: the TaskData it returns has no
+// Examples. An error from fn stops the reading and is returned as it is.
+func (s *TaskSource) Scan(f TaskFormat, needLabel bool, fn func(Example) error) (*TaskData, error) {
+	format, err := f.FileFormat(s.Path)
 	if err != nil {
 		return nil, err
 	}
 	if err := f.validate(format); err != nil {
-		return nil, fmt.Errorf("task %s: %w", path, err)
+		return nil, fmt.Errorf("task %s: %w", s.Path, err)
 	}
-	if note := utf16Note(b); note != "" {
-		return nil, &RowError{Path: path, Msg: note}
+	p := newTaskParser(s.Path, f, format, needLabel)
+	p.emit = fn
+	if format != "jsonl" && !f.Header {
+		p.counting = true
+		if err := s.read(p); err != nil {
+			return nil, err
+		}
+		p.counting = false
+		p.pickWidth()
 	}
-	p := newTaskParser(path, f, format, needLabel)
-	b = TrimBOM(b)
-	switch format {
-	case "tsv":
-		err = p.readTSV(b)
-	case "csv":
-		err = p.readCSV(b)
-	default:
-		err = p.readJSONL(b)
-	}
-	if err != nil {
+	if err := s.read(p); err != nil {
 		return nil, err
 	}
 	// A file of no rows is nothing to predict (a batch job's empty day),
 	// but no data to train or evaluate on.
-	if len(p.data.Examples) == 0 && (needLabel || len(p.data.Skips) > 0) {
+	if p.data.Count == 0 && (needLabel || len(p.data.Skips) > 0) {
 		msg := "no examples"
 		if len(p.data.Skips) > 0 {
 			msg = fmt.Sprintf("no examples: all %d rows were bad, the first: %v", p.data.Skipped, p.data.Skips[0])
 		}
-		return nil, &RowError{Path: path, Msg: msg}
+		return nil, &RowError{Path: s.Path, Msg: msg}
 	}
 	return p.data, nil
+}
+
+// read makes one pass of p over the file.
+func (s *TaskSource) read(p *taskParser) error {
+	var r io.Reader = bytes.NewReader(s.b)
+	if !s.inMemory {
+		f, err := os.Open(s.Path)
+		if err != nil {
+			return fmt.Errorf("task file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(4) // the longest byte order mark
+	if note := utf16Note(head); note != "" {
+		return &RowError{Path: s.Path, Msg: note}
+	}
+	if bytes.HasPrefix(head, bom) {
+		br.Discard(len(bom))
+	}
+	switch p.format {
+	case "tsv":
+		return p.readTSV(br)
+	case "csv":
+		return p.readCSV(br)
+	}
+	return p.readJSONL(br)
 }
 
 // Validate checks the format on its own, before any file is read, and

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
@@ -13,22 +14,26 @@ import (
 
 // readTSV reads tab-separated rows, GLUE style: no quoting at all, a
 // trailing \r is dropped, blank lines are skipped.
-func (p *taskParser) readTSV(b []byte) error {
+func (p *taskParser) readTSV(r *bufio.Reader) error {
 	needHeader := p.f.Header
 	if !needHeader {
 		p.bindIndexes()
 	}
-	s, line := string(b), 0
-	for len(s) > 0 {
-		var ln string
-		ln, s, _ = strings.Cut(s, "\n")
-		line++
-		cells := strings.Split(strings.TrimSuffix(ln, "\r"), "\t")
-		if err := p.row(line, cells, false, &needHeader); err != nil {
-			return err
+	for line := 1; ; line++ {
+		ln, err := r.ReadString('\n')
+		if ln != "" {
+			cells := strings.Split(strings.TrimSuffix(strings.TrimSuffix(ln, "\n"), "\r"), "\t")
+			if err := p.row(line, cells, false, &needHeader); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("task %s: %w", p.path, err)
 		}
 	}
-	return p.addHeaderless()
 }
 
 // row takes one row of a TSV or CSV file: blank lines are skipped (quoted
@@ -41,8 +46,8 @@ func (p *taskParser) row(line int, cells []string, quoted bool, needHeader *bool
 	case *needHeader:
 		*needHeader = false
 		return p.bindHeader(cells, line)
-	case !p.f.Header:
-		p.rows = append(p.rows, pendingRow{line, cells})
+	case p.counting:
+		p.countWidth(cells)
 		return nil
 	}
 	return p.add(line, cells, nil)
@@ -51,18 +56,19 @@ func (p *taskParser) row(line int, cells []string, quoted bool, needHeader *bool
 // readCSV reads RFC 4180 CSV: quoted fields may hold commas, newlines and
 // doubled quotes. A syntax error (such as a stray quote) is always fatal:
 // past it, the reader cannot tell where rows start.
-func (p *taskParser) readCSV(b []byte) error {
+func (p *taskParser) readCSV(br *bufio.Reader) error {
 	needHeader := p.f.Header
 	if !needHeader {
 		p.bindIndexes()
 	}
-	r := csv.NewReader(bytes.NewReader(b))
+	rec := &recorder{r: br}
+	r := csv.NewReader(rec)
 	r.FieldsPerRecord = -1 // counted by example, with a clearer message
 	for {
 		start := r.InputOffset()
 		cells, err := r.Read()
 		if err == io.EOF {
-			return p.addHeaderless()
+			return nil
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
@@ -72,11 +78,33 @@ func (p *taskParser) readCSV(b []byte) error {
 			return fmt.Errorf("task %s: %w", p.path, err)
 		}
 		line, _ := r.FieldPos(0)
-		quoted := bytes.IndexByte(b[start:r.InputOffset()], '"') >= 0
+		quoted := bytes.IndexByte(rec.take(start, r.InputOffset()), '"') >= 0
 		if err := p.row(line, cells, quoted, &needHeader); err != nil {
 			return err
 		}
 	}
+}
+
+// recorder keeps the bytes read through it, from base on, so that the raw
+// text of a CSV record can be looked at after the csv reader parsed it.
+type recorder struct {
+	r    io.Reader
+	buf  []byte
+	base int64 // the offset of buf[0] in the input
+}
+
+func (rc *recorder) Read(b []byte) (int, error) {
+	n, err := rc.r.Read(b)
+	rc.buf = append(rc.buf, b[:n]...)
+	return n, err
+}
+
+// take returns the input from offset start to end and forgets what comes
+// before end: the reader reads ahead, so more may be held.
+func (rc *recorder) take(start, end int64) []byte {
+	b := rc.buf[start-rc.base : end-rc.base]
+	rc.buf, rc.base = rc.buf[end-rc.base:], end
+	return b
 }
 
 // csvSyntaxError reports a CSV syntax error at the line where its row
@@ -95,38 +123,45 @@ func csvSyntaxError(path string, pe *csv.ParseError) *RowError {
 
 // readJSONL reads one JSON object per line; the columns are keys whose
 // values are strings, numbers or booleans (null counts as missing).
-func (p *taskParser) readJSONL(b []byte) error {
+func (p *taskParser) readJSONL(r *bufio.Reader) error {
 	p.bindKeys()
-	s, line, seen := string(b), 0, false
-	for len(s) > 0 {
-		var ln string
-		ln, s, _ = strings.Cut(s, "\n")
-		line++
-		if strings.TrimSpace(ln) == "" {
-			continue
+	seen := false
+	for line := 1; ; line++ {
+		ln, rerr := r.ReadString('\n')
+		if rerr != nil && rerr != io.EOF {
+			return fmt.Errorf("task %s: %w", p.path, rerr)
 		}
-		if !seen && strings.HasPrefix(strings.TrimSpace(ln), "[") {
-			// The whole file is wrong, not this row: no skip_bad_rows.
-			return &RowError{Path: p.path, Line: line, Msg: "the file is a JSON array; a task file in JSONL holds one JSON object per line (write each element on a line of its own, e.g. jq -c '.[]' FILE)"}
-		}
-		seen = true
-		cells, have, err := p.jsonCells(ln)
-		if err != "" {
-			if err := p.bad(&RowError{Path: p.path, Line: line, Msg: err}); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := p.add(line, cells, have); err != nil {
+		if err := p.jsonLine(line, strings.TrimSuffix(ln, "\n"), &seen); err != nil {
 			return err
+		}
+		if rerr == io.EOF {
+			break
 		}
 	}
 	for _, role := range p.roles {
-		if (role == "context" || role == "question") && len(p.data.Examples) > 0 && !p.present[role] {
+		if (role == "context" || role == "question") && p.data.Count > 0 && !p.present[role] {
 			return &RowError{Path: p.path, Msg: fmt.Sprintf("no row has %s (%s), absent or null in all of them: is the column name right? (leave %s out of columns if the file has none)", p.colDesc(role), role, role)}
 		}
 	}
 	return nil
+}
+
+// jsonLine reads the JSONL line ln at line; seen says an earlier line held
+// something.
+func (p *taskParser) jsonLine(line int, ln string, seen *bool) error {
+	if strings.TrimSpace(ln) == "" {
+		return nil
+	}
+	if !*seen && strings.HasPrefix(strings.TrimSpace(ln), "[") {
+		// The whole file is wrong, not this row: no skip_bad_rows.
+		return &RowError{Path: p.path, Line: line, Msg: "the file is a JSON array; a task file in JSONL holds one JSON object per line (write each element on a line of its own, e.g. jq -c '.[]' FILE)"}
+	}
+	*seen = true
+	cells, have, msg := p.jsonCells(ln)
+	if msg != "" {
+		return p.bad(&RowError{Path: p.path, Line: line, Msg: msg})
+	}
+	return p.add(line, cells, have)
 }
 
 // jsonCells decodes one JSONL line into the cells of the bound keys, or

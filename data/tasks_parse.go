@@ -24,18 +24,18 @@ type taskParser struct {
 	names  []string         // cell index -> column name, where known
 	width  int              // cells in every tsv/csv row; 0 until known
 	data   *TaskData
-	// rows holds a headerless tsv/csv file's rows until all are read: the
-	// width most of them have is the file's, not the first row's (a stray
-	// separator there would make every other row bad).
-	rows []pendingRow
+	emit   func(Example) error // takes each example read
+	// A headerless tsv/csv file is read twice: the first pass (counting)
+	// counts the rows of each width, as the width most of them have is the
+	// file's, not the first row's (a stray separator there would make every
+	// other row bad); the second reads the rows.
+	counting bool
+	widths   map[int]int // width -> rows
+	firstOf  map[int]int // width -> index of its first row
+	nRows    int         // rows counted
 	// present records the context and question roles some JSONL row has
 	// (not absent, not null): one no row has is a misnamed column.
 	present map[string]bool
-}
-
-type pendingRow struct {
-	line  int
-	cells []string
 }
 
 func newTaskParser(path string, f TaskFormat, format string, needLabel bool) *taskParser {
@@ -126,8 +126,8 @@ func (p *taskParser) add(line int, cells []string, have []bool) error {
 	if err != nil {
 		return p.bad(err)
 	}
-	p.data.Examples = append(p.data.Examples, ex)
-	return nil
+	p.data.Count++
+	return p.emit(ex)
 }
 
 // bad fails on a bad row, or counts it when SkipBadRows is set.
@@ -206,28 +206,25 @@ func (p *taskParser) checkWidth(line int, cells []string) *RowError {
 	return nil
 }
 
-// addHeaderless adds the rows of a headerless tsv/csv file, held until all
-// were read, once the width most of them have (the first of those tied) is
-// the file's.
-func (p *taskParser) addHeaderless() error {
-	count, first := map[int]int{}, map[int]int{}
-	for i, r := range p.rows {
-		if count[len(r.cells)]++; count[len(r.cells)] == 1 {
-			first[len(r.cells)] = i
-		}
+// countWidth counts a row of a headerless tsv/csv file in the first pass.
+func (p *taskParser) countWidth(cells []string) {
+	if p.widths == nil {
+		p.widths, p.firstOf = map[int]int{}, map[int]int{}
 	}
-	for w, n := range count {
-		if p.width == 0 || n > count[p.width] || n == count[p.width] && first[w] < first[p.width] {
+	if p.widths[len(cells)]++; p.widths[len(cells)] == 1 {
+		p.firstOf[len(cells)] = p.nRows
+	}
+	p.nRows++
+}
+
+// pickWidth makes the width most rows counted have (the first of those
+// tied) the file's.
+func (p *taskParser) pickWidth() {
+	for w, n := range p.widths {
+		if p.width == 0 || n > p.widths[p.width] || n == p.widths[p.width] && p.firstOf[w] < p.firstOf[p.width] {
 			p.width = w
 		}
 	}
-	for _, r := range p.rows {
-		if err := p.add(r.line, r.cells, nil); err != nil {
-			return err
-		}
-	}
-	p.rows = nil
-	return nil
 }
 
 // options reads a multiple-choice row's options, those up to the first

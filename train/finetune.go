@@ -442,12 +442,19 @@ func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer,
 	if err != nil {
 		return nil, asInputError(err)
 	}
+	logSkips(td, log, why)
+	return td, nil
+}
+
+// logSkips logs the rows of td skipped (the setting why names asked for
+// it), when log is not nil.
+func logSkips(td *data.TaskData, log io.Writer, why string) {
 	if td.Skipped > 0 && log != nil {
 		rows := "rows"
 		if td.Skipped == 1 {
 			rows = "row"
 		}
-		fmt.Fprintf(log, "%s: skipped %d bad %s (%s):\n", path, td.Skipped, rows, why)
+		fmt.Fprintf(log, "%s: skipped %d bad %s (%s):\n", td.Path, td.Skipped, rows, why)
 		for _, e := range td.Skips {
 			fmt.Fprintf(log, "  %v\n", e)
 		}
@@ -455,7 +462,6 @@ func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer,
 			fmt.Fprintf(log, "  and %d more\n", td.Skipped-len(td.Skips))
 		}
 	}
-	return td, nil
 }
 
 // describe logs the model, the data and the plan.

@@ -96,10 +96,18 @@ func argmax(v []float64) int {
 	return best
 }
 
-// readTaskExamples reads and encodes a data file for a finetuned model. Its
-// format is o.Format when set, else the one its extension names, else the
-// one the model was finetuned with.
-func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions) ([]taskExample, *data.TaskData, int, error) {
+// inferFile is a data file for a finetuned model, read as the model reads
+// it: in the format o.Format names, else the one its extension names, else
+// the one the model was finetuned with.
+type inferFile struct {
+	src         *data.TaskSource
+	f           data.TaskFormat
+	modelFormat bool // neither --format nor the file's name said the format
+	m           *taskModel
+	needLabel   bool
+}
+
+func openInferFile(m *taskModel, file string, needLabel bool, o InferOptions) (*inferFile, error) {
 	f := m.info.Format
 	_, err := (data.TaskFormat{}).FileFormat(file)
 	modelFormat := err != nil && o.Format == "" // neither the flag nor the name says
@@ -108,28 +116,72 @@ func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions)
 	}
 	format, err := f.FileFormat(file)
 	if err != nil {
-		return nil, nil, 0, inputErrorf("%s: a finetuned model reads task files (.tsv, .csv or .jsonl, or another name with --format) with the columns it was finetuned on (%s)",
+		return nil, inputErrorf("%s: a finetuned model reads task files (.tsv, .csv or .jsonl, or another name with --format) with the columns it was finetuned on (%s)",
 			file, columnList(m.info.Format.Columns))
 	}
 	if m.info.Format.Format == "jsonl" && format != "jsonl" {
 		f.Header = true // the JSON fields are the names of a tsv/csv file's header
 	}
 	f.SkipBadRows = o.SkipBadRows // the command's choice, not the finetune's
-	td, err := readTaskData(file, f, needLabel, o.Log, "--skip-bad-rows")
+	src, err := data.OpenTaskSource(file)
 	if err != nil {
-		if modelFormat {
-			err = fmt.Errorf("%w (read as %s, the format the model was finetuned on; --format sets another)", err, f.Format)
+		return nil, &InputError{Err: err}
+	}
+	return &inferFile{src: src, f: f, modelFormat: modelFormat, m: m, needLabel: needLabel}, nil
+}
+
+// scan reads the file, encoding each example with codec for fn, and logs
+// the rows skipped (--skip-bad-rows) when log is not nil.
+func (t *inferFile) scan(codec *taskCodec, log io.Writer, fn func(taskExample) error) (*data.TaskData, error) {
+	var fnErr error
+	td, err := t.src.Scan(t.f, t.needLabel, func(ex data.Example) error {
+		fnErr = fn(codec.encode(ex))
+		return fnErr
+	})
+	if err != nil {
+		if fnErr != nil {
+			return nil, err // not the file's
 		}
+		err = asInputError(err)
+		if t.modelFormat {
+			err = fmt.Errorf("%w (read as %s, the format the model was finetuned on; --format sets another)", err, t.f.Format)
+		}
+		return nil, err
+	}
+	logSkips(td, log, "--skip-bad-rows")
+	return td, nil
+}
+
+// notes logs what encoding the file's td.Count examples with codec lost.
+func (t *inferFile) notes(codec *taskCodec, n int, log io.Writer) {
+	if log == nil {
+		return
+	}
+	if note := codec.unknownNote(); note != "" {
+		fmt.Fprintf(log, "%s: %s\n", t.src.Path, note)
+	}
+	if codec.truncated > 0 {
+		fmt.Fprintf(log, "%s: %d of %d examples truncated to max_len %d (the longest segment first)\n", t.src.Path, codec.truncated, n, t.m.info.MaxLen)
+	}
+}
+
+// readTaskExamples reads and encodes a data file for a finetuned model
+// (see inferFile).
+func readTaskExamples(m *taskModel, file string, needLabel bool, o InferOptions) ([]taskExample, *data.TaskData, int, error) {
+	t, err := openInferFile(m, file, needLabel, o)
+	if err != nil {
 		return nil, nil, 0, err
 	}
 	codec := &taskCodec{info: m.info, tok: m.tok}
-	exs := codec.encodeAll(td.Examples)
-	if note := codec.unknownNote(); note != "" && o.Log != nil {
-		fmt.Fprintf(o.Log, "%s: %s\n", file, note)
+	var exs []taskExample
+	td, err := t.scan(codec, o.Log, func(e taskExample) error {
+		exs = append(exs, e)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, 0, err
 	}
-	if codec.truncated > 0 && o.Log != nil {
-		fmt.Fprintf(o.Log, "%s: %d of %d examples truncated to max_len %d (the longest segment first)\n", file, codec.truncated, len(exs), m.info.MaxLen)
-	}
+	t.notes(codec, len(exs), o.Log)
 	return exs, td, codec.truncated, nil
 }
 
@@ -243,7 +295,10 @@ func (l *LabelProbs) UnmarshalJSON(b []byte) error {
 }
 
 // PredictTask writes one JSON prediction per example of file (labels are
-// not needed) to w and returns how many it wrote.
+// not needed) to w and returns how many it wrote. It reads the file twice,
+// whatever its size: once to check every row and see the lengths the
+// examples need, then predictChunk examples at a time, writing each chunk's
+// predictions before it reads on.
 func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err error) {
 	defer func() { err = o.memory(err) }()
 	device, err := o.setup()
@@ -254,39 +309,80 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 	if err != nil {
 		return 0, err
 	}
-	exs, _, _, err := readTaskExamples(m, file, false, o)
+	t, err := openInferFile(m, file, false, o)
 	if err != nil {
 		return 0, err
 	}
+	codec, lens := &taskCodec{info: m.info, tok: m.tok}, map[int]bool{}
+	td, err := t.scan(codec, o.Log, func(e taskExample) error {
+		lens[paddedLen(e.width, m.info.MaxLen)] = true
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	t.notes(codec, td.Count, o.Log)
+	if td.Count == 0 {
+		return 0, nil
+	}
+	p, err := m.newPredictor(o, device, slices.Sorted(maps.Keys(lens)), td.Count)
+	if err != nil {
+		return 0, err
+	}
+	defer p.close()
 	enc, written := json.NewEncoder(w), 0
-	err = m.predictEach(exs, o, device, predictChunk, func(first int, outs [][]float64) error {
-		part := exs[first : first+len(outs)]
-		if err := finiteOutputs("model "+modelDir, part, outs); err != nil {
+	chunk := make([]taskExample, 0, min(predictChunk, td.Count))
+	flush := func() error {
+		outs, err := p.run(chunk, written)
+		if err != nil {
 			return err
 		}
-		for i, o := range outs {
-			p := Prediction{Line: part[i].line}
+		if err := finiteOutputs("model "+modelDir, chunk, outs); err != nil {
+			return err
+		}
+		for i, out := range outs {
+			pr := Prediction{Line: chunk[i].line}
 			if m.info.Objective == graph.Regress {
-				p.Score = &o[0]
+				pr.Score = &out[0]
 			} else {
-				p.Label, p.Probabilities = m.info.labelName(argmax(o)), make(LabelProbs, len(o))
-				for c, v := range o {
-					p.Probabilities[c] = LabelProb{m.info.labelName(c), v}
+				pr.Label, pr.Probabilities = m.info.labelName(argmax(out)), make(LabelProbs, len(out))
+				for c, v := range out {
+					pr.Probabilities[c] = LabelProb{m.info.labelName(c), v}
 				}
 			}
-			if err := enc.Encode(p); err != nil {
+			if err := enc.Encode(pr); err != nil {
 				return err
 			}
 			written++
 		}
+		chunk = chunk[:0]
+		return nil
+	}
+	again, err := t.scan(&taskCodec{info: m.info, tok: m.tok}, nil, func(e taskExample) error {
+		if written+len(chunk) == td.Count {
+			return errChanged
+		}
+		if chunk = append(chunk, e); len(chunk) == predictChunk {
+			return flush()
+		}
 		return nil
 	})
+	switch {
+	case errors.Is(err, errChanged) || err == nil && again.Count < td.Count:
+		return written, inputErrorf("%s changed while predict read it (%d rows at first, then another number): score a copy that stays as it is", file, td.Count)
+	case err == nil && len(chunk) > 0:
+		err = flush()
+	}
 	return written, err
 }
 
+// errChanged stops the second reading of a file that has more rows than
+// the first found.
+var errChanged = errors.New("the file changed")
+
 // predictChunk is how many rows predict scores before it writes their
 // predictions: the output grows as the work goes (a full disk is found
-// early), and only a chunk's outputs are held.
+// early), and only a chunk's examples and outputs are held.
 var predictChunk = 4096
 
 // finiteOutputs is a *NonFiniteError naming the first example whose head
@@ -306,48 +402,50 @@ func finiteOutputs(model string, exs []taskExample, outs [][]float64) error {
 // examples, on device. On the GPU every batch is padded to max_len: one graph, compiled
 // once.
 func (m *taskModel) predict(exs []taskExample, o InferOptions, device string) ([][]float64, error) {
-	outs := make([][]float64, 0, len(exs))
-	err := m.predictEach(exs, o, device, len(exs), func(_ int, part [][]float64) error {
-		outs = append(outs, part...)
-		return nil
-	})
-	return outs, err
+	p, err := m.newPredictor(o, device, graphLens(m.info.MaxLen, exs), len(exs))
+	if err != nil {
+		return nil, err
+	}
+	defer p.close()
+	return p.run(exs, 0)
 }
 
-// predictEach is predict in chunks of chunk examples, in order, each
-// chunk's outputs passed to emit with the index of its first example; the
-// graphs are built once, for all of them.
-func (m *taskModel) predictEach(exs []taskExample, o InferOptions, device string, chunk int, emit func(first int, outs [][]float64) error) error {
+// taskPredictor computes the head's outputs for total examples, passed to
+// run in parts, in order; its graphs are built once, for all of them.
+type taskPredictor struct {
+	s     *graphSet
+	o     InferOptions
+	total int
+}
+
+// newPredictor checks that the graphs for examples padded to lens fit in
+// memory (on the CPU, where a graph is kept for each) and sets them up.
+func (m *taskModel) newPredictor(o InferOptions, device string, lens []int, total int) (*taskPredictor, error) {
 	// A batch beyond the examples builds no larger graph.
-	E, head := min(o.Batch, max(1, len(exs))), m.info.head()
-	if device == "cpu" { // a graph for each padded length of the examples, kept
-		lens := graphLens(m.info.MaxLen, exs)
+	E, head := min(o.Batch, max(1, total)), m.info.head()
+	if device == "cpu" {
 		what := fmt.Sprintf("--batch-size %d (%d sequences, in graphs of %v tokens)", E, E*head.Rows, lens)
 		if err := fitsInference(m.params.Config, E*head.Rows, lens, what); err != nil {
-			return &ConfigError{err}
+			return nil, &ConfigError{err}
 		}
 	}
 	s := newGraphSet(m.params, head, E, m.info.MaxLen, kernels.NewRNG(0))
 	if device == "cuda" {
 		s.fixedT, s.opts, s.forwardOnGPU = m.info.MaxLen, modelOptions(device), true
-		defer func() {
-			if s.fwd != nil {
-				s.fwd.close()
-			}
-		}()
 	}
-	for first := 0; first < len(exs); first += max(chunk, 1) {
-		part := exs[first:min(first+max(chunk, 1), len(exs))]
-		s.progress = func(done, _ int) { o.progress(first+done, len(exs)) } // counted over all of exs
-		outs, err := s.predict(context.Background(), part)
-		if err != nil {
-			return err
-		}
-		if err := emit(first, outs); err != nil {
-			return err
-		}
+	return &taskPredictor{s: s, o: o, total: total}, nil
+}
+
+// run returns the outputs for exs, whose first is example first of all.
+func (p *taskPredictor) run(exs []taskExample, first int) ([][]float64, error) {
+	p.s.progress = func(done, _ int) { p.o.progress(first+done, p.total) } // counted over all
+	return p.s.predict(context.Background(), exs)
+}
+
+func (p *taskPredictor) close() {
+	if p.s.fwd != nil {
+		p.s.fwd.close()
 	}
-	return nil
 }
 
 // columnList writes a task's column mapping as role: column, sorted.

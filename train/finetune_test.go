@@ -230,6 +230,31 @@ eval_interval: 10
 			t.Errorf("predict in chunks of 3, prediction %d: %+v, want %+v", i, g, w)
 		}
 	}
+	// The file is read whole before the work: a bad row anywhere stops
+	// predict before its first prediction.
+	bad := writeFile(t, filepath.Join(dir, "bad.tsv"), "id\tsentence\n"+strings.Repeat("1\tyes it is\n", 10)+"2\tno\textra\n")
+	var partial strings.Builder
+	if n, err := PredictTask(out, bad, &partial, InferOptions{Batch: 2}); n != 0 || partial.Len() != 0 || err == nil || !strings.Contains(err.Error(), "bad.tsv:12: has 3 columns") {
+		t.Errorf("predict on a file whose last row is bad: %d predictions %q, %v; want none and bad.tsv:12", n, partial.String(), err)
+	}
+	// ... and then a chunk at a time: a file that grows meanwhile is
+	// refused, not scored in part.
+	grow := writeFile(t, filepath.Join(dir, "grow.tsv"), "id\tsentence\n"+strings.Repeat("1\tyes it is\n", 8))
+	appended := false
+	o := InferOptions{Batch: 2, Progress: func(done, _ int) {
+		if done >= 2 && !appended {
+			appended = true
+			f, err := os.OpenFile(grow, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(strings.Repeat("2\tno way\n", 4))
+			f.Close()
+		}
+	}}
+	if _, err := PredictTask(out, grow, io.Discard, o); err == nil || !strings.Contains(err.Error(), "grow.tsv changed while predict read it (8 rows at first") {
+		t.Errorf("predict on a file that grows: %v", err)
+	}
 	// A file of another format: by its extension, by Format where its name
 	// does not say, else in the model's (the same rows as CSV, as .txt TSV
 	// with and without --format, as .dat CSV with it).

@@ -33,14 +33,17 @@ func NewCmdPredict(runF func(*PredictOptions) error) *cobra.Command {
 column may be absent or empty) and writes one JSON object per row, in file
 order: {"line": N, "label": L, "probabilities": {...}} (in class order) for
 classification and multiple choice, {"line": N, "score": S} for regression.
-LINE is the row's line in FILE. A row that cannot be read (a missing column,
-bad JSON) stops predict with its file and line (exit 2); with --skip-bad-rows
-it gets no prediction and is reported on stderr (a CSV syntax error, such as
-a stray quote, always stops: past it, where rows start is unknown). --out is
-written atomically; it may not be the --data file, nor a file in the model
-directory other than a .jsonl of earlier predictions. Without --out the
-predictions go to stdout as they are made (4,096 rows at a time): after an
-error, those of the rows before it stay printed.
+LINE is the row's line in FILE. FILE is read twice, whatever its size: first
+to check every row, then 4,096 rows at a time, their predictions written
+before it reads on (a pipe is read into memory). A row that cannot be read
+(a missing column, bad JSON) stops predict before its first prediction, with
+its file and line (exit 2); with --skip-bad-rows it gets no prediction and
+is reported on stderr (a CSV syntax error, such as a stray quote, always
+stops: past it, where rows start is unknown). --out is written atomically;
+it may not be the --data file, nor a file in the model directory other than
+a .jsonl of earlier predictions. Without --out the predictions go to stdout
+as they are made: after a later error (a full disk, a file that changed
+since it was checked), those of the rows before it stay printed.
 On a GPU (--device auto finds a usable one) the products run in float32, so
 both devices give the same predictions.`,
 		Example: `  gptctl predict --model runs/ft-sst2/best --data new-reviews.tsv --out preds.jsonl
