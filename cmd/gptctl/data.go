@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"syscall"
 	"time"
 
@@ -51,7 +52,9 @@ byte and the GPT-1 BPE have none). --val-fraction of the text, in
 evenly spread chunks or documents chosen deterministically, goes to val.
 --tokenizer char builds the vocabulary of the inputs' characters, as
 pretrain does from its corpus. A file named twice is read once. The new
-set replaces an earlier one in DIR whole, once it is all written.`,
+set replaces an earlier one in DIR whole, once it is all written. It prints
+what it wrote as one JSON object on stdout (train_tokens, val_tokens, ...),
+and the same as a line for people on stderr.`,
 		Example: `  gptctl data prepare --tokenizer gpt2 --data 'corpus/*.txt' --out runs/corpus-gpt2
   gptctl data prepare --tokenizer char --data tinyshakespeare.txt --val-fraction 0.1 --out runs/shk-char
   gptctl data prepare --tokenizer tok/shk2k --data tinyshakespeare.txt --val-fraction 0.1 --out runs/shk-shards`,
@@ -140,14 +143,28 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		fmt.Fprintf(opts.ErrOut, "prepare: warning: --val-fraction %g selected %d tokens (%.2g%%): %s; raise the fraction, or give a validation file of its own to pretrain (val_data)\n",
 			opts.ValFraction, stats.ValTokens, 100*got, why)
 	}
-	_, err = fmt.Fprintf(opts.Out, "prepared %s: %d docs, %s -> %d train tokens (%d shards), %d val tokens (%d shards) in %.1fs: %.1f MB/s, %.0f tokens/s\n",
+	mbps, tps := float64(stats.Bytes)/1e6/max(stats.Seconds, 1e-9), float64(stats.Tokens())/max(stats.Seconds, 1e-9)
+	fmt.Fprintf(opts.ErrOut, "prepared %s: %d docs, %s -> %d train tokens (%d shards), %d val tokens (%d shards) in %.1fs: %.1f MB/s, %.0f tokens/s\n",
 		opts.OutDir, stats.Docs, humanBytes(stats.Bytes), stats.TrainTokens, stats.TrainShards, stats.ValTokens, stats.ValShards,
-		stats.Seconds, float64(stats.Bytes)/1e6/max(stats.Seconds, 1e-9), float64(stats.Tokens())/max(stats.Seconds, 1e-9))
+		stats.Seconds, mbps, tps)
+	stats.Seconds = round3(stats.Seconds)
+	err = printJSON(opts.Out, preparedSummary{Out: opts.OutDir, Tokenizer: tok.Name(), PrepareStats: stats, MBPerS: round3(mbps), TokensPerS: math.Round(tps)})
 	if errors.Is(err, syscall.EPIPE) {
 		return nil // no reader left: the shards are written and kept
 	}
 	return err
 }
+
+// preparedSummary is data prepare's result, printed as JSON on stdout.
+type preparedSummary struct {
+	Out       string `json:"out"`
+	Tokenizer string `json:"tokenizer"`
+	data.PrepareStats
+	MBPerS     float64 `json:"mb_per_s"`
+	TokensPerS float64 `json:"tokens_per_s"`
+}
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 func humanBytes(n int64) string {
 	switch {

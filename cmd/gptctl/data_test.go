@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -17,16 +18,25 @@ func TestDataPrepareCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(msg, "prepared "+out) || !strings.Contains(msg, "tokens/s") {
-		t.Fatalf("summary %q", msg)
+	var res struct {
+		Out         string
+		Docs        int64
+		Bytes       int64
+		TrainTokens int64   `json:"train_tokens"`
+		ValTokens   int64   `json:"val_tokens"`
+		TrainShards int     `json:"train_shards"`
+		TokensPerS  float64 `json:"tokens_per_s"`
+	}
+	if err := json.Unmarshal([]byte(msg), &res); err != nil || res.Out != out || res.Docs != 1 || res.Bytes != 50_000 || res.TokensPerS <= 0 {
+		t.Fatalf("data prepare printed %q (%v), want its result as JSON", msg, err)
 	}
 	for _, split := range []string{"train", "val"} {
 		set, err := data.OpenShardSet(out, split)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if set.Len() == 0 || set.VocabSize() != 400 {
-			t.Fatalf("%s: %d tokens, vocab %d", split, set.Len(), set.VocabSize())
+		if n := map[string]int64{"train": res.TrainTokens, "val": res.ValTokens}[split]; set.Len() == 0 || int64(set.Len()) != n || set.VocabSize() != 400 {
+			t.Fatalf("%s: %d tokens (printed: %d), vocab %d", split, set.Len(), n, set.VocabSize())
 		}
 		set.Close()
 	}

@@ -59,7 +59,8 @@ lowest ids); a pair that occurs only once is never merged, so a small text
 can stop short of --vocab-size (with a warning).
 Training is deterministic. A .jsonl file (or a .json
 file of JSON lines) trains on its documents, one {"text": ...} per line, as
-data prepare reads them.`,
+data prepare reads them. It prints {"merges", "out", "vocab_size"} as JSON
+on stdout.`,
 		Example: "  gptctl tokenizer train --data tinyshakespeare.txt --vocab-size 2000 --out tok/shk2k",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -106,8 +107,8 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 	if err := tok.SaveTokenizerJSON(opts.OutDir); err != nil { // for Hugging Face's tokenizers
 		return fmt.Errorf("tokenizer train: %w", err)
 	}
-	_, err = fmt.Fprintf(opts.Out, "wrote %s: vocab %d, %d merges\n", opts.OutDir, tok.VocabSize(), tok.NumMerges())
-	return err
+	fmt.Fprintf(opts.ErrOut, "wrote %s: vocab %d, %d merges\n", opts.OutDir, tok.VocabSize(), tok.NumMerges())
+	return printJSON(opts.Out, map[string]any{"out": opts.OutDir, "vocab_size": tok.VocabSize(), "merges": tok.NumMerges()})
 }
 
 func newCmdTokenizerCodec(decode bool, runF func(*TokenizerCodecOptions) error) *cobra.Command {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,8 +38,13 @@ func trainedTokenizer(t *testing.T) (dir, corpus string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "vocab 400") {
-		t.Fatalf("train printed %q", out)
+	var res struct {
+		Out       string
+		VocabSize int `json:"vocab_size"`
+		Merges    int
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Out != dir || res.VocabSize != 400 || res.Merges <= 0 || res.Merges >= 400 {
+		t.Fatalf("train printed %q (%v), want its result as JSON", out, err)
 	}
 	return dir, corpus
 }
