@@ -209,22 +209,25 @@ func BenchmarkSampling(b *testing.B) {
 // task tokens, head dropout 0.1): a classification batch of 32 sequences of
 // 24 tokens (SST-2's size), a similarity batch of 16 pairs in both orders,
 // and a multiple-choice batch of 8 examples of 2 options 64 tokens long
-// (Story Cloze's), each with lambda 0 and 0.5. Rows hold 3/4 of T tokens
-// before their padding, as a length-bucketed batch does. It reports
-// sequence tokens (padding included) per second.
+// (Story Cloze's), each with lambda 0 and 0.5; and the classification batch
+// with GPT-2's vocabulary of 50,257, where the LM head is most of the work.
+// Rows hold 3/4 of T tokens before their padding, as a length-bucketed
+// batch does. It reports sequence tokens (padding included) per second.
 func BenchmarkTaskStep(b *testing.B) {
 	for _, s := range []struct {
-		name string
-		head HeadConfig
-		E, T int
+		name  string
+		head  HeadConfig
+		E, T  int
+		vocab int
 	}{
-		{"classify-E32-T24", HeadConfig{Objective: Classify, Classes: 2, Rows: 1}, 32, 24},
-		{"similarity-E16-T48", HeadConfig{Objective: Regress, Rows: 2}, 16, 48},
-		{"choose-E8x2-T64", HeadConfig{Objective: Choose, Rows: 2}, 8, 64},
+		{"classify-E32-T24", HeadConfig{Objective: Classify, Classes: 2, Rows: 1}, 32, 24, 2048},
+		{"similarity-E16-T48", HeadConfig{Objective: Regress, Rows: 2}, 16, 48, 2048},
+		{"choose-E8x2-T64", HeadConfig{Objective: Choose, Rows: 2}, 8, 64, 2048},
+		{"classify-E32-T24-V50257", HeadConfig{Objective: Classify, Classes: 2, Rows: 1}, 32, 24, 50257},
 	} {
 		for _, lambda := range []float32{0, 0.5} {
 			b.Run(fmt.Sprintf("%s-lambda%g", s.name, lambda), func(b *testing.B) {
-				cfg := Config{Arch: "gpt1", VocabSize: 2048, NCtx: 128, NEmbd: 128, NHead: 4, NLayer: 4, LNEps: 1e-5, Dropout: 0.1}
+				cfg := Config{Arch: "gpt1", VocabSize: s.vocab, NCtx: 128, NEmbd: 128, NHead: 4, NLayer: 4, LNEps: 1e-5, Dropout: 0.1}
 				p, err := NewParams(cfg, kernels.NewRNG(1))
 				if err != nil {
 					b.Fatal(err)

@@ -199,43 +199,57 @@ func TestDeviceTaskHeads(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer dt.Close()
-			want, err := ct.Step()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := dt.Step(); err != nil {
-				t.Fatal(err)
-			}
-			dd := diffs{}
-			for k, n := range extra(dev) {
-				got, err := dt.Value(n)
+			check := func() {
+				want, err := ct.Step()
 				if err != nil {
 					t.Fatal(err)
 				}
-				dd.near(t, "losses", n.Name(), got, ct.Value(extra(cpu)[k]), 1e-5, 0)
-			}
-			got, err := dt.LossValue()
-			if err != nil {
-				t.Fatal(err)
-			}
-			dd.near(t, "losses", "loss", []float32{got}, []float32{want}, 1e-5, 0)
-			wantRows := LossRows(cpu.TaskLoss)
-			if c.head.Objective == Regress {
-				wantRows = 2 // the scores that are not NaN (LossRows counts cross-entropy only)
-			}
-			if rows, err := dt.Machine.LossCount(dev.TaskLoss); err != nil || rows != wantRows {
-				t.Errorf("the task loss averaged %d rows on the device (%v), want %d", rows, err, wantRows)
-			}
-			for i, w := range cpu.Params.List {
-				g, err := dt.Grad(i)
+				if err := dt.Step(); err != nil {
+					t.Fatal(err)
+				}
+				dd := diffs{}
+				for k, n := range extra(dev) {
+					got, err := dt.Value(n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					dd.near(t, "losses", n.Name(), got, ct.Value(extra(cpu)[k]), 1e-5, 0)
+				}
+				got, err := dt.LossValue()
 				if err != nil {
 					t.Fatal(err)
 				}
-				// The options of multiple choice share the head's bias: its
-				// gradient is 0 but for rounding, of order 1e-8 on both.
-				dd.near(t, "grads", "grad "+w.Name, g, ct.Grad(i), 1e-4, 1e-7)
+				dd.near(t, "losses", "loss", []float32{got}, []float32{want}, 1e-5, 0)
+				wantRows := LossRows(cpu.TaskLoss)
+				if c.head.Objective == Regress {
+					wantRows = 2 // the scores that are not NaN (LossRows counts cross-entropy only)
+				}
+				if rows, err := dt.Machine.LossCount(dev.TaskLoss); err != nil || rows != wantRows {
+					t.Errorf("the task loss averaged %d rows on the device (%v), want %d", rows, err, wantRows)
+				}
+				for i, w := range cpu.Params.List {
+					g, err := dt.Grad(i)
+					if err != nil {
+						t.Fatal(err)
+					}
+					// The options of multiple choice share the head's bias: its
+					// gradient is 0 but for rounding, of order 1e-8 on both.
+					dd.near(t, "grads", "grad "+w.Name, g, ct.Grad(i), 1e-4, 1e-7)
+				}
+				dd.log(t)
 			}
-			dd.log(t)
+			check()
+			if cpu.LMTargets != nil { // no row with a next token: L1 is 0 over 0 rows
+				for _, task := range tasks {
+					for i := range Int32Data(task.LMTargets) {
+						Int32Data(task.LMTargets)[i] = -1
+					}
+				}
+				check()
+				if l1 := ct.Value(cpu.LMLoss)[0]; l1 != 0 {
+					t.Errorf("L1 with no targets = %v, want 0", l1)
+				}
+			}
 		})
 	}
 }

@@ -107,12 +107,14 @@ func (m *Model) ForwardOn(d *kernels.Device, outputs ...*G.Node) (*DeviceMachine
 // current host values; the loss stays on the device (LossValue).
 func (t *DeviceTrainer) Step() error {
 	t.Model.Mode.Training = true
+	t.Model.prepare()
 	return t.step.Run()
 }
 
 // Eval queues the forward pass in evaluation mode.
 func (t *DeviceTrainer) Eval() error {
 	t.Model.Mode.Training = false
+	t.Model.prepare()
 	return t.eval.Run()
 }
 
@@ -125,6 +127,7 @@ func (t *DeviceTrainer) Forward(outputs ...*G.Node) (*DeviceProgram, error) {
 // RunEval queues p in evaluation mode (no dropout); Value or Download wait.
 func (t *DeviceTrainer) RunEval(p *DeviceProgram) error {
 	t.Model.Mode.Training = false
+	t.Model.prepare()
 	return p.Run()
 }
 

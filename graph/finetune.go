@@ -64,6 +64,13 @@ type Task struct {
 	Labels    *G.Node // int32 (E) class or right option, -1 = padding; float32 (E) score, NaN = padding
 	LMTargets *G.Node // int32 (E*Rows, T) next tokens, -1 where none; nil when Lambda is 0
 
+	// The LM head computes only the rows with a next token, gathered
+	// first (padding is a quarter of a CPU batch, most of a GPU one padded
+	// to max_len): packLM fills these from LMTargets before each run.
+	lmRows    *G.Node // int32 (E*Rows*T): the rows with a next token, then -1
+	lmTargets *G.Node // int32 (E*Rows*T): their next tokens, then -1
+	lmLimit   *kernels.RowLimit
+
 	// OptionMask (Choose only) is float32 (E, Rows), added to the option
 	// scores: 0 for the options of an example, AbsentOption for the slots
 	// of an example with fewer options than Rows, whose softmax
@@ -101,14 +108,42 @@ func NewTask(p *Params, head HeadConfig, E, T int, mode *kernels.Mode, rng *kern
 	t = &Task{Model: m, Head: head, E: E}
 	t.buildHead()
 	if head.Lambda > 0 {
-		if t.LMLoss, t.LMTargets, err = m.LMLoss(); err != nil {
-			return nil, err
-		}
+		t.buildLM()
 		t.Loss = G.Must(kernels.AddScaled(t.TaskLoss, t.LMLoss, head.Lambda))
 	} else {
 		t.Loss = t.TaskLoss
 	}
 	return t, nil
+}
+
+// buildLM builds L1 over the rows with a next token: the LM head's
+// product and softmax over the rows with none (the padding) would be most
+// of a finetune's work, and count for nothing.
+func (t *Task) buildLM() {
+	n := t.B * t.T
+	t.LMTargets = t.NewInt32Input("targets", t.B, t.T)
+	t.lmRows, t.lmTargets = t.NewInt32Input("lm_rows", n), t.NewInt32Input("lm_targets", n)
+	t.lmLimit = &kernels.RowLimit{}
+	h := G.Must(kernels.GatherRows(t.Hidden, t.lmRows))
+	logits := G.Must(kernels.LinearTRows(h, t.lmHead, t.lmLimit))
+	t.LMLoss = G.Must(kernels.CrossEntropyRows(logits, t.lmTargets, t.Vocab, t.lmLimit))
+	t.before = t.packLM
+}
+
+// packLM gathers the rows of LMTargets that have a next token.
+func (t *Task) packLM() {
+	rows, tg := Int32Data(t.lmRows), Int32Data(t.lmTargets)
+	n := 0
+	for i, v := range Int32Data(t.LMTargets) {
+		if v >= 0 {
+			rows[n], tg[n] = int32(i), v
+			n++
+		}
+	}
+	for i := n; i < len(rows); i++ {
+		rows[i], tg[i] = -1, -1
+	}
+	t.lmLimit.N = n
 }
 
 // buildHead reads the <e> states, applies the head and the task loss.

@@ -64,6 +64,7 @@ func (m *Model) Differentiate(loss *G.Node, extra ...*G.Node) (*Trainer, error) 
 // Step runs forward and backward in training mode and returns the loss.
 func (t *Trainer) Step() (float32, error) {
 	t.Model.Mode.Training = true
+	t.Model.prepare()
 	if err := t.step.Run(); err != nil {
 		return 0, err
 	}
@@ -73,6 +74,7 @@ func (t *Trainer) Step() (float32, error) {
 // Eval runs the forward pass in evaluation mode and returns the loss.
 func (t *Trainer) Eval() (float32, error) {
 	t.Model.Mode.Training = false
+	t.Model.prepare()
 	if err := t.eval.Run(); err != nil {
 		return 0, err
 	}
@@ -99,6 +101,7 @@ func (m *Model) Forward(outputs ...*G.Node) (*Program, error) { return m.m.Compi
 // Run executes a program in evaluation mode.
 func (m *Model) Run(p *Program) error {
 	m.Mode.Training = false
+	m.prepare()
 	return p.Run()
 }
 

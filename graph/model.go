@@ -25,10 +25,19 @@ type Model struct {
 	Logits *G.Node // (B*T, V), the LM head tied to the token embedding; (B*T, Vp) with PadVocab
 	Vocab  int     // V: the classes, the first V columns of Logits
 
-	nodes map[string]*G.Node // parameter nodes by name
-	rng   *kernels.RNG
-	m     *Machine
-	grads *GradBuffers // SharedGrads; nil: the machine's own
+	nodes  map[string]*G.Node // parameter nodes by name
+	lmHead *G.Node            // what Logits multiplies by: wte, or wte padded (PadVocab)
+	rng    *kernels.RNG
+	m      *Machine
+	grads  *GradBuffers // SharedGrads; nil: the machine's own
+	before func()       // sets derived inputs from the caller's before each run; nil: none
+}
+
+// prepare sets the inputs derived from the caller's, before a run.
+func (m *Model) prepare() {
+	if m.before != nil {
+		m.before()
+	}
 }
 
 // Option changes how New builds a model.
@@ -103,6 +112,7 @@ func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG, opts ...Opti
 	if k := o.vocabMultiple; k > 1 && m.Vocab%k != 0 {
 		head = G.Must(kernels.PadRows(head, (m.Vocab+k-1)/k*k))
 	}
+	m.lmHead = head
 	m.Logits = G.Must(kernels.LinearT(m.Hidden, head, nil)) // (B*T, V or Vp), tied to wte
 	m.m = NewMachine(g)
 	return m, nil

@@ -18,7 +18,8 @@ type crossEntropyOp struct {
 	n, v  int // rows, classes
 	w     int // row width: v, or more for padded rows
 	probs []float32
-	count int // rows that counted in the last forward pass
+	count int       // rows that counted in the last forward pass
+	lim   *RowLimit // nil: every row
 }
 
 // CrossEntropy returns the mean softmax cross-entropy (a scalar); rows whose
@@ -39,6 +40,18 @@ func CrossEntropyClasses(logits, targets *G.Node, classes int) (*G.Node, error) 
 	return G.ApplyOp(op, logits, targets)
 }
 
+// CrossEntropyRows is CrossEntropyClasses over the first lim.N rows of
+// logits and targets, read at each run: the rows past it are not read, and
+// the gradient leaves them as they are (a LinearTRows with the same limit
+// reads none of them).
+func CrossEntropyRows(logits, targets *G.Node, classes int, lim *RowLimit) (*G.Node, error) {
+	y, err := CrossEntropyClasses(logits, targets, classes)
+	if err == nil {
+		y.Op().(*crossEntropyOp).lim = lim
+	}
+	return y, err
+}
+
 func (op *crossEntropyOp) Forward(y []float32, in []G.Value) error {
 	targets := Int32s(in[1])
 	for i, t := range targets {
@@ -46,7 +59,8 @@ func (op *crossEntropyOp) Forward(y []float32, in []G.Value) error {
 			return fmt.Errorf("cross-entropy: target %d at row %d is outside %d classes", t, i, op.v)
 		}
 	}
-	sum, count := CrossEntropyForward(op.probs, Floats(in[0]), targets, op.n, op.v, op.w)
+	n := op.lim.rows(op.n)
+	sum, count := CrossEntropyForward(op.probs, Floats(in[0]), targets[:n], n, op.v, op.w)
 	op.count = count
 	y[0] = 0
 	if count > 0 {
@@ -83,7 +97,7 @@ func (op *crossEntropyGradOp) Forward(dlogits []float32, in []G.Value) error {
 	if f.count > 0 {
 		scale = scalarOf(in[1]) / float32(f.count)
 	}
-	CrossEntropyBackward(dlogits, f.probs, Int32s(in[0]), f.n, f.v, f.w, scale)
+	CrossEntropyBackward(dlogits, f.probs, Int32s(in[0]), f.lim.rows(f.n), f.v, f.w, scale)
 	return nil
 }
 

@@ -21,9 +21,11 @@ func (d *Device) CrossEntropyForward(probs, losses, stats, logits, targets Buffe
 		return fmt.Errorf("cuda: cross-entropy: %d classes in rows of %d", v, w)
 	}
 	threads := min(1024, max(32, (v+31)/32*32))
-	if err := d.launch("crossentropy_fwd_f32", dim3{n, 1, 1}, dim3{threads, 1, 1}, 0,
-		probs, losses, logits, targets, n, v, w); err != nil {
-		return err
+	if n > 0 { // none: a batch of padding, whose mean is 0 over 0 rows
+		if err := d.launch("crossentropy_fwd_f32", dim3{n, 1, 1}, dim3{threads, 1, 1}, 0,
+			probs, losses, logits, targets, n, v, w); err != nil {
+			return err
+		}
 	}
 	return d.launch("crossentropy_mean_f32", dim3{1, 1, 1}, dim3{1024, 1, 1}, 0, stats, losses, targets, n, v)
 }

@@ -63,6 +63,23 @@ func TestGradCheck(t *testing.T) {
 			}
 			return kernels.CrossEntropyClasses(logits, intInput(g, "targets", []int32{1, -1, 5, 0, 2}, 5), 6)
 		}},
+		// The finetune's LM head: the rows with a next token gathered first,
+		// the product and the softmax over those rows alone.
+		{"lm_head_rows", [][]int{{6, 4}, {7, 4}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			lim := &kernels.RowLimit{N: 3}
+			h, err := kernels.GatherRows(in[0], intInput(g, "rows", []int32{4, 0, 2, -1, -1, -1}, 6))
+			if err != nil {
+				return nil, err
+			}
+			logits, err := kernels.LinearTRows(h, in[1], lim)
+			if err != nil {
+				return nil, err
+			}
+			return kernels.CrossEntropyRows(logits, intInput(g, "targets", []int32{1, 6, 0, -1, -1, -1}, 6), 7, lim)
+		}},
+		{"linear_t_rows", [][]int{{5, 7}, {4, 7}}, func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			return kernels.LinearTRows(in[0], in[1], &kernels.RowLimit{N: 3})
+		}},
 		{"dropout_eval", [][]int{{4, 4}}, func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 			return kernels.Dropout(in[0], 0.5, mode, kernels.NewRNG(2))
 		}},

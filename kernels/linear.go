@@ -15,8 +15,24 @@ import (
 type linearOp struct {
 	base
 	n, in, out int
-	transW     bool // w is (out, in)
-	bias       bool
+	transW     bool      // w is (out, in)
+	bias       bool      //
+	lim        *RowLimit // nil: every row
+}
+
+// RowLimit is a number of leading rows that ops built with it compute, set
+// before each run: the rows past it are padding. An op leaves them as they
+// are in its output, and those that read such output take the same limit;
+// a linear gradient's dx is zero there. The LM head of a finetune, whose
+// rows with a next token are gathered first, computes only those.
+type RowLimit struct{ N int }
+
+// rows is how many of n rows an op with limit l computes.
+func (l *RowLimit) rows(n int) int {
+	if l == nil {
+		return n
+	}
+	return min(max(l.N, 0), n)
 }
 
 // Linear returns x @ w + b for x (n, in), w (in, out), b (out); b may be nil.
@@ -24,6 +40,16 @@ func Linear(x, w, b *G.Node) (*G.Node, error) { return linear(x, w, b, false) }
 
 // LinearT returns x @ w^T + b for x (n, in) and w (out, in); b may be nil.
 func LinearT(x, w, b *G.Node) (*G.Node, error) { return linear(x, w, b, true) }
+
+// LinearTRows is LinearT without a bias over the first lim.N rows of x,
+// read at each run; the output's other rows are left as they are.
+func LinearTRows(x, w *G.Node, lim *RowLimit) (*G.Node, error) {
+	y, err := linear(x, w, nil, true)
+	if err == nil {
+		y.Op().(*linearOp).lim = lim
+	}
+	return y, err
+}
 
 func linear(x, w, b *G.Node, transW bool) (*G.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
@@ -54,7 +80,8 @@ func (op *linearOp) Forward(y []float32, in []G.Value) error {
 	if op.bias {
 		b = Floats(in[2])
 	}
-	LinearForward(y, Floats(in[0]), Floats(in[1]), b, op.n, op.in, op.out, op.transW)
+	n := op.lim.rows(op.n)
+	LinearForward(y[:n*op.out], Floats(in[0])[:n*op.in], Floats(in[1]), b, n, op.in, op.out, op.transW)
 	return nil
 }
 
@@ -112,18 +139,24 @@ type linearGradOp struct {
 
 func (op *linearGradOp) Forward(out []float32, in []G.Value) error {
 	f := op.fwd
+	n := f.lim.rows(f.n)
 	x, w, dy := Floats(in[0]), Floats(in[1]), Floats(in[2])
 	dx := out[:f.n*f.in]
 	dw := out[f.n*f.in : f.n*f.in+f.in*f.out]
+	clear(dx[n*f.in:]) // rows past the limit
+	if n == 0 {
+		clear(out[f.n*f.in:])
+		return nil
+	}
 	if f.transW { // w (out, in): dx = dy @ w, dw = dy^T @ x
-		Sgemm(false, false, f.n, f.in, f.out, 1, dy, f.out, w, f.in, 0, dx, f.in)
-		Sgemm(true, false, f.out, f.in, f.n, 1, dy, f.out, x, f.in, 0, dw, f.in)
+		Sgemm(false, false, n, f.in, f.out, 1, dy, f.out, w, f.in, 0, dx, f.in)
+		Sgemm(true, false, f.out, f.in, n, 1, dy, f.out, x, f.in, 0, dw, f.in)
 	} else { // w (in, out): dx = dy @ w^T, dw = x^T @ dy
-		Sgemm(false, true, f.n, f.in, f.out, 1, dy, f.out, w, f.out, 0, dx, f.in)
-		Sgemm(true, false, f.in, f.out, f.n, 1, x, f.in, dy, f.out, 0, dw, f.out)
+		Sgemm(false, true, n, f.in, f.out, 1, dy, f.out, w, f.out, 0, dx, f.in)
+		Sgemm(true, false, f.in, f.out, n, 1, x, f.in, dy, f.out, 0, dw, f.out)
 	}
 	if f.bias {
-		sumRows(out[f.n*f.in+f.in*f.out:], dy, f.n, f.out)
+		sumRows(out[f.n*f.in+f.in*f.out:], dy, n, f.out)
 	}
 	return nil
 }

@@ -39,7 +39,11 @@ func (op *linearOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 	if op.bias {
 		bias = in[2]
 	}
-	return s.Device.LinearForward(y, in[0], in[1], bias, op.n, op.in, op.out, op.transW)
+	n := op.lim.rows(op.n)
+	if n == 0 {
+		return nil
+	}
+	return s.Device.LinearForward(y, in[0], in[1], bias, n, op.in, op.out, op.transW)
 }
 
 func (op *linearGradOp) ForwardCUDA(s *CUDAState, out Buffer, in []Buffer) error {
@@ -49,7 +53,16 @@ func (op *linearGradOp) ForwardCUDA(s *CUDAState, out Buffer, in []Buffer) error
 	if f.bias {
 		db = out.Slice(nx+nw, f.out)
 	}
-	return s.Device.LinearBackward(out.Slice(0, nx), out.Slice(nx, nw), db, in[2], in[0], in[1], f.n, f.in, f.out, f.transW)
+	n := f.lim.rows(f.n)
+	if n < f.n { // rows past the limit: no gradient
+		if err := s.Device.Zero(out.Slice(n*f.in, (f.n-n)*f.in)); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		return s.Device.Zero(out.Slice(nx, out.Len()-nx))
+	}
+	return s.Device.LinearBackward(out.Slice(0, n*f.in), out.Slice(nx, nw), db, in[2], in[0], in[1], n, f.in, f.out, f.transW)
 }
 
 // lnSaved is a LayerNorm's per-row statistics.
@@ -249,7 +262,7 @@ func (op *crossEntropyOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error
 	if err != nil {
 		return err
 	}
-	if err := s.Device.CrossEntropyForward(st.probs, st.losses, st.stats, in[0], in[1], op.n, op.v, op.w); err != nil {
+	if err := s.Device.CrossEntropyForward(st.probs, st.losses, st.stats, in[0], in[1], op.lim.rows(op.n), op.v, op.w); err != nil {
 		return err
 	}
 	return copyInto(s.Device, y, st.stats, 1)
@@ -275,5 +288,5 @@ func (op *crossEntropyGradOp) ForwardCUDA(s *CUDAState, dlogits Buffer, in []Buf
 	if err != nil {
 		return err
 	}
-	return s.Device.CrossEntropyBackward(dlogits, st.probs, in[0], in[1], st.stats, f.n, f.v, f.w)
+	return s.Device.CrossEntropyBackward(dlogits, st.probs, in[0], in[1], st.stats, f.lim.rows(f.n), f.v, f.w)
 }
