@@ -55,6 +55,7 @@ type DeviceProgram struct {
 	feed   []*dstep // inputs uploaded before every run
 	checks []*dstep // steps whose op checks its int32 inputs on the host
 	steps  []*dstep
+	before func() // the model's input preparation (Model.prepare); nil: none
 }
 
 // dstep is one node on the device (see step for the fields they share).
@@ -158,6 +159,9 @@ func (m *DeviceMachine) Compile(outputs ...*G.Node) (*DeviceProgram, error) {
 // Run checks and uploads the program's fed inputs and queues its steps; it
 // returns without waiting for the device (Download waits).
 func (p *DeviceProgram) Run() error {
+	if p.before != nil {
+		p.before()
+	}
 	m := p.m
 	for _, st := range p.checks {
 		if err := st.node.Op().(kernels.InputChecker).CheckInputs(st.check); err != nil {

@@ -239,6 +239,22 @@ func TestDeviceTaskHeads(t *testing.T) {
 				dd.log(t)
 			}
 			check()
+			if dev.LMLoss != nil { // a forward program of L1 alone, run directly, packs the rows too
+				dm, prog, err := dev.ForwardOn(d, dev.LMLoss)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer dm.Close()
+				if err := prog.Run(); err != nil {
+					t.Fatal(err)
+				}
+				got, err := dm.Value(dev.LMLoss)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dd := diffs{}
+				dd.near(t, "losses", "L1 by ForwardOn", got, ct.Value(cpu.LMLoss), 1e-5, 0)
+			}
 			if cpu.LMTargets != nil { // no row with a next token: L1 is 0 over 0 rows
 				for _, task := range tasks {
 					for i := range Int32Data(task.LMTargets) {

@@ -56,8 +56,8 @@ func (m *Model) differentiateOn(dm *DeviceMachine, loss *G.Node, extra ...*G.Nod
 	}
 	t := &DeviceTrainer{Model: m, Loss: loss, Grads: grads, Machine: dm}
 	outs := append([]*G.Node{loss}, extra...)
-	if t.step, err = dm.Compile(append(outs, grads...)...); err == nil {
-		t.eval, err = dm.Compile(outs...)
+	if t.step, err = m.compileOn(dm, append(outs, grads...)...); err == nil {
+		t.eval, err = m.compileOn(dm, outs...)
 	}
 	if err == nil {
 		if t.state, err = dm.alloc(4); err == nil {
@@ -96,38 +96,45 @@ func (m *Model) ForwardOn(d *kernels.Device, outputs ...*G.Node) (*DeviceMachine
 	if err := m.feedInputs(dm); err != nil {
 		return nil, nil, err
 	}
-	p, err := dm.Compile(outputs...)
+	p, err := m.compileOn(dm, outputs...)
 	if err != nil {
 		return nil, nil, errors.Join(err, dm.Close())
 	}
 	return dm, p, nil
 }
 
+// compileOn compiles a program over m for dm whose every run first
+// prepares the inputs derived from the caller's.
+func (m *Model) compileOn(dm *DeviceMachine, outputs ...*G.Node) (*DeviceProgram, error) {
+	p, err := dm.Compile(outputs...)
+	if err == nil {
+		p.before = m.prepare
+	}
+	return p, err
+}
+
 // Step queues forward and backward in training mode with the inputs'
 // current host values; the loss stays on the device (LossValue).
 func (t *DeviceTrainer) Step() error {
 	t.Model.Mode.Training = true
-	t.Model.prepare()
 	return t.step.Run()
 }
 
 // Eval queues the forward pass in evaluation mode.
 func (t *DeviceTrainer) Eval() error {
 	t.Model.Mode.Training = false
-	t.Model.prepare()
 	return t.eval.Run()
 }
 
 // Forward compiles a program computing outputs (a task head's logits, say)
 // on the trainer's machine, over the same device weights.
 func (t *DeviceTrainer) Forward(outputs ...*G.Node) (*DeviceProgram, error) {
-	return t.Machine.Compile(outputs...)
+	return t.Model.compileOn(t.Machine, outputs...)
 }
 
 // RunEval queues p in evaluation mode (no dropout); Value or Download wait.
 func (t *DeviceTrainer) RunEval(p *DeviceProgram) error {
 	t.Model.Mode.Training = false
-	t.Model.prepare()
 	return p.Run()
 }
 

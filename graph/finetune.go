@@ -66,7 +66,8 @@ type Task struct {
 
 	// The LM head computes only the rows with a next token, gathered
 	// first (padding is a quarter of a CPU batch, most of a GPU one padded
-	// to max_len): packLM fills these from LMTargets before each run.
+	// to max_len): packLM fills these from LMTargets before each run of
+	// a program compiled through the Model (Forward, Differentiate, ...).
 	lmRows    *G.Node // int32 (E*Rows*T): the rows with a next token, then -1
 	lmTargets *G.Node // int32 (E*Rows*T): their next tokens, then -1
 	lmLimit   *kernels.RowLimit

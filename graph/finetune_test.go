@@ -275,3 +275,42 @@ func TestSharedGradsAcrossLengths(t *testing.T) {
 		t.Errorf("the short model holds %d floats of its own with shared gradients, %d alone: want at least the %d of the weights' gradients fewer", ownShared, ownAlone, n)
 	}
 }
+
+// TestTaskLMLossOnItsOwn: a forward-only program of L1, run directly (not
+// through a Trainer), computes the same L1 as a training step: every
+// program compiled through the Model packs the LM rows before it runs,
+// also after LMTargets change.
+func TestTaskLMLossOnItsOwn(t *testing.T) {
+	c := headCase{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1, Lambda: 0.5}, 3, []int32{2, 0, -1}, nil, nil}
+	p, first := tinyTaskParams(t, c.head.Outputs())
+	task, err := NewTask(p, c.head, c.E, refT, &kernels.Mode{}, kernels.NewRNG(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillTask(task, first, c)
+	tr, err := task.Differentiate(task.Loss, task.LMLoss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, err := task.Forward(task.LMLoss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		if _, err := tr.Eval(); err != nil {
+			t.Fatal(err)
+		}
+		want := tr.Value(task.LMLoss)[0]
+		Int32Data(task.LMTargets)[0] = int32(5 + 2*round) // a change the next run must see
+		if err := fwd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		got := tr.Value(task.LMLoss)[0]
+		if _, err := tr.Eval(); err != nil {
+			t.Fatal(err)
+		}
+		if again := tr.Value(task.LMLoss)[0]; got != again || got == want || want == 0 {
+			t.Errorf("round %d: L1 %v by the forward program, %v by Eval after the same change, %v before it", round, got, again, want)
+		}
+	}
+}

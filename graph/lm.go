@@ -52,10 +52,10 @@ func (m *Model) Differentiate(loss *G.Node, extra ...*G.Node) (*Trainer, error) 
 		}
 	}
 	outs := append([]*G.Node{loss}, extra...)
-	if t.step, err = m.m.Compile(append(outs, grads...)...); err != nil {
+	if t.step, err = m.compile(append(outs, grads...)...); err != nil {
 		return nil, err
 	}
-	if t.eval, err = m.m.Compile(outs...); err != nil {
+	if t.eval, err = m.compile(outs...); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -64,7 +64,6 @@ func (m *Model) Differentiate(loss *G.Node, extra ...*G.Node) (*Trainer, error) 
 // Step runs forward and backward in training mode and returns the loss.
 func (t *Trainer) Step() (float32, error) {
 	t.Model.Mode.Training = true
-	t.Model.prepare()
 	if err := t.step.Run(); err != nil {
 		return 0, err
 	}
@@ -74,7 +73,6 @@ func (t *Trainer) Step() (float32, error) {
 // Eval runs the forward pass in evaluation mode and returns the loss.
 func (t *Trainer) Eval() (float32, error) {
 	t.Model.Mode.Training = false
-	t.Model.prepare()
 	if err := t.eval.Run(); err != nil {
 		return 0, err
 	}
@@ -96,12 +94,21 @@ func (t *Trainer) Grad(i int) []float32 {
 func (t *Trainer) Value(n *G.Node) []float32 { return kernels.Floats(t.Model.m.Value(n)) }
 
 // Forward compiles a forward-only program for the given outputs.
-func (m *Model) Forward(outputs ...*G.Node) (*Program, error) { return m.m.Compile(outputs...) }
+func (m *Model) Forward(outputs ...*G.Node) (*Program, error) { return m.compile(outputs...) }
+
+// compile compiles a CPU program over m whose every run first prepares
+// the inputs derived from the caller's.
+func (m *Model) compile(outputs ...*G.Node) (*Program, error) {
+	p, err := m.m.Compile(outputs...)
+	if err == nil {
+		p.before = m.prepare
+	}
+	return p, err
+}
 
 // Run executes a program in evaluation mode.
 func (m *Model) Run(p *Program) error {
 	m.Mode.Training = false
-	m.prepare()
 	return p.Run()
 }
 

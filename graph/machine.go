@@ -80,8 +80,9 @@ func (m *Machine) Floats() (own, shared int) { return m.own, m.shared }
 
 // Program runs the nodes needed for a set of outputs, in dependency order.
 type Program struct {
-	m     *Machine
-	steps []*step
+	m      *Machine
+	steps  []*step
+	before func() // the model's input preparation (Model.prepare); nil: none
 }
 
 type stepKind int
@@ -182,6 +183,9 @@ func walk[S any](g *G.ExprGraph, outputs []*G.Node, plan func(n *G.Node, childre
 
 // Run executes the program once.
 func (p *Program) Run() error {
+	if p.before != nil {
+		p.before()
+	}
 	for _, st := range p.steps {
 		if err := st.run(); err != nil {
 			return fmt.Errorf("graph: node %s: %w", st.node.Name(), err)
