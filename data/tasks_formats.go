@@ -21,6 +21,9 @@ func (p *taskParser) readTSV(r *bufio.Reader) error {
 	}
 	for line := 1; ; line++ {
 		ln, err := r.ReadString('\n')
+		if err != nil && err != io.EOF { // not a short last row
+			return fmt.Errorf("task %s: %w", p.path, err)
+		}
 		if ln != "" {
 			cells := strings.Split(strings.TrimSuffix(strings.TrimSuffix(ln, "\n"), "\r"), "\t")
 			if err := p.row(line, cells, false, &needHeader); err != nil {
@@ -29,9 +32,6 @@ func (p *taskParser) readTSV(r *bufio.Reader) error {
 		}
 		if err == io.EOF {
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("task %s: %w", p.path, err)
 		}
 	}
 }

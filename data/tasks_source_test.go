@@ -1,7 +1,9 @@
 package data
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -204,5 +206,46 @@ func TestTaskSourceMemory(t *testing.T) {
 	}
 	if peak == 0 || peak > uint64(n)/4 {
 		t.Errorf("heap reached %d bytes while scanning %d bytes of rows", peak, n)
+	}
+}
+
+// failAfter reads r, then fails with err (a disk that fails mid-file).
+type failAfter struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failAfter) Read(b []byte) (int, error) {
+	n, err := f.r.Read(b)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+// TestTaskReadErrorIsNotABadRow: a read that fails in the middle of a row
+// is that error, not a row of too few columns, counted or not.
+func TestTaskReadErrorIsNotABadRow(t *testing.T) {
+	eio := errors.New("input/output error")
+	for _, format := range []string{"tsv", "jsonl"} {
+		for _, skip := range []bool{false, true} {
+			text := "t\ty\nA\tyes\nha"
+			f := TaskFormat{Header: true, Columns: map[string]string{"text": "t", "label": "y"}, Labels: []string{"no", "yes"}, SkipBadRows: skip}
+			if format == "jsonl" {
+				text, f.Header = "{\"t\":\"A\",\"y\":\"yes\"}\n{\"t\":", false
+			}
+			p := newTaskParser("x."+format, f, format, true)
+			p.emit = func(Example) error { return nil }
+			r := bufio.NewReader(&failAfter{strings.NewReader(text), eio})
+			var err error
+			if format == "tsv" {
+				err = p.readTSV(r)
+			} else {
+				err = p.readJSONL(r)
+			}
+			if !errors.Is(err, eio) || p.data.Skipped != 0 || p.data.Count != 1 {
+				t.Errorf("%s, skip %v: %v after %d examples, %d skipped; want the read error after 1, none skipped", format, skip, err, p.data.Count, p.data.Skipped)
+			}
+		}
 	}
 }

@@ -298,7 +298,9 @@ func (l *LabelProbs) UnmarshalJSON(b []byte) error {
 // not needed) to w and returns how many it wrote. It reads the file twice,
 // whatever its size: once to check every row and see the lengths the
 // examples need, then predictChunk examples at a time, writing each chunk's
-// predictions before it reads on.
+// predictions before it reads on. A file whose rows change in number, or
+// in a padded length the first reading did not see, between the two is
+// refused; other edits are scored as the second reading finds them.
 func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err error) {
 	defer func() { err = o.memory(err) }()
 	device, err := o.setup()
@@ -359,8 +361,8 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 		return nil
 	}
 	again, err := t.scan(&taskCodec{info: m.info, tok: m.tok}, nil, func(e taskExample) error {
-		if written+len(chunk) == td.Count {
-			return errChanged
+		if written+len(chunk) == td.Count || !lens[paddedLen(e.width, m.info.MaxLen)] {
+			return errChanged // more rows, or a length whose graph was not checked
 		}
 		if chunk = append(chunk, e); len(chunk) == predictChunk {
 			return flush()
@@ -369,7 +371,7 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 	})
 	switch {
 	case errors.Is(err, errChanged) || err == nil && again.Count < td.Count:
-		return written, inputErrorf("%s changed while predict read it (%d rows at first, then another number): score a copy that stays as it is", file, td.Count)
+		return written, inputErrorf("%s changed while predict read it (%d rows at first, then other rows): score a copy that stays as it is", file, td.Count)
 	case err == nil && len(chunk) > 0:
 		err = flush()
 	}
@@ -377,7 +379,7 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 }
 
 // errChanged stops the second reading of a file that has more rows than
-// the first found.
+// the first found, or a row of another padded length.
 var errChanged = errors.New("the file changed")
 
 // predictChunk is how many rows predict scores before it writes their

@@ -255,6 +255,26 @@ eval_interval: 10
 	if _, err := PredictTask(out, grow, io.Discard, o); err == nil || !strings.Contains(err.Error(), "grow.tsv changed while predict read it (8 rows at first") {
 		t.Errorf("predict on a file that grows: %v", err)
 	}
+	// A row edited to a length the first reading did not see (whose graph
+	// was not checked to fit) is refused too. 40 rows of 2 kB: the second
+	// reading has not reached the last when the edit is made.
+	pad := strings.Repeat("x", 2000)
+	rowsOf := func(last string) string {
+		return "id\tsentence\n" + strings.Repeat(pad+"\tyes it is\n", 39) + pad + "\t" + last + "\n"
+	}
+	edit := writeFile(t, filepath.Join(dir, "edit.tsv"), rowsOf("no way"))
+	edited := false
+	o.Progress = func(done, _ int) {
+		if done >= 2 && !edited {
+			edited = true
+			if err := os.WriteFile(edit, []byte(rowsOf("no "+strings.Repeat("ab ", 12))), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := PredictTask(out, edit, io.Discard, o); err == nil || !strings.Contains(err.Error(), "edit.tsv changed while predict read it (40 rows at first") {
+		t.Errorf("predict on a file whose last row grew: %v", err)
+	}
 	// A file of another format: by its extension, by Format where its name
 	// does not say, else in the model's (the same rows as CSV, as .txt TSV
 	// with and without --format, as .dat CSV with it).

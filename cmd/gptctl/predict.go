@@ -33,9 +33,10 @@ func NewCmdPredict(runF func(*PredictOptions) error) *cobra.Command {
 column may be absent or empty) and writes one JSON object per row, in file
 order: {"line": N, "label": L, "probabilities": {...}} (in class order) for
 classification and multiple choice, {"line": N, "score": S} for regression.
-LINE is the row's line in FILE. FILE is read twice, whatever its size: first
-to check every row, then 4,096 rows at a time, their predictions written
-before it reads on (a pipe is read into memory). A row that cannot be read
+LINE is the row's line in FILE. FILE is read twice, whatever its size (a
+headerless TSV or CSV four times, each reading counting its row widths
+first): first to check every row, then 4,096 rows at a time, their
+predictions written before it reads on (a pipe is read into memory). A row that cannot be read
 (a missing column, bad JSON) stops predict before its first prediction, with
 its file and line (exit 2); with --skip-bad-rows it gets no prediction and
 is reported on stderr (a CSV syntax error, such as a stray quote, always
