@@ -94,6 +94,11 @@ func benchOn(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	if spec.Profile && device != "cuda" { // before the steps it would follow
 		return nil, &ConfigError{fmt.Errorf("bench: --profile times device ops; device is %s (on the CPU: go test -bench ./kernels)", device)}
 	}
+	if device == "cpu" { // as pretrain refuses it, before the memory is asked for
+		if err := cfg.fitsTraining(); err != nil {
+			return nil, &ConfigError{err}
+		}
+	}
 	b, err := newBenchRun(cfg, device)
 	if err != nil {
 		return nil, err
@@ -135,16 +140,25 @@ func benchConfig(cfg Config, spec BenchSpec) (Config, error) {
 	if cfg.VocabSize <= 0 && cfg.Tokenizer != "char" { // the size of a tokenizer that needs no corpus
 		if tok, err := data.ResolveTokenizer(cfg.Tokenizer); err == nil {
 			cfg.VocabSize = tok.VocabSize()
+		} else if n, ok := builtinVocab[cfg.Tokenizer]; ok { // its files need not be here
+			cfg.VocabSize = n
 		}
 	}
 	if cfg.VocabSize <= 0 {
-		return cfg, &ConfigError{fmt.Errorf("bench: vocab_size must be set, e.g. --set vocab_size=50257 (tokenizer %s: the synthetic tokens need the vocabulary's size)", cfg.Tokenizer)}
+		hint := "e.g. --set vocab_size=50257"
+		if cfg.Tokenizer == "char" {
+			hint = "to the number of characters of the corpus (pretrain logs it as the vocab: 65 for tiny-shakespeare), e.g. --set vocab_size=65"
+		}
+		return cfg, &ConfigError{fmt.Errorf("bench: set vocab_size %s (tokenizer %s: the synthetic tokens need the vocabulary's size)", hint, cfg.Tokenizer)}
 	}
 	if threads > 0 { // the flag; else the config's threads
 		cfg.Threads = threads
 	}
 	return cfg, nil
 }
+
+// builtinVocab is the size of the built-in BPE vocabularies.
+var builtinVocab = map[string]int{"gpt2": 50257, "gpt1": 40478}
 
 // benchRun is one model with its trainer, optimizer and token source.
 type benchRun struct {

@@ -2,6 +2,7 @@ package train
 
 import (
 	"errors"
+	"gptctl/data"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -170,5 +171,39 @@ func TestBenchProfileNeedsGPU(t *testing.T) {
 	var ce *ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "device is cpu") || strings.Contains(log.String(), "parameters") {
 		t.Fatalf("bench --profile on the CPU: %v, after %q; want a config error naming the device, before the model", err, log.String())
+	}
+}
+
+// A model and batch that cannot fit are refused before anything is built,
+// as pretrain refuses them (bench-gpt2-124m at batch 64 grew to the
+// machine's memory).
+func TestBenchRefusesWhatCannotFit(t *testing.T) {
+	c := tinyBenchConfig()
+	c.Device, c.NLayer, c.NEmbd, c.NHead, c.VocabSize, c.NCtx, c.SeqLen, c.BatchSize = "cpu", 48, 4096, 32, 50257, 4096, 4096, 256
+	var log strings.Builder
+	_, err := Bench(c, BenchSpec{Steps: 1}, &log)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "batch_size 256") || strings.Contains(log.String(), "parameters") {
+		t.Fatalf("bench of a model that cannot fit: %v, after %q; want a config error naming batch_size, before the model", err, log.String())
+	}
+}
+
+// The built-in BPEs' sizes are known without their files; a char
+// tokenizer's depends on the corpus, which the hint says.
+func TestBenchVocabOfBuiltins(t *testing.T) {
+	t.Setenv(data.EnvGPT2Vocab, "")
+	t.Setenv(data.EnvGPT1Vocab, "")
+	for tok, want := range map[string]int{"gpt2": 50257, "gpt1": 40478} {
+		c := tinyBenchConfig()
+		c.Tokenizer, c.VocabSize = tok, 0
+		got, err := benchConfig(c, BenchSpec{Steps: 1})
+		if err != nil || got.VocabSize != want {
+			t.Errorf("tokenizer %s: vocab %d, %v; want %d", tok, got.VocabSize, err, want)
+		}
+	}
+	c := tinyBenchConfig()
+	c.Tokenizer, c.VocabSize = "char", 0
+	if _, err := benchConfig(c, BenchSpec{Steps: 1}); err == nil || !strings.Contains(err.Error(), "number of characters") || strings.Contains(err.Error(), "50257") {
+		t.Errorf("char tokenizer without vocab_size: %v", err)
 	}
 }

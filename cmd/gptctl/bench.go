@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -78,6 +79,7 @@ func benchRun(opts *BenchOptions) error {
 	if err != nil {
 		return err
 	}
+	noteUnusedSets(opts.Log, opts.Sets)
 	res, err := train.Bench(cfg, train.BenchSpec{Steps: opts.Steps, Warmup: opts.Warmup, Threads: opts.Threads,
 		Profile: opts.Profile}, opts.Log)
 	if err != nil {
@@ -89,4 +91,29 @@ func benchRun(opts *BenchOptions) error {
 	}
 	_, err = fmt.Fprintln(opts.Out, string(b))
 	return err
+}
+
+// benchUnused are the config keys bench does not read, with what to use
+// instead: it trains on random tokens for --steps steps and writes nothing.
+var benchUnused = map[string]string{
+	"data":                "bench trains on random tokens",
+	"val_data":            "bench trains on random tokens",
+	"val_fraction":        "bench trains on random tokens",
+	"max_steps":           "--steps sets the timed steps",
+	"max_time":            "--steps sets the timed steps",
+	"eval_interval":       "bench does not evaluate",
+	"eval_batches":        "bench does not evaluate",
+	"log_interval":        "bench prints one JSON line",
+	"checkpoint_interval": "bench writes no checkpoint",
+}
+
+// noteUnusedSets says on log which --set keys bench does not read, so that
+// a --set max_steps=5 is not taken for a shorter run.
+func noteUnusedSets(log io.Writer, sets []string) {
+	for _, kv := range sets {
+		key, _, _ := strings.Cut(kv, "=")
+		if why, ok := benchUnused[strings.TrimSpace(key)]; ok {
+			fmt.Fprintf(log, "bench: note: --set %s is not used (%s)\n", strings.TrimSpace(key), why)
+		}
+	}
 }

@@ -51,9 +51,12 @@ func TestBenchFlags(t *testing.T) {
 func TestBenchRun(t *testing.T) {
 	var out, log bytes.Buffer
 	opts := &BenchOptions{ConfigPath: "../../configs/bench-small.yaml", Steps: 2, Warmup: 1, Threads: 1,
-		Sets: []string{"n_layer=1", "n_embd=32", "n_head=2", "batch_size=2"}, Out: &out, Log: &log}
+		Sets: []string{"n_layer=1", "n_embd=32", "n_head=2", "batch_size=2", "max_steps=5"}, Out: &out, Log: &log}
 	if err := benchRun(opts); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "bench: note: --set max_steps is not used (--steps sets the timed steps)") || strings.Contains(log.String(), "n_layer is not used") {
+		t.Errorf("log %q: want a note on max_steps alone", log.String())
 	}
 	if n := strings.Count(out.String(), "\n"); n != 1 {
 		t.Fatalf("%d lines of output, want one: %q", n, out.String())
