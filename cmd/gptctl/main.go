@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -29,10 +30,12 @@ var processStart time.Time
 
 func main() {
 	processStart = time.Now()
+	abortOnCrash()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer recoverCrash(stderr, &code)
 	cmd := NewCmdRoot()
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
@@ -49,6 +52,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitCode(err)
 	}
 	return exitOK
+}
+
+// abortOnCrash makes a crash no code recovers (a panic in a worker
+// goroutine, the runtime out of memory) abort the process (SIGABRT, status
+// 134 in a shell) with every goroutine's stack, where Go would exit with
+// status 2: a config error's here, which a batch script takes for "fix the
+// config, do not retry".
+func abortOnCrash() { debug.SetTraceback("crash") }
+
+// recoverCrash turns a panic of the command's goroutine (a bug) into its
+// message and stack on stderr and exit status 1, not Go's 2.
+func recoverCrash(stderr io.Writer, code *int) {
+	if r := recover(); r != nil {
+		fmt.Fprintf(stderr, "gptctl: internal error (a bug; please report it with this output): %v\n%s", r, debug.Stack())
+		*code = exitError
+	}
 }
 
 // usageError is a bad command line.

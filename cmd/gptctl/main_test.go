@@ -194,3 +194,18 @@ func TestFailedRunPrintsSummary(t *testing.T) {
 		t.Errorf("summary.json: %v\n%s", err, b)
 	}
 }
+
+// A panic of the command's goroutine is a bug: exit status 1 with the
+// message and stack, not Go's 2 (a config error's).
+func TestPanicIsExitError(t *testing.T) {
+	var stderr strings.Builder
+	code := func() (code int) {
+		defer recoverCrash(&stderr, &code)
+		var m map[string]int
+		m["x"]++ // a nil map: a runtime panic
+		return exitOK
+	}()
+	if code != exitError || !strings.Contains(stderr.String(), "gptctl: internal error (a bug") || !strings.Contains(stderr.String(), "TestPanicIsExitError") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
