@@ -50,6 +50,9 @@ func LoadRun(dir string) (*Run, error) {
 	}
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, &NotRunError{fmt.Errorf("report: %s: no such directory (pass a run directory or its metrics file)", dir)}
+		}
 		return nil, &NotRunError{fmt.Errorf("report: %s has no %s (pass a run directory or its metrics file)", dir, MetricsFile)}
 	}
 	if err != nil {

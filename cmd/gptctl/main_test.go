@@ -56,6 +56,22 @@ func TestCompletion(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "gptctl") {
 		t.Errorf("completion bash: status %d", code)
 	}
+	// Flags that take one of a few words complete them.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"predict", "--device", ""}, "auto\ncpu\ncuda\n"},
+		{[]string{"pretrain", "--device", ""}, "auto\ncpu\ncuda\n"},
+		{[]string{"eval", "--format", ""}, "tsv\ncsv\njsonl\n"},
+		{[]string{"report", "--format", ""}, "png\nsvg\nhtml\n"},
+		{[]string{"eval", "--split", ""}, "val\ntrain\n"},
+	} {
+		code, out, _ := runCLI(t, append([]string{"__complete"}, c.args...)...)
+		if code != 0 || !strings.HasPrefix(out, c.want) {
+			t.Errorf("completion of %v: status %d, %q; want %q first", c.args, code, out, c.want)
+		}
+	}
 }
 
 // --max-time stops a run cleanly, with a checkpoint and status 0, before
@@ -201,11 +217,9 @@ func TestPanicIsExitError(t *testing.T) {
 	var stderr strings.Builder
 	code := func() (code int) {
 		defer recoverCrash(&stderr, &code)
-		var m map[string]int
-		m["x"]++ // a nil map: a runtime panic
-		return exitOK
+		panic("a bug")
 	}()
-	if code != exitError || !strings.Contains(stderr.String(), "gptctl: internal error (a bug") || !strings.Contains(stderr.String(), "TestPanicIsExitError") {
+	if code != exitError || !strings.Contains(stderr.String(), "gptctl: internal error (a bug; please report it with this output): a bug") || !strings.Contains(stderr.String(), "TestPanicIsExitError") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 }

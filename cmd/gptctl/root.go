@@ -104,6 +104,7 @@ func finishTree(root *cobra.Command) {
 		}
 	}
 	refuseUnknownSubcommands(root)
+	completeFlagValues(root)
 }
 
 // refuseUnknownSubcommands makes a command that only groups others (data,
@@ -117,8 +118,46 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 	if c == c.Root() || !c.HasSubCommands() || c.Runnable() {
 		return
 	}
-	c.Args = usageArgs(cobra.NoArgs) // "unknown command" for any word
+	c.Args = func(cmd *cobra.Command, args []string) error { // "unknown command" for any word
+		if len(args) == 0 {
+			return nil
+		}
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		return &usageError{fmt.Errorf("unknown command %q for %q (one of: %s)", args[0], cmd.CommandPath(), strings.Join(names, ", "))}
+	}
 	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
+// flagValues are the values a shell completes for flags that take one of
+// a few words, by flag name (and by command, where they differ).
+var flagValues = map[string][]string{
+	"device":        {"auto", "cpu", "cuda"},
+	"split":         {"val", "train"},
+	"report/format": {"png", "svg", "html"},
+	"format":        {"tsv", "csv", "jsonl"},
+}
+
+// completeFlagValues registers flagValues with every command that has such
+// a flag.
+func completeFlagValues(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		completeFlagValues(sub)
+	}
+	for name := range map[string]bool{"device": true, "split": true, "format": true} {
+		if c.Flags().Lookup(name) == nil {
+			continue
+		}
+		vals, ok := flagValues[c.Name()+"/"+name]
+		if !ok {
+			vals = flagValues[name]
+		}
+		c.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp))
+	}
 }
 
 // pathFlags are the flags that name a file, directory or device: given
