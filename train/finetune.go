@@ -244,6 +244,9 @@ func (r *ftRun) resume() error {
 			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: each epoch's batches and steps follow from batch_size, grad_accum and seed, and a change within the run would train some rows twice and skip others (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
 		}
 	}
+	if r.cfg.Lambda != ck.job.Lambda {
+		return &ConfigError{fmt.Errorf("--resume: lambda %g, but the run's is %g: train_loss is L2 + lambda*L1, and the averages logged over the steps about the resume would mix the two (start a new run with --init DIR/checkpoint to change it)", r.cfg.Lambda, ck.job.Lambda)}
+	}
 	if !samePath(ck.job.InitFrom, r.cfg.InitFrom) || ck.job.RandomInit != r.cfg.RandomInit {
 		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
 			r.cfg.InitFrom, r.cfg.RandomInit, ck.job.InitFrom, ck.job.RandomInit)}

@@ -1200,4 +1200,12 @@ log_interval: 1
 	if _, err := Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "epochs"), Resume: true, Log: io.Discard}); !errors.As(err, &ce) || !strings.Contains(err.Error(), "grad_accum 4, but the run's is 2") {
 		t.Errorf("a resume with another grad_accum: %v", err)
 	}
+	// lambda weighs L1 in train_loss: a change would mix two objectives in
+	// the averages of the log row about the resume.
+	if cfg, err = LoadFinetune(yaml, []string{"batch_size=3", "grad_accum=2", "epochs=3", "lambda=0"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "epochs"), Resume: true, Log: io.Discard}); !errors.As(err, &ce) || !strings.Contains(err.Error(), "--resume: lambda 0, but the run's is 0.5") {
+		t.Errorf("a resume with another lambda: %v", err)
+	}
 }
