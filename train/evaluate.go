@@ -6,6 +6,7 @@ package train
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -55,6 +56,17 @@ type InferOptions struct {
 	// Progress, when set, is called after each batch with the windows (or
 	// examples) done and their total.
 	Progress func(done, total int)
+	// Context (PredictTask), when cancelled, stops the work between
+	// batches (a signal); nil: never.
+	Context context.Context
+}
+
+// ctx is o.Context, or one never cancelled.
+func (o InferOptions) ctx() context.Context {
+	if o.Context == nil {
+		return context.Background()
+	}
+	return o.Context
 }
 
 func (o InferOptions) progress(done, total int) {

@@ -198,6 +198,7 @@ func asInputError(err error) error {
 // EvalTask computes the task metrics of a finetuned model on a labeled file.
 func EvalTask(modelDir, file string, o InferOptions) (_ map[string]any, err error) {
 	defer func() { err = o.memory(err) }()
+	defer trainingGC()() // the graphs live throughout, as a training job's buffers do
 	device, err := o.setup()
 	if err != nil {
 		return nil, err
@@ -303,6 +304,7 @@ func (l *LabelProbs) UnmarshalJSON(b []byte) error {
 // refused; other edits are scored as the second reading finds them.
 func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err error) {
 	defer func() { err = o.memory(err) }()
+	defer trainingGC()() // the graphs live throughout, as a training job's buffers do
 	device, err := o.setup()
 	if err != nil {
 		return 0, err
@@ -315,11 +317,21 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 	if err != nil {
 		return 0, err
 	}
+	ctx, rows := o.ctx(), 0
+	stopped := func() error { // checked every 1,024 rows read
+		if rows++; rows%1024 == 0 && ctx.Err() != nil {
+			return errPredictStopped
+		}
+		return nil
+	}
 	codec, lens := &taskCodec{info: m.info, tok: m.tok}, map[int]bool{}
 	td, err := t.scan(codec, o.Log, func(e taskExample) error {
 		lens[paddedLen(e.width, m.info.MaxLen)] = true
-		return nil
+		return stopped()
 	})
+	if errors.Is(err, errPredictStopped) {
+		return 0, fmt.Errorf("predict stopped (%v) while it checked %s", context.Cause(ctx), file)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -336,6 +348,9 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 	chunk := make([]taskExample, 0, min(predictChunk, td.Count))
 	flush := func() error {
 		outs, err := p.run(chunk, written)
+		if errors.Is(err, errEvalStopped) {
+			return fmt.Errorf("predict stopped (%v) after %d of %d rows", context.Cause(ctx), written, td.Count)
+		}
 		if err != nil {
 			return err
 		}
@@ -367,8 +382,11 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 		if chunk = append(chunk, e); len(chunk) == predictChunk {
 			return flush()
 		}
-		return nil
+		return stopped()
 	})
+	if errors.Is(err, errPredictStopped) {
+		return written, fmt.Errorf("predict stopped (%v) after %d of %d rows", context.Cause(ctx), written, td.Count)
+	}
 	switch {
 	case errors.Is(err, errChanged) || err == nil && again.Count < td.Count:
 		return written, inputErrorf("%s changed while predict read it (%d rows at first, then other rows): score a copy that stays as it is", file, td.Count)
@@ -377,6 +395,10 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 	}
 	return written, err
 }
+
+// errPredictStopped stops a reading of predict's file when its context is
+// cancelled.
+var errPredictStopped = errors.New("predict stopped")
 
 // errChanged stops the second reading of a file that has more rows than
 // the first found, or a row of another padded length.
@@ -441,7 +463,7 @@ func (m *taskModel) newPredictor(o InferOptions, device string, lens []int, tota
 // run returns the outputs for exs, whose first is example first of all.
 func (p *taskPredictor) run(exs []taskExample, first int) ([][]float64, error) {
 	p.s.progress = func(done, _ int) { p.o.progress(first+done, p.total) } // counted over all
-	return p.s.predict(context.Background(), exs)
+	return p.s.predict(p.o.ctx(), exs)
 }
 
 func (p *taskPredictor) close() {

@@ -45,6 +45,9 @@ it may not be the --data file, nor a file in the model directory other than
 a .jsonl of earlier predictions. Without --out the predictions go to stdout
 as they are made: after a later error (a full disk, a file that changed
 since it was checked), those of the rows before it stay printed.
+SIGINT, SIGTERM, SIGHUP or SIGUSR1 stop predict between batches with status
+1, --out not written (its temporary file removed; a SIGKILL leaves one,
+.NAME.tmp-*, beside it).
 On a GPU (--device auto finds a usable one) the products run in float32, so
 both devices give the same predictions.`,
 		Example: `  gptctl predict --model runs/ft-sst2/best --data new-reviews.tsv --out preds.jsonl
@@ -114,6 +117,11 @@ func predictRun(opts *PredictOptions) error {
 		probe.Close()
 		os.Remove(probe.Name())
 	}
+	// A signal stops predict between batches; --out is then not written
+	// (its temporary file is removed) and the status is 1.
+	ctx, stop := signalContext(opts.Log)
+	defer stop()
+	opts.Context = ctx
 	line := newProgressLine(opts.Log)
 	defer line.done()
 	opts.Progress = line.counter("predict", "examples")
@@ -127,6 +135,9 @@ func predictRun(opts *PredictOptions) error {
 		n, err = train.PredictTask(opts.ModelDir, opts.DataPath, w, opts.InferOptions)
 		return err
 	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: --out %s is not written", err, opts.OutPath)
+	}
 	if err != nil {
 		return err
 	}

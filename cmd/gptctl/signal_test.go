@@ -6,6 +6,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"gptctl/train"
+	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -412,4 +417,56 @@ func (s *syncBuilder) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A signal stops predict between batches: status 1, and --out neither
+// written nor left as a temporary file.
+func TestPredictStoppedBySignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pretrains and finetunes a small model")
+	}
+	dir := t.TempDir()
+	pre, ft := filepath.Join(dir, "pre"), filepath.Join(dir, "ft")
+	if code, _, stderr := runCLI(t, "pretrain", "--out", pre, "--set", "n_layer=1", "--set", "n_embd=32", "--set", "n_head=2",
+		"--set", "n_ctx=32", "--set", "max_steps=2", "--set", "eval_batches=1"); code != 0 {
+		t.Fatalf("pretrain: %s", stderr)
+	}
+	var rows strings.Builder
+	rows.WriteString("text\tlabel\n")
+	for i := range 100_000 {
+		fmt.Fprintf(&rows, "The %s was here, %d times.\t%d\n", []string{"cat", "dog"}[i%2], i, i%2)
+	}
+	task := writeTemp(t, dir, "task.tsv", rows.String())
+	cfg := writeTemp(t, dir, "ft.yaml", fmt.Sprintf("task: {type: classification, train: %s, val_fraction: 0.001, header: true, columns: {text: text, label: label}, labels: [\"0\", \"1\"]}\nmax_steps: 1\nbatch_size: 4\n", task))
+	if code, _, stderr := runCLI(t, "finetune", "-c", cfg, "--init", pre, "--out", ft); code != 0 {
+		t.Fatalf("finetune: %s", stderr)
+	}
+	out := filepath.Join(dir, "preds.jsonl")
+	done := make(chan struct{})
+	go func() { // the signal, once the temporary output exists
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if tmp, _ := filepath.Glob(filepath.Join(dir, ".preds.jsonl.tmp-*")); len(tmp) > 0 {
+				syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+				return
+			}
+		}
+	}()
+	var log syncBuilder
+	err := predictRun(&PredictOptions{ModelDir: ft, DataPath: task, OutPath: out,
+		InferOptions: train.InferOptions{Batch: 32, Threads: 1, Log: &log}, Out: io.Discard})
+	close(done)
+	if err == nil || exitCode(err) != exitError || !strings.Contains(err.Error(), "predict stopped (received user defined signal 1)") || !strings.Contains(err.Error(), "--out "+out+" is not written") {
+		t.Fatalf("predict stopped by a signal: %v (status %d); log %s", err, exitCode(err), log.String())
+	}
+	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("--out %s: %v, want not written", out, err)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(dir, ".preds.jsonl.tmp-*")); len(tmp) > 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
 }
