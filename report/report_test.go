@@ -100,8 +100,13 @@ func TestLoadRunErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want it to contain %q", tt.name, err, tt.want)
 		}
 	}
-	if _, err := LoadRun(filepath.Join(root, "missing")); err == nil || !strings.Contains(err.Error(), "metrics.jsonl") {
+	if _, err := LoadRun(filepath.Join(root, "missing")); err == nil || !strings.Contains(err.Error(), "missing: no such directory") {
 		t.Errorf("missing dir: err = %v", err)
+	}
+	empty := filepath.Join(root, "empty-dir")
+	os.MkdirAll(empty, 0o755)
+	if _, err := LoadRun(empty); err == nil || !strings.Contains(err.Error(), "empty-dir has no metrics.jsonl") {
+		t.Errorf("a directory without metrics: err = %v", err)
 	}
 }
 
