@@ -70,11 +70,7 @@ func TestPredictFlags(t *testing.T) {
 // tiny model and a made-up TSV task; and the exit statuses of their misuse.
 func TestFinetuneCLI(t *testing.T) {
 	dir := t.TempDir()
-	pre, ft := filepath.Join(dir, "pre"), filepath.Join(dir, "ft")
-	if code, _, stderr := runCLI(t, "pretrain", "--out", pre, "--set", "n_layer=1", "--set", "n_embd=32", "--set", "n_head=2",
-		"--set", "n_ctx=32", "--set", "max_steps=5", "--set", "eval_batches=1"); code != 0 {
-		t.Fatalf("pretrain: %s", stderr)
-	}
+	pre, ft := tinyPretrained(t, dir, 5), filepath.Join(dir, "ft")
 	var rows strings.Builder
 	rows.WriteString("text\tlabel\n")
 	for i := 0; i < 40; i++ {
@@ -140,6 +136,18 @@ func TestFinetuneCLI(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || res["zero_shot"] != true || res["examples"] != 2.0 {
 		t.Errorf("eval --task: status %d, %q, %s", code, out, stderr)
 	}
+}
+
+// tinyPretrained pretrains a one-layer model on the built-in corpus for
+// steps steps into dir/pre, for the finetunes the tests make from it.
+func tinyPretrained(t *testing.T, dir string, steps int) string {
+	t.Helper()
+	pre := filepath.Join(dir, "pre")
+	if code, _, stderr := runCLI(t, "pretrain", "--out", pre, "--set", "n_layer=1", "--set", "n_embd=32", "--set", "n_head=2",
+		"--set", "n_ctx=32", "--set", fmt.Sprintf("max_steps=%d", steps), "--set", "eval_batches=1"); code != 0 {
+		t.Fatalf("pretrain: %s", stderr)
+	}
+	return pre
 }
 
 func writeTemp(t *testing.T, dir, name, body string) string {

@@ -110,12 +110,9 @@ func predictRun(opts *PredictOptions) error {
 		}
 		// The first predictions are written after the first chunk's work: a
 		// directory that takes no file is found before any of it.
-		probe, err := os.CreateTemp(filepath.Dir(opts.OutPath), ".gptctl-predict-*")
-		if err != nil {
+		if err := takesFiles(filepath.Dir(opts.OutPath)); err != nil {
 			return &usageError{fmt.Errorf("--out %s: %w (name a file in a directory you can write)", opts.OutPath, err)}
 		}
-		probe.Close()
-		os.Remove(probe.Name())
 	}
 	// A signal stops predict between batches; --out is then not written
 	// (its temporary file is removed) and the status is 1.
@@ -143,6 +140,17 @@ func predictRun(opts *PredictOptions) error {
 	}
 	_, err = fmt.Fprintf(opts.Log, "wrote %d predictions to %s\n", n, opts.OutPath)
 	return err
+}
+
+// takesFiles reports whether a file can be made in dir, by making one and
+// removing it: an output found unwritable before the work, not after.
+func takesFiles(dir string) error {
+	probe, err := os.CreateTemp(dir, ".gptctl-probe-*")
+	if err != nil {
+		return err
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 // addInferFlags adds the flags eval and predict share besides --batch-size.

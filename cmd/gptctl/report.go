@@ -114,15 +114,12 @@ func reportRun(opts *ReportOptions) error {
 	}
 	// A directory that is there but takes no file (read-only, another
 	// user's) is found before the charts, and said as the one above is.
-	probe, err := os.CreateTemp(opts.OutDir, ".gptctl-report-*")
-	if err != nil {
+	if err := takesFiles(opts.OutDir); err != nil {
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
 			return &usageError{fmt.Errorf("--out %s: %w (name a directory you can write)", opts.OutDir, err)}
 		}
 		return fmt.Errorf("report: %w", err)
 	}
-	probe.Close()
-	os.Remove(probe.Name())
 	paths, err := report.Render(runs, opts.OutDir, opts.Formats)
 	for _, p := range paths {
 		fmt.Fprintln(opts.Out, p)

@@ -426,11 +426,7 @@ func TestPredictStoppedBySignal(t *testing.T) {
 		t.Skip("pretrains and finetunes a small model")
 	}
 	dir := t.TempDir()
-	pre, ft := filepath.Join(dir, "pre"), filepath.Join(dir, "ft")
-	if code, _, stderr := runCLI(t, "pretrain", "--out", pre, "--set", "n_layer=1", "--set", "n_embd=32", "--set", "n_head=2",
-		"--set", "n_ctx=32", "--set", "max_steps=2", "--set", "eval_batches=1"); code != 0 {
-		t.Fatalf("pretrain: %s", stderr)
-	}
+	pre, ft := tinyPretrained(t, dir, 2), filepath.Join(dir, "ft")
 	var rows strings.Builder
 	rows.WriteString("text\tlabel\n")
 	for i := range 100_000 {
