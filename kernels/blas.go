@@ -10,6 +10,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 
 	"gptctl/kernels/internal/simd"
@@ -294,4 +295,23 @@ func ScaleInto(y, x []float32, a float32, add bool) {
 		return
 	}
 	scale(0, len(x))
+}
+
+// coreTypeNote is the log line for an OpenBLAS whose kernel set, core (as
+// openblas_get_corename says it), was forced by OPENBLAS_CORETYPE=env to one
+// without AVX-512 on a CPU that has it (avx512): its products run at about
+// half the speed the CPU allows (sgemm 101 GFLOP/s with Haswell's kernels,
+// 192 with SkylakeX's, on one core of an AMD EPYC with AVX-512). "" when env
+// is unset (gptctl then chooses),
+// the CPU lacks AVX-512, or the kernels use it.
+func coreTypeNote(env, core string, avx512 bool) string {
+	switch strings.ToLower(core) {
+	case "skylakex", "cooperlake", "sapphirerapids":
+		return ""
+	}
+	if env == "" || !avx512 {
+		return ""
+	}
+	return fmt.Sprintf("OPENBLAS_CORETYPE=%s in the environment holds OpenBLAS to its %s kernels on a CPU with AVX-512; "+
+		"unset it (gptctl then picks SkylakeX) for faster matrix products (gptctl bench prints sgemm_gflops to compare)", env, core)
 }

@@ -21,6 +21,9 @@ const vectorRows = true
 // BLASName names the BLAS backend this binary was built with.
 func BLASName() string { return "gonum" }
 
+// BLASNote is "": gonum has no kernel choice to report.
+func BLASNote() string { return "" }
+
 // SetThreads does nothing on this backend: gonum sizes its own goroutine
 // pool from GOMAXPROCS.
 func SetThreads(int) {}

@@ -73,9 +73,14 @@ const blasSplits = true
 // kernels (AVX-512 where the CPU has it), split by columns (gemvRow).
 const vectorRows = false
 
+// userCoreType is OPENBLAS_CORETYPE as the environment set it, before init.
+var userCoreType = os.Getenv("OPENBLAS_CORETYPE")
+
+// hasAVX512 says whether the CPU (and OS) run OpenBLAS's SkylakeX kernels.
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ
+
 func init() {
-	if os.Getenv("OPENBLAS_CORETYPE") == "" && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL &&
-		cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ {
+	if userCoreType == "" && hasAVX512 {
 		os.Setenv("OPENBLAS_CORETYPE", "SkylakeX") // with cgo this sets the C environment too
 	}
 	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
@@ -91,6 +96,10 @@ func init() {
 // BLASName names the BLAS backend this binary was built with, and the
 // OpenBLAS kernel set in use.
 func BLASName() string { return "openblas/" + C.GoString(C.gptctl_corename()) }
+
+// BLASNote is a line for the logs when the environment holds OpenBLAS to
+// kernels older than the CPU's, "" otherwise (see coreTypeNote).
+func BLASNote() string { return coreTypeNote(userCoreType, C.GoString(C.gptctl_corename()), hasAVX512) }
 
 // SetThreads sets the number of threads OpenBLAS may use (at least 1).
 func SetThreads(n int) { C.gptctl_set_threads(C.int(max(n, 1))) }

@@ -229,3 +229,27 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+func TestCoreTypeNote(t *testing.T) {
+	for _, c := range []struct {
+		env, core string
+		avx512    bool
+		note      bool
+	}{
+		{"Haswell", "Haswell", true, true},   // the environment holds back a CPU with AVX-512
+		{"zen", "Zen", true, true},           // any name, any case
+		{"", "Haswell", true, false},         // gptctl's own choice (a library that could not load SkylakeX)
+		{"Haswell", "Haswell", false, false}, // the CPU has nothing better
+		{"SkylakeX", "SkylakeX", true, false},
+		{"Cooperlake", "Cooperlake", true, false},
+		{"sapphirerapids", "SapphireRapids", true, false},
+	} {
+		got := coreTypeNote(c.env, c.core, c.avx512)
+		if (got != "") != c.note {
+			t.Errorf("coreTypeNote(%q, %q, %v) = %q, want a note: %v", c.env, c.core, c.avx512, got, c.note)
+		}
+		if got != "" && (!strings.Contains(got, "OPENBLAS_CORETYPE="+c.env) || !strings.Contains(got, "unset it")) {
+			t.Errorf("coreTypeNote(%q, %q, %v) = %q: should name the setting and the fix", c.env, c.core, c.avx512, got)
+		}
+	}
+}

@@ -106,6 +106,7 @@ func benchOn(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	defer b.close()
 	fmt.Fprintf(log, "bench: %s, %d layers, C=%d, %d heads, T=%d, B=%d, grad_accum %d, vocab %d, %.2fM parameters, %d threads, BLAS %s\n",
 		cfg.Arch, cfg.NLayer, cfg.NEmbd, cfg.NHead, cfg.T(), cfg.BatchSize, cfg.GradAccum, cfg.VocabSize, float64(b.params.Count())/1e6, runtime.GOMAXPROCS(0), kernels.BLASName())
+	logBLASNote(log, device)
 	r, err := b.measure(spec.Warmup, spec.Steps)
 	if err != nil {
 		return nil, err

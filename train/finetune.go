@@ -483,6 +483,7 @@ func (r *ftRun) describe() {
 	}
 	fmt.Fprintf(r.opt.Log, "plan: %d steps (%d per epoch) of up to %s examples, lr %g, warmup %d, lambda %g; BLAS %s\n",
 		r.total, r.perEpoch, batch, cfg.LR, r.warmup, cfg.Lambda, kernels.BLASName())
+	logBLASNote(r.opt.Log, r.device)
 }
 
 // isBetter compares a metric value with the best so far.

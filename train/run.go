@@ -102,6 +102,14 @@ func (o *Outcome) settle(status string) {
 	}
 }
 
+// logBLASNote writes kernels.BLASNote to log on the CPU, where BLAS does
+// the products.
+func logBLASNote(log io.Writer, device string) {
+	if n := kernels.BLASNote(); n != "" && device == "cpu" {
+		fmt.Fprintln(log, "note: "+n)
+	}
+}
+
 // SetupDevice checks the device setting against this build and the
 // machine and returns the device the run uses: "cuda" when the config asks
 // for it (an error if no GPU is usable) or says auto and a GPU is usable,

@@ -86,6 +86,7 @@ func newRun(cfg Config, opt Options, device string) (_ *run, err error) {
 		r.cfg.Arch, r.cfg.NLayer, r.cfg.NHead, r.cfg.NEmbd, r.model.T, r.cfg.VocabSize, r.tok.Name(), float64(r.sum.Params)/1e6)
 	fmt.Fprintf(opt.Log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
 		c.train.len(), c.val.len(), r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
+	logBLASNote(opt.Log, r.device)
 	if w, n := r.cfg.WarmupSteps, r.cfg.MaxSteps; w > n {
 		fmt.Fprintf(opt.Log, "warning: warmup_steps %d exceeds max_steps %d: the learning rate peaks at %.3g, not lr %g\n",
 			w, n, LR(n-1, w, n, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay), r.cfg.LR)
