@@ -32,6 +32,9 @@ func NewCmdVersion() *cobra.Command {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "gptctl %s%s %s %s/%s\n", Version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			fmt.Fprintf(w, "blas: %s\n", kernels.BLASName())
+			if n := kernels.BLASNote(); n != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
+			}
 			fmt.Fprintf(w, "cuda: %s\n", cudaStatus())
 			return nil
 		},
