@@ -302,8 +302,8 @@ func ScaleInto(y, x []float32, a float32, add bool) {
 // without AVX-512 on a CPU that has it (avx512): its products run at about
 // half the speed the CPU allows (sgemm 101 GFLOP/s with Haswell's kernels,
 // 192 with SkylakeX's, on one core of an AMD EPYC with AVX-512). "" when env
-// is unset (gptctl then chooses),
-// the CPU lacks AVX-512, or the kernels use it.
+// is unset (gptctl then chooses), the CPU lacks AVX-512, or the kernels use
+// it.
 func coreTypeNote(env, core string, avx512 bool) string {
 	switch strings.ToLower(core) {
 	case "skylakex", "cooperlake", "sapphirerapids":
