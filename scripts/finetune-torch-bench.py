@@ -34,17 +34,16 @@ import sys
 import tempfile
 import time
 
-from benchenv import TORCH_MALLOC, blas_env  # noqa: E402
+from benchenv import TORCH_MALLOC, blas_env
 
 # The same OpenBLAS kernels for both sides, one OpenBLAS thread, and glibc's
 # malloc on huge pages for PyTorch (benchenv.py). The tunable is read when a
-# process starts: the script starts itself again with it.
+# process starts: the script starts itself again with it (blas_env gives the
+# same kernels in both processes).
 GPTCTL_ENV = blas_env(os.environ.get("BENCH_CORETYPE", "auto"))
 if os.environ.get("GLIBC_TUNABLES") != TORCH_MALLOC:
-    os.execve(sys.executable, [sys.executable] + sys.argv,
-              dict(GPTCTL_ENV, GLIBC_TUNABLES=TORCH_MALLOC, BENCH_CORETYPE=GPTCTL_ENV.get("OPENBLAS_CORETYPE", "auto")))
+    os.execve(sys.executable, [sys.executable] + sys.argv, dict(GPTCTL_ENV, GLIBC_TUNABLES=TORCH_MALLOC))
 GPTCTL_ENV.pop("GLIBC_TUNABLES", None)
-GPTCTL_ENV.pop("BENCH_CORETYPE", None)
 for _k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_k] = "1"
 
