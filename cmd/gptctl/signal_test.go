@@ -160,6 +160,18 @@ func TestStopSignals(t *testing.T) {
 	}
 }
 
+// waitForText waits until w holds text.
+func waitForText(t *testing.T, w *syncBuilder, text string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(w.String(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in time:\n%s", text, w.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // slowRun's steps take long enough (about three seconds on 2 cores) that a
 // clean stop cannot finish within the tests' waits between signals.
 var slowRun = []string{"pretrain", "--set", "n_layer=3", "--set", "n_embd=256", "--set", "n_head=4", "--set", "n_ctx=256",
@@ -167,9 +179,9 @@ var slowRun = []string{"pretrain", "--set", "n_layer=3", "--set", "n_embd=256", 
 
 // startRun starts the command name with args, --out a new run directory
 // (returned), its stderr kept, and waits for its first steps logged.
-func startRun(t *testing.T, steps int, name string, args ...string) (cmd *exec.Cmd, dir string, stderr *bytes.Buffer) {
+func startRun(t *testing.T, steps int, name string, args ...string) (cmd *exec.Cmd, dir string, stderr *syncBuilder) {
 	t.Helper()
-	dir, stderr = filepath.Join(t.TempDir(), "run"), &bytes.Buffer{}
+	dir, stderr = filepath.Join(t.TempDir(), "run"), &syncBuilder{}
 	cmd = exec.Command(name, append(args, "--out", dir)...)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -185,6 +197,10 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	defaultStopSignals(t)
 	cmd, _, stderr := startRun(t, 1, buildBinary(t), slowRun...)
 	cmd.Process.Signal(syscall.SIGINT)
+	// The window for copies opens when gptctl takes the first signal, which
+	// on a loaded machine can be a while after it was sent: wait for its
+	// notice, then past the window.
+	waitForText(t, stderr, "stopping cleanly")
 	time.Sleep(repeatWindow + 200*time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
