@@ -111,7 +111,7 @@ func TestParallelForUsesAllThreads(t *testing.T) {
 		}
 		select {
 		case <-all:
-		case <-time.After(2 * time.Second):
+		case <-time.After(10 * time.Second):
 		}
 		running.Add(-1)
 	})
