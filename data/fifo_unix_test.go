@@ -119,3 +119,30 @@ func TestTaskSourceOfPipe(t *testing.T) {
 		}
 	}
 }
+
+// OpenSafetensors reads a file it cannot map, a pipe, into memory.
+func TestOpenSafetensorsOfPipe(t *testing.T) {
+	dir := t.TempDir()
+	file, fifo := filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "pipe")
+	if err := WriteSafetensors(file, []Tensor{F32Tensor("w", []int{2}, []float32{1.5, -3})}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	b, _ := os.ReadFile(file)
+	go func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.Write(b)
+			f.Close()
+		}
+	}()
+	st, closeFile, err := OpenSafetensors(fifo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFile()
+	if got, err := st.Tensors["w"].Float32(); err != nil || fmt.Sprint(got) != "[1.5 -3]" {
+		t.Errorf("w from a pipe = %v, %v", got, err)
+	}
+}

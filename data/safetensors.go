@@ -65,6 +65,39 @@ func ReadSafetensors(path string) (*SafeTensors, error) {
 	return ParseSafetensors(b, path)
 }
 
+// OpenSafetensors is ReadSafetensors without reading the file into memory:
+// a regular file is mapped, and its tensors' Data point into the mapping
+// until close is called (after which they must not be used). A model of
+// 500 MB loads without a 500 MB buffer, its pages read on demand. Where
+// the file cannot be mapped (a pipe, a system without mmap) it is read.
+func OpenSafetensors(path string) (st *SafeTensors, close func() error, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: %w", err)
+	}
+	defer f.Close() // the mapping outlives the descriptor
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: %w", err)
+	}
+	var b []byte
+	unmap := func() error { return nil }
+	if fi.Mode().IsRegular() && fi.Size() >= 8 && fi.Size() <= math.MaxInt {
+		b, unmap, err = mapFile(f, fi.Size())
+	}
+	if b == nil || err != nil {
+		if b, err = io.ReadAll(f); err != nil {
+			return nil, nil, fmt.Errorf("safetensors: %w", err)
+		}
+		unmap = func() error { return nil }
+	}
+	if st, err = ParseSafetensors(b, path); err != nil {
+		unmap()
+		return nil, nil, err
+	}
+	return st, unmap, nil
+}
+
 // ParseSafetensors parses a whole safetensors file held in b; name (usually
 // the path) is used in errors. Hostile input gives an error, never a panic,
 // and nothing is allocated beyond a small multiple of len(b).

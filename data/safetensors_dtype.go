@@ -80,9 +80,33 @@ func (t Tensor) Float32() ([]float32, error) {
 		return nil, err
 	}
 	out := make([]float32, len(t.Data)/size)
+	return out, t.decodeFloat32(out)
+}
+
+// Float32Into is Float32 writing into dst, which must hold exactly the
+// tensor's elements: a model's weights loaded in place, with no copy of
+// the file's worth of float32s between. On error dst is left partly
+// written or as it was.
+func (t Tensor) Float32Into(dst []float32) error {
+	size, err := t.check()
+	if err != nil {
+		return err
+	}
+	if n := len(t.Data) / size; n != len(dst) {
+		return fmt.Errorf("tensor %q: %d elements, %d wanted", t.Name, n, len(dst))
+	}
+	return t.decodeFloat32(dst)
+}
+
+// decodeFloat32 converts the checked t into out, of its length.
+func (t Tensor) decodeFloat32(out []float32) error {
 	le := binary.LittleEndian
 	switch t.DType {
 	case "F32":
+		if nativeLittle && len(out) > 0 { // the bytes are the floats
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*len(out)), t.Data)
+			break
+		}
 		for i := range out {
 			out[i] = math.Float32frombits(le.Uint32(t.Data[4*i:]))
 		}
@@ -99,9 +123,9 @@ func (t Tensor) Float32() ([]float32, error) {
 			out[i] = float32(math.Float64frombits(le.Uint64(t.Data[8*i:])))
 		}
 	default:
-		return nil, fmt.Errorf("tensor %q: dtype %s is not a float type (want F32, F16, BF16 or F64)", t.Name, t.DType)
+		return fmt.Errorf("tensor %q: dtype %s is not a float type (want F32, F16, BF16 or F64)", t.Name, t.DType)
 	}
-	return out, nil
+	return nil
 }
 
 // Int64 converts I64, I32, I16, I8, U64, U32, U16, U8 and BOOL data to

@@ -3,6 +3,8 @@ package data
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -378,5 +380,84 @@ func TestF32TensorBytes(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("F32Tensor bytes %x, want %x", got, want)
+	}
+}
+
+// OpenSafetensors maps the file and gives the tensors ReadSafetensors
+// reads; a file it cannot parse gives ReadSafetensors's error.
+func TestOpenSafetensors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.safetensors")
+	in := []Tensor{
+		F32Tensor("w", []int{2, 3}, []float32{1, -2, 3.5, 0, 1e-30, -0.25}),
+		F32Tensor("b", []int{3}, []float32{7, 8, 9}),
+	}
+	if err := WriteSafetensors(path, in, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, closeFile, err := OpenSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(st, want) {
+		t.Errorf("OpenSafetensors = %+v, ReadSafetensors %+v", st, want)
+	}
+	if err := closeFile(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+
+	for name, b := range map[string][]byte{"short": {1, 2, 3}, "corrupt": rawSafetensors(`{"w":{"dtype":`, nil)} {
+		bad := filepath.Join(dir, name+".safetensors")
+		os.WriteFile(bad, b, 0o644)
+		_, errRead := ReadSafetensors(bad)
+		if _, _, err := OpenSafetensors(bad); err == nil || errRead == nil || err.Error() != errRead.Error() {
+			t.Errorf("%s: OpenSafetensors error %v, ReadSafetensors %v", name, err, errRead)
+		}
+	}
+	if _, _, err := OpenSafetensors(filepath.Join(dir, "none.safetensors")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing file: %v", err)
+	}
+}
+
+// Float32Into decodes every float dtype in place as Float32 does, and
+// refuses a destination of another length.
+func TestFloat32Into(t *testing.T) {
+	vals := []float32{1, -2, 0.5, 65504, float32(math.Inf(-1)), 3e-5}
+	var f16, bf16, f64 []byte
+	for _, h := range []uint16{0x3c00, 0xc000, 0x3800, 0x7bff, 0xfc00, 0x0001} {
+		f16 = binary.LittleEndian.AppendUint16(f16, h)
+	}
+	for _, v := range vals {
+		bf16 = binary.LittleEndian.AppendUint16(bf16, uint16(math.Float32bits(v)>>16))
+		f64 = binary.LittleEndian.AppendUint64(f64, math.Float64bits(float64(v)))
+	}
+	for _, tn := range []Tensor{
+		F32Tensor("f32", []int{2, 3}, vals),
+		{Name: "f16", DType: "F16", Shape: []int{2, 3}, Data: f16},
+		{Name: "bf16", DType: "BF16", Shape: []int{2, 3}, Data: bf16},
+		{Name: "f64", DType: "F64", Shape: []int{2, 3}, Data: f64},
+	} {
+		want, err := tn.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, len(vals))
+		if err := tn.Float32Into(got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Float32Into %v (%v), Float32 %v", tn.Name, got, err, want)
+		}
+		if tn.DType == "F32" && !reflect.DeepEqual(got, vals) {
+			t.Errorf("F32 decoded as %v, want %v", got, vals)
+		}
+		if err := tn.Float32Into(make([]float32, 5)); err == nil || !strings.Contains(err.Error(), "6 elements, 5 wanted") {
+			t.Errorf("%s into 5 floats: %v", tn.Name, err)
+		}
+	}
+	i32 := Tensor{Name: "i", DType: "I32", Shape: []int{1}, Data: make([]byte, 4)}
+	if err := i32.Float32Into(make([]float32, 1)); err == nil || !strings.Contains(err.Error(), "not a float type") {
+		t.Errorf("I32 into floats: %v", err)
 	}
 }

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -178,5 +180,35 @@ func TestParamsSet(t *testing.T) {
 	}
 	if err := p.Set(w.Name, []int{5}, []float32{1, 2, 3, 4, 5}); err == nil || !strings.Contains(err.Error(), "shape") {
 		t.Errorf("wrong shape: %v", err)
+	}
+}
+
+// Params.Load has its fill write the weight in place, then checks it as
+// Set does; a wrong shape is refused before fill runs.
+func TestParamsLoad(t *testing.T) {
+	p, err := NewParams(Config{Arch: "gpt1", VocabSize: 5, NCtx: 4, NEmbd: 4, NHead: 2, NLayer: 1, LNEps: 1e-5}, kernels.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := p.List[len(p.List)-1]
+	fill := func(v ...float32) func([]float32) error {
+		return func(dst []float32) error { copy(dst, v); return nil }
+	}
+	if err := p.Load(w.Name, []int{4}, fill(1, 2, 3, 4)); err != nil || fmt.Sprint(w.Data) != "[1 2 3 4]" {
+		t.Errorf("load: %v, %v", err, w.Data)
+	}
+	if err := p.Load(w.Name, []int{4}, fill(1, float32(math.Inf(-1)), 3, 4)); err == nil || !strings.Contains(err.Error(), w.Name) || !strings.Contains(err.Error(), "element 1") {
+		t.Errorf("load of an infinity: %v", err)
+	}
+	failed := errors.New("a file error")
+	if err := p.Load(w.Name, []int{4}, func([]float32) error { return failed }); err != failed {
+		t.Errorf("fill's error: %v", err)
+	}
+	called := false
+	if err := p.Load(w.Name, []int{2, 2}, func([]float32) error { called = true; return nil }); err == nil || !strings.Contains(err.Error(), "shape [2 2]") || called {
+		t.Errorf("wrong shape: %v (fill called: %v)", err, called)
+	}
+	if err := p.Load("h.9.mlp", []int{4}, fill()); err == nil || !strings.Contains(err.Error(), `unexpected weight "h.9.mlp"`) {
+		t.Errorf("unknown weight: %v", err)
 	}
 }

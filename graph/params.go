@@ -116,20 +116,55 @@ func (p *Params) Count() int {
 }
 
 // Set copies data into the weight called name, checking its shape and that
-// every value is finite.
+// every value is finite; on error the weight is as it was.
 func (p *Params) Set(name string, shape []int, data []float32) error {
-	w := p.byName[name]
-	if w == nil {
-		return fmt.Errorf("unexpected weight %q", name)
+	w, err := p.settable(name, shape)
+	if err != nil {
+		return err
 	}
-	if !slices.Equal(w.Shape, shape) || len(data) != len(w.Data) {
+	if len(data) != len(w.Data) {
 		return fmt.Errorf("weight %q has shape %v, the model needs %v", name, shape, w.Shape)
 	}
+	if err := checkFinite(name, data); err != nil {
+		return err
+	}
+	copy(w.Data, data)
+	return nil
+}
+
+// Load is Set for a weight decoded in place: fill writes the weight's
+// values into the slice it is given (a file's tensor, with no copy
+// between), and Load then checks them. On error the weight holds whatever
+// fill wrote: for loading a model whose Params are dropped on failure.
+func (p *Params) Load(name string, shape []int, fill func([]float32) error) error {
+	w, err := p.settable(name, shape)
+	if err != nil {
+		return err
+	}
+	if err := fill(w.Data); err != nil {
+		return err
+	}
+	return checkFinite(name, w.Data)
+}
+
+// settable returns the weight called name if it has the given shape.
+func (p *Params) settable(name string, shape []int) (*Param, error) {
+	w := p.byName[name]
+	if w == nil {
+		return nil, fmt.Errorf("unexpected weight %q", name)
+	}
+	if !slices.Equal(w.Shape, shape) {
+		return nil, fmt.Errorf("weight %q has shape %v, the model needs %v", name, shape, w.Shape)
+	}
+	return w, nil
+}
+
+// checkFinite is an error naming the first NaN or infinity of weight name.
+func checkFinite(name string, data []float32) error {
 	for i, v := range data {
 		if v-v != 0 { // NaN or ±Inf
 			return fmt.Errorf("weight %q holds %v (element %d): the weights are not finite (was the run that wrote them stopped by a non-finite loss?)", name, v, i)
 		}
 	}
-	copy(w.Data, data)
 	return nil
 }

@@ -118,10 +118,11 @@ func writeOptimizer(path string, p *graph.Params, o *AdamW) error {
 
 // readOptimizer loads moments saved by writeOptimizer into o.
 func readOptimizer(path string, p *graph.Params, o *AdamW) error {
-	st, err := data.ReadSafetensors(path)
+	st, closeFile, err := data.OpenSafetensors(path)
 	if err != nil {
 		return err
 	}
+	defer closeFile()
 	for i, w := range p.List {
 		for _, mv := range []struct {
 			key string
@@ -131,11 +132,9 @@ func readOptimizer(path string, p *graph.Params, o *AdamW) error {
 			if !ok {
 				return fmt.Errorf("%s: optimizer state %q is missing", path, mv.key)
 			}
-			f, err := t.Float32()
-			if err != nil || len(f) != len(mv.dst) {
+			if err := t.Float32Into(mv.dst); err != nil {
 				return fmt.Errorf("%s: optimizer state %q does not fit the model", path, mv.key)
 			}
-			copy(mv.dst, f)
 		}
 	}
 	return nil

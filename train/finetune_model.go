@@ -180,20 +180,17 @@ func readTaskInfo(path string) (*TaskInfo, error) {
 }
 
 func loadHead(p *graph.Params, path string) error {
-	st, err := data.ReadSafetensors(path)
+	st, closeFile, err := data.OpenSafetensors(path)
 	if err != nil {
 		return err
 	}
+	defer closeFile()
 	for _, name := range []string{graph.HeadWeight, graph.HeadBias} {
 		t, ok := st.Tensors[name]
 		if !ok {
 			return fmt.Errorf("%s: tensor %q is missing", path, name)
 		}
-		f, err := t.Float32()
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := p.Set(name, t.Shape, f); err != nil {
+		if err := p.Load(name, t.Shape, t.Float32Into); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}

@@ -250,10 +250,11 @@ func saveTokenizer(dir string, tok data.Tokenizer, nCtx int) error {
 // carry the "transformer." prefix; causal-mask buffers and an lm_head copy of
 // the tied embedding are ignored. Every weight of p must be present.
 func LoadWeights(p *graph.Params, path string) error {
-	st, err := data.ReadSafetensors(path)
+	st, closeFile, err := data.OpenSafetensors(path)
 	if err != nil {
 		return err
 	}
+	defer closeFile()
 	return setWeights(p, st, path)
 }
 
@@ -283,9 +284,11 @@ func LoadShardedWeights(p *graph.Params, index string) error {
 		}
 		st := files[file]
 		if st == nil {
-			if st, err = data.ReadSafetensors(filepath.Join(filepath.Dir(index), file)); err != nil {
+			var closeFile func() error
+			if st, closeFile, err = data.OpenSafetensors(filepath.Join(filepath.Dir(index), file)); err != nil {
 				return fmt.Errorf("weights %s: %w", index, err)
 			}
+			defer closeFile() // every file's tensors are set at the end
 			files[file] = st
 		}
 		t, ok := st.Tensors[name]
@@ -323,12 +326,7 @@ func setWeights(p *graph.Params, st *data.SafeTensors, path string) error {
 			continue
 		}
 		seen[key] = true
-		f, err := t.Float32()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("tensor %q: %w", name, err))
-			continue
-		}
-		if err := p.Set(key, t.Shape, f); err != nil {
+		if err := p.Load(key, t.Shape, t.Float32Into); err != nil {
 			errs = append(errs, err)
 		}
 	}
