@@ -67,10 +67,10 @@ func ReadSafetensors(path string) (*SafeTensors, error) {
 
 // OpenSafetensors is ReadSafetensors without reading the file into memory:
 // a regular file is mapped, and its tensors' Data point into the mapping
-// until close is called (after which they must not be used). A model of
+// until release is called (after which they must not be used). A model of
 // 500 MB loads without a 500 MB buffer, its pages read on demand. Where
 // the file cannot be mapped (a pipe, a system without mmap) it is read.
-func OpenSafetensors(path string) (st *SafeTensors, close func() error, err error) {
+func OpenSafetensors(path string) (_ *SafeTensors, release func() error, _ error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("safetensors: %w", err)
@@ -83,15 +83,17 @@ func OpenSafetensors(path string) (st *SafeTensors, close func() error, err erro
 	var b []byte
 	unmap := func() error { return nil }
 	if fi.Mode().IsRegular() && fi.Size() >= 8 && fi.Size() <= math.MaxInt {
-		b, unmap, err = mapFile(f, fi.Size())
+		if m, um, err := mapFile(f, fi.Size()); err == nil {
+			b, unmap = m, um
+		}
 	}
-	if b == nil || err != nil {
+	if b == nil {
 		if b, err = io.ReadAll(f); err != nil {
 			return nil, nil, fmt.Errorf("safetensors: %w", err)
 		}
-		unmap = func() error { return nil }
 	}
-	if st, err = ParseSafetensors(b, path); err != nil {
+	st, err := ParseSafetensors(b, path)
+	if err != nil {
 		unmap()
 		return nil, nil, err
 	}
