@@ -146,3 +146,25 @@ func TestOpenSafetensorsOfPipe(t *testing.T) {
 		t.Errorf("w from a pipe = %v, %v", got, err)
 	}
 }
+
+// A mapped file that another program cuts short while its tensors are
+// decoded gives an error naming the tensor, not a crash.
+func TestOpenSafetensorsCutShort(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model.safetensors")
+	big := make([]float32, 1<<20) // 4 MB: pages past the cut
+	if err := WriteSafetensors(path, []Tensor{F32Tensor("w", []int{len(big)}, big)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, closeFile, err := OpenSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFile()
+	if err := os.Truncate(path, 4096); err != nil {
+		t.Fatal(err)
+	}
+	err = st.Tensors["w"].Float32Into(big)
+	if err == nil || !strings.Contains(err.Error(), `tensor "w": its file was cut short`) {
+		t.Errorf("decoding a file cut short: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"unsafe"
 )
 
@@ -98,8 +99,19 @@ func (t Tensor) Float32Into(dst []float32) error {
 	return t.decodeFloat32(dst)
 }
 
-// decodeFloat32 converts the checked t into out, of its length.
-func (t Tensor) decodeFloat32(out []float32) error {
+// decodeFloat32 converts the checked t into out, of its length. Data in a
+// mapped file (OpenSafetensors) that another program shrinks meanwhile is
+// an error, not a crash of the process.
+func (t Tensor) decodeFloat32(out []float32) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			err = fmt.Errorf("tensor %q: its file was cut short while it was read (another program writing it?)", t.Name)
+		}
+	}()
 	le := binary.LittleEndian
 	switch t.DType {
 	case "F32":
