@@ -115,27 +115,11 @@ func (p *Params) Count() int {
 	return n
 }
 
-// Set copies data into the weight called name, checking its shape and that
-// every value is finite; on error the weight is as it was.
-func (p *Params) Set(name string, shape []int, data []float32) error {
-	w, err := p.settable(name, shape)
-	if err != nil {
-		return err
-	}
-	if len(data) != len(w.Data) {
-		return fmt.Errorf("weight %q has shape %v, the model needs %v", name, shape, w.Shape)
-	}
-	if err := checkFinite(name, data); err != nil {
-		return err
-	}
-	copy(w.Data, data)
-	return nil
-}
-
-// Load is Set for a weight decoded in place: fill writes the weight's
-// values into the slice it is given (a file's tensor, with no copy
-// between), and Load then checks them. On error the weight holds whatever
-// fill wrote: for loading a model whose Params are dropped on failure.
+// Load sets the weight called name, checking its shape and that every
+// value is finite: fill writes the values into the slice it is given (a
+// file's tensor, decoded in place with no copy between). On error the
+// weight holds whatever fill wrote: for loading a model whose Params are
+// dropped on failure.
 func (p *Params) Load(name string, shape []int, fill func([]float32) error) error {
 	w, err := p.settable(name, shape)
 	if err != nil {
