@@ -1,7 +1,8 @@
 package data
 
-// Atomic file writes: a temp file in the same directory, fsync, rename, then
-// fsync of the directory, so a crash leaves either the old file or the new.
+// Atomic file writes: a file in the same directory (without a name where the
+// system allows: see pendingFile), fsync, rename, then fsync of the
+// directory, so a crash leaves either the old file or the new.
 
 import (
 	"bufio"
@@ -25,7 +26,7 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := createPending(dir, base)
 	if pe, ok := err.(*fs.PathError); ok { // name the file asked for, not the temp file
 		return &fs.PathError{Op: "write", Path: path, Err: pe.Err}
 	} else if err != nil {
@@ -33,8 +34,7 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+			f.discard()
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
@@ -50,10 +50,7 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	if err = f.Sync(); err != nil {
 		return err
 	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
+	if err = f.place(); err != nil {
 		return err
 	}
 	return SyncDir(dir)

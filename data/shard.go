@@ -47,13 +47,12 @@ func checkDType(dtype, vocabSize int) error {
 	return nil
 }
 
-// ShardWriter streams tokens into a shard. It writes to a temporary file in
-// the same directory and renames it to path on Close, so a shard that exists
-// is complete.
+// ShardWriter streams tokens into a shard. It writes a file without a name,
+// or a temporary file, in the same directory (see pendingFile) and renames it
+// to path on Close, so a shard that exists is complete.
 type ShardWriter struct {
 	path  string
-	tmp   string
-	f     *os.File
+	f     *pendingFile
 	w     *bufio.Writer
 	dtype int
 	vocab int
@@ -74,11 +73,11 @@ func NewShardWriter(path string, vocabSize, dtype int) (*ShardWriter, error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := createPending(dir, base)
 	if err != nil {
 		return nil, fmt.Errorf("create shard: %w", err)
 	}
-	sw := &ShardWriter{path: path, tmp: f.Name(), f: f, w: bufio.NewWriterSize(f, 1<<20), dtype: dtype, vocab: vocabSize}
+	sw := &ShardWriter{path: path, f: f, w: bufio.NewWriterSize(f, 1<<20), dtype: dtype, vocab: vocabSize}
 	if _, err := sw.w.Write(make([]byte, ShardHeaderSize)); err != nil {
 		sw.Abort()
 		return nil, fmt.Errorf("write shard %s: %w", path, err)
@@ -119,32 +118,28 @@ func (sw *ShardWriter) Close() error {
 		_, err = sw.f.WriteAt(shardHeader(sw.dtype, sw.n, sw.vocab), 0)
 	}
 	if err == nil {
-		err = sw.f.Chmod(0o644) // CreateTemp makes it 0600
+		err = sw.f.Chmod(0o644) // created 0600
 	}
 	if err == nil {
 		err = sw.f.Sync()
 	}
 	if err == nil {
-		err = sw.f.Close()
-		sw.f = nil
-	}
-	if err == nil {
-		err = os.Rename(sw.tmp, sw.path)
+		err = sw.f.place()
 	}
 	if err != nil {
 		sw.Abort()
 		return fmt.Errorf("finish shard %s: %w", sw.path, err)
 	}
+	sw.f = nil
 	return nil
 }
 
 // Abort removes the unfinished shard. It is safe to call after Close.
 func (sw *ShardWriter) Abort() {
 	if sw.f != nil {
-		sw.f.Close()
+		sw.f.discard()
 		sw.f = nil
 	}
-	os.Remove(sw.tmp)
 }
 
 func shardHeader(dtype int, n uint64, vocabSize int) []byte {

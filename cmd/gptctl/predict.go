@@ -46,8 +46,9 @@ a .jsonl of earlier predictions. Without --out the predictions go to stdout
 as they are made: after a later error (a full disk, a file that changed
 since it was checked), those of the rows before it stay printed.
 SIGINT, SIGTERM, SIGHUP or SIGUSR1 stop predict between batches with status
-1, --out not written (its temporary file removed; a SIGKILL leaves one,
-.NAME.tmp-*, beside it).
+1, --out not written. On Linux --out is written without a name until it is
+complete, so not even a SIGKILL leaves a file behind; elsewhere (or on a file
+system without O_TMPFILE) a SIGKILL leaves its temporary file, .NAME.tmp-*.
 On a GPU (--device auto finds a usable one) the products run in float32, so
 both devices give the same predictions.`,
 		Example: `  gptctl predict --model runs/ft-sst2/best --data new-reviews.tsv --out preds.jsonl
