@@ -61,7 +61,8 @@ type State struct {
 	Elapsed   float64 `json:"elapsed_seconds"`
 	skipState
 	// EvalDue is the metrics line of the last step when a signal stopped
-	// its evaluation: a resume evaluates first and writes the line.
+	// its evaluation, or max_time came before it: a resume evaluates first
+	// and writes the line.
 	EvalDue metrics `json:"eval_due,omitempty"`
 	// Logged is the step of the last metrics line written before the
 	// checkpoint (0 in checkpoints written before it was recorded).

@@ -48,7 +48,8 @@ type finetuneState struct {
 	// line averages.
 	Window logWindow `json:"log_window"`
 	// EvalDue is the metrics line of the last step when a signal stopped
-	// its evaluation: a resume evaluates first and writes the line.
+	// its evaluation, or max_time came before it: a resume evaluates first
+	// and writes the line.
 	EvalDue metrics `json:"eval_due,omitempty"`
 	// Data is the task data the run trains and validates on, to catch a
 	// resume on changed data; absent in checkpoints written before it was.

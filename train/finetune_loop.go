@@ -100,6 +100,14 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		m := metrics{"step": r.state.Step, "epoch": float64(r.state.Step) / float64(r.perEpoch), "lr": lr,
 			"grad_norm": res.gradNorm, "elapsed_s": r.state.Elapsed}
 		r.sum.TokensPerS = float64(r.tokens) / r.trainTime.Seconds()
+		if r.evalsAt(r.state.Step) {
+			if why := r.pace.stopBeforeEval(r.opt, r.cfg.MaxDuration(), clock, r.evalBatches(), r.cfg.GradAccum, r.state.Step); why != "" {
+				r.sum.interrupt(why)
+				m["tokens_per_s"] = r.sum.TokensPerS
+				r.state.EvalDue = m
+				return r.finish()
+			}
+		}
 		if err := r.afterStep(ctx, m, false); err != nil {
 			return r.evalFailed(ctx, m, err)
 		}
@@ -132,9 +140,11 @@ func (r *ftRun) evalFailed(ctx context.Context, m metrics, err error) (*Finetune
 // from 1) begins: pace.budget, with an evaluation's forward batches over
 // the validation examples before the first evaluation was timed.
 func (r *ftRun) budget(step int) time.Duration {
-	batches := (len(r.val) + r.graphs.E - 1) / max(r.graphs.E, 1)
-	return r.pace.budget(r.evalsAt(step), r.savesAt(step), batches, r.cfg.GradAccum) // a step is grad_accum batches
+	return r.pace.budget(r.evalsAt(step), r.savesAt(step), r.evalBatches(), r.cfg.GradAccum) // a step is grad_accum batches
 }
+
+// evalBatches is the number of forward batches of an evaluation.
+func (r *ftRun) evalBatches() int { return (len(r.val) + r.graphs.E - 1) / max(r.graphs.E, 1) }
 
 // evalsAt reports whether the run evaluates after step (counted from 1),
 // and logsAt whether it writes a metrics line then.

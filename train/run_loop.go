@@ -105,6 +105,13 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			m = metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm,
 				"tokens_per_s": r.sum.TokensPerS, "elapsed_s": elapsed()}
 		}
+		if evaluated {
+			if why := p.stopBeforeEval(r.opt, cfg.MaxDuration(), clock, cfg.EvalBatches, cfg.GradAccum, r.state.Step); why != "" {
+				r.sum.interrupt(why)
+				r.state.EvalDue = m
+				return r.end(elapsed())
+			}
+		}
 		last := r.state.Step == cfg.MaxSteps
 		t1 := time.Now()
 		if err := r.evalAndLog(ctx, m, evaluated, logged); err != nil {
@@ -186,13 +193,39 @@ func (p *pace) budget(evaluates, saves bool, evalBatches, gradAccum int) time.Du
 	if saves {
 		b += p.save
 	}
-	switch {
-	case evaluates && p.evals:
-		b += p.eval
-	case evaluates && p.steps > 0:
-		b += p.train / time.Duration(p.steps) * time.Duration(evalBatches) / time.Duration(2*max(gradAccum, 1))
+	if evaluates {
+		b += p.evalTime(evalBatches, gradAccum)
 	}
 	return b
+}
+
+// evalTime is the time an evaluation of evalBatches forward batches is
+// expected to take: the slowest one timed, else the estimate budget
+// describes; 0 before any step was timed.
+func (p *pace) evalTime(evalBatches, gradAccum int) time.Duration {
+	switch {
+	case p.evals:
+		return p.eval
+	case p.steps > 0:
+		return p.train / time.Duration(p.steps) * time.Duration(evalBatches) / time.Duration(2*max(gradAccum, 1))
+	}
+	return 0
+}
+
+// stopBeforeEval says why a job stops after its first step, before that
+// step's evaluation, "" when it goes on. The check before a job's first step
+// has no timing to budget an evaluation with; after it, the estimate of
+// evalTime, with the slowest checkpoint (for the one the stop writes), must
+// fit in the wall-time limit. The evaluation is left due: the checkpoint
+// keeps it, and --resume makes it first.
+func (p *pace) stopBeforeEval(opt Options, config time.Duration, clock time.Time, evalBatches, gradAccum, step int) string {
+	limit := opt.wallLimit(config)
+	if limit <= 0 || p.steps != 1 || p.evals || time.Since(clock)+p.evalTime(evalBatches, gradAccum)+p.save <= limit {
+		return ""
+	}
+	fmt.Fprintf(opt.Log, "max_time %v reached (with room for the evaluation, about %v): stopping at step %d with a checkpoint, the evaluation due; --resume makes it first\n",
+		limit, p.evalTime(evalBatches, gradAccum).Round(time.Millisecond), step)
+	return fmt.Sprintf("max_time %v reached", limit)
 }
 
 // noProgressError is a job stopped by its time limit before it made any

@@ -1235,3 +1235,59 @@ func TestResumeFromElsewhereNamesRelativePath(t *testing.T) {
 		t.Errorf("resume from elsewhere: %v, want an InputError containing %q", err, want)
 	}
 }
+
+// A job's first step cannot budget an evaluation before it (no step was
+// timed), so the job checks again after that step: an evaluation that
+// would pass max_time is left due in the checkpoint, not run past the
+// limit.
+func TestMaxTimeBeforeFirstEvaluation(t *testing.T) {
+	dir := t.TempDir()
+	var log strings.Builder
+	// 400,000 evaluation batches: half a step each is minutes, far past 10 s.
+	sum, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=5", "eval_interval=1", "eval_batches=400000", "max_time=10s"), Options{OutDir: dir, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != "interrupted" || sum.Step != 1 || !strings.Contains(sum.Interruption, "max_time 10s reached") {
+		t.Errorf("summary %+v, want interrupted by max_time after step 1", sum)
+	}
+	if line := lineWith(log.String(), "max_time 10s reached"); !strings.Contains(line, "stopping at step 1 with a checkpoint, the evaluation due") {
+		t.Errorf("log line %q", line)
+	}
+	ck, err := readCheckpoint(filepath.Join(dir, "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.State.Step != 1 || ck.State.EvalDue == nil || ck.State.EvalDue["train_loss"] == nil {
+		t.Errorf("checkpoint at step %d with the evaluation due %v, want step 1 and its metrics line", ck.State.Step, ck.State.EvalDue)
+	}
+}
+
+// stopBeforeEval stops a job only after its first step, when the
+// evaluation estimated from that step, and a checkpoint, would pass the
+// limit.
+func TestStopBeforeEval(t *testing.T) {
+	ms := time.Millisecond
+	var p pace
+	p.step(10 * ms) // evaluation estimate: 200 batches x 10ms/2 = 1s
+	p.save = 500 * ms
+	opt := Options{MaxTime: 10 * time.Second, Log: io.Discard}
+	if why := p.stopBeforeEval(opt, 0, time.Now().Add(-8*time.Second), 200, 1, 1); why != "" {
+		t.Errorf("8s spent, 1.5s more to come, in a 10s limit: %q", why)
+	}
+	var log strings.Builder
+	opt.Log = &log
+	if why := p.stopBeforeEval(opt, 0, time.Now().Add(-9*time.Second), 200, 1, 1); why != "max_time 10s reached" || !strings.Contains(log.String(), "about 1s") {
+		t.Errorf("9s spent, 1.5s more to come: %q, log %q", why, log.String())
+	}
+	if why := p.stopBeforeEval(Options{Log: io.Discard}, 0, time.Now().Add(-time.Hour), 200, 1, 1); why != "" {
+		t.Errorf("no limit: %q", why)
+	}
+	if why := p.stopBeforeEval(opt, 10*time.Second, time.Now().Add(-8800*ms), 200, 2, 1); why != "" {
+		t.Errorf("grad_accum 2 halves the estimate: %q", why)
+	}
+	p.step(10 * ms) // later steps' evaluations are in the budget before the step
+	if why := p.stopBeforeEval(opt, 0, time.Now().Add(-time.Hour), 200, 1, 2); why != "" {
+		t.Errorf("a second step: %q", why)
+	}
+}
