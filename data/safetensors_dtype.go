@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"slices"
 	"unsafe"
 )
 
@@ -97,6 +98,31 @@ func (t Tensor) Float32Into(dst []float32) error {
 		return fmt.Errorf("tensor %q: %d elements, %d wanted", t.Name, n, len(dst))
 	}
 	return t.decodeFloat32(dst)
+}
+
+// EqualsFloat32 reports whether t holds the values of want (the shapes
+// aside), as Float32 would give them, decoding a piece at a time: a
+// comparison of a large tensor that needs no copy of it.
+func (t Tensor) EqualsFloat32(want []float32) (bool, error) {
+	size, err := t.check()
+	if err != nil {
+		return false, err
+	}
+	if len(t.Data)/size != len(want) {
+		return false, nil
+	}
+	var buf [4096]float32
+	for off := 0; off < len(want); off += len(buf) {
+		n := min(len(buf), len(want)-off)
+		piece := Tensor{Name: t.Name, DType: t.DType, Data: t.Data[off*size : (off+n)*size]}
+		if err := piece.decodeFloat32(buf[:n]); err != nil {
+			return false, err
+		}
+		if !slices.Equal(buf[:n], want[off:off+n]) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // decodeFloat32 converts the checked t into out, of its length. Data in a

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -459,5 +460,38 @@ func TestFloat32Into(t *testing.T) {
 	i32 := Tensor{Name: "i", DType: "I32", Shape: []int{1}, Data: make([]byte, 4)}
 	if err := i32.Float32Into(make([]float32, 1)); err == nil || !strings.Contains(err.Error(), "not a float type") {
 		t.Errorf("I32 into floats: %v", err)
+	}
+}
+
+// EqualsFloat32 compares a tensor with values piece by piece, across the
+// pieces' edges, in the dtype it is stored in.
+func TestEqualsFloat32(t *testing.T) {
+	vals := make([]float32, 10_000) // past two pieces of 4,096
+	var bf16 []byte
+	for i := range vals {
+		vals[i] = float32(i%97) / 8 // exact in BF16 too
+		bf16 = binary.LittleEndian.AppendUint16(bf16, uint16(math.Float32bits(vals[i])>>16))
+	}
+	for _, tn := range []Tensor{
+		F32Tensor("f32", []int{100, 100}, vals),
+		{Name: "bf16", DType: "BF16", Shape: []int{100, 100}, Data: bf16},
+	} {
+		if same, err := tn.EqualsFloat32(vals); !same || err != nil {
+			t.Errorf("%s: the same values: %v, %v", tn.Name, same, err)
+		}
+		for _, i := range []int{0, 4095, 4096, len(vals) - 1} {
+			other := slices.Clone(vals)
+			other[i] += 0.5
+			if same, _ := tn.EqualsFloat32(other); same {
+				t.Errorf("%s: element %d differs, yet equal", tn.Name, i)
+			}
+		}
+		if same, _ := tn.EqualsFloat32(vals[1:]); same {
+			t.Errorf("%s: one value fewer, yet equal", tn.Name)
+		}
+	}
+	i32 := Tensor{Name: "i", DType: "I32", Shape: []int{1}, Data: make([]byte, 4)}
+	if _, err := i32.EqualsFloat32([]float32{0}); err == nil {
+		t.Error("I32 compared with floats: no error")
 	}
 }

@@ -353,11 +353,11 @@ const lmHeadName = "lm_head.weight"
 func tiedHead(p *graph.Params, t data.Tensor, name string) []error {
 	wte, _ := graph.EmbeddingNames(p.Config.Arch)
 	emb := p.Get(wte)
-	f, err := t.Float32()
+	same, err := t.EqualsFloat32(emb.Data)
 	if err != nil {
 		return []error{fmt.Errorf("tensor %q: %w", name, err)}
 	}
-	if !slices.Equal(t.Shape, emb.Shape) || !slices.Equal(f, emb.Data) {
+	if !slices.Equal(t.Shape, emb.Shape) || !same {
 		return []error{fmt.Errorf("tensor %q %v is not the token embedding %s %v: the model's output layer is not tied to its embedding (tie_word_embeddings), and gptctl's LM head is the embedding", name, t.Shape, wte, emb.Shape)}
 	}
 	return nil
