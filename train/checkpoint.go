@@ -60,6 +60,7 @@ type State struct {
 	TrainLoss float64 `json:"train_loss,omitempty"`
 	Elapsed   float64 `json:"elapsed_seconds"`
 	skipState
+	patienceState
 	// EvalDue is the metrics line of the last step when a signal stopped
 	// its evaluation, or max_time came before it: a resume evaluates first
 	// and writes the line.

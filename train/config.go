@@ -53,6 +53,9 @@ type Config struct {
 	EvalBatches        int `yaml:"eval_batches"`
 	LogInterval        int `yaml:"log_interval"`
 	CheckpointInterval int `yaml:"checkpoint_interval"`
+	// Patience stops the run early after that many evaluations in a row
+	// without a better validation loss; 0 = never.
+	Patience int `yaml:"patience"`
 
 	// Batch-job behaviour.
 	MaxTime     string `yaml:"max_time"`     // stop cleanly (checkpoint, exit 0) before this wall time, e.g. "3h50m"; "" = no limit
@@ -268,7 +271,7 @@ func (c Config) Validate() error {
 		bad("seq_len %d is not in [0, n_ctx %d]", c.SeqLen, c.NCtx)
 	}
 	nonNegative(bad, intKey{"eval_interval", c.EvalInterval}, intKey{"checkpoint_interval", c.CheckpointInterval},
-		intKey{"warmup_steps", c.WarmupSteps}, intKey{"threads", c.Threads})
+		intKey{"patience", c.Patience}, intKey{"warmup_steps", c.WarmupSteps}, intKey{"threads", c.Threads})
 	if c.Threads > MaxThreads {
 		bad("threads %d is more than %d (0: all cores)", c.Threads, MaxThreads)
 	}

@@ -297,6 +297,8 @@ func (r *ftRun) resumeAt() error {
 	case step == r.total && r.state.EvalDue == nil:
 		r.finished = true
 		fmt.Fprintf(r.opt.Log, "%s is complete at step %d (%d steps): nothing to do\n", r.opt.OutDir, step, r.total)
+	case r.state.resumed(r.opt.Log, r.opt.OutDir, step, cfg.Patience): // stopped early, and stays so
+		r.finished = true
 	default:
 		fmt.Fprintf(r.opt.Log, "resuming from %s at step %d\n", r.resumed, step)
 	}

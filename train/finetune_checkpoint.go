@@ -39,6 +39,7 @@ type finetuneState struct {
 	BestStep   int     `json:"best_step"` // 0 = no evaluation yet
 	Elapsed    float64 `json:"elapsed_seconds"`
 	skipState
+	patienceState
 	// Val is the last evaluation's metrics and TrainLoss the last metrics
 	// line's: the summary of a later session that stops before it measures
 	// them.

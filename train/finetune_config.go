@@ -72,6 +72,7 @@ type FinetuneConfig struct {
 	EvalInterval       int    `yaml:"eval_interval"` // steps; 0 = at the end of every epoch
 	LogInterval        int    `yaml:"log_interval"`
 	CheckpointInterval int    `yaml:"checkpoint_interval"` // steps; 0 = only at the end (and on a signal)
+	Patience           int    `yaml:"patience"`            // stop after that many evaluations in a row without a better metric; 0 = never
 	MaxTime            string `yaml:"max_time"`            // stop cleanly (checkpoint, exit 0) before this wall time, e.g. "3h50m"
 	OnNonFinite        string `yaml:"on_nonfinite"`        // stop (default): fail naming the step; skip: skip the step and halve the learning rate
 
@@ -143,7 +144,7 @@ func (c FinetuneConfig) Validate() error {
 		bad("on_nonfinite %q is not stop or skip", c.OnNonFinite)
 	}
 	nonNegative(bad, intKey{"max_steps", c.MaxSteps}, intKey{"eval_interval", c.EvalInterval},
-		intKey{"checkpoint_interval", c.CheckpointInterval}, intKey{"threads", c.Threads})
+		intKey{"checkpoint_interval", c.CheckpointInterval}, intKey{"patience", c.Patience}, intKey{"threads", c.Threads})
 	if c.Threads > MaxThreads {
 		bad("threads %d is more than %d (0: all cores)", c.Threads, MaxThreads)
 	}

@@ -67,6 +67,12 @@ func TestLoadFinetune(t *testing.T) {
 		}},
 		{"a fraction for a task integer", sst2Task, []string{"task.split_seed=1.5"}, "`1.5` is not an integer", nil},
 		{"lambda NaN", sst2Task + "lambda: .nan\n", nil, "lambda is NaN: want a finite number", nil},
+		{"negative patience", sst2Task, []string{"patience=-1"}, "patience -1 must not be negative", nil},
+		{"patience", sst2Task, []string{"patience=3"}, "", func(t *testing.T, c FinetuneConfig) {
+			if c.Patience != 3 {
+				t.Errorf("patience %d, want 3", c.Patience)
+			}
+		}},
 		{"several problems at once", sst2Task, []string{"lr=0", "batch_size=0", "task.train=", "lambda=-1"}, "batch_size 0", func(t *testing.T, c FinetuneConfig) {}},
 	}
 	for _, c := range cases {

@@ -59,7 +59,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 			return r.evalFailed(ctx, due, err)
 		}
 	}
-	for r.state.Step < r.total {
+	for r.state.Step < r.total && !r.stoppedEarly() {
 		why, err := stopBefore(ctx, r.opt, r.cfg.MaxDuration(), clock, r.budget(r.state.Step+1), r.state.Step, r.state.Step > first || ranDue)
 		if err != nil {
 			return nil, err
@@ -113,6 +113,16 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		}
 	}
 	return r.finish()
+}
+
+// stoppedEarly reports whether the last evaluation stopped the run for its
+// patience, and logs it.
+func (r *ftRun) stoppedEarly() bool {
+	if r.state.StoppedEarly == "" {
+		return false
+	}
+	fmt.Fprintf(r.opt.Log, "stopping early at step %d: %s\n", r.state.Step, r.state.StoppedEarly)
+	return true
 }
 
 // skip counts step as skipped under on_nonfinite: skip (err says why);
@@ -215,7 +225,7 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics, due bool) error {
 		fmt.Fprintf(r.opt.Log, "eval at step %d: %s (best %s %.4f at step %d)\n", step, formatMetrics(val),
 			r.model.info.Metric, r.state.BestMetric, r.state.BestStep)
 	}
-	if r.savesAt(step) {
+	if r.savesAt(step) && r.state.StoppedEarly == "" { // a run stopping early checkpoints as it ends
 		t := time.Now()
 		if err := r.save(); err != nil {
 			return err
@@ -442,12 +452,15 @@ func (r *ftRun) evaluate(ctx context.Context, m metrics) (map[string]float64, er
 	}
 	r.state.Val = val
 	metric := r.model.info.Metric
-	if v := val[metric]; r.state.BestStep == 0 || isBetter(metric, v, r.state.BestMetric) {
+	v := val[metric]
+	improved := r.state.BestStep == 0 || isBetter(metric, v, r.state.BestMetric)
+	if improved {
 		r.state.BestMetric, r.state.BestStep = v, r.state.Step
 		if err := r.saveBest(); err != nil {
 			return nil, err
 		}
 	}
+	r.state.evaluated(improved, r.cfg.Patience, r.state.Step, r.total, r.state.BestStep, "val "+metric)
 	return val, nil
 }
 
@@ -482,6 +495,7 @@ func (r *ftRun) finishedSummary() (*FinetuneSummary, error) {
 func (r *ftRun) fillSummary(status string) {
 	s, st := r.sum, r.state
 	s.settle(status)
+	s.StoppedEarly = st.StoppedEarly
 	s.Step, s.Epoch = st.Step, float64(st.Step)/float64(r.perEpoch)
 	s.TrainLoss, s.Val, s.BestValue = st.TrainLoss, st.Val, nil
 	if st.BestStep > 0 {

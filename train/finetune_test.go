@@ -1209,3 +1209,40 @@ log_interval: 1
 		t.Errorf("a resume with another lambda: %v", err)
 	}
 }
+
+// patience stops a finetune after that many evaluations without a better
+// task metric, as completed; a resume with the same patience does nothing,
+// one without patience goes on to the end.
+func TestFinetunePatience(t *testing.T) {
+	dir := t.TempDir()
+	// 48 training rows in batches of 8: 6 steps an epoch, 60 in all. A
+	// learning rate of 1e-30 leaves every evaluation as the first.
+	cfg := synthClassifier(t, dir, 60, "batch_size: 8\nepochs: 10\neval_interval: 2\nlr: 1.0e-30\npatience: 2\n")
+	out := filepath.Join(dir, "run")
+	var log strings.Builder
+	sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := "no better val accuracy in 2 evaluations after step 2 (patience 2)"
+	if sum.Status != "completed" || sum.Step != 6 || sum.MaxSteps != 60 || sum.BestStep != 2 || sum.StoppedEarly != why {
+		t.Errorf("summary %+v, want completed at step 6 of 60, best step 2, stopped early: %s", sum, why)
+	}
+	if !strings.Contains(log.String(), "stopping early at step 6: "+why) {
+		t.Errorf("log %q does not say it stops early", log.String())
+	}
+	var written FinetuneSummary
+	if status, step := readSummary(out, &written); status != "completed" || step != 6 || written.StoppedEarly != why {
+		t.Errorf("summary.json: %s at step %d, stopped early %q", status, step, written.StoppedEarly)
+	}
+	log.Reset()
+	again, err := Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: &log})
+	if err != nil || again.Step != 6 || !strings.Contains(log.String(), "stopped early at step 6") || !strings.Contains(log.String(), "nothing to do") {
+		t.Errorf("resume with the same patience: %+v, %v, log %q", again, err, log.String())
+	}
+	cfg.Patience = 0
+	rest, err := Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: io.Discard})
+	if err != nil || rest.Step != 60 || rest.StoppedEarly != "" {
+		t.Errorf("resume without patience: %+v, %v; want the run to step 60", rest, err)
+	}
+}

@@ -83,9 +83,10 @@ type RunInfo struct {
 // Outcome opens the summary of every run: how it ended, and why when it
 // did not complete.
 type Outcome struct {
-	Status       string `json:"status"`                 // completed | interrupted | failed
-	Interruption string `json:"interruption,omitempty"` // why an interrupted run stopped
-	Error        string `json:"error,omitempty"`        // why a failed run stopped
+	Status       string `json:"status"`                  // completed | interrupted | failed
+	Interruption string `json:"interruption,omitempty"`  // why an interrupted run stopped
+	Error        string `json:"error,omitempty"`         // why a failed run stopped
+	StoppedEarly string `json:"stopped_early,omitempty"` // why a completed run stopped before its last step (patience)
 }
 
 // interrupt records that the run stops before its end, and why.
@@ -283,6 +284,7 @@ func (r *run) fillSummary(status string) {
 		r.sum.Best = filepath.Join(r.opt.OutDir, bestDir)
 	}
 	r.sum.settle(status)
+	r.sum.StoppedEarly = r.state.StoppedEarly
 }
 
 // finishedSummary is the outcome of a resume at max_steps, which trains

@@ -69,7 +69,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		}
 		r.state.EvalDue, ranDue = nil, true
 	}
-	for r.state.Step < cfg.MaxSteps {
+	for r.state.Step < cfg.MaxSteps && !r.stoppedEarly() {
 		step := r.state.Step
 		done := step + 1 // the step count after this step
 		evaluated := cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0 || done == cfg.MaxSteps
@@ -120,6 +120,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		if evaluated {
 			p.evaluated(time.Since(t1))
 		}
+		if r.stoppedEarly() { // its checkpoint is the last
+			return r.end(elapsed())
+		}
 		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
 			t2 := time.Now()
 			if err := r.save(elapsed()); err != nil {
@@ -132,6 +135,16 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		}
 	}
 	return r.end(elapsed())
+}
+
+// stoppedEarly reports whether the last evaluation stopped the run for its
+// patience, and logs it.
+func (r *run) stoppedEarly() bool {
+	if r.state.StoppedEarly == "" {
+		return false
+	}
+	fmt.Fprintf(r.opt.Log, "stopping early at step %d: %s\n", r.state.Step, r.state.StoppedEarly)
+	return true
 }
 
 // evalFailed ends the run after the evaluation of the step whose metrics
@@ -338,7 +351,8 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 	}
 	m["val_loss"] = v
 	r.state.ValLoss = v
-	if r.state.BestVal == 0 || v < r.state.BestVal {
+	improved := r.state.BestVal == 0 || v < r.state.BestVal
+	if improved {
 		r.state.BestVal, r.state.BestStep = v, r.state.Step
 		if err := r.syncGPU(); err != nil {
 			return err
@@ -352,6 +366,7 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 			return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
 		}
 	}
+	r.state.evaluated(improved, r.cfg.Patience, r.state.Step, r.cfg.MaxSteps, r.state.BestStep, "val_loss")
 	return nil
 }
 

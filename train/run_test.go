@@ -1291,3 +1291,51 @@ func TestStopBeforeEval(t *testing.T) {
 		t.Errorf("a second step: %q", why)
 	}
 }
+
+// patience stops a pretraining run after that many evaluations without a
+// better validation loss, as completed, with best/ at the best one; a
+// resume with the same patience does nothing, one with more goes on.
+func TestPatienceStopsEarly(t *testing.T) {
+	dir := t.TempDir()
+	// A learning rate of 1e-30 moves no weight enough to change a float32
+	// loss: every evaluation equals the first, and none is better.
+	cfg := tinyConfig(t, "max_steps=40", "eval_interval=5", "lr=1e-30", "min_lr=0", "patience=2")
+	var log strings.Builder
+	sum, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := "no better val_loss in 2 evaluations after step 5 (patience 2)"
+	if sum.Status != "completed" || sum.Step != 15 || sum.BestStep != 5 || sum.StoppedEarly != why {
+		t.Errorf("summary %+v, want completed at step 15 with best step 5, stopped early: %s", sum, why)
+	}
+	if !strings.Contains(log.String(), "stopping early at step 15: "+why) {
+		t.Errorf("log %q does not say it stops early", log.String())
+	}
+	if ck, err := readCheckpoint(filepath.Join(dir, "checkpoint")); err != nil || ck.State.Step != 15 {
+		t.Errorf("checkpoint: %v, %v; want step 15", ck, err)
+	}
+	if rec, err := readBest(dir); err != nil || rec == nil || rec.Step != 5 {
+		t.Errorf("best/ %+v, %v; want step 5", rec, err)
+	}
+	log.Reset()
+	again, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: &log})
+	if err != nil || again.Step != 15 || again.StoppedEarly != why || !strings.Contains(log.String(), "nothing to do") {
+		t.Errorf("resume with the same patience: %+v, %v, log %q; want nothing done", again, err, log.String())
+	}
+	cfg.Patience = 3 // one more evaluation, at step 20, then it stops again
+	more, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: io.Discard})
+	if err != nil || more.Step != 20 || more.StoppedEarly != "no better val_loss in 3 evaluations after step 5 (patience 3)" {
+		t.Errorf("resume with patience 3: %+v, %v; want a stop at step 20", more, err)
+	}
+	cfg.Patience = 0
+	rest, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: io.Discard})
+	if err != nil || rest.Step != 40 || rest.StoppedEarly != "" || rest.Status != "completed" {
+		t.Errorf("resume without patience: %+v, %v; want the run to step 40", rest, err)
+	}
+	// A run whose loss improves at every evaluation is not stopped.
+	steady, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=20", "eval_interval=5", "lr=3e-3", "patience=1"), Options{OutDir: t.TempDir(), Log: io.Discard})
+	if err != nil || steady.Step != 20 || steady.StoppedEarly != "" {
+		t.Errorf("a run that improves: %+v, %v", steady, err)
+	}
+}

@@ -201,6 +201,8 @@ func (r *run) resume() (*checkpoint, error) {
 	case r.cfg.MaxSteps == step && ck.State.EvalDue == nil:
 		r.finished = true
 		fmt.Fprintf(r.opt.Log, "%s is complete at step %d (max_steps %d): nothing to do\n", r.opt.OutDir, step, r.cfg.MaxSteps)
+	case ck.State.resumed(r.opt.Log, r.opt.OutDir, step, r.cfg.Patience): // stopped early, and stays so
+		r.finished = true
 	default:
 		fmt.Fprintf(r.opt.Log, "resuming from %s at step %d%s\n", dir, step, fallbackNote(ck.skipped))
 	}
