@@ -9,7 +9,15 @@ validate, 100 random batches at steps 200, 400, 600 and once more at the end.
 
 usage: bin/gptctl tokenizer encode --tokenizer ../shared/data/tokenizer/gpt2 --binary \
            < ../shared/data/pretrain/tinyshakespeare.txt > /tmp/shk.ids
-       OPENBLAS_NUM_THREADS=1 /usr/bin/python3 scripts/shakespeare-gpt2-torch.py /tmp/shk.ids SEED"""
+       OPENBLAS_NUM_THREADS=1 /usr/bin/python3 scripts/shakespeare-gpt2-torch.py /tmp/shk.ids SEED [INIT]
+
+INIT, a model.safetensors of the config's shape (gptctl's initial weights for a
+seed: a run of the config with --set max_steps=1 --set warmup_steps=0 --set
+lr=1e-30 --set min_lr=0, whose one step moves no weight measurably), replaces
+PyTorch's initialisation; the batches stay PyTorch's for SEED. INIT may also
+be a directory of scripts/anchor-replay (-config configs/shakespeare-gpt2.yaml
+-ids IDS -vocab 50257 -seed N -steps 600): then its initial weights and its
+600 training batches, gptctl's for seed N, are used."""
 import math, sys, time, numpy as np, torch, torch.nn.functional as F
 torch.set_num_threads(1)
 ids, seed = sys.argv[1], int(sys.argv[2]); torch.manual_seed(seed)
@@ -41,6 +49,30 @@ class GPT(torch.nn.Module):
         for b in s.blocks: x = b(x)
         return s.lnf(x) @ s.wte.weight.t()
 m = GPT()
+replay = None
+if len(sys.argv) > 3:  # gptctl's initial weights (Hugging Face names, Conv1D layout: (in, out))
+    import json, os, struct
+    if os.path.isdir(sys.argv[3]):  # an anchor-replay directory: weights and batches
+        d = sys.argv[3]; man = json.load(open(f"{d}/manifest.json")); a = np.fromfile(f"{d}/init.bin", dtype=np.float32); ws, o = {}, 0
+        for p in man["params"]:
+            k = int(np.prod(p["shape"])); ws[p["name"]] = torch.from_numpy(a[o:o+k].reshape(p["shape"]).copy()); o += k
+        replay = iter(np.fromfile(f"{d}/batches.bin", dtype=np.int32).reshape(-1, 2, B, T))
+        def w(name): return ws[name]
+    else:
+        with open(sys.argv[3], "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]; hdr = json.loads(f.read(n)); raw = f.read()
+        def w(name):
+            e = hdr[name]; a, b = e["data_offsets"]
+            return torch.from_numpy(np.frombuffer(raw[a:b], dtype=np.float32).reshape(e["shape"]).copy())
+    with torch.no_grad():
+        m.wte.weight.copy_(w("wte.weight")); m.wpe.weight.copy_(w("wpe.weight"))
+        m.lnf.weight.copy_(w("ln_f.weight")); m.lnf.bias.copy_(w("ln_f.bias"))
+        for i, b in enumerate(m.blocks):
+            h = f"h.{i}."
+            for mod, name in ((b.ln1, "ln_1"), (b.ln2, "ln_2")):
+                mod.weight.copy_(w(h + name + ".weight")); mod.bias.copy_(w(h + name + ".bias"))
+            for mod, name in ((b.qkv, "attn.c_attn"), (b.proj, "attn.c_proj"), (b.fc, "mlp.c_fc"), (b.out, "mlp.c_proj")):
+                mod.weight.copy_(w(h + name + ".weight").t()); mod.bias.copy_(w(h + name + ".bias"))
 dec = [p for p in m.parameters() if p.dim() == 2]; nod = [p for p in m.parameters() if p.dim() < 2]
 opt = torch.optim.AdamW([{"params": dec, "weight_decay": 0.1}, {"params": nod, "weight_decay": 0.0}], lr=LR, betas=(0.9, 0.99))
 def lr_at(i):
@@ -52,8 +84,12 @@ def val():
 t0 = time.time(); hist = []
 for i in range(S):
     for g in opt.param_groups: g["lr"] = lr_at(i)
-    x, y = batch(tr); loss = F.cross_entropy(m(x).view(-1, V), y.view(-1))
+    if replay is not None:
+        x, y = (torch.from_numpy(z).long() for z in next(replay))
+    else:
+        x, y = batch(tr)
+    loss = F.cross_entropy(m(x).view(-1, V), y.view(-1))
     opt.zero_grad(set_to_none=True); loss.backward(); torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0); opt.step()
     hist.append(loss.item())
     if (i + 1) % 100 == 0: print(f"seed {seed} step {i+1} train(mean of 20) {sum(hist[-20:])/20:.3f}" + (f" val {val():.4f}" if (i + 1) % 200 == 0 else "") + f" t={time.time()-t0:.0f}s", flush=True)
-print(f"final seed {seed}: val_loss={val():.4f} wall={time.time()-t0:.0f}s")
+print(f"final seed {seed}{' init ' + sys.argv[3] if len(sys.argv) > 3 else ''}: val_loss={val():.4f} wall={time.time()-t0:.0f}s")

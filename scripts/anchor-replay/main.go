@@ -9,6 +9,14 @@
 //	go run ./scripts/anchor-replay -config configs/shakespeare-char.yaml \
 //	    -data ../shared/data/pretrain/tinyshakespeare.txt -steps 2000 -out /tmp/replay
 //	python3 scripts/anchor-replay/replay.py /tmp/replay ../shared/data/pretrain/tinyshakespeare.txt
+//
+// With -ids (a corpus encoded by gptctl tokenizer encode --binary) and -vocab
+// it replays any tokenizer's run, such as configs/shakespeare-gpt2.yaml's,
+// which scripts/shakespeare-gpt2-torch.py takes as its INIT to train on the
+// same weights and batches. It reproduces a run of bin/gptctl to the last
+// digit when built as the binary was (go run -tags openblas, and the same
+// OPENBLAS_CORETYPE); without the tag its products are gonum's, which round
+// differently.
 package main
 
 import (
@@ -49,6 +57,8 @@ func main() {
 	steps := flag.Int("steps", 300, "steps to run (the schedule still spans max_steps)")
 	seed := flag.Uint64("seed", 1337, "the run's seed")
 	evalAt := flag.Int("evalat", 0, "also print the validation loss at this step (0: only at the end)")
+	idsPath := flag.String("ids", "", "the corpus as token ids (uint32, gptctl tokenizer encode --binary) instead of -data's characters")
+	vocab := flag.Int("vocab", 0, "with -ids: the vocabulary size")
 	flag.Parse()
 	must(os.MkdirAll(*out, 0o755))
 	cfg, err := train.Load(*cfgPath, []string{"data=" + *dataPath, fmt.Sprintf("seed=%d", *seed), "device=cpu"})
@@ -56,20 +66,29 @@ func main() {
 	_, err = train.SetupDevice(cfg, os.Stderr)
 	must(err)
 
-	b, err := os.ReadFile(*dataPath)
-	must(err)
-	text := string(b)
-	tok := data.NewCharTokenizer(text)
-	ids := tok.Encode(text)
-	all := make(train.Tokens, len(ids))
-	for i, id := range ids {
-		all[i] = int32(id)
+	var all train.Tokens
+	if *idsPath != "" { // as pretraining splits a text corpus of any tokenizer
+		b, err := os.ReadFile(*idsPath)
+		must(err)
+		all = make(train.Tokens, len(b)/4)
+		for i := range all {
+			all[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		cfg.VocabSize = *vocab
+	} else {
+		b, err := os.ReadFile(*dataPath)
+		must(err)
+		text := string(b)
+		tok := data.NewCharTokenizer(text)
+		for _, id := range tok.Encode(text) {
+			all = append(all, int32(id))
+		}
+		cfg.VocabSize = tok.VocabSize()
+		must(os.WriteFile(filepath.Join(*out, "vocab.txt"), []byte(tok.Decode(seq(cfg.VocabSize))), 0o644))
 	}
 	n := int(float64(len(all)) * (1 - cfg.ValFraction))
 	tr, va := all[:n], all[n:]
-	cfg.VocabSize = tok.VocabSize()
 	fmt.Fprintf(os.Stderr, "vocab %d train %d val %d\n", cfg.VocabSize, len(tr), len(va))
-	must(os.WriteFile(filepath.Join(*out, "vocab.txt"), []byte(tok.Decode(seq(cfg.VocabSize))), 0o644))
 
 	p, err := graph.NewParams(cfg.Config, kernels.NewRNG(cfg.Seed))
 	must(err)
