@@ -59,7 +59,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 			return r.evalFailed(ctx, due, err)
 		}
 	}
-	for r.state.Step < r.total && !r.stoppedEarly() {
+	for r.state.Step < r.total && !r.state.stopped(r.opt.Log, r.state.Step) {
 		why, err := stopBefore(ctx, r.opt, r.cfg.MaxDuration(), clock, r.budget(r.state.Step+1), r.state.Step, r.state.Step > first || ranDue)
 		if err != nil {
 			return nil, err
@@ -113,16 +113,6 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		}
 	}
 	return r.finish()
-}
-
-// stoppedEarly reports whether the last evaluation stopped the run for its
-// patience, and logs it.
-func (r *ftRun) stoppedEarly() bool {
-	if r.state.StoppedEarly == "" {
-		return false
-	}
-	fmt.Fprintf(r.opt.Log, "stopping early at step %d: %s\n", r.state.Step, r.state.StoppedEarly)
-	return true
 }
 
 // skip counts step as skipped under on_nonfinite: skip (err says why);

@@ -51,3 +51,13 @@ func (s *patienceState) resumed(log io.Writer, dir string, step, patience int) b
 	s.StoppedEarly = ""
 	return false
 }
+
+// stopped reports whether the evaluation after step stopped the run for its
+// patience, which log then says.
+func (s *patienceState) stopped(log io.Writer, step int) bool {
+	if s.StoppedEarly == "" {
+		return false
+	}
+	fmt.Fprintf(log, "stopping early at step %d: %s\n", step, s.StoppedEarly)
+	return true
+}

@@ -69,7 +69,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		}
 		r.state.EvalDue, ranDue = nil, true
 	}
-	for r.state.Step < cfg.MaxSteps && !r.stoppedEarly() {
+	for r.state.Step < cfg.MaxSteps && !r.state.stopped(r.opt.Log, r.state.Step) {
 		step := r.state.Step
 		done := step + 1 // the step count after this step
 		evaluated := cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0 || done == cfg.MaxSteps
@@ -120,7 +120,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		if evaluated {
 			p.evaluated(time.Since(t1))
 		}
-		if r.stoppedEarly() { // its checkpoint is the last
+		if r.state.stopped(r.opt.Log, r.state.Step) { // its checkpoint is the last
 			return r.end(elapsed())
 		}
 		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
@@ -135,16 +135,6 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		}
 	}
 	return r.end(elapsed())
-}
-
-// stoppedEarly reports whether the last evaluation stopped the run for its
-// patience, and logs it.
-func (r *run) stoppedEarly() bool {
-	if r.state.StoppedEarly == "" {
-		return false
-	}
-	fmt.Fprintf(r.opt.Log, "stopping early at step %d: %s\n", r.state.Step, r.state.StoppedEarly)
-	return true
 }
 
 // evalFailed ends the run after the evaluation of the step whose metrics
