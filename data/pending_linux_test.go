@@ -44,16 +44,24 @@ func TestHangWhileWriting(t *testing.T) {
 	}
 }
 
+// unnamedFilesDir returns a temporary directory whose file system makes
+// unnamed files (O_TMPFILE); the test is skipped where it does not (writes
+// then go through .NAME.tmp-* files, which a kill leaves).
+func unnamedFilesDir(t *testing.T) string {
+	dir := t.TempDir()
+	f, err := openUnnamed(dir)
+	if err != nil {
+		t.Skipf("the file system of %s makes no unnamed files (O_TMPFILE): %v", dir, err)
+	}
+	f.Close()
+	return dir
+}
+
 // A job killed outright (SIGKILL, the out-of-memory killer) while it writes a
 // file or a shard leaves the directory as it was: the old file, and no
 // temporary file beside it.
 func TestKilledWriteLeavesNothing(t *testing.T) {
-	dir := t.TempDir()
-	if f, err := openUnnamed(dir); err != nil {
-		t.Skipf("the file system of %s makes no unnamed files (O_TMPFILE): %v; writes leave .NAME.tmp-* when killed", dir, err)
-	} else {
-		f.Close()
-	}
+	dir := unnamedFilesDir(t)
 	for _, kind := range []string{"file", "shard"} {
 		path := filepath.Join(dir, kind+".out")
 		if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
@@ -97,12 +105,7 @@ func TestKilledWriteLeavesNothing(t *testing.T) {
 // Where an unnamed file cannot be linked (no /proc, no privilege), the write
 // goes through a temporary file, with the same result.
 func TestUnnamedFileThatCannotBeLinked(t *testing.T) {
-	dir := t.TempDir()
-	if f, err := openUnnamed(dir); err != nil {
-		t.Skipf("the file system of %s makes no unnamed files (O_TMPFILE): %v", dir, err)
-	} else {
-		f.Close()
-	}
+	dir := unnamedFilesDir(t)
 	defer func(link func(*os.File, string, string) (string, error)) { linkUnnamedFile = link }(linkUnnamedFile)
 	linkUnnamedFile = func(*os.File, string, string) (string, error) { return "", errors.ErrUnsupported }
 

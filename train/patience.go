@@ -16,24 +16,23 @@ type patienceState struct {
 }
 
 // evaluated counts an evaluation after step (improved: it set a new best,
-// kept from step bestStep on) and reports whether the run stops there:
+// kept from step bestStep on) and sets StoppedEarly when the run stops there:
 // patience evaluations in a row (0 = never) without a better metric, before
 // the run's last step.
-func (s *patienceState) evaluated(improved bool, patience, step, last, bestStep int, metric string) bool {
+func (s *patienceState) evaluated(improved bool, patience, step, last, bestStep int, metric string) {
 	if improved {
 		s.SinceBest = 0
-		return false
+		return
 	}
 	s.SinceBest++
 	if patience == 0 || s.SinceBest < patience || step >= last {
-		return false
+		return
 	}
 	evaluations := "evaluations"
 	if s.SinceBest == 1 {
 		evaluations = "evaluation"
 	}
 	s.StoppedEarly = fmt.Sprintf("no better %s in %d %s after step %d (patience %d)", metric, s.SinceBest, evaluations, bestStep, patience)
-	return true
 }
 
 // resumed settles the early stop of a run resumed with patience: true when
