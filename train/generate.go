@@ -3,6 +3,8 @@ package train
 // gptctl generate: sampling with temperature, top-k and top-p (nucleus).
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -31,6 +33,28 @@ type GenerateOptions struct {
 	// PromptFrom names where the prompt came from in errors ("" is
 	// --prompt).
 	PromptFrom string
+	// Stop ends a sample before the first occurrence of any of these
+	// strings in its new text (not the prompt), which is not printed.
+	Stop []string
+	// JSON writes one JSON object a sample (a Sample) instead of the text
+	// as it is produced.
+	JSON bool
+}
+
+// Sample is one sample as generate --json writes it, a line each.
+type Sample struct {
+	Sample int    `json:"sample"` // 0, 1, ... in the order drawn
+	Prompt string `json:"prompt"`
+	// Text follows the prompt: what the text output prints after it (the
+	// new tokens, cut before a stop string; bytes that are not UTF-8, a
+	// character cut by --max-new-tokens, become U+FFFD).
+	Text   string `json:"text"`
+	Tokens int    `json:"tokens"` // new tokens drawn, the end-of-text token not counted
+	// FinishReason says why the sample ended: "length" (--max-new-tokens),
+	// "eot" (the model's end-of-text token) or "stop" (a --stop string,
+	// named by Stop).
+	FinishReason string `json:"finish_reason"`
+	Stop         string `json:"stop,omitempty"`
 }
 
 func (o GenerateOptions) promptFlag() string {
@@ -58,6 +82,8 @@ func (o GenerateOptions) Validate() error {
 		return &ConfigError{fmt.Errorf("--num-samples %d must not be negative", o.NumSamples)}
 	case o.Threads < 0 || o.Threads > MaxThreads:
 		return &ConfigError{fmt.Errorf("--threads %d is not in [0, %d] (0: all cores)", o.Threads, MaxThreads)}
+	case slices.Contains(o.Stop, ""):
+		return &ConfigError{fmt.Errorf("--stop \"\": a stop string must not be empty")}
 	}
 	return nil
 }
@@ -94,12 +120,21 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 	rng := rand.New(rand.NewPCG(o.Seed, 0x6e6))
 	probs := make([]float64, tok.VocabSize())
 	out := &stickyWriter{w: w}
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
 	for i := range max(o.NumSamples, 1) {
-		if i > 0 {
+		if i > 0 && !o.JSON {
 			fmt.Fprintln(out, sampleSeparator)
 		}
-		if err := sampleOne(dec, slices.Clone(prompt), tok, o, rng, probs, out); err != nil {
+		s, err := sampleOne(dec, slices.Clone(prompt), tok, o, rng, probs, out)
+		if err != nil {
 			return err
+		}
+		if o.JSON {
+			s.Sample = i
+			if err := enc.Encode(s); err != nil {
+				return fmt.Errorf("writing the sample: %w", err)
+			}
 		}
 	}
 	return out.err
@@ -135,30 +170,53 @@ func promptTail(prompt, decoded string) string {
 	return ""
 }
 
-// sampleOne writes the prompt and o.MaxNewTokens sampled tokens after it,
-// then a newline; a sampled end-of-text token ends the sample early unless
-// o.IgnoreEOT. The decoder keeps the keys and values of the window, so
-// each token costs one pass over the weights. The window is the last n_ctx
-// tokens: once the text outgrows it, each new token reruns the window that
-// ends with it (positions are absolute, so the cache cannot slide).
-func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOptions, rng *rand.Rand, probs []float64, w *stickyWriter) error {
+// sampleOne draws a sample: o.MaxNewTokens tokens after the prompt, fewer
+// where a sampled end-of-text token ends it (unless o.IgnoreEOT) or its
+// new text reaches a stop string. In text mode it writes the prompt, the
+// new text as it comes (holding back what may begin a stop string) and a
+// newline; in JSON mode nothing, the caller writing the Sample. The
+// decoder keeps the keys and values of the window, so each token costs one
+// pass over the weights. The window is the last n_ctx tokens: once the
+// text outgrows it, each new token reruns the window that ends with it
+// (positions are absolute, so the cache cannot slide).
+func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOptions, rng *rand.Rand, probs []float64, w *stickyWriter) (Sample, error) {
 	T := dec.Context()
 	dec.Reset()
 	logits, err := dec.Append(ids[max(0, len(ids)-T):])
 	if err != nil {
-		return err
+		return Sample{}, err
 	}
-	fmt.Fprint(w, o.Prompt, promptTail(o.Prompt, tok.Decode(ids)))
+	s := Sample{Prompt: o.Prompt, FinishReason: "length"}
+	tail := promptTail(o.Prompt, tok.Decode(ids))
+	text := stopScanner{stops: o.Stop}
+	emit := func(str string) error {
+		if o.JSON {
+			return nil
+		}
+		if fmt.Fprint(w, str); w.err != nil {
+			return fmt.Errorf("writing the sample: %w", w.err)
+		}
+		return nil
+	}
+	if err := emit(o.Prompt + tail); err != nil {
+		return s, err
+	}
 	V, eot := len(probs), tok.EOT()
 	for n := 0; n < o.MaxNewTokens; n++ {
 		next := sample(logits[:V], probs, o, rng)
 		if next == eot && !o.IgnoreEOT {
+			s.FinishReason = "eot"
 			break
 		}
 		ids = append(ids, next)
-		fmt.Fprint(w, tok.Decode([]int{next}))
-		if w.err != nil {
-			return fmt.Errorf("writing the sample: %w", w.err)
+		s.Tokens++
+		ready, stop := text.add(tok.Decode([]int{next}))
+		if err := emit(ready); err != nil {
+			return s, err
+		}
+		if stop != "" {
+			s.FinishReason, s.Stop = "stop", stop
+			break
 		}
 		if n == o.MaxNewTokens-1 {
 			break
@@ -170,13 +228,68 @@ func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOpti
 			logits, err = dec.Append(ids[len(ids)-1:])
 		}
 		if err != nil {
-			return err
+			return s, err
 		}
 	}
-	if _, err := fmt.Fprintln(w); err != nil {
-		return fmt.Errorf("writing the sample: %w", err)
+	if err := emit(text.flush() + "\n"); err != nil {
+		return s, err
 	}
-	return nil
+	s.Text = tail + string(text.text)
+	return s, nil
+}
+
+// stopScanner collects a sample's new text and finds the first stop string
+// in it as tokens arrive. Text that may be the start of a stop string is
+// held back until the next tokens show whether it is.
+type stopScanner struct {
+	stops   []string
+	text    []byte // the new text so far, cut before a stop string once found
+	emitted int    // bytes of text handed out to print
+}
+
+// add appends a token's text. It returns the text now safe to print and,
+// if the text reached a stop string, that string (the text then ends
+// before its first occurrence; the earliest of several, the first given
+// where two start at the same byte).
+func (s *stopScanner) add(piece string) (ready, stop string) {
+	longest := 0
+	for _, st := range s.stops {
+		longest = max(longest, len(st))
+	}
+	// The text before piece holds no stop string, so one found now ends
+	// in piece and starts at most longest-1 bytes before it.
+	from := max(s.emitted, len(s.text)-longest+1)
+	s.text = append(s.text, piece...)
+	cut := -1
+	for _, st := range s.stops {
+		if i := bytes.Index(s.text[from:], []byte(st)); i >= 0 && (cut < 0 || from+i < cut) {
+			cut, stop = from+i, st
+		}
+	}
+	if cut >= 0 {
+		s.text = s.text[:cut]
+		return s.flush(), stop
+	}
+	hold := 0 // the longest end of the text that begins a stop string
+	for _, st := range s.stops {
+		for k := min(len(st)-1, len(s.text)-s.emitted); k > hold; k-- {
+			if bytes.HasSuffix(s.text, []byte(st[:k])) {
+				hold = k
+				break
+			}
+		}
+	}
+	end := len(s.text) - hold
+	ready = string(s.text[s.emitted:end])
+	s.emitted = end
+	return ready, ""
+}
+
+// flush returns the text held back: at the end of a sample, all of it.
+func (s *stopScanner) flush() string {
+	ready := string(s.text[s.emitted:])
+	s.emitted = len(s.text)
+	return ready
 }
 
 // startToken is where an empty prompt starts: the end-of-text token, else a

@@ -436,3 +436,128 @@ func TestGenerateGPT1ContinuesAfterPromptWord(t *testing.T) {
 		}
 	}
 }
+
+// The stop scanner hands out every byte of the text once, in order, never
+// one that a later token turns into the start of a stop string, and cuts
+// the text before the earliest stop string however the tokens split it.
+func TestStopScanner(t *testing.T) {
+	for _, c := range []struct {
+		stops  []string
+		pieces []string
+		text   string // the sample's text, cut before the stop
+		stop   string
+	}{
+		{nil, []string{"ab", "c"}, "abc", ""},
+		{[]string{"\n\n"}, []string{"a\n", "\nb"}, "a", "\n\n"},
+		{[]string{"\n\n"}, []string{"a\n", "b\n", "c"}, "a\nb\nc", ""},
+		{[]string{"END"}, []string{"xE", "N", "xEN", "D!"}, "xENx", "END"},
+		{[]string{"abc"}, []string{"aab", "ab", "c"}, "aab", "abc"},
+		{[]string{"cd", "b"}, []string{"abcd"}, "a", "b"}, // the earliest start wins
+		{[]string{"bc", "b"}, []string{"abc"}, "a", "bc"}, // the first given at the same start
+		{[]string{"a longer stop"}, []string{"a", " long", "ish"}, "a longish", ""},
+		{[]string{"é"}, []string{"caf\xc3", "\xa9!"}, "caf", "é"}, // a character split over two tokens
+	} {
+		s := stopScanner{stops: c.stops}
+		var got strings.Builder
+		stop := ""
+		for i, p := range c.pieces {
+			ready, st := s.add(p)
+			got.WriteString(ready)
+			for _, x := range c.stops { // what was handed out never reaches into a stop string
+				if strings.Contains(got.String(), x) {
+					t.Errorf("%q after %q: handed out %q, holding %q", c.stops, c.pieces[:i+1], got.String(), x)
+				}
+			}
+			if st != "" {
+				stop = st
+				break
+			}
+		}
+		got.WriteString(s.flush())
+		if got.String() != c.text || string(s.text) != c.text || stop != c.stop {
+			t.Errorf("stops %q, tokens %q: text %q (held %q), stop %q; want %q, %q", c.stops, c.pieces, got.String(), s.text, stop, c.text, c.stop)
+		}
+	}
+}
+
+// --stop ends each sample before the first stop string in its new text:
+// the output is the unstopped output cut there, with the same draws; the
+// prompt is not searched. --json writes the same text as JSON lines, with
+// the tokens drawn and why each sample ended.
+func TestGenerateStopAndJSON(t *testing.T) {
+	tok := data.NewCharTokenizer("abcdefghij klmnop.")
+	p := tinyLM(t, "gpt2", tok.VocabSize(), 16, 16)
+	o := GenerateOptions{Prompt: "ab", MaxNewTokens: 60, Temperature: 1, TopP: 1, Seed: 5, IgnoreEOT: true}
+	var all bytes.Buffer
+	if err := generate(p, tok, o, &all); err != nil {
+		t.Fatal(err)
+	}
+	gen := strings.TrimSuffix(strings.TrimPrefix(all.String(), "ab"), "\n")
+	if len(gen) != 60 {
+		t.Fatalf("generated %q, want 60 characters", gen)
+	}
+	stop := gen[20:22] // a stop string that first occurs at byte 20 or before
+	want := gen[:strings.Index(gen, stop)]
+	o.Stop = []string{"ab", stop} // "ab" is the prompt: not searched
+	if strings.Contains(gen, "ab") {
+		o.Stop = []string{stop}
+	}
+	var stopped bytes.Buffer
+	if err := generate(p, tok, o, &stopped); err != nil {
+		t.Fatal(err)
+	}
+	if got := stopped.String(); got != "ab"+want+"\n" {
+		t.Errorf("--stop %q printed %q, want %q", o.Stop, got, "ab"+want+"\n")
+	}
+
+	o.JSON, o.NumSamples = true, 2
+	var js bytes.Buffer
+	if err := generate(p, tok, o, &js); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(js.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("--json with 2 samples wrote %q, want two lines", js.String())
+	}
+	var s Sample
+	if err := json.Unmarshal([]byte(lines[0]), &s); err != nil {
+		t.Fatal(err)
+	}
+	if (s != Sample{Sample: 0, Prompt: "ab", Text: want, Tokens: len(want) + len(stop), FinishReason: "stop", Stop: stop}) {
+		t.Errorf("--json sample %+v, want the text %q, %d tokens, ended by %q", s, want, len(want)+len(stop), stop)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &s); err != nil || s.Sample != 1 {
+		t.Errorf("second line %q: sample %d, %v", lines[1], s.Sample, err)
+	}
+
+	o.Stop, o.NumSamples = nil, 1
+	js.Reset()
+	if err := generate(p, tok, o, &js); err != nil {
+		t.Fatal(err)
+	}
+	s = Sample{}
+	if err := json.Unmarshal(js.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if (s != Sample{Prompt: "ab", Text: gen, Tokens: 60, FinishReason: "length"}) {
+		t.Errorf("--json without a stop: %+v, want %q, 60 tokens, length", s, gen)
+	}
+}
+
+// A sampled end-of-text token is the finish reason "eot" in --json.
+func TestGenerateJSONEndOfText(t *testing.T) {
+	tok := eotChars{data.NewCharTokenizer("abcdefghij klmnop.")}
+	p := tinyLM(t, "gpt2", tok.VocabSize(), 16, 16)
+	o := GenerateOptions{Prompt: "ab", MaxNewTokens: 200, Temperature: 1, TopP: 1, Seed: 5, JSON: true}
+	var js bytes.Buffer
+	if err := generate(p, tok, o, &js); err != nil {
+		t.Fatal(err)
+	}
+	var s Sample
+	if err := json.Unmarshal(js.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.FinishReason != "eot" || s.Tokens != len(s.Text) || strings.Contains(s.Text, ".") {
+		t.Errorf("%+v: want the text before the end-of-text token and finish reason eot", s)
+	}
+}

@@ -164,6 +164,7 @@ func TestBadInput(t *testing.T) {
 		{"generate --num-samples -1", []string{"generate", "--model", pre, "--num-samples", "-1"}, 2, []string{"--num-samples -1"}},
 		{"generate --num-samples 0", []string{"generate", "--model", pre, "--num-samples", "0"}, 2, []string{"--num-samples 0"}},
 		{"generate --threads -1", []string{"generate", "--model", pre, "--threads", "-1"}, 2, []string{"--threads -1"}},
+		{"generate --stop empty", []string{"generate", "--model", pre, "--stop", ""}, 2, []string{`--stop "": a stop string must not be empty`}},
 		{"generate --prompt and --prompt-file", []string{"generate", "--model", pre, "--prompt", "a", "--prompt-file", typo}, 2, []string{"give one of them"}},
 		{"generate --prompt-file missing", []string{"generate", "--model", pre, "--prompt-file", filepath.Join(dir, "none.txt")}, 2, []string{"--prompt-file", "none.txt"}},
 		{"bench --steps 0", []string{"bench", "-c", "../../configs/bench-small.yaml", "--steps", "0"}, 2, []string{"steps 0"}},

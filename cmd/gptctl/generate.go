@@ -35,10 +35,17 @@ model's context the window slides, each token seeing the n_ctx before it: a
 token then reruns the whole window, several times the cost of one within the
 context. A sample ends after --max-new-tokens, or
 earlier where the model ends its document with the end-of-text token (not
-printed; --ignore-eot samples on past it). With --num-samples N the samples
-follow one another, separated by a line of dashes; one seed draws them all.`,
+printed; --ignore-eot samples on past it), or before the first --stop string
+its new text reaches (not printed either; text that may begin one is held
+back until the next tokens tell). With --num-samples N the samples follow
+one another, separated by a line of dashes; one seed draws them all.
+
+--json prints one JSON object a sample instead, a line each, when the sample
+is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": N,
+"finish_reason": "length" | "eot" | "stop", "stop": the string that ended it}.`,
 		Example: `  gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-k 40 --seed 7
-  gptctl generate --model runs/gpt2 --prompt-file intro.txt --num-samples 5 --top-p 0.9`,
+  gptctl generate --model runs/gpt2 --prompt-file intro.txt --num-samples 5 --top-p 0.9
+  gptctl generate --model runs/shk --prompt "ROMEO:" --stop $'\n\n' --num-samples 10 --json > samples.jsonl`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out = cmd.OutOrStdout()
@@ -79,6 +86,8 @@ follow one another, separated by a line of dashes; one seed draws them all.`,
 	f.IntVar(&opts.NumSamples, "num-samples", 1, "samples to draw from the prompt")
 	f.BoolVar(&opts.IgnoreEOT, "ignore-eot", false, "keep sampling past the end-of-text token (printed as it decodes) instead of ending the sample there")
 	f.StringVar(&opts.PromptFile, "prompt-file", "", "read the prompt from this file")
+	f.StringArrayVar(&opts.Stop, "stop", nil, "end a sample before this string in its new text (repeatable; the text as given: $'\\n' in bash for a newline)")
+	f.BoolVar(&opts.JSON, "json", false, "print one JSON object a sample (sample, prompt, text, tokens, finish_reason, stop) instead of the text as it comes")
 	f.IntVar(&opts.Threads, "threads", 0, "CPU threads (0: all cores)")
 	return cmd
 }
