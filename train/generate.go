@@ -31,7 +31,7 @@ type GenerateOptions struct {
 	IgnoreEOT bool
 	Threads   int // CPU threads; 0 = all cores
 	// PromptFrom names where the prompt came from in errors ("" is
-	// --prompt).
+	// --prompt), or the file of Prompts.
 	PromptFrom string
 	// Stop ends a sample before the first occurrence of any of these
 	// strings in its new text (not the prompt), which is not printed.
@@ -39,12 +39,64 @@ type GenerateOptions struct {
 	// JSON writes one JSON object a sample (a Sample) instead of the text
 	// as it is produced.
 	JSON bool
+	// Prompts, when not empty, replaces Prompt: each is sampled from in
+	// turn, NumSamples times (generate --prompts).
+	Prompts []Prompt
+}
+
+// Prompt is one line of a prompts file.
+type Prompt struct {
+	Line int             // 1-based
+	ID   json.RawMessage // the line's "id", if any, given back in its samples
+	Text string
+}
+
+// ReadPrompts reads a prompts file (name for errors): JSON lines, each an
+// object with a string "prompt" (and any other keys, an "id" given back
+// with the samples) or a JSON string; blank lines are skipped.
+func ReadPrompts(b []byte, name string) ([]Prompt, error) {
+	var ps []Prompt
+	for i, line := range bytes.Split(data.TrimBOM(b), []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		p := Prompt{Line: i + 1}
+		var obj struct {
+			Prompt *string         `json:"prompt"`
+			ID     json.RawMessage `json:"id"`
+		}
+		switch {
+		case line[0] == '"':
+			if err := json.Unmarshal(line, &p.Text); err != nil {
+				return nil, inputErrorf("%s:%d: %v", name, p.Line, err)
+			}
+		case line[0] == '{':
+			if err := json.Unmarshal(line, &obj); err != nil {
+				return nil, inputErrorf("%s:%d: %v", name, p.Line, err)
+			}
+			if obj.Prompt == nil {
+				return nil, inputErrorf("%s:%d: the object has no \"prompt\" string", name, p.Line)
+			}
+			p.Text, p.ID = *obj.Prompt, obj.ID
+		default:
+			return nil, inputErrorf("%s:%d: a line is a JSON object {\"prompt\": \"...\"} or a JSON string, not %.40q", name, p.Line, line)
+		}
+		ps = append(ps, p)
+	}
+	if len(ps) == 0 {
+		return nil, inputErrorf("%s: no prompts (JSON lines {\"prompt\": \"...\"})", name)
+	}
+	return ps, nil
 }
 
 // Sample is one sample as generate --json writes it, a line each.
 type Sample struct {
-	Sample int    `json:"sample"` // 0, 1, ... in the order drawn
-	Prompt string `json:"prompt"`
+	// Line and ID name the prompt's line in a prompts file and its "id".
+	Line   int             `json:"line,omitempty"`
+	ID     json.RawMessage `json:"id,omitempty"`
+	Sample int             `json:"sample"` // 0, 1, ... in the order drawn from its prompt
+	Prompt string          `json:"prompt"`
 	// Text follows the prompt: what the text output prints after it (the
 	// new tokens, cut before a stop string; bytes that are not UTF-8, a
 	// character cut by --max-new-tokens, become U+FFFD).
@@ -106,12 +158,21 @@ func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
 
 // generate samples from p, the prompt and the text coded by tok.
 func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Writer) error {
-	if why := data.CharTextProblem(tok, o.Prompt); why != "" {
-		return inputErrorf("%s: %s", o.promptFlag(), why)
+	prompts := o.Prompts
+	if len(prompts) == 0 {
+		prompts = []Prompt{{Text: o.Prompt}}
 	}
-	prompt := tok.Encode(o.Prompt)
-	if len(prompt) == 0 {
-		prompt = []int{startToken(tok)}
+	ids := make([][]int, len(prompts)) // every prompt is checked before the first sample
+	for i, pr := range prompts {
+		if why := data.CharTextProblem(tok, pr.Text); why != "" {
+			if pr.Line > 0 {
+				return inputErrorf("%s:%d: %s", o.PromptFrom, pr.Line, why)
+			}
+			return inputErrorf("%s: %s", o.promptFlag(), why)
+		}
+		if ids[i] = tok.Encode(pr.Text); len(ids[i]) == 0 {
+			ids[i] = []int{startToken(tok)}
+		}
 	}
 	dec, err := graph.NewDecoder(p)
 	if err != nil {
@@ -122,18 +183,22 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 	out := &stickyWriter{w: w}
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	for i := range max(o.NumSamples, 1) {
-		if i > 0 && !o.JSON {
-			fmt.Fprintln(out, sampleSeparator)
-		}
-		s, err := sampleOne(dec, slices.Clone(prompt), tok, o, rng, probs, out)
-		if err != nil {
-			return err
-		}
-		if o.JSON {
-			s.Sample = i
-			if err := enc.Encode(s); err != nil {
-				return fmt.Errorf("writing the sample: %w", err)
+	first := true
+	for k, pr := range prompts {
+		for i := range max(o.NumSamples, 1) {
+			if !first && !o.JSON {
+				fmt.Fprintln(out, sampleSeparator)
+			}
+			first = false
+			s, err := sampleOne(dec, pr.Text, slices.Clone(ids[k]), tok, o, rng, probs, out)
+			if err != nil {
+				return err
+			}
+			if o.JSON {
+				s.Line, s.ID, s.Sample = pr.Line, pr.ID, i
+				if err := enc.Encode(s); err != nil {
+					return fmt.Errorf("writing the sample: %w", err)
+				}
 			}
 		}
 	}
@@ -170,24 +235,24 @@ func promptTail(prompt, decoded string) string {
 	return ""
 }
 
-// sampleOne draws a sample: o.MaxNewTokens tokens after the prompt, fewer
-// where a sampled end-of-text token ends it (unless o.IgnoreEOT) or its
-// new text reaches a stop string. In text mode it writes the prompt, the
+// sampleOne draws a sample: o.MaxNewTokens tokens after the prompt (its
+// text, and ids its tokens), fewer where a sampled end-of-text token ends
+// it (unless o.IgnoreEOT) or its new text reaches a stop string. In text mode it writes the prompt, the
 // new text as it comes (holding back what may begin a stop string) and a
 // newline; in JSON mode nothing, the caller writing the Sample. The
 // decoder keeps the keys and values of the window, so each token costs one
 // pass over the weights. The window is the last n_ctx tokens: once the
 // text outgrows it, each new token reruns the window that ends with it
 // (positions are absolute, so the cache cannot slide).
-func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOptions, rng *rand.Rand, probs []float64, w *stickyWriter) (Sample, error) {
+func sampleOne(dec *graph.Decoder, prompt string, ids []int, tok data.Tokenizer, o GenerateOptions, rng *rand.Rand, probs []float64, w *stickyWriter) (Sample, error) {
 	T := dec.Context()
 	dec.Reset()
 	logits, err := dec.Append(ids[max(0, len(ids)-T):])
 	if err != nil {
 		return Sample{}, err
 	}
-	s := Sample{Prompt: o.Prompt, FinishReason: "length"}
-	tail := promptTail(o.Prompt, tok.Decode(ids))
+	s := Sample{Prompt: prompt, FinishReason: "length"}
+	tail := promptTail(prompt, tok.Decode(ids))
 	text := stopScanner{stops: o.Stop}
 	emit := func(str string) error {
 		if o.JSON {
@@ -198,7 +263,7 @@ func sampleOne(dec *graph.Decoder, ids []int, tok data.Tokenizer, o GenerateOpti
 		}
 		return nil
 	}
-	if err := emit(o.Prompt + tail); err != nil {
+	if err := emit(prompt + tail); err != nil {
 		return s, err
 	}
 	V, eot := len(probs), tok.EOT()

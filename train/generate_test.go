@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -523,7 +524,7 @@ func TestGenerateStopAndJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &s); err != nil {
 		t.Fatal(err)
 	}
-	if (s != Sample{Sample: 0, Prompt: "ab", Text: want, Tokens: len(want) + len(stop), FinishReason: "stop", Stop: stop}) {
+	if !reflect.DeepEqual(s, Sample{Sample: 0, Prompt: "ab", Text: want, Tokens: len(want) + len(stop), FinishReason: "stop", Stop: stop}) {
 		t.Errorf("--json sample %+v, want the text %q, %d tokens, ended by %q", s, want, len(want)+len(stop), stop)
 	}
 	if err := json.Unmarshal([]byte(lines[1]), &s); err != nil || s.Sample != 1 {
@@ -539,7 +540,7 @@ func TestGenerateStopAndJSON(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &s); err != nil {
 		t.Fatal(err)
 	}
-	if (s != Sample{Prompt: "ab", Text: gen, Tokens: 60, FinishReason: "length"}) {
+	if !reflect.DeepEqual(s, Sample{Prompt: "ab", Text: gen, Tokens: 60, FinishReason: "length"}) {
 		t.Errorf("--json without a stop: %+v, want %q, 60 tokens, length", s, gen)
 	}
 }
@@ -559,5 +560,81 @@ func TestGenerateJSONEndOfText(t *testing.T) {
 	}
 	if s.FinishReason != "eot" || s.Tokens != len(s.Text) || strings.Contains(s.Text, ".") {
 		t.Errorf("%+v: want the text before the end-of-text token and finish reason eot", s)
+	}
+}
+
+// A prompts file is JSON lines of {"prompt": ...} objects (an "id" kept as
+// written) or JSON strings; blank lines, a byte order mark and CRLF are
+// taken in stride, and a bad line is named by file and line.
+func TestReadPrompts(t *testing.T) {
+	got, err := ReadPrompts([]byte("\xef\xbb\xbf{\"prompt\": \"a\\nb\", \"id\": {\"k\": 1}, \"other\": 2}\r\n\r\n\"ROMEO:\"\n  {\"id\": \"x\", \"prompt\": \"\"}  \n"), "p.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Prompt{{Line: 1, ID: json.RawMessage(`{"k": 1}`), Text: "a\nb"}, {Line: 3, Text: "ROMEO:"}, {Line: 4, ID: json.RawMessage(`"x"`), Text: ""}}
+	if !slices.EqualFunc(got, want, func(a, b Prompt) bool { return a.Line == b.Line && bytes.Equal(a.ID, b.ID) && a.Text == b.Text }) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	for _, c := range []struct{ file, want string }{
+		{"{\"prompt\": \"a\"}\n{\"prompt\": \"b\"\n", "p.jsonl:2: "},
+		{"{\"prompt\": \"a\"}\n{\"text\": \"b\"}\n", `p.jsonl:2: the object has no "prompt" string`},
+		{"{\"prompt\": 3}\n", "p.jsonl:1: "},
+		{"\n\nROMEO:\n", "p.jsonl:3: a line is a JSON object"},
+		{"\"unterminated\n", "p.jsonl:1: "},
+		{"\n \n", `p.jsonl: no prompts`},
+	} {
+		_, err := ReadPrompts([]byte(c.file), "p.jsonl")
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an input error starting %q", c.file, err, c.want)
+		}
+	}
+}
+
+// Prompts are sampled from in file order, NumSamples each, from one seeded
+// stream: the first prompt's first sample is what --prompt alone draws;
+// --json names each sample's line and id. A prompt the tokenizer cannot
+// read stops generate before its first sample, naming its line.
+func TestGeneratePrompts(t *testing.T) {
+	tok := data.NewCharTokenizer("abcdefghij klmnop.")
+	p := tinyLM(t, "gpt2", tok.VocabSize(), 16, 16)
+	o := GenerateOptions{Prompt: "ab", MaxNewTokens: 10, Temperature: 1, TopP: 1, Seed: 5}
+	var one bytes.Buffer
+	if err := generate(p, tok, o, &one); err != nil {
+		t.Fatal(err)
+	}
+	o.Prompts = []Prompt{{Line: 1, ID: json.RawMessage(`"first"`), Text: "ab"}, {Line: 3, Text: "kl"}}
+	o.NumSamples = 2
+	var text bytes.Buffer
+	if err := generate(p, tok, o, &text); err != nil {
+		t.Fatal(err)
+	}
+	samples := strings.Split(text.String(), sampleSeparator+"\n")
+	if len(samples) != 4 || samples[0] != one.String() || !strings.HasPrefix(samples[1], "ab") || !strings.HasPrefix(samples[2], "kl") || !strings.HasPrefix(samples[3], "kl") {
+		t.Errorf("two prompts, two samples each: %q; --prompt alone: %q", samples, one.String())
+	}
+	o.JSON = true
+	var js bytes.Buffer
+	if err := generate(p, tok, o, &js); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`"line":1,"id":"first","sample":0,"prompt":"ab"`, `"line":1,"id":"first","sample":1,"prompt":"ab"`, `"line":3,"sample":0,"prompt":"kl"`, `"line":3,"sample":1,"prompt":"kl"`}
+	lines := strings.Split(strings.TrimSuffix(js.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("--json wrote %q, want %d lines", js.String(), len(want))
+	}
+	for i, l := range lines {
+		var s Sample
+		if !strings.HasPrefix(l, "{"+want[i]+",") || json.Unmarshal([]byte(l), &s) != nil || strings.TrimSuffix(samples[i], "\n") != s.Prompt+s.Text {
+			t.Errorf("line %d: %s, want it to start %s and hold the text sample %q", i, l, want[i], samples[i])
+		}
+	}
+	o.Prompts = append(o.Prompts, Prompt{Line: 4, Text: "xyz"})
+	o.PromptFrom = "p.jsonl"
+	js.Reset()
+	err := generate(p, tok, o, &js)
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.HasPrefix(err.Error(), "p.jsonl:4: ") || js.Len() != 0 {
+		t.Errorf("a prompt of unknown characters on line 4: %v, with %q written; want an input error naming p.jsonl:4 before any sample", err, js.String())
 	}
 }

@@ -74,6 +74,7 @@ func TestBadInput(t *testing.T) {
 	syntax := write("syntax.yaml", "lr: 1e-3\nbatch_size: [12\n")
 	wrongType := write("wrongtype.yaml", "seed: 1\nlr: fast\n")
 	arch := write("arch.yaml", "arch: gpt3\n")
+	badPrompts := write("prompts.jsonl", "{\"prompt\": \"a\"}\nplain text\n")
 	// Corpora.
 	empty := write("empty.txt", "")
 	short := write("short.txt", "To be.")
@@ -166,6 +167,9 @@ func TestBadInput(t *testing.T) {
 		{"generate --threads -1", []string{"generate", "--model", pre, "--threads", "-1"}, 2, []string{"--threads -1"}},
 		{"generate --stop empty", []string{"generate", "--model", pre, "--stop", ""}, 2, []string{`--stop "": a stop string must not be empty`}},
 		{"generate --prompt and --prompt-file", []string{"generate", "--model", pre, "--prompt", "a", "--prompt-file", typo}, 2, []string{"give one of them"}},
+		{"generate --prompt-file and --prompts", []string{"generate", "--model", pre, "--prompt-file", typo, "--prompts", badPrompts}, 2, []string{"--prompt, --prompt-file and --prompts: give one of them"}},
+		{"generate --prompts missing", []string{"generate", "--model", pre, "--prompts", filepath.Join(dir, "none.jsonl")}, 2, []string{"--prompts", "none.jsonl"}},
+		{"generate --prompts bad line", []string{"generate", "--model", pre, "--prompts", badPrompts}, 2, []string{badPrompts + ":2: a line is a JSON object"}},
 		{"generate --prompt-file missing", []string{"generate", "--model", pre, "--prompt-file", filepath.Join(dir, "none.txt")}, 2, []string{"--prompt-file", "none.txt"}},
 		{"bench --steps 0", []string{"bench", "-c", "../../configs/bench-small.yaml", "--steps", "0"}, 2, []string{"steps 0"}},
 		{"run directory in use", []string{"pretrain", "--resume", "--out", pre}, 2, []string{pre, "in use"}},

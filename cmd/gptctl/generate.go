@@ -14,8 +14,9 @@ import (
 
 // GenerateOptions are the flags of gptctl generate.
 type GenerateOptions struct {
-	ModelDir   string
-	PromptFile string
+	ModelDir    string
+	PromptFile  string
+	PromptsFile string
 	train.GenerateOptions
 	Out io.Writer
 }
@@ -42,10 +43,17 @@ one another, separated by a line of dashes; one seed draws them all.
 
 --json prints one JSON object a sample instead, a line each, when the sample
 is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": N,
-"finish_reason": "length" | "eot" | "stop", "stop": the string that ended it}.`,
+"finish_reason": "length" | "eot" | "stop", "stop": the string that ended it}.
+
+--prompts FILE samples from many prompts with one load of the model: a JSON
+lines file, each line {"prompt": "...", "id": ...} or a JSON string; every
+line is checked first. Each prompt gets --num-samples samples, drawn in file
+order from the one seed; with --json each object also has "line" (the
+prompt's line in FILE) and the prompt's "id", if it has one.`,
 		Example: `  gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-k 40 --seed 7
   gptctl generate --model runs/gpt2 --prompt-file intro.txt --num-samples 5 --top-p 0.9
-  gptctl generate --model runs/shk --prompt "ROMEO:" --stop $'\n\n' --num-samples 10 --json > samples.jsonl`,
+  gptctl generate --model runs/shk --prompt "ROMEO:" --stop $'\n\n' --num-samples 10 --json > samples.jsonl
+  gptctl generate --model runs/gpt2 --prompts prompts.jsonl --max-new-tokens 64 --json > completions.jsonl`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out = cmd.OutOrStdout()
@@ -55,10 +63,20 @@ is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": N,
 			if opts.NumSamples == 0 { // the library's zero value means one
 				return &usageError{errors.New("--num-samples 0: draw at least 1 sample")}
 			}
-			if opts.PromptFile != "" {
-				if cmd.Flags().Changed("prompt") {
-					return &usageError{errors.New("--prompt and --prompt-file: give one of them")}
+			if n := countChanged(cmd, "prompt", "prompt-file", "prompts"); n > 1 {
+				return &usageError{errors.New("--prompt, --prompt-file and --prompts: give one of them")}
+			}
+			if opts.PromptsFile != "" {
+				b, err := os.ReadFile(opts.PromptsFile)
+				if err != nil {
+					return &train.InputError{Err: fmt.Errorf("--prompts: %w", err)}
 				}
+				if opts.Prompts, err = train.ReadPrompts(b, opts.PromptsFile); err != nil {
+					return err
+				}
+				opts.PromptFrom = opts.PromptsFile
+			}
+			if opts.PromptFile != "" {
 				b, err := os.ReadFile(opts.PromptFile)
 				if err != nil {
 					return &train.InputError{Err: fmt.Errorf("--prompt-file: %w", err)}
@@ -86,10 +104,22 @@ is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": N,
 	f.IntVar(&opts.NumSamples, "num-samples", 1, "samples to draw from the prompt")
 	f.BoolVar(&opts.IgnoreEOT, "ignore-eot", false, "keep sampling past the end-of-text token (printed as it decodes) instead of ending the sample there")
 	f.StringVar(&opts.PromptFile, "prompt-file", "", "read the prompt from this file")
+	f.StringVar(&opts.PromptsFile, "prompts", "", `sample from each prompt of this JSON lines file in turn: {"prompt": "...", "id": ...} (or a JSON string) a line`)
 	f.StringArrayVar(&opts.Stop, "stop", nil, "end a sample before this string in its new text (repeatable; the text as given: $'\\n' in bash for a newline)")
 	f.BoolVar(&opts.JSON, "json", false, "print one JSON object a sample (sample, prompt, text, tokens, finish_reason, stop) instead of the text as it comes")
 	f.IntVar(&opts.Threads, "threads", 0, "CPU threads (0: all cores)")
 	return cmd
+}
+
+// countChanged returns how many of the named flags were given.
+func countChanged(cmd *cobra.Command, names ...string) int {
+	n := 0
+	for _, name := range names {
+		if cmd.Flags().Changed(name) {
+			n++
+		}
+	}
+	return n
 }
 
 func errBatch(n int) error { return fmt.Errorf("--batch-size %d must be positive", n) }
