@@ -156,7 +156,8 @@ func checkUnshare(t *testing.T, m *Model, tr *Trainer, last [][]float32) {
 // BenchmarkSampling measures the cost of one sampled token with a full
 // window behind it: the decoder's single-token step against the cache (what
 // gptctl generate does) beside a forward of the whole window through the
-// graph (what it would cost without the cache). Metric: tokens per second.
+// graph (what it would cost without the cache), and eight sequences'
+// tokens a step through a decoder of eight slots. Metric: tokens per second.
 func BenchmarkSampling(b *testing.B) {
 	cfg := Config{Arch: "gpt2", VocabSize: 8192, NCtx: 512, NEmbd: 384, NHead: 6, NLayer: 6, LNEps: 1e-5}
 	p, err := NewParams(cfg, kernels.NewRNG(1))
@@ -172,16 +173,39 @@ func BenchmarkSampling(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := d.Append(ids[:cfg.NCtx-1]); err != nil {
+		if _, err := d.Append(0, ids[:cfg.NCtx-1]); err != nil {
 			b.Fatal(err)
 		}
 		for b.Loop() {
-			d.n = cfg.NCtx - 1 // the last position, again and again
-			if _, err := d.Append(ids[cfg.NCtx-1:]); err != nil {
+			d.slots[0].n = cfg.NCtx - 1 // the last position, again and again
+			if _, err := d.Append(0, ids[cfg.NCtx-1:]); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	})
+	b.Run("decoder-8-slots", func(b *testing.B) { // eight sequences a step, as generate --batch-size 8 runs them
+		const n = 8
+		d, err := NewDecoderSlots(p, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		slots, prompts, next := make([]int, n), make([][]int, n), make([][]int, n)
+		for i := range n {
+			slots[i], prompts[i], next[i] = i, ids[:cfg.NCtx-1], ids[cfg.NCtx-1:]
+		}
+		if _, err := d.Feed(slots, prompts); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			for i := range n {
+				d.slots[i].n = cfg.NCtx - 1
+			}
+			if _, err := d.Feed(slots, next); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
 	})
 	b.Run("graph-window", func(b *testing.B) {
 		m, err := New(p, 1, cfg.NCtx, &kernels.Mode{}, kernels.NewRNG(0))

@@ -12,36 +12,55 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 
 	"gptctl/kernels"
 )
 
-// Decoder is an incremental forward pass over p with a key/value cache of
-// up to n_ctx tokens. It is not safe for concurrent use.
+// Decoder is an incremental forward pass over p with key/value caches of
+// up to n_ctx tokens, one for each of its slots: several sequences
+// (samples, prompts) advance together, each token of a step one row of the
+// same matrix products, so the weights are read once for all of them. It
+// is not safe for concurrent use.
 type Decoder struct {
 	cfg    Config
 	layers []decoderLayer
 	wte    []float32    // (V, C): the embedding and the tied LM head
 	wpe    []float32    // (n_ctx, C)
 	lnf    [2][]float32 // gpt2's final LayerNorm
-	n      int          // tokens in the cache
+	slots  []decoderSlot
 
 	rows               int // tokens the scratch below holds
 	x, h, qkv, y, u, g []float32
-	mean, rstd, logits []float32
+	mean, rstd         []float32
+	last, logits       []float32 // (segments, C), (segments, V)
 }
 
 type decoderLayer struct {
 	ln1, ln2, attn, attnProj, fc, mlpProj [2][]float32 // weight, bias
-	k, v                                  []float32    // (n_ctx, C) cache
 }
 
-// NewDecoder returns an empty decoder over p's weights (shared, not copied:
-// changing p changes the model).
-func NewDecoder(p *Params) (*Decoder, error) {
+// decoderSlot is one sequence's cache: each layer's keys and values,
+// (n_ctx, C), allocated at the slot's first use.
+type decoderSlot struct {
+	k, v [][]float32
+	n    int // tokens in the cache
+}
+
+// NewDecoder returns an empty decoder of one slot over p's weights
+// (shared, not copied: changing p changes the model).
+func NewDecoder(p *Params) (*Decoder, error) { return NewDecoderSlots(p, 1) }
+
+// NewDecoderSlots returns an empty decoder of the given number of slots
+// over p's weights. A slot's cache takes 2 * n_layer * n_ctx * n_embd
+// floats once used.
+func NewDecoderSlots(p *Params, slots int) (*Decoder, error) {
 	cfg := p.Config
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if slots < 1 {
+		return nil, fmt.Errorf("graph: decoder: %d slots, want at least 1", slots)
 	}
 	get := func(name string) ([]float32, error) {
 		w := p.Get(name)
@@ -57,7 +76,7 @@ func NewDecoder(p *Params) (*Decoder, error) {
 		wb[1], err = get(prefix + "bias")
 		return wb, err
 	}
-	d := &Decoder{cfg: cfg}
+	d := &Decoder{cfg: cfg, slots: make([]decoderSlot, slots)}
 	var err error
 	wte, wpe := EmbeddingNames(cfg.Arch)
 	if d.wte, err = get(wte); err != nil {
@@ -71,7 +90,6 @@ func NewDecoder(p *Params) (*Decoder, error) {
 			return nil, err
 		}
 	}
-	C := cfg.NEmbd
 	for i := range cfg.NLayer {
 		h := fmt.Sprintf("h.%d.", i)
 		var l decoderLayer
@@ -83,86 +101,135 @@ func NewDecoder(p *Params) (*Decoder, error) {
 				return nil, err
 			}
 		}
-		l.k, l.v = make([]float32, cfg.NCtx*C), make([]float32, cfg.NCtx*C)
 		d.layers = append(d.layers, l)
 	}
-	d.logits = make([]float32, len(d.wte)/C)
 	return d, nil
 }
 
-// Context is the most tokens the cache holds: the model's n_ctx.
+// Context is the most tokens a slot's cache holds: the model's n_ctx.
 func (d *Decoder) Context() int { return d.cfg.NCtx }
 
-// Len is the number of tokens in the cache.
-func (d *Decoder) Len() int { return d.n }
+// Slots is the number of sequences the decoder keeps.
+func (d *Decoder) Slots() int { return len(d.slots) }
 
-// Reset empties the cache.
-func (d *Decoder) Reset() { d.n = 0 }
+// Len is the number of tokens in slot's cache.
+func (d *Decoder) Len(slot int) int { return d.slots[slot].n }
 
-// Append runs ids as the tokens at positions Len()..Len()+len(ids)-1 and
-// returns the logits that follow the last of them (one per embedding row),
-// valid until the next call. The cache holds at most n_ctx tokens.
-func (d *Decoder) Append(ids []int) ([]float32, error) {
+// Reset empties slot's cache.
+func (d *Decoder) Reset(slot int) { d.slots[slot].n = 0 }
+
+// Append runs ids as the tokens at positions Len(slot)..Len(slot)+len(ids)-1
+// of slot and returns the logits that follow the last of them (one per
+// embedding row), valid until the next call.
+func (d *Decoder) Append(slot int, ids []int) ([]float32, error) {
+	return d.Feed([]int{slot}, [][]int{ids})
+}
+
+// Feed appends ids[i] to slot slots[i], for every i at once (a slot at
+// most once), and returns the logits that follow the last token of each,
+// row i of a (len(slots), V) matrix valid until the next call. A slot's
+// cache holds at most n_ctx tokens.
+func (d *Decoder) Feed(slots []int, ids [][]int) ([]float32, error) {
 	cfg := d.cfg
-	C, n, pos := cfg.NEmbd, len(ids), d.n
+	C := cfg.NEmbd
 	V := len(d.wte) / C
-	switch {
-	case n == 0:
-		return nil, fmt.Errorf("graph: decoder: no tokens to append")
-	case pos+n > cfg.NCtx:
-		return nil, fmt.Errorf("graph: decoder: %d tokens after %d exceed the context %d", n, pos, cfg.NCtx)
+	if len(slots) != len(ids) || len(slots) == 0 {
+		return nil, fmt.Errorf("graph: decoder: %d slots for %d token lists", len(slots), len(ids))
 	}
-	d.grow(n)
-	x := d.x[:n*C]
-	for i, id := range ids {
-		if id < 0 || id >= V {
-			return nil, fmt.Errorf("graph: decoder: token id %d is outside the vocabulary of %d", id, V)
+	rows := 0
+	for i, s := range slots {
+		switch {
+		case s < 0 || s >= len(d.slots):
+			return nil, fmt.Errorf("graph: decoder: slot %d of %d", s, len(d.slots))
+		case slices.Contains(slots[:i], s):
+			return nil, fmt.Errorf("graph: decoder: slot %d fed twice in one step", s)
+		case len(ids[i]) == 0:
+			return nil, fmt.Errorf("graph: decoder: no tokens to append")
+		case d.slots[s].n+len(ids[i]) > cfg.NCtx:
+			return nil, fmt.Errorf("graph: decoder: %d tokens after %d exceed the context %d", len(ids[i]), d.slots[s].n, cfg.NCtx)
 		}
-		row, te, pe := x[i*C:(i+1)*C], d.wte[id*C:(id+1)*C], d.wpe[(pos+i)*C:(pos+i+1)*C]
-		for j := range row {
-			row[j] = te[j] + pe[j]
+		for _, id := range ids[i] {
+			if id < 0 || id >= V {
+				return nil, fmt.Errorf("graph: decoder: token id %d is outside the vocabulary of %d", id, V)
+			}
+		}
+		rows += len(ids[i])
+	}
+	d.grow(rows, len(slots))
+	x := d.x[:rows*C]
+	r := 0
+	for i, s := range slots {
+		pos := d.slots[s].n
+		for j, id := range ids[i] {
+			row, te, pe := x[r*C:(r+1)*C], d.wte[id*C:(id+1)*C], d.wpe[(pos+j)*C:(pos+j+1)*C]
+			for c := range row {
+				row[c] = te[c] + pe[c]
+			}
+			r++
+		}
+		if d.slots[s].k == nil {
+			d.slots[s].k, d.slots[s].v = make([][]float32, cfg.NLayer), make([][]float32, cfg.NLayer)
+			for li := range cfg.NLayer {
+				d.slots[s].k[li], d.slots[s].v[li] = make([]float32, cfg.NCtx*C), make([]float32, cfg.NCtx*C)
+			}
 		}
 	}
-	h := d.h[:n*C]
+	h := d.h[:rows*C]
 	for li := range d.layers {
 		l := &d.layers[li]
 		if cfg.Arch == "gpt1" { // post-LN: x = LN1(x + attn(x)); x = LN2(x + mlp(x))
-			d.attention(l, h, x, n, pos)
+			d.attention(li, slots, ids, h, x, rows)
 			kernels.AddInto(x, x, h)
-			d.layerNorm(x, x, l.ln1, n)
-			d.mlp(l, h, x, n)
+			d.layerNorm(x, x, l.ln1, rows)
+			d.mlp(l, h, x, rows)
 			kernels.AddInto(x, x, h)
-			d.layerNorm(x, x, l.ln2, n)
+			d.layerNorm(x, x, l.ln2, rows)
 		} else { // pre-LN: x += attn(LN1(x)); x += mlp(LN2(x))
-			d.layerNorm(h, x, l.ln1, n)
-			d.attention(l, h, h, n, pos)
+			d.layerNorm(h, x, l.ln1, rows)
+			d.attention(li, slots, ids, h, h, rows)
 			kernels.AddInto(x, x, h)
-			d.layerNorm(h, x, l.ln2, n)
-			d.mlp(l, h, h, n)
+			d.layerNorm(h, x, l.ln2, rows)
+			d.mlp(l, h, h, rows)
 			kernels.AddInto(x, x, h)
 		}
 	}
-	d.n += n
-	last := x[(n-1)*C:]
-	if cfg.Arch == "gpt2" {
-		d.layerNorm(last, last, d.lnf, 1)
+	n := len(slots)
+	last, r := d.last[:n*C], 0
+	for i, s := range slots { // the row of each list's last token
+		r += len(ids[i])
+		copy(last[i*C:(i+1)*C], x[(r-1)*C:r*C])
+		d.slots[s].n += len(ids[i])
 	}
-	kernels.Sgemm(false, true, 1, V, C, 1, last, C, d.wte, C, 0, d.logits, V)
-	return d.logits, nil
+	if cfg.Arch == "gpt2" {
+		d.layerNorm(last, last, d.lnf, n)
+	}
+	logits := d.logits[:n*V]
+	kernels.Sgemm(false, true, n, V, C, 1, last, C, d.wte, C, 0, logits, V)
+	return logits, nil
 }
 
-// attention writes to out (n, C) the attention sublayer of l on in (n, C):
-// the tokens' keys and values join the cache at pos. out may be in.
-func (d *Decoder) attention(l *decoderLayer, out, in []float32, n, pos int) {
+// attention writes to out (rows, C) the attention sublayer of layer li on
+// in (rows, C), the tokens of ids[i] for slots[i] one after another: each
+// list's keys and values join its slot's cache after the tokens there, and
+// its queries see those alone. out may be in.
+func (d *Decoder) attention(li int, slots []int, ids [][]int, out, in []float32, rows int) {
 	C := d.cfg.NEmbd
-	qkv, y := d.qkv[:n*3*C], d.y[:n*C]
-	kernels.LinearForward(qkv, in, l.attn[0], l.attn[1], n, C, 3*C, false)
-	for i := range n {
-		copy(l.k[(pos+i)*C:(pos+i+1)*C], qkv[i*3*C+C:i*3*C+2*C])
-		copy(l.v[(pos+i)*C:(pos+i+1)*C], qkv[i*3*C+2*C:(i+1)*3*C])
+	l := &d.layers[li]
+	qkv, y := d.qkv[:rows*3*C], d.y[:rows*C]
+	kernels.LinearForward(qkv, in, l.attn[0], l.attn[1], rows, C, 3*C, false)
+	r := 0
+	for i, s := range slots {
+		n, pos := len(ids[i]), d.slots[s].n
+		k, v := d.slots[s].k[li], d.slots[s].v[li]
+		for j := range n {
+			row := qkv[(r+j)*3*C:]
+			copy(k[(pos+j)*C:(pos+j+1)*C], row[C:2*C])
+			copy(v[(pos+j)*C:(pos+j+1)*C], row[2*C:3*C])
+		}
+		kernels.AttentionCached(y[r*C:], qkv[r*3*C:], 3*C, k, v, C, n, pos, C, d.cfg.NHead)
+		r += n
 	}
-	kernels.AttentionCached(y, qkv, 3*C, l.k, l.v, C, n, pos, C, d.cfg.NHead)
-	kernels.LinearForward(out, y, l.attnProj[0], l.attnProj[1], n, C, C, false)
+	kernels.LinearForward(out, y, l.attnProj[0], l.attnProj[1], rows, C, C, false)
 }
 
 // mlp writes to out (n, C) the MLP sublayer of l on in (n, C). out may be in.
@@ -182,12 +249,15 @@ func (d *Decoder) layerNorm(y, x []float32, wb [2][]float32, n int) {
 	kernels.LayerNormForward(y, d.mean[:n], d.rstd[:n], x, wb[0], wb[1], n, d.cfg.NEmbd, d.cfg.LNEps)
 }
 
-// grow makes the scratch hold n tokens.
-func (d *Decoder) grow(n int) {
+// grow makes the scratch hold n tokens of segs token lists.
+func (d *Decoder) grow(n, segs int) {
+	C, V := d.cfg.NEmbd, len(d.wte)/d.cfg.NEmbd
+	if segs*C > len(d.last) {
+		d.last, d.logits = make([]float32, segs*C), make([]float32, segs*V)
+	}
 	if n <= d.rows {
 		return
 	}
-	C := d.cfg.NEmbd
 	d.rows = n
 	d.x, d.h, d.y = make([]float32, n*C), make([]float32, n*C), make([]float32, n*C)
 	d.qkv = make([]float32, n*3*C)

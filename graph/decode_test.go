@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -52,10 +53,10 @@ func TestDecoderMatchesGraph(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, pieces := range [][]int{{T}, {5, 1, 7}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}} {
-			d.Reset()
+			d.Reset(0)
 			for _, k := range pieces {
-				pos := d.Len()
-				got, err := d.Append(ids[pos : pos+k])
+				pos := d.Len(0)
+				got, err := d.Append(0, ids[pos:pos+k])
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -67,16 +68,118 @@ func TestDecoderMatchesGraph(t *testing.T) {
 					}
 				}
 			}
-			if d.Len() != T {
-				t.Fatalf("Len %d after %d tokens", d.Len(), T)
+			if d.Len(0) != T {
+				t.Fatalf("Len %d after %d tokens", d.Len(0), T)
 			}
 		}
-		if _, err := d.Append(ids[:1]); err == nil || !strings.Contains(err.Error(), "exceed the context 13") {
+		if _, err := d.Append(0, ids[:1]); err == nil || !strings.Contains(err.Error(), "exceed the context 13") {
 			t.Errorf("appending past the context: %v", err)
 		}
-		d.Reset()
-		if _, err := d.Append([]int{V}); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
+		d.Reset(0)
+		if _, err := d.Append(0, []int{V}); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
 			t.Errorf("an id past the vocabulary: %v", err)
+		}
+	}
+}
+
+// Slots fed together give each sequence the logits it gets alone: four
+// sequences at different positions, fed prompts of different lengths in
+// one call, then a token each per step, some slots idle in some steps, one
+// emptied and refilled midway. Errors name the misuse.
+func TestDecoderSlots(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		cfg := Config{Arch: arch, VocabSize: 29, NCtx: 12, NEmbd: 16, NHead: 2, NLayer: 2, LNEps: 1e-5}
+		p, err := NewParams(cfg, kernels.NewRNG(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := kernels.NewRNG(6)
+		for _, w := range p.List {
+			for i := range w.Data {
+				w.Data[i] += float32(rng.NormFloat64() * 0.1)
+			}
+		}
+		V := cfg.VocabSize
+		seq := func(s, n int) []int { // sequence s's first n tokens
+			ids := make([]int, n)
+			for i := range ids {
+				ids[i] = (i*7 + s*5 + 1) % V
+			}
+			return ids
+		}
+		alone := func(s, n int) []float32 { // the logits after sequence s's first n tokens, decoded alone
+			d, err := NewDecoder(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := d.Append(0, seq(s, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		d, err := NewDecoderSlots(p, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(step string, slots []int, got []float32, lens map[int]int) {
+			t.Helper()
+			for i, s := range slots {
+				want := alone(s, lens[s])
+				for j := range V {
+					if g, w := got[i*V+j], want[j]; math.Abs(float64(g-w)) > 1e-5*(1+math.Abs(float64(w))) {
+						t.Fatalf("%s %s: slot %d logit %d is %v, alone %v", arch, step, s, j, g, w)
+					}
+				}
+			}
+		}
+		lens := map[int]int{0: 5, 1: 1, 2: 9, 3: 3}
+		slots := []int{2, 0, 3, 1}
+		var feed [][]int
+		for _, s := range slots {
+			feed = append(feed, seq(s, lens[s]))
+		}
+		got, err := d.Feed(slots, feed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("prompts", slots, got, lens)
+		for step, active := range [][]int{{0, 1, 2, 3}, {1, 3}, {3, 0, 2}} {
+			feed = feed[:0]
+			for _, s := range active {
+				feed = append(feed, seq(s, lens[s]+1)[lens[s]:])
+				lens[s]++
+			}
+			if got, err = d.Feed(active, feed); err != nil {
+				t.Fatal(err)
+			}
+			check(fmt.Sprintf("step %d", step), active, got, lens)
+		}
+		d.Reset(1)
+		lens[1] = 4
+		if got, err = d.Feed([]int{1, 0}, [][]int{seq(1, 4), seq(0, lens[0]+1)[lens[0]:]}); err != nil {
+			t.Fatal(err)
+		}
+		lens[0]++
+		check("refilled", []int{1, 0}, got, lens)
+		for l, s := range lens {
+			if d.Len(l) != s {
+				t.Errorf("slot %d: Len %d, want %d", l, d.Len(l), s)
+			}
+		}
+		for _, c := range []struct {
+			slots []int
+			ids   [][]int
+			want  string
+		}{
+			{[]int{4}, [][]int{{1}}, "slot 4 of 4"},
+			{[]int{0, 0}, [][]int{{1}, {1}}, "slot 0 fed twice"},
+			{[]int{0, 1}, [][]int{{1}}, "2 slots for 1 token lists"},
+			{[]int{2}, [][]int{seq(0, 2)}, "2 tokens after 11 exceed the context 12"},
+		} {
+			if _, err := d.Feed(c.slots, c.ids); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Feed(%v, %v): %v, want %q", c.slots, c.ids, err, c.want)
+			}
 		}
 	}
 }

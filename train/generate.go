@@ -42,6 +42,9 @@ type GenerateOptions struct {
 	// Prompts, when not empty, replaces Prompt: each is sampled from in
 	// turn, NumSamples times (generate --prompts).
 	Prompts []Prompt
+	// BatchSize is how many samples are drawn together, each token of a
+	// step one row of the same matrix products (0 or 1: one at a time).
+	BatchSize int
 }
 
 // Prompt is one line of a prompts file.
@@ -134,6 +137,8 @@ func (o GenerateOptions) Validate() error {
 		return &ConfigError{fmt.Errorf("--num-samples %d must not be negative", o.NumSamples)}
 	case o.Threads < 0 || o.Threads > MaxThreads:
 		return &ConfigError{fmt.Errorf("--threads %d is not in [0, %d] (0: all cores)", o.Threads, MaxThreads)}
+	case o.BatchSize < 0:
+		return &ConfigError{fmt.Errorf("--batch-size %d must not be negative", o.BatchSize)}
 	case slices.Contains(o.Stop, ""):
 		return &ConfigError{fmt.Errorf("--stop \"\": a stop string must not be empty")}
 	}
@@ -174,35 +179,184 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 			ids[i] = []int{startToken(tok)}
 		}
 	}
-	dec, err := graph.NewDecoder(p)
+	ns := max(o.NumSamples, 1)
+	total := len(prompts) * ns
+	dec, err := graph.NewDecoderSlots(p, min(max(o.BatchSize, 1), total))
 	if err != nil {
 		return err
 	}
-	rng := rand.New(rand.NewPCG(o.Seed, 0x6e6))
-	probs := make([]float64, tok.VocabSize())
-	out := &stickyWriter{w: w}
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
-	first := true
-	for k, pr := range prompts {
-		for i := range max(o.NumSamples, 1) {
-			if !first && !o.JSON {
-				fmt.Fprintln(out, sampleSeparator)
-			}
-			first = false
-			s, err := sampleOne(dec, pr.Text, slices.Clone(ids[k]), tok, o, rng, probs, out)
-			if err != nil {
-				return err
-			}
-			if o.JSON {
-				s.Line, s.ID, s.Sample = pr.Line, pr.ID, i
-				if err := enc.Encode(s); err != nil {
-					return fmt.Errorf("writing the sample: %w", err)
-				}
+	g := &generation{o: o, tok: tok, dec: dec, out: &stickyWriter{w: w}, jobs: map[int]*genJob{},
+		probs: make([]float64, tok.VocabSize()), slots: make([]*genJob, dec.Slots())}
+	next := 0 // the next sample to start: prompt next/ns, its sample next%ns
+	for {
+		for slot := range g.slots { // free slots take the next samples
+			for g.slots[slot] == nil && next < total { // (a sample of no tokens ends as it starts)
+				k := next / ns
+				g.start(next, slot, prompts[k], ids[k], next%ns)
+				next++
 			}
 		}
+		if !slices.ContainsFunc(g.slots, func(j *genJob) bool { return j != nil }) {
+			break
+		}
+		if err := g.step(); err != nil {
+			return err
+		}
 	}
-	return out.err
+	return g.out.err
+}
+
+// generation draws the samples of a generate call, up to one per decoder
+// slot at a time. Each sample has its own random stream, drawn from the
+// seed and its index, so the samples a seed gives do not depend on how
+// many run together (to float32 rounding: a batch's products may round
+// otherwise than one row's, and move a draw that falls within rounding of
+// the boundary between two tokens). The output is that of drawing the
+// samples one after another: the earliest unfinished sample prints as it
+// goes, and the others hold their output until its turn.
+type generation struct {
+	o     GenerateOptions
+	tok   data.Tokenizer
+	dec   *graph.Decoder
+	out   *stickyWriter
+	probs []float64
+	slots []*genJob       // the sample each decoder slot runs, nil when free
+	jobs  map[int]*genJob // started samples whose output is not all written, by index
+	head  int             // the sample whose output is written as it comes
+}
+
+// genJob is one sample being drawn.
+type genJob struct {
+	index  int
+	ids    []int // the prompt's tokens, then the new ones
+	fed    bool  // whether the decoder has the prompt
+	rng    *rand.Rand
+	sample Sample
+	tail   string // the spaces the prompt decodes to beyond those typed
+	text   stopScanner
+	held   bytes.Buffer // output waiting for its turn
+	done   bool
+}
+
+// start begins sample index (sample i of prompt pr, whose tokens are ids)
+// in slot.
+func (g *generation) start(index, slot int, pr Prompt, ids []int, i int) {
+	j := &genJob{index: index, ids: slices.Clone(ids), rng: rand.New(rand.NewPCG(g.o.Seed, 0x6e6+uint64(index))),
+		sample: Sample{Line: pr.Line, ID: pr.ID, Sample: i, Prompt: pr.Text, FinishReason: "length"},
+		tail:   promptTail(pr.Text, g.tok.Decode(ids)), text: stopScanner{stops: g.o.Stop}}
+	g.jobs[index] = j
+	g.slots[slot] = j
+	if !g.o.JSON {
+		if index > 0 {
+			g.emit(j, sampleSeparator+"\n")
+		}
+		g.emit(j, pr.Text+j.tail)
+	}
+	if g.o.MaxNewTokens == 0 {
+		g.finish(j, slot)
+	}
+}
+
+// step feeds each running sample its new tokens (the prompt first; once
+// the text fills the context, the window that ends with the last token)
+// and draws its next token. Prompts that would make the step's matrices
+// longer than a context and a token a sample wait for a later step.
+func (g *generation) step() error {
+	T := g.dec.Context()
+	budget := T + len(g.slots)
+	var slots, rows []int
+	var feed [][]int
+	used := 0
+	for slot, j := range g.slots {
+		if j == nil {
+			continue
+		}
+		window := j.ids[len(j.ids)-1:]
+		if !j.fed || g.dec.Len(slot) == T {
+			window = j.ids[max(0, len(j.ids)-T):]
+		}
+		if used > 0 && used+len(window) > budget {
+			continue
+		}
+		if len(window) > 1 || !j.fed {
+			g.dec.Reset(slot)
+			j.fed = true
+		}
+		used += len(window)
+		slots, rows, feed = append(slots, slot), append(rows, len(rows)), append(feed, window)
+	}
+	logits, err := g.dec.Feed(slots, feed)
+	if err != nil {
+		return err
+	}
+	V, eot := len(g.probs), g.tok.EOT()
+	Vm := len(logits) / len(slots)
+	for r, slot := range slots {
+		j := g.slots[slot]
+		next := sample(logits[r*Vm:r*Vm+V], g.probs, g.o, j.rng)
+		if next == eot && !g.o.IgnoreEOT {
+			j.sample.FinishReason = "eot"
+			g.finish(j, slot)
+			continue
+		}
+		j.ids = append(j.ids, next)
+		j.sample.Tokens++
+		ready, stop := j.text.add(g.tok.Decode([]int{next}))
+		if !g.o.JSON {
+			g.emit(j, ready)
+		}
+		switch {
+		case stop != "":
+			j.sample.FinishReason, j.sample.Stop = "stop", stop
+			g.finish(j, slot)
+		case j.sample.Tokens == g.o.MaxNewTokens:
+			g.finish(j, slot)
+		}
+	}
+	if g.out.err != nil {
+		return fmt.Errorf("writing the sample: %w", g.out.err)
+	}
+	return nil
+}
+
+// emit writes a sample's output, or holds it until the samples before it
+// are written.
+func (g *generation) emit(j *genJob, s string) {
+	if j.index == g.head {
+		io.WriteString(g.out, s)
+	} else {
+		j.held.WriteString(s)
+	}
+}
+
+// finish ends sample j, frees its slot and writes what is due: its last
+// text and newline, or its JSON object, and the held output of the samples
+// after it, up to the next unfinished one.
+func (g *generation) finish(j *genJob, slot int) {
+	j.sample.Text = j.tail + string(j.text.text)
+	if g.o.JSON {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(j.sample) // a Sample always encodes
+		g.emit(j, b.String())
+	} else {
+		g.emit(j, j.text.flush()+"\n")
+	}
+	j.done, j.ids = true, nil
+	g.slots[slot] = nil
+	for {
+		h := g.jobs[g.head]
+		if h == nil || !h.done {
+			return
+		}
+		delete(g.jobs, g.head)
+		g.head++
+		if h := g.jobs[g.head]; h != nil {
+			g.out.Write(h.held.Bytes())
+			h.held = bytes.Buffer{}
+		}
+	}
 }
 
 // stickyWriter keeps the first error of its writer and fails every write
@@ -233,74 +387,6 @@ func promptTail(prompt, decoded string) string {
 		return got[typed:]
 	}
 	return ""
-}
-
-// sampleOne draws a sample: o.MaxNewTokens tokens after the prompt (its
-// text, and ids its tokens), fewer where a sampled end-of-text token ends
-// it (unless o.IgnoreEOT) or its new text reaches a stop string. In text mode it writes the prompt, the
-// new text as it comes (holding back what may begin a stop string) and a
-// newline; in JSON mode nothing, the caller writing the Sample. The
-// decoder keeps the keys and values of the window, so each token costs one
-// pass over the weights. The window is the last n_ctx tokens: once the
-// text outgrows it, each new token reruns the window that ends with it
-// (positions are absolute, so the cache cannot slide).
-func sampleOne(dec *graph.Decoder, prompt string, ids []int, tok data.Tokenizer, o GenerateOptions, rng *rand.Rand, probs []float64, w *stickyWriter) (Sample, error) {
-	T := dec.Context()
-	dec.Reset()
-	logits, err := dec.Append(ids[max(0, len(ids)-T):])
-	if err != nil {
-		return Sample{}, err
-	}
-	s := Sample{Prompt: prompt, FinishReason: "length"}
-	tail := promptTail(prompt, tok.Decode(ids))
-	text := stopScanner{stops: o.Stop}
-	emit := func(str string) error {
-		if o.JSON {
-			return nil
-		}
-		if fmt.Fprint(w, str); w.err != nil {
-			return fmt.Errorf("writing the sample: %w", w.err)
-		}
-		return nil
-	}
-	if err := emit(prompt + tail); err != nil {
-		return s, err
-	}
-	V, eot := len(probs), tok.EOT()
-	for n := 0; n < o.MaxNewTokens; n++ {
-		next := sample(logits[:V], probs, o, rng)
-		if next == eot && !o.IgnoreEOT {
-			s.FinishReason = "eot"
-			break
-		}
-		ids = append(ids, next)
-		s.Tokens++
-		ready, stop := text.add(tok.Decode([]int{next}))
-		if err := emit(ready); err != nil {
-			return s, err
-		}
-		if stop != "" {
-			s.FinishReason, s.Stop = "stop", stop
-			break
-		}
-		if n == o.MaxNewTokens-1 {
-			break
-		}
-		if dec.Len() == T {
-			dec.Reset()
-			logits, err = dec.Append(ids[len(ids)-T:])
-		} else {
-			logits, err = dec.Append(ids[len(ids)-1:])
-		}
-		if err != nil {
-			return s, err
-		}
-	}
-	if err := emit(text.flush() + "\n"); err != nil {
-		return s, err
-	}
-	s.Text = tail + string(text.text)
-	return s, nil
 }
 
 // stopScanner collects a sample's new text and finds the first stop string

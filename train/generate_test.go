@@ -638,3 +638,46 @@ func TestGeneratePrompts(t *testing.T) {
 		t.Errorf("a prompt of unknown characters on line 4: %v, with %q written; want an input error naming p.jsonl:4 before any sample", err, js.String())
 	}
 }
+
+// Samples drawn together print what drawing them one at a time prints:
+// prompts of different lengths (one longer than the context), several
+// samples each, windows sliding past a context of 16, stop strings,
+// end-of-text tokens and no new tokens at all, as text and as JSON, for
+// batches of 2, 3, 7 and more than the samples; a write error stops them.
+func TestGenerateBatched(t *testing.T) {
+	tok := eotChars{data.NewCharTokenizer("abcdefghij klmnop.")}
+	p := tinyLM(t, "gpt2", tok.VocabSize(), 16, 16)
+	prompts := []Prompt{{Line: 1, Text: "ab"}, {Line: 2, Text: "klmnop abcdefghij klm"}, {Line: 3, ID: json.RawMessage(`7`), Text: ""}, {Line: 5, Text: "j"}}
+	for _, o := range []GenerateOptions{
+		{MaxNewTokens: 40, Temperature: 1, TopP: 1, Seed: 5, NumSamples: 3},
+		{MaxNewTokens: 40, Temperature: 1, TopP: 1, Seed: 5, NumSamples: 3, IgnoreEOT: true, Stop: []string{"ab", "k "}},
+		{MaxNewTokens: 25, Temperature: 0.7, TopK: 5, TopP: 0.9, Seed: 9, NumSamples: 2, IgnoreEOT: true},
+		{MaxNewTokens: 0, Temperature: 1, TopP: 1, NumSamples: 2},
+	} {
+		for _, js := range []bool{false, true} {
+			o.Prompts, o.JSON, o.BatchSize = prompts, js, 1
+			var one bytes.Buffer
+			if err := generate(p, tok, o, &one); err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(one.String(), "\n"); js && n != len(prompts)*o.NumSamples {
+				t.Fatalf("%d JSON lines, want %d: %s", n, len(prompts)*o.NumSamples, one.String())
+			}
+			for _, b := range []int{2, 3, 7, 100} {
+				o.BatchSize = b
+				var got bytes.Buffer
+				if err := generate(p, tok, o, &got); err != nil {
+					t.Fatal(err)
+				}
+				if got.String() != one.String() {
+					t.Errorf("%+v, batch %d:\n%s\nwant, as one at a time:\n%s", o, b, got.String(), one.String())
+				}
+				for _, n := range []int{0, 7, len(one.String()) / 2} {
+					if err := generate(p, tok, o, &failAfter{n: n}); err == nil || !strings.Contains(err.Error(), "no space left") {
+						t.Errorf("batch %d, writer failing after %d bytes: %v, want its error", b, n, err)
+					}
+				}
+			}
+		}
+	}
+}

@@ -39,7 +39,11 @@ earlier where the model ends its document with the end-of-text token (not
 printed; --ignore-eot samples on past it), or before the first --stop string
 its new text reaches (not printed either; text that may begin one is held
 back until the next tokens tell). With --num-samples N the samples follow
-one another, separated by a line of dashes; one seed draws them all.
+one another, separated by a line of dashes; one seed draws them all, each
+sample from its own stream, so they do not depend on --batch-size, the
+number drawn together (a step of the model takes a token of each, several
+times the throughput of one at a time; output comes as from one at a time,
+the first unfinished sample printing as it goes).
 
 --json prints one JSON object a sample instead, a line each, when the sample
 is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": N,
@@ -62,6 +66,9 @@ prompt's line in FILE) and the prompt's "id", if it has one.`,
 			}
 			if opts.NumSamples == 0 { // the library's zero value means one
 				return &usageError{errors.New("--num-samples 0: draw at least 1 sample")}
+			}
+			if opts.BatchSize < 1 {
+				return &usageError{errBatch(opts.BatchSize)}
 			}
 			if n := countChanged(cmd, "prompt", "prompt-file", "prompts"); n > 1 {
 				return &usageError{errors.New("--prompt, --prompt-file and --prompts: give one of them")}
@@ -107,6 +114,7 @@ prompt's line in FILE) and the prompt's "id", if it has one.`,
 	f.StringVar(&opts.PromptsFile, "prompts", "", `sample from each prompt of this JSON lines file in turn: {"prompt": "...", "id": ...} (or a JSON string) a line`)
 	f.StringArrayVar(&opts.Stop, "stop", nil, "end a sample before this string in its new text (repeatable; the text as given: $'\\n' in bash for a newline)")
 	f.BoolVar(&opts.JSON, "json", false, "print one JSON object a sample (sample, prompt, text, tokens, finish_reason, stop) instead of the text as it comes")
+	f.IntVar(&opts.BatchSize, "batch-size", 8, "samples drawn together, one step of the model for a token of each (each holds a cache of 2 x n_layer x n_ctx x n_embd floats)")
 	f.IntVar(&opts.Threads, "threads", 0, "CPU threads (0: all cores)")
 	return cmd
 }
