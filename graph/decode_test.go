@@ -17,16 +17,7 @@ import (
 func TestDecoderMatchesGraph(t *testing.T) {
 	for _, tc := range []struct{ arch, gelu string }{{"gpt1", ""}, {"gpt2", ""}, {"gpt2", "erf"}} {
 		cfg := Config{Arch: tc.arch, VocabSize: 31, NCtx: 13, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5, GELU: tc.gelu}
-		p, err := NewParams(cfg, kernels.NewRNG(11))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rng := kernels.NewRNG(12)
-		for _, w := range p.List {
-			for i := range w.Data {
-				w.Data[i] += float32(rng.NormFloat64() * 0.1)
-			}
-		}
+		p := perturbedParams(t, cfg, 11)
 		T := cfg.NCtx
 		m, err := New(p, 1, T, &kernels.Mode{}, kernels.NewRNG(0))
 		if err != nil {
@@ -89,16 +80,7 @@ func TestDecoderMatchesGraph(t *testing.T) {
 func TestDecoderSlots(t *testing.T) {
 	for _, arch := range []string{"gpt1", "gpt2"} {
 		cfg := Config{Arch: arch, VocabSize: 29, NCtx: 12, NEmbd: 16, NHead: 2, NLayer: 2, LNEps: 1e-5}
-		p, err := NewParams(cfg, kernels.NewRNG(5))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rng := kernels.NewRNG(6)
-		for _, w := range p.List {
-			for i := range w.Data {
-				w.Data[i] += float32(rng.NormFloat64() * 0.1)
-			}
-		}
+		p := perturbedParams(t, cfg, 5)
 		V := cfg.VocabSize
 		seq := func(s, n int) []int { // sequence s's first n tokens
 			ids := make([]int, n)
@@ -182,4 +164,22 @@ func TestDecoderSlots(t *testing.T) {
 			}
 		}
 	}
+}
+
+// perturbedParams returns a model of cfg whose every weight (biases and
+// LayerNorm too) is moved off its initial value, so that each of them
+// counts in a comparison.
+func perturbedParams(t *testing.T, cfg Config, seed uint64) *Params {
+	t.Helper()
+	p, err := NewParams(cfg, kernels.NewRNG(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := kernels.NewRNG(seed + 1)
+	for _, w := range p.List {
+		for i := range w.Data {
+			w.Data[i] += float32(rng.NormFloat64() * 0.1)
+		}
+	}
+	return p
 }
