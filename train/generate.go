@@ -167,16 +167,12 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 	if len(prompts) == 0 {
 		prompts = []Prompt{{Text: o.Prompt}}
 	}
-	ids := make([][]int, len(prompts)) // every prompt is checked before the first sample
-	for i, pr := range prompts {
+	for _, pr := range prompts { // every prompt is checked before the first sample
 		if why := data.CharTextProblem(tok, pr.Text); why != "" {
 			if pr.Line > 0 {
 				return inputErrorf("%s:%d: %s", o.PromptFrom, pr.Line, why)
 			}
 			return inputErrorf("%s: %s", o.promptFlag(), why)
-		}
-		if ids[i] = tok.Encode(pr.Text); len(ids[i]) == 0 {
-			ids[i] = []int{startToken(tok)}
 		}
 	}
 	ns := max(o.NumSamples, 1)
@@ -191,8 +187,7 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 	for {
 		for slot := range g.slots { // free slots take the next samples
 			for g.slots[slot] == nil && next < total { // (a sample of no tokens ends as it starts)
-				k := next / ns
-				g.start(next, slot, prompts[k], ids[k], next%ns)
+				g.start(next, slot, prompts[next/ns], next%ns)
 				next++
 			}
 		}
@@ -238,10 +233,13 @@ type genJob struct {
 	done   bool
 }
 
-// start begins sample index (sample i of prompt pr, whose tokens are ids)
-// in slot.
-func (g *generation) start(index, slot int, pr Prompt, ids []int, i int) {
-	j := &genJob{index: index, ids: slices.Clone(ids), rng: rand.New(rand.NewPCG(g.o.Seed, 0x6e6+uint64(index))),
+// start begins sample index, sample i of prompt pr, in slot.
+func (g *generation) start(index, slot int, pr Prompt, i int) {
+	ids := g.tok.Encode(pr.Text)
+	if len(ids) == 0 {
+		ids = []int{startToken(g.tok)}
+	}
+	j := &genJob{index: index, ids: ids, rng: rand.New(rand.NewPCG(g.o.Seed, 0x6e6+uint64(index))),
 		sample: Sample{Line: pr.Line, ID: pr.ID, Sample: i, Prompt: pr.Text, FinishReason: "length"},
 		tail:   promptTail(pr.Text, g.tok.Decode(ids)), text: stopScanner{stops: g.o.Stop}}
 	g.jobs[index] = j
