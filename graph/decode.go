@@ -131,50 +131,14 @@ func (d *Decoder) Append(slot int, ids []int) ([]float32, error) {
 // cache holds at most n_ctx tokens.
 func (d *Decoder) Feed(slots []int, ids [][]int) ([]float32, error) {
 	cfg := d.cfg
-	C := cfg.NEmbd
-	V := len(d.wte) / C
-	if len(slots) != len(ids) || len(slots) == 0 {
-		return nil, fmt.Errorf("graph: decoder: %d slots for %d token lists", len(slots), len(ids))
-	}
-	rows := 0
-	for i, s := range slots {
-		switch {
-		case s < 0 || s >= len(d.slots):
-			return nil, fmt.Errorf("graph: decoder: slot %d of %d", s, len(d.slots))
-		case slices.Contains(slots[:i], s):
-			return nil, fmt.Errorf("graph: decoder: slot %d fed twice in one step", s)
-		case len(ids[i]) == 0:
-			return nil, fmt.Errorf("graph: decoder: no tokens to append")
-		case d.slots[s].n+len(ids[i]) > cfg.NCtx:
-			return nil, fmt.Errorf("graph: decoder: %d tokens after %d exceed the context %d", len(ids[i]), d.slots[s].n, cfg.NCtx)
-		}
-		for _, id := range ids[i] {
-			if id < 0 || id >= V {
-				return nil, fmt.Errorf("graph: decoder: token id %d is outside the vocabulary of %d", id, V)
-			}
-		}
-		rows += len(ids[i])
+	C, V := cfg.NEmbd, len(d.wte)/cfg.NEmbd
+	rows, err := d.check(slots, ids)
+	if err != nil {
+		return nil, err
 	}
 	d.grow(rows, len(slots))
-	x := d.x[:rows*C]
-	r := 0
-	for i, s := range slots {
-		pos := d.slots[s].n
-		for j, id := range ids[i] {
-			row, te, pe := x[r*C:(r+1)*C], d.wte[id*C:(id+1)*C], d.wpe[(pos+j)*C:(pos+j+1)*C]
-			for c := range row {
-				row[c] = te[c] + pe[c]
-			}
-			r++
-		}
-		if d.slots[s].k == nil {
-			d.slots[s].k, d.slots[s].v = make([][]float32, cfg.NLayer), make([][]float32, cfg.NLayer)
-			for li := range cfg.NLayer {
-				d.slots[s].k[li], d.slots[s].v[li] = make([]float32, cfg.NCtx*C), make([]float32, cfg.NCtx*C)
-			}
-		}
-	}
-	h := d.h[:rows*C]
+	x, h := d.x[:rows*C], d.h[:rows*C]
+	d.embed(x, slots, ids)
 	for li := range d.layers {
 		l := &d.layers[li]
 		if cfg.Arch == "gpt1" { // post-LN: x = LN1(x + attn(x)); x = LN2(x + mlp(x))
@@ -204,8 +168,59 @@ func (d *Decoder) Feed(slots []int, ids [][]int) ([]float32, error) {
 		d.layerNorm(last, last, d.lnf, n)
 	}
 	logits := d.logits[:n*V]
-	kernels.Sgemm(false, true, n, V, C, 1, last, C, d.wte, C, 0, logits, V)
+	kernels.Sgemm(false, true, n, V, C, 1, last, C, d.wte, C, 0, logits, V) // (n, V), tied to wte
 	return logits, nil
+}
+
+// check returns how many tokens ids holds in all, or what is wrong with
+// feeding them to slots.
+func (d *Decoder) check(slots []int, ids [][]int) (rows int, err error) {
+	V := len(d.wte) / d.cfg.NEmbd
+	if len(slots) != len(ids) || len(slots) == 0 {
+		return 0, fmt.Errorf("graph: decoder: %d slots for %d token lists", len(slots), len(ids))
+	}
+	for i, s := range slots {
+		switch {
+		case s < 0 || s >= len(d.slots):
+			return 0, fmt.Errorf("graph: decoder: slot %d of %d", s, len(d.slots))
+		case slices.Contains(slots[:i], s):
+			return 0, fmt.Errorf("graph: decoder: slot %d fed twice in one step", s)
+		case len(ids[i]) == 0:
+			return 0, fmt.Errorf("graph: decoder: no tokens to append")
+		case d.slots[s].n+len(ids[i]) > d.cfg.NCtx:
+			return 0, fmt.Errorf("graph: decoder: %d tokens after %d exceed the context %d", len(ids[i]), d.slots[s].n, d.cfg.NCtx)
+		}
+		for _, id := range ids[i] {
+			if id < 0 || id >= V {
+				return 0, fmt.Errorf("graph: decoder: token id %d is outside the vocabulary of %d", id, V)
+			}
+		}
+		rows += len(ids[i])
+	}
+	return rows, nil
+}
+
+// embed writes to x (rows, C) the token and position embeddings of ids[i]
+// at the positions after slots[i]'s cache, one list after another, and
+// gives a slot its cache at its first use.
+func (d *Decoder) embed(x []float32, slots []int, ids [][]int) {
+	C, r := d.cfg.NEmbd, 0
+	for i, s := range slots {
+		pos := d.slots[s].n
+		for j, id := range ids[i] {
+			row, te, pe := x[r*C:(r+1)*C], d.wte[id*C:(id+1)*C], d.wpe[(pos+j)*C:(pos+j+1)*C]
+			for c := range row {
+				row[c] = te[c] + pe[c]
+			}
+			r++
+		}
+		if sl := &d.slots[s]; sl.k == nil {
+			sl.k, sl.v = make([][]float32, d.cfg.NLayer), make([][]float32, d.cfg.NLayer)
+			for li := range sl.k {
+				sl.k[li], sl.v[li] = make([]float32, d.cfg.NCtx*C), make([]float32, d.cfg.NCtx*C)
+			}
+		}
+	}
 }
 
 // attention writes to out (rows, C) the attention sublayer of layer li on

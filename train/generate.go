@@ -1,6 +1,7 @@
 package train
 
-// gptctl generate: sampling with temperature, top-k and top-p (nucleus).
+// gptctl generate: its options, and the samples drawn through the decoder,
+// several at a time.
 
 import (
 	"bytes"
@@ -45,52 +46,6 @@ type GenerateOptions struct {
 	// BatchSize is how many samples are drawn together, each token of a
 	// step one row of the same matrix products (0 or 1: one at a time).
 	BatchSize int
-}
-
-// Prompt is one line of a prompts file.
-type Prompt struct {
-	Line int             // 1-based
-	ID   json.RawMessage // the line's "id", if any, given back in its samples
-	Text string
-}
-
-// ReadPrompts reads a prompts file (name for errors): JSON lines, each an
-// object with a string "prompt" (and any other keys, an "id" given back
-// with the samples) or a JSON string; blank lines are skipped.
-func ReadPrompts(b []byte, name string) ([]Prompt, error) {
-	var ps []Prompt
-	for i, line := range bytes.Split(data.TrimBOM(b), []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		p := Prompt{Line: i + 1}
-		var obj struct {
-			Prompt *string         `json:"prompt"`
-			ID     json.RawMessage `json:"id"`
-		}
-		switch {
-		case line[0] == '"':
-			if err := json.Unmarshal(line, &p.Text); err != nil {
-				return nil, inputErrorf("%s:%d: %v", name, p.Line, err)
-			}
-		case line[0] == '{':
-			if err := json.Unmarshal(line, &obj); err != nil {
-				return nil, inputErrorf("%s:%d: %v", name, p.Line, err)
-			}
-			if obj.Prompt == nil {
-				return nil, inputErrorf("%s:%d: the object has no \"prompt\" string", name, p.Line)
-			}
-			p.Text, p.ID = *obj.Prompt, obj.ID
-		default:
-			return nil, inputErrorf("%s:%d: a line is a JSON object {\"prompt\": \"...\"} or a JSON string, not %.40q", name, p.Line, line)
-		}
-		ps = append(ps, p)
-	}
-	if len(ps) == 0 {
-		return nil, inputErrorf("%s: no prompts (JSON lines {\"prompt\": \"...\"})", name)
-	}
-	return ps, nil
 }
 
 // Sample is one sample as generate --json writes it, a line each.
@@ -255,16 +210,32 @@ func (g *generation) start(index, slot int, pr Prompt, i int) {
 	}
 }
 
-// step feeds each running sample its new tokens (the prompt first; once
-// the text fills the context, the window that ends with the last token)
-// and draws its next token. Prompts that would make the step's matrices
-// longer than a context and a token a sample wait for a later step.
+// step feeds each running sample its new tokens and draws its next one.
 func (g *generation) step() error {
+	slots, feed := g.feed()
+	logits, err := g.dec.Feed(slots, feed)
+	if err != nil {
+		return err
+	}
+	V, Vm := len(g.probs), len(logits)/len(slots) // the tokenizer's ids, the model's rows
+	for r, slot := range slots {
+		j := g.slots[slot]
+		g.take(j, slot, sample(logits[r*Vm:r*Vm+V], g.probs, g.o, j.rng))
+	}
+	if g.out.err != nil {
+		return fmt.Errorf("writing the sample: %w", g.out.err)
+	}
+	return nil
+}
+
+// feed returns the slots to feed in this step and each one's new tokens:
+// the prompt first; once the text fills the context, the window that ends
+// with the last token (the slot emptied for it); else the last token.
+// Prompts that would make the step's matrices longer than a context and a
+// token a sample wait for a later step.
+func (g *generation) feed() (slots []int, feed [][]int) {
 	T := g.dec.Context()
-	budget := T + len(g.slots)
-	var slots, rows []int
-	var feed [][]int
-	used := 0
+	budget, used := T+len(g.slots), 0
 	for slot, j := range g.slots {
 		if j == nil {
 			continue
@@ -281,40 +252,32 @@ func (g *generation) step() error {
 			j.fed = true
 		}
 		used += len(window)
-		slots, rows, feed = append(slots, slot), append(rows, len(rows)), append(feed, window)
+		slots, feed = append(slots, slot), append(feed, window)
 	}
-	logits, err := g.dec.Feed(slots, feed)
-	if err != nil {
-		return err
+	return slots, feed
+}
+
+// take adds the token next to sample j, in slot, and ends the sample where
+// it is the end-of-text token, completes a stop string or the last token.
+func (g *generation) take(j *genJob, slot, next int) {
+	if next == g.tok.EOT() && !g.o.IgnoreEOT {
+		j.sample.FinishReason = "eot"
+		g.finish(j, slot)
+		return
 	}
-	V, eot := len(g.probs), g.tok.EOT()
-	Vm := len(logits) / len(slots)
-	for r, slot := range slots {
-		j := g.slots[slot]
-		next := sample(logits[r*Vm:r*Vm+V], g.probs, g.o, j.rng)
-		if next == eot && !g.o.IgnoreEOT {
-			j.sample.FinishReason = "eot"
-			g.finish(j, slot)
-			continue
-		}
-		j.ids = append(j.ids, next)
-		j.sample.Tokens++
-		ready, stop := j.text.add(g.tok.Decode([]int{next}))
-		if !g.o.JSON {
-			g.emit(j, ready)
-		}
-		switch {
-		case stop != "":
-			j.sample.FinishReason, j.sample.Stop = "stop", stop
-			g.finish(j, slot)
-		case j.sample.Tokens == g.o.MaxNewTokens:
-			g.finish(j, slot)
-		}
+	j.ids = append(j.ids, next)
+	j.sample.Tokens++
+	ready, stop := j.text.add(g.tok.Decode([]int{next}))
+	if !g.o.JSON {
+		g.emit(j, ready)
 	}
-	if g.out.err != nil {
-		return fmt.Errorf("writing the sample: %w", g.out.err)
+	switch {
+	case stop != "":
+		j.sample.FinishReason, j.sample.Stop = "stop", stop
+		g.finish(j, slot)
+	case j.sample.Tokens == g.o.MaxNewTokens:
+		g.finish(j, slot)
 	}
-	return nil
 }
 
 // emit writes a sample's output, or holds it until the samples before it
@@ -387,60 +350,6 @@ func promptTail(prompt, decoded string) string {
 	return ""
 }
 
-// stopScanner collects a sample's new text and finds the first stop string
-// in it as tokens arrive. Text that may be the start of a stop string is
-// held back until the next tokens show whether it is.
-type stopScanner struct {
-	stops   []string
-	text    []byte // the new text so far, cut before a stop string once found
-	emitted int    // bytes of text handed out to print
-}
-
-// add appends a token's text. It returns the text now safe to print and,
-// if the text reached a stop string, that string (the text then ends
-// before its first occurrence; the earliest of several, the first given
-// where two start at the same byte).
-func (s *stopScanner) add(piece string) (ready, stop string) {
-	longest := 0
-	for _, st := range s.stops {
-		longest = max(longest, len(st))
-	}
-	// The text before piece holds no stop string, so one found now ends
-	// in piece and starts at most longest-1 bytes before it.
-	from := max(s.emitted, len(s.text)-longest+1)
-	s.text = append(s.text, piece...)
-	cut := -1
-	for _, st := range s.stops {
-		if i := bytes.Index(s.text[from:], []byte(st)); i >= 0 && (cut < 0 || from+i < cut) {
-			cut, stop = from+i, st
-		}
-	}
-	if cut >= 0 {
-		s.text = s.text[:cut]
-		return s.flush(), stop
-	}
-	hold := 0 // the longest end of the text that begins a stop string
-	for _, st := range s.stops {
-		for k := min(len(st)-1, len(s.text)-s.emitted); k > hold; k-- {
-			if bytes.HasSuffix(s.text, []byte(st[:k])) {
-				hold = k
-				break
-			}
-		}
-	}
-	end := len(s.text) - hold
-	ready = string(s.text[s.emitted:end])
-	s.emitted = end
-	return ready, ""
-}
-
-// flush returns the text held back: at the end of a sample, all of it.
-func (s *stopScanner) flush() string {
-	ready := string(s.text[s.emitted:])
-	s.emitted = len(s.text)
-	return ready
-}
-
 // startToken is where an empty prompt starts: the end-of-text token, else a
 // newline, else a full stop (GPT-1's ".</w>": the end of a sentence, where
 // its vocabulary has neither), else id 0.
@@ -457,195 +366,4 @@ func startToken(tok interface {
 		}
 	}
 	return 0
-}
-
-// sample draws an id from logits under temperature, top-k and top-p, in
-// that order, as Hugging Face's generate applies them: top-k keeps the k
-// most probable ids and any tied with the k-th; top-p keeps the fewest most
-// probable of those whose share of their mass reaches it. The candidates
-// are all ids in order when neither limits them; otherwise the most
-// probable ones, most probable first, found by a heap (a full sort of
-// GPT-2's 50,257 ids took 20 ms a token).
-func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand) int {
-	best := 0
-	for i, v := range logits {
-		if v > logits[best] {
-			best = i
-		}
-	}
-	if o.Temperature == 0 {
-		return best
-	}
-	mx := float64(logits[best])
-	var sum float64
-	for i, v := range logits {
-		probs[i] = math.Exp((float64(v) - mx) / o.Temperature)
-		sum += probs[i]
-	}
-	V := len(logits)
-	if (o.TopK <= 0 || o.TopK >= V) && o.TopP >= 1 {
-		u := rng.Float64() * sum // may be 0: an id of probability 0 is never drawn
-		for id, p := range probs {
-			if u -= p; u <= 0 && p > 0 {
-				return id
-			}
-		}
-		return best
-	}
-	var cand []int
-	switch {
-	case o.TopK > 0 && o.TopK < V: // the k most probable, then the nucleus of those, renormalised
-		cand = topIDs(probs, o.TopK)
-		// Ids tied with the k-th stay, as Hugging Face's top-k keeps every
-		// id at least as probable as the k-th: those of them left out come
-		// after the last one in (the lower id first among equals).
-		last := cand[len(cand)-1]
-		for id := last + 1; id < V; id++ {
-			if probs[id] == probs[last] {
-				cand = append(cand, id)
-			}
-		}
-		var mass float64
-		for _, id := range cand {
-			mass += probs[id]
-		}
-		cand = cand[:nucleus(cand, probs, mass, o.TopP)]
-	case o.TopP < 1: // the nucleus: the fewest top ids whose mass reaches top_p
-		cand = nucleusIDs(probs, sum, o.TopP)
-	}
-	var total float64
-	for _, id := range cand {
-		total += probs[id]
-	}
-	if len(cand) == 0 { // no probability to go by: logits that are not finite (a diverged model)
-		return best
-	}
-	u := rng.Float64() * total
-	for _, id := range cand {
-		if u -= probs[id]; u <= 0 && probs[id] > 0 {
-			return id
-		}
-	}
-	return cand[len(cand)-1]
-}
-
-// nucleus returns how many of cand (ids, most probable first) it takes for
-// their share of mass to reach topP: all of them when topP >= 1 or their
-// whole share falls short.
-func nucleus(cand []int, probs []float64, mass, topP float64) int {
-	if topP >= 1 {
-		return len(cand)
-	}
-	var c float64
-	for keep, id := range cand {
-		if c += probs[id] / mass; c >= topP {
-			return keep + 1
-		}
-	}
-	return len(cand)
-}
-
-// nucleusIDs returns, in id order, the nucleus of probs (whose total is
-// sum): the fewest most probable ids whose mass reaches topP of sum, the
-// lower id first among equal probabilities; every id of positive
-// probability if rounding leaves the mass short. It selects the threshold
-// probability by partitioning, in expected linear time, rather than
-// sorting: a flat distribution's nucleus is most of the vocabulary.
-func nucleusIDs(probs []float64, sum, topP float64) []int {
-	target := topP * sum
-	vals := slices.Clone(probs)
-	thr, ties := 0.0, len(probs) // the threshold, and how many ids equal to it are in
-	above := 0.0                 // the mass of the ids above every value in vals
-	for len(vals) > 0 {
-		pivot := vals[len(vals)/2]
-		// vals[:lt] > pivot, vals[lt:gt] == pivot, vals[gt:] < pivot
-		lt, i, gt := 0, 0, len(vals)
-		for i < gt {
-			switch v := vals[i]; {
-			case v > pivot:
-				vals[lt], vals[i] = v, vals[lt]
-				lt, i = lt+1, i+1
-			case v < pivot:
-				gt--
-				vals[gt], vals[i] = v, vals[gt]
-			default:
-				i++
-			}
-		}
-		var hi float64
-		for _, v := range vals[:lt] {
-			hi += v
-		}
-		switch eq := pivot * float64(gt-lt); {
-		case above+hi >= target:
-			vals = vals[:lt]
-			continue
-		case above+hi+eq >= target && pivot > 0:
-			thr = pivot
-			ties = min(gt-lt, max(1, int(math.Ceil((target-above-hi)/pivot))))
-		default:
-			above += hi + eq
-			vals = vals[gt:]
-			continue
-		}
-		break
-	}
-	var cand []int
-	for id, p := range probs {
-		switch {
-		case p > thr:
-			cand = append(cand, id)
-		case p == thr && p > 0 && ties > 0:
-			cand = append(cand, id)
-			ties--
-		}
-	}
-	return cand
-}
-
-// topIDs returns the ids of the k largest probs, the largest first (equal
-// probabilities: the lower id first), through a min-heap of k ids.
-func topIDs(probs []float64, k int) []int {
-	below := func(a, b int) bool { // a ranks below b
-		if probs[a] != probs[b] {
-			return probs[a] < probs[b]
-		}
-		return a > b
-	}
-	h := make([]int, 0, k)
-	down := func(i int) {
-		for {
-			m, l, r := i, 2*i+1, 2*i+2
-			if l < len(h) && below(h[l], h[m]) {
-				m = l
-			}
-			if r < len(h) && below(h[r], h[m]) {
-				m = r
-			}
-			if m == i {
-				return
-			}
-			h[i], h[m] = h[m], h[i]
-			i = m
-		}
-	}
-	for id := range probs {
-		switch {
-		case len(h) < k:
-			h = append(h, id)
-			for i := len(h) - 1; i > 0 && below(h[i], h[(i-1)/2]); i = (i - 1) / 2 {
-				h[i], h[(i-1)/2] = h[(i-1)/2], h[i]
-			}
-		case below(h[0], id):
-			h[0] = id
-			down(0)
-		}
-	}
-	slices.SortFunc(h, func(a, b int) int {
-		if below(b, a) {
-			return -1
-		}
-		return 1
-	})
-	return h
 }

@@ -1,0 +1,111 @@
+package train
+
+// The text side of gptctl generate: a prompts file, and the stop strings
+// that end a sample.
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"gptctl/data"
+)
+
+// Prompt is one line of a prompts file.
+type Prompt struct {
+	Line int             // 1-based
+	ID   json.RawMessage // the line's "id", if any, given back in its samples
+	Text string
+}
+
+// ReadPrompts reads a prompts file (name for errors): JSON lines, each an
+// object with a string "prompt" (and any other keys, an "id" given back
+// with the samples) or a JSON string; blank lines are skipped.
+func ReadPrompts(b []byte, name string) ([]Prompt, error) {
+	var ps []Prompt
+	for i, line := range bytes.Split(data.TrimBOM(b), []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		p := Prompt{Line: i + 1}
+		var obj struct {
+			Prompt *string         `json:"prompt"`
+			ID     json.RawMessage `json:"id"`
+		}
+		switch {
+		case line[0] == '"':
+			if err := json.Unmarshal(line, &p.Text); err != nil {
+				return nil, inputErrorf("%s:%d: %v", name, p.Line, err)
+			}
+		case line[0] == '{':
+			if err := json.Unmarshal(line, &obj); err != nil {
+				return nil, inputErrorf("%s:%d: %v", name, p.Line, err)
+			}
+			if obj.Prompt == nil {
+				return nil, inputErrorf("%s:%d: the object has no \"prompt\" string", name, p.Line)
+			}
+			p.Text, p.ID = *obj.Prompt, obj.ID
+		default:
+			return nil, inputErrorf("%s:%d: a line is a JSON object {\"prompt\": \"...\"} or a JSON string, not %.40q", name, p.Line, line)
+		}
+		ps = append(ps, p)
+	}
+	if len(ps) == 0 {
+		return nil, inputErrorf("%s: no prompts (JSON lines {\"prompt\": \"...\"})", name)
+	}
+	return ps, nil
+}
+
+// stopScanner collects a sample's new text and finds the first stop string
+// in it as tokens arrive. Text that may be the start of a stop string is
+// held back until the next tokens show whether it is.
+type stopScanner struct {
+	stops   []string
+	text    []byte // the new text so far, cut before a stop string once found
+	emitted int    // bytes of text handed out to print
+}
+
+// add appends a token's text. It returns the text now safe to print and,
+// if the text reached a stop string, that string (the text then ends
+// before its first occurrence; the earliest of several, the first given
+// where two start at the same byte).
+func (s *stopScanner) add(piece string) (ready, stop string) {
+	longest := 0
+	for _, st := range s.stops {
+		longest = max(longest, len(st))
+	}
+	// The text before piece holds no stop string, so one found now ends
+	// in piece and starts at most longest-1 bytes before it.
+	from := max(s.emitted, len(s.text)-longest+1)
+	s.text = append(s.text, piece...)
+	cut := -1
+	for _, st := range s.stops {
+		if i := bytes.Index(s.text[from:], []byte(st)); i >= 0 && (cut < 0 || from+i < cut) {
+			cut, stop = from+i, st
+		}
+	}
+	if cut >= 0 {
+		s.text = s.text[:cut]
+		return s.flush(), stop
+	}
+	hold := 0 // the longest end of the text that begins a stop string
+	for _, st := range s.stops {
+		for k := min(len(st)-1, len(s.text)-s.emitted); k > hold; k-- {
+			if bytes.HasSuffix(s.text, []byte(st[:k])) {
+				hold = k
+				break
+			}
+		}
+	}
+	end := len(s.text) - hold
+	ready = string(s.text[s.emitted:end])
+	s.emitted = end
+	return ready, ""
+}
+
+// flush returns the text held back: at the end of a sample, all of it.
+func (s *stopScanner) flush() string {
+	ready := string(s.text[s.emitted:])
+	s.emitted = len(s.text)
+	return ready
+}
