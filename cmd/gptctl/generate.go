@@ -41,9 +41,10 @@ its new text reaches (not printed either; text that may begin one is held
 back until the next tokens tell). With --num-samples N the samples follow
 one another, separated by a line of dashes; one seed draws them all, each
 sample from its own stream, so they do not depend on --batch-size, the
-number drawn together (a step of the model takes a token of each, several
-times the throughput of one at a time; output comes as from one at a time,
-the first unfinished sample printing as it goes).
+number drawn together (but for float32 rounding, which can move a draw on
+the edge between two tokens). A step of the model takes a token of each,
+several times the throughput of one at a time; the output comes as from one
+at a time, the first unfinished sample printing as it goes.
 
 --json prints one JSON object a sample instead, a line each, when the sample
 is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": N,
