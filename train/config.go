@@ -56,6 +56,11 @@ type Config struct {
 	// Patience stops the run early after that many evaluations in a row
 	// without a better validation loss; 0 = never.
 	Patience int `yaml:"patience"`
+	// SampleTokens > 0 writes to the log, after each evaluation, a sample
+	// of that many tokens after SamplePrompt, drawn as gptctl generate
+	// draws by default (temperature 0.8, seed 1).
+	SampleTokens int    `yaml:"sample_tokens"`
+	SamplePrompt string `yaml:"sample_prompt"`
 
 	// Batch-job behaviour.
 	MaxTime     string `yaml:"max_time"`     // stop cleanly (checkpoint, exit 0) before this wall time, e.g. "3h50m"; "" = no limit
@@ -271,7 +276,8 @@ func (c Config) Validate() error {
 		bad("seq_len %d is not in [0, n_ctx %d]", c.SeqLen, c.NCtx)
 	}
 	nonNegative(bad, intKey{"eval_interval", c.EvalInterval}, intKey{"checkpoint_interval", c.CheckpointInterval},
-		intKey{"patience", c.Patience}, intKey{"warmup_steps", c.WarmupSteps}, intKey{"threads", c.Threads})
+		intKey{"patience", c.Patience}, intKey{"warmup_steps", c.WarmupSteps}, intKey{"threads", c.Threads},
+		intKey{"sample_tokens", c.SampleTokens})
 	if c.Threads > MaxThreads {
 		bad("threads %d is more than %d (0: all cores)", c.Threads, MaxThreads)
 	}

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -242,6 +245,38 @@ func TestConfigTypeErrorsNameTheRightKey(t *testing.T) {
 		os.WriteFile(p, []byte(body), 0o644)
 		if _, err := LoadFinetune(p, nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v\nwant %q", body, err, want)
+		}
+	}
+}
+
+// configs/default.yaml spells out every key, with the values gptctl
+// pretrain uses when given no config.
+func TestDefaultYAMLIsDefault(t *testing.T) {
+	c, err := Load("../configs/default.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Errorf("configs/default.yaml gives\n%+v\nDefault() is\n%+v", c, Default())
+	}
+	b, err := os.ReadFile("../configs/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file, all map[string]any
+	out, err := yaml.Marshal(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(out, &all); err != nil {
+		t.Fatal(err)
+	}
+	for k := range all {
+		if _, ok := file[k]; !ok {
+			t.Errorf("configs/default.yaml lacks the key %s", k)
 		}
 	}
 }

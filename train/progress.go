@@ -46,6 +46,15 @@ func (p *progress) log(m metrics, maxSteps int) {
 	p.drawn = true
 }
 
+// text writes lines of text (ending with a newline) below the live line.
+func (p *progress) text(s string) {
+	if p.terminal && p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+	fmt.Fprint(p.w, s)
+}
+
 func (p *progress) done() {
 	if p.terminal && p.drawn {
 		fmt.Fprintln(p.w)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gptctl/graph"
@@ -326,6 +327,25 @@ func (r *run) evalAndLog(ctx context.Context, m metrics, evaluated, logged bool)
 		}
 		r.progress.log(m, r.cfg.MaxSteps)
 	}
+	if evaluated && r.cfg.SampleTokens > 0 {
+		return r.sample()
+	}
+	return nil
+}
+
+// sample writes to the log sample_tokens tokens after sample_prompt from
+// the model as it stands, drawn as gptctl generate draws by default, so
+// that generate from a checkpoint of this step prints the same text.
+func (r *run) sample() error {
+	if err := r.syncGPU(); err != nil {
+		return err
+	}
+	var b strings.Builder
+	o := GenerateOptions{Prompt: r.cfg.SamplePrompt, MaxNewTokens: r.cfg.SampleTokens, Temperature: 0.8, TopP: 1, Seed: 1}
+	if err := generate(r.params, r.tok, o, &b); err != nil {
+		return fmt.Errorf("sample at step %d: %w", r.state.Step, err)
+	}
+	r.progress.text(fmt.Sprintf("sample at step %d:\n%s", r.state.Step, b.String()))
 	return nil
 }
 

@@ -66,6 +66,9 @@ func newRun(cfg Config, opt Options, device string) (_ *run, err error) {
 		return nil, err
 	}
 	r.tok, r.corpus = c.tok, c
+	if why := data.CharTextProblem(r.tok, r.cfg.SamplePrompt); why != "" && r.cfg.SampleTokens > 0 {
+		return nil, &ConfigError{fmt.Errorf("sample_prompt %q: %s", r.cfg.SamplePrompt, why)}
+	}
 	if err := r.newModel(); err != nil {
 		return nil, err
 	}

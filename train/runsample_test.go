@@ -1,0 +1,39 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sample_tokens writes a sample to the log after each evaluation, the text
+// gptctl generate prints from a checkpoint of that step by default; a
+// sample_prompt the char vocabulary cannot write is a config error before
+// training, and a negative sample_tokens one when the config loads.
+func TestPretrainSamples(t *testing.T) {
+	dir := t.TempDir()
+	var log strings.Builder
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "sample_tokens=12", "sample_prompt=The"), Options{OutDir: dir, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	if err := Generate(filepath.Join(dir, "checkpoint"), GenerateOptions{Prompt: "The", MaxNewTokens: 12, Temperature: 0.8, TopP: 1, Seed: 1}, &want); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.String(); strings.Count(got, "sample at step ") != 2 || !strings.Contains(got, "sample at step 10:\nThe") ||
+		!strings.Contains(got, "val_loss") || !strings.Contains(got, "sample at step 20:\n"+want.String()) {
+		t.Errorf("log:\n%s\nwant a sample after the evaluations at steps 10 and 20, the last:\n%s", got, want.String())
+	}
+
+	_, err := Pretrain(context.Background(), tinyConfig(t, "sample_tokens=5", "sample_prompt=€"), Options{OutDir: t.TempDir(), Log: io.Discard})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `sample_prompt "€": characters "€" are not in the vocabulary`) {
+		t.Errorf("a sample_prompt outside the vocabulary: %v, want a config error naming it", err)
+	}
+	if _, err := Load("", []string{"sample_tokens=-1"}); err == nil || !strings.Contains(err.Error(), "sample_tokens -1 must not be negative") {
+		t.Errorf("sample_tokens -1: %v", err)
+	}
+}
