@@ -453,8 +453,11 @@ func TestStopScanner(t *testing.T) {
 		{[]string{"\n\n"}, []string{"a\n", "b\n", "c"}, "a\nb\nc", ""},
 		{[]string{"END"}, []string{"xE", "N", "xEN", "D!"}, "xENx", "END"},
 		{[]string{"abc"}, []string{"aab", "ab", "c"}, "aab", "abc"},
-		{[]string{"cd", "b"}, []string{"abcd"}, "a", "b"}, // the earliest start wins
-		{[]string{"bc", "b"}, []string{"abc"}, "a", "bc"}, // the first given at the same start
+		{[]string{"cd", "b"}, []string{"abcd"}, "a", "b"},     // the first to complete wins
+		{[]string{"bc", "b"}, []string{"abc"}, "a", "b"},      // whatever follows
+		{[]string{"END", "N"}, []string{"EN", "D"}, "E", "N"}, // and however the tokens split
+		{[]string{"END", "N"}, []string{"END"}, "E", "N"},
+		{[]string{"c", "bc"}, []string{"abcd"}, "a", "bc"}, // of two ending together, the longer
 		{[]string{"a longer stop"}, []string{"a", " long", "ish"}, "a longish", ""},
 		{[]string{"é"}, []string{"caf\xc3", "\xa9!"}, "caf", "é"}, // a character split over two tokens
 	} {

@@ -66,9 +66,9 @@ type stopScanner struct {
 }
 
 // add appends a token's text. It returns the text now safe to print and,
-// if the text reached a stop string, that string (the text then ends
-// before its first occurrence; the earliest of several, the first given
-// where two start at the same byte).
+// if the text reached a stop string, that string: the one that completes
+// first (the text then ends before it; of two that end at the same byte,
+// the longer), however the tokens split the text.
 func (s *stopScanner) add(piece string) (ready, stop string) {
 	longest := 0
 	for _, st := range s.stops {
@@ -78,10 +78,14 @@ func (s *stopScanner) add(piece string) (ready, stop string) {
 	// in piece and starts at most longest-1 bytes before it.
 	from := max(s.emitted, len(s.text)-longest+1)
 	s.text = append(s.text, piece...)
-	cut := -1
+	cut, end := -1, 0
 	for _, st := range s.stops {
-		if i := bytes.Index(s.text[from:], []byte(st)); i >= 0 && (cut < 0 || from+i < cut) {
-			cut, stop = from+i, st
+		i := bytes.Index(s.text[from:], []byte(st)) // its first end, too
+		if i < 0 {
+			continue
+		}
+		if e := from + i + len(st); cut < 0 || e < end || e == end && from+i < cut {
+			cut, end, stop = from+i, e, st
 		}
 	}
 	if cut >= 0 {
@@ -97,9 +101,9 @@ func (s *stopScanner) add(piece string) (ready, stop string) {
 			}
 		}
 	}
-	end := len(s.text) - hold
-	ready = string(s.text[s.emitted:end])
-	s.emitted = end
+	safe := len(s.text) - hold
+	ready = string(s.text[s.emitted:safe])
+	s.emitted = safe
 	return ready, ""
 }
 
