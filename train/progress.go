@@ -14,6 +14,10 @@ type progress struct {
 	terminal bool
 	start    time.Time
 	drawn    bool
+	// The first step logged and when: the pace of the steps since gives
+	// the time left.
+	first   int
+	firstAt time.Time
 }
 
 func newProgress(w io.Writer, terminal bool) *progress {
@@ -30,6 +34,9 @@ func (p *progress) log(m metrics, maxSteps int) {
 	if v, ok := m["val_loss"]; ok {
 		line += fmt.Sprintf("  val_loss %.4f", v)
 	}
+	if left, ok := p.eta(step, maxSteps); ok {
+		line += "  eta " + left.String()
+	}
 	if !p.terminal {
 		fmt.Fprintln(p.w, line)
 		return
@@ -44,6 +51,22 @@ func (p *progress) log(m metrics, maxSteps int) {
 	}
 	fmt.Fprintf(p.w, "\r\033[K%s", line)
 	p.drawn = true
+}
+
+// eta estimates the time left at step from the pace of this job's steps
+// since the first it logged (evaluations and checkpoints included); false
+// before there are any, and at the last step.
+func (p *progress) eta(step, maxSteps int) (time.Duration, bool) {
+	if p.firstAt.IsZero() {
+		p.first, p.firstAt = step, time.Now()
+		return 0, false
+	}
+	done := step - p.first
+	if done <= 0 || step >= maxSteps {
+		return 0, false
+	}
+	left := time.Since(p.firstAt) / time.Duration(done) * time.Duration(maxSteps-step)
+	return left.Round(time.Second), true
 }
 
 // text writes lines of text (ending with a newline) below the live line.
