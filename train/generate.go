@@ -46,6 +46,11 @@ type GenerateOptions struct {
 	// BatchSize is how many samples are drawn together, each token of a
 	// step one row of the same matrix products (0 or 1: one at a time).
 	BatchSize int
+	// RepetitionPenalty > 1 makes the tokens a sample already holds (its
+	// prompt's too) less likely, as Hugging Face's repetition_penalty: a
+	// positive logit is divided by it, a negative one multiplied. 0 or 1:
+	// off.
+	RepetitionPenalty float64
 }
 
 // Sample is one sample as generate --json writes it, a line each.
@@ -92,6 +97,8 @@ func (o GenerateOptions) Validate() error {
 		return &ConfigError{fmt.Errorf("--num-samples %d must not be negative", o.NumSamples)}
 	case o.Threads < 0 || o.Threads > MaxThreads:
 		return &ConfigError{fmt.Errorf("--threads %d is not in [0, %d] (0: all cores)", o.Threads, MaxThreads)}
+	case o.RepetitionPenalty < 0 || math.IsNaN(o.RepetitionPenalty) || math.IsInf(o.RepetitionPenalty, 0):
+		return &ConfigError{fmt.Errorf("--repetition-penalty %v must be a finite number, not negative (1: off)", o.RepetitionPenalty)}
 	case o.BatchSize < 0:
 		return &ConfigError{fmt.Errorf("--batch-size %d must not be negative", o.BatchSize)}
 	case slices.Contains(o.Stop, ""):
@@ -173,6 +180,7 @@ type generation struct {
 	slots []*genJob       // the sample each decoder slot runs, nil when free
 	jobs  map[int]*genJob // started samples whose output is not all written, by index
 	head  int             // the sample whose output is written as it comes
+	seen  []bool          // ids a penalty has been applied to, cleared after each sample's
 }
 
 // genJob is one sample being drawn.
@@ -220,12 +228,39 @@ func (g *generation) step() error {
 	V, Vm := len(g.probs), len(logits)/len(slots) // the tokenizer's ids, the model's rows
 	for r, slot := range slots {
 		j := g.slots[slot]
-		g.take(j, slot, sample(logits[r*Vm:r*Vm+V], g.probs, g.o, j.rng))
+		row := logits[r*Vm : r*Vm+V]
+		if p := g.o.RepetitionPenalty; p != 0 && p != 1 {
+			g.penalize(row, j.ids, float32(p))
+		}
+		g.take(j, slot, sample(row, g.probs, g.o, j.rng))
 	}
 	if g.out.err != nil {
 		return fmt.Errorf("writing the sample: %w", g.out.err)
 	}
 	return nil
+}
+
+// penalize applies the repetition penalty p to the logits of the ids in
+// seen, once an id however often it occurs.
+func (g *generation) penalize(logits []float32, seen []int, p float32) {
+	if g.seen == nil {
+		g.seen = make([]bool, len(logits))
+	}
+	for _, id := range seen {
+		if id < len(logits) && !g.seen[id] {
+			g.seen[id] = true
+			if logits[id] > 0 {
+				logits[id] /= p
+			} else {
+				logits[id] *= p
+			}
+		}
+	}
+	for _, id := range seen {
+		if id < len(logits) {
+			g.seen[id] = false
+		}
+	}
 }
 
 // feed returns the slots to feed in this step and each one's new tokens:

@@ -655,6 +655,7 @@ func TestGenerateBatched(t *testing.T) {
 		{MaxNewTokens: 40, Temperature: 1, TopP: 1, Seed: 5, NumSamples: 3},
 		{MaxNewTokens: 40, Temperature: 1, TopP: 1, Seed: 5, NumSamples: 3, IgnoreEOT: true, Stop: []string{"ab", "k "}},
 		{MaxNewTokens: 25, Temperature: 0.7, TopK: 5, TopP: 0.9, Seed: 9, NumSamples: 2, IgnoreEOT: true},
+		{MaxNewTokens: 25, Temperature: 1, TopP: 1, Seed: 3, NumSamples: 2, IgnoreEOT: true, RepetitionPenalty: 1.3},
 		{MaxNewTokens: 0, Temperature: 1, TopP: 1, NumSamples: 2},
 	} {
 		for _, js := range []bool{false, true} {
@@ -681,6 +682,44 @@ func TestGenerateBatched(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// The repetition penalty divides the positive logits of the ids a sample
+// holds and multiplies the negative ones, once an id however often it
+// occurs, as Hugging Face's does; 1 changes nothing, a penalty that is
+// negative or not a number is refused.
+func TestRepetitionPenalty(t *testing.T) {
+	g := &generation{}
+	logits := []float32{2, 1.5, -1, 0.5}
+	g.penalize(logits, []int{0, 2, 0}, 2)
+	if want := []float32{1, 1.5, -2, 0.5}; !slices.Equal(logits, want) {
+		t.Errorf("penalized logits %v, want %v", logits, want)
+	}
+	if id := sample(logits, make([]float64, 4), GenerateOptions{}, nil); id != 1 {
+		t.Errorf("greedy draw %d after the penalty, want 1", id)
+	}
+
+	tok := data.NewCharTokenizer("abcdefghij klmnop.")
+	p := tinyLM(t, "gpt2", tok.VocabSize(), 16, 16)
+	o := GenerateOptions{Prompt: "ab", MaxNewTokens: 30, TopP: 1, Seed: 5} // greedy
+	var plain, one, penalized bytes.Buffer
+	for _, c := range []struct {
+		pen float64
+		out *bytes.Buffer
+	}{{0, &plain}, {1, &one}, {1e6, &penalized}} {
+		o.RepetitionPenalty = c.pen
+		if err := generate(p, tok, o, c.out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if one.String() != plain.String() || penalized.String() == plain.String() {
+		t.Errorf("greedy: %q; penalty 1: %q; penalty 1e6: %q; want the first two equal, the third not", plain.String(), one.String(), penalized.String())
+	}
+	for _, bad := range []float64{-1, math.NaN(), math.Inf(1)} {
+		if err := (GenerateOptions{TopP: 1, RepetitionPenalty: bad}).Validate(); err == nil || !strings.Contains(err.Error(), "--repetition-penalty") {
+			t.Errorf("penalty %v: %v", bad, err)
 		}
 	}
 }

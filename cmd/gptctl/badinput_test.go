@@ -165,6 +165,7 @@ func TestBadInput(t *testing.T) {
 		{"generate --num-samples -1", []string{"generate", "--model", pre, "--num-samples", "-1"}, 2, []string{"--num-samples -1"}},
 		{"generate --num-samples 0", []string{"generate", "--model", pre, "--num-samples", "0"}, 2, []string{"--num-samples 0"}},
 		{"generate --threads -1", []string{"generate", "--model", pre, "--threads", "-1"}, 2, []string{"--threads -1"}},
+		{"generate --repetition-penalty -1", []string{"generate", "--model", pre, "--repetition-penalty", "-1"}, 2, []string{"--repetition-penalty -1 must be a finite number"}},
 		{"generate --stop empty", []string{"generate", "--model", pre, "--stop", ""}, 2, []string{`--stop "": a stop string must not be empty`}},
 		{"generate --prompt and --prompt-file", []string{"generate", "--model", pre, "--prompt", "a", "--prompt-file", typo}, 2, []string{"give one of them"}},
 		{"generate --prompt-file and --prompts", []string{"generate", "--model", pre, "--prompt-file", typo, "--prompts", badPrompts}, 2, []string{"--prompt, --prompt-file and --prompts: give one of them"}},

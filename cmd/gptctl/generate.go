@@ -115,6 +115,7 @@ prompt's line in FILE) and the prompt's "id", if it has one.`,
 	f.StringVar(&opts.PromptsFile, "prompts", "", `sample from each prompt of this JSON lines file in turn: {"prompt": "...", "id": ...} (or a JSON string) a line`)
 	f.StringArrayVar(&opts.Stop, "stop", nil, "end a sample before this string in its new text (repeatable; the text as given: $'\\n' in bash for a newline)")
 	f.BoolVar(&opts.JSON, "json", false, "print one JSON object a sample (sample, prompt, text, tokens, finish_reason, stop) instead of the text as it comes")
+	f.Float64Var(&opts.RepetitionPenalty, "repetition-penalty", 1, "above 1, make the tokens a sample already holds, its prompt's too, less likely (Hugging Face's repetition_penalty; 1 = off)")
 	f.IntVar(&opts.BatchSize, "batch-size", 8, "samples drawn together, one step of the model for a token of each (each holds a cache of 2 x n_layer x n_ctx x n_embd floats)")
 	f.IntVar(&opts.Threads, "threads", 0, "CPU threads (0: all cores)")
 	return cmd
