@@ -53,6 +53,10 @@ type GenerateOptions struct {
 	RepetitionPenalty float64
 }
 
+// DefaultGenerate is what gptctl generate draws with when given no flags
+// beyond the model and prompt; a pretraining's sample_tokens samples too.
+var DefaultGenerate = GenerateOptions{MaxNewTokens: 200, Temperature: 0.8, TopP: 1, Seed: 1, NumSamples: 1, BatchSize: 8, RepetitionPenalty: 1}
+
 // Sample is one sample as generate --json writes it, a line each.
 type Sample struct {
 	// Line and ID name the prompt's line in a prompts file and its "id".

@@ -341,7 +341,8 @@ func (r *run) sample() error {
 		return err
 	}
 	var b strings.Builder
-	o := GenerateOptions{Prompt: r.cfg.SamplePrompt, MaxNewTokens: r.cfg.SampleTokens, Temperature: 0.8, TopP: 1, Seed: 1}
+	o := DefaultGenerate
+	o.Prompt, o.MaxNewTokens, o.BatchSize = r.cfg.SamplePrompt, r.cfg.SampleTokens, 1
 	if err := generate(r.params, r.tok, o, &b); err != nil {
 		return fmt.Errorf("sample at step %d: %w", r.state.Step, err)
 	}

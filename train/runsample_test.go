@@ -20,7 +20,9 @@ func TestPretrainSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want strings.Builder
-	if err := Generate(filepath.Join(dir, "checkpoint"), GenerateOptions{Prompt: "The", MaxNewTokens: 12, Temperature: 0.8, TopP: 1, Seed: 1}, &want); err != nil {
+	o := DefaultGenerate // what gptctl generate --prompt The -n 12 draws
+	o.Prompt, o.MaxNewTokens = "The", 12
+	if err := Generate(filepath.Join(dir, "checkpoint"), o, &want); err != nil {
 		t.Fatal(err)
 	}
 	if got := log.String(); strings.Count(got, "sample at step ") != 2 || !strings.Contains(got, "sample at step 10:\nThe") ||

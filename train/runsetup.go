@@ -66,8 +66,10 @@ func newRun(cfg Config, opt Options, device string) (_ *run, err error) {
 		return nil, err
 	}
 	r.tok, r.corpus = c.tok, c
-	if why := data.CharTextProblem(r.tok, r.cfg.SamplePrompt); why != "" && r.cfg.SampleTokens > 0 {
-		return nil, &ConfigError{fmt.Errorf("sample_prompt %q: %s", r.cfg.SamplePrompt, why)}
+	if r.cfg.SampleTokens > 0 {
+		if why := data.CharTextProblem(r.tok, r.cfg.SamplePrompt); why != "" {
+			return nil, &ConfigError{fmt.Errorf("sample_prompt %q: %s", r.cfg.SamplePrompt, why)}
+		}
 	}
 	if err := r.newModel(); err != nil {
 		return nil, err

@@ -101,22 +101,22 @@ prompt's line in FILE) and the prompt's "id", if it has one.`,
 			return train.Generate(opts.ModelDir, opts.GenerateOptions, opts.Out)
 		},
 	}
-	f := cmd.Flags()
+	f, def := cmd.Flags(), train.DefaultGenerate
 	f.StringVarP(&opts.ModelDir, "model", "m", "", "gptctl run directory or Hugging Face model directory")
 	f.StringVarP(&opts.Prompt, "prompt", "p", "", "text to continue (default: start of a document: after the end-of-text token, else a newline, else a full stop)")
-	f.IntVarP(&opts.MaxNewTokens, "max-new-tokens", "n", 200, "tokens to generate")
-	f.Float64VarP(&opts.Temperature, "temperature", "t", 0.8, "sampling temperature; 0 = greedy")
-	f.IntVar(&opts.TopK, "top-k", 0, "sample from the k most likely tokens (and any tied with the k-th); 0 = all")
-	f.Float64Var(&opts.TopP, "top-p", 1, "sample from the smallest set with this probability mass")
-	f.Uint64Var(&opts.Seed, "seed", 1, "random seed")
-	f.IntVar(&opts.NumSamples, "num-samples", 1, "samples to draw from the prompt")
+	f.IntVarP(&opts.MaxNewTokens, "max-new-tokens", "n", def.MaxNewTokens, "tokens to generate")
+	f.Float64VarP(&opts.Temperature, "temperature", "t", def.Temperature, "sampling temperature; 0 = greedy")
+	f.IntVar(&opts.TopK, "top-k", def.TopK, "sample from the k most likely tokens (and any tied with the k-th); 0 = all")
+	f.Float64Var(&opts.TopP, "top-p", def.TopP, "sample from the smallest set with this probability mass")
+	f.Uint64Var(&opts.Seed, "seed", def.Seed, "random seed")
+	f.IntVar(&opts.NumSamples, "num-samples", def.NumSamples, "samples to draw from the prompt")
 	f.BoolVar(&opts.IgnoreEOT, "ignore-eot", false, "keep sampling past the end-of-text token (printed as it decodes) instead of ending the sample there")
 	f.StringVar(&opts.PromptFile, "prompt-file", "", "read the prompt from this file")
 	f.StringVar(&opts.PromptsFile, "prompts", "", `sample from each prompt of this JSON lines file in turn: {"prompt": "...", "id": ...} (or a JSON string) a line`)
 	f.StringArrayVar(&opts.Stop, "stop", nil, "end a sample before this string in its new text (repeatable; the text as given: $'\\n' in bash for a newline)")
 	f.BoolVar(&opts.JSON, "json", false, "print one JSON object a sample (sample, prompt, text, tokens, finish_reason, stop) instead of the text as it comes")
-	f.Float64Var(&opts.RepetitionPenalty, "repetition-penalty", 1, "above 1, make the tokens a sample already holds, its prompt's too, less likely (Hugging Face's repetition_penalty; 1 = off)")
-	f.IntVar(&opts.BatchSize, "batch-size", 8, "samples drawn together, one step of the model for a token of each (each holds a cache of 2 x n_layer x n_ctx x n_embd floats)")
+	f.Float64Var(&opts.RepetitionPenalty, "repetition-penalty", def.RepetitionPenalty, "above 1, make the tokens a sample already holds, its prompt's too, less likely (Hugging Face's repetition_penalty; 1 = off)")
+	f.IntVar(&opts.BatchSize, "batch-size", def.BatchSize, "samples drawn together, one step of the model for a token of each (each holds a cache of 2 x n_layer x n_ctx x n_embd floats)")
 	f.IntVar(&opts.Threads, "threads", 0, "CPU threads (0: all cores)")
 	return cmd
 }
