@@ -31,6 +31,7 @@ func (g *gpuHarness) all(b, t, c, nHead, v int) {
 	g.linear(b*t, c, 4*c, v)
 	g.head(b*t, c)
 	g.gradNorm(c)
+	g.decode(b, t, c, nHead, v)
 }
 
 func (g *gpuHarness) layerNorm(n, c int) {
