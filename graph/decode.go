@@ -23,21 +23,14 @@ import (
 // same matrix products, so the weights are read once for all of them. It
 // is not safe for concurrent use.
 type Decoder struct {
-	cfg    Config
-	layers []decoderLayer
-	wte    []float32    // (V, C): the embedding and the tied LM head
-	wpe    []float32    // (n_ctx, C)
-	lnf    [2][]float32 // gpt2's final LayerNorm
-	slots  []decoderSlot
+	cfg Config
+	decoderWeights
+	slots []decoderSlot
 
 	rows               int // tokens the scratch below holds
 	x, h, qkv, y, u, g []float32
 	mean, rstd         []float32
 	last, logits       []float32 // (segments, C), (segments, V)
-}
-
-type decoderLayer struct {
-	ln1, ln2, attn, attnProj, fc, mlpProj [2][]float32 // weight, bias
 }
 
 // decoderSlot is one sequence's cache: each layer's keys and values,
@@ -55,12 +48,34 @@ func NewDecoder(p *Params) (*Decoder, error) { return NewDecoderSlots(p, 1) }
 // over p's weights. A slot's cache takes 2 * n_layer * n_ctx * n_embd
 // floats once used.
 func NewDecoderSlots(p *Params, slots int) (*Decoder, error) {
-	cfg := p.Config
-	if err := cfg.Validate(); err != nil {
+	w, err := decoderWeightsOf(p, slots)
+	if err != nil {
 		return nil, err
 	}
+	return &Decoder{cfg: p.Config, decoderWeights: w, slots: make([]decoderSlot, slots)}, nil
+}
+
+// decoderWeights are the weights a decoder reads, p's own slices.
+type decoderWeights struct {
+	layers []decoderLayer
+	wte    []float32    // (V, C): the embedding and the tied LM head
+	wpe    []float32    // (n_ctx, C)
+	lnf    [2][]float32 // gpt2's final LayerNorm
+}
+
+type decoderLayer struct {
+	ln1, ln2, attn, attnProj, fc, mlpProj [2][]float32 // weight, bias
+}
+
+// decoderWeightsOf checks p's config and the slots asked for and returns
+// p's weights by their role.
+func decoderWeightsOf(p *Params, slots int) (w decoderWeights, err error) {
+	cfg := p.Config
+	if err := cfg.Validate(); err != nil {
+		return w, err
+	}
 	if slots < 1 {
-		return nil, fmt.Errorf("graph: decoder: %d slots, want at least 1", slots)
+		return w, fmt.Errorf("graph: decoder: %d slots, want at least 1", slots)
 	}
 	get := func(name string) ([]float32, error) {
 		w := p.Get(name)
@@ -76,18 +91,16 @@ func NewDecoderSlots(p *Params, slots int) (*Decoder, error) {
 		wb[1], err = get(prefix + "bias")
 		return wb, err
 	}
-	d := &Decoder{cfg: cfg, slots: make([]decoderSlot, slots)}
-	var err error
 	wte, wpe := EmbeddingNames(cfg.Arch)
-	if d.wte, err = get(wte); err != nil {
-		return nil, err
+	if w.wte, err = get(wte); err != nil {
+		return w, err
 	}
-	if d.wpe, err = get(wpe); err != nil {
-		return nil, err
+	if w.wpe, err = get(wpe); err != nil {
+		return w, err
 	}
 	if cfg.Arch == "gpt2" {
-		if d.lnf, err = pair("ln_f."); err != nil {
-			return nil, err
+		if w.lnf, err = pair("ln_f."); err != nil {
+			return w, err
 		}
 	}
 	for i := range cfg.NLayer {
@@ -98,12 +111,12 @@ func NewDecoderSlots(p *Params, slots int) (*Decoder, error) {
 			name string
 		}{{&l.ln1, "ln_1."}, {&l.ln2, "ln_2."}, {&l.attn, "attn.c_attn."}, {&l.attnProj, "attn.c_proj."}, {&l.fc, "mlp.c_fc."}, {&l.mlpProj, "mlp.c_proj."}} {
 			if *f.dst, err = pair(h + f.name); err != nil {
-				return nil, err
+				return w, err
 			}
 		}
-		d.layers = append(d.layers, l)
+		w.layers = append(w.layers, l)
 	}
-	return d, nil
+	return w, nil
 }
 
 // Context is the most tokens a slot's cache holds: the model's n_ctx.
@@ -175,20 +188,26 @@ func (d *Decoder) Feed(slots []int, ids [][]int) ([]float32, error) {
 // check returns how many tokens ids holds in all, or what is wrong with
 // feeding them to slots.
 func (d *Decoder) check(slots []int, ids [][]int) (rows int, err error) {
-	V := len(d.wte) / d.cfg.NEmbd
+	return checkFeed(d.cfg, len(d.wte)/d.cfg.NEmbd, len(d.slots), d.Len, slots, ids)
+}
+
+// checkFeed returns how many tokens ids holds in all, or what is wrong with
+// feeding them to slots of a decoder of nslots slots over a model of cfg
+// with V token ids, holding cached(s) tokens in slot s.
+func checkFeed(cfg Config, V, nslots int, cached func(int) int, slots []int, ids [][]int) (rows int, err error) {
 	if len(slots) != len(ids) || len(slots) == 0 {
 		return 0, fmt.Errorf("graph: decoder: %d slots for %d token lists", len(slots), len(ids))
 	}
 	for i, s := range slots {
 		switch {
-		case s < 0 || s >= len(d.slots):
-			return 0, fmt.Errorf("graph: decoder: slot %d of %d", s, len(d.slots))
+		case s < 0 || s >= nslots:
+			return 0, fmt.Errorf("graph: decoder: slot %d of %d", s, nslots)
 		case slices.Contains(slots[:i], s):
 			return 0, fmt.Errorf("graph: decoder: slot %d fed twice in one step", s)
 		case len(ids[i]) == 0:
 			return 0, fmt.Errorf("graph: decoder: no tokens to append")
-		case d.slots[s].n+len(ids[i]) > d.cfg.NCtx:
-			return 0, fmt.Errorf("graph: decoder: %d tokens after %d exceed the context %d", len(ids[i]), d.slots[s].n, d.cfg.NCtx)
+		case cached(s)+len(ids[i]) > cfg.NCtx:
+			return 0, fmt.Errorf("graph: decoder: %d tokens after %d exceed the context %d", len(ids[i]), cached(s), cfg.NCtx)
 		}
 		for _, id := range ids[i] {
 			if id < 0 || id >= V {
