@@ -91,6 +91,19 @@ func newGPUForward(m *graph.Model, outs ...*G.Node) (gpuForward, error) {
 	return &deviceForward{dm: dm, prog: prog}, nil
 }
 
+// newGPUDecoder uploads p to the GPU for sampling, with caches for slots
+// sequences; its products run in float32, as eval's do.
+func newGPUDecoder(p *graph.Params, slots int) (decoder, error) {
+	dev, err := openGPU()
+	if err != nil {
+		return nil, fmt.Errorf("device cuda: %w", err)
+	}
+	if err := cmp.Or(dev.SetTF32(false), dev.SetBF16(false)); err != nil {
+		return nil, fmt.Errorf("device cuda: %w", err)
+	}
+	return graph.NewDeviceDecoder(dev, p, slots)
+}
+
 func (f *deviceForward) run() error                         { return f.prog.Run() }
 func (f *deviceForward) value(n *G.Node) ([]float32, error) { return f.dm.Value(n) }
 func (f *deviceForward) lossRows(loss *G.Node) (int, error) { return f.dm.LossCount(loss) }

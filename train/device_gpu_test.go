@@ -592,3 +592,47 @@ func TestOutOfMemoryOnGPU(t *testing.T) {
 		t.Fatalf("eval with memory to spare: %v", err)
 	}
 }
+
+// TestGenerateOnGPU: generate on the GPU prints the CPU's text, greedy and
+// sampled, several samples two at a time, past the context (n_ctx 32: a
+// 4-token prompt and 32 new tokens), with stop strings and JSON; a GPU out
+// of memory gets the advice to lower --batch-size, at any allocation.
+func TestGenerateOnGPU(t *testing.T) {
+	needGPU(t)
+	model := tinyModelDir(t)
+	for _, o := range []GenerateOptions{
+		{Prompt: "the ", MaxNewTokens: 32, Temperature: 0.8, TopP: 1, Seed: 3, NumSamples: 3, BatchSize: 2},
+		{Prompt: "a", MaxNewTokens: 8, TopP: 1, Seed: 1, NumSamples: 1, BatchSize: 8},
+		{MaxNewTokens: 12, Temperature: 1, TopK: 5, TopP: 0.9, Seed: 7, NumSamples: 3, BatchSize: 3, Stop: []string{"e"}, JSON: true},
+	} {
+		var cpu, gpu bytes.Buffer
+		o.Device = "cpu"
+		if err := Generate(model, o, &cpu); err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		o.Device, o.Log = "cuda", &log
+		if err := Generate(model, o, &gpu); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(log.String(), "device: cuda") {
+			t.Fatalf("generate --device cuda logged %q", log.String())
+		}
+		if gpu.String() != cpu.String() {
+			t.Errorf("%+v:\ngpu %q\ncpu %q", o, gpu.String(), cpu.String())
+		}
+	}
+	if desc, _ := kernels.ProbeCUDA(); !strings.Contains(desc, "emulator") {
+		return // only the driver emulator runs out of memory on demand
+	}
+	t.Cleanup(func() { t.Setenv("CUDA_EMU_ALLOCS", "") })
+	o := GenerateOptions{Prompt: "the ", MaxNewTokens: 5, TopP: 1, NumSamples: 2, BatchSize: 2, Device: "cuda"}
+	for i, n := range []int{0, 4, 15, 22} {
+		t.Setenv("CUDA_EMU_ALLOCS", fmt.Sprintf("%d:generate%d", n, i))
+		err := Generate(model, o, io.Discard)
+		var ce *ConfigError
+		if !errors.Is(err, kernels.ErrDeviceMemory) || !errors.As(err, &ce) || !strings.Contains(err.Error(), "--batch-size (2)") {
+			t.Errorf("%d allocations: %v; want a ConfigError matching kernels.ErrDeviceMemory that names --batch-size (2)", n, err)
+		}
+	}
+}

@@ -18,6 +18,8 @@ func newGPUTrainer(*graph.Model, *G.Node, *AdamW, GPUMath, ...*G.Node) (gpuTrain
 
 func newGPUForward(*graph.Model, ...*G.Node) (gpuForward, error) { return nil, errNoCUDA }
 
+func newGPUDecoder(*graph.Params, int) (decoder, error) { return nil, errNoCUDA }
+
 func gpuSgemmPeak(bool, bool) (float64, error) { return 0, errNoCUDA }
 
 var errNoCUDA = errors.New("this gptctl was built without CUDA (make build-cuda)")

@@ -5,12 +5,12 @@ package train
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -51,6 +51,10 @@ type GenerateOptions struct {
 	// positive logit is divided by it, a negative one multiplied. 0 or 1:
 	// off.
 	RepetitionPenalty float64
+	// Device is where the model runs: auto (a usable GPU, else the CPU),
+	// cpu or cuda; "" = cpu. Log gets the device notice (nil: none).
+	Device string
+	Log    io.Writer
 }
 
 // DefaultGenerate is what gptctl generate draws with when given no flags
@@ -105,6 +109,8 @@ func (o GenerateOptions) Validate() error {
 		return &ConfigError{fmt.Errorf("--repetition-penalty %v must be a finite number, not negative (1: off)", o.RepetitionPenalty)}
 	case o.BatchSize < 0:
 		return &ConfigError{fmt.Errorf("--batch-size %d must not be negative", o.BatchSize)}
+	case o.Device != "" && o.Device != "auto" && o.Device != "cpu" && o.Device != "cuda":
+		return &ConfigError{fmt.Errorf("--device %q is not auto, cpu or cuda", o.Device)}
 	case slices.Contains(o.Stop, ""):
 		return &ConfigError{fmt.Errorf("--stop \"\": a stop string must not be empty")}
 	}
@@ -112,23 +118,48 @@ func (o GenerateOptions) Validate() error {
 }
 
 // Generate writes the prompt and then each sampled piece of text to w as it
-// is produced.
+// is produced, on the device o names.
 func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if o.Threads > 0 {
-		runtime.GOMAXPROCS(o.Threads)
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	device, err := SetupDevice(Config{Device: cmp.Or(o.Device, "cpu"), Threads: o.Threads}, log)
+	if err != nil {
+		return err
 	}
 	p, tok, err := LoadModelForText(modelDir, "text cannot be generated")
 	if err != nil {
 		return err
 	}
+	if device == "cuda" {
+		err = sampleWith(tok, o, w, func(slots int) (decoder, error) { return newGPUDecoder(p, slots) })
+		return deviceMemory(err, fmt.Sprintf("lower --batch-size (%d) or use --device cpu", o.BatchSize))
+	}
 	return generate(p, tok, o, w)
 }
 
-// generate samples from p, the prompt and the text coded by tok.
+// decoder is the model as sampling runs it: graph.Decoder on the CPU,
+// graph.DeviceDecoder on a GPU (which is also an io.Closer).
+type decoder interface {
+	Context() int
+	Slots() int
+	Len(slot int) int
+	Reset(slot int)
+	Feed(slots []int, ids [][]int) ([]float32, error)
+}
+
+// generate samples from p on the CPU, the prompt and the text coded by tok.
 func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Writer) error {
+	return sampleWith(tok, o, w, func(slots int) (decoder, error) { return graph.NewDecoderSlots(p, slots) })
+}
+
+// sampleWith samples through the decoder of the given number of slots
+// that open returns.
+func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(slots int) (decoder, error)) error {
 	prompts := o.Prompts
 	if len(prompts) == 0 {
 		prompts = []Prompt{{Text: o.Prompt}}
@@ -143,9 +174,12 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 	}
 	ns := max(o.NumSamples, 1)
 	total := len(prompts) * ns
-	dec, err := graph.NewDecoderSlots(p, min(max(o.BatchSize, 1), total))
+	dec, err := open(min(max(o.BatchSize, 1), total))
 	if err != nil {
 		return err
+	}
+	if c, ok := dec.(io.Closer); ok {
+		defer c.Close()
 	}
 	g := &generation{o: o, tok: tok, dec: dec, out: &stickyWriter{w: w}, jobs: map[int]*genJob{},
 		probs: make([]float64, tok.VocabSize()), slots: make([]*genJob, dec.Slots())}
@@ -178,7 +212,7 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 type generation struct {
 	o     GenerateOptions
 	tok   data.Tokenizer
-	dec   *graph.Decoder
+	dec   decoder
 	out   *stickyWriter
 	probs []float64
 	slots []*genJob       // the sample each decoder slot runs, nil when free

@@ -54,14 +54,19 @@ is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": N,
 lines file, each line {"prompt": "...", "id": ...} or a JSON string; every
 line is checked first. Each prompt gets --num-samples samples, drawn in file
 order from the one seed; with --json each object also has "line" (the
-prompt's line in FILE) and the prompt's "id", if it has one.`,
+prompt's line in FILE) and the prompt's "id", if it has one.
+
+--device auto samples on a usable GPU (a cuda build), else on the CPU. On a
+GPU the weights and the caches stay in device memory and a step's only
+wait is for its logits; the products run in float32 there too, so the two
+devices draw the same text but for float32 rounding.`,
 		Example: `  gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-k 40 --seed 7
   gptctl generate --model runs/gpt2 --prompt-file intro.txt --num-samples 5 --top-p 0.9
   gptctl generate --model runs/shk --prompt "ROMEO:" --stop $'\n\n' --num-samples 10 --json > samples.jsonl
   gptctl generate --model runs/gpt2 --prompts prompts.jsonl --max-new-tokens 64 --json > completions.jsonl`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Out = cmd.OutOrStdout()
+			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if err := requireFlags("model", opts.ModelDir); err != nil {
 				return err
 			}
@@ -70,6 +75,9 @@ prompt's line in FILE) and the prompt's "id", if it has one.`,
 			}
 			if opts.BatchSize < 1 {
 				return &usageError{errBatch(opts.BatchSize)}
+			}
+			if d := opts.Device; d != "auto" && d != "cpu" && d != "cuda" {
+				return &usageError{fmt.Errorf("--device %q is not auto, cpu or cuda", d)}
 			}
 			if n := countChanged(cmd, "prompt", "prompt-file", "prompts"); n > 1 {
 				return &usageError{errors.New("--prompt, --prompt-file and --prompts: give one of them")}
@@ -117,6 +125,7 @@ prompt's line in FILE) and the prompt's "id", if it has one.`,
 	f.BoolVar(&opts.JSON, "json", false, "print one JSON object a sample (sample, prompt, text, tokens, finish_reason, stop) instead of the text as it comes")
 	f.Float64Var(&opts.RepetitionPenalty, "repetition-penalty", def.RepetitionPenalty, "above 1, make the tokens a sample already holds, its prompt's too, less likely (Hugging Face's repetition_penalty; 1 = off)")
 	f.IntVar(&opts.BatchSize, "batch-size", def.BatchSize, "samples drawn together, one step of the model for a token of each (each holds a cache of 2 x n_layer x n_ctx x n_embd floats)")
+	f.StringVar(&opts.Device, "device", "auto", "auto, cpu or cuda: where the model runs (on a GPU in float32)")
 	f.IntVar(&opts.Threads, "threads", 0, "CPU threads (0: all cores)")
 	return cmd
 }
