@@ -8,26 +8,6 @@
 
 #include "reduce.cuh"
 
-__device__ __forceinline__ float block_reduce(float v, bool isMax, float *sh)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-        float u = __shfl_xor_sync(0xffffffffu, v, o);
-        v = isMax ? fmaxf(v, u) : v + u;
-    }
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
-    __syncthreads(); // sh may still be read from the previous reduction
-    if (lane == 0) {
-        sh[warp] = v;
-    }
-    __syncthreads();
-    v = sh[0];
-    for (int k = 1; k < warps; k++) {
-        v = isMax ? fmaxf(v, sh[k]) : v + sh[k];
-    }
-    return v;
-}
-
 // crossentropy_fwd_f32 writes probs = softmax(logits) over the first v
 // columns of rows w apart (the rest padding, not touched) and losses (n):
 // log(sum exp(x - max)) - (x[target] - max), 0 for an ignored row.

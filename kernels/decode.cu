@@ -8,6 +8,8 @@
 // CPU twins: kernels.DecodeEmbed, kernels.DecodeKVStore and
 // kernels.DecodeAttention.
 
+#include "reduce.cuh"
+
 // decode_embed_f32 writes out (n, c): row r is wte[idx[r]] + wpe[pos[r]].
 // Ids and positions are checked on the host.
 extern "C" __global__ void decode_embed_f32(float *out, const float *wte, const float *wpe, const int *idx,
@@ -43,28 +45,6 @@ __device__ __forceinline__ float decode_warp_sum(float v)
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {
         v += __shfl_xor_sync(0xffffffffu, v, o);
-    }
-    return v;
-}
-
-// decode_block_reduce is the maximum (isMax) or sum of v over the block, in
-// a fixed order; every thread gets it.
-__device__ __forceinline__ float decode_block_reduce(float v, bool isMax, float *sh)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-        const float u = __shfl_xor_sync(0xffffffffu, v, o);
-        v = isMax ? fmaxf(v, u) : v + u;
-    }
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
-    __syncthreads(); // sh may still be read from the previous reduction
-    if (lane == 0) {
-        sh[warp] = v;
-    }
-    __syncthreads();
-    v = sh[0];
-    for (int w = 1; w < warps; w++) {
-        v = isMax ? fmaxf(v, sh[w]) : v + sh[w];
     }
     return v;
 }
@@ -106,14 +86,14 @@ extern "C" __global__ void decode_attention_f32(float *out, const float *qkv, co
     for (int j = threadIdx.x; j < keys; j += blockDim.x) {
         m = fmaxf(m, p[j]);
     }
-    m = decode_block_reduce(m, true, sh);
+    m = block_reduce(m, true, sh);
     float sum = 0.f;
     for (int j = threadIdx.x; j < keys; j += blockDim.x) {
         const float e = expf(p[j] - m);
         p[j] = e;
         sum += e;
     }
-    sum = decode_block_reduce(sum, false, sh); // its barriers publish p
+    sum = block_reduce(sum, false, sh); // its barriers publish p
     for (int d = lane; d < hs; d += 32) {
         float acc = 0.f;
         for (int j = warp; j < keys; j += warps) {
