@@ -111,8 +111,8 @@ func TestStateJSONIsChecked(t *testing.T) {
 	}
 }
 
-// A run's checkpoint that lost its config.json gives way to checkpoint.prev
-// with a note that says so, as one with a damaged file does.
+// A run's checkpoint that lost its config.json, or is gone, gives way to
+// checkpoint.prev with a note that says so, as one with a damaged file does.
 func TestModelDirNotesMissingConfig(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=4", "checkpoint_interval=2"), Options{OutDir: dir, Log: io.Discard}); err != nil {
@@ -122,6 +122,15 @@ func TestModelDirNotesMissingConfig(t *testing.T) {
 	md, note, err := ModelDirNote(dir)
 	if err != nil || md != filepath.Join(dir, "checkpoint.prev") || !strings.Contains(note, "no config.json") {
 		t.Errorf("ModelDirNote: %s, %q, %v; want checkpoint.prev and a note that checkpoint/ has no config.json", md, note, err)
+	}
+	// Without checkpoint/ at all (as between the renames of a checkpoint
+	// write) the note says so too.
+	if err := os.RemoveAll(filepath.Join(dir, "checkpoint")); err != nil {
+		t.Fatal(err)
+	}
+	md, note, err = ModelDirNote(dir)
+	if err != nil || md != filepath.Join(dir, "checkpoint.prev") || !strings.Contains(note, "it has no checkpoint/") {
+		t.Errorf("ModelDirNote without checkpoint/: %s, %q, %v; want checkpoint.prev and a note that checkpoint/ is missing", md, note, err)
 	}
 }
 

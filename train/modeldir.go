@@ -30,7 +30,7 @@ func ModelDir(dir string) (string, error) {
 
 // ModelDirNote is ModelDir with a note for the log, "" when there is
 // nothing to say: that a run's latest checkpoint was passed over for
-// checkpoint.prev, and why, or that the files of a checkpoint directory
+// checkpoint.prev, and why (damaged, or missing), or that the files of a checkpoint directory
 // named directly differ from its state.json's checksums (it is read as it
 // is: an edit may be deliberate).
 func ModelDirNote(dir string) (md, note string, err error) {
@@ -57,8 +57,11 @@ func ModelDirNote(dir string) (md, note string, err error) {
 		} else if err := intactModel(d); err != nil {
 			note = fmt.Sprintf("model %s: %v: its files are read as they are", dir, err)
 		}
-		if len(damaged) > 0 {
+		switch {
+		case len(damaged) > 0:
 			note = fmt.Sprintf("model %s: %v; reading %s instead", dir, errors.Join(damaged...), d)
+		case d == filepath.Join(dir, prevDir): // checkpoint/ is gone: being replaced, or removed
+			note = fmt.Sprintf("model %s: it has no %s/ (a checkpoint being written, or one removed); reading %s, the checkpoint before", dir, checkpointDir, d)
 		}
 		return d, note, nil
 	}

@@ -6,6 +6,10 @@ package train
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"gptctl/data"
 )
@@ -28,6 +32,9 @@ func ReadPrompts(b []byte, name string) ([]Prompt, error) {
 			continue
 		}
 		p := Prompt{Line: i + 1}
+		if !utf8.Valid(line) { // JSON decoding would turn the bytes into U+FFFD
+			return nil, inputErrorf("%s:%d: the line is not valid UTF-8 (convert the file to UTF-8)", name, p.Line)
+		}
 		var obj struct {
 			Prompt *string         `json:"prompt"`
 			ID     json.RawMessage `json:"id"`
@@ -35,11 +42,11 @@ func ReadPrompts(b []byte, name string) ([]Prompt, error) {
 		switch {
 		case line[0] == '"':
 			if err := json.Unmarshal(line, &p.Text); err != nil {
-				return nil, inputErrorf("%s:%d: %v", name, p.Line, err)
+				return nil, inputErrorf("%s:%d: %v", name, p.Line, jsonProblem(err))
 			}
 		case line[0] == '{':
 			if err := json.Unmarshal(line, &obj); err != nil {
-				return nil, inputErrorf("%s:%d: %v", name, p.Line, err)
+				return nil, inputErrorf("%s:%d: %v", name, p.Line, jsonProblem(err))
 			}
 			if obj.Prompt == nil {
 				return nil, inputErrorf("%s:%d: the object has no \"prompt\" string", name, p.Line)
@@ -54,6 +61,16 @@ func ReadPrompts(b []byte, name string) ([]Prompt, error) {
 		return nil, inputErrorf("%s: no prompts (JSON lines {\"prompt\": \"...\"})", name)
 	}
 	return ps, nil
+}
+
+// jsonProblem says what is wrong with a prompts line that did not decode:
+// a value of the wrong type by its key, else the decoder's message.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return fmt.Sprintf("%q is a JSON %s; it must be a string", te.Field, te.Value)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 // stopScanner collects a sample's new text and finds the first stop string
