@@ -182,3 +182,8 @@ func split(i, n, parts int) int { return int(int64(i) * int64(n) / int64(parts))
 
 // Threads is the number of goroutines the kernels split work over (GOMAXPROCS).
 func Threads() int { return runtime.GOMAXPROCS(0) }
+
+// ParallelFor calls fn(i) for every i < n on the kernels' worker pool, as
+// the CPU kernels split their work, for work outside this package (a
+// sample's draw from each row of logits); items should be coarse.
+func ParallelFor(n int, fn func(i int)) { parallelFor(n, fn) }

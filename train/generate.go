@@ -16,6 +16,7 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
+	"gptctl/kernels"
 )
 
 // GenerateOptions controls sampling.
@@ -72,7 +73,7 @@ type Sample struct {
 	// new tokens, cut before a stop string; bytes that are not UTF-8, a
 	// character cut by --max-new-tokens, become U+FFFD).
 	Text   string `json:"text"`
-	Tokens int    `json:"tokens"` // new tokens drawn, the end-of-text token not counted
+	Tokens int    `json:"tokens"` // new tokens drawn, a stop string's included, the end-of-text token not
 	// FinishReason says why the sample ended: "length" (--max-new-tokens),
 	// "eot" (the model's end-of-text token) or "stop" (a --stop string,
 	// named by Stop).
@@ -182,7 +183,10 @@ func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(sl
 		defer c.Close()
 	}
 	g := &generation{o: o, tok: tok, dec: dec, out: &stickyWriter{w: w}, jobs: map[int]*genJob{},
-		probs: make([]float64, tok.VocabSize()), slots: make([]*genJob, dec.Slots())}
+		probs: make([][]float64, dec.Slots()), next: make([]int, dec.Slots()), slots: make([]*genJob, dec.Slots())}
+	for slot := range g.probs {
+		g.probs[slot] = make([]float64, tok.VocabSize())
+	}
 	next := 0 // the next sample to start: prompt next/ns, its sample next%ns
 	for {
 		for slot := range g.slots { // free slots take the next samples
@@ -214,11 +218,13 @@ type generation struct {
 	tok   data.Tokenizer
 	dec   decoder
 	out   *stickyWriter
-	probs []float64
+	probs [][]float64     // each slot's scratch for its draws
+	next  []int           // the tokens a step draws, by row
 	slots []*genJob       // the sample each decoder slot runs, nil when free
 	jobs  map[int]*genJob // started samples whose output is not all written, by index
 	head  int             // the sample whose output is written as it comes
 	seen  []bool          // ids a penalty has been applied to, cleared after each sample's
+	noted bool            // whether a prompt over the context has been noted
 }
 
 // genJob is one sample being drawn.
@@ -245,6 +251,15 @@ func (g *generation) start(index, slot int, pr Prompt, i int) {
 		tail:   promptTail(pr.Text, g.tok.Decode(ids)), text: stopScanner{stops: g.o.Stop}}
 	g.jobs[index] = j
 	g.slots[slot] = j
+	if T := g.dec.Context(); len(ids) > T && !g.noted && g.o.Log != nil {
+		g.noted = true
+		what := g.o.promptFlag()
+		if pr.Line > 0 {
+			what = fmt.Sprintf("%s:%d", g.o.PromptFrom, pr.Line)
+		}
+		fmt.Fprintf(g.o.Log, "note: the prompt (%s) is %d tokens, over the model's context of %d: the model sees its last %d (as of any longer prompt)\n",
+			what, len(ids), T, T)
+	}
 	if !g.o.JSON {
 		if index > 0 {
 			g.emit(j, sampleSeparator+"\n")
@@ -263,14 +278,22 @@ func (g *generation) step() error {
 	if err != nil {
 		return err
 	}
-	V, Vm := len(g.probs), len(logits)/len(slots) // the tokenizer's ids, the model's rows
-	for r, slot := range slots {
-		j := g.slots[slot]
-		row := logits[r*Vm : r*Vm+V]
-		if p := g.o.RepetitionPenalty; p != 0 && p != 1 {
-			g.penalize(row, j.ids, float32(p))
+	V, Vm := g.tok.VocabSize(), len(logits)/len(slots) // the tokenizer's ids, the model's rows
+	if p := g.o.RepetitionPenalty; p != 0 && p != 1 {
+		for r, slot := range slots {
+			g.penalize(logits[r*Vm:r*Vm+V], g.slots[slot].ids, float32(p))
 		}
-		g.take(j, slot, sample(row, g.probs, g.o, j.rng))
+	}
+	// The draws, a row each, run in parallel (each sample has its own
+	// random stream and scratch: the same draws in any order); the
+	// tokens are then taken in row order.
+	next := g.next[:len(slots)]
+	kernels.ParallelFor(len(slots), func(r int) {
+		slot := slots[r]
+		next[r] = sample(logits[r*Vm:r*Vm+V], g.probs[slot], g.o, g.slots[slot].rng)
+	})
+	for r, slot := range slots {
+		g.take(g.slots[slot], slot, next[r])
 	}
 	if g.out.err != nil {
 		return fmt.Errorf("writing the sample: %w", g.out.err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -721,5 +722,91 @@ func TestRepetitionPenalty(t *testing.T) {
 		if err := (GenerateOptions{TopP: 1, RepetitionPenalty: bad}).Validate(); err == nil || !strings.Contains(err.Error(), "--repetition-penalty") {
 			t.Errorf("penalty %v: %v", bad, err)
 		}
+	}
+}
+
+// fixedDecoder stands in for a model whose step costs nothing: every slot's
+// logits are the same fixed row, so what is timed is generate's own work
+// per token (the draws, the stop scan, the output), the part that runs on
+// the host when the model runs on a GPU.
+type fixedDecoder struct {
+	row   []float32
+	n     []int
+	out   []float32
+	slots int
+}
+
+func (d *fixedDecoder) Context() int     { return 1 << 20 }
+func (d *fixedDecoder) Slots() int       { return d.slots }
+func (d *fixedDecoder) Len(slot int) int { return d.n[slot] }
+func (d *fixedDecoder) Reset(slot int)   { d.n[slot] = 0 }
+func (d *fixedDecoder) Feed(slots []int, ids [][]int) ([]float32, error) {
+	d.out = d.out[:0]
+	for i, s := range slots {
+		d.n[s] += len(ids[i])
+		d.out = append(d.out, d.row...)
+	}
+	return d.out, nil
+}
+
+// wideChars is a char tokenizer padded to GPT-2's 50,257 ids: the ids past
+// its characters decode to nothing.
+type wideChars struct{ *data.CharTokenizer }
+
+func (t wideChars) VocabSize() int { return 50257 }
+func (t wideChars) Decode(ids []int) string {
+	var b strings.Builder
+	for _, id := range ids {
+		if id < t.CharTokenizer.VocabSize() {
+			b.WriteString(t.CharTokenizer.Decode([]int{id}))
+		}
+	}
+	return b.String()
+}
+
+// BenchmarkSamplingHost: generate's host work for eight samples drawn
+// together over GPT-2's 50,257 logits, 64 tokens each (ns/op is for all
+// 512), with a model that costs nothing: on a GPU this, not the model,
+// bounds the tokens/s. The draws of a step run in parallel.
+func BenchmarkSamplingHost(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	row := make([]float32, 50257)
+	for i := range row {
+		row[i] = float32(r.NormFloat64() * 3)
+	}
+	tok := wideChars{data.NewCharTokenizer("abcdefgh ")}
+	o := GenerateOptions{Prompt: "ab", MaxNewTokens: 64, Temperature: 0.8, TopP: 1, NumSamples: 8, BatchSize: 8, IgnoreEOT: true}
+	for b.Loop() {
+		err := sampleWith(tok, o, io.Discard, func(slots int) (decoder, error) {
+			return &fixedDecoder{row: row, n: make([]int, slots), slots: slots}, nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A prompt over the context is cut to its last n_ctx tokens with one note
+// on the log, naming the first such prompt; prompts within it get none.
+func TestGenerateNotesLongPrompt(t *testing.T) {
+	tok := data.NewCharTokenizer("abcdefgh ")
+	cfg := graph.Config{Arch: "gpt1", VocabSize: tok.VocabSize(), NCtx: 8, NEmbd: 16, NHead: 2, NLayer: 1, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	o := GenerateOptions{MaxNewTokens: 2, TopP: 1, NumSamples: 1, BatchSize: 2, Log: &log, PromptFrom: "p.jsonl",
+		Prompts: []Prompt{{Line: 1, Text: "abc"}, {Line: 3, Text: "abcdefgh a"}, {Line: 4, Text: "hgfedcba b"}}}
+	if err := generate(p, tok, o, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := "note: the prompt (p.jsonl:3) is 10 tokens, over the model's context of 8: the model sees its last 8 (as of any longer prompt)\n"; log.String() != want {
+		t.Errorf("log %q, want %q", log.String(), want)
+	}
+	log.Reset()
+	o.Prompts = o.Prompts[:1]
+	if err := generate(p, tok, o, io.Discard); err != nil || log.Len() != 0 {
+		t.Errorf("a prompt within the context: %v, log %q", err, log.String())
 	}
 }

@@ -75,6 +75,8 @@ func TestBadInput(t *testing.T) {
 	wrongType := write("wrongtype.yaml", "seed: 1\nlr: fast\n")
 	arch := write("arch.yaml", "arch: gpt3\n")
 	badPrompts := write("prompts.jsonl", "{\"prompt\": \"a\"}\nplain text\n")
+	typedPrompts := write("typed.jsonl", "{\"prompt\": 5}\n")
+	latin1Prompts := write("latin1.jsonl", "\"ab\"\n\"caf\xe9\"\n")
 	// Corpora.
 	empty := write("empty.txt", "")
 	short := write("short.txt", "To be.")
@@ -165,7 +167,12 @@ func TestBadInput(t *testing.T) {
 		{"generate --num-samples -1", []string{"generate", "--model", pre, "--num-samples", "-1"}, 2, []string{"--num-samples -1"}},
 		{"generate --num-samples 0", []string{"generate", "--model", pre, "--num-samples", "0"}, 2, []string{"--num-samples 0"}},
 		{"generate --threads -1", []string{"generate", "--model", pre, "--threads", "-1"}, 2, []string{"--threads -1"}},
-		{"generate --repetition-penalty -1", []string{"generate", "--model", pre, "--repetition-penalty", "-1"}, 2, []string{"--repetition-penalty -1 must be a finite number"}},
+		{"generate --repetition-penalty -1", []string{"generate", "--model", pre, "--repetition-penalty", "-1"}, 2, []string{"--repetition-penalty -1 must be positive (1: off)"}},
+		{"generate --repetition-penalty 0", []string{"generate", "--model", pre, "--repetition-penalty", "0"}, 2, []string{"--repetition-penalty 0 must be positive (1: off)"}},
+		{"generate --repetition-penalty +Inf", []string{"generate", "--model", pre, "--repetition-penalty", "+Inf"}, 2, []string{"--repetition-penalty +Inf must be a finite number"}},
+		{"generate --device unknown", []string{"generate", "--model", pre, "--device", "gpu"}, 2, []string{`--device "gpu" is not auto, cpu or cuda`}},
+		{"generate --prompts line of the wrong type", []string{"generate", "--model", pre, "--prompts", typedPrompts}, 2, []string{typedPrompts + `:1: "prompt" is a JSON number; it must be a string`}},
+		{"generate --prompts not UTF-8", []string{"generate", "--model", pre, "--prompts", latin1Prompts}, 2, []string{latin1Prompts + ":2: the line is not valid UTF-8"}},
 		{"generate --stop empty", []string{"generate", "--model", pre, "--stop", ""}, 2, []string{`--stop "": a stop string must not be empty`}},
 		{"generate --prompt and --prompt-file", []string{"generate", "--model", pre, "--prompt", "a", "--prompt-file", typo}, 2, []string{"give one of them"}},
 		{"generate --prompt-file and --prompts", []string{"generate", "--model", pre, "--prompt-file", typo, "--prompts", badPrompts}, 2, []string{"--prompt, --prompt-file and --prompts: give one of them"}},

@@ -47,8 +47,11 @@ several times the throughput of one at a time; the output comes as from one
 at a time, the first unfinished sample printing as it goes.
 
 --json prints one JSON object a sample instead, a line each, when the sample
-is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": N,
+is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": the
+new tokens drawn (a stop string's included, the end-of-text token not),
 "finish_reason": "length" | "eot" | "stop", "stop": the string that ended it}.
+A prompt longer than the model's context is cut to its last n_ctx tokens,
+with a note on stderr.
 
 --prompts FILE samples from many prompts with one load of the model: a JSON
 lines file, each line {"prompt": "...", "id": ...} or a JSON string; every
@@ -70,8 +73,11 @@ devices draw the same text but for float32 rounding.`,
 			if err := requireFlags("model", opts.ModelDir); err != nil {
 				return err
 			}
-			if opts.NumSamples == 0 { // the library's zero value means one
-				return &usageError{errors.New("--num-samples 0: draw at least 1 sample")}
+			if opts.NumSamples < 1 { // the library's zero value means one
+				return &usageError{fmt.Errorf("--num-samples %d: draw at least 1 sample", opts.NumSamples)}
+			}
+			if !(opts.RepetitionPenalty > 0) { // the library's zero value means off
+				return &usageError{fmt.Errorf("--repetition-penalty %v must be positive (1: off)", opts.RepetitionPenalty)}
 			}
 			if opts.BatchSize < 1 {
 				return &usageError{errBatch(opts.BatchSize)}
