@@ -130,13 +130,14 @@ func (dd *DeviceDecoder) alloc(n int) (kernels.Buffer, error) {
 	return b, err
 }
 
-// Close frees the decoder's device memory.
+// Close waits for the decoder's work on the device and frees its memory;
+// the decoder is not to be used after it.
 func (dd *DeviceDecoder) Close() error {
-	var errs []error
+	errs := []error{dd.d.Sync()}
 	for _, b := range dd.bufs {
 		errs = append(errs, dd.d.Free(b))
 	}
-	dd.bufs = nil
+	*dd = DeviceDecoder{d: dd.d, cfg: dd.cfg, n: make([]int, len(dd.n))}
 	return errors.Join(errs...)
 }
 
@@ -297,16 +298,20 @@ func (dd *DeviceDecoder) grow(n int) error {
 	if err := dd.d.Sync(); err != nil { // the old buffers may still be in use
 		return err
 	}
-	keep := dd.bufs[:0]
+	var keep []kernels.Buffer
+	var errs []error
 	old := []kernels.Buffer{dd.x, dd.h, dd.qkv, dd.y, dd.u, dd.g, dd.mean, dd.rs, dd.meta}
 	for _, b := range dd.bufs {
 		if !slices.Contains(old, b) {
 			keep = append(keep, b)
-		} else if err := dd.d.Free(b); err != nil {
-			return err
+		} else {
+			errs = append(errs, dd.d.Free(b))
 		}
 	}
 	dd.bufs, dd.rows = keep, 0
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	C, slots := dd.cfg.NEmbd, len(dd.n)
 	var err error
 	for _, f := range []struct {

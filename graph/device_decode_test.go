@@ -13,12 +13,15 @@ import (
 // for step, for post-LN and pre-LN (with the erf GELU): prompts of
 // different lengths fed together, a token each, slots idle in some steps,
 // one emptied and refilled with a full context's window, as generate feeds
-// them. Misuse gets the CPU decoder's errors.
+// them, at head sizes 8 and 48. Misuse gets the CPU decoder's errors.
 func TestDeviceDecoder(t *testing.T) {
 	d := openDevice(t)
-	for _, tc := range []struct{ arch, gelu string }{{"gpt1", ""}, {"gpt2", "erf"}} {
+	for _, tc := range []struct {
+		arch, gelu   string
+		nEmbd, nHead int
+	}{{"gpt1", "", 24, 3}, {"gpt2", "erf", 96, 2}} { // head sizes 8, and 48: a warp's lanes take 32 columns, then 16
 		t.Run(tc.arch, func(t *testing.T) {
-			cfg := Config{Arch: tc.arch, VocabSize: 37, NCtx: 10, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5, GELU: tc.gelu}
+			cfg := Config{Arch: tc.arch, VocabSize: 37, NCtx: 10, NEmbd: tc.nEmbd, NHead: tc.nHead, NLayer: 2, LNEps: 1e-5, GELU: tc.gelu}
 			p := perturbedParams(t, cfg, 9)
 			cpu, err := NewDecoderSlots(p, 3)
 			if err != nil {

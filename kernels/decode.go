@@ -11,7 +11,21 @@ package kernels
 // one sequence's cache at a time, the attention of a prompt in tiles
 // (AttentionCached).
 
-import "github.com/chewxy/math32"
+import (
+	"slices"
+
+	"github.com/chewxy/math32"
+)
+
+// decodeWarps is the warps of a block of the GPU's decode_attention_f32.
+const decodeWarps = 4
+
+// DecodeAttentionMaxKeys is the most keys (cache rows) a token of the GPU's
+// DecodeAttention may attend to at head size hs: its block keeps their
+// scores, and a row of hs floats for each of its warps, in the 48 KiB of
+// shared memory a kernel gets without opting in to more (12,000 at head
+// size 64, 11,744 at 128); 0 when not even one fits.
+func DecodeAttentionMaxKeys(hs int) int { return max(0, (48<<10-32*4)/4-decodeWarps*hs) }
 
 // DecodeEmbed writes out (n, c): row r is wte[idx[r]] + wpe[pos[r]], the
 // embedding of token idx[r] at position pos[r].
@@ -47,7 +61,7 @@ func DecodeAttention(out, qkv, k, v []float32, base, pos []int32, c, nHead int) 
 	var p []float32
 	for r := range base {
 		keys := int(pos[r]) + 1
-		p = append(p[:0], make([]float32, keys)...)
+		p = slices.Grow(p[:0], keys)[:keys]
 		for h := range nHead {
 			q := qkv[r*3*c+h*hs : r*3*c+(h+1)*hs]
 			for j := range keys {

@@ -12,8 +12,6 @@ import (
 // DecodeEmbed, DecodeKVStore and DecodeAttention. The int32 buffers (ids,
 // positions, cache bases) are checked by the caller, which wrote them.
 
-const decodeWarps = 4 // warps per block of decode_attention_f32
-
 // DecodeEmbed writes out (n, c): row r is wte[idx[r]] + wpe[pos[r]].
 func (d *Device) DecodeEmbed(out, wte, wpe, idx, pos Buffer, n, c int) error {
 	if err := need("decode embed", want{"out", out, n * c}, want{"wte", wte, c}, want{"wpe", wpe, c},
@@ -32,13 +30,6 @@ func (d *Device) DecodeKVStore(k, v, qkv, base, pos Buffer, n, c int) error {
 	}
 	return d.launch("decode_kv_store_f32", d.grid1(n*c, 256), dim3{256, 1, 1}, 0, k, v, qkv, base, pos, n, c)
 }
-
-// DecodeAttentionMaxKeys is the most keys (cache rows) a token of
-// DecodeAttention may attend to at head size hs: its block keeps their
-// scores, and a row of hs floats per warp, in the 48 KiB of shared memory
-// a kernel gets without opting in to more (12,000 and more at the usual
-// head sizes).
-func DecodeAttentionMaxKeys(hs int) int { return (48<<10-32*4)/4 - decodeWarps*hs }
 
 // DecodeAttention writes out (n, c): each token's queries (qkv (n, 3c))
 // over the cache rows base[r]..base[r]+pos[r] of k and v. maxKeys is at

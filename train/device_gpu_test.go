@@ -595,11 +595,52 @@ func TestOutOfMemoryOnGPU(t *testing.T) {
 
 // TestGenerateOnGPU: generate on the GPU prints the CPU's text, greedy and
 // sampled, several samples two at a time, past the context (n_ctx 32: a
-// 4-token prompt and 32 new tokens), with stop strings and JSON; a GPU out
-// of memory gets the advice to lower --batch-size, at any allocation.
+// 4-token prompt and 32 new tokens), with stop strings and JSON, from a
+// post-LN model and a pre-LN one whose every weight is moved off its
+// initial value; a GPU out of memory gets the advice to lower --batch-size,
+// at allocations all through the decoder's setup and first steps.
 func TestGenerateOnGPU(t *testing.T) {
 	needGPU(t)
-	model := tinyModelDir(t)
+	pre := t.TempDir()
+	cfg := graph.Config{Arch: "gpt2", VocabSize: len(synthChars), NCtx: 32, NEmbd: 32, NHead: 2, NLayer: 2, LNEps: 1e-5}
+	p, err := graph.NewParams(cfg, kernels.NewRNG(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := kernels.NewRNG(6)
+	for _, w := range p.List {
+		for i := range w.Data {
+			w.Data[i] += float32(rng.NormFloat64() * 0.1)
+		}
+	}
+	if err := writeModelDir(pre, p, data.NewCharTokenizer(synthChars)); err != nil {
+		t.Fatal(err)
+	}
+	model := tinyModelDir(t) // post-LN, as initialised
+	for _, m := range []string{model, pre} {
+		testGenerateOnGPU(t, m)
+	}
+	if desc, _ := kernels.ProbeCUDA(); !strings.Contains(desc, "emulator") {
+		return // only the driver emulator runs out of memory on demand
+	}
+	o := GenerateOptions{Prompt: "the ", MaxNewTokens: 5, TopP: 1, NumSamples: 2, BatchSize: 2, Device: "cuda"}
+	for i, n := range []int{0, 4, 15, 22} {
+		t.Setenv("CUDA_EMU_ALLOCS", fmt.Sprintf("%d:generate%d", n, i))
+		err := Generate(model, o, io.Discard)
+		var ce *ConfigError
+		if !errors.Is(err, kernels.ErrDeviceMemory) || !errors.As(err, &ce) || !strings.Contains(err.Error(), "--batch-size (2)") {
+			t.Errorf("%d allocations: %v; want a ConfigError matching kernels.ErrDeviceMemory that names --batch-size (2)", n, err)
+		}
+	}
+	t.Setenv("CUDA_EMU_ALLOCS", "0:generate-one")
+	o.BatchSize = 1
+	if err := Generate(model, o, io.Discard); err == nil || strings.Contains(err.Error(), "--batch-size") || !strings.Contains(err.Error(), "use --device cpu") {
+		t.Errorf("out of memory with one slot: %v; want the advice to use --device cpu alone", err)
+	}
+}
+
+func testGenerateOnGPU(t *testing.T, model string) {
+	t.Helper()
 	for _, o := range []GenerateOptions{
 		{Prompt: "the ", MaxNewTokens: 32, Temperature: 0.8, TopP: 1, Seed: 3, NumSamples: 3, BatchSize: 2},
 		{Prompt: "a", MaxNewTokens: 8, TopP: 1, Seed: 1, NumSamples: 1, BatchSize: 8},
@@ -619,20 +660,7 @@ func TestGenerateOnGPU(t *testing.T) {
 			t.Fatalf("generate --device cuda logged %q", log.String())
 		}
 		if gpu.String() != cpu.String() {
-			t.Errorf("%+v:\ngpu %q\ncpu %q", o, gpu.String(), cpu.String())
-		}
-	}
-	if desc, _ := kernels.ProbeCUDA(); !strings.Contains(desc, "emulator") {
-		return // only the driver emulator runs out of memory on demand
-	}
-	t.Cleanup(func() { t.Setenv("CUDA_EMU_ALLOCS", "") })
-	o := GenerateOptions{Prompt: "the ", MaxNewTokens: 5, TopP: 1, NumSamples: 2, BatchSize: 2, Device: "cuda"}
-	for i, n := range []int{0, 4, 15, 22} {
-		t.Setenv("CUDA_EMU_ALLOCS", fmt.Sprintf("%d:generate%d", n, i))
-		err := Generate(model, o, io.Discard)
-		var ce *ConfigError
-		if !errors.Is(err, kernels.ErrDeviceMemory) || !errors.As(err, &ce) || !strings.Contains(err.Error(), "--batch-size (2)") {
-			t.Errorf("%d allocations: %v; want a ConfigError matching kernels.ErrDeviceMemory that names --batch-size (2)", n, err)
+			t.Errorf("%s %+v:\ngpu %q\ncpu %q", model, o, gpu.String(), cpu.String())
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 
 	"gptctl/data"
 	"gptctl/graph"
@@ -136,11 +137,32 @@ func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if why := gpuSamplingLimit(p.Config); device == "cuda" && why != "" {
+		if o.Device == "cuda" {
+			return &ConfigError{fmt.Errorf("--device cuda: %s; use --device cpu", why)}
+		}
+		fmt.Fprintf(log, "note: sampling on the CPU: %s\n", why)
+		device = "cpu"
+	}
 	if device == "cuda" {
 		err = sampleWith(tok, o, w, func(slots int) (decoder, error) { return newGPUDecoder(p, slots) })
-		return deviceMemory(err, fmt.Sprintf("lower --batch-size (%d) or use --device cpu", o.BatchSize))
+		fix := "use --device cpu"
+		if o.BatchSize > 1 {
+			fix = fmt.Sprintf("lower --batch-size (%d) or use --device cpu", o.BatchSize)
+		}
+		return deviceMemory(err, fix)
 	}
 	return generate(p, tok, o, w)
+}
+
+// gpuSamplingLimit says why a GPU cannot sample from a model of cfg ("" when
+// it can): its attention kernel holds a token's keys in shared memory.
+func gpuSamplingLimit(cfg graph.Config) string {
+	hs := cfg.NEmbd / cfg.NHead
+	if most := kernels.DecodeAttentionMaxKeys(hs); cfg.NCtx > most {
+		return fmt.Sprintf("the model's n_ctx %d is over the %d tokens the GPU's sampling attention holds at head size %d", cfg.NCtx, most, hs)
+	}
+	return ""
 }
 
 // decoder is the model as sampling runs it: graph.Decoder on the CPU,
@@ -183,10 +205,8 @@ func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(sl
 		defer c.Close()
 	}
 	g := &generation{o: o, tok: tok, dec: dec, out: &stickyWriter{w: w}, jobs: map[int]*genJob{},
-		probs: make([][]float64, dec.Slots()), next: make([]int, dec.Slots()), slots: make([]*genJob, dec.Slots())}
-	for slot := range g.probs {
-		g.probs[slot] = make([]float64, tok.VocabSize())
-	}
+		next: make([]int, dec.Slots()), slots: make([]*genJob, dec.Slots())}
+	g.probs.New = func() any { p := make([]float64, tok.VocabSize()); return &p }
 	next := 0 // the next sample to start: prompt next/ns, its sample next%ns
 	for {
 		for slot := range g.slots { // free slots take the next samples
@@ -218,7 +238,7 @@ type generation struct {
 	tok   data.Tokenizer
 	dec   decoder
 	out   *stickyWriter
-	probs [][]float64     // each slot's scratch for its draws
+	probs sync.Pool       // *[]float64 of the tokenizer's size: a draw's scratch
 	next  []int           // the tokens a step draws, by row
 	slots []*genJob       // the sample each decoder slot runs, nil when free
 	jobs  map[int]*genJob // started samples whose output is not all written, by index
@@ -285,12 +305,14 @@ func (g *generation) step() error {
 		}
 	}
 	// The draws, a row each, run in parallel (each sample has its own
-	// random stream and scratch: the same draws in any order); the
-	// tokens are then taken in row order.
+	// random stream: the same draws in any order), each with scratch from
+	// the pool, which holds about as many as run at once; the tokens are
+	// then taken in row order.
 	next := g.next[:len(slots)]
 	kernels.ParallelFor(len(slots), func(r int) {
-		slot := slots[r]
-		next[r] = sample(logits[r*Vm:r*Vm+V], g.probs[slot], g.o, g.slots[slot].rng)
+		probs := g.probs.Get().(*[]float64)
+		next[r] = sample(logits[r*Vm:r*Vm+V], *probs, g.o, g.slots[slots[r]].rng)
+		g.probs.Put(probs)
 	})
 	for r, slot := range slots {
 		g.take(g.slots[slot], slot, next[r])

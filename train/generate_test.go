@@ -810,3 +810,23 @@ func TestGenerateNotesLongPrompt(t *testing.T) {
 		t.Errorf("a prompt within the context: %v, log %q", err, log.String())
 	}
 }
+
+// The GPU samples from models whose context fits its attention kernel's
+// shared memory; generate says why it cannot from others.
+func TestGPUSamplingLimit(t *testing.T) {
+	for _, c := range []struct {
+		nCtx, nEmbd, nHead int
+		want               string
+	}{
+		{1024, 768, 12, ""},
+		{12000, 768, 12, ""},
+		{12001, 768, 12, "the model's n_ctx 12001 is over the 12000 tokens the GPU's sampling attention holds at head size 64"},
+		{4096, 8192, 64, ""},
+		{64, 16384, 1, "the model's n_ctx 64 is over the 0 tokens the GPU's sampling attention holds at head size 16384"},
+	} {
+		cfg := graph.Config{NCtx: c.nCtx, NEmbd: c.nEmbd, NHead: c.nHead}
+		if got := gpuSamplingLimit(cfg); got != c.want {
+			t.Errorf("n_ctx %d, n_embd %d, n_head %d: %q, want %q", c.nCtx, c.nEmbd, c.nHead, got, c.want)
+		}
+	}
+}
