@@ -53,6 +53,10 @@ type GenerateOptions struct {
 	// positive logit is divided by it, a negative one multiplied. 0 or 1:
 	// off.
 	RepetitionPenalty float64
+	// Special reads the tokenizer's special tokens in the prompts
+	// ("<|endoftext|>" of a byte-level BPE) as their ids, as Hugging
+	// Face's tokenizers do, instead of as the characters they are.
+	Special bool
 	// Device is where the model runs: auto (a usable GPU, else the CPU),
 	// cpu or cuda; "" = cpu. Log gets the device notice (nil: none).
 	Device string
@@ -183,6 +187,14 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 // sampleWith samples through the decoder of the given number of slots
 // that open returns.
 func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(slots int) (decoder, error)) error {
+	encode := tok.Encode
+	if o.Special {
+		sp, ok := tok.(interface{ EncodeWithSpecial(string) []int })
+		if !ok {
+			return &ConfigError{fmt.Errorf("--special: the model's tokenizer (%s) has no special tokens to read in text (byte-level BPEs have <|endoftext|>); leave --special out", tok.Name())}
+		}
+		encode = sp.EncodeWithSpecial
+	}
 	prompts := o.Prompts
 	if len(prompts) == 0 {
 		prompts = []Prompt{{Text: o.Prompt}}
@@ -204,7 +216,7 @@ func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(sl
 	if c, ok := dec.(io.Closer); ok {
 		defer c.Close()
 	}
-	g := &generation{o: o, tok: tok, dec: dec, out: &stickyWriter{w: w}, jobs: map[int]*genJob{},
+	g := &generation{o: o, tok: tok, encode: encode, dec: dec, out: &stickyWriter{w: w}, jobs: map[int]*genJob{},
 		next: make([]int, dec.Slots()), slots: make([]*genJob, dec.Slots())}
 	g.probs.New = func() any { p := make([]float64, tok.VocabSize()); return &p }
 	next := 0 // the next sample to start: prompt next/ns, its sample next%ns
@@ -234,17 +246,18 @@ func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(sl
 // samples one after another: the earliest unfinished sample prints as it
 // goes, and the others hold their output until its turn.
 type generation struct {
-	o     GenerateOptions
-	tok   data.Tokenizer
-	dec   decoder
-	out   *stickyWriter
-	probs sync.Pool       // *[]float64 of the tokenizer's size: a draw's scratch
-	next  []int           // the tokens a step draws, by row
-	slots []*genJob       // the sample each decoder slot runs, nil when free
-	jobs  map[int]*genJob // started samples whose output is not all written, by index
-	head  int             // the sample whose output is written as it comes
-	seen  []bool          // ids a penalty has been applied to, cleared after each sample's
-	noted bool            // whether a prompt over the context has been noted
+	o      GenerateOptions
+	tok    data.Tokenizer
+	encode func(string) []int // the prompts' encoding: tok's, with or without its special tokens
+	dec    decoder
+	out    *stickyWriter
+	probs  sync.Pool       // *[]float64 of the tokenizer's size: a draw's scratch
+	next   []int           // the tokens a step draws, by row
+	slots  []*genJob       // the sample each decoder slot runs, nil when free
+	jobs   map[int]*genJob // started samples whose output is not all written, by index
+	head   int             // the sample whose output is written as it comes
+	seen   []bool          // ids a penalty has been applied to, cleared after each sample's
+	noted  bool            // whether a prompt over the context has been noted
 }
 
 // genJob is one sample being drawn.
@@ -262,7 +275,7 @@ type genJob struct {
 
 // start begins sample index, sample i of prompt pr, in slot.
 func (g *generation) start(index, slot int, pr Prompt, i int) {
-	ids := g.tok.Encode(pr.Text)
+	ids := g.encode(pr.Text)
 	if len(ids) == 0 {
 		ids = []int{startToken(g.tok)}
 	}

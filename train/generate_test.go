@@ -830,3 +830,47 @@ func TestGPUSamplingLimit(t *testing.T) {
 		}
 	}
 }
+
+// recordDecoder is a fixedDecoder that keeps every token it is fed.
+type recordDecoder struct {
+	fixedDecoder
+	fed []int
+}
+
+func (d *recordDecoder) Feed(slots []int, ids [][]int) ([]float32, error) {
+	for _, l := range ids {
+		d.fed = append(d.fed, l...)
+	}
+	return d.fixedDecoder.Feed(slots, ids)
+}
+
+// With Special, "<|endoftext|>" in a prompt reaches the model as the
+// end-of-text token; without it, as the characters it is. A tokenizer
+// with no special tokens refuses Special.
+func TestGenerateSpecial(t *testing.T) {
+	corpus := filepath.Join(t.TempDir(), "c.txt")
+	writeFile(t, corpus, strings.Repeat("the cat sat on the mat. ", 50))
+	bpe, err := data.TrainBPE([]string{corpus}, 280, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := func(tok data.Tokenizer, special bool) ([]int, error) {
+		d := &recordDecoder{fixedDecoder: fixedDecoder{row: make([]float32, tok.VocabSize()), n: make([]int, 1), slots: 1}}
+		o := GenerateOptions{Prompt: "the cat<|endoftext|>the mat", MaxNewTokens: 1, TopP: 1, NumSamples: 1, Special: special}
+		err := sampleWith(tok, o, io.Discard, func(int) (decoder, error) { return d, nil })
+		return d.fed, err
+	}
+	eot := bpe.EOT()
+	fed, err := feed(bpe, true)
+	if err != nil || !slices.Equal(fed, bpe.EncodeWithSpecial("the cat<|endoftext|>the mat")) || !slices.Contains(fed, eot) {
+		t.Errorf("Special: fed %v (%v), want the prompt with the end-of-text token %d", fed, err, eot)
+	}
+	fed, err = feed(bpe, false)
+	if err != nil || !slices.Equal(fed, bpe.Encode("the cat<|endoftext|>the mat")) || slices.Contains(fed, eot) {
+		t.Errorf("without Special: fed %v (%v), want the prompt's characters", fed, err)
+	}
+	var ce *ConfigError
+	if _, err := feed(data.NewCharTokenizer("the cat<|endofx>m"), true); !errors.As(err, &ce) || !strings.Contains(err.Error(), "--special") {
+		t.Errorf("Special with a char tokenizer: %v, want a ConfigError naming --special", err)
+	}
+}

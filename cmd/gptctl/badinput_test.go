@@ -170,6 +170,7 @@ func TestBadInput(t *testing.T) {
 		{"generate --repetition-penalty -1", []string{"generate", "--model", pre, "--repetition-penalty", "-1"}, 2, []string{"--repetition-penalty -1 must be positive (1: off)"}},
 		{"generate --repetition-penalty 0", []string{"generate", "--model", pre, "--repetition-penalty", "0"}, 2, []string{"--repetition-penalty 0 must be positive (1: off)"}},
 		{"generate --repetition-penalty +Inf", []string{"generate", "--model", pre, "--repetition-penalty", "+Inf"}, 2, []string{"--repetition-penalty +Inf must be a finite number"}},
+		{"generate --special of a char model", []string{"generate", "--model", pre, "--special"}, 2, []string{"--special: the model's tokenizer (char) has no special tokens"}},
 		{"generate --device unknown", []string{"generate", "--model", pre, "--device", "gpu"}, 2, []string{`--device "gpu" is not auto, cpu or cuda`}},
 		{"generate --prompts line of the wrong type", []string{"generate", "--model", pre, "--prompts", typedPrompts}, 2, []string{typedPrompts + `:1: "prompt" is a JSON number; it must be a string`}},
 		{"generate --prompts not UTF-8", []string{"generate", "--model", pre, "--prompts", latin1Prompts}, 2, []string{latin1Prompts + ":2: the line is not valid UTF-8"}},

@@ -51,7 +51,9 @@ is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": the
 new tokens drawn (a stop string's included, the end-of-text token not),
 "finish_reason": "length" | "eot" | "stop", "stop": the string that ended it}.
 A prompt longer than the model's context is cut to its last n_ctx tokens,
-with a note on stderr.
+with a note on stderr. A prompt is encoded as training text is, the
+characters of "<|endoftext|>" included; --special reads them as the
+end-of-text token instead, as Hugging Face's GPT-2 tokenizer does.
 
 --prompts FILE samples from many prompts with one load of the model: a JSON
 lines file, each line {"prompt": "...", "id": ...} or a JSON string; every
@@ -131,6 +133,7 @@ devices draw the same text but for float32 rounding.`,
 	f.BoolVar(&opts.JSON, "json", false, "print one JSON object a sample (sample, prompt, text, tokens, finish_reason, stop) instead of the text as it comes")
 	f.Float64Var(&opts.RepetitionPenalty, "repetition-penalty", def.RepetitionPenalty, "above 1, make the tokens a sample already holds, its prompt's too, less likely (Hugging Face's repetition_penalty; 1 = off)")
 	f.IntVar(&opts.BatchSize, "batch-size", def.BatchSize, "samples drawn together, one step of the model for a token of each (each holds a cache of 2 x n_layer x n_ctx x n_embd floats)")
+	f.BoolVar(&opts.Special, "special", false, "read <|endoftext|> in the prompt as the end-of-text token, as Hugging Face's tokenizers do (default: as the characters it is, as in training text)")
 	f.StringVar(&opts.Device, "device", "auto", "auto, cpu or cuda: where the model runs (on a GPU in float32)")
 	f.IntVar(&opts.Threads, "threads", 0, "CPU threads (0: all cores)")
 	return cmd
