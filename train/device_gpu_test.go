@@ -607,12 +607,7 @@ func TestGenerateOnGPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := kernels.NewRNG(6)
-	for _, w := range p.List {
-		for i := range w.Data {
-			w.Data[i] += float32(rng.NormFloat64() * 0.1)
-		}
-	}
+	perturb(p, 6)
 	if err := writeModelDir(pre, p, data.NewCharTokenizer(synthChars)); err != nil {
 		t.Fatal(err)
 	}

@@ -32,12 +32,7 @@ func TestGenerateSlidesPastTheContext(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rng := kernels.NewRNG(4)
-		for _, w := range p.List { // a model with opinions: greedy output that varies
-			for i := range w.Data {
-				w.Data[i] += float32(rng.NormFloat64() * 0.1)
-			}
-		}
+		perturb(p, 4) // a model with opinions: greedy output that varies
 		const prompt, n = "fab", 30
 		o := GenerateOptions{Prompt: prompt, MaxNewTokens: n, Temperature: 1, TopP: 1, Seed: 9}
 		var out bytes.Buffer
@@ -872,5 +867,16 @@ func TestGenerateSpecial(t *testing.T) {
 	var ce *ConfigError
 	if _, err := feed(data.NewCharTokenizer("the cat<|endofx>m"), true); !errors.As(err, &ce) || !strings.Contains(err.Error(), "--special") {
 		t.Errorf("Special with a char tokenizer: %v, want a ConfigError naming --special", err)
+	}
+}
+
+// perturb moves every weight of p (biases and LayerNorms too) off its
+// initial value by N(0, 0.1) draws from seed, so that each of them counts.
+func perturb(p *graph.Params, seed uint64) {
+	rng := kernels.NewRNG(seed)
+	for _, w := range p.List {
+		for i := range w.Data {
+			w.Data[i] += float32(rng.NormFloat64() * 0.1)
+		}
 	}
 }
