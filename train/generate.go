@@ -6,6 +6,7 @@ package train
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,6 +62,10 @@ type GenerateOptions struct {
 	// cpu or cuda; "" = cpu. Log gets the device notice (nil: none).
 	Device string
 	Log    io.Writer
+	// Context stops the sampling between two steps of the model when it is
+	// done (nil: never): the samples started are written as they stand,
+	// with finish_reason "interrupted", the others not at all.
+	Context context.Context
 }
 
 // DefaultGenerate is what gptctl generate draws with when given no flags
@@ -80,8 +85,8 @@ type Sample struct {
 	Text   string `json:"text"`
 	Tokens int    `json:"tokens"` // new tokens drawn, a stop string's included, the end-of-text token not
 	// FinishReason says why the sample ended: "length" (--max-new-tokens),
-	// "eot" (the model's end-of-text token) or "stop" (a --stop string,
-	// named by Stop).
+	// "eot" (the model's end-of-text token), "stop" (a --stop string,
+	// named by Stop) or "interrupted" (a signal stopped generate).
 	FinishReason string `json:"finish_reason"`
 	Stop         string `json:"stop,omitempty"`
 }
@@ -229,6 +234,9 @@ func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(sl
 		}
 		if !slices.ContainsFunc(g.slots, func(j *genJob) bool { return j != nil }) {
 			break
+		}
+		if o.Context != nil && o.Context.Err() != nil {
+			return g.interrupt(context.Cause(o.Context), total)
 		}
 		if err := g.step(); err != nil {
 			return err
@@ -449,6 +457,26 @@ func (g *generation) finish(j *genJob, slot int) {
 			h.held = bytes.Buffer{}
 		}
 	}
+}
+
+// interrupt ends the samples started, in order, as they stand, and returns
+// the error that says what was written of the total.
+func (g *generation) interrupt(cause error, total int) error {
+	cut := 0
+	for {
+		slot := slices.IndexFunc(g.slots, func(j *genJob) bool { return j != nil && j.index == g.head })
+		if slot < 0 { // the first not started: the rest are not either
+			break
+		}
+		j := g.slots[slot]
+		j.sample.FinishReason = "interrupted"
+		g.finish(j, slot) // writes it, and the finished ones held after it
+		cut++
+	}
+	if g.out.err != nil {
+		return fmt.Errorf("writing the sample: %w", g.out.err)
+	}
+	return fmt.Errorf("generate stopped (%v): %d of %d samples written whole, %d cut short (finish_reason \"interrupted\")", cause, g.head-cut, total, cut)
 }
 
 // stickyWriter keeps the first error of its writer and fails every write

@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -878,5 +879,108 @@ func perturb(p *graph.Params, seed uint64) {
 		for i := range w.Data {
 			w.Data[i] += float32(rng.NormFloat64() * 0.1)
 		}
+	}
+}
+
+// cancelDecoder cancels its context before its feed number n (0: the
+// first).
+type cancelDecoder struct {
+	decoder
+	n, fed int
+	cancel context.CancelCauseFunc
+}
+
+func (d *cancelDecoder) Feed(slots []int, ids [][]int) ([]float32, error) {
+	if d.fed == d.n {
+		d.cancel(errors.New("received terminated"))
+	}
+	d.fed++
+	return d.decoder.Feed(slots, ids)
+}
+
+// A cancelled context stops generate after the step at hand: the samples
+// started are written in order as they stand, the unfinished ones with
+// finish_reason "interrupted" and their text so far (text held back as
+// the possible start of a stop string included), the finished ones
+// held behind them too, and none of the samples not started; the error
+// says how many of each. The text output is the same samples.
+func TestGenerateInterrupted(t *testing.T) {
+	tok := eotChars{data.NewCharTokenizer("abcdefghij klmnop.")}
+	p := tinyLM(t, "gpt2", tok.VocabSize(), 16, 16)
+	prompts := []Prompt{{Line: 1, Text: "ab"}, {Line: 2, Text: "klmnop abc"}, {Line: 3, Text: "j"}}
+	o := GenerateOptions{MaxNewTokens: 30, Temperature: 1, TopP: 1, Seed: 5, NumSamples: 3, IgnoreEOT: true,
+		Stop: []string{"ab", "k "}, Prompts: prompts, JSON: true, BatchSize: 4}
+	var whole bytes.Buffer
+	if err := generate(p, tok, o, &whole); err != nil {
+		t.Fatal(err)
+	}
+	var full []Sample
+	for l := range strings.Lines(whole.String()) {
+		var s Sample
+		if err := json.Unmarshal([]byte(l), &s); err != nil {
+			t.Fatal(err)
+		}
+		full = append(full, s)
+	}
+	heldBehind := false // whether a whole sample came after a cut one
+	for n := 0; n < 40; n++ {
+		var js, text bytes.Buffer
+		var err [2]error
+		for i, w := range []*bytes.Buffer{&js, &text} {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			o.Context, o.JSON = ctx, i == 0
+			err[i] = sampleWith(tok, o, w, func(slots int) (decoder, error) {
+				d, err := graph.NewDecoderSlots(p, slots)
+				return &cancelDecoder{decoder: d, n: n, cancel: cancel}, err
+			})
+		}
+		var got []Sample
+		for l := range strings.Lines(js.String()) {
+			var s Sample
+			if err := json.Unmarshal([]byte(l), &s); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, s)
+		}
+		cut, wholeN := 0, 0
+		var texts []string
+		for i, s := range got {
+			f := full[i]
+			texts = append(texts, s.Prompt+s.Text+"\n")
+			if s.FinishReason != "interrupted" {
+				wholeN++
+				heldBehind = heldBehind || cut > 0
+				if !reflect.DeepEqual(s, f) {
+					t.Errorf("stopped before feed %d: sample %d %+v, want it whole: %+v", n, i, s, f)
+				}
+				continue
+			}
+			cut++
+			if s.Line != f.Line || s.Sample != f.Sample || !strings.HasPrefix(f.Text+f.Stop, s.Text) || s.Tokens >= f.Tokens {
+				t.Errorf("stopped before feed %d: sample %d %+v, want the start of %+v", n, i, s, f)
+			}
+		}
+		if len(got) == len(full) && cut == 0 {
+			if err[0] != nil || err[1] != nil {
+				t.Errorf("cancelled at the last feed (%d): %v, %v; want the samples done", n, err[0], err[1])
+			}
+			if n < 5 {
+				t.Fatalf("the run ended after %d feeds: too few to test", n)
+			}
+			break
+		}
+		want := fmt.Sprintf("generate stopped (received terminated): %d of 9 samples written whole, %d cut short (finish_reason \"interrupted\")", wholeN, cut)
+		if err[0] == nil || err[0].Error() != want || err[1] == nil || err[1].Error() != want {
+			t.Errorf("stopped before feed %d: %v (text: %v), want %q", n, err[0], err[1], want)
+		}
+		if cut == 0 || len(got) == 0 {
+			t.Errorf("stopped before feed %d: %d samples written, %d cut; want the samples started", n, len(got), cut)
+		}
+		if w := strings.Join(texts, sampleSeparator+"\n"); text.String() != w {
+			t.Errorf("stopped before feed %d: the text output\n%s\nwant the JSON's samples\n%s", n, text.String(), w)
+		}
+	}
+	if !heldBehind {
+		t.Error("no stop left a finished sample behind a cut one: the test does not cover held samples")
 	}
 }

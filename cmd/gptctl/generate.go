@@ -49,7 +49,10 @@ at a time, the first unfinished sample printing as it goes.
 --json prints one JSON object a sample instead, a line each, when the sample
 is done: {"sample": 0, "prompt": ..., "text": the new text, "tokens": the
 new tokens drawn (a stop string's included, the end-of-text token not),
-"finish_reason": "length" | "eot" | "stop", "stop": the string that ended it}.
+"finish_reason": "length" | "eot" | "stop" | "interrupted", "stop": the
+string that ended it}. SIGINT, SIGTERM, SIGHUP or SIGUSR1 stops generate after the
+step at hand: the samples started are written as they stand (with --json,
+finish_reason "interrupted"), the rest not at all, and the status is 1.
 A prompt longer than the model's context is cut to its last n_ctx tokens,
 with a note on stderr. A prompt is encoded as training text is, the
 characters of "<|endoftext|>" included; --special reads them as the
@@ -114,6 +117,11 @@ devices draw the same text but for float32 rounding.`,
 			if err := noteModel(cmd.ErrOrStderr(), opts.ModelDir); err != nil {
 				return err
 			}
+			// A signal stops the sampling after the step at hand: the
+			// samples started are written as they stand, and the status is 1.
+			ctx, stop := signalContext(opts.Log)
+			defer stop()
+			opts.Context = ctx
 			return train.Generate(opts.ModelDir, opts.GenerateOptions, opts.Out)
 		},
 	}

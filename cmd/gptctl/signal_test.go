@@ -482,3 +482,37 @@ func TestPredictStoppedBySignal(t *testing.T) {
 		t.Errorf("temporary files left: %v", tmp)
 	}
 }
+
+// SIGTERM stops generate after the step at hand: the samples started are
+// written as they stand, each ending its line, and the status is 1 with
+// a message saying so.
+func TestGenerateSIGTERM(t *testing.T) {
+	bin := buildBinary(t)
+	model := filepath.Join(t.TempDir(), "m")
+	if out, err := exec.Command(bin, append(tinyRun, "--set", "max_steps=2", "--out", model)...).CombinedOutput(); err != nil {
+		t.Fatalf("pretrain: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "generate", "--model", model, "--prompt", "The", "--num-samples", "5", "--batch-size", "2",
+		"--max-new-tokens", "10000000", "--ignore-eot", "--threads", "1")
+	var stdout, stderr syncBuilder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForText(t, &stdout, "The")
+	time.Sleep(50 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("after SIGTERM generate exited with %v, want status 1\n%s", err, stderr.String())
+	}
+	if want := "generate stopped (received terminated): 0 of 5 samples written whole, 2 cut short"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+	samples := strings.Split(stdout.String(), "---------------\n")
+	if len(samples) != 2 || !strings.HasPrefix(samples[0], "The") || !strings.HasPrefix(samples[1], "The") ||
+		!strings.HasSuffix(samples[0], "\n") || !strings.HasSuffix(samples[1], "\n") || len(samples[1]) < 5 {
+		t.Errorf("stdout %q, want the two samples started, each cut short on its own line", stdout.String())
+	}
+}
