@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -179,6 +180,26 @@ func CharTextProblem(tok Tokenizer, text string) string {
 		return fmt.Sprintf("characters %s are not in the vocabulary (char, %d tokens)", RuneList(unk), ct.VocabSize())
 	}
 	return ""
+}
+
+// NoCharsKnown returns, for a char tokenizer, the TaskFormat.Unreadable
+// that finds text none of whose characters but spaces is in its
+// vocabulary, which it would encode as nothing or spaces; nil for other
+// tokenizers, which encode any text.
+func NoCharsKnown(tok Tokenizer) func(string) string {
+	ct, ok := tok.(*CharTokenizer)
+	if !ok {
+		return nil
+	}
+	return func(text string) string {
+		for _, r := range text {
+			if _, known := ct.ids[r]; known && !unicode.IsSpace(r) {
+				return ""
+			}
+		}
+		text = strings.TrimSpace(text)
+		return fmt.Sprintf("none of its characters %s is in the model's vocabulary (char, %d tokens)", RuneList(ct.Unknown(text)), ct.VocabSize())
+	}
 }
 
 // UnknownChars returns the distinct characters of text that tok, when it is

@@ -80,6 +80,11 @@ type TaskFormat struct {
 	MinOptions int `yaml:"min_options" json:"min_options,omitempty"`
 	// SkipBadRows counts bad rows in TaskData.Skipped instead of failing.
 	SkipBadRows bool `yaml:"skip_bad_rows" json:"skip_bad_rows"`
+	// Unreadable, when set, says why the model cannot read any of an
+	// input's text ("" when it can): such an input is as blank as an
+	// empty one (a char-level vocabulary may lack all its characters).
+	// Not a config key: set by the caller that knows the model.
+	Unreadable func(text string) string `yaml:"-" json:"-"`
 }
 
 // Example is one row of a task file.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // readTSV reads tab-separated rows, GLUE style: no quoting at all, a
@@ -157,6 +158,9 @@ func (p *taskParser) jsonLine(line int, ln string, seen *bool) error {
 		return &RowError{Path: p.path, Line: line, Msg: "the file is a JSON array; a task file in JSONL holds one JSON object per line (write each element on a line of its own, e.g. jq -c '.[]' FILE)"}
 	}
 	*seen = true
+	if !utf8.ValidString(ln) {
+		return p.bad(&RowError{Path: p.path, Line: line, Msg: "the line " + notUTF8})
+	}
 	cells, have, msg := p.jsonCells(ln)
 	if msg != "" {
 		return p.bad(&RowError{Path: p.path, Line: line, Msg: msg})

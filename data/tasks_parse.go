@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // taskParser turns rows of cells into Examples. Every format is reduced to
@@ -148,6 +149,15 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 	if err := p.checkWidth(line, cells); err != nil {
 		return Example{}, err
 	}
+	if have == nil { // (a JSONL line is checked whole)
+		for _, role := range slices.Sorted(maps.Keys(p.cols)) {
+			for _, i := range p.cols[role] {
+				if i < len(cells) && !utf8.ValidString(cells[i]) {
+					return Example{}, p.rowErr(line, role, "%s (%s) %s", p.colDesc(role), role, notUTF8)
+				}
+			}
+		}
+	}
 	ex := Example{Line: line, Fields: make(map[string]string, len(p.roles))}
 	for _, role := range p.roles {
 		v, ok := p.value(role, cells, have)
@@ -243,12 +253,12 @@ func (p *taskParser) options(line int, cells []string, have []bool) ([]string, *
 			}
 		case !ok:
 			return nil, p.rowErr(line, role, "missing %s (%s)", p.colDesc(role), role)
-		case strings.TrimSpace(v) == "" && p.target != "": // as a blank input
+		case p.target != "" && p.blank(v) != "": // as a blank input
 			why := " (for rows with fewer options, set min_options)"
 			if p.f.MinOptions > 0 {
 				why = fmt.Sprintf(", and min_options is %d", p.f.MinOptions)
 			}
-			return nil, p.rowErr(line, role, "missing %s (%s): it is blank%s", p.colDesc(role), role, why)
+			return nil, p.rowErr(line, role, "missing %s (%s): %s%s", p.colDesc(role), role, p.blank(v), why)
 		case missing >= 0:
 			return nil, p.rowErr(line, role, "has %s but not option%d before it (options must come first, gaps after them)", role, missing)
 		default:
@@ -288,25 +298,41 @@ func (p *taskParser) blankInput(fields map[string]string) (role, msg string) {
 	var blank []string // context and question, where mapped and blank
 	story := false     // a context or question that is not blank
 	for _, r := range p.roles {
-		isBlank := strings.TrimSpace(fields[r]) == ""
+		why := p.blank(fields[r])
 		switch {
 		case r == "context" || r == "question":
-			story = story || !isBlank
-			if isBlank {
+			story = story || why == ""
+			if why != "" {
 				blank = append(blank, r)
 			}
-		case isBlank:
-			return r, "it is blank"
+		case why != "":
+			return r, why
 		}
 	}
 	switch {
 	case story || len(blank) == 0:
 		return "", ""
 	case len(blank) == 1:
-		return blank[0], "it is blank"
+		return blank[0], p.blank(fields[blank[0]])
 	}
-	return "context", fmt.Sprintf("it is blank, and so is %s (question)", p.colDesc("question"))
+	return "context", fmt.Sprintf("%s, and so is %s (question)", p.blank(fields["context"]), p.colDesc("question"))
 }
+
+// blank says why the input v is as good as missing: "it is blank", or
+// the model cannot read any of it (TaskFormat.Unreadable); "" when it is
+// not.
+func (p *taskParser) blank(v string) string {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return "it is blank"
+	case p.f.Unreadable != nil:
+		return p.f.Unreadable(v)
+	}
+	return ""
+}
+
+// notUTF8 ends the message of a cell or line that is not UTF-8.
+const notUTF8 = "is not valid UTF-8: the file is in another encoding (convert it, e.g. iconv -f LATIN1 -t UTF-8 FILE > NEW)"
 
 // value is the text of role in a row; ok is false when a cell is missing.
 func (p *taskParser) value(role string, cells []string, have []bool) (v string, ok bool) {

@@ -532,3 +532,74 @@ func TestChoiceMisnamedContextColumn(t *testing.T) {
 		t.Errorf("a misnamed context column: %v", err)
 	}
 }
+
+// A cell of a column the task reads that is not UTF-8 (a Latin-1 file) is
+// a bad row naming its line, in every format and whether or not labels
+// are read; one in a column it does not read is left alone. Skipped rows
+// are counted.
+func TestTaskFileNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, content string
+		f             TaskFormat
+		line          int
+	}{
+		{"a.tsv", "text\tlabel\tnote\ngood\t1\tcaf\xe9\ncaf\xe9 ok\t0\tx\nfine\t1\tx\n", TaskFormat{Header: true, Columns: map[string]string{"text": "text", "label": "label"}, Labels: []string{"0", "1"}}, 3},
+		{"a.csv", "text,label\ngood,1\n\"caf\xe9, ok\",0\nfine,1\n", TaskFormat{Header: true, Columns: map[string]string{"text": "text", "label": "label"}, Labels: []string{"0", "1"}}, 3},
+		{"a.jsonl", "{\"text\": \"good\", \"label\": 1}\n{\"text\": \"caf\xe9\", \"label\": 0}\n{\"text\": \"fine\", \"label\": 1}\n", TaskFormat{Columns: map[string]string{"text": "text", "label": "label"}, Labels: []string{"0", "1"}}, 2},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, needLabel := range []bool{true, false} {
+			_, err := ReadTaskFile(path, c.f, needLabel)
+			var re *RowError
+			if !errors.As(err, &re) || re.Line != c.line || !strings.Contains(err.Error(), "is not valid UTF-8") {
+				t.Errorf("%s (labels read: %v): %v, want a row error at line %d saying it is not UTF-8", c.name, needLabel, err, c.line)
+			}
+			f := c.f
+			f.SkipBadRows = true
+			td, err := ReadTaskFile(path, f, needLabel)
+			if err != nil || td.Count != 2 || td.Skipped != 1 {
+				t.Errorf("%s, skip_bad_rows: %+v, %v; want 2 rows read, 1 skipped", c.name, td, err)
+			}
+		}
+	}
+}
+
+// Unreadable makes an input the model cannot read any of (a char
+// vocabulary without its characters) as blank as an empty one: a bad row
+// where labels are read, naming why; a row read for predictions keeps it.
+// A context the model cannot read is enough when the question can be
+// read; an unreadable option is a bad row too.
+func TestTaskFileUnreadableInput(t *testing.T) {
+	tok := NewCharTokenizer("abcdefgh .")
+	dir := t.TempDir()
+	cls := filepath.Join(dir, "c.tsv")
+	os.WriteFile(cls, []byte("text\tlabel\nabc\t1\n日本語\t0\n 💡 🙂 \t1\nbad 日本\t0\n"), 0o644)
+	f := TaskFormat{Header: true, Columns: map[string]string{"text": "text", "label": "label"}, Labels: []string{"0", "1"}, Unreadable: NoCharsKnown(tok)}
+	_, err := ReadTaskFile(cls, f, true)
+	if err == nil || !strings.HasPrefix(err.Error(), cls+":3: missing column \"text\" (text): none of its characters \"日本語\" is in the model's vocabulary (char, 10 tokens)") {
+		t.Errorf("a text of unknown characters: %v", err)
+	}
+	f.SkipBadRows = true
+	if td, err := ReadTaskFile(cls, f, true); err != nil || td.Count != 2 || td.Skipped != 2 {
+		t.Errorf("skip_bad_rows: %+v, %v; want lines 2 and 5 read, 3 and 4 skipped", td, err)
+	}
+	f.SkipBadRows = false
+	if td, err := ReadTaskFile(cls, f, false); err != nil || td.Count != 4 {
+		t.Errorf("read for predictions: %+v, %v; want every row", td, err)
+	}
+	mc := filepath.Join(dir, "m.jsonl")
+	os.WriteFile(mc, []byte(`{"c": "日本", "q": "abc", "o": ["a", "b"], "y": 0}`+"\n"+`{"c": "abc", "q": "", "o": ["a", "123"], "y": 0}`+"\n"), 0o644)
+	mf := TaskFormat{Columns: map[string]string{"context": "c", "question": "q", "option0": "o.0", "option1": "o.1", "label": "y"}, Unreadable: NoCharsKnown(tok)}
+	_, err = ReadTaskFile(mc, mf, true)
+	if err == nil || !strings.HasPrefix(err.Error(), mc+":2: missing field \"o.1\" (option1): none of its characters \"123\" is in the model's vocabulary") {
+		t.Errorf("an option of unknown characters: %v", err)
+	}
+	if NoCharsKnown(ByteTokenizer{}) != nil {
+		t.Error("a byte tokenizer reads any text, yet has an Unreadable")
+	}
+}

@@ -398,7 +398,9 @@ func (r *ftRun) taskTokens(p *graph.Params) (int, error) {
 // loadData reads, splits and encodes the task files.
 func (r *ftRun) loadData() error {
 	t := r.cfg.Task
-	train, err := readTaskData(t.Train, t.TaskFormat, true, r.opt.Log, "skip_bad_rows")
+	f := t.TaskFormat
+	f.Unreadable = data.NoCharsKnown(r.model.tok)
+	train, err := readTaskData(t.Train, f, true, r.opt.Log, "skip_bad_rows")
 	if err != nil {
 		return r.resumedPath(err)
 	}
@@ -410,7 +412,7 @@ func (r *ftRun) loadData() error {
 		fmt.Fprintf(r.opt.Log, "task: warning: val %s is the training file: the validation metrics and best/ score rows the model trains on (val_fraction splits some off instead)\n", t.Val)
 		valEx = train.Examples
 	case t.Val != "":
-		val, err := readTaskData(t.Val, t.TaskFormat, true, r.opt.Log, "skip_bad_rows")
+		val, err := readTaskData(t.Val, f, true, r.opt.Log, "skip_bad_rows")
 		if err != nil {
 			return r.resumedPath(err)
 		}

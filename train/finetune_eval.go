@@ -123,6 +123,7 @@ func openInferFile(m *taskModel, file string, needLabel bool, o InferOptions) (*
 		f.Header = true // the JSON fields are the names of a tsv/csv file's header
 	}
 	f.SkipBadRows = o.SkipBadRows // the command's choice, not the finetune's
+	f.Unreadable = data.NoCharsKnown(m.tok)
 	src, err := data.OpenTaskSource(file)
 	if err != nil {
 		return nil, &InputError{Err: err}

@@ -482,6 +482,14 @@ func TestFinetuneBadRows(t *testing.T) {
 	if err != nil || sum.Skipped != 1 || sum.TrainExamples+sum.ValExamples != 4 {
 		t.Fatalf("with skip_bad_rows: %+v, %v", sum, err)
 	}
+	// A text the model reads nothing of (a char vocabulary without digits)
+	// is as blank as an empty one.
+	writeFile(t, train, "sentence\tlabel\nfine\t0\nalso fine\t1\n 1984 \t0\nok\t0\nyes\t1\n")
+	cfg.Task.SkipBadRows = false
+	_, err = Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "run3"), Log: io.Discard})
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), `bad.tsv:4: missing column "sentence" (text): none of its characters "1984" is in the model's vocabulary`) {
+		t.Fatalf("a text of unknown characters: %v, want a RowError at bad.tsv:4", err)
+	}
 }
 
 // A run interrupted and resumed ends with the same weights, moments and
@@ -805,6 +813,15 @@ eval_interval: 2
 	}
 	file := writeFile(t, filepath.Join(dir, "new.tsv"), "id\tlabel\tsentence\n1\tpos\tyes a b\n2\tneg\n3\tneg\tno c d\n")
 	var re *data.RowError
+	// A text the model reads nothing of is a bad row where labels are read
+	// (eval), and gets a prediction as a blank one does.
+	digits := writeFile(t, filepath.Join(dir, "digits.tsv"), "id\tlabel\tsentence\n1\tpos\tyes a b\n2\tneg\t2024\n")
+	if _, err := EvalTask(out, digits, InferOptions{Batch: 4}); !errors.As(err, &re) || re.Line != 3 || !strings.Contains(err.Error(), "none of its characters") {
+		t.Errorf("eval of a text of unknown characters: %v, want a row error at line 3", err)
+	}
+	if n, err := PredictTask(out, digits, io.Discard, InferOptions{Batch: 4}); err != nil || n != 2 {
+		t.Errorf("predict of a text of unknown characters: %d predictions, %v; want 2", n, err)
+	}
 	if _, err := PredictTask(out, file, io.Discard, InferOptions{Batch: 4}); !errors.As(err, &re) || re.Line != 3 {
 		t.Errorf("predict: %v, want a row error at line 3", err)
 	}

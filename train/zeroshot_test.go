@@ -167,6 +167,25 @@ func TestZeroShotSkipBadRows(t *testing.T) {
 	}
 }
 
+// An option a char-level model can read nothing of ("42" without digits)
+// is a bad row, as a blank one is: read as nothing, it used to score best
+// on every row.
+func TestZeroShotUnreadableOption(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, filepath.Join(dir, "mc.tsv"), "ctx\to1\to2\tans\nthe cat\tsat\tran\t0\nthe dog\tbarked\t42\t1\nthe cow\tate\tslept\t1\n")
+	task := TaskConfig{Type: TaskMultipleChoice, Train: file}
+	task.Header = true
+	task.Columns = map[string]string{"context": "ctx", "option0": "o1", "option1": "o2", "label": "ans"}
+	var re *data.RowError
+	if _, err := ZeroShotChoice(tinyModelDir(t), file, task, InferOptions{Batch: 4}); !errors.As(err, &re) || re.Line != 3 || !strings.Contains(err.Error(), `none of its characters "42" is in the model's vocabulary`) {
+		t.Errorf("zero-shot: %v, want a row error at line 3 naming the characters", err)
+	}
+	res, err := ZeroShotChoice(tinyModelDir(t), file, task, InferOptions{Batch: 4, SkipBadRows: true, Log: io.Discard})
+	if err != nil || res["examples"] != 2 || res["skipped"] != 1 {
+		t.Errorf("zero-shot with --skip-bad-rows: %v, %v", res, err)
+	}
+}
+
 // Zero-shot scoring counts truncated examples, not options, and says which
 // characters a char-level model dropped (two options of unknown characters
 // used to score alike, the tie going to option 0, without a word).
