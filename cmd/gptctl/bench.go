@@ -60,7 +60,7 @@ peak_rss_mb. Compare with ../shared/bench/torch_ref.py on the same shape.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.ConfigPath, "config", "c", "", "YAML config (configs/bench-*.yaml)")
+	onceFlag(f, &opts.ConfigPath, "config", "c", "YAML config (configs/bench-*.yaml)", configOnce)
 	f.StringArrayVar(&opts.Sets, "set", nil, "override a config key, key=value (repeatable)")
 	f.IntVar(&opts.Steps, "steps", 20, "timed training steps")
 	f.IntVar(&opts.Warmup, "warmup", 3, "untimed steps first")

@@ -65,7 +65,7 @@ devices give the same numbers.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.ModelDir, "model", "m", "", "gptctl run directory or Hugging Face model directory")
-	cmd.Flags().StringVarP(&opts.DataPath, "data", "d", "", "text or task file to evaluate on, or a directory of token shards")
+	onceFlag(cmd.Flags(), &opts.DataPath, "data", "d", "text or task file to evaluate on, or a directory of token shards", "eval reads one file, glob or shard directory a run (quote a glob: --data 'dir/*.txt')")
 	cmd.Flags().StringVar(&opts.Split, "split", "", "shards: the split to score, val or train (default val)")
 	cmd.Flags().IntVar(&opts.Batch, "batch-size", 8, "windows (with --task: option rows) per forward pass")
 	cmd.Flags().IntVar(&opts.Stride, "stride", 0, "language model: tokens each window moves on; below n_ctx, windows overlap and every token sees at least n_ctx-stride before it (0: n_ctx)")

@@ -52,7 +52,7 @@ checkpoint and stop; --resume continues.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.ConfigPath, "config", "c", "", "finetune YAML config with a task: section")
+	onceFlag(f, &opts.ConfigPath, "config", "c", "finetune YAML config with a task: section", configOnce)
 	f.StringVar(&opts.InitDir, "init", "", "pretrained model: a gptctl run or Hugging Face model directory (overrides init_from:)")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "run directory (default runs/finetune-TIME)")
 	f.StringArrayVar(&opts.Sets, "set", nil, "override a config key, key=value or task.key=value (repeatable)")

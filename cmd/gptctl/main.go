@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"gptctl/data"
@@ -21,6 +22,10 @@ const (
 	exitError = 1 // a runtime failure: I/O (a full disk), a bug
 	exitUsage = 2 // bad flags, config, input data or model directory
 	exitNaN   = 3 // the loss or the gradients stopped being finite
+	// exitPipe is the status of a process SIGPIPE ends (128 + 13): the
+	// reader of the output went away (| head), quietly, as for any
+	// command.
+	exitPipe = 141
 )
 
 // processStart is when the process started, which a job's wall-time limit
@@ -45,6 +50,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	err := cmd.Execute()
 	if perr := stopProfile(); err == nil && perr != nil {
 		err = fmt.Errorf("--cpuprofile: %w", perr)
+	}
+	if errors.Is(err, syscall.EPIPE) {
+		return exitPipe // (pretrain and data prepare take no reader for a failure)
 	}
 	if err != nil {
 		// One line, whatever the error holds, so batch logs stay greppable.

@@ -70,7 +70,7 @@ both devices give the same predictions.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.ModelDir, "model", "m", "", "finetuned model: a gptctl finetune run, its best/ or checkpoint/")
-	f.StringVarP(&opts.DataPath, "data", "d", "", "task file (TSV, CSV or JSONL) with the model's columns")
+	onceFlag(f, &opts.DataPath, "data", "d", "task file (TSV, CSV or JSONL) with the model's columns", "predict reads one task file a run")
 	f.StringVarP(&opts.OutPath, "out", "o", "", "output JSONL file (default stdout)")
 	f.IntVar(&opts.Batch, "batch-size", 32, "examples per forward pass")
 	addFormatFlag(f, &opts.InferOptions)

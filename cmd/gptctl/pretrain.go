@@ -64,9 +64,10 @@ SIGUSR1 write a checkpoint and stop; --resume continues the run.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.ConfigPath, "config", "c", "", "YAML config (default: the built-in small model)")
+	onceFlag(f, &opts.ConfigPath, "config", "c", "YAML config (default: the built-in small model)", configOnce)
 	f.StringArrayVar(&opts.Sets, "set", nil, "override a config key, key=value (repeatable)")
-	f.StringVar(&opts.Data, "data", "", "corpus file or glob (text, or .jsonl (or JSON-lines .json) with one {\"text\": ...} per line) or shard directory (overrides data:)")
+	onceFlag(f, &opts.Data, "data", "", "corpus file or glob (text, or .jsonl (or JSON-lines .json) with one {\"text\": ...} per line) or shard directory (overrides data:)",
+		"one corpus a run: a glob takes several files (quote it: --data 'dir/*.txt')")
 	f.StringVar(&opts.InitDir, "init", "", "continue from this model: a gptctl run or Hugging Face model directory (overrides init_from:)")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "run directory (default runs/pretrain-TIME)")
 	addJobFlags(f, &opts.Resume, &opts.Device, &opts.MaxTime)

@@ -196,19 +196,33 @@ func requireFlags(flags ...string) error {
 // usageArgs marks argument-count errors as usage errors (exit status 2).
 func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return &usageError{err}
+		err := check(cmd, args)
+		switch {
+		case err == nil:
+			return nil
+		case len(args) > 0 && !cmd.HasSubCommands() && strings.HasPrefix(err.Error(), "unknown command"):
+			// cobra.NoArgs's words, for a command that takes flags only.
+			msg := fmt.Sprintf("unexpected argument %q: %s takes flags only", args[0], cmd.CommandPath())
+			if cmd.Flags().Lookup("data") != nil {
+				msg += " (a glob after --data that the shell expands gives several words: quote it, --data 'dir/*.txt')"
+			}
+			return &usageError{errors.New(msg)}
 		}
-		return nil
+		return &usageError{err}
 	}
 }
 
 // flagValueError says in words what a flag's number or boolean should be,
 // where pflag quotes strconv ("strconv.ParseUint: parsing "-1": invalid
-// syntax"); other errors pass through.
+// syntax"), and which flag was given twice (onceFlag); other errors pass
+// through.
 func flagValueError(err error) error {
 	var bad *pflag.InvalidValueError
 	var num *strconv.NumError
+	var twice *givenTwice
+	if errors.As(err, &bad) && errors.As(err, &twice) {
+		return fmt.Errorf("--%s given twice (%q, then %q): %s", bad.GetFlag().Name, twice.first, bad.GetValue(), twice.hint)
+	}
 	if !errors.As(err, &bad) || !errors.As(err, &num) {
 		return err
 	}

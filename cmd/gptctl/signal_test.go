@@ -516,3 +516,33 @@ func TestGenerateSIGTERM(t *testing.T) {
 		t.Errorf("stdout %q, want the two samples started, each cut short on its own line", stdout.String())
 	}
 }
+
+// generate (and predict) into a pipe whose reader goes away (| head) stop
+// quietly with SIGPIPE's status, 141, as any command would, not with a
+// "broken pipe" error.
+func TestGenerateClosedStdout(t *testing.T) {
+	bin := buildBinary(t)
+	model := filepath.Join(t.TempDir(), "m")
+	if out, err := exec.Command(bin, append(tinyRun, "--set", "max_steps=2", "--out", model)...).CombinedOutput(); err != nil {
+		t.Fatalf("pretrain: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "generate", "--model", model, "--prompt", "The", "--num-samples", "1000", "--max-new-tokens", "200", "--threads", "1")
+	var stderr syncBuilder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(out, make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 141 || strings.Contains(stderr.String(), "gptctl:") {
+		t.Errorf("generate into a closed pipe: %v, stderr %q; want status 141 and no error", err, stderr.String())
+	}
+}
