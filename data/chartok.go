@@ -211,14 +211,36 @@ func UnknownChars(tok Tokenizer, text string) []rune {
 	return nil
 }
 
-// RuneList writes characters for an error message: quoted, the first 20
-// of them, and how many there are when there are more.
+// RuneList writes characters for an error message: quoted (QuoteChars),
+// the first 20 of them, and how many there are when there are more.
 func RuneList(rs []rune) string {
 	const most = 20
 	if len(rs) <= most {
-		return strconv.Quote(string(rs))
+		return QuoteChars(rs)
 	}
-	return fmt.Sprintf("%s... (%d in all)", strconv.Quote(string(rs[:most])), len(rs))
+	return fmt.Sprintf("%s... (%d in all)", QuoteChars(rs[:most]), len(rs))
+}
+
+// QuoteChars writes characters as a quoted string for a message, each one
+// that would not show on its own escaped: a combining mark (it would draw
+// over the quote or the character before it), and what strconv.Quote
+// escapes (a control, a zero-width or other invisible character).
+func QuoteChars(chars []rune) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range chars {
+		switch {
+		case unicode.Is(unicode.M, r) && r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		case unicode.Is(unicode.M, r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			q := strconv.Quote(string(r))
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // Unknown returns the distinct characters of text outside the vocabulary.

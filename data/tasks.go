@@ -132,12 +132,26 @@ func (e *RowError) Error() string {
 // problems are *RowError; a file that cannot be read or a
 // bad TaskFormat give a plain error.
 func ReadTaskFile(path string, f TaskFormat, needLabel bool) (*TaskData, error) {
+	if path == Stdin {
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return nil, fmt.Errorf("task file: %s: %w", stdinName, err)
+		}
+		return ParseTaskFile(b, stdinName, f, needLabel)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("task file: %w", err)
 	}
 	return ParseTaskFile(b, path, f, needLabel)
 }
+
+// Stdin is the path that names standard input, which is read into memory
+// and named stdinName in messages. Having no extension, it is read in the
+// format that TaskFormat.Format (or the caller) says.
+const Stdin = "-"
+
+const stdinName = "stdin"
 
 // ParseTaskFile is ReadTaskFile on the bytes of a file; path is used to pick
 // the format (when f.Format is "") and in errors.
@@ -164,8 +178,16 @@ type TaskSource struct {
 	inMemory bool
 }
 
-// OpenTaskSource opens the task file at path.
+// OpenTaskSource opens the task file at path; "-" (Stdin) is standard
+// input, read into memory.
 func OpenTaskSource(path string) (*TaskSource, error) {
+	if path == Stdin {
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return nil, fmt.Errorf("task file: %s: %w", stdinName, err)
+		}
+		return &TaskSource{Path: stdinName, b: b, inMemory: true}, nil
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("task file: %w", err)
@@ -235,6 +257,9 @@ func (s *TaskSource) read(p *taskParser) error {
 	if bytes.HasPrefix(head, bom) {
 		br.Discard(len(bom))
 	}
+	if head, _ := br.Peek(br.Size()); crLineEnds(head) {
+		return &RowError{Path: s.Path, Msg: `the file has CR line endings (as an old Mac file has), which are not row ends here: convert them to LF, e.g. tr '\r' '\n' < FILE > NEW`}
+	}
 	switch p.format {
 	case "tsv":
 		return p.readTSV(br)
@@ -242,6 +267,18 @@ func (s *TaskSource) read(p *taskParser) error {
 		return p.readCSV(br)
 	}
 	return p.readJSONL(br)
+}
+
+// crLineEnds reports whether head, the first bytes of a file, has CR line
+// endings (an old Mac file): a \r with text after it, and no \n at all. A
+// file with LF or CRLF line ends keeps its rows, a stray \r in a cell
+// included.
+func crLineEnds(head []byte) bool {
+	if bytes.IndexByte(head, '\n') >= 0 {
+		return false
+	}
+	i := bytes.IndexByte(head, '\r')
+	return i >= 0 && i < len(head)-1 // a last \r may be the first half of a \r\n
 }
 
 // Validate checks the format on its own, before any file is read, and
@@ -272,6 +309,7 @@ func (f TaskFormat) validate(format string) error {
 // validateColumns checks each role and its column, passing each problem to
 // add, and returns the number of input roles.
 func (f TaskFormat) validateColumns(format string, add func(format string, args ...any)) (inputs int) {
+	var named []string // role: "column" where a column is a name, not an index, and there is no header
 	for _, role := range slices.Sorted(maps.Keys(f.Columns)) {
 		col := f.Columns[role]
 		switch {
@@ -285,9 +323,16 @@ func (f TaskFormat) validateColumns(format string, add func(format string, args 
 			add("columns: %s has an empty column name", role)
 		} else if (format == "tsv" || format == "csv") && !f.Header {
 			if _, err := columnIndexes(col); err != nil {
-				add("columns: %s: %v (header is false)", role, err)
+				named = append(named, fmt.Sprintf("%s: %q", role, col))
 			}
 		}
+	}
+	const fix = "(header is false; set header: true if the first row names the columns)"
+	switch {
+	case len(named) == 1:
+		add("columns: %s is not a 0-based index %s", named[0], fix)
+	case len(named) > 1:
+		add("columns: %s are not 0-based indexes %s", strings.Join(named, ", "), fix)
 	}
 	return inputs
 }
@@ -295,17 +340,21 @@ func (f TaskFormat) validateColumns(format string, add func(format string, args 
 // validateRoles checks that the roles make one kind of task: the inputs
 // and options, min_options, and label or score; each problem goes to add.
 func (f TaskFormat) validateRoles(inputs int, add func(format string, args ...any)) {
-	nOpt := f.numOptions()
-	if countOptions(f.Columns) != nOpt {
+	nOpt, mapped := f.numOptions(), countOptions(f.Columns)
+	switch { // one message for one mistake
+	case mapped != nOpt:
 		add("columns: options must be option0..optionN with no gap")
-	}
-	if inputs+nOpt == 0 {
-		add("columns: no input role (text, premise, hypothesis, a, b, context, question or option0..)")
-	}
-	if nOpt == 1 {
+	case nOpt == 1:
 		add("columns: multiple choice needs at least option0 and option1")
 	}
-	if f.MinOptions != 0 && (f.MinOptions < 2 || f.MinOptions > nOpt) {
+	if inputs+mapped == 0 {
+		add("columns: no input role (text, premise, hypothesis, a, b, context, question or option0..)")
+	}
+	switch {
+	case f.MinOptions == 0:
+	case mapped == 0:
+		add("min_options %d applies only to multiple choice, whose options are the option0..optionN columns: leave it out", f.MinOptions)
+	case mapped == nOpt && nOpt >= 2 && (f.MinOptions < 2 || f.MinOptions > nOpt):
 		add("min_options %d is not in [2, %d] (the option columns), or 0 for all", f.MinOptions, nOpt)
 	}
 	_, hasLabel := f.Columns["label"]
@@ -373,6 +422,9 @@ func (f TaskFormat) FileFormat(path string) (string, error) {
 		return "csv", nil
 	case ".jsonl", ".json":
 		return "jsonl", nil
+	}
+	if path == Stdin || path == stdinName {
+		return "", fmt.Errorf("task %s: standard input has no extension to tell the format by (set format: tsv, csv or jsonl)", stdinName)
 	}
 	return "", fmt.Errorf("task %s: cannot tell the format from the extension (set format: tsv, csv or jsonl)", path)
 }

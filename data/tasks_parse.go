@@ -202,9 +202,14 @@ func (p *taskParser) rowErr(line int, role, format string, args ...any) *RowErro
 }
 
 // checkWidth refuses a tsv or csv row with another number of cells than
-// the header, or the first row, had.
+// the header, or most rows, have. A row read for predictions (no target)
+// may lack trailing cells of columns the task does not read, such as a
+// label column at the end.
 func (p *taskParser) checkWidth(line int, cells []string) *RowError {
 	if p.format == "jsonl" {
+		return nil
+	}
+	if len(cells) < p.width && p.target == "" && !p.readsFrom(len(cells)) {
 		return nil
 	}
 	if len(cells) != p.width {
@@ -214,6 +219,19 @@ func (p *taskParser) checkWidth(line int, cells []string) *RowError {
 		return p.rowErr(line, "", "has %d columns, where most rows have %d (a stray tab or separator?)", len(cells), p.width)
 	}
 	return nil
+}
+
+// readsFrom reports whether a column the parser reads has an index of at
+// least i.
+func (p *taskParser) readsFrom(i int) bool {
+	for _, idx := range p.cols {
+		for _, j := range idx {
+			if j >= i {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // countWidth counts a row of a headerless tsv/csv file in the first pass.
@@ -372,7 +390,7 @@ func (p *taskParser) parseLabel(v string) (int, string) {
 		if i := slices.Index(p.f.Labels, v); i >= 0 {
 			return i, ""
 		}
-		return 0, fmt.Sprintf("label %q is not one of %v (set labels: in the task config)", v, p.f.Labels)
+		return 0, fmt.Sprintf("label %q is not one of %s (set labels: in the task config)", v, QuotedList(p.f.Labels))
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
@@ -386,6 +404,16 @@ func (p *taskParser) parseLabel(v string) (int, string) {
 		return 0, fmt.Sprintf("label %d names option %d, but there are %d options (label_base %d)", n, k, p.nOpt, p.f.LabelBase)
 	}
 	return k, ""
+}
+
+// QuotedList writes values for a message as a YAML or JSON list would:
+// ["not entailment", "entailment"], so that a space inside a value shows.
+func QuotedList(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(v)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // plainNumber is a decimal number as a spreadsheet writes it: a sign,

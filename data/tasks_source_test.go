@@ -249,3 +249,49 @@ func TestTaskReadErrorIsNotABadRow(t *testing.T) {
 		}
 	}
 }
+
+// withStdin runs fn with standard input reading text.
+func withStdin(t *testing.T, text string, fn func()) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "stdin")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	was := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = was }()
+	fn()
+}
+
+// "-" is standard input, read into memory (so it can be scanned twice) and
+// named stdin in messages; having no extension, it takes the format the
+// TaskFormat says.
+func TestTaskSourceStdin(t *testing.T) {
+	f := TaskFormat{Format: "tsv", Header: true, Columns: map[string]string{"text": "t", "label": "y"}, Labels: []string{"no", "yes"}}
+	withStdin(t, "t\ty\nA\tyes\nB\tmaybe\n", func() {
+		src, err := OpenTaskSource("-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // read again from memory
+			td, err := src.Scan(f, false, func(Example) error { return nil })
+			if err != nil || td.Count != 2 {
+				t.Fatalf("scan of stdin: %v, %+v", err, td)
+			}
+		}
+		if _, err := src.Scan(f, true, func(Example) error { return nil }); err == nil || !strings.HasPrefix(err.Error(), `stdin:3: label "maybe"`) {
+			t.Errorf("a bad row of stdin: %v, want it named stdin:3", err)
+		}
+	})
+	withStdin(t, "{\"t\": \"A\", \"y\": \"yes\"}\n", func() {
+		d, err := ReadTaskFile("-", TaskFormat{Format: "jsonl", Columns: f.Columns, Labels: f.Labels}, true)
+		if err != nil || len(d.Examples) != 1 || d.Path != "stdin" {
+			t.Errorf("ReadTaskFile of stdin: %v, %+v", err, d)
+		}
+	})
+}

@@ -207,7 +207,10 @@ func TestReadTaskFileErrors(t *testing.T) {
 		want                string
 	}{
 		{"unknown label", "rte/train.tsv", "sentence1\tsentence2\tlabel\na\tb\t0\nc\td\tmaybe\n", rteFormat, true, 3,
-			`rte/train.tsv:3: label "maybe" is not one of [0 1] (set labels: in the task config)`},
+			`rte/train.tsv:3: label "maybe" is not one of ["0", "1"] (set labels: in the task config)`},
+		{"unknown label with a space", "n.tsv", "p\th\tl\na\tb\tnot  entailment\n", TaskFormat{Header: true,
+			Columns: map[string]string{"premise": "p", "hypothesis": "h", "label": "l"}, Labels: []string{"not entailment", "entailment"}}, true, 2,
+			`label "not  entailment" is not one of ["not entailment", "entailment"]`},
 		{"stray tab", "t.tsv", "sentence\tlabel\na\tb\t1\n", sst2Format, true, 2, "has 3 columns, the header has 2"},
 		{"short row", "t.tsv", "sentence\tlabel\nab\n", sst2Format, true, 2, "has 1 columns, the header has 2"},
 		{"no header column", "t.tsv", "text\tlabel\na\t1\n", sst2Format, true, 1, `no column "sentence" (text) in the header ["text" "label"]`},
@@ -254,6 +257,21 @@ func TestReadTaskFileErrors(t *testing.T) {
 		{"label past the row's options", "arc.tsv", "q\ta\tb\tc\t\tD\n", arcTSV, true, 1, `label "D" names option3, but the row has 3 options`},
 		{"required option empty", "arc.jsonl", `{"q": "why", "c": [{"t": "a"}], "k": "A"}` + "\n", arcJSONL, true, 1, `missing field "c.1.t" (option1)`},
 		{"header only", "t.tsv", "sentence\tlabel\n\n", sst2Format, true, 0, "t.tsv: no examples"},
+		// CR line endings (an old Mac file) are one line to a reader of
+		// lines: refused whole, with the conversion, not as a bad header.
+		{"cr line ends tsv", "cr.tsv", "sentence\tlabel\rfine\t1\rbad\t0\r", TaskFormat{SkipBadRows: true, Header: true, Columns: sst2Format.Columns, Labels: labels01}, true, 0,
+			`cr.tsv: the file has CR line endings (as an old Mac file has), which are not row ends here: convert them to LF, e.g. tr '\r' '\n' < FILE > NEW`},
+		{"cr line ends csv", "cr.csv", "\ufeffsentence,label\rfine,1\r", sst2Format, true, 0, "the file has CR line endings"},
+		{"cr line ends jsonl", "cr.jsonl", `{"t": "a"}` + "\r" + `{"t": "b"}` + "\r", TaskFormat{Columns: map[string]string{"text": "t"}}, false, 0, "the file has CR line endings"},
+		{"cr line ends headerless", "cr.tsv", "a\t1\rb\t0", TaskFormat{Columns: map[string]string{"text": "0", "label": "1"}, Labels: labels01}, true, 0, "the file has CR line endings"},
+		// Predict (no label read) takes a row that lacks trailing cells it
+		// does not read, but not one that lacks an input or has one too many.
+		{"predict short row lacks an input", "p.tsv", "id\tsentence\tlabel\n1\n", TaskFormat{Header: true, Columns: sst2Format.Columns}, false, 2,
+			"has 1 columns, the header has 3"},
+		{"predict long row", "p.tsv", "id\tsentence\tlabel\n1\ta\t0\tx\n", TaskFormat{Header: true, Columns: sst2Format.Columns}, false, 2,
+			"has 4 columns, the header has 3"},
+		{"eval short row lacks the label", "p.tsv", "id\tsentence\tlabel\n1\ta\n", TaskFormat{Header: true, Columns: sst2Format.Columns, Labels: labels01}, true, 2,
+			"has 2 columns, the header has 3"},
 		{"all rows bad", "t.tsv", "sentence\tlabel\na\tx\n", TaskFormat{Header: true, SkipBadRows: true, Columns: sst2Format.Columns, Labels: labels01}, true, 0,
 			"no examples: all 1 rows were bad, the first: t.tsv:2: label"},
 	}
@@ -281,7 +299,7 @@ func TestTaskFormatValidate(t *testing.T) {
 		{TaskFormat{Columns: map[string]string{"label": "a"}}, "no input role"},
 		{TaskFormat{Columns: map[string]string{"text": "a", "label": "b", "score": "c"}}, "not both"},
 		{TaskFormat{Columns: map[string]string{"option0": "a", "option2": "b"}}, "no gap"},
-		{TaskFormat{Columns: map[string]string{"option0": "a"}}, "at least option0 and option1"},
+		{TaskFormat{Columns: map[string]string{"option0": "a"}}, "columns: multiple choice needs at least option0 and option1"},
 		{TaskFormat{Columns: map[string]string{"option0": "a", "option1": "b", "score": "c"}}, "does not go with options"},
 		{TaskFormat{Columns: map[string]string{"text": "a"}, Labels: []string{"0"}}, "labels: given but columns has no label"},
 		{TaskFormat{Columns: map[string]string{"option0": "a", "option1": "b", "label": "c"}, Labels: []string{"a", "b", "c"}}, "3 values for 2 options"},
@@ -289,10 +307,15 @@ func TestTaskFormatValidate(t *testing.T) {
 		{TaskFormat{Columns: map[string]string{"text": "a", "label": "b"}, Labels: []string{"pos ", "neg"}}, `labels: "pos " has spaces around it, which cells are read without: write "pos"`},
 		{TaskFormat{Columns: map[string]string{"text": "a", "label": "b"}, Labels: []string{"", "x"}}, `labels: "" is blank`},
 		{TaskFormat{Columns: map[string]string{"text": "a", "label": "b"}, Labels: []string{" ", "x"}}, `labels: " " is blank`},
-		{TaskFormat{Format: "tsv", Columns: map[string]string{"text": "sentence"}}, `column "sentence" is not a 0-based index (header is false)`},
+		{TaskFormat{Format: "tsv", Columns: map[string]string{"text": "sentence"}},
+			`columns: text: "sentence" is not a 0-based index (header is false; set header: true if the first row names the columns)`},
+		{TaskFormat{Format: "csv", Columns: map[string]string{"premise": "p", "hypothesis": "h", "label": "2"}},
+			`columns: hypothesis: "h", premise: "p" are not 0-based indexes (header is false; set header: true if the first row names the columns)`},
 		{TaskFormat{Columns: map[string]string{"text": " "}}, "empty column name"},
 		{TaskFormat{MinOptions: 1, Columns: map[string]string{"option0": "a", "option1": "b"}}, "min_options 1 is not in [2, 2]"},
-		{TaskFormat{MinOptions: 2, Columns: map[string]string{"text": "a"}}, "min_options 2 is not in [2, 0]"},
+		{TaskFormat{MinOptions: 2, Columns: map[string]string{"text": "a"}},
+			"min_options 2 applies only to multiple choice, whose options are the option0..optionN columns: leave it out"},
+		{TaskFormat{MinOptions: 5, Columns: map[string]string{"context": "c", "option0": "a", "option1": "b"}}, "min_options 5 is not in [2, 2]"},
 	}
 	for _, c := range cases {
 		err := c.f.Validate()
@@ -601,5 +624,54 @@ func TestTaskFileUnreadableInput(t *testing.T) {
 	}
 	if NoCharsKnown(ByteTokenizer{}) != nil {
 		t.Error("a byte tokenizer reads any text, yet has an Unreadable")
+	}
+}
+
+// A mistake in the option roles is reported once, in one wording.
+func TestTaskFormatOptionMistakeOnce(t *testing.T) {
+	for _, c := range []struct {
+		cols        map[string]string
+		want, avoid string
+	}{
+		{map[string]string{"context": "c", "option0": "a", "label": "y"}, "multiple choice needs at least option0 and option1", "no gap"},
+		{map[string]string{"context": "c", "option0": "a", "option2": "b", "label": "y"}, "options must be option0..optionN with no gap", "at least option0"},
+		{map[string]string{"option1": "a", "option2": "b", "label": "y"}, "options must be option0..optionN with no gap", "no input role"},
+	} {
+		err := TaskFormat{MinOptions: 2, Columns: c.cols}.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), c.avoid) || strings.Contains(err.Error(), "min_options") {
+			t.Errorf("%v: error %v, want %q alone", c.cols, err, c.want)
+		}
+	}
+}
+
+// A file read for predictions (no label) may lack the trailing cells of
+// columns it does not read, such as a label column at the end; one read
+// for training or eval may not.
+func TestReadTaskFileUnlabeledShortRows(t *testing.T) {
+	for _, c := range []struct {
+		name, content string
+		f             TaskFormat
+		rows          int
+	}{
+		{"header.tsv", "id\tsentence\tlabel\n1\tgood\t1\n2\tbad\n", TaskFormat{Header: true, Columns: sst2Format.Columns, Labels: []string{"0", "1"}}, 2},
+		{"header.csv", "id,sentence,label\n1,good\n2,bad,0\n", TaskFormat{Header: true, Columns: sst2Format.Columns, Labels: []string{"0", "1"}}, 2},
+		{"headerless.tsv", "1\tgood\t1\n2\tbad\n3\tso so\t0\n", TaskFormat{Columns: map[string]string{"text": "1", "label": "2"}, Labels: []string{"0", "1"}}, 3},
+	} {
+		d, err := ParseTaskFile([]byte(c.content), c.name, c.f, false)
+		if err != nil || d.Count != c.rows {
+			t.Errorf("%s, read for predictions: %v, %+v", c.name, err, d)
+		}
+		if _, err := ParseTaskFile([]byte(c.content), c.name, c.f, true); err == nil || !strings.Contains(err.Error(), "has 2 columns") {
+			t.Errorf("%s, read with labels: %v, want a row of 2 columns refused", c.name, err)
+		}
+	}
+}
+
+// A stray \r inside a row of a file with LF line ends is text, not a line
+// end: the file keeps its rows.
+func TestReadTaskFileStrayCR(t *testing.T) {
+	d, err := ParseTaskFile([]byte("sentence\tlabel\na\rb\t1\nc\t0\n"), "t.tsv", sst2Format, true)
+	if err != nil || len(d.Examples) != 2 || d.Examples[0].Fields["text"] != "a\rb" {
+		t.Errorf("a stray \\r: %v, %+v", err, d)
 	}
 }

@@ -5,8 +5,10 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"slices"
@@ -318,8 +320,8 @@ func taskChange(t TaskConfig, info *TaskInfo, nCtx int) (key string, want, have 
 	case t.Type != info.Type:
 		return "type", t.Type, info.Type
 	case !slices.Equal(t.Labels, info.Labels):
-		return "labels", t.Labels, info.Labels
-	case t.LabelBase != info.Format.LabelBase:
+		return "labels", data.QuotedList(t.Labels), data.QuotedList(info.Labels)
+	case len(t.Labels) == 0 && t.LabelBase != info.Format.LabelBase: // (with labels, label_base has no effect)
 		return "label_base", t.LabelBase, info.Format.LabelBase
 	case t.Type == TaskMultipleChoice && t.numOptions() != info.NumOptions:
 		return "columns", fmt.Sprintf("%d options", t.numOptions()), fmt.Sprintf("%d", info.NumOptions)
@@ -402,7 +404,7 @@ func (r *ftRun) loadData() error {
 	f.Unreadable = data.NoCharsKnown(r.model.tok)
 	train, err := readTaskData(t.Train, f, true, r.opt.Log, "skip_bad_rows")
 	if err != nil {
-		return r.resumedPath(err)
+		return r.resumedPath(r.cfg.taskFileError("train", err))
 	}
 	r.sum.Skipped = train.Skipped
 	var valEx []data.Example
@@ -414,7 +416,7 @@ func (r *ftRun) loadData() error {
 	case t.Val != "":
 		val, err := readTaskData(t.Val, f, true, r.opt.Log, "skip_bad_rows")
 		if err != nil {
-			return r.resumedPath(err)
+			return r.resumedPath(r.cfg.taskFileError("val", err))
 		}
 		valEx, r.sum.Skipped = val.Examples, r.sum.Skipped+val.Skipped
 	default:
@@ -431,6 +433,21 @@ func (r *ftRun) loadData() error {
 	}
 	r.sum.Baseline = baselineMetrics(r.model.info, r.train, r.val)
 	return nil
+}
+
+// taskFileError ties a task file that cannot be read (it does not exist,
+// say) to its key, task.train or task.val, and the config that set it;
+// other errors, such as a bad row, name the file already.
+func (c FinetuneConfig) taskFileError(key string, err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	where := "finetune"
+	if c.where != "" {
+		where += " " + c.where
+	}
+	return inputErrorf("%s: task.%s: %w", where, key, pe)
 }
 
 // resumedPath is resumedPathError for a resumed finetune's task files.
@@ -476,17 +493,17 @@ func (r *ftRun) describe() {
 	p, info, cfg := r.model.params, r.model.info, r.cfg
 	r.sum.Params, r.sum.MaxSteps = p.Count(), r.total
 	r.progress = newProgress(r.opt.Log, r.opt.Terminal)
-	fmt.Fprintf(r.opt.Log, "model: %s, %d layers, %d heads, C=%d, vocab %d (%s + <s> $ <e>), %.2fM parameters; head %s with %d outputs\n",
+	fmt.Fprintf(r.opt.Log, "model: %s, %d layers, %d heads, C=%d, vocab %d (%s + <s> $ <e>), %.2fM parameters; head %s with %s\n",
 		p.Config.Arch, p.Config.NLayer, p.Config.NHead, p.Config.NEmbd, p.Config.VocabSize, r.model.tok.Name(),
-		float64(p.Count())/1e6, info.Objective, info.head().Outputs())
+		float64(p.Count())/1e6, info.Objective, plural(info.head().Outputs(), "output"))
 	fmt.Fprintf(r.opt.Log, "task: %s, %d training and %d validation examples, max_len %d (%d truncated); baseline %s\n",
-		info.Type, len(r.train), len(r.val), info.MaxLen, r.sum.Truncated, formatMetrics(r.sum.Baseline))
+		info.Type, len(r.train), len(r.val), info.MaxLen, r.sum.Truncated, metricsText(r.sum.Baseline))
 	batch := fmt.Sprint(min(cfg.BatchSize, len(r.train)))
 	if cfg.GradAccum > 1 {
 		batch = fmt.Sprintf("%d micro-batches of %s", cfg.GradAccum, batch)
 	}
-	fmt.Fprintf(r.opt.Log, "plan: %d steps (%d per epoch) of up to %s examples, lr %g, warmup %d, lambda %g; BLAS %s\n",
-		r.total, r.perEpoch, batch, cfg.LR, r.warmup, cfg.Lambda, kernels.BLASName())
+	fmt.Fprintf(r.opt.Log, "plan: %s (%d per epoch) of up to %s examples, lr %g, warmup %d, lambda %g; BLAS %s\n",
+		plural(r.total, "step"), r.perEpoch, batch, cfg.LR, r.warmup, cfg.Lambda, kernels.BLASName())
 	logBLASNote(r.opt.Log, r.device)
 }
 

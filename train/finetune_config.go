@@ -80,6 +80,11 @@ type FinetuneConfig struct {
 	Device  string `yaml:"device"`
 	Threads int    `yaml:"threads"`
 	GPUMath `yaml:",inline"`
+
+	// where names the config file and overrides it was loaded from, for
+	// messages about its keys ("config f.yaml with --set k=v"); "" when it
+	// was not loaded by LoadFinetune.
+	where string
 }
 
 // DefaultFinetune is the finetuning recipe of the GPT-1 paper: Adam with lr
@@ -112,8 +117,9 @@ func LoadFinetune(path string, overrides []string) (FinetuneConfig, error) {
 	if err := c.Apply(overrides); err != nil {
 		return c, err
 	}
+	c.where = configWhere(path, overrides)
 	if err := c.Validate(); err != nil {
-		return c, &ConfigError{fmt.Errorf("finetune %s: %w", configWhere(path, overrides), err)}
+		return c, &ConfigError{fmt.Errorf("finetune %s: %w", c.where, err)}
 	}
 	return c, nil
 }
@@ -184,8 +190,23 @@ func (c FinetuneConfig) MaxDuration() time.Duration {
 	return d
 }
 
-// minMaxLen is the smallest max_len: <s>, $ and <e> and one token of text.
-const minMaxLen = 4
+// minMaxLen is the smallest max_len of any task type: classification's,
+// <s> text <e> with one token of text (taskMinLen has each type's).
+const minMaxLen = 3
+
+// taskMinLen is the smallest max_len of a task type, its special tokens and
+// one token of each segment, and the sequence that says so.
+func taskMinLen(typ string) (n int, seq string) {
+	switch typ {
+	case TaskEntailment:
+		return 5, "<s> premise $ hypothesis <e>"
+	case TaskSimilarity:
+		return 5, "<s> a $ b <e>"
+	case TaskMultipleChoice:
+		return 5, "<s> context question $ option <e>"
+	}
+	return minMaxLen, "<s> text <e>"
+}
 
 // taskRoles lists the columns each task type reads, required first.
 var taskRoles = map[string]struct{ need, may []string }{
@@ -222,8 +243,8 @@ func (t TaskConfig) validate() error {
 	if t.Val == "" && (t.ValFraction <= 0 || t.ValFraction >= 1) {
 		bad("val_fraction %v is not in (0, 1) and no task.val file is given", t.ValFraction)
 	}
-	if t.MaxLen < 0 || t.MaxLen > 0 && t.MaxLen < minMaxLen {
-		bad("max_len %d is too small: <s>, $ and <e> need room (0 = n_ctx)", t.MaxLen)
+	if n, seq := taskMinLen(t.Type); t.MaxLen < 0 || t.MaxLen > 0 && t.MaxLen < n {
+		bad("max_len %d is too small for %s: %s needs at least %d tokens, one of each segment (0 = n_ctx)", t.MaxLen, t.Type, seq, n)
 	}
 	if t.Metric != "" && !slices.Contains(t.metrics(), t.Metric) {
 		bad("metric %q is not one of %s for this task", t.Metric, strings.Join(t.metrics(), ", "))
@@ -234,7 +255,8 @@ func (t TaskConfig) validate() error {
 func (t TaskConfig) validateTarget(bad func(string, ...any)) {
 	nOpt := t.numOptions()
 	switch {
-	case t.Type == TaskMultipleChoice && nOpt < 2:
+	case t.Type == TaskMultipleChoice && nOpt < 2 && !t.hasOptionRoles():
+		// (with some option roles, the format's check says what is amiss)
 		bad("columns: multiple_choice needs option0, option1, ... (at least two)")
 	case t.Type != TaskMultipleChoice && nOpt > 0:
 		bad("columns: options belong to multiple_choice, not %s", t.Type)
@@ -259,6 +281,21 @@ func (t TaskConfig) validateTarget(bad func(string, ...any)) {
 		bad("columns: map the label (or, for regression, the score) column")
 	case hasLabel && t.Type != TaskMultipleChoice && len(t.Labels) < 2:
 		bad("labels: list the label values as written in the file, in class order (at least two), e.g. [\"0\", \"1\"]")
+	}
+	t.validateLabelBase(hasLabel, bad)
+}
+
+// validateLabelBase refuses a label_base that would have no effect: it is
+// the integer label of option0 in a multiple-choice task without labels:.
+func (t TaskConfig) validateLabelBase(hasLabel bool, bad func(string, ...any)) {
+	switch {
+	case t.LabelBase == 0:
+	case !hasLabel:
+		bad("label_base %d has no effect: the task has no label column (leave label_base out)", t.LabelBase)
+	case len(t.Labels) > 0:
+		bad("label_base %d has no effect: with labels: given, a label is read as its place in that list (leave label_base out)", t.LabelBase)
+	case t.Type != TaskMultipleChoice:
+		bad("label_base %d applies only to multiple_choice, to number the options; %s reads its labels by labels: (leave label_base out)", t.LabelBase, t.Type)
 	}
 }
 
@@ -290,6 +327,16 @@ func (t TaskConfig) numOptions() int {
 		n++
 	}
 	return n
+}
+
+// hasOptionRoles reports whether columns maps any option role.
+func (t TaskConfig) hasOptionRoles() bool {
+	for r := range t.Columns {
+		if strings.HasPrefix(r, "option") {
+			return true
+		}
+	}
+	return false
 }
 
 func isInputRole(r string) bool {

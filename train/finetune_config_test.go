@@ -73,6 +73,24 @@ func TestLoadFinetune(t *testing.T) {
 				t.Errorf("patience %d, want 3", c.Patience)
 			}
 		}},
+		{"min_options on a classification", sst2Task, []string{"task.min_options=2"}, "task: min_options 2 applies only to multiple choice", nil},
+		{"label_base with labels", sst2Task, []string{"task.label_base=1"},
+			"task.label_base 1 has no effect: with labels: given, a label is read as its place in that list (leave label_base out)", nil},
+		{"label_base with a score", "task: {type: similarity, train: x.tsv, label_base: 1, columns: {a: s1, b: s2, score: y}}\n", nil,
+			"task.label_base 1 has no effect: the task has no label column", nil},
+		{"label_base for classification", strings.Replace(sst2Task, `labels: ["0", "1"]`, "label_base: 1", 1), nil,
+			"task.label_base 1 applies only to multiple_choice", nil},
+		{"label_base of a multiple choice", "task: {type: multiple_choice, train: x.csv, label_base: 1, columns: {context: c, option0: a, option1: b, label: l}}\n", nil, "", func(t *testing.T, c FinetuneConfig) {}},
+		{"max_len 3 for classification", sst2Task, []string{"task.max_len=3"}, "", func(t *testing.T, c FinetuneConfig) {}},
+		{"max_len 2 for classification", sst2Task, []string{"task.max_len=2"},
+			"task.max_len 2 is too small for classification: <s> text <e> needs at least 3 tokens, one of each segment (0 = n_ctx)", nil},
+		{"max_len 4 for entailment", "task: {type: entailment, train: x.tsv, columns: {premise: p, hypothesis: h, label: l}, labels: [a, b], max_len: 4}\n", nil,
+			"task.max_len 4 is too small for entailment: <s> premise $ hypothesis <e> needs at least 5 tokens", nil},
+		{"max_len 4 for similarity", "task: {type: similarity, train: x.tsv, columns: {a: s1, b: s2, score: y}, max_len: 4}\n", nil,
+			"task.max_len 4 is too small for similarity: <s> a $ b <e> needs at least 5 tokens", nil},
+		{"max_len 4 for multiple choice", "task: {type: multiple_choice, train: x.csv, columns: {context: c, option0: a, option1: b, label: l}, max_len: 4}\n", nil,
+			"task.max_len 4 is too small for multiple_choice: <s> context question $ option <e> needs at least 5 tokens", nil},
+		{"max_len 5 for multiple choice", "task: {type: multiple_choice, train: x.csv, columns: {context: c, option0: a, option1: b, label: l}, max_len: 5}\n", nil, "", func(t *testing.T, c FinetuneConfig) {}},
 		{"several problems at once", sst2Task, []string{"lr=0", "batch_size=0", "task.train=", "lambda=-1"}, "batch_size 0", func(t *testing.T, c FinetuneConfig) {}},
 	}
 	for _, c := range cases {
@@ -99,6 +117,16 @@ func TestLoadFinetune(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Mapping option0 alone is one mistake, reported once.
+func TestFinetuneOneOptionReportedOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.yaml")
+	os.WriteFile(path, []byte("task: {type: multiple_choice, train: x.csv, columns: {context: c, option0: a, label: l}}\n"), 0o644)
+	_, err := LoadFinetune(path, nil)
+	if err == nil || strings.Count(err.Error(), "option1") != 1 || !strings.Contains(err.Error(), "multiple choice needs at least option0 and option1") {
+		t.Errorf("error %v, want one message about option1", err)
 	}
 }
 

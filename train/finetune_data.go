@@ -81,7 +81,20 @@ func (d *dropped) unknownNote() string {
 		chars = append(chars, r)
 	}
 	slices.Sort(chars)
-	return fmt.Sprintf("%d examples have characters outside the model's vocabulary, which are dropped: %q", d.lossy, string(chars))
+	have := "have"
+	if d.lossy == 1 {
+		have = "has"
+	}
+	return fmt.Sprintf("%s %s characters outside the model's vocabulary, which are dropped: %s", plural(d.lossy, "example"), have, data.QuoteChars(chars))
+}
+
+// plural is n and the noun, in the plural unless n is 1: "1 output", "3
+// outputs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func (c *taskCodec) encodeAll(exs []data.Example) []taskExample {

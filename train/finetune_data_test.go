@@ -118,6 +118,25 @@ func TestTaskCodecUnknownCharacters(t *testing.T) {
 	}
 }
 
+// The note on characters outside the vocabulary counts one example in
+// the singular and escapes what would not show: a combining mark (which
+// would draw over the quote), a zero-width joiner.
+func TestTaskCodecUnknownNoteWording(t *testing.T) {
+	info := newTaskInfo(TaskConfig{Type: TaskClassification, TaskFormat: data.TaskFormat{Labels: []string{"0", "1"}}}, len(synthChars), 64)
+	c := &taskCodec{info: info, tok: data.NewCharTokenizer(synthChars)}
+	c.encodeAll([]data.Example{{Fields: map[string]string{"text": "cafe\u0301 a\u200db \u00e9"}}})
+	if got, want := c.unknownNote(), `1 example has characters outside the model's vocabulary, which are dropped: "é\u0301\u200d"`; got != want {
+		t.Errorf("note %s, want %s", got, want)
+	}
+}
+
+// A huge metric (the MSE of huge scores) is written with an exponent.
+func TestMetricsText(t *testing.T) {
+	if got, want := metricsText(map[string]float64{"mse": 2.5e74, "pearson": 0, "spearman": 0.12345}), "mse 2.5e+74, pearson 0.0000, spearman 0.1235"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+}
+
 // A similarity pair is truncated once, so both orders read the same text:
 // of two segments of 4 tokens in a budget of 7, b loses its last token in
 // both orders (truncating each order, the later segment of each lost it).

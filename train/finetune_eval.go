@@ -78,6 +78,21 @@ func baselineMetrics(info *TaskInfo, train, val []taskExample) map[string]float6
 	return m
 }
 
+// metricsText writes metrics as "name value" pairs in name order, each
+// value with 4 decimals, or 4 significant digits and an exponent where it
+// is 1e6 or more in size (the MSE of huge scores).
+func metricsText(m map[string]float64) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		format := "%s %.4f"
+		if math.Abs(m[k]) >= 1e6 {
+			format = "%s %.4g"
+		}
+		parts = append(parts, fmt.Sprintf(format, k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func meanSquaredError(pred, gold []float64) float64 {
 	var s float64
 	for i := range pred {
@@ -337,7 +352,10 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 		return 0, err
 	}
 	t.notes(codec, td.Count, o.Log)
-	if td.Count == 0 {
+	if td.Count == 0 { // a batch job's empty day: not an error, but said
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "note: %s has no rows (a header at most): no predictions to write\n", t.src.Path)
+		}
 		return 0, nil
 	}
 	p, err := m.newPredictor(o, device, slices.Sorted(maps.Keys(lens)), td.Count)

@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -751,7 +752,7 @@ max_steps: 2
 		t.Fatal(err)
 	}
 	for sets, want := range map[string]string{
-		"task.labels=[pos, neg]": "task.labels [pos neg], but the run's model was finetuned with [neg pos]",
+		"task.labels=[pos, neg]": `task.labels ["pos", "neg"], but the run's model was finetuned with ["neg", "pos"]`,
 		"task.max_len=16":        "task.max_len 16, but the run's model was finetuned with 24",
 		"init_from=" + dir:       "init_from \"" + dir + "\", random_init false, but the run began from",
 		"random_init=true":       "random_init true, but the run began from",
@@ -879,9 +880,9 @@ func TestTaskModelRefusesBadTaskJSON(t *testing.T) {
 	good := readFile(t, filepath.Join(best, taskFile))
 	data := writeFile(t, filepath.Join(dir, "p.tsv"), "id\tlabel\tsentence\n1\tpos\tyes it is\n")
 	for _, c := range []struct{ edit, want string }{
-		{`"max_len": 0`, "max_len 0 is not in [4, 32]"},
-		{`"max_len": -3`, "max_len -3 is not in [4, 32]"},
-		{`"max_len": 100000`, "max_len 100000 is not in [4, 32]"},
+		{`"max_len": 0`, "max_len 0 is not in [3, 32]"},
+		{`"max_len": -3`, "max_len -3 is not in [3, 32]"},
+		{`"max_len": 100000`, "max_len 100000 is not in [3, 32]"},
 		{`"special_tokens": {"<s>": -1, "$": 1, "<e>": 2}`, "task token <s> = -1 is outside the vocabulary"},
 		{`"special_tokens": {"<s>": 1, "$": 1, "<e>": 2}`, "are not three tokens"},
 		{`"type": "ranking"`, `type "ranking" is not classification`},
@@ -1261,5 +1262,98 @@ func TestFinetunePatience(t *testing.T) {
 	rest, err := Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: io.Discard})
 	if err != nil || rest.Step != 60 || rest.StoppedEarly != "" {
 		t.Errorf("resume without patience: %+v, %v; want the run to step 60", rest, err)
+	}
+}
+
+// A task file that cannot be opened is named by its config key, task.train
+// or task.val, and the config that set it.
+func TestFinetuneMissingTaskFile(t *testing.T) {
+	dir := t.TempDir()
+	yaml := writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, header: true, columns: {text: sentence, label: label}, labels: [neg, pos]}
+max_steps: 1
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(20))))
+	nope := filepath.Join(dir, "nope.tsv")
+	for _, key := range []string{"train", "val"} {
+		cfg, err := LoadFinetune(yaml, []string{"task." + key + "=" + nope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "run-"+key), Log: io.Discard})
+		want := fmt.Sprintf("finetune config %s with --set task.%s=%s: task.%s: open %s: no such file or directory", yaml, key, nope, key, nope)
+		var ie *InputError
+		if !errors.As(err, &ie) || err.Error() != want {
+			t.Errorf("a missing task.%s: %v\nwant an InputError %q", key, err, want)
+		}
+	}
+}
+
+// predict of a file of no rows writes nothing and exits cleanly, but says
+// so; it takes rows that lack only the trailing label cell it does not
+// read, and reads "-" as standard input in the model's format.
+func TestPredictEdgeFiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 40, "max_steps: 1\nbatch_size: 8\n")
+	out := filepath.Join(dir, "run")
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"", "id\tlabel\tsentence\n"} {
+		empty := writeFile(t, filepath.Join(dir, "empty.tsv"), body)
+		var preds, log strings.Builder
+		n, err := PredictTask(out, empty, &preds, InferOptions{Batch: 4, Log: &log})
+		if want := "note: " + empty + " has no rows (a header at most): no predictions to write\n"; err != nil || n != 0 || preds.Len() != 0 || log.String() != want {
+			t.Errorf("predict of %q: %d predictions, %v, log %q; want none, no error and %q", body, n, err, log.String(), want)
+		}
+	}
+	// The label column comes last in this file: a row may lack it.
+	short := writeFile(t, filepath.Join(dir, "short.tsv"), "id\tsentence\tlabel\n1\tyes a b\tpos\n2\tno c d\n")
+	var preds strings.Builder
+	if n, err := PredictTask(out, short, &preds, InferOptions{Batch: 4}); err != nil || n != 2 || !strings.Contains(preds.String(), `"line":3`) {
+		t.Errorf("predict of a row without its last, label cell: %d predictions, %v", n, err)
+	}
+	if _, err := EvalTask(out, short, InferOptions{Batch: 4}); err == nil || !strings.Contains(err.Error(), "short.tsv:3: has 2 columns, the header has 3") {
+		t.Errorf("eval of a row without its label cell: %v, want it refused", err)
+	}
+	stdin, err := os.Open(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	was := os.Stdin
+	os.Stdin = stdin
+	defer func() { os.Stdin = was }()
+	var fromStdin strings.Builder
+	if n, err := PredictTask(out, "-", &fromStdin, InferOptions{Batch: 4}); err != nil || n != 2 || fromStdin.String() != preds.String() {
+		t.Errorf("predict --data -: %d predictions, %v\n%s\nwant those of the file:\n%s", n, err, fromStdin.String(), preds.String())
+	}
+}
+
+// The finetune log counts in the singular where there is one, and writes
+// a huge metric with an exponent, not as a number of 40 digits.
+func TestFinetuneLogWording(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&b, `{"s1": "a b", "s2": "c d", "sim": %d}`+"\n", (i%2)*2e18)
+	}
+	b.WriteString(`{"s1": "a b!", "s2": "c d", "sim": 0}` + "\n") // one example with a character outside the vocabulary
+	cfg, err := LoadFinetune(writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: similarity, train: %s, columns: {a: s1, b: s2, score: sim}, val_fraction: 0.2}
+max_steps: 1
+on_nonfinite: skip
+`, tinyModelDir(t), writeFile(t, filepath.Join(dir, "pairs.jsonl"), b.String()))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "run"), Log: &log}) // the log before training is what counts
+	for _, want := range []string{"head regress with 1 output\n", "plan: 1 step (1 per epoch)", "task: 1 example has characters outside the model's vocabulary, which are dropped: \"!\"\n"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	if !regexp.MustCompile(`; baseline mse [1-9]\.[0-9]+e\+3[56], pearson 0\.0000, spearman 0\.0000\n`).MatchString(log.String()) {
+		t.Errorf("log lacks the baseline's mse with an exponent:\n%s", log.String())
 	}
 }
