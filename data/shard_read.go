@@ -135,13 +135,53 @@ func (s *Shard) badToken(id, pos int) error {
 
 // Check reads every token and returns an error naming the first one that is
 // not below the vocabulary size.
-func (s *Shard) Check() error {
-	for i := 0; i < s.n; i++ {
-		if id := s.Get(i); id >= s.vocab {
-			return s.badToken(id, i)
+func (s *Shard) Check() error { return s.check(0, s.n) }
+
+// checkBlock is how many tokens check takes at a time: their largest id
+// first, a branch-free pass, then, only where it is not below the
+// vocabulary, the first such token.
+const checkBlock = 1 << 16
+
+// check returns an error naming the first token of [lo, hi) that is not
+// below the vocabulary size.
+func (s *Shard) check(lo, hi int) error {
+	if s.dtype == 2 && s.vocab >= 1<<16 {
+		return nil // every uint16 is an id
+	}
+	vocab := uint32(s.vocab)
+	for at := lo; at < hi; at += checkBlock {
+		end := min(at+checkBlock, hi)
+		if s.maxID(at, end) < vocab {
+			continue
+		}
+		for i := at; i < end; i++ {
+			if id := s.maxID(i, i+1); id >= vocab { // in uint32: Get's int is negative past 2^31 on a 32-bit build
+				return s.badToken(int(id), i)
+			}
 		}
 	}
 	return nil
+}
+
+// maxID returns the largest id of the tokens [lo, hi).
+func (s *Shard) maxID(lo, hi int) uint32 {
+	if s.dtype == 2 {
+		b := s.data[2*lo : 2*hi]
+		var m0, m1, m2, m3 uint64
+		for ; len(b) >= 8; b = b[8:] { // four ids a load
+			v := binary.LittleEndian.Uint64(b)
+			m0, m1, m2, m3 = max(m0, v&0xFFFF), max(m1, v>>16&0xFFFF), max(m2, v>>32&0xFFFF), max(m3, v>>48)
+		}
+		for ; len(b) >= 2; b = b[2:] {
+			m0 = max(m0, uint64(binary.LittleEndian.Uint16(b)))
+		}
+		return uint32(max(m0, m1, m2, m3))
+	}
+	var m uint32
+	for b := s.data[4*lo : 4*hi]; len(b) >= 4; b = b[4:] {
+		m = max(m, binary.LittleEndian.Uint32(b))
+	}
+	return m
 }
 
 // Close unmaps the shard. Using it afterwards is an error.

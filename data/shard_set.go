@@ -1,6 +1,7 @@
 package data
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -98,6 +99,28 @@ func OpenShardSet(dir, prefix string) (*ShardSet, error) {
 		set.total += int64(s.Len())
 	}
 	return set, nil
+}
+
+// checkStride is how many tokens Check reads between looks at its context:
+// 32 MiB of uint16 ids, some milliseconds from memory, a fraction of a
+// second from a disk.
+const checkStride = 1 << 24
+
+// Check reads every token of the set and returns an error naming the first
+// one that is not below the vocabulary size, an *InputError (the shard is
+// damaged), or, once ctx is cancelled, its cause.
+func (s *ShardSet) Check(ctx context.Context) error {
+	for _, sh := range s.shards {
+		for at := 0; at < sh.Len(); at += checkStride {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s: check stopped: %w", s.name, context.Cause(ctx))
+			}
+			if err := sh.check(at, min(at+checkStride, sh.Len())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Shards returns the open shards in order.

@@ -1,9 +1,11 @@
 package data
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -286,5 +288,87 @@ func TestShardSetMissingShard(t *testing.T) {
 	var ie *InputError
 	if _, err := OpenShardSet(out, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "train_001.bin is missing") {
 		t.Errorf("a set without shard 1: %v, want it refused by name", err)
+	}
+}
+
+// A shard set's Check finds a damaged token wherever it lies (the first
+// and last token, either side of a block of the fast scan, in the last
+// tokens a 64-bit load leaves), naming the shard and the first such
+// position, in either dtype; a set of undamaged shards passes, and a
+// cancelled context stops the read with its cause.
+func TestShardSetCheck(t *testing.T) {
+	n := 2*checkBlock + 7
+	for _, vocab := range []int{300, 1<<16 + 1} {
+		for _, at := range []int{0, 3, checkBlock - 1, checkBlock, 2*checkBlock + 4, n - 1} {
+			dir := t.TempDir()
+			ids := make([]int, n)
+			for i := range ids {
+				ids[i] = (i * 7919) % vocab
+			}
+			for i := range 2 {
+				if err := WriteShard(ShardPath(dir, "train", i), ids, vocab); err != nil {
+					t.Fatal(err)
+				}
+			}
+			set, err := OpenShardSet(dir, "train")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := set.Check(context.Background()); err != nil {
+				t.Fatalf("undamaged shards: %v", err)
+			}
+			set.Close()
+			path := ShardPath(dir, "train", 1)
+			b, _ := os.ReadFile(path)
+			dt, bad := ShardDType(vocab), uint32(0xFFFF)
+			for _, pos := range []int{at, n - 1} { // the first is reported
+				if dt == 2 {
+					binary.LittleEndian.PutUint16(b[ShardHeaderSize+2*pos:], uint16(bad))
+				} else {
+					bad = 1 << 31 // negative as an int32
+					binary.LittleEndian.PutUint32(b[ShardHeaderSize+4*pos:], bad)
+				}
+			}
+			os.WriteFile(path, b, 0o644)
+			set, err = OpenShardSet(dir, "train")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = set.Check(context.Background())
+			var ie *InputError
+			if want := fmt.Sprintf("train_001.bin: token %d at position %d is outside the vocabulary", int(bad), at); !errors.As(err, &ie) || !strings.Contains(err.Error(), want) {
+				t.Errorf("vocab %d, damaged at %d: %v, want an InputError with %q", vocab, at, err, want)
+			}
+			ctx, cancel := context.WithCancelCause(context.Background())
+			cancel(errors.New("received terminated"))
+			if err := set.Check(ctx); err == nil || !strings.Contains(err.Error(), "received terminated") {
+				t.Errorf("a cancelled check: %v", err)
+			}
+			set.Close()
+		}
+	}
+}
+
+// BenchmarkShardCheck measures Check over a shard of GPT-2 sized ids in
+// memory (a shard on disk reads at the disk's pace).
+func BenchmarkShardCheck(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "train_000.bin")
+	ids := make([]int, 32<<20)
+	for i := range ids {
+		ids[i] = (i * 7919) % 50257
+	}
+	if err := WriteShard(path, ids, 50257); err != nil {
+		b.Fatal(err)
+	}
+	s, err := OpenShard(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.SetBytes(int64(2 * len(ids)))
+	for b.Loop() {
+		if err := s.Check(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ package train
 // the token shards of gptctl data prepare.
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -77,8 +78,10 @@ const bigCorpus = 256 << 20
 // a directory made by gptctl data prepare, and the validation data: the
 // file or the shards of cfg.ValData, else the tail of a text corpus or the
 // val shards of a directory. tok is the tokenizer of a resumed run, or nil
-// to build one from cfg.Tokenizer (a directory's own by default).
-func loadCorpus(cfg Config, tok data.Tokenizer, log io.Writer) (*corpus, error) {
+// to build one from cfg.Tokenizer (a directory's own by default). A
+// cancelled ctx stops it within a piece of text or a stride of shard
+// tokens, with errLoadStopped.
+func loadCorpus(ctx context.Context, cfg Config, tok data.Tokenizer, log io.Writer) (*corpus, error) {
 	c := &corpus{}
 	if !isDir(cfg.Data) {
 		spec := cfg.Tokenizer
@@ -92,14 +95,14 @@ func loadCorpus(cfg Config, tok data.Tokenizer, log io.Writer) (*corpus, error) 
 			fmt.Fprintf(log, "data %s: reading %.1f GB of text into memory as token ids (gptctl data prepare writes token shards, which pretraining reads from disk)\n", cfg.Data, float64(n)/1e9)
 		}
 	}
-	if err := c.load(cfg, tok); err != nil {
+	if err := c.load(ctx, cfg, tok); err != nil {
 		c.close()
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
+func (c *corpus) load(ctx context.Context, cfg Config, tok data.Tokenizer) error {
 	dataDir, valDir := isDir(cfg.Data), cfg.ValData != "" && isDir(cfg.ValData)
 	valText := ""
 	if cfg.ValData != "" && !valDir {
@@ -108,7 +111,7 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	ownTok := false // tok is the one saved beside the shards of cfg.Data
 	if tok == nil {
 		var err error
-		if tok, ownTok, err = corpusTokenizer(cfg, dataDir, valText); err != nil {
+		if tok, ownTok, err = corpusTokenizer(ctx, cfg, dataDir, valText); err != nil {
 			return err
 		}
 	}
@@ -118,14 +121,14 @@ func (c *corpus) load(cfg Config, tok data.Tokenizer) error {
 	}
 	var err error
 	if dataDir {
-		err = c.train.openShards("data", cfg.Data, "train", tok)
+		err = c.train.openCheckedShards(ctx, "data", cfg.Data, "train", tok)
 	} else {
-		c.train.mem, err = encodeCorpus("data", cfg.Data, tok)
+		c.train.mem, err = encodeCorpusContext(ctx, "data", cfg.Data, tok)
 	}
 	if err != nil {
 		return err
 	}
-	if err := c.loadVal(cfg, valText, dataDir, valDir); err != nil {
+	if err := c.loadVal(ctx, cfg, valText, dataDir, valDir); err != nil {
 		return err
 	}
 	need := int64(cfg.T() + 1) // one window: t inputs and the target after them
@@ -173,7 +176,7 @@ func checkShardTokenizers(cfg Config, tok data.Tokenizer, checkData, valDir bool
 // loadVal sets the validation data: the shards of cfg.ValData (valDir) or
 // the text corpus valText, else the val shards of cfg.Data (dataDir), else
 // the tail val_fraction of the training tokens, which it takes from them.
-func (c *corpus) loadVal(cfg Config, valText string, dataDir, valDir bool) error {
+func (c *corpus) loadVal(ctx context.Context, cfg Config, valText string, dataDir, valDir bool) error {
 	var err error
 	switch {
 	case valDir: // a held-out set prepared alone has only training shards
@@ -181,14 +184,14 @@ func (c *corpus) loadVal(cfg Config, valText string, dataDir, valDir bool) error
 		if onlyTrainShards(cfg.ValData) {
 			prefix = "train"
 		}
-		err = c.val.openShards("val_data", cfg.ValData, prefix, c.tok)
+		err = c.val.openCheckedShards(ctx, "val_data", cfg.ValData, prefix, c.tok)
 	case valText != "":
-		c.val.mem, err = encodeCorpus("val_data", valText, c.tok)
+		c.val.mem, err = encodeCorpusContext(ctx, "val_data", valText, c.tok)
 	case dataDir:
 		if onlyTrainShards(cfg.Data) {
 			return inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); prepare it with a larger --val-fraction, or set val_data to a held-out file or shard directory", cfg.Data)
 		}
-		err = c.val.openShards("data", cfg.Data, "val", c.tok)
+		err = c.val.openCheckedShards(ctx, "data", cfg.Data, "val", c.tok)
 	default:
 		all := c.train.mem
 		n := int(float64(all.Len()) * (1 - cfg.ValFraction))
@@ -200,9 +203,9 @@ func (c *corpus) loadVal(cfg Config, valText string, dataDir, valDir bool) error
 // corpusTokenizer is the tokenizer cfg.Tokenizer names (a char vocabulary
 // of the text corpora cfg.Data and valText); for a directory of shards, unless the config names a vocabulary or a tokenizer directory,
 // the one prepare saved in DIR/tokenizer (own reports that case).
-func corpusTokenizer(cfg Config, dataDir bool, valText string) (tok data.Tokenizer, own bool, err error) {
+func corpusTokenizer(ctx context.Context, cfg Config, dataDir bool, valText string) (tok data.Tokenizer, own bool, err error) {
 	if !dataDir {
-		tok, err = newTokenizer(cfg.Tokenizer, cfg.Data, valText)
+		tok, err = newTokenizer(ctx, cfg.Tokenizer, cfg.Data, valText)
 		return tok, false, err
 	}
 	if err := data.CheckPrepared(cfg.Data); err != nil {
@@ -235,6 +238,25 @@ func (s *split) openShards(key, dir, prefix string, tok data.Tokenizer) error {
 		return inputErrorf("%s %s: the shards hold ids up to %d, the tokenizer %s has %d", key, dir, v, tok.Name(), tok.VocabSize())
 	}
 	s.sh = set
+	return nil
+}
+
+// openCheckedShards is openShards, then a read of every id of the shards:
+// a damaged one is an input error naming its shard and position before
+// the first step, not when a batch happens to draw it (then the run failed
+// after its start, or trained on it). A cancelled ctx stops the read
+// (errLoadStopped).
+func (s *split) openCheckedShards(ctx context.Context, key, dir, prefix string, tok data.Tokenizer) error {
+	if err := s.openShards(key, dir, prefix, tok); err != nil {
+		return err
+	}
+	err := s.sh.Check(ctx)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return errLoadStopped
+	case err != nil:
+		return &InputError{Err: fmt.Errorf("%s: %w", key, err)}
+	}
 	return nil
 }
 

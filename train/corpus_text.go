@@ -5,6 +5,7 @@ package train
 // are kept, 2 bytes a token where the vocabulary fits in 16 bits.
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"os"
@@ -39,17 +40,23 @@ func (t tokens16) Window(dst []int32, start int) {
 	}
 }
 
+// errLoadStopped is reading the corpus cut short by a cancelled context (a
+// signal): the run stops before its first step.
+var errLoadStopped = errors.New("loading the data was stopped")
+
 // readCorpus calls piece with the text of the corpus at path, in order, a
-// piece at a time: the built-in corpus whole; every file of path (a glob
+// piece at a time: the built-in corpus; every file of path (a glob
 // pattern's in name order): a .jsonl file's documents ({"text": ...} lines)
 // one by one, any other file as one document in chunks of about 1 MiB, cut
 // where tokenizing the parts gives the ids of the whole (data.ReadCorpusFile
-// with cuts, as data prepare reads it). doc says that a piece begins a
-// document. key names the corpus in errors (data, val_data). A file of a
-// pattern may be empty; all of them may not.
-func readCorpus(key, path string, cuts data.Cuts, piece func(file, s string, doc bool) error) error {
+// with cuts, as data prepare reads it); a longer document (a .jsonl line) in
+// pieces of about 1 MiB cut so too (docPieces). doc says that a piece
+// begins a document. key names the corpus in errors (data, val_data). A
+// file of a pattern may be empty; all of them may not. Once ctx is
+// cancelled it stops before the next piece, with errLoadStopped.
+func readCorpus(ctx context.Context, key, path string, cuts data.Cuts, piece func(file, s string, doc bool) error) error {
 	if path == data.BuiltinCorpusName {
-		return piece(path, data.BuiltinCorpus(), true)
+		return docPieces(ctx, data.BuiltinCorpus(), cuts, func(s string, doc bool) error { return piece(path, s, doc) })
 	}
 	files := []string{path}
 	if isGlob(path) {
@@ -58,11 +65,14 @@ func readCorpus(key, path string, cuts data.Cuts, piece func(file, s string, doc
 			return inputErrorf("%s: %w", key, err)
 		}
 	}
-	n := 0
+	n, docs := 0, 0
 	for _, f := range files {
 		err := data.ReadCorpusFile(f, cuts, func(s string, doc bool) error {
 			n += len(s)
-			return piece(f, s, doc)
+			if doc {
+				docs++
+			}
+			return docPieces(ctx, s, cuts, func(s string, first bool) error { return piece(f, s, doc && first) })
 		})
 		if err := readError(key, err); err != nil {
 			return err
@@ -71,21 +81,67 @@ func readCorpus(key, path string, cuts data.Cuts, piece func(file, s string, doc
 	switch {
 	case n > 0:
 		return nil
+	case docs > 1: // JSON lines
+		return inputErrorf("%s %s: the %d documents are all empty (no {\"text\": ...} holds text)", key, path, docs)
 	case len(files) > 1:
 		return inputErrorf("%s %s: the %d files are empty", key, path, len(files))
 	}
 	return inputErrorf("%s %s: the file is empty", key, path)
 }
 
+// docPiece is the size of the pieces docPieces cuts a text into, data
+// prepare's for a .jsonl document.
+const docPiece = 1 << 20
+
+// docPieces calls piece with the text s in pieces of at most docPiece
+// bytes, as data prepare encodes a .jsonl document: cut at the last point
+// in each docPiece where cuts allows, so that tokenizing them one after
+// the other gives the ids of s whole, and only a run of docPiece without
+// one (which a BPE would encode as one word, in some 60 times its size of
+// memory) between characters. first says that a piece is the first. Once
+// ctx is cancelled it stops before the next piece, with errLoadStopped:
+// one encode of a long document (GPT-2's BPE reads about 2.5 MB/s) would
+// hold a stop for as long as it takes.
+func docPieces(ctx context.Context, s string, cuts data.Cuts, piece func(s string, first bool) error) error {
+	for first := true; first || len(s) > 0; first = false {
+		if ctx.Err() != nil {
+			return errLoadStopped
+		}
+		n := nextPiece(s, cuts)
+		if err := piece(s[:n], first); err != nil {
+			return err
+		}
+		s = s[n:]
+	}
+	return nil
+}
+
+// nextPiece is the length of the first of docPieces' pieces of s.
+func nextPiece(s string, cuts data.Cuts) int {
+	if len(s) <= docPiece {
+		return len(s)
+	}
+	if p := cuts.Last(s[:docPiece], docPiece-1); p > 0 {
+		return p
+	}
+	for p := docPiece - 1; p >= docPiece-utf8.UTFMax; p-- { // the last character's start
+		if utf8.RuneStart(s[p]) {
+			return p
+		}
+	}
+	return docPiece - 1
+}
+
 // isGlob reports whether a corpus path is a pattern of files.
 func isGlob(path string) bool { return strings.ContainsAny(path, "*?[") }
 
 // readError is the outcome of reading a file of the corpus key names: its
-// input errors as they are, other errors (the file's) as input errors.
+// input errors and errLoadStopped as they are, other errors (the file's) as
+// input errors.
 func readError(key string, err error) error {
 	var ie *InputError
 	switch {
-	case errors.As(err, &ie):
+	case errors.As(err, &ie), errors.Is(err, errLoadStopped):
 		return err
 	case err != nil:
 		return inputErrorf("%s: %w", key, err)
@@ -93,16 +149,22 @@ func readError(key string, err error) error {
 	return nil
 }
 
-// encodeCorpus returns the ids of the corpus at path (readCorpus),
+// encodeCorpus is encodeCorpusContext without a stop.
+func encodeCorpus(key, path string, tok data.Tokenizer) (memTokens, error) {
+	return encodeCorpusContext(context.Background(), key, path, tok)
+}
+
+// encodeCorpusContext returns the ids of the corpus at path (readCorpus),
 // refusing characters a char tokenizer does not have. Several documents are
 // kept apart by the tokenizer's end-of-text token, one after each, as data
-// prepare writes them; one text file is as it is.
-func encodeCorpus(key, path string, tok data.Tokenizer) (memTokens, error) {
+// prepare writes them; one text file is as it is. A cancelled ctx stops it
+// between pieces (errLoadStopped).
+func encodeCorpusContext(ctx context.Context, key, path string, tok data.Tokenizer) (memTokens, error) {
 	if tok.VocabSize() <= 1<<16 {
-		ids, err := encodeInto[uint16](key, path, tok)
+		ids, err := encodeInto[uint16](ctx, key, path, tok)
 		return tokens16(ids), err
 	}
-	ids, err := encodeInto[int32](key, path, tok)
+	ids, err := encodeInto[int32](ctx, key, path, tok)
 	return Tokens(ids), err
 }
 
@@ -132,7 +194,7 @@ func fitsCorpus(key, path, spec string) error {
 	return nil
 }
 
-func encodeInto[T uint16 | int32](key, path string, tok data.Tokenizer) ([]T, error) {
+func encodeInto[T uint16 | int32](ctx context.Context, key, path string, tok data.Tokenizer) ([]T, error) {
 	// Each piece's text and ids are garbage once appended: collect them
 	// early rather than let the heap grow to twice the corpus's ids.
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
@@ -142,7 +204,7 @@ func encodeInto[T uint16 | int32](key, path string, tok data.Tokenizer) ([]T, er
 	}
 	ids := make([]T, 0, room) // appended to past room only where the text needs more
 	docs, eot := 0, tok.EOT()
-	err := readCorpus(key, path, data.CutsOf(tok), func(file, s string, doc bool) error {
+	err := readCorpus(ctx, key, path, data.CutsOf(tok), func(file, s string, doc bool) error {
 		if doc {
 			if docs++; docs > 1 && eot >= 0 {
 				ids = append(ids, T(eot))
@@ -188,11 +250,12 @@ func corpusBytes(path string) int {
 }
 
 // newTokenizer is the tokenizer spec names; "char" builds the vocabulary of
-// the text corpora of data and val_data at dataPath and valPath ("": none).
-func newTokenizer(spec, dataPath, valPath string) (data.Tokenizer, error) {
+// the text corpora of data and val_data at dataPath and valPath ("": none),
+// which a cancelled ctx stops (errLoadStopped).
+func newTokenizer(ctx context.Context, spec, dataPath, valPath string) (data.Tokenizer, error) {
 	switch spec {
 	case "char":
-		return charVocabulary(map[string]string{"data": dataPath, "val_data": valPath})
+		return charVocabulary(ctx, map[string]string{"data": dataPath, "val_data": valPath})
 	case "byte":
 		return data.ByteTokenizer{}, nil
 	}
@@ -206,7 +269,7 @@ func newTokenizer(spec, dataPath, valPath string) (data.Tokenizer, error) {
 // charVocabulary is the char tokenizer of the distinct characters of the
 // corpora at paths, by the key that names each ("" skipped), read as a
 // stream; they must be UTF-8.
-func charVocabulary(paths map[string]string) (data.Tokenizer, error) {
+func charVocabulary(ctx context.Context, paths map[string]string) (data.Tokenizer, error) {
 	var set data.CharSet
 	for _, key := range slices.Sorted(maps.Keys(paths)) {
 		path := paths[key]
@@ -216,7 +279,7 @@ func charVocabulary(paths map[string]string) (data.Tokenizer, error) {
 		if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
 			return nil, inputErrorf("%s %s: tokenizer char reads the corpus twice, for its characters and then its ids, and this is not a file that can be read again (a pipe): give a file, or use tokenizer byte", key, path)
 		}
-		err := readCorpus(key, path, data.CharCuts, func(file, s string, _ bool) error {
+		err := readCorpus(ctx, key, path, data.CharCuts, func(file, s string, _ bool) error {
 			if !utf8.ValidString(s) {
 				return inputErrorf("%s %s: the corpus is not valid UTF-8 (use tokenizer: byte)", key, file)
 			}

@@ -1,7 +1,11 @@
 package train
 
 import (
+	"cmp"
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,7 +32,7 @@ func TestEncodeCorpusStreams(t *testing.T) {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	char, err := newTokenizer("char", path, "")
+	char, err := newTokenizer(context.Background(), "char", path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,5 +91,141 @@ func TestCorpusBeyondMemory(t *testing.T) {
 	}
 	if err := fitsCorpus("data", path, "gpt2"); err != nil {
 		t.Errorf("2.2 MB of text for a BPE with 3 MiB: %v", err)
+	}
+}
+
+// A .jsonl document longer than the pieces a corpus is read in is encoded
+// a piece at a time, cut where tokenizing the parts gives the ids of the
+// whole: the ids are the whole document's, with every tokenizer's cuts
+// (char and byte: any character; the byte-level BPEs: before whitespace;
+// the GPT-1 BPE: a space between ASCII characters). A run of 1 MiB
+// without such a point is cut between characters, as data prepare cuts
+// it (it was encoded whole, in some 60 times its size of memory): the ids
+// of the file are those of data prepare's shards.
+func TestEncodeLongDocuments(t *testing.T) {
+	dir := t.TempDir()
+	docs := []string{
+		strings.Repeat(data.BuiltinCorpus()[:50_000]+" naïve café, 日本語 😀\n", 30), // 1.5 MB: two pieces
+		"a short one",
+		strings.Repeat("\t"+data.BuiltinCorpus()[50_000:90_000]+"\r\n  x", 60),
+		strings.Repeat("abcdefghé", 130_000), // 1.3 MB without a cut point but for char and byte
+	}
+	var lines strings.Builder
+	for _, d := range docs {
+		b, _ := json.Marshal(map[string]string{"text": d})
+		lines.Write(append(b, '\n'))
+	}
+	path := filepath.Join(dir, "docs.jsonl")
+	if err := os.WriteFile(path, []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prose := filepath.Join(dir, "prose.txt")
+	if err := os.WriteFile(prose, []byte(docs[0]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bpe, err := data.TrainBPE([]string{prose}, 400, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := []data.Tokenizer{data.NewCharTokenizer(strings.Join(docs, "")), data.ByteTokenizer{}, bpe}
+	gpt1 := cmp.Or(os.Getenv(data.EnvGPT1Vocab), filepath.Join("..", "..", "shared", "data", "tokenizer", "gpt1"))
+	if tok, err := data.ResolveTokenizer(gpt1); err == nil {
+		toks = append(toks, tok)
+	} else {
+		t.Logf("no GPT-1 BPE (%v): its cuts go untested", err)
+	}
+	for _, tok := range toks {
+		if n := nextPiece(docs[0], data.CutsOf(tok)); n == len(docs[0]) {
+			t.Fatalf("%s: the first document is one piece", tok.Name())
+		}
+		got, err := encodeCorpus("data", path, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := memIDs(got)
+		var whole Tokens
+		for _, d := range docs[:3] {
+			for _, id := range append(tok.Encode(d), tok.EOT()) {
+				if id >= 0 {
+					whole = append(whole, int32(id))
+				}
+			}
+		}
+		if !slices.Equal(ids[:min(len(whole), len(ids))], whole) {
+			t.Errorf("%s: the ids of the documents with cut points differ from the whole documents' (first difference at %d)", tok.Name(), firstDiff(ids, whole))
+		}
+		opts := data.DefaultPrepareOptions()
+		opts.Tokenizer, opts.Inputs, opts.OutDir, opts.ValFraction = tok, []string{path}, filepath.Join(dir, "shards-"+tok.Name()), 0
+		if _, err := data.Prepare(opts); err != nil {
+			t.Fatal(err)
+		}
+		set, err := data.OpenShardSet(opts.OutDir, "train")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prepared Tokens
+		for _, sh := range set.Shards() {
+			w := make(Tokens, sh.Len())
+			if err := sh.Window(w, 0); err != nil {
+				t.Fatal(err)
+			}
+			prepared = append(prepared, w...)
+		}
+		set.Close()
+		if !slices.Equal(ids, prepared) {
+			t.Errorf("%s: %d ids, data prepare's shards %d (first difference at %d)", tok.Name(), len(ids), len(prepared), firstDiff(ids, prepared))
+		}
+	}
+}
+
+// firstDiff is the first index at which a and b differ.
+func firstDiff(a, b Tokens) int {
+	i := 0
+	for i < min(len(a), len(b)) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// stopTokenizer cancels a run's context as it encodes piece number at of a
+// corpus, as a signal would.
+type stopTokenizer struct {
+	data.ByteTokenizer
+	stop      func()
+	at, calls int
+}
+
+func (s *stopTokenizer) Encode(text string) []int {
+	if s.calls++; s.calls == s.at {
+		s.stop()
+	}
+	return s.ByteTokenizer.Encode(text)
+}
+
+// A stop signal while a text corpus loads ends the loading before the next
+// piece (about 1 MiB) is encoded, not after the last: a text file's chunks,
+// a long .jsonl document's pieces (which was encoded in one call) and the
+// char vocabulary's read alike. GPT-2's BPE encodes some 2.5 MB/s, so a
+// corpus of gigabytes held a stop for minutes, past a scheduler's kill.
+func TestCorpusLoadingStops(t *testing.T) {
+	dir := t.TempDir()
+	text := strings.Repeat("some words of text, ", 250_000) // 5 MB: five pieces
+	txt, jsonl := filepath.Join(dir, "big.txt"), filepath.Join(dir, "big.jsonl")
+	doc, _ := json.Marshal(map[string]string{"text": text})
+	for path, s := range map[string]string{txt: text, jsonl: string(doc) + "\n"} {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, path := range []string{txt, jsonl} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		tok := &stopTokenizer{stop: func() { cancel(errors.New("received terminated")) }, at: 2}
+		_, err := loadCorpus(ctx, tinyConfig(t, "data="+path), tok, io.Discard)
+		if !errors.Is(err, errLoadStopped) || tok.calls != 2 {
+			t.Errorf("%s stopped at its second piece: %v after %d pieces; want errLoadStopped after 2", filepath.Base(path), err, tok.calls)
+		}
+		if _, err := newTokenizer(ctx, "char", path, ""); !errors.Is(err, errLoadStopped) {
+			t.Errorf("%s: the char vocabulary's read after a stop: %v", filepath.Base(path), err)
+		}
 	}
 }

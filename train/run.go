@@ -74,7 +74,7 @@ type Summary struct {
 type RunInfo struct {
 	TokensPerS  float64 `json:"tokens_per_s,omitempty"` // the last session's; absent when it trained no step
 	WallSeconds float64 `json:"wall_seconds"`
-	Params      int     `json:"params"`
+	Params      int     `json:"params,omitempty"`     // absent when the job stopped before it had a model (as its data loaded)
 	Checkpoint  string  `json:"checkpoint,omitempty"` // absent when the run wrote none
 	OutDir      string  `json:"out_dir"`
 	Device      string  `json:"device"`
@@ -147,9 +147,10 @@ func SetupDevice(cfg Config, log io.Writer) (string, error) {
 
 // Pretrain trains a language model as cfg says and writes the run into
 // opt.OutDir. A cancelled ctx (SIGTERM, SIGINT) checkpoints and returns a
-// Summary with status "interrupted".
+// Summary with status "interrupted"; before the first step of a run without
+// a checkpoint (as the data loads, too) there is nothing to checkpoint.
 func Pretrain(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
-	sum, err := runJob[Summary](ctx, cfg, opt, func(device string) (*run, error) { return newRun(cfg, opt, device) })
+	sum, err := runJob[Summary](ctx, cfg, opt, func(device string) (*run, error) { return newRunContext(ctx, cfg, opt, device) })
 	return sum, deviceMemory(err, cfg.memoryFix())
 }
 

@@ -54,6 +54,10 @@ func (r *run) evalBatch() (float64, error) {
 }
 
 func (r *run) loop(ctx context.Context) (*Summary, error) {
+	if r.stopped { // as the data loaded
+		r.sum.interrupt(context.Cause(ctx).Error())
+		return r.endUntrained()
+	}
 	cfg := r.cfg
 	B, T := r.model.B, r.model.T
 	start, base := time.Now(), r.state.Elapsed
@@ -81,6 +85,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		}
 		if why != "" {
 			r.sum.interrupt(why)
+			if r.state.Step == 0 && r.sum.Checkpoint == "" {
+				return r.endUntrained()
+			}
 			break
 		}
 		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.state.lrScale()
@@ -393,6 +400,40 @@ func (r *run) end(elapsed float64) (*Summary, error) {
 		return nil, err
 	}
 	return r.sum, nil
+}
+
+// endUntrained ends a run that a signal stopped before it trained a step:
+// as it loaded its data (stopped), or before the first step of a run
+// without a checkpoint. It writes the job config (which --resume reads)
+// and the summary, interrupted, and no checkpoint: a step-0 one would hold
+// nothing that --resume of a run without one does not make again from the
+// job config (it starts from step 0, as after a kill before the first
+// checkpoint).
+func (r *run) endUntrained() (*Summary, error) {
+	if r.stopped {
+		if err := r.writeJob(); err != nil {
+			return nil, err
+		}
+		if r.params != nil { // resumed: the checkpoint's model
+			r.sum.Params = r.params.Count()
+		}
+	} else {
+		r.progress.done()
+	}
+	fmt.Fprintf(r.opt.Log, "stopped before step %d (%s); --resume continues from %s\n", r.state.Step+1, r.sum.Interruption, r.resumePoint())
+	r.fillSummary("interrupted")
+	if err := writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum); err != nil {
+		return nil, err
+	}
+	return r.sum, nil
+}
+
+// resumePoint is where --resume continues the run: its checkpoint, or step 0.
+func (r *run) resumePoint() string {
+	if r.sum.Checkpoint == "" {
+		return "step 0"
+	}
+	return fmt.Sprintf("the checkpoint of step %d", r.state.Step)
 }
 
 // trainStep runs GradAccum micro-batches, clips and applies AdamW. On a GPU

@@ -184,6 +184,8 @@ func TestPretrainBadInput(t *testing.T) {
 	os.WriteFile(empty, nil, 0o644)
 	short := filepath.Join(t.TempDir(), "short.txt")
 	os.WriteFile(short, []byte("to be or not"), 0o644)
+	emptyDocs := filepath.Join(t.TempDir(), "docs.jsonl")
+	os.WriteFile(emptyDocs, []byte("{\"text\": \"\"}\n{\"text\": \"\"}\n"), 0o644)
 	shortVal := filepath.Join(t.TempDir(), "short-val.txt") // 36 training characters, 4 held out
 	os.WriteFile(shortVal, []byte("to be or not to be, that is the quest"), 0o644)
 	for _, c := range []struct {
@@ -192,6 +194,7 @@ func TestPretrainBadInput(t *testing.T) {
 	}{
 		{"missing", "/nonexistent/corpus.txt", "no such file", nil},
 		{"empty", empty, "the file is empty", nil},
+		{"empty documents", emptyDocs, `the 2 documents are all empty (no {"text": ...} holds text)`, nil},
 		{"short", short, "windows of 16 need at least 17 each (use a longer corpus or a smaller seq_len)", nil},
 		{"short val", shortVal, "(raise val_fraction (0.1), name a val_data file, or use a longer corpus or a smaller seq_len)", nil},
 		{"seq_len 1", shortVal, "windows of 1 need at least 2 each (raise val_fraction (0.01), name a val_data file, or use a longer corpus)",
@@ -408,18 +411,57 @@ func TestResumeAfterKillInCommit(t *testing.T) {
 	}
 }
 
-// A run stopped before its first step still checkpoints and writes a valid
-// summary (no NaN loss in it).
+// A run stopped before its first step, as it loads its data or after its
+// setup, writes its job config and a valid summary, interrupted (no NaN
+// loss in it), and no checkpoint, which would hold nothing: --resume starts
+// it from step 0, from the job config it wrote, and ends where a run never
+// stopped ends.
 func TestInterruptedBeforeFirstStep(t *testing.T) {
+	cfg := tinyConfig(t)
+	straight := t.TempDir()
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	loading := t.TempDir()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(errors.New("stopped at once"))
-	dir := t.TempDir()
-	sum, err := Pretrain(ctx, tinyConfig(t), Options{OutDir: dir, Log: io.Discard})
-	if err != nil || sum.Status != "interrupted" || sum.Step != 0 {
-		t.Fatalf("summary %+v, %v", sum, err)
+	sum, err := Pretrain(ctx, cfg, Options{OutDir: loading, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if s := readFile(t, filepath.Join(dir, "summary.json")); !strings.Contains(s, `"status": "interrupted"`) {
-		t.Errorf("summary.json:\n%s", s)
+	setUp := t.TempDir()
+	ctx, cancel = context.WithCancelCause(context.Background())
+	r, err := newRunContext(ctx, cfg, Options{OutDir: setUp, Log: io.Discard}, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel(errors.New("stopped at once"))
+	sum2, err := r.loop(ctx)
+	r.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir, sum := range map[string]*Summary{loading: sum, setUp: sum2} {
+		if sum.Status != "interrupted" || sum.Interruption != "stopped at once" || sum.Step != 0 || sum.Checkpoint != "" {
+			t.Fatalf("summary %+v", sum)
+		}
+		if s := readFile(t, filepath.Join(dir, "summary.json")); !strings.Contains(s, `"status": "interrupted"`) {
+			t.Errorf("summary.json:\n%s", s)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "checkpoint")); err == nil {
+			t.Error("a checkpoint of step 0")
+		}
+		job, err := Load(filepath.Join(dir, "train.yaml"), nil) // as --resume reads it
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum, err := Pretrain(context.Background(), job, Options{OutDir: dir, Resume: true, Log: io.Discard}); err != nil || sum.Status != "completed" || sum.Step != 20 {
+			t.Fatalf("resumed: %+v, %v", sum, err)
+		}
+		a := readFile(t, filepath.Join(straight, "checkpoint", "model.safetensors"))
+		if b := readFile(t, filepath.Join(dir, "checkpoint", "model.safetensors")); a != b {
+			t.Error("the resumed run's weights differ from an uninterrupted run's")
+		}
 	}
 }
 
@@ -753,11 +795,11 @@ func TestCorpusBOM(t *testing.T) {
 	writeFile(t, plain, text)
 	writeFile(t, marked, "\ufeff"+text)
 	writeFile(t, only, "\ufeff")
-	a, err := loadCorpus(tinyConfig(t, "data="+plain), nil, io.Discard)
+	a, err := loadCorpus(context.Background(), tinyConfig(t, "data="+plain), nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := loadCorpus(tinyConfig(t, "data="+marked), nil, io.Discard)
+	b, err := loadCorpus(context.Background(), tinyConfig(t, "data="+marked), nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -765,7 +807,7 @@ func TestCorpusBOM(t *testing.T) {
 		t.Fatalf("with a BOM: vocab %d, %d training tokens; without: vocab %d, %d tokens",
 			b.tok.VocabSize(), b.train.len(), a.tok.VocabSize(), a.train.len())
 	}
-	if _, err := loadCorpus(tinyConfig(t, "data="+only), nil, io.Discard); err == nil || !strings.Contains(err.Error(), "the file is empty") {
+	if _, err := loadCorpus(context.Background(), tinyConfig(t, "data="+only), nil, io.Discard); err == nil || !strings.Contains(err.Error(), "the file is empty") {
 		t.Fatalf("a file holding only a BOM: %v, want \"the file is empty\"", err)
 	}
 }
@@ -786,7 +828,7 @@ func TestCorpusJSONL(t *testing.T) {
 	path := filepath.Join(dir, "docs.jsonl")
 	writeFile(t, path, jl.String())
 
-	c, err := loadCorpus(tinyConfig(t, "data="+path, "val_fraction=0.2"), nil, io.Discard)
+	c, err := loadCorpus(context.Background(), tinyConfig(t, "data="+path, "val_fraction=0.2"), nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -810,7 +852,7 @@ func TestCorpusJSONL(t *testing.T) {
 	if err := bpe.Save(bpeDir); err != nil {
 		t.Fatal(err)
 	}
-	c, err = loadCorpus(tinyConfig(t, "data="+path, "tokenizer="+bpeDir, "val_fraction=0.2", "n_ctx=8"), nil, io.Discard)
+	c, err = loadCorpus(context.Background(), tinyConfig(t, "data="+path, "tokenizer="+bpeDir, "val_fraction=0.2", "n_ctx=8"), nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -827,7 +869,7 @@ func TestCorpusJSONL(t *testing.T) {
 
 	bad := filepath.Join(dir, "bad.jsonl")
 	writeFile(t, bad, "{\"text\": \"fine\"}\n\n{\"body\": \"no text\"}\n")
-	if _, err := loadCorpus(tinyConfig(t, "data="+bad), nil, io.Discard); err == nil || !strings.Contains(err.Error(), "bad.jsonl:3: want a JSON object") {
+	if _, err := loadCorpus(context.Background(), tinyConfig(t, "data="+bad), nil, io.Discard); err == nil || !strings.Contains(err.Error(), "bad.jsonl:3: want a JSON object") {
 		t.Fatalf("a line without text: %v, want its file and line", err)
 	}
 }
@@ -900,7 +942,7 @@ func TestCorpusGlob(t *testing.T) {
 	if got, err := corpusDocs(filepath.Join(dir, "docs.json")); err != nil || !slices.Equal(got, docs) {
 		t.Errorf("JSON lines in a .json file: %q, %v; want %q", got, err, docs)
 	}
-	err = readCorpus("data", filepath.Join(dir, "*.csv"), data.SpaceCuts, func(string, string, bool) error { return nil })
+	err = readCorpus(context.Background(), "data", filepath.Join(dir, "*.csv"), data.SpaceCuts, func(string, string, bool) error { return nil })
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no files match") {
 		t.Errorf("a pattern that matches nothing: %v", err)
@@ -915,11 +957,11 @@ func TestCorpusGlob(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "empty1.txt"), "")
 	writeFile(t, filepath.Join(dir, "empty2.txt"), "")
-	err = readCorpus("val_data", filepath.Join(dir, "*9.txt"), data.SpaceCuts, func(string, string, bool) error { return nil })
+	err = readCorpus(context.Background(), "val_data", filepath.Join(dir, "*9.txt"), data.SpaceCuts, func(string, string, bool) error { return nil })
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "val_data") || !strings.Contains(err.Error(), "the file is empty") {
 		t.Errorf("an empty validation file: %v", err)
 	}
-	err = readCorpus("data", filepath.Join(dir, "empty*.txt"), data.SpaceCuts, func(string, string, bool) error { return nil })
+	err = readCorpus(context.Background(), "data", filepath.Join(dir, "empty*.txt"), data.SpaceCuts, func(string, string, bool) error { return nil })
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the 2 files are empty") {
 		t.Errorf("a pattern of empty files: %v", err)
 	}
@@ -928,7 +970,7 @@ func TestCorpusGlob(t *testing.T) {
 // corpusDocs is the documents readCorpus reads from path.
 func corpusDocs(path string) ([]string, error) {
 	var docs []string
-	err := readCorpus("data", path, data.SpaceCuts, func(_, s string, doc bool) error {
+	err := readCorpus(context.Background(), "data", path, data.SpaceCuts, func(_, s string, doc bool) error {
 		if doc {
 			docs = append(docs, "")
 		}

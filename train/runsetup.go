@@ -4,6 +4,7 @@ package train
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -40,11 +41,20 @@ type run struct {
 	progress *progress
 	sum      *Summary
 	finished bool // resumed at max_steps: nothing to train or write
+	stopped  bool // a signal stopped the setup as it loaded the data: loop only ends the run
 }
 
-// newRun sets up a run; on an error it closes what it opened (the
-// corpus's mapped shards, the GPU trainer, the metrics file).
-func newRun(cfg Config, opt Options, device string) (_ *run, err error) {
+// newRun is newRunContext without a stop.
+func newRun(cfg Config, opt Options, device string) (*run, error) {
+	return newRunContext(context.Background(), cfg, opt, device)
+}
+
+// newRunContext sets up a run; on an error it closes what it opened (the
+// corpus's mapped shards, the GPU trainer, the metrics file). A cancelled
+// ctx stops the loading of the data (reading and tokenizing a text corpus
+// can take minutes, longer than a scheduler waits before its kill): the run
+// is then set up no further (stopped).
+func newRunContext(ctx context.Context, cfg Config, opt Options, device string) (_ *run, err error) {
 	r := &run{cfg: cfg, opt: opt, device: device, sum: &Summary{MaxSteps: cfg.MaxSteps, RunInfo: RunInfo{OutDir: opt.OutDir, Device: device}}}
 	defer func() {
 		if err != nil {
@@ -58,7 +68,11 @@ func newRun(cfg Config, opt Options, device string) (_ *run, err error) {
 	if r.finished {
 		return r, nil
 	}
-	c, err := loadCorpus(r.cfg, r.tok, opt.Log)
+	c, err := loadCorpus(ctx, r.cfg, r.tok, opt.Log)
+	if errors.Is(err, errLoadStopped) {
+		r.stopped = true
+		return r, nil
+	}
 	if err != nil {
 		if opt.Resume {
 			err = resumedPathError(err, opt.OutDir, jobFile, r.cfg.Data, r.cfg.ValData)
@@ -179,6 +193,11 @@ func (r *run) openOutputs() error {
 	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log); err != nil {
 		return err
 	}
+	return r.writeJob()
+}
+
+// writeJob writes the run's job config, which --resume reads.
+func (r *run) writeJob() error {
 	job, err := r.cfg.Marshal()
 	if err == nil {
 		err = data.WriteFile(filepath.Join(r.opt.OutDir, jobFile), job)

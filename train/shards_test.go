@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -130,7 +131,7 @@ func TestValDataWithShards(t *testing.T) {
 		{"shards with their val split", []string{"data=" + shards}, 0, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			co, err := loadCorpus(tinyConfig(t, c.sets...), nil, io.Discard)
+			co, err := loadCorpus(context.Background(), tinyConfig(t, c.sets...), nil, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +141,7 @@ func TestValDataWithShards(t *testing.T) {
 			}
 		})
 	}
-	_, err := loadCorpus(tinyConfig(t, "data="+noVal), nil, io.Discard)
+	_, err := loadCorpus(context.Background(), tinyConfig(t, "data="+noVal), nil, io.Discard)
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no validation shards") || !strings.Contains(err.Error(), "val_data") {
 		t.Errorf("shards without a val split and no val_data: %v", err)
@@ -166,5 +167,40 @@ func TestPretrainSetupErrorUnmapsShards(t *testing.T) {
 	maps, _ := os.ReadFile("/proc/self/maps")
 	if n := strings.Count(string(maps), shards); n > 0 {
 		t.Errorf("%d mappings of %s left after the failed setup", n, shards)
+	}
+}
+
+// A damaged token in a shard (an id past the vocabulary: a bad disk, a
+// partial copy) is an input error naming the shard and its position before
+// the first step, wherever it lies, in the training or the validation
+// shards: not a run that trains on it until a batch happens to draw it,
+// then fails as if after its start.
+func TestPretrainRefusesDamagedShard(t *testing.T) {
+	for _, c := range []struct{ shard, want string }{
+		{"train_002.bin", "train_002.bin: token 65535 at position 12345 is outside the vocabulary of 256"},
+		{"val_000.bin", "val_000.bin: token 65535 at position 12345 is outside the vocabulary of 256"},
+	} {
+		dir := t.TempDir()
+		shards := byteShards(t, dir)
+		path := filepath.Join(shards, c.shard)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		binary.LittleEndian.PutUint16(b[data.ShardHeaderSize+2*12345:], 0xFFFF)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run := filepath.Join(dir, "run")
+		sum, err := Pretrain(context.Background(), tinyConfig(t, "data="+shards, "tokenizer=byte"), Options{OutDir: run, Log: io.Discard})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) || sum != nil {
+			t.Errorf("%s damaged: %+v, %v; want an input error with %q", c.shard, sum, err, c.want)
+		}
+		for _, f := range []string{"summary.json", "checkpoint", "metrics.jsonl"} {
+			if _, err := os.Stat(filepath.Join(run, f)); err == nil {
+				t.Errorf("%s damaged: the run wrote %s", c.shard, f)
+			}
+		}
 	}
 }
