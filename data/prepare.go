@@ -59,6 +59,12 @@ type PrepareStats struct {
 	TrainShards int     `json:"train_shards"`
 	ValShards   int     `json:"val_shards"`
 	Seconds     float64 `json:"seconds"`
+	// Pieces are the units the text came in (a .jsonl line, a text file's
+	// chunk), each wholly in one split, and LargestPiece the bytes of the
+	// largest: where it is not much smaller than the validation share,
+	// the split cannot come near that share.
+	Pieces       int64 `json:"-"`
+	LargestPiece int64 `json:"-"`
 }
 
 // Tokens returns the tokens written to both splits.
@@ -118,8 +124,8 @@ func Prepare(opts PrepareOptions) (PrepareStats, error) {
 	case opts.Context != nil && opts.Context.Err() != nil:
 		err = fmt.Errorf("stopped (%v) before the end: the shards written so far are removed and %s is as it was", context.Cause(opts.Context), opts.OutDir)
 	case err != nil:
-	case w.train.tokens == 0 && w.val.tokens == 0:
-		err = &InputError{fmt.Errorf("the inputs hold no text (%s)", strings.Join(opts.Inputs, ", "))}
+	case w.text == 0: // no file, or every document empty: shards of end-of-text tokens alone
+		err = &InputError{fmt.Errorf("the inputs hold no text (%s%s)", strings.Join(opts.Inputs, ", "), emptyDocs(stats.Docs))}
 	case w.train.tokens == 0:
 		err = &InputError{fmt.Errorf("--val-fraction %g leaves no training text: lower it", opts.ValFraction)}
 	default:
@@ -134,6 +140,18 @@ func Prepare(opts PrepareOptions) (PrepareStats, error) {
 		opts.Progress(stats)
 	}
 	return stats, nil
+}
+
+// emptyDocs says, for a message, that the docs documents of the inputs
+// are all empty; "" when there are none.
+func emptyDocs(docs int64) string {
+	switch docs {
+	case 0:
+		return ""
+	case 1:
+		return ": the one document is empty"
+	}
+	return fmt.Sprintf(": the %d documents are all empty", docs)
 }
 
 func (o *PrepareOptions) check() error {
@@ -168,6 +186,7 @@ type prepResult struct {
 	train, val []int
 	docs       int64
 	bytes      int64
+	text       int64 // tokens of text, the end-of-text tokens aside
 	err        error
 }
 
@@ -214,6 +233,7 @@ func runPipeline(opts PrepareOptions, files []string, total int64, w *prepWriter
 	if rerr := <-readErr; err == nil {
 		err = rerr
 	}
+	stats.Pieces, stats.LargestPiece = r.pieces, r.largest // the reader is done
 	return err
 }
 
@@ -293,11 +313,13 @@ func encodeJob(tok Tokenizer, j prepJob) prepResult {
 		if u.val {
 			dst = &res.val
 		}
+		n := len(*dst)
 		if u.json { // a text file's units are already cut
 			*dst = encodePieces(*dst, tok, cuts, text, jsonPiece)
 		} else {
 			*dst = append(*dst, tok.Encode(text)...)
 		}
+		res.text += int64(len(*dst) - n)
 		if u.eot {
 			res.docs++
 			if eot >= 0 {

@@ -130,6 +130,8 @@ type prepReader struct {
 	unitSize    int
 	cuts        Cuts  // where the tokenizer's text may be cut
 	bytes, val  int64 // bytes of the units so far, and of those for validation
+	pieces      int64 // units so far
+	largest     int64 // bytes of the largest unit
 	growing     bool  // the inputs' size is unknown: units grow with the bytes read (unit)
 	docTrains   bool  // a unit of the document being read went to train
 	seq         int64
@@ -192,6 +194,7 @@ func (r *prepReader) unit() int {
 
 func (r *prepReader) add(u prepUnit) error {
 	u.val = r.isVal(len(u.text))
+	r.pieces, r.largest = r.pieces+1, max(r.largest, int64(len(u.text)))
 	if !u.val {
 		r.docTrains = true
 	}

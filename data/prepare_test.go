@@ -604,6 +604,33 @@ func TestPrepareHardening(t *testing.T) {
 	inputErr("invalid UTF-8 for a char vocabulary", err, "not valid UTF-8")
 }
 
+// A .jsonl corpus whose documents are all empty holds no text, as an empty
+// file holds none: it is refused, where it gave shards of end-of-text
+// tokens alone. One document with text among empty ones is a corpus.
+func TestPrepareEmptyDocuments(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ body, want string }{
+		{strings.Repeat("{\"text\": \"\"}\n", 300), ": the 300 documents are all empty)"},
+		{"{\"text\": \"\"}\n", ": the one document is empty)"},
+	} {
+		in := writeTemp(t, dir, "empty.jsonl", c.body)
+		_, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: []string{in}, OutDir: filepath.Join(dir, "out"), Workers: 1})
+		var ie *InputError
+		if want := "the inputs hold no text (" + in + c.want; !errors.As(err, &ie) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%d bytes of empty documents: %v, want an InputError with %q", len(c.body), err, want)
+		}
+	}
+	in := writeTemp(t, dir, "some.jsonl", "{\"text\": \"\"}\n{\"text\": \"ab\"}\n{\"text\": \"\"}\n")
+	st, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: []string{in}, OutDir: filepath.Join(dir, "out"), Workers: 1})
+	if err != nil || st.Docs != 3 || st.Tokens() != 5 {
+		t.Errorf("one document of text among empty ones: %+v, %v; want 3 documents, 5 tokens", st, err)
+	}
+	// The pieces the text came in, for the warning of a split far from its share.
+	if st.Pieces != 3 || st.LargestPiece != int64(len("{\"text\": \"ab\"}\n")) {
+		t.Errorf("pieces %d, the largest %d bytes; want 3 and the line of text's", st.Pieces, st.LargestPiece)
+	}
+}
+
 // An input whose size is not what it was when opened changed while it was
 // read (a file still being written, or truncated) and is refused.
 func TestPrepareInputChanged(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 // prepWriter writes the train and val splits of Prepare.
 type prepWriter struct {
 	train, val splitWriter
+	text       int64 // tokens of text written, the end-of-text tokens aside
 }
 
 func newPrepWriter(opts PrepareOptions, dir string) *prepWriter {
@@ -21,6 +22,7 @@ func newPrepWriter(opts PrepareOptions, dir string) *prepWriter {
 }
 
 func (w *prepWriter) write(r prepResult) error {
+	w.text += r.text
 	if err := w.train.write(r.train); err != nil {
 		return err
 	}

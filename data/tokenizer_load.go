@@ -15,6 +15,9 @@ const (
 	EnvGPT1Vocab = "GPTCTL_GPT1_VOCAB"
 )
 
+// vocabFiles are the files of the OpenAI vocabularies, by spec.
+var vocabFiles = map[string]string{"gpt2": GPT2EncoderFile + " and " + GPT2MergesFile, "gpt1": GPT1EncoderFile + " and " + GPT1MergesFile}
+
 // ResolveTokenizer returns the tokenizer a command-line spec names:
 //
 //	gpt2  the GPT-2 BPE in the directory $GPTCTL_GPT2_VOCAB
@@ -38,12 +41,16 @@ func ResolveTokenizer(spec string) (Tokenizer, error) {
 		env := map[string]string{"gpt2": EnvGPT2Vocab, "gpt1": EnvGPT1Vocab}[spec]
 		dir := os.Getenv(env)
 		if dir == "" {
-			files := map[string]string{"gpt2": "encoder.json and vocab.bpe", "gpt1": GPT1EncoderFile + " and " + GPT1MergesFile}[spec]
-			return nil, fmt.Errorf("tokenizer %s: set %s or pass a directory holding %s", spec, env, files)
+			return nil, fmt.Errorf("tokenizer %s: set %s or pass a directory holding %s", spec, env, vocabFiles[spec])
 		}
 		tok, err := resolveDir(dir)
 		if err != nil {
 			return nil, fmt.Errorf("tokenizer %s (%s=%s): %w", spec, env, dir, err)
+		}
+		if tok.Name() != spec+"-bpe" { // the other vocabulary, or a char or byte tokenizer
+			name := map[string]string{"gpt2": "GPT-2", "gpt1": "GPT-1"}[spec]
+			return nil, fmt.Errorf("tokenizer %s: %s=%s holds %s, not %s's BPE: point %s at a directory holding %s's %s (or, to use the tokenizer it holds, name that directory as the tokenizer)",
+				spec, env, dir, tokenizerKind(tok), name, env, name, vocabFiles[spec])
 		}
 		return tok, nil
 	}
@@ -54,10 +61,23 @@ func ResolveTokenizer(spec string) (Tokenizer, error) {
 	return tok, nil
 }
 
+// tokenizerKind says what tokenizer tok is, for a message.
+func tokenizerKind(tok Tokenizer) string {
+	switch tok.Name() {
+	case "gpt1-bpe":
+		return "the GPT-1 BPE"
+	case "gpt2-bpe":
+		return fmt.Sprintf("a GPT-2 style byte-level BPE of %d tokens", tok.VocabSize())
+	case "char":
+		return fmt.Sprintf("a char tokenizer of %d characters", tok.VocabSize())
+	}
+	return "the " + tok.Name() + " tokenizer"
+}
+
 func resolveDir(dir string) (Tokenizer, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("not gpt2, gpt1, byte or a tokenizer directory: %w", err)
+		return nil, fmt.Errorf("not char, byte, gpt2, gpt1 or a tokenizer directory: %w", err)
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s is a file; pass its directory, or gpt2, gpt1 or byte", dir)

@@ -14,7 +14,7 @@ func TestResolveTokenizer(t *testing.T) {
 		"gpt2":         "tokenizer gpt2: set GPTCTL_GPT2_VOCAB or pass a directory holding encoder.json and vocab.bpe",
 		"gpt1":         "tokenizer gpt1: set GPTCTL_GPT1_VOCAB",
 		"":             "empty spec",
-		"/nonexistent": "not gpt2, gpt1, byte or a tokenizer directory",
+		"/nonexistent": "tokenizer /nonexistent: not char, byte, gpt2, gpt1 or a tokenizer directory",
 		t.TempDir():    "holds no tokenizer",
 	} {
 		if _, err := ResolveTokenizer(spec); err == nil || !strings.Contains(err.Error(), want) {
@@ -67,6 +67,40 @@ func TestResolveTokenizer(t *testing.T) {
 	}
 	if _, err := ResolveTokenizer("char"); err == nil || !strings.Contains(err.Error(), "built from a corpus") {
 		t.Errorf("char: %v", err)
+	}
+}
+
+// GPTCTL_GPT2_VOCAB and GPTCTL_GPT1_VOCAB must name their own vocabulary:
+// the other one, or a char tokenizer, is refused naming the variable and
+// what its directory holds, where it was loaded as if it were the one asked
+// for.
+func TestResolveTokenizerEnvOtherVocabulary(t *testing.T) {
+	bpe := t.TempDir()
+	if err := trainTiny(t, smallText()[:20_000], 300).Save(bpe); err != nil {
+		t.Fatal(err)
+	}
+	char := t.TempDir()
+	if err := NewCharTokenizer("ab").Save(char); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ spec, env, dir, want string }{
+		{"gpt1", EnvGPT1Vocab, bpe, "tokenizer gpt1: GPTCTL_GPT1_VOCAB=" + bpe + " holds a GPT-2 style byte-level BPE of 300 tokens, not GPT-1's BPE: point GPTCTL_GPT1_VOCAB at a directory holding GPT-1's encoder_bpe_40000.json and vocab_40000.bpe"},
+		{"gpt2", EnvGPT2Vocab, char, "tokenizer gpt2: GPTCTL_GPT2_VOCAB=" + char + " holds a char tokenizer of 2 characters, not GPT-2's BPE"},
+	}
+	gpt1 := sharedPath("GPTCTL_GPT1_VOCAB", "../../shared/data/tokenizer/gpt1")
+	if _, err := os.Stat(filepath.Join(gpt1, GPT1EncoderFile)); err == nil {
+		cases = append(cases, struct{ spec, env, dir, want string }{"gpt2", EnvGPT2Vocab, gpt1,
+			"tokenizer gpt2: GPTCTL_GPT2_VOCAB=" + gpt1 + " holds the GPT-1 BPE, not GPT-2's BPE: point GPTCTL_GPT2_VOCAB at a directory holding GPT-2's encoder.json and vocab.bpe"})
+	}
+	for _, c := range cases {
+		t.Setenv(c.env, c.dir)
+		if tok, err := ResolveTokenizer(c.spec); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s=%s: %v, %v; want %q", c.env, c.dir, tok, err, c.want)
+		}
+	}
+	t.Setenv(EnvGPT2Vocab, bpe) // a byte-level BPE is gpt2's kind
+	if tok, err := ResolveTokenizer("gpt2"); err != nil || tok.VocabSize() != 300 {
+		t.Errorf("gpt2 from a byte-level BPE: %v, %v", tok, err)
 	}
 }
 

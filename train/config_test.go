@@ -39,7 +39,7 @@ func TestLoadConfig(t *testing.T) {
 		{"one document with its markers", write("one.yaml", "---\nn_layer: 2\n...\n"), nil, nil, func(c Config) bool { return c.NLayer == 2 }},
 		{"a syntax error in a second document", write("bad2.yaml", "n_layer: 2\n---\n: bad: [\n"), nil, []string{"bad2.yaml", "did not find expected key"}, nil},
 		{"an empty second document", write("empty2.yaml", "n_layer: 2\n---\n# nothing\n---\n"), nil, nil, func(c Config) bool { return c.NLayer == 2 }},
-		{"two unknown keys", write("typos.yaml", "n_layers: 2\nlrate: 1\n"), nil, []string{"line 1: unknown key n_layers; line 2: unknown key lrate (see"}, nil},
+		{"two unknown keys", write("typos.yaml", "n_layers: 2\nlrate: 1\n"), nil, []string{"line 1: unknown key n_layers (did you mean n_layer?); line 2: unknown key lrate (the known keys: arch, "}, nil},
 		{"unknown key in --set", "", []string{"lrate=1"}, []string{"--set lrate=1", "lrate"}, nil},
 		{"bad value type", write("type.yaml", "n_layer: many\n"), nil, []string{"type.yaml", "line 1"}, nil},
 		{"set without =", "", []string{"n_layer"}, []string{"want key=value"}, nil},
@@ -74,6 +74,15 @@ func TestLoadConfig(t *testing.T) {
 		{"a list for the config", write("list.yaml", "- n_layer: 2\n"), nil, []string{"list.yaml", "line 1: a list where the config's keys are wanted"}, nil},
 		{"a number out of range", "", []string{"lr=1e999"}, []string{"--set lr=1e999: `1e999` is out of range for a number"}, nil},
 		{"float32 key not a number", "", []string{"dropout=abc"}, []string{"--set dropout=abc: `abc` is not a number"}, nil},
+		{"a number tagged as text", write("tag.yaml", "n_layer: !!str 1\nlr: !!str 1e-3\n"), nil,
+			[]string{"tag.yaml: line 1: n_layer: `1` is tagged !!str, which makes it text: write the number without the tag; line 2: lr: `1e-3` is tagged !!str"}, nil},
+		{"true or false as text", write("bool.yaml", "tf32: !!str true\nbf16: \"false\"\n"), nil,
+			[]string{"line 1: tf32: `true` is tagged !!str, which makes it text: write true or false without the tag; line 2: bf16: `false` is quoted, which makes it text: write true or false without quotes"}, nil},
+		{"UTF-16 with its byte order mark", write("utf16.yaml", "\xff\xfen\x00_\x00l\x00:\x00 \x001\x00\n\x00"), nil,
+			[]string{"utf16.yaml: the file is UTF-16 or UTF-32 (it begins with that byte order mark): save it as UTF-8"}, nil},
+		{"UTF-16BE with its byte order mark", write("utf16be.yaml", "\xfe\xff\x00n\x00_"), nil, []string{"utf16be.yaml: the file is UTF-16 or UTF-32"}, nil},
+		{"UTF-16 without a byte order mark", write("nobom.yaml", "l\x00r\x00:\x00 \x001\x00\n\x00"), nil,
+			[]string{"nobom.yaml: line 1: a NUL byte, which UTF-8 text does not hold: the file is UTF-16 or UTF-32, or not text; save it as UTF-8"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -97,6 +106,64 @@ func TestLoadConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An unknown key is named with the known keys nearest to it, those of its
+// own section or the one it belongs in, or else with the keys of its
+// section: things that exist for a user of the binary, where the message
+// pointed to configs/, whose files list no finetune key.
+func TestUnknownKeyNamesTheNearest(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		finetune bool
+		body     string
+		sets     []string
+		want     string
+	}{
+		{false, "n_heads: 2\n", nil, "line 1: unknown key n_heads (did you mean n_head?)"},
+		{false, "lr: 1e-3\nN-LAYER: 2\n", nil, "line 2: unknown key N-LAYER (did you mean n_layer?)"},
+		{false, "beta: 0.9\n", nil, "unknown key beta (did you mean beta1 or beta2?)"},
+		{false, "", []string{"n_heads=2"}, "--set n_heads=2: unknown key n_heads (did you mean n_head?)"},
+		{false, "zzz: 1\n", nil, "line 1: unknown key zzz (the known keys: arch, vocab_size, n_ctx, n_embd, n_head, n_layer, dropout, "},
+		{false, "lambda: 0.5\n", nil, ", tf32, bf16, flash_attention)"},
+		{true, "lamda: 0.3\n", nil, "line 1: unknown key lamda (did you mean lambda?)"},
+		{true, "head_droput: 0.1\nwarmup_fracton: 0.1\n", nil, "line 1: unknown key head_droput (did you mean head_dropout?); line 2: unknown key warmup_fracton (did you mean warmup_fraction?)"},
+		{true, "max_len: 64\n", nil, "line 1: unknown key max_len (did you mean task.max_len? it belongs under task:)"},
+		{true, "task:\n  lambda: 1\n", nil, "line 2: unknown key task.lambda (did you mean lambda? it is a top-level key, not under task:)"},
+		{true, "task:\n  val_fraktion: 0.2\n", nil, "line 2: unknown key task.val_fraktion (did you mean val_fraction?)"},
+		{true, "task:\n  zzz: 1\n", nil, "line 2: unknown key task.zzz (task's known keys: type, format, header, columns, labels, label_base, min_options, skip_bad_rows, train, val, val_fraction, split_seed, max_len, metric)"},
+		{true, "", []string{"task.max_lne=3"}, "--set task.max_lne=3: unknown key task.max_lne (did you mean max_len?)"},
+		{true, "zzz: 1\n", nil, "line 1: unknown key zzz (the known keys: init_from, random_init, task, lambda, dropout, head_dropout, "},
+	} {
+		path := ""
+		if c.body != "" {
+			path = filepath.Join(dir, "c.yaml")
+			if err := os.WriteFile(path, []byte(c.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var err error
+		if c.finetune {
+			_, err = LoadFinetune(path, c.sets)
+		} else {
+			_, err = Load(path, c.sets)
+		}
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "configs/") {
+			t.Errorf("%q %q: %v\nwant a ConfigError with %q", c.body, c.sets, err, c.want)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"lr", "", 2}, {"n_heads", "n_head", 1}, {"lamda", "lambda", 1}, {"n_haed", "n_head", 1}, {"kitten", "sitting", 3}} {
+		if got := editDistance(c.a, c.b); got != c.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
 	}
 }
 

@@ -243,13 +243,20 @@ func (w *configWalk) keyed(m string) string {
 	prefix := fmt.Sprintf("line %d: %s: ", line, v.key)
 	t := v.typ
 	quoted := v.node.Kind == yaml.ScalarNode && v.node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+	tagged := v.node.Kind == yaml.ScalarNode && v.node.Style&yaml.TaggedStyle != 0 // !!str 1
 	x, numErr := strconv.ParseFloat(value, 64)
 	var why string
 	switch k := t.Kind(); {
 	case quoted && numErr == nil && (k >= reflect.Int && k <= reflect.Float64):
 		why = "is quoted, which makes it text: write the number without quotes"
+	case tagged && tag == "str" && numErr == nil && (k >= reflect.Int && k <= reflect.Float64):
+		why = "is tagged !!str, which makes it text: write the number without the tag"
 	case k >= reflect.Uint && k <= reflect.Uint64 && numErr == nil && x == math.Trunc(x) && x < 0:
 		why = "is negative: give a whole number, 0 or more"
+	case quoted && k == reflect.Bool && (value == "true" || value == "false"):
+		why = "is quoted, which makes it text: write true or false without quotes"
+	case tagged && tag == "str" && k == reflect.Bool && (value == "true" || value == "false"):
+		why = "is tagged !!str, which makes it text: write true or false without the tag"
 	case (k >= reflect.Int && k <= reflect.Int64 || k >= reflect.Uint && k <= reflect.Uint64) && numErr == nil && x == math.Trunc(x):
 		why = "is too large for an integer key"
 	case k >= reflect.Uint && k <= reflect.Uint64:
@@ -363,12 +370,170 @@ func hasComment(n *yaml.Node) bool {
 	return slices.ContainsFunc(n.Content, hasComment)
 }
 
-// unknownField is how the YAML decoder reports a key the struct lacks.
-var unknownField = regexp.MustCompile(`field (\S+) not found in type [\w.]+`)
+// unknownField is how the YAML decoder reports a key the struct lacks, and
+// the struct's type.
+var unknownField = regexp.MustCompile(`field (\S+) not found in type ([\w.]+)`)
+
+// unknownKeys rewrites the decoder's unknown-key errors in msg, for a
+// config of type root: each names the key with its section (task.foo) and
+// the known keys nearest to it, where one is close (a typo, or a key of
+// another section); the keys of a section are listed, once, after the
+// errors where a key is near none of them.
+func unknownKeys(msg string, root reflect.Type) string {
+	for root.Kind() == reflect.Pointer {
+		root = root.Elem()
+	}
+	sections := map[string]string{root.String(): ""} // struct type: the prefix of its keys
+	all := configKeys(root, "", sections)
+	var listed []string // the prefixes of the sections to list
+	msg = unknownField.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := unknownField.FindStringSubmatch(m)
+		prefix := sections[sub[2]]
+		if near := nearKeys(sub[1], prefix, all); len(near) > 0 {
+			return fmt.Sprintf("unknown key %s%s (%s)", prefix, sub[1], suggest(near, prefix))
+		}
+		if !slices.Contains(listed, prefix) {
+			listed = append(listed, prefix)
+		}
+		return "unknown key " + prefix + sub[1]
+	})
+	for _, prefix := range listed {
+		var keys []string
+		for _, k := range all {
+			if rest, ok := strings.CutPrefix(k, prefix); ok && !strings.Contains(rest, ".") {
+				keys = append(keys, rest)
+			}
+		}
+		where := "the known keys"
+		if prefix != "" {
+			where = strings.TrimSuffix(prefix, ".") + "'s known keys"
+		}
+		msg += fmt.Sprintf(" (%s: %s)", where, strings.Join(keys, ", "))
+	}
+	return msg
+}
+
+// configKeys lists the keys of the config struct type t, in order, each
+// with prefix and a section's keys after it (task, task.type, ...), and
+// records in sections the prefix of each section's struct type.
+func configKeys(t reflect.Type, prefix string, sections map[string]string) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case !f.IsExported():
+		case opts == "inline" && f.Type.Kind() == reflect.Struct:
+			keys = append(keys, configKeys(f.Type, prefix, sections)...)
+		case name == "" || name == "-":
+		case f.Type.Kind() == reflect.Struct:
+			sections[f.Type.String()] = prefix + name + "."
+			keys = append(keys, prefix+name)
+			keys = append(keys, configKeys(f.Type, prefix+name+".", sections)...)
+		default:
+			keys = append(keys, prefix+name)
+		}
+	}
+	return keys
+}
+
+// suggest is the "did you mean" of the keys near (dotted) to an unknown
+// key of the section with prefix: a key of that section by its name, with
+// where the keys belong when another section holds them.
+func suggest(near []string, prefix string) string {
+	parent := func(k string) string { return k[:strings.LastIndex(k, ".")+1] }
+	names := slices.Clone(near)
+	other := parent(near[0]) // the section of the near keys when one other holds them all
+	for i, k := range near {
+		if p := parent(k); p == prefix {
+			names[i], other = strings.TrimPrefix(k, prefix), prefix
+		} else if p != other {
+			other = prefix
+		}
+	}
+	s := "did you mean " + strings.Join(names, " or ") + "?"
+	switch {
+	case other == prefix:
+	case other == "":
+		s += " it is a top-level key, not under " + strings.TrimSuffix(prefix, ".") + ":"
+	default:
+		s += " it belongs under " + strings.TrimSuffix(other, ".") + ":"
+	}
+	return s
+}
+
+// nearKeys are the keys among all (dotted) nearest to key, an unknown key
+// of the section with prefix, where they are near enough to be what was
+// meant: within an edit or two, more for a long key, case and - for _
+// aside; a key of this section before one of another.
+func nearKeys(key, prefix string, all []string) []string {
+	norm := strings.ReplaceAll(strings.ToLower(key), "-", "_")
+	best := min(len(norm)/4+1, 3) // the most edits that still suggest a key
+	var near []string
+	for _, k := range all {
+		parent, name := "", k
+		if i := strings.LastIndex(k, "."); i >= 0 {
+			parent, name = k[:i+1], k[i+1:]
+		}
+		d := editDistance(norm, name)
+		if parent != prefix {
+			d++ // a key of this section first
+		}
+		if d > best {
+			continue
+		}
+		if d < best {
+			near, best = nil, d
+		}
+		near = append(near, k)
+	}
+	return near
+}
+
+// editDistance is the number of insertions, deletions, substitutions and
+// swaps of two neighbours that turn a into b (optimal string alignment).
+func editDistance(a, b string) int {
+	prev2, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}
+
+// notUTF8 refuses a config in UTF-16 or UTF-32, which the YAML decoder
+// would read as keys cut short (n_ where n_layer is written): one that
+// begins with their byte order mark, or holds a NUL byte, as they do for
+// every ASCII character.
+func notUTF8(b []byte) error {
+	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) || bytes.HasPrefix(b, []byte{0, 0, 0xFE, 0xFF}) {
+		return errors.New("the file is UTF-16 or UTF-32 (it begins with that byte order mark): save it as UTF-8, e.g. with iconv -f UTF-16 -t UTF-8")
+	}
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return fmt.Errorf("line %d: a NUL byte, which UTF-8 text does not hold: the file is UTF-16 or UTF-32, or not text; save it as UTF-8, e.g. with iconv -f UTF-16LE -t UTF-8", bytes.Count(b[:i], []byte("\n"))+1)
+	}
+	return nil
+}
 
 func decodeStrict(r io.Reader, c any) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
+		return err
+	}
+	if err := notUTF8(b); err != nil {
 		return err
 	}
 	var doc yaml.Node
@@ -387,7 +552,7 @@ func decodeStrict(r io.Reader, c any) error {
 		if !unknownField.MatchString(msg) {
 			return errors.New(msg)
 		}
-		return fmt.Errorf("%s (see configs/ for the known keys)", unknownField.ReplaceAllString(msg, "unknown key $1"))
+		return errors.New(unknownKeys(msg, reflect.TypeOf(c)))
 	}
 	for { // more documents: refused unless empty (a trailing ---, comments)
 		var next yaml.Node

@@ -7,6 +7,7 @@ package train
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -28,6 +29,21 @@ type LMEval struct {
 	File       string  `json:"file"`
 	Split      string  `json:"split,omitempty"`  // shards: the split scored
 	Shards     int     `json:"shards,omitempty"` // shards: how many (a window never spans two)
+}
+
+// MarshalJSON writes a perplexity that overflows, e^loss beyond a float64
+// (a loss above about 709.8), as null: JSON has no infinity.
+func (e LMEval) MarshalJSON() ([]byte, error) {
+	type plain LMEval // its fields, without this method
+	v := struct {
+		Loss       float64  `json:"loss"`
+		Perplexity *float64 `json:"perplexity"`
+		plain
+	}{Loss: e.Loss, plain: plain(e)}
+	if !math.IsInf(e.Perplexity, 0) {
+		v.Perplexity = &e.Perplexity
+	}
+	return json.Marshal(v)
 }
 
 // InferOptions are how eval and predict run.
@@ -124,7 +140,11 @@ func EvalLM(modelDir, path string, o InferOptions) (_ *LMEval, err error) {
 		if len(srcs) > 1 { // windows do not span shards
 			return nil, inputErrorf("data %s: its shards hold at most %d token each, and a window does not span two; prepare it again with a larger --shard-tokens", path, longest)
 		}
-		return nil, inputErrorf("data %s: %d tokens; at least 2 are needed", path, longest)
+		unit := "tokens"
+		if longest == 1 {
+			unit = "token"
+		}
+		return nil, inputErrorf("data %s: %d %s; at least 2 are needed", path, longest, unit)
 	}
 	T := min(p.Config.NCtx, longest-1)
 	S := T
@@ -154,8 +174,8 @@ func EvalLM(modelDir, path string, o InferOptions) (_ *LMEval, err error) {
 	}
 	res.Loss = w.nll / float64(w.count)
 	res.Perplexity, res.Tokens, res.Stride = math.Exp(res.Loss), w.count, cmp.Or(o.Stride, p.Config.NCtx)
-	if math.IsNaN(res.Loss) || math.IsInf(res.Perplexity, 0) { // JSON cannot carry them
-		return nil, &NonFiniteError{fmt.Errorf("model %s: the loss over %s is %v (perplexity %v): the model's outputs are not finite", modelDir, path, res.Loss, res.Perplexity)}
+	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) { // JSON cannot carry it; a perplexity that overflows is written as null
+		return nil, &NonFiniteError{fmt.Errorf("model %s: the loss over %s is %v: the model's outputs are not finite", modelDir, path, res.Loss)}
 	}
 	return res, nil
 }
@@ -292,8 +312,9 @@ func openEvalShards(dir, prefix string, tok data.Tokenizer) (*data.ShardSet, err
 	}
 	if shards, _ := data.ShardFiles(dir, "train"); len(shards) == 0 {
 		if vals, _ := data.ShardFiles(dir, "val"); len(vals) == 0 {
-			return nil, inputErrorf("data %s is a directory without token shards: eval reads one text file, or the shards gptctl data prepare writes (gptctl data prepare --tokenizer MODEL_DIR --data '%s' --out SHARDS_DIR, then --data SHARDS_DIR)",
-				dir, filepath.Join(dir, "*.txt"))
+			glob := filepath.Join(dir, "*.txt")
+			return nil, inputErrorf("data %s is a directory without token shards: eval reads a text or .jsonl file, a glob of them (--data '%s'), or the shards gptctl data prepare writes (gptctl data prepare --tokenizer MODEL_DIR --data '%s' --out SHARDS_DIR, then --data SHARDS_DIR)",
+				dir, glob, glob)
 		}
 	}
 	if prefix == "val" && onlyTrainShards(dir) {

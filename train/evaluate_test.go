@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -216,7 +217,7 @@ func TestEvalLMShards(t *testing.T) {
 		{one, "", "no validation shards"},
 		{other, "train", "the shards were made with another tokenizer"},
 		{file, "train", "is chosen only in a directory of shards"},
-		{t.TempDir(), "", "is a directory without token shards: eval reads one text file"},
+		{t.TempDir(), "", "is a directory without token shards: eval reads a text or .jsonl file, a glob of them (--data '"},
 	} {
 		_, err := EvalLM(model, c.data, InferOptions{Batch: 2, Split: c.split})
 		var ie *InputError
@@ -243,6 +244,45 @@ func TestEvalLMNonFinite(t *testing.T) {
 	var ne *NonFiniteError
 	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "t.txt") || !strings.Contains(err.Error(), "not finite") {
 		t.Errorf("eval: %v, want a NonFiniteError naming the file", err)
+	}
+}
+
+// A finite loss whose perplexity overflows a float64 (e^1888) is a result,
+// not a failure: its JSON carries the loss and a null perplexity (JSON has
+// no infinity), where eval refused it as outputs that are not finite.
+func TestEvalLMPerplexityOverflows(t *testing.T) {
+	dir, _, p := evalModel(t)
+	for _, w := range p.List {
+		for i := range w.Data {
+			w.Data[i] *= 30
+		}
+	}
+	if err := writeModelDir(dir, p, data.NewCharTokenizer(synthChars)); err != nil {
+		t.Fatal(err)
+	}
+	text := writeFile(t, filepath.Join(t.TempDir(), "t.txt"), strings.Repeat(synthChars, 4))
+	res, err := EvalLM(dir, text, InferOptions{Batch: 2})
+	if err != nil || res.Loss < 710 || math.IsInf(res.Loss, 0) || !math.IsInf(res.Perplexity, 1) {
+		t.Fatalf("eval: %+v, %v; want a finite loss above 710 and an infinite perplexity", res, err)
+	}
+	b, err := json.Marshal(res)
+	if want := fmt.Sprintf(`{"loss":%v,"perplexity":null,"tokens":%d,`, res.Loss, res.Tokens); err != nil || !strings.HasPrefix(string(b), want) {
+		t.Errorf("JSON %s, %v; want it to begin %s", b, err, want)
+	}
+	res.Loss, res.Perplexity = 2, math.Exp(2)
+	if b, err := json.Marshal(res); err != nil || !strings.HasPrefix(string(b), fmt.Sprintf(`{"loss":2,"perplexity":%v,`, math.Exp(2))) {
+		t.Errorf("JSON of a finite perplexity: %s, %v", b, err)
+	}
+}
+
+// A text of one token has nothing to score, and says so in the singular.
+func TestEvalLMOneToken(t *testing.T) {
+	dir, _, _ := evalModel(t)
+	text := writeFile(t, filepath.Join(t.TempDir(), "t.txt"), synthChars[:1])
+	_, err := EvalLM(dir, text, InferOptions{Batch: 2})
+	var ie *InputError
+	if want := text + ": 1 token; at least 2 are needed"; !errors.As(err, &ie) || !strings.Contains(err.Error(), want) {
+		t.Errorf("eval of one token: %v, want an InputError with %q", err, want)
 	}
 }
 

@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"gptctl/data"
+	"gptctl/train"
 )
 
 // DataPrepareOptions are the flags of gptctl data prepare.
@@ -69,7 +73,7 @@ and the same as a line for people on stderr.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.Spec, "tokenizer", "t", "", "char (the inputs' characters), "+specHelp)
-	inputsFlag(f, &opts.Data, "input files or globs (repeatable, comma-separated); .jsonl is one document per line")
+	inputsFlag(f, &opts.Data, "input files or globs (repeatable, comma-separated; - is standard input); .jsonl is one document per line")
 	f.StringVarP(&opts.OutDir, "out", "o", "", "directory to write the shards into")
 	f.Float64Var(&opts.ValFraction, "val-fraction", def.ValFraction, "share of the text for the validation split, 0 for none")
 	f.IntVar(&opts.ShardTokens, "shard-tokens", def.ShardTokens, "most tokens per shard")
@@ -89,6 +93,18 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		return &usageError{fmt.Errorf("data prepare: --shard-tokens %d must be positive", opts.ShardTokens)}
 	case opts.Workers < 0:
 		return &usageError{fmt.Errorf("data prepare: --workers %d must not be negative (0: one per CPU)", opts.Workers)}
+	}
+	if held := heldRun(opts.OutDir); held != "" {
+		return &usageError{fmt.Errorf("data prepare: --out %s holds a gptctl run (it has %s): the shards would go in among its files; choose another --out", opts.OutDir, held)}
+	}
+	for i, in := range opts.Data {
+		if in != "-" {
+			continue
+		}
+		if runtime.GOOS == "windows" {
+			return &usageError{errors.New("data prepare: --data -: standard input cannot be read here; give the text as a file")}
+		}
+		opts.Data[i] = "/dev/stdin" // standard input, as tools take -
 	}
 	var tok data.Tokenizer
 	var err error
@@ -136,12 +152,8 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 	// A share far from the one asked for: the text came in a few long
 	// pieces (it is a share of the bytes on average).
 	if got := float64(stats.ValTokens) / float64(max(stats.Tokens(), 1)); opts.ValFraction > 0 && (got < opts.ValFraction/2 || got > 2*opts.ValFraction) {
-		why := "the corpus is too small for it" // char and byte cut anywhere
-		if data.CutsOf(tok) != data.CharCuts {
-			why = fmt.Sprintf("the corpus is too small for it, or its text, cut only where the tokenizer allows (%s: between words it keeps apart), came in too few pieces", tok.Name())
-		}
-		fmt.Fprintf(opts.ErrOut, "prepare: warning: --val-fraction %g selected %d tokens (%.2g%%): %s; raise the fraction, or give a validation file of its own to pretrain (val_data)\n",
-			opts.ValFraction, stats.ValTokens, 100*got, why)
+		fmt.Fprintf(opts.ErrOut, "prepare: warning: --val-fraction %g selected %d tokens (%.2g%%): %s\n",
+			opts.ValFraction, stats.ValTokens, 100*got, valSplitWhy(stats, opts.ValFraction, tok, got < opts.ValFraction))
 	}
 	mbps, tps := float64(stats.Bytes)/1e6/max(stats.Seconds, 1e-9), float64(stats.Tokens())/max(stats.Seconds, 1e-9)
 	fmt.Fprintf(opts.ErrOut, "prepared %s: %d docs, %s -> %d train tokens (%d shards), %d val tokens (%d shards) in %.1fs: %.1f MB/s, %.0f tokens/s\n",
@@ -153,6 +165,44 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		return nil // no reader left: the shards are written and kept
 	}
 	return err
+}
+
+// heldRun names what shows that dir holds a pretrain or finetune run (a
+// checkpoint, best/, its summary or its job config), which a prepare's
+// shards would be mixed in with; "" when none does.
+func heldRun(dir string) string {
+	for _, name := range []string{"checkpoint/", "best/", "summary.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return name
+		}
+	}
+	if train.IsRunDir(dir) {
+		return "a run's job config, train.yaml or finetune.yaml"
+	}
+	return ""
+}
+
+// valSplitWhy says why a prepare's validation split is far from its share
+// f of the bytes (too small, low, or too large), and what to do: the text
+// came in pieces too large for the share, each going to one split whole.
+func valSplitWhy(s data.PrepareStats, f float64, tok data.Tokenizer, low bool) string {
+	pieces := "a .jsonl line is one piece"
+	if data.CutsOf(tok) != data.CharCuts {
+		pieces += fmt.Sprintf(", and a text file is cut only between words %s keeps apart, or after 1 MiB without such a point", tok.Name())
+	}
+	noun := "pieces"
+	if s.Pieces == 1 {
+		noun = "piece"
+	}
+	why := fmt.Sprintf("the text came in %d %s of up to %s, against a validation share of %s, and a piece goes to one split whole (%s)",
+		s.Pieces, noun, humanBytes(s.LargestPiece), humanBytes(int64(f*float64(s.Bytes))), pieces)
+	fix := "; give pretrain a validation file of its own (val_data) instead"
+	// At a fraction of the largest piece's share, at least that piece is taken.
+	if need := float64(s.LargestPiece) / float64(max(s.Bytes, 1)); low && need > f && need < 0.5 {
+		unit := math.Pow(10, math.Floor(math.Log10(need))-1) // round up to two digits
+		fix = fmt.Sprintf("; raise --val-fraction to %.2g or more, or give pretrain a validation file of its own (val_data)", math.Ceil(need/unit-1e-9)*unit)
+	}
+	return why + fix
 }
 
 // preparedSummary is data prepare's result, printed as JSON on stdout.

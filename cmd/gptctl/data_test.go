@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -48,8 +50,26 @@ func TestDataPrepareCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCLI(t, "data", "prepare", "--tokenizer", dir, "--data", run, "--out", filepath.Join(t.TempDir(), "few"), "--val-fraction", "0.1")
-	if code != 0 || !strings.Contains(stderr, "warning: --val-fraction 0.1 selected") || strings.Contains(stderr, "selected 0 tokens") || !strings.Contains(stderr, "too few pieces") {
+	if code != 0 || !strings.Contains(stderr, "warning: --val-fraction 0.1 selected") || strings.Contains(stderr, "selected 0 tokens") ||
+		!strings.Contains(stderr, "the text came in ") || !strings.Contains(stderr, " pieces of up to 400.0 kB, against a validation share of 49.6 kB, and a piece goes to one split whole") {
 		t.Errorf("a corpus of few pieces: exit %d, %s", code, stderr)
+	}
+	// Text without cut points but its newlines (20 runs of 8 kB) at a share
+	// of 0.005 gets no validation text: the warning says why (not that the
+	// corpus is too small) and the fraction that gives a split, which does.
+	runs := filepath.Join(t.TempDir(), "runs.txt")
+	if err := os.WriteFile(runs, []byte(strings.Repeat(strings.Repeat("acgt", 2_000)+"\n", 20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, "data", "prepare", "--tokenizer", dir, "--data", runs, "--out", filepath.Join(t.TempDir(), "runs"), "--workers", "1")
+	want := "warning: --val-fraction 0.005 selected 0 tokens (0%): the text came in 20 pieces of up to 8.0 kB, against a validation share of 800 B, and a piece goes to one split whole " +
+		"(a .jsonl line is one piece, and a text file is cut only between words gpt2-bpe keeps apart, or after 1 MiB without such a point); raise --val-fraction to 0.051 or more, or give pretrain a validation file of its own (val_data)"
+	if code != 0 || !strings.Contains(stderr, want) || strings.Contains(stderr, "too small") {
+		t.Errorf("a corpus of long runs: exit %d, %s\nwant %s", code, stderr, want)
+	}
+	code, stdout, stderr := runCLI(t, "data", "prepare", "--tokenizer", dir, "--data", runs, "--out", filepath.Join(t.TempDir(), "runs"), "--workers", "1", "--val-fraction", "0.051")
+	if code != 0 || strings.Contains(stderr, "warning") || !strings.Contains(stdout, `"val_shards": 1`) {
+		t.Errorf("the fraction the warning gives: exit %d, %s%s", code, stdout, stderr)
 	}
 	// --tokenizer char: the inputs' characters, the vocabulary a pretrain
 	// on the text builds, saved beside the shards.
@@ -61,6 +81,71 @@ func TestDataPrepareCommand(t *testing.T) {
 	saved, err := data.LoadTokenizer(filepath.Join(chars, "tokenizer"))
 	if err != nil || saved == nil || !data.SameVocabulary(saved, data.NewCharTokenizer(string(text))) {
 		t.Errorf("char shards' tokenizer %v (%v), want the corpus's characters", saved, err)
+	}
+}
+
+// --out of a directory that holds a pretrain or finetune run is refused
+// (exit 2), as pretrain refuses one: the shards would go in among the
+// run's files.
+func TestDataPrepareRefusesRunDirectory(t *testing.T) {
+	tok := t.TempDir()
+	if err := data.NewCharTokenizer("ab").Save(tok); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Repeat("ab ba ", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for held, files := range map[string][]string{
+		"checkpoint/":  {"train.yaml", "checkpoint/config.json", "best/config.json", "summary.json"},
+		"summary.json": {"summary.json"},
+		"a run's job config, train.yaml or finetune.yaml": {"finetune.yaml"},
+	} {
+		run := t.TempDir()
+		for _, f := range files {
+			os.MkdirAll(filepath.Dir(filepath.Join(run, f)), 0o755)
+			os.WriteFile(filepath.Join(run, f), []byte("{}"), 0o644)
+		}
+		code, _, stderr := runCLI(t, "data", "prepare", "--tokenizer", tok, "--data", in, "--out", run)
+		want := "data prepare: --out " + run + " holds a gptctl run (it has " + held + "): the shards would go in among its files; choose another --out"
+		if code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("%v: exit %d, %s\nwant exit %d, %q", files, code, stderr, exitUsage, want)
+		}
+		if shards, _ := filepath.Glob(filepath.Join(run, "*.bin")); len(shards) > 0 {
+			t.Errorf("%v: shards written: %v", files, shards)
+		}
+	}
+}
+
+// --data - reads standard input, as /dev/stdin does, where it was an error
+// saying stat -: no such file or directory.
+func TestDataPrepareStdin(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("standard input is read as /dev/stdin")
+	}
+	if args := os.Getenv("GPTCTL_TEST_PREPARE_ARGS"); args != "" { // the child: gptctl with its stdin
+		os.Exit(run(strings.Split(args, "\n"), os.Stdout, os.Stderr))
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Repeat("ab ba ", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDataPrepareStdin$")
+	cmd.Env = append(os.Environ(), "GPTCTL_TEST_PREPARE_ARGS="+strings.Join([]string{"data", "prepare", "--tokenizer", "byte", "--data", "-", "--out", out}, "\n"))
+	cmd.Stdin = stdin
+	got, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(got), `"bytes": 600`) {
+		t.Fatalf("--data -: %v\n%s", err, got)
+	}
+	if set, err := data.OpenShardSet(out, "train"); err != nil || set.Len() < 500 {
+		t.Errorf("--data -: shards %v, %v", set, err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/spf13/cobra"
 
@@ -125,6 +126,10 @@ func evalRun(opts *EvalOptions) error {
 	res, err := train.EvalLM(opts.ModelDir, opts.DataPath, opts.InferOptions)
 	if err != nil {
 		return err
+	}
+	line.done()
+	if math.IsInf(res.Perplexity, 0) {
+		fmt.Fprintf(opts.Log, "note: the perplexity, e^%.2f, overflows a float64: it is null in the JSON (the loss is finite)\n", res.Loss)
 	}
 	return printJSON(opts.Out, res)
 }

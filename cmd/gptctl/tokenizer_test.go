@@ -112,7 +112,7 @@ func TestTokenizerCommandErrors(t *testing.T) {
 		{"", []string{"train", "--data", dir, "--vocab-size", "300", "--out", "x"}, "is a directory"},
 		{"hi", []string{"encode"}, "--tokenizer is required"},
 		{"hi", []string{"encode", "-t", "gpt2"}, "set GPTCTL_GPT2_VOCAB"},
-		{"hi", []string{"encode", "-t", "/nonexistent"}, "not gpt2, gpt1, byte or a tokenizer directory"},
+		{"hi", []string{"encode", "-t", "/nonexistent"}, "not char, byte, gpt2, gpt1 or a tokenizer directory"},
 		{"hi", []string{"encode", "-t", "char"}, "tokenizer char is built from a corpus's characters"},
 		{"hi", []string{"encode", "-t", "byte", "--special"}, "--special: tokenizer byte has no special tokens"},
 		{"1 2 x", []string{"decode", "-t", dir}, `word 3 "x" is not a token id`},
