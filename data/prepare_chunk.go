@@ -86,23 +86,41 @@ func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) e
 // without such a point up to maxRun. A long .jsonl document then takes the
 // encoder's memory of a piece, not of the whole (about 20 times its bytes).
 func encodePieces(dst []int, tok Tokenizer, cuts Cuts, text string, size int) []int {
-	for len(text) > size {
-		end, p := size, 0
-		for {
-			if p = cuts.Last(text[:end], end-1); p > 0 || end == len(text) || end >= max(size, maxRun) {
-				break
-			}
-			end = min(2*end, max(size, maxRun), len(text))
-		}
-		if p == 0 && end == len(text) {
-			break // no cut point in the rest, which is under maxRun
-		}
-		if p == 0 {
-			p = runeCut(text[:end])
-		}
-		dst, text = append(dst, tok.Encode(text[:p])...), text[p:]
+	for len(text) > 0 {
+		n := docPieceLen(text, cuts, size)
+		dst, text = append(dst, tok.Encode(text[:n])...), text[n:]
 	}
-	return append(dst, tok.Encode(text)...)
+	return dst
+}
+
+// NextPiece is the length of the first piece of a document that data
+// prepare encodes on its own (a .jsonl document is encoded in pieces of
+// about 1 MiB): all of text when it is no longer, else up to the last
+// point in the piece where cuts allows, so that the pieces' ids are those
+// of the whole, or where no such point comes, at a character's start.
+// Pretraining reads a document in the same pieces, and gets the same ids.
+func NextPiece(text string, cuts Cuts) int { return docPieceLen(text, cuts, jsonPiece) }
+
+// docPieceLen is NextPiece for pieces of about size bytes: a piece without
+// a cut point grows up to maxRun (or size, if more) before it is cut.
+func docPieceLen(text string, cuts Cuts, size int) int {
+	if len(text) <= size {
+		return len(text)
+	}
+	end, p := size, 0
+	for {
+		if p = cuts.Last(text[:end], end-1); p > 0 || end == len(text) || end >= max(size, maxRun) {
+			break
+		}
+		end = min(2*end, max(size, maxRun), len(text))
+	}
+	switch {
+	case p > 0:
+		return p
+	case end == len(text):
+		return len(text) // no cut point in the rest, which is under maxRun
+	}
+	return runeCut(text[:end])
 }
 
 // runeCut returns the start of the last UTF-8 character of s, or len(s)-1

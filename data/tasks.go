@@ -137,7 +137,7 @@ func ReadTaskFile(path string, f TaskFormat, needLabel bool) (*TaskData, error) 
 		if err != nil {
 			return nil, fmt.Errorf("task file: %s: %w", stdinName, err)
 		}
-		return ParseTaskFile(b, stdinName, f, needLabel)
+		return (&TaskSource{Path: stdinName, b: b, inMemory: true, stdin: true}).parse(f, needLabel)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -156,8 +156,13 @@ const stdinName = "stdin"
 // ParseTaskFile is ReadTaskFile on the bytes of a file; path is used to pick
 // the format (when f.Format is "") and in errors.
 func ParseTaskFile(b []byte, path string, f TaskFormat, needLabel bool) (*TaskData, error) {
+	return (&TaskSource{Path: path, b: b, inMemory: true}).parse(f, needLabel)
+}
+
+// parse reads the examples of s into memory.
+func (s *TaskSource) parse(f TaskFormat, needLabel bool) (*TaskData, error) {
 	var exs []Example
-	td, err := (&TaskSource{Path: path, b: b, inMemory: true}).Scan(f, needLabel, func(ex Example) error {
+	td, err := s.Scan(f, needLabel, func(ex Example) error {
 		exs = append(exs, ex)
 		return nil
 	})
@@ -176,6 +181,7 @@ type TaskSource struct {
 	Path     string
 	b        []byte
 	inMemory bool
+	stdin    bool // standard input ("-"), named stdinName
 }
 
 // OpenTaskSource opens the task file at path; "-" (Stdin) is standard
@@ -186,7 +192,7 @@ func OpenTaskSource(path string) (*TaskSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("task file: %s: %w", stdinName, err)
 		}
-		return &TaskSource{Path: stdinName, b: b, inMemory: true}, nil
+		return &TaskSource{Path: stdinName, b: b, inMemory: true, stdin: true}, nil
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -207,6 +213,9 @@ func OpenTaskSource(path string) (*TaskSource, error) {
 // Examples. An error from fn stops the reading and is returned as it is.
 func (s *TaskSource) Scan(f TaskFormat, needLabel bool, fn func(Example) error) (*TaskData, error) {
 	format, err := f.FileFormat(s.Path)
+	if err != nil && s.stdin {
+		return nil, fmt.Errorf("task %s: standard input has no extension to tell the format by (set format: tsv, csv or jsonl)", stdinName)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +432,7 @@ func (f TaskFormat) FileFormat(path string) (string, error) {
 	case ".jsonl", ".json":
 		return "jsonl", nil
 	}
-	if path == Stdin || path == stdinName {
+	if path == Stdin {
 		return "", fmt.Errorf("task %s: standard input has no extension to tell the format by (set format: tsv, csv or jsonl)", stdinName)
 	}
 	return "", fmt.Errorf("task %s: cannot tell the format from the extension (set format: tsv, csv or jsonl)", path)

@@ -333,7 +333,11 @@ func (p *taskParser) blankInput(fields map[string]string) (role, msg string) {
 	case len(blank) == 1:
 		return blank[0], p.blank(fields[blank[0]])
 	}
-	return "context", fmt.Sprintf("%s, and so is %s (question)", p.blank(fields["context"]), p.colDesc("question"))
+	ctx, q := p.blank(fields["context"]), p.blank(fields["question"])
+	if ctx == q {
+		return "context", fmt.Sprintf("%s, and so is %s (question)", ctx, p.colDesc("question"))
+	}
+	return "context", fmt.Sprintf("%s; %s (question): %s", ctx, p.colDesc("question"), q)
 }
 
 // blank says why the input v is as good as missing: "it is blank", or

@@ -295,3 +295,11 @@ func TestTaskSourceStdin(t *testing.T) {
 		}
 	})
 }
+
+// A file named stdin is a file like any other: only "-" is standard input.
+func TestFileNamedStdin(t *testing.T) {
+	_, err := (TaskFormat{}).FileFormat("stdin")
+	if err == nil || !strings.Contains(err.Error(), "task stdin: cannot tell the format from the extension") {
+		t.Errorf("a file named stdin: %v, want the message for a name without an extension", err)
+	}
+}

@@ -622,6 +622,11 @@ func TestTaskFileUnreadableInput(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), mc+":2: missing field \"o.1\" (option1): none of its characters \"123\" is in the model's vocabulary") {
 		t.Errorf("an option of unknown characters: %v", err)
 	}
+	os.WriteFile(mc, []byte(`{"c": "日本", "q": " ", "o": ["a", "b"], "y": 0}`+"\n"), 0o644)
+	_, err = ReadTaskFile(mc, mf, true)
+	if err == nil || !strings.HasSuffix(err.Error(), `: missing field "c" (context): none of its characters "日本" is in the model's vocabulary (char, 10 tokens); field "q" (question): it is blank`) {
+		t.Errorf("a context of unknown characters and a blank question: %v", err)
+	}
 	if NoCharsKnown(ByteTokenizer{}) != nil {
 		t.Error("a byte tokenizer reads any text, yet has an Unreadable")
 	}

@@ -249,12 +249,12 @@ func IsRunDir(dir string) bool {
 	return false
 }
 
-// heldRun names what makes runDir hold a run that a new run would write
+// HeldRun names what makes runDir hold a run that a new run would write
 // over: a checkpoint, best/, or the summary of a run that did not fail; ""
 // when there is none: an empty directory, or one whose run left nothing to
 // continue from or keep (it failed, or was killed, before its first
 // checkpoint), which a new run, with a config fixed, may take.
-func heldRun(runDir string) string {
+func HeldRun(runDir string) string {
 	for _, name := range []string{checkpointDir, prevDir, bestDir} {
 		if _, err := os.Stat(filepath.Join(runDir, name)); err == nil {
 			return name

@@ -78,9 +78,10 @@ func TestLoadConfig(t *testing.T) {
 			[]string{"tag.yaml: line 1: n_layer: `1` is tagged !!str, which makes it text: write the number without the tag; line 2: lr: `1e-3` is tagged !!str"}, nil},
 		{"true or false as text", write("bool.yaml", "tf32: !!str true\nbf16: \"false\"\n"), nil,
 			[]string{"line 1: tf32: `true` is tagged !!str, which makes it text: write true or false without the tag; line 2: bf16: `false` is quoted, which makes it text: write true or false without quotes"}, nil},
-		{"UTF-16 with its byte order mark", write("utf16.yaml", "\xff\xfen\x00_\x00l\x00:\x00 \x001\x00\n\x00"), nil,
-			[]string{"utf16.yaml: the file is UTF-16 or UTF-32 (it begins with that byte order mark): save it as UTF-8"}, nil},
-		{"UTF-16BE with its byte order mark", write("utf16be.yaml", "\xfe\xff\x00n\x00_"), nil, []string{"utf16be.yaml: the file is UTF-16 or UTF-32"}, nil},
+		{"UTF-16 with its byte order mark", write("utf16.yaml", "\xff\xfen\x00_\x00l\x00a\x00y\x00e\x00r\x00:\x00 \x003\x00\n\x00"), nil, nil,
+			func(c Config) bool { return c.NLayer == 3 }},
+		{"UTF-16BE with its byte order mark", write("utf16be.yaml", "\xfe\xff\x00l\x00r\x00:\x00 \x000\x00.\x005\x00\n"), nil, nil,
+			func(c Config) bool { return c.LR == 0.5 }},
 		{"UTF-16 without a byte order mark", write("nobom.yaml", "l\x00r\x00:\x00 \x001\x00\n\x00"), nil,
 			[]string{"nobom.yaml: line 1: a NUL byte, which UTF-8 text does not hold: the file is UTF-16 or UTF-32, or not text; save it as UTF-8"}, nil},
 	}

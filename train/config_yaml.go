@@ -514,13 +514,14 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// notUTF8 refuses a config in UTF-16 or UTF-32, which the YAML decoder
-// would read as keys cut short (n_ where n_layer is written): one that
-// begins with their byte order mark, or holds a NUL byte, as they do for
-// every ASCII character.
+// notUTF8 refuses a config in UTF-16 or UTF-32 without a byte order mark,
+// which the YAML decoder would read as keys cut short (n_ where n_layer is
+// written): one that holds a NUL byte, as they do for every ASCII
+// character. (With its byte order mark, UTF-16 is decoded as such.)
 func notUTF8(b []byte) error {
-	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) || bytes.HasPrefix(b, []byte{0, 0, 0xFE, 0xFF}) {
-		return errors.New("the file is UTF-16 or UTF-32 (it begins with that byte order mark): save it as UTF-8, e.g. with iconv -f UTF-16 -t UTF-8")
+	utf32 := bytes.HasPrefix(b, []byte{0xFF, 0xFE, 0, 0}) || bytes.HasPrefix(b, []byte{0, 0, 0xFE, 0xFF})
+	if !utf32 && (bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF})) {
+		return nil // UTF-16 with its byte order mark: the decoder reads it
 	}
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		return fmt.Errorf("line %d: a NUL byte, which UTF-8 text does not hold: the file is UTF-16 or UTF-32, or not text; save it as UTF-8, e.g. with iconv -f UTF-16LE -t UTF-8", bytes.Count(b[:i], []byte("\n"))+1)

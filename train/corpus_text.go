@@ -89,16 +89,12 @@ func readCorpus(ctx context.Context, key, path string, cuts data.Cuts, piece fun
 	return inputErrorf("%s %s: the file is empty", key, path)
 }
 
-// docPiece is the size of the pieces docPieces cuts a text into, data
-// prepare's for a .jsonl document.
-const docPiece = 1 << 20
-
-// docPieces calls piece with the text s in pieces of at most docPiece
-// bytes, as data prepare encodes a .jsonl document: cut at the last point
-// in each docPiece where cuts allows, so that tokenizing them one after
-// the other gives the ids of s whole, and only a run of docPiece without
-// one (which a BPE would encode as one word, in some 60 times its size of
-// memory) between characters. first says that a piece is the first. Once
+// docPieces calls piece with the text s in pieces of about 1 MiB, as data
+// prepare encodes a .jsonl document (data.NextPiece): cut at the last point
+// in each where cuts allows, so that tokenizing them one after the other
+// gives the ids of s whole, and only a run of 1 MiB without one (which a
+// BPE would encode as one word, in some 60 times its size of memory)
+// between characters. first says that a piece is the first. Once
 // ctx is cancelled it stops before the next piece, with errLoadStopped:
 // one encode of a long document (GPT-2's BPE reads about 2.5 MB/s) would
 // hold a stop for as long as it takes.
@@ -107,29 +103,13 @@ func docPieces(ctx context.Context, s string, cuts data.Cuts, piece func(s strin
 		if ctx.Err() != nil {
 			return errLoadStopped
 		}
-		n := nextPiece(s, cuts)
+		n := data.NextPiece(s, cuts)
 		if err := piece(s[:n], first); err != nil {
 			return err
 		}
 		s = s[n:]
 	}
 	return nil
-}
-
-// nextPiece is the length of the first of docPieces' pieces of s.
-func nextPiece(s string, cuts data.Cuts) int {
-	if len(s) <= docPiece {
-		return len(s)
-	}
-	if p := cuts.Last(s[:docPiece], docPiece-1); p > 0 {
-		return p
-	}
-	for p := docPiece - 1; p >= docPiece-utf8.UTFMax; p-- { // the last character's start
-		if utf8.RuneStart(s[p]) {
-			return p
-		}
-	}
-	return docPiece - 1
 }
 
 // isGlob reports whether a corpus path is a pattern of files.

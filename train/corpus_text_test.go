@@ -135,7 +135,7 @@ func TestEncodeLongDocuments(t *testing.T) {
 		t.Logf("no GPT-1 BPE (%v): its cuts go untested", err)
 	}
 	for _, tok := range toks {
-		if n := nextPiece(docs[0], data.CutsOf(tok)); n == len(docs[0]) {
+		if n := data.NextPiece(docs[0], data.CutsOf(tok)); n == len(docs[0]) {
 			t.Fatalf("%s: the first document is one piece", tok.Name())
 		}
 		got, err := encodeCorpus("data", path, tok)

@@ -321,7 +321,7 @@ func taskChange(t TaskConfig, info *TaskInfo, nCtx int) (key string, want, have 
 		return "type", t.Type, info.Type
 	case !slices.Equal(t.Labels, info.Labels):
 		return "labels", data.QuotedList(t.Labels), data.QuotedList(info.Labels)
-	case len(t.Labels) == 0 && t.LabelBase != info.Format.LabelBase: // (with labels, label_base has no effect)
+	case t.labelBaseCounts() && t.LabelBase != info.Format.LabelBase:
 		return "label_base", t.LabelBase, info.Format.LabelBase
 	case t.Type == TaskMultipleChoice && t.numOptions() != info.NumOptions:
 		return "columns", fmt.Sprintf("%d options", t.numOptions()), fmt.Sprintf("%d", info.NumOptions)

@@ -285,6 +285,13 @@ func (t TaskConfig) validateTarget(bad func(string, ...any)) {
 	t.validateLabelBase(hasLabel, bad)
 }
 
+// labelBaseCounts reports whether label_base has an effect: the task is
+// multiple choice, labeled by the right option's number (no labels:).
+func (t TaskConfig) labelBaseCounts() bool {
+	_, hasLabel := t.Columns["label"]
+	return t.Type == TaskMultipleChoice && hasLabel && len(t.Labels) == 0
+}
+
 // validateLabelBase refuses a label_base that would have no effect: it is
 // the integer label of option0 in a multiple-choice task without labels:.
 func (t TaskConfig) validateLabelBase(hasLabel bool, bad func(string, ...any)) {

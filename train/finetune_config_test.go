@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gptctl/graph"
 )
 
 const sst2Task = `task:
@@ -139,5 +141,25 @@ func TestShippedFinetuneConfigsLoad(t *testing.T) {
 		if _, err := LoadFinetune(p, nil); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
+	}
+}
+
+// A resume compares label_base only where it numbers the options: a run
+// saved with a label_base that has no effect (a score task) resumes with
+// it left out, as validation now asks.
+func TestTaskChangeLabelBase(t *testing.T) {
+	sim := TaskConfig{Type: TaskSimilarity, MaxLen: 16}
+	sim.Columns = map[string]string{"a": "s1", "b": "s2", "score": "y"}
+	info := &TaskInfo{Type: TaskSimilarity, MaxLen: 16, Objective: graph.Regress, Metric: sim.metric()}
+	info.Format.LabelBase = 1
+	if key, want, have := taskChange(sim, info, 16); key != "" {
+		t.Errorf("a score task saved with label_base 1, resumed without: %s %v, %v; want no change", key, want, have)
+	}
+	mc := TaskConfig{Type: TaskMultipleChoice, MaxLen: 16}
+	mc.Columns = map[string]string{"context": "c", "option0": "o0", "option1": "o1", "label": "y"}
+	mcInfo := &TaskInfo{Type: TaskMultipleChoice, MaxLen: 16, Objective: "choose", NumOptions: 2, Metric: mc.metric()}
+	mcInfo.Format.LabelBase = 1
+	if key, _, _ := taskChange(mc, mcInfo, 16); key != "label_base" {
+		t.Errorf("multiple choice saved with label_base 1, resumed with 0: change %q, want label_base", key)
 	}
 }

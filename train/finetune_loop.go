@@ -12,8 +12,6 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	G "gorgonia.org/gorgonia"
@@ -212,7 +210,7 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics, due bool) error {
 		}
 	}
 	if val != nil {
-		fmt.Fprintf(r.opt.Log, "eval at step %d: %s (best %s %.4f at step %d)\n", step, formatMetrics(val),
+		fmt.Fprintf(r.opt.Log, "eval at step %d: %s (best %s %.4f at step %d)\n", step, metricsText(val),
 			r.model.info.Metric, r.state.BestMetric, r.state.BestStep)
 	}
 	if r.savesAt(step) && r.state.StoppedEarly == "" { // a run stopping early checkpoints as it ends
@@ -499,18 +497,4 @@ func (r *ftRun) fillSummary(status string) {
 	if st.BestStep > 0 {
 		s.Best = filepath.Join(r.opt.OutDir, bestDir)
 	}
-}
-
-// formatMetrics prints metrics as "name value" pairs in name order.
-func formatMetrics(m map[string]float64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %.4f", k, m[k])
-	}
-	return strings.Join(parts, ", ")
 }

@@ -1335,7 +1335,7 @@ func TestFinetuneLogWording(t *testing.T) {
 	dir := t.TempDir()
 	var b strings.Builder
 	for i := range 20 {
-		fmt.Fprintf(&b, `{"s1": "a b", "s2": "c d", "sim": %d}`+"\n", (i%2)*2e18)
+		fmt.Fprintf(&b, `{"s1": "a b", "s2": "c d", "sim": %d}`+"\n", int64(i%2)*2e18)
 	}
 	b.WriteString(`{"s1": "a b!", "s2": "c d", "sim": 0}` + "\n") // one example with a character outside the vocabulary
 	cfg, err := LoadFinetune(writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s

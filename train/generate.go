@@ -225,18 +225,20 @@ func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(sl
 		next: make([]int, dec.Slots()), slots: make([]*genJob, dec.Slots())}
 	g.probs.New = func() any { p := make([]float64, tok.VocabSize()); return &p }
 	next := 0 // the next sample to start: prompt next/ns, its sample next%ns
-	for {
+	running := func() bool { return slices.ContainsFunc(g.slots, func(j *genJob) bool { return j != nil }) }
+	for next < total || running() {
+		// A stop ends the samples running, before any other starts.
+		if o.Context != nil && o.Context.Err() != nil {
+			return g.interrupt(context.Cause(o.Context), total)
+		}
 		for slot := range g.slots { // free slots take the next samples
 			for g.slots[slot] == nil && next < total { // (a sample of no tokens ends as it starts)
 				g.start(next, slot, prompts[next/ns], next%ns)
 				next++
 			}
 		}
-		if !slices.ContainsFunc(g.slots, func(j *genJob) bool { return j != nil }) {
+		if !running() {
 			break
-		}
-		if o.Context != nil && o.Context.Err() != nil {
-			return g.interrupt(context.Cause(o.Context), total)
 		}
 		if err := g.step(); err != nil {
 			return err

@@ -922,6 +922,16 @@ func TestGenerateInterrupted(t *testing.T) {
 		}
 		full = append(full, s)
 	}
+	// A stop before the first step (a signal while the model loads) writes
+	// nothing: no sample has started.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("received terminated"))
+	o.Context = ctx
+	var none bytes.Buffer
+	err := generate(p, tok, o, &none)
+	if want := "generate stopped (received terminated): 0 of 9 samples written whole, 0 cut short (finish_reason \"interrupted\")"; err == nil || err.Error() != want || none.Len() > 0 {
+		t.Errorf("stopped before the first step: %v, with %q written; want %q and nothing", err, none.String(), want)
+	}
 	heldBehind := false // whether a whole sample came after a cut one
 	for n := 0; n < 40; n++ {
 		var js, text bytes.Buffer

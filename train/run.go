@@ -232,7 +232,7 @@ func trainingGC() (restore func()) {
 }
 
 // claim picks the device of a run and locks its directory; a new run (not
-// opt.Resume) is refused a directory that holds a run (heldRun).
+// opt.Resume) is refused a directory that holds a run (HeldRun).
 func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	if device, err = SetupDevice(cfg, opt.Log); err != nil {
 		return "", nil, err
@@ -269,7 +269,7 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	for _, name := range []string{bestDir, checkpointDir} { // commitDir's, half-written
 		os.RemoveAll(filepath.Join(opt.OutDir, "."+name+".tmp"))
 	}
-	if held := heldRun(opt.OutDir); !opt.Resume && held != "" { // a new run would write over it
+	if held := HeldRun(opt.OutDir); !opt.Resume && held != "" { // a new run would write over it
 		unlock()
 		return "", nil, inputErrorf("run directory %s already holds a run (it has %s): --resume continues it; to start again, remove it or choose another --out", opt.OutDir, held)
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -171,10 +169,8 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 // checkpoint, best/, its summary or its job config), which a prepare's
 // shards would be mixed in with; "" when none does.
 func heldRun(dir string) string {
-	for _, name := range []string{"checkpoint/", "best/", "summary.json"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return name
-		}
+	if held := train.HeldRun(dir); held != "" {
+		return held
 	}
 	if train.IsRunDir(dir) {
 		return "a run's job config, train.yaml or finetune.yaml"

@@ -97,14 +97,15 @@ func TestDataPrepareRefusesRunDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	for held, files := range map[string][]string{
-		"checkpoint/":  {"train.yaml", "checkpoint/config.json", "best/config.json", "summary.json"},
+		"checkpoint":   {"train.yaml", "checkpoint/config.json", "best/config.json", "summary.json"},
+		"best":         {"best/config.json"},
 		"summary.json": {"summary.json"},
 		"a run's job config, train.yaml or finetune.yaml": {"finetune.yaml"},
 	} {
 		run := t.TempDir()
 		for _, f := range files {
 			os.MkdirAll(filepath.Dir(filepath.Join(run, f)), 0o755)
-			os.WriteFile(filepath.Join(run, f), []byte("{}"), 0o644)
+			os.WriteFile(filepath.Join(run, f), []byte(`{"status": "completed"}`), 0o644)
 		}
 		code, _, stderr := runCLI(t, "data", "prepare", "--tokenizer", tok, "--data", in, "--out", run)
 		want := "data prepare: --out " + run + " holds a gptctl run (it has " + held + "): the shards would go in among its files; choose another --out"

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"gptctl/data"
@@ -36,8 +35,27 @@ var processStart time.Time
 func main() {
 	processStart = time.Now()
 	abortOnCrash()
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], stdout{os.Stdout}, os.Stderr))
 }
+
+// stdout marks its write errors where the reader went away (| head):
+// they end the command quietly with exitPipe, where the same error from
+// another file (a FIFO a run writes) is reported as any error is.
+type stdout struct{ w io.Writer }
+
+func (s stdout) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil && brokenPipe(err) {
+		err = &readerGone{err}
+	}
+	return n, err
+}
+
+// readerGone is a write to stdout whose reader went away.
+type readerGone struct{ err error }
+
+func (e *readerGone) Error() string { return "stdout: " + e.err.Error() }
+func (e *readerGone) Unwrap() error { return e.err }
 
 func run(args []string, stdout, stderr io.Writer) (code int) {
 	defer recoverCrash(stderr, &code)
@@ -51,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if perr := stopProfile(); err == nil && perr != nil {
 		err = fmt.Errorf("--cpuprofile: %w", perr)
 	}
-	if errors.Is(err, syscall.EPIPE) {
+	if gone := (*readerGone)(nil); errors.As(err, &gone) {
 		return exitPipe // (pretrain and data prepare take no reader for a failure)
 	}
 	if err != nil {

@@ -499,8 +499,13 @@ func TestGenerateSIGTERM(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitForText(t, &stdout, "The")
-	time.Sleep(50 * time.Millisecond)
+	// Two tokens of the first sample printed: both samples, drawn
+	// together, have some.
+	for deadline := time.Now().Add(60 * time.Second); len(stdout.String()) < len("The")+2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sample in time: %q", stdout.String())
+		}
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
 	var ee *exec.ExitError

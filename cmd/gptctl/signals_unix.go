@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,3 +18,7 @@ var stopSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, 
 // a kill: a job whose log reader went away (| tee, | head, a closed
 // terminal) trains on and writes its checkpoints, its log lost.
 func survivePipes() { signal.Ignore(syscall.SIGPIPE) }
+
+// brokenPipe reports whether err is a write to a pipe whose reader went
+// away.
+func brokenPipe(err error) bool { return errors.Is(err, syscall.EPIPE) }
