@@ -11,3 +11,23 @@ func adviseRandom(m []byte) {
 		_ = syscall.Madvise(m, syscall.MADV_RANDOM) // a hint: reads are correct without it
 	}
 }
+
+// adviseSequential tells the kernel that the mapping m is about to be read
+// through once, in order: read ahead of it.
+func adviseSequential(m []byte) {
+	if len(m) > 0 {
+		_ = syscall.Madvise(m, syscall.MADV_SEQUENTIAL)
+	}
+}
+
+// adviseRead drops the pages of the mapping m, read through, from this
+// process's memory (the page cache keeps them: a read-only file mapping
+// loses nothing), so that reading every shard once does not leave the
+// resident set the size of the shards, and restores the default access
+// hint.
+func adviseRead(m []byte) {
+	if len(m) > 0 {
+		_ = syscall.Madvise(m, syscall.MADV_DONTNEED)
+		_ = syscall.Madvise(m, syscall.MADV_NORMAL)
+	}
+}

@@ -5,3 +5,11 @@ package data
 // adviseRandom is a no-op where gptctl does not give the kernel access
 // hints.
 func adviseRandom([]byte) {}
+
+// adviseSequential is a no-op where gptctl does not give the kernel access
+// hints.
+func adviseSequential([]byte) {}
+
+// adviseRead is a no-op where gptctl does not give the kernel access
+// hints.
+func adviseRead([]byte) {}

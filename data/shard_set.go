@@ -111,14 +111,29 @@ const checkStride = 1 << 24
 // damaged), or, once ctx is cancelled, its cause.
 func (s *ShardSet) Check(ctx context.Context) error {
 	for _, sh := range s.shards {
-		for at := 0; at < sh.Len(); at += checkStride {
-			if ctx.Err() != nil {
-				return fmt.Errorf("%s: check stopped: %w", s.name, context.Cause(ctx))
-			}
-			if err := sh.check(at, min(at+checkStride, sh.Len())); err != nil {
-				return err
-			}
+		if err := s.checkShard(ctx, sh); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// checkShard checks one shard for Check, read ahead as it goes, each
+// stride out of the process's memory once read (the resident set stays
+// some tens of MiB, whatever the size of the shards).
+func (s *ShardSet) checkShard(ctx context.Context, sh *Shard) error {
+	adviseSequential(sh.mapped)
+	page := os.Getpagesize()
+	for at := 0; at < sh.Len(); at += checkStride {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: check stopped: %w", s.name, context.Cause(ctx))
+		}
+		end := min(at+checkStride, sh.Len())
+		if err := sh.check(at, end); err != nil {
+			return err
+		}
+		from := (ShardHeaderSize + at*sh.dtype) / page * page // (madvise takes whole pages)
+		adviseRead(sh.mapped[from : ShardHeaderSize+end*sh.dtype])
 	}
 	return nil
 }
