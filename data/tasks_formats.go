@@ -55,7 +55,9 @@ func (p *taskParser) row(line int, cells []string, quoted bool, needHeader *bool
 }
 
 // readCSV reads RFC 4180 CSV: quoted fields may hold commas, newlines and
-// doubled quotes. A syntax error (such as a stray quote) is always fatal:
+// doubled quotes; a quote in a field that does not begin with one is text,
+// as Python's csv module reads it (lenientRecord). Any other syntax error
+// (a stray quote after a quoted field, one never closed) is always fatal:
 // past it, the reader cannot tell where rows start.
 func (p *taskParser) readCSV(br *bufio.Reader) error {
 	needHeader := p.f.Header
@@ -72,6 +74,16 @@ func (p *taskParser) readCSV(br *bufio.Reader) error {
 			return nil
 		}
 		var pe *csv.ParseError
+		if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrBareQuote) {
+			// A quote inside a field that does not begin with one: the
+			// reader has skipped to the end of its line, the record's end.
+			if cells, ok := lenientRecord(rec.take(start, r.InputOffset())); ok {
+				if err := p.row(pe.StartLine, cells, true, &needHeader); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if errors.As(err, &pe) {
 			return csvSyntaxError(p.path, pe)
 		}
@@ -83,6 +95,48 @@ func (p *taskParser) readCSV(br *bufio.Reader) error {
 		if err := p.row(line, cells, quoted, &needHeader); err != nil {
 			return err
 		}
+	}
+}
+
+// lenientRecord splits the raw text of one CSV record that has a quote in
+// a field that does not begin with one, as Python's csv module and pandas
+// read it: in such a field a quote is text; a field that begins with a
+// quote is quoted (doubled quotes inside, ending at a quote before a comma
+// or the record's end). ok is false where a quoted field is malformed too.
+func lenientRecord(raw []byte) (cells []string, ok bool) {
+	s := strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
+	for {
+		if !strings.HasPrefix(s, `"`) {
+			j := strings.IndexByte(s, ',')
+			if j < 0 {
+				return append(cells, s), true
+			}
+			cells, s = append(cells, s[:j]), s[j+1:]
+			continue
+		}
+		var b strings.Builder
+		i := 1
+		for {
+			j := strings.IndexByte(s[i:], '"')
+			if j < 0 {
+				return nil, false // not closed
+			}
+			b.WriteString(s[i : i+j])
+			if i += j + 1; i < len(s) && s[i] == '"' {
+				b.WriteByte('"')
+				i++
+				continue
+			}
+			break
+		}
+		cells = append(cells, strings.ReplaceAll(b.String(), "\r\n", "\n"))
+		switch {
+		case i == len(s):
+			return cells, true
+		case s[i] != ',':
+			return nil, false // text after the closing quote
+		}
+		s = s[i+1:]
 	}
 }
 

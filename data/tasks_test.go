@@ -2,9 +2,11 @@ package data
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -234,7 +236,7 @@ func TestReadTaskFileErrors(t *testing.T) {
 		{"headerless csv short first", "n.csv", "a,1\nc,d,1\ne,f,0\n", TaskFormat{Columns: map[string]string{"premise": "0", "hypothesis": "1", "label": "2"}, Labels: labels01}, true, 1,
 			"has 2 columns, where most rows have 3"},
 		{"missing index column", "n.tsv", "a\n", TaskFormat{Columns: map[string]string{"premise": "0", "hypothesis": "1"}}, true, 1, "missing column 1 (hypothesis)"},
-		{"csv bare quote", "q.csv", "q,label\nsay \"hi\",1\n", TaskFormat{Header: true, SkipBadRows: true, Columns: map[string]string{"text": "q", "label": "label"}, Labels: labels01}, true, 2,
+		{"csv text after a closing quote", "q.csv", "q,label\n\"say\" hi,1\n", TaskFormat{Header: true, SkipBadRows: true, Columns: map[string]string{"text": "q", "label": "label"}, Labels: labels01}, true, 2,
 			"csv syntax error"},
 		{"csv unterminated quote", "q.csv", "q,label\n\"open,1\n", TaskFormat{Header: true, Columns: map[string]string{"text": "q"}}, true, 2, "csv syntax error"},
 		{"csv quote open to the end", "c7.csv", "sentence,label\nok,0\n\"unterminated,1\n" + strings.Repeat("row,0\n", 50), sst2Format, true, 3,
@@ -678,5 +680,34 @@ func TestReadTaskFileStrayCR(t *testing.T) {
 	d, err := ParseTaskFile([]byte("sentence\tlabel\na\rb\t1\nc\t0\n"), "t.tsv", sst2Format, true)
 	if err != nil || len(d.Examples) != 2 || d.Examples[0].Fields["text"] != "a\rb" {
 		t.Errorf("a stray \\r: %v, %+v", err, d)
+	}
+}
+
+// A quote inside a CSV field that does not begin with one is text, as
+// Python's csv module and pandas read it (Go's reader refuses it): rows
+// keep their cells and lines, quoted fields around them included, CRLF
+// too; a bad row among them is still named by its line.
+func TestCSVQuoteInsideField(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.csv")
+	body := "label,text,note\r\n1,he said \"hi\" there,x\r\n0,\"two\r\nlines\",5\" tall\r\n1,\"a, \"\"b\"\"\",\r\n0,ok,y\r\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := TaskFormat{Header: true, Columns: map[string]string{"text": "text", "label": "label"}, Labels: []string{"0", "1"}}
+	td, err := ReadTaskFile(path, f, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ex := range td.Examples {
+		got = append(got, fmt.Sprintf("%d:%d:%s", ex.Line, ex.Label, ex.Fields["text"]))
+	}
+	want := []string{`2:1:he said "hi" there`, "3:0:two\nlines", `5:1:a, "b"`, "6:0:ok"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+	f.Labels = []string{"0", "2"}
+	if _, err := ReadTaskFile(path, f, true); err == nil || !strings.HasPrefix(err.Error(), path+":2: label \"1\"") {
+		t.Errorf("an unknown label on the row with the quote: %v, want it named at line 2", err)
 	}
 }
