@@ -91,7 +91,7 @@ func TestTaskSourceErrorsMatchParse(t *testing.T) {
 	cases := []struct{ name, file, text string }{
 		{"bad label", "a.tsv", "t\ty\nA\tyes\nB\tmaybe\n"},
 		{"wrong width", "a.tsv", "t\ty\nA\tyes\nB\tno\textra\n"},
-		{"csv stray quote", "a.csv", "t,y\nA,yes\nB \"x,no\n"},
+		{"csv stray quote", "a.csv", "t,y\nA,yes\n\"B\"x,no\n"},
 		{"utf-16", "a.tsv", "\xFF\xFEt\x00"},
 		{"utf-32 big endian", "a.tsv", "\x00\x00\xFE\xFFt"},
 		{"json array", "a.jsonl", "[{\"t\":\"A\",\"y\":\"yes\"}]\n"},
