@@ -142,6 +142,9 @@ func SetupDevice(cfg Config, log io.Writer) (string, error) {
 	if cfg.Threads > 0 { // the kernels split their work over GOMAXPROCS goroutines; BLAS runs single-threaded
 		runtime.GOMAXPROCS(cfg.Threads)
 	}
+	if n := runtime.NumCPU(); cfg.Threads > n && device == "cpu" {
+		fmt.Fprintf(log, "note: threads %d is more than the %d cores this process may use: the threads share them, which is slower than %d\n", cfg.Threads, n, n)
+	}
 	return device, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -1379,5 +1380,23 @@ func TestPatienceStopsEarly(t *testing.T) {
 	steady, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=20", "eval_interval=5", "lr=3e-3", "patience=1"), Options{OutDir: t.TempDir(), Log: io.Discard})
 	if err != nil || steady.Step != 20 || steady.StoppedEarly != "" {
 		t.Errorf("a run that improves: %+v, %v", steady, err)
+	}
+}
+
+// More threads than cores get a note: they share the cores, slower than
+// as many threads as cores (a bench --threads 1000 was silent).
+func TestSetupDeviceNotesThreadsOverCores(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var log strings.Builder
+	n := runtime.NumCPU()
+	if _, err := SetupDevice(Config{Device: "cpu", Threads: n + 1}, &log); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("note: threads %d is more than the %d cores this process may use", n+1, n); !strings.Contains(log.String(), want) {
+		t.Errorf("log %q, want %q", log.String(), want)
+	}
+	log.Reset()
+	if _, err := SetupDevice(Config{Device: "cpu", Threads: n}, &log); err != nil || strings.Contains(log.String(), "note:") {
+		t.Errorf("threads = cores: %v, log %q", err, log.String())
 	}
 }

@@ -112,7 +112,9 @@ func TestBadInput(t *testing.T) {
 		want []string // all in the message
 	}{
 		// Flags and commands.
-		{"unknown command", []string{"pretrian"}, 2, []string{`unknown command "pretrian"`}},
+		{"unknown command", []string{"pretrian"}, 2, []string{`unknown command "pretrian" for "gptctl" (did you mean pretrain?)`}},
+		{"a group without its command", []string{"completion"}, 2, []string{"gptctl completion: name a command: one of bash, fish, powershell, zsh (gptctl completion --help says what each does)"}},
+		{"data without its command", []string{"data"}, 2, []string{"gptctl data: name a command: one of prepare"}},
 		{"unknown flag", []string{"pretrain", "--lr", "1"}, 2, []string{"unknown flag: --lr"}},
 		{"extra argument", []string{"version", "x"}, 2, []string{`unexpected argument "x": gptctl version takes flags only`}},
 		{"unknown subcommand", []string{"tokenizer", "encod"}, 2, []string{`unknown command "encod" for "gptctl tokenizer"`}},

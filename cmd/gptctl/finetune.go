@@ -36,8 +36,8 @@ loss on the task inputs. The config's task: section names the task type
 (classification, entailment, similarity or multiple_choice), the TSV, CSV or
 JSONL files and their columns; everything else defaults to the GPT-1 recipe.
 --out receives finetune.yaml, metrics.jsonl, summary.json, checkpoint/ and
-best/, the model with the best validation metric. SIGTERM, SIGINT or SIGUSR1
-checkpoint and stop; --resume continues.`,
+best/, the model with the best validation metric. SIGTERM, SIGINT, SIGUSR1
+or SIGHUP checkpoint and stop; --resume continues.`,
 		Example: `  gptctl finetune -c configs/finetune-sst2.yaml --init runs/pre-tasks --out runs/ft-sst2
   gptctl finetune -c configs/finetune-rte.yaml --set lambda=0 --set task.max_len=96 --out runs/ft-rte-nolm
   gptctl finetune -c configs/finetune-sst2.yaml --set random_init=true --out runs/ft-sst2-scratch

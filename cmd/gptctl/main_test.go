@@ -49,6 +49,11 @@ func TestVersion(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "gptctl") || !strings.Contains(out, "cuda:") || !strings.Contains(out, "blas:") {
 		t.Errorf("version: status %d, output %q", code, out)
 	}
+	for _, flag := range []string{"--version", "-v"} { // as most tools take it
+		if c, o, _ := runCLI(t, flag); c != 0 || o != out {
+			t.Errorf("gptctl %s: status %d, output %q; want version's %q", flag, c, o, out)
+		}
+	}
 }
 
 func TestCompletion(t *testing.T) {

@@ -47,8 +47,8 @@ flags it trains a small char-level model on the built-in corpus. The run
 directory (--out) receives train.yaml, metrics.jsonl, summary.json and the
 checkpoint/ directory, a Hugging Face model directory. --init continues
 pretraining from a model (a gptctl run or a Hugging Face gpt2 / openai-gpt
-directory) with its architecture, weights and tokenizer. SIGTERM, SIGINT or
-SIGUSR1 write a checkpoint and stop; --resume continues the run.`,
+directory) with its architecture, weights and tokenizer. SIGTERM, SIGINT,
+SIGUSR1 or SIGHUP write a checkpoint and stop; --resume continues the run.`,
 		Example: `  gptctl pretrain
   gptctl pretrain -c configs/shakespeare-char.yaml --data ../shared/data/pretrain/tinyshakespeare.txt --out runs/shk
   gptctl pretrain -c configs/shakespeare-char.yaml --set arch=gpt2 --set max_steps=500 --out runs/shk2

@@ -25,11 +25,18 @@ machine-readable metrics, checkpoints that resume.`,
   gptctl pretrain -c configs/shakespeare-char.yaml --data tinyshakespeare.txt --out runs/shk
   gptctl generate --model runs/shk --prompt "ROMEO:" --max-new-tokens 200
   gptctl eval --model runs/shk --data heldout.txt`,
-		Args:          usageArgs(cobra.NoArgs),
-		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if v, _ := cmd.Flags().GetBool("version"); v {
+				return printVersion(cmd)
+			}
+			return cmd.Help()
+		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Flags().BoolP("version", "v", false, "print the version, as gptctl version does")
+	root.SuggestionsMinimumDistance = 2 // unknown commands name the nearest (usageArgs)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{flagValueError(err)}
 	})
@@ -108,9 +115,10 @@ func finishTree(root *cobra.Command) {
 }
 
 // refuseUnknownSubcommands makes a command that only groups others (data,
-// tokenizer, completion) fail on a word that names none of them: cobra
-// would print its help and exit 0, so a batch job with a mistyped
-// subcommand would carry on. Without a word it still prints its help.
+// tokenizer, completion) fail on a word that names none of them, or on no
+// word: cobra would print its help and exit 0, so a batch job with a
+// mistyped or missing subcommand (source <(gptctl completion)) would carry
+// on. --help prints the help.
 func refuseUnknownSubcommands(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		refuseUnknownSubcommands(sub)
@@ -118,17 +126,20 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 	if c == c.Root() || !c.HasSubCommands() || c.Runnable() {
 		return
 	}
-	c.Args = func(cmd *cobra.Command, args []string) error { // "unknown command" for any word
-		if len(args) == 0 {
-			return nil
-		}
+	names := func(cmd *cobra.Command) string {
 		var names []string
 		for _, sub := range cmd.Commands() {
 			if sub.IsAvailableCommand() {
 				names = append(names, sub.Name())
 			}
 		}
-		return &usageError{fmt.Errorf("unknown command %q for %q (one of: %s)", args[0], cmd.CommandPath(), strings.Join(names, ", "))}
+		return strings.Join(names, ", ")
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error { // "unknown command" for any word
+		if len(args) == 0 {
+			return &usageError{fmt.Errorf("%s: name a command: one of %s (%s --help says what each does)", cmd.CommandPath(), names(cmd), cmd.CommandPath())}
+		}
+		return &usageError{fmt.Errorf("unknown command %q for %q (one of: %s)", args[0], cmd.CommandPath(), names(cmd))}
 	}
 	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
@@ -207,6 +218,10 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 				msg += " (a glob after --data that the shell expands gives several words: quote it, --data 'dir/*.txt')"
 			}
 			return &usageError{errors.New(msg)}
+		case len(args) > 0 && cmd.HasSubCommands():
+			if near := cmd.SuggestionsFor(args[0]); len(near) > 0 {
+				err = fmt.Errorf("%w (did you mean %s?)", err, strings.Join(near, " or "))
+			}
 		}
 		return &usageError{err}
 	}

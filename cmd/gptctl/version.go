@@ -20,25 +20,28 @@ func NewCmdVersion() *cobra.Command {
 		Short:   "Print the version, the build's BLAS and CUDA support",
 		Example: "  gptctl version",
 		Args:    usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			rev := ""
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" {
-						rev = " (" + s.Value + ")"
-					}
-				}
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "gptctl %s%s %s %s/%s\n", Version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			fmt.Fprintf(w, "blas: %s\n", kernels.BLASName())
-			if n := kernels.BLASNote(); n != "" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
-			}
-			fmt.Fprintf(w, "cuda: %s\n", cudaStatus())
-			return nil
-		},
+		RunE:    func(cmd *cobra.Command, _ []string) error { return printVersion(cmd) },
 	}
+}
+
+// printVersion writes the version, the build's BLAS and its CUDA support.
+func printVersion(cmd *cobra.Command) error {
+	rev := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				rev = " (" + s.Value + ")"
+			}
+		}
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "gptctl %s%s %s %s/%s\n", Version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "blas: %s\n", kernels.BLASName())
+	if n := kernels.BLASNote(); n != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
+	}
+	_, err := fmt.Fprintf(w, "cuda: %s\n", cudaStatus())
+	return err
 }
 
 // cudaStatus names the GPU, driver and cuBLAS a CUDA build finds, or says
