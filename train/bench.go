@@ -5,11 +5,15 @@ package train
 // against PyTorch (../shared/bench/torch_ref.py) on the same shapes.
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -58,6 +62,73 @@ type BenchSpec struct {
 	Profile                bool
 }
 
+// benchUnread are the config keys bench does not read, each with why: it
+// trains on random tokens at a constant lr for --steps steps, stops at the
+// first non-finite step, and writes nothing but its JSON line. LoadBench
+// does not validate them and gptctl bench notes a --set of one.
+var benchUnread = []struct{ key, why string }{
+	{"data", "bench trains on random tokens"},
+	{"val_data", "bench trains on random tokens"},
+	{"val_fraction", "bench trains on random tokens"},
+	{"max_steps", "--steps sets the timed steps"},
+	{"max_time", "--steps sets the timed steps"},
+	{"warmup_steps", "bench steps at lr, without the schedule"},
+	{"min_lr", "bench steps at lr, without the schedule"},
+	{"lr_decay", "bench steps at lr, without the schedule"},
+	{"eval_interval", "bench does not evaluate"},
+	{"eval_batches", "bench does not evaluate"},
+	{"patience", "bench does not evaluate"},
+	{"sample_tokens", "bench draws no samples"},
+	{"sample_prompt", "bench draws no samples"},
+	{"log_interval", "bench prints one JSON line"},
+	{"checkpoint_interval", "bench writes no checkpoint"},
+	{"on_nonfinite", "bench stops at the first non-finite step: a skipped step is not a training step to time"},
+}
+
+// BenchUnread says why bench does not read the config key key, if it does
+// not.
+func BenchUnread(key string) (why string, ok bool) {
+	for _, u := range benchUnread {
+		if u.key == key {
+			return u.why, true
+		}
+	}
+	return "", false
+}
+
+// LoadBench is Load for gptctl bench: the keys bench does not read
+// (benchUnread), from the file or an override, take values that pass
+// before the config is validated, so that a pretrain config's max_time
+// or a --set max_steps=0 does not stop a speed test. An unknown key, or a
+// value of the wrong type, is an error all the same.
+func LoadBench(path string, overrides []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, &ConfigError{fmt.Errorf("config: %w", err)}
+		}
+		if err := decodeStrict(bytes.NewReader(b), &c); err != nil {
+			return c, &ConfigError{fmt.Errorf("config %s: %w", path, err)}
+		}
+	}
+	if err := c.Apply(overrides); err != nil {
+		return c, err
+	}
+	if c.GELU == "" { // as Load
+		c.GELU = "tanh"
+	}
+	def := reflect.ValueOf(Default())
+	for _, u := range benchUnread {
+		fieldByYAMLName(reflect.ValueOf(&c).Elem(), u.key).Set(fieldByYAMLName(def, u.key))
+	}
+	c.MinLR = 0 // the default's 1e-4 is more than a small lr
+	if err := c.Validate(); err != nil {
+		return c, &ConfigError{fmt.Errorf("%s: %w", configWhere(path, overrides), err)}
+	}
+	return c, nil
+}
+
 // initShape returns the architecture of the init_from model.
 func initShape(dir string) (graph.Config, error) {
 	md, err := ModelDir(dir)
@@ -92,7 +163,7 @@ func benchOn(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 		return nil, err
 	}
 	if spec.Profile && device != "cuda" { // before the steps it would follow
-		return nil, &ConfigError{fmt.Errorf("bench: --profile times device ops; device is %s (on the CPU: go test -bench ./kernels)", device)}
+		return nil, &ConfigError{fmt.Errorf("bench: --profile times device ops; device is %s (on the CPU, each op has a benchmark: %s, from the repository root)", device, cpuOpBenchmarks())}
 	}
 	if device == "cpu" { // as pretrain refuses it, before the memory is asked for
 		if err := cfg.fitsTraining(); err != nil {
@@ -104,9 +175,14 @@ func benchOn(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 		return nil, err
 	}
 	defer b.close()
-	fmt.Fprintf(log, "bench: %s, %d layers, C=%d, %d heads, T=%d, B=%d, grad_accum %d, vocab %d, %.2fM parameters, %d threads, BLAS %s\n",
-		cfg.Arch, cfg.NLayer, cfg.NEmbd, cfg.NHead, cfg.T(), cfg.BatchSize, cfg.GradAccum, cfg.VocabSize, float64(b.params.Count())/1e6, runtime.GOMAXPROCS(0), kernels.BLASName())
+	fmt.Fprintf(log, "bench: %s, %s, C=%d, %s, T=%d, B=%d, grad_accum %d, vocab %d, %.2fM parameters, %s, BLAS %s\n",
+		cfg.Arch, plural(cfg.NLayer, "layer"), cfg.NEmbd, plural(cfg.NHead, "head"), cfg.T(), cfg.BatchSize, cfg.GradAccum, cfg.VocabSize,
+		float64(b.params.Count())/1e6, plural(runtime.GOMAXPROCS(0), "thread"), kernels.BLASName())
 	logBLASNote(log, device)
+	b.total = spec.Warmup + spec.Steps
+	if spec.Profile {
+		b.total++
+	}
 	r, err := b.measure(spec.Warmup, spec.Steps)
 	if err != nil {
 		return nil, err
@@ -138,19 +214,10 @@ func benchConfig(cfg Config, spec BenchSpec) (Config, error) {
 		mc.Dropout = cfg.Dropout
 		cfg.Config = mc
 	}
-	if cfg.VocabSize <= 0 && cfg.Tokenizer != "char" { // the size of a tokenizer that needs no corpus
-		if tok, err := data.ResolveTokenizer(cfg.Tokenizer); err == nil {
-			cfg.VocabSize = tok.VocabSize()
-		} else if n, ok := builtinVocab[cfg.Tokenizer]; ok { // its files need not be here
-			cfg.VocabSize = n
+	if cfg.InitFrom == "" { // else the model's vocabulary and tokenizer
+		if err := benchVocab(&cfg); err != nil {
+			return cfg, err
 		}
-	}
-	if cfg.VocabSize <= 0 {
-		hint := "e.g. --set vocab_size=50257"
-		if cfg.Tokenizer == "char" {
-			hint = "to the number of characters of the corpus (pretrain logs it as the vocab: 65 for tiny-shakespeare), e.g. --set vocab_size=65"
-		}
-		return cfg, &ConfigError{fmt.Errorf("bench: set vocab_size %s (tokenizer %s: the synthetic tokens need the vocabulary's size)", hint, cfg.Tokenizer)}
 	}
 	if threads > 0 { // the flag; else the config's threads
 		cfg.Threads = threads
@@ -158,8 +225,54 @@ func benchConfig(cfg Config, spec BenchSpec) (Config, error) {
 	return cfg, nil
 }
 
+// benchVocab sets cfg's vocab_size 0 to the size of its tokenizer, and
+// refuses one smaller than the tokenizer's, as pretrain does. The size of
+// a char tokenizer comes from a corpus, which bench does not read: with it
+// vocab_size must be set.
+func benchVocab(cfg *Config) error {
+	n, err := tokenizerSize(cfg.Tokenizer)
+	switch {
+	case err != nil:
+		return err
+	case cfg.VocabSize <= 0 && n == 0:
+		return &ConfigError{fmt.Errorf("bench: vocab_size is %d and tokenizer char takes its size from a corpus: set vocab_size to the number of characters of the corpus (pretrain logs it as the vocab: 65 for tiny-shakespeare), e.g. --set vocab_size=65", cfg.VocabSize)}
+	case cfg.VocabSize <= 0:
+		cfg.VocabSize = n
+	case n > cfg.VocabSize:
+		return &ConfigError{fmt.Errorf("bench: vocab_size %d is smaller than the tokenizer's %d tokens (tokenizer %s): set vocab_size to at least %d, or to 0 for the tokenizer's size", cfg.VocabSize, n, cfg.Tokenizer, n)}
+	}
+	return nil
+}
+
+// tokenizerSize is the number of tokens of the tokenizer spec names, or 0
+// for char, whose size comes from a corpus. The built-in BPEs' sizes are
+// known without their files.
+func tokenizerSize(spec string) (int, error) {
+	if spec == "char" {
+		return 0, nil
+	}
+	tok, err := data.ResolveTokenizer(spec)
+	if err == nil {
+		return tok.VocabSize(), nil
+	}
+	if n, ok := builtinVocab[spec]; ok { // its files need not be here
+		return n, nil
+	}
+	return 0, &InputError{Err: err} // as pretrain reports it
+}
+
 // builtinVocab is the size of the built-in BPE vocabularies.
 var builtinVocab = map[string]int{"gpt2": 50257, "gpt1": 40478}
+
+// cpuOpBenchmarks is the command that times each op on the CPU, with this
+// build's BLAS.
+func cpuOpBenchmarks() string {
+	tags := ""
+	if strings.HasPrefix(kernels.BLASName(), "openblas") {
+		tags = "-tags openblas "
+	}
+	return "go test " + tags + "-run '^$' -bench . ./kernels"
+}
 
 // benchRun is one model with its trainer, optimizer and token source.
 type benchRun struct {
@@ -173,6 +286,8 @@ type benchRun struct {
 	grads  [][]float32
 	optim  *AdamW
 	rng    *rand.Rand
+	n      int // steps run
+	total  int // steps to run, for the messages (0: not known)
 }
 
 func newBenchRun(cfg Config, device string) (*benchRun, error) {
@@ -211,7 +326,9 @@ func (b *benchRun) close() {
 
 // step is one training step on fresh batches of random tokens, as pretrain's
 // trainStep does it (cpuStep on the CPU): grad_accum forwards and
-// backwards, clip, AdamW.
+// backwards, clip, AdamW. A step whose loss or gradient norm is not finite
+// stops the bench with a *NonFiniteError naming it (bench does not read
+// on_nonfinite: a skipped step is not the training step it times).
 func (b *benchRun) step() (float32, error) {
 	v := uint32(b.cfg.VocabSize)
 	fill := func() error {
@@ -220,13 +337,41 @@ func (b *benchRun) step() (float32, error) {
 		}
 		return nil
 	}
+	b.n++
+	var loss, norm float64
+	var err error
 	if b.gpu != nil { // the step waits for the gradient norm, so its time is the device's
-		loss, _, err := b.gpu.step(fill, b.cfg.GradAccum, nil, b.cfg.GradClip, float32(b.cfg.LR), true)
-		return float32(loss), err
+		loss, norm, err = b.gpu.step(fill, b.cfg.GradAccum, nil, b.cfg.GradClip, float32(b.cfg.LR), true)
+	} else {
+		loss, norm, err = cpuStep(b.tr, b.params, b.optim, b.grads, b.cfg.GradAccum, b.cfg.GradClip, float32(b.cfg.LR), fill)
 	}
-	loss, _, err := cpuStep(b.tr, b.params, b.optim, b.grads, b.cfg.GradAccum, b.cfg.GradClip, float32(b.cfg.LR), fill)
-	return float32(loss), err
+	var nf *nonFiniteStep
+	switch {
+	case errors.As(err, &nf):
+		return 0, b.diverged(nf.what, nf.v)
+	case err != nil:
+		return 0, err
+	case !finite(norm): // the GPU's report of a step it refused
+		return 0, b.diverged("gradient norm", norm)
+	case !finite(loss):
+		return 0, b.diverged("training loss", loss)
+	}
+	return float32(loss), nil
 }
+
+// diverged is the *NonFiniteError of the step just run, whose what (the
+// training loss or the gradient norm) is v. The tokens are random, so the
+// data is not the cause: the learning rate is.
+func (b *benchRun) diverged(what string, v float64) error {
+	at := fmt.Sprintf("step %d", b.n)
+	if b.total > 0 {
+		at += fmt.Sprintf(" of %d", b.total)
+	}
+	return &NonFiniteError{fmt.Errorf("bench: %s: the %s is %v: the model diverged at lr %g (lower lr)", at, what, v, b.cfg.LR)}
+}
+
+// finite is whether v is neither NaN nor infinite.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // measure trains warmup untimed steps and then steps timed ones, and
 // returns what the timed steps measured: their times and the rates that

@@ -75,7 +75,7 @@ func benchRun(opts *BenchOptions) error {
 	if opts.Device != "" {
 		sets = append(sets, "device="+quote(opts.Device))
 	}
-	cfg, err := train.Load(opts.ConfigPath, sets)
+	cfg, err := train.LoadBench(opts.ConfigPath, sets)
 	if err != nil {
 		return err
 	}
@@ -93,27 +93,15 @@ func benchRun(opts *BenchOptions) error {
 	return err
 }
 
-// benchUnused are the config keys bench does not read, with what to use
-// instead: it trains on random tokens for --steps steps and writes nothing.
-var benchUnused = map[string]string{
-	"data":                "bench trains on random tokens",
-	"val_data":            "bench trains on random tokens",
-	"val_fraction":        "bench trains on random tokens",
-	"max_steps":           "--steps sets the timed steps",
-	"max_time":            "--steps sets the timed steps",
-	"eval_interval":       "bench does not evaluate",
-	"eval_batches":        "bench does not evaluate",
-	"log_interval":        "bench prints one JSON line",
-	"checkpoint_interval": "bench writes no checkpoint",
-}
-
-// noteUnusedSets says on log which --set keys bench does not read, so that
-// a --set max_steps=5 is not taken for a shorter run.
+// noteUnusedSets says on log which --set keys bench does not read
+// (train.BenchUnread), so that a --set max_steps=5 is not taken for a
+// shorter run, nor a --set on_nonfinite=skip for a bench that skips.
 func noteUnusedSets(log io.Writer, sets []string) {
 	for _, kv := range sets {
 		key, _, _ := strings.Cut(kv, "=")
-		if why, ok := benchUnused[strings.TrimSpace(key)]; ok {
-			fmt.Fprintf(log, "bench: note: --set %s is not used (%s)\n", strings.TrimSpace(key), why)
+		key = strings.TrimSpace(key)
+		if why, ok := train.BenchUnread(key); ok {
+			fmt.Fprintf(log, "bench: note: --set %s is not used (%s)\n", key, why)
 		}
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -76,5 +79,51 @@ func TestBenchRun(t *testing.T) {
 	opts.ConfigPath = "../../configs/none.yaml"
 	if err := benchRun(opts); err == nil || exitCode(err) != exitUsage {
 		t.Errorf("missing config: error %v, exit code %d", err, exitCode(err))
+	}
+}
+
+// writeTinyBench writes the reviewer's tiny bench config: one layer,
+// C=32, T=16, B=2.
+func writeTinyBench(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "tiny.yaml")
+	yml := "n_layer: 1\nn_embd: 32\nn_head: 2\nn_ctx: 16\nvocab_size: 64\nbatch_size: 2\n"
+	if err := os.WriteFile(path, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Every --set of a key bench does not read gets a note, and is not
+// validated; the keys it reads get none.
+func TestBenchRunNotesUnreadKeys(t *testing.T) {
+	var out, log bytes.Buffer
+	unread := []string{"patience", "sample_tokens", "sample_prompt", "on_nonfinite", "max_steps", "min_lr", "lr_decay"}
+	opts := &BenchOptions{ConfigPath: writeTinyBench(t), Steps: 1, Threads: 1, Out: &out, Log: &log,
+		Sets: []string{"patience=3", "sample_tokens=5", "sample_prompt=hi", "on_nonfinite=skip", "max_steps=0", "min_lr=1", "lr_decay=step", "lr=1e-4", "n_layer=1"}}
+	if err := benchRun(opts); err != nil {
+		t.Fatalf("bench with unread keys set to values pretrain refuses: %v", err)
+	}
+	for _, k := range unread {
+		if !strings.Contains(log.String(), "bench: note: --set "+k+" is not used (") {
+			t.Errorf("no note on %s in %q", k, log.String())
+		}
+	}
+	if n := strings.Count(log.String(), "note: --set"); n != len(unread) || strings.Contains(log.String(), "--set lr ") {
+		t.Errorf("%d notes in %q, want %d: none on lr and n_layer", n, log.String(), len(unread))
+	}
+}
+
+// A diverging bench exits with status 3, naming the step, and a
+// --set on_nonfinite=skip is noted as not used.
+func TestBenchRunDiverges(t *testing.T) {
+	var out, log bytes.Buffer
+	opts := &BenchOptions{ConfigPath: writeTinyBench(t), Steps: 20, Warmup: 3, Threads: 1, Out: &out, Log: &log,
+		Sets: []string{"lr=1e9", "on_nonfinite=skip"}}
+	err := benchRun(opts)
+	if exitCode(err) != exitNaN || !strings.Contains(fmt.Sprint(err), "bench: step ") || strings.Contains(fmt.Sprint(err), "check the data") {
+		t.Errorf("bench at lr 1e9: %v, exit status %d; want %d, naming the step", err, exitCode(err), exitNaN)
+	}
+	if !strings.Contains(log.String(), "note: --set on_nonfinite is not used") || out.Len() != 0 {
+		t.Errorf("log %q, output %q: want a note on on_nonfinite and no JSON", log.String(), out.String())
 	}
 }
