@@ -125,7 +125,7 @@ type htmlPage struct {
 }
 
 type htmlRun struct {
-	Label, Dir, Records, LastStep, TrainLoss, ValLoss, Note string
+	Label, Dir, Status, Records, LastStep, TrainLoss, ValLoss, Note string
 }
 
 type htmlSection struct {
@@ -141,7 +141,10 @@ type htmlValue struct {
 func summaries(runs []*Run, labels []string) []htmlRun {
 	out := make([]htmlRun, len(runs))
 	for i, r := range runs {
-		h := htmlRun{Label: labels[i], Dir: r.Dir, Records: strconv.Itoa(r.Records), LastStep: "-"}
+		h := htmlRun{Label: labels[i], Dir: r.Dir, Status: r.Status, Records: strconv.Itoa(r.Records), LastStep: "-"}
+		if h.Status == "" { // a Run built in memory
+			h.Status = "-"
+		}
 		var last int64 = -1
 		for _, s := range r.Series {
 			last = max(last, s[len(s)-1].Step)
@@ -159,10 +162,22 @@ func summaries(runs []*Run, labels []string) []htmlRun {
 		if r.Truncated {
 			notes = append(notes, "last line truncated")
 		}
+		if r.Skipped > 0 {
+			notes = append(notes, plural(r.Skipped, "step")+" skipped for non-finite values")
+		}
+		notes = append(notes, r.Notes...)
 		h.Note = strings.Join(notes, "; ")
 		out[i] = h
 	}
 	return out
+}
+
+// plural is "1 step", "2 steps".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 func values(runs []*Run, labels []string, c chart) []htmlValue {
@@ -202,8 +217,8 @@ img { max-width: 100%; }
 <body>
 <h1>gptctl report</h1>
 <table>
-<tr><th>run</th><th>directory</th><th>records</th><th>last step</th><th>final train loss</th><th>best val loss</th><th></th></tr>
-{{range .Runs}}<tr><td>{{.Label}}</td><td>{{.Dir}}</td><td class="num">{{.Records}}</td><td class="num">{{.LastStep}}</td><td class="num">{{.TrainLoss}}</td><td class="num">{{.ValLoss}}</td><td>{{.Note}}</td></tr>
+<tr><th>run</th><th>directory</th><th>status</th><th>records</th><th>last step</th><th>final train loss</th><th>best val loss</th><th></th></tr>
+{{range .Runs}}<tr><td>{{.Label}}</td><td>{{.Dir}}</td><td>{{.Status}}</td><td class="num">{{.Records}}</td><td class="num">{{.LastStep}}</td><td class="num">{{.TrainLoss}}</td><td class="num">{{.ValLoss}}</td><td>{{.Note}}</td></tr>
 {{end}}</table>
 {{range .Sections}}
 <h2>{{.Title}}</h2>

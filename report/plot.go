@@ -92,18 +92,60 @@ func charts(runs []*Run) []chart {
 	for _, k := range []string{"train_loss", "val_loss", "l2_loss", "l1_loss", "lr"} {
 		present[k] = false // drawn above
 	}
+	var others []string
 	for _, r := range runs {
 		for _, k := range r.Metrics() {
 			if present[k] {
-				out = append(out, chart{fileName(k), k, k, []string{k}, nil})
+				others = append(others, k)
 				present[k] = false
 			}
 		}
 	}
+	files := fileNames(others)
+	for i, k := range others {
+		title := k
+		if k == "" {
+			title = `"" (a metric without a name)`
+		}
+		out = append(out, chart{files[i], title, title, []string{k}, nil})
+	}
 	return out
 }
 
-// fileName keeps letters, digits, '-', '_' and '.' of a metric name.
+// fileNames gives each metric a file name of its own, told apart without
+// regard to case (a.png and A.png are one file on macOS and Windows): its
+// name where that is a plain file name not yet taken, else fileName's,
+// then _2, _3, ... while taken. A metric keeps its name before another's
+// that maps to it: a_b is a_b, and a/b a_b_2.
+func fileNames(metrics []string) []string {
+	taken := map[string]bool{}
+	for _, name := range []string{"loss", "objective", "lr", "report"} { // the charts above, report.html
+		taken[name] = true
+	}
+	names := make([]string, len(metrics))
+	for i, m := range metrics { // first the names that are file names as they are
+		if fileName(m) == m && !taken[strings.ToLower(m)] {
+			names[i], taken[strings.ToLower(m)] = m, true
+		}
+	}
+	for i, m := range metrics {
+		if names[i] != "" {
+			continue
+		}
+		base := fileName(m)
+		name := base
+		for n := 2; taken[strings.ToLower(name)]; n++ {
+			name = base + "_" + strconv.Itoa(n)
+		}
+		names[i], taken[strings.ToLower(name)] = name, true
+	}
+	return names
+}
+
+// fileName is metric as a file name: its letters, digits, '-', '_' and '.',
+// others '_', not hidden (a leading '.' is '_'), and not empty ("metric").
+// A name of a chart above (loss, lr, ...) gets a prefix: metric_loss. A
+// long name is cut to 100 bytes.
 func fileName(metric string) string {
 	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
@@ -111,9 +153,17 @@ func fileName(metric string) string {
 		}
 		return '_'
 	}, metric)
-	switch name {
+	if strings.HasPrefix(name, ".") {
+		name = "_" + name[1:]
+	}
+	switch strings.ToLower(name) {
+	case "":
+		name = "metric"
 	case "loss", "objective", "lr", "report":
 		name = "metric_" + name
+	}
+	if len(name) > 100 {
+		name = name[:100]
 	}
 	return name
 }
@@ -180,7 +230,12 @@ func (c chart) plot(runs []*Run, labels []string) (*figure, error) {
 			}
 		}
 	}
-	p.Y.Min, p.Y.Max = valueRange(p.Y.Min, p.Y.Max)
+	if useLogScale(p.Y.Min, p.Y.Max) {
+		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.TickerFunc(logTicks)
+		p.Y.Label.Text += " (log scale)"
+	} else {
+		p.Y.Min, p.Y.Max = valueRange(p.Y.Min, p.Y.Max)
+	}
 	f := &figure{p: p}
 	if len(entries) <= insideLegend {
 		for _, e := range entries {
@@ -254,99 +309,11 @@ func finite(s []Point) plotter.XYs {
 	return xys
 }
 
-// valueRange returns the y axis for data in [min, max], with min < max and
-// max-min finite, as DefaultTicks needs: it panics on an empty range and
-// never returns on an infinite one. A constant series gets a margin of 5% of
-// its magnitude, where gonum's +-1 is lost to rounding above 2^53; a span
-// past MaxFloat64 (-1e308 to 1e308) is cut to the middle half of the floats.
-// Without data (min > max), the axis is gonum's -1 to 1.
-func valueRange(min, max float64) (float64, float64) {
-	if !(min <= max) {
-		return -1, 1
-	}
-	if min == max {
-		pad := math.Abs(min) / 20
-		if !(min-pad < max+pad) { // zero, or a subnormal too small for 5%
-			pad = 1
-		}
-		min, max = math.Max(min-pad, -math.MaxFloat64), math.Min(max+pad, math.MaxFloat64)
-	}
-	if math.IsInf(max-min, 0) {
-		min, max = math.Max(min, -math.MaxFloat64/2), math.Min(max, math.MaxFloat64/2)
-	}
-	return min, max
-}
-
 // sans switches fonts to Liberation Sans, easier to read on a screen.
 func sans(fonts ...*font.Font) {
 	for _, f := range fonts {
 		f.Variant = "Sans"
 	}
-}
-
-// stepTicks labels steps as integers: "2500", not "2500.00".
-func stepTicks(min, max float64) []plot.Tick {
-	ticks := defaultTicks(min, max)
-	for i, t := range ticks {
-		if t.Label != "" {
-			ticks[i].Label = strconv.FormatFloat(t.Value, 'f', -1, 64)
-		}
-	}
-	return ticks
-}
-
-// valueTicks relabels gonum's ticks with as many significant digits as it
-// takes for each label to read its tick's value and to tell them apart:
-// gonum prints 0.95e17, 1e17 and 1.05e17 as 1e+17, and labels the ticks at
-// 1.075, 1.085 and 1.095 "1.07", "1.08" and "1.09".
-func valueTicks(min, max float64) []plot.Tick {
-	ticks := defaultTicks(min, max)
-	tol := (max - min) * 1e-6
-	for prec := 2; prec <= 17 && !(distinct(ticks) && exact(ticks, tol)); prec++ {
-		for i, t := range ticks {
-			if t.Label != "" {
-				ticks[i].Label = strconv.FormatFloat(t.Value, 'g', prec, 64)
-			}
-		}
-	}
-	return ticks
-}
-
-// exact reports whether every label reads its tick's value, to within tol.
-func exact(ticks []plot.Tick, tol float64) bool {
-	for _, t := range ticks {
-		if t.Label == "" {
-			continue
-		}
-		v, err := strconv.ParseFloat(t.Label, 64)
-		if err != nil || math.Abs(v-t.Value) > tol {
-			return false
-		}
-	}
-	return true
-}
-
-// distinct reports whether no two labelled ticks read the same.
-func distinct(ticks []plot.Tick) bool {
-	seen := map[string]bool{}
-	for _, t := range ticks {
-		if t.Label != "" {
-			if seen[t.Label] {
-				return false
-			}
-			seen[t.Label] = true
-		}
-	}
-	return true
-}
-
-// defaultTicks are gonum's default ticks, or none for a range they cannot
-// mark (see valueRange): the last guard before DefaultTicks.
-func defaultTicks(min, max float64) []plot.Tick {
-	if !(min < max) || math.IsInf(max-min, 0) {
-		return nil
-	}
-	return plot.DefaultTicks{}.Ticks(min, max)
 }
 
 // encode renders f as "png" or "svg": plotW x plotH, taller by a legend

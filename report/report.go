@@ -1,123 +1,28 @@
 package report
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 )
 
-// MetricsFile is the file LoadRun reads from a run directory.
-const MetricsFile = "metrics.jsonl"
-
 // Run is the metrics of one training run.
 type Run struct {
 	Name      string             // the run directory's base name
 	Dir       string             // the directory given to LoadRun
-	Series    map[string][]Point // every numeric key but "step", sorted by step
+	Series    map[string][]Point // every numeric key but "step", sorted by step, one point a step
 	Records   int                // lines read
 	Truncated bool               // a partial last line (a killed run) was ignored
+	Status    string             // how the run ended, from its summary.json (see runStatus)
+	Skipped   int                // steps the run skipped for non-finite values ("skipped": true)
+	Notes     []string           // what LoadRun dropped or reordered, a line each
 }
 
 // Point is one value of a metric.
 type Point struct {
 	Step  int64
 	Value float64
-}
-
-// NotRunError is a directory or file LoadRun cannot read as a run: no
-// metrics file, or one that is not one. Other errors are the file
-// system's.
-type NotRunError struct{ Err error }
-
-func (e *NotRunError) Error() string { return e.Err.Error() }
-func (e *NotRunError) Unwrap() error { return e.Err }
-
-// LoadRun reads dir/metrics.jsonl: one JSON object per line with an integer
-// "step" and any numeric metrics ("train_loss", "val_loss", "lr", ...).
-// Non-numeric values are ignored. dir may also name the file itself.
-func LoadRun(dir string) (*Run, error) {
-	path := filepath.Join(dir, MetricsFile)
-	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-		path, dir = dir, filepath.Dir(dir)
-	}
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			return nil, &NotRunError{fmt.Errorf("report: %s: no such directory (pass a run directory or its metrics file)", dir)}
-		}
-		return nil, &NotRunError{fmt.Errorf("report: %s has no %s (pass a run directory or its metrics file)", dir, MetricsFile)}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	name := filepath.Base(filepath.Clean(dir))
-	if abs, err := filepath.Abs(dir); err == nil {
-		name = filepath.Base(abs)
-	}
-	run := &Run{Name: name, Dir: dir, Series: map[string][]Point{}}
-	lines := bytes.Split(raw, []byte("\n"))
-	for i, line := range lines {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		last := i == len(lines)-1 // only when the file lacks a final newline
-		if err := run.addLine(line); err != nil {
-			if last {
-				run.Truncated = true
-				break
-			}
-			return nil, &NotRunError{fmt.Errorf("report: %s line %d: %w", path, i+1, err)}
-		}
-	}
-	if run.Records == 0 {
-		return nil, &NotRunError{fmt.Errorf("report: %s: no metrics records", path)}
-	}
-	for _, s := range run.Series {
-		sort.SliceStable(s, func(i, j int) bool { return s[i].Step < s[j].Step })
-	}
-	return run, nil
-}
-
-func (r *Run) addLine(line []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	var rec map[string]any
-	if err := dec.Decode(&rec); err != nil {
-		return fmt.Errorf("not a JSON object: %w", err)
-	}
-	if dec.More() {
-		return errors.New("more than one JSON value on the line")
-	}
-	num, ok := rec["step"].(json.Number)
-	if !ok {
-		return errors.New(`no numeric "step"`)
-	}
-	f, err := num.Float64()
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		return fmt.Errorf("step %s is not an integer", num)
-	}
-	step := int64(f)
-	for k, v := range rec {
-		n, ok := v.(json.Number)
-		if !ok || k == "step" {
-			continue
-		}
-		x, err := n.Float64()
-		if err != nil {
-			return fmt.Errorf("%q: %w", k, err)
-		}
-		r.Series[k] = append(r.Series[k], Point{step, x})
-	}
-	r.Records++
-	return nil
 }
 
 // Metrics returns the names of the run's metrics, sorted.

@@ -86,7 +86,7 @@ func TestLoadRun(t *testing.T) {
 func TestLoadRunErrors(t *testing.T) {
 	root := t.TempDir()
 	tests := []struct{ name, content, want string }{
-		{"bad-middle", "{\"step\": 1, \"train_loss\": 2}\n{\"step\": 2, oops}\n{\"step\": 3, \"train_loss\": 1}\n", "metrics.jsonl line 2"},
+		{"bad-middle", "{\"step\": 1, \"train_loss\": 2}\n{\"step\": 2, oops}\n{\"step\": 3, \"train_loss\": 1}\n", "metrics.jsonl: line 2: not a whole JSON object"},
 		{"no-step", "{\"train_loss\": 2}\n", `line 1: no numeric "step"`},
 		{"float-step", "{\"step\": 1.5}\n", "step 1.5 is not an integer"},
 		{"truncated-with-newline", "{\"step\": 1, \"train_loss\": 2}\n{\"step\": 2, \"tr\n", "line 2"},
@@ -105,7 +105,7 @@ func TestLoadRunErrors(t *testing.T) {
 	}
 	empty := filepath.Join(root, "empty-dir")
 	os.MkdirAll(empty, 0o755)
-	if _, err := LoadRun(empty); err == nil || !strings.Contains(err.Error(), "empty-dir has no metrics.jsonl") {
+	if _, err := LoadRun(empty); err == nil || !strings.Contains(err.Error(), "empty-dir: it has no metrics.jsonl") {
 		t.Errorf("a directory without metrics: err = %v", err)
 	}
 }
@@ -233,6 +233,7 @@ func TestReportExtremeValues(t *testing.T) {
 		run("tiny-range", 1e17, 1e17+16),
 		run("non-finite", math.NaN(), math.Inf(1), math.Inf(-1)),
 		run("some-non-finite", 1, math.NaN(), 2, math.Inf(1)),
+		run("log-span-of-the-floats", 5e-324, 1, big), // a log axis: every decade of the floats
 	}
 	root := t.TempDir()
 	for _, r := range cases {

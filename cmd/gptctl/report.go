@@ -38,7 +38,9 @@ func newCmdReport(runF func(*ReportOptions) error) *cobra.Command {
 		Long: `Report reads DIR/metrics.jsonl for each run directory and writes, into
 --out, loss, lr and one chart per other metric (one colour per run) as PNG
 and SVG, and report.html: one self-contained page with the charts and a
-table of the final and best values of each run.`,
+table of each run's status (from DIR/summary.json) and final and best
+values. A chart whose values are all positive and span more than three
+decades (a diverged run) has a log y axis, as its label says.`,
 		Example: "  gptctl report runs/shk runs/shk2                    # into runs/report\n  gptctl report runs/shk --out runs/shk/report --format png,html",
 		Args: usageArgs(func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -49,10 +51,8 @@ table of the final and best values of each run.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dirs = args
 			opts.Out, opts.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			for _, f := range opts.Formats { // before loading the runs
-				if !slices.Contains(report.Formats, f) {
-					return &usageError{fmt.Errorf("--format %q is not png, svg or html", f)}
-				}
+			if err := checkFormats(opts.Formats); err != nil { // before loading the runs
+				return &usageError{err}
 			}
 			if runF != nil {
 				return runF(opts)
@@ -61,8 +61,26 @@ table of the final and best values of each run.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.OutDir, "out", filepath.Join("runs", "report"), "directory to write the report into")
-	cmd.Flags().StringSliceVar(&opts.Formats, "format", slices.Clone(report.Formats), "outputs to write: png, svg, html")
+	cmd.Flags().StringSliceVar(&opts.Formats, "format", slices.Clone(report.Formats), "outputs to write, a comma-separated list of png, svg and html")
 	return cmd
+}
+
+// checkFormats refuses a --format list that is empty, has an empty entry
+// ("png,") or names something other than png, svg and html.
+func checkFormats(formats []string) error {
+	const takes = "the flag takes a comma-separated list of png, svg and html, e.g. --format png,html"
+	if len(formats) == 0 {
+		return fmt.Errorf("--format is empty: %s", takes)
+	}
+	for _, f := range formats {
+		switch {
+		case f == "":
+			return fmt.Errorf("--format %q has an empty entry: %s", strings.Join(formats, ","), takes)
+		case !slices.Contains(report.Formats, f):
+			return fmt.Errorf("--format %q is not png, svg or html: %s", f, takes)
+		}
+	}
+	return nil
 }
 
 func reportRun(opts *ReportOptions) error {
@@ -70,7 +88,7 @@ func reportRun(opts *ReportOptions) error {
 		return &usageError{fmt.Errorf("--out %s is a file, not a directory: name a directory for the report", opts.OutDir)}
 	}
 	runs := make([]*report.Run, 0, len(opts.Dirs))
-	var skipped []error
+	var skipped []*report.NotRunError
 	seen := map[string]bool{}
 	out, _ := filepath.Abs(opts.OutDir)
 	for _, dir := range opts.Dirs {
@@ -86,7 +104,7 @@ func reportRun(opts *ReportOptions) error {
 		run, err := report.LoadRun(dir)
 		var notRun *report.NotRunError
 		if errors.As(err, &notRun) { // not a run (yet), or a metrics file that is not one: the others are reported
-			skipped = append(skipped, err)
+			skipped = append(skipped, notRun)
 			continue
 		}
 		if err != nil {
@@ -95,16 +113,23 @@ func reportRun(opts *ReportOptions) error {
 		if run.Truncated {
 			fmt.Fprintf(opts.ErrOut, "report: %s: ignored a truncated last line\n", dir)
 		}
+		for _, note := range run.Notes {
+			fmt.Fprintf(opts.ErrOut, "report: %s: %s\n", dir, note)
+		}
 		runs = append(runs, run)
 	}
 	switch {
 	case len(runs) == 0 && len(skipped) > 0: // said once, as the error
-		return &train.InputError{Err: errors.Join(skipped...)}
+		errs := make([]error, len(skipped))
+		for i, s := range skipped {
+			errs[i] = s
+		}
+		return &train.InputError{Err: errors.Join(errs...)}
 	case len(runs) == 0: // only the report's own directory was named
 		return &usageError{fmt.Errorf("no runs to report: name run directories (each with a %s), not only --out %s", report.MetricsFile, opts.OutDir)}
 	}
-	for _, err := range skipped {
-		fmt.Fprintf(opts.ErrOut, "report: skipped %s\n", strings.TrimPrefix(err.Error(), "report: "))
+	for _, s := range skipped {
+		fmt.Fprintf(opts.ErrOut, "report: skipped %s: %s\n", s.Path, s.Reason)
 	}
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) { // as train.RunDirError classifies --out

@@ -18,6 +18,11 @@ func TestReportUsage(t *testing.T) {
 		{[]string{"report"}, "report needs one or more run directories"},
 		{[]string{"report", missing, "--format", "pdf"}, `--format "pdf" is not png, svg or html`},
 		{[]string{"report", missing, "--format", "png,pdf"}, `--format "pdf"`},
+		{[]string{"report", missing, "--format", "pdf"}, "the flag takes a comma-separated list of png, svg and html"},
+		{[]string{"report", missing, "--format", ""}, "--format is empty: the flag takes a comma-separated list"},
+		{[]string{"report", missing, "--format="}, "--format is empty"},
+		{[]string{"report", missing, "--format", "png,"}, `--format "png," has an empty entry`},
+		{[]string{"report", missing, "--format", "png,,svg"}, `--format "png,,svg" has an empty entry`},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, c.args...)
@@ -113,5 +118,27 @@ func TestReportSkipsWhatIsNotARun(t *testing.T) {
 	code, _, stderr = runCLI(t, "report", filepath.Join(runs, "starting"), filepath.Join(runs, "shards"), "--out", out)
 	if code != exitUsage || strings.Count(stderr, "starting") != 1 || strings.Count(stderr, "shards") != 1 || strings.Contains(stderr, "skipped") {
 		t.Errorf("no run at all: status %d, stderr %q", code, stderr)
+	}
+}
+
+// What LoadRun noted of a run (values that are not numbers, steps out of
+// order) is said on stderr, naming the run; a directory that is not a run
+// is skipped with a sentence: "skipped DIR: it has no metrics.jsonl".
+func TestReportNotes(t *testing.T) {
+	runs := t.TempDir()
+	strs := filepath.Join(runs, "strs")
+	os.MkdirAll(strs, 0o755)
+	os.WriteFile(filepath.Join(strs, "metrics.jsonl"), []byte(`{"step":1,"train_loss":"abc"}`+"\n"+`{"step":2,"train_loss":2}`+"\n"+`{"step":2,"train_loss":1.9}`+"\n"), 0o644)
+	empty := filepath.Join(runs, "empty")
+	os.MkdirAll(empty, 0o755)
+	code, _, stderr := runCLI(t, "report", strs, empty, "--out", filepath.Join(runs, "report"), "--format", "html")
+	for _, want := range []string{
+		"report: " + strs + `: "train_loss" is not a number on line 1 ("abc"): not drawn`,
+		"report: " + strs + ": line 3 repeats step 2 of line 2",
+		"report: skipped " + empty + ": it has no metrics.jsonl (pass a run directory or its metrics file)",
+	} {
+		if code != exitOK || !strings.Contains(stderr, want) {
+			t.Errorf("status %d, stderr %q; want it to say %q", code, stderr, want)
+		}
 	}
 }

@@ -1,0 +1,165 @@
+package report
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeFiles writes each name: content into a new directory dir/name's
+// parent and returns dir.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// The messages of files that are not runs: a value beyond a float64 says
+// so without strconv's words, a YAML file passed for the metrics says what
+// a metrics.jsonl is, a directory without one reads as a sentence after
+// "skipped".
+func TestLoadRunMessages(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"big/metrics.jsonl":  "{\"step\": 1, \"train_loss\": 2}\n{\"step\": 2, \"train_loss\": 1.5}\n{\"step\": 3, \"train_loss\": 1e999}\n",
+		"big2/metrics.jsonl": "{\"step\": 1, \"train_loss\": 2}\n{\"step\": 2, \"train_loss\": 1e999}",
+		"cfg/train.yaml":     "# a tiny model\nn_layer: 2\nn_head: 2\n",
+		"cfg1/train.yaml":    "n_layer: 2",
+		"sum/summary.json":   "{\n  \"status\": \"completed\"\n}\n",
+		"empty/.keep":        "",
+	})
+	cases := []struct {
+		path string
+		want []string
+		not  []string
+	}{
+		{"big", []string{`metrics.jsonl: line 3: "train_loss" is 1e999, out of range for a number (the largest is about 1.8e308)`}, []string{"strconv", "ParseFloat"}},
+		{"big2", []string{`line 2: "train_loss" is 1e999, out of range`}, []string{"strconv"}}, // a last line, but not a torn one
+		{"cfg/train.yaml", []string{"train.yaml: it is not a metrics.jsonl file, which holds one JSON object per line", `line 1: it reads "# a tiny model"`}, []string{"invalid character"}},
+		{"cfg1/train.yaml", []string{"it is not a metrics.jsonl file"}, []string{"no metrics records"}},
+		{"sum/summary.json", []string{"summary.json: it is not a metrics.jsonl file"}, nil},
+		{"empty", []string{"empty: it has no metrics.jsonl (pass a run directory or its metrics file)"}, []string{"empty has no"}},
+	}
+	for _, c := range cases {
+		_, err := LoadRun(filepath.Join(dir, c.path))
+		if err == nil {
+			t.Errorf("%s: no error", c.path)
+			continue
+		}
+		for _, s := range c.want {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: %q lacks %q", c.path, err, s)
+			}
+		}
+		for _, s := range c.not {
+			if strings.Contains(err.Error(), s) {
+				t.Errorf("%s: %q has %q", c.path, err, s)
+			}
+		}
+	}
+}
+
+// Values that are not numbers are noted once per key, with the first line
+// and the count; null is a missing value and gptctl's "skipped": true a
+// skipped step, neither noted. Steps that go back or repeat are noted and
+// put in order, a repeated step's last value kept.
+func TestLoadRunNotes(t *testing.T) {
+	dir := writeFiles(t, map[string]string{MetricsFile: `{"step":1,"train_loss":"abc","lr":null}
+{"step":2,"train_loss":true}
+{"step":4,"train_loss":2,"val_loss":null}
+{"step":3,"train_loss":2.5,"note":"x"}
+{"step":3,"train_loss":2.7}
+{"step":5,"lr":0.1,"skipped":true}
+`})
+	run, err := LoadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`"train_loss" is not a number on 2 lines, the first line 1 ("abc"): not drawn`,
+		`"note" is not a number on line 4 ("x"): not drawn`,
+		"line 4 goes back to step 3 after step 4: the curves are drawn in step order",
+		"line 5 repeats step 3 of line 4: where a metric has two values at a step, its last line's is drawn",
+	}
+	if strings.Join(run.Notes, "\n") != strings.Join(want, "\n") {
+		t.Errorf("notes\n%s\nwant\n%s", strings.Join(run.Notes, "\n"), strings.Join(want, "\n"))
+	}
+	if got := fmt.Sprint(run.Series["train_loss"]); got != "[{3 2.7} {4 2}]" {
+		t.Errorf("train_loss %s, want [{3 2.7} {4 2}]: in step order, step 3 from its last line", got)
+	}
+	if run.Records != 6 || run.Skipped != 1 || len(run.Series["lr"]) != 1 {
+		t.Errorf("records %d skipped %d lr %v, want 6, 1, one point", run.Records, run.Skipped, run.Series["lr"])
+	}
+
+	// A clean run has no notes; one line of each kind among many is
+	// counted.
+	clean, err := LoadRun(writeRun(t, t.TempDir(), "clean", 1, false, ""))
+	if err != nil || len(clean.Notes) != 0 {
+		t.Errorf("a clean run: notes %q, %v", clean.Notes, err)
+	}
+	var b strings.Builder
+	for _, step := range []int{10, 20, 30, 20, 10, 30, 40} {
+		fmt.Fprintf(&b, "{\"step\": %d, \"train_loss\": 1, \"tag\": \"x\"}\n", step)
+	}
+	run, err = LoadRun(writeFiles(t, map[string]string{MetricsFile: b.String()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range []string{`"tag" is not a number on 7 lines, the first line 1 ("x")`, "line 4 repeats step 20 of line 2 (3 lines in all)"} {
+		if i >= len(run.Notes) || !strings.HasPrefix(run.Notes[i], s) {
+			t.Errorf("notes %q, want [%d] to begin %q", run.Notes, i, s)
+		}
+	}
+}
+
+// The run table's status comes from summary.json: completed, interrupted
+// and failed with their reasons, none (running or killed), and a summary
+// the metrics have gone past (resumed).
+func TestLoadRunStatus(t *testing.T) {
+	metrics := "{\"step\": 10, \"train_loss\": 3}\n{\"step\": 20, \"train_loss\": 2.5}\n"
+	cases := []struct{ summary, want string }{
+		{`{"status": "completed", "step": 20}`, "completed"},
+		{`{"status": "completed", "step": 20, "stopped_early": "no better val_loss in 5 evaluations"}`, "completed, stopped early: no better val_loss in 5 evaluations"},
+		{`{"status": "interrupted", "interruption": "received hangup", "step": 20}`, "interrupted (received hangup)"},
+		{`{"status": "failed", "error": "step 21: the training loss is NaN (lower lr, or check the data)", "step": 20}`, "failed: step 21: the training loss is NaN (lower lr, or check the data)"},
+		{`{"status": "interrupted", "interruption": "received terminated", "step": 10}`, "resumed after step 10, where it was interrupted (received terminated): running, or killed"},
+		{"", "no summary.json: running, or killed"},
+		{"{", "unknown: summary.json has no status"},
+	}
+	for _, c := range cases {
+		files := map[string]string{MetricsFile: metrics}
+		if c.summary != "" {
+			files[SummaryFile] = c.summary
+		}
+		dir := writeFiles(t, files)
+		run, err := LoadRun(filepath.Join(dir, MetricsFile)) // the file named: its directory's summary
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Status != c.want {
+			t.Errorf("summary %s: status %q, want %q", c.summary, run.Status, c.want)
+		}
+		if _, err := Render([]*Run{run}, filepath.Join(dir, "report"), []string{"html"}); err != nil {
+			t.Fatal(err)
+		}
+		page, _ := os.ReadFile(filepath.Join(dir, "report", "report.html"))
+		if !strings.Contains(string(page), "<th>status</th>") || !strings.Contains(string(page), "<td>"+htmlEscape(c.want)+"</td>") {
+			t.Errorf("report.html lacks the status %q", c.want)
+		}
+	}
+}
+
+// htmlEscape escapes s as html/template writes text.
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "'", "&#39;", "<", "&lt;", ">", "&gt;", `"`, "&#34;").Replace(s)
+}

@@ -1,0 +1,52 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// SummaryFile is the file a run writes when it ends, saying how.
+const SummaryFile = "summary.json"
+
+// runStatus says how the run in dir ended, from its summary.json (which
+// train writes when a run completes, is interrupted or fails): the status,
+// with the reason of an interrupted or failed run. A run without one is
+// running, or was killed (SIGKILL, out of memory) before it could write
+// one; a run whose metrics go past the summary's step was resumed after it.
+// lastStep is the last step of its metrics.
+func runStatus(dir string, lastStep int64) string {
+	raw, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "no " + SummaryFile + ": running, or killed"
+	}
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	var s struct {
+		Status       string `json:"status"`
+		Interruption string `json:"interruption"`
+		Error        string `json:"error"`
+		StoppedEarly string `json:"stopped_early"`
+		Step         int64  `json:"step"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil || s.Status == "" {
+		return "unknown: " + SummaryFile + " has no status"
+	}
+	status := s.Status
+	switch {
+	case s.Status == "interrupted" && s.Interruption != "":
+		status += " (" + s.Interruption + ")"
+	case s.Status == "failed" && s.Error != "":
+		status += ": " + s.Error
+	case s.Status == "completed" && s.StoppedEarly != "":
+		status += ", stopped early: " + s.StoppedEarly
+	}
+	if lastStep > s.Step {
+		return fmt.Sprintf("resumed after step %d, where it was %s: running, or killed", s.Step, status)
+	}
+	return status
+}
