@@ -14,7 +14,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -182,4 +184,56 @@ func charOrByteHF(f *hfTokenizerFile, path string) (Tokenizer, error) {
 		}
 	}
 	return ByteTokenizer{}, nil
+}
+
+// hfBPEFile is what a tokenizer.json says of a BPE: its model's type,
+// vocabulary and merges, and its added tokens.
+type hfBPEFile struct {
+	old    bool // no "model" object: gptctl's earlier char or byte file
+	typ    string
+	vocab  []hfVocabEntry
+	merges [][2]string
+	added  []hfVocabEntry
+}
+
+// hfVocabEntry is a token and its id.
+type hfVocabEntry struct {
+	tok string
+	id  int
+}
+
+// readHFBPEFile reads raw, a tokenizer.json read from path (GPT-2's in
+// some 60 ms, beside the seconds its weights take).
+func readHFBPEFile(raw []byte, path string) (*hfBPEFile, error) {
+	var j struct {
+		Model *struct {
+			Type   string          `json:"type"`
+			Vocab  map[string]int  `json:"vocab"`
+			Merges json.RawMessage `json:"merges"`
+		} `json:"model"`
+		AddedTokens []struct {
+			ID      int    `json:"id"`
+			Content string `json:"content"`
+		} `json:"added_tokens"`
+	}
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return nil, fmt.Errorf("tokenizer %s: %w", path, JSONError(err))
+	}
+	if j.Model == nil {
+		return &hfBPEFile{old: true}, nil
+	}
+	f := &hfBPEFile{typ: j.Model.Type}
+	for _, tok := range slices.Sorted(maps.Keys(j.Model.Vocab)) {
+		f.vocab = append(f.vocab, hfVocabEntry{tok, j.Model.Vocab[tok]})
+	}
+	for _, a := range j.AddedTokens {
+		f.added = append(f.added, hfVocabEntry{a.Content, a.ID})
+	}
+	if len(j.Model.Merges) > 0 {
+		var err error
+		if f.merges, err = hfMerges(j.Model.Merges, path); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
 }

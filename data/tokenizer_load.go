@@ -1,8 +1,10 @@
 package data
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,11 +90,23 @@ func resolveDir(dir string) (Tokenizer, error) {
 	}
 	switch {
 	case has(GPT2EncoderFile) && has(GPT2MergesFile):
-		return LoadGPT2BPE(dir)
+		tokens, pairs, err := readBPEFiles(dir, GPT2EncoderFile, GPT2MergesFile)
+		if err != nil {
+			return nil, err
+		}
+		t, err := gpt2BPE(tokens, pairs, filepath.Join(dir, GPT2EncoderFile), filepath.Join(dir, GPT2MergesFile))
+		if err != nil {
+			return nil, fmt.Errorf("load bpe from %s: %w", dir, err)
+		}
+		return t, nil
 	case has(hfVocabFile) && has(hfMergesFile):
 		return loadHFVocab(dir)
 	case has(GPT1EncoderFile):
-		return LoadGPT1BPE(dir)
+		tokens, pairs, err := readBPEFiles(dir, GPT1EncoderFile, GPT1MergesFile)
+		if err != nil {
+			return nil, err
+		}
+		return gpt1BPE(tokens, pairs, filepath.Join(dir, GPT1EncoderFile), filepath.Join(dir, GPT1MergesFile))
 	case has(CharTokenizerFile):
 		return loadTokenizerJSON(filepath.Join(dir, CharTokenizerFile))
 	case has(RunCheckpointDir): // a gptctl run directory: its model's tokenizer
@@ -119,11 +133,7 @@ const shardTokenizerDir = "tokenizer"
 // </w> (32,581 of its 40,478 do; GPT-2's none).
 func loadHFVocab(dir string) (Tokenizer, error) {
 	vocab, merges := filepath.Join(dir, hfVocabFile), filepath.Join(dir, hfMergesFile)
-	tokens, err := readEncoderJSON(vocab)
-	if err != nil {
-		return nil, err
-	}
-	pairs, err := readMerges(merges)
+	tokens, pairs, err := readBPEFiles(dir, hfVocabFile, hfMergesFile)
 	if err != nil {
 		return nil, err
 	}
@@ -141,4 +151,98 @@ func loadHFVocab(dir string) (Tokenizer, error) {
 		return nil, fmt.Errorf("load bpe from %s: %w", dir, err)
 	}
 	return t, nil
+}
+
+// readBPEFiles reads a BPE's vocabulary (tokens by id) and merges from the
+// files vocabName and mergesName in dir. Where dir holds a tokenizer.json
+// too, the two must be one tokenizer: Hugging Face's AutoTokenizer reads
+// tokenizer.json and passes over the others, so files that disagree would
+// give the model other ids there than in gptctl (see sameAsTokenizerJSON).
+func readBPEFiles(dir, vocabName, mergesName string) ([]string, [][2]string, error) {
+	tokens, err := readEncoderJSON(filepath.Join(dir, vocabName))
+	if err != nil {
+		return nil, nil, err
+	}
+	pairs, err := readMerges(filepath.Join(dir, mergesName))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sameAsTokenizerJSON(dir, vocabName, mergesName, tokens, pairs); err != nil {
+		return nil, nil, err
+	}
+	return tokens, pairs, nil
+}
+
+// sameAsTokenizerJSON checks that dir's tokenizer.json, if it has one, holds
+// the vocabulary and merges read from vocabName (tokens by id) and
+// mergesName (pairs by rank): model.vocab the same tokens with the same ids,
+// its added tokens within the vocabulary the same too (those past it, such
+// as a pad token Hugging Face added, gptctl does not encode to), and
+// model.merges the same pairs in the same order. It compares what the files
+// say, not their bytes, which differ in layout and escapes.
+func sameAsTokenizerJSON(dir, vocabName, mergesName string, tokens []string, pairs [][2]string) error {
+	path := filepath.Join(dir, CharTokenizerFile)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tokenizer: %w", err)
+	}
+	why, err := tokenizerJSONDiffers(raw, path, vocabName, mergesName, tokens, pairs)
+	if err != nil || why == "" {
+		return err
+	}
+	return fmt.Errorf("%s and %s + %s beside it are two different tokenizers (%s): gptctl reads %s + %s, Hugging Face's AutoTokenizer reads %s, so the model would get other ids in each; remove the files of the one the model was not trained with",
+		path, vocabName, mergesName, why, vocabName, mergesName, CharTokenizerFile)
+}
+
+// tokenizerJSONDiffers says how the tokenizer.json in raw (read from path)
+// differs from tokens and pairs, read from vocabName and mergesName; ""
+// where it does not.
+func tokenizerJSONDiffers(raw []byte, path, vocabName, mergesName string, tokens []string, pairs [][2]string) (string, error) {
+	const tj = CharTokenizerFile
+	f, err := readHFBPEFile(raw, path)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case f.old:
+		return fmt.Sprintf("%s is gptctl's char or byte tokenizer, the others a BPE", tj), nil
+	case f.typ != "BPE":
+		return fmt.Sprintf("%s is a %s model, not a BPE", tj, cmp.Or(f.typ, "(untyped)")), nil
+	case len(f.vocab) != len(tokens):
+		return fmt.Sprintf("%s has %d tokens, %s %d", tj, len(f.vocab), vocabName, len(tokens)), nil
+	}
+	// The first id that differs, so that the message is the same each time.
+	found, bad, badTok := false, 0, ""
+	differs := func(e hfVocabEntry) {
+		if (e.id < 0 || e.id >= len(tokens) || tokens[e.id] != e.tok) && (!found || e.id < bad) {
+			found, bad, badTok = true, e.id, e.tok
+		}
+	}
+	for _, e := range f.vocab {
+		differs(e)
+	}
+	for _, a := range f.added {
+		if a.id >= 0 && a.id < len(tokens) { // those past the vocabulary are Hugging Face's own
+			differs(a)
+		}
+	}
+	switch {
+	case found && (bad < 0 || bad >= len(tokens)):
+		return fmt.Sprintf("%s gives %q id %d, outside the ids 0..%d of %s", tj, badTok, bad, len(tokens)-1, vocabName), nil
+	case found:
+		return fmt.Sprintf("id %d is %q in %s, %q in %s", bad, badTok, tj, tokens[bad], vocabName), nil
+	}
+	merges := f.merges
+	if len(merges) != len(pairs) {
+		return fmt.Sprintf("%s has %d merges, %s %d", tj, len(merges), mergesName, len(pairs)), nil
+	}
+	for i := range merges {
+		if merges[i] != pairs[i] {
+			return fmt.Sprintf("merge %d is %q in %s, %q in %s", i+1, merges[i][0]+" "+merges[i][1], tj, pairs[i][0]+" "+pairs[i][1], mergesName), nil
+		}
+	}
+	return "", nil
 }

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,5 +121,130 @@ func TestResolveTokenizerRunDirectory(t *testing.T) {
 	os.Mkdir(filepath.Join(empty, RunCheckpointDir), 0o755)
 	if _, err := ResolveTokenizer(empty); err == nil || !strings.Contains(err.Error(), "tokenizer.json") {
 		t.Fatalf("a run without a tokenizer: %v", err)
+	}
+}
+
+// A directory with tokenizer.json beside vocab.json + merges.txt (or
+// encoder.json + vocab.bpe) holds the tokenizer twice: Hugging Face's
+// AutoTokenizer reads tokenizer.json, gptctl the others. Files that agree
+// load; files of two tokenizers are refused, naming both and how they
+// differ, where gptctl read one of them silently.
+func TestTokenizerJSONBesideVocabFiles(t *testing.T) {
+	tok := trainTiny(t, smallText()[:20_000], 300)
+	other := trainTiny(t, smallText()[20_000:40_000], 300) // the same size, other merges
+	smaller := trainTiny(t, smallText()[:20_000], 280)
+	save := func(t *testing.T, vocab *BPE, tj *BPE) string {
+		dir := t.TempDir()
+		if err := vocab.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := vocab.SaveHF(dir, 64); err != nil {
+			t.Fatal(err)
+		}
+		if err := tj.SaveTokenizerJSON(dir); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	agree := save(t, tok, tok)
+	if got, err := ResolveTokenizer(agree); err != nil || got.VocabSize() != 300 {
+		t.Fatalf("files that agree: %v, %v", got, err)
+	}
+	for _, c := range []struct {
+		name string
+		tj   *BPE
+		want string
+	}{
+		{"other size", smaller, "tokenizer.json has 280 tokens, encoder.json 300"},
+		{"other tokens", other, `in tokenizer.json, "`},
+	} {
+		for _, names := range [][2]string{{GPT2EncoderFile, GPT2MergesFile}, {hfVocabFile, hfMergesFile}} {
+			dir := save(t, tok, c.tj)
+			if names[0] == hfVocabFile {
+				os.Remove(filepath.Join(dir, GPT2EncoderFile))
+				os.Remove(filepath.Join(dir, GPT2MergesFile))
+			}
+			want := strings.ReplaceAll(c.want, GPT2EncoderFile, names[0])
+			_, err := ResolveTokenizer(dir)
+			if err == nil || !strings.Contains(err.Error(), want) ||
+				!strings.Contains(err.Error(), filepath.Join(dir, "tokenizer.json")+" and "+names[0]+" + "+names[1]+" beside it are two different tokenizers") ||
+				!strings.Contains(err.Error(), "remove the files of the one the model was not trained with") {
+				t.Errorf("%s, %s: %v; want %q, both files named and the fix", c.name, names[0], err, want)
+			}
+		}
+	}
+
+	// The same vocabulary with one merge changed, and with two ids
+	// swapped: compared by content, in either form of merges.
+	dir := save(t, tok, tok)
+	path := filepath.Join(dir, "tokenizer.json")
+	var f map[string]any
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	model := f["model"].(map[string]any)
+	merges := model["merges"].([]any)
+	pairs := make([]any, len(merges))
+	for i, m := range merges {
+		l, r, _ := strings.Cut(m.(string), " ")
+		pairs[i] = []string{l, r}
+	}
+	model["merges"] = pairs // the newer form, [left, right]
+	writeJSONFile(t, path, f)
+	if _, err := ResolveTokenizer(dir); err != nil {
+		t.Errorf("merges as pairs, the same tokenizer: %v", err)
+	}
+	pairs[5], pairs[6] = pairs[6], pairs[5]
+	writeJSONFile(t, path, f)
+	if _, err := ResolveTokenizer(dir); err == nil || !strings.Contains(err.Error(), "merge 6 is ") || !strings.Contains(err.Error(), "in vocab.bpe") {
+		t.Errorf("two merges swapped: %v", err)
+	}
+	pairs[5], pairs[6] = pairs[6], pairs[5]
+	vocab := model["vocab"].(map[string]any)
+	vocab["a"], vocab["b"] = vocab["b"], vocab["a"]
+	writeJSONFile(t, path, f)
+	if _, err := ResolveTokenizer(dir); err == nil || !strings.Contains(err.Error(), `is "b" in tokenizer.json, "a" in encoder.json`) {
+		t.Errorf("two ids swapped: %v", err)
+	}
+}
+
+func writeJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The check reads tokenizer.json once more beside GPT-2's vocabulary:
+// tens of milliseconds for 50,257 tokens and 50,000 merges.
+func BenchmarkTokenizerJSONCheck(b *testing.B) {
+	tok := gpt2Vocab(b)
+	dir := b.TempDir()
+	if err := tok.Save(dir); err != nil {
+		b.Fatal(err)
+	}
+	if err := tok.SaveTokenizerJSON(dir); err != nil {
+		b.Fatal(err)
+	}
+	tokens, err := readEncoderJSON(filepath.Join(dir, GPT2EncoderFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pairs, err := readMerges(filepath.Join(dir, GPT2MergesFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := sameAsTokenizerJSON(dir, GPT2EncoderFile, GPT2MergesFile, tokens, pairs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

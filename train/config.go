@@ -249,9 +249,16 @@ func nonFinite(c any) error {
 	return errors.Join(errs...)
 }
 
-// Validate reports every problem at once.
+// Validate reports every problem at once. With init_from, the model keys
+// but dropout are the init model's, set when it loads: the config's are
+// not checked (a --set of one is refused by the command).
 func (c Config) Validate() error {
-	errs := []error{nonFinite(c), c.Config.Validate(), c.GPUMath.validate()}
+	model := c.Config
+	if c.InitFrom != "" {
+		model = Default().Config
+		model.Dropout = c.Dropout
+	}
+	errs := []error{nonFinite(c), model.Validate(), c.GPUMath.validate()}
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.Data == "" {
 		bad("data is empty: name a corpus file, a shard directory or builtin")

@@ -52,6 +52,12 @@ func TestLoadConfig(t *testing.T) {
 		{"flash with tf32", "", []string{"flash_attention=true"}, nil, func(c Config) bool { return c.Flash && c.TF32 }},
 		{"exact gelu on gpt2", "", []string{"arch=gpt2", "gelu=erf"}, nil, func(c Config) bool { return c.GELU == "erf" }},
 		{"exact gelu on gpt1", "", []string{"gelu=erf"}, []string{"gelu erf needs arch gpt2"}, nil},
+		// init_from's model replaces the architecture keys (the command
+		// refuses a --set of one): they are not checked against the
+		// config's arch; dropout, the config's own, is.
+		{"exact gelu with init_from", "", []string{"gelu=erf", "init_from=m"}, nil, func(c Config) bool { return c.GELU == "erf" && c.InitFrom == "m" }},
+		{"architecture keys with init_from", "", []string{"n_embd=100", "n_head=3", "arch=gpt3", "init_from=m"}, nil, func(c Config) bool { return c.NEmbd == 100 }},
+		{"dropout with init_from", "", []string{"dropout=2", "init_from=m"}, []string{"dropout 2 is not in [0, 1)"}, nil},
 		{"unknown gelu", "", []string{"gelu=exact"}, []string{`gelu "exact" is not tanh or erf`}, nil},
 		{"--set values YAML would misread", "", []string{"data=my file #2.txt", "tokenizer=@tok", "val_data=*.txt", "n_layer=6"}, nil,
 			func(c Config) bool {

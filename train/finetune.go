@@ -496,8 +496,8 @@ func (r *ftRun) describe() {
 	fmt.Fprintf(r.opt.Log, "model: %s, %d layers, %d heads, C=%d, vocab %d (%s + <s> $ <e>), %.2fM parameters; head %s with %s\n",
 		p.Config.Arch, p.Config.NLayer, p.Config.NHead, p.Config.NEmbd, p.Config.VocabSize, r.model.tok.Name(),
 		float64(p.Count())/1e6, info.Objective, plural(info.head().Outputs(), "output"))
-	fmt.Fprintf(r.opt.Log, "task: %s, %d training and %d validation examples, max_len %d (%d truncated); baseline %s\n",
-		info.Type, len(r.train), len(r.val), info.MaxLen, r.sum.Truncated, metricsText(r.sum.Baseline))
+	fmt.Fprintf(r.opt.Log, "task: %s, %d training and %d validation examples, max_len %d (%d of the %d examples truncated); baseline %s\n",
+		info.Type, len(r.train), len(r.val), info.MaxLen, r.sum.Truncated, len(r.train)+len(r.val), metricsText(r.sum.Baseline))
 	batch := fmt.Sprint(min(cfg.BatchSize, len(r.train)))
 	if cfg.GradAccum > 1 {
 		batch = fmt.Sprintf("%d micro-batches of %s", cfg.GradAccum, batch)

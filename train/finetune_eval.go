@@ -225,7 +225,7 @@ func EvalTask(modelDir, file string, o InferOptions) (_ map[string]any, err erro
 	}
 	exs, td, truncated, err := readTaskExamples(m, file, true, o)
 	if err != nil {
-		return nil, err
+		return nil, notTextHint(err, m, file, o)
 	}
 	outs, err := m.predict(exs, o, device)
 	if err != nil {
@@ -239,6 +239,18 @@ func EvalTask(modelDir, file string, o InferOptions) (_ map[string]any, err erro
 		res[k] = v
 	}
 	return res, nil
+}
+
+// notTextHint adds to err, eval's failure to read file for the finetuned
+// model m, what eval of such a model reads, where neither file's name nor
+// --format says it is a task file: it may be text, on which eval of a
+// finetuned model scores nothing.
+func notTextHint(err error, m *taskModel, file string, o InferOptions) error {
+	if _, nameErr := (data.TaskFormat{}).FileFormat(file); nameErr == nil || o.Format != "" {
+		return err
+	}
+	return fmt.Errorf("%w; eval of a finetuned model reads task files, rows with its task's columns (%s), for its task metrics, and does not score its language model on text (for a loss on text, eval the model it was finetuned from)",
+		err, columnList(m.info.Format.Columns))
 }
 
 // Prediction is one line of gptctl predict's output.

@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"gptctl/data"
@@ -98,6 +99,33 @@ func IsTaskModel(dir string) bool {
 		}
 	}
 	return false
+}
+
+// dropTaskTokens makes p, loaded from md, a language model again where md
+// holds a finetuned model, for pretraining to continue: its task tokens
+// <s>, $ and <e>, the last three rows of the token embedding, are dropped
+// (LoadModel leaves its head out), since text holds none of them and a
+// later finetune adds its own. It returns a note for the log; "" for a
+// model that was not finetuned.
+func dropTaskTokens(p *graph.Params, tok data.Tokenizer, md string) (note string, err error) {
+	if !IsTaskModel(md) {
+		return "", nil
+	}
+	info, err := readTaskInfo(filepath.Join(md, taskFile))
+	if err != nil {
+		return "", &InputError{Err: err}
+	}
+	sp, V := info.Special, p.Config.VocabSize
+	if sp.Delim != sp.Start+1 || sp.Extract != sp.Start+2 || sp.Extract != V-1 || tok.VocabSize() > sp.Start {
+		return "", inputErrorf("model %s: %s: task tokens <s> %d, $ %d, <e> %d are not the last three ids of its vocabulary of %d after the tokenizer's %d, which pretraining would drop (continue from the model it was finetuned from, or mend the file)",
+			md, taskFile, sp.Start, sp.Delim, sp.Extract, V, tok.VocabSize())
+	}
+	wte, _ := graph.EmbeddingNames(p.Config.Arch)
+	w := p.Get(wte)
+	w.Data, w.Shape = slices.Clip(w.Data[:sp.Start*w.Shape[1]]), []int{sp.Start, w.Shape[1]}
+	p.Config.VocabSize = sp.Start
+	return fmt.Sprintf("init_from %s is a finetuned model (%s): pretraining continues its language model, without its task tokens <s> $ <e> (ids %d-%d) and its head; a finetune of this run adds new ones",
+		md, info.Type, sp.Start, sp.Extract), nil
 }
 
 // taskModel is a finetuned model loaded for eval, predict or resume.

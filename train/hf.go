@@ -247,8 +247,9 @@ func saveTokenizer(dir string, tok data.Tokenizer, nCtx int) error {
 }
 
 // LoadWeights copies the tensors of a safetensors file into p. Names may
-// carry the "transformer." prefix; causal-mask buffers and an lm_head copy of
-// the tied embedding are ignored. Every weight of p must be present.
+// carry the "transformer." prefix; causal-mask buffers, the position-id
+// buffer of older openai-gpt files and an lm_head copy of the tied embedding
+// are ignored. Every weight of p must be present.
 func LoadWeights(p *graph.Params, path string) error {
 	st, closeFile, err := data.OpenSafetensors(path)
 	if err != nil {
@@ -313,10 +314,16 @@ func setWeights(p *graph.Params, st *data.SafeTensors, path string) error {
 		if key == lmHeadName {
 			head = name
 		}
+		t := st.Tensors[name]
 		if ignoredTensor(key) {
 			continue
 		}
-		t := st.Tensors[name]
+		if key == positionIDsName {
+			if err := positionIDs(t, name, p.Config.NCtx); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if p.Get(key) == nil {
 			errs = append(errs, fmt.Errorf("unexpected tensor %q", name))
 			continue
@@ -382,6 +389,20 @@ func joinLine(errs []error) error {
 func ignoredTensor(name string) bool {
 	return name == lmHeadName || strings.HasSuffix(name, ".attn.bias") && !strings.Contains(name, "c_attn") ||
 		strings.HasSuffix(name, ".attn.masked_bias")
+}
+
+// positionIDsName is the buffer torch.arange(n_positions) that openai-gpt
+// models saved by older versions of transformers hold: not a weight.
+const positionIDsName = "position_ids"
+
+// positionIDs checks that t, the file's tensor called name, is that buffer
+// of a model with a context of nCtx: integers, [nCtx] (or [1, nCtx]).
+func positionIDs(t data.Tensor, name string, nCtx int) error {
+	shapeOK := slices.Equal(t.Shape, []int{nCtx}) || slices.Equal(t.Shape, []int{1, nCtx})
+	if (t.DType == "I64" || t.DType == "I32") && shapeOK {
+		return nil
+	}
+	return fmt.Errorf("tensor %q %s %v is not a position-id buffer, which holds integers, [%d] for n_positions %d", name, t.DType, t.Shape, nCtx, nCtx)
 }
 
 // SaveWeights writes p as model.safetensors under the Hugging Face names.

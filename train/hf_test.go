@@ -409,3 +409,33 @@ max_steps: 2
 
 // Both BPEs write themselves under Hugging Face's names in a model directory.
 var _, _ hfSaver = (*data.BPE)(nil), (*data.GPT1BPE)(nil)
+
+// openai-gpt directories saved by older versions of transformers hold the
+// buffer position_ids (int64 [n_positions], 0, 1, ...), not a weight:
+// passed over as the attention-mask buffers are. A tensor of that name
+// that is not such a buffer is refused by name.
+func TestLoadHFPositionIDsBuffer(t *testing.T) {
+	ids := []int64{0, 1, 2, 3, 4, 5, 6, 7} // n_ctx 8
+	prefixed := func(n string) string { return "transformer." + n }
+	for _, c := range []struct {
+		name string
+		t    data.Tensor
+		want string // "" = loads
+	}{
+		{"int64 [n_positions]", data.I64Tensor("transformer.position_ids", []int{8}, ids), ""},
+		{"int64 [1, n_positions]", data.I64Tensor("transformer.position_ids", []int{1, 8}, ids), ""},
+		{"float", data.F32Tensor("transformer.position_ids", []int{8}, make([]float32, 8)), `tensor "transformer.position_ids" F32 [8] is not a position-id buffer, which holds integers, [8] for n_positions 8`},
+		{"too short", data.I64Tensor("transformer.position_ids", []int{4}, ids[:4]), `tensor "transformer.position_ids" I64 [4] is not a position-id buffer`},
+	} {
+		dir, want := hfModelDir(t, "gpt1", prefixed, c.t)
+		got, _, err := LoadModel(dir)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want == "" && !slices.Equal(got.List[0].Data, want.List[0].Data):
+			t.Errorf("%s: %s differs from the file's", c.name, want.List[0].Name)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}

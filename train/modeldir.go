@@ -21,8 +21,9 @@ import (
 // ModelDir returns the directory holding config.json and model.safetensors
 // for a run directory or model directory. Of a run, that is its latest
 // checkpoint whose model files match the checksums of its state.json, as
-// --resume takes it: checkpoint/, else checkpoint.prev/. A model or
-// checkpoint directory named itself is taken as it is.
+// --resume takes it: checkpoint/, else checkpoint.prev/ (a checkpoint
+// without state.json is damaged). A model or checkpoint directory named
+// itself is taken as it is.
 func ModelDir(dir string) (string, error) {
 	md, _, err := ModelDirNote(dir)
 	return md, err
@@ -50,7 +51,7 @@ func ModelDirNote(dir string) (md, note string, err error) {
 			continue
 		}
 		if d != dir { // a run's checkpoint
-			if err := intactModel(d); err != nil {
+			if err := intactCheckpoint(dir, d); err != nil {
 				damaged = append(damaged, err)
 				continue
 			}
@@ -66,7 +67,7 @@ func ModelDirNote(dir string) (md, note string, err error) {
 		return d, note, nil
 	}
 	if len(damaged) > 0 {
-		return "", "", fmt.Errorf("model %s: %w", dir, errors.Join(damaged...))
+		return "", "", fmt.Errorf("model %s: no usable checkpoint: %w%s", dir, errors.Join(damaged...), bestInstead(dir))
 	}
 	if _, noWeights := os.Stat(filepath.Join(dir, modelFile)); noWeights != nil && IsRunDir(dir) { // a run that has written no checkpoint yet (a checkpoint holds the job file too)
 		if _, err := os.Stat(filepath.Join(dir, bestDir, "config.json")); err == nil {
@@ -75,6 +76,28 @@ func ModelDirNote(dir string) (md, note string, err error) {
 		return "", "", fmt.Errorf("model %s: the run has no checkpoint yet (its first comes at checkpoint_interval, or at the end; --resume continues a run stopped before it from step 0)", dir)
 	}
 	return "", "", fmt.Errorf("model %s: no config.json (pass a gptctl run directory or a Hugging Face model directory)", dir)
+}
+
+// intactCheckpoint checks ck, a checkpoint of the run directory runDir,
+// as intactModel does; one without state.json is damaged too (a checkpoint
+// is written whole with it, and --resume passes over one without it), where
+// the directory is a run's (its job file, beside ck or in it). A model
+// directory put there by hand, without either, passes.
+func intactCheckpoint(runDir, ck string) error {
+	if !fileExists(filepath.Join(ck, stateFile)) && (IsRunDir(runDir) || IsRunDir(ck)) {
+		return fmt.Errorf("checkpoint %s: no %s (a checkpoint is written whole with it: this one is damaged)", ck, stateFile)
+	}
+	return intactModel(ck)
+}
+
+// bestInstead points at a run's best/, for a run without a usable
+// checkpoint: "" where it has none, or one damaged too.
+func bestInstead(runDir string) string {
+	best := filepath.Join(runDir, bestDir)
+	if !fileExists(filepath.Join(best, "config.json")) || intactModel(best) != nil {
+		return ""
+	}
+	return fmt.Sprintf("; its best model is %s (pass that)", best)
 }
 
 // intactChecked remembers what intactModel found of a checkpoint (nil

@@ -317,7 +317,8 @@ func samePath(a, b string) bool {
 
 // initFrom loads the model a run continues from: its architecture, weights
 // and tokenizer replace the job config's, which train.yaml then records;
-// dropout stays the config's, a training setting.
+// dropout stays the config's, a training setting. A finetuned model gives
+// its language model, without its task tokens and head.
 func (r *run) initFrom() error {
 	md, note, err := ModelDirNote(r.cfg.InitFrom)
 	if err != nil {
@@ -329,6 +330,13 @@ func (r *run) initFrom() error {
 	p, tok, err := LoadModelForText(md, "the corpus cannot be encoded for it")
 	if err != nil {
 		return fmt.Errorf("init_from: %w", err)
+	}
+	note, err = dropTaskTokens(p, tok, md)
+	if err != nil {
+		return fmt.Errorf("init_from: %w", err)
+	}
+	if note != "" {
+		fmt.Fprintln(r.opt.Log, note)
 	}
 	if r.cfg.SeqLen > p.Config.NCtx {
 		return &ConfigError{fmt.Errorf("seq_len %d exceeds n_ctx %d of init_from %s (its position embeddings)", r.cfg.SeqLen, p.Config.NCtx, md)}
