@@ -4,9 +4,7 @@ package train
 // vocabulary of the model it measures.
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 
@@ -54,31 +52,13 @@ func BenchUnread(key string) (why string, ok bool) {
 // or a --set max_steps=0 does not stop a speed test. An unknown key, or a
 // value of the wrong type, is an error all the same.
 func LoadBench(path string, overrides []string) (Config, error) {
-	c := Default()
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return c, &ConfigError{fmt.Errorf("config: %w", err)}
+	return load(path, overrides, func(c *Config) {
+		def := reflect.ValueOf(Default())
+		for _, u := range benchUnread {
+			fieldByYAMLName(reflect.ValueOf(c).Elem(), u.key).Set(fieldByYAMLName(def, u.key))
 		}
-		if err := decodeStrict(bytes.NewReader(b), &c); err != nil {
-			return c, &ConfigError{fmt.Errorf("config %s: %w", path, err)}
-		}
-	}
-	if err := c.Apply(overrides); err != nil {
-		return c, err
-	}
-	if c.GELU == "" { // as Load
-		c.GELU = "tanh"
-	}
-	def := reflect.ValueOf(Default())
-	for _, u := range benchUnread {
-		fieldByYAMLName(reflect.ValueOf(&c).Elem(), u.key).Set(fieldByYAMLName(def, u.key))
-	}
-	c.MinLR = 0 // the default's 1e-4 is more than a small lr
-	if err := c.Validate(); err != nil {
-		return c, &ConfigError{fmt.Errorf("%s: %w", configWhere(path, overrides), err)}
-	}
-	return c, nil
+		c.MinLR = 0 // the default's 1e-4 is more than a small lr
+	})
 }
 
 // initShape returns the architecture of the init_from model.

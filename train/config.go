@@ -159,7 +159,11 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Load reads a config file over the defaults (path "" keeps the defaults),
 // applies key=value overrides and validates the result.
-func Load(path string, overrides []string) (Config, error) {
+func Load(path string, overrides []string) (Config, error) { return load(path, overrides, nil) }
+
+// load is Load, with adjust (when not nil) changing the config between the
+// overrides and the validation.
+func load(path string, overrides []string, adjust func(*Config)) (Config, error) {
 	c := Default()
 	if path != "" {
 		b, err := os.ReadFile(path)
@@ -175,6 +179,9 @@ func Load(path string, overrides []string) (Config, error) {
 	}
 	if c.GELU == "" { // an older train.yaml, or gelu: ""
 		c.GELU = "tanh"
+	}
+	if adjust != nil {
+		adjust(&c)
 	}
 	if err := c.Validate(); err != nil {
 		return c, &ConfigError{fmt.Errorf("%s: %w", configWhere(path, overrides), err)}
