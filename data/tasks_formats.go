@@ -105,6 +105,9 @@ func (p *taskParser) readCSV(br *bufio.Reader) error {
 // or the record's end). ok is false where a quoted field is malformed too.
 func lenientRecord(raw []byte) (cells []string, ok bool) {
 	s := strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
+	for strings.HasPrefix(s, "\n") || strings.HasPrefix(s, "\r\n") { // blank lines the reader passed over before the record
+		s = s[strings.IndexByte(s, '\n')+1:]
+	}
 	for {
 		if !strings.HasPrefix(s, `"`) {
 			j := strings.IndexByte(s, ',')

@@ -689,7 +689,7 @@ func TestReadTaskFileStrayCR(t *testing.T) {
 // too; a bad row among them is still named by its line.
 func TestCSVQuoteInsideField(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "q.csv")
-	body := "label,text,note\r\n1,he said \"hi\" there,x\r\n0,\"two\r\nlines\",5\" tall\r\n1,\"a, \"\"b\"\"\",\r\n0,ok,y\r\n"
+	body := "label,text,note\r\n1,he said \"hi\" there,x\r\n0,\"two\r\nlines\",5\" tall\r\n1,\"a, \"\"b\"\"\",\r\n0,ok,y\r\n\r\n\n\"1\",\"x, y\",6\" long\r\n"
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -702,7 +702,7 @@ func TestCSVQuoteInsideField(t *testing.T) {
 	for _, ex := range td.Examples {
 		got = append(got, fmt.Sprintf("%d:%d:%s", ex.Line, ex.Label, ex.Fields["text"]))
 	}
-	want := []string{`2:1:he said "hi" there`, "3:0:two\nlines", `5:1:a, "b"`, "6:0:ok"}
+	want := []string{`2:1:he said "hi" there`, "3:0:two\nlines", `5:1:a, "b"`, "6:0:ok", "9:1:x, y"}
 	if !slices.Equal(got, want) {
 		t.Errorf("rows %q, want %q", got, want)
 	}

@@ -204,6 +204,19 @@ func TestTokenizerJSONBesideVocabFiles(t *testing.T) {
 		t.Errorf("two merges swapped: %v", err)
 	}
 	pairs[5], pairs[6] = pairs[6], pairs[5]
+	// One merge fewer, the last: Hugging Face's converter drops the last
+	// line of a merges file without a final newline. One tokenizer.
+	model["merges"] = pairs[:len(pairs)-1]
+	writeJSONFile(t, path, f)
+	if _, err := ResolveTokenizer(dir); err != nil {
+		t.Errorf("tokenizer.json without the last merge: %v", err)
+	}
+	model["merges"] = pairs[:len(pairs)-2]
+	writeJSONFile(t, path, f)
+	if _, err := ResolveTokenizer(dir); err == nil || !strings.Contains(err.Error(), "merges") {
+		t.Errorf("tokenizer.json without the last two merges: %v", err)
+	}
+	model["merges"] = pairs
 	vocab := model["vocab"].(map[string]any)
 	vocab["a"], vocab["b"] = vocab["b"], vocab["a"]
 	writeJSONFile(t, path, f)

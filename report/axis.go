@@ -10,23 +10,27 @@ import (
 
 // The y axis of a chart: its scale, range and ticks.
 
-// logSpan is the ratio of a chart's largest value to its smallest past
-// which its y axis is logarithmic: three decades.
+// logSpan is how many times the median of a chart's values its largest
+// must be for its y axis to be logarithmic: three decades.
 const logSpan = 1e3
 
-// useLogScale reports whether a chart whose values run from min to max
-// gets a log y axis: when they are all positive and span more than
-// logSpan. One diverged run (a loss of 5.9e12) on a linear axis flattens
-// every other curve into its bottom pixel row; on a log axis each curve
-// keeps its shape, at its own magnitude, and the divergence stays in
-// sight. Clipping the axis to a robust range would instead hide the
-// values that matter most (where and how far a run blew up) and make the
-// reader trust a mark on the edge. A log axis cannot place zero or a
-// negative value, so a chart with one stays linear; three decades leave
-// the ordinary charts linear (a loss from 11 to 1.5, a warmup's lr from a
-// hundredth of its peak).
-func useLogScale(min, max float64) bool {
-	return min > 0 && max/min > logSpan
+// useLogScale reports whether a chart of the values ys gets a log y axis:
+// when they are all positive and the largest is more than logSpan times
+// their median, as when a run diverged. One such run (a loss of 5.9e12) on
+// a linear axis flattens every other curve into its bottom pixel row; on
+// a log axis each curve keeps its shape, at its own magnitude, and the
+// divergence stays in sight. Clipping the axis to a robust range would
+// instead hide the values that matter most (where and how far a run blew
+// up) and make the reader trust a mark on the edge. Measured against the
+// median, not the smallest value, a curve that falls towards zero (an lr
+// decayed to 0) or grows for hours (elapsed_s) stays linear. A log axis
+// cannot place zero or a negative value, so a chart with one stays linear.
+func useLogScale(ys []float64) bool {
+	if len(ys) == 0 || slices.Min(ys) <= 0 {
+		return false
+	}
+	sorted := slices.Sorted(slices.Values(ys))
+	return sorted[len(sorted)-1] > logSpan*sorted[len(sorted)/2]
 }
 
 // logTicks marks the powers of ten from min to max (min > 0), labelled

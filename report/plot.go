@@ -144,8 +144,9 @@ func fileNames(metrics []string) []string {
 
 // fileName is metric as a file name: its letters, digits, '-', '_' and '.',
 // others '_', not hidden (a leading '.' is '_'), and not empty ("metric").
-// A name of a chart above (loss, lr, ...) gets a prefix: metric_loss. A
-// long name is cut to 100 bytes.
+// A name of a chart above (loss, lr, ...), or of a Windows device (aux,
+// nul, com1: no file can have it there), gets a prefix: metric_loss. A long
+// name is cut to 100 bytes.
 func fileName(metric string) string {
 	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
@@ -156,10 +157,10 @@ func fileName(metric string) string {
 	if strings.HasPrefix(name, ".") {
 		name = "_" + name[1:]
 	}
-	switch strings.ToLower(name) {
-	case "":
+	switch low := strings.ToLower(name); {
+	case low == "":
 		name = "metric"
-	case "loss", "objective", "lr", "report":
+	case low == "loss", low == "objective", low == "lr", low == "report", windowsDevice(low):
 		name = "metric_" + name
 	}
 	if len(name) > 100 {
@@ -203,12 +204,16 @@ func (c chart) plot(runs []*Run, labels []string) (*figure, error) {
 		thumbs []plot.Thumbnailer
 	}
 	var entries []entry
+	var ys []float64 // every value drawn
 	for i, r := range runs {
 		metrics := c.lines(r)
 		for j, m := range metrics {
 			xys := finite(r.Series[m])
 			if len(xys) == 0 {
 				continue
+			}
+			for _, xy := range xys {
+				ys = append(ys, xy.Y)
 			}
 			line, points, err := plotter.NewLinePoints(xys)
 			if err != nil {
@@ -230,7 +235,7 @@ func (c chart) plot(runs []*Run, labels []string) (*figure, error) {
 			}
 		}
 	}
-	if useLogScale(p.Y.Min, p.Y.Max) {
+	if useLogScale(ys) {
 		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.TickerFunc(logTicks)
 		p.Y.Label.Text += " (log scale)"
 	} else {
@@ -338,4 +343,17 @@ func encode(f *figure, format string) ([]byte, error) {
 		return nil, fmt.Errorf("report: render %s: %w", format, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// windowsDevice reports whether name (lower case) is one Windows keeps for a
+// device, with or without an extension: con, prn, aux, nul, com1-9, lpt1-9.
+func windowsDevice(name string) bool {
+	base, _, _ := strings.Cut(name, ".")
+	switch {
+	case base == "con", base == "prn", base == "aux", base == "nul":
+		return true
+	case len(base) == 4 && (strings.HasPrefix(base, "com") || strings.HasPrefix(base, "lpt")):
+		return base[3] >= '1' && base[3] <= '9'
+	}
+	return false
 }

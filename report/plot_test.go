@@ -28,6 +28,11 @@ func TestReportLogScaleForDivergedRun(t *testing.T) {
 	a := memRun("a", map[string][]float64{"train_loss": {4.0, 3.5, 3.1}, "lr": {1e-4, 2e-4, 3e-4}})
 	b := memRun("b", map[string][]float64{"train_loss": {4.1, 3.6, 3.2}, "grad_norm": {0, 1, 2e6}})
 	div := memRun("div", map[string][]float64{"train_loss": {5.9e12}, "grad_norm": {6.2e9}, "lr": {200}})
+	var lr, elapsed []float64 // a finetune's linear decay to 0, logged every 10 of 5,683 steps; its clock from 0.5 s
+	for step := 10; step < 5683; step += 10 {
+		lr, elapsed = append(lr, 6.25e-5*float64(5683-step)/5683), append(elapsed, 0.5*float64(step)/10)
+	}
+	decay := memRun("decay", map[string][]float64{"lr": lr, "elapsed_s": elapsed})
 	cases := []struct {
 		name string
 		runs []*Run
@@ -37,6 +42,8 @@ func TestReportLogScaleForDivergedRun(t *testing.T) {
 		{"loss with a diverged run", []*Run{a, b, div}, lossChart, true},
 		{"lr with a diverged run", []*Run{a, div}, chart{"lr", "Learning rate", "lr", []string{"lr"}, nil}, true},
 		{"loss without", []*Run{a, b}, lossChart, false},
+		{"an lr decayed linearly to 0", []*Run{decay}, chart{"lr", "Learning rate", "lr", []string{"lr"}, nil}, false},
+		{"hours of elapsed_s", []*Run{decay}, chart{"elapsed_s", "elapsed_s", "elapsed_s", []string{"elapsed_s"}, nil}, false},
 		{"a zero among the values", []*Run{b, div}, chart{"grad_norm", "grad_norm", "grad_norm", []string{"grad_norm"}, nil}, false},
 	}
 	for _, c := range cases {
@@ -111,7 +118,7 @@ func TestReportLogTicks(t *testing.T) {
 // or empty, and a name that is a file name keeps it.
 func TestReportChartFileNames(t *testing.T) {
 	series := map[string][]float64{"train_loss": {3, 2}}
-	for _, m := range []string{"a/b", "a_b", "Loss", "loss", "", ".report-files", "..", "LR", "Report", "X", "x", "x_2"} {
+	for _, m := range []string{"a/b", "a_b", "Loss", "loss", "", ".report-files", "..", "LR", "Report", "X", "x", "x_2", "aux", "COM1.x", "com10"} {
 		series[m] = []float64{1, 2}
 	}
 	run := memRun("r", series)
@@ -128,7 +135,8 @@ func TestReportChartFileNames(t *testing.T) {
 		}
 		files = append(files, c.file)
 	}
-	for m, want := range map[string]string{"a_b": "a_b", "a/b": "a_b_2", "X": "X", "x_2": "x_2", "x": "x_3", "": "metric", ".report-files": "_report-files"} {
+	for m, want := range map[string]string{"a_b": "a_b", "a/b": "a_b_2", "X": "X", "x_2": "x_2", "x": "x_3", "": "metric", ".report-files": "_report-files",
+		"aux": "metric_aux", "COM1.x": "metric_COM1.x", "com10": "com10"} {
 		for _, c := range charts([]*Run{run}) {
 			if c.metrics[0] == m && c.file != want {
 				t.Errorf("metric %q: file %s, want %s", m, c.file, want)

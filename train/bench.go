@@ -61,8 +61,9 @@ type BenchSpec struct {
 // Bench trains warmup untimed and then steps timed steps of cfg's model on
 // uniformly random tokens, with threads goroutines (0: all cores), and
 // measures the sgemm peak afterwards (so that its buffers do not count in the
-// peak RSS). cfg.VocabSize must be set, or cfg.InitFrom name a model, whose
-// shape is then the one measured.
+// peak RSS). The vocabulary is cfg.VocabSize, else its tokenizer's (one
+// whose size needs no corpus: not char), unless cfg.InitFrom names a
+// model, whose shape is then the one measured.
 func Bench(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	cfg, err := benchConfig(cfg, spec)
 	if err != nil {

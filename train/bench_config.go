@@ -71,6 +71,13 @@ func initShape(dir string) (graph.Config, error) {
 	if err != nil {
 		return graph.Config{}, &InputError{Err: fmt.Errorf("init_from: %w", err)}
 	}
+	if IsTaskModel(md) { // pretraining drops its task tokens (dropTaskTokens)
+		info, err := readTaskInfo(filepath.Join(md, taskFile))
+		if err != nil {
+			return graph.Config{}, &InputError{Err: fmt.Errorf("init_from: %w", err)}
+		}
+		c.VocabSize = info.Special.Start
+	}
 	return c, nil
 }
 

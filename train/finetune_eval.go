@@ -243,9 +243,14 @@ func EvalTask(modelDir, file string, o InferOptions) (_ map[string]any, err erro
 
 // notTextHint adds to err, eval's failure to read file for the finetuned
 // model m, what eval of such a model reads, where neither file's name nor
-// --format says it is a task file: it may be text, on which eval of a
-// finetuned model scores nothing.
+// --format says it is a task file and the file failed as a whole or at its
+// first line (its columns): it may be text, on which eval of a finetuned
+// model scores nothing. A bad row further down is a task file's.
 func notTextHint(err error, m *taskModel, file string, o InferOptions) error {
+	var re *data.RowError
+	if !errors.As(err, &re) || re.Line > 1 {
+		return err
+	}
 	if _, nameErr := (data.TaskFormat{}).FileFormat(file); nameErr == nil || o.Format != "" {
 		return err
 	}

@@ -35,6 +35,13 @@ func TestFinetunedModelOnText(t *testing.T) {
 		!strings.Contains(err.Error(), "eval of a finetuned model reads task files, rows with its task's columns (label: label, text: sentence), for its task metrics, and does not score its language model on text (for a loss on text, eval the model it was finetuned from)") {
 		t.Errorf("eval of a finetuned model on text: %v", err)
 	}
+	// A file without an extension, read in the model's format, whose
+	// columns are right and a row further down is bad: a task file's
+	// problem, not text.
+	dev := writeFile(t, filepath.Join(dir, "dev"), "sentence\tlabel\nyes ab\tpos\nno cd\tmaybe\n")
+	if _, err := EvalTask(model, dev, InferOptions{Batch: 2}); err == nil || !strings.Contains(err.Error(), `"maybe"`) || strings.Contains(err.Error(), "on text") {
+		t.Errorf("eval of a task file without an extension, with a bad label on line 3: %v", err)
+	}
 	tsv := writeFile(t, filepath.Join(dir, "bad.tsv"), "id\tsentence\n1\tyes ab\n")
 	if _, err := EvalTask(model, tsv, InferOptions{Batch: 2}); err == nil || !strings.Contains(err.Error(), `no column "label"`) || strings.Contains(err.Error(), "on text") {
 		t.Errorf("eval of a task file without its label column: %v", err)

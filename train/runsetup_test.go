@@ -35,6 +35,11 @@ func TestInitFromFinetunedModel(t *testing.T) {
 		t.Fatalf("the finetuned model has %d tokens, want %d + 3", tm.params.Config.VocabSize, V)
 	}
 
+	// bench measures the shape pretraining continues: without them.
+	if shape, err := initShape(filepath.Join(ft, "best")); err != nil || shape.VocabSize != V {
+		t.Errorf("bench's shape of the finetuned model: vocab %d (%v), want %d", shape.VocabSize, err, V)
+	}
+
 	corpus := writeFile(t, filepath.Join(dir, "text.txt"), strings.Repeat("the quick brown fox jumps over the lazy dog, it's said. ", 60))
 	cfg := tinyConfig(t, "init_from="+filepath.Join(ft, "best"), "data="+corpus, "max_steps=1", "lr=1e-9", "min_lr=0",
 		"warmup_steps=0", "dropout=0", "threads=1", "checkpoint_interval=0")

@@ -39,8 +39,9 @@ func newCmdReport(runF func(*ReportOptions) error) *cobra.Command {
 --out, loss, lr and one chart per other metric (one colour per run) as PNG
 and SVG, and report.html: one self-contained page with the charts and a
 table of each run's status (from DIR/summary.json) and final and best
-values. A chart whose values are all positive and span more than three
-decades (a diverged run) has a log y axis, as its label says.`,
+values. A chart whose values are all positive and whose largest is over a
+thousand times their median (a diverged run) has a log y axis, as its label
+says.`,
 		Example: "  gptctl report runs/shk runs/shk2                    # into runs/report\n  gptctl report runs/shk --out runs/shk/report --format png,html",
 		Args: usageArgs(func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {

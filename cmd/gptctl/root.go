@@ -139,8 +139,13 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		if len(args) == 0 {
 			return &usageError{fmt.Errorf("%s: name a command: one of %s (%s --help says what each does)", cmd.CommandPath(), names(cmd), cmd.CommandPath())}
 		}
-		return &usageError{fmt.Errorf("unknown command %q for %q (one of: %s)", args[0], cmd.CommandPath(), names(cmd))}
+		err := fmt.Errorf("unknown command %q for %q (one of: %s)", args[0], cmd.CommandPath(), names(cmd))
+		if near := cmd.SuggestionsFor(args[0]); len(near) > 0 {
+			err = fmt.Errorf("%w; did you mean %s?", err, strings.Join(near, " or "))
+		}
+		return &usageError{err}
 	}
+	c.SuggestionsMinimumDistance = 2
 	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
 
