@@ -208,7 +208,7 @@ func readHFBPEFile(raw []byte, path string) (*hfBPEFile, error) {
 	var j struct {
 		Model *struct {
 			Type   string          `json:"type"`
-			Vocab  map[string]int  `json:"vocab"`
+			Vocab  json.RawMessage `json:"vocab"` // a BPE's token: id object; a Unigram's list
 			Merges json.RawMessage `json:"merges"`
 		} `json:"model"`
 		AddedTokens []struct {
@@ -223,8 +223,17 @@ func readHFBPEFile(raw []byte, path string) (*hfBPEFile, error) {
 		return &hfBPEFile{old: true}, nil
 	}
 	f := &hfBPEFile{typ: j.Model.Type}
-	for _, tok := range slices.Sorted(maps.Keys(j.Model.Vocab)) {
-		f.vocab = append(f.vocab, hfVocabEntry{tok, j.Model.Vocab[tok]})
+	if f.typ != "BPE" && f.typ != "" {
+		return f, nil // not a BPE, which the caller says: its vocabulary has another form
+	}
+	var vocab map[string]int
+	if len(j.Model.Vocab) > 0 {
+		if err := json.Unmarshal(j.Model.Vocab, &vocab); err != nil {
+			return nil, fmt.Errorf("tokenizer %s: model.vocab: %w", path, JSONError(err))
+		}
+	}
+	for _, tok := range slices.Sorted(maps.Keys(vocab)) {
+		f.vocab = append(f.vocab, hfVocabEntry{tok, vocab[tok]})
 	}
 	for _, a := range j.AddedTokens {
 		f.added = append(f.added, hfVocabEntry{a.Content, a.ID})

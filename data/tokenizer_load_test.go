@@ -217,6 +217,14 @@ func TestTokenizerJSONBesideVocabFiles(t *testing.T) {
 		t.Errorf("tokenizer.json without the last two merges: %v", err)
 	}
 	model["merges"] = pairs
+	// A Unigram tokenizer.json (a list of [piece, score] for vocabulary)
+	// beside them is named as what it is, not as a JSON type error.
+	unigram := map[string]any{"model": map[string]any{"type": "Unigram", "vocab": [][]any{{"a", -1.5}, {"b", -2}}}}
+	writeJSONFile(t, path, unigram)
+	if _, err := ResolveTokenizer(dir); err == nil || !strings.Contains(err.Error(), "is a Unigram model, not a BPE") {
+		t.Errorf("a Unigram tokenizer.json beside the BPE files: %v", err)
+	}
+	writeJSONFile(t, path, f)
 	vocab := model["vocab"].(map[string]any)
 	vocab["a"], vocab["b"] = vocab["b"], vocab["a"]
 	writeJSONFile(t, path, f)
