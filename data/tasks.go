@@ -133,17 +133,26 @@ func (e *RowError) Error() string {
 // bad TaskFormat give a plain error.
 func ReadTaskFile(path string, f TaskFormat, needLabel bool) (*TaskData, error) {
 	if path == Stdin {
-		b, err := io.ReadAll(os.Stdin)
+		src, err := stdinSource()
 		if err != nil {
-			return nil, fmt.Errorf("task file: %s: %w", stdinName, err)
+			return nil, err
 		}
-		return (&TaskSource{Path: stdinName, b: b, inMemory: true, stdin: true}).parse(f, needLabel)
+		return src.parse(f, needLabel)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("task file: %w", err)
 	}
 	return ParseTaskFile(b, path, f, needLabel)
+}
+
+// stdinSource is standard input as a TaskSource, read into memory.
+func stdinSource() (*TaskSource, error) {
+	b, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		return nil, fmt.Errorf("task file: %s: %w", stdinName, err)
+	}
+	return &TaskSource{Path: stdinName, b: b, inMemory: true, stdin: true}, nil
 }
 
 // Stdin is the path that names standard input, which is read into memory
@@ -188,11 +197,7 @@ type TaskSource struct {
 // input, read into memory.
 func OpenTaskSource(path string) (*TaskSource, error) {
 	if path == Stdin {
-		b, err := io.ReadAll(os.Stdin)
-		if err != nil {
-			return nil, fmt.Errorf("task file: %s: %w", stdinName, err)
-		}
-		return &TaskSource{Path: stdinName, b: b, inMemory: true, stdin: true}, nil
+		return stdinSource()
 	}
 	fi, err := os.Stat(path)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -159,7 +158,7 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		stats.Seconds, mbps, tps)
 	stats.Seconds = round3(stats.Seconds)
 	err = printJSON(opts.Out, preparedSummary{Out: opts.OutDir, Tokenizer: tok.Name(), PrepareStats: stats, MBPerS: round3(mbps), TokensPerS: math.Round(tps)})
-	if errors.Is(err, syscall.EPIPE) {
+	if stdoutGone(err) {
 		return nil // no reader left: the shards are written and kept
 	}
 	return err

@@ -57,6 +57,13 @@ type readerGone struct{ err error }
 func (e *readerGone) Error() string { return "stdout: " + e.err.Error() }
 func (e *readerGone) Unwrap() error { return e.err }
 
+// stdoutGone reports whether err is, or wraps, a write to stdout whose
+// reader went away.
+func stdoutGone(err error) bool {
+	var gone *readerGone
+	return errors.As(err, &gone)
+}
+
 func run(args []string, stdout, stderr io.Writer) (code int) {
 	defer recoverCrash(stderr, &code)
 	cmd := NewCmdRoot()
@@ -69,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if perr := stopProfile(); err == nil && perr != nil {
 		err = fmt.Errorf("--cpuprofile: %w", perr)
 	}
-	if gone := (*readerGone)(nil); errors.As(err, &gone) {
+	if stdoutGone(err) {
 		return exitPipe // (pretrain and data prepare take no reader for a failure)
 	}
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -160,7 +159,7 @@ func runJob[S any](kind, outDir string, resume bool, maxTime time.Duration, out,
 		return err
 	}
 	err = printJSON(out, sum)
-	if errors.Is(err, syscall.EPIPE) {
+	if stdoutGone(err) {
 		return nil // no reader left (| head): the summary is in DIR/summary.json
 	}
 	return err
