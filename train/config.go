@@ -70,6 +70,11 @@ type Config struct {
 	Device  string `yaml:"device"`  // auto | cpu | cuda
 	Threads int    `yaml:"threads"` // 0 = all cores
 	GPUMath `yaml:",inline"`
+
+	// where names the config file and overrides the job was loaded from
+	// ("" for the defaults alone), for the errors of values that only the
+	// run's start can check (the tokenizer, vocab_size).
+	where string
 }
 
 // AdamWConfig is the optimizer's keys, pretraining's and a finetune's.
@@ -183,10 +188,31 @@ func load(path string, overrides []string, adjust func(*Config)) (Config, error)
 	if adjust != nil {
 		adjust(&c)
 	}
+	where := configWhere(path, overrides)
 	if err := c.Validate(); err != nil {
-		return c, &ConfigError{fmt.Errorf("%s: %w", configWhere(path, overrides), err)}
+		return c, &ConfigError{fmt.Errorf("%s: %w", where, err)}
+	}
+	if path != "" || len(overrides) > 0 {
+		c.where = where
 	}
 	return c, nil
+}
+
+// named makes err, a problem with a value of c that the run's start found,
+// a config error (an input error stays one), prefixed with the config file
+// and overrides c came from.
+func (c Config) named(err error) error {
+	var ie *InputError
+	if errors.As(err, &ie) {
+		if c.where == "" {
+			return err
+		}
+		return &InputError{Err: fmt.Errorf("%s: %w", c.where, ie.Err)}
+	}
+	if c.where != "" {
+		err = fmt.Errorf("%s: %w", c.where, err)
+	}
+	return &ConfigError{err}
 }
 
 // configWhere names a config for its validation errors: the file, with

@@ -330,6 +330,7 @@ func TestDefaultYAMLIsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.where = "" // names the file for errors
 	if !reflect.DeepEqual(c, Default()) {
 		t.Errorf("configs/default.yaml gives\n%+v\nDefault() is\n%+v", c, Default())
 	}

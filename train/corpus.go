@@ -206,6 +206,9 @@ func (c *corpus) loadVal(ctx context.Context, cfg Config, valText string, dataDi
 func corpusTokenizer(ctx context.Context, cfg Config, dataDir bool, valText string) (tok data.Tokenizer, own bool, err error) {
 	if !dataDir {
 		tok, err = newTokenizer(ctx, cfg.Tokenizer, cfg.Data, valText)
+		if err != nil && cfg.Tokenizer != "char" && cfg.Tokenizer != "byte" {
+			err = cfg.named(err) // the tokenizer key's value, not the corpus
+		}
 		return tok, false, err
 	}
 	if err := data.CheckPrepared(cfg.Data); err != nil {

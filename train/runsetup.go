@@ -82,7 +82,7 @@ func newRunContext(ctx context.Context, cfg Config, opt Options, device string) 
 	r.tok, r.corpus = c.tok, c
 	if r.cfg.SampleTokens > 0 {
 		if why := data.CharTextProblem(r.tok, r.cfg.SamplePrompt); why != "" {
-			return nil, &ConfigError{fmt.Errorf("sample_prompt %q: %s", r.cfg.SamplePrompt, why)}
+			return nil, r.cfg.named(fmt.Errorf("sample_prompt %q: %s", r.cfg.SamplePrompt, why))
 		}
 	}
 	if err := r.newModel(); err != nil {
@@ -143,7 +143,7 @@ func (r *run) newModel() error {
 			r.cfg.VocabSize = r.tok.VocabSize()
 		}
 		if r.tok.VocabSize() > r.cfg.VocabSize {
-			return &ConfigError{fmt.Errorf("vocab_size %d is smaller than the tokenizer's %d tokens", r.cfg.VocabSize, r.tok.VocabSize())}
+			return r.cfg.named(fmt.Errorf("vocab_size %d is smaller than the tokenizer's %d tokens: set vocab_size to at least %[2]d, or to 0 for the tokenizer's size", r.cfg.VocabSize, r.tok.VocabSize()))
 		}
 		var err error
 		if r.params, err = graph.NewParams(r.cfg.Config, kernels.NewRNG(r.cfg.Seed)); err != nil {
@@ -152,7 +152,7 @@ func (r *run) newModel() error {
 	}
 	if r.device == "cpu" {
 		if err := r.cfg.fitsTraining(); err != nil {
-			return &ConfigError{err}
+			return r.cfg.named(err)
 		}
 	}
 	if r.optim == nil { // a new model, or one from init_from; a resume has its own

@@ -74,6 +74,8 @@ func TestBadInput(t *testing.T) {
 	syntax := write("syntax.yaml", "lr: 1e-3\nbatch_size: [12\n")
 	wrongType := write("wrongtype.yaml", "seed: 1\nlr: fast\n")
 	arch := write("arch.yaml", "arch: gpt3\n")
+	noTokDir := write("notokdir.yaml", "tokenizer: "+filepath.Join(dir, "no-such-tokenizer")+"\nmax_steps: 1\n")
+	smallVocab := write("smallvocab.yaml", "vocab_size: 10\nmax_steps: 1\n")
 	badPrompts := write("prompts.jsonl", "{\"prompt\": \"a\"}\nplain text\n")
 	typedPrompts := write("typed.jsonl", "{\"prompt\": 5}\n")
 	latin1Prompts := write("latin1.jsonl", "\"ab\"\n\"caf\xe9\"\n")
@@ -197,6 +199,10 @@ func TestBadInput(t *testing.T) {
 		{"YAML syntax error", []string{"pretrain", "-c", syntax}, 2, []string{syntax, "line"}},
 		{"wrong type in config", []string{"pretrain", "-c", wrongType}, 2, []string{wrongType, "line 2", "fast"}},
 		{"unknown arch", []string{"pretrain", "-c", arch}, 2, []string{arch, "arch", "gpt3"}},
+		// Values only the run's start can check name the config too.
+		{"tokenizer directory missing", []string{"pretrain", "-c", noTokDir, "--out", out("notok")}, 2, []string{"config " + noTokDir + ": tokenizer", "no-such-tokenizer"}},
+		{"vocab_size below the tokenizer's", []string{"pretrain", "-c", smallVocab, "--out", out("vocab")}, 2, []string{"config " + smallVocab + ": vocab_size 10", "at least"}},
+		{"vocab_size by --set", []string{"pretrain", "--set", "vocab_size=10", "--out", out("vocab2")}, 2, []string{"--set vocab_size=10: vocab_size 10"}},
 		// Corpora.
 		{"missing corpus", []string{"pretrain", "--data", filepath.Join(dir, "none.txt"), "--out", out("r1")}, 2, []string{"none.txt"}},
 		{"empty corpus", []string{"pretrain", "--data", empty, "--out", out("r2")}, 2, []string{empty, "empty"}},
