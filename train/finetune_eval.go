@@ -38,7 +38,9 @@ func taskMetrics(info *TaskInfo, exs []taskExample, outs [][]float64) map[string
 	for i, e := range exs {
 		if e.label >= 0 {
 			pred, gold = append(pred, argmax(outs[i])), append(gold, int(e.label))
-			nll -= math.Log(math.Max(outs[i][e.label], 1e-30))
+			// The probabilities are float64, from float32 logits: exact
+			// to a logit gap of about 744, where they underflow to 0.
+			nll -= math.Log(math.Max(outs[i][e.label], math.SmallestNonzeroFloat64))
 		}
 	}
 	k := len(outs[0])

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gptctl/graph"
 )
 
 func TestClassificationMetrics(t *testing.T) {
@@ -152,5 +154,21 @@ func TestResumeWarnsOfLostMetricsLines(t *testing.T) {
 	}
 	if line := lineWith(log.String(), "warning"); !strings.Contains(line, path+": damaged lines dropped (not metrics lines, before its end): 1") {
 		t.Errorf("log after a resume on a metrics.jsonl damaged in the middle:\n%s", log.String())
+	}
+}
+
+// The validation cross-entropy of a confidently wrong prediction is its
+// logit gap, as the training loss has it, not a value capped by the
+// probabilities' floor.
+func TestTaskLossOfLargeLogitGaps(t *testing.T) {
+	info := &TaskInfo{Objective: graph.Classify, Labels: []string{"a", "b"}}
+	exs := []taskExample{{label: 1, score: float32(math.NaN())}}
+	for _, gap := range []float32{10, 60, 70, 100, 700} {
+		outs := [][]float64{softmax64([]float32{gap, 0})}
+		got := taskMetrics(info, exs, outs)["loss"]
+		want := float64(gap) + math.Log1p(math.Exp(-float64(gap))) // -log softmax
+		if math.Abs(got-want) > 1e-9*want {
+			t.Errorf("logits [%g 0], label 1: loss %.9g, want %.9g", gap, got, want)
+		}
 	}
 }
