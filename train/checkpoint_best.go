@@ -54,28 +54,72 @@ func readBest(runDir string) (*bestRecord, error) {
 	return &rec, nil
 }
 
-// reconcileBest makes a resumed run's best evaluation, step and value of
-// metric as its checkpoint recorded them, agree with what best/ holds,
-// and says what it changed ("" when nothing). best/ is written at each
-// evaluation that improves, not with the checkpoint, so a session stopped
-// past its checkpoint can have left a better model there than the
-// checkpoint knows (which a resume with other intervals would never
-// evaluate again): it stays the best. A damaged best/ is no best: the next
-// evaluation replaces it. step 0 is no best yet.
-func reconcileBest(runDir, metric string, step *int, value *float64) string {
+// bestEval is an evaluation kept in best/: its step and value.
+type bestEval struct {
+	Step  int
+	Value float64
+}
+
+// reconcileBest compares what best/ holds with a resumed run's best
+// evaluation, step and value of metric as its checkpoint recorded them
+// (step 0: none), and returns the evaluation best/ holds beyond them (nil
+// when none) with a note for the log ("" when nothing differs). best/ is
+// written at each evaluation that improves, not with the checkpoint, so a
+// session stopped past its checkpoint can have left a better model there
+// than the checkpoint knows: it stays the best (see settleBest). A damaged
+// best/ is no best: the checkpoint's is forgotten too, and the next
+// evaluation replaces it.
+func reconcileBest(runDir, metric string, step *int, value *float64) (*bestEval, string) {
 	rec, err := readBest(runDir)
 	switch {
 	case err != nil:
 		*step, *value = 0, 0
-		return fmt.Sprintf("%v: the next evaluation replaces it", err)
+		return nil, fmt.Sprintf("%v: the next evaluation replaces it", err)
 	case rec == nil || rec.Metric != metric || rec.Step == *step:
-		return ""
+		return nil, ""
 	}
 	was := "no best evaluation yet"
 	if *step > 0 {
 		was = fmt.Sprintf("step %d's", *step)
 	}
-	*step, *value = rec.Step, rec.Value
-	return fmt.Sprintf("%s holds the model of step %d (%s %.6g), kept by an evaluation after the checkpoint, which recorded %s: it stays the best until an evaluation beats it",
+	return &bestEval{rec.Step, rec.Value}, fmt.Sprintf("%s holds the model of step %d (%s %.6g), kept by an evaluation after the checkpoint, which recorded %s: it stays the best until an evaluation beats it",
 		filepath.Join(runDir, bestDir), rec.Step, metric, rec.Value, was)
+}
+
+// settleBest judges an evaluation of value v after step against the run's
+// best so far, b (nil: none), and kept, what best/ holds beyond it (nil:
+// nothing; see reconcileBest). A resumed run trains the steps up to kept's
+// again, and their evaluations count for patience as they did before it
+// stopped, against the checkpoint's best; but best/ takes none of their
+// models unless one beats kept's (the evaluation of kept's own step gives
+// the model best/ holds). Once the run is past kept's step, kept joins the
+// run's best where it is better (rejoined: patience counts from it), as
+// it did in the session that wrote it. better(v, than) says whether v is
+// the better value. It returns the run's best and kept after the
+// evaluation, whether the evaluation improved on the best (for patience)
+// and whether best/ takes its model (save).
+func settleBest(step int, v float64, b, kept *bestEval, better func(v, than float64) bool) (nb, nkept *bestEval, improved, rejoined, save bool) {
+	if kept != nil && step > kept.Step {
+		if b == nil || better(kept.Value, b.Value) {
+			b, rejoined = kept, true
+		}
+		kept = nil
+	}
+	if b != nil && !better(v, b.Value) {
+		return b, kept, false, rejoined, false
+	}
+	save = kept == nil || better(v, kept.Value)
+	if save || step >= kept.Step {
+		kept = nil
+	}
+	return &bestEval{step, v}, kept, true, rejoined, save
+}
+
+// shownBest is the best evaluation a run reports, b or what best/ holds
+// beyond it, kept.
+func shownBest(b, kept *bestEval, better func(v, than float64) bool) *bestEval {
+	if kept != nil && (b == nil || !better(b.Value, kept.Value)) {
+		return kept
+	}
+	return b
 }

@@ -193,6 +193,57 @@ func TestResumeTakesBestFromBestDir(t *testing.T) {
 	}
 }
 
+// A kill after an evaluation that improved (and wrote best/) and before
+// the next checkpoint: the resumed run trains those steps again, their
+// evaluations counting for patience as they did, so it ends as the run
+// without the kill, at the same step, with the same best and best/ model;
+// best/ is not replaced by the worse models of the steps before it. So
+// does a resume of a run killed before its first checkpoint, which starts
+// again from step 0.
+func TestResumeAfterBestKeepsPatience(t *testing.T) {
+	dir := t.TempDir()
+	sets := []string{"max_steps=40", "eval_interval=5", "checkpoint_interval=20", "dropout=0", "lr=3e-3", "patience=1"}
+	straight := filepath.Join(dir, "straight")
+	want, err := Pretrain(context.Background(), tinyConfig(t, sets...), Options{OutDir: straight, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.BestStep <= 20 {
+		t.Fatalf("best step %d: the test needs a best evaluation after the step-20 checkpoint", want.BestStep)
+	}
+	model := readFile(t, filepath.Join(straight, "best", "model.safetensors"))
+	for _, c := range []struct {
+		name string
+		cut  []string // what the kill leaves out
+	}{
+		{"killed after step 20's checkpoint", []string{"checkpoint", "summary.json"}},
+		{"killed before a checkpoint", []string{"checkpoint", "checkpoint.prev", "summary.json"}},
+	} {
+		run := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
+		if err := os.CopyFS(run, os.DirFS(straight)); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range c.cut {
+			os.RemoveAll(filepath.Join(run, f))
+		}
+		if _, err := os.Stat(filepath.Join(run, "checkpoint.prev")); err == nil {
+			os.Rename(filepath.Join(run, "checkpoint.prev"), filepath.Join(run, "checkpoint"))
+		}
+		var log strings.Builder
+		got, err := Pretrain(context.Background(), tinyConfig(t, sets...), Options{OutDir: run, Resume: true, Log: &log})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got.Step != want.Step || got.BestStep != want.BestStep || got.BestValLoss != want.BestValLoss || got.StoppedEarly != want.StoppedEarly || got.ValLoss != want.ValLoss {
+			t.Errorf("%s: resumed run ends at step %d, best %v at step %d, stopped early %q, val %v; without the kill: step %d, best %v at step %d, %q, val %v\n%s",
+				c.name, got.Step, got.BestValLoss, got.BestStep, got.StoppedEarly, got.ValLoss, want.Step, want.BestValLoss, want.BestStep, want.StoppedEarly, want.ValLoss, log.String())
+		}
+		if readFile(t, filepath.Join(run, "best", "model.safetensors")) != model {
+			t.Errorf("%s: best/ holds another model than the run without the kill", c.name)
+		}
+	}
+}
+
 // pretrain and finetune --init of a run whose latest checkpoint is damaged
 // read checkpoint.prev, as eval does, and say so and why.
 func TestInitNotesDamagedCheckpoint(t *testing.T) {

@@ -65,6 +65,7 @@ type ftRun struct {
 	finished   bool          // resumed at its last step: nothing to train or write
 	winOnGPU   bool          // the log window's sums of the last steps are still on the GPU
 	pace       pace          // this process's step, evaluation and checkpoint times, for max_time
+	kept       *bestEval     // what best/ holds beyond the checkpoint's best (see settleBest)
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into
@@ -96,6 +97,7 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, e
 		}
 	}()
 	start := r.initModel
+	replay := opt.Resume // best/ may hold an evaluation past the checkpoint, if any
 	if opt.Resume && !hasCheckpoint(opt.OutDir) {
 		if err := noCheckpoint(opt); err != nil {
 			return nil, err
@@ -133,7 +135,11 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, e
 		if r.finished {
 			return r, nil
 		}
-		if note := reconcileBest(opt.OutDir, r.model.info.Metric, &r.state.BestStep, &r.state.BestMetric); note != "" {
+	}
+	if replay {
+		var note string
+		r.kept, note = reconcileBest(opt.OutDir, r.model.info.Metric, &r.state.BestStep, &r.state.BestMetric)
+		if note != "" {
 			fmt.Fprintln(opt.Log, note)
 		}
 	}

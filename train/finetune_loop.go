@@ -210,8 +210,9 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics, due bool) error {
 		}
 	}
 	if val != nil {
+		b := r.shownBest()
 		fmt.Fprintf(r.opt.Log, "eval at step %d: %s (best %s %.4f at step %d)\n", step, metricsText(val),
-			r.model.info.Metric, r.state.BestMetric, r.state.BestStep)
+			r.model.info.Metric, b.Value, b.Step)
 	}
 	if r.savesAt(step) && r.state.StoppedEarly == "" { // a run stopping early checkpoints as it ends
 		t := time.Now()
@@ -441,15 +442,35 @@ func (r *ftRun) evaluate(ctx context.Context, m metrics) (map[string]float64, er
 	r.state.Val = val
 	metric := r.model.info.Metric
 	v := val[metric]
-	improved := r.state.BestStep == 0 || isBetter(metric, v, r.state.BestMetric)
-	if improved {
-		r.state.BestMetric, r.state.BestStep = v, r.state.Step
+	var b *bestEval
+	if r.state.BestStep > 0 {
+		b = &bestEval{r.state.BestStep, r.state.BestMetric}
+	}
+	b, kept, improved, rejoined, save := settleBest(r.state.Step, v, b, r.kept, r.better)
+	r.kept, r.state.BestStep, r.state.BestMetric = kept, b.Step, b.Value
+	if rejoined {
+		r.state.SinceBest = 0
+	}
+	if save {
 		if err := r.saveBest(); err != nil {
 			return nil, err
 		}
 	}
 	r.state.evaluated(improved, r.cfg.Patience, r.state.Step, r.total, r.state.BestStep, "val "+metric)
 	return val, nil
+}
+
+// better says whether v is a better value of the run's metric than than.
+func (r *ftRun) better(v, than float64) bool { return isBetter(r.model.info.Metric, v, than) }
+
+// shownBest is the best evaluation the run reports: its own, or what
+// best/ holds beyond it (nil before any).
+func (r *ftRun) shownBest() *bestEval {
+	var b *bestEval
+	if r.state.BestStep > 0 {
+		b = &bestEval{r.state.BestStep, r.state.BestMetric}
+	}
+	return shownBest(b, r.kept, r.better)
 }
 
 // finish writes the last checkpoint and the summary.
@@ -485,16 +506,13 @@ func (r *ftRun) fillSummary(status string) {
 	s.settle(status)
 	s.StoppedEarly = st.StoppedEarly
 	s.Step, s.Epoch = st.Step, float64(st.Step)/float64(r.perEpoch)
-	s.TrainLoss, s.Val, s.BestValue = st.TrainLoss, st.Val, nil
-	if st.BestStep > 0 {
-		s.BestValue = &st.BestMetric
-	}
-	s.BestStep, s.WallSeconds = st.BestStep, st.Elapsed
-	s.Checkpoint, s.Best = "", ""
+	s.TrainLoss, s.Val, s.WallSeconds = st.TrainLoss, st.Val, st.Elapsed
+	s.BestValue, s.BestStep, s.Checkpoint, s.Best = nil, 0, "", ""
 	if hasCheckpoint(r.opt.OutDir) {
 		s.Checkpoint = filepath.Join(r.opt.OutDir, checkpointDir)
 	}
-	if st.BestStep > 0 {
+	if b := r.shownBest(); b != nil {
+		s.BestValue, s.BestStep = &b.Value, b.Step
 		s.Best = filepath.Join(r.opt.OutDir, bestDir)
 	}
 }

@@ -1265,6 +1265,55 @@ func TestFinetunePatience(t *testing.T) {
 	}
 }
 
+// A kill after an evaluation that improved (and wrote best/) and before
+// the next checkpoint, or before the first checkpoint: the resumed finetune
+// counts the evaluations it makes again for patience as they counted, and
+// ends as the run without the kill; best/ keeps its model meanwhile.
+func TestFinetuneResumeAfterBestKeepsPatience(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 200, "batch_size: 8\nepochs: 3\neval_interval: 5\ncheckpoint_interval: 20\nlr: 1.0e-2\npatience: 1\n")
+	cfg.Task.Metric = "loss"
+	straight := filepath.Join(dir, "straight")
+	want, err := Finetune(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.BestStep <= 20 {
+		t.Fatalf("best step %d: the test needs a best evaluation after the step-20 checkpoint", want.BestStep)
+	}
+	head := readFile(t, filepath.Join(straight, "best", "head.safetensors"))
+	for _, c := range []struct {
+		name string
+		cut  []string
+	}{
+		{"killed after step 20's checkpoint", []string{"checkpoint", "summary.json"}},
+		{"killed before a checkpoint", []string{"checkpoint", "checkpoint.prev", "summary.json"}},
+	} {
+		run := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
+		if err := os.CopyFS(run, os.DirFS(straight)); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range c.cut {
+			os.RemoveAll(filepath.Join(run, f))
+		}
+		if _, err := os.Stat(filepath.Join(run, "checkpoint.prev")); err == nil {
+			os.Rename(filepath.Join(run, "checkpoint.prev"), filepath.Join(run, "checkpoint"))
+		}
+		var log strings.Builder
+		got, err := Finetune(context.Background(), cfg, Options{OutDir: run, Resume: true, Log: &log})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got.Step != want.Step || got.BestStep != want.BestStep || *got.BestValue != *want.BestValue || got.StoppedEarly != want.StoppedEarly {
+			t.Errorf("%s: resumed run ends at step %d, best %v at step %d, stopped early %q; without the kill: step %d, best %v at step %d, %q\n%s",
+				c.name, got.Step, *got.BestValue, got.BestStep, got.StoppedEarly, want.Step, *want.BestValue, want.BestStep, want.StoppedEarly, log.String())
+		}
+		if readFile(t, filepath.Join(run, "best", "head.safetensors")) != head {
+			t.Errorf("%s: best/ holds another head than the run without the kill", c.name)
+		}
+	}
+}
+
 // A task file that cannot be opened is named by its config key, task.train
 // or task.val, and the config that set it.
 func TestFinetuneMissingTaskFile(t *testing.T) {

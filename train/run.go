@@ -281,12 +281,17 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 
 // fillSummary copies the run's state into its summary.
 func (r *run) fillSummary(status string) {
-	r.sum.Step, r.sum.BestValLoss, r.sum.BestStep = r.state.Step, r.state.BestVal, r.state.BestStep
-	r.sum.ValLoss, r.sum.TrainLoss = r.state.ValLoss, r.state.TrainLoss
-	r.sum.TokensSeen, r.sum.WallSeconds = r.state.TokensSeen, r.state.Elapsed
-	if r.state.BestStep > 0 {
+	var b *bestEval
+	if r.state.BestVal != 0 {
+		b = &bestEval{r.state.BestStep, r.state.BestVal}
+	}
+	r.sum.Step, r.sum.BestValLoss, r.sum.BestStep, r.sum.Best = r.state.Step, 0, 0, ""
+	if b = shownBest(b, r.kept, lower); b != nil {
+		r.sum.BestValLoss, r.sum.BestStep = b.Value, b.Step
 		r.sum.Best = filepath.Join(r.opt.OutDir, bestDir)
 	}
+	r.sum.ValLoss, r.sum.TrainLoss = r.state.ValLoss, r.state.TrainLoss
+	r.sum.TokensSeen, r.sum.WallSeconds = r.state.TokensSeen, r.state.Elapsed
 	r.sum.settle(status)
 	r.sum.StoppedEarly = r.state.StoppedEarly
 }

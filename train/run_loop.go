@@ -369,9 +369,9 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 	}
 	m["val_loss"] = v
 	r.state.ValLoss = v
-	improved := r.state.BestVal == 0 || v < r.state.BestVal
-	if improved {
-		r.state.BestVal, r.state.BestStep = v, r.state.Step
+	b, improved, save := r.settleBest(v)
+	r.state.BestVal, r.state.BestStep = b.Value, b.Step
+	if save {
 		if err := r.syncGPU(); err != nil {
 			return err
 		}
@@ -387,6 +387,26 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 	r.state.evaluated(improved, r.cfg.Patience, r.state.Step, r.cfg.MaxSteps, r.state.BestStep, "val_loss")
 	return nil
 }
+
+// settleBest judges an evaluation of validation loss v against the run's
+// best (see settleBest), resetting patience's count where what best/ held
+// beyond the checkpoint joins the best; it returns the run's best, whether
+// v improved on it and whether best/ takes the model.
+func (r *run) settleBest(v float64) (best bestEval, improved, save bool) {
+	var b *bestEval
+	if r.state.BestVal != 0 {
+		b = &bestEval{r.state.BestStep, r.state.BestVal}
+	}
+	var rejoined bool
+	b, r.kept, improved, rejoined, save = settleBest(r.state.Step, v, b, r.kept, lower)
+	if rejoined {
+		r.state.SinceBest = 0
+	}
+	return *b, improved, save
+}
+
+// lower is better for a loss.
+func lower(v, than float64) bool { return v < than }
 
 // end checkpoints the run where the loop stopped and writes its summary:
 // completed, unless it was interrupted; elapsed is its wall time.

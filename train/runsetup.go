@@ -40,8 +40,9 @@ type run struct {
 	metrics  *metricsFile
 	progress *progress
 	sum      *Summary
-	finished bool // resumed at max_steps: nothing to train or write
-	stopped  bool // a signal stopped the setup as it loaded the data: loop only ends the run
+	finished bool      // resumed at max_steps: nothing to train or write
+	stopped  bool      // a signal stopped the setup as it loaded the data: loop only ends the run
+	kept     *bestEval // what best/ holds beyond the checkpoint's best (see settleBest)
 }
 
 // newRun is newRunContext without a stop.
@@ -124,6 +125,7 @@ func (r *run) startFrom() (*checkpoint, error) {
 			return nil, err
 		}
 		r.opt.Resume = false
+		r.reconcileBest() // best/ may hold an evaluation from before the kill
 	}
 	if r.opt.Resume {
 		return r.resume()
@@ -235,11 +237,19 @@ func (r *run) resume() (*checkpoint, error) {
 	r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
 	r.cfg.Dropout, r.params.Config.Dropout = dropout, dropout
 	if !r.finished {
-		if note := reconcileBest(r.opt.OutDir, "val_loss", &r.state.BestStep, &r.state.BestVal); note != "" {
-			fmt.Fprintln(r.opt.Log, note)
-		}
+		r.reconcileBest()
 	}
 	return ck, nil
+}
+
+// reconcileBest takes what best/ holds beyond the run's checkpoint (see
+// reconcileBest), saying so in the log.
+func (r *run) reconcileBest() {
+	var note string
+	r.kept, note = reconcileBest(r.opt.OutDir, "val_loss", &r.state.BestStep, &r.state.BestVal)
+	if note != "" {
+		fmt.Fprintln(r.opt.Log, note)
+	}
 }
 
 // dataChange explains err, a saved data position that the samplers of a
