@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -130,7 +131,12 @@ func (o GenerateOptions) Validate() error {
 
 // Generate writes the prompt and then each sampled piece of text to w as it
 // is produced, on the device o names.
-func Generate(modelDir string, o GenerateOptions, w io.Writer) error {
+func Generate(modelDir string, o GenerateOptions, w io.Writer) (err error) {
+	defer func() {
+		if nf := (*NonFiniteError)(nil); errors.As(err, &nf) {
+			err = &NonFiniteError{fmt.Errorf("model %s: %w", modelDir, nf.err)}
+		}
+	}()
 	if err := o.Validate(); err != nil {
 		return err
 	}
@@ -322,6 +328,15 @@ func (g *generation) step() error {
 		return err
 	}
 	V, Vm := g.tok.VocabSize(), len(logits)/len(slots) // the tokenizer's ids, the model's rows
+	for r, slot := range slots {
+		for id, v := range logits[r*Vm : r*Vm+V] {
+			if v-v != 0 { // NaN or ±Inf: the draw would be a blind pick
+				job := g.slots[slot]
+				return &NonFiniteError{fmt.Errorf("its logit of token %d is %v after %d tokens of sample %d: the model's outputs are not finite (the weights of a run that diverged? generate from an earlier checkpoint)",
+					id, v, len(job.ids), job.index)}
+			}
+		}
+	}
 	if p := g.o.RepetitionPenalty; p != 0 && p != 1 {
 		for r, slot := range slots {
 			g.penalize(logits[r*Vm:r*Vm+V], g.slots[slot].ids, float32(p))

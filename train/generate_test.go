@@ -280,6 +280,25 @@ func TestSampleNonFiniteLogits(t *testing.T) {
 	}
 }
 
+// A model whose weights are finite but so large that its logits overflow
+// (as a run that diverged leaves them) is a non-finite error naming the
+// sample, not text drawn blindly from NaNs with a success status.
+func TestGenerateNonFiniteModel(t *testing.T) {
+	tok := data.NewCharTokenizer("abc ")
+	p := tinyLM(t, "gpt1", tok.VocabSize(), 8, 8)
+	for _, w := range p.List {
+		for i := range w.Data {
+			w.Data[i] *= 1e19
+		}
+	}
+	var out bytes.Buffer
+	err := generate(p, tok, GenerateOptions{Prompt: "ab", MaxNewTokens: 3, Temperature: 1, TopP: 1}, &out)
+	var nf *NonFiniteError
+	if !errors.As(err, &nf) || !strings.Contains(err.Error(), "its logit of token 0 is NaN after 2 tokens of sample 0: the model's outputs are not finite") {
+		t.Errorf("got %v (output %q), want a non-finite error", err, out.String())
+	}
+}
+
 // BenchmarkSample: one draw over GPT-2's 50,257 logits, as generate makes per
 // token (a sort of every id took 20 ms a draw).
 func BenchmarkSample(b *testing.B) {
