@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -87,7 +88,7 @@ func (s PrepareStats) Tokens() int64 { return s.TrainTokens + s.ValTokens }
 // Shards and tokenizer are written into a hidden directory in OutDir and
 // moved into place once all are written, replacing an earlier run's whole
 // set: a failed run leaves the earlier set as it was.
-func Prepare(opts PrepareOptions) (PrepareStats, error) {
+func Prepare(opts PrepareOptions) (_ PrepareStats, err error) {
 	start := time.Now()
 	var stats PrepareStats
 	if err := opts.check(); err != nil {
@@ -98,6 +99,17 @@ func Prepare(opts PrepareOptions) (PrepareStats, error) {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}
 	stats.Files, stats.InputBytes, stats.SizeUnknown = len(files), total, !sizesKnown(files)
+	if _, serr := os.Lstat(opts.OutDir); errors.Is(serr, fs.ErrNotExist) {
+		// A prepare that fails leaves no --out it created behind: once
+		// the stage is gone and the lock released, it holds the lock
+		// file alone (os.Remove leaves a directory holding more).
+		defer func() {
+			if err != nil {
+				os.Remove(filepath.Join(opts.OutDir, prepareLockFile))
+				os.Remove(opts.OutDir)
+			}
+		}()
+	}
 	unlock, err := lockOutDir(opts.OutDir)
 	if err != nil {
 		return stats, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -180,6 +181,18 @@ func TestPrepareErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.As(err, &ie) {
 			t.Errorf("%v: got %v (%T), want an *InputError with %q", tt.inputs, err, err, tt.want)
 		}
+	}
+	// A failed prepare leaves no --out it created, and keeps one it found.
+	if _, err := os.Stat(filepath.Join(dir, "out")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("--out after failed prepares that created it: %v, want it removed", err)
+	}
+	kept := filepath.Join(dir, "kept")
+	os.Mkdir(kept, 0o755)
+	if _, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: []string{bad}, OutDir: kept}); err == nil {
+		t.Fatal("a bad input prepared")
+	}
+	if fi, err := os.Stat(kept); err != nil || !fi.IsDir() {
+		t.Errorf("an --out that existed before a failed prepare: %v, want it kept", err)
 	}
 	// A char vocabulary would drop the characters it lacks: refused, by file
 	// (and line of a .jsonl file).

@@ -85,6 +85,9 @@ func (s *splitWriter) close(ok bool) error {
 	return nil
 }
 
+// prepareLockFile is the lock file of a shard directory (see lockOutDir).
+const prepareLockFile = ".prepare.lock"
+
 // stagePrefix names the hidden directories a prepare writes into.
 const stagePrefix = ".prepare.tmp-"
 
@@ -100,7 +103,7 @@ func lockOutDir(outDir string) (release func(), err error) {
 		return nil, &InputError{fmt.Errorf("%s is not a directory (a file or a link): data prepare writes its tokenizer there; move it or choose another --out",
 			filepath.Join(outDir, shardTokenizerDir))}
 	}
-	release, err = LockFile(filepath.Join(outDir, ".prepare.lock"))
+	release, err = LockFile(filepath.Join(outDir, prepareLockFile))
 	var le *LockedError
 	switch {
 	case errors.As(err, &le):
