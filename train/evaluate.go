@@ -310,6 +310,9 @@ func openEvalShards(dir, prefix string, tok data.Tokenizer) (*data.ShardSet, err
 	if prefix != "val" && prefix != "train" {
 		return nil, inputErrorf("split %q: want val or train", prefix)
 	}
+	if err := data.CheckPrepared(dir); err != nil { // a prepare's stage, or one it left half moved
+		return nil, err
+	}
 	if shards, _ := data.ShardFiles(dir, "train"); len(shards) == 0 {
 		if vals, _ := data.ShardFiles(dir, "val"); len(vals) == 0 {
 			glob := filepath.Join(dir, "*.txt")

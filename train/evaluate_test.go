@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,7 +206,18 @@ func TestEvalLMShards(t *testing.T) {
 		}
 	}
 
-	// Errors: no val split, shards of another tokenizer, a split of a file.
+	// Errors: no val split, shards of another tokenizer, a split of a file,
+	// the working directory a killed prepare leaves, and shards a kill left
+	// half moved into place.
+	stage := filepath.Join(t.TempDir(), ".prepare.tmp-12345")
+	if err := os.CopyFS(stage, os.DirFS(prepare(0, 0.3))); err != nil {
+		t.Fatal(err)
+	}
+	halfMoved := t.TempDir()
+	if err := os.CopyFS(halfMoved, os.DirFS(prepare(0, 0.3))); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(halfMoved, data.IncompleteFile), "")
 	other := t.TempDir()
 	alien := data.NewCharTokenizer(strings.Replace(synthChars, "z", "Q", 1))
 	if _, err := data.Prepare(data.PrepareOptions{Tokenizer: alien, Inputs: []string{file}, OutDir: other, Workers: 1}); err != nil {
@@ -218,6 +230,8 @@ func TestEvalLMShards(t *testing.T) {
 		{other, "train", "the shards were made with another tokenizer"},
 		{file, "train", "is chosen only in a directory of shards"},
 		{t.TempDir(), "", "is a directory without token shards: eval reads a text or .jsonl file, a glob of them (--data '"},
+		{stage, "", "the working directory of a data prepare"},
+		{halfMoved, "", "a data prepare stopped while moving its shards into place"},
 	} {
 		_, err := EvalLM(model, c.data, InferOptions{Batch: 2, Split: c.split})
 		var ie *InputError
