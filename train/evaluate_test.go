@@ -207,10 +207,10 @@ func TestEvalLMShards(t *testing.T) {
 	}
 
 	// Errors: no val split, shards of another tokenizer, a split of a file,
-	// the working directory a killed prepare leaves, and shards a kill left
-	// half moved into place.
-	stage := filepath.Join(t.TempDir(), ".prepare.tmp-12345")
-	if err := os.CopyFS(stage, os.DirFS(prepare(0, 0.3))); err != nil {
+	// the working directory a killed prepare leaves (without shards: not
+	// "prepare it"), and shards a kill left half moved into place.
+	stage := filepath.Join(t.TempDir(), ".prepare.tmp-12345") // killed before its first shard
+	if err := os.MkdirAll(filepath.Join(stage, "tokenizer"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	halfMoved := t.TempDir()
