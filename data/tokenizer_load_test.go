@@ -44,9 +44,10 @@ func TestResolveTokenizer(t *testing.T) {
 	if got, err := ResolveTokenizer(hf); err != nil || got.VocabSize() != 300 {
 		t.Fatalf("Hugging Face names: %v, %v", got, err)
 	}
+	// Read from the environment too, where gpt2 must be GPT-2's 50,257.
 	t.Setenv(EnvGPT2Vocab, hf)
-	if got, err := ResolveTokenizer("gpt2"); err != nil || got.VocabSize() != 300 {
-		t.Fatalf("gpt2 from the environment: %v, %v", got, err)
+	if got, err := ResolveTokenizer("gpt2"); err == nil || !strings.Contains(err.Error(), "holds a BPE of 300 tokens, not GPT-2's 50257") {
+		t.Fatalf("gpt2 from the environment: %v, %v; want the vocabulary's size refused", got, err)
 	}
 
 	// A char tokenizer directory saved by gptctl.
@@ -72,10 +73,11 @@ func TestResolveTokenizer(t *testing.T) {
 }
 
 // GPTCTL_GPT2_VOCAB and GPTCTL_GPT1_VOCAB must name their own vocabulary:
-// the other one, or a char tokenizer, is refused naming the variable and
+// the other one, a BPE of another size, or a char tokenizer, is refused naming the variable and
 // what its directory holds, where it was loaded as if it were the one asked
 // for.
 func TestResolveTokenizerEnvOtherVocabulary(t *testing.T) {
+	gpt2 := sharedPath("GPTCTL_GPT2_VOCAB", "../../shared/data/tokenizer/gpt2")
 	bpe := t.TempDir()
 	if err := trainTiny(t, smallText()[:20_000], 300).Save(bpe); err != nil {
 		t.Fatal(err)
@@ -99,9 +101,18 @@ func TestResolveTokenizerEnvOtherVocabulary(t *testing.T) {
 			t.Errorf("%s=%s: %v, %v; want %q", c.env, c.dir, tok, err, c.want)
 		}
 	}
-	t.Setenv(EnvGPT2Vocab, bpe) // a byte-level BPE is gpt2's kind
-	if tok, err := ResolveTokenizer("gpt2"); err != nil || tok.VocabSize() != 300 {
-		t.Errorf("gpt2 from a byte-level BPE: %v, %v", tok, err)
+	// A byte-level BPE of another size is of gpt2's kind, not GPT-2's: a
+	// run that says tokenizer gpt2 would have another vocabulary.
+	t.Setenv(EnvGPT2Vocab, bpe)
+	want := "tokenizer gpt2: GPTCTL_GPT2_VOCAB=" + bpe + " holds a BPE of 300 tokens, not GPT-2's 50257: point GPTCTL_GPT2_VOCAB at a directory holding GPT-2's encoder.json and vocab.bpe (or, to use the tokenizer it holds, name that directory as the tokenizer)"
+	if tok, err := ResolveTokenizer("gpt2"); err == nil || err.Error() != want {
+		t.Errorf("gpt2 from a 300-token byte-level BPE: %v, %v; want %q", tok, err, want)
+	}
+	if _, err := os.Stat(filepath.Join(gpt2, GPT2EncoderFile)); err == nil {
+		t.Setenv(EnvGPT2Vocab, gpt2)
+		if tok, err := ResolveTokenizer("gpt2"); err != nil || tok.VocabSize() != 50257 {
+			t.Errorf("gpt2 from GPT-2's vocabulary: %v, %v", tok, err)
+		}
 	}
 }
 
