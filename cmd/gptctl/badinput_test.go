@@ -74,6 +74,7 @@ func TestBadInput(t *testing.T) {
 	syntax := write("syntax.yaml", "lr: 1e-3\nbatch_size: [12\n")
 	wrongType := write("wrongtype.yaml", "seed: 1\nlr: fast\n")
 	arch := write("arch.yaml", "arch: gpt3\n")
+	ftRun := filepath.Dir(write("ftrun/finetune.yaml", "task: {type: classification}\n")) // what --resume reads first
 	noTokDir := write("notokdir.yaml", "tokenizer: "+filepath.Join(dir, "no-such-tokenizer")+"\nmax_steps: 1\n")
 	smallVocab := write("smallvocab.yaml", "vocab_size: 10\nmax_steps: 1\n")
 	badPrompts := write("prompts.jsonl", "{\"prompt\": \"a\"}\nplain text\n")
@@ -149,6 +150,8 @@ func TestBadInput(t *testing.T) {
 		{"--max-time on finetune", []string{"finetune", "-c", goodTask, "--max-time", "-1h", "--out", out("m2")}, 2, []string{"max_time", "-1h"}},
 		{"--resume without --out", []string{"pretrain", "--resume"}, 2, []string{"--resume needs --out"}},
 		{"--resume of a non-run", []string{"pretrain", "--resume", "--out", noShards}, 2, []string{noShards, "not a gptctl run directory"}},
+		{"pretrain --resume of a finetune run", []string{"pretrain", "--resume", "--out", ftRun}, 2, []string{ftRun + " is a finetune run", "gptctl finetune --resume --out " + ftRun}},
+		{"finetune --resume of a pretrain run", []string{"finetune", "--resume", "--out", pre}, 2, []string{pre + " is a pretrain run", "gptctl pretrain --resume --out " + pre}},
 		{"generate --top-p 0", []string{"generate", "--model", pre, "--top-p", "0"}, 2, []string{"--top-p"}},
 		{"generate --temperature -1", []string{"generate", "--model", pre, "--temperature", "-1"}, 2, []string{"--temperature"}},
 		{"report of a directory that is not a run", []string{"report", dir, "--out", out("rp")}, 2, []string{dir, "has no metrics.jsonl"}},

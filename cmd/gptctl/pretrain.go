@@ -214,6 +214,12 @@ func resumeConfig(outDir, name, kind string) (string, error) {
 	path := filepath.Join(outDir, name)
 	b, err := os.ReadFile(path)
 	if err != nil {
+		// A run of the other command has its own job file: name the
+		// command that resumes it.
+		other := map[string]struct{ file, cmd string }{"train.yaml": {"finetune.yaml", "finetune"}, "finetune.yaml": {"train.yaml", "pretrain"}}[name]
+		if other.file != "" && fileExists(filepath.Join(outDir, other.file)) {
+			return "", &usageError{fmt.Errorf("--resume: %s is a %s run (it has %s, not %s): gptctl %s --resume --out %s continues it", outDir, other.cmd, other.file, name, other.cmd, outDir)}
+		}
 		return "", &usageError{fmt.Errorf("--resume: %s is not a gptctl %s directory (no %s)", outDir, kind, name)}
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
