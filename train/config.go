@@ -125,6 +125,19 @@ type GPUMath struct {
 	Flash bool `yaml:"flash_attention"` // attention in tiles without the t×t probabilities (flash.cu; with TF32, head size 16, 32 or 64)
 }
 
+// set names the GPU-only settings g turns on that change the math
+// (bf16, flash_attention; tf32 is on by default), "" when none.
+func (g GPUMath) set() string {
+	var on []string
+	if g.BF16 {
+		on = append(on, "bf16")
+	}
+	if g.Flash {
+		on = append(on, "flash_attention")
+	}
+	return strings.Join(on, " and ")
+}
+
 // validate reports settings that contradict each other.
 func (g GPUMath) validate() error {
 	if g.Flash && !g.TF32 {

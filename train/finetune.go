@@ -72,7 +72,7 @@ type ftRun struct {
 // opt.OutDir; opt.Resume continues the run there. A cancelled ctx
 // checkpoints and returns a summary with status "interrupted".
 func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSummary, error) {
-	sum, err := runJob[FinetuneSummary](ctx, Config{Device: cfg.Device, Threads: cfg.Threads}, opt, func(device string) (*ftRun, error) {
+	sum, err := runJob[FinetuneSummary](ctx, Config{Device: cfg.Device, Threads: cfg.Threads, GPUMath: cfg.GPUMath}, opt, func(device string) (*ftRun, error) {
 		return newFinetuneRun(cfg, opt, device)
 	})
 	return sum, deviceMemory(err, fmt.Sprintf("lower batch_size (%d; grad_accum keeps the examples a step) or task.max_len (on a GPU every batch is padded to it), or device: cpu", cfg.BatchSize))

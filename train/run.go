@@ -145,6 +145,13 @@ func SetupDevice(cfg Config, log io.Writer) (string, error) {
 	if n := runtime.NumCPU(); cfg.Threads > n && device == "cpu" {
 		fmt.Fprintf(log, "note: threads %d is more than the %d cores this process may use: the threads share them, which is slower than %d\n", cfg.Threads, n, n)
 	}
+	if gpuOnly := cfg.GPUMath.set(); device == "cpu" && gpuOnly != "" {
+		verb := "takes"
+		if strings.Contains(gpuOnly, " and ") {
+			verb = "take"
+		}
+		fmt.Fprintf(log, "note: %s %s effect on a GPU only: on the CPU the products are float32 and the attention is computed whole\n", gpuOnly, verb)
+	}
 	return device, nil
 }
 

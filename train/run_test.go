@@ -1400,3 +1400,24 @@ func TestSetupDeviceNotesThreadsOverCores(t *testing.T) {
 		t.Errorf("threads = cores: %v, log %q", err, log.String())
 	}
 }
+
+// bf16 and flash_attention on the CPU get a note: they change nothing
+// there, and a run asking for them was silent. tf32, on by default, none.
+func TestSetupDeviceNotesGPUOnlyMath(t *testing.T) {
+	for _, c := range []struct {
+		math GPUMath
+		want string
+	}{
+		{GPUMath{TF32: true, BF16: true}, "note: bf16 takes effect on a GPU only"},
+		{GPUMath{TF32: true, BF16: true, Flash: true}, "note: bf16 and flash_attention take effect on a GPU only"},
+		{GPUMath{TF32: true}, ""},
+	} {
+		var log strings.Builder
+		if _, err := SetupDevice(Config{Device: "cpu", GPUMath: c.math}, &log); err != nil {
+			t.Fatal(err)
+		}
+		if got := lineWith(log.String(), "note:"); !strings.Contains(got, c.want) || c.want == "" && got != "" {
+			t.Errorf("%+v: log %q, want a note %q", c.math, log.String(), c.want)
+		}
+	}
+}
