@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"unicode/utf8"
@@ -16,11 +17,48 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 func TrimBOM(b []byte) []byte { return bytes.TrimPrefix(b, bom) }
 
 // utf16Note is why a text file that begins with b cannot be read: it is
-// UTF-16 or UTF-32 (its byte order mark says so), whose bytes read as UTF-8
-// are every character with NULs between; "" when it is not.
+// UTF-16 or UTF-32 (its byte order mark says so, or the NULs between its
+// first characters do), whose bytes read as UTF-8 are every character with
+// NULs between; "" when it is not.
 func utf16Note(b []byte) string {
 	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) || bytes.HasPrefix(b, []byte{0, 0, 0xFE, 0xFF}) {
 		return "is UTF-16 or UTF-32 (it begins with that byte order mark); gptctl reads UTF-8: convert it, e.g. with iconv -f UTF-16 -t UTF-8"
+	}
+	if enc := wideEncoding(b); enc != "" {
+		return fmt.Sprintf("is %s without a byte order mark (NUL bytes lie between its first characters); gptctl reads UTF-8: convert it, e.g. with iconv -f %s -t UTF-8", enc, enc)
+	}
+	return ""
+}
+
+// wideEncoding names the encoding of text that begins with b when its
+// first characters (up to 16) are those of UTF-16 or UTF-32 text whose
+// characters are below U+0100 or U+10000: the high bytes NUL, the others
+// not all; "" when they are not (UTF-8 text has no NULs in the places of
+// each, and UTF-16 text of other scripts, which has none, is not found).
+func wideEncoding(b []byte) string {
+	n := min(len(b), 64) &^ 3 // whole UTF-32 characters, 2 of UTF-16 each
+	if n < 4 || bytes.Count(b[:n], []byte{0}) == n {
+		return ""
+	}
+	zero := func(at ...int) bool { // the bytes at these offsets of each 4 are NUL
+		for i := 0; i < n; i += 4 {
+			for _, a := range at {
+				if b[i+a] != 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	switch {
+	case zero(1, 2, 3):
+		return "UTF-32LE"
+	case zero(0, 1, 2):
+		return "UTF-32BE"
+	case zero(1, 3):
+		return "UTF-16LE"
+	case zero(0, 2):
+		return "UTF-16BE"
 	}
 	return ""
 }

@@ -1041,32 +1041,32 @@ func TestEncodePieces(t *testing.T) {
 
 // A UTF-16 text corpus is refused, as .jsonl corpora and task files are,
 // by data prepare, tokenizer training and the corpora read into memory:
-// its NULs were read as characters.
+// its NULs were read as characters. So is one without a byte order mark,
+// and UTF-32.
 func TestTextCorpusRefusesUTF16(t *testing.T) {
-	b := []byte{0xFF, 0xFE}
-	for _, r := range strings.Repeat("some text, in UTF-16. ", 50) {
-		b = append(b, byte(r), 0)
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "u16.txt")
-	os.WriteFile(path, b, 0o644)
-	var ie *InputError
-	_, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{path}, OutDir: filepath.Join(dir, "sh")})
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "is UTF-16") {
-		t.Errorf("data prepare: %v, want it refused as UTF-16", err)
-	}
-	if _, err := TrainBPE([]string{path}, 300, nil); !errors.As(err, &ie) || !strings.Contains(err.Error(), "is UTF-16") {
-		t.Errorf("tokenizer train: %v, want it refused as UTF-16", err)
-	}
-	if err := ReadDocuments(path, func(string) error { return nil }); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is UTF-16") {
-		t.Errorf("ReadDocuments: %v, want it refused as UTF-16", err)
-	}
-	if _, err := CharTokenizerOf([]string{path}); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is UTF-16") {
-		t.Errorf("the char vocabulary: %v, want it refused as UTF-16", err)
-	}
-	err = ReadChunks(bytes.NewReader(b), 1<<10, CharCuts, func(string) error { return nil }) // a pipe: no name to give
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the text is UTF-16") {
-		t.Errorf("ReadChunks: %v, want it refused as UTF-16", err)
+	for _, enc := range wideEncodings {
+		b := enc.encode(strings.Repeat("some text, in UTF-16. ", 50))
+		dir := t.TempDir()
+		path := filepath.Join(dir, "u16.txt")
+		os.WriteFile(path, b, 0o644)
+		var ie *InputError
+		_, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{path}, OutDir: filepath.Join(dir, "sh")})
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "is "+enc.says) {
+			t.Errorf("%s: data prepare: %v, want it refused as %s", enc.name, err, enc.says)
+		}
+		if _, err := TrainBPE([]string{path}, 300, nil); !errors.As(err, &ie) || !strings.Contains(err.Error(), "is "+enc.says) {
+			t.Errorf("%s: tokenizer train: %v, want it refused as %s", enc.name, err, enc.says)
+		}
+		if err := ReadDocuments(path, func(string) error { return nil }); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is "+enc.says) {
+			t.Errorf("%s: ReadDocuments: %v, want it refused as %s", enc.name, err, enc.says)
+		}
+		if _, err := CharTokenizerOf([]string{path}); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is "+enc.says) {
+			t.Errorf("%s: the char vocabulary: %v, want it refused as %s", enc.name, err, enc.says)
+		}
+		err = ReadChunks(bytes.NewReader(b), 1<<10, CharCuts, func(string) error { return nil }) // a pipe: no name to give
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the text is "+enc.says) {
+			t.Errorf("%s: ReadChunks: %v, want it refused as %s", enc.name, err, enc.says)
+		}
 	}
 }
 

@@ -173,9 +173,9 @@ func WriteShard(path string, ids []int, vocabSize int) error {
 // bytes without moving f's offset; a pipe passes (ReadChunks refuses the
 // latter from its first bytes).
 func CheckText(f *os.File, path string) error {
-	var head [len(ShardMagic)]byte
+	var head [64]byte // the magic, a byte order mark, the first characters of UTF-16 without one
 	n, _ := f.ReadAt(head[:], 0)
-	if n == len(head) && string(head[:]) == ShardMagic {
+	if n >= len(ShardMagic) && string(head[:len(ShardMagic)]) == ShardMagic {
 		return &InputError{fmt.Errorf("%s is a token shard of gptctl data prepare, not text (pretrain's data: and eval --data take its directory, %s)", path, filepath.Dir(path))}
 	}
 	if note := utf16Note(head[:n]); note != "" {

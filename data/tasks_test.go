@@ -501,29 +501,63 @@ func TestHeaderlessSkipsOddFirstRow(t *testing.T) {
 }
 
 // A UTF-16 task file (Windows tools write it) is refused with what it is
-// and how to convert it, not read as text with NULs between the letters.
+// and how to convert it, not read as text with NULs between the letters;
+// so is one without a byte order mark, and UTF-32.
 func TestTaskFileRefusesUTF16(t *testing.T) {
 	dir := t.TempDir()
-	utf16 := func(s string) []byte {
-		b := []byte{0xFF, 0xFE}
-		for _, r := range s {
-			b = append(b, byte(r), 0)
-		}
-		return b
-	}
 	f := TaskFormat{Columns: map[string]string{"text": "0", "label": "1"}, Labels: []string{"0", "1"}}
-	for _, name := range []string{"u.csv", "u.tsv"} {
-		path := filepath.Join(dir, name)
-		os.WriteFile(path, utf16("good film,1\r\nbad film,0\r\n"), 0o644)
-		for _, need := range []bool{true, false} {
-			_, err := ReadTaskFile(path, f, need)
-			if err == nil || !strings.Contains(err.Error(), path+": is UTF-16") || !strings.Contains(err.Error(), "iconv") {
-				t.Errorf("%s (labels needed %v): %v, want it refused as UTF-16", name, need, err)
+	for _, enc := range wideEncodings {
+		for _, name := range []string{"u.csv", "u.tsv"} {
+			path := filepath.Join(dir, name)
+			os.WriteFile(path, enc.encode("good film,1\r\nbad film,0\r\n"), 0o644)
+			for _, need := range []bool{true, false} {
+				_, err := ReadTaskFile(path, f, need)
+				if err == nil || !strings.Contains(err.Error(), path+": is "+enc.says) || !strings.Contains(err.Error(), "iconv") {
+					t.Errorf("%s in %s (labels needed %v): %v, want it refused as %s", name, enc.name, need, err, enc.says)
+				}
 			}
 		}
+		if _, err := JSONLText(string(enc.encode(`{"text": "hi"}`)), "c.jsonl", 1); err == nil || !strings.Contains(err.Error(), "c.jsonl is "+enc.says) {
+			t.Errorf("a .jsonl corpus in %s: %v, want it refused as %s", enc.name, err, enc.says)
+		}
 	}
-	if _, err := JSONLText(string(utf16(`{"text": "hi"}`)), "c.jsonl", 1); err == nil || !strings.Contains(err.Error(), "c.jsonl is UTF-16") {
-		t.Errorf("a UTF-16 .jsonl corpus: %v, want it refused as UTF-16", err)
+}
+
+// wideEncodings are the encodings of text a Windows tool may write, which
+// gptctl refuses (with a byte order mark, or without one), and what the
+// message calls each.
+var wideEncodings = []struct {
+	name, says string
+	encode     func(string) []byte
+}{
+	{"UTF-16 with a byte order mark", "UTF-16 or UTF-32", func(s string) []byte { return wide(s, []byte{0xFF, 0xFE}, 2, false) }},
+	{"UTF-16LE", "UTF-16LE without a byte order mark", func(s string) []byte { return wide(s, nil, 2, false) }},
+	{"UTF-16BE", "UTF-16BE without a byte order mark", func(s string) []byte { return wide(s, nil, 2, true) }},
+	{"UTF-32LE", "UTF-32LE without a byte order mark", func(s string) []byte { return wide(s, nil, 4, false) }},
+}
+
+// wide encodes s, whose characters are below U+0100, in size bytes a
+// character, after prefix, big-endian or not.
+func wide(s string, prefix []byte, size int, big bool) []byte {
+	b := slices.Clone(prefix)
+	for _, r := range s {
+		c := make([]byte, size)
+		c[0] = byte(r)
+		if big {
+			slices.Reverse(c)
+		}
+		b = append(b, c...)
+	}
+	return b
+}
+
+// UTF-8 text, of any script, is none of them; nor is text too short to
+// tell, or NULs alone.
+func TestWideEncodingOfUTF8(t *testing.T) {
+	for _, s := range []string{"good film,1\n", "中文 テキスト 123\n", "a\x00", "a\x00b", "\x00\x00\x00\x00\x00\x00\x00\x00", "caf\u00e9 \u00e9t\u00e9\n", "ab\x00\x00cd"} {
+		if enc := wideEncoding([]byte(s)); enc != "" {
+			t.Errorf("%q: %s, want UTF-8", s, enc)
+		}
 	}
 }
 
