@@ -183,17 +183,20 @@ func Load(path string, overrides []string) (Config, error) { return load(path, o
 // overrides and the validation.
 func load(path string, overrides []string, adjust func(*Config)) (Config, error) {
 	c := Default()
+	// Every problem at once: the file's keys, the overrides, then the
+	// values (those of keys that could not be read are left as they were).
+	var errs []error
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return c, &ConfigError{fmt.Errorf("config: %w", err)}
 		}
 		if err := decodeStrict(bytes.NewReader(b), &c); err != nil {
-			return c, &ConfigError{fmt.Errorf("config %s: %w", path, err)}
+			errs = append(errs, fmt.Errorf("config %s: %w", path, err))
 		}
 	}
 	if err := c.Apply(overrides); err != nil {
-		return c, err
+		errs = append(errs, err)
 	}
 	if c.GELU == "" { // an older train.yaml, or gelu: ""
 		c.GELU = "tanh"
@@ -203,7 +206,10 @@ func load(path string, overrides []string, adjust func(*Config)) (Config, error)
 	}
 	where := configWhere(path, overrides)
 	if err := c.Validate(); err != nil {
-		return c, &ConfigError{fmt.Errorf("%s: %w", where, err)}
+		errs = append(errs, fmt.Errorf("%s: %w", where, err))
+	}
+	if len(errs) > 0 {
+		return c, &ConfigError{errors.Join(errs...)}
 	}
 	if path != "" || len(overrides) > 0 {
 		c.where = where

@@ -88,6 +88,10 @@ func TestLoadConfig(t *testing.T) {
 			func(c Config) bool { return c.NLayer == 3 }},
 		{"UTF-16BE with its byte order mark", write("utf16be.yaml", "\xfe\xff\x00l\x00r\x00:\x00 \x000\x00.\x005\x00\n"), nil, nil,
 			func(c Config) bool { return c.LR == 0.5 }},
+		{"every --set problem at once", "", []string{"foo=3", "max_steps=.nan", "bar=4", "n_layer=-1", "lr=.inf"},
+			[]string{"--set foo=3: unknown key foo\n", "--set max_steps=.nan: `.nan` is not an integer", "--set bar=4: unknown key bar (the known keys: arch,", "n_layer -1 must be positive", "lr is +Inf"}, nil},
+		{"the file's keys and every value at once", write("all.yaml", "n_layer: -1\nfoo: 3\nlr: .inf\nbatch_size: 0\n"), []string{"dropout=abc"},
+			[]string{"all.yaml: line 2: unknown key foo", "--set dropout=abc: `abc` is not a number", "n_layer -1 must be positive", "lr is +Inf", "batch_size 0 must be positive"}, nil},
 		{"UTF-16 without a byte order mark", write("nobom.yaml", "l\x00r\x00:\x00 \x001\x00\n\x00"), nil,
 			[]string{"nobom.yaml: line 1: a NUL byte, which UTF-8 text does not hold: the file is UTF-16 or UTF-32, or not text; save it as UTF-8"}, nil},
 	}

@@ -24,11 +24,13 @@ import (
 // dotted key names a nested one (task.max_len); hint follows "want
 // key=value" in the error for a malformed override.
 func applyOverrides(c any, overrides []string, hint string) error {
+	var errs []error // every override's problem, at once
 	for _, kv := range overrides {
 		k, v, _ := strings.Cut(kv, "=")
 		k = strings.TrimSpace(k)
 		if !strings.Contains(kv, "=") || k == "" || slices.Contains(strings.Split(k, "."), "") {
-			return &ConfigError{fmt.Errorf("--set %q: want key=value%s", kv, hint)}
+			errs = append(errs, fmt.Errorf("--set %q: want key=value%s", kv, hint))
+			continue
 		}
 		parts := strings.Split(k, ".")
 		typ := keyType(reflect.TypeOf(c), parts)
@@ -41,10 +43,35 @@ func applyOverrides(c any, overrides []string, hint string) error {
 		}
 		if err != nil {
 			msg := strings.TrimPrefix(setLine.ReplaceAllString(err.Error(), ""), k+": ")
-			return &ConfigError{fmt.Errorf("--set %s: %s", kv, msg)}
+			errs = append(errs, fmt.Errorf("--set %s: %s", kv, msg))
 		}
 	}
+	if len(errs) > 0 {
+		return &ConfigError{errors.Join(onceKnownKeys(errs)...)}
+	}
 	return nil
+}
+
+// knownKeysList is the list of a section's keys an unknown key's message
+// ends with.
+var knownKeysList = regexp.MustCompile(` \([^()]*known keys: [^()]*\)$`)
+
+// onceKnownKeys leaves the list of a section's keys on the last of the
+// messages of errs that end with it, not on each.
+func onceKnownKeys(errs []error) []error {
+	last := map[string]int{}
+	for i, err := range errs {
+		if l := knownKeysList.FindString(err.Error()); l != "" {
+			last[l] = i
+		}
+	}
+	out := slices.Clone(errs)
+	for i, err := range errs {
+		if l := knownKeysList.FindString(err.Error()); l != "" && last[l] != i {
+			out[i] = errors.New(strings.TrimSuffix(err.Error(), l))
+		}
+	}
+	return out
 }
 
 // setLine is the line number in the YAML a --set becomes, which means

@@ -105,21 +105,25 @@ func DefaultFinetune() FinetuneConfig {
 // overrides and validates the result.
 func LoadFinetune(path string, overrides []string) (FinetuneConfig, error) {
 	c := DefaultFinetune()
+	var errs []error // every problem at once, as Load reports them
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return c, &ConfigError{fmt.Errorf("finetune config: %w", err)}
 		}
 		if err := decodeStrict(bytes.NewReader(b), &c); err != nil {
-			return c, &ConfigError{fmt.Errorf("finetune config %s: %w", path, err)}
+			errs = append(errs, fmt.Errorf("finetune config %s: %w", path, err))
 		}
 	}
 	if err := c.Apply(overrides); err != nil {
-		return c, err
+		errs = append(errs, err)
 	}
 	c.where = configWhere(path, overrides)
 	if err := c.Validate(); err != nil {
-		return c, &ConfigError{fmt.Errorf("finetune %s: %w", c.where, err)}
+		errs = append(errs, fmt.Errorf("finetune %s: %w", c.where, err))
+	}
+	if len(errs) > 0 {
+		return c, &ConfigError{errors.Join(errs...)}
 	}
 	return c, nil
 }

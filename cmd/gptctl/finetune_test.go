@@ -108,7 +108,8 @@ func TestFinetuneCLI(t *testing.T) {
 	}{
 		{[]string{"finetune", "--init", pre}, "--config is required"},
 		{[]string{"finetune", "--resume"}, "--resume needs --out"},
-		{[]string{"finetune", "--resume", "--out", pre}, "not a gptctl finetune run directory"},
+		{[]string{"finetune", "--resume", "--out", pre}, "is a pretrain run (it has train.yaml, not finetune.yaml)"},
+		{[]string{"finetune", "--resume", "--out", dir}, "not a gptctl finetune run directory"},
 		{[]string{"finetune", "-c", cfg, "--out", filepath.Join(dir, "x")}, "init_from is empty"},
 		{[]string{"finetune", "-c", cfg, "--init", pre, "--set", "task.labels=[a, b]", "--out", filepath.Join(dir, "y")}, `label "0" is not one of ["a", "b"]`},
 		{[]string{"finetune", "-c", cfg, "--init", pre, "--set", "task.max_len=99", "--out", filepath.Join(dir, "z")}, "exceeds the model's n_ctx 32"},
