@@ -87,11 +87,20 @@ type AdamWConfig struct {
 
 // validate passes each bad setting to bad.
 func (a AdamWConfig) validate(bad func(format string, args ...any)) {
-	if a.Beta1 < 0 || a.Beta1 >= 1 || a.Beta2 < 0 || a.Beta2 >= 1 {
+	// The optimizer computes in float32: a beta that rounds to 1 there
+	// makes the bias correction 0, an eps that rounds to 0 divides 0 by 0
+	// where a gradient is 0; either makes the weights NaN.
+	switch {
+	case a.Beta1 < 0 || a.Beta1 >= 1 || a.Beta2 < 0 || a.Beta2 >= 1:
 		bad("beta1 %v and beta2 %v must be in [0, 1)", a.Beta1, a.Beta2)
+	case float32(a.Beta1) == 1 || float32(a.Beta2) == 1:
+		bad("beta1 %v and beta2 %v must be below 1 in float32, in which the optimizer computes (at most %v)", a.Beta1, a.Beta2, math.Nextafter32(1, 0))
 	}
-	if a.Eps <= 0 {
+	switch {
+	case a.Eps <= 0:
 		bad("eps %v must be positive", a.Eps)
+	case float32(a.Eps) == 0:
+		bad("eps %v is 0 in float32, in which the optimizer computes: give at least %v", a.Eps, math.SmallestNonzeroFloat32)
 	}
 	if a.WeightDecay < 0 {
 		bad("weight_decay %v must not be negative", a.WeightDecay)

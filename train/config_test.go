@@ -88,6 +88,8 @@ func TestLoadConfig(t *testing.T) {
 			func(c Config) bool { return c.NLayer == 3 }},
 		{"UTF-16BE with its byte order mark", write("utf16be.yaml", "\xfe\xff\x00l\x00r\x00:\x00 \x000\x00.\x005\x00\n"), nil, nil,
 			func(c Config) bool { return c.LR == 0.5 }},
+		{"AdamW settings float32 makes 1 or 0", "", []string{"beta2=0.99999999", "eps=1e-50"},
+			[]string{"beta1 0.9 and beta2 0.99999999 must be below 1 in float32", "eps 1e-50 is 0 in float32"}, nil},
 		{"every --set problem at once", "", []string{"foo=3", "max_steps=.nan", "bar=4", "n_layer=-1", "lr=.inf"},
 			[]string{"--set foo=3: unknown key foo\n", "--set max_steps=.nan: `.nan` is not an integer", "--set bar=4: unknown key bar (the known keys: arch,", "n_layer -1 must be positive", "lr is +Inf"}, nil},
 		{"the file's keys and every value at once", write("all.yaml", "n_layer: -1\nfoo: 3\nlr: .inf\nbatch_size: 0\n"), []string{"dropout=abc"},
