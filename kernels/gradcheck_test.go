@@ -116,7 +116,36 @@ func TestGradCheck(t *testing.T) {
 		}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { gradCheck(t, c) })
+		t.Run(c.name, func(t *testing.T) { gradCheck(t, c, nil) })
+	}
+	// In training, with dropout: each pass draws the same mask, from the
+	// same seed, so the differences see the mask the backward must apply.
+	for _, c := range []struct {
+		name   string
+		inputs [][]int
+		build  func(in *G.Node, mode *kernels.Mode, rng *kernels.RNG) (*G.Node, error)
+	}{
+		{"attention_dropout", [][]int{{2 * 5, 3 * 6}}, func(in *G.Node, mode *kernels.Mode, rng *kernels.RNG) (*G.Node, error) {
+			return kernels.Attention(in, 2, 5, 3, 0.3, mode, rng)
+		}},
+		{"dropout_train", [][]int{{4, 4}}, func(in *G.Node, mode *kernels.Mode, rng *kernels.RNG) (*G.Node, error) {
+			return kernels.Dropout(in, 0.3, mode, rng)
+		}},
+	} {
+		rng := kernels.NewRNG(1)
+		start, err := rng.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode := &kernels.Mode{Training: true}
+		build := func(_ *G.ExprGraph, in []*G.Node) (*G.Node, error) { return c.build(in[0], mode, rng) }
+		t.Run(c.name, func(t *testing.T) {
+			gradCheck(t, gcase{c.name, c.inputs, build}, func() {
+				if err := rng.UnmarshalBinary(start); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
 	}
 }
 
@@ -130,7 +159,9 @@ func floatInput(g *G.ExprGraph, name string, v []float32, shape ...int) *G.Node 
 		G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))))
 }
 
-func gradCheck(t *testing.T, c gcase) {
+// gradCheck checks c's gradients; reset, when not nil, runs before each
+// pass of the graph.
+func gradCheck(t *testing.T, c gcase, reset func()) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	g := G.NewGraph()
 	var in []*G.Node
@@ -174,10 +205,15 @@ func gradCheck(t *testing.T, c gcase) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if reset == nil {
+		reset = func() {}
+	}
+	reset()
 	if err := step.Run(); err != nil {
 		t.Fatal(err)
 	}
 	f := func() float64 {
+		reset()
 		if err := fwd.Run(); err != nil {
 			t.Fatal(err)
 		}
