@@ -2,14 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"gptctl/train"
 )
 
 // runCLI runs gptctl in-process and returns its exit status and stderr.
@@ -215,6 +220,26 @@ func TestFailedRunPrintsSummary(t *testing.T) {
 		t.Errorf("summary.json: %v\n%s", err, b)
 	}
 }
+
+// A job whose summary cannot be printed (stdout on a full disk) exits 1
+// saying that the job ended as its summary.json says, not with the write
+// error alone, which read as the run failing.
+func TestJobSummaryNotPrinted(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	full := failWriter{syscall.ENOSPC}
+	err := runJob("pretrain", out, false, 0, full, io.Discard, func(context.Context, train.Options) (*train.Summary, error) {
+		return &train.Summary{}, nil
+	})
+	want := "the pretrain job ended as " + filepath.Join(out, "summary.json") + " says; printing its summary failed"
+	if err == nil || !strings.Contains(err.Error(), want) || exitCode(err) != exitError {
+		t.Errorf("got %v (exit %d), want exit 1 with %q", err, exitCode(err), want)
+	}
+}
+
+// failWriter fails every write with its error.
+type failWriter struct{ err error }
+
+func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
 
 // A panic of the command's goroutine is a bug: exit status 1 with the
 // message and stack, not Go's 2 (a config error's).

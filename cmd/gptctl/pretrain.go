@@ -159,10 +159,13 @@ func runJob[S any](kind, outDir string, resume bool, maxTime time.Duration, out,
 		return err
 	}
 	err = printJSON(out, sum)
-	if stdoutGone(err) {
+	switch {
+	case stdoutGone(err):
 		return nil // no reader left (| head): the summary is in DIR/summary.json
+	case err != nil: // a full disk: the job is done, only the printing failed
+		return fmt.Errorf("the %s job ended as %s says; printing its summary failed: %w", kind, filepath.Join(outDir, "summary.json"), err)
 	}
-	return err
+	return nil
 }
 
 // removeIfUnused removes the run directory dir that gptctl named for a job
