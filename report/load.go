@@ -88,7 +88,7 @@ func (l *loader) read(path string, raw []byte) error {
 		}
 	}
 	if l.run.Records == 0 {
-		return &NotRunError{path, "it has no metrics records (a run that has just started has none yet)"}
+		return &NotRunError{path, "it has no metrics records (a run that has just started has none yet, nor one that stopped or failed before its first logged step)"}
 	}
 	return nil
 }
