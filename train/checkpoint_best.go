@@ -77,6 +77,9 @@ func reconcileBest(runDir, metric string, step *int, value *float64) (*bestEval,
 		return nil, fmt.Sprintf("%v: the next evaluation replaces it", err)
 	case rec == nil || rec.Metric != metric || rec.Step == *step:
 		return nil, ""
+	case rec.Step < *step: // put back by hand, say: the checkpoint's best is the later
+		return nil, fmt.Sprintf("%s holds the model of step %d, older than the best evaluation the checkpoint recorded (step %d): the next better evaluation replaces it",
+			filepath.Join(runDir, bestDir), rec.Step, *step)
 	}
 	was := "no best evaluation yet"
 	if *step > 0 {
@@ -91,16 +94,24 @@ func reconcileBest(runDir, metric string, step *int, value *float64) (*bestEval,
 // nothing; see reconcileBest). A resumed run trains the steps up to kept's
 // again, and their evaluations count for patience as they did before it
 // stopped, against the checkpoint's best; but best/ takes none of their
-// models unless one beats kept's (the evaluation of kept's own step gives
-// the model best/ holds). Once the run is past kept's step, kept joins the
-// run's best where it is better (rejoined: patience counts from it), as
-// it did in the session that wrote it. better(v, than) says whether v is
-// the better value. It returns the run's best and kept after the
-// evaluation, whether the evaluation improved on the best (for patience)
-// and whether best/ takes its model (save).
+// models unless one beats kept's. The evaluation of kept's own step, made
+// again, improved on the run's best when it was first made: it counts so
+// again, and kept, whose model best/ holds, becomes the run's best (unless
+// this evaluation beats it: a GPU's replay is not bit for bit). Past kept's
+// step (an eval_interval that never makes it again), kept joins the run's
+// best where it is better (rejoined: patience counts from it). better(v,
+// than) says whether v is the better value. It returns the run's best and
+// kept after the evaluation, whether the evaluation improved on the best
+// (for patience) and whether best/ takes its model (save).
 func settleBest(step int, v float64, b, kept *bestEval, better func(v, than float64) bool) (nb, nkept *bestEval, improved, rejoined, save bool) {
-	if kept != nil && step > kept.Step {
+	if kept != nil && step >= kept.Step {
 		if b == nil || better(kept.Value, b.Value) {
+			if step == kept.Step {
+				if better(v, kept.Value) {
+					return &bestEval{step, v}, nil, true, false, true
+				}
+				return kept, nil, true, false, false
+			}
 			b, rejoined = kept, true
 		}
 		kept = nil
@@ -109,7 +120,7 @@ func settleBest(step int, v float64, b, kept *bestEval, better func(v, than floa
 		return b, kept, false, rejoined, false
 	}
 	save = kept == nil || better(v, kept.Value)
-	if save || step >= kept.Step {
+	if save {
 		kept = nil
 	}
 	return &bestEval{step, v}, kept, true, rejoined, save

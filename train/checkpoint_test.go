@@ -289,3 +289,36 @@ func TestClaimRefusesDirectoryForRunFile(t *testing.T) {
 		t.Error("the run trained before it found summary.json a directory")
 	}
 }
+
+// settleBest's cases: a replay of the steps before best/'s (counted for
+// patience against the checkpoint's best, best/ kept), best/'s own step
+// made again (an improvement, best/'s value the run's best, whether the
+// replay gives it bit for bit, a little worse or a little better, as a
+// GPU's may), and a step past it that an other eval_interval reaches.
+func TestSettleBest(t *testing.T) {
+	ck, kept := &bestEval{20, 2.0}, &bestEval{30, 1.5}
+	for _, c := range []struct {
+		name                      string
+		step                      int
+		v                         float64
+		best                      bestEval
+		keptAfter                 bool
+		improved, rejoined, saved bool
+	}{
+		{"before best/'s step, better than the checkpoint's", 25, 1.8, bestEval{25, 1.8}, true, true, false, false},
+		{"before best/'s step, worse", 25, 2.1, bestEval{20, 2.0}, true, false, false, false},
+		{"before best/'s step, better than best/'s", 25, 1.4, bestEval{25, 1.4}, false, true, false, true},
+		{"best/'s step, the same value", 30, 1.5, bestEval{30, 1.5}, false, true, false, false},
+		{"best/'s step, a little worse", 30, 1.52, bestEval{30, 1.5}, false, true, false, false},
+		{"best/'s step, worse than the checkpoint's", 30, 2.1, bestEval{30, 1.5}, false, true, false, false},
+		{"best/'s step, a little better", 30, 1.49, bestEval{30, 1.49}, false, true, false, true},
+		{"past best/'s step, not better", 40, 1.6, bestEval{30, 1.5}, false, false, true, false},
+		{"past best/'s step, better", 40, 1.4, bestEval{40, 1.4}, false, true, true, true},
+	} {
+		b, k, improved, rejoined, saved := settleBest(c.step, c.v, ck, kept, lower)
+		if *b != c.best || (k != nil) != c.keptAfter || improved != c.improved || rejoined != c.rejoined || saved != c.saved {
+			t.Errorf("%s: best %+v, kept %v, improved %v, rejoined %v, saved %v; want %+v, kept %v, %v, %v, %v",
+				c.name, *b, k != nil, improved, rejoined, saved, c.best, c.keptAfter, c.improved, c.rejoined, c.saved)
+		}
+	}
+}
