@@ -214,7 +214,10 @@ func load(path string, overrides []string, adjust func(*Config)) (Config, error)
 		adjust(&c)
 	}
 	where := configWhere(path, overrides)
-	if err := c.Validate(); err != nil {
+	// The values are validated beside unknown keys, which leave the others
+	// read; a value that could not be read (a syntax or type error, a map
+	// half set) would make the checks of the keys around it misleading.
+	if err := c.Validate(); err != nil && allUnknownKeys(errors.Join(errs...)) {
 		errs = append(errs, fmt.Errorf("%s: %w", where, err))
 	}
 	if len(errs) > 0 {

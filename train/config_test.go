@@ -90,10 +90,12 @@ func TestLoadConfig(t *testing.T) {
 			func(c Config) bool { return c.LR == 0.5 }},
 		{"AdamW settings float32 makes 1 or 0", "", []string{"beta2=0.99999999", "eps=1e-50"},
 			[]string{"beta1 0.9 and beta2 0.99999999 must be below 1 in float32", "eps 1e-50 is 0 in float32"}, nil},
-		{"every --set problem at once", "", []string{"foo=3", "max_steps=.nan", "bar=4", "n_layer=-1", "lr=.inf"},
-			[]string{"--set foo=3: unknown key foo\n", "--set max_steps=.nan: `.nan` is not an integer", "--set bar=4: unknown key bar (the known keys: arch,", "n_layer -1 must be positive", "lr is +Inf"}, nil},
-		{"the file's keys and every value at once", write("all.yaml", "n_layer: -1\nfoo: 3\nlr: .inf\nbatch_size: 0\n"), []string{"dropout=abc"},
-			[]string{"all.yaml: line 2: unknown key foo", "--set dropout=abc: `abc` is not a number", "n_layer -1 must be positive", "lr is +Inf", "batch_size 0 must be positive"}, nil},
+		{"every --set problem at once", "", []string{"foo=3", "max_steps=.nan", "bar=4"},
+			[]string{"--set foo=3: unknown key foo\n", "--set max_steps=.nan: `.nan` is not an integer", "--set bar=4: unknown key bar (the known keys: arch,"}, nil},
+		{"unknown keys beside bad values", "", []string{"foo=3", "bar=4", "n_layer=-1", "lr=.inf"},
+			[]string{"--set foo=3: unknown key foo\n", "--set bar=4: unknown key bar (the known keys: arch,", "n_layer -1 must be positive", "lr is +Inf"}, nil},
+		{"the file's unknown keys and every value at once", write("all.yaml", "n_layer: -1\nfoo: 3\nlr: .inf\nbatch_size: 0\n"), []string{"bar=1"},
+			[]string{"all.yaml: line 2: unknown key foo", "--set bar=1: unknown key bar", "n_layer -1 must be positive", "lr is +Inf", "batch_size 0 must be positive"}, nil},
 		{"UTF-16 without a byte order mark", write("nobom.yaml", "l\x00r\x00:\x00 \x001\x00\n\x00"), nil,
 			[]string{"nobom.yaml: line 1: a NUL byte, which UTF-8 text does not hold: the file is UTF-16 or UTF-32, or not text; save it as UTF-8"}, nil},
 	}
@@ -359,5 +361,35 @@ func TestDefaultYAMLIsDefault(t *testing.T) {
 		if _, ok := file[k]; !ok {
 			t.Errorf("configs/default.yaml lacks the key %s", k)
 		}
+	}
+}
+
+// A value that could not be read hides the checks of the values: they
+// would judge the keys around it by what stood before (n_ctx 64 for a
+// seq_len meant for an n_ctx the file failed to set), naming problems the
+// user does not have. Unknown keys leave the others read and do not.
+func TestUnreadValueHidesValidation(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("n_ctx: 512\nn_layer: 2.5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		sets []string
+		want string
+	}{
+		{"", []string{"n_ctx=abc", "seq_len=128"}, "--set n_ctx=abc"},
+		{"", []string{"lr=abc", "min_lr=0.01"}, "--set lr=abc"},
+		{bad, []string{"seq_len=256"}, "`2.5` is not an integer"},
+	} {
+		_, err := Load(c.path, c.sets)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "config with") || strings.Contains(err.Error(), "seq_len 2") {
+			t.Errorf("%s %v: %v; want %q alone", c.path, c.sets, err, c.want)
+		}
+	}
+	var ce *ConfigError
+	if _, err := LoadFinetune("", []string{"task.columns={text: [a], label: l}"}); !errors.As(err, &ce) || strings.Contains(err.Error(), "finetune") {
+		t.Errorf("a map override that could not be read: %v; want its error alone", err)
 	}
 }

@@ -43,7 +43,11 @@ func applyOverrides(c any, overrides []string, hint string) error {
 		}
 		if err != nil {
 			msg := strings.TrimPrefix(setLine.ReplaceAllString(err.Error(), ""), k+": ")
-			errs = append(errs, fmt.Errorf("--set %s: %s", kv, msg))
+			var e error = fmt.Errorf("--set %s: %s", kv, msg)
+			if allUnknownKeys(err) {
+				e = &unknownKeysError{e}
+			}
+			errs = append(errs, e)
 		}
 	}
 	if len(errs) > 0 {
@@ -68,7 +72,7 @@ func onceKnownKeys(errs []error) []error {
 	out := slices.Clone(errs)
 	for i, err := range errs {
 		if l := knownKeysList.FindString(err.Error()); l != "" && last[l] != i {
-			out[i] = errors.New(strings.TrimSuffix(err.Error(), l))
+			out[i] = &unknownKeysError{errors.New(strings.TrimSuffix(err.Error(), l))} // the list follows only unknown keys
 		}
 	}
 	return out
@@ -556,6 +560,33 @@ func notUTF8(b []byte) error {
 	return nil
 }
 
+// unknownKeysError is a config document whose only problems are unknown
+// keys: every known key was read, so the values can still be validated.
+type unknownKeysError struct{ err error }
+
+func (e *unknownKeysError) Error() string { return e.err.Error() }
+func (e *unknownKeysError) Unwrap() error { return e.err }
+
+// allUnknownKeys reports whether err, from decodeStrict or applyOverrides
+// (one error, or several joined, wrapped or not), is unknown keys alone;
+// true for nil.
+func allUnknownKeys(err error) bool {
+	switch e := err.(type) {
+	case nil, *unknownKeysError:
+		return true
+	case interface{ Unwrap() []error }:
+		for _, c := range e.Unwrap() {
+			if !allUnknownKeys(c) {
+				return false
+			}
+		}
+		return true
+	case interface{ Unwrap() error }:
+		return allUnknownKeys(e.Unwrap())
+	}
+	return false
+}
+
 func decodeStrict(r io.Reader, c any) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
@@ -580,7 +611,15 @@ func decodeStrict(r io.Reader, c any) error {
 		if !unknownField.MatchString(msg) {
 			return errors.New(msg)
 		}
-		return errors.New(unknownKeys(msg, reflect.TypeOf(c)))
+		only := true // every problem an unknown key, which the decoder skips, reading the others
+		for _, part := range strings.Split(msg, "; ") {
+			only = only && unknownField.MatchString(part)
+		}
+		err := errors.New(unknownKeys(msg, reflect.TypeOf(c)))
+		if only {
+			return &unknownKeysError{err}
+		}
+		return err
 	}
 	for { // more documents: refused unless empty (a trailing ---, comments)
 		var next yaml.Node

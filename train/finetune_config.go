@@ -119,7 +119,7 @@ func LoadFinetune(path string, overrides []string) (FinetuneConfig, error) {
 		errs = append(errs, err)
 	}
 	c.where = configWhere(path, overrides)
-	if err := c.Validate(); err != nil {
+	if err := c.Validate(); err != nil && allUnknownKeys(errors.Join(errs...)) { // as Load validates
 		errs = append(errs, fmt.Errorf("finetune %s: %w", c.where, err))
 	}
 	if len(errs) > 0 {
