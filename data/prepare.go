@@ -99,22 +99,32 @@ func Prepare(opts PrepareOptions) (_ PrepareStats, err error) {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}
 	stats.Files, stats.InputBytes, stats.SizeUnknown = len(files), total, !sizesKnown(files)
-	if _, serr := os.Lstat(opts.OutDir); errors.Is(serr, fs.ErrNotExist) {
-		// A prepare that fails leaves no --out it created behind: once
-		// the stage is gone and the lock released, it holds the lock
-		// file alone (os.Remove leaves a directory holding more).
-		defer func() {
-			if err != nil {
-				os.Remove(filepath.Join(opts.OutDir, prepareLockFile))
-				os.Remove(opts.OutDir)
-			}
-		}()
-	}
+	created := firstMissing(opts.OutDir) // what lockOutDir creates
 	unlock, err := lockOutDir(opts.OutDir)
 	if err != nil {
 		return stats, err
 	}
-	defer unlock()
+	defer func() {
+		if err == nil || created == "" {
+			unlock()
+			return
+		}
+		// A prepare that fails leaves no --out it created behind: once its
+		// stage is gone (removed before this runs), the directory holds
+		// the lock file alone, removed while the lock is held (and after,
+		// where an open file cannot be removed); a prepare that has taken
+		// the lock since has made its own, and os.Remove leaves a
+		// directory that holds anything.
+		lock := filepath.Join(opts.OutDir, prepareLockFile)
+		os.Remove(lock)
+		unlock()
+		os.Remove(lock)
+		for dir := filepath.Clean(opts.OutDir); ; dir = filepath.Dir(dir) {
+			if os.Remove(dir) != nil || dir == created {
+				break
+			}
+		}
+	}()
 	stage, err := newStage(opts.OutDir)
 	if err != nil {
 		return stats, fmt.Errorf("prepare: %w", err)
@@ -152,6 +162,26 @@ func Prepare(opts PrepareOptions) (_ PrepareStats, err error) {
 		opts.Progress(stats)
 	}
 	return stats, nil
+}
+
+// firstMissing is the outermost directory of path (path itself, or one
+// above it) that does not exist, which creating path creates; "" when path
+// exists.
+func firstMissing(path string) string {
+	top := filepath.Clean(path)
+	if _, err := os.Lstat(top); !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	for {
+		up := filepath.Dir(top)
+		if up == top {
+			return top
+		}
+		if _, err := os.Lstat(up); !errors.Is(err, fs.ErrNotExist) {
+			return top
+		}
+		top = up
+	}
 }
 
 // emptyDocs says, for a message, that the docs documents of the inputs

@@ -30,35 +30,36 @@ func utf16Note(b []byte) string {
 	return ""
 }
 
-// wideEncoding names the encoding of text that begins with b when its
-// first characters (up to 16) are those of UTF-16 or UTF-32 text whose
-// characters are below U+0100 or U+10000: the high bytes NUL, the others
-// not all; "" when they are not (UTF-8 text has no NULs in the places of
-// each, and UTF-16 text of other scripts, which has none, is not found).
+// wideEncoding names the encoding of text that begins with b when most of
+// its first characters (three in four of up to 32) are those of UTF-16 or
+// UTF-32 text below U+0100: a non-NUL byte beside NULs, in the order of
+// the encoding; "" when they are not. UTF-8 text has no NULs, and a run of
+// NULs, or binary data, rarely has that shape; UTF-16 text of other
+// scripts, which has no NULs, is not found.
 func wideEncoding(b []byte) string {
-	n := min(len(b), 64) &^ 3 // whole UTF-32 characters, 2 of UTF-16 each
-	if n < 4 || bytes.Count(b[:n], []byte{0}) == n {
-		return ""
-	}
-	zero := func(at ...int) bool { // the bytes at these offsets of each 4 are NUL
-		for i := 0; i < n; i += 4 {
-			for _, a := range at {
-				if b[i+a] != 0 {
-					return false
-				}
+	b = b[:min(len(b), 64)]
+	latin := func(size int, big bool) bool {
+		units, n := len(b)/size, 0
+		for i := 0; i < units; i++ {
+			u := b[i*size : (i+1)*size]
+			low, high := u[0], u[1:]
+			if big {
+				low, high = u[size-1], u[:size-1]
+			}
+			if low != 0 && bytes.Count(high, []byte{0}) == size-1 {
+				n++
 			}
 		}
-		return true
+		return units >= 2 && 4*n >= 3*units
 	}
-	switch {
-	case zero(1, 2, 3):
-		return "UTF-32LE"
-	case zero(0, 1, 2):
-		return "UTF-32BE"
-	case zero(1, 3):
-		return "UTF-16LE"
-	case zero(0, 2):
-		return "UTF-16BE"
+	for _, e := range []struct {
+		name string
+		size int
+		big  bool
+	}{{"UTF-32LE", 4, false}, {"UTF-32BE", 4, true}, {"UTF-16LE", 2, false}, {"UTF-16BE", 2, true}} {
+		if latin(e.size, e.big) {
+			return e.name
+		}
 	}
 	return ""
 }

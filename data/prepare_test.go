@@ -182,9 +182,16 @@ func TestPrepareErrors(t *testing.T) {
 			t.Errorf("%v: got %v (%T), want an *InputError with %q", tt.inputs, err, err, tt.want)
 		}
 	}
-	// A failed prepare leaves no --out it created, and keeps one it found.
+	// A failed prepare leaves no --out it created (nor the directories it
+	// made above it), and keeps one it found.
 	if _, err := os.Stat(filepath.Join(dir, "out")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("--out after failed prepares that created it: %v, want it removed", err)
+	}
+	if _, err := Prepare(PrepareOptions{Tokenizer: byteEOTTokenizer{}, Inputs: []string{bad}, OutDir: filepath.Join(dir, "a", "b", "c")}); err == nil {
+		t.Fatal("a bad input prepared")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the directories a failed prepare made above its --out: %v, want them removed", err)
 	}
 	kept := filepath.Join(dir, "kept")
 	os.Mkdir(kept, 0o755)

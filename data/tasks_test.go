@@ -554,9 +554,31 @@ func wide(s string, prefix []byte, size int, big bool) []byte {
 // UTF-8 text, of any script, is none of them; nor is text too short to
 // tell, or NULs alone.
 func TestWideEncodingOfUTF8(t *testing.T) {
-	for _, s := range []string{"good film,1\n", "中文 テキスト 123\n", "a\x00", "a\x00b", "\x00\x00\x00\x00\x00\x00\x00\x00", "caf\u00e9 \u00e9t\u00e9\n", "ab\x00\x00cd"} {
+	lowIDs := make([]byte, 0, 64) // little-endian uint32 ids of a byte tokenizer, as tokenizer encode --binary writes them
+	for _, c := range "Hello, world" {
+		lowIDs = append(lowIDs, byte(c), 0, 0, 0)
+	}
+	for _, s := range []string{"good film,1\n", "中文 テキスト 123\n", "a\x00", "a\x00b", "\x00\x00\x00\x00\x00\x00\x00\x00", "caf\u00e9 \u00e9t\u00e9\n", "ab\x00\x00cd",
+		strings.Repeat("\x00", 63) + "text after a zero-filled head"} {
 		if enc := wideEncoding([]byte(s)); enc != "" {
 			t.Errorf("%q: %s, want UTF-8", s, enc)
+		}
+	}
+	// Text of a few characters past U+00FF (curly quotes, the euro sign)
+	// among Latin ones is found; uint32 ids below 256 look as UTF-32 does.
+	for _, c := range []struct{ s, want string }{
+		{"\u201cHello\u201d, she said, \u201cit costs 5\u20ac.\u201d", "UTF-16LE"},
+		{string(lowIDs), "UTF-32LE"},
+	} {
+		b := []byte(c.s)
+		if c.want == "UTF-16LE" {
+			b = nil
+			for _, r := range c.s {
+				b = append(b, byte(r), byte(r>>8))
+			}
+		}
+		if enc := wideEncoding(b); enc != c.want {
+			t.Errorf("%q: %q, want %s", c.s, enc, c.want)
 		}
 	}
 }
