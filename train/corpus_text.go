@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"math"
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -152,14 +154,14 @@ func encodeCorpusContext(ctx context.Context, key, path string, tok data.Tokeniz
 // number of ids to make room for (more than most texts need: growing the
 // ids takes them twice over while copying) and the fewest ids the text can
 // encode to, which decides whether they fit in memory at all.
-func idEstimate(spec string, n int) (room, least int64) {
+func idEstimate(spec string, n int64) (room, least int64) {
 	switch spec {
 	case "byte":
-		return int64(n), int64(n)
+		return n, n
 	case "char": // a character is 1 to 4 bytes
-		return int64(n), int64(n) / 4
+		return n, n / 4
 	}
-	return int64(n) / 3, int64(n) / 8 // BPEs: a quarter of a token a byte in English; an eighth is rare
+	return n / 3, n / 8 // BPEs: a quarter of a token a byte in English; an eighth is rare
 }
 
 // fitsCorpus refuses a text corpus at path whose ids cannot fit in memory
@@ -170,6 +172,10 @@ func fitsCorpus(key, path, spec string) error {
 	if need, have := 2*least, graph.SystemMemory(); have > 0 && need > have {
 		return inputErrorf("%s %s: its token ids take at least %s, more than the %s of memory and swap this process may use; prepare it with gptctl data prepare, whose token shards pretraining reads from disk",
 			key, path, graph.Bytes(float64(need)), graph.Bytes(float64(have)))
+	}
+	if need := 2 * least; need > math.MaxInt/2 { // a 32-bit build: more than its address space holds
+		return inputErrorf("%s %s: its token ids take at least %s, more than a %d-bit build of gptctl can hold in memory; prepare it with gptctl data prepare, whose token shards pretraining reads from disk",
+			key, path, graph.Bytes(float64(need)), strconv.IntSize)
 	}
 	return nil
 }
@@ -182,7 +188,8 @@ func encodeInto[T uint16 | int32](ctx context.Context, key, path string, tok dat
 	if have := graph.SystemMemory() / int64(unsafe.Sizeof(T(0))); have > 0 {
 		room = min(room, have) // what fits, where the estimate would not
 	}
-	ids := make([]T, 0, room) // appended to past room only where the text needs more
+	room = min(room, math.MaxInt/2/int64(unsafe.Sizeof(T(0)))) // and a 32-bit build's address space
+	ids := make([]T, 0, room)                                  // appended to past room only where the text needs more
 	docs, eot := 0, tok.EOT()
 	err := readCorpus(ctx, key, path, data.CutsOf(tok), func(file, s string, doc bool) error {
 		if doc {
@@ -212,18 +219,18 @@ func encodeInto[T uint16 | int32](ctx context.Context, key, path string, tok dat
 
 // corpusBytes is the size of the files of the corpus at path (0 where
 // unknown).
-func corpusBytes(path string) int {
+func corpusBytes(path string) int64 {
 	if path == data.BuiltinCorpusName {
-		return len(data.BuiltinCorpus())
+		return int64(len(data.BuiltinCorpus()))
 	}
 	files := []string{path}
 	if isGlob(path) {
 		files, _ = data.ExpandInputs(files)
 	}
-	n := 0
+	var n int64 // a 32-bit int would wrap past 2 GiB
 	for _, f := range files {
 		if fi, err := os.Stat(f); err == nil {
-			n += int(fi.Size())
+			n += fi.Size()
 		}
 	}
 	return n

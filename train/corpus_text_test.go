@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -227,5 +228,33 @@ func TestCorpusLoadingStops(t *testing.T) {
 		if _, err := newTokenizer(ctx, "char", path, ""); !errors.Is(err, errLoadStopped) {
 			t.Errorf("%s: the char vocabulary's read after a stop: %v", filepath.Base(path), err)
 		}
+	}
+}
+
+// A text corpus over 2 GiB is measured in int64: a 32-bit build wrapped
+// its size negative, passed the memory check and then crashed making room
+// for the ids; it refuses the corpus instead, as one too large for memory.
+func TestCorpusSizeOver2GiB(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.txt")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 3 << 30
+	if err := f.Truncate(size); err != nil { // sparse: no disk taken
+		f.Close()
+		t.Skipf("a 3 GiB sparse file: %v", err)
+	}
+	f.Close()
+	if n := corpusBytes(path); n != size {
+		t.Errorf("corpusBytes = %d, want %d", n, int64(size))
+	}
+	err = fitsCorpus("data", path, "byte")
+	var ie *InputError
+	switch {
+	case strconv.IntSize == 32 && (!errors.As(err, &ie) || !strings.Contains(err.Error(), "more than a 32-bit build of gptctl can hold")):
+		t.Errorf("fitsCorpus on a 32-bit build: %v, want the corpus refused", err)
+	case strconv.IntSize == 64 && err != nil && !strings.Contains(err.Error(), "of memory and swap"):
+		t.Errorf("fitsCorpus: %v", err)
 	}
 }
