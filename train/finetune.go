@@ -59,13 +59,14 @@ type ftRun struct {
 	metrics    *metricsFile
 	progress   *progress
 	sum        *FinetuneSummary
-	trainTime  time.Duration // spent in training steps by this process
-	tokens     int64         // trained on by this process, padding excluded
-	resumed    string        // the checkpoint a resume started from, for the log
-	finished   bool          // resumed at its last step: nothing to train or write
-	winOnGPU   bool          // the log window's sums of the last steps are still on the GPU
-	pace       pace          // this process's step, evaluation and checkpoint times, for max_time
-	kept       *bestEval     // what best/ holds beyond the checkpoint's best (see settleBest)
+	trainTime  time.Duration  // spent in training steps by this process
+	tokens     int64          // trained on by this process, padding excluded
+	resumed    string         // the checkpoint a resume started from, for the log
+	finished   bool           // resumed at its last step: nothing to train or write
+	winOnGPU   bool           // the log window's sums of the last steps are still on the GPU
+	pace       pace           // this process's step, evaluation and checkpoint times, for max_time
+	kept       *bestEval      // what best/ holds beyond the checkpoint's best (see settleBest)
+	elapsed    func() float64 // the run's wall time so far, across sessions (set by loop)
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into

@@ -108,6 +108,9 @@ func (r *ftRun) sameData() error {
 
 // save writes the checkpoint of the current step.
 func (r *ftRun) save() error {
+	if r.elapsed != nil { // the run's wall time to now: the evaluation and checkpoints of the step included
+		r.state.Elapsed = r.elapsed()
+	}
 	if err := r.syncGPU(); err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ func (w *logWindow) add(s stepResult) {
 
 func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	start, elapsed0 := time.Now(), r.state.Elapsed
+	r.elapsed = func() float64 { return elapsed0 + time.Since(start).Seconds() }
 	clock := r.opt.clock(start) // max_time counts from the job's start
 	var batches [][]int
 	epoch := -1
@@ -75,7 +76,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		res, err := r.trainStep(r.stepBatches(batches, step), lr)
 		var nf *NonFiniteError
 		if errors.As(err, &nf) && r.cfg.OnNonFinite == "skip" { // the weights are as before it
-			r.state.Elapsed = elapsed0 + time.Since(start).Seconds() // the summary's wall time counts skipped steps too
+			r.state.Elapsed = r.elapsed() // the summary's wall time counts skipped steps too
 			m := metrics{"step": step + 1, "lr": lr, "skipped": true, "elapsed_s": r.state.Elapsed}
 			if err := r.skip(step, err); err != nil { // exit status 3 even if the line cannot be written
 				return nil, errors.Join(err, r.metrics.write(m))
@@ -94,7 +95,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 		r.state.Step++
 		r.state.TokensSeen += int64(res.tokens)
 		r.state.Window.add(res)
-		r.state.Elapsed = elapsed0 + time.Since(start).Seconds()
+		r.state.Elapsed = r.elapsed()
 		m := metrics{"step": r.state.Step, "epoch": float64(r.state.Step) / float64(r.perEpoch), "lr": lr,
 			"grad_norm": res.gradNorm, "elapsed_s": r.state.Elapsed}
 		r.sum.TokensPerS = float64(r.tokens) / r.trainTime.Seconds()

@@ -1314,6 +1314,30 @@ func TestFinetuneResumeAfterBestKeepsPatience(t *testing.T) {
 	}
 }
 
+// A finetune's wall time counts its evaluations and checkpoints, as
+// pretraining's does: the summary's, and the checkpoint's a resume goes on
+// from, were the time of the last step, before its evaluation and save.
+func TestFinetuneWallTimeCountsEvaluations(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 60, "batch_size: 8\nmax_steps: 4\neval_interval: 2\ncheckpoint_interval: 2\n")
+	out := filepath.Join(dir, "run")
+	sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(readFile(t, filepath.Join(out, "metrics.jsonl"))), "\n")
+	var last struct {
+		Step    int     `json:"step"`
+		Elapsed float64 `json:"elapsed_s"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Step != 4 {
+		t.Fatalf("last metrics line %q: %v", lines[len(lines)-1], err)
+	}
+	if !(sum.WallSeconds > last.Elapsed) {
+		t.Errorf("wall_seconds %v, the last step's elapsed_s %v: the last evaluation and checkpoint are not counted", sum.WallSeconds, last.Elapsed)
+	}
+}
+
 // A task file that cannot be opened is named by its config key, task.train
 // or task.val, and the config that set it.
 func TestFinetuneMissingTaskFile(t *testing.T) {
