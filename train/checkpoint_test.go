@@ -322,3 +322,35 @@ func TestSettleBest(t *testing.T) {
 		}
 	}
 }
+
+// --resume --set max_steps=N where N is the step a run stopped at, on its
+// way further, is refused: the run would end unevaluated at its last step
+// (best/ never seeing it). At a step it evaluated at anyway, the run is
+// complete there.
+func TestResumeMaxStepsAtStoppedStep(t *testing.T) {
+	for _, c := range []struct {
+		stop   int
+		refuse bool
+	}{{10, true}, {8, false}} {
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancelCause(context.Background())
+		stop := func(step int) {
+			if step == c.stop {
+				cancel(errors.New("test interruption"))
+			}
+		}
+		cfg := tinyConfig(t, "max_steps=20", "eval_interval=8", "checkpoint_interval=100")
+		if sum, err := Pretrain(ctx, cfg, Options{OutDir: dir, Log: io.Discard, AfterStep: stop}); err != nil || sum.Step != c.stop {
+			t.Fatalf("interrupted run: %+v, %v", sum, err)
+		}
+		cfg = tinyConfig(t, fmt.Sprintf("max_steps=%d", c.stop), "eval_interval=8", "checkpoint_interval=100")
+		sum, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: io.Discard})
+		var ce *ConfigError
+		switch {
+		case c.refuse && (!errors.As(err, &ce) || !strings.Contains(err.Error(), "max_steps 10 is the step the run stopped at, on its way to 20")):
+			t.Errorf("resume at step 10 with max_steps 10: %v, want it refused", err)
+		case !c.refuse && (err != nil || sum.Status != "completed" || sum.Step != 8):
+			t.Errorf("resume at step 8, evaluated, with max_steps 8: %+v, %v; want it complete", sum, err)
+		}
+	}
+}

@@ -59,14 +59,15 @@ type ftRun struct {
 	metrics    *metricsFile
 	progress   *progress
 	sum        *FinetuneSummary
-	trainTime  time.Duration  // spent in training steps by this process
-	tokens     int64          // trained on by this process, padding excluded
-	resumed    string         // the checkpoint a resume started from, for the log
-	finished   bool           // resumed at its last step: nothing to train or write
-	winOnGPU   bool           // the log window's sums of the last steps are still on the GPU
-	pace       pace           // this process's step, evaluation and checkpoint times, for max_time
-	kept       *bestEval      // what best/ holds beyond the checkpoint's best (see settleBest)
-	elapsed    func() float64 // the run's wall time so far, across sessions (set by loop)
+	trainTime  time.Duration   // spent in training steps by this process
+	tokens     int64           // trained on by this process, padding excluded
+	resumed    string          // the checkpoint a resume started from, for the log
+	finished   bool            // resumed at its last step: nothing to train or write
+	winOnGPU   bool            // the log window's sums of the last steps are still on the GPU
+	pace       pace            // this process's step, evaluation and checkpoint times, for max_time
+	kept       *bestEval       // what best/ holds beyond the checkpoint's best (see settleBest)
+	elapsed    func() float64  // the run's wall time so far, across sessions (set by loop)
+	ckJob      *FinetuneConfig // a resumed run's config as its checkpoint holds it
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into
@@ -260,7 +261,7 @@ func (r *ftRun) resume() error {
 		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
 			r.cfg.InitFrom, r.cfg.RandomInit, ck.job.InitFrom, ck.job.RandomInit)}
 	}
-	r.model, r.optim, r.state = m, ck.optim, ck.state
+	r.model, r.optim, r.state, r.ckJob = m, ck.optim, ck.state, &ck.job
 	r.resumed = ck.dir + fallbackNote(ck.skipped)
 	if err := r.rng.UnmarshalBinary(ck.state.ModelRNG); err != nil {
 		return fmt.Errorf("resume: model rng: %w", err)
@@ -298,11 +299,9 @@ func (r *ftRun) resumeAt() error {
 	step, cfg := r.state.Step, r.cfg
 	switch {
 	case step > r.total:
-		steps := fmt.Sprintf("max_steps %d", cfg.MaxSteps)
-		if cfg.MaxSteps == 0 {
-			steps = fmt.Sprintf("epochs %d (%d steps)", cfg.Epochs, r.total)
-		}
-		return &ConfigError{fmt.Errorf("--resume: %s, but the run is at step %d: set max_steps to %d or more", steps, step, step)}
+		return &ConfigError{fmt.Errorf("--resume: %s, but the run is at step %d: set max_steps to %d or more", r.stepsSetting(), step, step)}
+	case step == r.total && r.state.EvalDue == nil && r.ckJob != nil && stoppedShort(step, r.ckJob.steps(r.perEpoch), r.state.StoppedEarly, r.ckJob.evalsAt(step, r.perEpoch)):
+		return &ConfigError{fmt.Errorf("--resume: %s makes step %d, where the run stopped on its way to %d, its last, before the evaluation a run makes at its last step: set max_steps above %d", r.stepsSetting(), step, r.ckJob.steps(r.perEpoch), step)}
 	case step == r.total && r.state.EvalDue == nil:
 		r.finished = true
 		fmt.Fprintf(r.opt.Log, "%s is complete at step %d (%d steps): nothing to do\n", r.opt.OutDir, step, r.total)
@@ -312,6 +311,28 @@ func (r *ftRun) resumeAt() error {
 		fmt.Fprintf(r.opt.Log, "resuming from %s at step %d\n", r.resumed, step)
 	}
 	return nil
+}
+
+// stepsSetting names the setting that fixes the run's steps, for a message.
+func (r *ftRun) stepsSetting() string {
+	if r.cfg.MaxSteps == 0 {
+		return fmt.Sprintf("epochs %d (%d steps)", r.cfg.Epochs, r.total)
+	}
+	return fmt.Sprintf("max_steps %d", r.cfg.MaxSteps)
+}
+
+// steps is the number of steps the finetune c trains, perEpoch a epoch.
+func (c FinetuneConfig) steps(perEpoch int) int {
+	if c.MaxSteps > 0 {
+		return c.MaxSteps
+	}
+	return c.Epochs * perEpoch
+}
+
+// evalsAt reports whether the finetune c evaluates after step (before its
+// last, where every run does), perEpoch steps an epoch.
+func (c FinetuneConfig) evalsAt(step, perEpoch int) bool {
+	return c.EvalInterval > 0 && step%c.EvalInterval == 0 || c.EvalInterval == 0 && step%perEpoch == 0
 }
 
 // taskChange returns the first key of the task config t that differs from

@@ -148,8 +148,7 @@ func (r *ftRun) evalBatches() int { return (len(r.val) + r.graphs.E - 1) / max(r
 // evalsAt reports whether the run evaluates after step (counted from 1),
 // and logsAt whether it writes a metrics line then.
 func (r *ftRun) evalsAt(step int) bool {
-	cfg := r.cfg
-	return step == r.total || cfg.EvalInterval > 0 && step%cfg.EvalInterval == 0 || cfg.EvalInterval == 0 && step%r.perEpoch == 0
+	return step == r.total || r.cfg.evalsAt(step, r.perEpoch)
 }
 
 func (r *ftRun) logsAt(step int) bool { return step%r.cfg.LogInterval == 0 || r.evalsAt(step) }

@@ -1338,6 +1338,38 @@ func TestFinetuneWallTimeCountsEvaluations(t *testing.T) {
 	}
 }
 
+// A finetune resumed with max_steps at the step it stopped at, short of
+// its end and of an evaluation, is refused, as pretraining's is; at an
+// epoch's end, which it evaluated at, the run is complete there.
+func TestFinetuneResumeMaxStepsAtStoppedStep(t *testing.T) {
+	for _, c := range []struct {
+		stop   int
+		refuse bool
+	}{{7, true}, {6, false}} { // 6 steps an epoch, evaluated at each epoch's end
+		dir := t.TempDir()
+		cfg := synthClassifier(t, dir, 60, "batch_size: 8\nepochs: 10\n")
+		out := filepath.Join(dir, "run")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		stop := func(step int) {
+			if step == c.stop {
+				cancel(errors.New("test interruption"))
+			}
+		}
+		if sum, err := Finetune(ctx, cfg, Options{OutDir: out, Log: io.Discard, AfterStep: stop}); err != nil || sum.Step != c.stop {
+			t.Fatalf("interrupted run: %+v, %v", sum, err)
+		}
+		cfg.MaxSteps = c.stop
+		sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: io.Discard})
+		var ce *ConfigError
+		switch {
+		case c.refuse && (!errors.As(err, &ce) || !strings.Contains(err.Error(), "max_steps 7 makes step 7, where the run stopped on its way to 60")):
+			t.Errorf("resume at step 7 with max_steps 7: %v, want it refused", err)
+		case !c.refuse && (err != nil || sum.Status != "completed" || sum.Step != 6):
+			t.Errorf("resume at step 6, evaluated, with max_steps 6: %+v, %v; want it complete", sum, err)
+		}
+	}
+}
+
 // A task file that cannot be opened is named by its config key, task.train
 // or task.val, and the config that set it.
 func TestFinetuneMissingTaskFile(t *testing.T) {

@@ -224,6 +224,8 @@ func (r *run) resume() (*checkpoint, error) {
 	switch {
 	case r.cfg.MaxSteps < step:
 		return nil, &ConfigError{fmt.Errorf("--resume: max_steps %d, but the run is at step %d: set max_steps to %d or more", r.cfg.MaxSteps, step, step)}
+	case r.cfg.MaxSteps == step && ck.State.EvalDue == nil && stoppedShort(step, ck.Config.MaxSteps, ck.State.StoppedEarly, ck.Config.EvalInterval > 0 && step%ck.Config.EvalInterval == 0):
+		return nil, &ConfigError{fmt.Errorf("--resume: max_steps %d is the step the run stopped at, on its way to %d, before the evaluation a run makes at its last step: set max_steps above %d", step, ck.Config.MaxSteps, step)}
 	case r.cfg.MaxSteps == step && ck.State.EvalDue == nil:
 		r.finished = true
 		fmt.Fprintf(r.opt.Log, "%s is complete at step %d (max_steps %d): nothing to do\n", r.opt.OutDir, step, r.cfg.MaxSteps)
@@ -250,6 +252,15 @@ func (r *run) reconcileBest() {
 	if note != "" {
 		fmt.Fprintln(r.opt.Log, note)
 	}
+}
+
+// stoppedShort reports whether a checkpoint at step, of a run that was to
+// train total steps (as its last session said), is one a run stopped at
+// before its end, without the evaluation it makes at its last step: not
+// stopped early by patience, and not a step it evaluated at anyway. A
+// resume that makes it the last step would end the run unevaluated.
+func stoppedShort(step, total int, stoppedEarly string, evaluated bool) bool {
+	return step < total && stoppedEarly == "" && !evaluated
 }
 
 // dataChange explains err, a saved data position that the samplers of a
