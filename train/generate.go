@@ -387,15 +387,24 @@ func (g *generation) penalize(logits []float32, seen []int, p float32) {
 // feed returns the slots to feed in this step and each one's new tokens:
 // the prompt first; once the text fills the context, the window that ends
 // with the last token (the slot emptied for it); else the last token.
-// Prompts that would make the step's matrices longer than a context and a
-// token a sample wait for a later step.
+// Prompts and windows that would make the step's matrices longer than a
+// context and a token a sample wait for a later step. The samples are
+// served in their order, the one printing first: past the context, where a
+// step holds one whole window, the printing sample goes on (and the others
+// in turn after it), where the first slots alone did, the printing sample
+// waiting behind later ones.
 func (g *generation) feed() (slots []int, feed [][]int) {
 	T := g.dec.Context()
 	budget, used := T+len(g.slots), 0
+	order := make([]int, 0, len(g.slots))
 	for slot, j := range g.slots {
-		if j == nil {
-			continue
+		if j != nil {
+			order = append(order, slot)
 		}
+	}
+	slices.SortFunc(order, func(a, b int) int { return g.slots[a].index - g.slots[b].index })
+	for _, slot := range order {
+		j := g.slots[slot]
 		window := j.ids[len(j.ids)-1:]
 		if !j.fed || g.dec.Len(slot) == T {
 			window = j.ids[max(0, len(j.ids)-T):]

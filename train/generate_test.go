@@ -1013,3 +1013,37 @@ func TestGenerateInterrupted(t *testing.T) {
 		t.Error("no stop left a finished sample behind a cut one: the test does not cover held samples")
 	}
 }
+
+// Past the context a step holds one whole window: the sample printing (the
+// lowest index running) gets it, not the first slot's, which may hold a
+// later sample since slots are reused (the printing sample waited behind
+// later ones, and its text stalled).
+func TestFeedServesSamplesInOrder(t *testing.T) {
+	const T = 8
+	d := &fixedDecoder{n: make([]int, 4), slots: 4}
+	g := &generation{dec: ctxDecoder{d, T}, slots: make([]*genJob, 4)}
+	for slot, index := range []int{5, 2, 7, 3} { // slot 1 holds the earliest sample
+		ids := make([]int, T+3)
+		g.slots[slot] = &genJob{index: index, ids: ids, fed: true}
+		d.n[slot] = T // full: the next token reruns the window
+	}
+	slots, feed := g.feed()
+	if len(slots) != 1 || slots[0] != 1 || len(feed[0]) != T {
+		t.Errorf("fed slots %v (windows of %d), want slot 1 alone, with a window of %d", slots, len(feed[0]), T)
+	}
+	// Below the context, every sample gets its token, earliest first.
+	for slot := range d.n {
+		d.n[slot] = 3
+	}
+	if slots, _ = g.feed(); !slices.Equal(slots, []int{1, 3, 0, 2}) {
+		t.Errorf("fed slots %v, want 1 3 0 2 (samples 2 3 5 7)", slots)
+	}
+}
+
+// ctxDecoder is a decoder of context T.
+type ctxDecoder struct {
+	*fixedDecoder
+	T int
+}
+
+func (d ctxDecoder) Context() int { return d.T }
