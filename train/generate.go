@@ -159,6 +159,9 @@ func Generate(modelDir string, o GenerateOptions, w io.Writer) (err error) {
 		fmt.Fprintf(log, "note: sampling on the CPU: %s\n", why)
 		device = "cpu"
 	}
+	if err := samplingFits(p.Config, o, device); err != nil {
+		return err
+	}
 	if device == "cuda" {
 		err = sampleWith(tok, o, w, func(slots int) (decoder, error) { return newGPUDecoder(p, slots) })
 		fix := "use --device cpu"
@@ -168,6 +171,25 @@ func Generate(modelDir string, o GenerateOptions, w io.Writer) (err error) {
 		return deviceMemory(err, fix)
 	}
 	return generate(p, tok, o, w)
+}
+
+// samplingFits refuses, on the host, sampling o's sequences at once from a
+// model of cfg that cannot fit in twice the memory and swap: each
+// sequence's logits (and, on the CPU, its key/value cache and the weights),
+// where it would die out of memory after a long climb.
+func samplingFits(cfg graph.Config, o GenerateOptions, device string) error {
+	seqs := min(max(o.BatchSize, 1), max(len(o.Prompts), 1)*max(o.NumSamples, 1))
+	per := 4 * float64(cfg.VocabSize) // the logits of its last token
+	need := float64(seqs) * per
+	if device == "cpu" {
+		per += 4 * 2 * float64(cfg.NLayer) * float64(cfg.NCtx) * float64(cfg.NEmbd) // its keys and values
+		per += 4 * 14 * float64(cfg.NEmbd)                                          // a row of a step's scratch
+		need = cfg.ParamBytes(4) + float64(seqs)*per
+	}
+	if err := cfg.FitsMemory(need, 2, fmt.Sprintf("sampling %d sequences at once (--batch-size %d)", seqs, o.BatchSize)); err != nil {
+		return &ConfigError{fmt.Errorf("%w: lower --batch-size", err)}
+	}
+	return nil
 }
 
 // gpuSamplingLimit says why a GPU cannot sample from a model of cfg ("" when

@@ -1047,3 +1047,24 @@ type ctxDecoder struct {
 }
 
 func (d ctxDecoder) Context() int { return d.T }
+
+// A --batch-size whose sequences' logits and caches cannot fit in memory
+// is refused before the first sample (it grew to the OOM killer), naming
+// the flag; one that fits passes, as does a large --batch-size beyond the
+// samples there are, which opens no more slots than samples.
+func TestSamplingFits(t *testing.T) {
+	cfg := graph.Config{Arch: "gpt1", VocabSize: 50257, NCtx: 1024, NEmbd: 768, NHead: 12, NLayer: 12}
+	var ce *ConfigError
+	for _, device := range []string{"cpu", "cuda"} {
+		err := samplingFits(cfg, GenerateOptions{BatchSize: 1 << 40, NumSamples: 1 << 40}, device)
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "sampling 1099511627776 sequences at once (--batch-size 1099511627776)") || !strings.HasSuffix(err.Error(), "lower --batch-size") {
+			t.Errorf("%s: %v, want a config error naming --batch-size", device, err)
+		}
+	}
+	if err := samplingFits(cfg, GenerateOptions{BatchSize: 8, NumSamples: 8}, "cpu"); err != nil {
+		t.Errorf("8 sequences: %v", err)
+	}
+	if err := samplingFits(cfg, GenerateOptions{BatchSize: 1 << 40, NumSamples: 2}, "cpu"); err != nil {
+		t.Errorf("a --batch-size beyond the 2 samples: %v", err)
+	}
+}
