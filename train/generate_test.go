@@ -597,7 +597,9 @@ func TestReadPrompts(t *testing.T) {
 	for _, c := range []struct{ file, want string }{
 		{"{\"prompt\": \"a\"}\n{\"prompt\": \"b\"\n", "p.jsonl:2: "},
 		{"{\"prompt\": \"a\"}\n{\"text\": \"b\"}\n", `p.jsonl:2: the object has no "prompt" string`},
-		{"{\"prompt\": 3}\n", "p.jsonl:1: "},
+		{"{\"prompt\": 3}\n", `p.jsonl:1: "prompt" is a JSON number; it must be a string`},
+		{"{\"Prompt\": \"a\"}\n", `p.jsonl:1: the object has no "prompt" string`}, // keys are matched exactly
+		{"{\"prompt\": null}\n", `p.jsonl:1: the object has no "prompt" string`},
 		{"\n\nROMEO:\n", "p.jsonl:3: a line is a JSON object"},
 		{"\"unterminated\n", "p.jsonl:1: "},
 		{"\n \n", `p.jsonl: no prompts`},

@@ -35,10 +35,7 @@ func ReadPrompts(b []byte, name string) ([]Prompt, error) {
 		if !utf8.Valid(line) { // JSON decoding would turn the bytes into U+FFFD
 			return nil, inputErrorf("%s:%d: the line is not valid UTF-8 (convert the file to UTF-8)", name, p.Line)
 		}
-		var obj struct {
-			Prompt *string         `json:"prompt"`
-			ID     json.RawMessage `json:"id"`
-		}
+		var obj map[string]json.RawMessage // keys matched exactly: Go's struct decoding would take "Prompt"
 		switch {
 		case line[0] == '"':
 			if err := json.Unmarshal(line, &p.Text); err != nil {
@@ -48,10 +45,18 @@ func ReadPrompts(b []byte, name string) ([]Prompt, error) {
 			if err := json.Unmarshal(line, &obj); err != nil {
 				return nil, inputErrorf("%s:%d: %v", name, p.Line, jsonProblem(err))
 			}
-			if obj.Prompt == nil {
+			raw, ok := obj["prompt"]
+			if !ok || string(raw) == "null" {
 				return nil, inputErrorf("%s:%d: the object has no \"prompt\" string", name, p.Line)
 			}
-			p.Text, p.ID = *obj.Prompt, obj.ID
+			if err := json.Unmarshal(raw, &p.Text); err != nil {
+				var te *json.UnmarshalTypeError
+				if errors.As(err, &te) {
+					return nil, inputErrorf("%s:%d: \"prompt\" is a JSON %s; it must be a string", name, p.Line, te.Value)
+				}
+				return nil, inputErrorf("%s:%d: %v", name, p.Line, jsonProblem(err))
+			}
+			p.ID = obj["id"]
 		default:
 			return nil, inputErrorf("%s:%d: a line is a JSON object {\"prompt\": \"...\"} or a JSON string, not %.40q", name, p.Line, line)
 		}
