@@ -1058,15 +1058,15 @@ func TestSamplingFits(t *testing.T) {
 	cfg := graph.Config{Arch: "gpt1", VocabSize: 50257, NCtx: 1024, NEmbd: 768, NHead: 12, NLayer: 12}
 	var ce *ConfigError
 	for _, device := range []string{"cpu", "cuda"} {
-		err := samplingFits(cfg, GenerateOptions{BatchSize: 1 << 40, NumSamples: 1 << 40}, device)
-		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "sampling 1099511627776 sequences at once (--batch-size 1099511627776)") || !strings.HasSuffix(err.Error(), "lower --batch-size") {
+		err := samplingFits(cfg, GenerateOptions{BatchSize: 1 << 30, NumSamples: 1 << 30}, device)
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "sampling 1073741824 sequences at once (--batch-size 1073741824)") || !strings.HasSuffix(err.Error(), "lower --batch-size") {
 			t.Errorf("%s: %v, want a config error naming --batch-size", device, err)
 		}
 	}
 	if err := samplingFits(cfg, GenerateOptions{BatchSize: 8, NumSamples: 8}, "cpu"); err != nil {
 		t.Errorf("8 sequences: %v", err)
 	}
-	if err := samplingFits(cfg, GenerateOptions{BatchSize: 1 << 40, NumSamples: 2}, "cpu"); err != nil {
+	if err := samplingFits(cfg, GenerateOptions{BatchSize: 1 << 30, NumSamples: 2}, "cpu"); err != nil {
 		t.Errorf("a --batch-size beyond the 2 samples: %v", err)
 	}
 }
