@@ -193,6 +193,33 @@ func TestResumeTakesBestFromBestDir(t *testing.T) {
 	}
 }
 
+// killsPastBest are kills of a run past its last best/, by what each
+// leaves out of the run directory: after the step-20 checkpoint (the one
+// before is the latest), or before any.
+var killsPastBest = []struct {
+	name string
+	cut  []string
+}{
+	{"killed after step 20's checkpoint", []string{"checkpoint", "summary.json"}},
+	{"killed before a checkpoint", []string{"checkpoint", "checkpoint.prev", "summary.json"}},
+}
+
+// killedCopy copies the finished run from to to, as a kill would have left
+// it: without cut, checkpoint.prev (if kept) the latest checkpoint.
+func killedCopy(t *testing.T, from, to string, cut []string) string {
+	t.Helper()
+	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range cut {
+		os.RemoveAll(filepath.Join(to, f))
+	}
+	if _, err := os.Stat(filepath.Join(to, "checkpoint.prev")); err == nil {
+		os.Rename(filepath.Join(to, "checkpoint.prev"), filepath.Join(to, "checkpoint"))
+	}
+	return to
+}
+
 // A kill after an evaluation that improved (and wrote best/) and before
 // the next checkpoint: the resumed run trains those steps again, their
 // evaluations counting for patience as they did, so it ends as the run
@@ -212,23 +239,8 @@ func TestResumeAfterBestKeepsPatience(t *testing.T) {
 		t.Fatalf("best step %d: the test needs a best evaluation after the step-20 checkpoint", want.BestStep)
 	}
 	model := readFile(t, filepath.Join(straight, "best", "model.safetensors"))
-	for _, c := range []struct {
-		name string
-		cut  []string // what the kill leaves out
-	}{
-		{"killed after step 20's checkpoint", []string{"checkpoint", "summary.json"}},
-		{"killed before a checkpoint", []string{"checkpoint", "checkpoint.prev", "summary.json"}},
-	} {
-		run := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
-		if err := os.CopyFS(run, os.DirFS(straight)); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range c.cut {
-			os.RemoveAll(filepath.Join(run, f))
-		}
-		if _, err := os.Stat(filepath.Join(run, "checkpoint.prev")); err == nil {
-			os.Rename(filepath.Join(run, "checkpoint.prev"), filepath.Join(run, "checkpoint"))
-		}
+	for _, c := range killsPastBest {
+		run := killedCopy(t, straight, filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")), c.cut)
 		var log strings.Builder
 		got, err := Pretrain(context.Background(), tinyConfig(t, sets...), Options{OutDir: run, Resume: true, Log: &log})
 		if err != nil {

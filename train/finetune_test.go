@@ -1282,23 +1282,8 @@ func TestFinetuneResumeAfterBestKeepsPatience(t *testing.T) {
 		t.Fatalf("best step %d: the test needs a best evaluation after the step-20 checkpoint", want.BestStep)
 	}
 	head := readFile(t, filepath.Join(straight, "best", "head.safetensors"))
-	for _, c := range []struct {
-		name string
-		cut  []string
-	}{
-		{"killed after step 20's checkpoint", []string{"checkpoint", "summary.json"}},
-		{"killed before a checkpoint", []string{"checkpoint", "checkpoint.prev", "summary.json"}},
-	} {
-		run := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
-		if err := os.CopyFS(run, os.DirFS(straight)); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range c.cut {
-			os.RemoveAll(filepath.Join(run, f))
-		}
-		if _, err := os.Stat(filepath.Join(run, "checkpoint.prev")); err == nil {
-			os.Rename(filepath.Join(run, "checkpoint.prev"), filepath.Join(run, "checkpoint"))
-		}
+	for _, c := range killsPastBest {
+		run := killedCopy(t, straight, filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")), c.cut)
 		var log strings.Builder
 		got, err := Finetune(context.Background(), cfg, Options{OutDir: run, Resume: true, Log: &log})
 		if err != nil {
