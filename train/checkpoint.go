@@ -73,6 +73,14 @@ type State struct {
 	Files map[string]string `json:"files"`
 }
 
+// best is the run's best evaluation as the state holds it (nil before any).
+func (s State) best() *bestEval {
+	if s.BestVal == 0 {
+		return nil
+	}
+	return &bestEval{s.BestStep, s.BestVal}
+}
+
 // checkpoint is everything saved at one step.
 type checkpoint struct {
 	Config    Config

@@ -214,14 +214,8 @@ func load(path string, overrides []string, adjust func(*Config)) (Config, error)
 		adjust(&c)
 	}
 	where := configWhere(path, overrides)
-	// The values are validated beside unknown keys, which leave the others
-	// read; a value that could not be read (a syntax or type error, a map
-	// half set) would make the checks of the keys around it misleading.
-	if err := c.Validate(); err != nil && allUnknownKeys(errors.Join(errs...)) {
-		errs = append(errs, fmt.Errorf("%s: %w", where, err))
-	}
-	if len(errs) > 0 {
-		return c, &ConfigError{errors.Join(errs...)}
+	if err := loadErrors(errs, c.Validate, where); err != nil {
+		return c, err
 	}
 	if path != "" || len(overrides) > 0 {
 		c.where = where
@@ -374,6 +368,12 @@ func (c Config) Validate() error {
 		bad("device %q is not auto, cpu or cuda", c.Device)
 	}
 	return errors.Join(errs...)
+}
+
+// evalsAt reports whether a run of c evaluates after step (counted from
+// 1): every eval_interval steps, and at its last.
+func (c Config) evalsAt(step int) bool {
+	return c.EvalInterval > 0 && step%c.EvalInterval == 0 || step == c.MaxSteps
 }
 
 // T is the sequence length trained on.

@@ -560,6 +560,24 @@ func notUTF8(b []byte) error {
 	return nil
 }
 
+// loadErrors is the error of loading a config: the problems of reading
+// its file and overrides (errs), and those of its values (validate's,
+// prefixed with where) where errs leave every known key read, as unknown
+// keys do; a value that could not be read (a syntax or type error, a map
+// half set) would make the checks of the keys around it misleading. nil
+// when there are none.
+func loadErrors(errs []error, validate func() error, where string) error {
+	if allUnknownKeys(errors.Join(errs...)) {
+		if err := validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+		}
+	}
+	if len(errs) > 0 {
+		return &ConfigError{errors.Join(errs...)}
+	}
+	return nil
+}
+
 // unknownKeysError is a config document whose only problems are unknown
 // keys: every known key was read, so the values can still be validated.
 type unknownKeysError struct{ err error }

@@ -189,10 +189,7 @@ func (r *ftRun) plan() {
 			r.accGrads[i] = make([]float32, len(w.Data))
 		}
 	}
-	r.total = cfg.Epochs * r.perEpoch
-	if cfg.MaxSteps > 0 {
-		r.total = cfg.MaxSteps
-	}
+	r.total = cfg.steps(r.perEpoch)
 	r.warmup = warmupSteps(cfg.WarmupFraction, r.total)
 	r.sum.BestMetric = info.Metric
 }

@@ -62,6 +62,14 @@ type finetuneState struct {
 	Files map[string]string `json:"files"`
 }
 
+// best is the run's best evaluation as the state holds it (nil before any).
+func (s finetuneState) best() *bestEval {
+	if s.BestStep == 0 {
+		return nil
+	}
+	return &bestEval{s.BestStep, s.BestMetric}
+}
+
 // taskData identifies a run's encoded training and validation examples.
 type taskData struct {
 	Train  int    `json:"train_examples"`

@@ -119,11 +119,8 @@ func LoadFinetune(path string, overrides []string) (FinetuneConfig, error) {
 		errs = append(errs, err)
 	}
 	c.where = configWhere(path, overrides)
-	if err := c.Validate(); err != nil && allUnknownKeys(errors.Join(errs...)) { // as Load validates
-		errs = append(errs, fmt.Errorf("finetune %s: %w", c.where, err))
-	}
-	if len(errs) > 0 {
-		return c, &ConfigError{errors.Join(errs...)}
+	if err := loadErrors(errs, c.Validate, "finetune "+c.where); err != nil {
+		return c, err
 	}
 	return c, nil
 }

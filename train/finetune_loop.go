@@ -442,15 +442,8 @@ func (r *ftRun) evaluate(ctx context.Context, m metrics) (map[string]float64, er
 	r.state.Val = val
 	metric := r.model.info.Metric
 	v := val[metric]
-	var b *bestEval
-	if r.state.BestStep > 0 {
-		b = &bestEval{r.state.BestStep, r.state.BestMetric}
-	}
-	b, kept, improved, rejoined, save := settleBest(r.state.Step, v, b, r.kept, r.better)
+	b, kept, improved, save := r.state.settle(r.state.Step, v, r.state.best(), r.kept, r.better)
 	r.kept, r.state.BestStep, r.state.BestMetric = kept, b.Step, b.Value
-	if rejoined {
-		r.state.SinceBest = 0
-	}
 	if save {
 		if err := r.saveBest(); err != nil {
 			return nil, err
@@ -465,13 +458,7 @@ func (r *ftRun) better(v, than float64) bool { return isBetter(r.model.info.Metr
 
 // shownBest is the best evaluation the run reports: its own, or what
 // best/ holds beyond it (nil before any).
-func (r *ftRun) shownBest() *bestEval {
-	var b *bestEval
-	if r.state.BestStep > 0 {
-		b = &bestEval{r.state.BestStep, r.state.BestMetric}
-	}
-	return shownBest(b, r.kept, r.better)
-}
+func (r *ftRun) shownBest() *bestEval { return shownBest(r.state.best(), r.kept, r.better) }
 
 // finish writes the last checkpoint and the summary.
 func (r *ftRun) finish() (*FinetuneSummary, error) {

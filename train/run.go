@@ -288,12 +288,8 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 
 // fillSummary copies the run's state into its summary.
 func (r *run) fillSummary(status string) {
-	var b *bestEval
-	if r.state.BestVal != 0 {
-		b = &bestEval{r.state.BestStep, r.state.BestVal}
-	}
 	r.sum.Step, r.sum.BestValLoss, r.sum.BestStep, r.sum.Best = r.state.Step, 0, 0, ""
-	if b = shownBest(b, r.kept, lower); b != nil {
+	if b := shownBest(r.state.best(), r.kept, lower); b != nil {
 		r.sum.BestValLoss, r.sum.BestStep = b.Value, b.Step
 		r.sum.Best = filepath.Join(r.opt.OutDir, bestDir)
 	}

@@ -77,7 +77,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	for r.state.Step < cfg.MaxSteps && !r.state.stopped(r.opt.Log, r.state.Step) {
 		step := r.state.Step
 		done := step + 1 // the step count after this step
-		evaluated := cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0 || done == cfg.MaxSteps
+		evaluated := cfg.evalsAt(done)
 		saves := cfg.CheckpointInterval > 0 && done%cfg.CheckpointInterval == 0 && done < cfg.MaxSteps
 		why, err := stopBefore(ctx, r.opt, cfg.MaxDuration(), clock, p.budget(evaluated, saves, cfg.EvalBatches, cfg.GradAccum), step, step > first || ranDue)
 		if err != nil {
@@ -369,7 +369,9 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 	}
 	m["val_loss"] = v
 	r.state.ValLoss = v
-	b, improved, save := r.settleBest(v)
+	var b *bestEval
+	var improved, save bool
+	b, r.kept, improved, save = r.state.settle(r.state.Step, v, r.state.best(), r.kept, lower)
 	r.state.BestVal, r.state.BestStep = b.Value, b.Step
 	if save {
 		if err := r.syncGPU(); err != nil {
@@ -386,23 +388,6 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 	}
 	r.state.evaluated(improved, r.cfg.Patience, r.state.Step, r.cfg.MaxSteps, r.state.BestStep, "val_loss")
 	return nil
-}
-
-// settleBest judges an evaluation of validation loss v against the run's
-// best (see settleBest), resetting patience's count where what best/ held
-// beyond the checkpoint joins the best; it returns the run's best, whether
-// v improved on it and whether best/ takes the model.
-func (r *run) settleBest(v float64) (best bestEval, improved, save bool) {
-	var b *bestEval
-	if r.state.BestVal != 0 {
-		b = &bestEval{r.state.BestStep, r.state.BestVal}
-	}
-	var rejoined bool
-	b, r.kept, improved, rejoined, save = settleBest(r.state.Step, v, b, r.kept, lower)
-	if rejoined {
-		r.state.SinceBest = 0
-	}
-	return *b, improved, save
 }
 
 // lower is better for a loss.

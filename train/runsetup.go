@@ -224,7 +224,7 @@ func (r *run) resume() (*checkpoint, error) {
 	switch {
 	case r.cfg.MaxSteps < step:
 		return nil, &ConfigError{fmt.Errorf("--resume: max_steps %d, but the run is at step %d: set max_steps to %d or more", r.cfg.MaxSteps, step, step)}
-	case r.cfg.MaxSteps == step && ck.State.EvalDue == nil && stoppedShort(step, ck.Config.MaxSteps, ck.State.StoppedEarly, ck.Config.EvalInterval > 0 && step%ck.Config.EvalInterval == 0):
+	case r.cfg.MaxSteps == step && ck.State.EvalDue == nil && stoppedShort(step, ck.Config.MaxSteps, ck.State.StoppedEarly, ck.Config.evalsAt(step)):
 		return nil, &ConfigError{fmt.Errorf("--resume: max_steps %d is the step the run stopped at, on its way to %d, before the evaluation a run makes at its last step: set max_steps above %d", step, ck.Config.MaxSteps, step)}
 	case r.cfg.MaxSteps == step && ck.State.EvalDue == nil:
 		r.finished = true
