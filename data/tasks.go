@@ -217,10 +217,11 @@ func OpenTaskSource(path string) (*TaskSource, error) {
 // in file order, instead of keeping it: the TaskData it returns has no
 // Examples. An error from fn stops the reading and is returned as it is.
 func (s *TaskSource) Scan(f TaskFormat, needLabel bool, fn func(Example) error) (*TaskData, error) {
-	format, err := f.FileFormat(s.Path)
-	if err != nil && s.stdin {
-		return nil, fmt.Errorf("task %s: standard input has no extension to tell the format by (set format: tsv, csv or jsonl)", stdinName)
+	path := s.Path
+	if s.stdin { // named stdinName, which FileFormat would take for a file
+		path = Stdin
 	}
+	format, err := f.FileFormat(path)
 	if err != nil {
 		return nil, err
 	}
