@@ -287,6 +287,11 @@ func TestTaskSourceStdin(t *testing.T) {
 		if _, err := src.Scan(f, true, func(Example) error { return nil }); err == nil || !strings.HasPrefix(err.Error(), `stdin:3: label "maybe"`) {
 			t.Errorf("a bad row of stdin: %v, want it named stdin:3", err)
 		}
+		noFormat := f
+		noFormat.Format = ""
+		if _, err := src.Scan(noFormat, false, func(Example) error { return nil }); err == nil || !strings.Contains(err.Error(), "task stdin: standard input has no extension to tell the format by") {
+			t.Errorf("stdin without a format: %v, want it said that standard input has no extension", err)
+		}
 	})
 	withStdin(t, "{\"t\": \"A\", \"y\": \"yes\"}\n", func() {
 		d, err := ReadTaskFile("-", TaskFormat{Format: "jsonl", Columns: f.Columns, Labels: f.Labels}, true)
