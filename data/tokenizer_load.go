@@ -20,8 +20,8 @@ const (
 // vocabFiles are the files of the OpenAI vocabularies, by spec.
 var vocabFiles = map[string]string{"gpt2": GPT2EncoderFile + " and " + GPT2MergesFile, "gpt1": GPT1EncoderFile + " and " + GPT1MergesFile}
 
-// openAIVocabSizes are the sizes of the OpenAI vocabularies, by spec.
-var openAIVocabSizes = map[string]int{"gpt2": 50257, "gpt1": 40478}
+// OpenAIVocabSizes are the sizes of the OpenAI vocabularies, by spec.
+var OpenAIVocabSizes = map[string]int{"gpt2": 50257, "gpt1": 40478}
 
 // ResolveTokenizer returns the tokenizer a command-line spec names:
 //
@@ -53,7 +53,7 @@ func ResolveTokenizer(spec string) (Tokenizer, error) {
 			return nil, fmt.Errorf("tokenizer %s (%s=%s): %w", spec, env, dir, err)
 		}
 		name := map[string]string{"gpt2": "GPT-2", "gpt1": "GPT-1"}[spec]
-		if size := openAIVocabSizes[spec]; tok.Name() == spec+"-bpe" && tok.VocabSize() != size { // a BPE of the same format, trained on other text
+		if size := OpenAIVocabSizes[spec]; tok.Name() == spec+"-bpe" && tok.VocabSize() != size { // a BPE of the same format, trained on other text
 			return nil, fmt.Errorf("tokenizer %s: %s=%s holds a BPE of %d tokens, not %s's %d: point %s at a directory holding %s's %s (or, to use the tokenizer it holds, name that directory as the tokenizer)",
 				spec, env, dir, tok.VocabSize(), name, size, env, name, vocabFiles[spec])
 		}

@@ -137,11 +137,8 @@ func tokenizerSize(spec string) (int, error) {
 	if err == nil {
 		return tok.VocabSize(), nil
 	}
-	if n, ok := builtinVocab[spec]; ok { // its files need not be here
+	if n, ok := data.OpenAIVocabSizes[spec]; ok { // its files need not be here
 		return n, nil
 	}
 	return 0, &InputError{Err: err} // as pretrain reports it
 }
-
-// builtinVocab is the size of the built-in BPE vocabularies.
-var builtinVocab = map[string]int{"gpt2": 50257, "gpt1": 40478}
