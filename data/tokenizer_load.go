@@ -2,6 +2,7 @@ package data
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -95,6 +96,11 @@ func resolveDir(dir string) (Tokenizer, error) {
 		_, err := os.Stat(filepath.Join(dir, name))
 		return err == nil
 	}
+	if has(hfTokenizerConfigFile) && (has(GPT2EncoderFile) || has(hfVocabFile) || has(GPT1EncoderFile) || has(CharTokenizerFile)) {
+		if err := checkTokenizerConfig(filepath.Join(dir, hfTokenizerConfigFile)); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case has(GPT2EncoderFile) && has(GPT2MergesFile):
 		tokens, pairs, err := readBPEFiles(dir, GPT2EncoderFile, GPT2MergesFile)
@@ -126,6 +132,36 @@ func resolveDir(dir string) (Tokenizer, error) {
 	}
 	return nil, fmt.Errorf("directory %s holds no tokenizer (want %s, %s and %s, %s and %s, or %s and %s; or a run's %s/ or shards' %s/ directory)",
 		dir, CharTokenizerFile, GPT2EncoderFile, GPT2MergesFile, hfVocabFile, hfMergesFile, GPT1EncoderFile, GPT1MergesFile, RunCheckpointDir, shardTokenizerDir)
+}
+
+// checkTokenizerConfig refuses a tokenizer_config.json whose settings make
+// Hugging Face's tokenizers encode otherwise than the vocabulary files
+// beside it say, and so otherwise than gptctl: add_prefix_space (a space
+// before the text: "Hello" becomes "ĠHello") and add_bos_token or
+// add_eos_token (a token before or after every encoding). The settings that
+// change decoding alone (clean_up_tokenization_spaces) or that the
+// tokenizer class ignores stay unread.
+func checkTokenizerConfig(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("tokenizer: %w", err)
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("tokenizer %s: not a JSON object: %w", path, err)
+	}
+	var set []string
+	for _, key := range []string{"add_prefix_space", "add_bos_token", "add_eos_token"} {
+		var on bool
+		if v, ok := cfg[key]; ok && json.Unmarshal(v, &on) == nil && on {
+			set = append(set, key)
+		}
+	}
+	if len(set) > 0 {
+		return fmt.Errorf("tokenizer %s: %s true: Hugging Face's tokenizers would then give other ids than gptctl, which encodes text as it is (each must be false or absent)",
+			path, strings.Join(set, ", "))
+	}
+	return nil
 }
 
 // RunCheckpointDir is where a gptctl run directory keeps its latest model

@@ -280,3 +280,50 @@ func BenchmarkTokenizerJSONCheck(b *testing.B) {
 		}
 	}
 }
+
+// A tokenizer_config.json that makes Hugging Face's tokenizers add a space
+// before the text or a token around it gives the model other ids there than
+// in gptctl: refused, naming the file and the keys. gptctl's own file, and
+// the settings at false, load.
+func TestTokenizerConfigThatChangesIDs(t *testing.T) {
+	dir := t.TempDir()
+	if err := trainTiny(t, smallText()[:20_000], 300).SaveHF(dir, 64); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ResolveTokenizer(dir); err != nil {
+		t.Fatalf("gptctl's own files: %v", err)
+	}
+	path := filepath.Join(dir, hfTokenizerConfigFile)
+	for cfg, want := range map[string]string{
+		`{"tokenizer_class": "GPT2Tokenizer", "add_prefix_space": true}`:                          "add_prefix_space true",
+		`{"tokenizer_class": "GPT2Tokenizer", "add_bos_token": true, "add_eos_token": true}`:      "add_bos_token, add_eos_token true",
+		`{"tokenizer_class": "GPT2Tokenizer", "add_prefix_space": false, "add_bos_token": false}`: "",
+		`[1, 2]`: "not a JSON object",
+	} {
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ResolveTokenizer(dir)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", cfg, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path)):
+			t.Errorf("%s: got %v, want an error naming %s and %q", cfg, err, path, want)
+		}
+	}
+	// A char tokenizer's directory is read the same way.
+	char := t.TempDir()
+	if err := NewCharTokenizer("abc").Save(char); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewCharTokenizer("abc").SaveHF(char, 64); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ResolveTokenizer(char); err != nil {
+		t.Fatalf("gptctl's own char files: %v", err)
+	}
+	os.WriteFile(filepath.Join(char, hfTokenizerConfigFile), []byte(`{"add_bos_token": true}`), 0o644)
+	if _, err := ResolveTokenizer(char); err == nil || !strings.Contains(err.Error(), "add_bos_token") {
+		t.Errorf("char tokenizer with add_bos_token: %v", err)
+	}
+}
