@@ -137,9 +137,21 @@ func (c *taskCodec) segments(ex data.Example) (rows [][][]int32, cut bool) {
 	case TaskEntailment:
 		return [][][]int32{{c.text(f["premise"]), c.text(f["hypothesis"])}}, false
 	case TaskSimilarity:
-		pair := [][]int32{c.text(f["a"]), c.text(f["b"])}
+		// The pair is cut in an order of its own, the greater text
+		// (compared by ids) second, so that where the rule's tie-break
+		// decides which loses a token, the same text does whichever
+		// column holds it: a row and its swap read the same two texts.
+		a, b := c.text(f["a"]), c.text(f["b"])
+		pair := [][]int32{a, b}
+		if slices.Compare(a, b) > 0 {
+			pair = [][]int32{b, a}
+		}
 		cut = truncate(pair, c.info.MaxLen-len(pair)-1)
-		a, b := pair[0], pair[1]
+		if slices.Compare(a, b) > 0 {
+			a, b = pair[1], pair[0]
+		} else {
+			a, b = pair[0], pair[1]
+		}
 		return [][][]int32{{a, b}, {b, a}}, cut
 	case TaskMultipleChoice:
 		// The context and the question are one segment of the row, whose

@@ -138,8 +138,11 @@ func TestMetricsText(t *testing.T) {
 }
 
 // A similarity pair is truncated once, so both orders read the same text:
-// of two segments of 4 tokens in a budget of 7, b loses its last token in
+// of two segments of 4 tokens in a budget of 7, one loses its last token in
 // both orders (truncating each order, the later segment of each lost it).
+// The one that loses it is the same text in the row with a and b swapped
+// (the greater by ids, "xyzx"), so the swapped row reads the same two
+// sequences and scores the same.
 func TestSimilarityTruncatesThePairOnce(t *testing.T) {
 	tok := data.NewCharTokenizer("abcdxyz ") // a 1, b 2, c 3, d 4, x 5, y 6, z 7
 	const S, D, E = 100, 101, 102
@@ -147,6 +150,10 @@ func TestSimilarityTruncatesThePairOnce(t *testing.T) {
 	ex := codec.encode(data.Example{Fields: map[string]string{"a": "abcd", "b": "xyzx"}})
 	if got, want := fmt.Sprint(ex.rows), "[[100 1 2 3 4 101 5 6 7 102] [100 5 6 7 101 1 2 3 4 102]]"; got != want || codec.truncated != 1 {
 		t.Errorf("rows %s (%d truncated), want %s", got, codec.truncated, want)
+	}
+	swapped := codec.encode(data.Example{Fields: map[string]string{"a": "xyzx", "b": "abcd"}})
+	if got, want := fmt.Sprint(swapped.rows), "[[100 5 6 7 101 1 2 3 4 102] [100 1 2 3 4 101 5 6 7 102]]"; got != want || codec.truncated != 2 {
+		t.Errorf("swapped: rows %s (%d truncated), want %s", got, codec.truncated, want)
 	}
 }
 
