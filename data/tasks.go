@@ -285,9 +285,8 @@ func (s *TaskSource) read(p *taskParser) error {
 }
 
 // crLineEnds reports whether head, the first bytes of a file, has CR line
-// endings (an old Mac file): a \r with text after it, and no \n at all. A
-// file with LF or CRLF line ends keeps its rows, a stray \r in a cell
-// included.
+// endings (an old Mac file): a \r with text after it, and no \n at all. In
+// a file with LF or CRLF line ends, the readers refuse a stray \r (strayCR).
 func crLineEnds(head []byte) bool {
 	if bytes.IndexByte(head, '\n') >= 0 {
 		return false

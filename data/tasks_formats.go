@@ -14,7 +14,7 @@ import (
 )
 
 // readTSV reads tab-separated rows, GLUE style: no quoting at all, a
-// trailing \r is dropped, blank lines are skipped.
+// trailing \r is dropped (another \r is refused), blank lines are skipped.
 func (p *taskParser) readTSV(r *bufio.Reader) error {
 	needHeader := p.f.Header
 	if !needHeader {
@@ -26,7 +26,11 @@ func (p *taskParser) readTSV(r *bufio.Reader) error {
 			return fmt.Errorf("task %s: %w", p.path, err)
 		}
 		if ln != "" {
-			cells := strings.Split(strings.TrimSuffix(strings.TrimSuffix(ln, "\n"), "\r"), "\t")
+			text := strings.TrimSuffix(strings.TrimSuffix(ln, "\n"), "\r")
+			if strings.IndexByte(text, '\r') >= 0 {
+				return strayCRError(p.path, line)
+			}
+			cells := strings.Split(text, "\t")
 			if err := p.row(line, cells, false, &needHeader); err != nil {
 				return err
 			}
@@ -77,7 +81,11 @@ func (p *taskParser) readCSV(br *bufio.Reader) error {
 		if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrBareQuote) {
 			// A quote inside a field that does not begin with one: the
 			// reader has skipped to the end of its line, the record's end.
-			if cells, ok := lenientRecord(rec.take(start, r.InputOffset())); ok {
+			raw := rec.take(start, r.InputOffset())
+			if cells, ok := lenientRecord(raw); ok {
+				if strayCR(raw) {
+					return strayCRError(p.path, pe.StartLine)
+				}
 				if err := p.row(pe.StartLine, cells, true, &needHeader); err != nil {
 					return err
 				}
@@ -91,11 +99,56 @@ func (p *taskParser) readCSV(br *bufio.Reader) error {
 			return fmt.Errorf("task %s: %w", p.path, err)
 		}
 		line, _ := r.FieldPos(0)
-		quoted := bytes.IndexByte(rec.take(start, r.InputOffset()), '"') >= 0
+		raw := rec.take(start, r.InputOffset())
+		if strayCR(raw) {
+			return strayCRError(p.path, line)
+		}
+		quoted := bytes.IndexByte(raw, '"') >= 0
 		if err := p.row(line, cells, quoted, &needHeader); err != nil {
 			return err
 		}
 	}
+}
+
+// strayCR reports whether the raw text of a CSV record holds a carriage
+// return outside its quoted fields that does not end a line (before a line
+// feed): a row end of a file that mixes CR and LF line endings, where other
+// readers (Python's csv module, pandas) end the row and the csv reader
+// does not. A quoted field's CR is text.
+func strayCR(raw []byte) bool {
+	fieldStart, quoted := true, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if quoted {
+			if c == '"' {
+				if i+1 < len(raw) && raw[i+1] == '"' {
+					i++
+				} else {
+					quoted = false
+				}
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			quoted, fieldStart = fieldStart, false // a quote inside a field is text
+		case ',', '\n':
+			fieldStart = true
+		case '\r':
+			if i+1 == len(raw) || raw[i+1] != '\n' {
+				return true
+			}
+		default:
+			fieldStart = false
+		}
+	}
+	return false
+}
+
+// strayCRError is the error of a line with a carriage return that does not
+// end it.
+func strayCRError(path string, line int) error {
+	return &RowError{Path: path, Line: line, Msg: `a carriage return (CR) inside the line, not before its line feed: the file mixes CR and LF line endings, and other readers end the row there; convert the CRs to LF (tr '\r' '\n' < FILE > NEW), or remove them if they are text`}
 }
 
 // lenientRecord splits the raw text of one CSV record that has a quote in

@@ -266,6 +266,15 @@ func TestReadTaskFileErrors(t *testing.T) {
 		{"cr line ends csv", "cr.csv", "\ufeffsentence,label\rfine,1\r", sst2Format, true, 0, "the file has CR line endings"},
 		{"cr line ends jsonl", "cr.jsonl", `{"t": "a"}` + "\r" + `{"t": "b"}` + "\r", TaskFormat{Columns: map[string]string{"text": "t"}}, false, 0, "the file has CR line endings"},
 		{"cr line ends headerless", "cr.tsv", "a\t1\rb\t0", TaskFormat{Columns: map[string]string{"text": "0", "label": "1"}, Labels: labels01}, true, 0, "the file has CR line endings"},
+		// A CR inside a line of a file with LF line ends is a row end to
+		// other readers: refused, not read as text that joins two rows
+		// (a one-column file had no other sign of it).
+		{"stray cr tsv", "p.tsv", "text\none\rtwo\nthree\n", TaskFormat{SkipBadRows: true, Header: true, Columns: map[string]string{"text": "text"}}, false, 2,
+			"p.tsv:2: a carriage return (CR) inside the line, not before its line feed"},
+		{"stray cr csv", "p.csv", "text,label\r\nok,1\r\none\rtwo,0\r\n", TaskFormat{Header: true, Columns: map[string]string{"text": "text", "label": "label"}, Labels: labels01}, true, 3,
+			"a carriage return (CR) inside the line"},
+		{"stray cr csv bare quote", "p.csv", "text\nsay \"hi\"\rthere\n", TaskFormat{Header: true, Columns: map[string]string{"text": "text"}}, false, 2,
+			"a carriage return (CR) inside the line"},
 		// Predict (no label read) takes a row that lacks trailing cells it
 		// does not read, but not one that lacks an input or has one too many.
 		{"predict short row lacks an input", "p.tsv", "id\tsentence\tlabel\n1\n", TaskFormat{Header: true, Columns: sst2Format.Columns}, false, 2,
@@ -730,15 +739,6 @@ func TestReadTaskFileUnlabeledShortRows(t *testing.T) {
 	}
 }
 
-// A stray \r inside a row of a file with LF line ends is text, not a line
-// end: the file keeps its rows.
-func TestReadTaskFileStrayCR(t *testing.T) {
-	d, err := ParseTaskFile([]byte("sentence\tlabel\na\rb\t1\nc\t0\n"), "t.tsv", sst2Format, true)
-	if err != nil || len(d.Examples) != 2 || d.Examples[0].Fields["text"] != "a\rb" {
-		t.Errorf("a stray \\r: %v, %+v", err, d)
-	}
-}
-
 // A quote inside a CSV field that does not begin with one is text, as
 // Python's csv module and pandas read it (Go's reader refuses it): rows
 // keep their cells and lines, quoted fields around them included, CRLF
@@ -765,5 +765,18 @@ func TestCSVQuoteInsideField(t *testing.T) {
 	f.Labels = []string{"0", "2"}
 	if _, err := ReadTaskFile(path, f, true); err == nil || !strings.HasPrefix(err.Error(), path+":2: label \"1\"") {
 		t.Errorf("an unknown label on the row with the quote: %v, want it named at line 2", err)
+	}
+}
+
+// A CR inside a quoted CSV field is text, and a CRLF line end is a line
+// end: neither is a stray CR.
+func TestCSVQuotedCRIsText(t *testing.T) {
+	f := TaskFormat{Header: true, Columns: map[string]string{"text": "text"}}
+	d, err := ParseTaskFile([]byte("text\r\n\"one\rtwo\"\r\n\"a \"\"q\"\"\r\"\r\n"), "q.csv", f, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Examples) != 2 || d.Examples[0].Fields["text"] != "one\rtwo" || d.Examples[1].Fields["text"] != "a \"q\"\r" {
+		t.Errorf("examples %+v, want the texts \"one\\rtwo\" and \"a \\\"q\\\"\\r\"", d.Examples)
 	}
 }
