@@ -173,7 +173,7 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 			v, ok = "", true
 		}
 		if !ok {
-			return Example{}, p.rowErr(line, role, "missing %s (%s)", p.colDesc(role), role)
+			return Example{}, p.rowErr(line, role, "missing %s (%s)", p.missingDesc(role, cells, have), role)
 		}
 		ex.Fields[role] = v
 	}
@@ -270,7 +270,7 @@ func (p *taskParser) options(line int, cells []string, have []bool) ([]string, *
 				missing = i
 			}
 		case !ok:
-			return nil, p.rowErr(line, role, "missing %s (%s)", p.colDesc(role), role)
+			return nil, p.rowErr(line, role, "missing %s (%s)", p.missingDesc(role, cells, have), role)
 		case p.target != "" && p.blank(v) != "": // as a blank input
 			why := " (for rows with fewer options, set min_options)"
 			if p.f.MinOptions > 0 {
@@ -375,6 +375,29 @@ func (p *taskParser) value(role string, cells []string, have []bool) (v string, 
 		parts[k] = strings.TrimSpace(cells[i])
 	}
 	return strings.Join(parts, " "), true
+}
+
+// missingDesc names the column of role that a row lacks: of joined
+// columns ("a+b"), the first one missing, and the join.
+func (p *taskParser) missingDesc(role string, cells []string, have []bool) string {
+	idx := p.cols[role]
+	if len(idx) < 2 {
+		return p.colDesc(role)
+	}
+	for _, i := range idx {
+		if i < len(cells) && (have == nil || have[i]) {
+			continue
+		}
+		part := "column " + strconv.Itoa(i)
+		switch {
+		case p.format == "jsonl":
+			part = fmt.Sprintf("field %q", p.names[i])
+		case p.f.Header:
+			part = fmt.Sprintf("column %q", p.names[i])
+		}
+		return fmt.Sprintf("%s of %s", part, p.colDesc(role))
+	}
+	return p.colDesc(role)
 }
 
 // colDesc names the column of role for a message.

@@ -243,6 +243,8 @@ func TestReadTaskFileErrors(t *testing.T) {
 			`c7.csv:3: csv syntax error in the row that starts here: extraneous or missing " in quoted-field, found at line 53, column`},
 		{"csv quote closed rows later", "c.csv", "sentence,label\n\"two\nlines\"x,1\nok,0\n", sst2Format, true, 2, "found at line 3, column 6"},
 		{"jsonl missing field", "d.jsonl", "{\"t\":\"a\",\"y\":1}\n{\"y\":1}\n", TaskFormat{Columns: map[string]string{"text": "t", "label": "y"}}, true, 2, `missing field "t" (text)`},
+		{"jsonl joined field null", "d.jsonl", "{\"a\":\"x\",\"b\":null,\"y\":1}\n", TaskFormat{Columns: map[string]string{"text": "a+b", "label": "y"}}, true, 1, `missing field "b" of field "a+b" (text)`},
+		{"jsonl option joined field absent", "d.jsonl", "{\"q\":\"x\",\"o\":\"a\",\"y\":0}\n", TaskFormat{Columns: map[string]string{"context": "q", "option0": "o", "option1": "o+p", "label": "y"}}, true, 1, `missing field "p" of field "o+p" (option1)`},
 		{"jsonl bad json", "d.jsonl", "{\"t\":\"a\"\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 1, "invalid json line"},
 		{"jsonl line an array", "d.jsonl", "{\"t\":\"a\"}\n[\"b\"]\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 2,
 			"invalid json line: an array where an object is wanted (want one object per line)"},
