@@ -111,7 +111,46 @@ func lockOutDir(outDir string) (release func(), err error) {
 	case err != nil:
 		return nil, &InputError{fmt.Errorf("--out %s: %w", outDir, err)}
 	}
+	// A pretrain or finetune that holds the directory's run lock is writing
+	// its run there, perhaps before any file shows it (the caller's check).
+	// A run takes its lock before it looks for this one (PrepareSign), so
+	// of two starting together one sees the other.
+	if _, err := os.Stat(filepath.Join(outDir, RunLockFile)); err == nil {
+		runRelease, err := LockFile(filepath.Join(outDir, RunLockFile))
+		if errors.As(err, &le) {
+			release()
+			return nil, &InputError{fmt.Errorf("--out %s: a pretrain or finetune (pid %s) is writing its run there; choose another --out", outDir, le.Holder)}
+		}
+		if err == nil {
+			runRelease()
+		}
+	}
 	return release, nil
+}
+
+// RunLockFile is the lock file of a pretrain or finetune run directory.
+const RunLockFile = ".lock"
+
+// PrepareSign names what shows that dir is, or is being made, a data
+// prepare's shard directory (its lock file, its working directory, its
+// shards or the mark of an unfinished move), for a run that would write its
+// files in with them; "" when nothing does.
+func PrepareSign(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, IncompleteFile)); err == nil {
+		return IncompleteFile
+	}
+	for _, prefix := range []string{"train", "val"} {
+		if shards, _ := ShardFiles(dir, prefix); len(shards) > 0 {
+			return "token shards, " + filepath.Base(shards[0])
+		}
+	}
+	if stages, _ := FilesIn(dir, func(name string) bool { return strings.HasPrefix(name, stagePrefix) }); len(stages) > 0 {
+		return "a data prepare's working directory, " + filepath.Base(stages[0])
+	}
+	if _, err := os.Stat(filepath.Join(dir, prepareLockFile)); err == nil {
+		return "a data prepare's lock file, " + prepareLockFile
+	}
+	return ""
 }
 
 // newStage makes the hidden directory a prepare writes into, in outDir,

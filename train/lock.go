@@ -20,7 +20,7 @@ func lockRunDir(dir string) (release func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, RunDirError(dir, err)
 	}
-	release, err = data.LockFile(filepath.Join(dir, ".lock"))
+	release, err = data.LockFile(filepath.Join(dir, data.RunLockFile))
 	var le *data.LockedError
 	switch {
 	case errors.As(err, &le):

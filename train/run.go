@@ -255,6 +255,10 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	if unlock, err = lockRunDir(opt.OutDir); err != nil {
 		return "", nil, err
 	}
+	if sign := data.PrepareSign(opt.OutDir); sign != "" && !opt.Resume { // after the lock: see data's lockOutDir
+		unlock()
+		return "", nil, inputErrorf("--out %s is a data prepare's shard directory (it has %s), which a run's files would be mixed in with: choose another --out (to train on the shards, pass the directory as data)", opt.OutDir, sign)
+	}
 	for _, name := range []string{bestDir, prevDir} { // a kill in the middle of their swaps
 		if err := recoverDir(opt.OutDir, name); err != nil {
 			unlock()

@@ -118,6 +118,47 @@ func TestDataPrepareRefusesRunDirectory(t *testing.T) {
 	}
 }
 
+// The other way round: pretrain --out of a shard directory, or of one a
+// prepare is making (its lock alone shows it at first), is refused, and a
+// prepare into a directory whose run lock a job holds (before it wrote
+// anything that shows the run) is refused too.
+func TestPrepareAndRunKeepApart(t *testing.T) {
+	tok := t.TempDir()
+	if err := data.NewCharTokenizer("ab ").Save(tok); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Repeat("ab ba ", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shards := filepath.Join(t.TempDir(), "shards")
+	if code, _, stderr := runCLI(t, "data", "prepare", "--tokenizer", tok, "--data", in, "--out", shards); code != 0 {
+		t.Fatalf("prepare: exit %d, %s", code, stderr)
+	}
+	making := t.TempDir()
+	os.WriteFile(filepath.Join(making, ".prepare.lock"), nil, 0o644)
+	for dir, sign := range map[string]string{shards: "token shards, train_000.bin", making: "a data prepare's lock file, .prepare.lock"} {
+		code, _, stderr := runCLI(t, "pretrain", "--data", in, "--set", "max_steps=1", "--out", dir)
+		want := "--out " + dir + " is a data prepare's shard directory (it has " + sign + ")"
+		if code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("pretrain --out %s: exit %d, %s\nwant exit %d, %q", dir, code, stderr, exitUsage, want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "train.yaml")); err == nil {
+			t.Errorf("pretrain --out %s wrote its job config", dir)
+		}
+	}
+	running := t.TempDir()
+	release := holdLock(t, running)
+	defer release()
+	code, _, stderr := runCLI(t, "data", "prepare", "--tokenizer", tok, "--data", in, "--out", running)
+	if code != exitUsage || !strings.Contains(stderr, "a pretrain or finetune (pid ") {
+		t.Errorf("prepare into a held run directory: exit %d, %s", code, stderr)
+	}
+	if got, _ := filepath.Glob(filepath.Join(running, "*.bin")); len(got) > 0 {
+		t.Errorf("shards written: %v", got)
+	}
+}
+
 // --data - reads standard input, as /dev/stdin does, where it was an error
 // saying stat -: no such file or directory.
 func TestDataPrepareStdin(t *testing.T) {

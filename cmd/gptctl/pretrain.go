@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"gptctl/data"
 	"gptctl/train"
 )
 
@@ -177,11 +178,11 @@ func removeIfUnused(dir string) {
 		return
 	}
 	for _, e := range entries {
-		if e.Name() != ".lock" {
+		if e.Name() != data.RunLockFile {
 			return
 		}
 	}
-	os.Remove(filepath.Join(dir, ".lock"))
+	os.Remove(filepath.Join(dir, data.RunLockFile))
 	os.Remove(dir) // fails, and keeps it, if a file came in since
 }
 
