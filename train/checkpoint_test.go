@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -365,4 +366,69 @@ func TestResumeMaxStepsAtStoppedStep(t *testing.T) {
 			t.Errorf("resume at step 8, evaluated, with max_steps 8: %+v, %v; want it complete", sum, err)
 		}
 	}
+}
+
+// A stop right after an interval checkpoint does not write the same step
+// again: checkpoint.prev keeps the checkpoint before it (a second copy of
+// the step would cost the stop's grace and the fallback a resume reads on
+// a damaged checkpoint), and the resume ends where a run without the stop
+// does.
+func TestStopAfterIntervalCheckpointWritesItOnce(t *testing.T) {
+	steps := func(run string) (ck, prev int) {
+		var a, b struct{ Step int }
+		if err := readState(filepath.Join(run, checkpointDir), &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := readState(filepath.Join(run, prevDir), &b); err != nil {
+			t.Fatal(err)
+		}
+		return a.Step, b.Step
+	}
+	stopAt := func(cancel context.CancelCauseFunc, at int) func(int) {
+		return func(step int) {
+			if step == at {
+				cancel(errors.New("test interruption"))
+			}
+		}
+	}
+	t.Run("pretrain", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := tinyConfig(t, "max_steps=10", "eval_interval=5", "checkpoint_interval=2")
+		straight, split := filepath.Join(dir, "straight"), filepath.Join(dir, "split")
+		want, err := Pretrain(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancelCause(context.Background())
+		if sum, err := Pretrain(ctx, cfg, Options{OutDir: split, Log: io.Discard, AfterStep: stopAt(cancel, 4)}); err != nil || sum.Status != "interrupted" || sum.Step != 4 {
+			t.Fatalf("interrupted run: %+v, %v", sum, err)
+		}
+		if ck, prev := steps(split); ck != 4 || prev != 2 {
+			t.Errorf("checkpoint at step %d, checkpoint.prev at %d; want 4 and 2", ck, prev)
+		}
+		got, err := Pretrain(context.Background(), cfg, Options{OutDir: split, Resume: true, Log: io.Discard})
+		if err != nil || got.ValLoss != want.ValLoss {
+			t.Errorf("resumed: %+v, %v; want val_loss %v", got, err, want.ValLoss)
+		}
+	})
+	t.Run("finetune", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := synthClassifier(t, dir, 60, "batch_size: 8\nmax_steps: 10\neval_interval: 5\ncheckpoint_interval: 2\n")
+		straight, split := filepath.Join(dir, "straight"), filepath.Join(dir, "split")
+		want, err := Finetune(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancelCause(context.Background())
+		if sum, err := Finetune(ctx, cfg, Options{OutDir: split, Log: io.Discard, AfterStep: stopAt(cancel, 4)}); err != nil || sum.Status != "interrupted" || sum.Step != 4 {
+			t.Fatalf("interrupted run: %+v, %v", sum, err)
+		}
+		if ck, prev := steps(split); ck != 4 || prev != 2 {
+			t.Errorf("checkpoint at step %d, checkpoint.prev at %d; want 4 and 2", ck, prev)
+		}
+		got, err := Finetune(context.Background(), cfg, Options{OutDir: split, Resume: true, Log: io.Discard})
+		if err != nil || !reflect.DeepEqual(got.Val, want.Val) {
+			t.Errorf("resumed: %+v, %v; want val %v", got, err, want.Val)
+		}
+	})
 }

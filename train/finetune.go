@@ -68,6 +68,7 @@ type ftRun struct {
 	kept       *bestEval       // what best/ holds beyond the checkpoint's best (see settleBest)
 	elapsed    func() float64  // the run's wall time so far, across sessions (set by loop)
 	ckJob      *FinetuneConfig // a resumed run's config as its checkpoint holds it
+	savedAt    int             // 1 + the step of the checkpoint this job wrote last (0: none)
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into

@@ -166,6 +166,7 @@ func (r *ftRun) save() error {
 	if err != nil {
 		return fmt.Errorf("checkpoint at step %d: %w", st.Step, err)
 	}
+	r.savedAt = st.Step + 1
 	return nil
 }
 

@@ -396,7 +396,12 @@ func lower(v, than float64) bool { return v < than }
 // end checkpoints the run where the loop stopped and writes its summary:
 // completed, unless it was interrupted; elapsed is its wall time.
 func (r *run) end(elapsed float64) (*Summary, error) {
-	if err := r.save(elapsed); err != nil {
+	if r.savedAt == r.state.Step+1 && r.state.EvalDue == nil {
+		// Stopped right after its interval checkpoint, which holds the
+		// state as it is (its wall time aside): not written again, which
+		// would cost a stop signal's grace and replace checkpoint.prev.
+		r.state.Elapsed = elapsed
+	} else if err := r.save(elapsed); err != nil {
 		return nil, err
 	}
 	r.progress.done()

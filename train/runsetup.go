@@ -43,6 +43,7 @@ type run struct {
 	finished bool      // resumed at max_steps: nothing to train or write
 	stopped  bool      // a signal stopped the setup as it loaded the data: loop only ends the run
 	kept     *bestEval // what best/ holds beyond the checkpoint's best (see settleBest)
+	savedAt  int       // 1 + the step of the checkpoint this job wrote last (0: none)
 }
 
 // newRun is newRunContext without a stop.
@@ -424,6 +425,7 @@ func (r *run) save(elapsed float64) error {
 	}
 	r.sum.Checkpoint = filepath.Join(r.opt.OutDir, checkpointDir)
 	r.state.Elapsed = st.Elapsed
+	r.savedAt = st.Step + 1
 	return nil
 }
 
