@@ -148,7 +148,9 @@ func reportRun(opts *ReportOptions) error {
 	}
 	paths, err := report.Render(runs, opts.OutDir, opts.Formats)
 	for _, p := range paths {
-		fmt.Fprintln(opts.Out, p)
+		if _, werr := fmt.Fprintln(opts.Out, p); werr != nil { // the files are written; a script reading the list gets none
+			return errors.Join(err, werr)
+		}
 	}
 	return err
 }

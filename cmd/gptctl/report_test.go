@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -71,6 +73,23 @@ func TestReportConstantHugeSeries(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "report", run, "--out", out)
 	if code != exitOK || !strings.Contains(stdout, filepath.Join(out, "grad_norm.png")) {
 		t.Fatalf("status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// A report whose list of files cannot be printed (stdout on a full disk)
+// fails, as eval and bench do there, where it exited 0.
+func TestReportListNotPrinted(t *testing.T) {
+	dir := t.TempDir()
+	runDir := filepath.Join(dir, "run")
+	os.Mkdir(runDir, 0o755)
+	metrics := `{"step":1,"train_loss":4.1,"lr":0.001}` + "\n" + `{"step":2,"train_loss":4.0,"lr":0.001}` + "\n"
+	if err := os.WriteFile(filepath.Join(runDir, "metrics.jsonl"), []byte(metrics), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	code := run([]string{"report", runDir, "--out", filepath.Join(dir, "rep")}, failWriter{syscall.ENOSPC}, &stderr)
+	if code != exitError || !strings.Contains(stderr.String(), "no space left on device") {
+		t.Errorf("status %d, stderr %q; want %d and the write error", code, stderr.String(), exitError)
 	}
 }
 
