@@ -1277,6 +1277,12 @@ func TestResumeFromElsewhereNamesRelativePath(t *testing.T) {
 	if want := "c.txt is relative, as " + filepath.Join(out, "train.yaml") + " names it"; !errors.As(err, &ie) || !strings.Contains(err.Error(), want) {
 		t.Errorf("resume from elsewhere: %v, want an InputError containing %q", err, want)
 	}
+	// A corpus this job names (--data, --set data=) that is not there is
+	// not blamed on the job file.
+	_, err = Pretrain(context.Background(), tinyConfig(t, "data=moved.txt", "max_steps=20"), Options{OutDir: out, Resume: true, Log: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "moved.txt") || strings.Contains(err.Error(), "names it") {
+		t.Errorf("resume with a corpus not there: %v, want the error without the job file's note", err)
+	}
 }
 
 // A job's first step cannot budget an evaluation before it (no step was

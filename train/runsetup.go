@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
 	G "gorgonia.org/gorgonia"
 
 	"gptctl/data"
@@ -488,6 +490,31 @@ func modelChange(want, have graph.Config) (key string, w, h any) {
 	return "", nil, nil
 }
 
+// savedStrings is the set of the string values in the YAML file at path
+// (none where it cannot be read).
+func savedStrings(path string) map[string]bool {
+	set := map[string]bool{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return set
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil {
+		return set
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode {
+			set[n.Value] = true
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&doc)
+	return set
+}
+
 // resumedPathError adds to err, a resumed run's failure to open one of the
 // data paths of its saved job file, that a relative path there is read from
 // the working directory: the job must resume from the directory it started
@@ -496,8 +523,9 @@ func resumedPathError(err error, outDir, job string, paths ...string) error {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	saved := savedStrings(filepath.Join(outDir, job))
 	for _, p := range paths {
-		if p != "" && !filepath.IsAbs(p) && strings.Contains(err.Error(), p) {
+		if p != "" && !filepath.IsAbs(p) && strings.Contains(err.Error(), p) && saved[p] { // not a --data or --set of this job
 			return inputErrorf("%v (%s is relative, as %s names it, and read from the working directory: resume from the directory the run started in, or make the path absolute there)",
 				err, p, filepath.Join(outDir, job))
 		}
