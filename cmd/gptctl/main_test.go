@@ -75,6 +75,8 @@ func TestCompletion(t *testing.T) {
 		{[]string{"pretrain", "--device", ""}, "auto\ncpu\ncuda\n"},
 		{[]string{"eval", "--format", ""}, "tsv\ncsv\njsonl\n"},
 		{[]string{"report", "--format", ""}, "png\nsvg\nhtml\n"},
+		{[]string{"report", "--format", "png,"}, "png,svg\npng,html\n"},
+		{[]string{"report", "--format", "svg,png,h"}, "svg,png,html\n:"},
 		{[]string{"eval", "--split", ""}, "val\ntrain\n"},
 	} {
 		code, out, _ := runCLI(t, append([]string{"__complete"}, c.args...)...)

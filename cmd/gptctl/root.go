@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -172,7 +173,27 @@ func completeFlagValues(c *cobra.Command) {
 		if !ok {
 			vals = flagValues[name]
 		}
+		if c.Flags().Lookup(name).Value.Type() == "stringSlice" { // a comma-separated list: report's --format
+			c.RegisterFlagCompletionFunc(name, listCompletions(vals))
+			continue
+		}
 		c.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp))
+	}
+}
+
+// listCompletions completes the last entry of a comma-separated list of
+// vals, offering those the list does not hold yet after the ones it does.
+func listCompletions(vals []string) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		i := strings.LastIndexByte(toComplete, ',')
+		done, last := strings.Split(toComplete[:i+1], ","), toComplete[i+1:]
+		var out []cobra.Completion
+		for _, v := range vals {
+			if strings.HasPrefix(v, last) && !slices.Contains(done, v) {
+				out = append(out, toComplete[:i+1]+v)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }
 
