@@ -99,7 +99,7 @@ func Prepare(opts PrepareOptions) (_ PrepareStats, err error) {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}
 	stats.Files, stats.InputBytes, stats.SizeUnknown = len(files), total, !sizesKnown(files)
-	created := firstMissing(opts.OutDir) // what lockOutDir creates
+	created := FirstMissing(opts.OutDir) // what lockOutDir creates
 	unlock, err := lockOutDir(opts.OutDir)
 	if err != nil {
 		return stats, err
@@ -164,10 +164,10 @@ func Prepare(opts PrepareOptions) (_ PrepareStats, err error) {
 	return stats, nil
 }
 
-// firstMissing is the outermost directory of path (path itself, or one
+// FirstMissing is the outermost directory of path (path itself, or one
 // above it) that does not exist, which creating path creates; "" when path
 // exists.
-func firstMissing(path string) string {
+func FirstMissing(path string) string {
 	top := filepath.Clean(path)
 	if _, err := os.Lstat(top); !errors.Is(err, fs.ErrNotExist) {
 		return ""

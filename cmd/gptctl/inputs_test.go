@@ -39,3 +39,26 @@ func TestNewRunDir(t *testing.T) {
 		t.Errorf("run directories %q, want %q", got, want)
 	}
 }
+
+// A job that fails before writing anything into an --out it created (here
+// its corpus is not there) removes it, and the directories it made above
+// it; an --out that was there stays.
+func TestFailedJobRemovesTheOutItCreated(t *testing.T) {
+	root := t.TempDir()
+	missing := filepath.Join(root, "missing.txt")
+	out := filepath.Join(root, "new", "deeper", "run")
+	if code, _, stderr := runCLI(t, "pretrain", "--data", missing, "--out", out); code != exitUsage {
+		t.Fatalf("exit %d, %s; want %d", code, stderr, exitUsage)
+	}
+	if _, err := os.Stat(filepath.Join(root, "new")); !os.IsNotExist(err) {
+		t.Errorf("%s is left behind (%v)", filepath.Join(root, "new"), err)
+	}
+	there := filepath.Join(root, "there")
+	os.Mkdir(there, 0o755)
+	if code, _, stderr := runCLI(t, "pretrain", "--data", missing, "--out", there); code != exitUsage {
+		t.Fatalf("exit %d, %s; want %d", code, stderr, exitUsage)
+	}
+	if _, err := os.Stat(there); err != nil {
+		t.Errorf("the --out that was there is gone: %v", err)
+	}
+}
