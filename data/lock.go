@@ -4,8 +4,10 @@ package data
 // directory.
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -49,3 +51,52 @@ func LockFile(path string) (release func(), err error) {
 
 // lockFile is lockOS; tests stand in for the file system.
 var lockFile = lockOS
+
+// LockHeld reports whether a process holds the lock file at path, and its
+// pid; false where there is no such file (the probe creates none) or no one
+// holds it (the probe takes and releases it).
+func LockHeld(path string) (holder string, held bool) {
+	if _, err := os.Stat(path); err != nil {
+		return "", false
+	}
+	release, err := LockFile(path)
+	var le *LockedError
+	if errors.As(err, &le) {
+		return le.Holder, true
+	}
+	if err == nil {
+		release()
+	}
+	return "", false
+}
+
+// RemoveCreated removes dir, which a job created for its output, when the
+// job failed having written nothing there but its lock file lock, held
+// through unlock (which it calls): the lock file goes while the lock is
+// held (and again after, where an open file cannot be removed), so a job
+// that took the lock since has its own file there, which keeps the
+// directory; then dir and the directories above it up to top, which the
+// job created too, as far as they are empty. A dir holding anything else is
+// kept, and everything above it.
+func RemoveCreated(dir, top, lock string, unlock func()) {
+	dir = filepath.Clean(dir) // as the paths made from it are
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		unlock()
+		return
+	}
+	for _, e := range entries {
+		if e.Name() != filepath.Base(lock) {
+			unlock()
+			return
+		}
+	}
+	os.Remove(lock)
+	unlock()
+	os.Remove(lock)
+	for d := dir; ; d = filepath.Dir(d) {
+		if os.Remove(d) != nil || d == filepath.Clean(top) {
+			return
+		}
+	}
+}

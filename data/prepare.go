@@ -111,19 +111,8 @@ func Prepare(opts PrepareOptions) (_ PrepareStats, err error) {
 		}
 		// A prepare that fails leaves no --out it created behind: once its
 		// stage is gone (removed before this runs), the directory holds
-		// the lock file alone, removed while the lock is held (and after,
-		// where an open file cannot be removed); a prepare that has taken
-		// the lock since has made its own, and os.Remove leaves a
-		// directory that holds anything.
-		lock := filepath.Join(opts.OutDir, prepareLockFile)
-		os.Remove(lock)
-		unlock()
-		os.Remove(lock)
-		for dir := filepath.Clean(opts.OutDir); ; dir = filepath.Dir(dir) {
-			if os.Remove(dir) != nil || dir == created {
-				break
-			}
-		}
+		// the lock file alone.
+		RemoveCreated(opts.OutDir, created, filepath.Join(opts.OutDir, prepareLockFile), unlock)
 	}()
 	stage, err := newStage(opts.OutDir)
 	if err != nil {

@@ -96,7 +96,7 @@ const stagePrefix = ".prepare.tmp-"
 // process ends, even on SIGKILL); it also checks that the tokenizer can be
 // published there.
 func lockOutDir(outDir string) (release func(), err error) {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Clean(outDir), 0o755); err != nil { // cleaned as every path in it is: a/../b makes no a
 		return nil, &InputError{fmt.Errorf("--out %s: %w", outDir, err)}
 	}
 	if fi, err := os.Lstat(filepath.Join(outDir, shardTokenizerDir)); err == nil && !fi.IsDir() {
@@ -115,15 +115,9 @@ func lockOutDir(outDir string) (release func(), err error) {
 	// its run there, perhaps before any file shows it (the caller's check).
 	// A run takes its lock before it looks for this one (PrepareSign), so
 	// of two starting together one sees the other.
-	if _, err := os.Stat(filepath.Join(outDir, RunLockFile)); err == nil {
-		runRelease, err := LockFile(filepath.Join(outDir, RunLockFile))
-		if errors.As(err, &le) {
-			release()
-			return nil, &InputError{fmt.Errorf("--out %s: a pretrain or finetune (pid %s) is writing its run there; choose another --out", outDir, le.Holder)}
-		}
-		if err == nil {
-			runRelease()
-		}
+	if pid, held := LockHeld(filepath.Join(outDir, RunLockFile)); held {
+		release()
+		return nil, &InputError{fmt.Errorf("--out %s: a pretrain or finetune (pid %s) is writing its run there; choose another --out", outDir, pid)}
 	}
 	return release, nil
 }
@@ -132,23 +126,24 @@ func lockOutDir(outDir string) (release func(), err error) {
 const RunLockFile = ".lock"
 
 // PrepareSign names what shows that dir is, or is being made, a data
-// prepare's shard directory (its lock file, its working directory, its
-// shards or the mark of an unfinished move), for a run that would write its
-// files in with them; "" when nothing does.
+// prepare's shard directory (its shards, the mark of an unfinished move,
+// its working directory, or its lock held by a prepare starting there),
+// for a run that would write its files in with them; "" when nothing does.
+// The lock file of a prepare that ended, or was refused, there is no sign.
 func PrepareSign(dir string) string {
 	if _, err := os.Stat(filepath.Join(dir, IncompleteFile)); err == nil {
-		return IncompleteFile
+		return "it has " + IncompleteFile
 	}
 	for _, prefix := range []string{"train", "val"} {
 		if shards, _ := ShardFiles(dir, prefix); len(shards) > 0 {
-			return "token shards, " + filepath.Base(shards[0])
+			return "it has token shards, " + filepath.Base(shards[0])
 		}
 	}
 	if stages, _ := FilesIn(dir, func(name string) bool { return strings.HasPrefix(name, stagePrefix) }); len(stages) > 0 {
-		return "a data prepare's working directory, " + filepath.Base(stages[0])
+		return "it has a data prepare's working directory, " + filepath.Base(stages[0])
 	}
-	if _, err := os.Stat(filepath.Join(dir, prepareLockFile)); err == nil {
-		return "a data prepare's lock file, " + prepareLockFile
+	if pid, held := LockHeld(filepath.Join(dir, prepareLockFile)); held {
+		return "a data prepare (pid " + pid + ") is writing it"
 	}
 	return ""
 }

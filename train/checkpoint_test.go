@@ -29,7 +29,7 @@ func TestBestSwapIsCrashSafe(t *testing.T) {
 	os.MkdirAll(tmp, 0o755)
 	writeFile(t, filepath.Join(tmp, "model.safetensors"), "half")
 
-	_, unlock, err := claim(cfg, Options{OutDir: dir, Resume: true, Log: io.Discard})
+	_, unlock, _, err := claim(cfg, Options{OutDir: dir, Resume: true, Log: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // dir/.lock, held until release is called or the process ends (the kernel
 // drops it even after SIGKILL).
 func lockRunDir(dir string) (release func(), err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Clean(dir), 0o755); err != nil { // cleaned as every path in it is: a/../b makes no a
 		return nil, RunDirError(dir, err)
 	}
 	release, err = data.LockFile(filepath.Join(dir, data.RunLockFile))

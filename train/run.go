@@ -184,12 +184,18 @@ type job[S any] interface {
 
 // runJob is the frame of a training job: it claims opt.OutDir for a run on
 // the device cfg names, sets the run up there with setup and trains it.
-func runJob[S any, J job[S]](ctx context.Context, cfg Config, opt Options, setup func(device string) (J, error)) (*S, error) {
-	device, unlock, err := claim(cfg, opt)
+func runJob[S any, J job[S]](ctx context.Context, cfg Config, opt Options, setup func(device string) (J, error)) (sum *S, err error) {
+	device, unlock, created, err := claim(cfg, opt)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer func() {
+		if err != nil && created != "" { // a run directory of nothing but the lock is no one's
+			data.RemoveCreated(opt.OutDir, created, filepath.Join(opt.OutDir, data.RunLockFile), unlock)
+			return
+		}
+		unlock()
+	}()
 	defer trainingGC()()
 	r, err := setup(device)
 	if err != nil {
@@ -203,7 +209,7 @@ func runJob[S any, J job[S]](ctx context.Context, cfg Config, opt Options, setup
 		}
 		return sum, nil
 	}
-	sum, err := r.loop(ctx)
+	sum, err = r.loop(ctx)
 	var np *noProgressError
 	switch {
 	case errors.As(err, &np): // the run is as it was
@@ -242,27 +248,31 @@ func trainingGC() (restore func()) {
 }
 
 // claim picks the device of a run and locks its directory; a new run (not
-// opt.Resume) is refused a directory that holds a run (HeldRun).
-func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
+// opt.Resume) is refused a directory that holds a run (HeldRun). created is
+// the outermost directory that taking the lock created, "" for none.
+func claim(cfg Config, opt Options) (device string, unlock func(), created string, err error) {
 	if device, err = SetupDevice(cfg, opt.Log); err != nil {
-		return "", nil, err
+		return "", nil, "", err
+	}
+	if !opt.Resume {
+		created = data.FirstMissing(opt.OutDir)
 	}
 	for _, f := range []string{modelFile, stateFile} { // checked before the lock file goes into it
 		if _, err := os.Stat(filepath.Join(opt.OutDir, f)); err == nil {
-			return "", nil, inputErrorf("--out %s is a model or checkpoint directory (it has %s), not a run directory: a run keeps its checkpoints in directories of its own; choose another --out", opt.OutDir, f)
+			return "", nil, "", inputErrorf("--out %s is a model or checkpoint directory (it has %s), not a run directory: a run keeps its checkpoints in directories of its own; choose another --out", opt.OutDir, f)
 		}
 	}
 	if unlock, err = lockRunDir(opt.OutDir); err != nil {
-		return "", nil, err
+		return "", nil, "", err
 	}
 	if sign := data.PrepareSign(opt.OutDir); sign != "" && !opt.Resume { // after the lock: see data's lockOutDir
 		unlock()
-		return "", nil, inputErrorf("--out %s is a data prepare's shard directory (it has %s), which a run's files would be mixed in with: choose another --out (to train on the shards, pass the directory as data)", opt.OutDir, sign)
+		return "", nil, "", inputErrorf("--out %s is a data prepare's shard directory (%s), which a run's files would be mixed in with: choose another --out for the run (the shard directory is for data: or --data)", opt.OutDir, sign)
 	}
 	for _, name := range []string{bestDir, prevDir} { // a kill in the middle of their swaps
 		if err := recoverDir(opt.OutDir, name); err != nil {
 			unlock()
-			return "", nil, fmt.Errorf("run directory: %w", err)
+			return "", nil, "", fmt.Errorf("run directory: %w", err)
 		}
 	}
 	// Files of the run's own that a killed job was writing atomically
@@ -277,7 +287,7 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 		// Found now, not when the run ends and writes its summary.
 		if fi, err := os.Stat(filepath.Join(opt.OutDir, name)); err == nil && fi.IsDir() {
 			unlock()
-			return "", nil, inputErrorf("run directory %s: %s is a directory, where the run writes a file of that name: remove or rename it", opt.OutDir, name)
+			return "", nil, "", inputErrorf("run directory %s: %s is a directory, where the run writes a file of that name: remove or rename it", opt.OutDir, name)
 		}
 	}
 	for _, name := range []string{bestDir, checkpointDir} { // commitDir's, half-written
@@ -285,9 +295,9 @@ func claim(cfg Config, opt Options) (device string, unlock func(), err error) {
 	}
 	if held := HeldRun(opt.OutDir); !opt.Resume && held != "" { // a new run would write over it
 		unlock()
-		return "", nil, inputErrorf("run directory %s already holds a run (it has %s): --resume continues it; to start again, remove it or choose another --out", opt.OutDir, held)
+		return "", nil, "", inputErrorf("run directory %s already holds a run (it has %s): --resume continues it; to start again, remove it or choose another --out", opt.OutDir, held)
 	}
-	return device, unlock, nil
+	return device, unlock, created, nil
 }
 
 // fillSummary copies the run's state into its summary.

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -136,10 +137,14 @@ func TestPrepareAndRunKeepApart(t *testing.T) {
 		t.Fatalf("prepare: exit %d, %s", code, stderr)
 	}
 	making := t.TempDir()
-	os.WriteFile(filepath.Join(making, ".prepare.lock"), nil, 0o644)
-	for dir, sign := range map[string]string{shards: "token shards, train_000.bin", making: "a data prepare's lock file, .prepare.lock"} {
+	releasePrepare, err := data.LockFile(filepath.Join(making, ".prepare.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releasePrepare()
+	for dir, sign := range map[string]string{shards: "it has token shards, train_000.bin", making: "a data prepare (pid " + strconv.Itoa(os.Getpid()) + ") is writing it"} {
 		code, _, stderr := runCLI(t, "pretrain", "--data", in, "--set", "max_steps=1", "--out", dir)
-		want := "--out " + dir + " is a data prepare's shard directory (it has " + sign + ")"
+		want := "--out " + dir + " is a data prepare's shard directory (" + sign + ")"
 		if code != exitUsage || !strings.Contains(stderr, want) {
 			t.Errorf("pretrain --out %s: exit %d, %s\nwant exit %d, %q", dir, code, stderr, exitUsage, want)
 		}
@@ -149,13 +154,18 @@ func TestPrepareAndRunKeepApart(t *testing.T) {
 	}
 	running := t.TempDir()
 	release := holdLock(t, running)
-	defer release()
 	code, _, stderr := runCLI(t, "data", "prepare", "--tokenizer", tok, "--data", in, "--out", running)
 	if code != exitUsage || !strings.Contains(stderr, "a pretrain or finetune (pid ") {
 		t.Errorf("prepare into a held run directory: exit %d, %s", code, stderr)
 	}
 	if got, _ := filepath.Glob(filepath.Join(running, "*.bin")); len(got) > 0 {
 		t.Errorf("shards written: %v", got)
+	}
+	// The lock file that refused prepare leaves, or one of a prepare that
+	// ended, is no sign of shards once no one holds it.
+	release()
+	if code, _, stderr := runCLI(t, "pretrain", "--data", in, "--set", "max_steps=1", "--set", "n_ctx=16", "--out", running); code != 0 {
+		t.Errorf("pretrain --out with a prepare's leftover lock file: exit %d, %s", code, stderr)
 	}
 }
 

@@ -53,6 +53,16 @@ func TestFailedJobRemovesTheOutItCreated(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "new")); !os.IsNotExist(err) {
 		t.Errorf("%s is left behind (%v)", filepath.Join(root, "new"), err)
 	}
+	// a/../b is b, as every path the job makes from it is: no a is made.
+	dotdot := filepath.Join(root, "a") + string(filepath.Separator) + ".." + string(filepath.Separator) + "b"
+	if code, _, stderr := runCLI(t, "pretrain", "--data", missing, "--out", dotdot); code != exitUsage {
+		t.Fatalf("exit %d, %s; want %d", code, stderr, exitUsage)
+	}
+	for _, d := range []string{"a", "b"} {
+		if _, err := os.Stat(filepath.Join(root, d)); !os.IsNotExist(err) {
+			t.Errorf("--out %s: %s is left behind (%v)", dotdot, d, err)
+		}
+	}
 	there := filepath.Join(root, "there")
 	os.Mkdir(there, 0o755)
 	if code, _, stderr := runCLI(t, "pretrain", "--data", missing, "--out", there); code != exitUsage {

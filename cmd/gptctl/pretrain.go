@@ -139,10 +139,7 @@ func pretrainRun(opts *PretrainOptions) error {
 // failed, with its error), so that a script reading stdout learns what
 // DIR/summary.json says.
 func runJob[S any](kind, outDir string, resume bool, maxTime time.Duration, out, log io.Writer, job func(context.Context, train.Options) (*S, error)) error {
-	made, created := outDir == "", ""
-	if !made && !resume {
-		created = data.FirstMissing(outDir) // what the job's lock creates
-	}
+	made := outDir == ""
 	if made {
 		var err error
 		if outDir, err = newRunDir(filepath.Join("runs", kind+"-"+time.Now().Format("20060102-150405"))); err != nil {
@@ -154,8 +151,8 @@ func runJob[S any](kind, outDir string, resume bool, maxTime time.Duration, out,
 	defer stop()
 	sum, err := job(ctx, train.Options{OutDir: outDir, Resume: resume, MaxTime: maxTime, Started: processStart, Log: log, Terminal: isTerminal(log)})
 	if err != nil {
-		if made || created != "" {
-			removeIfUnused(outDir, created)
+		if made {
+			removeIfUnused(outDir)
 		}
 		if sum != nil {
 			printJSON(out, sum) // best effort: the error is the one to report
@@ -172,12 +169,11 @@ func runJob[S any](kind, outDir string, resume bool, maxTime time.Duration, out,
 	return nil
 }
 
-// removeIfUnused removes the run directory dir that the job created (gptctl
-// named it, or --out named one that was not there) when it failed before
-// writing anything into it: it holds no file but the lock, and no one would
-// look for it. The directories above it up to top, which the job created
-// too, go with it ("" for none).
-func removeIfUnused(dir, top string) {
+// removeIfUnused removes the run directory dir that gptctl named for a job
+// that failed before writing anything into it: it holds no file but the
+// lock, and no one would look for it. (An --out the job created is
+// removed by the job itself, under its lock: see train's runJob.)
+func removeIfUnused(dir string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
@@ -188,12 +184,7 @@ func removeIfUnused(dir, top string) {
 		}
 	}
 	os.Remove(filepath.Join(dir, data.RunLockFile))
-	// os.Remove fails, and keeps a directory, if a file came in since.
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if os.Remove(d) != nil || top == "" || d == filepath.Clean(top) {
-			return
-		}
-	}
+	os.Remove(dir) // fails, and keeps it, if a file came in since
 }
 
 // loadJobConfig reads the config of a new run, or of the run being resumed,
