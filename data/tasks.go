@@ -286,7 +286,8 @@ func (s *TaskSource) read(p *taskParser) error {
 
 // crLineEnds reports whether head, the first bytes of a file, has CR line
 // endings (an old Mac file): a \r with text after it, and no \n at all. In
-// a file with LF or CRLF line ends, the readers refuse a stray \r (strayCR).
+// a file with LF or CRLF line ends, the TSV and CSV readers refuse a stray
+// \r (strayCR); to JSON a raw \r between values is white space.
 func crLineEnds(head []byte) bool {
 	if bytes.IndexByte(head, '\n') >= 0 {
 		return false

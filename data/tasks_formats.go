@@ -83,8 +83,8 @@ func (p *taskParser) readCSV(br *bufio.Reader) error {
 			// reader has skipped to the end of its line, the record's end.
 			raw := rec.take(start, r.InputOffset())
 			if cells, ok := lenientRecord(raw); ok {
-				if strayCR(raw) {
-					return strayCRError(p.path, pe.StartLine)
+				if at, ok := strayCR(raw); ok {
+					return strayCRError(p.path, pe.StartLine+at)
 				}
 				if err := p.row(pe.StartLine, cells, true, &needHeader); err != nil {
 					return err
@@ -100,8 +100,8 @@ func (p *taskParser) readCSV(br *bufio.Reader) error {
 		}
 		line, _ := r.FieldPos(0)
 		raw := rec.take(start, r.InputOffset())
-		if strayCR(raw) {
-			return strayCRError(p.path, line)
+		if at, ok := strayCR(raw); ok {
+			return strayCRError(p.path, line+at)
 		}
 		quoted := bytes.IndexByte(raw, '"') >= 0
 		if err := p.row(line, cells, quoted, &needHeader); err != nil {
@@ -110,15 +110,23 @@ func (p *taskParser) readCSV(br *bufio.Reader) error {
 	}
 }
 
-// strayCR reports whether the raw text of a CSV record holds a carriage
-// return outside its quoted fields that does not end a line (before a line
-// feed): a row end of a file that mixes CR and LF line endings, where other
-// readers (Python's csv module, pandas) end the row and the csv reader
-// does not. A quoted field's CR is text.
-func strayCR(raw []byte) bool {
+// strayCR finds a carriage return in the raw text of a CSV record, outside
+// its quoted fields, that does not end a line (before a line feed, or at
+// the end of the input): a row end of a file that mixes CR and LF line
+// endings, where other readers (Python's csv module, pandas) end the row
+// and the csv reader does not. A quoted field's CR is text. line is the
+// CR's line counted from the record's first (0), past the blank lines raw
+// may begin with.
+func strayCR(raw []byte) (line int, found bool) {
+	for bytes.HasPrefix(raw, []byte("\n")) || bytes.HasPrefix(raw, []byte("\r\n")) { // blank lines the reader passed over before the record
+		raw = raw[bytes.IndexByte(raw, '\n')+1:]
+	}
 	fieldStart, quoted := true, false
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
+		if c == '\n' {
+			line++
+		}
 		if quoted {
 			if c == '"' {
 				if i+1 < len(raw) && raw[i+1] == '"' {
@@ -135,14 +143,14 @@ func strayCR(raw []byte) bool {
 		case ',', '\n':
 			fieldStart = true
 		case '\r':
-			if i+1 == len(raw) || raw[i+1] != '\n' {
-				return true
+			if i+1 < len(raw) && raw[i+1] != '\n' {
+				return line, true
 			}
 		default:
 			fieldStart = false
 		}
 	}
-	return false
+	return 0, false
 }
 
 // strayCRError is the error of a line with a carriage return that does not

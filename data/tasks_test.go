@@ -275,6 +275,8 @@ func TestReadTaskFileErrors(t *testing.T) {
 			"p.tsv:2: a carriage return (CR) inside the line, not before its line feed"},
 		{"stray cr csv", "p.csv", "text,label\r\nok,1\r\none\rtwo,0\r\n", TaskFormat{Header: true, Columns: map[string]string{"text": "text", "label": "label"}, Labels: labels01}, true, 3,
 			"a carriage return (CR) inside the line"},
+		{"stray cr csv on a record's second line", "p.csv", "text,n\n\"two\nlines\",1\rx\n", TaskFormat{Header: true, Columns: map[string]string{"text": "text"}}, false, 3,
+			"p.csv:3: a carriage return (CR) inside the line"},
 		{"stray cr csv bare quote", "p.csv", "text\nsay \"hi\"\rthere\n", TaskFormat{Header: true, Columns: map[string]string{"text": "text"}}, false, 2,
 			"a carriage return (CR) inside the line"},
 		// Predict (no label read) takes a row that lacks trailing cells it
@@ -771,8 +773,16 @@ func TestCSVQuoteInsideField(t *testing.T) {
 }
 
 // A CR inside a quoted CSV field is text, and a CRLF line end is a line
-// end: neither is a stray CR.
+// end, and so is a CR that ends the file: none is a stray CR.
 func TestCSVQuotedCRIsText(t *testing.T) {
+	for _, name := range []string{"e.csv", "e.tsv"} {
+		for _, body := range []string{"text\nfoo\r", "text\r\nfoo\r", "\n\ntext\n\nfoo\r"} {
+			d, err := ParseTaskFile([]byte(body), name, TaskFormat{Header: true, Columns: map[string]string{"text": "text"}}, false)
+			if err != nil || len(d.Examples) != 1 || d.Examples[0].Fields["text"] != "foo" {
+				t.Errorf("%s %q: %v, %+v; want the one row foo", name, body, err, d)
+			}
+		}
+	}
 	f := TaskFormat{Header: true, Columns: map[string]string{"text": "text"}}
 	d, err := ParseTaskFile([]byte("text\r\n\"one\rtwo\"\r\n\"a \"\"q\"\"\r\"\r\n"), "q.csv", f, false)
 	if err != nil {
