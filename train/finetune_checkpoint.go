@@ -105,7 +105,11 @@ func (r *ftRun) sameData() error {
 	if was := r.state.Data; r.opt.Resume && was != nil && *was != now {
 		what := fmt.Sprintf("%d training and %d validation examples, the run had %d and %d", now.Train, now.Val, was.Train, was.Val)
 		if now.Train == was.Train && now.Val == was.Val {
-			what = "other text or labels in the same number of examples"
+			// The fingerprint is of the encoded rows, so a gptctl that
+			// encodes the same rows otherwise (a similarity pair cut at a
+			// tie, since the cut became the same for a row and its swap)
+			// sees other examples too.
+			what = "other text or labels in the same number of examples, or the same rows encoded otherwise by another gptctl version than the run's"
 		}
 		return inputErrorf("--resume: the task data changed since the checkpoint (%s): the run's epochs and validation set would not be its own (put back the data it was trained on, or start a new run with --init %s)",
 			what, filepath.Join(r.opt.OutDir, checkpointDir))

@@ -142,15 +142,14 @@ func (c *taskCodec) segments(ex data.Example) (rows [][][]int32, cut bool) {
 		// decides which loses a token, the same text does whichever
 		// column holds it: a row and its swap read the same two texts.
 		a, b := c.text(f["a"]), c.text(f["b"])
+		swap := slices.Compare(a, b) > 0
 		pair := [][]int32{a, b}
-		if slices.Compare(a, b) > 0 {
+		if swap {
 			pair = [][]int32{b, a}
 		}
 		cut = truncate(pair, c.info.MaxLen-len(pair)-1)
-		if slices.Compare(a, b) > 0 {
-			a, b = pair[1], pair[0]
-		} else {
-			a, b = pair[0], pair[1]
+		if a, b = pair[0], pair[1]; swap {
+			a, b = b, a
 		}
 		return [][][]int32{{a, b}, {b, a}}, cut
 	case TaskMultipleChoice:
