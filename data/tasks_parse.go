@@ -380,29 +380,26 @@ func (p *taskParser) value(role string, cells []string, have []bool) (v string, 
 // missingDesc names the column of role that a row lacks: of joined
 // columns ("a+b"), the first one missing, and the join.
 func (p *taskParser) missingDesc(role string, cells []string, have []bool) string {
-	idx := p.cols[role]
-	if len(idx) < 2 {
-		return p.colDesc(role)
-	}
-	for _, i := range idx {
-		if i < len(cells) && (have == nil || have[i]) {
-			continue
+	if idx := p.cols[role]; len(idx) > 1 {
+		for _, i := range idx {
+			if i >= len(cells) || have != nil && !have[i] {
+				name := strconv.Itoa(i)
+				if p.format == "jsonl" || p.f.Header {
+					name = p.names[i]
+				}
+				return p.describe(name) + " of " + p.colDesc(role)
+			}
 		}
-		part := "column " + strconv.Itoa(i)
-		switch {
-		case p.format == "jsonl":
-			part = fmt.Sprintf("field %q", p.names[i])
-		case p.f.Header:
-			part = fmt.Sprintf("column %q", p.names[i])
-		}
-		return fmt.Sprintf("%s of %s", part, p.colDesc(role))
 	}
 	return p.colDesc(role)
 }
 
 // colDesc names the column of role for a message.
-func (p *taskParser) colDesc(role string) string {
-	col := p.f.Columns[role]
+func (p *taskParser) colDesc(role string) string { return p.describe(p.f.Columns[role]) }
+
+// describe names a column or field for a message: JSON's field name,
+// a header's column name (quoted), or a column index.
+func (p *taskParser) describe(col string) string {
 	switch {
 	case p.format == "jsonl":
 		return fmt.Sprintf("field %q", col)

@@ -134,13 +134,14 @@ func resolveDir(dir string) (Tokenizer, error) {
 		dir, CharTokenizerFile, GPT2EncoderFile, GPT2MergesFile, hfVocabFile, hfMergesFile, GPT1EncoderFile, GPT1MergesFile, RunCheckpointDir, shardTokenizerDir)
 }
 
-// checkTokenizerConfig refuses a tokenizer_config.json whose settings make
-// Hugging Face's tokenizers encode otherwise than the vocabulary files
-// beside it say, and so otherwise than gptctl: add_prefix_space (a space
-// before the text: "Hello" becomes "ĠHello") and add_bos_token or
-// add_eos_token (a token before or after every encoding). The settings that
-// change decoding alone (clean_up_tokenization_spaces) or that the
-// tokenizer class ignores stay unread.
+// checkTokenizerConfig refuses a tokenizer_config.json with a setting that
+// makes Hugging Face's tokenizers encode otherwise than the vocabulary files
+// beside it say, and so otherwise than gptctl, or fail to load:
+// add_prefix_space (a space before the text: "Hello" becomes "ĠHello"),
+// add_bos_token and add_eos_token (a token before or after every encoding,
+// where the class takes the setting; GPT-2's fast tokenizer refuses
+// add_bos_token), whatever tokenizer_class says. Other keys, such as
+// clean_up_tokenization_spaces, which changes decoding alone, stay unread.
 func checkTokenizerConfig(path string) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {

@@ -462,10 +462,7 @@ func (r *ftRun) shownBest() *bestEval { return shownBest(r.state.best(), r.kept,
 
 // finish writes the last checkpoint and the summary.
 func (r *ftRun) finish() (*FinetuneSummary, error) {
-	if r.savedAt == r.state.Step+1 && r.state.EvalDue == nil {
-		// Stopped right after its interval checkpoint, which holds the
-		// state as it is (its wall time aside): not written again, which
-		// would cost a stop signal's grace and replace checkpoint.prev.
+	if r.savedAt == r.state.Step+1 && r.state.EvalDue == nil { // stopped right after its interval checkpoint: as run.end
 		if r.elapsed != nil {
 			r.state.Elapsed = r.elapsed()
 		}

@@ -193,7 +193,7 @@ func listCompletions(vals []string) cobra.CompletionFunc {
 				out = append(out, toComplete[:i+1]+v)
 			}
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace // the list may go on
 	}
 }
 
