@@ -1,6 +1,11 @@
 package data
 
-import "syscall"
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
 
 // adviseRandom tells the kernel that the mapping m is read at random
 // places: a page fault reads that page, not the read-ahead window after it
@@ -30,4 +35,15 @@ func adviseRead(m []byte) {
 		_ = syscall.Madvise(m, syscall.MADV_DONTNEED)
 		_ = syscall.Madvise(m, syscall.MADV_NORMAL)
 	}
+}
+
+// MapLimit is the most memory maps a process may hold
+// (/proc/sys/vm/max_map_count), 0 where it cannot be read.
+func MapLimit() int {
+	b, err := os.ReadFile("/proc/sys/vm/max_map_count")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
 }

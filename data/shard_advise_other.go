@@ -13,3 +13,7 @@ func adviseSequential([]byte) {}
 // adviseRead is a no-op where gptctl does not give the kernel access
 // hints.
 func adviseRead([]byte) {}
+
+// MapLimit is 0 where gptctl does not know the limit on a process's memory
+// maps.
+func MapLimit() int { return 0 }

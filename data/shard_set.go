@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ShardSet is the shards DIR/PREFIX_000.bin, DIR/PREFIX_001.bin, ... of one
@@ -87,6 +88,10 @@ func OpenShardSet(dir, prefix string) (*ShardSet, error) {
 		s, err := OpenShard(f)
 		if err != nil {
 			set.Close()
+			if errors.Is(err, syscall.ENOMEM) && len(files) > 1000 { // out of maps, not of memory
+				return nil, &InputError{fmt.Errorf("shard set %s: %d shards, each mapped into memory, pass the number of maps a process may hold%s: prepare the corpus again with a larger --shard-tokens (fewer, larger shards; the default is %d tokens), or raise the limit (sysctl vm.max_map_count)",
+					set.name, len(files), mapLimitText(), DefaultShardTokens)}
+			}
 			return nil, err
 		}
 		if set.vocab != 0 && s.VocabSize() != set.vocab {
@@ -99,6 +104,15 @@ func OpenShardSet(dir, prefix string) (*ShardSet, error) {
 		set.total += int64(s.Len())
 	}
 	return set, nil
+}
+
+// mapLimitText is the limit on a process's memory maps for a message, ""
+// where unknown.
+func mapLimitText() string {
+	if n := MapLimit(); n > 0 {
+		return fmt.Sprintf(" (vm.max_map_count, %d)", n)
+	}
+	return ""
 }
 
 // checkStride is how many tokens Check reads between looks at its context:

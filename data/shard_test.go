@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -370,5 +371,31 @@ func BenchmarkShardCheck(b *testing.B) {
 		if err := s.Check(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A set of more shards than the process may map (the kernel's
+// vm.max_map_count, 65,530 by default) is refused with the cause and the
+// fix, not "cannot allocate memory".
+func TestShardSetPastTheMapLimit(t *testing.T) {
+	dir := t.TempDir()
+	sizes := make([]int, 1200)
+	for i := range sizes {
+		sizes[i] = 4
+	}
+	writeTestShards(t, dir, "train", sizes...)
+	maps := 0
+	defer func(m func(*os.File, int64) ([]byte, func() error, error)) { mapShard = m }(mapShard)
+	mapShard = func(f *os.File, size int64) ([]byte, func() error, error) {
+		if maps++; maps > 1100 {
+			return nil, nil, syscall.ENOMEM
+		}
+		return mapFile(f, size)
+	}
+	_, err := OpenShardSet(dir, "train")
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "1200 shards, each mapped into memory, pass the number of maps a process may hold") ||
+		!strings.Contains(err.Error(), "--shard-tokens") {
+		t.Errorf("got %v, want an InputError naming the map limit and --shard-tokens", err)
 	}
 }

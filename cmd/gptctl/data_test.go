@@ -169,6 +169,23 @@ func TestPrepareAndRunKeepApart(t *testing.T) {
 	}
 }
 
+// A prepare that writes more shards than pretraining could map (half the
+// system's limit on a process's maps) says so, with the fix.
+func TestDataPrepareWarnsOfTheMapLimit(t *testing.T) {
+	defer func(f func() int) { mapLimit = f }(mapLimit)
+	mapLimit = func() int { return 8 }
+	in := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Repeat("ab ba ", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "shards")
+	code, _, stderr := runCLI(t, "data", "prepare", "--tokenizer", "byte", "--data", in, "--out", out, "--shard-tokens", "100")
+	want := "shards: pretraining maps each into memory, and a process may hold 8 maps (vm.max_map_count), its own included: prepare again with a larger --shard-tokens (100 now)"
+	if code != 0 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, %s\nwant exit 0 and %q", code, stderr, want)
+	}
+}
+
 // --data - reads standard input, as /dev/stdin does, where it was an error
 // saying stat -: no such file or directory.
 func TestDataPrepareStdin(t *testing.T) {
