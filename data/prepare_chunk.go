@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"unicode/utf8"
 )
@@ -78,8 +79,17 @@ const maxRun = 1 << 20
 // an *InputError. fn owns the chunk it is given.
 func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) error {
 	size = max(size, 16)
-	buf := make([]byte, 0, size)
 	want := size // bytes to hold before looking for a cut
+	if st, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		// A file smaller than a chunk is read in one buffer of its size:
+		// a glob of many small files allocated (and the collector
+		// scanned) a whole chunk's buffer for each. Any cut point is a
+		// chunk's end, so a file that grew since is read as correctly.
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() < int64(size) {
+			want = max(int(fi.Size())+1, 16) // + 1: the read that finds the end
+		}
+	}
+	buf := make([]byte, 0, want)
 	for first := true; ; first = false {
 		buf = slices.Grow(buf, want-len(buf))
 		n, err := io.ReadFull(r, buf[len(buf):want])

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -1092,5 +1093,40 @@ func TestJSONCorpusLongFirstLine(t *testing.T) {
 		if err != nil || len(docs) != 2 || docs[0] != len(big) {
 			t.Errorf("%s...: documents of %v bytes (%v), want 2, the first of %d", head, docs, err, len(big))
 		}
+	}
+}
+
+// A file smaller than a chunk is read in a buffer of its own size: a glob
+// of many small files took a chunk's buffer (1 MiB) each, most of the time
+// of loading them. The chunks are the text as it is.
+func TestReadChunksSmallFileBuffer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "small.txt")
+	text := strings.Repeat("to be or not to be ", 50)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read := func() string {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var got strings.Builder
+		if err := ReadChunks(f, 1<<20, WhitespaceCuts, func(c string) error { got.WriteString(c); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got.String()
+	}
+	if got := read(); got != text {
+		t.Fatalf("chunks %q, want the file's text", got)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 100 {
+		read()
+	}
+	runtime.ReadMemStats(&after)
+	if perFile := (after.TotalAlloc - before.TotalAlloc) / 100; perFile > 64<<10 {
+		t.Errorf("%d bytes allocated to read a %d-byte file, want about its size", perFile, len(text))
 	}
 }
