@@ -90,23 +90,33 @@ func (sw *ShardWriter) Len() int { return int(sw.n) }
 
 // Write appends ids, which must all be in [0, vocab size).
 func (sw *ShardWriter) Write(ids []int) error {
-	sw.buf = sw.buf[:0]
-	for i, id := range ids {
-		if id < 0 || id >= sw.vocab {
-			return fmt.Errorf("shard %s: token %d (position %d) is outside the vocabulary of %d", sw.path, id, int(sw.n)+i, sw.vocab)
+	for len(ids) > 0 {
+		// In blocks, so that the bytes of a long document's ids (data
+		// prepare writes a .jsonl line's in one call) are not held whole
+		// beside them.
+		block := ids[:min(len(ids), writeBlock)]
+		sw.buf = sw.buf[:0]
+		for i, id := range block {
+			if id < 0 || id >= sw.vocab {
+				return fmt.Errorf("shard %s: token %d (position %d) is outside the vocabulary of %d", sw.path, id, int(sw.n)+i, sw.vocab)
+			}
+			if sw.dtype == 2 {
+				sw.buf = binary.LittleEndian.AppendUint16(sw.buf, uint16(id))
+			} else {
+				sw.buf = binary.LittleEndian.AppendUint32(sw.buf, uint32(id))
+			}
 		}
-		if sw.dtype == 2 {
-			sw.buf = binary.LittleEndian.AppendUint16(sw.buf, uint16(id))
-		} else {
-			sw.buf = binary.LittleEndian.AppendUint32(sw.buf, uint32(id))
+		if _, err := sw.w.Write(sw.buf); err != nil {
+			return fmt.Errorf("write shard %s: %w", sw.path, err)
 		}
+		sw.n += uint64(len(block))
+		ids = ids[len(block):]
 	}
-	if _, err := sw.w.Write(sw.buf); err != nil {
-		return fmt.Errorf("write shard %s: %w", sw.path, err)
-	}
-	sw.n += uint64(len(ids))
 	return nil
 }
+
+// writeBlock is the most ids Write converts to bytes at a time.
+const writeBlock = 1 << 16
 
 // Close writes the header, syncs the file and renames it to its path.
 func (sw *ShardWriter) Close() error {

@@ -399,3 +399,39 @@ func TestShardSetPastTheMapLimit(t *testing.T) {
 		t.Errorf("got %v, want an InputError naming the map limit and --shard-tokens", err)
 	}
 }
+
+// A long write (a .jsonl document's ids) is converted in blocks: the
+// writer's buffer stays a block's size, and the shard holds every id.
+func TestShardWriterWritesInBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "train_000.bin")
+	sw, err := NewShardWriter(path, 70000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int, 5*writeBlock+7)
+	for i := range ids {
+		ids[i] = i % 70000
+	}
+	if err := sw.Write(ids); err != nil {
+		t.Fatal(err)
+	}
+	if c := cap(sw.buf); c > 2*4*writeBlock { // 4 bytes an id here
+		t.Errorf("buffer of %d bytes for %d ids, want one block's (%d ids)", c, len(ids), writeBlock)
+	}
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenShard(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Len() != len(ids) {
+		t.Fatalf("shard holds %d ids, want %d", s.Len(), len(ids))
+	}
+	for _, i := range []int{0, writeBlock - 1, writeBlock, 3*writeBlock + 5, len(ids) - 1} {
+		if got := s.Get(i); got != ids[i] {
+			t.Errorf("id %d = %d, want %d", i, got, ids[i])
+		}
+	}
+}
