@@ -214,7 +214,7 @@ func (o *PrepareOptions) check() error {
 // prepResult is the encoded output of one job.
 type prepResult struct {
 	seq        int64
-	train, val []int
+	train, val []int32 // (ids below 2^31: half an int's memory for a long document's)
 	docs       int64
 	bytes      int64
 	text       int64 // tokens of text, the end-of-text tokens aside
@@ -319,6 +319,14 @@ func writeInOrder(opts PrepareOptions, results <-chan prepResult, slots <-chan s
 // jsonPiece is the size of the pieces a .jsonl document is encoded in.
 const jsonPiece = 1 << 20
 
+// appendIDs appends a tokenizer's ids to dst.
+func appendIDs(dst []int32, ids []int) []int32 {
+	for _, id := range ids {
+		dst = append(dst, int32(id))
+	}
+	return dst
+}
+
 // encodeJob encodes the units of a job into train and val tokens.
 func encodeJob(tok Tokenizer, j prepJob) prepResult {
 	res := prepResult{seq: j.seq, bytes: j.bytes}
@@ -348,17 +356,17 @@ func encodeJob(tok Tokenizer, j prepJob) prepResult {
 		if u.json { // a text file's units are already cut
 			*dst = encodePieces(*dst, tok, cuts, text, jsonPiece)
 		} else {
-			*dst = append(*dst, tok.Encode(text)...)
+			*dst = appendIDs(*dst, tok.Encode(text))
 		}
 		res.text += int64(len(*dst) - n)
 		if u.eot {
 			res.docs++
 			if eot >= 0 {
-				*dst = append(*dst, eot)
+				*dst = append(*dst, int32(eot))
 			}
 		}
 		if u.trainEOT && eot >= 0 {
-			res.train = append(res.train, eot)
+			res.train = append(res.train, int32(eot))
 		}
 	}
 	return res

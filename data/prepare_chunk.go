@@ -134,10 +134,10 @@ func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) e
 // size bytes cut as ReadChunks cuts a text file: where cuts allows, a run
 // without such a point up to maxRun. A long .jsonl document then takes the
 // encoder's memory of a piece, not of the whole (about 20 times its bytes).
-func encodePieces(dst []int, tok Tokenizer, cuts Cuts, text string, size int) []int {
+func encodePieces(dst []int32, tok Tokenizer, cuts Cuts, text string, size int) []int32 {
 	for len(text) > 0 {
 		n := docPieceLen(text, cuts, size)
-		dst, text = append(dst, tok.Encode(text[:n])...), text[n:]
+		dst, text = appendIDs(dst, tok.Encode(text[:n])), text[n:]
 	}
 	return dst
 }

@@ -45,7 +45,7 @@ type splitWriter struct {
 	tokens      int64
 }
 
-func (s *splitWriter) write(ids []int) error {
+func (s *splitWriter) write(ids []int32) error {
 	for len(ids) > 0 {
 		if s.cur == nil {
 			sw, err := NewShardWriter(ShardPath(s.dir, s.prefix, s.shards), s.vocab, 0)
@@ -56,7 +56,7 @@ func (s *splitWriter) write(ids []int) error {
 			s.shards++
 		}
 		n := min(len(ids), s.max-s.cur.Len())
-		if err := s.cur.Write(ids[:n]); err != nil {
+		if err := writeIDs(s.cur, ids[:n]); err != nil {
 			return err
 		}
 		s.tokens += int64(n)

@@ -89,7 +89,10 @@ func NewShardWriter(path string, vocabSize, dtype int) (*ShardWriter, error) {
 func (sw *ShardWriter) Len() int { return int(sw.n) }
 
 // Write appends ids, which must all be in [0, vocab size).
-func (sw *ShardWriter) Write(ids []int) error {
+func (sw *ShardWriter) Write(ids []int) error { return writeIDs(sw, ids) }
+
+// writeIDs is Write for ids of either type.
+func writeIDs[T int | int32](sw *ShardWriter, ids []T) error {
 	for len(ids) > 0 {
 		// In blocks, so that the bytes of a long document's ids (data
 		// prepare writes a .jsonl line's in one call) are not held whole
@@ -97,7 +100,7 @@ func (sw *ShardWriter) Write(ids []int) error {
 		block := ids[:min(len(ids), writeBlock)]
 		sw.buf = sw.buf[:0]
 		for i, id := range block {
-			if id < 0 || id >= sw.vocab {
+			if id < 0 || int(id) >= sw.vocab {
 				return fmt.Errorf("shard %s: token %d (position %d) is outside the vocabulary of %d", sw.path, id, int(sw.n)+i, sw.vocab)
 			}
 			if sw.dtype == 2 {
