@@ -85,6 +85,10 @@ type TaskFormat struct {
 	// empty one (a char-level vocabulary may lack all its characters).
 	// Not a config key: set by the caller that knows the model.
 	Unreadable func(text string) string `yaml:"-" json:"-"`
+	// LabelHint says, after a label outside the labels, where they come
+	// from: "" for "set labels: in the task config", the finetune's;
+	// reading for a finetuned model, its own.
+	LabelHint string `yaml:"-" json:"-"`
 }
 
 // Example is one row of a task file.

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -270,7 +271,11 @@ func (p *taskParser) options(line int, cells []string, have []bool) ([]string, *
 				missing = i
 			}
 		case !ok:
-			return nil, p.rowErr(line, role, "missing %s (%s)", p.missingDesc(role, cells, have), role)
+			why := ""
+			if p.f.MinOptions == 0 {
+				why = " (for rows with fewer options, set min_options)"
+			}
+			return nil, p.rowErr(line, role, "missing %s (%s)%s", p.missingDesc(role, cells, have), role, why)
 		case p.target != "" && p.blank(v) != "": // as a blank input
 			why := " (for rows with fewer options, set min_options)"
 			if p.f.MinOptions > 0 {
@@ -409,16 +414,21 @@ func (p *taskParser) describe(col string) string {
 	return "column " + col
 }
 
+// labelHint is where a task's labels come from, for a message.
+func (p *taskParser) labelHint() string {
+	return cmp.Or(p.f.LabelHint, "set labels: in the task config")
+}
+
 func (p *taskParser) parseLabel(v string) (int, string) {
 	if len(p.f.Labels) > 0 {
 		if i := slices.Index(p.f.Labels, v); i >= 0 {
 			return i, ""
 		}
-		return 0, fmt.Sprintf("label %q is not one of %s (set labels: in the task config)", v, QuotedList(p.f.Labels))
+		return 0, fmt.Sprintf("label %q is not one of %s (%s)", v, QuotedList(p.f.Labels), p.labelHint())
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, fmt.Sprintf("label %q is not an integer (set labels: in the task config)", v)
+		return 0, fmt.Sprintf("label %q is not an integer (%s)", v, p.labelHint())
 	}
 	k := n - p.f.LabelBase
 	switch {

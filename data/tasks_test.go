@@ -252,7 +252,7 @@ func TestReadTaskFileErrors(t *testing.T) {
 		{"jsonl array field", "d.jsonl", "{\"t\":[\"a\"]}\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 1, `field "t" is a list of 1, want a string or number (name one element: t.0)`},
 		{"jsonl object field", "d.jsonl", "{\"q\":{\"stem\":\"a\"}}\n", TaskFormat{Columns: map[string]string{"text": "q"}}, true, 1, `field "q" is an object, want a string or number (name one of its fields: q.NAME)`},
 		{"jsonl path past list", "d.jsonl", "{\"o\":[\"a\",\"b\"],\"t\":\"c\"}\n", TaskFormat{Columns: map[string]string{"context": "t", "option0": "o.0", "option1": "o.2"}}, true, 1,
-			`missing field "o.2" (option1)`},
+			`missing field "o.2" (option1) (for rows with fewer options, set min_options)`},
 		{"jsonl path through a string", "d.jsonl", "{\"t\":\"c\"}\n", TaskFormat{Columns: map[string]string{"text": "t.0"}}, true, 1, `missing field "t.0" (text)`},
 		{"json array", "d.json", "\n[\n  {\"t\": \"a\"}\n]\n", TaskFormat{SkipBadRows: true, Columns: map[string]string{"text": "t"}}, true, 2, "the file is a JSON array; a task file in JSONL holds one JSON object per line"},
 		{"jsonl array on one line", "d.jsonl", `[{"t": "a"}, {"t": "b"}]` + "\n", TaskFormat{Columns: map[string]string{"text": "t"}}, true, 1, "jq -c"},

@@ -535,7 +535,7 @@ func (r *ftRun) describe() {
 
 // isBetter compares a metric value with the best so far.
 func isBetter(metric string, v, best float64) bool {
-	if metric == "loss" {
+	if metric == "loss" || metric == "mse" {
 		return v < best
 	}
 	return v > best

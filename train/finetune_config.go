@@ -316,7 +316,7 @@ func (t TaskConfig) regression() bool {
 // metrics are the validation metrics of the task, the default first.
 func (t TaskConfig) metrics() []string {
 	if t.regression() {
-		return []string{"pearson", "spearman", "loss"}
+		return []string{"pearson", "spearman", "mse", "loss"} // loss is the mse
 	}
 	return []string{"accuracy", "f1", "mcc", "loss"}
 }

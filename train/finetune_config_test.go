@@ -44,6 +44,11 @@ func TestLoadFinetune(t *testing.T) {
 				t.Errorf("task %+v", c.Task)
 			}
 		}},
+		{"mse, lower is better, picks best/ for scores", "task: {type: similarity, train: x.tsv, columns: {a: s1, b: s2, score: y}, metric: mse}\n", nil, "", func(t *testing.T, c FinetuneConfig) {
+			if c.Task.metric() != "mse" || !isBetter("mse", 0.5, 0.7) || isBetter("mse", 0.7, 0.5) {
+				t.Errorf("metric %q", c.Task.metric())
+			}
+		}},
 		{"unknown key", sst2Task + "learning_rate: 1\n", nil, "learning_rate", nil},
 		{"unknown task key", sst2Task, []string{"task.colums.text=x"}, "colums", nil},
 		{"bad --set", sst2Task, []string{"task.=1"}, "want key=value", nil},

@@ -141,6 +141,10 @@ func openInferFile(m *taskModel, file string, needLabel bool, o InferOptions) (*
 	}
 	f.SkipBadRows = o.SkipBadRows // the command's choice, not the finetune's
 	f.Unreadable = data.NoCharsKnown(m.tok)
+	f.LabelHint = "the labels the model was finetuned with"
+	if len(f.Labels) == 0 {
+		f.LabelHint = fmt.Sprintf("the model was finetuned with integer labels from %d", f.LabelBase)
+	}
 	src, err := data.OpenTaskSource(file)
 	if err != nil {
 		return nil, &InputError{Err: err}

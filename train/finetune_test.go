@@ -1405,6 +1405,13 @@ func TestPredictEdgeFiles(t *testing.T) {
 	if _, err := EvalTask(out, short, InferOptions{Batch: 4}); err == nil || !strings.Contains(err.Error(), "short.tsv:3: has 2 columns, the header has 3") {
 		t.Errorf("eval of a row without its label cell: %v, want it refused", err)
 	}
+	// An unknown label names where the labels come from: the model, not
+	// a task config the eval has none of.
+	unknown := writeFile(t, filepath.Join(dir, "unknown.tsv"), "id\tsentence\tlabel\n1\tyes a b\tmaybe\n")
+	if _, err := EvalTask(out, unknown, InferOptions{Batch: 4}); err == nil || !strings.Contains(err.Error(), `unknown.tsv:2: label "maybe" is not one of`) ||
+		!strings.Contains(err.Error(), "(the labels the model was finetuned with)") {
+		t.Errorf("eval of a row with an unknown label: %v", err)
+	}
 	stdin, err := os.Open(short)
 	if err != nil {
 		t.Fatal(err)
