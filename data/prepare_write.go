@@ -116,6 +116,7 @@ func lockOutDir(outDir string) (release func(), err error) {
 	// A run takes its lock before it looks for this one (PrepareSign), so
 	// of two starting together one sees the other.
 	if pid, held := LockHeld(filepath.Join(outDir, RunLockFile)); held {
+		os.Remove(filepath.Join(outDir, prepareLockFile)) // held: no other prepare's (the run's directory keeps no file of this one)
 		release()
 		return nil, &InputError{fmt.Errorf("--out %s: a pretrain or finetune (pid %s) is writing its run there; choose another --out", outDir, pid)}
 	}

@@ -265,9 +265,11 @@ func claim(cfg Config, opt Options) (device string, unlock func(), created strin
 	if unlock, err = lockRunDir(opt.OutDir); err != nil {
 		return "", nil, "", err
 	}
-	if sign := data.PrepareSign(opt.OutDir); sign != "" && !opt.Resume { // after the lock: see data's lockOutDir
-		unlock()
-		return "", nil, "", inputErrorf("--out %s is a data prepare's shard directory (%s), which a run's files would be mixed in with: choose another --out for the run (the shard directory is for data: or --data)", opt.OutDir, sign)
+	if !opt.Resume { // after the lock: see data's lockOutDir
+		if sign := data.PrepareSign(opt.OutDir); sign != "" {
+			unlock()
+			return "", nil, "", inputErrorf("--out %s is a data prepare's shard directory (%s), which a run's files would be mixed in with: choose another --out for the run (the shard directory is for data: or --data)", opt.OutDir, sign)
+		}
 	}
 	for _, name := range []string{bestDir, prevDir} { // a kill in the middle of their swaps
 		if err := recoverDir(opt.OutDir, name); err != nil {

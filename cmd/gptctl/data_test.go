@@ -161,9 +161,13 @@ func TestPrepareAndRunKeepApart(t *testing.T) {
 	if got, _ := filepath.Glob(filepath.Join(running, "*.bin")); len(got) > 0 {
 		t.Errorf("shards written: %v", got)
 	}
-	// The lock file that refused prepare leaves, or one of a prepare that
-	// ended, is no sign of shards once no one holds it.
+	if _, err := os.Stat(filepath.Join(running, ".prepare.lock")); !os.IsNotExist(err) {
+		t.Errorf("the refused prepare left its lock file in the run's directory (%v)", err)
+	}
+	// The lock file of a prepare that ended (or was stopped) there is no
+	// sign of shards once no one holds it.
 	release()
+	os.WriteFile(filepath.Join(running, ".prepare.lock"), nil, 0o644)
 	if code, _, stderr := runCLI(t, "pretrain", "--data", in, "--set", "max_steps=1", "--set", "n_ctx=16", "--out", running); code != 0 {
 		t.Errorf("pretrain --out with a prepare's leftover lock file: exit %d, %s", code, stderr)
 	}
