@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -189,6 +190,8 @@ func (o *PrepareOptions) check() error {
 	var errs []error
 	if o.Tokenizer == nil {
 		errs = append(errs, errors.New("no tokenizer"))
+	} else if o.Tokenizer.VocabSize() > math.MaxInt32 { // a job holds its ids as int32
+		errs = append(errs, fmt.Errorf("a vocabulary of %d tokens: shards hold ids below 2^31", o.Tokenizer.VocabSize()))
 	}
 	if o.OutDir == "" {
 		errs = append(errs, errors.New("no output directory"))

@@ -88,7 +88,9 @@ func NewShardWriter(path string, vocabSize, dtype int) (*ShardWriter, error) {
 // Len returns the number of tokens written so far.
 func (sw *ShardWriter) Len() int { return int(sw.n) }
 
-// Write appends ids, which must all be in [0, vocab size).
+// Write appends ids, which must all be in [0, vocab size); on an error the
+// ids before the block of the bad one may be written (a writer that failed
+// is aborted, not closed).
 func (sw *ShardWriter) Write(ids []int) error { return writeIDs(sw, ids) }
 
 // writeIDs is Write for ids of either type.

@@ -88,9 +88,9 @@ func OpenShardSet(dir, prefix string) (*ShardSet, error) {
 		s, err := OpenShard(f)
 		if err != nil {
 			set.Close()
-			if errors.Is(err, syscall.ENOMEM) && len(files) > 1000 { // out of maps, not of memory
-				return nil, &InputError{fmt.Errorf("shard set %s: %d shards, each mapped into memory, pass the number of maps a process may hold%s: prepare the corpus again with a larger --shard-tokens (fewer, larger shards; the default is %d tokens), or raise the limit (sysctl vm.max_map_count)",
-					set.name, len(files), mapLimitText(), DefaultShardTokens)}
+			if errors.Is(err, syscall.ENOMEM) { // most often out of maps, not of memory
+				return nil, &InputError{fmt.Errorf("%w: each shard is mapped into memory, and a process may hold a limited number of maps%s, its own and those of the train and val sets (this one has %d shards): prepare the corpus again with a larger --shard-tokens (fewer, larger shards; the default is %d tokens), or raise the limit (sysctl vm.max_map_count); or memory itself ran out (ulimit -v)",
+					err, mapLimitText(), len(files), DefaultShardTokens)}
 			}
 			return nil, err
 		}

@@ -256,6 +256,16 @@ func (p *taskParser) pickWidth() {
 	}
 }
 
+// minOptionsHint is the advice for a row that lacks option i where no
+// min_options is set: one that could make it optional (min_options is 2 at
+// least, and below the number of options).
+func (p *taskParser) minOptionsHint(i int) string {
+	if p.f.MinOptions == 0 && i >= 2 && p.nOpt > 2 {
+		return " (for rows with fewer options, set min_options)"
+	}
+	return ""
+}
+
 // options reads a multiple-choice row's options, those up to the first
 // missing optional one (min_options); nil when the task has none.
 func (p *taskParser) options(line int, cells []string, have []bool) ([]string, *RowError) {
@@ -271,13 +281,9 @@ func (p *taskParser) options(line int, cells []string, have []bool) ([]string, *
 				missing = i
 			}
 		case !ok:
-			why := ""
-			if p.f.MinOptions == 0 {
-				why = " (for rows with fewer options, set min_options)"
-			}
-			return nil, p.rowErr(line, role, "missing %s (%s)%s", p.missingDesc(role, cells, have), role, why)
+			return nil, p.rowErr(line, role, "missing %s (%s)%s", p.missingDesc(role, cells, have), role, p.minOptionsHint(i))
 		case p.target != "" && p.blank(v) != "": // as a blank input
-			why := " (for rows with fewer options, set min_options)"
+			why := p.minOptionsHint(i)
 			if p.f.MinOptions > 0 {
 				why = fmt.Sprintf(", and min_options is %d", p.f.MinOptions)
 			}

@@ -43,7 +43,7 @@ type TaskConfig struct {
 	// 0 = the model's n_ctx. Longer inputs lose tokens from the end of their
 	// longest segment first (see truncate).
 	MaxLen int    `yaml:"max_len" json:"max_len"`
-	Metric string `yaml:"metric" json:"metric"` // best checkpoint by: accuracy, f1, mcc, pearson, spearman or loss
+	Metric string `yaml:"metric" json:"metric"` // best checkpoint by: accuracy, f1, mcc, pearson, spearman, mse or loss
 }
 
 // FinetuneConfig is one gptctl finetune job.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -153,9 +152,9 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		fmt.Fprintf(opts.ErrOut, "prepare: warning: --val-fraction %g selected %d tokens (%.2g%%): %s\n",
 			opts.ValFraction, stats.ValTokens, 100*got, valSplitWhy(stats, opts.ValFraction, tok, got < opts.ValFraction))
 	}
-	if shards, limit := stats.TrainShards+stats.ValShards, mapLimit(); shards > cmp.Or(limit, 65530)/2 {
+	if shards, limit := stats.TrainShards+stats.ValShards, mapLimit(); limit > 0 && shards > limit/2 {
 		fmt.Fprintf(opts.ErrOut, "prepare: warning: %d shards: pretraining maps each into memory, and a process may hold %d maps (vm.max_map_count), its own included: prepare again with a larger --shard-tokens (%d now), or raise the limit\n",
-			shards, cmp.Or(limit, 65530), opts.ShardTokens)
+			shards, limit, opts.ShardTokens)
 	}
 	mbps, tps := float64(stats.Bytes)/1e6/max(stats.Seconds, 1e-9), float64(stats.Tokens())/max(stats.Seconds, 1e-9)
 	fmt.Fprintf(opts.ErrOut, "prepared %s: %d docs, %s -> %d train tokens (%d shards), %d val tokens (%d shards) in %.1fs: %.1f MB/s, %.0f tokens/s\n",
