@@ -38,11 +38,7 @@ func LockFile(path string) (release func(), err error) {
 			if !lockHeld(err) { // no holder: a file system without locks, say
 				return nil, fmt.Errorf("lock %s: %w", path, err)
 			}
-			holder := strings.TrimSpace(string(b))
-			if holder == "" {
-				holder = "unknown"
-			}
-			return nil, &LockedError{Holder: holder}
+			return nil, &LockedError{Holder: cmp.Or(strings.TrimSpace(string(b)), "unknown")}
 		}
 		if !stillAt(f, path) && try < 10 {
 			unlockFile(f)
