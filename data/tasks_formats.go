@@ -118,9 +118,7 @@ func (p *taskParser) readCSV(br *bufio.Reader) error {
 // CR's line counted from the record's first (0), past the blank lines raw
 // may begin with.
 func strayCR(raw []byte) (line int, found bool) {
-	for bytes.HasPrefix(raw, []byte("\n")) || bytes.HasPrefix(raw, []byte("\r\n")) { // blank lines the reader passed over before the record
-		raw = raw[bytes.IndexByte(raw, '\n')+1:]
-	}
+	raw = skipBlankLines(raw)
 	fieldStart, quoted := true, false
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
@@ -153,6 +151,21 @@ func strayCR(raw []byte) (line int, found bool) {
 	return 0, false
 }
 
+// skipBlankLines drops the blank lines (LF or CRLF) the csv reader passed
+// over before a record, which the raw text of the record begins with.
+func skipBlankLines[T string | []byte](s T) T {
+	for {
+		switch {
+		case len(s) > 0 && s[0] == '\n':
+			s = s[1:]
+		case len(s) > 1 && s[0] == '\r' && s[1] == '\n':
+			s = s[2:]
+		default:
+			return s
+		}
+	}
+}
+
 // strayCRError is the error of a line with a carriage return that does not
 // end it.
 func strayCRError(path string, line int) error {
@@ -165,10 +178,7 @@ func strayCRError(path string, line int) error {
 // quote is quoted (doubled quotes inside, ending at a quote before a comma
 // or the record's end). ok is false where a quoted field is malformed too.
 func lenientRecord(raw []byte) (cells []string, ok bool) {
-	s := strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
-	for strings.HasPrefix(s, "\n") || strings.HasPrefix(s, "\r\n") { // blank lines the reader passed over before the record
-		s = s[strings.IndexByte(s, '\n')+1:]
-	}
+	s := skipBlankLines(strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r"))
 	for {
 		if !strings.HasPrefix(s, `"`) {
 			j := strings.IndexByte(s, ',')

@@ -174,17 +174,7 @@ func runJob[S any](kind, outDir string, resume bool, maxTime time.Duration, out,
 // lock, and no one would look for it. (An --out the job created is
 // removed by the job itself, under its lock: see train's runJob.)
 func removeIfUnused(dir string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if e.Name() != data.RunLockFile {
-			return
-		}
-	}
-	os.Remove(filepath.Join(dir, data.RunLockFile))
-	os.Remove(dir) // fails, and keeps it, if a file came in since
+	data.RemoveCreated(dir, dir, filepath.Join(dir, data.RunLockFile), func() {}) // the job let go of the lock already
 }
 
 // loadJobConfig reads the config of a new run, or of the run being resumed,
