@@ -35,11 +35,6 @@ func (m *DeviceMachine) planNode(n *G.Node, children []*G.Node) (*dstep, bool) {
 	case kindFallback:
 		st.err = fmt.Errorf("graph: node %s: op %s (%T) has no device kernel", n.Name(), op, op)
 	}
-	if ds, ok := op.(kernels.DeviceShaper); ok && st.err == nil {
-		if err := ds.DeviceShape(); err != nil {
-			st.err = fmt.Errorf("graph: node %s: %w", n.Name(), err)
-		}
-	}
 	for _, c := range st.in {
 		if c.err != nil && st.err == nil {
 			st.err = fmt.Errorf("graph: node %s depends on %s, which cannot run on the device", n.Name(), c.node.Name())

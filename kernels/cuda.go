@@ -227,12 +227,15 @@ func argSlot(a any, ptx string) (uint64, bool) {
 	return 0, false
 }
 
+// maxGridYZ is the most blocks a grid takes along y and along z.
+const maxGridYZ = 65535
+
 func checkDims(name string, grid, block dim3, shmem int) error {
 	threads := block.x * block.y * block.z
 	switch {
 	case grid.x < 1 || grid.y < 1 || grid.z < 1 || block.x < 1 || block.y < 1 || block.z < 1:
 		return fmt.Errorf("cuda: %s: empty launch grid %v block %v", name, grid, block)
-	case threads > 1024 || grid.x > math.MaxInt32 || grid.y > 65535 || grid.z > 65535:
+	case threads > 1024 || grid.x > math.MaxInt32 || grid.y > maxGridYZ || grid.z > maxGridYZ:
 		return fmt.Errorf("cuda: %s: launch grid %v block %v is over the limits", name, grid, block)
 	case shmem > 48<<10:
 		return fmt.Errorf("cuda: %s: %d bytes of shared memory, over 48 KiB", name, shmem)

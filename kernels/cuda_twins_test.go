@@ -15,6 +15,7 @@ import (
 func (g *gpuHarness) all(b, t, c, nHead, v int) {
 	g.rng = rand.New(rand.NewPCG(uint64(b*t), uint64(c)))
 	g.layerNorm(b*t, c)
+	g.layerNorm(5, 2*lnChunk+3) // three passes of the backward's shared sums
 	g.gelu(b * t * 4 * c)
 	g.attention(b, t, c, nHead, 0)
 	g.attention(b, t, c, nHead, 0.1)
@@ -27,6 +28,7 @@ func (g *gpuHarness) all(b, t, c, nHead, v int) {
 	g.elementwise(b * t * c)
 	g.adamW(3*c*c + 7)
 	g.gemm(b*t, 3*c, c)
+	g.chunkedGemm(b, t, c, nHead)
 	g.toBF16(b*t*c + 1)
 	g.linear(b*t, c, 4*c, v)
 	g.head(b*t, c)
@@ -320,6 +322,15 @@ func (g *gpuHarness) adamW(n int) {
 func float64Words(x float64) []float32 {
 	b := math.Float64bits(x)
 	return []float32{math.Float32frombits(uint32(b)), math.Float32frombits(uint32(b >> 32))}
+}
+
+// chunkedGemm runs gemm.cu's products with at most two products or tiles of
+// rows to a launch, so that they take several, as over 65535 do.
+func (g *gpuHarness) chunkedGemm(b, t, c, nHead int) {
+	defer func(l int) { gemmGridLimit = l }(gemmGridLimit)
+	gemmGridLimit = 2
+	g.attention(b, t, c, nHead, 0.1)
+	g.gemm(3*gemmTile+5, 2*c, c)
 }
 
 // gemm runs every transpose combination through gemm.cu's kernel and,

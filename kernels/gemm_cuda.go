@@ -147,6 +147,10 @@ func matrix(name string, b Buffer, rows, cols, ld int) want {
 	return want{name, b, (rows-1)*ld + cols}
 }
 
+// gemmGridLimit is the most products and tiles of rows gemmOwn puts in one
+// launch (a test lowers it to split small products).
+var gemmGridLimit = maxGridYZ
+
 // gemmBatch describes a batch of products: z = zo*nInner + zi offsets each
 // matrix by zo*outer + zi*inner elements; count 0 means one product.
 type gemmBatch struct {
@@ -168,11 +172,38 @@ func (d *Device) gemmOwn(mode int, transA, transB bool, m, n, k int, alpha float
 	b Buffer, ldb int, beta float32, c Buffer, ldc int, bt gemmBatch) error {
 	name := "gemm_" + map[bool]string{false: "n", true: "t"}[transA] + map[bool]string{false: "n", true: "t"}[transB] + "_f32"
 	count, nInner := max(bt.count, 1), max(bt.nInner, 1)
-	grid := dim3{(n + gemmTile - 1) / gemmTile, (m + gemmTile - 1) / gemmTile, count}
-	return d.launch(name, grid, dim3{gemmBlockThreads, 1, 1}, 0, mode, m, n, k, alpha,
-		a, lda, int64(bt.aOuter), int64(bt.aInner), mask,
-		b, ldb, int64(bt.bOuter), int64(bt.bInner),
-		beta, c, ldc, int64(bt.cOuter), int64(bt.cInner), nInner)
+	at := func(x Buffer, off int) Buffer {
+		if x.IsNil() || off == 0 {
+			return x
+		}
+		return x.Slice(off, x.n-off)
+	}
+	// A grid holds at most maxGridYZ products (z, whole outer indexes at a
+	// time) and maxGridYZ tiles of rows (y, split only for a full product,
+	// whose rows do not depend on their index): more take several launches.
+	perZ := max(1, gemmGridLimit/nInner) * nInner
+	rowsY := m
+	if mode == gemmFull {
+		rowsY = min(m, gemmGridLimit*gemmTile)
+	}
+	for z0 := 0; z0 < count; z0 += perZ {
+		o := z0 / nInner
+		for r0 := 0; r0 < max(m, 1); r0 += max(rowsY, 1) {
+			rows := min(rowsY, m-r0)
+			offA := o*bt.aOuter + r0*lda
+			if transA {
+				offA = o*bt.aOuter + r0
+			}
+			grid := dim3{(n + gemmTile - 1) / gemmTile, (rows + gemmTile - 1) / gemmTile, min(perZ, count-z0)}
+			if err := d.launch(name, grid, dim3{gemmBlockThreads, 1, 1}, 0, mode, rows, n, k, alpha,
+				at(a, offA), lda, int64(bt.aOuter), int64(bt.aInner), at(mask, offA),
+				at(b, o*bt.bOuter), ldb, int64(bt.bOuter), int64(bt.bInner),
+				beta, at(c, o*bt.cOuter+r0*ldc), ldc, int64(bt.cOuter), int64(bt.cInner), nInner); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // gemmCublasBatch runs the products of bt through cuBLAS's strided batched

@@ -49,40 +49,58 @@ extern "C" __global__ void layernorm_fwd_f32(float *y, float *mean, float *rstd,
 // layernorm_bwd_f32 writes dx (n×c) and, per block, partial sums of dw and db
 // into part[blockIdx.x*2c ...] (dw then db); layernorm_bwd_reduce_f32 adds the
 // partials. Warp w of block k takes rows k*8+w, k*8+w + 8*gridDim.x, ...
-// Dynamic shared memory: 2*c floats.
+// The sums go through shared memory cw columns at a time (dynamic shared
+// memory: 2*cw floats): the first pass over the rows writes dx and sums
+// columns [0, cw), each further pass reads the rows again for the next cw
+// columns (a model wider than cw; one pass when c <= cw).
 extern "C" __global__ void layernorm_bwd_f32(float *dx, float *part, const float *dy, const float *x,
                                              const float *w, const float *mean, const float *rstd,
-                                             int n, int c)
+                                             int n, int c, int cw)
 {
-    extern __shared__ float acc[]; // dw (c), db (c)
+    extern __shared__ float acc[]; // dw (cw), db (cw)
     const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    for (int j = threadIdx.x; j < 2 * c; j += blockDim.x) {
-        acc[j] = 0.f;
-    }
-    __syncthreads();
-    for (int row = blockIdx.x * warps + warp; row < n; row += gridDim.x * warps) {
-        const float *xr = x + (long long)row * c, *dyr = dy + (long long)row * c;
-        float *dxr = dx + (long long)row * c;
-        const float m = mean[row], s = rstd[row];
-        float g = 0.f, gx = 0.f;
-        for (int j = lane; j < c; j += 32) {
-            float xhat = (xr[j] - m) * s, d = dyr[j], gj = d * w[j];
-            g += gj;
-            gx += gj * xhat;
-            atomicAdd(&acc[j], d * xhat);
-            atomicAdd(&acc[c + j], d);
-        }
-        g = ln_warp_sum(g) / c;
-        gx = ln_warp_sum(gx) / c;
-        for (int j = lane; j < c; j += 32) {
-            float xhat = (xr[j] - m) * s;
-            dxr[j] = s * (dyr[j] * w[j] - g - xhat * gx);
-        }
-    }
-    __syncthreads();
     float *p = part + (long long)blockIdx.x * 2 * c;
-    for (int j = threadIdx.x; j < 2 * c; j += blockDim.x) {
-        p[j] = acc[j];
+    for (int c0 = 0; c0 < c; c0 += cw) {
+        const int nc = min(cw, c - c0);
+        for (int j = threadIdx.x; j < 2 * nc; j += blockDim.x) {
+            acc[j] = 0.f;
+        }
+        __syncthreads();
+        for (int row = blockIdx.x * warps + warp; row < n; row += gridDim.x * warps) {
+            const float *xr = x + (long long)row * c, *dyr = dy + (long long)row * c;
+            const float m = mean[row], s = rstd[row];
+            if (c0 > 0) {
+                for (int j = lane; j < nc; j += 32) {
+                    const float d = dyr[c0 + j];
+                    atomicAdd(&acc[j], d * ((xr[c0 + j] - m) * s));
+                    atomicAdd(&acc[nc + j], d);
+                }
+                continue;
+            }
+            float *dxr = dx + (long long)row * c;
+            float g = 0.f, gx = 0.f;
+            for (int j = lane; j < c; j += 32) {
+                float xhat = (xr[j] - m) * s, d = dyr[j], gj = d * w[j];
+                g += gj;
+                gx += gj * xhat;
+                if (j < nc) {
+                    atomicAdd(&acc[j], d * xhat);
+                    atomicAdd(&acc[nc + j], d);
+                }
+            }
+            g = ln_warp_sum(g) / c;
+            gx = ln_warp_sum(gx) / c;
+            for (int j = lane; j < c; j += 32) {
+                float xhat = (xr[j] - m) * s;
+                dxr[j] = s * (dyr[j] * w[j] - g - xhat * gx);
+            }
+        }
+        __syncthreads();
+        for (int j = threadIdx.x; j < nc; j += blockDim.x) {
+            p[c0 + j] = acc[j];
+            p[c + c0 + j] = acc[nc + j];
+        }
+        __syncthreads(); // acc is zeroed for the next columns
     }
 }
 

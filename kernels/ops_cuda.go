@@ -29,14 +29,6 @@ type CUDAKernel interface {
 	ForwardCUDA(s *CUDAState, out Buffer, in []Buffer) error
 }
 
-// DeviceShaper is implemented by the ops whose device kernels take fewer
-// shapes than their CPU code: DeviceShape says why the op's shape cannot
-// run on the device, nil when it can. The executor asks when it plans a
-// program, so that compiling the program fails, before any step runs.
-type DeviceShaper interface {
-	DeviceShape() error
-}
-
 // InputChecker is implemented by the ops whose CPU Forward rejects bad
 // int32 inputs (token ids outside the vocabulary, targets outside the
 // classes, row indexes outside the rows): the device kernels skip such

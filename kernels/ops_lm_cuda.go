@@ -81,14 +81,6 @@ func (op *layerNormOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 	return s.Device.LayerNormForward(y, st.mean, st.rstd, in[0], in[1], in[2], op.n, op.c, op.eps)
 }
 
-// DeviceShape refuses the features LayerNormBackward cannot sum.
-func (op *layerNormGradOp) DeviceShape() error {
-	if op.fwd.c > LayerNormMaxFeatures {
-		return fmt.Errorf("cuda: layernorm backward: %d features, over the %d its kernel sums in shared memory", op.fwd.c, LayerNormMaxFeatures)
-	}
-	return nil
-}
-
 func (op *layerNormGradOp) ForwardCUDA(s *CUDAState, out Buffer, in []Buffer) error {
 	f := op.fwd
 	st, err := savedBy[lnSaved](s, f)
