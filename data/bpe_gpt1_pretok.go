@@ -13,7 +13,8 @@ import (
 // lower-cases every spaCy token before BPE. gpt1Words reproduces
 // text_standardize exactly and approximates the rest:
 //
-//   - ftfy: only curly quotes are straightened, "\r\n" and "\r" become "\n",
+//   - ftfy: HTML entities are unescaped (gpt1Unescape), curly quotes are
+//     straightened, "\r\n", "\r", U+2028, U+2029 and U+0085 become "\n",
 //     full-width ASCII becomes ASCII, the ligatures ﬀ ﬁ ﬂ ﬃ ﬄ are spelt out
 //     and the control characters ftfy removes are removed (gpt1Control). No
 //     mojibake repair and no NFC normalisation.
@@ -30,7 +31,7 @@ import (
 
 // gpt1Fix is the part of ftfy.fix_text that gpt1Words reproduces.
 var gpt1Fix = strings.NewReplacer(
-	"\r\n", "\n", "\r", "\n",
+	"\r\n", "\n", "\r", "\n", "\u2028", "\n", "\u2029", "\n", "\u0085", "\n",
 	"\u2018", "'", "\u2019", "'", "\u201a", "'", "\u201b", "'",
 	"\u201c", `"`, "\u201d", `"`, "\u201e", `"`, "\u201f", `"`,
 	"ﬀ", "ff", "ﬁ", "fi", "ﬂ", "fl", "ﬃ", "ffi", "ﬄ", "ffl",
@@ -58,7 +59,7 @@ func isPySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1
 
 // gpt1Standardize is ftfy (approximated, see above) then text_standardize.
 func gpt1Standardize(s string) string {
-	s = gpt1Dashes.Replace(gpt1Fix.Replace(s))
+	s = gpt1Dashes.Replace(gpt1Fix.Replace(gpt1Unescape(s)))
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/4)
 	for _, r := range s {

@@ -37,10 +37,32 @@ func TestGPT1Words(t *testing.T) {
 		// ftfy drops control characters but the whitespace ones.
 		{"x\x00y \x1fa\ufeffb\x7f c\td\x0ce", "xy ab c d e"},
 		{"it 's. get 'em! you 're: (he 'd)", "it 's . get 'em ! you 're : ( he 'd )"},
+		// ftfy's line breaks.
+		{"one\u2028two\u2029three\u0085four", "one \n two \n three \n four"},
+		{"Forex &amp; Gold &#x27;98", "forex & gold ' 98"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(gpt1Words(tt.in), " "); got != tt.want {
 			t.Errorf("gpt1Words(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// ftfy's unescape_html: HTML 4 names (no &apos;), decimal and lower-case
+// hex numbers, 128-159 as Windows-1252, repeated until nothing changes;
+// nothing on a line that holds both < and >.
+func TestGPT1Unescape(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Forex &amp; Gold &eacute;t&#233;", "Forex & Gold été"},
+		{"&#x27;x&#X27; &apos; &#150; &#128;&#129;", "'x&#X27; &apos; \u2013 \u20ac\u0081"},
+		{"&amp;amp; &amp;lt; &#38;#38; &nosuchname; &abcdefghi; &#1114112; &#; &; &amp", "& < & &nosuchname; &abcdefghi; &#1114112; &#; &; &amp"},
+		{"<b>&amp;</b>\n&amp; 1 &lt; 2\n", "<b>&amp;</b>\n& 1 < 2\n"},
+		{"&lt;b&gt; &amp;", "<b> &"},
+		{"no entity", "no entity"},
+	}
+	for _, tt := range tests {
+		if got := gpt1Unescape(tt.in); got != tt.want {
+			t.Errorf("gpt1Unescape(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

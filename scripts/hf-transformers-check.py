@@ -17,7 +17,9 @@ AutoModelForCausalLM as `gptctl eval`.
       prints one line per model and text; exits 1 on a loss more than 1e-4
       from gptctl's or a model or tokenizer that does not load. Differing ids
       are reported, not failed: transformers' OpenAIGPTTokenizer without ftfy
-      and spaCy strips accents, where gptctl follows GPT-1's text_standardize.
+      and spaCy falls back to BERT's basic tokenizer (it strips accents, splits
+      at every punctuation mark, drops newlines), where gptctl follows GPT-1's
+      own ftfy, text_standardize and spaCy steps.
 """
 import argparse
 import json
