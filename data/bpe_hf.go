@@ -33,6 +33,7 @@ type hfTokenizerFile struct {
 	AddedTokens   []struct {
 		ID      int    `json:"id"`
 		Content string `json:"content"`
+		Special *bool  `json:"special"`
 	} `json:"added_tokens"`
 }
 
@@ -81,6 +82,9 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 	}
 	vocab := maps.Clone(f.Model.Vocab)
 	for _, a := range f.AddedTokens { // usually in vocab already (<|endoftext|>)
+		if a.Special != nil && !*a.Special {
+			return nil, fmt.Errorf("tokenizer %s: added token %q is not special: Hugging Face's tokenizers find it in ordinary text, gptctl only where special tokens are asked for, so the two would encode text differently: mark it \"special\": true if it should appear only where asked, or use a tokenizer without it", path, a.Content)
+		}
 		if id, ok := vocab[a.Content]; ok && id != a.ID {
 			return nil, fmt.Errorf("tokenizer %s: added token %q has id %d, the vocabulary says %d", path, a.Content, a.ID, id)
 		}

@@ -139,6 +139,7 @@ func TestHFTokenizerJSONErrors(t *testing.T) {
 		{`{"type":"char","chars":"ba"}`, "chars must be sorted"}, // gptctl's own file still goes its way
 		// Files that encode otherwise than GPT-2's kind (Hugging Face's ids differ) and a broken one.
 		{`{"model":{"type":"BPE","merges":[]},` + bl + `,"added_tokens":[{"id":0,"content":"<|endoftext|>"}]}`, "model.vocab is missing"},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},` + bl + `,"added_tokens":[{"id":3,"content":"    ","special":false}]}`, `added token "    " is not special`},
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":true}}`, "add_prefix_space is not false"},
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}}`, "use_regex is false"},
 		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Split"},{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]}}`, `pre_tokenizer {"type":"Sequence"`},

@@ -84,6 +84,8 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 		return &usageError{errors.New("tokenizer train: --data is required")}
 	case opts.OutDir == "":
 		return &usageError{errors.New("tokenizer train: --out is required")}
+	case opts.VocabSize == 0: // not given (0 is never a size)
+		return &usageError{errors.New("tokenizer train: --vocab-size is required (at least 257: 256 bytes and <|endoftext|>)")}
 	case opts.VocabSize < 257:
 		return &usageError{fmt.Errorf("tokenizer train: --vocab-size %d: need at least 257 (256 bytes and <|endoftext|>)", opts.VocabSize)}
 	}

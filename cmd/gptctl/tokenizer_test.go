@@ -107,6 +107,7 @@ func TestTokenizerCommandErrors(t *testing.T) {
 	}{
 		{"", []string{"train", "--vocab-size", "300", "--out", "x"}, "--data is required"},
 		{"", []string{"train", "--data", "a.txt", "--vocab-size", "10", "--out", "x"}, "at least 257"},
+		{"", []string{"train", "--data", "a.txt", "--out", "x"}, "--vocab-size is required"},
 		{"", []string{"train", "--data", "/nonexistent/*.txt", "--vocab-size", "300", "--out", "x"}, "no files match"},
 		{"", []string{"train", "--data", "/nonexistent.txt", "--vocab-size", "300", "--out", "x"}, "/nonexistent.txt"},
 		{"", []string{"train", "--data", dir, "--vocab-size", "300", "--out", "x"}, "is a directory"},
