@@ -255,15 +255,22 @@ func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(sl
 	next := 0 // the next sample to start: prompt next/ns, its sample next%ns
 	running := func() bool { return slices.ContainsFunc(g.slots, func(j *genJob) bool { return j != nil }) }
 	for next < total || running() {
-		// A stop ends the samples running, before any other starts.
-		if o.Context != nil && o.Context.Err() != nil {
-			return g.interrupt(context.Cause(o.Context), total)
-		}
 		for slot := range g.slots { // free slots take the next samples
 			for g.slots[slot] == nil && next < total { // (a sample of no tokens ends as it starts)
+				// A stop ends the samples running, before any other starts,
+				// as does a failed write.
+				if o.Context != nil && o.Context.Err() != nil {
+					return g.interrupt(context.Cause(o.Context), total)
+				}
+				if g.out.err != nil {
+					return g.out.err
+				}
 				g.start(next, slot, prompts[next/ns], next%ns)
 				next++
 			}
+		}
+		if o.Context != nil && o.Context.Err() != nil {
+			return g.interrupt(context.Cause(o.Context), total)
 		}
 		if !running() {
 			break

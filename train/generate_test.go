@@ -1016,6 +1016,36 @@ func TestGenerateInterrupted(t *testing.T) {
 	}
 }
 
+// cancelOnWrite cancels its context at its first write (a signal that
+// arrives while the first sample is printed).
+type cancelOnWrite struct {
+	bytes.Buffer
+	cancel context.CancelCauseFunc
+}
+
+func (w *cancelOnWrite) Write(b []byte) (int, error) {
+	w.cancel(errors.New("received terminated"))
+	return w.Buffer.Write(b)
+}
+
+// A stop ends generate also when every sample ends as it starts (no new
+// tokens, no decoder step between them): the samples after it are not
+// started.
+func TestGenerateInterruptedWithoutSteps(t *testing.T) {
+	tok := eotChars{data.NewCharTokenizer("abcdefghij klmnop.")}
+	p := tinyLM(t, "gpt2", tok.VocabSize(), 16, 16)
+	for _, n := range []int{1, 0} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		o := GenerateOptions{MaxNewTokens: n, Temperature: 1, TopP: 1, Seed: 5, NumSamples: 1000, Prompt: "ab",
+			JSON: true, BatchSize: 2, Context: ctx}
+		w := &cancelOnWrite{cancel: cancel}
+		err := generate(p, tok, o, w)
+		if lines := strings.Count(w.String(), "\n"); err == nil || !strings.Contains(err.Error(), "generate stopped") || lines > 2 {
+			t.Errorf("max-new-tokens %d, stopped at the first write: %v, %d of 1000 samples written; want it stopped after at most 2", n, err, lines)
+		}
+	}
+}
+
 // Past the context a step holds one whole window: the sample printing (the
 // lowest index running) gets it, not the first slot's, which may hold a
 // later sample since slots are reused (the printing sample waited behind

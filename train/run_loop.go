@@ -335,25 +335,31 @@ func (r *run) evalAndLog(ctx context.Context, m metrics, evaluated, logged bool)
 		r.progress.log(m, r.cfg.MaxSteps)
 	}
 	if evaluated && r.cfg.SampleTokens > 0 {
-		return r.sample()
+		return r.sample(ctx)
 	}
 	return nil
 }
 
 // sample writes to the log sample_tokens tokens after sample_prompt from
 // the model as it stands, drawn as gptctl generate draws by default, so
-// that generate from a checkpoint of this step prints the same text.
-func (r *run) sample() error {
+// that generate from a checkpoint of this step prints the same text. A
+// signal cuts it short (what was drawn is logged) and the run stops as
+// it would have after it.
+func (r *run) sample(ctx context.Context) error {
 	if err := r.syncGPU(); err != nil {
 		return err
 	}
 	var b strings.Builder
 	o := DefaultGenerate
-	o.Prompt, o.MaxNewTokens, o.BatchSize = r.cfg.SamplePrompt, r.cfg.SampleTokens, 1
+	o.Prompt, o.MaxNewTokens, o.BatchSize, o.Context = r.cfg.SamplePrompt, r.cfg.SampleTokens, 1, ctx
+	head := fmt.Sprintf("sample at step %d", r.state.Step)
 	if err := generate(r.params, r.tok, o, &b); err != nil {
-		return fmt.Errorf("sample at step %d: %w", r.state.Step, err)
+		if ctx.Err() == nil {
+			return fmt.Errorf("%s: %w", head, err)
+		}
+		head += " (cut short by the stop)"
 	}
-	r.progress.text(fmt.Sprintf("sample at step %d:\n%s", r.state.Step, b.String()))
+	r.progress.text(head + ":\n" + b.String())
 	return nil
 }
 

@@ -39,3 +39,32 @@ func TestPretrainSamples(t *testing.T) {
 		t.Errorf("sample_tokens -1: %v", err)
 	}
 }
+
+// cancelAt cancels its context at the first log line that holds at.
+type cancelAt struct {
+	strings.Builder
+	at     string
+	cancel context.CancelCauseFunc
+}
+
+func (w *cancelAt) Write(b []byte) (int, error) {
+	if strings.Contains(string(b), w.at) {
+		w.cancel(errors.New("received terminated"))
+	}
+	return w.Builder.Write(b)
+}
+
+// A signal that arrives as a sample is due cuts the sample short (what it
+// drew is logged) and stops the run with its checkpoint, as one during the
+// evaluation does, instead of drawing every sample_tokens first.
+func TestPretrainSampleStopped(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	log := &cancelAt{at: "val_loss", cancel: cancel}
+	sum, err := Pretrain(ctx, tinyConfig(t, "sample_tokens=20000"), Options{OutDir: t.TempDir(), Log: log})
+	if err != nil || sum.Status != "interrupted" || sum.Step != 10 {
+		t.Fatalf("stopped as the sample at step 10 began: %+v, %v; want an interrupted run at step 10", sum, err)
+	}
+	if got := log.String(); !strings.Contains(got, "sample at step 10 (cut short by the stop):") || len(got) > 10000 {
+		t.Errorf("log (%d bytes):\n%.2000s\nwant the sample at step 10 cut short", len(got), got)
+	}
+}
