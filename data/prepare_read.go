@@ -306,18 +306,9 @@ func (r *prepReader) readText(f io.Reader, path string) error {
 	return r.add(*prev)
 }
 
-// safeUnits cuts s into pieces of about size bytes, only where cuts allows:
-// a piece with no such point before size runs on to the next one.
-func safeUnits(s string, size int, cuts Cuts) []string {
-	var out []string
-	for len(s) > 0 {
-		n := nextUnit(s, size, cuts)
-		out, s = append(out, s[:n]), s[n:]
-	}
-	return out
-}
-
-// nextUnit is the length of the first of safeUnits' pieces of s.
+// nextUnit is the length of the first piece of about size bytes that s is
+// cut into, only where cuts allows: with no such point before size, the
+// piece runs on to the next one.
 func nextUnit(s string, size int, cuts Cuts) int {
 	if len(s) <= size {
 		return len(s)
@@ -417,11 +408,6 @@ func article(name string) string {
 	}
 	return "a " + name
 }
-
-// IsJSONL reports whether a corpus file is read as JSON lines of documents
-// by its name alone: it ends in .jsonl, in any case. A .json file may be
-// either; CorpusJSONL looks inside.
-func IsJSONL(path string) bool { return strings.EqualFold(filepath.Ext(path), ".jsonl") }
 
 // jsonSniffMax bounds how much of a .json file is read to find its first
 // line.
@@ -524,32 +510,12 @@ func textKeyFirst(b []byte) bool {
 	return false
 }
 
-// ReadDocuments calls fn with each document of a corpus file, in order:
-// every non-blank line of a JSON lines file ({"text": ...}, see
-// CorpusJSONL), or the whole of any other file (without a leading byte
-// order mark). It is how the corpora read into memory take JSON lines, as
-// Prepare does.
-func ReadDocuments(path string, fn func(doc string) error) error {
-	f, jsonl, err := openCorpusFile(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if !jsonl {
-		b, err := io.ReadAll(f)
-		if err != nil {
-			return err
-		}
-		return fn(string(TrimBOM(b)))
-	}
-	return JSONLDocuments(f, path, fn)
-}
-
-// ReadCorpusFile is ReadDocuments a piece at a time, for files too large to
-// hold whole: fn gets every document of a JSON lines file whole, and any
-// other file in chunks of about 1 MiB cut where cuts allows (ReadChunks), so
-// that tokenizing the chunks one by one gives the ids of the whole. doc says
-// that a piece begins a document.
+// ReadCorpusFile reads a corpus file a piece at a time: fn gets every
+// document of a JSON lines file ({"text": ...}, see CorpusJSONL) whole, and
+// any other file (without a leading byte order mark) in chunks of about 1
+// MiB cut where cuts allows (ReadChunks), so that tokenizing the chunks one
+// by one gives the ids of the whole. doc says that a piece begins a
+// document.
 func ReadCorpusFile(path string, cuts Cuts, fn func(text string, doc bool) error) error {
 	f, jsonl, err := openCorpusFile(path)
 	if err != nil {

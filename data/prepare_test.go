@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -662,7 +663,7 @@ func TestPrepareInputChanged(t *testing.T) {
 	}
 	var ie *InputError
 	for _, name := range []string{"cut.txt", "cut.jsonl"} {
-		err := r.readFrom(strings.NewReader(`{"text": "a"}`+"\n"), 1000, name, IsJSONL(name))
+		err := r.readFrom(strings.NewReader(`{"text": "a"}`+"\n"), 1000, name, strings.HasSuffix(name, ".jsonl"))
 		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "input "+name+" changed while it was read (1000 bytes when opened, 14 read)") {
 			t.Errorf("%s shorter than when opened: %v", name, err)
 		}
@@ -675,26 +676,53 @@ func TestPrepareInputChanged(t *testing.T) {
 // A corpus file named .JSONL (any case) is read as JSON lines of documents,
 // not as raw text with the JSON around it.
 func TestJSONLInAnyCase(t *testing.T) {
-	for name, want := range map[string]bool{"a.jsonl": true, "b.JSONL": true, "c.JsonL": true, "d.json": false, "e.txt": false, "jsonl": false} {
-		if IsJSONL(name) != want {
-			t.Errorf("IsJSONL(%q) = %v", name, !want)
+	const text = `{"text": "one"}` + "\n" + `{"text": "two"}` + "\n"
+	for name, want := range map[string]string{"a.jsonl": "one|two", "b.JSONL": "one|two", "c.JsonL": "one|two", "e.txt": text, "jsonl": text} {
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var docs []string
+		if err := readDocuments(path, func(d string) error { docs = append(docs, d); return nil }); err != nil || strings.Join(docs, "|") != want {
+			t.Errorf("%s: documents %q, %v; want %q", name, docs, err, want)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "docs.JSONL")
-	if err := os.WriteFile(path, []byte(`{"text": "one"}`+"\n"+`{"text": "two"}`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
+}
+
+// readDocuments calls fn with each document of a corpus file, in order:
+// every non-blank line of a JSON lines file, or the whole of any other file
+// (without a leading byte order mark), as ReadCorpusFile reads them.
+func readDocuments(path string, fn func(doc string) error) error {
+	f, jsonl, err := openCorpusFile(path)
+	if err != nil {
+		return err
 	}
-	var docs []string
-	if err := ReadDocuments(path, func(d string) error { docs = append(docs, d); return nil }); err != nil || strings.Join(docs, "|") != "one|two" {
-		t.Errorf("documents %q, %v", docs, err)
+	defer f.Close()
+	if !jsonl {
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return err
+		}
+		return fn(string(TrimBOM(b)))
 	}
+	return JSONLDocuments(f, path, fn)
+}
+
+// safeUnits cuts s into the pieces nextUnit gives.
+func safeUnits(s string, size int, cuts Cuts) []string {
+	var out []string
+	for len(s) > 0 {
+		n := nextUnit(s, size, cuts)
+		out, s = append(out, s[:n]), s[n:]
+	}
+	return out
 }
 
 // A .json corpus file is JSON lines when its first non-blank line is a
 // {"text": ...} object (dataset tools' to_json writes JSON lines under that
 // name), and text otherwise (a code corpus's .json files); a JSON array of
 // such objects is refused with the way to convert it. Every reader of
-// corpus files (prepare, the char vocabulary, BPE training, ReadDocuments)
+// corpus files (prepare, the char vocabulary, BPE training, readDocuments)
 // takes the same view.
 func TestJSONCorpusFiles(t *testing.T) {
 	dir := t.TempDir()
@@ -713,7 +741,7 @@ func TestJSONCorpusFiles(t *testing.T) {
 	} {
 		path := writeTemp(t, dir, tt.name, tt.body)
 		var docs []string
-		err := ReadDocuments(path, func(d string) error { docs = append(docs, d); return nil })
+		err := readDocuments(path, func(d string) error { docs = append(docs, d); return nil })
 		if tt.docs == nil {
 			var ie *InputError
 			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.refused) {
@@ -1065,7 +1093,7 @@ func TestTextCorpusRefusesUTF16(t *testing.T) {
 		if _, err := TrainBPE([]string{path}, 300, nil); !errors.As(err, &ie) || !strings.Contains(err.Error(), "is "+enc.says) {
 			t.Errorf("%s: tokenizer train: %v, want it refused as %s", enc.name, err, enc.says)
 		}
-		if err := ReadDocuments(path, func(string) error { return nil }); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is "+enc.says) {
+		if err := readDocuments(path, func(string) error { return nil }); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is "+enc.says) {
 			t.Errorf("%s: ReadDocuments: %v, want it refused as %s", enc.name, err, enc.says)
 		}
 		if _, err := CharTokenizerOf([]string{path}); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is "+enc.says) {
@@ -1089,7 +1117,7 @@ func TestJSONCorpusLongFirstLine(t *testing.T) {
 	for _, head := range []string{`{"text": "`, `{"id": 7, "text": "`} {
 		path := writeTemp(t, dir, "big.json", "\ufeff"+head+big+"\"}\n{\"text\": \"two\"}\n")
 		var docs []int
-		err := ReadDocuments(path, func(d string) error { docs = append(docs, len(d)); return nil })
+		err := readDocuments(path, func(d string) error { docs = append(docs, len(d)); return nil })
 		if err != nil || len(docs) != 2 || docs[0] != len(big) {
 			t.Errorf("%s...: documents of %v bytes (%v), want 2, the first of %d", head, docs, err, len(big))
 		}

@@ -21,11 +21,6 @@ type Config struct {
 	GELU string `yaml:"gelu" json:"gelu,omitempty"`
 }
 
-// GPT1 is the architecture of the GPT-1 paper: 12 layers, 12 heads, C=768, T=512.
-func GPT1() Config {
-	return Config{Arch: "gpt1", VocabSize: 40478, NCtx: 512, NEmbd: 768, NHead: 12, NLayer: 12, Dropout: 0.1, LNEps: 1e-5}
-}
-
 // Validate reports every problem of the config at once.
 func (c Config) Validate() error {
 	var errs []error
