@@ -15,13 +15,22 @@ import (
 	"testing"
 )
 
-// stReferenceDir is where the PyTorch reference vectors live.
+// stReferenceDir is where the PyTorch reference vectors live, as the
+// reference test in train finds them: GPTCTL_REFERENCE_DIR (a relative
+// path is from the repository root), ../shared/reference by default. Set
+// and missing, it fails the test: a typo must not pass as a skip.
 func stReferenceDir(t testing.TB) string {
-	dir := os.Getenv("GPTCTL_REFERENCE_DIR")
+	dir, asked := os.LookupEnv("GPTCTL_REFERENCE_DIR")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "reference")
+		dir, asked = filepath.Join("..", "shared", "reference"), false
+	}
+	if !filepath.IsAbs(dir) { // from the repository root, where make and go test ./... start
+		dir = filepath.Join("..", dir)
 	}
 	if _, err := os.Stat(dir); err != nil {
+		if asked {
+			t.Fatalf("GPTCTL_REFERENCE_DIR=%s: %v", dir, err)
+		}
 		t.Skipf("reference vectors not found at %s (set GPTCTL_REFERENCE_DIR): %v", dir, err)
 	}
 	return dir

@@ -136,8 +136,13 @@ func checkReferenceCase(t *testing.T, dir string) {
 		refGrads[i] = floats(t, want, "grad."+w.Name)
 	}
 	NewAdamW(p, 0.9, 0.999, eps, 0.1).Update(p, refGrads, lr)
-	for _, w := range p.List {
+	for i, w := range p.List {
 		checkClose(t, "step1 from PyTorch's gradients: "+w.Name, w.Data, floats(t, want, "step1."+w.Name), 1e-5, 1e-3)
+		// The tolerance above is the size of the step itself (lr 1e-3 on a
+		// weight near 1): the step, the weight's change, must match too,
+		// to 1e-3 of it and a few float32 roundings of the weight, so that a
+		// step that skips a weight or its decay fails.
+		checkStep(t, "step1 from PyTorch's gradients (the change): "+w.Name, w.Data, start[i], floats(t, want, "step1."+w.Name))
 	}
 	// Then the whole step, from our gradients. A first Adam step moves a
 	// weight by lr*g/(|g|+eps), which turns a gradient difference dg into a
@@ -152,6 +157,32 @@ func checkReferenceCase(t *testing.T, dir string) {
 	for i, w := range p.List {
 		slack := adamStep1Slack(grads[i], refGrads[i], lr, eps)
 		checkCloseSlack(t, "step1."+w.Name, w.Data, floats(t, want, "step1."+w.Name), 1e-5, 1e-3, slack)
+	}
+}
+
+// checkStep compares the change of each weight from start, got-start,
+// with want-start: within 1e-3 of it and four float32 roundings of the
+// weight.
+func checkStep(t *testing.T, name string, got, start, want []float32) {
+	t.Helper()
+	if len(got) != len(want) || len(start) != len(want) {
+		t.Errorf("%s: %d values from %d, want %d", name, len(got), len(start), len(want))
+		return
+	}
+	bad, worst := 0, 0
+	for j := range got {
+		step := float64(want[j]) - float64(start[j])
+		ulp := float64(math.Nextafter32(float32(math.Abs(float64(want[j]))), math.MaxFloat32)) - math.Abs(float64(want[j]))
+		if d := math.Abs(float64(got[j]) - float64(want[j])); d > 1e-3*math.Abs(step)+4*ulp {
+			if bad == 0 || d > math.Abs(float64(got[worst])-float64(want[worst])) {
+				worst = j
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d weights moved otherwise, e.g. [%d] from %g by %g, want by %g", name, bad, len(got), worst,
+			start[worst], float64(got[worst])-float64(start[worst]), float64(want[worst])-float64(start[worst]))
 	}
 }
 
