@@ -1,5 +1,3 @@
-// Command gptctl pretrains GPT models on text corpora and finetunes them on
-// labeled tasks, on the CPU or a CUDA GPU.
 package main
 
 import (

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+)
+
+// signalContext is cancelled by SIGTERM, SIGINT, SIGUSR1 (the warning a
+// batch scheduler sends before a kill) or SIGHUP, with the signal as its
+// cause; a closed pipe no longer kills the process (survivePipes). The
+// first signal stops the job cleanly (after the step at hand, with a
+// checkpoint); a second takes its default action: SIGINT and SIGTERM end
+// the process at once, for someone who will not wait (a job killed there
+// resumes from its last checkpoint, as after any kill), and Go ignores a
+// SIGUSR1 no one asked for, so a scheduler's repeated warning changes
+// nothing. The first signal is reported on log.
+//
+// Signals within repeatWindow of the first are its copies, not a second
+// request: GNU timeout (without --foreground) sends its signal to the
+// process and then to the process group, and some schedulers signal both
+// a job step and its processes, so one stop arrives twice, microseconds
+// apart; taken as a second signal, it lost the checkpoint the first was
+// writing.
+func signalContext(log io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	for _, s := range stopSignals {
+		// A signal the process started with ignored stays ignored: nohup's
+		// SIGHUP, a background job's SIGINT (Notify would catch it again).
+		if !signal.Ignored(s) {
+			signal.Notify(ch, s)
+		}
+	}
+	survivePipes()
+	go func() {
+		s, ok := <-ch
+		if !ok {
+			return
+		}
+		fmt.Fprintf(log, "gptctl: %v: stopping cleanly; a second SIGINT (Ctrl-C), SIGTERM or SIGHUP stops at once\n", s)
+		cancel(fmt.Errorf("received %v", s))
+		copies := time.NewTimer(repeatWindow)
+		defer copies.Stop()
+		for {
+			select {
+			case _, ok := <-ch:
+				if ok {
+					continue
+				}
+			case <-copies.C:
+				signal.Stop(ch)
+			}
+			return
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); close(ch); cancel(nil) }
+}
+
+// repeatWindow is how long after a stop signal another is taken for a copy
+// of it (see signalContext): far longer than the microseconds between a
+// signal's copies, shorter than a person takes to press Ctrl-C again.
+const repeatWindow = 300 * time.Millisecond
