@@ -28,6 +28,7 @@ type Model struct {
 	nodes  map[string]*G.Node // parameter nodes by name
 	lmHead *G.Node            // what Logits multiplies by: wte, or wte padded (PadVocab)
 	rng    *kernels.RNG
+	at     string // the layer New is building, for its error
 	m      *Machine
 	grads  *GradBuffers // SharedGrads; nil: the machine's own
 	before func()       // sets derived inputs from the caller's before each run; nil: none
@@ -92,13 +93,14 @@ func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG, opts ...Opti
 	if T > cfg.NCtx {
 		return nil, fmt.Errorf("graph: sequence length %d exceeds the context %d", T, cfg.NCtx)
 	}
+	g := G.NewGraph()
+	m = &Model{Params: p, Graph: g, B: B, T: T, Mode: mode, nodes: map[string]*G.Node{}, rng: rng, grads: o.grads,
+		at: "the embeddings"}
 	defer func() { // G.Must panics on a shape bug; report it with the layer
 		if r := recover(); r != nil {
-			err = fmt.Errorf("graph: building the model: %v", r)
+			m, err = nil, fmt.Errorf("graph: building the model, at %s: %v", m.at, r)
 		}
 	}()
-	g := G.NewGraph()
-	m = &Model{Params: p, Graph: g, B: B, T: T, Mode: mode, nodes: map[string]*G.Node{}, rng: rng, grads: o.grads}
 	for _, w := range p.List {
 		t := tensor.New(tensor.WithShape(w.Shape...), tensor.WithBacking(w.Data))
 		m.nodes[w.Name] = G.NewTensor(g, tensor.Float32, len(w.Shape), G.WithShape(w.Shape...), G.WithName(w.Name), G.WithValue(t))
@@ -125,11 +127,14 @@ func (m *Model) forward() *G.Node {
 	x := G.Must(kernels.Embedding(m.nodes[wte], m.nodes[wpe], m.Idx)) // (B*T, C)
 	x = m.dropout(x)
 	for i := 0; i < cfg.NLayer; i++ {
-		x = m.block(fmt.Sprintf("h.%d.", i), x)
+		m.at = fmt.Sprintf("h.%d", i)
+		x = m.block(m.at+".", x)
 	}
 	if cfg.Arch == "gpt2" {
+		m.at = "ln_f"
 		x = m.layerNorm("ln_f.", x)
 	}
+	m.at = "the LM head"
 	return x
 }
 

@@ -187,3 +187,24 @@ func TestParamsLoad(t *testing.T) {
 		t.Errorf("unknown weight: %v", err)
 	}
 }
+
+// A weight of the wrong shape (a bug: loaders check shapes first) fails New
+// with an error that names the layer, and no half-built model.
+func TestNewNamesTheLayer(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		cfg := Config{Arch: arch, VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5}
+		p, err := NewParams(cfg, kernels.NewRNG(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range p.List {
+			if strings.HasSuffix(w.Name, "h.1.mlp.c_proj.weight") {
+				w.Shape, w.Data = []int{24, 24}, w.Data[:24*24]
+			}
+		}
+		m, err := New(p, 2, 12, &kernels.Mode{}, kernels.NewRNG(6))
+		if m != nil || err == nil || !strings.Contains(err.Error(), "at h.1:") {
+			t.Errorf("%s, h.1.mlp.c_proj.weight 24x24: model %v, %v; want no model and an error naming h.1", arch, m != nil, err)
+		}
+	}
+}
