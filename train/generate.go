@@ -435,13 +435,14 @@ func (g *generation) feed() (slots []int, feed [][]int) {
 	for _, slot := range order {
 		j := g.slots[slot]
 		window := j.ids[len(j.ids)-1:]
-		if !j.fed || g.dec.Len(slot) == T {
+		fresh := !j.fed || g.dec.Len(slot) == T // a new window, the cache emptied for it
+		if fresh {
 			window = j.ids[max(0, len(j.ids)-T):]
 		}
 		if used > 0 && used+len(window) > budget {
 			continue
 		}
-		if len(window) > 1 || !j.fed {
+		if fresh {
 			g.dec.Reset(slot)
 			j.fed = true
 		}

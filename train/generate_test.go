@@ -24,11 +24,16 @@ import (
 // TestGenerateSlidesPastTheContext: sampling through the cached decoder
 // prints what the same draws pick from a forward of the whole window through
 // the graph at every step, also after the text outgrows the context and the window
-// slides (a context of 8, a prompt of 3, 30 new tokens).
+// slides (a context of 8, a prompt of 3, 30 new tokens), and with a context
+// of one token, where every window is new.
 func TestGenerateSlidesPastTheContext(t *testing.T) {
 	tok := data.NewCharTokenizer("abcdefghij klmnop.")
-	for _, arch := range []string{"gpt1", "gpt2"} {
-		cfg := graph.Config{Arch: arch, VocabSize: tok.VocabSize(), NCtx: 8, NEmbd: 16, NHead: 2, NLayer: 2, LNEps: 1e-5}
+	for _, c := range []struct {
+		arch string
+		ctx  int
+	}{{"gpt1", 8}, {"gpt2", 8}, {"gpt1", 1}, {"gpt2", 1}} {
+		arch := fmt.Sprintf("%s, n_ctx %d", c.arch, c.ctx)
+		cfg := graph.Config{Arch: c.arch, VocabSize: tok.VocabSize(), NCtx: c.ctx, NEmbd: 16, NHead: 2, NLayer: 2, LNEps: 1e-5}
 		p, err := graph.NewParams(cfg, kernels.NewRNG(3))
 		if err != nil {
 			t.Fatal(err)
