@@ -11,39 +11,20 @@ import (
 // "auto"), which GPT-1's encoder runs on every text: each match of
 // &#?\w{0,8}; that names a character is replaced by it. Names are HTML
 // 4.01's 252 (Python's html.entities.name2codepoint: no &apos;), numbers
-// are decimal (&#233;) or lower-case hex (&#xe9;), and 128-159 are read
-// as Windows-1252 bytes, as browsers do; anything else stays as written.
-// ftfy leaves a text's entities alone from the first line that holds both
-// "<" and ">" (it may be HTML); gpt1Unescape judges each line alone.
+// are decimal (&#233;) or lower-case hex (&#xe9;) in ASCII digits, and
+// 128-159 are read as Windows-1252 bytes, as browsers do; anything else
+// stays as written. ftfy leaves a text's entities alone from its first line
+// that holds both "<" and ">" (it may be HTML); gptctl unescapes them
+// everywhere, so that a text encoded in parts, cut anywhere in a line,
+// gives the ids of the whole.
 
-// gpt1Unescape unescapes the entities of s line by line.
+// gpt1Unescape replaces each entity of s once (gpt1Ftfy repeats it).
 func gpt1Unescape(s string) string {
 	if !strings.Contains(s, "&") {
 		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	for len(s) > 0 {
-		end := strings.IndexByte(s, '\n') + 1
-		if end == 0 {
-			end = len(s)
-		}
-		line := s[:end]
-		s = s[end:]
-		if !strings.Contains(line, "<") || !strings.Contains(line, ">") {
-			// ftfy fixes a line until it stops changing: &amp;amp; is &.
-			for u := unescapeLine(line); u != line; u = unescapeLine(line) {
-				line = u
-			}
-		}
-		b.WriteString(line)
-	}
-	return b.String()
-}
-
-// unescapeLine replaces each entity of s once.
-func unescapeLine(s string) string {
-	var b strings.Builder
 	for {
 		i := strings.IndexByte(s, '&')
 		if i < 0 {

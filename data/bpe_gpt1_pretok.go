@@ -57,11 +57,25 @@ const gpt1Spaced = `-~!";?+,)(\/*[]}{|_`
 // isPySpace is Python's str.isspace, which \s matches in text_standardize.
 func isPySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
 
-// gpt1Standardize is ftfy (approximated, see above) then text_standardize.
-func gpt1Standardize(s string) string {
-	s = gpt1Dashes.Replace(gpt1Fix.Replace(gpt1Unescape(s)))
+// gpt1Ftfy is the part of ftfy.fix_text gpt1Words reproduces, repeated
+// until the text stops changing, as ftfy repeats its fixes: one can make an
+// entity for the next round (＆amp； is &amp; after the full-width step,
+// then &). Only an entity can make a further round change anything.
+func gpt1Ftfy(s string) string {
+	for {
+		t := gpt1FixOnce(s)
+		if t == s || !strings.Contains(t, "&") {
+			return t
+		}
+		s = t
+	}
+}
+
+// gpt1FixOnce is one round of gpt1Ftfy.
+func gpt1FixOnce(s string) string {
+	s = gpt1Fix.Replace(gpt1Unescape(s))
 	var b strings.Builder
-	b.Grow(len(s) + len(s)/4)
+	b.Grow(len(s))
 	for _, r := range s {
 		if r >= 0xFF01 && r <= 0xFF5E { // full-width ASCII
 			r -= 0xFF01 - '!'
@@ -70,8 +84,14 @@ func gpt1Standardize(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	s = b.String()
-	b.Reset()
+	return b.String()
+}
+
+// gpt1Standardize is ftfy (approximated, see above) then text_standardize.
+func gpt1Standardize(s string) string {
+	s = gpt1Dashes.Replace(gpt1Ftfy(s))
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/4)
 	// re.sub(r'(-+|~+|...)', r' \1 ', text)
 	for i := 0; i < len(s); {
 		c := s[i]

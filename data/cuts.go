@@ -9,10 +9,11 @@ type Cuts uint8
 
 const (
 	// SpaceCuts are the ' ' between two ASCII characters that are not
-	// whitespace: GPT-2's pre-tokenizer ends a piece before such a space
-	// and starts one at it, and GPT-1's splits words there. GPT-1's takes
-	// no other: it drops the whitespace at either end of a text, so a part
-	// that began with a newline would lose that token.
+	// whitespace, nor the '&' and ';' that open and close an HTML entity:
+	// GPT-2's pre-tokenizer ends a piece before such a space and starts
+	// one at it, and GPT-1's splits words there. GPT-1's takes no other:
+	// it drops the whitespace at either end of a text, so a part that began
+	// with a newline (or an entity of one, &#10;) would lose that token.
 	SpaceCuts Cuts = iota
 	// WhitespaceCuts are the whitespace characters (any: '\r', U+3000 too)
 	// after a character that is not whitespace: GPT-2's pre-tokenizer (the
@@ -49,7 +50,7 @@ func (c Cuts) At(s string, p int) bool {
 		c, _ := classAt(s, p) // a character cut off by the end of s is not whitespace
 		return c == clsSpace && classBefore(s, p) != clsSpace
 	}
-	return p+1 < len(s) && s[p] == ' ' && isCutByte(s[p-1]) && isCutByte(s[p+1])
+	return p+1 < len(s) && s[p] == ' ' && isCutByte(s[p-1]) && isCutByte(s[p+1]) && s[p-1] != ';' && s[p+1] != '&'
 }
 
 // Last returns the largest p in (0, limit] at which s may be cut, or 0 when

@@ -1094,7 +1094,7 @@ func TestTextCorpusRefusesUTF16(t *testing.T) {
 			t.Errorf("%s: tokenizer train: %v, want it refused as %s", enc.name, err, enc.says)
 		}
 		if err := readDocuments(path, func(string) error { return nil }); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is "+enc.says) {
-			t.Errorf("%s: ReadDocuments: %v, want it refused as %s", enc.name, err, enc.says)
+			t.Errorf("%s: readDocuments: %v, want it refused as %s", enc.name, err, enc.says)
 		}
 		if _, err := CharTokenizerOf([]string{path}); !errors.As(err, &ie) || !strings.Contains(err.Error(), path+" is "+enc.says) {
 			t.Errorf("%s: the char vocabulary: %v, want it refused as %s", enc.name, err, enc.says)

@@ -36,7 +36,7 @@ func TestTaskMetricsWiring(t *testing.T) {
 		// unlabeled row, predicted 1, that counts for nothing).
 		// Class 1: tp=2 fp=1 fn=2, F1 4/7 = 0.5714 (class 0's is 2/3,
 		// the macro 0.6190). MCC (tp*tn-fp*fn)/sqrt(3*4*4*5) = 4/sqrt(240).
-		// Loss: the mean -log of 0.9 0.6 0.3 0.2 0.4 0.3 0.1 0.45.
+		// Loss: the mean -log of 0.9 0.6 0.3 0.8 0.6 0.3 0.9 0.45.
 		name: "binary classification",
 		info: &TaskInfo{Objective: graph.Classify, Labels: []string{"neg", "pos"}},
 		exs:  lbl(1, 1, 1, 0, 0, 0, 0, 1, -1),
