@@ -346,8 +346,8 @@ func (c Config) Validate() error {
 	if c.Threads > MaxThreads {
 		bad("threads %d is more than %d (0: all cores)", c.Threads, MaxThreads)
 	}
-	if c.LR <= 0 || c.MinLR < 0 || c.MinLR > c.LR {
-		bad("lr %v and min_lr %v must satisfy 0 <= min_lr <= lr, lr > 0", c.LR, c.MinLR)
+	if c.LR <= 0 || c.MinLR < 0 || c.MinLR > c.LR && c.LRDecay != "constant" { // constant never reaches min_lr
+		bad("lr %v and min_lr %v must satisfy 0 <= min_lr <= lr, lr > 0 (min_lr is where the decay ends)", c.LR, c.MinLR)
 	}
 	if c.LRDecay != "cosine" && c.LRDecay != "linear" && c.LRDecay != "constant" {
 		bad("lr_decay %q is not cosine, linear or constant", c.LRDecay)

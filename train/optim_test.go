@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -177,5 +179,30 @@ func TestGradAccumMetricsEqualBigBatch(t *testing.T) {
 			tensorsClose(t, fmt.Sprintf("%s, grad_accum 2 against batch 8", clip), filepath.Join(accum, "checkpoint", "model.safetensors"),
 				filepath.Join(big, "checkpoint", "model.safetensors"), 1e-5, nil)
 		})
+	}
+}
+
+// min_lr is where cosine and linear decay end, so it may not exceed lr;
+// a constant schedule never reaches it, and an lr below the default
+// min_lr is taken (pretrain and finetune alike).
+func TestMinLRAboveLR(t *testing.T) {
+	ft := filepath.Join(t.TempDir(), "ft.yaml")
+	if err := os.WriteFile(ft, []byte("init_from: x\ntask:\n  type: classification\n  train: t.tsv\n  columns: {text: s, label: l}\n  labels: [a, b]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, decay := range []string{"cosine", "linear", "constant"} {
+		_, err := Load("", []string{"lr=5e-5", "lr_decay=" + decay})
+		_, ftErr := LoadFinetune(ft, []string{"lr=5e-5", "min_lr=1e-4", "lr_decay=" + decay})
+		for _, c := range []struct {
+			what string
+			err  error
+		}{{"pretrain", err}, {"finetune", ftErr}} {
+			if (c.err == nil) != (decay == "constant") {
+				t.Errorf("%s, lr 5e-5 under min_lr 1e-4, lr_decay %s: %v", c.what, decay, c.err)
+			}
+			if c.err != nil && !strings.Contains(c.err.Error(), "min_lr 0.0001 must satisfy 0 <= min_lr <= lr") {
+				t.Errorf("%s, lr_decay %s: %v, want the rule named", c.what, decay, c.err)
+			}
+		}
 	}
 }
