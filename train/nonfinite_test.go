@@ -149,11 +149,12 @@ func TestSkippedStepIsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := r.params.Get("h.0.mlp.c_fc.weight").Data
-	saved, fills := w[0], 0
-	r.train = hookSource{r.train, func() { // step 3 sees a NaN weight
+	var saved float32
+	fills := 0
+	r.train = hookSource{r.train, func() { // step 3 sees a NaN weight, step 4 the weight again
 		switch fills++; fills {
 		case 3:
-			w[0] = float32(math.NaN())
+			saved, w[0] = w[0], float32(math.NaN())
 		case 4:
 			w[0] = saved
 		}
