@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"gptctl/kernels"
+	"gptctl/train"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -36,23 +36,23 @@ func printVersion(cmd *cobra.Command) error {
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "gptctl %s%s %s %s/%s\n", Version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "blas: %s\n", kernels.BLASName())
-	if n := kernels.BLASNote(); n != "" {
-		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
+	b := train.Build() // a CUDA build probes the GPU, after the line above
+	fmt.Fprintf(w, "blas: %s\n", b.BLAS)
+	if b.BLASNote != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", b.BLASNote)
 	}
-	_, err := fmt.Fprintf(w, "cuda: %s\n", cudaStatus())
+	_, err := fmt.Fprintf(w, "cuda: %s\n", cudaStatus(b))
 	return err
 }
 
 // cudaStatus names the GPU, driver and cuBLAS a CUDA build finds, or says
 // why none is usable.
-func cudaStatus() string {
-	desc, err := kernels.ProbeCUDA()
+func cudaStatus(b train.BuildInfo) string {
 	switch {
-	case !kernels.CUDA:
+	case !b.CUDA:
 		return "not built in (make build-cuda)"
-	case err != nil:
-		return "built in, no usable GPU: " + err.Error()
+	case b.NoGPU != nil:
+		return "built in, no usable GPU: " + b.NoGPU.Error()
 	}
-	return "built in, " + desc
+	return "built in, " + b.GPU
 }
