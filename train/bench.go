@@ -83,7 +83,7 @@ func benchOn(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 		return nil, &ConfigError{fmt.Errorf("bench: --profile times device ops; device is %s (on the CPU, each op has a benchmark: %s, from the repository root)", device, cpuOpBenchmarks())}
 	}
 	if device == "cpu" { // as pretrain refuses it, before the memory is asked for
-		if err := cfg.fitsTraining(); err != nil {
+		if err := cfg.fitsTraining(nil); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}

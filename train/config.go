@@ -398,22 +398,29 @@ func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
 // gradients, AdamW's two moments) and a step's activations with their
 // gradients, about 20 C + 2 H T floats a token a layer (measured: 40k
 // for C=768, H=12, T=1024) and three of vocab_size for the logits. Twice,
-// so that only the hopeless is refused (what passes may still not fit);
-// a GPU keeps all of it in its own memory.
-func (c Config) fitsTraining() error {
-	return fitsTraining(c.Config, c.BatchSize, []int{c.T()}, fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()))
+// so that only the hopeless is refused (what passes may still not fit,
+// and gets a note on log where it needs more than once); a GPU keeps all of
+// it in its own memory.
+func (c Config) fitsTraining(log io.Writer) error {
+	return fitsTraining(c.Config, c.BatchSize, []int{c.T()}, fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()), log)
 }
 
 // fitsTraining is Config.fitsTraining for a model m trained on batches of
 // seqs sequences in graphs of each of the lengths lens (a finetune keeps
 // one for each padded length, their gradients of the weights in one set of
 // buffers, graph.SharedGrads); what names the setting in the error.
-func fitsTraining(m graph.Config, seqs int, lens []int, what string) error {
+func fitsTraining(m graph.Config, seqs int, lens []int, what string, log io.Writer) error {
 	need := m.ParamBytes(16)
 	for _, T := range lens {
 		need += stepBytes(m, seqs, T)
 	}
-	return m.FitsMemory(need, 2, what)
+	if err := m.FitsMemory(need, 2, what); err != nil {
+		return err
+	}
+	if n := m.MemoryNote(need, what); n != "" && log != nil {
+		fmt.Fprintln(log, "note: "+n)
+	}
+	return nil
 }
 
 // fitsInference refuses, on the CPU, forward passes of m over seqs

@@ -127,7 +127,7 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, e
 		if head.Rows > 1 {
 			what = fmt.Sprintf("finetuning with batch_size %d (%d sequences) in graphs of %v tokens", r.graphs.E, r.graphs.E*head.Rows, lens)
 		}
-		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, lens, what); err != nil {
+		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, lens, what, r.opt.Log); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}

@@ -156,7 +156,7 @@ func (r *run) newModel() error {
 		}
 	}
 	if r.device == "cpu" {
-		if err := r.cfg.fitsTraining(); err != nil {
+		if err := r.cfg.fitsTraining(r.opt.Log); err != nil {
 			return r.cfg.named(err)
 		}
 	}
