@@ -151,17 +151,6 @@ func Bytes(n float64) string {
 // point, which no shape overflows.
 func (c Config) ParamBytes(bytesPerParam int) float64 { return c.paramCount() * float64(bytesPerParam) }
 
-// MemoryNote warns, when need is more than the memory and swap this process
-// may use (what FitsMemory with times 2 lets run), that what may run out
-// of it; "" when need fits.
-func (c Config) MemoryNote(need float64, what string) string {
-	have := SystemMemory()
-	if have <= 0 || need <= float64(have) {
-		return ""
-	}
-	return fmt.Sprintf("%s needs about %s, more than the %s of memory and swap this process may use: it may run out of memory as it goes", what, Bytes(need), Bytes(float64(have)))
-}
-
 // FitsMemory refuses what needs more than times the memory and swap this
 // process may use (SystemMemory), need bytes for the model of c (what
 // names the use): it would die out of memory after a long allocation, not

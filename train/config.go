@@ -417,8 +417,8 @@ func fitsTraining(m graph.Config, seqs int, lens []int, what string, log io.Writ
 	if err := m.FitsMemory(need, 2, what); err != nil {
 		return err
 	}
-	if n := m.MemoryNote(need, what); n != "" && log != nil {
-		fmt.Fprintln(log, "note: "+n)
+	if err := m.FitsMemory(need, 1, what); err != nil && log != nil {
+		fmt.Fprintf(log, "note: %v: it may run out of memory as it goes\n", err)
 	}
 	return nil
 }

@@ -254,12 +254,13 @@ func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(sl
 	g.probs.New = func() any { p := make([]float64, tok.VocabSize()); return &p }
 	next := 0 // the next sample to start: prompt next/ns, its sample next%ns
 	running := func() bool { return slices.ContainsFunc(g.slots, func(j *genJob) bool { return j != nil }) }
+	stopped := func() bool { return o.Context != nil && o.Context.Err() != nil }
 	for next < total || running() {
 		for slot := range g.slots { // free slots take the next samples
 			for g.slots[slot] == nil && next < total { // (a sample of no tokens ends as it starts)
 				// A stop ends the samples running, before any other starts,
 				// as does a failed write.
-				if o.Context != nil && o.Context.Err() != nil {
+				if stopped() {
 					return g.interrupt(context.Cause(o.Context), total)
 				}
 				if g.out.err != nil {
@@ -269,7 +270,7 @@ func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(sl
 				next++
 			}
 		}
-		if o.Context != nil && o.Context.Err() != nil {
+		if stopped() {
 			return g.interrupt(context.Cause(o.Context), total)
 		}
 		if !running() {
