@@ -314,3 +314,147 @@ func TestTaskLMLossOnItsOwn(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedActivationsAcrossLengths: task models of one Params that share
+// their activations and gradients (a finetune's graph for each padded
+// length), run in any order, train and predict exactly as models with
+// buffers of their own; an output stays intact when another model runs
+// (also one a program named after the training program had put it in the
+// shared buffers); a shorter model built after a longer one takes no new
+// memory, and the two together take little more than the longer alone
+// (its weights' gradients included: the pair shares one set).
+func TestSharedActivationsAcrossLengths(t *testing.T) {
+	c := headCase{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1, Lambda: 0.5}, 3, []int32{2, 0, 1}, nil, nil}
+	p, first := tinyTaskParams(t, c.head.Outputs())
+	p.Config.Dropout = 0.1 // the attention's scratch holds its mask's probabilities
+	type model struct {
+		task *Task
+		tr   *Trainer
+		pred *Program
+	}
+	build := func(T int, trainerFirst bool, opts ...Option) *model {
+		task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(uint64(T)), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &model{task: task}
+		compile := []func() error{
+			func() (err error) { m.pred, err = task.Forward(task.Out); return err },
+			func() (err error) { m.tr, err = task.Differentiate(task.Loss, task.TaskLoss, task.LMLoss); return err },
+		}
+		if trainerFirst {
+			compile[0], compile[1] = compile[1], compile[0]
+		}
+		for _, f := range compile {
+			if err := f(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fillTask(task, first, c)
+		return m
+	}
+	acts, grads := NewActivationBuffers(), NewGradBuffers()
+	shared := func(T int, trainerFirst bool) *model {
+		return build(T, trainerFirst, SharedActivations(acts), SharedGrads(grads))
+	}
+	long := shared(9, false)
+	size := acts.Floats()
+	short := shared(6, false)
+	if acts.Floats() != size {
+		t.Errorf("the shared activations grew from %d to %d floats for the shorter model", size, acts.Floats())
+	}
+	floats := func(ms ...*model) (n int) {
+		for _, m := range ms {
+			own, arena := m.task.Model.m.Floats()
+			n += own + arena
+		}
+		return n
+	}
+	pair := floats(long, short) + acts.Floats()
+	for _, b := range grads.bufs {
+		pair += len(b)
+	}
+	other := shared(7, true) // Out was shared in the training program's plan, then named by the prediction's
+	own := []*model{build(9, false), build(6, false), build(7, true)}
+	// Beyond the longer alone, the pair holds the shorter's outputs: 780
+	// floats, where not sharing the attention's scratch adds 1,233 more and
+	// the gradient arena 3,504.
+	if alone := floats(own[0]); float64(pair) > 1.02*float64(alone) {
+		t.Errorf("models of 9 and 6 tokens sharing their activations take %d floats, the one of 9 alone %d", pair, alone)
+	}
+	value := func(m *model, n *G.Node) []float32 { return slices.Clone(kernels.Floats(m.task.Model.m.Value(n))) }
+	for k, i := range []int{1, 0, 2, 0, 1, 2, 2, 1} {
+		pair := [2]*model{[]*model{long, short, other}[i], own[i]}
+		var outs [2][][]float32
+		for j, m := range pair {
+			if k%2 == 0 {
+				if _, err := m.tr.Step(); err != nil {
+					t.Fatal(err)
+				}
+				for w := range p.List {
+					outs[j] = append(outs[j], slices.Clone(m.tr.Grad(w)))
+				}
+				outs[j] = append(outs[j], value(m, m.task.Loss), value(m, m.task.TaskLoss), value(m, m.task.LMLoss))
+			} else {
+				if err := m.task.Run(m.pred); err != nil {
+					t.Fatal(err)
+				}
+				outs[j] = append(outs[j], value(m, m.task.Out))
+			}
+		}
+		for o := range outs[0] {
+			if !slices.Equal(outs[0][o], outs[1][o]) {
+				t.Fatalf("run %d (model of %d tokens): output %d with shared buffers %v, with its own %v", k, pair[0].task.T, o, outs[0][o], outs[1][o])
+			}
+		}
+	}
+	for _, m := range []*model{other, long} { // Out, read after another model's run
+		if err := m.task.Run(m.pred); err != nil {
+			t.Fatal(err)
+		}
+		want := value(m, m.task.Out)
+		if _, err := short.tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+		if got := value(m, m.task.Out); !slices.Equal(got, want) {
+			t.Errorf("the model of %d tokens: its output was %v, %v after another model ran", m.task.T, want, got)
+		}
+	}
+}
+
+// TestSharedActivationsKeepGradients: models that share their activations
+// but not their gradients keep each gradient, the tied embedding's sum of
+// two included, in a buffer of its own, intact when another model runs.
+func TestSharedActivationsKeepGradients(t *testing.T) {
+	c := headCase{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1, Lambda: 0.5}, 3, []int32{2, 0, 1}, nil, nil}
+	p, first := tinyTaskParams(t, c.head.Outputs())
+	acts := NewActivationBuffers()
+	var trs []*Trainer
+	for _, T := range []int{9, 6} {
+		task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(1), SharedActivations(acts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := task.Differentiate(task.Loss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fillTask(task, first, c)
+		trs = append(trs, tr)
+	}
+	if _, err := trs[0].Step(); err != nil {
+		t.Fatal(err)
+	}
+	var want [][]float32
+	for i := range p.List {
+		want = append(want, slices.Clone(trs[0].Grad(i)))
+	}
+	if _, err := trs[1].Step(); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range p.List {
+		if !slices.Equal(trs[0].Grad(i), want[i]) {
+			t.Errorf("the gradient of %s changed when another model ran", w.Name)
+		}
+	}
+}

@@ -6,6 +6,11 @@ package graph
 // nothing. Programs compiled on one Machine share the buffers of the nodes
 // they have in common.
 //
+// With SharedActivations, the buffers no one reads after a run (a node's
+// that is no program's output, the scratch of an op, a program's arena)
+// come from buffers the machines of several graphs share; a node a later
+// program names as an output moves to a buffer of its own (unpool).
+//
 // Gradient intermediates share memory. Within one Compile, a gradient node
 // (the output of a gradient op, a Part of one, or a Gorgonia "+" summing
 // gradients) that is not an output of the program gets a place in the
@@ -44,6 +49,19 @@ type Machine struct {
 	// grads.
 	gradOf map[*G.Node]string
 	grads  *GradBuffers
+
+	// acts (SharedActivations) holds the buffers of the nodes whose values
+	// no one reads after a run, the scratch of their ops and the gradient
+	// arenas; nActs is how many this machine has taken.
+	acts  *ActivationBuffers
+	nActs int
+}
+
+// take returns the machine's next buffer of acts, of n floats.
+func (m *Machine) take(n int) []float32 {
+	buf := m.acts.get(m.nActs, n)
+	m.nActs++
+	return buf
 }
 
 // shareGrad records n as the gradient of weight name, whose buffer (its
@@ -106,6 +124,8 @@ type step struct {
 	shared  *Program  // non-nil: out overlaps other nodes' buffers in this program's order
 	aliasOf *step     // kindAdd writing in place over this input
 	stays   bool      // shared, and read after its program runs: it must not move
+	passing bool      // read by its program alone, within the run (not an output, nor a Gorgonia op's input)
+	pooled  bool      // out is one of the machine's acts buffers
 	parts   []*step   // Part views of this node
 	run     func() error
 }

@@ -82,6 +82,9 @@ func (m *Machine) finish(st *step) {
 	case kindKernel:
 		k := st.node.Op().(kernels.Kernel)
 		m.setOut(st)
+		if sc, ok := k.(kernels.Scratcher); ok {
+			m.setScratch(sc)
+		}
 		st.run = func() error {
 			m.gather(st)
 			return k.Forward(st.out, st.args)
@@ -112,6 +115,9 @@ func (m *Machine) setOut(st *step) {
 	if key := m.gradKey(st); key != "" && st.out == nil {
 		st.out = m.grads.get(key, st.node.Shape().TotalSize())
 	}
+	if st.out == nil && st.passing && m.acts != nil {
+		st.out, st.pooled = m.take(st.node.Shape().TotalSize()), true
+	}
 	if st.out == nil {
 		v := kernels.NewDense(st.node.Shape())
 		m.vals[st.slot], st.out = v, kernels.Floats(v)
@@ -119,6 +125,18 @@ func (m *Machine) setOut(st *step) {
 		return
 	}
 	m.vals[st.slot] = tensor.New(tensor.WithShape(st.node.Shape().Clone()...), tensor.WithBacking(st.out))
+}
+
+// setScratch gives an op the memory it keeps from its forward pass to its
+// gradient op's: its own, or one of acts.
+func (m *Machine) setScratch(sc kernels.Scratcher) {
+	n := sc.ScratchFloats()
+	if m.acts != nil {
+		sc.SetScratch(m.take(n))
+		return
+	}
+	sc.SetScratch(make([]float32, n))
+	m.own += n
 }
 
 // arenaAlign is the alignment, in floats, of windows in an arena (64 bytes).
@@ -132,16 +150,29 @@ const arenaAlign = 16
 func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) {
 	end := len(order)
 	pos, last := m.lifetimes(order, outputs)
+	for _, st := range order {
+		if st.pooled && last[st] == end {
+			m.unpool(st)
+		}
+	}
 	home := map[*step]*step{} // the arena node whose window holds a node's buffer
 	for _, st := range fresh {
-		if (st.kind == kindKernel || st.kind == kindAdd) && st.grad && last[st] < end && !st.node.IsScalar() && !m.noShare {
+		st.passing = last[st] < end
+		if (st.kind == kindKernel || st.kind == kindAdd) && st.grad && st.passing && !st.node.IsScalar() && !m.noShare {
 			home[st] = st
 		}
 	}
 	aliases := m.inPlaceAdds(fresh, home, pos, last, end)
 	offs, size := packArena(order, home, pos, last, func(st *step) int { return st.node.Shape().TotalSize() })
-	arena := make([]float32, size)
-	m.shared += size
+	var arena []float32
+	switch {
+	case size == 0:
+	case m.acts != nil:
+		arena = m.take(size)
+	default:
+		arena = make([]float32, size)
+		m.shared += size
+	}
 	for st, off := range offs {
 		st.out, st.shared = arena[off:off+st.node.Shape().TotalSize()], p
 	}
@@ -187,7 +218,7 @@ func (m *Machine) lifetimes(order []*step, outputs []*G.Node) (pos, last map[*st
 func (m *Machine) inPlaceAdds(fresh []*step, home map[*step]*step, pos, last map[*step]int, end int) []*step {
 	var aliases []*step
 	for _, st := range fresh {
-		if st.kind != kindAdd {
+		if st.kind != kindAdd || m.acts != nil && last[st] == end { // an output stays out of the shared acts
 			continue
 		}
 		for _, s := range st.in {
@@ -256,6 +287,13 @@ func (m *Machine) unshare(st *step) {
 	for _, p := range st.parts {
 		m.vals[p.slot] = p.node.Op().(*kernels.Part).View(m.vals[st.slot])
 	}
+}
+
+// unpool gives a node whose buffer is one of acts, and that a program
+// reads after its run, a buffer of its own.
+func (m *Machine) unpool(st *step) {
+	st.passing, st.pooled = false, false
+	m.unshare(st)
 }
 
 func (m *Machine) gather(st *step) {

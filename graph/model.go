@@ -47,6 +47,7 @@ type Option func(*options)
 type options struct {
 	vocabMultiple int
 	grads         *GradBuffers
+	acts          *ActivationBuffers
 }
 
 // SharedGrads makes the CPU models built with the same b keep the
@@ -73,6 +74,49 @@ func (b *GradBuffers) get(key string, n int) []float32 {
 	buf := make([]float32, n)
 	b.bufs[key] = buf
 	return buf
+}
+
+// SharedActivations makes the CPU models built with the same b take the
+// memory nothing reads between runs from b's buffers: activations, the
+// scratch of ops (attention and softmax probabilities) and the arenas of
+// gradient intermediates. Models of one Params that run one at a time (a
+// finetune's graph for each padded length) then need the memory of the
+// largest rather than the sum. A run's outputs keep buffers of their own,
+// as do the gradients unless SharedGrads shares them; anything else a run
+// leaves is valid until another of the models runs. A model built after a
+// larger one fits in its buffers; build the largest first to share them
+// all.
+func SharedActivations(b *ActivationBuffers) Option { return func(o *options) { o.acts = b } }
+
+// ActivationBuffers holds the buffers models built with
+// SharedActivations(b) share: each model takes them in the order it plans
+// its nodes, so that models of one structure share each buffer with the
+// nodes of the same place in the others.
+type ActivationBuffers struct{ bufs [][]float32 }
+
+// NewActivationBuffers returns an empty set.
+func NewActivationBuffers() *ActivationBuffers { return &ActivationBuffers{} }
+
+// get returns n floats of the i-th buffer, a new one when it has fewer
+// (the models that hold the smaller one keep it).
+func (b *ActivationBuffers) get(i, n int) []float32 {
+	for len(b.bufs) <= i {
+		b.bufs = append(b.bufs, nil)
+	}
+	if buf := b.bufs[i]; len(buf) >= n {
+		return buf[:n:n]
+	}
+	b.bufs[i] = make([]float32, n)
+	return b.bufs[i]
+}
+
+// Floats reports the floats in b's buffers.
+func (b *ActivationBuffers) Floats() int {
+	n := 0
+	for _, buf := range b.bufs {
+		n += len(buf)
+	}
+	return n
 }
 
 // PadVocab makes the LM head multiply by the token embedding padded with
@@ -117,6 +161,7 @@ func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG, opts ...Opti
 	m.lmHead = head
 	m.Logits = G.Must(kernels.LinearT(m.Hidden, head, nil)) // (B*T, V or Vp), tied to wte
 	m.m = NewMachine(g)
+	m.m.acts = o.acts
 	return m, nil
 }
 

@@ -17,7 +17,7 @@ type attentionOp struct {
 	p              float32
 	mode           *Mode
 	rng            *RNG
-	att            []float32 // (b, nHead, t, t) probabilities
+	att            []float32 // (b, nHead, t, t) probabilities: SetScratch's, or allocated at the first CPU pass
 	seed           uint64    // the last training forward pass's dropout mask (see AttentionForward)
 	active         bool      // the last forward pass applied dropout
 }
@@ -29,8 +29,7 @@ func Attention(qkv *G.Node, b, t, nHead int, p float32, mode *Mode, rng *RNG) (*
 		return nil, fmt.Errorf("attention: qkv %v does not fit b=%d t=%d heads=%d", s, b, t, nHead)
 	}
 	c := s[1] / 3
-	op := &attentionOp{b: b, t: t, c: c, nHead: nHead, p: p, mode: mode, rng: rng,
-		att: make([]float32, b*nHead*t*t)}
+	op := &attentionOp{b: b, t: t, c: c, nHead: nHead, p: p, mode: mode, rng: rng}
 	op.base = newBase("attention", tensor.Shape{b * t, c}, qkv)
 	return G.ApplyOp(op, qkv)
 }
@@ -41,8 +40,21 @@ func (op *attentionOp) Forward(y []float32, in []G.Value) error {
 	if op.active { // one Uint64 a training step, as the device draws it
 		p, op.seed = op.p, op.rng.Uint64()
 	}
-	AttentionForward(y, op.att, Floats(in[0]), op.b, op.t, op.c, op.nHead, p, op.seed)
+	AttentionForward(y, op.probs(), Floats(in[0]), op.b, op.t, op.c, op.nHead, p, op.seed)
 	return nil
+}
+
+// ScratchFloats is the size of the probabilities the gradient op reads.
+func (op *attentionOp) ScratchFloats() int { return op.b * op.nHead * op.t * op.t }
+
+// SetScratch makes the probabilities live in buf.
+func (op *attentionOp) SetScratch(buf []float32) { op.att = buf[:op.ScratchFloats()] }
+
+func (op *attentionOp) probs() []float32 {
+	if op.att == nil {
+		op.att = make([]float32, op.ScratchFloats())
+	}
+	return op.att
 }
 
 func (op *attentionOp) Do(in ...G.Value) (G.Value, error) { return doKernel(op, op.shape, in) }
@@ -69,7 +81,7 @@ func (op *attentionGradOp) Forward(dqkv []float32, in []G.Value) error {
 	if f.active {
 		p = f.p
 	}
-	AttentionBackward(dqkv, Floats(in[1]), Floats(in[0]), f.att, f.b, f.t, f.c, f.nHead, p, f.seed)
+	AttentionBackward(dqkv, Floats(in[1]), Floats(in[0]), f.probs(), f.b, f.t, f.c, f.nHead, p, f.seed)
 	return nil
 }
 

@@ -15,9 +15,9 @@ import (
 
 type crossEntropyOp struct {
 	base
-	n, v  int // rows, classes
-	w     int // row width: v, or more for padded rows
-	probs []float32
+	n, v  int       // rows, classes
+	w     int       // row width: v, or more for padded rows
+	probs []float32 // (n, w) softmax: SetScratch's, or allocated at the first CPU pass
 	count int       // rows that counted in the last forward pass
 	lim   *RowLimit // nil: every row
 }
@@ -35,7 +35,7 @@ func CrossEntropyClasses(logits, targets *G.Node, classes int) (*G.Node, error) 
 	if ls.Dims() != 2 || ts.TotalSize() != ls[0] || classes < 1 || classes > ls[1] {
 		return nil, fmt.Errorf("cross-entropy: logits %v, targets %v and %d classes do not fit", ls, ts, classes)
 	}
-	op := &crossEntropyOp{n: ls[0], v: classes, w: ls[1], probs: make([]float32, ls.TotalSize())}
+	op := &crossEntropyOp{n: ls[0], v: classes, w: ls[1]}
 	op.base = newBase("cross_entropy", tensor.ScalarShape(), logits, targets)
 	return G.ApplyOp(op, logits, targets)
 }
@@ -60,13 +60,26 @@ func (op *crossEntropyOp) Forward(y []float32, in []G.Value) error {
 		}
 	}
 	n := op.lim.rows(op.n)
-	sum, count := CrossEntropyForward(op.probs, Floats(in[0]), targets[:n], n, op.v, op.w)
+	sum, count := CrossEntropyForward(op.softmax(), Floats(in[0]), targets[:n], n, op.v, op.w)
 	op.count = count
 	y[0] = 0
 	if count > 0 {
 		y[0] = float32(sum / float64(count))
 	}
 	return nil
+}
+
+// ScratchFloats is the size of the probabilities the gradient op reads.
+func (op *crossEntropyOp) ScratchFloats() int { return op.n * op.w }
+
+// SetScratch makes the probabilities live in buf.
+func (op *crossEntropyOp) SetScratch(buf []float32) { op.probs = buf[:op.ScratchFloats()] }
+
+func (op *crossEntropyOp) softmax() []float32 {
+	if op.probs == nil {
+		op.probs = make([]float32, op.ScratchFloats())
+	}
+	return op.probs
 }
 
 // Count is the number of rows the last forward pass averaged over.
@@ -97,7 +110,7 @@ func (op *crossEntropyGradOp) Forward(dlogits []float32, in []G.Value) error {
 	if f.count > 0 {
 		scale = scalarOf(in[1]) / float32(f.count)
 	}
-	CrossEntropyBackward(dlogits, f.probs, Int32s(in[0]), f.lim.rows(f.n), f.v, f.w, scale)
+	CrossEntropyBackward(dlogits, f.softmax(), Int32s(in[0]), f.lim.rows(f.n), f.v, f.w, scale)
 	return nil
 }
 

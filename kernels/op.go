@@ -84,6 +84,17 @@ type Kernel interface {
 	Forward(out []float32, in []G.Value) error
 }
 
+// Scratcher is a Kernel that keeps memory from its forward pass to its
+// gradient op's, within one run: nothing reads it between runs, so an
+// executor that runs several graphs one at a time may give the ops of each
+// the same memory (graph.SharedActivations). A Scratcher given none
+// allocates its own at its first forward pass on the CPU.
+type Scratcher interface {
+	Kernel
+	ScratchFloats() int       // the floats it keeps
+	SetScratch(buf []float32) // keep them in buf (at least ScratchFloats long)
+}
+
 // doKernel implements Gorgonia's Do and UsePreallocDo for a Kernel.
 func doKernel(k Kernel, shape tensor.Shape, in []G.Value) (G.Value, error) {
 	out := NewDense(shape)

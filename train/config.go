@@ -407,13 +407,11 @@ func (c Config) fitsTraining(log io.Writer) error {
 
 // fitsTraining is Config.fitsTraining for a model m trained on batches of
 // seqs sequences in graphs of each of the lengths lens (a finetune keeps
-// one for each padded length, their gradients of the weights in one set of
-// buffers, graph.SharedGrads); what names the setting in the error.
+// one for each padded length, which share their activations and gradients,
+// graph.SharedActivations and SharedGrads: the longest's is the need); what
+// names the setting in the error.
 func fitsTraining(m graph.Config, seqs int, lens []int, what string, log io.Writer) error {
-	need := m.ParamBytes(16)
-	for _, T := range lens {
-		need += stepBytes(m, seqs, T)
-	}
+	need := m.ParamBytes(16) + stepBytes(m, seqs, longestLen(lens))
 	if err := m.FitsMemory(need, 2, what); err != nil {
 		return err
 	}
@@ -426,13 +424,19 @@ func fitsTraining(m graph.Config, seqs int, lens []int, what string, log io.Writ
 // fitsInference refuses, on the CPU, forward passes of m over seqs
 // sequences, in graphs of each of the lengths lens, that cannot fit in
 // twice memory and swap: the weights, and half a training step's
-// activations (no gradients) for each graph.
+// activations (no gradients) of the longest graph, whose buffers the
+// others share.
 func fitsInference(m graph.Config, seqs int, lens []int, what string) error {
-	need := m.ParamBytes(4)
+	return m.FitsMemory(m.ParamBytes(4)+stepBytes(m, seqs, longestLen(lens))/2, 2, what)
+}
+
+// longestLen is the longest of lens; 0 for none.
+func longestLen(lens []int) int {
+	n := 0
 	for _, T := range lens {
-		need += stepBytes(m, seqs, T) / 2
+		n = max(n, T)
 	}
-	return m.FitsMemory(need, 2, what)
+	return n
 }
 
 // stepBytes is the memory of a training step's activations and their

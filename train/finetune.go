@@ -173,8 +173,8 @@ func (r *ftRun) plan() {
 	// them builds no larger graph.
 	r.graphs = newGraphSet(p, head, min(cfg.BatchSize, max(len(r.train), len(r.val))), info.MaxLen, r.rng)
 	r.graphs.opts = modelOptions(r.device)
-	if r.device == "cpu" { // a step's gradients are read before the next step, of any graph
-		r.graphs.opts = append(r.graphs.opts, graph.SharedGrads(graph.NewGradBuffers()))
+	if r.device == "cpu" { // the graphs run one at a time, and a step's gradients are read before the next run
+		r.graphs.opts = append(r.graphs.opts, graph.SharedGrads(graph.NewGradBuffers()), graph.SharedActivations(graph.NewActivationBuffers()))
 	}
 	if r.device == "cuda" {
 		// One graph, every batch padded to max_len: a GPU has the throughput
@@ -205,18 +205,24 @@ func (r *ftRun) close() {
 	}
 }
 
-// buildLongest builds the training graph of the longest examples, on the
-// CPU, before any other: the graphs built after it fit in the gradient
-// buffers it makes (graph.SharedGrads).
+// buildLongest builds the graph of the longest examples, on the CPU,
+// before any other, and the training graph of the longest training
+// examples next: the graphs built after them fit in the buffers they make
+// (graph.SharedActivations and SharedGrads).
 func (r *ftRun) buildLongest() error {
 	if r.device != "cpu" || len(r.train) == 0 {
 		return nil
 	}
-	longest := 0
-	for _, e := range r.train {
-		longest = max(longest, e.width)
+	longest := func(exs []taskExample) (w int) {
+		for _, e := range exs {
+			w = max(w, e.width)
+		}
+		return w
 	}
-	g, err := r.graphs.get(longest)
+	if _, err := r.graphs.get(max(longest(r.train), longest(r.val))); err != nil {
+		return err
+	}
+	g, err := r.graphs.get(longest(r.train))
 	if err == nil {
 		_, err = g.trainer()
 	}

@@ -3,7 +3,8 @@ package train
 // Batches of task examples. Each batch is padded to its own longest
 // sequence (rounded up to a multiple of 8, at most max_len), and one graph is
 // built per padded length, so short examples are not padded to the longest
-// of the whole run. Batches are formed from examples of similar length
+// of the whole run; on the CPU the graphs share their activation and
+// gradient buffers, which the longest sizes. Batches are formed from examples of similar length
 // within shuffled chunks, and their order is shuffled again, as a bucket
 // iterator does. An epoch's order depends only on the seed and the epoch,
 // so a resumed run continues exactly where it stopped.

@@ -979,12 +979,20 @@ func TestFinetuneBatchBeyondData(t *testing.T) {
 	if err := fitsTraining(gpt2, 32*4, []int{1024}, "finetuning with batch_size 32 (128 sequences) and max_len 1024", io.Discard); err == nil || !strings.Contains(err.Error(), "batch_size 32 (128 sequences)") {
 		t.Errorf("GPT-2 124M on 128 sequences of 1,024 tokens: %v, want it refused", err)
 	}
-	// The graphs of a finetune's padded lengths share one set of gradient
-	// buffers: GPT-1's 116M fit in eight graphs of batch 1 with 2 GiB.
-	graph.MemoryLimit = 2 << 30
+	// The graphs of a finetune's padded lengths share their activations and
+	// gradients: GPT-1's 116M at batch 8 in eight graphs needs what the
+	// longest alone does.
 	gpt1 := graph.Config{Arch: "gpt1", NLayer: 12, NHead: 12, NEmbd: 768, NCtx: 512, VocabSize: 40481}
-	if err := fitsTraining(gpt1, 1, []int{8, 16, 24, 32, 48, 64, 96, 128}, "eight graphs", io.Discard); err != nil {
-		t.Errorf("GPT-1 in eight graphs of batch 1 with 2 GiB: %v", err)
+	graph.MemoryLimit = int64((gpt1.ParamBytes(16)+stepBytes(gpt1, 8, 128))/2) + 1<<20
+	if err := fitsTraining(gpt1, 8, []int{8, 16, 24, 32, 48, 64, 96, 128}, "eight graphs", io.Discard); err != nil {
+		t.Errorf("GPT-1 at batch 8 in eight graphs, with half the longest's need: %v", err)
+	}
+	if err := fitsInference(gpt1, 8, []int{8, 16, 24, 32, 48, 64, 96, 128}, "eight graphs"); err != nil {
+		t.Errorf("GPT-1 predicting at batch 8 in eight graphs, with half a training step's need: %v", err)
+	}
+	graph.MemoryLimit -= 2 << 20
+	if err := fitsTraining(gpt1, 8, []int{128}, "one graph", io.Discard); err == nil {
+		t.Errorf("GPT-1 at batch 8 in one graph of 128 tokens, with 1 MiB under half its need: fits")
 	}
 }
 
@@ -1103,8 +1111,9 @@ func TestSkippedRowsListed(t *testing.T) {
 }
 
 // A CPU finetune builds the training graph of its longest examples before
-// any other, in its setup: the graphs of the shorter padded lengths fit in
-// the gradient buffers that one makes.
+// any other, in its setup, and a shorter graph built later holds next to
+// nothing of its own: its activations and gradients fit in the buffers that
+// one makes.
 func TestFinetuneBuildsLongestGraphFirst(t *testing.T) {
 	dir := t.TempDir()
 	cfg := synthClassifier(t, dir, 40, "batch_size: 4\nepochs: 1\n")
@@ -1128,6 +1137,18 @@ func TestFinetuneBuildsLongestGraphFirst(t *testing.T) {
 	g := r.graphs.byT[T]
 	if len(r.graphs.byT) != 1 || g == nil || g.tr == nil {
 		t.Fatalf("after setup: graphs for %v, want the trained graph of length %d alone", slices.Sorted(maps.Keys(r.graphs.byT)), T)
+	}
+	short, err := r.graphs.get(shortest)
+	if err == nil {
+		_, err = short.trainer()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, arena := short.task.Machine().Floats()
+	if m := short.task.Model; own+arena >= m.B*m.T*m.Params.Config.NEmbd {
+		t.Errorf("the graph of %d tokens holds %d floats of its own and %d in its arena, more than one activation (%d x %d x %d)",
+			m.T, own, arena, m.B, m.T, m.Params.Config.NEmbd)
 	}
 }
 
