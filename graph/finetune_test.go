@@ -12,6 +12,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -455,6 +456,135 @@ func TestSharedActivationsKeepGradients(t *testing.T) {
 	for i, w := range p.List {
 		if !slices.Equal(trs[0].Grad(i), want[i]) {
 			t.Errorf("the gradient of %s changed when another model ran", w.Name)
+		}
+	}
+}
+
+// TestSharedActivationsRandomOrders: for every head, with and without the
+// LM loss and dropout, task models of five lengths sharing activations and
+// gradients are built in a random order (a shorter one first makes the
+// buffers grow; some compile training before prediction) and run in a
+// random order, weights changing between steps: every step's gradients and
+// losses and every prediction equal, bit for bit, those of twins with
+// buffers of their own, and an output read after another model ran is
+// unchanged.
+func TestSharedActivationsRandomOrders(t *testing.T) {
+	cases := []headCase{
+		{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1}, 3, []int32{2, 0, -1}, nil, nil},
+		{"similarity_regression", HeadConfig{Objective: Regress, Rows: 2}, 3, nil, []float32{4.5, 1, 0.5}, nil},
+		{"similarity_classification", HeadConfig{Objective: Classify, Classes: 2, Rows: 2}, 2, []int32{1, 0}, nil, nil},
+		{"multiple_choice", HeadConfig{Objective: Choose, Rows: 3}, 2, []int32{2, 1}, nil, nil},
+		{"multiple_choice_fewer_options", HeadConfig{Objective: Choose, Rows: 4}, 4, []int32{1, 2, 0, -1}, nil, []int{2, 4, 3, 4}},
+	}
+	for _, c := range cases {
+		for _, lambda := range []float32{0, 0.5} {
+			for _, drop := range []float32{0, 0.1} {
+				for seed := range uint64(2) {
+					c := c
+					c.head.Lambda, c.head.Dropout = lambda, drop
+					t.Run(fmt.Sprintf("%s/lambda=%g/dropout=%g/seed=%d", c.name, lambda, drop, seed), func(t *testing.T) {
+						checkSharedRandomOrder(t, c, drop, seed)
+					})
+				}
+			}
+		}
+	}
+}
+
+func checkSharedRandomOrder(t *testing.T, c headCase, drop float32, seed uint64) {
+	p, first := tinyTaskParams(t, c.head.Outputs())
+	p.Config.Dropout = drop
+	rng := rand.New(rand.NewPCG(seed, 1))
+	type model struct {
+		task *Task
+		tr   *Trainer
+		pred *Program
+	}
+	build := func(T int, trainerFirst bool, opts ...Option) *model {
+		task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(uint64(T)), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &model{task: task}
+		extra := []*G.Node{task.TaskLoss}
+		if task.LMLoss != nil {
+			extra = append(extra, task.LMLoss)
+		}
+		compile := []func() error{
+			func() (err error) { m.pred, err = task.Forward(task.Out); return err },
+			func() (err error) { m.tr, err = task.Differentiate(task.Loss, extra...); return err },
+		}
+		if trainerFirst {
+			compile[0], compile[1] = compile[1], compile[0]
+		}
+		for _, f := range compile {
+			if err := f(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fillTask(task, first, c)
+		return m
+	}
+	lens := []int{12, 6, 9, 7, 8}
+	rng.Shuffle(len(lens), func(i, j int) { lens[i], lens[j] = lens[j], lens[i] })
+	acts, grads := NewActivationBuffers(), NewGradBuffers()
+	var shared, own []*model
+	for _, T := range lens {
+		trainerFirst := rng.IntN(3) == 0
+		shared = append(shared, build(T, trainerFirst, SharedActivations(acts), SharedGrads(grads)))
+		own = append(own, build(T, trainerFirst))
+	}
+	// run trains (or predicts with) the model i of a set and returns its outputs.
+	run := func(set []*model, i int, train bool) [][]float32 {
+		m := set[i]
+		value := func(n *G.Node) []float32 { return slices.Clone(kernels.Floats(m.task.Model.m.Value(n))) }
+		if !train {
+			if err := m.task.Run(m.pred); err != nil {
+				t.Fatal(err)
+			}
+			return [][]float32{value(m.task.Out)}
+		}
+		if _, err := m.tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+		var outs [][]float32
+		for w := range p.List {
+			outs = append(outs, slices.Clone(m.tr.Grad(w)))
+		}
+		return append(outs, value(m.task.Loss), value(m.task.TaskLoss))
+	}
+	same := func(a, b []float32) bool {
+		return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
+	}
+	for k := range 30 {
+		i, train := rng.IntN(len(lens)), rng.IntN(2) == 0
+		got, want := run(shared, i, train), run(own, i, train)
+		for o := range got {
+			if !same(got[o], want[o]) {
+				t.Fatalf("run %d (%d tokens, training %v): output %d with shared buffers %v, with its own %v", k, lens[i], train, o, got[o], want[o])
+			}
+		}
+		kept := got[len(got)-1] // Out, or TaskLoss
+		if j := rng.IntN(len(lens)); j != i {
+			other := rng.IntN(2) == 0
+			run(shared, j, other)
+			run(own, j, other)
+			again := kernels.Floats(shared[i].task.Model.m.Value(shared[i].task.Out))
+			if train {
+				again = shared[i].tr.Value(shared[i].task.TaskLoss)
+			}
+			if !same(again, kept) {
+				t.Fatalf("run %d: the output of the model of %d tokens changed when the one of %d ran", k, lens[i], lens[j])
+			}
+		}
+		if train && k%3 == 0 { // a step of the weights, the same for both sets
+			for w := range p.List {
+				if g := own[i].tr.Grad(w); g != nil {
+					for x, v := range g {
+						p.List[w].Data[x] -= 0.01 * max(-1, min(1, v))
+					}
+				}
+			}
 		}
 	}
 }
