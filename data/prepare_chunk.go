@@ -17,18 +17,32 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // file's encoding and is not part of its text.
 func TrimBOM(b []byte) []byte { return bytes.TrimPrefix(b, bom) }
 
-// utf16Note is why a text file that begins with b cannot be read: it is
-// UTF-16 or UTF-32 (its byte order mark says so, or the NULs between its
-// first characters do), whose bytes read as UTF-8 are every character with
-// NULs between; "" when it is not.
-func utf16Note(b []byte) string {
-	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) || bytes.HasPrefix(b, []byte{0, 0, 0xFE, 0xFF}) {
-		return "is UTF-16 or UTF-32 (it begins with that byte order mark); gptctl reads UTF-8: convert it, e.g. with iconv -f UTF-16 -t UTF-8"
+// WideNote is why a text file that begins with b cannot be read: it is
+// UTF-16 or UTF-32 (its byte order mark says which, or the NULs between
+// its first characters do), whose bytes read as UTF-8 are every character
+// with NULs between; "" when it is not.
+func WideNote(b []byte) string {
+	for _, e := range byteOrderMarks { // UTF-32LE's first: UTF-16LE's begins it
+		if bytes.HasPrefix(b, e.mark) {
+			return fmt.Sprintf("is %s (it begins with that byte order mark); gptctl reads UTF-8: convert it, e.g. with iconv -f %s -t UTF-8", e.name, e.name[:6])
+		}
 	}
 	if enc := wideEncoding(b); enc != "" {
 		return fmt.Sprintf("is %s without a byte order mark (NUL bytes lie between its first characters); gptctl reads UTF-8: convert it, e.g. with iconv -f %s -t UTF-8", enc, enc)
 	}
 	return ""
+}
+
+// byteOrderMarks are the byte order marks of UTF-32 and UTF-16 (iconv's
+// UTF-32 and UTF-16, the name's first six characters, read the mark).
+var byteOrderMarks = []struct {
+	mark []byte
+	name string
+}{
+	{[]byte{0xFF, 0xFE, 0, 0}, "UTF-32LE"},
+	{[]byte{0, 0, 0xFE, 0xFF}, "UTF-32BE"},
+	{[]byte{0xFF, 0xFE}, "UTF-16LE"},
+	{[]byte{0xFE, 0xFF}, "UTF-16BE"},
 }
 
 // wideEncoding names the encoding of text that begins with b when most of
@@ -95,7 +109,7 @@ func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) e
 		n, err := io.ReadFull(r, buf[len(buf):want])
 		buf = buf[:len(buf)+n]
 		if first {
-			if note := utf16Note(buf); note != "" {
+			if note := WideNote(buf); note != "" {
 				return &InputError{errors.New("the text " + note)}
 			}
 			if bytes.HasPrefix(buf, bom) {

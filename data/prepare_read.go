@@ -364,7 +364,7 @@ func jsonlLines(f io.Reader, fn func(s string, line int) error) error {
 // string in {"text": ...}; other fields are ignored. A line that is not such
 // an object is an *InputError naming file and line.
 func JSONLText(line, file string, n int) (string, error) {
-	if note := utf16Note([]byte(line)); n == 1 && note != "" {
+	if note := WideNote([]byte(line)); n == 1 && note != "" {
 		return "", &InputError{fmt.Errorf("%s %s", file, note)}
 	}
 	if !utf8.ValidString(line) { // JSON is UTF-8: the decoder would put U+FFFD for the bytes

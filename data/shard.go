@@ -193,7 +193,7 @@ func CheckText(f *os.File, path string) error {
 	if n >= len(ShardMagic) && string(head[:len(ShardMagic)]) == ShardMagic {
 		return &InputError{fmt.Errorf("%s is a token shard of gptctl data prepare, not text (pretrain's data: and eval --data take its directory, %s)", path, filepath.Dir(path))}
 	}
-	if note := utf16Note(head[:n]); note != "" {
+	if note := WideNote(head[:n]); note != "" {
 		return &InputError{fmt.Errorf("%s %s", path, note)}
 	}
 	return nil

@@ -270,7 +270,7 @@ func (s *TaskSource) read(p *taskParser) error {
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(64) // byte order marks, and the first characters of a file in UTF-16 without one
-	if note := utf16Note(head); note != "" {
+	if note := WideNote(head); note != "" {
 		return &RowError{Path: s.Path, Msg: note}
 	}
 	if bytes.HasPrefix(head, bom) {

@@ -545,7 +545,14 @@ var wideEncodings = []struct {
 	name, says string
 	encode     func(string) []byte
 }{
-	{"UTF-16 with a byte order mark", "UTF-16 or UTF-32", func(s string) []byte { return wide(s, []byte{0xFF, 0xFE}, 2, false) }},
+	{"UTF-16 with a byte order mark", "UTF-16LE (it begins with that byte order mark); gptctl reads UTF-8: convert it, e.g. with iconv -f UTF-16 -t UTF-8",
+		func(s string) []byte { return wide(s, []byte{0xFF, 0xFE}, 2, false) }},
+	{"UTF-16BE with a byte order mark", "UTF-16BE (it begins with that byte order mark); gptctl reads UTF-8: convert it, e.g. with iconv -f UTF-16 -t UTF-8",
+		func(s string) []byte { return wide(s, []byte{0xFE, 0xFF}, 2, true) }},
+	{"UTF-32 with a byte order mark", "UTF-32LE (it begins with that byte order mark); gptctl reads UTF-8: convert it, e.g. with iconv -f UTF-32 -t UTF-8",
+		func(s string) []byte { return wide(s, []byte{0xFF, 0xFE, 0, 0}, 4, false) }},
+	{"UTF-32BE with a byte order mark", "UTF-32BE (it begins with that byte order mark); gptctl reads UTF-8: convert it, e.g. with iconv -f UTF-32 -t UTF-8",
+		func(s string) []byte { return wide(s, []byte{0, 0, 0xFE, 0xFF}, 4, true) }},
 	{"UTF-16LE", "UTF-16LE without a byte order mark", func(s string) []byte { return wide(s, nil, 2, false) }},
 	{"UTF-16BE", "UTF-16BE without a byte order mark", func(s string) []byte { return wide(s, nil, 2, true) }},
 	{"UTF-32LE", "UTF-32LE without a byte order mark", func(s string) []byte { return wide(s, nil, 4, false) }},

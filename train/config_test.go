@@ -97,7 +97,11 @@ func TestLoadConfig(t *testing.T) {
 		{"the file's unknown keys and every value at once", write("all.yaml", "n_layer: -1\nfoo: 3\nlr: .inf\nbatch_size: 0\n"), []string{"bar=1"},
 			[]string{"all.yaml: line 2: unknown key foo", "--set bar=1: unknown key bar", "n_layer -1 must be positive", "lr is +Inf", "batch_size 0 must be positive"}, nil},
 		{"UTF-16 without a byte order mark", write("nobom.yaml", "l\x00r\x00:\x00 \x001\x00\n\x00"), nil,
-			[]string{"nobom.yaml: line 1: a NUL byte, which UTF-8 text does not hold: the file is UTF-16 or UTF-32, or not text; save it as UTF-8"}, nil},
+			[]string{"nobom.yaml: line 1: a NUL byte, which UTF-8 text does not hold: the file is UTF-16LE without a byte order mark (NUL bytes lie between its first characters); gptctl reads UTF-8: convert it, e.g. with iconv -f UTF-16LE -t UTF-8"}, nil},
+		{"UTF-32 with its byte order mark", write("utf32.yaml", "\xff\xfe\x00\x00l\x00\x00\x00r\x00\x00\x00:\x00\x00\x00 \x00\x00\x001\x00\x00\x00\n\x00\x00\x00"), nil,
+			[]string{"utf32.yaml: line 1: a NUL byte, which UTF-8 text does not hold: the file is UTF-32LE (it begins with that byte order mark); gptctl reads UTF-8: convert it, e.g. with iconv -f UTF-32 -t UTF-8"}, nil},
+		{"NUL bytes in no wide encoding", write("nul.yaml", "lr: 1\x00\x00\x00\x00\n"), nil,
+			[]string{"nul.yaml: line 1: a NUL byte, which UTF-8 text does not hold: the file is UTF-16 or UTF-32, or not text; save it as UTF-8"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"gptctl/data"
 )
 
 // applyOverrides sets key=value overrides on the config c points to. A
@@ -555,7 +557,11 @@ func notUTF8(b []byte) error {
 		return nil // UTF-16 with its byte order mark: the decoder reads it
 	}
 	if i := bytes.IndexByte(b, 0); i >= 0 {
-		return fmt.Errorf("line %d: a NUL byte, which UTF-8 text does not hold: the file is UTF-16 or UTF-32, or not text; save it as UTF-8, e.g. with iconv -f UTF-16LE -t UTF-8", bytes.Count(b[:i], []byte("\n"))+1)
+		what := "the file is UTF-16 or UTF-32, or not text; save it as UTF-8"
+		if note := data.WideNote(b); note != "" {
+			what = "the file " + note
+		}
+		return fmt.Errorf("line %d: a NUL byte, which UTF-8 text does not hold: %s", bytes.Count(b[:i], []byte("\n"))+1, what)
 	}
 	return nil
 }
