@@ -57,10 +57,12 @@ race:
 # (Rust, through its Node binding) and tokenizers.js, its JavaScript port.
 # hfjs installs both with npm.
 HFJS ?= bin/hfjs
-hfjs:
+hfjs: $(HFJS)/installed
+$(HFJS)/installed:
 	mkdir -p $(HFJS)
 	npm install --prefix $(HFJS) --no-audit --no-fund --no-save --silent tokenizers@0.23.2 @huggingface/tokenizers@0.2.0
-test-hf:
+	touch $@
+test-hf: hfjs
 	GPTCTL_TOKENIZERS_JS=$(abspath $(HFJS)) $(GO) test -tags '$(TAGS)' -count=1 -run 'TokenizerJSONInHuggingFace' -v ./data
 
 # The CUDA build's tests. Without a GPU the kernels are checked against their
