@@ -34,6 +34,9 @@ type Trainer struct {
 
 // Differentiate builds the gradient graph of loss with respect to all weights.
 func (m *Model) Differentiate(loss *G.Node, extra ...*G.Node) (*Trainer, error) {
+	if m.m.forwardOnly {
+		return nil, fmt.Errorf("graph: a model built ForwardOnly has no gradients")
+	}
 	var wrt []*G.Node
 	var idx []int
 	for i, w := range m.Params.List {

@@ -17,8 +17,9 @@ package graph
 // program's arena that it shares with gradient nodes whose lifetimes (first
 // write to last read, in this program's order) do not overlap, and a "+"
 // whose input dies there writes in place over it (the tied embedding's two
-// gradients are summed into the LM head's). Forward nodes, outputs and the
-// packed gradients that hold them keep their own buffers, and a shared node
+// gradients are summed into the LM head's). Forward nodes (but in a
+// ForwardOnly machine, whose activations share the arena too), outputs and
+// the packed gradients that hold them keep their own buffers, and a shared node
 // lives until the end of the run if it is an output, so anything a caller
 // reads after a run (loss, gradients, logits) is intact. A node is shared
 // only for the order of the program that planned it: when another program
@@ -32,6 +33,8 @@ import (
 	"strings"
 
 	G "gorgonia.org/gorgonia"
+
+	"gptctl/kernels"
 )
 
 // Machine owns the values of the nodes of one graph.
@@ -55,6 +58,11 @@ type Machine struct {
 	// arenas; nActs is how many this machine has taken.
 	acts  *ActivationBuffers
 	nActs int
+
+	// forwardOnly (ForwardOnly): activations go into the arenas too, and
+	// the ops' scratch into scratch, one buffer for all.
+	forwardOnly bool
+	scratch     []float32
 }
 
 // take returns the machine's next buffer of acts, of n floats.
@@ -159,9 +167,14 @@ func (m *Machine) Compile(outputs ...*G.Node) (*Program, error) {
 		return st, isNew, err
 	})
 	m.allocate(p, order, fresh, outputs)
+	var scratch []kernels.Scratcher
 	for _, st := range fresh {
 		m.finish(st)
+		if sc, ok := st.node.Op().(kernels.Scratcher); ok && st.kind == kindKernel {
+			scratch = append(scratch, sc)
+		}
 	}
+	m.setScratch(scratch)
 	if firstErr != nil {
 		return nil, firstErr
 	}

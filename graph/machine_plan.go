@@ -82,9 +82,6 @@ func (m *Machine) finish(st *step) {
 	case kindKernel:
 		k := st.node.Op().(kernels.Kernel)
 		m.setOut(st)
-		if sc, ok := k.(kernels.Scratcher); ok {
-			m.setScratch(sc)
-		}
 		st.run = func() error {
 			m.gather(st)
 			return k.Forward(st.out, st.args)
@@ -127,16 +124,36 @@ func (m *Machine) setOut(st *step) {
 	m.vals[st.slot] = tensor.New(tensor.WithShape(st.node.Shape().Clone()...), tensor.WithBacking(st.out))
 }
 
-// setScratch gives an op the memory it keeps from its forward pass to its
-// gradient op's: its own, or one of acts.
-func (m *Machine) setScratch(sc kernels.Scratcher) {
-	n := sc.ScratchFloats()
-	if m.acts != nil {
-		sc.SetScratch(m.take(n))
+// setScratch gives ops the memory each keeps from its forward pass to its
+// gradient op's: a buffer each or, in a forward-only machine, where no
+// gradient op reads it, one for all, the machine's scratch.
+func (m *Machine) setScratch(ops []kernels.Scratcher) {
+	if !m.forwardOnly {
+		for _, sc := range ops {
+			sc.SetScratch(m.buffer(sc.ScratchFloats(false)), false)
+		}
 		return
 	}
-	sc.SetScratch(make([]float32, n))
+	n := 0
+	for _, sc := range ops {
+		n = max(n, sc.ScratchFloats(true))
+	}
+	if n > len(m.scratch) {
+		m.scratch = m.buffer(n)
+	}
+	for _, sc := range ops {
+		sc.SetScratch(m.scratch, true)
+	}
+}
+
+// buffer returns n floats of the machine's that no one reads after a run:
+// one of acts, or its own.
+func (m *Machine) buffer(n int) []float32 {
+	if m.acts != nil {
+		return m.take(n)
+	}
 	m.own += n
+	return make([]float32, n)
 }
 
 // arenaAlign is the alignment, in floats, of windows in an arena (64 bytes).
@@ -158,7 +175,7 @@ func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) 
 	home := map[*step]*step{} // the arena node whose window holds a node's buffer
 	for _, st := range fresh {
 		st.passing = last[st] < end
-		if (st.kind == kindKernel || st.kind == kindAdd) && st.grad && st.passing && !st.node.IsScalar() && !m.noShare {
+		if (st.kind == kindKernel || st.kind == kindAdd) && (st.grad || m.forwardOnly) && st.passing && !st.node.IsScalar() && !m.noShare {
 			home[st] = st
 		}
 	}

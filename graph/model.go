@@ -48,6 +48,7 @@ type options struct {
 	vocabMultiple int
 	grads         *GradBuffers
 	acts          *ActivationBuffers
+	forwardOnly   bool
 }
 
 // SharedGrads makes the CPU models built with the same b keep the
@@ -87,6 +88,13 @@ func (b *GradBuffers) get(key string, n int) []float32 {
 // larger one fits in its buffers; build the largest first to share them
 // all.
 func SharedActivations(b *ActivationBuffers) Option { return func(o *options) { o.acts = b } }
+
+// ForwardOnly makes a CPU model for inference alone (evaluation,
+// prediction): its activations share memory by lifetime, as a training
+// program's gradient intermediates do, so that a forward pass holds a few
+// layers' activations rather than every layer's, and its ops share one
+// scratch buffer. It cannot be differentiated.
+func ForwardOnly() Option { return func(o *options) { o.forwardOnly = true } }
 
 // ActivationBuffers holds the buffers models built with
 // SharedActivations(b) share: each model takes them in the order it plans
@@ -161,7 +169,7 @@ func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG, opts ...Opti
 	m.lmHead = head
 	m.Logits = G.Must(kernels.LinearT(m.Hidden, head, nil)) // (B*T, V or Vp), tied to wte
 	m.m = NewMachine(g)
-	m.m.acts = o.acts
+	m.m.acts, m.m.forwardOnly = o.acts, o.forwardOnly
 	return m, nil
 }
 

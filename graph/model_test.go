@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
+
+	G "gorgonia.org/gorgonia"
 
 	"gptctl/kernels"
 )
@@ -205,6 +208,72 @@ func TestNewNamesTheLayer(t *testing.T) {
 		m, err := New(p, 2, 12, &kernels.Mode{}, kernels.NewRNG(6))
 		if m != nil || err == nil || !strings.Contains(err.Error(), "at h.1:") {
 			t.Errorf("%s, h.1.mlp.c_proj.weight 24x24: model %v, %v; want no model and an error naming h.1", arch, m != nil, err)
+		}
+	}
+}
+
+// A ForwardOnly model computes what a model built for training does, bit
+// for bit (its loss and logits, run after run on new inputs), in a
+// fraction of the memory: its activations share the arena by lifetime and
+// its ops one scratch buffer. It refuses to be differentiated.
+func TestForwardOnly(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		cfg := Config{Arch: arch, VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 6, LNEps: 1e-5, Dropout: 0.1}
+		p, err := NewParams(cfg, kernels.NewRNG(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		type model struct {
+			m       *Model
+			loss    *G.Node
+			targets []int32
+			prog    *Program
+		}
+		build := func(opts ...Option) model {
+			m, err := New(p, 3, 10, &kernels.Mode{}, kernels.NewRNG(6), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loss, tg, err := m.LMLoss()
+			if err != nil {
+				t.Fatal(err)
+			}
+			md := model{m: m, loss: loss, targets: Int32Data(tg)}
+			if md.prog, err = m.Forward(loss, m.Logits); err != nil {
+				t.Fatal(err)
+			}
+			return md
+		}
+		full, fwd := build(), build(ForwardOnly())
+		for round := range 3 {
+			var outs [2][][]float32
+			for i, md := range []model{full, fwd} {
+				in := Int32Data(md.m.Idx)
+				for j := range in {
+					in[j] = int32((j*7 + 3*round + 1) % cfg.VocabSize)
+					md.targets[j] = int32((j*5 + round) % cfg.VocabSize)
+				}
+				if err := md.m.Run(md.prog); err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range []*G.Node{md.loss, md.m.Logits} {
+					outs[i] = append(outs[i], slices.Clone(kernels.Floats(md.m.m.Value(n))))
+				}
+			}
+			for k, what := range []string{"loss", "logits"} {
+				if !slices.Equal(outs[0][k], outs[1][k]) {
+					t.Fatalf("%s, round %d: the forward-only model's %s differ", arch, round, what)
+				}
+			}
+		}
+		own, arena := full.m.m.Floats()
+		fOwn, fArena := fwd.m.m.Floats()
+		t.Logf("%s: forward-only %d+%d floats, built for training %d+%d", arch, fOwn, fArena, own, arena)
+		if 3*(fOwn+fArena) > own+arena {
+			t.Errorf("%s: the forward-only model holds %d+%d floats, the one built for training %d+%d: want a third or less", arch, fOwn, fArena, own, arena)
+		}
+		if _, err := fwd.m.Differentiate(fwd.loss); err == nil || !strings.Contains(err.Error(), "ForwardOnly") {
+			t.Errorf("%s: differentiating a forward-only model: %v", arch, err)
 		}
 	}
 }

@@ -44,15 +44,16 @@ func (op *attentionOp) Forward(y []float32, in []G.Value) error {
 	return nil
 }
 
-// ScratchFloats is the size of the probabilities the gradient op reads.
-func (op *attentionOp) ScratchFloats() int { return op.b * op.nHead * op.t * op.t }
+// ScratchFloats is the size of the probabilities, which the forward pass
+// writes whether the gradient op reads them or not.
+func (op *attentionOp) ScratchFloats(bool) int { return op.b * op.nHead * op.t * op.t }
 
 // SetScratch makes the probabilities live in buf.
-func (op *attentionOp) SetScratch(buf []float32) { op.att = buf[:op.ScratchFloats()] }
+func (op *attentionOp) SetScratch(buf []float32, _ bool) { op.att = buf[:op.ScratchFloats(false)] }
 
 func (op *attentionOp) probs() []float32 {
 	if op.att == nil {
-		op.att = make([]float32, op.ScratchFloats())
+		op.att = make([]float32, op.ScratchFloats(false))
 	}
 	return op.att
 }

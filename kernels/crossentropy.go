@@ -15,11 +15,12 @@ import (
 
 type crossEntropyOp struct {
 	base
-	n, v  int       // rows, classes
-	w     int       // row width: v, or more for padded rows
-	probs []float32 // (n, w) softmax: SetScratch's, or allocated at the first CPU pass
-	count int       // rows that counted in the last forward pass
-	lim   *RowLimit // nil: every row
+	n, v   int       // rows, classes
+	w      int       // row width: v, or more for padded rows
+	probs  []float32 // (n, w) softmax: SetScratch's, or allocated at the first CPU pass
+	noGrad bool      // probs holds a row a block, not kept (SetScratch, forward only)
+	count  int       // rows that counted in the last forward pass
+	lim    *RowLimit // nil: every row
 }
 
 // CrossEntropy returns the mean softmax cross-entropy (a scalar); rows whose
@@ -60,7 +61,13 @@ func (op *crossEntropyOp) Forward(y []float32, in []G.Value) error {
 		}
 	}
 	n := op.lim.rows(op.n)
-	sum, count := CrossEntropyForward(op.softmax(), Floats(in[0]), targets[:n], n, op.v, op.w)
+	var sum float64
+	var count int
+	if op.noGrad {
+		sum, count = CrossEntropyLoss(op.probs, Floats(in[0]), targets[:n], n, op.v, op.w)
+	} else {
+		sum, count = CrossEntropyForward(op.softmax(), Floats(in[0]), targets[:n], n, op.v, op.w)
+	}
 	op.count = count
 	y[0] = 0
 	if count > 0 {
@@ -69,15 +76,24 @@ func (op *crossEntropyOp) Forward(y []float32, in []G.Value) error {
 	return nil
 }
 
-// ScratchFloats is the size of the probabilities the gradient op reads.
-func (op *crossEntropyOp) ScratchFloats() int { return op.n * op.w }
+// ScratchFloats is the size of the probabilities the gradient op reads;
+// forward only, of the rows CrossEntropyLoss works in.
+func (op *crossEntropyOp) ScratchFloats(forwardOnly bool) int {
+	if forwardOnly {
+		return ceBlocks * op.v
+	}
+	return op.n * op.w
+}
 
-// SetScratch makes the probabilities live in buf.
-func (op *crossEntropyOp) SetScratch(buf []float32) { op.probs = buf[:op.ScratchFloats()] }
+// SetScratch makes the probabilities live in buf, or, forward only, the
+// rows CrossEntropyLoss works in.
+func (op *crossEntropyOp) SetScratch(buf []float32, forwardOnly bool) {
+	op.probs, op.noGrad = buf[:op.ScratchFloats(forwardOnly)], forwardOnly
+}
 
 func (op *crossEntropyOp) softmax() []float32 {
 	if op.probs == nil {
-		op.probs = make([]float32, op.ScratchFloats())
+		op.probs = make([]float32, op.ScratchFloats(false))
 	}
 	return op.probs
 }
@@ -106,6 +122,9 @@ type crossEntropyGradOp struct {
 
 func (op *crossEntropyGradOp) Forward(dlogits []float32, in []G.Value) error {
 	f := op.fwd
+	if f.noGrad {
+		return fmt.Errorf("cross-entropy: the forward pass kept no probabilities (its scratch was set forward only)")
+	}
 	scale := float32(0)
 	if f.count > 0 {
 		scale = scalarOf(in[1]) / float32(f.count)

@@ -22,6 +22,20 @@ const ceBlocks = 32
 // max + log(sum exp(x - max)) - x[target] with the sum in float64, and the
 // number of such rows. It panics on a target >= v.
 func CrossEntropyForward(probs, logits []float32, targets []int32, n, v, w int) (sum float64, count int) {
+	return crossEntropy(func(_, i int) []float32 { return probs[i*w : i*w+v] }, logits, targets, n, v, w)
+}
+
+// CrossEntropyLoss is CrossEntropyForward's loss, to the bit, without the
+// probabilities: each block of rows computes its rows' softmax in turn in
+// one row of rows (ceBlocks*v floats), for a forward pass no gradient
+// follows.
+func CrossEntropyLoss(rows, logits []float32, targets []int32, n, v, w int) (sum float64, count int) {
+	return crossEntropy(func(blk, _ int) []float32 { return rows[blk*v : (blk+1)*v] }, logits, targets, n, v, w)
+}
+
+// crossEntropy is CrossEntropyForward with row i's probabilities, in block
+// blk, written to row(blk, i).
+func crossEntropy(row func(blk, i int) []float32, logits []float32, targets []int32, n, v, w int) (sum float64, count int) {
 	var part [ceBlocks]float64
 	var parts [ceBlocks]int
 	nb := min(ceBlocks, n, max(1, n*v/(1<<14)))
@@ -31,7 +45,7 @@ func CrossEntropyForward(probs, logits []float32, targets []int32, n, v, w int) 
 		var k int
 		for i := lo; i < hi; i++ {
 			x := logits[i*w : i*w+v]
-			p := probs[i*w : i*w+v]
+			p := row(blk, i)
 			copy(p, x)
 			maxv := max32(x)
 			z := expSubSum64(p, maxv)

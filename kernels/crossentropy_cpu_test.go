@@ -159,3 +159,27 @@ func BenchmarkCrossEntropy(b *testing.B) {
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
 	})
 }
+
+// CrossEntropyLoss, which keeps a row a block, gives CrossEntropyForward's
+// loss and count to the bit, over padded rows and ignored ones, for row
+// counts below, at and far above the blocks'.
+func TestCrossEntropyLossKeepsNothing(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 5))
+	for _, c := range []struct{ n, v, w int }{{1, 7, 7}, {5, 300, 320}, {ceBlocks, 33, 40}, {1000, 50, 64}, {3000, 1200, 1200}} {
+		logits := make([]float32, c.n*c.w)
+		for i := range logits {
+			logits[i] = float32(r.NormFloat64() * 4)
+		}
+		targets := make([]int32, c.n)
+		for i := range targets {
+			targets[i] = int32(r.IntN(c.v+1)) - 1 // some -1: ignored
+		}
+		wantSum, wantCount := CrossEntropyForward(make([]float32, c.n*c.w), logits, targets, c.n, c.v, c.w)
+		rows := make([]float32, ceBlocks*c.v+1)
+		rows[len(rows)-1] = 42 // a sentinel past the rows: not written
+		sum, count := CrossEntropyLoss(rows[:ceBlocks*c.v], logits, targets, c.n, c.v, c.w)
+		if sum != wantSum || count != wantCount || rows[len(rows)-1] != 42 {
+			t.Errorf("n=%d v=%d w=%d: loss %v over %d rows, want %v over %d", c.n, c.v, c.w, sum, count, wantSum, wantCount)
+		}
+	}
+}

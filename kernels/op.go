@@ -87,12 +87,17 @@ type Kernel interface {
 // Scratcher is a Kernel that keeps memory from its forward pass to its
 // gradient op's, within one run: nothing reads it between runs, so an
 // executor that runs several graphs one at a time may give the ops of each
-// the same memory (graph.SharedActivations). A Scratcher given none
-// allocates its own at its first forward pass on the CPU.
+// the same memory (graph.SharedActivations), and one that runs no gradient
+// ops may give all its ops one buffer (graph.ForwardOnly). A Scratcher
+// given none allocates its own at its first forward pass on the CPU.
 type Scratcher interface {
 	Kernel
-	ScratchFloats() int       // the floats it keeps
-	SetScratch(buf []float32) // keep them in buf (at least ScratchFloats long)
+	// ScratchFloats is the floats it keeps; forwardOnly: the floats a
+	// forward pass needs where no gradient op follows (as many, or fewer).
+	ScratchFloats(forwardOnly bool) int
+	// SetScratch makes it keep them in buf, ScratchFloats(forwardOnly)
+	// long or more; with forwardOnly its gradient op fails.
+	SetScratch(buf []float32, forwardOnly bool)
 }
 
 // doKernel implements Gorgonia's Do and UsePreallocDo for a Kernel.

@@ -141,14 +141,14 @@ func (op *attentionOp) ForwardCUDA(s *CUDAState, y Buffer, in []Buffer) error {
 		return s.Device.FlashAttentionForward(y, st.out, st.lse, in[0], op.b, op.t, op.c, op.nHead, st.p, st.seed)
 	}
 	if st.att.IsNil() {
-		if st.att, err = s.alloc(op.ScratchFloats()); err != nil {
+		if st.att, err = s.alloc(op.ScratchFloats(false)); err != nil {
 			return err
 		}
 	}
 	var drop Buffer
 	if st.active {
 		if st.drop.IsNil() {
-			if st.drop, err = s.alloc(op.ScratchFloats()); err != nil {
+			if st.drop, err = s.alloc(op.ScratchFloats(false)); err != nil {
 				return err
 			}
 		}

@@ -40,6 +40,16 @@ func modelOptions(device string) []graph.Option {
 	return nil
 }
 
+// inferenceOptions are modelOptions for a model that only runs forward
+// (evaluation, prediction, scoring): on the CPU its activations share
+// memory by lifetime (graph.ForwardOnly).
+func inferenceOptions(device string) []graph.Option {
+	if device == "cpu" {
+		return []graph.Option{graph.ForwardOnly()}
+	}
+	return modelOptions(device)
+}
+
 // gpuTrainer is a run's training step on a GPU (device_gpu.go).
 type gpuTrainer interface {
 	// step runs one optimizer step: accum micro-batches, each put into the

@@ -499,7 +499,7 @@ func (m *taskModel) newPredictor(o InferOptions, device string, lens []int, tota
 	if device == "cuda" {
 		s.fixedT, s.opts, s.forwardOnGPU = m.info.MaxLen, modelOptions(device), true
 	} else if len(lens) > 0 { // the longest graph first: the others fit in its buffers
-		s.opts = []graph.Option{graph.SharedActivations(graph.NewActivationBuffers())}
+		s.opts = append(inferenceOptions(device), graph.SharedActivations(graph.NewActivationBuffers()))
 		if _, err := s.get(slices.Max(lens)); err != nil {
 			return nil, err
 		}

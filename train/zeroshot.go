@@ -151,7 +151,7 @@ func scoreRows(p *graph.Params, rows []choiceRow, T int, o InferOptions, device 
 			return nil, &ConfigError{err}
 		}
 	}
-	m, err := graph.New(p, B, T, &kernels.Mode{}, kernels.NewRNG(0), modelOptions(device)...)
+	m, err := graph.New(p, B, T, &kernels.Mode{}, kernels.NewRNG(0), inferenceOptions(device)...)
 	if err != nil {
 		return nil, err
 	}
