@@ -1434,3 +1434,22 @@ func TestSetupDeviceNotesGPUOnlyMath(t *testing.T) {
 		}
 	}
 }
+
+// A finished run refuses a resume with another seq_len, as an unfinished
+// one does, rather than saying there is nothing to do.
+func TestResumeFinishedRunKeepsSeqLen(t *testing.T) {
+	run := filepath.Join(t.TempDir(), "run")
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=2", "checkpoint_interval=0"), Options{OutDir: run, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := Load(filepath.Join(run, "train.yaml"), []string{"seq_len=8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	_, err = Pretrain(context.Background(), rc, Options{OutDir: run, Resume: true, Log: &log})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "seq_len 8, but the run trains on sequences of 16") {
+		t.Errorf("resume of a finished run with seq_len=8: %v (log %q), want a config error", err, log.String())
+	}
+}

@@ -267,14 +267,12 @@ func stoppedShort(step, total int, stoppedEarly string, evaluated bool) bool {
 }
 
 // dataChange explains err, a saved data position that the samplers of a
-// resumed run cannot take: a changed seq_len or data is a config error
-// naming the run's value; token shards changed on disk are bad input.
+// resumed run cannot take: a changed data is a config error naming the
+// run's value; token shards changed on disk are bad input. (A changed
+// seq_len is keepsModel's.)
 func dataChange(want, have Config, err error) error {
 	const fix = "its data position cannot be restored"
-	switch {
-	case want.T() != have.T():
-		return &ConfigError{fmt.Errorf("--resume: seq_len %d, but the run trains on sequences of %d: %s (resume with --set seq_len=%d, or start a new run)", want.T(), have.T(), fix, have.T())}
-	case want.Data != have.Data:
+	if want.Data != have.Data {
 		return &ConfigError{fmt.Errorf("--resume: data %s, but the run trains on %s: %s (resume with --set data=%s, or start a new run, with --init DIR/checkpoint to keep its weights)", want.Data, have.Data, fix, have.Data)}
 	}
 	return inputErrorf("--resume: the data in %s changed since the checkpoint, and %s: %v (put back the data the run was trained on, or start a new run, with --init DIR/checkpoint to keep its weights)", want.Data, fix, err)
@@ -295,7 +293,9 @@ func noCheckpoint(opt Options) error {
 // keepsModel checks the job config of a resumed run, want, against the
 // config of its checkpoint, have: the architecture keys (modelChange), the
 // tokenizer and init_from stay the run's, or the run would go on silently
-// with its own model while train.yaml said otherwise.
+// with its own model while train.yaml said otherwise; so do the settings
+// that draw its data and validation batches (seq_len, seed, batch_size,
+// eval_batches, the validation set), also for a finished run.
 func keepsModel(want, have Config) error {
 	if key, w, h := modelChange(want.Config, have.Config); key != "" {
 		return &ConfigError{fmt.Errorf("--resume: %s %v, but the run's model has %v: a run keeps its model (start a new run to change it)", key, w, h)}
@@ -318,6 +318,9 @@ func keepsModel(want, have Config) error {
 		if f.want != f.have {
 			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: a run keeps its seed, batch_size and eval_batches, which draw the validation batches best/ compares over (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
 		}
+	}
+	if want.T() != have.T() { // checked here, not with the data: a finished run reads none
+		return &ConfigError{fmt.Errorf("--resume: seq_len %d, but the run trains on sequences of %d: a run keeps its seq_len, which its data position and validation batches are drawn in (resume with --set seq_len=%d, or start a new run)", want.T(), have.T(), have.T())}
 	}
 	switch {
 	case !samePath(want.ValData, have.ValData):
