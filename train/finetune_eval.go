@@ -498,10 +498,12 @@ func (m *taskModel) newPredictor(o InferOptions, device string, lens []int, tota
 	s := newGraphSet(m.params, head, E, m.info.MaxLen, kernels.NewRNG(0))
 	if device == "cuda" {
 		s.fixedT, s.opts, s.forwardOnGPU = m.info.MaxLen, modelOptions(device), true
-	} else if len(lens) > 0 { // the longest graph first: the others fit in its buffers
+	} else {
 		s.opts = append(inferenceOptions(device), graph.SharedActivations(graph.NewActivationBuffers()))
-		if _, err := s.get(slices.Max(lens)); err != nil {
-			return nil, err
+		if len(lens) > 0 { // the longest graph first: the others fit in its buffers
+			if _, err := s.get(slices.Max(lens)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return &taskPredictor{s: s, o: o, total: total}, nil
