@@ -424,23 +424,29 @@ func fitsTraining(m graph.Config, seqs int, lens []int, what string, log io.Writ
 // fitsInference refuses, on the CPU, forward passes of m over seqs
 // sequences, in graphs of each of the lengths lens, that cannot fit in
 // twice memory and swap: the weights, and the memory of the longest
-// graph's forward pass (inferBytes), which the others share.
-func fitsInference(m graph.Config, seqs int, lens []int, what string) error {
-	return m.FitsMemory(m.ParamBytes(4)+inferBytes(m, seqs, longestLen(lens)), 2, what)
+// graph's forward pass (inferBytes), which the others share; logits says
+// whether the logits are the pass's output.
+func fitsInference(m graph.Config, seqs int, lens []int, logits bool, what string) error {
+	return m.FitsMemory(m.ParamBytes(4)+inferBytes(m, seqs, longestLen(lens), logits), 2, what)
 }
 
 // inferBytes is the memory of a forward pass over seqs sequences of T
 // tokens in a model built graph.ForwardOnly, whose activations share
 // memory by lifetime: a token holds a row of one layer's attention
 // probabilities (H T), the larger of its logits and a block's live
-// activations (about 8 C), two more rows of C, and a LayerNorm's mean and
-// deviation a layer; the loss's softmax works in 32 rows of V (measured on
-// GPT-2 124M shapes: 9,216 floats a token at T = 128 and V = 1,000,
-// 13,824 at T = 512, as the formula says).
-func inferBytes(m graph.Config, seqs, T int) float64 {
+// activations (about 8 C), or both where the logits are the pass's output
+// (logits: they keep a buffer of their own), two more rows of C, and a
+// LayerNorm's mean and deviation a layer; the loss's softmax, if any, works
+// in 32 rows of V (measured on GPT-2 124M shapes: 9,216 floats a token at T =
+// 128 and V = 1,000, 13,824 at T = 512, as the formula says).
+func inferBytes(m graph.Config, seqs, T int, logits bool) float64 {
 	C, V, HT := float64(m.NEmbd), float64(m.VocabSize), float64(m.NHead)*float64(T)
-	perToken := HT + max(V, 8*C) + 2*C + 4*float64(m.NLayer) + 2
-	return 4 * (float64(seqs)*float64(T)*perToken + 32*V)
+	live, softmax := max(V, 8*C), 32*V
+	if logits {
+		live, softmax = V+8*C, 0
+	}
+	perToken := HT + live + 2*C + 4*float64(m.NLayer) + 2
+	return 4 * (float64(seqs)*float64(T)*perToken + softmax)
 }
 
 // longestLen is the longest of lens; 0 for none.

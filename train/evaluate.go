@@ -157,7 +157,7 @@ func EvalLM(modelDir, path string, o InferOptions) (_ *LMEval, err error) {
 	}
 	o.Batch = min(o.Batch, total) // a batch beyond the windows there are builds no larger graph
 	if device == "cpu" {
-		if err := fitsInference(p.Config, o.Batch, []int{T}, fmt.Sprintf("evaluation with --batch-size %d (windows of %d tokens)", o.Batch, T)); err != nil {
+		if err := fitsInference(p.Config, o.Batch, []int{T}, false, fmt.Sprintf("evaluation with --batch-size %d (windows of %d tokens)", o.Batch, T)); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}

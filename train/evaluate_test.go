@@ -346,12 +346,16 @@ func TestEvalLMCharNeedsUTF8(t *testing.T) {
 
 // The memory check of inference (inferBytes) holds what a forward-only
 // model's machine allocates, within a fifth above it, for shapes where the
-// logits, the attention probabilities or the activations are the most.
+// logits, the attention probabilities or the activations are the most, and
+// where the logits are as large as a block's activations: for LM eval,
+// whose output is the loss, and zero-shot scoring, whose output is the
+// logits.
 func TestInferBytesBoundsForwardPass(t *testing.T) {
 	for _, c := range []graph.Config{
-		{Arch: "gpt2", NLayer: 3, NHead: 4, NEmbd: 64, NCtx: 32, VocabSize: 40},   // activations
-		{Arch: "gpt1", NLayer: 2, NHead: 8, NEmbd: 32, NCtx: 128, VocabSize: 60},  // attention
-		{Arch: "gpt2", NLayer: 2, NHead: 2, NEmbd: 32, NCtx: 16, VocabSize: 3000}, // logits
+		{Arch: "gpt2", NLayer: 3, NHead: 4, NEmbd: 64, NCtx: 32, VocabSize: 40},     // activations
+		{Arch: "gpt1", NLayer: 2, NHead: 8, NEmbd: 32, NCtx: 128, VocabSize: 60},    // attention
+		{Arch: "gpt2", NLayer: 2, NHead: 2, NEmbd: 32, NCtx: 16, VocabSize: 3000},   // logits
+		{Arch: "gpt1", NLayer: 4, NHead: 4, NEmbd: 128, NCtx: 128, VocabSize: 2048}, // both, configs/pretrain-tasks.yaml's
 	} {
 		c.LNEps = 1e-5
 		p, err := graph.NewParams(c, kernels.NewRNG(1))
@@ -359,21 +363,26 @@ func TestInferBytesBoundsForwardPass(t *testing.T) {
 			t.Fatal(err)
 		}
 		const B = 3
-		m, err := graph.New(p, B, c.NCtx, &kernels.Mode{}, kernels.NewRNG(1), inferenceOptions("cpu")...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		loss, _, err := m.LMLoss()
-		if err == nil {
-			_, err = m.Forward(loss)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		own, arena := m.Machine().Floats()
-		got, est := float64(4*(own+arena)), inferBytes(c, B, c.NCtx)
-		if got > est || est > 1.2*got {
-			t.Errorf("%+v: a forward pass allocates %.0f bytes, inferBytes says %.0f", c, got, est)
+		for _, logits := range []bool{false, true} {
+			m, err := graph.New(p, B, c.NCtx, &kernels.Mode{}, kernels.NewRNG(1), inferenceOptions("cpu")...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := m.Logits
+			if !logits {
+				out, _, err = m.LMLoss()
+			}
+			if err == nil {
+				_, err = m.Forward(out)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			own, arena := m.Machine().Floats()
+			got, est := float64(4*(own+arena)), inferBytes(c, B, c.NCtx, logits)
+			if got > est || est > 1.2*got {
+				t.Errorf("%+v, logits out %v: a forward pass allocates %.0f bytes, inferBytes says %.0f", c, logits, got, est)
+			}
 		}
 	}
 }

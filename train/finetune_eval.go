@@ -491,7 +491,7 @@ func (m *taskModel) newPredictor(o InferOptions, device string, lens []int, tota
 	E, head := min(o.Batch, max(1, total)), m.info.head()
 	if device == "cpu" {
 		what := fmt.Sprintf("--batch-size %d (%d sequences, in graphs of %v tokens)", E, E*head.Rows, lens)
-		if err := fitsInference(m.params.Config, E*head.Rows, lens, what); err != nil {
+		if err := fitsInference(m.params.Config, E*head.Rows, lens, false, what); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}

@@ -987,7 +987,7 @@ func TestFinetuneBatchBeyondData(t *testing.T) {
 	if err := fitsTraining(gpt1, 8, []int{8, 16, 24, 32, 48, 64, 96, 128}, "eight graphs", io.Discard); err != nil {
 		t.Errorf("GPT-1 at batch 8 in eight graphs, with half the longest's need: %v", err)
 	}
-	if err := fitsInference(gpt1, 8, []int{8, 16, 24, 32, 48, 64, 96, 128}, "eight graphs"); err != nil {
+	if err := fitsInference(gpt1, 8, []int{8, 16, 24, 32, 48, 64, 96, 128}, false, "eight graphs"); err != nil {
 		t.Errorf("GPT-1 predicting at batch 8 in eight graphs, with half a training step's need: %v", err)
 	}
 	graph.MemoryLimit -= 2 << 20

@@ -147,7 +147,7 @@ func choiceSequence(prefix, option []int, T int) (choiceRow, bool) {
 func scoreRows(p *graph.Params, rows []choiceRow, T int, o InferOptions, device string) ([]float64, error) {
 	B := max(1, min(o.Batch, len(rows))) // a batch beyond the rows builds no larger graph
 	if device == "cpu" {
-		if err := fitsInference(p.Config, B, []int{T}, fmt.Sprintf("--batch-size %d (option rows of %d tokens)", B, T)); err != nil {
+		if err := fitsInference(p.Config, B, []int{T}, true, fmt.Sprintf("--batch-size %d (option rows of %d tokens)", B, T)); err != nil {
 			return nil, &ConfigError{err}
 		}
 	}
