@@ -588,3 +588,58 @@ func checkSharedRandomOrder(t *testing.T, c headCase, drop float32, seed uint64)
 		}
 	}
 }
+
+// Task models built ForwardOnly, sharing their activations as a CPU
+// predictor's do, predict what models built for training predict, bit for
+// bit, for every head, run in turns.
+func TestForwardOnlyTasks(t *testing.T) {
+	cases := []headCase{
+		{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1, Lambda: 0.5}, 3, []int32{2, 0, -1}, nil, nil},
+		{"similarity_regression", HeadConfig{Objective: Regress, Rows: 2}, 3, nil, []float32{4.5, 1, 0.5}, nil},
+		{"multiple_choice_fewer_options", HeadConfig{Objective: Choose, Rows: 4, Lambda: 0.5}, 4, []int32{1, 2, 0, -1}, nil, []int{2, 4, 3, 4}},
+	}
+	for _, c := range cases {
+		p, first := tinyTaskParams(t, c.head.Outputs())
+		p.Config.Dropout = 0.1
+		acts := NewActivationBuffers()
+		build := func(T int, opts ...Option) (*Task, *Program) {
+			task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(1), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prog, err := task.Forward(task.Out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fillTask(task, first, c)
+			return task, prog
+		}
+		type pair struct {
+			fwd, full         *Task
+			fwdProg, fullProg *Program
+		}
+		var pairs []pair
+		for _, T := range []int{12, 6, 9} {
+			var pr pair
+			pr.fwd, pr.fwdProg = build(T, ForwardOnly(), SharedActivations(acts))
+			pr.full, pr.fullProg = build(T)
+			pairs = append(pairs, pr)
+		}
+		for k, i := range []int{1, 0, 2, 2, 1, 0} {
+			pr := pairs[i]
+			var outs [2][]float32
+			for j, tp := range []struct {
+				task *Task
+				prog *Program
+			}{{pr.fwd, pr.fwdProg}, {pr.full, pr.fullProg}} {
+				if err := tp.task.Run(tp.prog); err != nil {
+					t.Fatal(err)
+				}
+				outs[j] = slices.Clone(kernels.Floats(tp.task.Machine().Value(tp.task.Out)))
+			}
+			if !slices.Equal(outs[0], outs[1]) {
+				t.Fatalf("%s, run %d (%d tokens): forward-only %v, built for training %v", c.name, k, pr.fwd.T, outs[0], outs[1])
+			}
+		}
+	}
+}
