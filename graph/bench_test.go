@@ -312,3 +312,99 @@ func BenchmarkTaskStep(b *testing.B) {
 		}
 	}
 }
+
+// A loss's softmax probabilities take its logits' place where nothing
+// reads the logits after it: training gives the same loss and gradients,
+// bit for bit, as a machine that gives each its own buffer, over steps
+// with evaluations between, in B*T*V fewer floats. A program compiled
+// later that keeps the logits (an output) gives the probabilities a buffer
+// of their own again, and both programs stay right.
+func TestSoftmaxOverLogits(t *testing.T) {
+	for _, arch := range []string{"gpt1", "gpt2"} {
+		const B, T, V = 2, 10, 29
+		type machine struct {
+			m      *Model
+			tr     *Trainer
+			in, tg []int32
+		}
+		build := func(noShare bool) machine {
+			p, err := NewParams(Config{Arch: arch, VocabSize: V, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5}, kernels.NewRNG(5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := New(p, B, T, &kernels.Mode{}, kernels.NewRNG(6))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.m.noShare = noShare
+			loss, tg, err := m.LMLoss()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := m.Differentiate(loss)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return machine{m, tr, Int32Data(m.Idx), Int32Data(tg)}
+		}
+		over, own := build(false), build(true)
+		if len(over.m.m.inPlace) != 1 {
+			t.Fatalf("%s: %d ops keep their scratch over their input, want the loss's", arch, len(over.m.m.inPlace))
+		}
+		ownFloats := func(mc machine) int { n, _ := mc.m.m.Floats(); return n }
+		noShareOwn, _ := own.m.m.Floats()
+		if got := ownFloats(over); got > noShareOwn-B*T*V {
+			t.Errorf("%s: %d floats of the machine's own, %d with the probabilities apart: want %d fewer", arch, got, noShareOwn, B*T*V)
+		}
+		run := func(step int, logits *Program) [][]float32 {
+			var outs [2][][]float32
+			for i, mc := range []machine{over, own} {
+				for j := range mc.in {
+					mc.in[j], mc.tg[j] = int32((j*7+step)%V), int32((j*5+1+step)%V)
+				}
+				l, err := mc.tr.Step()
+				if err != nil {
+					t.Fatal(err)
+				}
+				outs[i] = append(outs[i], []float32{l})
+				for k := range mc.m.Params.List {
+					outs[i] = append(outs[i], slices.Clone(mc.tr.Grad(k)))
+				}
+				if _, err := mc.tr.Eval(); err != nil {
+					t.Fatal(err)
+				}
+				if logits != nil && i == 0 {
+					if err := mc.m.Run(logits); err != nil {
+						t.Fatal(err)
+					}
+					outs[i] = append(outs[i], slices.Clone(mc.tr.Value(mc.m.Logits)))
+				}
+			}
+			if logits != nil { // the own machine's logits, after its step
+				if _, err := own.tr.Step(); err != nil {
+					t.Fatal(err)
+				}
+				outs[1] = append(outs[1], slices.Clone(own.tr.Value(own.m.Logits)))
+			}
+			for k := range outs[0] {
+				if !slices.Equal(outs[0][k], outs[1][k]) {
+					t.Fatalf("%s, step %d: result %d %v, with the probabilities apart %v", arch, step, k, outs[0][k], outs[1][k])
+				}
+			}
+			return outs[0]
+		}
+		for step := range 3 {
+			run(step, nil)
+		}
+		logits, err := over.m.Forward(over.m.Logits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(over.m.m.inPlace) != 0 {
+			t.Errorf("%s: with the logits an output, %d ops keep their scratch over them", arch, len(over.m.m.inPlace))
+		}
+		for step := 3; step < 5; step++ {
+			run(step, logits)
+		}
+	}
+}

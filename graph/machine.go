@@ -6,6 +6,12 @@ package graph
 // nothing. Programs compiled on one Machine share the buffers of the nodes
 // they have in common.
 //
+// An op whose scratch may take its input's place (kernels.InPlaceScratcher:
+// the softmax probabilities of a loss, over its logits) gets the input's
+// buffer where its program reads the input last there and the input is no
+// output; a later program that reads the input after the op, or keeps it,
+// gives the op a buffer of its own (keepInputs).
+//
 // With SharedActivations, the buffers no one reads after a run (a node's
 // that is no program's output, the scratch of an op, a program's arena)
 // come from buffers the machines of several graphs share; a node a later
@@ -63,6 +69,10 @@ type Machine struct {
 	// the ops' scratch into scratch, one buffer for all.
 	forwardOnly bool
 	scratch     []float32
+
+	// inPlace holds the ops (kernels.InPlaceScratcher) whose scratch is
+	// their input's buffer, by their step, with the input's.
+	inPlace map[*step]*step
 }
 
 // take returns the machine's next buffer of acts, of n floats.
@@ -166,15 +176,16 @@ func (m *Machine) Compile(outputs ...*G.Node) (*Program, error) {
 		}
 		return st, isNew, err
 	})
-	m.allocate(p, order, fresh, outputs)
-	var scratch []kernels.Scratcher
+	pos, last := m.allocate(p, order, fresh, outputs)
+	m.keepInputs(pos, last)
+	var scratch []*step
 	for _, st := range fresh {
 		m.finish(st)
-		if sc, ok := st.node.Op().(kernels.Scratcher); ok && st.kind == kindKernel {
-			scratch = append(scratch, sc)
+		if _, ok := st.node.Op().(kernels.Scratcher); ok && st.kind == kindKernel {
+			scratch = append(scratch, st)
 		}
 	}
-	m.setScratch(scratch)
+	m.setScratch(scratch, pos, last)
 	if firstErr != nil {
 		return nil, firstErr
 	}

@@ -124,25 +124,72 @@ func (m *Machine) setOut(st *step) {
 	m.vals[st.slot] = tensor.New(tensor.WithShape(st.node.Shape().Clone()...), tensor.WithBacking(st.out))
 }
 
-// setScratch gives ops the memory each keeps from its forward pass to its
-// gradient op's: a buffer each or, in a forward-only machine, where no
-// gradient op reads it, one for all, the machine's scratch.
-func (m *Machine) setScratch(ops []kernels.Scratcher) {
+// setScratch gives the ops of steps (a Compile's new ones, at pos in its
+// order, its buffers read last at last) the memory each keeps from its
+// forward pass to its gradient op's: its input's buffer where it may take
+// its place (overInput), a buffer each, or, in a forward-only machine,
+// where no gradient op reads it, one for all, the machine's scratch.
+func (m *Machine) setScratch(steps []*step, pos, last map[*step]int) {
 	if !m.forwardOnly {
-		for _, sc := range ops {
+		for _, st := range steps {
+			sc := st.node.Op().(kernels.Scratcher)
+			if in := m.overInput(st, pos, last); in != nil {
+				sc.SetScratch(in.out, false)
+				if m.inPlace == nil {
+					m.inPlace = map[*step]*step{}
+				}
+				m.inPlace[st] = in
+				continue
+			}
 			sc.SetScratch(m.buffer(sc.ScratchFloats(false)), false)
 		}
 		return
 	}
 	n := 0
-	for _, sc := range ops {
-		n = max(n, sc.ScratchFloats(true))
+	for _, st := range steps {
+		n = max(n, st.node.Op().(kernels.Scratcher).ScratchFloats(true))
 	}
 	if n > len(m.scratch) {
 		m.scratch = m.buffer(n)
 	}
-	for _, sc := range ops {
-		sc.SetScratch(m.scratch, true)
+	for _, st := range steps {
+		st.node.Op().(kernels.Scratcher).SetScratch(m.scratch, true)
+	}
+}
+
+// overInput returns the step whose buffer st's op may keep its scratch in:
+// its first input's, where the op allows it, the input has a buffer of its
+// own (no arena window, which another node takes once the input dies) as
+// large, and the op is the input's last reader in this program (so the
+// input is no output); nil otherwise.
+func (m *Machine) overInput(st *step, pos, last map[*step]int) *step {
+	sc, ok := st.node.Op().(kernels.InPlaceScratcher)
+	if !ok || m.noShare || len(st.in) == 0 {
+		return nil
+	}
+	in := m.owner(m.plan[st.in[0]])
+	if (in.kind != kindKernel && in.kind != kindAdd) || in.shared != nil || last[in] != pos[st] || len(in.out) < sc.ScratchFloats(false) {
+		return nil
+	}
+	return in
+}
+
+// keepInputs gives the ops whose scratch is their input's buffer one of
+// their own where a program (its steps at pos, its buffers read last at
+// last) reads the input after the op, or keeps it, or reads it without
+// running the op.
+func (m *Machine) keepInputs(pos, last map[*step]int) {
+	for st, in := range m.inPlace {
+		at, reads := pos[in]
+		if !reads {
+			continue
+		}
+		if opAt, runs := pos[st]; runs && last[in] == opAt && at < opAt {
+			continue
+		}
+		sc := st.node.Op().(kernels.Scratcher)
+		sc.SetScratch(m.buffer(sc.ScratchFloats(false)), false)
+		delete(m.inPlace, st)
 	}
 }
 
@@ -164,9 +211,9 @@ const arenaAlign = 16
 // own buffer in finish. A node's lifetime runs from its position in order
 // to the last read of it or of its Part views; outputs, and nodes a
 // Gorgonia op reads (its result may alias its input), live past the end.
-func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) {
+func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) (pos, last map[*step]int) {
 	end := len(order)
-	pos, last := m.lifetimes(order, outputs)
+	pos, last = m.lifetimes(order, outputs)
 	for _, st := range order {
 		if st.pooled && last[st] == end {
 			m.unpool(st)
@@ -204,6 +251,7 @@ func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) 
 		}
 		st.shared = p
 	}
+	return pos, last
 }
 
 // lifetimes returns the position of each step in order and the last

@@ -85,6 +85,11 @@ func (op *crossEntropyOp) ScratchFloats(forwardOnly bool) int {
 	return op.n * op.w
 }
 
+// ScratchOverInput marks the probabilities as free to take the logits'
+// place (CrossEntropyForward reads a row's logits before it writes the
+// row's probabilities).
+func (op *crossEntropyOp) ScratchOverInput() {}
+
 // SetScratch makes the probabilities live in buf, or, forward only, the
 // rows CrossEntropyLoss works in.
 func (op *crossEntropyOp) SetScratch(buf []float32, forwardOnly bool) {

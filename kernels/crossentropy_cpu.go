@@ -17,7 +17,8 @@ const ceBlocks = 32
 
 // CrossEntropyForward writes probs = softmax(logits) row by row over the
 // first v columns of rows w apart (w >= v: a padded row's columns v..w are
-// not classes and are not read or written) and returns the sum over rows
+// not classes and are not read or written; probs may be logits, which it
+// then overwrites) and returns the sum over rows
 // with targets[i] >= 0 of -log softmax(logits_i)[targets[i]], computed as
 // max + log(sum exp(x - max)) - x[target] with the sum in float64, and the
 // number of such rows. It panics on a target >= v.
@@ -45,14 +46,19 @@ func crossEntropy(row func(blk, i int) []float32, logits []float32, targets []in
 		var k int
 		for i := lo; i < hi; i++ {
 			x := logits[i*w : i*w+v]
+			tg := targets[i]
+			var xt float32 // read before p, which may be x, is written
+			if tg >= 0 {
+				checkTarget(tg, v)
+				xt = x[tg]
+			}
 			p := row(blk, i)
 			copy(p, x)
-			maxv := max32(x)
+			maxv := max32(p)
 			z := expSubSum64(p, maxv)
 			scal32(float32(1/z), p)
-			if tg := targets[i]; tg >= 0 {
-				checkTarget(tg, v)
-				s += math.Log(z) - (float64(x[tg]) - float64(maxv))
+			if tg >= 0 {
+				s += math.Log(z) - (float64(xt) - float64(maxv))
 				k++
 			}
 		}

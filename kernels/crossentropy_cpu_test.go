@@ -183,3 +183,32 @@ func TestCrossEntropyLossKeepsNothing(t *testing.T) {
 		}
 	}
 }
+
+// CrossEntropyForward with the probabilities written over the logits
+// gives the loss, count and probabilities it gives into a buffer apart.
+func TestCrossEntropyOverLogits(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 7))
+	for _, c := range []struct{ n, v, w int }{{1, 7, 7}, {5, 300, 320}, {1000, 50, 64}} {
+		logits := make([]float32, c.n*c.w)
+		for i := range logits {
+			logits[i] = float32(r.NormFloat64() * 4)
+		}
+		targets := make([]int32, c.n)
+		for i := range targets {
+			targets[i] = int32(r.IntN(c.v+1)) - 1
+		}
+		probs := make([]float32, c.n*c.w)
+		wantSum, wantCount := CrossEntropyForward(probs, logits, targets, c.n, c.v, c.w)
+		sum, count := CrossEntropyForward(logits, logits, targets, c.n, c.v, c.w)
+		if sum != wantSum || count != wantCount {
+			t.Errorf("n=%d v=%d w=%d: over the logits, loss %v over %d rows, want %v over %d", c.n, c.v, c.w, sum, count, wantSum, wantCount)
+		}
+		for i := range c.n {
+			for j := range c.v {
+				if k := i*c.w + j; logits[k] != probs[k] {
+					t.Fatalf("n=%d v=%d w=%d: probability (%d, %d) %v over the logits, %v apart", c.n, c.v, c.w, i, j, logits[k], probs[k])
+				}
+			}
+		}
+	}
+}

@@ -100,6 +100,14 @@ type Scratcher interface {
 	SetScratch(buf []float32, forwardOnly bool)
 }
 
+// InPlaceScratcher is a Scratcher whose scratch may be its first input's
+// buffer, where nothing reads that input after it: its forward pass reads
+// each part of the input before it writes the scratch over it.
+type InPlaceScratcher interface {
+	Scratcher
+	ScratchOverInput()
+}
+
 // doKernel implements Gorgonia's Do and UsePreallocDo for a Kernel.
 func doKernel(k Kernel, shape tensor.Shape, in []G.Value) (G.Value, error) {
 	out := NewDense(shape)

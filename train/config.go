@@ -397,7 +397,8 @@ func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
 // twice the machine's memory and swap: 16 bytes a parameter (weights,
 // gradients, AdamW's two moments) and a step's activations with their
 // gradients, about 20 C + 2 H T floats a token a layer (measured: 40k
-// for C=768, H=12, T=1024) and three of vocab_size for the logits. Twice,
+// for C=768, H=12, T=1024) and two of vocab_size for the logits (their
+// softmax is written over them) and their gradient. Twice,
 // so that only the hopeless is refused (what passes may still not fit,
 // and gets a note on log where it needs more than once); a GPU keeps all of
 // it in its own memory.
@@ -462,6 +463,6 @@ func longestLen(lens []int) int {
 // gradients over seqs sequences of T tokens (see Config.fitsTraining).
 func stepBytes(m graph.Config, seqs, T int) float64 {
 	tokens := float64(seqs) * float64(T)
-	perToken := float64(m.NLayer)*(20*float64(m.NEmbd)+2*float64(m.NHead)*float64(T)) + 3*float64(m.VocabSize)
+	perToken := float64(m.NLayer)*(20*float64(m.NEmbd)+2*float64(m.NHead)*float64(T)) + 2*float64(m.VocabSize)
 	return 4 * tokens * perToken
 }
