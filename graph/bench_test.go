@@ -408,3 +408,43 @@ func TestSoftmaxOverLogits(t *testing.T) {
 		}
 	}
 }
+
+// An output of a program compiled before the loss's keeps its values when
+// the loss runs: the probabilities do not take the place of logits that
+// another program keeps (a finetune compiles its predictions first).
+func TestSoftmaxSparesKeptLogits(t *testing.T) {
+	p, err := NewParams(Config{Arch: "gpt1", VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5}, kernels.NewRNG(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(p, 2, 10, &kernels.Mode{}, kernels.NewRNG(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, tg, err := m.LMLoss()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := m.Forward(m.Logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := m.Differentiate(loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, tgt := Int32Data(m.Idx), Int32Data(tg)
+	for j := range in {
+		in[j], tgt[j] = int32((j*7)%29), int32((j*5+1)%29)
+	}
+	if err := m.Run(logits); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(tr.Value(m.Logits))
+	if _, err := tr.Step(); err != nil { // the same weights and inputs: the same logits
+		t.Fatal(err)
+	}
+	if got := tr.Value(m.Logits); !slices.Equal(got, want) || len(m.m.inPlace) != 0 {
+		t.Errorf("the logits program's output after a training step: %v, want %v (%d ops over their inputs)", got[:4], want[:4], len(m.m.inPlace))
+	}
+}

@@ -71,8 +71,11 @@ type Machine struct {
 	scratch     []float32
 
 	// inPlace holds the ops (kernels.InPlaceScratcher) whose scratch is
-	// their input's buffer, by their step, with the input's.
+	// their input's buffer, by their step, with the input's; kept, the
+	// nodes some program reads after its run (its outputs), which no op
+	// may write its scratch over.
 	inPlace map[*step]*step
+	kept    map[*step]bool
 }
 
 // take returns the machine's next buffer of acts, of n floats.

@@ -160,15 +160,15 @@ func (m *Machine) setScratch(steps []*step, pos, last map[*step]int) {
 // overInput returns the step whose buffer st's op may keep its scratch in:
 // its first input's, where the op allows it, the input has a buffer of its
 // own (no arena window, which another node takes once the input dies) as
-// large, and the op is the input's last reader in this program (so the
-// input is no output); nil otherwise.
+// large, the op is the input's last reader in this program, and no program
+// keeps the input (an output of one compiled before); nil otherwise.
 func (m *Machine) overInput(st *step, pos, last map[*step]int) *step {
 	sc, ok := st.node.Op().(kernels.InPlaceScratcher)
 	if !ok || m.noShare || len(st.in) == 0 {
 		return nil
 	}
 	in := m.owner(m.plan[st.in[0]])
-	if (in.kind != kindKernel && in.kind != kindAdd) || in.shared != nil || last[in] != pos[st] || len(in.out) < sc.ScratchFloats(false) {
+	if (in.kind != kindKernel && in.kind != kindAdd) || in.shared != nil || m.kept[in] || last[in] != pos[st] || len(in.out) < sc.ScratchFloats(false) {
 		return nil
 	}
 	return in
@@ -215,7 +215,14 @@ func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) 
 	end := len(order)
 	pos, last = m.lifetimes(order, outputs)
 	for _, st := range order {
-		if st.pooled && last[st] == end {
+		if last[st] < end {
+			continue
+		}
+		if m.kept == nil {
+			m.kept = map[*step]bool{}
+		}
+		m.kept[st] = true
+		if st.pooled {
 			m.unpool(st)
 		}
 	}
