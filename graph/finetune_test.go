@@ -328,34 +328,11 @@ func TestSharedActivationsAcrossLengths(t *testing.T) {
 	c := headCase{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1, Lambda: 0.5}, 3, []int32{2, 0, 1}, nil, nil}
 	p, first := tinyTaskParams(t, c.head.Outputs())
 	p.Config.Dropout = 0.1 // the attention's scratch holds its mask's probabilities
-	type model struct {
-		task *Task
-		tr   *Trainer
-		pred *Program
-	}
-	build := func(T int, trainerFirst bool, opts ...Option) *model {
-		task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(uint64(T)), opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &model{task: task}
-		compile := []func() error{
-			func() (err error) { m.pred, err = task.Forward(task.Out); return err },
-			func() (err error) { m.tr, err = task.Differentiate(task.Loss, task.TaskLoss, task.LMLoss); return err },
-		}
-		if trainerFirst {
-			compile[0], compile[1] = compile[1], compile[0]
-		}
-		for _, f := range compile {
-			if err := f(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		fillTask(task, first, c)
-		return m
+	build := func(T int, trainerFirst bool, opts ...Option) *taskModel {
+		return buildTaskModel(t, p, c, first, T, trainerFirst, opts...)
 	}
 	acts, grads := NewActivationBuffers(), NewGradBuffers()
-	shared := func(T int, trainerFirst bool) *model {
+	shared := func(T int, trainerFirst bool) *taskModel {
 		return build(T, trainerFirst, SharedActivations(acts), SharedGrads(grads))
 	}
 	long := shared(9, false)
@@ -364,7 +341,7 @@ func TestSharedActivationsAcrossLengths(t *testing.T) {
 	if acts.Floats() != size {
 		t.Errorf("the shared activations grew from %d to %d floats for the shorter model", size, acts.Floats())
 	}
-	floats := func(ms ...*model) (n int) {
+	floats := func(ms ...*taskModel) (n int) {
 		for _, m := range ms {
 			own, arena := m.task.Model.m.Floats()
 			n += own + arena
@@ -376,16 +353,16 @@ func TestSharedActivationsAcrossLengths(t *testing.T) {
 		pair += len(b)
 	}
 	other := shared(7, true) // Out was shared in the training program's plan, then named by the prediction's
-	own := []*model{build(9, false), build(6, false), build(7, true)}
+	own := []*taskModel{build(9, false), build(6, false), build(7, true)}
 	// Beyond the longer alone, the pair holds the shorter's outputs: 780
 	// floats, where not sharing the attention's scratch adds 1,233 more and
 	// the gradient arena 3,504.
 	if alone := floats(own[0]); float64(pair) > 1.02*float64(alone) {
 		t.Errorf("models of 9 and 6 tokens sharing their activations take %d floats, the one of 9 alone %d", pair, alone)
 	}
-	value := func(m *model, n *G.Node) []float32 { return slices.Clone(kernels.Floats(m.task.Model.m.Value(n))) }
+	value := func(m *taskModel, n *G.Node) []float32 { return slices.Clone(kernels.Floats(m.task.Model.m.Value(n))) }
 	for k, i := range []int{1, 0, 2, 0, 1, 2, 2, 1} {
-		pair := [2]*model{[]*model{long, short, other}[i], own[i]}
+		pair := [2]*taskModel{[]*taskModel{long, short, other}[i], own[i]}
 		var outs [2][][]float32
 		for j, m := range pair {
 			if k%2 == 0 {
@@ -409,7 +386,7 @@ func TestSharedActivationsAcrossLengths(t *testing.T) {
 			}
 		}
 	}
-	for _, m := range []*model{other, long} { // Out, read after another model's run
+	for _, m := range []*taskModel{other, long} { // Out, read after another model's run
 		if err := m.task.Run(m.pred); err != nil {
 			t.Fatal(err)
 		}
@@ -495,47 +472,20 @@ func checkSharedRandomOrder(t *testing.T, c headCase, drop float32, seed uint64)
 	p, first := tinyTaskParams(t, c.head.Outputs())
 	p.Config.Dropout = drop
 	rng := rand.New(rand.NewPCG(seed, 1))
-	type model struct {
-		task *Task
-		tr   *Trainer
-		pred *Program
-	}
-	build := func(T int, trainerFirst bool, opts ...Option) *model {
-		task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(uint64(T)), opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &model{task: task}
-		extra := []*G.Node{task.TaskLoss}
-		if task.LMLoss != nil {
-			extra = append(extra, task.LMLoss)
-		}
-		compile := []func() error{
-			func() (err error) { m.pred, err = task.Forward(task.Out); return err },
-			func() (err error) { m.tr, err = task.Differentiate(task.Loss, extra...); return err },
-		}
-		if trainerFirst {
-			compile[0], compile[1] = compile[1], compile[0]
-		}
-		for _, f := range compile {
-			if err := f(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		fillTask(task, first, c)
-		return m
+	build := func(T int, trainerFirst bool, opts ...Option) *taskModel {
+		return buildTaskModel(t, p, c, first, T, trainerFirst, opts...)
 	}
 	lens := []int{12, 6, 9, 7, 8}
 	rng.Shuffle(len(lens), func(i, j int) { lens[i], lens[j] = lens[j], lens[i] })
 	acts, grads := NewActivationBuffers(), NewGradBuffers()
-	var shared, own []*model
+	var shared, own []*taskModel
 	for _, T := range lens {
 		trainerFirst := rng.IntN(3) == 0
 		shared = append(shared, build(T, trainerFirst, SharedActivations(acts), SharedGrads(grads)))
 		own = append(own, build(T, trainerFirst))
 	}
 	// run trains (or predicts with) the model i of a set and returns its outputs.
-	run := func(set []*model, i int, train bool) [][]float32 {
+	run := func(set []*taskModel, i int, train bool) [][]float32 {
 		m := set[i]
 		value := func(n *G.Node) []float32 { return slices.Clone(kernels.Floats(m.task.Model.m.Value(n))) }
 		if !train {
@@ -642,4 +592,41 @@ func TestForwardOnlyTasks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// taskModel is a task model with its training and prediction programs.
+type taskModel struct {
+	task *Task
+	tr   *Trainer
+	pred *Program
+}
+
+// buildTaskModel builds the task model of c over p for sequences of T
+// tokens, filled by fillTask, and compiles its programs: the prediction of
+// its outputs first, or its training step (with L2 and, if any, L1).
+func buildTaskModel(t *testing.T, p *Params, c headCase, first, T int, trainerFirst bool, opts ...Option) *taskModel {
+	t.Helper()
+	task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(uint64(T)), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &taskModel{task: task}
+	extra := []*G.Node{task.TaskLoss}
+	if task.LMLoss != nil {
+		extra = append(extra, task.LMLoss)
+	}
+	compile := []func() error{
+		func() (err error) { m.pred, err = task.Forward(task.Out); return err },
+		func() (err error) { m.tr, err = task.Differentiate(task.Loss, extra...); return err },
+	}
+	if trainerFirst {
+		compile[0], compile[1] = compile[1], compile[0]
+	}
+	for _, f := range compile {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fillTask(task, first, c)
+	return m
 }
