@@ -8,9 +8,9 @@ package graph
 //
 // An op whose scratch may take its input's place (kernels.InPlaceScratcher:
 // the softmax probabilities of a loss, over its logits) gets the input's
-// buffer where its program reads the input last there and the input is no
-// output; a later program that reads the input after the op, or keeps it,
-// gives the op a buffer of its own (keepInputs).
+// buffer where its program reads the input last there and no program keeps
+// the input (an output: kept); a later program that reads the input after
+// the op, or keeps it, gives the op a buffer of its own (keepInputs).
 //
 // With SharedActivations, the buffers no one reads after a run (a node's
 // that is no program's output, the scratch of an op, a program's arena)
@@ -145,7 +145,6 @@ type step struct {
 	shared  *Program  // non-nil: out overlaps other nodes' buffers in this program's order
 	aliasOf *step     // kindAdd writing in place over this input
 	stays   bool      // shared, and read after its program runs: it must not move
-	passing bool      // read by its program alone, within the run (not an output, nor a Gorgonia op's input)
 	pooled  bool      // out is one of the machine's acts buffers
 	parts   []*step   // Part views of this node
 	run     func() error

@@ -112,7 +112,7 @@ func (m *Machine) setOut(st *step) {
 	if key := m.gradKey(st); key != "" && st.out == nil {
 		st.out = m.grads.get(key, st.node.Shape().TotalSize())
 	}
-	if st.out == nil && st.passing && m.acts != nil {
+	if st.out == nil && !m.kept[st] && m.acts != nil { // no program reads it after its run
 		st.out, st.pooled = m.take(st.node.Shape().TotalSize()), true
 	}
 	if st.out == nil {
@@ -228,8 +228,7 @@ func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) 
 	}
 	home := map[*step]*step{} // the arena node whose window holds a node's buffer
 	for _, st := range fresh {
-		st.passing = last[st] < end
-		if (st.kind == kindKernel || st.kind == kindAdd) && (st.grad || m.forwardOnly) && st.passing && !st.node.IsScalar() && !m.noShare {
+		if (st.kind == kindKernel || st.kind == kindAdd) && (st.grad || m.forwardOnly) && last[st] < end && !st.node.IsScalar() && !m.noShare {
 			home[st] = st
 		}
 	}
@@ -362,9 +361,9 @@ func (m *Machine) unshare(st *step) {
 }
 
 // unpool gives a node whose buffer is one of acts, and that a program
-// reads after its run, a buffer of its own.
+// reads after its run (kept), a buffer of its own.
 func (m *Machine) unpool(st *step) {
-	st.passing, st.pooled = false, false
+	st.pooled = false
 	m.unshare(st)
 }
 
