@@ -448,3 +448,92 @@ func TestSoftmaxSparesKeptLogits(t *testing.T) {
 		t.Errorf("the logits program's output after a training step: %v, want %v (%d ops over their inputs)", got[:4], want[:4], len(m.m.inPlace))
 	}
 }
+
+// The logits' gradient takes the place of the loss's probabilities, which
+// are over the logits: training gives the same loss and gradients, bit for
+// bit, as a machine that gives each its own buffer. When a later program keeps the logits the
+// gradient follows the probabilities to their own buffer, and when one
+// keeps the gradient (an output) it gets a buffer of its own, which a
+// forward pass leaves intact.
+func TestLogitsGradOverProbabilities(t *testing.T) {
+	const B, T, V = 2, 10, 29
+	build := func(noShare bool) (*Model, *Trainer) {
+		p, err := NewParams(Config{Arch: "gpt1", VocabSize: V, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5}, kernels.NewRNG(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(p, B, T, &kernels.Mode{}, kernels.NewRNG(6))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.m.noShare = noShare
+		loss, tg, err := m.LMLoss()
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, tgt := Int32Data(m.Idx), Int32Data(tg)
+		for j := range in {
+			in[j], tgt[j] = int32((j*7)%V), int32((j*5+1)%V)
+		}
+		tr, err := m.Differentiate(loss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, tr
+	}
+	over, trOver := build(false)
+	_, trOwn := build(true)
+	mc := over.m
+	if len(mc.overScratch) != 1 {
+		t.Fatalf("%d gradients over their forward op's scratch, want the logits'", len(mc.overScratch))
+	}
+	var grad *step
+	for st := range mc.overScratch {
+		grad = st
+	}
+	logits := mc.plan[mc.slots[over.Logits]]
+	if &grad.out[0] != &logits.out[0] {
+		t.Fatal("the logits' gradient is not in the logits' buffer")
+	}
+	same := func(what string) {
+		t.Helper()
+		a, err := trOver.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := trOwn.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != b {
+			t.Fatalf("%s: loss %v, with buffers apart %v", what, a, b)
+		}
+		for k := range over.Params.List {
+			if !slices.Equal(trOver.Grad(k), trOwn.Grad(k)) {
+				t.Fatalf("%s: gradient %d differs from the one with buffers apart", what, k)
+			}
+		}
+	}
+	same("over the logits")
+	if _, err := over.Forward(over.Logits); err != nil {
+		t.Fatal(err)
+	}
+	if len(mc.overScratch) != 1 || &grad.out[0] == &logits.out[0] {
+		t.Fatal("with the logits kept, the gradient is still in their buffer")
+	}
+	same("with the logits kept")
+	if _, err := mc.Compile(grad.node); err != nil {
+		t.Fatal(err)
+	}
+	if len(mc.overScratch) != 0 {
+		t.Fatal("a kept gradient is still over the probabilities")
+	}
+	same("with the gradient kept")
+	want := slices.Clone(trOver.Value(grad.node))
+	if _, err := trOver.Eval(); err != nil { // a forward pass: logits and probabilities
+		t.Fatal(err)
+	}
+	if got := trOver.Value(grad.node); !slices.Equal(got, want) {
+		t.Errorf("a forward pass changed the kept gradient: %v, want %v", got[:4], want[:4])
+	}
+}

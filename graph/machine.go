@@ -10,7 +10,11 @@ package graph
 // the softmax probabilities of a loss, over its logits) gets the input's
 // buffer where its program reads the input last there and no program keeps
 // the input (an output: kept); a later program that reads the input after
-// the op, or keeps it, gives the op a buffer of its own (keepInputs).
+// the op, or keeps it, gives the op a buffer of its own (keepInputs). A
+// gradient op that may write over its forward op's scratch
+// (kernels.GradOverScratch: the logits' gradient over the probabilities)
+// does, unless a program keeps its output (placeOverScratch): in training,
+// the logits, their softmax and their gradient take one buffer.
 //
 // With SharedActivations, the buffers no one reads after a run (a node's
 // that is no program's output, the scratch of an op, a program's arena)
@@ -76,6 +80,11 @@ type Machine struct {
 	// may write its scratch over.
 	inPlace map[*step]*step
 	kept    map[*step]bool
+
+	// overScratch holds the gradient steps (kernels.GradOverScratch: the
+	// loss's logits gradient) that write over their forward op's scratch,
+	// which placeOverScratch points them at.
+	overScratch map[*step]kernels.GradOverScratch
 }
 
 // take returns the machine's next buffer of acts, of n floats.
@@ -188,6 +197,7 @@ func (m *Machine) Compile(outputs ...*G.Node) (*Program, error) {
 		}
 	}
 	m.setScratch(scratch, pos, last)
+	m.placeOverScratch()
 	if firstErr != nil {
 		return nil, firstErr
 	}

@@ -6,6 +6,7 @@ package graph
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -81,7 +82,9 @@ func (m *Machine) finish(st *step) {
 		m.vals[st.slot] = st.node.Op().(*kernels.Part).View(st.args[0])
 	case kindKernel:
 		k := st.node.Op().(kernels.Kernel)
-		m.setOut(st)
+		if m.overScratch[st] == nil { // placeOverScratch places the others
+			m.setOut(st)
+		}
 		st.run = func() error {
 			m.gather(st)
 			return k.Forward(st.out, st.args)
@@ -174,6 +177,45 @@ func (m *Machine) overInput(st *step, pos, last map[*step]int) *step {
 	return in
 }
 
+// overForwardScratch reports whether st, a fresh gradient node that no
+// program keeps, writes over its forward op's scratch
+// (kernels.GradOverScratch), and records it in overScratch: it has no Part
+// views, which finish makes of a buffer placed before it.
+func (m *Machine) overForwardScratch(st *step) bool {
+	op, ok := st.node.Op().(kernels.GradOverScratch)
+	if !ok || st.kind != kindKernel || m.forwardOnly || len(st.parts) > 0 {
+		return false
+	}
+	if m.overScratch == nil {
+		m.overScratch = map[*step]kernels.GradOverScratch{}
+	}
+	m.overScratch[st] = op
+	return true
+}
+
+// placeOverScratch points each node of overScratch at its forward op's
+// scratch as it stands (setScratch and keepInputs may have moved it), in
+// slot order; one whose forward op has none as large (no program runs the
+// forward op) gets a buffer of its own instead.
+func (m *Machine) placeOverScratch() {
+	steps := slices.SortedFunc(maps.Keys(m.overScratch), func(a, b *step) int { return a.slot - b.slot })
+	for _, st := range steps {
+		n := st.node.Shape().TotalSize()
+		buf := m.overScratch[st].ForwardScratch()
+		switch {
+		case len(buf) < n:
+			delete(m.overScratch, st)
+			m.unshare(st)
+		case st.out == nil || &st.out[0] != &buf[0]:
+			st.out = buf[:n]
+			m.vals[st.slot] = tensor.New(tensor.WithShape(st.node.Shape().Clone()...), tensor.WithBacking(st.out))
+			for _, p := range st.parts {
+				m.vals[p.slot] = p.node.Op().(*kernels.Part).View(m.vals[st.slot])
+			}
+		}
+	}
+}
+
 // keepInputs gives the ops whose scratch is their input's buffer one of
 // their own where a program (its steps at pos, its buffers read last at
 // last) reads the input after the op, or keeps it, or reads it without
@@ -222,13 +264,17 @@ func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) 
 			m.kept = map[*step]bool{}
 		}
 		m.kept[st] = true
+		if m.overScratch[st] != nil {
+			delete(m.overScratch, st)
+			m.unshare(st)
+		}
 		if st.pooled {
 			m.unpool(st)
 		}
 	}
 	home := map[*step]*step{} // the arena node whose window holds a node's buffer
 	for _, st := range fresh {
-		if (st.kind == kindKernel || st.kind == kindAdd) && (st.grad || m.forwardOnly) && last[st] < end && !st.node.IsScalar() && !m.noShare {
+		if (st.kind == kindKernel || st.kind == kindAdd) && (st.grad || m.forwardOnly) && last[st] < end && !st.node.IsScalar() && !m.noShare && !m.overForwardScratch(st) {
 			home[st] = st
 		}
 	}

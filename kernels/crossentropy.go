@@ -138,6 +138,16 @@ func (op *crossEntropyGradOp) Forward(dlogits []float32, in []G.Value) error {
 	return nil
 }
 
+// ForwardScratch is the probabilities the forward pass keeps, over which
+// the gradient may be written (CrossEntropyBackward reads each before it
+// writes it).
+func (op *crossEntropyGradOp) ForwardScratch() []float32 {
+	if op.fwd.noGrad {
+		return nil
+	}
+	return op.fwd.probs
+}
+
 func (op *crossEntropyGradOp) Do(in ...G.Value) (G.Value, error) { return doKernel(op, op.shape, in) }
 func (op *crossEntropyGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	return preallocKernel(op, p, in)

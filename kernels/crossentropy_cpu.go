@@ -86,6 +86,7 @@ func expSubSum64(x []float32, m float32) float64 {
 // CrossEntropyBackward overwrites dlogits (n rows, w apart) with
 // scale*(probs - onehot(target)) over the first v columns of rows with
 // targets[i] >= 0, 0 on ignored rows and 0 in the padding columns v..w.
+// dlogits may be probs: each element is read before it is written.
 func CrossEntropyBackward(dlogits, probs []float32, targets []int32, n, v, w int, scale float32) {
 	parallelRanges(n, min(ceBlocks, n, max(1, n*v/(1<<14))), func(lo, hi int) {
 		for i := lo; i < hi; i++ {

@@ -108,6 +108,17 @@ type InPlaceScratcher interface {
 	ScratchOverInput()
 }
 
+// GradOverScratch is a gradient op whose output may take the place of its
+// forward op's scratch, which it alone reads: it reads each element of the
+// scratch before it writes the same element of its output, and its output
+// is as large.
+type GradOverScratch interface {
+	Kernel
+	// ForwardScratch returns the forward op's scratch as it stands: the
+	// buffer SetScratch gave it, or nil.
+	ForwardScratch() []float32
+}
+
 // doKernel implements Gorgonia's Do and UsePreallocDo for a Kernel.
 func doKernel(k Kernel, shape tensor.Shape, in []G.Value) (G.Value, error) {
 	out := NewDense(shape)

@@ -463,6 +463,6 @@ func longestLen(lens []int) int {
 // gradients over seqs sequences of T tokens (see Config.fitsTraining).
 func stepBytes(m graph.Config, seqs, T int) float64 {
 	tokens := float64(seqs) * float64(T)
-	perToken := float64(m.NLayer)*(20*float64(m.NEmbd)+2*float64(m.NHead)*float64(T)) + 2*float64(m.VocabSize)
+	perToken := float64(m.NLayer)*(20*float64(m.NEmbd)+2*float64(m.NHead)*float64(T)) + float64(m.VocabSize) // the logits, their softmax and gradient in one
 	return 4 * tokens * perToken
 }
