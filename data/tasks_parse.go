@@ -441,7 +441,7 @@ func (p *taskParser) parseLabel(v string) (int, string) {
 	case k < 0:
 		return 0, fmt.Sprintf("label %d is below label_base %d", n, p.f.LabelBase)
 	case p.nOpt > 0 && k >= p.nOpt:
-		return 0, fmt.Sprintf("label %d names option %d, but there are %d options (label_base %d)", n, k, p.nOpt, p.f.LabelBase)
+		return 0, fmt.Sprintf("label %d names option%d, but the task maps %d option columns, option0 to option%d (label_base %d)", n, k, p.nOpt, p.nOpt-1, p.f.LabelBase)
 	}
 	return k, ""
 }

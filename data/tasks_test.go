@@ -226,7 +226,7 @@ func TestReadTaskFileErrors(t *testing.T) {
 		{"label below base", "c.csv", "s,x,y,0\n", TaskFormat{LabelBase: 1, Columns: map[string]string{"context": "0", "option0": "1", "option1": "2", "label": "3"}}, true, 1,
 			"label 0 is below label_base 1"},
 		{"label past options", "c.csv", "s,x,y,3\n", TaskFormat{LabelBase: 1, Columns: map[string]string{"context": "0", "option0": "1", "option1": "2", "label": "3"}}, true, 1,
-			"label 3 names option 2, but there are 2 options"},
+			"label 3 names option2, but the task maps 2 option columns, option0 to option1 (label_base 1)"},
 		{"headerless short row", "n.tsv", "a\tb\t1\nc\t1\n", TaskFormat{Columns: map[string]string{"premise": "0", "hypothesis": "1", "label": "2"}, Labels: labels01}, true, 2,
 			"has 2 columns, where most rows have 3"},
 		// The width most rows have is the file's: a stray tab in the first

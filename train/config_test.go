@@ -397,3 +397,35 @@ func TestUnreadValueHidesValidation(t *testing.T) {
 		t.Errorf("a map override that could not be read: %v; want its error alone", err)
 	}
 }
+
+// A config's syntax error names the line a user must fix: the start of
+// an unclosed bracket or quote, or where the problem was found, as
+// PyYAML's marks say (the YAML library counts its parser's lines from 0,
+// and names the scalar before a misplaced tab).
+func TestYAMLSyntaxErrorLines(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, body, want string
+	}{
+		{"an unclosed flow mapping", "n_layer: 2\nn_head: 2\nlr_decay: {a: 1\nmax_steps: 1\n", "line 3: did not find expected ',' or '}'"},
+		{"an unclosed flow sequence", "n_layer: 2\nn_embd: [32\nmax_steps: 1\n", "line 2: did not find expected ',' or ']'"},
+		{"one on the first line", "n_layer: [2\nn_head: 2\n", "line 2: did not find expected ',' or ']'"},
+		{"a tab indenting a key", "n_layer: 2\ndata: x.txt\n\tn_embd: 32\n", "line 3: found a tab character that violates indentation"},
+		{"a tab further down", "n_layer: 2\nn_head: 2\nlr: 1e-3\n\tn_embd: 32\n", "line 4: found a tab character that violates indentation"},
+		{"a key indented too little", "n_layer: 2\nn_head:\n  - 1\n n_embd: 3\n", "line 4: did not find expected key"},
+		{"a list item after a key", "n_layer: 2\nn_head: 2\ndata: x\n- a\n", "line 4: did not find expected key"},
+		{"a key indented too much", "n_layer: 2\nn_head: 2\n  n_embd: 3\n", "line 3: mapping values are not allowed in this context"},
+		{"an unclosed quote", "n_layer: 2\nn_head: 2\ndata: \"abc\n", "line 3: found unexpected end of stream"},
+		{"a character that starts no token", "n_layer: 2\nn_head: 2\n@data: x\n", "line 3: found character that cannot start any token"},
+		{"a type error keeps its line", "n_layer: 2\nn_head: many\n", "line 2: n_head: `many` is not an integer"},
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".yaml")
+		if err := os.WriteFile(p, []byte(c.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(p, nil)
+		if err == nil || !strings.Contains(err.Error(), p+": "+c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}

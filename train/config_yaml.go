@@ -629,7 +629,7 @@ func decodeStrict(r io.Reader, c any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true) // a mistyped key is an error, not a silent default
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg := syntaxLine(strings.TrimPrefix(err.Error(), "yaml: "), b)
 		msg = strings.ReplaceAll(strings.ReplaceAll(msg, "unmarshal errors:\n  ", ""), "\n  ", "; ")
 		msg = wrongType.ReplaceAllStringFunc(msg, w.keyed)
 		if !unknownField.MatchString(msg) {
@@ -652,7 +652,7 @@ func decodeStrict(r io.Reader, c any) error {
 			return nil
 		}
 		if err != nil { // a syntax error past the first document
-			return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+			return errors.New(syntaxLine(strings.TrimPrefix(err.Error(), "yaml: "), b))
 		}
 		if len(next.Content) == 0 || next.Content[0].Kind == yaml.ScalarNode && next.Content[0].Tag == "!!null" {
 			continue
@@ -663,4 +663,56 @@ func decodeStrict(r io.Reader, c any) error {
 		}
 		return fmt.Errorf("line %d: a second YAML document (after ---), which would be ignored: a config is one document", line)
 	}
+}
+
+// parserProblems are the syntax errors the YAML parser (not its scanner)
+// reports: it counts their lines from 0 where the scanner counts from 1.
+var parserProblems = []string{
+	"did not find expected ',' or ']'", "did not find expected ',' or '}'",
+	"did not find expected '-' indicator", "did not find expected <document start>",
+	"did not find expected key", "did not find expected node content",
+	"found duplicate %TAG directive", "found duplicate %YAML directive",
+	"found incompatible YAML document", "found undefined tag handle",
+}
+
+// scannerProblems are the scanner's, which the library counts from 1.
+var scannerProblems = []string{
+	"block sequence entries are not allowed", "could not find expected",
+	"did not find expected", "did not find the expected", "exceeded max depth",
+	"found a tab character", "found an indentation indicator", "found character that cannot start",
+	"found extremely long", "found invalid Unicode", "found unexpected",
+	"found unknown", "mapping keys are not allowed", "mapping values are not allowed",
+}
+
+var syntaxAt = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// syntaxLine gives a syntax error of the YAML library, msg, over the
+// config src, the line a user looks for: the library counts the lines of
+// its parser's errors from 0 (line 1's unnumbered), and names the start of
+// the scalar a misplaced tab follows, not the tab's line.
+func syntaxLine(msg string, src []byte) string {
+	line, problem := 0, msg
+	if m := syntaxAt.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		problem = m[2]
+	}
+	switch {
+	case slices.Contains(parserProblems, problem):
+		line++
+	case !slices.ContainsFunc(scannerProblems, func(p string) bool { return strings.HasPrefix(problem, p) }):
+		return msg // not a syntax error: a type error's line is right
+	case line == 0:
+		line = 1
+	}
+	if strings.HasPrefix(problem, "found a tab character") {
+		lines := strings.Split(string(src), "\n")
+		for i := max(line-1, 0); i < len(lines); i++ {
+			l := lines[i]
+			if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
+				line = i + 1
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("line %d: %s", line, problem)
 }
