@@ -107,11 +107,12 @@ type TaskData struct {
 	Examples []Example   // nil where TaskSource.Scan passed them on
 	Count    int         // examples read
 	Skipped  int         // bad rows skipped because of SkipBadRows
-	Skips    []*RowError // the first maxTaskSkips of them, for a log line
+	Skips    []*RowError // the first maxTaskSkips of them, for a log and a finetune's list
 }
 
-// maxTaskSkips bounds TaskData.Skips.
-const maxTaskSkips = 10
+// maxTaskSkips bounds TaskData.Skips (and so the memory of a file of bad
+// rows).
+const maxTaskSkips = 100_000
 
 // RowError is a problem with the content of a task file, at Line (0 when
 // it is about the whole file). Callers treat it as a user error.

@@ -12,6 +12,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"gptctl/data"
@@ -61,6 +62,8 @@ type ftRun struct {
 	sum        *FinetuneSummary
 	trainTime  time.Duration   // spent in training steps by this process
 	tokens     int64           // trained on by this process, padding excluded
+	skips      *data.TaskData  // the training file's skipped rows (skip_bad_rows), for writeSkips
+	valSkips   *data.TaskData  // the validation file's, if it is another
 	resumed    string          // the checkpoint a resume started from, for the log
 	finished   bool            // resumed at its last step: nothing to train or write
 	winOnGPU   bool            // the log window's sums of the last steps are still on the GPU
@@ -155,6 +158,9 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, e
 	job, err := cfg.Marshal()
 	if err == nil {
 		err = data.WriteFile(filepath.Join(opt.OutDir, finetuneJobFile), job)
+	}
+	if err == nil {
+		err = r.writeSkips()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
@@ -434,11 +440,12 @@ func (r *ftRun) loadData() error {
 	t := r.cfg.Task
 	f := t.TaskFormat
 	f.Unreadable = data.NoCharsKnown(r.model.tok)
-	train, err := readTaskData(t.Train, f, true, r.opt.Log, "skip_bad_rows")
+	list := filepath.Join(r.opt.OutDir, skippedRowsFile)
+	train, err := readTaskData(t.Train, f, true, r.opt.Log, "skip_bad_rows", list)
 	if err != nil {
 		return r.resumedPath(r.cfg.taskFileError("train", err))
 	}
-	r.sum.Skipped = train.Skipped
+	r.sum.Skipped, r.skips = train.Skipped, train
 	var valEx []data.Example
 	trainEx := train.Examples
 	switch {
@@ -446,11 +453,11 @@ func (r *ftRun) loadData() error {
 		fmt.Fprintf(r.opt.Log, "task: warning: val %s is the training file: the validation metrics and best/ score rows the model trains on (val_fraction splits some off instead)\n", t.Val)
 		valEx = train.Examples
 	case t.Val != "":
-		val, err := readTaskData(t.Val, f, true, r.opt.Log, "skip_bad_rows")
+		val, err := readTaskData(t.Val, f, true, r.opt.Log, "skip_bad_rows", list)
 		if err != nil {
 			return r.resumedPath(r.cfg.taskFileError("val", err))
 		}
-		valEx, r.sum.Skipped = val.Examples, r.sum.Skipped+val.Skipped
+		valEx, r.sum.Skipped, r.valSkips = val.Examples, r.sum.Skipped+val.Skipped, val
 	default:
 		trainEx, valEx = data.SplitExamples(train.Examples, t.ValFraction, t.SplitSeed)
 	}
@@ -490,32 +497,65 @@ func (r *ftRun) resumedPath(err error) error {
 	return resumedPathError(err, r.opt.OutDir, finetuneJobFile, r.cfg.Task.Train, r.cfg.Task.Val)
 }
 
+// skippedRowsFile, in a finetune's directory, lists the rows of its task
+// files that skip_bad_rows skipped, with why.
+const skippedRowsFile = "skipped_rows.txt"
+
+// writeSkips writes the rows the run's task files skipped (r.skips and
+// r.valSkips) to its skippedRowsFile, when there are any.
+func (r *ftRun) writeSkips() error {
+	var b strings.Builder
+	for _, td := range []*data.TaskData{r.skips, r.valSkips} {
+		if td == nil || td.Skipped == 0 {
+			continue
+		}
+		for _, e := range td.Skips {
+			fmt.Fprintln(&b, strings.ReplaceAll(e.Error(), "\n", " "))
+		}
+		if more := td.Skipped - len(td.Skips); more > 0 {
+			fmt.Fprintf(&b, "%s: %d more bad rows, not listed\n", td.Path, more)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return data.WriteFile(filepath.Join(r.opt.OutDir, skippedRowsFile), []byte(b.String()))
+}
+
 // readTaskData reads a task file (its problems are input errors) and logs
 // the rows skipped (f.SkipBadRows, set by the setting why names), when log
 // is not nil.
-func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer, why string) (*data.TaskData, error) {
+func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer, why, list string) (*data.TaskData, error) {
 	td, err := data.ReadTaskFile(path, f, needLabel)
 	if err != nil {
 		return nil, asInputError(err)
 	}
-	logSkips(td, log, why)
+	logSkips(td, log, why, list)
 	return td, nil
 }
 
+// shownSkips is how many skipped rows a log lists.
+const shownSkips = 10
+
 // logSkips logs the rows of td skipped (the setting why names asked for
-// it), when log is not nil.
-func logSkips(td *data.TaskData, log io.Writer, why string) {
+// it), the first shownSkips of them, when log is not nil; list names the
+// file that lists every one, if any.
+func logSkips(td *data.TaskData, log io.Writer, why, list string) {
 	if td.Skipped > 0 && log != nil {
 		rows := "rows"
 		if td.Skipped == 1 {
 			rows = "row"
 		}
 		fmt.Fprintf(log, "%s: skipped %d bad %s (%s):\n", td.Path, td.Skipped, rows, why)
-		for _, e := range td.Skips {
+		for _, e := range td.Skips[:min(shownSkips, len(td.Skips))] {
 			fmt.Fprintf(log, "  %v\n", e)
 		}
-		if td.Skipped > len(td.Skips) {
-			fmt.Fprintf(log, "  and %d more\n", td.Skipped-len(td.Skips))
+		if more := td.Skipped - min(shownSkips, len(td.Skips)); more > 0 {
+			where := ""
+			if list != "" {
+				where = " (every one in " + list + ")"
+			}
+			fmt.Fprintf(log, "  and %d more%s\n", more, where)
 		}
 	}
 }

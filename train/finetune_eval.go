@@ -170,7 +170,7 @@ func (t *inferFile) scan(codec *taskCodec, log io.Writer, fn func(taskExample) e
 		}
 		return nil, err
 	}
-	logSkips(td, log, "--skip-bad-rows")
+	logSkips(td, log, "--skip-bad-rows", "")
 	return td, nil
 }
 

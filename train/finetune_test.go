@@ -1101,12 +1101,51 @@ func TestSkippedRowsListed(t *testing.T) {
 	file := writeFile(t, filepath.Join(t.TempDir(), "t.tsv"), b.String())
 	f := data.TaskFormat{Header: true, Columns: map[string]string{"text": "sentence", "label": "label"}, Labels: []string{"neg", "pos"}, SkipBadRows: true}
 	var log strings.Builder
-	td, err := readTaskData(file, f, true, &log, "skip_bad_rows")
+	td, err := readTaskData(file, f, true, &log, "skip_bad_rows", "")
 	if err != nil || td.Skipped != 12 {
 		t.Fatalf("%v, %+v", err, td)
 	}
 	if s := log.String(); strings.Count(s, `label "maybe"`) != 10 || !strings.Contains(s, "t.tsv:3:") || !strings.Contains(s, "and 2 more") {
 		t.Errorf("log:\n%s", s)
+	}
+}
+
+// A finetune with skip_bad_rows lists every row it skipped, of its
+// training and validation files, in DIR/skipped_rows.txt, which its log
+// names past the first ten.
+func TestFinetuneListsSkippedRows(t *testing.T) {
+	dir := t.TempDir()
+	var bad strings.Builder
+	for i := range 13 {
+		fmt.Fprintf(&bad, "%d\tmaybe\tyes a b\r\n", 100+i)
+	}
+	train := writeFile(t, filepath.Join(dir, "d.tsv"), synthTSV(30)+bad.String())
+	val := writeFile(t, filepath.Join(dir, "v.tsv"), "id\tlabel\tsentence\n1\tpos\tyes a b\n2\tno\tno a\n3\tneg\tno b c\n")
+	cfg, err := LoadFinetune(writeFile(t, filepath.Join(dir, "f.yaml"), fmt.Sprintf(`init_from: %s
+task: {type: classification, train: %s, val: %s, header: true, columns: {text: sentence, label: label}, labels: [neg, pos], skip_bad_rows: true}
+max_steps: 1
+`, tinyModelDir(t), train, val)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	var log strings.Builder
+	sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Log: &log})
+	if err != nil || sum.Skipped != 14 {
+		t.Fatalf("%v; %d rows skipped, want 14", err, sum.Skipped)
+	}
+	list := filepath.Join(out, skippedRowsFile)
+	if !strings.Contains(log.String(), "and 3 more (every one in "+list+")") {
+		t.Errorf("log:\n%s", log.String())
+	}
+	b, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 14 || !strings.HasPrefix(lines[0], train+":33: ") || !strings.HasPrefix(lines[12], train+":45: ") ||
+		!strings.HasPrefix(lines[13], val+":3: ") || !strings.Contains(lines[13], `label "no"`) {
+		t.Errorf("%s:\n%s", list, b)
 	}
 }
 

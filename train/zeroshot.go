@@ -44,7 +44,7 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (_ m
 	f := task.TaskFormat
 	f.SkipBadRows = o.SkipBadRows // the command's choice, as for finetuned models
 	f.Unreadable = data.NoCharsKnown(tok)
-	td, err := readTaskData(file, f, true, o.Log, "--skip-bad-rows")
+	td, err := readTaskData(file, f, true, o.Log, "--skip-bad-rows", "")
 	if err != nil {
 		return nil, err
 	}
