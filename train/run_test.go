@@ -1453,3 +1453,34 @@ func TestResumeFinishedRunKeepsSeqLen(t *testing.T) {
 		t.Errorf("resume of a finished run with seq_len=8: %v (log %q), want a config error", err, log.String())
 	}
 }
+
+// A finished run resumed with other data trains no further (exit 0), and
+// says so: the data is not read, and a new run from its checkpoint is the
+// way to train the model on it.
+func TestResumeFinishedRunOtherData(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=2", "checkpoint_interval=0"), Options{OutDir: run, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	other := writeFile(t, filepath.Join(dir, "other.txt"), strings.Repeat("other text. ", 200))
+	for _, c := range []struct {
+		data string
+		note bool
+	}{{other, true}, {"", false}} {
+		var sets []string
+		if c.data != "" {
+			sets = []string{"data=" + c.data}
+		}
+		rc, err := Load(filepath.Join(run, "train.yaml"), sets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		sum, err := Pretrain(context.Background(), rc, Options{OutDir: run, Resume: true, Log: &log})
+		note := strings.Contains(log.String(), "note: data "+other+" is not the run's") && strings.Contains(log.String(), "--init "+filepath.Join(run, "checkpoint"))
+		if err != nil || sum.Step != 2 || note != c.note {
+			t.Errorf("resume of a finished run with data %q: %v, step %d, log %q; want a note: %v", c.data, err, sum.Step, log.String(), c.note)
+		}
+	}
+}

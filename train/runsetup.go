@@ -237,6 +237,10 @@ func (r *run) resume() (*checkpoint, error) {
 	default:
 		fmt.Fprintf(r.opt.Log, "resuming from %s at step %d%s\n", dir, step, fallbackNote(ck.skipped))
 	}
+	if r.finished && !samePath(r.cfg.Data, ck.Config.Data) { // a finished run reads no data, to compare
+		fmt.Fprintf(r.opt.Log, "note: data %s is not the run's, %s: a finished run trains no further (to train its model on it, start a new run with --init %s)\n",
+			r.cfg.Data, ck.Config.Data, filepath.Join(r.opt.OutDir, "checkpoint"))
+	}
 	r.sum.Checkpoint = dir
 	dropout := r.cfg.Dropout // a training setting, which a resume may change
 	r.cfg.Config, r.tok, r.params, r.optim, r.state = ck.Params.Config, ck.Tokenizer, ck.Params, ck.Optim, ck.State
