@@ -537,3 +537,63 @@ func TestLogitsGradOverProbabilities(t *testing.T) {
 		t.Errorf("a forward pass changed the kept gradient: %v, want %v", got[:4], want[:4])
 	}
 }
+
+// A program that runs the loss's gradient op without the loss (weight
+// gradients compiled alone) reads the probabilities a step left: the
+// gradient does not take their place, and each run of it gives what a
+// machine with buffers apart gives.
+func TestLogitsGradWithoutLoss(t *testing.T) {
+	var got [2][][]float32
+	for i, noShare := range []bool{false, true} {
+		p, err := NewParams(Config{Arch: "gpt2", VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5}, kernels.NewRNG(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(p, 2, 10, &kernels.Mode{}, kernels.NewRNG(6))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.m.noShare = noShare
+		loss, tg, err := m.LMLoss()
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, tgt := Int32Data(m.Idx), Int32Data(tg)
+		for j := range in {
+			in[j], tgt[j] = int32((j*7)%29), int32((j*5+1)%29)
+		}
+		tr, err := m.Differentiate(loss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var alone []*G.Node // the gradients no "+" sums (those are the step's outputs, in its arena)
+		for _, g := range tr.Grads {
+			if g != nil && m.m.plan[m.m.slots[g]].kind != kindAdd {
+				alone = append(alone, g)
+			}
+		}
+		grads, err := m.compile(alone...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !noShare && len(m.m.overScratch) != 0 {
+			t.Errorf("a program without the loss leaves %d gradients over its probabilities", len(m.m.overScratch))
+		}
+		if _, err := tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := m.Run(grads); err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range alone {
+				got[i] = append(got[i], slices.Clone(tr.Value(g)))
+			}
+		}
+	}
+	for k := range got[0] {
+		if !slices.Equal(got[0][k], got[1][k]) {
+			t.Fatalf("gradient %d of the program without the loss: %v, with buffers apart %v", k, got[0][k][:3], got[1][k][:3])
+		}
+	}
+}

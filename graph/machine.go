@@ -13,7 +13,8 @@ package graph
 // the op, or keeps it, gives the op a buffer of its own (keepInputs). A
 // gradient op that may write over its forward op's scratch
 // (kernels.GradOverScratch: the logits' gradient over the probabilities)
-// does, unless a program keeps its output (placeOverScratch): in training,
+// does, unless a program keeps its output or runs it without the forward
+// op before it (placeOverScratch, keepForwardScratch): in training,
 // the logits, their softmax and their gradient take one buffer.
 //
 // With SharedActivations, the buffers no one reads after a run (a node's
@@ -189,6 +190,7 @@ func (m *Machine) Compile(outputs ...*G.Node) (*Program, error) {
 	})
 	pos, last := m.allocate(p, order, fresh, outputs)
 	m.keepInputs(pos, last)
+	m.keepForwardScratch(order, pos)
 	var scratch []*step
 	for _, st := range fresh {
 		m.finish(st)

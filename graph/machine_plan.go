@@ -193,6 +193,25 @@ func (m *Machine) overForwardScratch(st *step) bool {
 	return true
 }
 
+// keepForwardScratch gives each node of overScratch that a program (order,
+// its steps at pos) runs without running its forward op before it a
+// buffer of its own: its op reads the probabilities the forward op left,
+// which its own output would otherwise have replaced.
+func (m *Machine) keepForwardScratch(order []*step, pos map[*step]int) {
+	for st, op := range m.overScratch {
+		at, runs := pos[st]
+		if !runs {
+			continue
+		}
+		fwd := slices.IndexFunc(order, func(f *step) bool { return f.node.Op() == op.ForwardOp() })
+		if fwd >= 0 && fwd < at {
+			continue
+		}
+		delete(m.overScratch, st)
+		m.unshare(st)
+	}
+}
+
 // placeOverScratch points each node of overScratch at its forward op's
 // scratch as it stands (setScratch and keepInputs may have moved it), in
 // slot order; one whose forward op has none as large (no program runs the

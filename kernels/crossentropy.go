@@ -148,6 +148,9 @@ func (op *crossEntropyGradOp) ForwardScratch() []float32 {
 	return op.fwd.probs
 }
 
+// ForwardOp is the loss whose probabilities it reads.
+func (op *crossEntropyGradOp) ForwardOp() Scratcher { return op.fwd }
+
 func (op *crossEntropyGradOp) Do(in ...G.Value) (G.Value, error) { return doKernel(op, op.shape, in) }
 func (op *crossEntropyGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	return preallocKernel(op, p, in)

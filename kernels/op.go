@@ -117,6 +117,9 @@ type GradOverScratch interface {
 	// ForwardScratch returns the forward op's scratch as it stands: the
 	// buffer SetScratch gave it, or nil.
 	ForwardScratch() []float32
+	// ForwardOp is the forward op, which must run before it, in the same
+	// program, for its output to take the scratch's place.
+	ForwardOp() Scratcher
 }
 
 // doKernel implements Gorgonia's Do and UsePreallocDo for a Kernel.

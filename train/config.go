@@ -397,8 +397,8 @@ func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
 // twice the machine's memory and swap: 16 bytes a parameter (weights,
 // gradients, AdamW's two moments) and a step's activations with their
 // gradients, about 20 C + 2 H T floats a token a layer (measured: 40k
-// for C=768, H=12, T=1024) and two of vocab_size for the logits (their
-// softmax is written over them) and their gradient. Twice,
+// for C=768, H=12, T=1024) and one of vocab_size for the logits (their
+// softmax and their gradient are written over them). Twice,
 // so that only the hopeless is refused (what passes may still not fit,
 // and gets a note on log where it needs more than once); a GPU keeps all of
 // it in its own memory.
