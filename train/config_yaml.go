@@ -177,6 +177,9 @@ func (w *configWalk) walk(n *yaml.Node, t reflect.Type, key string) error {
 	if key != "" {
 		w.values = append(w.values, configValue{key, n, t})
 	}
+	if err := boolScalar(n, t, key); err != nil {
+		return err
+	}
 	switch {
 	case n.Kind == yaml.MappingNode && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -663,6 +666,25 @@ func decodeStrict(r io.Reader, c any) error {
 		}
 		return fmt.Errorf("line %d: a second YAML document (after ---), which would be ignored: a config is one document", line)
 	}
+}
+
+// boolScalar refuses, for a true/false key, a scalar the decoder would
+// take for one though YAML makes it text: quoted or tagged !!str ("off"),
+// or y and n, which YAML 1.1 reserved but no reader takes for booleans.
+// Bare yes, no, on and off are YAML 1.1's booleans, as PyYAML reads them.
+func boolScalar(n *yaml.Node, t reflect.Type, key string) error {
+	if t.Kind() != reflect.Bool || n.Kind != yaml.ScalarNode || n.Tag == "!!bool" || n.Value == "true" || n.Value == "false" {
+		return nil // true and false as text: the decoder names them, with its other problems
+	}
+	switch {
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+		return fmt.Errorf("line %d: %s: `%s` is quoted, which makes it text: write true or false without quotes", n.Line, key, n.Value)
+	case n.Style&yaml.TaggedStyle != 0:
+		return fmt.Errorf("line %d: %s: `%s` is tagged %s, which makes it text: write true or false without the tag", n.Line, key, n.Value, n.Tag)
+	case strings.EqualFold(n.Value, "y") || strings.EqualFold(n.Value, "n"):
+		return fmt.Errorf("line %d: %s: `%s` is not true or false", n.Line, key, n.Value)
+	}
+	return nil
 }
 
 // parserProblems are the syntax errors the YAML parser (not its scanner)
