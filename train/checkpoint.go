@@ -54,11 +54,15 @@ type State struct {
 	BestStep   int     `json:"best_step,omitempty"` // when BestVal was reached (DIR/best)
 	// ValLoss is the last evaluation's and TrainLoss the last step's whose
 	// loss was read (every step on a CPU, logged steps on a GPU): the
-	// summary of a later session that stops before it measures them. 0 is
-	// not measured yet.
-	ValLoss   float64 `json:"val_loss,omitempty"`
-	TrainLoss float64 `json:"train_loss,omitempty"`
-	Elapsed   float64 `json:"elapsed_seconds"`
+	// summary of a later session that stops before it measures them.
+	// ValLoss is measured once BestStep is set (every evaluation settles
+	// a best), TrainLoss once HasTrainLoss is (or it is not 0: checkpoints
+	// of older builds), so that a loss of exactly 0 (a one-token
+	// vocabulary) is reported too.
+	ValLoss      float64 `json:"val_loss,omitempty"`
+	TrainLoss    float64 `json:"train_loss,omitempty"`
+	HasTrainLoss bool    `json:"has_train_loss,omitempty"`
+	Elapsed      float64 `json:"elapsed_seconds"`
 	skipState
 	patienceState
 	// EvalDue is the metrics line of the last step when a signal stopped
@@ -75,7 +79,7 @@ type State struct {
 
 // best is the run's best evaluation as the state holds it (nil before any).
 func (s State) best() *bestEval {
-	if s.BestVal == 0 {
+	if s.BestStep == 0 { // an evaluation comes after a step; its loss may be 0
 		return nil
 	}
 	return &bestEval{s.BestStep, s.BestVal}

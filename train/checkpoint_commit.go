@@ -31,7 +31,11 @@ func commitDir(runDir, name, prev string, fill func(tmp string) error) error {
 		// Free the space a half-written checkpoint holds (a full disk is
 		// the usual cause); the current one stays as it was.
 		os.RemoveAll(tmp)
-		return fmt.Errorf("%w; %s is kept as it was", err, filepath.Join(runDir, name))
+		cur := filepath.Join(runDir, name)
+		if _, serr := os.Stat(cur); serr != nil {
+			return fmt.Errorf("%w; %s was not written, and there was none before it", err, cur)
+		}
+		return fmt.Errorf("%w; %s is kept as it was", err, cur)
 	}
 	cur, old := filepath.Join(runDir, name), filepath.Join(runDir, "."+name+".old")
 	if _, err := os.Stat(cur); err == nil {

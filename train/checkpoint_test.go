@@ -153,8 +153,8 @@ func TestResumeTakesBestFromBestDir(t *testing.T) {
 		t.Fatalf("best step %d: the test needs a best evaluation after step 10", sum.BestStep)
 	}
 	rec, err := readBest(dir)
-	if err != nil || rec == nil || rec.Step != sum.BestStep || rec.Value != sum.BestValLoss || rec.Metric != "val_loss" {
-		t.Fatalf("best/best.json %+v, %v; want step %d, val_loss %v", rec, err, sum.BestStep, sum.BestValLoss)
+	if err != nil || rec == nil || rec.Step != sum.BestStep || rec.Value != lossOf(sum.BestValLoss) || rec.Metric != "val_loss" {
+		t.Fatalf("best/best.json %+v, %v; want step %d, val_loss %v", rec, err, sum.BestStep, lossOf(sum.BestValLoss))
 	}
 	// A kill after the evaluation and before the step-20 checkpoint.
 	os.RemoveAll(filepath.Join(dir, "checkpoint"))
@@ -166,8 +166,8 @@ func TestResumeTakesBestFromBestDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.BestStep != sum.BestStep || got.BestValLoss != sum.BestValLoss || !strings.Contains(log.String(), fmt.Sprintf("holds the model of step %d", sum.BestStep)) {
-		t.Errorf("resumed summary best step %d, val %v; want best/'s %d, %v, and a note:\n%s", got.BestStep, got.BestValLoss, sum.BestStep, sum.BestValLoss, log.String())
+	if got.BestStep != sum.BestStep || lossOf(got.BestValLoss) != lossOf(sum.BestValLoss) || !strings.Contains(log.String(), fmt.Sprintf("holds the model of step %d", sum.BestStep)) {
+		t.Errorf("resumed summary best step %d, val %v; want best/'s %d, %v, and a note:\n%s", got.BestStep, lossOf(got.BestValLoss), sum.BestStep, lossOf(sum.BestValLoss), log.String())
 	}
 	if readFile(t, filepath.Join(dir, "best", "model.safetensors")) != model {
 		t.Error("best/ was replaced")
@@ -247,9 +247,9 @@ func TestResumeAfterBestKeepsPatience(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if got.Step != want.Step || got.BestStep != want.BestStep || got.BestValLoss != want.BestValLoss || got.StoppedEarly != want.StoppedEarly || got.ValLoss != want.ValLoss {
+		if got.Step != want.Step || got.BestStep != want.BestStep || lossOf(got.BestValLoss) != lossOf(want.BestValLoss) || got.StoppedEarly != want.StoppedEarly || lossOf(got.ValLoss) != lossOf(want.ValLoss) {
 			t.Errorf("%s: resumed run ends at step %d, best %v at step %d, stopped early %q, val %v; without the kill: step %d, best %v at step %d, %q, val %v\n%s",
-				c.name, got.Step, got.BestValLoss, got.BestStep, got.StoppedEarly, got.ValLoss, want.Step, want.BestValLoss, want.BestStep, want.StoppedEarly, want.ValLoss, log.String())
+				c.name, got.Step, lossOf(got.BestValLoss), got.BestStep, got.StoppedEarly, lossOf(got.ValLoss), want.Step, lossOf(want.BestValLoss), want.BestStep, want.StoppedEarly, lossOf(want.ValLoss), log.String())
 		}
 		if readFile(t, filepath.Join(run, "best", "model.safetensors")) != model {
 			t.Errorf("%s: best/ holds another model than the run without the kill", c.name)
@@ -407,8 +407,8 @@ func TestStopAfterIntervalCheckpointWritesItOnce(t *testing.T) {
 			t.Errorf("checkpoint at step %d, checkpoint.prev at %d; want 4 and 2", ck, prev)
 		}
 		got, err := Pretrain(context.Background(), cfg, Options{OutDir: split, Resume: true, Log: io.Discard})
-		if err != nil || got.ValLoss != want.ValLoss {
-			t.Errorf("resumed: %+v, %v; want val_loss %v", got, err, want.ValLoss)
+		if err != nil || lossOf(got.ValLoss) != lossOf(want.ValLoss) {
+			t.Errorf("resumed: %+v, %v; want val_loss %v", got, err, lossOf(want.ValLoss))
 		}
 	})
 	t.Run("finetune", func(t *testing.T) {
@@ -431,4 +431,26 @@ func TestStopAfterIntervalCheckpointWritesItOnce(t *testing.T) {
 			t.Errorf("resumed: %+v, %v; want val %v", got, err, want.Val)
 		}
 	})
+}
+
+// A write that fails says what the directory keeps: the previous
+// checkpoint, or, for the first one, none (a resume would start over).
+func TestCommitDirFailureNamesWhatIsKept(t *testing.T) {
+	dir := t.TempDir()
+	full := errors.New("write: no space left on device")
+	fail := func(string) error { return full }
+	err := commitDir(dir, "checkpoint", "checkpoint.prev", fail)
+	if !errors.Is(err, full) || !strings.Contains(err.Error(), filepath.Join(dir, "checkpoint")+" was not written, and there was none before it") {
+		t.Errorf("the first write failing: %v", err)
+	}
+	if err := commitDir(dir, "checkpoint", "checkpoint.prev", func(tmp string) error { return os.WriteFile(filepath.Join(tmp, "a"), []byte("1"), 0o644) }); err != nil {
+		t.Fatal(err)
+	}
+	err = commitDir(dir, "checkpoint", "checkpoint.prev", fail)
+	if !errors.Is(err, full) || !strings.Contains(err.Error(), filepath.Join(dir, "checkpoint")+" is kept as it was") {
+		t.Errorf("a later write failing: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "checkpoint", "a")); err != nil || string(b) != "1" {
+		t.Errorf("the kept checkpoint: %q, %v", b, err)
+	}
 }

@@ -49,10 +49,10 @@ func TestPretrainOnGPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Device != "cuda" || math.Abs(a.ValLoss-b.ValLoss) > 1e-4*a.ValLoss || math.Abs(a.TrainLoss-b.TrainLoss) > 1e-4*a.TrainLoss {
+	if b.Device != "cuda" || math.Abs(lossOf(a.ValLoss)-lossOf(b.ValLoss)) > 1e-4*lossOf(a.ValLoss) || math.Abs(lossOf(a.TrainLoss)-lossOf(b.TrainLoss)) > 1e-4*lossOf(a.TrainLoss) {
 		t.Errorf("GPU run %+v\nCPU run %+v: want the same losses to 1e-4", b, a)
 	}
-	t.Logf("val loss: cpu %.6f, gpu %.6f", a.ValLoss, b.ValLoss)
+	t.Logf("val loss: cpu %.6f, gpu %.6f", lossOf(a.ValLoss), lossOf(b.ValLoss))
 	weightsClose(t, "gpu vs cpu", filepath.Join(gpuDir, "checkpoint"), filepath.Join(cpuDir, "checkpoint"), 1e-4)
 
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -68,8 +68,8 @@ func TestPretrainOnGPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(c.ValLoss-b.ValLoss) > 1e-5*b.ValLoss {
-		t.Errorf("resumed GPU run val_loss %.7f, uninterrupted %.7f", c.ValLoss, b.ValLoss)
+	if math.Abs(lossOf(c.ValLoss)-lossOf(b.ValLoss)) > 1e-5*lossOf(b.ValLoss) {
+		t.Errorf("resumed GPU run val_loss %.7f, uninterrupted %.7f", lossOf(c.ValLoss), lossOf(b.ValLoss))
 	}
 	weightsClose(t, "resumed vs uninterrupted", filepath.Join(splitDir, "checkpoint"), filepath.Join(gpuDir, "checkpoint"), 1e-5)
 	if got, want := stepsOf(readFile(t, filepath.Join(splitDir, "metrics.jsonl"))), stepsOf(readFile(t, filepath.Join(gpuDir, "metrics.jsonl"))); got != want {
@@ -85,8 +85,8 @@ func TestPretrainOnGPU(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if math.Abs(cont[0].ValLoss-cont[1].ValLoss) > 1e-4*cont[0].ValLoss {
-		t.Errorf("init_from: GPU val_loss %.6f, CPU %.6f", cont[1].ValLoss, cont[0].ValLoss)
+	if math.Abs(lossOf(cont[0].ValLoss)-lossOf(cont[1].ValLoss)) > 1e-4*lossOf(cont[0].ValLoss) {
+		t.Errorf("init_from: GPU val_loss %.6f, CPU %.6f", lossOf(cont[1].ValLoss), lossOf(cont[0].ValLoss))
 	}
 	weightsClose(t, "init_from gpu vs cpu", filepath.Join(contDirs[1], "checkpoint"), filepath.Join(contDirs[0], "checkpoint"), 1e-4)
 }
@@ -296,9 +296,9 @@ func TestPretrainBF16OnGPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("val loss: cpu %.6f, gpu bf16 %.6f", a.ValLoss, b.ValLoss)
-	if math.Abs(a.ValLoss-b.ValLoss) > 2e-2*a.ValLoss {
-		t.Errorf("bf16 GPU val loss %.5f, CPU %.5f: want within 2%%", b.ValLoss, a.ValLoss)
+	t.Logf("val loss: cpu %.6f, gpu bf16 %.6f", lossOf(a.ValLoss), lossOf(b.ValLoss))
+	if math.Abs(lossOf(a.ValLoss)-lossOf(b.ValLoss)) > 2e-2*lossOf(a.ValLoss) {
+		t.Errorf("bf16 GPU val loss %.5f, CPU %.5f: want within 2%%", lossOf(b.ValLoss), lossOf(a.ValLoss))
 	}
 }
 

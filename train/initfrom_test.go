@@ -61,8 +61,8 @@ func TestPretrainInitFrom(t *testing.T) {
 	}
 	// The same validation batches (same seed, corpus and tokenizer): the
 	// same loss as the model's last evaluation.
-	if math.Abs(sum.ValLoss-srcSum.ValLoss) > 1e-4 {
-		t.Errorf("val_loss %.6f after the first step, init_from ended at %.6f", sum.ValLoss, srcSum.ValLoss)
+	if math.Abs(lossOf(sum.ValLoss)-lossOf(srcSum.ValLoss)) > 1e-4 {
+		t.Errorf("val_loss %.6f after the first step, init_from ended at %.6f", lossOf(sum.ValLoss), lossOf(srcSum.ValLoss))
 	}
 
 	// train.yaml records the model's architecture and tokenizer, so a

@@ -59,14 +59,14 @@ func (o Options) wallLimit(config time.Duration) time.Duration {
 // Summary is the outcome of a run, also written to DIR/summary.json.
 type Summary struct {
 	Outcome
-	Step        int     `json:"step"`
-	MaxSteps    int     `json:"max_steps"`
-	TrainLoss   float64 `json:"train_loss,omitempty"` // the last logged step's; absent before any
-	ValLoss     float64 `json:"val_loss,omitempty"`   // the last evaluation's; absent before any
-	BestValLoss float64 `json:"best_val_loss,omitempty"`
-	BestStep    int     `json:"best_step,omitempty"` // the evaluation step of best_val_loss
-	Best        string  `json:"best,omitempty"`      // DIR/best: the model at best_step
-	TokensSeen  int64   `json:"tokens_seen"`
+	Step        int      `json:"step"`
+	MaxSteps    int      `json:"max_steps"`
+	TrainLoss   *float64 `json:"train_loss,omitempty"` // the last logged step's; absent before any
+	ValLoss     *float64 `json:"val_loss,omitempty"`   // the last evaluation's; absent before any
+	BestValLoss *float64 `json:"best_val_loss,omitempty"`
+	BestStep    int      `json:"best_step,omitempty"` // the evaluation step of best_val_loss
+	Best        string   `json:"best,omitempty"`      // DIR/best: the model at best_step
+	TokensSeen  int64    `json:"tokens_seen"`
 	RunInfo
 }
 
@@ -304,12 +304,18 @@ func claim(cfg Config, opt Options) (device string, unlock func(), created strin
 
 // fillSummary copies the run's state into its summary.
 func (r *run) fillSummary(status string) {
-	r.sum.Step, r.sum.BestValLoss, r.sum.BestStep, r.sum.Best = r.state.Step, 0, 0, ""
+	r.sum.Step, r.sum.BestValLoss, r.sum.BestStep, r.sum.Best = r.state.Step, nil, 0, ""
 	if b := shownBest(r.state.best(), r.kept, lower); b != nil {
-		r.sum.BestValLoss, r.sum.BestStep = b.Value, b.Step
+		r.sum.BestValLoss, r.sum.BestStep = new(b.Value), b.Step
 		r.sum.Best = filepath.Join(r.opt.OutDir, bestDir)
 	}
-	r.sum.ValLoss, r.sum.TrainLoss = r.state.ValLoss, r.state.TrainLoss
+	r.sum.ValLoss, r.sum.TrainLoss = nil, nil
+	if r.state.BestStep > 0 { // every evaluation settles a best
+		r.sum.ValLoss = new(r.state.ValLoss)
+	}
+	if r.state.HasTrainLoss || r.state.TrainLoss != 0 {
+		r.sum.TrainLoss = new(r.state.TrainLoss)
+	}
 	r.sum.TokensSeen, r.sum.WallSeconds = r.state.TokensSeen, r.state.Elapsed
 	r.sum.settle(status)
 	r.sum.StoppedEarly = r.state.StoppedEarly

@@ -312,7 +312,7 @@ func (r *run) countStep(loss, elapsed float64) {
 	r.state.TokensSeen += int64(r.model.B) * int64(r.model.T) * int64(r.cfg.GradAccum)
 	r.state.Elapsed = elapsed // for the summary of a run that fails later
 	if !math.IsNaN(loss) {    // on a GPU the loss comes back on logged steps only
-		r.state.TrainLoss = loss
+		r.state.TrainLoss, r.state.HasTrainLoss = loss, true
 	}
 }
 

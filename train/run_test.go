@@ -43,7 +43,7 @@ func TestPretrainWritesRun(t *testing.T) {
 	if wall := time.Since(t0).Seconds(); sum.WallSeconds <= 0 || sum.WallSeconds > wall {
 		t.Errorf("summary wall_seconds %.3f, but the run took %.3f s", sum.WallSeconds, wall)
 	}
-	if sum.Status != "completed" || sum.Step != 20 || !(sum.ValLoss > 0) || sum.BestStep == 0 || sum.Best != filepath.Join(dir, "best") {
+	if sum.Status != "completed" || sum.Step != 20 || !(lossOf(sum.ValLoss) > 0) || sum.BestStep == 0 || sum.Best != filepath.Join(dir, "best") {
 		t.Fatalf("summary %+v", sum)
 	}
 	for _, f := range []string{"train.yaml", "metrics.jsonl", "summary.json", "checkpoint/model.safetensors",
@@ -485,12 +485,12 @@ func TestSummaryLossesAcrossSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := readFile(t, filepath.Join(dir, "summary.json")); strings.Contains(s, "val_loss") || sum.TrainLoss == 0 {
+	if s := readFile(t, filepath.Join(dir, "summary.json")); strings.Contains(s, "val_loss") || sum.TrainLoss == nil {
 		t.Errorf("before any evaluation, summary.json:\n%s", s)
 	}
 	ctx, cancel = context.WithCancelCause(context.Background())
 	first, err := Pretrain(ctx, cfg, Options{OutDir: dir, Resume: true, Log: io.Discard, AfterStep: stopAt(12)})
-	if err != nil || first.Step != 12 || first.ValLoss == 0 || first.BestValLoss == 0 {
+	if err != nil || first.Step != 12 || lossOf(first.ValLoss) == 0 || lossOf(first.BestValLoss) == 0 {
 		t.Fatalf("session stopped at step 12: %+v, %v", first, err)
 	}
 	// A session stopped before its first step: the run's losses still.
@@ -499,9 +499,9 @@ func TestSummaryLossesAcrossSessions(t *testing.T) {
 	if err != nil || second.Status != "interrupted" || second.Step != 12 {
 		t.Fatalf("second session: %+v, %v", second, err)
 	}
-	if second.ValLoss != first.ValLoss || second.BestValLoss != first.BestValLoss || second.TrainLoss != first.TrainLoss {
+	if lossOf(second.ValLoss) != lossOf(first.ValLoss) || lossOf(second.BestValLoss) != lossOf(first.BestValLoss) || lossOf(second.TrainLoss) != lossOf(first.TrainLoss) {
 		t.Errorf("after a session with no step: val %v, best %v, train %v; the run had %v, %v, %v",
-			second.ValLoss, second.BestValLoss, second.TrainLoss, first.ValLoss, first.BestValLoss, first.TrainLoss)
+			lossOf(second.ValLoss), lossOf(second.BestValLoss), lossOf(second.TrainLoss), lossOf(first.ValLoss), lossOf(first.BestValLoss), lossOf(first.TrainLoss))
 	}
 	if s := readFile(t, filepath.Join(dir, "summary.json")); strings.Contains(s, `_loss": 0,`) {
 		t.Errorf("summary.json holds a loss of 0:\n%s", s)
@@ -570,13 +570,13 @@ func TestResumeFinishedRun(t *testing.T) {
 	if diff := sameFiles(before, snapshot(t, dir)); diff != "" {
 		t.Errorf("resume of a finished run: %s", diff)
 	}
-	if sum == nil || fmt.Sprint(*sum) != fmt.Sprint(want) {
-		t.Errorf("summary %+v, want the run's %+v", sum, want)
+	if got, _ := json.Marshal(sum); sum == nil || string(got) != mustJSON(t, want) {
+		t.Errorf("summary %s, want the run's %s", got, mustJSON(t, want))
 	}
 
 	os.Remove(filepath.Join(dir, "summary.json")) // a kill after the last checkpoint
-	if sum, _, err = resume(); err != nil || sum.Status != "completed" || sum.Step != 20 || sum.ValLoss != want.ValLoss ||
-		sum.BestValLoss != want.BestValLoss || sum.TrainLoss != want.TrainLoss || sum.Best != want.Best {
+	if sum, _, err = resume(); err != nil || sum.Status != "completed" || sum.Step != 20 || lossOf(sum.ValLoss) != lossOf(want.ValLoss) ||
+		lossOf(sum.BestValLoss) != lossOf(want.BestValLoss) || lossOf(sum.TrainLoss) != lossOf(want.TrainLoss) || sum.Best != want.Best {
 		t.Errorf("resume of a finished run without summary.json: %+v, %v; want %+v", sum, err, want)
 	}
 	delete(before, "/summary.json")
@@ -1483,4 +1483,44 @@ func TestResumeFinishedRunOtherData(t *testing.T) {
 			t.Errorf("resume of a finished run with data %q: %v, step %d, log %q; want a note: %v", c.data, err, sum.Step, log.String(), c.note)
 		}
 	}
+}
+
+// lossOf is a summary's loss, NaN where it is absent.
+func lossOf(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+// A validation loss of exactly 0 (a corpus of one character: one token,
+// always right) is an evaluation like any other: the first is the best,
+// patience counts the ones that do not beat it, and the summary reports
+// the losses and best/.
+func TestZeroValidationLoss(t *testing.T) {
+	dir := t.TempDir()
+	corpus := writeFile(t, filepath.Join(dir, "a.txt"), strings.Repeat("a", 3000))
+	run := filepath.Join(dir, "run")
+	sum, err := Pretrain(context.Background(), tinyConfig(t, "data="+corpus, "max_steps=50", "eval_interval=5", "patience=2", "dropout=0"), Options{OutDir: run, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Step != 15 || sum.StoppedEarly == "" || sum.BestStep != 5 || sum.ValLoss == nil || *sum.ValLoss != 0 || sum.BestValLoss == nil || *sum.BestValLoss != 0 || sum.Best != filepath.Join(run, "best") {
+		t.Errorf("summary %+v (val_loss %v, best_val_loss %v); want a stop at step 15 with the best of step 5, losses 0", sum, sum.ValLoss, sum.BestValLoss)
+	}
+	s := readFile(t, filepath.Join(run, "summary.json"))
+	for _, key := range []string{`"val_loss": 0`, `"best_val_loss": 0`, `"best_step": 5`, `"train_loss": `} {
+		if !strings.Contains(s, key) {
+			t.Errorf("summary.json lacks %s:\n%s", key, s)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
