@@ -195,10 +195,11 @@ func (m *Machine) overForwardScratch(st *step) bool {
 
 // keepForwardScratch gives each node of overScratch that a program (order,
 // its steps at pos) runs without running its forward op before it a
-// buffer of its own: its op reads the probabilities the forward op left,
-// which its own output would otherwise have replaced.
+// buffer of its own, in slot order: its op reads the probabilities the
+// forward op left, which its own output would otherwise have replaced.
 func (m *Machine) keepForwardScratch(order []*step, pos map[*step]int) {
-	for st, op := range m.overScratch {
+	for _, st := range m.overScratchSteps() {
+		op := m.overScratch[st]
 		at, runs := pos[st]
 		if !runs {
 			continue
@@ -217,8 +218,7 @@ func (m *Machine) keepForwardScratch(order []*step, pos map[*step]int) {
 // slot order; one whose forward op has none as large (no program runs the
 // forward op) gets a buffer of its own instead.
 func (m *Machine) placeOverScratch() {
-	steps := slices.SortedFunc(maps.Keys(m.overScratch), func(a, b *step) int { return a.slot - b.slot })
-	for _, st := range steps {
+	for _, st := range m.overScratchSteps() {
 		n := st.node.Shape().TotalSize()
 		buf := m.overScratch[st].ForwardScratch()
 		switch {
@@ -233,6 +233,13 @@ func (m *Machine) placeOverScratch() {
 			}
 		}
 	}
+}
+
+// overScratchSteps returns the steps of overScratch in slot order, so
+// that the buffers those given their own take from acts are the same
+// from run to run.
+func (m *Machine) overScratchSteps() []*step {
+	return slices.SortedFunc(maps.Keys(m.overScratch), func(a, b *step) int { return a.slot - b.slot })
 }
 
 // keepInputs gives the ops whose scratch is their input's buffer one of
