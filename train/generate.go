@@ -313,8 +313,7 @@ type genJob struct {
 	fed    bool  // whether the decoder has the prompt
 	rng    *rand.Rand
 	sample Sample
-	tail   string // the spaces the prompt decodes to beyond those typed
-	text   stopScanner
+	text   stopScanner  // the new text: the spaces the prompt decodes to beyond those typed, then the tokens
 	held   bytes.Buffer // output waiting for its turn
 	done   bool
 }
@@ -327,7 +326,7 @@ func (g *generation) start(index, slot int, pr Prompt, i int) {
 	}
 	j := &genJob{index: index, ids: ids, rng: rand.New(rand.NewPCG(g.o.Seed, 0x6e6+uint64(index))),
 		sample: Sample{Line: pr.Line, ID: pr.ID, Sample: i, Prompt: pr.Text, FinishReason: "length"},
-		tail:   promptTail(pr.Text, g.tok.Decode(ids)), text: stopScanner{stops: g.o.Stop}}
+		text:   stopScanner{stops: g.o.Stop}}
 	g.jobs[index] = j
 	g.slots[slot] = j
 	if T := g.dec.Context(); len(ids) > T && !g.noted && g.o.Log != nil {
@@ -343,9 +342,19 @@ func (g *generation) start(index, slot int, pr Prompt, i int) {
 		if index > 0 {
 			g.emit(j, sampleSeparator+"\n")
 		}
-		g.emit(j, pr.Text+j.tail)
+		g.emit(j, pr.Text)
 	}
-	if g.o.MaxNewTokens == 0 {
+	// The spaces the prompt's last token decodes to beyond those typed
+	// begin the new text: a stop string may begin with them.
+	ready, stop := j.text.add(promptTail(pr.Text, g.tok.Decode(ids)))
+	if !g.o.JSON {
+		g.emit(j, ready)
+	}
+	switch {
+	case stop != "":
+		j.sample.FinishReason, j.sample.Stop = "stop", stop
+		g.finish(j, slot)
+	case g.o.MaxNewTokens == 0:
 		g.finish(j, slot)
 	}
 }
@@ -490,7 +499,7 @@ func (g *generation) emit(j *genJob, s string) {
 // text and newline, or its JSON object, and the held output of the samples
 // after it, up to the next unfinished one.
 func (g *generation) finish(j *genJob, slot int) {
-	j.sample.Text = j.tail + string(j.text.text)
+	j.sample.Text = string(j.text.text)
 	if g.o.JSON {
 		var b strings.Builder
 		enc := json.NewEncoder(&b)

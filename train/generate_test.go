@@ -447,6 +447,33 @@ func TestGenerateGPT1ContinuesAfterPromptWord(t *testing.T) {
 	if !strings.HasPrefix(got, "hello there ") {
 		t.Errorf("sample %q: want the prompt, the space that ends its last word, then the new tokens (%q decodes as %q)", got, o.Prompt, tok.Decode(ids))
 	}
+	// The space begins the new text: a stop string may begin with it, and
+	// --json's text has it.
+	gen := strings.TrimPrefix(got, o.Prompt)
+	js := o
+	js.JSON = true
+	var whole bytes.Buffer
+	if err := generate(p, tok, js, &whole); err != nil {
+		t.Fatal(err)
+	}
+	var s Sample
+	if err := json.Unmarshal(whole.Bytes(), &s); err != nil || s.Text != gen {
+		t.Errorf("--json text %q (%v), want %q", s.Text, err, gen)
+	}
+	js.Stop = []string{gen[:2]}
+	out.Reset()
+	if err := generate(p, tok, js, &out); err != nil {
+		t.Fatal(err)
+	}
+	s = Sample{}
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil || s.Text != "" || s.FinishReason != "stop" || s.Tokens != 1 {
+		t.Errorf("--stop %q, the space and the first new letter: %+v (%v), want an empty text after 1 token", js.Stop[0], s, err)
+	}
+	js.JSON = false
+	out.Reset()
+	if err := generate(p, tok, js, &out); err != nil || out.String() != o.Prompt+"\n" {
+		t.Errorf("--stop %q printed %q (%v), want the prompt alone", js.Stop[0], out.String(), err)
+	}
 	for _, prompt := range []string{"hello there ", ""} { // nothing added after a space, or to no prompt
 		out.Reset()
 		o.Prompt = prompt
