@@ -134,7 +134,8 @@ func TestLoadRunStatus(t *testing.T) {
 		{`{"status": "failed", "error": "step 21: the training loss is NaN (lower lr, or check the data)", "step": 20}`, "failed: step 21: the training loss is NaN (lower lr, or check the data)"},
 		{`{"status": "interrupted", "interruption": "received terminated", "step": 10}`, "resumed after step 10, where it was interrupted (received terminated): running, or killed"},
 		{"", "no summary.json: running, or killed"},
-		{"{", "unknown: summary.json has no status"},
+		{`{"status": "comp`, "unknown: summary.json is not valid JSON (cut short?): unexpected end of JSON input"},
+		{`{"step": 20}`, "unknown: summary.json has no status"},
 	}
 	for _, c := range cases {
 		files := map[string]string{MetricsFile: metrics}

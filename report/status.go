@@ -33,7 +33,10 @@ func runStatus(dir string, lastStep int64) string {
 		StoppedEarly string `json:"stopped_early"`
 		Step         int64  `json:"step"`
 	}
-	if err := json.Unmarshal(raw, &s); err != nil || s.Status == "" {
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return fmt.Sprintf("unknown: %s is not valid JSON (cut short?): %v", SummaryFile, err)
+	}
+	if s.Status == "" {
 		return "unknown: " + SummaryFile + " has no status"
 	}
 	status := s.Status

@@ -107,8 +107,10 @@ func (h hfConfig) gelu(arch, path string) (string, error) {
 		return "tanh", nil
 	case act == "gelu":
 		return "erf", nil
+	case arch == "gpt1":
+		return "", fmt.Errorf("model config %s: afn %q is not supported (an openai-gpt model in gptctl has gelu, the tanh GELU)", path, act)
 	default:
-		return "", fmt.Errorf("model config %s: activation %q is not supported (gptctl has the tanh GELU, gelu_new, and the exact one, gelu)", path, act)
+		return "", fmt.Errorf("model config %s: activation_function %q is not supported (gptctl has the tanh GELU, gelu_new, and the exact one, gelu)", path, act)
 	}
 }
 

@@ -199,8 +199,8 @@ func TestHFActivation(t *testing.T) {
 		{`"model_type":"gpt2","activation_function":"gelu_new"`, "tanh", ""},
 		{`"model_type":"gpt2","activation_function":"gelu_pytorch_tanh"`, "tanh", ""},
 		{`"model_type":"gpt2","activation_function":"gelu"`, "erf", ""},
-		{`"model_type":"gpt2","activation_function":"relu"`, "", `activation "relu" is not supported`},
-		{`"model_type":"openai-gpt","afn":"swish"`, "", `activation "swish" is not supported`},
+		{`"model_type":"gpt2","activation_function":"relu"`, "", `activation_function "relu" is not supported (gptctl has the tanh GELU, gelu_new, and the exact one, gelu)`},
+		{`"model_type":"openai-gpt","afn":"swish"`, "", `afn "swish" is not supported (an openai-gpt model in gptctl has gelu, the tanh GELU)`},
 		// each model_type reads its own key; the other's is not its model's
 		{`"model_type":"openai-gpt","afn":"gelu","activation_function":"gelu_new"`, "tanh", ""},
 		{`"model_type":"gpt2","afn":"swish","activation_function":"gelu"`, "erf", ""},
