@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -89,12 +91,24 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 	case opts.VocabSize < 257:
 		return &usageError{fmt.Errorf("tokenizer train: --vocab-size %d: need at least 257 (256 bytes and <|endoftext|>)", opts.VocabSize)}
 	}
+	if slices.Contains(opts.Data, "-") {
+		return &usageError{errors.New("tokenizer train: --data -: it learns from files, not standard input (save the text to a file and name it)")}
+	}
 	files, err := data.ExpandInputs(opts.Data)
 	if err != nil {
 		return fmt.Errorf("tokenizer train: %w", err)
 	}
 	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() { // before the training, not after it
 		return &data.InputError{Err: fmt.Errorf("tokenizer train: --out %s is a file, not a directory (choose another --out)", opts.OutDir)}
+	}
+	// A run's or a shard set's directory names its own tokenizer: the new
+	// files beside it would be the ones --tokenizer DIR reads.
+	held := heldRun(opts.OutDir)
+	if shards, _ := data.ShardFiles(opts.OutDir, "train"); held == "" && len(shards) > 0 {
+		held = "token shards, " + filepath.Base(shards[0])
+	}
+	if held != "" {
+		return &usageError{fmt.Errorf("tokenizer train: --out %s holds a gptctl run or data set (it has %s): --tokenizer %[1]s would read the new files instead of its own tokenizer; choose another --out", opts.OutDir, held)}
 	}
 	tok, err := data.TrainBPE(files, opts.VocabSize, opts.ErrOut)
 	if err != nil {

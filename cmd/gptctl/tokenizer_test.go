@@ -128,6 +128,9 @@ func TestTokenizerCommandErrors(t *testing.T) {
 	os.WriteFile(text, []byte("ab ab ab"), 0o644)
 	empty := filepath.Join(t.TempDir(), "empty.txt")
 	os.WriteFile(empty, nil, 0o644)
+	runDir, shardDir := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(runDir, "train.yaml"), []byte("n_layer: 1\n"), 0o644)
+	os.WriteFile(filepath.Join(shardDir, "train_000.bin"), nil, 0o644)
 	tests = append(tests, []struct {
 		stdin string
 		args  []string
@@ -135,6 +138,9 @@ func TestTokenizerCommandErrors(t *testing.T) {
 	}{
 		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", text}, "is a file, not a directory"},
 		{"", []string{"train", "--data", empty, "--vocab-size", "300", "--out", t.TempDir()}, "empty.txt: no text to learn merges from"},
+		{"", []string{"train", "--data", "-", "--vocab-size", "300", "--out", t.TempDir()}, "not standard input"},
+		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", runDir}, "holds a gptctl run or data set (it has a run's job config"},
+		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", shardDir}, "holds a gptctl run or data set (it has token shards, train_000.bin)"},
 	}...)
 	tests = append(tests, struct {
 		stdin string
