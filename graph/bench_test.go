@@ -456,33 +456,10 @@ func TestSoftmaxSparesKeptLogits(t *testing.T) {
 // keeps the gradient (an output) it gets a buffer of its own, which a
 // forward pass leaves intact.
 func TestLogitsGradOverProbabilities(t *testing.T) {
-	const B, T, V = 2, 10, 29
-	build := func(noShare bool) (*Model, *Trainer) {
-		p, err := NewParams(Config{Arch: "gpt1", VocabSize: V, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5}, kernels.NewRNG(5))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := New(p, B, T, &kernels.Mode{}, kernels.NewRNG(6))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.m.noShare = noShare
-		loss, tg, err := m.LMLoss()
-		if err != nil {
-			t.Fatal(err)
-		}
-		in, tgt := Int32Data(m.Idx), Int32Data(tg)
-		for j := range in {
-			in[j], tgt[j] = int32((j*7)%V), int32((j*5+1)%V)
-		}
-		tr, err := m.Differentiate(loss)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m, tr
-	}
-	over, trOver := build(false)
-	_, trOwn := build(true)
+	over, trOver, in, tg := lossTrainer(t, "gpt1", false)
+	fillTokens(in, tg)
+	_, trOwn, in, tg := lossTrainer(t, "gpt1", true)
+	fillTokens(in, tg)
 	mc := over.m
 	if len(mc.overScratch) != 1 {
 		t.Fatalf("%d gradients over their forward op's scratch, want the logits'", len(mc.overScratch))
@@ -545,27 +522,8 @@ func TestLogitsGradOverProbabilities(t *testing.T) {
 func TestLogitsGradWithoutLoss(t *testing.T) {
 	var got [2][][]float32
 	for i, noShare := range []bool{false, true} {
-		p, err := NewParams(Config{Arch: "gpt2", VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5}, kernels.NewRNG(5))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := New(p, 2, 10, &kernels.Mode{}, kernels.NewRNG(6))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.m.noShare = noShare
-		loss, tg, err := m.LMLoss()
-		if err != nil {
-			t.Fatal(err)
-		}
-		in, tgt := Int32Data(m.Idx), Int32Data(tg)
-		for j := range in {
-			in[j], tgt[j] = int32((j*7)%29), int32((j*5+1)%29)
-		}
-		tr, err := m.Differentiate(loss)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, tr, in, tg := lossTrainer(t, "gpt2", noShare)
+		fillTokens(in, tg)
 		var alone []*G.Node // the gradients no "+" sums (those are the step's outputs, in its arena)
 		for _, g := range tr.Grads {
 			if g != nil && m.m.plan[m.m.slots[g]].kind != kindAdd {
@@ -595,5 +553,36 @@ func TestLogitsGradWithoutLoss(t *testing.T) {
 		if !slices.Equal(got[0][k], got[1][k]) {
 			t.Fatalf("gradient %d of the program without the loss: %v, with buffers apart %v", k, got[0][k][:3], got[1][k][:3])
 		}
+	}
+}
+
+// lossTrainer builds a 2-layer model of arch over batches of 2 x 10 tokens
+// of a 29-token vocabulary (the same weights each call), its LM loss and
+// its trainer, and returns them with the inputs and targets to fill in;
+// noShare gives every node a buffer of its own.
+func lossTrainer(t *testing.T, arch string, noShare bool) (m *Model, tr *Trainer, in, tg []int32) {
+	t.Helper()
+	p, err := NewParams(Config{Arch: arch, VocabSize: 29, NCtx: 12, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5}, kernels.NewRNG(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err = New(p, 2, 10, &kernels.Mode{}, kernels.NewRNG(6)); err != nil {
+		t.Fatal(err)
+	}
+	m.m.noShare = noShare
+	loss, targets, err := m.LMLoss()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr, err = m.Differentiate(loss); err != nil {
+		t.Fatal(err)
+	}
+	return m, tr, Int32Data(m.Idx), Int32Data(targets)
+}
+
+// fillTokens writes a fixed pattern of ids below 29 into inputs and targets.
+func fillTokens(in, tg []int32) {
+	for j := range in {
+		in[j], tg[j] = int32((j*7)%29), int32((j*5+1)%29)
 	}
 }

@@ -346,17 +346,7 @@ func (g *generation) start(index, slot int, pr Prompt, i int) {
 	}
 	// The spaces the prompt's last token decodes to beyond those typed
 	// begin the new text: a stop string may begin with them.
-	ready, stop := j.text.add(promptTail(pr.Text, g.tok.Decode(ids)))
-	if !g.o.JSON {
-		g.emit(j, ready)
-	}
-	switch {
-	case stop != "":
-		j.sample.FinishReason, j.sample.Stop = "stop", stop
-		g.finish(j, slot)
-	case g.o.MaxNewTokens == 0:
-		g.finish(j, slot)
-	}
+	g.addText(j, slot, promptTail(pr.Text, g.tok.Decode(ids)))
 }
 
 // step feeds each running sample its new tokens and draws its next one.
@@ -472,7 +462,14 @@ func (g *generation) take(j *genJob, slot, next int) {
 	}
 	j.ids = append(j.ids, next)
 	j.sample.Tokens++
-	ready, stop := j.text.add(g.tok.Decode([]int{next}))
+	g.addText(j, slot, g.tok.Decode([]int{next}))
+}
+
+// addText adds s to the new text of sample j, in slot, writes what is
+// ready of it, and ends the sample where s completes a stop string or the
+// sample has its last token (--max-new-tokens 0: at its start).
+func (g *generation) addText(j *genJob, slot int, s string) {
+	ready, stop := j.text.add(s)
 	if !g.o.JSON {
 		g.emit(j, ready)
 	}
