@@ -42,9 +42,11 @@ type finetuneState struct {
 	patienceState
 	// Val is the last evaluation's metrics and TrainLoss the last metrics
 	// line's: the summary of a later session that stops before it measures
-	// them.
-	Val       map[string]float64 `json:"val,omitempty"`
-	TrainLoss float64            `json:"train_loss,omitempty"`
+	// them. HasTrainLoss says a line was written (its loss may be 0);
+	// checkpoints of older builds lack it, and their loss is not 0.
+	Val          map[string]float64 `json:"val,omitempty"`
+	TrainLoss    float64            `json:"train_loss,omitempty"`
+	HasTrainLoss bool               `json:"has_train_loss,omitempty"`
 	// Window holds the steps since the last metrics line, which the next
 	// line averages.
 	Window logWindow `json:"log_window"`

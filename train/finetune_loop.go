@@ -174,7 +174,7 @@ func (r *ftRun) writeLine(m metrics) error {
 	if _, ok := m["tokens_per_s"]; !ok {
 		m["tokens_per_s"] = r.sum.TokensPerS
 	}
-	r.state.TrainLoss = win.Loss / n
+	r.state.TrainLoss, r.state.HasTrainLoss = win.Loss/n, true
 	if err := r.metrics.write(m); err != nil {
 		return err
 	}
@@ -497,7 +497,10 @@ func (r *ftRun) fillSummary(status string) {
 	s.settle(status)
 	s.StoppedEarly = st.StoppedEarly
 	s.Step, s.Epoch = st.Step, float64(st.Step)/float64(r.perEpoch)
-	s.TrainLoss, s.Val, s.WallSeconds = st.TrainLoss, st.Val, st.Elapsed
+	s.TrainLoss, s.Val, s.WallSeconds = nil, st.Val, st.Elapsed
+	if st.HasTrainLoss || st.TrainLoss != 0 {
+		s.TrainLoss = new(st.TrainLoss)
+	}
 	s.BestValue, s.BestStep, s.Checkpoint, s.Best = nil, 0, "", ""
 	if hasCheckpoint(r.opt.OutDir) {
 		s.Checkpoint = filepath.Join(r.opt.OutDir, checkpointDir)

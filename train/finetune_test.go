@@ -565,7 +565,7 @@ func TestFinetuneSummaryAcrossSessions(t *testing.T) {
 	}
 	ctx, cancel = context.WithCancelCause(context.Background())
 	first, err := Finetune(ctx, cfg, Options{OutDir: out, Resume: true, Log: io.Discard, AfterStep: stopAt(7)})
-	if err != nil || first.Step != 7 || first.Val == nil || first.BestValue == nil || first.TrainLoss == 0 {
+	if err != nil || first.Step != 7 || first.Val == nil || first.BestValue == nil || first.TrainLoss == nil {
 		t.Fatalf("session stopped at step 7: %+v, %v", first, err)
 	}
 	cancel(nil)
@@ -573,9 +573,9 @@ func TestFinetuneSummaryAcrossSessions(t *testing.T) {
 	if err != nil || second.Status != "interrupted" || second.Step != 7 {
 		t.Fatalf("second session: %+v, %v", second, err)
 	}
-	if fmt.Sprint(second.Val) != fmt.Sprint(first.Val) || second.BestValue == nil || *second.BestValue != *first.BestValue || second.TrainLoss != first.TrainLoss {
+	if fmt.Sprint(second.Val) != fmt.Sprint(first.Val) || second.BestValue == nil || *second.BestValue != *first.BestValue || lossOf(second.TrainLoss) != lossOf(first.TrainLoss) {
 		t.Errorf("after a session with no step: val %v, best %v, train loss %v; the run had %v, %v, %v",
-			second.Val, second.BestValue, second.TrainLoss, first.Val, *first.BestValue, first.TrainLoss)
+			second.Val, second.BestValue, lossOf(second.TrainLoss), first.Val, *first.BestValue, lossOf(first.TrainLoss))
 	}
 }
 
@@ -611,7 +611,7 @@ func TestFinetuneResumeFinishedRun(t *testing.T) {
 		t.Errorf("best_value written from the checkpoint %v, the run's %v", b.BestValue, a.BestValue)
 	}
 	a.BestValue, b.BestValue, a.TokensPerS = nil, nil, 0 // tokens/s was the finished session's throughput
-	if ja, jb := fmt.Sprintf("%+v", a), fmt.Sprintf("%+v", b); ja != jb {
+	if ja, jb := mustJSON(t, a), mustJSON(t, b); ja != jb {
 		t.Errorf("summary written from the checkpoint:\n%s\nthe run's:\n%s", jb, ja)
 	}
 }
@@ -1247,7 +1247,7 @@ log_interval: 1
 	// 2 x 4 rows, and 3 + 3 + 2 (each batch weighing by its rows).
 	for _, c := range [][2]string{{"batch_size=4", "grad_accum=2"}, {"batch_size=3", "grad_accum=3"}} {
 		accum, accumDir := run(c[0]+c[1], c[0], c[1], "max_steps=1")
-		if math.Abs(whole.TrainLoss-accum.TrainLoss) > 1e-6 || accum.Step != 1 {
+		if math.Abs(lossOf(whole.TrainLoss)-lossOf(accum.TrainLoss)) > 1e-6 || accum.Step != 1 {
 			t.Errorf("one step of %s, %s: %+v\none of 8: %+v", c[0], c[1], accum, whole)
 		}
 		metricsClose(t, filepath.Join(accumDir, metricsName), filepath.Join(wholeDir, metricsName), 1e-5)
@@ -1512,5 +1512,22 @@ on_nonfinite: skip
 	}
 	if !regexp.MustCompile(`; baseline mse [1-9]\.[0-9]+e\+3[56], pearson 0\.0000, spearman 0\.0000\n`).MatchString(log.String()) {
 		t.Errorf("log lacks the baseline's mse with an exponent:\n%s", log.String())
+	}
+}
+
+// A finetune's summary has the last logged training loss once a line is
+// logged, 0 included (lambda 0 on a task the model has learned), and none
+// before.
+func TestFinetuneSummaryTrainLoss(t *testing.T) {
+	for _, c := range []struct {
+		logged bool
+		want   string
+	}{{true, `"train_loss":0,`}, {false, ""}} {
+		r := &ftRun{sum: &FinetuneSummary{}, state: finetuneState{Step: 4, HasTrainLoss: c.logged}, perEpoch: 2, opt: Options{OutDir: t.TempDir()}}
+		r.fillSummary("completed")
+		b := mustJSON(t, r.sum)
+		if c.want != "" && !strings.Contains(b, c.want) || c.want == "" && strings.Contains(b, "train_loss") {
+			t.Errorf("logged %v: summary %s, want %q", c.logged, b, c.want)
+		}
 	}
 }
