@@ -86,6 +86,7 @@ func TestLoadConfig(t *testing.T) {
 			[]string{"line 1: tf32: `true` is tagged !!str, which makes it text: write true or false without the tag; line 2: bf16: `false` is quoted, which makes it text: write true or false without quotes"}, nil},
 		{"YAML 1.1 booleans as text", write("bool11.yaml", "n_layer: 2\ntf32: 'off'\n"), nil, []string{"bool11.yaml: line 2: tf32: `off` is quoted, which makes it text: write true or false without quotes"}, nil},
 		{"y is not a boolean", "", []string{"tf32=n"}, []string{"--set tf32=n: `n` is not true or false"}, nil},
+		{"an empty --set of a boolean", "", []string{"tf32=", "bf16=yes # on"}, []string{"--set tf32=: `` is not true or false", "--set bf16=yes # on: `yes # on` is not true or false"}, nil},
 		{"a quoted no in --set", "", []string{`bf16="no"`}, []string{"--set bf16=\"no\": `no` is quoted"}, nil},
 		{"bare YAML 1.1 booleans", "", []string{"tf32=off", "bf16=yes"}, nil, func(c Config) bool { return !c.TF32 && c.BF16 }},
 		{"UTF-16 with its byte order mark", write("utf16.yaml", "\xff\xfen\x00_\x00l\x00a\x00y\x00e\x00r\x00:\x00 \x003\x00\n\x00"), nil, nil,
@@ -421,6 +422,7 @@ func TestYAMLSyntaxErrorLines(t *testing.T) {
 		{"a key indented too much", "n_layer: 2\nn_head: 2\n  n_embd: 3\n", "line 3: mapping values are not allowed in this context"},
 		{"an unclosed quote", "n_layer: 2\nn_head: 2\ndata: \"abc\n", "line 3: found unexpected end of stream"},
 		{"a character that starts no token", "n_layer: 2\nn_head: 2\n@data: x\n", "line 3: found character that cannot start any token"},
+		{"an unclosed bracket ending the file", "n_layer: 2\nn_head: 2\nlr: [\n\n", "line 3: did not find expected node content"},
 		{"a type error keeps its line", "n_layer: 2\nn_head: many\n", "line 2: n_head: `many` is not an integer"},
 	} {
 		p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".yaml")

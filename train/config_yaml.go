@@ -103,6 +103,8 @@ func overrideDoc(key, value string, typ reflect.Type) ([]byte, error) {
 		}
 	case clean && doc.Content[0].Tag == "!!null":
 		return nil, fmt.Errorf("%s is %s: give it a value", key, value)
+	case typ != nil && typ.Kind() == reflect.Bool && !clean: // as text it would read as quoted
+		return nil, fmt.Errorf("%s: `%s` is not true or false", key, value)
 	case clean:
 		val = doc.Content[0]
 	}
@@ -725,6 +727,10 @@ func syntaxLine(msg string, src []byte) string {
 		return msg // not a syntax error: a type error's line is right
 	case line == 0:
 		line = 1
+	}
+	// At the end of the text the parser's mark is past its last line.
+	if last := strings.Count(strings.TrimRight(string(src), " \t\r\n"), "\n") + 1; line > last {
+		line = last
 	}
 	if strings.HasPrefix(problem, "found a tab character") {
 		lines := strings.Split(string(src), "\n")
