@@ -55,12 +55,12 @@ type State struct {
 	// ValLoss is the last evaluation's and TrainLoss the last step's whose
 	// loss was read (every step on a CPU, logged steps on a GPU): the
 	// summary of a later session that stops before it measures them.
-	// ValLoss is measured once BestStep is set (every evaluation settles
-	// a best), TrainLoss once HasTrainLoss is (or it is not 0: checkpoints
-	// of older builds), so that a loss of exactly 0 (a one-token
-	// vocabulary) is reported too.
+	// Each is measured once its Has field is set (or it is not 0:
+	// checkpoints of older builds), so that a loss of exactly 0 (a
+	// one-token vocabulary) is reported too.
 	ValLoss      float64 `json:"val_loss,omitempty"`
 	TrainLoss    float64 `json:"train_loss,omitempty"`
+	HasValLoss   bool    `json:"has_val_loss,omitempty"`
 	HasTrainLoss bool    `json:"has_train_loss,omitempty"`
 	Elapsed      float64 `json:"elapsed_seconds"`
 	skipState
@@ -237,6 +237,13 @@ func setAside(runDir string) (bool, error) {
 		return false, err
 	}
 	return true, data.SyncDir(runDir)
+}
+
+// hasBest reports whether runDir holds best/ (a summary names it only
+// then: the write of the first one can fail).
+func hasBest(runDir string) bool {
+	fi, err := os.Stat(filepath.Join(runDir, bestDir))
+	return err == nil && fi.IsDir()
 }
 
 // hasCheckpoint reports whether runDir holds a checkpoint, good or damaged.

@@ -118,3 +118,24 @@ func TestFullDiskOnInterruption(t *testing.T) {
 		t.Errorf("summary.json of a run whose last checkpoint failed:\n%s", sum)
 	}
 }
+
+// A run whose first best/ cannot be written (a full disk) fails, and its
+// summary names no best/, best_step or best_val_loss: there is none.
+func TestFullDiskFirstBest(t *testing.T) {
+	disk := smallDisk(t, "8m")
+	cfg := tinyConfig(t, "max_steps=20", "checkpoint_interval=0", "log_interval=5")
+	run := filepath.Join(disk, "run")
+	fill := func(step int) {
+		if step == 9 {
+			fillDisk(t, disk, 16<<10) // room for metrics lines and the summary, not for a model
+		}
+	}
+	_, err := Pretrain(context.Background(), cfg, Options{OutDir: run, Log: io.Discard, AfterStep: fill})
+	if err == nil || !strings.Contains(err.Error(), "was not written, and there was none before it") {
+		t.Fatalf("on a full disk at the first best/: %v", err)
+	}
+	sum := readFile(t, filepath.Join(run, "summary.json"))
+	if !strings.Contains(sum, `"status": "failed"`) || strings.Contains(sum, `"best"`) || strings.Contains(sum, "best_step") || !strings.Contains(sum, `"val_loss"`) {
+		t.Errorf("summary.json of a run whose first best/ failed:\n%s", sum)
+	}
+}

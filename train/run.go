@@ -305,12 +305,12 @@ func claim(cfg Config, opt Options) (device string, unlock func(), created strin
 // fillSummary copies the run's state into its summary.
 func (r *run) fillSummary(status string) {
 	r.sum.Step, r.sum.BestValLoss, r.sum.BestStep, r.sum.Best = r.state.Step, nil, 0, ""
-	if b := shownBest(r.state.best(), r.kept, lower); b != nil {
+	if b := shownBest(r.state.best(), r.kept, lower); b != nil && hasBest(r.opt.OutDir) { // not where writing it failed
 		r.sum.BestValLoss, r.sum.BestStep = new(b.Value), b.Step
 		r.sum.Best = filepath.Join(r.opt.OutDir, bestDir)
 	}
 	r.sum.ValLoss, r.sum.TrainLoss = nil, nil
-	if r.state.BestStep > 0 { // every evaluation settles a best
+	if r.state.HasValLoss || r.state.ValLoss != 0 {
 		r.sum.ValLoss = new(r.state.ValLoss)
 	}
 	if r.state.HasTrainLoss || r.state.TrainLoss != 0 {

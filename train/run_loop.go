@@ -374,7 +374,7 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 		return &NonFiniteError{fmt.Errorf("step %d: the validation loss is %v: the weights are no longer finite (lower lr)", r.state.Step, v)}
 	}
 	m["val_loss"] = v
-	r.state.ValLoss = v
+	r.state.ValLoss, r.state.HasValLoss = v, true
 	var b *bestEval
 	var improved, save bool
 	b, r.kept, improved, save = r.state.settle(r.state.Step, v, r.state.best(), r.kept, lower)

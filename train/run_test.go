@@ -1524,3 +1524,25 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// A resume that finds best/ damaged drops it as the run's best, not its
+// last validation loss: the summary of a session stopped before its next
+// evaluation still has val_loss.
+func TestDamagedBestKeepsValLoss(t *testing.T) {
+	run := filepath.Join(t.TempDir(), "run")
+	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=10"), Options{OutDir: run, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(run, "best", "model.safetensors"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0})
+	f.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sum, err := Pretrain(ctx, tinyConfig(t, "max_steps=20"), Options{OutDir: run, Resume: true, Log: io.Discard, AfterStep: func(int) { cancel() }})
+	if err != nil || sum.Status != "interrupted" || sum.ValLoss == nil || !(*sum.ValLoss > 0) || sum.Best != "" {
+		t.Errorf("resumed past a damaged best/ and stopped: %v, %s; want val_loss, no best", err, mustJSON(t, sum))
+	}
+}
