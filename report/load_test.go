@@ -136,6 +136,7 @@ func TestLoadRunStatus(t *testing.T) {
 		{"", "no summary.json: running, or killed"},
 		{`{"status": "comp`, "unknown: summary.json is not valid JSON (cut short?): unexpected end of JSON input"},
 		{`{"step": 20}`, "unknown: summary.json has no status"},
+		{`{"status": "completed", "step": "20"}`, "unknown: summary.json is not a run's summary: json: cannot unmarshal string into Go struct field .step of type int64"},
 	}
 	for _, c := range cases {
 		files := map[string]string{MetricsFile: metrics}

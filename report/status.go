@@ -33,8 +33,12 @@ func runStatus(dir string, lastStep int64) string {
 		StoppedEarly string `json:"stopped_early"`
 		Step         int64  `json:"step"`
 	}
-	if err := json.Unmarshal(raw, &s); err != nil {
+	var syntax *json.SyntaxError
+	switch err := json.Unmarshal(raw, &s); {
+	case errors.As(err, &syntax):
 		return fmt.Sprintf("unknown: %s is not valid JSON (cut short?): %v", SummaryFile, err)
+	case err != nil:
+		return fmt.Sprintf("unknown: %s is not a run's summary: %v", SummaryFile, err)
 	}
 	if s.Status == "" {
 		return "unknown: " + SummaryFile + " has no status"

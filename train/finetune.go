@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -502,7 +503,8 @@ func (r *ftRun) resumedPath(err error) error {
 const skippedRowsFile = "skipped_rows.txt"
 
 // writeSkips writes the rows the run's task files skipped (r.skips and
-// r.valSkips) to its skippedRowsFile, when there are any.
+// r.valSkips) to its skippedRowsFile, when there are any, and removes an
+// earlier run's when there are none.
 func (r *ftRun) writeSkips() error {
 	var b strings.Builder
 	for _, td := range []*data.TaskData{r.skips, r.valSkips} {
@@ -516,10 +518,14 @@ func (r *ftRun) writeSkips() error {
 			fmt.Fprintf(&b, "%s: %d more bad rows, not listed\n", td.Path, more)
 		}
 	}
-	if b.Len() == 0 {
+	path := filepath.Join(r.opt.OutDir, skippedRowsFile)
+	if b.Len() == 0 { // and none of an earlier run's in the directory
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 		return nil
 	}
-	return data.WriteFile(filepath.Join(r.opt.OutDir, skippedRowsFile), []byte(b.String()))
+	return data.WriteFile(path, []byte(b.String()))
 }
 
 // readTaskData reads a task file (its problems are input errors) and logs

@@ -505,7 +505,7 @@ func (r *ftRun) fillSummary(status string) {
 	if hasCheckpoint(r.opt.OutDir) {
 		s.Checkpoint = filepath.Join(r.opt.OutDir, checkpointDir)
 	}
-	if b := r.shownBest(); b != nil {
+	if b := r.shownBest(); b != nil && hasBest(r.opt.OutDir) { // not where writing it failed
 		s.BestValue, s.BestStep = &b.Value, b.Step
 		s.Best = filepath.Join(r.opt.OutDir, bestDir)
 	}

@@ -1147,6 +1147,19 @@ max_steps: 1
 		!strings.HasPrefix(lines[13], val+":3: ") || !strings.Contains(lines[13], `label "no"`) {
 		t.Errorf("%s:\n%s", list, b)
 	}
+	// A run that skips none leaves no list, an earlier run's neither (a
+	// failed run's directory can be reused).
+	again := filepath.Join(dir, "again")
+	os.Mkdir(again, 0o755)
+	writeFile(t, filepath.Join(again, skippedRowsFile), "an earlier run's list\n")
+	cfg.Task.Train, cfg.Task.Val = writeFile(t, filepath.Join(dir, "clean.tsv"), synthTSV(30)), ""
+	cfg.Task.ValFraction = 0.2
+	if sum, err := Finetune(context.Background(), cfg, Options{OutDir: again, Log: io.Discard}); err != nil || sum.Skipped != 0 {
+		t.Fatalf("%v; %+v", err, sum)
+	}
+	if _, err := os.Stat(filepath.Join(again, skippedRowsFile)); !os.IsNotExist(err) {
+		t.Errorf("a run that skipped no row has %s (%v)", skippedRowsFile, err)
+	}
 }
 
 // A CPU finetune builds the training graph of its longest examples before

@@ -101,14 +101,19 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() { // before the training, not after it
 		return &data.InputError{Err: fmt.Errorf("tokenizer train: --out %s is a file, not a directory (choose another --out)", opts.OutDir)}
 	}
-	// A run's or a shard set's directory names its own tokenizer: the new
-	// files beside it would be the ones --tokenizer DIR reads.
+	// A run's, a model's or a shard set's directory has its own tokenizer:
+	// the new files would replace it, or be the ones --tokenizer DIR reads.
 	held := heldRun(opts.OutDir)
 	if shards, _ := data.ShardFiles(opts.OutDir, "train"); held == "" && len(shards) > 0 {
 		held = "token shards, " + filepath.Base(shards[0])
 	}
+	for _, f := range []string{"model.safetensors", "model.safetensors.index.json", "state.json", "best.json"} {
+		if _, err := os.Stat(filepath.Join(opts.OutDir, f)); held == "" && err == nil {
+			held = f
+		}
+	}
 	if held != "" {
-		return &usageError{fmt.Errorf("tokenizer train: --out %s holds a gptctl run or data set (it has %s): --tokenizer %[1]s would read the new files instead of its own tokenizer; choose another --out", opts.OutDir, held)}
+		return &usageError{fmt.Errorf("tokenizer train: --out %s holds a gptctl run, model or data set (it has %s): --tokenizer %[1]s would read the new files instead of its own tokenizer; choose another --out", opts.OutDir, held)}
 	}
 	tok, err := data.TrainBPE(files, opts.VocabSize, opts.ErrOut)
 	if err != nil {

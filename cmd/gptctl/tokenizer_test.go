@@ -131,6 +131,8 @@ func TestTokenizerCommandErrors(t *testing.T) {
 	runDir, shardDir := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(runDir, "train.yaml"), []byte("n_layer: 1\n"), 0o644)
 	os.WriteFile(filepath.Join(shardDir, "train_000.bin"), nil, 0o644)
+	modelDir := t.TempDir() // a run's best/, or a Hugging Face model
+	os.WriteFile(filepath.Join(modelDir, "model.safetensors"), nil, 0o644)
 	tests = append(tests, []struct {
 		stdin string
 		args  []string
@@ -139,8 +141,9 @@ func TestTokenizerCommandErrors(t *testing.T) {
 		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", text}, "is a file, not a directory"},
 		{"", []string{"train", "--data", empty, "--vocab-size", "300", "--out", t.TempDir()}, "empty.txt: no text to learn merges from"},
 		{"", []string{"train", "--data", "-", "--vocab-size", "300", "--out", t.TempDir()}, "not standard input"},
-		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", runDir}, "holds a gptctl run or data set (it has a run's job config"},
-		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", shardDir}, "holds a gptctl run or data set (it has token shards, train_000.bin)"},
+		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", runDir}, "holds a gptctl run, model or data set (it has a run's job config"},
+		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", shardDir}, "holds a gptctl run, model or data set (it has token shards, train_000.bin)"},
+		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", modelDir}, "holds a gptctl run, model or data set (it has model.safetensors)"},
 	}...)
 	tests = append(tests, struct {
 		stdin string
