@@ -4,6 +4,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -137,5 +138,33 @@ func TestFullDiskFirstBest(t *testing.T) {
 	sum := readFile(t, filepath.Join(run, "summary.json"))
 	if !strings.Contains(sum, `"status": "failed"`) || strings.Contains(sum, `"best"`) || strings.Contains(sum, "best_step") || !strings.Contains(sum, `"val_loss"`) {
 		t.Errorf("summary.json of a run whose first best/ failed:\n%s", sum)
+	}
+}
+
+// A run whose later best/ cannot be written keeps the earlier one, and its
+// summary reports that one: the step and loss best/ holds.
+func TestFullDiskLaterBest(t *testing.T) {
+	disk := smallDisk(t, "8m")
+	cfg := tinyConfig(t, "max_steps=30", "checkpoint_interval=0", "log_interval=5", "dropout=0", "lr=3e-3")
+	run := filepath.Join(disk, "run")
+	fill := func(step int) {
+		if step == 15 {
+			fillDisk(t, disk, 16<<10)
+		}
+	}
+	_, err := Pretrain(context.Background(), cfg, Options{OutDir: run, Log: io.Discard, AfterStep: fill})
+	if err == nil || !strings.Contains(err.Error(), "best model at step 20") || !strings.Contains(err.Error(), "is kept as it was") {
+		t.Fatalf("on a full disk at the second best/: %v", err)
+	}
+	var sum struct {
+		BestStep int     `json:"best_step"`
+		BestVal  float64 `json:"best_val_loss"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(run, "summary.json"))), &sum); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := readBest(run)
+	if err != nil || rec == nil || rec.Step != 10 || sum.BestStep != 10 || sum.BestVal != rec.Value {
+		t.Errorf("summary best_step %d, best_val_loss %v; best/ holds %+v (%v): want step 10 in both", sum.BestStep, sum.BestVal, rec, err)
 	}
 }

@@ -442,10 +442,16 @@ func (r *ftRun) evaluate(ctx context.Context, m metrics) (map[string]float64, er
 	r.state.Val = val
 	metric := r.model.info.Metric
 	v := val[metric]
-	b, kept, improved, save := r.state.settle(r.state.Step, v, r.state.best(), r.kept, r.better)
+	was, wasKept, wasSince := r.state.best(), r.kept, r.state.SinceBest
+	b, kept, improved, save := r.state.settle(r.state.Step, v, was, r.kept, r.better)
 	r.kept, r.state.BestStep, r.state.BestMetric = kept, b.Step, b.Value
 	if save {
 		if err := r.saveBest(); err != nil {
+			// best/ holds what it held: so does the state the summary reports.
+			r.kept, r.state.SinceBest, r.state.BestStep, r.state.BestMetric = wasKept, wasSince, 0, 0
+			if was != nil {
+				r.state.BestStep, r.state.BestMetric = was.Step, was.Value
+			}
 			return nil, err
 		}
 	}

@@ -377,7 +377,8 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 	r.state.ValLoss, r.state.HasValLoss = v, true
 	var b *bestEval
 	var improved, save bool
-	b, r.kept, improved, save = r.state.settle(r.state.Step, v, r.state.best(), r.kept, lower)
+	was, wasKept, wasSince := r.state.best(), r.kept, r.state.SinceBest
+	b, r.kept, improved, save = r.state.settle(r.state.Step, v, was, r.kept, lower)
 	r.state.BestVal, r.state.BestStep = b.Value, b.Step
 	if save {
 		if err := r.syncGPU(); err != nil {
@@ -389,6 +390,11 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 			}
 			return sealBest(tmp, r.state.Step, "val_loss", v)
 		}); err != nil {
+			// best/ holds what it held: so does the state the summary reports.
+			r.kept, r.state.SinceBest, r.state.BestVal, r.state.BestStep = wasKept, wasSince, 0, 0
+			if was != nil {
+				r.state.BestVal, r.state.BestStep = was.Value, was.Step
+			}
 			return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
 		}
 	}
