@@ -134,9 +134,11 @@ func TestLoadRunStatus(t *testing.T) {
 		{`{"status": "failed", "error": "step 21: the training loss is NaN (lower lr, or check the data)", "step": 20}`, "failed: step 21: the training loss is NaN (lower lr, or check the data)"},
 		{`{"status": "interrupted", "interruption": "received terminated", "step": 10}`, "resumed after step 10, where it was interrupted (received terminated): running, or killed"},
 		{"", "no summary.json: running, or killed"},
-		{`{"status": "comp`, "unknown: summary.json is not valid JSON (cut short?): unexpected end of JSON input"},
+		{`{"status": "comp`, "unknown: summary.json is cut short (unexpected end of JSON input)"},
+		{`{"status": "completed", "step": 20} x`, "unknown: summary.json is not valid JSON (invalid character 'x' after top-level value)"},
 		{`{"step": 20}`, "unknown: summary.json has no status"},
-		{`{"status": "completed", "step": "20"}`, "unknown: summary.json is not a run's summary: json: cannot unmarshal string into Go struct field .step of type int64"},
+		{`{"status": "completed", "step": "20"}`, "unknown: summary.json: step is a JSON string, not a number"},
+		{`[1]`, "unknown: summary.json holds a JSON array, not an object"},
 	}
 	for _, c := range cases {
 		files := map[string]string{MetricsFile: metrics}

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 )
 
 // SummaryFile is the file a run writes when it ends, saying how.
@@ -34,11 +36,22 @@ func runStatus(dir string, lastStep int64) string {
 		Step         int64  `json:"step"`
 	}
 	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
 	switch err := json.Unmarshal(raw, &s); {
+	case errors.As(err, &syntax) && strings.Contains(err.Error(), "unexpected end"):
+		return fmt.Sprintf("unknown: %s is cut short (%v)", SummaryFile, err)
 	case errors.As(err, &syntax):
-		return fmt.Sprintf("unknown: %s is not valid JSON (cut short?): %v", SummaryFile, err)
+		return fmt.Sprintf("unknown: %s is not valid JSON (%v)", SummaryFile, err)
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Sprintf("unknown: %s holds a JSON %s, not an object", SummaryFile, typ.Value)
+	case errors.As(err, &typ):
+		want := "number"
+		if typ.Type.Kind() == reflect.String {
+			want = "string"
+		}
+		return fmt.Sprintf("unknown: %s: %s is a JSON %s, not a %s", SummaryFile, typ.Field, typ.Value, want)
 	case err != nil:
-		return fmt.Sprintf("unknown: %s is not a run's summary: %v", SummaryFile, err)
+		return fmt.Sprintf("unknown: %s: %v", SummaryFile, err)
 	}
 	if s.Status == "" {
 		return "unknown: " + SummaryFile + " has no status"

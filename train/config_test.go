@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -423,6 +424,9 @@ func TestYAMLSyntaxErrorLines(t *testing.T) {
 		{"an unclosed quote", "n_layer: 2\nn_head: 2\ndata: \"abc\n", "line 3: found unexpected end of stream"},
 		{"a character that starts no token", "n_layer: 2\nn_head: 2\n@data: x\n", "line 3: found character that cannot start any token"},
 		{"an unclosed bracket ending the file", "n_layer: 2\nn_head: 2\nlr: [\n\n", "line 3: did not find expected node content"},
+		{"CR line breaks", "n_layer: 1\rn_head: 1\r  n_embd: 3\rseed: 2\r", "line 3: mapping values are not allowed in this context"},
+		{"CRLF line breaks", "n_layer: 1\r\nn_head: 1\r\nseed: 2\r\nlr: [1, 2\r\nwarmup_steps: 1\r\n", "line 4: did not find expected ',' or ']'"},
+		{"UTF-16 ending in an unclosed bracket", utf16LE("\ufeffn_layer: 1\nn_head: 1\nlr: [\n\n"), "line 3: did not find expected node content"},
 		{"a type error keeps its line", "n_layer: 2\nn_head: many\n", "line 2: n_head: `many` is not an integer"},
 	} {
 		p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".yaml")
@@ -434,4 +438,13 @@ func TestYAMLSyntaxErrorLines(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
+}
+
+// utf16LE is s in UTF-16LE.
+func utf16LE(s string) string {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(u), byte(u>>8))
+	}
+	return string(b)
 }

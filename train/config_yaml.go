@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -728,12 +730,17 @@ func syntaxLine(msg string, src []byte) string {
 	case line == 0:
 		line = 1
 	}
+	// YAML's line breaks: LF, CRLF and a lone CR, in the text as UTF-8.
+	text := strings.ReplaceAll(strings.ReplaceAll(utf16Text(src), "\r\n", "\n"), "\r", "\n")
+	if !utf8.ValidString(text) {
+		return fmt.Sprintf("line %d: %s", line, problem)
+	}
 	// At the end of the text the parser's mark is past its last line.
-	if last := strings.Count(strings.TrimRight(string(src), " \t\r\n"), "\n") + 1; line > last {
+	if last := strings.Count(strings.TrimRight(text, " \t\n"), "\n") + 1; line > last {
 		line = last
 	}
 	if strings.HasPrefix(problem, "found a tab character") {
-		lines := strings.Split(string(src), "\n")
+		lines := strings.Split(text, "\n")
 		for i := max(line-1, 0); i < len(lines); i++ {
 			l := lines[i]
 			if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
@@ -743,4 +750,25 @@ func syntaxLine(msg string, src []byte) string {
 		}
 	}
 	return fmt.Sprintf("line %d: %s", line, problem)
+}
+
+// utf16Text is a config's text as UTF-8: src decoded from UTF-16 where its
+// byte order mark says so (the YAML library reads such a file), else src.
+func utf16Text(src []byte) string {
+	var big bool
+	switch {
+	case bytes.HasPrefix(src, []byte{0xff, 0xfe}):
+	case bytes.HasPrefix(src, []byte{0xfe, 0xff}):
+		big = true
+	default:
+		return string(src)
+	}
+	u := make([]uint16, (len(src)-2)/2)
+	for i := range u {
+		a, b := uint16(src[2+2*i]), uint16(src[3+2*i])
+		if u[i] = b<<8 | a; big {
+			u[i] = a<<8 | b
+		}
+	}
+	return string(utf16.Decode(u))
 }

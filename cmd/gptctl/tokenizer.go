@@ -107,7 +107,12 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 	if shards, _ := data.ShardFiles(opts.OutDir, "train"); held == "" && len(shards) > 0 {
 		held = "token shards, " + filepath.Base(shards[0])
 	}
-	for _, f := range []string{"model.safetensors", "model.safetensors.index.json", "state.json", "best.json"} {
+	if parent := filepath.Dir(filepath.Clean(opts.OutDir)); held == "" {
+		if shards, _ := data.ShardFiles(parent, "train"); len(shards) > 0 {
+			return &usageError{fmt.Errorf("tokenizer train: --out %s is in %s, a data set of token shards, whose tokenizer the shards were made with: choose another --out", opts.OutDir, parent)}
+		}
+	}
+	for _, f := range []string{"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "config.json", "state.json", "best.json"} {
 		if _, err := os.Stat(filepath.Join(opts.OutDir, f)); held == "" && err == nil {
 			held = f
 		}

@@ -133,6 +133,8 @@ func TestTokenizerCommandErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(shardDir, "train_000.bin"), nil, 0o644)
 	modelDir := t.TempDir() // a run's best/, or a Hugging Face model
 	os.WriteFile(filepath.Join(modelDir, "model.safetensors"), nil, 0o644)
+	hfDir := t.TempDir() // a Hugging Face model with its weights in another format
+	os.WriteFile(filepath.Join(hfDir, "config.json"), []byte("{}"), 0o644)
 	tests = append(tests, []struct {
 		stdin string
 		args  []string
@@ -144,6 +146,8 @@ func TestTokenizerCommandErrors(t *testing.T) {
 		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", runDir}, "holds a gptctl run, model or data set (it has a run's job config"},
 		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", shardDir}, "holds a gptctl run, model or data set (it has token shards, train_000.bin)"},
 		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", modelDir}, "holds a gptctl run, model or data set (it has model.safetensors)"},
+		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", filepath.Join(shardDir, "tokenizer")}, "a data set of token shards, whose tokenizer the shards were made with"},
+		{"", []string{"train", "--data", text, "--vocab-size", "300", "--out", hfDir}, "(it has config.json)"},
 	}...)
 	tests = append(tests, struct {
 		stdin string
