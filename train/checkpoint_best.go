@@ -126,14 +126,12 @@ func settleBest(step int, v float64, b, kept *bestEval, better func(v, than floa
 	return &bestEval{step, v}, kept, true, rejoined, save
 }
 
-// settle is settleBest for a run whose patience is s: where what best/
-// held beyond the checkpoint joins the run's best, patience counts from it.
-func (s *patienceState) settle(step int, v float64, b, kept *bestEval, better func(v, than float64) bool) (nb, nkept *bestEval, improved, save bool) {
-	nb, nkept, improved, rejoined, save := settleBest(step, v, b, kept, better)
+// rejoined makes patience count from what best/ held beyond the
+// checkpoint where settleBest says it joined the run's best.
+func (s *patienceState) rejoined(rejoined bool) {
 	if rejoined {
 		s.SinceBest = 0
 	}
-	return nb, nkept, improved, save
 }
 
 // shownBest is the best evaluation a run reports, b or what best/ holds

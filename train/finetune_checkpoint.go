@@ -177,7 +177,7 @@ func (r *ftRun) save() error {
 }
 
 // saveBest writes the current model as DIR/best.
-func (r *ftRun) saveBest() error {
+func (r *ftRun) saveBest(v float64) error {
 	if err := r.syncGPU(); err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (r *ftRun) saveBest() error {
 		if err := writeTaskModel(tmp, r.model); err != nil {
 			return err
 		}
-		return sealBest(tmp, r.state.Step, r.model.info.Metric, r.state.BestMetric)
+		return sealBest(tmp, r.state.Step, r.model.info.Metric, v)
 	}); err != nil {
 		return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
 	}

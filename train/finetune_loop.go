@@ -442,19 +442,16 @@ func (r *ftRun) evaluate(ctx context.Context, m metrics) (map[string]float64, er
 	r.state.Val = val
 	metric := r.model.info.Metric
 	v := val[metric]
-	was, wasKept, wasSince := r.state.best(), r.kept, r.state.SinceBest
-	b, kept, improved, save := r.state.settle(r.state.Step, v, was, r.kept, r.better)
-	r.kept, r.state.BestStep, r.state.BestMetric = kept, b.Step, b.Value
+	// The state takes the evaluation once best/ holds what it says: a
+	// write that fails leaves both as they were.
+	b, kept, improved, rejoined, save := settleBest(r.state.Step, v, r.state.best(), r.kept, r.better)
 	if save {
-		if err := r.saveBest(); err != nil {
-			// best/ holds what it held: so does the state the summary reports.
-			r.kept, r.state.SinceBest, r.state.BestStep, r.state.BestMetric = wasKept, wasSince, 0, 0
-			if was != nil {
-				r.state.BestStep, r.state.BestMetric = was.Step, was.Value
-			}
+		if err := r.saveBest(v); err != nil {
 			return nil, err
 		}
 	}
+	r.kept, r.state.BestStep, r.state.BestMetric = kept, b.Step, b.Value
+	r.state.rejoined(rejoined)
 	r.state.evaluated(improved, r.cfg.Patience, r.state.Step, r.total, r.state.BestStep, "val "+metric)
 	return val, nil
 }

@@ -375,11 +375,9 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 	}
 	m["val_loss"] = v
 	r.state.ValLoss, r.state.HasValLoss = v, true
-	var b *bestEval
-	var improved, save bool
-	was, wasKept, wasSince := r.state.best(), r.kept, r.state.SinceBest
-	b, r.kept, improved, save = r.state.settle(r.state.Step, v, was, r.kept, lower)
-	r.state.BestVal, r.state.BestStep = b.Value, b.Step
+	// The state takes the evaluation once best/ holds what it says: a
+	// write that fails leaves both as they were.
+	b, kept, improved, rejoined, save := settleBest(r.state.Step, v, r.state.best(), r.kept, lower)
 	if save {
 		if err := r.syncGPU(); err != nil {
 			return err
@@ -390,14 +388,11 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 			}
 			return sealBest(tmp, r.state.Step, "val_loss", v)
 		}); err != nil {
-			// best/ holds what it held: so does the state the summary reports.
-			r.kept, r.state.SinceBest, r.state.BestVal, r.state.BestStep = wasKept, wasSince, 0, 0
-			if was != nil {
-				r.state.BestVal, r.state.BestStep = was.Value, was.Step
-			}
 			return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
 		}
 	}
+	r.kept, r.state.BestVal, r.state.BestStep = kept, b.Value, b.Step
+	r.state.rejoined(rejoined)
 	r.state.evaluated(improved, r.cfg.Patience, r.state.Step, r.cfg.MaxSteps, r.state.BestStep, "val_loss")
 	return nil
 }
