@@ -6,6 +6,7 @@ package graph
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -208,8 +209,7 @@ func (m *Machine) keepForwardScratch(order []*step, pos map[*step]int) {
 		if fwd >= 0 && fwd < at {
 			continue
 		}
-		delete(m.overScratch, st)
-		m.unshare(st)
+		m.ownGrad(st)
 	}
 }
 
@@ -223,8 +223,7 @@ func (m *Machine) placeOverScratch() {
 		buf := m.overScratch[st].ForwardScratch()
 		switch {
 		case len(buf) < n:
-			delete(m.overScratch, st)
-			m.unshare(st)
+			m.ownGrad(st)
 		case st.out == nil || &st.out[0] != &buf[0]:
 			st.out = buf[:n]
 			m.vals[st.slot] = tensor.New(tensor.WithShape(st.node.Shape().Clone()...), tensor.WithBacking(st.out))
@@ -235,11 +234,20 @@ func (m *Machine) placeOverScratch() {
 	}
 }
 
+// ownGrad gives st, a node of overScratch, a buffer of its own instead.
+func (m *Machine) ownGrad(st *step) {
+	delete(m.overScratch, st)
+	m.unshare(st)
+}
+
 // overScratchSteps returns the steps of overScratch in slot order, so
 // that the buffers those given their own take from acts are the same
 // from run to run.
-func (m *Machine) overScratchSteps() []*step {
-	return slices.SortedFunc(maps.Keys(m.overScratch), func(a, b *step) int { return a.slot - b.slot })
+func (m *Machine) overScratchSteps() []*step { return bySlot(maps.Keys(m.overScratch)) }
+
+// bySlot returns the steps in slot order.
+func bySlot(steps iter.Seq[*step]) []*step {
+	return slices.SortedFunc(steps, func(a, b *step) int { return a.slot - b.slot })
 }
 
 // keepInputs gives the ops whose scratch is their input's buffer one of
@@ -247,7 +255,8 @@ func (m *Machine) overScratchSteps() []*step {
 // last) reads the input after the op, or keeps it, or reads it without
 // running the op.
 func (m *Machine) keepInputs(pos, last map[*step]int) {
-	for st, in := range m.inPlace {
+	for _, st := range bySlot(maps.Keys(m.inPlace)) { // in slot order: each takes the next of acts
+		in := m.inPlace[st]
 		at, reads := pos[in]
 		if !reads {
 			continue
@@ -291,8 +300,7 @@ func (m *Machine) allocate(p *Program, order, fresh []*step, outputs []*G.Node) 
 		}
 		m.kept[st] = true
 		if m.overScratch[st] != nil {
-			delete(m.overScratch, st)
-			m.unshare(st)
+			m.ownGrad(st)
 		}
 		if st.pooled {
 			m.unpool(st)
