@@ -20,7 +20,7 @@ import (
 // is renamed to .prev.old and removed last, so that a kill never leaves it
 // half-deleted (recoverDir puts it back if a kill leaves no prev).
 func commitDir(runDir, name, prev string, fill func(tmp string) error) error {
-	tmp := filepath.Join(runDir, "."+name+".tmp")
+	cur, tmp := filepath.Join(runDir, name), filepath.Join(runDir, "."+name+".tmp")
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
@@ -31,13 +31,12 @@ func commitDir(runDir, name, prev string, fill func(tmp string) error) error {
 		// Free the space a half-written checkpoint holds (a full disk is
 		// the usual cause); the current one stays as it was.
 		os.RemoveAll(tmp)
-		cur := filepath.Join(runDir, name)
 		if _, serr := os.Stat(cur); serr != nil {
 			return fmt.Errorf("%w; %s was not written, and there was none before it", err, cur)
 		}
 		return fmt.Errorf("%w; %s is kept as it was", err, cur)
 	}
-	cur, old := filepath.Join(runDir, name), filepath.Join(runDir, "."+name+".old")
+	old := filepath.Join(runDir, "."+name+".old")
 	if _, err := os.Stat(cur); err == nil {
 		if prev != "" {
 			to := filepath.Join(runDir, prev)

@@ -500,8 +500,8 @@ func (m *taskModel) newPredictor(o InferOptions, device string, lens []int, tota
 		s.fixedT, s.opts, s.forwardOnGPU = m.info.MaxLen, modelOptions(device), true
 	} else {
 		s.opts = append(inferenceOptions(device), graph.SharedActivations(graph.NewActivationBuffers()))
-		if len(lens) > 0 { // the longest graph first: the others fit in its buffers
-			if _, err := s.get(slices.Max(lens)); err != nil {
+		if T := longestLen(lens); T > 0 { // the longest graph first: the others fit in its buffers
+			if _, err := s.get(T); err != nil {
 				return nil, err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -101,24 +102,8 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() { // before the training, not after it
 		return &data.InputError{Err: fmt.Errorf("tokenizer train: --out %s is a file, not a directory (choose another --out)", opts.OutDir)}
 	}
-	// A run's, a model's or a shard set's directory has its own tokenizer:
-	// the new files would replace it, or be the ones --tokenizer DIR reads.
-	held := heldRun(opts.OutDir)
-	if shards, _ := data.ShardFiles(opts.OutDir, "train"); held == "" && len(shards) > 0 {
-		held = "token shards, " + filepath.Base(shards[0])
-	}
-	if parent := filepath.Dir(filepath.Clean(opts.OutDir)); held == "" {
-		if shards, _ := data.ShardFiles(parent, "train"); len(shards) > 0 {
-			return &usageError{fmt.Errorf("tokenizer train: --out %s is in %s, a data set of token shards, whose tokenizer the shards were made with: choose another --out", opts.OutDir, parent)}
-		}
-	}
-	for _, f := range []string{"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "config.json", "state.json", "best.json"} {
-		if _, err := os.Stat(filepath.Join(opts.OutDir, f)); held == "" && err == nil {
-			held = f
-		}
-	}
-	if held != "" {
-		return &usageError{fmt.Errorf("tokenizer train: --out %s holds a gptctl run, model or data set (it has %s): --tokenizer %[1]s would read the new files instead of its own tokenizer; choose another --out", opts.OutDir, held)}
+	if err := tokenizerOut(opts.OutDir); err != nil {
+		return err
 	}
 	tok, err := data.TrainBPE(files, opts.VocabSize, opts.ErrOut)
 	if err != nil {
@@ -135,6 +120,29 @@ func tokenizerTrainRun(opts *TokenizerTrainOptions) error {
 	}
 	fmt.Fprintf(opts.ErrOut, "wrote %s: vocab %d, %d merges\n", opts.OutDir, tok.VocabSize(), tok.NumMerges())
 	return printJSON(opts.Out, map[string]any{"out": opts.OutDir, "vocab_size": tok.VocabSize(), "merges": tok.NumMerges()})
+}
+
+// tokenizerOut refuses a tokenizer train's --out dir that has a tokenizer
+// of its own, which the new files would replace or shadow (--tokenizer dir
+// would read them): a run's, a model's, a shard set's or the tokenizer/ of
+// one.
+func tokenizerOut(dir string) error {
+	held := heldRun(dir)
+	if held == "" {
+		held = strings.TrimPrefix(data.PrepareSign(dir), "it has ")
+	}
+	for _, f := range []string{"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "config.json", "state.json", "best.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); held == "" && err == nil {
+			held = f
+		}
+	}
+	if held != "" {
+		return &usageError{fmt.Errorf("tokenizer train: --out %s holds a gptctl run, model or data set (it has %s): --tokenizer %[1]s would read the new files instead of its own tokenizer; choose another --out", dir, held)}
+	}
+	if parent := filepath.Dir(filepath.Clean(dir)); data.PrepareSign(parent) != "" {
+		return &usageError{fmt.Errorf("tokenizer train: --out %s is in %s, a data set of token shards, whose tokenizer the shards were made with: choose another --out", dir, parent)}
+	}
+	return nil
 }
 
 func newCmdTokenizerCodec(decode bool, runF func(*TokenizerCodecOptions) error) *cobra.Command {
