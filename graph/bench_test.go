@@ -433,10 +433,7 @@ func TestSoftmaxSparesKeptLogits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, tgt := Int32Data(m.Idx), Int32Data(tg)
-	for j := range in {
-		in[j], tgt[j] = int32((j*7)%29), int32((j*5+1)%29)
-	}
+	fillTokens(Int32Data(m.Idx), Int32Data(tg))
 	if err := m.Run(logits); err != nil {
 		t.Fatal(err)
 	}
