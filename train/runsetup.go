@@ -239,7 +239,7 @@ func (r *run) resume() (*checkpoint, error) {
 	}
 	if r.finished && !samePath(r.cfg.Data, ck.Config.Data) { // a finished run reads no data, to compare
 		fmt.Fprintf(r.opt.Log, "note: data %s is not the run's, %s: a finished run trains no further (to train its model on it, start a new run with --init %s)\n",
-			r.cfg.Data, ck.Config.Data, filepath.Join(r.opt.OutDir, "checkpoint"))
+			r.cfg.Data, ck.Config.Data, filepath.Join(r.opt.OutDir, checkpointDir))
 	}
 	r.sum.Checkpoint = dir
 	dropout := r.cfg.Dropout // a training setting, which a resume may change
