@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -71,10 +72,14 @@ func expandInputs(inputs []string) ([]string, int64, error) {
 			if err != nil {
 				return nil, 0, &InputError{fmt.Errorf("input %q: bad pattern: %w", in, err)}
 			}
-			if len(m) == 0 {
+			visible := slices.DeleteFunc(slices.Clone(m), func(f string) bool { return hiddenMatch(in, f) })
+			if len(visible) == 0 {
+				if len(m) > 0 {
+					return nil, 0, &InputError{fmt.Errorf("input %q: only hidden files match (%s): a wildcard skips names that begin with '.', as the shell's does; begin the pattern's name with '.' to take them", in, m[0])}
+				}
 				return nil, 0, &InputError{fmt.Errorf("input %q: no files match", in)}
 			}
-			matches = m
+			matches = visible
 		}
 		for _, f := range matches {
 			fi, err := os.Stat(f)
@@ -100,6 +105,27 @@ func expandInputs(inputs []string) ([]string, int64, error) {
 		return nil, 0, &InputError{errors.New("no input files")}
 	}
 	return files, total, nil
+}
+
+// hiddenMatch reports whether the pattern's match f takes a hidden name
+// (one that begins with '.': an editor's backup, macOS's ._ resource
+// forks, a .git directory) by a wildcard, where the pattern's own part
+// does not begin with '.': the shell's * and ? skip such names, and a
+// corpus of *.txt is not meant to take ._notes.txt.
+func hiddenMatch(pattern, f string) bool {
+	sep := string(filepath.Separator)
+	ps := strings.Split(filepath.Clean(pattern), sep)
+	fs := strings.Split(filepath.Clean(f), sep)
+	if len(ps) != len(fs) {
+		return false
+	}
+	for i, p := range ps {
+		dot := strings.HasPrefix(p, ".") || strings.HasPrefix(p, `\.`) // \. is an escaped '.'
+		if strings.ContainsAny(p, "*?[") && !dot && strings.HasPrefix(fs[i], ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // unitBytes is the size of the text-file units: small enough that a corpus

@@ -819,6 +819,43 @@ func TestExpandInputsLiteralFirst(t *testing.T) {
 	}
 }
 
+// A wildcard skips hidden names, as the shell's does: a corpus of *.txt
+// copied from a Mac holds ._name.txt resource forks, which are not text.
+// A pattern whose name begins with '.' takes them.
+func TestExpandInputsSkipsHidden(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.txt", "._a.txt", ".git/x.txt", "sub/b.txt", ".only/.c.txt"} {
+		path := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		os.WriteFile(path, []byte("text"), 0o644)
+	}
+	for in, want := range map[string][]string{
+		"*.txt":    {"a.txt"},
+		".*.txt":   {"._a.txt"},
+		"?_a.txt":  nil,
+		"*/*.txt":  {"sub/b.txt"},
+		".*/*.txt": {".git/x.txt"},
+		"._a.txt":  {"._a.txt"},
+	} {
+		got, err := ExpandInputs([]string{filepath.Join(dir, in)})
+		for i := range got {
+			got[i], _ = filepath.Rel(dir, got[i])
+		}
+		if want == nil { // hidden matches alone: an error that names one
+			if err == nil || !strings.Contains(err.Error(), "only hidden files match") || !strings.Contains(err.Error(), "._a.txt") {
+				t.Errorf("ExpandInputs(%s) = %v, %v; want an error naming ._a.txt", in, got, err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ExpandInputs(%s) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if got, err := ExpandInputs([]string{filepath.Join(dir, ".only", ".*")}); err != nil || len(got) != 1 {
+		t.Errorf("ExpandInputs(.only/.*) = %v, %v; want .only/.c.txt", got, err)
+	}
+}
+
 // The validation share is a share of the bytes, whatever the units' sizes:
 // units alternately long and short (a chunk cut into a unit and its rest)
 // gave 12.5% for 10% when units were counted.
