@@ -14,7 +14,7 @@ import (
 // DeviceAdamW keeps the first and second moments of every weight that has
 // a gradient on the device.
 type DeviceAdamW struct {
-	Beta1, Beta2, Eps, WeightDecay float32
+	Beta1, Beta2, Eps, WeightDecay float64
 	Step                           int
 
 	t    *DeviceTrainer
@@ -22,7 +22,7 @@ type DeviceAdamW struct {
 }
 
 // NewAdamW allocates zeroed moments on the device for the trainer's weights.
-func (t *DeviceTrainer) NewAdamW(beta1, beta2, eps, weightDecay float32) (*DeviceAdamW, error) {
+func (t *DeviceTrainer) NewAdamW(beta1, beta2, eps, weightDecay float64) (*DeviceAdamW, error) {
 	o := &DeviceAdamW{Beta1: beta1, Beta2: beta2, Eps: eps, WeightDecay: weightDecay, t: t,
 		m: make([]kernels.Buffer, len(t.Grads)), v: make([]kernels.Buffer, len(t.Grads))}
 	dm := t.Machine
@@ -50,7 +50,7 @@ func (t *DeviceTrainer) NewAdamW(beta1, beta2, eps, weightDecay float32) (*Devic
 // and a weight without a gradient left alone. A step GuardStep refused
 // changes nothing on the device (Step still counts it: the run that
 // finds it stops).
-func (o *DeviceAdamW) Update(lr float32) error {
+func (o *DeviceAdamW) Update(lr float64) error {
 	o.Step++
 	t := o.t
 	for i, w := range t.Model.Params.List {
@@ -65,7 +65,7 @@ func (o *DeviceAdamW) Update(lr float32) error {
 		if err != nil {
 			return err
 		}
-		wd := float32(0)
+		wd := 0.0
 		if w.Decay() {
 			wd = o.WeightDecay
 		}

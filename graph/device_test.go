@@ -145,12 +145,12 @@ func cpuClip(grads [][]float32, maxNorm float64) float64 {
 }
 
 // cpuAdamW is train.AdamW.Update for moments m, v.
-func cpuAdamW(p *Params, grads, m, v [][]float32, lr, wd float32, step int) {
+func cpuAdamW(p *Params, grads, m, v [][]float32, lr, wd float64, step int) {
 	for i, w := range p.List {
 		if grads[i] == nil {
 			continue
 		}
-		decay := float32(0)
+		decay := 0.0
 		if w.Decay() {
 			decay = wd
 		}

@@ -61,10 +61,30 @@ func TestAdamWLarge(t *testing.T) {
 			mhat, vhat := wantM[i]/(1-math.Pow(b1, float64(step))), wantV[i]/(1-math.Pow(b2, float64(step)))
 			wantP[i] = float64(p[i])*(1-lr*wd) - lr*mhat/(math.Sqrt(vhat)+eps)
 		}
-		AdamW(p, g, m, v, float32(lr), float32(b1), float32(b2), float32(eps), float32(wd), step)
+		AdamW(p, g, m, v, lr, b1, b2, eps, wd, step)
 		testCheck(t, "p", p, wantP, 1e-6)
 		testCheck(t, "m", m, wantM, 5e-8)
 		testCheck(t, "v", v, wantV, 1e-8)
+	})
+}
+
+// TestAdamWConstantsAsPyTorch checks the moments of a first step from zero
+// against PyTorch's arithmetic: its Python-float constants rounded to
+// float32 once (1-beta2 = float32(0.001)), not 1 - float32(0.999), which is
+// 1.3e-5 (relative) below. (The AVX2 path rounds g² first: an ulp apart.)
+func TestAdamWConstantsAsPyTorch(t *testing.T) {
+	testBothPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		n := 37
+		p, g := testRand(rng, n, 1), testRand(rng, n, 0.1)
+		m, v := make([]float32, n), make([]float32, n)
+		AdamW(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 0, 1)
+		for i, gi := range g {
+			wantM, wantV := float32(0.1)*gi, float32(0.001)*gi*gi
+			if math.Abs(float64(m[i]-wantM)) > 3e-7*math.Abs(float64(wantM)) || math.Abs(float64(v[i]-wantV)) > 3e-7*float64(wantV) {
+				t.Fatalf("element %d: m %g, v %g; want %g, %g (1-beta rounded from float64)", i, m[i], v[i], wantM, wantV)
+			}
+		}
 	})
 }
 

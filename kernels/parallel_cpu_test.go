@@ -31,12 +31,17 @@ func TestParallelSplitsCoverLargeTensors(t *testing.T) {
 		for i := range g {
 			g[i] = 1
 		}
-		// Step 1 from zero with g=1: m=0.1, v=0.001, mhat=vhat^0.5=1, so
-		// p = -lr/(1+eps); an element stepped twice or not at all differs.
+		// Step 1 from zero with g=1: p = about -lr, as one weight alone
+		// steps; an element stepped twice or not at all differs.
+		one := []float32{0}
+		AdamW(one, []float32{1}, []float32{0}, []float32{0}, 0.5, 0.9, 0.999, 0, 0.1, 1)
+		if math.Abs(float64(one[0])+0.5) > 1e-6 {
+			t.Fatalf("AdamW on one weight: %g, want -0.5", one[0])
+		}
 		AdamW(p, g, m, v, 0.5, 0.9, 0.999, 0, 0.1, 1)
 		for i, x := range p {
-			if x != -0.5 {
-				t.Fatalf("AdamW on %d weights: p[%d] = %g, want -0.5 (every weight stepped once)", n, i, x)
+			if x != one[0] {
+				t.Fatalf("AdamW on %d weights: p[%d] = %g, want %g (every weight stepped once)", n, i, x, one[0])
 			}
 		}
 

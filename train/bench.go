@@ -193,9 +193,9 @@ func (b *benchRun) step() (float32, error) {
 	var loss, norm float64
 	var err error
 	if b.gpu != nil { // the step waits for the gradient norm, so its time is the device's
-		loss, norm, err = b.gpu.step(fill, b.cfg.GradAccum, nil, b.cfg.GradClip, float32(b.cfg.LR), true)
+		loss, norm, err = b.gpu.step(fill, b.cfg.GradAccum, nil, b.cfg.GradClip, b.cfg.LR, true)
 	} else {
-		loss, norm, err = cpuStep(b.tr, b.params, b.optim, b.grads, b.cfg.GradAccum, b.cfg.GradClip, float32(b.cfg.LR), fill)
+		loss, norm, err = cpuStep(b.tr, b.params, b.optim, b.grads, b.cfg.GradAccum, b.cfg.GradClip, b.cfg.LR, fill)
 	}
 	var nf *nonFiniteStep
 	switch {

@@ -124,7 +124,7 @@ func nonNegative(bad func(format string, args ...any), keys ...intKey) {
 
 // newAdamW is an AdamW over p's weights with these settings.
 func (a AdamWConfig) newAdamW(p *graph.Params) *AdamW {
-	return NewAdamW(p, float32(a.Beta1), float32(a.Beta2), float32(a.Eps), float32(a.WeightDecay))
+	return NewAdamW(p, a.Beta1, a.Beta2, a.Eps, a.WeightDecay)
 }
 
 // GPUMath is how a run on a GPU computes; the CPU ignores it.

@@ -63,7 +63,7 @@ type gpuTrainer interface {
 	// weights, when not nil, are the micro-batches' weights in the mean
 	// gradient (summing to 1), in place of 1/accum each; the loss returned
 	// is the plain mean all the same.
-	step(fill func() error, accum int, weights []float32, clip float64, lr float32, look bool) (loss, gradNorm float64, err error)
+	step(fill func() error, accum int, weights []float32, clip float64, lr float64, look bool) (loss, gradNorm float64, err error)
 	// eval returns the loss of the batch in the input nodes, in evaluation mode.
 	eval() (float64, error)
 	// grad downloads the gradient of weight i (nil if it has none).

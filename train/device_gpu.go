@@ -109,7 +109,7 @@ func (f *deviceForward) value(n *G.Node) ([]float32, error) { return f.dm.Value(
 func (f *deviceForward) lossRows(loss *G.Node) (int, error) { return f.dm.LossCount(loss) }
 func (f *deviceForward) close()                             { f.dm.Close() }
 
-func (g *deviceRun) step(fill func() error, accum int, weights []float32, clip float64, lr float32, look bool) (float64, float64, error) {
+func (g *deviceRun) step(fill func() error, accum int, weights []float32, clip float64, lr float64, look bool) (float64, float64, error) {
 	g.steps++
 	var sum float64
 	for micro := range accum {

@@ -306,7 +306,7 @@ func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 	if math.IsNaN(res.gradNorm) || math.IsInf(res.gradNorm, 0) {
 		return res, &NonFiniteError{fmt.Errorf("the gradient norm is %v (lower lr)", res.gradNorm)}
 	}
-	r.optim.Update(r.model.params, r.grads, float32(lr))
+	r.optim.Update(r.model.params, r.grads, lr)
 	return res, nil
 }
 
@@ -363,7 +363,7 @@ func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
 	// the device's guard, which the next step that looks reports. A
 	// checkpoint step takes the sums, so that the saved window holds them.
 	look := r.logsAt(r.state.Step+1) || r.savesAt(r.state.Step+1) || r.cfg.OnNonFinite == "skip" // skip: each step's norm decides
-	_, norm, err := gpu.step(fill, len(micro), weights, r.cfg.GradClip, float32(lr), look)
+	_, norm, err := gpu.step(fill, len(micro), weights, r.cfg.GradClip, lr, look)
 	var late *lateNonFinite
 	if errors.As(err, &late) {
 		return res, &NonFiniteError{late.at(r.state.Step + 1)}

@@ -13,13 +13,13 @@ import (
 
 // AdamW keeps the first and second moments of every weight.
 type AdamW struct {
-	Beta1, Beta2, Eps, WeightDecay float32
+	Beta1, Beta2, Eps, WeightDecay float64
 	Step                           int
 	M, V                           [][]float32
 }
 
 // NewAdamW allocates zeroed moments for params.
-func NewAdamW(p *graph.Params, beta1, beta2, eps, weightDecay float32) *AdamW {
+func NewAdamW(p *graph.Params, beta1, beta2, eps, weightDecay float64) *AdamW {
 	o := &AdamW{Beta1: beta1, Beta2: beta2, Eps: eps, WeightDecay: weightDecay}
 	for _, w := range p.List {
 		o.M = append(o.M, make([]float32, len(w.Data)))
@@ -30,13 +30,13 @@ func NewAdamW(p *graph.Params, beta1, beta2, eps, weightDecay float32) *AdamW {
 
 // Update applies one step with learning rate lr; grads[i] belongs to
 // p.List[i]. A weight without a gradient is left alone, as PyTorch does.
-func (o *AdamW) Update(p *graph.Params, grads [][]float32, lr float32) {
+func (o *AdamW) Update(p *graph.Params, grads [][]float32, lr float64) {
 	o.Step++
 	for i, w := range p.List {
 		if grads[i] == nil {
 			continue
 		}
-		wd := float32(0)
+		wd := 0.0
 		if w.Decay() {
 			wd = o.WeightDecay
 		}
@@ -73,7 +73,7 @@ func ClipGrads(grads [][]float32, maxNorm float64) float64 {
 // gradient norm before clipping; a loss or a norm that is not finite stops
 // it before the update, with a *nonFiniteStep. pretrain and bench step
 // with it.
-func cpuStep(tr *graph.Trainer, p *graph.Params, o *AdamW, grads [][]float32, accum int, clip float64, lr float32, fill func() error) (loss, norm float64, err error) {
+func cpuStep(tr *graph.Trainer, p *graph.Params, o *AdamW, grads [][]float32, accum int, clip float64, lr float64, fill func() error) (loss, norm float64, err error) {
 	var sum float64
 	var bad *nonFiniteStep
 	for micro := range accum {

@@ -93,7 +93,7 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.state.lrScale()
 		t0 := time.Now()
 		logged := done%cfg.LogInterval == 0 || evaluated
-		loss, err := r.trainStep(float32(lr), logged)
+		loss, err := r.trainStep(lr, logged)
 		var m metrics
 		switch {
 		case errors.Is(err, errSkipped): // the evaluation and checkpoint due at it still happen
@@ -455,7 +455,7 @@ func (r *run) resumePoint() string {
 
 // trainStep runs GradAccum micro-batches, clips and applies AdamW. On a GPU
 // the loss is downloaded only when logged (NaN otherwise).
-func (r *run) trainStep(lr float32, logged bool) (float64, error) {
+func (r *run) trainStep(lr float64, logged bool) (float64, error) {
 	if r.gpu != nil {
 		fill := func() error {
 			return r.train.Fill(graph.Int32Data(r.model.Idx), graph.Int32Data(r.targets), r.model.B)

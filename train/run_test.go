@@ -1071,7 +1071,7 @@ func TestResumeTakesOptimizerSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.close()
-		if o := r.optim; o.WeightDecay != float32(resumed.WeightDecay) || o.Beta1 != 0.8 || o.Eps != 1e-6 || o.Step != 10 {
+		if o := r.optim; o.WeightDecay != resumed.WeightDecay || o.Beta1 != 0.8 || o.Eps != 1e-6 || o.Step != 10 {
 			t.Errorf("weight_decay %s: resumed optimizer %v %v %v at step %d, want the job's settings at step 10", wd, o.Beta1, o.Eps, o.WeightDecay, o.Step)
 		}
 		if _, err := Pretrain(context.Background(), resumed, Options{OutDir: dir, Resume: true, Log: io.Discard}); err != nil {

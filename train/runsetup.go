@@ -166,8 +166,8 @@ func (r *run) newModel() error {
 	// A resume keeps its moments but takes the job's settings, which
 	// --resume --set may change, as finetune does: the checkpoint's were
 	// read from its own train.yaml.
-	r.optim.Beta1, r.optim.Beta2 = float32(r.cfg.Beta1), float32(r.cfg.Beta2)
-	r.optim.Eps, r.optim.WeightDecay = float32(r.cfg.Eps), float32(r.cfg.WeightDecay)
+	r.optim.Beta1, r.optim.Beta2 = r.cfg.Beta1, r.cfg.Beta2
+	r.optim.Eps, r.optim.WeightDecay = r.cfg.Eps, r.cfg.WeightDecay
 	return nil
 }
 

@@ -107,7 +107,7 @@ func main() {
 	must(os.WriteFile(filepath.Join(*out, "manifest.json"), mb, 0o644))
 	writeF32(filepath.Join(*out, "init.bin"), init)
 
-	opt := train.NewAdamW(p, float32(cfg.Beta1), float32(cfg.Beta2), float32(cfg.Eps), float32(cfg.WeightDecay))
+	opt := train.NewAdamW(p, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay)
 	m, err := graph.New(p, cfg.BatchSize, cfg.T(), &kernels.Mode{}, kernels.NewRNG(cfg.Seed+1))
 	must(err)
 	loss, targets, err := m.LMLoss()
@@ -156,7 +156,7 @@ func main() {
 			writeF32(filepath.Join(*out, "grads1.bin"), grads)
 		}
 		gn := train.ClipGrads(grads, cfg.GradClip)
-		opt.Update(p, grads, float32(lr))
+		opt.Update(p, grads, lr)
 		fmt.Fprintf(lf, "{\"step\":%d,\"loss\":%.8g,\"gn\":%.8g,\"lr\":%.10g}\n", step+1, l, gn, lr)
 		if math.IsNaN(float64(l)) {
 			log.Fatalf("step %d: the loss is NaN", step+1)
