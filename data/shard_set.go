@@ -66,24 +66,34 @@ func ShardFiles(dir, prefix string) ([]string, error) {
 }
 
 // OpenShardSet opens every shard DIR/PREFIX_NNN.bin (prefix "train" or
-// "val" for the output of Prepare). The shards must share a vocabulary size.
-func OpenShardSet(dir, prefix string) (*ShardSet, error) {
+// "val" for the output of Prepare), of each prefix in turn as one set (a
+// prefix of several without shards adds none). The shards must share a
+// vocabulary size.
+func OpenShardSet(dir string, prefixes ...string) (*ShardSet, error) {
 	if err := CheckPrepared(dir); err != nil {
 		return nil, err
 	}
-	files, err := ShardFiles(dir, prefix)
-	if err != nil {
-		return nil, err
+	var files []string
+	for _, prefix := range prefixes {
+		f, err := ShardFiles(dir, prefix)
+		if err != nil {
+			return nil, err
+		}
+		for i, f := range f { // numbered from 0 without a gap: a set copied in part trains on part
+			if n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix+"_"), ".bin")); n != i {
+				return nil, &InputError{fmt.Errorf("shard set %s: %s is missing (the set goes on with %s): copy the whole set, or run gptctl data prepare again", dir, filepath.Base(ShardPath(dir, prefix, i)), filepath.Base(f))}
+			}
+		}
+		files = append(files, f...)
+	}
+	pattern := "{" + strings.Join(prefixes, ",") + "}_*.bin"
+	if len(prefixes) == 1 {
+		pattern = prefixes[0] + "_*.bin"
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no shards %s in %s (run gptctl data prepare --out %s)", prefix+"_*.bin", dir, dir)
+		return nil, fmt.Errorf("no shards %s in %s (run gptctl data prepare --out %s)", pattern, dir, dir)
 	}
-	for i, f := range files { // numbered from 0 without a gap: a set copied in part trains on part
-		if n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix+"_"), ".bin")); n != i {
-			return nil, &InputError{fmt.Errorf("shard set %s: %s is missing (the set goes on with %s): copy the whole set, or run gptctl data prepare again", dir, filepath.Base(ShardPath(dir, prefix, i)), filepath.Base(f))}
-		}
-	}
-	set := &ShardSet{name: filepath.Join(dir, prefix+"_*.bin")}
+	set := &ShardSet{name: filepath.Join(dir, pattern)}
 	for _, f := range files {
 		s, err := OpenShard(f)
 		if err != nil {

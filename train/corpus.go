@@ -121,7 +121,7 @@ func (c *corpus) load(ctx context.Context, cfg Config, tok data.Tokenizer) error
 	}
 	var err error
 	if dataDir {
-		err = c.train.openCheckedShards(ctx, "data", cfg.Data, "train", tok)
+		err = c.train.openCheckedShards(ctx, "data", cfg.Data, []string{"train"}, tok)
 	} else {
 		c.train.mem, err = encodeCorpusContext(ctx, "data", cfg.Data, tok)
 	}
@@ -179,25 +179,34 @@ func checkShardTokenizers(cfg Config, tok data.Tokenizer, checkData, valDir bool
 func (c *corpus) loadVal(ctx context.Context, cfg Config, valText string, dataDir, valDir bool) error {
 	var err error
 	switch {
-	case valDir: // a held-out set prepared alone has only training shards
-		prefix := "val"
-		if onlyTrainShards(cfg.ValData) {
-			prefix = "train"
-		}
-		err = c.val.openCheckedShards(ctx, "val_data", cfg.ValData, prefix, c.tok)
+	case valDir:
+		err = c.val.openCheckedShards(ctx, "val_data", cfg.ValData, heldOutPrefixes(cfg), c.tok)
 	case valText != "":
 		c.val.mem, err = encodeCorpusContext(ctx, "val_data", valText, c.tok)
 	case dataDir:
 		if onlyTrainShards(cfg.Data) {
 			return inputErrorf("data %s: no validation shards (data prepare wrote none: --val-fraction 0, or too little text for the fraction); prepare it with a larger --val-fraction, or set val_data to a held-out file or shard directory", cfg.Data)
 		}
-		err = c.val.openCheckedShards(ctx, "data", cfg.Data, "val", c.tok)
+		err = c.val.openCheckedShards(ctx, "data", cfg.Data, []string{"val"}, c.tok)
 	default:
 		all := c.train.mem
 		n := int(float64(all.Len()) * (1 - cfg.ValFraction))
 		c.train.mem, c.val.mem = all.slice(0, n), all.slice(n, all.Len())
 	}
 	return err
+}
+
+// heldOutPrefixes is the shards of the val_data directory that validate: a
+// directory prepared for validation is held out whole, its train and val
+// splits (data prepare splits off 0.5% by default, which alone would be a
+// small sample); the data directory itself as val_data gives its val split.
+func heldOutPrefixes(cfg Config) []string {
+	if a, err := os.Stat(cfg.Data); err == nil {
+		if b, err := os.Stat(cfg.ValData); err == nil && os.SameFile(a, b) {
+			return []string{"val"}
+		}
+	}
+	return []string{"train", "val"}
 }
 
 // corpusTokenizer is the tokenizer cfg.Tokenizer names (a char vocabulary
@@ -228,11 +237,11 @@ func corpusTokenizer(ctx context.Context, cfg Config, dataDir bool, valText stri
 	return tok, own, nil
 }
 
-// openShards opens the prefix shards of dir, whose ids must fit tok's
-// vocabulary (checkSavedTokenizer compares the tokenizer saved beside
-// them, once per directory).
-func (s *split) openShards(key, dir, prefix string, tok data.Tokenizer) error {
-	set, err := data.OpenShardSet(dir, prefix)
+// openShards opens the shards of dir of the prefixes, in turn, whose ids
+// must fit tok's vocabulary (checkSavedTokenizer compares the tokenizer
+// saved beside them, once per directory).
+func (s *split) openShards(key, dir string, prefixes []string, tok data.Tokenizer) error {
+	set, err := data.OpenShardSet(dir, prefixes...)
 	if err != nil {
 		return &InputError{Err: fmt.Errorf("%s: %w", key, err)}
 	}
@@ -249,8 +258,8 @@ func (s *split) openShards(key, dir, prefix string, tok data.Tokenizer) error {
 // the first step, not when a batch happens to draw it (then the run failed
 // after its start, or trained on it). A cancelled ctx stops the read
 // (errLoadStopped).
-func (s *split) openCheckedShards(ctx context.Context, key, dir, prefix string, tok data.Tokenizer) error {
-	if err := s.openShards(key, dir, prefix, tok); err != nil {
+func (s *split) openCheckedShards(ctx context.Context, key, dir string, prefixes []string, tok data.Tokenizer) error {
+	if err := s.openShards(key, dir, prefixes, tok); err != nil {
 		return err
 	}
 	err := s.sh.Check(ctx)

@@ -327,7 +327,7 @@ func openEvalShards(dir, prefix string, tok data.Tokenizer) (*data.ShardSet, err
 		return nil, err
 	}
 	var s split
-	if err := s.openShards("data", dir, prefix, tok); err != nil {
+	if err := s.openShards("data", dir, []string{prefix}, tok); err != nil {
 		return nil, err
 	}
 	return s.sh, nil

@@ -181,7 +181,7 @@ func (r *run) restore(ck *checkpoint) error {
 		return dataChange(r.cfg, ck.Config, err)
 	}
 	if len(ck.State.ValSampler) > 0 { // not in checkpoints of older builds
-		if err := r.val.Restore(ck.State.ValSampler); err != nil {
+		if err := r.val.Restore(ck.State.ValSampler); err != nil && !r.heldOutValSplit(ck.State.ValSampler) {
 			val := r.cfg.ValData
 			if val == "" {
 				val = r.cfg.Data + "'s validation split"
@@ -190,6 +190,29 @@ func (r *run) restore(ck *checkpoint) error {
 		}
 	}
 	return nil
+}
+
+// heldOutValSplit takes the val split alone of a val_data shard directory
+// as a run's validation data when the run began so (builds before
+// 2026-12-02 held out only that split of a directory with one) and its
+// checkpoint's validation state, saved, restores on it.
+func (r *run) heldOutValSplit(saved []byte) bool {
+	if r.cfg.ValData == "" || !isDir(r.cfg.ValData) || len(heldOutPrefixes(r.cfg)) == 1 || onlyTrainShards(r.cfg.ValData) {
+		return false
+	}
+	var s split
+	if s.openShards("val_data", r.cfg.ValData, []string{"val"}, r.tok) != nil {
+		return false
+	}
+	src, err := s.sampler(r.cfg.T(), r.cfg.Seed+3)
+	if err != nil || src.Restore(saved) != nil {
+		s.sh.Close()
+		return false
+	}
+	r.corpus.val.sh.Close()
+	r.corpus.val, r.val = s, src
+	fmt.Fprintf(r.opt.Log, "val_data %s: validating on its val split alone, as the run began (a new run holds out all of its shards)\n", r.cfg.ValData)
+	return true
 }
 
 // openOutputs opens the run's metrics.jsonl and writes its job config.

@@ -97,8 +97,10 @@ func TestPretrainOnShardsOfAnotherTokenizer(t *testing.T) {
 }
 
 // val_data takes a held-out text file or shard directory beside a corpus of
-// either kind: a directory prepared alone (only training shards) gives its
-// training shards, one with a val split its val shards.
+// either kind: a directory prepared for validation is held out whole, its
+// training shards and its val split (data prepare's default 0.5% would be
+// a small sample alone); data's own directory as val_data gives its val
+// split.
 func TestValDataWithShards(t *testing.T) {
 	dir := t.TempDir()
 	text := strings.Repeat("to be, or not to be: that is the question. ", 300)
@@ -114,6 +116,15 @@ func TestValDataWithShards(t *testing.T) {
 		return out
 	}
 	shards, heldShards, noVal := prepare("shards", corpus, 0.2), prepare("held", heldFile, 0), prepare("noval", corpus, 0)
+	heldSplit := prepare("heldsplit", heldFile, 0.2)
+	ownVal := func() int64 {
+		co, err := loadCorpus(context.Background(), tinyConfig(t, "data="+shards), nil, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer co.close()
+		return co.val.len()
+	}()
 	heldIDs := int64(len(tok.Encode(strings.Repeat(held, 20))))
 	tokDir := filepath.Join(dir, "tok")
 	os.Mkdir(tokDir, 0o755)
@@ -125,6 +136,8 @@ func TestValDataWithShards(t *testing.T) {
 		train, val int64 // tokens; 0: not checked
 	}{
 		{"shards, val shards alone", []string{"data=" + shards, "val_data=" + heldShards}, 0, heldIDs},
+		{"shards, val shards with a val split", []string{"data=" + shards, "val_data=" + heldSplit}, 0, heldIDs},
+		{"shards, their own directory as val_data", []string{"data=" + shards, "val_data=" + shards + "/"}, 0, ownVal},
 		{"shards, val text", []string{"data=" + shards, "val_data=" + heldFile}, 0, heldIDs},
 		{"shards without a val split, val text", []string{"data=" + noVal, "val_data=" + heldFile}, int64(len(tok.Encode(text))), heldIDs},
 		{"text, val shards", []string{"data=" + corpus, "tokenizer=" + tokDir, "val_data=" + heldShards}, int64(len(tok.Encode(text))), heldIDs},
@@ -202,5 +215,65 @@ func TestPretrainRefusesDamagedShard(t *testing.T) {
 				t.Errorf("%s damaged: the run wrote %s", c.shard, f)
 			}
 		}
+	}
+}
+
+// A run begun when a val_data shard directory validated on its val split
+// alone (before 2026-12-02) resumes so: its checkpoint's validation state
+// restores on that split; a state of other data is still refused.
+func TestResumeHeldOutValSplit(t *testing.T) {
+	dir := t.TempDir()
+	shards := byteShards(t, dir)
+	text := filepath.Join(dir, "held.txt")
+	if err := os.WriteFile(text, []byte(data.BuiltinCorpus()[200000:300000]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	held := filepath.Join(dir, "held")
+	opts := data.DefaultPrepareOptions()
+	opts.Tokenizer, opts.Inputs, opts.OutDir, opts.ValFraction = data.ByteTokenizer{}, []string{text}, held, 0.2
+	if _, err := data.Prepare(opts); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig(t, "data="+shards, "val_data="+held, "tokenizer=byte", "max_steps=10", "checkpoint_interval=0")
+	run := filepath.Join(dir, "run")
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: run, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	stateOn := func(prefix string) []byte {
+		var s split
+		if err := s.openShards("val_data", held, []string{prefix}, data.ByteTokenizer{}); err != nil {
+			t.Fatal(err)
+		}
+		defer s.sh.Close()
+		src, err := s.sampler(cfg.T(), cfg.Seed+3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := src.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	resume := func(saved []byte, steps string) (string, error) {
+		ck := filepath.Join(run, checkpointDir)
+		var st State
+		if err := readState(ck, &st); err != nil {
+			t.Fatal(err)
+		}
+		st.ValSampler = saved
+		if err := writeState(filepath.Join(ck, stateFile), st); err != nil {
+			t.Fatal(err)
+		}
+		var log bytes.Buffer
+		more := tinyConfig(t, "data="+shards, "val_data="+held, "tokenizer=byte", "max_steps="+steps, "checkpoint_interval=0")
+		_, err := Pretrain(context.Background(), more, Options{OutDir: run, Resume: true, Log: &log})
+		return log.String(), err
+	}
+	if log, err := resume(stateOn("val"), "12"); err != nil || !strings.Contains(log, "validating on its val split alone") {
+		t.Errorf("a run begun on the val split alone: %v\n%s", err, log)
+	}
+	if _, err := resume(stateOn("train"), "14"); err == nil || !strings.Contains(err.Error(), "the validation data") {
+		t.Errorf("a validation state of other data: %v; want it refused", err)
 	}
 }
