@@ -118,7 +118,7 @@ func charsOf(path string, add func(string)) error {
 			return nil
 		})
 	}
-	return jsonlLines(f, func(s string, line int) error {
+	return jsonlLines(f, path, func(s string, line int) error {
 		text, err := JSONLText(s, path, line)
 		add(text)
 		return err

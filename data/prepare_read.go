@@ -358,16 +358,22 @@ func nextUnit(s string, size int, cuts Cuts) int {
 // readJSONL adds every non-blank line of a .jsonl file as a document,
 // decoded later by the encoding workers.
 func (r *prepReader) readJSONL(f io.Reader, path string) error {
-	return jsonlLines(f, func(s string, line int) error {
+	return jsonlLines(f, path, func(s string, line int) error {
 		return r.add(prepUnit{text: s, json: true, eot: true, file: path, line: line})
 	})
 }
 
-// jsonlLines calls fn with every non-blank line of a .jsonl stream and its
-// 1-based number; a byte order mark before the first is dropped.
-func jsonlLines(f io.Reader, fn func(s string, line int) error) error {
+// jsonlLines calls fn with every non-blank line of a .jsonl stream (path,
+// for errors) and its 1-based number; a byte order mark before the first
+// is dropped. A long line that does not begin with '{' is refused before
+// it is read: a .jsonl name on a minified JSON array or a text file would
+// be read whole, a line of gigabytes, only to be refused at its first byte.
+func jsonlLines(f io.Reader, path string, fn func(s string, line int) error) error {
 	br := bufio.NewReaderSize(f, 1<<20)
 	for line := 1; ; line++ {
+		if err := jsonlLineStart(br, path, line); err != nil {
+			return err
+		}
 		s, err := br.ReadString('\n')
 		if line == 1 {
 			s = string(TrimBOM([]byte(s)))
@@ -384,6 +390,31 @@ func jsonlLines(f io.Reader, fn func(s string, line int) error) error {
 			return err
 		}
 	}
+}
+
+// jsonlLineStart looks at the start of the next line in br and refuses
+// one longer than 64 KiB whose first byte past spaces and a byte order
+// mark is not '{' (a shorter one gets JSONLText's account of what it is).
+func jsonlLineStart(br *bufio.Reader, path string, line int) error {
+	const look = 64 << 10
+	head, _ := br.Peek(look)
+	rest := head
+	if line == 1 {
+		rest = TrimBOM(rest)
+	}
+	rest = bytes.TrimLeft(rest, " \t\r\f\v")
+	switch {
+	case len(head) < look || bytes.IndexByte(head, '\n') >= 0:
+		return nil
+	case len(rest) == 0 || rest[0] == '{':
+		return nil
+	case WideNote(head) != "" && line == 1:
+		return &InputError{fmt.Errorf("%s %s", path, WideNote(head))}
+	case rest[0] == '[':
+		return &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: the line begins a JSON array; a .jsonl corpus holds one object a line (write each element on a line of its own, e.g. jq -c '.[]' FILE)", path, line)}
+	}
+	r, _ := utf8.DecodeRune(rest)
+	return &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: the line begins with %q (a text file is read as text under another name than .jsonl)", path, line, r)}
 }
 
 // JSONLText returns the document of one line of a .jsonl corpus, the
@@ -578,7 +609,7 @@ func openCorpusFile(path string) (*os.File, bool, error) {
 // (path names it in errors).
 func JSONLDocuments(f io.Reader, path string, fn func(doc string) error) error {
 	var docErr error // the last error of a line or of fn, returned as it is
-	err := jsonlLines(f, func(s string, line int) error {
+	err := jsonlLines(f, path, func(s string, line int) error {
 		doc, err := JSONLText(s, path, line)
 		if err == nil {
 			err = fn(doc)

@@ -938,6 +938,44 @@ func TestJSONLTextErrors(t *testing.T) {
 	}
 }
 
+// A long .jsonl line that is not an object is refused from its first
+// bytes, before it is read whole (a minified JSON array or a text file of
+// gigabytes named .jsonl, one line, took some times its size in memory to
+// be refused); later lines too, and by prepare, the char vocabulary and
+// pretraining's reader alike.
+func TestJSONLLongLineRefusedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	obj := `{"text": "a document"}` + "\n"
+	for name, c := range map[string]struct{ text, want string }{
+		"array.jsonl": {"[" + strings.Repeat(`{"text": "abc"}, `, 20000) + `{"text": "abc"}]`, "array.jsonl:1: want a JSON object {\"text\": ...}: the line begins a JSON array"},
+		"text.jsonl":  {"\ufeff" + strings.Repeat("plain text without a newline ", 5000), "text.jsonl:1: want a JSON object {\"text\": ...}: the line begins with 'p'"},
+		"later.jsonl": {obj + obj + "  " + strings.Repeat("x", 100000), "later.jsonl:3: want a JSON object {\"text\": ...}: the line begins with 'x'"},
+	} {
+		path := writeTemp(t, dir, name, c.text)
+		var ie *InputError
+		err := ReadCorpusFile(path, 0, func(string, bool) error { return nil })
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: read: %v; want %q", name, err, c.want)
+		}
+		if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{path}, OutDir: filepath.Join(dir, "out-"+name)}); !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: prepare: %v; want %q", name, err, c.want)
+		}
+		if _, err := CharTokenizerOf([]string{path}); !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: char vocabulary: %v; want %q", name, err, c.want)
+		}
+	}
+	// A long line that is an object, and short lines of other JSON, read as before.
+	long := writeTemp(t, dir, "long.jsonl", `{"text": "`+strings.Repeat("y", 100000)+`"}`)
+	n := 0
+	if err := ReadCorpusFile(long, 0, func(s string, _ bool) error { n += len(s); return nil }); err != nil || n != 100000 {
+		t.Errorf("a long object line: %d bytes, %v", n, err)
+	}
+	short := writeTemp(t, dir, "short.jsonl", obj+"[1, 2]\n")
+	if err := ReadCorpusFile(short, 0, func(string, bool) error { return nil }); err == nil || !strings.Contains(err.Error(), "short.jsonl:2: want a JSON object {\"text\": ...}: the line is a JSON array") {
+		t.Errorf("a short array line: %v", err)
+	}
+}
+
 // A token shard named as a text input is refused: its header and ids read
 // as characters made a corpus of noise without a word.
 func TestShardIsNotText(t *testing.T) {
