@@ -141,7 +141,10 @@ func Prepare(opts PrepareOptions) (_ PrepareStats, err error) {
 	case w.train.tokens == 0:
 		err = &InputError{fmt.Errorf("--val-fraction %g leaves no training text: lower it", opts.ValFraction)}
 	default:
-		err = publish(stage, opts.OutDir)
+		err = writeManifest(stage, opts.Tokenizer, w)
+		if err == nil {
+			err = publish(stage, opts.OutDir)
+		}
 	}
 	stats.TrainShards, stats.ValShards = w.train.shards, w.val.shards
 	stats.Seconds = time.Since(start).Seconds()

@@ -1,8 +1,10 @@
 package data
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,6 +218,9 @@ func publish(stage, outDir string) error {
 	if err := publishTokenizer(filepath.Join(stage, shardTokenizerDir), filepath.Join(outDir, shardTokenizerDir)); err != nil {
 		return err
 	}
+	if err := os.Rename(filepath.Join(stage, ManifestFile), filepath.Join(outDir, ManifestFile)); err != nil {
+		return err
+	}
 	if err := SyncDir(outDir); err != nil { // the moves are durable before the mark goes
 		return err
 	}
@@ -223,6 +228,76 @@ func publish(stage, outDir string) error {
 		return err
 	}
 	return SyncDir(outDir)
+}
+
+// ManifestFile records what a prepare wrote into its directory, so that a
+// set copied in part (an interrupted copy of the shards, which copies them
+// in name order, leaves the first ones) is refused, not trained on.
+const ManifestFile = "shards.json"
+
+// manifest is ManifestFile's content.
+type manifest struct {
+	Tokenizer string        `json:"tokenizer"`
+	VocabSize int           `json:"vocab_size"`
+	Train     manifestSplit `json:"train"`
+	Val       manifestSplit `json:"val"`
+}
+
+type manifestSplit struct {
+	Shards int   `json:"shards"`
+	Tokens int64 `json:"tokens"`
+}
+
+// writeManifest writes the manifest of the set w wrote into stage.
+func writeManifest(stage string, tok Tokenizer, w *prepWriter) error {
+	b, err := json.MarshalIndent(manifest{Tokenizer: tok.Name(), VocabSize: tok.VocabSize(),
+		Train: manifestSplit{w.train.shards, w.train.tokens}, Val: manifestSplit{w.val.shards, w.val.tokens}}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFile(filepath.Join(stage, ManifestFile), append(b, '\n'))
+}
+
+// readManifest reads dir's manifest: nil where there is none (a set of a
+// build before 2026-12-02).
+func readManifest(dir string) (*manifest, error) {
+	path := filepath.Join(dir, ManifestFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, &InputError{fmt.Errorf("shard set %s: %s is damaged (%v): run gptctl data prepare again", dir, ManifestFile, err)}
+	}
+	return &m, nil
+}
+
+// ManifestShards is the number of prefix shards dir's manifest lists;
+// known is false where it has none (or an unreadable one).
+func ManifestShards(dir, prefix string) (n int, known bool) {
+	m, err := readManifest(dir)
+	if err != nil || m == nil {
+		return 0, false
+	}
+	s, ok := m.split(prefix)
+	return s.Shards, ok
+}
+
+// split is the manifest's record of prefix's shards.
+func (m *manifest) split(prefix string) (manifestSplit, bool) {
+	switch {
+	case m == nil:
+		return manifestSplit{}, false
+	case prefix == "train":
+		return m.Train, true
+	case prefix == "val":
+		return m.Val, true
+	}
+	return manifestSplit{}, false
 }
 
 // tokenizerFiles are the files a tokenizer saves itself in, whichever kind.

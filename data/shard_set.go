@@ -73,6 +73,10 @@ func OpenShardSet(dir string, prefixes ...string) (*ShardSet, error) {
 	if err := CheckPrepared(dir); err != nil {
 		return nil, err
 	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
 	var files []string
 	for _, prefix := range prefixes {
 		f, err := ShardFiles(dir, prefix)
@@ -83,6 +87,9 @@ func OpenShardSet(dir string, prefixes ...string) (*ShardSet, error) {
 			if n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix+"_"), ".bin")); n != i {
 				return nil, &InputError{fmt.Errorf("shard set %s: %s is missing (the set goes on with %s): copy the whole set, or run gptctl data prepare again", dir, filepath.Base(ShardPath(dir, prefix, i)), filepath.Base(f))}
 			}
+		}
+		if err := m.checkCount(dir, prefix, len(f)); err != nil { // the last ones missing, or more
+			return nil, err
 		}
 		files = append(files, f...)
 	}
@@ -113,7 +120,51 @@ func OpenShardSet(dir string, prefixes ...string) (*ShardSet, error) {
 		set.shards = append(set.shards, s)
 		set.total += int64(s.Len())
 	}
+	if err := m.checkTokens(dir, prefixes, set); err != nil {
+		set.Close()
+		return nil, err
+	}
 	return set, nil
+}
+
+// checkCount refuses n shards of prefix in dir where the manifest m (nil:
+// none) lists another number.
+func (m *manifest) checkCount(dir, prefix string, n int) error {
+	want, ok := m.split(prefix)
+	switch {
+	case m == nil || !ok || n == want.Shards:
+		return nil
+	case n < want.Shards:
+		return &InputError{fmt.Errorf("shard set %s: %s is missing (%s lists %d %s shards, %d are here): copy the whole set, or run gptctl data prepare again",
+			dir, filepath.Base(ShardPath(dir, prefix, n)), ManifestFile, want.Shards, prefix, n)}
+	}
+	return &InputError{fmt.Errorf("shard set %s: %d %s shards, but %s lists %d (shards of another prepare are mixed in): run gptctl data prepare again into an empty directory",
+		dir, n, prefix, ManifestFile, want.Shards)}
+}
+
+// checkTokens refuses a set whose shards of each prefix hold another
+// number of tokens than the manifest m (nil: none) lists.
+func (m *manifest) checkTokens(dir string, prefixes []string, set *ShardSet) error {
+	if m == nil {
+		return nil
+	}
+	i := 0
+	for _, prefix := range prefixes {
+		want, ok := m.split(prefix)
+		if !ok {
+			return nil
+		}
+		var n int64
+		for range want.Shards {
+			n += int64(set.shards[i].Len())
+			i++
+		}
+		if n != want.Tokens {
+			return &InputError{fmt.Errorf("shard set %s: the %s shards hold %d tokens, %s lists %d (a shard was cut short or replaced): copy the whole set, or run gptctl data prepare again",
+				dir, prefix, n, ManifestFile, want.Tokens)}
+		}
+	}
+	return nil
 }
 
 // mapLimitText is the limit on a process's memory maps for a message, ""

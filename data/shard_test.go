@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -285,10 +286,38 @@ func TestShardSetMissingShard(t *testing.T) {
 	} else if s.Close(); len(s.shards) < 3 {
 		t.Fatalf("%d shards, want 3 or more", len(s.shards))
 	}
-	os.Remove(ShardPath(out, "train", 1))
+	last := ShardPath(out, "train", 3)
+	b, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(last) // a copy cut short, as a copy in name order leaves it
 	var ie *InputError
-	if _, err := OpenShardSet(out, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "train_001.bin is missing") {
+	if _, err := OpenShardSet(out, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "train_003.bin is missing (shards.json lists 4 train shards, 3 are here)") {
+		t.Errorf("a set without its last shard: %v, want it refused by name", err)
+	}
+	os.WriteFile(last, b, 0o644)
+	os.WriteFile(ShardPath(out, "train", 4), b, 0o644) // a shard of another prepare
+	if _, err := OpenShardSet(out, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "5 train shards, but shards.json lists 4") {
+		t.Errorf("a set with a shard more: %v, want it refused", err)
+	}
+	os.Remove(ShardPath(out, "train", 4))
+	m, err := os.ReadFile(filepath.Join(out, ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(out, ManifestFile), bytes.Replace(m, []byte(`"tokens": `), []byte(`"tokens": 1`), 1), 0o644)
+	if _, err := OpenShardSet(out, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "shards.json lists 1") {
+		t.Errorf("a set of other tokens than its manifest's: %v, want it refused", err)
+	}
+	os.WriteFile(filepath.Join(out, ManifestFile), m, 0o644)
+	os.Remove(ShardPath(out, "train", 1))
+	if _, err := OpenShardSet(out, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "train_001.bin is missing (the set goes on with train_002.bin)") {
 		t.Errorf("a set without shard 1: %v, want it refused by name", err)
+	}
+	os.Remove(filepath.Join(out, ManifestFile)) // a set of an earlier build: gaps are still found
+	if _, err := OpenShardSet(out, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "train_001.bin is missing") {
+		t.Errorf("a set without shard 1 or a manifest: %v, want it refused by name", err)
 	}
 }
 

@@ -273,8 +273,12 @@ func (s *split) openCheckedShards(ctx context.Context, key, dir string, prefixes
 }
 
 // onlyTrainShards reports whether dir was prepared without a validation
-// split: training shards and no val shards.
+// split: training shards and no val shards (nor a manifest that lists
+// some: a set copied without them is told so when they are opened).
 func onlyTrainShards(dir string) bool {
+	if n, known := data.ManifestShards(dir, "val"); known && n > 0 {
+		return false
+	}
 	count := func(prefix string) int {
 		n, _ := data.ShardFiles(dir, prefix)
 		return len(n)
@@ -295,7 +299,10 @@ func checkSavedTokenizer(key, dir string, tok data.Tokenizer) error {
 	if err != nil {
 		return &InputError{Err: fmt.Errorf("%s %s: %w", key, dir, err)}
 	}
-	if saved != nil && !data.SameVocabulary(saved, tok) {
+	if saved == nil { // copied without it: ids of any vocabulary up to the model's would be taken
+		return inputErrorf("%s %s: the shards have no tokenizer beside them (%s, which data prepare writes), so their ids cannot be checked against the model's: copy the shard directory whole, or prepare the text again", key, dir, filepath.Join(dir, "tokenizer"))
+	}
+	if !data.SameVocabulary(saved, tok) {
 		return inputErrorf("%s %s: the shards were made with another tokenizer (%s, %d tokens in %s) than the model's (%s, %d tokens); prepare them again with data prepare --tokenizer set to the model's tokenizer (a model or run directory, or its tokenizer: value)",
 			key, dir, saved.Name(), saved.VocabSize(), filepath.Join(dir, "tokenizer"), tok.Name(), tok.VocabSize())
 	}

@@ -277,3 +277,31 @@ func TestResumeHeldOutValSplit(t *testing.T) {
 		t.Errorf("a validation state of other data: %v; want it refused", err)
 	}
 }
+
+// A shard directory copied in part is refused: without its tokenizer (its
+// ids would be read with any vocabulary as large), or without its val
+// shards, which its manifest lists (not "data prepare wrote none").
+func TestShardsCopiedInPart(t *testing.T) {
+	dir := t.TempDir()
+	shards := byteShards(t, dir)
+	cfg := func(sets ...string) Config {
+		return tinyConfig(t, append([]string{"data=" + shards, "max_steps=2"}, sets...)...)
+	}
+	saved := filepath.Join(dir, "saved-tokenizer")
+	if err := os.Rename(filepath.Join(shards, "tokenizer"), saved); err != nil {
+		t.Fatal(err)
+	}
+	var ie *InputError
+	_, err := Pretrain(context.Background(), cfg("tokenizer=byte"), Options{OutDir: filepath.Join(dir, "a"), Log: io.Discard})
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the shards have no tokenizer beside them") {
+		t.Errorf("shards without their tokenizer: %v", err)
+	}
+	if err := os.Rename(saved, filepath.Join(shards, "tokenizer")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(data.ShardPath(shards, "val", 0))
+	_, err = Pretrain(context.Background(), cfg(), Options{OutDir: filepath.Join(dir, "b"), Log: io.Discard})
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "val_000.bin is missing") {
+		t.Errorf("shards without their val shards: %v", err)
+	}
+}
