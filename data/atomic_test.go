@@ -68,3 +68,35 @@ func TestWriteFileKeepsModeAndLinks(t *testing.T) {
 		t.Errorf("a new file's mode %v, want 0644", fi.Mode().Perm())
 	}
 }
+
+// The errors of a file being written name the file it will become, not the
+// system's name for it: its directory (an unnamed file, O_TMPFILE) or its
+// temporary name.
+func TestPendingFileErrorsNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	want := filepath.Join(dir, "train.yaml")
+	unnamed, err := createPending(dir+string(filepath.Separator), "train.yaml") // as filepath.Split gives it
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := os.CreateTemp(dir, ".train.yaml.tmp-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := &pendingFile{file: tmp, dir: dir, base: "train.yaml", tmp: tmp.Name()}
+	for _, p := range []*pendingFile{unnamed, named} {
+		p.file.Close() // every call fails
+		_, werr := p.Write([]byte("x"))
+		_, aerr := p.WriteAt([]byte("x"), 0)
+		for _, c := range []struct {
+			op  string
+			err error
+		}{{"write", werr}, {"write", aerr}, {"chmod", p.Chmod(0o644)}, {"sync", p.Sync()}, {"", p.place()}} {
+			var pe *fs.PathError
+			if !errors.As(c.err, &pe) || pe.Path != want || c.op != "" && pe.Op != c.op || !errors.Is(c.err, os.ErrClosed) {
+				t.Errorf("%s (temporary name %q): %v, want an error of %s", c.op, p.tmp, c.err, want)
+			}
+		}
+		p.discard()
+	}
+}

@@ -7,14 +7,17 @@ package data
 // hidden temporary file, .NAME.tmp-*, which such a kill leaves.
 
 import (
-	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
+// pendingFile is the file that will become dir/base. Its errors name that
+// path: the system's name for it is its directory (an unnamed file) or its
+// temporary name, neither of which says what was being written.
 type pendingFile struct {
-	*os.File
+	file      *os.File
 	dir, base string
 	tmp       string // its temporary name; "" while it has none
 }
@@ -22,29 +25,52 @@ type pendingFile struct {
 // createPending starts a file that will become dir/base.
 func createPending(dir, base string) (*pendingFile, error) {
 	if f, err := openUnnamed(dir); err == nil {
-		return &pendingFile{File: f, dir: dir, base: base}, nil
+		return &pendingFile{file: f, dir: dir, base: base}, nil
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return nil, err
 	}
-	return &pendingFile{File: f, dir: dir, base: base, tmp: f.Name()}, nil
+	return &pendingFile{file: f, dir: dir, base: base, tmp: f.Name()}, nil
+}
+
+func (p *pendingFile) Write(b []byte) (int, error) {
+	n, err := p.file.Write(b)
+	return n, p.named(err)
+}
+
+func (p *pendingFile) WriteAt(b []byte, off int64) (int, error) {
+	n, err := p.file.WriteAt(b, off)
+	return n, p.named(err)
+}
+
+func (p *pendingFile) Chmod(mode fs.FileMode) error { return p.named(p.file.Chmod(mode)) }
+
+func (p *pendingFile) Sync() error { return p.named(p.file.Sync()) }
+
+// named returns err, an error of the file, with dir/base in place of the
+// file's own name.
+func (p *pendingFile) named(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return &fs.PathError{Op: pe.Op, Path: filepath.Join(p.dir, p.base), Err: pe.Err}
+	}
+	return err
 }
 
 // place closes the file, which the caller has synced, and renames it to
 // dir/base, replacing what is there. The directory is not synced.
 func (p *pendingFile) place() error {
 	if p.tmp == "" {
-		name, err := linkUnnamedFile(p.File, p.dir, p.base)
+		name, err := linkUnnamedFile(p.file, p.dir, p.base)
 		if err != nil { // a system that makes unnamed files it cannot link
 			if name, err = p.copyToNamed(); err != nil {
-				return err
+				return p.named(err)
 			}
 		}
 		p.tmp = name
 	}
-	if err := p.File.Close(); err != nil {
-		return err
+	if err := p.file.Close(); err != nil {
+		return p.named(err)
 	}
 	return os.Rename(p.tmp, filepath.Join(p.dir, p.base))
 }
@@ -52,7 +78,7 @@ func (p *pendingFile) place() error {
 // copyToNamed writes the unnamed file's contents into a hidden temporary file
 // and returns its name; the unnamed file is closed.
 func (p *pendingFile) copyToNamed() (name string, err error) {
-	fi, err := p.File.Stat()
+	fi, err := p.file.Stat()
 	if err != nil {
 		return "", err
 	}
@@ -66,8 +92,8 @@ func (p *pendingFile) copyToNamed() (name string, err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if _, err = io.Copy(f, io.NewSectionReader(p.File, 0, fi.Size())); err != nil {
-		return "", fmt.Errorf("copy into %s: %w", f.Name(), err)
+	if _, err = io.Copy(f, io.NewSectionReader(p.file, 0, fi.Size())); err != nil {
+		return "", err
 	}
 	if err = f.Chmod(fi.Mode().Perm()); err != nil {
 		return "", err
@@ -75,14 +101,14 @@ func (p *pendingFile) copyToNamed() (name string, err error) {
 	if err = f.Sync(); err != nil {
 		return "", err
 	}
-	p.File.Close()
-	p.File = f
+	p.file.Close()
+	p.file = f
 	return f.Name(), nil
 }
 
 // discard closes the file and removes its temporary name, if it has one.
 func (p *pendingFile) discard() {
-	p.File.Close()
+	p.file.Close()
 	if p.tmp != "" {
 		os.Remove(p.tmp)
 	}

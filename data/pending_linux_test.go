@@ -12,6 +12,28 @@ import (
 	"testing"
 )
 
+// A write that fills the disk names the file it was writing, not its
+// directory (the system's name for an unnamed file). It mounts a small
+// tmpfs, which needs root (CI runs as root); elsewhere it is skipped.
+func TestFullDiskNamesTheFile(t *testing.T) {
+	dir := unnamedFilesDir(t)
+	if os.Geteuid() != 0 {
+		t.Skip("a full-disk test mounts a small tmpfs, which needs root")
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs for the full-disk test: %v", err)
+	}
+	defer syscall.Unmount(dir, 0)
+	path := filepath.Join(dir, "train.yaml")
+	err := WriteFile(path, make([]byte, 2<<20))
+	if !errors.Is(err, syscall.ENOSPC) || err.Error() != "write "+path+": no space left on device" {
+		t.Errorf("writing 2 MiB on a disk of 1: %v, want an error naming %s", err, path)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("%d entries left in the directory, want none", len(ents))
+	}
+}
+
 // hangEnv makes TestHangWhileWriting, run as a child of the test binary,
 // write the file it names and stop in the middle.
 const hangEnv = "GPTCTL_TEST_HANG_WRITE"
