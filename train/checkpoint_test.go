@@ -339,12 +339,14 @@ func TestSettleBest(t *testing.T) {
 // --resume --set max_steps=N where N is the step a run stopped at, on its
 // way further, is refused: the run would end unevaluated at its last step
 // (best/ never seeing it). At a step it evaluated at anyway, the run is
-// complete there.
+// complete there. A max_steps below the step is refused with the fewest
+// steps the resume takes, which it does take.
 func TestResumeMaxStepsAtStoppedStep(t *testing.T) {
 	for _, c := range []struct {
 		stop   int
 		refuse bool
-	}{{10, true}, {8, false}} {
+		least  int
+	}{{10, true, 11}, {8, false, 8}} {
 		dir := t.TempDir()
 		ctx, cancel := context.WithCancelCause(context.Background())
 		stop := func(step int) {
@@ -356,14 +358,26 @@ func TestResumeMaxStepsAtStoppedStep(t *testing.T) {
 		if sum, err := Pretrain(ctx, cfg, Options{OutDir: dir, Log: io.Discard, AfterStep: stop}); err != nil || sum.Step != c.stop {
 			t.Fatalf("interrupted run: %+v, %v", sum, err)
 		}
-		cfg = tinyConfig(t, fmt.Sprintf("max_steps=%d", c.stop), "eval_interval=8", "checkpoint_interval=100")
-		sum, err := Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: io.Discard})
+		resume := func(maxSteps int) (*Summary, error) {
+			cfg := tinyConfig(t, fmt.Sprintf("max_steps=%d", maxSteps), "eval_interval=8", "checkpoint_interval=100")
+			return Pretrain(context.Background(), cfg, Options{OutDir: dir, Resume: true, Log: io.Discard})
+		}
 		var ce *ConfigError
+		_, err := resume(c.stop - 1)
+		if want := fmt.Sprintf("set max_steps to %d or more", c.least); !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Errorf("resume at step %d with max_steps %d: %v, want it refused saying %q", c.stop, c.stop-1, err, want)
+		}
+		sum, err := resume(c.stop)
 		switch {
 		case c.refuse && (!errors.As(err, &ce) || !strings.Contains(err.Error(), "max_steps 10 is the step the run stopped at, on its way to 20")):
 			t.Errorf("resume at step 10 with max_steps 10: %v, want it refused", err)
 		case !c.refuse && (err != nil || sum.Status != "completed" || sum.Step != 8):
 			t.Errorf("resume at step 8, evaluated, with max_steps 8: %+v, %v; want it complete", sum, err)
+		}
+		if c.refuse {
+			if sum, err := resume(c.least); err != nil || sum.Status != "completed" || sum.Step != c.least {
+				t.Errorf("resume at step %d with max_steps %d, the value the refusal named: %+v, %v; want it complete", c.stop, c.least, sum, err)
+			}
 		}
 	}
 }

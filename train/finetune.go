@@ -308,10 +308,11 @@ func sameValidation(was, now TaskConfig) error {
 // finished, past them the config is refused.
 func (r *ftRun) resumeAt() error {
 	step, cfg := r.state.Step, r.cfg
+	short := r.state.EvalDue == nil && r.ckJob != nil && stoppedShort(step, r.ckJob.steps(r.perEpoch), r.state.StoppedEarly, r.ckJob.evalsAt(step, r.perEpoch))
 	switch {
 	case step > r.total:
-		return &ConfigError{fmt.Errorf("--resume: %s, but the run is at step %d: set max_steps to %d or more", r.stepsSetting(), step, step)}
-	case step == r.total && r.state.EvalDue == nil && r.ckJob != nil && stoppedShort(step, r.ckJob.steps(r.perEpoch), r.state.StoppedEarly, r.ckJob.evalsAt(step, r.perEpoch)):
+		return &ConfigError{fmt.Errorf("--resume: %s, but the run is at step %d: set max_steps to %d or more", r.stepsSetting(), step, leastSteps(step, short))}
+	case step == r.total && short:
 		return &ConfigError{fmt.Errorf("--resume: %s makes step %d, where the run stopped on its way to %d, its last, before the evaluation a run makes at its last step: set max_steps above %d", r.stepsSetting(), step, r.ckJob.steps(r.perEpoch), step)}
 	case step == r.total && r.state.EvalDue == nil:
 		r.finished = true

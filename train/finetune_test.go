@@ -1398,12 +1398,15 @@ func TestFinetuneWallTimeCountsEvaluations(t *testing.T) {
 
 // A finetune resumed with max_steps at the step it stopped at, short of
 // its end and of an evaluation, is refused, as pretraining's is; at an
-// epoch's end, which it evaluated at, the run is complete there.
+// epoch's end, which it evaluated at, the run is complete there. A
+// max_steps below the step is refused with the fewest steps the resume
+// takes, which it does take.
 func TestFinetuneResumeMaxStepsAtStoppedStep(t *testing.T) {
 	for _, c := range []struct {
 		stop   int
 		refuse bool
-	}{{7, true}, {6, false}} { // 6 steps an epoch, evaluated at each epoch's end
+		least  int
+	}{{7, true, 8}, {6, false, 6}} { // 6 steps an epoch, evaluated at each epoch's end
 		dir := t.TempDir()
 		cfg := synthClassifier(t, dir, 60, "batch_size: 8\nepochs: 10\n")
 		out := filepath.Join(dir, "run")
@@ -1416,14 +1419,26 @@ func TestFinetuneResumeMaxStepsAtStoppedStep(t *testing.T) {
 		if sum, err := Finetune(ctx, cfg, Options{OutDir: out, Log: io.Discard, AfterStep: stop}); err != nil || sum.Step != c.stop {
 			t.Fatalf("interrupted run: %+v, %v", sum, err)
 		}
-		cfg.MaxSteps = c.stop
-		sum, err := Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: io.Discard})
+		resume := func(maxSteps int) (*FinetuneSummary, error) {
+			cfg.MaxSteps = maxSteps
+			return Finetune(context.Background(), cfg, Options{OutDir: out, Resume: true, Log: io.Discard})
+		}
 		var ce *ConfigError
+		_, err := resume(c.stop - 1)
+		if want := fmt.Sprintf("set max_steps to %d or more", c.least); !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Errorf("resume at step %d with max_steps %d: %v, want it refused saying %q", c.stop, c.stop-1, err, want)
+		}
+		sum, err := resume(c.stop)
 		switch {
 		case c.refuse && (!errors.As(err, &ce) || !strings.Contains(err.Error(), "max_steps 7 makes step 7, where the run stopped on its way to 60")):
 			t.Errorf("resume at step 7 with max_steps 7: %v, want it refused", err)
 		case !c.refuse && (err != nil || sum.Status != "completed" || sum.Step != 6):
 			t.Errorf("resume at step 6, evaluated, with max_steps 6: %+v, %v; want it complete", sum, err)
+		}
+		if c.refuse {
+			if sum, err := resume(c.least); err != nil || sum.Status != "completed" || sum.Step != c.least {
+				t.Errorf("resume at step %d with max_steps %d, the value the refusal named: %+v, %v; want it complete", c.stop, c.least, sum, err)
+			}
 		}
 	}
 }

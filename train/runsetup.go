@@ -247,10 +247,11 @@ func (r *run) resume() (*checkpoint, error) {
 		return nil, err
 	}
 	step := ck.State.Step
+	short := ck.State.EvalDue == nil && stoppedShort(step, ck.Config.MaxSteps, ck.State.StoppedEarly, ck.Config.evalsAt(step))
 	switch {
 	case r.cfg.MaxSteps < step:
-		return nil, &ConfigError{fmt.Errorf("--resume: max_steps %d, but the run is at step %d: set max_steps to %d or more", r.cfg.MaxSteps, step, step)}
-	case r.cfg.MaxSteps == step && ck.State.EvalDue == nil && stoppedShort(step, ck.Config.MaxSteps, ck.State.StoppedEarly, ck.Config.evalsAt(step)):
+		return nil, &ConfigError{fmt.Errorf("--resume: max_steps %d, but the run is at step %d: set max_steps to %d or more", r.cfg.MaxSteps, step, leastSteps(step, short))}
+	case r.cfg.MaxSteps == step && short:
 		return nil, &ConfigError{fmt.Errorf("--resume: max_steps %d is the step the run stopped at, on its way to %d, before the evaluation a run makes at its last step: set max_steps above %d", step, ck.Config.MaxSteps, step)}
 	case r.cfg.MaxSteps == step && ck.State.EvalDue == nil:
 		r.finished = true
@@ -291,6 +292,15 @@ func (r *run) reconcileBest() {
 // resume that makes it the last step would end the run unevaluated.
 func stoppedShort(step, total int, stoppedEarly string, evaluated bool) bool {
 	return step < total && stoppedEarly == "" && !evaluated
+}
+
+// leastSteps is the fewest steps a resume of a run at step takes: one more
+// where it stopped short (stoppedShort).
+func leastSteps(step int, short bool) int {
+	if short {
+		return step + 1
+	}
+	return step
 }
 
 // dataChange explains err, a saved data position that the samplers of a
