@@ -5,7 +5,9 @@ package train
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,5 +168,61 @@ func TestFullDiskLaterBest(t *testing.T) {
 	rec, err := readBest(run)
 	if err != nil || rec == nil || rec.Step != 10 || sum.BestStep != 10 || sum.BestVal != rec.Value {
 		t.Errorf("summary best_step %d, best_val_loss %v; best/ holds %+v (%v): want step 10 in both", sum.BestStep, sum.BestVal, rec, err)
+	}
+}
+
+// A session that fails on a disk too full for its summary removes the
+// summary.json of the session before it ("interrupted": a script would
+// requeue the run, gptctl report would show it) and says so: its outcome
+// is the summary it returns, which gptctl prints on stdout.
+func TestFullDiskRemovesEarlierSummary(t *testing.T) {
+	disk := smallDisk(t, "8m")
+	for _, job := range []string{"pretrain", "finetune"} {
+		run := filepath.Join(disk, job)
+		pre := tinyConfig(t, "max_steps=30", "checkpoint_interval=10", "log_interval=5")
+		fine := synthClassifier(t, t.TempDir(), 60, "batch_size: 8\nepochs: 10\n")
+		session := func(ctx context.Context, resume bool, after func(int), log io.Writer) (string, int, error) {
+			opt := Options{OutDir: run, Resume: resume, Log: log, AfterStep: after}
+			if job == "pretrain" {
+				sum, err := Pretrain(ctx, pre, opt)
+				if sum == nil {
+					return "", 0, err
+				}
+				return sum.Status, sum.Step, err
+			}
+			sum, err := Finetune(ctx, fine, opt)
+			if sum == nil {
+				return "", 0, err
+			}
+			return sum.Status, sum.Step, err
+		}
+		ctx, cancel := context.WithCancelCause(context.Background())
+		stop := func(step int) {
+			if step == 7 {
+				cancel(errors.New("test interruption"))
+			}
+		}
+		if status, step, err := session(ctx, false, stop, io.Discard); err != nil || status != "interrupted" || step != 7 {
+			t.Fatalf("%s: interrupted session: %s at step %d, %v", job, status, step, err)
+		}
+		var filler string
+		fill := func(step int) {
+			if step == 9 {
+				filler = fillDisk(t, disk, 0)
+			}
+		}
+		var log strings.Builder
+		status, _, err := session(context.Background(), true, fill, &log)
+		os.Remove(filler)
+		if !errors.Is(err, syscall.ENOSPC) || status != "failed" {
+			t.Fatalf("%s: resumed on a full disk: %s, %v; want it failed", job, status, err)
+		}
+		if _, err := os.Stat(filepath.Join(run, "summary.json")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: the interrupted session's summary.json is still there after the failed one (%v)", job, err)
+		}
+		want := "note: write " + filepath.Join(run, "summary.json") + ": no space left on device: the outcome of this session is the summary on stdout (the summary.json of an earlier session is removed)\n"
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("%s: the log of the failed session says\n%s\nwant %q", job, log.String(), want)
+		}
 	}
 }

@@ -90,7 +90,7 @@ func (r *ftRun) done() bool { return r.finished }
 func (r *ftRun) failed(err error) *FinetuneSummary {
 	r.sum.fail(err)
 	r.fillSummary("failed")
-	writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
+	writeFailedSummary(r.opt.OutDir, r.sum, r.opt.Log)
 	return r.sum
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -225,8 +226,29 @@ func (r *run) done() bool { return r.finished }
 func (r *run) failed(err error) *Summary {
 	r.sum.fail(err)
 	r.fillSummary("failed")
-	writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum) // best effort: the disk may be full
+	writeFailedSummary(r.opt.OutDir, r.sum, r.opt.Log)
 	return r.sum
+}
+
+// writeFailedSummary writes sum, the summary of a session that failed, into
+// the run directory dir. Where it cannot (the disk may be full), it removes
+// the summary.json an earlier session wrote, which would give gptctl report
+// and scripts that session's outcome ("interrupted": requeue it), and says
+// on log that this session's outcome is the summary on stdout.
+func writeFailedSummary(dir string, sum any, log io.Writer) {
+	path := filepath.Join(dir, summaryFile)
+	err := writeJSON(path, sum)
+	if err == nil {
+		return
+	}
+	switch rm := os.Remove(path); {
+	case rm == nil:
+		fmt.Fprintf(log, "note: %v: the outcome of this session is the summary on stdout (the %s of an earlier session is removed)\n", err, summaryFile)
+	case errors.Is(rm, fs.ErrNotExist):
+		fmt.Fprintf(log, "note: %v: the outcome of this session is the summary on stdout\n", err)
+	default:
+		fmt.Fprintf(log, "note: %v, and %v: the outcome of this session is the summary on stdout, not the %s of an earlier session\n", err, rm, summaryFile)
+	}
 }
 
 // trainingGCPercent is the garbage collector's target in a training job,

@@ -1546,3 +1546,30 @@ func TestDamagedBestKeepsValLoss(t *testing.T) {
 		t.Errorf("resumed past a damaged best/ and stopped: %v, %s; want val_loss, no best", err, mustJSON(t, sum))
 	}
 }
+
+// A failed session's summary that cannot be written (here, one JSON cannot
+// encode) takes the earlier session's summary.json with it, and the log
+// says that the outcome is the summary on stdout; one that cannot be
+// removed either is named as the earlier session's.
+func TestFailedSummaryNotWritten(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, filepath.Join(dir, summaryFile), `{"status": "interrupted", "step": 7}`)
+	var log bytes.Buffer
+	writeFailedSummary(dir, func() {}, &log)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the earlier session's summary.json is still there (%v)", err)
+	}
+	if s := log.String(); !strings.HasPrefix(s, "note: ") || !strings.HasSuffix(s, ": the outcome of this session is the summary on stdout (the summary.json of an earlier session is removed)\n") {
+		t.Errorf("log: %q", s)
+	}
+
+	log.Reset()
+	if err := os.Mkdir(path, 0o755); err != nil { // a directory, which neither a write nor a remove replaces
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(path, "x"), "")
+	writeFailedSummary(dir, Summary{}, &log)
+	if s := log.String(); !strings.HasPrefix(s, "note: ") || !strings.Contains(s, ", and remove "+path) || !strings.HasSuffix(s, ": the outcome of this session is the summary on stdout, not the summary.json of an earlier session\n") {
+		t.Errorf("log: %q", s)
+	}
+}
