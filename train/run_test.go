@@ -211,6 +211,35 @@ func TestPretrainBadInput(t *testing.T) {
 	}
 }
 
+// A corpus a config file names by a relative path, missing where gptctl
+// runs (a recipe of configs/ run from another directory), is named with
+// the config, the directory it was looked for in and the flag that names
+// another; a --data of its own gets no advice to use --data.
+func TestMissingCorpusOfConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "recipe.yaml")
+	os.WriteFile(path, []byte("data: shared/corpus.txt\nmax_steps: 2\n"), 0o644)
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	_, err = Pretrain(context.Background(), cfg, Options{OutDir: t.TempDir(), Log: io.Discard})
+	want := fmt.Sprintf("config %s: data: open shared/corpus.txt: no such file or directory (read from the working directory, %s); --data FILE reads the corpus from another path", path, wd)
+	var ie *InputError
+	if !errors.As(err, &ie) || err.Error() != want {
+		t.Errorf("error %v\nwant %s", err, want)
+	}
+	flagged, err := Load(path, []string{`data="other.txt"`}) // as the command passes --data other.txt
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Pretrain(context.Background(), flagged, Options{OutDir: t.TempDir(), Log: io.Discard})
+	if err == nil || strings.Contains(err.Error(), "--data FILE") || !strings.Contains(err.Error(), "(read from the working directory, "+wd+")") {
+		t.Errorf("a --data of the job's own: %v", err)
+	}
+}
+
 func TestRunDirectoryLockAndEvents(t *testing.T) {
 	dir := t.TempDir()
 	release, err := lockRunDir(dir)

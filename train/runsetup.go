@@ -80,6 +80,8 @@ func newRunContext(ctx context.Context, cfg Config, opt Options, device string) 
 	if err != nil {
 		if opt.Resume {
 			err = resumedPathError(err, opt.OutDir, jobFile, r.cfg.Data, r.cfg.ValData)
+		} else {
+			err = missingCorpusError(r.cfg, err)
 		}
 		return nil, err
 	}
@@ -559,6 +561,24 @@ func savedStrings(path string) map[string]bool {
 // data paths of its saved job file, that a relative path there is read from
 // the working directory: the job must resume from the directory it started
 // in (or the file name absolute paths).
+// missingCorpusError is err, a corpus that cannot be read, named by the
+// config it came from, with where a relative path was looked for: a recipe
+// from configs/ names a path relative to the directory gptctl is run in.
+func missingCorpusError(cfg Config, err error) error {
+	var pe *fs.PathError
+	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) {
+		return err
+	}
+	hint := "; --data FILE reads the corpus from another path"
+	if strings.Contains(cfg.where, "--data ") { // the path is the flag's
+		hint = ""
+	}
+	if wd, werr := os.Getwd(); werr == nil && !filepath.IsAbs(pe.Path) {
+		hint = fmt.Sprintf(" (read from the working directory, %s)%s", wd, hint)
+	}
+	return cfg.named(inputErrorf("%w%s", err, hint))
+}
+
 func resumedPathError(err error, outDir, job string, paths ...string) error {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return err
