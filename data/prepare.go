@@ -337,7 +337,7 @@ func appendIDs(dst []int32, ids []int) []int32 {
 func encodeJob(tok Tokenizer, j prepJob) prepResult {
 	res := prepResult{seq: j.seq, bytes: j.bytes}
 	eot, cuts := tok.EOT(), CutsOf(tok)
-	for _, u := range j.units {
+	for i, u := range j.units {
 		text := u.text
 		if u.json {
 			var err error
@@ -345,6 +345,7 @@ func encodeJob(tok Tokenizer, j prepJob) prepResult {
 				res.err = err
 				return res
 			}
+			u.text, j.units[i].text = "", "" // the line's memory goes before its ids take theirs
 		}
 		where := u.file
 		if u.json {

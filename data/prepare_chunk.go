@@ -149,9 +149,18 @@ func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) e
 // without such a point up to maxRun. A long .jsonl document then takes the
 // encoder's memory of a piece, not of the whole (about 20 times its bytes).
 func encodePieces(dst []int32, tok Tokenizer, cuts Cuts, text string, size int) []int32 {
+	start, done := len(dst), 0
 	for len(text) > 0 {
 		n := docPieceLen(text, cuts, size)
 		dst, text = appendIDs(dst, tok.Encode(text[:n])), text[n:]
+		if done += n; done == n && len(text) > 4*n {
+			// A long document: room for its ids at the first piece's rate,
+			// and a tenth more, instead of growing by copies as append
+			// does (a slice of ids that doubles holds up to three times
+			// their memory while it is copied).
+			perByte := float64(len(dst)-start) / float64(n)
+			dst = slices.Grow(dst, int(perByte*float64(len(text))*1.1)+1024)
+		}
 	}
 	return dst
 }
