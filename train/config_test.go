@@ -374,16 +374,20 @@ func TestDefaultYAMLIsDefault(t *testing.T) {
 	}
 }
 
-// A value that could not be read hides the checks of the values: they
+// A value that could not be read hides the checks that involve it: they
 // would judge the keys around it by what stood before (n_ctx 64 for a
 // seq_len meant for an n_ctx the file failed to set), naming problems the
-// user does not have. Unknown keys leave the others read and do not.
+// user does not have. The checks of the other keys are reported with it,
+// and unknown keys leave every other key read.
 func TestUnreadValueHidesValidation(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	if err := os.WriteFile(bad, []byte("n_ctx: 512\nn_layer: 2.5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	decay, initFrom := filepath.Join(dir, "decay.yaml"), filepath.Join(dir, "init.yaml")
+	os.WriteFile(decay, []byte("lr_decay: [constant]\n"), 0o644)
+	os.WriteFile(initFrom, []byte("init_from: [m]\n"), 0o644)
 	for _, c := range []struct {
 		path string
 		sets []string
@@ -392,15 +396,91 @@ func TestUnreadValueHidesValidation(t *testing.T) {
 		{"", []string{"n_ctx=abc", "seq_len=128"}, "--set n_ctx=abc"},
 		{"", []string{"lr=abc", "min_lr=0.01"}, "--set lr=abc"},
 		{bad, []string{"seq_len=256"}, "`2.5` is not an integer"},
+		{decay, []string{"lr=1e-4", "min_lr=1e-3"}, "line 1: lr_decay: a list where text is wanted"},
+		{initFrom, []string{"n_head=3"}, "line 1: init_from: a list where text is wanted"},
 	} {
 		_, err := Load(c.path, c.sets)
-		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "config with") || strings.Contains(err.Error(), "seq_len 2") {
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "with --set") || strings.Contains(err.Error(), "seq_len 2") {
 			t.Errorf("%s %v: %v; want %q alone", c.path, c.sets, err, c.want)
 		}
 	}
 	var ce *ConfigError
 	if _, err := LoadFinetune("", []string{"task.columns={text: [a], label: l}"}); !errors.As(err, &ce) || strings.Contains(err.Error(), "finetune") {
 		t.Errorf("a map override that could not be read: %v; want its error alone", err)
+	}
+	// The checks of the keys that were read are reported beside it.
+	p := filepath.Join(dir, "two.yaml")
+	os.WriteFile(p, []byte("lr: abc\ndropout: 2\nn_ctx: x\nseq_len: 100\n"), 0o644)
+	_, err := Load(p, []string{"batch_size=y", "max_steps=0"})
+	for _, want := range []string{"line 1: lr: `abc` is not a number", "line 3: n_ctx: `x` is not an integer", "--set batch_size=y: `y` is not an integer",
+		"config " + p + " with --set batch_size=y --set max_steps=0: dropout 2 is not in [0, 1)", "max_steps 0 must be positive"} {
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Errorf("type errors beside bad values: %v\nlacks %q", err, want)
+		}
+	}
+	if err != nil && (strings.Contains(err.Error(), "seq_len 100") || strings.Contains(err.Error(), "min_lr")) {
+		t.Errorf("type errors beside bad values: %v\nchecks an unread key", err)
+	}
+	ft := filepath.Join(dir, "ft.yaml")
+	os.WriteFile(ft, []byte("init_from: x\nlr: abc\nlambda: 2\ntask: {type: classification, train: t.tsv, columns: {text: s, label: l}, labels: [a, b], max_len: z}\n"), 0o644)
+	_, err = LoadFinetune(ft, nil)
+	if err == nil || !strings.Contains(err.Error(), "lambda 2 is not in [0, 1]") || strings.Contains(err.Error(), "task.") && !strings.Contains(err.Error(), "line 4: task.max_len: `z` is not an integer") {
+		t.Errorf("a finetune's type errors beside bad values: %v", err)
+	}
+}
+
+// A config file with several problems reports every one of them, in line
+// order, as --set does: those the decoder would let pass (a quoted
+// boolean, a fraction for an integer, a key with no value) beside its own
+// (unknown keys, wrong types), each once.
+func TestConfigFileReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		finetune bool
+		body     string
+		want     []string // in this order
+	}{
+		{false, "n_heads: 4\nlr: abc\nbatch_size: x\ntf32: \"off\"\n", []string{
+			"line 1: unknown key n_heads (did you mean n_head?)", "line 2: lr: `abc` is not a number",
+			"line 3: batch_size: `x` is not an integer", "line 4: tf32: `off` is quoted, which makes it text"}},
+		{false, "tf32: !!str on\nn_layer: abc\nmax_steps: 2.5\nzzz: 1\nlr:\nseed: 1\nbf16: n\n", []string{
+			"line 1: tf32: `on` is tagged !!str", "line 2: n_layer: `abc` is not an integer", "line 3: max_steps: `2.5` is not an integer",
+			"line 4: unknown key zzz (the known keys: arch,", "line 5: lr has no value", "line 7: bf16: `n` is not true or false"}},
+		{false, "lr: abc\nn_embd: 2.5\nzzz: 1\n", []string{"line 1: lr: `abc`", "line 2: n_embd: `2.5`", "line 3: unknown key zzz (the known keys: arch,"}},
+		{true, "init_from: x\nlamda: 0.3\nlr: abc\nepochs: 2.5\ntask:\n  type: classification\n", []string{
+			"line 2: unknown key lamda (did you mean lambda?)", "line 3: lr: `abc` is not a number", "line 4: epochs: `2.5` is not an integer"}},
+		{true, "init_from: x\ntask:\n  max_len: 2.5\n  labels: [a, ~]\n  zzz: 1\n  metric:\nlr: abc\n", []string{
+			"line 3: task.max_len: `2.5`", "line 4: task.labels: a list entry with no value", "line 5: unknown key task.zzz",
+			"line 6: task.metric has no value", "line 7: lr: `abc`"}},
+	} {
+		p := filepath.Join(dir, "c.yaml")
+		os.WriteFile(p, []byte(c.body), 0o644)
+		var err error
+		if c.finetune {
+			_, err = LoadFinetune(p, nil)
+		} else {
+			_, err = Load(p, nil)
+		}
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("%q: %v, want a ConfigError", c.body, err)
+			continue
+		}
+		at := 0
+		for _, w := range c.want {
+			i := strings.Index(err.Error()[at:], w)
+			if i < 0 {
+				t.Errorf("%q: %v\nlacks %q after byte %d", c.body, err, w, at)
+				break
+			}
+			at += i + len(w)
+		}
+	}
+	// A value both refuse is named once.
+	p := filepath.Join(dir, "once.yaml")
+	os.WriteFile(p, []byte("tf32: \"maybe\"\nseed: -2.5\n"), 0o644)
+	if _, err := Load(p, nil); err == nil || strings.Count(err.Error(), "tf32") != 1 || strings.Count(err.Error(), "seed") != 1 {
+		t.Errorf("a value both the walk and the decoder refuse: %v, want each named once", err)
 	}
 }
 

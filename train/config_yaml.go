@@ -28,28 +28,19 @@ import (
 // dotted key names a nested one (task.max_len); hint follows "want
 // key=value" in the error for a malformed override.
 func applyOverrides(c any, overrides []string, hint string) error {
-	var errs []error // every override's problem, at once
+	var errs []*keyProblems // every override's problem, at once
 	for _, kv := range overrides {
 		k, v, _ := strings.Cut(kv, "=")
 		k = strings.TrimSpace(k)
 		if !strings.Contains(kv, "=") || k == "" || slices.Contains(strings.Split(k, "."), "") {
-			errs = append(errs, fmt.Errorf("--set %q: want key=value%s", kv, hint))
+			errs = append(errs, &keyProblems{fmt.Errorf("--set %q: want key=value%s", kv, hint), []string{k}})
 			continue
 		}
-		parts := strings.Split(k, ".")
-		typ := keyType(reflect.TypeOf(c), parts)
-		doc, err := overrideDoc(k, v, typ)
-		if err == nil && typ != nil && typ.Kind() == reflect.Map && strings.HasPrefix(strings.TrimSpace(v), "{") {
-			clearKey(reflect.ValueOf(c), parts) // a map given whole replaces the map, as a list does
-		}
-		if err == nil {
-			err = decodeStrict(bytes.NewReader(doc), c)
-		}
-		if err != nil {
-			msg := strings.TrimPrefix(setLine.ReplaceAllString(err.Error(), ""), k+": ")
-			var e error = fmt.Errorf("--set %s: %s", kv, msg)
-			if allUnknownKeys(err) {
-				e = &unknownKeysError{e}
+		if err := applyOverride(c, k, v); err != nil {
+			msg := strings.TrimPrefix(setLine.ReplaceAllString(err.Error(), "$1"), k+": ")
+			e := &keyProblems{fmt.Errorf("--set %s: %s", kv, msg), []string{k}}
+			if u, ok := unreadKeys(err); ok && len(u) == 0 { // unknown keys alone
+				e.unread = nil
 			}
 			errs = append(errs, e)
 		}
@@ -60,31 +51,47 @@ func applyOverrides(c any, overrides []string, hint string) error {
 	return nil
 }
 
+// applyOverride sets the value v of the key k (dotted) on the config c
+// points to.
+func applyOverride(c any, k, v string) error {
+	parts := strings.Split(k, ".")
+	typ := keyType(reflect.TypeOf(c), parts)
+	doc, err := overrideDoc(k, v, typ)
+	if err != nil {
+		return err
+	}
+	if typ != nil && typ.Kind() == reflect.Map && strings.HasPrefix(strings.TrimSpace(v), "{") {
+		clearKey(reflect.ValueOf(c), parts) // a map given whole replaces the map, as a list does
+	}
+	return decodeConfig(doc, c)
+}
+
 // knownKeysList is the list of a section's keys an unknown key's message
 // ends with.
 var knownKeysList = regexp.MustCompile(` \([^()]*known keys: [^()]*\)$`)
 
 // onceKnownKeys leaves the list of a section's keys on the last of the
 // messages of errs that end with it, not on each.
-func onceKnownKeys(errs []error) []error {
+func onceKnownKeys(errs []*keyProblems) []error {
 	last := map[string]int{}
 	for i, err := range errs {
 		if l := knownKeysList.FindString(err.Error()); l != "" {
 			last[l] = i
 		}
 	}
-	out := slices.Clone(errs)
+	out := make([]error, len(errs))
 	for i, err := range errs {
+		out[i] = err
 		if l := knownKeysList.FindString(err.Error()); l != "" && last[l] != i {
-			out[i] = &unknownKeysError{errors.New(strings.TrimSuffix(err.Error(), l))} // the list follows only unknown keys
+			out[i] = &keyProblems{errors.New(strings.TrimSuffix(err.Error(), l)), err.unread} // the list follows only unknown keys
 		}
 	}
 	return out
 }
 
 // setLine is the line number in the YAML a --set becomes, which means
-// nothing to the user.
-var setLine = regexp.MustCompile(`^line \d+: `)
+// nothing to the user, at the start of each of its problems.
+var setLine = regexp.MustCompile(`(^|; )line \d+: `)
 
 // overrideDoc is the YAML document of one --set: the dotted key as nested
 // keys and the value. For a key that holds text (typ a string) the value is
@@ -127,7 +134,8 @@ func overrideDoc(key, value string, typ reflect.Type) ([]byte, error) {
 // them. It also records where each value is and which key it is for, to
 // name the key in the decoder's own errors (keyed).
 type configWalk struct {
-	values []configValue
+	values   []configValue
+	problems []configProblem // what it refuses, each a key's, in the order met
 	// aliased are the anchored values reached through an alias or a
 	// merge key, each walked once for a type: a merge key inside its own
 	// anchor would recurse for ever, and aliases of aliases could grow the
@@ -167,7 +175,7 @@ type configValue struct {
 	typ  reflect.Type
 }
 
-func (w *configWalk) walk(n *yaml.Node, t reflect.Type, key string) error {
+func (w *configWalk) walk(n *yaml.Node, t reflect.Type, key string) {
 	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
@@ -176,76 +184,83 @@ func (w *configWalk) walk(n *yaml.Node, t reflect.Type, key string) error {
 	}
 	n, ok := w.follow(n, t)
 	if !ok {
-		return nil
+		return
 	}
 	if key != "" {
 		w.values = append(w.values, configValue{key, n, t})
 	}
-	if err := boolScalar(n, t, key); err != nil {
-		return err
+	if msg := boolScalar(n, t, key); msg != "" {
+		w.refuse(key, msg)
 	}
 	switch {
 	case n.Kind == yaml.MappingNode && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Value == "<<" && k.Tag == "!!merge" { // the merged mapping(s) fill this one
-				v, ok := w.follow(v, t)
-				if !ok {
-					continue
-				}
-				merged := []*yaml.Node{v}
-				if v.Kind == yaml.SequenceNode {
-					merged = v.Content
-				}
-				for _, m := range merged {
-					if err := w.walk(m, t, key); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			vt := t
-			if t.Kind() == reflect.Map {
-				vt = t.Elem()
-			} else if f, ok := yamlField(t, k.Value); ok {
-				vt = f.Type
-			} else {
-				continue // an unknown key: the decoder names it
-			}
-			sub := k.Value
-			if key != "" {
-				sub = key + "." + k.Value
-			}
-			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && t.Kind() == reflect.Struct {
-				return fmt.Errorf("line %d: %s has no value: give it one, or leave the key out for its default", v.Line, sub)
-			}
-			if err := w.walk(v, vt, sub); err != nil {
-				return err
-			}
-		}
+		w.walkMapping(n, t, key)
 	case n.Kind == yaml.SequenceNode && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
 		for _, c := range n.Content {
 			if c.Kind == yaml.ScalarNode && c.Tag == "!!null" { // the decoder drops it, moving the rest up
-				return fmt.Errorf("line %d: %s: a list entry with no value (%s): give it one, quoted if it is text", c.Line, key, cmp.Or(c.Value, "empty"))
+				w.refuse(key, fmt.Sprintf("line %d: %s: a list entry with no value (%s): give it one, quoted if it is text", c.Line, key, cmp.Or(c.Value, "empty")))
+				continue
 			}
-			if err := w.walk(c, t.Elem(), key); err != nil {
-				return err
-			}
+			w.walk(c, t.Elem(), key)
 		}
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!float" && (t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64):
 		if x, err := strconv.ParseFloat(n.Value, 64); err == nil && x != math.Trunc(x) {
-			return fmt.Errorf("line %d: %s: `%s` is not an integer", n.Line, key, n.Value)
+			w.refuse(key, fmt.Sprintf("line %d: %s: `%s` is not an integer", n.Line, key, n.Value))
 		}
 	}
-	return nil
+}
+
+// walkMapping walks the keys of the mapping n, for the struct or map type
+// t of the config key key.
+func (w *configWalk) walkMapping(n *yaml.Node, t reflect.Type, key string) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == "<<" && k.Tag == "!!merge" { // the merged mapping(s) fill this one
+			v, ok := w.follow(v, t)
+			if !ok {
+				continue
+			}
+			merged := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				merged = v.Content
+			}
+			for _, m := range merged {
+				w.walk(m, t, key)
+			}
+			continue
+		}
+		vt := t
+		if t.Kind() == reflect.Map {
+			vt = t.Elem()
+		} else if f, ok := yamlField(t, k.Value); ok {
+			vt = f.Type
+		} else {
+			continue // an unknown key: the decoder names it
+		}
+		sub := k.Value
+		if key != "" {
+			sub = key + "." + k.Value
+		}
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && t.Kind() == reflect.Struct {
+			w.refuse(sub, fmt.Sprintf("line %d: %s has no value: give it one, or leave the key out for its default", v.Line, sub))
+			continue
+		}
+		w.walk(v, vt, sub)
+	}
+}
+
+// refuse records a problem, msg ("line N: ..."), with the value of key.
+func (w *configWalk) refuse(key, msg string) {
+	w.problems = append(w.problems, configProblem{msg: msg, key: key})
 }
 
 // wrongType is how the YAML decoder reports a value of the wrong type.
 var wrongType = regexp.MustCompile("line (\\d+): cannot unmarshal !!(\\w+)(?: `([^`]*)`)? into ([\\w.*\\[\\]]+)")
 
 // keyed rewrites one of the decoder's wrong-type errors (m, matched by
-// wrongType) to name the key and say what the key takes.
-func (w *configWalk) keyed(m string) string {
+// wrongType) to name the key and say what the key takes; key is the key,
+// "" where the value is none found.
+func (w *configWalk) keyed(m string) (msg, key string) {
 	sub := wrongType.FindStringSubmatch(m)
 	line, _ := strconv.Atoi(sub[1])
 	tag, value := sub[2], sub[3]
@@ -273,12 +288,12 @@ func (w *configWalk) keyed(m string) string {
 		want := map[string]string{"float64": "a number", "float32": "a number", "int": "an integer", "uint64": "a whole number, 0 or more",
 			"bool": "true or false", "string": "text"}[sub[4]]
 		if want == "" && strings.HasPrefix(sub[4], "train.") && strings.HasSuffix(sub[4], "Config") {
-			return fmt.Sprintf("line %d: %s where the config's keys are wanted (key: value, one per line)", line, got)
+			return fmt.Sprintf("line %d: %s where the config's keys are wanted (key: value, one per line)", line, got), ""
 		}
 		if want == "" {
-			return m
+			return m, ""
 		}
-		return fmt.Sprintf("line %d: %s is not %s", line, got, want)
+		return fmt.Sprintf("line %d: %s is not %s", line, got, want), ""
 	}
 	prefix := fmt.Sprintf("line %d: %s: ", line, v.key)
 	t := v.typ
@@ -318,9 +333,9 @@ func (w *configWalk) keyed(m string) string {
 	case k == reflect.Struct:
 		why = "where a section of keys is wanted (" + v.key + ":, then its keys indented below it)"
 	default:
-		return m
+		return m, v.key
 	}
-	return prefix + got + " " + why
+	return prefix + got + " " + why, v.key
 }
 
 // keyType is the type of the config key named by the dotted parts in the
@@ -414,29 +429,34 @@ func hasComment(n *yaml.Node) bool {
 // the struct's type.
 var unknownField = regexp.MustCompile(`field (\S+) not found in type ([\w.]+)`)
 
-// unknownKeys rewrites the decoder's unknown-key errors in msg, for a
-// config of type root: each names the key with its section (task.foo) and
-// the known keys nearest to it, where one is close (a typo, or a key of
-// another section); the keys of a section are listed, once, after the
-// errors where a key is near none of them.
-func unknownKeys(msg string, root reflect.Type) string {
+// unknownKeys rewrites the decoder's unknown-key problems among probs, for
+// a config of type root: each names the key with its section (task.foo)
+// and the known keys nearest to it, where one is close (a typo, or a key of
+// another section); the keys of a section are listed, once, after the last
+// of its unknown keys that is near none of them.
+func unknownKeys(probs []configProblem, root reflect.Type) {
 	for root.Kind() == reflect.Pointer {
 		root = root.Elem()
 	}
 	sections := map[string]string{root.String(): ""} // struct type: the prefix of its keys
 	all := configKeys(root, "", sections)
-	var listed []string // the prefixes of the sections to list
-	msg = unknownField.ReplaceAllStringFunc(msg, func(m string) string {
-		sub := unknownField.FindStringSubmatch(m)
-		prefix := sections[sub[2]]
-		if near := nearKeys(sub[1], prefix, all); len(near) > 0 {
-			return fmt.Sprintf("unknown key %s%s (%s)", prefix, sub[1], suggest(near, prefix))
-		}
-		if !slices.Contains(listed, prefix) {
-			listed = append(listed, prefix)
-		}
-		return "unknown key " + prefix + sub[1]
-	})
+	var listed []string      // the prefixes of the sections to list
+	last := map[string]int{} // a prefix's: the problem its list follows
+	for i := range probs {
+		p := &probs[i]
+		p.msg = unknownField.ReplaceAllStringFunc(p.msg, func(m string) string {
+			sub := unknownField.FindStringSubmatch(m)
+			prefix := sections[sub[2]]
+			if near := nearKeys(sub[1], prefix, all); len(near) > 0 {
+				return fmt.Sprintf("unknown key %s%s (%s)", prefix, sub[1], suggest(near, prefix))
+			}
+			if !slices.Contains(listed, prefix) {
+				listed = append(listed, prefix)
+			}
+			last[prefix] = i
+			return "unknown key " + prefix + sub[1]
+		})
+	}
 	for _, prefix := range listed {
 		var keys []string
 		for _, k := range all {
@@ -448,9 +468,8 @@ func unknownKeys(msg string, root reflect.Type) string {
 		if prefix != "" {
 			where = strings.TrimSuffix(prefix, ".") + "'s known keys"
 		}
-		msg += fmt.Sprintf(" (%s: %s)", where, strings.Join(keys, ", "))
+		probs[last[prefix]].msg += fmt.Sprintf(" (%s: %s)", where, strings.Join(keys, ", "))
 	}
-	return msg
 }
 
 // configKeys lists the keys of the config struct type t, in order, each
@@ -575,13 +594,15 @@ func notUTF8(b []byte) error {
 
 // loadErrors is the error of loading a config: the problems of reading
 // its file and overrides (errs), and those of its values (validate's,
-// prefixed with where) where errs leave every known key read, as unknown
-// keys do; a value that could not be read (a syntax or type error, a map
-// half set) would make the checks of the keys around it misleading. nil
-// when there are none.
+// prefixed with where) where errs leave the keys read: every problem of
+// errs a key's, each check of the values that involves no key left unread
+// (unread). A value that could not be read would make the checks of the
+// keys beside it misleading (seq_len against the default n_ctx where the
+// file's n_ctx was refused); a syntax error leaves none read. nil when
+// there are none.
 func loadErrors(errs []error, validate func() error, where string) error {
-	if allUnknownKeys(errors.Join(errs...)) {
-		if err := validate(); err != nil {
+	if unread, ok := unreadKeys(errors.Join(errs...)); ok {
+		if err := withoutKeys(validate(), unread); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		}
 	}
@@ -591,31 +612,113 @@ func loadErrors(errs []error, validate func() error, where string) error {
 	return nil
 }
 
-// unknownKeysError is a config document whose only problems are unknown
-// keys: every known key was read, so the values can still be validated.
-type unknownKeysError struct{ err error }
+// checkedWith are keys whose value changes the checks of others without
+// the messages of those naming them: a refused lr_decay hides the check of
+// lr and min_lr (constant lets min_lr exceed lr), a refused init_from every
+// check (with it, the model keys are the init model's).
+var checkedWith = map[string]string{"lr_decay": "lr", "init_from": ""}
 
-func (e *unknownKeysError) Error() string { return e.err.Error() }
-func (e *unknownKeysError) Unwrap() error { return e.err }
+// withoutKeys is the problems that validation found (err, of errors.Join)
+// less those that involve a key of unread (dotted keys; a key of a section
+// unread, the section's every check): those that name it, or a key checked
+// with it (checkedWith).
+func withoutKeys(err error, unread []string) error {
+	hide := map[string]bool{}
+	for _, k := range unread {
+		top, _, _ := strings.Cut(k, ".")
+		hide[top] = true
+		if also, ok := checkedWith[top]; ok {
+			if also == "" {
+				return nil
+			}
+			hide[also] = true
+		}
+	}
+	var kept []error
+	for _, e := range leafErrors(err) {
+		if !slices.ContainsFunc(configWord.FindAllString(e.Error(), -1), func(w string) bool { return hide[w] }) {
+			kept = append(kept, e)
+		}
+	}
+	return errors.Join(kept...)
+}
 
-// allUnknownKeys reports whether err, from decodeStrict or applyOverrides
-// (one error, or several joined, wrapped or not), is unknown keys alone;
-// true for nil.
-func allUnknownKeys(err error) bool {
+// configWord is a word of a validation message: a key's name, a section's
+// (task of task.max_len), or another word.
+var configWord = regexp.MustCompile(`\w+`)
+
+// leafErrors is the errors that err joins (errors.Join, nested), each one
+// problem; err alone where it joins none, nil for nil.
+func leafErrors(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		if err == nil {
+			return nil
+		}
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, leafErrors(e)...)
+	}
+	return out
+}
+
+// keyProblems is a config document's or an override's error when each of
+// its problems is a key's: an unknown key, which the decoder skips, reading
+// the others, or a value that could not be read, of a key of unread
+// (dotted). The values of the other keys were read and can be validated.
+type keyProblems struct {
+	err    error
+	unread []string
+}
+
+func (e *keyProblems) Error() string { return e.err.Error() }
+func (e *keyProblems) Unwrap() error { return e.err }
+
+// unreadKeys is the keys that err, from decodeStrict or applyOverrides
+// (one error, or several joined, wrapped or not), left unread, and whether
+// all its problems are keys' (keyProblems): ok is false where one is not
+// (a syntax error, a file that cannot be read). nil and true for nil.
+func unreadKeys(err error) (unread []string, ok bool) {
 	switch e := err.(type) {
-	case nil, *unknownKeysError:
-		return true
+	case nil:
+		return nil, true
+	case *keyProblems:
+		return e.unread, true
 	case interface{ Unwrap() []error }:
 		for _, c := range e.Unwrap() {
-			if !allUnknownKeys(c) {
-				return false
+			u, ok := unreadKeys(c)
+			if !ok {
+				return nil, false
 			}
+			unread = append(unread, u...)
 		}
-		return true
+		return unread, true
 	case interface{ Unwrap() error }:
-		return allUnknownKeys(e.Unwrap())
+		return unreadKeys(e.Unwrap())
 	}
-	return false
+	return nil, false
+}
+
+// configProblem is one problem of a config document: msg, "line N: ...",
+// and key, the key whose value it leaves unread ("" for none: an unknown
+// key, which field names, or a problem of the document, a syntax error or
+// a second document, when field is "" too).
+type configProblem struct {
+	msg, key, field string
+}
+
+// problemLine is the line a problem's message starts with.
+var problemLine = regexp.MustCompile(`^line (\d+): `)
+
+// line is the line of the problem; 0 for none.
+func (p configProblem) line() int {
+	n := 0
+	if m := problemLine.FindStringSubmatch(p.msg); m != nil {
+		n, _ = strconv.Atoi(m[1])
+	}
+	return n
 }
 
 func decodeStrict(r io.Reader, c any) error {
@@ -623,43 +726,91 @@ func decodeStrict(r io.Reader, c any) error {
 	if err != nil {
 		return err
 	}
+	return decodeConfig(b, c)
+}
+
+// decodeConfig decodes the config document b into c and reports every
+// problem of it at once, in line order: those the YAML decoder would let
+// pass (configWalk), and its own, each naming its key; a syntax error
+// alone.
+func decodeConfig(b []byte, c any) error {
 	if err := notUTF8(b); err != nil {
 		return err
 	}
 	var doc yaml.Node
 	var w configWalk
 	if yaml.Unmarshal(b, &doc) == nil { // a syntax error is the decoder's to report
-		if err := w.walk(&doc, reflect.TypeOf(c), ""); err != nil {
-			return err
-		}
+		w.walk(&doc, reflect.TypeOf(c), "")
 	}
+	probs := w.problems
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true) // a mistyped key is an error, not a silent default
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		msg := syntaxLine(strings.TrimPrefix(err.Error(), "yaml: "), b)
-		msg = strings.ReplaceAll(strings.ReplaceAll(msg, "unmarshal errors:\n  ", ""), "\n  ", "; ")
-		msg = wrongType.ReplaceAllStringFunc(msg, w.keyed)
-		if !unknownField.MatchString(msg) {
-			return errors.New(msg)
-		}
-		only := true // every problem an unknown key, which the decoder skips, reading the others
-		for _, part := range strings.Split(msg, "; ") {
-			only = only && unknownField.MatchString(part)
-		}
-		err := errors.New(unknownKeys(msg, reflect.TypeOf(c)))
-		if only {
-			return &unknownKeysError{err}
-		}
-		return err
+	var te *yaml.TypeError
+	switch err := dec.Decode(c); {
+	case errors.As(err, &te): // the decoder read the other values
+		probs = append(probs, w.decoderProblems(te.Errors)...)
+	case err != nil && !errors.Is(err, io.EOF):
+		return errors.New(syntaxLine(strings.TrimPrefix(err.Error(), "yaml: "), b))
 	}
-	for { // more documents: refused unless empty (a trailing ---, comments)
+	if p := moreDocuments(dec, b); p != "" {
+		probs = append(probs, configProblem{msg: p})
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(probs, func(a, b configProblem) int { return cmp.Compare(a.line(), b.line()) })
+	unknownKeys(probs, reflect.TypeOf(c))
+	msgs := make([]string, len(probs))
+	var unread []string
+	keys := true // every problem a key's
+	for i, p := range probs {
+		msgs[i] = p.msg
+		keys = keys && (p.key != "" || p.field != "")
+		if p.key != "" && !slices.Contains(unread, p.key) {
+			unread = append(unread, p.key)
+		}
+	}
+	err := errors.New(strings.Join(msgs, "; "))
+	if keys {
+		return &keyProblems{err, unread}
+	}
+	return err
+}
+
+// decoderProblems are the decoder's type errors (msgs), each naming its
+// key, less those of a key and line that the walk refused already (a
+// quoted "maybe" for a true/false key).
+func (w *configWalk) decoderProblems(msgs []string) []configProblem {
+	var probs []configProblem
+	for _, m := range msgs {
+		p := configProblem{msg: m}
+		switch {
+		case wrongType.MatchString(m):
+			p.msg, p.key = w.keyed(m)
+		case unknownField.MatchString(m):
+			p.field = unknownField.FindStringSubmatch(m)[1]
+		}
+		line := problemLine.FindString(p.msg)
+		if p.key != "" && slices.ContainsFunc(w.problems, func(q configProblem) bool { return q.key == p.key && strings.HasPrefix(q.msg, line) }) {
+			continue
+		}
+		probs = append(probs, p)
+	}
+	return probs
+}
+
+// moreDocuments is the problem of the documents dec holds after the
+// config's first, of the config src: "" where they are empty (a trailing
+// ---, comments), else a second document refused, or its syntax error.
+func moreDocuments(dec *yaml.Decoder, src []byte) string {
+	for {
 		var next yaml.Node
 		err := dec.Decode(&next)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return ""
 		}
 		if err != nil { // a syntax error past the first document
-			return errors.New(syntaxLine(strings.TrimPrefix(err.Error(), "yaml: "), b))
+			return syntaxLine(strings.TrimPrefix(err.Error(), "yaml: "), src)
 		}
 		if len(next.Content) == 0 || next.Content[0].Kind == yaml.ScalarNode && next.Content[0].Tag == "!!null" {
 			continue
@@ -668,7 +819,7 @@ func decodeStrict(r io.Reader, c any) error {
 		if len(next.Content) > 0 {
 			line = next.Content[0].Line
 		}
-		return fmt.Errorf("line %d: a second YAML document (after ---), which would be ignored: a config is one document", line)
+		return fmt.Sprintf("line %d: a second YAML document (after ---), which would be ignored: a config is one document", line)
 	}
 }
 
@@ -676,19 +827,20 @@ func decodeStrict(r io.Reader, c any) error {
 // take for one though YAML makes it text: quoted or tagged !!str ("off"),
 // or y and n, which YAML 1.1 reserved but no reader takes for booleans.
 // Bare yes, no, on and off are YAML 1.1's booleans, as PyYAML reads them.
-func boolScalar(n *yaml.Node, t reflect.Type, key string) error {
+// It returns the problem ("line N: ..."), or "".
+func boolScalar(n *yaml.Node, t reflect.Type, key string) string {
 	if t.Kind() != reflect.Bool || n.Kind != yaml.ScalarNode || n.Tag == "!!bool" || n.Value == "true" || n.Value == "false" {
-		return nil // true and false as text: the decoder names them, with its other problems
+		return "" // true and false as text: the decoder names them, with its other problems
 	}
 	switch {
 	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
-		return fmt.Errorf("line %d: %s: `%s` is quoted, which makes it text: write true or false without quotes", n.Line, key, n.Value)
+		return fmt.Sprintf("line %d: %s: `%s` is quoted, which makes it text: write true or false without quotes", n.Line, key, n.Value)
 	case n.Style&yaml.TaggedStyle != 0:
-		return fmt.Errorf("line %d: %s: `%s` is tagged %s, which makes it text: write true or false without the tag", n.Line, key, n.Value, n.Tag)
+		return fmt.Sprintf("line %d: %s: `%s` is tagged %s, which makes it text: write true or false without the tag", n.Line, key, n.Value, n.Tag)
 	case strings.EqualFold(n.Value, "y") || strings.EqualFold(n.Value, "n"):
-		return fmt.Errorf("line %d: %s: `%s` is not true or false", n.Line, key, n.Value)
+		return fmt.Sprintf("line %d: %s: `%s` is not true or false", n.Line, key, n.Value)
 	}
-	return nil
+	return ""
 }
 
 // parserProblems are the syntax errors the YAML parser (not its scanner)
