@@ -158,7 +158,12 @@ func TestUnknownKeyNamesTheNearest(t *testing.T) {
 		{true, "task:\n  lambda: 1\n", nil, "line 2: unknown key task.lambda (did you mean lambda? it is a top-level key, not under task:)"},
 		{true, "task:\n  val_fraktion: 0.2\n", nil, "line 2: unknown key task.val_fraktion (did you mean val_fraction?)"},
 		{true, "task:\n  zzz: 1\n", nil, "line 2: unknown key task.zzz (task's known keys: type, format, header, columns, labels, label_base, min_options, skip_bad_rows, train, val, val_fraction, split_seed, max_len, metric)"},
-		{true, "", []string{"task.max_lne=3"}, "--set task.max_lne=3: unknown key task.max_lne (did you mean max_len?)"},
+		// --set names a key by its full dotted name, whatever section the key it misspells is in.
+		{true, "", []string{"task.max_lne=3"}, "--set task.max_lne=3: unknown key task.max_lne (did you mean task.max_len?)\n"},
+		{true, "", []string{"task.maxlen=64"}, "--set task.maxlen=64: unknown key task.maxlen (did you mean task.max_len?)\n"},
+		{true, "", []string{"max_len=64"}, "--set max_len=64: unknown key max_len (did you mean task.max_len?)\n"},
+		{true, "", []string{"task.lambda=1"}, "--set task.lambda=1: unknown key task.lambda (did you mean lambda?)\n"},
+		{true, "", []string{"task.columns.text=s", "task.lables=[a, b]"}, "--set task.lables=[a, b]: unknown key task.lables (did you mean task.labels?)\n"},
 		{true, "zzz: 1\n", nil, "line 1: unknown key zzz (the known keys: init_from, random_init, task, lambda, dropout, head_dropout, "},
 	} {
 		path := ""

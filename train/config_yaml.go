@@ -63,7 +63,7 @@ func applyOverride(c any, k, v string) error {
 	if typ != nil && typ.Kind() == reflect.Map && strings.HasPrefix(strings.TrimSpace(v), "{") {
 		clearKey(reflect.ValueOf(c), parts) // a map given whole replaces the map, as a list does
 	}
-	return decodeConfig(doc, c)
+	return decodeConfig(doc, c, true)
 }
 
 // knownKeysList is the list of a section's keys an unknown key's message
@@ -432,9 +432,10 @@ var unknownField = regexp.MustCompile(`field (\S+) not found in type ([\w.]+)`)
 // unknownKeys rewrites the decoder's unknown-key problems among probs, for
 // a config of type root: each names the key with its section (task.foo)
 // and the known keys nearest to it, where one is close (a typo, or a key of
-// another section); the keys of a section are listed, once, after the last
-// of its unknown keys that is near none of them.
-func unknownKeys(probs []configProblem, root reflect.Type) {
+// another section), by their full dotted names where dotted (as --set takes
+// them); the keys of a section are listed, once, after the last of its
+// unknown keys that is near none of them.
+func unknownKeys(probs []configProblem, root reflect.Type, dotted bool) {
 	for root.Kind() == reflect.Pointer {
 		root = root.Elem()
 	}
@@ -448,7 +449,7 @@ func unknownKeys(probs []configProblem, root reflect.Type) {
 			sub := unknownField.FindStringSubmatch(m)
 			prefix := sections[sub[2]]
 			if near := nearKeys(sub[1], prefix, all); len(near) > 0 {
-				return fmt.Sprintf("unknown key %s%s (%s)", prefix, sub[1], suggest(near, prefix))
+				return fmt.Sprintf("unknown key %s%s (%s)", prefix, sub[1], suggest(near, prefix, dotted))
 			}
 			if !slices.Contains(listed, prefix) {
 				listed = append(listed, prefix)
@@ -497,9 +498,13 @@ func configKeys(t reflect.Type, prefix string, sections map[string]string) []str
 }
 
 // suggest is the "did you mean" of the keys near (dotted) to an unknown
-// key of the section with prefix: a key of that section by its name, with
-// where the keys belong when another section holds them.
-func suggest(near []string, prefix string) string {
+// key of the section with prefix: where dotted (a --set), the keys as
+// --set names them; else a key of that section by its name, with where the
+// keys belong when another section holds them.
+func suggest(near []string, prefix string, dotted bool) string {
+	if dotted {
+		return "did you mean " + strings.Join(near, " or ") + "?"
+	}
 	parent := func(k string) string { return k[:strings.LastIndex(k, ".")+1] }
 	names := slices.Clone(near)
 	other := parent(near[0]) // the section of the near keys when one other holds them all
@@ -726,14 +731,15 @@ func decodeStrict(r io.Reader, c any) error {
 	if err != nil {
 		return err
 	}
-	return decodeConfig(b, c)
+	return decodeConfig(b, c, false)
 }
 
 // decodeConfig decodes the config document b into c and reports every
 // problem of it at once, in line order: those the YAML decoder would let
 // pass (configWalk), and its own, each naming its key; a syntax error
-// alone.
-func decodeConfig(b []byte, c any) error {
+// alone. dotted names the keys it suggests for an unknown key as --set
+// takes them (task.max_len).
+func decodeConfig(b []byte, c any, dotted bool) error {
 	if err := notUTF8(b); err != nil {
 		return err
 	}
@@ -759,7 +765,7 @@ func decodeConfig(b []byte, c any) error {
 		return nil
 	}
 	slices.SortStableFunc(probs, func(a, b configProblem) int { return cmp.Compare(a.line(), b.line()) })
-	unknownKeys(probs, reflect.TypeOf(c))
+	unknownKeys(probs, reflect.TypeOf(c), dotted)
 	msgs := make([]string, len(probs))
 	var unread []string
 	keys := true // every problem a key's

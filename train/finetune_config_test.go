@@ -100,7 +100,7 @@ func TestLoadFinetune(t *testing.T) {
 		{"max_len 5 for multiple choice", "task: {type: multiple_choice, train: x.csv, columns: {context: c, option0: a, option1: b, label: l}, max_len: 5}\n", nil, "", func(t *testing.T, c FinetuneConfig) {}},
 		{"several problems at once", sst2Task, []string{"lr=0", "batch_size=0", "task.train=", "lambda=-1"}, "batch_size 0", func(t *testing.T, c FinetuneConfig) {}},
 		{"an unknown key beside bad values", sst2Task, []string{"task.typo=1", "batch_size=0"},
-			"--set task.typo=1: unknown key task.typo (did you mean type?)\nfinetune config", nil},
+			"--set task.typo=1: unknown key task.typo (did you mean task.type?)\nfinetune config", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
