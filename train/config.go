@@ -257,7 +257,7 @@ func configWhere(path string, overrides []string) string {
 		flag, ok := keyFlags[key]
 		var s string
 		if !ok || !strings.HasPrefix(value, `"`) || json.Unmarshal([]byte(value), &s) != nil {
-			named = append(named, "--set "+o)
+			named = append(named, "--set "+shownOverride(o))
 			continue
 		}
 		named = append(named, flag+" "+s)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -486,6 +487,30 @@ func TestConfigFileReportsEveryProblem(t *testing.T) {
 	os.WriteFile(p, []byte("tf32: \"maybe\"\nseed: -2.5\n"), 0o644)
 	if _, err := Load(p, nil); err == nil || strings.Count(err.Error(), "tf32") != 1 || strings.Count(err.Error(), "seed") != 1 {
 		t.Errorf("a value both the walk and the decoder refuse: %v, want each named once", err)
+	}
+}
+
+// A config in an 8-bit encoding (Latin-1) is refused at the line of its
+// first byte that is not UTF-8, with the command that converts it; a --set
+// value that is not UTF-8, naming its key.
+func TestConfigNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	for body, want := range map[string]string{
+		"max_steps: 1\nlr: 1e-3\nsample_prompt: caf\xe9 au lait\n": "line 3: byte 0xE9 is not UTF-8: the file is in another encoding, such as Latin-1; gptctl reads UTF-8: convert it, e.g. with iconv -f LATIN1 -t UTF-8",
+		"lr: 1e-3\r\rsample_prompt: \xff\n":                        "line 3: byte 0xFF is not UTF-8",
+		"\xef\xbb\xbflr: 1e-3\r\nsample_prompt: caf\xc3\n":         "line 2: byte 0xC3 is not UTF-8",
+	} {
+		p := filepath.Join(dir, "l1.yaml")
+		os.WriteFile(p, []byte(body), 0o644)
+		var ce *ConfigError
+		if _, err := Load(p, nil); !errors.As(err, &ce) || !strings.Contains(err.Error(), p+": "+want) {
+			t.Errorf("%q: %v\nwant %q", body, err, want)
+		}
+	}
+	var ce *ConfigError
+	_, err := Load("", []string{"sample_prompt=caf\xe9", "n_layer=0"})
+	if want := `--set "sample_prompt=caf\xe9": byte 0xE9 is not UTF-8: give the override as UTF-8 text`; !errors.As(err, &ce) || !strings.Contains(err.Error(), want) || !utf8.ValidString(err.Error()) {
+		t.Errorf("a --set value not UTF-8: %q\nwant %q, in UTF-8", err, want)
 	}
 }
 

@@ -38,7 +38,7 @@ func applyOverrides(c any, overrides []string, hint string) error {
 		}
 		if err := applyOverride(c, k, v); err != nil {
 			msg := strings.TrimPrefix(setLine.ReplaceAllString(err.Error(), "$1"), k+": ")
-			e := &keyProblems{fmt.Errorf("--set %s: %s", kv, msg), []string{k}}
+			e := &keyProblems{fmt.Errorf("--set %s: %s", shownOverride(kv), msg), []string{k}}
 			if u, ok := unreadKeys(err); ok && len(u) == 0 { // unknown keys alone
 				e.unread = nil
 			}
@@ -51,9 +51,21 @@ func applyOverrides(c any, overrides []string, hint string) error {
 	return nil
 }
 
+// shownOverride is the override kv as an error shows it: quoted where it
+// is not UTF-8, escaping the bytes that are not.
+func shownOverride(kv string) string {
+	if utf8.ValidString(kv) {
+		return kv
+	}
+	return strconv.Quote(kv)
+}
+
 // applyOverride sets the value v of the key k (dotted) on the config c
 // points to.
 func applyOverride(c any, k, v string) error {
+	if i := invalidUTF8([]byte(k + v)); i >= 0 {
+		return fmt.Errorf("byte 0x%02X is not UTF-8: give the override as UTF-8 text (is the shell's locale UTF-8?)", (k + v)[i])
+	}
 	parts := strings.Split(k, ".")
 	typ := keyType(reflect.TypeOf(c), parts)
 	doc, err := overrideDoc(k, v, typ)
@@ -581,7 +593,10 @@ func editDistance(a, b string) int {
 // notUTF8 refuses a config in UTF-16 or UTF-32 without a byte order mark,
 // which the YAML decoder would read as keys cut short (n_ where n_layer is
 // written): one that holds a NUL byte, as they do for every ASCII
-// character. (With its byte order mark, UTF-16 is decoded as such.)
+// character. (With its byte order mark, UTF-16 is decoded as such.) It
+// refuses a config in another 8-bit encoding (Latin-1 café), which the
+// decoder refuses without a line, at the line of its first byte that is not
+// UTF-8.
 func notUTF8(b []byte) error {
 	utf32 := bytes.HasPrefix(b, []byte{0xFF, 0xFE, 0, 0}) || bytes.HasPrefix(b, []byte{0, 0, 0xFE, 0xFF})
 	if !utf32 && (bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF})) {
@@ -592,9 +607,31 @@ func notUTF8(b []byte) error {
 		if note := data.WideNote(b); note != "" {
 			what = "the file " + note
 		}
-		return fmt.Errorf("line %d: a NUL byte, which UTF-8 text does not hold: %s", bytes.Count(b[:i], []byte("\n"))+1, what)
+		return fmt.Errorf("line %d: a NUL byte, which UTF-8 text does not hold: %s", lineAt(b, i), what)
+	}
+	if i := invalidUTF8(b); i >= 0 {
+		return fmt.Errorf("line %d: byte 0x%02X is not UTF-8: the file is in another encoding, such as Latin-1; gptctl reads UTF-8: convert it, e.g. with iconv -f LATIN1 -t UTF-8", lineAt(b, i), b[i])
 	}
 	return nil
+}
+
+// invalidUTF8 is the offset of the first byte of b that is not UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// lineAt is the line of the config src that holds its byte i, counted
+// from 1 by YAML's line breaks: LF, CRLF and a lone CR.
+func lineAt(src []byte, i int) int {
+	before := bytes.ReplaceAll(src[:i], []byte("\r\n"), []byte("\n"))
+	return bytes.Count(before, []byte("\n")) + bytes.Count(before, []byte("\r")) + 1
 }
 
 // loadErrors is the error of loading a config: the problems of reading
