@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,6 +202,9 @@ func load(path string, overrides []string, adjust func(*Config)) (Config, error)
 			return c, &ConfigError{fmt.Errorf("config: %w", err)}
 		}
 		if err := decodeStrict(bytes.NewReader(b), &c); err != nil {
+			if slices.Contains(topKeys(b), "task") {
+				errs = append(errs, otherCommand("config "+path, "a finetune config (it has task:): give it to gptctl finetune -c"))
+			}
 			errs = append(errs, fmt.Errorf("config %s: %w", path, err))
 		}
 	}

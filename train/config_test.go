@@ -514,6 +514,40 @@ func TestConfigNotUTF8(t *testing.T) {
 	}
 }
 
+// A config given to the other command says so, beside its unknown keys.
+func TestOtherCommandsConfig(t *testing.T) {
+	_, err := Load("../configs/finetune-sst2.yaml", nil)
+	for _, want := range []string{"config ../configs/finetune-sst2.yaml is a finetune config (it has task:): give it to gptctl finetune -c\n", "line 21: unknown key epochs"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("pretrain with a finetune config: %v\nlacks %q", err, want)
+		}
+	}
+	_, err = LoadFinetune("../configs/shakespeare-char.yaml", nil)
+	for _, want := range []string{"finetune config ../configs/shakespeare-char.yaml is a pretraining config (it has arch, n_layer, n_head, ... and no task:): give it to gptctl pretrain -c\n", "line 6: unknown key arch", "task.train is empty"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("finetune with a pretraining config: %v\nlacks %q", err, want)
+		}
+	}
+	// A config of its own command, with a mistaken key, is not the other's.
+	dir := t.TempDir()
+	for body, finetune := range map[string]bool{"n_layer: 2\nepochs: 3\n": false, "init_from: x\nn_layer: 2\ntask: {type: classification}\n": true, "n_layer: 2\n": true} {
+		p := filepath.Join(dir, "c.yaml")
+		os.WriteFile(p, []byte(body), 0o644)
+		sets := []string{}
+		if body == "n_layer: 2\n" {
+			sets = []string{"task.type=classification"}
+		}
+		if finetune {
+			_, err = LoadFinetune(p, sets)
+		} else {
+			_, err = Load(p, sets)
+		}
+		if err == nil || strings.Contains(err.Error(), "give it to") {
+			t.Errorf("%q: %v, want an error without the other command's", body, err)
+		}
+	}
+}
+
 // A config's syntax error names the line a user must fix: the start of
 // an unclosed bracket or quote, or where the problem was found, as
 // PyYAML's marks say (the YAML library counts its parser's lines from 0,

@@ -743,6 +743,26 @@ func unreadKeys(err error) (unread []string, ok bool) {
 	return nil, false
 }
 
+// topKeys is the top-level keys of the config document b, in order; none
+// where YAML cannot read it or it is not a mapping.
+func topKeys(b []byte) []string {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	var keys []string
+	for i := 0; i < len(doc.Content[0].Content); i += 2 {
+		keys = append(keys, doc.Content[0].Content[i].Value)
+	}
+	return keys
+}
+
+// otherCommand is a note, as a problem that leaves the keys read, that
+// the config path is another command's; what says whose and why.
+func otherCommand(path, what string) error {
+	return &keyProblems{fmt.Errorf("%s is %s", path, what), nil}
+}
+
 // configProblem is one problem of a config document: msg, "line N: ...",
 // and key, the key whose value it leaves unread ("" for none: an unknown
 // key, which field names, or a problem of the document, a syntax error or

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -112,6 +113,9 @@ func LoadFinetune(path string, overrides []string) (FinetuneConfig, error) {
 			return c, &ConfigError{fmt.Errorf("finetune config: %w", err)}
 		}
 		if err := decodeStrict(bytes.NewReader(b), &c); err != nil {
+			if keys := pretrainKeys(b, overrides); len(keys) > 0 {
+				errs = append(errs, otherCommand("finetune config "+path, "a pretraining config (it has "+keys+" and no task:): give it to gptctl pretrain -c"))
+			}
 			errs = append(errs, fmt.Errorf("finetune config %s: %w", path, err))
 		}
 	}
@@ -123,6 +127,27 @@ func LoadFinetune(path string, overrides []string) (FinetuneConfig, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// pretrainKeys names the keys of the config document b that pretraining
+// has and a finetune does not (n_layer, data), the first three, where
+// neither b nor an override of overrides gives a task; "" where it has
+// none.
+func pretrainKeys(b []byte, overrides []string) string {
+	keys := topKeys(b)
+	if slices.Contains(keys, "task") || slices.ContainsFunc(overrides, func(o string) bool { return strings.HasPrefix(o, "task.") || strings.HasPrefix(o, "task=") }) {
+		return ""
+	}
+	var theirs []string
+	for _, k := range keys {
+		if keyType(reflect.TypeOf(Config{}), []string{k}) != nil && keyType(reflect.TypeOf(FinetuneConfig{}), []string{k}) == nil {
+			theirs = append(theirs, k)
+		}
+	}
+	if len(theirs) > 3 {
+		theirs = append(theirs[:3], "...")
+	}
+	return strings.Join(theirs, ", ")
 }
 
 // Apply sets key=value overrides; a dotted key such as task.max_len=64 or
