@@ -29,6 +29,11 @@ func TestFullDiskNamesTheFile(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) || err.Error() != "write "+path+": no space left on device" {
 		t.Errorf("writing 2 MiB on a disk of 1: %v, want an error naming %s", err, path)
 	}
+	model := filepath.Join(dir, "model.safetensors") // named once, not as "safetensors X: write X"
+	err = WriteSafetensors(model, []Tensor{{Name: "w", DType: "U8", Shape: []int{2 << 20}, Data: make([]byte, 2<<20)}}, nil)
+	if !errors.Is(err, syscall.ENOSPC) || err.Error() != "write "+model+": no space left on device" {
+		t.Errorf("writing a model of 2 MiB on a disk of 1: %v, want an error naming %s once", err, model)
+	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("%d entries left in the directory, want none", len(ents))
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -25,7 +27,11 @@ func WriteSafetensors(path string, tensors []Tensor, metadata map[string]string)
 	err := WriteFileAtomic(path, func(w io.Writer) error {
 		return encodeSafetensors(w, tensors, metadata)
 	})
-	if err != nil {
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &pe) && pe.Path == path: // a write's error names the file already
+		return err
+	case err != nil:
 		return fmt.Errorf("safetensors %s: %w", path, err)
 	}
 	return nil
