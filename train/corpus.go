@@ -230,6 +230,9 @@ func corpusTokenizer(ctx context.Context, cfg Config, dataDir bool, valText stri
 	spec := cfg.Tokenizer
 	if spec == "char" || spec == "" { // the default: the one the shards were made with
 		spec, own = filepath.Join(cfg.Data, "tokenizer"), true
+		if !isDir(spec) {
+			return nil, false, inputErrorf("data %s: the shards have no tokenizer beside them (%s, which data prepare writes), so their ids cannot be read as text: copy the shard directory whole, or prepare the text again", cfg.Data, spec)
+		}
 	}
 	if tok, err = data.ResolveTokenizer(spec); err != nil {
 		return nil, false, &InputError{Err: fmt.Errorf("data %s: %w", cfg.Data, err)}

@@ -238,6 +238,16 @@ func TestMissingCorpusOfConfig(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "--data FILE") || !strings.Contains(err.Error(), "(read from the working directory, "+wd+")") {
 		t.Errorf("a --data of the job's own: %v", err)
 	}
+	// A missing tokenizer is the tokenizer key's, named once, with no
+	// advice on the corpus.
+	os.WriteFile(path, []byte("data: "+path+"\ntokenizer: tok/missing\nmax_steps: 2\n"), 0o644)
+	if cfg, err = Load(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Pretrain(context.Background(), cfg, Options{OutDir: t.TempDir(), Log: io.Discard})
+	if err == nil || strings.Count(err.Error(), "config "+path) != 1 || strings.Contains(err.Error(), "--data") || strings.Contains(err.Error(), "working directory") {
+		t.Errorf("a missing tokenizer directory: %v", err)
+	}
 }
 
 func TestRunDirectoryLockAndEvents(t *testing.T) {

@@ -557,21 +557,19 @@ func savedStrings(path string) map[string]bool {
 	return set
 }
 
-// resumedPathError adds to err, a resumed run's failure to open one of the
-// data paths of its saved job file, that a relative path there is read from
-// the working directory: the job must resume from the directory it started
-// in (or the file name absolute paths).
-// missingCorpusError is err, a corpus that cannot be read, named by the
-// config it came from, with where a relative path was looked for: a recipe
-// from configs/ names a path relative to the directory gptctl is run in.
+// missingCorpusError is err, a corpus file (cfg.Data, or cfg.ValData)
+// that does not exist, named by the config it came from, with where a
+// relative path was looked for: a recipe from configs/ names a path
+// relative to the directory gptctl is run in. Other errors (a tokenizer's,
+// named already) are returned as they are.
 func missingCorpusError(cfg Config, err error) error {
 	var pe *fs.PathError
-	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) {
+	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) || (pe.Path != cfg.Data && pe.Path != cfg.ValData) {
 		return err
 	}
-	hint := "; --data FILE reads the corpus from another path"
-	if strings.Contains(cfg.where, "--data ") { // the path is the flag's
-		hint = ""
+	hint := ""
+	if pe.Path == cfg.Data && !strings.Contains(cfg.where, "--data ") { // not the flag's own path
+		hint = "; --data FILE reads the corpus from another path"
 	}
 	if wd, werr := os.Getwd(); werr == nil && !filepath.IsAbs(pe.Path) {
 		hint = fmt.Sprintf(" (read from the working directory, %s)%s", wd, hint)
@@ -579,6 +577,10 @@ func missingCorpusError(cfg Config, err error) error {
 	return cfg.named(inputErrorf("%w%s", err, hint))
 }
 
+// resumedPathError adds to err, a resumed run's failure to open one of the
+// data paths of its saved job file, that a relative path there is read from
+// the working directory: the job must resume from the directory it started
+// in (or the file name absolute paths).
 func resumedPathError(err error, outDir, job string, paths ...string) error {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return err

@@ -292,15 +292,17 @@ func TestShardsCopiedInPart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ie *InputError
-	_, err := Pretrain(context.Background(), cfg("tokenizer=byte"), Options{OutDir: filepath.Join(dir, "a"), Log: io.Discard})
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the shards have no tokenizer beside them") {
-		t.Errorf("shards without their tokenizer: %v", err)
+	for _, sets := range [][]string{{"tokenizer=byte"}, nil} { // a tokenizer named, or the shards' own
+		_, err := Pretrain(context.Background(), cfg(sets...), Options{OutDir: filepath.Join(dir, "a"), Log: io.Discard})
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the shards have no tokenizer beside them") {
+			t.Errorf("shards without their tokenizer, %v: %v", sets, err)
+		}
 	}
 	if err := os.Rename(saved, filepath.Join(shards, "tokenizer")); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(data.ShardPath(shards, "val", 0))
-	_, err = Pretrain(context.Background(), cfg(), Options{OutDir: filepath.Join(dir, "b"), Log: io.Discard})
+	_, err := Pretrain(context.Background(), cfg(), Options{OutDir: filepath.Join(dir, "b"), Log: io.Discard})
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "val_000.bin is missing") {
 		t.Errorf("shards without their val shards: %v", err)
 	}
