@@ -282,7 +282,11 @@ func (r *prepReader) readFrom(f io.Reader, size int64, path string, jsonl bool) 
 	} else {
 		err = r.readText(cr, path)
 	}
-	if err != nil {
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie): // names the file and line itself
+		return err
+	case err != nil:
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	if size >= 0 && cr.n != size {
@@ -412,6 +416,8 @@ func jsonlLineStart(br *bufio.Reader, path string, line int) error {
 		return &InputError{fmt.Errorf("%s %s", path, WideNote(head))}
 	case rest[0] == '[':
 		return &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: the line begins a JSON array; a .jsonl corpus holds one object a line (write each element on a line of its own, e.g. jq -c '.[]' FILE)", path, line)}
+	case rest[0] == '"':
+		return &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: the line begins a JSON string (write each document as {\"text\": STRING})", path, line)}
 	}
 	r, _ := utf8.DecodeRune(rest)
 	return &InputError{fmt.Errorf("%s:%d: want a JSON object {\"text\": ...}: the line begins with %q (a text file is read as text under another name than .jsonl)", path, line, r)}
@@ -617,7 +623,8 @@ func JSONLDocuments(f io.Reader, path string, fn func(doc string) error) error {
 		docErr = err
 		return err
 	})
-	if err != nil && err != docErr {
+	var ie *InputError
+	if err != nil && err != docErr && !errors.As(err, &ie) { // an InputError names file and line
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	return err

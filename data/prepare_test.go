@@ -954,10 +954,10 @@ func TestJSONLLongLineRefusedAtStart(t *testing.T) {
 		path := writeTemp(t, dir, name, c.text)
 		var ie *InputError
 		err := ReadCorpusFile(path, 0, func(string, bool) error { return nil })
-		if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
+		if !errors.As(err, &ie) || !strings.HasPrefix(err.Error(), path+":") || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: read: %v; want %q", name, err, c.want)
 		}
-		if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{path}, OutDir: filepath.Join(dir, "out-"+name)}); !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
+		if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{path}, OutDir: filepath.Join(dir, "out-"+name)}); !errors.As(err, &ie) || strings.Contains(err.Error(), "read "+path) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: prepare: %v; want %q", name, err, c.want)
 		}
 		if _, err := CharTokenizerOf([]string{path}); !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
