@@ -1,6 +1,8 @@
 package data
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,8 +19,10 @@ type prepWriter struct {
 }
 
 func newPrepWriter(opts PrepareOptions, dir string) *prepWriter {
+	var set [16]byte
+	rand.Read(set[:]) // never fails
 	mk := func(prefix string) splitWriter {
-		return splitWriter{dir: dir, prefix: prefix, vocab: opts.Tokenizer.VocabSize(), max: opts.ShardTokens}
+		return splitWriter{dir: dir, prefix: prefix, vocab: opts.Tokenizer.VocabSize(), max: opts.ShardTokens, set: set}
 	}
 	return &prepWriter{train: mk("train"), val: mk("val")}
 }
@@ -42,6 +46,7 @@ func (w *prepWriter) close(ok bool) error {
 type splitWriter struct {
 	dir, prefix string
 	vocab, max  int
+	set         [16]byte // the prepare's id, in each shard's header
 	cur         *ShardWriter
 	shards      int // shards started
 	tokens      int64
@@ -54,6 +59,7 @@ func (s *splitWriter) write(ids []int32) error {
 			if err != nil {
 				return err
 			}
+			sw.SetID = s.set
 			s.cur = sw
 			s.shards++
 		}
@@ -237,6 +243,7 @@ const ManifestFile = "shards.json"
 
 // manifest is ManifestFile's content.
 type manifest struct {
+	SetID     string        `json:"set_id"` // in each shard's header: a manifest another prepare left names another
 	Tokenizer string        `json:"tokenizer"`
 	VocabSize int           `json:"vocab_size"`
 	Train     manifestSplit `json:"train"`
@@ -250,7 +257,7 @@ type manifestSplit struct {
 
 // writeManifest writes the manifest of the set w wrote into stage.
 func writeManifest(stage string, tok Tokenizer, w *prepWriter) error {
-	b, err := json.MarshalIndent(manifest{Tokenizer: tok.Name(), VocabSize: tok.VocabSize(),
+	b, err := json.MarshalIndent(manifest{SetID: hex.EncodeToString(w.train.set[:]), Tokenizer: tok.Name(), VocabSize: tok.VocabSize(),
 		Train: manifestSplit{w.train.shards, w.train.tokens}, Val: manifestSplit{w.val.shards, w.val.tokens}}, "", "  ")
 	if err != nil {
 		return err

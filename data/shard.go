@@ -15,7 +15,10 @@ import (
 //	offset 12  uint32 dtype: bytes per token, 2 (uint16) or 4 (uint32)
 //	offset 16  uint64 number of tokens
 //	offset 24  uint32 vocabulary size
-//	offset 28  zero up to 256
+//	offset 28  zero
+//	offset 32  16 bytes: the id of the data prepare that wrote it, which
+//	           its manifest (ManifestFile) names; zero when none
+//	offset 48  zero up to 256
 //
 // followed by the tokens, little-endian, dtype bytes each.
 const (
@@ -58,6 +61,10 @@ type ShardWriter struct {
 	vocab int
 	n     uint64
 	buf   []byte
+
+	// SetID is the id of the prepare writing the shard, written into its
+	// header (zero: none).
+	SetID [16]byte
 }
 
 // NewShardWriter creates the shard path for ids below vocabSize. dtype is 2
@@ -130,7 +137,7 @@ func (sw *ShardWriter) Close() error {
 	}
 	err := sw.w.Flush()
 	if err == nil {
-		_, err = sw.f.WriteAt(shardHeader(sw.dtype, sw.n, sw.vocab), 0)
+		_, err = sw.f.WriteAt(shardHeader(sw.dtype, sw.n, sw.vocab, sw.SetID), 0)
 	}
 	if err == nil {
 		err = sw.f.Chmod(0o644) // created 0600
@@ -157,13 +164,14 @@ func (sw *ShardWriter) Abort() {
 	}
 }
 
-func shardHeader(dtype int, n uint64, vocabSize int) []byte {
+func shardHeader(dtype int, n uint64, vocabSize int, set [16]byte) []byte {
 	h := make([]byte, ShardHeaderSize)
 	copy(h, ShardMagic)
 	binary.LittleEndian.PutUint32(h[8:], ShardVersion)
 	binary.LittleEndian.PutUint32(h[12:], uint32(dtype))
 	binary.LittleEndian.PutUint64(h[16:], n)
 	binary.LittleEndian.PutUint32(h[24:], uint32(vocabSize))
+	copy(h[32:48], set[:])
 	return h
 }
 

@@ -18,6 +18,7 @@ type Shard struct {
 	dtype  int
 	n      int
 	vocab  int
+	set    [16]byte // the id of the prepare that wrote it; zero: none
 	unmap  func() error
 	closed bool
 }
@@ -76,7 +77,9 @@ func parseShardHeader(path string, h []byte, size int64) (*Shard, error) {
 	case n*uint64(dtype) < body:
 		return nil, fmt.Errorf("shard %s: header says %d tokens, but %d bytes follow them (a file cut short while writing, or not a shard)", path, n, body-n*uint64(dtype))
 	}
-	return &Shard{path: path, dtype: dtype, n: int(n), vocab: vocab}, nil
+	s := &Shard{path: path, dtype: dtype, n: int(n), vocab: vocab}
+	copy(s.set[:], h[32:48])
+	return s, nil
 }
 
 // Path returns the file the shard was opened from.

@@ -78,7 +78,8 @@ func OpenShardSet(dir string, prefixes ...string) (*ShardSet, error) {
 		return nil, err
 	}
 	var files []string
-	for _, prefix := range prefixes {
+	counts := make([]int, len(prefixes))
+	for k, prefix := range prefixes {
 		f, err := ShardFiles(dir, prefix)
 		if err != nil {
 			return nil, err
@@ -88,9 +89,7 @@ func OpenShardSet(dir string, prefixes ...string) (*ShardSet, error) {
 				return nil, &InputError{fmt.Errorf("shard set %s: %s is missing (the set goes on with %s): copy the whole set, or run gptctl data prepare again", dir, filepath.Base(ShardPath(dir, prefix, i)), filepath.Base(f))}
 			}
 		}
-		if err := m.checkCount(dir, prefix, len(f)); err != nil { // the last ones missing, or more
-			return nil, err
-		}
+		counts[k] = len(f)
 		files = append(files, f...)
 	}
 	pattern := "{" + strings.Join(prefixes, ",") + "}_*.bin"
@@ -120,11 +119,44 @@ func OpenShardSet(dir string, prefixes ...string) (*ShardSet, error) {
 		set.shards = append(set.shards, s)
 		set.total += int64(s.Len())
 	}
-	if err := m.checkTokens(dir, prefixes, set); err != nil {
+	if err := m.check(dir, prefixes, counts, set); err != nil {
 		set.Close()
 		return nil, err
 	}
 	return set, nil
+}
+
+// check refuses the set of dir's prefixes (counts shards each) where the
+// manifest m (nil: none) lists other shards or other tokens, or where some
+// of its shards are of the prepare m names and some not. Where none is,
+// m is another prepare's (an earlier build's, which wrote no manifest,
+// prepared the directory again) and is not the set's to check.
+func (m *manifest) check(dir string, prefixes []string, counts []int, set *ShardSet) error {
+	if m == nil || m.SetID == "" {
+		return nil
+	}
+	ours := 0
+	var other *Shard
+	for _, s := range set.shards {
+		if hex.EncodeToString(s.set[:]) == m.SetID {
+			ours++
+		} else if other == nil {
+			other = s
+		}
+	}
+	switch {
+	case ours == 0:
+		return nil
+	case other != nil:
+		return &InputError{fmt.Errorf("shard set %s: %s is not of the data prepare %s lists (shards of another prepare are mixed in): run gptctl data prepare again into an empty directory",
+			dir, filepath.Base(other.path), ManifestFile)}
+	}
+	for k, prefix := range prefixes { // the last ones missing, or more
+		if err := m.checkCount(dir, prefix, counts[k]); err != nil {
+			return err
+		}
+	}
+	return m.checkTokens(dir, prefixes, set)
 }
 
 // checkCount refuses n shards of prefix in dir where the manifest m (nil:

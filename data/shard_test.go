@@ -321,6 +321,59 @@ func TestShardSetMissingShard(t *testing.T) {
 	}
 }
 
+// A manifest checks the set of the prepare that wrote it, whose id its
+// shards carry: one that an earlier build's prepare into the directory
+// left behind (shards without the id) is not the set's, and a set that
+// mixes the two is refused.
+func TestShardSetStaleManifest(t *testing.T) {
+	dir := t.TempDir()
+	in := writeTemp(t, dir, "t.txt", strings.Repeat("some text to shard into several pieces. ", 400))
+	out, older := filepath.Join(dir, "sh"), filepath.Join(dir, "older")
+	for _, o := range []struct {
+		dir    string
+		tokens int
+	}{{out, 4000}, {older, 7000}} {
+		if _, err := Prepare(PrepareOptions{Tokenizer: ByteTokenizer{}, Inputs: []string{in}, OutDir: o.dir, ShardTokens: o.tokens}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unmark := func(path string) { // as an earlier build wrote it
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(b[32:48])
+		os.WriteFile(path, b, 0o644)
+	}
+	one := ShardPath(out, "train", 1)
+	b, _ := os.ReadFile(one)
+	unmark(one)
+	var ie *InputError
+	if _, err := OpenShardSet(out, "train"); !errors.As(err, &ie) || !strings.Contains(err.Error(), "train_001.bin is not of the data prepare shards.json lists") {
+		t.Errorf("a set with a shard of another prepare: %v, want it refused", err)
+	}
+	os.WriteFile(one, b, 0o644)
+	olds, _ := ShardFiles(older, "train")
+	news, _ := ShardFiles(out, "train")
+	if len(olds) >= len(news) {
+		t.Fatalf("%d shards prepared again, want fewer than %d", len(olds), len(news))
+	}
+	for _, f := range news {
+		os.Remove(f)
+	}
+	for _, f := range olds {
+		unmark(f)
+		os.Rename(f, filepath.Join(out, filepath.Base(f)))
+	}
+	set, err := OpenShardSet(out, "train")
+	if err != nil {
+		t.Fatalf("a set an earlier build prepared again, beside the manifest it left: %v", err)
+	}
+	if set.Close(); len(set.shards) != len(olds) {
+		t.Errorf("%d shards, want %d", len(set.shards), len(olds))
+	}
+}
+
 // A shard set's Check finds a damaged token wherever it lies (the first
 // and last token, either side of a block of the fast scan, in the last
 // tokens a 64-bit load leaves), naming the shard and the first such
