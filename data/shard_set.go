@@ -97,6 +97,11 @@ func OpenShardSet(dir string, prefixes ...string) (*ShardSet, error) {
 		pattern = prefixes[0] + "_*.bin"
 	}
 	if len(files) == 0 {
+		for _, prefix := range prefixes { // all gone: the manifest says what was there
+			if err := m.checkCount(dir, prefix, 0); err != nil {
+				return nil, err
+			}
+		}
 		return nil, fmt.Errorf("no shards %s in %s (run gptctl data prepare --out %s)", pattern, dir, dir)
 	}
 	set := &ShardSet{name: filepath.Join(dir, pattern)}
