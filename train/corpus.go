@@ -99,7 +99,39 @@ func loadCorpus(ctx context.Context, cfg Config, tok data.Tokenizer, log io.Writ
 		c.close()
 		return nil, err
 	}
+	if f := trainedValFile(cfg); f != "" {
+		fmt.Fprintf(log, "data: warning: val_data %s is one of the training files (%s): the validation loss, best/ and patience score text the model trains on; keep the held-out file out of data's\n", f, cfg.Data)
+	}
 	return c, nil
+}
+
+// trainedValFile is a file of the text corpus val_data that the corpus
+// data holds too ("" for none): val_data data.txt beside data data.txt, or
+// a val.txt among data's corpus/*.txt.
+func trainedValFile(cfg Config) string {
+	files := func(path string) []string {
+		if path == "" || path == data.BuiltinCorpusName || isDir(path) {
+			return nil
+		}
+		if !isGlob(path) {
+			return []string{path}
+		}
+		f, _ := data.ExpandInputs([]string{path})
+		return f
+	}
+	trained := files(cfg.Data)
+	for _, v := range files(cfg.ValData) {
+		vi, err := os.Stat(v)
+		if err != nil {
+			continue
+		}
+		for _, f := range trained {
+			if fi, err := os.Stat(f); err == nil && os.SameFile(vi, fi) {
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 func (c *corpus) load(ctx context.Context, cfg Config, tok data.Tokenizer) error {

@@ -307,3 +307,35 @@ func TestShardsCopiedInPart(t *testing.T) {
 		t.Errorf("shards without their val shards: %v", err)
 	}
 }
+
+// A validation file that is also one of the training files (the same
+// file, or one a glob of data matches) is trained on: the run warns, as a
+// finetune does.
+func TestValDataAmongTrainingFiles(t *testing.T) {
+	dir := t.TempDir()
+	text := strings.Repeat("to be, or not to be: that is the question. ", 50)
+	os.Mkdir(filepath.Join(dir, "corpus"), 0o755)
+	for _, name := range []string{"a.txt", "b.txt", "val.txt"} {
+		writeFile(t, filepath.Join(dir, "corpus", name), text)
+	}
+	apart := writeFile(t, filepath.Join(dir, "held.txt"), text)
+	for _, c := range []struct {
+		data, val string
+		warned    bool
+	}{
+		{filepath.Join(dir, "corpus", "a.txt"), filepath.Join(dir, "corpus", "a.txt"), true},
+		{filepath.Join(dir, "corpus", "*.txt"), filepath.Join(dir, "corpus", "val.txt"), true},
+		{filepath.Join(dir, "corpus", "[ab].txt"), filepath.Join(dir, "corpus", "val.txt"), false},
+		{filepath.Join(dir, "corpus", "*.txt"), apart, false},
+	} {
+		var log strings.Builder
+		co, err := loadCorpus(context.Background(), tinyConfig(t, "data="+c.data, "val_data="+c.val), nil, &log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		co.close()
+		if got := strings.Contains(log.String(), "warning: val_data "+c.val+" is one of the training files"); got != c.warned {
+			t.Errorf("data %s, val_data %s: warned %v, want %v (%q)", c.data, c.val, got, c.warned, log.String())
+		}
+	}
+}
