@@ -228,6 +228,20 @@ func (c *corpus) loadVal(ctx context.Context, cfg Config, valText string, dataDi
 	return err
 }
 
+// modelDir is what makes dir a model or run directory (a checkpoint, a
+// model file, a job's config), "" for none.
+func modelDir(dir string) string {
+	if held := HeldRun(dir); held != "" {
+		return held
+	}
+	for _, f := range []string{modelFile, "config.json", jobFile, finetuneJobFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return f
+		}
+	}
+	return ""
+}
+
 // heldOutPrefixes is the shards of the val_data directory that validate: a
 // directory prepared for validation is held out whole, its train and val
 // splits (data prepare splits off 0.5% by default, which alone would be a
@@ -256,6 +270,9 @@ func corpusTokenizer(ctx context.Context, cfg Config, dataDir bool, valText stri
 		return nil, false, err
 	}
 	if shards, _ := data.ShardFiles(cfg.Data, "train"); len(shards) == 0 {
+		if what := modelDir(cfg.Data); what != "" {
+			return nil, false, inputErrorf("data %s is a model or run directory (it has %s), not a corpus: --init %s (or init_from) starts from its weights; data names the text to train on", cfg.Data, what, cfg.Data)
+		}
 		return nil, false, inputErrorf("data %s is a directory without token shards (train_*.bin): prepare it with gptctl data prepare --out %s (a prepare into it that did not finish left none), or name its text files (%s)",
 			cfg.Data, cfg.Data, filepath.Join(cfg.Data, "*.txt"))
 	}

@@ -60,6 +60,9 @@ func readCorpus(ctx context.Context, key, path string, cuts data.Cuts, piece fun
 	if path == data.BuiltinCorpusName {
 		return docPieces(ctx, data.BuiltinCorpus(), cuts, func(s string, doc bool) error { return piece(path, s, doc) })
 	}
+	if path == "-" {
+		return inputErrorf("%s -: standard input is read by data prepare, predict and eval of a task file; a text corpus is read from a file (or pipe it into gptctl data prepare --data - --out DIR and read DIR)", key)
+	}
 	files := []string{path}
 	if isGlob(path) {
 		var err error

@@ -315,6 +315,9 @@ func openEvalShards(dir, prefix string, tok data.Tokenizer) (*data.ShardSet, err
 	}
 	if shards, _ := data.ShardFiles(dir, "train"); len(shards) == 0 {
 		if vals, _ := data.ShardFiles(dir, "val"); len(vals) == 0 {
+			if what := modelDir(dir); what != "" {
+				return nil, inputErrorf("data %s is a model or run directory (it has %s), not text to score: --model names the model, --data the text", dir, what)
+			}
 			glob := filepath.Join(dir, "*.txt")
 			return nil, inputErrorf("data %s is a directory without token shards: eval reads a text or .jsonl file, a glob of them (--data '%s'), or the shards gptctl data prepare writes (gptctl data prepare --tokenizer MODEL_DIR --data '%s' --out SHARDS_DIR, then --data SHARDS_DIR)",
 				dir, glob, glob)

@@ -230,6 +230,8 @@ func TestEvalLMShards(t *testing.T) {
 		{other, "train", "the shards were made with another tokenizer"},
 		{file, "train", "is chosen only in a directory of shards"},
 		{t.TempDir(), "", "is a directory without token shards: eval reads a text or .jsonl file, a glob of them (--data '"},
+		{model, "", "is a model or run directory (it has "},
+		{"-", "", "data -: standard input is read by data prepare"},
 		{stage, "", "the working directory of a data prepare"},
 		{halfMoved, "", "a data prepare stopped while moving its shards into place"},
 	} {

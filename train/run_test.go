@@ -181,6 +181,8 @@ func readFile(t *testing.T, path string) string {
 }
 
 func TestPretrainBadInput(t *testing.T) {
+	runDir := t.TempDir() // a run, named as data for --init
+	os.Mkdir(filepath.Join(runDir, checkpointDir), 0o755)
 	empty := filepath.Join(t.TempDir(), "empty.txt")
 	os.WriteFile(empty, nil, 0o644)
 	short := filepath.Join(t.TempDir(), "short.txt")
@@ -194,6 +196,8 @@ func TestPretrainBadInput(t *testing.T) {
 		sets             []string
 	}{
 		{"missing", "/nonexistent/corpus.txt", "no such file", nil},
+		{"standard input", "-", "data -: standard input is read by data prepare", nil},
+		{"a run directory", runDir, "is a model or run directory (it has checkpoint), not a corpus: --init " + runDir, nil},
 		{"empty", empty, "the file is empty", nil},
 		{"empty documents", emptyDocs, `the 2 documents are all empty (no {"text": ...} holds text)`, nil},
 		{"short", short, "windows of 16 need at least 17 each (use a longer corpus or a smaller seq_len)", nil},
