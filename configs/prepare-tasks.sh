@@ -14,6 +14,12 @@ set -eu
 TASKS=${1:-../shared/data/tasks}
 OUT=${2:-runs/tasks}
 GPTCTL=${GPTCTL:-bin/gptctl}
+for f in rte/train.tsv stsb/train.tsv storycloze/train.csv sst2/train.tsv; do
+	if [ ! -f "$TASKS/$f" ]; then
+		echo "prepare-tasks.sh: $TASKS/$f is missing: pass the directory of the task files as the first argument (sh configs/prepare-tasks.sh TASKS_DIR)" >&2
+		exit 2
+	fi
+done
 mkdir -p "$OUT"
 
 # split FILE EXT NAME: row 1 is the header; rows 10, 20, ... are held out.

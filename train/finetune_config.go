@@ -306,7 +306,11 @@ func (t TaskConfig) validateTarget(bad func(string, ...any)) {
 	case !hasLabel && !hasScore:
 		bad("columns: map the label (or, for regression, the score) column")
 	case hasLabel && t.Type != TaskMultipleChoice && len(t.Labels) < 2:
-		bad("labels: list the label values as written in the file, in class order (at least two), e.g. [\"0\", \"1\"]")
+		score := ""
+		if t.Type == TaskSimilarity {
+			score = "; or, for a numeric similarity score, map that column as score: instead of label:"
+		}
+		bad("labels: list the label values as written in the file, in class order (at least two), e.g. [\"0\", \"1\"]%s", score)
 	}
 	t.validateLabelBase(hasLabel, bad)
 }

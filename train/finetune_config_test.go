@@ -57,6 +57,7 @@ func TestLoadFinetune(t *testing.T) {
 		{"missing role", strings.Replace(sst2Task, "classification", "entailment", 1), nil, `entailment needs a "premise" column`, nil},
 		{"role the type does not read", strings.Replace(sst2Task, "{text: sentence,", "{text: sentence, a: other,", 1), nil, `classification does not read "a"`, nil},
 		{"no labels", strings.Replace(sst2Task, `labels: ["0", "1"]`, "", 1), nil, "task.labels: list the label values", nil},
+		{"a similarity score as label", "task: {type: similarity, train: x.tsv, columns: {a: s1, b: s2, label: y}}\n", nil, "for a numeric similarity score, map that column as score: instead of label:", nil},
 		{"metric for regression only", sst2Task, []string{"task.metric=pearson"}, `metric "pearson" is not one of accuracy`, nil},
 		{"the label column as the text", sst2Task, []string{"task.columns={text: label, label: label}"}, `task.columns: text reads "label", the label column`, nil},
 		{"the score column in a join", "task: {type: similarity, train: x.tsv, columns: {a: s1+y, b: s2, score: y}}\n", nil, `task.columns: a reads "y", the score column`, nil},

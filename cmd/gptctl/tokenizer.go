@@ -52,7 +52,7 @@ func NewCmdTokenizer() *cobra.Command {
 func newCmdTokenizerTrain(runF func(*TokenizerTrainOptions) error) *cobra.Command {
 	opts := &TokenizerTrainOptions{}
 	cmd := &cobra.Command{
-		Use:   "train --data FILE... --vocab-size N --out DIR",
+		Use:   "train --data FILE[,FILE...] --vocab-size N --out DIR",
 		Short: "Train a byte-level BPE vocabulary (GPT-2 format) on text files",
 		Long: `train learns a byte-level BPE vocabulary with GPT-2's pre-tokenisation and
 writes DIR/encoder.json and DIR/vocab.bpe (256 byte tokens, the merges, and
