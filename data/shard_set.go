@@ -169,7 +169,7 @@ func (m *manifest) check(dir string, prefixes []string, counts []int, set *Shard
 func (m *manifest) checkCount(dir, prefix string, n int) error {
 	want, ok := m.split(prefix)
 	switch {
-	case m == nil || !ok || n == want.Shards:
+	case !ok || n == want.Shards:
 		return nil
 	case n < want.Shards:
 		return &InputError{fmt.Errorf("shard set %s: %s is missing (%s lists %d %s shards, %d are here): copy the whole set, or run gptctl data prepare again",
@@ -180,11 +180,8 @@ func (m *manifest) checkCount(dir, prefix string, n int) error {
 }
 
 // checkTokens refuses a set whose shards of each prefix hold another
-// number of tokens than the manifest m (nil: none) lists.
+// number of tokens than the manifest m lists.
 func (m *manifest) checkTokens(dir string, prefixes []string, set *ShardSet) error {
-	if m == nil {
-		return nil
-	}
 	i := 0
 	for _, prefix := range prefixes {
 		want, ok := m.split(prefix)

@@ -113,11 +113,7 @@ func trainedValFile(cfg Config) string {
 		if path == "" || path == data.BuiltinCorpusName || isDir(path) {
 			return nil
 		}
-		if !isGlob(path) {
-			return []string{path}
-		}
-		f, _ := data.ExpandInputs([]string{path})
-		return f
+		return corpusFiles(path)
 	}
 	trained := files(cfg.Data)
 	for _, v := range files(cfg.ValData) {
@@ -280,7 +276,7 @@ func corpusTokenizer(ctx context.Context, cfg Config, dataDir bool, valText stri
 	if spec == "char" || spec == "" { // the default: the one the shards were made with
 		spec, own = filepath.Join(cfg.Data, "tokenizer"), true
 		if !isDir(spec) {
-			return nil, false, inputErrorf("data %s: the shards have no tokenizer beside them (%s, which data prepare writes), so their ids cannot be read as text: copy the shard directory whole, or prepare the text again", cfg.Data, spec)
+			return nil, false, noShardTokenizer("data", cfg.Data, "read as text")
 		}
 	}
 	if tok, err = data.ResolveTokenizer(spec); err != nil {
@@ -343,6 +339,13 @@ func isDir(path string) bool {
 	return err == nil && fi.IsDir()
 }
 
+// noShardTokenizer refuses the shard directory dir (of the config key)
+// copied without its tokenizer, without which its ids cannot be what.
+func noShardTokenizer(key, dir, what string) error {
+	return inputErrorf("%s %s: the shards have no tokenizer beside them (%s, which data prepare writes), so their ids cannot be %s: copy the shard directory whole, or prepare the text again",
+		key, dir, filepath.Join(dir, "tokenizer"), what)
+}
+
 // checkSavedTokenizer refuses a shard directory whose saved tokenizer
 // (DIR/tokenizer, as gptctl data prepare writes it) has another vocabulary
 // than tok: its ids would mean other text.
@@ -352,7 +355,7 @@ func checkSavedTokenizer(key, dir string, tok data.Tokenizer) error {
 		return &InputError{Err: fmt.Errorf("%s %s: %w", key, dir, err)}
 	}
 	if saved == nil { // copied without it: ids of any vocabulary up to the model's would be taken
-		return inputErrorf("%s %s: the shards have no tokenizer beside them (%s, which data prepare writes), so their ids cannot be checked against the model's: copy the shard directory whole, or prepare the text again", key, dir, filepath.Join(dir, "tokenizer"))
+		return noShardTokenizer(key, dir, "checked against the model's")
 	}
 	if !data.SameVocabulary(saved, tok) {
 		return inputErrorf("%s %s: the shards were made with another tokenizer (%s, %d tokens in %s) than the model's (%s, %d tokens); prepare them again with data prepare --tokenizer set to the model's tokenizer (a model or run directory, or its tokenizer: value)",

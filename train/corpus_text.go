@@ -226,17 +226,23 @@ func corpusBytes(path string) int64 {
 	if path == data.BuiltinCorpusName {
 		return int64(len(data.BuiltinCorpus()))
 	}
-	files := []string{path}
-	if isGlob(path) {
-		files, _ = data.ExpandInputs(files)
-	}
 	var n int64 // a 32-bit int would wrap past 2 GiB
-	for _, f := range files {
+	for _, f := range corpusFiles(path) {
 		if fi, err := os.Stat(f); err == nil {
 			n += fi.Size()
 		}
 	}
 	return n
+}
+
+// corpusFiles is the files of the text corpus at path: a glob's matches
+// (none where it matches none), else path itself.
+func corpusFiles(path string) []string {
+	if !isGlob(path) {
+		return []string{path}
+	}
+	files, _ := data.ExpandInputs([]string{path})
+	return files
 }
 
 // newTokenizer is the tokenizer spec names; "char" builds the vocabulary of
