@@ -28,7 +28,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			m, err := New(p, s.B, s.T, &kernels.Mode{Training: true}, kernels.NewRNG(2))
+			m, err := New(p, s.B, s.T, kernels.NewRNG(2))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestMachineSharing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := New(p, 2, 10, &kernels.Mode{}, kernels.NewRNG(6))
+			m, err := New(p, 2, 10, kernels.NewRNG(6))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +208,7 @@ func BenchmarkSampling(b *testing.B) {
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
 	})
 	b.Run("graph-window", func(b *testing.B) {
-		m, err := New(p, 1, cfg.NCtx, &kernels.Mode{}, kernels.NewRNG(0))
+		m, err := New(p, 1, cfg.NCtx, kernels.NewRNG(0))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -265,7 +265,7 @@ func BenchmarkTaskStep(b *testing.B) {
 				if err := p.AddHead(head.Outputs(), kernels.NewRNG(3)); err != nil {
 					b.Fatal(err)
 				}
-				task, err := NewTask(p, head, s.E, s.T, &kernels.Mode{}, kernels.NewRNG(4))
+				task, err := NewTask(p, head, s.E, s.T, kernels.NewRNG(4))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -332,7 +332,7 @@ func TestSoftmaxOverLogits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := New(p, B, T, &kernels.Mode{}, kernels.NewRNG(6))
+			m, err := New(p, B, T, kernels.NewRNG(6))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -417,7 +417,7 @@ func TestSoftmaxSparesKeptLogits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(p, 2, 10, &kernels.Mode{}, kernels.NewRNG(6))
+	m, err := New(p, 2, 10, kernels.NewRNG(6))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,7 +563,7 @@ func lossTrainer(t *testing.T, arch string, noShare bool) (m *Model, tr *Trainer
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, err = New(p, 2, 10, &kernels.Mode{}, kernels.NewRNG(6)); err != nil {
+	if m, err = New(p, 2, 10, kernels.NewRNG(6)); err != nil {
 		t.Fatal(err)
 	}
 	m.m.noShare = noShare

@@ -19,7 +19,7 @@ func TestDecoderMatchesGraph(t *testing.T) {
 		cfg := Config{Arch: tc.arch, VocabSize: 31, NCtx: 13, NEmbd: 24, NHead: 3, NLayer: 2, LNEps: 1e-5, GELU: tc.gelu}
 		p := perturbedParams(t, cfg, 11)
 		T := cfg.NCtx
-		m, err := New(p, 1, T, &kernels.Mode{}, kernels.NewRNG(0))
+		m, err := New(p, 1, T, kernels.NewRNG(0))
 		if err != nil {
 			t.Fatal(err)
 		}

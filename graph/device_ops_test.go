@@ -176,7 +176,7 @@ func TestDeviceTaskHeads(t *testing.T) {
 			var tasks [2]*Task
 			for k := range tasks {
 				p, first := tinyTaskParams(t, c.head.Outputs())
-				task, err := NewTask(p, c.head, c.E, refT, &kernels.Mode{}, kernels.NewRNG(8))
+				task, err := NewTask(p, c.head, c.E, refT, kernels.NewRNG(8))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -282,7 +282,7 @@ func TestDeviceWeightedSum(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := New(p, devB, devT, &kernels.Mode{}, kernels.NewRNG(6))
+		m, err := New(p, devB, devT, kernels.NewRNG(6))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -54,7 +54,7 @@ func lmModel(t *testing.T, cfg Config, opts ...Option) (*Model, *G.Node, *G.Node
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(p, devB, devT, &kernels.Mode{}, kernels.NewRNG(6), opts...)
+	m, err := New(p, devB, devT, kernels.NewRNG(6), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestDeviceDryRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := New(p, 2, 70, &kernels.Mode{}, kernels.NewRNG(6))
+			m, err := New(p, 2, 70, kernels.NewRNG(6))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -428,7 +428,7 @@ func TestDeviceDryRun(t *testing.T) {
 			{Objective: Choose, Rows: 3},
 		} {
 			p, _ := tinyTaskParams(t, head.Outputs())
-			task, err := NewTask(p, head, 2, refT, &kernels.Mode{}, kernels.NewRNG(8))
+			task, err := NewTask(p, head, 2, refT, kernels.NewRNG(8))
 			if err != nil {
 				t.Fatal(err)
 			}

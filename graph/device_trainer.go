@@ -89,7 +89,7 @@ func (m *Model) feedInputs(dm *DeviceMachine) error {
 
 // ForwardOn compiles the forward pass to outputs for device d, for
 // inference: the weights are uploaded now and stay there, the inputs are
-// uploaded by every run of the program (in m.Mode, evaluation unless the
+// uploaded by every run of the program (in m.mode, evaluation unless the
 // caller says otherwise). Close the machine to free the device memory.
 func (m *Model) ForwardOn(d *kernels.Device, outputs ...*G.Node) (*DeviceMachine, *DeviceProgram, error) {
 	dm := NewDeviceMachine(d, m.Graph)
@@ -116,13 +116,13 @@ func (m *Model) compileOn(dm *DeviceMachine, outputs ...*G.Node) (*DeviceProgram
 // Step queues forward and backward in training mode with the inputs'
 // current host values; the loss stays on the device (LossValue).
 func (t *DeviceTrainer) Step() error {
-	t.Model.Mode.Training = true
+	t.Model.mode.Training = true
 	return t.step.Run()
 }
 
 // Eval queues the forward pass in evaluation mode.
 func (t *DeviceTrainer) Eval() error {
-	t.Model.Mode.Training = false
+	t.Model.mode.Training = false
 	return t.eval.Run()
 }
 
@@ -134,7 +134,7 @@ func (t *DeviceTrainer) Forward(outputs ...*G.Node) (*DeviceProgram, error) {
 
 // RunEval queues p in evaluation mode (no dropout); Value or Download wait.
 func (t *DeviceTrainer) RunEval(p *DeviceProgram) error {
-	t.Model.Mode.Training = false
+	t.Model.mode.Training = false
 	return p.Run()
 }
 

@@ -90,14 +90,14 @@ const AbsentOption = -1e9
 
 // NewTask builds the model and its head over p, which must hold the head's
 // weights (Params.AddHead with head.Outputs()).
-func NewTask(p *Params, head HeadConfig, E, T int, mode *kernels.Mode, rng *kernels.RNG, opts ...Option) (t *Task, err error) {
+func NewTask(p *Params, head HeadConfig, E, T int, rng *RNG, opts ...Option) (t *Task, err error) {
 	if err := head.Validate(); err != nil {
 		return nil, err
 	}
 	if p.HeadOutputs() != head.Outputs() {
 		return nil, fmt.Errorf("graph: the task head has %d outputs, the task needs %d", p.HeadOutputs(), head.Outputs())
 	}
-	m, err := New(p, E*head.Rows, T, mode, rng, opts...)
+	m, err := New(p, E*head.Rows, T, rng, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (t *Task) buildHead() {
 	}
 	x := G.Must(kernels.GatherRows(t.Hidden, t.Extract)) // (E, C), or (E*N, C) for Choose
 	if h.Dropout > 0 {
-		x = G.Must(kernels.Dropout(x, h.Dropout, t.Mode, t.rng))
+		x = G.Must(kernels.Dropout(x, h.Dropout, t.mode, t.rng))
 	}
 	out := G.Must(kernels.Linear(x, t.nodes[HeadWeight], t.nodes[HeadBias])) // (E, k), or (E*N, 1)
 	switch h.Objective {

@@ -184,7 +184,7 @@ func referenceBody(t *testing.T, p *Params, task *Task, dHidden []float64, lambd
 }
 
 func plainModel(t *testing.T, q *Params, task *Task) *Model {
-	m, err := New(q, task.B, task.T, &kernels.Mode{}, kernels.NewRNG(9))
+	m, err := New(q, task.B, task.T, kernels.NewRNG(9))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func fillTask(task *Task, first int, c headCase) {
 
 func checkTaskCase(t *testing.T, c headCase) {
 	p, first := tinyTaskParams(t, c.head.Outputs())
-	task, err := NewTask(p, c.head, c.E, refT, &kernels.Mode{}, kernels.NewRNG(8))
+	task, err := NewTask(p, c.head, c.E, refT, kernels.NewRNG(8))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestAddTokensAndHead(t *testing.T) {
 	if err := p.AddHead(2, kernels.NewRNG(7)); err != nil || p.HeadOutputs() != 2 || p.AddHead(2, nil) == nil {
 		t.Fatalf("AddHead: outputs %d, %v", p.HeadOutputs(), err)
 	}
-	if _, err := NewTask(p, HeadConfig{Objective: Regress, Rows: 2}, 2, 8, &kernels.Mode{}, kernels.NewRNG(8)); err == nil {
+	if _, err := NewTask(p, HeadConfig{Objective: Regress, Rows: 2}, 2, 8, kernels.NewRNG(8)); err == nil {
 		t.Error("a 2-output head built a regression task")
 	}
 }
@@ -228,7 +228,7 @@ func TestSharedGradsAcrossLengths(t *testing.T) {
 	p, first := tinyTaskParams(t, c.head.Outputs())
 	shared := NewGradBuffers()
 	build := func(T int, opts ...Option) *Trainer {
-		task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(8), opts...)
+		task, err := NewTask(p, c.head, c.E, T, kernels.NewRNG(8), opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,7 +284,7 @@ func TestSharedGradsAcrossLengths(t *testing.T) {
 func TestTaskLMLossOnItsOwn(t *testing.T) {
 	c := headCase{"classification", HeadConfig{Objective: Classify, Classes: 3, Rows: 1, Lambda: 0.5}, 3, []int32{2, 0, -1}, nil, nil}
 	p, first := tinyTaskParams(t, c.head.Outputs())
-	task, err := NewTask(p, c.head, c.E, refT, &kernels.Mode{}, kernels.NewRNG(8))
+	task, err := NewTask(p, c.head, c.E, refT, kernels.NewRNG(8))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +409,7 @@ func TestSharedActivationsKeepGradients(t *testing.T) {
 	acts := NewActivationBuffers()
 	var trs []*Trainer
 	for _, T := range []int{9, 6} {
-		task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(1), SharedActivations(acts))
+		task, err := NewTask(p, c.head, c.E, T, kernels.NewRNG(1), SharedActivations(acts))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -553,7 +553,7 @@ func TestForwardOnlyTasks(t *testing.T) {
 		p.Config.Dropout = 0.1
 		acts := NewActivationBuffers()
 		build := func(T int, opts ...Option) (*Task, *Program) {
-			task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(1), opts...)
+			task, err := NewTask(p, c.head, c.E, T, kernels.NewRNG(1), opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -606,7 +606,7 @@ type taskModel struct {
 // its outputs first, or its training step (with L2 and, if any, L1).
 func buildTaskModel(t *testing.T, p *Params, c headCase, first, T int, trainerFirst bool, opts ...Option) *taskModel {
 	t.Helper()
-	task, err := NewTask(p, c.head, c.E, T, &kernels.Mode{}, kernels.NewRNG(uint64(T)), opts...)
+	task, err := NewTask(p, c.head, c.E, T, kernels.NewRNG(uint64(T)), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func (m *Model) Differentiate(loss *G.Node, extra ...*G.Node) (*Trainer, error) 
 
 // Step runs forward and backward in training mode and returns the loss.
 func (t *Trainer) Step() (float32, error) {
-	t.Model.Mode.Training = true
+	t.Model.mode.Training = true
 	if err := t.step.Run(); err != nil {
 		return 0, err
 	}
@@ -75,7 +75,7 @@ func (t *Trainer) Step() (float32, error) {
 
 // Eval runs the forward pass in evaluation mode and returns the loss.
 func (t *Trainer) Eval() (float32, error) {
-	t.Model.Mode.Training = false
+	t.Model.mode.Training = false
 	if err := t.eval.Run(); err != nil {
 		return 0, err
 	}
@@ -111,7 +111,7 @@ func (m *Model) compile(outputs ...*G.Node) (*Program, error) {
 
 // Run executes a program in evaluation mode.
 func (m *Model) Run(p *Program) error {
-	m.Mode.Training = false
+	m.mode.Training = false
 	return p.Run()
 }
 

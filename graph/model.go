@@ -18,7 +18,6 @@ type Model struct {
 	Params *Params
 	Graph  *G.ExprGraph
 	B, T   int
-	Mode   *kernels.Mode
 
 	Idx    *G.Node // (B, T) int32 token ids, filled by the caller
 	Hidden *G.Node // (B*T, C) final hidden states
@@ -27,7 +26,8 @@ type Model struct {
 
 	nodes  map[string]*G.Node // parameter nodes by name
 	lmHead *G.Node            // what Logits multiplies by: wte, or wte padded (PadVocab)
-	rng    *kernels.RNG
+	mode   *kernels.Mode      // dropout on or off: Trainer.Step turns it on, Eval and Run off
+	rng    *RNG
 	at     string // the layer New is building, for its error
 	m      *Machine
 	grads  *GradBuffers // SharedGrads; nil: the machine's own
@@ -135,8 +135,9 @@ func (b *ActivationBuffers) Floats() int {
 // weights keep V rows. For the device, where it pays; k <= 1 is no padding.
 func PadVocab(k int) Option { return func(o *options) { o.vocabMultiple = k } }
 
-// New builds the forward graph. mode switches dropout; rng draws its masks.
-func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG, opts ...Option) (m *Model, err error) {
+// New builds the forward graph, with dropout off until a Trainer steps
+// it; rng draws the dropout masks.
+func New(p *Params, B, T int, rng *RNG, opts ...Option) (m *Model, err error) {
 	var o options
 	for _, f := range opts {
 		f(&o)
@@ -146,7 +147,7 @@ func New(p *Params, B, T int, mode *kernels.Mode, rng *kernels.RNG, opts ...Opti
 		return nil, fmt.Errorf("graph: sequence length %d exceeds the context %d", T, cfg.NCtx)
 	}
 	g := G.NewGraph()
-	m = &Model{Params: p, Graph: g, B: B, T: T, Mode: mode, nodes: map[string]*G.Node{}, rng: rng, grads: o.grads,
+	m = &Model{Params: p, Graph: g, B: B, T: T, mode: &kernels.Mode{}, nodes: map[string]*G.Node{}, rng: rng, grads: o.grads,
 		at: "the embeddings"}
 	defer func() { // G.Must panics on a shape bug; report it with the layer
 		if r := recover(); r != nil {
@@ -205,7 +206,7 @@ func (m *Model) block(h string, x *G.Node) *G.Node {
 func (m *Model) attn(h string, x *G.Node) *G.Node {
 	cfg := m.Params.Config
 	qkv := m.linear(h+"attn.c_attn.", x)                                                 // (B*T, 3C)
-	y := G.Must(kernels.Attention(qkv, m.B, m.T, cfg.NHead, cfg.Dropout, m.Mode, m.rng)) // (B*T, C)
+	y := G.Must(kernels.Attention(qkv, m.B, m.T, cfg.NHead, cfg.Dropout, m.mode, m.rng)) // (B*T, C)
 	return m.dropout(m.linear(h+"attn.c_proj.", y))
 }
 
@@ -230,7 +231,7 @@ func (m *Model) dropout(x *G.Node) *G.Node {
 	if m.Params.Config.Dropout == 0 {
 		return x
 	}
-	return G.Must(kernels.Dropout(x, m.Params.Config.Dropout, m.Mode, m.rng))
+	return G.Must(kernels.Dropout(x, m.Params.Config.Dropout, m.mode, m.rng))
 }
 
 func add(a, b *G.Node) *G.Node { return G.Must(kernels.Add(a, b)) }

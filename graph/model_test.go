@@ -20,7 +20,7 @@ func tinyModel(t *testing.T, arch string, B, T int, dropout float32, opts ...Opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(p, B, T, &kernels.Mode{}, kernels.NewRNG(6), opts...)
+	m, err := New(p, B, T, kernels.NewRNG(6), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestNewNamesTheLayer(t *testing.T) {
 				w.Shape, w.Data = []int{24, 24}, w.Data[:24*24]
 			}
 		}
-		m, err := New(p, 2, 12, &kernels.Mode{}, kernels.NewRNG(6))
+		m, err := New(p, 2, 12, kernels.NewRNG(6))
 		if m != nil || err == nil || !strings.Contains(err.Error(), "at h.1:") {
 			t.Errorf("%s, h.1.mlp.c_proj.weight 24x24: model %v, %v; want no model and an error naming h.1", arch, m != nil, err)
 		}
@@ -230,7 +230,7 @@ func TestForwardOnly(t *testing.T) {
 			prog    *Program
 		}
 		build := func(opts ...Option) model {
-			m, err := New(p, 3, 10, &kernels.Mode{}, kernels.NewRNG(6), opts...)
+			m, err := New(p, 3, 10, kernels.NewRNG(6), opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

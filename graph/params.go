@@ -41,7 +41,7 @@ func EmbeddingNames(arch string) (wte, wpe string) {
 // NewParams allocates the weights of cfg, initialised as GPT-2 does: normal
 // (0, 0.02), residual projections scaled by 1/sqrt(2L), biases 0, LayerNorm
 // weights 1. The draw is fixed by rng.
-func NewParams(cfg Config, rng *kernels.RNG) (*Params, error) {
+func NewParams(cfg Config, rng *RNG) (*Params, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -7,8 +7,6 @@ package graph
 import (
 	"fmt"
 	"strings"
-
-	"gptctl/kernels"
 )
 
 // Names of the task head's weights: a Linear (C, k) in the Conv1D layout.
@@ -23,7 +21,7 @@ func IsHead(name string) bool { return strings.HasPrefix(name, "clf.") }
 // AddTokens appends n rows to the token embedding, each drawn N(0, 0.02)
 // from rng as NewParams draws the others, and returns the id of the first.
 // The position embeddings are untouched.
-func (p *Params) AddTokens(n int, rng *kernels.RNG) (first int, err error) {
+func (p *Params) AddTokens(n int, rng *RNG) (first int, err error) {
 	if n <= 0 {
 		return 0, fmt.Errorf("add tokens: n %d must be positive", n)
 	}
@@ -45,7 +43,7 @@ func (p *Params) AddTokens(n int, rng *kernels.RNG) (first int, err error) {
 
 // AddHead adds the task head clf.weight (C, k), drawn N(0, 0.02) from rng,
 // and clf.bias (k), zero. With rng nil the weight is zero too (to be loaded).
-func (p *Params) AddHead(k int, rng *kernels.RNG) error {
+func (p *Params) AddHead(k int, rng *RNG) error {
 	if k <= 0 {
 		return fmt.Errorf("add head: %d outputs; want at least 1", k)
 	}

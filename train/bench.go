@@ -143,11 +143,11 @@ type benchRun struct {
 }
 
 func newBenchRun(cfg Config, device string) (*benchRun, error) {
-	params, err := graph.NewParams(cfg.Config, kernels.NewRNG(cfg.Seed))
+	params, err := graph.NewParams(cfg.Config, graph.NewRNG(cfg.Seed))
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	model, err := graph.New(params, cfg.BatchSize, cfg.T(), &kernels.Mode{}, kernels.NewRNG(cfg.Seed+1), modelOptions(device)...)
+	model, err := graph.New(params, cfg.BatchSize, cfg.T(), graph.NewRNG(cfg.Seed+1), modelOptions(device)...)
 	if err != nil {
 		return nil, err
 	}

@@ -284,7 +284,7 @@ func gpuSgemmPeak(tf32, bf16 bool) (float64, error) {
 		}
 		defer dev.Free(bufs[i])
 	}
-	rng := kernels.NewRNG(1)
+	rng := graph.NewRNG(1)
 	host := make([]float32, n*n)
 	for i := range host {
 		host[i] = rng.Float32()*2 - 1

@@ -349,7 +349,7 @@ func TestFinetuneNonFiniteOnGPU(t *testing.T) {
 	needGPU(t)
 	dir := t.TempDir()
 	cfg := graph.Config{Arch: "gpt1", VocabSize: len(synthChars), NCtx: 32, NEmbd: 32, NHead: 2, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	p, err := graph.NewParams(cfg, graph.NewRNG(3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,7 +603,7 @@ func TestGenerateOnGPU(t *testing.T) {
 	needGPU(t)
 	pre := t.TempDir()
 	cfg := graph.Config{Arch: "gpt2", VocabSize: len(synthChars), NCtx: 32, NEmbd: 32, NHead: 2, NLayer: 2, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(5))
+	p, err := graph.NewParams(cfg, graph.NewRNG(5))
 	if err != nil {
 		t.Fatal(err)
 	}

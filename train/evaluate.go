@@ -208,7 +208,7 @@ func evalSources(res *LMEval, path, split string, tok data.Tokenizer) (srcs []wi
 // newLMWindows builds the model's loss over batches of o.Batch windows of T
 // tokens on device, and a scorer of windows that move on S tokens (S <= T).
 func newLMWindows(p *graph.Params, T, S int, device string, o InferOptions) (*lmWindows, error) {
-	m, err := graph.New(p, o.Batch, T, &kernels.Mode{}, kernels.NewRNG(0), inferenceOptions(device)...)
+	m, err := graph.New(p, o.Batch, T, graph.NewRNG(0), inferenceOptions(device)...)
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,7 @@ func TestEvalLMStride(t *testing.T) {
 // (targets -1 where not scored) and the program computing it.
 func oneRowLM(t *testing.T, p *graph.Params, T int) (m *graph.Model, loss, targets *G.Node, prog *graph.Program) {
 	t.Helper()
-	m, err := graph.New(p, 1, T, &kernels.Mode{}, kernels.NewRNG(0))
+	m, err := graph.New(p, 1, T, graph.NewRNG(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +111,11 @@ func evalModel(t *testing.T) (string, *data.CharTokenizer, *graph.Params) {
 	dir := t.TempDir()
 	tok := data.NewCharTokenizer(synthChars)
 	cfg := graph.Config{Arch: "gpt1", VocabSize: tok.VocabSize(), NCtx: 8, NEmbd: 16, NHead: 2, NLayer: 2, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(9))
+	p, err := graph.NewParams(cfg, graph.NewRNG(9))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := kernels.NewRNG(10)
+	rng := graph.NewRNG(10)
 	for _, w := range p.List {
 		for i := range w.Data {
 			w.Data[i] += float32(rng.NormFloat64() * 0.3)
@@ -360,13 +360,13 @@ func TestInferBytesBoundsForwardPass(t *testing.T) {
 		{Arch: "gpt1", NLayer: 4, NHead: 4, NEmbd: 128, NCtx: 128, VocabSize: 2048}, // both, configs/pretrain-tasks.yaml's
 	} {
 		c.LNEps = 1e-5
-		p, err := graph.NewParams(c, kernels.NewRNG(1))
+		p, err := graph.NewParams(c, graph.NewRNG(1))
 		if err != nil {
 			t.Fatal(err)
 		}
 		const B = 3
 		for _, logits := range []bool{false, true} {
-			m, err := graph.New(p, B, c.NCtx, &kernels.Mode{}, kernels.NewRNG(1), inferenceOptions("cpu")...)
+			m, err := graph.New(p, B, c.NCtx, graph.NewRNG(1), inferenceOptions("cpu")...)
 			if err != nil {
 				t.Fatal(err)
 			}

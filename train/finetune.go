@@ -51,7 +51,7 @@ type ftRun struct {
 	graphs     *graphSet
 	device     string // cpu or cuda (then graphs.gpu trains, from the first step on)
 	optim      *AdamW
-	rng        *kernels.RNG
+	rng        *graph.RNG
 	grads      [][]float32
 	accGrads   [][]float32 // grad_accum > 1 on the CPU: the step's mean gradient
 	state      finetuneState
@@ -96,7 +96,7 @@ func (r *ftRun) failed(err error) *FinetuneSummary {
 
 // newFinetuneRun sets up a finetune; on an error it closes what it opened.
 func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, err error) {
-	r := &ftRun{cfg: cfg, opt: opt, device: device, rng: kernels.NewRNG(cfg.Seed + 1),
+	r := &ftRun{cfg: cfg, opt: opt, device: device, rng: graph.NewRNG(cfg.Seed + 1),
 		sum: &FinetuneSummary{Task: cfg.Task.Type, RunInfo: RunInfo{OutDir: opt.OutDir, Device: device}}}
 	defer func() {
 		if err != nil {
@@ -389,7 +389,7 @@ func (r *ftRun) initModel() error {
 		return err
 	}
 	if cfg.RandomInit {
-		if p, err = graph.NewParams(p.Config, kernels.NewRNG(cfg.Seed+3)); err != nil {
+		if p, err = graph.NewParams(p.Config, graph.NewRNG(cfg.Seed+3)); err != nil {
 			return err
 		}
 	}
@@ -405,7 +405,7 @@ func (r *ftRun) initModel() error {
 		return err
 	}
 	info := newTaskInfo(cfg.Task, first, maxLen)
-	if err := p.AddHead(info.head().Outputs(), kernels.NewRNG(cfg.Seed+2)); err != nil {
+	if err := p.AddHead(info.head().Outputs(), graph.NewRNG(cfg.Seed+2)); err != nil {
 		return err
 	}
 	r.model = &taskModel{info: info, params: p, tok: tok}
@@ -419,7 +419,7 @@ func (r *ftRun) initModel() error {
 func (r *ftRun) taskTokens(p *graph.Params) (int, error) {
 	md, err := ModelDir(r.cfg.InitFrom)
 	if err != nil || !IsTaskModel(md) {
-		return p.AddTokens(3, kernels.NewRNG(r.cfg.Seed))
+		return p.AddTokens(3, graph.NewRNG(r.cfg.Seed))
 	}
 	info, err := readTaskInfo(filepath.Join(md, taskFile))
 	if err != nil {

@@ -62,8 +62,7 @@ type graphSet struct {
 	head   graph.HeadConfig
 	E      int // examples per batch
 	maxLen int
-	mode   *kernels.Mode
-	rng    *kernels.RNG
+	rng    *graph.RNG
 	byT    map[int]*taskGraph
 	fixedT int            // > 0: every batch padded to this length (on a GPU)
 	opts   []graph.Option // how the graphs are built (modelOptions)
@@ -82,8 +81,8 @@ type taskGraph struct {
 	pred  *graph.Program // the head's outputs, forward only (on the CPU)
 }
 
-func newGraphSet(p *graph.Params, head graph.HeadConfig, E, maxLen int, rng *kernels.RNG) *graphSet {
-	return &graphSet{params: p, head: head, E: E, maxLen: maxLen, mode: &kernels.Mode{}, rng: rng, byT: map[int]*taskGraph{}}
+func newGraphSet(p *graph.Params, head graph.HeadConfig, E, maxLen int, rng *graph.RNG) *graphSet {
+	return &graphSet{params: p, head: head, E: E, maxLen: maxLen, rng: rng, byT: map[int]*taskGraph{}}
 }
 
 // paddedLen is the sequence length of the graph for a batch whose longest
@@ -110,7 +109,7 @@ func (s *graphSet) get(width int) (*taskGraph, error) {
 	if g := s.byT[T]; g != nil {
 		return g, nil
 	}
-	task, err := graph.NewTask(s.params, s.head, s.E, T, s.mode, s.rng, s.opts...)
+	task, err := graph.NewTask(s.params, s.head, s.E, T, s.rng, s.opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // taskMetrics scores head outputs against the labeled examples: accuracy,
@@ -495,7 +494,7 @@ func (m *taskModel) newPredictor(o InferOptions, device string, lens []int, tota
 			return nil, &ConfigError{err}
 		}
 	}
-	s := newGraphSet(m.params, head, E, m.info.MaxLen, kernels.NewRNG(0))
+	s := newGraphSet(m.params, head, E, m.info.MaxLen, graph.NewRNG(0))
 	if device == "cuda" {
 		s.fixedT, s.opts, s.forwardOnGPU = m.info.MaxLen, modelOptions(device), true
 	} else {

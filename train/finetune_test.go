@@ -25,7 +25,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 const synthChars = "abcdefghijklmnopqrstuvwxyz .,'"
@@ -35,7 +34,7 @@ func tinyModelDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := graph.Config{Arch: "gpt1", VocabSize: len(synthChars), NCtx: 32, NEmbd: 32, NHead: 2, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	p, err := graph.NewParams(cfg, graph.NewRNG(3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1067,7 +1066,7 @@ func TestFinetuneMemoryCheckOnExamples(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "long")
 	cfgModel := graph.Config{Arch: "gpt2", VocabSize: len(synthChars), NCtx: 8192, NEmbd: 32, NHead: 4, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfgModel, kernels.NewRNG(3))
+	p, err := graph.NewParams(cfgModel, graph.NewRNG(3))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestGenerateSlidesPastTheContext(t *testing.T) {
 	}{{"gpt1", 8}, {"gpt2", 8}, {"gpt1", 1}, {"gpt2", 1}} {
 		arch := fmt.Sprintf("%s, n_ctx %d", c.arch, c.ctx)
 		cfg := graph.Config{Arch: c.arch, VocabSize: tok.VocabSize(), NCtx: c.ctx, NEmbd: 16, NHead: 2, NLayer: 2, LNEps: 1e-5}
-		p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+		p, err := graph.NewParams(cfg, graph.NewRNG(3))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +46,7 @@ func TestGenerateSlidesPastTheContext(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		m, err := graph.New(p, 1, cfg.NCtx, &kernels.Mode{}, kernels.NewRNG(0))
+		m, err := graph.New(p, 1, cfg.NCtx, graph.NewRNG(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +408,7 @@ func TestSampleSkipsZeroProbability(t *testing.T) {
 func tinyLM(t *testing.T, arch string, vocab, nctx, nembd int) *graph.Params {
 	t.Helper()
 	cfg := graph.Config{Arch: arch, VocabSize: vocab, NCtx: nctx, NEmbd: nembd, NHead: 2, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	p, err := graph.NewParams(cfg, graph.NewRNG(3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -840,7 +840,7 @@ func BenchmarkSamplingHost(b *testing.B) {
 func TestGenerateNotesLongPrompt(t *testing.T) {
 	tok := data.NewCharTokenizer("abcdefgh ")
 	cfg := graph.Config{Arch: "gpt1", VocabSize: tok.VocabSize(), NCtx: 8, NEmbd: 16, NHead: 2, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	p, err := graph.NewParams(cfg, graph.NewRNG(3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -927,7 +927,7 @@ func TestGenerateSpecial(t *testing.T) {
 // perturb moves every weight of p (biases and LayerNorms too) off its
 // initial value by N(0, 0.1) draws from seed, so that each of them counts.
 func perturb(p *graph.Params, seed uint64) {
-	rng := kernels.NewRNG(seed)
+	rng := graph.NewRNG(seed)
 	for _, w := range p.List {
 		for i := range w.Data {
 			w.Data[i] += float32(rng.NormFloat64() * 0.1)

@@ -11,13 +11,12 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 func hfModelDir(t *testing.T, arch string, rename func(string) string, extra ...data.Tensor) (string, *graph.Params) {
 	t.Helper()
 	cfg := graph.Config{Arch: arch, VocabSize: 11, NCtx: 8, NEmbd: 12, NHead: 3, NLayer: 2, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(9))
+	p, err := graph.NewParams(cfg, graph.NewRNG(9))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +331,7 @@ func bpeModelDir(t *testing.T) (string, *data.BPE) {
 		t.Fatal(err)
 	}
 	cfg := graph.Config{Arch: "gpt1", VocabSize: bpe.VocabSize(), NCtx: 24, NEmbd: 8, NHead: 2, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(1))
+	p, err := graph.NewParams(cfg, graph.NewRNG(1))
 	if err != nil {
 		t.Fatal(err)
 	}

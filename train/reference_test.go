@@ -18,7 +18,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // referenceCases returns the case folders to check, by name: the ones under
@@ -83,7 +82,7 @@ func loadReferenceCase(t *testing.T, dir string) referenceCase {
 		t.Fatal(err)
 	}
 	cfg.Dropout = 0
-	p, err := graph.NewParams(cfg, kernels.NewRNG(1))
+	p, err := graph.NewParams(cfg, graph.NewRNG(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +91,7 @@ func loadReferenceCase(t *testing.T, dir string) referenceCase {
 	}
 	batch := mustRead(t, filepath.Join(dir, "batch.safetensors"))
 	inputs, targets := batch.Tensors["inputs"], batch.Tensors["targets"]
-	m, err := graph.New(p, inputs.Shape[0], inputs.Shape[1], &kernels.Mode{}, kernels.NewRNG(1))
+	m, err := graph.New(p, inputs.Shape[0], inputs.Shape[1], graph.NewRNG(1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ type run struct {
 	tr       *graph.Trainer // the CPU's step, or
 	gpu      gpuTrainer     // the GPU's (device cuda)
 	device   string         // cpu | cuda
-	rng      *kernels.RNG
+	rng      *graph.RNG
 	corpus   *corpus
 	train    batchSource
 	val      batchSource
@@ -153,7 +153,7 @@ func (r *run) newModel() error {
 			return r.cfg.named(fmt.Errorf("vocab_size %d is smaller than the tokenizer's %d tokens: set vocab_size to at least %[2]d, or to 0 for the tokenizer's size", r.cfg.VocabSize, r.tok.VocabSize()))
 		}
 		var err error
-		if r.params, err = graph.NewParams(r.cfg.Config, kernels.NewRNG(r.cfg.Seed)); err != nil {
+		if r.params, err = graph.NewParams(r.cfg.Config, graph.NewRNG(r.cfg.Seed)); err != nil {
 			return &ConfigError{err}
 		}
 	}
@@ -417,8 +417,8 @@ func (r *run) initFrom() error {
 // build makes the training graph, the samplers and the gradient buffers.
 func (r *run) build(c *corpus) error {
 	var err error
-	r.rng = kernels.NewRNG(r.cfg.Seed + 1)
-	if r.model, err = graph.New(r.params, r.cfg.BatchSize, r.cfg.T(), &kernels.Mode{}, r.rng, modelOptions(r.device)...); err != nil {
+	r.rng = graph.NewRNG(r.cfg.Seed + 1)
+	if r.model, err = graph.New(r.params, r.cfg.BatchSize, r.cfg.T(), r.rng, modelOptions(r.device)...); err != nil {
 		return err
 	}
 	var loss *G.Node

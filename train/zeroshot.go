@@ -14,7 +14,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // choiceRow is one option of one example as the model reads it: the
@@ -151,7 +150,7 @@ func scoreRows(p *graph.Params, rows []choiceRow, T int, o InferOptions, device 
 			return nil, &ConfigError{err}
 		}
 	}
-	m, err := graph.New(p, B, T, &kernels.Mode{}, kernels.NewRNG(0), inferenceOptions(device)...)
+	m, err := graph.New(p, B, T, graph.NewRNG(0), inferenceOptions(device)...)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ import (
 // the start of a row and rows shorter than the graph included.
 func TestScoreRowsIsOptionLogProb(t *testing.T) {
 	cfg := graph.Config{Arch: "gpt2", VocabSize: 23, NCtx: 12, NEmbd: 16, NHead: 2, NLayer: 2, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(4))
+	p, err := graph.NewParams(cfg, graph.NewRNG(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestChoiceRowsTruncatedAndUnknown(t *testing.T) {
 func TestZeroShotNonFiniteModel(t *testing.T) {
 	dir := t.TempDir()
 	cfg := graph.Config{Arch: "gpt1", VocabSize: len(synthChars), NCtx: 32, NEmbd: 32, NHead: 2, NLayer: 1, LNEps: 1e-5}
-	p, err := graph.NewParams(cfg, kernels.NewRNG(3))
+	p, err := graph.NewParams(cfg, graph.NewRNG(3))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 	"gptctl/train"
 )
 
@@ -90,7 +89,7 @@ func main() {
 	tr, va := all[:n], all[n:]
 	fmt.Fprintf(os.Stderr, "vocab %d train %d val %d\n", cfg.VocabSize, len(tr), len(va))
 
-	p, err := graph.NewParams(cfg.Config, kernels.NewRNG(cfg.Seed))
+	p, err := graph.NewParams(cfg.Config, graph.NewRNG(cfg.Seed))
 	must(err)
 	type pm struct {
 		Name  string `json:"name"`
@@ -108,7 +107,7 @@ func main() {
 	writeF32(filepath.Join(*out, "init.bin"), init)
 
 	opt := train.NewAdamW(p, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay)
-	m, err := graph.New(p, cfg.BatchSize, cfg.T(), &kernels.Mode{}, kernels.NewRNG(cfg.Seed+1))
+	m, err := graph.New(p, cfg.BatchSize, cfg.T(), graph.NewRNG(cfg.Seed+1))
 	must(err)
 	loss, targets, err := m.LMLoss()
 	must(err)
