@@ -2,8 +2,9 @@
 
 package graph
 
-// AdamW on the device: the twin of train.AdamW over a DeviceTrainer's
-// weights and gradients, with its moments in device memory.
+// AdamW on the device: the twin of Params.AdamWStep (with train.AdamW's
+// state) over a DeviceTrainer's weights and gradients, with its moments in
+// device memory.
 
 import (
 	"fmt"
@@ -46,7 +47,7 @@ func (t *DeviceTrainer) NewAdamW(beta1, beta2, eps, weightDecay float64) (*Devic
 
 // Update applies one step with learning rate lr to the device weights from
 // the device gradients of the last Step (clipped or not), as
-// train.AdamW.Update does: weight decay on matrices and embeddings only,
+// Params.AdamWStep does: weight decay on matrices and embeddings only,
 // and a weight without a gradient left alone. A step GuardStep refused
 // changes nothing on the device (Step still counts it: the run that
 // finds it stops).

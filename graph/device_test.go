@@ -129,35 +129,6 @@ func (dd diffs) log(t *testing.T) {
 	}
 }
 
-// cpuClip is train.ClipGrads: the global norm, and the scaling over maxNorm.
-func cpuClip(grads [][]float32, maxNorm float64) float64 {
-	var s float64
-	for _, g := range grads {
-		s += kernels.SumSquares(g)
-	}
-	norm := math.Sqrt(s)
-	if maxNorm > 0 && norm > maxNorm {
-		for _, g := range grads {
-			kernels.Scale(g, float32(maxNorm/(norm+1e-6)))
-		}
-	}
-	return norm
-}
-
-// cpuAdamW is train.AdamW.Update for moments m, v.
-func cpuAdamW(p *Params, grads, m, v [][]float32, lr, wd float64, step int) {
-	for i, w := range p.List {
-		if grads[i] == nil {
-			continue
-		}
-		decay := 0.0
-		if w.Decay() {
-			decay = wd
-		}
-		kernels.AdamW(w.Data, grads[i], m[i], v[i], lr, 0.9, 0.95, 1e-8, decay, step)
-	}
-}
-
 // TestDeviceTrainsAsCPU trains the same model three steps on the CPU
 // Machine and on the DeviceMachine (dropout masks drawn on the host from
 // the same RNG) and compares the loss, the logits, every gradient, the
@@ -325,7 +296,7 @@ func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int, flash boo
 			}
 			dd.near(t, "grads", fmt.Sprintf("step %d grad %s", s, w.Name), g, grads[i], tol, 0)
 		}
-		norm := cpuClip(grads, clip)
+		norm := ClipGrads(grads, clip)
 		if err := dt.ClipGrads(clip); err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +325,7 @@ func trainBoth(t *testing.T, d *kernels.Device, cfg Config, steps int, flash boo
 				t.Fatal(err)
 			}
 		}
-		cpuAdamW(cm.Params, grads, m, v, lr, wd, s+1)
+		cm.Params.AdamWStep(grads, m, v, lr, 0.9, 0.95, 1e-8, wd, s+1)
 		if err := opt.Update(lr); err != nil {
 			t.Fatal(err)
 		}

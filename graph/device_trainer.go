@@ -226,7 +226,7 @@ func (t *DeviceTrainer) AccumulateGrads(micro, count int, weight float32) error 
 
 // ClipGrads scales all gradients on the device so that their global L2
 // norm is at most maxNorm (maxNorm <= 0: no scaling), the twin of
-// train.ClipGrads; the norm before clipping stays on the device (GradNorm).
+// ClipGrads; the norm before clipping stays on the device (GradNorm).
 func (t *DeviceTrainer) ClipGrads(maxNorm float64) error {
 	bufs, err := t.gradBuffers()
 	if err != nil {

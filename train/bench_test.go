@@ -92,18 +92,6 @@ func TestBenchGradAccum(t *testing.T) {
 	}
 }
 
-// accumulateGrads leaves the mean of the micro-batches' gradients.
-func TestAccumulateGrads(t *testing.T) {
-	acc := [][]float32{{9, 9}, {7}}
-	micro := [][][]float32{{{2, 4}, nil}, {{4, 8}, nil}}
-	for m, g := range micro {
-		accumulateGrads(acc, func(i int) []float32 { return g[i] }, m, 1/float32(len(micro)))
-	}
-	if acc[0][0] != 3 || acc[0][1] != 6 || acc[1][0] != 7 {
-		t.Errorf("accumulated %v, want [[3 6] [7]]", acc)
-	}
-}
-
 // With init_from, bench measures the model a pretrain would continue.
 func TestBenchInitFrom(t *testing.T) {
 	dir, p := hfModelDir(t, "gpt2", func(s string) string { return s })

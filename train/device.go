@@ -1,12 +1,12 @@
 package train
 
 // Where a pretraining run's steps execute. On the CPU, run keeps a
-// graph.Trainer, host gradients, ClipGrads and AdamW. On a GPU (a build with
-// the cuda tag, device: cuda or auto with a usable GPU) a gpuTrainer does the
-// same on the device: weights, gradients and AdamW moments stay there, a
-// step uploads its batch and makes no other round trip than the gradient
-// norm it needs to refuse a non-finite step, and the loss comes back only
-// on the steps that log it.
+// graph.Trainer, host gradients, graph.ClipGrads and AdamW. On a GPU (a
+// build with the cuda tag, device: cuda or auto with a usable GPU) a
+// gpuTrainer does the same on the device: weights, gradients and AdamW
+// moments stay there, a step uploads its batch and makes no other round
+// trip than the gradient norm it needs to refuse a non-finite step, and
+// the loss comes back only on the steps that log it.
 
 import (
 	"errors"

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	G "gorgonia.org/gorgonia"
+
+	"gptctl/graph"
 )
 
 // stepResult is what one training step reports.
@@ -294,7 +296,7 @@ func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 			}
 			continue
 		}
-		accumulateGrads(r.accGrads, tr.Grad, k, weights[k])
+		graph.AccumulateGrads(r.accGrads, tr.Grad, k, weights[k])
 	}
 	if bad != nil {
 		return res, bad
@@ -302,7 +304,7 @@ func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 	if n > 1 {
 		copy(r.grads, r.accGrads)
 	}
-	res.gradNorm = ClipGrads(r.grads, r.cfg.GradClip)
+	res.gradNorm = graph.ClipGrads(r.grads, r.cfg.GradClip)
 	if math.IsNaN(res.gradNorm) || math.IsInf(res.gradNorm, 0) {
 		return res, &NonFiniteError{fmt.Errorf("the gradient norm is %v (lower lr)", res.gradNorm)}
 	}

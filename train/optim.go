@@ -1,14 +1,14 @@
 package train
 
-// AdamW with decoupled weight decay on matrices and embeddings only, global
-// gradient-norm clipping, and the learning-rate schedule.
+// The CPU optimizer: AdamW's state, the step that accumulates, clips and
+// applies the gradients (graph's arithmetic: graph/optim.go), and the
+// learning-rate schedule.
 
 import (
 	"fmt"
 	"math"
 
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // AdamW keeps the first and second moments of every weight.
@@ -29,41 +29,11 @@ func NewAdamW(p *graph.Params, beta1, beta2, eps, weightDecay float64) *AdamW {
 }
 
 // Update applies one step with learning rate lr; grads[i] belongs to
-// p.List[i]. A weight without a gradient is left alone, as PyTorch does.
+// p.List[i] (graph.Params.AdamWStep: weight decay on matrices and
+// embeddings only, and a weight without a gradient left alone).
 func (o *AdamW) Update(p *graph.Params, grads [][]float32, lr float64) {
 	o.Step++
-	for i, w := range p.List {
-		if grads[i] == nil {
-			continue
-		}
-		wd := 0.0
-		if w.Decay() {
-			wd = o.WeightDecay
-		}
-		kernels.AdamW(w.Data, grads[i], o.M[i], o.V[i], lr, o.Beta1, o.Beta2, o.Eps, wd, o.Step)
-	}
-}
-
-// GradNorm is the global L2 norm of all gradients.
-func GradNorm(grads [][]float32) float64 {
-	var s float64
-	for _, g := range grads {
-		s += kernels.SumSquares(g)
-	}
-	return math.Sqrt(s)
-}
-
-// ClipGrads scales all gradients so their global norm is at most maxNorm and
-// returns the norm before clipping. maxNorm <= 0 disables clipping.
-func ClipGrads(grads [][]float32, maxNorm float64) float64 {
-	norm := GradNorm(grads)
-	if maxNorm > 0 && norm > maxNorm {
-		scale := float32(maxNorm / (norm + 1e-6))
-		for _, g := range grads {
-			kernels.Scale(g, scale)
-		}
-	}
-	return norm
+	p.AdamWStep(grads, o.M, o.V, lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.Step)
 }
 
 // cpuStep is one optimizer step on the CPU: accum forward and backward
@@ -96,13 +66,13 @@ func cpuStep(tr *graph.Trainer, p *graph.Params, o *AdamW, grads [][]float32, ac
 		}
 		sum += float64(l)
 		if accum > 1 {
-			accumulateGrads(grads, tr.Grad, micro, 1/float32(accum))
+			graph.AccumulateGrads(grads, tr.Grad, micro, 1/float32(accum))
 		}
 	}
 	if bad != nil {
 		return 0, 0, bad
 	}
-	norm = ClipGrads(grads, clip)
+	norm = graph.ClipGrads(grads, clip)
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return 0, norm, &nonFiniteStep{what: "gradient norm", v: norm}
 	}
@@ -136,20 +106,6 @@ func (e *nonFiniteStep) Error() string {
 		return fmt.Sprintf("the training loss is %v (lower lr, or check the data)", e.v)
 	}
 	return fmt.Sprintf("the %s is %v", e.what, e.v)
-}
-
-// accumulateGrads adds the gradients of micro-batch micro (grad(i) for
-// weight i; nil for a weight without one) into acc, scaled by its weight
-// (1/n of n for a plain mean); the first micro-batch overwrites what acc
-// held.
-func accumulateGrads(acc [][]float32, grad func(i int) []float32, micro int, scale float32) {
-	for i, a := range acc {
-		g := grad(i)
-		if g == nil {
-			continue
-		}
-		kernels.ScaleInto(a, g, scale, micro > 0)
-	}
 }
 
 // LR is the learning rate at step (0-based): linear warmup over warmup steps,

@@ -123,7 +123,7 @@ func checkReferenceCase(t *testing.T, dir string) {
 		grads[i] = tr.Grad(i)
 		checkClose(t, "grad."+w.Name, grads[i], floats(t, want, "grad."+w.Name), 1e-5, 1e-3)
 	}
-	checkClose(t, "grad_norm", []float32{float32(GradNorm(grads))}, floats(t, want, "grad_norm"), 1e-5, 1e-3)
+	checkClose(t, "grad_norm", []float32{float32(graph.GradNorm(grads))}, floats(t, want, "grad_norm"), 1e-5, 1e-3)
 
 	// The AdamW step, first alone: from PyTorch's own gradients it must give
 	// PyTorch's weights, every one of them.

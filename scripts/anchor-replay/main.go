@@ -154,7 +154,7 @@ func main() {
 		if step == 0 {
 			writeF32(filepath.Join(*out, "grads1.bin"), grads)
 		}
-		gn := train.ClipGrads(grads, cfg.GradClip)
+		gn := graph.ClipGrads(grads, cfg.GradClip)
 		opt.Update(p, grads, lr)
 		fmt.Fprintf(lf, "{\"step\":%d,\"loss\":%.8g,\"gn\":%.8g,\"lr\":%.10g}\n", step+1, l, gn, lr)
 		if math.IsNaN(float64(l)) {
