@@ -79,12 +79,12 @@ type dstep struct {
 }
 
 // NewDeviceMachine returns a DeviceMachine for graph g on device d.
-func NewDeviceMachine(d *kernels.Device, g *G.ExprGraph) *DeviceMachine {
+func NewDeviceMachine(d *Device, g *G.ExprGraph) *DeviceMachine {
 	return &DeviceMachine{d: d, g: g, ops: kernels.NewCUDAState(d), nodes: map[*G.Node]*dstep{}, feed: map[*G.Node]bool{}}
 }
 
 // Device is the device the machine runs on.
-func (m *DeviceMachine) Device() *kernels.Device { return m.d }
+func (m *DeviceMachine) Device() *Device { return m.d }
 
 // Ops is the device state the machine's ops keep.
 func (m *DeviceMachine) Ops() *kernels.CUDAState { return m.ops }
@@ -216,7 +216,7 @@ func (m *DeviceMachine) planned(n *G.Node) bool {
 
 // Buffer returns the device memory holding n's value (a weight's, to
 // update it in place; a gradient's, to read it on the device).
-func (m *DeviceMachine) Buffer(n *G.Node) (kernels.Buffer, error) {
+func (m *DeviceMachine) Buffer(n *G.Node) (Buffer, error) {
 	st, err := m.step(n)
 	if err != nil {
 		return kernels.Buffer{}, err

@@ -49,7 +49,7 @@ type deviceDecoderLayer struct {
 // NewDeviceDecoder uploads p's weights to d and allocates the caches of
 // slots sequences: 2 * n_layer * n_ctx * n_embd floats each, allocated at
 // once. p is not read again.
-func NewDeviceDecoder(d *kernels.Device, p *Params, slots int) (_ *DeviceDecoder, err error) {
+func NewDeviceDecoder(d *Device, p *Params, slots int) (_ *DeviceDecoder, err error) {
 	w, err := decoderWeightsOf(p, slots)
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func NewDeviceDecoder(d *kernels.Device, p *Params, slots int) (_ *DeviceDecoder
 	cfg := p.Config
 	C := cfg.NEmbd
 	hs := C / cfg.NHead
-	if most := kernels.DecodeAttentionMaxKeys(hs); cfg.NCtx > most {
+	if most := DeviceDecoderMaxCtx(hs); cfg.NCtx > most {
 		return nil, fmt.Errorf("graph: decoder: n_ctx %d is over the %d keys the GPU decoder's attention takes at head size %d: sample on the CPU", cfg.NCtx, most, hs)
 	}
 	dd := &DeviceDecoder{d: d, cfg: cfg, V: len(w.wte) / C, n: make([]int, slots)}

@@ -38,7 +38,7 @@ type DeviceTrainer struct {
 // weights are uploaded now and stay there. Every float32 input that is not
 // a weight (a regression head's targets) is fed before each run, like the
 // int32 ones.
-func (m *Model) DifferentiateOn(d *kernels.Device, loss *G.Node, extra ...*G.Node) (*DeviceTrainer, error) {
+func (m *Model) DifferentiateOn(d *Device, loss *G.Node, extra ...*G.Node) (*DeviceTrainer, error) {
 	return m.differentiateOn(NewDeviceMachine(d, m.Graph), loss, extra...)
 }
 
@@ -91,7 +91,7 @@ func (m *Model) feedInputs(dm *DeviceMachine) error {
 // inference: the weights are uploaded now and stay there, the inputs are
 // uploaded by every run of the program (in m.mode, evaluation unless the
 // caller says otherwise). Close the machine to free the device memory.
-func (m *Model) ForwardOn(d *kernels.Device, outputs ...*G.Node) (*DeviceMachine, *DeviceProgram, error) {
+func (m *Model) ForwardOn(d *Device, outputs ...*G.Node) (*DeviceMachine, *DeviceProgram, error) {
 	dm := NewDeviceMachine(d, m.Graph)
 	if err := m.feedInputs(dm); err != nil {
 		return nil, nil, err

@@ -115,6 +115,10 @@ func (m *Model) Run(p *Program) error {
 	return p.Run()
 }
 
+// Value returns the float32 values of n (an output of a program m ran) as
+// of the last run, in the machine's own storage: valid until the next.
+func (m *Model) Value(n *G.Node) []float32 { return kernels.Floats(m.m.Value(n)) }
+
 // LossRows is the number of positions the last evaluation of a
 // cross-entropy loss averaged over.
 func LossRows(loss *G.Node) int { return kernels.LossCount(loss) }

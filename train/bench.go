@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // BenchResult is the one JSON line gptctl bench prints.
@@ -94,7 +93,7 @@ func benchOn(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 	defer b.close()
 	fmt.Fprintf(log, "bench: %s, %s, C=%d, %s, T=%d, B=%d, grad_accum %d, vocab %d, %.2fM parameters, %s, BLAS %s\n",
 		cfg.Arch, plural(cfg.NLayer, "layer"), cfg.NEmbd, plural(cfg.NHead, "head"), cfg.T(), cfg.BatchSize, cfg.GradAccum, cfg.VocabSize,
-		float64(b.params.Count())/1e6, plural(runtime.GOMAXPROCS(0), "thread"), kernels.BLASName())
+		float64(b.params.Count())/1e6, plural(runtime.GOMAXPROCS(0), "thread"), graph.BLASName())
 	logBLASNote(log, device)
 	b.total = spec.Warmup + spec.Steps
 	if spec.Profile {
@@ -120,7 +119,7 @@ func benchOn(cfg Config, spec BenchSpec, log io.Writer) (*BenchResult, error) {
 // build's BLAS.
 func cpuOpBenchmarks() string {
 	tags := ""
-	if strings.HasPrefix(kernels.BLASName(), "openblas") {
+	if strings.HasPrefix(graph.BLASName(), "openblas") {
 		tags = "-tags openblas "
 	}
 	return "go test " + tags + "-run '^$' -bench . ./kernels"
@@ -253,7 +252,7 @@ func (b *benchRun) measure(warmup, steps int) (*BenchResult, error) {
 	r := &BenchResult{
 		CPUMSPerStep: cpu * 1e3 / float64(steps),
 		Params:       b.params.Count(), Loss: float64(loss), Steps: steps, Warmup: warmup, GradAccum: cfg.GradAccum,
-		Threads: runtime.GOMAXPROCS(0), BLAS: kernels.BLASName(), PeakRSSMB: peakRSSMB(),
+		Threads: runtime.GOMAXPROCS(0), BLAS: graph.BLASName(), PeakRSSMB: peakRSSMB(),
 		AllocsPerStep: float64(after.Mallocs-before.Mallocs) / float64(steps),
 		BytesPerStep:  float64(after.TotalAlloc-before.TotalAlloc) / float64(steps),
 		Shape:         fmt.Sprintf("%d/%d/%d/%d/%d/%d", cfg.NLayer, cfg.NEmbd, cfg.NHead, cfg.T(), cfg.BatchSize, cfg.VocabSize),
@@ -306,31 +305,10 @@ func (b *benchRun) peak(r *BenchResult, device string) error {
 			return err
 		}
 	} else {
-		r.SgemmGFLOPS = SgemmPeak()
+		r.SgemmGFLOPS = graph.SgemmPeak()
 	}
 	r.MFU = r.AchievedGFLOPS / r.SgemmGFLOPS
 	return nil
-}
-
-// SgemmPeak measures the sgemm rate in GFLOP/s of this machine at the current
-// thread count: the best of up to eight 768×768×768 products (after one
-// warm-up), stopping after half a second.
-func SgemmPeak() float64 {
-	const n = 768
-	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
-	for i := range a {
-		a[i], b[i] = float32(i%7)-3, float32(i%5)-2
-	}
-	best := 0.0
-	start := time.Now()
-	for i := 0; i < 9 && (i < 3 || time.Since(start) < 500*time.Millisecond); i++ {
-		t0 := time.Now()
-		kernels.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
-		if s := time.Since(t0).Seconds(); i > 0 {
-			best = max(best, 2*n*n*n/s/1e9)
-		}
-	}
-	return best
 }
 
 // peakRSSMB is the process's peak resident set (VmHWM) in MiB, or 0 where

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"gptctl/data"
-	"gptctl/kernels"
+	"gptctl/graph"
 )
 
 // tinyBenchConfig is a model small enough for a unit test.
@@ -262,8 +262,8 @@ func TestBenchProfileCPUCommand(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join("..", fs.Arg(0))); err != nil || !fi.IsDir() {
 		t.Errorf("%q: %s is not a directory of the repository (%v)", cmd, fs.Arg(0), err)
 	}
-	if openblas := strings.HasPrefix(kernels.BLASName(), "openblas"); openblas != (*tags == "openblas") {
-		t.Errorf("%q with BLAS %s: -tags %q", cmd, kernels.BLASName(), *tags)
+	if openblas := strings.HasPrefix(graph.BLASName(), "openblas"); openblas != (*tags == "openblas") {
+		t.Errorf("%q with BLAS %s: -tags %q", cmd, graph.BLASName(), *tags)
 	}
 }
 

@@ -1,6 +1,6 @@
 package train
 
-import "gptctl/kernels"
+import "gptctl/graph"
 
 // BuildInfo is what this build of gptctl computes with.
 type BuildInfo struct {
@@ -13,9 +13,9 @@ type BuildInfo struct {
 
 // Build reports this build's BuildInfo, probing for a GPU in a CUDA build.
 func Build() BuildInfo {
-	b := BuildInfo{BLAS: kernels.BLASName(), BLASNote: kernels.BLASNote(), CUDA: kernels.CUDA}
+	b := BuildInfo{BLAS: graph.BLASName(), BLASNote: graph.BLASNote(), CUDA: graph.CUDA}
 	if b.CUDA {
-		b.GPU, b.NoGPU = kernels.ProbeCUDA()
+		b.GPU, b.NoGPU = graph.ProbeCUDA()
 	}
 	return b
 }

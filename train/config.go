@@ -18,7 +18,6 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // Config is one gptctl job: the model, the data and the optimisation.
@@ -159,7 +158,7 @@ func (g GPUMath) validate() error {
 // flashNotice says when flash_attention cannot apply to a model whose heads
 // have hs dimensions: its attention stays on the batched path.
 func (g GPUMath) flashNotice(log io.Writer, hs int) {
-	if g.Flash && !kernels.FlashHeadSize(hs) {
+	if g.Flash && !graph.FlashHeadSize(hs) {
 		fmt.Fprintf(log, "flash_attention: head size %d (n_embd/n_head) is not 16, 32 or 64: attention stays on the batched path\n", hs)
 	}
 }

@@ -15,16 +15,15 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // deviceMemory turns err, where a GPU allocation failed for want of memory
-// (kernels.ErrDeviceMemory), into a ConfigError (exit status 2: the job
+// (graph.ErrDeviceMemory), into a ConfigError (exit status 2: the job
 // asks for more than the device has, and would fail again unchanged) that
 // ends with fix, the settings that take less.
 func deviceMemory(err error, fix string) error {
 	var ce *ConfigError
-	if err == nil || !errors.Is(err, kernels.ErrDeviceMemory) || errors.As(err, &ce) {
+	if err == nil || !errors.Is(err, graph.ErrDeviceMemory) || errors.As(err, &ce) {
 		return err
 	}
 	return &ConfigError{fmt.Errorf("%w: the job needs more GPU memory than there is; %s", err, fix)}

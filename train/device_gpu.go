@@ -11,18 +11,17 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // The one GPU of the process, opened on first use.
 var gpu struct {
 	once sync.Once
-	dev  *kernels.Device
+	dev  *graph.Device
 	err  error
 }
 
-func openGPU() (*kernels.Device, error) {
-	gpu.once.Do(func() { gpu.dev, gpu.err = kernels.OpenCUDA() })
+func openGPU() (*graph.Device, error) {
+	gpu.once.Do(func() { gpu.dev, gpu.err = graph.OpenCUDA() })
 	return gpu.dev, gpu.err
 }
 
@@ -32,7 +31,7 @@ type deviceRun struct {
 	opt   *graph.DeviceAdamW
 	progs map[*G.Node]*graph.DeviceProgram // predict's, by output
 	steps int                              // steps run, the numbers GuardStep records
-	win   kernels.Buffer                   // window's sums, allocated on first use
+	win   graph.Buffer                     // window's sums, allocated on first use
 }
 
 // newGPUTrainer compiles the gradient graph of loss (and the extra outputs
@@ -265,7 +264,7 @@ func (g *deviceRun) close() {
 // training uses: float32 (TF32 when tf32), or bfloat16 operands with float32
 // accumulation when bf16. The best of several 4096³ products of random
 // matrices after a warm-up (bf16 operands converted beforehand), the
-// yardstick of a GPU bench's MFU as SgemmPeak is of a CPU one.
+// yardstick of a GPU bench's MFU as graph.SgemmPeak is of a CPU one.
 // (Products of zeros run faster: the tensor cores draw less power and the
 // clocks stay higher; training's operands are not zeros.)
 func gpuSgemmPeak(tf32, bf16 bool) (float64, error) {
@@ -277,7 +276,7 @@ func gpuSgemmPeak(tf32, bf16 bool) (float64, error) {
 		return 0, err
 	}
 	const n = 4096
-	var bufs [3]kernels.Buffer
+	var bufs [3]graph.Buffer
 	for i := range bufs {
 		if bufs[i], err = dev.Alloc(n * n); err != nil {
 			return 0, err
@@ -296,7 +295,7 @@ func gpuSgemmPeak(tf32, bf16 bool) (float64, error) {
 	}
 	product := func() error { return dev.Sgemm(false, false, n, n, n, 1, bufs[0], n, bufs[1], n, 0, bufs[2], n) }
 	if bf16 {
-		var ab [2]kernels.Buffer // bfloat16 copies of the operands
+		var ab [2]graph.Buffer // bfloat16 copies of the operands
 		for i := range ab {
 			if ab[i], err = dev.Alloc(n * n / 2); err != nil {
 				return 0, err

@@ -17,7 +17,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // needGPU skips a test where no GPU (or driver emulator, see the Makefile's
@@ -548,20 +547,20 @@ tf32: false
 
 // A GPU that runs out of memory, at any allocation of a run's setup, first
 // step or evaluation, ends the job with one error that matches
-// kernels.ErrDeviceMemory, is a ConfigError (exit status 2) and names the
+// graph.ErrDeviceMemory, is a ConfigError (exit status 2) and names the
 // settings to lower; no panic. Only the driver emulator can be made to run
 // out (CUDA_EMU_ALLOCS, scripts/cuda-emu/driver.cpp): a real GPU skips.
 func TestOutOfMemoryOnGPU(t *testing.T) {
 	needGPU(t)
-	if desc, _ := kernels.ProbeCUDA(); !strings.Contains(desc, "emulator") {
+	if desc, _ := graph.ProbeCUDA(); !strings.Contains(desc, "emulator") {
 		t.Skipf("%s: only the driver emulator runs out of memory on demand", desc)
 	}
 	t.Cleanup(func() { t.Setenv("CUDA_EMU_ALLOCS", "") })
 	oom := func(t *testing.T, err error, want string) {
 		t.Helper()
 		var ce *ConfigError
-		if !errors.Is(err, kernels.ErrDeviceMemory) || !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
-			t.Errorf("got %v; want a ConfigError matching kernels.ErrDeviceMemory that names %s", err, want)
+		if !errors.Is(err, graph.ErrDeviceMemory) || !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v; want a ConfigError matching graph.ErrDeviceMemory that names %s", err, want)
 		}
 	}
 	cfg := tinyConfig(t, "device=cuda", "max_steps=2", "eval_interval=2", "eval_batches=1", "checkpoint_interval=0")
@@ -615,7 +614,7 @@ func TestGenerateOnGPU(t *testing.T) {
 	for _, m := range []string{model, pre} {
 		testGenerateOnGPU(t, m)
 	}
-	if desc, _ := kernels.ProbeCUDA(); !strings.Contains(desc, "emulator") {
+	if desc, _ := graph.ProbeCUDA(); !strings.Contains(desc, "emulator") {
 		return // only the driver emulator runs out of memory on demand
 	}
 	o := GenerateOptions{Prompt: "the ", MaxNewTokens: 5, TopP: 1, NumSamples: 2, BatchSize: 2, Device: "cuda"}
@@ -623,8 +622,8 @@ func TestGenerateOnGPU(t *testing.T) {
 		t.Setenv("CUDA_EMU_ALLOCS", fmt.Sprintf("%d:generate%d", n, i))
 		err := Generate(model, o, io.Discard)
 		var ce *ConfigError
-		if !errors.Is(err, kernels.ErrDeviceMemory) || !errors.As(err, &ce) || !strings.Contains(err.Error(), "--batch-size (2)") {
-			t.Errorf("%d allocations: %v; want a ConfigError matching kernels.ErrDeviceMemory that names --batch-size (2)", n, err)
+		if !errors.Is(err, graph.ErrDeviceMemory) || !errors.As(err, &ce) || !strings.Contains(err.Error(), "--batch-size (2)") {
+			t.Errorf("%d allocations: %v; want a ConfigError matching graph.ErrDeviceMemory that names --batch-size (2)", n, err)
 		}
 	}
 	t.Setenv("CUDA_EMU_ALLOCS", "0:generate-one")

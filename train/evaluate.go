@@ -17,7 +17,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // LMEval is the result of evaluating a language model on a file.
@@ -367,7 +366,7 @@ func (f *forwardRun) values() ([]float32, error) {
 	if err := f.m.Run(f.prog); err != nil {
 		return nil, err
 	}
-	return kernels.Floats(f.m.Machine().Value(f.out)), nil
+	return f.m.Value(f.out), nil
 }
 
 // lossRows is the number of positions the output, a loss, averaged over

@@ -18,7 +18,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // FinetuneSummary is the outcome of a finetune, also DIR/summary.json.
@@ -582,7 +581,7 @@ func (r *ftRun) describe() {
 		batch = fmt.Sprintf("%d micro-batches of %s", cfg.GradAccum, batch)
 	}
 	fmt.Fprintf(r.opt.Log, "plan: %s (%d per epoch) of up to %s examples, lr %g, warmup %d, lambda %g; BLAS %s\n",
-		plural(r.total, "step"), r.perEpoch, batch, cfg.LR, r.warmup, cfg.Lambda, kernels.BLASName())
+		plural(r.total, "step"), r.perEpoch, batch, cfg.LR, r.warmup, cfg.Lambda, graph.BLASName())
 	logBLASNote(r.opt.Log, r.device)
 }
 

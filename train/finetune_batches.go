@@ -20,7 +20,6 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // bucketChunk is how many batches' worth of examples are sorted together.
@@ -264,7 +263,7 @@ func (s *graphSet) predict(ctx context.Context, exs []taskExample) ([][]float64,
 			if err := g.task.Run(g.pred); err != nil {
 				return nil, err
 			}
-			raw = kernels.Floats(g.task.Machine().Value(g.task.Out))
+			raw = g.task.Value(g.task.Out)
 		}
 		for j, o := range g.outputs(raw, len(batch)) {
 			out[batch[j]] = o

@@ -19,7 +19,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // GenerateOptions controls sampling.
@@ -196,7 +195,7 @@ func samplingFits(cfg graph.Config, o GenerateOptions, device string) error {
 // it can): its attention kernel holds a token's keys in shared memory.
 func gpuSamplingLimit(cfg graph.Config) string {
 	hs := cfg.NEmbd / cfg.NHead
-	if most := kernels.DecodeAttentionMaxKeys(hs); cfg.NCtx > most {
+	if most := graph.DeviceDecoderMaxCtx(hs); cfg.NCtx > most {
 		return fmt.Sprintf("the model's n_ctx %d is over the %d tokens the GPU's sampling attention holds at head size %d", cfg.NCtx, most, hs)
 	}
 	return ""
@@ -376,7 +375,7 @@ func (g *generation) step() error {
 	// the pool, which holds about as many as run at once; the tokens are
 	// then taken in row order.
 	next := g.next[:len(slots)]
-	kernels.ParallelFor(len(slots), func(r int) {
+	graph.ParallelFor(len(slots), func(r int) {
 		probs := g.probs.Get().(*[]float64)
 		next[r] = sample(logits[r*Vm:r*Vm+V], *probs, g.o, g.slots[slots[r]].rng)
 		g.probs.Put(probs)

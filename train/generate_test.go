@@ -18,7 +18,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // TestGenerateSlidesPastTheContext: sampling through the cached decoder
@@ -67,7 +66,7 @@ func TestGenerateSlidesPastTheContext(t *testing.T) {
 			if err := m.Run(prog); err != nil {
 				t.Fatal(err)
 			}
-			logits := kernels.Floats(m.Machine().Value(m.Logits))[(len(window)-1)*V : len(window)*V]
+			logits := m.Value(m.Logits)[(len(window)-1)*V : len(window)*V]
 			ids = append(ids, sample(logits, probs, o, draw))
 		}
 		if want := tok.Decode(ids) + "\n"; out.String() != want {

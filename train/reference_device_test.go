@@ -20,12 +20,12 @@ import (
 	"slices"
 	"testing"
 
-	"gptctl/kernels"
+	"gptctl/graph"
 )
 
 func TestDeviceReferenceVectors(t *testing.T) {
 	cases := referenceCases(t)
-	d, err := kernels.OpenCUDA()
+	d, err := graph.OpenCUDA()
 	if err != nil {
 		t.Skipf("no usable GPU (%v): see device_test.go for the driver emulator", err)
 	}
@@ -58,7 +58,7 @@ type refTol struct {
 	out, grad, rel, step1 float64
 }
 
-func deviceReferenceCase(t *testing.T, d *kernels.Device, dir string, tol refTol) {
+func deviceReferenceCase(t *testing.T, d *graph.Device, dir string, tol refTol) {
 	rc := loadReferenceCase(t, dir)
 	if cfg := rc.p.Config; tol.flash && !d.FlashAttention(cfg.NEmbd/cfg.NHead) {
 		t.Skipf("head size %d: flash.cu does not take it", cfg.NEmbd/cfg.NHead)

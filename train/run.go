@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"gptctl/data"
-	"gptctl/kernels"
+	"gptctl/graph"
 )
 
 // Options are the parts of a run that are not in its config.
@@ -104,10 +104,10 @@ func (o *Outcome) settle(status string) {
 	}
 }
 
-// logBLASNote writes kernels.BLASNote to log on the CPU, where BLAS does
+// logBLASNote writes graph.BLASNote to log on the CPU, where BLAS does
 // the products.
 func logBLASNote(log io.Writer, device string) {
-	if n := kernels.BLASNote(); n != "" && device == "cpu" {
+	if n := graph.BLASNote(); n != "" && device == "cpu" {
 		fmt.Fprintln(log, "note: "+n)
 	}
 }
@@ -119,19 +119,19 @@ func logBLASNote(log io.Writer, device string) {
 func SetupDevice(cfg Config, log io.Writer) (string, error) {
 	device := "cpu"
 	switch {
-	case cfg.Device == "cuda" && !kernels.CUDA:
+	case cfg.Device == "cuda" && !graph.CUDA:
 		return "", &ConfigError{errors.New("device cuda: this gptctl was built without CUDA (build it with make build-cuda, or use the CPU: device: cpu, --device cpu)")}
 	case cfg.Device == "cuda":
-		desc, err := kernels.ProbeCUDA()
+		desc, err := graph.ProbeCUDA()
 		if err != nil {
 			return "", &ConfigError{fmt.Errorf("device cuda: no usable GPU (%v); use device: auto or cpu (--device auto or cpu)", err)}
 		}
 		fmt.Fprintf(log, "device: cuda (%s)\n", desc)
 		device = "cuda"
-	case cfg.Device == "auto" && !kernels.CUDA:
+	case cfg.Device == "auto" && !graph.CUDA:
 		fmt.Fprintln(log, "device: cpu (this build has no CUDA support)")
 	case cfg.Device == "auto":
-		desc, err := kernels.ProbeCUDA()
+		desc, err := graph.ProbeCUDA()
 		switch {
 		case err != nil:
 			fmt.Fprintf(log, "device: cpu (no usable GPU: %v)\n", err)

@@ -17,7 +17,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // run is one pretraining job in progress.
@@ -110,7 +109,7 @@ func newRunContext(ctx context.Context, cfg Config, opt Options, device string) 
 	fmt.Fprintf(opt.Log, "model: %s, %d layers, %d heads, C=%d, T=%d, vocab %d (%s), %.2fM parameters\n",
 		r.cfg.Arch, r.cfg.NLayer, r.cfg.NHead, r.cfg.NEmbd, r.model.T, r.cfg.VocabSize, r.tok.Name(), float64(r.sum.Params)/1e6)
 	fmt.Fprintf(opt.Log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
-		c.train.len(), c.val.len(), r.model.B, r.model.T, r.cfg.GradAccum, kernels.BLASName())
+		c.train.len(), c.val.len(), r.model.B, r.model.T, r.cfg.GradAccum, graph.BLASName())
 	logBLASNote(opt.Log, r.device)
 	if w, n := r.cfg.WarmupSteps, r.cfg.MaxSteps; w > n {
 		fmt.Fprintf(opt.Log, "warning: warmup_steps %d exceeds max_steps %d: the learning rate peaks at %.3g, not lr %g\n",

@@ -13,7 +13,6 @@ import (
 
 	"gptctl/data"
 	"gptctl/graph"
-	"gptctl/kernels"
 )
 
 // scoreRows gives each row the mean log-probability of its option tokens:
@@ -58,7 +57,7 @@ func TestScoreRowsIsOptionLogProb(t *testing.T) {
 		if err := m.Run(prog); err != nil {
 			t.Fatal(err)
 		}
-		want := -float64(kernels.Floats(m.Machine().Value(loss))[0])
+		want := -float64(m.Value(loss)[0])
 		if math.Abs(got[i]-want) > 1e-5 {
 			t.Errorf("row %d (%d tokens, option from %d): score %.6f, the graph's loss gives %.6f", i, len(row.ids), row.first, got[i], want)
 		}
