@@ -5,15 +5,9 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"gptctl/data"
@@ -242,96 +236,6 @@ func warmupSteps(fraction float64, total int) int {
 	return int(math.Ceil(math.Round(fraction*float64(total)*1e6) / 1e6))
 }
 
-// resume restores the model, optimizer and state of the run's checkpoint.
-func (r *ftRun) resume() error {
-	ck, err := resumeFinetune(r.opt.OutDir, r.cfg)
-	if err != nil {
-		return err
-	}
-	m := ck.model
-	if key, want, have := taskChange(r.cfg.Task, m.info, m.params.Config.NCtx); key != "" {
-		return &ConfigError{fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", key, want, have)}
-	}
-	if err := sameValidation(ck.job.Task, r.cfg.Task); err != nil {
-		return err
-	}
-	for _, f := range []struct {
-		key        string
-		want, have uint64
-	}{{"batch_size", uint64(r.cfg.BatchSize), uint64(ck.job.BatchSize)}, {"grad_accum", uint64(r.cfg.GradAccum), uint64(max(ck.job.GradAccum, 1))},
-		{"seed", r.cfg.Seed, ck.job.Seed}} {
-		if f.want != f.have {
-			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: each epoch's batches and steps follow from batch_size, grad_accum and seed, and a change within the run would train some rows twice and skip others (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
-		}
-	}
-	if r.cfg.Lambda != ck.job.Lambda {
-		return &ConfigError{fmt.Errorf("--resume: lambda %g, but the run's is %g: train_loss is L2 + lambda*L1, and the averages logged over the steps about the resume would mix the two (start a new run with --init DIR/checkpoint to change it)", r.cfg.Lambda, ck.job.Lambda)}
-	}
-	if !samePath(ck.job.InitFrom, r.cfg.InitFrom) || ck.job.RandomInit != r.cfg.RandomInit {
-		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
-			r.cfg.InitFrom, r.cfg.RandomInit, ck.job.InitFrom, ck.job.RandomInit)}
-	}
-	r.model, r.optim, r.state, r.ckJob = m, ck.optim, ck.state, &ck.job
-	r.resumed = ck.dir + fallbackNote(ck.skipped)
-	if err := r.rng.UnmarshalBinary(ck.state.ModelRNG); err != nil {
-		return fmt.Errorf("resume: model rng: %w", err)
-	}
-	return nil
-}
-
-// sameValidation refuses a resumed run another validation set: best/ would
-// compare values over two sets, and rows split off for validation before
-// would be trained on (or rows trained on scored). A val file may move (its
-// path change); a split must keep its val_fraction and split_seed, and
-// neither may become the other.
-func sameValidation(was, now TaskConfig) error {
-	const keep = "a run keeps its validation set (rows it trained on would be scored, and best/ compared across two sets)"
-	switch {
-	case (was.Val == "") != (now.Val == ""):
-		from := func(t TaskConfig) string {
-			if t.Val != "" {
-				return "the file " + t.Val
-			}
-			return fmt.Sprintf("val_fraction %v of the training file", t.ValFraction)
-		}
-		return &ConfigError{fmt.Errorf("--resume: task.val gives %s, but the run validated on %s: %s", from(now), from(was), keep)}
-	case was.Val == "" && (was.ValFraction != now.ValFraction || was.SplitSeed != now.SplitSeed):
-		return &ConfigError{fmt.Errorf("--resume: task.val_fraction %v, split_seed %d, but the run split its validation rows with %v, %d: %s",
-			now.ValFraction, now.SplitSeed, was.ValFraction, was.SplitSeed, keep)}
-	}
-	return nil
-}
-
-// resumeAt checks the step of a resumed run against its steps, counted
-// once the data is read: below them the run goes on, at them it is
-// finished, past them the config is refused.
-func (r *ftRun) resumeAt() error {
-	step, cfg := r.state.Step, r.cfg
-	short := r.state.EvalDue == nil && r.ckJob != nil && stoppedShort(step, r.ckJob.steps(r.perEpoch), r.state.StoppedEarly, r.ckJob.evalsAt(step, r.perEpoch))
-	switch {
-	case step > r.total:
-		return &ConfigError{fmt.Errorf("--resume: %s, but the run is at step %d: set max_steps to %d or more", r.stepsSetting(), step, leastSteps(step, short))}
-	case step == r.total && short:
-		return &ConfigError{fmt.Errorf("--resume: %s makes step %d, where the run stopped on its way to %d, its last, before the evaluation a run makes at its last step: set max_steps above %d", r.stepsSetting(), step, r.ckJob.steps(r.perEpoch), step)}
-	case step == r.total && r.state.EvalDue == nil:
-		r.finished = true
-		fmt.Fprintf(r.opt.Log, "%s is complete at step %d (%d steps): nothing to do\n", r.opt.OutDir, step, r.total)
-	case r.state.resumed(r.opt.Log, r.opt.OutDir, step, cfg.Patience): // stopped early, and stays so
-		r.finished = true
-	default:
-		fmt.Fprintf(r.opt.Log, "resuming from %s at step %d\n", r.resumed, step)
-	}
-	return nil
-}
-
-// stepsSetting names the setting that fixes the run's steps, for a message.
-func (r *ftRun) stepsSetting() string {
-	if r.cfg.MaxSteps == 0 {
-		return fmt.Sprintf("epochs %d (%d steps)", r.cfg.Epochs, r.total)
-	}
-	return fmt.Sprintf("max_steps %d", r.cfg.MaxSteps)
-}
-
 // steps is the number of steps the finetune c trains, perEpoch a epoch.
 func (c FinetuneConfig) steps(perEpoch int) int {
 	if c.MaxSteps > 0 {
@@ -344,34 +248,6 @@ func (c FinetuneConfig) steps(perEpoch int) int {
 // last, where every run does), perEpoch steps an epoch.
 func (c FinetuneConfig) evalsAt(step, perEpoch int) bool {
 	return c.EvalInterval > 0 && step%c.EvalInterval == 0 || c.EvalInterval == 0 && step%perEpoch == 0
-}
-
-// taskChange returns the first key of the task config t that differs from
-// what the finetuned model's task.json says (the head's meaning: type,
-// labels and their order, label_base, the number of options, max_len), with
-// both values; "" when they agree. Files and column names may change.
-func taskChange(t TaskConfig, info *TaskInfo, nCtx int) (key string, want, have any) {
-	maxLen := t.MaxLen
-	if maxLen == 0 {
-		maxLen = nCtx
-	}
-	switch {
-	case t.Type != info.Type:
-		return "type", t.Type, info.Type
-	case !slices.Equal(t.Labels, info.Labels):
-		return "labels", data.QuotedList(t.Labels), data.QuotedList(info.Labels)
-	case t.labelBaseCounts() && t.LabelBase != info.Format.LabelBase:
-		return "label_base", t.LabelBase, info.Format.LabelBase
-	case t.Type == TaskMultipleChoice && t.numOptions() != info.NumOptions:
-		return "columns", fmt.Sprintf("%d options", t.numOptions()), fmt.Sprintf("%d", info.NumOptions)
-	case t.regression() != (info.Objective == graph.Regress):
-		return "columns", map[bool]string{true: "a score", false: "a label"}[t.regression()], info.Objective
-	case maxLen != info.MaxLen:
-		return "max_len", maxLen, info.MaxLen
-	case t.metric() != info.Metric: // best/ was chosen by it
-		return "metric", t.metric(), info.Metric
-	}
-	return "", nil, nil
 }
 
 // initModel loads the pretrained model and adds the task tokens and head.
@@ -434,136 +310,6 @@ func (r *ftRun) taskTokens(p *graph.Params) (int, error) {
 		fmt.Fprintf(r.opt.Log, "init: %s is a finetuned model; reusing its task tokens <s> $ <e> (ids %d-%d), not its head\n", md, sp.Start, sp.Extract)
 	}
 	return sp.Start, nil
-}
-
-// loadData reads, splits and encodes the task files.
-func (r *ftRun) loadData() error {
-	t := r.cfg.Task
-	f := t.TaskFormat
-	f.Unreadable = data.NoCharsKnown(r.model.tok)
-	list := filepath.Join(r.opt.OutDir, skippedRowsFile)
-	train, err := readTaskData(t.Train, f, true, r.opt.Log, "skip_bad_rows", list)
-	if err != nil {
-		return r.resumedPath(r.cfg.taskFileError("train", err))
-	}
-	r.sum.Skipped, r.skips = train.Skipped, train
-	var valEx []data.Example
-	trainEx := train.Examples
-	switch {
-	case t.Val != "" && samePath(t.Val, t.Train):
-		fmt.Fprintf(r.opt.Log, "task: warning: val %s is the training file: the validation metrics and best/ score rows the model trains on (val_fraction splits some off instead)\n", t.Val)
-		valEx = train.Examples
-	case t.Val != "":
-		val, err := readTaskData(t.Val, f, true, r.opt.Log, "skip_bad_rows", list)
-		if err != nil {
-			return r.resumedPath(r.cfg.taskFileError("val", err))
-		}
-		valEx, r.sum.Skipped, r.valSkips = val.Examples, r.sum.Skipped+val.Skipped, val
-	default:
-		trainEx, valEx = data.SplitExamples(train.Examples, t.ValFraction, t.SplitSeed)
-	}
-	if len(trainEx) == 0 || len(valEx) == 0 {
-		return inputErrorf("task %s: %d training and %d validation examples; both need at least one", t.Train, len(trainEx), len(valEx))
-	}
-	codec := &taskCodec{info: r.model.info, tok: r.model.tok}
-	r.train, r.val = codec.encodeAll(trainEx), codec.encodeAll(valEx)
-	r.sum.TrainExamples, r.sum.ValExamples, r.sum.Truncated = len(r.train), len(r.val), codec.truncated
-	if note := codec.unknownNote(); note != "" {
-		fmt.Fprintf(r.opt.Log, "task: %s\n", note)
-	}
-	r.sum.Baseline = baselineMetrics(r.model.info, r.train, r.val)
-	return nil
-}
-
-// taskFileError ties a task file that cannot be read (it does not exist,
-// say) to its key, task.train or task.val, and the config that set it;
-// other errors, such as a bad row, name the file already.
-func (c FinetuneConfig) taskFileError(key string, err error) error {
-	var pe *fs.PathError
-	if !errors.As(err, &pe) {
-		return err
-	}
-	where := "finetune"
-	if c.where != "" {
-		where += " " + c.where
-	}
-	return inputErrorf("%s: task.%s: %w", where, key, pe)
-}
-
-// resumedPath is resumedPathError for a resumed finetune's task files.
-func (r *ftRun) resumedPath(err error) error {
-	if !r.opt.Resume {
-		return err
-	}
-	return resumedPathError(err, r.opt.OutDir, finetuneJobFile, r.cfg.Task.Train, r.cfg.Task.Val)
-}
-
-// skippedRowsFile, in a finetune's directory, lists the rows of its task
-// files that skip_bad_rows skipped, with why.
-const skippedRowsFile = "skipped_rows.txt"
-
-// writeSkips writes the rows the run's task files skipped (r.skips and
-// r.valSkips) to its skippedRowsFile, when there are any, and removes an
-// earlier run's when there are none.
-func (r *ftRun) writeSkips() error {
-	var b strings.Builder
-	for _, td := range []*data.TaskData{r.skips, r.valSkips} {
-		if td == nil || td.Skipped == 0 {
-			continue
-		}
-		for _, e := range td.Skips {
-			fmt.Fprintln(&b, strings.ReplaceAll(e.Error(), "\n", " "))
-		}
-		if more := td.Skipped - len(td.Skips); more > 0 {
-			fmt.Fprintf(&b, "%s: %d more bad rows, not listed\n", td.Path, more)
-		}
-	}
-	path := filepath.Join(r.opt.OutDir, skippedRowsFile)
-	if b.Len() == 0 { // and none of an earlier run's in the directory
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		return nil
-	}
-	return data.WriteFile(path, []byte(b.String()))
-}
-
-// readTaskData reads a task file (its problems are input errors) and logs
-// the rows skipped (f.SkipBadRows, set by the setting why names), when log
-// is not nil.
-func readTaskData(path string, f data.TaskFormat, needLabel bool, log io.Writer, why, list string) (*data.TaskData, error) {
-	td, err := data.ReadTaskFile(path, f, needLabel)
-	if err != nil {
-		return nil, asInputError(err)
-	}
-	logSkips(td, log, why, list)
-	return td, nil
-}
-
-// shownSkips is how many skipped rows a log lists.
-const shownSkips = 10
-
-// logSkips logs the rows of td skipped (the setting why names asked for
-// it), the first shownSkips of them, when log is not nil; list names the
-// file that lists every one, if any.
-func logSkips(td *data.TaskData, log io.Writer, why, list string) {
-	if td.Skipped > 0 && log != nil {
-		rows := "rows"
-		if td.Skipped == 1 {
-			rows = "row"
-		}
-		fmt.Fprintf(log, "%s: skipped %d bad %s (%s):\n", td.Path, td.Skipped, rows, why)
-		for _, e := range td.Skips[:min(shownSkips, len(td.Skips))] {
-			fmt.Fprintf(log, "  %v\n", e)
-		}
-		if more := td.Skipped - min(shownSkips, len(td.Skips)); more > 0 {
-			where := ""
-			if list != "" {
-				where = " (every one in " + list + ")"
-			}
-			fmt.Fprintf(log, "  and %d more%s\n", more, where)
-		}
-	}
 }
 
 // describe logs the model, the data and the plan.

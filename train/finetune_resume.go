@@ -1,0 +1,131 @@
+package train
+
+// Resuming a finetune: its checkpoint loaded and checked against the job
+// config (a run keeps its task, model, validation set and the settings that
+// order its batches), and its step against the run's steps.
+
+import (
+	"fmt"
+	"slices"
+
+	"gptctl/data"
+	"gptctl/graph"
+)
+
+// resume restores the model, optimizer and state of the run's checkpoint.
+func (r *ftRun) resume() error {
+	ck, err := resumeFinetune(r.opt.OutDir, r.cfg)
+	if err != nil {
+		return err
+	}
+	m := ck.model
+	if key, want, have := taskChange(r.cfg.Task, m.info, m.params.Config.NCtx); key != "" {
+		return &ConfigError{fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", key, want, have)}
+	}
+	if err := sameValidation(ck.job.Task, r.cfg.Task); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		key        string
+		want, have uint64
+	}{{"batch_size", uint64(r.cfg.BatchSize), uint64(ck.job.BatchSize)}, {"grad_accum", uint64(r.cfg.GradAccum), uint64(max(ck.job.GradAccum, 1))},
+		{"seed", r.cfg.Seed, ck.job.Seed}} {
+		if f.want != f.have {
+			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: each epoch's batches and steps follow from batch_size, grad_accum and seed, and a change within the run would train some rows twice and skip others (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
+		}
+	}
+	if r.cfg.Lambda != ck.job.Lambda {
+		return &ConfigError{fmt.Errorf("--resume: lambda %g, but the run's is %g: train_loss is L2 + lambda*L1, and the averages logged over the steps about the resume would mix the two (start a new run with --init DIR/checkpoint to change it)", r.cfg.Lambda, ck.job.Lambda)}
+	}
+	if !samePath(ck.job.InitFrom, r.cfg.InitFrom) || ck.job.RandomInit != r.cfg.RandomInit {
+		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
+			r.cfg.InitFrom, r.cfg.RandomInit, ck.job.InitFrom, ck.job.RandomInit)}
+	}
+	r.model, r.optim, r.state, r.ckJob = m, ck.optim, ck.state, &ck.job
+	r.resumed = ck.dir + fallbackNote(ck.skipped)
+	if err := r.rng.UnmarshalBinary(ck.state.ModelRNG); err != nil {
+		return fmt.Errorf("resume: model rng: %w", err)
+	}
+	return nil
+}
+
+// sameValidation refuses a resumed run another validation set: best/ would
+// compare values over two sets, and rows split off for validation before
+// would be trained on (or rows trained on scored). A val file may move (its
+// path change); a split must keep its val_fraction and split_seed, and
+// neither may become the other.
+func sameValidation(was, now TaskConfig) error {
+	const keep = "a run keeps its validation set (rows it trained on would be scored, and best/ compared across two sets)"
+	switch {
+	case (was.Val == "") != (now.Val == ""):
+		from := func(t TaskConfig) string {
+			if t.Val != "" {
+				return "the file " + t.Val
+			}
+			return fmt.Sprintf("val_fraction %v of the training file", t.ValFraction)
+		}
+		return &ConfigError{fmt.Errorf("--resume: task.val gives %s, but the run validated on %s: %s", from(now), from(was), keep)}
+	case was.Val == "" && (was.ValFraction != now.ValFraction || was.SplitSeed != now.SplitSeed):
+		return &ConfigError{fmt.Errorf("--resume: task.val_fraction %v, split_seed %d, but the run split its validation rows with %v, %d: %s",
+			now.ValFraction, now.SplitSeed, was.ValFraction, was.SplitSeed, keep)}
+	}
+	return nil
+}
+
+// resumeAt checks the step of a resumed run against its steps, counted
+// once the data is read: below them the run goes on, at them it is
+// finished, past them the config is refused.
+func (r *ftRun) resumeAt() error {
+	step, cfg := r.state.Step, r.cfg
+	short := r.state.EvalDue == nil && r.ckJob != nil && stoppedShort(step, r.ckJob.steps(r.perEpoch), r.state.StoppedEarly, r.ckJob.evalsAt(step, r.perEpoch))
+	switch {
+	case step > r.total:
+		return &ConfigError{fmt.Errorf("--resume: %s, but the run is at step %d: set max_steps to %d or more", r.stepsSetting(), step, leastSteps(step, short))}
+	case step == r.total && short:
+		return &ConfigError{fmt.Errorf("--resume: %s makes step %d, where the run stopped on its way to %d, its last, before the evaluation a run makes at its last step: set max_steps above %d", r.stepsSetting(), step, r.ckJob.steps(r.perEpoch), step)}
+	case step == r.total && r.state.EvalDue == nil:
+		r.finished = true
+		fmt.Fprintf(r.opt.Log, "%s is complete at step %d (%d steps): nothing to do\n", r.opt.OutDir, step, r.total)
+	case r.state.resumed(r.opt.Log, r.opt.OutDir, step, cfg.Patience): // stopped early, and stays so
+		r.finished = true
+	default:
+		fmt.Fprintf(r.opt.Log, "resuming from %s at step %d\n", r.resumed, step)
+	}
+	return nil
+}
+
+// stepsSetting names the setting that fixes the run's steps, for a message.
+func (r *ftRun) stepsSetting() string {
+	if r.cfg.MaxSteps == 0 {
+		return fmt.Sprintf("epochs %d (%d steps)", r.cfg.Epochs, r.total)
+	}
+	return fmt.Sprintf("max_steps %d", r.cfg.MaxSteps)
+}
+
+// taskChange returns the first key of the task config t that differs from
+// what the finetuned model's task.json says (the head's meaning: type,
+// labels and their order, label_base, the number of options, max_len), with
+// both values; "" when they agree. Files and column names may change.
+func taskChange(t TaskConfig, info *TaskInfo, nCtx int) (key string, want, have any) {
+	maxLen := t.MaxLen
+	if maxLen == 0 {
+		maxLen = nCtx
+	}
+	switch {
+	case t.Type != info.Type:
+		return "type", t.Type, info.Type
+	case !slices.Equal(t.Labels, info.Labels):
+		return "labels", data.QuotedList(t.Labels), data.QuotedList(info.Labels)
+	case t.labelBaseCounts() && t.LabelBase != info.Format.LabelBase:
+		return "label_base", t.LabelBase, info.Format.LabelBase
+	case t.Type == TaskMultipleChoice && t.numOptions() != info.NumOptions:
+		return "columns", fmt.Sprintf("%d options", t.numOptions()), fmt.Sprintf("%d", info.NumOptions)
+	case t.regression() != (info.Objective == graph.Regress):
+		return "columns", map[bool]string{true: "a score", false: "a label"}[t.regression()], info.Objective
+	case maxLen != info.MaxLen:
+		return "max_len", maxLen, info.MaxLen
+	case t.metric() != info.Metric: // best/ was chosen by it
+		return "metric", t.metric(), info.Metric
+	}
+	return "", nil, nil
+}
