@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -273,4 +274,17 @@ func (s *graphSet) predict(ctx context.Context, exs []taskExample) ([][]float64,
 		}
 	}
 	return out, nil
+}
+
+// graphLens is the lengths of the graphs a graphSet builds on the CPU for
+// the examples of sets (paddedLen of their widths, at most maxLen), in
+// increasing order: an upper bound, since a batch takes its longest row's.
+func graphLens(maxLen int, sets ...[]taskExample) []int {
+	seen := map[int]bool{}
+	for _, exs := range sets {
+		for _, e := range exs {
+			seen[paddedLen(e.width, maxLen)] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

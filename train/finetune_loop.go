@@ -2,28 +2,16 @@ package train
 
 // The finetuning loop: one AdamW step per batch of examples, evaluation on
 // the validation examples every eval_interval steps (or every epoch) and at
-// the end, the best model kept in DIR/best, checkpoints as in pretraining.
+// the end, the best model kept in DIR/best, checkpoints as in pretraining
+// (the step itself is in finetune_step.go).
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"math"
 	"path/filepath"
-	"slices"
 	"time"
-
-	G "gorgonia.org/gorgonia"
-
-	"gptctl/graph"
 )
-
-// stepResult is what one training step reports.
-type stepResult struct {
-	loss, l2, l1, gradNorm float64
-	tokens                 int
-}
 
 // logWindow sums the step results since the last metrics line, which
 // averages them. It is part of the checkpoint state, so that the first line
@@ -227,204 +215,6 @@ func (r *ftRun) afterStep(ctx context.Context, m metrics, due bool) error {
 		r.opt.AfterStep(step)
 	}
 	return nil
-}
-
-// rowWeights is each micro-batch's share of the step's rows: its weight in
-// the step's mean gradient and losses, so that a short batch (an epoch's
-// last) counts for its rows, not as much as a full one.
-func rowWeights(micro [][]int) []float32 {
-	rows := 0
-	for _, b := range micro {
-		rows += len(b)
-	}
-	w := make([]float32, len(micro))
-	for k, b := range micro {
-		w[k] = float32(len(b)) / float32(rows)
-	}
-	return w
-}
-
-// stepBatches returns the micro-batches of step (0-based) among its
-// epoch's batches: grad_accum of them, fewer at the end of an epoch.
-func (r *ftRun) stepBatches(batches [][]int, step int) [][]int {
-	lo := step % r.perEpoch * r.cfg.GradAccum
-	return batches[lo:min(lo+r.cfg.GradAccum, len(batches))]
-}
-
-// trainStep runs forward and backward on each micro-batch, averages their
-// gradients, each weighing by its rows (rowWeights), clips them and
-// applies AdamW. The step's losses are the micro-batches' means, weighed
-// alike: the task loss of the step's rows, as one batch of them has it.
-func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
-	if r.device == "cuda" {
-		return r.trainStepGPU(micro, lr)
-	}
-	var res stepResult
-	var bad error
-	n, weights := len(micro), rowWeights(micro)
-	for k, batch := range micro {
-		g, err := r.graphs.get(batchWidth(r.train, batch))
-		if err != nil {
-			return res, err
-		}
-		tr, err := g.trainer()
-		if err != nil {
-			return res, err
-		}
-		res.tokens += g.fill(r.train, batch)
-		l, err := tr.Step()
-		if err != nil {
-			return res, err
-		}
-		// A non-finite step still runs its other micro-batches, as the GPU
-		// trainer does, so that it draws as much dropout randomness.
-		if bad == nil && (math.IsNaN(float64(l)) || math.IsInf(float64(l), 0)) {
-			bad = &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)}
-		}
-		if bad != nil {
-			continue
-		}
-		w := float64(weights[k])
-		res.loss += w * float64(l)
-		res.l2 += w * float64(tr.Value(g.task.TaskLoss)[0])
-		if g.task.LMLoss != nil {
-			res.l1 += w * float64(tr.Value(g.task.LMLoss)[0])
-		}
-		if n == 1 {
-			for i := range r.grads {
-				r.grads[i] = tr.Grad(i)
-			}
-			continue
-		}
-		graph.AccumulateGrads(r.accGrads, tr.Grad, k, weights[k])
-	}
-	if bad != nil {
-		return res, bad
-	}
-	if n > 1 {
-		copy(r.grads, r.accGrads)
-	}
-	res.gradNorm = graph.ClipGrads(r.grads, r.cfg.GradClip)
-	if math.IsNaN(res.gradNorm) || math.IsInf(res.gradNorm, 0) {
-		return res, &NonFiniteError{fmt.Errorf("the gradient norm is %v (lower lr)", res.gradNorm)}
-	}
-	r.optim.Update(r.model.params, r.grads, lr)
-	return res, nil
-}
-
-// startGPU builds the GPU trainer of a run on the GPU, once, over the
-// max_len graph every batch is padded to and the host weights and moments:
-// the first step does, or a resume whose first act is the evaluation a
-// signal stopped, which runs on it.
-func (r *ftRun) startGPU() error {
-	if r.device != "cuda" || r.graphs.gpu != nil {
-		return nil
-	}
-	g, err := r.graphs.get(r.graphs.fixedT)
-	if err != nil {
-		return err
-	}
-	mc := g.task.Model.Params.Config
-	r.cfg.GPUMath.flashNotice(r.opt.Log, mc.NEmbd/mc.NHead)
-	gt, err := newGPUTrainer(g.task.Model, g.task.Loss, r.optim, r.cfg.GPUMath, g.extra...)
-	if err != nil {
-		return err
-	}
-	r.graphs.gpu = gt
-	return nil
-}
-
-// trainStepGPU is trainStep on the GPU, where every batch is padded to
-// the one graph's length.
-func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
-	var res stepResult
-	if err := r.startGPU(); err != nil {
-		return res, err
-	}
-	g, err := r.graphs.get(r.graphs.fixedT)
-	if err != nil {
-		return res, err
-	}
-	gpu := r.graphs.gpu
-	outs := append([]*G.Node{g.task.Loss}, g.extra...) // the loss, L2 and (with lambda > 0) L1
-	weights := rowWeights(micro)
-	k := 0
-	fill := func() error {
-		if k > 0 { // the last micro-batch's losses into the log window, before this one's replace them
-			if _, err := gpu.window(false, weights[k-1], outs...); err != nil {
-				return err
-			}
-		}
-		res.tokens += g.fill(r.train, micro[k])
-		k++
-		return nil
-	}
-	// Only a step that logs or checkpoints waits for the device: the others
-	// leave their loss, L2 and L1 in device sums (reported as 0 here, so
-	// that the log window's totals come out right) and a non-finite step to
-	// the device's guard, which the next step that looks reports. A
-	// checkpoint step takes the sums, so that the saved window holds them.
-	look := r.logsAt(r.state.Step+1) || r.savesAt(r.state.Step+1) || r.cfg.OnNonFinite == "skip" // skip: each step's norm decides
-	_, norm, err := gpu.step(fill, len(micro), weights, r.cfg.GradClip, lr, look)
-	var late *lateNonFinite
-	if errors.As(err, &late) {
-		return res, &NonFiniteError{late.at(r.state.Step + 1)}
-	}
-	if err != nil {
-		return res, err
-	}
-	sums, err := gpu.window(look, weights[len(micro)-1], outs...)
-	r.winOnGPU = !look
-	if err != nil || !look {
-		res.gradNorm = math.NaN()
-		return res, err
-	}
-	res.loss, res.l2, res.gradNorm = sums[0], sums[1], norm
-	if len(sums) > 2 {
-		res.l1 = sums[2]
-	}
-	if math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return res, &NonFiniteError{fmt.Errorf("the gradient norm is %v (lower lr)", norm)}
-	}
-	if math.IsNaN(res.loss) || math.IsInf(res.loss, 0) {
-		return res, &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", res.loss)}
-	}
-	return res, nil
-}
-
-// syncGPU brings the GPU's weights and moments back to the host, before a
-// checkpoint or the best model is written.
-func (r *ftRun) syncGPU() error {
-	if r.graphs.gpu == nil {
-		return nil
-	}
-	err := r.graphs.gpu.sync(r.optim)
-	var late *lateNonFinite
-	if errors.As(err, &late) {
-		return fmt.Errorf("step %d: %w", r.state.Step, &NonFiniteError{late.at(r.state.Step)})
-	}
-	return err
-}
-
-// graphLens is the lengths of the graphs a graphSet builds on the CPU for
-// the examples of sets (paddedLen of their widths, at most maxLen), in
-// increasing order: an upper bound, since a batch takes its longest row's.
-func graphLens(maxLen int, sets ...[]taskExample) []int {
-	seen := map[int]bool{}
-	for _, exs := range sets {
-		for _, e := range exs {
-			seen[paddedLen(e.width, maxLen)] = true
-		}
-	}
-	return slices.Sorted(maps.Keys(seen))
-}
-
-func batchWidth(exs []taskExample, batch []int) int {
-	w := 0
-	for _, i := range batch {
-		w = max(w, exs[i].width)
-	}
-	return w
 }
 
 // evaluate adds the validation metrics to m, keeps the best model and
