@@ -6,6 +6,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -150,3 +151,17 @@ func topKeys(b []byte) []string {
 func otherCommand(path, what string) error {
 	return &keyProblems{fmt.Errorf("%s is %s", path, what), nil}
 }
+
+// knownKeysList is the list of a section's keys an unknown key's message
+// ends with.
+var knownKeysList = regexp.MustCompile(` \([^()]*known keys: [^()]*\)$`)
+
+// checkedWith are keys whose value changes the checks of others without
+// the messages of those naming them: a refused lr_decay hides the check of
+// lr and min_lr (constant lets min_lr exceed lr), a refused init_from every
+// check (with it, the model keys are the init model's).
+var checkedWith = map[string]string{"lr_decay": "lr", "init_from": ""}
+
+// configWord is a word of a validation message: a key's name, a section's
+// (task of task.max_len), or another word.
+var configWord = regexp.MustCompile(`\w+`)

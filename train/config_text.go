@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,3 +148,24 @@ func utf16Text(src []byte) string {
 	}
 	return string(utf16.Decode(u))
 }
+
+// parserProblems are the syntax errors the YAML parser (not its scanner)
+// reports: it counts their lines from 0 where the scanner counts from 1.
+var parserProblems = []string{
+	"did not find expected ',' or ']'", "did not find expected ',' or '}'",
+	"did not find expected '-' indicator", "did not find expected <document start>",
+	"did not find expected key", "did not find expected node content",
+	"found duplicate %TAG directive", "found duplicate %YAML directive",
+	"found incompatible YAML document", "found undefined tag handle",
+}
+
+// scannerProblems are the scanner's, which the library counts from 1.
+var scannerProblems = []string{
+	"block sequence entries are not allowed", "could not find expected",
+	"did not find expected", "did not find the expected", "exceeded max depth",
+	"found a tab character", "found an indentation indicator", "found character that cannot start",
+	"found extremely long", "found invalid Unicode", "found unexpected",
+	"found unknown", "mapping keys are not allowed", "mapping values are not allowed",
+}
+
+var syntaxAt = regexp.MustCompile(`^line (\d+): (.*)$`)
