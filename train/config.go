@@ -7,10 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"os"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -75,92 +72,6 @@ type Config struct {
 	// ("" for the defaults alone), for the errors of values that only the
 	// run's start can check (the tokenizer, vocab_size).
 	where string
-}
-
-// AdamWConfig is the optimizer's keys, pretraining's and a finetune's.
-type AdamWConfig struct {
-	Beta1       float64 `yaml:"beta1"`
-	Beta2       float64 `yaml:"beta2"`
-	Eps         float64 `yaml:"eps"`
-	WeightDecay float64 `yaml:"weight_decay"` // on matrices and embeddings only
-}
-
-// validate passes each bad setting to bad.
-func (a AdamWConfig) validate(bad func(format string, args ...any)) {
-	// The optimizer computes in float32: a beta that rounds to 1 there
-	// makes the bias correction 0, an eps that rounds to 0 divides 0 by 0
-	// where a gradient is 0; either makes the weights NaN.
-	switch {
-	case a.Beta1 < 0 || a.Beta1 >= 1 || a.Beta2 < 0 || a.Beta2 >= 1:
-		bad("beta1 %v and beta2 %v must be in [0, 1)", a.Beta1, a.Beta2)
-	case float32(a.Beta1) == 1 || float32(a.Beta2) == 1:
-		bad("beta1 %v and beta2 %v must be below 1 in float32, in which the optimizer computes (at most %v)", a.Beta1, a.Beta2, math.Nextafter32(1, 0))
-	}
-	switch {
-	case a.Eps <= 0:
-		bad("eps %v must be positive", a.Eps)
-	case float32(a.Eps) == 0:
-		bad("eps %v is 0 in float32, in which the optimizer computes: give at least %v", a.Eps, math.SmallestNonzeroFloat32)
-	}
-	if a.WeightDecay < 0 {
-		bad("weight_decay %v must not be negative", a.WeightDecay)
-	}
-}
-
-// intKey is an integer setting and its key, for checks of many at once.
-type intKey struct {
-	name string
-	v    int
-}
-
-// nonNegative passes each negative setting of keys to bad.
-func nonNegative(bad func(format string, args ...any), keys ...intKey) {
-	for _, k := range keys {
-		if k.v < 0 {
-			bad("%s %d must not be negative", k.name, k.v)
-		}
-	}
-}
-
-// newAdamW is an AdamW over p's weights with these settings.
-func (a AdamWConfig) newAdamW(p *graph.Params) *AdamW {
-	return NewAdamW(p, a.Beta1, a.Beta2, a.Eps, a.WeightDecay)
-}
-
-// GPUMath is how a run on a GPU computes; the CPU ignores it.
-type GPUMath struct {
-	TF32  bool `yaml:"tf32"`            // float32 products on TF32 tensor cores (weights stay float32)
-	BF16  bool `yaml:"bf16"`            // products on bfloat16 copies of their operands, float32 accumulation (weights stay float32); overrides tf32
-	Flash bool `yaml:"flash_attention"` // attention in tiles without the t×t probabilities (flash.cu; with TF32, head size 16, 32 or 64)
-}
-
-// set names the GPU-only settings g turns on that change the math
-// (bf16, flash_attention; tf32 is on by default), "" when none.
-func (g GPUMath) set() string {
-	var on []string
-	if g.BF16 {
-		on = append(on, "bf16")
-	}
-	if g.Flash {
-		on = append(on, "flash_attention")
-	}
-	return strings.Join(on, " and ")
-}
-
-// validate reports settings that contradict each other.
-func (g GPUMath) validate() error {
-	if g.Flash && !g.TF32 {
-		return errors.New("flash_attention: true needs tf32: true (flash.cu multiplies on TF32 tensor cores); set one of them")
-	}
-	return nil
-}
-
-// flashNotice says when flash_attention cannot apply to a model whose heads
-// have hs dimensions: its attention stays on the batched path.
-func (g GPUMath) flashNotice(log io.Writer, hs int) {
-	if g.Flash && !graph.FlashHeadSize(hs) {
-		fmt.Fprintf(log, "flash_attention: head size %d (n_embd/n_head) is not 16, 32 or 64: attention stays on the batched path\n", hs)
-	}
 }
 
 // Default is a small char-level GPT-1 on the built-in corpus: it trains in
@@ -271,107 +182,12 @@ func configWhere(path string, overrides []string) string {
 	return where
 }
 
-// MaxThreads is the most threads a run may ask for: far more than the
-// cores of the machines gptctl runs on, and well below Go's limit of 10,000
-// OS threads, past which it stops the program with a stack dump.
-const MaxThreads = 1024
-
 // keyFlags are the config keys that pretrain and finetune also take as
 // flags of their own, which pass them on as overrides.
 var keyFlags = map[string]string{"data": "--data", "device": "--device", "init_from": "--init"}
 
 // Apply sets key=value overrides, each decoded as YAML into the named key.
 func (c *Config) Apply(overrides []string) error { return applyOverrides(c, overrides, "") }
-
-// nonFinite reports each number of a config (a struct, its nested and
-// inline structs included) that YAML's .nan or .inf made NaN or infinite: no
-// bound check would catch them, since every comparison with NaN is false.
-func nonFinite(c any) error {
-	var errs []error
-	var walk func(v reflect.Value, prefix string)
-	walk = func(v reflect.Value, prefix string) {
-		for i := range v.NumField() {
-			f, sf := v.Field(i), v.Type().Field(i)
-			name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-			if !sf.IsExported() || name == "-" {
-				continue
-			}
-			switch {
-			case f.Kind() == reflect.Struct && opts == "inline":
-				walk(f, prefix)
-			case f.Kind() == reflect.Struct:
-				walk(f, prefix+name+".")
-			case f.CanFloat() && (math.IsNaN(f.Float()) || math.IsInf(f.Float(), 0)):
-				errs = append(errs, fmt.Errorf("%s%s is %v: want a finite number", prefix, name, f.Float()))
-			}
-		}
-	}
-	walk(reflect.ValueOf(c), "")
-	return errors.Join(errs...)
-}
-
-// Validate reports every problem at once. With init_from, the model keys
-// but dropout are the init model's, set when it loads: the config's are
-// not checked (a --set of one is refused by the command).
-func (c Config) Validate() error {
-	model := c.Config
-	if c.InitFrom != "" {
-		model = Default().Config
-		model.Dropout = c.Dropout
-	}
-	errs := []error{nonFinite(c), model.Validate(), c.GPUMath.validate()}
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if c.Data == "" {
-		bad("data is empty: name a corpus file, a shard directory or builtin")
-	}
-	if c.ValData == "" && (c.ValFraction <= 0 || c.ValFraction >= 1) {
-		bad("val_fraction %v is not in (0, 1) and no val_data is given", c.ValFraction)
-	}
-	if c.Tokenizer == "" {
-		bad("tokenizer is empty: use char, byte, gpt2, gpt1 or a directory")
-	}
-	positive := []struct {
-		name string
-		v    int
-	}{{"batch_size", c.BatchSize}, {"grad_accum", c.GradAccum}, {"max_steps", c.MaxSteps},
-		{"eval_batches", c.EvalBatches}, {"log_interval", c.LogInterval}}
-	for _, f := range positive {
-		if f.v <= 0 {
-			bad("%s %d must be positive", f.name, f.v)
-		}
-	}
-	if c.SeqLen < 0 || (c.SeqLen > c.NCtx && c.InitFrom == "") { // init_from's n_ctx is checked when it loads
-		bad("seq_len %d is not in [0, n_ctx %d]", c.SeqLen, c.NCtx)
-	}
-	nonNegative(bad, intKey{"eval_interval", c.EvalInterval}, intKey{"checkpoint_interval", c.CheckpointInterval},
-		intKey{"patience", c.Patience}, intKey{"warmup_steps", c.WarmupSteps}, intKey{"threads", c.Threads},
-		intKey{"sample_tokens", c.SampleTokens})
-	if c.Threads > MaxThreads {
-		bad("threads %d is more than %d (0: all cores)", c.Threads, MaxThreads)
-	}
-	if c.LR <= 0 || c.MinLR < 0 || c.MinLR > c.LR && c.LRDecay != "constant" { // constant never reaches min_lr
-		bad("lr %v and min_lr %v must satisfy 0 <= min_lr <= lr, lr > 0 (min_lr is where the decay ends)", c.LR, c.MinLR)
-	}
-	if c.LRDecay != "cosine" && c.LRDecay != "linear" && c.LRDecay != "constant" {
-		bad("lr_decay %q is not cosine, linear or constant", c.LRDecay)
-	}
-	c.AdamWConfig.validate(bad)
-	if c.GradClip < 0 {
-		bad("grad_clip %v must not be negative (0: no clipping)", c.GradClip)
-	}
-	if c.MaxTime != "" {
-		if d, err := time.ParseDuration(c.MaxTime); err != nil || d <= 0 {
-			bad("max_time %q is not a positive duration such as 3h50m", c.MaxTime)
-		}
-	}
-	if c.OnNonFinite != "stop" && c.OnNonFinite != "skip" {
-		bad("on_nonfinite %q is not stop or skip", c.OnNonFinite)
-	}
-	if c.Device != "auto" && c.Device != "cpu" && c.Device != "cuda" {
-		bad("device %q is not auto, cpu or cuda", c.Device)
-	}
-	return errors.Join(errs...)
-}
 
 // evalsAt reports whether a run of c evaluates after step (counted from
 // 1): every eval_interval steps, and at its last.
@@ -395,77 +211,3 @@ func (c Config) MaxDuration() time.Duration {
 
 // Marshal returns the config as YAML.
 func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
-
-// fitsTraining refuses, on the CPU, a model and batch that cannot fit in
-// twice the machine's memory and swap: 16 bytes a parameter (weights,
-// gradients, AdamW's two moments) and a step's activations with their
-// gradients, about 20 C + 2 H T floats a token a layer (measured: 40k
-// for C=768, H=12, T=1024) and one of vocab_size for the logits (their
-// softmax and their gradient are written over them). Twice,
-// so that only the hopeless is refused (what passes may still not fit,
-// and gets a note on log where it needs more than once); a GPU keeps all of
-// it in its own memory.
-func (c Config) fitsTraining(log io.Writer) error {
-	return fitsTraining(c.Config, c.BatchSize, []int{c.T()}, fmt.Sprintf("training with batch_size %d and seq_len %d", c.BatchSize, c.T()), log)
-}
-
-// fitsTraining is Config.fitsTraining for a model m trained on batches of
-// seqs sequences in graphs of each of the lengths lens (a finetune keeps
-// one for each padded length, which share their activations and gradients,
-// graph.SharedActivations and SharedGrads: the longest's is the need); what
-// names the setting in the error.
-func fitsTraining(m graph.Config, seqs int, lens []int, what string, log io.Writer) error {
-	need := m.ParamBytes(16) + stepBytes(m, seqs, longestLen(lens))
-	if err := m.FitsMemory(need, 2, what); err != nil {
-		return err
-	}
-	if err := m.FitsMemory(need, 1, what); err != nil && log != nil {
-		fmt.Fprintf(log, "note: %v: it may run out of memory as it goes\n", err)
-	}
-	return nil
-}
-
-// fitsInference refuses, on the CPU, forward passes of m over seqs
-// sequences, in graphs of each of the lengths lens, that cannot fit in
-// twice memory and swap: the weights, and the memory of the longest
-// graph's forward pass (inferBytes), which the others share; logits says
-// whether the logits are the pass's output.
-func fitsInference(m graph.Config, seqs int, lens []int, logits bool, what string) error {
-	return m.FitsMemory(m.ParamBytes(4)+inferBytes(m, seqs, longestLen(lens), logits), 2, what)
-}
-
-// inferBytes is the memory of a forward pass over seqs sequences of T
-// tokens in a model built graph.ForwardOnly, whose activations share
-// memory by lifetime: a token holds a row of one layer's attention
-// probabilities (H T), the larger of its logits and a block's live
-// activations (about 8 C), or both where the logits are the pass's output
-// (logits: they keep a buffer of their own), two more rows of C, and a
-// LayerNorm's mean and deviation a layer; the loss's softmax, if any, works
-// in 32 rows of V (measured on GPT-2 124M shapes: 9,216 floats a token at T =
-// 128 and V = 1,000, 13,824 at T = 512, as the formula says).
-func inferBytes(m graph.Config, seqs, T int, logits bool) float64 {
-	C, V, HT := float64(m.NEmbd), float64(m.VocabSize), float64(m.NHead)*float64(T)
-	live, softmax := max(V, 8*C), 32*V
-	if logits {
-		live, softmax = V+8*C, 0
-	}
-	perToken := HT + live + 2*C + 4*float64(m.NLayer) + 2
-	return 4 * (float64(seqs)*float64(T)*perToken + softmax)
-}
-
-// longestLen is the longest of lens; 0 for none.
-func longestLen(lens []int) int {
-	n := 0
-	for _, T := range lens {
-		n = max(n, T)
-	}
-	return n
-}
-
-// stepBytes is the memory of a training step's activations and their
-// gradients over seqs sequences of T tokens (see Config.fitsTraining).
-func stepBytes(m graph.Config, seqs, T int) float64 {
-	tokens := float64(seqs) * float64(T)
-	perToken := float64(m.NLayer)*(20*float64(m.NEmbd)+2*float64(m.NHead)*float64(T)) + float64(m.VocabSize) // the logits, their softmax and gradient in one
-	return 4 * tokens * perToken
-}

@@ -1,0 +1,86 @@
+package train
+
+// The config sections pretraining and a finetune share, inline in both:
+// AdamW's keys, and how a run on a GPU computes (GPUMath), each with its
+// checks.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"gptctl/graph"
+)
+
+// AdamWConfig is the optimizer's keys, pretraining's and a finetune's.
+type AdamWConfig struct {
+	Beta1       float64 `yaml:"beta1"`
+	Beta2       float64 `yaml:"beta2"`
+	Eps         float64 `yaml:"eps"`
+	WeightDecay float64 `yaml:"weight_decay"` // on matrices and embeddings only
+}
+
+// validate passes each bad setting to bad.
+func (a AdamWConfig) validate(bad func(format string, args ...any)) {
+	// The optimizer computes in float32: a beta that rounds to 1 there
+	// makes the bias correction 0, an eps that rounds to 0 divides 0 by 0
+	// where a gradient is 0; either makes the weights NaN.
+	switch {
+	case a.Beta1 < 0 || a.Beta1 >= 1 || a.Beta2 < 0 || a.Beta2 >= 1:
+		bad("beta1 %v and beta2 %v must be in [0, 1)", a.Beta1, a.Beta2)
+	case float32(a.Beta1) == 1 || float32(a.Beta2) == 1:
+		bad("beta1 %v and beta2 %v must be below 1 in float32, in which the optimizer computes (at most %v)", a.Beta1, a.Beta2, math.Nextafter32(1, 0))
+	}
+	switch {
+	case a.Eps <= 0:
+		bad("eps %v must be positive", a.Eps)
+	case float32(a.Eps) == 0:
+		bad("eps %v is 0 in float32, in which the optimizer computes: give at least %v", a.Eps, math.SmallestNonzeroFloat32)
+	}
+	if a.WeightDecay < 0 {
+		bad("weight_decay %v must not be negative", a.WeightDecay)
+	}
+}
+
+// newAdamW is an AdamW over p's weights with these settings.
+func (a AdamWConfig) newAdamW(p *graph.Params) *AdamW {
+	return NewAdamW(p, a.Beta1, a.Beta2, a.Eps, a.WeightDecay)
+}
+
+// GPUMath is how a run on a GPU computes; the CPU ignores it.
+type GPUMath struct {
+	TF32  bool `yaml:"tf32"`            // float32 products on TF32 tensor cores (weights stay float32)
+	BF16  bool `yaml:"bf16"`            // products on bfloat16 copies of their operands, float32 accumulation (weights stay float32); overrides tf32
+	Flash bool `yaml:"flash_attention"` // attention in tiles without the t×t probabilities (flash.cu; with TF32, head size 16, 32 or 64)
+}
+
+// set names the GPU-only settings g turns on that change the math
+// (bf16, flash_attention; tf32 is on by default), "" when none.
+func (g GPUMath) set() string {
+	var on []string
+	if g.BF16 {
+		on = append(on, "bf16")
+	}
+	if g.Flash {
+		on = append(on, "flash_attention")
+	}
+	return strings.Join(on, " and ")
+}
+
+// validate reports settings that contradict each other.
+func (g GPUMath) validate() error {
+	if g.Flash && !g.TF32 {
+		return errors.New("flash_attention: true needs tf32: true (flash.cu multiplies on TF32 tensor cores); set one of them")
+	}
+	return nil
+}
+
+// flashNotice says when flash_attention cannot apply to a model whose heads
+// have hs dimensions: its attention stays on the batched path.
+func (g GPUMath) flashNotice(log io.Writer, hs int) {
+	if g.Flash && !graph.FlashHeadSize(hs) {
+		fmt.Fprintf(log, "flash_attention: head size %d (n_embd/n_head) is not 16, 32 or 64: attention stays on the batched path\n", hs)
+	}
+}
