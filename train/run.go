@@ -1,15 +1,15 @@
 package train
 
-// Pretrain: a run of gptctl pretrain, its options and its summary (its
-// setup is in runsetup.go, the training loop in run_loop.go).
+// Pretrain: a run of gptctl pretrain, its options, the device it runs on
+// and the frame of a training job, which claims the run directory (its
+// setup is in runsetup.go, the training loop in run_loop.go, its summary
+// in run_summary.go).
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,53 +55,6 @@ func (o Options) wallLimit(config time.Duration) time.Duration {
 		return o.MaxTime
 	}
 	return config
-}
-
-// Summary is the outcome of a run, also written to DIR/summary.json.
-type Summary struct {
-	Outcome
-	Step        int      `json:"step"`
-	MaxSteps    int      `json:"max_steps"`
-	TrainLoss   *float64 `json:"train_loss,omitempty"` // the last logged step's; absent before any
-	ValLoss     *float64 `json:"val_loss,omitempty"`   // the last evaluation's; absent before any
-	BestValLoss *float64 `json:"best_val_loss,omitempty"`
-	BestStep    int      `json:"best_step,omitempty"` // the evaluation step of best_val_loss
-	Best        string   `json:"best,omitempty"`      // DIR/best: the model at best_step
-	TokensSeen  int64    `json:"tokens_seen"`
-	RunInfo
-}
-
-// RunInfo ends the summary of every run, pretraining or finetuning.
-type RunInfo struct {
-	TokensPerS  float64 `json:"tokens_per_s,omitempty"` // the last session's; absent when it trained no step
-	WallSeconds float64 `json:"wall_seconds"`
-	Params      int     `json:"params,omitempty"`     // absent when the job stopped before it had a model (as its data loaded)
-	Checkpoint  string  `json:"checkpoint,omitempty"` // absent when the run wrote none
-	OutDir      string  `json:"out_dir"`
-	Device      string  `json:"device"`
-}
-
-// Outcome opens the summary of every run: how it ended, and why when it
-// did not complete.
-type Outcome struct {
-	Status       string `json:"status"`                  // completed | interrupted | failed
-	Interruption string `json:"interruption,omitempty"`  // why an interrupted run stopped
-	Error        string `json:"error,omitempty"`         // why a failed run stopped
-	StoppedEarly string `json:"stopped_early,omitempty"` // why a completed run stopped before its last step (patience)
-}
-
-// interrupt records that the run stops before its end, and why.
-func (o *Outcome) interrupt(why string) { o.Status, o.Interruption = "interrupted", why }
-
-// fail records that the run failed with err; an interrupted run fails when
-// its last checkpoint does.
-func (o *Outcome) fail(err error) { o.Status, o.Error = "failed", err.Error() }
-
-// settle sets the status of a run that ended without one set.
-func (o *Outcome) settle(status string) {
-	if o.Status == "" {
-		o.Status = status
-	}
 }
 
 // logBLASNote writes graph.BLASNote to log on the CPU, where BLAS does
@@ -223,34 +176,6 @@ func runJob[S any, J job[S]](ctx context.Context, cfg Config, opt Options, setup
 
 func (r *run) done() bool { return r.finished }
 
-func (r *run) failed(err error) *Summary {
-	r.sum.fail(err)
-	r.fillSummary("failed")
-	writeFailedSummary(r.opt.OutDir, r.sum, r.opt.Log)
-	return r.sum
-}
-
-// writeFailedSummary writes sum, the summary of a session that failed, into
-// the run directory dir. Where it cannot (the disk may be full), it removes
-// the summary.json an earlier session wrote, which would give gptctl report
-// and scripts that session's outcome ("interrupted": requeue it), and says
-// on log that this session's outcome is the summary on stdout.
-func writeFailedSummary(dir string, sum any, log io.Writer) {
-	path := filepath.Join(dir, summaryFile)
-	err := writeJSON(path, sum)
-	if err == nil {
-		return
-	}
-	switch rm := os.Remove(path); {
-	case rm == nil:
-		fmt.Fprintf(log, "note: %v: the outcome of this session is the summary on stdout (the %s of an earlier session is removed)\n", err, summaryFile)
-	case errors.Is(rm, fs.ErrNotExist):
-		fmt.Fprintf(log, "note: %v: the outcome of this session is the summary on stdout\n", err)
-	default:
-		fmt.Fprintf(log, "note: %v, and %v: the outcome of this session is the summary on stdout, not the %s of an earlier session\n", err, rm, summaryFile)
-	}
-}
-
 // trainingGCPercent is the garbage collector's target in a training job,
 // unless GOGC is set: its heap is almost all weights, moments and
 // activations that live the whole run, and the default of 100 lets the
@@ -322,53 +247,4 @@ func claim(cfg Config, opt Options) (device string, unlock func(), created strin
 		return "", nil, "", inputErrorf("run directory %s already holds a run (it has %s): --resume continues it; to start again, remove it or choose another --out", opt.OutDir, held)
 	}
 	return device, unlock, created, nil
-}
-
-// fillSummary copies the run's state into its summary.
-func (r *run) fillSummary(status string) {
-	r.sum.Step, r.sum.BestValLoss, r.sum.BestStep, r.sum.Best = r.state.Step, nil, 0, ""
-	if b := shownBest(r.state.best(), r.kept, lower); b != nil && hasBest(r.opt.OutDir) { // not where writing it failed
-		r.sum.BestValLoss, r.sum.BestStep = new(b.Value), b.Step
-		r.sum.Best = filepath.Join(r.opt.OutDir, bestDir)
-	}
-	r.sum.ValLoss, r.sum.TrainLoss = nil, nil
-	if r.state.HasValLoss || r.state.ValLoss != 0 {
-		r.sum.ValLoss = new(r.state.ValLoss)
-	}
-	if r.state.HasTrainLoss || r.state.TrainLoss != 0 {
-		r.sum.TrainLoss = new(r.state.TrainLoss)
-	}
-	r.sum.TokensSeen, r.sum.WallSeconds = r.state.TokensSeen, r.state.Elapsed
-	r.sum.settle(status)
-	r.sum.StoppedEarly = r.state.StoppedEarly
-}
-
-// finishedSummary is the outcome of a resume at max_steps, which trains
-// and writes nothing: the run's summary.json, or, when a kill came between
-// the last checkpoint and the summary, one written from the checkpoint.
-func (r *run) finishedSummary() (*Summary, error) {
-	var s Summary
-	if status, step := readSummary(r.opt.OutDir, &s); status == "completed" && step == r.state.Step {
-		return &s, nil
-	}
-	r.sum.Params = r.params.Count()
-	r.fillSummary("completed")
-	return r.sum, writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum)
-}
-
-// readSummary reads runDir/summary.json into sum (when not nil) and returns
-// its status and step; "" when there is none or it does not parse.
-func readSummary(runDir string, sum any) (status string, step int) {
-	b, err := os.ReadFile(filepath.Join(runDir, summaryFile))
-	if err != nil {
-		return "", 0
-	}
-	var head struct {
-		Status string `json:"status"`
-		Step   int    `json:"step"`
-	}
-	if json.Unmarshal(b, &head) != nil || sum != nil && json.Unmarshal(b, sum) != nil {
-		return "", 0
-	}
-	return head.Status, head.Step
 }
