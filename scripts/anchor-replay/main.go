@@ -1,5 +1,5 @@
 // Command anchor-replay runs the char-level pretraining loop of
-// train/run.go from the exported APIs and writes what a PyTorch replay
+// train/run_loop.go from the exported APIs and writes what a PyTorch replay
 // needs: the initial weights, every training batch, the per-step loss,
 // gradient norm and learning rate, the step-1 gradients, the final weights
 // and the validation batches with gptctl's estimate over them. replay.py
