@@ -108,86 +108,132 @@ func PredictTask(modelDir, file string, w io.Writer, o InferOptions) (_ int, err
 	if err != nil {
 		return 0, err
 	}
-	ctx, rows := o.ctx(), 0
-	stopped := func() error { // checked every 1,024 rows read
-		if rows++; rows%1024 == 0 && ctx.Err() != nil {
-			return errPredictStopped
-		}
-		return nil
-	}
-	codec, lens := &taskCodec{info: m.info, tok: m.tok}, map[int]bool{}
-	td, err := t.scan(codec, o.Log, func(e taskExample) error {
-		lens[paddedLen(e.width, m.info.MaxLen)] = true
-		return stopped()
-	})
-	if errors.Is(err, errPredictStopped) {
-		return 0, fmt.Errorf("predict stopped (%v) while it checked %s", context.Cause(ctx), file)
-	}
-	if err != nil {
+	j := &predictJob{m: m, modelDir: modelDir, file: file, ctx: o.ctx(), lens: map[int]bool{}}
+	if err := j.check(t, o.Log); err != nil {
 		return 0, err
 	}
-	t.notes(codec, td.Count, o.Log)
-	if td.Count == 0 { // a batch job's empty day: not an error, but said
+	if j.count == 0 { // a batch job's empty day: not an error, but said
 		if o.Log != nil {
 			fmt.Fprintf(o.Log, "note: %s has no rows (a header at most): no predictions to write\n", t.src.Path)
 		}
 		return 0, nil
 	}
-	p, err := m.newPredictor(o, device, slices.Sorted(maps.Keys(lens)), td.Count)
+	p, err := m.newPredictor(o, device, slices.Sorted(maps.Keys(j.lens)), j.count)
 	if err != nil {
 		return 0, err
 	}
 	defer p.close()
-	enc, written := json.NewEncoder(w), 0
-	chunk := make([]taskExample, 0, min(predictChunk, td.Count))
-	flush := func() error {
-		outs, err := p.run(chunk, written)
-		if errors.Is(err, errEvalStopped) {
-			return fmt.Errorf("predict stopped (%v) after %d of %d rows", context.Cause(ctx), written, td.Count)
-		}
-		if err != nil {
-			return err
-		}
-		if err := finiteOutputs("model "+modelDir, chunk, outs); err != nil {
-			return err
-		}
-		for i, out := range outs {
-			pr := Prediction{Line: chunk[i].line}
-			if m.info.Objective == graph.Regress {
-				pr.Score = &out[0]
-			} else {
-				pr.Label, pr.Probabilities = m.info.labelName(argmax(out)), make(LabelProbs, len(out))
-				for c, v := range out {
-					pr.Probabilities[c] = LabelProb{m.info.labelName(c), v}
-				}
-			}
-			if err := enc.Encode(pr); err != nil {
-				return err
-			}
-			written++
-		}
-		chunk = chunk[:0]
-		return nil
+	j.p, j.enc = p, json.NewEncoder(w)
+	j.chunk = make([]taskExample, 0, min(predictChunk, j.count))
+	err = j.predict(t)
+	return j.written, err
+}
+
+// predictJob is what PredictTask's two readings of a file share: the rows
+// read so far (the context is checked every 1,024), the padded lengths the
+// first found, and the chunk of examples the second has yet to score.
+type predictJob struct {
+	m              *taskModel
+	modelDir, file string
+	ctx            context.Context
+	rows           int
+	lens           map[int]bool // padded lengths the first reading saw
+	count          int          // rows the first reading found
+
+	p       *taskPredictor
+	enc     *json.Encoder
+	chunk   []taskExample
+	written int
+}
+
+// stopped counts a row read and, every 1,024 rows, says whether predict's
+// context is done.
+func (j *predictJob) stopped() error {
+	if j.rows++; j.rows%1024 == 0 && j.ctx.Err() != nil {
+		return errPredictStopped
 	}
-	again, err := t.scan(&taskCodec{info: m.info, tok: m.tok}, nil, func(e taskExample) error {
-		if written+len(chunk) == td.Count || !lens[paddedLen(e.width, m.info.MaxLen)] {
-			return errChanged // more rows, or a length whose graph was not checked
-		}
-		if chunk = append(chunk, e); len(chunk) == predictChunk {
-			return flush()
-		}
-		return stopped()
+	return nil
+}
+
+// check is the first reading of t: every row checked, the padded lengths
+// noted, and the file's notes written to log.
+func (j *predictJob) check(t *inferFile, log io.Writer) error {
+	codec := &taskCodec{info: j.m.info, tok: j.m.tok}
+	td, err := t.scan(codec, log, func(e taskExample) error {
+		j.lens[paddedLen(e.width, j.m.info.MaxLen)] = true
+		return j.stopped()
 	})
 	if errors.Is(err, errPredictStopped) {
-		return written, fmt.Errorf("predict stopped (%v) after %d of %d rows", context.Cause(ctx), written, td.Count)
+		return fmt.Errorf("predict stopped (%v) while it checked %s", context.Cause(j.ctx), j.file)
+	}
+	if err != nil {
+		return err
+	}
+	t.notes(codec, td.Count, log)
+	j.count = td.Count
+	return nil
+}
+
+// predict is the second reading of t: predictChunk examples at a time,
+// each chunk's predictions written before it reads on. A row more than the
+// first reading found, or one of a length it did not see, is refused.
+func (j *predictJob) predict(t *inferFile) error {
+	again, err := t.scan(&taskCodec{info: j.m.info, tok: j.m.tok}, nil, func(e taskExample) error {
+		if j.written+len(j.chunk) == j.count || !j.lens[paddedLen(e.width, j.m.info.MaxLen)] {
+			return errChanged // more rows, or a length whose graph was not checked
+		}
+		if j.chunk = append(j.chunk, e); len(j.chunk) == predictChunk {
+			return j.flush()
+		}
+		return j.stopped()
+	})
+	if errors.Is(err, errPredictStopped) {
+		return fmt.Errorf("predict stopped (%v) after %d of %d rows", context.Cause(j.ctx), j.written, j.count)
 	}
 	switch {
-	case errors.Is(err, errChanged) || err == nil && again.Count < td.Count:
-		return written, inputErrorf("%s changed while predict read it (%d rows at first, then other rows): score a copy that stays as it is", file, td.Count)
-	case err == nil && len(chunk) > 0:
-		err = flush()
+	case errors.Is(err, errChanged) || err == nil && again.Count < j.count:
+		return inputErrorf("%s changed while predict read it (%d rows at first, then other rows): score a copy that stays as it is", j.file, j.count)
+	case err == nil && len(j.chunk) > 0:
+		err = j.flush()
 	}
-	return written, err
+	return err
+}
+
+// flush scores the chunk and writes its predictions, one JSON line each.
+func (j *predictJob) flush() error {
+	outs, err := j.p.run(j.chunk, j.written)
+	if errors.Is(err, errEvalStopped) {
+		return fmt.Errorf("predict stopped (%v) after %d of %d rows", context.Cause(j.ctx), j.written, j.count)
+	}
+	if err != nil {
+		return err
+	}
+	if err := finiteOutputs("model "+j.modelDir, j.chunk, outs); err != nil {
+		return err
+	}
+	for i, out := range outs {
+		if err := j.enc.Encode(j.m.prediction(j.chunk[i].line, out)); err != nil {
+			return err
+		}
+		j.written++
+	}
+	j.chunk = j.chunk[:0]
+	return nil
+}
+
+// prediction is the Prediction for the model's output out on the example
+// of a line: a score, or a label and every label's probability.
+func (m *taskModel) prediction(line int, out []float64) Prediction {
+	pr := Prediction{Line: line}
+	if m.info.Objective == graph.Regress {
+		pr.Score = &out[0]
+		return pr
+	}
+	pr.Label, pr.Probabilities = m.info.labelName(argmax(out)), make(LabelProbs, len(out))
+	for c, v := range out {
+		pr.Probabilities[c] = LabelProb{m.info.labelName(c), v}
+	}
+	return pr
 }
 
 // errPredictStopped stops a reading of predict's file when its context is
