@@ -59,28 +59,19 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 		r.sum.interrupt(context.Cause(ctx).Error())
 		return r.endUntrained()
 	}
-	cfg := r.cfg
-	B, T := r.model.B, r.model.T
-	start, base := time.Now(), r.state.Elapsed
-	elapsed := func() float64 { return base + time.Since(start).Seconds() }
-	clock := r.opt.clock(start) // max_time counts from the job's start
-	var p pace
-	// What this job started from: progress is a step past it, or the
-	// evaluation a signal left due.
-	first, ranDue := r.state.Step, false
+	start := time.Now()
+	l := &runLoop{start: start, base: r.state.Elapsed, clock: r.opt.clock(start), first: r.state.Step}
 	if due := r.state.EvalDue; due != nil { // a signal stopped it before the checkpoint
 		due["step"] = r.state.Step // an int again after JSON
 		if err := r.evalAndLog(ctx, due, true, true); err != nil {
-			return r.evalFailed(ctx, due, err, elapsed())
+			return r.evalFailed(ctx, due, err, l.elapsed())
 		}
-		r.state.EvalDue, ranDue = nil, true
+		r.state.EvalDue, l.ranDue = nil, true
 	}
-	for r.state.Step < cfg.MaxSteps && !r.state.stopped(r.opt.Log, r.state.Step) {
+	for r.state.Step < r.cfg.MaxSteps && !r.state.stopped(r.opt.Log, r.state.Step) {
 		step := r.state.Step
-		done := step + 1 // the step count after this step
-		evaluated := cfg.evalsAt(done)
-		saves := cfg.CheckpointInterval > 0 && done%cfg.CheckpointInterval == 0 && done < cfg.MaxSteps
-		why, err := stopBefore(ctx, r.opt, cfg.MaxDuration(), clock, p.budget(evaluated, saves, cfg.EvalBatches, cfg.GradAccum), step, step > first || ranDue)
+		evaluated := r.cfg.evalsAt(step + 1)
+		why, err := r.stopBeforeStep(ctx, l, evaluated)
 		if err != nil {
 			return nil, err
 		}
@@ -91,59 +82,52 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			}
 			break
 		}
-		lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.state.lrScale()
-		t0 := time.Now()
-		logged := done%cfg.LogInterval == 0 || evaluated
-		loss, err := r.trainStep(lr, logged)
-		var m metrics
-		switch {
-		case errors.Is(err, errSkipped): // the evaluation and checkpoint due at it still happen
-			giveUp := r.skip(step, err)
-			r.state.Elapsed = elapsed() // the summary's wall time counts skipped steps too
-			// Logged whatever log_interval says, the last skipped step too.
-			m, logged = metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": r.state.Elapsed}, true
-			if giveUp != nil { // exit status 3 even if the line cannot be written
-				return nil, errors.Join(giveUp, r.metrics.write(m))
-			}
-		case err != nil:
-			return nil, fmt.Errorf("step %d: %w", step+1, err)
-		default:
-			p.step(time.Since(t0))
-			r.countStep(loss, elapsed())
-			r.sum.TokensPerS = p.tokensPerS(int64(B) * int64(T) * int64(cfg.GradAccum))
-			m = metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm,
-				"tokens_per_s": r.sum.TokensPerS, "elapsed_s": elapsed()}
+		m, logged, err := r.stepMetrics(l, step, evaluated)
+		if err != nil {
+			return nil, err
 		}
-		if evaluated {
-			if why := p.stopBeforeEval(r.opt, cfg.MaxDuration(), clock, cfg.EvalBatches, cfg.GradAccum, r.state.Step); why != "" {
-				r.sum.interrupt(why)
-				r.state.EvalDue = m
-				return r.end(elapsed())
-			}
-		}
-		last := r.state.Step == cfg.MaxSteps
-		t1 := time.Now()
-		if err := r.evalAndLog(ctx, m, evaluated, logged); err != nil {
-			return r.evalFailed(ctx, m, err, elapsed())
-		}
-		if evaluated {
-			p.evaluated(time.Since(t1))
-		}
-		if r.state.stopped(r.opt.Log, r.state.Step) { // its checkpoint is the last
-			return r.end(elapsed())
-		}
-		if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
-			t2 := time.Now()
-			if err := r.save(elapsed()); err != nil {
-				return nil, err
-			}
-			p.save = max(p.save, time.Since(t2))
-		}
-		if r.opt.AfterStep != nil {
-			r.opt.AfterStep(r.state.Step)
+		if s, err := r.afterStep(ctx, l, m, evaluated, logged); s != nil || err != nil {
+			return s, err
 		}
 	}
-	return r.end(elapsed())
+	return r.end(l.elapsed())
+}
+
+// afterStep evaluates, logs and checkpoints the step just trained, whose
+// metrics are m. It returns the run's end when the run stops here (a
+// wall-time limit before the evaluation, a failed one, a stop the state
+// asks for), and nil and nil when it goes on.
+func (r *run) afterStep(ctx context.Context, l *runLoop, m metrics, evaluated, logged bool) (*Summary, error) {
+	cfg := r.cfg
+	if evaluated {
+		if why := l.p.stopBeforeEval(r.opt, cfg.MaxDuration(), l.clock, cfg.EvalBatches, cfg.GradAccum, r.state.Step); why != "" {
+			r.sum.interrupt(why)
+			r.state.EvalDue = m
+			return r.end(l.elapsed())
+		}
+	}
+	last := r.state.Step == cfg.MaxSteps
+	t1 := time.Now()
+	if err := r.evalAndLog(ctx, m, evaluated, logged); err != nil {
+		return r.evalFailed(ctx, m, err, l.elapsed())
+	}
+	if evaluated {
+		l.p.evaluated(time.Since(t1))
+	}
+	if r.state.stopped(r.opt.Log, r.state.Step) { // its checkpoint is the last
+		return r.end(l.elapsed())
+	}
+	if cfg.CheckpointInterval > 0 && r.state.Step%cfg.CheckpointInterval == 0 && !last {
+		t2 := time.Now()
+		if err := r.save(l.elapsed()); err != nil {
+			return nil, err
+		}
+		l.p.save = max(l.p.save, time.Since(t2))
+	}
+	if r.opt.AfterStep != nil {
+		r.opt.AfterStep(r.state.Step)
+	}
+	return nil, nil
 }
 
 // evalFailed ends the run after the evaluation of the step whose metrics

@@ -112,3 +112,30 @@ func stopBefore(ctx context.Context, opt Options, config time.Duration, clock ti
 	fmt.Fprintf(opt.Log, "max_time %v reached (with room for the next step): stopping at step %d with a checkpoint\n", limit, done)
 	return fmt.Sprintf("max_time %v reached", limit), nil
 }
+
+// runLoop is what the pretraining loop keeps from step to step: when this
+// job started and the run's wall time before it, max_time's clock, the
+// pace of its steps, and what it started from (progress is a step past
+// it, or the evaluation a signal left due).
+type runLoop struct {
+	start  time.Time
+	base   float64
+	clock  time.Time // max_time counts from the job's start
+	p      pace
+	first  int
+	ranDue bool
+}
+
+// elapsed is the run's wall time: this job's and the jobs' before it.
+func (l *runLoop) elapsed() float64 { return l.base + time.Since(l.start).Seconds() }
+
+// stopBeforeStep says why the run stops before the step that the state is at
+// (evaluated when it makes an evaluation), if it does: a signal, or a
+// wall-time limit the step and what follows it would pass.
+func (r *run) stopBeforeStep(ctx context.Context, l *runLoop, evaluated bool) (string, error) {
+	cfg, step := r.cfg, r.state.Step
+	done := step + 1 // the step count after this step
+	saves := cfg.CheckpointInterval > 0 && done%cfg.CheckpointInterval == 0 && done < cfg.MaxSteps
+	budget := l.p.budget(evaluated, saves, cfg.EvalBatches, cfg.GradAccum)
+	return stopBefore(ctx, r.opt, cfg.MaxDuration(), l.clock, budget, step, step > l.first || l.ranDue)
+}

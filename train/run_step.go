@@ -9,9 +9,39 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"time"
 
 	"gptctl/graph"
 )
+
+// stepMetrics trains step (0-based) at its scheduled learning rate and
+// returns its metrics, and whether they are logged: at log_interval, at an
+// evaluation (evaluated), and for a skipped step whatever log_interval says.
+func (r *run) stepMetrics(l *runLoop, step int, evaluated bool) (metrics, bool, error) {
+	cfg := r.cfg
+	lr := LR(step, cfg.WarmupSteps, cfg.MaxSteps, cfg.LR, cfg.MinLR, cfg.LRDecay) * r.state.lrScale()
+	t0 := time.Now()
+	logged := (step+1)%cfg.LogInterval == 0 || evaluated
+	loss, err := r.trainStep(lr, logged)
+	switch {
+	case errors.Is(err, errSkipped): // the evaluation and checkpoint due at it still happen
+		giveUp := r.skip(step, err)
+		r.state.Elapsed = l.elapsed() // the summary's wall time counts skipped steps too
+		// Logged whatever log_interval says, the last skipped step too.
+		m := metrics{"step": r.state.Step, "lr": lr, "skipped": true, "elapsed_s": r.state.Elapsed}
+		if giveUp != nil { // exit status 3 even if the line cannot be written
+			return nil, false, errors.Join(giveUp, r.metrics.write(m))
+		}
+		return m, true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("step %d: %w", step+1, err)
+	}
+	l.p.step(time.Since(t0))
+	r.countStep(loss, l.elapsed())
+	r.sum.TokensPerS = l.p.tokensPerS(int64(r.model.B) * int64(r.model.T) * int64(cfg.GradAccum))
+	return metrics{"step": r.state.Step, "train_loss": loss, "lr": lr, "grad_norm": r.gradNorm,
+		"tokens_per_s": r.sum.TokensPerS, "elapsed_s": l.elapsed()}, logged, nil
+}
 
 // skip counts step as skipped under on_nonfinite: skip (err says why);
 // see skipState.skip.
