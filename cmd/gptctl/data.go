@@ -79,6 +79,40 @@ and the same as a line for people on stderr.`,
 }
 
 func dataPrepareRun(opts *DataPrepareOptions) error {
+	if err := checkPrepareOptions(opts); err != nil {
+		return err
+	}
+	tok, err := prepareTokenizer(opts)
+	if err != nil {
+		return err
+	}
+	// From here a signal stops the prepare, which removes what it wrote
+	// (before, nothing is written and the signal ends the process).
+	errOut := terminalLog(opts.ErrOut)
+	ctx, stop := signalContext(errOut)
+	defer stop()
+	line := newProgressLine(errOut)
+	stats, err := data.Prepare(data.PrepareOptions{
+		Tokenizer:   tok,
+		Inputs:      opts.Data,
+		OutDir:      opts.OutDir,
+		ShardTokens: opts.ShardTokens,
+		ValFraction: opts.ValFraction,
+		Workers:     opts.Workers,
+		Progress:    prepareProgress(line),
+		Context:     ctx,
+	})
+	line.done()
+	if err != nil {
+		return err
+	}
+	return reportPrepared(opts, stats, tok)
+}
+
+// checkPrepareOptions refuses data prepare's flags when they are missing or
+// out of range, or when --out holds a run, and reads --data - as standard
+// input.
+func checkPrepareOptions(opts *DataPrepareOptions) error {
 	switch {
 	case len(opts.Data) == 0:
 		return &usageError{errors.New("data prepare: --data is required")}
@@ -103,27 +137,29 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		}
 		opts.Data[i] = "/dev/stdin" // standard input, as tools take -
 	}
-	var tok data.Tokenizer
-	var err error
-	if opts.Spec == "char" { // the characters of the inputs, as pretrain builds it
-		start := time.Now()
-		fmt.Fprintln(opts.ErrOut, "prepare: reading the inputs' characters for the char vocabulary")
-		if tok, err = data.CharTokenizerOf(opts.Data); err == nil {
-			fmt.Fprintf(opts.ErrOut, "prepare: char vocabulary of %d characters in %.1fs\n", tok.VocabSize(), time.Since(start).Seconds())
-		}
-	} else {
-		tok, err = resolveSpec("data prepare", opts.Spec)
+	return nil
+}
+
+// prepareTokenizer is the tokenizer --tokenizer names; char is the
+// characters of the inputs, as pretrain builds it.
+func prepareTokenizer(opts *DataPrepareOptions) (data.Tokenizer, error) {
+	if opts.Spec != "char" {
+		return resolveSpec("data prepare", opts.Spec)
 	}
+	start := time.Now()
+	fmt.Fprintln(opts.ErrOut, "prepare: reading the inputs' characters for the char vocabulary")
+	tok, err := data.CharTokenizerOf(opts.Data)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// From here a signal stops the prepare, which removes what it wrote
-	// (before, nothing is written and the signal ends the process).
-	errOut := terminalLog(opts.ErrOut)
-	ctx, stop := signalContext(errOut)
-	defer stop()
-	line := newProgressLine(errOut)
-	progress := func(s data.PrepareStats) {
+	fmt.Fprintf(opts.ErrOut, "prepare: char vocabulary of %d characters in %.1fs\n", tok.VocabSize(), time.Since(start).Seconds())
+	return tok, nil
+}
+
+// prepareProgress prints a prepare's progress on line: the bytes read, of
+// how many when the size is known, the tokens and the rate.
+func prepareProgress(line *progressLine) func(data.PrepareStats) {
+	return func(s data.PrepareStats) {
 		rate := float64(s.Bytes) / 1e6 / max(s.Seconds, 1e-9)
 		if s.SizeUnknown { // a pipe: no total to go by
 			line.print("prepare: %s, %d tokens, %.1f MB/s", humanBytes(s.Bytes), s.Tokens(), rate)
@@ -132,20 +168,11 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		line.print("prepare: %s / %s (%.0f%%), %d tokens, %.1f MB/s",
 			humanBytes(s.Bytes), humanBytes(s.InputBytes), 100*float64(s.Bytes)/float64(max(s.InputBytes, 1)), s.Tokens(), rate)
 	}
-	stats, err := data.Prepare(data.PrepareOptions{
-		Tokenizer:   tok,
-		Inputs:      opts.Data,
-		OutDir:      opts.OutDir,
-		ShardTokens: opts.ShardTokens,
-		ValFraction: opts.ValFraction,
-		Workers:     opts.Workers,
-		Progress:    progress,
-		Context:     ctx,
-	})
-	line.done()
-	if err != nil {
-		return err
-	}
+}
+
+// reportPrepared writes a finished prepare's warnings and summary line to
+// the log and its stats as JSON to stdout.
+func reportPrepared(opts *DataPrepareOptions, stats data.PrepareStats, tok data.Tokenizer) error {
 	// A share far from the one asked for: the text came in a few long
 	// pieces (it is a share of the bytes on average).
 	if got := float64(stats.ValTokens) / float64(max(stats.Tokens(), 1)); opts.ValFraction > 0 && (got < opts.ValFraction/2 || got > 2*opts.ValFraction) {
@@ -161,7 +188,7 @@ func dataPrepareRun(opts *DataPrepareOptions) error {
 		opts.OutDir, stats.Docs, humanBytes(stats.Bytes), stats.TrainTokens, stats.TrainShards, stats.ValTokens, stats.ValShards,
 		stats.Seconds, mbps, tps)
 	stats.Seconds = round3(stats.Seconds)
-	err = printJSON(opts.Out, preparedSummary{Out: opts.OutDir, Tokenizer: tok.Name(), PrepareStats: stats, MBPerS: round3(mbps), TokensPerS: math.Round(tps)})
+	err := printJSON(opts.Out, preparedSummary{Out: opts.OutDir, Tokenizer: tok.Name(), PrepareStats: stats, MBPerS: round3(mbps), TokensPerS: math.Round(tps)})
 	if stdoutGone(err) {
 		return nil // no reader left: the shards are written and kept
 	}
