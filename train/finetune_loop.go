@@ -32,8 +32,7 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 	start, elapsed0 := time.Now(), r.state.Elapsed
 	r.elapsed = func() float64 { return elapsed0 + time.Since(start).Seconds() }
 	clock := r.opt.clock(start) // max_time counts from the job's start
-	var batches [][]int
-	epoch := -1
+	order := epochOrder{epoch: -1}
 	// What this job started from: progress is a step past it, or the
 	// evaluation a signal left due.
 	first, ranDue := r.state.Step, r.state.EvalDue != nil
@@ -57,51 +56,32 @@ func (r *ftRun) loop(ctx context.Context) (*FinetuneSummary, error) {
 			r.sum.interrupt(why)
 			break
 		}
-		step := r.state.Step
-		if e := step / r.perEpoch; e != epoch {
-			epoch, batches = e, epochBatches(r.train, r.cfg.BatchSize, r.cfg.Seed, e)
-		}
-		lr := LR(step, r.warmup, r.total, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay) * r.state.lrScale()
-		t0 := time.Now()
-		res, err := r.trainStep(r.stepBatches(batches, step), lr)
-		var nf *NonFiniteError
-		if errors.As(err, &nf) && r.cfg.OnNonFinite == "skip" { // the weights are as before it
-			r.state.Elapsed = r.elapsed() // the summary's wall time counts skipped steps too
-			m := metrics{"step": step + 1, "lr": lr, "skipped": true, "elapsed_s": r.state.Elapsed}
-			if err := r.skip(step, err); err != nil { // exit status 3 even if the line cannot be written
-				return nil, errors.Join(err, r.metrics.write(m))
-			}
-			if err := r.afterStep(ctx, m, false); err != nil {
-				return r.evalFailed(ctx, m, err)
-			}
-			continue
-		}
+		m, skipped, err := r.stepMetrics(r.state.Step, &order)
 		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", step+1, err)
+			return nil, err
 		}
-		r.trainTime += time.Since(t0)
-		r.pace.step(time.Since(t0))
-		r.tokens += int64(res.tokens)
-		r.state.Step++
-		r.state.TokensSeen += int64(res.tokens)
-		r.state.Window.add(res)
-		r.state.Elapsed = r.elapsed()
-		m := metrics{"step": r.state.Step, "epoch": float64(r.state.Step) / float64(r.perEpoch), "lr": lr,
-			"grad_norm": res.gradNorm, "elapsed_s": r.state.Elapsed}
-		r.sum.TokensPerS = float64(r.tokens) / r.trainTime.Seconds()
-		if r.evalsAt(r.state.Step) {
-			if why := r.pace.stopBeforeEval(r.opt, r.cfg.MaxDuration(), clock, r.evalBatches(), r.cfg.GradAccum, r.state.Step); why != "" {
-				r.sum.interrupt(why)
-				m["tokens_per_s"] = r.sum.TokensPerS
-				r.state.EvalDue = m
-				return r.finish()
-			}
+		if !skipped && r.evalsAt(r.state.Step) && r.stopsBeforeEval(clock, m) {
+			return r.finish()
 		}
 		if err := r.afterStep(ctx, m, false); err != nil {
 			return r.evalFailed(ctx, m, err)
 		}
 	}
 	return r.finish()
+}
+
+// stopsBeforeEval reports whether the run stops before the evaluation due
+// after the step just trained, whose metrics are m, for a wall-time limit
+// it would pass; the checkpoint then keeps the evaluation due.
+func (r *ftRun) stopsBeforeEval(clock time.Time, m metrics) bool {
+	why := r.pace.stopBeforeEval(r.opt, r.cfg.MaxDuration(), clock, r.evalBatches(), r.cfg.GradAccum, r.state.Step)
+	if why == "" {
+		return false
+	}
+	r.sum.interrupt(why)
+	m["tokens_per_s"] = r.sum.TokensPerS
+	r.state.EvalDue = m
+	return true
 }
 
 // skip counts step as skipped under on_nonfinite: skip (err says why);

@@ -9,11 +9,54 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 
 	"gptctl/graph"
 )
+
+// epochOrder is the order of the batches of the epoch the loop is in,
+// drawn again when a step begins another epoch.
+type epochOrder struct {
+	epoch   int
+	batches [][]int
+}
+
+// stepMetrics trains step (0-based) on its batches of the epoch's order and
+// returns its metrics, and whether it was skipped (under on_nonfinite:
+// skip, its weights as before it).
+func (r *ftRun) stepMetrics(step int, o *epochOrder) (metrics, bool, error) {
+	if e := step / r.perEpoch; e != o.epoch {
+		o.epoch, o.batches = e, epochBatches(r.train, r.cfg.BatchSize, r.cfg.Seed, e)
+	}
+	lr := LR(step, r.warmup, r.total, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay) * r.state.lrScale()
+	t0 := time.Now()
+	res, err := r.trainStep(r.stepBatches(o.batches, step), lr)
+	var nf *NonFiniteError
+	if errors.As(err, &nf) && r.cfg.OnNonFinite == "skip" { // the weights are as before it
+		r.state.Elapsed = r.elapsed() // the summary's wall time counts skipped steps too
+		m := metrics{"step": step + 1, "lr": lr, "skipped": true, "elapsed_s": r.state.Elapsed}
+		if err := r.skip(step, err); err != nil { // exit status 3 even if the line cannot be written
+			return nil, false, errors.Join(err, r.metrics.write(m))
+		}
+		return m, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("step %d: %w", step+1, err)
+	}
+	r.trainTime += time.Since(t0)
+	r.pace.step(time.Since(t0))
+	r.tokens += int64(res.tokens)
+	r.state.Step++
+	r.state.TokensSeen += int64(res.tokens)
+	r.state.Window.add(res)
+	r.state.Elapsed = r.elapsed()
+	m := metrics{"step": r.state.Step, "epoch": float64(r.state.Step) / float64(r.perEpoch), "lr": lr,
+		"grad_norm": res.gradNorm, "elapsed_s": r.state.Elapsed}
+	r.sum.TokensPerS = float64(r.tokens) / r.trainTime.Seconds()
+	return m, false, nil
+}
 
 // stepResult is what one training step reports.
 type stepResult struct {
