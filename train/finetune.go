@@ -96,39 +96,15 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, e
 			r.close()
 		}
 	}()
-	start := r.initModel
 	replay := opt.Resume // best/ may hold an evaluation past the checkpoint, if any
-	if opt.Resume && !hasCheckpoint(opt.OutDir) {
-		if err := noCheckpoint(opt); err != nil {
-			return nil, err
-		}
-		opt.Resume = false
-		r.opt = opt
-	}
-	if opt.Resume {
-		start = r.resume
-	}
-	if err := start(); err != nil {
-		return nil, err
-	}
-	if err := r.loadData(); err != nil {
-		return nil, err
-	}
-	if err := r.sameData(); err != nil {
+	if err := r.load(); err != nil {
 		return nil, err
 	}
 	r.plan()
-	if r.device == "cpu" { // a graph for each padded length of the examples, kept
-		head, lens := r.graphs.head, graphLens(r.model.info.MaxLen, r.train, r.val)
-		what := fmt.Sprintf("finetuning with batch_size %d in graphs of %v tokens", r.graphs.E, lens)
-		if head.Rows > 1 {
-			what = fmt.Sprintf("finetuning with batch_size %d (%d sequences) in graphs of %v tokens", r.graphs.E, r.graphs.E*head.Rows, lens)
-		}
-		if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, lens, what, r.opt.Log); err != nil {
-			return nil, &ConfigError{err}
-		}
+	if err := r.fitsCPU(); err != nil {
+		return nil, err
 	}
-	if opt.Resume {
+	if r.opt.Resume {
 		if err := r.resumeAt(); err != nil {
 			return nil, err
 		}
@@ -138,29 +114,55 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, e
 	}
 	if replay {
 		var note string
-		r.kept, note = reconcileBest(opt.OutDir, r.model.info.Metric, &r.state.BestStep, &r.state.BestMetric)
+		r.kept, note = reconcileBest(r.opt.OutDir, r.model.info.Metric, &r.state.BestStep, &r.state.BestMetric)
 		if note != "" {
-			fmt.Fprintln(opt.Log, note)
+			fmt.Fprintln(r.opt.Log, note)
 		}
 	}
 	if err := r.buildLongest(); err != nil {
 		return nil, err
 	}
-	if r.metrics, err = openMetrics(filepath.Join(opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, opt.Log); err != nil {
+	if err := r.openRunFiles(); err != nil {
 		return nil, err
 	}
-	job, err := cfg.Marshal()
+	r.describe()
+	return r, nil
+}
+
+// fitsCPU refuses, on the CPU, a model and batch whose training would not
+// fit in memory, with a graph for each padded length of the examples kept.
+func (r *ftRun) fitsCPU() error {
+	if r.device != "cpu" {
+		return nil
+	}
+	head, lens := r.graphs.head, graphLens(r.model.info.MaxLen, r.train, r.val)
+	what := fmt.Sprintf("finetuning with batch_size %d in graphs of %v tokens", r.graphs.E, lens)
+	if head.Rows > 1 {
+		what = fmt.Sprintf("finetuning with batch_size %d (%d sequences) in graphs of %v tokens", r.graphs.E, r.graphs.E*head.Rows, lens)
+	}
+	if err := fitsTraining(r.model.params.Config, r.graphs.E*head.Rows, lens, what, r.opt.Log); err != nil {
+		return &ConfigError{err}
+	}
+	return nil
+}
+
+// openRunFiles opens the metrics file, kept to the state's steps, and
+// writes the job config and the skipped rows into the run directory.
+func (r *ftRun) openRunFiles() (err error) {
+	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log); err != nil {
+		return err
+	}
+	job, err := r.cfg.Marshal()
 	if err == nil {
-		err = data.WriteFile(filepath.Join(opt.OutDir, finetuneJobFile), job)
+		err = data.WriteFile(filepath.Join(r.opt.OutDir, finetuneJobFile), job)
 	}
 	if err == nil {
 		err = r.writeSkips()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
+		return fmt.Errorf("run directory: %w", err)
 	}
-	r.describe()
-	return r, nil
+	return nil
 }
 
 // plan builds the graphs over the model and counts the steps.

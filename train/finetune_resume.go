@@ -12,6 +12,29 @@ import (
 	"gptctl/graph"
 )
 
+// load starts the run from its initial model, or from its checkpoint on
+// --resume (one that finds none starts afresh where noCheckpoint allows
+// it), and loads the task's examples.
+func (r *ftRun) load() error {
+	start := r.initModel
+	if r.opt.Resume && !hasCheckpoint(r.opt.OutDir) {
+		if err := noCheckpoint(r.opt); err != nil {
+			return err
+		}
+		r.opt.Resume = false
+	}
+	if r.opt.Resume {
+		start = r.resume
+	}
+	if err := start(); err != nil {
+		return err
+	}
+	if err := r.loadData(); err != nil {
+		return err
+	}
+	return r.sameData()
+}
+
 // resume restores the model, optimizer and state of the run's checkpoint.
 func (r *ftRun) resume() error {
 	ck, err := resumeFinetune(r.opt.OutDir, r.cfg)
