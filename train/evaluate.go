@@ -65,28 +65,9 @@ func EvalLM(modelDir, path string, o InferOptions) (_ *LMEval, err error) {
 		return nil, err
 	}
 	defer closeSrcs()
-	longest := 0
-	for _, src := range srcs {
-		longest = max(longest, src.Len())
-	}
-	if longest < 2 {
-		if len(srcs) > 1 { // windows do not span shards
-			return nil, inputErrorf("data %s: its shards hold at most %d token each, and a window does not span two; prepare it again with a larger --shard-tokens", path, longest)
-		}
-		unit := "tokens"
-		if longest == 1 {
-			unit = "token"
-		}
-		return nil, inputErrorf("data %s: %d %s; at least 2 are needed", path, longest, unit)
-	}
-	T := min(p.Config.NCtx, longest-1)
-	S := T
-	if o.Stride > 0 {
-		S = min(o.Stride, T)
-	}
-	total := 0
-	for _, src := range srcs {
-		total += windowCount(src.Len()-1, T, S)
+	T, S, total, err := windowSizes(srcs, path, p.Config.NCtx, o.Stride)
+	if err != nil {
+		return nil, err
 	}
 	o.Batch = min(o.Batch, total) // a batch beyond the windows there are builds no larger graph
 	if device == "cpu" {
@@ -111,6 +92,36 @@ func EvalLM(modelDir, path string, o InferOptions) (_ *LMEval, err error) {
 		return nil, &NonFiniteError{fmt.Errorf("model %s: the loss over %s is %v: the model's outputs are not finite", modelDir, path, res.Loss)}
 	}
 	return res, nil
+}
+
+// windowSizes is the length T of EvalLM's windows of srcs (up to n_ctx
+// nCtx tokens, each predicting the next), their stride S (--stride, T
+// where it is 0) and how many there are; a source with no window of two
+// tokens is refused.
+func windowSizes(srcs []windowReader, path string, nCtx, stride int) (T, S, total int, err error) {
+	longest := 0
+	for _, src := range srcs {
+		longest = max(longest, src.Len())
+	}
+	if longest < 2 {
+		if len(srcs) > 1 { // windows do not span shards
+			return 0, 0, 0, inputErrorf("data %s: its shards hold at most %d token each, and a window does not span two; prepare it again with a larger --shard-tokens", path, longest)
+		}
+		unit := "tokens"
+		if longest == 1 {
+			unit = "token"
+		}
+		return 0, 0, 0, inputErrorf("data %s: %d %s; at least 2 are needed", path, longest, unit)
+	}
+	T = min(nCtx, longest-1)
+	S = T
+	if stride > 0 {
+		S = min(stride, T)
+	}
+	for _, src := range srcs {
+		total += windowCount(src.Len()-1, T, S)
+	}
+	return T, S, total, nil
 }
 
 // evalSources opens the token streams EvalLM scores at path: the split
