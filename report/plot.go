@@ -48,53 +48,10 @@ const legendGap = 10
 
 // plot draws the chart with one colour per run.
 func (c chart) plot(runs []*Run, labels []string) (*figure, error) {
-	p := plot.New()
-	p.Title.Text = c.title
-	p.Title.TextStyle.Font.Size = vg.Points(14)
-	p.X.Label.Text = "step"
-	p.Y.Label.Text = c.ylabel
-	p.X.Tick.Marker = plot.TickerFunc(stepTicks)
-	p.Y.Tick.Marker = plot.TickerFunc(valueTicks)
-	p.Add(plotter.NewGrid())
-	sans(&p.Title.TextStyle.Font, &p.X.Label.TextStyle.Font, &p.Y.Label.TextStyle.Font,
-		&p.X.Tick.Label.Font, &p.Y.Tick.Label.Font, &p.Legend.TextStyle.Font)
-	p.Legend.Top = !HigherIsBetter(slices.Concat(c.metrics, c.finetune)[0])
-	p.Legend.ThumbnailWidth = vg.Points(24)
-	type entry struct {
-		label  string
-		thumbs []plot.Thumbnailer
-	}
-	var entries []entry
-	var ys []float64 // every value drawn
-	for i, r := range runs {
-		metrics := c.lines(r)
-		for j, m := range metrics {
-			xys := finite(r.Series[m])
-			if len(xys) == 0 {
-				continue
-			}
-			for _, xy := range xys {
-				ys = append(ys, xy.Y)
-			}
-			line, points, err := plotter.NewLinePoints(xys)
-			if err != nil {
-				return nil, fmt.Errorf("report: plot %s of run %s: %w", m, r.Name, err)
-			}
-			col, dash := lineStyle(i, j)
-			line.Color, line.Width, line.Dashes = col, vg.Points(1.5), dash
-			p.Add(line)
-			label := labels[i]
-			if len(metrics) > 1 {
-				label += " " + legendName(r, m)
-			}
-			if len(xys) <= 40 { // sparse series, such as evaluations: mark each point
-				points.Color, points.Shape, points.Radius = col, draw.CircleGlyph{}, vg.Points(2.5)
-				p.Add(points)
-				entries = append(entries, entry{label, []plot.Thumbnailer{line, points}})
-			} else {
-				entries = append(entries, entry{label, []plot.Thumbnailer{line}})
-			}
-		}
+	p := c.newPlot()
+	entries, ys, err := c.addLines(p, runs, labels)
+	if err != nil {
+		return nil, err
 	}
 	if useLogScale(ys) {
 		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.TickerFunc(logTicks)
@@ -109,9 +66,79 @@ func (c chart) plot(runs []*Run, labels []string) (*figure, error) {
 		}
 		return f, nil
 	}
-	// Columns as wide as the widest entry, as many as fit across the plot,
-	// filled top to bottom.
-	all := p.Legend
+	f.legendBelow(entries)
+	return f, nil
+}
+
+// newPlot is the chart's empty plot: titles, ticks, grid and fonts, with
+// the legend on the side away from where the lines head.
+func (c chart) newPlot() *plot.Plot {
+	p := plot.New()
+	p.Title.Text = c.title
+	p.Title.TextStyle.Font.Size = vg.Points(14)
+	p.X.Label.Text = "step"
+	p.Y.Label.Text = c.ylabel
+	p.X.Tick.Marker = plot.TickerFunc(stepTicks)
+	p.Y.Tick.Marker = plot.TickerFunc(valueTicks)
+	p.Add(plotter.NewGrid())
+	sans(&p.Title.TextStyle.Font, &p.X.Label.TextStyle.Font, &p.Y.Label.TextStyle.Font,
+		&p.X.Tick.Label.Font, &p.Y.Tick.Label.Font, &p.Legend.TextStyle.Font)
+	p.Legend.Top = !HigherIsBetter(slices.Concat(c.metrics, c.finetune)[0])
+	p.Legend.ThumbnailWidth = vg.Points(24)
+	return p
+}
+
+// legendEntry is one line's entry in the legend: its label and the
+// thumbnails drawn beside it.
+type legendEntry struct {
+	label  string
+	thumbs []plot.Thumbnailer
+}
+
+// addLines adds to p a line for each of the chart's metrics in each run,
+// skipping series with nothing to draw. It returns their legend entries
+// in order and every value drawn.
+func (c chart) addLines(p *plot.Plot, runs []*Run, labels []string) ([]legendEntry, []float64, error) {
+	var entries []legendEntry
+	var ys []float64
+	for i, r := range runs {
+		metrics := c.lines(r)
+		for j, m := range metrics {
+			xys := finite(r.Series[m])
+			if len(xys) == 0 {
+				continue
+			}
+			for _, xy := range xys {
+				ys = append(ys, xy.Y)
+			}
+			line, points, err := plotter.NewLinePoints(xys)
+			if err != nil {
+				return nil, nil, fmt.Errorf("report: plot %s of run %s: %w", m, r.Name, err)
+			}
+			col, dash := lineStyle(i, j)
+			line.Color, line.Width, line.Dashes = col, vg.Points(1.5), dash
+			p.Add(line)
+			label := labels[i]
+			if len(metrics) > 1 {
+				label += " " + legendName(r, m)
+			}
+			if len(xys) <= 40 { // sparse series, such as evaluations: mark each point
+				points.Color, points.Shape, points.Radius = col, draw.CircleGlyph{}, vg.Points(2.5)
+				p.Add(points)
+				entries = append(entries, legendEntry{label, []plot.Thumbnailer{line, points}})
+			} else {
+				entries = append(entries, legendEntry{label, []plot.Thumbnailer{line}})
+			}
+		}
+	}
+	return entries, ys, nil
+}
+
+// legendBelow lays the entries out in columns below the plot: columns as
+// wide as the widest entry, as many as fit across the plot, filled top to
+// bottom.
+func (f *figure) legendBelow(entries []legendEntry) {
+	all := f.p.Legend
 	all.Top, all.Left = true, true
 	for _, e := range entries {
 		all.Add(e.label, e.thumbs...)
@@ -121,13 +148,12 @@ func (c chart) plot(runs []*Run, labels []string) (*figure, error) {
 	rows := (len(entries) + cols - 1) / cols
 	for i, e := range entries {
 		if i%rows == 0 {
-			col := p.Legend
+			col := f.p.Legend
 			col.Top, col.Left = true, true
 			f.below = append(f.below, col)
 		}
 		f.below[len(f.below)-1].Add(e.label, e.thumbs...)
 	}
-	return f, nil
 }
 
 // belowHeight is the height the legend below the plot takes, 0 without one.
