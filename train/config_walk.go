@@ -158,10 +158,33 @@ func (w *configWalk) keyed(m string) (msg, key string) {
 	sub := wrongType.FindStringSubmatch(m)
 	line, _ := strconv.Atoi(sub[1])
 	tag, value := sub[2], sub[3]
+	v := w.valueAt(line, tag, value, sub[4])
+	if v != nil && v.node.Kind == yaml.ScalarNode {
+		value = v.node.Value // whole, where the message cuts it
+	}
+	got := map[string]string{"seq": "a list", "map": "a mapping of keys"}[tag]
+	if got == "" {
+		got = "`" + value + "`"
+	}
+	if v == nil { // not found (a value the message quotes otherwise): the type in words
+		return unkeyed(m, line, got, sub[4]), ""
+	}
+	prefix := fmt.Sprintf("line %d: %s: ", line, v.key)
+	why := whyWrongType(v, tag, value)
+	if why == "" {
+		return m, v.key
+	}
+	return prefix + got + " " + why, v.key
+}
+
+// valueAt finds the value a wrong-type error names: on line, of the Go
+// type typ the decoder decoded into, and with the error's tag and value
+// (which the decoder may have cut short). It returns nil where none is.
+func (w *configWalk) valueAt(line int, tag, value, typ string) *configValue {
 	var v *configValue
 	for i := range w.values {
 		c := &w.values[i]
-		if c.node.Line != line || c.typ.String() != sub[4] { // the decoder names the Go type it decoded into
+		if c.node.Line != line || c.typ.String() != typ { // the decoder names the Go type it decoded into
 			continue
 		}
 		// The decoder shortens a value of more than 10 bytes to its first 7 and "...".
@@ -171,25 +194,29 @@ func (w *configWalk) keyed(m string) (msg, key string) {
 			v = c // the last: a list's entry after the list, a nested key after its section
 		}
 	}
-	if v != nil && v.node.Kind == yaml.ScalarNode {
-		value = v.node.Value // whole, where the message cuts it
+	return v
+}
+
+// unkeyed rewrites the wrong-type error m whose value keyed found no key
+// for: got, the value or its kind, on line is not what the Go type typ
+// takes, in words. It returns m where typ has no words.
+func unkeyed(m string, line int, got, typ string) string {
+	want := map[string]string{"float64": "a number", "float32": "a number", "int": "an integer", "uint64": "a whole number, 0 or more",
+		"bool": "true or false", "string": "text"}[typ]
+	if want == "" && strings.HasPrefix(typ, "train.") && strings.HasSuffix(typ, "Config") {
+		return fmt.Sprintf("line %d: %s where the config's keys are wanted (key: value, one per line)", line, got)
 	}
-	got := map[string]string{"seq": "a list", "map": "a mapping of keys"}[tag]
-	if got == "" {
-		got = "`" + value + "`"
+	if want == "" {
+		return m
 	}
-	if v == nil { // not found (a value the message quotes otherwise): the type in words
-		want := map[string]string{"float64": "a number", "float32": "a number", "int": "an integer", "uint64": "a whole number, 0 or more",
-			"bool": "true or false", "string": "text"}[sub[4]]
-		if want == "" && strings.HasPrefix(sub[4], "train.") && strings.HasSuffix(sub[4], "Config") {
-			return fmt.Sprintf("line %d: %s where the config's keys are wanted (key: value, one per line)", line, got), ""
-		}
-		if want == "" {
-			return m, ""
-		}
-		return fmt.Sprintf("line %d: %s is not %s", line, got, want), ""
-	}
-	prefix := fmt.Sprintf("line %d: %s: ", line, v.key)
+	return fmt.Sprintf("line %d: %s is not %s", line, got, want)
+}
+
+// whyWrongType says why v, given as value with the decoder's tag, is not
+// what its key takes, to follow the value in keyed's message: quoted or
+// tagged where a number or true/false is wanted, negative, too large, or
+// just of another kind. It returns "" for a kind it has no words for.
+func whyWrongType(v *configValue, tag, value string) string {
 	t := v.typ
 	quoted := v.node.Kind == yaml.ScalarNode && v.node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
 	tagged := v.node.Kind == yaml.ScalarNode && v.node.Style&yaml.TaggedStyle != 0 // !!str 1
@@ -226,10 +253,8 @@ func (w *configWalk) keyed(m string) (msg, key string) {
 		why = "where a mapping of names is wanted, e.g. {text: sentence}"
 	case k == reflect.Struct:
 		why = "where a section of keys is wanted (" + v.key + ":, then its keys indented below it)"
-	default:
-		return m, v.key
 	}
-	return prefix + got + " " + why, v.key
+	return why
 }
 
 // decoderProblems are the decoder's type errors (msgs), each naming its
