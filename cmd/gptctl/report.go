@@ -84,12 +84,47 @@ func checkFormats(formats []string) error {
 	return nil
 }
 
+// reportRun writes the report of the runs in opts.Dirs into opts.OutDir
+// and lists the files written.
 func reportRun(opts *ReportOptions) error {
 	if fi, err := os.Stat(opts.OutDir); err == nil && !fi.IsDir() { // before the runs are read
 		return &usageError{fmt.Errorf("--out %s is a file, not a directory: name a directory for the report", opts.OutDir)}
 	}
-	runs := make([]*report.Run, 0, len(opts.Dirs))
-	var skipped []*report.NotRunError
+	runs, skipped, err := loadRuns(opts)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(runs) == 0 && len(skipped) > 0: // said once, as the error
+		errs := make([]error, len(skipped))
+		for i, s := range skipped {
+			errs[i] = s
+		}
+		return &train.InputError{Err: errors.Join(errs...)}
+	case len(runs) == 0: // only the report's own directory was named
+		return &usageError{fmt.Errorf("no runs to report: name run directories (each with a %s), not only --out %s", report.MetricsFile, opts.OutDir)}
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(opts.ErrOut, "report: skipped %s: %s\n", s.Path, s.Reason)
+	}
+	if err := makeOutDir(opts.OutDir); err != nil {
+		return err
+	}
+	paths, err := report.Render(runs, opts.OutDir, opts.Formats)
+	for _, p := range paths {
+		if _, werr := fmt.Fprintln(opts.Out, p); werr != nil { // the files are written; a script reading the list gets none
+			return errors.Join(err, werr)
+		}
+	}
+	return err
+}
+
+// loadRuns reads the runs of opts.Dirs, each once, passing over the
+// report's own directory and warning of truncated lines and notes. It
+// returns apart the directories that are not runs, to be skipped or, when
+// no run is left, refused; its error is the file system's.
+func loadRuns(opts *ReportOptions) (runs []*report.Run, skipped []*report.NotRunError, err error) {
+	runs = make([]*report.Run, 0, len(opts.Dirs))
 	seen := map[string]bool{}
 	out, _ := filepath.Abs(opts.OutDir)
 	for _, dir := range opts.Dirs {
@@ -109,7 +144,7 @@ func reportRun(opts *ReportOptions) error {
 			continue
 		}
 		if err != nil {
-			return err // the file system's
+			return nil, nil, err // the file system's
 		}
 		if run.Truncated {
 			fmt.Fprintf(opts.ErrOut, "report: %s: ignored a truncated last line\n", dir)
@@ -119,38 +154,25 @@ func reportRun(opts *ReportOptions) error {
 		}
 		runs = append(runs, run)
 	}
-	switch {
-	case len(runs) == 0 && len(skipped) > 0: // said once, as the error
-		errs := make([]error, len(skipped))
-		for i, s := range skipped {
-			errs[i] = s
-		}
-		return &train.InputError{Err: errors.Join(errs...)}
-	case len(runs) == 0: // only the report's own directory was named
-		return &usageError{fmt.Errorf("no runs to report: name run directories (each with a %s), not only --out %s", report.MetricsFile, opts.OutDir)}
-	}
-	for _, s := range skipped {
-		fmt.Fprintf(opts.ErrOut, "report: skipped %s: %s\n", s.Path, s.Reason)
-	}
-	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+	return runs, skipped, nil
+}
+
+// makeOutDir makes the report's directory dir and checks that it takes
+// files; one that cannot be made or written is a usage error.
+func makeOutDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) { // as train.RunDirError classifies --out
-			return &usageError{fmt.Errorf("--out %s: %w (name a directory you can write)", opts.OutDir, err)}
+			return &usageError{fmt.Errorf("--out %s: %w (name a directory you can write)", dir, err)}
 		}
 		return fmt.Errorf("report: %w", err)
 	}
 	// A directory that is there but takes no file (read-only, another
 	// user's) is found before the charts, and said as the one above is.
-	if err := takesFiles(opts.OutDir); err != nil {
+	if err := takesFiles(dir); err != nil {
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
-			return &usageError{fmt.Errorf("--out %s: %w (name a directory you can write)", opts.OutDir, err)}
+			return &usageError{fmt.Errorf("--out %s: %w (name a directory you can write)", dir, err)}
 		}
 		return fmt.Errorf("report: %w", err)
 	}
-	paths, err := report.Render(runs, opts.OutDir, opts.Formats)
-	for _, p := range paths {
-		if _, werr := fmt.Fprintln(opts.Out, p); werr != nil { // the files are written; a script reading the list gets none
-			return errors.Join(err, werr)
-		}
-	}
-	return err
+	return nil
 }
