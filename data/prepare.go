@@ -118,32 +118,15 @@ func Prepare(opts PrepareOptions) (_ PrepareStats, err error) {
 		return stats, fmt.Errorf("prepare: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	tokDir := filepath.Join(stage, shardTokenizerDir)
-	if err := os.MkdirAll(tokDir, 0o755); err != nil {
-		return stats, fmt.Errorf("prepare: %w", err)
-	}
-	if err := opts.Tokenizer.Save(tokDir); err != nil {
-		return stats, fmt.Errorf("prepare: save tokenizer: %w", err)
+	if err := saveTokenizer(stage, opts.Tokenizer); err != nil {
+		return stats, err
 	}
 	w := newPrepWriter(opts, stage)
 	err = runPipeline(opts, files, total, w, &stats, start)
 	if cerr := w.close(err == nil); err == nil {
 		err = cerr
 	}
-	switch {
-	case opts.Context != nil && opts.Context.Err() != nil:
-		err = fmt.Errorf("stopped (%v) before the end: the shards written so far are removed and %s is as it was", context.Cause(opts.Context), opts.OutDir)
-	case err != nil:
-	case w.text == 0: // no file, or every document empty: shards of end-of-text tokens alone
-		err = &InputError{fmt.Errorf("the inputs hold no text (%s%s)", strings.Join(opts.Inputs, ", "), emptyDocs(stats.Docs))}
-	case w.train.tokens == 0:
-		err = &InputError{fmt.Errorf("--val-fraction %g leaves no training text: lower it", opts.ValFraction)}
-	default:
-		err = writeManifest(stage, opts.Tokenizer, w)
-		if err == nil {
-			err = publish(stage, opts.OutDir)
-		}
-	}
+	err = finishSet(opts, stage, w, stats.Docs, err)
 	stats.TrainShards, stats.ValShards = w.train.shards, w.val.shards
 	stats.Seconds = time.Since(start).Seconds()
 	if err != nil {
@@ -153,6 +136,40 @@ func Prepare(opts PrepareOptions) (_ PrepareStats, err error) {
 		opts.Progress(stats)
 	}
 	return stats, nil
+}
+
+// saveTokenizer writes tok into the stage's tokenizer directory.
+func saveTokenizer(stage string, tok Tokenizer) error {
+	tokDir := filepath.Join(stage, shardTokenizerDir)
+	if err := os.MkdirAll(tokDir, 0o755); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	if err := tok.Save(tokDir); err != nil {
+		return fmt.Errorf("prepare: save tokenizer: %w", err)
+	}
+	return nil
+}
+
+// finishSet ends a prepare whose shards were written into stage with err,
+// their writer closed: a stop, err itself, or inputs that gave no text
+// (docs documents) or no training text, are the error, without "prepare:";
+// otherwise the manifest is written and the set moved into place.
+func finishSet(opts PrepareOptions, stage string, w *prepWriter, docs int64, err error) error {
+	switch {
+	case opts.Context != nil && opts.Context.Err() != nil:
+		err = fmt.Errorf("stopped (%v) before the end: the shards written so far are removed and %s is as it was", context.Cause(opts.Context), opts.OutDir)
+	case err != nil:
+	case w.text == 0: // no file, or every document empty: shards of end-of-text tokens alone
+		err = &InputError{fmt.Errorf("the inputs hold no text (%s%s)", strings.Join(opts.Inputs, ", "), emptyDocs(docs))}
+	case w.train.tokens == 0:
+		err = &InputError{fmt.Errorf("--val-fraction %g leaves no training text: lower it", opts.ValFraction)}
+	default:
+		err = writeManifest(stage, opts.Tokenizer, w)
+		if err == nil {
+			err = publish(stage, opts.OutDir)
+		}
+	}
+	return err
 }
 
 // FirstMissing is the outermost directory of path (path itself, or one
