@@ -216,25 +216,13 @@ func generate(p *graph.Params, tok data.Tokenizer, o GenerateOptions, w io.Write
 // sampleWith samples through the decoder of the given number of slots
 // that open returns.
 func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(slots int) (decoder, error)) error {
-	encode := tok.Encode
-	if o.Special {
-		sp, ok := tok.(interface{ EncodeWithSpecial(string) []int })
-		if !ok {
-			return &ConfigError{fmt.Errorf("--special: the model's tokenizer (%s) has no special tokens to read in text (byte-level BPEs have <|endoftext|>); leave --special out", tok.Name())}
-		}
-		encode = sp.EncodeWithSpecial
+	encode, err := promptEncoder(tok, o.Special)
+	if err != nil {
+		return err
 	}
-	prompts := o.Prompts
-	if len(prompts) == 0 {
-		prompts = []Prompt{{Text: o.Prompt}}
-	}
-	for _, pr := range prompts { // every prompt is checked before the first sample
-		if why := data.CharTextProblem(tok, pr.Text); why != "" {
-			if pr.Line > 0 {
-				return inputErrorf("%s:%d: %s", o.PromptFrom, pr.Line, why)
-			}
-			return inputErrorf("%s: %s", o.promptFlag(), why)
-		}
+	prompts, err := checkPrompts(tok, o)
+	if err != nil {
+		return err
 	}
 	ns := max(o.NumSamples, 1)
 	total := len(prompts) * ns
@@ -248,35 +236,39 @@ func sampleWith(tok data.Tokenizer, o GenerateOptions, w io.Writer, open func(sl
 	g := &generation{o: o, tok: tok, encode: encode, dec: dec, out: &stickyWriter{w: w}, jobs: map[int]*genJob{},
 		next: make([]int, dec.Slots()), slots: make([]*genJob, dec.Slots())}
 	g.probs.New = func() any { p := make([]float64, tok.VocabSize()); return &p }
-	next := 0 // the next sample to start: prompt next/ns, its sample next%ns
-	running := func() bool { return slices.ContainsFunc(g.slots, func(j *genJob) bool { return j != nil }) }
-	stopped := func() bool { return o.Context != nil && o.Context.Err() != nil }
-	for next < total || running() {
-		for slot := range g.slots { // free slots take the next samples
-			for g.slots[slot] == nil && next < total { // (a sample of no tokens ends as it starts)
-				// A stop ends the samples running, before any other starts,
-				// as does a failed write.
-				if stopped() {
-					return g.interrupt(context.Cause(o.Context), total)
-				}
-				if g.out.err != nil {
-					return g.out.err
-				}
-				g.start(next, slot, prompts[next/ns], next%ns)
-				next++
+	return g.run(prompts, ns)
+}
+
+// promptEncoder is how the prompts are encoded: by tok, reading its
+// special tokens in the text with --special, which a tokenizer without
+// them refuses.
+func promptEncoder(tok data.Tokenizer, special bool) (func(string) []int, error) {
+	if !special {
+		return tok.Encode, nil
+	}
+	sp, ok := tok.(interface{ EncodeWithSpecial(string) []int })
+	if !ok {
+		return nil, &ConfigError{fmt.Errorf("--special: the model's tokenizer (%s) has no special tokens to read in text (byte-level BPEs have <|endoftext|>); leave --special out", tok.Name())}
+	}
+	return sp.EncodeWithSpecial, nil
+}
+
+// checkPrompts returns the prompts to sample, --prompt's when no list was
+// given, each checked against the tokenizer before the first sample.
+func checkPrompts(tok data.Tokenizer, o GenerateOptions) ([]Prompt, error) {
+	prompts := o.Prompts
+	if len(prompts) == 0 {
+		prompts = []Prompt{{Text: o.Prompt}}
+	}
+	for _, pr := range prompts {
+		if why := data.CharTextProblem(tok, pr.Text); why != "" {
+			if pr.Line > 0 {
+				return nil, inputErrorf("%s:%d: %s", o.PromptFrom, pr.Line, why)
 			}
-		}
-		if stopped() {
-			return g.interrupt(context.Cause(o.Context), total)
-		}
-		if !running() {
-			break
-		}
-		if err := g.step(); err != nil {
-			return err
+			return nil, inputErrorf("%s: %s", o.promptFlag(), why)
 		}
 	}
-	return g.out.err
+	return prompts, nil
 }
 
 // promptTail is the spaces the prompt's ids decode to beyond those typed:

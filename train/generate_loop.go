@@ -6,6 +6,7 @@ package train
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -51,6 +52,41 @@ type genJob struct {
 	text   stopScanner  // the new text: the spaces the prompt decodes to beyond those typed, then the tokens
 	held   bytes.Buffer // output waiting for its turn
 	done   bool
+}
+
+// run draws ns samples of each prompt, as many at a time as the decoder
+// has slots, until all are written, a write fails or the context stops.
+func (g *generation) run(prompts []Prompt, ns int) error {
+	o, total := g.o, len(prompts)*ns
+	next := 0 // the next sample to start: prompt next/ns, its sample next%ns
+	running := func() bool { return slices.ContainsFunc(g.slots, func(j *genJob) bool { return j != nil }) }
+	stopped := func() bool { return o.Context != nil && o.Context.Err() != nil }
+	for next < total || running() {
+		for slot := range g.slots { // free slots take the next samples
+			for g.slots[slot] == nil && next < total { // (a sample of no tokens ends as it starts)
+				// A stop ends the samples running, before any other starts,
+				// as does a failed write.
+				if stopped() {
+					return g.interrupt(context.Cause(o.Context), total)
+				}
+				if g.out.err != nil {
+					return g.out.err
+				}
+				g.start(next, slot, prompts[next/ns], next%ns)
+				next++
+			}
+		}
+		if stopped() {
+			return g.interrupt(context.Cause(o.Context), total)
+		}
+		if !running() {
+			break
+		}
+		if err := g.step(); err != nil {
+			return err
+		}
+	}
+	return g.out.err
 }
 
 // start begins sample index, sample i of prompt pr, in slot.
