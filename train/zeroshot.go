@@ -63,12 +63,29 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (_ m
 	if err != nil {
 		return nil, err
 	}
-	right, first, k := 0, 0, 0
-	for _, ex := range td.Examples {
+	right, first, err := tallyChoices(td.Examples, scores, modelDir, file)
+	if err != nil {
+		return nil, err
+	}
+	n := float64(len(td.Examples))
+	return map[string]any{
+		"task": task.Type, "zero_shot": true, "file": file, "examples": len(td.Examples), "skipped": td.Skipped,
+		"accuracy": float64(right) / n, "option0_accuracy": float64(first) / n, "truncated": truncated,
+		"score": "mean log-probability of the option's tokens",
+	}, nil
+}
+
+// tallyChoices counts the examples whose best-scored option is their
+// label (right) and those labeled option 0 (first), scores holding each
+// example's options in turn. A score that is not finite is an error that
+// names the model, the option and its line of file.
+func tallyChoices(exs []data.Example, scores []float64, modelDir, file string) (right, first int, err error) {
+	k := 0
+	for _, ex := range exs {
 		best := 0
 		for j := range ex.Options {
 			if v := scores[k+j]; math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, &NonFiniteError{fmt.Errorf("model %s: its score of option %d on line %d of %s is %v: the model's outputs are not finite", modelDir, j, ex.Line, file, v)}
+				return 0, 0, &NonFiniteError{fmt.Errorf("model %s: its score of option %d on line %d of %s is %v: the model's outputs are not finite", modelDir, j, ex.Line, file, v)}
 			}
 			if scores[k+j] > scores[k+best] {
 				best = j
@@ -82,12 +99,7 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (_ m
 			first++
 		}
 	}
-	n := float64(len(td.Examples))
-	return map[string]any{
-		"task": task.Type, "zero_shot": true, "file": file, "examples": len(td.Examples), "skipped": td.Skipped,
-		"accuracy": float64(right) / n, "option0_accuracy": float64(first) / n, "truncated": truncated,
-		"score": "mean log-probability of the option's tokens",
-	}, nil
+	return right, first, nil
 }
 
 // choiceRows is every option of every example as the model reads it, the
