@@ -44,24 +44,37 @@ func sample(logits []float32, probs []float64, o GenerateOptions, rng *rand.Rand
 	var cand []int
 	switch {
 	case o.TopK > 0 && o.TopK < V: // the k most probable, then the nucleus of those, renormalised
-		cand = topIDs(probs, o.TopK)
-		// Ids tied with the k-th stay, as Hugging Face's top-k keeps every
-		// id at least as probable as the k-th: those of them left out come
-		// after the last one in (the lower id first among equals).
-		last := cand[len(cand)-1]
-		for id := last + 1; id < V; id++ {
-			if probs[id] == probs[last] {
-				cand = append(cand, id)
-			}
-		}
-		var mass float64
-		for _, id := range cand {
-			mass += probs[id]
-		}
-		cand = cand[:nucleus(cand, probs, mass, o.TopP)]
+		cand = topKIDs(probs, V, o.TopK, o.TopP)
 	case o.TopP < 1: // the nucleus: the fewest top ids whose mass reaches top_p
 		cand = nucleusIDs(probs, sum, o.TopP)
 	}
+	return drawCandidate(cand, probs, rng, best)
+}
+
+// topKIDs is the candidates of top-k among the V ids: the k most probable
+// and those tied with the k-th, then the nucleus of them that reaches topP
+// of their mass, most probable first.
+func topKIDs(probs []float64, V, k int, topP float64) []int {
+	cand := topIDs(probs, k)
+	// Ids tied with the k-th stay, as Hugging Face's top-k keeps every
+	// id at least as probable as the k-th: those of them left out come
+	// after the last one in (the lower id first among equals).
+	last := cand[len(cand)-1]
+	for id := last + 1; id < V; id++ {
+		if probs[id] == probs[last] {
+			cand = append(cand, id)
+		}
+	}
+	var mass float64
+	for _, id := range cand {
+		mass += probs[id]
+	}
+	return cand[:nucleus(cand, probs, mass, topP)]
+}
+
+// drawCandidate draws one of the candidates in proportion to its
+// probability, or returns best when they have none to go by.
+func drawCandidate(cand []int, probs []float64, rng *rand.Rand, best int) int {
 	var total float64
 	for _, id := range cand {
 		total += probs[id]
