@@ -75,20 +75,9 @@ func OpenShardSet(dir string, prefixes ...string) (*ShardSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	var files []string
-	counts := make([]int, len(prefixes))
-	for k, prefix := range prefixes {
-		f, err := ShardFiles(dir, prefix)
-		if err != nil {
-			return nil, err
-		}
-		for i, f := range f { // numbered from 0 without a gap: a set copied in part trains on part
-			if n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix+"_"), ".bin")); n != i {
-				return nil, &InputError{fmt.Errorf("shard set %s: %s is missing (the set goes on with %s): copy the whole set, or run gptctl data prepare again", dir, filepath.Base(ShardPath(dir, prefix, i)), filepath.Base(f))}
-			}
-		}
-		counts[k] = len(f)
-		files = append(files, f...)
+	files, counts, err := listShards(dir, prefixes)
+	if err != nil {
+		return nil, err
 	}
 	pattern := "{" + strings.Join(prefixes, ",") + "}_*.bin"
 	if len(prefixes) == 1 {
@@ -103,30 +92,60 @@ func OpenShardSet(dir string, prefixes ...string) (*ShardSet, error) {
 		return nil, fmt.Errorf("no shards %s in %s (run gptctl data prepare --out %s)", pattern, dir, dir)
 	}
 	set := &ShardSet{name: filepath.Join(dir, pattern)}
-	for _, f := range files {
-		s, err := OpenShard(f)
-		if err != nil {
-			set.Close()
-			if errors.Is(err, syscall.ENOMEM) { // most often out of maps, not of memory
-				return nil, &InputError{fmt.Errorf("%w: each shard is mapped into memory, and a process may hold a limited number of maps%s, its own and those of the train and val sets (this one has %d shards): prepare the corpus again with a larger --shard-tokens (fewer, larger shards; the default is %d tokens), or raise the limit (sysctl vm.max_map_count); or memory itself ran out (ulimit -v)",
-					err, mapLimitText(), len(files), DefaultShardTokens)}
-			}
-			return nil, err
-		}
-		if set.vocab != 0 && s.VocabSize() != set.vocab {
-			set.Close()
-			s.Close()
-			return nil, fmt.Errorf("shard %s: vocab size %d, but %s has %d (shards from different tokenizers)", f, s.VocabSize(), files[0], set.vocab)
-		}
-		set.vocab = s.VocabSize()
-		set.shards = append(set.shards, s)
-		set.total += int64(s.Len())
+	if err := set.openAll(files); err != nil {
+		return nil, err
 	}
 	if err := m.check(dir, prefixes, counts, set); err != nil {
 		set.Close()
 		return nil, err
 	}
 	return set, nil
+}
+
+// listShards is the shard files of each prefix in dir, in turn, and how
+// many each prefix has. A prefix's shards are numbered from 0 without a
+// gap: a set copied in part is refused rather than trained on in part.
+func listShards(dir string, prefixes []string) (files []string, counts []int, err error) {
+	counts = make([]int, len(prefixes))
+	for k, prefix := range prefixes {
+		f, err := ShardFiles(dir, prefix)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, f := range f {
+			if n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix+"_"), ".bin")); n != i {
+				return nil, nil, &InputError{fmt.Errorf("shard set %s: %s is missing (the set goes on with %s): copy the whole set, or run gptctl data prepare again", dir, filepath.Base(ShardPath(dir, prefix, i)), filepath.Base(f))}
+			}
+		}
+		counts[k] = len(f)
+		files = append(files, f...)
+	}
+	return files, counts, nil
+}
+
+// openAll opens the shard files into s; they must share a
+// vocabulary size. On an error s is closed.
+func (s *ShardSet) openAll(files []string) error {
+	for _, f := range files {
+		sh, err := OpenShard(f)
+		if err != nil {
+			s.Close()
+			if errors.Is(err, syscall.ENOMEM) { // most often out of maps, not of memory
+				return &InputError{fmt.Errorf("%w: each shard is mapped into memory, and a process may hold a limited number of maps%s, its own and those of the train and val sets (this one has %d shards): prepare the corpus again with a larger --shard-tokens (fewer, larger shards; the default is %d tokens), or raise the limit (sysctl vm.max_map_count); or memory itself ran out (ulimit -v)",
+					err, mapLimitText(), len(files), DefaultShardTokens)}
+			}
+			return err
+		}
+		if s.vocab != 0 && sh.VocabSize() != s.vocab {
+			s.Close()
+			sh.Close()
+			return fmt.Errorf("shard %s: vocab size %d, but %s has %d (shards from different tokenizers)", f, sh.VocabSize(), files[0], s.vocab)
+		}
+		s.vocab = sh.VocabSize()
+		s.shards = append(s.shards, sh)
+		s.total += int64(sh.Len())
+	}
+	return nil
 }
 
 // mapLimitText is the limit on a process's memory maps for a message, ""
