@@ -119,6 +119,16 @@ type cublas struct {
 	version int
 }
 
+// CuBLAS names the library the products go to, as BLASName does the CPU's:
+// "cublas/12.4.5", or "gemm.cu" when no cuBLAS was loaded.
+func (d *Device) CuBLAS() string {
+	if d.blas == nil {
+		return "gemm.cu"
+	}
+	v := d.blas.version
+	return fmt.Sprintf("cublas/%d.%d.%d", v/10000, v/100%100, v%100)
+}
+
 // cublasVersions are the sonames tried, newest first.
 var cublasVersions = []string{"13", "12", "11"}
 

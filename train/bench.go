@@ -39,7 +39,7 @@ type BenchResult struct {
 	Warmup         int     `json:"warmup"`
 	GradAccum      int     `json:"grad_accum"` // micro-batches per step
 	Threads        int     `json:"threads"`
-	BLAS           string  `json:"blas"`
+	BLAS           string  `json:"blas"`      // the CPU's (openblas/SkylakeX, gonum), or the GPU's: cublas/12.4.5, gemm.cu
 	Device         string  `json:"device"`    // cpu | cuda
 	Precision      string  `json:"precision"` // of the products: fp32, or on a GPU tf32 or bf16
 	Shape          string  `json:"shape"`     // L/d/heads/T/B/V
@@ -293,7 +293,7 @@ func (b *benchRun) profile(r *BenchResult, log io.Writer) error {
 func (b *benchRun) peak(r *BenchResult, device string) error {
 	r.Precision, r.Attention = "fp32", "fused"
 	if device == "cuda" {
-		r.BLAS, r.Attention = "cuda", b.gpu.attention()
+		r.BLAS, r.Attention = gpuBLASName(), b.gpu.attention()
 		switch {
 		case b.cfg.BF16:
 			r.Precision = "bf16"

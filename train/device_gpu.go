@@ -260,6 +260,16 @@ func (g *deviceRun) close() {
 	}
 }
 
+// gpuBLASName names the GEMM the GPU's products go to: "cublas/12.4.5" or
+// "gemm.cu" (kernels' own).
+func gpuBLASName() string {
+	dev, err := openGPU()
+	if err != nil {
+		return "cuda"
+	}
+	return dev.CuBLAS()
+}
+
 // gpuSgemmPeak measures the GPU's GEMM rate in GFLOP/s for the products
 // training uses: float32 (TF32 when tf32), or bfloat16 operands with float32
 // accumulation when bf16. The best of several 4096³ products of random

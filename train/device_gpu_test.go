@@ -11,7 +11,9 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -132,6 +134,27 @@ func TestBenchProfileOnGPU(t *testing.T) {
 	}
 	if graph.StopDeviceProfile() != nil {
 		t.Error("a second StopDeviceProfile returned a profile")
+	}
+}
+
+// bench's "blas" on a GPU names the GEMM the products went to, as the
+// device's description does: cuBLAS with its version, or gemm.cu's kernel
+// (always with GPTCTL_CUBLAS=off, as on the driver emulator).
+func TestBenchNamesGPUGEMM(t *testing.T) {
+	needGPU(t)
+	dev, err := openGPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := gpuBLASName()
+	if !regexp.MustCompile(`^(cublas/\d+\.\d+\.\d+|gemm\.cu)$`).MatchString(name) {
+		t.Fatalf("gpuBLASName() = %q, want cublas/MAJOR.MINOR.PATCH or gemm.cu", name)
+	}
+	if cublas := strings.Contains(dev.String(), "cuBLAS"); cublas != strings.HasPrefix(name, "cublas/") {
+		t.Errorf("gpuBLASName() = %q on a device described as %q", name, dev)
+	}
+	if os.Getenv("GPTCTL_CUBLAS") == "off" && name != "gemm.cu" {
+		t.Errorf("gpuBLASName() = %q with GPTCTL_CUBLAS=off, want gemm.cu", name)
 	}
 }
 

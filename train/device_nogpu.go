@@ -22,4 +22,6 @@ func newGPUDecoder(*graph.Params, int) (decoder, error) { return nil, errNoCUDA 
 
 func gpuSgemmPeak(bool, bool) (float64, error) { return 0, errNoCUDA }
 
+func gpuBLASName() string { return "cuda" }
+
 var errNoCUDA = errors.New("this gptctl was built without CUDA (make build-cuda)")
