@@ -87,7 +87,7 @@ func EvalLM(modelDir, path string, o InferOptions) (_ *LMEval, err error) {
 		}
 	}
 	res.Loss = w.nll / float64(w.count)
-	res.Perplexity, res.Tokens, res.Stride = math.Exp(res.Loss), w.count, cmp.Or(o.Stride, p.Config.NCtx)
+	res.Perplexity, res.Tokens, res.Stride = math.Exp(res.Loss), w.count, S
 	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) { // JSON cannot carry it; a perplexity that overflows is written as null
 		return nil, &NonFiniteError{fmt.Errorf("model %s: the loss over %s is %v: the model's outputs are not finite", modelDir, path, res.Loss)}
 	}

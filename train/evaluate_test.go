@@ -79,10 +79,14 @@ func TestEvalLMStride(t *testing.T) {
 	if _, err := EvalLM(dir, file, InferOptions{Batch: 2, Stride: T + 1}); !errors.As(err, &ce) || !strings.Contains(err.Error(), fmt.Sprintf("--stride %d is more than the model's context (n_ctx %d)", T+1, T)) {
 		t.Errorf("stride n_ctx+1: %v, want a config error", err)
 	}
-	// On a text shorter than the context, the stride reported is the one asked.
+	// On a text shorter than the context, the stride reported is the one
+	// used: the one asked, or without one the single window's length.
 	short := writeFile(t, filepath.Join(t.TempDir(), "s.txt"), "the cat")
 	if got, err := EvalLM(dir, short, InferOptions{Batch: 1, Stride: 3}); err != nil || got.Stride != 3 {
 		t.Errorf("short text, stride 3: %+v, %v", got, err)
+	}
+	if got, err := EvalLM(dir, short, InferOptions{Batch: 1}); err != nil || got.Stride != got.Tokens || got.Tokens >= T {
+		t.Errorf("short text, no stride: %+v, %v; want the stride of its one window (%d tokens), below n_ctx %d", got, err, got.Tokens, T)
 	}
 }
 

@@ -48,12 +48,15 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (_ m
 		return nil, err
 	}
 	T := p.Config.NCtx
-	rows, truncated, drops := choiceRows(tok, td.Examples, T)
+	rows, truncated, bare, drops := choiceRows(tok, td.Examples, T)
 	if note := drops.unknownNote(); note != "" && o.Log != nil {
 		fmt.Fprintf(o.Log, "%s: %s\n", file, note)
 	}
 	if truncated > 0 && o.Log != nil {
 		fmt.Fprintf(o.Log, "%s: %d of %d examples lose the start of their context to fit n_ctx %d\n", file, truncated, len(td.Examples), T)
+	}
+	if bare > 0 && o.Log != nil {
+		fmt.Fprintf(o.Log, "%s: %d of them have an option of n_ctx (%d) tokens or more, scored on its last %d tokens without any context\n", file, bare, T, T)
 	}
 	width := 0
 	for _, r := range rows {
@@ -71,7 +74,8 @@ func ZeroShotChoice(modelDir, file string, task TaskConfig, o InferOptions) (_ m
 	return map[string]any{
 		"task": task.Type, "zero_shot": true, "file": file, "examples": len(td.Examples), "skipped": td.Skipped,
 		"accuracy": float64(right) / n, "option0_accuracy": float64(first) / n, "truncated": truncated,
-		"score": "mean log-probability of the option's tokens",
+		"without_context": bare,
+		"score":           "mean log-probability of the option's tokens",
 	}, nil
 }
 
@@ -103,11 +107,12 @@ func tallyChoices(exs []data.Example, scores []float64, modelDir, file string) (
 }
 
 // choiceRows is every option of every example as the model reads it, the
-// number of examples truncated, and the characters a char-level model
-// dropped. An example without context or question is read after the start
+// number of examples truncated, of those with an option that fills the
+// context alone (bare: scored without any context), and the characters a
+// char-level model dropped. An example without context or question is read after the start
 // token (startToken), so that every token of its options is scored, the
 // first included.
-func choiceRows(tok data.Tokenizer, exs []data.Example, T int) (rows []choiceRow, truncated int, drops dropped) {
+func choiceRows(tok data.Tokenizer, exs []data.Example, T int) (rows []choiceRow, truncated, bare int, drops dropped) {
 	for _, ex := range exs {
 		context := choiceContext(ex.Fields)
 		drops.see(tok, context)
@@ -115,20 +120,24 @@ func choiceRows(tok data.Tokenizer, exs []data.Example, T int) (rows []choiceRow
 		if len(prefix) == 0 {
 			prefix = []int{startToken(tok)}
 		}
-		cutAny := false
+		cutAny, bareAny := false, false
 		for _, opt := range ex.Options {
 			option := " " + strings.TrimSpace(opt)
 			drops.see(tok, option)
-			r, cut := choiceSequence(prefix, tok.Encode(option), T)
+			ids := tok.Encode(option)
+			r, cut := choiceSequence(prefix, ids, T)
 			rows = append(rows, r)
-			cutAny = cutAny || cut
+			cutAny, bareAny = cutAny || cut, bareAny || len(ids) >= T
 		}
 		if cutAny {
 			truncated++
 		}
+		if bareAny {
+			bare++
+		}
 		drops.next()
 	}
-	return rows, truncated, drops
+	return rows, truncated, bare, drops
 }
 
 // choiceSequence joins prefix and option ids within T tokens, dropping the

@@ -131,7 +131,7 @@ func TestChoiceRowsWithoutContext(t *testing.T) {
 		{Fields: map[string]string{}, Options: []string{"", "abc."}},
 		{Fields: map[string]string{"context": "ab", "question": ""}, Options: []string{"c"}},
 	}
-	rows, truncated, drops := choiceRows(tok, exs, 16)
+	rows, truncated, _, drops := choiceRows(tok, exs, 16)
 	if len(rows) != 3 || truncated != 0 || drops.unknownNote() != "" {
 		t.Fatalf("rows %v, truncated %d, %q", rows, truncated, drops.unknownNote())
 	}
@@ -194,10 +194,11 @@ func TestChoiceRowsTruncatedAndUnknown(t *testing.T) {
 		{Fields: map[string]string{"context": "abcabcabcabc"}, Options: []string{"a", "b", "c"}},
 		{Fields: map[string]string{"context": "ab"}, Options: []string{"日本", "€€"}},
 		{Fields: map[string]string{"context": "aZ"}, Options: []string{"a", "b"}},
+		{Fields: map[string]string{"context": "ab"}, Options: []string{"a", "abcabcabc"}},
 	}
-	_, truncated, drops := choiceRows(tok, exs, 8)
-	if truncated != 1 {
-		t.Errorf("truncated %d, want 1 example (of its 3 options)", truncated)
+	_, truncated, bare, drops := choiceRows(tok, exs, 8)
+	if truncated != 2 || bare != 1 {
+		t.Errorf("truncated %d, without context %d; want 2 examples (of their options) truncated, 1 with an option of n_ctx tokens or more", truncated, bare)
 	}
 	if got, want := drops.unknownNote(), `2 examples have characters outside the model's vocabulary, which are dropped: "Z€日本"`; got != want {
 		t.Errorf("note %q, want %q", got, want)
