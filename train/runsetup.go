@@ -70,29 +70,16 @@ func newRunContext(ctx context.Context, cfg Config, opt Options, device string) 
 	if r.finished {
 		return r, nil
 	}
-	c, err := loadCorpus(ctx, r.cfg, r.tok, opt.Log)
-	if errors.Is(err, errLoadStopped) {
-		r.stopped = true
-		return r, nil
-	}
-	if err != nil {
-		if opt.Resume {
-			err = resumedPathError(err, opt.OutDir, jobFile, r.cfg.Data, r.cfg.ValData)
-		} else {
-			err = missingCorpusError(r.cfg, err)
-		}
+	if err := r.loadData(ctx, opt.Resume); err != nil {
 		return nil, err
 	}
-	r.tok, r.corpus = c.tok, c
-	if r.cfg.SampleTokens > 0 {
-		if why := data.CharTextProblem(r.tok, r.cfg.SamplePrompt); why != "" {
-			return nil, r.cfg.named(fmt.Errorf("sample_prompt %q: %s", r.cfg.SamplePrompt, why))
-		}
+	if r.stopped {
+		return r, nil
 	}
 	if err := r.newModel(); err != nil {
 		return nil, err
 	}
-	if err := r.build(c); err != nil {
+	if err := r.build(r.corpus); err != nil {
 		return nil, err
 	}
 	if ck != nil {
@@ -105,16 +92,49 @@ func newRunContext(ctx context.Context, cfg Config, opt Options, device string) 
 	}
 	r.sum.Params = r.params.Count()
 	r.progress = newProgress(opt.Log, opt.Terminal)
-	fmt.Fprintf(opt.Log, "model: %s, %d layers, %d heads, C=%d, T=%d, vocab %d (%s), %.2fM parameters\n",
+	r.logSetup()
+	return r, nil
+}
+
+// loadData loads the run's corpus and checks sample_prompt against its
+// tokenizer. A cancelled ctx stops the loading: the run is then stopped,
+// with no error. resume is whether the job was asked to resume (even one
+// that found no checkpoint): a missing file is then named as the job
+// config's.
+func (r *run) loadData(ctx context.Context, resume bool) error {
+	c, err := loadCorpus(ctx, r.cfg, r.tok, r.opt.Log)
+	if errors.Is(err, errLoadStopped) {
+		r.stopped = true
+		return nil
+	}
+	if err != nil {
+		if resume {
+			return resumedPathError(err, r.opt.OutDir, jobFile, r.cfg.Data, r.cfg.ValData)
+		}
+		return missingCorpusError(r.cfg, err)
+	}
+	r.tok, r.corpus = c.tok, c
+	if r.cfg.SampleTokens > 0 {
+		if why := data.CharTextProblem(r.tok, r.cfg.SamplePrompt); why != "" {
+			return r.cfg.named(fmt.Errorf("sample_prompt %q: %s", r.cfg.SamplePrompt, why))
+		}
+	}
+	return nil
+}
+
+// logSetup logs the model and data of a run set up, the BLAS it runs on,
+// and a warmup longer than the run.
+func (r *run) logSetup() {
+	log, c := r.opt.Log, r.corpus
+	fmt.Fprintf(log, "model: %s, %d layers, %d heads, C=%d, T=%d, vocab %d (%s), %.2fM parameters\n",
 		r.cfg.Arch, r.cfg.NLayer, r.cfg.NHead, r.cfg.NEmbd, r.model.T, r.cfg.VocabSize, r.tok.Name(), float64(r.sum.Params)/1e6)
-	fmt.Fprintf(opt.Log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
+	fmt.Fprintf(log, "data: %d training and %d validation tokens; batch %d x %d, grad_accum %d; BLAS %s\n",
 		c.train.len(), c.val.len(), r.model.B, r.model.T, r.cfg.GradAccum, graph.BLASName())
-	logBLASNote(opt.Log, r.device)
+	logBLASNote(log, r.device)
 	if w, n := r.cfg.WarmupSteps, r.cfg.MaxSteps; w > n {
-		fmt.Fprintf(opt.Log, "warning: warmup_steps %d exceeds max_steps %d: the learning rate peaks at %.3g, not lr %g\n",
+		fmt.Fprintf(log, "warning: warmup_steps %d exceeds max_steps %d: the learning rate peaks at %.3g, not lr %g\n",
 			w, n, LR(n-1, w, n, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay), r.cfg.LR)
 	}
-	return r, nil
 }
 
 // startFrom loads what the run starts from: on a resume, its checkpoint (nil
