@@ -285,13 +285,43 @@ func gpuSgemmPeak(tf32, bf16 bool) (float64, error) {
 	if err := dev.SetTF32(tf32); err != nil {
 		return 0, err
 	}
-	const n = 4096
-	var bufs [3]graph.Buffer
-	for i := range bufs {
-		if bufs[i], err = dev.Alloc(n * n); err != nil {
+	var held []graph.Buffer // freed on return, the last allocated first
+	defer func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			dev.Free(held[i])
+		}
+	}()
+	const n = peakN
+	bufs, err := peakOperands(dev, &held)
+	if err != nil {
+		return 0, err
+	}
+	product := func() error { return dev.Sgemm(false, false, n, n, n, 1, bufs[0], n, bufs[1], n, 0, bufs[2], n) }
+	if bf16 {
+		ab, err := peakBF16Operands(dev, bufs, &held)
+		if err != nil {
 			return 0, err
 		}
-		defer dev.Free(bufs[i])
+		product = func() error { return dev.GemmBF16(false, false, n, n, n, 1, ab[0], n, ab[1], n, 0, bufs[2], n) }
+	}
+	return bestGemmRate(dev, product)
+}
+
+// peakN is the size of gpuSgemmPeak's square matrices.
+const peakN = 4096
+
+// peakOperands allocates gpuSgemmPeak's three peakN² float32 matrices, each
+// appended to held as it is, and fills them with the same random numbers in
+// [-1, 1).
+func peakOperands(dev *graph.Device, held *[]graph.Buffer) ([3]graph.Buffer, error) {
+	const n = peakN
+	var bufs [3]graph.Buffer
+	for i := range bufs {
+		var err error
+		if bufs[i], err = dev.Alloc(n * n); err != nil {
+			return bufs, err
+		}
+		*held = append(*held, bufs[i])
 	}
 	rng := graph.NewRNG(1)
 	host := make([]float32, n*n)
@@ -300,23 +330,34 @@ func gpuSgemmPeak(tf32, bf16 bool) (float64, error) {
 	}
 	for i := range bufs {
 		if err := dev.Upload(bufs[i], host); err != nil {
-			return 0, err
+			return bufs, err
 		}
 	}
-	product := func() error { return dev.Sgemm(false, false, n, n, n, 1, bufs[0], n, bufs[1], n, 0, bufs[2], n) }
-	if bf16 {
-		var ab [2]graph.Buffer // bfloat16 copies of the operands
-		for i := range ab {
-			if ab[i], err = dev.Alloc(n * n / 2); err != nil {
-				return 0, err
-			}
-			defer dev.Free(ab[i])
-			if err := dev.ToBF16(ab[i], bufs[i], n*n); err != nil {
-				return 0, err
-			}
+	return bufs, nil
+}
+
+// peakBF16Operands allocates bfloat16 copies of the first two of bufs, the
+// operands of gpuSgemmPeak's product, each appended to held as it is.
+func peakBF16Operands(dev *graph.Device, bufs [3]graph.Buffer, held *[]graph.Buffer) ([2]graph.Buffer, error) {
+	const n = peakN
+	var ab [2]graph.Buffer
+	for i := range ab {
+		var err error
+		if ab[i], err = dev.Alloc(n * n / 2); err != nil {
+			return ab, err
 		}
-		product = func() error { return dev.GemmBF16(false, false, n, n, n, 1, ab[0], n, ab[1], n, 0, bufs[2], n) }
+		*held = append(*held, ab[i])
+		if err := dev.ToBF16(ab[i], bufs[i], n*n); err != nil {
+			return ab, err
+		}
 	}
+	return ab, nil
+}
+
+// bestGemmRate times six runs of product, a peakN³ GEMM, and returns the
+// best rate of the last five in GFLOP/s (the first is a warm-up).
+func bestGemmRate(dev *graph.Device, product func() error) (float64, error) {
+	const n = peakN
 	best := 0.0
 	for i := range 6 {
 		stop, err := dev.Timer()
