@@ -71,6 +71,16 @@ func (c Config) Validate() error {
 	}
 	errs := []error{nonFinite(c), model.Validate(), c.GPUMath.validate()}
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	c.validateData(bad)
+	c.validateSteps(bad)
+	c.validateOptim(bad)
+	c.validateJob(bad)
+	return errors.Join(errs...)
+}
+
+// validateData passes bad the problems of the data keys: data, val_data
+// and val_fraction, tokenizer.
+func (c Config) validateData(bad func(format string, a ...any)) {
 	if c.Data == "" {
 		bad("data is empty: name a corpus file, a shard directory or builtin")
 	}
@@ -80,6 +90,11 @@ func (c Config) Validate() error {
 	if c.Tokenizer == "" {
 		bad("tokenizer is empty: use char, byte, gpt2, gpt1 or a directory")
 	}
+}
+
+// validateSteps passes bad the problems of the counts of the loop: the
+// batch and its length, the steps, the intervals, threads, sample_tokens.
+func (c Config) validateSteps(bad func(format string, a ...any)) {
 	positive := []struct {
 		name string
 		v    int
@@ -99,6 +114,11 @@ func (c Config) Validate() error {
 	if c.Threads > MaxThreads {
 		bad("threads %d is more than %d (0: all cores)", c.Threads, MaxThreads)
 	}
+}
+
+// validateOptim passes bad the problems of the optimisation keys: lr,
+// min_lr and lr_decay, AdamW's, grad_clip.
+func (c Config) validateOptim(bad func(format string, a ...any)) {
 	if c.LR <= 0 || c.MinLR < 0 || c.MinLR > c.LR && c.LRDecay != "constant" { // constant never reaches min_lr
 		bad("lr %v and min_lr %v must satisfy 0 <= min_lr <= lr, lr > 0 (min_lr is where the decay ends)", c.LR, c.MinLR)
 	}
@@ -109,6 +129,11 @@ func (c Config) Validate() error {
 	if c.GradClip < 0 {
 		bad("grad_clip %v must not be negative (0: no clipping)", c.GradClip)
 	}
+}
+
+// validateJob passes bad the problems of the keys of how the job runs:
+// max_time, on_nonfinite, device.
+func (c Config) validateJob(bad func(format string, a ...any)) {
 	if c.MaxTime != "" {
 		if d, err := time.ParseDuration(c.MaxTime); err != nil || d <= 0 {
 			bad("max_time %q is not a positive duration such as 3h50m", c.MaxTime)
@@ -120,5 +145,4 @@ func (c Config) Validate() error {
 	if c.Device != "auto" && c.Device != "cpu" && c.Device != "cuda" {
 		bad("device %q is not auto, cpu or cuda", c.Device)
 	}
-	return errors.Join(errs...)
 }
