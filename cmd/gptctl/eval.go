@@ -76,6 +76,8 @@ devices give the same numbers.`,
 	return cmd
 }
 
+// evalRun evaluates a finetuned model on its task, a language model
+// zero-shot on a --task file, or a language model's loss over a text file.
 func evalRun(opts *EvalOptions) error {
 	if err := noteModel(opts.Log, opts.ModelDir); err != nil {
 		return err
@@ -83,7 +85,30 @@ func evalRun(opts *EvalOptions) error {
 	line := newProgressLine(opts.Log)
 	defer line.done()
 	taskModel := train.IsTaskModel(opts.ModelDir)
-	taskFile := opts.TaskPath != "" || taskModel // FILE is a task file, not text
+	if err := checkEvalFileFlags(opts, opts.TaskPath != "" || taskModel); err != nil {
+		return err
+	}
+	if opts.TaskPath != "" { // a language model, zero-shot on a multiple-choice file
+		if taskModel {
+			return &usageError{fmt.Errorf("--task: %s is a finetuned model, which brings its own task (leave --task out)", opts.ModelDir)}
+		}
+		return evalZeroShot(opts, line)
+	}
+	if taskModel { // a finetuned model: task metrics
+		opts.Progress = line.counter("eval", "examples")
+		res, err := train.EvalTask(opts.ModelDir, opts.DataPath, opts.InferOptions)
+		if err != nil {
+			return err
+		}
+		return printJSON(opts.Out, res)
+	}
+	return evalLM(opts, line)
+}
+
+// checkEvalFileFlags refuses the flags that are not for the kind of file
+// eval reads: taskFile, a task file (a finetuned model's, or --task's), or
+// text.
+func checkEvalFileFlags(opts *EvalOptions, taskFile bool) error {
 	switch {
 	case opts.Stride > 0 && taskFile:
 		return &usageError{errors.New("--stride is for a language model's loss over a text file, not for task files")}
@@ -94,34 +119,31 @@ func evalRun(opts *EvalOptions) error {
 	case opts.SkipBadRows && !taskFile:
 		return &usageError{errors.New("--skip-bad-rows is for task files (a finetuned model, or --task); a language model reads text, .jsonl or shards")}
 	}
-	if opts.TaskPath != "" { // a language model, zero-shot on a multiple-choice file
-		if taskModel {
-			return &usageError{fmt.Errorf("--task: %s is a finetuned model, which brings its own task (leave --task out)", opts.ModelDir)}
-		}
-		// The task's train file is the one scored here: a config made for
-		// zero-shot needs none.
-		cfg, err := train.LoadFinetune(opts.TaskPath, []string{"task.train=" + quote(opts.DataPath)})
-		if err != nil {
-			return err
-		}
-		if opts.Format != "" {
-			cfg.Task.Format = opts.Format
-		}
-		opts.Progress = line.counter("eval", "option rows")
-		res, err := train.ZeroShotChoice(opts.ModelDir, opts.DataPath, cfg.Task, opts.InferOptions)
-		if err != nil {
-			return err
-		}
-		return printJSON(opts.Out, res)
+	return nil
+}
+
+// evalZeroShot prints a language model's zero-shot accuracy on the
+// multiple-choice file --data, read as the task of the --task config says.
+func evalZeroShot(opts *EvalOptions, line *progressLine) error {
+	// The task's train file is the one scored here: a config made for
+	// zero-shot needs none.
+	cfg, err := train.LoadFinetune(opts.TaskPath, []string{"task.train=" + quote(opts.DataPath)})
+	if err != nil {
+		return err
 	}
-	if taskModel { // a finetuned model: task metrics
-		opts.Progress = line.counter("eval", "examples")
-		res, err := train.EvalTask(opts.ModelDir, opts.DataPath, opts.InferOptions)
-		if err != nil {
-			return err
-		}
-		return printJSON(opts.Out, res)
+	if opts.Format != "" {
+		cfg.Task.Format = opts.Format
 	}
+	opts.Progress = line.counter("eval", "option rows")
+	res, err := train.ZeroShotChoice(opts.ModelDir, opts.DataPath, cfg.Task, opts.InferOptions)
+	if err != nil {
+		return err
+	}
+	return printJSON(opts.Out, res)
+}
+
+// evalLM prints a language model's loss and perplexity over --data.
+func evalLM(opts *EvalOptions, line *progressLine) error {
 	opts.Progress = line.counter("eval", "windows")
 	res, err := train.EvalLM(opts.ModelDir, opts.DataPath, opts.InferOptions)
 	if err != nil {
