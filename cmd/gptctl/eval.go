@@ -47,17 +47,8 @@ devices give the same numbers.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if err := requireFlags("model", opts.ModelDir, "data", opts.DataPath); err != nil {
+			if err := checkEvalOptions(opts); err != nil {
 				return err
-			}
-			if err := checkInferFlags(&opts.InferOptions); err != nil {
-				return err
-			}
-			if opts.Stride < 0 {
-				return &usageError{fmt.Errorf("--stride %d must not be negative (0: n_ctx)", opts.Stride)}
-			}
-			if opts.Split != "" && opts.Split != "val" && opts.Split != "train" {
-				return &usageError{fmt.Errorf("--split %q: want val or train", opts.Split)}
 			}
 			if runF != nil {
 				return runF(opts)
@@ -74,6 +65,24 @@ devices give the same numbers.`,
 	addFormatFlag(cmd.Flags(), &opts.InferOptions)
 	addInferFlags(cmd.Flags(), &opts.InferOptions)
 	return cmd
+}
+
+// checkEvalOptions refuses eval's flags when they are missing or out of
+// range.
+func checkEvalOptions(opts *EvalOptions) error {
+	if err := requireFlags("model", opts.ModelDir, "data", opts.DataPath); err != nil {
+		return err
+	}
+	if err := checkInferFlags(&opts.InferOptions); err != nil {
+		return err
+	}
+	if opts.Stride < 0 {
+		return &usageError{fmt.Errorf("--stride %d must not be negative (0: n_ctx)", opts.Stride)}
+	}
+	if opts.Split != "" && opts.Split != "val" && opts.Split != "train" {
+		return &usageError{fmt.Errorf("--split %q: want val or train", opts.Split)}
+	}
+	return nil
 }
 
 // evalRun evaluates a finetuned model on its task, a language model
