@@ -116,35 +116,50 @@ func (r *ftRun) trainStep(micro [][]int, lr float64) (stepResult, error) {
 		if bad == nil && (math.IsNaN(float64(l)) || math.IsInf(float64(l), 0)) {
 			bad = &NonFiniteError{fmt.Errorf("the training loss is %v (lower lr, or check the data)", l)}
 		}
-		if bad != nil {
-			continue
+		if bad == nil {
+			r.addMicro(&res, g, tr, l, n, k, weights[k])
 		}
-		w := float64(weights[k])
-		res.loss += w * float64(l)
-		res.l2 += w * float64(tr.Value(g.task.TaskLoss)[0])
-		if g.task.LMLoss != nil {
-			res.l1 += w * float64(tr.Value(g.task.LMLoss)[0])
-		}
-		if n == 1 {
-			for i := range r.grads {
-				r.grads[i] = tr.Grad(i)
-			}
-			continue
-		}
-		graph.AccumulateGrads(r.accGrads, tr.Grad, k, weights[k])
 	}
 	if bad != nil {
 		return res, bad
 	}
+	var err error
+	res.gradNorm, err = r.applyGrads(n, lr)
+	return res, err
+}
+
+// addMicro adds micro-batch k's losses (l, and those tr holds of g),
+// weighed by wk, to res, and its gradient to the step's: the step's own
+// where it has one micro-batch (n), else weighed into the sum.
+func (r *ftRun) addMicro(res *stepResult, g *taskGraph, tr *graph.Trainer, l float32, n, k int, wk float32) {
+	w := float64(wk)
+	res.loss += w * float64(l)
+	res.l2 += w * float64(tr.Value(g.task.TaskLoss)[0])
+	if g.task.LMLoss != nil {
+		res.l1 += w * float64(tr.Value(g.task.LMLoss)[0])
+	}
+	if n == 1 {
+		for i := range r.grads {
+			r.grads[i] = tr.Grad(i)
+		}
+		return
+	}
+	graph.AccumulateGrads(r.accGrads, tr.Grad, k, wk)
+}
+
+// applyGrads takes the step's gradient (of n micro-batches), clips it and
+// applies AdamW with lr. It returns the gradient's norm, and refuses a
+// non-finite one (the weights then as before the step).
+func (r *ftRun) applyGrads(n int, lr float64) (float64, error) {
 	if n > 1 {
 		copy(r.grads, r.accGrads)
 	}
-	res.gradNorm = graph.ClipGrads(r.grads, r.cfg.GradClip)
-	if math.IsNaN(res.gradNorm) || math.IsInf(res.gradNorm, 0) {
-		return res, &NonFiniteError{fmt.Errorf("the gradient norm is %v (lower lr)", res.gradNorm)}
+	norm := graph.ClipGrads(r.grads, r.cfg.GradClip)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return norm, &NonFiniteError{fmt.Errorf("the gradient norm is %v (lower lr)", norm)}
 	}
 	r.optim.Update(r.model.params, r.grads, lr)
-	return res, nil
+	return norm, nil
 }
 
 // startGPU builds the GPU trainer of a run on the GPU, once, over the
@@ -194,12 +209,7 @@ func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
 		k++
 		return nil
 	}
-	// Only a step that logs or checkpoints waits for the device: the others
-	// leave their loss, L2 and L1 in device sums (reported as 0 here, so
-	// that the log window's totals come out right) and a non-finite step to
-	// the device's guard, which the next step that looks reports. A
-	// checkpoint step takes the sums, so that the saved window holds them.
-	look := r.logsAt(r.state.Step+1) || r.savesAt(r.state.Step+1) || r.cfg.OnNonFinite == "skip" // skip: each step's norm decides
+	look := r.gpuLooks()
 	_, norm, err := gpu.step(fill, len(micro), weights, r.cfg.GradClip, lr, look)
 	var late *lateNonFinite
 	if errors.As(err, &late) {
@@ -214,6 +224,24 @@ func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
 		res.gradNorm = math.NaN()
 		return res, err
 	}
+	return lookedResult(res, sums, norm)
+}
+
+// gpuLooks reports whether the GPU step to come waits for the device. Only
+// a step that logs or checkpoints does: the others leave their loss, L2
+// and L1 in device sums (reported as 0 in their stepResult, so that the
+// log window's totals come out right) and a non-finite step to the
+// device's guard, which the next step that looks reports. A checkpoint
+// step takes the sums, so that the saved window holds them. Under
+// on_nonfinite: skip every step looks: each step's norm decides.
+func (r *ftRun) gpuLooks() bool {
+	return r.logsAt(r.state.Step+1) || r.savesAt(r.state.Step+1) || r.cfg.OnNonFinite == "skip"
+}
+
+// lookedResult is res completed by what a GPU step that looked took from
+// the device: the sums of its losses (the loss, L2 and, with lambda > 0,
+// L1) and its gradient norm; it refuses a non-finite norm or loss.
+func lookedResult(res stepResult, sums []float64, norm float64) (stepResult, error) {
 	res.loss, res.l2, res.gradNorm = sums[0], sums[1], norm
 	if len(sums) > 2 {
 		res.l1 = sums[2]
