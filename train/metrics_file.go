@@ -48,8 +48,31 @@ func openMetrics(path string, keep, logged int, log io.Writer) (*metricsFile, er
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	var kept bytes.Buffer
-	last, torn, damaged := 0, 0, 0
+	kept, last, damaged := keptLines(old, keep)
+	if damaged > 0 {
+		fmt.Fprintf(log, "warning: %s: damaged lines dropped (not metrics lines, before its end): %d\n", path, damaged)
+	}
+	if keep == 0 {
+		kept, last = kept[:0], 0
+	}
+	if want := min(logged, keep); last < want {
+		fmt.Fprintf(log, "warning: %s ends at step %d, but the run had logged up to step %d when it was checkpointed: the lines between were lost (the file was cut, emptied or damaged), and its curves have a gap there\n", path, last, want)
+	}
+	if err := data.WriteFile(path, kept); err != nil { // atomic: a kill here loses no line
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := trimEventFiles(filepath.Dir(path), keep); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return appendMetrics(path, keep, last)
+}
+
+// keptLines returns the lines of old, a metrics file, with step <= keep,
+// and the last of their steps; damaged counts the lines dropped that are
+// not metrics lines, but for those at its end (a kill's torn last line).
+func keptLines(old []byte, keep int) (kept []byte, last, damaged int) {
+	var buf bytes.Buffer
+	torn := 0
 	for line := range bytes.Lines(old) { // of any length: a line past a scanner's limit must not end the copy
 		line = bytes.TrimRight(line, "\r\n")
 		var m struct {
@@ -63,26 +86,17 @@ func openMetrics(path string, keep, logged int, log io.Writer) (*metricsFile, er
 		if *m.Step > keep {
 			continue // a step past the checkpoint
 		}
-		kept.Write(line)
-		kept.WriteByte('\n')
+		buf.Write(line)
+		buf.WriteByte('\n')
 		last = max(last, *m.Step)
 	}
-	if damaged > 0 {
-		fmt.Fprintf(log, "warning: %s: damaged lines dropped (not metrics lines, before its end): %d\n", path, damaged)
-	}
-	if keep == 0 {
-		kept.Reset()
-		last = 0
-	}
-	if want := min(logged, keep); last < want {
-		fmt.Fprintf(log, "warning: %s ends at step %d, but the run had logged up to step %d when it was checkpointed: the lines between were lost (the file was cut, emptied or damaged), and its curves have a gap there\n", path, last, want)
-	}
-	if err := data.WriteFile(path, kept.Bytes()); err != nil { // atomic: a kill here loses no line
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
-	if err := trimEventFiles(filepath.Dir(path), keep); err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
+	return buf.Bytes(), last, damaged
+}
+
+// appendMetrics opens the metrics file at path, cut back to step keep and
+// ending at step last, for appending, and the TensorBoard event file beside
+// it; a resume (keep > 0) marks there where its session starts.
+func appendMetrics(path string, keep, last int) (*metricsFile, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
