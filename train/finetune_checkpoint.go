@@ -131,17 +131,8 @@ func (r *ftRun) save() error {
 	if err := r.metrics.sync(); err != nil {
 		return err
 	}
-	if r.winOnGPU {
-		// Stopped after a step that left its sums on the GPU (only steps
-		// that log or checkpoint take them): the window takes them, so that
-		// the first line after a resume averages every step since the last.
-		sums, err := r.graphs.gpu.window(true, 1)
-		if err != nil {
-			return err
-		}
-		w := &r.state.Window
-		w.Loss, w.L2, w.L1 = w.Loss+sums[0], w.L2+sums[1], w.L1+sums[2]
-		r.winOnGPU = false
+	if err := r.takeGPUWindow(); err != nil {
+		return err
 	}
 	st := r.state
 	st.AdamStep = r.optim.Step
@@ -155,25 +146,51 @@ func (r *ftRun) save() error {
 		return err
 	}
 	err = commitDir(r.opt.OutDir, checkpointDir, prevDir, func(tmp string) error {
-		if err := writeTaskModel(tmp, r.model); err != nil {
-			return err
-		}
-		if err := writeOptimizer(filepath.Join(tmp, optimFile), r.model.params, r.optim); err != nil {
-			return err
-		}
-		if err := data.WriteFile(filepath.Join(tmp, finetuneJobFile), job); err != nil {
-			return err
-		}
-		if st.Files, err = hashFiles(tmp); err != nil {
-			return err
-		}
-		return writeState(filepath.Join(tmp, stateFile), st)
+		return r.writeCheckpoint(tmp, st, job)
 	})
 	if err != nil {
 		return fmt.Errorf("checkpoint at step %d: %w", st.Step, err)
 	}
 	r.savedAt = st.Step + 1
 	return nil
+}
+
+// takeGPUWindow adds to the state's log window the sums of the losses a
+// run stopped after a step that left them on the GPU (only steps that log
+// or checkpoint take them), so that the first line after a resume averages
+// every step since the last.
+func (r *ftRun) takeGPUWindow() error {
+	if !r.winOnGPU {
+		return nil
+	}
+	sums, err := r.graphs.gpu.window(true, 1)
+	if err != nil {
+		return err
+	}
+	w := &r.state.Window
+	w.Loss, w.L2, w.L1 = w.Loss+sums[0], w.L2+sums[1], w.L1+sums[2]
+	r.winOnGPU = false
+	return nil
+}
+
+// writeCheckpoint writes into tmp, the checkpoint directory to be, the
+// model, the optimizer, job, the run's config, and st, its state, with the
+// hashes of the files before it.
+func (r *ftRun) writeCheckpoint(tmp string, st finetuneState, job []byte) error {
+	if err := writeTaskModel(tmp, r.model); err != nil {
+		return err
+	}
+	if err := writeOptimizer(filepath.Join(tmp, optimFile), r.model.params, r.optim); err != nil {
+		return err
+	}
+	if err := data.WriteFile(filepath.Join(tmp, finetuneJobFile), job); err != nil {
+		return err
+	}
+	var err error
+	if st.Files, err = hashFiles(tmp); err != nil {
+		return err
+	}
+	return writeState(filepath.Join(tmp, stateFile), st)
 }
 
 // saveBest writes the current model as DIR/best.
