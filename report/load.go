@@ -124,27 +124,52 @@ func (n *lineNote) add(line int, what func() string) {
 // addLine adds the metrics of line, the file's line number no, to the run:
 // all of them or, on an error, none.
 func (l *loader) addLine(line []byte, no int) error {
+	rec, step, err := decodeRecord(line)
+	if err != nil {
+		return err
+	}
+	values, err := l.recordValues(rec, no)
+	if err != nil {
+		return err
+	}
+	l.addStep(step, no)
+	for k, x := range values {
+		l.run.Series[k] = append(l.run.Series[k], Point{step, x})
+	}
+	l.run.Records++
+	return nil
+}
+
+// decodeRecord decodes line as one JSON object (numbers kept as written)
+// with an integer "step", and returns it and its step.
+func decodeRecord(line []byte) (map[string]any, int64, error) {
 	if line[0] != '{' {
-		return &notObjectError{fmt.Sprintf("it reads %s, not a JSON object", quoteStart(line))}
+		return nil, 0, &notObjectError{fmt.Sprintf("it reads %s, not a JSON object", quoteStart(line))}
 	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var rec map[string]any
 	if err := dec.Decode(&rec); err != nil {
-		return &notObjectError{"not a whole JSON object: " + err.Error()}
+		return nil, 0, &notObjectError{"not a whole JSON object: " + err.Error()}
 	}
 	if dec.More() {
-		return errors.New("more than one JSON value on the line")
+		return nil, 0, errors.New("more than one JSON value on the line")
 	}
 	num, ok := rec["step"].(json.Number)
 	if !ok {
-		return errors.New(`no numeric "step"`)
+		return nil, 0, errors.New(`no numeric "step"`)
 	}
 	f, err := num.Float64()
 	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		return fmt.Errorf("step %s is not an integer", num)
+		return nil, 0, fmt.Errorf("step %s is not an integer", num)
 	}
-	step := int64(f)
+	return rec, int64(f), nil
+}
+
+// recordValues returns the numeric values of rec, the record of line no,
+// but its step. It counts a step gptctl marked skipped, passes over nulls
+// and notes the keys whose values are not numbers.
+func (l *loader) recordValues(rec map[string]any, no int) (map[string]float64, error) {
 	values := map[string]float64{}
 	for k, v := range rec {
 		if k == "step" || v == nil { // null: no value
@@ -166,16 +191,11 @@ func (l *loader) addLine(line []byte, no int) error {
 		}
 		x, err := n.Float64()
 		if err != nil { // only a range error: the decoder has checked the syntax
-			return fmt.Errorf("%q is %s, out of range for a number (the largest is about 1.8e308)", k, n)
+			return nil, fmt.Errorf("%q is %s, out of range for a number (the largest is about 1.8e308)", k, n)
 		}
 		values[k] = x
 	}
-	l.addStep(step, no)
-	for k, x := range values {
-		l.run.Series[k] = append(l.run.Series[k], Point{step, x})
-	}
-	l.run.Records++
-	return nil
+	return values, nil
 }
 
 // addStep notes a line whose step repeats an earlier line's or comes
