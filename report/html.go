@@ -44,39 +44,59 @@ func Render(runs []*Run, outDir string, formats []string) ([]string, error) {
 			return written, err
 		}
 		sec := htmlSection{Title: c.title, Rows: values(runs, labels, c)}
-		for _, f := range []string{"png", "svg"} {
-			if !want[f] && (f != "svg" || !want["html"]) {
-				continue
-			}
-			img, err := encode(p, f)
-			if err != nil {
-				return written, err
-			}
-			if f == "svg" && want["html"] {
-				sec.Image = template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(img))
-			}
-			if want[f] {
-				path := filepath.Join(outDir, c.file+"."+f)
-				if err := data.WriteFile(path, img); err != nil { // atomic: a viewer never reads half a chart
-					return written, fmt.Errorf("report: %w", err)
-				}
-				written = append(written, path)
-			}
+		if written, err = writeChart(p, c, outDir, want, &sec, written); err != nil {
+			return written, err
 		}
 		page.Sections = append(page.Sections, sec)
 	}
 	if want["html"] {
-		path := filepath.Join(outDir, "report.html")
-		var buf bytes.Buffer
-		if err := pageTemplate.Execute(&buf, page); err != nil {
-			return written, fmt.Errorf("report: html: %w", err)
-		}
-		if err := data.WriteFile(path, buf.Bytes()); err != nil {
-			return written, fmt.Errorf("report: %w", err)
+		path, err := writePage(outDir, page)
+		if err != nil {
+			return written, err
 		}
 		written = append(written, path)
 	}
 	return written, replaceManifest(outDir, written)
+}
+
+// writeChart encodes the figure p of chart c in the formats wanted: each
+// of png and svg wanted is written into outDir, its path appended to
+// written, which it returns; the SVG of a report.html wanted goes into
+// sec, inlined.
+func writeChart(p *figure, c chart, outDir string, want map[string]bool, sec *htmlSection, written []string) ([]string, error) {
+	for _, f := range []string{"png", "svg"} {
+		if !want[f] && (f != "svg" || !want["html"]) {
+			continue
+		}
+		img, err := encode(p, f)
+		if err != nil {
+			return written, err
+		}
+		if f == "svg" && want["html"] {
+			sec.Image = template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(img))
+		}
+		if want[f] {
+			path := filepath.Join(outDir, c.file+"."+f)
+			if err := data.WriteFile(path, img); err != nil { // atomic: a viewer never reads half a chart
+				return written, fmt.Errorf("report: %w", err)
+			}
+			written = append(written, path)
+		}
+	}
+	return written, nil
+}
+
+// writePage writes page as outDir/report.html and returns its path.
+func writePage(outDir string, page htmlPage) (string, error) {
+	path := filepath.Join(outDir, "report.html")
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, page); err != nil {
+		return "", fmt.Errorf("report: html: %w", err)
+	}
+	if err := data.WriteFile(path, buf.Bytes()); err != nil {
+		return "", fmt.Errorf("report: %w", err)
+	}
+	return path, nil
 }
 
 // manifestFile lists, in a report's directory, the files the last report
