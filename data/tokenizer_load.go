@@ -258,7 +258,18 @@ func tokenizerJSONDiffers(raw []byte, path, vocabName, mergesName string, tokens
 	case len(f.vocab) != len(tokens):
 		return fmt.Sprintf("%s has %d tokens, %s %d", tj, len(f.vocab), vocabName, len(tokens)), nil
 	}
-	// The first id that differs, so that the message is the same each time.
+	if why := vocabDiffers(f, vocabName, tokens); why != "" {
+		return why, nil
+	}
+	return mergesDiffer(f.merges, mergesName, pairs), nil
+}
+
+// vocabDiffers says where the vocabulary of f, a tokenizer.json of as many
+// tokens, first differs from tokens, read from vocabName: the lowest id
+// that differs, so that the message is the same each time; "" where it
+// does not.
+func vocabDiffers(f *hfBPEFile, vocabName string, tokens []string) string {
+	const tj = CharTokenizerFile
 	found, bad, badTok := false, 0, ""
 	differs := func(e hfVocabEntry) {
 		if (e.id < 0 || e.id >= len(tokens) || tokens[e.id] != e.tok) && (!found || e.id < bad) {
@@ -275,11 +286,17 @@ func tokenizerJSONDiffers(raw []byte, path, vocabName, mergesName string, tokens
 	}
 	switch {
 	case found && (bad < 0 || bad >= len(tokens)):
-		return fmt.Sprintf("%s gives %q id %d, outside the ids 0..%d of %s", tj, badTok, bad, len(tokens)-1, vocabName), nil
+		return fmt.Sprintf("%s gives %q id %d, outside the ids 0..%d of %s", tj, badTok, bad, len(tokens)-1, vocabName)
 	case found:
-		return fmt.Sprintf("id %d is %q in %s, %q in %s", bad, badTok, tj, tokens[bad], vocabName), nil
+		return fmt.Sprintf("id %d is %q in %s, %q in %s", bad, badTok, tj, tokens[bad], vocabName)
 	}
-	merges := f.merges
+	return ""
+}
+
+// mergesDiffer says how merges, a tokenizer.json's, differ from pairs, read
+// from mergesName; "" where they do not.
+func mergesDiffer(merges [][2]string, mergesName string, pairs [][2]string) string {
+	const tj = CharTokenizerFile
 	if len(merges) == len(pairs)-1 {
 		// Hugging Face's converter reads merges.txt as its lines after
 		// the first and before the last: a file without a final newline
@@ -288,12 +305,12 @@ func tokenizerJSONDiffers(raw []byte, path, vocabName, mergesName string, tokens
 		pairs = pairs[:len(merges)]
 	}
 	if len(merges) != len(pairs) {
-		return fmt.Sprintf("%s has %d merges, %s %d", tj, len(merges), mergesName, len(pairs)), nil
+		return fmt.Sprintf("%s has %d merges, %s %d", tj, len(merges), mergesName, len(pairs))
 	}
 	for i := range merges {
 		if merges[i] != pairs[i] {
-			return fmt.Sprintf("merge %d is %q in %s, %q in %s", i+1, merges[i][0]+" "+merges[i][1], tj, pairs[i][0]+" "+pairs[i][1], mergesName), nil
+			return fmt.Sprintf("merge %d is %q in %s, %q in %s", i+1, merges[i][0]+" "+merges[i][1], tj, pairs[i][0]+" "+pairs[i][1], mergesName)
 		}
 	}
-	return "", nil
+	return ""
 }
