@@ -130,6 +130,9 @@ func trainedValFile(cfg Config) string {
 	return ""
 }
 
+// load is loadCorpus into c: the tokenizer (tok, or one built), the
+// training data, then the validation data, refused when they are too short
+// for one window.
 func (c *corpus) load(ctx context.Context, cfg Config, tok data.Tokenizer) error {
 	dataDir, valDir := isDir(cfg.Data), cfg.ValData != "" && isDir(cfg.ValData)
 	valText := ""
@@ -147,18 +150,30 @@ func (c *corpus) load(ctx context.Context, cfg Config, tok data.Tokenizer) error
 	if err := checkShardTokenizers(cfg, tok, dataDir && !ownTok, valDir); err != nil {
 		return err
 	}
-	var err error
-	if dataDir {
-		err = c.train.openCheckedShards(ctx, "data", cfg.Data, []string{"train"}, tok)
-	} else {
-		c.train.mem, err = encodeCorpusContext(ctx, "data", cfg.Data, tok)
-	}
-	if err != nil {
+	if err := c.loadTrain(ctx, cfg.Data, dataDir); err != nil {
 		return err
 	}
 	if err := c.loadVal(ctx, cfg, valText, dataDir, valDir); err != nil {
 		return err
 	}
+	return c.checkWindows(cfg, valText)
+}
+
+// loadTrain sets the training data: the train shards of the directory
+// path (dataDir), else the text corpus path, tokenized.
+func (c *corpus) loadTrain(ctx context.Context, path string, dataDir bool) error {
+	if dataDir {
+		return c.train.openCheckedShards(ctx, "data", path, []string{"train"}, c.tok)
+	}
+	var err error
+	c.train.mem, err = encodeCorpusContext(ctx, "data", path, c.tok)
+	return err
+}
+
+// checkWindows refuses training or validation tokens in memory too few for
+// one window of cfg's sequence length, naming the val_data file valText
+// where it is the one short, else the corpus.
+func (c *corpus) checkWindows(cfg Config, valText string) error {
 	need := int64(cfg.T() + 1) // one window: t inputs and the target after them
 	switch {
 	case c.val.sh == nil && c.val.len() < need && valText != "":
