@@ -93,27 +93,16 @@ const maxRun = 1 << 20
 // an *InputError. fn owns the chunk it is given.
 func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) error {
 	size = max(size, 16)
-	want := size // bytes to hold before looking for a cut
-	if st, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
-		// A file smaller than a chunk is read in one buffer of its size:
-		// a glob of many small files allocated (and the collector
-		// scanned) a whole chunk's buffer for each. Any cut point is a
-		// chunk's end, so a file that grew since is read as correctly.
-		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() < int64(size) {
-			want = max(int(fi.Size())+1, 16) // + 1: the read that finds the end
-		}
-	}
+	want := firstRead(r, size) // bytes to hold before looking for a cut
 	buf := make([]byte, 0, want)
 	for first := true; ; first = false {
 		buf = slices.Grow(buf, want-len(buf))
 		n, err := io.ReadFull(r, buf[len(buf):want])
 		buf = buf[:len(buf)+n]
 		if first {
-			if note := WideNote(buf); note != "" {
-				return &InputError{errors.New("the text " + note)}
-			}
-			if bytes.HasPrefix(buf, bom) {
-				buf = buf[:copy(buf, buf[len(bom):])]
+			var wide error
+			if buf, wide = textStart(buf); wide != nil {
+				return wide
 			}
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -142,6 +131,32 @@ func ReadChunks(r io.Reader, size int, cuts Cuts, fn func(chunk string) error) e
 			want = min(2*want, max(size, maxRun)) // the rest is shorter than that: it was cut
 		}
 	}
+}
+
+// firstRead is how many bytes ReadChunks reads of r before it looks for a
+// cut: size, or less for a file smaller than a chunk, read in one buffer
+// of its size (a glob of many small files allocated, and the collector
+// scanned, a whole chunk's buffer for each). Any cut point is a chunk's
+// end, so a file that grew since is read as correctly.
+func firstRead(r io.Reader, size int) int {
+	if st, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() < int64(size) {
+			return max(int(fi.Size())+1, 16) // + 1: the read that finds the end
+		}
+	}
+	return size
+}
+
+// textStart checks the start of a text, buf: a UTF-16 or UTF-32 text is an
+// *InputError; a leading byte order mark is dropped, in place.
+func textStart(buf []byte) ([]byte, error) {
+	if note := WideNote(buf); note != "" {
+		return buf, &InputError{errors.New("the text " + note)}
+	}
+	if bytes.HasPrefix(buf, bom) {
+		buf = buf[:copy(buf, buf[len(bom):])]
+	}
+	return buf, nil
 }
 
 // encodePieces appends the ids of text to dst, encoded in pieces of about
