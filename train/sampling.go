@@ -114,44 +114,7 @@ func nucleus(cand []int, probs []float64, mass, topP float64) int {
 // probability by partitioning, in expected linear time, rather than
 // sorting: a flat distribution's nucleus is most of the vocabulary.
 func nucleusIDs(probs []float64, sum, topP float64) []int {
-	target := topP * sum
-	vals := slices.Clone(probs)
-	thr, ties := 0.0, len(probs) // the threshold, and how many ids equal to it are in
-	above := 0.0                 // the mass of the ids above every value in vals
-	for len(vals) > 0 {
-		pivot := vals[len(vals)/2]
-		// vals[:lt] > pivot, vals[lt:gt] == pivot, vals[gt:] < pivot
-		lt, i, gt := 0, 0, len(vals)
-		for i < gt {
-			switch v := vals[i]; {
-			case v > pivot:
-				vals[lt], vals[i] = v, vals[lt]
-				lt, i = lt+1, i+1
-			case v < pivot:
-				gt--
-				vals[gt], vals[i] = v, vals[gt]
-			default:
-				i++
-			}
-		}
-		var hi float64
-		for _, v := range vals[:lt] {
-			hi += v
-		}
-		switch eq := pivot * float64(gt-lt); {
-		case above+hi >= target:
-			vals = vals[:lt]
-			continue
-		case above+hi+eq >= target && pivot > 0:
-			thr = pivot
-			ties = min(gt-lt, max(1, int(math.Ceil((target-above-hi)/pivot))))
-		default:
-			above += hi + eq
-			vals = vals[gt:]
-			continue
-		}
-		break
-	}
+	thr, ties := nucleusThreshold(slices.Clone(probs), topP*sum)
 	var cand []int
 	for id, p := range probs {
 		switch {
@@ -163,6 +126,52 @@ func nucleusIDs(probs []float64, sum, topP float64) []int {
 		}
 	}
 	return cand
+}
+
+// nucleusThreshold selects, in vals (a copy of the probabilities, which it
+// reorders), the probability thr of the last id the nucleus takes to
+// reach the mass target, and how many of the ids equal to it it takes
+// (ties); thr is 0, ties len(vals), where the mass falls short.
+func nucleusThreshold(vals []float64, target float64) (thr float64, ties int) {
+	all := len(vals)
+	above := 0.0 // the mass of the ids above every value in vals
+	for len(vals) > 0 {
+		pivot := vals[len(vals)/2]
+		lt, gt := partition3(vals, pivot)
+		var hi float64
+		for _, v := range vals[:lt] {
+			hi += v
+		}
+		switch eq := pivot * float64(gt-lt); {
+		case above+hi >= target:
+			vals = vals[:lt]
+		case above+hi+eq >= target && pivot > 0:
+			return pivot, min(gt-lt, max(1, int(math.Ceil((target-above-hi)/pivot))))
+		default:
+			above += hi + eq
+			vals = vals[gt:]
+		}
+	}
+	return 0, all
+}
+
+// partition3 reorders vals around pivot, one of them, so that vals[:lt] >
+// pivot, vals[lt:gt] == pivot and vals[gt:] < pivot.
+func partition3(vals []float64, pivot float64) (lt, gt int) {
+	lt, i, gt := 0, 0, len(vals)
+	for i < gt {
+		switch v := vals[i]; {
+		case v > pivot:
+			vals[lt], vals[i] = v, vals[lt]
+			lt, i = lt+1, i+1
+		case v < pivot:
+			gt--
+			vals[gt], vals[i] = v, vals[gt]
+		default:
+			i++
+		}
+	}
+	return lt, gt
 }
 
 // topIDs returns the ids of the k largest probs, the largest first (equal
