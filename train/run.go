@@ -212,39 +212,55 @@ func claim(cfg Config, opt Options) (device string, unlock func(), created strin
 	if unlock, err = lockRunDir(opt.OutDir); err != nil {
 		return "", nil, "", err
 	}
+	if err := readyRunDir(opt); err != nil {
+		unlock()
+		return "", nil, "", err
+	}
+	return device, unlock, created, nil
+}
+
+// readyRunDir readies the run directory opt.OutDir, locked, for the run:
+// it refuses a data prepare's shard directory or, for a new run, one that
+// holds a run, and it finishes or removes what a killed job left.
+func readyRunDir(opt Options) error {
 	if !opt.Resume { // after the lock: see data's lockOutDir
 		if sign := data.PrepareSign(opt.OutDir); sign != "" {
-			unlock()
-			return "", nil, "", inputErrorf("--out %s is a data prepare's shard directory (%s), which a run's files would be mixed in with: choose another --out for the run (the shard directory is for data: or --data)", opt.OutDir, sign)
+			return inputErrorf("--out %s is a data prepare's shard directory (%s), which a run's files would be mixed in with: choose another --out for the run (the shard directory is for data: or --data)", opt.OutDir, sign)
 		}
 	}
 	for _, name := range []string{bestDir, prevDir} { // a kill in the middle of their swaps
 		if err := recoverDir(opt.OutDir, name); err != nil {
-			unlock()
-			return "", nil, "", fmt.Errorf("run directory: %w", err)
+			return fmt.Errorf("run directory: %w", err)
 		}
 	}
-	// Files of the run's own that a killed job was writing atomically
-	// (data.WriteFile's .NAME.tmp-*): no other job writes them while the
-	// lock is held (a predict --out into the directory takes no lock, so
-	// only the run's names go).
+	if err := removeStaleFiles(opt.OutDir); err != nil {
+		return err
+	}
+	if held := HeldRun(opt.OutDir); !opt.Resume && held != "" { // a new run would write over it
+		return inputErrorf("run directory %s already holds a run (it has %s): --resume continues it; to start again, remove it or choose another --out", opt.OutDir, held)
+	}
+	return nil
+}
+
+// removeStaleFiles removes from the locked run directory dir the files of
+// the run's own that a killed job was writing atomically (data.WriteFile's
+// .NAME.tmp-*: no other job writes them while the lock is held; a predict
+// --out into the directory takes no lock, so only the run's names go) and
+// commitDir's half-written directories. It refuses a directory where the
+// run writes a file.
+func removeStaleFiles(dir string) error {
 	for _, name := range []string{metricsName, summaryFile, jobFile, finetuneJobFile} {
-		stale, _ := data.FilesIn(opt.OutDir, func(f string) bool { return strings.HasPrefix(f, "."+name+".tmp-") })
+		stale, _ := data.FilesIn(dir, func(f string) bool { return strings.HasPrefix(f, "."+name+".tmp-") })
 		for _, f := range stale {
 			os.Remove(f)
 		}
 		// Found now, not when the run ends and writes its summary.
-		if fi, err := os.Stat(filepath.Join(opt.OutDir, name)); err == nil && fi.IsDir() {
-			unlock()
-			return "", nil, "", inputErrorf("run directory %s: %s is a directory, where the run writes a file of that name: remove or rename it", opt.OutDir, name)
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.IsDir() {
+			return inputErrorf("run directory %s: %s is a directory, where the run writes a file of that name: remove or rename it", dir, name)
 		}
 	}
 	for _, name := range []string{bestDir, checkpointDir} { // commitDir's, half-written
-		os.RemoveAll(filepath.Join(opt.OutDir, "."+name+".tmp"))
+		os.RemoveAll(filepath.Join(dir, "."+name+".tmp"))
 	}
-	if held := HeldRun(opt.OutDir); !opt.Resume && held != "" { // a new run would write over it
-		unlock()
-		return "", nil, "", inputErrorf("run directory %s already holds a run (it has %s): --resume continues it; to start again, remove it or choose another --out", opt.OutDir, held)
-	}
-	return device, unlock, created, nil
+	return nil
 }
