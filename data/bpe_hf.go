@@ -3,14 +3,16 @@ package data
 // Hugging Face's tokenizer.json: the one-file form of a tokenizer, which
 // many model directories ship instead of vocab.json and merges.txt. gptctl
 // reads the byte-level BPE kind (GPT-2's): model.vocab, model.merges (as
-// "left right" strings or [left, right] pairs) and added tokens.
+// "left right" strings or [left, right] pairs) and added tokens. The
+// model's "type" may be missing, as in the files of tokenizers releases
+// that did not write it (GPT-2's and openai-gpt's on the Hugging Face hub):
+// see modelType.
 
 import (
 	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
 	"strings"
 )
@@ -18,7 +20,7 @@ import (
 type hfTokenizerFile struct {
 	Model *struct {
 		Type   string          `json:"type"`
-		Vocab  map[string]int  `json:"vocab"`
+		Vocab  json.RawMessage `json:"vocab"` // a BPE's token: id object; a Unigram's list
 		Merges json.RawMessage `json:"merges"`
 		// Settings that change the ids; gptctl reads their defaults only.
 		Dropout                 *float64 `json:"dropout"`
@@ -54,21 +56,18 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
 	}
+	vocab, err := bpeVocab(&f, path)
+	if err != nil {
+		return nil, err
+	}
 	if n := string(bytes.TrimSpace(f.Normalizer)); n != "" && n != "null" {
 		return nil, fmt.Errorf("tokenizer %s: it has a normalizer (%.60s), which gptctl does not apply: remove it if the text needs none, or use a tokenizer without one", path, n)
 	}
 	if err := offsetsOnly(f.PostProcessor, path); err != nil {
 		return nil, err
 	}
-	if tok, err := charOrByteHF(&f, path); tok != nil || err != nil {
+	if tok, err := charOrByteHF(&f, vocab, path); tok != nil || err != nil {
 		return tok, err
-	}
-	if f.Model == nil || f.Model.Type != "BPE" {
-		typ := ""
-		if f.Model != nil {
-			typ = f.Model.Type
-		}
-		return nil, fmt.Errorf("tokenizer %s: model type %q: gptctl reads byte-level BPE (GPT-2's kind) only", path, typ)
 	}
 	pairs, err := hfMerges(f.Model.Merges, path)
 	if err != nil {
@@ -77,11 +76,7 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 	if err := gpt2Kind(&f, len(pairs) > 0, path); err != nil {
 		return nil, err
 	}
-	if f.Model.Vocab == nil {
-		return nil, fmt.Errorf("tokenizer %s: model.vocab is missing", path)
-	}
-	vocab := maps.Clone(f.Model.Vocab)
-	for _, a := range f.AddedTokens { // usually in vocab already (<|endoftext|>)
+	for _, a := range f.AddedTokens { // usually in vocab already (<|endoftext|>); vocab is this call's own
 		if a.Special != nil && !*a.Special {
 			return nil, fmt.Errorf("tokenizer %s: added token %q is not special: Hugging Face's tokenizers find it in ordinary text, gptctl only where special tokens are asked for, so the two would encode text differently: mark it \"special\": true if it should appear only where asked, or use a tokenizer without it", path, a.Content)
 		}
@@ -95,6 +90,58 @@ func loadHFTokenizerJSON(raw []byte, path string) (Tokenizer, error) {
 		return nil, err
 	}
 	return gpt2BPE(visible, pairs, path+" (model.vocab)", path+" (model.merges)")
+}
+
+// modelType is the type of a tokenizer.json's model: what its "type" says
+// or, where it says none, "BPE" for a model with a vocab object and merges,
+// which the tokenizers library reads as a BPE (its reading of an untyped
+// model tries BPE first, and a BPE needs both), and "" for any other.
+func modelType(typ string, vocab, merges json.RawMessage) string {
+	if typ != "" {
+		return typ
+	}
+	v, m := bytes.TrimSpace(vocab), bytes.TrimSpace(merges)
+	if len(v) > 0 && v[0] == '{' && len(m) > 0 && string(m) != "null" {
+		return "BPE"
+	}
+	return ""
+}
+
+// untypedNotBPE says why a model without "type" is not read as a BPE.
+const untypedNotBPE = `has no "type", and without a vocab object and merges it is not a BPE (the tokenizers library reads it as a WordPiece, WordLevel or Unigram model)`
+
+// bpeVocab refuses a tokenizer.json (read from path) whose model is not a
+// BPE, or is GPT-1's kind (words ending with </w>, split by another
+// pre-tokenizer than ByteLevel), which gptctl reads from vocab.json and
+// merges.txt only; it returns the model's vocabulary.
+func bpeVocab(f *hfTokenizerFile, path string) (map[string]int, error) {
+	if f.Model == nil {
+		return nil, fmt.Errorf("tokenizer %s: no model: gptctl reads byte-level BPE (GPT-2's kind) only", path)
+	}
+	m := f.Model
+	switch modelType(m.Type, m.Vocab, m.Merges) {
+	case "BPE":
+	case "":
+		return nil, fmt.Errorf("tokenizer %s: model %s: gptctl reads byte-level BPE (GPT-2's kind) only", path, untypedNotBPE)
+	default:
+		return nil, fmt.Errorf("tokenizer %s: model type %q: gptctl reads byte-level BPE (GPT-2's kind) only", path, m.Type)
+	}
+	var pre struct {
+		Type string `json:"type"`
+	}
+	json.Unmarshal(f.PreTokenizer, &pre) // none, or not an object: gpt2Kind says so
+	if m.EndOfWordSuffix != nil && *m.EndOfWordSuffix == gpt1WordEnd && pre.Type != "ByteLevel" {
+		return nil, fmt.Errorf("tokenizer %s: a BPE whose words end with %s, GPT-1's kind (openai-gpt's), which gptctl reads from %s and %s, not from %s alone: put those two files of the model's tokenizer beside it",
+			path, gpt1WordEnd, hfVocabFile, hfMergesFile, CharTokenizerFile)
+	}
+	if v := bytes.TrimSpace(m.Vocab); len(v) == 0 || string(v) == "null" {
+		return nil, fmt.Errorf("tokenizer %s: model.vocab is missing", path)
+	}
+	var vocab map[string]int
+	if err := json.Unmarshal(m.Vocab, &vocab); err != nil {
+		return nil, fmt.Errorf("tokenizer %s: model.vocab: %w", path, JSONError(err))
+	}
+	return vocab, nil
 }
 
 // offsetsOnly refuses a post_processor that adds tokens to an encoding

@@ -134,11 +134,12 @@ func (ByteTokenizer) SaveHF(dir string, maxLen int) error {
 	return writeFastTokenizerConfig(dir, maxLen)
 }
 
-// charOrByteHF returns the char or byte tokenizer that f (read from path)
-// describes, or nil when f is some other BPE: one with merges or added
-// tokens, or a byte-level one other than the 256 bytes in byte order.
-func charOrByteHF(f *hfTokenizerFile, path string) (Tokenizer, error) {
-	if f.Model == nil || f.Model.Type != "BPE" || len(f.AddedTokens) > 0 {
+// charOrByteHF returns the char or byte tokenizer that f (read from path),
+// a BPE of the given vocabulary, describes, or nil when f is some other
+// BPE: one with merges or added tokens, or a byte-level one other than the
+// 256 bytes in byte order.
+func charOrByteHF(f *hfTokenizerFile, vocab map[string]int, path string) (Tokenizer, error) {
+	if len(f.AddedTokens) > 0 {
 		return nil, nil
 	}
 	var merges []json.RawMessage
@@ -147,10 +148,10 @@ func charOrByteHF(f *hfTokenizerFile, path string) (Tokenizer, error) {
 	}
 	// chars is the vocabulary in id order, if it is single characters
 	// numbered 0..n-1.
-	chars := make([]rune, len(f.Model.Vocab))
+	chars := make([]rune, len(vocab))
 	seen := make([]bool, len(chars))
 	var bad string
-	for tok, id := range f.Model.Vocab {
+	for tok, id := range vocab {
 		r, n := utf8.DecodeRuneInString(tok)
 		switch {
 		case n == 0 || n != len(tok) || r == utf8.RuneError && n == 1:
@@ -189,8 +190,8 @@ func charOrByteHF(f *hfTokenizerFile, path string) (Tokenizer, error) {
 // hfBPEFile is what a tokenizer.json says of a BPE: its model's type,
 // vocabulary and merges, and its added tokens.
 type hfBPEFile struct {
-	old    bool // no "model" object: gptctl's earlier char or byte file
-	typ    string
+	old    bool   // no "model" object: gptctl's earlier char or byte file
+	typ    string // see modelType: "" for an untyped model that is not a BPE
 	vocab  []hfVocabEntry
 	merges [][2]string
 	added  []hfVocabEntry
@@ -222,9 +223,9 @@ func readHFBPEFile(raw []byte, path string) (*hfBPEFile, error) {
 	if j.Model == nil {
 		return &hfBPEFile{old: true}, nil
 	}
-	f := &hfBPEFile{typ: j.Model.Type}
-	if f.typ != "BPE" && f.typ != "" {
-		return f, nil // not a BPE, which the caller says: its vocabulary has another form
+	f := &hfBPEFile{typ: modelType(j.Model.Type, j.Model.Vocab, j.Model.Merges)}
+	if f.typ != "BPE" {
+		return f, nil // not a BPE, which the caller says: its vocabulary may have another form
 	}
 	var vocab map[string]int
 	if len(j.Model.Vocab) > 0 {

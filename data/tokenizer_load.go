@@ -1,7 +1,6 @@
 package data
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -253,8 +252,10 @@ func tokenizerJSONDiffers(raw []byte, path, vocabName, mergesName string, tokens
 	switch {
 	case f.old:
 		return fmt.Sprintf("%s is gptctl's char or byte tokenizer, the others a BPE", tj), nil
+	case f.typ == "":
+		return fmt.Sprintf("%s's model %s", tj, untypedNotBPE), nil
 	case f.typ != "BPE":
-		return fmt.Sprintf("%s is a %s model, not a BPE", tj, cmp.Or(f.typ, "(untyped)")), nil
+		return fmt.Sprintf("%s is a %s model, not a BPE", tj, f.typ), nil
 	case len(f.vocab) != len(tokens):
 		return fmt.Sprintf("%s has %d tokens, %s %d", tj, len(f.vocab), vocabName, len(tokens)), nil
 	}
