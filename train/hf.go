@@ -39,41 +39,57 @@ type hfConfig struct {
 
 // ReadHFConfig reads a Hugging Face config.json into a model config.
 func ReadHFConfig(path string) (graph.Config, error) {
+	c, _, err := readHFConfig(path)
+	return c, err
+}
+
+// readHFConfig is ReadHFConfig, also returning the sizes the file leaves
+// out, which took Hugging Face's defaults.
+func readHFConfig(path string) (graph.Config, []hfDefault, error) {
 	var c graph.Config
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return c, fmt.Errorf("model config: %w", err)
+		return c, nil, fmt.Errorf("model config: %w", err)
 	}
 	var h hfConfig
 	if err := json.Unmarshal(b, &h); err != nil {
-		return c, fmt.Errorf("model config %s: %w", path, data.JSONError(err))
+		return c, nil, fmt.Errorf("model config %s: %w", path, data.JSONError(err))
 	}
 	if c.Arch, err = h.arch(path); err != nil {
-		return c, err
+		return c, nil, err
 	}
 	if c.GELU, err = h.gelu(c.Arch, path); err != nil {
-		return c, err
+		return c, nil, err
 	}
 	var keys map[string]json.RawMessage // those the file has
 	json.Unmarshal(b, &keys)
-	if err := h.aliases(keys); err != nil {
-		return c, fmt.Errorf("model config %s: %w", path, err)
+	if err := nullSizes(keys); err != nil {
+		return c, nil, fmt.Errorf("model config %s: %w", path, err)
 	}
-	h.setShape(&c, keys)
+	if err := h.aliases(keys); err != nil {
+		return c, nil, fmt.Errorf("model config %s: %w", path, err)
+	}
+	defaults := h.setShape(&c, keys)
 	if unsupported := h.unsupported(c.NEmbd); len(unsupported) > 0 {
-		return c, fmt.Errorf("model config %s: not supported: %s", path, strings.Join(unsupported, "; "))
+		return c, defaults, fmt.Errorf("model config %s: not supported: %s", path, strings.Join(unsupported, "; "))
 	}
 	if err := c.Validate(); err != nil {
 		msg := err.Error()
 		if keys["n_positions"] != nil { // the file's name for the context
 			msg = strings.ReplaceAll(msg, "n_ctx", "n_positions")
 		}
-		return c, fmt.Errorf("model config %s: %s", path, msg)
+		var named []hfDefault // the defaults the message is about
+		for _, d := range defaults {
+			if strings.Contains(msg, d.key) {
+				named = append(named, d)
+			}
+		}
+		return c, defaults, fmt.Errorf("model config %s: %s%s", path, msg, defaultsNote(named))
 	}
 	if c.VocabSize <= 0 {
-		return c, fmt.Errorf("model config %s: vocab_size %d must be positive", path, c.VocabSize)
+		return c, defaults, fmt.Errorf("model config %s: vocab_size %d must be positive", path, c.VocabSize)
 	}
-	return c, nil
+	return c, defaults, nil
 }
 
 // arch is the gptctl architecture of the config's model_type; path names

@@ -4,10 +4,12 @@ package train
 // aliases, and Hugging Face's defaults for those it leaves out.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"gptctl/graph"
 )
@@ -46,14 +48,16 @@ func (h *hfConfig) aliases(keys map[string]json.RawMessage) error {
 // takes the default of Hugging Face's config class for the model_type, as
 // its loader does (GPT2Config: 50,257 tokens, 1,024 positions;
 // OpenAIGPTConfig: 40,478 and 512; both 768 wide, 12 layers of 12 heads),
-// and the epsilon 1e-5; the weights' shapes are checked against them. The
-// context may also be n_ctx, which older GPT-2 configs wrote beside
-// n_positions (Hugging Face now ignores it). Dropout stays 0 when absent.
-func (h hfConfig) setShape(c *graph.Config, keys map[string]json.RawMessage) {
+// and the epsilon 1e-5; the weights' shapes are checked against them, and
+// setShape returns those defaults for the errors to name. The context may
+// also be n_ctx, which older GPT-2 configs wrote beside n_positions
+// (Hugging Face now ignores it). Dropout stays 0 when absent.
+func (h hfConfig) setShape(c *graph.Config, keys map[string]json.RawMessage) []hfDefault {
 	c.VocabSize, c.NCtx, c.NEmbd, c.NLayer, c.NHead = h.VocabSize, h.NPositions, h.NEmbd, h.NLayer, h.NHead
 	if keys["n_positions"] == nil {
 		c.NCtx = h.NCtx
 	}
+	var defaults []hfDefault
 	vocab, ctx := 50257, 1024
 	if c.Arch == "gpt1" {
 		vocab, ctx = 40478, 512
@@ -65,10 +69,12 @@ func (h hfConfig) setShape(c *graph.Config, keys map[string]json.RawMessage) {
 	}{{"vocab_size", &c.VocabSize, vocab}, {"n_embd", &c.NEmbd, 768}, {"n_layer", &c.NLayer, 12}, {"n_head", &c.NHead, 12}} {
 		if keys[d.key] == nil {
 			*d.v = d.def
+			defaults = append(defaults, hfDefault{d.key, d.def})
 		}
 	}
 	if keys["n_positions"] == nil && keys["n_ctx"] == nil {
 		c.NCtx = ctx
+		defaults = append(defaults, hfDefault{"n_positions", ctx})
 	}
 	c.LNEps = 1e-5
 	if h.LNEps != nil {
@@ -77,4 +83,57 @@ func (h hfConfig) setShape(c *graph.Config, keys map[string]json.RawMessage) {
 	if h.EmbdPdrop != nil {
 		c.Dropout = float32(*h.EmbdPdrop)
 	}
+	return defaults
+}
+
+// hfDefault is a size config.json leaves out (key, its name there) and
+// Hugging Face's default, which it took.
+type hfDefault struct {
+	key string
+	v   int
+}
+
+// defaultsNote says, for an error about a model that took the sizes ds
+// by default, that they were absent: " (n_embd is absent from config.json,
+// so Hugging Face's default 768 was used: add the model's n_embd to
+// config.json)", or "" for none.
+func defaultsNote(ds []hfDefault) string {
+	if len(ds) == 0 {
+		return ""
+	}
+	said, keys := make([]string, len(ds)), make([]string, len(ds))
+	for i, d := range ds {
+		said[i] = fmt.Sprintf("%s is absent from config.json, so Hugging Face's default %d was used", d.key, d.v)
+		keys[i] = d.key
+	}
+	return fmt.Sprintf(" (%s: add the model's %s to config.json)", strings.Join(said, "; "), strings.Join(keys, " and "))
+}
+
+// hfSizeKeys are the keys, and their aliases, that give a size.
+var hfSizeKeys = []string{"vocab_size", "n_positions", "n_ctx", "n_embd", "n_layer", "n_head",
+	"max_position_embeddings", "hidden_size", "num_hidden_layers", "num_attention_heads"}
+
+// nullSizes refuses sizes config.json gives as null (keys are those it
+// has), which no model has and which would otherwise read as 0; n_ctx,
+// which Hugging Face ignores, counts as absent when null, and is deleted
+// from keys.
+func nullSizes(keys map[string]json.RawMessage) error {
+	var null []string
+	for _, k := range hfSizeKeys {
+		if raw, ok := keys[k]; !ok || string(bytes.TrimSpace(raw)) != "null" {
+			continue
+		}
+		if k == "n_ctx" {
+			delete(keys, k)
+			continue
+		}
+		null = append(null, k)
+	}
+	switch len(null) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("%s is null: set it to the model's size, a positive integer", null[0])
+	}
+	return fmt.Errorf("%s are null: set them to the model's sizes, positive integers", strings.Join(null, ", "))
 }

@@ -175,6 +175,87 @@ func TestLoadModelErrors(t *testing.T) {
 	}
 }
 
+// rewriteConfig applies edit to the config.json of the model directory dir.
+func rewriteConfig(t *testing.T, dir string, edit func(map[string]any)) {
+	t.Helper()
+	path := filepath.Join(dir, "config.json")
+	var m map[string]any
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	edit(m)
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, b, 0o644)
+}
+
+// Weights that do not fit the sizes config.json leaves out, which take
+// Hugging Face's defaults, are refused saying those sizes were absent and
+// which defaults were used; other errors, such as a missing weights file,
+// say nothing of them.
+func TestLoadModelNamesDefaultedSizes(t *testing.T) {
+	for _, c := range []struct {
+		drop []string
+		want []string
+	}{
+		{[]string{"n_embd"}, []string{`"h.0.attn.c_attn.weight" has shape [12 36], the model needs [768 2304]`,
+			"(n_embd is absent from config.json, so Hugging Face's default 768 was used: add the model's n_embd to config.json)"}},
+		{[]string{"n_layer"}, []string{`missing tensor "h.2.ln_1.weight" [12]`,
+			"(n_layer is absent from config.json, so Hugging Face's default 12 was used: add the model's n_layer to config.json)"}},
+		{[]string{"n_layer", "n_positions", "n_ctx"}, []string{`"wpe.weight" has shape [8 12], the model needs [1024 12]`,
+			"(n_layer is absent from config.json, so Hugging Face's default 12 was used; n_positions is absent from config.json, so Hugging Face's default 1024 was used: add the model's n_layer and n_positions to config.json)"}},
+	} {
+		dir, _ := hfModelDir(t, "gpt2", func(n string) string { return n })
+		rewriteConfig(t, dir, func(m map[string]any) {
+			for _, k := range c.drop {
+				delete(m, k)
+			}
+		})
+		_, _, err := LoadModel(dir)
+		for _, want := range c.want {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("config.json without %v: %v, want an error containing %q", c.drop, err, want)
+			}
+		}
+		os.Remove(filepath.Join(dir, "model.safetensors"))
+		if _, _, err := LoadModel(dir); err == nil || strings.Contains(err.Error(), "absent") {
+			t.Errorf("config.json without %v, no weights: %v, want the file missing and nothing of the defaults", c.drop, err)
+		}
+	}
+	// A default that fails the config's own checks is named there too.
+	path := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(path, []byte(`{"model_type":"gpt2","vocab_size":11,"n_positions":8,"n_layer":2,"n_head":5}`), 0o644)
+	want := "n_embd 768 is not divisible by n_head 5 (n_embd is absent from config.json, so Hugging Face's default 768 was used: add the model's n_embd to config.json)"
+	if _, err := ReadHFConfig(path); err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("no n_embd, n_head 5: %v, want an error ending %q", err, want)
+	}
+}
+
+// A size given as null is refused as null, not read as 0; n_ctx, which
+// Hugging Face ignores, counts as absent when null.
+func TestHFConfigNullSizes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	const base = `{"model_type":"gpt2","vocab_size":11,"n_embd":12,"n_layer":2,"n_head":3`
+	for _, c := range []struct{ json, want string }{
+		{base + `,"n_positions":null,"n_ctx":8}`, "n_positions is null: set it to the model's size, a positive integer"},
+		{base + `,"max_position_embeddings":null}`, "max_position_embeddings is null"},
+		{`{"model_type":"gpt2","vocab_size":11,"n_embd":null,"n_layer":null,"n_head":3,"n_positions":8}`, "n_embd, n_layer are null: set them to the model's sizes"},
+	} {
+		os.WriteFile(path, []byte(c.json), 0o644)
+		if _, err := ReadHFConfig(path); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", c.json, err, c.want)
+		}
+	}
+	for json, ctx := range map[string]int{base + `,"n_positions":8,"n_ctx":null}`: 8, base + `,"n_ctx":null}`: 1024} {
+		os.WriteFile(path, []byte(json), 0o644)
+		if got, err := ReadHFConfig(path); err != nil || got.NCtx != ctx {
+			t.Errorf("%s: context %d (%v), want %d", json, got.NCtx, err, ctx)
+		}
+	}
+}
+
 // A bad context length is named as the file names it: n_positions, or
 // n_ctx in the older configs that write it so.
 func TestHFConfigNamesItsKeys(t *testing.T) {

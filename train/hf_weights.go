@@ -119,10 +119,16 @@ func setWeights(p *graph.Params, st *data.SafeTensors, path string) error {
 		errs = append(errs, tiedHead(p, st.Tensors[head], head)...)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("weights %s: %w", path, summarize(errs, 3))
+		return mismatchError{fmt.Errorf("weights %s: %w", path, summarize(errs, 3))}
 	}
 	return nil
 }
+
+// mismatchError is setWeights's error: the file's tensors do not fit the
+// model the config describes.
+type mismatchError struct{ error }
+
+func (e mismatchError) Unwrap() error { return e.error }
 
 // lmHeadName is the output layer's tensor in Hugging Face's LM-head models.
 const lmHeadName = "lm_head.weight"

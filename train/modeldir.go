@@ -158,7 +158,7 @@ func LoadModel(dir string) (*graph.Params, data.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := ReadHFConfig(filepath.Join(md, "config.json"))
+	cfg, defaults, err := readHFConfig(filepath.Join(md, "config.json"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -179,6 +179,9 @@ func LoadModel(dir string) (*graph.Params, data.Tokenizer, error) {
 		err = LoadWeights(p, single) // says the file is missing
 	}
 	if err != nil {
+		if errors.As(err, &mismatchError{}) { // the sizes config.json left out may be why
+			err = fmt.Errorf("%w%s", err, defaultsNote(defaults))
+		}
 		return nil, nil, fmt.Errorf("model %s: %w", md, err)
 	}
 	tok, err := data.LoadTokenizer(md)
