@@ -13,11 +13,13 @@ import (
 // lower-cases every spaCy token before BPE. gpt1Words reproduces
 // text_standardize exactly and approximates the rest:
 //
-//   - ftfy: HTML entities are unescaped (gpt1Unescape), curly quotes are
-//     straightened, "\r\n", "\r", U+2028, U+2029 and U+0085 become "\n",
-//     full-width ASCII becomes ASCII, the ligatures ﬀ ﬁ ﬂ ﬃ ﬄ are spelt out
-//     and the control characters ftfy removes are removed (gpt1Control). No
-//     mojibake repair and no NFC normalisation.
+//   - ftfy 5: HTML entities are unescaped (gpt1Unescape), terminal escapes
+//     removed, curly quotes and U+02BC straightened, "\r\n", "\r", U+2028,
+//     U+2029 and U+0085 become "\n", full-width and half-width forms their
+//     NFKC form (gpt1Width), Latin ligatures and digraphs (ﬁ, ĳ, ǆ ...) are
+//     spelt out and the control characters ftfy removes are removed
+//     (gpt1Control). No mojibake repair (fix_encoding) and no NFC
+//     normalisation.
 //   - spaCy: text is split on whitespace ("\n" is a token of its own); from
 //     each chunk the prefixes " ' ( [ { < $ £ € ¥ # & * ~ ` and the suffixes
 //     ... ' " ) ] } > % , ; : ! ? 's 'm 'd 're 've 'll n't are split off
@@ -32,19 +34,58 @@ import (
 // gpt1Fix is the part of ftfy.fix_text that gpt1Words reproduces.
 var gpt1Fix = strings.NewReplacer(
 	"\r\n", "\n", "\r", "\n", "\u2028", "\n", "\u2029", "\n", "\u0085", "\n",
-	"\u2018", "'", "\u2019", "'", "\u201a", "'", "\u201b", "'",
+	"\u02bc", "'", "\u2018", "'", "\u2019", "'", "\u201a", "'", "\u201b", "'",
 	"\u201c", `"`, "\u201d", `"`, "\u201e", `"`, "\u201f", `"`,
-	"ﬀ", "ff", "ﬁ", "fi", "ﬂ", "fl", "ﬃ", "ffi", "ﬄ", "ffl",
+	// fix_latin_ligatures (ŉ is ʼn, whose ʼ uncurl_quotes then straightens)
+	"Ĳ", "IJ", "ĳ", "ij", "ŉ", "'n", "Ǳ", "DZ", "ǲ", "Dz", "ǳ", "dz",
+	"Ǆ", "DŽ", "ǅ", "Dž", "ǆ", "dž", "Ǉ", "LJ", "ǈ", "Lj", "ǉ", "lj",
+	"Ǌ", "NJ", "ǋ", "Nj", "ǌ", "nj",
+	"ﬀ", "ff", "ﬁ", "fi", "ﬂ", "fl", "ﬃ", "ffi", "ﬄ", "ffl", "ﬅ", "ſt", "ﬆ", "st",
 )
 
 // gpt1Control reports whether ftfy.fix_text removes r (remove_control_chars):
 // the ASCII controls but the whitespace ones (tab, newline, form feed,
 // carriage return), the deprecated Arabic format controls U+206A-U+206F,
 // the interlinear annotation marks and object replacement U+FFF9-U+FFFC,
-// and the byte order mark.
+// the byte order mark, the musical format controls U+1D173-U+1D17A and the
+// tag characters U+E0000-U+E007F.
 func gpt1Control(r rune) bool {
 	return r <= 0x08 || r == 0x0B || r >= 0x0E && r <= 0x1F || r == 0x7F ||
-		r >= 0x206A && r <= 0x206F || r >= 0xFFF9 && r <= 0xFFFC || r == 0xFEFF
+		r >= 0x206A && r <= 0x206F || r >= 0xFFF9 && r <= 0xFFFC || r == 0xFEFF ||
+		r >= 0x1D173 && r <= 0x1D17A || r >= 0xE0000 && r <= 0xE007F
+}
+
+// gpt1Escapes removes the terminal escapes ftfy removes
+// (remove_terminal_escapes: ESC [, digits or semicolons, a letter); an
+// escape that the removal joins up is left, as in ftfy, for gpt1Control to
+// take its ESC.
+func gpt1Escapes(s string) string {
+	if !strings.Contains(s, "\x1b[") {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "\x1b[")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i + 2
+		for j < len(s) { // Python's \d: any decimal digit
+			r, n := utf8.DecodeRuneInString(s[j:])
+			if r != ';' && !unicode.Is(unicode.Nd, r) {
+				break
+			}
+			j += n
+		}
+		if j < len(s) && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z') {
+			b.WriteString(s[:i])
+			s = s[j+1:]
+			continue
+		}
+		b.WriteString(s[:i+1])
+		s = s[i+1:]
+	}
 }
 
 // gpt1Dashes is the replacement step of text_standardize.
@@ -73,12 +114,15 @@ func gpt1Ftfy(s string) string {
 
 // gpt1FixOnce is one round of gpt1Ftfy.
 func gpt1FixOnce(s string) string {
-	s = gpt1Fix.Replace(gpt1Unescape(s))
+	s = gpt1Fix.Replace(gpt1Escapes(gpt1Unescape(s)))
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
 		if r >= 0xFF01 && r <= 0xFF5E { // full-width ASCII
 			r -= 0xFF01 - '!'
+		} else if w, ok := gpt1Width[r]; ok {
+			b.WriteString(w)
+			continue
 		}
 		if !gpt1Control(r) {
 			b.WriteRune(r)
