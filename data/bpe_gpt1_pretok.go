@@ -20,16 +20,18 @@ import (
 //     spelt out and the control characters ftfy removes are removed
 //     (gpt1Control). No mojibake repair (fix_encoding) and no NFC
 //     normalisation.
-//   - spaCy: text is split on whitespace ("\n" is a token of its own); from
-//     each chunk the prefixes " ' ( [ { < $ £ € ¥ # & * ~ ` and the suffixes
-//     ... ' " ) ] } > % , ; : ! ? 's 'm 'd 're 've 'll n't are split off
-//     repeatedly, and a final "." unless the chunk holds another "." (u.s.)
-//     or is a common abbreviation (mr. dr. st. ...). What is left of a chunk
-//     that is one of spaCy's standalone contractions ('s 're 'd 'll 'em
-//     'cause ...) stays whole: the GLUE-style text "it 's" gives "'s", not
-//     "'" and "s". These are matched after lower-casing, so "'RE" stays whole
-//     too where spaCy splits it. spaCy's infix rules (e.g. "hello...world")
-//     and its other exceptions are not reproduced.
+//   - spaCy 2.x (bpe_gpt1_spacy.go): text is split on whitespace ("\n" is a
+//     token of its own); from each chunk the prefixes " ' ( [ { < $ £ € ¥ #
+//     & * ~ ` and ellipses, and the suffixes ' " ) ] } > % , ; : ! ? 's 'm
+//     'd 're 've 'll n't and ellipses are split off as spaCy splits them, and
+//     a final "." unless the chunk holds another "." (U.S.), follows a
+//     single capital (W.) or is a common abbreviation (mr. dr. st. ...). A
+//     chunk, or what is left of one, that is one of spaCy's exceptions
+//     (gpt1Exc) gives the exception's words: "cannot" is can not, "dont" do
+//     nt, "goin'" and "w." stay whole, and the GLUE-style "it 's" gives "'s",
+//     not "'" and "s". spaCy's infix rules (e.g. "hello...world"), its
+//     abbreviations and emoticons, and its other prefixes and suffixes are
+//     not reproduced.
 
 // gpt1Fix is the part of ftfy.fix_text that gpt1Words reproduces.
 var gpt1Fix = strings.NewReplacer(
@@ -177,33 +179,17 @@ func gpt1Standardize(s string) string {
 	return strings.TrimFunc(b.String(), isPySpace)
 }
 
-const (
-	gpt1Prefixes = `"'([{<$£€¥#&*~` + "`"
-	gpt1Suffixes = `'")]}>%,;:!?`
-)
-
-var gpt1Contractions = []string{"'s", "'m", "'d", "n't", "'re", "'ve", "'ll"}
-
-// gpt1Standalone holds spaCy's English exceptions that begin with an
-// apostrophe: a chunk, or what is left of one, equal to one of them is a
-// single word.
-var gpt1Standalone = map[string]bool{
-	"'s": true, "'re": true, "'d": true, "'ll": true, "'em": true, "'nuff": true,
-	"'cause": true, "'cos": true, "'coz": true, "'cuz": true, "'bout": true,
-}
-
-var gpt1Abbrev = map[string]bool{
-	"mr.": true, "mrs.": true, "ms.": true, "dr.": true, "st.": true, "jr.": true,
-	"sr.": true, "vs.": true, "etc.": true, "prof.": true, "inc.": true, "ltd.": true,
-	"co.": true, "corp.": true, "mt.": true, "gen.": true, "col.": true, "lt.": true,
-}
-
 // gpt1Words returns the lower-cased words GPT-1 runs BPE on.
 func gpt1Words(text string) []string {
 	var words []string
 	for _, chunk := range strings.Split(gpt1Standardize(text), " ") {
-		if chunk != "" {
-			words = gpt1Affixes(pyLower(chunk), words)
+		if chunk == "" {
+			continue
+		}
+		n := len(words)
+		words = gpt1Affixes(chunk, words)
+		for i := n; i < len(words); i++ {
+			words[i] = pyLower(words[i]) // GPT-1 lower-cases spaCy's tokens
 		}
 	}
 	return words
@@ -267,62 +253,4 @@ func isCased(r rune) bool { return unicode.IsUpper(r) || unicode.IsLower(r) || u
 func caseIgnorable(r rune) bool {
 	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk) ||
 		strings.ContainsRune("'.:\u00b7\u0387\u05f4\u2018\u2019\u2024\u2027\ufe13\ufe52\ufe55\uff07\uff0e\uff1a", r)
-}
-
-// gpt1Affixes splits prefixes and suffixes off w as spaCy roughly does and
-// appends the parts to out.
-func gpt1Affixes(w string, out []string) []string {
-	var suffixes []string
-	for len(w) > 1 && !gpt1Standalone[w] {
-		pre := 0
-		if r, n := utf8.DecodeRuneInString(w); strings.ContainsRune(gpt1Prefixes, r) {
-			pre = n
-		}
-		suf := gpt1SuffixLen(w)
-		if suf >= len(w) {
-			suf = 0
-		}
-		// As spaCy does, a prefix or a suffix whose removal leaves a
-		// standalone contraction ends the splitting: "'s." is "'s" ".".
-		if pre > 0 && gpt1Standalone[w[pre:]] {
-			out, w = append(out, w[:pre]), w[pre:]
-			break
-		}
-		if suf > 0 && gpt1Standalone[w[:len(w)-suf]] {
-			suffixes, w = append(suffixes, w[len(w)-suf:]), w[:len(w)-suf]
-			break
-		}
-		if pre > 0 {
-			out, w = append(out, w[:pre]), w[pre:]
-			continue
-		}
-		if suf > 0 {
-			suffixes, w = append(suffixes, w[len(w)-suf:]), w[:len(w)-suf]
-			continue
-		}
-		break
-	}
-	out = append(out, w)
-	for i := len(suffixes) - 1; i >= 0; i-- {
-		out = append(out, suffixes[i])
-	}
-	return out
-}
-
-func gpt1SuffixLen(w string) int {
-	if strings.HasSuffix(w, "...") {
-		return 3
-	}
-	for _, c := range gpt1Contractions {
-		if strings.HasSuffix(w, c) && len(w) > len(c) {
-			return len(c)
-		}
-	}
-	if strings.IndexByte(gpt1Suffixes, w[len(w)-1]) >= 0 {
-		return 1
-	}
-	if strings.HasSuffix(w, ".") && !strings.Contains(w[:len(w)-1], ".") && !gpt1Abbrev[w] {
-		return 1
-	}
-	return 0
 }

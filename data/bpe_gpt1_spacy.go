@@ -1,0 +1,206 @@
+package data
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// spaCy's English tokenizer as GPT-1 ran it (spaCy 2.x), on a chunk of text
+// between spaces, before lower-casing: split off prefixes and suffixes until none
+// is left or what is left is one of spaCy's exceptions, which then gives its
+// own words (gpt1Exc). gpt1Affixes follows spaCy's Tokenizer._split_affixes.
+
+const (
+	gpt1Prefixes = `"'([{<$£€¥#&*~` + "`"
+	gpt1Suffixes = `'")]}>%,;:!?`
+)
+
+var gpt1Contractions = []string{"'s", "'m", "'d", "n't", "'re", "'ve", "'ll"}
+
+var gpt1Abbrev = map[string]bool{
+	"mr.": true, "mrs.": true, "ms.": true, "dr.": true, "st.": true, "jr.": true,
+	"sr.": true, "vs.": true, "etc.": true, "prof.": true, "inc.": true, "ltd.": true,
+	"co.": true, "corp.": true, "mt.": true, "gen.": true, "col.": true, "lt.": true,
+}
+
+// gpt1Exc holds spaCy 2.x's English tokenizer exceptions but its
+// abbreviations (gpt1Abbrev approximates them) and emoticons: the words each
+// chunk is split into, or the chunk itself where spaCy keeps it whole. As in
+// spaCy they match case-sensitively, so "Cannot" is can not but "CANNOT"
+// stays whole and "ID" is not i d.
+var gpt1Exc = gpt1Exceptions()
+
+// gpt1Exceptions builds gpt1Exc as spacy/lang/en/tokenizer_exceptions.py
+// and spacy/lang/tokenizer_exceptions.py do.
+func gpt1Exceptions() map[string][]string {
+	exc := map[string][]string{}
+	title := func(w string) string { return strings.ToUpper(w[:1]) + w[1:] }
+	// split adds a word and its contractions, and the same without
+	// apostrophes ("don't" is do n't, "dont" do nt), the word in lower and
+	// in title case.
+	split := func(word string, contractions ...string) {
+		for _, w := range []string{word, title(word)} {
+			plain := []string{w}
+			for _, c := range contractions {
+				plain = append(plain, strings.ReplaceAll(c, "'", ""))
+			}
+			for _, parts := range [][]string{append([]string{w}, contractions...), plain} {
+				exc[strings.Join(parts, "")] = parts
+			}
+		}
+	}
+	split("i", "'m")
+	split("i", "'m", "a")
+	for _, p := range []string{"i", "you", "he", "she", "it", "we", "they"} {
+		split(p, "'ll")
+		split(p, "'ll", "'ve")
+		split(p, "'d")
+		split(p, "'d", "'ve")
+	}
+	for _, p := range []string{"i", "you", "we", "they"} {
+		split(p, "'ve")
+	}
+	for _, p := range []string{"you", "we", "they"} {
+		split(p, "'re")
+	}
+	for _, p := range []string{"he", "she", "it"} {
+		split(p, "'s")
+	}
+	for _, w := range []string{"who", "what", "when", "where", "why", "how", "there", "that"} {
+		for _, c := range [][]string{{"'s"}, {"'ll"}, {"'ll", "'ve"}, {"'re"}, {"'ve"}, {"'d"}, {"'d", "'ve"}} {
+			split(w, c...)
+		}
+	}
+	for _, v := range []string{"ca", "could", "do", "does", "did", "had", "may", "might", "must", "need", "ought", "sha", "should", "wo", "would"} {
+		split(v, "n't")
+		split(v, "n't", "'ve")
+	}
+	for _, v := range []string{"could", "might", "must", "should", "would"} {
+		split(v, "'ve")
+	}
+	for _, v := range []string{"ai", "are", "is", "was", "were", "have", "has", "dare"} {
+		split(v, "n't")
+	}
+	split("not", "'ve")
+	split("can", "not")
+	split("gon", "na")
+	split("got", "ta")
+	for k, parts := range map[string][]string{
+		"let's": {"let", "'s"}, "Let's": {"Let", "'s"},
+		"how'd'y": {"how", "'d", "'y"}, "How'd'y": {"How", "'d", "'y"},
+		"y'all": {"y'", "all"}, "yall": {"y", "all"},
+	} {
+		exc[k] = parts
+	}
+	for h := 1; h <= 12; h++ {
+		for _, period := range []string{"a.m.", "am", "p.m.", "pm"} {
+			exc[strconv.Itoa(h)+period] = []string{strconv.Itoa(h), period}
+		}
+	}
+	whole := []string{
+		// words that start with an apostrophe, with and without it
+		"'cause", "cause", "'em", "em", "'ll", "ll", "'nuff", "nuff",
+		"'s", "'S", "'re", "'d", "'cos", "'coz", "'cuz", "'bout",
+		"'Cause", "'Cos", "'Coz", "'Cuz",
+		"ma'am", "Ma'am", "o'clock", "O'clock",
+		// spaCy's base exceptions (quotes, small letters with a full stop)
+		"'", "''", "ä.", "ö.", "ü.",
+	}
+	// -in' words and ol', with and without the apostrophe
+	for _, w := range []string{"doin", "goin", "nothin", "nuthin", "ol", "somethin", "lovin", "havin"} {
+		whole = append(whole, w, w+"'", title(w), title(w)+"'")
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		whole = append(whole, string(c)+".")
+	}
+	for _, w := range whole {
+		exc[w] = []string{w}
+	}
+	for _, w := range []string{"ill", "its", "hell", "shell", "shed", "were", "well", "whore"} {
+		delete(exc, w) // spaCy's _exclude: words, not contractions
+		delete(exc, title(w))
+	}
+	return exc
+}
+
+// gpt1Affixes splits prefixes and suffixes off w as spaCy does and appends
+// the parts to out.
+func gpt1Affixes(w string, out []string) []string {
+	var suffixes []string
+	for last := -1; w != "" && len(w) != last && gpt1Exc[w] == nil; {
+		last = len(w)
+		pre, suf := gpt1PrefixLen(w), gpt1SuffixLen(w)
+		// A prefix or a suffix whose removal leaves an exception ends the
+		// splitting: "'s." is "'s" ".".
+		if pre > 0 && pre < len(w) && gpt1Exc[w[pre:]] != nil {
+			out, w = append(out, w[:pre]), w[pre:]
+			break
+		}
+		if suf > 0 && suf < len(w) && gpt1Exc[w[:len(w)-suf]] != nil {
+			suffixes, w = append(suffixes, w[len(w)-suf:]), w[:len(w)-suf]
+			break
+		}
+		switch {
+		case pre > 0 && suf > 0 && pre+suf <= len(w):
+			out, suffixes = append(out, w[:pre]), append(suffixes, w[len(w)-suf:])
+			w = w[pre : len(w)-suf]
+		case pre > 0:
+			out, w = append(out, w[:pre]), w[pre:]
+		case suf > 0:
+			suffixes, w = append(suffixes, w[len(w)-suf:]), w[:len(w)-suf]
+		}
+	}
+	if parts := gpt1Exc[w]; parts != nil {
+		out = append(out, parts...)
+	} else if w != "" {
+		out = append(out, w)
+	}
+	for i := len(suffixes) - 1; i >= 0; i-- {
+		out = append(out, suffixes[i])
+	}
+	return out
+}
+
+// gpt1PrefixLen is the length of the prefix spaCy splits off w: an
+// ellipsis (two or more full stops) or one of gpt1Prefixes.
+func gpt1PrefixLen(w string) int {
+	if n := len(w) - len(strings.TrimLeft(w, ".")); n >= 2 {
+		return n
+	}
+	if r, n := utf8.DecodeRuneInString(w); strings.ContainsRune(gpt1Prefixes, r) {
+		return n
+	}
+	return 0
+}
+
+// gpt1SuffixLen is the length of the suffix spaCy splits off w: an
+// ellipsis, a contraction (in any case), one of gpt1Suffixes, or a full
+// stop that ends a word with no other full stop (U.S. stays whole) which is
+// not one of gpt1Abbrev.
+func gpt1SuffixLen(w string) int {
+	if n := len(w) - len(strings.TrimRight(w, ".")); n >= 2 {
+		return n
+	}
+	for _, c := range gpt1Contractions {
+		if len(w) > len(c) && strings.EqualFold(w[len(w)-len(c):], c) {
+			return len(c)
+		}
+	}
+	if strings.IndexByte(gpt1Suffixes, w[len(w)-1]) >= 0 {
+		return 1
+	}
+	if !strings.HasSuffix(w, ".") || strings.Contains(w[:len(w)-1], ".") || gpt1Abbrev[strings.ToLower(w)] {
+		return 0
+	}
+	// spaCy splits a full stop after a capital only where two capitals
+	// come before it: "USA." but not "W." or "PhD.".
+	r, n := utf8.DecodeLastRuneInString(w[:len(w)-1])
+	if unicode.IsUpper(r) {
+		if p, _ := utf8.DecodeLastRuneInString(w[:len(w)-1-n]); !unicode.IsUpper(p) {
+			return 0
+		}
+	}
+	return 1
+}
