@@ -66,6 +66,7 @@ type ftRun struct {
 	elapsed    func() float64  // the run's wall time so far, across sessions (set by loop)
 	ckJob      *FinetuneConfig // a resumed run's config as its checkpoint holds it
 	savedAt    int             // 1 + the step of the checkpoint this job wrote last (0: none)
+	dropBest   bool            // best/ is not the run's: openRunFiles removes it (see bestAlone)
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into
@@ -113,10 +114,8 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, e
 		}
 	}
 	if replay {
-		var note string
-		r.kept, note = reconcileBest(r.opt.OutDir, r.model.info.Metric, &r.state.BestStep, &r.state.BestMetric)
-		if note != "" {
-			fmt.Fprintln(r.opt.Log, note)
+		if err := r.keepBest(); err != nil {
+			return nil, err
 		}
 	}
 	if err := r.buildLongest(); err != nil {
@@ -147,12 +146,16 @@ func (r *ftRun) fitsCPU() error {
 }
 
 // openRunFiles opens the metrics file, kept to the state's steps, and
-// writes the job config and the skipped rows into the run directory.
+// writes the job config (once the best/ it does not describe is removed:
+// dropBest) and the skipped rows into the run directory.
 func (r *ftRun) openRunFiles() (err error) {
 	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log); err != nil {
 		return err
 	}
 	job, err := r.cfg.Marshal()
+	if err == nil && r.dropBest {
+		err = removeBest(r.opt.OutDir)
+	}
 	if err == nil {
 		err = data.WriteFile(filepath.Join(r.opt.OutDir, finetuneJobFile), job)
 	}

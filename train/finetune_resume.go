@@ -22,6 +22,9 @@ func (r *ftRun) load() error {
 			return err
 		}
 		r.opt.Resume = false
+		if err := r.bestAlone(); err != nil {
+			return err
+		}
 	}
 	if r.opt.Resume {
 		start = r.resume
@@ -42,32 +45,43 @@ func (r *ftRun) resume() error {
 		return err
 	}
 	m := ck.model
-	if key, want, have := taskChange(r.cfg.Task, m.info, m.params.Config.NCtx); key != "" {
-		return &ConfigError{fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", key, want, have)}
-	}
-	if err := sameValidation(ck.job.Task, r.cfg.Task); err != nil {
+	if err := keepsTask(r.cfg.Task, m.info, m.params.Config.NCtx); err != nil {
 		return err
 	}
-	for _, f := range []struct {
-		key        string
-		want, have uint64
-	}{{"batch_size", uint64(r.cfg.BatchSize), uint64(ck.job.BatchSize)}, {"grad_accum", uint64(r.cfg.GradAccum), uint64(max(ck.job.GradAccum, 1))},
-		{"seed", r.cfg.Seed, ck.job.Seed}} {
-		if f.want != f.have {
-			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: each epoch's batches and steps follow from batch_size, grad_accum and seed, and a change within the run would train some rows twice and skip others (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
-		}
-	}
-	if r.cfg.Lambda != ck.job.Lambda {
-		return &ConfigError{fmt.Errorf("--resume: lambda %g, but the run's is %g: train_loss is L2 + lambda*L1, and the averages logged over the steps about the resume would mix the two (start a new run with --init DIR/checkpoint to change it)", r.cfg.Lambda, ck.job.Lambda)}
-	}
-	if !samePath(ck.job.InitFrom, r.cfg.InitFrom) || ck.job.RandomInit != r.cfg.RandomInit {
-		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
-			r.cfg.InitFrom, r.cfg.RandomInit, ck.job.InitFrom, ck.job.RandomInit)}
+	if err := keepsFinetune(r.cfg, ck.job); err != nil {
+		return err
 	}
 	r.model, r.optim, r.state, r.ckJob = m, ck.optim, ck.state, &ck.job
 	r.resumed = ck.dir + fallbackNote(ck.skipped)
 	if err := r.rng.UnmarshalBinary(ck.state.ModelRNG); err != nil {
 		return fmt.Errorf("resume: model rng: %w", err)
+	}
+	return nil
+}
+
+// keepsFinetune checks the job config of a resumed finetune, want,
+// against the run's, have (its checkpoint's, or its saved job config): the
+// validation set, the settings that order its batches, lambda and the
+// model it began from stay the run's.
+func keepsFinetune(want, have FinetuneConfig) error {
+	if err := sameValidation(have.Task, want.Task); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		key        string
+		want, have uint64
+	}{{"batch_size", uint64(want.BatchSize), uint64(have.BatchSize)}, {"grad_accum", uint64(want.GradAccum), uint64(max(have.GradAccum, 1))},
+		{"seed", want.Seed, have.Seed}} {
+		if f.want != f.have {
+			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: each epoch's batches and steps follow from batch_size, grad_accum and seed, and a change within the run would train some rows twice and skip others (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
+		}
+	}
+	if want.Lambda != have.Lambda {
+		return &ConfigError{fmt.Errorf("--resume: lambda %g, but the run's is %g: train_loss is L2 + lambda*L1, and the averages logged over the steps about the resume would mix the two (start a new run with --init DIR/checkpoint to change it)", want.Lambda, have.Lambda)}
+	}
+	if !samePath(have.InitFrom, want.InitFrom) || have.RandomInit != want.RandomInit {
+		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
+			want.InitFrom, want.RandomInit, have.InitFrom, have.RandomInit)}
 	}
 	return nil
 }
@@ -123,6 +137,15 @@ func (r *ftRun) stepsSetting() string {
 		return fmt.Sprintf("epochs %d (%d steps)", r.cfg.Epochs, r.total)
 	}
 	return fmt.Sprintf("max_steps %d", r.cfg.MaxSteps)
+}
+
+// keepsTask refuses a resumed run the task t where it differs from what the
+// run's model, with n_ctx nCtx, was finetuned with (taskChange).
+func keepsTask(t TaskConfig, info *TaskInfo, nCtx int) error {
+	if key, want, have := taskChange(t, info, nCtx); key != "" {
+		return &ConfigError{fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", key, want, have)}
+	}
+	return nil
 }
 
 // taskChange returns the first key of the task config t that differs from

@@ -44,6 +44,7 @@ type run struct {
 	stopped  bool      // a signal stopped the setup as it loaded the data: loop only ends the run
 	kept     *bestEval // what best/ holds beyond the checkpoint's best (see settleBest)
 	savedAt  int       // 1 + the step of the checkpoint this job wrote last (0: none)
+	dropBest bool      // best/ is not the run's: writeJob removes it (see bestAlone)
 }
 
 // newRun is newRunContext without a stop.
@@ -148,7 +149,9 @@ func (r *run) startFrom() (*checkpoint, error) {
 			return nil, err
 		}
 		r.opt.Resume = false
-		r.reconcileBest() // best/ may hold an evaluation from before the kill
+		if err := r.bestAlone(); err != nil { // best/ may hold an evaluation from before the kill
+			return nil, err
+		}
 	}
 	if r.opt.Resume {
 		return r.resume()
@@ -200,9 +203,13 @@ func (r *run) openOutputs() error {
 	return r.writeJob()
 }
 
-// writeJob writes the run's job config, which --resume reads.
+// writeJob writes the run's job config, which --resume reads, once the
+// best/ it does not describe is removed (dropBest).
 func (r *run) writeJob() error {
 	job, err := r.cfg.Marshal()
+	if err == nil && r.dropBest {
+		err = removeBest(r.opt.OutDir)
+	}
 	if err == nil {
 		err = data.WriteFile(filepath.Join(r.opt.OutDir, jobFile), job)
 	}
