@@ -18,6 +18,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,6 +203,10 @@ func latestCheckpoint[T any](runDir string, read func(dir string) (T, error)) (c
 	var errs []error
 	for _, name := range []string{checkpointDir, prevDir} {
 		dir := filepath.Join(runDir, name)
+		if _, err := os.Lstat(dir); name == checkpointDir && errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, errInterruptedCommit) // between commitDir's renames
+			continue
+		}
 		ck, err := read(dir)
 		if err == nil {
 			if len(errs) > 0 {
@@ -220,6 +225,10 @@ func latestCheckpoint[T any](runDir string, read func(dir string) (T, error)) (c
 	}
 	return ck, "", nil, fmt.Errorf("resume %s: no usable checkpoint: %w", runDir, errors.Join(errs...))
 }
+
+// errInterruptedCommit is why a resume takes checkpoint.prev where there
+// is no checkpoint/: a kill between commitDir's renames leaves none.
+var errInterruptedCommit = errors.New("no checkpoint/ (a checkpoint write was interrupted)")
 
 // setAside moves a damaged runDir/checkpoint to runDir/checkpoint.rejected
 // (replacing an earlier one), where it stays for a look, and reports
@@ -286,10 +295,13 @@ func HeldRun(runDir string) string {
 }
 
 // fallbackNote is the note on the resume line when the latest checkpoint
-// was rejected for checkpoint.prev: why, on one line.
+// was rejected for checkpoint.prev, or missing: why, on one line.
 func fallbackNote(skipped error) string {
 	if skipped == nil {
 		return ""
+	}
+	if errors.Is(skipped, errInterruptedCommit) {
+		return " (" + skipped.Error() + ")"
 	}
 	return " (the latest checkpoint was rejected: " + strings.ReplaceAll(skipped.Error(), "\n", "; ") + ")"
 }

@@ -427,7 +427,7 @@ func TestResumeAfterKillInCommit(t *testing.T) {
 		{"between renames", func(dir string) {
 			os.RemoveAll(filepath.Join(dir, "checkpoint.prev"))
 			os.Rename(filepath.Join(dir, "checkpoint"), filepath.Join(dir, "checkpoint.prev"))
-		}, "checkpoint.prev at step 20"},
+		}, "checkpoint.prev at step 20 (no checkpoint/ (a checkpoint write was interrupted))"},
 		{"before the first checkpoint", func(dir string) {
 			for _, f := range []string{"checkpoint.prev", "checkpoint", "metrics.jsonl", "summary.json"} {
 				os.RemoveAll(filepath.Join(dir, f))
