@@ -226,3 +226,32 @@ func TestFullDiskRemovesEarlierSummary(t *testing.T) {
 		}
 	}
 }
+
+// A new run on a disk too full for its job config fails before it writes
+// anything else: the directory it made is removed, not left with a lock and
+// empty metrics that --resume would call "not a gptctl run directory".
+func TestFullDiskAtJobConfig(t *testing.T) {
+	disk := smallDisk(t, "8m")
+	for _, job := range []string{"pretrain", "finetune"} {
+		run := filepath.Join(disk, job)
+		fine := synthClassifier(t, t.TempDir(), 60, "batch_size: 8\n")
+		filler := fillDisk(t, disk, 0)
+		var err error
+		if job == "pretrain" {
+			_, err = Pretrain(context.Background(), tinyConfig(t), Options{OutDir: run, Log: io.Discard})
+		} else {
+			_, err = Finetune(context.Background(), fine, Options{OutDir: run, Log: io.Discard})
+		}
+		os.Remove(filler)
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("%s on a full disk: %v; want no space left", job, err)
+		}
+		if entries, err := os.ReadDir(run); !errors.Is(err, fs.ErrNotExist) {
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("%s: the run directory of a job that wrote no job config is left, with %v (%v)", job, names, err)
+		}
+	}
+}

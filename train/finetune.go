@@ -145,13 +145,11 @@ func (r *ftRun) fitsCPU() error {
 	return nil
 }
 
-// openRunFiles opens the metrics file, kept to the state's steps, and
-// writes the job config (once the best/ it does not describe is removed:
-// dropBest) and the skipped rows into the run directory.
+// openRunFiles writes the job config into the run directory (first, as
+// pretrain's openOutputs does, once the best/ it does not describe is
+// removed: dropBest), opens the metrics file, kept to the state's steps,
+// and writes the skipped rows.
 func (r *ftRun) openRunFiles() (err error) {
-	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log); err != nil {
-		return err
-	}
 	job, err := r.cfg.Marshal()
 	if err == nil && r.dropBest {
 		err = removeBest(r.opt.OutDir)
@@ -159,10 +157,13 @@ func (r *ftRun) openRunFiles() (err error) {
 	if err == nil {
 		err = data.WriteFile(filepath.Join(r.opt.OutDir, finetuneJobFile), job)
 	}
-	if err == nil {
-		err = r.writeSkips()
-	}
 	if err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log); err != nil {
+		return err
+	}
+	if err := r.writeSkips(); err != nil {
 		return fmt.Errorf("run directory: %w", err)
 	}
 	return nil

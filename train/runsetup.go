@@ -194,13 +194,16 @@ func (r *run) newModel() error {
 	return nil
 }
 
-// openOutputs opens the run's metrics.jsonl and writes its job config.
+// openOutputs writes the run's job config and opens its metrics.jsonl:
+// the job config first, which makes the directory a run's, so that one a
+// full disk stops there holds nothing else of the job's.
 func (r *run) openOutputs() error {
-	var err error
-	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log); err != nil {
+	if err := r.writeJob(); err != nil {
 		return err
 	}
-	return r.writeJob()
+	var err error
+	r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log)
+	return err
 }
 
 // writeJob writes the run's job config, which --resume reads, once the
