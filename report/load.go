@@ -62,7 +62,7 @@ func LoadRun(dir string) (*Run, error) {
 		run.Series[k] = lastPerStep(s)
 	}
 	run.Notes = l.notes()
-	run.Status = runStatus(dir, l.maxStep)
+	run.Status = runStatus(dir)
 	return run, nil
 }
 

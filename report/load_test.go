@@ -123,8 +123,9 @@ func TestLoadRunNotes(t *testing.T) {
 }
 
 // The run table's status comes from summary.json: completed, interrupted
-// and failed with their reasons, none (running or killed), and a summary
-// the metrics have gone past (resumed).
+// and failed with their reasons, none (running or killed), and running
+// (or killed) with the step the session started at and how the one before
+// it ended.
 func TestLoadRunStatus(t *testing.T) {
 	metrics := "{\"step\": 10, \"train_loss\": 3}\n{\"step\": 20, \"train_loss\": 2.5}\n"
 	cases := []struct{ summary, want string }{
@@ -132,7 +133,13 @@ func TestLoadRunStatus(t *testing.T) {
 		{`{"status": "completed", "step": 20, "stopped_early": "no better val_loss in 5 evaluations"}`, "completed, stopped early: no better val_loss in 5 evaluations"},
 		{`{"status": "interrupted", "interruption": "received hangup", "step": 20}`, "interrupted (received hangup)"},
 		{`{"status": "failed", "error": "step 21: the training loss is NaN (lower lr, or check the data)", "step": 20}`, "failed: step 21: the training loss is NaN (lower lr, or check the data)"},
-		{`{"status": "interrupted", "interruption": "received terminated", "step": 10}`, "resumed after step 10, where it was interrupted (received terminated): running, or killed"},
+		{`{"status": "interrupted", "interruption": "received terminated", "step": 10}`, "interrupted (received terminated)"}, // an older gptctl's, with a session after it: no guess
+		{`{"status": "running", "step": 0}`, "running, or killed: started at step 0"},
+		{`{"status": "running", "step": 0, "previous": {"status": "failed", "error": "step 3: the training loss is NaN", "step": 2}}`, "running, or killed: started at step 0 after: failed: step 3: the training loss is NaN"},
+		{`{"status": "running", "step": 10, "previous": {"status": "failed", "error": "step 23: the training loss is NaN", "step": 22}}`, "running, or killed: resumed at step 10 after: failed: step 23: the training loss is NaN"},
+		{`{"status": "running", "step": 20, "previous": {"status": "completed", "step": 20}}`, "running, or killed: resumed at step 20 after: completed"},
+		{`{"status": "running", "step": 10, "previous": {"status": "running", "step": 0}}`, "running, or killed: resumed at step 10 after: killed, after it started at step 0"},
+		{`{"status": "running", "step": 10}`, "running, or killed: resumed at step 10"},
 		{"", "no summary.json: running, or killed"},
 		{`{"status": "comp`, "unknown: summary.json is cut short (unexpected end of JSON input)"},
 		{`{"status": "completed", "step": 20} x`, "unknown: summary.json is not valid JSON (invalid character 'x' after top-level value)"},

@@ -15,12 +15,13 @@ import (
 const SummaryFile = "summary.json"
 
 // runStatus says how the run in dir ended, from its summary.json (which
-// train writes when a run completes, is interrupted or fails): the status,
-// with the reason of an interrupted or failed run. A run without one is
-// running, or was killed (SIGKILL, out of memory) before it could write
-// one; a run whose metrics go past the summary's step was resumed after it.
-// lastStep is the last step of its metrics.
-func runStatus(dir string, lastStep int64) string {
+// train writes when a session starts, status running, and when it
+// completes, is interrupted or fails): the status, with the reason of an
+// interrupted or failed run. A running session may have been killed
+// (SIGKILL, out of memory) before it could write its end: it is said to be
+// running, or killed, with the step it started at and how the session
+// before it ended. A run without a summary.json has not started one.
+func runStatus(dir string) string {
 	raw, err := os.ReadFile(filepath.Join(dir, SummaryFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "no " + SummaryFile + ": running, or killed"
@@ -28,13 +29,7 @@ func runStatus(dir string, lastStep int64) string {
 	if err != nil {
 		return "unknown: " + err.Error()
 	}
-	var s struct {
-		Status       string `json:"status"`
-		Interruption string `json:"interruption"`
-		Error        string `json:"error"`
-		StoppedEarly string `json:"stopped_early"`
-		Step         int64  `json:"step"`
-	}
+	var s outcome
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch err := json.Unmarshal(raw, &s); {
@@ -56,17 +51,47 @@ func runStatus(dir string, lastStep int64) string {
 	if s.Status == "" {
 		return "unknown: " + SummaryFile + " has no status"
 	}
+	if s.Status == "running" {
+		status := "running, or killed: " + s.started()
+		if p := s.Previous; p != nil && p.Status != "" {
+			status += " after: " + p.text()
+		}
+		return status
+	}
+	return s.text()
+}
+
+// outcome is what runStatus reads of a summary.json.
+type outcome struct {
+	Status       string   `json:"status"`
+	Interruption string   `json:"interruption"`
+	Error        string   `json:"error"`
+	StoppedEarly string   `json:"stopped_early"`
+	Step         int64    `json:"step"`
+	Previous     *outcome `json:"previous"` // a running session's: how the one before it ended
+}
+
+// started says where a running session started.
+func (s *outcome) started() string {
+	if s.Step == 0 {
+		return "started at step 0"
+	}
+	return fmt.Sprintf("resumed at step %d", s.Step)
+}
+
+// text is the status of a session that ended, with its reason; a running
+// one (a previous) was killed.
+func (s *outcome) text() string {
 	status := s.Status
 	switch {
+	case s.Status == "running":
+		status = "killed, after it " + s.started()
 	case s.Status == "interrupted" && s.Interruption != "":
 		status += " (" + s.Interruption + ")"
 	case s.Status == "failed" && s.Error != "":
 		status += ": " + s.Error
 	case s.Status == "completed" && s.StoppedEarly != "":
 		status += ", stopped early: " + s.StoppedEarly
-	}
-	if lastStep > s.Step {
-		return fmt.Sprintf("resumed after step %d, where it was %s: running, or killed", s.Step, status)
 	}
 	return status
 }

@@ -4,7 +4,7 @@ package train
 //
 //	train.yaml      the job config
 //	metrics.jsonl   one JSON object per logged step
-//	summary.json    written when the run ends
+//	summary.json    written when a session starts (running) and when the run ends
 //	checkpoint/     the latest checkpoint, a Hugging Face model directory:
 //	                config.json, model.safetensors, the tokenizer files,
 //	                plus optimizer.safetensors and state.json for resuming
@@ -278,9 +278,10 @@ func IsRunDir(dir string) bool {
 }
 
 // HeldRun names what makes runDir hold a run that a new run would write
-// over: a checkpoint, best/, or the summary of a run that did not fail; ""
-// when there is none: an empty directory, or one whose run left nothing to
-// continue from or keep (it failed, or was killed, before its first
+// over: a checkpoint, best/, or the summary of a run that did not fail
+// (endedStatus: a session killed as it ran holds nothing by its summary);
+// "" when there is none: an empty directory, or one whose run left nothing
+// to continue from or keep (it failed, or was killed, before its first
 // checkpoint), which a new run, with a config fixed, may take.
 func HeldRun(runDir string) string {
 	for _, name := range []string{checkpointDir, prevDir, bestDir} {
@@ -288,7 +289,7 @@ func HeldRun(runDir string) string {
 			return name
 		}
 	}
-	if status, _ := readSummary(runDir, nil); status != "" && status != "failed" {
+	if status := endedStatus(runDir); status != "" && status != "failed" {
 		return summaryFile
 	}
 	return ""

@@ -67,6 +67,7 @@ type ftRun struct {
 	ckJob      *FinetuneConfig // a resumed run's config as its checkpoint holds it
 	savedAt    int             // 1 + the step of the checkpoint this job wrote last (0: none)
 	dropBest   bool            // best/ is not the run's: openRunFiles removes it (see bestAlone)
+	unstart    func()          // puts back the summary.json the session replaced (see writeRunning)
 }
 
 // Finetune trains the model cfg.InitFrom on cfg.Task and writes the run into
@@ -80,6 +81,12 @@ func Finetune(ctx context.Context, cfg FinetuneConfig, opt Options) (*FinetuneSu
 }
 
 func (r *ftRun) done() bool { return r.finished }
+
+func (r *ftRun) undoStart() {
+	if r.unstart != nil {
+		r.unstart()
+	}
+}
 
 func (r *ftRun) failed(err error) *FinetuneSummary {
 	r.sum.fail(err)
@@ -147,8 +154,9 @@ func (r *ftRun) fitsCPU() error {
 
 // openRunFiles writes the job config into the run directory (first, as
 // pretrain's openOutputs does, once the best/ it does not describe is
-// removed: dropBest), opens the metrics file, kept to the state's steps,
-// and writes the skipped rows.
+// removed: dropBest), then the summary of the session that starts
+// (running), opens the metrics file, kept to the state's steps, and writes
+// the skipped rows; where those fail, the summary says so (failed).
 func (r *ftRun) openRunFiles() (err error) {
 	job, err := r.cfg.Marshal()
 	if err == nil && r.dropBest {
@@ -160,6 +168,15 @@ func (r *ftRun) openRunFiles() (err error) {
 	if err != nil {
 		return fmt.Errorf("run directory: %w", err)
 	}
+	r.fillSummary("") // where the session starts
+	if r.unstart, err = writeRunning(r.opt.OutDir, &r.sum.Outcome, r.sum); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			r.failed(err)
+		}
+	}()
 	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log); err != nil {
 		return err
 	}
@@ -198,7 +215,7 @@ func (r *ftRun) plan() {
 	}
 	r.total = cfg.steps(r.perEpoch)
 	r.warmup = warmupSteps(cfg.WarmupFraction, r.total)
-	r.sum.BestMetric = info.Metric
+	r.sum.BestMetric, r.sum.Params, r.sum.MaxSteps = info.Metric, p.Count(), r.total
 }
 
 // close closes the metrics file and the GPU trainer, those opened.
@@ -321,7 +338,6 @@ func (r *ftRun) taskTokens(p *graph.Params) (int, error) {
 // describe logs the model, the data and the plan.
 func (r *ftRun) describe() {
 	p, info, cfg := r.model.params, r.model.info, r.cfg
-	r.sum.Params, r.sum.MaxSteps = p.Count(), r.total
 	r.progress = newProgress(r.opt.Log, r.opt.Terminal)
 	fmt.Fprintf(r.opt.Log, "model: %s, %d layers, %d heads, C=%d, vocab %d (%s + <s> $ <e>), %.2fM parameters; head %s with %s\n",
 		p.Config.Arch, p.Config.NLayer, p.Config.NHead, p.Config.NEmbd, p.Config.VocabSize, r.model.tok.Name(),

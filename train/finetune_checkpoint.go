@@ -4,7 +4,7 @@ package train
 //
 //	finetune.yaml     the job config
 //	metrics.jsonl     one JSON object per logged step
-//	summary.json      written when the run ends
+//	summary.json      written when a session starts (running) and when the run ends
 //	checkpoint/       the latest finetuned model directory (see
 //	                  finetune_model.go) plus optimizer.safetensors,
 //	                  state.json and finetune.yaml for resuming

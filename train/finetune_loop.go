@@ -260,7 +260,6 @@ func (r *ftRun) finishedSummary() (*FinetuneSummary, error) {
 	if status, step := readSummary(r.opt.OutDir, &s); status == "completed" && step == r.state.Step {
 		return &s, nil
 	}
-	r.sum.Params, r.sum.MaxSteps = r.model.params.Count(), r.total
 	r.fillSummary("completed")
 	return r.sum, writeJSON(filepath.Join(r.opt.OutDir, summaryFile), r.sum)
 }

@@ -133,6 +133,7 @@ type job[S any] interface {
 	done() bool
 	finishedSummary() (*S, error)
 	failed(err error) *S // writes the summary of a run that failed with err, best effort, and returns it
+	undoStart()          // puts back the summary.json the session replaced, for one that changed nothing
 	close()
 }
 
@@ -166,7 +167,8 @@ func runJob[S any, J job[S]](ctx context.Context, cfg Config, opt Options, setup
 	sum, err = r.loop(ctx)
 	var np *noProgressError
 	switch {
-	case errors.As(err, &np): // the run is as it was
+	case errors.As(err, &np): // the run is as it was, and so is its summary
+		r.undoStart()
 		return nil, err
 	case err != nil:
 		sum = r.failed(err)
@@ -175,6 +177,12 @@ func runJob[S any, J job[S]](ctx context.Context, cfg Config, opt Options, setup
 }
 
 func (r *run) done() bool { return r.finished }
+
+func (r *run) undoStart() {
+	if r.unstart != nil {
+		r.unstart()
+	}
+}
 
 // trainingGCPercent is the garbage collector's target in a training job,
 // unless GOGC is set: its heap is almost all weights, moments and

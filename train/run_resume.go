@@ -144,9 +144,10 @@ func dataChange(want, have Config, err error) error {
 // noCheckpoint checks a resume of a run directory without a checkpoint,
 // which then starts from step 0: fine for a job killed before its first
 // checkpoint, not for a completed run whose checkpoints were removed
-// (starting again would write over its best/ and metrics).
+// (starting again would write over its best/ and metrics), nor for one
+// whose session after it was killed (endedStatus).
 func noCheckpoint(opt Options) error {
-	if status, _ := readSummary(opt.OutDir, nil); status == "completed" {
+	if endedStatus(opt.OutDir) == "completed" {
 		return inputErrorf("--resume: %s holds a completed run (summary.json) but no checkpoint: there is nothing to continue from (start a new run in another --out)", opt.OutDir)
 	}
 	fmt.Fprintf(opt.Log, "%s has no checkpoint yet: starting from step 0\n", opt.OutDir)

@@ -2,8 +2,8 @@ package train
 
 // A run's summary (summary.json): its outcome, the losses and best model,
 // and what every run's summary ends with; filled from the run's state,
-// written when a session fails or a resume finds the run finished, and
-// read back.
+// written when a session starts (status running), when it fails or a
+// resume finds the run finished, and read back.
 
 import (
 	"encoding/json"
@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"gptctl/data"
 )
 
 // Summary is the outcome of a run, also written to DIR/summary.json.
@@ -40,12 +42,22 @@ type RunInfo struct {
 }
 
 // Outcome opens the summary of every run: how it ended, and why when it
-// did not complete.
+// did not complete; or, while a session runs (and after it is killed),
+// that it is running, and how the session before it ended.
 type Outcome struct {
-	Status       string `json:"status"`                  // completed | interrupted | failed
-	Interruption string `json:"interruption,omitempty"`  // why an interrupted run stopped
-	Error        string `json:"error,omitempty"`         // why a failed run stopped
-	StoppedEarly string `json:"stopped_early,omitempty"` // why a completed run stopped before its last step (patience)
+	Status       string    `json:"status"`                  // running | completed | interrupted | failed
+	Interruption string    `json:"interruption,omitempty"`  // why an interrupted run stopped
+	Error        string    `json:"error,omitempty"`         // why a failed run stopped
+	StoppedEarly string    `json:"stopped_early,omitempty"` // why a completed run stopped before its last step (patience)
+	Previous     *Previous `json:"previous,omitempty"`      // a running session's: how the session before it ended
+}
+
+// Previous is how the session before a running one ended, as its
+// summary.json said: its outcome (without a previous of its own) and step.
+// A previous that is running was killed.
+type Previous struct {
+	Outcome
+	Step int `json:"step"`
 }
 
 // interrupt records that the run stops before its end, and why.
@@ -125,16 +137,70 @@ func (r *run) finishedSummary() (*Summary, error) {
 // readSummary reads runDir/summary.json into sum (when not nil) and returns
 // its status and step; "" when there is none or it does not parse.
 func readSummary(runDir string, sum any) (status string, step int) {
-	b, err := os.ReadFile(filepath.Join(runDir, summaryFile))
-	if err != nil {
-		return "", 0
-	}
-	var head struct {
-		Status string `json:"status"`
-		Step   int    `json:"step"`
-	}
-	if json.Unmarshal(b, &head) != nil || sum != nil && json.Unmarshal(b, sum) != nil {
+	head := summaryHead(runDir, sum)
+	if head == nil {
 		return "", 0
 	}
 	return head.Status, head.Step
+}
+
+// summaryHead reads runDir/summary.json into sum (when not nil) and returns
+// its outcome and step; nil when there is none or it does not parse.
+func summaryHead(runDir string, sum any) *Previous {
+	b, err := os.ReadFile(filepath.Join(runDir, summaryFile))
+	if err != nil {
+		return nil
+	}
+	var head Previous
+	if json.Unmarshal(b, &head) != nil || sum != nil && json.Unmarshal(b, sum) != nil {
+		return nil
+	}
+	return &head
+}
+
+// endedStatus is the status of the last session in runDir that ended and
+// said how in its summary.json: a running one's is that of the session
+// before it (a running session holds the directory's lock, so one found
+// by another job was killed); "" when none did.
+func endedStatus(runDir string) string {
+	head := summaryHead(runDir, nil)
+	if head == nil {
+		return ""
+	}
+	if head.Status == "running" {
+		if p := head.Previous; p != nil && p.Status != "running" {
+			return p.Status
+		}
+		return ""
+	}
+	return head.Status
+}
+
+// writeRunning replaces the summary.json in dir, before a session changes
+// any file of the run, with sum, filled from the state it starts at, with
+// status running and, as previous, how the session before it ended, where
+// one wrote a summary: an earlier session's outcome would otherwise stand
+// for this one's while it runs and after a kill. o is sum's Outcome, put
+// back as it was after. undo puts back the summary.json it replaced (none:
+// removes it), for a session that ends having changed nothing.
+func writeRunning(dir string, o *Outcome, sum any) (undo func(), err error) {
+	path := filepath.Join(dir, summaryFile)
+	old, oldErr := os.ReadFile(path)
+	saved := *o
+	*o = Outcome{Status: "running", Previous: summaryHead(dir, nil)}
+	if p := o.Previous; p != nil {
+		p.Previous = nil
+	}
+	err = writeJSON(path, sum)
+	*o = saved
+	if err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	return func() {
+		if oldErr == nil {
+			data.WriteFile(path, old)
+		} else {
+			os.Remove(path)
+		}
+	}, nil
 }

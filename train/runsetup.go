@@ -45,6 +45,7 @@ type run struct {
 	kept     *bestEval // what best/ holds beyond the checkpoint's best (see settleBest)
 	savedAt  int       // 1 + the step of the checkpoint this job wrote last (0: none)
 	dropBest bool      // best/ is not the run's: writeJob removes it (see bestAlone)
+	unstart  func()    // puts back the summary.json the session replaced (see writeRunning)
 }
 
 // newRun is newRunContext without a stop.
@@ -91,7 +92,6 @@ func newRunContext(ctx context.Context, cfg Config, opt Options, device string) 
 	if err := r.openOutputs(); err != nil {
 		return nil, err
 	}
-	r.sum.Params = r.params.Count()
 	r.progress = newProgress(opt.Log, opt.Terminal)
 	r.logSetup()
 	return r, nil
@@ -194,14 +194,25 @@ func (r *run) newModel() error {
 	return nil
 }
 
-// openOutputs writes the run's job config and opens its metrics.jsonl:
-// the job config first, which makes the directory a run's, so that one a
-// full disk stops there holds nothing else of the job's.
-func (r *run) openOutputs() error {
+// openOutputs writes the run's job config, then the summary of the
+// session that starts (running), and opens its metrics.jsonl: the job
+// config first, which makes the directory a run's, so that one a full disk
+// stops there holds nothing else of the job's; where opening the metrics
+// fails, the summary says so (failed).
+func (r *run) openOutputs() (err error) {
 	if err := r.writeJob(); err != nil {
 		return err
 	}
-	var err error
+	r.sum.Params = r.params.Count()
+	r.fillSummary("") // where the session starts
+	if r.unstart, err = writeRunning(r.opt.OutDir, &r.sum.Outcome, r.sum); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			r.failed(err)
+		}
+	}()
 	r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log)
 	return err
 }
