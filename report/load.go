@@ -18,11 +18,41 @@ import (
 const MetricsFile = "metrics.jsonl"
 
 // NotRunError is a directory or file LoadRun cannot read as a run: no
-// metrics file, or one that is not one. Other errors are the file
-// system's.
+// metrics file, or one that is not one, or a run with no logged steps yet.
+// Other errors are the file system's.
 type NotRunError struct {
 	Path   string // the directory or file named
 	Reason string // what it lacks, and the fix
+	// Run is a run with no logged steps yet (one that has just started, or
+	// that stopped or failed before its first logged step): its name and
+	// status, for the table of a report beside other runs; nil for what is
+	// not a run.
+	Run *Run
+}
+
+// runFiles are the files that make a directory without logged steps a
+// run: its summary, or train's job config of a pretrain or a finetune.
+var runFiles = []string{SummaryFile, "train.yaml", "finetune.yaml"}
+
+// notLogged is the NotRunError of dir, where no step is logged (its
+// metrics file is missing or holds none): a run with no logged steps yet
+// where dir holds one of runFiles, else err.
+func notLogged(dir string, err *NotRunError) *NotRunError {
+	for _, f := range runFiles {
+		if fi, serr := os.Stat(filepath.Join(dir, f)); serr == nil && !fi.IsDir() {
+			run := &Run{Name: runName(dir), Dir: dir, Series: map[string][]Point{}, Status: runStatus(dir), Notes: []string{"no logged steps yet"}}
+			return &NotRunError{err.Path, "it is a run with no logged steps yet (its status: " + run.Status + ")", run}
+		}
+	}
+	return err
+}
+
+// runName is the base name of the run directory dir.
+func runName(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return filepath.Base(abs)
+	}
+	return filepath.Base(filepath.Clean(dir))
 }
 
 func (e *NotRunError) Error() string { return "report: " + e.Path + ": " + e.Reason }
@@ -41,19 +71,19 @@ func LoadRun(dir string) (*Run, error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			return nil, &NotRunError{dir, "no such directory (pass a run directory or its metrics file)"}
+			return nil, &NotRunError{Path: dir, Reason: "no such directory (pass a run directory or its metrics file)"}
 		}
-		return nil, &NotRunError{dir, "it has no " + MetricsFile + " (pass a run directory or its metrics file)"}
+		return nil, notLogged(dir, &NotRunError{Path: dir, Reason: "it has no " + MetricsFile + " (pass a run directory or its metrics file)"})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	name := filepath.Base(filepath.Clean(dir))
-	if abs, err := filepath.Abs(dir); err == nil {
-		name = filepath.Base(abs)
-	}
-	l := &loader{run: &Run{Name: name, Dir: dir, Series: map[string][]Point{}}, steps: map[int64]int{}, odd: map[string]*lineNote{}}
+	l := &loader{run: &Run{Name: runName(dir), Dir: dir, Series: map[string][]Point{}}, steps: map[int64]int{}, odd: map[string]*lineNote{}}
 	if err := l.read(path, raw); err != nil {
+		var nr *NotRunError
+		if errors.As(err, &nr) && nr.Reason == noRecords && filepath.Base(path) == MetricsFile {
+			return nil, notLogged(dir, nr)
+		}
 		return nil, err
 	}
 	run := l.run
@@ -80,18 +110,21 @@ func (l *loader) read(path string, raw []byte) error {
 		case err == nil:
 		case errors.As(err, &syntax) && l.run.Records == 0 && !(i == len(lines)-1 && line[0] == '{'):
 			// A first line that is not JSON: a config or another file.
-			return &NotRunError{path, fmt.Sprintf("it is not a %s file, which holds one JSON object per line, such as {\"step\": 10, \"train_loss\": 2.5} (line %d: %v)", MetricsFile, i+1, err)}
+			return &NotRunError{Path: path, Reason: fmt.Sprintf("it is not a %s file, which holds one JSON object per line, such as {\"step\": 10, \"train_loss\": 2.5} (line %d: %v)", MetricsFile, i+1, err)}
 		case errors.As(err, &syntax) && i == len(lines)-1 && line[0] == '{':
 			l.run.Truncated = true // a torn last line: a run killed as it wrote it
 		default:
-			return &NotRunError{path, fmt.Sprintf("line %d: %v", i+1, err)}
+			return &NotRunError{Path: path, Reason: fmt.Sprintf("line %d: %v", i+1, err)}
 		}
 	}
 	if l.run.Records == 0 {
-		return &NotRunError{path, "it has no metrics records (a run that has just started has none yet, nor one that stopped or failed before its first logged step)"}
+		return &NotRunError{Path: path, Reason: noRecords}
 	}
 	return nil
 }
+
+// noRecords is the reason of a metrics file without a record.
+const noRecords = "it has no metrics records (a run that has just started has none yet, nor one that stopped or failed before its first logged step)"
 
 // notObjectError is a line that is not one whole JSON object.
 type notObjectError struct{ msg string }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -173,4 +174,48 @@ func TestLoadRunStatus(t *testing.T) {
 // htmlEscape escapes s as html/template writes text.
 func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "'", "&#39;", "<", "&lt;", ">", "&gt;", `"`, "&#34;").Replace(s)
+}
+
+// A run directory without logged steps (stopped before its first step: a
+// summary and train.yaml but no metrics.jsonl; or an empty one) is said to
+// be a run with no logged steps yet, with its status, and comes with a Run
+// for the table; a directory without a run's files is not a run.
+func TestLoadRunNotLogged(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"stopped/summary.json":   `{"status": "interrupted", "interruption": "received terminated", "step": 0}`,
+		"stopped/train.yaml":     "n_layer: 2\n",
+		"started/finetune.yaml":  "lr: 1.0e-3\n",
+		"started/metrics.jsonl":  "",
+		"running/summary.json":   `{"status": "running", "step": 0}`,
+		"other/metrics.jsonl":    "",
+		"other/notes.txt":        "",
+		"notrun/summary.json/.x": "", // a directory of that name
+	})
+	cases := []struct{ path, status string }{
+		{"stopped", "interrupted (received terminated)"},
+		{"started", "no summary.json: running, or killed"},
+		{"started/metrics.jsonl", "no summary.json: running, or killed"},
+		{"running", "running, or killed: started at step 0"},
+		{"other", ""},
+		{"notrun", ""},
+	}
+	for _, c := range cases {
+		_, err := LoadRun(filepath.Join(dir, c.path))
+		var nr *NotRunError
+		if !errors.As(err, &nr) {
+			t.Fatalf("%s: %v, want a NotRunError", c.path, err)
+		}
+		if c.status == "" {
+			if nr.Run != nil || strings.Contains(nr.Reason, "no logged steps") {
+				t.Errorf("%s: %q, %+v: want it not taken for a run", c.path, err, nr.Run)
+			}
+			continue
+		}
+		if want := "it is a run with no logged steps yet (its status: " + c.status + ")"; nr.Reason != want {
+			t.Errorf("%s: %q, want %q", c.path, nr.Reason, want)
+		}
+		if r := nr.Run; r == nil || r.Status != c.status || r.Records != 0 || len(r.Series) != 0 || r.Name != filepath.Base(strings.TrimSuffix(c.path, "/metrics.jsonl")) {
+			t.Errorf("%s: run %+v", c.path, nr.Run)
+		}
+	}
 }

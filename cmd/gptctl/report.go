@@ -94,6 +94,9 @@ func reportRun(opts *ReportOptions) error {
 	if err != nil {
 		return err
 	}
+	if !slices.ContainsFunc(runs, func(r *report.Run) bool { return r.Records > 0 }) {
+		runs = nil // only runs with no logged steps yet: nothing to draw, said as the error
+	}
 	switch {
 	case len(runs) == 0 && len(skipped) > 0: // said once, as the error
 		errs := make([]error, len(skipped))
@@ -105,6 +108,10 @@ func reportRun(opts *ReportOptions) error {
 		return &usageError{fmt.Errorf("no runs to report: name run directories (each with a %s), not only --out %s", report.MetricsFile, opts.OutDir)}
 	}
 	for _, s := range skipped {
+		if s.Run != nil {
+			fmt.Fprintf(opts.ErrOut, "report: %s: %s: in the table, without curves\n", s.Path, s.Reason)
+			continue
+		}
 		fmt.Fprintf(opts.ErrOut, "report: skipped %s: %s\n", s.Path, s.Reason)
 	}
 	if err := makeOutDir(opts.OutDir); err != nil {
@@ -122,7 +129,8 @@ func reportRun(opts *ReportOptions) error {
 // loadRuns reads the runs of opts.Dirs, each once, passing over the
 // report's own directory and warning of truncated lines and notes. It
 // returns apart the directories that are not runs, to be skipped or, when
-// no run is left, refused; its error is the file system's.
+// no run is left, refused; a run with no logged steps yet is among both,
+// for the table beside other runs. Its error is the file system's.
 func loadRuns(opts *ReportOptions) (runs []*report.Run, skipped []*report.NotRunError, err error) {
 	runs = make([]*report.Run, 0, len(opts.Dirs))
 	seen := map[string]bool{}
@@ -141,6 +149,9 @@ func loadRuns(opts *ReportOptions) (runs []*report.Run, skipped []*report.NotRun
 		var notRun *report.NotRunError
 		if errors.As(err, &notRun) { // not a run (yet), or a metrics file that is not one: the others are reported
 			skipped = append(skipped, notRun)
+			if notRun.Run != nil { // a run with no logged steps yet: in the table, with its status
+				runs = append(runs, notRun.Run)
+			}
 			continue
 		}
 		if err != nil {

@@ -161,3 +161,35 @@ func TestReportNotes(t *testing.T) {
 		}
 	}
 }
+
+// A run stopped before its first step (summary.json and train.yaml, no
+// metrics.jsonl) is a run with no logged steps yet: alone, the message says
+// so with its status (exit 2, nothing to draw); beside other runs, it is in
+// the table with its status, without curves.
+func TestReportRunWithoutSteps(t *testing.T) {
+	runs := t.TempDir()
+	stopped := filepath.Join(runs, "stopped")
+	os.MkdirAll(stopped, 0o755)
+	os.WriteFile(filepath.Join(stopped, "summary.json"), []byte(`{"status": "interrupted", "interruption": "received terminated", "step": 0}`), 0o644)
+	os.WriteFile(filepath.Join(stopped, "train.yaml"), []byte("n_layer: 2\n"), 0o644)
+	good := filepath.Join(runs, "good")
+	os.MkdirAll(good, 0o755)
+	os.WriteFile(filepath.Join(good, "metrics.jsonl"), []byte(`{"step":1,"train_loss":3}`+"\n"+`{"step":2,"train_loss":2.5}`+"\n"), 0o644)
+	const said = "it is a run with no logged steps yet (its status: interrupted (received terminated))"
+	code, _, stderr := runCLI(t, "report", stopped, "--out", filepath.Join(runs, "r1"))
+	if code != exitUsage || !strings.Contains(stderr, stopped+": "+said) || strings.Contains(stderr, "has no metrics.jsonl") {
+		t.Errorf("report of the stopped run alone: status %d, stderr %q; want %d and %q", code, stderr, exitUsage, said)
+	}
+	out := filepath.Join(runs, "r2")
+	code, _, stderr = runCLI(t, "report", good, stopped, "--out", out, "--format", "html")
+	if code != exitOK || !strings.Contains(stderr, "report: "+stopped+": "+said+": in the table, without curves") {
+		t.Errorf("report beside another run: status %d, stderr %q", code, stderr)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row := "<tr><td>stopped</td><td>" + stopped + "</td><td>interrupted (received terminated)</td><td class=\"num\">0</td>"; !strings.Contains(string(page), row) {
+		t.Errorf("report.html lacks the row %q", row)
+	}
+}
