@@ -7,6 +7,7 @@ package report
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // chart is one figure: the metrics it draws and the file name it gets.
@@ -80,7 +81,7 @@ func charts(runs []*Run) []chart {
 	}
 	files := fileNames(others)
 	for i, k := range others {
-		title := k
+		title := xmlText(k)
 		if k == "" {
 			title = `"" (a metric without a name)`
 		}
@@ -157,4 +158,18 @@ func windowsDevice(name string) bool {
 		return base[3] >= '1' && base[3] <= '9'
 	}
 	return false
+}
+
+// xmlText is s, a title or label of a chart or report.html, with what XML
+// cannot hold as U+FFFD: C0 controls but tab, LF and CR, U+FFFE and U+FFFF,
+// and bytes that are not UTF-8 (a run directory's name may hold any). An
+// SVG with one is not well-formed, and a viewer draws none of it.
+func xmlText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r', r == 0xFFFE, r == 0xFFFF:
+			return utf8.RuneError
+		}
+		return r
+	}, s)
 }

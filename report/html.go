@@ -161,7 +161,7 @@ type htmlValue struct {
 func summaries(runs []*Run, labels []string) []htmlRun {
 	out := make([]htmlRun, len(runs))
 	for i, r := range runs {
-		h := htmlRun{Label: labels[i], Dir: r.Dir, Status: r.Status, Records: strconv.Itoa(r.Records), LastStep: "-"}
+		h := htmlRun{Label: labels[i], Dir: xmlText(r.Dir), Status: xmlText(r.Status), Records: strconv.Itoa(r.Records), LastStep: "-"}
 		if h.Status == "" { // a Run built in memory
 			h.Status = "-"
 		}
@@ -186,7 +186,7 @@ func summaries(runs []*Run, labels []string) []htmlRun {
 			notes = append(notes, plural(r.Skipped, "step")+" skipped for non-finite values")
 		}
 		notes = append(notes, r.Notes...)
-		h.Note = strings.Join(notes, "; ")
+		h.Note = xmlText(strings.Join(notes, "; "))
 		out[i] = h
 	}
 	return out
@@ -207,7 +207,7 @@ func values(runs []*Run, labels []string, c chart) []htmlValue {
 			if len(r.Series[m]) == 0 {
 				continue
 			}
-			out = append(out, htmlValue{labels[i], m, fmtPoint(r.Final(m)), fmtPoint(r.Best(m))})
+			out = append(out, htmlValue{labels[i], xmlText(m), fmtPoint(r.Final(m)), fmtPoint(r.Best(m))})
 		}
 	}
 	return out

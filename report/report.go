@@ -73,7 +73,7 @@ func HigherIsBetter(metric string) bool {
 }
 
 // runLabels returns a legend label per run: its name, or its directory
-// where two runs share a name.
+// where two runs share a name (as xmlText writes them).
 func runLabels(runs []*Run) []string {
 	count := map[string]int{}
 	for _, r := range runs {
@@ -85,6 +85,7 @@ func runLabels(runs []*Run) []string {
 		if count[r.Name] > 1 {
 			labels[i] = filepath.ToSlash(filepath.Clean(r.Dir))
 		}
+		labels[i] = xmlText(labels[i])
 	}
 	return labels
 }

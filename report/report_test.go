@@ -3,10 +3,12 @@ package report
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"html"
 	"image/png"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // writeRun fabricates a run directory: a loss that decays, evaluations every
@@ -512,4 +515,61 @@ func textAt(t *testing.T, svg []byte, label string) (x, y float64, ok bool) {
 	x, _ = strconv.ParseFloat(string(m[1]), 64)
 	y, _ = strconv.ParseFloat(string(m[2]), 64)
 	return x, h + y, true
+}
+
+// A metric key with a control character (a hand-made metrics.jsonl), a run
+// directory whose name holds one or a byte that is not UTF-8, and a status
+// with one still give SVGs that parse as XML, in their files and inlined in
+// report.html, whose text holds none either.
+func TestRenderTextXMLCannotHold(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "run\x01\xff")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, MetricsFile), []byte(`{"step":1,"a\u0001b":1,"train_loss":3,"c\ufffed":1}`+"\n"+`{"step":2,"a\u0001b":2,"train_loss":2,"c\ufffed":2}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, SummaryFile), []byte(`{"status": "failed", "error": "x\u0002y", "step": 2}`), 0o644)
+	run, err := LoadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(root, "report")
+	paths, err := Render([]*Run{run}, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var svgs [][]byte
+	for _, p := range paths {
+		if filepath.Ext(p) == ".svg" {
+			b, _ := os.ReadFile(p)
+			svgs = append(svgs, b)
+		}
+	}
+	page, _ := os.ReadFile(filepath.Join(out, "report.html"))
+	for _, m := range regexp.MustCompile(`data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)`).FindAllSubmatch([]byte(html.UnescapeString(string(page))), -1) {
+		b, err := base64.StdEncoding.DecodeString(string(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		svgs = append(svgs, b)
+	}
+	if len(svgs) != 6 { // loss, a_b, c_d: files and inlined
+		t.Fatalf("%d SVGs in %v and report.html, want 6", len(svgs), paths)
+	}
+	for i, b := range svgs {
+		dec := xml.NewDecoder(bytes.NewReader(b))
+		for {
+			_, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Errorf("SVG %d is not well-formed XML: %v", i, err)
+				break
+			}
+		}
+	}
+	if i := bytes.IndexFunc(page, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE }); i >= 0 || !utf8.Valid(page) {
+		t.Errorf("report.html holds a control character or bytes that are not UTF-8 (at %d)", i)
+	}
 }
