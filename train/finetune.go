@@ -22,7 +22,7 @@ type FinetuneSummary struct {
 	MaxSteps      int                `json:"max_steps"`
 	Epoch         float64            `json:"epoch"`
 	TrainLoss     *float64           `json:"train_loss,omitempty"` // the last metrics line's; absent before any
-	Val           map[string]float64 `json:"val"`                  // the last evaluation; null before any
+	Val           map[string]float64 `json:"val,omitempty"`        // the last evaluation; absent before any
 	Baseline      map[string]float64 `json:"baseline"`             // majority class or mean score, on the same val data
 	BestMetric    string             `json:"best_metric"`
 	BestValue     *float64           `json:"best_value,omitempty"` // absent before any evaluation
