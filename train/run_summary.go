@@ -176,8 +176,9 @@ func endedStatus(runDir string) string {
 	return head.Status
 }
 
-// writeRunning replaces the summary.json in dir, before a session changes
-// any file of the run, with sum, filled from the state it starts at, with
+// writeRunning replaces the summary.json in dir, once a session has
+// written its job config and before it changes any other file of the run,
+// with sum, filled from the state it starts at, with
 // status running and, as previous, how the session before it ended, where
 // one wrote a summary: an earlier session's outcome would otherwise stand
 // for this one's while it runs and after a kill. o is sum's Outcome, put
