@@ -13,6 +13,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"gptctl/data"
 	"gptctl/graph"
@@ -76,9 +77,11 @@ type Sample struct {
 	ID     json.RawMessage `json:"id,omitempty"`
 	Sample int             `json:"sample"` // 0, 1, ... in the order drawn from its prompt
 	Prompt string          `json:"prompt"`
-	// Text follows the prompt: what the text output prints after it (the
-	// new tokens, cut before a stop string; bytes that are not UTF-8, a
-	// character cut by --max-new-tokens, become U+FFFD).
+	// Text follows the prompt: what the text output prints after it, byte
+	// for byte (the new tokens, cut before a stop string). It is UTF-8:
+	// bytes that are not, a character cut at the sample's end among them,
+	// become U+FFFD, one for each maximal subpart, as Hugging Face's decode
+	// makes them (errors="replace").
 	Text   string `json:"text"`
 	Tokens int    `json:"tokens"` // new tokens drawn, a stop string's included, the end-of-text token not
 	// FinishReason says why the sample ended: "length" (--max-new-tokens),
@@ -121,6 +124,11 @@ func (o GenerateOptions) Validate() error {
 		return &ConfigError{fmt.Errorf("--device %q is not auto, cpu or cuda", o.Device)}
 	case slices.Contains(o.Stop, ""):
 		return &ConfigError{fmt.Errorf("--stop \"\": a stop string must not be empty")}
+	}
+	for _, st := range o.Stop {
+		if !utf8.ValidString(st) {
+			return &ConfigError{fmt.Errorf("--stop %q is not UTF-8, as a sample's text is (other bytes become U+FFFD): it would never match", st)}
+		}
 	}
 	return nil
 }

@@ -264,9 +264,14 @@ func (g *generation) emit(j *genJob, s string) {
 }
 
 // finish ends sample j, frees its slot and writes what is due: its last
-// text and newline, or its JSON object, and the held output of the samples
-// after it, up to the next unfinished one.
+// text (a character left incomplete as U+FFFD) and newline, or its JSON
+// object, and the held output of the samples after it, up to the next
+// unfinished one.
 func (g *generation) finish(j *genJob, slot int) {
+	rest, stop := j.text.end()
+	if stop != "" {
+		j.sample.FinishReason, j.sample.Stop = "stop", stop // the U+FFFD of a character left incomplete completed it
+	}
 	j.sample.Text = string(j.text.text)
 	if g.o.JSON {
 		var b strings.Builder
@@ -275,7 +280,7 @@ func (g *generation) finish(j *genJob, slot int) {
 		enc.Encode(j.sample) // a Sample always encodes
 		g.emit(j, b.String())
 	} else {
-		g.emit(j, j.text.flush()+"\n")
+		g.emit(j, rest+"\n")
 	}
 	j.done, j.ids = true, nil
 	g.slots[slot] = nil

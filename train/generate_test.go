@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"gptctl/data"
 	"gptctl/graph"
@@ -507,6 +508,28 @@ func TestStopScanner(t *testing.T) {
 		{[]string{"c", "bc"}, []string{"abcd"}, "a", "bc"}, // of two ending together, the longer
 		{[]string{"a longer stop"}, []string{"a", " long", "ish"}, "a longish", ""},
 		{[]string{"é"}, []string{"caf\xc3", "\xa9!"}, "caf", "é"}, // a character split over two tokens
+		// The text is UTF-8, as Python's decode(errors="replace") makes it:
+		// a character is held until whole, the start of one left at the end
+		// is U+FFFD, and so is each maximal subpart of other bytes.
+		{nil, []string{"caf\xc3"}, "caf\uFFFD", ""},
+		{nil, []string{"Hi\xe2\x86"}, "Hi\uFFFD", ""},
+		{nil, []string{"\xe2", "\x80", "\x99!"}, "\u2019!", ""},
+		{nil, []string{"\xf0\x9f", "\x98", "\x80"}, "\U0001F600", ""},
+		{nil, []string{"\xf0\x9f", "\x98"}, "\uFFFD", ""},
+		{nil, []string{"a\x80b"}, "a\uFFFDb", ""},
+		{nil, []string{"\xe2\x86X"}, "\uFFFDX", ""},
+		{nil, []string{"\xe2", "X"}, "\uFFFDX", ""},
+		{nil, []string{"a\xe2\x80", "\xe2\x80\x99"}, "a\uFFFD\u2019", ""},
+		{nil, []string{"\xf0\x80\x80"}, "\uFFFD\uFFFD\uFFFD", ""},
+		{nil, []string{"\xed\xa0", "\x80"}, "\uFFFD\uFFFD\uFFFD", ""}, // a surrogate
+		{nil, []string{"\xf4\x90\x80\x80"}, "\uFFFD\uFFFD\uFFFD\uFFFD", ""},
+		{nil, []string{"\xc0\xaf"}, "\uFFFD\uFFFD", ""},
+		{nil, []string{"\uFFFD\xff"}, "\uFFFD\uFFFD", ""},
+		{[]string{"\u2019"}, []string{"a\xe2\x80", "\x99b"}, "a", "\u2019"},
+		{[]string{"!"}, []string{"a\xe2", "!"}, "a\uFFFD", "!"},
+		{[]string{"\uFFFD"}, []string{"ab\xe2"}, "ab", "\uFFFD"},      // found in the U+FFFD of the end
+		{[]string{"b\uFFFD"}, []string{"ab\xe2\x80"}, "a", "b\uFFFD"}, // its start held back till then
+		{[]string{"x"}, []string{"ax\xe2"}, "a", "x"},                 // a split character after a stop string is not text
 	} {
 		s := stopScanner{stops: c.stops}
 		var got strings.Builder
@@ -514,6 +537,9 @@ func TestStopScanner(t *testing.T) {
 		for i, p := range c.pieces {
 			ready, st := s.add(p)
 			got.WriteString(ready)
+			if !utf8.ValidString(ready) {
+				t.Errorf("%q after %q: handed out %q, not UTF-8", c.stops, c.pieces[:i+1], ready)
+			}
 			for _, x := range c.stops { // what was handed out never reaches into a stop string
 				if strings.Contains(got.String(), x) {
 					t.Errorf("%q after %q: handed out %q, holding %q", c.stops, c.pieces[:i+1], got.String(), x)
@@ -524,9 +550,77 @@ func TestStopScanner(t *testing.T) {
 				break
 			}
 		}
-		got.WriteString(s.flush())
+		rest, st := s.end()
+		got.WriteString(rest)
+		stop += st
 		if got.String() != c.text || string(s.text) != c.text || stop != c.stop {
 			t.Errorf("stops %q, tokens %q: text %q (held %q), stop %q; want %q, %q", c.stops, c.pieces, got.String(), s.text, stop, c.text, c.stop)
+		}
+	}
+}
+
+// scriptDecoder makes the byte tokenizer's sample script, a byte a step
+// after a one-token prompt, certain.
+type scriptDecoder struct {
+	script string
+	n      []int
+	out    []float32
+}
+
+func (d *scriptDecoder) Context() int     { return 1 << 20 }
+func (d *scriptDecoder) Slots() int       { return len(d.n) }
+func (d *scriptDecoder) Len(slot int) int { return d.n[slot] }
+func (d *scriptDecoder) Reset(slot int)   { d.n[slot] = 0 }
+func (d *scriptDecoder) Feed(slots []int, ids [][]int) ([]float32, error) {
+	d.out = d.out[:0]
+	for i, s := range slots {
+		d.n[s] += len(ids[i])
+		row := make([]float32, 256)
+		row[d.script[(d.n[s]-1)%len(d.script)]] = 100
+		d.out = append(d.out, row...)
+	}
+	return d.out, nil
+}
+
+// A sample's text is UTF-8 in the text output as in --json, byte for byte:
+// a character its last token cuts, and bytes that are not UTF-8, are
+// U+FFFD there too, as Hugging Face's decode makes them; a stop string is
+// found in that text.
+func TestGenerateUTF8(t *testing.T) {
+	for _, c := range []struct {
+		script string
+		n      int
+		stop   []string
+		text   string
+		reason string
+	}{
+		{"Hi \xe2\x80\x99s", 5, nil, "Hi \uFFFD", "length"}, // ’ is two GPT-2 tokens; one drawn
+		{"Hi \xe2\x80\x99s", 6, nil, "Hi \u2019", "length"},
+		{"a\x80\xe2\x86b", 5, nil, "a\uFFFD\uFFFDb", "length"},
+		{"x\xe2\x80\x99y", 5, []string{"\u2019"}, "x", "stop"},
+		{"ab\xe2\x80\x99", 4, []string{"\uFFFD"}, "ab", "stop"},
+	} {
+		o := GenerateOptions{MaxNewTokens: c.n, TopP: 1, Stop: c.stop, NumSamples: 3, BatchSize: 2}
+		var text, js bytes.Buffer
+		for _, w := range []*bytes.Buffer{&text, &js} {
+			o.JSON = w == &js
+			err := sampleWith(data.ByteTokenizer{}, o, w, func(slots int) (decoder, error) {
+				return &scriptDecoder{script: c.script, n: make([]int, slots)}, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		sep := "\n" + sampleSeparator + "\n"
+		if want := c.text + sep + c.text + sep + c.text + "\n"; text.String() != want || !utf8.Valid(text.Bytes()) {
+			t.Errorf("%q, -n %d, --stop %q: printed %q, want %q", c.script, c.n, c.stop, text.String(), want)
+		}
+		var s Sample
+		if err := json.Unmarshal(bytes.SplitN(js.Bytes(), []byte("\n"), 2)[0], &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Text != c.text || s.FinishReason != c.reason {
+			t.Errorf("%q, -n %d, --stop %q: --json text %q (%s), want %q (%s)", c.script, c.n, c.stop, s.Text, s.FinishReason, c.text, c.reason)
 		}
 	}
 }

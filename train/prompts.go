@@ -80,11 +80,17 @@ func jsonProblem(err error) string {
 
 // stopScanner collects a sample's new text and finds the first stop string
 // in it as tokens arrive. Text that may be the start of a stop string is
-// held back until the next tokens show whether it is.
+// held back until the next tokens show whether it is, and so are the
+// bytes of a character that a token splits. The text is UTF-8: bytes that
+// are not become U+FFFD, one for each maximal subpart (as Python's
+// decode(errors="replace") and so Hugging Face's decode make them), and the
+// stop strings are looked for in it.
 type stopScanner struct {
 	stops   []string
 	text    []byte // the new text so far, cut before a stop string once found
 	emitted int    // bytes of text handed out to print
+	part    [4]byte
+	parts   int // part[:parts]: the start of a character the next token may complete
 }
 
 // add appends a token's text. It returns the text now safe to print and,
@@ -92,14 +98,39 @@ type stopScanner struct {
 // first (the text then ends before it; of two that end at the same byte,
 // the longer), however the tokens split the text.
 func (s *stopScanner) add(piece string) (ready, stop string) {
+	from := s.searchFrom()
+	s.appendUTF8(piece)
+	return s.scan(from)
+}
+
+// end ends the text: the start of a character left incomplete becomes
+// U+FFFD, which may complete a stop string. It returns the rest of the
+// text to print, and the stop string found.
+func (s *stopScanner) end() (rest, stop string) {
+	if s.parts == 0 {
+		return s.flush(), ""
+	}
+	from := s.searchFrom()
+	s.parts = 0
+	s.text = utf8.AppendRune(s.text, utf8.RuneError)
+	ready, stop := s.scan(from)
+	return ready + s.flush(), stop
+}
+
+// searchFrom is where a stop string found after the next piece may start:
+// the text so far holds none, so one found then ends in the new text and
+// starts at most the longest stop string's length less one before it.
+func (s *stopScanner) searchFrom() int {
 	longest := 0
 	for _, st := range s.stops {
 		longest = max(longest, len(st))
 	}
-	// The text before piece holds no stop string, so one found now ends
-	// in piece and starts at most longest-1 bytes before it.
-	from := max(s.emitted, len(s.text)-longest+1)
-	s.text = append(s.text, piece...)
+	return max(s.emitted, len(s.text)-longest+1)
+}
+
+// scan looks for the stop strings in the text from byte from on, cuts the
+// text before the first found, and returns what is safe to print.
+func (s *stopScanner) scan(from int) (ready, stop string) {
 	cut, end := -1, 0
 	for _, st := range s.stops {
 		i := bytes.Index(s.text[from:], []byte(st)) // its first end, too
@@ -111,7 +142,7 @@ func (s *stopScanner) add(piece string) (ready, stop string) {
 		}
 	}
 	if cut >= 0 {
-		s.text = s.text[:cut]
+		s.text, s.parts = s.text[:cut], 0 // a split character follows the stop string
 		return s.flush(), stop
 	}
 	hold := 0 // the longest end of the text that begins a stop string
@@ -134,4 +165,82 @@ func (s *stopScanner) flush() string {
 	ready := string(s.text[s.emitted:])
 	s.emitted = len(s.text)
 	return ready
+}
+
+// appendUTF8 appends piece to the text, after the start of a character
+// that the text ended with: whole characters as they are, U+FFFD for each
+// maximal subpart of bytes that are not UTF-8, and the start of a
+// character at piece's end kept in part for the next piece.
+func (s *stopScanner) appendUTF8(piece string) {
+	if s.parts > 0 {
+		n := s.parts + copy(s.part[s.parts:], piece)
+		k, size := utf8Prefix(s.part[:n])
+		switch {
+		case k == size: // the character is whole
+			s.text = append(s.text, s.part[:size]...)
+		case k == n: // piece is all of it, and it is not whole yet
+			s.parts = n
+			return
+		default:
+			s.text = utf8.AppendRune(s.text, utf8.RuneError)
+		}
+		piece, s.parts = piece[k-s.parts:], 0
+	}
+	for len(piece) > 0 {
+		i := 0
+		for i < len(piece) && piece[i] < utf8.RuneSelf {
+			i++
+		}
+		s.text = append(s.text, piece[:i]...)
+		piece = piece[i:]
+		if len(piece) == 0 {
+			return
+		}
+		r, size := utf8.DecodeRuneInString(piece)
+		if r != utf8.RuneError || size > 1 {
+			s.text = append(s.text, piece[:size]...)
+			piece = piece[size:]
+			continue
+		}
+		k, whole := utf8Prefix(piece)
+		if k == len(piece) && k < whole { // a character the next piece may complete
+			s.parts = copy(s.part[:], piece)
+			return
+		}
+		s.text = utf8.AppendRune(s.text, utf8.RuneError)
+		piece = piece[max(k, 1):]
+	}
+}
+
+// utf8Prefix returns how many bytes at the start of b are the start of a
+// well-formed UTF-8 character (Unicode's table 3-7), and how long that
+// character is; 0, 0 where b[0] begins none.
+func utf8Prefix[T string | []byte](b T) (k, size int) {
+	lo, hi := byte(0x80), byte(0xbf) // the second byte's range
+	switch c := b[0]; {
+	case c < 0x80:
+		return 1, 1
+	case c < 0xc2 || c > 0xf4:
+		return 0, 0
+	case c < 0xe0:
+		size = 2
+	case c < 0xf0:
+		size = 3
+		if c == 0xe0 {
+			lo = 0xa0
+		} else if c == 0xed { // not a surrogate
+			hi = 0x9f
+		}
+	default:
+		size = 4
+		if c == 0xf0 {
+			lo = 0x90
+		} else if c == 0xf4 { // not over U+10FFFF
+			hi = 0x8f
+		}
+	}
+	for k = 1; k < size && k < len(b) && lo <= b[k] && b[k] <= hi; k++ {
+		lo, hi = 0x80, 0xbf
+	}
+	return k, size
 }

@@ -188,6 +188,7 @@ func TestBadInput(t *testing.T) {
 		{"generate --prompts line of the wrong type", []string{"generate", "--model", pre, "--prompts", typedPrompts}, 2, []string{typedPrompts + `:1: "prompt" is a JSON number; it must be a string`}},
 		{"generate --prompts not UTF-8", []string{"generate", "--model", pre, "--prompts", latin1Prompts}, 2, []string{latin1Prompts + ":2: the line is not valid UTF-8"}},
 		{"generate --stop empty", []string{"generate", "--model", pre, "--stop", ""}, 2, []string{`--stop "": a stop string must not be empty`}},
+		{"generate --stop not UTF-8", []string{"generate", "--model", pre, "--stop", "caf\xe9"}, 2, []string{`--stop "caf\xe9" is not UTF-8`}},
 		{"generate --prompt and --prompt-file", []string{"generate", "--model", pre, "--prompt", "a", "--prompt-file", typo}, 2, []string{"give one of them"}},
 		{"generate --prompt-file and --prompts", []string{"generate", "--model", pre, "--prompt-file", typo, "--prompts", badPrompts}, 2, []string{"--prompt, --prompt-file and --prompts: give one of them"}},
 		{"generate --prompts missing", []string{"generate", "--model", pre, "--prompts", filepath.Join(dir, "none.jsonl")}, 2, []string{"--prompts", "none.jsonl"}},

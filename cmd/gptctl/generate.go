@@ -38,7 +38,10 @@ context. A sample ends after --max-new-tokens, or
 earlier where the model ends its document with the end-of-text token (not
 printed; --ignore-eot samples on past it), or before the first --stop string
 its new text reaches (not printed either; text that may begin one is held
-back until the next tokens tell). With --num-samples N the samples follow
+back until the next tokens tell). The new text is UTF-8, as Hugging Face's
+decode makes it: a character split over tokens prints once whole, and
+bytes that are not UTF-8 (the start of a character the sample ends in)
+become U+FFFD, in the text output and --json alike. With --num-samples N the samples follow
 one another, separated by a line of dashes; one seed draws them all, each
 sample from its own stream, so they do not depend on --batch-size, the
 number drawn together (but for float32 rounding, which can move a draw on
