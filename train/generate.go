@@ -114,6 +114,8 @@ func (o GenerateOptions) Validate() error {
 		return &ConfigError{fmt.Errorf("--top-p %v is not in (0, 1]", o.TopP)}
 	case o.NumSamples < 0:
 		return &ConfigError{fmt.Errorf("--num-samples %d must not be negative", o.NumSamples)}
+	case len(o.Prompts) > 1 && o.NumSamples > math.MaxInt/len(o.Prompts): // the count of samples would overflow
+		return &ConfigError{fmt.Errorf("--num-samples %d times the %d prompts of %s is over %d samples: lower --num-samples", o.NumSamples, len(o.Prompts), o.PromptFrom, math.MaxInt)}
 	case o.Threads < 0 || o.Threads > MaxThreads:
 		return &ConfigError{fmt.Errorf("--threads %d is not in [0, %d] (0: all cores)", o.Threads, MaxThreads)}
 	case o.RepetitionPenalty < 0 || math.IsNaN(o.RepetitionPenalty) || math.IsInf(o.RepetitionPenalty, 0):

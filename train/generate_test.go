@@ -559,6 +559,26 @@ func TestStopScanner(t *testing.T) {
 	}
 }
 
+// --num-samples times the number of prompts must count in an int: more is
+// refused as a usage error naming the flag and the limit, not sampled
+// from a decoder of a wrapped-around number of slots.
+func TestGenerateNumSamplesOverflow(t *testing.T) {
+	o := DefaultGenerate
+	o.Prompts, o.PromptFrom = []Prompt{{Text: "a", Line: 1}, {Text: "b", Line: 2}, {Text: "c", Line: 3}, {Text: "d", Line: 4}}, "p.jsonl"
+	for _, ns := range []int{math.MaxInt/4 + 1, 1 << 62, math.MaxInt} {
+		o.NumSamples = ns
+		err := o.Validate()
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), fmt.Sprintf("--num-samples %d times the 4 prompts of p.jsonl is over %d samples", ns, math.MaxInt)) {
+			t.Errorf("--num-samples %d with 4 prompts: %v, want a usage error naming --num-samples and the limit", ns, err)
+		}
+	}
+	o.NumSamples = math.MaxInt / 4
+	if err := o.Validate(); err != nil {
+		t.Errorf("--num-samples %d with 4 prompts: %v", o.NumSamples, err)
+	}
+}
+
 // scriptDecoder makes the byte tokenizer's sample script, a byte a step
 // after a one-token prompt, certain.
 type scriptDecoder struct {

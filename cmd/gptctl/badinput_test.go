@@ -80,6 +80,7 @@ func TestBadInput(t *testing.T) {
 	badPrompts := write("prompts.jsonl", "{\"prompt\": \"a\"}\nplain text\n")
 	typedPrompts := write("typed.jsonl", "{\"prompt\": 5}\n")
 	latin1Prompts := write("latin1.jsonl", "\"ab\"\n\"caf\xe9\"\n")
+	fourPrompts := write("four.jsonl", "\"a\"\n\"b\"\n\"c\"\n\"d\"\n")
 	// Corpora.
 	empty := write("empty.txt", "")
 	short := write("short.txt", "To be.")
@@ -173,6 +174,7 @@ func TestBadInput(t *testing.T) {
 		{"eval --task bad config", []string{"eval", "--model", pre, "--data", typo, "--task", taskType}, 2, []string{taskType, "translation"}},
 		{"generate --num-samples -1", []string{"generate", "--model", pre, "--num-samples", "-1"}, 2, []string{"--num-samples -1"}},
 		{"generate --num-samples 0", []string{"generate", "--model", pre, "--num-samples", "0"}, 2, []string{"--num-samples 0"}},
+		{"generate --num-samples times the prompts over an int", []string{"generate", "--model", pre, "--prompts", fourPrompts, "--num-samples", "4611686018427387904", "--json"}, 2, []string{"--num-samples 4611686018427387904 times the 4 prompts of " + fourPrompts + " is over 9223372036854775807 samples"}},
 		{"generate --threads -1", []string{"generate", "--model", pre, "--threads", "-1"}, 2, []string{"--threads -1"}},
 		{"generate --repetition-penalty -1", []string{"generate", "--model", pre, "--repetition-penalty", "-1"}, 2, []string{"--repetition-penalty -1 must be positive (1: off)"}},
 		{"generate --repetition-penalty 0", []string{"generate", "--model", pre, "--repetition-penalty", "0"}, 2, []string{"--repetition-penalty 0 must be positive (1: off)"}},
