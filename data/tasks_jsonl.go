@@ -31,9 +31,40 @@ func (p *taskParser) readJSONL(r *bufio.Reader) error {
 			break
 		}
 	}
+	return p.checkPresent()
+}
+
+// notePresent records which keys of role the JSONL row (have) has.
+func (p *taskParser) notePresent(role string, have []bool) {
+	if p.present == nil {
+		p.present = map[int]bool{}
+	}
+	for _, i := range p.cols[role] {
+		p.present[i] = p.present[i] || have[i]
+	}
+}
+
+// checkPresent refuses a context or question key that no row read has
+// (absent or null in all of them): a misnamed column, not one blank in
+// every row. Of joined keys, each is checked: a misnamed one would
+// otherwise leave its part out of every row.
+func (p *taskParser) checkPresent() error {
+	if p.data.Count == 0 {
+		return nil
+	}
 	for _, role := range p.roles {
-		if (role == "context" || role == "question") && p.data.Count > 0 && !p.present[role] {
-			return &RowError{Path: p.path, Msg: fmt.Sprintf("no row has %s (%s), absent or null in all of them: is the column name right? (leave %s out of columns if the file has none)", p.colDesc(role), role, role)}
+		if role != "context" && role != "question" {
+			continue
+		}
+		idx := p.cols[role]
+		for _, i := range idx {
+			switch {
+			case p.present[i]:
+			case len(idx) == 1:
+				return &RowError{Path: p.path, Msg: fmt.Sprintf("no row has %s (%s), absent or null in all of them: is the column name right? (leave %s out of columns if the file has none)", p.colDesc(role), role, role)}
+			default:
+				return &RowError{Path: p.path, Msg: fmt.Sprintf("no row has %s of %s (%s), absent or null in all of them: is the key right? (leave it out of the join if the file has none)", p.describe(p.names[i]), p.colDesc(role), role)}
+			}
 		}
 	}
 	return nil

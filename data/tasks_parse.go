@@ -31,9 +31,10 @@ type taskParser struct {
 	widths   map[int]int // width -> rows
 	firstOf  map[int]int // width -> index of its first row
 	nRows    int         // rows counted
-	// present records the context and question roles some JSONL row has
-	// (not absent, not null): one no row has is a misnamed column.
-	present map[string]bool
+	// present records the keys of the context and question some JSONL row
+	// has (not absent, not null), by cell index: one no row has is a
+	// misnamed column.
+	present map[int]bool
 }
 
 func newTaskParser(path string, f TaskFormat, format string, needLabel bool) *taskParser {
@@ -158,16 +159,11 @@ func (p *taskParser) example(line int, cells []string, have []bool) (Example, *R
 	ex := Example{Line: line, Fields: make(map[string]string, len(p.roles))}
 	for _, role := range p.roles {
 		v, ok := p.value(role, cells, have)
-		if ok && have != nil && (role == "context" || role == "question") {
-			if p.present == nil {
-				p.present = map[string]bool{}
-			}
-			p.present[role] = true
-		}
-		if !ok && have != nil && (role == "context" || role == "question") {
+		if have != nil && (role == "context" || role == "question") {
+			p.notePresent(role, have)
 			// A JSON field that is absent or null is as blank as "": one
 			// of context and question is enough (blankInput).
-			v, ok = "", true
+			ok = true
 		}
 		if !ok {
 			return Example{}, p.rowErr(line, role, "missing %s (%s)", p.missingDesc(role, cells, have), role)

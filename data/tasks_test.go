@@ -636,6 +636,49 @@ func TestChoiceMisnamedContextColumn(t *testing.T) {
 	}
 }
 
+// A JSONL context (or question) joined from several keys takes the keys a
+// row has: an absent or null one is as blank as "", so a row lacking one
+// sentence keeps the other three, without a doubled space, and the join is
+// blank only when every key is. Other roles still refuse a row that lacks
+// one of their keys, and a key that no row has is misnamed.
+func TestChoiceJoinedContextTakesPresentKeys(t *testing.T) {
+	f := TaskFormat{Columns: map[string]string{"context": "s.0+s.1+s.2+s.3", "question": "q",
+		"option0": "o.0", "option1": "o.1", "label": "y"}}
+	b := []byte(`{"s": ["A.", "B.", "C.", "D."], "q": "?", "o": ["x", "y"], "y": 0}
+{"s": ["A.", "B.", "C."], "q": "", "o": ["x", "y"], "y": 1}
+{"s": ["A.", null, "C.", "D."], "q": "?", "o": ["x", "y"], "y": 0}
+{"s": ["A.", "", "C.", "D."], "q": "?", "o": ["x", "y"], "y": 0}
+{"s": [], "q": "?", "o": ["x", "y"], "y": 0}
+`)
+	td, err := ParseTaskFile(b, "x.jsonl", f, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ex := range td.Examples {
+		got = append(got, ex.Fields["context"])
+	}
+	if want := []string{"A. B. C. D.", "A. B. C.", "A. C. D.", "A. C. D.", ""}; !slices.Equal(got, want) {
+		t.Errorf("contexts %q, want %q", got, want)
+	}
+	for _, c := range []struct{ name, body, want string }{
+		{"every key absent, blank question", `{"s": [null], "q": "", "o": ["x", "y"], "y": 0}` + "\n" + `{"s": ["A.", "B.", "C.", "D."], "q": "?", "o": ["x", "y"], "y": 0}`,
+			`x.jsonl:1: missing field "s.0+s.1+s.2+s.3" (context): it is blank (each of its fields is blank, absent or null); field "q" (question): it is blank`},
+		{"a key no row has", `{"s": ["A.", "B.", "C."], "q": "?", "o": ["x", "y"], "y": 0}`,
+			`no row has field "s.3" of field "s.0+s.1+s.2+s.3" (context), absent or null in all of them`},
+	} {
+		if _, err := ParseTaskFile([]byte(c.body+"\n"), "x.jsonl", f, true); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	// Other roles: a row that lacks a joined key is a bad row.
+	g := TaskFormat{Columns: map[string]string{"premise": "p.0+p.1", "hypothesis": "h", "label": "y"}, Labels: []string{"0", "1"}}
+	if _, err := ParseTaskFile([]byte(`{"p": ["A."], "h": "B.", "y": "0"}`+"\n"), "x.jsonl", g, true); err == nil ||
+		!strings.Contains(err.Error(), `missing field "p.1" of field "p.0+p.1" (premise)`) {
+		t.Errorf("a premise lacking a joined key: %v", err)
+	}
+}
+
 // A cell of a column the task reads that is not UTF-8 (a Latin-1 file) is
 // a bad row naming its line, in every format and whether or not labels
 // are read; one in a column it does not read is left alone. Skipped rows

@@ -85,7 +85,7 @@ func (p *taskParser) blankInput(fields map[string]string) (role, msg string) {
 	var blank []string // context and question, where mapped and blank
 	story := false     // a context or question that is not blank
 	for _, r := range p.roles {
-		why := p.blank(fields[r])
+		why := p.blankRole(r, fields[r])
 		switch {
 		case r == "context" || r == "question":
 			story = story || why == ""
@@ -100,13 +100,24 @@ func (p *taskParser) blankInput(fields map[string]string) (role, msg string) {
 	case story || len(blank) == 0:
 		return "", ""
 	case len(blank) == 1:
-		return blank[0], p.blank(fields[blank[0]])
+		return blank[0], p.blankRole(blank[0], fields[blank[0]])
 	}
-	ctx, q := p.blank(fields["context"]), p.blank(fields["question"])
+	ctx, q := p.blankRole("context", fields["context"]), p.blankRole("question", fields["question"])
 	if ctx == q {
 		return "context", fmt.Sprintf("%s, and so is %s (question)", ctx, p.colDesc("question"))
 	}
 	return "context", fmt.Sprintf("%s; %s (question): %s", ctx, p.colDesc("question"), q)
+}
+
+// blankRole is blank for the input v of role, saying of joined JSONL keys
+// that every one of them is blank, absent or null (value leaves those a
+// row lacks out).
+func (p *taskParser) blankRole(role, v string) string {
+	why := p.blank(v)
+	if len(p.cols[role]) > 1 && p.format == "jsonl" && strings.TrimSpace(v) == "" {
+		return why + " (each of its fields is blank, absent or null)"
+	}
+	return why
 }
 
 // blank says why the input v is as good as missing: "it is blank", or
@@ -126,24 +137,34 @@ func (p *taskParser) blank(v string) string {
 const notUTF8 = "is not valid UTF-8: the file is in another encoding (convert it, e.g. iconv -f LATIN1 -t UTF-8 FILE > NEW)"
 
 // value is the text of role in a row; ok is false when a cell is missing.
+// Joined cells ("a+b") are trimmed and joined with a space, blank ones
+// left out. A JSONL context or question (partial) takes the joined keys a
+// row has: an absent or null one is as blank as "", and ok is false only
+// when none is there.
 func (p *taskParser) value(role string, cells []string, have []bool) (v string, ok bool) {
 	idx, ok := p.cols[role]
 	if !ok {
 		return "", false
 	}
+	partial := have != nil && (role == "context" || role == "question")
+	var parts []string
+	found := false
 	for _, i := range idx {
 		if i >= len(cells) || have != nil && !have[i] {
-			return "", false
+			if !partial {
+				return "", false
+			}
+			continue
+		}
+		if len(idx) == 1 {
+			return cells[i], true
+		}
+		found = true
+		if s := strings.TrimSpace(cells[i]); s != "" {
+			parts = append(parts, s)
 		}
 	}
-	if len(idx) == 1 {
-		return cells[idx[0]], true
-	}
-	parts := make([]string, len(idx))
-	for k, i := range idx {
-		parts[k] = strings.TrimSpace(cells[i])
-	}
-	return strings.Join(parts, " "), true
+	return strings.Join(parts, " "), found
 }
 
 // missingDesc names the column of role that a row lacks: of joined
