@@ -565,7 +565,7 @@ func TestStopScanner(t *testing.T) {
 func TestGenerateNumSamplesOverflow(t *testing.T) {
 	o := DefaultGenerate
 	o.Prompts, o.PromptFrom = []Prompt{{Text: "a", Line: 1}, {Text: "b", Line: 2}, {Text: "c", Line: 3}, {Text: "d", Line: 4}}, "p.jsonl"
-	for _, ns := range []int{math.MaxInt/4 + 1, 1 << 62, math.MaxInt} {
+	for _, ns := range []int{math.MaxInt/4 + 1, math.MaxInt/2 + 1, math.MaxInt} {
 		o.NumSamples = ns
 		err := o.Validate()
 		var ce *ConfigError
