@@ -81,7 +81,7 @@ func TestLoadFinetune(t *testing.T) {
 				t.Errorf("patience %d, want 3", c.Patience)
 			}
 		}},
-		{"min_options on a classification", sst2Task, []string{"task.min_options=2"}, "task: min_options 2 applies only to multiple choice", nil},
+		{"min_options on a classification", sst2Task, []string{"task.min_options=2"}, "task.min_options 2 applies only to multiple choice", nil},
 		{"label_base with labels", sst2Task, []string{"task.label_base=1"},
 			"task.label_base 1 has no effect: with labels: given, a label is read as its place in that list (leave label_base out)", nil},
 		{"label_base with a score", "task: {type: similarity, train: x.tsv, label_base: 1, columns: {a: s1, b: s2, score: y}}\n", nil,
@@ -137,6 +137,45 @@ func TestFinetuneOneOptionReportedOnce(t *testing.T) {
 	_, err := LoadFinetune(path, nil)
 	if err == nil || strings.Count(err.Error(), "option1") != 1 || !strings.Contains(err.Error(), "multiple choice needs at least option0 and option1") {
 		t.Errorf("error %v, want one message about option1", err)
+	}
+}
+
+// The task's problems come in one order, run after run, each a line that
+// names its key (task.columns: ..., as the format's own checks too), and
+// one mistake is one message.
+func TestTaskProblemsInOneOrder(t *testing.T) {
+	sets := []string{"task.type=similarity", "task.columns={text: s, premise: b, hypothesis: c, a: d, label: label}"}
+	_, first := LoadFinetune("", append(sets, "init_from=m", "task.train=t.tsv"))
+	for _, want := range []string{`task.columns: similarity needs a "b" column`, `task.columns: similarity does not read "hypothesis"`} {
+		if first == nil || !strings.Contains(first.Error(), want) {
+			t.Fatalf("error %v\nlacks %q", first, want)
+		}
+	}
+	for range 20 {
+		if _, err := LoadFinetune("", append(sets, "init_from=m", "task.train=t.tsv")); err.Error() != first.Error() {
+			t.Fatalf("the same config's problems in two orders:\n%v\n%v", first, err)
+		}
+	}
+	for _, c := range []struct {
+		sets []string
+		want string
+		not  []string
+	}{
+		{[]string{"task.type=similarity", "task.columns={b: s2, score: y}"}, `task.columns: similarity needs an "a" column`, nil},
+		{[]string{"task.columns={text: s}", "task.labels=[a, b]"}, "task.labels: given but columns has no label",
+			[]string{"task: ", "map the label"}},
+		{[]string{"task.columns={text: s}"}, "task.columns: map the label (or, for regression, the score) column", []string{"task: "}},
+	} {
+		_, err := LoadFinetune("", append([]string{"init_from=m", "task.train=t.tsv", "task.type=classification"}, c.sets...))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v\nlacks %q", c.sets, err, c.want)
+			continue
+		}
+		for _, n := range c.not {
+			if strings.Contains(err.Error(), n) {
+				t.Errorf("%v: %v\nhas %q", c.sets, err, n)
+			}
+		}
 	}
 }
 

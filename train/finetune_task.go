@@ -74,15 +74,15 @@ func (t TaskConfig) validate() error {
 	if !ok {
 		bad("type %q is not classification, entailment, similarity or multiple_choice", t.Type)
 	}
-	if err := t.TaskFormat.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("task: %w", err))
+	for _, e := range leafErrors(t.TaskFormat.Validate()) { // each a key's: columns: ..., labels: ...
+		bad("%w", e)
 	}
 	for _, r := range roles.need {
 		if _, has := t.Columns[r]; !has {
-			bad("columns: %s needs a %q column", t.Type, r)
+			bad("columns: %s needs %s %q column", t.Type, article(r), r)
 		}
 	}
-	for r := range t.Columns {
+	for _, r := range slices.Sorted(maps.Keys(t.Columns)) { // in one order, run after run
 		if ok && isInputRole(r) && !slices.Contains(roles.need, r) && !slices.Contains(roles.may, r) {
 			bad("columns: %s does not read %q (it reads %s)", t.Type, r, strings.Join(append(roles.need, roles.may...), ", "))
 		}
@@ -128,7 +128,7 @@ func (t TaskConfig) validateTarget(bad func(string, ...any)) {
 		}
 	}
 	switch {
-	case !hasLabel && !hasScore:
+	case !hasLabel && !hasScore && len(t.Labels) == 0: // with labels, the format's check says it
 		bad("columns: map the label (or, for regression, the score) column")
 	case hasLabel && t.Type != TaskMultipleChoice && len(t.Labels) < 2:
 		score := ""
@@ -199,6 +199,14 @@ func (t TaskConfig) hasOptionRoles() bool {
 		}
 	}
 	return false
+}
+
+// article is "an" before a role that starts with a vowel ("a"), else "a".
+func article(role string) string {
+	if strings.ContainsAny(role[:1], "aeio") {
+		return "an"
+	}
+	return "a"
 }
 
 func isInputRole(r string) bool {
