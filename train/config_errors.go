@@ -62,28 +62,52 @@ func loadErrors(errs []error, validate func() error, where string) error {
 }
 
 // withoutKeys is the problems that validation found (err, of errors.Join)
-// less those that involve a key of unread (dotted keys; a key of a section
-// unread, the section's every check): those that name it, or a key checked
-// with it (checkedWith).
+// less those that involve a key of unread (dotted keys, task.max_len): those
+// that name it by its full dotted name, or a key of a section unread (task
+// unread: every task.* check), or a key checked with it (checkedWith). A
+// task key left unread hides its own checks, not the task's others.
 func withoutKeys(err error, unread []string) error {
 	hide := map[string]bool{}
 	for _, k := range unread {
-		top, _, _ := strings.Cut(k, ".")
-		hide[top] = true
-		if also, ok := checkedWith[top]; ok {
-			if also == "" {
-				return nil
+		hide[k] = true
+		for s := k; s != ""; s, _ = cutLast(s, ".") { // task.columns.text is task.columns's
+			if also, ok := checkedWith[s]; ok {
+				if also == nil {
+					return nil
+				}
+				for _, a := range also {
+					hide[a] = true
+				}
 			}
-			hide[also] = true
 		}
 	}
 	var kept []error
 	for _, e := range leafErrors(err) {
-		if !slices.ContainsFunc(configWord.FindAllString(e.Error(), -1), func(w string) bool { return hide[w] }) {
+		if !slices.ContainsFunc(configWord.FindAllString(e.Error(), -1), func(w string) bool { return hidden(w, hide) }) {
 			kept = append(kept, e)
 		}
 	}
 	return errors.Join(kept...)
+}
+
+// cutLast is s before the last sep, and whether there was one ("" if not).
+func cutLast(s, sep string) (before string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], true
+	}
+	return "", false
+}
+
+// hidden reports whether the word w of a validation message names a key
+// of hide: the key, a key inside it (task.max_len where task is), or a
+// dotted key that holds it (task.columns where task.columns.text is).
+func hidden(w string, hide map[string]bool) bool {
+	for k := range hide {
+		if w == k || strings.HasPrefix(w, k+".") || strings.Contains(w, ".") && strings.HasPrefix(k, w+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // leafErrors is the errors that err joins (errors.Join, nested), each one
@@ -157,11 +181,26 @@ func otherCommand(path, what string) error {
 var knownKeysList = regexp.MustCompile(` \([^()]*known keys: [^()]*\)$`)
 
 // checkedWith are keys whose value changes the checks of others without
-// the messages of those naming them: a refused lr_decay hides the check of
-// lr and min_lr (constant lets min_lr exceed lr), a refused init_from every
-// check (with it, the model keys are the init model's).
-var checkedWith = map[string]string{"lr_decay": "lr", "init_from": ""}
+// the messages of those naming it, each with those others: they are checked
+// together. A refused lr_decay hides the check of lr and min_lr (constant
+// lets min_lr exceed lr), a refused init_from (nil) every check (with it,
+// the model keys are the init model's). A task's type says which columns
+// it reads, whether it takes labels and label_base, and its least max_len;
+// its columns whether it has a label or a score (the labels, label_base and
+// metric that go with it) and options (min_options); its labels whether
+// label_base counts and a label column is wanted; its format and header how
+// a column is named; its val whether val_fraction is used.
+var checkedWith = map[string][]string{
+	"lr_decay":     {"lr"},
+	"init_from":    nil,
+	"task.type":    {"task.columns", "task.labels", "task.label_base", "task.max_len"},
+	"task.columns": {"task.labels", "task.label_base", "task.metric", "task.min_options"},
+	"task.labels":  {"task.columns", "task.label_base"},
+	"task.format":  {"task.columns"},
+	"task.header":  {"task.columns"},
+	"task.val":     {"task.val_fraction"},
+}
 
-// configWord is a word of a validation message: a key's name, a section's
-// (task of task.max_len), or another word.
-var configWord = regexp.MustCompile(`\w+`)
+// configWord is a word of a validation message: a key's name, dotted for
+// a key of a section (task.max_len), or another word.
+var configWord = regexp.MustCompile(`\w+(?:\.\w+)*`)

@@ -411,8 +411,9 @@ func TestUnreadValueHidesValidation(t *testing.T) {
 		}
 	}
 	var ce *ConfigError
-	if _, err := LoadFinetune("", []string{"task.columns={text: [a], label: l}"}); !errors.As(err, &ce) || strings.Contains(err.Error(), "finetune") {
-		t.Errorf("a map override that could not be read: %v; want its error alone", err)
+	if _, err := LoadFinetune("", []string{"task.columns={text: [a], label: l}"}); !errors.As(err, &ce) || !strings.Contains(err.Error(), "task.columns.text: a list where text is wanted") ||
+		!strings.Contains(err.Error(), "task.train is empty") || strings.Contains(err.Error(), "task.columns: ") || strings.Contains(err.Error(), "task.labels") {
+		t.Errorf("a map override that could not be read: %v; want its error beside the checks of the other task keys", err)
 	}
 	// The checks of the keys that were read are reported beside it.
 	p := filepath.Join(dir, "two.yaml")
@@ -432,6 +433,45 @@ func TestUnreadValueHidesValidation(t *testing.T) {
 	_, err = LoadFinetune(ft, nil)
 	if err == nil || !strings.Contains(err.Error(), "lambda 2 is not in [0, 1]") || strings.Contains(err.Error(), "task.") && !strings.Contains(err.Error(), "line 4: task.max_len: `z` is not an integer") {
 		t.Errorf("a finetune's type errors beside bad values: %v", err)
+	}
+}
+
+// A task key that could not be read hides the checks that involve it, not
+// the task's others: a task's keys are keys of their own, each checked with
+// those that change its checks (checkedWith).
+func TestUnreadTaskValueHidesItsChecksAlone(t *testing.T) {
+	ft := filepath.Join(t.TempDir(), "ft.yaml")
+	os.WriteFile(ft, []byte("init_from: m\ntask:\n  type: classification\n  train: t.tsv\n  columns: {text: s, label: l}\n  labels: [a, b]\n  max_len: abc\n  val_fraction: 2\n  metric: bogus\n"), 0o644)
+	typ := filepath.Join(filepath.Dir(ft), "type.yaml")
+	os.WriteFile(typ, []byte("init_from: m\ntask:\n  type: [x]\n  train: t.tsv\n  max_len: 2\n  columns: {text: s}\n  val_fraction: 2\n  metric: bogus\n"), 0o644)
+	for _, c := range []struct {
+		path      string
+		sets      []string
+		want, not []string
+	}{
+		{"", []string{"init_from=m", "task.train=t.tsv", "task.max_len=abc", "task.type=foo", "task.metric=bogus"},
+			[]string{"--set task.max_len=abc: `abc` is not an integer", `task.type "foo" is not classification`, `task.metric "bogus" is not one of`}, []string{"task.max_len 0"}},
+		{ft, nil, []string{"line 7: task.max_len: `abc` is not an integer", "task.val_fraction 2 is not in (0, 1)", `task.metric "bogus" is not one of`}, nil},
+		{typ, nil, []string{"line 3: task.type: a list where text is wanted", "task.val_fraction 2", `task.metric "bogus"`}, []string{"task.max_len 2", "map the label", "task.labels"}},
+		{"", []string{"init_from=m", "task.train=", "task.max_len=2", "task.columns={text: [s]}", "task.type=foo", "task.labels=[a]", "task.label_base=1", "task.metric=bogus"},
+			[]string{"--set task.columns={text: [s]}", `task.type "foo"`, "task.train is empty", "task.max_len 2 is too small"}, []string{"task.labels:", "task.label_base 1", `task.metric "bogus"`}},
+	} {
+		_, err := LoadFinetune(c.path, c.sets)
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("%s %v: %v, want a ConfigError", c.path, c.sets, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s %v: %v\nlacks %q", c.path, c.sets, err, w)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(err.Error(), n) {
+				t.Errorf("%s %v: %v\nchecks an unread key: %q", c.path, c.sets, err, n)
+			}
+		}
 	}
 }
 
