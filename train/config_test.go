@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -471,6 +472,44 @@ func TestUnreadTaskValueHidesItsChecksAlone(t *testing.T) {
 			if strings.Contains(err.Error(), n) {
 				t.Errorf("%s %v: %v\nchecks an unread key: %q", c.path, c.sets, err, n)
 			}
+		}
+	}
+}
+
+// An integer key given a number past its range, or one YAML reads as a
+// float that cannot hold it, is refused, in a file and a --set alike, not
+// taken for another number (2^64 as 2^63, -2^63-1 as -2^63).
+func TestIntegerKeyOutOfRange(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ key, value, want string }{
+		{"seed", "18446744073709551616", "is too large for an integer key"},
+		{"seed", "1.9e19", "is too large for an integer key"},
+		{"checkpoint_interval", "9223372036854775808.0", "is too large for an integer key"},
+		{"checkpoint_interval", "-9223372036854775809", "is too large a negative number for an integer key"},
+		{"seed", "-1.0", "is negative: give a whole number, 0 or more"},
+		{"seed", "18446744073709551615.0", "is read by YAML as a float, which cannot hold it exactly: write it as a whole number"},
+		{"max_steps", "9223372036854775807.0", "is read by YAML as a float, which cannot hold it exactly"},
+	} {
+		p := filepath.Join(dir, "c.yaml")
+		os.WriteFile(p, []byte(c.key+": "+c.value+"\n"), 0o644)
+		_, fileErr := Load(p, nil)
+		_, setErr := Load("", []string{c.key + "=" + c.value})
+		for _, e := range []struct {
+			err  error
+			want string
+		}{{fileErr, "line 1: " + c.key + ": `" + c.value + "` " + c.want}, {setErr, "--set " + c.key + "=" + c.value + ": `" + c.value + "` " + c.want}} {
+			var ce *ConfigError
+			if !errors.As(e.err, &ce) || !strings.Contains(e.err.Error(), e.want) {
+				t.Errorf("%s %s: %v, want %q", c.key, c.value, e.err, e.want)
+			}
+		}
+	}
+	for _, c := range []struct {
+		value string
+		want  uint64
+	}{{"18446744073709551615", math.MaxUint64}, {"1e3", 1000}, {"9.2e18", 9200000000000000000}, {"1_000.0", 1000}} {
+		if cfg, err := Load("", []string{"seed=" + c.value}); err != nil || cfg.Seed != c.want {
+			t.Errorf("seed %s: %d, %v; want %d", c.value, cfg.Seed, err, c.want)
 		}
 	}
 }

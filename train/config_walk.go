@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"regexp"
 	"slices"
@@ -98,10 +99,43 @@ func (w *configWalk) walk(n *yaml.Node, t reflect.Type, key string) {
 			w.walk(c, t.Elem(), key)
 		}
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!float" && (t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64):
-		if x, err := strconv.ParseFloat(n.Value, 64); err == nil && x != math.Trunc(x) {
-			w.refuse(key, fmt.Sprintf("line %d: %s: `%s` is not an integer", n.Line, key, n.Value))
+		if why := floatForInt(n.Value, t); why != "" {
+			w.refuse(key, fmt.Sprintf("line %d: %s: `%s` %s", n.Line, key, n.Value, why))
 		}
 	}
+}
+
+// floatForInt says why the YAML float s (1e3, 2.5, or an integer too long
+// for 64 bits) does not fit the integer type t, read exactly: the decoder
+// would cut a fraction off, and take a value past t's range, or one a
+// float64 rounds, for another number (2^64 for a uint64 as 2^63). "" where
+// it fits, and for what is not a decimal number (.inf, .nan: the decoder's).
+func floatForInt(s string, t reflect.Type) string {
+	x, ok := new(big.Rat).SetString(strings.ReplaceAll(s, "_", ""))
+	switch {
+	case !ok:
+		return ""
+	case !x.IsInt():
+		return "is not an integer"
+	}
+	v := x.Num()
+	lo, hi := new(big.Int), new(big.Int).Lsh(big.NewInt(1), uint(t.Bits()))
+	if t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64 {
+		hi.Rsh(hi, 1)
+		lo.Neg(hi)
+	}
+	switch {
+	case v.Sign() < 0 && lo.Sign() == 0:
+		return "is negative: give a whole number, 0 or more"
+	case v.Cmp(lo) < 0:
+		return "is too large a negative number for an integer key"
+	case v.Cmp(hi) >= 0:
+		return "is too large for an integer key"
+	}
+	if _, exact := x.Float64(); !exact { // 9223372036854775807.0, decoded as 2^63
+		return "is read by YAML as a float, which cannot hold it exactly: write it as a whole number, without a fraction or exponent"
+	}
+	return ""
 }
 
 // walkMapping walks the keys of the mapping n, for the struct or map type
