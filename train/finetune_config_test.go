@@ -199,14 +199,14 @@ func TestTaskChangeLabelBase(t *testing.T) {
 	sim.Columns = map[string]string{"a": "s1", "b": "s2", "score": "y"}
 	info := &TaskInfo{Type: TaskSimilarity, MaxLen: 16, Objective: graph.Regress, Metric: sim.metric()}
 	info.Format.LabelBase = 1
-	if key, want, have := taskChange(sim, info, 16); key != "" {
-		t.Errorf("a score task saved with label_base 1, resumed without: %s %v, %v; want no change", key, want, have)
+	if ch := taskChanges(sim, info, 16); len(ch) != 0 {
+		t.Errorf("a score task saved with label_base 1, resumed without: %v; want no change", ch)
 	}
 	mc := TaskConfig{Type: TaskMultipleChoice, MaxLen: 16}
 	mc.Columns = map[string]string{"context": "c", "option0": "o0", "option1": "o1", "label": "y"}
 	mcInfo := &TaskInfo{Type: TaskMultipleChoice, MaxLen: 16, Objective: "choose", NumOptions: 2, Metric: mc.metric()}
 	mcInfo.Format.LabelBase = 1
-	if key, _, _ := taskChange(mc, mcInfo, 16); key != "label_base" {
-		t.Errorf("multiple choice saved with label_base 1, resumed with 0: change %q, want label_base", key)
+	if ch := taskChanges(mc, mcInfo, 16); len(ch) != 1 || ch[0].key != "label_base" {
+		t.Errorf("multiple choice saved with label_base 1, resumed with 0: changes %v, want label_base", ch)
 	}
 }

@@ -5,6 +5,7 @@ package train
 // order its batches), and its step against the run's steps.
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -45,10 +46,7 @@ func (r *ftRun) resume() error {
 		return err
 	}
 	m := ck.model
-	if err := keepsTask(r.cfg.Task, m.info, m.params.Config.NCtx); err != nil {
-		return err
-	}
-	if err := keepsFinetune(r.cfg, ck.job); err != nil {
+	if err := joinConfigErrors(keepsTask(r.cfg.Task, m.info, m.params.Config.NCtx), keepsFinetune(r.cfg, ck.job)); err != nil {
 		return err
 	}
 	r.model, r.optim, r.state, r.ckJob = m, ck.optim, ck.state, &ck.job
@@ -62,28 +60,48 @@ func (r *ftRun) resume() error {
 // keepsFinetune checks the job config of a resumed finetune, want,
 // against the run's, have (its checkpoint's, or its saved job config): the
 // validation set, the settings that order its batches, lambda and the
-// model it began from stay the run's.
+// model it began from stay the run's. Every change is told, each on its
+// line.
 func keepsFinetune(want, have FinetuneConfig) error {
-	if err := sameValidation(have.Task, want.Task); err != nil {
-		return err
-	}
+	var errs []error
+	refuse := func(format string, a ...any) { errs = append(errs, fmt.Errorf("--resume: "+format, a...)) }
+	errs = append(errs, sameValidation(have.Task, want.Task))
 	for _, f := range []struct {
 		key        string
 		want, have uint64
 	}{{"batch_size", uint64(want.BatchSize), uint64(have.BatchSize)}, {"grad_accum", uint64(want.GradAccum), uint64(max(have.GradAccum, 1))},
 		{"seed", want.Seed, have.Seed}} {
 		if f.want != f.have {
-			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: each epoch's batches and steps follow from batch_size, grad_accum and seed, and a change within the run would train some rows twice and skip others (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
+			refuse("%s %d, but the run's is %d: each epoch's batches and steps follow from batch_size, grad_accum and seed, and a change within the run would train some rows twice and skip others (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)
 		}
 	}
 	if want.Lambda != have.Lambda {
-		return &ConfigError{fmt.Errorf("--resume: lambda %g, but the run's is %g: train_loss is L2 + lambda*L1, and the averages logged over the steps about the resume would mix the two (start a new run with --init DIR/checkpoint to change it)", want.Lambda, have.Lambda)}
+		refuse("lambda %g, but the run's is %g: train_loss is L2 + lambda*L1, and the averages logged over the steps about the resume would mix the two (start a new run with --init DIR/checkpoint to change it)", want.Lambda, have.Lambda)
 	}
 	if !samePath(have.InitFrom, want.InitFrom) || have.RandomInit != want.RandomInit {
-		return &ConfigError{fmt.Errorf("--resume: init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
-			want.InitFrom, want.RandomInit, have.InitFrom, have.RandomInit)}
+		refuse("init_from %q, random_init %v, but the run began from %q, random_init %v: a run keeps its model (start a new run to change it)",
+			want.InitFrom, want.RandomInit, have.InitFrom, have.RandomInit)
 	}
-	return nil
+	return joinConfigErrors(errs...)
+}
+
+// joinConfigErrors is the problems of errs, config errors or plain ones
+// (nil where a check found none), as one config error, each on its line;
+// nil for none.
+func joinConfigErrors(errs ...error) error {
+	var all []error
+	for _, err := range errs {
+		if ce, ok := err.(*ConfigError); ok {
+			err = ce.Err
+		}
+		if err != nil {
+			all = append(all, err)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return &ConfigError{errors.Join(all...)}
 }
 
 // sameValidation refuses a resumed run another validation set: best/ would
@@ -140,38 +158,52 @@ func (r *ftRun) stepsSetting() string {
 }
 
 // keepsTask refuses a resumed run the task t where it differs from what the
-// run's model, with n_ctx nCtx, was finetuned with (taskChange).
+// run's model, with n_ctx nCtx, was finetuned with (taskChanges): every
+// change, each on its line.
 func keepsTask(t TaskConfig, info *TaskInfo, nCtx int) error {
-	if key, want, have := taskChange(t, info, nCtx); key != "" {
-		return &ConfigError{fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", key, want, have)}
+	var errs []error
+	for _, ch := range taskChanges(t, info, nCtx) {
+		errs = append(errs, fmt.Errorf("--resume: task.%s %v, but the run's model was finetuned with %v: a run keeps its task (start a new run to change it)", ch.key, ch.want, ch.have))
 	}
-	return nil
+	return joinConfigErrors(errs...)
 }
 
-// taskChange returns the first key of the task config t that differs from
-// what the finetuned model's task.json says (the head's meaning: type,
-// labels and their order, label_base, the number of options, max_len), with
-// both values; "" when they agree. Files and column names may change.
-func taskChange(t TaskConfig, info *TaskInfo, nCtx int) (key string, want, have any) {
+// taskChanges returns the keys of the task config t that differ from what
+// the finetuned model's task.json says (the head's meaning: type, labels
+// and their order, label_base, the number of options, max_len, metric),
+// with both values; none when they agree. Files and column names may
+// change. Where the type differs, the checks that follow from it (options,
+// label_base) are not made, nor the metric's where a score replaces a label
+// or the reverse: they would compare two kinds of head.
+func taskChanges(t TaskConfig, info *TaskInfo, nCtx int) []keyChange {
 	maxLen := t.MaxLen
 	if maxLen == 0 {
 		maxLen = nCtx
 	}
-	switch {
-	case t.Type != info.Type:
-		return "type", t.Type, info.Type
-	case !slices.Equal(t.Labels, info.Labels):
-		return "labels", data.QuotedList(t.Labels), data.QuotedList(info.Labels)
-	case t.labelBaseCounts() && t.LabelBase != info.Format.LabelBase:
-		return "label_base", t.LabelBase, info.Format.LabelBase
-	case t.Type == TaskMultipleChoice && t.numOptions() != info.NumOptions:
-		return "columns", fmt.Sprintf("%d options", t.numOptions()), fmt.Sprintf("%d", info.NumOptions)
-	case t.regression() != (info.Objective == graph.Regress):
-		return "columns", map[bool]string{true: "a score", false: "a label"}[t.regression()], info.Objective
-	case maxLen != info.MaxLen:
-		return "max_len", maxLen, info.MaxLen
-	case t.metric() != info.Metric: // best/ was chosen by it
-		return "metric", t.metric(), info.Metric
+	var changes []keyChange
+	change := func(key string, want, have any) { changes = append(changes, keyChange{key, want, have}) }
+	sameType := t.Type == info.Type
+	if !sameType {
+		change("type", t.Type, info.Type)
 	}
-	return "", nil, nil
+	if !slices.Equal(t.Labels, info.Labels) {
+		change("labels", data.QuotedList(t.Labels), data.QuotedList(info.Labels))
+	}
+	if sameType && t.labelBaseCounts() && t.LabelBase != info.Format.LabelBase {
+		change("label_base", t.LabelBase, info.Format.LabelBase)
+	}
+	sameTarget := t.regression() == (info.Objective == graph.Regress)
+	switch {
+	case sameType && t.Type == TaskMultipleChoice && t.numOptions() != info.NumOptions:
+		change("columns", fmt.Sprintf("%d options", t.numOptions()), fmt.Sprintf("%d", info.NumOptions))
+	case !sameTarget:
+		change("columns", map[bool]string{true: "a score", false: "a label"}[t.regression()], info.Objective)
+	}
+	if maxLen != info.MaxLen {
+		change("max_len", maxLen, info.MaxLen)
+	}
+	if sameTarget && t.metric() != info.Metric { // best/ was chosen by it (the metrics of a score are others)
+		change("metric", t.metric(), info.Metric)
+	}
+	return changes
 }

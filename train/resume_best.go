@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gptctl/data"
 )
@@ -48,8 +49,12 @@ func (r *run) bestAlone() error {
 	why := ""
 	if err != nil {
 		why = fmt.Sprintf("its config.json cannot be read (%v)", err)
-	} else if key, w, h := modelChange(r.cfg.Config, bc); key != "" {
-		why = fmt.Sprintf("its model has %s %v, the run's %v", key, h, w)
+	} else if ch := modelChanges(r.cfg.Config, bc); len(ch) > 0 {
+		var diffs []string
+		for _, c := range ch {
+			diffs = append(diffs, fmt.Sprintf("%s %v, the run's %v", c.key, c.have, c.want))
+		}
+		why = "its model has " + strings.Join(diffs, ", ")
 	} else if saved.ValData == "" && !samePath(r.cfg.Data, saved.Data) {
 		why = fmt.Sprintf("it was evaluated on the validation split of data %s, and this job's data is %s", saved.Data, r.cfg.Data)
 	}
@@ -79,16 +84,15 @@ func (r *ftRun) bestAlone() error {
 		return nil
 	}
 	best := filepath.Join(dir, bestDir)
+	var taskErr error
 	info, err := readTaskInfo(filepath.Join(best, taskFile))
 	if err == nil {
 		bc, cerr := ReadHFConfig(filepath.Join(best, "config.json"))
 		if err = cerr; err == nil {
-			if err := keepsTask(r.cfg.Task, info, bc.NCtx); err != nil {
-				return err
-			}
+			taskErr = keepsTask(r.cfg.Task, info, bc.NCtx)
 		}
 	}
-	if err := keepsFinetune(r.cfg, saved); err != nil {
+	if err := joinConfigErrors(taskErr, keepsFinetune(r.cfg, saved)); err != nil {
 		return err
 	}
 	now, was := r.cfg.Task, saved.Task

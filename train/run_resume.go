@@ -155,20 +155,23 @@ func noCheckpoint(opt Options) error {
 }
 
 // keepsModel checks the job config of a resumed run, want, against the
-// config of its checkpoint, have: the architecture keys (modelChange), the
+// config of its checkpoint, have: the architecture keys (modelChanges), the
 // tokenizer and init_from stay the run's, or the run would go on silently
 // with its own model while train.yaml said otherwise; so do the settings
 // that draw its data and validation batches (seq_len, seed, batch_size,
-// eval_batches, the validation set), also for a finished run.
+// eval_batches, the validation set), also for a finished run. Every change
+// is told, each on its line.
 func keepsModel(want, have Config) error {
-	if key, w, h := modelChange(want.Config, have.Config); key != "" {
-		return &ConfigError{fmt.Errorf("--resume: %s %v, but the run's model has %v: a run keeps its model (start a new run to change it)", key, w, h)}
+	var errs []error
+	refuse := func(format string, a ...any) { errs = append(errs, fmt.Errorf("--resume: "+format, a...)) }
+	for _, ch := range modelChanges(want.Config, have.Config) {
+		refuse("%s %v, but the run's model has %v: a run keeps its model (start a new run to change it)", ch.key, ch.want, ch.have)
 	}
 	for _, f := range []struct{ key, want, have string }{
 		{"tokenizer", want.Tokenizer, have.Tokenizer}, {"init_from", want.InitFrom, have.InitFrom},
 	} {
 		if !samePath(f.want, f.have) {
-			return &ConfigError{fmt.Errorf("--resume: %s %q, but the run's is %q: a run keeps its model and tokenizer (start a new run to change it)", f.key, f.want, f.have)}
+			refuse("%s %q, but the run's is %q: a run keeps its model and tokenizer (start a new run to change it)", f.key, f.want, f.have)
 		}
 	}
 	// The validation set: best/ compares values over it, and a split of
@@ -180,17 +183,20 @@ func keepsModel(want, have Config) error {
 		want, have uint64
 	}{{"seed", want.Seed, have.Seed}, {"batch_size", uint64(want.BatchSize), uint64(have.BatchSize)}, {"eval_batches", uint64(want.EvalBatches), uint64(have.EvalBatches)}} {
 		if f.want != f.have {
-			return &ConfigError{fmt.Errorf("--resume: %s %d, but the run's is %d: a run keeps its seed, batch_size and eval_batches, which draw the validation batches best/ compares over (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)}
+			refuse("%s %d, but the run's is %d: a run keeps its seed, batch_size and eval_batches, which draw the validation batches best/ compares over (start a new run with --init DIR/checkpoint to change them)", f.key, f.want, f.have)
 		}
 	}
 	if want.T() != have.T() { // checked here, not with the data: a finished run reads none
-		return &ConfigError{fmt.Errorf("--resume: seq_len %d, but the run trains on sequences of %d: a run keeps its seq_len, which its data position and validation batches are drawn in (resume with --set seq_len=%d, or start a new run)", want.T(), have.T(), have.T())}
+		refuse("seq_len %d, but the run trains on sequences of %d: a run keeps its seq_len, which its data position and validation batches are drawn in (resume with --set seq_len=%d, or start a new run)", want.T(), have.T(), have.T())
 	}
 	switch {
 	case !samePath(want.ValData, have.ValData):
-		return &ConfigError{fmt.Errorf("--resume: val_data %q, but the run's is %q: a run keeps its validation set (start a new run to change it)", want.ValData, have.ValData)}
+		refuse("val_data %q, but the run's is %q: a run keeps its validation set (start a new run to change it)", want.ValData, have.ValData)
 	case want.ValData == "" && want.ValFraction != have.ValFraction:
-		return &ConfigError{fmt.Errorf("--resume: val_fraction %v, but the run's is %v: a run keeps its validation set (text it trained on would be scored; start a new run to change it)", want.ValFraction, have.ValFraction)}
+		refuse("val_fraction %v, but the run's is %v: a run keeps its validation set (text it trained on would be scored; start a new run to change it)", want.ValFraction, have.ValFraction)
+	}
+	if len(errs) > 0 {
+		return &ConfigError{errors.Join(errs...)}
 	}
 	return nil
 }
@@ -206,27 +212,33 @@ func samePath(a, b string) bool {
 	return errA == nil && errB == nil && x == y
 }
 
-// modelChange returns the first architecture key whose value in want (the
-// job config with its overrides) differs from the run's model, have, with
-// both values; "" when they agree. vocab_size 0 means the tokenizer's.
-func modelChange(want, have graph.Config) (key string, w, h any) {
+// keyChange is a config key whose value in a resumed run's job config,
+// want, differs from the run's, have.
+type keyChange struct {
+	key        string
+	want, have any
+}
+
+// modelChanges returns the architecture keys whose values in want (the job
+// config with its overrides) differ from the run's model, have, with both
+// values, in the order of the config; none when they agree. vocab_size 0
+// means the tokenizer's.
+func modelChanges(want, have graph.Config) []keyChange {
 	gelu := func(g string) string { return cmp.Or(g, "tanh") }
-	for _, f := range []struct {
-		key        string
-		want, have any
-	}{
+	var changes []keyChange
+	for _, f := range []keyChange{
 		{"arch", want.Arch, have.Arch}, {"n_layer", want.NLayer, have.NLayer}, {"n_head", want.NHead, have.NHead},
 		{"n_embd", want.NEmbd, have.NEmbd}, {"n_ctx", want.NCtx, have.NCtx},
 		{"layer_norm_epsilon", want.LNEps, have.LNEps}, {"gelu", gelu(want.GELU), gelu(have.GELU)},
 	} {
 		if f.want != f.have {
-			return f.key, f.want, f.have
+			changes = append(changes, f)
 		}
 	}
 	if want.VocabSize != 0 && want.VocabSize != have.VocabSize {
-		return "vocab_size", want.VocabSize, have.VocabSize
+		changes = append(changes, keyChange{"vocab_size", want.VocabSize, have.VocabSize})
 	}
-	return "", nil, nil
+	return changes
 }
 
 // savedStrings is the set of the string values in the YAML file at path

@@ -190,6 +190,17 @@ func TestInitWithResume(t *testing.T) {
 
 // A flag's bad number or boolean is named with what it should be, not
 // with strconv's words; exit status 2.
+// --init with several --set of the model's keys names each of them, on a
+// line of its own, not the first alone.
+func TestInitModelSetsAllNamed(t *testing.T) {
+	err := modelSetsWithInit([]string{"vocab_size=0", "lr=1e-4", "arch=gpt1"})
+	want := "--set vocab_size=0 with init_from: the model's architecture and tokenizer come from init_from, which replaces vocab_size; leave it out, or train a new model without init_from\n" +
+		"--set arch=gpt1 with init_from: the model's architecture and tokenizer come from init_from, which replaces arch; leave it out, or train a new model without init_from"
+	if err == nil || err.Error() != want || exitCode(err) != 2 {
+		t.Errorf("modelSetsWithInit: %v (exit %d), want\n%s", err, exitCode(err), want)
+	}
+}
+
 func TestFlagValueErrors(t *testing.T) {
 	for _, c := range []struct{ args, want string }{
 		{"generate --seed -1", "gptctl: --seed -1 is not a whole number, 0 or more\n"},

@@ -83,14 +83,19 @@ func addJobFlags(f *pflag.FlagSet, resume *bool, device, maxTime *string) {
 // modelSetsWithInit refuses a --set of a key the model of init_from
 // replaces (its architecture and tokenizer), which would be dropped
 // without a word. A config file's keys may be there: a recipe serves runs
-// from scratch and from a model alike.
+// from scratch and from a model alike. Every such --set is named, each on
+// its line.
 func modelSetsWithInit(sets []string) error {
+	var errs []error
 	for _, set := range sets {
 		key, _, _ := strings.Cut(set, "=")
 		switch strings.TrimSpace(key) {
 		case "arch", "n_layer", "n_head", "n_embd", "n_ctx", "vocab_size", "layer_norm_epsilon", "gelu", "tokenizer":
-			return &usageError{fmt.Errorf("--set %s with init_from: the model's architecture and tokenizer come from init_from, which replaces %s; leave it out, or train a new model without init_from", set, strings.TrimSpace(key))}
+			errs = append(errs, fmt.Errorf("--set %s with init_from: the model's architecture and tokenizer come from init_from, which replaces %s; leave it out, or train a new model without init_from", set, strings.TrimSpace(key)))
 		}
+	}
+	if len(errs) > 0 {
+		return &usageError{errors.Join(errs...)}
 	}
 	return nil
 }
