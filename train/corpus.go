@@ -263,8 +263,10 @@ func corpusTokenizer(ctx context.Context, cfg Config, dataDir bool, valText stri
 			return nil, false, noShardTokenizer("data", cfg.Data, "read as text")
 		}
 	}
-	if tok, err = data.ResolveTokenizer(spec); err != nil {
+	if tok, err = data.ResolveTokenizer(spec); err != nil && own { // the one saved beside the shards
 		return nil, false, &InputError{Err: fmt.Errorf("data %s: %w", cfg.Data, err)}
+	} else if err != nil { // the tokenizer key's value, not the shards: named where it was set, as for a text corpus
+		return nil, false, cfg.named(&InputError{Err: err})
 	}
 	return tok, own, nil
 }

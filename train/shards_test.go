@@ -96,6 +96,34 @@ func TestPretrainOnShardsOfAnotherTokenizer(t *testing.T) {
 	}
 }
 
+// A tokenizer that cannot be found is blamed on the config that names it
+// (its file, or the --set), not on the shard directory, as with a text
+// corpus.
+func TestShardsWithMissingTokenizerNameItsSource(t *testing.T) {
+	dir := t.TempDir()
+	shards := byteShards(t, dir)
+	p := filepath.Join(dir, "c.yaml")
+	os.WriteFile(p, []byte("tokenizer: nonexist\n"), 0o644)
+	for _, c := range []struct {
+		path string
+		sets []string
+		want string
+	}{
+		{"", []string{"tokenizer=nonexist", "data=" + shards}, "config with --set tokenizer=nonexist --set data=" + shards + ": tokenizer nonexist: "},
+		{p, []string{"data=" + shards}, "config " + p + " with --set data=" + shards + ": tokenizer nonexist: "},
+	} {
+		cfg, err := Load(c.path, c.sets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Pretrain(context.Background(), cfg, Options{OutDir: t.TempDir(), Log: io.Discard})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s %v: %v, want an InputError starting %q", c.path, c.sets, err, c.want)
+		}
+	}
+}
+
 // val_data takes a held-out text file or shard directory beside a corpus of
 // either kind: a directory prepared for validation is held out whole, its
 // training shards and its val split (data prepare's default 0.5% would be
