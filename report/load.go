@@ -155,7 +155,8 @@ func (n *lineNote) add(line int, what func() string) {
 }
 
 // addLine adds the metrics of line, the file's line number no, to the run:
-// all of them or, on an error, none.
+// all of its values or, on an error, none (its skipped mark and notes may
+// be counted by then; the caller refuses the whole file on such an error).
 func (l *loader) addLine(line []byte, no int) error {
 	rec, step, err := decodeRecord(line)
 	if err != nil {
