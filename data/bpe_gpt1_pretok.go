@@ -24,14 +24,14 @@ import (
 //     token of its own); from each chunk the prefixes " ' ( [ { < $ £ € ¥ #
 //     & * ~ ` and ellipses, and the suffixes ' " ) ] } > % , ; : ! ? 's 'm
 //     'd 're 've 'll n't and ellipses are split off as spaCy splits them, and
-//     a final "." unless the chunk holds another "." (U.S.), follows a
-//     single capital (W.) or is a common abbreviation (mr. dr. st. ...). A
-//     chunk, or what is left of one, that is one of spaCy's exceptions
-//     (gpt1Exc) gives the exception's words: "cannot" is can not, "dont" do
-//     nt, "goin'" and "w." stay whole, and the GLUE-style "it 's" gives "'s",
-//     not "'" and "s". spaCy's infix rules (e.g. "hello...world"), its
-//     abbreviations and emoticons, and its other prefixes and suffixes are
-//     not reproduced.
+//     a final "." unless the chunk holds another "." (U.S.) or follows a
+//     single capital (W.). A chunk, or what is left of one, that is one of
+//     spaCy's exceptions (gpt1Exc) gives the exception's words: "cannot" is
+//     can not, "dont" do nt, "goin'", "w.", "Mr." and "Calif." stay whole,
+//     and the GLUE-style "it 's" gives "'s", not "'" and "s". spaCy's infix
+//     rules (e.g. "hello...world"), its emoticons, its other prefixes and
+//     suffixes, and its split of a final "." from a small letter in a chunk
+//     with another "." (u.s.) are not reproduced.
 
 // gpt1Fix is the part of ftfy.fix_text that gpt1Words reproduces.
 var gpt1Fix = strings.NewReplacer(

@@ -19,17 +19,27 @@ const (
 
 var gpt1Contractions = []string{"'s", "'m", "'d", "n't", "'re", "'ve", "'ll"}
 
-var gpt1Abbrev = map[string]bool{
-	"mr.": true, "mrs.": true, "ms.": true, "dr.": true, "st.": true, "jr.": true,
-	"sr.": true, "vs.": true, "etc.": true, "prof.": true, "inc.": true, "ltd.": true,
-	"co.": true, "corp.": true, "mt.": true, "gen.": true, "col.": true, "lt.": true,
+// gpt1Abbrevs are spaCy 2.x's English abbreviations, in the cases it lists
+// them (spacy/lang/en/tokenizer_exceptions.py, the same in 2.0 and 2.1):
+// "Calif." and "Jan." stay whole, "calif." and "etc." lose their full stop.
+var gpt1Abbrevs = []string{
+	"Mt.", "Ak.", "Ala.", "Apr.", "Ariz.", "Ark.", "Aug.", "Calif.", "Colo.",
+	"Conn.", "Dec.", "Del.", "Feb.", "Fla.", "Ga.", "Ia.", "Id.", "Ill.", "Ind.",
+	"Jan.", "Jul.", "Jun.", "Kan.", "Kans.", "Ky.", "La.", "Mar.", "Mass.",
+	"May.", "Mich.", "Minn.", "Miss.", "N.C.", "N.D.", "N.H.", "N.J.", "N.M.",
+	"N.Y.", "Neb.", "Nebr.", "Nev.", "Nov.", "Oct.", "Okla.", "Ore.", "Pa.",
+	"S.C.", "Sep.", "Sept.", "Tenn.", "Va.", "Wash.", "Wis.",
+	"a.m.", "Adm.", "Bros.", "co.", "Co.", "Corp.", "D.C.", "Dr.", "e.g.",
+	"E.g.", "E.G.", "Gen.", "Gov.", "i.e.", "I.e.", "I.E.", "Inc.", "Jr.",
+	"Ltd.", "Md.", "Messrs.", "Mo.", "Mont.", "Mr.", "Mrs.", "Ms.", "p.m.",
+	"Ph.D.", "Rep.", "Rev.", "Sen.", "St.", "vs.",
 }
 
-// gpt1Exc holds spaCy 2.x's English tokenizer exceptions but its
-// abbreviations (gpt1Abbrev approximates them) and emoticons: the words each
-// chunk is split into, or the chunk itself where spaCy keeps it whole. As in
-// spaCy they match case-sensitively, so "Cannot" is can not but "CANNOT"
-// stays whole and "ID" is not i d.
+// gpt1Exc holds spaCy 2.x's English tokenizer exceptions but its emoticons:
+// the words each chunk is split into, or the chunk itself where spaCy keeps
+// it whole. As in spaCy they match case-sensitively, so "Cannot" is can not
+// but "CANNOT" stays whole, "ID" is not i d and "Mr." is whole but "mr." is
+// mr and a full stop.
 var gpt1Exc = gpt1Exceptions()
 
 // gpt1Exceptions builds gpt1Exc as spacy/lang/en/tokenizer_exceptions.py
@@ -108,6 +118,7 @@ func gpt1Exceptions() map[string][]string {
 		// spaCy's base exceptions (quotes, small letters with a full stop)
 		"'", "''", "ä.", "ö.", "ü.",
 	}
+	whole = append(whole, gpt1Abbrevs...)
 	// -in' words and ol', with and without the apostrophe
 	for _, w := range []string{"doin", "goin", "nothin", "nuthin", "ol", "somethin", "lovin", "havin"} {
 		whole = append(whole, w, w+"'", title(w), title(w)+"'")
@@ -177,8 +188,9 @@ func gpt1PrefixLen(w string) int {
 
 // gpt1SuffixLen is the length of the suffix spaCy splits off w: an
 // ellipsis, a contraction (in any case), one of gpt1Suffixes, or a full
-// stop that ends a word with no other full stop (U.S. stays whole) which is
-// not one of gpt1Abbrev.
+// stop that ends a word with no other full stop (U.S. stays whole). An
+// abbreviation spaCy keeps whole is an exception (gpt1Abbrevs), found
+// before this is asked.
 func gpt1SuffixLen(w string) int {
 	if n := len(w) - len(strings.TrimRight(w, ".")); n >= 2 {
 		return n
@@ -191,7 +203,7 @@ func gpt1SuffixLen(w string) int {
 	if strings.IndexByte(gpt1Suffixes, w[len(w)-1]) >= 0 {
 		return 1
 	}
-	if !strings.HasSuffix(w, ".") || strings.Contains(w[:len(w)-1], ".") || gpt1Abbrev[strings.ToLower(w)] {
+	if !strings.HasSuffix(w, ".") || strings.Contains(w[:len(w)-1], ".") {
 		return 0
 	}
 	// spaCy splits a full stop after a capital only where two capitals

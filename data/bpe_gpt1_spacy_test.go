@@ -40,3 +40,29 @@ func TestGPT1BPESpacyExceptions(t *testing.T) {
 		}
 	}
 }
+
+// spaCy keeps the abbreviations its English exceptions list whole, in the
+// cases listed, and splits the full stop off any other word that ends in a
+// small letter or two capitals. The vocabulary agrees: it holds may.</w>,
+// miss.</w>, mt.</w> and mrs.</w> but not etc.</w>, prof.</w> or sr.</w>.
+func TestGPT1BPESpacyAbbrevs(t *testing.T) {
+	tok := gpt1Vocab(t)
+	tests := []struct {
+		in   string
+		want []int
+	}{
+		// he left calif. in jan. for mass. , then wash.
+		{"He left Calif. in Jan. for Mass., then Wash.", []int{487, 999, 5139, 22305, 500, 3968, 239, 562, 12155, 239, 240, 674, 5861, 239}},
+		// may. miss. id. ill.
+		{"May. Miss. Id. Ill.", []int{30249, 26933, 2053, 239, 4386, 239}},
+		// prof . lee , sr . and lt . col . hay etc .
+		{"Prof. Lee, Sr. and Lt. Col. Hay etc.", []int{1264, 498, 239, 4205, 240, 28708, 239, 488, 23229, 239, 12066, 239, 11844, 16826, 239}},
+		// mr . dr. mr . etc . calif . : only the listed case stays whole
+		{"mr. Dr. MR. ETC. calif.", []int{4360, 239, 2863, 4360, 239, 16826, 239, 926, 645, 239}},
+	}
+	for _, tt := range tests {
+		if got := tok.Encode(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("Encode(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

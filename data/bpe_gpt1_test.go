@@ -88,7 +88,8 @@ func TestGPT1BPEEncode(t *testing.T) {
 		{"a\nb", []int{246, 40477, 259}},         // a</w> \n</w> b</w>
 		{"transformer", []int{2973, 5353}},       // trans former</w>
 		{"\u2603", []int{0}},                     // no snowman: <unk>
-		{"mr. smith, the u.s.", []int{1682, 4920, 240, 481, 9901}},
+		// mr</w> .</w>: spaCy keeps Mr. whole, not mr.
+		{"mr. smith, the u.s.", []int{4360, 239, 4920, 240, 481, 9901}},
 		{"it 's you 're we 'll", []int{507, 535, 512, 761, 606, 804}}, // it</w> 's</w> you</w> 're</w> we</w> 'll</w>
 	}
 	for _, tt := range tests {
