@@ -151,6 +151,11 @@ func summaryHead(runDir string, sum any) *Previous {
 	if err != nil {
 		return nil
 	}
+	return parseHead(b, sum)
+}
+
+// parseHead is summaryHead of the summary.json b.
+func parseHead(b []byte, sum any) *Previous {
 	var head Previous
 	if json.Unmarshal(b, &head) != nil || sum != nil && json.Unmarshal(b, sum) != nil {
 		return nil
@@ -188,7 +193,10 @@ func writeRunning(dir string, o *Outcome, sum any) (undo func(), err error) {
 	path := filepath.Join(dir, summaryFile)
 	old, oldErr := os.ReadFile(path)
 	saved := *o
-	*o = Outcome{Status: "running", Previous: summaryHead(dir, nil)}
+	*o = Outcome{Status: "running"}
+	if oldErr == nil {
+		o.Previous = parseHead(old, nil)
+	}
 	if p := o.Previous; p != nil {
 		p.Previous = nil
 	}
