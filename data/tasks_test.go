@@ -318,7 +318,7 @@ func TestTaskFormatValidate(t *testing.T) {
 		{TaskFormat{Columns: map[string]string{"option0": "a", "option2": "b"}}, "no gap"},
 		{TaskFormat{Columns: map[string]string{"option0": "a"}}, "columns: multiple choice needs at least option0 and option1"},
 		{TaskFormat{Columns: map[string]string{"option0": "a", "option1": "b", "score": "c"}}, "does not go with options"},
-		{TaskFormat{Columns: map[string]string{"text": "a"}, Labels: []string{"0"}}, "labels: given but columns has no label"},
+		{TaskFormat{Columns: map[string]string{"text": "a"}, Labels: []string{"0"}}, "labels: given but columns has no label: name the label column in columns (label: NAME) or leave labels out"},
 		{TaskFormat{Columns: map[string]string{"option0": "a", "option1": "b", "label": "c"}, Labels: []string{"a", "b", "c"}}, "3 values for 2 options"},
 		{TaskFormat{Columns: map[string]string{"text": "a", "label": "b"}, Labels: []string{"x", "x"}}, `"x" appears twice`},
 		{TaskFormat{Columns: map[string]string{"text": "a", "label": "b"}, Labels: []string{"pos ", "neg"}}, `labels: "pos " has spaces around it, which cells are read without: write "pos"`},

@@ -99,7 +99,7 @@ func (f TaskFormat) validateRoles(inputs int, add func(format string, args ...an
 	case hasScore && nOpt > 0:
 		add("columns: score (regression) does not go with options")
 	case len(f.Labels) > 0 && !hasLabel:
-		add("labels: given but columns has no label")
+		add("labels: given but columns has no label: name the label column in columns (label: NAME) or leave labels out")
 	case len(f.Labels) > 0 && nOpt > 0 && len(f.Labels) != nOpt:
 		add("labels: %d values for %d options", len(f.Labels), nOpt)
 	}

@@ -162,8 +162,8 @@ func TestTaskProblemsInOneOrder(t *testing.T) {
 		not  []string
 	}{
 		{[]string{"task.type=similarity", "task.columns={b: s2, score: y}"}, `task.columns: similarity needs an "a" column`, nil},
-		{[]string{"task.columns={text: s}", "task.labels=[a, b]"}, "task.labels: given but columns has no label",
-			[]string{"task: ", "map the label"}},
+		{[]string{"task.columns={text: s}", "task.labels=[a, b]"}, "task.labels: given but columns has no label: name the label column in columns (label: NAME) or leave labels out",
+			[]string{"task: ", "task.columns: map the label"}},
 		{[]string{"task.columns={text: s}"}, "task.columns: map the label (or, for regression, the score) column", []string{"task: "}},
 	} {
 		_, err := LoadFinetune("", append([]string{"init_from=m", "task.train=t.tsv", "task.type=classification"}, c.sets...))
