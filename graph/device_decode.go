@@ -61,65 +61,70 @@ func NewDeviceDecoder(d *Device, p *Params, slots int) (_ *DeviceDecoder, err er
 		return nil, fmt.Errorf("graph: decoder: n_ctx %d is over the %d keys the GPU decoder's attention takes at head size %d: sample on the CPU", cfg.NCtx, most, hs)
 	}
 	dd := &DeviceDecoder{d: d, cfg: cfg, V: len(w.wte) / C, n: make([]int, slots)}
-	defer func() {
-		if err != nil {
-			dd.Close()
-		}
-	}()
+	if err = dd.upload(w); err == nil {
+		err = dd.allocState(slots)
+	}
+	if err != nil {
+		dd.Close()
+		return nil, err
+	}
+	return dd, nil
+}
+
+// upload copies the weights w to the device.
+func (dd *DeviceDecoder) upload(w decoderWeights) (err error) {
 	up := func(x []float32) (kernels.Buffer, error) {
 		b, err := dd.alloc(len(x))
 		if err == nil {
-			err = d.Upload(b, x)
+			err = dd.d.Upload(b, x)
 		}
 		return b, err
 	}
-	pair := func(wb [2][]float32) (out [2]kernels.Buffer, err error) {
-		if out[0], err = up(wb[0]); err != nil {
-			return out, err
+	pair := func(dst *[2]kernels.Buffer, wb [2][]float32) (err error) {
+		if dst[0], err = up(wb[0]); err == nil {
+			dst[1], err = up(wb[1])
 		}
-		out[1], err = up(wb[1])
-		return out, err
+		return err
 	}
 	if dd.wte, err = up(w.wte); err != nil {
-		return nil, err
+		return err
 	}
 	if dd.wpe, err = up(w.wpe); err != nil {
-		return nil, err
+		return err
 	}
-	if cfg.Arch == "gpt2" {
-		if dd.lnf, err = pair(w.lnf); err != nil {
-			return nil, err
+	if dd.cfg.Arch == "gpt2" {
+		if err := pair(&dd.lnf, w.lnf); err != nil {
+			return err
 		}
 	}
 	for _, l := range w.layers {
 		var dl deviceDecoderLayer
-		for _, f := range []struct {
-			dst *[2]kernels.Buffer
-			src [2][]float32
-		}{{&dl.ln1, l.ln1}, {&dl.ln2, l.ln2}, {&dl.attn, l.attn}, {&dl.attnProj, l.attnProj}, {&dl.fc, l.fc}, {&dl.mlpProj, l.mlpProj}} {
-			if *f.dst, err = pair(f.src); err != nil {
-				return nil, err
-			}
+		if err := firstErr(
+			func() error { return pair(&dl.ln1, l.ln1) }, func() error { return pair(&dl.ln2, l.ln2) },
+			func() error { return pair(&dl.attn, l.attn) }, func() error { return pair(&dl.attnProj, l.attnProj) },
+			func() error { return pair(&dl.fc, l.fc) }, func() error { return pair(&dl.mlpProj, l.mlpProj) }); err != nil {
+			return err
 		}
 		dd.layers = append(dd.layers, dl)
 	}
-	cache := cfg.NLayer * slots * cfg.NCtx * C
-	if dd.k, err = dd.alloc(cache); err != nil {
-		return nil, err
-	}
-	if dd.v, err = dd.alloc(cache); err != nil {
-		return nil, err
-	}
-	for _, b := range []*kernels.Buffer{&dd.last, &dd.final} {
-		if *b, err = dd.alloc(slots * C); err != nil {
-			return nil, err
+	return nil
+}
+
+// allocState allocates the key and value caches of slots sequences and
+// the buffers of their last tokens and logits.
+func (dd *DeviceDecoder) allocState(slots int) (err error) {
+	C := dd.cfg.NEmbd
+	cache := dd.cfg.NLayer * slots * dd.cfg.NCtx * C
+	for _, b := range []struct {
+		dst *kernels.Buffer
+		n   int
+	}{{&dd.k, cache}, {&dd.v, cache}, {&dd.last, slots * C}, {&dd.final, slots * C}, {&dd.logits, slots * dd.V}} {
+		if *b.dst, err = dd.alloc(b.n); err != nil {
+			return err
 		}
 	}
-	if dd.logits, err = dd.alloc(slots * dd.V); err != nil {
-		return nil, err
-	}
 	dd.out = make([]float32, slots*dd.V)
-	return dd, nil
+	return nil
 }
 
 func (dd *DeviceDecoder) alloc(n int) (kernels.Buffer, error) {
@@ -164,87 +169,99 @@ func (dd *DeviceDecoder) Append(slot int, ids []int) ([]float32, error) {
 // row i of a (len(slots), V) matrix valid until the next call, as
 // Decoder.Feed does.
 func (dd *DeviceDecoder) Feed(slots []int, ids [][]int) ([]float32, error) {
-	cfg, d := dd.cfg, dd.d
-	C, T := cfg.NEmbd, cfg.NCtx
-	rows, err := checkFeed(cfg, dd.V, len(dd.n), dd.Len, slots, ids)
+	rows, err := checkFeed(dd.cfg, dd.V, len(dd.n), dd.Len, slots, ids)
 	if err != nil {
 		return nil, err
 	}
 	if err := dd.grow(rows); err != nil {
 		return nil, err
 	}
-	n := len(slots)
-	// The step's int32s, uploaded in one copy: each token's id, position
-	// and first cache row (its slot's), then each slot's last row.
-	host := dd.host[:3*rows+n]
-	idx, pos, base, last := host[:rows], host[rows:2*rows], host[2*rows:3*rows], host[3*rows:]
-	r, keys := 0, 0
-	for i, s := range slots {
-		for j, id := range ids[i] {
-			idx[r], pos[r], base[r] = int32(id), int32(dd.n[s]+j), int32(s*T)
-			r++
-		}
-		last[i] = int32(r - 1)
-		keys = max(keys, dd.n[s]+len(ids[i]))
-	}
-	meta := dd.meta
-	if err := d.UploadInt32(meta, host); err != nil {
+	keys, err := dd.uploadMeta(slots, ids, rows)
+	if err != nil {
 		return nil, err
 	}
+	n, meta := len(slots), dd.meta
 	gIdx, gPos, gBase, gLast := meta.Slice(0, rows), meta.Slice(rows, rows), meta.Slice(2*rows, rows), meta.Slice(3*rows, n)
-	x, h := dd.x.Slice(0, rows*C), dd.h.Slice(0, rows*C)
-	if err := d.DecodeEmbed(x, dd.wte, dd.wpe, gIdx, gPos, rows, C); err != nil {
+	x, h := dd.x.Slice(0, rows*dd.cfg.NEmbd), dd.h.Slice(0, rows*dd.cfg.NEmbd)
+	if err := dd.d.DecodeEmbed(x, dd.wte, dd.wpe, gIdx, gPos, rows, dd.cfg.NEmbd); err != nil {
 		return nil, err
 	}
 	for li := range dd.layers {
-		l := &dd.layers[li]
-		attn := func(out, in kernels.Buffer) error {
-			return dd.attention(li, out, in, gBase, gPos, rows, keys)
-		}
-		var err error
-		if cfg.Arch == "gpt1" { // post-LN: x = LN1(x + attn(x)); x = LN2(x + mlp(x))
-			err = firstErr(
-				func() error { return attn(h, x) },
-				func() error { return d.AddInPlace(h, x, rows*C) },
-				func() error { return dd.layerNorm(x, h, l.ln1, rows) },
-				func() error { return dd.mlp(l, h, x, rows) },
-				func() error { return d.AddInPlace(h, x, rows*C) },
-				func() error { return dd.layerNorm(x, h, l.ln2, rows) })
-		} else { // pre-LN: x += attn(LN1(x)); x += mlp(LN2(x))
-			err = firstErr(
-				func() error { return dd.layerNorm(h, x, l.ln1, rows) },
-				func() error { return attn(h, h) },
-				func() error { return d.AddInPlace(x, h, rows*C) },
-				func() error { return dd.layerNorm(h, x, l.ln2, rows) },
-				func() error { return dd.mlp(l, h, h, rows) },
-				func() error { return d.AddInPlace(x, h, rows*C) })
-		}
-		if err != nil {
+		if err := dd.block(li, x, h, gBase, gPos, rows, keys); err != nil {
 			return nil, err
 		}
 	}
-	final := dd.last.Slice(0, n*C)
-	if err := d.GatherRowsForward(final, x, gLast, rows, n, 1, C); err != nil {
-		return nil, err
-	}
-	if cfg.Arch == "gpt2" {
-		if err := dd.layerNorm(dd.final, final, dd.lnf, n); err != nil {
-			return nil, err
-		}
-		final = dd.final.Slice(0, n*C)
-	}
-	V := dd.V
-	if err := d.Sgemm(false, true, n, V, C, 1, final, C, dd.wte, C, 0, dd.logits, V); err != nil { // tied to wte
-		return nil, err
-	}
-	out := dd.out[:n*V]
-	if err := d.Download(out, dd.logits); err != nil {
+	out, err := dd.head(x, gLast, rows, n)
+	if err != nil {
 		return nil, err
 	}
 	for i, s := range slots {
 		dd.n[s] += len(ids[i])
 	}
 	return out, nil
+}
+
+// uploadMeta uploads the step's int32s to meta in one copy: each token's
+// id, position and first cache row (its slot's), then each slot's last
+// row. It returns the most keys any token attends to.
+func (dd *DeviceDecoder) uploadMeta(slots []int, ids [][]int, rows int) (keys int, err error) {
+	host := dd.host[:3*rows+len(slots)]
+	idx, pos, base, last := host[:rows], host[rows:2*rows], host[2*rows:3*rows], host[3*rows:]
+	r := 0
+	for i, s := range slots {
+		for j, id := range ids[i] {
+			idx[r], pos[r], base[r] = int32(id), int32(dd.n[s]+j), int32(s*dd.cfg.NCtx)
+			r++
+		}
+		last[i] = int32(r - 1)
+		keys = max(keys, dd.n[s]+len(ids[i]))
+	}
+	return keys, dd.d.UploadInt32(dd.meta, host)
+}
+
+// block runs layer li on x (rows, C) in place, h its scratch.
+func (dd *DeviceDecoder) block(li int, x, h, base, pos kernels.Buffer, rows, keys int) error {
+	l, d, n := &dd.layers[li], dd.d, rows*dd.cfg.NEmbd
+	attn := func(out, in kernels.Buffer) error { return dd.attention(li, out, in, base, pos, rows, keys) }
+	if dd.cfg.Arch == "gpt1" { // post-LN: x = LN1(x + attn(x)); x = LN2(x + mlp(x))
+		return firstErr(
+			func() error { return attn(h, x) },
+			func() error { return d.AddInPlace(h, x, n) },
+			func() error { return dd.layerNorm(x, h, l.ln1, rows) },
+			func() error { return dd.mlp(l, h, x, rows) },
+			func() error { return d.AddInPlace(h, x, n) },
+			func() error { return dd.layerNorm(x, h, l.ln2, rows) })
+	}
+	// pre-LN: x += attn(LN1(x)); x += mlp(LN2(x))
+	return firstErr(
+		func() error { return dd.layerNorm(h, x, l.ln1, rows) },
+		func() error { return attn(h, h) },
+		func() error { return d.AddInPlace(x, h, n) },
+		func() error { return dd.layerNorm(h, x, l.ln2, rows) },
+		func() error { return dd.mlp(l, h, h, rows) },
+		func() error { return d.AddInPlace(x, h, n) })
+}
+
+// head returns the logits (n, V) of the n rows of x (rows, C) that last
+// names, after the final LayerNorm of a pre-LN model: the product with
+// wte, to which the LM head is tied.
+func (dd *DeviceDecoder) head(x, last kernels.Buffer, rows, n int) ([]float32, error) {
+	C, V, d := dd.cfg.NEmbd, dd.V, dd.d
+	final := dd.last.Slice(0, n*C)
+	if err := d.GatherRowsForward(final, x, last, rows, n, 1, C); err != nil {
+		return nil, err
+	}
+	if dd.cfg.Arch == "gpt2" {
+		if err := dd.layerNorm(dd.final, final, dd.lnf, n); err != nil {
+			return nil, err
+		}
+		final = dd.final.Slice(0, n*C)
+	}
+	if err := d.Sgemm(false, true, n, V, C, 1, final, C, dd.wte, C, 0, dd.logits, V); err != nil {
+		return nil, err
+	}
+	out := dd.out[:n*V]
+	return out, d.Download(out, dd.logits)
 }
 
 // firstErr runs fs in order up to the first that fails.
