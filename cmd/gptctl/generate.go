@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"gptctl/data"
 	"gptctl/train"
@@ -78,41 +79,8 @@ devices draw the same text but for float32 rounding.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out, opts.Log = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if err := requireFlags("model", opts.ModelDir); err != nil {
+			if err := checkGenerateFlags(cmd, opts); err != nil {
 				return err
-			}
-			if opts.NumSamples < 1 { // the library's zero value means one
-				return &usageError{fmt.Errorf("--num-samples %d: draw at least 1 sample", opts.NumSamples)}
-			}
-			if !(opts.RepetitionPenalty > 0) { // the library's zero value means off
-				return &usageError{fmt.Errorf("--repetition-penalty %v must be positive (1: off)", opts.RepetitionPenalty)}
-			}
-			if opts.BatchSize < 1 {
-				return &usageError{errBatch(opts.BatchSize)}
-			}
-			if d := opts.Device; d != "auto" && d != "cpu" && d != "cuda" {
-				return &usageError{fmt.Errorf("--device %q is not auto, cpu or cuda", d)}
-			}
-			if n := countChanged(cmd, "prompt", "prompt-file", "prompts"); n > 1 {
-				return &usageError{errors.New("--prompt, --prompt-file and --prompts: give one of them")}
-			}
-			if opts.PromptsFile != "" {
-				b, err := os.ReadFile(opts.PromptsFile)
-				if err != nil {
-					return &train.InputError{Err: fmt.Errorf("--prompts: %w", err)}
-				}
-				if opts.Prompts, err = train.ReadPrompts(b, opts.PromptsFile); err != nil {
-					return err
-				}
-				opts.PromptFrom = opts.PromptsFile
-			}
-			if opts.PromptFile != "" {
-				b, err := os.ReadFile(opts.PromptFile)
-				if err != nil {
-					return &train.InputError{Err: fmt.Errorf("--prompt-file: %w", err)}
-				}
-				opts.Prompt = string(data.TrimBOM(b))
-				opts.PromptFrom = "--prompt-file " + opts.PromptFile
 			}
 			if runF != nil {
 				return runF(opts)
@@ -128,7 +96,55 @@ devices draw the same text but for float32 rounding.`,
 			return train.Generate(opts.ModelDir, opts.GenerateOptions, opts.Out)
 		},
 	}
-	f, def := cmd.Flags(), train.DefaultGenerate
+	addGenerateFlags(cmd.Flags(), opts)
+	return cmd
+}
+
+// checkGenerateFlags refuses flags out of range or given together, and
+// reads --prompts and --prompt-file into opts.
+func checkGenerateFlags(cmd *cobra.Command, opts *GenerateOptions) error {
+	if err := requireFlags("model", opts.ModelDir); err != nil {
+		return err
+	}
+	if opts.NumSamples < 1 { // the library's zero value means one
+		return &usageError{fmt.Errorf("--num-samples %d: draw at least 1 sample", opts.NumSamples)}
+	}
+	if !(opts.RepetitionPenalty > 0) { // the library's zero value means off
+		return &usageError{fmt.Errorf("--repetition-penalty %v must be positive (1: off)", opts.RepetitionPenalty)}
+	}
+	if opts.BatchSize < 1 {
+		return &usageError{errBatch(opts.BatchSize)}
+	}
+	if d := opts.Device; d != "auto" && d != "cpu" && d != "cuda" {
+		return &usageError{fmt.Errorf("--device %q is not auto, cpu or cuda", d)}
+	}
+	if n := countChanged(cmd, "prompt", "prompt-file", "prompts"); n > 1 {
+		return &usageError{errors.New("--prompt, --prompt-file and --prompts: give one of them")}
+	}
+	if opts.PromptsFile != "" {
+		b, err := os.ReadFile(opts.PromptsFile)
+		if err != nil {
+			return &train.InputError{Err: fmt.Errorf("--prompts: %w", err)}
+		}
+		if opts.Prompts, err = train.ReadPrompts(b, opts.PromptsFile); err != nil {
+			return err
+		}
+		opts.PromptFrom = opts.PromptsFile
+	}
+	if opts.PromptFile != "" {
+		b, err := os.ReadFile(opts.PromptFile)
+		if err != nil {
+			return &train.InputError{Err: fmt.Errorf("--prompt-file: %w", err)}
+		}
+		opts.Prompt = string(data.TrimBOM(b))
+		opts.PromptFrom = "--prompt-file " + opts.PromptFile
+	}
+	return nil
+}
+
+// addGenerateFlags defines generate's flags on f, into opts.
+func addGenerateFlags(f *pflag.FlagSet, opts *GenerateOptions) {
+	def := train.DefaultGenerate
 	f.StringVarP(&opts.ModelDir, "model", "m", "", "gptctl run directory or Hugging Face model directory")
 	f.StringVarP(&opts.Prompt, "prompt", "p", "", "text to continue (default: start of a document: after the end-of-text token, else a newline, else a full stop)")
 	f.IntVarP(&opts.MaxNewTokens, "max-new-tokens", "n", def.MaxNewTokens, "tokens to generate")
@@ -147,7 +163,6 @@ devices draw the same text but for float32 rounding.`,
 	f.BoolVar(&opts.Special, "special", false, "read <|endoftext|> in the prompt as the end-of-text token, as Hugging Face's tokenizers do (default: as the characters it is, as in training text)")
 	f.StringVar(&opts.Device, "device", "auto", "auto, cpu or cuda: where the model runs (on a GPU in float32)")
 	f.IntVar(&opts.Threads, "threads", 0, "CPU threads (0: all cores)")
-	return cmd
 }
 
 // countChanged returns how many of the named flags were given.
