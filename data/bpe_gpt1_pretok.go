@@ -20,18 +20,29 @@ import (
 //     spelt out and the control characters ftfy removes are removed
 //     (gpt1Control). No mojibake repair (fix_encoding) and no NFC
 //     normalisation.
-//   - spaCy 2.x (bpe_gpt1_spacy.go): text is split on whitespace ("\n" is a
-//     token of its own); from each chunk the prefixes " ' ( [ { < $ £ € ¥ #
-//     & * ~ ` and ellipses, and the suffixes ' " ) ] } > % , ; : ! ? 's 'm
-//     'd 're 've 'll n't and ellipses are split off as spaCy splits them, and
-//     a final "." unless the chunk holds another "." (U.S.) or follows a
-//     single capital (W.). A chunk, or what is left of one, that is one of
-//     spaCy's exceptions (gpt1Exc) gives the exception's words: "cannot" is
-//     can not, "dont" do nt, "goin'", "w.", "Mr." and "Calif." stay whole,
-//     and the GLUE-style "it 's" gives "'s", not "'" and "s". spaCy's infix
-//     rules (e.g. "hello...world"), its emoticons, its other prefixes and
-//     suffixes, and its split of a final "." from a small letter in a chunk
-//     with another "." (u.s.) are not reproduced.
+//   - spaCy 2.0 (bpe_gpt1_spacy.go, bpe_gpt1_punct.go): text is split on
+//     whitespace ("\n" is a token of its own); each chunk is split as
+//     spaCy's Tokenizer splits it: prefixes and suffixes come off until
+//     none is left or what is left is one of spaCy's exceptions (gpt1Exc),
+//     which gives the exception's words, and what remains is split at
+//     spaCy's infixes. The prefixes, suffixes and infixes are spaCy 2.0's
+//     (spacy/lang/punctuation.py, char_classes.py): quotes, brackets and
+//     punctuation, symbols (So: emoji, ©, °), ellipses, § % = + and
+//     currencies as prefixes; "'s", units and currencies after a digit,
+//     and a final "." after a digit, a small letter, "%", a quote or two
+//     capitals as suffixes (u.s. is u.s and ".", U.S. stays whole); "...",
+//     a symbol, "." between a small and a capital letter, ":" "<" ">" "="
+//     between letters and "^" between digits as infixes. The other
+//     contractions ('ll, n't ...) split off only the words the exceptions
+//     list ("john'll" stays whole). The exceptions are spaCy's English
+//     ones and its emoticons: "cannot" is can not, "dont" do nt, "goin'",
+//     "w.", "Mr.", "Calif.", "xD" and "<3" stay whole, and the GLUE-style
+//     "it 's" gives "'s", not "'" and "s". Not reproduced: spaCy's URL
+//     match (token_match), which keeps a chunk such as "ok.so...what" or
+//     "site.com's" whole; its letters are those of its early 2.0 releases
+//     (Latin, Bengali, Hebrew), later 2.0 releases adding Cyrillic, Greek
+//     and others; and symbols are Unicode 15.0's So where spaCy's regex
+//     module knew an older Unicode.
 
 // gpt1Fix is the part of ftfy.fix_text that gpt1Words reproduces.
 var gpt1Fix = strings.NewReplacer(

@@ -3,21 +3,13 @@ package data
 import (
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
-// spaCy's English tokenizer as GPT-1 ran it (spaCy 2.x), on a chunk of text
+// spaCy's English tokenizer as GPT-1 ran it (spaCy 2.0), on a chunk of text
 // between spaces, before lower-casing: split off prefixes and suffixes until none
 // is left or what is left is one of spaCy's exceptions, which then gives its
-// own words (gpt1Exc). gpt1Affixes follows spaCy's Tokenizer._split_affixes.
-
-const (
-	gpt1Prefixes = `"'([{<$£€¥#&*~` + "`"
-	gpt1Suffixes = `'")]}>%,;:!?`
-)
-
-var gpt1Contractions = []string{"'s", "'m", "'d", "n't", "'re", "'ve", "'ll"}
+// own words (gpt1Exc), and split what is left at infixes (bpe_gpt1_punct.go).
+// gpt1Affixes follows spaCy's Tokenizer._split_affixes and _attach_tokens.
 
 // gpt1Abbrevs are spaCy 2.x's English abbreviations, in the cases it lists
 // them (spacy/lang/en/tokenizer_exceptions.py, the same in 2.0 and 2.1):
@@ -35,7 +27,18 @@ var gpt1Abbrevs = []string{
 	"Ph.D.", "Rep.", "Rev.", "Sen.", "St.", "vs.",
 }
 
-// gpt1Exc holds spaCy 2.x's English tokenizer exceptions but its emoticons:
+// gpt1Emoticons are spaCy's emoticons, which it keeps whole. Those with a
+// character text_standardize puts spaces around (":)", "^_^") never reach
+// spaCy whole; ":P", "xD", "<3" and "o.O" do.
+const gpt1Emoticons = `:) :-) :)) :-)) :))) :-))) (: (-: =) (= ") :] :-] [: [-: :o) (o: :} :-}
+8) 8-) (-8 ;) ;-) (; (-; :( :-( :(( :-(( :((( :-((( ): )-: =( >:( :') :'-) :'( :'-(
+:/ :-/ =/ =| :| :-| :1 :P :-P :p :-p :O :-O :o :-o :0 :-0 :() >:o :* :-* :3 :-3 =3
+:> :-> :X :-X :x :-x :D :-D ;D ;-D =D xD XD xDD XDD 8D 8-D ^_^ ^__^ ^___^ >.< >.> <.<
+._. ;_; -_- -__- v.v V.V v_v V_V o_o o_O O_o O_O 0_o o_0 0_0 o.O O.o O.O o.o 0.0 o.0
+0.o @_@ <3 <33 <333 </3 (^_^) (-_-) (._.) (>_<) (*_*) (¬_¬) ಠ_ಠ ಠ︵ಠ (ಠ_ಠ) ¯\(ツ)/¯
+(╯°□°）╯︵┻━┻ ><(((*>`
+
+// gpt1Exc holds spaCy 2.x's English tokenizer exceptions and its emoticons:
 // the words each chunk is split into, or the chunk itself where spaCy keeps
 // it whole. As in spaCy they match case-sensitively, so "Cannot" is can not
 // but "CANNOT" stays whole, "ID" is not i d and "Mr." is whole but "mr." is
@@ -119,6 +122,7 @@ func gpt1Exceptions() map[string][]string {
 		"'", "''", "ä.", "ö.", "ü.",
 	}
 	whole = append(whole, gpt1Abbrevs...)
+	whole = append(whole, strings.Fields(gpt1Emoticons)...)
 	// -in' words and ol', with and without the apostrophe
 	for _, w := range []string{"doin", "goin", "nothin", "nuthin", "ol", "somethin", "lovin", "havin"} {
 		whole = append(whole, w, w+"'", title(w), title(w)+"'")
@@ -136,8 +140,8 @@ func gpt1Exceptions() map[string][]string {
 	return exc
 }
 
-// gpt1Affixes splits prefixes and suffixes off w as spaCy does and appends
-// the parts to out.
+// gpt1Affixes splits prefixes and suffixes off w as spaCy does, then
+// infixes, and appends the parts to out.
 func gpt1Affixes(w string, out []string) []string {
 	var suffixes []string
 	for last := -1; w != "" && len(w) != last && gpt1Exc[w] == nil; {
@@ -166,53 +170,10 @@ func gpt1Affixes(w string, out []string) []string {
 	if parts := gpt1Exc[w]; parts != nil {
 		out = append(out, parts...)
 	} else if w != "" {
-		out = append(out, w)
+		out = gpt1Infixes(w, out)
 	}
 	for i := len(suffixes) - 1; i >= 0; i-- {
 		out = append(out, suffixes[i])
 	}
 	return out
-}
-
-// gpt1PrefixLen is the length of the prefix spaCy splits off w: an
-// ellipsis (two or more full stops) or one of gpt1Prefixes.
-func gpt1PrefixLen(w string) int {
-	if n := len(w) - len(strings.TrimLeft(w, ".")); n >= 2 {
-		return n
-	}
-	if r, n := utf8.DecodeRuneInString(w); strings.ContainsRune(gpt1Prefixes, r) {
-		return n
-	}
-	return 0
-}
-
-// gpt1SuffixLen is the length of the suffix spaCy splits off w: an
-// ellipsis, a contraction (in any case), one of gpt1Suffixes, or a full
-// stop that ends a word with no other full stop (U.S. stays whole). An
-// abbreviation spaCy keeps whole is an exception (gpt1Abbrevs), found
-// before this is asked.
-func gpt1SuffixLen(w string) int {
-	if n := len(w) - len(strings.TrimRight(w, ".")); n >= 2 {
-		return n
-	}
-	for _, c := range gpt1Contractions {
-		if len(w) > len(c) && strings.EqualFold(w[len(w)-len(c):], c) {
-			return len(c)
-		}
-	}
-	if strings.IndexByte(gpt1Suffixes, w[len(w)-1]) >= 0 {
-		return 1
-	}
-	if !strings.HasSuffix(w, ".") || strings.Contains(w[:len(w)-1], ".") {
-		return 0
-	}
-	// spaCy splits a full stop after a capital only where two capitals
-	// come before it: "USA." but not "W." or "PhD.".
-	r, n := utf8.DecodeLastRuneInString(w[:len(w)-1])
-	if unicode.IsUpper(r) {
-		if p, _ := utf8.DecodeLastRuneInString(w[:len(w)-1-n]); !unicode.IsUpper(p) {
-			return 0
-		}
-	}
-	return 1
 }

@@ -2,6 +2,7 @@ package data
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -63,6 +64,41 @@ func TestGPT1BPESpacyAbbrevs(t *testing.T) {
 	for _, tt := range tests {
 		if got := tok.Encode(tt.in); !slices.Equal(got, tt.want) {
 			t.Errorf("Encode(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// spaCy 2.0's prefix, suffix and infix rules and its emoticons, each
+// tokenization derived by hand from spacy/lang/punctuation.py and
+// char_classes.py and Tokenizer._split_affixes and _attach_tokens.
+func TestGPT1WordsSpacyRules(t *testing.T) {
+	tests := []struct{ in, want string }{
+		// A final "." goes after a digit, a small letter, "%" or a quote,
+		// after two capitals, or after °C; not after one capital or a
+		// capital that follows a "." or a small letter.
+		{"u.s. a.k.a. U.S. U.S.A. e.g. E.G. Ph.D.", "u.s . a.k.a . u.s. u.s.a. e.g. e.g. ph.d."},
+		{"USA. PhD. I. 3. 5%. ok'. 25°C.", "usa . phd. i. 3 . 5 % . ok ' . 25 ° c ."},
+		// Only "'s" is a suffix: the other contractions split only from the
+		// words spaCy lists, in lower or title case.
+		{"john'll John's JOHN'S they'll DON'T isn't Mary'd We're cats' it's.", "john'll john 's john 's they 'll don't is n't mary'd we 're cats ' it 's ."},
+		{"'it's'", "' it 's '"},
+		// Infixes: two or more full stops, a symbol, "." between a small and
+		// a capital letter, ":" "<" ">" "=" between letters, "^" between
+		// digits; infix parts are not matched against the exceptions.
+		{"hello...world end.Start end.start a:b x=y a<b 2^3 hello...don't", "hello ... world end . start end.start a : b x = y a < b 2 ^ 3 hello ... don't"},
+		{"i\U0001F499you \u00a92018 Microsoft\u00ae hi:P", "i \U0001F499 you \u00a9 2018 microsoft \u00ae hi : p"},
+		// An infix right after another stays on the next part.
+		{"a...\U0001F600b", "a ... \U0001F600b"},
+		// Units and currencies are suffixes after a digit; § = ¿ $ prefixes.
+		{"100% 5km 10kmh 128GB abc% $5 5$ US$5 \u00a73 =x x= \u00bfqu\u00e9 1980s", "100 % 5 km 10 kmh 128 gb abc% $ 5 5 $ us$ 5 \u00a7 3 = x x= \u00bf qu\u00e9 1980s"},
+		// The quotes: "''" and "``" are one suffix, a prefix "''" two.
+		{"''hi'' ``hi''", "' ' hi '' `` hi ''"},
+		// Emoticons are exceptions.
+		{"xD :P <3 o.O 8D :3", "xd :p <3 o.o 8d :3"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(gpt1Words(tt.in), " "); got != tt.want {
+			t.Errorf("gpt1Words(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -88,8 +88,10 @@ func TestGPT1BPEEncode(t *testing.T) {
 		{"a\nb", []int{246, 40477, 259}},         // a</w> \n</w> b</w>
 		{"transformer", []int{2973, 5353}},       // trans former</w>
 		{"\u2603", []int{0}},                     // no snowman: <unk>
-		// mr</w> .</w>: spaCy keeps Mr. whole, not mr.
-		{"mr. smith, the u.s.", []int{4360, 239, 4920, 240, 481, 9901}},
+		// mr</w> .</w>: spaCy keeps Mr. whole, not mr.; u. s</w> .</w>:
+		// it splits the full stop off u.s. (but not off U.S.: u.s.</w>)
+		{"mr. smith, the u.s.", []int{4360, 239, 4920, 240, 481, 25896, 252, 239}},
+		{"the U.S.", []int{481, 9901}},
 		{"it 's you 're we 'll", []int{507, 535, 512, 761, 606, 804}}, // it</w> 's</w> you</w> 're</w> we</w> 'll</w>
 	}
 	for _, tt := range tests {
@@ -115,7 +117,8 @@ func TestGPT1BPERoundTrip(t *testing.T) {
 	// text; a newline may not be cut before (GPT-1 drops it at the start of
 	// a text), nor next to an entity, which may be one (&#10;).
 	entities := "Fish &amp; chips <br> row &#10; value &#10;&#10; end &nbsp; x &#x27;s \uff06amp\uff1b y"
-	whole := strings.Repeat(texts[1]+"\n"+texts[2]+" "+entities+" ", 20)
+	rules := "the u.s. a.k.a. U.S. hello...world end.Start a:b 5km 100% i\U0001F499you \u00a92018 john'll xD <3 2^3"
+	whole := strings.Repeat(texts[1]+"\n"+texts[2]+" "+entities+" "+rules+" ", 20)
 	var parts []int
 	if CutsOf(tok) != SpaceCuts {
 		t.Fatalf("GPT-1's cuts: %d", CutsOf(tok))
