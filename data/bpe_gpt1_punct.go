@@ -65,6 +65,10 @@ func gpt1Alpha(r rune) bool { return gpt1Lower(r) || gpt1Upper(r) }
 
 func isDigit(r rune) bool { return r >= '0' && r <= '9' }
 
+// isASCIIWord reports whether b is an ASCII letter or digit, which starts
+// no infix and no suffix but a unit or currency.
+func isASCIIWord(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' || b >= '0' && b <= '9' }
+
 // gpt1PrefixLen is the length of the prefix spaCy splits off w, 0 if none.
 func gpt1PrefixLen(w string) int {
 	if n := len(w) - len(strings.TrimLeft(w, ".")); n >= 2 {
@@ -108,6 +112,9 @@ func gpt1SuffixLen(w string) int {
 // gpt1SuffixAt reports whether s, which follows before, is one of spaCy's
 // suffixes.
 func gpt1SuffixAt(before, s string) bool {
+	if isASCIIWord(s[0]) { // only a unit or currency after a digit
+		return before != "" && isDigit(rune(before[len(before)-1])) && gpt1AfterDigit[s]
+	}
 	r, n := utf8.DecodeRuneInString(s)
 	if n == len(s) && (strings.ContainsRune(gpt1Punct, r) || unicode.Is(unicode.So, r)) ||
 		gpt1Suffixes[s] || len(s) >= 2 && strings.Trim(s, ".") == "" {
@@ -152,6 +159,9 @@ func gpt1Infixes(w string, out []string) []string {
 
 // gpt1InfixLen is the length of the infix at w[i:], 0 if none.
 func gpt1InfixLen(w string, i int) int {
+	if isASCIIWord(w[i]) {
+		return 0
+	}
 	if n := len(w[i:]) - len(strings.TrimLeft(w[i:], ".")); n >= 2 {
 		return n
 	}
