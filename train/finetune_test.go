@@ -540,6 +540,33 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	}
 }
 
+// A finetune stopped before its first step (its data loads whole, a
+// signal then stops it there) keeps metrics.jsonl and its TensorBoard
+// events to the checkpoint it resumed from, as pretrain does
+// (TestStoppedLoadingCutsMetrics): the lines a kill left past it are gone.
+func TestFinetuneStoppedAtOnceCutsMetrics(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 60, "batch_size: 8\nepochs: 2\nlog_interval: 2\ncheckpoint_interval: 4\n")
+	straight := filepath.Join(dir, "straight")
+	if _, err := Finetune(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	out := killedCopy(t, straight, filepath.Join(dir, "killed"), []string{"checkpoint", "summary.json"}) // past the step-8 checkpoint
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("stopped at once"))
+	sum, err := Finetune(ctx, cfg, Options{OutDir: out, Resume: true, Log: io.Discard})
+	if err != nil || sum.Status != "interrupted" || sum.Step != 8 {
+		t.Fatalf("stopped at once at step 8: %+v, %v", sum, err)
+	}
+	const want = "2 4 6 8"
+	if got := stepsOf(readFile(t, filepath.Join(out, "metrics.jsonl"))); got != want {
+		t.Errorf("metrics.jsonl has steps %q, want %q", got, want)
+	}
+	if got := eventSteps(t, out, false); got != want {
+		t.Errorf("the event files have steps %q, want %q", got, want)
+	}
+}
+
 // The last evaluation, best value and train loss of a finetune go through
 // its checkpoint: a session stopped before it evaluates or logs reports the
 // run's, and a value never measured is absent, never 0 or null.

@@ -258,20 +258,14 @@ func (r *run) end(elapsed float64) (*Summary, error) {
 
 // endUntrained ends a run that a signal stopped before it trained a step:
 // as it loaded its data (stopped), or before the first step of a run
-// without a checkpoint. It writes the job config (which --resume reads)
-// and the summary, interrupted, and no checkpoint: a step-0 one would hold
-// nothing that --resume of a run without one does not make again from the
-// job config (it starts from step 0, as after a kill before the first
-// checkpoint).
+// without a checkpoint. Its setup wrote the job config (which --resume
+// reads) and cut metrics.jsonl back to where --resume goes on
+// (openOutputs); it writes the summary, interrupted, and no checkpoint: a
+// step-0 one would hold nothing that --resume of a run without one does
+// not make again from the job config (it starts from step 0, as after a
+// kill before the first checkpoint).
 func (r *run) endUntrained() (*Summary, error) {
-	if r.stopped {
-		if err := r.writeJob(); err != nil {
-			return nil, err
-		}
-		if r.params != nil { // resumed: the checkpoint's model
-			r.sum.Params = r.params.Count()
-		}
-	} else {
+	if !r.stopped { // one stopped as it loaded its data drew no progress
 		r.progress.done()
 	}
 	fmt.Fprintf(r.opt.Log, "stopped before step %d (%s); --resume continues from %s\n", r.state.Step+1, r.sum.Interruption, r.resumePoint())

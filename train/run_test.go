@@ -509,6 +509,40 @@ func TestInterruptedBeforeFirstStep(t *testing.T) {
 	}
 }
 
+// A session stopped as it loads its data starts as any session does: its
+// metrics.jsonl and TensorBoard events are cut back to where --resume
+// goes on, the step its summary names (the checkpoint's, or 0), and the
+// lines and events a kill left past it are gone.
+func TestStoppedLoadingCutsMetrics(t *testing.T) {
+	cfg := tinyConfig(t)
+	straight := t.TempDir()
+	if _, err := Pretrain(context.Background(), cfg, Options{OutDir: straight, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		cut  []string
+		step int
+		want string
+	}{
+		{[]string{"checkpoint", "summary.json"}, 10, "5 10"}, // killed past the step-10 checkpoint
+		{[]string{"checkpoint", "checkpoint.prev", "summary.json"}, 0, ""},
+	} {
+		dir := killedCopy(t, straight, filepath.Join(t.TempDir(), fmt.Sprint(i)), c.cut)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(errors.New("stopped at once"))
+		sum, err := Pretrain(ctx, cfg, Options{OutDir: dir, Resume: true, Log: io.Discard})
+		if err != nil || sum.Status != "interrupted" || sum.Step != c.step {
+			t.Fatalf("stopped as it loaded the data, at step %d: %+v, %v", c.step, sum, err)
+		}
+		if got := stepsOf(readFile(t, filepath.Join(dir, "metrics.jsonl"))); got != c.want {
+			t.Errorf("at step %d, metrics.jsonl has steps %q, want %q", c.step, got, c.want)
+		}
+		if got := eventSteps(t, dir, false); got != c.want {
+			t.Errorf("at step %d, the event files have steps %q, want %q", c.step, got, c.want)
+		}
+	}
+}
+
 // A value not measured is absent from summary.json, never 0 (which a batch
 // script reads as a perfect loss); the last val loss, best val loss and
 // train loss go through the checkpoint, so a session that stops before it

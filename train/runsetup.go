@@ -57,7 +57,8 @@ func newRun(cfg Config, opt Options, device string) (*run, error) {
 // corpus's mapped shards, the GPU trainer, the metrics file). A cancelled
 // ctx stops the loading of the data (reading and tokenizing a text corpus
 // can take minutes, longer than a scheduler waits before its kill): the run
-// is then set up no further (stopped).
+// then opens its outputs, as every session does as it starts, and is set
+// up no further (stopped).
 func newRunContext(ctx context.Context, cfg Config, opt Options, device string) (_ *run, err error) {
 	r := &run{cfg: cfg, opt: opt, device: device, sum: &Summary{MaxSteps: cfg.MaxSteps, RunInfo: RunInfo{OutDir: opt.OutDir, Device: device}}}
 	defer func() {
@@ -75,7 +76,10 @@ func newRunContext(ctx context.Context, cfg Config, opt Options, device string) 
 	if err := r.loadData(ctx, opt.Resume); err != nil {
 		return nil, err
 	}
-	if r.stopped {
+	if r.stopped { // the session starts, to end at once (endUntrained)
+		if err := r.openOutputs(); err != nil {
+			return nil, err
+		}
 		return r, nil
 	}
 	if err := r.newModel(); err != nil {
@@ -195,15 +199,19 @@ func (r *run) newModel() error {
 }
 
 // openOutputs writes the run's job config, then the summary of the
-// session that starts (running), and opens its metrics.jsonl: the job
-// config first, which makes the directory a run's, so that one a full disk
-// stops there holds nothing else of the job's; where opening the metrics
-// fails, the summary says so (failed).
+// session that starts (running), and opens its metrics.jsonl, cut back to
+// the steps the state it starts at keeps: the job config first, which
+// makes the directory a run's, so that one a full disk stops there holds
+// nothing else of the job's; where opening the metrics fails, the summary
+// says so (failed). A session stopped as it loaded its data opens them
+// too: its summary then names the step metrics.jsonl ends at.
 func (r *run) openOutputs() (err error) {
 	if err := r.writeJob(); err != nil {
 		return err
 	}
-	r.sum.Params = r.params.Count()
+	if r.params != nil { // not one stopped before it had a model, as it loaded its data
+		r.sum.Params = r.params.Count()
+	}
 	r.fillSummary("") // where the session starts
 	if r.unstart, err = writeRunning(r.opt.OutDir, &r.sum.Outcome, r.sum); err != nil {
 		return err
