@@ -66,7 +66,7 @@ type ftRun struct {
 	elapsed    func() float64  // the run's wall time so far, across sessions (set by loop)
 	ckJob      *FinetuneConfig // a resumed run's config as its checkpoint holds it
 	savedAt    int             // 1 + the step of the checkpoint this job wrote last (0: none)
-	dropBest   bool            // best/ is not the run's: openRunFiles removes it (see bestAlone)
+	dropBest   bool            // best/ is not the run's: writeJob removes it (see bestAlone)
 	unstart    func()          // puts back the summary.json the session replaced (see writeRunning)
 }
 
@@ -152,36 +152,21 @@ func (r *ftRun) fitsCPU() error {
 	return nil
 }
 
-// openRunFiles writes the job config into the run directory (first, as
-// pretrain's openOutputs does, once the best/ it does not describe is
-// removed: dropBest), then the summary of the session that starts
-// (running), opens the metrics file, kept to the state's steps, and writes
-// the skipped rows; where those fail, the summary says so (failed).
+// openRunFiles writes the run's job config, then the summary and
+// metrics.jsonl of the session that starts (startSession), and the
+// skipped rows; where those fail, the summary says so (failed).
 func (r *ftRun) openRunFiles() (err error) {
-	job, err := r.cfg.Marshal()
-	if err == nil && r.dropBest {
-		err = removeBest(r.opt.OutDir)
-	}
-	if err == nil {
-		err = data.WriteFile(filepath.Join(r.opt.OutDir, finetuneJobFile), job)
-	}
-	if err != nil {
-		return fmt.Errorf("run directory: %w", err)
-	}
-	r.fillSummary("") // where the session starts
-	if r.unstart, err = writeRunning(r.opt.OutDir, &r.sum.Outcome, r.sum); err != nil {
+	if err := writeJob(r.opt.OutDir, finetuneJobFile, r.cfg.Marshal, r.dropBest); err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			r.failed(err)
-		}
-	}()
-	if r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log); err != nil {
+	r.fillSummary("") // where the session starts
+	if r.unstart, r.metrics, err = startSession(r.opt, r.sum, &r.sum.Outcome, keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.failed); err != nil {
 		return err
 	}
 	if err := r.writeSkips(); err != nil {
-		return fmt.Errorf("run directory: %w", err)
+		err = fmt.Errorf("run directory: %w", err)
+		r.failed(err)
+		return err
 	}
 	return nil
 }

@@ -198,47 +198,56 @@ func (r *run) newModel() error {
 	return nil
 }
 
-// openOutputs writes the run's job config, then the summary of the
-// session that starts (running), and opens its metrics.jsonl, cut back to
-// the steps the state it starts at keeps: the job config first, which
-// makes the directory a run's, so that one a full disk stops there holds
-// nothing else of the job's; where opening the metrics fails, the summary
-// says so (failed). A session stopped as it loaded its data opens them
-// too: its summary then names the step metrics.jsonl ends at.
+// openOutputs writes the run's job config, then the summary and
+// metrics.jsonl of the session that starts (startSession). A session
+// stopped as it loaded its data opens them too: its summary then names
+// the step metrics.jsonl ends at.
 func (r *run) openOutputs() (err error) {
-	if err := r.writeJob(); err != nil {
+	if err := writeJob(r.opt.OutDir, jobFile, r.cfg.Marshal, r.dropBest); err != nil {
 		return err
 	}
 	if r.params != nil { // not one stopped before it had a model, as it loaded its data
 		r.sum.Params = r.params.Count()
 	}
 	r.fillSummary("") // where the session starts
-	if r.unstart, err = writeRunning(r.opt.OutDir, &r.sum.Outcome, r.sum); err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			r.failed(err)
-		}
-	}()
-	r.metrics, err = openMetrics(filepath.Join(r.opt.OutDir, metricsName), keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.opt.Log)
+	r.unstart, r.metrics, err = startSession(r.opt, r.sum, &r.sum.Outcome, keptSteps(r.state.Step, r.state.EvalDue), r.state.Logged, r.failed)
 	return err
 }
 
-// writeJob writes the run's job config, which --resume reads, once the
-// best/ it does not describe is removed (dropBest).
-func (r *run) writeJob() error {
-	job, err := r.cfg.Marshal()
-	if err == nil && r.dropBest {
-		err = removeBest(r.opt.OutDir)
+// writeJob writes a run's job config, which --resume reads, as marshal
+// makes it, into the run directory dir as name, once the best/ it does not
+// describe is removed (dropBest).
+func writeJob(dir, name string, marshal func() ([]byte, error), dropBest bool) error {
+	job, err := marshal()
+	if err == nil && dropBest {
+		err = removeBest(dir)
 	}
 	if err == nil {
-		err = data.WriteFile(filepath.Join(r.opt.OutDir, jobFile), job)
+		err = data.WriteFile(filepath.Join(dir, name), job)
 	}
 	if err != nil {
 		return fmt.Errorf("run directory: %w", err)
 	}
 	return nil
+}
+
+// startSession writes what a session of a run, pretrain or finetune,
+// writes as it starts after its job config (writeJob, first: it makes the
+// directory a run's, so that one a full disk stops there holds nothing
+// else of the job's): sum, the session's summary filled from the state it
+// starts at, with status running (writeRunning; o is sum's Outcome), then
+// metrics.jsonl, opened and cut back to step keep (keptSteps; logged is
+// the last step its checkpoint had written). Where the metrics cannot be
+// opened, failed writes the summary that says so. undo puts back the
+// summary.json the session replaced.
+func startSession[S any](opt Options, sum *S, o *Outcome, keep, logged int, failed func(error) *S) (undo func(), m *metricsFile, err error) {
+	if undo, err = writeRunning(opt.OutDir, o, sum); err != nil {
+		return nil, nil, err
+	}
+	if m, err = openMetrics(filepath.Join(opt.OutDir, metricsName), keep, logged, opt.Log); err != nil {
+		failed(err)
+	}
+	return undo, m, err
 }
 
 // initFrom loads the model a run continues from: its architecture, weights
