@@ -35,6 +35,7 @@ type batchSource interface {
 	Reset()
 	State() ([]byte, error)
 	Restore([]byte) error
+	contentSum() dataSum // the data drawn from, as its state fingerprints it
 }
 
 // Sampler draws batches of windows (inputs, and targets shifted by one).
@@ -114,6 +115,8 @@ func (s *Sampler) fingerprint() string {
 	return s.sum
 }
 
+func (s *Sampler) contentSum() dataSum { return dataSum{int64(s.src.Len()), s.fingerprint()} }
+
 // Restore sets a position saved by State; it refuses one saved over
 // another number of tokens, other ids or another window. A checkpoint
 // written before the state had them holds the generator alone (or no sum).
@@ -154,6 +157,11 @@ func (s *shardSampler) Fill(inputs, targets []int32, b int) error {
 func (s *shardSampler) Reset() { s.s.Restore(s.start) }
 
 func (s *shardSampler) State() ([]byte, error) { return json.Marshal(s.s.State()) }
+
+func (s *shardSampler) contentSum() dataSum {
+	st := s.s.State()
+	return dataSum{st.Tokens, st.Sum}
+}
 
 func (s *shardSampler) Restore(b []byte) error {
 	var st data.SamplerState

@@ -12,23 +12,47 @@ import (
 	"path/filepath"
 )
 
-// bestRecord is best/best.json: the evaluation best/ was kept for, and the
-// checksums of its files.
+// bestRecord is best/best.json: the evaluation best/ was kept for, the
+// validation data it was made on, and the checksums of its files.
 type bestRecord struct {
 	Step   int               `json:"step"`
 	Metric string            `json:"metric"` // val_loss, or a finetune's metric
 	Value  float64           `json:"value"`
+	Val    *dataSum          `json:"val,omitempty"` // absent in records of builds before it was kept
 	Files  map[string]string `json:"files"`
 }
 
+// dataSum identifies the validation data of an evaluation by its content:
+// its size (a pretrain's tokens, a finetune's examples) and a hash of it,
+// as a checkpoint's data position and task data fingerprint it.
+type dataSum struct {
+	Size int64  `json:"size"`
+	Sum  string `json:"sum"`
+}
+
 // sealBest writes best.json into dir, a best/ being written, once its
-// other files are there.
-func sealBest(dir string, step int, metric string, value float64) error {
+// other files are there: the evaluation of step, value of metric, made
+// on the validation data val.
+func sealBest(dir string, step int, metric string, value float64, val dataSum) error {
 	files, err := hashFiles(dir)
 	if err != nil {
 		return err
 	}
-	return writeState(filepath.Join(dir, bestFile), bestRecord{Step: step, Metric: metric, Value: value, Files: files})
+	return writeState(filepath.Join(dir, bestFile), bestRecord{Step: step, Metric: metric, Value: value, Val: &val, Files: files})
+}
+
+// valChange says how val, the validation data of a job resumed without a
+// checkpoint, differs from the data its best/, of record rec, was
+// evaluated on, in units (tokens, examples): "" where they are the same,
+// or rec, of a build before records held it, does not say.
+func valChange(rec *bestRecord, val dataSum, units string) string {
+	switch was := rec.Val; {
+	case was == nil || *was == val:
+		return ""
+	case was.Size != val.Size:
+		return fmt.Sprintf("it was evaluated on %d validation %s, and this job has %d", was.Size, units, val.Size)
+	}
+	return fmt.Sprintf("it was evaluated on other validation data than this job's (%d %s as now, whose content differs: edited since)", val.Size, units)
 }
 
 // readBest reads runDir/best/best.json and checks best/'s files against

@@ -41,6 +41,7 @@ type ftRun struct {
 	opt        Options
 	model      *taskModel
 	train, val []taskExample
+	valSum     dataSum // of val, which best.json records
 	graphs     *graphSet
 	device     string // cpu or cuda (then graphs.gpu trains, from the first step on)
 	optim      *AdamW

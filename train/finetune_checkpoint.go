@@ -99,10 +99,13 @@ func taskDataOf(train, val []taskExample) taskData {
 	return taskData{Train: len(train), Val: len(val), SHA256: hex.EncodeToString(h.Sum(nil))}
 }
 
-// sameData records the run's task data in its state; on a resume it
-// refuses data that changed since the checkpoint (rows added, removed or
-// edited), whose epochs and validation set would not be the run's.
+// sameData records the run's task data in its state, and its validation
+// examples' for best/; on a resume it refuses data that changed since the
+// checkpoint (rows added, removed or edited), whose epochs and validation
+// set would not be the run's.
 func (r *ftRun) sameData() error {
+	val := taskDataOf(nil, r.val)
+	r.valSum = dataSum{int64(val.Val), val.SHA256}
 	now := taskDataOf(r.train, r.val)
 	if was := r.state.Data; r.opt.Resume && was != nil && *was != now {
 		what := fmt.Sprintf("%d training and %d validation examples, the run had %d and %d", now.Train, now.Val, was.Train, was.Val)
@@ -202,7 +205,7 @@ func (r *ftRun) saveBest(v float64) error {
 		if err := writeTaskModel(tmp, r.model); err != nil {
 			return err
 		}
-		return sealBest(tmp, r.state.Step, r.model.info.Metric, v)
+		return sealBest(tmp, r.state.Step, r.model.info.Metric, v, r.valSum)
 	}); err != nil {
 		return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
 	}

@@ -21,9 +21,10 @@ import (
 // bestAlone checks a resumed pretrain that found no checkpoint against its
 // best/, if any: the job config keeps the model, tokenizer and validation
 // set of the run's train.yaml (keepsModel) and max_steps reaches best/'s
-// step, or the resume is refused; best/ is then kept (reconcileBest) where
-// it holds the job's model, evaluated on the job's validation data, else
-// it is dropped (dropBest).
+// step, or the resume is refused; best/ is then kept where it holds the
+// job's model, evaluated on the job's validation data (checked by path
+// here, by content once the data is read: keepAloneBest), else it is
+// dropped (dropBest).
 func (r *run) bestAlone() error {
 	dir := r.opt.OutDir
 	if !hasBest(dir) {
@@ -62,8 +63,22 @@ func (r *run) bestAlone() error {
 		r.dropBest = dropBest(r.opt.Log, dir, why)
 		return nil
 	}
-	r.reconcileBest()
+	r.aloneBest = rec
 	return nil
+}
+
+// keepAloneBest keeps the best/ that bestAlone checked as the run's best
+// (reconcileBest) where it was evaluated on the validation tokens the run
+// has read, else drops it.
+func (r *run) keepAloneBest() {
+	if r.aloneBest == nil {
+		return
+	}
+	if why := valChange(r.aloneBest, r.val.contentSum(), "tokens"); why != "" {
+		r.dropBest = dropBest(r.opt.Log, r.opt.OutDir, why)
+		return
+	}
+	r.reconcileBest()
 }
 
 // bestAlone checks a resumed finetune that found no checkpoint against its
@@ -71,8 +86,8 @@ func (r *run) bestAlone() error {
 // was finetuned with (keepsTask) and the job config keeps the run's
 // finetune.yaml (keepsFinetune), or the resume is refused; best/ is
 // dropped where it cannot be checked, or was evaluated on other
-// validation rows. Its step is checked against the run's steps once they
-// are counted (keepBest).
+// validation rows: of another file here, of other content once they are
+// read (keepBest), where its step is checked against the run's steps.
 func (r *ftRun) bestAlone() error {
 	dir := r.opt.OutDir
 	if !hasBest(dir) {
@@ -108,20 +123,40 @@ func (r *ftRun) bestAlone() error {
 
 // keepBest takes what best/ holds beyond the checkpoint of a resumed
 // finetune (reconcileBest), or, for one without a checkpoint (bestAlone),
-// best/ where the run's steps reach its step: else the resume is refused.
+// best/ where it was evaluated on the run's validation examples (else it
+// is dropped) and the run's steps reach its step (else the resume is
+// refused).
 func (r *ftRun) keepBest() error {
 	if r.dropBest {
 		return nil
 	}
 	if !r.opt.Resume { // it found no checkpoint
-		if rec, err := readBest(r.opt.OutDir); err == nil && rec != nil && rec.Step > r.total {
-			return bestPastEnd(r.stepsSetting(), rec.Step)
+		if err := r.checkAloneBest(); err != nil || r.dropBest {
+			return err
 		}
 	}
 	var note string
 	r.kept, note = reconcileBest(r.opt.OutDir, r.model.info.Metric, &r.state.BestStep, &r.state.BestMetric)
 	if note != "" {
 		fmt.Fprintln(r.opt.Log, note)
+	}
+	return nil
+}
+
+// checkAloneBest drops the best/ of a finetune resumed without a
+// checkpoint where it was evaluated on other validation examples, and
+// refuses the resume where the run's steps end before best/'s step.
+func (r *ftRun) checkAloneBest() error {
+	rec, err := readBest(r.opt.OutDir)
+	if err != nil || rec == nil { // reconcileBest says why a damaged one is not kept
+		return nil
+	}
+	if why := valChange(rec, r.valSum, "examples"); why != "" {
+		r.dropBest = dropBest(r.opt.Log, r.opt.OutDir, why)
+		return nil
+	}
+	if rec.Step > r.total {
+		return bestPastEnd(r.stepsSetting(), rec.Step)
 	}
 	return nil
 }

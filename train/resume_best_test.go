@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -167,5 +168,119 @@ func TestFinetuneResumeWithoutCheckpointChecksBest(t *testing.T) {
 	}
 	if nrec, err := readBest(run); err != nil || nrec == nil || nrec.Step != sum.BestStep || nrec.Value != *sum.BestValue || readFile(t, filepath.Join(run, "best", "head.safetensors")) == head {
 		t.Errorf("after a resume on other rows best/ holds %+v (%v), the summary best step %d, %v; want the run's own", nrec, err, sum.BestStep, *sum.BestValue)
+	}
+}
+
+// editInPlace rewrites the file at path with its last old replaced by new,
+// as long and of the same characters: only its content tells the edit.
+func editInPlace(t *testing.T, path, old, new string) {
+	t.Helper()
+	text := readFile(t, path)
+	i := strings.LastIndex(text, old)
+	if i < 0 || len(old) != len(new) {
+		t.Fatalf("%s: no %q to edit to %q", path, old, new)
+	}
+	writeFile(t, path, text[:i]+new+text[i+len(old):])
+}
+
+// A pretrain killed before its first checkpoint, whose validation text was
+// edited in place before the resume (the data it splits from, or its
+// val_data file): best/ was evaluated on other tokens, and is dropped; the
+// same text written again keeps it, and so does a best.json of a build
+// before it recorded the validation data, which cannot tell.
+func TestResumeWithoutCheckpointChecksValContent(t *testing.T) {
+	for _, key := range []string{"data", "val_data"} {
+		t.Run(key, func(t *testing.T) {
+			dir := t.TempDir()
+			text := strings.Repeat(synthTSV(200), 4)
+			file := writeFile(t, filepath.Join(dir, "d.txt"), text)
+			sets := []string{"data=" + file, "checkpoint_interval=0", "dropout=0", "lr=3e-3"}
+			if key == "val_data" {
+				sets = append(sets, "val_data="+writeFile(t, filepath.Join(dir, "v.txt"), text[:len(text)/4]))
+			}
+			cfg := tinyConfig(t, sets...)
+			edited := cmp.Or(cfg.ValData, cfg.Data)
+			base := filepath.Join(dir, "base")
+			if _, err := Pretrain(context.Background(), cfg, Options{OutDir: base, Log: io.Discard}); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := readBest(base)
+			if err != nil || rec == nil || rec.Val == nil {
+				t.Fatalf("best/ of the run: %+v, %v; want a record of its validation data", rec, err)
+			}
+			model := readFile(t, filepath.Join(base, "best", "model.safetensors"))
+			writeFile(t, edited, readFile(t, edited)) // the same text, a new mtime
+			run := killedBeforeCheckpoint(t, base, dir, "unchanged")
+			sum, err := Pretrain(context.Background(), cfg, Options{OutDir: run, Resume: true, Log: io.Discard})
+			if err != nil || sum.BestStep != rec.Step || lossOf(sum.BestValLoss) != rec.Value || readFile(t, filepath.Join(run, "best", "model.safetensors")) != model {
+				t.Errorf("resume on the same text: %v, best step %d, val %v; want best/'s, step %d, %v, and its model", err, sum.BestStep, lossOf(sum.BestValLoss), rec.Step, rec.Value)
+			}
+
+			editInPlace(t, edited, "yes", "sey")
+			run = killedBeforeCheckpoint(t, base, dir, "edited")
+			var log strings.Builder
+			sum, err = Pretrain(context.Background(), cfg, Options{OutDir: run, Resume: true, Log: &log})
+			if err != nil || !strings.Contains(log.String(), "is not kept as this run's best") || !strings.Contains(log.String(), "whose content differs") {
+				t.Fatalf("resume on edited validation text: %v; want best/ dropped, and why; log:\n%s", err, log.String())
+			}
+			if nrec, err := readBest(run); err != nil || nrec == nil || nrec.Step != sum.BestStep || nrec.Value != lossOf(sum.BestValLoss) || *nrec.Val == *rec.Val {
+				t.Errorf("after the resume on edited text best/ holds %+v (%v), the summary best step %d, %v; want the run's own", nrec, err, sum.BestStep, lossOf(sum.BestValLoss))
+			}
+
+			run = killedBeforeCheckpoint(t, base, dir, "old record")
+			old := *rec
+			old.Val = nil
+			if err := writeState(filepath.Join(run, "best", "best.json"), old); err != nil {
+				t.Fatal(err)
+			}
+			sum, err = Pretrain(context.Background(), cfg, Options{OutDir: run, Resume: true, Log: io.Discard})
+			if err != nil || sum.BestStep != rec.Step || readFile(t, filepath.Join(run, "best", "model.safetensors")) != model {
+				t.Errorf("resume with a best.json without val: %v, best step %d; want best/ kept, step %d", err, sum.BestStep, rec.Step)
+			}
+		})
+	}
+}
+
+// A finetune killed before its first checkpoint, whose validation rows
+// were edited in place before the resume (in the training file they are
+// split from, or in its task.val file): best/ was evaluated on other
+// examples, and is dropped; the same rows written again keep it.
+func TestFinetuneResumeWithoutCheckpointChecksValContent(t *testing.T) {
+	for _, key := range []string{"train", "val"} {
+		t.Run(key, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := synthClassifier(t, dir, 60, "batch_size: 8\nepochs: 2\neval_interval: 5\n")
+			edited := cfg.Task.Train
+			if key == "val" {
+				cfg.Task.Val, cfg.Task.ValFraction = writeFile(t, filepath.Join(dir, "v.tsv"), synthTSV(20)), 0
+				edited = cfg.Task.Val
+			}
+			base := filepath.Join(dir, "base")
+			if _, err := Finetune(context.Background(), cfg, Options{OutDir: base, Log: io.Discard}); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := readBest(base)
+			if err != nil || rec == nil || rec.Val == nil {
+				t.Fatalf("best/ of the run: %+v, %v; want a record of its validation examples", rec, err)
+			}
+			head := readFile(t, filepath.Join(base, "best", "head.safetensors"))
+			writeFile(t, edited, readFile(t, edited)) // the same rows, a new mtime
+			run := killedBeforeCheckpoint(t, base, dir, "unchanged")
+			sum, err := Finetune(context.Background(), cfg, Options{OutDir: run, Resume: true, Log: io.Discard})
+			if err != nil || sum.BestStep != rec.Step || *sum.BestValue != rec.Value || readFile(t, filepath.Join(run, "best", "head.safetensors")) != head {
+				t.Errorf("resume on the same rows: %v, %+v; want best/'s step %d, %v, and its head", err, sum, rec.Step, rec.Value)
+			}
+
+			writeFile(t, edited, strings.ReplaceAll(readFile(t, edited), "\tneg\t", "\tpos\t"))
+			run = killedBeforeCheckpoint(t, base, dir, "edited")
+			var log strings.Builder
+			sum, err = Finetune(context.Background(), cfg, Options{OutDir: run, Resume: true, Log: &log})
+			if err != nil || !strings.Contains(log.String(), "is not kept as this run's best") || !strings.Contains(log.String(), "whose content differs") {
+				t.Fatalf("resume on edited validation rows: %v; want best/ dropped, and why; log:\n%s", err, log.String())
+			}
+			if nrec, err := readBest(run); err != nil || nrec == nil || nrec.Step != sum.BestStep || nrec.Value != *sum.BestValue || *nrec.Val == *rec.Val {
+				t.Errorf("after the resume on edited rows best/ holds %+v (%v), the summary best step %d, %v; want the run's own", nrec, err, sum.BestStep, *sum.BestValue)
+			}
+		})
 	}
 }

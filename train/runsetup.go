@@ -46,6 +46,10 @@ type run struct {
 	savedAt  int       // 1 + the step of the checkpoint this job wrote last (0: none)
 	dropBest bool      // best/ is not the run's: writeJob removes it (see bestAlone)
 	unstart  func()    // puts back the summary.json the session replaced (see writeRunning)
+
+	// aloneBest is the record of the best/ of a run resumed without a
+	// checkpoint, which keepAloneBest checks once the data is read.
+	aloneBest *bestRecord
 }
 
 // newRun is newRunContext without a stop.
@@ -93,6 +97,7 @@ func newRunContext(ctx context.Context, cfg Config, opt Options, device string) 
 			return nil, err
 		}
 	}
+	r.keepAloneBest()
 	if err := r.openOutputs(); err != nil {
 		return nil, err
 	}
