@@ -28,15 +28,18 @@ type SamplerState struct {
 	Step   uint64 `json:"step"` // windows drawn so far
 	SeqLen int    `json:"seq_len"`
 	Tokens int64  `json:"tokens"`        // tokens in the shard set, to catch a changed dataset
-	Sum    string `json:"sum,omitempty"` // the set's Fingerprint, to catch one prepared again
+	Sum    string `json:"sum,omitempty"` // the set's Fingerprint, to catch one prepared again (of sampled blocks, from a build before)
 }
 
 // NewSampler returns a sampler of windows of seqLen inputs and targets. It
-// tells the kernel that the shards are read at random places.
+// tells the kernel that the shards are read at random places, once the
+// set's Fingerprint, which its State holds, has read them in order (where
+// Check has not).
 func NewSampler(set *ShardSet, seqLen int, seed uint64) (*Sampler, error) {
 	if seqLen < 1 {
 		return nil, fmt.Errorf("sampler: sequence length %d must be at least 1", seqLen)
 	}
+	set.Fingerprint()
 	s := &Sampler{set: set, seqLen: seqLen, seed: seed, buf: make([]int32, seqLen+1)}
 	var n int64
 	longest := 0
@@ -98,12 +101,13 @@ func (s *Sampler) State() SamplerState {
 
 // Restore moves the sampler to a saved position. The state must come from
 // a sampler of the same sequence length over the same shards (a state
-// without a fingerprint, from an older gptctl, is not checked for one).
+// without a fingerprint, from an older gptctl, is not checked for one; one
+// of sampled blocks is checked against those blocks).
 func (s *Sampler) Restore(st SamplerState) error {
 	if st.SeqLen != s.seqLen || st.Tokens != s.set.Len() {
 		return fmt.Errorf("sampler: saved state is for sequence length %d over %d tokens, this sampler has %d over %d (the dataset or config changed)", st.SeqLen, st.Tokens, s.seqLen, s.set.Len())
 	}
-	if st.Sum != "" && st.Sum != s.set.Fingerprint() {
+	if st.Sum != "" && st.Sum != s.set.FingerprintAs(st.Sum) {
 		return fmt.Errorf("sampler: the %d tokens of %s differ from those the run was trained on (the shards were prepared again)", st.Tokens, s.set.name)
 	}
 	s.seed, s.step = st.Seed, st.Step

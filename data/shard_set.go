@@ -1,10 +1,6 @@
 package data
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -157,43 +153,6 @@ func mapLimitText() string {
 	return ""
 }
 
-// checkStride is how many tokens Check reads between looks at its context:
-// 32 MiB of uint16 ids, some milliseconds from memory, a fraction of a
-// second from a disk.
-const checkStride = 1 << 24
-
-// Check reads every token of the set and returns an error naming the first
-// one that is not below the vocabulary size, an *InputError (the shard is
-// damaged), or, once ctx is cancelled, its cause.
-func (s *ShardSet) Check(ctx context.Context) error {
-	for _, sh := range s.shards {
-		if err := s.checkShard(ctx, sh); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// checkShard checks one shard for Check, read ahead as it goes, each
-// stride out of the process's memory once read (the resident set stays
-// some tens of MiB, whatever the size of the shards).
-func (s *ShardSet) checkShard(ctx context.Context, sh *Shard) error {
-	adviseSequential(sh.mapped)
-	page := os.Getpagesize()
-	for at := 0; at < sh.Len(); at += checkStride {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: check stopped: %w", s.name, context.Cause(ctx))
-		}
-		end := min(at+checkStride, sh.Len())
-		if err := sh.check(at, end); err != nil {
-			return err
-		}
-		from := (ShardHeaderSize + at*sh.dtype) / page * page // (madvise takes whole pages)
-		adviseRead(sh.mapped[from : ShardHeaderSize+end*sh.dtype])
-	}
-	return nil
-}
-
 // Shards returns the open shards in order.
 func (s *ShardSet) Shards() []*Shard { return s.shards }
 
@@ -210,38 +169,4 @@ func (s *ShardSet) Close() error {
 		errs = append(errs, sh.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// fingerprintBlocks is how many evenly spaced blocks of fingerprintBlock
-// bytes of each shard the fingerprint reads: all of a shard up to 256 KiB,
-// a sample of a larger one (a shard of a billion tokens costs no full
-// read at every resume, and data prepared again differs in nearly every
-// block).
-const fingerprintBlocks, fingerprintBlock = 64, 4096
-
-// Fingerprint returns a hash of the set: each shard's token count and
-// vocabulary, and its tokens, whole or sampled in blocks. Computed once.
-func (s *ShardSet) Fingerprint() string {
-	if s.sum != "" {
-		return s.sum
-	}
-	h := sha256.New()
-	var n [16]byte
-	for _, sh := range s.shards {
-		binary.LittleEndian.PutUint64(n[:], uint64(sh.Len()))
-		binary.LittleEndian.PutUint64(n[8:], uint64(sh.VocabSize()))
-		h.Write(n[:])
-		d := sh.data
-		if len(d) <= fingerprintBlocks*fingerprintBlock {
-			h.Write(d)
-			continue
-		}
-		span := int64(len(d) - fingerprintBlock)
-		for i := range int64(fingerprintBlocks) {
-			at := int(span * i / (fingerprintBlocks - 1)) // in int64: span*i overflows a 32-bit int
-			h.Write(d[at : at+fingerprintBlock])
-		}
-	}
-	s.sum = hex.EncodeToString(h.Sum(nil)[:16])
-	return s.sum
 }

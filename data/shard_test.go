@@ -215,39 +215,121 @@ func TestShardWindowRefusesDamagedToken(t *testing.T) {
 	}
 }
 
-// The fingerprint of a set is stable across opens and changes with the
-// tokens: every token of a small shard, the sampled blocks of a large one.
+// The fingerprint of a set is stable across opens, the same whether Check
+// computed it or Fingerprint read the set itself, and changes with any
+// token: the last, and one of a large shard between the blocks that
+// builds before sampled (which that edit left as it was).
 func TestShardSetFingerprint(t *testing.T) {
-	for _, n := range []int{1000, 300_000} { // whole; sampled (600 kB)
+	for _, n := range []int{1000, 300_000} { // whole; 600 kB, sampled before
 		dir := t.TempDir()
 		ids := make([]int, n)
 		for i := range ids {
 			ids[i] = i % 300
 		}
-		path := ShardPath(dir, "train", 0)
-		if err := WriteShard(path, ids, 300); err != nil {
-			t.Fatal(err)
-		}
-		sum := func() string {
-			set, err := OpenShardSet(dir, "train")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer set.Close()
-			return set.Fingerprint()
-		}
-		a := sum()
-		if b := sum(); a != b || len(a) != 32 {
+		a, old := fingerprintsOf(t, dir, ids)
+		if b, _ := fingerprintsOf(t, dir, ids); a != b || !strings.HasPrefix(a, fingerprintPrefix) {
 			t.Fatalf("%d tokens: fingerprints %q and %q of the same shard", n, a, b)
 		}
-		ids[n-1] = 7 // the last token is in the last block
-		if err := WriteShard(path, ids, 300); err != nil {
-			t.Fatal(err)
+		edits := map[string]int{"the last token": n - 1}
+		if n > fingerprintBlocks*fingerprintBlock/2 {
+			edits["a token between sampled blocks"] = betweenBlocks(2 * n)
 		}
-		if sum() == a {
-			t.Errorf("%d tokens: the fingerprint did not change with the last token", n)
+		for what, at := range edits {
+			was := ids[at]
+			ids[at] = (was + 1) % 300
+			if b, bold := fingerprintsOf(t, dir, ids); b == a {
+				t.Errorf("%d tokens: the fingerprint did not change with %s", n, what)
+			} else if at != n-1 && bold != old {
+				t.Fatalf("%d tokens: the sampled fingerprint changed with %s: not between blocks", n, what)
+			}
+			ids[at] = was
 		}
 	}
+}
+
+// A sampler's state restores on the shards it was saved on, its
+// fingerprint in this build's format or, from a checkpoint of a build
+// before, of sampled blocks; shards prepared again to the same token count
+// with a token changed between those blocks are refused.
+func TestSamplerRestoreChecksEveryToken(t *testing.T) {
+	dir := t.TempDir()
+	ids := make([]int, 300_000)
+	for i := range ids {
+		ids[i] = i % 300
+	}
+	sampler := func() *Sampler {
+		t.Helper()
+		if err := WriteShard(ShardPath(dir, "train", 0), ids, 300); err != nil {
+			t.Fatal(err)
+		}
+		set, err := OpenShardSet(dir, "train")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { set.Close() })
+		if err := set.Check(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSampler(set, 16, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := sampler()
+	st, old := s.State(), s.State()
+	old.Sum = s.set.sampledFingerprint()
+	for _, st := range []SamplerState{st, old} {
+		if err := sampler().Restore(st); err != nil {
+			t.Errorf("restore of sum %q on the same shards: %v", st.Sum, err)
+		}
+	}
+	at := betweenBlocks(2 * len(ids))
+	ids[at] = (ids[at] + 1) % 300
+	if err := sampler().Restore(st); err == nil || !strings.Contains(err.Error(), "the shards were prepared again") {
+		t.Errorf("restore on shards with a token changed: %v, want it refused", err)
+	}
+}
+
+// betweenBlocks is the token (uint16) in the middle of the gap between
+// the 32nd and 33rd blocks that builds before sampled of a shard of size
+// bytes of tokens.
+func betweenBlocks(size int) int {
+	span := size - fingerprintBlock
+	gap := span*31/(fingerprintBlocks-1) + fingerprintBlock
+	return (gap + span*32/(fingerprintBlocks-1)) / 4
+}
+
+// fingerprintsOf writes ids into the one shard of dir and returns its
+// set's fingerprint, as Check computes it (checked against Fingerprint's
+// own read of the set), and as builds before sampled it (checked against
+// FingerprintAs of it).
+func fingerprintsOf(t *testing.T, dir string, ids []int) (sum, sampled string) {
+	t.Helper()
+	if err := WriteShard(ShardPath(dir, "train", 0), ids, 300); err != nil {
+		t.Fatal(err)
+	}
+	var sums [2]string
+	for i := range sums {
+		set, err := OpenShardSet(dir, "train")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := set.Check(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sums[i], sampled = set.Fingerprint(), set.sampledFingerprint()
+		if as := set.FingerprintAs(sampled); as != sampled || strings.HasPrefix(sampled, fingerprintPrefix) {
+			t.Fatalf("FingerprintAs(%q) = %q, want it back", sampled, as)
+		}
+		set.Close()
+	}
+	if sums[0] != sums[1] {
+		t.Fatalf("fingerprint %q after Check, %q from Fingerprint alone", sums[0], sums[1])
+	}
+	return sums[0], sampled
 }
 
 // A 32-bit build refuses a shard past what it can map (int(size) used to

@@ -35,7 +35,9 @@ type batchSource interface {
 	Reset()
 	State() ([]byte, error)
 	Restore([]byte) error
-	contentSum() dataSum // the data drawn from, as its state fingerprints it
+	// contentSum is the data drawn from, as its state fingerprints it; in
+	// the format of as, a sum recorded before, where that differs.
+	contentSum(as string) dataSum
 }
 
 // Sampler draws batches of windows (inputs, and targets shifted by one).
@@ -115,7 +117,7 @@ func (s *Sampler) fingerprint() string {
 	return s.sum
 }
 
-func (s *Sampler) contentSum() dataSum { return dataSum{int64(s.src.Len()), s.fingerprint()} }
+func (s *Sampler) contentSum(string) dataSum { return dataSum{int64(s.src.Len()), s.fingerprint()} }
 
 // Restore sets a position saved by State; it refuses one saved over
 // another number of tokens, other ids or another window. A checkpoint
@@ -138,6 +140,7 @@ func (s *Sampler) Restore(b []byte) error {
 // shardSampler draws batches from token shards on disk (gptctl data prepare).
 type shardSampler struct {
 	s     *data.Sampler
+	set   *data.ShardSet
 	start data.SamplerState
 	t     int
 }
@@ -147,7 +150,7 @@ func newShardSampler(set *data.ShardSet, t int, seed uint64) (*shardSampler, err
 	if err != nil {
 		return nil, err
 	}
-	return &shardSampler{s: s, start: s.State(), t: t}, nil
+	return &shardSampler{s: s, set: set, start: s.State(), t: t}, nil
 }
 
 func (s *shardSampler) Fill(inputs, targets []int32, b int) error {
@@ -158,9 +161,8 @@ func (s *shardSampler) Reset() { s.s.Restore(s.start) }
 
 func (s *shardSampler) State() ([]byte, error) { return json.Marshal(s.s.State()) }
 
-func (s *shardSampler) contentSum() dataSum {
-	st := s.s.State()
-	return dataSum{st.Tokens, st.Sum}
+func (s *shardSampler) contentSum(as string) dataSum {
+	return dataSum{s.set.Len(), s.set.FingerprintAs(as)}
 }
 
 func (s *shardSampler) Restore(b []byte) error {

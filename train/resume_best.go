@@ -74,7 +74,11 @@ func (r *run) keepAloneBest() {
 	if r.aloneBest == nil {
 		return
 	}
-	if why := valChange(r.aloneBest, r.val.contentSum(), "tokens"); why != "" {
+	as := "" // the format of the sum best.json holds, an earlier build's maybe
+	if r.aloneBest.Val != nil {
+		as = r.aloneBest.Val.Sum
+	}
+	if why := valChange(r.aloneBest, r.val.contentSum(as), "tokens"); why != "" {
 		r.dropBest = dropBest(r.opt.Log, r.opt.OutDir, why)
 		return
 	}

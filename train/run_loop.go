@@ -223,7 +223,7 @@ func (r *run) evalBest(ctx context.Context, m metrics) error {
 			if err := writeModelDir(tmp, r.params, r.tok); err != nil {
 				return err
 			}
-			return sealBest(tmp, r.state.Step, "val_loss", v, r.val.contentSum())
+			return sealBest(tmp, r.state.Step, "val_loss", v, r.val.contentSum(""))
 		}); err != nil {
 			return fmt.Errorf("best model at step %d: %w", r.state.Step, err)
 		}
