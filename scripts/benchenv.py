@@ -29,9 +29,13 @@ def avx512():
 
 def blas_env(coretype="auto"):
     """A copy of the environment with OPENBLAS_CORETYPE set by coretype:
-    a core name, or auto (SkylakeX with AVX-512, else unset)."""
+    a core name, or auto (SkylakeX with AVX-512, else unset), and without
+    the caller's BLAS and OpenMP thread counts: each side sets its own from
+    --threads (torch_ref.py only where none is set, so an exported
+    OPENBLAS_NUM_THREADS=1 would run PyTorch's products on one thread)."""
     env = dict(os.environ)
-    env.pop("OPENBLAS_CORETYPE", None)
+    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.pop(k, None)
     if coretype == "auto" and avx512():
         env["OPENBLAS_CORETYPE"] = "SkylakeX"
     elif coretype != "auto":
