@@ -148,7 +148,7 @@ func gpt1Affixes(w string, out []string) []string {
 		last = len(w)
 		pre, suf := gpt1PrefixLen(w), gpt1SuffixLen(w)
 		// A prefix or a suffix whose removal leaves an exception ends the
-		// splitting: "'s." is "'s" ".".
+		// splitting: "'s." is "'" "s." ("s.", a letter and a full stop, is one).
 		if pre > 0 && pre < len(w) && gpt1Exc[w[pre:]] != nil {
 			out, w = append(out, w[:pre]), w[pre:]
 			break

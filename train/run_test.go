@@ -540,6 +540,11 @@ func TestStoppedLoadingCutsMetrics(t *testing.T) {
 		if got := eventSteps(t, dir, false); got != c.want {
 			t.Errorf("at step %d, the event files have steps %q, want %q", c.step, got, c.want)
 		}
+		// best/ (of step 20, kept by the kill) stays the run's best, in
+		// the summary too, with or without a checkpoint.
+		if sum.Best == "" || sum.BestStep != 20 {
+			t.Errorf("at step %d, the summary names best %q of step %d, want best/ of step 20", c.step, sum.Best, sum.BestStep)
+		}
 	}
 }
 
