@@ -195,10 +195,7 @@ func keepsModel(want, have Config) error {
 	case want.ValData == "" && want.ValFraction != have.ValFraction:
 		refuse("val_fraction %v, but the run's is %v: a run keeps its validation set (text it trained on would be scored; start a new run to change it)", want.ValFraction, have.ValFraction)
 	}
-	if len(errs) > 0 {
-		return &ConfigError{errors.Join(errs...)}
-	}
-	return nil
+	return joinConfigErrors(errs...)
 }
 
 // samePath reports whether two paths (or names such as char) name the same
