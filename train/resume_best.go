@@ -69,18 +69,21 @@ func (r *run) bestAlone() error {
 
 // keepAloneBest keeps the best/ that bestAlone checked as the run's best
 // (reconcileBest) where it was evaluated on the validation tokens the run
-// has read, else drops it.
+// has read, else drops it. A session stopped as it loaded its data keeps
+// it on bestAlone's check: the session that reads the data checks it.
 func (r *run) keepAloneBest() {
 	if r.aloneBest == nil {
 		return
 	}
-	as := "" // the format of the sum best.json holds, an earlier build's maybe
-	if r.aloneBest.Val != nil {
-		as = r.aloneBest.Val.Sum
-	}
-	if why := valChange(r.aloneBest, r.val.contentSum(as), "tokens"); why != "" {
-		r.dropBest = dropBest(r.opt.Log, r.opt.OutDir, why)
-		return
+	if !r.stopped {
+		as := "" // the format of the sum best.json holds, an earlier build's maybe
+		if r.aloneBest.Val != nil {
+			as = r.aloneBest.Val.Sum
+		}
+		if why := valChange(r.aloneBest, r.val.contentSum(as), "tokens"); why != "" {
+			r.dropBest = dropBest(r.opt.Log, r.opt.OutDir, why)
+			return
+		}
 	}
 	r.reconcileBest()
 }

@@ -81,9 +81,7 @@ func newRunContext(ctx context.Context, cfg Config, opt Options, device string) 
 		return nil, err
 	}
 	if r.stopped { // the session starts, to end at once (endUntrained)
-		if r.aloneBest != nil { // checked by path: the session that reads the data checks its content
-			r.reconcileBest()
-		}
+		r.keepAloneBest()
 		if err := r.openOutputs(); err != nil {
 			return nil, err
 		}
