@@ -71,7 +71,7 @@ func TestAdamWLarge(t *testing.T) {
 // TestAdamWConstantsAsPyTorch checks the moments of a first step from zero
 // against PyTorch's arithmetic: its Python-float constants rounded to
 // float32 once (1-beta2 = float32(0.001)), not 1 - float32(0.999), which is
-// 1.3e-5 (relative) below. (The AVX2 path rounds g² first: an ulp apart.)
+// 1.3e-5 (relative) below.
 func TestAdamWConstantsAsPyTorch(t *testing.T) {
 	testBothPaths(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
@@ -83,6 +83,26 @@ func TestAdamWConstantsAsPyTorch(t *testing.T) {
 			wantM, wantV := float32(0.1)*gi, float32(0.001)*gi*gi
 			if math.Abs(float64(m[i]-wantM)) > 3e-7*math.Abs(float64(wantM)) || math.Abs(float64(v[i]-wantV)) > 3e-7*float64(wantV) {
 				t.Fatalf("element %d: m %g, v %g; want %g, %g (1-beta rounded from float64)", i, m[i], v[i], wantM, wantV)
+			}
+		}
+	})
+}
+
+// TestAdamWHugeGradient checks a gradient whose square overflows float32
+// (|g| above 1.8e19, reachable with grad_clip 0): (1-beta2) g g is finite
+// up to 5.8e20, as PyTorch computes it, so v stays finite and the weight
+// moves, in the vector body and the tail alike.
+func TestAdamWHugeGradient(t *testing.T) {
+	testBothPaths(t, func(t *testing.T) {
+		const n = 11
+		p, g, m, v := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range g {
+			p[i], g[i] = 1, 1e20
+		}
+		AdamW(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 0, 1)
+		for i := range v {
+			if math.Abs(float64(v[i])/1e37-1) > 1e-6 || math.Abs(float64(p[i])-0.999) > 1e-6 {
+				t.Fatalf("element %d: v %g, p %g; want 1e37 and 0.999", i, v[i], p[i])
 			}
 		}
 	})

@@ -289,9 +289,10 @@ adloop:
 	VMULPS      (R8), Y8, Y1     // b1 m
 	VFMADD231PS Y0, Y9, Y1       // + (1-b1) g
 	VMOVUPS     Y1, (R8)
-	VMULPS      Y0, Y0, Y2       // g^2
+	VMULPS      Y0, Y11, Y2      // (1-b2) g
+	VMULPS      Y0, Y2, Y2       // (1-b2) g g: g^2 first would overflow from |g| 1.8e19
 	VMULPS      (R9), Y10, Y3    // b2 v
-	VFMADD231PS Y2, Y11, Y3      // + (1-b2) g^2
+	VADDPS      Y2, Y3, Y3       // b2 v + (1-b2) g g, rounded as the Go loop rounds it
 	VMOVUPS     Y3, (R9)
 	VSQRTPS     Y3, Y3
 	VDIVPS      Y15, Y3, Y3      // sqrt(v)/sqrtBC2
