@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
 	"gptctl/data"
 	"gptctl/graph"
+	"gptctl/report"
 )
 
 // Options are the parts of a run that are not in its config.
@@ -257,11 +259,11 @@ func readyRunDir(opt Options) error {
 // commitDir's half-written directories. It refuses a directory where the
 // run writes a file.
 func removeStaleFiles(dir string) error {
-	for _, name := range []string{metricsName, summaryFile, jobFile, finetuneJobFile} {
-		stale, _ := data.FilesIn(dir, func(f string) bool { return strings.HasPrefix(f, "."+name+".tmp-") })
-		for _, f := range stale {
-			os.Remove(f)
-		}
+	stale, _ := data.FilesIn(dir, isStaleTemp)
+	for _, f := range stale {
+		os.Remove(f)
+	}
+	for _, name := range runFiles {
 		// Found now, not when the run ends and writes its summary.
 		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.IsDir() {
 			return inputErrorf("run directory %s: %s is a directory, where the run writes a file of that name: remove or rename it", dir, name)
@@ -271,4 +273,19 @@ func removeStaleFiles(dir string) error {
 		os.RemoveAll(filepath.Join(dir, "."+name+".tmp"))
 	}
 	return nil
+}
+
+// runFiles are the files a run writes atomically in its directory, besides
+// its TensorBoard event files (trimmed in place at each start).
+var runFiles = []string{metricsName, summaryFile, jobFile, finetuneJobFile}
+
+// isStaleTemp reports whether name is the temporary name (.NAME.tmp-*) of
+// one of runFiles or of an event file gptctl wrote.
+func isStaleTemp(name string) bool {
+	i := strings.LastIndex(name, ".tmp-")
+	if i < 1 || name[0] != '.' {
+		return false
+	}
+	base := name[1:i]
+	return slices.Contains(runFiles, base) || report.IsOwnEventFile(base)
 }

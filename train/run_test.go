@@ -1280,13 +1280,23 @@ func TestPretrainRefusesHopelessBatch(t *testing.T) {
 // the next job in the directory removes it.
 func TestStaleTemporaryFilesRemoved(t *testing.T) {
 	dir := t.TempDir()
-	stale := filepath.Join(dir, ".metrics.jsonl.tmp-123456")
-	os.WriteFile(stale, []byte("half"), 0o644)
+	var stale []string
+	for _, name := range []string{".metrics.jsonl.tmp-123456", ".events.out.tfevents.1700000000.host.gptctl.tmp-42"} {
+		stale = append(stale, filepath.Join(dir, name))
+		os.WriteFile(stale[len(stale)-1], []byte("half"), 0o644)
+	}
+	other := filepath.Join(dir, ".notes.txt.tmp-7") // not the run's: kept
+	os.WriteFile(other, []byte("mine"), 0o644)
 	if _, err := Pretrain(context.Background(), tinyConfig(t, "max_steps=2"), Options{OutDir: dir, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(stale); err == nil {
-		t.Error("the stale temporary file is still there")
+	for _, f := range stale {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("the stale temporary file %s is still there", filepath.Base(f))
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another writer's %s was removed: %v", filepath.Base(other), err)
 	}
 	// A half-written best/ or checkpoint/ of a killed job goes too, even
 	// when the next job writes neither (here a resume of the finished run).
