@@ -32,8 +32,11 @@ var processStart time.Time
 
 func main() {
 	processStart = time.Now()
+	catchEarlySignals(os.Args[1:])
 	abortOnCrash()
-	os.Exit(run(os.Args[1:], stdout{os.Stdout}, os.Stderr))
+	code := run(os.Args[1:], stdout{os.Stdout}, os.Stderr)
+	releaseEarlySignals()
+	os.Exit(code)
 }
 
 // stdout marks its write errors where the reader went away (| head):

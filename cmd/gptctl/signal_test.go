@@ -418,6 +418,31 @@ func TestSignalContextNotice(t *testing.T) {
 	}
 }
 
+// A stop signal that comes before the job handles signals (while the
+// process starts and reads its config) is held for it: the run stops
+// cleanly before its first step, status 0, where it was killed (SIGTERM)
+// or went unheard (SIGUSR1).
+func TestEarlySignalStopsJob(t *testing.T) {
+	catchEarlySignals([]string{"pretrain"})
+	defer releaseEarlySignals()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Skip(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(earlySignals) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGUSR1 was not caught")
+		}
+	}
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, "pretrain", "--set", "max_steps=50", "--out", dir)
+	if code != 0 || !strings.Contains(stdout, `"status": "interrupted"`) || !strings.Contains(stderr, "stopped before step 1") {
+		t.Errorf("exit %d, stdout %s, stderr %s; want 0, a run interrupted before step 1", code, stdout, stderr)
+	}
+	if earlySignals != nil {
+		t.Error("the job did not take the early signals over")
+	}
+}
+
 type syncBuilder struct {
 	mu sync.Mutex
 	b  strings.Builder

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"time"
 )
 
@@ -27,13 +28,10 @@ import (
 // writing.
 func signalContext(log io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	ch := make(chan os.Signal, 1)
-	for _, s := range stopSignals {
-		// A signal the process started with ignored stays ignored: nohup's
-		// SIGHUP, a background job's SIGINT (Notify would catch it again).
-		if !signal.Ignored(s) {
-			signal.Notify(ch, s)
-		}
+	ch := earlySignals
+	earlySignals = nil
+	if ch == nil {
+		ch = notifyStop()
 	}
 	survivePipes()
 	go func() {
@@ -58,6 +56,46 @@ func signalContext(log io.Writer) (context.Context, func()) {
 		}
 	}()
 	return ctx, func() { signal.Stop(ch); close(ch); cancel(nil) }
+}
+
+// notifyStop returns a channel that receives the stop signals.
+func notifyStop() chan os.Signal {
+	ch := make(chan os.Signal, 1)
+	for _, s := range stopSignals {
+		// A signal the process started with ignored stays ignored: nohup's
+		// SIGHUP, a background job's SIGINT (Notify would catch it again).
+		if !signal.Ignored(s) {
+			signal.Notify(ch, s)
+		}
+	}
+	return ch
+}
+
+// earlySignals, set by catchEarlySignals, holds the stop signals that came
+// before the command's signalContext, which takes it over: a stop signal
+// in the first moments of a job (while its config and data load) stops it
+// cleanly, as later, instead of killing it (SIGTERM, SIGINT, SIGHUP) or
+// going unheard (SIGUSR1).
+var earlySignals chan os.Signal
+
+// stoppable are the commands that stop cleanly on a stop signal.
+var stoppable = []string{"pretrain", "finetune", "data", "predict", "generate"}
+
+// catchEarlySignals starts catching the stop signals at the start of the
+// process when args name a stoppable command; releaseEarlySignals stops it
+// where the command ended without taking them over (its help, a usage
+// error).
+func catchEarlySignals(args []string) {
+	if len(args) > 0 && slices.Contains(stoppable, args[0]) {
+		earlySignals = notifyStop()
+	}
+}
+
+func releaseEarlySignals() {
+	if earlySignals != nil {
+		signal.Stop(earlySignals)
+		earlySignals = nil
+	}
 }
 
 // repeatWindow is how long after a stop signal another is taken for a copy
