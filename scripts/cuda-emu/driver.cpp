@@ -9,14 +9,16 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
-#include <semaphore>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include <sys/mman.h>
+
+#include "fiber.h"
 
 thread_local dim3 threadIdx, blockIdx;
 dim3 blockDim, gridDim;
-EmuBlock *emu_block;
+EmuBlock emu_block;
 
 namespace {
 struct Kernel {
@@ -41,71 +43,152 @@ enum {
     NOT_FOUND = 500,
 };
 
-// The threads of a block come from a pool that lives as long as the
-// process: thread t of every block is pool worker t, woken by its own
-// semaphore. Creating the block's threads anew for every block made the
-// emulator spend most of its time in clone and exit.
+// The threads of a block are fibers (fiber.h) on the thread that launches
+// it: the block's scheduler resumes, in order, each thread that is not
+// waiting, and a thread runs until it reaches a barrier or exits. A barrier
+// lets its threads go on once every thread of its scope (the block, or the
+// caller's warp) that has not exited has reached it, as std::barrier's
+// arrive_and_wait and arrive_and_drop do. With an OS thread per CUDA
+// thread, every barrier took a round of wake-ups across the block, and the
+// emulator spent most of its time in the operating system's scheduler, several times
+// more on a loaded machine. A block whose threads all wait while none can
+// go on (a barrier some threads skip) is reported and aborts the process.
 namespace {
-struct Worker {
-    std::binary_semaphore go{0};
+enum class Wait { none, block, warp, done };
+struct Fiber {
+    FiberContext ctx;
+    unsigned char *stack;
+    Wait wait;
 };
-std::vector<Worker *> pool;
+struct Barrier {
+    int expected, arrived;
+};
+constexpr size_t stack_size = size_t(512) << 10;
+std::vector<Fiber> fibers; // grown to the largest block, stacks kept
+FiberContext scheduler;
+int running; // the fiber that runs
+Barrier block_bar;
+std::vector<Barrier> warp_bars;
+std::vector<float> slots; // 32 a warp
 struct {
     const Kernel *k;
     void **params;
-    dim3 b;
-    std::barrier<> *bar;
-    EmuWarp *warps;
-    std::atomic<int> left;
-    std::binary_semaphore done{0};
+    int nt;
 } cur;
 
-void work(int t, Worker *w)
+dim3 thread_index(int t)
 {
-    for (;;) {
-        w->go.acquire();
-        threadIdx = dim3{unsigned(t % blockDim.x), unsigned(t / blockDim.x % blockDim.y),
-                         unsigned(t / (blockDim.x * blockDim.y))};
-        blockIdx = cur.b;
-        cur.k->tramp(cur.k->fn, cur.params);
-        cur.warps[t / 32].bar->arrive_and_drop(); // an exited thread no longer holds up barriers
-        cur.bar->arrive_and_drop();
-        if (cur.left.fetch_sub(1) == 1) {
-            cur.done.release();
+    return dim3{unsigned(t % blockDim.x), unsigned(t / blockDim.x % blockDim.y), unsigned(t / (blockDim.x * blockDim.y))};
+}
+
+// release lets the threads waiting on bar (of kind, threads [lo, hi)) go on.
+void release(Barrier &bar, Wait kind, int lo, int hi)
+{
+    bar.arrived = 0;
+    for (int t = lo; t < hi; t++) {
+        if (fibers[t].wait == kind) {
+            fibers[t].wait = Wait::none;
         }
+    }
+}
+
+void arrive(Barrier &bar, Wait kind, int lo, int hi)
+{
+    Fiber &f = fibers[running];
+    if (++bar.arrived == bar.expected) {
+        release(bar, kind, lo, hi);
+        return;
+    }
+    f.wait = kind;
+    fiber_switch(f.ctx, scheduler);
+}
+
+void drop(Barrier &bar, Wait kind, int lo, int hi)
+{
+    if (--bar.expected == bar.arrived && bar.arrived > 0) {
+        release(bar, kind, lo, hi);
+    }
+}
+
+int warp_lo(int t) { return t / 32 * 32; }
+int warp_hi(int t) { return std::min(cur.nt, warp_lo(t) + 32); }
+
+void fiber_main()
+{
+    const int t = running;
+    cur.k->tramp(cur.k->fn, cur.params);
+    drop(warp_bars[t / 32], Wait::warp, warp_lo(t), warp_hi(t));
+    drop(block_bar, Wait::block, 0, cur.nt);
+    fibers[t].wait = Wait::done;
+    fiber_switch(fibers[t].ctx, scheduler); // never resumed
+}
+
+void grow_fibers(int nt)
+{
+    while (int(fibers.size()) < nt) {
+        void *m = mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED) {
+            perror("cuda-emu: a thread's stack");
+            abort();
+        }
+        mprotect(m, 4096, PROT_NONE); // a guard page below the stack
+        fibers.push_back(Fiber{{}, static_cast<unsigned char *>(m), Wait::done});
     }
 }
 } // namespace
 
+void emu_sync_block() { arrive(block_bar, Wait::block, 0, cur.nt); }
+
+void emu_sync_warp()
+{
+    const int t = running;
+    arrive(warp_bars[t / 32], Wait::warp, warp_lo(t), warp_hi(t));
+}
+
+// start makes threads [0, nt) fibers that will run the kernel from its start.
+static void start(int nt)
+{
+    grow_fibers(nt);
+    for (int t = 0; t < nt; t++) {
+        Fiber &f = fibers[t];
+        fiber_make(f.ctx, f.stack, stack_size, fiber_main);
+        f.wait = Wait::none;
+    }
+}
+
 static void run_block(const Kernel &k, void **params, dim3 b)
 {
     const int nt = blockDim.x * blockDim.y * blockDim.z, nw = (nt + 31) / 32;
-    while (int(pool.size()) < nt) {
-        pool.push_back(new Worker);
-        std::thread(work, int(pool.size()) - 1, pool.back()).detach();
-    }
-    std::barrier<> bar(nt);
-    std::vector<std::barrier<> *> wb;
-    std::vector<EmuWarp> warps(nw);
-    for (int w = 0; w < nw; w++) {
-        wb.push_back(new std::barrier<>(std::min(32, nt - 32 * w)));
-        warps[w].bar = wb.back();
-    }
-    std::fill(dynsmem.begin(), dynsmem.end(), 0xff);
-    EmuBlock blk{&bar, warps.data(), dynsmem.data()};
-    emu_block = &blk;
     cur.k = &k;
     cur.params = params;
-    cur.b = b;
-    cur.bar = &bar;
-    cur.warps = warps.data();
-    cur.left.store(nt);
-    for (int t = 0; t < nt; t++) {
-        pool[t]->go.release();
+    cur.nt = nt;
+    block_bar = Barrier{nt, 0};
+    warp_bars.assign(nw, Barrier{});
+    for (int w = 0; w < nw; w++) {
+        warp_bars[w].expected = std::min(32, nt - 32 * w);
     }
-    cur.done.acquire();
-    for (auto *w : wb) {
-        delete w;
+    slots.resize(32 * nw);
+    std::fill(dynsmem.begin(), dynsmem.end(), 0xff);
+    emu_block = EmuBlock{slots.data(), dynsmem.data()};
+    blockIdx = b;
+    start(nt);
+    for (int done = 0; done < nt;) {
+        bool ran = false;
+        done = 0;
+        for (int t = 0; t < nt; t++) {
+            if (fibers[t].wait == Wait::none) {
+                running = t;
+                threadIdx = thread_index(t);
+                fiber_switch(scheduler, fibers[t].ctx);
+                ran = true;
+            }
+            done += fibers[t].wait == Wait::done;
+        }
+        if (!ran && done < nt) {
+            fprintf(stderr, "cuda-emu: block (%u,%u,%u): %d of %d threads wait at a barrier the others never reach\n", b.x,
+                    b.y, b.z, nt - done, nt);
+            abort();
+        }
     }
 }
 

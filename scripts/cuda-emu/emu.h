@@ -1,6 +1,6 @@
 // emu.h: enough of CUDA C++ to compile kernels/*.cu as plain C++ and run
-// them on the CPU, one OS thread per CUDA thread (a pool kept between
-// blocks), one block at a time.
+// them on the CPU, one block at a time, each CUDA thread of the block a
+// fiber on the launching thread that runs until it reaches a barrier.
 // Used by build.sh for the CPU emulator of the driver (driver.cpp), which
 // lets the GPU twin tests run on a machine without a GPU. Not fast, and not
 // a memory model: it checks indexing, barriers, reductions and launch
@@ -8,7 +8,6 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -37,24 +36,24 @@ inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
 inline float __expf(float x) { return std::exp(x); }
 inline float __logf(float x) { return std::log(x); }
 
-// emu_block is the block being run: its barrier, one barrier and exchange
-// slots per warp, and its dynamic shared memory.
-struct EmuWarp {
-    std::barrier<> *bar;
-    float slot[32];
-};
+// The block being run: its threads' barriers are driver.cpp's, a warp's
+// exchange slots and the block's dynamic shared memory are here.
 struct EmuBlock {
-    std::barrier<> *bar;
-    EmuWarp *warps;
+    float *slots; // 32 a warp
     unsigned char *dynsmem;
 };
-extern EmuBlock *emu_block;
+extern EmuBlock emu_block;
 
 inline int emu_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
 
-inline void __syncthreads() { emu_block->bar->arrive_and_wait(); }
+// emu_sync_block and emu_sync_warp return when every thread of the block
+// (of the calling thread's warp) that has not exited has called them.
+void emu_sync_block();
+void emu_sync_warp();
 
-inline void __syncwarp(unsigned = 0xffffffffu) { emu_block->warps[emu_tid() / 32].bar->arrive_and_wait(); }
+inline void __syncthreads() { emu_sync_block(); }
+
+inline void __syncwarp(unsigned = 0xffffffffu) { emu_sync_warp(); }
 
 namespace nvcuda::wmma {
 inline int emu_lane() { return emu_tid() % 32; }
@@ -63,18 +62,18 @@ inline int emu_lane() { return emu_tid() % 32; }
 inline float __shfl_xor_sync(unsigned, float v, int lanes)
 {
     const int t = emu_tid(), lane = t % 32;
-    EmuWarp &w = emu_block->warps[t / 32];
-    w.slot[lane] = v;
-    w.bar->arrive_and_wait();
-    float r = w.slot[lane ^ lanes];
-    w.bar->arrive_and_wait();
+    float *slot = emu_block.slots + t / 32 * 32;
+    slot[lane] = v;
+    emu_sync_warp();
+    float r = slot[lane ^ lanes];
+    emu_sync_warp();
     return r;
 }
 
 inline float atomicAdd(float *p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
 
 template <typename T>
-inline T *emu_dynamic_shared() { return reinterpret_cast<T *>(emu_block->dynsmem); }
+inline T *emu_dynamic_shared() { return reinterpret_cast<T *>(emu_block.dynsmem); }
 
 // Kernel registration: emu_tramp calls a kernel with its parameters read
 // from cuLaunchKernel's array of pointers, one per parameter.
