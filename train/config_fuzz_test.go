@@ -19,8 +19,8 @@ func FuzzConfig(f *testing.F) {
 	f.Add([]byte("arch: [1, 2]\nmax_time: -5s\n"), "=x")
 	f.Add([]byte("n_heads: 2\ntask:\n  lamda: 1\n"), "task.max_lne=3")
 	f.Add([]byte("\xff\xfen\x00_\x00"), "N-LAYER=2")
+	path := filepath.Join(f.TempDir(), "c.yaml") // one a process: each fuzzing worker has its own
 	f.Fuzz(func(t *testing.T, body []byte, set string) {
-		path := filepath.Join(t.TempDir(), "c.yaml")
 		if err := os.WriteFile(path, body, 0o644); err != nil {
 			t.Fatal(err)
 		}
