@@ -109,7 +109,9 @@ func newFinetuneRun(cfg FinetuneConfig, opt Options, device string) (_ *ftRun, e
 	if err := r.load(); err != nil {
 		return nil, err
 	}
-	r.plan()
+	if err := r.plan(); err != nil {
+		return nil, err
+	}
 	if err := r.fitsCPU(); err != nil {
 		return nil, err
 	}
@@ -173,7 +175,7 @@ func (r *ftRun) openRunFiles() (err error) {
 }
 
 // plan builds the graphs over the model and counts the steps.
-func (r *ftRun) plan() {
+func (r *ftRun) plan() error {
 	cfg, p, info := r.cfg, r.model.params, r.model.info
 	p.Config.Dropout = float32(cfg.Dropout)
 	head := info.head()
@@ -191,17 +193,28 @@ func (r *ftRun) plan() {
 		r.graphs.fixedT = info.MaxLen
 	}
 	r.grads = make([][]float32, len(p.List))
-	batches := (len(r.train) + cfg.BatchSize - 1) / cfg.BatchSize
-	r.perEpoch = (batches + cfg.GradAccum - 1) / cfg.GradAccum
+	r.perEpoch = ceilDiv(ceilDiv(len(r.train), cfg.BatchSize), cfg.GradAccum)
 	if cfg.GradAccum > 1 && r.device == "cpu" { // the sum of a step's micro-batches; one batch's are the graph's own
 		r.accGrads = make([][]float32, len(p.List))
 		for i, w := range p.List {
 			r.accGrads[i] = make([]float32, len(w.Data))
 		}
 	}
+	if cfg.MaxSteps == 0 && r.perEpoch > 0 && cfg.Epochs > math.MaxInt/r.perEpoch {
+		return &ConfigError{fmt.Errorf("epochs %d: %d epochs of %d steps are more steps than a run counts: lower epochs, or set max_steps", cfg.Epochs, cfg.Epochs, r.perEpoch)}
+	}
 	r.total = cfg.steps(r.perEpoch)
 	r.warmup = warmupSteps(cfg.WarmupFraction, r.total)
 	r.sum.BestMetric, r.sum.Params, r.sum.MaxSteps = info.Metric, p.Count(), r.total
+	return nil
+}
+
+// ceilDiv is a/b rounded up, for a >= 0 and b > 0, without overflow.
+func ceilDiv(a, b int) int {
+	if a == 0 {
+		return 0
+	}
+	return (a-1)/b + 1
 }
 
 // close closes the metrics file and the GPU trainer, those opened.

@@ -31,8 +31,9 @@ func epochBatches(exs []taskExample, B int, seed uint64, epoch int) [][]int {
 	rng := rand.New(rand.NewPCG(seed, uint64(epoch)))
 	perm := rng.Perm(len(exs))
 	var batches [][]int
-	for lo := 0; lo < len(perm); lo += B * bucketChunk {
-		chunk := perm[lo:min(lo+B*bucketChunk, len(perm))]
+	size := min(B, len(perm)) * bucketChunk // B beyond the examples makes one chunk, as it would without overflow
+	for lo := 0; lo < len(perm); lo += size {
+		chunk := perm[lo:min(lo+size, len(perm))]
 		slices.SortStableFunc(chunk, func(a, b int) int { return cmp.Compare(exs[a].width, exs[b].width) })
 		for i := 0; i < len(chunk); i += B {
 			batches = append(batches, chunk[i:min(i+B, len(chunk))])

@@ -1585,3 +1585,24 @@ func TestFinetuneSummaryTrainLoss(t *testing.T) {
 		}
 	}
 }
+
+// Counts past any dataset: a batch_size or grad_accum beyond the examples
+// makes one batch (one step) an epoch, as the README says, and epochs whose
+// steps overflow the step count are refused naming the key, where they had
+// made a run of a negative number of steps (or a panic).
+func TestFinetuneHugeCounts(t *testing.T) {
+	dir := t.TempDir()
+	cfg := synthClassifier(t, dir, 40, "epochs: 2\n")
+	cfg.BatchSize, cfg.GradAccum = math.MaxInt, math.MaxInt/2
+	sum, err := Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "big"), Log: io.Discard})
+	if err != nil || sum.Step != 2 || sum.MaxSteps != 2 {
+		t.Fatalf("batch_size and grad_accum past the examples: %+v, %v; want 2 steps, one an epoch", sum, err)
+	}
+	cfg = synthClassifier(t, dir, 40, "batch_size: 4\n")
+	cfg.Epochs = math.MaxInt / 3
+	_, err = Finetune(context.Background(), cfg, Options{OutDir: filepath.Join(dir, "long"), Log: io.Discard})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "epochs ") || !strings.Contains(err.Error(), "set max_steps") {
+		t.Errorf("epochs %d of 8 steps: %v; want a config error naming epochs", cfg.Epochs, err)
+	}
+}

@@ -6,6 +6,7 @@ package train
 import (
 	"fmt"
 	"io"
+	"math"
 	"time"
 )
 
@@ -65,8 +66,11 @@ func (p *progress) eta(step, maxSteps int) (time.Duration, bool) {
 	if done <= 0 || step >= maxSteps {
 		return 0, false
 	}
-	left := time.Since(p.firstAt) / time.Duration(done) * time.Duration(maxSteps-step)
-	return left.Round(time.Second), true
+	left := float64(time.Since(p.firstAt)) / float64(done) * float64(maxSteps-step)
+	if left >= math.MaxInt64 { // past what a Duration holds: 292 years
+		return 0, false
+	}
+	return time.Duration(left).Round(time.Second), true
 }
 
 // text writes lines of text (ending with a newline) below the live line.

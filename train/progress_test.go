@@ -1,29 +1,23 @@
 package train
 
 import (
-	"strings"
+	"io"
+	"math"
 	"testing"
 	"time"
 )
 
-// A log line gives the time left from the pace of the steps since the
-// first logged one: none on that first line, nor on the last.
+// The time left is the pace of the steps since the first logged times the
+// steps to go, and none where that passes what a Duration holds (a run
+// of absurdly many steps), where it had overflowed to a negative time.
 func TestProgressETA(t *testing.T) {
-	var b strings.Builder
-	p := newProgress(&b, false)
-	line := func(step int) string {
-		b.Reset()
-		p.log(metrics{"step": step, "train_loss": 2.0, "lr": 1e-3, "tokens_per_s": 100.0}, 100)
-		return b.String()
+	p := newProgress(io.Discard, false)
+	p.eta(10, 110)
+	p.firstAt = p.firstAt.Add(-10000 * time.Second) // 1,000 s a step
+	if left, ok := p.eta(20, 110); !ok || left < 90000*time.Second || left > 90010*time.Second {
+		t.Errorf("10 steps in 10,000 s, 90 to go: eta %v, %v; want 25h0m0s", left, ok)
 	}
-	if got := line(10); strings.Contains(got, "eta") {
-		t.Errorf("first line %q: no pace yet, want no eta", got)
-	}
-	p.firstAt = time.Now().Add(-10 * time.Second) // 10 steps in 10 s
-	if got := line(20); !strings.HasSuffix(got, "  eta 1m20s\n") {
-		t.Errorf("step 20 of 100 at a second a step: %q, want eta 1m20s", got)
-	}
-	if got := line(100); strings.Contains(got, "eta") {
-		t.Errorf("last line %q: want no eta", got)
+	if left, ok := p.eta(20, math.MaxInt); ok {
+		t.Errorf("%d steps to go at 1,000 s a step: eta %v; want none", math.MaxInt-20, left)
 	}
 }
