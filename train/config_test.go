@@ -340,6 +340,7 @@ func TestConfigTypeErrorsNameTheRightKey(t *testing.T) {
 		"init_from: x\ntask: {type: classification, columns: [text], labels: [a]}\n": "line 2: task.columns: a list where a mapping of names is wanted",
 		"init_from: x\ntask: {type: classification, labels: positive_label}\n":       "line 2: task.labels: `positive_label` where a list is wanted",
 		"init_from: x\nmax_steps: 99999999999999999999\n":                            "line 2: max_steps: `99999999999999999999` is too large",
+		"init_from: x\ntask:\nlr: 1e-4\n":                                            "line 2: task has no keys: write them below it, indented with spaces",
 	} {
 		os.WriteFile(p, []byte(body), 0o644)
 		if _, err := LoadFinetune(p, nil); err == nil || !strings.Contains(err.Error(), want) {
@@ -639,13 +640,15 @@ func TestYAMLSyntaxErrorLines(t *testing.T) {
 		{"an unclosed flow mapping", "n_layer: 2\nn_head: 2\nlr_decay: {a: 1\nmax_steps: 1\n", "line 3: did not find expected ',' or '}'"},
 		{"an unclosed flow sequence", "n_layer: 2\nn_embd: [32\nmax_steps: 1\n", "line 2: did not find expected ',' or ']'"},
 		{"one on the first line", "n_layer: [2\nn_head: 2\n", "line 2: did not find expected ',' or ']'"},
-		{"a tab indenting a key", "n_layer: 2\ndata: x.txt\n\tn_embd: 32\n", "line 3: found a tab character that violates indentation"},
+		{"a tab indenting a key", "n_layer: 2\ndata: x.txt\n\tn_embd: 32\n", "line 3: found a tab character that violates indentation (a tab indents the line: YAML indents with spaces)"},
 		{"a tab further down", "n_layer: 2\nn_head: 2\nlr: 1e-3\n\tn_embd: 32\n", "line 4: found a tab character that violates indentation"},
 		{"a key indented too little", "n_layer: 2\nn_head:\n  - 1\n n_embd: 3\n", "line 4: did not find expected key"},
 		{"a list item after a key", "n_layer: 2\nn_head: 2\ndata: x\n- a\n", "line 4: did not find expected key"},
 		{"a key indented too much", "n_layer: 2\nn_head: 2\n  n_embd: 3\n", "line 3: mapping values are not allowed in this context"},
 		{"an unclosed quote", "n_layer: 2\nn_head: 2\ndata: \"abc\n", "line 3: found unexpected end of stream"},
 		{"a character that starts no token", "n_layer: 2\nn_head: 2\n@data: x\n", "line 3: found character that cannot start any token"},
+		{"a tab indenting the first key", "\tn_layer: 2\nn_head: 2\n", "line 1: found character that cannot start any token (a tab indents the line: YAML indents with spaces)"},
+		{"a tab indenting a nested key", "n_layer: 2\nlr_decay:\n\tcosine\n", "line 3: found character that cannot start any token (a tab indents the line: YAML indents with spaces)"},
 		{"an unclosed bracket ending the file", "n_layer: 2\nn_head: 2\nlr: [\n\n", "line 3: did not find expected node content"},
 		{"CR line breaks", "n_layer: 1\rn_head: 1\r  n_embd: 3\rseed: 2\r", "line 3: mapping values are not allowed in this context"},
 		{"CRLF line breaks", "n_layer: 1\r\nn_head: 1\r\nseed: 2\r\nlr: [1, 2\r\nwarmup_steps: 1\r\n", "line 4: did not find expected ',' or ']'"},

@@ -115,17 +115,30 @@ func syntaxLine(msg string, src []byte) string {
 	if last := strings.Count(strings.TrimRight(text, " \t\n"), "\n") + 1; line > last {
 		line = last
 	}
+	lines := strings.Split(text, "\n")
 	if strings.HasPrefix(problem, "found a tab character") {
-		lines := strings.Split(text, "\n")
 		for i := max(line-1, 0); i < len(lines); i++ {
-			l := lines[i]
-			if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
+			if tabIndented(lines[i]) {
 				line = i + 1
 				break
 			}
 		}
 	}
+	if tabProblem(problem) && line <= len(lines) && tabIndented(lines[line-1]) {
+		problem += " (a tab indents the line: YAML indents with spaces)"
+	}
 	return fmt.Sprintf("line %d: %s", line, problem)
+}
+
+// tabIndented reports whether a tab is in the indentation of line l.
+func tabIndented(l string) bool {
+	return strings.Contains(l[:len(l)-len(strings.TrimLeft(l, " \t"))], "\t")
+}
+
+// tabProblem reports whether the YAML library's problem is one a tab in
+// the indentation makes: on the first line of a mapping it starts no token.
+func tabProblem(problem string) bool {
+	return strings.HasPrefix(problem, "found a tab character") || strings.HasPrefix(problem, "found character that cannot start any token")
 }
 
 // utf16Text is a config's text as UTF-8: src decoded from UTF-16 where its

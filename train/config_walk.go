@@ -170,11 +170,19 @@ func (w *configWalk) walkMapping(n *yaml.Node, t reflect.Type, key string) {
 			sub = key + "." + k.Value
 		}
 		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && t.Kind() == reflect.Struct {
-			w.refuse(sub, fmt.Sprintf("line %d: %s has no value: give it one, or leave the key out for its default", v.Line, sub))
+			w.refuse(sub, noValue(sub, v.Line, vt))
 			continue
 		}
 		w.walk(v, vt, sub)
 	}
+}
+
+// noValue is the problem of key, of type t, given no value on line.
+func noValue(key string, line int, t reflect.Type) string {
+	if t.Kind() == reflect.Struct { // a section (task:), which has no default
+		return fmt.Sprintf("line %d: %s has no keys: write them below it, indented with spaces", line, key)
+	}
+	return fmt.Sprintf("line %d: %s has no value: give it one, or leave the key out for its default", line, key)
 }
 
 // refuse records a problem, msg ("line N: ..."), with the value of key.
