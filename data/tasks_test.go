@@ -312,7 +312,9 @@ func TestTaskFormatValidate(t *testing.T) {
 		want string
 	}{
 		{TaskFormat{Format: "xlsx", Columns: map[string]string{"text": "a"}}, `format "xlsx" is not tsv, csv or jsonl`},
-		{TaskFormat{Columns: map[string]string{"txt": "a"}}, `unknown role "txt"`},
+		{TaskFormat{Columns: map[string]string{"txt": "a"}}, `unknown role "txt" (did you mean text? want one of text, premise,`},
+		{TaskFormat{Columns: map[string]string{"text": "a", "lable": "b"}}, `unknown role "lable" (did you mean label? want`},
+		{TaskFormat{Columns: map[string]string{"text": "a", "sentence": "b"}}, `unknown role "sentence" (want one of`},
 		{TaskFormat{Columns: map[string]string{"label": "a"}}, "no input role"},
 		{TaskFormat{Columns: map[string]string{"text": "a", "label": "b", "score": "c"}}, "not both"},
 		{TaskFormat{Columns: map[string]string{"option0": "a", "option2": "b"}}, "no gap"},

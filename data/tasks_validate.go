@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"gptctl/internal/editdist"
 )
 
 // Validate checks the format on its own, before any file is read, and
@@ -51,7 +53,7 @@ func (f TaskFormat) validateColumns(format string, add func(format string, args 
 			inputs++
 		case optionRole.MatchString(role), role == "label", role == "score":
 		default:
-			add("columns: unknown role %q (want one of %s, option0..optionN, label, score)", role, strings.Join(inputRoles, ", "))
+			add("columns: unknown role %q (%swant one of %s, option0..optionN, label, score)", role, nearRole(role), strings.Join(inputRoles, ", "))
 		}
 		if strings.TrimSpace(col) == "" {
 			add("columns: %s has an empty column name", role)
@@ -174,4 +176,20 @@ func columnIndexes(col string) ([]int, error) {
 		idx = append(idx, i)
 	}
 	return idx, nil
+}
+
+// nearRole is the "did you mean" of an unknown role, "" where no role is
+// within an edit or two of it (case aside).
+func nearRole(role string) string {
+	role = strings.ToLower(role)
+	best, near := min(len(role)/4+1, 2)+1, ""
+	for _, r := range append(slices.Clone(inputRoles), "label", "score", "option0") {
+		if d := editdist.Distance(role, r); d < best {
+			best, near = d, r
+		}
+	}
+	if near == "" {
+		return ""
+	}
+	return fmt.Sprintf("did you mean %s? ", near)
 }

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"gptctl/internal/editdist"
 )
 
 // keyType is the type of the config key named by the dotted parts in the
@@ -199,7 +201,7 @@ func nearKeys(key, prefix string, all []string) []string {
 		if i := strings.LastIndex(k, "."); i >= 0 {
 			parent, name = k[:i+1], k[i+1:]
 		}
-		d := editDistance(norm, name)
+		d := editdist.Distance(norm, name)
 		if parent != prefix {
 			d++ // a key of this section first
 		}
@@ -212,28 +214,4 @@ func nearKeys(key, prefix string, all []string) []string {
 		near = append(near, k)
 	}
 	return near
-}
-
-// editDistance is the number of insertions, deletions, substitutions and
-// swaps of two neighbours that turn a into b (optimal string alignment).
-func editDistance(a, b string) int {
-	prev2, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }

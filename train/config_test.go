@@ -188,17 +188,6 @@ func TestUnknownKeyNamesTheNearest(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		want int
-	}{{"", "", 0}, {"lr", "", 2}, {"n_heads", "n_head", 1}, {"lamda", "lambda", 1}, {"n_haed", "n_head", 1}, {"kitten", "sitting", 3}} {
-		if got := editDistance(c.a, c.b); got != c.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
-		}
-	}
-}
-
 func TestShippedConfigsLoad(t *testing.T) {
 	paths, _ := filepath.Glob("../configs/*.yaml")
 	if len(paths) == 0 {
