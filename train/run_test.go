@@ -1361,6 +1361,28 @@ func TestWarmupBeyondMaxStepsWarns(t *testing.T) {
 	}
 }
 
+// A patience the run has no evaluation to use (only the last step's) is
+// said, as pretraining evaluates only at its end with eval_interval 0.
+func TestPatienceWithoutEvaluationsWarns(t *testing.T) {
+	for _, c := range []struct {
+		sets []string
+		warn bool
+	}{
+		{[]string{"patience=2", "eval_interval=0"}, true},
+		{[]string{"patience=2", "eval_interval=8"}, true},
+		{[]string{"patience=2", "eval_interval=2"}, false},
+		{[]string{"patience=0", "eval_interval=0"}, false},
+	} {
+		var log strings.Builder
+		if _, err := Pretrain(context.Background(), tinyConfig(t, append(c.sets, "max_steps=4")...), Options{OutDir: t.TempDir(), Log: &log}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(log.String(), "warning: patience 2 stops nothing: the run evaluates only at its last step"); got != c.warn {
+			t.Errorf("%v: warning %v, want %v:\n%s", c.sets, got, c.warn, log.String())
+		}
+	}
+}
+
 // A run resumed from another working directory cannot find the corpus its
 // job file names by a relative path: the error says why and what to do.
 func TestResumeFromElsewhereNamesRelativePath(t *testing.T) {

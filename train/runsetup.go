@@ -134,7 +134,7 @@ func (r *run) loadData(ctx context.Context, resume bool) error {
 }
 
 // logSetup logs the model and data of a run set up, the BLAS it runs on,
-// and a warmup longer than the run.
+// a warmup longer than the run and a patience no evaluation can use.
 func (r *run) logSetup() {
 	log, c := r.opt.Log, r.corpus
 	fmt.Fprintf(log, "model: %s, %d layers, %d heads, C=%d, T=%d, vocab %d (%s), %.2fM parameters\n",
@@ -145,6 +145,10 @@ func (r *run) logSetup() {
 	if w, n := r.cfg.WarmupSteps, r.cfg.MaxSteps; w > n {
 		fmt.Fprintf(log, "warning: warmup_steps %d exceeds max_steps %d: the learning rate peaks at %.3g, not lr %g\n",
 			w, n, LR(n-1, w, n, r.cfg.LR, r.cfg.MinLR, r.cfg.LRDecay), r.cfg.LR)
+	}
+	if r.cfg.Patience > 0 && (r.cfg.EvalInterval == 0 || r.cfg.EvalInterval >= r.cfg.MaxSteps) {
+		fmt.Fprintf(log, "warning: patience %d stops nothing: the run evaluates only at its last step (eval_interval %d, max_steps %d)\n",
+			r.cfg.Patience, r.cfg.EvalInterval, r.cfg.MaxSteps)
 	}
 }
 
