@@ -13,8 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"gptctl/internal/editdist"
 )
 
 // Validate checks the format on its own, before any file is read, and
@@ -184,7 +182,7 @@ func nearRole(role string) string {
 	role = strings.ToLower(role)
 	best, near := min(len(role)/4+1, 2)+1, ""
 	for _, r := range append(slices.Clone(inputRoles), "label", "score", "option0") {
-		if d := editdist.Distance(role, r); d < best {
+		if d := EditDistance(role, r); d < best {
 			best, near = d, r
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"gptctl/internal/editdist"
+	"gptctl/data"
 )
 
 // keyType is the type of the config key named by the dotted parts in the
@@ -201,7 +201,7 @@ func nearKeys(key, prefix string, all []string) []string {
 		if i := strings.LastIndex(k, "."); i >= 0 {
 			parent, name = k[:i+1], k[i+1:]
 		}
-		d := editdist.Distance(norm, name)
+		d := data.EditDistance(norm, name)
 		if parent != prefix {
 			d++ // a key of this section first
 		}

@@ -1,11 +1,12 @@
-// Package editdist measures how far apart two words are, for the "did you
-// mean" of a mistyped config key or task column role.
-package editdist
+package data
 
-// Distance is the number of insertions, deletions, substitutions and
+// How far apart two words are, for the "did you mean" of a mistyped task
+// column role, and of a mistyped config key (train).
+
+// EditDistance is the number of insertions, deletions, substitutions and
 // swaps of two neighbours that turn a into b (optimal string alignment),
 // counted in bytes.
-func Distance(a, b string) int {
+func EditDistance(a, b string) int {
 	prev2, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
 	for j := range prev {
 		prev[j] = j
