@@ -361,6 +361,9 @@ func TestNonFiniteOnGPU(t *testing.T) {
 		if policy == "stop" && steps != 4 {
 			t.Errorf("on_nonfinite stop: %d steps run, want 4 (up to the first logged step)", steps)
 		}
+		if policy == "stop" && (r.state.Step != 0 || r.state.TokensSeen != 0) {
+			t.Errorf("on_nonfinite stop: the state counts %d steps, %d tokens; want none, as every step was refused", r.state.Step, r.state.TokensSeen)
+		}
 	}
 }
 
@@ -394,6 +397,10 @@ func TestFinetuneNonFiniteOnGPU(t *testing.T) {
 	var ne *NonFiniteError
 	if want := "step 3: the gradient norm of step 1 was not finite"; !errors.As(err, &ne) || !strings.Contains(err.Error(), want) {
 		t.Errorf("finetune from a model with a NaN weight: %v, want a NonFiniteError containing %q", err, want)
+	}
+	// Its summary names the last step whose update stands, none here.
+	if s := readFile(t, filepath.Join(dir, "run", summaryFile)); !strings.Contains(s, `"step": 0,`) {
+		t.Errorf("summary after steps 1-2 were refused on the device:\n%s\nwant step 0", s)
 	}
 	// Under on_nonfinite: skip every step looks at its norm: each is
 	// skipped, logged, and the run gives up after maxSkipped of them (with

@@ -62,6 +62,7 @@ type ftRun struct {
 	resumed    string          // the checkpoint a resume started from, for the log
 	finished   bool            // resumed at its last step: nothing to train or write
 	winOnGPU   bool            // the log window's sums of the last steps are still on the GPU
+	unlooked   []int64         // the tokens of the steps counted since a GPU step last looked at the device
 	pace       pace            // this process's step, evaluation and checkpoint times, for max_time
 	kept       *bestEval       // what best/ holds beyond the checkpoint's best (see settleBest)
 	elapsed    func() float64  // the run's wall time so far, across sessions (set by loop)

@@ -50,6 +50,10 @@ func (r *ftRun) stepMetrics(step int, o *epochOrder) (metrics, bool, error) {
 	r.tokens += int64(res.tokens)
 	r.state.Step++
 	r.state.TokensSeen += int64(res.tokens)
+	r.unlooked = append(r.unlooked, int64(res.tokens))
+	if !r.winOnGPU { // the device has reported every step so far
+		r.unlooked = r.unlooked[:0]
+	}
 	r.state.Window.add(res)
 	r.state.Elapsed = r.elapsed()
 	m := metrics{"step": r.state.Step, "epoch": float64(r.state.Step) / float64(r.perEpoch), "lr": lr,
@@ -213,7 +217,9 @@ func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
 	_, norm, err := gpu.step(fill, len(micro), weights, r.cfg.GradClip, lr, look)
 	var late *lateNonFinite
 	if errors.As(err, &late) {
-		return res, &NonFiniteError{late.at(r.state.Step + 1)}
+		err = &NonFiniteError{late.at(r.state.Step + 1)}
+		r.uncount(late.back) // the refused steps since, this one aside (not counted yet)
+		return res, err
 	}
 	if err != nil {
 		return res, err
@@ -264,9 +270,22 @@ func (r *ftRun) syncGPU() error {
 	err := r.graphs.gpu.sync(r.optim)
 	var late *lateNonFinite
 	if errors.As(err, &late) {
-		return fmt.Errorf("step %d: %w", r.state.Step, &NonFiniteError{late.at(r.state.Step)})
+		err = fmt.Errorf("step %d: %w", r.state.Step, &NonFiniteError{late.at(r.state.Step)})
+		r.uncount(late.back + 1)
 	}
 	return err
+}
+
+// uncount takes the last n counted steps out of the run's state, steps the
+// device refused after a non-finite gradient norm, so that the summary of
+// the stopped run names the last step whose update stands, as on the CPU.
+func (r *ftRun) uncount(n int) {
+	n = min(n, len(r.unlooked))
+	for _, t := range r.unlooked[len(r.unlooked)-n:] {
+		r.state.TokensSeen -= t
+	}
+	r.unlooked = r.unlooked[:len(r.unlooked)-n]
+	r.state.Step -= n
 }
 
 func batchWidth(exs []taskExample, batch []int) int {

@@ -107,6 +107,7 @@ func (r *run) trainStep(lr float64, logged bool) (float64, error) {
 		switch {
 		case errors.As(err, &late):
 			err = r.nonFinite(late.at(r.state.Step + 1))
+			r.uncount(late.back) // the refused steps since, this one aside (not counted yet)
 		case err == nil && look && (math.IsNaN(norm) || math.IsInf(norm, 0)):
 			err = r.nonFinite(fmt.Errorf("the gradient norm is %v: %s", norm, r.firstNonFinite()))
 		}
@@ -125,6 +126,15 @@ func (r *run) trainStep(lr float64, logged bool) (float64, error) {
 		return 0, r.nonFinite(nf)
 	}
 	return loss, err
+}
+
+// uncount takes the last n counted steps out of the run's state, steps the
+// device refused after a non-finite gradient norm, so that the summary of
+// the stopped run names the last step whose update stands, as on the CPU.
+func (r *run) uncount(n int) {
+	n = min(n, r.state.Step)
+	r.state.Step -= n
+	r.state.TokensSeen -= int64(n) * int64(r.model.B) * int64(r.model.T) * int64(r.cfg.GradAccum)
 }
 
 func (r *run) firstNonFinite() string {

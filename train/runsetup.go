@@ -361,7 +361,9 @@ func (r *run) syncGPU() error {
 	var late *lateNonFinite
 	switch {
 	case errors.As(err, &late):
-		return fmt.Errorf("step %d: %w", r.state.Step, &NonFiniteError{late.at(r.state.Step)}) // too late to skip: the steps after it were refused too
+		err := fmt.Errorf("step %d: %w", r.state.Step, &NonFiniteError{late.at(r.state.Step)}) // too late to skip: the steps after it were refused too
+		r.uncount(late.back + 1)
+		return err
 	case err != nil:
 		return fmt.Errorf("device cuda: downloading the weights: %w", err)
 	}
