@@ -215,14 +215,8 @@ func (r *ftRun) trainStepGPU(micro [][]int, lr float64) (stepResult, error) {
 	}
 	look := r.gpuLooks()
 	_, norm, err := gpu.step(fill, len(micro), weights, r.cfg.GradClip, lr, look)
-	var late *lateNonFinite
-	if errors.As(err, &late) {
-		err = &NonFiniteError{late.at(r.state.Step + 1)}
-		r.uncount(late.back) // the refused steps since, this one aside (not counted yet)
-		return res, err
-	}
 	if err != nil {
-		return res, err
+		return res, r.refused(err)
 	}
 	sums, err := gpu.window(look, weights[len(micro)-1], outs...)
 	r.winOnGPU = !look
@@ -273,6 +267,19 @@ func (r *ftRun) syncGPU() error {
 		err = fmt.Errorf("step %d: %w", r.state.Step, &NonFiniteError{late.at(r.state.Step)})
 		r.uncount(late.back + 1)
 	}
+	return err
+}
+
+// refused is err, a GPU step's, as the run reports it: a *lateNonFinite
+// (a step before this one the device refused) becomes a NonFiniteError
+// naming it, and the refused steps leave the run's state.
+func (r *ftRun) refused(err error) error {
+	var late *lateNonFinite
+	if !errors.As(err, &late) {
+		return err
+	}
+	err = &NonFiniteError{late.at(r.state.Step + 1)}
+	r.uncount(late.back) // the refused steps since, this one aside (not counted yet)
 	return err
 }
 
