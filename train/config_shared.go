@@ -44,6 +44,30 @@ func (a AdamWConfig) validate(bad func(format string, args ...any)) {
 	}
 }
 
+// validateLR passes bad the problems of the learning-rate keys, lr,
+// min_lr and lr_decay's decay to min_lr, and of lr beside AdamW's: the
+// optimizer computes its step size lr/(1-beta1^t) and decay factor
+// 1-lr*weight_decay in float32, so each must be a finite float32, and a
+// decay factor at or below 0 would zero or flip every decayed weight.
+func (a AdamWConfig) validateLR(bad func(format string, args ...any), lr, minLR float64, decay string) {
+	switch {
+	case lr <= 0 || minLR < 0 || minLR > lr && decay != "constant": // constant never reaches min_lr
+		bad("lr %v and min_lr %v must satisfy 0 <= min_lr <= lr, lr > 0 (min_lr is where the decay ends)", lr, minLR)
+		return
+	case float32(lr) == 0:
+		bad("lr %v is 0 in float32, in which the optimizer computes: give at least %v", lr, math.SmallestNonzeroFloat32)
+		return
+	}
+	if a.Beta1 >= 0 && a.Beta1 < 1 && math.Abs(lr/(1-a.Beta1)) > math.MaxFloat32 { // the first step's size
+		bad("lr %v over 1-beta1 %.3g, the first step's size, overflows float32, in which the optimizer computes: give an lr below %.3g",
+			lr, 1-a.Beta1, math.MaxFloat32*(1-a.Beta1))
+	}
+	if a.WeightDecay > 0 && lr*a.WeightDecay >= 1 {
+		bad("lr %v times weight_decay %v is %.3g: each step multiplies the decayed weights by 1 minus it, which must stay positive; give a product below 1 (usually below 0.01)",
+			lr, a.WeightDecay, lr*a.WeightDecay)
+	}
+}
+
 // newAdamW is an AdamW over p's weights with these settings.
 func (a AdamWConfig) newAdamW(p *graph.Params) *AdamW {
 	return NewAdamW(p, a.Beta1, a.Beta2, a.Eps, a.WeightDecay)

@@ -119,9 +119,7 @@ func (c Config) validateSteps(bad func(format string, a ...any)) {
 // validateOptim passes bad the problems of the optimisation keys: lr,
 // min_lr and lr_decay, AdamW's, grad_clip.
 func (c Config) validateOptim(bad func(format string, a ...any)) {
-	if c.LR <= 0 || c.MinLR < 0 || c.MinLR > c.LR && c.LRDecay != "constant" { // constant never reaches min_lr
-		bad("lr %v and min_lr %v must satisfy 0 <= min_lr <= lr, lr > 0 (min_lr is where the decay ends)", c.LR, c.MinLR)
-	}
+	c.AdamWConfig.validateLR(bad, c.LR, c.MinLR, c.LRDecay)
 	if c.LRDecay != "cosine" && c.LRDecay != "linear" && c.LRDecay != "constant" {
 		bad("lr_decay %q is not cosine, linear or constant", c.LRDecay)
 	}

@@ -156,9 +156,7 @@ func (c FinetuneConfig) Validate() error {
 	if c.Dropout < 0 || c.Dropout >= 1 || c.HeadDropout < 0 || c.HeadDropout >= 1 {
 		bad("dropout %v and head_dropout %v must be in [0, 1)", c.Dropout, c.HeadDropout)
 	}
-	if c.LR <= 0 || c.MinLR < 0 || c.MinLR > c.LR && c.LRDecay != "constant" { // constant never reaches min_lr
-		bad("lr %v and min_lr %v must satisfy 0 <= min_lr <= lr, lr > 0 (min_lr is where the decay ends)", c.LR, c.MinLR)
-	}
+	c.AdamWConfig.validateLR(bad, c.LR, c.MinLR, c.LRDecay)
 	if c.WarmupFraction < 0 || c.WarmupFraction >= 1 {
 		bad("warmup_fraction %v is not in [0, 1)", c.WarmupFraction)
 	}
