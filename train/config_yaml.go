@@ -68,10 +68,35 @@ func applyOverride(c any, k, v string) error {
 	if err != nil {
 		return err
 	}
-	if typ != nil && typ.Kind() == reflect.Map && strings.HasPrefix(strings.TrimSpace(v), "{") {
-		clearKey(reflect.ValueOf(c), parts) // a map given whole replaces the map, as a list does
+	var given yaml.Node
+	if yaml.Unmarshal([]byte(v), &given) == nil && len(given.Content) == 1 {
+		clearWholeMaps(c, parts, given.Content[0])
 	}
 	return decodeConfig(doc, c, true)
+}
+
+// clearWholeMaps clears, on the config c points to, each map key (a
+// task's columns) that the YAML node n, the value --set gives the key
+// named by the dotted parts, gives whole, at any depth: a map given whole replaces the
+// map, as a list does, whether it comes as task.columns={...} or within
+// task={columns: {...}}, while a section given whole sets the keys it
+// names and leaves the others as they were.
+func clearWholeMaps(c any, parts []string, n *yaml.Node) {
+	typ := keyType(reflect.TypeOf(c), parts)
+	for typ != nil && typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	if n.Kind != yaml.MappingNode || typ == nil {
+		return
+	}
+	switch typ.Kind() {
+	case reflect.Map:
+		clearKey(reflect.ValueOf(c), parts)
+	case reflect.Struct:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			clearWholeMaps(c, append(parts[:len(parts):len(parts)], n.Content[i].Value), n.Content[i+1])
+		}
+	}
 }
 
 // setLine is the line number in the YAML a --set becomes, which means

@@ -73,6 +73,16 @@ func TestLoadFinetune(t *testing.T) {
 				t.Errorf("columns %v, want a, b and score alone", c.Task.Columns)
 			}
 		}},
+		{"--set a section whole replaces a map in it", sst2Task, []string{"task={type: similarity, columns: {a: s1, b: s2, score: sim}, labels: []}"}, "", func(t *testing.T, c FinetuneConfig) {
+			if len(c.Task.Columns) != 3 || c.Task.Columns["a"] != "s1" || c.Task.Columns["text"] != "" || c.Task.Train == "" {
+				t.Errorf("task %+v, want columns a, b and score alone and the file's train", c.Task)
+			}
+		}},
+		{"--set one column keeps the others", sst2Task, []string{"task.columns.text=review", "task={max_len: 64}"}, "", func(t *testing.T, c FinetuneConfig) {
+			if c.Task.Columns["text"] != "review" || c.Task.Columns["label"] != "label" || c.Task.MaxLen != 64 {
+				t.Errorf("task %+v", c.Task)
+			}
+		}},
 		{"a fraction for a task integer", sst2Task, []string{"task.split_seed=1.5"}, "`1.5` is not an integer", nil},
 		{"lambda NaN", sst2Task + "lambda: .nan\n", nil, "lambda is NaN: want a finite number", nil},
 		{"negative patience", sst2Task, []string{"patience=-1"}, "patience -1 must not be negative", nil},
