@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -669,4 +670,37 @@ func utf16LE(s string) string {
 		b = append(b, byte(u), byte(u>>8))
 	}
 	return string(b)
+}
+
+// LostKeys names the keys, nested ones by their dotted names, that a job
+// config cut short lost beside its checkpoint's copy, and nothing where
+// the file holds every key or cannot be read.
+func TestLostKeys(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	full := "lr: 0.1\ntask:\n  type: classification\n  columns:\n    text: s\n    label: l\n  max_len: 0\nepochs: 3\n"
+	copy := write("copy.yaml", full)
+	for _, c := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"whole", full, nil},
+		{"keys in another order", "epochs: 4\ntask: {max_len: 9, type: x, columns: {label: l, text: s}}\nlr: 1\n", nil},
+		{"cut in a nested map", full[:strings.Index(full, "    label")], []string{"task.columns.label", "task.max_len", "epochs"}},
+		{"cut after a section's first key", full[:strings.Index(full, "  columns")], []string{"task.columns.text", "task.columns.label", "task.max_len", "epochs"}},
+		{"not YAML", "lr: [\n", nil},
+	} {
+		if got := LostKeys(write(c.name+".yaml", c.text), copy); !slices.Equal(got, c.want) {
+			t.Errorf("%s: lost %q, want %q", c.name, got, c.want)
+		}
+	}
+	if got := LostKeys(copy, filepath.Join(dir, "missing.yaml")); got != nil {
+		t.Errorf("no copy: lost %q", got)
+	}
 }

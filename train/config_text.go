@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -182,3 +183,47 @@ var scannerProblems = []string{
 }
 
 var syntaxAt = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// LostKeys lists, in the order the file at copy holds them, the keys
+// (dotted where nested: task.max_len) of the job config at copy that the
+// one at path lacks. gptctl writes a run's config with every key, and its
+// checkpoint a copy, so a key the run's own lacks was cut off (a file
+// truncated at a line's end still reads as YAML) and a resume would take
+// its default instead. A file that cannot be read or parsed gives nil:
+// reading the config reports it.
+func LostKeys(path, copy string) []string {
+	keys := func(name string) []string {
+		b, err := os.ReadFile(name)
+		var doc yaml.Node
+		if err != nil || yaml.Unmarshal(b, &doc) != nil || len(doc.Content) != 1 {
+			return nil
+		}
+		var out []string
+		var walk func(prefix string, n *yaml.Node)
+		walk = func(prefix string, n *yaml.Node) {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := prefix+n.Content[i].Value, n.Content[i+1]
+				if v.Kind == yaml.MappingNode && len(v.Content) > 0 {
+					walk(k+".", v)
+				} else {
+					out = append(out, k)
+				}
+			}
+		}
+		if doc.Content[0].Kind == yaml.MappingNode {
+			walk("", doc.Content[0])
+		}
+		return out
+	}
+	have := keys(path)
+	if have == nil {
+		return nil
+	}
+	var lost []string
+	for _, k := range keys(copy) {
+		if !slices.Contains(have, k) {
+			lost = append(lost, k)
+		}
+	}
+	return lost
+}

@@ -206,9 +206,11 @@ func loadJobConfig(path string, sets []string, data, device, outDir string, resu
 }
 
 // resumeConfig returns the path of the job config, name, that the run in
-// outDir saved: an error when there is none (not a run of this kind) or it
+// outDir saved: an error when there is none (not a run of this kind), it
 // is empty (damaged: read as it is, it would be every default, and the
-// resume would be refused for changes the user never asked for).
+// resume would be refused for changes the user never asked for), or it
+// lacks keys its checkpoint's copy holds (cut short at a line's end, it
+// reads as YAML, and the resume would take those keys' defaults).
 func resumeConfig(outDir, name, kind string) (string, error) {
 	path := filepath.Join(outDir, name)
 	b, err := os.ReadFile(path)
@@ -228,6 +230,22 @@ func resumeConfig(outDir, name, kind string) (string, error) {
 			}
 		}
 		return "", &usageError{fmt.Errorf("--resume: %s is empty (damaged), and the run has no checkpoint holding a copy: start the run again", path)}
+	}
+	for _, ck := range []string{"checkpoint", "checkpoint.prev"} {
+		if copy := filepath.Join(outDir, ck, name); fileExists(copy) {
+			if lost := train.LostKeys(path, copy); len(lost) > 0 {
+				n, shown := "a key", lost
+				if len(lost) > 1 {
+					n = fmt.Sprintf("%d keys", len(lost))
+				}
+				if len(shown) > 4 {
+					shown = append(shown[:3:3], "...")
+				}
+				return "", &usageError{fmt.Errorf("--resume: %s lacks %s that the copy in the run's checkpoint holds (%s): was it cut short? A resume would take defaults in their place; cp %s %s restores it (then --set a key to change it)",
+					path, n, strings.Join(shown, ", "), copy, path)}
+			}
+			break
+		}
 	}
 	return path, nil
 }

@@ -381,10 +381,20 @@ func TestResumeExitStatuses(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
 		}
 	}
+	// A train.yaml cut at a line's end reads as YAML: the keys it lost
+	// are named, with the copy to restore, rather than taken as defaults.
+	saved, _ := os.ReadFile(filepath.Join(run, "train.yaml"))
+	cut := saved[:bytes.Index(saved, []byte("\nmax_steps:"))+1]
+	os.WriteFile(filepath.Join(run, "train.yaml"), cut, 0o644)
+	want := "lacks " + fmt.Sprint(bytes.Count(saved, []byte("\n"))-bytes.Count(cut, []byte("\n"))) + " keys that the copy in the run's checkpoint holds (max_steps, "
+	if code, _, stderr := runCLI(t, "pretrain", "--resume", "--out", run); code != 2 || !strings.Contains(stderr, want) ||
+		!strings.Contains(stderr, "cp "+filepath.Join(run, "checkpoint", "train.yaml")) {
+		t.Errorf("--resume with a train.yaml cut short: exit %d, %q; want 2 and %q", code, stderr, want)
+	}
 	// An emptied train.yaml is named, with the copy to restore, rather
 	// than read as every default (which refused changes no one made).
 	os.WriteFile(filepath.Join(run, "train.yaml"), nil, 0o644)
-	want := "train.yaml is empty (damaged); the run's checkpoint holds a copy: cp " + filepath.Join(run, "checkpoint", "train.yaml")
+	want = "train.yaml is empty (damaged); the run's checkpoint holds a copy: cp " + filepath.Join(run, "checkpoint", "train.yaml")
 	if code, _, stderr := runCLI(t, "pretrain", "--resume", "--out", run, "--set", "max_steps=25"); code != 2 || !strings.Contains(stderr, want) {
 		t.Errorf("--resume with an empty train.yaml: exit %d, %q; want 2 and %q", code, stderr, want)
 	}
