@@ -99,6 +99,8 @@ func TestLoadConfig(t *testing.T) {
 			func(c Config) bool { return c.LR == 0.5 }},
 		{"AdamW settings float32 makes 1 or 0", "", []string{"beta2=0.99999999", "eps=1e-50"},
 			[]string{"beta1 0.9 and beta2 0.99999999 must be below 1 in float32", "eps 1e-50 is 0 in float32"}, nil},
+		{"an alias without its anchor", write("alias.yaml", "n_layer: 2\r\nbatch_size: [1, *b]\r\nlr: *b\n"), nil,
+			[]string{"alias.yaml: line 2: *b refers to an anchor &b that no line before it defines (a value starting with * must be quoted: \"*b\")"}, nil},
 		{"an lr float32 overflows or makes 0", "", []string{"lr=1e300", "weight_decay=0"},
 			[]string{"lr 1e+300 over 1-beta1 0.1, the first step's size, overflows float32"}, nil},
 		{"an lr float32 makes 0", "", []string{"lr=1e-50", "min_lr=0"}, []string{"lr 1e-50 is 0 in float32"}, nil},

@@ -94,6 +94,9 @@ func moreDocuments(dec *yaml.Decoder, src []byte) string {
 // its parser's errors from 0 (line 1's unnumbered), and names the start of
 // the scalar a misplaced tab follows, not the tab's line.
 func syntaxLine(msg string, src []byte) string {
+	if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
+		return aliasLine(m[1], src)
+	}
 	line, problem := 0, msg
 	if m := syntaxAt.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
@@ -183,6 +186,24 @@ var scannerProblems = []string{
 }
 
 var syntaxAt = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// unknownAnchor is the library's error for an alias without its anchor,
+// which names no line.
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// aliasLine is the error of an alias, *name, that no anchor &name before
+// it defines, at the line of the alias's first use in the config src.
+func aliasLine(name string, src []byte) string {
+	problem := fmt.Sprintf("*%s refers to an anchor &%s that no line before it defines (a value starting with * must be quoted: \"*%[1]s\")", name, name)
+	use := regexp.MustCompile(`(^|[\s\[{,:-])\*` + regexp.QuoteMeta(name) + `($|[\s,\]}])`)
+	text := strings.ReplaceAll(strings.ReplaceAll(utf16Text(src), "\r\n", "\n"), "\r", "\n")
+	for i, l := range strings.Split(text, "\n") {
+		if use.MatchString(l) {
+			return fmt.Sprintf("line %d: %s", i+1, problem)
+		}
+	}
+	return problem
+}
 
 // LostKeys lists, in the order the file at copy holds them, the keys
 // (dotted where nested: task.max_len) of the job config at copy that the
