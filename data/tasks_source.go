@@ -132,7 +132,7 @@ func (s *TaskSource) read(p *taskParser) error {
 	if bytes.HasPrefix(head, bom) {
 		br.Discard(len(bom))
 	}
-	if head, _ := br.Peek(br.Size()); crLineEnds(head) {
+	if head, _ := br.Peek(br.Size()); crLineEnds(head, p.format == "csv") {
 		return &RowError{Path: s.Path, Msg: `the file has CR line endings (as an old Mac file has), which are not row ends here: convert them to LF, e.g. tr '\r' '\n' < FILE > NEW`}
 	}
 	switch p.format {
@@ -147,11 +147,20 @@ func (s *TaskSource) read(p *taskParser) error {
 // crLineEnds reports whether head, the first bytes of a file, has CR line
 // endings (an old Mac file): a \r with text after it, and no \n at all. In
 // a file with LF or CRLF line ends, the TSV and CSV readers refuse a stray
-// \r (strayCR); to JSON a raw \r between values is white space.
-func crLineEnds(head []byte) bool {
+// \r (strayCR); to JSON a raw \r between values is white space. In a CSV
+// (csv) a \r within a quoted field is text, not a line end.
+func crLineEnds(head []byte, csv bool) bool {
 	if bytes.IndexByte(head, '\n') >= 0 {
 		return false
 	}
-	i := bytes.IndexByte(head, '\r')
-	return i >= 0 && i < len(head)-1 // a last \r may be the first half of a \r\n
+	quoted := false
+	for i, b := range head {
+		switch {
+		case b == '"' && csv: // "" within a quoted field toggles twice
+			quoted = !quoted
+		case b == '\r' && !quoted:
+			return i < len(head)-1 // a last \r may be the first half of a \r\n
+		}
+	}
+	return false
 }

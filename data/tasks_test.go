@@ -132,6 +132,13 @@ func TestReadTaskFileLayout(t *testing.T) {
 			TaskFormat{Columns: map[string]string{"context": "v.1", "question": "question.stem", "option0": "question.choices.0.text",
 				"option1": "question.choices.1.text", "label": "answerKey"}, Labels: []string{"A", "B"}}, true,
 			[]Example{{Fields: map[string]string{"context": "k", "question": "Where?"}, Options: []string{"here", "there"}, Label: 1, HasLabel: true, Line: 1}}},
+		// A CR within a quoted field is text, also where the file's start
+		// holds no LF to tell its line ends by.
+		{"cr_quoted.csv", "\"a\rb\",pos", TaskFormat{Columns: map[string]string{"text": "0", "label": "1"}, Labels: []string{"neg", "pos"}}, true,
+			[]Example{{Fields: map[string]string{"text": "a\rb"}, Label: 1, HasLabel: true, Line: 1}}},
+		{"cr_quoted_long.csv", "\"a\r" + strings.Repeat("b", 70000) + "\",pos\nok,neg\n", TaskFormat{Columns: map[string]string{"text": "0", "label": "1"}, Labels: []string{"neg", "pos"}}, true,
+			[]Example{{Fields: map[string]string{"text": "a\r" + strings.Repeat("b", 70000)}, Label: 1, HasLabel: true, Line: 1},
+				{Fields: map[string]string{"text": "ok"}, Label: 0, HasLabel: true, Line: 2}}},
 		{"bool.json", "{\"q\":\"is it?\",\"answer\":true}\n", TaskFormat{Columns: map[string]string{"question": "q", "label": "answer"},
 			Labels: []string{"false", "true"}}, true,
 			[]Example{{Fields: map[string]string{"question": "is it?"}, Label: 1, HasLabel: true, Line: 1}}},
