@@ -47,8 +47,9 @@ func (a AdamWConfig) validate(bad func(format string, args ...any)) {
 // validateLR passes bad the problems of the learning-rate keys, lr,
 // min_lr and lr_decay's decay to min_lr, and of lr beside AdamW's: the
 // optimizer computes its step size lr/(1-beta1^t) and decay factor
-// 1-lr*weight_decay in float32, so each must be a finite float32, and a
-// decay factor at or below 0 would zero or flip every decayed weight.
+// 1-lr*weight_decay in float32, so each must be a finite float32 (a
+// factor at or below 0, which zeroes or flips the decayed weights, is
+// PyTorch's too: such an lr is how a run is made to diverge on purpose).
 func (a AdamWConfig) validateLR(bad func(format string, args ...any), lr, minLR float64, decay string) {
 	switch {
 	case lr <= 0 || minLR < 0 || minLR > lr && decay != "constant": // constant never reaches min_lr
@@ -62,9 +63,9 @@ func (a AdamWConfig) validateLR(bad func(format string, args ...any), lr, minLR 
 		bad("lr %v over 1-beta1 %.3g, the first step's size, overflows float32, in which the optimizer computes: give an lr below %.3g",
 			lr, 1-a.Beta1, math.MaxFloat32*(1-a.Beta1))
 	}
-	if a.WeightDecay > 0 && lr*a.WeightDecay >= 1 {
-		bad("lr %v times weight_decay %v is %.3g: each step multiplies the decayed weights by 1 minus it, which must stay positive; give a product below 1 (usually below 0.01)",
-			lr, a.WeightDecay, lr*a.WeightDecay)
+	if a.WeightDecay > 0 && lr*a.WeightDecay > math.MaxFloat32 { // the decay factor 1-lr*weight_decay
+		bad("lr %v times weight_decay %v, each step's decay, overflows float32, in which the optimizer computes: give a product below 1 (usually below 0.01)",
+			lr, a.WeightDecay)
 	}
 }
 

@@ -110,7 +110,7 @@ func TestLoadFinetune(t *testing.T) {
 			"task.max_len 4 is too small for multiple_choice: <s> context question $ option <e> needs at least 5 tokens", nil},
 		{"max_len 5 for multiple choice", "task: {type: multiple_choice, train: x.csv, columns: {context: c, option0: a, option1: b, label: l}, max_len: 5}\n", nil, "", func(t *testing.T, c FinetuneConfig) {}},
 		{"an lr float32 overflows", sst2Task, []string{"lr=1e39", "weight_decay=0"}, "lr 1e+39 over 1-beta1 0.1, the first step's size, overflows float32", nil},
-		{"a decay factor not positive", sst2Task, []string{"lr=0.1", "weight_decay=10"}, "lr 0.1 times weight_decay 10 is 1: each step multiplies the decayed weights by 1 minus it", nil},
+		{"a decay float32 overflows", sst2Task, []string{"lr=1e30", "weight_decay=1e9"}, "lr 1e+30 times weight_decay 1e+09, each step's decay, overflows float32", nil},
 		{"several problems at once", sst2Task, []string{"lr=0", "batch_size=0", "task.train=", "lambda=-1"}, "batch_size 0", func(t *testing.T, c FinetuneConfig) {}},
 		{"an unknown key beside bad values", sst2Task, []string{"task.typo=1", "batch_size=0"},
 			"--set task.typo=1: unknown key task.typo (did you mean task.type?)\nfinetune config", nil},
