@@ -117,7 +117,8 @@ func TestGPT1BPERoundTrip(t *testing.T) {
 	// text; a newline may not be cut before (GPT-1 drops it at the start of
 	// a text), nor next to an entity, which may be one (&#10;).
 	entities := "Fish &amp; chips <br> row &#10; value &#10;&#10; end &nbsp; x &#x27;s \uff06amp\uff1b y"
-	rules := "the u.s. a.k.a. U.S. hello...world end.Start a:b 5km 100% i\U0001F499you \u00a92018 john'll xD <3 2^3"
+	rules := "the u.s. a.k.a. U.S. hello...world end.Start a:b 5km 100% i\U0001F499you \u00a92018 john'll xD <3 2^3" +
+		" end\n\x1b[31m wait \x1b[1;32m ok up\n\x7f down up \x7f\nnext \x1b[\u0663m x \x1b[" + strings.Repeat("1", 5000) + "m y"
 	whole := strings.Repeat(texts[1]+"\n"+texts[2]+" "+entities+" "+rules+" ", 20)
 	var parts []int
 	if CutsOf(tok) != SpaceCuts {

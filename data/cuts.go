@@ -1,6 +1,9 @@
 package data
 
-import "unicode/utf8"
+import (
+	"unicode"
+	"unicode/utf8"
+)
 
 // Cuts says where a text may be cut into parts that a tokenizer encodes,
 // one after the other, to the ids of the whole: where corpora are read in
@@ -50,7 +53,26 @@ func (c Cuts) At(s string, p int) bool {
 		c, _ := classAt(s, p) // a character cut off by the end of s is not whitespace
 		return c == clsSpace && classBefore(s, p) != clsSpace
 	}
-	return p+1 < len(s) && s[p] == ' ' && isCutByte(s[p-1]) && isCutByte(s[p+1]) && s[p-1] != ';' && s[p+1] != '&'
+	return p+1 < len(s) && s[p] == ' ' && isCutByte(s[p-1]) && isCutByte(s[p+1]) && s[p-1] != ';' && s[p+1] != '&' && !endsEscape(s[:p])
+}
+
+// endsEscape reports whether s may end in a terminal escape (ESC [, digits
+// or semicolons, a letter), which GPT-1's cleanup removes, so that the
+// text before it ends the part, maybe in a newline it would drop. A digit
+// run too long to look through counts as one.
+func endsEscape(s string) bool {
+	i := len(s) - 1
+	if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+		return false
+	}
+	for lo := max(i-4096, 0); i > lo; {
+		r, w := utf8.DecodeLastRuneInString(s[:i])
+		if r != ';' && !unicode.Is(unicode.Nd, r) {
+			return r == '[' && i >= 2 && s[i-2] == 0x1b
+		}
+		i -= w
+	}
+	return i > 0
 }
 
 // Last returns the largest p in (0, limit] at which s may be cut, or 0 when
@@ -64,8 +86,9 @@ func (c Cuts) Last(s string, limit int) int {
 	return 0
 }
 
-// isCutByte reports whether b is an ASCII character that is not whitespace.
-func isCutByte(b byte) bool { return b > ' ' && b < utf8.RuneSelf }
+// isCutByte reports whether b is an ASCII character that is not whitespace,
+// nor DEL, which GPT-1's cleanup removes.
+func isCutByte(b byte) bool { return b > ' ' && b < 0x7f }
 
 // classBefore is the splitter's class of the character that ends at s[p-1]
 // (an invalid byte is clsOther, as classAt has it).
