@@ -36,7 +36,7 @@ func OpenShard(path string) (*Shard, error) {
 	}
 	size := fi.Size()
 	if size < ShardHeaderSize {
-		return nil, fmt.Errorf("shard %s: truncated: %d bytes, shorter than the %d-byte header", path, size, ShardHeaderSize)
+		return nil, fmt.Errorf("shard %s: truncated: %d bytes, shorter than the %d-byte header%s", path, size, ShardHeaderSize, shardRedo)
 	}
 	if uint64(size) > math.MaxInt { // a 32-bit build maps at most 2 GiB
 		return nil, fmt.Errorf("shard %s: %d bytes is more than this %d-bit build can map: use a 64-bit build, or prepare with a smaller --shard-tokens", path, size, strconv.IntSize)
@@ -57,6 +57,9 @@ func OpenShard(path string) (*Shard, error) {
 	return s, nil
 }
 
+// shardRedo ends the error of a shard cut short or grown: the fix.
+const shardRedo = ": copy the whole set again, or run gptctl data prepare again"
+
 func parseShardHeader(path string, h []byte, size int64) (*Shard, error) {
 	if string(h[:8]) != ShardMagic {
 		return nil, fmt.Errorf("shard %s: not a gptctl token shard (magic %q, want %q)", path, h[:8], ShardMagic)
@@ -73,9 +76,9 @@ func parseShardHeader(path string, h []byte, size int64) (*Shard, error) {
 	body := uint64(size - ShardHeaderSize)
 	switch {
 	case n > body/uint64(dtype):
-		return nil, fmt.Errorf("shard %s: truncated: header says %d tokens, file holds %d", path, n, body/uint64(dtype))
+		return nil, fmt.Errorf("shard %s: truncated: header says %d tokens, file holds %d%s", path, n, body/uint64(dtype), shardRedo)
 	case n*uint64(dtype) < body:
-		return nil, fmt.Errorf("shard %s: header says %d tokens, but %d bytes follow them (a file cut short while writing, or not a shard)", path, n, body-n*uint64(dtype))
+		return nil, fmt.Errorf("shard %s: header says %d tokens, but %d bytes follow them (a file cut short while writing, or not a shard)%s", path, n, body-n*uint64(dtype), shardRedo)
 	}
 	s := &Shard{path: path, dtype: dtype, n: int(n), vocab: vocab}
 	copy(s.set[:], h[32:48])

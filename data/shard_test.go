@@ -83,7 +83,7 @@ func TestShardErrors(t *testing.T) {
 		f    func(b []byte) []byte
 		want string
 	}{
-		{"truncated", func(b []byte) []byte { return b[:len(b)-2] }, "truncated: header says 4 tokens, file holds 3"},
+		{"truncated", func(b []byte) []byte { return b[:len(b)-2] }, "truncated: header says 4 tokens, file holds 3: copy the whole set again, or run gptctl data prepare again"},
 		{"short header", func(b []byte) []byte { return b[:100] }, "shorter than the 256-byte header"},
 		{"extra bytes", func(b []byte) []byte { return append(b, 0, 0, 0) }, "3 bytes follow them"},
 		{"magic", func(b []byte) []byte { copy(b, "NOTASHRD"); return b }, "not a gptctl token shard"},

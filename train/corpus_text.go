@@ -7,6 +7,7 @@ package train
 import (
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"math"
 	"os"
@@ -88,10 +89,31 @@ func readCorpus(ctx context.Context, key, path string, cuts data.Cuts, piece fun
 		return nil
 	case docs > 1: // JSON lines
 		return inputErrorf("%s %s: the %d documents are all empty (no {\"text\": ...} holds text)", key, path, docs)
+	case docs == 1:
+		return inputErrorf("%s %s: its one document is empty (its {\"text\": ...} holds no text)", key, path)
 	case len(files) > 1:
 		return inputErrorf("%s %s: the %d files are empty", key, path, len(files))
+	case !onlyBOM(files[0]): // a .jsonl of blank lines (a text file's blank lines are its text)
+		return inputErrorf("%s %s: the file holds no document, only blank lines (a .jsonl file holds one {\"text\": ...} a line)", key, path)
 	}
 	return inputErrorf("%s %s: the file is empty", key, path)
+}
+
+// onlyBOM reports whether the file at path is empty or holds a UTF-8 byte
+// order mark alone.
+func onlyBOM(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() == 0 {
+		return true
+	}
+	b := make([]byte, 4)
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	n, _ := io.ReadFull(f, b)
+	return string(b[:n]) == "\ufeff"
 }
 
 // docPieces calls piece with the text s in pieces of about 1 MiB, as data

@@ -189,6 +189,10 @@ func TestPretrainBadInput(t *testing.T) {
 	os.WriteFile(short, []byte("to be or not"), 0o644)
 	emptyDocs := filepath.Join(t.TempDir(), "docs.jsonl")
 	os.WriteFile(emptyDocs, []byte("{\"text\": \"\"}\n{\"text\": \"\"}\n"), 0o644)
+	oneDoc := filepath.Join(t.TempDir(), "doc.jsonl")
+	os.WriteFile(oneDoc, []byte("\n{\"text\": \"\"}\n"), 0o644)
+	blankLines := filepath.Join(t.TempDir(), "blank.jsonl")
+	os.WriteFile(blankLines, []byte("\ufeff\n\n  \n"), 0o644)
 	shortVal := filepath.Join(t.TempDir(), "short-val.txt") // 36 training characters, 4 held out
 	os.WriteFile(shortVal, []byte("to be or not to be, that is the quest"), 0o644)
 	for _, c := range []struct {
@@ -200,6 +204,8 @@ func TestPretrainBadInput(t *testing.T) {
 		{"a run directory", runDir, "is a model or run directory (it has checkpoint), not a corpus: --init " + runDir, nil},
 		{"empty", empty, "the file is empty", nil},
 		{"empty documents", emptyDocs, `the 2 documents are all empty (no {"text": ...} holds text)`, nil},
+		{"an empty document", oneDoc, `its one document is empty (its {"text": ...} holds no text)`, nil},
+		{"blank lines", blankLines, `the file holds no document, only blank lines (a .jsonl file holds one {"text": ...} a line)`, nil},
 		{"short", short, "windows of 16 need at least 17 each (use a longer corpus or a smaller seq_len)", nil},
 		{"short val", shortVal, "(raise val_fraction (0.1), name a val_data file, or use a longer corpus or a smaller seq_len)", nil},
 		{"seq_len 1", shortVal, "windows of 1 need at least 2 each (raise val_fraction (0.01), name a val_data file, or use a longer corpus)",
