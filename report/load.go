@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -62,11 +63,15 @@ func (e *NotRunError) Error() string { return "report: " + e.Path + ": " + e.Rea
 // and the run's status from dir/summary.json. A null value is a missing
 // one; other non-numeric values are dropped, and steps that repeat or go
 // back are put in order, each with a note in Run.Notes. dir may also name
-// the file itself.
+// the file itself; one named otherwise than metrics.jsonl (a copy, say
+// m1.jsonl) is a run of its own, named after the file, its status unknown.
 func LoadRun(dir string) (*Run, error) {
-	path := filepath.Join(dir, MetricsFile)
+	path, file := filepath.Join(dir, MetricsFile), ""
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 		path, dir = dir, filepath.Dir(dir)
+		if filepath.Base(path) != MetricsFile {
+			file = path // a metrics file under a name of its own: a run apart from its directory's
+		}
 	}
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -93,6 +98,11 @@ func LoadRun(dir string) (*Run, error) {
 	}
 	run.Notes = l.notes()
 	run.Status = runStatus(dir)
+	if file != "" {
+		run.Name = strings.TrimSuffix(filepath.Base(file), ".jsonl")
+		run.Dir = file
+		run.Status = "unknown: a metrics file apart from its run (" + SummaryFile + " is a run directory's)"
+	}
 	return run, nil
 }
 

@@ -573,3 +573,27 @@ func TestRenderTextXMLCannotHold(t *testing.T) {
 		t.Errorf("report.html holds a control character or bytes that are not UTF-8 (at %d)", i)
 	}
 }
+
+// Metrics files given by names of their own, copies side by side in one
+// directory, are runs apart: each named after its file, labelled apart
+// from the others, its status not taken from the directory's run.
+func TestLoadRunMetricsFiles(t *testing.T) {
+	dir := writeRun(t, t.TempDir(), "pre", 1, false, "")
+	os.WriteFile(filepath.Join(dir, SummaryFile), []byte(`{"status": "completed", "step": 500}`), 0o644)
+	raw, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
+	var runs []*Run
+	for _, name := range []string{"m1.jsonl", "m2.jsonl", MetricsFile} {
+		os.WriteFile(filepath.Join(dir, name), raw, 0o644)
+		run, err := LoadRun(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, run)
+	}
+	if got := runLabels(runs); got[0] != "m1" || got[1] != "m2" || got[2] != "pre" {
+		t.Errorf("labels %q, want m1, m2 and pre", got)
+	}
+	if !strings.HasPrefix(runs[0].Status, "unknown: a metrics file apart from its run") || runs[2].Status != "completed" {
+		t.Errorf("status %q and %q, want unknown for the copy and completed for the run", runs[0].Status, runs[2].Status)
+	}
+}
