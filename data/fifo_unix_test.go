@@ -3,6 +3,7 @@
 package data
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // data prepare --tokenizer char reads its inputs twice: a pipe is refused
@@ -103,7 +105,7 @@ func TestTaskSourceOfPipe(t *testing.T) {
 			f.Close()
 		}
 	}()
-	src, err := OpenTaskSource(fifo)
+	src, err := OpenTaskSource(context.Background(), fifo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,5 +168,48 @@ func TestOpenSafetensorsCutShort(t *testing.T) {
 	err = st.Tensors["w"].Float32Into(big)
 	if err == nil || !strings.Contains(err.Error(), `tensor "w": its file was cut short`) {
 		t.Errorf("decoding a file cut short: %v", err)
+	}
+}
+
+// A prepare whose input is a pipe that stays open with nothing in it (a
+// stalled link) stops when its context ends: it does not wait on the read,
+// and leaves nothing behind.
+func TestPrepareOfIdlePipeStops(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "in")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	w := make(chan *os.File, 1)
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err == nil {
+			f.WriteString("some text, then nothing ")
+		}
+		w <- f
+	}()
+	defer func() {
+		if f := <-w; f != nil {
+			f.Close() // the reader left behind ends
+		}
+	}()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(200*time.Millisecond, func() { cancel(errors.New("terminated")) })
+	out := filepath.Join(dir, "out")
+	done := make(chan error, 1)
+	go func() {
+		_, err := Prepare(PrepareOptions{Context: ctx, Tokenizer: ByteTokenizer{}, Inputs: []string{fifo}, OutDir: out, ValFraction: 0.1, Workers: 1})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "terminated") {
+			t.Errorf("prepare of an idle pipe, stopped: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("prepare of an idle pipe did not stop with its context")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 { // the FIFO alone
+		t.Errorf("left behind: %v", entries)
 	}
 }

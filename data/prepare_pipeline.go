@@ -62,13 +62,23 @@ func runPipeline(opts PrepareOptions, files []string, total int64, w *prepWriter
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	err := writeInOrder(opts, results, slots, abort, w, stats, start)
+	err := writeInOrder(ctx, opts, results, slots, abort, w, stats, start)
+	if errors.Is(err, errPipelineStopped) {
+		// The reader may sit in a read of a pipe or FIFO through which
+		// nothing comes (standard input from a stalled link): it is not
+		// waited for, and ends with the process; nothing it holds is
+		// written.
+		return fmt.Errorf("stopped: %w", context.Cause(ctx))
+	}
 	if rerr := <-readErr; err == nil {
 		err = rerr
 	}
 	stats.Pieces, stats.LargestPiece = r.pieces, r.largest // the reader is done
 	return err
 }
+
+// errPipelineStopped is writeInOrder's error when the context ends.
+var errPipelineStopped = errors.New("stopped")
 
 // readInputs cuts the files, one after the other, into jobs for r.send.
 func readInputs(r *prepReader, files []string) error {
@@ -86,12 +96,25 @@ func readInputs(r *prepReader, files []string) error {
 
 // writeInOrder writes the results in job order as they arrive, freeing a
 // slot for each, and reports progress about twice a second. On the first
-// error it aborts the reader and drains the rest.
-func writeInOrder(opts PrepareOptions, results <-chan prepResult, slots <-chan struct{}, abort func(), w *prepWriter, stats *PrepareStats, start time.Time) error {
+// error it aborts the reader and drains the rest. When ctx ends it aborts
+// and returns errPipelineStopped at once, draining nothing: the reader
+// may never return.
+func writeInOrder(ctx context.Context, opts PrepareOptions, results <-chan prepResult, slots <-chan struct{}, abort func(), w *prepWriter, stats *PrepareStats, start time.Time) error {
 	pending := map[int64]prepResult{}
 	next, last := int64(0), time.Now()
 	var err error
-	for res := range results {
+	for {
+		var res prepResult
+		var ok bool
+		select {
+		case res, ok = <-results:
+		case <-ctx.Done():
+			abort()
+			return errPipelineStopped
+		}
+		if !ok {
+			return err
+		}
 		if err != nil {
 			continue // drain
 		}
@@ -115,7 +138,6 @@ func writeInOrder(opts PrepareOptions, results <-chan prepResult, slots <-chan s
 			opts.Progress(*stats)
 		}
 	}
-	return err
 }
 
 // jsonPiece is the size of the pieces a .jsonl document is encoded in.

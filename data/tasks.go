@@ -1,6 +1,7 @@
 package data
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -129,7 +130,7 @@ func (e *RowError) Error() string {
 // bad TaskFormat give a plain error.
 func ReadTaskFile(path string, f TaskFormat, needLabel bool) (*TaskData, error) {
 	if path == Stdin {
-		src, err := stdinSource()
+		src, err := stdinSource(context.Background())
 		if err != nil {
 			return nil, err
 		}

@@ -7,14 +7,47 @@ package data
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 )
 
+// readAll reads what open opens to its end, unless ctx ends first: then
+// the reading, which may sit in a read of a pipe through which nothing
+// comes (or in the open of a FIFO without a writer), is left to end with
+// the process, and the error is ErrStopped with ctx's cause.
+func readAll(ctx context.Context, open func() (io.ReadCloser, error)) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := open()
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w (%v)", ErrStopped, context.Cause(ctx))
+	}
+}
+
+// ErrStopped is the error of a read that a context ended.
+var ErrStopped = errors.New("reading stopped")
+
 // stdinSource is standard input as a TaskSource, read into memory.
-func stdinSource() (*TaskSource, error) {
-	b, err := io.ReadAll(os.Stdin)
+func stdinSource(ctx context.Context) (*TaskSource, error) {
+	b, err := readAll(ctx, func() (io.ReadCloser, error) { return io.NopCloser(os.Stdin), nil })
 	if err != nil {
 		return nil, fmt.Errorf("task file: %s: %w", stdinName, err)
 	}
@@ -54,10 +87,11 @@ type TaskSource struct {
 }
 
 // OpenTaskSource opens the task file at path; "-" (Stdin) is standard
-// input, read into memory.
-func OpenTaskSource(path string) (*TaskSource, error) {
+// input, read into memory, as is a pipe: a read that ctx ends returns an
+// error that wraps ErrStopped.
+func OpenTaskSource(ctx context.Context, path string) (*TaskSource, error) {
 	if path == Stdin {
-		return stdinSource()
+		return stdinSource(ctx)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -66,9 +100,12 @@ func OpenTaskSource(path string) (*TaskSource, error) {
 	if fi.Mode().IsRegular() {
 		return &TaskSource{Path: path}, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := readAll(ctx, func() (io.ReadCloser, error) { return os.Open(path) })
+	if errors.Is(err, ErrStopped) {
+		return nil, fmt.Errorf("task file: %s: %w", path, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("task file: %w", err)
+		return nil, fmt.Errorf("task file: %w", err) // the path in it
 	}
 	return &TaskSource{Path: path, b: b, inMemory: true}, nil
 }

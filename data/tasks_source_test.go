@@ -2,6 +2,7 @@ package data
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -15,7 +16,7 @@ import (
 // scanAll reads path with a TaskSource, keeping the examples Scan passes on.
 func scanAll(t *testing.T, path string, f TaskFormat, needLabel bool) (*TaskData, error) {
 	t.Helper()
-	src, err := OpenTaskSource(path)
+	src, err := OpenTaskSource(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func TestTaskSourceErrorsMatchParse(t *testing.T) {
 	// width is known, and the rows before it are passed on.
 	path := filepath.Join(t.TempDir(), "h.tsv")
 	os.WriteFile(path, []byte("A\tyes\nB\tmaybe\nC\tno\n"), 0o644)
-	src, err := OpenTaskSource(path)
+	src, err := OpenTaskSource(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestTaskSourceErrorsMatchParse(t *testing.T) {
 func TestTaskSourceStopsOnFnError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.tsv")
 	os.WriteFile(path, []byte("t\nA\nB\nC\n"), 0o644)
-	src, err := OpenTaskSource(path)
+	src, err := OpenTaskSource(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func TestTaskSourceStopsOnFnError(t *testing.T) {
 func TestTaskSourceReadsAgain(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.tsv")
 	os.WriteFile(path, []byte("t\nA\nB\n"), 0o644)
-	src, err := OpenTaskSource(path)
+	src, err := OpenTaskSource(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func TestTaskSourceReadsAgain(t *testing.T) {
 			t.Fatalf("scan %d: %v, %d examples", i, err, td.Count)
 		}
 	}
-	if _, err := OpenTaskSource(filepath.Join(t.TempDir(), "missing.tsv")); err == nil || !strings.Contains(err.Error(), "missing.tsv") {
+	if _, err := OpenTaskSource(context.Background(), filepath.Join(t.TempDir(), "missing.tsv")); err == nil || !strings.Contains(err.Error(), "missing.tsv") {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -185,7 +186,7 @@ func TestTaskSourceMemory(t *testing.T) {
 	}
 	n := len(text)
 	text = ""
-	src, err := OpenTaskSource(path)
+	src, err := OpenTaskSource(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +275,7 @@ func withStdin(t *testing.T, text string, fn func()) {
 func TestTaskSourceStdin(t *testing.T) {
 	f := TaskFormat{Format: "tsv", Header: true, Columns: map[string]string{"text": "t", "label": "y"}, Labels: []string{"no", "yes"}}
 	withStdin(t, "t\ty\nA\tyes\nB\tmaybe\n", func() {
-		src, err := OpenTaskSource("-")
+		src, err := OpenTaskSource(context.Background(), "-")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -49,7 +49,10 @@ func openInferFile(m *taskModel, file string, needLabel bool, o InferOptions) (*
 	if len(f.Labels) == 0 {
 		f.LabelHint = fmt.Sprintf("the model was finetuned with integer labels from %d", f.LabelBase)
 	}
-	src, err := data.OpenTaskSource(file)
+	src, err := data.OpenTaskSource(o.ctx(), file)
+	if errors.Is(err, data.ErrStopped) { // a signal, not the file's fault
+		return nil, fmt.Errorf("stopped while reading %s: %w", file, err)
+	}
 	if err != nil {
 		return nil, &InputError{Err: err}
 	}

@@ -516,6 +516,39 @@ func TestPredictStoppedBySignal(t *testing.T) {
 	if tmp, _ := filepath.Glob(filepath.Join(dir, ".preds.jsonl.tmp-*")); len(tmp) > 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
+	// A task file from a pipe that stays open with nothing in it (standard
+	// input from a stalled link): the signal stops the read.
+	fifo := filepath.Join(dir, "rows.tsv")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	w := make(chan *os.File, 1)
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err == nil {
+			f.WriteString("text\tlabel\nThe cat\t1\n")
+		}
+		w <- f
+	}()
+	defer func() {
+		if f := <-w; f != nil {
+			f.Close()
+		}
+	}()
+	time.AfterFunc(300*time.Millisecond, func() { syscall.Kill(os.Getpid(), syscall.SIGUSR1) })
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- predictRun(&PredictOptions{ModelDir: ft, DataPath: fifo, OutPath: out,
+			InferOptions: train.InferOptions{Batch: 32, Threads: 1, Log: io.Discard}, Out: io.Discard})
+	}()
+	select {
+	case err := <-stopped:
+		if exitCode(err) != exitError || !strings.Contains(err.Error(), "stopped while reading "+fifo) {
+			t.Errorf("predict of an idle pipe stopped by a signal: %v (status %d)", err, exitCode(err))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("predict of an idle pipe did not stop on a signal")
+	}
 }
 
 // SIGTERM stops generate after the step at hand: the samples started are
