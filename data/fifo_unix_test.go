@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gptctl/internal/testpipe"
 )
 
 // data prepare --tokenizer char reads its inputs twice: a pipe is refused
@@ -177,22 +179,7 @@ func TestOpenSafetensorsCutShort(t *testing.T) {
 func TestPrepareOfIdlePipeStops(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "in")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("no named pipes here: %v", err)
-	}
-	w := make(chan *os.File, 1)
-	go func() {
-		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err == nil {
-			f.WriteString("some text, then nothing ")
-		}
-		w <- f
-	}()
-	defer func() {
-		if f := <-w; f != nil {
-			f.Close() // the reader left behind ends
-		}
-	}()
+	testpipe.Idle(t, fifo, "some text, then nothing ")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	time.AfterFunc(200*time.Millisecond, func() { cancel(errors.New("terminated")) })
 	out := filepath.Join(dir, "out")

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"gptctl/internal/testpipe"
 	"gptctl/train"
 	"io"
 	"io/fs"
@@ -519,22 +520,7 @@ func TestPredictStoppedBySignal(t *testing.T) {
 	// A task file from a pipe that stays open with nothing in it (standard
 	// input from a stalled link): the signal stops the read.
 	fifo := filepath.Join(dir, "rows.tsv")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("no named pipes here: %v", err)
-	}
-	w := make(chan *os.File, 1)
-	go func() {
-		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err == nil {
-			f.WriteString("text\tlabel\nThe cat\t1\n")
-		}
-		w <- f
-	}()
-	defer func() {
-		if f := <-w; f != nil {
-			f.Close()
-		}
-	}()
+	testpipe.Idle(t, fifo, "text\tlabel\nThe cat\t1\n")
 	time.AfterFunc(300*time.Millisecond, func() { syscall.Kill(os.Getpid(), syscall.SIGUSR1) })
 	stopped := make(chan error, 1)
 	go func() {
