@@ -110,8 +110,7 @@ func syntaxLine(msg string, src []byte) string {
 	case line == 0:
 		line = 1
 	}
-	// YAML's line breaks: LF, CRLF and a lone CR, in the text as UTF-8.
-	text := strings.ReplaceAll(strings.ReplaceAll(utf16Text(src), "\r\n", "\n"), "\r", "\n")
+	text := lfText(src)
 	if !utf8.ValidString(text) {
 		return fmt.Sprintf("line %d: %s", line, problem)
 	}
@@ -187,6 +186,12 @@ var scannerProblems = []string{
 
 var syntaxAt = regexp.MustCompile(`^line (\d+): (.*)$`)
 
+// lfText is the config src as UTF-8 text with YAML's line breaks, LF,
+// CRLF and a lone CR, as LF: the lines the library counts.
+func lfText(src []byte) string {
+	return strings.ReplaceAll(strings.ReplaceAll(utf16Text(src), "\r\n", "\n"), "\r", "\n")
+}
+
 // unknownAnchor is the library's error for an alias without its anchor,
 // which names no line.
 var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
@@ -196,8 +201,7 @@ var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
 func aliasLine(name string, src []byte) string {
 	problem := fmt.Sprintf("*%s refers to an anchor &%s that no line before it defines (a value starting with * must be quoted: \"*%[1]s\")", name, name)
 	use := regexp.MustCompile(`(^|[\s\[{,:-])\*` + regexp.QuoteMeta(name) + `($|[\s,\]}])`)
-	text := strings.ReplaceAll(strings.ReplaceAll(utf16Text(src), "\r\n", "\n"), "\r", "\n")
-	for i, l := range strings.Split(text, "\n") {
+	for i, l := range strings.Split(lfText(src), "\n") {
 		if use.MatchString(l) {
 			return fmt.Sprintf("line %d: %s", i+1, problem)
 		}

@@ -89,10 +89,10 @@ func readCorpus(ctx context.Context, key, path string, cuts data.Cuts, piece fun
 		return nil
 	case docs > 1: // JSON lines
 		return inputErrorf("%s %s: the %d documents are all empty (no {\"text\": ...} holds text)", key, path, docs)
-	case docs == 1:
-		return inputErrorf("%s %s: its one document is empty (its {\"text\": ...} holds no text)", key, path)
 	case len(files) > 1:
 		return inputErrorf("%s %s: the %d files are empty", key, path, len(files))
+	case docs == 1:
+		return inputErrorf("%s %s: its one document is empty (its {\"text\": ...} holds no text)", key, path)
 	case !onlyBOM(files[0]): // a .jsonl of blank lines (a text file's blank lines are its text)
 		return inputErrorf("%s %s: the file holds no document, only blank lines (a .jsonl file holds one {\"text\": ...} a line)", key, path)
 	}
