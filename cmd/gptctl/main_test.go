@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -17,12 +17,31 @@ import (
 	"gptctl/train"
 )
 
-// runCLI runs gptctl in-process and returns its exit status and stderr.
+// runCLI runs gptctl in-process and returns its exit status, stdout and
+// stderr. The writers take writes from more than one goroutine, as
+// os.Stderr does (a signal's notice comes from its own).
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
+	var out, errb syncBuilder
 	code := run(args, &out, &errb)
 	return code, out.String(), errb.String()
+}
+
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestPretrainFlags(t *testing.T) {
